@@ -1,0 +1,91 @@
+package dsl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// MaxSpecBytes bounds the size of a spec so that no input can make the
+// parser run for long; the paper's largest network needs under 2 KiB.
+const MaxSpecBytes = 1 << 20
+
+// Newlines end statements, so a line of comments or blank lines folds into
+// the one NL token that ends the statement before it.
+var specLexer = lexer.MustSimple([]lexer.SimpleRule{
+	{Name: "NL", Pattern: `(?:[ \t\r]*(?:#[^\n]*)?\n)+`},
+	{Name: "Dims", Pattern: `[0-9]+(?:x[0-9]+)+`},
+	{Name: "Int", Pattern: `[0-9]+`},
+	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
+	{Name: "Punct", Pattern: `[-+*/(),:={}]`},
+	{Name: "Whitespace", Pattern: `[ \t\r]+`},
+})
+
+var parser = participle.MustBuild[File](
+	participle.Lexer(specLexer),
+	participle.Elide("Whitespace"),
+	participle.UseLookahead(4),
+)
+
+// Parse parses the spec src read from filename. Errors carry filename:line:col.
+func Parse(filename string, src []byte) (*File, error) {
+	if len(src) > MaxSpecBytes {
+		return nil, &Error{Pos: Pos{File: filename, Line: 1, Col: 1},
+			Msg: fmt.Sprintf("spec is %d bytes; the limit is %d", len(src), MaxSpecBytes)}
+	}
+	// The final statement needs its end of line even when the file lacks one.
+	text := string(src)
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	f, err := parser.ParseString(filename, text)
+	if err != nil {
+		return nil, syntaxError(filename, err)
+	}
+	return f, nil
+}
+
+// syntaxError rewrites participle's errors into "expected X, found Y" form.
+func syntaxError(filename string, err error) error {
+	var ute *participle.UnexpectedTokenError
+	if errors.As(err, &ute) {
+		return &Error{Pos: PosOf(ute.Unexpected.Pos), Msg: fmt.Sprintf("expected %s, found %s",
+			describeExpected(ute.Message()), describeToken(ute.Unexpected))}
+	}
+	var perr participle.Error
+	if errors.As(err, &perr) {
+		msg := perr.Message()
+		if strings.HasPrefix(msg, "invalid input text") {
+			msg = "unexpected character " + strings.TrimPrefix(msg, "invalid input text ")
+		}
+		return &Error{Pos: PosOf(perr.Position()), Msg: msg}
+	}
+	return &Error{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}
+}
+
+// describeExpected pulls the "(expected ...)" part out of participle's message.
+func describeExpected(msg string) string {
+	i := strings.Index(msg, "(expected ")
+	if i < 0 {
+		return "something else"
+	}
+	exp := strings.TrimSuffix(msg[i+len("(expected "):], ")")
+	exp = strings.ReplaceAll(exp, "<nl>", "end of line")
+	exp = strings.ReplaceAll(exp, "<ident>", "a name")
+	exp = strings.ReplaceAll(exp, "<int>", "a number")
+	exp = strings.ReplaceAll(exp, "<dims>", "a size like 3x3")
+	return exp
+}
+
+func describeToken(t lexer.Token) string {
+	switch {
+	case t.EOF():
+		return "end of file"
+	case strings.Contains(t.Value, "\n"):
+		return "end of line"
+	}
+	return fmt.Sprintf("%q", t.Value)
+}

@@ -1,0 +1,208 @@
+// Package ir is resnetc's typed graph: operations with static per-image
+// C x H x W shapes (the batch stays symbolic), their parameters named as in
+// PyTorch's state_dict, and a verifier that every pass can rerun.
+package ir
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Op is the kind of operation a node performs.
+type Op uint8
+
+// The operations of the paper's networks.
+const (
+	OpInput         Op = iota // the network input
+	OpConv                    // 2-D convolution, optional bias
+	OpBatchNorm               // batch normalization over N, H, W per channel
+	OpReLU                    // max(x, 0)
+	OpMaxPool                 // max pooling with -inf padding
+	OpGlobalAvgPool           // mean over H x W
+	OpLinear                  // fully connected on the flattened C*H*W features
+	OpAdd                     // element-wise sum of two equal shapes (residual join)
+	OpShortcutA               // option A shortcut: subsample by Stride, zero-pad channels
+)
+
+var opNames = [...]string{
+	OpInput:         "input",
+	OpConv:          "conv",
+	OpBatchNorm:     "bn",
+	OpReLU:          "relu",
+	OpMaxPool:       "maxpool",
+	OpGlobalAvgPool: "avgpool",
+	OpLinear:        "fc",
+	OpAdd:           "add",
+	OpShortcutA:     "shortcutA",
+}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// arity is the number of arguments each op takes.
+var arity = [...]int{OpInput: 0, OpConv: 1, OpBatchNorm: 1, OpReLU: 1, OpMaxPool: 1,
+	OpGlobalAvgPool: 1, OpLinear: 1, OpAdd: 2, OpShortcutA: 1}
+
+// Shape is the per-image shape of a value: channels, height, width.
+// Vectors (the logits) are C x 1 x 1.
+type Shape struct{ C, H, W int }
+
+func (s Shape) String() string { return fmt.Sprintf("%dx%dx%d", s.C, s.H, s.W) }
+
+// Elems is the number of elements of one image's tensor.
+func (s Shape) Elems() int64 { return int64(s.C) * int64(s.H) * int64(s.W) }
+
+// Pos is the place in the spec a node came from, for messages.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Node is one operation and the value it defines. Attribute fields are
+// meaningful only for the ops named in their comments.
+type Node struct {
+	ID    int    // index in Graph.Nodes
+	Name  string // unique, deterministic: "layer1.0.conv1"
+	Op    Op
+	Args  []*Node
+	Shape Shape
+
+	Out    int  // conv: output channels; linear: output features
+	KH, KW int  // conv, maxpool: window
+	Stride int  // conv, maxpool, shortcutA
+	Pad    int  // conv, maxpool: zero (conv) or -inf (pool) padding on every side
+	Bias   bool // conv: has a bias; linear always has one
+
+	PadLo, PadHi int // shortcutA: zero channels added before and after
+
+	Eps, Momentum float64 // bn: as PyTorch's BatchNorm2d (1e-5, 0.1)
+
+	Params []*Param
+
+	// Block is the residual block instance the node belongs to ("layer1.0"),
+	// Stage the stage that holds that block ("layer1"); both empty outside.
+	Block, Stage string
+	// Shortcut marks nodes on a block's shortcut path (projection or option A).
+	Shortcut bool
+
+	Pos Pos
+}
+
+// ParamKind says what a parameter tensor holds.
+type ParamKind uint8
+
+// Parameter kinds. Only weights and biases are trained; the others are
+// BatchNorm buffers that PyTorch also keeps in its state_dict.
+const (
+	Weight ParamKind = iota
+	Bias
+	RunningMean
+	RunningVar
+	BatchesTracked // int64 scalar, as torch's num_batches_tracked
+)
+
+// Param is a named tensor of a node.
+type Param struct {
+	Name  string // state_dict key: "layer1.0.conv1.weight"
+	Kind  ParamKind
+	Shape []int
+}
+
+// Trainable reports whether SGD updates the parameter.
+func (p *Param) Trainable() bool { return p.Kind == Weight || p.Kind == Bias }
+
+// Elems is the number of elements (1 for a scalar).
+func (p *Param) Elems() int64 {
+	n := int64(1)
+	for _, d := range p.Shape {
+		n *= int64(d)
+	}
+	return n
+}
+
+// Graph is a whole network in topological order: Nodes[0] is the input and
+// every node's arguments come before it.
+type Graph struct {
+	Name   string // network name from the spec
+	Spec   string // the spec's file name, for generated headers
+	Nodes  []*Node
+	Input  *Node
+	Output *Node
+}
+
+// Params lists every parameter in node order, which is also the order of
+// a PyTorch state_dict for the same modules.
+func (g *Graph) Params() []*Param {
+	var ps []*Param
+	for _, n := range g.Nodes {
+		ps = append(ps, n.Params...)
+	}
+	return ps
+}
+
+// Classes is the length of the output vector.
+func (g *Graph) Classes() int { return g.Output.Shape.C }
+
+// Users returns, for each node ID, the nodes that take it as an argument.
+func (g *Graph) Users() [][]*Node {
+	users := make([][]*Node, len(g.Nodes))
+	for _, n := range g.Nodes {
+		for _, a := range n.Args {
+			if a.ID >= 0 && a.ID < len(users) {
+				users[a.ID] = append(users[a.ID], n)
+			}
+		}
+	}
+	return users
+}
+
+// String prints the graph one node per line, for -dump-ir and test diffs.
+func (g *Graph) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "network %s\n", g.Name)
+	for _, n := range g.Nodes {
+		b.WriteString(n.String())
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "output %%%d\n", g.Output.ID)
+	return b.String()
+}
+
+func (n *Node) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%%%d = %s", n.ID, n.Op)
+	for i, a := range n.Args {
+		if i == 0 {
+			b.WriteByte(' ')
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%%%d", a.ID)
+	}
+	switch n.Op {
+	case OpConv:
+		fmt.Fprintf(&b, " k=%dx%d s=%d p=%d", n.KH, n.KW, n.Stride, n.Pad)
+		if n.Bias {
+			b.WriteString(" bias")
+		}
+	case OpMaxPool:
+		fmt.Fprintf(&b, " k=%dx%d s=%d p=%d", n.KH, n.KW, n.Stride, n.Pad)
+	case OpShortcutA:
+		fmt.Fprintf(&b, " s=%d pad=%d+%d", n.Stride, n.PadLo, n.PadHi)
+	case OpBatchNorm:
+		fmt.Fprintf(&b, " eps=%g momentum=%g", n.Eps, n.Momentum)
+	}
+	fmt.Fprintf(&b, " : %s  %q", n.Shape, n.Name)
+	return b.String()
+}

@@ -1,0 +1,69 @@
+package ir
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Verify checks the invariants every pass must keep: nodes are numbered by
+// position, names are unique, arguments are defined before use, each
+// node's shape and parameters are what its op and arguments imply, and
+// every node but the output is used.
+func (g *Graph) Verify() error {
+	if len(g.Nodes) == 0 || g.Nodes[0] != g.Input || g.Input.Op != OpInput {
+		return fmt.Errorf("%s: the first node must be the input", g.Name)
+	}
+	if g.Output == nil || g.Output.ID < 0 || g.Output.ID >= len(g.Nodes) || g.Nodes[g.Output.ID] != g.Output {
+		return fmt.Errorf("%s: the output is not a node of the graph", g.Name)
+	}
+	names := map[string]*Node{}
+	paramNames := map[string]string{}
+	for i, n := range g.Nodes {
+		if n.ID != i {
+			return fmt.Errorf("node %q has ID %d at position %d", n.Name, n.ID, i)
+		}
+		if n.Name == "" {
+			return fmt.Errorf("node %d has no name", i)
+		}
+		if prev, ok := names[n.Name]; ok {
+			return fmt.Errorf("nodes %d and %d are both named %q", prev.ID, i, n.Name)
+		}
+		names[n.Name] = n
+		if i > 0 && n.Op == OpInput {
+			return fmt.Errorf("node %q: only the first node may be the input", n.Name)
+		}
+		for _, a := range n.Args {
+			if a == nil || a.ID < 0 || a.ID >= i || g.Nodes[a.ID] != a {
+				return fmt.Errorf("node %q uses a value that is not defined before it", n.Name)
+			}
+		}
+		want, err := infer(n)
+		if err != nil {
+			return fmt.Errorf("node %q: %v", n.Name, err)
+		}
+		if want != n.Shape {
+			return fmt.Errorf("node %q: shape %s, but its op and arguments give %s", n.Name, n.Shape, want)
+		}
+		wantParams := params(n)
+		if len(wantParams) != len(n.Params) {
+			return fmt.Errorf("node %q: has %d parameters, its op needs %d", n.Name, len(n.Params), len(wantParams))
+		}
+		for j, p := range n.Params {
+			w := wantParams[j]
+			if p.Name != w.Name || p.Kind != w.Kind || !slices.Equal(p.Shape, w.Shape) {
+				return fmt.Errorf("node %q: parameter %s %v, its op needs %s %v", n.Name, p.Name, p.Shape, w.Name, w.Shape)
+			}
+			if other, ok := paramNames[p.Name]; ok {
+				return fmt.Errorf("parameter %s belongs to both %q and %q", p.Name, other, n.Name)
+			}
+			paramNames[p.Name] = n.Name
+		}
+	}
+	users := g.Users()
+	for _, n := range g.Nodes {
+		if n != g.Output && len(users[n.ID]) == 0 {
+			return fmt.Errorf("node %q is dangling: nothing uses its value", n.Name)
+		}
+	}
+	return nil
+}
