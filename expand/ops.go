@@ -20,9 +20,9 @@ var opTable map[string]opSpec
 
 func init() {
 	opTable = map[string]opSpec{
-		"conv": {op: ir.OpConv, weighted: true, example: "conv 64 3x3 stride 2 pad 1", read: readConv},
-		"bn":   {op: ir.OpBatchNorm, weighted: true, example: "bn", read: readNone},
-		"relu": {op: ir.OpReLU, example: "relu", read: readNone},
+		"conv":    {op: ir.OpConv, weighted: true, example: "conv 64 3x3 stride 2 pad 1", read: readConv},
+		"bn":      {op: ir.OpBatchNorm, weighted: true, example: "bn", read: readNone},
+		"relu":    {op: ir.OpReLU, example: "relu", read: readNone},
 		"maxpool": {op: ir.OpMaxPool, example: "maxpool 3x3 stride 2 pad 1", read: readMaxPool},
 		"avgpool": {op: ir.OpGlobalAvgPool, example: "avgpool", read: readNone},
 		"fc":      {op: ir.OpLinear, weighted: true, example: "fc 1000", read: readFC},

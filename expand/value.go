@@ -64,7 +64,6 @@ func parseDefine(s string) (value, error) {
 	return value{word: s}, nil
 }
 
-
 // eval evaluates an expression. A name that is not in scope is a word,
 // so "A" and "none" need no quoting; using a word where a number belongs
 // is reported by the caller, with a suggestion.
