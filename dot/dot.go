@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -57,7 +58,7 @@ func Write(w io.Writer, g *ir.Graph) error {
 			p(3, `label=%s; style="rounded,filled"; fillcolor="#f7f7f7"; color="#bbbbbb";`, strconv.Quote(n.Block))
 		}
 		stage, block = n.Stage, n.Block
-		p(3, "n%d [label=%s, fillcolor=%s];", n.ID, strconv.Quote(label(n)), strconv.Quote(fill[n.Op]))
+		p(3, "n%d [label=\"%s\", fillcolor=%s];", n.ID, label(n), strconv.Quote(fill[n.Op]))
 	}
 	if block != "" {
 		p(2, "}")
@@ -83,7 +84,16 @@ func Write(w io.Writer, g *ir.Graph) error {
 	return bw.Flush()
 }
 
+// generated matches the names expand gives unlabelled operations.
+var generated = regexp.MustCompile(`^(relu|bn|conv|maxpool|avgpool|fc|add)(_[0-9]+)?$`)
+
+// label shows the node's name within its block (the cluster names the
+// block), what it computes, and its output shape.
 func label(n *ir.Node) string {
+	name := n.Name
+	if n.Block != "" {
+		name = strings.TrimPrefix(name, n.Block+".")
+	}
 	var what string
 	switch n.Op {
 	case ir.OpConv:
@@ -94,9 +104,12 @@ func label(n *ir.Node) string {
 	case ir.OpMaxPool:
 		what = fmt.Sprintf("maxpool %dx%d /%d", n.KH, n.KW, n.Stride)
 	case ir.OpShortcutA:
-		what = fmt.Sprintf("option A: /%d, +%d ch", n.Stride, n.PadLo+n.PadHi)
+		what = fmt.Sprintf("option A: /%d, +%d zero ch", n.Stride, n.PadLo+n.PadHi)
 	default:
 		what = n.Op.String()
 	}
-	return fmt.Sprintf("%s\n%s\n%s", n.Name, what, n.Shape)
+	if generated.MatchString(name) || name == "shortcut" {
+		return fmt.Sprintf("%s\n%s", what, n.Shape)
+	}
+	return fmt.Sprintf("%s: %s\n%s", name, what, n.Shape)
 }

@@ -3,7 +3,9 @@ package dsl
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -58,13 +60,16 @@ func syntaxError(filename string, err error) error {
 	var perr participle.Error
 	if errors.As(err, &perr) {
 		msg := perr.Message()
-		if strings.HasPrefix(msg, "invalid input text") {
-			msg = "unexpected character " + strings.TrimPrefix(msg, "invalid input text ")
+		if m := invalidText.FindStringSubmatch(msg); m != nil {
+			r, _ := utf8.DecodeRuneInString(m[1])
+			msg = fmt.Sprintf("unexpected character %q", r)
 		}
 		return &Error{Pos: PosOf(perr.Position()), Msg: msg}
 	}
 	return &Error{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}
 }
+
+var invalidText = regexp.MustCompile(`invalid input text "((?:[^"\\]|\\.)*)`)
 
 // describeExpected pulls the "(expected ...)" part out of participle's message.
 func describeExpected(msg string) string {
@@ -73,11 +78,30 @@ func describeExpected(msg string) string {
 		return "something else"
 	}
 	exp := strings.TrimSuffix(msg[i+len("(expected "):], ")")
+	// participle lists what could follow as grammar; the first token is
+	// what the person most likely left out.
+	if j := firstSpace(exp); j > 0 && strings.ContainsAny(exp[j:], "(?*") {
+		exp = exp[:j]
+	}
 	exp = strings.ReplaceAll(exp, "<nl>", "end of line")
 	exp = strings.ReplaceAll(exp, "<ident>", "a name")
 	exp = strings.ReplaceAll(exp, "<int>", "a number")
 	exp = strings.ReplaceAll(exp, "<dims>", "a size like 3x3")
 	return exp
+}
+
+// firstSpace is the index of the first space outside a quoted literal.
+func firstSpace(s string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"' && (i == 0 || s[i-1] != '\\'):
+			quoted = !quoted
+		case s[i] == ' ' && !quoted:
+			return i
+		}
+	}
+	return -1
 }
 
 func describeToken(t lexer.Token) string {

@@ -73,7 +73,7 @@ func (b *builder) declare(f *dsl.File, defines []Define) error {
 	for _, d := range defines {
 		v, err := parseDefine(d.Value)
 		if err != nil {
-			return fmt.Errorf("-D %s=%s: %v", d.Name, d.Value, err)
+			return fmt.Errorf("%s: -D %s=%s: %v", b.file, d.Name, d.Value, err)
 		}
 		override[d.Name] = v
 	}
@@ -127,7 +127,8 @@ func (b *builder) declare(f *dsl.File, defines []Define) error {
 	var unknown []string
 	for _, d := range defines {
 		if !used[d.Name] {
-			unknown = append(unknown, fmt.Sprintf("-D %s: the spec has no parameter %q%s", d.Name, d.Name, dsl.Suggest(d.Name, b.vars.names())))
+			unknown = append(unknown, fmt.Sprintf("%s: -D %s=%s: the spec has no parameter %q%s",
+				b.file, d.Name, d.Value, d.Name, dsl.Suggest(d.Name, b.vars.names())))
 		}
 	}
 	if len(unknown) > 0 {
@@ -315,10 +316,10 @@ func (b *builder) int(e *dsl.Expr, vars env, what string) (int, error) {
 	}
 	at := dsl.PosOf(e.Pos)
 	if v.word != "" {
-		return 0, dsl.Errorf(at, "%s: expected a number, found the word %q%s", what, v.word, dsl.Suggest(v.word, vars.names()))
+		return 0, dsl.Errorf(at, "%s must be a number, found the word %q%s", what, v.word, dsl.Suggest(v.word, vars.names()))
 	}
 	if v.n < 0 || v.n > ir.MaxDim {
-		return 0, dsl.Errorf(at, "%s: %d is out of range 0..%d", what, v.n, ir.MaxDim)
+		return 0, dsl.Errorf(at, "%s must be between 0 and %d, found %d", what, ir.MaxDim, v.n)
 	}
 	return int(v.n), nil
 }

@@ -81,17 +81,17 @@ func (r *opArgs) next() *dsl.Shape {
 func (r *opArgs) size(what string) (int, error) {
 	a := r.next()
 	if a == nil || optionWord(a) != "" && isOption(r.spec, optionWord(a)) {
-		return 0, dsl.Errorf(dsl.PosOf(r.op.Pos), "%s needs the %s, as in %q", r.op.Name, what, r.spec.example)
+		return 0, dsl.Errorf(dsl.PosOf(r.op.Pos), "%s needs the number of %s, as in %q", r.op.Name, what, r.spec.example)
 	}
 	if len(a.Exprs) != 1 {
-		return 0, r.errorf(dsl.PosOf(a.Pos), "expected the %s, found %s", what, showShape(a))
+		return 0, r.errorf(dsl.PosOf(a.Pos), "expected the number of %s, found %s", what, showShape(a))
 	}
 	n, err := r.b.int(a.Exprs[0], r.vars, r.op.Name+" "+what)
 	if err != nil {
 		return 0, err
 	}
 	if n < 1 {
-		return 0, r.errorf(dsl.PosOf(a.Pos), "the %s must be at least 1, found %d", what, n)
+		return 0, r.errorf(dsl.PosOf(a.Pos), "the number of %s must be at least 1, found %d", what, n)
 	}
 	return n, nil
 }
@@ -181,7 +181,7 @@ func readNone(r *opArgs, n *ir.Node) error { return r.options(nil, nil) }
 
 func readConv(r *opArgs, n *ir.Node) error {
 	var err error
-	if n.Out, err = r.size("number of output channels"); err != nil {
+	if n.Out, err = r.size("output channels"); err != nil {
 		return err
 	}
 	if err := r.window(n); err != nil {
@@ -208,7 +208,7 @@ func readMaxPool(r *opArgs, n *ir.Node) error {
 
 func readFC(r *opArgs, n *ir.Node) error {
 	var err error
-	if n.Out, err = r.size("number of outputs"); err != nil {
+	if n.Out, err = r.size("outputs"); err != nil {
 		return err
 	}
 	return r.options(nil, nil)
