@@ -3,3 +3,5 @@ module github.com/resnetc/resnetc
 go 1.26
 
 require github.com/alecthomas/participle/v2 v2.1.4
+
+require github.com/google/go-cmp v0.7.0

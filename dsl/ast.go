@@ -77,11 +77,16 @@ type Projection struct {
 	Body []*Stmt `parser:"@@* \"}\""`
 }
 
+// Operations are the keywords that start an operation rather than a stage,
+// so that "conv (2*c) 3x3" is not read as a block named conv; the grammar
+// tag of Stage.Count lists the same words.
+var Operations = []string{"conv", "bn", "relu", "maxpool", "avgpool", "fc", "add"}
+
 // Stage instantiates a block template Count times. The First arguments
 // override the template arguments of the stage's first block only.
 type Stage struct {
 	Pos   lexer.Position
-	Count *Expr  `parser:"( @@ \"x\" )?"`
+	Count *Expr  `parser:"(?! \"conv\" | \"bn\" | \"relu\" | \"maxpool\" | \"avgpool\" | \"fc\" | \"add\" ) ( @@ \"x\" )?"`
 	Block string `parser:"@Ident"`
 	Args  []*Arg `parser:"\"(\" ( @@ ( \",\" @@ )* )? \")\""`
 	First []*Arg `parser:"( \"first\" \"(\" ( @@ ( \",\" @@ )* )? \")\" )?"`

@@ -38,6 +38,9 @@ func Parse(filename string, src []byte) (*File, error) {
 		return nil, &Error{Pos: Pos{File: filename, Line: 1, Col: 1},
 			Msg: fmt.Sprintf("spec is %d bytes; the limit is %d", len(src), MaxSpecBytes)}
 	}
+	if err := checkNesting(filename, src); err != nil {
+		return nil, err
+	}
 	// The final statement needs its end of line even when the file lacks one.
 	text := string(src)
 	if !strings.HasSuffix(text, "\n") {
@@ -48,6 +51,37 @@ func Parse(filename string, src []byte) (*File, error) {
 		return nil, syntaxError(filename, err)
 	}
 	return f, nil
+}
+
+// MaxNesting bounds how deep parentheses and braces may nest, so that the
+// recursive-descent parser cannot exhaust the stack.
+const MaxNesting = 64
+
+func checkNesting(filename string, src []byte) error {
+	depth, line, col := 0, 1, 1
+	comment := false
+	for _, c := range src {
+		switch {
+		case c == '\n':
+			comment = false
+		case comment:
+		case c == '#':
+			comment = true
+		case c == '(' || c == '{':
+			if depth++; depth > MaxNesting {
+				return &Error{Pos: Pos{File: filename, Line: line, Col: col},
+					Msg: fmt.Sprintf("brackets nest more than %d deep", MaxNesting)}
+			}
+		case c == ')' || c == '}':
+			depth--
+		}
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return nil
 }
 
 // syntaxError rewrites participle's errors into "expected X, found Y" form.
