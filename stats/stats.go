@@ -9,7 +9,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/resnetc/resnetc/ir"
 )
@@ -69,16 +68,37 @@ func (r Report) Summary() string {
 		r.Network, r.Input[0], r.Input[1], r.Input[2], r.Classes, len(r.Layers), Group(r.Params), Group(r.MACs), float64(r.MACs)/1e9)
 }
 
-// WriteTable prints the per-layer table and the totals.
+// WriteTable prints the per-layer table and the totals: names and ops
+// aligned left, sizes and counts aligned right.
 func (r Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "layer\top\t\toutput\tparams\tmult-adds\t\n")
+	rows := [][]string{{"layer", "op", "", "output", "params", "mult-adds"}}
 	for _, l := range r.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%dx%dx%d\t%s\t%s\t\n", l.Name, l.Op, l.Detail,
-			l.Shape[0], l.Shape[1], l.Shape[2], Group(l.Params), Group(l.MACs))
+		rows = append(rows, []string{l.Name, l.Op, l.Detail,
+			fmt.Sprintf("%dx%dx%d", l.Shape[0], l.Shape[1], l.Shape[2]), Group(l.Params), Group(l.MACs)})
 	}
-	fmt.Fprintf(tw, "total\t\t\t\t%s\t%s\t\n", Group(r.Params), Group(r.MACs))
-	return tw.Flush()
+	rows = append(rows, []string{"total", "", "", "", Group(r.Params), Group(r.MACs)})
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, cell := range row {
+			pad := strings.Repeat(" ", width[i]-len(cell))
+			switch {
+			case i < 3:
+				b.WriteString(cell + pad + "  ")
+			case i < len(row)-1:
+				b.WriteString(pad + cell + "  ")
+			default:
+				b.WriteString(pad + cell + "\n")
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // Group writes n with thousands separators: 25,557,032.
