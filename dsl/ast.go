@@ -103,7 +103,7 @@ type Arg struct {
 // Which arguments an operation takes is decided by package expand.
 type Op struct {
 	Pos  lexer.Position
-	Name string   `parser:"@Ident"`
+	Name string   `parser:"(?! \"network\" | \"param\" | \"input\" | \"block\" | \"projection\" | \"first\" | \"x\" ) @Ident"`
 	Args []*Shape `parser:"@@*"`
 }
 
@@ -148,6 +148,6 @@ type OpFactor struct {
 type Factor struct {
 	Pos   lexer.Position
 	Int   string `parser:"  @Int"`
-	Ident string `parser:"| @Ident"`
+	Ident string `parser:"| (?! \"x\" ) @Ident"`
 	Sub   *Expr  `parser:"| \"(\" @@ \")\""`
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -48,7 +49,7 @@ func Parse(filename string, src []byte) (*File, error) {
 	}
 	f, err := parser.ParseString(filename, text)
 	if err != nil {
-		return nil, syntaxError(filename, err)
+		return nil, syntaxError(filename, src, err)
 	}
 	return f, nil
 }
@@ -85,25 +86,31 @@ func checkNesting(filename string, src []byte) error {
 }
 
 // syntaxError rewrites participle's errors into "expected X, found Y" form.
-func syntaxError(filename string, err error) error {
+func syntaxError(filename string, src []byte, err error) error {
 	var ute *participle.UnexpectedTokenError
 	if errors.As(err, &ute) {
-		return &Error{Pos: PosOf(ute.Unexpected.Pos), Msg: fmt.Sprintf("expected %s, found %s",
+		at := PosOf(ute.Unexpected.Pos)
+		if ute.Unexpected.EOF() {
+			at = endOf(filename, src)
+		}
+		return &Error{Pos: at, Msg: fmt.Sprintf("expected %s, found %s",
 			describeExpected(ute.Message()), describeToken(ute.Unexpected))}
 	}
 	var perr participle.Error
 	if errors.As(err, &perr) {
 		msg := perr.Message()
 		if m := invalidText.FindStringSubmatch(msg); m != nil {
-			r, _ := utf8.DecodeRuneInString(m[1])
-			msg = fmt.Sprintf("unexpected character %q", r)
+			if text, err := strconv.Unquote(m[1]); err == nil {
+				r, _ := utf8.DecodeRuneInString(text)
+				msg = fmt.Sprintf("unexpected character %q", r)
+			}
 		}
 		return &Error{Pos: PosOf(perr.Position()), Msg: msg}
 	}
 	return &Error{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}
 }
 
-var invalidText = regexp.MustCompile(`invalid input text "((?:[^"\\]|\\.)*)`)
+var invalidText = regexp.MustCompile(`invalid input text ("(?:[^"\\]|\\.)*")`)
 
 // describeExpected pulls the "(expected ...)" part out of participle's message.
 func describeExpected(msg string) string {
@@ -122,6 +129,19 @@ func describeExpected(msg string) string {
 	exp = strings.ReplaceAll(exp, "<int>", "a number")
 	exp = strings.ReplaceAll(exp, "<dims>", "a size like 3x3")
 	return exp
+}
+
+// endOf is the position just after the last character of src.
+func endOf(filename string, src []byte) Pos {
+	p := Pos{File: filename, Line: 1, Col: 1}
+	for _, c := range src {
+		if c == '\n' {
+			p.Line, p.Col = p.Line+1, 1
+		} else {
+			p.Col++
+		}
+	}
+	return p
 }
 
 // firstSpace is the index of the first space outside a quoted literal.
