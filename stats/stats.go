@@ -26,12 +26,15 @@ type Layer struct {
 
 // Report is the whole table with its totals.
 type Report struct {
-	Network string  `json:"network"`
-	Input   [3]int  `json:"input"`
-	Classes int     `json:"classes"`
-	Params  int64   `json:"params"`
-	MACs    int64   `json:"macs"`
-	Layers  []Layer `json:"layers"`
+	Network string `json:"network"`
+	Input   [3]int `json:"input"`
+	Classes int    `json:"classes"`
+	// Depth counts weighted layers as the paper names networks: convs and
+	// fc on the main path, projection shortcuts excluded (ResNet-20 has 20).
+	Depth  int     `json:"depth"`
+	Params int64   `json:"params"`
+	MACs   int64   `json:"macs"`
+	Layers []Layer `json:"layers"`
 }
 
 // Of computes the report of g; the input node is not a layer.
@@ -44,6 +47,9 @@ func Of(g *ir.Graph) Report {
 		r.Params += l.Params
 		r.MACs += l.MACs
 		r.Layers = append(r.Layers, l)
+		if (n.Op == ir.OpConv || n.Op == ir.OpLinear) && !n.Shortcut {
+			r.Depth++
+		}
 	}
 	return r
 }
@@ -64,8 +70,8 @@ func detail(n *ir.Node) string {
 
 // Summary is the one-line description "resnetc check" prints.
 func (r Report) Summary() string {
-	return fmt.Sprintf("%s: %dx%dx%d -> %d classes, %d layers, %s parameters, %s multiply-adds (%.2f GMACs)",
-		r.Network, r.Input[0], r.Input[1], r.Input[2], r.Classes, len(r.Layers), Group(r.Params), Group(r.MACs), float64(r.MACs)/1e9)
+	return fmt.Sprintf("%s: %dx%dx%d -> %d classes, %d weighted layers (%d operations), %s parameters, %s multiply-adds (%.2f GMACs)",
+		r.Network, r.Input[0], r.Input[1], r.Input[2], r.Classes, r.Depth, len(r.Layers), Group(r.Params), Group(r.MACs), float64(r.MACs)/1e9)
 }
 
 // WriteTable prints the per-layer table and the totals: names and ops

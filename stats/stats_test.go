@@ -16,25 +16,26 @@ func TestPaperTotals(t *testing.T) {
 	cases := []struct {
 		spec    string
 		defines []string
+		depth   int
 		params  int64
 		macs    int64 // 0: not pinned
 	}{
-		{"resnet18", nil, 11_689_512, 1_814_073_344},
-		{"resnet34", nil, 21_797_672, 3_663_761_408},
-		{"resnet50", nil, 25_557_032, 4_089_184_256},
-		{"resnet50_v1", nil, 25_557_032, 3_857_973_248},
-		{"resnet101", nil, 44_549_160, 7_801_405_440},
-		{"resnet152", nil, 60_192_808, 11_513_626_624},
-		{"cifar_resnet", nil, 269_722, 40_551_040},
-		{"cifar_resnet", []string{"n=3"}, 269_722, 40_551_040},
-		{"cifar_resnet", []string{"n=5"}, 464_154, 0},
-		{"cifar_resnet", []string{"n=7"}, 658_586, 0},
-		{"cifar_resnet", []string{"n=9"}, 853_018, 0},
-		{"cifar_resnet", []string{"n=18"}, 1_727_962, 0},
-		{"cifar_resnet", []string{"n=200"}, 19_421_274, 0},
+		{"resnet18", nil, 18, 11_689_512, 1_814_073_344},
+		{"resnet34", nil, 34, 21_797_672, 3_663_761_408},
+		{"resnet50", nil, 50, 25_557_032, 4_089_184_256},
+		{"resnet50_v1", nil, 50, 25_557_032, 3_857_973_248},
+		{"resnet101", nil, 101, 44_549_160, 7_801_405_440},
+		{"resnet152", nil, 152, 60_192_808, 11_513_626_624},
+		{"cifar_resnet", nil, 20, 269_722, 40_551_040},
+		{"cifar_resnet", []string{"n=3"}, 20, 269_722, 40_551_040},
+		{"cifar_resnet", []string{"n=5"}, 32, 464_154, 0},
+		{"cifar_resnet", []string{"n=7"}, 44, 658_586, 0},
+		{"cifar_resnet", []string{"n=9"}, 56, 853_018, 0},
+		{"cifar_resnet", []string{"n=18"}, 110, 1_727_962, 0},
+		{"cifar_resnet", []string{"n=200"}, 1202, 19_421_274, 0},
 		// Option A and plain nets have no parameters on their shortcuts.
-		{"cifar_plain", nil, 269_722, 40_551_040},
-		{"cifar_resnet", []string{"shortcut=none"}, 269_722, 40_551_040},
+		{"cifar_plain", nil, 20, 269_722, 40_551_040},
+		{"cifar_resnet", []string{"shortcut=none"}, 20, 269_722, 40_551_040},
 	}
 	for _, c := range cases {
 		name := c.spec + " " + strings.Join(c.defines, " ")
@@ -51,6 +52,9 @@ func TestPaperTotals(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		r := Of(g)
+		if r.Depth != c.depth {
+			t.Errorf("%s: depth %d, want %d", name, r.Depth, c.depth)
+		}
 		if r.Params != c.params {
 			t.Errorf("%s: params %s, want %s", name, Group(r.Params), Group(c.params))
 		}

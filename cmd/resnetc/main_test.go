@@ -18,7 +18,7 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 
 func TestCheck(t *testing.T) {
 	code, out, errs := runCLI("check", "../../specs/resnet50.rn")
-	want := "resnet50: 3x224x224 -> 1000 classes, 174 layers, 25,557,032 parameters, 4,089,184,256 multiply-adds (4.09 GMACs)\n"
+	want := "resnet50: 3x224x224 -> 1000 classes, 50 weighted layers (174 operations), 25,557,032 parameters, 4,089,184,256 multiply-adds (4.09 GMACs)\n"
 	if code != 0 || out != want || errs != "" {
 		t.Errorf("check resnet50: code %d\nstdout %q\nstderr %q\nwant %q", code, out, errs, want)
 	}
