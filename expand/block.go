@@ -40,6 +40,17 @@ func (b *builder) stage(s *dsl.Stmt, cur *ir.Node) (*ir.Node, error) {
 		return nil, dsl.Errorf(dsl.PosOf(s.Label.Pos), "%s is already defined at %s", s.Label.Name, prev)
 	}
 	b.names[s.Label.Name] = dsl.PosOf(s.Label.Pos)
+	// Every operation of the block body but add becomes at least one node;
+	// refuse a stage that cannot fit before spending time expanding it.
+	perBlock := 0
+	for _, st := range tmpl.Body {
+		if st.Op != nil && st.Op.Name != "add" {
+			perBlock++
+		}
+	}
+	if len(b.g.Nodes)+count*perBlock > ir.MaxNodes {
+		return nil, dsl.Errorf(at, "network too large: stage %s of %d x %s would exceed %d operations", s.Label.Name, count, tmpl.Name, ir.MaxNodes)
+	}
 	rest, err := b.bind(tmpl, st.Args, map[string]value{})
 	if err != nil {
 		return nil, err

@@ -124,6 +124,7 @@ var errorCases = []struct {
 	{"block_arg_typo", "first(stride = 2)", "first(strid = 2)", nil, "tiny.rn:24:34: block basic has no parameter \"strid\"; did you mean \"stride\"?"},
 	{"block_arg_missing", "layer1: 2 x basic(width)", "layer1: 2 x basic()", nil, "tiny.rn:23:9: block basic needs a value for its parameter c (declared at tiny.rn:6:13)"},
 	{"block_too_many_args", "layer1: 2 x basic(width)", "layer1: 2 x basic(width, 1, 2)", nil, "tiny.rn:23:29: block basic takes 2 arguments (c, stride), found 3"},
+	{"stage_too_large", "layer1: 2 x basic(width)", "layer1: 9999 x basic(width)", nil, "tiny.rn:23:9: network too large: stage layer1 of 9999 x basic would exceed 50000 operations"},
 	{"zero_blocks", "layer1: 2 x basic(width)", "layer1: 0 x basic(width)", nil, "tiny.rn:23:9: stage layer1 needs at least one block, found 0"},
 	{"division_by_zero", "basic(2*width)", "basic(2*width/0)", nil, "tiny.rn:24:26: division by zero"},
 	{"number_too_large", "param width = 16", "param width = 99999999999999999999", nil, "tiny.rn:2:15: number 99999999999999999999 is too large"},

@@ -7,7 +7,7 @@ import "fmt"
 const (
 	MaxDim         = 1 << 16 // channels, height, width, kernel, stride, padding
 	MaxTensorElems = 1 << 31 // elements of one image's activation or of one parameter
-	MaxNodes       = 200000  // a network far deeper than ResNet-1202 still fits
+	MaxNodes       = 50000   // ResNet-1202 has 4,207; a 10,000-layer CIFAR net still fits
 )
 
 // NewGraph starts a graph whose input has the given per-image shape.
@@ -108,7 +108,12 @@ func infer(n *Node) (Shape, error) {
 		if n.Op == OpConv {
 			out.C = n.Out
 		}
-	case OpBatchNorm, OpReLU:
+	case OpBatchNorm:
+		if !(n.Eps > 0) || !(n.Momentum > 0 && n.Momentum <= 1) {
+			return Shape{}, fmt.Errorf("bn needs eps > 0 and momentum in (0, 1], has %g and %g", n.Eps, n.Momentum)
+		}
+		out = x
+	case OpReLU:
 		out = x
 	case OpGlobalAvgPool:
 		out = Shape{C: x.C, H: 1, W: 1}

@@ -22,7 +22,7 @@ func block(t *testing.T) *Graph {
 	}
 	x := g.Input
 	c := must(g.Add(&Node{Name: "conv", Op: OpConv, Args: []*Node{x}, Out: 3, KH: 3, KW: 3, Stride: 1, Pad: 1}))
-	b := must(g.Add(&Node{Name: "bn", Op: OpBatchNorm, Args: []*Node{c}}))
+	b := must(g.Add(&Node{Name: "bn", Op: OpBatchNorm, Args: []*Node{c}, Eps: 1e-5, Momentum: 0.1}))
 	a := must(g.Add(&Node{Name: "add", Op: OpAdd, Args: []*Node{b, x}}))
 	r := must(g.Add(&Node{Name: "relu", Op: OpReLU, Args: []*Node{a}}))
 	s := must(g.Add(&Node{Name: "short", Op: OpShortcutA, Args: []*Node{r}, Stride: 2, PadLo: 1, PadHi: 2}))
@@ -39,7 +39,7 @@ func TestHandBuiltGraph(t *testing.T) {
 	want := `network hand
 %0 = input : 3x9x7  "input"
 %1 = conv %0 k=3x3 s=1 p=1 : 3x9x7  "conv"
-%2 = bn %1 eps=0 momentum=0 : 3x9x7  "bn"
+%2 = bn %1 eps=1e-05 momentum=0.1 : 3x9x7  "bn"
 %3 = add %2, %0 : 3x9x7  "add"
 %4 = relu %3 : 3x9x7  "relu"
 %5 = shortcutA %4 s=2 pad=1+2 : 6x5x4  "short"
@@ -84,6 +84,7 @@ func TestVerifyCatches(t *testing.T) {
 		{"second input", func(g *Graph) { g.Nodes[4].Op = OpInput; g.Nodes[4].Args = nil }, `node "relu": only the first node may be the input`},
 		{"output elsewhere", func(g *Graph) { g.Output = &Node{ID: 3} }, `hand: the output is not a node of the graph`},
 		{"bad conv", func(g *Graph) { g.Nodes[1].Stride = 0 }, `node "conv": stride 0 out of range 1..65536`},
+		{"bad bn", func(g *Graph) { g.Nodes[2].Eps = 0 }, `node "bn": bn needs eps > 0 and momentum in (0, 1], has 0 and 0.1`},
 	}
 	for _, c := range cases {
 		g := block(t)
