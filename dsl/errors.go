@@ -47,6 +47,9 @@ func Suggest(name string, candidates []string) string {
 	sorted := append([]string(nil), candidates...)
 	sort.Strings(sorted)
 	for _, c := range sorted {
+		if c == name {
+			continue
+		}
 		d := editDistance(strings.ToLower(name), strings.ToLower(c))
 		if best == "" || d < bestD {
 			best, bestD = c, d

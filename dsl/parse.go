@@ -93,8 +93,15 @@ func syntaxError(filename string, src []byte, err error) error {
 		if ute.Unexpected.EOF() {
 			at = endOf(filename, src)
 		}
-		return &Error{Pos: at, Msg: fmt.Sprintf("expected %s, found %s",
-			describeExpected(ute.Message()), describeToken(ute.Unexpected))}
+		found := describeToken(ute.Unexpected)
+		exp := describeExpected(ute.Message())
+		switch {
+		case ute.Unexpected.Value == "x" && !ute.Unexpected.EOF():
+			return &Error{Pos: at, Msg: `unexpected "x": x only separates sizes, as in "3 x 224 x 224", and cannot be a name`}
+		case exp == "":
+			return &Error{Pos: at, Msg: "unexpected " + found}
+		}
+		return &Error{Pos: at, Msg: fmt.Sprintf("expected %s, found %s", exp, found)}
 	}
 	var perr participle.Error
 	if errors.As(err, &perr) {
@@ -112,22 +119,28 @@ func syntaxError(filename string, src []byte, err error) error {
 
 var invalidText = regexp.MustCompile(`invalid input text ("(?:[^"\\]|\\.)*")`)
 
-// describeExpected pulls the "(expected ...)" part out of participle's message.
+// describeExpected pulls the "(expected ...)" part out of participle's
+// message and keeps what a person needs: the token that should come next,
+// or the list of alternatives, without the rest of the grammar.
 func describeExpected(msg string) string {
 	i := strings.Index(msg, "(expected ")
 	if i < 0 {
-		return "something else"
+		return ""
 	}
 	exp := strings.TrimSuffix(msg[i+len("(expected "):], ")")
-	// participle lists what could follow as grammar; the first token is
-	// what the person most likely left out.
-	if j := firstSpace(exp); j > 0 && strings.ContainsAny(exp[j:], "(?*") {
-		exp = exp[:j]
+	alternatives := strings.Split(exp, " | ")
+	for _, a := range alternatives {
+		if firstSpace(a) > 0 {
+			// A sequence: what is missing is its first token.
+			exp = exp[:firstSpace(exp)]
+			break
+		}
 	}
 	exp = strings.ReplaceAll(exp, "<nl>", "end of line")
 	exp = strings.ReplaceAll(exp, "<ident>", "a name")
 	exp = strings.ReplaceAll(exp, "<int>", "a number")
 	exp = strings.ReplaceAll(exp, "<dims>", "a size like 3x3")
+	exp = strings.ReplaceAll(exp, " | ", " or ")
 	return exp
 }
 

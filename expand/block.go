@@ -208,6 +208,11 @@ func (b *builder) join(tmpl *dsl.Block, s, proj *dsl.Stmt, x, body *ir.Node, sc 
 			x.Shape, x.Name, x.Pos, body.Shape, body.Name, body.Pos)
 	}
 	var short *ir.Node
+	if proj != nil && !(kind == kindC || (!same && kind == kindB)) {
+		if err := b.checkUnused(proj, x, sc, vars); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case kind == kindNone:
 		return body, nil
@@ -231,9 +236,12 @@ func (b *builder) join(tmpl *dsl.Block, s, proj *dsl.Stmt, x, body *ir.Node, sc 
 				sc.block, ends(), x.Shape.H, x.Shape.W, body.Shape.H, body.Shape.W)
 		}
 		pad := body.Shape.C - x.Shape.C
-		n := &ir.Node{Name: sc.prefix + "shortcut", Op: ir.OpShortcutA, Args: []*ir.Node{x},
+		name, err := b.name(&dsl.Stmt{Pos: s.Pos}, sc, "shortcut", false)
+		if err != nil {
+			return nil, err
+		}
+		n := &ir.Node{Name: name, Op: ir.OpShortcutA, Args: []*ir.Node{x},
 			Stride: stride, PadLo: pad / 2, PadHi: pad - pad/2}
-		b.names[n.Name] = at
 		psc := *sc
 		psc.projection = true
 		if short, err = b.add(n, &psc, at); err != nil {
@@ -257,6 +265,19 @@ func (b *builder) join(tmpl *dsl.Block, s, proj *dsl.Stmt, x, body *ir.Node, sc 
 		return nil, err
 	}
 	return b.add(&ir.Node{Name: name, Op: ir.OpAdd, Args: []*ir.Node{body, short}}, sc, at)
+}
+
+// checkUnused expands a projection that this block instance does not use
+// into a scratch graph, so that its mistakes are reported whatever the
+// shortcut kind: -D shortcut=B must not be the first to find them.
+func (b *builder) checkUnused(proj *dsl.Stmt, x *ir.Node, sc *scope, vars env) error {
+	g, err := ir.NewGraph(b.g.Name, b.file, x.Shape, x.Pos)
+	if err != nil {
+		return err
+	}
+	scratch := &builder{file: b.file, g: g, vars: b.vars, blocks: b.blocks, names: map[string]dsl.Pos{}}
+	_, err = scratch.projection(proj, g.Input, sc, vars)
+	return err
 }
 
 // projection expands a block's projection applied to the block input.

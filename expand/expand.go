@@ -75,7 +75,18 @@ func (b *builder) declare(f *dsl.File, defines []Define) error {
 		if err != nil {
 			return fmt.Errorf("%s: -D %s=%s: %v", b.file, d.Name, d.Value, err)
 		}
+		if _, twice := override[d.Name]; twice {
+			return fmt.Errorf("%s: -D %s is given twice", b.file, d.Name)
+		}
 		override[d.Name] = v
+	}
+	declared := map[string]dsl.Pos{}
+	for _, it := range f.Items {
+		if it.Param != nil {
+			if _, ok := declared[it.Param.Name]; !ok {
+				declared[it.Param.Name] = dsl.PosOf(it.Param.Pos)
+			}
+		}
 	}
 	paramPos := map[string]dsl.Pos{}
 	var input *dsl.Input
@@ -91,13 +102,17 @@ func (b *builder) declare(f *dsl.File, defines []Define) error {
 				return dsl.Errorf(at, "%q is a reserved word and cannot name a parameter", p.Name)
 			}
 			paramPos[p.Name] = at
+			if o, ok := override[p.Name]; ok {
+				b.vars[p.Name] = o
+				used[p.Name] = true
+				continue
+			}
+			if err := forwardRef(p, b.vars, declared); err != nil {
+				return err
+			}
 			v, err := eval(p.Value, b.vars)
 			if err != nil {
 				return err
-			}
-			if o, ok := override[p.Name]; ok {
-				v = o
-				used[p.Name] = true
 			}
 			b.vars[p.Name] = v
 		case it.Block != nil:
@@ -106,7 +121,7 @@ func (b *builder) declare(f *dsl.File, defines []Define) error {
 			if prev, ok := b.blocks[blk.Name]; ok {
 				return dsl.Errorf(at, "block %s is already defined at %s", blk.Name, dsl.PosOf(prev.Pos))
 			}
-			if _, ok := opTable[blk.Name]; ok || isReserved(blk.Name) {
+			if contains(dsl.Operations, blk.Name) || isReserved(blk.Name) {
 				return dsl.Errorf(at, "%q is an operation or reserved word and cannot name a block", blk.Name)
 			}
 			seen := map[string]bool{}
@@ -152,6 +167,39 @@ func (b *builder) declare(f *dsl.File, defines []Define) error {
 	b.g = g
 	b.names["input"] = at
 	return nil
+}
+
+// forwardRef reports a parameter whose default names a parameter declared
+// after it, which would otherwise read as a word.
+func forwardRef(p *dsl.Param, vars env, declared map[string]dsl.Pos) error {
+	var err error
+	walkFactors(p.Value, func(f *dsl.Factor) {
+		if _, known := vars[f.Ident]; err == nil && f.Ident != "" && !known {
+			if at, later := declared[f.Ident]; later {
+				err = dsl.Errorf(dsl.PosOf(f.Pos), "parameter %s is used before its declaration at %s", f.Ident, at)
+			}
+		}
+	})
+	return err
+}
+
+func walkFactors(e *dsl.Expr, fn func(*dsl.Factor)) {
+	terms := []*dsl.Term{e.Left}
+	for _, r := range e.Right {
+		terms = append(terms, r.Term)
+	}
+	for _, t := range terms {
+		factors := []*dsl.Factor{t.Left}
+		for _, r := range t.Right {
+			factors = append(factors, r.Factor)
+		}
+		for _, f := range factors {
+			fn(f)
+			if f.Sub != nil {
+				walkFactors(f.Sub, fn)
+			}
+		}
+	}
 }
 
 func isReserved(s string) bool {
@@ -291,7 +339,7 @@ func (b *builder) ints(s *dsl.Shape, vars env, what string) ([]int, error) {
 		for _, d := range strings.Split(s.Dims, "x") {
 			n, err := strconv.Atoi(d)
 			if err != nil || n > ir.MaxDim {
-				return nil, dsl.Errorf(dsl.PosOf(s.Pos), "%s: %s is too large (at most %d)", what, d, ir.MaxDim)
+				return nil, dsl.Errorf(dsl.PosOf(s.Pos), "%s must be between 0 and %d, found %s", what, ir.MaxDim, d)
 			}
 			out = append(out, n)
 		}

@@ -201,6 +201,9 @@ func readMaxPool(r *opArgs, n *ir.Node) error {
 	}
 	n.Stride = stride
 	if stride < 0 {
+		if n.KH != n.KW {
+			return r.errorf(dsl.PosOf(r.op.Pos), "a %dx%d window needs an explicit stride, as in \"maxpool %dx%d stride 1\"", n.KH, n.KW, n.KH, n.KW)
+		}
 		n.Stride = n.KH
 	}
 	return nil

@@ -1,6 +1,9 @@
 package ir
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // Limits keep every size, element count and multiply-add total well inside
 // int64, whatever a spec asks for.
@@ -40,15 +43,29 @@ func (g *Graph) Add(n *Node) (*Node, error) {
 	}
 	n.Shape = shape
 	n.Params = params(n)
-	for _, p := range n.Params {
-		if p.Elems() > MaxTensorElems {
-			return nil, fmt.Errorf("parameter %s %v has more than %d elements", p.Name, p.Shape, MaxTensorElems)
-		}
+	if err := checkParams(n.Params); err != nil {
+		return nil, err
 	}
 	n.ID = len(g.Nodes)
 	g.Nodes = append(g.Nodes, n)
 	g.Output = n
 	return n, nil
+}
+
+// checkParams bounds every parameter's element count, multiplying with
+// overflow checks since a spec can ask for any dimensions.
+func checkParams(ps []*Param) error {
+	for _, p := range ps {
+		n := uint64(1)
+		for _, d := range p.Shape {
+			hi, lo := bits.Mul64(n, uint64(d))
+			if d < 0 || hi != 0 || lo > MaxTensorElems {
+				return fmt.Errorf("parameter %s %v has more than %d elements", p.Name, p.Shape, MaxTensorElems)
+			}
+			n = lo
+		}
+	}
+	return nil
 }
 
 func checkShape(s Shape) error {

@@ -167,7 +167,7 @@ func (g *Graph) Users() [][]*Node {
 	return users
 }
 
-// String prints the graph one node per line, for -dump-ir and test diffs.
+// String prints the graph one node per line, for debugging and test diffs.
 func (g *Graph) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "network %s\n", g.Name)

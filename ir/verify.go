@@ -45,6 +45,9 @@ func (g *Graph) Verify() error {
 			return fmt.Errorf("node %q: shape %s, but its op and arguments give %s", n.Name, n.Shape, want)
 		}
 		wantParams := params(n)
+		if err := checkParams(n.Params); err != nil {
+			return fmt.Errorf("node %q: %v", n.Name, err)
+		}
 		if len(wantParams) != len(n.Params) {
 			return fmt.Errorf("node %q: has %d parameters, its op needs %d", n.Name, len(n.Params), len(wantParams))
 		}

@@ -70,8 +70,17 @@ func detail(n *ir.Node) string {
 
 // Summary is the one-line description "resnetc check" prints.
 func (r Report) Summary() string {
-	return fmt.Sprintf("%s: %dx%dx%d -> %d classes, %d weighted layers (%d operations), %s parameters, %s multiply-adds (%.2f GMACs)",
-		r.Network, r.Input[0], r.Input[1], r.Input[2], r.Classes, r.Depth, len(r.Layers), Group(r.Params), Group(r.MACs), float64(r.MACs)/1e9)
+	return fmt.Sprintf("%s: %dx%dx%d -> %s, %s (%s), %s parameters, %s multiply-adds (%.2f GMACs)",
+		r.Network, r.Input[0], r.Input[1], r.Input[2], plural(r.Classes, "class", "classes"),
+		plural(r.Depth, "weighted layer", "weighted layers"), plural(len(r.Layers), "operation", "operations"),
+		Group(r.Params), Group(r.MACs), float64(r.MACs)/1e9)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // WriteTable prints the per-layer table and the totals: names and ops
