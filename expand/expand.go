@@ -26,6 +26,19 @@ func ParseDefine(s string) (Define, error) {
 	return Define{Name: strings.TrimSpace(name), Value: strings.TrimSpace(val)}, nil
 }
 
+// ParseDefines parses a list of "name=value" strings.
+func ParseDefines(list []string) ([]Define, error) {
+	var defs []Define
+	for _, s := range list {
+		d, err := ParseDefine(s)
+		if err != nil {
+			return nil, err
+		}
+		defs = append(defs, d)
+	}
+	return defs, nil
+}
+
 // Shortcut kinds, as the paper names them.
 const (
 	kindIdentity = "identity"

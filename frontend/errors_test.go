@@ -64,15 +64,11 @@ func TestErrorMessages(t *testing.T) {
 			if c.old != "" {
 				src = edit(t, c.old, c.new)
 			}
-			var defs []expand.Define
-			for _, d := range c.defines {
-				def, err := expand.ParseDefine(d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defs = append(defs, def)
+			defs, err := expand.ParseDefines(c.defines)
+			if err != nil {
+				t.Fatal(err)
 			}
-			_, err := Compile("tiny.rn", []byte(src), defs)
+			_, err = Compile("tiny.rn", []byte(src), defs)
 			if err == nil {
 				t.Fatalf("no error; want %q", c.want)
 			}

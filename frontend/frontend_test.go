@@ -17,13 +17,9 @@ import (
 
 func load(t *testing.T, name string, defs ...string) *ir.Graph {
 	t.Helper()
-	var ds []expand.Define
-	for _, d := range defs {
-		def, err := expand.ParseDefine(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ds = append(ds, def)
+	ds, err := expand.ParseDefines(defs)
+	if err != nil {
+		t.Fatal(err)
 	}
 	g, err := Load(name, ds)
 	if err != nil {

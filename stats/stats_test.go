@@ -39,13 +39,9 @@ func TestPaperTotals(t *testing.T) {
 	}
 	for _, c := range cases {
 		name := c.spec + " " + strings.Join(c.defines, " ")
-		var defs []expand.Define
-		for _, d := range c.defines {
-			def, err := expand.ParseDefine(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defs = append(defs, def)
+		defs, err := expand.ParseDefines(c.defines)
+		if err != nil {
+			t.Fatal(err)
 		}
 		g, err := frontend.Load(c.spec, defs)
 		if err != nil {
