@@ -1,0 +1,148 @@
+package nn
+
+// ConvDims describes a 2-D convolution: C input channels of H x W, K
+// output channels of OH x OW, a KH x KW kernel, one stride and one zero
+// padding for both axes.
+type ConvDims struct {
+	C, H, W     int
+	K, KH, KW   int
+	Stride, Pad int
+	OH, OW      int
+}
+
+// direct reports whether the input already is the im2col matrix: a 1x1
+// kernel with stride 1 and no padding.
+func (d ConvDims) direct() bool { return d.KH == 1 && d.KW == 1 && d.Stride == 1 && d.Pad == 0 }
+
+// ColFloats is the im2col scratch one image of this convolution needs.
+func (d ConvDims) ColFloats() int {
+	if d.direct() {
+		return 0
+	}
+	return d.C * d.KH * d.KW * d.OH * d.OW
+}
+
+// Conv2D computes y = conv(x, w) + bias for batch images. w is K x C x KH
+// x KW; bias may be nil.
+func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
+	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
+	for n := 0; n < batch; n++ {
+		xn, yn := x[n*in:(n+1)*in], y[n*out:(n+1)*out]
+		col := xn
+		if !d.direct() {
+			col = ws.Col[:ckk*ohw]
+			im2col(col, xn, d)
+		}
+		Gemm(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw)
+		if bias != nil {
+			for k := 0; k < d.K; k++ {
+				row := yn[k*ohw : (k+1)*ohw]
+				for i := range row {
+					row[i] += bias[k]
+				}
+			}
+		}
+	}
+}
+
+// Conv2DBackward computes the weight gradient dw (overwritten), the bias
+// gradient db (overwritten, may be nil) and adds the input gradient to dx
+// (skipped when dx is nil, as for the network input).
+func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d ConvDims) {
+	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
+	if db != nil {
+		clear(db)
+	}
+	for n := 0; n < batch; n++ {
+		xn, dyn := x[n*in:(n+1)*in], dy[n*out:(n+1)*out]
+		col := xn
+		if !d.direct() {
+			col = ws.Col[:ckk*ohw]
+			im2col(col, xn, d)
+		}
+		beta := float32(1)
+		if n == 0 {
+			beta = 0
+		}
+		// dW (K x CKK) += dY (K x OHW) * col^T (OHW x CKK)
+		Gemm(ws, false, true, d.K, ckk, ohw, dyn, ohw, col, ohw, beta, dw, ckk)
+		if db != nil {
+			for k := 0; k < d.K; k++ {
+				var s float32
+				for _, v := range dyn[k*ohw : (k+1)*ohw] {
+					s += v
+				}
+				db[k] += s
+			}
+		}
+		if dx == nil {
+			continue
+		}
+		dxn := dx[n*in : (n+1)*in]
+		if d.direct() {
+			Gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 1, dxn, ohw)
+			continue
+		}
+		// dcol (CKK x OHW) = W^T (CKK x K) * dY (K x OHW), then scattered back.
+		Gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw)
+		col2im(dxn, col, d)
+	}
+}
+
+// im2col lays out one image so that row (c, kh, kw) holds the input value
+// each output position sees through that kernel tap (0 in the padding).
+func im2col(col, x []float32, d ConvDims) {
+	ohw := d.OH * d.OW
+	for c := 0; c < d.C; c++ {
+		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for kh := 0; kh < d.KH; kh++ {
+			for kw := 0; kw < d.KW; kw++ {
+				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				for oh := 0; oh < d.OH; oh++ {
+					ih := oh*d.Stride - d.Pad + kh
+					dst := row[oh*d.OW : (oh+1)*d.OW]
+					if ih < 0 || ih >= d.H {
+						clear(dst)
+						continue
+					}
+					src := plane[ih*d.W : (ih+1)*d.W]
+					for ow := range dst {
+						iw := ow*d.Stride - d.Pad + kw
+						if iw < 0 || iw >= d.W {
+							dst[ow] = 0
+						} else {
+							dst[ow] = src[iw]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds each column entry back to the input position it came from.
+func col2im(x, col []float32, d ConvDims) {
+	ohw := d.OH * d.OW
+	for c := 0; c < d.C; c++ {
+		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for kh := 0; kh < d.KH; kh++ {
+			for kw := 0; kw < d.KW; kw++ {
+				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				for oh := 0; oh < d.OH; oh++ {
+					ih := oh*d.Stride - d.Pad + kh
+					if ih < 0 || ih >= d.H {
+						continue
+					}
+					src := row[oh*d.OW : (oh+1)*d.OW]
+					dst := plane[ih*d.W : (ih+1)*d.W]
+					for ow, v := range src {
+						iw := ow*d.Stride - d.Pad + kw
+						if iw >= 0 && iw < d.W {
+							dst[iw] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package nn
+
+// Blocking of the pure-Go GEMM: a KC x NC panel of B and an MC x KC panel
+// of A are packed so that the 4x4 micro-kernel streams through contiguous
+// memory; KC x (MC + NC) floats stay within L2.
+const (
+	gemmMR = 4
+	gemmNR = 4
+	gemmKC = 256
+	gemmMC = 64
+	gemmNC = 1024
+)
+
+// Workspace is scratch memory for the kernels: GEMM packing buffers and
+// the im2col matrix of the largest convolution. A model owns one, so the
+// kernels allocate nothing. It is not safe for concurrent use.
+type Workspace struct {
+	packA, packB []float32
+	Col          []float32 // im2col / col2im scratch, at least the largest conv's need
+}
+
+// NewWorkspace returns a workspace whose im2col scratch holds colFloats.
+func NewWorkspace(colFloats int) *Workspace {
+	return &Workspace{
+		packA: make([]float32, gemmMC*gemmKC),
+		packB: make([]float32, gemmKC*gemmNC),
+		Col:   make([]float32, colFloats),
+	}
+}
+
+// Gemm computes C = op(A) * op(B) + beta*C for row-major matrices, where
+// op(A) is m x k (A is stored k x m when transA) and op(B) is k x n (B is
+// stored n x k when transB); lda, ldb and ldc are the row strides.
+func Gemm(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+			} else {
+				for j := range row {
+					row[j] *= beta
+				}
+			}
+		}
+	}
+	for jc := 0; jc < n; jc += gemmNC {
+		nc := min(gemmNC, n-jc)
+		for pc := 0; pc < k; pc += gemmKC {
+			kc := min(gemmKC, k-pc)
+			packB(ws.packB, transB, b, ldb, pc, jc, kc, nc)
+			for ic := 0; ic < m; ic += gemmMC {
+				mc := min(gemmMC, m-ic)
+				packA(ws.packA, transA, a, lda, ic, pc, mc, kc)
+				for jr := 0; jr < nc; jr += gemmNR {
+					nr := min(gemmNR, nc-jr)
+					pb := ws.packB[jr*kc : jr*kc+kc*gemmNR]
+					for ir := 0; ir < mc; ir += gemmMR {
+						mr := min(gemmMR, mc-ir)
+						pa := ws.packA[ir*kc : ir*kc+kc*gemmMR]
+						kernel4x4(kc, pa, pb, c[(ic+ir)*ldc+jc+jr:], ldc, mr, nr)
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels, each stored
+// k-major (MR values per k), padding the last panel with zeros.
+func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc int) {
+	for ir := 0; ir < mc; ir += gemmMR {
+		panel := dst[ir*kc : ir*kc+kc*gemmMR]
+		mr := min(gemmMR, mc-ir)
+		for p := 0; p < kc; p++ {
+			out := panel[p*gemmMR : p*gemmMR+gemmMR]
+			for i := 0; i < gemmMR; i++ {
+				if i >= mr {
+					out[i] = 0
+				} else if trans {
+					out[i] = a[(pc+p)*lda+ic+ir+i]
+				} else {
+					out[i] = a[(ic+ir+i)*lda+pc+p]
+				}
+			}
+		}
+	}
+}
+
+// packB copies op(B)[pc:pc+kc, jc:jc+nc] into NR-column panels, each
+// stored k-major, padding the last panel with zeros.
+func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc int) {
+	for jr := 0; jr < nc; jr += gemmNR {
+		panel := dst[jr*kc : jr*kc+kc*gemmNR]
+		nr := min(gemmNR, nc-jr)
+		if !trans && nr == gemmNR {
+			for p := 0; p < kc; p++ {
+				src := b[(pc+p)*ldb+jc+jr : (pc+p)*ldb+jc+jr+gemmNR]
+				copy(panel[p*gemmNR:p*gemmNR+gemmNR], src)
+			}
+			continue
+		}
+		for p := 0; p < kc; p++ {
+			out := panel[p*gemmNR : p*gemmNR+gemmNR]
+			for j := 0; j < gemmNR; j++ {
+				if j >= nr {
+					out[j] = 0
+				} else if trans {
+					out[j] = b[(jc+jr+j)*ldb+pc+p]
+				} else {
+					out[j] = b[(pc+p)*ldb+jc+jr+j]
+				}
+			}
+		}
+	}
+}
+
+// kernel4x4 adds the product of a packed 4 x kc panel of A and a packed
+// kc x 4 panel of B to the mr x nr corner of C.
+func kernel4x4(kc int, pa, pb []float32, c []float32, ldc, mr, nr int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	pa = pa[:kc*4]
+	pb = pb[:kc*4]
+	for p := 0; p+4 <= len(pa); p += 4 {
+		a := pa[p : p+4 : p+4]
+		b := pb[p : p+4 : p+4]
+		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	acc := [4][4]float32{
+		{c00, c01, c02, c03},
+		{c10, c11, c12, c13},
+		{c20, c21, c22, c23},
+		{c30, c31, c32, c33},
+	}
+	if mr == 4 && nr == 4 {
+		for i := 0; i < 4; i++ {
+			row := c[i*ldc : i*ldc+4 : i*ldc+4]
+			row[0] += acc[i][0]
+			row[1] += acc[i][1]
+			row[2] += acc[i][2]
+			row[3] += acc[i][3]
+		}
+		return
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			c[i*ldc+j] += acc[i][j]
+		}
+	}
+}

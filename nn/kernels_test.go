@@ -1,0 +1,312 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// convRef is the direct 7-loop convolution in float64.
+func convRef(x, w, bias []float32, batch int, d ConvDims) []float32 {
+	y := make([]float32, batch*d.K*d.OH*d.OW)
+	for n := 0; n < batch; n++ {
+		for k := 0; k < d.K; k++ {
+			for oh := 0; oh < d.OH; oh++ {
+				for ow := 0; ow < d.OW; ow++ {
+					var s float64
+					if bias != nil {
+						s = float64(bias[k])
+					}
+					for c := 0; c < d.C; c++ {
+						for kh := 0; kh < d.KH; kh++ {
+							for kw := 0; kw < d.KW; kw++ {
+								ih, iw := oh*d.Stride-d.Pad+kh, ow*d.Stride-d.Pad+kw
+								if ih >= 0 && ih < d.H && iw >= 0 && iw < d.W {
+									s += float64(x[((n*d.C+c)*d.H+ih)*d.W+iw]) * float64(w[((k*d.C+c)*d.KH+kh)*d.KW+kw])
+								}
+							}
+						}
+					}
+					y[((n*d.K+k)*d.OH+oh)*d.OW+ow] = float32(s)
+				}
+			}
+		}
+	}
+	return y
+}
+
+func dot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+func convDims(c, h, w, k, kh, kw, s, p int) ConvDims {
+	return ConvDims{C: c, H: h, W: w, K: k, KH: kh, KW: kw, Stride: s, Pad: p,
+		OH: (h+2*p-kh)/s + 1, OW: (w+2*p-kw)/s + 1}
+}
+
+// TestConv checks the forward pass against the direct loops, and the
+// backward pass through the adjoint identities <dy, conv(dx)> = <conv^T dy, dx>
+// and <dy, conv_w(x)> = <dw, w> (conv is linear in x and in w).
+func TestConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, d := range []ConvDims{
+		convDims(3, 9, 7, 5, 3, 3, 1, 1),
+		convDims(3, 11, 13, 4, 7, 7, 2, 3),
+		convDims(6, 7, 7, 10, 1, 1, 1, 0), // direct: no im2col
+		convDims(5, 9, 8, 7, 1, 1, 2, 0),  // projection shortcut
+		convDims(4, 8, 8, 3, 3, 2, 2, 1),  // rectangular kernel
+		convDims(2, 5, 5, 3, 5, 5, 3, 0),
+	} {
+		const batch = 3
+		ws := NewWorkspace(d.ColFloats())
+		x := randSlice(r, batch*d.C*d.H*d.W)
+		w := randSlice(r, d.K*d.C*d.KH*d.KW)
+		bias := randSlice(r, d.K)
+		y := make([]float32, batch*d.K*d.OH*d.OW)
+		Conv2D(ws, y, x, w, bias, batch, d)
+		if e := maxRelErr(y, convRef(x, w, bias, batch, d)); e > 1e-5 {
+			t.Errorf("%+v: forward max rel err %g", d, e)
+		}
+		dy := randSlice(r, len(y))
+		dx := randSlice(r, len(x)) // backward accumulates into dx
+		dx0 := append([]float32(nil), dx...)
+		dw, db := make([]float32, len(w)), make([]float32, d.K)
+		Conv2DBackward(ws, dx, dw, db, dy, x, w, batch, d)
+		for i := range dx {
+			dx[i] -= dx0[i]
+		}
+		v := randSlice(r, len(x))
+		lhs := dot(dy, convRef(v, w, nil, batch, d))
+		if rhs := dot(dx, v); math.Abs(lhs-rhs) > 1e-4*math.Abs(lhs)+1e-3 {
+			t.Errorf("%+v: dx adjoint %g vs %g", d, lhs, rhs)
+		}
+		u := randSlice(r, len(w))
+		lhs = dot(dy, convRef(x, u, nil, batch, d))
+		if rhs := dot(dw, u); math.Abs(lhs-rhs) > 1e-4*math.Abs(lhs)+1e-3 {
+			t.Errorf("%+v: dw adjoint %g vs %g", d, lhs, rhs)
+		}
+		for k := 0; k < d.K; k++ {
+			var s float64
+			for n := 0; n < batch; n++ {
+				for i := 0; i < d.OH*d.OW; i++ {
+					s += float64(dy[(n*d.K+k)*d.OH*d.OW+i])
+				}
+			}
+			if math.Abs(s-float64(db[k])) > 1e-4 {
+				t.Errorf("%+v: db[%d] %g vs %g", d, k, db[k], s)
+			}
+		}
+	}
+}
+
+// numGrad estimates d f / d x[i] by central differences in float64 of a
+// float32 function.
+func numGrad(f func() float64, x []float32, i int, h float32) float64 {
+	old := x[i]
+	x[i] = old + h
+	fp := f()
+	x[i] = old - h
+	fm := f()
+	x[i] = old
+	return (fp - fm) / (2 * float64(h))
+}
+
+func TestBatchNormTrainAndBackward(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const batch, c, hw = 3, 4, 7
+	x := randSlice(r, batch*c*hw)
+	for i := range x {
+		x[i] = x[i]*2 + 0.5
+	}
+	gamma, beta := randSlice(r, c), randSlice(r, c)
+	rm, rv := randSlice(r, c), make([]float32, c)
+	for i := range rv {
+		rv[i] = 1 + float32(i)
+	}
+	rm0, rv0 := append([]float32(nil), rm...), append([]float32(nil), rv...)
+	y := make([]float32, len(x))
+	sm, si := make([]float32, c), make([]float32, c)
+	BatchNormTrain(y, x, gamma, beta, rm, rv, sm, si, batch, c, hw, 1e-5, 0.1)
+	for ch := 0; ch < c; ch++ {
+		var vals []float64
+		for n := 0; n < batch; n++ {
+			for i := 0; i < hw; i++ {
+				vals = append(vals, float64(x[(n*c+ch)*hw+i]))
+			}
+		}
+		var mean, sq float64
+		for _, v := range vals {
+			mean += v
+		}
+		mean /= float64(len(vals))
+		for _, v := range vals {
+			sq += (v - mean) * (v - mean)
+		}
+		if want := 0.9*float64(rm0[ch]) + 0.1*mean; math.Abs(float64(rm[ch])-want) > 1e-5 {
+			t.Errorf("running mean %g, want %g", rm[ch], want)
+		}
+		if want := 0.9*float64(rv0[ch]) + 0.1*sq/float64(len(vals)-1); math.Abs(float64(rv[ch])-want) > 1e-5 {
+			t.Errorf("running var %g, want %g", rv[ch], want)
+		}
+		inv := 1 / math.Sqrt(sq/float64(len(vals))+1e-5)
+		got := float64(y[(1*c+ch)*hw+2])
+		want := (float64(x[(1*c+ch)*hw+2])-mean)*inv*float64(gamma[ch]) + float64(beta[ch])
+		if math.Abs(got-want) > 1e-5 {
+			t.Errorf("y %g, want %g", got, want)
+		}
+	}
+	// Backward against finite differences of L = <dy, bn(x)>.
+	dy := randSlice(r, len(x))
+	dx, dg, db := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+	BatchNormBackward(dx, dg, db, dy, x, gamma, sm, si, batch, c, hw)
+	loss := func() float64 {
+		tmp, m, v := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+		a, b := make([]float32, c), make([]float32, c)
+		BatchNormTrain(tmp, x, gamma, beta, a, b, m, v, batch, c, hw, 1e-5, 0.1)
+		return dot(dy, tmp)
+	}
+	for _, i := range []int{0, 5, 17, len(x) - 1} {
+		if g := numGrad(loss, x, i, 1e-2); math.Abs(g-float64(dx[i])) > 2e-2*math.Abs(g)+2e-3 {
+			t.Errorf("dx[%d] = %g, finite differences %g", i, dx[i], g)
+		}
+	}
+	for ch := 0; ch < c; ch++ {
+		if g := numGrad(loss, gamma, ch, 1e-2); math.Abs(g-float64(dg[ch])) > 1e-2*math.Abs(g)+1e-3 {
+			t.Errorf("dgamma[%d] = %g, finite differences %g", ch, dg[ch], g)
+		}
+		if g := numGrad(loss, beta, ch, 1e-2); math.Abs(g-float64(db[ch])) > 1e-2*math.Abs(g)+1e-3 {
+			t.Errorf("dbeta[%d] = %g, finite differences %g", ch, db[ch], g)
+		}
+	}
+	// Eval mode with the running statistics.
+	BatchNormEval(y, x, gamma, beta, rm, rv, batch, c, hw, 1e-5)
+	want := (float64(x[hw+1])-float64(rm[1]))/math.Sqrt(float64(rv[1])+1e-5)*float64(gamma[1]) + float64(beta[1])
+	if math.Abs(float64(y[hw+1])-want) > 1e-5 {
+		t.Errorf("eval y %g, want %g", y[hw+1], want)
+	}
+}
+
+func TestMaxPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	d := PoolDims{C: 2, H: 9, W: 7, KH: 3, KW: 3, Stride: 2, Pad: 1}
+	d.OH, d.OW = (d.H+2*d.Pad-d.KH)/d.Stride+1, (d.W+2*d.Pad-d.KW)/d.Stride+1
+	const batch = 2
+	x := randSlice(r, batch*d.C*d.H*d.W)
+	y := make([]float32, batch*d.C*d.OH*d.OW)
+	MaxPool(y, x, batch, d)
+	// Reference: scan each window.
+	for p := 0; p < batch*d.C; p++ {
+		for oh := 0; oh < d.OH; oh++ {
+			for ow := 0; ow < d.OW; ow++ {
+				best := float32(math.Inf(-1))
+				for ih := oh*2 - 1; ih <= oh*2+1; ih++ {
+					for iw := ow*2 - 1; iw <= ow*2+1; iw++ {
+						if ih >= 0 && ih < d.H && iw >= 0 && iw < d.W {
+							best = max(best, x[(p*d.H+ih)*d.W+iw])
+						}
+					}
+				}
+				if got := y[(p*d.OH+oh)*d.OW+ow]; got != best {
+					t.Fatalf("plane %d (%d,%d): %g, want %g", p, oh, ow, got, best)
+				}
+			}
+		}
+	}
+	dy := randSlice(r, len(y))
+	dx := make([]float32, len(x))
+	MaxPoolBackward(dx, dy, x, batch, d)
+	loss := func() float64 { tmp := make([]float32, len(y)); MaxPool(tmp, x, batch, d); return dot(dy, tmp) }
+	for i := 0; i < len(x); i += 5 {
+		if g := numGrad(loss, x, i, 1e-4); math.Abs(g-float64(dx[i])) > 1e-2 {
+			t.Errorf("dx[%d] = %g, finite differences %g", i, dx[i], g)
+		}
+	}
+}
+
+// TestLinearOps checks the backward of the ops that are linear in their
+// input (global pool, fc, option A shortcut) by the adjoint identity.
+func TestLinearOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	ws := NewWorkspace(0)
+	check := func(name string, in, out int, fwd func(y, x []float32), bwd func(dx, dy []float32)) {
+		x, dy := randSlice(r, in), randSlice(r, out)
+		y := make([]float32, out)
+		fwd(y, x)
+		dx := make([]float32, in)
+		bwd(dx, dy)
+		if lhs, rhs := dot(dy, y), dot(dx, x); math.Abs(lhs-rhs) > 1e-4*math.Abs(lhs)+1e-4 {
+			t.Errorf("%s: <dy, f(x)> = %g but <f^T(dy), x> = %g", name, lhs, rhs)
+		}
+	}
+	check("avgpool", 3*5*7, 3*5, func(y, x []float32) { GlobalAvgPool(y, x, 15, 7) },
+		func(dx, dy []float32) { GlobalAvgPoolBackward(dx, dy, 15, 7) })
+	sd := ShortcutDims{C: 3, H: 7, W: 5, Stride: 2, OH: 4, OW: 3, Lo: 2, Hi: 1}
+	check("shortcutA", 2*3*7*5, 2*6*4*3, func(y, x []float32) { ShortcutA(y, x, 2, sd) },
+		func(dx, dy []float32) { ShortcutABackward(dx, dy, 2, sd) })
+	w, b := randSlice(r, 7*11), make([]float32, 7)
+	dw, db := make([]float32, len(w)), make([]float32, 7)
+	check("fc", 3*11, 3*7, func(y, x []float32) { Linear(ws, y, x, w, b, 3, 11, 7) },
+		func(dx, dy []float32) { LinearBackward(ws, dx, dw, db, dy, make([]float32, 33), w, 3, 11, 7) })
+	// Option A keeps x[:, :, ::2, ::2] in the middle channels, zeros elsewhere.
+	x := randSlice(r, 3*7*5)
+	y := make([]float32, 6*4*3)
+	ShortcutA(y, x, 1, sd)
+	if y[0] != 0 || y[(2*4+1)*3+2] != x[(0*7+2)*5+4] || y[5*12] != 0 {
+		t.Errorf("shortcutA layout wrong")
+	}
+}
+
+func TestSoftmaxCrossEntropy(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const batch, classes = 3, 5
+	logits := randSlice(r, batch*classes)
+	labels := []int{4, 0, 2}
+	grad := make([]float32, len(logits))
+	loss := SoftmaxCrossEntropy(grad, logits, labels, batch, classes)
+	var want float64
+	for n := 0; n < batch; n++ {
+		var sum float64
+		for j := 0; j < classes; j++ {
+			sum += math.Exp(float64(logits[n*classes+j]))
+		}
+		want += -math.Log(math.Exp(float64(logits[n*classes+labels[n]])) / sum)
+	}
+	if want /= batch; math.Abs(loss-want) > 1e-9 {
+		t.Errorf("loss %g, want %g", loss, want)
+	}
+	f := func() float64 { return SoftmaxCrossEntropy(make([]float32, len(logits)), logits, labels, batch, classes) }
+	for i := range logits {
+		if g := numGrad(f, logits, i, 1e-3); math.Abs(g-float64(grad[i])) > 1e-4 {
+			t.Errorf("grad[%d] %g, finite differences %g", i, grad[i], g)
+		}
+	}
+}
+
+func TestSGD(t *testing.T) {
+	p, g, buf := []float32{1, -2}, []float32{0.5, 0.25}, make([]float32, 2)
+	SGD(p, g, buf, 0.1, 0.9, 0.01, true)
+	// d = g + wd*p = (0.51, 0.23); buf = d; p -= lr*buf
+	if math.Abs(float64(p[0])-(1-0.051)) > 1e-7 || math.Abs(float64(p[1])-(-2-0.023)) > 1e-7 {
+		t.Errorf("first step: %v", p)
+	}
+	SGD(p, g, buf, 0.1, 0.9, 0.01, false)
+	d0 := 0.5 + 0.01*float64(float32(1-0.051))
+	if want := float64(float32(1-0.051)) - 0.1*(0.9*0.51+d0); math.Abs(float64(p[0])-want) > 1e-6 {
+		t.Errorf("second step: %g, want %g", p[0], want)
+	}
+}
+
+func TestReLU(t *testing.T) {
+	x := []float32{-1, 0, 2, -3, 4}
+	y := make([]float32, 5)
+	ReLU(y, x)
+	dx := []float32{1, 1, 1, 1, 1}
+	ReLUBackward(dx, []float32{10, 10, 10, 10, 10}, y)
+	if y[0] != 0 || y[2] != 2 || dx[0] != 1 || dx[1] != 1 || dx[2] != 11 || dx[4] != 11 {
+		t.Errorf("y %v dx %v", y, dx)
+	}
+}

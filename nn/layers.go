@@ -1,0 +1,314 @@
+package nn
+
+import "math"
+
+// BatchNormEval normalizes with the running statistics, as PyTorch's
+// BatchNorm2d does in eval mode: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+func BatchNormEval(y, x, gamma, beta, mean, variance []float32, batch, c, hw int, eps float32) {
+	for ch := 0; ch < c; ch++ {
+		scale := gamma[ch] / float32(math.Sqrt(float64(variance[ch]+eps)))
+		shift := beta[ch] - mean[ch]*scale
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			src, dst := x[off:off+hw], y[off:off+hw]
+			for i, v := range src {
+				dst[i] = v*scale + shift
+			}
+		}
+	}
+}
+
+// BatchNormTrain normalizes with the batch statistics, saves the mean and
+// 1/sqrt(var+eps) per channel for the backward pass, and moves the running
+// statistics towards the batch's with the given momentum, using the
+// unbiased variance as PyTorch does.
+func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
+	count := batch * hw
+	for ch := 0; ch < c; ch++ {
+		var sum float64
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			for _, v := range x[off : off+hw] {
+				sum += float64(v)
+			}
+		}
+		mean := sum / float64(count)
+		var sq float64
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			for _, v := range x[off : off+hw] {
+				d := float64(v) - mean
+				sq += d * d
+			}
+		}
+		variance := sq / float64(count)
+		invStd := 1 / math.Sqrt(variance+float64(eps))
+		saveMean[ch], saveInvStd[ch] = float32(mean), float32(invStd)
+		unbiased := variance
+		if count > 1 {
+			unbiased = sq / float64(count-1)
+		}
+		runMean[ch] = (1-momentum)*runMean[ch] + momentum*float32(mean)
+		runVar[ch] = (1-momentum)*runVar[ch] + momentum*float32(unbiased)
+		scale := float32(invStd) * gamma[ch]
+		shift := beta[ch] - float32(mean)*scale
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			src, dst := x[off:off+hw], y[off:off+hw]
+			for i, v := range src {
+				dst[i] = v*scale + shift
+			}
+		}
+	}
+}
+
+// BatchNormBackward computes dgamma and dbeta (overwritten) and adds the
+// input gradient of a train-mode batch norm to dx.
+func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
+	count := float64(batch * hw)
+	for ch := 0; ch < c; ch++ {
+		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
+		var sumDy, sumDyXhat float64
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			xs, dys := x[off:off+hw], dy[off:off+hw]
+			for i, g := range dys {
+				sumDy += float64(g)
+				sumDyXhat += float64(g) * (float64(xs[i]) - mean) * invStd
+			}
+		}
+		dgamma[ch], dbeta[ch] = float32(sumDyXhat), float32(sumDy)
+		// dx = gamma*invStd/N * (N*dy - sum(dy) - xhat*sum(dy*xhat))
+		k := float64(gamma[ch]) * invStd
+		meanDy, meanDyXhat := sumDy/count, sumDyXhat/count
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			xs, dys, dxs := x[off:off+hw], dy[off:off+hw], dx[off:off+hw]
+			for i, g := range dys {
+				xhat := (float64(xs[i]) - mean) * invStd
+				dxs[i] += float32(k * (float64(g) - meanDy - xhat*meanDyXhat))
+			}
+		}
+	}
+}
+
+// ReLU computes y = max(x, 0); y may be x.
+func ReLU(y, x []float32) {
+	for i, v := range x[:len(y)] {
+		y[i] = max(v, 0)
+	}
+}
+
+// ReLUBackward adds dy where the ReLU's output y is positive to dx.
+func ReLUBackward(dx, dy, y []float32) {
+	for i, v := range y[:len(dx)] {
+		if v > 0 {
+			dx[i] += dy[i]
+		}
+	}
+}
+
+// PoolDims describes a max pooling over C planes of H x W.
+type PoolDims struct {
+	C, H, W     int
+	KH, KW      int
+	Stride, Pad int
+	OH, OW      int
+}
+
+// MaxPool takes the maximum over each window; padding never wins.
+func MaxPool(y, x []float32, batch int, d PoolDims) {
+	for p := 0; p < batch*d.C; p++ {
+		plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
+		out := y[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
+		for oh := 0; oh < d.OH; oh++ {
+			for ow := 0; ow < d.OW; ow++ {
+				out[oh*d.OW+ow] = plane[argmaxWindow(plane, d, oh, ow)]
+			}
+		}
+	}
+}
+
+// MaxPoolBackward adds each output gradient to dx at the position of its
+// window's maximum (the first one in scan order, as PyTorch picks).
+func MaxPoolBackward(dx, dy, x []float32, batch int, d PoolDims) {
+	for p := 0; p < batch*d.C; p++ {
+		plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
+		dplane := dx[p*d.H*d.W : (p+1)*d.H*d.W]
+		g := dy[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
+		for oh := 0; oh < d.OH; oh++ {
+			for ow := 0; ow < d.OW; ow++ {
+				dplane[argmaxWindow(plane, d, oh, ow)] += g[oh*d.OW+ow]
+			}
+		}
+	}
+}
+
+func argmaxWindow(plane []float32, d PoolDims, oh, ow int) int {
+	best, bestV := -1, float32(0)
+	for kh := 0; kh < d.KH; kh++ {
+		ih := oh*d.Stride - d.Pad + kh
+		if ih < 0 || ih >= d.H {
+			continue
+		}
+		for kw := 0; kw < d.KW; kw++ {
+			iw := ow*d.Stride - d.Pad + kw
+			if iw < 0 || iw >= d.W {
+				continue
+			}
+			i := ih*d.W + iw
+			if v := plane[i]; best < 0 || v > bestV || v != v {
+				best, bestV = i, v
+			}
+		}
+	}
+	return best
+}
+
+// GlobalAvgPool averages each of the planes planes of hw values.
+func GlobalAvgPool(y, x []float32, planes, hw int) {
+	for p := 0; p < planes; p++ {
+		var s float32
+		for _, v := range x[p*hw : (p+1)*hw] {
+			s += v
+		}
+		y[p] = s / float32(hw)
+	}
+}
+
+// GlobalAvgPoolBackward spreads each plane's gradient evenly over dx.
+func GlobalAvgPoolBackward(dx, dy []float32, planes, hw int) {
+	for p := 0; p < planes; p++ {
+		g := dy[p] / float32(hw)
+		for i := range dx[p*hw : (p+1)*hw] {
+			dx[p*hw+i] += g
+		}
+	}
+}
+
+// Linear computes y = x * w^T + b for batch rows of in features; w is out x in.
+func Linear(ws *Workspace, y, x, w, b []float32, batch, in, out int) {
+	Gemm(ws, false, true, batch, out, in, x, in, w, in, 0, y, out)
+	for n := 0; n < batch; n++ {
+		row := y[n*out : (n+1)*out]
+		for j := range row {
+			row[j] += b[j]
+		}
+	}
+}
+
+// LinearBackward computes dw and db (overwritten) and adds dx.
+func LinearBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch, in, out int) {
+	Gemm(ws, true, false, out, in, batch, dy, out, x, in, 0, dw, in)
+	clear(db)
+	for n := 0; n < batch; n++ {
+		for j, g := range dy[n*out : (n+1)*out] {
+			db[j] += g
+		}
+	}
+	if dx != nil {
+		Gemm(ws, false, false, batch, in, out, dy, out, w, in, 1, dx, in)
+	}
+}
+
+// Add computes y = a + b element-wise.
+func Add(y, a, b []float32) {
+	for i := range y {
+		y[i] = a[i] + b[i]
+	}
+}
+
+// Accumulate adds src to dst element-wise.
+func Accumulate(dst, src []float32) {
+	for i, v := range src[:len(dst)] {
+		dst[i] += v
+	}
+}
+
+// ShortcutDims describes an option A shortcut: C planes of H x W
+// subsampled by Stride to OH x OW, with Lo zero planes before and Hi after.
+type ShortcutDims struct {
+	C, H, W, Stride, OH, OW, Lo, Hi int
+}
+
+// ShortcutA is the paper's parameter-free shortcut: x[:, :, ::s, ::s]
+// with zero channels added before and after.
+func ShortcutA(y, x []float32, batch int, d ShortcutDims) {
+	oc, ohw := d.C+d.Lo+d.Hi, d.OH*d.OW
+	for n := 0; n < batch; n++ {
+		out := y[n*oc*ohw : (n+1)*oc*ohw]
+		clear(out[:d.Lo*ohw])
+		clear(out[(d.Lo+d.C)*ohw:])
+		for c := 0; c < d.C; c++ {
+			plane := x[(n*d.C+c)*d.H*d.W:]
+			dst := out[(d.Lo+c)*ohw:]
+			for oh := 0; oh < d.OH; oh++ {
+				for ow := 0; ow < d.OW; ow++ {
+					dst[oh*d.OW+ow] = plane[oh*d.Stride*d.W+ow*d.Stride]
+				}
+			}
+		}
+	}
+}
+
+// ShortcutABackward adds the gradient of the kept positions to dx.
+func ShortcutABackward(dx, dy []float32, batch int, d ShortcutDims) {
+	oc, ohw := d.C+d.Lo+d.Hi, d.OH*d.OW
+	for n := 0; n < batch; n++ {
+		for c := 0; c < d.C; c++ {
+			plane := dx[(n*d.C+c)*d.H*d.W:]
+			src := dy[(n*oc+d.Lo+c)*ohw:]
+			for oh := 0; oh < d.OH; oh++ {
+				for ow := 0; ow < d.OW; ow++ {
+					plane[oh*d.Stride*d.W+ow*d.Stride] += src[oh*d.OW+ow]
+				}
+			}
+		}
+	}
+}
+
+// SoftmaxCrossEntropy returns the mean cross-entropy of the logits
+// against the labels and writes its gradient with respect to the logits
+// to dlogits. Labels must be in range; the caller checks.
+func SoftmaxCrossEntropy(dlogits, logits []float32, labels []int, batch, classes int) float64 {
+	var loss float64
+	for n := 0; n < batch; n++ {
+		row, grad := logits[n*classes:(n+1)*classes], dlogits[n*classes:(n+1)*classes]
+		maxV := float64(row[0])
+		for _, v := range row {
+			maxV = math.Max(maxV, float64(v))
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - maxV)
+		}
+		logSum := math.Log(sum) + maxV
+		loss += logSum - float64(row[labels[n]])
+		for j, v := range row {
+			p := math.Exp(float64(v) - logSum)
+			if j == labels[n] {
+				p--
+			}
+			grad[j] = float32(p / float64(batch))
+		}
+	}
+	return loss / float64(batch)
+}
+
+// SGD applies one step of PyTorch's SGD with momentum and weight decay to
+// the parameter p with gradient g and momentum buffer buf. On the first
+// step the buffer starts as the gradient itself, as PyTorch's does.
+func SGD(p, g, buf []float32, lr, momentum, weightDecay float32, first bool) {
+	for i := range p {
+		d := g[i] + weightDecay*p[i]
+		if momentum != 0 {
+			if first {
+				buf[i] = d
+			} else {
+				buf[i] = momentum*buf[i] + d
+			}
+			d = buf[i]
+		}
+		p[i] -= lr * d
+	}
+}
