@@ -278,7 +278,9 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 	if want /= batch; math.Abs(loss-want) > 1e-9 {
 		t.Errorf("loss %g, want %g", loss, want)
 	}
-	f := func() float64 { return SoftmaxCrossEntropy(make([]float32, len(logits)), logits, labels, batch, classes) }
+	f := func() float64 {
+		return SoftmaxCrossEntropy(make([]float32, len(logits)), logits, labels, batch, classes)
+	}
 	for i := range logits {
 		if g := numGrad(f, logits, i, 1e-3); math.Abs(g-float64(grad[i])) > 1e-4 {
 			t.Errorf("grad[%d] %g, finite differences %g", i, grad[i], g)
