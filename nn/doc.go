@@ -9,3 +9,7 @@
 // as arguments (the generated code passes constants) and allocates
 // nothing: scratch memory comes from a Workspace owned by the model.
 package nn
+
+// IsVersion1 is referenced by generated code, so that code generated for
+// a different runtime fails to compile instead of misbehaving.
+const IsVersion1 = true

@@ -63,7 +63,7 @@ func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []f
 }
 
 // BatchNormBackward computes dgamma and dbeta (overwritten) and adds the
-// input gradient of a train-mode batch norm to dx.
+// input gradient of a train-mode batch norm to dx (skipped when dx is nil).
 func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
 	count := float64(batch * hw)
 	for ch := 0; ch < c; ch++ {
@@ -78,6 +78,9 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd []f
 			}
 		}
 		dgamma[ch], dbeta[ch] = float32(sumDyXhat), float32(sumDy)
+		if dx == nil {
+			continue
+		}
 		// dx = gamma*invStd/N * (N*dy - sum(dy) - xhat*sum(dy*xhat))
 		k := float64(gamma[ch]) * invStd
 		meanDy, meanDyXhat := sumDy/count, sumDyXhat/count

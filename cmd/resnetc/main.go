@@ -1,5 +1,6 @@
 // Command resnetc compiles residual network specs (.rn files).
 //
+//	resnetc [-D k=v]... [-name PKG] SPEC -o DIR  write the Go package DIR/<name>/
 //	resnetc check [-D k=v]... SPEC            parse and validate, print a summary
 //	resnetc stats [-D k=v]... [-json] SPEC    per-layer parameters and multiply-adds
 //	resnetc graph [-D k=v]... SPEC            Graphviz DOT of the network
@@ -14,8 +15,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	gogen "github.com/resnetc/resnetc/codegen/go"
 	"github.com/resnetc/resnetc/dot"
 	"github.com/resnetc/resnetc/expand"
 	"github.com/resnetc/resnetc/frontend"
@@ -25,6 +28,9 @@ import (
 )
 
 const usage = `usage:
+  resnetc [-D name=value]... [-name PKG] SPEC -o DIR
+                                                 compile SPEC into the Go package DIR/PKG
+                                                 (PKG defaults to the network's name)
   resnetc check [-D name=value]... SPEC          parse and validate; print a summary
   resnetc stats [-D name=value]... [-json] SPEC  per-layer parameters and multiply-adds
   resnetc graph [-D name=value]... SPEC          Graphviz DOT (pipe into dot -Tpng)
@@ -58,8 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "graph":
 		err = graph(rest, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "resnetc: unknown command %q\n"+usage, verb, strings.Join(specs.Names(), ", "))
-		return 2
+		err = compile(args, stdout, stderr)
 	}
 	switch {
 	case errors.Is(err, errUsage):
@@ -85,20 +90,100 @@ func (d *defines) Set(s string) error {
 	return nil
 }
 
-// parseArgs parses the flags of a subcommand and loads its one SPEC.
+// parseArgs parses the flags of a subcommand, which may come before or
+// after its one SPEC, and loads the spec.
 func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (*ir.Graph, error) {
+	g, _, _, err := parseSpecArgs(fs, args, stderr)
+	return g, err
+}
+
+func parseSpecArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (*ir.Graph, string, defines, error) {
 	var defs defines
 	fs.Var(&defs, "D", "override a spec parameter: -D name=value (repeatable)")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return nil, errUsage
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, "", nil, errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "resnetc %s: expected one SPEC, found %d arguments\n", fs.Name(), fs.NArg())
+	if len(positional) != 1 {
+		fmt.Fprintf(stderr, "resnetc %s: expected one SPEC, found %d arguments\n", fs.Name(), len(positional))
 		fs.Usage()
-		return nil, errUsage
+		return nil, "", nil, errUsage
 	}
-	return frontend.Load(fs.Arg(0), defs)
+	src, name, err := frontend.Read(positional[0])
+	if err != nil {
+		return nil, "", nil, err
+	}
+	g, err := frontend.Compile(name, src, defs)
+	return g, name, defs, err
+}
+
+// compile writes the Go package of a spec.
+func compile(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
+	out := fs.String("o", "", "write the package into `DIR`/<name>/ (required)")
+	pkg := fs.String("name", "", "Go package name and folder (default: the network's name)")
+	g, source, defs, err := parseSpecArgs(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "resnetc: -o DIR is required")
+		return errUsage
+	}
+	var defStrings []string
+	for _, d := range defs {
+		defStrings = append(defStrings, d.Name+"="+d.Value)
+	}
+	files, err := gogen.Generate(g, gogen.Options{Package: *pkg, Source: filepath.ToSlash(source), Defines: defStrings})
+	if err != nil {
+		return fmt.Errorf("%s: %v", source, err)
+	}
+	name := *pkg
+	if name == "" {
+		name = g.Name
+	}
+	dir := filepath.Join(*out, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := writeAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%s: wrote %d files to %s\n", source, len(files), dir)
+	return nil
+}
+
+// writeAtomic writes data to a temporary file beside path and renames it,
+// so that an interrupted run never leaves a half-written file.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func check(args []string, stdout, stderr io.Writer) error {

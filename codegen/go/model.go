@@ -1,0 +1,307 @@
+package gogen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+	"github.com/resnetc/resnetc/ir"
+)
+
+func shapeComment(s []int) string {
+	if len(s) == 0 {
+		return "scalar"
+	}
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return strings.Join(parts, "x")
+}
+
+func ints(s []int) *jen.Statement {
+	vals := make([]jen.Code, len(s))
+	for i, d := range s {
+		vals[i] = jen.Lit(d)
+	}
+	return jen.Index().Int().Values(vals...)
+}
+
+// model emits model.go: constants, types, New, weights I/O and Forward.
+func (gen *generator) model(f *jen.File) {
+	g, p := gen.g, gen.p
+	in := g.Input.Shape
+	packageComment(f, fmt.Sprintf("Package %s is the %s network compiled by resnetc into straight-line Go.\n"+
+		"Forward runs inference; a Trainer runs SGD steps. Parameters are named as in\n"+
+		"PyTorch's state_dict and load from and save to safetensors files.", gen.pkg, g.Name))
+
+	comment(f, "This code needs the nn package of the resnetc that generated it.")
+	f.Const().Id("_").Op("=").Qual(NN, "IsVersion1")
+	f.Line()
+	f.Const().Defs(
+		jen.Comment("Channels, Height and Width are the shape of one input image (NCHW float32)."),
+		jen.Id("Channels").Op("=").Lit(in.C),
+		jen.Id("Height").Op("=").Lit(in.H),
+		jen.Id("Width").Op("=").Lit(in.W),
+		jen.Comment("Classes is the number of logits per image."),
+		jen.Id("Classes").Op("=").Lit(g.Classes()),
+	)
+	f.Line()
+	f.Const().Defs(
+		jen.Id("imageFloats").Op("=").Id("Channels").Op("*").Id("Height").Op("*").Id("Width"),
+		jen.Comment("activationFloats is the per-image size of the activation arena."),
+		jen.Id("activationFloats").Op("=").Lit(p.actFloats),
+		jen.Comment("paramFloats counts the float parameters; the first trainableFloats are trained."),
+		jen.Id("paramFloats").Op("=").Lit(p.paramFloats),
+		jen.Id("trainableFloats").Op("=").Lit(p.trainable),
+		jen.Comment("colFloats is the im2col scratch of the largest convolution."),
+		jen.Id("colFloats").Op("=").Lit(p.colFloats),
+		jen.Comment("bnStatFloats holds each BN's batch mean and 1/std for the backward pass."),
+		jen.Id("bnStatFloats").Op("=").Lit(p.bnFloats),
+		jen.Comment("maxBatch keeps the activation arena under 16 GiB."),
+		jen.Id("maxBatch").Op("=").Lit(max(1, (16<<30)/(4*p.actFloats))),
+	)
+	f.Line()
+
+	// Shapes of the layers that take more than sizes.
+	var dimDefs []jen.Code
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpConv:
+			d := convDims(n)
+			dimDefs = append(dimDefs, jen.Id(gen.id(n.Name)+"_dims").Op("=").Qual(NN, "ConvDims").Values(
+				jen.Id("C").Op(":").Lit(d.c), jen.Id("H").Op(":").Lit(d.h), jen.Id("W").Op(":").Lit(d.w),
+				jen.Id("K").Op(":").Lit(n.Out), jen.Id("KH").Op(":").Lit(n.KH), jen.Id("KW").Op(":").Lit(n.KW),
+				jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("Pad").Op(":").Lit(n.Pad),
+				jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W)))
+		case ir.OpMaxPool:
+			x := n.Args[0].Shape
+			dimDefs = append(dimDefs, jen.Id(gen.id(n.Name)+"_dims").Op("=").Qual(NN, "PoolDims").Values(
+				jen.Id("C").Op(":").Lit(x.C), jen.Id("H").Op(":").Lit(x.H), jen.Id("W").Op(":").Lit(x.W),
+				jen.Id("KH").Op(":").Lit(n.KH), jen.Id("KW").Op(":").Lit(n.KW),
+				jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("Pad").Op(":").Lit(n.Pad),
+				jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W)))
+		case ir.OpShortcutA:
+			x := n.Args[0].Shape
+			dimDefs = append(dimDefs, jen.Id(gen.id(n.Name)+"_dims").Op("=").Qual(NN, "ShortcutDims").Values(
+				jen.Id("C").Op(":").Lit(x.C), jen.Id("H").Op(":").Lit(x.H), jen.Id("W").Op(":").Lit(x.W),
+				jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W),
+				jen.Id("Lo").Op(":").Lit(n.PadLo), jen.Id("Hi").Op(":").Lit(n.PadHi)))
+		}
+	}
+	if len(dimDefs) > 0 {
+		comment(f, "Layer shapes, per image.")
+		f.Var().Defs(dimDefs...)
+		f.Line()
+	}
+
+	// weights and activations.
+	var wFields, aFields []jen.Code
+	for _, prm := range g.Params() {
+		if prm.Kind == ir.BatchesTracked {
+			wFields = append(wFields, jen.Id(gen.id(prm.Name)).Int64())
+		} else {
+			wFields = append(wFields, jen.Id(gen.id(prm.Name)).Index().Float32().Comment(shapeComment(prm.Shape)))
+		}
+	}
+	for _, n := range g.Nodes[1:] {
+		aFields = append(aFields, jen.Id(gen.id(n.Name)).Index().Float32().Comment(n.Op.String()+" "+n.Shape.String()))
+	}
+	comment(f, "weights are the model's tensors: slices of Model.data, and the BN batch counters.")
+	f.Type().Id("weights").Struct(wFields...)
+	f.Line()
+	comment(f, "activations has one buffer per layer output, each batch times the per-image shape.")
+	f.Type().Id("activations").Struct(aFields...)
+	f.Line()
+
+	comment(f, "Model is the network with its weights and working memory. It is not safe\nfor concurrent use; give each goroutine its own Model.")
+	f.Type().Id("Model").Struct(
+		jen.Id("data").Index().Float32().Comment("every float parameter, trainable ones first"),
+		jen.Id("w").Id("weights"),
+		jen.Id("params").Index().Qual(NN, "Param"),
+		jen.Id("ws").Op("*").Qual(NN, "Workspace"),
+		jen.Id("arena").Index().Float32().Comment("activations, grown to the largest batch seen"),
+		jen.Id("a").Id("activations"),
+		jen.Id("batch").Int().Comment("batch that a is laid out for"),
+	)
+	f.Line()
+
+	// New.
+	var body []jen.Code
+	body = append(body,
+		jen.Id("m").Op(":=").Op("&").Id("Model").Values(
+			jen.Id("data").Op(":").Make(jen.Index().Float32(), jen.Id("paramFloats")),
+			jen.Id("ws").Op(":").Qual(NN, "NewWorkspace").Call(jen.Id("colFloats"))),
+		jen.Id("d").Op(":=").Id("m").Dot("data"),
+	)
+	for _, prm := range g.Params() {
+		if prm.Kind == ir.BatchesTracked {
+			continue
+		}
+		off := p.paramOff[prm]
+		body = append(body, jen.Id("m").Dot("w").Dot(gen.id(prm.Name)).Op("=").Id("d").Index(jen.Lit(off).Op(":").Lit(off+int(prm.Elems()))))
+	}
+	var plist []jen.Code
+	for _, prm := range g.Params() {
+		fields := []jen.Code{jen.Id("Name").Op(":").Lit(prm.Name), jen.Id("Shape").Op(":").Add(ints(prm.Shape))}
+		if prm.Kind == ir.BatchesTracked {
+			fields = append(fields, jen.Id("Count").Op(":").Op("&").Id("m").Dot("w").Dot(gen.id(prm.Name)))
+		} else {
+			fields = append(fields, jen.Id("Data").Op(":").Id("m").Dot("w").Dot(gen.id(prm.Name)))
+		}
+		if prm.Trainable() {
+			fields = append(fields, jen.Id("Trainable").Op(":").True())
+		}
+		plist = append(plist, jen.Values(fields...))
+	}
+	body = append(body, jen.Id("m").Dot("params").Op("=").Index().Qual(NN, "Param").ValuesFunc(func(gr *jen.Group) {
+		for _, c := range plist {
+			gr.Line().Add(c)
+		}
+		gr.Line()
+	}))
+	body = append(body, jen.Line(), jen.Comment("As torchvision initialises a ResNet; BN biases and running means start at zero."),
+		jen.Id("r").Op(":=").Qual(NN, "NewRand").Call(jen.Id("seed")))
+	for _, n := range g.Nodes {
+		for _, prm := range n.Params {
+			var how string
+			fan := 0
+			switch {
+			case n.Op == ir.OpConv && prm.Kind == ir.Weight:
+				how, fan = "InitHeFanOut", n.Out*n.KH*n.KW
+			case n.Op == ir.OpConv && prm.Kind == ir.Bias:
+				how, fan = "InitUniformFanIn", n.Args[0].Shape.C*n.KH*n.KW
+			case n.Op == ir.OpLinear:
+				how, fan = "InitUniformFanIn", int(n.Args[0].Shape.Elems())
+			case n.Op == ir.OpBatchNorm && (prm.Kind == ir.Weight || prm.Kind == ir.RunningVar):
+				how = "InitOne"
+			default:
+				continue
+			}
+			body = append(body, nnq("Initialize").Call(jen.Id("m").Dot("w").Dot(gen.id(prm.Name)), nnq(how), jen.Lit(fan), jen.Id("r")))
+		}
+	}
+	body = append(body, jen.Return(jen.Id("m")))
+	comment(f, "New returns a model with weights initialised from seed as torchvision\ninitialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,\nrunning mean 0 and variance 1, and PyTorch's default fc initialisation.")
+	f.Func().Id("New").Params(jen.Id("seed").Uint64()).Op("*").Id("Model").Block(body...)
+	f.Line()
+
+	comment(f, "Params returns every tensor under its PyTorch state_dict name, in state_dict\norder. The slices alias the model's weights.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Params").Params().Index().Qual(NN, "Param").Block(jen.Return(jen.Id("m").Dot("params")))
+	f.Line()
+	comment(f, "LoadWeights reads a safetensors file holding exactly the model's tensors\n(float32, the BN counters int64). On any mismatch the model is unchanged and\nthe error lists the missing and unexpected tensors or names the wrong one.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadWeights").Params(jen.Id("path").String()).Error().Block(
+		jen.Return(nnq("LoadParams").Call(jen.Id("path"), jen.Id("m").Dot("params"))))
+	f.Line()
+	comment(f, "SaveWeights writes the model's tensors to a safetensors file, atomically.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("SaveWeights").Params(jen.Id("path").String()).Error().Block(
+		jen.Return(nnq("SaveParams").Call(jen.Id("path"), jen.Id("m").Dot("params"))))
+	f.Line()
+
+	// Layout.
+	var slices []jen.Code
+	for _, n := range g.Nodes[1:] {
+		off, size := p.actOff[n], int(n.Shape.Elems())
+		slices = append(slices, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
+			jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off+size).Op("*").Id("batch")))
+	}
+	comment(f, "layout carves one buffer per layer out of an arena sized for batch images.")
+	f.Func().Id("layout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Id("activations").Block(
+		jen.Return(jen.Id("activations").ValuesFunc(func(gr *jen.Group) {
+			for _, s := range slices {
+				gr.Line().Add(s)
+			}
+			gr.Line()
+		})))
+	f.Line()
+	comment(f, "prepare lays the activations out for batch, growing the arena if needed.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("prepare").Params(jen.Id("batch").Int()).Block(
+		jen.If(jen.Id("batch").Op("==").Id("m").Dot("batch")).Block(jen.Return()),
+		jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("activationFloats"), jen.Id("need").Op(">").Len(jen.Id("m").Dot("arena"))).Block(
+			jen.Id("m").Dot("arena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
+		jen.Id("m").Dot("a").Op(",").Id("m").Dot("batch").Op("=").Id("layout").Call(jen.Id("m").Dot("arena"), jen.Id("batch")).Op(",").Id("batch"),
+	)
+	f.Line()
+	comment(f, "checkInput rejects a batch size or an input length that do not fit.")
+	f.Func().Id("checkInput").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Error().Block(
+		jen.If(jen.Id("batch").Op("<").Lit(1).Op("||").Id("batch").Op(">").Id("maxBatch")).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": batch %d is out of range 1..%d"), jen.Id("batch"), jen.Id("maxBatch")))),
+		jen.If(jen.Len(jen.Id("x")).Op("!=").Id("batch").Op("*").Id("imageFloats")).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": input has %d floats; a batch of %d images of %dx%dx%d needs %d"),
+				jen.Len(jen.Id("x")), jen.Id("batch"), jen.Id("Channels"), jen.Id("Height"), jen.Id("Width"), jen.Id("batch").Op("*").Id("imageFloats")))),
+		jen.Return(jen.Nil()),
+	)
+	f.Line()
+
+	// Forward.
+	fwd := []jen.Code{
+		jen.If(jen.Err().Op(":=").Id("checkInput").Call(jen.Id("x"), jen.Id("batch")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.Id("m").Dot("prepare").Call(jen.Id("batch")),
+		jen.Id("w").Op(",").Id("a").Op(",").Id("ws").Op(":=").Op("&").Id("m").Dot("w").Op(",").Op("&").Id("m").Dot("a").Op(",").Id("m").Dot("ws"),
+	}
+	fwd = append(fwd, gen.forward(false)...)
+	fwd = append(fwd, jen.Return(gen.value(g.Output), jen.Nil()))
+	comment(f, "Forward runs inference on batch images (x holds batch*Channels*Height*Width\nfloats, NCHW) with BN using its running statistics, and returns batch*Classes\nlogits. The result aliases the model's memory and is valid until the next call.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Params(jen.Index().Float32(), jen.Error()).Block(fwd...)
+}
+
+// forward emits the layer sequence; train selects batch statistics for BN.
+func (gen *generator) forward(train bool) []jen.Code {
+	var out []jen.Code
+	block := ""
+	for _, n := range gen.g.Nodes[1:] {
+		if n.Block != block {
+			block = n.Block
+			if block != "" {
+				out = append(out, jen.Line(), jen.Comment(block))
+			} else {
+				out = append(out, jen.Line())
+			}
+		}
+		out = append(out, gen.forwardNode(n, train)...)
+	}
+	return out
+}
+
+func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
+	y := jen.Id("a").Dot(gen.id(n.Name))
+	x := gen.value(n.Args[0])
+	dims := jen.Id(gen.id(n.Name) + "_dims")
+	batch := jen.Id("batch")
+	c, hw := n.Shape.C, n.Shape.H*n.Shape.W
+	switch n.Op {
+	case ir.OpConv:
+		bias := jen.Nil()
+		if n.Bias {
+			bias = gen.param("w", n, "bias")
+		}
+		return []jen.Code{nnq("Conv2D").Call(jen.Id("ws"), y, x, gen.param("w", n, "weight"), bias, batch, dims)}
+	case ir.OpBatchNorm:
+		if !train {
+			return []jen.Code{nnq("BatchNormEval").Call(y, x, gen.param("w", n, "weight"), gen.param("w", n, "bias"),
+				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"), batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)))}
+		}
+		return []jen.Code{
+			nnq("BatchNormTrain").Call(y, x, gen.param("w", n, "weight"), gen.param("w", n, "bias"),
+				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"),
+				jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"),
+				batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)), jen.Lit(float32(n.Momentum))),
+			gen.param("w", n, "num_batches_tracked").Op("++"),
+		}
+	case ir.OpReLU:
+		return []jen.Code{nnq("ReLU").Call(y, x)}
+	case ir.OpMaxPool:
+		return []jen.Code{nnq("MaxPool").Call(y, x, batch, dims)}
+	case ir.OpGlobalAvgPool:
+		in := n.Args[0].Shape
+		return []jen.Code{nnq("GlobalAvgPool").Call(y, x, jen.Id("batch").Op("*").Lit(in.C), jen.Lit(in.H*in.W))}
+	case ir.OpLinear:
+		return []jen.Code{nnq("Linear").Call(jen.Id("ws"), y, x, gen.param("w", n, "weight"), gen.param("w", n, "bias"),
+			batch, jen.Lit(int(n.Args[0].Shape.Elems())), jen.Lit(n.Out))}
+	case ir.OpAdd:
+		return []jen.Code{nnq("Add").Call(y, x, gen.value(n.Args[1]))}
+	case ir.OpShortcutA:
+		return []jen.Code{nnq("ShortcutA").Call(y, x, batch, dims)}
+	}
+	panic(fmt.Sprintf("gogen: no forward code for %v", n.Op))
+}

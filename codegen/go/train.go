@@ -1,0 +1,254 @@
+package gogen
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+	"github.com/resnetc/resnetc/ir"
+)
+
+// train emits train.go: SGD, Trainer, the train-mode forward pass, the
+// loss and the backward pass.
+func (gen *generator) train(f *jen.File) {
+	g, p := gen.g, gen.p
+	comment(f, "SGD is torch.optim.SGD without dampening or Nesterov: with d = grad +\nWeightDecay*p, the momentum buffer b = Momentum*b + d (b = d on the first\nstep) and p -= LR*b. Weight decay applies to every trainable tensor.")
+	f.Type().Id("SGD").Struct(jen.Id("LR").Op(",").Id("Momentum").Op(",").Id("WeightDecay").Float32())
+	f.Line()
+
+	var gFields, sFields []jen.Code
+	for _, prm := range g.Params() {
+		if prm.Trainable() {
+			gFields = append(gFields, jen.Id(gen.id(prm.Name)).Index().Float32())
+		}
+	}
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpBatchNorm {
+			sFields = append(sFields, jen.Id(gen.id(n.Name)+"_mean").Op(",").Id(gen.id(n.Name)+"_invstd").Index().Float32())
+		}
+	}
+	comment(f, "grads are the gradients of the trainable tensors: slices of Trainer.grad.")
+	f.Type().Id("grads").Struct(gFields...)
+	f.Line()
+	comment(f, "bnStats keeps each BN's batch mean and 1/sqrt(var+eps) from the forward pass for the backward pass.")
+	f.Type().Id("bnStats").Struct(sFields...)
+	f.Line()
+	comment(f, "Trainer trains a Model with SGD on softmax cross-entropy. It shares the model's\nmemory: do not use the model elsewhere while a step runs.")
+	f.Type().Id("Trainer").Struct(
+		jen.Id("m").Op("*").Id("Model"),
+		jen.Id("opt").Id("SGD"),
+		jen.Id("steps").Int(),
+		jen.Id("grad").Index().Float32().Comment("gradients, laid out as the trainable part of Model.data"),
+		jen.Id("momentum").Index().Float32().Comment("SGD momentum buffers, laid out the same way"),
+		jen.Id("g").Id("grads"),
+		jen.Id("gradParams").Index().Qual(NN, "Param"),
+		jen.Id("stats").Index().Float32(),
+		jen.Id("s").Id("bnStats"),
+		jen.Id("arena").Index().Float32().Comment("gradients of the activations"),
+		jen.Id("d").Id("activations"),
+		jen.Id("batch").Int(),
+	)
+	f.Line()
+
+	body := []jen.Code{
+		jen.Id("t").Op(":=").Op("&").Id("Trainer").Values(
+			jen.Id("m").Op(":").Id("m"), jen.Id("opt").Op(":").Id("opt"),
+			jen.Id("grad").Op(":").Make(jen.Index().Float32(), jen.Id("trainableFloats")),
+			jen.Id("momentum").Op(":").Make(jen.Index().Float32(), jen.Id("trainableFloats")),
+			jen.Id("stats").Op(":").Make(jen.Index().Float32(), jen.Id("bnStatFloats"))),
+		jen.Id("gr").Op(",").Id("st").Op(":=").Id("t").Dot("grad").Op(",").Id("t").Dot("stats"),
+	}
+	var plist []jen.Code
+	for _, prm := range g.Params() {
+		if !prm.Trainable() {
+			continue
+		}
+		off := p.paramOff[prm]
+		body = append(body, jen.Id("t").Dot("g").Dot(gen.id(prm.Name)).Op("=").Id("gr").Index(jen.Lit(off).Op(":").Lit(off+int(prm.Elems()))))
+		plist = append(plist, jen.Values(jen.Id("Name").Op(":").Lit(prm.Name), jen.Id("Shape").Op(":").Add(ints(prm.Shape)),
+			jen.Id("Data").Op(":").Id("t").Dot("g").Dot(gen.id(prm.Name)), jen.Id("Trainable").Op(":").True()))
+	}
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpBatchNorm {
+			off, c := p.bnOff[n], n.Shape.C
+			body = append(body,
+				jen.Id("t").Dot("s").Dot(gen.id(n.Name)+"_mean").Op("=").Id("st").Index(jen.Lit(off).Op(":").Lit(off+c)),
+				jen.Id("t").Dot("s").Dot(gen.id(n.Name)+"_invstd").Op("=").Id("st").Index(jen.Lit(off+c).Op(":").Lit(off+2*c)))
+		}
+	}
+	body = append(body, jen.Id("t").Dot("gradParams").Op("=").Index().Qual(NN, "Param").ValuesFunc(func(gr *jen.Group) {
+		for _, c := range plist {
+			gr.Line().Add(c)
+		}
+		gr.Line()
+	}), jen.Return(jen.Id("t")))
+	comment(f, "NewTrainer returns a trainer that updates m with opt.")
+	f.Func().Id("NewTrainer").Params(jen.Id("m").Op("*").Id("Model"), jen.Id("opt").Id("SGD")).Op("*").Id("Trainer").Block(body...)
+	f.Line()
+
+	comment(f, "Grads returns the gradient of every trainable tensor from the last Gradients\nor Step call, named as the tensors themselves.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Grads").Params().Index().Qual(NN, "Param").Block(jen.Return(jen.Id("t").Dot("gradParams")))
+	f.Line()
+	comment(f, "Logits returns the train-mode logits of the last Loss, Gradients or Step call.\nThey alias the model's memory and are valid until the next call.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Logits").Params().Index().Float32().Block(
+		jen.Return(jen.Id("t").Dot("m").Dot("a").Dot(gen.id(g.Output.Name))))
+	f.Line()
+
+	t := func() *jen.Statement { return jen.Id("t") }
+	args := []jen.Code{jen.Id("x").Index().Float32(), jen.Id("labels").Index().Int(), jen.Id("batch").Int()}
+	call := []jen.Code{jen.Id("x"), jen.Id("labels"), jen.Id("batch")}
+
+	comment(f, "Step trains on one batch: the train-mode forward pass (BN with batch\nstatistics, running statistics updated with momentum 0.1 as PyTorch does),\nsoftmax cross-entropy averaged over the batch, the backward pass and one SGD\nupdate. It returns the loss before the update.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Step").Params(args...).Params(jen.Float32(), jen.Error()).Block(
+		jen.List(jen.Id("loss"), jen.Err()).Op(":=").Add(t()).Dot("Gradients").Call(call...),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), jen.Err())),
+		nnq("SGD").Call(t().Dot("m").Dot("data").Index(jen.Op(":").Id("trainableFloats")), t().Dot("grad"), t().Dot("momentum"),
+			t().Dot("opt").Dot("LR"), t().Dot("opt").Dot("Momentum"), t().Dot("opt").Dot("WeightDecay"), t().Dot("steps").Op("==").Lit(0)),
+		t().Dot("steps").Op("++"),
+		jen.Return(jen.Id("loss"), jen.Nil()),
+	)
+	f.Line()
+	comment(f, "Gradients runs the forward and backward passes of Step without updating the\nweights; Grads then holds the gradients.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Gradients").Params(args...).Params(jen.Float32(), jen.Error()).Block(
+		jen.List(jen.Id("loss"), jen.Err()).Op(":=").Add(t()).Dot("Loss").Call(call...),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), jen.Err())),
+		t().Dot("backward").Call(jen.Id("x"), jen.Id("batch")),
+		jen.Return(jen.Id("loss"), jen.Nil()),
+	)
+	f.Line()
+	comment(f, "Loss runs the train-mode forward pass and returns the mean cross-entropy.\nLike any train-mode forward pass it updates the BN running statistics.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Loss").Params(args...).Params(jen.Float32(), jen.Error()).Block(
+		jen.If(jen.Err().Op(":=").Id("checkInput").Call(jen.Id("x"), jen.Id("batch")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), jen.Err())),
+		jen.If(jen.Len(jen.Id("labels")).Op("!=").Id("batch")).Block(
+			jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": %d labels for a batch of %d"), jen.Len(jen.Id("labels")), jen.Id("batch")))),
+		jen.For(jen.List(jen.Id("i"), jen.Id("l")).Op(":=").Range().Id("labels")).Block(
+			jen.If(jen.Id("l").Op("<").Lit(0).Op("||").Id("l").Op(">=").Id("Classes")).Block(
+				jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": label %d of image %d is out of range 0..%d"), jen.Id("l"), jen.Id("i"), jen.Id("Classes").Op("-").Lit(1))))),
+		t().Dot("m").Dot("prepare").Call(jen.Id("batch")),
+		jen.If(jen.Id("batch").Op("!=").Add(t()).Dot("batch")).Block(
+			jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("activationFloats"), jen.Id("need").Op(">").Len(t().Dot("arena"))).Block(
+				t().Dot("arena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
+			t().Dot("d").Op(",").Add(t()).Dot("batch").Op("=").Id("layout").Call(t().Dot("arena"), jen.Id("batch")).Op(",").Id("batch"),
+		),
+		t().Dot("forward").Call(jen.Id("x"), jen.Id("batch")),
+		jen.Comment("Gradients accumulate into the activation arena, so it starts at zero."),
+		jen.Clear(t().Dot("arena").Index(jen.Op(":").Id("batch").Op("*").Id("activationFloats"))),
+		jen.Id("loss").Op(":=").Qual(NN, "SoftmaxCrossEntropy").Call(t().Dot("d").Dot(gen.id(g.Output.Name)), t().Dot("m").Dot("a").Dot(gen.id(g.Output.Name)),
+			jen.Id("labels"), jen.Id("batch"), jen.Id("Classes")),
+		jen.If(jen.Qual("math", "IsNaN").Call(jen.Id("loss")).Op("||").Qual("math", "IsInf").Call(jen.Id("loss"), jen.Lit(0))).Block(
+			jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": the loss is %v; the weights were not updated"), jen.Id("loss")))),
+		jen.Return(jen.Float32().Call(jen.Id("loss")), jen.Nil()),
+	)
+	f.Line()
+
+	fwd := []jen.Code{gen.locals(false)}
+	fwd = append(fwd, gen.forward(true)...)
+	comment(f, "forward is Forward with BN in train mode.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Block(fwd...)
+	f.Line()
+
+	bwd := []jen.Code{gen.locals(true)}
+	nodes := g.Nodes[1:]
+	block := ""
+	for i := len(nodes) - 1; i >= 0; i-- {
+		n := nodes[i]
+		if n.Block != block {
+			block = n.Block
+			bwd = append(bwd, jen.Line())
+			if block != "" {
+				bwd = append(bwd, jen.Comment(block))
+			}
+		}
+		bwd = append(bwd, gen.backwardNode(n)...)
+	}
+	comment(f, "backward propagates the loss gradient from the logits to every tensor,\nlayer by layer in reverse; activation gradients accumulate, since a block's\ninput feeds both its branch and its shortcut.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("backward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Block(bwd...)
+}
+
+// locals declares the short names the pass bodies use.
+func (gen *generator) locals(backward bool) jen.Code {
+	names := []jen.Code{jen.Id("w"), jen.Id("a"), jen.Id("s"), jen.Id("ws")}
+	vals := []jen.Code{jen.Op("&").Id("t").Dot("m").Dot("w"), jen.Op("&").Id("t").Dot("m").Dot("a"), jen.Op("&").Id("t").Dot("s"), jen.Id("t").Dot("m").Dot("ws")}
+	if backward {
+		names = append(names, jen.Id("d"), jen.Id("g"))
+		vals = append(vals, jen.Op("&").Id("t").Dot("d"), jen.Op("&").Id("t").Dot("g"))
+	}
+	return jen.List(names...).Op(":=").List(vals...)
+}
+
+// grad is the gradient buffer of a node's output, or nil for the input.
+func (gen *generator) grad(n *ir.Node) *jen.Statement {
+	if n.Op == ir.OpInput {
+		return jen.Nil()
+	}
+	return jen.Id("d").Dot(gen.id(n.Name))
+}
+
+func (gen *generator) backwardNode(n *ir.Node) []jen.Code {
+	dy := jen.Id("d").Dot(gen.id(n.Name))
+	y := jen.Id("a").Dot(gen.id(n.Name))
+	xn := n.Args[0]
+	x, dx := gen.value(xn), gen.grad(xn)
+	toInput := xn.Op == ir.OpInput
+	dims := jen.Id(gen.id(n.Name) + "_dims")
+	batch := jen.Id("batch")
+	switch n.Op {
+	case ir.OpConv:
+		db := jen.Nil()
+		if n.Bias {
+			db = gen.param("g", n, "bias")
+		}
+		return []jen.Code{nnq("Conv2DBackward").Call(jen.Id("ws"), dx, gen.param("g", n, "weight"), db, dy, x, gen.param("w", n, "weight"), batch, dims)}
+	case ir.OpBatchNorm:
+		return []jen.Code{nnq("BatchNormBackward").Call(dx, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, gen.param("w", n, "weight"),
+			jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"), batch, jen.Lit(n.Shape.C), jen.Lit(n.Shape.H*n.Shape.W))}
+	case ir.OpReLU:
+		if toInput {
+			return nil
+		}
+		return []jen.Code{nnq("ReLUBackward").Call(dx, dy, y)}
+	case ir.OpMaxPool:
+		if toInput {
+			return nil
+		}
+		return []jen.Code{nnq("MaxPoolBackward").Call(dx, dy, x, batch, dims)}
+	case ir.OpGlobalAvgPool:
+		if toInput {
+			return nil
+		}
+		in := xn.Shape
+		return []jen.Code{nnq("GlobalAvgPoolBackward").Call(dx, dy, jen.Id("batch").Op("*").Lit(in.C), jen.Lit(in.H*in.W))}
+	case ir.OpLinear:
+		return []jen.Code{nnq("LinearBackward").Call(jen.Id("ws"), dx, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, gen.param("w", n, "weight"),
+			batch, jen.Lit(int(xn.Shape.Elems())), jen.Lit(n.Out))}
+	case ir.OpAdd:
+		var out []jen.Code
+		for _, arg := range n.Args {
+			if arg.Op != ir.OpInput {
+				out = append(out, nnq("Accumulate").Call(gen.grad(arg), dy))
+			}
+		}
+		return out
+	case ir.OpShortcutA:
+		if toInput {
+			return nil
+		}
+		return []jen.Code{nnq("ShortcutABackward").Call(dx, dy, batch, dims)}
+	}
+	panic(fmt.Sprintf("gogen: no backward code for %v", n.Op))
+}
+
+// test emits model_test.go, which runs package nntest's checks on the model.
+func (gen *generator) test(f *jen.File) {
+	const nntest = NN + "/nntest"
+	comment(f, "TestModel checks shapes, errors, determinism, gradients against finite\ndifferences, allocation-free calls and a save/load round trip.")
+	f.Func().Id("TestModel").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(
+		jen.Qual(nntest, "Run").Call(jen.Id("t"), jen.Qual(nntest, "Spec").Values(
+			jen.Line().Id("New").Op(":").Func().Params(jen.Id("seed").Uint64()).Qual(nntest, "Model").Block(jen.Return(jen.Id("New").Call(jen.Id("seed")))),
+			jen.Line().Id("NewTrainer").Op(":").Func().Params(jen.Id("m").Qual(nntest, "Model"), jen.Id("lr").Float32()).Qual(nntest, "Trainer").Block(
+				jen.Return(jen.Id("NewTrainer").Call(jen.Id("m").Assert(jen.Op("*").Id("Model")), jen.Id("SGD").Values(jen.Id("LR").Op(":").Id("lr"), jen.Id("Momentum").Op(":").Lit(0.9))))),
+			jen.Line().Id("ImageFloats").Op(":").Id("imageFloats"),
+			jen.Line().Id("Classes").Op(":").Id("Classes"),
+			jen.Line(),
+		)),
+	)
+}
