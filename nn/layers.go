@@ -50,13 +50,15 @@ func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []f
 		}
 		runMean[ch] = (1-momentum)*runMean[ch] + momentum*float32(mean)
 		runVar[ch] = (1-momentum)*runVar[ch] + momentum*float32(unbiased)
-		scale := float32(invStd) * gamma[ch]
-		shift := beta[ch] - float32(mean)*scale
+		// Subtracting the mean before scaling, as PyTorch does, keeps the
+		// result accurate when the mean is large next to the spread; folding
+		// it into one shift would cancel catastrophically.
+		m32, scale, b := float32(mean), float32(invStd)*gamma[ch], beta[ch]
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
 			src, dst := x[off:off+hw], y[off:off+hw]
 			for i, v := range src {
-				dst[i] = v*scale + shift
+				dst[i] = (v-m32)*scale + b
 			}
 		}
 	}
