@@ -68,7 +68,7 @@ func ParseSafetensors(raw []byte) ([]Tensor, error) {
 	}
 	data := raw[8+n:]
 	var ts []Tensor
-	var ends []int64
+	var begins []int64
 	for name, msg := range header {
 		if name == "__metadata__" {
 			continue
@@ -100,15 +100,15 @@ func ParseSafetensors(raw []byte) ([]Tensor, error) {
 			return nil, fmt.Errorf("truncated: tensor %s needs data bytes [%d, %d), the file has %d", name, begin, end, len(data))
 		}
 		ts = append(ts, Tensor{Name: name, DType: e.DType, Shape: e.Shape, Data: data[begin:end]})
-		ends = append(ends, begin)
+		begins = append(begins, begin)
 	}
 	order := make([]int, len(ts))
 	for i := range order {
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool {
-		if ends[order[a]] != ends[order[b]] {
-			return ends[order[a]] < ends[order[b]]
+		if begins[order[a]] != begins[order[b]] {
+			return begins[order[a]] < begins[order[b]]
 		}
 		return ts[order[a]].Name < ts[order[b]].Name
 	})

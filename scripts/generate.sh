@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bin=$(mktemp -d)/resnetc
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./cmd/resnetc
+# Start from nothing, so that a package dropped from this list shows up as
+# deleted instead of lingering.
+find generated -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 "$bin" specs/resnet18.rn -o generated
 "$bin" specs/resnet50.rn -o generated
 "$bin" specs/resnet152.rn -o generated

@@ -10,7 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
-	"sort"
+	"go/token"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -82,7 +82,7 @@ func Generate(g *ir.Graph, opt Options) ([]File, error) {
 }
 
 func isIdent(s string) bool {
-	if s == "" || s == "_" {
+	if s == "" || s == "_" || token.IsKeyword(s) {
 		return false
 	}
 	for i, c := range s {
@@ -97,6 +97,7 @@ func isIdent(s string) bool {
 // in the parameter slab (trainable tensors first, so SGD is one loop),
 // where each activation lives in the arena (per image), and the scratch
 // the kernels need. A simple layout: every value has its own buffer.
+// Trainable tensors come first so that one nn.SGD call updates them all.
 type plan struct {
 	ident       map[string]string // node or parameter name -> Go identifier
 	paramOff    map[*ir.Param]int // offset in the float slab
@@ -107,13 +108,18 @@ type plan struct {
 	bnOff       map[*ir.Node]int  // offset of a BN's saved mean (invstd follows)
 	bnFloats    int
 	colFloats   int
+	counter     map[*ir.Param]int // index of a BN's num_batches_tracked in Model.counts
 }
 
 func newPlan(g *ir.Graph) (*plan, error) {
-	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{}, bnOff: map[*ir.Node]int{}}
+	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{},
+		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}}
 	taken := map[string]string{}
 	name := func(s string) error {
 		id := strings.NewReplacer(".", "_", "-", "_").Replace(s)
+		if token.IsKeyword(id) || id == "x" || id == "batch" {
+			id += "_" // a label such as "type" must not become a keyword
+		}
 		if other, ok := taken[id]; ok && other != s {
 			return fmt.Errorf("%q and %q both become the Go identifier %s", other, s, id)
 		}
@@ -128,6 +134,11 @@ func newPlan(g *ir.Graph) (*plan, error) {
 			if err := name(prm.Name); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, prm := range g.Params() {
+		if prm.Kind == ir.BatchesTracked {
+			p.counter[prm] = len(p.counter)
 		}
 	}
 	for _, trainable := range []bool{true, false} {
@@ -187,15 +198,6 @@ func (gen *generator) value(n *ir.Node) *jen.Statement {
 }
 
 func nnq(name string) *jen.Statement { return jen.Qual(NN, name) }
-
-func sortedNodes(m map[*ir.Node]int) []*ir.Node {
-	ns := make([]*ir.Node, 0, len(m))
-	for n := range m {
-		ns = append(ns, n)
-	}
-	sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
-	return ns
-}
 
 // comment emits a doc comment as // lines (jennifer would use /* */ for
 // several lines).

@@ -1,6 +1,7 @@
 package gogen
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/resnetc/resnetc/frontend"
@@ -20,5 +21,25 @@ func TestGenerateIsDeterministic(t *testing.T) {
 		if string(a[i].Data) != string(b[i].Data) {
 			t.Errorf("%s differs between two runs", a[i].Name)
 		}
+	}
+}
+
+// TestNamesThatAreGoKeywords checks that spec labels and package names
+// that collide with Go keywords cannot break the generated code.
+func TestNamesThatAreGoKeywords(t *testing.T) {
+	src := "network net\ninput 1 x 4 x 4\ntype: conv 2 3x3 pad 1\nfunc: relu\navgpool\nfc: fc 3\n"
+	g, err := frontend.Compile("k.rn", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(g, Options{Source: "k.rn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(files[0].Data), "type_ []float32") {
+		t.Error("the label type did not become the identifier type_")
+	}
+	if _, err := Generate(g, Options{Package: "func", Source: "k.rn"}); err == nil || !strings.Contains(err.Error(), "not a valid Go package name") {
+		t.Errorf("package func: %v", err)
 	}
 }

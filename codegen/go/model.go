@@ -58,8 +58,10 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("colFloats").Op("=").Lit(p.colFloats),
 		jen.Comment("bnStatFloats holds each BN's batch mean and 1/std for the backward pass."),
 		jen.Id("bnStatFloats").Op("=").Lit(p.bnFloats),
-		jen.Comment("maxBatch keeps the activation arena under 16 GiB."),
-		jen.Id("maxBatch").Op("=").Lit(max(1, (16<<30)/(4*p.actFloats))),
+		jen.Comment("bnCounters is the number of BN num_batches_tracked counters."),
+		jen.Id("bnCounters").Op("=").Lit(len(p.counter)),
+		jen.Comment("maxBatch keeps the activation arenas of a model and its trainer under 16 GiB."),
+		jen.Id("maxBatch").Op("=").Lit(max(1, (16<<30)/(8*p.actFloats))),
 	)
 	f.Line()
 
@@ -98,16 +100,14 @@ func (gen *generator) model(f *jen.File) {
 	// weights and activations.
 	var wFields, aFields []jen.Code
 	for _, prm := range g.Params() {
-		if prm.Kind == ir.BatchesTracked {
-			wFields = append(wFields, jen.Id(gen.id(prm.Name)).Int64())
-		} else {
+		if prm.Kind != ir.BatchesTracked {
 			wFields = append(wFields, jen.Id(gen.id(prm.Name)).Index().Float32().Comment(shapeComment(prm.Shape)))
 		}
 	}
 	for _, n := range g.Nodes[1:] {
 		aFields = append(aFields, jen.Id(gen.id(n.Name)).Index().Float32().Comment(n.Op.String()+" "+n.Shape.String()))
 	}
-	comment(f, "weights are the model's tensors: slices of Model.data, and the BN batch counters.")
+	comment(f, "weights are the model's float tensors: slices of Model.data.")
 	f.Type().Id("weights").Struct(wFields...)
 	f.Line()
 	comment(f, "activations has one buffer per layer output, each batch times the per-image shape.")
@@ -118,6 +118,7 @@ func (gen *generator) model(f *jen.File) {
 	f.Type().Id("Model").Struct(
 		jen.Id("data").Index().Float32().Comment("every float parameter, trainable ones first"),
 		jen.Id("w").Id("weights"),
+		jen.Id("counts").Index().Int64().Comment("each BN's num_batches_tracked, in state_dict order"),
 		jen.Id("params").Index().Qual(NN, "Param"),
 		jen.Id("ws").Op("*").Qual(NN, "Workspace"),
 		jen.Id("arena").Index().Float32().Comment("activations, grown to the largest batch seen"),
@@ -131,6 +132,7 @@ func (gen *generator) model(f *jen.File) {
 	body = append(body,
 		jen.Id("m").Op(":=").Op("&").Id("Model").Values(
 			jen.Id("data").Op(":").Make(jen.Index().Float32(), jen.Id("paramFloats")),
+			jen.Id("counts").Op(":").Make(jen.Index().Int64(), jen.Id("bnCounters")),
 			jen.Id("ws").Op(":").Qual(NN, "NewWorkspace").Call(jen.Id("colFloats"))),
 		jen.Id("d").Op(":=").Id("m").Dot("data"),
 	)
@@ -145,7 +147,7 @@ func (gen *generator) model(f *jen.File) {
 	for _, prm := range g.Params() {
 		fields := []jen.Code{jen.Id("Name").Op(":").Lit(prm.Name), jen.Id("Shape").Op(":").Add(ints(prm.Shape))}
 		if prm.Kind == ir.BatchesTracked {
-			fields = append(fields, jen.Id("Count").Op(":").Op("&").Id("m").Dot("w").Dot(gen.id(prm.Name)))
+			fields = append(fields, jen.Id("Count").Op(":").Op("&").Id("m").Dot("counts").Index(jen.Lit(p.counter[prm])))
 		} else {
 			fields = append(fields, jen.Id("Data").Op(":").Id("m").Dot("w").Dot(gen.id(prm.Name)))
 		}
@@ -286,7 +288,6 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"),
 				jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"),
 				batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)), jen.Lit(float32(n.Momentum))),
-			gen.param("w", n, "num_batches_tracked").Op("++"),
 		}
 	case ir.OpReLU:
 		return []jen.Code{nnq("ReLU").Call(y, x)}

@@ -43,6 +43,7 @@ func (gen *generator) train(f *jen.File) {
 		jen.Id("gradParams").Index().Qual(NN, "Param"),
 		jen.Id("stats").Index().Float32(),
 		jen.Id("s").Id("bnStats"),
+		jen.Id("backup").Index().Float32().Comment("BN running statistics before the step, restored if the loss is not finite"),
 		jen.Id("arena").Index().Float32().Comment("gradients of the activations"),
 		jen.Id("d").Id("activations"),
 		jen.Id("batch").Int(),
@@ -54,7 +55,8 @@ func (gen *generator) train(f *jen.File) {
 			jen.Id("m").Op(":").Id("m"), jen.Id("opt").Op(":").Id("opt"),
 			jen.Id("grad").Op(":").Make(jen.Index().Float32(), jen.Id("trainableFloats")),
 			jen.Id("momentum").Op(":").Make(jen.Index().Float32(), jen.Id("trainableFloats")),
-			jen.Id("stats").Op(":").Make(jen.Index().Float32(), jen.Id("bnStatFloats"))),
+			jen.Id("stats").Op(":").Make(jen.Index().Float32(), jen.Id("bnStatFloats")),
+			jen.Id("backup").Op(":").Make(jen.Index().Float32(), jen.Id("paramFloats").Op("-").Id("trainableFloats"))),
 		jen.Id("gr").Op(",").Id("st").Op(":=").Id("t").Dot("grad").Op(",").Id("t").Dot("stats"),
 	}
 	var plist []jen.Code
@@ -129,19 +131,25 @@ func (gen *generator) train(f *jen.File) {
 				t().Dot("arena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
 			t().Dot("d").Op(",").Add(t()).Dot("batch").Op("=").Id("layout").Call(t().Dot("arena"), jen.Id("batch")).Op(",").Id("batch"),
 		),
+		jen.Copy(t().Dot("backup"), t().Dot("m").Dot("data").Index(jen.Id("trainableFloats").Op(":"))),
 		t().Dot("forward").Call(jen.Id("x"), jen.Id("batch")),
 		jen.Comment("Gradients accumulate into the activation arena, so it starts at zero."),
 		jen.Clear(t().Dot("arena").Index(jen.Op(":").Id("batch").Op("*").Id("activationFloats"))),
 		jen.Id("loss").Op(":=").Qual(NN, "SoftmaxCrossEntropy").Call(t().Dot("d").Dot(gen.id(g.Output.Name)), t().Dot("m").Dot("a").Dot(gen.id(g.Output.Name)),
 			jen.Id("labels"), jen.Id("batch"), jen.Id("Classes")),
 		jen.If(jen.Qual("math", "IsNaN").Call(jen.Id("loss")).Op("||").Qual("math", "IsInf").Call(jen.Id("loss"), jen.Lit(0))).Block(
-			jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": the loss is %v; the weights were not updated"), jen.Id("loss")))),
+			jen.Comment("Leave the model as it was: no update, and the BN statistics restored."),
+			jen.Copy(t().Dot("m").Dot("data").Index(jen.Id("trainableFloats").Op(":")), t().Dot("backup")),
+			jen.For(jen.Id("i").Op(":=").Range().Add(t()).Dot("m").Dot("counts")).Block(t().Dot("m").Dot("counts").Index(jen.Id("i")).Op("--")),
+			jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": the loss is %v; the model was left unchanged"), jen.Id("loss")))),
 		jen.Return(jen.Float32().Call(jen.Id("loss")), jen.Nil()),
 	)
 	f.Line()
 
 	fwd := []jen.Code{gen.locals(false)}
 	fwd = append(fwd, gen.forward(true)...)
+	fwd = append(fwd, jen.Line(), jen.Comment("Each BN has seen one more batch, as PyTorch counts in train mode."),
+		jen.For(jen.Id("i").Op(":=").Range().Id("t").Dot("m").Dot("counts")).Block(jen.Id("t").Dot("m").Dot("counts").Index(jen.Id("i")).Op("++")))
 	comment(f, "forward is Forward with BN in train mode.")
 	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Block(fwd...)
 	f.Line()

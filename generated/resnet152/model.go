@@ -33,8 +33,10 @@ const (
 	colFloats = 1843968
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 151424
-	// maxBatch keeps the activation arena under 16 GiB.
-	maxBatch = 54
+	// bnCounters is the number of BN num_batches_tracked counters.
+	bnCounters = 155
+	// maxBatch keeps the activation arenas of a model and its trainer under 16 GiB.
+	maxBatch = 27
 )
 
 // Layer shapes, per image.
@@ -197,940 +199,785 @@ var (
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7}
 )
 
-// weights are the model's tensors: slices of Model.data, and the BN batch counters.
+// weights are the model's float tensors: slices of Model.data.
 type weights struct {
-	conv1_weight                              []float32 // 64x3x7x7
-	bn1_weight                                []float32 // 64
-	bn1_bias                                  []float32 // 64
-	bn1_running_mean                          []float32 // 64
-	bn1_running_var                           []float32 // 64
-	bn1_num_batches_tracked                   int64
-	layer1_0_conv1_weight                     []float32 // 64x64x1x1
-	layer1_0_bn1_weight                       []float32 // 64
-	layer1_0_bn1_bias                         []float32 // 64
-	layer1_0_bn1_running_mean                 []float32 // 64
-	layer1_0_bn1_running_var                  []float32 // 64
-	layer1_0_bn1_num_batches_tracked          int64
-	layer1_0_conv2_weight                     []float32 // 64x64x3x3
-	layer1_0_bn2_weight                       []float32 // 64
-	layer1_0_bn2_bias                         []float32 // 64
-	layer1_0_bn2_running_mean                 []float32 // 64
-	layer1_0_bn2_running_var                  []float32 // 64
-	layer1_0_bn2_num_batches_tracked          int64
-	layer1_0_conv3_weight                     []float32 // 256x64x1x1
-	layer1_0_bn3_weight                       []float32 // 256
-	layer1_0_bn3_bias                         []float32 // 256
-	layer1_0_bn3_running_mean                 []float32 // 256
-	layer1_0_bn3_running_var                  []float32 // 256
-	layer1_0_bn3_num_batches_tracked          int64
-	layer1_0_downsample_0_weight              []float32 // 256x64x1x1
-	layer1_0_downsample_1_weight              []float32 // 256
-	layer1_0_downsample_1_bias                []float32 // 256
-	layer1_0_downsample_1_running_mean        []float32 // 256
-	layer1_0_downsample_1_running_var         []float32 // 256
-	layer1_0_downsample_1_num_batches_tracked int64
-	layer1_1_conv1_weight                     []float32 // 64x256x1x1
-	layer1_1_bn1_weight                       []float32 // 64
-	layer1_1_bn1_bias                         []float32 // 64
-	layer1_1_bn1_running_mean                 []float32 // 64
-	layer1_1_bn1_running_var                  []float32 // 64
-	layer1_1_bn1_num_batches_tracked          int64
-	layer1_1_conv2_weight                     []float32 // 64x64x3x3
-	layer1_1_bn2_weight                       []float32 // 64
-	layer1_1_bn2_bias                         []float32 // 64
-	layer1_1_bn2_running_mean                 []float32 // 64
-	layer1_1_bn2_running_var                  []float32 // 64
-	layer1_1_bn2_num_batches_tracked          int64
-	layer1_1_conv3_weight                     []float32 // 256x64x1x1
-	layer1_1_bn3_weight                       []float32 // 256
-	layer1_1_bn3_bias                         []float32 // 256
-	layer1_1_bn3_running_mean                 []float32 // 256
-	layer1_1_bn3_running_var                  []float32 // 256
-	layer1_1_bn3_num_batches_tracked          int64
-	layer1_2_conv1_weight                     []float32 // 64x256x1x1
-	layer1_2_bn1_weight                       []float32 // 64
-	layer1_2_bn1_bias                         []float32 // 64
-	layer1_2_bn1_running_mean                 []float32 // 64
-	layer1_2_bn1_running_var                  []float32 // 64
-	layer1_2_bn1_num_batches_tracked          int64
-	layer1_2_conv2_weight                     []float32 // 64x64x3x3
-	layer1_2_bn2_weight                       []float32 // 64
-	layer1_2_bn2_bias                         []float32 // 64
-	layer1_2_bn2_running_mean                 []float32 // 64
-	layer1_2_bn2_running_var                  []float32 // 64
-	layer1_2_bn2_num_batches_tracked          int64
-	layer1_2_conv3_weight                     []float32 // 256x64x1x1
-	layer1_2_bn3_weight                       []float32 // 256
-	layer1_2_bn3_bias                         []float32 // 256
-	layer1_2_bn3_running_mean                 []float32 // 256
-	layer1_2_bn3_running_var                  []float32 // 256
-	layer1_2_bn3_num_batches_tracked          int64
-	layer2_0_conv1_weight                     []float32 // 128x256x1x1
-	layer2_0_bn1_weight                       []float32 // 128
-	layer2_0_bn1_bias                         []float32 // 128
-	layer2_0_bn1_running_mean                 []float32 // 128
-	layer2_0_bn1_running_var                  []float32 // 128
-	layer2_0_bn1_num_batches_tracked          int64
-	layer2_0_conv2_weight                     []float32 // 128x128x3x3
-	layer2_0_bn2_weight                       []float32 // 128
-	layer2_0_bn2_bias                         []float32 // 128
-	layer2_0_bn2_running_mean                 []float32 // 128
-	layer2_0_bn2_running_var                  []float32 // 128
-	layer2_0_bn2_num_batches_tracked          int64
-	layer2_0_conv3_weight                     []float32 // 512x128x1x1
-	layer2_0_bn3_weight                       []float32 // 512
-	layer2_0_bn3_bias                         []float32 // 512
-	layer2_0_bn3_running_mean                 []float32 // 512
-	layer2_0_bn3_running_var                  []float32 // 512
-	layer2_0_bn3_num_batches_tracked          int64
-	layer2_0_downsample_0_weight              []float32 // 512x256x1x1
-	layer2_0_downsample_1_weight              []float32 // 512
-	layer2_0_downsample_1_bias                []float32 // 512
-	layer2_0_downsample_1_running_mean        []float32 // 512
-	layer2_0_downsample_1_running_var         []float32 // 512
-	layer2_0_downsample_1_num_batches_tracked int64
-	layer2_1_conv1_weight                     []float32 // 128x512x1x1
-	layer2_1_bn1_weight                       []float32 // 128
-	layer2_1_bn1_bias                         []float32 // 128
-	layer2_1_bn1_running_mean                 []float32 // 128
-	layer2_1_bn1_running_var                  []float32 // 128
-	layer2_1_bn1_num_batches_tracked          int64
-	layer2_1_conv2_weight                     []float32 // 128x128x3x3
-	layer2_1_bn2_weight                       []float32 // 128
-	layer2_1_bn2_bias                         []float32 // 128
-	layer2_1_bn2_running_mean                 []float32 // 128
-	layer2_1_bn2_running_var                  []float32 // 128
-	layer2_1_bn2_num_batches_tracked          int64
-	layer2_1_conv3_weight                     []float32 // 512x128x1x1
-	layer2_1_bn3_weight                       []float32 // 512
-	layer2_1_bn3_bias                         []float32 // 512
-	layer2_1_bn3_running_mean                 []float32 // 512
-	layer2_1_bn3_running_var                  []float32 // 512
-	layer2_1_bn3_num_batches_tracked          int64
-	layer2_2_conv1_weight                     []float32 // 128x512x1x1
-	layer2_2_bn1_weight                       []float32 // 128
-	layer2_2_bn1_bias                         []float32 // 128
-	layer2_2_bn1_running_mean                 []float32 // 128
-	layer2_2_bn1_running_var                  []float32 // 128
-	layer2_2_bn1_num_batches_tracked          int64
-	layer2_2_conv2_weight                     []float32 // 128x128x3x3
-	layer2_2_bn2_weight                       []float32 // 128
-	layer2_2_bn2_bias                         []float32 // 128
-	layer2_2_bn2_running_mean                 []float32 // 128
-	layer2_2_bn2_running_var                  []float32 // 128
-	layer2_2_bn2_num_batches_tracked          int64
-	layer2_2_conv3_weight                     []float32 // 512x128x1x1
-	layer2_2_bn3_weight                       []float32 // 512
-	layer2_2_bn3_bias                         []float32 // 512
-	layer2_2_bn3_running_mean                 []float32 // 512
-	layer2_2_bn3_running_var                  []float32 // 512
-	layer2_2_bn3_num_batches_tracked          int64
-	layer2_3_conv1_weight                     []float32 // 128x512x1x1
-	layer2_3_bn1_weight                       []float32 // 128
-	layer2_3_bn1_bias                         []float32 // 128
-	layer2_3_bn1_running_mean                 []float32 // 128
-	layer2_3_bn1_running_var                  []float32 // 128
-	layer2_3_bn1_num_batches_tracked          int64
-	layer2_3_conv2_weight                     []float32 // 128x128x3x3
-	layer2_3_bn2_weight                       []float32 // 128
-	layer2_3_bn2_bias                         []float32 // 128
-	layer2_3_bn2_running_mean                 []float32 // 128
-	layer2_3_bn2_running_var                  []float32 // 128
-	layer2_3_bn2_num_batches_tracked          int64
-	layer2_3_conv3_weight                     []float32 // 512x128x1x1
-	layer2_3_bn3_weight                       []float32 // 512
-	layer2_3_bn3_bias                         []float32 // 512
-	layer2_3_bn3_running_mean                 []float32 // 512
-	layer2_3_bn3_running_var                  []float32 // 512
-	layer2_3_bn3_num_batches_tracked          int64
-	layer2_4_conv1_weight                     []float32 // 128x512x1x1
-	layer2_4_bn1_weight                       []float32 // 128
-	layer2_4_bn1_bias                         []float32 // 128
-	layer2_4_bn1_running_mean                 []float32 // 128
-	layer2_4_bn1_running_var                  []float32 // 128
-	layer2_4_bn1_num_batches_tracked          int64
-	layer2_4_conv2_weight                     []float32 // 128x128x3x3
-	layer2_4_bn2_weight                       []float32 // 128
-	layer2_4_bn2_bias                         []float32 // 128
-	layer2_4_bn2_running_mean                 []float32 // 128
-	layer2_4_bn2_running_var                  []float32 // 128
-	layer2_4_bn2_num_batches_tracked          int64
-	layer2_4_conv3_weight                     []float32 // 512x128x1x1
-	layer2_4_bn3_weight                       []float32 // 512
-	layer2_4_bn3_bias                         []float32 // 512
-	layer2_4_bn3_running_mean                 []float32 // 512
-	layer2_4_bn3_running_var                  []float32 // 512
-	layer2_4_bn3_num_batches_tracked          int64
-	layer2_5_conv1_weight                     []float32 // 128x512x1x1
-	layer2_5_bn1_weight                       []float32 // 128
-	layer2_5_bn1_bias                         []float32 // 128
-	layer2_5_bn1_running_mean                 []float32 // 128
-	layer2_5_bn1_running_var                  []float32 // 128
-	layer2_5_bn1_num_batches_tracked          int64
-	layer2_5_conv2_weight                     []float32 // 128x128x3x3
-	layer2_5_bn2_weight                       []float32 // 128
-	layer2_5_bn2_bias                         []float32 // 128
-	layer2_5_bn2_running_mean                 []float32 // 128
-	layer2_5_bn2_running_var                  []float32 // 128
-	layer2_5_bn2_num_batches_tracked          int64
-	layer2_5_conv3_weight                     []float32 // 512x128x1x1
-	layer2_5_bn3_weight                       []float32 // 512
-	layer2_5_bn3_bias                         []float32 // 512
-	layer2_5_bn3_running_mean                 []float32 // 512
-	layer2_5_bn3_running_var                  []float32 // 512
-	layer2_5_bn3_num_batches_tracked          int64
-	layer2_6_conv1_weight                     []float32 // 128x512x1x1
-	layer2_6_bn1_weight                       []float32 // 128
-	layer2_6_bn1_bias                         []float32 // 128
-	layer2_6_bn1_running_mean                 []float32 // 128
-	layer2_6_bn1_running_var                  []float32 // 128
-	layer2_6_bn1_num_batches_tracked          int64
-	layer2_6_conv2_weight                     []float32 // 128x128x3x3
-	layer2_6_bn2_weight                       []float32 // 128
-	layer2_6_bn2_bias                         []float32 // 128
-	layer2_6_bn2_running_mean                 []float32 // 128
-	layer2_6_bn2_running_var                  []float32 // 128
-	layer2_6_bn2_num_batches_tracked          int64
-	layer2_6_conv3_weight                     []float32 // 512x128x1x1
-	layer2_6_bn3_weight                       []float32 // 512
-	layer2_6_bn3_bias                         []float32 // 512
-	layer2_6_bn3_running_mean                 []float32 // 512
-	layer2_6_bn3_running_var                  []float32 // 512
-	layer2_6_bn3_num_batches_tracked          int64
-	layer2_7_conv1_weight                     []float32 // 128x512x1x1
-	layer2_7_bn1_weight                       []float32 // 128
-	layer2_7_bn1_bias                         []float32 // 128
-	layer2_7_bn1_running_mean                 []float32 // 128
-	layer2_7_bn1_running_var                  []float32 // 128
-	layer2_7_bn1_num_batches_tracked          int64
-	layer2_7_conv2_weight                     []float32 // 128x128x3x3
-	layer2_7_bn2_weight                       []float32 // 128
-	layer2_7_bn2_bias                         []float32 // 128
-	layer2_7_bn2_running_mean                 []float32 // 128
-	layer2_7_bn2_running_var                  []float32 // 128
-	layer2_7_bn2_num_batches_tracked          int64
-	layer2_7_conv3_weight                     []float32 // 512x128x1x1
-	layer2_7_bn3_weight                       []float32 // 512
-	layer2_7_bn3_bias                         []float32 // 512
-	layer2_7_bn3_running_mean                 []float32 // 512
-	layer2_7_bn3_running_var                  []float32 // 512
-	layer2_7_bn3_num_batches_tracked          int64
-	layer3_0_conv1_weight                     []float32 // 256x512x1x1
-	layer3_0_bn1_weight                       []float32 // 256
-	layer3_0_bn1_bias                         []float32 // 256
-	layer3_0_bn1_running_mean                 []float32 // 256
-	layer3_0_bn1_running_var                  []float32 // 256
-	layer3_0_bn1_num_batches_tracked          int64
-	layer3_0_conv2_weight                     []float32 // 256x256x3x3
-	layer3_0_bn2_weight                       []float32 // 256
-	layer3_0_bn2_bias                         []float32 // 256
-	layer3_0_bn2_running_mean                 []float32 // 256
-	layer3_0_bn2_running_var                  []float32 // 256
-	layer3_0_bn2_num_batches_tracked          int64
-	layer3_0_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_0_bn3_weight                       []float32 // 1024
-	layer3_0_bn3_bias                         []float32 // 1024
-	layer3_0_bn3_running_mean                 []float32 // 1024
-	layer3_0_bn3_running_var                  []float32 // 1024
-	layer3_0_bn3_num_batches_tracked          int64
-	layer3_0_downsample_0_weight              []float32 // 1024x512x1x1
-	layer3_0_downsample_1_weight              []float32 // 1024
-	layer3_0_downsample_1_bias                []float32 // 1024
-	layer3_0_downsample_1_running_mean        []float32 // 1024
-	layer3_0_downsample_1_running_var         []float32 // 1024
-	layer3_0_downsample_1_num_batches_tracked int64
-	layer3_1_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_1_bn1_weight                       []float32 // 256
-	layer3_1_bn1_bias                         []float32 // 256
-	layer3_1_bn1_running_mean                 []float32 // 256
-	layer3_1_bn1_running_var                  []float32 // 256
-	layer3_1_bn1_num_batches_tracked          int64
-	layer3_1_conv2_weight                     []float32 // 256x256x3x3
-	layer3_1_bn2_weight                       []float32 // 256
-	layer3_1_bn2_bias                         []float32 // 256
-	layer3_1_bn2_running_mean                 []float32 // 256
-	layer3_1_bn2_running_var                  []float32 // 256
-	layer3_1_bn2_num_batches_tracked          int64
-	layer3_1_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_1_bn3_weight                       []float32 // 1024
-	layer3_1_bn3_bias                         []float32 // 1024
-	layer3_1_bn3_running_mean                 []float32 // 1024
-	layer3_1_bn3_running_var                  []float32 // 1024
-	layer3_1_bn3_num_batches_tracked          int64
-	layer3_2_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_2_bn1_weight                       []float32 // 256
-	layer3_2_bn1_bias                         []float32 // 256
-	layer3_2_bn1_running_mean                 []float32 // 256
-	layer3_2_bn1_running_var                  []float32 // 256
-	layer3_2_bn1_num_batches_tracked          int64
-	layer3_2_conv2_weight                     []float32 // 256x256x3x3
-	layer3_2_bn2_weight                       []float32 // 256
-	layer3_2_bn2_bias                         []float32 // 256
-	layer3_2_bn2_running_mean                 []float32 // 256
-	layer3_2_bn2_running_var                  []float32 // 256
-	layer3_2_bn2_num_batches_tracked          int64
-	layer3_2_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_2_bn3_weight                       []float32 // 1024
-	layer3_2_bn3_bias                         []float32 // 1024
-	layer3_2_bn3_running_mean                 []float32 // 1024
-	layer3_2_bn3_running_var                  []float32 // 1024
-	layer3_2_bn3_num_batches_tracked          int64
-	layer3_3_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_3_bn1_weight                       []float32 // 256
-	layer3_3_bn1_bias                         []float32 // 256
-	layer3_3_bn1_running_mean                 []float32 // 256
-	layer3_3_bn1_running_var                  []float32 // 256
-	layer3_3_bn1_num_batches_tracked          int64
-	layer3_3_conv2_weight                     []float32 // 256x256x3x3
-	layer3_3_bn2_weight                       []float32 // 256
-	layer3_3_bn2_bias                         []float32 // 256
-	layer3_3_bn2_running_mean                 []float32 // 256
-	layer3_3_bn2_running_var                  []float32 // 256
-	layer3_3_bn2_num_batches_tracked          int64
-	layer3_3_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_3_bn3_weight                       []float32 // 1024
-	layer3_3_bn3_bias                         []float32 // 1024
-	layer3_3_bn3_running_mean                 []float32 // 1024
-	layer3_3_bn3_running_var                  []float32 // 1024
-	layer3_3_bn3_num_batches_tracked          int64
-	layer3_4_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_4_bn1_weight                       []float32 // 256
-	layer3_4_bn1_bias                         []float32 // 256
-	layer3_4_bn1_running_mean                 []float32 // 256
-	layer3_4_bn1_running_var                  []float32 // 256
-	layer3_4_bn1_num_batches_tracked          int64
-	layer3_4_conv2_weight                     []float32 // 256x256x3x3
-	layer3_4_bn2_weight                       []float32 // 256
-	layer3_4_bn2_bias                         []float32 // 256
-	layer3_4_bn2_running_mean                 []float32 // 256
-	layer3_4_bn2_running_var                  []float32 // 256
-	layer3_4_bn2_num_batches_tracked          int64
-	layer3_4_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_4_bn3_weight                       []float32 // 1024
-	layer3_4_bn3_bias                         []float32 // 1024
-	layer3_4_bn3_running_mean                 []float32 // 1024
-	layer3_4_bn3_running_var                  []float32 // 1024
-	layer3_4_bn3_num_batches_tracked          int64
-	layer3_5_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_5_bn1_weight                       []float32 // 256
-	layer3_5_bn1_bias                         []float32 // 256
-	layer3_5_bn1_running_mean                 []float32 // 256
-	layer3_5_bn1_running_var                  []float32 // 256
-	layer3_5_bn1_num_batches_tracked          int64
-	layer3_5_conv2_weight                     []float32 // 256x256x3x3
-	layer3_5_bn2_weight                       []float32 // 256
-	layer3_5_bn2_bias                         []float32 // 256
-	layer3_5_bn2_running_mean                 []float32 // 256
-	layer3_5_bn2_running_var                  []float32 // 256
-	layer3_5_bn2_num_batches_tracked          int64
-	layer3_5_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_5_bn3_weight                       []float32 // 1024
-	layer3_5_bn3_bias                         []float32 // 1024
-	layer3_5_bn3_running_mean                 []float32 // 1024
-	layer3_5_bn3_running_var                  []float32 // 1024
-	layer3_5_bn3_num_batches_tracked          int64
-	layer3_6_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_6_bn1_weight                       []float32 // 256
-	layer3_6_bn1_bias                         []float32 // 256
-	layer3_6_bn1_running_mean                 []float32 // 256
-	layer3_6_bn1_running_var                  []float32 // 256
-	layer3_6_bn1_num_batches_tracked          int64
-	layer3_6_conv2_weight                     []float32 // 256x256x3x3
-	layer3_6_bn2_weight                       []float32 // 256
-	layer3_6_bn2_bias                         []float32 // 256
-	layer3_6_bn2_running_mean                 []float32 // 256
-	layer3_6_bn2_running_var                  []float32 // 256
-	layer3_6_bn2_num_batches_tracked          int64
-	layer3_6_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_6_bn3_weight                       []float32 // 1024
-	layer3_6_bn3_bias                         []float32 // 1024
-	layer3_6_bn3_running_mean                 []float32 // 1024
-	layer3_6_bn3_running_var                  []float32 // 1024
-	layer3_6_bn3_num_batches_tracked          int64
-	layer3_7_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_7_bn1_weight                       []float32 // 256
-	layer3_7_bn1_bias                         []float32 // 256
-	layer3_7_bn1_running_mean                 []float32 // 256
-	layer3_7_bn1_running_var                  []float32 // 256
-	layer3_7_bn1_num_batches_tracked          int64
-	layer3_7_conv2_weight                     []float32 // 256x256x3x3
-	layer3_7_bn2_weight                       []float32 // 256
-	layer3_7_bn2_bias                         []float32 // 256
-	layer3_7_bn2_running_mean                 []float32 // 256
-	layer3_7_bn2_running_var                  []float32 // 256
-	layer3_7_bn2_num_batches_tracked          int64
-	layer3_7_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_7_bn3_weight                       []float32 // 1024
-	layer3_7_bn3_bias                         []float32 // 1024
-	layer3_7_bn3_running_mean                 []float32 // 1024
-	layer3_7_bn3_running_var                  []float32 // 1024
-	layer3_7_bn3_num_batches_tracked          int64
-	layer3_8_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_8_bn1_weight                       []float32 // 256
-	layer3_8_bn1_bias                         []float32 // 256
-	layer3_8_bn1_running_mean                 []float32 // 256
-	layer3_8_bn1_running_var                  []float32 // 256
-	layer3_8_bn1_num_batches_tracked          int64
-	layer3_8_conv2_weight                     []float32 // 256x256x3x3
-	layer3_8_bn2_weight                       []float32 // 256
-	layer3_8_bn2_bias                         []float32 // 256
-	layer3_8_bn2_running_mean                 []float32 // 256
-	layer3_8_bn2_running_var                  []float32 // 256
-	layer3_8_bn2_num_batches_tracked          int64
-	layer3_8_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_8_bn3_weight                       []float32 // 1024
-	layer3_8_bn3_bias                         []float32 // 1024
-	layer3_8_bn3_running_mean                 []float32 // 1024
-	layer3_8_bn3_running_var                  []float32 // 1024
-	layer3_8_bn3_num_batches_tracked          int64
-	layer3_9_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_9_bn1_weight                       []float32 // 256
-	layer3_9_bn1_bias                         []float32 // 256
-	layer3_9_bn1_running_mean                 []float32 // 256
-	layer3_9_bn1_running_var                  []float32 // 256
-	layer3_9_bn1_num_batches_tracked          int64
-	layer3_9_conv2_weight                     []float32 // 256x256x3x3
-	layer3_9_bn2_weight                       []float32 // 256
-	layer3_9_bn2_bias                         []float32 // 256
-	layer3_9_bn2_running_mean                 []float32 // 256
-	layer3_9_bn2_running_var                  []float32 // 256
-	layer3_9_bn2_num_batches_tracked          int64
-	layer3_9_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_9_bn3_weight                       []float32 // 1024
-	layer3_9_bn3_bias                         []float32 // 1024
-	layer3_9_bn3_running_mean                 []float32 // 1024
-	layer3_9_bn3_running_var                  []float32 // 1024
-	layer3_9_bn3_num_batches_tracked          int64
-	layer3_10_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_10_bn1_weight                      []float32 // 256
-	layer3_10_bn1_bias                        []float32 // 256
-	layer3_10_bn1_running_mean                []float32 // 256
-	layer3_10_bn1_running_var                 []float32 // 256
-	layer3_10_bn1_num_batches_tracked         int64
-	layer3_10_conv2_weight                    []float32 // 256x256x3x3
-	layer3_10_bn2_weight                      []float32 // 256
-	layer3_10_bn2_bias                        []float32 // 256
-	layer3_10_bn2_running_mean                []float32 // 256
-	layer3_10_bn2_running_var                 []float32 // 256
-	layer3_10_bn2_num_batches_tracked         int64
-	layer3_10_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_10_bn3_weight                      []float32 // 1024
-	layer3_10_bn3_bias                        []float32 // 1024
-	layer3_10_bn3_running_mean                []float32 // 1024
-	layer3_10_bn3_running_var                 []float32 // 1024
-	layer3_10_bn3_num_batches_tracked         int64
-	layer3_11_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_11_bn1_weight                      []float32 // 256
-	layer3_11_bn1_bias                        []float32 // 256
-	layer3_11_bn1_running_mean                []float32 // 256
-	layer3_11_bn1_running_var                 []float32 // 256
-	layer3_11_bn1_num_batches_tracked         int64
-	layer3_11_conv2_weight                    []float32 // 256x256x3x3
-	layer3_11_bn2_weight                      []float32 // 256
-	layer3_11_bn2_bias                        []float32 // 256
-	layer3_11_bn2_running_mean                []float32 // 256
-	layer3_11_bn2_running_var                 []float32 // 256
-	layer3_11_bn2_num_batches_tracked         int64
-	layer3_11_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_11_bn3_weight                      []float32 // 1024
-	layer3_11_bn3_bias                        []float32 // 1024
-	layer3_11_bn3_running_mean                []float32 // 1024
-	layer3_11_bn3_running_var                 []float32 // 1024
-	layer3_11_bn3_num_batches_tracked         int64
-	layer3_12_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_12_bn1_weight                      []float32 // 256
-	layer3_12_bn1_bias                        []float32 // 256
-	layer3_12_bn1_running_mean                []float32 // 256
-	layer3_12_bn1_running_var                 []float32 // 256
-	layer3_12_bn1_num_batches_tracked         int64
-	layer3_12_conv2_weight                    []float32 // 256x256x3x3
-	layer3_12_bn2_weight                      []float32 // 256
-	layer3_12_bn2_bias                        []float32 // 256
-	layer3_12_bn2_running_mean                []float32 // 256
-	layer3_12_bn2_running_var                 []float32 // 256
-	layer3_12_bn2_num_batches_tracked         int64
-	layer3_12_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_12_bn3_weight                      []float32 // 1024
-	layer3_12_bn3_bias                        []float32 // 1024
-	layer3_12_bn3_running_mean                []float32 // 1024
-	layer3_12_bn3_running_var                 []float32 // 1024
-	layer3_12_bn3_num_batches_tracked         int64
-	layer3_13_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_13_bn1_weight                      []float32 // 256
-	layer3_13_bn1_bias                        []float32 // 256
-	layer3_13_bn1_running_mean                []float32 // 256
-	layer3_13_bn1_running_var                 []float32 // 256
-	layer3_13_bn1_num_batches_tracked         int64
-	layer3_13_conv2_weight                    []float32 // 256x256x3x3
-	layer3_13_bn2_weight                      []float32 // 256
-	layer3_13_bn2_bias                        []float32 // 256
-	layer3_13_bn2_running_mean                []float32 // 256
-	layer3_13_bn2_running_var                 []float32 // 256
-	layer3_13_bn2_num_batches_tracked         int64
-	layer3_13_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_13_bn3_weight                      []float32 // 1024
-	layer3_13_bn3_bias                        []float32 // 1024
-	layer3_13_bn3_running_mean                []float32 // 1024
-	layer3_13_bn3_running_var                 []float32 // 1024
-	layer3_13_bn3_num_batches_tracked         int64
-	layer3_14_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_14_bn1_weight                      []float32 // 256
-	layer3_14_bn1_bias                        []float32 // 256
-	layer3_14_bn1_running_mean                []float32 // 256
-	layer3_14_bn1_running_var                 []float32 // 256
-	layer3_14_bn1_num_batches_tracked         int64
-	layer3_14_conv2_weight                    []float32 // 256x256x3x3
-	layer3_14_bn2_weight                      []float32 // 256
-	layer3_14_bn2_bias                        []float32 // 256
-	layer3_14_bn2_running_mean                []float32 // 256
-	layer3_14_bn2_running_var                 []float32 // 256
-	layer3_14_bn2_num_batches_tracked         int64
-	layer3_14_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_14_bn3_weight                      []float32 // 1024
-	layer3_14_bn3_bias                        []float32 // 1024
-	layer3_14_bn3_running_mean                []float32 // 1024
-	layer3_14_bn3_running_var                 []float32 // 1024
-	layer3_14_bn3_num_batches_tracked         int64
-	layer3_15_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_15_bn1_weight                      []float32 // 256
-	layer3_15_bn1_bias                        []float32 // 256
-	layer3_15_bn1_running_mean                []float32 // 256
-	layer3_15_bn1_running_var                 []float32 // 256
-	layer3_15_bn1_num_batches_tracked         int64
-	layer3_15_conv2_weight                    []float32 // 256x256x3x3
-	layer3_15_bn2_weight                      []float32 // 256
-	layer3_15_bn2_bias                        []float32 // 256
-	layer3_15_bn2_running_mean                []float32 // 256
-	layer3_15_bn2_running_var                 []float32 // 256
-	layer3_15_bn2_num_batches_tracked         int64
-	layer3_15_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_15_bn3_weight                      []float32 // 1024
-	layer3_15_bn3_bias                        []float32 // 1024
-	layer3_15_bn3_running_mean                []float32 // 1024
-	layer3_15_bn3_running_var                 []float32 // 1024
-	layer3_15_bn3_num_batches_tracked         int64
-	layer3_16_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_16_bn1_weight                      []float32 // 256
-	layer3_16_bn1_bias                        []float32 // 256
-	layer3_16_bn1_running_mean                []float32 // 256
-	layer3_16_bn1_running_var                 []float32 // 256
-	layer3_16_bn1_num_batches_tracked         int64
-	layer3_16_conv2_weight                    []float32 // 256x256x3x3
-	layer3_16_bn2_weight                      []float32 // 256
-	layer3_16_bn2_bias                        []float32 // 256
-	layer3_16_bn2_running_mean                []float32 // 256
-	layer3_16_bn2_running_var                 []float32 // 256
-	layer3_16_bn2_num_batches_tracked         int64
-	layer3_16_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_16_bn3_weight                      []float32 // 1024
-	layer3_16_bn3_bias                        []float32 // 1024
-	layer3_16_bn3_running_mean                []float32 // 1024
-	layer3_16_bn3_running_var                 []float32 // 1024
-	layer3_16_bn3_num_batches_tracked         int64
-	layer3_17_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_17_bn1_weight                      []float32 // 256
-	layer3_17_bn1_bias                        []float32 // 256
-	layer3_17_bn1_running_mean                []float32 // 256
-	layer3_17_bn1_running_var                 []float32 // 256
-	layer3_17_bn1_num_batches_tracked         int64
-	layer3_17_conv2_weight                    []float32 // 256x256x3x3
-	layer3_17_bn2_weight                      []float32 // 256
-	layer3_17_bn2_bias                        []float32 // 256
-	layer3_17_bn2_running_mean                []float32 // 256
-	layer3_17_bn2_running_var                 []float32 // 256
-	layer3_17_bn2_num_batches_tracked         int64
-	layer3_17_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_17_bn3_weight                      []float32 // 1024
-	layer3_17_bn3_bias                        []float32 // 1024
-	layer3_17_bn3_running_mean                []float32 // 1024
-	layer3_17_bn3_running_var                 []float32 // 1024
-	layer3_17_bn3_num_batches_tracked         int64
-	layer3_18_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_18_bn1_weight                      []float32 // 256
-	layer3_18_bn1_bias                        []float32 // 256
-	layer3_18_bn1_running_mean                []float32 // 256
-	layer3_18_bn1_running_var                 []float32 // 256
-	layer3_18_bn1_num_batches_tracked         int64
-	layer3_18_conv2_weight                    []float32 // 256x256x3x3
-	layer3_18_bn2_weight                      []float32 // 256
-	layer3_18_bn2_bias                        []float32 // 256
-	layer3_18_bn2_running_mean                []float32 // 256
-	layer3_18_bn2_running_var                 []float32 // 256
-	layer3_18_bn2_num_batches_tracked         int64
-	layer3_18_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_18_bn3_weight                      []float32 // 1024
-	layer3_18_bn3_bias                        []float32 // 1024
-	layer3_18_bn3_running_mean                []float32 // 1024
-	layer3_18_bn3_running_var                 []float32 // 1024
-	layer3_18_bn3_num_batches_tracked         int64
-	layer3_19_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_19_bn1_weight                      []float32 // 256
-	layer3_19_bn1_bias                        []float32 // 256
-	layer3_19_bn1_running_mean                []float32 // 256
-	layer3_19_bn1_running_var                 []float32 // 256
-	layer3_19_bn1_num_batches_tracked         int64
-	layer3_19_conv2_weight                    []float32 // 256x256x3x3
-	layer3_19_bn2_weight                      []float32 // 256
-	layer3_19_bn2_bias                        []float32 // 256
-	layer3_19_bn2_running_mean                []float32 // 256
-	layer3_19_bn2_running_var                 []float32 // 256
-	layer3_19_bn2_num_batches_tracked         int64
-	layer3_19_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_19_bn3_weight                      []float32 // 1024
-	layer3_19_bn3_bias                        []float32 // 1024
-	layer3_19_bn3_running_mean                []float32 // 1024
-	layer3_19_bn3_running_var                 []float32 // 1024
-	layer3_19_bn3_num_batches_tracked         int64
-	layer3_20_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_20_bn1_weight                      []float32 // 256
-	layer3_20_bn1_bias                        []float32 // 256
-	layer3_20_bn1_running_mean                []float32 // 256
-	layer3_20_bn1_running_var                 []float32 // 256
-	layer3_20_bn1_num_batches_tracked         int64
-	layer3_20_conv2_weight                    []float32 // 256x256x3x3
-	layer3_20_bn2_weight                      []float32 // 256
-	layer3_20_bn2_bias                        []float32 // 256
-	layer3_20_bn2_running_mean                []float32 // 256
-	layer3_20_bn2_running_var                 []float32 // 256
-	layer3_20_bn2_num_batches_tracked         int64
-	layer3_20_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_20_bn3_weight                      []float32 // 1024
-	layer3_20_bn3_bias                        []float32 // 1024
-	layer3_20_bn3_running_mean                []float32 // 1024
-	layer3_20_bn3_running_var                 []float32 // 1024
-	layer3_20_bn3_num_batches_tracked         int64
-	layer3_21_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_21_bn1_weight                      []float32 // 256
-	layer3_21_bn1_bias                        []float32 // 256
-	layer3_21_bn1_running_mean                []float32 // 256
-	layer3_21_bn1_running_var                 []float32 // 256
-	layer3_21_bn1_num_batches_tracked         int64
-	layer3_21_conv2_weight                    []float32 // 256x256x3x3
-	layer3_21_bn2_weight                      []float32 // 256
-	layer3_21_bn2_bias                        []float32 // 256
-	layer3_21_bn2_running_mean                []float32 // 256
-	layer3_21_bn2_running_var                 []float32 // 256
-	layer3_21_bn2_num_batches_tracked         int64
-	layer3_21_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_21_bn3_weight                      []float32 // 1024
-	layer3_21_bn3_bias                        []float32 // 1024
-	layer3_21_bn3_running_mean                []float32 // 1024
-	layer3_21_bn3_running_var                 []float32 // 1024
-	layer3_21_bn3_num_batches_tracked         int64
-	layer3_22_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_22_bn1_weight                      []float32 // 256
-	layer3_22_bn1_bias                        []float32 // 256
-	layer3_22_bn1_running_mean                []float32 // 256
-	layer3_22_bn1_running_var                 []float32 // 256
-	layer3_22_bn1_num_batches_tracked         int64
-	layer3_22_conv2_weight                    []float32 // 256x256x3x3
-	layer3_22_bn2_weight                      []float32 // 256
-	layer3_22_bn2_bias                        []float32 // 256
-	layer3_22_bn2_running_mean                []float32 // 256
-	layer3_22_bn2_running_var                 []float32 // 256
-	layer3_22_bn2_num_batches_tracked         int64
-	layer3_22_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_22_bn3_weight                      []float32 // 1024
-	layer3_22_bn3_bias                        []float32 // 1024
-	layer3_22_bn3_running_mean                []float32 // 1024
-	layer3_22_bn3_running_var                 []float32 // 1024
-	layer3_22_bn3_num_batches_tracked         int64
-	layer3_23_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_23_bn1_weight                      []float32 // 256
-	layer3_23_bn1_bias                        []float32 // 256
-	layer3_23_bn1_running_mean                []float32 // 256
-	layer3_23_bn1_running_var                 []float32 // 256
-	layer3_23_bn1_num_batches_tracked         int64
-	layer3_23_conv2_weight                    []float32 // 256x256x3x3
-	layer3_23_bn2_weight                      []float32 // 256
-	layer3_23_bn2_bias                        []float32 // 256
-	layer3_23_bn2_running_mean                []float32 // 256
-	layer3_23_bn2_running_var                 []float32 // 256
-	layer3_23_bn2_num_batches_tracked         int64
-	layer3_23_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_23_bn3_weight                      []float32 // 1024
-	layer3_23_bn3_bias                        []float32 // 1024
-	layer3_23_bn3_running_mean                []float32 // 1024
-	layer3_23_bn3_running_var                 []float32 // 1024
-	layer3_23_bn3_num_batches_tracked         int64
-	layer3_24_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_24_bn1_weight                      []float32 // 256
-	layer3_24_bn1_bias                        []float32 // 256
-	layer3_24_bn1_running_mean                []float32 // 256
-	layer3_24_bn1_running_var                 []float32 // 256
-	layer3_24_bn1_num_batches_tracked         int64
-	layer3_24_conv2_weight                    []float32 // 256x256x3x3
-	layer3_24_bn2_weight                      []float32 // 256
-	layer3_24_bn2_bias                        []float32 // 256
-	layer3_24_bn2_running_mean                []float32 // 256
-	layer3_24_bn2_running_var                 []float32 // 256
-	layer3_24_bn2_num_batches_tracked         int64
-	layer3_24_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_24_bn3_weight                      []float32 // 1024
-	layer3_24_bn3_bias                        []float32 // 1024
-	layer3_24_bn3_running_mean                []float32 // 1024
-	layer3_24_bn3_running_var                 []float32 // 1024
-	layer3_24_bn3_num_batches_tracked         int64
-	layer3_25_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_25_bn1_weight                      []float32 // 256
-	layer3_25_bn1_bias                        []float32 // 256
-	layer3_25_bn1_running_mean                []float32 // 256
-	layer3_25_bn1_running_var                 []float32 // 256
-	layer3_25_bn1_num_batches_tracked         int64
-	layer3_25_conv2_weight                    []float32 // 256x256x3x3
-	layer3_25_bn2_weight                      []float32 // 256
-	layer3_25_bn2_bias                        []float32 // 256
-	layer3_25_bn2_running_mean                []float32 // 256
-	layer3_25_bn2_running_var                 []float32 // 256
-	layer3_25_bn2_num_batches_tracked         int64
-	layer3_25_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_25_bn3_weight                      []float32 // 1024
-	layer3_25_bn3_bias                        []float32 // 1024
-	layer3_25_bn3_running_mean                []float32 // 1024
-	layer3_25_bn3_running_var                 []float32 // 1024
-	layer3_25_bn3_num_batches_tracked         int64
-	layer3_26_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_26_bn1_weight                      []float32 // 256
-	layer3_26_bn1_bias                        []float32 // 256
-	layer3_26_bn1_running_mean                []float32 // 256
-	layer3_26_bn1_running_var                 []float32 // 256
-	layer3_26_bn1_num_batches_tracked         int64
-	layer3_26_conv2_weight                    []float32 // 256x256x3x3
-	layer3_26_bn2_weight                      []float32 // 256
-	layer3_26_bn2_bias                        []float32 // 256
-	layer3_26_bn2_running_mean                []float32 // 256
-	layer3_26_bn2_running_var                 []float32 // 256
-	layer3_26_bn2_num_batches_tracked         int64
-	layer3_26_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_26_bn3_weight                      []float32 // 1024
-	layer3_26_bn3_bias                        []float32 // 1024
-	layer3_26_bn3_running_mean                []float32 // 1024
-	layer3_26_bn3_running_var                 []float32 // 1024
-	layer3_26_bn3_num_batches_tracked         int64
-	layer3_27_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_27_bn1_weight                      []float32 // 256
-	layer3_27_bn1_bias                        []float32 // 256
-	layer3_27_bn1_running_mean                []float32 // 256
-	layer3_27_bn1_running_var                 []float32 // 256
-	layer3_27_bn1_num_batches_tracked         int64
-	layer3_27_conv2_weight                    []float32 // 256x256x3x3
-	layer3_27_bn2_weight                      []float32 // 256
-	layer3_27_bn2_bias                        []float32 // 256
-	layer3_27_bn2_running_mean                []float32 // 256
-	layer3_27_bn2_running_var                 []float32 // 256
-	layer3_27_bn2_num_batches_tracked         int64
-	layer3_27_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_27_bn3_weight                      []float32 // 1024
-	layer3_27_bn3_bias                        []float32 // 1024
-	layer3_27_bn3_running_mean                []float32 // 1024
-	layer3_27_bn3_running_var                 []float32 // 1024
-	layer3_27_bn3_num_batches_tracked         int64
-	layer3_28_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_28_bn1_weight                      []float32 // 256
-	layer3_28_bn1_bias                        []float32 // 256
-	layer3_28_bn1_running_mean                []float32 // 256
-	layer3_28_bn1_running_var                 []float32 // 256
-	layer3_28_bn1_num_batches_tracked         int64
-	layer3_28_conv2_weight                    []float32 // 256x256x3x3
-	layer3_28_bn2_weight                      []float32 // 256
-	layer3_28_bn2_bias                        []float32 // 256
-	layer3_28_bn2_running_mean                []float32 // 256
-	layer3_28_bn2_running_var                 []float32 // 256
-	layer3_28_bn2_num_batches_tracked         int64
-	layer3_28_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_28_bn3_weight                      []float32 // 1024
-	layer3_28_bn3_bias                        []float32 // 1024
-	layer3_28_bn3_running_mean                []float32 // 1024
-	layer3_28_bn3_running_var                 []float32 // 1024
-	layer3_28_bn3_num_batches_tracked         int64
-	layer3_29_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_29_bn1_weight                      []float32 // 256
-	layer3_29_bn1_bias                        []float32 // 256
-	layer3_29_bn1_running_mean                []float32 // 256
-	layer3_29_bn1_running_var                 []float32 // 256
-	layer3_29_bn1_num_batches_tracked         int64
-	layer3_29_conv2_weight                    []float32 // 256x256x3x3
-	layer3_29_bn2_weight                      []float32 // 256
-	layer3_29_bn2_bias                        []float32 // 256
-	layer3_29_bn2_running_mean                []float32 // 256
-	layer3_29_bn2_running_var                 []float32 // 256
-	layer3_29_bn2_num_batches_tracked         int64
-	layer3_29_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_29_bn3_weight                      []float32 // 1024
-	layer3_29_bn3_bias                        []float32 // 1024
-	layer3_29_bn3_running_mean                []float32 // 1024
-	layer3_29_bn3_running_var                 []float32 // 1024
-	layer3_29_bn3_num_batches_tracked         int64
-	layer3_30_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_30_bn1_weight                      []float32 // 256
-	layer3_30_bn1_bias                        []float32 // 256
-	layer3_30_bn1_running_mean                []float32 // 256
-	layer3_30_bn1_running_var                 []float32 // 256
-	layer3_30_bn1_num_batches_tracked         int64
-	layer3_30_conv2_weight                    []float32 // 256x256x3x3
-	layer3_30_bn2_weight                      []float32 // 256
-	layer3_30_bn2_bias                        []float32 // 256
-	layer3_30_bn2_running_mean                []float32 // 256
-	layer3_30_bn2_running_var                 []float32 // 256
-	layer3_30_bn2_num_batches_tracked         int64
-	layer3_30_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_30_bn3_weight                      []float32 // 1024
-	layer3_30_bn3_bias                        []float32 // 1024
-	layer3_30_bn3_running_mean                []float32 // 1024
-	layer3_30_bn3_running_var                 []float32 // 1024
-	layer3_30_bn3_num_batches_tracked         int64
-	layer3_31_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_31_bn1_weight                      []float32 // 256
-	layer3_31_bn1_bias                        []float32 // 256
-	layer3_31_bn1_running_mean                []float32 // 256
-	layer3_31_bn1_running_var                 []float32 // 256
-	layer3_31_bn1_num_batches_tracked         int64
-	layer3_31_conv2_weight                    []float32 // 256x256x3x3
-	layer3_31_bn2_weight                      []float32 // 256
-	layer3_31_bn2_bias                        []float32 // 256
-	layer3_31_bn2_running_mean                []float32 // 256
-	layer3_31_bn2_running_var                 []float32 // 256
-	layer3_31_bn2_num_batches_tracked         int64
-	layer3_31_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_31_bn3_weight                      []float32 // 1024
-	layer3_31_bn3_bias                        []float32 // 1024
-	layer3_31_bn3_running_mean                []float32 // 1024
-	layer3_31_bn3_running_var                 []float32 // 1024
-	layer3_31_bn3_num_batches_tracked         int64
-	layer3_32_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_32_bn1_weight                      []float32 // 256
-	layer3_32_bn1_bias                        []float32 // 256
-	layer3_32_bn1_running_mean                []float32 // 256
-	layer3_32_bn1_running_var                 []float32 // 256
-	layer3_32_bn1_num_batches_tracked         int64
-	layer3_32_conv2_weight                    []float32 // 256x256x3x3
-	layer3_32_bn2_weight                      []float32 // 256
-	layer3_32_bn2_bias                        []float32 // 256
-	layer3_32_bn2_running_mean                []float32 // 256
-	layer3_32_bn2_running_var                 []float32 // 256
-	layer3_32_bn2_num_batches_tracked         int64
-	layer3_32_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_32_bn3_weight                      []float32 // 1024
-	layer3_32_bn3_bias                        []float32 // 1024
-	layer3_32_bn3_running_mean                []float32 // 1024
-	layer3_32_bn3_running_var                 []float32 // 1024
-	layer3_32_bn3_num_batches_tracked         int64
-	layer3_33_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_33_bn1_weight                      []float32 // 256
-	layer3_33_bn1_bias                        []float32 // 256
-	layer3_33_bn1_running_mean                []float32 // 256
-	layer3_33_bn1_running_var                 []float32 // 256
-	layer3_33_bn1_num_batches_tracked         int64
-	layer3_33_conv2_weight                    []float32 // 256x256x3x3
-	layer3_33_bn2_weight                      []float32 // 256
-	layer3_33_bn2_bias                        []float32 // 256
-	layer3_33_bn2_running_mean                []float32 // 256
-	layer3_33_bn2_running_var                 []float32 // 256
-	layer3_33_bn2_num_batches_tracked         int64
-	layer3_33_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_33_bn3_weight                      []float32 // 1024
-	layer3_33_bn3_bias                        []float32 // 1024
-	layer3_33_bn3_running_mean                []float32 // 1024
-	layer3_33_bn3_running_var                 []float32 // 1024
-	layer3_33_bn3_num_batches_tracked         int64
-	layer3_34_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_34_bn1_weight                      []float32 // 256
-	layer3_34_bn1_bias                        []float32 // 256
-	layer3_34_bn1_running_mean                []float32 // 256
-	layer3_34_bn1_running_var                 []float32 // 256
-	layer3_34_bn1_num_batches_tracked         int64
-	layer3_34_conv2_weight                    []float32 // 256x256x3x3
-	layer3_34_bn2_weight                      []float32 // 256
-	layer3_34_bn2_bias                        []float32 // 256
-	layer3_34_bn2_running_mean                []float32 // 256
-	layer3_34_bn2_running_var                 []float32 // 256
-	layer3_34_bn2_num_batches_tracked         int64
-	layer3_34_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_34_bn3_weight                      []float32 // 1024
-	layer3_34_bn3_bias                        []float32 // 1024
-	layer3_34_bn3_running_mean                []float32 // 1024
-	layer3_34_bn3_running_var                 []float32 // 1024
-	layer3_34_bn3_num_batches_tracked         int64
-	layer3_35_conv1_weight                    []float32 // 256x1024x1x1
-	layer3_35_bn1_weight                      []float32 // 256
-	layer3_35_bn1_bias                        []float32 // 256
-	layer3_35_bn1_running_mean                []float32 // 256
-	layer3_35_bn1_running_var                 []float32 // 256
-	layer3_35_bn1_num_batches_tracked         int64
-	layer3_35_conv2_weight                    []float32 // 256x256x3x3
-	layer3_35_bn2_weight                      []float32 // 256
-	layer3_35_bn2_bias                        []float32 // 256
-	layer3_35_bn2_running_mean                []float32 // 256
-	layer3_35_bn2_running_var                 []float32 // 256
-	layer3_35_bn2_num_batches_tracked         int64
-	layer3_35_conv3_weight                    []float32 // 1024x256x1x1
-	layer3_35_bn3_weight                      []float32 // 1024
-	layer3_35_bn3_bias                        []float32 // 1024
-	layer3_35_bn3_running_mean                []float32 // 1024
-	layer3_35_bn3_running_var                 []float32 // 1024
-	layer3_35_bn3_num_batches_tracked         int64
-	layer4_0_conv1_weight                     []float32 // 512x1024x1x1
-	layer4_0_bn1_weight                       []float32 // 512
-	layer4_0_bn1_bias                         []float32 // 512
-	layer4_0_bn1_running_mean                 []float32 // 512
-	layer4_0_bn1_running_var                  []float32 // 512
-	layer4_0_bn1_num_batches_tracked          int64
-	layer4_0_conv2_weight                     []float32 // 512x512x3x3
-	layer4_0_bn2_weight                       []float32 // 512
-	layer4_0_bn2_bias                         []float32 // 512
-	layer4_0_bn2_running_mean                 []float32 // 512
-	layer4_0_bn2_running_var                  []float32 // 512
-	layer4_0_bn2_num_batches_tracked          int64
-	layer4_0_conv3_weight                     []float32 // 2048x512x1x1
-	layer4_0_bn3_weight                       []float32 // 2048
-	layer4_0_bn3_bias                         []float32 // 2048
-	layer4_0_bn3_running_mean                 []float32 // 2048
-	layer4_0_bn3_running_var                  []float32 // 2048
-	layer4_0_bn3_num_batches_tracked          int64
-	layer4_0_downsample_0_weight              []float32 // 2048x1024x1x1
-	layer4_0_downsample_1_weight              []float32 // 2048
-	layer4_0_downsample_1_bias                []float32 // 2048
-	layer4_0_downsample_1_running_mean        []float32 // 2048
-	layer4_0_downsample_1_running_var         []float32 // 2048
-	layer4_0_downsample_1_num_batches_tracked int64
-	layer4_1_conv1_weight                     []float32 // 512x2048x1x1
-	layer4_1_bn1_weight                       []float32 // 512
-	layer4_1_bn1_bias                         []float32 // 512
-	layer4_1_bn1_running_mean                 []float32 // 512
-	layer4_1_bn1_running_var                  []float32 // 512
-	layer4_1_bn1_num_batches_tracked          int64
-	layer4_1_conv2_weight                     []float32 // 512x512x3x3
-	layer4_1_bn2_weight                       []float32 // 512
-	layer4_1_bn2_bias                         []float32 // 512
-	layer4_1_bn2_running_mean                 []float32 // 512
-	layer4_1_bn2_running_var                  []float32 // 512
-	layer4_1_bn2_num_batches_tracked          int64
-	layer4_1_conv3_weight                     []float32 // 2048x512x1x1
-	layer4_1_bn3_weight                       []float32 // 2048
-	layer4_1_bn3_bias                         []float32 // 2048
-	layer4_1_bn3_running_mean                 []float32 // 2048
-	layer4_1_bn3_running_var                  []float32 // 2048
-	layer4_1_bn3_num_batches_tracked          int64
-	layer4_2_conv1_weight                     []float32 // 512x2048x1x1
-	layer4_2_bn1_weight                       []float32 // 512
-	layer4_2_bn1_bias                         []float32 // 512
-	layer4_2_bn1_running_mean                 []float32 // 512
-	layer4_2_bn1_running_var                  []float32 // 512
-	layer4_2_bn1_num_batches_tracked          int64
-	layer4_2_conv2_weight                     []float32 // 512x512x3x3
-	layer4_2_bn2_weight                       []float32 // 512
-	layer4_2_bn2_bias                         []float32 // 512
-	layer4_2_bn2_running_mean                 []float32 // 512
-	layer4_2_bn2_running_var                  []float32 // 512
-	layer4_2_bn2_num_batches_tracked          int64
-	layer4_2_conv3_weight                     []float32 // 2048x512x1x1
-	layer4_2_bn3_weight                       []float32 // 2048
-	layer4_2_bn3_bias                         []float32 // 2048
-	layer4_2_bn3_running_mean                 []float32 // 2048
-	layer4_2_bn3_running_var                  []float32 // 2048
-	layer4_2_bn3_num_batches_tracked          int64
-	fc_weight                                 []float32 // 1000x2048
-	fc_bias                                   []float32 // 1000
+	conv1_weight                       []float32 // 64x3x7x7
+	bn1_weight                         []float32 // 64
+	bn1_bias                           []float32 // 64
+	bn1_running_mean                   []float32 // 64
+	bn1_running_var                    []float32 // 64
+	layer1_0_conv1_weight              []float32 // 64x64x1x1
+	layer1_0_bn1_weight                []float32 // 64
+	layer1_0_bn1_bias                  []float32 // 64
+	layer1_0_bn1_running_mean          []float32 // 64
+	layer1_0_bn1_running_var           []float32 // 64
+	layer1_0_conv2_weight              []float32 // 64x64x3x3
+	layer1_0_bn2_weight                []float32 // 64
+	layer1_0_bn2_bias                  []float32 // 64
+	layer1_0_bn2_running_mean          []float32 // 64
+	layer1_0_bn2_running_var           []float32 // 64
+	layer1_0_conv3_weight              []float32 // 256x64x1x1
+	layer1_0_bn3_weight                []float32 // 256
+	layer1_0_bn3_bias                  []float32 // 256
+	layer1_0_bn3_running_mean          []float32 // 256
+	layer1_0_bn3_running_var           []float32 // 256
+	layer1_0_downsample_0_weight       []float32 // 256x64x1x1
+	layer1_0_downsample_1_weight       []float32 // 256
+	layer1_0_downsample_1_bias         []float32 // 256
+	layer1_0_downsample_1_running_mean []float32 // 256
+	layer1_0_downsample_1_running_var  []float32 // 256
+	layer1_1_conv1_weight              []float32 // 64x256x1x1
+	layer1_1_bn1_weight                []float32 // 64
+	layer1_1_bn1_bias                  []float32 // 64
+	layer1_1_bn1_running_mean          []float32 // 64
+	layer1_1_bn1_running_var           []float32 // 64
+	layer1_1_conv2_weight              []float32 // 64x64x3x3
+	layer1_1_bn2_weight                []float32 // 64
+	layer1_1_bn2_bias                  []float32 // 64
+	layer1_1_bn2_running_mean          []float32 // 64
+	layer1_1_bn2_running_var           []float32 // 64
+	layer1_1_conv3_weight              []float32 // 256x64x1x1
+	layer1_1_bn3_weight                []float32 // 256
+	layer1_1_bn3_bias                  []float32 // 256
+	layer1_1_bn3_running_mean          []float32 // 256
+	layer1_1_bn3_running_var           []float32 // 256
+	layer1_2_conv1_weight              []float32 // 64x256x1x1
+	layer1_2_bn1_weight                []float32 // 64
+	layer1_2_bn1_bias                  []float32 // 64
+	layer1_2_bn1_running_mean          []float32 // 64
+	layer1_2_bn1_running_var           []float32 // 64
+	layer1_2_conv2_weight              []float32 // 64x64x3x3
+	layer1_2_bn2_weight                []float32 // 64
+	layer1_2_bn2_bias                  []float32 // 64
+	layer1_2_bn2_running_mean          []float32 // 64
+	layer1_2_bn2_running_var           []float32 // 64
+	layer1_2_conv3_weight              []float32 // 256x64x1x1
+	layer1_2_bn3_weight                []float32 // 256
+	layer1_2_bn3_bias                  []float32 // 256
+	layer1_2_bn3_running_mean          []float32 // 256
+	layer1_2_bn3_running_var           []float32 // 256
+	layer2_0_conv1_weight              []float32 // 128x256x1x1
+	layer2_0_bn1_weight                []float32 // 128
+	layer2_0_bn1_bias                  []float32 // 128
+	layer2_0_bn1_running_mean          []float32 // 128
+	layer2_0_bn1_running_var           []float32 // 128
+	layer2_0_conv2_weight              []float32 // 128x128x3x3
+	layer2_0_bn2_weight                []float32 // 128
+	layer2_0_bn2_bias                  []float32 // 128
+	layer2_0_bn2_running_mean          []float32 // 128
+	layer2_0_bn2_running_var           []float32 // 128
+	layer2_0_conv3_weight              []float32 // 512x128x1x1
+	layer2_0_bn3_weight                []float32 // 512
+	layer2_0_bn3_bias                  []float32 // 512
+	layer2_0_bn3_running_mean          []float32 // 512
+	layer2_0_bn3_running_var           []float32 // 512
+	layer2_0_downsample_0_weight       []float32 // 512x256x1x1
+	layer2_0_downsample_1_weight       []float32 // 512
+	layer2_0_downsample_1_bias         []float32 // 512
+	layer2_0_downsample_1_running_mean []float32 // 512
+	layer2_0_downsample_1_running_var  []float32 // 512
+	layer2_1_conv1_weight              []float32 // 128x512x1x1
+	layer2_1_bn1_weight                []float32 // 128
+	layer2_1_bn1_bias                  []float32 // 128
+	layer2_1_bn1_running_mean          []float32 // 128
+	layer2_1_bn1_running_var           []float32 // 128
+	layer2_1_conv2_weight              []float32 // 128x128x3x3
+	layer2_1_bn2_weight                []float32 // 128
+	layer2_1_bn2_bias                  []float32 // 128
+	layer2_1_bn2_running_mean          []float32 // 128
+	layer2_1_bn2_running_var           []float32 // 128
+	layer2_1_conv3_weight              []float32 // 512x128x1x1
+	layer2_1_bn3_weight                []float32 // 512
+	layer2_1_bn3_bias                  []float32 // 512
+	layer2_1_bn3_running_mean          []float32 // 512
+	layer2_1_bn3_running_var           []float32 // 512
+	layer2_2_conv1_weight              []float32 // 128x512x1x1
+	layer2_2_bn1_weight                []float32 // 128
+	layer2_2_bn1_bias                  []float32 // 128
+	layer2_2_bn1_running_mean          []float32 // 128
+	layer2_2_bn1_running_var           []float32 // 128
+	layer2_2_conv2_weight              []float32 // 128x128x3x3
+	layer2_2_bn2_weight                []float32 // 128
+	layer2_2_bn2_bias                  []float32 // 128
+	layer2_2_bn2_running_mean          []float32 // 128
+	layer2_2_bn2_running_var           []float32 // 128
+	layer2_2_conv3_weight              []float32 // 512x128x1x1
+	layer2_2_bn3_weight                []float32 // 512
+	layer2_2_bn3_bias                  []float32 // 512
+	layer2_2_bn3_running_mean          []float32 // 512
+	layer2_2_bn3_running_var           []float32 // 512
+	layer2_3_conv1_weight              []float32 // 128x512x1x1
+	layer2_3_bn1_weight                []float32 // 128
+	layer2_3_bn1_bias                  []float32 // 128
+	layer2_3_bn1_running_mean          []float32 // 128
+	layer2_3_bn1_running_var           []float32 // 128
+	layer2_3_conv2_weight              []float32 // 128x128x3x3
+	layer2_3_bn2_weight                []float32 // 128
+	layer2_3_bn2_bias                  []float32 // 128
+	layer2_3_bn2_running_mean          []float32 // 128
+	layer2_3_bn2_running_var           []float32 // 128
+	layer2_3_conv3_weight              []float32 // 512x128x1x1
+	layer2_3_bn3_weight                []float32 // 512
+	layer2_3_bn3_bias                  []float32 // 512
+	layer2_3_bn3_running_mean          []float32 // 512
+	layer2_3_bn3_running_var           []float32 // 512
+	layer2_4_conv1_weight              []float32 // 128x512x1x1
+	layer2_4_bn1_weight                []float32 // 128
+	layer2_4_bn1_bias                  []float32 // 128
+	layer2_4_bn1_running_mean          []float32 // 128
+	layer2_4_bn1_running_var           []float32 // 128
+	layer2_4_conv2_weight              []float32 // 128x128x3x3
+	layer2_4_bn2_weight                []float32 // 128
+	layer2_4_bn2_bias                  []float32 // 128
+	layer2_4_bn2_running_mean          []float32 // 128
+	layer2_4_bn2_running_var           []float32 // 128
+	layer2_4_conv3_weight              []float32 // 512x128x1x1
+	layer2_4_bn3_weight                []float32 // 512
+	layer2_4_bn3_bias                  []float32 // 512
+	layer2_4_bn3_running_mean          []float32 // 512
+	layer2_4_bn3_running_var           []float32 // 512
+	layer2_5_conv1_weight              []float32 // 128x512x1x1
+	layer2_5_bn1_weight                []float32 // 128
+	layer2_5_bn1_bias                  []float32 // 128
+	layer2_5_bn1_running_mean          []float32 // 128
+	layer2_5_bn1_running_var           []float32 // 128
+	layer2_5_conv2_weight              []float32 // 128x128x3x3
+	layer2_5_bn2_weight                []float32 // 128
+	layer2_5_bn2_bias                  []float32 // 128
+	layer2_5_bn2_running_mean          []float32 // 128
+	layer2_5_bn2_running_var           []float32 // 128
+	layer2_5_conv3_weight              []float32 // 512x128x1x1
+	layer2_5_bn3_weight                []float32 // 512
+	layer2_5_bn3_bias                  []float32 // 512
+	layer2_5_bn3_running_mean          []float32 // 512
+	layer2_5_bn3_running_var           []float32 // 512
+	layer2_6_conv1_weight              []float32 // 128x512x1x1
+	layer2_6_bn1_weight                []float32 // 128
+	layer2_6_bn1_bias                  []float32 // 128
+	layer2_6_bn1_running_mean          []float32 // 128
+	layer2_6_bn1_running_var           []float32 // 128
+	layer2_6_conv2_weight              []float32 // 128x128x3x3
+	layer2_6_bn2_weight                []float32 // 128
+	layer2_6_bn2_bias                  []float32 // 128
+	layer2_6_bn2_running_mean          []float32 // 128
+	layer2_6_bn2_running_var           []float32 // 128
+	layer2_6_conv3_weight              []float32 // 512x128x1x1
+	layer2_6_bn3_weight                []float32 // 512
+	layer2_6_bn3_bias                  []float32 // 512
+	layer2_6_bn3_running_mean          []float32 // 512
+	layer2_6_bn3_running_var           []float32 // 512
+	layer2_7_conv1_weight              []float32 // 128x512x1x1
+	layer2_7_bn1_weight                []float32 // 128
+	layer2_7_bn1_bias                  []float32 // 128
+	layer2_7_bn1_running_mean          []float32 // 128
+	layer2_7_bn1_running_var           []float32 // 128
+	layer2_7_conv2_weight              []float32 // 128x128x3x3
+	layer2_7_bn2_weight                []float32 // 128
+	layer2_7_bn2_bias                  []float32 // 128
+	layer2_7_bn2_running_mean          []float32 // 128
+	layer2_7_bn2_running_var           []float32 // 128
+	layer2_7_conv3_weight              []float32 // 512x128x1x1
+	layer2_7_bn3_weight                []float32 // 512
+	layer2_7_bn3_bias                  []float32 // 512
+	layer2_7_bn3_running_mean          []float32 // 512
+	layer2_7_bn3_running_var           []float32 // 512
+	layer3_0_conv1_weight              []float32 // 256x512x1x1
+	layer3_0_bn1_weight                []float32 // 256
+	layer3_0_bn1_bias                  []float32 // 256
+	layer3_0_bn1_running_mean          []float32 // 256
+	layer3_0_bn1_running_var           []float32 // 256
+	layer3_0_conv2_weight              []float32 // 256x256x3x3
+	layer3_0_bn2_weight                []float32 // 256
+	layer3_0_bn2_bias                  []float32 // 256
+	layer3_0_bn2_running_mean          []float32 // 256
+	layer3_0_bn2_running_var           []float32 // 256
+	layer3_0_conv3_weight              []float32 // 1024x256x1x1
+	layer3_0_bn3_weight                []float32 // 1024
+	layer3_0_bn3_bias                  []float32 // 1024
+	layer3_0_bn3_running_mean          []float32 // 1024
+	layer3_0_bn3_running_var           []float32 // 1024
+	layer3_0_downsample_0_weight       []float32 // 1024x512x1x1
+	layer3_0_downsample_1_weight       []float32 // 1024
+	layer3_0_downsample_1_bias         []float32 // 1024
+	layer3_0_downsample_1_running_mean []float32 // 1024
+	layer3_0_downsample_1_running_var  []float32 // 1024
+	layer3_1_conv1_weight              []float32 // 256x1024x1x1
+	layer3_1_bn1_weight                []float32 // 256
+	layer3_1_bn1_bias                  []float32 // 256
+	layer3_1_bn1_running_mean          []float32 // 256
+	layer3_1_bn1_running_var           []float32 // 256
+	layer3_1_conv2_weight              []float32 // 256x256x3x3
+	layer3_1_bn2_weight                []float32 // 256
+	layer3_1_bn2_bias                  []float32 // 256
+	layer3_1_bn2_running_mean          []float32 // 256
+	layer3_1_bn2_running_var           []float32 // 256
+	layer3_1_conv3_weight              []float32 // 1024x256x1x1
+	layer3_1_bn3_weight                []float32 // 1024
+	layer3_1_bn3_bias                  []float32 // 1024
+	layer3_1_bn3_running_mean          []float32 // 1024
+	layer3_1_bn3_running_var           []float32 // 1024
+	layer3_2_conv1_weight              []float32 // 256x1024x1x1
+	layer3_2_bn1_weight                []float32 // 256
+	layer3_2_bn1_bias                  []float32 // 256
+	layer3_2_bn1_running_mean          []float32 // 256
+	layer3_2_bn1_running_var           []float32 // 256
+	layer3_2_conv2_weight              []float32 // 256x256x3x3
+	layer3_2_bn2_weight                []float32 // 256
+	layer3_2_bn2_bias                  []float32 // 256
+	layer3_2_bn2_running_mean          []float32 // 256
+	layer3_2_bn2_running_var           []float32 // 256
+	layer3_2_conv3_weight              []float32 // 1024x256x1x1
+	layer3_2_bn3_weight                []float32 // 1024
+	layer3_2_bn3_bias                  []float32 // 1024
+	layer3_2_bn3_running_mean          []float32 // 1024
+	layer3_2_bn3_running_var           []float32 // 1024
+	layer3_3_conv1_weight              []float32 // 256x1024x1x1
+	layer3_3_bn1_weight                []float32 // 256
+	layer3_3_bn1_bias                  []float32 // 256
+	layer3_3_bn1_running_mean          []float32 // 256
+	layer3_3_bn1_running_var           []float32 // 256
+	layer3_3_conv2_weight              []float32 // 256x256x3x3
+	layer3_3_bn2_weight                []float32 // 256
+	layer3_3_bn2_bias                  []float32 // 256
+	layer3_3_bn2_running_mean          []float32 // 256
+	layer3_3_bn2_running_var           []float32 // 256
+	layer3_3_conv3_weight              []float32 // 1024x256x1x1
+	layer3_3_bn3_weight                []float32 // 1024
+	layer3_3_bn3_bias                  []float32 // 1024
+	layer3_3_bn3_running_mean          []float32 // 1024
+	layer3_3_bn3_running_var           []float32 // 1024
+	layer3_4_conv1_weight              []float32 // 256x1024x1x1
+	layer3_4_bn1_weight                []float32 // 256
+	layer3_4_bn1_bias                  []float32 // 256
+	layer3_4_bn1_running_mean          []float32 // 256
+	layer3_4_bn1_running_var           []float32 // 256
+	layer3_4_conv2_weight              []float32 // 256x256x3x3
+	layer3_4_bn2_weight                []float32 // 256
+	layer3_4_bn2_bias                  []float32 // 256
+	layer3_4_bn2_running_mean          []float32 // 256
+	layer3_4_bn2_running_var           []float32 // 256
+	layer3_4_conv3_weight              []float32 // 1024x256x1x1
+	layer3_4_bn3_weight                []float32 // 1024
+	layer3_4_bn3_bias                  []float32 // 1024
+	layer3_4_bn3_running_mean          []float32 // 1024
+	layer3_4_bn3_running_var           []float32 // 1024
+	layer3_5_conv1_weight              []float32 // 256x1024x1x1
+	layer3_5_bn1_weight                []float32 // 256
+	layer3_5_bn1_bias                  []float32 // 256
+	layer3_5_bn1_running_mean          []float32 // 256
+	layer3_5_bn1_running_var           []float32 // 256
+	layer3_5_conv2_weight              []float32 // 256x256x3x3
+	layer3_5_bn2_weight                []float32 // 256
+	layer3_5_bn2_bias                  []float32 // 256
+	layer3_5_bn2_running_mean          []float32 // 256
+	layer3_5_bn2_running_var           []float32 // 256
+	layer3_5_conv3_weight              []float32 // 1024x256x1x1
+	layer3_5_bn3_weight                []float32 // 1024
+	layer3_5_bn3_bias                  []float32 // 1024
+	layer3_5_bn3_running_mean          []float32 // 1024
+	layer3_5_bn3_running_var           []float32 // 1024
+	layer3_6_conv1_weight              []float32 // 256x1024x1x1
+	layer3_6_bn1_weight                []float32 // 256
+	layer3_6_bn1_bias                  []float32 // 256
+	layer3_6_bn1_running_mean          []float32 // 256
+	layer3_6_bn1_running_var           []float32 // 256
+	layer3_6_conv2_weight              []float32 // 256x256x3x3
+	layer3_6_bn2_weight                []float32 // 256
+	layer3_6_bn2_bias                  []float32 // 256
+	layer3_6_bn2_running_mean          []float32 // 256
+	layer3_6_bn2_running_var           []float32 // 256
+	layer3_6_conv3_weight              []float32 // 1024x256x1x1
+	layer3_6_bn3_weight                []float32 // 1024
+	layer3_6_bn3_bias                  []float32 // 1024
+	layer3_6_bn3_running_mean          []float32 // 1024
+	layer3_6_bn3_running_var           []float32 // 1024
+	layer3_7_conv1_weight              []float32 // 256x1024x1x1
+	layer3_7_bn1_weight                []float32 // 256
+	layer3_7_bn1_bias                  []float32 // 256
+	layer3_7_bn1_running_mean          []float32 // 256
+	layer3_7_bn1_running_var           []float32 // 256
+	layer3_7_conv2_weight              []float32 // 256x256x3x3
+	layer3_7_bn2_weight                []float32 // 256
+	layer3_7_bn2_bias                  []float32 // 256
+	layer3_7_bn2_running_mean          []float32 // 256
+	layer3_7_bn2_running_var           []float32 // 256
+	layer3_7_conv3_weight              []float32 // 1024x256x1x1
+	layer3_7_bn3_weight                []float32 // 1024
+	layer3_7_bn3_bias                  []float32 // 1024
+	layer3_7_bn3_running_mean          []float32 // 1024
+	layer3_7_bn3_running_var           []float32 // 1024
+	layer3_8_conv1_weight              []float32 // 256x1024x1x1
+	layer3_8_bn1_weight                []float32 // 256
+	layer3_8_bn1_bias                  []float32 // 256
+	layer3_8_bn1_running_mean          []float32 // 256
+	layer3_8_bn1_running_var           []float32 // 256
+	layer3_8_conv2_weight              []float32 // 256x256x3x3
+	layer3_8_bn2_weight                []float32 // 256
+	layer3_8_bn2_bias                  []float32 // 256
+	layer3_8_bn2_running_mean          []float32 // 256
+	layer3_8_bn2_running_var           []float32 // 256
+	layer3_8_conv3_weight              []float32 // 1024x256x1x1
+	layer3_8_bn3_weight                []float32 // 1024
+	layer3_8_bn3_bias                  []float32 // 1024
+	layer3_8_bn3_running_mean          []float32 // 1024
+	layer3_8_bn3_running_var           []float32 // 1024
+	layer3_9_conv1_weight              []float32 // 256x1024x1x1
+	layer3_9_bn1_weight                []float32 // 256
+	layer3_9_bn1_bias                  []float32 // 256
+	layer3_9_bn1_running_mean          []float32 // 256
+	layer3_9_bn1_running_var           []float32 // 256
+	layer3_9_conv2_weight              []float32 // 256x256x3x3
+	layer3_9_bn2_weight                []float32 // 256
+	layer3_9_bn2_bias                  []float32 // 256
+	layer3_9_bn2_running_mean          []float32 // 256
+	layer3_9_bn2_running_var           []float32 // 256
+	layer3_9_conv3_weight              []float32 // 1024x256x1x1
+	layer3_9_bn3_weight                []float32 // 1024
+	layer3_9_bn3_bias                  []float32 // 1024
+	layer3_9_bn3_running_mean          []float32 // 1024
+	layer3_9_bn3_running_var           []float32 // 1024
+	layer3_10_conv1_weight             []float32 // 256x1024x1x1
+	layer3_10_bn1_weight               []float32 // 256
+	layer3_10_bn1_bias                 []float32 // 256
+	layer3_10_bn1_running_mean         []float32 // 256
+	layer3_10_bn1_running_var          []float32 // 256
+	layer3_10_conv2_weight             []float32 // 256x256x3x3
+	layer3_10_bn2_weight               []float32 // 256
+	layer3_10_bn2_bias                 []float32 // 256
+	layer3_10_bn2_running_mean         []float32 // 256
+	layer3_10_bn2_running_var          []float32 // 256
+	layer3_10_conv3_weight             []float32 // 1024x256x1x1
+	layer3_10_bn3_weight               []float32 // 1024
+	layer3_10_bn3_bias                 []float32 // 1024
+	layer3_10_bn3_running_mean         []float32 // 1024
+	layer3_10_bn3_running_var          []float32 // 1024
+	layer3_11_conv1_weight             []float32 // 256x1024x1x1
+	layer3_11_bn1_weight               []float32 // 256
+	layer3_11_bn1_bias                 []float32 // 256
+	layer3_11_bn1_running_mean         []float32 // 256
+	layer3_11_bn1_running_var          []float32 // 256
+	layer3_11_conv2_weight             []float32 // 256x256x3x3
+	layer3_11_bn2_weight               []float32 // 256
+	layer3_11_bn2_bias                 []float32 // 256
+	layer3_11_bn2_running_mean         []float32 // 256
+	layer3_11_bn2_running_var          []float32 // 256
+	layer3_11_conv3_weight             []float32 // 1024x256x1x1
+	layer3_11_bn3_weight               []float32 // 1024
+	layer3_11_bn3_bias                 []float32 // 1024
+	layer3_11_bn3_running_mean         []float32 // 1024
+	layer3_11_bn3_running_var          []float32 // 1024
+	layer3_12_conv1_weight             []float32 // 256x1024x1x1
+	layer3_12_bn1_weight               []float32 // 256
+	layer3_12_bn1_bias                 []float32 // 256
+	layer3_12_bn1_running_mean         []float32 // 256
+	layer3_12_bn1_running_var          []float32 // 256
+	layer3_12_conv2_weight             []float32 // 256x256x3x3
+	layer3_12_bn2_weight               []float32 // 256
+	layer3_12_bn2_bias                 []float32 // 256
+	layer3_12_bn2_running_mean         []float32 // 256
+	layer3_12_bn2_running_var          []float32 // 256
+	layer3_12_conv3_weight             []float32 // 1024x256x1x1
+	layer3_12_bn3_weight               []float32 // 1024
+	layer3_12_bn3_bias                 []float32 // 1024
+	layer3_12_bn3_running_mean         []float32 // 1024
+	layer3_12_bn3_running_var          []float32 // 1024
+	layer3_13_conv1_weight             []float32 // 256x1024x1x1
+	layer3_13_bn1_weight               []float32 // 256
+	layer3_13_bn1_bias                 []float32 // 256
+	layer3_13_bn1_running_mean         []float32 // 256
+	layer3_13_bn1_running_var          []float32 // 256
+	layer3_13_conv2_weight             []float32 // 256x256x3x3
+	layer3_13_bn2_weight               []float32 // 256
+	layer3_13_bn2_bias                 []float32 // 256
+	layer3_13_bn2_running_mean         []float32 // 256
+	layer3_13_bn2_running_var          []float32 // 256
+	layer3_13_conv3_weight             []float32 // 1024x256x1x1
+	layer3_13_bn3_weight               []float32 // 1024
+	layer3_13_bn3_bias                 []float32 // 1024
+	layer3_13_bn3_running_mean         []float32 // 1024
+	layer3_13_bn3_running_var          []float32 // 1024
+	layer3_14_conv1_weight             []float32 // 256x1024x1x1
+	layer3_14_bn1_weight               []float32 // 256
+	layer3_14_bn1_bias                 []float32 // 256
+	layer3_14_bn1_running_mean         []float32 // 256
+	layer3_14_bn1_running_var          []float32 // 256
+	layer3_14_conv2_weight             []float32 // 256x256x3x3
+	layer3_14_bn2_weight               []float32 // 256
+	layer3_14_bn2_bias                 []float32 // 256
+	layer3_14_bn2_running_mean         []float32 // 256
+	layer3_14_bn2_running_var          []float32 // 256
+	layer3_14_conv3_weight             []float32 // 1024x256x1x1
+	layer3_14_bn3_weight               []float32 // 1024
+	layer3_14_bn3_bias                 []float32 // 1024
+	layer3_14_bn3_running_mean         []float32 // 1024
+	layer3_14_bn3_running_var          []float32 // 1024
+	layer3_15_conv1_weight             []float32 // 256x1024x1x1
+	layer3_15_bn1_weight               []float32 // 256
+	layer3_15_bn1_bias                 []float32 // 256
+	layer3_15_bn1_running_mean         []float32 // 256
+	layer3_15_bn1_running_var          []float32 // 256
+	layer3_15_conv2_weight             []float32 // 256x256x3x3
+	layer3_15_bn2_weight               []float32 // 256
+	layer3_15_bn2_bias                 []float32 // 256
+	layer3_15_bn2_running_mean         []float32 // 256
+	layer3_15_bn2_running_var          []float32 // 256
+	layer3_15_conv3_weight             []float32 // 1024x256x1x1
+	layer3_15_bn3_weight               []float32 // 1024
+	layer3_15_bn3_bias                 []float32 // 1024
+	layer3_15_bn3_running_mean         []float32 // 1024
+	layer3_15_bn3_running_var          []float32 // 1024
+	layer3_16_conv1_weight             []float32 // 256x1024x1x1
+	layer3_16_bn1_weight               []float32 // 256
+	layer3_16_bn1_bias                 []float32 // 256
+	layer3_16_bn1_running_mean         []float32 // 256
+	layer3_16_bn1_running_var          []float32 // 256
+	layer3_16_conv2_weight             []float32 // 256x256x3x3
+	layer3_16_bn2_weight               []float32 // 256
+	layer3_16_bn2_bias                 []float32 // 256
+	layer3_16_bn2_running_mean         []float32 // 256
+	layer3_16_bn2_running_var          []float32 // 256
+	layer3_16_conv3_weight             []float32 // 1024x256x1x1
+	layer3_16_bn3_weight               []float32 // 1024
+	layer3_16_bn3_bias                 []float32 // 1024
+	layer3_16_bn3_running_mean         []float32 // 1024
+	layer3_16_bn3_running_var          []float32 // 1024
+	layer3_17_conv1_weight             []float32 // 256x1024x1x1
+	layer3_17_bn1_weight               []float32 // 256
+	layer3_17_bn1_bias                 []float32 // 256
+	layer3_17_bn1_running_mean         []float32 // 256
+	layer3_17_bn1_running_var          []float32 // 256
+	layer3_17_conv2_weight             []float32 // 256x256x3x3
+	layer3_17_bn2_weight               []float32 // 256
+	layer3_17_bn2_bias                 []float32 // 256
+	layer3_17_bn2_running_mean         []float32 // 256
+	layer3_17_bn2_running_var          []float32 // 256
+	layer3_17_conv3_weight             []float32 // 1024x256x1x1
+	layer3_17_bn3_weight               []float32 // 1024
+	layer3_17_bn3_bias                 []float32 // 1024
+	layer3_17_bn3_running_mean         []float32 // 1024
+	layer3_17_bn3_running_var          []float32 // 1024
+	layer3_18_conv1_weight             []float32 // 256x1024x1x1
+	layer3_18_bn1_weight               []float32 // 256
+	layer3_18_bn1_bias                 []float32 // 256
+	layer3_18_bn1_running_mean         []float32 // 256
+	layer3_18_bn1_running_var          []float32 // 256
+	layer3_18_conv2_weight             []float32 // 256x256x3x3
+	layer3_18_bn2_weight               []float32 // 256
+	layer3_18_bn2_bias                 []float32 // 256
+	layer3_18_bn2_running_mean         []float32 // 256
+	layer3_18_bn2_running_var          []float32 // 256
+	layer3_18_conv3_weight             []float32 // 1024x256x1x1
+	layer3_18_bn3_weight               []float32 // 1024
+	layer3_18_bn3_bias                 []float32 // 1024
+	layer3_18_bn3_running_mean         []float32 // 1024
+	layer3_18_bn3_running_var          []float32 // 1024
+	layer3_19_conv1_weight             []float32 // 256x1024x1x1
+	layer3_19_bn1_weight               []float32 // 256
+	layer3_19_bn1_bias                 []float32 // 256
+	layer3_19_bn1_running_mean         []float32 // 256
+	layer3_19_bn1_running_var          []float32 // 256
+	layer3_19_conv2_weight             []float32 // 256x256x3x3
+	layer3_19_bn2_weight               []float32 // 256
+	layer3_19_bn2_bias                 []float32 // 256
+	layer3_19_bn2_running_mean         []float32 // 256
+	layer3_19_bn2_running_var          []float32 // 256
+	layer3_19_conv3_weight             []float32 // 1024x256x1x1
+	layer3_19_bn3_weight               []float32 // 1024
+	layer3_19_bn3_bias                 []float32 // 1024
+	layer3_19_bn3_running_mean         []float32 // 1024
+	layer3_19_bn3_running_var          []float32 // 1024
+	layer3_20_conv1_weight             []float32 // 256x1024x1x1
+	layer3_20_bn1_weight               []float32 // 256
+	layer3_20_bn1_bias                 []float32 // 256
+	layer3_20_bn1_running_mean         []float32 // 256
+	layer3_20_bn1_running_var          []float32 // 256
+	layer3_20_conv2_weight             []float32 // 256x256x3x3
+	layer3_20_bn2_weight               []float32 // 256
+	layer3_20_bn2_bias                 []float32 // 256
+	layer3_20_bn2_running_mean         []float32 // 256
+	layer3_20_bn2_running_var          []float32 // 256
+	layer3_20_conv3_weight             []float32 // 1024x256x1x1
+	layer3_20_bn3_weight               []float32 // 1024
+	layer3_20_bn3_bias                 []float32 // 1024
+	layer3_20_bn3_running_mean         []float32 // 1024
+	layer3_20_bn3_running_var          []float32 // 1024
+	layer3_21_conv1_weight             []float32 // 256x1024x1x1
+	layer3_21_bn1_weight               []float32 // 256
+	layer3_21_bn1_bias                 []float32 // 256
+	layer3_21_bn1_running_mean         []float32 // 256
+	layer3_21_bn1_running_var          []float32 // 256
+	layer3_21_conv2_weight             []float32 // 256x256x3x3
+	layer3_21_bn2_weight               []float32 // 256
+	layer3_21_bn2_bias                 []float32 // 256
+	layer3_21_bn2_running_mean         []float32 // 256
+	layer3_21_bn2_running_var          []float32 // 256
+	layer3_21_conv3_weight             []float32 // 1024x256x1x1
+	layer3_21_bn3_weight               []float32 // 1024
+	layer3_21_bn3_bias                 []float32 // 1024
+	layer3_21_bn3_running_mean         []float32 // 1024
+	layer3_21_bn3_running_var          []float32 // 1024
+	layer3_22_conv1_weight             []float32 // 256x1024x1x1
+	layer3_22_bn1_weight               []float32 // 256
+	layer3_22_bn1_bias                 []float32 // 256
+	layer3_22_bn1_running_mean         []float32 // 256
+	layer3_22_bn1_running_var          []float32 // 256
+	layer3_22_conv2_weight             []float32 // 256x256x3x3
+	layer3_22_bn2_weight               []float32 // 256
+	layer3_22_bn2_bias                 []float32 // 256
+	layer3_22_bn2_running_mean         []float32 // 256
+	layer3_22_bn2_running_var          []float32 // 256
+	layer3_22_conv3_weight             []float32 // 1024x256x1x1
+	layer3_22_bn3_weight               []float32 // 1024
+	layer3_22_bn3_bias                 []float32 // 1024
+	layer3_22_bn3_running_mean         []float32 // 1024
+	layer3_22_bn3_running_var          []float32 // 1024
+	layer3_23_conv1_weight             []float32 // 256x1024x1x1
+	layer3_23_bn1_weight               []float32 // 256
+	layer3_23_bn1_bias                 []float32 // 256
+	layer3_23_bn1_running_mean         []float32 // 256
+	layer3_23_bn1_running_var          []float32 // 256
+	layer3_23_conv2_weight             []float32 // 256x256x3x3
+	layer3_23_bn2_weight               []float32 // 256
+	layer3_23_bn2_bias                 []float32 // 256
+	layer3_23_bn2_running_mean         []float32 // 256
+	layer3_23_bn2_running_var          []float32 // 256
+	layer3_23_conv3_weight             []float32 // 1024x256x1x1
+	layer3_23_bn3_weight               []float32 // 1024
+	layer3_23_bn3_bias                 []float32 // 1024
+	layer3_23_bn3_running_mean         []float32 // 1024
+	layer3_23_bn3_running_var          []float32 // 1024
+	layer3_24_conv1_weight             []float32 // 256x1024x1x1
+	layer3_24_bn1_weight               []float32 // 256
+	layer3_24_bn1_bias                 []float32 // 256
+	layer3_24_bn1_running_mean         []float32 // 256
+	layer3_24_bn1_running_var          []float32 // 256
+	layer3_24_conv2_weight             []float32 // 256x256x3x3
+	layer3_24_bn2_weight               []float32 // 256
+	layer3_24_bn2_bias                 []float32 // 256
+	layer3_24_bn2_running_mean         []float32 // 256
+	layer3_24_bn2_running_var          []float32 // 256
+	layer3_24_conv3_weight             []float32 // 1024x256x1x1
+	layer3_24_bn3_weight               []float32 // 1024
+	layer3_24_bn3_bias                 []float32 // 1024
+	layer3_24_bn3_running_mean         []float32 // 1024
+	layer3_24_bn3_running_var          []float32 // 1024
+	layer3_25_conv1_weight             []float32 // 256x1024x1x1
+	layer3_25_bn1_weight               []float32 // 256
+	layer3_25_bn1_bias                 []float32 // 256
+	layer3_25_bn1_running_mean         []float32 // 256
+	layer3_25_bn1_running_var          []float32 // 256
+	layer3_25_conv2_weight             []float32 // 256x256x3x3
+	layer3_25_bn2_weight               []float32 // 256
+	layer3_25_bn2_bias                 []float32 // 256
+	layer3_25_bn2_running_mean         []float32 // 256
+	layer3_25_bn2_running_var          []float32 // 256
+	layer3_25_conv3_weight             []float32 // 1024x256x1x1
+	layer3_25_bn3_weight               []float32 // 1024
+	layer3_25_bn3_bias                 []float32 // 1024
+	layer3_25_bn3_running_mean         []float32 // 1024
+	layer3_25_bn3_running_var          []float32 // 1024
+	layer3_26_conv1_weight             []float32 // 256x1024x1x1
+	layer3_26_bn1_weight               []float32 // 256
+	layer3_26_bn1_bias                 []float32 // 256
+	layer3_26_bn1_running_mean         []float32 // 256
+	layer3_26_bn1_running_var          []float32 // 256
+	layer3_26_conv2_weight             []float32 // 256x256x3x3
+	layer3_26_bn2_weight               []float32 // 256
+	layer3_26_bn2_bias                 []float32 // 256
+	layer3_26_bn2_running_mean         []float32 // 256
+	layer3_26_bn2_running_var          []float32 // 256
+	layer3_26_conv3_weight             []float32 // 1024x256x1x1
+	layer3_26_bn3_weight               []float32 // 1024
+	layer3_26_bn3_bias                 []float32 // 1024
+	layer3_26_bn3_running_mean         []float32 // 1024
+	layer3_26_bn3_running_var          []float32 // 1024
+	layer3_27_conv1_weight             []float32 // 256x1024x1x1
+	layer3_27_bn1_weight               []float32 // 256
+	layer3_27_bn1_bias                 []float32 // 256
+	layer3_27_bn1_running_mean         []float32 // 256
+	layer3_27_bn1_running_var          []float32 // 256
+	layer3_27_conv2_weight             []float32 // 256x256x3x3
+	layer3_27_bn2_weight               []float32 // 256
+	layer3_27_bn2_bias                 []float32 // 256
+	layer3_27_bn2_running_mean         []float32 // 256
+	layer3_27_bn2_running_var          []float32 // 256
+	layer3_27_conv3_weight             []float32 // 1024x256x1x1
+	layer3_27_bn3_weight               []float32 // 1024
+	layer3_27_bn3_bias                 []float32 // 1024
+	layer3_27_bn3_running_mean         []float32 // 1024
+	layer3_27_bn3_running_var          []float32 // 1024
+	layer3_28_conv1_weight             []float32 // 256x1024x1x1
+	layer3_28_bn1_weight               []float32 // 256
+	layer3_28_bn1_bias                 []float32 // 256
+	layer3_28_bn1_running_mean         []float32 // 256
+	layer3_28_bn1_running_var          []float32 // 256
+	layer3_28_conv2_weight             []float32 // 256x256x3x3
+	layer3_28_bn2_weight               []float32 // 256
+	layer3_28_bn2_bias                 []float32 // 256
+	layer3_28_bn2_running_mean         []float32 // 256
+	layer3_28_bn2_running_var          []float32 // 256
+	layer3_28_conv3_weight             []float32 // 1024x256x1x1
+	layer3_28_bn3_weight               []float32 // 1024
+	layer3_28_bn3_bias                 []float32 // 1024
+	layer3_28_bn3_running_mean         []float32 // 1024
+	layer3_28_bn3_running_var          []float32 // 1024
+	layer3_29_conv1_weight             []float32 // 256x1024x1x1
+	layer3_29_bn1_weight               []float32 // 256
+	layer3_29_bn1_bias                 []float32 // 256
+	layer3_29_bn1_running_mean         []float32 // 256
+	layer3_29_bn1_running_var          []float32 // 256
+	layer3_29_conv2_weight             []float32 // 256x256x3x3
+	layer3_29_bn2_weight               []float32 // 256
+	layer3_29_bn2_bias                 []float32 // 256
+	layer3_29_bn2_running_mean         []float32 // 256
+	layer3_29_bn2_running_var          []float32 // 256
+	layer3_29_conv3_weight             []float32 // 1024x256x1x1
+	layer3_29_bn3_weight               []float32 // 1024
+	layer3_29_bn3_bias                 []float32 // 1024
+	layer3_29_bn3_running_mean         []float32 // 1024
+	layer3_29_bn3_running_var          []float32 // 1024
+	layer3_30_conv1_weight             []float32 // 256x1024x1x1
+	layer3_30_bn1_weight               []float32 // 256
+	layer3_30_bn1_bias                 []float32 // 256
+	layer3_30_bn1_running_mean         []float32 // 256
+	layer3_30_bn1_running_var          []float32 // 256
+	layer3_30_conv2_weight             []float32 // 256x256x3x3
+	layer3_30_bn2_weight               []float32 // 256
+	layer3_30_bn2_bias                 []float32 // 256
+	layer3_30_bn2_running_mean         []float32 // 256
+	layer3_30_bn2_running_var          []float32 // 256
+	layer3_30_conv3_weight             []float32 // 1024x256x1x1
+	layer3_30_bn3_weight               []float32 // 1024
+	layer3_30_bn3_bias                 []float32 // 1024
+	layer3_30_bn3_running_mean         []float32 // 1024
+	layer3_30_bn3_running_var          []float32 // 1024
+	layer3_31_conv1_weight             []float32 // 256x1024x1x1
+	layer3_31_bn1_weight               []float32 // 256
+	layer3_31_bn1_bias                 []float32 // 256
+	layer3_31_bn1_running_mean         []float32 // 256
+	layer3_31_bn1_running_var          []float32 // 256
+	layer3_31_conv2_weight             []float32 // 256x256x3x3
+	layer3_31_bn2_weight               []float32 // 256
+	layer3_31_bn2_bias                 []float32 // 256
+	layer3_31_bn2_running_mean         []float32 // 256
+	layer3_31_bn2_running_var          []float32 // 256
+	layer3_31_conv3_weight             []float32 // 1024x256x1x1
+	layer3_31_bn3_weight               []float32 // 1024
+	layer3_31_bn3_bias                 []float32 // 1024
+	layer3_31_bn3_running_mean         []float32 // 1024
+	layer3_31_bn3_running_var          []float32 // 1024
+	layer3_32_conv1_weight             []float32 // 256x1024x1x1
+	layer3_32_bn1_weight               []float32 // 256
+	layer3_32_bn1_bias                 []float32 // 256
+	layer3_32_bn1_running_mean         []float32 // 256
+	layer3_32_bn1_running_var          []float32 // 256
+	layer3_32_conv2_weight             []float32 // 256x256x3x3
+	layer3_32_bn2_weight               []float32 // 256
+	layer3_32_bn2_bias                 []float32 // 256
+	layer3_32_bn2_running_mean         []float32 // 256
+	layer3_32_bn2_running_var          []float32 // 256
+	layer3_32_conv3_weight             []float32 // 1024x256x1x1
+	layer3_32_bn3_weight               []float32 // 1024
+	layer3_32_bn3_bias                 []float32 // 1024
+	layer3_32_bn3_running_mean         []float32 // 1024
+	layer3_32_bn3_running_var          []float32 // 1024
+	layer3_33_conv1_weight             []float32 // 256x1024x1x1
+	layer3_33_bn1_weight               []float32 // 256
+	layer3_33_bn1_bias                 []float32 // 256
+	layer3_33_bn1_running_mean         []float32 // 256
+	layer3_33_bn1_running_var          []float32 // 256
+	layer3_33_conv2_weight             []float32 // 256x256x3x3
+	layer3_33_bn2_weight               []float32 // 256
+	layer3_33_bn2_bias                 []float32 // 256
+	layer3_33_bn2_running_mean         []float32 // 256
+	layer3_33_bn2_running_var          []float32 // 256
+	layer3_33_conv3_weight             []float32 // 1024x256x1x1
+	layer3_33_bn3_weight               []float32 // 1024
+	layer3_33_bn3_bias                 []float32 // 1024
+	layer3_33_bn3_running_mean         []float32 // 1024
+	layer3_33_bn3_running_var          []float32 // 1024
+	layer3_34_conv1_weight             []float32 // 256x1024x1x1
+	layer3_34_bn1_weight               []float32 // 256
+	layer3_34_bn1_bias                 []float32 // 256
+	layer3_34_bn1_running_mean         []float32 // 256
+	layer3_34_bn1_running_var          []float32 // 256
+	layer3_34_conv2_weight             []float32 // 256x256x3x3
+	layer3_34_bn2_weight               []float32 // 256
+	layer3_34_bn2_bias                 []float32 // 256
+	layer3_34_bn2_running_mean         []float32 // 256
+	layer3_34_bn2_running_var          []float32 // 256
+	layer3_34_conv3_weight             []float32 // 1024x256x1x1
+	layer3_34_bn3_weight               []float32 // 1024
+	layer3_34_bn3_bias                 []float32 // 1024
+	layer3_34_bn3_running_mean         []float32 // 1024
+	layer3_34_bn3_running_var          []float32 // 1024
+	layer3_35_conv1_weight             []float32 // 256x1024x1x1
+	layer3_35_bn1_weight               []float32 // 256
+	layer3_35_bn1_bias                 []float32 // 256
+	layer3_35_bn1_running_mean         []float32 // 256
+	layer3_35_bn1_running_var          []float32 // 256
+	layer3_35_conv2_weight             []float32 // 256x256x3x3
+	layer3_35_bn2_weight               []float32 // 256
+	layer3_35_bn2_bias                 []float32 // 256
+	layer3_35_bn2_running_mean         []float32 // 256
+	layer3_35_bn2_running_var          []float32 // 256
+	layer3_35_conv3_weight             []float32 // 1024x256x1x1
+	layer3_35_bn3_weight               []float32 // 1024
+	layer3_35_bn3_bias                 []float32 // 1024
+	layer3_35_bn3_running_mean         []float32 // 1024
+	layer3_35_bn3_running_var          []float32 // 1024
+	layer4_0_conv1_weight              []float32 // 512x1024x1x1
+	layer4_0_bn1_weight                []float32 // 512
+	layer4_0_bn1_bias                  []float32 // 512
+	layer4_0_bn1_running_mean          []float32 // 512
+	layer4_0_bn1_running_var           []float32 // 512
+	layer4_0_conv2_weight              []float32 // 512x512x3x3
+	layer4_0_bn2_weight                []float32 // 512
+	layer4_0_bn2_bias                  []float32 // 512
+	layer4_0_bn2_running_mean          []float32 // 512
+	layer4_0_bn2_running_var           []float32 // 512
+	layer4_0_conv3_weight              []float32 // 2048x512x1x1
+	layer4_0_bn3_weight                []float32 // 2048
+	layer4_0_bn3_bias                  []float32 // 2048
+	layer4_0_bn3_running_mean          []float32 // 2048
+	layer4_0_bn3_running_var           []float32 // 2048
+	layer4_0_downsample_0_weight       []float32 // 2048x1024x1x1
+	layer4_0_downsample_1_weight       []float32 // 2048
+	layer4_0_downsample_1_bias         []float32 // 2048
+	layer4_0_downsample_1_running_mean []float32 // 2048
+	layer4_0_downsample_1_running_var  []float32 // 2048
+	layer4_1_conv1_weight              []float32 // 512x2048x1x1
+	layer4_1_bn1_weight                []float32 // 512
+	layer4_1_bn1_bias                  []float32 // 512
+	layer4_1_bn1_running_mean          []float32 // 512
+	layer4_1_bn1_running_var           []float32 // 512
+	layer4_1_conv2_weight              []float32 // 512x512x3x3
+	layer4_1_bn2_weight                []float32 // 512
+	layer4_1_bn2_bias                  []float32 // 512
+	layer4_1_bn2_running_mean          []float32 // 512
+	layer4_1_bn2_running_var           []float32 // 512
+	layer4_1_conv3_weight              []float32 // 2048x512x1x1
+	layer4_1_bn3_weight                []float32 // 2048
+	layer4_1_bn3_bias                  []float32 // 2048
+	layer4_1_bn3_running_mean          []float32 // 2048
+	layer4_1_bn3_running_var           []float32 // 2048
+	layer4_2_conv1_weight              []float32 // 512x2048x1x1
+	layer4_2_bn1_weight                []float32 // 512
+	layer4_2_bn1_bias                  []float32 // 512
+	layer4_2_bn1_running_mean          []float32 // 512
+	layer4_2_bn1_running_var           []float32 // 512
+	layer4_2_conv2_weight              []float32 // 512x512x3x3
+	layer4_2_bn2_weight                []float32 // 512
+	layer4_2_bn2_bias                  []float32 // 512
+	layer4_2_bn2_running_mean          []float32 // 512
+	layer4_2_bn2_running_var           []float32 // 512
+	layer4_2_conv3_weight              []float32 // 2048x512x1x1
+	layer4_2_bn3_weight                []float32 // 2048
+	layer4_2_bn3_bias                  []float32 // 2048
+	layer4_2_bn3_running_mean          []float32 // 2048
+	layer4_2_bn3_running_var           []float32 // 2048
+	fc_weight                          []float32 // 1000x2048
+	fc_bias                            []float32 // 1000
 }
 
 // activations has one buffer per layer output, each batch times the per-image shape.
@@ -1656,6 +1503,7 @@ type activations struct {
 type Model struct {
 	data   []float32 // every float parameter, trainable ones first
 	w      weights
+	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
 	arena  []float32 // activations, grown to the largest batch seen
@@ -1667,7 +1515,7 @@ type Model struct {
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:9408]
 	m.w.bn1_weight = d[9408:9472]
@@ -2452,931 +2300,931 @@ func New(seed uint64) *Model {
 		{Name: "bn1.bias", Shape: []int{64}, Data: m.w.bn1_bias, Trainable: true},
 		{Name: "bn1.running_mean", Shape: []int{64}, Data: m.w.bn1_running_mean},
 		{Name: "bn1.running_var", Shape: []int{64}, Data: m.w.bn1_running_var},
-		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.bn1_num_batches_tracked},
+		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[0]},
 		{Name: "layer1.0.conv1.weight", Shape: []int{64, 64, 1, 1}, Data: m.w.layer1_0_conv1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.weight", Shape: []int{64}, Data: m.w.layer1_0_bn1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.bias", Shape: []int{64}, Data: m.w.layer1_0_bn1_bias, Trainable: true},
 		{Name: "layer1.0.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_0_bn1_running_mean},
 		{Name: "layer1.0.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_0_bn1_running_var},
-		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn1_num_batches_tracked},
+		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[1]},
 		{Name: "layer1.0.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_0_conv2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.weight", Shape: []int{64}, Data: m.w.layer1_0_bn2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.bias", Shape: []int{64}, Data: m.w.layer1_0_bn2_bias, Trainable: true},
 		{Name: "layer1.0.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_0_bn2_running_mean},
 		{Name: "layer1.0.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_0_bn2_running_var},
-		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn2_num_batches_tracked},
+		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[2]},
 		{Name: "layer1.0.conv3.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_0_conv3_weight, Trainable: true},
 		{Name: "layer1.0.bn3.weight", Shape: []int{256}, Data: m.w.layer1_0_bn3_weight, Trainable: true},
 		{Name: "layer1.0.bn3.bias", Shape: []int{256}, Data: m.w.layer1_0_bn3_bias, Trainable: true},
 		{Name: "layer1.0.bn3.running_mean", Shape: []int{256}, Data: m.w.layer1_0_bn3_running_mean},
 		{Name: "layer1.0.bn3.running_var", Shape: []int{256}, Data: m.w.layer1_0_bn3_running_var},
-		{Name: "layer1.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn3_num_batches_tracked},
+		{Name: "layer1.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[3]},
 		{Name: "layer1.0.downsample.0.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_0_downsample_0_weight, Trainable: true},
 		{Name: "layer1.0.downsample.1.weight", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_weight, Trainable: true},
 		{Name: "layer1.0.downsample.1.bias", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_bias, Trainable: true},
 		{Name: "layer1.0.downsample.1.running_mean", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_running_mean},
 		{Name: "layer1.0.downsample.1.running_var", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_running_var},
-		{Name: "layer1.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_downsample_1_num_batches_tracked},
+		{Name: "layer1.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[4]},
 		{Name: "layer1.1.conv1.weight", Shape: []int{64, 256, 1, 1}, Data: m.w.layer1_1_conv1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.weight", Shape: []int{64}, Data: m.w.layer1_1_bn1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.bias", Shape: []int{64}, Data: m.w.layer1_1_bn1_bias, Trainable: true},
 		{Name: "layer1.1.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_1_bn1_running_mean},
 		{Name: "layer1.1.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_1_bn1_running_var},
-		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn1_num_batches_tracked},
+		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[5]},
 		{Name: "layer1.1.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_1_conv2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.weight", Shape: []int{64}, Data: m.w.layer1_1_bn2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.bias", Shape: []int{64}, Data: m.w.layer1_1_bn2_bias, Trainable: true},
 		{Name: "layer1.1.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_1_bn2_running_mean},
 		{Name: "layer1.1.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_1_bn2_running_var},
-		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn2_num_batches_tracked},
+		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[6]},
 		{Name: "layer1.1.conv3.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_1_conv3_weight, Trainable: true},
 		{Name: "layer1.1.bn3.weight", Shape: []int{256}, Data: m.w.layer1_1_bn3_weight, Trainable: true},
 		{Name: "layer1.1.bn3.bias", Shape: []int{256}, Data: m.w.layer1_1_bn3_bias, Trainable: true},
 		{Name: "layer1.1.bn3.running_mean", Shape: []int{256}, Data: m.w.layer1_1_bn3_running_mean},
 		{Name: "layer1.1.bn3.running_var", Shape: []int{256}, Data: m.w.layer1_1_bn3_running_var},
-		{Name: "layer1.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn3_num_batches_tracked},
+		{Name: "layer1.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[7]},
 		{Name: "layer1.2.conv1.weight", Shape: []int{64, 256, 1, 1}, Data: m.w.layer1_2_conv1_weight, Trainable: true},
 		{Name: "layer1.2.bn1.weight", Shape: []int{64}, Data: m.w.layer1_2_bn1_weight, Trainable: true},
 		{Name: "layer1.2.bn1.bias", Shape: []int{64}, Data: m.w.layer1_2_bn1_bias, Trainable: true},
 		{Name: "layer1.2.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_2_bn1_running_mean},
 		{Name: "layer1.2.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_2_bn1_running_var},
-		{Name: "layer1.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn1_num_batches_tracked},
+		{Name: "layer1.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[8]},
 		{Name: "layer1.2.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_2_conv2_weight, Trainable: true},
 		{Name: "layer1.2.bn2.weight", Shape: []int{64}, Data: m.w.layer1_2_bn2_weight, Trainable: true},
 		{Name: "layer1.2.bn2.bias", Shape: []int{64}, Data: m.w.layer1_2_bn2_bias, Trainable: true},
 		{Name: "layer1.2.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_2_bn2_running_mean},
 		{Name: "layer1.2.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_2_bn2_running_var},
-		{Name: "layer1.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn2_num_batches_tracked},
+		{Name: "layer1.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[9]},
 		{Name: "layer1.2.conv3.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_2_conv3_weight, Trainable: true},
 		{Name: "layer1.2.bn3.weight", Shape: []int{256}, Data: m.w.layer1_2_bn3_weight, Trainable: true},
 		{Name: "layer1.2.bn3.bias", Shape: []int{256}, Data: m.w.layer1_2_bn3_bias, Trainable: true},
 		{Name: "layer1.2.bn3.running_mean", Shape: []int{256}, Data: m.w.layer1_2_bn3_running_mean},
 		{Name: "layer1.2.bn3.running_var", Shape: []int{256}, Data: m.w.layer1_2_bn3_running_var},
-		{Name: "layer1.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn3_num_batches_tracked},
+		{Name: "layer1.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[10]},
 		{Name: "layer2.0.conv1.weight", Shape: []int{128, 256, 1, 1}, Data: m.w.layer2_0_conv1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.weight", Shape: []int{128}, Data: m.w.layer2_0_bn1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.bias", Shape: []int{128}, Data: m.w.layer2_0_bn1_bias, Trainable: true},
 		{Name: "layer2.0.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_0_bn1_running_mean},
 		{Name: "layer2.0.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_0_bn1_running_var},
-		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn1_num_batches_tracked},
+		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[11]},
 		{Name: "layer2.0.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_0_conv2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.weight", Shape: []int{128}, Data: m.w.layer2_0_bn2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.bias", Shape: []int{128}, Data: m.w.layer2_0_bn2_bias, Trainable: true},
 		{Name: "layer2.0.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_0_bn2_running_mean},
 		{Name: "layer2.0.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_0_bn2_running_var},
-		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn2_num_batches_tracked},
+		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[12]},
 		{Name: "layer2.0.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_0_conv3_weight, Trainable: true},
 		{Name: "layer2.0.bn3.weight", Shape: []int{512}, Data: m.w.layer2_0_bn3_weight, Trainable: true},
 		{Name: "layer2.0.bn3.bias", Shape: []int{512}, Data: m.w.layer2_0_bn3_bias, Trainable: true},
 		{Name: "layer2.0.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_0_bn3_running_mean},
 		{Name: "layer2.0.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_0_bn3_running_var},
-		{Name: "layer2.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn3_num_batches_tracked},
+		{Name: "layer2.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[13]},
 		{Name: "layer2.0.downsample.0.weight", Shape: []int{512, 256, 1, 1}, Data: m.w.layer2_0_downsample_0_weight, Trainable: true},
 		{Name: "layer2.0.downsample.1.weight", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_weight, Trainable: true},
 		{Name: "layer2.0.downsample.1.bias", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_bias, Trainable: true},
 		{Name: "layer2.0.downsample.1.running_mean", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_running_mean},
 		{Name: "layer2.0.downsample.1.running_var", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_running_var},
-		{Name: "layer2.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_downsample_1_num_batches_tracked},
+		{Name: "layer2.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[14]},
 		{Name: "layer2.1.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_1_conv1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.weight", Shape: []int{128}, Data: m.w.layer2_1_bn1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.bias", Shape: []int{128}, Data: m.w.layer2_1_bn1_bias, Trainable: true},
 		{Name: "layer2.1.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_1_bn1_running_mean},
 		{Name: "layer2.1.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_1_bn1_running_var},
-		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn1_num_batches_tracked},
+		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[15]},
 		{Name: "layer2.1.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_1_conv2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.weight", Shape: []int{128}, Data: m.w.layer2_1_bn2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.bias", Shape: []int{128}, Data: m.w.layer2_1_bn2_bias, Trainable: true},
 		{Name: "layer2.1.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_1_bn2_running_mean},
 		{Name: "layer2.1.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_1_bn2_running_var},
-		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn2_num_batches_tracked},
+		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[16]},
 		{Name: "layer2.1.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_1_conv3_weight, Trainable: true},
 		{Name: "layer2.1.bn3.weight", Shape: []int{512}, Data: m.w.layer2_1_bn3_weight, Trainable: true},
 		{Name: "layer2.1.bn3.bias", Shape: []int{512}, Data: m.w.layer2_1_bn3_bias, Trainable: true},
 		{Name: "layer2.1.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_1_bn3_running_mean},
 		{Name: "layer2.1.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_1_bn3_running_var},
-		{Name: "layer2.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn3_num_batches_tracked},
+		{Name: "layer2.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[17]},
 		{Name: "layer2.2.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_2_conv1_weight, Trainable: true},
 		{Name: "layer2.2.bn1.weight", Shape: []int{128}, Data: m.w.layer2_2_bn1_weight, Trainable: true},
 		{Name: "layer2.2.bn1.bias", Shape: []int{128}, Data: m.w.layer2_2_bn1_bias, Trainable: true},
 		{Name: "layer2.2.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_2_bn1_running_mean},
 		{Name: "layer2.2.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_2_bn1_running_var},
-		{Name: "layer2.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn1_num_batches_tracked},
+		{Name: "layer2.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[18]},
 		{Name: "layer2.2.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_2_conv2_weight, Trainable: true},
 		{Name: "layer2.2.bn2.weight", Shape: []int{128}, Data: m.w.layer2_2_bn2_weight, Trainable: true},
 		{Name: "layer2.2.bn2.bias", Shape: []int{128}, Data: m.w.layer2_2_bn2_bias, Trainable: true},
 		{Name: "layer2.2.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_2_bn2_running_mean},
 		{Name: "layer2.2.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_2_bn2_running_var},
-		{Name: "layer2.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn2_num_batches_tracked},
+		{Name: "layer2.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[19]},
 		{Name: "layer2.2.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_2_conv3_weight, Trainable: true},
 		{Name: "layer2.2.bn3.weight", Shape: []int{512}, Data: m.w.layer2_2_bn3_weight, Trainable: true},
 		{Name: "layer2.2.bn3.bias", Shape: []int{512}, Data: m.w.layer2_2_bn3_bias, Trainable: true},
 		{Name: "layer2.2.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_2_bn3_running_mean},
 		{Name: "layer2.2.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_2_bn3_running_var},
-		{Name: "layer2.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn3_num_batches_tracked},
+		{Name: "layer2.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[20]},
 		{Name: "layer2.3.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_3_conv1_weight, Trainable: true},
 		{Name: "layer2.3.bn1.weight", Shape: []int{128}, Data: m.w.layer2_3_bn1_weight, Trainable: true},
 		{Name: "layer2.3.bn1.bias", Shape: []int{128}, Data: m.w.layer2_3_bn1_bias, Trainable: true},
 		{Name: "layer2.3.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_3_bn1_running_mean},
 		{Name: "layer2.3.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_3_bn1_running_var},
-		{Name: "layer2.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn1_num_batches_tracked},
+		{Name: "layer2.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[21]},
 		{Name: "layer2.3.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_3_conv2_weight, Trainable: true},
 		{Name: "layer2.3.bn2.weight", Shape: []int{128}, Data: m.w.layer2_3_bn2_weight, Trainable: true},
 		{Name: "layer2.3.bn2.bias", Shape: []int{128}, Data: m.w.layer2_3_bn2_bias, Trainable: true},
 		{Name: "layer2.3.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_3_bn2_running_mean},
 		{Name: "layer2.3.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_3_bn2_running_var},
-		{Name: "layer2.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn2_num_batches_tracked},
+		{Name: "layer2.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[22]},
 		{Name: "layer2.3.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_3_conv3_weight, Trainable: true},
 		{Name: "layer2.3.bn3.weight", Shape: []int{512}, Data: m.w.layer2_3_bn3_weight, Trainable: true},
 		{Name: "layer2.3.bn3.bias", Shape: []int{512}, Data: m.w.layer2_3_bn3_bias, Trainable: true},
 		{Name: "layer2.3.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_3_bn3_running_mean},
 		{Name: "layer2.3.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_3_bn3_running_var},
-		{Name: "layer2.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn3_num_batches_tracked},
+		{Name: "layer2.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[23]},
 		{Name: "layer2.4.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_4_conv1_weight, Trainable: true},
 		{Name: "layer2.4.bn1.weight", Shape: []int{128}, Data: m.w.layer2_4_bn1_weight, Trainable: true},
 		{Name: "layer2.4.bn1.bias", Shape: []int{128}, Data: m.w.layer2_4_bn1_bias, Trainable: true},
 		{Name: "layer2.4.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_4_bn1_running_mean},
 		{Name: "layer2.4.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_4_bn1_running_var},
-		{Name: "layer2.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_4_bn1_num_batches_tracked},
+		{Name: "layer2.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[24]},
 		{Name: "layer2.4.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_4_conv2_weight, Trainable: true},
 		{Name: "layer2.4.bn2.weight", Shape: []int{128}, Data: m.w.layer2_4_bn2_weight, Trainable: true},
 		{Name: "layer2.4.bn2.bias", Shape: []int{128}, Data: m.w.layer2_4_bn2_bias, Trainable: true},
 		{Name: "layer2.4.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_4_bn2_running_mean},
 		{Name: "layer2.4.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_4_bn2_running_var},
-		{Name: "layer2.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_4_bn2_num_batches_tracked},
+		{Name: "layer2.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[25]},
 		{Name: "layer2.4.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_4_conv3_weight, Trainable: true},
 		{Name: "layer2.4.bn3.weight", Shape: []int{512}, Data: m.w.layer2_4_bn3_weight, Trainable: true},
 		{Name: "layer2.4.bn3.bias", Shape: []int{512}, Data: m.w.layer2_4_bn3_bias, Trainable: true},
 		{Name: "layer2.4.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_4_bn3_running_mean},
 		{Name: "layer2.4.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_4_bn3_running_var},
-		{Name: "layer2.4.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_4_bn3_num_batches_tracked},
+		{Name: "layer2.4.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[26]},
 		{Name: "layer2.5.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_5_conv1_weight, Trainable: true},
 		{Name: "layer2.5.bn1.weight", Shape: []int{128}, Data: m.w.layer2_5_bn1_weight, Trainable: true},
 		{Name: "layer2.5.bn1.bias", Shape: []int{128}, Data: m.w.layer2_5_bn1_bias, Trainable: true},
 		{Name: "layer2.5.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_5_bn1_running_mean},
 		{Name: "layer2.5.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_5_bn1_running_var},
-		{Name: "layer2.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_5_bn1_num_batches_tracked},
+		{Name: "layer2.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[27]},
 		{Name: "layer2.5.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_5_conv2_weight, Trainable: true},
 		{Name: "layer2.5.bn2.weight", Shape: []int{128}, Data: m.w.layer2_5_bn2_weight, Trainable: true},
 		{Name: "layer2.5.bn2.bias", Shape: []int{128}, Data: m.w.layer2_5_bn2_bias, Trainable: true},
 		{Name: "layer2.5.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_5_bn2_running_mean},
 		{Name: "layer2.5.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_5_bn2_running_var},
-		{Name: "layer2.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_5_bn2_num_batches_tracked},
+		{Name: "layer2.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[28]},
 		{Name: "layer2.5.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_5_conv3_weight, Trainable: true},
 		{Name: "layer2.5.bn3.weight", Shape: []int{512}, Data: m.w.layer2_5_bn3_weight, Trainable: true},
 		{Name: "layer2.5.bn3.bias", Shape: []int{512}, Data: m.w.layer2_5_bn3_bias, Trainable: true},
 		{Name: "layer2.5.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_5_bn3_running_mean},
 		{Name: "layer2.5.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_5_bn3_running_var},
-		{Name: "layer2.5.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_5_bn3_num_batches_tracked},
+		{Name: "layer2.5.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[29]},
 		{Name: "layer2.6.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_6_conv1_weight, Trainable: true},
 		{Name: "layer2.6.bn1.weight", Shape: []int{128}, Data: m.w.layer2_6_bn1_weight, Trainable: true},
 		{Name: "layer2.6.bn1.bias", Shape: []int{128}, Data: m.w.layer2_6_bn1_bias, Trainable: true},
 		{Name: "layer2.6.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_6_bn1_running_mean},
 		{Name: "layer2.6.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_6_bn1_running_var},
-		{Name: "layer2.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_6_bn1_num_batches_tracked},
+		{Name: "layer2.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[30]},
 		{Name: "layer2.6.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_6_conv2_weight, Trainable: true},
 		{Name: "layer2.6.bn2.weight", Shape: []int{128}, Data: m.w.layer2_6_bn2_weight, Trainable: true},
 		{Name: "layer2.6.bn2.bias", Shape: []int{128}, Data: m.w.layer2_6_bn2_bias, Trainable: true},
 		{Name: "layer2.6.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_6_bn2_running_mean},
 		{Name: "layer2.6.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_6_bn2_running_var},
-		{Name: "layer2.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_6_bn2_num_batches_tracked},
+		{Name: "layer2.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[31]},
 		{Name: "layer2.6.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_6_conv3_weight, Trainable: true},
 		{Name: "layer2.6.bn3.weight", Shape: []int{512}, Data: m.w.layer2_6_bn3_weight, Trainable: true},
 		{Name: "layer2.6.bn3.bias", Shape: []int{512}, Data: m.w.layer2_6_bn3_bias, Trainable: true},
 		{Name: "layer2.6.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_6_bn3_running_mean},
 		{Name: "layer2.6.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_6_bn3_running_var},
-		{Name: "layer2.6.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_6_bn3_num_batches_tracked},
+		{Name: "layer2.6.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[32]},
 		{Name: "layer2.7.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_7_conv1_weight, Trainable: true},
 		{Name: "layer2.7.bn1.weight", Shape: []int{128}, Data: m.w.layer2_7_bn1_weight, Trainable: true},
 		{Name: "layer2.7.bn1.bias", Shape: []int{128}, Data: m.w.layer2_7_bn1_bias, Trainable: true},
 		{Name: "layer2.7.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_7_bn1_running_mean},
 		{Name: "layer2.7.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_7_bn1_running_var},
-		{Name: "layer2.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_7_bn1_num_batches_tracked},
+		{Name: "layer2.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[33]},
 		{Name: "layer2.7.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_7_conv2_weight, Trainable: true},
 		{Name: "layer2.7.bn2.weight", Shape: []int{128}, Data: m.w.layer2_7_bn2_weight, Trainable: true},
 		{Name: "layer2.7.bn2.bias", Shape: []int{128}, Data: m.w.layer2_7_bn2_bias, Trainable: true},
 		{Name: "layer2.7.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_7_bn2_running_mean},
 		{Name: "layer2.7.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_7_bn2_running_var},
-		{Name: "layer2.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_7_bn2_num_batches_tracked},
+		{Name: "layer2.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[34]},
 		{Name: "layer2.7.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_7_conv3_weight, Trainable: true},
 		{Name: "layer2.7.bn3.weight", Shape: []int{512}, Data: m.w.layer2_7_bn3_weight, Trainable: true},
 		{Name: "layer2.7.bn3.bias", Shape: []int{512}, Data: m.w.layer2_7_bn3_bias, Trainable: true},
 		{Name: "layer2.7.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_7_bn3_running_mean},
 		{Name: "layer2.7.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_7_bn3_running_var},
-		{Name: "layer2.7.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_7_bn3_num_batches_tracked},
+		{Name: "layer2.7.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[35]},
 		{Name: "layer3.0.conv1.weight", Shape: []int{256, 512, 1, 1}, Data: m.w.layer3_0_conv1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.weight", Shape: []int{256}, Data: m.w.layer3_0_bn1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.bias", Shape: []int{256}, Data: m.w.layer3_0_bn1_bias, Trainable: true},
 		{Name: "layer3.0.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_0_bn1_running_mean},
 		{Name: "layer3.0.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_0_bn1_running_var},
-		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn1_num_batches_tracked},
+		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[36]},
 		{Name: "layer3.0.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_0_conv2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.weight", Shape: []int{256}, Data: m.w.layer3_0_bn2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.bias", Shape: []int{256}, Data: m.w.layer3_0_bn2_bias, Trainable: true},
 		{Name: "layer3.0.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_0_bn2_running_mean},
 		{Name: "layer3.0.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_0_bn2_running_var},
-		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn2_num_batches_tracked},
+		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[37]},
 		{Name: "layer3.0.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_0_conv3_weight, Trainable: true},
 		{Name: "layer3.0.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_0_bn3_weight, Trainable: true},
 		{Name: "layer3.0.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_0_bn3_bias, Trainable: true},
 		{Name: "layer3.0.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_0_bn3_running_mean},
 		{Name: "layer3.0.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_0_bn3_running_var},
-		{Name: "layer3.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn3_num_batches_tracked},
+		{Name: "layer3.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[38]},
 		{Name: "layer3.0.downsample.0.weight", Shape: []int{1024, 512, 1, 1}, Data: m.w.layer3_0_downsample_0_weight, Trainable: true},
 		{Name: "layer3.0.downsample.1.weight", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_weight, Trainable: true},
 		{Name: "layer3.0.downsample.1.bias", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_bias, Trainable: true},
 		{Name: "layer3.0.downsample.1.running_mean", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_running_mean},
 		{Name: "layer3.0.downsample.1.running_var", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_running_var},
-		{Name: "layer3.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_downsample_1_num_batches_tracked},
+		{Name: "layer3.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[39]},
 		{Name: "layer3.1.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_1_conv1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.weight", Shape: []int{256}, Data: m.w.layer3_1_bn1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.bias", Shape: []int{256}, Data: m.w.layer3_1_bn1_bias, Trainable: true},
 		{Name: "layer3.1.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_1_bn1_running_mean},
 		{Name: "layer3.1.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_1_bn1_running_var},
-		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn1_num_batches_tracked},
+		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[40]},
 		{Name: "layer3.1.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_1_conv2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.weight", Shape: []int{256}, Data: m.w.layer3_1_bn2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.bias", Shape: []int{256}, Data: m.w.layer3_1_bn2_bias, Trainable: true},
 		{Name: "layer3.1.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_1_bn2_running_mean},
 		{Name: "layer3.1.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_1_bn2_running_var},
-		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn2_num_batches_tracked},
+		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[41]},
 		{Name: "layer3.1.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_1_conv3_weight, Trainable: true},
 		{Name: "layer3.1.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_1_bn3_weight, Trainable: true},
 		{Name: "layer3.1.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_1_bn3_bias, Trainable: true},
 		{Name: "layer3.1.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_1_bn3_running_mean},
 		{Name: "layer3.1.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_1_bn3_running_var},
-		{Name: "layer3.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn3_num_batches_tracked},
+		{Name: "layer3.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[42]},
 		{Name: "layer3.2.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_2_conv1_weight, Trainable: true},
 		{Name: "layer3.2.bn1.weight", Shape: []int{256}, Data: m.w.layer3_2_bn1_weight, Trainable: true},
 		{Name: "layer3.2.bn1.bias", Shape: []int{256}, Data: m.w.layer3_2_bn1_bias, Trainable: true},
 		{Name: "layer3.2.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_2_bn1_running_mean},
 		{Name: "layer3.2.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_2_bn1_running_var},
-		{Name: "layer3.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn1_num_batches_tracked},
+		{Name: "layer3.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[43]},
 		{Name: "layer3.2.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_2_conv2_weight, Trainable: true},
 		{Name: "layer3.2.bn2.weight", Shape: []int{256}, Data: m.w.layer3_2_bn2_weight, Trainable: true},
 		{Name: "layer3.2.bn2.bias", Shape: []int{256}, Data: m.w.layer3_2_bn2_bias, Trainable: true},
 		{Name: "layer3.2.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_2_bn2_running_mean},
 		{Name: "layer3.2.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_2_bn2_running_var},
-		{Name: "layer3.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn2_num_batches_tracked},
+		{Name: "layer3.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[44]},
 		{Name: "layer3.2.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_2_conv3_weight, Trainable: true},
 		{Name: "layer3.2.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_2_bn3_weight, Trainable: true},
 		{Name: "layer3.2.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_2_bn3_bias, Trainable: true},
 		{Name: "layer3.2.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_2_bn3_running_mean},
 		{Name: "layer3.2.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_2_bn3_running_var},
-		{Name: "layer3.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn3_num_batches_tracked},
+		{Name: "layer3.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[45]},
 		{Name: "layer3.3.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_3_conv1_weight, Trainable: true},
 		{Name: "layer3.3.bn1.weight", Shape: []int{256}, Data: m.w.layer3_3_bn1_weight, Trainable: true},
 		{Name: "layer3.3.bn1.bias", Shape: []int{256}, Data: m.w.layer3_3_bn1_bias, Trainable: true},
 		{Name: "layer3.3.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_3_bn1_running_mean},
 		{Name: "layer3.3.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_3_bn1_running_var},
-		{Name: "layer3.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn1_num_batches_tracked},
+		{Name: "layer3.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[46]},
 		{Name: "layer3.3.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_3_conv2_weight, Trainable: true},
 		{Name: "layer3.3.bn2.weight", Shape: []int{256}, Data: m.w.layer3_3_bn2_weight, Trainable: true},
 		{Name: "layer3.3.bn2.bias", Shape: []int{256}, Data: m.w.layer3_3_bn2_bias, Trainable: true},
 		{Name: "layer3.3.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_3_bn2_running_mean},
 		{Name: "layer3.3.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_3_bn2_running_var},
-		{Name: "layer3.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn2_num_batches_tracked},
+		{Name: "layer3.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[47]},
 		{Name: "layer3.3.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_3_conv3_weight, Trainable: true},
 		{Name: "layer3.3.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_3_bn3_weight, Trainable: true},
 		{Name: "layer3.3.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_3_bn3_bias, Trainable: true},
 		{Name: "layer3.3.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_3_bn3_running_mean},
 		{Name: "layer3.3.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_3_bn3_running_var},
-		{Name: "layer3.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn3_num_batches_tracked},
+		{Name: "layer3.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[48]},
 		{Name: "layer3.4.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_4_conv1_weight, Trainable: true},
 		{Name: "layer3.4.bn1.weight", Shape: []int{256}, Data: m.w.layer3_4_bn1_weight, Trainable: true},
 		{Name: "layer3.4.bn1.bias", Shape: []int{256}, Data: m.w.layer3_4_bn1_bias, Trainable: true},
 		{Name: "layer3.4.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_4_bn1_running_mean},
 		{Name: "layer3.4.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_4_bn1_running_var},
-		{Name: "layer3.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn1_num_batches_tracked},
+		{Name: "layer3.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[49]},
 		{Name: "layer3.4.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_4_conv2_weight, Trainable: true},
 		{Name: "layer3.4.bn2.weight", Shape: []int{256}, Data: m.w.layer3_4_bn2_weight, Trainable: true},
 		{Name: "layer3.4.bn2.bias", Shape: []int{256}, Data: m.w.layer3_4_bn2_bias, Trainable: true},
 		{Name: "layer3.4.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_4_bn2_running_mean},
 		{Name: "layer3.4.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_4_bn2_running_var},
-		{Name: "layer3.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn2_num_batches_tracked},
+		{Name: "layer3.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[50]},
 		{Name: "layer3.4.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_4_conv3_weight, Trainable: true},
 		{Name: "layer3.4.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_4_bn3_weight, Trainable: true},
 		{Name: "layer3.4.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_4_bn3_bias, Trainable: true},
 		{Name: "layer3.4.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_4_bn3_running_mean},
 		{Name: "layer3.4.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_4_bn3_running_var},
-		{Name: "layer3.4.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn3_num_batches_tracked},
+		{Name: "layer3.4.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[51]},
 		{Name: "layer3.5.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_5_conv1_weight, Trainable: true},
 		{Name: "layer3.5.bn1.weight", Shape: []int{256}, Data: m.w.layer3_5_bn1_weight, Trainable: true},
 		{Name: "layer3.5.bn1.bias", Shape: []int{256}, Data: m.w.layer3_5_bn1_bias, Trainable: true},
 		{Name: "layer3.5.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_5_bn1_running_mean},
 		{Name: "layer3.5.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_5_bn1_running_var},
-		{Name: "layer3.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn1_num_batches_tracked},
+		{Name: "layer3.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[52]},
 		{Name: "layer3.5.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_5_conv2_weight, Trainable: true},
 		{Name: "layer3.5.bn2.weight", Shape: []int{256}, Data: m.w.layer3_5_bn2_weight, Trainable: true},
 		{Name: "layer3.5.bn2.bias", Shape: []int{256}, Data: m.w.layer3_5_bn2_bias, Trainable: true},
 		{Name: "layer3.5.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_5_bn2_running_mean},
 		{Name: "layer3.5.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_5_bn2_running_var},
-		{Name: "layer3.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn2_num_batches_tracked},
+		{Name: "layer3.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[53]},
 		{Name: "layer3.5.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_5_conv3_weight, Trainable: true},
 		{Name: "layer3.5.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_5_bn3_weight, Trainable: true},
 		{Name: "layer3.5.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_5_bn3_bias, Trainable: true},
 		{Name: "layer3.5.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_5_bn3_running_mean},
 		{Name: "layer3.5.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_5_bn3_running_var},
-		{Name: "layer3.5.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn3_num_batches_tracked},
+		{Name: "layer3.5.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[54]},
 		{Name: "layer3.6.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_6_conv1_weight, Trainable: true},
 		{Name: "layer3.6.bn1.weight", Shape: []int{256}, Data: m.w.layer3_6_bn1_weight, Trainable: true},
 		{Name: "layer3.6.bn1.bias", Shape: []int{256}, Data: m.w.layer3_6_bn1_bias, Trainable: true},
 		{Name: "layer3.6.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_6_bn1_running_mean},
 		{Name: "layer3.6.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_6_bn1_running_var},
-		{Name: "layer3.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_6_bn1_num_batches_tracked},
+		{Name: "layer3.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[55]},
 		{Name: "layer3.6.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_6_conv2_weight, Trainable: true},
 		{Name: "layer3.6.bn2.weight", Shape: []int{256}, Data: m.w.layer3_6_bn2_weight, Trainable: true},
 		{Name: "layer3.6.bn2.bias", Shape: []int{256}, Data: m.w.layer3_6_bn2_bias, Trainable: true},
 		{Name: "layer3.6.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_6_bn2_running_mean},
 		{Name: "layer3.6.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_6_bn2_running_var},
-		{Name: "layer3.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_6_bn2_num_batches_tracked},
+		{Name: "layer3.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[56]},
 		{Name: "layer3.6.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_6_conv3_weight, Trainable: true},
 		{Name: "layer3.6.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_6_bn3_weight, Trainable: true},
 		{Name: "layer3.6.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_6_bn3_bias, Trainable: true},
 		{Name: "layer3.6.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_6_bn3_running_mean},
 		{Name: "layer3.6.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_6_bn3_running_var},
-		{Name: "layer3.6.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_6_bn3_num_batches_tracked},
+		{Name: "layer3.6.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[57]},
 		{Name: "layer3.7.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_7_conv1_weight, Trainable: true},
 		{Name: "layer3.7.bn1.weight", Shape: []int{256}, Data: m.w.layer3_7_bn1_weight, Trainable: true},
 		{Name: "layer3.7.bn1.bias", Shape: []int{256}, Data: m.w.layer3_7_bn1_bias, Trainable: true},
 		{Name: "layer3.7.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_7_bn1_running_mean},
 		{Name: "layer3.7.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_7_bn1_running_var},
-		{Name: "layer3.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_7_bn1_num_batches_tracked},
+		{Name: "layer3.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[58]},
 		{Name: "layer3.7.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_7_conv2_weight, Trainable: true},
 		{Name: "layer3.7.bn2.weight", Shape: []int{256}, Data: m.w.layer3_7_bn2_weight, Trainable: true},
 		{Name: "layer3.7.bn2.bias", Shape: []int{256}, Data: m.w.layer3_7_bn2_bias, Trainable: true},
 		{Name: "layer3.7.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_7_bn2_running_mean},
 		{Name: "layer3.7.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_7_bn2_running_var},
-		{Name: "layer3.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_7_bn2_num_batches_tracked},
+		{Name: "layer3.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[59]},
 		{Name: "layer3.7.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_7_conv3_weight, Trainable: true},
 		{Name: "layer3.7.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_7_bn3_weight, Trainable: true},
 		{Name: "layer3.7.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_7_bn3_bias, Trainable: true},
 		{Name: "layer3.7.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_7_bn3_running_mean},
 		{Name: "layer3.7.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_7_bn3_running_var},
-		{Name: "layer3.7.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_7_bn3_num_batches_tracked},
+		{Name: "layer3.7.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[60]},
 		{Name: "layer3.8.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_8_conv1_weight, Trainable: true},
 		{Name: "layer3.8.bn1.weight", Shape: []int{256}, Data: m.w.layer3_8_bn1_weight, Trainable: true},
 		{Name: "layer3.8.bn1.bias", Shape: []int{256}, Data: m.w.layer3_8_bn1_bias, Trainable: true},
 		{Name: "layer3.8.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_8_bn1_running_mean},
 		{Name: "layer3.8.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_8_bn1_running_var},
-		{Name: "layer3.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_8_bn1_num_batches_tracked},
+		{Name: "layer3.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[61]},
 		{Name: "layer3.8.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_8_conv2_weight, Trainable: true},
 		{Name: "layer3.8.bn2.weight", Shape: []int{256}, Data: m.w.layer3_8_bn2_weight, Trainable: true},
 		{Name: "layer3.8.bn2.bias", Shape: []int{256}, Data: m.w.layer3_8_bn2_bias, Trainable: true},
 		{Name: "layer3.8.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_8_bn2_running_mean},
 		{Name: "layer3.8.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_8_bn2_running_var},
-		{Name: "layer3.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_8_bn2_num_batches_tracked},
+		{Name: "layer3.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[62]},
 		{Name: "layer3.8.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_8_conv3_weight, Trainable: true},
 		{Name: "layer3.8.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_8_bn3_weight, Trainable: true},
 		{Name: "layer3.8.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_8_bn3_bias, Trainable: true},
 		{Name: "layer3.8.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_8_bn3_running_mean},
 		{Name: "layer3.8.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_8_bn3_running_var},
-		{Name: "layer3.8.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_8_bn3_num_batches_tracked},
+		{Name: "layer3.8.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[63]},
 		{Name: "layer3.9.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_9_conv1_weight, Trainable: true},
 		{Name: "layer3.9.bn1.weight", Shape: []int{256}, Data: m.w.layer3_9_bn1_weight, Trainable: true},
 		{Name: "layer3.9.bn1.bias", Shape: []int{256}, Data: m.w.layer3_9_bn1_bias, Trainable: true},
 		{Name: "layer3.9.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_9_bn1_running_mean},
 		{Name: "layer3.9.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_9_bn1_running_var},
-		{Name: "layer3.9.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_9_bn1_num_batches_tracked},
+		{Name: "layer3.9.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[64]},
 		{Name: "layer3.9.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_9_conv2_weight, Trainable: true},
 		{Name: "layer3.9.bn2.weight", Shape: []int{256}, Data: m.w.layer3_9_bn2_weight, Trainable: true},
 		{Name: "layer3.9.bn2.bias", Shape: []int{256}, Data: m.w.layer3_9_bn2_bias, Trainable: true},
 		{Name: "layer3.9.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_9_bn2_running_mean},
 		{Name: "layer3.9.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_9_bn2_running_var},
-		{Name: "layer3.9.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_9_bn2_num_batches_tracked},
+		{Name: "layer3.9.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[65]},
 		{Name: "layer3.9.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_9_conv3_weight, Trainable: true},
 		{Name: "layer3.9.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_9_bn3_weight, Trainable: true},
 		{Name: "layer3.9.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_9_bn3_bias, Trainable: true},
 		{Name: "layer3.9.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_9_bn3_running_mean},
 		{Name: "layer3.9.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_9_bn3_running_var},
-		{Name: "layer3.9.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_9_bn3_num_batches_tracked},
+		{Name: "layer3.9.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[66]},
 		{Name: "layer3.10.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_10_conv1_weight, Trainable: true},
 		{Name: "layer3.10.bn1.weight", Shape: []int{256}, Data: m.w.layer3_10_bn1_weight, Trainable: true},
 		{Name: "layer3.10.bn1.bias", Shape: []int{256}, Data: m.w.layer3_10_bn1_bias, Trainable: true},
 		{Name: "layer3.10.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_10_bn1_running_mean},
 		{Name: "layer3.10.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_10_bn1_running_var},
-		{Name: "layer3.10.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_10_bn1_num_batches_tracked},
+		{Name: "layer3.10.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[67]},
 		{Name: "layer3.10.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_10_conv2_weight, Trainable: true},
 		{Name: "layer3.10.bn2.weight", Shape: []int{256}, Data: m.w.layer3_10_bn2_weight, Trainable: true},
 		{Name: "layer3.10.bn2.bias", Shape: []int{256}, Data: m.w.layer3_10_bn2_bias, Trainable: true},
 		{Name: "layer3.10.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_10_bn2_running_mean},
 		{Name: "layer3.10.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_10_bn2_running_var},
-		{Name: "layer3.10.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_10_bn2_num_batches_tracked},
+		{Name: "layer3.10.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[68]},
 		{Name: "layer3.10.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_10_conv3_weight, Trainable: true},
 		{Name: "layer3.10.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_10_bn3_weight, Trainable: true},
 		{Name: "layer3.10.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_10_bn3_bias, Trainable: true},
 		{Name: "layer3.10.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_10_bn3_running_mean},
 		{Name: "layer3.10.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_10_bn3_running_var},
-		{Name: "layer3.10.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_10_bn3_num_batches_tracked},
+		{Name: "layer3.10.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[69]},
 		{Name: "layer3.11.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_11_conv1_weight, Trainable: true},
 		{Name: "layer3.11.bn1.weight", Shape: []int{256}, Data: m.w.layer3_11_bn1_weight, Trainable: true},
 		{Name: "layer3.11.bn1.bias", Shape: []int{256}, Data: m.w.layer3_11_bn1_bias, Trainable: true},
 		{Name: "layer3.11.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_11_bn1_running_mean},
 		{Name: "layer3.11.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_11_bn1_running_var},
-		{Name: "layer3.11.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_11_bn1_num_batches_tracked},
+		{Name: "layer3.11.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[70]},
 		{Name: "layer3.11.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_11_conv2_weight, Trainable: true},
 		{Name: "layer3.11.bn2.weight", Shape: []int{256}, Data: m.w.layer3_11_bn2_weight, Trainable: true},
 		{Name: "layer3.11.bn2.bias", Shape: []int{256}, Data: m.w.layer3_11_bn2_bias, Trainable: true},
 		{Name: "layer3.11.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_11_bn2_running_mean},
 		{Name: "layer3.11.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_11_bn2_running_var},
-		{Name: "layer3.11.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_11_bn2_num_batches_tracked},
+		{Name: "layer3.11.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[71]},
 		{Name: "layer3.11.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_11_conv3_weight, Trainable: true},
 		{Name: "layer3.11.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_11_bn3_weight, Trainable: true},
 		{Name: "layer3.11.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_11_bn3_bias, Trainable: true},
 		{Name: "layer3.11.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_11_bn3_running_mean},
 		{Name: "layer3.11.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_11_bn3_running_var},
-		{Name: "layer3.11.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_11_bn3_num_batches_tracked},
+		{Name: "layer3.11.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[72]},
 		{Name: "layer3.12.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_12_conv1_weight, Trainable: true},
 		{Name: "layer3.12.bn1.weight", Shape: []int{256}, Data: m.w.layer3_12_bn1_weight, Trainable: true},
 		{Name: "layer3.12.bn1.bias", Shape: []int{256}, Data: m.w.layer3_12_bn1_bias, Trainable: true},
 		{Name: "layer3.12.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_12_bn1_running_mean},
 		{Name: "layer3.12.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_12_bn1_running_var},
-		{Name: "layer3.12.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_12_bn1_num_batches_tracked},
+		{Name: "layer3.12.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[73]},
 		{Name: "layer3.12.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_12_conv2_weight, Trainable: true},
 		{Name: "layer3.12.bn2.weight", Shape: []int{256}, Data: m.w.layer3_12_bn2_weight, Trainable: true},
 		{Name: "layer3.12.bn2.bias", Shape: []int{256}, Data: m.w.layer3_12_bn2_bias, Trainable: true},
 		{Name: "layer3.12.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_12_bn2_running_mean},
 		{Name: "layer3.12.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_12_bn2_running_var},
-		{Name: "layer3.12.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_12_bn2_num_batches_tracked},
+		{Name: "layer3.12.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[74]},
 		{Name: "layer3.12.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_12_conv3_weight, Trainable: true},
 		{Name: "layer3.12.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_12_bn3_weight, Trainable: true},
 		{Name: "layer3.12.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_12_bn3_bias, Trainable: true},
 		{Name: "layer3.12.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_12_bn3_running_mean},
 		{Name: "layer3.12.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_12_bn3_running_var},
-		{Name: "layer3.12.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_12_bn3_num_batches_tracked},
+		{Name: "layer3.12.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[75]},
 		{Name: "layer3.13.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_13_conv1_weight, Trainable: true},
 		{Name: "layer3.13.bn1.weight", Shape: []int{256}, Data: m.w.layer3_13_bn1_weight, Trainable: true},
 		{Name: "layer3.13.bn1.bias", Shape: []int{256}, Data: m.w.layer3_13_bn1_bias, Trainable: true},
 		{Name: "layer3.13.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_13_bn1_running_mean},
 		{Name: "layer3.13.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_13_bn1_running_var},
-		{Name: "layer3.13.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_13_bn1_num_batches_tracked},
+		{Name: "layer3.13.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[76]},
 		{Name: "layer3.13.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_13_conv2_weight, Trainable: true},
 		{Name: "layer3.13.bn2.weight", Shape: []int{256}, Data: m.w.layer3_13_bn2_weight, Trainable: true},
 		{Name: "layer3.13.bn2.bias", Shape: []int{256}, Data: m.w.layer3_13_bn2_bias, Trainable: true},
 		{Name: "layer3.13.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_13_bn2_running_mean},
 		{Name: "layer3.13.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_13_bn2_running_var},
-		{Name: "layer3.13.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_13_bn2_num_batches_tracked},
+		{Name: "layer3.13.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[77]},
 		{Name: "layer3.13.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_13_conv3_weight, Trainable: true},
 		{Name: "layer3.13.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_13_bn3_weight, Trainable: true},
 		{Name: "layer3.13.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_13_bn3_bias, Trainable: true},
 		{Name: "layer3.13.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_13_bn3_running_mean},
 		{Name: "layer3.13.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_13_bn3_running_var},
-		{Name: "layer3.13.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_13_bn3_num_batches_tracked},
+		{Name: "layer3.13.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[78]},
 		{Name: "layer3.14.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_14_conv1_weight, Trainable: true},
 		{Name: "layer3.14.bn1.weight", Shape: []int{256}, Data: m.w.layer3_14_bn1_weight, Trainable: true},
 		{Name: "layer3.14.bn1.bias", Shape: []int{256}, Data: m.w.layer3_14_bn1_bias, Trainable: true},
 		{Name: "layer3.14.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_14_bn1_running_mean},
 		{Name: "layer3.14.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_14_bn1_running_var},
-		{Name: "layer3.14.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_14_bn1_num_batches_tracked},
+		{Name: "layer3.14.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[79]},
 		{Name: "layer3.14.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_14_conv2_weight, Trainable: true},
 		{Name: "layer3.14.bn2.weight", Shape: []int{256}, Data: m.w.layer3_14_bn2_weight, Trainable: true},
 		{Name: "layer3.14.bn2.bias", Shape: []int{256}, Data: m.w.layer3_14_bn2_bias, Trainable: true},
 		{Name: "layer3.14.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_14_bn2_running_mean},
 		{Name: "layer3.14.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_14_bn2_running_var},
-		{Name: "layer3.14.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_14_bn2_num_batches_tracked},
+		{Name: "layer3.14.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[80]},
 		{Name: "layer3.14.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_14_conv3_weight, Trainable: true},
 		{Name: "layer3.14.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_14_bn3_weight, Trainable: true},
 		{Name: "layer3.14.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_14_bn3_bias, Trainable: true},
 		{Name: "layer3.14.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_14_bn3_running_mean},
 		{Name: "layer3.14.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_14_bn3_running_var},
-		{Name: "layer3.14.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_14_bn3_num_batches_tracked},
+		{Name: "layer3.14.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[81]},
 		{Name: "layer3.15.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_15_conv1_weight, Trainable: true},
 		{Name: "layer3.15.bn1.weight", Shape: []int{256}, Data: m.w.layer3_15_bn1_weight, Trainable: true},
 		{Name: "layer3.15.bn1.bias", Shape: []int{256}, Data: m.w.layer3_15_bn1_bias, Trainable: true},
 		{Name: "layer3.15.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_15_bn1_running_mean},
 		{Name: "layer3.15.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_15_bn1_running_var},
-		{Name: "layer3.15.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_15_bn1_num_batches_tracked},
+		{Name: "layer3.15.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[82]},
 		{Name: "layer3.15.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_15_conv2_weight, Trainable: true},
 		{Name: "layer3.15.bn2.weight", Shape: []int{256}, Data: m.w.layer3_15_bn2_weight, Trainable: true},
 		{Name: "layer3.15.bn2.bias", Shape: []int{256}, Data: m.w.layer3_15_bn2_bias, Trainable: true},
 		{Name: "layer3.15.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_15_bn2_running_mean},
 		{Name: "layer3.15.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_15_bn2_running_var},
-		{Name: "layer3.15.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_15_bn2_num_batches_tracked},
+		{Name: "layer3.15.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[83]},
 		{Name: "layer3.15.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_15_conv3_weight, Trainable: true},
 		{Name: "layer3.15.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_15_bn3_weight, Trainable: true},
 		{Name: "layer3.15.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_15_bn3_bias, Trainable: true},
 		{Name: "layer3.15.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_15_bn3_running_mean},
 		{Name: "layer3.15.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_15_bn3_running_var},
-		{Name: "layer3.15.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_15_bn3_num_batches_tracked},
+		{Name: "layer3.15.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[84]},
 		{Name: "layer3.16.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_16_conv1_weight, Trainable: true},
 		{Name: "layer3.16.bn1.weight", Shape: []int{256}, Data: m.w.layer3_16_bn1_weight, Trainable: true},
 		{Name: "layer3.16.bn1.bias", Shape: []int{256}, Data: m.w.layer3_16_bn1_bias, Trainable: true},
 		{Name: "layer3.16.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_16_bn1_running_mean},
 		{Name: "layer3.16.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_16_bn1_running_var},
-		{Name: "layer3.16.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_16_bn1_num_batches_tracked},
+		{Name: "layer3.16.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[85]},
 		{Name: "layer3.16.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_16_conv2_weight, Trainable: true},
 		{Name: "layer3.16.bn2.weight", Shape: []int{256}, Data: m.w.layer3_16_bn2_weight, Trainable: true},
 		{Name: "layer3.16.bn2.bias", Shape: []int{256}, Data: m.w.layer3_16_bn2_bias, Trainable: true},
 		{Name: "layer3.16.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_16_bn2_running_mean},
 		{Name: "layer3.16.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_16_bn2_running_var},
-		{Name: "layer3.16.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_16_bn2_num_batches_tracked},
+		{Name: "layer3.16.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[86]},
 		{Name: "layer3.16.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_16_conv3_weight, Trainable: true},
 		{Name: "layer3.16.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_16_bn3_weight, Trainable: true},
 		{Name: "layer3.16.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_16_bn3_bias, Trainable: true},
 		{Name: "layer3.16.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_16_bn3_running_mean},
 		{Name: "layer3.16.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_16_bn3_running_var},
-		{Name: "layer3.16.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_16_bn3_num_batches_tracked},
+		{Name: "layer3.16.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[87]},
 		{Name: "layer3.17.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_17_conv1_weight, Trainable: true},
 		{Name: "layer3.17.bn1.weight", Shape: []int{256}, Data: m.w.layer3_17_bn1_weight, Trainable: true},
 		{Name: "layer3.17.bn1.bias", Shape: []int{256}, Data: m.w.layer3_17_bn1_bias, Trainable: true},
 		{Name: "layer3.17.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_17_bn1_running_mean},
 		{Name: "layer3.17.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_17_bn1_running_var},
-		{Name: "layer3.17.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_17_bn1_num_batches_tracked},
+		{Name: "layer3.17.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[88]},
 		{Name: "layer3.17.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_17_conv2_weight, Trainable: true},
 		{Name: "layer3.17.bn2.weight", Shape: []int{256}, Data: m.w.layer3_17_bn2_weight, Trainable: true},
 		{Name: "layer3.17.bn2.bias", Shape: []int{256}, Data: m.w.layer3_17_bn2_bias, Trainable: true},
 		{Name: "layer3.17.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_17_bn2_running_mean},
 		{Name: "layer3.17.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_17_bn2_running_var},
-		{Name: "layer3.17.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_17_bn2_num_batches_tracked},
+		{Name: "layer3.17.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[89]},
 		{Name: "layer3.17.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_17_conv3_weight, Trainable: true},
 		{Name: "layer3.17.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_17_bn3_weight, Trainable: true},
 		{Name: "layer3.17.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_17_bn3_bias, Trainable: true},
 		{Name: "layer3.17.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_17_bn3_running_mean},
 		{Name: "layer3.17.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_17_bn3_running_var},
-		{Name: "layer3.17.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_17_bn3_num_batches_tracked},
+		{Name: "layer3.17.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[90]},
 		{Name: "layer3.18.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_18_conv1_weight, Trainable: true},
 		{Name: "layer3.18.bn1.weight", Shape: []int{256}, Data: m.w.layer3_18_bn1_weight, Trainable: true},
 		{Name: "layer3.18.bn1.bias", Shape: []int{256}, Data: m.w.layer3_18_bn1_bias, Trainable: true},
 		{Name: "layer3.18.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_18_bn1_running_mean},
 		{Name: "layer3.18.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_18_bn1_running_var},
-		{Name: "layer3.18.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_18_bn1_num_batches_tracked},
+		{Name: "layer3.18.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[91]},
 		{Name: "layer3.18.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_18_conv2_weight, Trainable: true},
 		{Name: "layer3.18.bn2.weight", Shape: []int{256}, Data: m.w.layer3_18_bn2_weight, Trainable: true},
 		{Name: "layer3.18.bn2.bias", Shape: []int{256}, Data: m.w.layer3_18_bn2_bias, Trainable: true},
 		{Name: "layer3.18.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_18_bn2_running_mean},
 		{Name: "layer3.18.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_18_bn2_running_var},
-		{Name: "layer3.18.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_18_bn2_num_batches_tracked},
+		{Name: "layer3.18.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[92]},
 		{Name: "layer3.18.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_18_conv3_weight, Trainable: true},
 		{Name: "layer3.18.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_18_bn3_weight, Trainable: true},
 		{Name: "layer3.18.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_18_bn3_bias, Trainable: true},
 		{Name: "layer3.18.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_18_bn3_running_mean},
 		{Name: "layer3.18.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_18_bn3_running_var},
-		{Name: "layer3.18.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_18_bn3_num_batches_tracked},
+		{Name: "layer3.18.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[93]},
 		{Name: "layer3.19.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_19_conv1_weight, Trainable: true},
 		{Name: "layer3.19.bn1.weight", Shape: []int{256}, Data: m.w.layer3_19_bn1_weight, Trainable: true},
 		{Name: "layer3.19.bn1.bias", Shape: []int{256}, Data: m.w.layer3_19_bn1_bias, Trainable: true},
 		{Name: "layer3.19.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_19_bn1_running_mean},
 		{Name: "layer3.19.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_19_bn1_running_var},
-		{Name: "layer3.19.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_19_bn1_num_batches_tracked},
+		{Name: "layer3.19.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[94]},
 		{Name: "layer3.19.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_19_conv2_weight, Trainable: true},
 		{Name: "layer3.19.bn2.weight", Shape: []int{256}, Data: m.w.layer3_19_bn2_weight, Trainable: true},
 		{Name: "layer3.19.bn2.bias", Shape: []int{256}, Data: m.w.layer3_19_bn2_bias, Trainable: true},
 		{Name: "layer3.19.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_19_bn2_running_mean},
 		{Name: "layer3.19.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_19_bn2_running_var},
-		{Name: "layer3.19.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_19_bn2_num_batches_tracked},
+		{Name: "layer3.19.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[95]},
 		{Name: "layer3.19.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_19_conv3_weight, Trainable: true},
 		{Name: "layer3.19.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_19_bn3_weight, Trainable: true},
 		{Name: "layer3.19.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_19_bn3_bias, Trainable: true},
 		{Name: "layer3.19.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_19_bn3_running_mean},
 		{Name: "layer3.19.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_19_bn3_running_var},
-		{Name: "layer3.19.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_19_bn3_num_batches_tracked},
+		{Name: "layer3.19.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[96]},
 		{Name: "layer3.20.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_20_conv1_weight, Trainable: true},
 		{Name: "layer3.20.bn1.weight", Shape: []int{256}, Data: m.w.layer3_20_bn1_weight, Trainable: true},
 		{Name: "layer3.20.bn1.bias", Shape: []int{256}, Data: m.w.layer3_20_bn1_bias, Trainable: true},
 		{Name: "layer3.20.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_20_bn1_running_mean},
 		{Name: "layer3.20.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_20_bn1_running_var},
-		{Name: "layer3.20.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_20_bn1_num_batches_tracked},
+		{Name: "layer3.20.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[97]},
 		{Name: "layer3.20.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_20_conv2_weight, Trainable: true},
 		{Name: "layer3.20.bn2.weight", Shape: []int{256}, Data: m.w.layer3_20_bn2_weight, Trainable: true},
 		{Name: "layer3.20.bn2.bias", Shape: []int{256}, Data: m.w.layer3_20_bn2_bias, Trainable: true},
 		{Name: "layer3.20.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_20_bn2_running_mean},
 		{Name: "layer3.20.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_20_bn2_running_var},
-		{Name: "layer3.20.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_20_bn2_num_batches_tracked},
+		{Name: "layer3.20.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[98]},
 		{Name: "layer3.20.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_20_conv3_weight, Trainable: true},
 		{Name: "layer3.20.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_20_bn3_weight, Trainable: true},
 		{Name: "layer3.20.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_20_bn3_bias, Trainable: true},
 		{Name: "layer3.20.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_20_bn3_running_mean},
 		{Name: "layer3.20.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_20_bn3_running_var},
-		{Name: "layer3.20.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_20_bn3_num_batches_tracked},
+		{Name: "layer3.20.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[99]},
 		{Name: "layer3.21.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_21_conv1_weight, Trainable: true},
 		{Name: "layer3.21.bn1.weight", Shape: []int{256}, Data: m.w.layer3_21_bn1_weight, Trainable: true},
 		{Name: "layer3.21.bn1.bias", Shape: []int{256}, Data: m.w.layer3_21_bn1_bias, Trainable: true},
 		{Name: "layer3.21.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_21_bn1_running_mean},
 		{Name: "layer3.21.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_21_bn1_running_var},
-		{Name: "layer3.21.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_21_bn1_num_batches_tracked},
+		{Name: "layer3.21.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[100]},
 		{Name: "layer3.21.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_21_conv2_weight, Trainable: true},
 		{Name: "layer3.21.bn2.weight", Shape: []int{256}, Data: m.w.layer3_21_bn2_weight, Trainable: true},
 		{Name: "layer3.21.bn2.bias", Shape: []int{256}, Data: m.w.layer3_21_bn2_bias, Trainable: true},
 		{Name: "layer3.21.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_21_bn2_running_mean},
 		{Name: "layer3.21.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_21_bn2_running_var},
-		{Name: "layer3.21.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_21_bn2_num_batches_tracked},
+		{Name: "layer3.21.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[101]},
 		{Name: "layer3.21.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_21_conv3_weight, Trainable: true},
 		{Name: "layer3.21.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_21_bn3_weight, Trainable: true},
 		{Name: "layer3.21.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_21_bn3_bias, Trainable: true},
 		{Name: "layer3.21.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_21_bn3_running_mean},
 		{Name: "layer3.21.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_21_bn3_running_var},
-		{Name: "layer3.21.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_21_bn3_num_batches_tracked},
+		{Name: "layer3.21.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[102]},
 		{Name: "layer3.22.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_22_conv1_weight, Trainable: true},
 		{Name: "layer3.22.bn1.weight", Shape: []int{256}, Data: m.w.layer3_22_bn1_weight, Trainable: true},
 		{Name: "layer3.22.bn1.bias", Shape: []int{256}, Data: m.w.layer3_22_bn1_bias, Trainable: true},
 		{Name: "layer3.22.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_22_bn1_running_mean},
 		{Name: "layer3.22.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_22_bn1_running_var},
-		{Name: "layer3.22.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_22_bn1_num_batches_tracked},
+		{Name: "layer3.22.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[103]},
 		{Name: "layer3.22.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_22_conv2_weight, Trainable: true},
 		{Name: "layer3.22.bn2.weight", Shape: []int{256}, Data: m.w.layer3_22_bn2_weight, Trainable: true},
 		{Name: "layer3.22.bn2.bias", Shape: []int{256}, Data: m.w.layer3_22_bn2_bias, Trainable: true},
 		{Name: "layer3.22.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_22_bn2_running_mean},
 		{Name: "layer3.22.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_22_bn2_running_var},
-		{Name: "layer3.22.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_22_bn2_num_batches_tracked},
+		{Name: "layer3.22.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[104]},
 		{Name: "layer3.22.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_22_conv3_weight, Trainable: true},
 		{Name: "layer3.22.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_22_bn3_weight, Trainable: true},
 		{Name: "layer3.22.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_22_bn3_bias, Trainable: true},
 		{Name: "layer3.22.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_22_bn3_running_mean},
 		{Name: "layer3.22.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_22_bn3_running_var},
-		{Name: "layer3.22.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_22_bn3_num_batches_tracked},
+		{Name: "layer3.22.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[105]},
 		{Name: "layer3.23.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_23_conv1_weight, Trainable: true},
 		{Name: "layer3.23.bn1.weight", Shape: []int{256}, Data: m.w.layer3_23_bn1_weight, Trainable: true},
 		{Name: "layer3.23.bn1.bias", Shape: []int{256}, Data: m.w.layer3_23_bn1_bias, Trainable: true},
 		{Name: "layer3.23.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_23_bn1_running_mean},
 		{Name: "layer3.23.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_23_bn1_running_var},
-		{Name: "layer3.23.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_23_bn1_num_batches_tracked},
+		{Name: "layer3.23.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[106]},
 		{Name: "layer3.23.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_23_conv2_weight, Trainable: true},
 		{Name: "layer3.23.bn2.weight", Shape: []int{256}, Data: m.w.layer3_23_bn2_weight, Trainable: true},
 		{Name: "layer3.23.bn2.bias", Shape: []int{256}, Data: m.w.layer3_23_bn2_bias, Trainable: true},
 		{Name: "layer3.23.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_23_bn2_running_mean},
 		{Name: "layer3.23.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_23_bn2_running_var},
-		{Name: "layer3.23.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_23_bn2_num_batches_tracked},
+		{Name: "layer3.23.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[107]},
 		{Name: "layer3.23.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_23_conv3_weight, Trainable: true},
 		{Name: "layer3.23.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_23_bn3_weight, Trainable: true},
 		{Name: "layer3.23.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_23_bn3_bias, Trainable: true},
 		{Name: "layer3.23.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_23_bn3_running_mean},
 		{Name: "layer3.23.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_23_bn3_running_var},
-		{Name: "layer3.23.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_23_bn3_num_batches_tracked},
+		{Name: "layer3.23.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[108]},
 		{Name: "layer3.24.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_24_conv1_weight, Trainable: true},
 		{Name: "layer3.24.bn1.weight", Shape: []int{256}, Data: m.w.layer3_24_bn1_weight, Trainable: true},
 		{Name: "layer3.24.bn1.bias", Shape: []int{256}, Data: m.w.layer3_24_bn1_bias, Trainable: true},
 		{Name: "layer3.24.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_24_bn1_running_mean},
 		{Name: "layer3.24.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_24_bn1_running_var},
-		{Name: "layer3.24.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_24_bn1_num_batches_tracked},
+		{Name: "layer3.24.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[109]},
 		{Name: "layer3.24.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_24_conv2_weight, Trainable: true},
 		{Name: "layer3.24.bn2.weight", Shape: []int{256}, Data: m.w.layer3_24_bn2_weight, Trainable: true},
 		{Name: "layer3.24.bn2.bias", Shape: []int{256}, Data: m.w.layer3_24_bn2_bias, Trainable: true},
 		{Name: "layer3.24.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_24_bn2_running_mean},
 		{Name: "layer3.24.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_24_bn2_running_var},
-		{Name: "layer3.24.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_24_bn2_num_batches_tracked},
+		{Name: "layer3.24.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[110]},
 		{Name: "layer3.24.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_24_conv3_weight, Trainable: true},
 		{Name: "layer3.24.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_24_bn3_weight, Trainable: true},
 		{Name: "layer3.24.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_24_bn3_bias, Trainable: true},
 		{Name: "layer3.24.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_24_bn3_running_mean},
 		{Name: "layer3.24.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_24_bn3_running_var},
-		{Name: "layer3.24.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_24_bn3_num_batches_tracked},
+		{Name: "layer3.24.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[111]},
 		{Name: "layer3.25.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_25_conv1_weight, Trainable: true},
 		{Name: "layer3.25.bn1.weight", Shape: []int{256}, Data: m.w.layer3_25_bn1_weight, Trainable: true},
 		{Name: "layer3.25.bn1.bias", Shape: []int{256}, Data: m.w.layer3_25_bn1_bias, Trainable: true},
 		{Name: "layer3.25.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_25_bn1_running_mean},
 		{Name: "layer3.25.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_25_bn1_running_var},
-		{Name: "layer3.25.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_25_bn1_num_batches_tracked},
+		{Name: "layer3.25.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[112]},
 		{Name: "layer3.25.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_25_conv2_weight, Trainable: true},
 		{Name: "layer3.25.bn2.weight", Shape: []int{256}, Data: m.w.layer3_25_bn2_weight, Trainable: true},
 		{Name: "layer3.25.bn2.bias", Shape: []int{256}, Data: m.w.layer3_25_bn2_bias, Trainable: true},
 		{Name: "layer3.25.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_25_bn2_running_mean},
 		{Name: "layer3.25.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_25_bn2_running_var},
-		{Name: "layer3.25.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_25_bn2_num_batches_tracked},
+		{Name: "layer3.25.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[113]},
 		{Name: "layer3.25.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_25_conv3_weight, Trainable: true},
 		{Name: "layer3.25.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_25_bn3_weight, Trainable: true},
 		{Name: "layer3.25.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_25_bn3_bias, Trainable: true},
 		{Name: "layer3.25.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_25_bn3_running_mean},
 		{Name: "layer3.25.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_25_bn3_running_var},
-		{Name: "layer3.25.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_25_bn3_num_batches_tracked},
+		{Name: "layer3.25.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[114]},
 		{Name: "layer3.26.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_26_conv1_weight, Trainable: true},
 		{Name: "layer3.26.bn1.weight", Shape: []int{256}, Data: m.w.layer3_26_bn1_weight, Trainable: true},
 		{Name: "layer3.26.bn1.bias", Shape: []int{256}, Data: m.w.layer3_26_bn1_bias, Trainable: true},
 		{Name: "layer3.26.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_26_bn1_running_mean},
 		{Name: "layer3.26.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_26_bn1_running_var},
-		{Name: "layer3.26.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_26_bn1_num_batches_tracked},
+		{Name: "layer3.26.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[115]},
 		{Name: "layer3.26.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_26_conv2_weight, Trainable: true},
 		{Name: "layer3.26.bn2.weight", Shape: []int{256}, Data: m.w.layer3_26_bn2_weight, Trainable: true},
 		{Name: "layer3.26.bn2.bias", Shape: []int{256}, Data: m.w.layer3_26_bn2_bias, Trainable: true},
 		{Name: "layer3.26.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_26_bn2_running_mean},
 		{Name: "layer3.26.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_26_bn2_running_var},
-		{Name: "layer3.26.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_26_bn2_num_batches_tracked},
+		{Name: "layer3.26.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[116]},
 		{Name: "layer3.26.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_26_conv3_weight, Trainable: true},
 		{Name: "layer3.26.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_26_bn3_weight, Trainable: true},
 		{Name: "layer3.26.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_26_bn3_bias, Trainable: true},
 		{Name: "layer3.26.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_26_bn3_running_mean},
 		{Name: "layer3.26.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_26_bn3_running_var},
-		{Name: "layer3.26.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_26_bn3_num_batches_tracked},
+		{Name: "layer3.26.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[117]},
 		{Name: "layer3.27.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_27_conv1_weight, Trainable: true},
 		{Name: "layer3.27.bn1.weight", Shape: []int{256}, Data: m.w.layer3_27_bn1_weight, Trainable: true},
 		{Name: "layer3.27.bn1.bias", Shape: []int{256}, Data: m.w.layer3_27_bn1_bias, Trainable: true},
 		{Name: "layer3.27.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_27_bn1_running_mean},
 		{Name: "layer3.27.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_27_bn1_running_var},
-		{Name: "layer3.27.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_27_bn1_num_batches_tracked},
+		{Name: "layer3.27.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[118]},
 		{Name: "layer3.27.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_27_conv2_weight, Trainable: true},
 		{Name: "layer3.27.bn2.weight", Shape: []int{256}, Data: m.w.layer3_27_bn2_weight, Trainable: true},
 		{Name: "layer3.27.bn2.bias", Shape: []int{256}, Data: m.w.layer3_27_bn2_bias, Trainable: true},
 		{Name: "layer3.27.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_27_bn2_running_mean},
 		{Name: "layer3.27.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_27_bn2_running_var},
-		{Name: "layer3.27.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_27_bn2_num_batches_tracked},
+		{Name: "layer3.27.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[119]},
 		{Name: "layer3.27.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_27_conv3_weight, Trainable: true},
 		{Name: "layer3.27.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_27_bn3_weight, Trainable: true},
 		{Name: "layer3.27.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_27_bn3_bias, Trainable: true},
 		{Name: "layer3.27.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_27_bn3_running_mean},
 		{Name: "layer3.27.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_27_bn3_running_var},
-		{Name: "layer3.27.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_27_bn3_num_batches_tracked},
+		{Name: "layer3.27.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[120]},
 		{Name: "layer3.28.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_28_conv1_weight, Trainable: true},
 		{Name: "layer3.28.bn1.weight", Shape: []int{256}, Data: m.w.layer3_28_bn1_weight, Trainable: true},
 		{Name: "layer3.28.bn1.bias", Shape: []int{256}, Data: m.w.layer3_28_bn1_bias, Trainable: true},
 		{Name: "layer3.28.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_28_bn1_running_mean},
 		{Name: "layer3.28.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_28_bn1_running_var},
-		{Name: "layer3.28.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_28_bn1_num_batches_tracked},
+		{Name: "layer3.28.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[121]},
 		{Name: "layer3.28.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_28_conv2_weight, Trainable: true},
 		{Name: "layer3.28.bn2.weight", Shape: []int{256}, Data: m.w.layer3_28_bn2_weight, Trainable: true},
 		{Name: "layer3.28.bn2.bias", Shape: []int{256}, Data: m.w.layer3_28_bn2_bias, Trainable: true},
 		{Name: "layer3.28.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_28_bn2_running_mean},
 		{Name: "layer3.28.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_28_bn2_running_var},
-		{Name: "layer3.28.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_28_bn2_num_batches_tracked},
+		{Name: "layer3.28.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[122]},
 		{Name: "layer3.28.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_28_conv3_weight, Trainable: true},
 		{Name: "layer3.28.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_28_bn3_weight, Trainable: true},
 		{Name: "layer3.28.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_28_bn3_bias, Trainable: true},
 		{Name: "layer3.28.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_28_bn3_running_mean},
 		{Name: "layer3.28.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_28_bn3_running_var},
-		{Name: "layer3.28.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_28_bn3_num_batches_tracked},
+		{Name: "layer3.28.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[123]},
 		{Name: "layer3.29.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_29_conv1_weight, Trainable: true},
 		{Name: "layer3.29.bn1.weight", Shape: []int{256}, Data: m.w.layer3_29_bn1_weight, Trainable: true},
 		{Name: "layer3.29.bn1.bias", Shape: []int{256}, Data: m.w.layer3_29_bn1_bias, Trainable: true},
 		{Name: "layer3.29.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_29_bn1_running_mean},
 		{Name: "layer3.29.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_29_bn1_running_var},
-		{Name: "layer3.29.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_29_bn1_num_batches_tracked},
+		{Name: "layer3.29.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[124]},
 		{Name: "layer3.29.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_29_conv2_weight, Trainable: true},
 		{Name: "layer3.29.bn2.weight", Shape: []int{256}, Data: m.w.layer3_29_bn2_weight, Trainable: true},
 		{Name: "layer3.29.bn2.bias", Shape: []int{256}, Data: m.w.layer3_29_bn2_bias, Trainable: true},
 		{Name: "layer3.29.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_29_bn2_running_mean},
 		{Name: "layer3.29.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_29_bn2_running_var},
-		{Name: "layer3.29.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_29_bn2_num_batches_tracked},
+		{Name: "layer3.29.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[125]},
 		{Name: "layer3.29.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_29_conv3_weight, Trainable: true},
 		{Name: "layer3.29.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_29_bn3_weight, Trainable: true},
 		{Name: "layer3.29.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_29_bn3_bias, Trainable: true},
 		{Name: "layer3.29.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_29_bn3_running_mean},
 		{Name: "layer3.29.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_29_bn3_running_var},
-		{Name: "layer3.29.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_29_bn3_num_batches_tracked},
+		{Name: "layer3.29.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[126]},
 		{Name: "layer3.30.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_30_conv1_weight, Trainable: true},
 		{Name: "layer3.30.bn1.weight", Shape: []int{256}, Data: m.w.layer3_30_bn1_weight, Trainable: true},
 		{Name: "layer3.30.bn1.bias", Shape: []int{256}, Data: m.w.layer3_30_bn1_bias, Trainable: true},
 		{Name: "layer3.30.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_30_bn1_running_mean},
 		{Name: "layer3.30.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_30_bn1_running_var},
-		{Name: "layer3.30.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_30_bn1_num_batches_tracked},
+		{Name: "layer3.30.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[127]},
 		{Name: "layer3.30.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_30_conv2_weight, Trainable: true},
 		{Name: "layer3.30.bn2.weight", Shape: []int{256}, Data: m.w.layer3_30_bn2_weight, Trainable: true},
 		{Name: "layer3.30.bn2.bias", Shape: []int{256}, Data: m.w.layer3_30_bn2_bias, Trainable: true},
 		{Name: "layer3.30.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_30_bn2_running_mean},
 		{Name: "layer3.30.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_30_bn2_running_var},
-		{Name: "layer3.30.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_30_bn2_num_batches_tracked},
+		{Name: "layer3.30.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[128]},
 		{Name: "layer3.30.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_30_conv3_weight, Trainable: true},
 		{Name: "layer3.30.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_30_bn3_weight, Trainable: true},
 		{Name: "layer3.30.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_30_bn3_bias, Trainable: true},
 		{Name: "layer3.30.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_30_bn3_running_mean},
 		{Name: "layer3.30.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_30_bn3_running_var},
-		{Name: "layer3.30.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_30_bn3_num_batches_tracked},
+		{Name: "layer3.30.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[129]},
 		{Name: "layer3.31.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_31_conv1_weight, Trainable: true},
 		{Name: "layer3.31.bn1.weight", Shape: []int{256}, Data: m.w.layer3_31_bn1_weight, Trainable: true},
 		{Name: "layer3.31.bn1.bias", Shape: []int{256}, Data: m.w.layer3_31_bn1_bias, Trainable: true},
 		{Name: "layer3.31.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_31_bn1_running_mean},
 		{Name: "layer3.31.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_31_bn1_running_var},
-		{Name: "layer3.31.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_31_bn1_num_batches_tracked},
+		{Name: "layer3.31.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[130]},
 		{Name: "layer3.31.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_31_conv2_weight, Trainable: true},
 		{Name: "layer3.31.bn2.weight", Shape: []int{256}, Data: m.w.layer3_31_bn2_weight, Trainable: true},
 		{Name: "layer3.31.bn2.bias", Shape: []int{256}, Data: m.w.layer3_31_bn2_bias, Trainable: true},
 		{Name: "layer3.31.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_31_bn2_running_mean},
 		{Name: "layer3.31.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_31_bn2_running_var},
-		{Name: "layer3.31.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_31_bn2_num_batches_tracked},
+		{Name: "layer3.31.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[131]},
 		{Name: "layer3.31.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_31_conv3_weight, Trainable: true},
 		{Name: "layer3.31.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_31_bn3_weight, Trainable: true},
 		{Name: "layer3.31.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_31_bn3_bias, Trainable: true},
 		{Name: "layer3.31.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_31_bn3_running_mean},
 		{Name: "layer3.31.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_31_bn3_running_var},
-		{Name: "layer3.31.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_31_bn3_num_batches_tracked},
+		{Name: "layer3.31.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[132]},
 		{Name: "layer3.32.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_32_conv1_weight, Trainable: true},
 		{Name: "layer3.32.bn1.weight", Shape: []int{256}, Data: m.w.layer3_32_bn1_weight, Trainable: true},
 		{Name: "layer3.32.bn1.bias", Shape: []int{256}, Data: m.w.layer3_32_bn1_bias, Trainable: true},
 		{Name: "layer3.32.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_32_bn1_running_mean},
 		{Name: "layer3.32.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_32_bn1_running_var},
-		{Name: "layer3.32.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_32_bn1_num_batches_tracked},
+		{Name: "layer3.32.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[133]},
 		{Name: "layer3.32.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_32_conv2_weight, Trainable: true},
 		{Name: "layer3.32.bn2.weight", Shape: []int{256}, Data: m.w.layer3_32_bn2_weight, Trainable: true},
 		{Name: "layer3.32.bn2.bias", Shape: []int{256}, Data: m.w.layer3_32_bn2_bias, Trainable: true},
 		{Name: "layer3.32.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_32_bn2_running_mean},
 		{Name: "layer3.32.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_32_bn2_running_var},
-		{Name: "layer3.32.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_32_bn2_num_batches_tracked},
+		{Name: "layer3.32.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[134]},
 		{Name: "layer3.32.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_32_conv3_weight, Trainable: true},
 		{Name: "layer3.32.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_32_bn3_weight, Trainable: true},
 		{Name: "layer3.32.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_32_bn3_bias, Trainable: true},
 		{Name: "layer3.32.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_32_bn3_running_mean},
 		{Name: "layer3.32.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_32_bn3_running_var},
-		{Name: "layer3.32.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_32_bn3_num_batches_tracked},
+		{Name: "layer3.32.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[135]},
 		{Name: "layer3.33.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_33_conv1_weight, Trainable: true},
 		{Name: "layer3.33.bn1.weight", Shape: []int{256}, Data: m.w.layer3_33_bn1_weight, Trainable: true},
 		{Name: "layer3.33.bn1.bias", Shape: []int{256}, Data: m.w.layer3_33_bn1_bias, Trainable: true},
 		{Name: "layer3.33.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_33_bn1_running_mean},
 		{Name: "layer3.33.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_33_bn1_running_var},
-		{Name: "layer3.33.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_33_bn1_num_batches_tracked},
+		{Name: "layer3.33.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[136]},
 		{Name: "layer3.33.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_33_conv2_weight, Trainable: true},
 		{Name: "layer3.33.bn2.weight", Shape: []int{256}, Data: m.w.layer3_33_bn2_weight, Trainable: true},
 		{Name: "layer3.33.bn2.bias", Shape: []int{256}, Data: m.w.layer3_33_bn2_bias, Trainable: true},
 		{Name: "layer3.33.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_33_bn2_running_mean},
 		{Name: "layer3.33.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_33_bn2_running_var},
-		{Name: "layer3.33.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_33_bn2_num_batches_tracked},
+		{Name: "layer3.33.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[137]},
 		{Name: "layer3.33.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_33_conv3_weight, Trainable: true},
 		{Name: "layer3.33.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_33_bn3_weight, Trainable: true},
 		{Name: "layer3.33.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_33_bn3_bias, Trainable: true},
 		{Name: "layer3.33.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_33_bn3_running_mean},
 		{Name: "layer3.33.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_33_bn3_running_var},
-		{Name: "layer3.33.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_33_bn3_num_batches_tracked},
+		{Name: "layer3.33.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[138]},
 		{Name: "layer3.34.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_34_conv1_weight, Trainable: true},
 		{Name: "layer3.34.bn1.weight", Shape: []int{256}, Data: m.w.layer3_34_bn1_weight, Trainable: true},
 		{Name: "layer3.34.bn1.bias", Shape: []int{256}, Data: m.w.layer3_34_bn1_bias, Trainable: true},
 		{Name: "layer3.34.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_34_bn1_running_mean},
 		{Name: "layer3.34.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_34_bn1_running_var},
-		{Name: "layer3.34.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_34_bn1_num_batches_tracked},
+		{Name: "layer3.34.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[139]},
 		{Name: "layer3.34.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_34_conv2_weight, Trainable: true},
 		{Name: "layer3.34.bn2.weight", Shape: []int{256}, Data: m.w.layer3_34_bn2_weight, Trainable: true},
 		{Name: "layer3.34.bn2.bias", Shape: []int{256}, Data: m.w.layer3_34_bn2_bias, Trainable: true},
 		{Name: "layer3.34.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_34_bn2_running_mean},
 		{Name: "layer3.34.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_34_bn2_running_var},
-		{Name: "layer3.34.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_34_bn2_num_batches_tracked},
+		{Name: "layer3.34.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[140]},
 		{Name: "layer3.34.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_34_conv3_weight, Trainable: true},
 		{Name: "layer3.34.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_34_bn3_weight, Trainable: true},
 		{Name: "layer3.34.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_34_bn3_bias, Trainable: true},
 		{Name: "layer3.34.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_34_bn3_running_mean},
 		{Name: "layer3.34.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_34_bn3_running_var},
-		{Name: "layer3.34.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_34_bn3_num_batches_tracked},
+		{Name: "layer3.34.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[141]},
 		{Name: "layer3.35.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_35_conv1_weight, Trainable: true},
 		{Name: "layer3.35.bn1.weight", Shape: []int{256}, Data: m.w.layer3_35_bn1_weight, Trainable: true},
 		{Name: "layer3.35.bn1.bias", Shape: []int{256}, Data: m.w.layer3_35_bn1_bias, Trainable: true},
 		{Name: "layer3.35.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_35_bn1_running_mean},
 		{Name: "layer3.35.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_35_bn1_running_var},
-		{Name: "layer3.35.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_35_bn1_num_batches_tracked},
+		{Name: "layer3.35.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[142]},
 		{Name: "layer3.35.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_35_conv2_weight, Trainable: true},
 		{Name: "layer3.35.bn2.weight", Shape: []int{256}, Data: m.w.layer3_35_bn2_weight, Trainable: true},
 		{Name: "layer3.35.bn2.bias", Shape: []int{256}, Data: m.w.layer3_35_bn2_bias, Trainable: true},
 		{Name: "layer3.35.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_35_bn2_running_mean},
 		{Name: "layer3.35.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_35_bn2_running_var},
-		{Name: "layer3.35.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_35_bn2_num_batches_tracked},
+		{Name: "layer3.35.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[143]},
 		{Name: "layer3.35.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_35_conv3_weight, Trainable: true},
 		{Name: "layer3.35.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_35_bn3_weight, Trainable: true},
 		{Name: "layer3.35.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_35_bn3_bias, Trainable: true},
 		{Name: "layer3.35.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_35_bn3_running_mean},
 		{Name: "layer3.35.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_35_bn3_running_var},
-		{Name: "layer3.35.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_35_bn3_num_batches_tracked},
+		{Name: "layer3.35.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[144]},
 		{Name: "layer4.0.conv1.weight", Shape: []int{512, 1024, 1, 1}, Data: m.w.layer4_0_conv1_weight, Trainable: true},
 		{Name: "layer4.0.bn1.weight", Shape: []int{512}, Data: m.w.layer4_0_bn1_weight, Trainable: true},
 		{Name: "layer4.0.bn1.bias", Shape: []int{512}, Data: m.w.layer4_0_bn1_bias, Trainable: true},
 		{Name: "layer4.0.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_0_bn1_running_mean},
 		{Name: "layer4.0.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_0_bn1_running_var},
-		{Name: "layer4.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn1_num_batches_tracked},
+		{Name: "layer4.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[145]},
 		{Name: "layer4.0.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_0_conv2_weight, Trainable: true},
 		{Name: "layer4.0.bn2.weight", Shape: []int{512}, Data: m.w.layer4_0_bn2_weight, Trainable: true},
 		{Name: "layer4.0.bn2.bias", Shape: []int{512}, Data: m.w.layer4_0_bn2_bias, Trainable: true},
 		{Name: "layer4.0.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_0_bn2_running_mean},
 		{Name: "layer4.0.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_0_bn2_running_var},
-		{Name: "layer4.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn2_num_batches_tracked},
+		{Name: "layer4.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[146]},
 		{Name: "layer4.0.conv3.weight", Shape: []int{2048, 512, 1, 1}, Data: m.w.layer4_0_conv3_weight, Trainable: true},
 		{Name: "layer4.0.bn3.weight", Shape: []int{2048}, Data: m.w.layer4_0_bn3_weight, Trainable: true},
 		{Name: "layer4.0.bn3.bias", Shape: []int{2048}, Data: m.w.layer4_0_bn3_bias, Trainable: true},
 		{Name: "layer4.0.bn3.running_mean", Shape: []int{2048}, Data: m.w.layer4_0_bn3_running_mean},
 		{Name: "layer4.0.bn3.running_var", Shape: []int{2048}, Data: m.w.layer4_0_bn3_running_var},
-		{Name: "layer4.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn3_num_batches_tracked},
+		{Name: "layer4.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[147]},
 		{Name: "layer4.0.downsample.0.weight", Shape: []int{2048, 1024, 1, 1}, Data: m.w.layer4_0_downsample_0_weight, Trainable: true},
 		{Name: "layer4.0.downsample.1.weight", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_weight, Trainable: true},
 		{Name: "layer4.0.downsample.1.bias", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_bias, Trainable: true},
 		{Name: "layer4.0.downsample.1.running_mean", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_running_mean},
 		{Name: "layer4.0.downsample.1.running_var", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_running_var},
-		{Name: "layer4.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_downsample_1_num_batches_tracked},
+		{Name: "layer4.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[148]},
 		{Name: "layer4.1.conv1.weight", Shape: []int{512, 2048, 1, 1}, Data: m.w.layer4_1_conv1_weight, Trainable: true},
 		{Name: "layer4.1.bn1.weight", Shape: []int{512}, Data: m.w.layer4_1_bn1_weight, Trainable: true},
 		{Name: "layer4.1.bn1.bias", Shape: []int{512}, Data: m.w.layer4_1_bn1_bias, Trainable: true},
 		{Name: "layer4.1.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_1_bn1_running_mean},
 		{Name: "layer4.1.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_1_bn1_running_var},
-		{Name: "layer4.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn1_num_batches_tracked},
+		{Name: "layer4.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[149]},
 		{Name: "layer4.1.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_1_conv2_weight, Trainable: true},
 		{Name: "layer4.1.bn2.weight", Shape: []int{512}, Data: m.w.layer4_1_bn2_weight, Trainable: true},
 		{Name: "layer4.1.bn2.bias", Shape: []int{512}, Data: m.w.layer4_1_bn2_bias, Trainable: true},
 		{Name: "layer4.1.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_1_bn2_running_mean},
 		{Name: "layer4.1.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_1_bn2_running_var},
-		{Name: "layer4.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn2_num_batches_tracked},
+		{Name: "layer4.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[150]},
 		{Name: "layer4.1.conv3.weight", Shape: []int{2048, 512, 1, 1}, Data: m.w.layer4_1_conv3_weight, Trainable: true},
 		{Name: "layer4.1.bn3.weight", Shape: []int{2048}, Data: m.w.layer4_1_bn3_weight, Trainable: true},
 		{Name: "layer4.1.bn3.bias", Shape: []int{2048}, Data: m.w.layer4_1_bn3_bias, Trainable: true},
 		{Name: "layer4.1.bn3.running_mean", Shape: []int{2048}, Data: m.w.layer4_1_bn3_running_mean},
 		{Name: "layer4.1.bn3.running_var", Shape: []int{2048}, Data: m.w.layer4_1_bn3_running_var},
-		{Name: "layer4.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn3_num_batches_tracked},
+		{Name: "layer4.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[151]},
 		{Name: "layer4.2.conv1.weight", Shape: []int{512, 2048, 1, 1}, Data: m.w.layer4_2_conv1_weight, Trainable: true},
 		{Name: "layer4.2.bn1.weight", Shape: []int{512}, Data: m.w.layer4_2_bn1_weight, Trainable: true},
 		{Name: "layer4.2.bn1.bias", Shape: []int{512}, Data: m.w.layer4_2_bn1_bias, Trainable: true},
 		{Name: "layer4.2.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_2_bn1_running_mean},
 		{Name: "layer4.2.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_2_bn1_running_var},
-		{Name: "layer4.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_2_bn1_num_batches_tracked},
+		{Name: "layer4.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[152]},
 		{Name: "layer4.2.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_2_conv2_weight, Trainable: true},
 		{Name: "layer4.2.bn2.weight", Shape: []int{512}, Data: m.w.layer4_2_bn2_weight, Trainable: true},
 		{Name: "layer4.2.bn2.bias", Shape: []int{512}, Data: m.w.layer4_2_bn2_bias, Trainable: true},
 		{Name: "layer4.2.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_2_bn2_running_mean},
 		{Name: "layer4.2.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_2_bn2_running_var},
-		{Name: "layer4.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_2_bn2_num_batches_tracked},
+		{Name: "layer4.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[153]},
 		{Name: "layer4.2.conv3.weight", Shape: []int{2048, 512, 1, 1}, Data: m.w.layer4_2_conv3_weight, Trainable: true},
 		{Name: "layer4.2.bn3.weight", Shape: []int{2048}, Data: m.w.layer4_2_bn3_weight, Trainable: true},
 		{Name: "layer4.2.bn3.bias", Shape: []int{2048}, Data: m.w.layer4_2_bn3_bias, Trainable: true},
 		{Name: "layer4.2.bn3.running_mean", Shape: []int{2048}, Data: m.w.layer4_2_bn3_running_mean},
 		{Name: "layer4.2.bn3.running_var", Shape: []int{2048}, Data: m.w.layer4_2_bn3_running_var},
-		{Name: "layer4.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_2_bn3_num_batches_tracked},
+		{Name: "layer4.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[154]},
 		{Name: "fc.weight", Shape: []int{1000, 2048}, Data: m.w.fc_weight, Trainable: true},
 		{Name: "fc.bias", Shape: []int{1000}, Data: m.w.fc_bias, Trainable: true},
 	}

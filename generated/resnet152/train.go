@@ -657,6 +657,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	backup     []float32 // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32 // gradients of the activations
 	d          activations
 	batch      int
@@ -664,7 +665,7 @@ type Trainer struct {
 
 // NewTrainer returns a trainer that updates m with opt.
 func NewTrainer(m *Model, opt SGD) *Trainer {
-	t := &Trainer{m: m, opt: opt, grad: make([]float32, trainableFloats), momentum: make([]float32, trainableFloats), stats: make([]float32, bnStatFloats)}
+	t := &Trainer{m: m, opt: opt, grad: make([]float32, trainableFloats), momentum: make([]float32, trainableFloats), stats: make([]float32, bnStatFloats), backup: make([]float32, paramFloats-trainableFloats)}
 	gr, st := t.grad, t.stats
 	t.g.conv1_weight = gr[0:9408]
 	t.g.bn1_weight = gr[9408:9472]
@@ -1973,12 +1974,18 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 		}
 		t.d, t.batch = layout(t.arena, batch), batch
 	}
+	copy(t.backup, t.m.data[trainableFloats:])
 	t.forward(x, batch)
 	// Gradients accumulate into the activation arena, so it starts at zero.
 	clear(t.arena[:batch*activationFloats])
 	loss := nn.SoftmaxCrossEntropy(t.d.fc, t.m.a.fc, labels, batch, Classes)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, fmt.Errorf("resnet152: the loss is %v; the weights were not updated", loss)
+		// Leave the model as it was: no update, and the BN statistics restored.
+		copy(t.m.data[trainableFloats:], t.backup)
+		for i := range t.m.counts {
+			t.m.counts[i]--
+		}
+		return 0, fmt.Errorf("resnet152: the loss is %v; the model was left unchanged", loss)
 	}
 	return float32(loss), nil
 }
@@ -1988,774 +1995,624 @@ func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.m.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
 	nn.BatchNormTrain(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
-	w.bn1_num_batches_tracked++
 	nn.ReLU(a.relu, a.bn1)
 	nn.MaxPool(a.maxpool, a.relu, batch, maxpool_dims)
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
 	nn.BatchNormTrain(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
 	nn.BatchNormTrain(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_bn2)
 	nn.Conv2D(ws, a.layer1_0_conv3, a.layer1_0_relu_2, w.layer1_0_conv3_weight, nil, batch, layer1_0_conv3_dims)
 	nn.BatchNormTrain(a.layer1_0_bn3, a.layer1_0_conv3, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, s.layer1_0_bn3_mean, s.layer1_0_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer1_0_downsample_0, a.maxpool, w.layer1_0_downsample_0_weight, nil, batch, layer1_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer1_0_downsample_1, a.layer1_0_downsample_0, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, s.layer1_0_downsample_1_mean, s.layer1_0_downsample_1_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer1_0_add, a.layer1_0_bn3, a.layer1_0_downsample_1)
 	nn.ReLU(a.layer1_0_relu_3, a.layer1_0_add)
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_3, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
 	nn.BatchNormTrain(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
 	nn.BatchNormTrain(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_bn2)
 	nn.Conv2D(ws, a.layer1_1_conv3, a.layer1_1_relu_2, w.layer1_1_conv3_weight, nil, batch, layer1_1_conv3_dims)
 	nn.BatchNormTrain(a.layer1_1_bn3, a.layer1_1_conv3, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, s.layer1_1_bn3_mean, s.layer1_1_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_1_bn3_num_batches_tracked++
 	nn.Add(a.layer1_1_add, a.layer1_1_bn3, a.layer1_0_relu_3)
 	nn.ReLU(a.layer1_1_relu_3, a.layer1_1_add)
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_3, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
 	nn.BatchNormTrain(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
 	nn.BatchNormTrain(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_bn2)
 	nn.Conv2D(ws, a.layer1_2_conv3, a.layer1_2_relu_2, w.layer1_2_conv3_weight, nil, batch, layer1_2_conv3_dims)
 	nn.BatchNormTrain(a.layer1_2_bn3, a.layer1_2_conv3, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, s.layer1_2_bn3_mean, s.layer1_2_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_2_bn3_num_batches_tracked++
 	nn.Add(a.layer1_2_add, a.layer1_2_bn3, a.layer1_1_relu_3)
 	nn.ReLU(a.layer1_2_relu_3, a.layer1_2_add)
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_relu_3, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
 	nn.BatchNormTrain(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 3136, float32(1e-05), float32(0.1))
-	w.layer2_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.BatchNormTrain(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_bn2)
 	nn.Conv2D(ws, a.layer2_0_conv3, a.layer2_0_relu_2, w.layer2_0_conv3_weight, nil, batch, layer2_0_conv3_dims)
 	nn.BatchNormTrain(a.layer2_0_bn3, a.layer2_0_conv3, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, s.layer2_0_bn3_mean, s.layer2_0_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_2_relu_3, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer2_0_add, a.layer2_0_bn3, a.layer2_0_downsample_1)
 	nn.ReLU(a.layer2_0_relu_3, a.layer2_0_add)
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_3, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
 	nn.BatchNormTrain(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
 	nn.BatchNormTrain(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_bn2)
 	nn.Conv2D(ws, a.layer2_1_conv3, a.layer2_1_relu_2, w.layer2_1_conv3_weight, nil, batch, layer2_1_conv3_dims)
 	nn.BatchNormTrain(a.layer2_1_bn3, a.layer2_1_conv3, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, s.layer2_1_bn3_mean, s.layer2_1_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_1_bn3_num_batches_tracked++
 	nn.Add(a.layer2_1_add, a.layer2_1_bn3, a.layer2_0_relu_3)
 	nn.ReLU(a.layer2_1_relu_3, a.layer2_1_add)
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_3, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
 	nn.BatchNormTrain(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
 	nn.BatchNormTrain(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_bn2)
 	nn.Conv2D(ws, a.layer2_2_conv3, a.layer2_2_relu_2, w.layer2_2_conv3_weight, nil, batch, layer2_2_conv3_dims)
 	nn.BatchNormTrain(a.layer2_2_bn3, a.layer2_2_conv3, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, s.layer2_2_bn3_mean, s.layer2_2_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_2_bn3_num_batches_tracked++
 	nn.Add(a.layer2_2_add, a.layer2_2_bn3, a.layer2_1_relu_3)
 	nn.ReLU(a.layer2_2_relu_3, a.layer2_2_add)
 
 	// layer2.3
 	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_relu_3, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
 	nn.BatchNormTrain(a.layer2_3_bn1, a.layer2_3_conv1, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_3_relu, a.layer2_3_bn1)
 	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_relu, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
 	nn.BatchNormTrain(a.layer2_3_bn2, a.layer2_3_conv2, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_3_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_3_relu_2, a.layer2_3_bn2)
 	nn.Conv2D(ws, a.layer2_3_conv3, a.layer2_3_relu_2, w.layer2_3_conv3_weight, nil, batch, layer2_3_conv3_dims)
 	nn.BatchNormTrain(a.layer2_3_bn3, a.layer2_3_conv3, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, s.layer2_3_bn3_mean, s.layer2_3_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_3_bn3_num_batches_tracked++
 	nn.Add(a.layer2_3_add, a.layer2_3_bn3, a.layer2_2_relu_3)
 	nn.ReLU(a.layer2_3_relu_3, a.layer2_3_add)
 
 	// layer2.4
 	nn.Conv2D(ws, a.layer2_4_conv1, a.layer2_3_relu_3, w.layer2_4_conv1_weight, nil, batch, layer2_4_conv1_dims)
 	nn.BatchNormTrain(a.layer2_4_bn1, a.layer2_4_conv1, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_4_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_4_relu, a.layer2_4_bn1)
 	nn.Conv2D(ws, a.layer2_4_conv2, a.layer2_4_relu, w.layer2_4_conv2_weight, nil, batch, layer2_4_conv2_dims)
 	nn.BatchNormTrain(a.layer2_4_bn2, a.layer2_4_conv2, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_4_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_4_relu_2, a.layer2_4_bn2)
 	nn.Conv2D(ws, a.layer2_4_conv3, a.layer2_4_relu_2, w.layer2_4_conv3_weight, nil, batch, layer2_4_conv3_dims)
 	nn.BatchNormTrain(a.layer2_4_bn3, a.layer2_4_conv3, w.layer2_4_bn3_weight, w.layer2_4_bn3_bias, w.layer2_4_bn3_running_mean, w.layer2_4_bn3_running_var, s.layer2_4_bn3_mean, s.layer2_4_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_4_bn3_num_batches_tracked++
 	nn.Add(a.layer2_4_add, a.layer2_4_bn3, a.layer2_3_relu_3)
 	nn.ReLU(a.layer2_4_relu_3, a.layer2_4_add)
 
 	// layer2.5
 	nn.Conv2D(ws, a.layer2_5_conv1, a.layer2_4_relu_3, w.layer2_5_conv1_weight, nil, batch, layer2_5_conv1_dims)
 	nn.BatchNormTrain(a.layer2_5_bn1, a.layer2_5_conv1, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_5_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_5_relu, a.layer2_5_bn1)
 	nn.Conv2D(ws, a.layer2_5_conv2, a.layer2_5_relu, w.layer2_5_conv2_weight, nil, batch, layer2_5_conv2_dims)
 	nn.BatchNormTrain(a.layer2_5_bn2, a.layer2_5_conv2, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_5_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_5_relu_2, a.layer2_5_bn2)
 	nn.Conv2D(ws, a.layer2_5_conv3, a.layer2_5_relu_2, w.layer2_5_conv3_weight, nil, batch, layer2_5_conv3_dims)
 	nn.BatchNormTrain(a.layer2_5_bn3, a.layer2_5_conv3, w.layer2_5_bn3_weight, w.layer2_5_bn3_bias, w.layer2_5_bn3_running_mean, w.layer2_5_bn3_running_var, s.layer2_5_bn3_mean, s.layer2_5_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_5_bn3_num_batches_tracked++
 	nn.Add(a.layer2_5_add, a.layer2_5_bn3, a.layer2_4_relu_3)
 	nn.ReLU(a.layer2_5_relu_3, a.layer2_5_add)
 
 	// layer2.6
 	nn.Conv2D(ws, a.layer2_6_conv1, a.layer2_5_relu_3, w.layer2_6_conv1_weight, nil, batch, layer2_6_conv1_dims)
 	nn.BatchNormTrain(a.layer2_6_bn1, a.layer2_6_conv1, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_6_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_6_relu, a.layer2_6_bn1)
 	nn.Conv2D(ws, a.layer2_6_conv2, a.layer2_6_relu, w.layer2_6_conv2_weight, nil, batch, layer2_6_conv2_dims)
 	nn.BatchNormTrain(a.layer2_6_bn2, a.layer2_6_conv2, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_6_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_6_relu_2, a.layer2_6_bn2)
 	nn.Conv2D(ws, a.layer2_6_conv3, a.layer2_6_relu_2, w.layer2_6_conv3_weight, nil, batch, layer2_6_conv3_dims)
 	nn.BatchNormTrain(a.layer2_6_bn3, a.layer2_6_conv3, w.layer2_6_bn3_weight, w.layer2_6_bn3_bias, w.layer2_6_bn3_running_mean, w.layer2_6_bn3_running_var, s.layer2_6_bn3_mean, s.layer2_6_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_6_bn3_num_batches_tracked++
 	nn.Add(a.layer2_6_add, a.layer2_6_bn3, a.layer2_5_relu_3)
 	nn.ReLU(a.layer2_6_relu_3, a.layer2_6_add)
 
 	// layer2.7
 	nn.Conv2D(ws, a.layer2_7_conv1, a.layer2_6_relu_3, w.layer2_7_conv1_weight, nil, batch, layer2_7_conv1_dims)
 	nn.BatchNormTrain(a.layer2_7_bn1, a.layer2_7_conv1, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_7_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_7_relu, a.layer2_7_bn1)
 	nn.Conv2D(ws, a.layer2_7_conv2, a.layer2_7_relu, w.layer2_7_conv2_weight, nil, batch, layer2_7_conv2_dims)
 	nn.BatchNormTrain(a.layer2_7_bn2, a.layer2_7_conv2, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_7_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_7_relu_2, a.layer2_7_bn2)
 	nn.Conv2D(ws, a.layer2_7_conv3, a.layer2_7_relu_2, w.layer2_7_conv3_weight, nil, batch, layer2_7_conv3_dims)
 	nn.BatchNormTrain(a.layer2_7_bn3, a.layer2_7_conv3, w.layer2_7_bn3_weight, w.layer2_7_bn3_bias, w.layer2_7_bn3_running_mean, w.layer2_7_bn3_running_var, s.layer2_7_bn3_mean, s.layer2_7_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_7_bn3_num_batches_tracked++
 	nn.Add(a.layer2_7_add, a.layer2_7_bn3, a.layer2_6_relu_3)
 	nn.ReLU(a.layer2_7_relu_3, a.layer2_7_add)
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_7_relu_3, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
 	nn.BatchNormTrain(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 784, float32(1e-05), float32(0.1))
-	w.layer3_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.BatchNormTrain(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_bn2)
 	nn.Conv2D(ws, a.layer3_0_conv3, a.layer3_0_relu_2, w.layer3_0_conv3_weight, nil, batch, layer3_0_conv3_dims)
 	nn.BatchNormTrain(a.layer3_0_bn3, a.layer3_0_conv3, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, s.layer3_0_bn3_mean, s.layer3_0_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_7_relu_3, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer3_0_add, a.layer3_0_bn3, a.layer3_0_downsample_1)
 	nn.ReLU(a.layer3_0_relu_3, a.layer3_0_add)
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_3, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
 	nn.BatchNormTrain(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
 	nn.BatchNormTrain(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_bn2)
 	nn.Conv2D(ws, a.layer3_1_conv3, a.layer3_1_relu_2, w.layer3_1_conv3_weight, nil, batch, layer3_1_conv3_dims)
 	nn.BatchNormTrain(a.layer3_1_bn3, a.layer3_1_conv3, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, s.layer3_1_bn3_mean, s.layer3_1_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_1_bn3_num_batches_tracked++
 	nn.Add(a.layer3_1_add, a.layer3_1_bn3, a.layer3_0_relu_3)
 	nn.ReLU(a.layer3_1_relu_3, a.layer3_1_add)
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_3, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
 	nn.BatchNormTrain(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
 	nn.BatchNormTrain(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_bn2)
 	nn.Conv2D(ws, a.layer3_2_conv3, a.layer3_2_relu_2, w.layer3_2_conv3_weight, nil, batch, layer3_2_conv3_dims)
 	nn.BatchNormTrain(a.layer3_2_bn3, a.layer3_2_conv3, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, s.layer3_2_bn3_mean, s.layer3_2_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_2_bn3_num_batches_tracked++
 	nn.Add(a.layer3_2_add, a.layer3_2_bn3, a.layer3_1_relu_3)
 	nn.ReLU(a.layer3_2_relu_3, a.layer3_2_add)
 
 	// layer3.3
 	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_relu_3, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
 	nn.BatchNormTrain(a.layer3_3_bn1, a.layer3_3_conv1, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_3_relu, a.layer3_3_bn1)
 	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_relu, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
 	nn.BatchNormTrain(a.layer3_3_bn2, a.layer3_3_conv2, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_3_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_3_relu_2, a.layer3_3_bn2)
 	nn.Conv2D(ws, a.layer3_3_conv3, a.layer3_3_relu_2, w.layer3_3_conv3_weight, nil, batch, layer3_3_conv3_dims)
 	nn.BatchNormTrain(a.layer3_3_bn3, a.layer3_3_conv3, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, s.layer3_3_bn3_mean, s.layer3_3_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_3_bn3_num_batches_tracked++
 	nn.Add(a.layer3_3_add, a.layer3_3_bn3, a.layer3_2_relu_3)
 	nn.ReLU(a.layer3_3_relu_3, a.layer3_3_add)
 
 	// layer3.4
 	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_relu_3, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
 	nn.BatchNormTrain(a.layer3_4_bn1, a.layer3_4_conv1, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_4_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_4_relu, a.layer3_4_bn1)
 	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_relu, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
 	nn.BatchNormTrain(a.layer3_4_bn2, a.layer3_4_conv2, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_4_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_4_relu_2, a.layer3_4_bn2)
 	nn.Conv2D(ws, a.layer3_4_conv3, a.layer3_4_relu_2, w.layer3_4_conv3_weight, nil, batch, layer3_4_conv3_dims)
 	nn.BatchNormTrain(a.layer3_4_bn3, a.layer3_4_conv3, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, s.layer3_4_bn3_mean, s.layer3_4_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_4_bn3_num_batches_tracked++
 	nn.Add(a.layer3_4_add, a.layer3_4_bn3, a.layer3_3_relu_3)
 	nn.ReLU(a.layer3_4_relu_3, a.layer3_4_add)
 
 	// layer3.5
 	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_relu_3, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
 	nn.BatchNormTrain(a.layer3_5_bn1, a.layer3_5_conv1, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_5_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_5_relu, a.layer3_5_bn1)
 	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_relu, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
 	nn.BatchNormTrain(a.layer3_5_bn2, a.layer3_5_conv2, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_5_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_5_relu_2, a.layer3_5_bn2)
 	nn.Conv2D(ws, a.layer3_5_conv3, a.layer3_5_relu_2, w.layer3_5_conv3_weight, nil, batch, layer3_5_conv3_dims)
 	nn.BatchNormTrain(a.layer3_5_bn3, a.layer3_5_conv3, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, s.layer3_5_bn3_mean, s.layer3_5_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_5_bn3_num_batches_tracked++
 	nn.Add(a.layer3_5_add, a.layer3_5_bn3, a.layer3_4_relu_3)
 	nn.ReLU(a.layer3_5_relu_3, a.layer3_5_add)
 
 	// layer3.6
 	nn.Conv2D(ws, a.layer3_6_conv1, a.layer3_5_relu_3, w.layer3_6_conv1_weight, nil, batch, layer3_6_conv1_dims)
 	nn.BatchNormTrain(a.layer3_6_bn1, a.layer3_6_conv1, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_6_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_6_relu, a.layer3_6_bn1)
 	nn.Conv2D(ws, a.layer3_6_conv2, a.layer3_6_relu, w.layer3_6_conv2_weight, nil, batch, layer3_6_conv2_dims)
 	nn.BatchNormTrain(a.layer3_6_bn2, a.layer3_6_conv2, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_6_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_6_relu_2, a.layer3_6_bn2)
 	nn.Conv2D(ws, a.layer3_6_conv3, a.layer3_6_relu_2, w.layer3_6_conv3_weight, nil, batch, layer3_6_conv3_dims)
 	nn.BatchNormTrain(a.layer3_6_bn3, a.layer3_6_conv3, w.layer3_6_bn3_weight, w.layer3_6_bn3_bias, w.layer3_6_bn3_running_mean, w.layer3_6_bn3_running_var, s.layer3_6_bn3_mean, s.layer3_6_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_6_bn3_num_batches_tracked++
 	nn.Add(a.layer3_6_add, a.layer3_6_bn3, a.layer3_5_relu_3)
 	nn.ReLU(a.layer3_6_relu_3, a.layer3_6_add)
 
 	// layer3.7
 	nn.Conv2D(ws, a.layer3_7_conv1, a.layer3_6_relu_3, w.layer3_7_conv1_weight, nil, batch, layer3_7_conv1_dims)
 	nn.BatchNormTrain(a.layer3_7_bn1, a.layer3_7_conv1, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_7_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_7_relu, a.layer3_7_bn1)
 	nn.Conv2D(ws, a.layer3_7_conv2, a.layer3_7_relu, w.layer3_7_conv2_weight, nil, batch, layer3_7_conv2_dims)
 	nn.BatchNormTrain(a.layer3_7_bn2, a.layer3_7_conv2, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_7_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_7_relu_2, a.layer3_7_bn2)
 	nn.Conv2D(ws, a.layer3_7_conv3, a.layer3_7_relu_2, w.layer3_7_conv3_weight, nil, batch, layer3_7_conv3_dims)
 	nn.BatchNormTrain(a.layer3_7_bn3, a.layer3_7_conv3, w.layer3_7_bn3_weight, w.layer3_7_bn3_bias, w.layer3_7_bn3_running_mean, w.layer3_7_bn3_running_var, s.layer3_7_bn3_mean, s.layer3_7_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_7_bn3_num_batches_tracked++
 	nn.Add(a.layer3_7_add, a.layer3_7_bn3, a.layer3_6_relu_3)
 	nn.ReLU(a.layer3_7_relu_3, a.layer3_7_add)
 
 	// layer3.8
 	nn.Conv2D(ws, a.layer3_8_conv1, a.layer3_7_relu_3, w.layer3_8_conv1_weight, nil, batch, layer3_8_conv1_dims)
 	nn.BatchNormTrain(a.layer3_8_bn1, a.layer3_8_conv1, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_8_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_8_relu, a.layer3_8_bn1)
 	nn.Conv2D(ws, a.layer3_8_conv2, a.layer3_8_relu, w.layer3_8_conv2_weight, nil, batch, layer3_8_conv2_dims)
 	nn.BatchNormTrain(a.layer3_8_bn2, a.layer3_8_conv2, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_8_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_8_relu_2, a.layer3_8_bn2)
 	nn.Conv2D(ws, a.layer3_8_conv3, a.layer3_8_relu_2, w.layer3_8_conv3_weight, nil, batch, layer3_8_conv3_dims)
 	nn.BatchNormTrain(a.layer3_8_bn3, a.layer3_8_conv3, w.layer3_8_bn3_weight, w.layer3_8_bn3_bias, w.layer3_8_bn3_running_mean, w.layer3_8_bn3_running_var, s.layer3_8_bn3_mean, s.layer3_8_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_8_bn3_num_batches_tracked++
 	nn.Add(a.layer3_8_add, a.layer3_8_bn3, a.layer3_7_relu_3)
 	nn.ReLU(a.layer3_8_relu_3, a.layer3_8_add)
 
 	// layer3.9
 	nn.Conv2D(ws, a.layer3_9_conv1, a.layer3_8_relu_3, w.layer3_9_conv1_weight, nil, batch, layer3_9_conv1_dims)
 	nn.BatchNormTrain(a.layer3_9_bn1, a.layer3_9_conv1, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_9_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_9_relu, a.layer3_9_bn1)
 	nn.Conv2D(ws, a.layer3_9_conv2, a.layer3_9_relu, w.layer3_9_conv2_weight, nil, batch, layer3_9_conv2_dims)
 	nn.BatchNormTrain(a.layer3_9_bn2, a.layer3_9_conv2, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_9_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_9_relu_2, a.layer3_9_bn2)
 	nn.Conv2D(ws, a.layer3_9_conv3, a.layer3_9_relu_2, w.layer3_9_conv3_weight, nil, batch, layer3_9_conv3_dims)
 	nn.BatchNormTrain(a.layer3_9_bn3, a.layer3_9_conv3, w.layer3_9_bn3_weight, w.layer3_9_bn3_bias, w.layer3_9_bn3_running_mean, w.layer3_9_bn3_running_var, s.layer3_9_bn3_mean, s.layer3_9_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_9_bn3_num_batches_tracked++
 	nn.Add(a.layer3_9_add, a.layer3_9_bn3, a.layer3_8_relu_3)
 	nn.ReLU(a.layer3_9_relu_3, a.layer3_9_add)
 
 	// layer3.10
 	nn.Conv2D(ws, a.layer3_10_conv1, a.layer3_9_relu_3, w.layer3_10_conv1_weight, nil, batch, layer3_10_conv1_dims)
 	nn.BatchNormTrain(a.layer3_10_bn1, a.layer3_10_conv1, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_10_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_10_relu, a.layer3_10_bn1)
 	nn.Conv2D(ws, a.layer3_10_conv2, a.layer3_10_relu, w.layer3_10_conv2_weight, nil, batch, layer3_10_conv2_dims)
 	nn.BatchNormTrain(a.layer3_10_bn2, a.layer3_10_conv2, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_10_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_10_relu_2, a.layer3_10_bn2)
 	nn.Conv2D(ws, a.layer3_10_conv3, a.layer3_10_relu_2, w.layer3_10_conv3_weight, nil, batch, layer3_10_conv3_dims)
 	nn.BatchNormTrain(a.layer3_10_bn3, a.layer3_10_conv3, w.layer3_10_bn3_weight, w.layer3_10_bn3_bias, w.layer3_10_bn3_running_mean, w.layer3_10_bn3_running_var, s.layer3_10_bn3_mean, s.layer3_10_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_10_bn3_num_batches_tracked++
 	nn.Add(a.layer3_10_add, a.layer3_10_bn3, a.layer3_9_relu_3)
 	nn.ReLU(a.layer3_10_relu_3, a.layer3_10_add)
 
 	// layer3.11
 	nn.Conv2D(ws, a.layer3_11_conv1, a.layer3_10_relu_3, w.layer3_11_conv1_weight, nil, batch, layer3_11_conv1_dims)
 	nn.BatchNormTrain(a.layer3_11_bn1, a.layer3_11_conv1, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_11_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_11_relu, a.layer3_11_bn1)
 	nn.Conv2D(ws, a.layer3_11_conv2, a.layer3_11_relu, w.layer3_11_conv2_weight, nil, batch, layer3_11_conv2_dims)
 	nn.BatchNormTrain(a.layer3_11_bn2, a.layer3_11_conv2, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_11_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_11_relu_2, a.layer3_11_bn2)
 	nn.Conv2D(ws, a.layer3_11_conv3, a.layer3_11_relu_2, w.layer3_11_conv3_weight, nil, batch, layer3_11_conv3_dims)
 	nn.BatchNormTrain(a.layer3_11_bn3, a.layer3_11_conv3, w.layer3_11_bn3_weight, w.layer3_11_bn3_bias, w.layer3_11_bn3_running_mean, w.layer3_11_bn3_running_var, s.layer3_11_bn3_mean, s.layer3_11_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_11_bn3_num_batches_tracked++
 	nn.Add(a.layer3_11_add, a.layer3_11_bn3, a.layer3_10_relu_3)
 	nn.ReLU(a.layer3_11_relu_3, a.layer3_11_add)
 
 	// layer3.12
 	nn.Conv2D(ws, a.layer3_12_conv1, a.layer3_11_relu_3, w.layer3_12_conv1_weight, nil, batch, layer3_12_conv1_dims)
 	nn.BatchNormTrain(a.layer3_12_bn1, a.layer3_12_conv1, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_12_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_12_relu, a.layer3_12_bn1)
 	nn.Conv2D(ws, a.layer3_12_conv2, a.layer3_12_relu, w.layer3_12_conv2_weight, nil, batch, layer3_12_conv2_dims)
 	nn.BatchNormTrain(a.layer3_12_bn2, a.layer3_12_conv2, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_12_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_12_relu_2, a.layer3_12_bn2)
 	nn.Conv2D(ws, a.layer3_12_conv3, a.layer3_12_relu_2, w.layer3_12_conv3_weight, nil, batch, layer3_12_conv3_dims)
 	nn.BatchNormTrain(a.layer3_12_bn3, a.layer3_12_conv3, w.layer3_12_bn3_weight, w.layer3_12_bn3_bias, w.layer3_12_bn3_running_mean, w.layer3_12_bn3_running_var, s.layer3_12_bn3_mean, s.layer3_12_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_12_bn3_num_batches_tracked++
 	nn.Add(a.layer3_12_add, a.layer3_12_bn3, a.layer3_11_relu_3)
 	nn.ReLU(a.layer3_12_relu_3, a.layer3_12_add)
 
 	// layer3.13
 	nn.Conv2D(ws, a.layer3_13_conv1, a.layer3_12_relu_3, w.layer3_13_conv1_weight, nil, batch, layer3_13_conv1_dims)
 	nn.BatchNormTrain(a.layer3_13_bn1, a.layer3_13_conv1, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_13_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_13_relu, a.layer3_13_bn1)
 	nn.Conv2D(ws, a.layer3_13_conv2, a.layer3_13_relu, w.layer3_13_conv2_weight, nil, batch, layer3_13_conv2_dims)
 	nn.BatchNormTrain(a.layer3_13_bn2, a.layer3_13_conv2, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_13_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_13_relu_2, a.layer3_13_bn2)
 	nn.Conv2D(ws, a.layer3_13_conv3, a.layer3_13_relu_2, w.layer3_13_conv3_weight, nil, batch, layer3_13_conv3_dims)
 	nn.BatchNormTrain(a.layer3_13_bn3, a.layer3_13_conv3, w.layer3_13_bn3_weight, w.layer3_13_bn3_bias, w.layer3_13_bn3_running_mean, w.layer3_13_bn3_running_var, s.layer3_13_bn3_mean, s.layer3_13_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_13_bn3_num_batches_tracked++
 	nn.Add(a.layer3_13_add, a.layer3_13_bn3, a.layer3_12_relu_3)
 	nn.ReLU(a.layer3_13_relu_3, a.layer3_13_add)
 
 	// layer3.14
 	nn.Conv2D(ws, a.layer3_14_conv1, a.layer3_13_relu_3, w.layer3_14_conv1_weight, nil, batch, layer3_14_conv1_dims)
 	nn.BatchNormTrain(a.layer3_14_bn1, a.layer3_14_conv1, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_14_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_14_relu, a.layer3_14_bn1)
 	nn.Conv2D(ws, a.layer3_14_conv2, a.layer3_14_relu, w.layer3_14_conv2_weight, nil, batch, layer3_14_conv2_dims)
 	nn.BatchNormTrain(a.layer3_14_bn2, a.layer3_14_conv2, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_14_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_14_relu_2, a.layer3_14_bn2)
 	nn.Conv2D(ws, a.layer3_14_conv3, a.layer3_14_relu_2, w.layer3_14_conv3_weight, nil, batch, layer3_14_conv3_dims)
 	nn.BatchNormTrain(a.layer3_14_bn3, a.layer3_14_conv3, w.layer3_14_bn3_weight, w.layer3_14_bn3_bias, w.layer3_14_bn3_running_mean, w.layer3_14_bn3_running_var, s.layer3_14_bn3_mean, s.layer3_14_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_14_bn3_num_batches_tracked++
 	nn.Add(a.layer3_14_add, a.layer3_14_bn3, a.layer3_13_relu_3)
 	nn.ReLU(a.layer3_14_relu_3, a.layer3_14_add)
 
 	// layer3.15
 	nn.Conv2D(ws, a.layer3_15_conv1, a.layer3_14_relu_3, w.layer3_15_conv1_weight, nil, batch, layer3_15_conv1_dims)
 	nn.BatchNormTrain(a.layer3_15_bn1, a.layer3_15_conv1, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_15_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_15_relu, a.layer3_15_bn1)
 	nn.Conv2D(ws, a.layer3_15_conv2, a.layer3_15_relu, w.layer3_15_conv2_weight, nil, batch, layer3_15_conv2_dims)
 	nn.BatchNormTrain(a.layer3_15_bn2, a.layer3_15_conv2, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_15_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_15_relu_2, a.layer3_15_bn2)
 	nn.Conv2D(ws, a.layer3_15_conv3, a.layer3_15_relu_2, w.layer3_15_conv3_weight, nil, batch, layer3_15_conv3_dims)
 	nn.BatchNormTrain(a.layer3_15_bn3, a.layer3_15_conv3, w.layer3_15_bn3_weight, w.layer3_15_bn3_bias, w.layer3_15_bn3_running_mean, w.layer3_15_bn3_running_var, s.layer3_15_bn3_mean, s.layer3_15_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_15_bn3_num_batches_tracked++
 	nn.Add(a.layer3_15_add, a.layer3_15_bn3, a.layer3_14_relu_3)
 	nn.ReLU(a.layer3_15_relu_3, a.layer3_15_add)
 
 	// layer3.16
 	nn.Conv2D(ws, a.layer3_16_conv1, a.layer3_15_relu_3, w.layer3_16_conv1_weight, nil, batch, layer3_16_conv1_dims)
 	nn.BatchNormTrain(a.layer3_16_bn1, a.layer3_16_conv1, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_16_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_16_relu, a.layer3_16_bn1)
 	nn.Conv2D(ws, a.layer3_16_conv2, a.layer3_16_relu, w.layer3_16_conv2_weight, nil, batch, layer3_16_conv2_dims)
 	nn.BatchNormTrain(a.layer3_16_bn2, a.layer3_16_conv2, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_16_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_16_relu_2, a.layer3_16_bn2)
 	nn.Conv2D(ws, a.layer3_16_conv3, a.layer3_16_relu_2, w.layer3_16_conv3_weight, nil, batch, layer3_16_conv3_dims)
 	nn.BatchNormTrain(a.layer3_16_bn3, a.layer3_16_conv3, w.layer3_16_bn3_weight, w.layer3_16_bn3_bias, w.layer3_16_bn3_running_mean, w.layer3_16_bn3_running_var, s.layer3_16_bn3_mean, s.layer3_16_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_16_bn3_num_batches_tracked++
 	nn.Add(a.layer3_16_add, a.layer3_16_bn3, a.layer3_15_relu_3)
 	nn.ReLU(a.layer3_16_relu_3, a.layer3_16_add)
 
 	// layer3.17
 	nn.Conv2D(ws, a.layer3_17_conv1, a.layer3_16_relu_3, w.layer3_17_conv1_weight, nil, batch, layer3_17_conv1_dims)
 	nn.BatchNormTrain(a.layer3_17_bn1, a.layer3_17_conv1, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_17_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_17_relu, a.layer3_17_bn1)
 	nn.Conv2D(ws, a.layer3_17_conv2, a.layer3_17_relu, w.layer3_17_conv2_weight, nil, batch, layer3_17_conv2_dims)
 	nn.BatchNormTrain(a.layer3_17_bn2, a.layer3_17_conv2, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_17_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_17_relu_2, a.layer3_17_bn2)
 	nn.Conv2D(ws, a.layer3_17_conv3, a.layer3_17_relu_2, w.layer3_17_conv3_weight, nil, batch, layer3_17_conv3_dims)
 	nn.BatchNormTrain(a.layer3_17_bn3, a.layer3_17_conv3, w.layer3_17_bn3_weight, w.layer3_17_bn3_bias, w.layer3_17_bn3_running_mean, w.layer3_17_bn3_running_var, s.layer3_17_bn3_mean, s.layer3_17_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_17_bn3_num_batches_tracked++
 	nn.Add(a.layer3_17_add, a.layer3_17_bn3, a.layer3_16_relu_3)
 	nn.ReLU(a.layer3_17_relu_3, a.layer3_17_add)
 
 	// layer3.18
 	nn.Conv2D(ws, a.layer3_18_conv1, a.layer3_17_relu_3, w.layer3_18_conv1_weight, nil, batch, layer3_18_conv1_dims)
 	nn.BatchNormTrain(a.layer3_18_bn1, a.layer3_18_conv1, w.layer3_18_bn1_weight, w.layer3_18_bn1_bias, w.layer3_18_bn1_running_mean, w.layer3_18_bn1_running_var, s.layer3_18_bn1_mean, s.layer3_18_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_18_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_18_relu, a.layer3_18_bn1)
 	nn.Conv2D(ws, a.layer3_18_conv2, a.layer3_18_relu, w.layer3_18_conv2_weight, nil, batch, layer3_18_conv2_dims)
 	nn.BatchNormTrain(a.layer3_18_bn2, a.layer3_18_conv2, w.layer3_18_bn2_weight, w.layer3_18_bn2_bias, w.layer3_18_bn2_running_mean, w.layer3_18_bn2_running_var, s.layer3_18_bn2_mean, s.layer3_18_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_18_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_18_relu_2, a.layer3_18_bn2)
 	nn.Conv2D(ws, a.layer3_18_conv3, a.layer3_18_relu_2, w.layer3_18_conv3_weight, nil, batch, layer3_18_conv3_dims)
 	nn.BatchNormTrain(a.layer3_18_bn3, a.layer3_18_conv3, w.layer3_18_bn3_weight, w.layer3_18_bn3_bias, w.layer3_18_bn3_running_mean, w.layer3_18_bn3_running_var, s.layer3_18_bn3_mean, s.layer3_18_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_18_bn3_num_batches_tracked++
 	nn.Add(a.layer3_18_add, a.layer3_18_bn3, a.layer3_17_relu_3)
 	nn.ReLU(a.layer3_18_relu_3, a.layer3_18_add)
 
 	// layer3.19
 	nn.Conv2D(ws, a.layer3_19_conv1, a.layer3_18_relu_3, w.layer3_19_conv1_weight, nil, batch, layer3_19_conv1_dims)
 	nn.BatchNormTrain(a.layer3_19_bn1, a.layer3_19_conv1, w.layer3_19_bn1_weight, w.layer3_19_bn1_bias, w.layer3_19_bn1_running_mean, w.layer3_19_bn1_running_var, s.layer3_19_bn1_mean, s.layer3_19_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_19_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_19_relu, a.layer3_19_bn1)
 	nn.Conv2D(ws, a.layer3_19_conv2, a.layer3_19_relu, w.layer3_19_conv2_weight, nil, batch, layer3_19_conv2_dims)
 	nn.BatchNormTrain(a.layer3_19_bn2, a.layer3_19_conv2, w.layer3_19_bn2_weight, w.layer3_19_bn2_bias, w.layer3_19_bn2_running_mean, w.layer3_19_bn2_running_var, s.layer3_19_bn2_mean, s.layer3_19_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_19_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_19_relu_2, a.layer3_19_bn2)
 	nn.Conv2D(ws, a.layer3_19_conv3, a.layer3_19_relu_2, w.layer3_19_conv3_weight, nil, batch, layer3_19_conv3_dims)
 	nn.BatchNormTrain(a.layer3_19_bn3, a.layer3_19_conv3, w.layer3_19_bn3_weight, w.layer3_19_bn3_bias, w.layer3_19_bn3_running_mean, w.layer3_19_bn3_running_var, s.layer3_19_bn3_mean, s.layer3_19_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_19_bn3_num_batches_tracked++
 	nn.Add(a.layer3_19_add, a.layer3_19_bn3, a.layer3_18_relu_3)
 	nn.ReLU(a.layer3_19_relu_3, a.layer3_19_add)
 
 	// layer3.20
 	nn.Conv2D(ws, a.layer3_20_conv1, a.layer3_19_relu_3, w.layer3_20_conv1_weight, nil, batch, layer3_20_conv1_dims)
 	nn.BatchNormTrain(a.layer3_20_bn1, a.layer3_20_conv1, w.layer3_20_bn1_weight, w.layer3_20_bn1_bias, w.layer3_20_bn1_running_mean, w.layer3_20_bn1_running_var, s.layer3_20_bn1_mean, s.layer3_20_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_20_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_20_relu, a.layer3_20_bn1)
 	nn.Conv2D(ws, a.layer3_20_conv2, a.layer3_20_relu, w.layer3_20_conv2_weight, nil, batch, layer3_20_conv2_dims)
 	nn.BatchNormTrain(a.layer3_20_bn2, a.layer3_20_conv2, w.layer3_20_bn2_weight, w.layer3_20_bn2_bias, w.layer3_20_bn2_running_mean, w.layer3_20_bn2_running_var, s.layer3_20_bn2_mean, s.layer3_20_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_20_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_20_relu_2, a.layer3_20_bn2)
 	nn.Conv2D(ws, a.layer3_20_conv3, a.layer3_20_relu_2, w.layer3_20_conv3_weight, nil, batch, layer3_20_conv3_dims)
 	nn.BatchNormTrain(a.layer3_20_bn3, a.layer3_20_conv3, w.layer3_20_bn3_weight, w.layer3_20_bn3_bias, w.layer3_20_bn3_running_mean, w.layer3_20_bn3_running_var, s.layer3_20_bn3_mean, s.layer3_20_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_20_bn3_num_batches_tracked++
 	nn.Add(a.layer3_20_add, a.layer3_20_bn3, a.layer3_19_relu_3)
 	nn.ReLU(a.layer3_20_relu_3, a.layer3_20_add)
 
 	// layer3.21
 	nn.Conv2D(ws, a.layer3_21_conv1, a.layer3_20_relu_3, w.layer3_21_conv1_weight, nil, batch, layer3_21_conv1_dims)
 	nn.BatchNormTrain(a.layer3_21_bn1, a.layer3_21_conv1, w.layer3_21_bn1_weight, w.layer3_21_bn1_bias, w.layer3_21_bn1_running_mean, w.layer3_21_bn1_running_var, s.layer3_21_bn1_mean, s.layer3_21_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_21_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_21_relu, a.layer3_21_bn1)
 	nn.Conv2D(ws, a.layer3_21_conv2, a.layer3_21_relu, w.layer3_21_conv2_weight, nil, batch, layer3_21_conv2_dims)
 	nn.BatchNormTrain(a.layer3_21_bn2, a.layer3_21_conv2, w.layer3_21_bn2_weight, w.layer3_21_bn2_bias, w.layer3_21_bn2_running_mean, w.layer3_21_bn2_running_var, s.layer3_21_bn2_mean, s.layer3_21_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_21_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_21_relu_2, a.layer3_21_bn2)
 	nn.Conv2D(ws, a.layer3_21_conv3, a.layer3_21_relu_2, w.layer3_21_conv3_weight, nil, batch, layer3_21_conv3_dims)
 	nn.BatchNormTrain(a.layer3_21_bn3, a.layer3_21_conv3, w.layer3_21_bn3_weight, w.layer3_21_bn3_bias, w.layer3_21_bn3_running_mean, w.layer3_21_bn3_running_var, s.layer3_21_bn3_mean, s.layer3_21_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_21_bn3_num_batches_tracked++
 	nn.Add(a.layer3_21_add, a.layer3_21_bn3, a.layer3_20_relu_3)
 	nn.ReLU(a.layer3_21_relu_3, a.layer3_21_add)
 
 	// layer3.22
 	nn.Conv2D(ws, a.layer3_22_conv1, a.layer3_21_relu_3, w.layer3_22_conv1_weight, nil, batch, layer3_22_conv1_dims)
 	nn.BatchNormTrain(a.layer3_22_bn1, a.layer3_22_conv1, w.layer3_22_bn1_weight, w.layer3_22_bn1_bias, w.layer3_22_bn1_running_mean, w.layer3_22_bn1_running_var, s.layer3_22_bn1_mean, s.layer3_22_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_22_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_22_relu, a.layer3_22_bn1)
 	nn.Conv2D(ws, a.layer3_22_conv2, a.layer3_22_relu, w.layer3_22_conv2_weight, nil, batch, layer3_22_conv2_dims)
 	nn.BatchNormTrain(a.layer3_22_bn2, a.layer3_22_conv2, w.layer3_22_bn2_weight, w.layer3_22_bn2_bias, w.layer3_22_bn2_running_mean, w.layer3_22_bn2_running_var, s.layer3_22_bn2_mean, s.layer3_22_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_22_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_22_relu_2, a.layer3_22_bn2)
 	nn.Conv2D(ws, a.layer3_22_conv3, a.layer3_22_relu_2, w.layer3_22_conv3_weight, nil, batch, layer3_22_conv3_dims)
 	nn.BatchNormTrain(a.layer3_22_bn3, a.layer3_22_conv3, w.layer3_22_bn3_weight, w.layer3_22_bn3_bias, w.layer3_22_bn3_running_mean, w.layer3_22_bn3_running_var, s.layer3_22_bn3_mean, s.layer3_22_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_22_bn3_num_batches_tracked++
 	nn.Add(a.layer3_22_add, a.layer3_22_bn3, a.layer3_21_relu_3)
 	nn.ReLU(a.layer3_22_relu_3, a.layer3_22_add)
 
 	// layer3.23
 	nn.Conv2D(ws, a.layer3_23_conv1, a.layer3_22_relu_3, w.layer3_23_conv1_weight, nil, batch, layer3_23_conv1_dims)
 	nn.BatchNormTrain(a.layer3_23_bn1, a.layer3_23_conv1, w.layer3_23_bn1_weight, w.layer3_23_bn1_bias, w.layer3_23_bn1_running_mean, w.layer3_23_bn1_running_var, s.layer3_23_bn1_mean, s.layer3_23_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_23_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_23_relu, a.layer3_23_bn1)
 	nn.Conv2D(ws, a.layer3_23_conv2, a.layer3_23_relu, w.layer3_23_conv2_weight, nil, batch, layer3_23_conv2_dims)
 	nn.BatchNormTrain(a.layer3_23_bn2, a.layer3_23_conv2, w.layer3_23_bn2_weight, w.layer3_23_bn2_bias, w.layer3_23_bn2_running_mean, w.layer3_23_bn2_running_var, s.layer3_23_bn2_mean, s.layer3_23_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_23_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_23_relu_2, a.layer3_23_bn2)
 	nn.Conv2D(ws, a.layer3_23_conv3, a.layer3_23_relu_2, w.layer3_23_conv3_weight, nil, batch, layer3_23_conv3_dims)
 	nn.BatchNormTrain(a.layer3_23_bn3, a.layer3_23_conv3, w.layer3_23_bn3_weight, w.layer3_23_bn3_bias, w.layer3_23_bn3_running_mean, w.layer3_23_bn3_running_var, s.layer3_23_bn3_mean, s.layer3_23_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_23_bn3_num_batches_tracked++
 	nn.Add(a.layer3_23_add, a.layer3_23_bn3, a.layer3_22_relu_3)
 	nn.ReLU(a.layer3_23_relu_3, a.layer3_23_add)
 
 	// layer3.24
 	nn.Conv2D(ws, a.layer3_24_conv1, a.layer3_23_relu_3, w.layer3_24_conv1_weight, nil, batch, layer3_24_conv1_dims)
 	nn.BatchNormTrain(a.layer3_24_bn1, a.layer3_24_conv1, w.layer3_24_bn1_weight, w.layer3_24_bn1_bias, w.layer3_24_bn1_running_mean, w.layer3_24_bn1_running_var, s.layer3_24_bn1_mean, s.layer3_24_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_24_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_24_relu, a.layer3_24_bn1)
 	nn.Conv2D(ws, a.layer3_24_conv2, a.layer3_24_relu, w.layer3_24_conv2_weight, nil, batch, layer3_24_conv2_dims)
 	nn.BatchNormTrain(a.layer3_24_bn2, a.layer3_24_conv2, w.layer3_24_bn2_weight, w.layer3_24_bn2_bias, w.layer3_24_bn2_running_mean, w.layer3_24_bn2_running_var, s.layer3_24_bn2_mean, s.layer3_24_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_24_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_24_relu_2, a.layer3_24_bn2)
 	nn.Conv2D(ws, a.layer3_24_conv3, a.layer3_24_relu_2, w.layer3_24_conv3_weight, nil, batch, layer3_24_conv3_dims)
 	nn.BatchNormTrain(a.layer3_24_bn3, a.layer3_24_conv3, w.layer3_24_bn3_weight, w.layer3_24_bn3_bias, w.layer3_24_bn3_running_mean, w.layer3_24_bn3_running_var, s.layer3_24_bn3_mean, s.layer3_24_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_24_bn3_num_batches_tracked++
 	nn.Add(a.layer3_24_add, a.layer3_24_bn3, a.layer3_23_relu_3)
 	nn.ReLU(a.layer3_24_relu_3, a.layer3_24_add)
 
 	// layer3.25
 	nn.Conv2D(ws, a.layer3_25_conv1, a.layer3_24_relu_3, w.layer3_25_conv1_weight, nil, batch, layer3_25_conv1_dims)
 	nn.BatchNormTrain(a.layer3_25_bn1, a.layer3_25_conv1, w.layer3_25_bn1_weight, w.layer3_25_bn1_bias, w.layer3_25_bn1_running_mean, w.layer3_25_bn1_running_var, s.layer3_25_bn1_mean, s.layer3_25_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_25_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_25_relu, a.layer3_25_bn1)
 	nn.Conv2D(ws, a.layer3_25_conv2, a.layer3_25_relu, w.layer3_25_conv2_weight, nil, batch, layer3_25_conv2_dims)
 	nn.BatchNormTrain(a.layer3_25_bn2, a.layer3_25_conv2, w.layer3_25_bn2_weight, w.layer3_25_bn2_bias, w.layer3_25_bn2_running_mean, w.layer3_25_bn2_running_var, s.layer3_25_bn2_mean, s.layer3_25_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_25_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_25_relu_2, a.layer3_25_bn2)
 	nn.Conv2D(ws, a.layer3_25_conv3, a.layer3_25_relu_2, w.layer3_25_conv3_weight, nil, batch, layer3_25_conv3_dims)
 	nn.BatchNormTrain(a.layer3_25_bn3, a.layer3_25_conv3, w.layer3_25_bn3_weight, w.layer3_25_bn3_bias, w.layer3_25_bn3_running_mean, w.layer3_25_bn3_running_var, s.layer3_25_bn3_mean, s.layer3_25_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_25_bn3_num_batches_tracked++
 	nn.Add(a.layer3_25_add, a.layer3_25_bn3, a.layer3_24_relu_3)
 	nn.ReLU(a.layer3_25_relu_3, a.layer3_25_add)
 
 	// layer3.26
 	nn.Conv2D(ws, a.layer3_26_conv1, a.layer3_25_relu_3, w.layer3_26_conv1_weight, nil, batch, layer3_26_conv1_dims)
 	nn.BatchNormTrain(a.layer3_26_bn1, a.layer3_26_conv1, w.layer3_26_bn1_weight, w.layer3_26_bn1_bias, w.layer3_26_bn1_running_mean, w.layer3_26_bn1_running_var, s.layer3_26_bn1_mean, s.layer3_26_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_26_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_26_relu, a.layer3_26_bn1)
 	nn.Conv2D(ws, a.layer3_26_conv2, a.layer3_26_relu, w.layer3_26_conv2_weight, nil, batch, layer3_26_conv2_dims)
 	nn.BatchNormTrain(a.layer3_26_bn2, a.layer3_26_conv2, w.layer3_26_bn2_weight, w.layer3_26_bn2_bias, w.layer3_26_bn2_running_mean, w.layer3_26_bn2_running_var, s.layer3_26_bn2_mean, s.layer3_26_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_26_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_26_relu_2, a.layer3_26_bn2)
 	nn.Conv2D(ws, a.layer3_26_conv3, a.layer3_26_relu_2, w.layer3_26_conv3_weight, nil, batch, layer3_26_conv3_dims)
 	nn.BatchNormTrain(a.layer3_26_bn3, a.layer3_26_conv3, w.layer3_26_bn3_weight, w.layer3_26_bn3_bias, w.layer3_26_bn3_running_mean, w.layer3_26_bn3_running_var, s.layer3_26_bn3_mean, s.layer3_26_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_26_bn3_num_batches_tracked++
 	nn.Add(a.layer3_26_add, a.layer3_26_bn3, a.layer3_25_relu_3)
 	nn.ReLU(a.layer3_26_relu_3, a.layer3_26_add)
 
 	// layer3.27
 	nn.Conv2D(ws, a.layer3_27_conv1, a.layer3_26_relu_3, w.layer3_27_conv1_weight, nil, batch, layer3_27_conv1_dims)
 	nn.BatchNormTrain(a.layer3_27_bn1, a.layer3_27_conv1, w.layer3_27_bn1_weight, w.layer3_27_bn1_bias, w.layer3_27_bn1_running_mean, w.layer3_27_bn1_running_var, s.layer3_27_bn1_mean, s.layer3_27_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_27_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_27_relu, a.layer3_27_bn1)
 	nn.Conv2D(ws, a.layer3_27_conv2, a.layer3_27_relu, w.layer3_27_conv2_weight, nil, batch, layer3_27_conv2_dims)
 	nn.BatchNormTrain(a.layer3_27_bn2, a.layer3_27_conv2, w.layer3_27_bn2_weight, w.layer3_27_bn2_bias, w.layer3_27_bn2_running_mean, w.layer3_27_bn2_running_var, s.layer3_27_bn2_mean, s.layer3_27_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_27_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_27_relu_2, a.layer3_27_bn2)
 	nn.Conv2D(ws, a.layer3_27_conv3, a.layer3_27_relu_2, w.layer3_27_conv3_weight, nil, batch, layer3_27_conv3_dims)
 	nn.BatchNormTrain(a.layer3_27_bn3, a.layer3_27_conv3, w.layer3_27_bn3_weight, w.layer3_27_bn3_bias, w.layer3_27_bn3_running_mean, w.layer3_27_bn3_running_var, s.layer3_27_bn3_mean, s.layer3_27_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_27_bn3_num_batches_tracked++
 	nn.Add(a.layer3_27_add, a.layer3_27_bn3, a.layer3_26_relu_3)
 	nn.ReLU(a.layer3_27_relu_3, a.layer3_27_add)
 
 	// layer3.28
 	nn.Conv2D(ws, a.layer3_28_conv1, a.layer3_27_relu_3, w.layer3_28_conv1_weight, nil, batch, layer3_28_conv1_dims)
 	nn.BatchNormTrain(a.layer3_28_bn1, a.layer3_28_conv1, w.layer3_28_bn1_weight, w.layer3_28_bn1_bias, w.layer3_28_bn1_running_mean, w.layer3_28_bn1_running_var, s.layer3_28_bn1_mean, s.layer3_28_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_28_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_28_relu, a.layer3_28_bn1)
 	nn.Conv2D(ws, a.layer3_28_conv2, a.layer3_28_relu, w.layer3_28_conv2_weight, nil, batch, layer3_28_conv2_dims)
 	nn.BatchNormTrain(a.layer3_28_bn2, a.layer3_28_conv2, w.layer3_28_bn2_weight, w.layer3_28_bn2_bias, w.layer3_28_bn2_running_mean, w.layer3_28_bn2_running_var, s.layer3_28_bn2_mean, s.layer3_28_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_28_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_28_relu_2, a.layer3_28_bn2)
 	nn.Conv2D(ws, a.layer3_28_conv3, a.layer3_28_relu_2, w.layer3_28_conv3_weight, nil, batch, layer3_28_conv3_dims)
 	nn.BatchNormTrain(a.layer3_28_bn3, a.layer3_28_conv3, w.layer3_28_bn3_weight, w.layer3_28_bn3_bias, w.layer3_28_bn3_running_mean, w.layer3_28_bn3_running_var, s.layer3_28_bn3_mean, s.layer3_28_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_28_bn3_num_batches_tracked++
 	nn.Add(a.layer3_28_add, a.layer3_28_bn3, a.layer3_27_relu_3)
 	nn.ReLU(a.layer3_28_relu_3, a.layer3_28_add)
 
 	// layer3.29
 	nn.Conv2D(ws, a.layer3_29_conv1, a.layer3_28_relu_3, w.layer3_29_conv1_weight, nil, batch, layer3_29_conv1_dims)
 	nn.BatchNormTrain(a.layer3_29_bn1, a.layer3_29_conv1, w.layer3_29_bn1_weight, w.layer3_29_bn1_bias, w.layer3_29_bn1_running_mean, w.layer3_29_bn1_running_var, s.layer3_29_bn1_mean, s.layer3_29_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_29_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_29_relu, a.layer3_29_bn1)
 	nn.Conv2D(ws, a.layer3_29_conv2, a.layer3_29_relu, w.layer3_29_conv2_weight, nil, batch, layer3_29_conv2_dims)
 	nn.BatchNormTrain(a.layer3_29_bn2, a.layer3_29_conv2, w.layer3_29_bn2_weight, w.layer3_29_bn2_bias, w.layer3_29_bn2_running_mean, w.layer3_29_bn2_running_var, s.layer3_29_bn2_mean, s.layer3_29_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_29_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_29_relu_2, a.layer3_29_bn2)
 	nn.Conv2D(ws, a.layer3_29_conv3, a.layer3_29_relu_2, w.layer3_29_conv3_weight, nil, batch, layer3_29_conv3_dims)
 	nn.BatchNormTrain(a.layer3_29_bn3, a.layer3_29_conv3, w.layer3_29_bn3_weight, w.layer3_29_bn3_bias, w.layer3_29_bn3_running_mean, w.layer3_29_bn3_running_var, s.layer3_29_bn3_mean, s.layer3_29_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_29_bn3_num_batches_tracked++
 	nn.Add(a.layer3_29_add, a.layer3_29_bn3, a.layer3_28_relu_3)
 	nn.ReLU(a.layer3_29_relu_3, a.layer3_29_add)
 
 	// layer3.30
 	nn.Conv2D(ws, a.layer3_30_conv1, a.layer3_29_relu_3, w.layer3_30_conv1_weight, nil, batch, layer3_30_conv1_dims)
 	nn.BatchNormTrain(a.layer3_30_bn1, a.layer3_30_conv1, w.layer3_30_bn1_weight, w.layer3_30_bn1_bias, w.layer3_30_bn1_running_mean, w.layer3_30_bn1_running_var, s.layer3_30_bn1_mean, s.layer3_30_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_30_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_30_relu, a.layer3_30_bn1)
 	nn.Conv2D(ws, a.layer3_30_conv2, a.layer3_30_relu, w.layer3_30_conv2_weight, nil, batch, layer3_30_conv2_dims)
 	nn.BatchNormTrain(a.layer3_30_bn2, a.layer3_30_conv2, w.layer3_30_bn2_weight, w.layer3_30_bn2_bias, w.layer3_30_bn2_running_mean, w.layer3_30_bn2_running_var, s.layer3_30_bn2_mean, s.layer3_30_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_30_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_30_relu_2, a.layer3_30_bn2)
 	nn.Conv2D(ws, a.layer3_30_conv3, a.layer3_30_relu_2, w.layer3_30_conv3_weight, nil, batch, layer3_30_conv3_dims)
 	nn.BatchNormTrain(a.layer3_30_bn3, a.layer3_30_conv3, w.layer3_30_bn3_weight, w.layer3_30_bn3_bias, w.layer3_30_bn3_running_mean, w.layer3_30_bn3_running_var, s.layer3_30_bn3_mean, s.layer3_30_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_30_bn3_num_batches_tracked++
 	nn.Add(a.layer3_30_add, a.layer3_30_bn3, a.layer3_29_relu_3)
 	nn.ReLU(a.layer3_30_relu_3, a.layer3_30_add)
 
 	// layer3.31
 	nn.Conv2D(ws, a.layer3_31_conv1, a.layer3_30_relu_3, w.layer3_31_conv1_weight, nil, batch, layer3_31_conv1_dims)
 	nn.BatchNormTrain(a.layer3_31_bn1, a.layer3_31_conv1, w.layer3_31_bn1_weight, w.layer3_31_bn1_bias, w.layer3_31_bn1_running_mean, w.layer3_31_bn1_running_var, s.layer3_31_bn1_mean, s.layer3_31_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_31_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_31_relu, a.layer3_31_bn1)
 	nn.Conv2D(ws, a.layer3_31_conv2, a.layer3_31_relu, w.layer3_31_conv2_weight, nil, batch, layer3_31_conv2_dims)
 	nn.BatchNormTrain(a.layer3_31_bn2, a.layer3_31_conv2, w.layer3_31_bn2_weight, w.layer3_31_bn2_bias, w.layer3_31_bn2_running_mean, w.layer3_31_bn2_running_var, s.layer3_31_bn2_mean, s.layer3_31_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_31_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_31_relu_2, a.layer3_31_bn2)
 	nn.Conv2D(ws, a.layer3_31_conv3, a.layer3_31_relu_2, w.layer3_31_conv3_weight, nil, batch, layer3_31_conv3_dims)
 	nn.BatchNormTrain(a.layer3_31_bn3, a.layer3_31_conv3, w.layer3_31_bn3_weight, w.layer3_31_bn3_bias, w.layer3_31_bn3_running_mean, w.layer3_31_bn3_running_var, s.layer3_31_bn3_mean, s.layer3_31_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_31_bn3_num_batches_tracked++
 	nn.Add(a.layer3_31_add, a.layer3_31_bn3, a.layer3_30_relu_3)
 	nn.ReLU(a.layer3_31_relu_3, a.layer3_31_add)
 
 	// layer3.32
 	nn.Conv2D(ws, a.layer3_32_conv1, a.layer3_31_relu_3, w.layer3_32_conv1_weight, nil, batch, layer3_32_conv1_dims)
 	nn.BatchNormTrain(a.layer3_32_bn1, a.layer3_32_conv1, w.layer3_32_bn1_weight, w.layer3_32_bn1_bias, w.layer3_32_bn1_running_mean, w.layer3_32_bn1_running_var, s.layer3_32_bn1_mean, s.layer3_32_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_32_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_32_relu, a.layer3_32_bn1)
 	nn.Conv2D(ws, a.layer3_32_conv2, a.layer3_32_relu, w.layer3_32_conv2_weight, nil, batch, layer3_32_conv2_dims)
 	nn.BatchNormTrain(a.layer3_32_bn2, a.layer3_32_conv2, w.layer3_32_bn2_weight, w.layer3_32_bn2_bias, w.layer3_32_bn2_running_mean, w.layer3_32_bn2_running_var, s.layer3_32_bn2_mean, s.layer3_32_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_32_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_32_relu_2, a.layer3_32_bn2)
 	nn.Conv2D(ws, a.layer3_32_conv3, a.layer3_32_relu_2, w.layer3_32_conv3_weight, nil, batch, layer3_32_conv3_dims)
 	nn.BatchNormTrain(a.layer3_32_bn3, a.layer3_32_conv3, w.layer3_32_bn3_weight, w.layer3_32_bn3_bias, w.layer3_32_bn3_running_mean, w.layer3_32_bn3_running_var, s.layer3_32_bn3_mean, s.layer3_32_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_32_bn3_num_batches_tracked++
 	nn.Add(a.layer3_32_add, a.layer3_32_bn3, a.layer3_31_relu_3)
 	nn.ReLU(a.layer3_32_relu_3, a.layer3_32_add)
 
 	// layer3.33
 	nn.Conv2D(ws, a.layer3_33_conv1, a.layer3_32_relu_3, w.layer3_33_conv1_weight, nil, batch, layer3_33_conv1_dims)
 	nn.BatchNormTrain(a.layer3_33_bn1, a.layer3_33_conv1, w.layer3_33_bn1_weight, w.layer3_33_bn1_bias, w.layer3_33_bn1_running_mean, w.layer3_33_bn1_running_var, s.layer3_33_bn1_mean, s.layer3_33_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_33_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_33_relu, a.layer3_33_bn1)
 	nn.Conv2D(ws, a.layer3_33_conv2, a.layer3_33_relu, w.layer3_33_conv2_weight, nil, batch, layer3_33_conv2_dims)
 	nn.BatchNormTrain(a.layer3_33_bn2, a.layer3_33_conv2, w.layer3_33_bn2_weight, w.layer3_33_bn2_bias, w.layer3_33_bn2_running_mean, w.layer3_33_bn2_running_var, s.layer3_33_bn2_mean, s.layer3_33_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_33_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_33_relu_2, a.layer3_33_bn2)
 	nn.Conv2D(ws, a.layer3_33_conv3, a.layer3_33_relu_2, w.layer3_33_conv3_weight, nil, batch, layer3_33_conv3_dims)
 	nn.BatchNormTrain(a.layer3_33_bn3, a.layer3_33_conv3, w.layer3_33_bn3_weight, w.layer3_33_bn3_bias, w.layer3_33_bn3_running_mean, w.layer3_33_bn3_running_var, s.layer3_33_bn3_mean, s.layer3_33_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_33_bn3_num_batches_tracked++
 	nn.Add(a.layer3_33_add, a.layer3_33_bn3, a.layer3_32_relu_3)
 	nn.ReLU(a.layer3_33_relu_3, a.layer3_33_add)
 
 	// layer3.34
 	nn.Conv2D(ws, a.layer3_34_conv1, a.layer3_33_relu_3, w.layer3_34_conv1_weight, nil, batch, layer3_34_conv1_dims)
 	nn.BatchNormTrain(a.layer3_34_bn1, a.layer3_34_conv1, w.layer3_34_bn1_weight, w.layer3_34_bn1_bias, w.layer3_34_bn1_running_mean, w.layer3_34_bn1_running_var, s.layer3_34_bn1_mean, s.layer3_34_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_34_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_34_relu, a.layer3_34_bn1)
 	nn.Conv2D(ws, a.layer3_34_conv2, a.layer3_34_relu, w.layer3_34_conv2_weight, nil, batch, layer3_34_conv2_dims)
 	nn.BatchNormTrain(a.layer3_34_bn2, a.layer3_34_conv2, w.layer3_34_bn2_weight, w.layer3_34_bn2_bias, w.layer3_34_bn2_running_mean, w.layer3_34_bn2_running_var, s.layer3_34_bn2_mean, s.layer3_34_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_34_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_34_relu_2, a.layer3_34_bn2)
 	nn.Conv2D(ws, a.layer3_34_conv3, a.layer3_34_relu_2, w.layer3_34_conv3_weight, nil, batch, layer3_34_conv3_dims)
 	nn.BatchNormTrain(a.layer3_34_bn3, a.layer3_34_conv3, w.layer3_34_bn3_weight, w.layer3_34_bn3_bias, w.layer3_34_bn3_running_mean, w.layer3_34_bn3_running_var, s.layer3_34_bn3_mean, s.layer3_34_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_34_bn3_num_batches_tracked++
 	nn.Add(a.layer3_34_add, a.layer3_34_bn3, a.layer3_33_relu_3)
 	nn.ReLU(a.layer3_34_relu_3, a.layer3_34_add)
 
 	// layer3.35
 	nn.Conv2D(ws, a.layer3_35_conv1, a.layer3_34_relu_3, w.layer3_35_conv1_weight, nil, batch, layer3_35_conv1_dims)
 	nn.BatchNormTrain(a.layer3_35_bn1, a.layer3_35_conv1, w.layer3_35_bn1_weight, w.layer3_35_bn1_bias, w.layer3_35_bn1_running_mean, w.layer3_35_bn1_running_var, s.layer3_35_bn1_mean, s.layer3_35_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_35_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_35_relu, a.layer3_35_bn1)
 	nn.Conv2D(ws, a.layer3_35_conv2, a.layer3_35_relu, w.layer3_35_conv2_weight, nil, batch, layer3_35_conv2_dims)
 	nn.BatchNormTrain(a.layer3_35_bn2, a.layer3_35_conv2, w.layer3_35_bn2_weight, w.layer3_35_bn2_bias, w.layer3_35_bn2_running_mean, w.layer3_35_bn2_running_var, s.layer3_35_bn2_mean, s.layer3_35_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_35_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_35_relu_2, a.layer3_35_bn2)
 	nn.Conv2D(ws, a.layer3_35_conv3, a.layer3_35_relu_2, w.layer3_35_conv3_weight, nil, batch, layer3_35_conv3_dims)
 	nn.BatchNormTrain(a.layer3_35_bn3, a.layer3_35_conv3, w.layer3_35_bn3_weight, w.layer3_35_bn3_bias, w.layer3_35_bn3_running_mean, w.layer3_35_bn3_running_var, s.layer3_35_bn3_mean, s.layer3_35_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_35_bn3_num_batches_tracked++
 	nn.Add(a.layer3_35_add, a.layer3_35_bn3, a.layer3_34_relu_3)
 	nn.ReLU(a.layer3_35_relu_3, a.layer3_35_add)
 
 	// layer4.0
 	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_35_relu_3, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
 	nn.BatchNormTrain(a.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 196, float32(1e-05), float32(0.1))
-	w.layer4_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer4_0_relu, a.layer4_0_bn1)
 	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
 	nn.BatchNormTrain(a.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer4_0_relu_2, a.layer4_0_bn2)
 	nn.Conv2D(ws, a.layer4_0_conv3, a.layer4_0_relu_2, w.layer4_0_conv3_weight, nil, batch, layer4_0_conv3_dims)
 	nn.BatchNormTrain(a.layer4_0_bn3, a.layer4_0_conv3, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, s.layer4_0_bn3_mean, s.layer4_0_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_35_relu_3, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer4_0_add, a.layer4_0_bn3, a.layer4_0_downsample_1)
 	nn.ReLU(a.layer4_0_relu_3, a.layer4_0_add)
 
 	// layer4.1
 	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_relu_3, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
 	nn.BatchNormTrain(a.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer4_1_relu, a.layer4_1_bn1)
 	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
 	nn.BatchNormTrain(a.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer4_1_relu_2, a.layer4_1_bn2)
 	nn.Conv2D(ws, a.layer4_1_conv3, a.layer4_1_relu_2, w.layer4_1_conv3_weight, nil, batch, layer4_1_conv3_dims)
 	nn.BatchNormTrain(a.layer4_1_bn3, a.layer4_1_conv3, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, s.layer4_1_bn3_mean, s.layer4_1_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_1_bn3_num_batches_tracked++
 	nn.Add(a.layer4_1_add, a.layer4_1_bn3, a.layer4_0_relu_3)
 	nn.ReLU(a.layer4_1_relu_3, a.layer4_1_add)
 
 	// layer4.2
 	nn.Conv2D(ws, a.layer4_2_conv1, a.layer4_1_relu_3, w.layer4_2_conv1_weight, nil, batch, layer4_2_conv1_dims)
 	nn.BatchNormTrain(a.layer4_2_bn1, a.layer4_2_conv1, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, s.layer4_2_bn1_mean, s.layer4_2_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer4_2_relu, a.layer4_2_bn1)
 	nn.Conv2D(ws, a.layer4_2_conv2, a.layer4_2_relu, w.layer4_2_conv2_weight, nil, batch, layer4_2_conv2_dims)
 	nn.BatchNormTrain(a.layer4_2_bn2, a.layer4_2_conv2, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, s.layer4_2_bn2_mean, s.layer4_2_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer4_2_relu_2, a.layer4_2_bn2)
 	nn.Conv2D(ws, a.layer4_2_conv3, a.layer4_2_relu_2, w.layer4_2_conv3_weight, nil, batch, layer4_2_conv3_dims)
 	nn.BatchNormTrain(a.layer4_2_bn3, a.layer4_2_conv3, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_2_bn3_num_batches_tracked++
 	nn.Add(a.layer4_2_add, a.layer4_2_bn3, a.layer4_1_relu_3)
 	nn.ReLU(a.layer4_2_relu_3, a.layer4_2_add)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_2_relu_3, batch*2048, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 2048, 1000)
+
+	// Each BN has seen one more batch, as PyTorch counts in train mode.
+	for i := range t.m.counts {
+		t.m.counts[i]++
+	}
 }
 
 // backward propagates the loss gradient from the logits to every tensor,

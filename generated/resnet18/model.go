@@ -33,8 +33,10 @@ const (
 	colFloats = 1843968
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 9600
-	// maxBatch keeps the activation arena under 16 GiB.
-	maxBatch = 521
+	// bnCounters is the number of BN num_batches_tracked counters.
+	bnCounters = 20
+	// maxBatch keeps the activation arenas of a model and its trainer under 16 GiB.
+	maxBatch = 260
 )
 
 // Layer shapes, per image.
@@ -62,130 +64,110 @@ var (
 	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7}
 )
 
-// weights are the model's tensors: slices of Model.data, and the BN batch counters.
+// weights are the model's float tensors: slices of Model.data.
 type weights struct {
-	conv1_weight                              []float32 // 64x3x7x7
-	bn1_weight                                []float32 // 64
-	bn1_bias                                  []float32 // 64
-	bn1_running_mean                          []float32 // 64
-	bn1_running_var                           []float32 // 64
-	bn1_num_batches_tracked                   int64
-	layer1_0_conv1_weight                     []float32 // 64x64x3x3
-	layer1_0_bn1_weight                       []float32 // 64
-	layer1_0_bn1_bias                         []float32 // 64
-	layer1_0_bn1_running_mean                 []float32 // 64
-	layer1_0_bn1_running_var                  []float32 // 64
-	layer1_0_bn1_num_batches_tracked          int64
-	layer1_0_conv2_weight                     []float32 // 64x64x3x3
-	layer1_0_bn2_weight                       []float32 // 64
-	layer1_0_bn2_bias                         []float32 // 64
-	layer1_0_bn2_running_mean                 []float32 // 64
-	layer1_0_bn2_running_var                  []float32 // 64
-	layer1_0_bn2_num_batches_tracked          int64
-	layer1_1_conv1_weight                     []float32 // 64x64x3x3
-	layer1_1_bn1_weight                       []float32 // 64
-	layer1_1_bn1_bias                         []float32 // 64
-	layer1_1_bn1_running_mean                 []float32 // 64
-	layer1_1_bn1_running_var                  []float32 // 64
-	layer1_1_bn1_num_batches_tracked          int64
-	layer1_1_conv2_weight                     []float32 // 64x64x3x3
-	layer1_1_bn2_weight                       []float32 // 64
-	layer1_1_bn2_bias                         []float32 // 64
-	layer1_1_bn2_running_mean                 []float32 // 64
-	layer1_1_bn2_running_var                  []float32 // 64
-	layer1_1_bn2_num_batches_tracked          int64
-	layer2_0_conv1_weight                     []float32 // 128x64x3x3
-	layer2_0_bn1_weight                       []float32 // 128
-	layer2_0_bn1_bias                         []float32 // 128
-	layer2_0_bn1_running_mean                 []float32 // 128
-	layer2_0_bn1_running_var                  []float32 // 128
-	layer2_0_bn1_num_batches_tracked          int64
-	layer2_0_conv2_weight                     []float32 // 128x128x3x3
-	layer2_0_bn2_weight                       []float32 // 128
-	layer2_0_bn2_bias                         []float32 // 128
-	layer2_0_bn2_running_mean                 []float32 // 128
-	layer2_0_bn2_running_var                  []float32 // 128
-	layer2_0_bn2_num_batches_tracked          int64
-	layer2_0_downsample_0_weight              []float32 // 128x64x1x1
-	layer2_0_downsample_1_weight              []float32 // 128
-	layer2_0_downsample_1_bias                []float32 // 128
-	layer2_0_downsample_1_running_mean        []float32 // 128
-	layer2_0_downsample_1_running_var         []float32 // 128
-	layer2_0_downsample_1_num_batches_tracked int64
-	layer2_1_conv1_weight                     []float32 // 128x128x3x3
-	layer2_1_bn1_weight                       []float32 // 128
-	layer2_1_bn1_bias                         []float32 // 128
-	layer2_1_bn1_running_mean                 []float32 // 128
-	layer2_1_bn1_running_var                  []float32 // 128
-	layer2_1_bn1_num_batches_tracked          int64
-	layer2_1_conv2_weight                     []float32 // 128x128x3x3
-	layer2_1_bn2_weight                       []float32 // 128
-	layer2_1_bn2_bias                         []float32 // 128
-	layer2_1_bn2_running_mean                 []float32 // 128
-	layer2_1_bn2_running_var                  []float32 // 128
-	layer2_1_bn2_num_batches_tracked          int64
-	layer3_0_conv1_weight                     []float32 // 256x128x3x3
-	layer3_0_bn1_weight                       []float32 // 256
-	layer3_0_bn1_bias                         []float32 // 256
-	layer3_0_bn1_running_mean                 []float32 // 256
-	layer3_0_bn1_running_var                  []float32 // 256
-	layer3_0_bn1_num_batches_tracked          int64
-	layer3_0_conv2_weight                     []float32 // 256x256x3x3
-	layer3_0_bn2_weight                       []float32 // 256
-	layer3_0_bn2_bias                         []float32 // 256
-	layer3_0_bn2_running_mean                 []float32 // 256
-	layer3_0_bn2_running_var                  []float32 // 256
-	layer3_0_bn2_num_batches_tracked          int64
-	layer3_0_downsample_0_weight              []float32 // 256x128x1x1
-	layer3_0_downsample_1_weight              []float32 // 256
-	layer3_0_downsample_1_bias                []float32 // 256
-	layer3_0_downsample_1_running_mean        []float32 // 256
-	layer3_0_downsample_1_running_var         []float32 // 256
-	layer3_0_downsample_1_num_batches_tracked int64
-	layer3_1_conv1_weight                     []float32 // 256x256x3x3
-	layer3_1_bn1_weight                       []float32 // 256
-	layer3_1_bn1_bias                         []float32 // 256
-	layer3_1_bn1_running_mean                 []float32 // 256
-	layer3_1_bn1_running_var                  []float32 // 256
-	layer3_1_bn1_num_batches_tracked          int64
-	layer3_1_conv2_weight                     []float32 // 256x256x3x3
-	layer3_1_bn2_weight                       []float32 // 256
-	layer3_1_bn2_bias                         []float32 // 256
-	layer3_1_bn2_running_mean                 []float32 // 256
-	layer3_1_bn2_running_var                  []float32 // 256
-	layer3_1_bn2_num_batches_tracked          int64
-	layer4_0_conv1_weight                     []float32 // 512x256x3x3
-	layer4_0_bn1_weight                       []float32 // 512
-	layer4_0_bn1_bias                         []float32 // 512
-	layer4_0_bn1_running_mean                 []float32 // 512
-	layer4_0_bn1_running_var                  []float32 // 512
-	layer4_0_bn1_num_batches_tracked          int64
-	layer4_0_conv2_weight                     []float32 // 512x512x3x3
-	layer4_0_bn2_weight                       []float32 // 512
-	layer4_0_bn2_bias                         []float32 // 512
-	layer4_0_bn2_running_mean                 []float32 // 512
-	layer4_0_bn2_running_var                  []float32 // 512
-	layer4_0_bn2_num_batches_tracked          int64
-	layer4_0_downsample_0_weight              []float32 // 512x256x1x1
-	layer4_0_downsample_1_weight              []float32 // 512
-	layer4_0_downsample_1_bias                []float32 // 512
-	layer4_0_downsample_1_running_mean        []float32 // 512
-	layer4_0_downsample_1_running_var         []float32 // 512
-	layer4_0_downsample_1_num_batches_tracked int64
-	layer4_1_conv1_weight                     []float32 // 512x512x3x3
-	layer4_1_bn1_weight                       []float32 // 512
-	layer4_1_bn1_bias                         []float32 // 512
-	layer4_1_bn1_running_mean                 []float32 // 512
-	layer4_1_bn1_running_var                  []float32 // 512
-	layer4_1_bn1_num_batches_tracked          int64
-	layer4_1_conv2_weight                     []float32 // 512x512x3x3
-	layer4_1_bn2_weight                       []float32 // 512
-	layer4_1_bn2_bias                         []float32 // 512
-	layer4_1_bn2_running_mean                 []float32 // 512
-	layer4_1_bn2_running_var                  []float32 // 512
-	layer4_1_bn2_num_batches_tracked          int64
-	fc_weight                                 []float32 // 1000x512
-	fc_bias                                   []float32 // 1000
+	conv1_weight                       []float32 // 64x3x7x7
+	bn1_weight                         []float32 // 64
+	bn1_bias                           []float32 // 64
+	bn1_running_mean                   []float32 // 64
+	bn1_running_var                    []float32 // 64
+	layer1_0_conv1_weight              []float32 // 64x64x3x3
+	layer1_0_bn1_weight                []float32 // 64
+	layer1_0_bn1_bias                  []float32 // 64
+	layer1_0_bn1_running_mean          []float32 // 64
+	layer1_0_bn1_running_var           []float32 // 64
+	layer1_0_conv2_weight              []float32 // 64x64x3x3
+	layer1_0_bn2_weight                []float32 // 64
+	layer1_0_bn2_bias                  []float32 // 64
+	layer1_0_bn2_running_mean          []float32 // 64
+	layer1_0_bn2_running_var           []float32 // 64
+	layer1_1_conv1_weight              []float32 // 64x64x3x3
+	layer1_1_bn1_weight                []float32 // 64
+	layer1_1_bn1_bias                  []float32 // 64
+	layer1_1_bn1_running_mean          []float32 // 64
+	layer1_1_bn1_running_var           []float32 // 64
+	layer1_1_conv2_weight              []float32 // 64x64x3x3
+	layer1_1_bn2_weight                []float32 // 64
+	layer1_1_bn2_bias                  []float32 // 64
+	layer1_1_bn2_running_mean          []float32 // 64
+	layer1_1_bn2_running_var           []float32 // 64
+	layer2_0_conv1_weight              []float32 // 128x64x3x3
+	layer2_0_bn1_weight                []float32 // 128
+	layer2_0_bn1_bias                  []float32 // 128
+	layer2_0_bn1_running_mean          []float32 // 128
+	layer2_0_bn1_running_var           []float32 // 128
+	layer2_0_conv2_weight              []float32 // 128x128x3x3
+	layer2_0_bn2_weight                []float32 // 128
+	layer2_0_bn2_bias                  []float32 // 128
+	layer2_0_bn2_running_mean          []float32 // 128
+	layer2_0_bn2_running_var           []float32 // 128
+	layer2_0_downsample_0_weight       []float32 // 128x64x1x1
+	layer2_0_downsample_1_weight       []float32 // 128
+	layer2_0_downsample_1_bias         []float32 // 128
+	layer2_0_downsample_1_running_mean []float32 // 128
+	layer2_0_downsample_1_running_var  []float32 // 128
+	layer2_1_conv1_weight              []float32 // 128x128x3x3
+	layer2_1_bn1_weight                []float32 // 128
+	layer2_1_bn1_bias                  []float32 // 128
+	layer2_1_bn1_running_mean          []float32 // 128
+	layer2_1_bn1_running_var           []float32 // 128
+	layer2_1_conv2_weight              []float32 // 128x128x3x3
+	layer2_1_bn2_weight                []float32 // 128
+	layer2_1_bn2_bias                  []float32 // 128
+	layer2_1_bn2_running_mean          []float32 // 128
+	layer2_1_bn2_running_var           []float32 // 128
+	layer3_0_conv1_weight              []float32 // 256x128x3x3
+	layer3_0_bn1_weight                []float32 // 256
+	layer3_0_bn1_bias                  []float32 // 256
+	layer3_0_bn1_running_mean          []float32 // 256
+	layer3_0_bn1_running_var           []float32 // 256
+	layer3_0_conv2_weight              []float32 // 256x256x3x3
+	layer3_0_bn2_weight                []float32 // 256
+	layer3_0_bn2_bias                  []float32 // 256
+	layer3_0_bn2_running_mean          []float32 // 256
+	layer3_0_bn2_running_var           []float32 // 256
+	layer3_0_downsample_0_weight       []float32 // 256x128x1x1
+	layer3_0_downsample_1_weight       []float32 // 256
+	layer3_0_downsample_1_bias         []float32 // 256
+	layer3_0_downsample_1_running_mean []float32 // 256
+	layer3_0_downsample_1_running_var  []float32 // 256
+	layer3_1_conv1_weight              []float32 // 256x256x3x3
+	layer3_1_bn1_weight                []float32 // 256
+	layer3_1_bn1_bias                  []float32 // 256
+	layer3_1_bn1_running_mean          []float32 // 256
+	layer3_1_bn1_running_var           []float32 // 256
+	layer3_1_conv2_weight              []float32 // 256x256x3x3
+	layer3_1_bn2_weight                []float32 // 256
+	layer3_1_bn2_bias                  []float32 // 256
+	layer3_1_bn2_running_mean          []float32 // 256
+	layer3_1_bn2_running_var           []float32 // 256
+	layer4_0_conv1_weight              []float32 // 512x256x3x3
+	layer4_0_bn1_weight                []float32 // 512
+	layer4_0_bn1_bias                  []float32 // 512
+	layer4_0_bn1_running_mean          []float32 // 512
+	layer4_0_bn1_running_var           []float32 // 512
+	layer4_0_conv2_weight              []float32 // 512x512x3x3
+	layer4_0_bn2_weight                []float32 // 512
+	layer4_0_bn2_bias                  []float32 // 512
+	layer4_0_bn2_running_mean          []float32 // 512
+	layer4_0_bn2_running_var           []float32 // 512
+	layer4_0_downsample_0_weight       []float32 // 512x256x1x1
+	layer4_0_downsample_1_weight       []float32 // 512
+	layer4_0_downsample_1_bias         []float32 // 512
+	layer4_0_downsample_1_running_mean []float32 // 512
+	layer4_0_downsample_1_running_var  []float32 // 512
+	layer4_1_conv1_weight              []float32 // 512x512x3x3
+	layer4_1_bn1_weight                []float32 // 512
+	layer4_1_bn1_bias                  []float32 // 512
+	layer4_1_bn1_running_mean          []float32 // 512
+	layer4_1_bn1_running_var           []float32 // 512
+	layer4_1_conv2_weight              []float32 // 512x512x3x3
+	layer4_1_bn2_weight                []float32 // 512
+	layer4_1_bn2_bias                  []float32 // 512
+	layer4_1_bn2_running_mean          []float32 // 512
+	layer4_1_bn2_running_var           []float32 // 512
+	fc_weight                          []float32 // 1000x512
+	fc_bias                            []float32 // 1000
 }
 
 // activations has one buffer per layer output, each batch times the per-image shape.
@@ -265,6 +247,7 @@ type activations struct {
 type Model struct {
 	data   []float32 // every float parameter, trainable ones first
 	w      weights
+	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
 	arena  []float32 // activations, grown to the largest batch seen
@@ -276,7 +259,7 @@ type Model struct {
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:9408]
 	m.w.bn1_weight = d[9408:9472]
@@ -386,121 +369,121 @@ func New(seed uint64) *Model {
 		{Name: "bn1.bias", Shape: []int{64}, Data: m.w.bn1_bias, Trainable: true},
 		{Name: "bn1.running_mean", Shape: []int{64}, Data: m.w.bn1_running_mean},
 		{Name: "bn1.running_var", Shape: []int{64}, Data: m.w.bn1_running_var},
-		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.bn1_num_batches_tracked},
+		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[0]},
 		{Name: "layer1.0.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_0_conv1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.weight", Shape: []int{64}, Data: m.w.layer1_0_bn1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.bias", Shape: []int{64}, Data: m.w.layer1_0_bn1_bias, Trainable: true},
 		{Name: "layer1.0.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_0_bn1_running_mean},
 		{Name: "layer1.0.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_0_bn1_running_var},
-		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn1_num_batches_tracked},
+		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[1]},
 		{Name: "layer1.0.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_0_conv2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.weight", Shape: []int{64}, Data: m.w.layer1_0_bn2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.bias", Shape: []int{64}, Data: m.w.layer1_0_bn2_bias, Trainable: true},
 		{Name: "layer1.0.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_0_bn2_running_mean},
 		{Name: "layer1.0.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_0_bn2_running_var},
-		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn2_num_batches_tracked},
+		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[2]},
 		{Name: "layer1.1.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_1_conv1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.weight", Shape: []int{64}, Data: m.w.layer1_1_bn1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.bias", Shape: []int{64}, Data: m.w.layer1_1_bn1_bias, Trainable: true},
 		{Name: "layer1.1.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_1_bn1_running_mean},
 		{Name: "layer1.1.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_1_bn1_running_var},
-		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn1_num_batches_tracked},
+		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[3]},
 		{Name: "layer1.1.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_1_conv2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.weight", Shape: []int{64}, Data: m.w.layer1_1_bn2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.bias", Shape: []int{64}, Data: m.w.layer1_1_bn2_bias, Trainable: true},
 		{Name: "layer1.1.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_1_bn2_running_mean},
 		{Name: "layer1.1.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_1_bn2_running_var},
-		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn2_num_batches_tracked},
+		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[4]},
 		{Name: "layer2.0.conv1.weight", Shape: []int{128, 64, 3, 3}, Data: m.w.layer2_0_conv1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.weight", Shape: []int{128}, Data: m.w.layer2_0_bn1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.bias", Shape: []int{128}, Data: m.w.layer2_0_bn1_bias, Trainable: true},
 		{Name: "layer2.0.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_0_bn1_running_mean},
 		{Name: "layer2.0.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_0_bn1_running_var},
-		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn1_num_batches_tracked},
+		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[5]},
 		{Name: "layer2.0.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_0_conv2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.weight", Shape: []int{128}, Data: m.w.layer2_0_bn2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.bias", Shape: []int{128}, Data: m.w.layer2_0_bn2_bias, Trainable: true},
 		{Name: "layer2.0.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_0_bn2_running_mean},
 		{Name: "layer2.0.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_0_bn2_running_var},
-		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn2_num_batches_tracked},
+		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[6]},
 		{Name: "layer2.0.downsample.0.weight", Shape: []int{128, 64, 1, 1}, Data: m.w.layer2_0_downsample_0_weight, Trainable: true},
 		{Name: "layer2.0.downsample.1.weight", Shape: []int{128}, Data: m.w.layer2_0_downsample_1_weight, Trainable: true},
 		{Name: "layer2.0.downsample.1.bias", Shape: []int{128}, Data: m.w.layer2_0_downsample_1_bias, Trainable: true},
 		{Name: "layer2.0.downsample.1.running_mean", Shape: []int{128}, Data: m.w.layer2_0_downsample_1_running_mean},
 		{Name: "layer2.0.downsample.1.running_var", Shape: []int{128}, Data: m.w.layer2_0_downsample_1_running_var},
-		{Name: "layer2.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_downsample_1_num_batches_tracked},
+		{Name: "layer2.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[7]},
 		{Name: "layer2.1.conv1.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_1_conv1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.weight", Shape: []int{128}, Data: m.w.layer2_1_bn1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.bias", Shape: []int{128}, Data: m.w.layer2_1_bn1_bias, Trainable: true},
 		{Name: "layer2.1.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_1_bn1_running_mean},
 		{Name: "layer2.1.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_1_bn1_running_var},
-		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn1_num_batches_tracked},
+		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[8]},
 		{Name: "layer2.1.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_1_conv2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.weight", Shape: []int{128}, Data: m.w.layer2_1_bn2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.bias", Shape: []int{128}, Data: m.w.layer2_1_bn2_bias, Trainable: true},
 		{Name: "layer2.1.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_1_bn2_running_mean},
 		{Name: "layer2.1.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_1_bn2_running_var},
-		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn2_num_batches_tracked},
+		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[9]},
 		{Name: "layer3.0.conv1.weight", Shape: []int{256, 128, 3, 3}, Data: m.w.layer3_0_conv1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.weight", Shape: []int{256}, Data: m.w.layer3_0_bn1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.bias", Shape: []int{256}, Data: m.w.layer3_0_bn1_bias, Trainable: true},
 		{Name: "layer3.0.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_0_bn1_running_mean},
 		{Name: "layer3.0.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_0_bn1_running_var},
-		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn1_num_batches_tracked},
+		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[10]},
 		{Name: "layer3.0.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_0_conv2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.weight", Shape: []int{256}, Data: m.w.layer3_0_bn2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.bias", Shape: []int{256}, Data: m.w.layer3_0_bn2_bias, Trainable: true},
 		{Name: "layer3.0.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_0_bn2_running_mean},
 		{Name: "layer3.0.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_0_bn2_running_var},
-		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn2_num_batches_tracked},
+		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[11]},
 		{Name: "layer3.0.downsample.0.weight", Shape: []int{256, 128, 1, 1}, Data: m.w.layer3_0_downsample_0_weight, Trainable: true},
 		{Name: "layer3.0.downsample.1.weight", Shape: []int{256}, Data: m.w.layer3_0_downsample_1_weight, Trainable: true},
 		{Name: "layer3.0.downsample.1.bias", Shape: []int{256}, Data: m.w.layer3_0_downsample_1_bias, Trainable: true},
 		{Name: "layer3.0.downsample.1.running_mean", Shape: []int{256}, Data: m.w.layer3_0_downsample_1_running_mean},
 		{Name: "layer3.0.downsample.1.running_var", Shape: []int{256}, Data: m.w.layer3_0_downsample_1_running_var},
-		{Name: "layer3.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_downsample_1_num_batches_tracked},
+		{Name: "layer3.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[12]},
 		{Name: "layer3.1.conv1.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_1_conv1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.weight", Shape: []int{256}, Data: m.w.layer3_1_bn1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.bias", Shape: []int{256}, Data: m.w.layer3_1_bn1_bias, Trainable: true},
 		{Name: "layer3.1.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_1_bn1_running_mean},
 		{Name: "layer3.1.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_1_bn1_running_var},
-		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn1_num_batches_tracked},
+		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[13]},
 		{Name: "layer3.1.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_1_conv2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.weight", Shape: []int{256}, Data: m.w.layer3_1_bn2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.bias", Shape: []int{256}, Data: m.w.layer3_1_bn2_bias, Trainable: true},
 		{Name: "layer3.1.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_1_bn2_running_mean},
 		{Name: "layer3.1.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_1_bn2_running_var},
-		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn2_num_batches_tracked},
+		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[14]},
 		{Name: "layer4.0.conv1.weight", Shape: []int{512, 256, 3, 3}, Data: m.w.layer4_0_conv1_weight, Trainable: true},
 		{Name: "layer4.0.bn1.weight", Shape: []int{512}, Data: m.w.layer4_0_bn1_weight, Trainable: true},
 		{Name: "layer4.0.bn1.bias", Shape: []int{512}, Data: m.w.layer4_0_bn1_bias, Trainable: true},
 		{Name: "layer4.0.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_0_bn1_running_mean},
 		{Name: "layer4.0.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_0_bn1_running_var},
-		{Name: "layer4.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn1_num_batches_tracked},
+		{Name: "layer4.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[15]},
 		{Name: "layer4.0.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_0_conv2_weight, Trainable: true},
 		{Name: "layer4.0.bn2.weight", Shape: []int{512}, Data: m.w.layer4_0_bn2_weight, Trainable: true},
 		{Name: "layer4.0.bn2.bias", Shape: []int{512}, Data: m.w.layer4_0_bn2_bias, Trainable: true},
 		{Name: "layer4.0.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_0_bn2_running_mean},
 		{Name: "layer4.0.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_0_bn2_running_var},
-		{Name: "layer4.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn2_num_batches_tracked},
+		{Name: "layer4.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[16]},
 		{Name: "layer4.0.downsample.0.weight", Shape: []int{512, 256, 1, 1}, Data: m.w.layer4_0_downsample_0_weight, Trainable: true},
 		{Name: "layer4.0.downsample.1.weight", Shape: []int{512}, Data: m.w.layer4_0_downsample_1_weight, Trainable: true},
 		{Name: "layer4.0.downsample.1.bias", Shape: []int{512}, Data: m.w.layer4_0_downsample_1_bias, Trainable: true},
 		{Name: "layer4.0.downsample.1.running_mean", Shape: []int{512}, Data: m.w.layer4_0_downsample_1_running_mean},
 		{Name: "layer4.0.downsample.1.running_var", Shape: []int{512}, Data: m.w.layer4_0_downsample_1_running_var},
-		{Name: "layer4.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_downsample_1_num_batches_tracked},
+		{Name: "layer4.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[17]},
 		{Name: "layer4.1.conv1.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_1_conv1_weight, Trainable: true},
 		{Name: "layer4.1.bn1.weight", Shape: []int{512}, Data: m.w.layer4_1_bn1_weight, Trainable: true},
 		{Name: "layer4.1.bn1.bias", Shape: []int{512}, Data: m.w.layer4_1_bn1_bias, Trainable: true},
 		{Name: "layer4.1.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_1_bn1_running_mean},
 		{Name: "layer4.1.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_1_bn1_running_var},
-		{Name: "layer4.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn1_num_batches_tracked},
+		{Name: "layer4.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[18]},
 		{Name: "layer4.1.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_1_conv2_weight, Trainable: true},
 		{Name: "layer4.1.bn2.weight", Shape: []int{512}, Data: m.w.layer4_1_bn2_weight, Trainable: true},
 		{Name: "layer4.1.bn2.bias", Shape: []int{512}, Data: m.w.layer4_1_bn2_bias, Trainable: true},
 		{Name: "layer4.1.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_1_bn2_running_mean},
 		{Name: "layer4.1.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_1_bn2_running_var},
-		{Name: "layer4.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn2_num_batches_tracked},
+		{Name: "layer4.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[19]},
 		{Name: "fc.weight", Shape: []int{1000, 512}, Data: m.w.fc_weight, Trainable: true},
 		{Name: "fc.bias", Shape: []int{1000}, Data: m.w.fc_bias, Trainable: true},
 	}

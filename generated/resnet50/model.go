@@ -33,8 +33,10 @@ const (
 	colFloats = 1843968
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 53120
-	// maxBatch keeps the activation arena under 16 GiB.
-	maxBatch = 114
+	// bnCounters is the number of BN num_batches_tracked counters.
+	bnCounters = 53
+	// maxBatch keeps the activation arenas of a model and its trainer under 16 GiB.
+	maxBatch = 57
 )
 
 // Layer shapes, per image.
@@ -95,328 +97,275 @@ var (
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7}
 )
 
-// weights are the model's tensors: slices of Model.data, and the BN batch counters.
+// weights are the model's float tensors: slices of Model.data.
 type weights struct {
-	conv1_weight                              []float32 // 64x3x7x7
-	bn1_weight                                []float32 // 64
-	bn1_bias                                  []float32 // 64
-	bn1_running_mean                          []float32 // 64
-	bn1_running_var                           []float32 // 64
-	bn1_num_batches_tracked                   int64
-	layer1_0_conv1_weight                     []float32 // 64x64x1x1
-	layer1_0_bn1_weight                       []float32 // 64
-	layer1_0_bn1_bias                         []float32 // 64
-	layer1_0_bn1_running_mean                 []float32 // 64
-	layer1_0_bn1_running_var                  []float32 // 64
-	layer1_0_bn1_num_batches_tracked          int64
-	layer1_0_conv2_weight                     []float32 // 64x64x3x3
-	layer1_0_bn2_weight                       []float32 // 64
-	layer1_0_bn2_bias                         []float32 // 64
-	layer1_0_bn2_running_mean                 []float32 // 64
-	layer1_0_bn2_running_var                  []float32 // 64
-	layer1_0_bn2_num_batches_tracked          int64
-	layer1_0_conv3_weight                     []float32 // 256x64x1x1
-	layer1_0_bn3_weight                       []float32 // 256
-	layer1_0_bn3_bias                         []float32 // 256
-	layer1_0_bn3_running_mean                 []float32 // 256
-	layer1_0_bn3_running_var                  []float32 // 256
-	layer1_0_bn3_num_batches_tracked          int64
-	layer1_0_downsample_0_weight              []float32 // 256x64x1x1
-	layer1_0_downsample_1_weight              []float32 // 256
-	layer1_0_downsample_1_bias                []float32 // 256
-	layer1_0_downsample_1_running_mean        []float32 // 256
-	layer1_0_downsample_1_running_var         []float32 // 256
-	layer1_0_downsample_1_num_batches_tracked int64
-	layer1_1_conv1_weight                     []float32 // 64x256x1x1
-	layer1_1_bn1_weight                       []float32 // 64
-	layer1_1_bn1_bias                         []float32 // 64
-	layer1_1_bn1_running_mean                 []float32 // 64
-	layer1_1_bn1_running_var                  []float32 // 64
-	layer1_1_bn1_num_batches_tracked          int64
-	layer1_1_conv2_weight                     []float32 // 64x64x3x3
-	layer1_1_bn2_weight                       []float32 // 64
-	layer1_1_bn2_bias                         []float32 // 64
-	layer1_1_bn2_running_mean                 []float32 // 64
-	layer1_1_bn2_running_var                  []float32 // 64
-	layer1_1_bn2_num_batches_tracked          int64
-	layer1_1_conv3_weight                     []float32 // 256x64x1x1
-	layer1_1_bn3_weight                       []float32 // 256
-	layer1_1_bn3_bias                         []float32 // 256
-	layer1_1_bn3_running_mean                 []float32 // 256
-	layer1_1_bn3_running_var                  []float32 // 256
-	layer1_1_bn3_num_batches_tracked          int64
-	layer1_2_conv1_weight                     []float32 // 64x256x1x1
-	layer1_2_bn1_weight                       []float32 // 64
-	layer1_2_bn1_bias                         []float32 // 64
-	layer1_2_bn1_running_mean                 []float32 // 64
-	layer1_2_bn1_running_var                  []float32 // 64
-	layer1_2_bn1_num_batches_tracked          int64
-	layer1_2_conv2_weight                     []float32 // 64x64x3x3
-	layer1_2_bn2_weight                       []float32 // 64
-	layer1_2_bn2_bias                         []float32 // 64
-	layer1_2_bn2_running_mean                 []float32 // 64
-	layer1_2_bn2_running_var                  []float32 // 64
-	layer1_2_bn2_num_batches_tracked          int64
-	layer1_2_conv3_weight                     []float32 // 256x64x1x1
-	layer1_2_bn3_weight                       []float32 // 256
-	layer1_2_bn3_bias                         []float32 // 256
-	layer1_2_bn3_running_mean                 []float32 // 256
-	layer1_2_bn3_running_var                  []float32 // 256
-	layer1_2_bn3_num_batches_tracked          int64
-	layer2_0_conv1_weight                     []float32 // 128x256x1x1
-	layer2_0_bn1_weight                       []float32 // 128
-	layer2_0_bn1_bias                         []float32 // 128
-	layer2_0_bn1_running_mean                 []float32 // 128
-	layer2_0_bn1_running_var                  []float32 // 128
-	layer2_0_bn1_num_batches_tracked          int64
-	layer2_0_conv2_weight                     []float32 // 128x128x3x3
-	layer2_0_bn2_weight                       []float32 // 128
-	layer2_0_bn2_bias                         []float32 // 128
-	layer2_0_bn2_running_mean                 []float32 // 128
-	layer2_0_bn2_running_var                  []float32 // 128
-	layer2_0_bn2_num_batches_tracked          int64
-	layer2_0_conv3_weight                     []float32 // 512x128x1x1
-	layer2_0_bn3_weight                       []float32 // 512
-	layer2_0_bn3_bias                         []float32 // 512
-	layer2_0_bn3_running_mean                 []float32 // 512
-	layer2_0_bn3_running_var                  []float32 // 512
-	layer2_0_bn3_num_batches_tracked          int64
-	layer2_0_downsample_0_weight              []float32 // 512x256x1x1
-	layer2_0_downsample_1_weight              []float32 // 512
-	layer2_0_downsample_1_bias                []float32 // 512
-	layer2_0_downsample_1_running_mean        []float32 // 512
-	layer2_0_downsample_1_running_var         []float32 // 512
-	layer2_0_downsample_1_num_batches_tracked int64
-	layer2_1_conv1_weight                     []float32 // 128x512x1x1
-	layer2_1_bn1_weight                       []float32 // 128
-	layer2_1_bn1_bias                         []float32 // 128
-	layer2_1_bn1_running_mean                 []float32 // 128
-	layer2_1_bn1_running_var                  []float32 // 128
-	layer2_1_bn1_num_batches_tracked          int64
-	layer2_1_conv2_weight                     []float32 // 128x128x3x3
-	layer2_1_bn2_weight                       []float32 // 128
-	layer2_1_bn2_bias                         []float32 // 128
-	layer2_1_bn2_running_mean                 []float32 // 128
-	layer2_1_bn2_running_var                  []float32 // 128
-	layer2_1_bn2_num_batches_tracked          int64
-	layer2_1_conv3_weight                     []float32 // 512x128x1x1
-	layer2_1_bn3_weight                       []float32 // 512
-	layer2_1_bn3_bias                         []float32 // 512
-	layer2_1_bn3_running_mean                 []float32 // 512
-	layer2_1_bn3_running_var                  []float32 // 512
-	layer2_1_bn3_num_batches_tracked          int64
-	layer2_2_conv1_weight                     []float32 // 128x512x1x1
-	layer2_2_bn1_weight                       []float32 // 128
-	layer2_2_bn1_bias                         []float32 // 128
-	layer2_2_bn1_running_mean                 []float32 // 128
-	layer2_2_bn1_running_var                  []float32 // 128
-	layer2_2_bn1_num_batches_tracked          int64
-	layer2_2_conv2_weight                     []float32 // 128x128x3x3
-	layer2_2_bn2_weight                       []float32 // 128
-	layer2_2_bn2_bias                         []float32 // 128
-	layer2_2_bn2_running_mean                 []float32 // 128
-	layer2_2_bn2_running_var                  []float32 // 128
-	layer2_2_bn2_num_batches_tracked          int64
-	layer2_2_conv3_weight                     []float32 // 512x128x1x1
-	layer2_2_bn3_weight                       []float32 // 512
-	layer2_2_bn3_bias                         []float32 // 512
-	layer2_2_bn3_running_mean                 []float32 // 512
-	layer2_2_bn3_running_var                  []float32 // 512
-	layer2_2_bn3_num_batches_tracked          int64
-	layer2_3_conv1_weight                     []float32 // 128x512x1x1
-	layer2_3_bn1_weight                       []float32 // 128
-	layer2_3_bn1_bias                         []float32 // 128
-	layer2_3_bn1_running_mean                 []float32 // 128
-	layer2_3_bn1_running_var                  []float32 // 128
-	layer2_3_bn1_num_batches_tracked          int64
-	layer2_3_conv2_weight                     []float32 // 128x128x3x3
-	layer2_3_bn2_weight                       []float32 // 128
-	layer2_3_bn2_bias                         []float32 // 128
-	layer2_3_bn2_running_mean                 []float32 // 128
-	layer2_3_bn2_running_var                  []float32 // 128
-	layer2_3_bn2_num_batches_tracked          int64
-	layer2_3_conv3_weight                     []float32 // 512x128x1x1
-	layer2_3_bn3_weight                       []float32 // 512
-	layer2_3_bn3_bias                         []float32 // 512
-	layer2_3_bn3_running_mean                 []float32 // 512
-	layer2_3_bn3_running_var                  []float32 // 512
-	layer2_3_bn3_num_batches_tracked          int64
-	layer3_0_conv1_weight                     []float32 // 256x512x1x1
-	layer3_0_bn1_weight                       []float32 // 256
-	layer3_0_bn1_bias                         []float32 // 256
-	layer3_0_bn1_running_mean                 []float32 // 256
-	layer3_0_bn1_running_var                  []float32 // 256
-	layer3_0_bn1_num_batches_tracked          int64
-	layer3_0_conv2_weight                     []float32 // 256x256x3x3
-	layer3_0_bn2_weight                       []float32 // 256
-	layer3_0_bn2_bias                         []float32 // 256
-	layer3_0_bn2_running_mean                 []float32 // 256
-	layer3_0_bn2_running_var                  []float32 // 256
-	layer3_0_bn2_num_batches_tracked          int64
-	layer3_0_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_0_bn3_weight                       []float32 // 1024
-	layer3_0_bn3_bias                         []float32 // 1024
-	layer3_0_bn3_running_mean                 []float32 // 1024
-	layer3_0_bn3_running_var                  []float32 // 1024
-	layer3_0_bn3_num_batches_tracked          int64
-	layer3_0_downsample_0_weight              []float32 // 1024x512x1x1
-	layer3_0_downsample_1_weight              []float32 // 1024
-	layer3_0_downsample_1_bias                []float32 // 1024
-	layer3_0_downsample_1_running_mean        []float32 // 1024
-	layer3_0_downsample_1_running_var         []float32 // 1024
-	layer3_0_downsample_1_num_batches_tracked int64
-	layer3_1_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_1_bn1_weight                       []float32 // 256
-	layer3_1_bn1_bias                         []float32 // 256
-	layer3_1_bn1_running_mean                 []float32 // 256
-	layer3_1_bn1_running_var                  []float32 // 256
-	layer3_1_bn1_num_batches_tracked          int64
-	layer3_1_conv2_weight                     []float32 // 256x256x3x3
-	layer3_1_bn2_weight                       []float32 // 256
-	layer3_1_bn2_bias                         []float32 // 256
-	layer3_1_bn2_running_mean                 []float32 // 256
-	layer3_1_bn2_running_var                  []float32 // 256
-	layer3_1_bn2_num_batches_tracked          int64
-	layer3_1_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_1_bn3_weight                       []float32 // 1024
-	layer3_1_bn3_bias                         []float32 // 1024
-	layer3_1_bn3_running_mean                 []float32 // 1024
-	layer3_1_bn3_running_var                  []float32 // 1024
-	layer3_1_bn3_num_batches_tracked          int64
-	layer3_2_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_2_bn1_weight                       []float32 // 256
-	layer3_2_bn1_bias                         []float32 // 256
-	layer3_2_bn1_running_mean                 []float32 // 256
-	layer3_2_bn1_running_var                  []float32 // 256
-	layer3_2_bn1_num_batches_tracked          int64
-	layer3_2_conv2_weight                     []float32 // 256x256x3x3
-	layer3_2_bn2_weight                       []float32 // 256
-	layer3_2_bn2_bias                         []float32 // 256
-	layer3_2_bn2_running_mean                 []float32 // 256
-	layer3_2_bn2_running_var                  []float32 // 256
-	layer3_2_bn2_num_batches_tracked          int64
-	layer3_2_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_2_bn3_weight                       []float32 // 1024
-	layer3_2_bn3_bias                         []float32 // 1024
-	layer3_2_bn3_running_mean                 []float32 // 1024
-	layer3_2_bn3_running_var                  []float32 // 1024
-	layer3_2_bn3_num_batches_tracked          int64
-	layer3_3_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_3_bn1_weight                       []float32 // 256
-	layer3_3_bn1_bias                         []float32 // 256
-	layer3_3_bn1_running_mean                 []float32 // 256
-	layer3_3_bn1_running_var                  []float32 // 256
-	layer3_3_bn1_num_batches_tracked          int64
-	layer3_3_conv2_weight                     []float32 // 256x256x3x3
-	layer3_3_bn2_weight                       []float32 // 256
-	layer3_3_bn2_bias                         []float32 // 256
-	layer3_3_bn2_running_mean                 []float32 // 256
-	layer3_3_bn2_running_var                  []float32 // 256
-	layer3_3_bn2_num_batches_tracked          int64
-	layer3_3_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_3_bn3_weight                       []float32 // 1024
-	layer3_3_bn3_bias                         []float32 // 1024
-	layer3_3_bn3_running_mean                 []float32 // 1024
-	layer3_3_bn3_running_var                  []float32 // 1024
-	layer3_3_bn3_num_batches_tracked          int64
-	layer3_4_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_4_bn1_weight                       []float32 // 256
-	layer3_4_bn1_bias                         []float32 // 256
-	layer3_4_bn1_running_mean                 []float32 // 256
-	layer3_4_bn1_running_var                  []float32 // 256
-	layer3_4_bn1_num_batches_tracked          int64
-	layer3_4_conv2_weight                     []float32 // 256x256x3x3
-	layer3_4_bn2_weight                       []float32 // 256
-	layer3_4_bn2_bias                         []float32 // 256
-	layer3_4_bn2_running_mean                 []float32 // 256
-	layer3_4_bn2_running_var                  []float32 // 256
-	layer3_4_bn2_num_batches_tracked          int64
-	layer3_4_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_4_bn3_weight                       []float32 // 1024
-	layer3_4_bn3_bias                         []float32 // 1024
-	layer3_4_bn3_running_mean                 []float32 // 1024
-	layer3_4_bn3_running_var                  []float32 // 1024
-	layer3_4_bn3_num_batches_tracked          int64
-	layer3_5_conv1_weight                     []float32 // 256x1024x1x1
-	layer3_5_bn1_weight                       []float32 // 256
-	layer3_5_bn1_bias                         []float32 // 256
-	layer3_5_bn1_running_mean                 []float32 // 256
-	layer3_5_bn1_running_var                  []float32 // 256
-	layer3_5_bn1_num_batches_tracked          int64
-	layer3_5_conv2_weight                     []float32 // 256x256x3x3
-	layer3_5_bn2_weight                       []float32 // 256
-	layer3_5_bn2_bias                         []float32 // 256
-	layer3_5_bn2_running_mean                 []float32 // 256
-	layer3_5_bn2_running_var                  []float32 // 256
-	layer3_5_bn2_num_batches_tracked          int64
-	layer3_5_conv3_weight                     []float32 // 1024x256x1x1
-	layer3_5_bn3_weight                       []float32 // 1024
-	layer3_5_bn3_bias                         []float32 // 1024
-	layer3_5_bn3_running_mean                 []float32 // 1024
-	layer3_5_bn3_running_var                  []float32 // 1024
-	layer3_5_bn3_num_batches_tracked          int64
-	layer4_0_conv1_weight                     []float32 // 512x1024x1x1
-	layer4_0_bn1_weight                       []float32 // 512
-	layer4_0_bn1_bias                         []float32 // 512
-	layer4_0_bn1_running_mean                 []float32 // 512
-	layer4_0_bn1_running_var                  []float32 // 512
-	layer4_0_bn1_num_batches_tracked          int64
-	layer4_0_conv2_weight                     []float32 // 512x512x3x3
-	layer4_0_bn2_weight                       []float32 // 512
-	layer4_0_bn2_bias                         []float32 // 512
-	layer4_0_bn2_running_mean                 []float32 // 512
-	layer4_0_bn2_running_var                  []float32 // 512
-	layer4_0_bn2_num_batches_tracked          int64
-	layer4_0_conv3_weight                     []float32 // 2048x512x1x1
-	layer4_0_bn3_weight                       []float32 // 2048
-	layer4_0_bn3_bias                         []float32 // 2048
-	layer4_0_bn3_running_mean                 []float32 // 2048
-	layer4_0_bn3_running_var                  []float32 // 2048
-	layer4_0_bn3_num_batches_tracked          int64
-	layer4_0_downsample_0_weight              []float32 // 2048x1024x1x1
-	layer4_0_downsample_1_weight              []float32 // 2048
-	layer4_0_downsample_1_bias                []float32 // 2048
-	layer4_0_downsample_1_running_mean        []float32 // 2048
-	layer4_0_downsample_1_running_var         []float32 // 2048
-	layer4_0_downsample_1_num_batches_tracked int64
-	layer4_1_conv1_weight                     []float32 // 512x2048x1x1
-	layer4_1_bn1_weight                       []float32 // 512
-	layer4_1_bn1_bias                         []float32 // 512
-	layer4_1_bn1_running_mean                 []float32 // 512
-	layer4_1_bn1_running_var                  []float32 // 512
-	layer4_1_bn1_num_batches_tracked          int64
-	layer4_1_conv2_weight                     []float32 // 512x512x3x3
-	layer4_1_bn2_weight                       []float32 // 512
-	layer4_1_bn2_bias                         []float32 // 512
-	layer4_1_bn2_running_mean                 []float32 // 512
-	layer4_1_bn2_running_var                  []float32 // 512
-	layer4_1_bn2_num_batches_tracked          int64
-	layer4_1_conv3_weight                     []float32 // 2048x512x1x1
-	layer4_1_bn3_weight                       []float32 // 2048
-	layer4_1_bn3_bias                         []float32 // 2048
-	layer4_1_bn3_running_mean                 []float32 // 2048
-	layer4_1_bn3_running_var                  []float32 // 2048
-	layer4_1_bn3_num_batches_tracked          int64
-	layer4_2_conv1_weight                     []float32 // 512x2048x1x1
-	layer4_2_bn1_weight                       []float32 // 512
-	layer4_2_bn1_bias                         []float32 // 512
-	layer4_2_bn1_running_mean                 []float32 // 512
-	layer4_2_bn1_running_var                  []float32 // 512
-	layer4_2_bn1_num_batches_tracked          int64
-	layer4_2_conv2_weight                     []float32 // 512x512x3x3
-	layer4_2_bn2_weight                       []float32 // 512
-	layer4_2_bn2_bias                         []float32 // 512
-	layer4_2_bn2_running_mean                 []float32 // 512
-	layer4_2_bn2_running_var                  []float32 // 512
-	layer4_2_bn2_num_batches_tracked          int64
-	layer4_2_conv3_weight                     []float32 // 2048x512x1x1
-	layer4_2_bn3_weight                       []float32 // 2048
-	layer4_2_bn3_bias                         []float32 // 2048
-	layer4_2_bn3_running_mean                 []float32 // 2048
-	layer4_2_bn3_running_var                  []float32 // 2048
-	layer4_2_bn3_num_batches_tracked          int64
-	fc_weight                                 []float32 // 1000x2048
-	fc_bias                                   []float32 // 1000
+	conv1_weight                       []float32 // 64x3x7x7
+	bn1_weight                         []float32 // 64
+	bn1_bias                           []float32 // 64
+	bn1_running_mean                   []float32 // 64
+	bn1_running_var                    []float32 // 64
+	layer1_0_conv1_weight              []float32 // 64x64x1x1
+	layer1_0_bn1_weight                []float32 // 64
+	layer1_0_bn1_bias                  []float32 // 64
+	layer1_0_bn1_running_mean          []float32 // 64
+	layer1_0_bn1_running_var           []float32 // 64
+	layer1_0_conv2_weight              []float32 // 64x64x3x3
+	layer1_0_bn2_weight                []float32 // 64
+	layer1_0_bn2_bias                  []float32 // 64
+	layer1_0_bn2_running_mean          []float32 // 64
+	layer1_0_bn2_running_var           []float32 // 64
+	layer1_0_conv3_weight              []float32 // 256x64x1x1
+	layer1_0_bn3_weight                []float32 // 256
+	layer1_0_bn3_bias                  []float32 // 256
+	layer1_0_bn3_running_mean          []float32 // 256
+	layer1_0_bn3_running_var           []float32 // 256
+	layer1_0_downsample_0_weight       []float32 // 256x64x1x1
+	layer1_0_downsample_1_weight       []float32 // 256
+	layer1_0_downsample_1_bias         []float32 // 256
+	layer1_0_downsample_1_running_mean []float32 // 256
+	layer1_0_downsample_1_running_var  []float32 // 256
+	layer1_1_conv1_weight              []float32 // 64x256x1x1
+	layer1_1_bn1_weight                []float32 // 64
+	layer1_1_bn1_bias                  []float32 // 64
+	layer1_1_bn1_running_mean          []float32 // 64
+	layer1_1_bn1_running_var           []float32 // 64
+	layer1_1_conv2_weight              []float32 // 64x64x3x3
+	layer1_1_bn2_weight                []float32 // 64
+	layer1_1_bn2_bias                  []float32 // 64
+	layer1_1_bn2_running_mean          []float32 // 64
+	layer1_1_bn2_running_var           []float32 // 64
+	layer1_1_conv3_weight              []float32 // 256x64x1x1
+	layer1_1_bn3_weight                []float32 // 256
+	layer1_1_bn3_bias                  []float32 // 256
+	layer1_1_bn3_running_mean          []float32 // 256
+	layer1_1_bn3_running_var           []float32 // 256
+	layer1_2_conv1_weight              []float32 // 64x256x1x1
+	layer1_2_bn1_weight                []float32 // 64
+	layer1_2_bn1_bias                  []float32 // 64
+	layer1_2_bn1_running_mean          []float32 // 64
+	layer1_2_bn1_running_var           []float32 // 64
+	layer1_2_conv2_weight              []float32 // 64x64x3x3
+	layer1_2_bn2_weight                []float32 // 64
+	layer1_2_bn2_bias                  []float32 // 64
+	layer1_2_bn2_running_mean          []float32 // 64
+	layer1_2_bn2_running_var           []float32 // 64
+	layer1_2_conv3_weight              []float32 // 256x64x1x1
+	layer1_2_bn3_weight                []float32 // 256
+	layer1_2_bn3_bias                  []float32 // 256
+	layer1_2_bn3_running_mean          []float32 // 256
+	layer1_2_bn3_running_var           []float32 // 256
+	layer2_0_conv1_weight              []float32 // 128x256x1x1
+	layer2_0_bn1_weight                []float32 // 128
+	layer2_0_bn1_bias                  []float32 // 128
+	layer2_0_bn1_running_mean          []float32 // 128
+	layer2_0_bn1_running_var           []float32 // 128
+	layer2_0_conv2_weight              []float32 // 128x128x3x3
+	layer2_0_bn2_weight                []float32 // 128
+	layer2_0_bn2_bias                  []float32 // 128
+	layer2_0_bn2_running_mean          []float32 // 128
+	layer2_0_bn2_running_var           []float32 // 128
+	layer2_0_conv3_weight              []float32 // 512x128x1x1
+	layer2_0_bn3_weight                []float32 // 512
+	layer2_0_bn3_bias                  []float32 // 512
+	layer2_0_bn3_running_mean          []float32 // 512
+	layer2_0_bn3_running_var           []float32 // 512
+	layer2_0_downsample_0_weight       []float32 // 512x256x1x1
+	layer2_0_downsample_1_weight       []float32 // 512
+	layer2_0_downsample_1_bias         []float32 // 512
+	layer2_0_downsample_1_running_mean []float32 // 512
+	layer2_0_downsample_1_running_var  []float32 // 512
+	layer2_1_conv1_weight              []float32 // 128x512x1x1
+	layer2_1_bn1_weight                []float32 // 128
+	layer2_1_bn1_bias                  []float32 // 128
+	layer2_1_bn1_running_mean          []float32 // 128
+	layer2_1_bn1_running_var           []float32 // 128
+	layer2_1_conv2_weight              []float32 // 128x128x3x3
+	layer2_1_bn2_weight                []float32 // 128
+	layer2_1_bn2_bias                  []float32 // 128
+	layer2_1_bn2_running_mean          []float32 // 128
+	layer2_1_bn2_running_var           []float32 // 128
+	layer2_1_conv3_weight              []float32 // 512x128x1x1
+	layer2_1_bn3_weight                []float32 // 512
+	layer2_1_bn3_bias                  []float32 // 512
+	layer2_1_bn3_running_mean          []float32 // 512
+	layer2_1_bn3_running_var           []float32 // 512
+	layer2_2_conv1_weight              []float32 // 128x512x1x1
+	layer2_2_bn1_weight                []float32 // 128
+	layer2_2_bn1_bias                  []float32 // 128
+	layer2_2_bn1_running_mean          []float32 // 128
+	layer2_2_bn1_running_var           []float32 // 128
+	layer2_2_conv2_weight              []float32 // 128x128x3x3
+	layer2_2_bn2_weight                []float32 // 128
+	layer2_2_bn2_bias                  []float32 // 128
+	layer2_2_bn2_running_mean          []float32 // 128
+	layer2_2_bn2_running_var           []float32 // 128
+	layer2_2_conv3_weight              []float32 // 512x128x1x1
+	layer2_2_bn3_weight                []float32 // 512
+	layer2_2_bn3_bias                  []float32 // 512
+	layer2_2_bn3_running_mean          []float32 // 512
+	layer2_2_bn3_running_var           []float32 // 512
+	layer2_3_conv1_weight              []float32 // 128x512x1x1
+	layer2_3_bn1_weight                []float32 // 128
+	layer2_3_bn1_bias                  []float32 // 128
+	layer2_3_bn1_running_mean          []float32 // 128
+	layer2_3_bn1_running_var           []float32 // 128
+	layer2_3_conv2_weight              []float32 // 128x128x3x3
+	layer2_3_bn2_weight                []float32 // 128
+	layer2_3_bn2_bias                  []float32 // 128
+	layer2_3_bn2_running_mean          []float32 // 128
+	layer2_3_bn2_running_var           []float32 // 128
+	layer2_3_conv3_weight              []float32 // 512x128x1x1
+	layer2_3_bn3_weight                []float32 // 512
+	layer2_3_bn3_bias                  []float32 // 512
+	layer2_3_bn3_running_mean          []float32 // 512
+	layer2_3_bn3_running_var           []float32 // 512
+	layer3_0_conv1_weight              []float32 // 256x512x1x1
+	layer3_0_bn1_weight                []float32 // 256
+	layer3_0_bn1_bias                  []float32 // 256
+	layer3_0_bn1_running_mean          []float32 // 256
+	layer3_0_bn1_running_var           []float32 // 256
+	layer3_0_conv2_weight              []float32 // 256x256x3x3
+	layer3_0_bn2_weight                []float32 // 256
+	layer3_0_bn2_bias                  []float32 // 256
+	layer3_0_bn2_running_mean          []float32 // 256
+	layer3_0_bn2_running_var           []float32 // 256
+	layer3_0_conv3_weight              []float32 // 1024x256x1x1
+	layer3_0_bn3_weight                []float32 // 1024
+	layer3_0_bn3_bias                  []float32 // 1024
+	layer3_0_bn3_running_mean          []float32 // 1024
+	layer3_0_bn3_running_var           []float32 // 1024
+	layer3_0_downsample_0_weight       []float32 // 1024x512x1x1
+	layer3_0_downsample_1_weight       []float32 // 1024
+	layer3_0_downsample_1_bias         []float32 // 1024
+	layer3_0_downsample_1_running_mean []float32 // 1024
+	layer3_0_downsample_1_running_var  []float32 // 1024
+	layer3_1_conv1_weight              []float32 // 256x1024x1x1
+	layer3_1_bn1_weight                []float32 // 256
+	layer3_1_bn1_bias                  []float32 // 256
+	layer3_1_bn1_running_mean          []float32 // 256
+	layer3_1_bn1_running_var           []float32 // 256
+	layer3_1_conv2_weight              []float32 // 256x256x3x3
+	layer3_1_bn2_weight                []float32 // 256
+	layer3_1_bn2_bias                  []float32 // 256
+	layer3_1_bn2_running_mean          []float32 // 256
+	layer3_1_bn2_running_var           []float32 // 256
+	layer3_1_conv3_weight              []float32 // 1024x256x1x1
+	layer3_1_bn3_weight                []float32 // 1024
+	layer3_1_bn3_bias                  []float32 // 1024
+	layer3_1_bn3_running_mean          []float32 // 1024
+	layer3_1_bn3_running_var           []float32 // 1024
+	layer3_2_conv1_weight              []float32 // 256x1024x1x1
+	layer3_2_bn1_weight                []float32 // 256
+	layer3_2_bn1_bias                  []float32 // 256
+	layer3_2_bn1_running_mean          []float32 // 256
+	layer3_2_bn1_running_var           []float32 // 256
+	layer3_2_conv2_weight              []float32 // 256x256x3x3
+	layer3_2_bn2_weight                []float32 // 256
+	layer3_2_bn2_bias                  []float32 // 256
+	layer3_2_bn2_running_mean          []float32 // 256
+	layer3_2_bn2_running_var           []float32 // 256
+	layer3_2_conv3_weight              []float32 // 1024x256x1x1
+	layer3_2_bn3_weight                []float32 // 1024
+	layer3_2_bn3_bias                  []float32 // 1024
+	layer3_2_bn3_running_mean          []float32 // 1024
+	layer3_2_bn3_running_var           []float32 // 1024
+	layer3_3_conv1_weight              []float32 // 256x1024x1x1
+	layer3_3_bn1_weight                []float32 // 256
+	layer3_3_bn1_bias                  []float32 // 256
+	layer3_3_bn1_running_mean          []float32 // 256
+	layer3_3_bn1_running_var           []float32 // 256
+	layer3_3_conv2_weight              []float32 // 256x256x3x3
+	layer3_3_bn2_weight                []float32 // 256
+	layer3_3_bn2_bias                  []float32 // 256
+	layer3_3_bn2_running_mean          []float32 // 256
+	layer3_3_bn2_running_var           []float32 // 256
+	layer3_3_conv3_weight              []float32 // 1024x256x1x1
+	layer3_3_bn3_weight                []float32 // 1024
+	layer3_3_bn3_bias                  []float32 // 1024
+	layer3_3_bn3_running_mean          []float32 // 1024
+	layer3_3_bn3_running_var           []float32 // 1024
+	layer3_4_conv1_weight              []float32 // 256x1024x1x1
+	layer3_4_bn1_weight                []float32 // 256
+	layer3_4_bn1_bias                  []float32 // 256
+	layer3_4_bn1_running_mean          []float32 // 256
+	layer3_4_bn1_running_var           []float32 // 256
+	layer3_4_conv2_weight              []float32 // 256x256x3x3
+	layer3_4_bn2_weight                []float32 // 256
+	layer3_4_bn2_bias                  []float32 // 256
+	layer3_4_bn2_running_mean          []float32 // 256
+	layer3_4_bn2_running_var           []float32 // 256
+	layer3_4_conv3_weight              []float32 // 1024x256x1x1
+	layer3_4_bn3_weight                []float32 // 1024
+	layer3_4_bn3_bias                  []float32 // 1024
+	layer3_4_bn3_running_mean          []float32 // 1024
+	layer3_4_bn3_running_var           []float32 // 1024
+	layer3_5_conv1_weight              []float32 // 256x1024x1x1
+	layer3_5_bn1_weight                []float32 // 256
+	layer3_5_bn1_bias                  []float32 // 256
+	layer3_5_bn1_running_mean          []float32 // 256
+	layer3_5_bn1_running_var           []float32 // 256
+	layer3_5_conv2_weight              []float32 // 256x256x3x3
+	layer3_5_bn2_weight                []float32 // 256
+	layer3_5_bn2_bias                  []float32 // 256
+	layer3_5_bn2_running_mean          []float32 // 256
+	layer3_5_bn2_running_var           []float32 // 256
+	layer3_5_conv3_weight              []float32 // 1024x256x1x1
+	layer3_5_bn3_weight                []float32 // 1024
+	layer3_5_bn3_bias                  []float32 // 1024
+	layer3_5_bn3_running_mean          []float32 // 1024
+	layer3_5_bn3_running_var           []float32 // 1024
+	layer4_0_conv1_weight              []float32 // 512x1024x1x1
+	layer4_0_bn1_weight                []float32 // 512
+	layer4_0_bn1_bias                  []float32 // 512
+	layer4_0_bn1_running_mean          []float32 // 512
+	layer4_0_bn1_running_var           []float32 // 512
+	layer4_0_conv2_weight              []float32 // 512x512x3x3
+	layer4_0_bn2_weight                []float32 // 512
+	layer4_0_bn2_bias                  []float32 // 512
+	layer4_0_bn2_running_mean          []float32 // 512
+	layer4_0_bn2_running_var           []float32 // 512
+	layer4_0_conv3_weight              []float32 // 2048x512x1x1
+	layer4_0_bn3_weight                []float32 // 2048
+	layer4_0_bn3_bias                  []float32 // 2048
+	layer4_0_bn3_running_mean          []float32 // 2048
+	layer4_0_bn3_running_var           []float32 // 2048
+	layer4_0_downsample_0_weight       []float32 // 2048x1024x1x1
+	layer4_0_downsample_1_weight       []float32 // 2048
+	layer4_0_downsample_1_bias         []float32 // 2048
+	layer4_0_downsample_1_running_mean []float32 // 2048
+	layer4_0_downsample_1_running_var  []float32 // 2048
+	layer4_1_conv1_weight              []float32 // 512x2048x1x1
+	layer4_1_bn1_weight                []float32 // 512
+	layer4_1_bn1_bias                  []float32 // 512
+	layer4_1_bn1_running_mean          []float32 // 512
+	layer4_1_bn1_running_var           []float32 // 512
+	layer4_1_conv2_weight              []float32 // 512x512x3x3
+	layer4_1_bn2_weight                []float32 // 512
+	layer4_1_bn2_bias                  []float32 // 512
+	layer4_1_bn2_running_mean          []float32 // 512
+	layer4_1_bn2_running_var           []float32 // 512
+	layer4_1_conv3_weight              []float32 // 2048x512x1x1
+	layer4_1_bn3_weight                []float32 // 2048
+	layer4_1_bn3_bias                  []float32 // 2048
+	layer4_1_bn3_running_mean          []float32 // 2048
+	layer4_1_bn3_running_var           []float32 // 2048
+	layer4_2_conv1_weight              []float32 // 512x2048x1x1
+	layer4_2_bn1_weight                []float32 // 512
+	layer4_2_bn1_bias                  []float32 // 512
+	layer4_2_bn1_running_mean          []float32 // 512
+	layer4_2_bn1_running_var           []float32 // 512
+	layer4_2_conv2_weight              []float32 // 512x512x3x3
+	layer4_2_bn2_weight                []float32 // 512
+	layer4_2_bn2_bias                  []float32 // 512
+	layer4_2_bn2_running_mean          []float32 // 512
+	layer4_2_bn2_running_var           []float32 // 512
+	layer4_2_conv3_weight              []float32 // 2048x512x1x1
+	layer4_2_bn3_weight                []float32 // 2048
+	layer4_2_bn3_bias                  []float32 // 2048
+	layer4_2_bn3_running_mean          []float32 // 2048
+	layer4_2_bn3_running_var           []float32 // 2048
+	fc_weight                          []float32 // 1000x2048
+	fc_bias                            []float32 // 1000
 }
 
 // activations has one buffer per layer output, each batch times the per-image shape.
@@ -602,6 +551,7 @@ type activations struct {
 type Model struct {
 	data   []float32 // every float parameter, trainable ones first
 	w      weights
+	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
 	arena  []float32 // activations, grown to the largest batch seen
@@ -613,7 +563,7 @@ type Model struct {
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:9408]
 	m.w.bn1_weight = d[9408:9472]
@@ -888,319 +838,319 @@ func New(seed uint64) *Model {
 		{Name: "bn1.bias", Shape: []int{64}, Data: m.w.bn1_bias, Trainable: true},
 		{Name: "bn1.running_mean", Shape: []int{64}, Data: m.w.bn1_running_mean},
 		{Name: "bn1.running_var", Shape: []int{64}, Data: m.w.bn1_running_var},
-		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.bn1_num_batches_tracked},
+		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[0]},
 		{Name: "layer1.0.conv1.weight", Shape: []int{64, 64, 1, 1}, Data: m.w.layer1_0_conv1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.weight", Shape: []int{64}, Data: m.w.layer1_0_bn1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.bias", Shape: []int{64}, Data: m.w.layer1_0_bn1_bias, Trainable: true},
 		{Name: "layer1.0.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_0_bn1_running_mean},
 		{Name: "layer1.0.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_0_bn1_running_var},
-		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn1_num_batches_tracked},
+		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[1]},
 		{Name: "layer1.0.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_0_conv2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.weight", Shape: []int{64}, Data: m.w.layer1_0_bn2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.bias", Shape: []int{64}, Data: m.w.layer1_0_bn2_bias, Trainable: true},
 		{Name: "layer1.0.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_0_bn2_running_mean},
 		{Name: "layer1.0.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_0_bn2_running_var},
-		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn2_num_batches_tracked},
+		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[2]},
 		{Name: "layer1.0.conv3.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_0_conv3_weight, Trainable: true},
 		{Name: "layer1.0.bn3.weight", Shape: []int{256}, Data: m.w.layer1_0_bn3_weight, Trainable: true},
 		{Name: "layer1.0.bn3.bias", Shape: []int{256}, Data: m.w.layer1_0_bn3_bias, Trainable: true},
 		{Name: "layer1.0.bn3.running_mean", Shape: []int{256}, Data: m.w.layer1_0_bn3_running_mean},
 		{Name: "layer1.0.bn3.running_var", Shape: []int{256}, Data: m.w.layer1_0_bn3_running_var},
-		{Name: "layer1.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn3_num_batches_tracked},
+		{Name: "layer1.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[3]},
 		{Name: "layer1.0.downsample.0.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_0_downsample_0_weight, Trainable: true},
 		{Name: "layer1.0.downsample.1.weight", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_weight, Trainable: true},
 		{Name: "layer1.0.downsample.1.bias", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_bias, Trainable: true},
 		{Name: "layer1.0.downsample.1.running_mean", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_running_mean},
 		{Name: "layer1.0.downsample.1.running_var", Shape: []int{256}, Data: m.w.layer1_0_downsample_1_running_var},
-		{Name: "layer1.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_downsample_1_num_batches_tracked},
+		{Name: "layer1.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[4]},
 		{Name: "layer1.1.conv1.weight", Shape: []int{64, 256, 1, 1}, Data: m.w.layer1_1_conv1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.weight", Shape: []int{64}, Data: m.w.layer1_1_bn1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.bias", Shape: []int{64}, Data: m.w.layer1_1_bn1_bias, Trainable: true},
 		{Name: "layer1.1.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_1_bn1_running_mean},
 		{Name: "layer1.1.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_1_bn1_running_var},
-		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn1_num_batches_tracked},
+		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[5]},
 		{Name: "layer1.1.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_1_conv2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.weight", Shape: []int{64}, Data: m.w.layer1_1_bn2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.bias", Shape: []int{64}, Data: m.w.layer1_1_bn2_bias, Trainable: true},
 		{Name: "layer1.1.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_1_bn2_running_mean},
 		{Name: "layer1.1.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_1_bn2_running_var},
-		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn2_num_batches_tracked},
+		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[6]},
 		{Name: "layer1.1.conv3.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_1_conv3_weight, Trainable: true},
 		{Name: "layer1.1.bn3.weight", Shape: []int{256}, Data: m.w.layer1_1_bn3_weight, Trainable: true},
 		{Name: "layer1.1.bn3.bias", Shape: []int{256}, Data: m.w.layer1_1_bn3_bias, Trainable: true},
 		{Name: "layer1.1.bn3.running_mean", Shape: []int{256}, Data: m.w.layer1_1_bn3_running_mean},
 		{Name: "layer1.1.bn3.running_var", Shape: []int{256}, Data: m.w.layer1_1_bn3_running_var},
-		{Name: "layer1.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn3_num_batches_tracked},
+		{Name: "layer1.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[7]},
 		{Name: "layer1.2.conv1.weight", Shape: []int{64, 256, 1, 1}, Data: m.w.layer1_2_conv1_weight, Trainable: true},
 		{Name: "layer1.2.bn1.weight", Shape: []int{64}, Data: m.w.layer1_2_bn1_weight, Trainable: true},
 		{Name: "layer1.2.bn1.bias", Shape: []int{64}, Data: m.w.layer1_2_bn1_bias, Trainable: true},
 		{Name: "layer1.2.bn1.running_mean", Shape: []int{64}, Data: m.w.layer1_2_bn1_running_mean},
 		{Name: "layer1.2.bn1.running_var", Shape: []int{64}, Data: m.w.layer1_2_bn1_running_var},
-		{Name: "layer1.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn1_num_batches_tracked},
+		{Name: "layer1.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[8]},
 		{Name: "layer1.2.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer1_2_conv2_weight, Trainable: true},
 		{Name: "layer1.2.bn2.weight", Shape: []int{64}, Data: m.w.layer1_2_bn2_weight, Trainable: true},
 		{Name: "layer1.2.bn2.bias", Shape: []int{64}, Data: m.w.layer1_2_bn2_bias, Trainable: true},
 		{Name: "layer1.2.bn2.running_mean", Shape: []int{64}, Data: m.w.layer1_2_bn2_running_mean},
 		{Name: "layer1.2.bn2.running_var", Shape: []int{64}, Data: m.w.layer1_2_bn2_running_var},
-		{Name: "layer1.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn2_num_batches_tracked},
+		{Name: "layer1.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[9]},
 		{Name: "layer1.2.conv3.weight", Shape: []int{256, 64, 1, 1}, Data: m.w.layer1_2_conv3_weight, Trainable: true},
 		{Name: "layer1.2.bn3.weight", Shape: []int{256}, Data: m.w.layer1_2_bn3_weight, Trainable: true},
 		{Name: "layer1.2.bn3.bias", Shape: []int{256}, Data: m.w.layer1_2_bn3_bias, Trainable: true},
 		{Name: "layer1.2.bn3.running_mean", Shape: []int{256}, Data: m.w.layer1_2_bn3_running_mean},
 		{Name: "layer1.2.bn3.running_var", Shape: []int{256}, Data: m.w.layer1_2_bn3_running_var},
-		{Name: "layer1.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn3_num_batches_tracked},
+		{Name: "layer1.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[10]},
 		{Name: "layer2.0.conv1.weight", Shape: []int{128, 256, 1, 1}, Data: m.w.layer2_0_conv1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.weight", Shape: []int{128}, Data: m.w.layer2_0_bn1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.bias", Shape: []int{128}, Data: m.w.layer2_0_bn1_bias, Trainable: true},
 		{Name: "layer2.0.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_0_bn1_running_mean},
 		{Name: "layer2.0.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_0_bn1_running_var},
-		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn1_num_batches_tracked},
+		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[11]},
 		{Name: "layer2.0.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_0_conv2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.weight", Shape: []int{128}, Data: m.w.layer2_0_bn2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.bias", Shape: []int{128}, Data: m.w.layer2_0_bn2_bias, Trainable: true},
 		{Name: "layer2.0.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_0_bn2_running_mean},
 		{Name: "layer2.0.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_0_bn2_running_var},
-		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn2_num_batches_tracked},
+		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[12]},
 		{Name: "layer2.0.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_0_conv3_weight, Trainable: true},
 		{Name: "layer2.0.bn3.weight", Shape: []int{512}, Data: m.w.layer2_0_bn3_weight, Trainable: true},
 		{Name: "layer2.0.bn3.bias", Shape: []int{512}, Data: m.w.layer2_0_bn3_bias, Trainable: true},
 		{Name: "layer2.0.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_0_bn3_running_mean},
 		{Name: "layer2.0.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_0_bn3_running_var},
-		{Name: "layer2.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn3_num_batches_tracked},
+		{Name: "layer2.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[13]},
 		{Name: "layer2.0.downsample.0.weight", Shape: []int{512, 256, 1, 1}, Data: m.w.layer2_0_downsample_0_weight, Trainable: true},
 		{Name: "layer2.0.downsample.1.weight", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_weight, Trainable: true},
 		{Name: "layer2.0.downsample.1.bias", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_bias, Trainable: true},
 		{Name: "layer2.0.downsample.1.running_mean", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_running_mean},
 		{Name: "layer2.0.downsample.1.running_var", Shape: []int{512}, Data: m.w.layer2_0_downsample_1_running_var},
-		{Name: "layer2.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_downsample_1_num_batches_tracked},
+		{Name: "layer2.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[14]},
 		{Name: "layer2.1.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_1_conv1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.weight", Shape: []int{128}, Data: m.w.layer2_1_bn1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.bias", Shape: []int{128}, Data: m.w.layer2_1_bn1_bias, Trainable: true},
 		{Name: "layer2.1.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_1_bn1_running_mean},
 		{Name: "layer2.1.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_1_bn1_running_var},
-		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn1_num_batches_tracked},
+		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[15]},
 		{Name: "layer2.1.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_1_conv2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.weight", Shape: []int{128}, Data: m.w.layer2_1_bn2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.bias", Shape: []int{128}, Data: m.w.layer2_1_bn2_bias, Trainable: true},
 		{Name: "layer2.1.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_1_bn2_running_mean},
 		{Name: "layer2.1.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_1_bn2_running_var},
-		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn2_num_batches_tracked},
+		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[16]},
 		{Name: "layer2.1.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_1_conv3_weight, Trainable: true},
 		{Name: "layer2.1.bn3.weight", Shape: []int{512}, Data: m.w.layer2_1_bn3_weight, Trainable: true},
 		{Name: "layer2.1.bn3.bias", Shape: []int{512}, Data: m.w.layer2_1_bn3_bias, Trainable: true},
 		{Name: "layer2.1.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_1_bn3_running_mean},
 		{Name: "layer2.1.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_1_bn3_running_var},
-		{Name: "layer2.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn3_num_batches_tracked},
+		{Name: "layer2.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[17]},
 		{Name: "layer2.2.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_2_conv1_weight, Trainable: true},
 		{Name: "layer2.2.bn1.weight", Shape: []int{128}, Data: m.w.layer2_2_bn1_weight, Trainable: true},
 		{Name: "layer2.2.bn1.bias", Shape: []int{128}, Data: m.w.layer2_2_bn1_bias, Trainable: true},
 		{Name: "layer2.2.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_2_bn1_running_mean},
 		{Name: "layer2.2.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_2_bn1_running_var},
-		{Name: "layer2.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn1_num_batches_tracked},
+		{Name: "layer2.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[18]},
 		{Name: "layer2.2.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_2_conv2_weight, Trainable: true},
 		{Name: "layer2.2.bn2.weight", Shape: []int{128}, Data: m.w.layer2_2_bn2_weight, Trainable: true},
 		{Name: "layer2.2.bn2.bias", Shape: []int{128}, Data: m.w.layer2_2_bn2_bias, Trainable: true},
 		{Name: "layer2.2.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_2_bn2_running_mean},
 		{Name: "layer2.2.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_2_bn2_running_var},
-		{Name: "layer2.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn2_num_batches_tracked},
+		{Name: "layer2.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[19]},
 		{Name: "layer2.2.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_2_conv3_weight, Trainable: true},
 		{Name: "layer2.2.bn3.weight", Shape: []int{512}, Data: m.w.layer2_2_bn3_weight, Trainable: true},
 		{Name: "layer2.2.bn3.bias", Shape: []int{512}, Data: m.w.layer2_2_bn3_bias, Trainable: true},
 		{Name: "layer2.2.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_2_bn3_running_mean},
 		{Name: "layer2.2.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_2_bn3_running_var},
-		{Name: "layer2.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn3_num_batches_tracked},
+		{Name: "layer2.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[20]},
 		{Name: "layer2.3.conv1.weight", Shape: []int{128, 512, 1, 1}, Data: m.w.layer2_3_conv1_weight, Trainable: true},
 		{Name: "layer2.3.bn1.weight", Shape: []int{128}, Data: m.w.layer2_3_bn1_weight, Trainable: true},
 		{Name: "layer2.3.bn1.bias", Shape: []int{128}, Data: m.w.layer2_3_bn1_bias, Trainable: true},
 		{Name: "layer2.3.bn1.running_mean", Shape: []int{128}, Data: m.w.layer2_3_bn1_running_mean},
 		{Name: "layer2.3.bn1.running_var", Shape: []int{128}, Data: m.w.layer2_3_bn1_running_var},
-		{Name: "layer2.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn1_num_batches_tracked},
+		{Name: "layer2.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[21]},
 		{Name: "layer2.3.conv2.weight", Shape: []int{128, 128, 3, 3}, Data: m.w.layer2_3_conv2_weight, Trainable: true},
 		{Name: "layer2.3.bn2.weight", Shape: []int{128}, Data: m.w.layer2_3_bn2_weight, Trainable: true},
 		{Name: "layer2.3.bn2.bias", Shape: []int{128}, Data: m.w.layer2_3_bn2_bias, Trainable: true},
 		{Name: "layer2.3.bn2.running_mean", Shape: []int{128}, Data: m.w.layer2_3_bn2_running_mean},
 		{Name: "layer2.3.bn2.running_var", Shape: []int{128}, Data: m.w.layer2_3_bn2_running_var},
-		{Name: "layer2.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn2_num_batches_tracked},
+		{Name: "layer2.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[22]},
 		{Name: "layer2.3.conv3.weight", Shape: []int{512, 128, 1, 1}, Data: m.w.layer2_3_conv3_weight, Trainable: true},
 		{Name: "layer2.3.bn3.weight", Shape: []int{512}, Data: m.w.layer2_3_bn3_weight, Trainable: true},
 		{Name: "layer2.3.bn3.bias", Shape: []int{512}, Data: m.w.layer2_3_bn3_bias, Trainable: true},
 		{Name: "layer2.3.bn3.running_mean", Shape: []int{512}, Data: m.w.layer2_3_bn3_running_mean},
 		{Name: "layer2.3.bn3.running_var", Shape: []int{512}, Data: m.w.layer2_3_bn3_running_var},
-		{Name: "layer2.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn3_num_batches_tracked},
+		{Name: "layer2.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[23]},
 		{Name: "layer3.0.conv1.weight", Shape: []int{256, 512, 1, 1}, Data: m.w.layer3_0_conv1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.weight", Shape: []int{256}, Data: m.w.layer3_0_bn1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.bias", Shape: []int{256}, Data: m.w.layer3_0_bn1_bias, Trainable: true},
 		{Name: "layer3.0.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_0_bn1_running_mean},
 		{Name: "layer3.0.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_0_bn1_running_var},
-		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn1_num_batches_tracked},
+		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[24]},
 		{Name: "layer3.0.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_0_conv2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.weight", Shape: []int{256}, Data: m.w.layer3_0_bn2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.bias", Shape: []int{256}, Data: m.w.layer3_0_bn2_bias, Trainable: true},
 		{Name: "layer3.0.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_0_bn2_running_mean},
 		{Name: "layer3.0.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_0_bn2_running_var},
-		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn2_num_batches_tracked},
+		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[25]},
 		{Name: "layer3.0.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_0_conv3_weight, Trainable: true},
 		{Name: "layer3.0.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_0_bn3_weight, Trainable: true},
 		{Name: "layer3.0.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_0_bn3_bias, Trainable: true},
 		{Name: "layer3.0.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_0_bn3_running_mean},
 		{Name: "layer3.0.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_0_bn3_running_var},
-		{Name: "layer3.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn3_num_batches_tracked},
+		{Name: "layer3.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[26]},
 		{Name: "layer3.0.downsample.0.weight", Shape: []int{1024, 512, 1, 1}, Data: m.w.layer3_0_downsample_0_weight, Trainable: true},
 		{Name: "layer3.0.downsample.1.weight", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_weight, Trainable: true},
 		{Name: "layer3.0.downsample.1.bias", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_bias, Trainable: true},
 		{Name: "layer3.0.downsample.1.running_mean", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_running_mean},
 		{Name: "layer3.0.downsample.1.running_var", Shape: []int{1024}, Data: m.w.layer3_0_downsample_1_running_var},
-		{Name: "layer3.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_downsample_1_num_batches_tracked},
+		{Name: "layer3.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[27]},
 		{Name: "layer3.1.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_1_conv1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.weight", Shape: []int{256}, Data: m.w.layer3_1_bn1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.bias", Shape: []int{256}, Data: m.w.layer3_1_bn1_bias, Trainable: true},
 		{Name: "layer3.1.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_1_bn1_running_mean},
 		{Name: "layer3.1.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_1_bn1_running_var},
-		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn1_num_batches_tracked},
+		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[28]},
 		{Name: "layer3.1.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_1_conv2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.weight", Shape: []int{256}, Data: m.w.layer3_1_bn2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.bias", Shape: []int{256}, Data: m.w.layer3_1_bn2_bias, Trainable: true},
 		{Name: "layer3.1.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_1_bn2_running_mean},
 		{Name: "layer3.1.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_1_bn2_running_var},
-		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn2_num_batches_tracked},
+		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[29]},
 		{Name: "layer3.1.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_1_conv3_weight, Trainable: true},
 		{Name: "layer3.1.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_1_bn3_weight, Trainable: true},
 		{Name: "layer3.1.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_1_bn3_bias, Trainable: true},
 		{Name: "layer3.1.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_1_bn3_running_mean},
 		{Name: "layer3.1.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_1_bn3_running_var},
-		{Name: "layer3.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn3_num_batches_tracked},
+		{Name: "layer3.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[30]},
 		{Name: "layer3.2.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_2_conv1_weight, Trainable: true},
 		{Name: "layer3.2.bn1.weight", Shape: []int{256}, Data: m.w.layer3_2_bn1_weight, Trainable: true},
 		{Name: "layer3.2.bn1.bias", Shape: []int{256}, Data: m.w.layer3_2_bn1_bias, Trainable: true},
 		{Name: "layer3.2.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_2_bn1_running_mean},
 		{Name: "layer3.2.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_2_bn1_running_var},
-		{Name: "layer3.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn1_num_batches_tracked},
+		{Name: "layer3.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[31]},
 		{Name: "layer3.2.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_2_conv2_weight, Trainable: true},
 		{Name: "layer3.2.bn2.weight", Shape: []int{256}, Data: m.w.layer3_2_bn2_weight, Trainable: true},
 		{Name: "layer3.2.bn2.bias", Shape: []int{256}, Data: m.w.layer3_2_bn2_bias, Trainable: true},
 		{Name: "layer3.2.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_2_bn2_running_mean},
 		{Name: "layer3.2.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_2_bn2_running_var},
-		{Name: "layer3.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn2_num_batches_tracked},
+		{Name: "layer3.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[32]},
 		{Name: "layer3.2.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_2_conv3_weight, Trainable: true},
 		{Name: "layer3.2.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_2_bn3_weight, Trainable: true},
 		{Name: "layer3.2.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_2_bn3_bias, Trainable: true},
 		{Name: "layer3.2.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_2_bn3_running_mean},
 		{Name: "layer3.2.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_2_bn3_running_var},
-		{Name: "layer3.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn3_num_batches_tracked},
+		{Name: "layer3.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[33]},
 		{Name: "layer3.3.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_3_conv1_weight, Trainable: true},
 		{Name: "layer3.3.bn1.weight", Shape: []int{256}, Data: m.w.layer3_3_bn1_weight, Trainable: true},
 		{Name: "layer3.3.bn1.bias", Shape: []int{256}, Data: m.w.layer3_3_bn1_bias, Trainable: true},
 		{Name: "layer3.3.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_3_bn1_running_mean},
 		{Name: "layer3.3.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_3_bn1_running_var},
-		{Name: "layer3.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn1_num_batches_tracked},
+		{Name: "layer3.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[34]},
 		{Name: "layer3.3.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_3_conv2_weight, Trainable: true},
 		{Name: "layer3.3.bn2.weight", Shape: []int{256}, Data: m.w.layer3_3_bn2_weight, Trainable: true},
 		{Name: "layer3.3.bn2.bias", Shape: []int{256}, Data: m.w.layer3_3_bn2_bias, Trainable: true},
 		{Name: "layer3.3.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_3_bn2_running_mean},
 		{Name: "layer3.3.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_3_bn2_running_var},
-		{Name: "layer3.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn2_num_batches_tracked},
+		{Name: "layer3.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[35]},
 		{Name: "layer3.3.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_3_conv3_weight, Trainable: true},
 		{Name: "layer3.3.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_3_bn3_weight, Trainable: true},
 		{Name: "layer3.3.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_3_bn3_bias, Trainable: true},
 		{Name: "layer3.3.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_3_bn3_running_mean},
 		{Name: "layer3.3.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_3_bn3_running_var},
-		{Name: "layer3.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn3_num_batches_tracked},
+		{Name: "layer3.3.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[36]},
 		{Name: "layer3.4.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_4_conv1_weight, Trainable: true},
 		{Name: "layer3.4.bn1.weight", Shape: []int{256}, Data: m.w.layer3_4_bn1_weight, Trainable: true},
 		{Name: "layer3.4.bn1.bias", Shape: []int{256}, Data: m.w.layer3_4_bn1_bias, Trainable: true},
 		{Name: "layer3.4.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_4_bn1_running_mean},
 		{Name: "layer3.4.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_4_bn1_running_var},
-		{Name: "layer3.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn1_num_batches_tracked},
+		{Name: "layer3.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[37]},
 		{Name: "layer3.4.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_4_conv2_weight, Trainable: true},
 		{Name: "layer3.4.bn2.weight", Shape: []int{256}, Data: m.w.layer3_4_bn2_weight, Trainable: true},
 		{Name: "layer3.4.bn2.bias", Shape: []int{256}, Data: m.w.layer3_4_bn2_bias, Trainable: true},
 		{Name: "layer3.4.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_4_bn2_running_mean},
 		{Name: "layer3.4.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_4_bn2_running_var},
-		{Name: "layer3.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn2_num_batches_tracked},
+		{Name: "layer3.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[38]},
 		{Name: "layer3.4.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_4_conv3_weight, Trainable: true},
 		{Name: "layer3.4.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_4_bn3_weight, Trainable: true},
 		{Name: "layer3.4.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_4_bn3_bias, Trainable: true},
 		{Name: "layer3.4.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_4_bn3_running_mean},
 		{Name: "layer3.4.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_4_bn3_running_var},
-		{Name: "layer3.4.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn3_num_batches_tracked},
+		{Name: "layer3.4.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[39]},
 		{Name: "layer3.5.conv1.weight", Shape: []int{256, 1024, 1, 1}, Data: m.w.layer3_5_conv1_weight, Trainable: true},
 		{Name: "layer3.5.bn1.weight", Shape: []int{256}, Data: m.w.layer3_5_bn1_weight, Trainable: true},
 		{Name: "layer3.5.bn1.bias", Shape: []int{256}, Data: m.w.layer3_5_bn1_bias, Trainable: true},
 		{Name: "layer3.5.bn1.running_mean", Shape: []int{256}, Data: m.w.layer3_5_bn1_running_mean},
 		{Name: "layer3.5.bn1.running_var", Shape: []int{256}, Data: m.w.layer3_5_bn1_running_var},
-		{Name: "layer3.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn1_num_batches_tracked},
+		{Name: "layer3.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[40]},
 		{Name: "layer3.5.conv2.weight", Shape: []int{256, 256, 3, 3}, Data: m.w.layer3_5_conv2_weight, Trainable: true},
 		{Name: "layer3.5.bn2.weight", Shape: []int{256}, Data: m.w.layer3_5_bn2_weight, Trainable: true},
 		{Name: "layer3.5.bn2.bias", Shape: []int{256}, Data: m.w.layer3_5_bn2_bias, Trainable: true},
 		{Name: "layer3.5.bn2.running_mean", Shape: []int{256}, Data: m.w.layer3_5_bn2_running_mean},
 		{Name: "layer3.5.bn2.running_var", Shape: []int{256}, Data: m.w.layer3_5_bn2_running_var},
-		{Name: "layer3.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn2_num_batches_tracked},
+		{Name: "layer3.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[41]},
 		{Name: "layer3.5.conv3.weight", Shape: []int{1024, 256, 1, 1}, Data: m.w.layer3_5_conv3_weight, Trainable: true},
 		{Name: "layer3.5.bn3.weight", Shape: []int{1024}, Data: m.w.layer3_5_bn3_weight, Trainable: true},
 		{Name: "layer3.5.bn3.bias", Shape: []int{1024}, Data: m.w.layer3_5_bn3_bias, Trainable: true},
 		{Name: "layer3.5.bn3.running_mean", Shape: []int{1024}, Data: m.w.layer3_5_bn3_running_mean},
 		{Name: "layer3.5.bn3.running_var", Shape: []int{1024}, Data: m.w.layer3_5_bn3_running_var},
-		{Name: "layer3.5.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn3_num_batches_tracked},
+		{Name: "layer3.5.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[42]},
 		{Name: "layer4.0.conv1.weight", Shape: []int{512, 1024, 1, 1}, Data: m.w.layer4_0_conv1_weight, Trainable: true},
 		{Name: "layer4.0.bn1.weight", Shape: []int{512}, Data: m.w.layer4_0_bn1_weight, Trainable: true},
 		{Name: "layer4.0.bn1.bias", Shape: []int{512}, Data: m.w.layer4_0_bn1_bias, Trainable: true},
 		{Name: "layer4.0.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_0_bn1_running_mean},
 		{Name: "layer4.0.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_0_bn1_running_var},
-		{Name: "layer4.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn1_num_batches_tracked},
+		{Name: "layer4.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[43]},
 		{Name: "layer4.0.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_0_conv2_weight, Trainable: true},
 		{Name: "layer4.0.bn2.weight", Shape: []int{512}, Data: m.w.layer4_0_bn2_weight, Trainable: true},
 		{Name: "layer4.0.bn2.bias", Shape: []int{512}, Data: m.w.layer4_0_bn2_bias, Trainable: true},
 		{Name: "layer4.0.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_0_bn2_running_mean},
 		{Name: "layer4.0.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_0_bn2_running_var},
-		{Name: "layer4.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn2_num_batches_tracked},
+		{Name: "layer4.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[44]},
 		{Name: "layer4.0.conv3.weight", Shape: []int{2048, 512, 1, 1}, Data: m.w.layer4_0_conv3_weight, Trainable: true},
 		{Name: "layer4.0.bn3.weight", Shape: []int{2048}, Data: m.w.layer4_0_bn3_weight, Trainable: true},
 		{Name: "layer4.0.bn3.bias", Shape: []int{2048}, Data: m.w.layer4_0_bn3_bias, Trainable: true},
 		{Name: "layer4.0.bn3.running_mean", Shape: []int{2048}, Data: m.w.layer4_0_bn3_running_mean},
 		{Name: "layer4.0.bn3.running_var", Shape: []int{2048}, Data: m.w.layer4_0_bn3_running_var},
-		{Name: "layer4.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_bn3_num_batches_tracked},
+		{Name: "layer4.0.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[45]},
 		{Name: "layer4.0.downsample.0.weight", Shape: []int{2048, 1024, 1, 1}, Data: m.w.layer4_0_downsample_0_weight, Trainable: true},
 		{Name: "layer4.0.downsample.1.weight", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_weight, Trainable: true},
 		{Name: "layer4.0.downsample.1.bias", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_bias, Trainable: true},
 		{Name: "layer4.0.downsample.1.running_mean", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_running_mean},
 		{Name: "layer4.0.downsample.1.running_var", Shape: []int{2048}, Data: m.w.layer4_0_downsample_1_running_var},
-		{Name: "layer4.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_0_downsample_1_num_batches_tracked},
+		{Name: "layer4.0.downsample.1.num_batches_tracked", Shape: []int{}, Count: &m.counts[46]},
 		{Name: "layer4.1.conv1.weight", Shape: []int{512, 2048, 1, 1}, Data: m.w.layer4_1_conv1_weight, Trainable: true},
 		{Name: "layer4.1.bn1.weight", Shape: []int{512}, Data: m.w.layer4_1_bn1_weight, Trainable: true},
 		{Name: "layer4.1.bn1.bias", Shape: []int{512}, Data: m.w.layer4_1_bn1_bias, Trainable: true},
 		{Name: "layer4.1.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_1_bn1_running_mean},
 		{Name: "layer4.1.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_1_bn1_running_var},
-		{Name: "layer4.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn1_num_batches_tracked},
+		{Name: "layer4.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[47]},
 		{Name: "layer4.1.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_1_conv2_weight, Trainable: true},
 		{Name: "layer4.1.bn2.weight", Shape: []int{512}, Data: m.w.layer4_1_bn2_weight, Trainable: true},
 		{Name: "layer4.1.bn2.bias", Shape: []int{512}, Data: m.w.layer4_1_bn2_bias, Trainable: true},
 		{Name: "layer4.1.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_1_bn2_running_mean},
 		{Name: "layer4.1.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_1_bn2_running_var},
-		{Name: "layer4.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn2_num_batches_tracked},
+		{Name: "layer4.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[48]},
 		{Name: "layer4.1.conv3.weight", Shape: []int{2048, 512, 1, 1}, Data: m.w.layer4_1_conv3_weight, Trainable: true},
 		{Name: "layer4.1.bn3.weight", Shape: []int{2048}, Data: m.w.layer4_1_bn3_weight, Trainable: true},
 		{Name: "layer4.1.bn3.bias", Shape: []int{2048}, Data: m.w.layer4_1_bn3_bias, Trainable: true},
 		{Name: "layer4.1.bn3.running_mean", Shape: []int{2048}, Data: m.w.layer4_1_bn3_running_mean},
 		{Name: "layer4.1.bn3.running_var", Shape: []int{2048}, Data: m.w.layer4_1_bn3_running_var},
-		{Name: "layer4.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_1_bn3_num_batches_tracked},
+		{Name: "layer4.1.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[49]},
 		{Name: "layer4.2.conv1.weight", Shape: []int{512, 2048, 1, 1}, Data: m.w.layer4_2_conv1_weight, Trainable: true},
 		{Name: "layer4.2.bn1.weight", Shape: []int{512}, Data: m.w.layer4_2_bn1_weight, Trainable: true},
 		{Name: "layer4.2.bn1.bias", Shape: []int{512}, Data: m.w.layer4_2_bn1_bias, Trainable: true},
 		{Name: "layer4.2.bn1.running_mean", Shape: []int{512}, Data: m.w.layer4_2_bn1_running_mean},
 		{Name: "layer4.2.bn1.running_var", Shape: []int{512}, Data: m.w.layer4_2_bn1_running_var},
-		{Name: "layer4.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_2_bn1_num_batches_tracked},
+		{Name: "layer4.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[50]},
 		{Name: "layer4.2.conv2.weight", Shape: []int{512, 512, 3, 3}, Data: m.w.layer4_2_conv2_weight, Trainable: true},
 		{Name: "layer4.2.bn2.weight", Shape: []int{512}, Data: m.w.layer4_2_bn2_weight, Trainable: true},
 		{Name: "layer4.2.bn2.bias", Shape: []int{512}, Data: m.w.layer4_2_bn2_bias, Trainable: true},
 		{Name: "layer4.2.bn2.running_mean", Shape: []int{512}, Data: m.w.layer4_2_bn2_running_mean},
 		{Name: "layer4.2.bn2.running_var", Shape: []int{512}, Data: m.w.layer4_2_bn2_running_var},
-		{Name: "layer4.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_2_bn2_num_batches_tracked},
+		{Name: "layer4.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[51]},
 		{Name: "layer4.2.conv3.weight", Shape: []int{2048, 512, 1, 1}, Data: m.w.layer4_2_conv3_weight, Trainable: true},
 		{Name: "layer4.2.bn3.weight", Shape: []int{2048}, Data: m.w.layer4_2_bn3_weight, Trainable: true},
 		{Name: "layer4.2.bn3.bias", Shape: []int{2048}, Data: m.w.layer4_2_bn3_bias, Trainable: true},
 		{Name: "layer4.2.bn3.running_mean", Shape: []int{2048}, Data: m.w.layer4_2_bn3_running_mean},
 		{Name: "layer4.2.bn3.running_var", Shape: []int{2048}, Data: m.w.layer4_2_bn3_running_var},
-		{Name: "layer4.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.w.layer4_2_bn3_num_batches_tracked},
+		{Name: "layer4.2.bn3.num_batches_tracked", Shape: []int{}, Count: &m.counts[52]},
 		{Name: "fc.weight", Shape: []int{1000, 2048}, Data: m.w.fc_weight, Trainable: true},
 		{Name: "fc.bias", Shape: []int{1000}, Data: m.w.fc_bias, Trainable: true},
 	}

@@ -249,6 +249,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	backup     []float32 // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32 // gradients of the activations
 	d          activations
 	batch      int
@@ -256,7 +257,7 @@ type Trainer struct {
 
 // NewTrainer returns a trainer that updates m with opt.
 func NewTrainer(m *Model, opt SGD) *Trainer {
-	t := &Trainer{m: m, opt: opt, grad: make([]float32, trainableFloats), momentum: make([]float32, trainableFloats), stats: make([]float32, bnStatFloats)}
+	t := &Trainer{m: m, opt: opt, grad: make([]float32, trainableFloats), momentum: make([]float32, trainableFloats), stats: make([]float32, bnStatFloats), backup: make([]float32, paramFloats-trainableFloats)}
 	gr, st := t.grad, t.stats
 	t.g.conv1_weight = gr[0:9408]
 	t.g.bn1_weight = gr[9408:9472]
@@ -749,12 +750,18 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 		}
 		t.d, t.batch = layout(t.arena, batch), batch
 	}
+	copy(t.backup, t.m.data[trainableFloats:])
 	t.forward(x, batch)
 	// Gradients accumulate into the activation arena, so it starts at zero.
 	clear(t.arena[:batch*activationFloats])
 	loss := nn.SoftmaxCrossEntropy(t.d.fc, t.m.a.fc, labels, batch, Classes)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, fmt.Errorf("resnet50: the loss is %v; the weights were not updated", loss)
+		// Leave the model as it was: no update, and the BN statistics restored.
+		copy(t.m.data[trainableFloats:], t.backup)
+		for i := range t.m.counts {
+			t.m.counts[i]--
+		}
+		return 0, fmt.Errorf("resnet50: the loss is %v; the model was left unchanged", loss)
 	}
 	return float32(loss), nil
 }
@@ -764,264 +771,216 @@ func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.m.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
 	nn.BatchNormTrain(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
-	w.bn1_num_batches_tracked++
 	nn.ReLU(a.relu, a.bn1)
 	nn.MaxPool(a.maxpool, a.relu, batch, maxpool_dims)
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
 	nn.BatchNormTrain(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
 	nn.BatchNormTrain(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_bn2)
 	nn.Conv2D(ws, a.layer1_0_conv3, a.layer1_0_relu_2, w.layer1_0_conv3_weight, nil, batch, layer1_0_conv3_dims)
 	nn.BatchNormTrain(a.layer1_0_bn3, a.layer1_0_conv3, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, s.layer1_0_bn3_mean, s.layer1_0_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer1_0_downsample_0, a.maxpool, w.layer1_0_downsample_0_weight, nil, batch, layer1_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer1_0_downsample_1, a.layer1_0_downsample_0, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, s.layer1_0_downsample_1_mean, s.layer1_0_downsample_1_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer1_0_add, a.layer1_0_bn3, a.layer1_0_downsample_1)
 	nn.ReLU(a.layer1_0_relu_3, a.layer1_0_add)
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_3, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
 	nn.BatchNormTrain(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
 	nn.BatchNormTrain(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_bn2)
 	nn.Conv2D(ws, a.layer1_1_conv3, a.layer1_1_relu_2, w.layer1_1_conv3_weight, nil, batch, layer1_1_conv3_dims)
 	nn.BatchNormTrain(a.layer1_1_bn3, a.layer1_1_conv3, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, s.layer1_1_bn3_mean, s.layer1_1_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_1_bn3_num_batches_tracked++
 	nn.Add(a.layer1_1_add, a.layer1_1_bn3, a.layer1_0_relu_3)
 	nn.ReLU(a.layer1_1_relu_3, a.layer1_1_add)
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_3, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
 	nn.BatchNormTrain(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
 	nn.BatchNormTrain(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	w.layer1_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_bn2)
 	nn.Conv2D(ws, a.layer1_2_conv3, a.layer1_2_relu_2, w.layer1_2_conv3_weight, nil, batch, layer1_2_conv3_dims)
 	nn.BatchNormTrain(a.layer1_2_bn3, a.layer1_2_conv3, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, s.layer1_2_bn3_mean, s.layer1_2_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	w.layer1_2_bn3_num_batches_tracked++
 	nn.Add(a.layer1_2_add, a.layer1_2_bn3, a.layer1_1_relu_3)
 	nn.ReLU(a.layer1_2_relu_3, a.layer1_2_add)
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_relu_3, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
 	nn.BatchNormTrain(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 3136, float32(1e-05), float32(0.1))
-	w.layer2_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.BatchNormTrain(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_bn2)
 	nn.Conv2D(ws, a.layer2_0_conv3, a.layer2_0_relu_2, w.layer2_0_conv3_weight, nil, batch, layer2_0_conv3_dims)
 	nn.BatchNormTrain(a.layer2_0_bn3, a.layer2_0_conv3, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, s.layer2_0_bn3_mean, s.layer2_0_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_2_relu_3, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer2_0_add, a.layer2_0_bn3, a.layer2_0_downsample_1)
 	nn.ReLU(a.layer2_0_relu_3, a.layer2_0_add)
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_3, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
 	nn.BatchNormTrain(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
 	nn.BatchNormTrain(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_bn2)
 	nn.Conv2D(ws, a.layer2_1_conv3, a.layer2_1_relu_2, w.layer2_1_conv3_weight, nil, batch, layer2_1_conv3_dims)
 	nn.BatchNormTrain(a.layer2_1_bn3, a.layer2_1_conv3, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, s.layer2_1_bn3_mean, s.layer2_1_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_1_bn3_num_batches_tracked++
 	nn.Add(a.layer2_1_add, a.layer2_1_bn3, a.layer2_0_relu_3)
 	nn.ReLU(a.layer2_1_relu_3, a.layer2_1_add)
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_3, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
 	nn.BatchNormTrain(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
 	nn.BatchNormTrain(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_bn2)
 	nn.Conv2D(ws, a.layer2_2_conv3, a.layer2_2_relu_2, w.layer2_2_conv3_weight, nil, batch, layer2_2_conv3_dims)
 	nn.BatchNormTrain(a.layer2_2_bn3, a.layer2_2_conv3, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, s.layer2_2_bn3_mean, s.layer2_2_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_2_bn3_num_batches_tracked++
 	nn.Add(a.layer2_2_add, a.layer2_2_bn3, a.layer2_1_relu_3)
 	nn.ReLU(a.layer2_2_relu_3, a.layer2_2_add)
 
 	// layer2.3
 	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_relu_3, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
 	nn.BatchNormTrain(a.layer2_3_bn1, a.layer2_3_conv1, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_3_relu, a.layer2_3_bn1)
 	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_relu, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
 	nn.BatchNormTrain(a.layer2_3_bn2, a.layer2_3_conv2, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	w.layer2_3_bn2_num_batches_tracked++
 	nn.ReLU(a.layer2_3_relu_2, a.layer2_3_bn2)
 	nn.Conv2D(ws, a.layer2_3_conv3, a.layer2_3_relu_2, w.layer2_3_conv3_weight, nil, batch, layer2_3_conv3_dims)
 	nn.BatchNormTrain(a.layer2_3_bn3, a.layer2_3_conv3, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, s.layer2_3_bn3_mean, s.layer2_3_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	w.layer2_3_bn3_num_batches_tracked++
 	nn.Add(a.layer2_3_add, a.layer2_3_bn3, a.layer2_2_relu_3)
 	nn.ReLU(a.layer2_3_relu_3, a.layer2_3_add)
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_3_relu_3, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
 	nn.BatchNormTrain(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 784, float32(1e-05), float32(0.1))
-	w.layer3_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.BatchNormTrain(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_bn2)
 	nn.Conv2D(ws, a.layer3_0_conv3, a.layer3_0_relu_2, w.layer3_0_conv3_weight, nil, batch, layer3_0_conv3_dims)
 	nn.BatchNormTrain(a.layer3_0_bn3, a.layer3_0_conv3, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, s.layer3_0_bn3_mean, s.layer3_0_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_3_relu_3, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer3_0_add, a.layer3_0_bn3, a.layer3_0_downsample_1)
 	nn.ReLU(a.layer3_0_relu_3, a.layer3_0_add)
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_3, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
 	nn.BatchNormTrain(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
 	nn.BatchNormTrain(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_bn2)
 	nn.Conv2D(ws, a.layer3_1_conv3, a.layer3_1_relu_2, w.layer3_1_conv3_weight, nil, batch, layer3_1_conv3_dims)
 	nn.BatchNormTrain(a.layer3_1_bn3, a.layer3_1_conv3, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, s.layer3_1_bn3_mean, s.layer3_1_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_1_bn3_num_batches_tracked++
 	nn.Add(a.layer3_1_add, a.layer3_1_bn3, a.layer3_0_relu_3)
 	nn.ReLU(a.layer3_1_relu_3, a.layer3_1_add)
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_3, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
 	nn.BatchNormTrain(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
 	nn.BatchNormTrain(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_bn2)
 	nn.Conv2D(ws, a.layer3_2_conv3, a.layer3_2_relu_2, w.layer3_2_conv3_weight, nil, batch, layer3_2_conv3_dims)
 	nn.BatchNormTrain(a.layer3_2_bn3, a.layer3_2_conv3, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, s.layer3_2_bn3_mean, s.layer3_2_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_2_bn3_num_batches_tracked++
 	nn.Add(a.layer3_2_add, a.layer3_2_bn3, a.layer3_1_relu_3)
 	nn.ReLU(a.layer3_2_relu_3, a.layer3_2_add)
 
 	// layer3.3
 	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_relu_3, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
 	nn.BatchNormTrain(a.layer3_3_bn1, a.layer3_3_conv1, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_3_relu, a.layer3_3_bn1)
 	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_relu, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
 	nn.BatchNormTrain(a.layer3_3_bn2, a.layer3_3_conv2, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_3_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_3_relu_2, a.layer3_3_bn2)
 	nn.Conv2D(ws, a.layer3_3_conv3, a.layer3_3_relu_2, w.layer3_3_conv3_weight, nil, batch, layer3_3_conv3_dims)
 	nn.BatchNormTrain(a.layer3_3_bn3, a.layer3_3_conv3, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, s.layer3_3_bn3_mean, s.layer3_3_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_3_bn3_num_batches_tracked++
 	nn.Add(a.layer3_3_add, a.layer3_3_bn3, a.layer3_2_relu_3)
 	nn.ReLU(a.layer3_3_relu_3, a.layer3_3_add)
 
 	// layer3.4
 	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_relu_3, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
 	nn.BatchNormTrain(a.layer3_4_bn1, a.layer3_4_conv1, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_4_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_4_relu, a.layer3_4_bn1)
 	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_relu, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
 	nn.BatchNormTrain(a.layer3_4_bn2, a.layer3_4_conv2, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_4_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_4_relu_2, a.layer3_4_bn2)
 	nn.Conv2D(ws, a.layer3_4_conv3, a.layer3_4_relu_2, w.layer3_4_conv3_weight, nil, batch, layer3_4_conv3_dims)
 	nn.BatchNormTrain(a.layer3_4_bn3, a.layer3_4_conv3, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, s.layer3_4_bn3_mean, s.layer3_4_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_4_bn3_num_batches_tracked++
 	nn.Add(a.layer3_4_add, a.layer3_4_bn3, a.layer3_3_relu_3)
 	nn.ReLU(a.layer3_4_relu_3, a.layer3_4_add)
 
 	// layer3.5
 	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_relu_3, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
 	nn.BatchNormTrain(a.layer3_5_bn1, a.layer3_5_conv1, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_5_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_5_relu, a.layer3_5_bn1)
 	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_relu, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
 	nn.BatchNormTrain(a.layer3_5_bn2, a.layer3_5_conv2, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	w.layer3_5_bn2_num_batches_tracked++
 	nn.ReLU(a.layer3_5_relu_2, a.layer3_5_bn2)
 	nn.Conv2D(ws, a.layer3_5_conv3, a.layer3_5_relu_2, w.layer3_5_conv3_weight, nil, batch, layer3_5_conv3_dims)
 	nn.BatchNormTrain(a.layer3_5_bn3, a.layer3_5_conv3, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, s.layer3_5_bn3_mean, s.layer3_5_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	w.layer3_5_bn3_num_batches_tracked++
 	nn.Add(a.layer3_5_add, a.layer3_5_bn3, a.layer3_4_relu_3)
 	nn.ReLU(a.layer3_5_relu_3, a.layer3_5_add)
 
 	// layer4.0
 	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_5_relu_3, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
 	nn.BatchNormTrain(a.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 196, float32(1e-05), float32(0.1))
-	w.layer4_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer4_0_relu, a.layer4_0_bn1)
 	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
 	nn.BatchNormTrain(a.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_0_bn2_num_batches_tracked++
 	nn.ReLU(a.layer4_0_relu_2, a.layer4_0_bn2)
 	nn.Conv2D(ws, a.layer4_0_conv3, a.layer4_0_relu_2, w.layer4_0_conv3_weight, nil, batch, layer4_0_conv3_dims)
 	nn.BatchNormTrain(a.layer4_0_bn3, a.layer4_0_conv3, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, s.layer4_0_bn3_mean, s.layer4_0_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_0_bn3_num_batches_tracked++
 	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_5_relu_3, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
 	nn.BatchNormTrain(a.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_0_downsample_1_num_batches_tracked++
 	nn.Add(a.layer4_0_add, a.layer4_0_bn3, a.layer4_0_downsample_1)
 	nn.ReLU(a.layer4_0_relu_3, a.layer4_0_add)
 
 	// layer4.1
 	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_relu_3, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
 	nn.BatchNormTrain(a.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer4_1_relu, a.layer4_1_bn1)
 	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
 	nn.BatchNormTrain(a.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_1_bn2_num_batches_tracked++
 	nn.ReLU(a.layer4_1_relu_2, a.layer4_1_bn2)
 	nn.Conv2D(ws, a.layer4_1_conv3, a.layer4_1_relu_2, w.layer4_1_conv3_weight, nil, batch, layer4_1_conv3_dims)
 	nn.BatchNormTrain(a.layer4_1_bn3, a.layer4_1_conv3, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, s.layer4_1_bn3_mean, s.layer4_1_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_1_bn3_num_batches_tracked++
 	nn.Add(a.layer4_1_add, a.layer4_1_bn3, a.layer4_0_relu_3)
 	nn.ReLU(a.layer4_1_relu_3, a.layer4_1_add)
 
 	// layer4.2
 	nn.Conv2D(ws, a.layer4_2_conv1, a.layer4_1_relu_3, w.layer4_2_conv1_weight, nil, batch, layer4_2_conv1_dims)
 	nn.BatchNormTrain(a.layer4_2_bn1, a.layer4_2_conv1, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, s.layer4_2_bn1_mean, s.layer4_2_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer4_2_relu, a.layer4_2_bn1)
 	nn.Conv2D(ws, a.layer4_2_conv2, a.layer4_2_relu, w.layer4_2_conv2_weight, nil, batch, layer4_2_conv2_dims)
 	nn.BatchNormTrain(a.layer4_2_bn2, a.layer4_2_conv2, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, s.layer4_2_bn2_mean, s.layer4_2_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	w.layer4_2_bn2_num_batches_tracked++
 	nn.ReLU(a.layer4_2_relu_2, a.layer4_2_bn2)
 	nn.Conv2D(ws, a.layer4_2_conv3, a.layer4_2_relu_2, w.layer4_2_conv3_weight, nil, batch, layer4_2_conv3_dims)
 	nn.BatchNormTrain(a.layer4_2_bn3, a.layer4_2_conv3, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	w.layer4_2_bn3_num_batches_tracked++
 	nn.Add(a.layer4_2_add, a.layer4_2_bn3, a.layer4_1_relu_3)
 	nn.ReLU(a.layer4_2_relu_3, a.layer4_2_add)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_2_relu_3, batch*2048, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 2048, 1000)
+
+	// Each BN has seen one more batch, as PyTorch counts in train mode.
+	for i := range t.m.counts {
+		t.m.counts[i]++
+	}
 }
 
 // backward propagates the loss gradient from the logits to every tensor,

@@ -33,8 +33,10 @@ const (
 	colFloats = 147456
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 4064
-	// maxBatch keeps the activation arena under 16 GiB.
-	maxBatch = 2299
+	// bnCounters is the number of BN num_batches_tracked counters.
+	bnCounters = 55
+	// maxBatch keeps the activation arenas of a model and its trainer under 16 GiB.
+	maxBatch = 1149
 )
 
 // Layer shapes, per image.
@@ -98,340 +100,285 @@ var (
 	layer3_8_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8}
 )
 
-// weights are the model's tensors: slices of Model.data, and the BN batch counters.
+// weights are the model's float tensors: slices of Model.data.
 type weights struct {
-	conv1_weight                     []float32 // 16x3x3x3
-	bn1_weight                       []float32 // 16
-	bn1_bias                         []float32 // 16
-	bn1_running_mean                 []float32 // 16
-	bn1_running_var                  []float32 // 16
-	bn1_num_batches_tracked          int64
-	layer1_0_conv1_weight            []float32 // 16x16x3x3
-	layer1_0_bn1_weight              []float32 // 16
-	layer1_0_bn1_bias                []float32 // 16
-	layer1_0_bn1_running_mean        []float32 // 16
-	layer1_0_bn1_running_var         []float32 // 16
-	layer1_0_bn1_num_batches_tracked int64
-	layer1_0_conv2_weight            []float32 // 16x16x3x3
-	layer1_0_bn2_weight              []float32 // 16
-	layer1_0_bn2_bias                []float32 // 16
-	layer1_0_bn2_running_mean        []float32 // 16
-	layer1_0_bn2_running_var         []float32 // 16
-	layer1_0_bn2_num_batches_tracked int64
-	layer1_1_conv1_weight            []float32 // 16x16x3x3
-	layer1_1_bn1_weight              []float32 // 16
-	layer1_1_bn1_bias                []float32 // 16
-	layer1_1_bn1_running_mean        []float32 // 16
-	layer1_1_bn1_running_var         []float32 // 16
-	layer1_1_bn1_num_batches_tracked int64
-	layer1_1_conv2_weight            []float32 // 16x16x3x3
-	layer1_1_bn2_weight              []float32 // 16
-	layer1_1_bn2_bias                []float32 // 16
-	layer1_1_bn2_running_mean        []float32 // 16
-	layer1_1_bn2_running_var         []float32 // 16
-	layer1_1_bn2_num_batches_tracked int64
-	layer1_2_conv1_weight            []float32 // 16x16x3x3
-	layer1_2_bn1_weight              []float32 // 16
-	layer1_2_bn1_bias                []float32 // 16
-	layer1_2_bn1_running_mean        []float32 // 16
-	layer1_2_bn1_running_var         []float32 // 16
-	layer1_2_bn1_num_batches_tracked int64
-	layer1_2_conv2_weight            []float32 // 16x16x3x3
-	layer1_2_bn2_weight              []float32 // 16
-	layer1_2_bn2_bias                []float32 // 16
-	layer1_2_bn2_running_mean        []float32 // 16
-	layer1_2_bn2_running_var         []float32 // 16
-	layer1_2_bn2_num_batches_tracked int64
-	layer1_3_conv1_weight            []float32 // 16x16x3x3
-	layer1_3_bn1_weight              []float32 // 16
-	layer1_3_bn1_bias                []float32 // 16
-	layer1_3_bn1_running_mean        []float32 // 16
-	layer1_3_bn1_running_var         []float32 // 16
-	layer1_3_bn1_num_batches_tracked int64
-	layer1_3_conv2_weight            []float32 // 16x16x3x3
-	layer1_3_bn2_weight              []float32 // 16
-	layer1_3_bn2_bias                []float32 // 16
-	layer1_3_bn2_running_mean        []float32 // 16
-	layer1_3_bn2_running_var         []float32 // 16
-	layer1_3_bn2_num_batches_tracked int64
-	layer1_4_conv1_weight            []float32 // 16x16x3x3
-	layer1_4_bn1_weight              []float32 // 16
-	layer1_4_bn1_bias                []float32 // 16
-	layer1_4_bn1_running_mean        []float32 // 16
-	layer1_4_bn1_running_var         []float32 // 16
-	layer1_4_bn1_num_batches_tracked int64
-	layer1_4_conv2_weight            []float32 // 16x16x3x3
-	layer1_4_bn2_weight              []float32 // 16
-	layer1_4_bn2_bias                []float32 // 16
-	layer1_4_bn2_running_mean        []float32 // 16
-	layer1_4_bn2_running_var         []float32 // 16
-	layer1_4_bn2_num_batches_tracked int64
-	layer1_5_conv1_weight            []float32 // 16x16x3x3
-	layer1_5_bn1_weight              []float32 // 16
-	layer1_5_bn1_bias                []float32 // 16
-	layer1_5_bn1_running_mean        []float32 // 16
-	layer1_5_bn1_running_var         []float32 // 16
-	layer1_5_bn1_num_batches_tracked int64
-	layer1_5_conv2_weight            []float32 // 16x16x3x3
-	layer1_5_bn2_weight              []float32 // 16
-	layer1_5_bn2_bias                []float32 // 16
-	layer1_5_bn2_running_mean        []float32 // 16
-	layer1_5_bn2_running_var         []float32 // 16
-	layer1_5_bn2_num_batches_tracked int64
-	layer1_6_conv1_weight            []float32 // 16x16x3x3
-	layer1_6_bn1_weight              []float32 // 16
-	layer1_6_bn1_bias                []float32 // 16
-	layer1_6_bn1_running_mean        []float32 // 16
-	layer1_6_bn1_running_var         []float32 // 16
-	layer1_6_bn1_num_batches_tracked int64
-	layer1_6_conv2_weight            []float32 // 16x16x3x3
-	layer1_6_bn2_weight              []float32 // 16
-	layer1_6_bn2_bias                []float32 // 16
-	layer1_6_bn2_running_mean        []float32 // 16
-	layer1_6_bn2_running_var         []float32 // 16
-	layer1_6_bn2_num_batches_tracked int64
-	layer1_7_conv1_weight            []float32 // 16x16x3x3
-	layer1_7_bn1_weight              []float32 // 16
-	layer1_7_bn1_bias                []float32 // 16
-	layer1_7_bn1_running_mean        []float32 // 16
-	layer1_7_bn1_running_var         []float32 // 16
-	layer1_7_bn1_num_batches_tracked int64
-	layer1_7_conv2_weight            []float32 // 16x16x3x3
-	layer1_7_bn2_weight              []float32 // 16
-	layer1_7_bn2_bias                []float32 // 16
-	layer1_7_bn2_running_mean        []float32 // 16
-	layer1_7_bn2_running_var         []float32 // 16
-	layer1_7_bn2_num_batches_tracked int64
-	layer1_8_conv1_weight            []float32 // 16x16x3x3
-	layer1_8_bn1_weight              []float32 // 16
-	layer1_8_bn1_bias                []float32 // 16
-	layer1_8_bn1_running_mean        []float32 // 16
-	layer1_8_bn1_running_var         []float32 // 16
-	layer1_8_bn1_num_batches_tracked int64
-	layer1_8_conv2_weight            []float32 // 16x16x3x3
-	layer1_8_bn2_weight              []float32 // 16
-	layer1_8_bn2_bias                []float32 // 16
-	layer1_8_bn2_running_mean        []float32 // 16
-	layer1_8_bn2_running_var         []float32 // 16
-	layer1_8_bn2_num_batches_tracked int64
-	layer2_0_conv1_weight            []float32 // 32x16x3x3
-	layer2_0_bn1_weight              []float32 // 32
-	layer2_0_bn1_bias                []float32 // 32
-	layer2_0_bn1_running_mean        []float32 // 32
-	layer2_0_bn1_running_var         []float32 // 32
-	layer2_0_bn1_num_batches_tracked int64
-	layer2_0_conv2_weight            []float32 // 32x32x3x3
-	layer2_0_bn2_weight              []float32 // 32
-	layer2_0_bn2_bias                []float32 // 32
-	layer2_0_bn2_running_mean        []float32 // 32
-	layer2_0_bn2_running_var         []float32 // 32
-	layer2_0_bn2_num_batches_tracked int64
-	layer2_1_conv1_weight            []float32 // 32x32x3x3
-	layer2_1_bn1_weight              []float32 // 32
-	layer2_1_bn1_bias                []float32 // 32
-	layer2_1_bn1_running_mean        []float32 // 32
-	layer2_1_bn1_running_var         []float32 // 32
-	layer2_1_bn1_num_batches_tracked int64
-	layer2_1_conv2_weight            []float32 // 32x32x3x3
-	layer2_1_bn2_weight              []float32 // 32
-	layer2_1_bn2_bias                []float32 // 32
-	layer2_1_bn2_running_mean        []float32 // 32
-	layer2_1_bn2_running_var         []float32 // 32
-	layer2_1_bn2_num_batches_tracked int64
-	layer2_2_conv1_weight            []float32 // 32x32x3x3
-	layer2_2_bn1_weight              []float32 // 32
-	layer2_2_bn1_bias                []float32 // 32
-	layer2_2_bn1_running_mean        []float32 // 32
-	layer2_2_bn1_running_var         []float32 // 32
-	layer2_2_bn1_num_batches_tracked int64
-	layer2_2_conv2_weight            []float32 // 32x32x3x3
-	layer2_2_bn2_weight              []float32 // 32
-	layer2_2_bn2_bias                []float32 // 32
-	layer2_2_bn2_running_mean        []float32 // 32
-	layer2_2_bn2_running_var         []float32 // 32
-	layer2_2_bn2_num_batches_tracked int64
-	layer2_3_conv1_weight            []float32 // 32x32x3x3
-	layer2_3_bn1_weight              []float32 // 32
-	layer2_3_bn1_bias                []float32 // 32
-	layer2_3_bn1_running_mean        []float32 // 32
-	layer2_3_bn1_running_var         []float32 // 32
-	layer2_3_bn1_num_batches_tracked int64
-	layer2_3_conv2_weight            []float32 // 32x32x3x3
-	layer2_3_bn2_weight              []float32 // 32
-	layer2_3_bn2_bias                []float32 // 32
-	layer2_3_bn2_running_mean        []float32 // 32
-	layer2_3_bn2_running_var         []float32 // 32
-	layer2_3_bn2_num_batches_tracked int64
-	layer2_4_conv1_weight            []float32 // 32x32x3x3
-	layer2_4_bn1_weight              []float32 // 32
-	layer2_4_bn1_bias                []float32 // 32
-	layer2_4_bn1_running_mean        []float32 // 32
-	layer2_4_bn1_running_var         []float32 // 32
-	layer2_4_bn1_num_batches_tracked int64
-	layer2_4_conv2_weight            []float32 // 32x32x3x3
-	layer2_4_bn2_weight              []float32 // 32
-	layer2_4_bn2_bias                []float32 // 32
-	layer2_4_bn2_running_mean        []float32 // 32
-	layer2_4_bn2_running_var         []float32 // 32
-	layer2_4_bn2_num_batches_tracked int64
-	layer2_5_conv1_weight            []float32 // 32x32x3x3
-	layer2_5_bn1_weight              []float32 // 32
-	layer2_5_bn1_bias                []float32 // 32
-	layer2_5_bn1_running_mean        []float32 // 32
-	layer2_5_bn1_running_var         []float32 // 32
-	layer2_5_bn1_num_batches_tracked int64
-	layer2_5_conv2_weight            []float32 // 32x32x3x3
-	layer2_5_bn2_weight              []float32 // 32
-	layer2_5_bn2_bias                []float32 // 32
-	layer2_5_bn2_running_mean        []float32 // 32
-	layer2_5_bn2_running_var         []float32 // 32
-	layer2_5_bn2_num_batches_tracked int64
-	layer2_6_conv1_weight            []float32 // 32x32x3x3
-	layer2_6_bn1_weight              []float32 // 32
-	layer2_6_bn1_bias                []float32 // 32
-	layer2_6_bn1_running_mean        []float32 // 32
-	layer2_6_bn1_running_var         []float32 // 32
-	layer2_6_bn1_num_batches_tracked int64
-	layer2_6_conv2_weight            []float32 // 32x32x3x3
-	layer2_6_bn2_weight              []float32 // 32
-	layer2_6_bn2_bias                []float32 // 32
-	layer2_6_bn2_running_mean        []float32 // 32
-	layer2_6_bn2_running_var         []float32 // 32
-	layer2_6_bn2_num_batches_tracked int64
-	layer2_7_conv1_weight            []float32 // 32x32x3x3
-	layer2_7_bn1_weight              []float32 // 32
-	layer2_7_bn1_bias                []float32 // 32
-	layer2_7_bn1_running_mean        []float32 // 32
-	layer2_7_bn1_running_var         []float32 // 32
-	layer2_7_bn1_num_batches_tracked int64
-	layer2_7_conv2_weight            []float32 // 32x32x3x3
-	layer2_7_bn2_weight              []float32 // 32
-	layer2_7_bn2_bias                []float32 // 32
-	layer2_7_bn2_running_mean        []float32 // 32
-	layer2_7_bn2_running_var         []float32 // 32
-	layer2_7_bn2_num_batches_tracked int64
-	layer2_8_conv1_weight            []float32 // 32x32x3x3
-	layer2_8_bn1_weight              []float32 // 32
-	layer2_8_bn1_bias                []float32 // 32
-	layer2_8_bn1_running_mean        []float32 // 32
-	layer2_8_bn1_running_var         []float32 // 32
-	layer2_8_bn1_num_batches_tracked int64
-	layer2_8_conv2_weight            []float32 // 32x32x3x3
-	layer2_8_bn2_weight              []float32 // 32
-	layer2_8_bn2_bias                []float32 // 32
-	layer2_8_bn2_running_mean        []float32 // 32
-	layer2_8_bn2_running_var         []float32 // 32
-	layer2_8_bn2_num_batches_tracked int64
-	layer3_0_conv1_weight            []float32 // 64x32x3x3
-	layer3_0_bn1_weight              []float32 // 64
-	layer3_0_bn1_bias                []float32 // 64
-	layer3_0_bn1_running_mean        []float32 // 64
-	layer3_0_bn1_running_var         []float32 // 64
-	layer3_0_bn1_num_batches_tracked int64
-	layer3_0_conv2_weight            []float32 // 64x64x3x3
-	layer3_0_bn2_weight              []float32 // 64
-	layer3_0_bn2_bias                []float32 // 64
-	layer3_0_bn2_running_mean        []float32 // 64
-	layer3_0_bn2_running_var         []float32 // 64
-	layer3_0_bn2_num_batches_tracked int64
-	layer3_1_conv1_weight            []float32 // 64x64x3x3
-	layer3_1_bn1_weight              []float32 // 64
-	layer3_1_bn1_bias                []float32 // 64
-	layer3_1_bn1_running_mean        []float32 // 64
-	layer3_1_bn1_running_var         []float32 // 64
-	layer3_1_bn1_num_batches_tracked int64
-	layer3_1_conv2_weight            []float32 // 64x64x3x3
-	layer3_1_bn2_weight              []float32 // 64
-	layer3_1_bn2_bias                []float32 // 64
-	layer3_1_bn2_running_mean        []float32 // 64
-	layer3_1_bn2_running_var         []float32 // 64
-	layer3_1_bn2_num_batches_tracked int64
-	layer3_2_conv1_weight            []float32 // 64x64x3x3
-	layer3_2_bn1_weight              []float32 // 64
-	layer3_2_bn1_bias                []float32 // 64
-	layer3_2_bn1_running_mean        []float32 // 64
-	layer3_2_bn1_running_var         []float32 // 64
-	layer3_2_bn1_num_batches_tracked int64
-	layer3_2_conv2_weight            []float32 // 64x64x3x3
-	layer3_2_bn2_weight              []float32 // 64
-	layer3_2_bn2_bias                []float32 // 64
-	layer3_2_bn2_running_mean        []float32 // 64
-	layer3_2_bn2_running_var         []float32 // 64
-	layer3_2_bn2_num_batches_tracked int64
-	layer3_3_conv1_weight            []float32 // 64x64x3x3
-	layer3_3_bn1_weight              []float32 // 64
-	layer3_3_bn1_bias                []float32 // 64
-	layer3_3_bn1_running_mean        []float32 // 64
-	layer3_3_bn1_running_var         []float32 // 64
-	layer3_3_bn1_num_batches_tracked int64
-	layer3_3_conv2_weight            []float32 // 64x64x3x3
-	layer3_3_bn2_weight              []float32 // 64
-	layer3_3_bn2_bias                []float32 // 64
-	layer3_3_bn2_running_mean        []float32 // 64
-	layer3_3_bn2_running_var         []float32 // 64
-	layer3_3_bn2_num_batches_tracked int64
-	layer3_4_conv1_weight            []float32 // 64x64x3x3
-	layer3_4_bn1_weight              []float32 // 64
-	layer3_4_bn1_bias                []float32 // 64
-	layer3_4_bn1_running_mean        []float32 // 64
-	layer3_4_bn1_running_var         []float32 // 64
-	layer3_4_bn1_num_batches_tracked int64
-	layer3_4_conv2_weight            []float32 // 64x64x3x3
-	layer3_4_bn2_weight              []float32 // 64
-	layer3_4_bn2_bias                []float32 // 64
-	layer3_4_bn2_running_mean        []float32 // 64
-	layer3_4_bn2_running_var         []float32 // 64
-	layer3_4_bn2_num_batches_tracked int64
-	layer3_5_conv1_weight            []float32 // 64x64x3x3
-	layer3_5_bn1_weight              []float32 // 64
-	layer3_5_bn1_bias                []float32 // 64
-	layer3_5_bn1_running_mean        []float32 // 64
-	layer3_5_bn1_running_var         []float32 // 64
-	layer3_5_bn1_num_batches_tracked int64
-	layer3_5_conv2_weight            []float32 // 64x64x3x3
-	layer3_5_bn2_weight              []float32 // 64
-	layer3_5_bn2_bias                []float32 // 64
-	layer3_5_bn2_running_mean        []float32 // 64
-	layer3_5_bn2_running_var         []float32 // 64
-	layer3_5_bn2_num_batches_tracked int64
-	layer3_6_conv1_weight            []float32 // 64x64x3x3
-	layer3_6_bn1_weight              []float32 // 64
-	layer3_6_bn1_bias                []float32 // 64
-	layer3_6_bn1_running_mean        []float32 // 64
-	layer3_6_bn1_running_var         []float32 // 64
-	layer3_6_bn1_num_batches_tracked int64
-	layer3_6_conv2_weight            []float32 // 64x64x3x3
-	layer3_6_bn2_weight              []float32 // 64
-	layer3_6_bn2_bias                []float32 // 64
-	layer3_6_bn2_running_mean        []float32 // 64
-	layer3_6_bn2_running_var         []float32 // 64
-	layer3_6_bn2_num_batches_tracked int64
-	layer3_7_conv1_weight            []float32 // 64x64x3x3
-	layer3_7_bn1_weight              []float32 // 64
-	layer3_7_bn1_bias                []float32 // 64
-	layer3_7_bn1_running_mean        []float32 // 64
-	layer3_7_bn1_running_var         []float32 // 64
-	layer3_7_bn1_num_batches_tracked int64
-	layer3_7_conv2_weight            []float32 // 64x64x3x3
-	layer3_7_bn2_weight              []float32 // 64
-	layer3_7_bn2_bias                []float32 // 64
-	layer3_7_bn2_running_mean        []float32 // 64
-	layer3_7_bn2_running_var         []float32 // 64
-	layer3_7_bn2_num_batches_tracked int64
-	layer3_8_conv1_weight            []float32 // 64x64x3x3
-	layer3_8_bn1_weight              []float32 // 64
-	layer3_8_bn1_bias                []float32 // 64
-	layer3_8_bn1_running_mean        []float32 // 64
-	layer3_8_bn1_running_var         []float32 // 64
-	layer3_8_bn1_num_batches_tracked int64
-	layer3_8_conv2_weight            []float32 // 64x64x3x3
-	layer3_8_bn2_weight              []float32 // 64
-	layer3_8_bn2_bias                []float32 // 64
-	layer3_8_bn2_running_mean        []float32 // 64
-	layer3_8_bn2_running_var         []float32 // 64
-	layer3_8_bn2_num_batches_tracked int64
-	fc_weight                        []float32 // 10x64
-	fc_bias                          []float32 // 10
+	conv1_weight              []float32 // 16x3x3x3
+	bn1_weight                []float32 // 16
+	bn1_bias                  []float32 // 16
+	bn1_running_mean          []float32 // 16
+	bn1_running_var           []float32 // 16
+	layer1_0_conv1_weight     []float32 // 16x16x3x3
+	layer1_0_bn1_weight       []float32 // 16
+	layer1_0_bn1_bias         []float32 // 16
+	layer1_0_bn1_running_mean []float32 // 16
+	layer1_0_bn1_running_var  []float32 // 16
+	layer1_0_conv2_weight     []float32 // 16x16x3x3
+	layer1_0_bn2_weight       []float32 // 16
+	layer1_0_bn2_bias         []float32 // 16
+	layer1_0_bn2_running_mean []float32 // 16
+	layer1_0_bn2_running_var  []float32 // 16
+	layer1_1_conv1_weight     []float32 // 16x16x3x3
+	layer1_1_bn1_weight       []float32 // 16
+	layer1_1_bn1_bias         []float32 // 16
+	layer1_1_bn1_running_mean []float32 // 16
+	layer1_1_bn1_running_var  []float32 // 16
+	layer1_1_conv2_weight     []float32 // 16x16x3x3
+	layer1_1_bn2_weight       []float32 // 16
+	layer1_1_bn2_bias         []float32 // 16
+	layer1_1_bn2_running_mean []float32 // 16
+	layer1_1_bn2_running_var  []float32 // 16
+	layer1_2_conv1_weight     []float32 // 16x16x3x3
+	layer1_2_bn1_weight       []float32 // 16
+	layer1_2_bn1_bias         []float32 // 16
+	layer1_2_bn1_running_mean []float32 // 16
+	layer1_2_bn1_running_var  []float32 // 16
+	layer1_2_conv2_weight     []float32 // 16x16x3x3
+	layer1_2_bn2_weight       []float32 // 16
+	layer1_2_bn2_bias         []float32 // 16
+	layer1_2_bn2_running_mean []float32 // 16
+	layer1_2_bn2_running_var  []float32 // 16
+	layer1_3_conv1_weight     []float32 // 16x16x3x3
+	layer1_3_bn1_weight       []float32 // 16
+	layer1_3_bn1_bias         []float32 // 16
+	layer1_3_bn1_running_mean []float32 // 16
+	layer1_3_bn1_running_var  []float32 // 16
+	layer1_3_conv2_weight     []float32 // 16x16x3x3
+	layer1_3_bn2_weight       []float32 // 16
+	layer1_3_bn2_bias         []float32 // 16
+	layer1_3_bn2_running_mean []float32 // 16
+	layer1_3_bn2_running_var  []float32 // 16
+	layer1_4_conv1_weight     []float32 // 16x16x3x3
+	layer1_4_bn1_weight       []float32 // 16
+	layer1_4_bn1_bias         []float32 // 16
+	layer1_4_bn1_running_mean []float32 // 16
+	layer1_4_bn1_running_var  []float32 // 16
+	layer1_4_conv2_weight     []float32 // 16x16x3x3
+	layer1_4_bn2_weight       []float32 // 16
+	layer1_4_bn2_bias         []float32 // 16
+	layer1_4_bn2_running_mean []float32 // 16
+	layer1_4_bn2_running_var  []float32 // 16
+	layer1_5_conv1_weight     []float32 // 16x16x3x3
+	layer1_5_bn1_weight       []float32 // 16
+	layer1_5_bn1_bias         []float32 // 16
+	layer1_5_bn1_running_mean []float32 // 16
+	layer1_5_bn1_running_var  []float32 // 16
+	layer1_5_conv2_weight     []float32 // 16x16x3x3
+	layer1_5_bn2_weight       []float32 // 16
+	layer1_5_bn2_bias         []float32 // 16
+	layer1_5_bn2_running_mean []float32 // 16
+	layer1_5_bn2_running_var  []float32 // 16
+	layer1_6_conv1_weight     []float32 // 16x16x3x3
+	layer1_6_bn1_weight       []float32 // 16
+	layer1_6_bn1_bias         []float32 // 16
+	layer1_6_bn1_running_mean []float32 // 16
+	layer1_6_bn1_running_var  []float32 // 16
+	layer1_6_conv2_weight     []float32 // 16x16x3x3
+	layer1_6_bn2_weight       []float32 // 16
+	layer1_6_bn2_bias         []float32 // 16
+	layer1_6_bn2_running_mean []float32 // 16
+	layer1_6_bn2_running_var  []float32 // 16
+	layer1_7_conv1_weight     []float32 // 16x16x3x3
+	layer1_7_bn1_weight       []float32 // 16
+	layer1_7_bn1_bias         []float32 // 16
+	layer1_7_bn1_running_mean []float32 // 16
+	layer1_7_bn1_running_var  []float32 // 16
+	layer1_7_conv2_weight     []float32 // 16x16x3x3
+	layer1_7_bn2_weight       []float32 // 16
+	layer1_7_bn2_bias         []float32 // 16
+	layer1_7_bn2_running_mean []float32 // 16
+	layer1_7_bn2_running_var  []float32 // 16
+	layer1_8_conv1_weight     []float32 // 16x16x3x3
+	layer1_8_bn1_weight       []float32 // 16
+	layer1_8_bn1_bias         []float32 // 16
+	layer1_8_bn1_running_mean []float32 // 16
+	layer1_8_bn1_running_var  []float32 // 16
+	layer1_8_conv2_weight     []float32 // 16x16x3x3
+	layer1_8_bn2_weight       []float32 // 16
+	layer1_8_bn2_bias         []float32 // 16
+	layer1_8_bn2_running_mean []float32 // 16
+	layer1_8_bn2_running_var  []float32 // 16
+	layer2_0_conv1_weight     []float32 // 32x16x3x3
+	layer2_0_bn1_weight       []float32 // 32
+	layer2_0_bn1_bias         []float32 // 32
+	layer2_0_bn1_running_mean []float32 // 32
+	layer2_0_bn1_running_var  []float32 // 32
+	layer2_0_conv2_weight     []float32 // 32x32x3x3
+	layer2_0_bn2_weight       []float32 // 32
+	layer2_0_bn2_bias         []float32 // 32
+	layer2_0_bn2_running_mean []float32 // 32
+	layer2_0_bn2_running_var  []float32 // 32
+	layer2_1_conv1_weight     []float32 // 32x32x3x3
+	layer2_1_bn1_weight       []float32 // 32
+	layer2_1_bn1_bias         []float32 // 32
+	layer2_1_bn1_running_mean []float32 // 32
+	layer2_1_bn1_running_var  []float32 // 32
+	layer2_1_conv2_weight     []float32 // 32x32x3x3
+	layer2_1_bn2_weight       []float32 // 32
+	layer2_1_bn2_bias         []float32 // 32
+	layer2_1_bn2_running_mean []float32 // 32
+	layer2_1_bn2_running_var  []float32 // 32
+	layer2_2_conv1_weight     []float32 // 32x32x3x3
+	layer2_2_bn1_weight       []float32 // 32
+	layer2_2_bn1_bias         []float32 // 32
+	layer2_2_bn1_running_mean []float32 // 32
+	layer2_2_bn1_running_var  []float32 // 32
+	layer2_2_conv2_weight     []float32 // 32x32x3x3
+	layer2_2_bn2_weight       []float32 // 32
+	layer2_2_bn2_bias         []float32 // 32
+	layer2_2_bn2_running_mean []float32 // 32
+	layer2_2_bn2_running_var  []float32 // 32
+	layer2_3_conv1_weight     []float32 // 32x32x3x3
+	layer2_3_bn1_weight       []float32 // 32
+	layer2_3_bn1_bias         []float32 // 32
+	layer2_3_bn1_running_mean []float32 // 32
+	layer2_3_bn1_running_var  []float32 // 32
+	layer2_3_conv2_weight     []float32 // 32x32x3x3
+	layer2_3_bn2_weight       []float32 // 32
+	layer2_3_bn2_bias         []float32 // 32
+	layer2_3_bn2_running_mean []float32 // 32
+	layer2_3_bn2_running_var  []float32 // 32
+	layer2_4_conv1_weight     []float32 // 32x32x3x3
+	layer2_4_bn1_weight       []float32 // 32
+	layer2_4_bn1_bias         []float32 // 32
+	layer2_4_bn1_running_mean []float32 // 32
+	layer2_4_bn1_running_var  []float32 // 32
+	layer2_4_conv2_weight     []float32 // 32x32x3x3
+	layer2_4_bn2_weight       []float32 // 32
+	layer2_4_bn2_bias         []float32 // 32
+	layer2_4_bn2_running_mean []float32 // 32
+	layer2_4_bn2_running_var  []float32 // 32
+	layer2_5_conv1_weight     []float32 // 32x32x3x3
+	layer2_5_bn1_weight       []float32 // 32
+	layer2_5_bn1_bias         []float32 // 32
+	layer2_5_bn1_running_mean []float32 // 32
+	layer2_5_bn1_running_var  []float32 // 32
+	layer2_5_conv2_weight     []float32 // 32x32x3x3
+	layer2_5_bn2_weight       []float32 // 32
+	layer2_5_bn2_bias         []float32 // 32
+	layer2_5_bn2_running_mean []float32 // 32
+	layer2_5_bn2_running_var  []float32 // 32
+	layer2_6_conv1_weight     []float32 // 32x32x3x3
+	layer2_6_bn1_weight       []float32 // 32
+	layer2_6_bn1_bias         []float32 // 32
+	layer2_6_bn1_running_mean []float32 // 32
+	layer2_6_bn1_running_var  []float32 // 32
+	layer2_6_conv2_weight     []float32 // 32x32x3x3
+	layer2_6_bn2_weight       []float32 // 32
+	layer2_6_bn2_bias         []float32 // 32
+	layer2_6_bn2_running_mean []float32 // 32
+	layer2_6_bn2_running_var  []float32 // 32
+	layer2_7_conv1_weight     []float32 // 32x32x3x3
+	layer2_7_bn1_weight       []float32 // 32
+	layer2_7_bn1_bias         []float32 // 32
+	layer2_7_bn1_running_mean []float32 // 32
+	layer2_7_bn1_running_var  []float32 // 32
+	layer2_7_conv2_weight     []float32 // 32x32x3x3
+	layer2_7_bn2_weight       []float32 // 32
+	layer2_7_bn2_bias         []float32 // 32
+	layer2_7_bn2_running_mean []float32 // 32
+	layer2_7_bn2_running_var  []float32 // 32
+	layer2_8_conv1_weight     []float32 // 32x32x3x3
+	layer2_8_bn1_weight       []float32 // 32
+	layer2_8_bn1_bias         []float32 // 32
+	layer2_8_bn1_running_mean []float32 // 32
+	layer2_8_bn1_running_var  []float32 // 32
+	layer2_8_conv2_weight     []float32 // 32x32x3x3
+	layer2_8_bn2_weight       []float32 // 32
+	layer2_8_bn2_bias         []float32 // 32
+	layer2_8_bn2_running_mean []float32 // 32
+	layer2_8_bn2_running_var  []float32 // 32
+	layer3_0_conv1_weight     []float32 // 64x32x3x3
+	layer3_0_bn1_weight       []float32 // 64
+	layer3_0_bn1_bias         []float32 // 64
+	layer3_0_bn1_running_mean []float32 // 64
+	layer3_0_bn1_running_var  []float32 // 64
+	layer3_0_conv2_weight     []float32 // 64x64x3x3
+	layer3_0_bn2_weight       []float32 // 64
+	layer3_0_bn2_bias         []float32 // 64
+	layer3_0_bn2_running_mean []float32 // 64
+	layer3_0_bn2_running_var  []float32 // 64
+	layer3_1_conv1_weight     []float32 // 64x64x3x3
+	layer3_1_bn1_weight       []float32 // 64
+	layer3_1_bn1_bias         []float32 // 64
+	layer3_1_bn1_running_mean []float32 // 64
+	layer3_1_bn1_running_var  []float32 // 64
+	layer3_1_conv2_weight     []float32 // 64x64x3x3
+	layer3_1_bn2_weight       []float32 // 64
+	layer3_1_bn2_bias         []float32 // 64
+	layer3_1_bn2_running_mean []float32 // 64
+	layer3_1_bn2_running_var  []float32 // 64
+	layer3_2_conv1_weight     []float32 // 64x64x3x3
+	layer3_2_bn1_weight       []float32 // 64
+	layer3_2_bn1_bias         []float32 // 64
+	layer3_2_bn1_running_mean []float32 // 64
+	layer3_2_bn1_running_var  []float32 // 64
+	layer3_2_conv2_weight     []float32 // 64x64x3x3
+	layer3_2_bn2_weight       []float32 // 64
+	layer3_2_bn2_bias         []float32 // 64
+	layer3_2_bn2_running_mean []float32 // 64
+	layer3_2_bn2_running_var  []float32 // 64
+	layer3_3_conv1_weight     []float32 // 64x64x3x3
+	layer3_3_bn1_weight       []float32 // 64
+	layer3_3_bn1_bias         []float32 // 64
+	layer3_3_bn1_running_mean []float32 // 64
+	layer3_3_bn1_running_var  []float32 // 64
+	layer3_3_conv2_weight     []float32 // 64x64x3x3
+	layer3_3_bn2_weight       []float32 // 64
+	layer3_3_bn2_bias         []float32 // 64
+	layer3_3_bn2_running_mean []float32 // 64
+	layer3_3_bn2_running_var  []float32 // 64
+	layer3_4_conv1_weight     []float32 // 64x64x3x3
+	layer3_4_bn1_weight       []float32 // 64
+	layer3_4_bn1_bias         []float32 // 64
+	layer3_4_bn1_running_mean []float32 // 64
+	layer3_4_bn1_running_var  []float32 // 64
+	layer3_4_conv2_weight     []float32 // 64x64x3x3
+	layer3_4_bn2_weight       []float32 // 64
+	layer3_4_bn2_bias         []float32 // 64
+	layer3_4_bn2_running_mean []float32 // 64
+	layer3_4_bn2_running_var  []float32 // 64
+	layer3_5_conv1_weight     []float32 // 64x64x3x3
+	layer3_5_bn1_weight       []float32 // 64
+	layer3_5_bn1_bias         []float32 // 64
+	layer3_5_bn1_running_mean []float32 // 64
+	layer3_5_bn1_running_var  []float32 // 64
+	layer3_5_conv2_weight     []float32 // 64x64x3x3
+	layer3_5_bn2_weight       []float32 // 64
+	layer3_5_bn2_bias         []float32 // 64
+	layer3_5_bn2_running_mean []float32 // 64
+	layer3_5_bn2_running_var  []float32 // 64
+	layer3_6_conv1_weight     []float32 // 64x64x3x3
+	layer3_6_bn1_weight       []float32 // 64
+	layer3_6_bn1_bias         []float32 // 64
+	layer3_6_bn1_running_mean []float32 // 64
+	layer3_6_bn1_running_var  []float32 // 64
+	layer3_6_conv2_weight     []float32 // 64x64x3x3
+	layer3_6_bn2_weight       []float32 // 64
+	layer3_6_bn2_bias         []float32 // 64
+	layer3_6_bn2_running_mean []float32 // 64
+	layer3_6_bn2_running_var  []float32 // 64
+	layer3_7_conv1_weight     []float32 // 64x64x3x3
+	layer3_7_bn1_weight       []float32 // 64
+	layer3_7_bn1_bias         []float32 // 64
+	layer3_7_bn1_running_mean []float32 // 64
+	layer3_7_bn1_running_var  []float32 // 64
+	layer3_7_conv2_weight     []float32 // 64x64x3x3
+	layer3_7_bn2_weight       []float32 // 64
+	layer3_7_bn2_bias         []float32 // 64
+	layer3_7_bn2_running_mean []float32 // 64
+	layer3_7_bn2_running_var  []float32 // 64
+	layer3_8_conv1_weight     []float32 // 64x64x3x3
+	layer3_8_bn1_weight       []float32 // 64
+	layer3_8_bn1_bias         []float32 // 64
+	layer3_8_bn1_running_mean []float32 // 64
+	layer3_8_bn1_running_var  []float32 // 64
+	layer3_8_conv2_weight     []float32 // 64x64x3x3
+	layer3_8_bn2_weight       []float32 // 64
+	layer3_8_bn2_bias         []float32 // 64
+	layer3_8_bn2_running_mean []float32 // 64
+	layer3_8_bn2_running_var  []float32 // 64
+	fc_weight                 []float32 // 10x64
+	fc_bias                   []float32 // 10
 }
 
 // activations has one buffer per layer output, each batch times the per-image shape.
@@ -639,6 +586,7 @@ type activations struct {
 type Model struct {
 	data   []float32 // every float parameter, trainable ones first
 	w      weights
+	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
 	arena  []float32 // activations, grown to the largest batch seen
@@ -650,7 +598,7 @@ type Model struct {
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:432]
 	m.w.bn1_weight = d[432:448]
@@ -935,331 +883,331 @@ func New(seed uint64) *Model {
 		{Name: "bn1.bias", Shape: []int{16}, Data: m.w.bn1_bias, Trainable: true},
 		{Name: "bn1.running_mean", Shape: []int{16}, Data: m.w.bn1_running_mean},
 		{Name: "bn1.running_var", Shape: []int{16}, Data: m.w.bn1_running_var},
-		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.bn1_num_batches_tracked},
+		{Name: "bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[0]},
 		{Name: "layer1.0.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_0_conv1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.weight", Shape: []int{16}, Data: m.w.layer1_0_bn1_weight, Trainable: true},
 		{Name: "layer1.0.bn1.bias", Shape: []int{16}, Data: m.w.layer1_0_bn1_bias, Trainable: true},
 		{Name: "layer1.0.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_0_bn1_running_mean},
 		{Name: "layer1.0.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_0_bn1_running_var},
-		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn1_num_batches_tracked},
+		{Name: "layer1.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[1]},
 		{Name: "layer1.0.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_0_conv2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.weight", Shape: []int{16}, Data: m.w.layer1_0_bn2_weight, Trainable: true},
 		{Name: "layer1.0.bn2.bias", Shape: []int{16}, Data: m.w.layer1_0_bn2_bias, Trainable: true},
 		{Name: "layer1.0.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_0_bn2_running_mean},
 		{Name: "layer1.0.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_0_bn2_running_var},
-		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_0_bn2_num_batches_tracked},
+		{Name: "layer1.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[2]},
 		{Name: "layer1.1.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_1_conv1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.weight", Shape: []int{16}, Data: m.w.layer1_1_bn1_weight, Trainable: true},
 		{Name: "layer1.1.bn1.bias", Shape: []int{16}, Data: m.w.layer1_1_bn1_bias, Trainable: true},
 		{Name: "layer1.1.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_1_bn1_running_mean},
 		{Name: "layer1.1.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_1_bn1_running_var},
-		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn1_num_batches_tracked},
+		{Name: "layer1.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[3]},
 		{Name: "layer1.1.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_1_conv2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.weight", Shape: []int{16}, Data: m.w.layer1_1_bn2_weight, Trainable: true},
 		{Name: "layer1.1.bn2.bias", Shape: []int{16}, Data: m.w.layer1_1_bn2_bias, Trainable: true},
 		{Name: "layer1.1.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_1_bn2_running_mean},
 		{Name: "layer1.1.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_1_bn2_running_var},
-		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_1_bn2_num_batches_tracked},
+		{Name: "layer1.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[4]},
 		{Name: "layer1.2.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_2_conv1_weight, Trainable: true},
 		{Name: "layer1.2.bn1.weight", Shape: []int{16}, Data: m.w.layer1_2_bn1_weight, Trainable: true},
 		{Name: "layer1.2.bn1.bias", Shape: []int{16}, Data: m.w.layer1_2_bn1_bias, Trainable: true},
 		{Name: "layer1.2.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_2_bn1_running_mean},
 		{Name: "layer1.2.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_2_bn1_running_var},
-		{Name: "layer1.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn1_num_batches_tracked},
+		{Name: "layer1.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[5]},
 		{Name: "layer1.2.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_2_conv2_weight, Trainable: true},
 		{Name: "layer1.2.bn2.weight", Shape: []int{16}, Data: m.w.layer1_2_bn2_weight, Trainable: true},
 		{Name: "layer1.2.bn2.bias", Shape: []int{16}, Data: m.w.layer1_2_bn2_bias, Trainable: true},
 		{Name: "layer1.2.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_2_bn2_running_mean},
 		{Name: "layer1.2.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_2_bn2_running_var},
-		{Name: "layer1.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_2_bn2_num_batches_tracked},
+		{Name: "layer1.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[6]},
 		{Name: "layer1.3.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_3_conv1_weight, Trainable: true},
 		{Name: "layer1.3.bn1.weight", Shape: []int{16}, Data: m.w.layer1_3_bn1_weight, Trainable: true},
 		{Name: "layer1.3.bn1.bias", Shape: []int{16}, Data: m.w.layer1_3_bn1_bias, Trainable: true},
 		{Name: "layer1.3.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_3_bn1_running_mean},
 		{Name: "layer1.3.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_3_bn1_running_var},
-		{Name: "layer1.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_3_bn1_num_batches_tracked},
+		{Name: "layer1.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[7]},
 		{Name: "layer1.3.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_3_conv2_weight, Trainable: true},
 		{Name: "layer1.3.bn2.weight", Shape: []int{16}, Data: m.w.layer1_3_bn2_weight, Trainable: true},
 		{Name: "layer1.3.bn2.bias", Shape: []int{16}, Data: m.w.layer1_3_bn2_bias, Trainable: true},
 		{Name: "layer1.3.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_3_bn2_running_mean},
 		{Name: "layer1.3.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_3_bn2_running_var},
-		{Name: "layer1.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_3_bn2_num_batches_tracked},
+		{Name: "layer1.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[8]},
 		{Name: "layer1.4.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_4_conv1_weight, Trainable: true},
 		{Name: "layer1.4.bn1.weight", Shape: []int{16}, Data: m.w.layer1_4_bn1_weight, Trainable: true},
 		{Name: "layer1.4.bn1.bias", Shape: []int{16}, Data: m.w.layer1_4_bn1_bias, Trainable: true},
 		{Name: "layer1.4.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_4_bn1_running_mean},
 		{Name: "layer1.4.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_4_bn1_running_var},
-		{Name: "layer1.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_4_bn1_num_batches_tracked},
+		{Name: "layer1.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[9]},
 		{Name: "layer1.4.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_4_conv2_weight, Trainable: true},
 		{Name: "layer1.4.bn2.weight", Shape: []int{16}, Data: m.w.layer1_4_bn2_weight, Trainable: true},
 		{Name: "layer1.4.bn2.bias", Shape: []int{16}, Data: m.w.layer1_4_bn2_bias, Trainable: true},
 		{Name: "layer1.4.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_4_bn2_running_mean},
 		{Name: "layer1.4.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_4_bn2_running_var},
-		{Name: "layer1.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_4_bn2_num_batches_tracked},
+		{Name: "layer1.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[10]},
 		{Name: "layer1.5.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_5_conv1_weight, Trainable: true},
 		{Name: "layer1.5.bn1.weight", Shape: []int{16}, Data: m.w.layer1_5_bn1_weight, Trainable: true},
 		{Name: "layer1.5.bn1.bias", Shape: []int{16}, Data: m.w.layer1_5_bn1_bias, Trainable: true},
 		{Name: "layer1.5.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_5_bn1_running_mean},
 		{Name: "layer1.5.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_5_bn1_running_var},
-		{Name: "layer1.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_5_bn1_num_batches_tracked},
+		{Name: "layer1.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[11]},
 		{Name: "layer1.5.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_5_conv2_weight, Trainable: true},
 		{Name: "layer1.5.bn2.weight", Shape: []int{16}, Data: m.w.layer1_5_bn2_weight, Trainable: true},
 		{Name: "layer1.5.bn2.bias", Shape: []int{16}, Data: m.w.layer1_5_bn2_bias, Trainable: true},
 		{Name: "layer1.5.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_5_bn2_running_mean},
 		{Name: "layer1.5.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_5_bn2_running_var},
-		{Name: "layer1.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_5_bn2_num_batches_tracked},
+		{Name: "layer1.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[12]},
 		{Name: "layer1.6.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_6_conv1_weight, Trainable: true},
 		{Name: "layer1.6.bn1.weight", Shape: []int{16}, Data: m.w.layer1_6_bn1_weight, Trainable: true},
 		{Name: "layer1.6.bn1.bias", Shape: []int{16}, Data: m.w.layer1_6_bn1_bias, Trainable: true},
 		{Name: "layer1.6.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_6_bn1_running_mean},
 		{Name: "layer1.6.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_6_bn1_running_var},
-		{Name: "layer1.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_6_bn1_num_batches_tracked},
+		{Name: "layer1.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[13]},
 		{Name: "layer1.6.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_6_conv2_weight, Trainable: true},
 		{Name: "layer1.6.bn2.weight", Shape: []int{16}, Data: m.w.layer1_6_bn2_weight, Trainable: true},
 		{Name: "layer1.6.bn2.bias", Shape: []int{16}, Data: m.w.layer1_6_bn2_bias, Trainable: true},
 		{Name: "layer1.6.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_6_bn2_running_mean},
 		{Name: "layer1.6.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_6_bn2_running_var},
-		{Name: "layer1.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_6_bn2_num_batches_tracked},
+		{Name: "layer1.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[14]},
 		{Name: "layer1.7.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_7_conv1_weight, Trainable: true},
 		{Name: "layer1.7.bn1.weight", Shape: []int{16}, Data: m.w.layer1_7_bn1_weight, Trainable: true},
 		{Name: "layer1.7.bn1.bias", Shape: []int{16}, Data: m.w.layer1_7_bn1_bias, Trainable: true},
 		{Name: "layer1.7.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_7_bn1_running_mean},
 		{Name: "layer1.7.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_7_bn1_running_var},
-		{Name: "layer1.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_7_bn1_num_batches_tracked},
+		{Name: "layer1.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[15]},
 		{Name: "layer1.7.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_7_conv2_weight, Trainable: true},
 		{Name: "layer1.7.bn2.weight", Shape: []int{16}, Data: m.w.layer1_7_bn2_weight, Trainable: true},
 		{Name: "layer1.7.bn2.bias", Shape: []int{16}, Data: m.w.layer1_7_bn2_bias, Trainable: true},
 		{Name: "layer1.7.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_7_bn2_running_mean},
 		{Name: "layer1.7.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_7_bn2_running_var},
-		{Name: "layer1.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_7_bn2_num_batches_tracked},
+		{Name: "layer1.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[16]},
 		{Name: "layer1.8.conv1.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_8_conv1_weight, Trainable: true},
 		{Name: "layer1.8.bn1.weight", Shape: []int{16}, Data: m.w.layer1_8_bn1_weight, Trainable: true},
 		{Name: "layer1.8.bn1.bias", Shape: []int{16}, Data: m.w.layer1_8_bn1_bias, Trainable: true},
 		{Name: "layer1.8.bn1.running_mean", Shape: []int{16}, Data: m.w.layer1_8_bn1_running_mean},
 		{Name: "layer1.8.bn1.running_var", Shape: []int{16}, Data: m.w.layer1_8_bn1_running_var},
-		{Name: "layer1.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_8_bn1_num_batches_tracked},
+		{Name: "layer1.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[17]},
 		{Name: "layer1.8.conv2.weight", Shape: []int{16, 16, 3, 3}, Data: m.w.layer1_8_conv2_weight, Trainable: true},
 		{Name: "layer1.8.bn2.weight", Shape: []int{16}, Data: m.w.layer1_8_bn2_weight, Trainable: true},
 		{Name: "layer1.8.bn2.bias", Shape: []int{16}, Data: m.w.layer1_8_bn2_bias, Trainable: true},
 		{Name: "layer1.8.bn2.running_mean", Shape: []int{16}, Data: m.w.layer1_8_bn2_running_mean},
 		{Name: "layer1.8.bn2.running_var", Shape: []int{16}, Data: m.w.layer1_8_bn2_running_var},
-		{Name: "layer1.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer1_8_bn2_num_batches_tracked},
+		{Name: "layer1.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[18]},
 		{Name: "layer2.0.conv1.weight", Shape: []int{32, 16, 3, 3}, Data: m.w.layer2_0_conv1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.weight", Shape: []int{32}, Data: m.w.layer2_0_bn1_weight, Trainable: true},
 		{Name: "layer2.0.bn1.bias", Shape: []int{32}, Data: m.w.layer2_0_bn1_bias, Trainable: true},
 		{Name: "layer2.0.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_0_bn1_running_mean},
 		{Name: "layer2.0.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_0_bn1_running_var},
-		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn1_num_batches_tracked},
+		{Name: "layer2.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[19]},
 		{Name: "layer2.0.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_0_conv2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.weight", Shape: []int{32}, Data: m.w.layer2_0_bn2_weight, Trainable: true},
 		{Name: "layer2.0.bn2.bias", Shape: []int{32}, Data: m.w.layer2_0_bn2_bias, Trainable: true},
 		{Name: "layer2.0.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_0_bn2_running_mean},
 		{Name: "layer2.0.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_0_bn2_running_var},
-		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_0_bn2_num_batches_tracked},
+		{Name: "layer2.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[20]},
 		{Name: "layer2.1.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_1_conv1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.weight", Shape: []int{32}, Data: m.w.layer2_1_bn1_weight, Trainable: true},
 		{Name: "layer2.1.bn1.bias", Shape: []int{32}, Data: m.w.layer2_1_bn1_bias, Trainable: true},
 		{Name: "layer2.1.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_1_bn1_running_mean},
 		{Name: "layer2.1.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_1_bn1_running_var},
-		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn1_num_batches_tracked},
+		{Name: "layer2.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[21]},
 		{Name: "layer2.1.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_1_conv2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.weight", Shape: []int{32}, Data: m.w.layer2_1_bn2_weight, Trainable: true},
 		{Name: "layer2.1.bn2.bias", Shape: []int{32}, Data: m.w.layer2_1_bn2_bias, Trainable: true},
 		{Name: "layer2.1.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_1_bn2_running_mean},
 		{Name: "layer2.1.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_1_bn2_running_var},
-		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_1_bn2_num_batches_tracked},
+		{Name: "layer2.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[22]},
 		{Name: "layer2.2.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_2_conv1_weight, Trainable: true},
 		{Name: "layer2.2.bn1.weight", Shape: []int{32}, Data: m.w.layer2_2_bn1_weight, Trainable: true},
 		{Name: "layer2.2.bn1.bias", Shape: []int{32}, Data: m.w.layer2_2_bn1_bias, Trainable: true},
 		{Name: "layer2.2.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_2_bn1_running_mean},
 		{Name: "layer2.2.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_2_bn1_running_var},
-		{Name: "layer2.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn1_num_batches_tracked},
+		{Name: "layer2.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[23]},
 		{Name: "layer2.2.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_2_conv2_weight, Trainable: true},
 		{Name: "layer2.2.bn2.weight", Shape: []int{32}, Data: m.w.layer2_2_bn2_weight, Trainable: true},
 		{Name: "layer2.2.bn2.bias", Shape: []int{32}, Data: m.w.layer2_2_bn2_bias, Trainable: true},
 		{Name: "layer2.2.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_2_bn2_running_mean},
 		{Name: "layer2.2.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_2_bn2_running_var},
-		{Name: "layer2.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_2_bn2_num_batches_tracked},
+		{Name: "layer2.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[24]},
 		{Name: "layer2.3.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_3_conv1_weight, Trainable: true},
 		{Name: "layer2.3.bn1.weight", Shape: []int{32}, Data: m.w.layer2_3_bn1_weight, Trainable: true},
 		{Name: "layer2.3.bn1.bias", Shape: []int{32}, Data: m.w.layer2_3_bn1_bias, Trainable: true},
 		{Name: "layer2.3.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_3_bn1_running_mean},
 		{Name: "layer2.3.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_3_bn1_running_var},
-		{Name: "layer2.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn1_num_batches_tracked},
+		{Name: "layer2.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[25]},
 		{Name: "layer2.3.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_3_conv2_weight, Trainable: true},
 		{Name: "layer2.3.bn2.weight", Shape: []int{32}, Data: m.w.layer2_3_bn2_weight, Trainable: true},
 		{Name: "layer2.3.bn2.bias", Shape: []int{32}, Data: m.w.layer2_3_bn2_bias, Trainable: true},
 		{Name: "layer2.3.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_3_bn2_running_mean},
 		{Name: "layer2.3.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_3_bn2_running_var},
-		{Name: "layer2.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_3_bn2_num_batches_tracked},
+		{Name: "layer2.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[26]},
 		{Name: "layer2.4.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_4_conv1_weight, Trainable: true},
 		{Name: "layer2.4.bn1.weight", Shape: []int{32}, Data: m.w.layer2_4_bn1_weight, Trainable: true},
 		{Name: "layer2.4.bn1.bias", Shape: []int{32}, Data: m.w.layer2_4_bn1_bias, Trainable: true},
 		{Name: "layer2.4.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_4_bn1_running_mean},
 		{Name: "layer2.4.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_4_bn1_running_var},
-		{Name: "layer2.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_4_bn1_num_batches_tracked},
+		{Name: "layer2.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[27]},
 		{Name: "layer2.4.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_4_conv2_weight, Trainable: true},
 		{Name: "layer2.4.bn2.weight", Shape: []int{32}, Data: m.w.layer2_4_bn2_weight, Trainable: true},
 		{Name: "layer2.4.bn2.bias", Shape: []int{32}, Data: m.w.layer2_4_bn2_bias, Trainable: true},
 		{Name: "layer2.4.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_4_bn2_running_mean},
 		{Name: "layer2.4.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_4_bn2_running_var},
-		{Name: "layer2.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_4_bn2_num_batches_tracked},
+		{Name: "layer2.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[28]},
 		{Name: "layer2.5.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_5_conv1_weight, Trainable: true},
 		{Name: "layer2.5.bn1.weight", Shape: []int{32}, Data: m.w.layer2_5_bn1_weight, Trainable: true},
 		{Name: "layer2.5.bn1.bias", Shape: []int{32}, Data: m.w.layer2_5_bn1_bias, Trainable: true},
 		{Name: "layer2.5.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_5_bn1_running_mean},
 		{Name: "layer2.5.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_5_bn1_running_var},
-		{Name: "layer2.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_5_bn1_num_batches_tracked},
+		{Name: "layer2.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[29]},
 		{Name: "layer2.5.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_5_conv2_weight, Trainable: true},
 		{Name: "layer2.5.bn2.weight", Shape: []int{32}, Data: m.w.layer2_5_bn2_weight, Trainable: true},
 		{Name: "layer2.5.bn2.bias", Shape: []int{32}, Data: m.w.layer2_5_bn2_bias, Trainable: true},
 		{Name: "layer2.5.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_5_bn2_running_mean},
 		{Name: "layer2.5.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_5_bn2_running_var},
-		{Name: "layer2.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_5_bn2_num_batches_tracked},
+		{Name: "layer2.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[30]},
 		{Name: "layer2.6.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_6_conv1_weight, Trainable: true},
 		{Name: "layer2.6.bn1.weight", Shape: []int{32}, Data: m.w.layer2_6_bn1_weight, Trainable: true},
 		{Name: "layer2.6.bn1.bias", Shape: []int{32}, Data: m.w.layer2_6_bn1_bias, Trainable: true},
 		{Name: "layer2.6.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_6_bn1_running_mean},
 		{Name: "layer2.6.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_6_bn1_running_var},
-		{Name: "layer2.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_6_bn1_num_batches_tracked},
+		{Name: "layer2.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[31]},
 		{Name: "layer2.6.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_6_conv2_weight, Trainable: true},
 		{Name: "layer2.6.bn2.weight", Shape: []int{32}, Data: m.w.layer2_6_bn2_weight, Trainable: true},
 		{Name: "layer2.6.bn2.bias", Shape: []int{32}, Data: m.w.layer2_6_bn2_bias, Trainable: true},
 		{Name: "layer2.6.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_6_bn2_running_mean},
 		{Name: "layer2.6.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_6_bn2_running_var},
-		{Name: "layer2.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_6_bn2_num_batches_tracked},
+		{Name: "layer2.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[32]},
 		{Name: "layer2.7.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_7_conv1_weight, Trainable: true},
 		{Name: "layer2.7.bn1.weight", Shape: []int{32}, Data: m.w.layer2_7_bn1_weight, Trainable: true},
 		{Name: "layer2.7.bn1.bias", Shape: []int{32}, Data: m.w.layer2_7_bn1_bias, Trainable: true},
 		{Name: "layer2.7.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_7_bn1_running_mean},
 		{Name: "layer2.7.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_7_bn1_running_var},
-		{Name: "layer2.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_7_bn1_num_batches_tracked},
+		{Name: "layer2.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[33]},
 		{Name: "layer2.7.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_7_conv2_weight, Trainable: true},
 		{Name: "layer2.7.bn2.weight", Shape: []int{32}, Data: m.w.layer2_7_bn2_weight, Trainable: true},
 		{Name: "layer2.7.bn2.bias", Shape: []int{32}, Data: m.w.layer2_7_bn2_bias, Trainable: true},
 		{Name: "layer2.7.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_7_bn2_running_mean},
 		{Name: "layer2.7.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_7_bn2_running_var},
-		{Name: "layer2.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_7_bn2_num_batches_tracked},
+		{Name: "layer2.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[34]},
 		{Name: "layer2.8.conv1.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_8_conv1_weight, Trainable: true},
 		{Name: "layer2.8.bn1.weight", Shape: []int{32}, Data: m.w.layer2_8_bn1_weight, Trainable: true},
 		{Name: "layer2.8.bn1.bias", Shape: []int{32}, Data: m.w.layer2_8_bn1_bias, Trainable: true},
 		{Name: "layer2.8.bn1.running_mean", Shape: []int{32}, Data: m.w.layer2_8_bn1_running_mean},
 		{Name: "layer2.8.bn1.running_var", Shape: []int{32}, Data: m.w.layer2_8_bn1_running_var},
-		{Name: "layer2.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_8_bn1_num_batches_tracked},
+		{Name: "layer2.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[35]},
 		{Name: "layer2.8.conv2.weight", Shape: []int{32, 32, 3, 3}, Data: m.w.layer2_8_conv2_weight, Trainable: true},
 		{Name: "layer2.8.bn2.weight", Shape: []int{32}, Data: m.w.layer2_8_bn2_weight, Trainable: true},
 		{Name: "layer2.8.bn2.bias", Shape: []int{32}, Data: m.w.layer2_8_bn2_bias, Trainable: true},
 		{Name: "layer2.8.bn2.running_mean", Shape: []int{32}, Data: m.w.layer2_8_bn2_running_mean},
 		{Name: "layer2.8.bn2.running_var", Shape: []int{32}, Data: m.w.layer2_8_bn2_running_var},
-		{Name: "layer2.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer2_8_bn2_num_batches_tracked},
+		{Name: "layer2.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[36]},
 		{Name: "layer3.0.conv1.weight", Shape: []int{64, 32, 3, 3}, Data: m.w.layer3_0_conv1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.weight", Shape: []int{64}, Data: m.w.layer3_0_bn1_weight, Trainable: true},
 		{Name: "layer3.0.bn1.bias", Shape: []int{64}, Data: m.w.layer3_0_bn1_bias, Trainable: true},
 		{Name: "layer3.0.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_0_bn1_running_mean},
 		{Name: "layer3.0.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_0_bn1_running_var},
-		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn1_num_batches_tracked},
+		{Name: "layer3.0.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[37]},
 		{Name: "layer3.0.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_0_conv2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.weight", Shape: []int{64}, Data: m.w.layer3_0_bn2_weight, Trainable: true},
 		{Name: "layer3.0.bn2.bias", Shape: []int{64}, Data: m.w.layer3_0_bn2_bias, Trainable: true},
 		{Name: "layer3.0.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_0_bn2_running_mean},
 		{Name: "layer3.0.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_0_bn2_running_var},
-		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_0_bn2_num_batches_tracked},
+		{Name: "layer3.0.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[38]},
 		{Name: "layer3.1.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_1_conv1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.weight", Shape: []int{64}, Data: m.w.layer3_1_bn1_weight, Trainable: true},
 		{Name: "layer3.1.bn1.bias", Shape: []int{64}, Data: m.w.layer3_1_bn1_bias, Trainable: true},
 		{Name: "layer3.1.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_1_bn1_running_mean},
 		{Name: "layer3.1.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_1_bn1_running_var},
-		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn1_num_batches_tracked},
+		{Name: "layer3.1.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[39]},
 		{Name: "layer3.1.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_1_conv2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.weight", Shape: []int{64}, Data: m.w.layer3_1_bn2_weight, Trainable: true},
 		{Name: "layer3.1.bn2.bias", Shape: []int{64}, Data: m.w.layer3_1_bn2_bias, Trainable: true},
 		{Name: "layer3.1.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_1_bn2_running_mean},
 		{Name: "layer3.1.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_1_bn2_running_var},
-		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_1_bn2_num_batches_tracked},
+		{Name: "layer3.1.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[40]},
 		{Name: "layer3.2.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_2_conv1_weight, Trainable: true},
 		{Name: "layer3.2.bn1.weight", Shape: []int{64}, Data: m.w.layer3_2_bn1_weight, Trainable: true},
 		{Name: "layer3.2.bn1.bias", Shape: []int{64}, Data: m.w.layer3_2_bn1_bias, Trainable: true},
 		{Name: "layer3.2.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_2_bn1_running_mean},
 		{Name: "layer3.2.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_2_bn1_running_var},
-		{Name: "layer3.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn1_num_batches_tracked},
+		{Name: "layer3.2.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[41]},
 		{Name: "layer3.2.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_2_conv2_weight, Trainable: true},
 		{Name: "layer3.2.bn2.weight", Shape: []int{64}, Data: m.w.layer3_2_bn2_weight, Trainable: true},
 		{Name: "layer3.2.bn2.bias", Shape: []int{64}, Data: m.w.layer3_2_bn2_bias, Trainable: true},
 		{Name: "layer3.2.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_2_bn2_running_mean},
 		{Name: "layer3.2.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_2_bn2_running_var},
-		{Name: "layer3.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_2_bn2_num_batches_tracked},
+		{Name: "layer3.2.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[42]},
 		{Name: "layer3.3.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_3_conv1_weight, Trainable: true},
 		{Name: "layer3.3.bn1.weight", Shape: []int{64}, Data: m.w.layer3_3_bn1_weight, Trainable: true},
 		{Name: "layer3.3.bn1.bias", Shape: []int{64}, Data: m.w.layer3_3_bn1_bias, Trainable: true},
 		{Name: "layer3.3.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_3_bn1_running_mean},
 		{Name: "layer3.3.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_3_bn1_running_var},
-		{Name: "layer3.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn1_num_batches_tracked},
+		{Name: "layer3.3.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[43]},
 		{Name: "layer3.3.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_3_conv2_weight, Trainable: true},
 		{Name: "layer3.3.bn2.weight", Shape: []int{64}, Data: m.w.layer3_3_bn2_weight, Trainable: true},
 		{Name: "layer3.3.bn2.bias", Shape: []int{64}, Data: m.w.layer3_3_bn2_bias, Trainable: true},
 		{Name: "layer3.3.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_3_bn2_running_mean},
 		{Name: "layer3.3.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_3_bn2_running_var},
-		{Name: "layer3.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_3_bn2_num_batches_tracked},
+		{Name: "layer3.3.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[44]},
 		{Name: "layer3.4.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_4_conv1_weight, Trainable: true},
 		{Name: "layer3.4.bn1.weight", Shape: []int{64}, Data: m.w.layer3_4_bn1_weight, Trainable: true},
 		{Name: "layer3.4.bn1.bias", Shape: []int{64}, Data: m.w.layer3_4_bn1_bias, Trainable: true},
 		{Name: "layer3.4.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_4_bn1_running_mean},
 		{Name: "layer3.4.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_4_bn1_running_var},
-		{Name: "layer3.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn1_num_batches_tracked},
+		{Name: "layer3.4.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[45]},
 		{Name: "layer3.4.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_4_conv2_weight, Trainable: true},
 		{Name: "layer3.4.bn2.weight", Shape: []int{64}, Data: m.w.layer3_4_bn2_weight, Trainable: true},
 		{Name: "layer3.4.bn2.bias", Shape: []int{64}, Data: m.w.layer3_4_bn2_bias, Trainable: true},
 		{Name: "layer3.4.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_4_bn2_running_mean},
 		{Name: "layer3.4.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_4_bn2_running_var},
-		{Name: "layer3.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_4_bn2_num_batches_tracked},
+		{Name: "layer3.4.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[46]},
 		{Name: "layer3.5.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_5_conv1_weight, Trainable: true},
 		{Name: "layer3.5.bn1.weight", Shape: []int{64}, Data: m.w.layer3_5_bn1_weight, Trainable: true},
 		{Name: "layer3.5.bn1.bias", Shape: []int{64}, Data: m.w.layer3_5_bn1_bias, Trainable: true},
 		{Name: "layer3.5.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_5_bn1_running_mean},
 		{Name: "layer3.5.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_5_bn1_running_var},
-		{Name: "layer3.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn1_num_batches_tracked},
+		{Name: "layer3.5.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[47]},
 		{Name: "layer3.5.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_5_conv2_weight, Trainable: true},
 		{Name: "layer3.5.bn2.weight", Shape: []int{64}, Data: m.w.layer3_5_bn2_weight, Trainable: true},
 		{Name: "layer3.5.bn2.bias", Shape: []int{64}, Data: m.w.layer3_5_bn2_bias, Trainable: true},
 		{Name: "layer3.5.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_5_bn2_running_mean},
 		{Name: "layer3.5.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_5_bn2_running_var},
-		{Name: "layer3.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_5_bn2_num_batches_tracked},
+		{Name: "layer3.5.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[48]},
 		{Name: "layer3.6.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_6_conv1_weight, Trainable: true},
 		{Name: "layer3.6.bn1.weight", Shape: []int{64}, Data: m.w.layer3_6_bn1_weight, Trainable: true},
 		{Name: "layer3.6.bn1.bias", Shape: []int{64}, Data: m.w.layer3_6_bn1_bias, Trainable: true},
 		{Name: "layer3.6.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_6_bn1_running_mean},
 		{Name: "layer3.6.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_6_bn1_running_var},
-		{Name: "layer3.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_6_bn1_num_batches_tracked},
+		{Name: "layer3.6.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[49]},
 		{Name: "layer3.6.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_6_conv2_weight, Trainable: true},
 		{Name: "layer3.6.bn2.weight", Shape: []int{64}, Data: m.w.layer3_6_bn2_weight, Trainable: true},
 		{Name: "layer3.6.bn2.bias", Shape: []int{64}, Data: m.w.layer3_6_bn2_bias, Trainable: true},
 		{Name: "layer3.6.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_6_bn2_running_mean},
 		{Name: "layer3.6.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_6_bn2_running_var},
-		{Name: "layer3.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_6_bn2_num_batches_tracked},
+		{Name: "layer3.6.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[50]},
 		{Name: "layer3.7.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_7_conv1_weight, Trainable: true},
 		{Name: "layer3.7.bn1.weight", Shape: []int{64}, Data: m.w.layer3_7_bn1_weight, Trainable: true},
 		{Name: "layer3.7.bn1.bias", Shape: []int{64}, Data: m.w.layer3_7_bn1_bias, Trainable: true},
 		{Name: "layer3.7.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_7_bn1_running_mean},
 		{Name: "layer3.7.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_7_bn1_running_var},
-		{Name: "layer3.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_7_bn1_num_batches_tracked},
+		{Name: "layer3.7.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[51]},
 		{Name: "layer3.7.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_7_conv2_weight, Trainable: true},
 		{Name: "layer3.7.bn2.weight", Shape: []int{64}, Data: m.w.layer3_7_bn2_weight, Trainable: true},
 		{Name: "layer3.7.bn2.bias", Shape: []int{64}, Data: m.w.layer3_7_bn2_bias, Trainable: true},
 		{Name: "layer3.7.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_7_bn2_running_mean},
 		{Name: "layer3.7.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_7_bn2_running_var},
-		{Name: "layer3.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_7_bn2_num_batches_tracked},
+		{Name: "layer3.7.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[52]},
 		{Name: "layer3.8.conv1.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_8_conv1_weight, Trainable: true},
 		{Name: "layer3.8.bn1.weight", Shape: []int{64}, Data: m.w.layer3_8_bn1_weight, Trainable: true},
 		{Name: "layer3.8.bn1.bias", Shape: []int{64}, Data: m.w.layer3_8_bn1_bias, Trainable: true},
 		{Name: "layer3.8.bn1.running_mean", Shape: []int{64}, Data: m.w.layer3_8_bn1_running_mean},
 		{Name: "layer3.8.bn1.running_var", Shape: []int{64}, Data: m.w.layer3_8_bn1_running_var},
-		{Name: "layer3.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_8_bn1_num_batches_tracked},
+		{Name: "layer3.8.bn1.num_batches_tracked", Shape: []int{}, Count: &m.counts[53]},
 		{Name: "layer3.8.conv2.weight", Shape: []int{64, 64, 3, 3}, Data: m.w.layer3_8_conv2_weight, Trainable: true},
 		{Name: "layer3.8.bn2.weight", Shape: []int{64}, Data: m.w.layer3_8_bn2_weight, Trainable: true},
 		{Name: "layer3.8.bn2.bias", Shape: []int{64}, Data: m.w.layer3_8_bn2_bias, Trainable: true},
 		{Name: "layer3.8.bn2.running_mean", Shape: []int{64}, Data: m.w.layer3_8_bn2_running_mean},
 		{Name: "layer3.8.bn2.running_var", Shape: []int{64}, Data: m.w.layer3_8_bn2_running_var},
-		{Name: "layer3.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.w.layer3_8_bn2_num_batches_tracked},
+		{Name: "layer3.8.bn2.num_batches_tracked", Shape: []int{}, Count: &m.counts[54]},
 		{Name: "fc.weight", Shape: []int{10, 64}, Data: m.w.fc_weight, Trainable: true},
 		{Name: "fc.bias", Shape: []int{10}, Data: m.w.fc_bias, Trainable: true},
 	}

@@ -257,6 +257,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	backup     []float32 // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32 // gradients of the activations
 	d          activations
 	batch      int
@@ -264,7 +265,7 @@ type Trainer struct {
 
 // NewTrainer returns a trainer that updates m with opt.
 func NewTrainer(m *Model, opt SGD) *Trainer {
-	t := &Trainer{m: m, opt: opt, grad: make([]float32, trainableFloats), momentum: make([]float32, trainableFloats), stats: make([]float32, bnStatFloats)}
+	t := &Trainer{m: m, opt: opt, grad: make([]float32, trainableFloats), momentum: make([]float32, trainableFloats), stats: make([]float32, bnStatFloats), backup: make([]float32, paramFloats-trainableFloats)}
 	gr, st := t.grad, t.stats
 	t.g.conv1_weight = gr[0:432]
 	t.g.bn1_weight = gr[432:448]
@@ -773,12 +774,18 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 		}
 		t.d, t.batch = layout(t.arena, batch), batch
 	}
+	copy(t.backup, t.m.data[trainableFloats:])
 	t.forward(x, batch)
 	// Gradients accumulate into the activation arena, so it starts at zero.
 	clear(t.arena[:batch*activationFloats])
 	loss := nn.SoftmaxCrossEntropy(t.d.fc, t.m.a.fc, labels, batch, Classes)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, fmt.Errorf("resnet56: the loss is %v; the weights were not updated", loss)
+		// Leave the model as it was: no update, and the BN statistics restored.
+		copy(t.m.data[trainableFloats:], t.backup)
+		for i := range t.m.counts {
+			t.m.counts[i]--
+		}
+		return 0, fmt.Errorf("resnet56: the loss is %v; the model was left unchanged", loss)
 	}
 	return float32(loss), nil
 }
@@ -788,116 +795,95 @@ func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.m.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
 	nn.BatchNormTrain(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.bn1_num_batches_tracked++
 	nn.ReLU(a.relu, a.bn1)
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.relu, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
 	nn.BatchNormTrain(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
 	nn.BatchNormTrain(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_0_bn2_num_batches_tracked++
 	nn.Add(a.layer1_0_add, a.layer1_0_bn2, a.relu)
 	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_add)
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
 	nn.BatchNormTrain(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
 	nn.BatchNormTrain(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_1_bn2_num_batches_tracked++
 	nn.Add(a.layer1_1_add, a.layer1_1_bn2, a.layer1_0_relu_2)
 	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_add)
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_2, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
 	nn.BatchNormTrain(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
 	nn.BatchNormTrain(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_2_bn2_num_batches_tracked++
 	nn.Add(a.layer1_2_add, a.layer1_2_bn2, a.layer1_1_relu_2)
 	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_add)
 
 	// layer1.3
 	nn.Conv2D(ws, a.layer1_3_conv1, a.layer1_2_relu_2, w.layer1_3_conv1_weight, nil, batch, layer1_3_conv1_dims)
 	nn.BatchNormTrain(a.layer1_3_bn1, a.layer1_3_conv1, w.layer1_3_bn1_weight, w.layer1_3_bn1_bias, w.layer1_3_bn1_running_mean, w.layer1_3_bn1_running_var, s.layer1_3_bn1_mean, s.layer1_3_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_3_relu, a.layer1_3_bn1)
 	nn.Conv2D(ws, a.layer1_3_conv2, a.layer1_3_relu, w.layer1_3_conv2_weight, nil, batch, layer1_3_conv2_dims)
 	nn.BatchNormTrain(a.layer1_3_bn2, a.layer1_3_conv2, w.layer1_3_bn2_weight, w.layer1_3_bn2_bias, w.layer1_3_bn2_running_mean, w.layer1_3_bn2_running_var, s.layer1_3_bn2_mean, s.layer1_3_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_3_bn2_num_batches_tracked++
 	nn.Add(a.layer1_3_add, a.layer1_3_bn2, a.layer1_2_relu_2)
 	nn.ReLU(a.layer1_3_relu_2, a.layer1_3_add)
 
 	// layer1.4
 	nn.Conv2D(ws, a.layer1_4_conv1, a.layer1_3_relu_2, w.layer1_4_conv1_weight, nil, batch, layer1_4_conv1_dims)
 	nn.BatchNormTrain(a.layer1_4_bn1, a.layer1_4_conv1, w.layer1_4_bn1_weight, w.layer1_4_bn1_bias, w.layer1_4_bn1_running_mean, w.layer1_4_bn1_running_var, s.layer1_4_bn1_mean, s.layer1_4_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_4_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_4_relu, a.layer1_4_bn1)
 	nn.Conv2D(ws, a.layer1_4_conv2, a.layer1_4_relu, w.layer1_4_conv2_weight, nil, batch, layer1_4_conv2_dims)
 	nn.BatchNormTrain(a.layer1_4_bn2, a.layer1_4_conv2, w.layer1_4_bn2_weight, w.layer1_4_bn2_bias, w.layer1_4_bn2_running_mean, w.layer1_4_bn2_running_var, s.layer1_4_bn2_mean, s.layer1_4_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_4_bn2_num_batches_tracked++
 	nn.Add(a.layer1_4_add, a.layer1_4_bn2, a.layer1_3_relu_2)
 	nn.ReLU(a.layer1_4_relu_2, a.layer1_4_add)
 
 	// layer1.5
 	nn.Conv2D(ws, a.layer1_5_conv1, a.layer1_4_relu_2, w.layer1_5_conv1_weight, nil, batch, layer1_5_conv1_dims)
 	nn.BatchNormTrain(a.layer1_5_bn1, a.layer1_5_conv1, w.layer1_5_bn1_weight, w.layer1_5_bn1_bias, w.layer1_5_bn1_running_mean, w.layer1_5_bn1_running_var, s.layer1_5_bn1_mean, s.layer1_5_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_5_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_5_relu, a.layer1_5_bn1)
 	nn.Conv2D(ws, a.layer1_5_conv2, a.layer1_5_relu, w.layer1_5_conv2_weight, nil, batch, layer1_5_conv2_dims)
 	nn.BatchNormTrain(a.layer1_5_bn2, a.layer1_5_conv2, w.layer1_5_bn2_weight, w.layer1_5_bn2_bias, w.layer1_5_bn2_running_mean, w.layer1_5_bn2_running_var, s.layer1_5_bn2_mean, s.layer1_5_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_5_bn2_num_batches_tracked++
 	nn.Add(a.layer1_5_add, a.layer1_5_bn2, a.layer1_4_relu_2)
 	nn.ReLU(a.layer1_5_relu_2, a.layer1_5_add)
 
 	// layer1.6
 	nn.Conv2D(ws, a.layer1_6_conv1, a.layer1_5_relu_2, w.layer1_6_conv1_weight, nil, batch, layer1_6_conv1_dims)
 	nn.BatchNormTrain(a.layer1_6_bn1, a.layer1_6_conv1, w.layer1_6_bn1_weight, w.layer1_6_bn1_bias, w.layer1_6_bn1_running_mean, w.layer1_6_bn1_running_var, s.layer1_6_bn1_mean, s.layer1_6_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_6_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_6_relu, a.layer1_6_bn1)
 	nn.Conv2D(ws, a.layer1_6_conv2, a.layer1_6_relu, w.layer1_6_conv2_weight, nil, batch, layer1_6_conv2_dims)
 	nn.BatchNormTrain(a.layer1_6_bn2, a.layer1_6_conv2, w.layer1_6_bn2_weight, w.layer1_6_bn2_bias, w.layer1_6_bn2_running_mean, w.layer1_6_bn2_running_var, s.layer1_6_bn2_mean, s.layer1_6_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_6_bn2_num_batches_tracked++
 	nn.Add(a.layer1_6_add, a.layer1_6_bn2, a.layer1_5_relu_2)
 	nn.ReLU(a.layer1_6_relu_2, a.layer1_6_add)
 
 	// layer1.7
 	nn.Conv2D(ws, a.layer1_7_conv1, a.layer1_6_relu_2, w.layer1_7_conv1_weight, nil, batch, layer1_7_conv1_dims)
 	nn.BatchNormTrain(a.layer1_7_bn1, a.layer1_7_conv1, w.layer1_7_bn1_weight, w.layer1_7_bn1_bias, w.layer1_7_bn1_running_mean, w.layer1_7_bn1_running_var, s.layer1_7_bn1_mean, s.layer1_7_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_7_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_7_relu, a.layer1_7_bn1)
 	nn.Conv2D(ws, a.layer1_7_conv2, a.layer1_7_relu, w.layer1_7_conv2_weight, nil, batch, layer1_7_conv2_dims)
 	nn.BatchNormTrain(a.layer1_7_bn2, a.layer1_7_conv2, w.layer1_7_bn2_weight, w.layer1_7_bn2_bias, w.layer1_7_bn2_running_mean, w.layer1_7_bn2_running_var, s.layer1_7_bn2_mean, s.layer1_7_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_7_bn2_num_batches_tracked++
 	nn.Add(a.layer1_7_add, a.layer1_7_bn2, a.layer1_6_relu_2)
 	nn.ReLU(a.layer1_7_relu_2, a.layer1_7_add)
 
 	// layer1.8
 	nn.Conv2D(ws, a.layer1_8_conv1, a.layer1_7_relu_2, w.layer1_8_conv1_weight, nil, batch, layer1_8_conv1_dims)
 	nn.BatchNormTrain(a.layer1_8_bn1, a.layer1_8_conv1, w.layer1_8_bn1_weight, w.layer1_8_bn1_bias, w.layer1_8_bn1_running_mean, w.layer1_8_bn1_running_var, s.layer1_8_bn1_mean, s.layer1_8_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_8_bn1_num_batches_tracked++
 	nn.ReLU(a.layer1_8_relu, a.layer1_8_bn1)
 	nn.Conv2D(ws, a.layer1_8_conv2, a.layer1_8_relu, w.layer1_8_conv2_weight, nil, batch, layer1_8_conv2_dims)
 	nn.BatchNormTrain(a.layer1_8_bn2, a.layer1_8_conv2, w.layer1_8_bn2_weight, w.layer1_8_bn2_bias, w.layer1_8_bn2_running_mean, w.layer1_8_bn2_running_var, s.layer1_8_bn2_mean, s.layer1_8_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
-	w.layer1_8_bn2_num_batches_tracked++
 	nn.Add(a.layer1_8_add, a.layer1_8_bn2, a.layer1_7_relu_2)
 	nn.ReLU(a.layer1_8_relu_2, a.layer1_8_add)
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_8_relu_2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
 	nn.BatchNormTrain(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.BatchNormTrain(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_0_bn2_num_batches_tracked++
 	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_8_relu_2, batch, layer2_0_shortcut_dims)
 	nn.Add(a.layer2_0_add, a.layer2_0_bn2, a.layer2_0_shortcut)
 	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_add)
@@ -905,99 +891,81 @@ func (t *Trainer) forward(x []float32, batch int) {
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
 	nn.BatchNormTrain(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
 	nn.BatchNormTrain(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_1_bn2_num_batches_tracked++
 	nn.Add(a.layer2_1_add, a.layer2_1_bn2, a.layer2_0_relu_2)
 	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_add)
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_2, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
 	nn.BatchNormTrain(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
 	nn.BatchNormTrain(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_2_bn2_num_batches_tracked++
 	nn.Add(a.layer2_2_add, a.layer2_2_bn2, a.layer2_1_relu_2)
 	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_add)
 
 	// layer2.3
 	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_relu_2, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
 	nn.BatchNormTrain(a.layer2_3_bn1, a.layer2_3_conv1, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_3_relu, a.layer2_3_bn1)
 	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_relu, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
 	nn.BatchNormTrain(a.layer2_3_bn2, a.layer2_3_conv2, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_3_bn2_num_batches_tracked++
 	nn.Add(a.layer2_3_add, a.layer2_3_bn2, a.layer2_2_relu_2)
 	nn.ReLU(a.layer2_3_relu_2, a.layer2_3_add)
 
 	// layer2.4
 	nn.Conv2D(ws, a.layer2_4_conv1, a.layer2_3_relu_2, w.layer2_4_conv1_weight, nil, batch, layer2_4_conv1_dims)
 	nn.BatchNormTrain(a.layer2_4_bn1, a.layer2_4_conv1, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_4_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_4_relu, a.layer2_4_bn1)
 	nn.Conv2D(ws, a.layer2_4_conv2, a.layer2_4_relu, w.layer2_4_conv2_weight, nil, batch, layer2_4_conv2_dims)
 	nn.BatchNormTrain(a.layer2_4_bn2, a.layer2_4_conv2, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_4_bn2_num_batches_tracked++
 	nn.Add(a.layer2_4_add, a.layer2_4_bn2, a.layer2_3_relu_2)
 	nn.ReLU(a.layer2_4_relu_2, a.layer2_4_add)
 
 	// layer2.5
 	nn.Conv2D(ws, a.layer2_5_conv1, a.layer2_4_relu_2, w.layer2_5_conv1_weight, nil, batch, layer2_5_conv1_dims)
 	nn.BatchNormTrain(a.layer2_5_bn1, a.layer2_5_conv1, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_5_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_5_relu, a.layer2_5_bn1)
 	nn.Conv2D(ws, a.layer2_5_conv2, a.layer2_5_relu, w.layer2_5_conv2_weight, nil, batch, layer2_5_conv2_dims)
 	nn.BatchNormTrain(a.layer2_5_bn2, a.layer2_5_conv2, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_5_bn2_num_batches_tracked++
 	nn.Add(a.layer2_5_add, a.layer2_5_bn2, a.layer2_4_relu_2)
 	nn.ReLU(a.layer2_5_relu_2, a.layer2_5_add)
 
 	// layer2.6
 	nn.Conv2D(ws, a.layer2_6_conv1, a.layer2_5_relu_2, w.layer2_6_conv1_weight, nil, batch, layer2_6_conv1_dims)
 	nn.BatchNormTrain(a.layer2_6_bn1, a.layer2_6_conv1, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_6_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_6_relu, a.layer2_6_bn1)
 	nn.Conv2D(ws, a.layer2_6_conv2, a.layer2_6_relu, w.layer2_6_conv2_weight, nil, batch, layer2_6_conv2_dims)
 	nn.BatchNormTrain(a.layer2_6_bn2, a.layer2_6_conv2, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_6_bn2_num_batches_tracked++
 	nn.Add(a.layer2_6_add, a.layer2_6_bn2, a.layer2_5_relu_2)
 	nn.ReLU(a.layer2_6_relu_2, a.layer2_6_add)
 
 	// layer2.7
 	nn.Conv2D(ws, a.layer2_7_conv1, a.layer2_6_relu_2, w.layer2_7_conv1_weight, nil, batch, layer2_7_conv1_dims)
 	nn.BatchNormTrain(a.layer2_7_bn1, a.layer2_7_conv1, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_7_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_7_relu, a.layer2_7_bn1)
 	nn.Conv2D(ws, a.layer2_7_conv2, a.layer2_7_relu, w.layer2_7_conv2_weight, nil, batch, layer2_7_conv2_dims)
 	nn.BatchNormTrain(a.layer2_7_bn2, a.layer2_7_conv2, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_7_bn2_num_batches_tracked++
 	nn.Add(a.layer2_7_add, a.layer2_7_bn2, a.layer2_6_relu_2)
 	nn.ReLU(a.layer2_7_relu_2, a.layer2_7_add)
 
 	// layer2.8
 	nn.Conv2D(ws, a.layer2_8_conv1, a.layer2_7_relu_2, w.layer2_8_conv1_weight, nil, batch, layer2_8_conv1_dims)
 	nn.BatchNormTrain(a.layer2_8_bn1, a.layer2_8_conv1, w.layer2_8_bn1_weight, w.layer2_8_bn1_bias, w.layer2_8_bn1_running_mean, w.layer2_8_bn1_running_var, s.layer2_8_bn1_mean, s.layer2_8_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_8_bn1_num_batches_tracked++
 	nn.ReLU(a.layer2_8_relu, a.layer2_8_bn1)
 	nn.Conv2D(ws, a.layer2_8_conv2, a.layer2_8_relu, w.layer2_8_conv2_weight, nil, batch, layer2_8_conv2_dims)
 	nn.BatchNormTrain(a.layer2_8_bn2, a.layer2_8_conv2, w.layer2_8_bn2_weight, w.layer2_8_bn2_bias, w.layer2_8_bn2_running_mean, w.layer2_8_bn2_running_var, s.layer2_8_bn2_mean, s.layer2_8_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
-	w.layer2_8_bn2_num_batches_tracked++
 	nn.Add(a.layer2_8_add, a.layer2_8_bn2, a.layer2_7_relu_2)
 	nn.ReLU(a.layer2_8_relu_2, a.layer2_8_add)
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_8_relu_2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
 	nn.BatchNormTrain(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_0_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.BatchNormTrain(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_0_bn2_num_batches_tracked++
 	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_8_relu_2, batch, layer3_0_shortcut_dims)
 	nn.Add(a.layer3_0_add, a.layer3_0_bn2, a.layer3_0_shortcut)
 	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_add)
@@ -1005,93 +973,82 @@ func (t *Trainer) forward(x []float32, batch int) {
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
 	nn.BatchNormTrain(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_1_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
 	nn.BatchNormTrain(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_1_bn2_num_batches_tracked++
 	nn.Add(a.layer3_1_add, a.layer3_1_bn2, a.layer3_0_relu_2)
 	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_add)
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_2, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
 	nn.BatchNormTrain(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_2_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
 	nn.BatchNormTrain(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_2_bn2_num_batches_tracked++
 	nn.Add(a.layer3_2_add, a.layer3_2_bn2, a.layer3_1_relu_2)
 	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_add)
 
 	// layer3.3
 	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_relu_2, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
 	nn.BatchNormTrain(a.layer3_3_bn1, a.layer3_3_conv1, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_3_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_3_relu, a.layer3_3_bn1)
 	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_relu, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
 	nn.BatchNormTrain(a.layer3_3_bn2, a.layer3_3_conv2, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_3_bn2_num_batches_tracked++
 	nn.Add(a.layer3_3_add, a.layer3_3_bn2, a.layer3_2_relu_2)
 	nn.ReLU(a.layer3_3_relu_2, a.layer3_3_add)
 
 	// layer3.4
 	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_relu_2, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
 	nn.BatchNormTrain(a.layer3_4_bn1, a.layer3_4_conv1, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_4_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_4_relu, a.layer3_4_bn1)
 	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_relu, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
 	nn.BatchNormTrain(a.layer3_4_bn2, a.layer3_4_conv2, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_4_bn2_num_batches_tracked++
 	nn.Add(a.layer3_4_add, a.layer3_4_bn2, a.layer3_3_relu_2)
 	nn.ReLU(a.layer3_4_relu_2, a.layer3_4_add)
 
 	// layer3.5
 	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_relu_2, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
 	nn.BatchNormTrain(a.layer3_5_bn1, a.layer3_5_conv1, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_5_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_5_relu, a.layer3_5_bn1)
 	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_relu, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
 	nn.BatchNormTrain(a.layer3_5_bn2, a.layer3_5_conv2, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_5_bn2_num_batches_tracked++
 	nn.Add(a.layer3_5_add, a.layer3_5_bn2, a.layer3_4_relu_2)
 	nn.ReLU(a.layer3_5_relu_2, a.layer3_5_add)
 
 	// layer3.6
 	nn.Conv2D(ws, a.layer3_6_conv1, a.layer3_5_relu_2, w.layer3_6_conv1_weight, nil, batch, layer3_6_conv1_dims)
 	nn.BatchNormTrain(a.layer3_6_bn1, a.layer3_6_conv1, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_6_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_6_relu, a.layer3_6_bn1)
 	nn.Conv2D(ws, a.layer3_6_conv2, a.layer3_6_relu, w.layer3_6_conv2_weight, nil, batch, layer3_6_conv2_dims)
 	nn.BatchNormTrain(a.layer3_6_bn2, a.layer3_6_conv2, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_6_bn2_num_batches_tracked++
 	nn.Add(a.layer3_6_add, a.layer3_6_bn2, a.layer3_5_relu_2)
 	nn.ReLU(a.layer3_6_relu_2, a.layer3_6_add)
 
 	// layer3.7
 	nn.Conv2D(ws, a.layer3_7_conv1, a.layer3_6_relu_2, w.layer3_7_conv1_weight, nil, batch, layer3_7_conv1_dims)
 	nn.BatchNormTrain(a.layer3_7_bn1, a.layer3_7_conv1, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_7_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_7_relu, a.layer3_7_bn1)
 	nn.Conv2D(ws, a.layer3_7_conv2, a.layer3_7_relu, w.layer3_7_conv2_weight, nil, batch, layer3_7_conv2_dims)
 	nn.BatchNormTrain(a.layer3_7_bn2, a.layer3_7_conv2, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_7_bn2_num_batches_tracked++
 	nn.Add(a.layer3_7_add, a.layer3_7_bn2, a.layer3_6_relu_2)
 	nn.ReLU(a.layer3_7_relu_2, a.layer3_7_add)
 
 	// layer3.8
 	nn.Conv2D(ws, a.layer3_8_conv1, a.layer3_7_relu_2, w.layer3_8_conv1_weight, nil, batch, layer3_8_conv1_dims)
 	nn.BatchNormTrain(a.layer3_8_bn1, a.layer3_8_conv1, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_8_bn1_num_batches_tracked++
 	nn.ReLU(a.layer3_8_relu, a.layer3_8_bn1)
 	nn.Conv2D(ws, a.layer3_8_conv2, a.layer3_8_relu, w.layer3_8_conv2_weight, nil, batch, layer3_8_conv2_dims)
 	nn.BatchNormTrain(a.layer3_8_bn2, a.layer3_8_conv2, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
-	w.layer3_8_bn2_num_batches_tracked++
 	nn.Add(a.layer3_8_add, a.layer3_8_bn2, a.layer3_7_relu_2)
 	nn.ReLU(a.layer3_8_relu_2, a.layer3_8_add)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_8_relu_2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)
+
+	// Each BN has seen one more batch, as PyTorch counts in train mode.
+	for i := range t.m.counts {
+		t.m.counts[i]++
+	}
 }
 
 // backward propagates the loss gradient from the logits to every tensor,

@@ -105,8 +105,12 @@ func Run(t *testing.T, s Spec) {
 		}
 		bad := append([]float32(nil), x2[:s.ImageFloats]...)
 		bad[0] = float32(math.NaN())
+		before := snapshot(m.Params())
 		if _, err := tr.Step(bad, labels[:1], 1); err == nil || !strings.Contains(err.Error(), "NaN") {
 			t.Errorf("NaN input: got %v", err)
+		}
+		if after := snapshot(m.Params()); !equal(before, after) {
+			t.Error("a step whose loss is NaN changed the model")
 		}
 	})
 
@@ -152,6 +156,18 @@ func Run(t *testing.T, s Spec) {
 			t.Error("logits differ after the round trip")
 		}
 	})
+}
+
+// snapshot copies every parameter, counters included, into one slice.
+func snapshot(ps []nn.Param) []float32 {
+	var out []float32
+	for _, p := range ps {
+		out = append(out, p.Data...)
+		if p.Count != nil {
+			out = append(out, float32(*p.Count))
+		}
+	}
+	return out
 }
 
 func second[T any](_ T, err error) error { return err }
