@@ -1,6 +1,7 @@
 package gogen
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestNamesThatAreGoKeywords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(files[0].Data), "type_ []float32") {
+	if !regexp.MustCompile(`\btype_ +\[\]float32`).Match(files[0].Data) {
 		t.Error("the label type did not become the identifier type_")
 	}
 	if _, err := Generate(g, Options{Package: "func", Source: "k.rn"}); err == nil || !strings.Contains(err.Error(), "not a valid Go package name") {
