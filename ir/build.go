@@ -90,8 +90,18 @@ func infer(n *Node) (Shape, error) {
 	if int(n.Op) >= len(arity) {
 		return Shape{}, fmt.Errorf("unknown op %v", n.Op)
 	}
-	if len(n.Args) != arity[n.Op] {
-		return Shape{}, fmt.Errorf("%s takes %d arguments, has %d", n.Op, arity[n.Op], len(n.Args))
+	want := arity[n.Op]
+	if n.Op == OpConv && n.FuseAdd {
+		want = 2
+	}
+	if len(n.Args) != want {
+		return Shape{}, fmt.Errorf("%s takes %d arguments, has %d", n.Op, want, len(n.Args))
+	}
+	if n.Op != OpConv && (n.FoldBN != "" || n.FuseAdd || n.FuseReLU) {
+		return Shape{}, fmt.Errorf("only a conv can have fused operations, not %s", n.Op)
+	}
+	if n.FoldBN != "" && (!(n.Eps > 0) || !(n.Momentum > 0 && n.Momentum <= 1)) {
+		return Shape{}, fmt.Errorf("folded bn needs eps > 0 and momentum in (0, 1], has %g and %g", n.Eps, n.Momentum)
 	}
 	var x Shape
 	if len(n.Args) > 0 {
@@ -124,6 +134,9 @@ func infer(n *Node) (Shape, error) {
 		out = Shape{C: x.C, H: windowOut(x.H, n.KH, n.Stride, n.Pad), W: windowOut(x.W, n.KW, n.Stride, n.Pad)}
 		if n.Op == OpConv {
 			out.C = n.Out
+		}
+		if n.FuseAdd && n.Args[1].Shape != out {
+			return Shape{}, fmt.Errorf("cannot add %s (%s) to the conv's %s", n.Args[1].Shape, n.Args[1].Name, out)
 		}
 	case OpBatchNorm:
 		if !(n.Eps > 0) || !(n.Momentum > 0 && n.Momentum <= 1) {
@@ -169,16 +182,26 @@ func params(n *Node) []*Param {
 		if n.Bias {
 			ps = append(ps, p("bias", Bias, n.Out))
 		}
+		if n.FoldBN != "" {
+			ps = append(ps, bnParams(n.FoldBN, n.Out)...)
+		}
 		return ps
 	case OpBatchNorm:
-		c := n.Shape.C
-		return []*Param{p("weight", Weight, c), p("bias", Bias, c),
-			p("running_mean", RunningMean, c), p("running_var", RunningVar, c),
-			p("num_batches_tracked", BatchesTracked)}
+		return bnParams(n.Name, n.Shape.C)
 	case OpLinear:
 		return []*Param{p("weight", Weight, n.Out, int(n.Args[0].Shape.Elems())), p("bias", Bias, n.Out)}
 	}
 	return nil
+}
+
+// bnParams are the tensors of a BatchNorm2d named name over c channels.
+func bnParams(name string, c int) []*Param {
+	p := func(suffix string, kind ParamKind, shape ...int) *Param {
+		return &Param{Name: name + "." + suffix, Kind: kind, Shape: shape}
+	}
+	return []*Param{p("weight", Weight, c), p("bias", Bias, c),
+		p("running_mean", RunningMean, c), p("running_var", RunningVar, c),
+		p("num_batches_tracked", BatchesTracked)}
 }
 
 // MACs is the number of multiply-adds the node costs for one image:

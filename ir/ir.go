@@ -86,7 +86,15 @@ type Node struct {
 
 	PadLo, PadHi int // shortcutA: zero channels added before and after
 
-	Eps, Momentum float64 // bn: as PyTorch's BatchNorm2d (1e-5, 0.1)
+	Eps, Momentum float64 // bn, and conv with FoldBN: as PyTorch's BatchNorm2d (1e-5, 0.1)
+
+	// Fusion (set by passes, conv only): FoldBN names a batch norm folded
+	// into the conv, whose parameters the conv now carries; FuseAdd means
+	// Args[1] is added to the result (a residual join); FuseReLU applies
+	// max(0, .) last. The conv computes relu(bn(conv(x)) + Args[1]).
+	FoldBN   string
+	FuseAdd  bool
+	FuseReLU bool
 
 	Params []*Param
 
@@ -195,6 +203,15 @@ func (n *Node) String() string {
 		fmt.Fprintf(&b, " k=%dx%d s=%d p=%d", n.KH, n.KW, n.Stride, n.Pad)
 		if n.Bias {
 			b.WriteString(" bias")
+		}
+		if n.FoldBN != "" {
+			fmt.Fprintf(&b, " +bn(%s)", n.FoldBN)
+		}
+		if n.FuseAdd {
+			b.WriteString(" +add")
+		}
+		if n.FuseReLU {
+			b.WriteString(" +relu")
 		}
 	case OpMaxPool:
 		fmt.Fprintf(&b, " k=%dx%d s=%d p=%d", n.KH, n.KW, n.Stride, n.Pad)

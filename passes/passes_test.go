@@ -1,0 +1,135 @@
+package passes
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/resnetc/resnetc/frontend"
+	"github.com/resnetc/resnetc/ir"
+	"github.com/resnetc/resnetc/specs"
+	"github.com/resnetc/resnetc/stats"
+)
+
+func load(t *testing.T, name string) *ir.Graph {
+	t.Helper()
+	g, err := frontend.Load(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func count(g *ir.Graph) map[string]int {
+	c := map[string]int{}
+	for _, n := range g.Nodes {
+		c[n.Op.String()]++
+	}
+	return c
+}
+
+// TestInferencePipelineOnEverySpec runs the pipeline (which verifies after
+// each pass) on every spec and checks that the inference path keeps no
+// separate BN, add or ReLU in the residual networks, and that the
+// parameters and multiply-adds are unchanged.
+func TestInferencePipelineOnEverySpec(t *testing.T) {
+	for _, name := range specs.Names() {
+		g := load(t, name)
+		before := stats.Of(g)
+		params := g.Params()
+		if err := Run(g, Inference, Config{}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		after := stats.Of(g)
+		if after.Params != before.Params || after.MACs != before.MACs {
+			t.Errorf("%s: params %d -> %d, macs %d -> %d", name, before.Params, after.Params, before.MACs, after.MACs)
+		}
+		var names []string
+		for _, p := range g.Params() {
+			names = append(names, p.Name)
+		}
+		var want []string
+		for _, p := range params {
+			want = append(want, p.Name)
+		}
+		// Fusion may reorder nodes (a conv that adds a projection's result
+		// runs after it), so compare the sets; the state_dict order comes
+		// from the front end's graph.
+		sort.Strings(names)
+		sort.Strings(want)
+		if strings.Join(names, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: the set of tensors changed", name)
+		}
+		c := count(g)
+		// The stem's ReLU feeds a max pool or the first block; it fuses into
+		// conv1. Nothing else but conv, pooling and fc remains.
+		if c["bn"] != 0 || c["add"] != 0 || c["relu"] != 0 {
+			t.Errorf("%s: %d bn, %d add, %d relu nodes left after fusion", name, c["bn"], c["add"], c["relu"])
+		}
+	}
+}
+
+// TestFusionOfOneBlock builds the graph of one basic block and pins the
+// IR after the pipeline: the projection conv folds its BN, the block's
+// second conv takes the projection as its residual and the final ReLU.
+func TestFusionOfOneBlock(t *testing.T) {
+	src := `network one
+input 3 x 8 x 8
+block basic(c, stride = 1) {
+  conv1: conv c 3x3 stride stride pad 1
+  bn1: bn
+  relu
+  conv2: conv c 3x3 pad 1
+  bn2: bn
+  add B
+  relu
+  projection downsample {
+    conv c 1x1 stride stride
+    bn
+  }
+}
+b: basic(4, stride = 2)
+avgpool
+fc: fc 2
+`
+	g, err := frontend.Compile("one.rn", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump strings.Builder
+	if err := Run(g, Inference, Config{Dump: "fuse-relu", DumpTo: &dump}); err != nil {
+		t.Fatal(err)
+	}
+	want := `network one
+%0 = input : 3x8x8  "input"
+%1 = conv %0 k=3x3 s=2 p=1 +bn(b.bn1) +relu : 4x4x4  "b.conv1"
+%2 = conv %0 k=1x1 s=2 p=0 +bn(b.downsample.1) : 4x4x4  "b.downsample.0"
+%3 = conv %1, %2 k=3x3 s=1 p=1 +bn(b.bn2) +add +relu : 4x4x4  "b.conv2"
+%4 = avgpool %3 : 4x1x1  "avgpool"
+%5 = fc %4 : 2x1x1  "fc"
+output %5
+`
+	if dump.String() != want {
+		t.Errorf("IR after fuse-relu:\n%s\nwant:\n%s", dump.String(), want)
+	}
+}
+
+func TestDumpUnknownPass(t *testing.T) {
+	err := Run(load(t, "resnet18"), Inference, Config{Dump: "fold"})
+	if err == nil || !strings.Contains(err.Error(), "-dump-ir=fold: no such pass") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// TestVerifierCatchesABrokenPass shows that a pass that breaks the graph is
+// named in the error.
+func TestVerifierCatchesABrokenPass(t *testing.T) {
+	broken := []Pass{{"break-shapes", func(g *ir.Graph) error {
+		g.Nodes[1].Shape.C++
+		return nil
+	}}}
+	err := Run(load(t, "resnet18"), broken, Config{})
+	if err == nil || !strings.HasPrefix(err.Error(), "after pass break-shapes: ") {
+		t.Errorf("got %v", err)
+	}
+}
