@@ -1,5 +1,7 @@
 package nn
 
+import "math"
+
 // ConvDims describes a 2-D convolution: C input channels of H x W, K
 // output channels of OH x OW, a KH x KW kernel, one stride and one zero
 // padding for both axes.
@@ -144,5 +146,46 @@ func col2im(x, col []float32, d ConvDims) {
 				}
 			}
 		}
+	}
+}
+
+// Conv2DFused computes relu(conv(x, w) + bias + residual) for inference in
+// one pass over y: the bias (a folded batch norm's shift), the residual
+// (may be nil) and the ReLU (if relu) are applied as the GEMM writes each
+// tile. residual is laid out like y.
+func Conv2DFused(ws *Workspace, y, x, w, bias, residual []float32, relu bool, batch int, d ConvDims) {
+	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
+	epi := Epilogue{Bias: bias, LdR: ohw, ReLU: relu}
+	for n := 0; n < batch; n++ {
+		xn, yn := x[n*in:(n+1)*in], y[n*out:(n+1)*out]
+		col := xn
+		if !d.direct() {
+			col = ws.Col[:ckk*ohw]
+			im2col(col, xn, d)
+		}
+		if residual != nil {
+			epi.Residual = residual[n*out : (n+1)*out]
+		}
+		GemmEpilogue(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi)
+	}
+}
+
+// FoldBN folds an inference batch norm into the conv before it: with
+// s = gamma / sqrt(var + eps), the folded weights are w*s per output
+// channel and the folded bias (bias - mean)*s + beta. bias may be nil.
+// Computed in float64, rounded once.
+func FoldBN(foldedW, foldedB, w, bias, gamma, beta, mean, variance []float32, eps float32) {
+	k := len(foldedB)
+	per := len(w) / k
+	for o := 0; o < k; o++ {
+		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+float64(eps))
+		for i, v := range w[o*per : (o+1)*per] {
+			foldedW[o*per+i] = float32(float64(v) * s)
+		}
+		b := 0.0
+		if bias != nil {
+			b = float64(bias[o])
+		}
+		foldedB[o] = float32((b-float64(mean[o]))*s + float64(beta[o]))
 	}
 }

@@ -32,25 +32,49 @@ func NewWorkspace(colFloats int) *Workspace {
 // op(A) is m x k (A is stored k x m when transA) and op(B) is k x n (B is
 // stored n x k when transB); lda, ldb and ldc are the row strides.
 func Gemm(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	GemmEpilogue(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// Epilogue is work the GEMM does as it writes its result, so that no
+// separate pass over memory is needed: C[i][j] += Bias[i], then
+// C[i][j] += Residual[i*LdR+j], then max(C[i][j], 0) if ReLU.
+type Epilogue struct {
+	Bias     []float32 // one per row of C, or nil
+	Residual []float32 // laid out like C with row stride LdR, or nil
+	LdR      int
+	ReLU     bool
+}
+
+// GemmEpilogue is Gemm followed by the epilogue epi (which may be nil),
+// applied while the last panel of K is written back.
+func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if beta != 1 {
+	if beta != 0 && beta != 1 || k == 0 {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(row)
-			} else {
-				for j := range row {
+			for j := range row {
+				if beta == 0 {
+					row[j] = 0
+				} else {
 					row[j] *= beta
 				}
 			}
+		}
+		beta = 1
+		if k == 0 {
+			applyEpilogue(c, ldc, 0, 0, m, n, epi)
+			return
 		}
 	}
 	for jc := 0; jc < n; jc += gemmNC {
 		nc := min(gemmNC, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
+			// The first panel of K stores (beta 0) instead of accumulating,
+			// so C is never cleared first; the last applies the epilogue.
+			store, last := pc == 0 && beta == 0, pc+kc >= k
 			packB(ws.packB, transB, b, ldb, pc, jc, kc, nc)
 			for ic := 0; ic < m; ic += gemmMC {
 				mc := min(gemmMC, m-ic)
@@ -61,9 +85,41 @@ func Gemm(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int,
 					for ir := 0; ir < mc; ir += gemmMR {
 						mr := min(gemmMR, mc-ir)
 						pa := ws.packA[ir*kc : ir*kc+kc*gemmMR]
-						kernel4x4(kc, pa, pb, c[(ic+ir)*ldc+jc+jr:], ldc, mr, nr)
+						row, col := ic+ir, jc+jr
+						kernel4x4(kc, pa, pb, c[row*ldc+col:], ldc, mr, nr, store)
+						if last && epi != nil {
+							applyEpilogue(c, ldc, row, col, mr, nr, epi)
+						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// applyEpilogue finishes the mr x nr tile of C at (row, col), while it is
+// still in cache.
+func applyEpilogue(c []float32, ldc, row, col, mr, nr int, epi *Epilogue) {
+	if epi == nil {
+		return
+	}
+	for i := 0; i < mr; i++ {
+		out := c[(row+i)*ldc+col : (row+i)*ldc+col+nr]
+		if epi.Bias != nil {
+			b := epi.Bias[row+i]
+			for j := range out {
+				out[j] += b
+			}
+		}
+		if epi.Residual != nil {
+			res := epi.Residual[(row+i)*epi.LdR+col:][:nr]
+			for j := range out {
+				out[j] += res[j]
+			}
+		}
+		if epi.ReLU {
+			for j, v := range out {
+				out[j] = max(v, 0)
 			}
 		}
 	}
@@ -119,8 +175,8 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc int) {
 }
 
 // kernel4x4 adds the product of a packed 4 x kc panel of A and a packed
-// kc x 4 panel of B to the mr x nr corner of C.
-func kernel4x4(kc int, pa, pb []float32, c []float32, ldc, mr, nr int) {
+// kc x 4 panel of B to the mr x nr corner of C, or stores it there.
+func kernel4x4(kc int, pa, pb []float32, c []float32, ldc, mr, nr int, store bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	pa = pa[:kc*4]
@@ -152,6 +208,12 @@ func kernel4x4(kc int, pa, pb []float32, c []float32, ldc, mr, nr int) {
 		{c10, c11, c12, c13},
 		{c20, c21, c22, c23},
 		{c30, c31, c32, c33},
+	}
+	if store {
+		for i := 0; i < mr; i++ {
+			copy(c[i*ldc:i*ldc+nr], acc[i][:nr])
+		}
+		return
 	}
 	if mr == 4 && nr == 4 {
 		for i := 0; i < 4; i++ {

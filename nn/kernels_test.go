@@ -312,3 +312,35 @@ func TestReLU(t *testing.T) {
 		t.Errorf("y %v dx %v", y, dx)
 	}
 }
+
+// TestConvFusedMatchesUnfused checks the inference epilogue: conv with BN
+// folded into its weights, plus a residual, plus ReLU, against the separate
+// kernels.
+func TestConvFusedMatchesUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, d := range []ConvDims{convDims(3, 9, 7, 5, 3, 3, 1, 1), convDims(6, 7, 7, 10, 1, 1, 1, 0), convDims(5, 300, 2, 7, 3, 1, 1, 1)} {
+		const batch = 2
+		ws := NewWorkspace(d.ColFloats())
+		x := randSlice(r, batch*d.C*d.H*d.W)
+		w := randSlice(r, d.K*d.C*d.KH*d.KW)
+		gamma, beta, mean := randSlice(r, d.K), randSlice(r, d.K), randSlice(r, d.K)
+		variance := make([]float32, d.K)
+		for i := range variance {
+			variance[i] = 0.5 + float32(i)
+		}
+		res := randSlice(r, batch*d.K*d.OH*d.OW)
+		// Unfused: conv, bn, add, relu.
+		want := make([]float32, len(res))
+		Conv2D(ws, want, x, w, nil, batch, d)
+		BatchNormEval(want, want, gamma, beta, mean, variance, batch, d.K, d.OH*d.OW, 1e-5)
+		Add(want, want, res)
+		ReLU(want, want)
+		fw, fb := make([]float32, len(w)), make([]float32, d.K)
+		FoldBN(fw, fb, w, nil, gamma, beta, mean, variance, 1e-5)
+		got := randSlice(r, len(res)) // garbage: the fused kernel must not read y
+		Conv2DFused(ws, got, x, fw, fb, res, true, batch, d)
+		if e := maxRelErr(got, want); e > 1e-5 {
+			t.Errorf("%+v: fused vs unfused max rel err %g", d, e)
+		}
+	}
+}

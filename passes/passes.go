@@ -28,6 +28,15 @@ var Inference = []Pass{
 	{"fuse-relu", FuseReLU},
 }
 
+// ForInference returns a copy of g rewritten by the Inference pipeline.
+func ForInference(g *ir.Graph, cfg Config) (*ir.Graph, error) {
+	c := g.Clone()
+	if err := Run(c, Inference, cfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // Names lists the passes of a pipeline, "frontend" first (the IR as the
 // front end built it), for -dump-ir.
 func Names(pipeline []Pass) []string {

@@ -23,6 +23,7 @@ import (
 	"github.com/resnetc/resnetc/expand"
 	"github.com/resnetc/resnetc/frontend"
 	"github.com/resnetc/resnetc/ir"
+	"github.com/resnetc/resnetc/passes"
 	"github.com/resnetc/resnetc/specs"
 	"github.com/resnetc/resnetc/stats"
 )
@@ -130,6 +131,7 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	out := fs.String("o", "", "write the package into `DIR`/<name>/ (required)")
 	pkg := fs.String("name", "", "Go package name and folder (default: the network's name)")
+	dump := fs.String("dump-ir", "", "print the inference IR after the pass `PASS` (frontend, fold-bn, fuse-add, fuse-relu)")
 	g, source, defs, err := parseSpecArgs(fs, args, stderr)
 	if err != nil {
 		return err
@@ -142,7 +144,11 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	for _, d := range defs {
 		defStrings = append(defStrings, d.Name+"="+d.Value)
 	}
-	files, err := gogen.Generate(g, gogen.Options{Package: *pkg, Source: filepath.ToSlash(source), Defines: defStrings})
+	infer, err := passes.ForInference(g, passes.Config{Dump: *dump, DumpTo: stdout})
+	if err != nil {
+		return fmt.Errorf("%s: %v", source, err)
+	}
+	files, err := gogen.Generate(g, infer, gogen.Options{Package: *pkg, Source: filepath.ToSlash(source), Defines: defStrings})
 	if err != nil {
 		return fmt.Errorf("%s: %v", source, err)
 	}

@@ -33,10 +33,16 @@ type File struct {
 	Data []byte
 }
 
-// Generate returns the files of the package for g.
-func Generate(g *ir.Graph, opt Options) ([]File, error) {
+// Generate returns the files of the package for a network: g is the graph
+// as the front end built it (the training code follows it, and it gives
+// the state_dict order), infer the same network after the inference passes
+// (fused convolutions), which Forward follows.
+func Generate(g, infer *ir.Graph, opt Options) ([]File, error) {
 	if err := g.Verify(); err != nil {
 		return nil, err
+	}
+	if err := infer.Verify(); err != nil {
+		return nil, fmt.Errorf("inference graph: %v", err)
 	}
 	pkg := opt.Package
 	if pkg == "" {
@@ -45,7 +51,7 @@ func Generate(g *ir.Graph, opt Options) ([]File, error) {
 	if !isIdent(pkg) {
 		return nil, fmt.Errorf("%q is not a valid Go package name; choose one with -name", pkg)
 	}
-	p, err := newPlan(g)
+	p, err := newPlan(g, infer)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +60,7 @@ func Generate(g *ir.Graph, opt Options) ([]File, error) {
 		header += " (-D " + strings.Join(opt.Defines, " -D ") + ")"
 	}
 	header += ". DO NOT EDIT."
-	gen := &generator{g: g, p: p, pkg: pkg, header: header}
+	gen := &generator{g: g, gi: infer, p: p, pkg: pkg, header: header}
 	var files []File
 	for _, f := range []struct {
 		name string
@@ -109,11 +115,18 @@ type plan struct {
 	bnFloats    int
 	colFloats   int
 	counter     map[*ir.Param]int // index of a BN's num_batches_tracked in Model.counts
+
+	// The inference graph: its activations (per image) and the folded
+	// weights and biases of the convs that absorbed a batch norm.
+	inferOff    map[*ir.Node]int
+	inferFloats int
+	foldOff     map[*ir.Node]int // folded weight; the bias follows
+	foldFloats  int
 }
 
-func newPlan(g *ir.Graph) (*plan, error) {
+func newPlan(g, infer *ir.Graph) (*plan, error) {
 	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{},
-		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}}
+		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{}}
 	taken := map[string]string{}
 	name := func(s string) error {
 		id := strings.NewReplacer(".", "_", "-", "_").Replace(s)
@@ -165,6 +178,17 @@ func newPlan(g *ir.Graph) (*plan, error) {
 			}
 		}
 	}
+	for _, n := range infer.Nodes[1:] {
+		if _, ok := p.ident[n.Name]; !ok {
+			return nil, fmt.Errorf("inference node %q is not in the network", n.Name)
+		}
+		p.inferOff[n] = p.inferFloats
+		p.inferFloats += int(n.Shape.Elems())
+		if n.Op == ir.OpConv && n.FoldBN != "" {
+			p.foldOff[n] = p.foldFloats
+			p.foldFloats += int(n.Params[0].Elems()) + n.Out
+		}
+	}
 	return p, nil
 }
 
@@ -177,6 +201,7 @@ func convDims(n *ir.Node) dims {
 
 type generator struct {
 	g      *ir.Graph
+	gi     *ir.Graph // after the inference passes
 	p      *plan
 	pkg    string
 	header string

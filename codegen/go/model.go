@@ -49,8 +49,12 @@ func (gen *generator) model(f *jen.File) {
 	f.Line()
 	f.Const().Defs(
 		jen.Id("imageFloats").Op("=").Id("Channels").Op("*").Id("Height").Op("*").Id("Width"),
-		jen.Comment("activationFloats is the per-image size of the activation arena."),
+		jen.Comment("activationFloats is the per-image size of the training activation arena."),
 		jen.Id("activationFloats").Op("=").Lit(p.actFloats),
+		jen.Comment("inferFloats is the per-image size of the inference activation arena."),
+		jen.Id("inferFloats").Op("=").Lit(p.inferFloats),
+		jen.Comment("foldFloats holds the weights and biases of the convs with a batch norm folded in."),
+		jen.Id("foldFloats").Op("=").Lit(p.foldFloats),
 		jen.Comment("paramFloats counts the float parameters; the first trainableFloats are trained."),
 		jen.Id("paramFloats").Op("=").Lit(p.paramFloats),
 		jen.Id("trainableFloats").Op("=").Lit(p.trainable),
@@ -113,6 +117,19 @@ func (gen *generator) model(f *jen.File) {
 	comment(f, "activations has one buffer per layer output, each batch times the per-image shape.")
 	f.Type().Id("activations").Struct(aFields...)
 	f.Line()
+	var iFields, fFields []jen.Code
+	for _, n := range gen.gi.Nodes[1:] {
+		iFields = append(iFields, jen.Id(gen.id(n.Name)).Index().Float32().Comment(describe(n)))
+		if n.Op == ir.OpConv && n.FoldBN != "" {
+			fFields = append(fFields, jen.Id(gen.id(n.Name)+"_weight").Op(",").Id(gen.id(n.Name)+"_bias").Index().Float32().Comment("with "+n.FoldBN+" folded in"))
+		}
+	}
+	comment(f, "inferActivations are the outputs of the fused inference graph, in which each conv\nalso applies its batch norm, residual add and ReLU.")
+	f.Type().Id("inferActivations").Struct(iFields...)
+	f.Line()
+	comment(f, "folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.")
+	f.Type().Id("folded").Struct(fFields...)
+	f.Line()
 
 	comment(f, "Model is the network with its weights and working memory. It is not safe\nfor concurrent use; give each goroutine its own Model.")
 	f.Type().Id("Model").Struct(
@@ -121,9 +138,15 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("counts").Index().Int64().Comment("each BN's num_batches_tracked, in state_dict order"),
 		jen.Id("params").Index().Qual(NN, "Param"),
 		jen.Id("ws").Op("*").Qual(NN, "Workspace"),
-		jen.Id("arena").Index().Float32().Comment("activations, grown to the largest batch seen"),
+		jen.Id("arena").Index().Float32().Comment("training activations, grown to the largest batch seen"),
 		jen.Id("a").Id("activations"),
 		jen.Id("batch").Int().Comment("batch that a is laid out for"),
+		jen.Id("fold").Index().Float32().Comment("folded conv weights for inference"),
+		jen.Id("f").Id("folded"),
+		jen.Id("stale").Bool().Comment("fold is out of date: weights or BN statistics changed"),
+		jen.Id("iarena").Index().Float32().Comment("inference activations"),
+		jen.Id("ia").Id("inferActivations"),
+		jen.Id("ibatch").Int().Comment("batch that ia is laid out for"),
 	)
 	f.Line()
 
@@ -133,6 +156,8 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("m").Op(":=").Op("&").Id("Model").Values(
 			jen.Id("data").Op(":").Make(jen.Index().Float32(), jen.Id("paramFloats")),
 			jen.Id("counts").Op(":").Make(jen.Index().Int64(), jen.Id("bnCounters")),
+			jen.Id("fold").Op(":").Make(jen.Index().Float32(), jen.Id("foldFloats")),
+			jen.Id("stale").Op(":").True(),
 			jen.Id("ws").Op(":").Qual(NN, "NewWorkspace").Call(jen.Id("colFloats"))),
 		jen.Id("d").Op(":=").Id("m").Dot("data"),
 	)
@@ -155,6 +180,14 @@ func (gen *generator) model(f *jen.File) {
 			fields = append(fields, jen.Id("Trainable").Op(":").True())
 		}
 		plist = append(plist, jen.Values(fields...))
+	}
+	for _, n := range gen.gi.Nodes {
+		if off, ok := p.foldOff[n]; ok {
+			size := int(n.Params[0].Elems())
+			body = append(body,
+				jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_weight").Op("=").Id("m").Dot("fold").Index(jen.Lit(off).Op(":").Lit(off+size)),
+				jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_bias").Op("=").Id("m").Dot("fold").Index(jen.Lit(off+size).Op(":").Lit(off+size+n.Out)))
+		}
 	}
 	body = append(body, jen.Id("m").Dot("params").Op("=").Index().Qual(NN, "Param").ValuesFunc(func(gr *jen.Group) {
 		for _, c := range plist {
@@ -193,7 +226,29 @@ func (gen *generator) model(f *jen.File) {
 	f.Line()
 	comment(f, "LoadWeights reads a safetensors file holding exactly the model's tensors\n(float32, the BN counters int64). On any mismatch the model is unchanged and\nthe error lists the missing and unexpected tensors or names the wrong one.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadWeights").Params(jen.Id("path").String()).Error().Block(
-		jen.Return(nnq("LoadParams").Call(jen.Id("path"), jen.Id("m").Dot("params"))))
+		jen.If(jen.Err().Op(":=").Add(nnq("LoadParams")).Call(jen.Id("path"), jen.Id("m").Dot("params")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Id("m").Dot("stale").Op("=").True(),
+		jen.Return(jen.Nil()))
+	f.Line()
+	comment(f, "WeightsChanged tells the model that tensors were changed through Params, so\nthat Forward refolds its batch norms into the conv weights.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("WeightsChanged").Params().Block(jen.Id("m").Dot("stale").Op("=").True())
+	f.Line()
+	var folds []jen.Code
+	for _, n := range gen.gi.Nodes {
+		if n.Op != ir.OpConv || n.FoldBN == "" {
+			continue
+		}
+		bias := jen.Nil()
+		if n.Bias {
+			bias = jen.Id("w").Dot(gen.id(n.Name + ".bias"))
+		}
+		bn := func(s string) *jen.Statement { return jen.Id("w").Dot(gen.id(n.FoldBN + "." + s)) }
+		folds = append(folds, nnq("FoldBN").Call(jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_weight"), jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_bias"),
+			jen.Id("w").Dot(gen.id(n.Name+".weight")), bias, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), jen.Lit(float32(n.Eps))))
+	}
+	comment(f, "refold computes the inference weights: each batch norm folded into its conv.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("refold").Params().Block(
+		append([]jen.Code{jen.Id("w").Op(":=").Op("&").Id("m").Dot("w")}, append(folds, jen.Id("m").Dot("stale").Op("=").False())...)...)
 	f.Line()
 	comment(f, "SaveWeights writes the model's tensors to a safetensors file, atomically.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("SaveWeights").Params(jen.Id("path").String()).Error().Block(
@@ -235,16 +290,96 @@ func (gen *generator) model(f *jen.File) {
 	)
 	f.Line()
 
+	// Inference layout.
+	var islices []jen.Code
+	for _, n := range gen.gi.Nodes[1:] {
+		off, size := p.inferOff[n], int(n.Shape.Elems())
+		islices = append(islices, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
+			jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off+size).Op("*").Id("batch")))
+	}
+	comment(f, "inferLayout carves the inference buffers out of an arena sized for batch images.")
+	f.Func().Id("inferLayout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Id("inferActivations").Block(
+		jen.Return(jen.Id("inferActivations").ValuesFunc(func(gr *jen.Group) {
+			for _, s := range islices {
+				gr.Line().Add(s)
+			}
+			gr.Line()
+		})))
+	f.Line()
+
 	// Forward.
 	fwd := []jen.Code{
 		jen.If(jen.Err().Op(":=").Id("checkInput").Call(jen.Id("x"), jen.Id("batch")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-		jen.Id("m").Dot("prepare").Call(jen.Id("batch")),
-		jen.Id("w").Op(",").Id("a").Op(",").Id("ws").Op(":=").Op("&").Id("m").Dot("w").Op(",").Op("&").Id("m").Dot("a").Op(",").Id("m").Dot("ws"),
+		jen.If(jen.Id("m").Dot("stale")).Block(jen.Id("m").Dot("refold").Call()),
+		jen.If(jen.Id("batch").Op("!=").Id("m").Dot("ibatch")).Block(
+			jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("inferFloats"), jen.Id("need").Op(">").Len(jen.Id("m").Dot("iarena"))).Block(
+				jen.Id("m").Dot("iarena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
+			jen.Id("m").Dot("ia").Op(",").Id("m").Dot("ibatch").Op("=").Id("inferLayout").Call(jen.Id("m").Dot("iarena"), jen.Id("batch")).Op(",").Id("batch"),
+		),
 	}
-	fwd = append(fwd, gen.forward(false)...)
-	fwd = append(fwd, jen.Return(gen.value(g.Output), jen.Nil()))
-	comment(f, "Forward runs inference on batch images (x holds batch*Channels*Height*Width\nfloats, NCHW) with BN using its running statistics, and returns batch*Classes\nlogits. The result aliases the model's memory and is valid until the next call.")
+	// Declare the short names the body uses, and only those.
+	var names, vals []jen.Code
+	usesW := false
+	for _, n := range gen.gi.Nodes {
+		usesW = usesW || n.Op == ir.OpLinear || n.Op == ir.OpBatchNorm || (n.Op == ir.OpConv && n.FoldBN == "")
+	}
+	if usesW {
+		names, vals = append(names, jen.Id("w")), append(vals, jen.Op("&").Id("m").Dot("w"))
+	}
+	if len(p.foldOff) > 0 {
+		names, vals = append(names, jen.Id("f")), append(vals, jen.Op("&").Id("m").Dot("f"))
+	}
+	names, vals = append(names, jen.Id("a"), jen.Id("ws")), append(vals, jen.Op("&").Id("m").Dot("ia"), jen.Id("m").Dot("ws"))
+	fwd = append(fwd, jen.List(names...).Op(":=").List(vals...))
+	block := ""
+	for _, n := range gen.gi.Nodes[1:] {
+		if n.Block != block {
+			block = n.Block
+			fwd = append(fwd, jen.Line())
+			if block != "" {
+				fwd = append(fwd, jen.Comment(block))
+			}
+		}
+		fwd = append(fwd, gen.inferNode(n)...)
+	}
+	fwd = append(fwd, jen.Return(gen.value(gen.gi.Output), jen.Nil()))
+	comment(f, "Forward runs inference on batch images (x holds batch*Channels*Height*Width\nfloats, NCHW) with BN using its running statistics, folded into the convs,\nand returns batch*Classes logits. The result aliases the model's memory and\nis valid until the next call.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Params(jen.Index().Float32(), jen.Error()).Block(fwd...)
+}
+
+// inferNode emits one node of the fused inference graph.
+func (gen *generator) inferNode(n *ir.Node) []jen.Code {
+	if n.Op != ir.OpConv {
+		return gen.forwardNode(n, false)
+	}
+	wt, bias := gen.param("w", n, "weight"), jen.Nil()
+	if n.Bias {
+		bias = gen.param("w", n, "bias")
+	}
+	if n.FoldBN != "" {
+		wt, bias = jen.Id("f").Dot(gen.id(n.Name)+"_weight"), jen.Id("f").Dot(gen.id(n.Name)+"_bias")
+	}
+	res := jen.Nil()
+	if n.FuseAdd {
+		res = gen.value(n.Args[1])
+	}
+	return []jen.Code{nnq("Conv2DFused").Call(jen.Id("ws"), jen.Id("a").Dot(gen.id(n.Name)), gen.value(n.Args[0]), wt, bias, res,
+		jen.Lit(n.FuseReLU), jen.Id("batch"), jen.Id(gen.id(n.Name)+"_dims"))}
+}
+
+// describe is a node's comment in the inference activations.
+func describe(n *ir.Node) string {
+	s := n.Op.String()
+	if n.FoldBN != "" {
+		s += "+bn"
+	}
+	if n.FuseAdd {
+		s += "+add"
+	}
+	if n.FuseReLU {
+		s += "+relu"
+	}
+	return s + " " + n.Shape.String()
 }
 
 // forward emits the layer sequence; train selects batch statistics for BN.

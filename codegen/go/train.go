@@ -106,6 +106,7 @@ func (gen *generator) train(f *jen.File) {
 		nnq("SGD").Call(t().Dot("m").Dot("data").Index(jen.Op(":").Id("trainableFloats")), t().Dot("grad"), t().Dot("momentum"),
 			t().Dot("opt").Dot("LR"), t().Dot("opt").Dot("Momentum"), t().Dot("opt").Dot("WeightDecay"), t().Dot("steps").Op("==").Lit(0)),
 		t().Dot("steps").Op("++"),
+		t().Dot("m").Dot("stale").Op("=").True(),
 		jen.Return(jen.Id("loss"), jen.Nil()),
 	)
 	f.Line()
@@ -133,6 +134,8 @@ func (gen *generator) train(f *jen.File) {
 		),
 		jen.Copy(t().Dot("backup"), t().Dot("m").Dot("data").Index(jen.Id("trainableFloats").Op(":"))),
 		t().Dot("forward").Call(jen.Id("x"), jen.Id("batch")),
+		jen.Comment("The BN running statistics moved; Forward must refold them."),
+		t().Dot("m").Dot("stale").Op("=").True(),
 		jen.Comment("Gradients accumulate into the activation arena, so it starts at zero."),
 		jen.Clear(t().Dot("arena").Index(jen.Op(":").Id("batch").Op("*").Id("activationFloats"))),
 		jen.Id("loss").Op(":=").Qual(NN, "SoftmaxCrossEntropy").Call(t().Dot("d").Dot(gen.id(g.Output.Name)), t().Dot("m").Dot("a").Dot(gen.id(g.Output.Name)),

@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the activation arena.
+	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 79506920
+	// inferFloats is the per-image size of the inference activation arena.
+	inferFloats = 22757864
+	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
+	foldFloats = 58068096
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 60344232
 	trainableFloats = 60192808
@@ -1498,6 +1502,328 @@ type activations struct {
 	fc                    []float32 // fc 1000x1x1
 }
 
+// inferActivations are the outputs of the fused inference graph, in which each conv
+// also applies its batch norm, residual add and ReLU.
+type inferActivations struct {
+	conv1                 []float32 // conv+bn+relu 64x112x112
+	maxpool               []float32 // maxpool 64x56x56
+	layer1_0_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_0_conv2        []float32 // conv+bn+relu 64x56x56
+	layer1_0_downsample_0 []float32 // conv+bn 256x56x56
+	layer1_0_conv3        []float32 // conv+bn+add+relu 256x56x56
+	layer1_1_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_1_conv2        []float32 // conv+bn+relu 64x56x56
+	layer1_1_conv3        []float32 // conv+bn+add+relu 256x56x56
+	layer1_2_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_2_conv2        []float32 // conv+bn+relu 64x56x56
+	layer1_2_conv3        []float32 // conv+bn+add+relu 256x56x56
+	layer2_0_conv1        []float32 // conv+bn+relu 128x56x56
+	layer2_0_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_0_downsample_0 []float32 // conv+bn 512x28x28
+	layer2_0_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_1_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_1_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_1_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_2_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_2_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_2_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_3_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_3_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_3_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_4_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_4_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_4_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_5_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_5_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_5_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_6_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_6_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_6_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_7_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_7_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_7_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer3_0_conv1        []float32 // conv+bn+relu 256x28x28
+	layer3_0_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_0_downsample_0 []float32 // conv+bn 1024x14x14
+	layer3_0_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_1_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_1_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_1_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_2_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_2_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_2_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_3_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_3_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_3_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_4_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_4_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_4_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_5_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_5_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_5_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_6_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_6_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_6_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_7_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_7_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_7_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_8_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_8_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_8_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_9_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_9_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_9_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_10_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_10_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_10_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_11_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_11_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_11_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_12_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_12_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_12_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_13_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_13_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_13_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_14_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_14_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_14_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_15_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_15_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_15_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_16_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_16_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_16_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_17_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_17_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_17_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_18_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_18_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_18_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_19_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_19_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_19_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_20_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_20_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_20_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_21_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_21_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_21_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_22_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_22_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_22_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_23_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_23_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_23_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_24_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_24_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_24_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_25_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_25_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_25_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_26_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_26_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_26_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_27_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_27_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_27_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_28_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_28_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_28_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_29_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_29_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_29_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_30_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_30_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_30_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_31_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_31_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_31_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_32_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_32_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_32_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_33_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_33_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_33_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_34_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_34_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_34_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer3_35_conv1       []float32 // conv+bn+relu 256x14x14
+	layer3_35_conv2       []float32 // conv+bn+relu 256x14x14
+	layer3_35_conv3       []float32 // conv+bn+add+relu 1024x14x14
+	layer4_0_conv1        []float32 // conv+bn+relu 512x14x14
+	layer4_0_conv2        []float32 // conv+bn+relu 512x7x7
+	layer4_0_downsample_0 []float32 // conv+bn 2048x7x7
+	layer4_0_conv3        []float32 // conv+bn+add+relu 2048x7x7
+	layer4_1_conv1        []float32 // conv+bn+relu 512x7x7
+	layer4_1_conv2        []float32 // conv+bn+relu 512x7x7
+	layer4_1_conv3        []float32 // conv+bn+add+relu 2048x7x7
+	layer4_2_conv1        []float32 // conv+bn+relu 512x7x7
+	layer4_2_conv2        []float32 // conv+bn+relu 512x7x7
+	layer4_2_conv3        []float32 // conv+bn+add+relu 2048x7x7
+	avgpool               []float32 // avgpool 2048x1x1
+	fc                    []float32 // fc 1000x1x1
+}
+
+// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+type folded struct {
+	conv1_weight, conv1_bias                                 []float32 // with bn1 folded in
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32 // with layer1.0.bn1 folded in
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32 // with layer1.0.bn2 folded in
+	layer1_0_downsample_0_weight, layer1_0_downsample_0_bias []float32 // with layer1.0.downsample.1 folded in
+	layer1_0_conv3_weight, layer1_0_conv3_bias               []float32 // with layer1.0.bn3 folded in
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32 // with layer1.1.bn1 folded in
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32 // with layer1.1.bn2 folded in
+	layer1_1_conv3_weight, layer1_1_conv3_bias               []float32 // with layer1.1.bn3 folded in
+	layer1_2_conv1_weight, layer1_2_conv1_bias               []float32 // with layer1.2.bn1 folded in
+	layer1_2_conv2_weight, layer1_2_conv2_bias               []float32 // with layer1.2.bn2 folded in
+	layer1_2_conv3_weight, layer1_2_conv3_bias               []float32 // with layer1.2.bn3 folded in
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32 // with layer2.0.bn1 folded in
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32 // with layer2.0.bn2 folded in
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32 // with layer2.0.downsample.1 folded in
+	layer2_0_conv3_weight, layer2_0_conv3_bias               []float32 // with layer2.0.bn3 folded in
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32 // with layer2.1.bn1 folded in
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32 // with layer2.1.bn2 folded in
+	layer2_1_conv3_weight, layer2_1_conv3_bias               []float32 // with layer2.1.bn3 folded in
+	layer2_2_conv1_weight, layer2_2_conv1_bias               []float32 // with layer2.2.bn1 folded in
+	layer2_2_conv2_weight, layer2_2_conv2_bias               []float32 // with layer2.2.bn2 folded in
+	layer2_2_conv3_weight, layer2_2_conv3_bias               []float32 // with layer2.2.bn3 folded in
+	layer2_3_conv1_weight, layer2_3_conv1_bias               []float32 // with layer2.3.bn1 folded in
+	layer2_3_conv2_weight, layer2_3_conv2_bias               []float32 // with layer2.3.bn2 folded in
+	layer2_3_conv3_weight, layer2_3_conv3_bias               []float32 // with layer2.3.bn3 folded in
+	layer2_4_conv1_weight, layer2_4_conv1_bias               []float32 // with layer2.4.bn1 folded in
+	layer2_4_conv2_weight, layer2_4_conv2_bias               []float32 // with layer2.4.bn2 folded in
+	layer2_4_conv3_weight, layer2_4_conv3_bias               []float32 // with layer2.4.bn3 folded in
+	layer2_5_conv1_weight, layer2_5_conv1_bias               []float32 // with layer2.5.bn1 folded in
+	layer2_5_conv2_weight, layer2_5_conv2_bias               []float32 // with layer2.5.bn2 folded in
+	layer2_5_conv3_weight, layer2_5_conv3_bias               []float32 // with layer2.5.bn3 folded in
+	layer2_6_conv1_weight, layer2_6_conv1_bias               []float32 // with layer2.6.bn1 folded in
+	layer2_6_conv2_weight, layer2_6_conv2_bias               []float32 // with layer2.6.bn2 folded in
+	layer2_6_conv3_weight, layer2_6_conv3_bias               []float32 // with layer2.6.bn3 folded in
+	layer2_7_conv1_weight, layer2_7_conv1_bias               []float32 // with layer2.7.bn1 folded in
+	layer2_7_conv2_weight, layer2_7_conv2_bias               []float32 // with layer2.7.bn2 folded in
+	layer2_7_conv3_weight, layer2_7_conv3_bias               []float32 // with layer2.7.bn3 folded in
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32 // with layer3.0.bn1 folded in
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32 // with layer3.0.bn2 folded in
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32 // with layer3.0.downsample.1 folded in
+	layer3_0_conv3_weight, layer3_0_conv3_bias               []float32 // with layer3.0.bn3 folded in
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32 // with layer3.1.bn1 folded in
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32 // with layer3.1.bn2 folded in
+	layer3_1_conv3_weight, layer3_1_conv3_bias               []float32 // with layer3.1.bn3 folded in
+	layer3_2_conv1_weight, layer3_2_conv1_bias               []float32 // with layer3.2.bn1 folded in
+	layer3_2_conv2_weight, layer3_2_conv2_bias               []float32 // with layer3.2.bn2 folded in
+	layer3_2_conv3_weight, layer3_2_conv3_bias               []float32 // with layer3.2.bn3 folded in
+	layer3_3_conv1_weight, layer3_3_conv1_bias               []float32 // with layer3.3.bn1 folded in
+	layer3_3_conv2_weight, layer3_3_conv2_bias               []float32 // with layer3.3.bn2 folded in
+	layer3_3_conv3_weight, layer3_3_conv3_bias               []float32 // with layer3.3.bn3 folded in
+	layer3_4_conv1_weight, layer3_4_conv1_bias               []float32 // with layer3.4.bn1 folded in
+	layer3_4_conv2_weight, layer3_4_conv2_bias               []float32 // with layer3.4.bn2 folded in
+	layer3_4_conv3_weight, layer3_4_conv3_bias               []float32 // with layer3.4.bn3 folded in
+	layer3_5_conv1_weight, layer3_5_conv1_bias               []float32 // with layer3.5.bn1 folded in
+	layer3_5_conv2_weight, layer3_5_conv2_bias               []float32 // with layer3.5.bn2 folded in
+	layer3_5_conv3_weight, layer3_5_conv3_bias               []float32 // with layer3.5.bn3 folded in
+	layer3_6_conv1_weight, layer3_6_conv1_bias               []float32 // with layer3.6.bn1 folded in
+	layer3_6_conv2_weight, layer3_6_conv2_bias               []float32 // with layer3.6.bn2 folded in
+	layer3_6_conv3_weight, layer3_6_conv3_bias               []float32 // with layer3.6.bn3 folded in
+	layer3_7_conv1_weight, layer3_7_conv1_bias               []float32 // with layer3.7.bn1 folded in
+	layer3_7_conv2_weight, layer3_7_conv2_bias               []float32 // with layer3.7.bn2 folded in
+	layer3_7_conv3_weight, layer3_7_conv3_bias               []float32 // with layer3.7.bn3 folded in
+	layer3_8_conv1_weight, layer3_8_conv1_bias               []float32 // with layer3.8.bn1 folded in
+	layer3_8_conv2_weight, layer3_8_conv2_bias               []float32 // with layer3.8.bn2 folded in
+	layer3_8_conv3_weight, layer3_8_conv3_bias               []float32 // with layer3.8.bn3 folded in
+	layer3_9_conv1_weight, layer3_9_conv1_bias               []float32 // with layer3.9.bn1 folded in
+	layer3_9_conv2_weight, layer3_9_conv2_bias               []float32 // with layer3.9.bn2 folded in
+	layer3_9_conv3_weight, layer3_9_conv3_bias               []float32 // with layer3.9.bn3 folded in
+	layer3_10_conv1_weight, layer3_10_conv1_bias             []float32 // with layer3.10.bn1 folded in
+	layer3_10_conv2_weight, layer3_10_conv2_bias             []float32 // with layer3.10.bn2 folded in
+	layer3_10_conv3_weight, layer3_10_conv3_bias             []float32 // with layer3.10.bn3 folded in
+	layer3_11_conv1_weight, layer3_11_conv1_bias             []float32 // with layer3.11.bn1 folded in
+	layer3_11_conv2_weight, layer3_11_conv2_bias             []float32 // with layer3.11.bn2 folded in
+	layer3_11_conv3_weight, layer3_11_conv3_bias             []float32 // with layer3.11.bn3 folded in
+	layer3_12_conv1_weight, layer3_12_conv1_bias             []float32 // with layer3.12.bn1 folded in
+	layer3_12_conv2_weight, layer3_12_conv2_bias             []float32 // with layer3.12.bn2 folded in
+	layer3_12_conv3_weight, layer3_12_conv3_bias             []float32 // with layer3.12.bn3 folded in
+	layer3_13_conv1_weight, layer3_13_conv1_bias             []float32 // with layer3.13.bn1 folded in
+	layer3_13_conv2_weight, layer3_13_conv2_bias             []float32 // with layer3.13.bn2 folded in
+	layer3_13_conv3_weight, layer3_13_conv3_bias             []float32 // with layer3.13.bn3 folded in
+	layer3_14_conv1_weight, layer3_14_conv1_bias             []float32 // with layer3.14.bn1 folded in
+	layer3_14_conv2_weight, layer3_14_conv2_bias             []float32 // with layer3.14.bn2 folded in
+	layer3_14_conv3_weight, layer3_14_conv3_bias             []float32 // with layer3.14.bn3 folded in
+	layer3_15_conv1_weight, layer3_15_conv1_bias             []float32 // with layer3.15.bn1 folded in
+	layer3_15_conv2_weight, layer3_15_conv2_bias             []float32 // with layer3.15.bn2 folded in
+	layer3_15_conv3_weight, layer3_15_conv3_bias             []float32 // with layer3.15.bn3 folded in
+	layer3_16_conv1_weight, layer3_16_conv1_bias             []float32 // with layer3.16.bn1 folded in
+	layer3_16_conv2_weight, layer3_16_conv2_bias             []float32 // with layer3.16.bn2 folded in
+	layer3_16_conv3_weight, layer3_16_conv3_bias             []float32 // with layer3.16.bn3 folded in
+	layer3_17_conv1_weight, layer3_17_conv1_bias             []float32 // with layer3.17.bn1 folded in
+	layer3_17_conv2_weight, layer3_17_conv2_bias             []float32 // with layer3.17.bn2 folded in
+	layer3_17_conv3_weight, layer3_17_conv3_bias             []float32 // with layer3.17.bn3 folded in
+	layer3_18_conv1_weight, layer3_18_conv1_bias             []float32 // with layer3.18.bn1 folded in
+	layer3_18_conv2_weight, layer3_18_conv2_bias             []float32 // with layer3.18.bn2 folded in
+	layer3_18_conv3_weight, layer3_18_conv3_bias             []float32 // with layer3.18.bn3 folded in
+	layer3_19_conv1_weight, layer3_19_conv1_bias             []float32 // with layer3.19.bn1 folded in
+	layer3_19_conv2_weight, layer3_19_conv2_bias             []float32 // with layer3.19.bn2 folded in
+	layer3_19_conv3_weight, layer3_19_conv3_bias             []float32 // with layer3.19.bn3 folded in
+	layer3_20_conv1_weight, layer3_20_conv1_bias             []float32 // with layer3.20.bn1 folded in
+	layer3_20_conv2_weight, layer3_20_conv2_bias             []float32 // with layer3.20.bn2 folded in
+	layer3_20_conv3_weight, layer3_20_conv3_bias             []float32 // with layer3.20.bn3 folded in
+	layer3_21_conv1_weight, layer3_21_conv1_bias             []float32 // with layer3.21.bn1 folded in
+	layer3_21_conv2_weight, layer3_21_conv2_bias             []float32 // with layer3.21.bn2 folded in
+	layer3_21_conv3_weight, layer3_21_conv3_bias             []float32 // with layer3.21.bn3 folded in
+	layer3_22_conv1_weight, layer3_22_conv1_bias             []float32 // with layer3.22.bn1 folded in
+	layer3_22_conv2_weight, layer3_22_conv2_bias             []float32 // with layer3.22.bn2 folded in
+	layer3_22_conv3_weight, layer3_22_conv3_bias             []float32 // with layer3.22.bn3 folded in
+	layer3_23_conv1_weight, layer3_23_conv1_bias             []float32 // with layer3.23.bn1 folded in
+	layer3_23_conv2_weight, layer3_23_conv2_bias             []float32 // with layer3.23.bn2 folded in
+	layer3_23_conv3_weight, layer3_23_conv3_bias             []float32 // with layer3.23.bn3 folded in
+	layer3_24_conv1_weight, layer3_24_conv1_bias             []float32 // with layer3.24.bn1 folded in
+	layer3_24_conv2_weight, layer3_24_conv2_bias             []float32 // with layer3.24.bn2 folded in
+	layer3_24_conv3_weight, layer3_24_conv3_bias             []float32 // with layer3.24.bn3 folded in
+	layer3_25_conv1_weight, layer3_25_conv1_bias             []float32 // with layer3.25.bn1 folded in
+	layer3_25_conv2_weight, layer3_25_conv2_bias             []float32 // with layer3.25.bn2 folded in
+	layer3_25_conv3_weight, layer3_25_conv3_bias             []float32 // with layer3.25.bn3 folded in
+	layer3_26_conv1_weight, layer3_26_conv1_bias             []float32 // with layer3.26.bn1 folded in
+	layer3_26_conv2_weight, layer3_26_conv2_bias             []float32 // with layer3.26.bn2 folded in
+	layer3_26_conv3_weight, layer3_26_conv3_bias             []float32 // with layer3.26.bn3 folded in
+	layer3_27_conv1_weight, layer3_27_conv1_bias             []float32 // with layer3.27.bn1 folded in
+	layer3_27_conv2_weight, layer3_27_conv2_bias             []float32 // with layer3.27.bn2 folded in
+	layer3_27_conv3_weight, layer3_27_conv3_bias             []float32 // with layer3.27.bn3 folded in
+	layer3_28_conv1_weight, layer3_28_conv1_bias             []float32 // with layer3.28.bn1 folded in
+	layer3_28_conv2_weight, layer3_28_conv2_bias             []float32 // with layer3.28.bn2 folded in
+	layer3_28_conv3_weight, layer3_28_conv3_bias             []float32 // with layer3.28.bn3 folded in
+	layer3_29_conv1_weight, layer3_29_conv1_bias             []float32 // with layer3.29.bn1 folded in
+	layer3_29_conv2_weight, layer3_29_conv2_bias             []float32 // with layer3.29.bn2 folded in
+	layer3_29_conv3_weight, layer3_29_conv3_bias             []float32 // with layer3.29.bn3 folded in
+	layer3_30_conv1_weight, layer3_30_conv1_bias             []float32 // with layer3.30.bn1 folded in
+	layer3_30_conv2_weight, layer3_30_conv2_bias             []float32 // with layer3.30.bn2 folded in
+	layer3_30_conv3_weight, layer3_30_conv3_bias             []float32 // with layer3.30.bn3 folded in
+	layer3_31_conv1_weight, layer3_31_conv1_bias             []float32 // with layer3.31.bn1 folded in
+	layer3_31_conv2_weight, layer3_31_conv2_bias             []float32 // with layer3.31.bn2 folded in
+	layer3_31_conv3_weight, layer3_31_conv3_bias             []float32 // with layer3.31.bn3 folded in
+	layer3_32_conv1_weight, layer3_32_conv1_bias             []float32 // with layer3.32.bn1 folded in
+	layer3_32_conv2_weight, layer3_32_conv2_bias             []float32 // with layer3.32.bn2 folded in
+	layer3_32_conv3_weight, layer3_32_conv3_bias             []float32 // with layer3.32.bn3 folded in
+	layer3_33_conv1_weight, layer3_33_conv1_bias             []float32 // with layer3.33.bn1 folded in
+	layer3_33_conv2_weight, layer3_33_conv2_bias             []float32 // with layer3.33.bn2 folded in
+	layer3_33_conv3_weight, layer3_33_conv3_bias             []float32 // with layer3.33.bn3 folded in
+	layer3_34_conv1_weight, layer3_34_conv1_bias             []float32 // with layer3.34.bn1 folded in
+	layer3_34_conv2_weight, layer3_34_conv2_bias             []float32 // with layer3.34.bn2 folded in
+	layer3_34_conv3_weight, layer3_34_conv3_bias             []float32 // with layer3.34.bn3 folded in
+	layer3_35_conv1_weight, layer3_35_conv1_bias             []float32 // with layer3.35.bn1 folded in
+	layer3_35_conv2_weight, layer3_35_conv2_bias             []float32 // with layer3.35.bn2 folded in
+	layer3_35_conv3_weight, layer3_35_conv3_bias             []float32 // with layer3.35.bn3 folded in
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32 // with layer4.0.bn1 folded in
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32 // with layer4.0.bn2 folded in
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32 // with layer4.0.downsample.1 folded in
+	layer4_0_conv3_weight, layer4_0_conv3_bias               []float32 // with layer4.0.bn3 folded in
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32 // with layer4.1.bn1 folded in
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32 // with layer4.1.bn2 folded in
+	layer4_1_conv3_weight, layer4_1_conv3_bias               []float32 // with layer4.1.bn3 folded in
+	layer4_2_conv1_weight, layer4_2_conv1_bias               []float32 // with layer4.2.bn1 folded in
+	layer4_2_conv2_weight, layer4_2_conv2_bias               []float32 // with layer4.2.bn2 folded in
+	layer4_2_conv3_weight, layer4_2_conv3_bias               []float32 // with layer4.2.bn3 folded in
+}
+
 // Model is the network with its weights and working memory. It is not safe
 // for concurrent use; give each goroutine its own Model.
 type Model struct {
@@ -1506,16 +1832,22 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // activations, grown to the largest batch seen
+	arena  []float32 // training activations, grown to the largest batch seen
 	a      activations
-	batch  int // batch that a is laid out for
+	batch  int       // batch that a is laid out for
+	fold   []float32 // folded conv weights for inference
+	f      folded
+	stale  bool      // fold is out of date: weights or BN statistics changed
+	iarena []float32 // inference activations
+	ia     inferActivations
+	ibatch int // batch that ia is laid out for
 }
 
 // New returns a model with weights initialised from seed as torchvision
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), fold: make([]float32, foldFloats), stale: true, ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:9408]
 	m.w.bn1_weight = d[9408:9472]
@@ -2294,6 +2626,316 @@ func New(seed uint64) *Model {
 	m.w.layer4_2_bn3_running_var = d[60342184:60344232]
 	m.w.fc_weight = d[58143808:60191808]
 	m.w.fc_bias = d[60191808:60192808]
+	m.f.conv1_weight = m.fold[0:9408]
+	m.f.conv1_bias = m.fold[9408:9472]
+	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
+	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
+	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
+	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
+	m.f.layer1_0_downsample_0_weight = m.fold[50560:66944]
+	m.f.layer1_0_downsample_0_bias = m.fold[66944:67200]
+	m.f.layer1_0_conv3_weight = m.fold[67200:83584]
+	m.f.layer1_0_conv3_bias = m.fold[83584:83840]
+	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
+	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
+	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
+	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
+	m.f.layer1_1_conv3_weight = m.fold[137216:153600]
+	m.f.layer1_1_conv3_bias = m.fold[153600:153856]
+	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
+	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
+	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
+	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
+	m.f.layer1_2_conv3_weight = m.fold[207232:223616]
+	m.f.layer1_2_conv3_bias = m.fold[223616:223872]
+	m.f.layer2_0_conv1_weight = m.fold[223872:256640]
+	m.f.layer2_0_conv1_bias = m.fold[256640:256768]
+	m.f.layer2_0_conv2_weight = m.fold[256768:404224]
+	m.f.layer2_0_conv2_bias = m.fold[404224:404352]
+	m.f.layer2_0_downsample_0_weight = m.fold[404352:535424]
+	m.f.layer2_0_downsample_0_bias = m.fold[535424:535936]
+	m.f.layer2_0_conv3_weight = m.fold[535936:601472]
+	m.f.layer2_0_conv3_bias = m.fold[601472:601984]
+	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
+	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
+	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
+	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
+	m.f.layer2_1_conv3_weight = m.fold[815232:880768]
+	m.f.layer2_1_conv3_bias = m.fold[880768:881280]
+	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
+	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
+	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
+	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
+	m.f.layer2_2_conv3_weight = m.fold[1094528:1160064]
+	m.f.layer2_2_conv3_bias = m.fold[1160064:1160576]
+	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
+	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
+	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
+	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
+	m.f.layer2_3_conv3_weight = m.fold[1373824:1439360]
+	m.f.layer2_3_conv3_bias = m.fold[1439360:1439872]
+	m.f.layer2_4_conv1_weight = m.fold[1439872:1505408]
+	m.f.layer2_4_conv1_bias = m.fold[1505408:1505536]
+	m.f.layer2_4_conv2_weight = m.fold[1505536:1652992]
+	m.f.layer2_4_conv2_bias = m.fold[1652992:1653120]
+	m.f.layer2_4_conv3_weight = m.fold[1653120:1718656]
+	m.f.layer2_4_conv3_bias = m.fold[1718656:1719168]
+	m.f.layer2_5_conv1_weight = m.fold[1719168:1784704]
+	m.f.layer2_5_conv1_bias = m.fold[1784704:1784832]
+	m.f.layer2_5_conv2_weight = m.fold[1784832:1932288]
+	m.f.layer2_5_conv2_bias = m.fold[1932288:1932416]
+	m.f.layer2_5_conv3_weight = m.fold[1932416:1997952]
+	m.f.layer2_5_conv3_bias = m.fold[1997952:1998464]
+	m.f.layer2_6_conv1_weight = m.fold[1998464:2064000]
+	m.f.layer2_6_conv1_bias = m.fold[2064000:2064128]
+	m.f.layer2_6_conv2_weight = m.fold[2064128:2211584]
+	m.f.layer2_6_conv2_bias = m.fold[2211584:2211712]
+	m.f.layer2_6_conv3_weight = m.fold[2211712:2277248]
+	m.f.layer2_6_conv3_bias = m.fold[2277248:2277760]
+	m.f.layer2_7_conv1_weight = m.fold[2277760:2343296]
+	m.f.layer2_7_conv1_bias = m.fold[2343296:2343424]
+	m.f.layer2_7_conv2_weight = m.fold[2343424:2490880]
+	m.f.layer2_7_conv2_bias = m.fold[2490880:2491008]
+	m.f.layer2_7_conv3_weight = m.fold[2491008:2556544]
+	m.f.layer2_7_conv3_bias = m.fold[2556544:2557056]
+	m.f.layer3_0_conv1_weight = m.fold[2557056:2688128]
+	m.f.layer3_0_conv1_bias = m.fold[2688128:2688384]
+	m.f.layer3_0_conv2_weight = m.fold[2688384:3278208]
+	m.f.layer3_0_conv2_bias = m.fold[3278208:3278464]
+	m.f.layer3_0_downsample_0_weight = m.fold[3278464:3802752]
+	m.f.layer3_0_downsample_0_bias = m.fold[3802752:3803776]
+	m.f.layer3_0_conv3_weight = m.fold[3803776:4065920]
+	m.f.layer3_0_conv3_bias = m.fold[4065920:4066944]
+	m.f.layer3_1_conv1_weight = m.fold[4066944:4329088]
+	m.f.layer3_1_conv1_bias = m.fold[4329088:4329344]
+	m.f.layer3_1_conv2_weight = m.fold[4329344:4919168]
+	m.f.layer3_1_conv2_bias = m.fold[4919168:4919424]
+	m.f.layer3_1_conv3_weight = m.fold[4919424:5181568]
+	m.f.layer3_1_conv3_bias = m.fold[5181568:5182592]
+	m.f.layer3_2_conv1_weight = m.fold[5182592:5444736]
+	m.f.layer3_2_conv1_bias = m.fold[5444736:5444992]
+	m.f.layer3_2_conv2_weight = m.fold[5444992:6034816]
+	m.f.layer3_2_conv2_bias = m.fold[6034816:6035072]
+	m.f.layer3_2_conv3_weight = m.fold[6035072:6297216]
+	m.f.layer3_2_conv3_bias = m.fold[6297216:6298240]
+	m.f.layer3_3_conv1_weight = m.fold[6298240:6560384]
+	m.f.layer3_3_conv1_bias = m.fold[6560384:6560640]
+	m.f.layer3_3_conv2_weight = m.fold[6560640:7150464]
+	m.f.layer3_3_conv2_bias = m.fold[7150464:7150720]
+	m.f.layer3_3_conv3_weight = m.fold[7150720:7412864]
+	m.f.layer3_3_conv3_bias = m.fold[7412864:7413888]
+	m.f.layer3_4_conv1_weight = m.fold[7413888:7676032]
+	m.f.layer3_4_conv1_bias = m.fold[7676032:7676288]
+	m.f.layer3_4_conv2_weight = m.fold[7676288:8266112]
+	m.f.layer3_4_conv2_bias = m.fold[8266112:8266368]
+	m.f.layer3_4_conv3_weight = m.fold[8266368:8528512]
+	m.f.layer3_4_conv3_bias = m.fold[8528512:8529536]
+	m.f.layer3_5_conv1_weight = m.fold[8529536:8791680]
+	m.f.layer3_5_conv1_bias = m.fold[8791680:8791936]
+	m.f.layer3_5_conv2_weight = m.fold[8791936:9381760]
+	m.f.layer3_5_conv2_bias = m.fold[9381760:9382016]
+	m.f.layer3_5_conv3_weight = m.fold[9382016:9644160]
+	m.f.layer3_5_conv3_bias = m.fold[9644160:9645184]
+	m.f.layer3_6_conv1_weight = m.fold[9645184:9907328]
+	m.f.layer3_6_conv1_bias = m.fold[9907328:9907584]
+	m.f.layer3_6_conv2_weight = m.fold[9907584:10497408]
+	m.f.layer3_6_conv2_bias = m.fold[10497408:10497664]
+	m.f.layer3_6_conv3_weight = m.fold[10497664:10759808]
+	m.f.layer3_6_conv3_bias = m.fold[10759808:10760832]
+	m.f.layer3_7_conv1_weight = m.fold[10760832:11022976]
+	m.f.layer3_7_conv1_bias = m.fold[11022976:11023232]
+	m.f.layer3_7_conv2_weight = m.fold[11023232:11613056]
+	m.f.layer3_7_conv2_bias = m.fold[11613056:11613312]
+	m.f.layer3_7_conv3_weight = m.fold[11613312:11875456]
+	m.f.layer3_7_conv3_bias = m.fold[11875456:11876480]
+	m.f.layer3_8_conv1_weight = m.fold[11876480:12138624]
+	m.f.layer3_8_conv1_bias = m.fold[12138624:12138880]
+	m.f.layer3_8_conv2_weight = m.fold[12138880:12728704]
+	m.f.layer3_8_conv2_bias = m.fold[12728704:12728960]
+	m.f.layer3_8_conv3_weight = m.fold[12728960:12991104]
+	m.f.layer3_8_conv3_bias = m.fold[12991104:12992128]
+	m.f.layer3_9_conv1_weight = m.fold[12992128:13254272]
+	m.f.layer3_9_conv1_bias = m.fold[13254272:13254528]
+	m.f.layer3_9_conv2_weight = m.fold[13254528:13844352]
+	m.f.layer3_9_conv2_bias = m.fold[13844352:13844608]
+	m.f.layer3_9_conv3_weight = m.fold[13844608:14106752]
+	m.f.layer3_9_conv3_bias = m.fold[14106752:14107776]
+	m.f.layer3_10_conv1_weight = m.fold[14107776:14369920]
+	m.f.layer3_10_conv1_bias = m.fold[14369920:14370176]
+	m.f.layer3_10_conv2_weight = m.fold[14370176:14960000]
+	m.f.layer3_10_conv2_bias = m.fold[14960000:14960256]
+	m.f.layer3_10_conv3_weight = m.fold[14960256:15222400]
+	m.f.layer3_10_conv3_bias = m.fold[15222400:15223424]
+	m.f.layer3_11_conv1_weight = m.fold[15223424:15485568]
+	m.f.layer3_11_conv1_bias = m.fold[15485568:15485824]
+	m.f.layer3_11_conv2_weight = m.fold[15485824:16075648]
+	m.f.layer3_11_conv2_bias = m.fold[16075648:16075904]
+	m.f.layer3_11_conv3_weight = m.fold[16075904:16338048]
+	m.f.layer3_11_conv3_bias = m.fold[16338048:16339072]
+	m.f.layer3_12_conv1_weight = m.fold[16339072:16601216]
+	m.f.layer3_12_conv1_bias = m.fold[16601216:16601472]
+	m.f.layer3_12_conv2_weight = m.fold[16601472:17191296]
+	m.f.layer3_12_conv2_bias = m.fold[17191296:17191552]
+	m.f.layer3_12_conv3_weight = m.fold[17191552:17453696]
+	m.f.layer3_12_conv3_bias = m.fold[17453696:17454720]
+	m.f.layer3_13_conv1_weight = m.fold[17454720:17716864]
+	m.f.layer3_13_conv1_bias = m.fold[17716864:17717120]
+	m.f.layer3_13_conv2_weight = m.fold[17717120:18306944]
+	m.f.layer3_13_conv2_bias = m.fold[18306944:18307200]
+	m.f.layer3_13_conv3_weight = m.fold[18307200:18569344]
+	m.f.layer3_13_conv3_bias = m.fold[18569344:18570368]
+	m.f.layer3_14_conv1_weight = m.fold[18570368:18832512]
+	m.f.layer3_14_conv1_bias = m.fold[18832512:18832768]
+	m.f.layer3_14_conv2_weight = m.fold[18832768:19422592]
+	m.f.layer3_14_conv2_bias = m.fold[19422592:19422848]
+	m.f.layer3_14_conv3_weight = m.fold[19422848:19684992]
+	m.f.layer3_14_conv3_bias = m.fold[19684992:19686016]
+	m.f.layer3_15_conv1_weight = m.fold[19686016:19948160]
+	m.f.layer3_15_conv1_bias = m.fold[19948160:19948416]
+	m.f.layer3_15_conv2_weight = m.fold[19948416:20538240]
+	m.f.layer3_15_conv2_bias = m.fold[20538240:20538496]
+	m.f.layer3_15_conv3_weight = m.fold[20538496:20800640]
+	m.f.layer3_15_conv3_bias = m.fold[20800640:20801664]
+	m.f.layer3_16_conv1_weight = m.fold[20801664:21063808]
+	m.f.layer3_16_conv1_bias = m.fold[21063808:21064064]
+	m.f.layer3_16_conv2_weight = m.fold[21064064:21653888]
+	m.f.layer3_16_conv2_bias = m.fold[21653888:21654144]
+	m.f.layer3_16_conv3_weight = m.fold[21654144:21916288]
+	m.f.layer3_16_conv3_bias = m.fold[21916288:21917312]
+	m.f.layer3_17_conv1_weight = m.fold[21917312:22179456]
+	m.f.layer3_17_conv1_bias = m.fold[22179456:22179712]
+	m.f.layer3_17_conv2_weight = m.fold[22179712:22769536]
+	m.f.layer3_17_conv2_bias = m.fold[22769536:22769792]
+	m.f.layer3_17_conv3_weight = m.fold[22769792:23031936]
+	m.f.layer3_17_conv3_bias = m.fold[23031936:23032960]
+	m.f.layer3_18_conv1_weight = m.fold[23032960:23295104]
+	m.f.layer3_18_conv1_bias = m.fold[23295104:23295360]
+	m.f.layer3_18_conv2_weight = m.fold[23295360:23885184]
+	m.f.layer3_18_conv2_bias = m.fold[23885184:23885440]
+	m.f.layer3_18_conv3_weight = m.fold[23885440:24147584]
+	m.f.layer3_18_conv3_bias = m.fold[24147584:24148608]
+	m.f.layer3_19_conv1_weight = m.fold[24148608:24410752]
+	m.f.layer3_19_conv1_bias = m.fold[24410752:24411008]
+	m.f.layer3_19_conv2_weight = m.fold[24411008:25000832]
+	m.f.layer3_19_conv2_bias = m.fold[25000832:25001088]
+	m.f.layer3_19_conv3_weight = m.fold[25001088:25263232]
+	m.f.layer3_19_conv3_bias = m.fold[25263232:25264256]
+	m.f.layer3_20_conv1_weight = m.fold[25264256:25526400]
+	m.f.layer3_20_conv1_bias = m.fold[25526400:25526656]
+	m.f.layer3_20_conv2_weight = m.fold[25526656:26116480]
+	m.f.layer3_20_conv2_bias = m.fold[26116480:26116736]
+	m.f.layer3_20_conv3_weight = m.fold[26116736:26378880]
+	m.f.layer3_20_conv3_bias = m.fold[26378880:26379904]
+	m.f.layer3_21_conv1_weight = m.fold[26379904:26642048]
+	m.f.layer3_21_conv1_bias = m.fold[26642048:26642304]
+	m.f.layer3_21_conv2_weight = m.fold[26642304:27232128]
+	m.f.layer3_21_conv2_bias = m.fold[27232128:27232384]
+	m.f.layer3_21_conv3_weight = m.fold[27232384:27494528]
+	m.f.layer3_21_conv3_bias = m.fold[27494528:27495552]
+	m.f.layer3_22_conv1_weight = m.fold[27495552:27757696]
+	m.f.layer3_22_conv1_bias = m.fold[27757696:27757952]
+	m.f.layer3_22_conv2_weight = m.fold[27757952:28347776]
+	m.f.layer3_22_conv2_bias = m.fold[28347776:28348032]
+	m.f.layer3_22_conv3_weight = m.fold[28348032:28610176]
+	m.f.layer3_22_conv3_bias = m.fold[28610176:28611200]
+	m.f.layer3_23_conv1_weight = m.fold[28611200:28873344]
+	m.f.layer3_23_conv1_bias = m.fold[28873344:28873600]
+	m.f.layer3_23_conv2_weight = m.fold[28873600:29463424]
+	m.f.layer3_23_conv2_bias = m.fold[29463424:29463680]
+	m.f.layer3_23_conv3_weight = m.fold[29463680:29725824]
+	m.f.layer3_23_conv3_bias = m.fold[29725824:29726848]
+	m.f.layer3_24_conv1_weight = m.fold[29726848:29988992]
+	m.f.layer3_24_conv1_bias = m.fold[29988992:29989248]
+	m.f.layer3_24_conv2_weight = m.fold[29989248:30579072]
+	m.f.layer3_24_conv2_bias = m.fold[30579072:30579328]
+	m.f.layer3_24_conv3_weight = m.fold[30579328:30841472]
+	m.f.layer3_24_conv3_bias = m.fold[30841472:30842496]
+	m.f.layer3_25_conv1_weight = m.fold[30842496:31104640]
+	m.f.layer3_25_conv1_bias = m.fold[31104640:31104896]
+	m.f.layer3_25_conv2_weight = m.fold[31104896:31694720]
+	m.f.layer3_25_conv2_bias = m.fold[31694720:31694976]
+	m.f.layer3_25_conv3_weight = m.fold[31694976:31957120]
+	m.f.layer3_25_conv3_bias = m.fold[31957120:31958144]
+	m.f.layer3_26_conv1_weight = m.fold[31958144:32220288]
+	m.f.layer3_26_conv1_bias = m.fold[32220288:32220544]
+	m.f.layer3_26_conv2_weight = m.fold[32220544:32810368]
+	m.f.layer3_26_conv2_bias = m.fold[32810368:32810624]
+	m.f.layer3_26_conv3_weight = m.fold[32810624:33072768]
+	m.f.layer3_26_conv3_bias = m.fold[33072768:33073792]
+	m.f.layer3_27_conv1_weight = m.fold[33073792:33335936]
+	m.f.layer3_27_conv1_bias = m.fold[33335936:33336192]
+	m.f.layer3_27_conv2_weight = m.fold[33336192:33926016]
+	m.f.layer3_27_conv2_bias = m.fold[33926016:33926272]
+	m.f.layer3_27_conv3_weight = m.fold[33926272:34188416]
+	m.f.layer3_27_conv3_bias = m.fold[34188416:34189440]
+	m.f.layer3_28_conv1_weight = m.fold[34189440:34451584]
+	m.f.layer3_28_conv1_bias = m.fold[34451584:34451840]
+	m.f.layer3_28_conv2_weight = m.fold[34451840:35041664]
+	m.f.layer3_28_conv2_bias = m.fold[35041664:35041920]
+	m.f.layer3_28_conv3_weight = m.fold[35041920:35304064]
+	m.f.layer3_28_conv3_bias = m.fold[35304064:35305088]
+	m.f.layer3_29_conv1_weight = m.fold[35305088:35567232]
+	m.f.layer3_29_conv1_bias = m.fold[35567232:35567488]
+	m.f.layer3_29_conv2_weight = m.fold[35567488:36157312]
+	m.f.layer3_29_conv2_bias = m.fold[36157312:36157568]
+	m.f.layer3_29_conv3_weight = m.fold[36157568:36419712]
+	m.f.layer3_29_conv3_bias = m.fold[36419712:36420736]
+	m.f.layer3_30_conv1_weight = m.fold[36420736:36682880]
+	m.f.layer3_30_conv1_bias = m.fold[36682880:36683136]
+	m.f.layer3_30_conv2_weight = m.fold[36683136:37272960]
+	m.f.layer3_30_conv2_bias = m.fold[37272960:37273216]
+	m.f.layer3_30_conv3_weight = m.fold[37273216:37535360]
+	m.f.layer3_30_conv3_bias = m.fold[37535360:37536384]
+	m.f.layer3_31_conv1_weight = m.fold[37536384:37798528]
+	m.f.layer3_31_conv1_bias = m.fold[37798528:37798784]
+	m.f.layer3_31_conv2_weight = m.fold[37798784:38388608]
+	m.f.layer3_31_conv2_bias = m.fold[38388608:38388864]
+	m.f.layer3_31_conv3_weight = m.fold[38388864:38651008]
+	m.f.layer3_31_conv3_bias = m.fold[38651008:38652032]
+	m.f.layer3_32_conv1_weight = m.fold[38652032:38914176]
+	m.f.layer3_32_conv1_bias = m.fold[38914176:38914432]
+	m.f.layer3_32_conv2_weight = m.fold[38914432:39504256]
+	m.f.layer3_32_conv2_bias = m.fold[39504256:39504512]
+	m.f.layer3_32_conv3_weight = m.fold[39504512:39766656]
+	m.f.layer3_32_conv3_bias = m.fold[39766656:39767680]
+	m.f.layer3_33_conv1_weight = m.fold[39767680:40029824]
+	m.f.layer3_33_conv1_bias = m.fold[40029824:40030080]
+	m.f.layer3_33_conv2_weight = m.fold[40030080:40619904]
+	m.f.layer3_33_conv2_bias = m.fold[40619904:40620160]
+	m.f.layer3_33_conv3_weight = m.fold[40620160:40882304]
+	m.f.layer3_33_conv3_bias = m.fold[40882304:40883328]
+	m.f.layer3_34_conv1_weight = m.fold[40883328:41145472]
+	m.f.layer3_34_conv1_bias = m.fold[41145472:41145728]
+	m.f.layer3_34_conv2_weight = m.fold[41145728:41735552]
+	m.f.layer3_34_conv2_bias = m.fold[41735552:41735808]
+	m.f.layer3_34_conv3_weight = m.fold[41735808:41997952]
+	m.f.layer3_34_conv3_bias = m.fold[41997952:41998976]
+	m.f.layer3_35_conv1_weight = m.fold[41998976:42261120]
+	m.f.layer3_35_conv1_bias = m.fold[42261120:42261376]
+	m.f.layer3_35_conv2_weight = m.fold[42261376:42851200]
+	m.f.layer3_35_conv2_bias = m.fold[42851200:42851456]
+	m.f.layer3_35_conv3_weight = m.fold[42851456:43113600]
+	m.f.layer3_35_conv3_bias = m.fold[43113600:43114624]
+	m.f.layer4_0_conv1_weight = m.fold[43114624:43638912]
+	m.f.layer4_0_conv1_bias = m.fold[43638912:43639424]
+	m.f.layer4_0_conv2_weight = m.fold[43639424:45998720]
+	m.f.layer4_0_conv2_bias = m.fold[45998720:45999232]
+	m.f.layer4_0_downsample_0_weight = m.fold[45999232:48096384]
+	m.f.layer4_0_downsample_0_bias = m.fold[48096384:48098432]
+	m.f.layer4_0_conv3_weight = m.fold[48098432:49147008]
+	m.f.layer4_0_conv3_bias = m.fold[49147008:49149056]
+	m.f.layer4_1_conv1_weight = m.fold[49149056:50197632]
+	m.f.layer4_1_conv1_bias = m.fold[50197632:50198144]
+	m.f.layer4_1_conv2_weight = m.fold[50198144:52557440]
+	m.f.layer4_1_conv2_bias = m.fold[52557440:52557952]
+	m.f.layer4_1_conv3_weight = m.fold[52557952:53606528]
+	m.f.layer4_1_conv3_bias = m.fold[53606528:53608576]
+	m.f.layer4_2_conv1_weight = m.fold[53608576:54657152]
+	m.f.layer4_2_conv1_bias = m.fold[54657152:54657664]
+	m.f.layer4_2_conv2_weight = m.fold[54657664:57016960]
+	m.f.layer4_2_conv2_bias = m.fold[57016960:57017472]
+	m.f.layer4_2_conv3_weight = m.fold[57017472:58066048]
+	m.f.layer4_2_conv3_bias = m.fold[58066048:58068096]
 	m.params = []nn.Param{
 		{Name: "conv1.weight", Shape: []int{64, 3, 7, 7}, Data: m.w.conv1_weight, Trainable: true},
 		{Name: "bn1.weight", Shape: []int{64}, Data: m.w.bn1_weight, Trainable: true},
@@ -3711,7 +4353,178 @@ func (m *Model) Params() []nn.Param {
 // (float32, the BN counters int64). On any mismatch the model is unchanged and
 // the error lists the missing and unexpected tensors or names the wrong one.
 func (m *Model) LoadWeights(path string) error {
-	return nn.LoadParams(path, m.params)
+	if err := nn.LoadParams(path, m.params); err != nil {
+		return err
+	}
+	m.stale = true
+	return nil
+}
+
+// WeightsChanged tells the model that tensors were changed through Params, so
+// that Forward refolds its batch norms into the conv weights.
+func (m *Model) WeightsChanged() {
+	m.stale = true
+}
+
+// refold computes the inference weights: each batch norm folded into its conv.
+func (m *Model) refold() {
+	w := &m.w
+	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv1_weight, m.f.layer1_0_conv1_bias, w.layer1_0_conv1_weight, nil, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv2_weight, m.f.layer1_0_conv2_bias, w.layer1_0_conv2_weight, nil, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_downsample_0_weight, m.f.layer1_0_downsample_0_bias, w.layer1_0_downsample_0_weight, nil, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv3_weight, m.f.layer1_0_conv3_bias, w.layer1_0_conv3_weight, nil, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv1_weight, m.f.layer1_1_conv1_bias, w.layer1_1_conv1_weight, nil, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv2_weight, m.f.layer1_1_conv2_bias, w.layer1_1_conv2_weight, nil, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv3_weight, m.f.layer1_1_conv3_bias, w.layer1_1_conv3_weight, nil, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv1_weight, m.f.layer1_2_conv1_bias, w.layer1_2_conv1_weight, nil, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv2_weight, m.f.layer1_2_conv2_bias, w.layer1_2_conv2_weight, nil, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv3_weight, m.f.layer1_2_conv3_bias, w.layer1_2_conv3_weight, nil, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv1_weight, m.f.layer2_0_conv1_bias, w.layer2_0_conv1_weight, nil, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv2_weight, m.f.layer2_0_conv2_bias, w.layer2_0_conv2_weight, nil, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_downsample_0_weight, m.f.layer2_0_downsample_0_bias, w.layer2_0_downsample_0_weight, nil, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv3_weight, m.f.layer2_0_conv3_bias, w.layer2_0_conv3_weight, nil, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv1_weight, m.f.layer2_1_conv1_bias, w.layer2_1_conv1_weight, nil, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv2_weight, m.f.layer2_1_conv2_bias, w.layer2_1_conv2_weight, nil, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv3_weight, m.f.layer2_1_conv3_bias, w.layer2_1_conv3_weight, nil, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv1_weight, m.f.layer2_2_conv1_bias, w.layer2_2_conv1_weight, nil, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv2_weight, m.f.layer2_2_conv2_bias, w.layer2_2_conv2_weight, nil, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv3_weight, m.f.layer2_2_conv3_bias, w.layer2_2_conv3_weight, nil, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv1_weight, m.f.layer2_3_conv1_bias, w.layer2_3_conv1_weight, nil, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv2_weight, m.f.layer2_3_conv2_bias, w.layer2_3_conv2_weight, nil, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv3_weight, m.f.layer2_3_conv3_bias, w.layer2_3_conv3_weight, nil, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_4_conv1_weight, m.f.layer2_4_conv1_bias, w.layer2_4_conv1_weight, nil, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_4_conv2_weight, m.f.layer2_4_conv2_bias, w.layer2_4_conv2_weight, nil, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_4_conv3_weight, m.f.layer2_4_conv3_bias, w.layer2_4_conv3_weight, nil, w.layer2_4_bn3_weight, w.layer2_4_bn3_bias, w.layer2_4_bn3_running_mean, w.layer2_4_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_5_conv1_weight, m.f.layer2_5_conv1_bias, w.layer2_5_conv1_weight, nil, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_5_conv2_weight, m.f.layer2_5_conv2_bias, w.layer2_5_conv2_weight, nil, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_5_conv3_weight, m.f.layer2_5_conv3_bias, w.layer2_5_conv3_weight, nil, w.layer2_5_bn3_weight, w.layer2_5_bn3_bias, w.layer2_5_bn3_running_mean, w.layer2_5_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_6_conv1_weight, m.f.layer2_6_conv1_bias, w.layer2_6_conv1_weight, nil, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_6_conv2_weight, m.f.layer2_6_conv2_bias, w.layer2_6_conv2_weight, nil, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_6_conv3_weight, m.f.layer2_6_conv3_bias, w.layer2_6_conv3_weight, nil, w.layer2_6_bn3_weight, w.layer2_6_bn3_bias, w.layer2_6_bn3_running_mean, w.layer2_6_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_7_conv1_weight, m.f.layer2_7_conv1_bias, w.layer2_7_conv1_weight, nil, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_7_conv2_weight, m.f.layer2_7_conv2_bias, w.layer2_7_conv2_weight, nil, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_7_conv3_weight, m.f.layer2_7_conv3_bias, w.layer2_7_conv3_weight, nil, w.layer2_7_bn3_weight, w.layer2_7_bn3_bias, w.layer2_7_bn3_running_mean, w.layer2_7_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv1_weight, m.f.layer3_0_conv1_bias, w.layer3_0_conv1_weight, nil, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv2_weight, m.f.layer3_0_conv2_bias, w.layer3_0_conv2_weight, nil, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_downsample_0_weight, m.f.layer3_0_downsample_0_bias, w.layer3_0_downsample_0_weight, nil, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv3_weight, m.f.layer3_0_conv3_bias, w.layer3_0_conv3_weight, nil, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv1_weight, m.f.layer3_1_conv1_bias, w.layer3_1_conv1_weight, nil, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv2_weight, m.f.layer3_1_conv2_bias, w.layer3_1_conv2_weight, nil, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv3_weight, m.f.layer3_1_conv3_bias, w.layer3_1_conv3_weight, nil, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv1_weight, m.f.layer3_2_conv1_bias, w.layer3_2_conv1_weight, nil, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv2_weight, m.f.layer3_2_conv2_bias, w.layer3_2_conv2_weight, nil, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv3_weight, m.f.layer3_2_conv3_bias, w.layer3_2_conv3_weight, nil, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv1_weight, m.f.layer3_3_conv1_bias, w.layer3_3_conv1_weight, nil, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv2_weight, m.f.layer3_3_conv2_bias, w.layer3_3_conv2_weight, nil, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv3_weight, m.f.layer3_3_conv3_bias, w.layer3_3_conv3_weight, nil, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv1_weight, m.f.layer3_4_conv1_bias, w.layer3_4_conv1_weight, nil, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv2_weight, m.f.layer3_4_conv2_bias, w.layer3_4_conv2_weight, nil, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv3_weight, m.f.layer3_4_conv3_bias, w.layer3_4_conv3_weight, nil, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv1_weight, m.f.layer3_5_conv1_bias, w.layer3_5_conv1_weight, nil, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv2_weight, m.f.layer3_5_conv2_bias, w.layer3_5_conv2_weight, nil, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv3_weight, m.f.layer3_5_conv3_bias, w.layer3_5_conv3_weight, nil, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_6_conv1_weight, m.f.layer3_6_conv1_bias, w.layer3_6_conv1_weight, nil, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_6_conv2_weight, m.f.layer3_6_conv2_bias, w.layer3_6_conv2_weight, nil, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_6_conv3_weight, m.f.layer3_6_conv3_bias, w.layer3_6_conv3_weight, nil, w.layer3_6_bn3_weight, w.layer3_6_bn3_bias, w.layer3_6_bn3_running_mean, w.layer3_6_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_7_conv1_weight, m.f.layer3_7_conv1_bias, w.layer3_7_conv1_weight, nil, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_7_conv2_weight, m.f.layer3_7_conv2_bias, w.layer3_7_conv2_weight, nil, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_7_conv3_weight, m.f.layer3_7_conv3_bias, w.layer3_7_conv3_weight, nil, w.layer3_7_bn3_weight, w.layer3_7_bn3_bias, w.layer3_7_bn3_running_mean, w.layer3_7_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_8_conv1_weight, m.f.layer3_8_conv1_bias, w.layer3_8_conv1_weight, nil, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_8_conv2_weight, m.f.layer3_8_conv2_bias, w.layer3_8_conv2_weight, nil, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_8_conv3_weight, m.f.layer3_8_conv3_bias, w.layer3_8_conv3_weight, nil, w.layer3_8_bn3_weight, w.layer3_8_bn3_bias, w.layer3_8_bn3_running_mean, w.layer3_8_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_9_conv1_weight, m.f.layer3_9_conv1_bias, w.layer3_9_conv1_weight, nil, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_9_conv2_weight, m.f.layer3_9_conv2_bias, w.layer3_9_conv2_weight, nil, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_9_conv3_weight, m.f.layer3_9_conv3_bias, w.layer3_9_conv3_weight, nil, w.layer3_9_bn3_weight, w.layer3_9_bn3_bias, w.layer3_9_bn3_running_mean, w.layer3_9_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_10_conv1_weight, m.f.layer3_10_conv1_bias, w.layer3_10_conv1_weight, nil, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_10_conv2_weight, m.f.layer3_10_conv2_bias, w.layer3_10_conv2_weight, nil, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_10_conv3_weight, m.f.layer3_10_conv3_bias, w.layer3_10_conv3_weight, nil, w.layer3_10_bn3_weight, w.layer3_10_bn3_bias, w.layer3_10_bn3_running_mean, w.layer3_10_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_11_conv1_weight, m.f.layer3_11_conv1_bias, w.layer3_11_conv1_weight, nil, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_11_conv2_weight, m.f.layer3_11_conv2_bias, w.layer3_11_conv2_weight, nil, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_11_conv3_weight, m.f.layer3_11_conv3_bias, w.layer3_11_conv3_weight, nil, w.layer3_11_bn3_weight, w.layer3_11_bn3_bias, w.layer3_11_bn3_running_mean, w.layer3_11_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_12_conv1_weight, m.f.layer3_12_conv1_bias, w.layer3_12_conv1_weight, nil, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_12_conv2_weight, m.f.layer3_12_conv2_bias, w.layer3_12_conv2_weight, nil, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_12_conv3_weight, m.f.layer3_12_conv3_bias, w.layer3_12_conv3_weight, nil, w.layer3_12_bn3_weight, w.layer3_12_bn3_bias, w.layer3_12_bn3_running_mean, w.layer3_12_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_13_conv1_weight, m.f.layer3_13_conv1_bias, w.layer3_13_conv1_weight, nil, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_13_conv2_weight, m.f.layer3_13_conv2_bias, w.layer3_13_conv2_weight, nil, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_13_conv3_weight, m.f.layer3_13_conv3_bias, w.layer3_13_conv3_weight, nil, w.layer3_13_bn3_weight, w.layer3_13_bn3_bias, w.layer3_13_bn3_running_mean, w.layer3_13_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_14_conv1_weight, m.f.layer3_14_conv1_bias, w.layer3_14_conv1_weight, nil, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_14_conv2_weight, m.f.layer3_14_conv2_bias, w.layer3_14_conv2_weight, nil, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_14_conv3_weight, m.f.layer3_14_conv3_bias, w.layer3_14_conv3_weight, nil, w.layer3_14_bn3_weight, w.layer3_14_bn3_bias, w.layer3_14_bn3_running_mean, w.layer3_14_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_15_conv1_weight, m.f.layer3_15_conv1_bias, w.layer3_15_conv1_weight, nil, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_15_conv2_weight, m.f.layer3_15_conv2_bias, w.layer3_15_conv2_weight, nil, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_15_conv3_weight, m.f.layer3_15_conv3_bias, w.layer3_15_conv3_weight, nil, w.layer3_15_bn3_weight, w.layer3_15_bn3_bias, w.layer3_15_bn3_running_mean, w.layer3_15_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_16_conv1_weight, m.f.layer3_16_conv1_bias, w.layer3_16_conv1_weight, nil, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_16_conv2_weight, m.f.layer3_16_conv2_bias, w.layer3_16_conv2_weight, nil, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_16_conv3_weight, m.f.layer3_16_conv3_bias, w.layer3_16_conv3_weight, nil, w.layer3_16_bn3_weight, w.layer3_16_bn3_bias, w.layer3_16_bn3_running_mean, w.layer3_16_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_17_conv1_weight, m.f.layer3_17_conv1_bias, w.layer3_17_conv1_weight, nil, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_17_conv2_weight, m.f.layer3_17_conv2_bias, w.layer3_17_conv2_weight, nil, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_17_conv3_weight, m.f.layer3_17_conv3_bias, w.layer3_17_conv3_weight, nil, w.layer3_17_bn3_weight, w.layer3_17_bn3_bias, w.layer3_17_bn3_running_mean, w.layer3_17_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_18_conv1_weight, m.f.layer3_18_conv1_bias, w.layer3_18_conv1_weight, nil, w.layer3_18_bn1_weight, w.layer3_18_bn1_bias, w.layer3_18_bn1_running_mean, w.layer3_18_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_18_conv2_weight, m.f.layer3_18_conv2_bias, w.layer3_18_conv2_weight, nil, w.layer3_18_bn2_weight, w.layer3_18_bn2_bias, w.layer3_18_bn2_running_mean, w.layer3_18_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_18_conv3_weight, m.f.layer3_18_conv3_bias, w.layer3_18_conv3_weight, nil, w.layer3_18_bn3_weight, w.layer3_18_bn3_bias, w.layer3_18_bn3_running_mean, w.layer3_18_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_19_conv1_weight, m.f.layer3_19_conv1_bias, w.layer3_19_conv1_weight, nil, w.layer3_19_bn1_weight, w.layer3_19_bn1_bias, w.layer3_19_bn1_running_mean, w.layer3_19_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_19_conv2_weight, m.f.layer3_19_conv2_bias, w.layer3_19_conv2_weight, nil, w.layer3_19_bn2_weight, w.layer3_19_bn2_bias, w.layer3_19_bn2_running_mean, w.layer3_19_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_19_conv3_weight, m.f.layer3_19_conv3_bias, w.layer3_19_conv3_weight, nil, w.layer3_19_bn3_weight, w.layer3_19_bn3_bias, w.layer3_19_bn3_running_mean, w.layer3_19_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_20_conv1_weight, m.f.layer3_20_conv1_bias, w.layer3_20_conv1_weight, nil, w.layer3_20_bn1_weight, w.layer3_20_bn1_bias, w.layer3_20_bn1_running_mean, w.layer3_20_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_20_conv2_weight, m.f.layer3_20_conv2_bias, w.layer3_20_conv2_weight, nil, w.layer3_20_bn2_weight, w.layer3_20_bn2_bias, w.layer3_20_bn2_running_mean, w.layer3_20_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_20_conv3_weight, m.f.layer3_20_conv3_bias, w.layer3_20_conv3_weight, nil, w.layer3_20_bn3_weight, w.layer3_20_bn3_bias, w.layer3_20_bn3_running_mean, w.layer3_20_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_21_conv1_weight, m.f.layer3_21_conv1_bias, w.layer3_21_conv1_weight, nil, w.layer3_21_bn1_weight, w.layer3_21_bn1_bias, w.layer3_21_bn1_running_mean, w.layer3_21_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_21_conv2_weight, m.f.layer3_21_conv2_bias, w.layer3_21_conv2_weight, nil, w.layer3_21_bn2_weight, w.layer3_21_bn2_bias, w.layer3_21_bn2_running_mean, w.layer3_21_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_21_conv3_weight, m.f.layer3_21_conv3_bias, w.layer3_21_conv3_weight, nil, w.layer3_21_bn3_weight, w.layer3_21_bn3_bias, w.layer3_21_bn3_running_mean, w.layer3_21_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_22_conv1_weight, m.f.layer3_22_conv1_bias, w.layer3_22_conv1_weight, nil, w.layer3_22_bn1_weight, w.layer3_22_bn1_bias, w.layer3_22_bn1_running_mean, w.layer3_22_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_22_conv2_weight, m.f.layer3_22_conv2_bias, w.layer3_22_conv2_weight, nil, w.layer3_22_bn2_weight, w.layer3_22_bn2_bias, w.layer3_22_bn2_running_mean, w.layer3_22_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_22_conv3_weight, m.f.layer3_22_conv3_bias, w.layer3_22_conv3_weight, nil, w.layer3_22_bn3_weight, w.layer3_22_bn3_bias, w.layer3_22_bn3_running_mean, w.layer3_22_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_23_conv1_weight, m.f.layer3_23_conv1_bias, w.layer3_23_conv1_weight, nil, w.layer3_23_bn1_weight, w.layer3_23_bn1_bias, w.layer3_23_bn1_running_mean, w.layer3_23_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_23_conv2_weight, m.f.layer3_23_conv2_bias, w.layer3_23_conv2_weight, nil, w.layer3_23_bn2_weight, w.layer3_23_bn2_bias, w.layer3_23_bn2_running_mean, w.layer3_23_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_23_conv3_weight, m.f.layer3_23_conv3_bias, w.layer3_23_conv3_weight, nil, w.layer3_23_bn3_weight, w.layer3_23_bn3_bias, w.layer3_23_bn3_running_mean, w.layer3_23_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_24_conv1_weight, m.f.layer3_24_conv1_bias, w.layer3_24_conv1_weight, nil, w.layer3_24_bn1_weight, w.layer3_24_bn1_bias, w.layer3_24_bn1_running_mean, w.layer3_24_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_24_conv2_weight, m.f.layer3_24_conv2_bias, w.layer3_24_conv2_weight, nil, w.layer3_24_bn2_weight, w.layer3_24_bn2_bias, w.layer3_24_bn2_running_mean, w.layer3_24_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_24_conv3_weight, m.f.layer3_24_conv3_bias, w.layer3_24_conv3_weight, nil, w.layer3_24_bn3_weight, w.layer3_24_bn3_bias, w.layer3_24_bn3_running_mean, w.layer3_24_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_25_conv1_weight, m.f.layer3_25_conv1_bias, w.layer3_25_conv1_weight, nil, w.layer3_25_bn1_weight, w.layer3_25_bn1_bias, w.layer3_25_bn1_running_mean, w.layer3_25_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_25_conv2_weight, m.f.layer3_25_conv2_bias, w.layer3_25_conv2_weight, nil, w.layer3_25_bn2_weight, w.layer3_25_bn2_bias, w.layer3_25_bn2_running_mean, w.layer3_25_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_25_conv3_weight, m.f.layer3_25_conv3_bias, w.layer3_25_conv3_weight, nil, w.layer3_25_bn3_weight, w.layer3_25_bn3_bias, w.layer3_25_bn3_running_mean, w.layer3_25_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_26_conv1_weight, m.f.layer3_26_conv1_bias, w.layer3_26_conv1_weight, nil, w.layer3_26_bn1_weight, w.layer3_26_bn1_bias, w.layer3_26_bn1_running_mean, w.layer3_26_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_26_conv2_weight, m.f.layer3_26_conv2_bias, w.layer3_26_conv2_weight, nil, w.layer3_26_bn2_weight, w.layer3_26_bn2_bias, w.layer3_26_bn2_running_mean, w.layer3_26_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_26_conv3_weight, m.f.layer3_26_conv3_bias, w.layer3_26_conv3_weight, nil, w.layer3_26_bn3_weight, w.layer3_26_bn3_bias, w.layer3_26_bn3_running_mean, w.layer3_26_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_27_conv1_weight, m.f.layer3_27_conv1_bias, w.layer3_27_conv1_weight, nil, w.layer3_27_bn1_weight, w.layer3_27_bn1_bias, w.layer3_27_bn1_running_mean, w.layer3_27_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_27_conv2_weight, m.f.layer3_27_conv2_bias, w.layer3_27_conv2_weight, nil, w.layer3_27_bn2_weight, w.layer3_27_bn2_bias, w.layer3_27_bn2_running_mean, w.layer3_27_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_27_conv3_weight, m.f.layer3_27_conv3_bias, w.layer3_27_conv3_weight, nil, w.layer3_27_bn3_weight, w.layer3_27_bn3_bias, w.layer3_27_bn3_running_mean, w.layer3_27_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_28_conv1_weight, m.f.layer3_28_conv1_bias, w.layer3_28_conv1_weight, nil, w.layer3_28_bn1_weight, w.layer3_28_bn1_bias, w.layer3_28_bn1_running_mean, w.layer3_28_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_28_conv2_weight, m.f.layer3_28_conv2_bias, w.layer3_28_conv2_weight, nil, w.layer3_28_bn2_weight, w.layer3_28_bn2_bias, w.layer3_28_bn2_running_mean, w.layer3_28_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_28_conv3_weight, m.f.layer3_28_conv3_bias, w.layer3_28_conv3_weight, nil, w.layer3_28_bn3_weight, w.layer3_28_bn3_bias, w.layer3_28_bn3_running_mean, w.layer3_28_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_29_conv1_weight, m.f.layer3_29_conv1_bias, w.layer3_29_conv1_weight, nil, w.layer3_29_bn1_weight, w.layer3_29_bn1_bias, w.layer3_29_bn1_running_mean, w.layer3_29_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_29_conv2_weight, m.f.layer3_29_conv2_bias, w.layer3_29_conv2_weight, nil, w.layer3_29_bn2_weight, w.layer3_29_bn2_bias, w.layer3_29_bn2_running_mean, w.layer3_29_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_29_conv3_weight, m.f.layer3_29_conv3_bias, w.layer3_29_conv3_weight, nil, w.layer3_29_bn3_weight, w.layer3_29_bn3_bias, w.layer3_29_bn3_running_mean, w.layer3_29_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_30_conv1_weight, m.f.layer3_30_conv1_bias, w.layer3_30_conv1_weight, nil, w.layer3_30_bn1_weight, w.layer3_30_bn1_bias, w.layer3_30_bn1_running_mean, w.layer3_30_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_30_conv2_weight, m.f.layer3_30_conv2_bias, w.layer3_30_conv2_weight, nil, w.layer3_30_bn2_weight, w.layer3_30_bn2_bias, w.layer3_30_bn2_running_mean, w.layer3_30_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_30_conv3_weight, m.f.layer3_30_conv3_bias, w.layer3_30_conv3_weight, nil, w.layer3_30_bn3_weight, w.layer3_30_bn3_bias, w.layer3_30_bn3_running_mean, w.layer3_30_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_31_conv1_weight, m.f.layer3_31_conv1_bias, w.layer3_31_conv1_weight, nil, w.layer3_31_bn1_weight, w.layer3_31_bn1_bias, w.layer3_31_bn1_running_mean, w.layer3_31_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_31_conv2_weight, m.f.layer3_31_conv2_bias, w.layer3_31_conv2_weight, nil, w.layer3_31_bn2_weight, w.layer3_31_bn2_bias, w.layer3_31_bn2_running_mean, w.layer3_31_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_31_conv3_weight, m.f.layer3_31_conv3_bias, w.layer3_31_conv3_weight, nil, w.layer3_31_bn3_weight, w.layer3_31_bn3_bias, w.layer3_31_bn3_running_mean, w.layer3_31_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_32_conv1_weight, m.f.layer3_32_conv1_bias, w.layer3_32_conv1_weight, nil, w.layer3_32_bn1_weight, w.layer3_32_bn1_bias, w.layer3_32_bn1_running_mean, w.layer3_32_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_32_conv2_weight, m.f.layer3_32_conv2_bias, w.layer3_32_conv2_weight, nil, w.layer3_32_bn2_weight, w.layer3_32_bn2_bias, w.layer3_32_bn2_running_mean, w.layer3_32_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_32_conv3_weight, m.f.layer3_32_conv3_bias, w.layer3_32_conv3_weight, nil, w.layer3_32_bn3_weight, w.layer3_32_bn3_bias, w.layer3_32_bn3_running_mean, w.layer3_32_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_33_conv1_weight, m.f.layer3_33_conv1_bias, w.layer3_33_conv1_weight, nil, w.layer3_33_bn1_weight, w.layer3_33_bn1_bias, w.layer3_33_bn1_running_mean, w.layer3_33_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_33_conv2_weight, m.f.layer3_33_conv2_bias, w.layer3_33_conv2_weight, nil, w.layer3_33_bn2_weight, w.layer3_33_bn2_bias, w.layer3_33_bn2_running_mean, w.layer3_33_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_33_conv3_weight, m.f.layer3_33_conv3_bias, w.layer3_33_conv3_weight, nil, w.layer3_33_bn3_weight, w.layer3_33_bn3_bias, w.layer3_33_bn3_running_mean, w.layer3_33_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_34_conv1_weight, m.f.layer3_34_conv1_bias, w.layer3_34_conv1_weight, nil, w.layer3_34_bn1_weight, w.layer3_34_bn1_bias, w.layer3_34_bn1_running_mean, w.layer3_34_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_34_conv2_weight, m.f.layer3_34_conv2_bias, w.layer3_34_conv2_weight, nil, w.layer3_34_bn2_weight, w.layer3_34_bn2_bias, w.layer3_34_bn2_running_mean, w.layer3_34_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_34_conv3_weight, m.f.layer3_34_conv3_bias, w.layer3_34_conv3_weight, nil, w.layer3_34_bn3_weight, w.layer3_34_bn3_bias, w.layer3_34_bn3_running_mean, w.layer3_34_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_35_conv1_weight, m.f.layer3_35_conv1_bias, w.layer3_35_conv1_weight, nil, w.layer3_35_bn1_weight, w.layer3_35_bn1_bias, w.layer3_35_bn1_running_mean, w.layer3_35_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_35_conv2_weight, m.f.layer3_35_conv2_bias, w.layer3_35_conv2_weight, nil, w.layer3_35_bn2_weight, w.layer3_35_bn2_bias, w.layer3_35_bn2_running_mean, w.layer3_35_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_35_conv3_weight, m.f.layer3_35_conv3_bias, w.layer3_35_conv3_weight, nil, w.layer3_35_bn3_weight, w.layer3_35_bn3_bias, w.layer3_35_bn3_running_mean, w.layer3_35_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv1_weight, m.f.layer4_0_conv1_bias, w.layer4_0_conv1_weight, nil, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv2_weight, m.f.layer4_0_conv2_bias, w.layer4_0_conv2_weight, nil, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_downsample_0_weight, m.f.layer4_0_downsample_0_bias, w.layer4_0_downsample_0_weight, nil, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv3_weight, m.f.layer4_0_conv3_bias, w.layer4_0_conv3_weight, nil, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv1_weight, m.f.layer4_1_conv1_bias, w.layer4_1_conv1_weight, nil, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv2_weight, m.f.layer4_1_conv2_bias, w.layer4_1_conv2_weight, nil, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv3_weight, m.f.layer4_1_conv3_bias, w.layer4_1_conv3_weight, nil, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_2_conv1_weight, m.f.layer4_2_conv1_bias, w.layer4_2_conv1_weight, nil, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_2_conv2_weight, m.f.layer4_2_conv2_bias, w.layer4_2_conv2_weight, nil, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_2_conv3_weight, m.f.layer4_2_conv3_bias, w.layer4_2_conv3_weight, nil, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, float32(1e-05))
+	m.stale = false
 }
 
 // SaveWeights writes the model's tensors to a safetensors file, atomically.
@@ -4261,629 +5074,446 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
+// inferLayout carves the inference buffers out of an arena sized for batch images.
+func inferLayout(arena []float32, batch int) inferActivations {
+	return inferActivations{
+		conv1:                 arena[0*batch : 802816*batch],
+		maxpool:               arena[802816*batch : 1003520*batch],
+		layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
+		layer1_0_conv2:        arena[1204224*batch : 1404928*batch],
+		layer1_0_downsample_0: arena[1404928*batch : 2207744*batch],
+		layer1_0_conv3:        arena[2207744*batch : 3010560*batch],
+		layer1_1_conv1:        arena[3010560*batch : 3211264*batch],
+		layer1_1_conv2:        arena[3211264*batch : 3411968*batch],
+		layer1_1_conv3:        arena[3411968*batch : 4214784*batch],
+		layer1_2_conv1:        arena[4214784*batch : 4415488*batch],
+		layer1_2_conv2:        arena[4415488*batch : 4616192*batch],
+		layer1_2_conv3:        arena[4616192*batch : 5419008*batch],
+		layer2_0_conv1:        arena[5419008*batch : 5820416*batch],
+		layer2_0_conv2:        arena[5820416*batch : 5920768*batch],
+		layer2_0_downsample_0: arena[5920768*batch : 6322176*batch],
+		layer2_0_conv3:        arena[6322176*batch : 6723584*batch],
+		layer2_1_conv1:        arena[6723584*batch : 6823936*batch],
+		layer2_1_conv2:        arena[6823936*batch : 6924288*batch],
+		layer2_1_conv3:        arena[6924288*batch : 7325696*batch],
+		layer2_2_conv1:        arena[7325696*batch : 7426048*batch],
+		layer2_2_conv2:        arena[7426048*batch : 7526400*batch],
+		layer2_2_conv3:        arena[7526400*batch : 7927808*batch],
+		layer2_3_conv1:        arena[7927808*batch : 8028160*batch],
+		layer2_3_conv2:        arena[8028160*batch : 8128512*batch],
+		layer2_3_conv3:        arena[8128512*batch : 8529920*batch],
+		layer2_4_conv1:        arena[8529920*batch : 8630272*batch],
+		layer2_4_conv2:        arena[8630272*batch : 8730624*batch],
+		layer2_4_conv3:        arena[8730624*batch : 9132032*batch],
+		layer2_5_conv1:        arena[9132032*batch : 9232384*batch],
+		layer2_5_conv2:        arena[9232384*batch : 9332736*batch],
+		layer2_5_conv3:        arena[9332736*batch : 9734144*batch],
+		layer2_6_conv1:        arena[9734144*batch : 9834496*batch],
+		layer2_6_conv2:        arena[9834496*batch : 9934848*batch],
+		layer2_6_conv3:        arena[9934848*batch : 10336256*batch],
+		layer2_7_conv1:        arena[10336256*batch : 10436608*batch],
+		layer2_7_conv2:        arena[10436608*batch : 10536960*batch],
+		layer2_7_conv3:        arena[10536960*batch : 10938368*batch],
+		layer3_0_conv1:        arena[10938368*batch : 11139072*batch],
+		layer3_0_conv2:        arena[11139072*batch : 11189248*batch],
+		layer3_0_downsample_0: arena[11189248*batch : 11389952*batch],
+		layer3_0_conv3:        arena[11389952*batch : 11590656*batch],
+		layer3_1_conv1:        arena[11590656*batch : 11640832*batch],
+		layer3_1_conv2:        arena[11640832*batch : 11691008*batch],
+		layer3_1_conv3:        arena[11691008*batch : 11891712*batch],
+		layer3_2_conv1:        arena[11891712*batch : 11941888*batch],
+		layer3_2_conv2:        arena[11941888*batch : 11992064*batch],
+		layer3_2_conv3:        arena[11992064*batch : 12192768*batch],
+		layer3_3_conv1:        arena[12192768*batch : 12242944*batch],
+		layer3_3_conv2:        arena[12242944*batch : 12293120*batch],
+		layer3_3_conv3:        arena[12293120*batch : 12493824*batch],
+		layer3_4_conv1:        arena[12493824*batch : 12544000*batch],
+		layer3_4_conv2:        arena[12544000*batch : 12594176*batch],
+		layer3_4_conv3:        arena[12594176*batch : 12794880*batch],
+		layer3_5_conv1:        arena[12794880*batch : 12845056*batch],
+		layer3_5_conv2:        arena[12845056*batch : 12895232*batch],
+		layer3_5_conv3:        arena[12895232*batch : 13095936*batch],
+		layer3_6_conv1:        arena[13095936*batch : 13146112*batch],
+		layer3_6_conv2:        arena[13146112*batch : 13196288*batch],
+		layer3_6_conv3:        arena[13196288*batch : 13396992*batch],
+		layer3_7_conv1:        arena[13396992*batch : 13447168*batch],
+		layer3_7_conv2:        arena[13447168*batch : 13497344*batch],
+		layer3_7_conv3:        arena[13497344*batch : 13698048*batch],
+		layer3_8_conv1:        arena[13698048*batch : 13748224*batch],
+		layer3_8_conv2:        arena[13748224*batch : 13798400*batch],
+		layer3_8_conv3:        arena[13798400*batch : 13999104*batch],
+		layer3_9_conv1:        arena[13999104*batch : 14049280*batch],
+		layer3_9_conv2:        arena[14049280*batch : 14099456*batch],
+		layer3_9_conv3:        arena[14099456*batch : 14300160*batch],
+		layer3_10_conv1:       arena[14300160*batch : 14350336*batch],
+		layer3_10_conv2:       arena[14350336*batch : 14400512*batch],
+		layer3_10_conv3:       arena[14400512*batch : 14601216*batch],
+		layer3_11_conv1:       arena[14601216*batch : 14651392*batch],
+		layer3_11_conv2:       arena[14651392*batch : 14701568*batch],
+		layer3_11_conv3:       arena[14701568*batch : 14902272*batch],
+		layer3_12_conv1:       arena[14902272*batch : 14952448*batch],
+		layer3_12_conv2:       arena[14952448*batch : 15002624*batch],
+		layer3_12_conv3:       arena[15002624*batch : 15203328*batch],
+		layer3_13_conv1:       arena[15203328*batch : 15253504*batch],
+		layer3_13_conv2:       arena[15253504*batch : 15303680*batch],
+		layer3_13_conv3:       arena[15303680*batch : 15504384*batch],
+		layer3_14_conv1:       arena[15504384*batch : 15554560*batch],
+		layer3_14_conv2:       arena[15554560*batch : 15604736*batch],
+		layer3_14_conv3:       arena[15604736*batch : 15805440*batch],
+		layer3_15_conv1:       arena[15805440*batch : 15855616*batch],
+		layer3_15_conv2:       arena[15855616*batch : 15905792*batch],
+		layer3_15_conv3:       arena[15905792*batch : 16106496*batch],
+		layer3_16_conv1:       arena[16106496*batch : 16156672*batch],
+		layer3_16_conv2:       arena[16156672*batch : 16206848*batch],
+		layer3_16_conv3:       arena[16206848*batch : 16407552*batch],
+		layer3_17_conv1:       arena[16407552*batch : 16457728*batch],
+		layer3_17_conv2:       arena[16457728*batch : 16507904*batch],
+		layer3_17_conv3:       arena[16507904*batch : 16708608*batch],
+		layer3_18_conv1:       arena[16708608*batch : 16758784*batch],
+		layer3_18_conv2:       arena[16758784*batch : 16808960*batch],
+		layer3_18_conv3:       arena[16808960*batch : 17009664*batch],
+		layer3_19_conv1:       arena[17009664*batch : 17059840*batch],
+		layer3_19_conv2:       arena[17059840*batch : 17110016*batch],
+		layer3_19_conv3:       arena[17110016*batch : 17310720*batch],
+		layer3_20_conv1:       arena[17310720*batch : 17360896*batch],
+		layer3_20_conv2:       arena[17360896*batch : 17411072*batch],
+		layer3_20_conv3:       arena[17411072*batch : 17611776*batch],
+		layer3_21_conv1:       arena[17611776*batch : 17661952*batch],
+		layer3_21_conv2:       arena[17661952*batch : 17712128*batch],
+		layer3_21_conv3:       arena[17712128*batch : 17912832*batch],
+		layer3_22_conv1:       arena[17912832*batch : 17963008*batch],
+		layer3_22_conv2:       arena[17963008*batch : 18013184*batch],
+		layer3_22_conv3:       arena[18013184*batch : 18213888*batch],
+		layer3_23_conv1:       arena[18213888*batch : 18264064*batch],
+		layer3_23_conv2:       arena[18264064*batch : 18314240*batch],
+		layer3_23_conv3:       arena[18314240*batch : 18514944*batch],
+		layer3_24_conv1:       arena[18514944*batch : 18565120*batch],
+		layer3_24_conv2:       arena[18565120*batch : 18615296*batch],
+		layer3_24_conv3:       arena[18615296*batch : 18816000*batch],
+		layer3_25_conv1:       arena[18816000*batch : 18866176*batch],
+		layer3_25_conv2:       arena[18866176*batch : 18916352*batch],
+		layer3_25_conv3:       arena[18916352*batch : 19117056*batch],
+		layer3_26_conv1:       arena[19117056*batch : 19167232*batch],
+		layer3_26_conv2:       arena[19167232*batch : 19217408*batch],
+		layer3_26_conv3:       arena[19217408*batch : 19418112*batch],
+		layer3_27_conv1:       arena[19418112*batch : 19468288*batch],
+		layer3_27_conv2:       arena[19468288*batch : 19518464*batch],
+		layer3_27_conv3:       arena[19518464*batch : 19719168*batch],
+		layer3_28_conv1:       arena[19719168*batch : 19769344*batch],
+		layer3_28_conv2:       arena[19769344*batch : 19819520*batch],
+		layer3_28_conv3:       arena[19819520*batch : 20020224*batch],
+		layer3_29_conv1:       arena[20020224*batch : 20070400*batch],
+		layer3_29_conv2:       arena[20070400*batch : 20120576*batch],
+		layer3_29_conv3:       arena[20120576*batch : 20321280*batch],
+		layer3_30_conv1:       arena[20321280*batch : 20371456*batch],
+		layer3_30_conv2:       arena[20371456*batch : 20421632*batch],
+		layer3_30_conv3:       arena[20421632*batch : 20622336*batch],
+		layer3_31_conv1:       arena[20622336*batch : 20672512*batch],
+		layer3_31_conv2:       arena[20672512*batch : 20722688*batch],
+		layer3_31_conv3:       arena[20722688*batch : 20923392*batch],
+		layer3_32_conv1:       arena[20923392*batch : 20973568*batch],
+		layer3_32_conv2:       arena[20973568*batch : 21023744*batch],
+		layer3_32_conv3:       arena[21023744*batch : 21224448*batch],
+		layer3_33_conv1:       arena[21224448*batch : 21274624*batch],
+		layer3_33_conv2:       arena[21274624*batch : 21324800*batch],
+		layer3_33_conv3:       arena[21324800*batch : 21525504*batch],
+		layer3_34_conv1:       arena[21525504*batch : 21575680*batch],
+		layer3_34_conv2:       arena[21575680*batch : 21625856*batch],
+		layer3_34_conv3:       arena[21625856*batch : 21826560*batch],
+		layer3_35_conv1:       arena[21826560*batch : 21876736*batch],
+		layer3_35_conv2:       arena[21876736*batch : 21926912*batch],
+		layer3_35_conv3:       arena[21926912*batch : 22127616*batch],
+		layer4_0_conv1:        arena[22127616*batch : 22227968*batch],
+		layer4_0_conv2:        arena[22227968*batch : 22253056*batch],
+		layer4_0_downsample_0: arena[22253056*batch : 22353408*batch],
+		layer4_0_conv3:        arena[22353408*batch : 22453760*batch],
+		layer4_1_conv1:        arena[22453760*batch : 22478848*batch],
+		layer4_1_conv2:        arena[22478848*batch : 22503936*batch],
+		layer4_1_conv3:        arena[22503936*batch : 22604288*batch],
+		layer4_2_conv1:        arena[22604288*batch : 22629376*batch],
+		layer4_2_conv2:        arena[22629376*batch : 22654464*batch],
+		layer4_2_conv3:        arena[22654464*batch : 22754816*batch],
+		avgpool:               arena[22754816*batch : 22756864*batch],
+		fc:                    arena[22756864*batch : 22757864*batch],
+	}
+}
+
 // Forward runs inference on batch images (x holds batch*Channels*Height*Width
-// floats, NCHW) with BN using its running statistics, and returns batch*Classes
-// logits. The result aliases the model's memory and is valid until the next call.
+// floats, NCHW) with BN using its running statistics, folded into the convs,
+// and returns batch*Classes logits. The result aliases the model's memory and
+// is valid until the next call.
 func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	if err := checkInput(x, batch); err != nil {
 		return nil, err
 	}
-	m.prepare(batch)
-	w, a, ws := &m.w, &m.a, m.ws
-	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormEval(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, batch, 64, 12544, float32(1e-05))
-	nn.ReLU(a.relu, a.bn1)
-	nn.MaxPool(a.maxpool, a.relu, batch, maxpool_dims)
+	if m.stale {
+		m.refold()
+	}
+	if batch != m.ibatch {
+		if need := batch * inferFloats; need > len(m.iarena) {
+			m.iarena = make([]float32, need)
+		}
+		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
+	}
+	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
+	nn.MaxPool(a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
-	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormEval(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
-	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormEval(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_bn2)
-	nn.Conv2D(ws, a.layer1_0_conv3, a.layer1_0_relu_2, w.layer1_0_conv3_weight, nil, batch, layer1_0_conv3_dims)
-	nn.BatchNormEval(a.layer1_0_bn3, a.layer1_0_conv3, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Conv2D(ws, a.layer1_0_downsample_0, a.maxpool, w.layer1_0_downsample_0_weight, nil, batch, layer1_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer1_0_downsample_1, a.layer1_0_downsample_0, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Add(a.layer1_0_add, a.layer1_0_bn3, a.layer1_0_downsample_1)
-	nn.ReLU(a.layer1_0_relu_3, a.layer1_0_add)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
-	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_3, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormEval(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
-	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormEval(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_bn2)
-	nn.Conv2D(ws, a.layer1_1_conv3, a.layer1_1_relu_2, w.layer1_1_conv3_weight, nil, batch, layer1_1_conv3_dims)
-	nn.BatchNormEval(a.layer1_1_bn3, a.layer1_1_conv3, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Add(a.layer1_1_add, a.layer1_1_bn3, a.layer1_0_relu_3)
-	nn.ReLU(a.layer1_1_relu_3, a.layer1_1_add)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
-	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_3, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormEval(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
-	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormEval(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_bn2)
-	nn.Conv2D(ws, a.layer1_2_conv3, a.layer1_2_relu_2, w.layer1_2_conv3_weight, nil, batch, layer1_2_conv3_dims)
-	nn.BatchNormEval(a.layer1_2_bn3, a.layer1_2_conv3, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Add(a.layer1_2_add, a.layer1_2_bn3, a.layer1_1_relu_3)
-	nn.ReLU(a.layer1_2_relu_3, a.layer1_2_add)
+	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
-	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_relu_3, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormEval(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, batch, 128, 3136, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
-	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormEval(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_bn2)
-	nn.Conv2D(ws, a.layer2_0_conv3, a.layer2_0_relu_2, w.layer2_0_conv3_weight, nil, batch, layer2_0_conv3_dims)
-	nn.BatchNormEval(a.layer2_0_bn3, a.layer2_0_conv3, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_2_relu_3, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_0_add, a.layer2_0_bn3, a.layer2_0_downsample_1)
-	nn.ReLU(a.layer2_0_relu_3, a.layer2_0_add)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv3, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_2_conv3, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv3, a.layer2_0_conv2, f.layer2_0_conv3_weight, f.layer2_0_conv3_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv3_dims)
 
 	// layer2.1
-	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_3, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormEval(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
-	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormEval(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_bn2)
-	nn.Conv2D(ws, a.layer2_1_conv3, a.layer2_1_relu_2, w.layer2_1_conv3_weight, nil, batch, layer2_1_conv3_dims)
-	nn.BatchNormEval(a.layer2_1_bn3, a.layer2_1_conv3, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_1_add, a.layer2_1_bn3, a.layer2_0_relu_3)
-	nn.ReLU(a.layer2_1_relu_3, a.layer2_1_add)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
-	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_3, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormEval(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
-	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormEval(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_bn2)
-	nn.Conv2D(ws, a.layer2_2_conv3, a.layer2_2_relu_2, w.layer2_2_conv3_weight, nil, batch, layer2_2_conv3_dims)
-	nn.BatchNormEval(a.layer2_2_bn3, a.layer2_2_conv3, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_2_add, a.layer2_2_bn3, a.layer2_1_relu_3)
-	nn.ReLU(a.layer2_2_relu_3, a.layer2_2_add)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
-	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_relu_3, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
-	nn.BatchNormEval(a.layer2_3_bn1, a.layer2_3_conv1, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_3_relu, a.layer2_3_bn1)
-	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_relu, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
-	nn.BatchNormEval(a.layer2_3_bn2, a.layer2_3_conv2, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_3_relu_2, a.layer2_3_bn2)
-	nn.Conv2D(ws, a.layer2_3_conv3, a.layer2_3_relu_2, w.layer2_3_conv3_weight, nil, batch, layer2_3_conv3_dims)
-	nn.BatchNormEval(a.layer2_3_bn3, a.layer2_3_conv3, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_3_add, a.layer2_3_bn3, a.layer2_2_relu_3)
-	nn.ReLU(a.layer2_3_relu_3, a.layer2_3_add)
+	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer2.4
-	nn.Conv2D(ws, a.layer2_4_conv1, a.layer2_3_relu_3, w.layer2_4_conv1_weight, nil, batch, layer2_4_conv1_dims)
-	nn.BatchNormEval(a.layer2_4_bn1, a.layer2_4_conv1, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_4_relu, a.layer2_4_bn1)
-	nn.Conv2D(ws, a.layer2_4_conv2, a.layer2_4_relu, w.layer2_4_conv2_weight, nil, batch, layer2_4_conv2_dims)
-	nn.BatchNormEval(a.layer2_4_bn2, a.layer2_4_conv2, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_4_relu_2, a.layer2_4_bn2)
-	nn.Conv2D(ws, a.layer2_4_conv3, a.layer2_4_relu_2, w.layer2_4_conv3_weight, nil, batch, layer2_4_conv3_dims)
-	nn.BatchNormEval(a.layer2_4_bn3, a.layer2_4_conv3, w.layer2_4_bn3_weight, w.layer2_4_bn3_bias, w.layer2_4_bn3_running_mean, w.layer2_4_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_4_add, a.layer2_4_bn3, a.layer2_3_relu_3)
-	nn.ReLU(a.layer2_4_relu_3, a.layer2_4_add)
+	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv3, f.layer2_4_conv1_weight, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv3, a.layer2_4_conv2, f.layer2_4_conv3_weight, f.layer2_4_conv3_bias, a.layer2_3_conv3, true, batch, layer2_4_conv3_dims)
 
 	// layer2.5
-	nn.Conv2D(ws, a.layer2_5_conv1, a.layer2_4_relu_3, w.layer2_5_conv1_weight, nil, batch, layer2_5_conv1_dims)
-	nn.BatchNormEval(a.layer2_5_bn1, a.layer2_5_conv1, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_5_relu, a.layer2_5_bn1)
-	nn.Conv2D(ws, a.layer2_5_conv2, a.layer2_5_relu, w.layer2_5_conv2_weight, nil, batch, layer2_5_conv2_dims)
-	nn.BatchNormEval(a.layer2_5_bn2, a.layer2_5_conv2, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_5_relu_2, a.layer2_5_bn2)
-	nn.Conv2D(ws, a.layer2_5_conv3, a.layer2_5_relu_2, w.layer2_5_conv3_weight, nil, batch, layer2_5_conv3_dims)
-	nn.BatchNormEval(a.layer2_5_bn3, a.layer2_5_conv3, w.layer2_5_bn3_weight, w.layer2_5_bn3_bias, w.layer2_5_bn3_running_mean, w.layer2_5_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_5_add, a.layer2_5_bn3, a.layer2_4_relu_3)
-	nn.ReLU(a.layer2_5_relu_3, a.layer2_5_add)
+	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv3, f.layer2_5_conv1_weight, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv3, a.layer2_5_conv2, f.layer2_5_conv3_weight, f.layer2_5_conv3_bias, a.layer2_4_conv3, true, batch, layer2_5_conv3_dims)
 
 	// layer2.6
-	nn.Conv2D(ws, a.layer2_6_conv1, a.layer2_5_relu_3, w.layer2_6_conv1_weight, nil, batch, layer2_6_conv1_dims)
-	nn.BatchNormEval(a.layer2_6_bn1, a.layer2_6_conv1, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_6_relu, a.layer2_6_bn1)
-	nn.Conv2D(ws, a.layer2_6_conv2, a.layer2_6_relu, w.layer2_6_conv2_weight, nil, batch, layer2_6_conv2_dims)
-	nn.BatchNormEval(a.layer2_6_bn2, a.layer2_6_conv2, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_6_relu_2, a.layer2_6_bn2)
-	nn.Conv2D(ws, a.layer2_6_conv3, a.layer2_6_relu_2, w.layer2_6_conv3_weight, nil, batch, layer2_6_conv3_dims)
-	nn.BatchNormEval(a.layer2_6_bn3, a.layer2_6_conv3, w.layer2_6_bn3_weight, w.layer2_6_bn3_bias, w.layer2_6_bn3_running_mean, w.layer2_6_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_6_add, a.layer2_6_bn3, a.layer2_5_relu_3)
-	nn.ReLU(a.layer2_6_relu_3, a.layer2_6_add)
+	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv3, f.layer2_6_conv1_weight, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv3, a.layer2_6_conv2, f.layer2_6_conv3_weight, f.layer2_6_conv3_bias, a.layer2_5_conv3, true, batch, layer2_6_conv3_dims)
 
 	// layer2.7
-	nn.Conv2D(ws, a.layer2_7_conv1, a.layer2_6_relu_3, w.layer2_7_conv1_weight, nil, batch, layer2_7_conv1_dims)
-	nn.BatchNormEval(a.layer2_7_bn1, a.layer2_7_conv1, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_7_relu, a.layer2_7_bn1)
-	nn.Conv2D(ws, a.layer2_7_conv2, a.layer2_7_relu, w.layer2_7_conv2_weight, nil, batch, layer2_7_conv2_dims)
-	nn.BatchNormEval(a.layer2_7_bn2, a.layer2_7_conv2, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_7_relu_2, a.layer2_7_bn2)
-	nn.Conv2D(ws, a.layer2_7_conv3, a.layer2_7_relu_2, w.layer2_7_conv3_weight, nil, batch, layer2_7_conv3_dims)
-	nn.BatchNormEval(a.layer2_7_bn3, a.layer2_7_conv3, w.layer2_7_bn3_weight, w.layer2_7_bn3_bias, w.layer2_7_bn3_running_mean, w.layer2_7_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_7_add, a.layer2_7_bn3, a.layer2_6_relu_3)
-	nn.ReLU(a.layer2_7_relu_3, a.layer2_7_add)
+	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv3, f.layer2_7_conv1_weight, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv3, a.layer2_7_conv2, f.layer2_7_conv3_weight, f.layer2_7_conv3_bias, a.layer2_6_conv3, true, batch, layer2_7_conv3_dims)
 
 	// layer3.0
-	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_7_relu_3, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormEval(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, batch, 256, 784, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
-	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormEval(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_bn2)
-	nn.Conv2D(ws, a.layer3_0_conv3, a.layer3_0_relu_2, w.layer3_0_conv3_weight, nil, batch, layer3_0_conv3_dims)
-	nn.BatchNormEval(a.layer3_0_bn3, a.layer3_0_conv3, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_7_relu_3, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_0_add, a.layer3_0_bn3, a.layer3_0_downsample_1)
-	nn.ReLU(a.layer3_0_relu_3, a.layer3_0_add)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_7_conv3, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_7_conv3, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv3, a.layer3_0_conv2, f.layer3_0_conv3_weight, f.layer3_0_conv3_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv3_dims)
 
 	// layer3.1
-	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_3, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormEval(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
-	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormEval(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_bn2)
-	nn.Conv2D(ws, a.layer3_1_conv3, a.layer3_1_relu_2, w.layer3_1_conv3_weight, nil, batch, layer3_1_conv3_dims)
-	nn.BatchNormEval(a.layer3_1_bn3, a.layer3_1_conv3, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_1_add, a.layer3_1_bn3, a.layer3_0_relu_3)
-	nn.ReLU(a.layer3_1_relu_3, a.layer3_1_add)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
-	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_3, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormEval(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
-	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormEval(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_bn2)
-	nn.Conv2D(ws, a.layer3_2_conv3, a.layer3_2_relu_2, w.layer3_2_conv3_weight, nil, batch, layer3_2_conv3_dims)
-	nn.BatchNormEval(a.layer3_2_bn3, a.layer3_2_conv3, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_2_add, a.layer3_2_bn3, a.layer3_1_relu_3)
-	nn.ReLU(a.layer3_2_relu_3, a.layer3_2_add)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
-	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_relu_3, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
-	nn.BatchNormEval(a.layer3_3_bn1, a.layer3_3_conv1, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_3_relu, a.layer3_3_bn1)
-	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_relu, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
-	nn.BatchNormEval(a.layer3_3_bn2, a.layer3_3_conv2, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_3_relu_2, a.layer3_3_bn2)
-	nn.Conv2D(ws, a.layer3_3_conv3, a.layer3_3_relu_2, w.layer3_3_conv3_weight, nil, batch, layer3_3_conv3_dims)
-	nn.BatchNormEval(a.layer3_3_bn3, a.layer3_3_conv3, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_3_add, a.layer3_3_bn3, a.layer3_2_relu_3)
-	nn.ReLU(a.layer3_3_relu_3, a.layer3_3_add)
+	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
-	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_relu_3, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
-	nn.BatchNormEval(a.layer3_4_bn1, a.layer3_4_conv1, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_4_relu, a.layer3_4_bn1)
-	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_relu, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
-	nn.BatchNormEval(a.layer3_4_bn2, a.layer3_4_conv2, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_4_relu_2, a.layer3_4_bn2)
-	nn.Conv2D(ws, a.layer3_4_conv3, a.layer3_4_relu_2, w.layer3_4_conv3_weight, nil, batch, layer3_4_conv3_dims)
-	nn.BatchNormEval(a.layer3_4_bn3, a.layer3_4_conv3, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_4_add, a.layer3_4_bn3, a.layer3_3_relu_3)
-	nn.ReLU(a.layer3_4_relu_3, a.layer3_4_add)
+	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
-	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_relu_3, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
-	nn.BatchNormEval(a.layer3_5_bn1, a.layer3_5_conv1, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_5_relu, a.layer3_5_bn1)
-	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_relu, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
-	nn.BatchNormEval(a.layer3_5_bn2, a.layer3_5_conv2, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_5_relu_2, a.layer3_5_bn2)
-	nn.Conv2D(ws, a.layer3_5_conv3, a.layer3_5_relu_2, w.layer3_5_conv3_weight, nil, batch, layer3_5_conv3_dims)
-	nn.BatchNormEval(a.layer3_5_bn3, a.layer3_5_conv3, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_5_add, a.layer3_5_bn3, a.layer3_4_relu_3)
-	nn.ReLU(a.layer3_5_relu_3, a.layer3_5_add)
+	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer3.6
-	nn.Conv2D(ws, a.layer3_6_conv1, a.layer3_5_relu_3, w.layer3_6_conv1_weight, nil, batch, layer3_6_conv1_dims)
-	nn.BatchNormEval(a.layer3_6_bn1, a.layer3_6_conv1, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_6_relu, a.layer3_6_bn1)
-	nn.Conv2D(ws, a.layer3_6_conv2, a.layer3_6_relu, w.layer3_6_conv2_weight, nil, batch, layer3_6_conv2_dims)
-	nn.BatchNormEval(a.layer3_6_bn2, a.layer3_6_conv2, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_6_relu_2, a.layer3_6_bn2)
-	nn.Conv2D(ws, a.layer3_6_conv3, a.layer3_6_relu_2, w.layer3_6_conv3_weight, nil, batch, layer3_6_conv3_dims)
-	nn.BatchNormEval(a.layer3_6_bn3, a.layer3_6_conv3, w.layer3_6_bn3_weight, w.layer3_6_bn3_bias, w.layer3_6_bn3_running_mean, w.layer3_6_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_6_add, a.layer3_6_bn3, a.layer3_5_relu_3)
-	nn.ReLU(a.layer3_6_relu_3, a.layer3_6_add)
+	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv3, f.layer3_6_conv1_weight, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv3, a.layer3_6_conv2, f.layer3_6_conv3_weight, f.layer3_6_conv3_bias, a.layer3_5_conv3, true, batch, layer3_6_conv3_dims)
 
 	// layer3.7
-	nn.Conv2D(ws, a.layer3_7_conv1, a.layer3_6_relu_3, w.layer3_7_conv1_weight, nil, batch, layer3_7_conv1_dims)
-	nn.BatchNormEval(a.layer3_7_bn1, a.layer3_7_conv1, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_7_relu, a.layer3_7_bn1)
-	nn.Conv2D(ws, a.layer3_7_conv2, a.layer3_7_relu, w.layer3_7_conv2_weight, nil, batch, layer3_7_conv2_dims)
-	nn.BatchNormEval(a.layer3_7_bn2, a.layer3_7_conv2, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_7_relu_2, a.layer3_7_bn2)
-	nn.Conv2D(ws, a.layer3_7_conv3, a.layer3_7_relu_2, w.layer3_7_conv3_weight, nil, batch, layer3_7_conv3_dims)
-	nn.BatchNormEval(a.layer3_7_bn3, a.layer3_7_conv3, w.layer3_7_bn3_weight, w.layer3_7_bn3_bias, w.layer3_7_bn3_running_mean, w.layer3_7_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_7_add, a.layer3_7_bn3, a.layer3_6_relu_3)
-	nn.ReLU(a.layer3_7_relu_3, a.layer3_7_add)
+	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv3, f.layer3_7_conv1_weight, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv3, a.layer3_7_conv2, f.layer3_7_conv3_weight, f.layer3_7_conv3_bias, a.layer3_6_conv3, true, batch, layer3_7_conv3_dims)
 
 	// layer3.8
-	nn.Conv2D(ws, a.layer3_8_conv1, a.layer3_7_relu_3, w.layer3_8_conv1_weight, nil, batch, layer3_8_conv1_dims)
-	nn.BatchNormEval(a.layer3_8_bn1, a.layer3_8_conv1, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_8_relu, a.layer3_8_bn1)
-	nn.Conv2D(ws, a.layer3_8_conv2, a.layer3_8_relu, w.layer3_8_conv2_weight, nil, batch, layer3_8_conv2_dims)
-	nn.BatchNormEval(a.layer3_8_bn2, a.layer3_8_conv2, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_8_relu_2, a.layer3_8_bn2)
-	nn.Conv2D(ws, a.layer3_8_conv3, a.layer3_8_relu_2, w.layer3_8_conv3_weight, nil, batch, layer3_8_conv3_dims)
-	nn.BatchNormEval(a.layer3_8_bn3, a.layer3_8_conv3, w.layer3_8_bn3_weight, w.layer3_8_bn3_bias, w.layer3_8_bn3_running_mean, w.layer3_8_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_8_add, a.layer3_8_bn3, a.layer3_7_relu_3)
-	nn.ReLU(a.layer3_8_relu_3, a.layer3_8_add)
+	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv3, f.layer3_8_conv1_weight, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv3, a.layer3_8_conv2, f.layer3_8_conv3_weight, f.layer3_8_conv3_bias, a.layer3_7_conv3, true, batch, layer3_8_conv3_dims)
 
 	// layer3.9
-	nn.Conv2D(ws, a.layer3_9_conv1, a.layer3_8_relu_3, w.layer3_9_conv1_weight, nil, batch, layer3_9_conv1_dims)
-	nn.BatchNormEval(a.layer3_9_bn1, a.layer3_9_conv1, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_9_relu, a.layer3_9_bn1)
-	nn.Conv2D(ws, a.layer3_9_conv2, a.layer3_9_relu, w.layer3_9_conv2_weight, nil, batch, layer3_9_conv2_dims)
-	nn.BatchNormEval(a.layer3_9_bn2, a.layer3_9_conv2, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_9_relu_2, a.layer3_9_bn2)
-	nn.Conv2D(ws, a.layer3_9_conv3, a.layer3_9_relu_2, w.layer3_9_conv3_weight, nil, batch, layer3_9_conv3_dims)
-	nn.BatchNormEval(a.layer3_9_bn3, a.layer3_9_conv3, w.layer3_9_bn3_weight, w.layer3_9_bn3_bias, w.layer3_9_bn3_running_mean, w.layer3_9_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_9_add, a.layer3_9_bn3, a.layer3_8_relu_3)
-	nn.ReLU(a.layer3_9_relu_3, a.layer3_9_add)
+	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv3, f.layer3_9_conv1_weight, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv3, a.layer3_9_conv2, f.layer3_9_conv3_weight, f.layer3_9_conv3_bias, a.layer3_8_conv3, true, batch, layer3_9_conv3_dims)
 
 	// layer3.10
-	nn.Conv2D(ws, a.layer3_10_conv1, a.layer3_9_relu_3, w.layer3_10_conv1_weight, nil, batch, layer3_10_conv1_dims)
-	nn.BatchNormEval(a.layer3_10_bn1, a.layer3_10_conv1, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_10_relu, a.layer3_10_bn1)
-	nn.Conv2D(ws, a.layer3_10_conv2, a.layer3_10_relu, w.layer3_10_conv2_weight, nil, batch, layer3_10_conv2_dims)
-	nn.BatchNormEval(a.layer3_10_bn2, a.layer3_10_conv2, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_10_relu_2, a.layer3_10_bn2)
-	nn.Conv2D(ws, a.layer3_10_conv3, a.layer3_10_relu_2, w.layer3_10_conv3_weight, nil, batch, layer3_10_conv3_dims)
-	nn.BatchNormEval(a.layer3_10_bn3, a.layer3_10_conv3, w.layer3_10_bn3_weight, w.layer3_10_bn3_bias, w.layer3_10_bn3_running_mean, w.layer3_10_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_10_add, a.layer3_10_bn3, a.layer3_9_relu_3)
-	nn.ReLU(a.layer3_10_relu_3, a.layer3_10_add)
+	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv3, f.layer3_10_conv1_weight, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv3, a.layer3_10_conv2, f.layer3_10_conv3_weight, f.layer3_10_conv3_bias, a.layer3_9_conv3, true, batch, layer3_10_conv3_dims)
 
 	// layer3.11
-	nn.Conv2D(ws, a.layer3_11_conv1, a.layer3_10_relu_3, w.layer3_11_conv1_weight, nil, batch, layer3_11_conv1_dims)
-	nn.BatchNormEval(a.layer3_11_bn1, a.layer3_11_conv1, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_11_relu, a.layer3_11_bn1)
-	nn.Conv2D(ws, a.layer3_11_conv2, a.layer3_11_relu, w.layer3_11_conv2_weight, nil, batch, layer3_11_conv2_dims)
-	nn.BatchNormEval(a.layer3_11_bn2, a.layer3_11_conv2, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_11_relu_2, a.layer3_11_bn2)
-	nn.Conv2D(ws, a.layer3_11_conv3, a.layer3_11_relu_2, w.layer3_11_conv3_weight, nil, batch, layer3_11_conv3_dims)
-	nn.BatchNormEval(a.layer3_11_bn3, a.layer3_11_conv3, w.layer3_11_bn3_weight, w.layer3_11_bn3_bias, w.layer3_11_bn3_running_mean, w.layer3_11_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_11_add, a.layer3_11_bn3, a.layer3_10_relu_3)
-	nn.ReLU(a.layer3_11_relu_3, a.layer3_11_add)
+	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv3, f.layer3_11_conv1_weight, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv3, a.layer3_11_conv2, f.layer3_11_conv3_weight, f.layer3_11_conv3_bias, a.layer3_10_conv3, true, batch, layer3_11_conv3_dims)
 
 	// layer3.12
-	nn.Conv2D(ws, a.layer3_12_conv1, a.layer3_11_relu_3, w.layer3_12_conv1_weight, nil, batch, layer3_12_conv1_dims)
-	nn.BatchNormEval(a.layer3_12_bn1, a.layer3_12_conv1, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_12_relu, a.layer3_12_bn1)
-	nn.Conv2D(ws, a.layer3_12_conv2, a.layer3_12_relu, w.layer3_12_conv2_weight, nil, batch, layer3_12_conv2_dims)
-	nn.BatchNormEval(a.layer3_12_bn2, a.layer3_12_conv2, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_12_relu_2, a.layer3_12_bn2)
-	nn.Conv2D(ws, a.layer3_12_conv3, a.layer3_12_relu_2, w.layer3_12_conv3_weight, nil, batch, layer3_12_conv3_dims)
-	nn.BatchNormEval(a.layer3_12_bn3, a.layer3_12_conv3, w.layer3_12_bn3_weight, w.layer3_12_bn3_bias, w.layer3_12_bn3_running_mean, w.layer3_12_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_12_add, a.layer3_12_bn3, a.layer3_11_relu_3)
-	nn.ReLU(a.layer3_12_relu_3, a.layer3_12_add)
+	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv3, f.layer3_12_conv1_weight, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv3, a.layer3_12_conv2, f.layer3_12_conv3_weight, f.layer3_12_conv3_bias, a.layer3_11_conv3, true, batch, layer3_12_conv3_dims)
 
 	// layer3.13
-	nn.Conv2D(ws, a.layer3_13_conv1, a.layer3_12_relu_3, w.layer3_13_conv1_weight, nil, batch, layer3_13_conv1_dims)
-	nn.BatchNormEval(a.layer3_13_bn1, a.layer3_13_conv1, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_13_relu, a.layer3_13_bn1)
-	nn.Conv2D(ws, a.layer3_13_conv2, a.layer3_13_relu, w.layer3_13_conv2_weight, nil, batch, layer3_13_conv2_dims)
-	nn.BatchNormEval(a.layer3_13_bn2, a.layer3_13_conv2, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_13_relu_2, a.layer3_13_bn2)
-	nn.Conv2D(ws, a.layer3_13_conv3, a.layer3_13_relu_2, w.layer3_13_conv3_weight, nil, batch, layer3_13_conv3_dims)
-	nn.BatchNormEval(a.layer3_13_bn3, a.layer3_13_conv3, w.layer3_13_bn3_weight, w.layer3_13_bn3_bias, w.layer3_13_bn3_running_mean, w.layer3_13_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_13_add, a.layer3_13_bn3, a.layer3_12_relu_3)
-	nn.ReLU(a.layer3_13_relu_3, a.layer3_13_add)
+	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv3, f.layer3_13_conv1_weight, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv3, a.layer3_13_conv2, f.layer3_13_conv3_weight, f.layer3_13_conv3_bias, a.layer3_12_conv3, true, batch, layer3_13_conv3_dims)
 
 	// layer3.14
-	nn.Conv2D(ws, a.layer3_14_conv1, a.layer3_13_relu_3, w.layer3_14_conv1_weight, nil, batch, layer3_14_conv1_dims)
-	nn.BatchNormEval(a.layer3_14_bn1, a.layer3_14_conv1, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_14_relu, a.layer3_14_bn1)
-	nn.Conv2D(ws, a.layer3_14_conv2, a.layer3_14_relu, w.layer3_14_conv2_weight, nil, batch, layer3_14_conv2_dims)
-	nn.BatchNormEval(a.layer3_14_bn2, a.layer3_14_conv2, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_14_relu_2, a.layer3_14_bn2)
-	nn.Conv2D(ws, a.layer3_14_conv3, a.layer3_14_relu_2, w.layer3_14_conv3_weight, nil, batch, layer3_14_conv3_dims)
-	nn.BatchNormEval(a.layer3_14_bn3, a.layer3_14_conv3, w.layer3_14_bn3_weight, w.layer3_14_bn3_bias, w.layer3_14_bn3_running_mean, w.layer3_14_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_14_add, a.layer3_14_bn3, a.layer3_13_relu_3)
-	nn.ReLU(a.layer3_14_relu_3, a.layer3_14_add)
+	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv3, f.layer3_14_conv1_weight, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv3, a.layer3_14_conv2, f.layer3_14_conv3_weight, f.layer3_14_conv3_bias, a.layer3_13_conv3, true, batch, layer3_14_conv3_dims)
 
 	// layer3.15
-	nn.Conv2D(ws, a.layer3_15_conv1, a.layer3_14_relu_3, w.layer3_15_conv1_weight, nil, batch, layer3_15_conv1_dims)
-	nn.BatchNormEval(a.layer3_15_bn1, a.layer3_15_conv1, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_15_relu, a.layer3_15_bn1)
-	nn.Conv2D(ws, a.layer3_15_conv2, a.layer3_15_relu, w.layer3_15_conv2_weight, nil, batch, layer3_15_conv2_dims)
-	nn.BatchNormEval(a.layer3_15_bn2, a.layer3_15_conv2, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_15_relu_2, a.layer3_15_bn2)
-	nn.Conv2D(ws, a.layer3_15_conv3, a.layer3_15_relu_2, w.layer3_15_conv3_weight, nil, batch, layer3_15_conv3_dims)
-	nn.BatchNormEval(a.layer3_15_bn3, a.layer3_15_conv3, w.layer3_15_bn3_weight, w.layer3_15_bn3_bias, w.layer3_15_bn3_running_mean, w.layer3_15_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_15_add, a.layer3_15_bn3, a.layer3_14_relu_3)
-	nn.ReLU(a.layer3_15_relu_3, a.layer3_15_add)
+	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv3, f.layer3_15_conv1_weight, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv3, a.layer3_15_conv2, f.layer3_15_conv3_weight, f.layer3_15_conv3_bias, a.layer3_14_conv3, true, batch, layer3_15_conv3_dims)
 
 	// layer3.16
-	nn.Conv2D(ws, a.layer3_16_conv1, a.layer3_15_relu_3, w.layer3_16_conv1_weight, nil, batch, layer3_16_conv1_dims)
-	nn.BatchNormEval(a.layer3_16_bn1, a.layer3_16_conv1, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_16_relu, a.layer3_16_bn1)
-	nn.Conv2D(ws, a.layer3_16_conv2, a.layer3_16_relu, w.layer3_16_conv2_weight, nil, batch, layer3_16_conv2_dims)
-	nn.BatchNormEval(a.layer3_16_bn2, a.layer3_16_conv2, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_16_relu_2, a.layer3_16_bn2)
-	nn.Conv2D(ws, a.layer3_16_conv3, a.layer3_16_relu_2, w.layer3_16_conv3_weight, nil, batch, layer3_16_conv3_dims)
-	nn.BatchNormEval(a.layer3_16_bn3, a.layer3_16_conv3, w.layer3_16_bn3_weight, w.layer3_16_bn3_bias, w.layer3_16_bn3_running_mean, w.layer3_16_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_16_add, a.layer3_16_bn3, a.layer3_15_relu_3)
-	nn.ReLU(a.layer3_16_relu_3, a.layer3_16_add)
+	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv3, f.layer3_16_conv1_weight, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv3, a.layer3_16_conv2, f.layer3_16_conv3_weight, f.layer3_16_conv3_bias, a.layer3_15_conv3, true, batch, layer3_16_conv3_dims)
 
 	// layer3.17
-	nn.Conv2D(ws, a.layer3_17_conv1, a.layer3_16_relu_3, w.layer3_17_conv1_weight, nil, batch, layer3_17_conv1_dims)
-	nn.BatchNormEval(a.layer3_17_bn1, a.layer3_17_conv1, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_17_relu, a.layer3_17_bn1)
-	nn.Conv2D(ws, a.layer3_17_conv2, a.layer3_17_relu, w.layer3_17_conv2_weight, nil, batch, layer3_17_conv2_dims)
-	nn.BatchNormEval(a.layer3_17_bn2, a.layer3_17_conv2, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_17_relu_2, a.layer3_17_bn2)
-	nn.Conv2D(ws, a.layer3_17_conv3, a.layer3_17_relu_2, w.layer3_17_conv3_weight, nil, batch, layer3_17_conv3_dims)
-	nn.BatchNormEval(a.layer3_17_bn3, a.layer3_17_conv3, w.layer3_17_bn3_weight, w.layer3_17_bn3_bias, w.layer3_17_bn3_running_mean, w.layer3_17_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_17_add, a.layer3_17_bn3, a.layer3_16_relu_3)
-	nn.ReLU(a.layer3_17_relu_3, a.layer3_17_add)
+	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv3, f.layer3_17_conv1_weight, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv3, a.layer3_17_conv2, f.layer3_17_conv3_weight, f.layer3_17_conv3_bias, a.layer3_16_conv3, true, batch, layer3_17_conv3_dims)
 
 	// layer3.18
-	nn.Conv2D(ws, a.layer3_18_conv1, a.layer3_17_relu_3, w.layer3_18_conv1_weight, nil, batch, layer3_18_conv1_dims)
-	nn.BatchNormEval(a.layer3_18_bn1, a.layer3_18_conv1, w.layer3_18_bn1_weight, w.layer3_18_bn1_bias, w.layer3_18_bn1_running_mean, w.layer3_18_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_18_relu, a.layer3_18_bn1)
-	nn.Conv2D(ws, a.layer3_18_conv2, a.layer3_18_relu, w.layer3_18_conv2_weight, nil, batch, layer3_18_conv2_dims)
-	nn.BatchNormEval(a.layer3_18_bn2, a.layer3_18_conv2, w.layer3_18_bn2_weight, w.layer3_18_bn2_bias, w.layer3_18_bn2_running_mean, w.layer3_18_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_18_relu_2, a.layer3_18_bn2)
-	nn.Conv2D(ws, a.layer3_18_conv3, a.layer3_18_relu_2, w.layer3_18_conv3_weight, nil, batch, layer3_18_conv3_dims)
-	nn.BatchNormEval(a.layer3_18_bn3, a.layer3_18_conv3, w.layer3_18_bn3_weight, w.layer3_18_bn3_bias, w.layer3_18_bn3_running_mean, w.layer3_18_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_18_add, a.layer3_18_bn3, a.layer3_17_relu_3)
-	nn.ReLU(a.layer3_18_relu_3, a.layer3_18_add)
+	nn.Conv2DFused(ws, a.layer3_18_conv1, a.layer3_17_conv3, f.layer3_18_conv1_weight, f.layer3_18_conv1_bias, nil, true, batch, layer3_18_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_18_conv3, a.layer3_18_conv2, f.layer3_18_conv3_weight, f.layer3_18_conv3_bias, a.layer3_17_conv3, true, batch, layer3_18_conv3_dims)
 
 	// layer3.19
-	nn.Conv2D(ws, a.layer3_19_conv1, a.layer3_18_relu_3, w.layer3_19_conv1_weight, nil, batch, layer3_19_conv1_dims)
-	nn.BatchNormEval(a.layer3_19_bn1, a.layer3_19_conv1, w.layer3_19_bn1_weight, w.layer3_19_bn1_bias, w.layer3_19_bn1_running_mean, w.layer3_19_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_19_relu, a.layer3_19_bn1)
-	nn.Conv2D(ws, a.layer3_19_conv2, a.layer3_19_relu, w.layer3_19_conv2_weight, nil, batch, layer3_19_conv2_dims)
-	nn.BatchNormEval(a.layer3_19_bn2, a.layer3_19_conv2, w.layer3_19_bn2_weight, w.layer3_19_bn2_bias, w.layer3_19_bn2_running_mean, w.layer3_19_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_19_relu_2, a.layer3_19_bn2)
-	nn.Conv2D(ws, a.layer3_19_conv3, a.layer3_19_relu_2, w.layer3_19_conv3_weight, nil, batch, layer3_19_conv3_dims)
-	nn.BatchNormEval(a.layer3_19_bn3, a.layer3_19_conv3, w.layer3_19_bn3_weight, w.layer3_19_bn3_bias, w.layer3_19_bn3_running_mean, w.layer3_19_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_19_add, a.layer3_19_bn3, a.layer3_18_relu_3)
-	nn.ReLU(a.layer3_19_relu_3, a.layer3_19_add)
+	nn.Conv2DFused(ws, a.layer3_19_conv1, a.layer3_18_conv3, f.layer3_19_conv1_weight, f.layer3_19_conv1_bias, nil, true, batch, layer3_19_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_19_conv3, a.layer3_19_conv2, f.layer3_19_conv3_weight, f.layer3_19_conv3_bias, a.layer3_18_conv3, true, batch, layer3_19_conv3_dims)
 
 	// layer3.20
-	nn.Conv2D(ws, a.layer3_20_conv1, a.layer3_19_relu_3, w.layer3_20_conv1_weight, nil, batch, layer3_20_conv1_dims)
-	nn.BatchNormEval(a.layer3_20_bn1, a.layer3_20_conv1, w.layer3_20_bn1_weight, w.layer3_20_bn1_bias, w.layer3_20_bn1_running_mean, w.layer3_20_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_20_relu, a.layer3_20_bn1)
-	nn.Conv2D(ws, a.layer3_20_conv2, a.layer3_20_relu, w.layer3_20_conv2_weight, nil, batch, layer3_20_conv2_dims)
-	nn.BatchNormEval(a.layer3_20_bn2, a.layer3_20_conv2, w.layer3_20_bn2_weight, w.layer3_20_bn2_bias, w.layer3_20_bn2_running_mean, w.layer3_20_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_20_relu_2, a.layer3_20_bn2)
-	nn.Conv2D(ws, a.layer3_20_conv3, a.layer3_20_relu_2, w.layer3_20_conv3_weight, nil, batch, layer3_20_conv3_dims)
-	nn.BatchNormEval(a.layer3_20_bn3, a.layer3_20_conv3, w.layer3_20_bn3_weight, w.layer3_20_bn3_bias, w.layer3_20_bn3_running_mean, w.layer3_20_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_20_add, a.layer3_20_bn3, a.layer3_19_relu_3)
-	nn.ReLU(a.layer3_20_relu_3, a.layer3_20_add)
+	nn.Conv2DFused(ws, a.layer3_20_conv1, a.layer3_19_conv3, f.layer3_20_conv1_weight, f.layer3_20_conv1_bias, nil, true, batch, layer3_20_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_20_conv3, a.layer3_20_conv2, f.layer3_20_conv3_weight, f.layer3_20_conv3_bias, a.layer3_19_conv3, true, batch, layer3_20_conv3_dims)
 
 	// layer3.21
-	nn.Conv2D(ws, a.layer3_21_conv1, a.layer3_20_relu_3, w.layer3_21_conv1_weight, nil, batch, layer3_21_conv1_dims)
-	nn.BatchNormEval(a.layer3_21_bn1, a.layer3_21_conv1, w.layer3_21_bn1_weight, w.layer3_21_bn1_bias, w.layer3_21_bn1_running_mean, w.layer3_21_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_21_relu, a.layer3_21_bn1)
-	nn.Conv2D(ws, a.layer3_21_conv2, a.layer3_21_relu, w.layer3_21_conv2_weight, nil, batch, layer3_21_conv2_dims)
-	nn.BatchNormEval(a.layer3_21_bn2, a.layer3_21_conv2, w.layer3_21_bn2_weight, w.layer3_21_bn2_bias, w.layer3_21_bn2_running_mean, w.layer3_21_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_21_relu_2, a.layer3_21_bn2)
-	nn.Conv2D(ws, a.layer3_21_conv3, a.layer3_21_relu_2, w.layer3_21_conv3_weight, nil, batch, layer3_21_conv3_dims)
-	nn.BatchNormEval(a.layer3_21_bn3, a.layer3_21_conv3, w.layer3_21_bn3_weight, w.layer3_21_bn3_bias, w.layer3_21_bn3_running_mean, w.layer3_21_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_21_add, a.layer3_21_bn3, a.layer3_20_relu_3)
-	nn.ReLU(a.layer3_21_relu_3, a.layer3_21_add)
+	nn.Conv2DFused(ws, a.layer3_21_conv1, a.layer3_20_conv3, f.layer3_21_conv1_weight, f.layer3_21_conv1_bias, nil, true, batch, layer3_21_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_21_conv3, a.layer3_21_conv2, f.layer3_21_conv3_weight, f.layer3_21_conv3_bias, a.layer3_20_conv3, true, batch, layer3_21_conv3_dims)
 
 	// layer3.22
-	nn.Conv2D(ws, a.layer3_22_conv1, a.layer3_21_relu_3, w.layer3_22_conv1_weight, nil, batch, layer3_22_conv1_dims)
-	nn.BatchNormEval(a.layer3_22_bn1, a.layer3_22_conv1, w.layer3_22_bn1_weight, w.layer3_22_bn1_bias, w.layer3_22_bn1_running_mean, w.layer3_22_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_22_relu, a.layer3_22_bn1)
-	nn.Conv2D(ws, a.layer3_22_conv2, a.layer3_22_relu, w.layer3_22_conv2_weight, nil, batch, layer3_22_conv2_dims)
-	nn.BatchNormEval(a.layer3_22_bn2, a.layer3_22_conv2, w.layer3_22_bn2_weight, w.layer3_22_bn2_bias, w.layer3_22_bn2_running_mean, w.layer3_22_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_22_relu_2, a.layer3_22_bn2)
-	nn.Conv2D(ws, a.layer3_22_conv3, a.layer3_22_relu_2, w.layer3_22_conv3_weight, nil, batch, layer3_22_conv3_dims)
-	nn.BatchNormEval(a.layer3_22_bn3, a.layer3_22_conv3, w.layer3_22_bn3_weight, w.layer3_22_bn3_bias, w.layer3_22_bn3_running_mean, w.layer3_22_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_22_add, a.layer3_22_bn3, a.layer3_21_relu_3)
-	nn.ReLU(a.layer3_22_relu_3, a.layer3_22_add)
+	nn.Conv2DFused(ws, a.layer3_22_conv1, a.layer3_21_conv3, f.layer3_22_conv1_weight, f.layer3_22_conv1_bias, nil, true, batch, layer3_22_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_22_conv3, a.layer3_22_conv2, f.layer3_22_conv3_weight, f.layer3_22_conv3_bias, a.layer3_21_conv3, true, batch, layer3_22_conv3_dims)
 
 	// layer3.23
-	nn.Conv2D(ws, a.layer3_23_conv1, a.layer3_22_relu_3, w.layer3_23_conv1_weight, nil, batch, layer3_23_conv1_dims)
-	nn.BatchNormEval(a.layer3_23_bn1, a.layer3_23_conv1, w.layer3_23_bn1_weight, w.layer3_23_bn1_bias, w.layer3_23_bn1_running_mean, w.layer3_23_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_23_relu, a.layer3_23_bn1)
-	nn.Conv2D(ws, a.layer3_23_conv2, a.layer3_23_relu, w.layer3_23_conv2_weight, nil, batch, layer3_23_conv2_dims)
-	nn.BatchNormEval(a.layer3_23_bn2, a.layer3_23_conv2, w.layer3_23_bn2_weight, w.layer3_23_bn2_bias, w.layer3_23_bn2_running_mean, w.layer3_23_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_23_relu_2, a.layer3_23_bn2)
-	nn.Conv2D(ws, a.layer3_23_conv3, a.layer3_23_relu_2, w.layer3_23_conv3_weight, nil, batch, layer3_23_conv3_dims)
-	nn.BatchNormEval(a.layer3_23_bn3, a.layer3_23_conv3, w.layer3_23_bn3_weight, w.layer3_23_bn3_bias, w.layer3_23_bn3_running_mean, w.layer3_23_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_23_add, a.layer3_23_bn3, a.layer3_22_relu_3)
-	nn.ReLU(a.layer3_23_relu_3, a.layer3_23_add)
+	nn.Conv2DFused(ws, a.layer3_23_conv1, a.layer3_22_conv3, f.layer3_23_conv1_weight, f.layer3_23_conv1_bias, nil, true, batch, layer3_23_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_23_conv3, a.layer3_23_conv2, f.layer3_23_conv3_weight, f.layer3_23_conv3_bias, a.layer3_22_conv3, true, batch, layer3_23_conv3_dims)
 
 	// layer3.24
-	nn.Conv2D(ws, a.layer3_24_conv1, a.layer3_23_relu_3, w.layer3_24_conv1_weight, nil, batch, layer3_24_conv1_dims)
-	nn.BatchNormEval(a.layer3_24_bn1, a.layer3_24_conv1, w.layer3_24_bn1_weight, w.layer3_24_bn1_bias, w.layer3_24_bn1_running_mean, w.layer3_24_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_24_relu, a.layer3_24_bn1)
-	nn.Conv2D(ws, a.layer3_24_conv2, a.layer3_24_relu, w.layer3_24_conv2_weight, nil, batch, layer3_24_conv2_dims)
-	nn.BatchNormEval(a.layer3_24_bn2, a.layer3_24_conv2, w.layer3_24_bn2_weight, w.layer3_24_bn2_bias, w.layer3_24_bn2_running_mean, w.layer3_24_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_24_relu_2, a.layer3_24_bn2)
-	nn.Conv2D(ws, a.layer3_24_conv3, a.layer3_24_relu_2, w.layer3_24_conv3_weight, nil, batch, layer3_24_conv3_dims)
-	nn.BatchNormEval(a.layer3_24_bn3, a.layer3_24_conv3, w.layer3_24_bn3_weight, w.layer3_24_bn3_bias, w.layer3_24_bn3_running_mean, w.layer3_24_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_24_add, a.layer3_24_bn3, a.layer3_23_relu_3)
-	nn.ReLU(a.layer3_24_relu_3, a.layer3_24_add)
+	nn.Conv2DFused(ws, a.layer3_24_conv1, a.layer3_23_conv3, f.layer3_24_conv1_weight, f.layer3_24_conv1_bias, nil, true, batch, layer3_24_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_24_conv3, a.layer3_24_conv2, f.layer3_24_conv3_weight, f.layer3_24_conv3_bias, a.layer3_23_conv3, true, batch, layer3_24_conv3_dims)
 
 	// layer3.25
-	nn.Conv2D(ws, a.layer3_25_conv1, a.layer3_24_relu_3, w.layer3_25_conv1_weight, nil, batch, layer3_25_conv1_dims)
-	nn.BatchNormEval(a.layer3_25_bn1, a.layer3_25_conv1, w.layer3_25_bn1_weight, w.layer3_25_bn1_bias, w.layer3_25_bn1_running_mean, w.layer3_25_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_25_relu, a.layer3_25_bn1)
-	nn.Conv2D(ws, a.layer3_25_conv2, a.layer3_25_relu, w.layer3_25_conv2_weight, nil, batch, layer3_25_conv2_dims)
-	nn.BatchNormEval(a.layer3_25_bn2, a.layer3_25_conv2, w.layer3_25_bn2_weight, w.layer3_25_bn2_bias, w.layer3_25_bn2_running_mean, w.layer3_25_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_25_relu_2, a.layer3_25_bn2)
-	nn.Conv2D(ws, a.layer3_25_conv3, a.layer3_25_relu_2, w.layer3_25_conv3_weight, nil, batch, layer3_25_conv3_dims)
-	nn.BatchNormEval(a.layer3_25_bn3, a.layer3_25_conv3, w.layer3_25_bn3_weight, w.layer3_25_bn3_bias, w.layer3_25_bn3_running_mean, w.layer3_25_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_25_add, a.layer3_25_bn3, a.layer3_24_relu_3)
-	nn.ReLU(a.layer3_25_relu_3, a.layer3_25_add)
+	nn.Conv2DFused(ws, a.layer3_25_conv1, a.layer3_24_conv3, f.layer3_25_conv1_weight, f.layer3_25_conv1_bias, nil, true, batch, layer3_25_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_25_conv3, a.layer3_25_conv2, f.layer3_25_conv3_weight, f.layer3_25_conv3_bias, a.layer3_24_conv3, true, batch, layer3_25_conv3_dims)
 
 	// layer3.26
-	nn.Conv2D(ws, a.layer3_26_conv1, a.layer3_25_relu_3, w.layer3_26_conv1_weight, nil, batch, layer3_26_conv1_dims)
-	nn.BatchNormEval(a.layer3_26_bn1, a.layer3_26_conv1, w.layer3_26_bn1_weight, w.layer3_26_bn1_bias, w.layer3_26_bn1_running_mean, w.layer3_26_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_26_relu, a.layer3_26_bn1)
-	nn.Conv2D(ws, a.layer3_26_conv2, a.layer3_26_relu, w.layer3_26_conv2_weight, nil, batch, layer3_26_conv2_dims)
-	nn.BatchNormEval(a.layer3_26_bn2, a.layer3_26_conv2, w.layer3_26_bn2_weight, w.layer3_26_bn2_bias, w.layer3_26_bn2_running_mean, w.layer3_26_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_26_relu_2, a.layer3_26_bn2)
-	nn.Conv2D(ws, a.layer3_26_conv3, a.layer3_26_relu_2, w.layer3_26_conv3_weight, nil, batch, layer3_26_conv3_dims)
-	nn.BatchNormEval(a.layer3_26_bn3, a.layer3_26_conv3, w.layer3_26_bn3_weight, w.layer3_26_bn3_bias, w.layer3_26_bn3_running_mean, w.layer3_26_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_26_add, a.layer3_26_bn3, a.layer3_25_relu_3)
-	nn.ReLU(a.layer3_26_relu_3, a.layer3_26_add)
+	nn.Conv2DFused(ws, a.layer3_26_conv1, a.layer3_25_conv3, f.layer3_26_conv1_weight, f.layer3_26_conv1_bias, nil, true, batch, layer3_26_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_26_conv3, a.layer3_26_conv2, f.layer3_26_conv3_weight, f.layer3_26_conv3_bias, a.layer3_25_conv3, true, batch, layer3_26_conv3_dims)
 
 	// layer3.27
-	nn.Conv2D(ws, a.layer3_27_conv1, a.layer3_26_relu_3, w.layer3_27_conv1_weight, nil, batch, layer3_27_conv1_dims)
-	nn.BatchNormEval(a.layer3_27_bn1, a.layer3_27_conv1, w.layer3_27_bn1_weight, w.layer3_27_bn1_bias, w.layer3_27_bn1_running_mean, w.layer3_27_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_27_relu, a.layer3_27_bn1)
-	nn.Conv2D(ws, a.layer3_27_conv2, a.layer3_27_relu, w.layer3_27_conv2_weight, nil, batch, layer3_27_conv2_dims)
-	nn.BatchNormEval(a.layer3_27_bn2, a.layer3_27_conv2, w.layer3_27_bn2_weight, w.layer3_27_bn2_bias, w.layer3_27_bn2_running_mean, w.layer3_27_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_27_relu_2, a.layer3_27_bn2)
-	nn.Conv2D(ws, a.layer3_27_conv3, a.layer3_27_relu_2, w.layer3_27_conv3_weight, nil, batch, layer3_27_conv3_dims)
-	nn.BatchNormEval(a.layer3_27_bn3, a.layer3_27_conv3, w.layer3_27_bn3_weight, w.layer3_27_bn3_bias, w.layer3_27_bn3_running_mean, w.layer3_27_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_27_add, a.layer3_27_bn3, a.layer3_26_relu_3)
-	nn.ReLU(a.layer3_27_relu_3, a.layer3_27_add)
+	nn.Conv2DFused(ws, a.layer3_27_conv1, a.layer3_26_conv3, f.layer3_27_conv1_weight, f.layer3_27_conv1_bias, nil, true, batch, layer3_27_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_27_conv3, a.layer3_27_conv2, f.layer3_27_conv3_weight, f.layer3_27_conv3_bias, a.layer3_26_conv3, true, batch, layer3_27_conv3_dims)
 
 	// layer3.28
-	nn.Conv2D(ws, a.layer3_28_conv1, a.layer3_27_relu_3, w.layer3_28_conv1_weight, nil, batch, layer3_28_conv1_dims)
-	nn.BatchNormEval(a.layer3_28_bn1, a.layer3_28_conv1, w.layer3_28_bn1_weight, w.layer3_28_bn1_bias, w.layer3_28_bn1_running_mean, w.layer3_28_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_28_relu, a.layer3_28_bn1)
-	nn.Conv2D(ws, a.layer3_28_conv2, a.layer3_28_relu, w.layer3_28_conv2_weight, nil, batch, layer3_28_conv2_dims)
-	nn.BatchNormEval(a.layer3_28_bn2, a.layer3_28_conv2, w.layer3_28_bn2_weight, w.layer3_28_bn2_bias, w.layer3_28_bn2_running_mean, w.layer3_28_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_28_relu_2, a.layer3_28_bn2)
-	nn.Conv2D(ws, a.layer3_28_conv3, a.layer3_28_relu_2, w.layer3_28_conv3_weight, nil, batch, layer3_28_conv3_dims)
-	nn.BatchNormEval(a.layer3_28_bn3, a.layer3_28_conv3, w.layer3_28_bn3_weight, w.layer3_28_bn3_bias, w.layer3_28_bn3_running_mean, w.layer3_28_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_28_add, a.layer3_28_bn3, a.layer3_27_relu_3)
-	nn.ReLU(a.layer3_28_relu_3, a.layer3_28_add)
+	nn.Conv2DFused(ws, a.layer3_28_conv1, a.layer3_27_conv3, f.layer3_28_conv1_weight, f.layer3_28_conv1_bias, nil, true, batch, layer3_28_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_28_conv3, a.layer3_28_conv2, f.layer3_28_conv3_weight, f.layer3_28_conv3_bias, a.layer3_27_conv3, true, batch, layer3_28_conv3_dims)
 
 	// layer3.29
-	nn.Conv2D(ws, a.layer3_29_conv1, a.layer3_28_relu_3, w.layer3_29_conv1_weight, nil, batch, layer3_29_conv1_dims)
-	nn.BatchNormEval(a.layer3_29_bn1, a.layer3_29_conv1, w.layer3_29_bn1_weight, w.layer3_29_bn1_bias, w.layer3_29_bn1_running_mean, w.layer3_29_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_29_relu, a.layer3_29_bn1)
-	nn.Conv2D(ws, a.layer3_29_conv2, a.layer3_29_relu, w.layer3_29_conv2_weight, nil, batch, layer3_29_conv2_dims)
-	nn.BatchNormEval(a.layer3_29_bn2, a.layer3_29_conv2, w.layer3_29_bn2_weight, w.layer3_29_bn2_bias, w.layer3_29_bn2_running_mean, w.layer3_29_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_29_relu_2, a.layer3_29_bn2)
-	nn.Conv2D(ws, a.layer3_29_conv3, a.layer3_29_relu_2, w.layer3_29_conv3_weight, nil, batch, layer3_29_conv3_dims)
-	nn.BatchNormEval(a.layer3_29_bn3, a.layer3_29_conv3, w.layer3_29_bn3_weight, w.layer3_29_bn3_bias, w.layer3_29_bn3_running_mean, w.layer3_29_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_29_add, a.layer3_29_bn3, a.layer3_28_relu_3)
-	nn.ReLU(a.layer3_29_relu_3, a.layer3_29_add)
+	nn.Conv2DFused(ws, a.layer3_29_conv1, a.layer3_28_conv3, f.layer3_29_conv1_weight, f.layer3_29_conv1_bias, nil, true, batch, layer3_29_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_29_conv3, a.layer3_29_conv2, f.layer3_29_conv3_weight, f.layer3_29_conv3_bias, a.layer3_28_conv3, true, batch, layer3_29_conv3_dims)
 
 	// layer3.30
-	nn.Conv2D(ws, a.layer3_30_conv1, a.layer3_29_relu_3, w.layer3_30_conv1_weight, nil, batch, layer3_30_conv1_dims)
-	nn.BatchNormEval(a.layer3_30_bn1, a.layer3_30_conv1, w.layer3_30_bn1_weight, w.layer3_30_bn1_bias, w.layer3_30_bn1_running_mean, w.layer3_30_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_30_relu, a.layer3_30_bn1)
-	nn.Conv2D(ws, a.layer3_30_conv2, a.layer3_30_relu, w.layer3_30_conv2_weight, nil, batch, layer3_30_conv2_dims)
-	nn.BatchNormEval(a.layer3_30_bn2, a.layer3_30_conv2, w.layer3_30_bn2_weight, w.layer3_30_bn2_bias, w.layer3_30_bn2_running_mean, w.layer3_30_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_30_relu_2, a.layer3_30_bn2)
-	nn.Conv2D(ws, a.layer3_30_conv3, a.layer3_30_relu_2, w.layer3_30_conv3_weight, nil, batch, layer3_30_conv3_dims)
-	nn.BatchNormEval(a.layer3_30_bn3, a.layer3_30_conv3, w.layer3_30_bn3_weight, w.layer3_30_bn3_bias, w.layer3_30_bn3_running_mean, w.layer3_30_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_30_add, a.layer3_30_bn3, a.layer3_29_relu_3)
-	nn.ReLU(a.layer3_30_relu_3, a.layer3_30_add)
+	nn.Conv2DFused(ws, a.layer3_30_conv1, a.layer3_29_conv3, f.layer3_30_conv1_weight, f.layer3_30_conv1_bias, nil, true, batch, layer3_30_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_30_conv3, a.layer3_30_conv2, f.layer3_30_conv3_weight, f.layer3_30_conv3_bias, a.layer3_29_conv3, true, batch, layer3_30_conv3_dims)
 
 	// layer3.31
-	nn.Conv2D(ws, a.layer3_31_conv1, a.layer3_30_relu_3, w.layer3_31_conv1_weight, nil, batch, layer3_31_conv1_dims)
-	nn.BatchNormEval(a.layer3_31_bn1, a.layer3_31_conv1, w.layer3_31_bn1_weight, w.layer3_31_bn1_bias, w.layer3_31_bn1_running_mean, w.layer3_31_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_31_relu, a.layer3_31_bn1)
-	nn.Conv2D(ws, a.layer3_31_conv2, a.layer3_31_relu, w.layer3_31_conv2_weight, nil, batch, layer3_31_conv2_dims)
-	nn.BatchNormEval(a.layer3_31_bn2, a.layer3_31_conv2, w.layer3_31_bn2_weight, w.layer3_31_bn2_bias, w.layer3_31_bn2_running_mean, w.layer3_31_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_31_relu_2, a.layer3_31_bn2)
-	nn.Conv2D(ws, a.layer3_31_conv3, a.layer3_31_relu_2, w.layer3_31_conv3_weight, nil, batch, layer3_31_conv3_dims)
-	nn.BatchNormEval(a.layer3_31_bn3, a.layer3_31_conv3, w.layer3_31_bn3_weight, w.layer3_31_bn3_bias, w.layer3_31_bn3_running_mean, w.layer3_31_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_31_add, a.layer3_31_bn3, a.layer3_30_relu_3)
-	nn.ReLU(a.layer3_31_relu_3, a.layer3_31_add)
+	nn.Conv2DFused(ws, a.layer3_31_conv1, a.layer3_30_conv3, f.layer3_31_conv1_weight, f.layer3_31_conv1_bias, nil, true, batch, layer3_31_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_31_conv3, a.layer3_31_conv2, f.layer3_31_conv3_weight, f.layer3_31_conv3_bias, a.layer3_30_conv3, true, batch, layer3_31_conv3_dims)
 
 	// layer3.32
-	nn.Conv2D(ws, a.layer3_32_conv1, a.layer3_31_relu_3, w.layer3_32_conv1_weight, nil, batch, layer3_32_conv1_dims)
-	nn.BatchNormEval(a.layer3_32_bn1, a.layer3_32_conv1, w.layer3_32_bn1_weight, w.layer3_32_bn1_bias, w.layer3_32_bn1_running_mean, w.layer3_32_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_32_relu, a.layer3_32_bn1)
-	nn.Conv2D(ws, a.layer3_32_conv2, a.layer3_32_relu, w.layer3_32_conv2_weight, nil, batch, layer3_32_conv2_dims)
-	nn.BatchNormEval(a.layer3_32_bn2, a.layer3_32_conv2, w.layer3_32_bn2_weight, w.layer3_32_bn2_bias, w.layer3_32_bn2_running_mean, w.layer3_32_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_32_relu_2, a.layer3_32_bn2)
-	nn.Conv2D(ws, a.layer3_32_conv3, a.layer3_32_relu_2, w.layer3_32_conv3_weight, nil, batch, layer3_32_conv3_dims)
-	nn.BatchNormEval(a.layer3_32_bn3, a.layer3_32_conv3, w.layer3_32_bn3_weight, w.layer3_32_bn3_bias, w.layer3_32_bn3_running_mean, w.layer3_32_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_32_add, a.layer3_32_bn3, a.layer3_31_relu_3)
-	nn.ReLU(a.layer3_32_relu_3, a.layer3_32_add)
+	nn.Conv2DFused(ws, a.layer3_32_conv1, a.layer3_31_conv3, f.layer3_32_conv1_weight, f.layer3_32_conv1_bias, nil, true, batch, layer3_32_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_32_conv3, a.layer3_32_conv2, f.layer3_32_conv3_weight, f.layer3_32_conv3_bias, a.layer3_31_conv3, true, batch, layer3_32_conv3_dims)
 
 	// layer3.33
-	nn.Conv2D(ws, a.layer3_33_conv1, a.layer3_32_relu_3, w.layer3_33_conv1_weight, nil, batch, layer3_33_conv1_dims)
-	nn.BatchNormEval(a.layer3_33_bn1, a.layer3_33_conv1, w.layer3_33_bn1_weight, w.layer3_33_bn1_bias, w.layer3_33_bn1_running_mean, w.layer3_33_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_33_relu, a.layer3_33_bn1)
-	nn.Conv2D(ws, a.layer3_33_conv2, a.layer3_33_relu, w.layer3_33_conv2_weight, nil, batch, layer3_33_conv2_dims)
-	nn.BatchNormEval(a.layer3_33_bn2, a.layer3_33_conv2, w.layer3_33_bn2_weight, w.layer3_33_bn2_bias, w.layer3_33_bn2_running_mean, w.layer3_33_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_33_relu_2, a.layer3_33_bn2)
-	nn.Conv2D(ws, a.layer3_33_conv3, a.layer3_33_relu_2, w.layer3_33_conv3_weight, nil, batch, layer3_33_conv3_dims)
-	nn.BatchNormEval(a.layer3_33_bn3, a.layer3_33_conv3, w.layer3_33_bn3_weight, w.layer3_33_bn3_bias, w.layer3_33_bn3_running_mean, w.layer3_33_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_33_add, a.layer3_33_bn3, a.layer3_32_relu_3)
-	nn.ReLU(a.layer3_33_relu_3, a.layer3_33_add)
+	nn.Conv2DFused(ws, a.layer3_33_conv1, a.layer3_32_conv3, f.layer3_33_conv1_weight, f.layer3_33_conv1_bias, nil, true, batch, layer3_33_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_33_conv3, a.layer3_33_conv2, f.layer3_33_conv3_weight, f.layer3_33_conv3_bias, a.layer3_32_conv3, true, batch, layer3_33_conv3_dims)
 
 	// layer3.34
-	nn.Conv2D(ws, a.layer3_34_conv1, a.layer3_33_relu_3, w.layer3_34_conv1_weight, nil, batch, layer3_34_conv1_dims)
-	nn.BatchNormEval(a.layer3_34_bn1, a.layer3_34_conv1, w.layer3_34_bn1_weight, w.layer3_34_bn1_bias, w.layer3_34_bn1_running_mean, w.layer3_34_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_34_relu, a.layer3_34_bn1)
-	nn.Conv2D(ws, a.layer3_34_conv2, a.layer3_34_relu, w.layer3_34_conv2_weight, nil, batch, layer3_34_conv2_dims)
-	nn.BatchNormEval(a.layer3_34_bn2, a.layer3_34_conv2, w.layer3_34_bn2_weight, w.layer3_34_bn2_bias, w.layer3_34_bn2_running_mean, w.layer3_34_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_34_relu_2, a.layer3_34_bn2)
-	nn.Conv2D(ws, a.layer3_34_conv3, a.layer3_34_relu_2, w.layer3_34_conv3_weight, nil, batch, layer3_34_conv3_dims)
-	nn.BatchNormEval(a.layer3_34_bn3, a.layer3_34_conv3, w.layer3_34_bn3_weight, w.layer3_34_bn3_bias, w.layer3_34_bn3_running_mean, w.layer3_34_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_34_add, a.layer3_34_bn3, a.layer3_33_relu_3)
-	nn.ReLU(a.layer3_34_relu_3, a.layer3_34_add)
+	nn.Conv2DFused(ws, a.layer3_34_conv1, a.layer3_33_conv3, f.layer3_34_conv1_weight, f.layer3_34_conv1_bias, nil, true, batch, layer3_34_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_34_conv3, a.layer3_34_conv2, f.layer3_34_conv3_weight, f.layer3_34_conv3_bias, a.layer3_33_conv3, true, batch, layer3_34_conv3_dims)
 
 	// layer3.35
-	nn.Conv2D(ws, a.layer3_35_conv1, a.layer3_34_relu_3, w.layer3_35_conv1_weight, nil, batch, layer3_35_conv1_dims)
-	nn.BatchNormEval(a.layer3_35_bn1, a.layer3_35_conv1, w.layer3_35_bn1_weight, w.layer3_35_bn1_bias, w.layer3_35_bn1_running_mean, w.layer3_35_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_35_relu, a.layer3_35_bn1)
-	nn.Conv2D(ws, a.layer3_35_conv2, a.layer3_35_relu, w.layer3_35_conv2_weight, nil, batch, layer3_35_conv2_dims)
-	nn.BatchNormEval(a.layer3_35_bn2, a.layer3_35_conv2, w.layer3_35_bn2_weight, w.layer3_35_bn2_bias, w.layer3_35_bn2_running_mean, w.layer3_35_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_35_relu_2, a.layer3_35_bn2)
-	nn.Conv2D(ws, a.layer3_35_conv3, a.layer3_35_relu_2, w.layer3_35_conv3_weight, nil, batch, layer3_35_conv3_dims)
-	nn.BatchNormEval(a.layer3_35_bn3, a.layer3_35_conv3, w.layer3_35_bn3_weight, w.layer3_35_bn3_bias, w.layer3_35_bn3_running_mean, w.layer3_35_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_35_add, a.layer3_35_bn3, a.layer3_34_relu_3)
-	nn.ReLU(a.layer3_35_relu_3, a.layer3_35_add)
+	nn.Conv2DFused(ws, a.layer3_35_conv1, a.layer3_34_conv3, f.layer3_35_conv1_weight, f.layer3_35_conv1_bias, nil, true, batch, layer3_35_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_35_conv3, a.layer3_35_conv2, f.layer3_35_conv3_weight, f.layer3_35_conv3_bias, a.layer3_34_conv3, true, batch, layer3_35_conv3_dims)
 
 	// layer4.0
-	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_35_relu_3, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
-	nn.BatchNormEval(a.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, batch, 512, 196, float32(1e-05))
-	nn.ReLU(a.layer4_0_relu, a.layer4_0_bn1)
-	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
-	nn.BatchNormEval(a.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_0_relu_2, a.layer4_0_bn2)
-	nn.Conv2D(ws, a.layer4_0_conv3, a.layer4_0_relu_2, w.layer4_0_conv3_weight, nil, batch, layer4_0_conv3_dims)
-	nn.BatchNormEval(a.layer4_0_bn3, a.layer4_0_conv3, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_35_relu_3, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Add(a.layer4_0_add, a.layer4_0_bn3, a.layer4_0_downsample_1)
-	nn.ReLU(a.layer4_0_relu_3, a.layer4_0_add)
+	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_35_conv3, f.layer4_0_conv1_weight, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_bias, nil, true, batch, layer4_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_0_downsample_0, a.layer3_35_conv3, f.layer4_0_downsample_0_weight, f.layer4_0_downsample_0_bias, nil, false, batch, layer4_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv3, a.layer4_0_conv2, f.layer4_0_conv3_weight, f.layer4_0_conv3_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv3_dims)
 
 	// layer4.1
-	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_relu_3, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
-	nn.BatchNormEval(a.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_1_relu, a.layer4_1_bn1)
-	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
-	nn.BatchNormEval(a.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_1_relu_2, a.layer4_1_bn2)
-	nn.Conv2D(ws, a.layer4_1_conv3, a.layer4_1_relu_2, w.layer4_1_conv3_weight, nil, batch, layer4_1_conv3_dims)
-	nn.BatchNormEval(a.layer4_1_bn3, a.layer4_1_conv3, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Add(a.layer4_1_add, a.layer4_1_bn3, a.layer4_0_relu_3)
-	nn.ReLU(a.layer4_1_relu_3, a.layer4_1_add)
+	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv3, f.layer4_1_conv1_weight, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_bias, nil, true, batch, layer4_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv3, a.layer4_1_conv2, f.layer4_1_conv3_weight, f.layer4_1_conv3_bias, a.layer4_0_conv3, true, batch, layer4_1_conv3_dims)
 
 	// layer4.2
-	nn.Conv2D(ws, a.layer4_2_conv1, a.layer4_1_relu_3, w.layer4_2_conv1_weight, nil, batch, layer4_2_conv1_dims)
-	nn.BatchNormEval(a.layer4_2_bn1, a.layer4_2_conv1, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_2_relu, a.layer4_2_bn1)
-	nn.Conv2D(ws, a.layer4_2_conv2, a.layer4_2_relu, w.layer4_2_conv2_weight, nil, batch, layer4_2_conv2_dims)
-	nn.BatchNormEval(a.layer4_2_bn2, a.layer4_2_conv2, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_2_relu_2, a.layer4_2_bn2)
-	nn.Conv2D(ws, a.layer4_2_conv3, a.layer4_2_relu_2, w.layer4_2_conv3_weight, nil, batch, layer4_2_conv3_dims)
-	nn.BatchNormEval(a.layer4_2_bn3, a.layer4_2_conv3, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Add(a.layer4_2_add, a.layer4_2_bn3, a.layer4_1_relu_3)
-	nn.ReLU(a.layer4_2_relu_3, a.layer4_2_add)
+	nn.Conv2DFused(ws, a.layer4_2_conv1, a.layer4_1_conv3, f.layer4_2_conv1_weight, f.layer4_2_conv1_bias, nil, true, batch, layer4_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_2_conv2, a.layer4_2_conv1, f.layer4_2_conv2_weight, f.layer4_2_conv2_bias, nil, true, batch, layer4_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_2_conv3, a.layer4_2_conv2, f.layer4_2_conv3_weight, f.layer4_2_conv3_bias, a.layer4_1_conv3, true, batch, layer4_2_conv3_dims)
 
-	nn.GlobalAvgPool(a.avgpool, a.layer4_2_relu_3, batch*2048, 49)
+	nn.GlobalAvgPool(a.avgpool, a.layer4_2_conv3, batch*2048, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 2048, 1000)
 	return a.fc, nil
 }

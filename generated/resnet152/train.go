@@ -1939,6 +1939,7 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	}
 	nn.SGD(t.m.data[:trainableFloats], t.grad, t.momentum, t.opt.LR, t.opt.Momentum, t.opt.WeightDecay, t.steps == 0)
 	t.steps++
+	t.m.stale = true
 	return loss, nil
 }
 
@@ -1976,6 +1977,8 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 	}
 	copy(t.backup, t.m.data[trainableFloats:])
 	t.forward(x, batch)
+	// The BN running statistics moved; Forward must refold them.
+	t.m.stale = true
 	// Gradients accumulate into the activation arena, so it starts at zero.
 	clear(t.arena[:batch*activationFloats])
 	loss := nn.SoftmaxCrossEntropy(t.d.fc, t.m.a.fc, labels, batch, Classes)

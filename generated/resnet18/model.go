@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the activation arena.
+	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 8230376
+	// inferFloats is the per-image size of the inference activation arena.
+	inferFloats = 2685928
+	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
+	foldFloats = 11171712
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 11699112
 	trainableFloats = 11689512
@@ -242,6 +246,58 @@ type activations struct {
 	fc                    []float32 // fc 1000x1x1
 }
 
+// inferActivations are the outputs of the fused inference graph, in which each conv
+// also applies its batch norm, residual add and ReLU.
+type inferActivations struct {
+	conv1                 []float32 // conv+bn+relu 64x112x112
+	maxpool               []float32 // maxpool 64x56x56
+	layer1_0_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_0_conv2        []float32 // conv+bn+add+relu 64x56x56
+	layer1_1_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_1_conv2        []float32 // conv+bn+add+relu 64x56x56
+	layer2_0_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_0_downsample_0 []float32 // conv+bn 128x28x28
+	layer2_0_conv2        []float32 // conv+bn+add+relu 128x28x28
+	layer2_1_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_1_conv2        []float32 // conv+bn+add+relu 128x28x28
+	layer3_0_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_0_downsample_0 []float32 // conv+bn 256x14x14
+	layer3_0_conv2        []float32 // conv+bn+add+relu 256x14x14
+	layer3_1_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_1_conv2        []float32 // conv+bn+add+relu 256x14x14
+	layer4_0_conv1        []float32 // conv+bn+relu 512x7x7
+	layer4_0_downsample_0 []float32 // conv+bn 512x7x7
+	layer4_0_conv2        []float32 // conv+bn+add+relu 512x7x7
+	layer4_1_conv1        []float32 // conv+bn+relu 512x7x7
+	layer4_1_conv2        []float32 // conv+bn+add+relu 512x7x7
+	avgpool               []float32 // avgpool 512x1x1
+	fc                    []float32 // fc 1000x1x1
+}
+
+// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+type folded struct {
+	conv1_weight, conv1_bias                                 []float32 // with bn1 folded in
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32 // with layer1.0.bn1 folded in
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32 // with layer1.0.bn2 folded in
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32 // with layer1.1.bn1 folded in
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32 // with layer1.1.bn2 folded in
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32 // with layer2.0.bn1 folded in
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32 // with layer2.0.downsample.1 folded in
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32 // with layer2.0.bn2 folded in
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32 // with layer2.1.bn1 folded in
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32 // with layer2.1.bn2 folded in
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32 // with layer3.0.bn1 folded in
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32 // with layer3.0.downsample.1 folded in
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32 // with layer3.0.bn2 folded in
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32 // with layer3.1.bn1 folded in
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32 // with layer3.1.bn2 folded in
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32 // with layer4.0.bn1 folded in
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32 // with layer4.0.downsample.1 folded in
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32 // with layer4.0.bn2 folded in
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32 // with layer4.1.bn1 folded in
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32 // with layer4.1.bn2 folded in
+}
+
 // Model is the network with its weights and working memory. It is not safe
 // for concurrent use; give each goroutine its own Model.
 type Model struct {
@@ -250,16 +306,22 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // activations, grown to the largest batch seen
+	arena  []float32 // training activations, grown to the largest batch seen
 	a      activations
-	batch  int // batch that a is laid out for
+	batch  int       // batch that a is laid out for
+	fold   []float32 // folded conv weights for inference
+	f      folded
+	stale  bool      // fold is out of date: weights or BN statistics changed
+	iarena []float32 // inference activations
+	ia     inferActivations
+	ibatch int // batch that ia is laid out for
 }
 
 // New returns a model with weights initialised from seed as torchvision
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), fold: make([]float32, foldFloats), stale: true, ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:9408]
 	m.w.bn1_weight = d[9408:9472]
@@ -363,6 +425,46 @@ func New(seed uint64) *Model {
 	m.w.layer4_1_bn2_running_var = d[11698600:11699112]
 	m.w.fc_weight = d[11176512:11688512]
 	m.w.fc_bias = d[11688512:11689512]
+	m.f.conv1_weight = m.fold[0:9408]
+	m.f.conv1_bias = m.fold[9408:9472]
+	m.f.layer1_0_conv1_weight = m.fold[9472:46336]
+	m.f.layer1_0_conv1_bias = m.fold[46336:46400]
+	m.f.layer1_0_conv2_weight = m.fold[46400:83264]
+	m.f.layer1_0_conv2_bias = m.fold[83264:83328]
+	m.f.layer1_1_conv1_weight = m.fold[83328:120192]
+	m.f.layer1_1_conv1_bias = m.fold[120192:120256]
+	m.f.layer1_1_conv2_weight = m.fold[120256:157120]
+	m.f.layer1_1_conv2_bias = m.fold[157120:157184]
+	m.f.layer2_0_conv1_weight = m.fold[157184:230912]
+	m.f.layer2_0_conv1_bias = m.fold[230912:231040]
+	m.f.layer2_0_downsample_0_weight = m.fold[231040:239232]
+	m.f.layer2_0_downsample_0_bias = m.fold[239232:239360]
+	m.f.layer2_0_conv2_weight = m.fold[239360:386816]
+	m.f.layer2_0_conv2_bias = m.fold[386816:386944]
+	m.f.layer2_1_conv1_weight = m.fold[386944:534400]
+	m.f.layer2_1_conv1_bias = m.fold[534400:534528]
+	m.f.layer2_1_conv2_weight = m.fold[534528:681984]
+	m.f.layer2_1_conv2_bias = m.fold[681984:682112]
+	m.f.layer3_0_conv1_weight = m.fold[682112:977024]
+	m.f.layer3_0_conv1_bias = m.fold[977024:977280]
+	m.f.layer3_0_downsample_0_weight = m.fold[977280:1010048]
+	m.f.layer3_0_downsample_0_bias = m.fold[1010048:1010304]
+	m.f.layer3_0_conv2_weight = m.fold[1010304:1600128]
+	m.f.layer3_0_conv2_bias = m.fold[1600128:1600384]
+	m.f.layer3_1_conv1_weight = m.fold[1600384:2190208]
+	m.f.layer3_1_conv1_bias = m.fold[2190208:2190464]
+	m.f.layer3_1_conv2_weight = m.fold[2190464:2780288]
+	m.f.layer3_1_conv2_bias = m.fold[2780288:2780544]
+	m.f.layer4_0_conv1_weight = m.fold[2780544:3960192]
+	m.f.layer4_0_conv1_bias = m.fold[3960192:3960704]
+	m.f.layer4_0_downsample_0_weight = m.fold[3960704:4091776]
+	m.f.layer4_0_downsample_0_bias = m.fold[4091776:4092288]
+	m.f.layer4_0_conv2_weight = m.fold[4092288:6451584]
+	m.f.layer4_0_conv2_bias = m.fold[6451584:6452096]
+	m.f.layer4_1_conv1_weight = m.fold[6452096:8811392]
+	m.f.layer4_1_conv1_bias = m.fold[8811392:8811904]
+	m.f.layer4_1_conv2_weight = m.fold[8811904:11171200]
+	m.f.layer4_1_conv2_bias = m.fold[11171200:11171712]
 	m.params = []nn.Param{
 		{Name: "conv1.weight", Shape: []int{64, 3, 7, 7}, Data: m.w.conv1_weight, Trainable: true},
 		{Name: "bn1.weight", Shape: []int{64}, Data: m.w.bn1_weight, Trainable: true},
@@ -565,7 +667,43 @@ func (m *Model) Params() []nn.Param {
 // (float32, the BN counters int64). On any mismatch the model is unchanged and
 // the error lists the missing and unexpected tensors or names the wrong one.
 func (m *Model) LoadWeights(path string) error {
-	return nn.LoadParams(path, m.params)
+	if err := nn.LoadParams(path, m.params); err != nil {
+		return err
+	}
+	m.stale = true
+	return nil
+}
+
+// WeightsChanged tells the model that tensors were changed through Params, so
+// that Forward refolds its batch norms into the conv weights.
+func (m *Model) WeightsChanged() {
+	m.stale = true
+}
+
+// refold computes the inference weights: each batch norm folded into its conv.
+func (m *Model) refold() {
+	w := &m.w
+	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv1_weight, m.f.layer1_0_conv1_bias, w.layer1_0_conv1_weight, nil, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv2_weight, m.f.layer1_0_conv2_bias, w.layer1_0_conv2_weight, nil, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv1_weight, m.f.layer1_1_conv1_bias, w.layer1_1_conv1_weight, nil, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv2_weight, m.f.layer1_1_conv2_bias, w.layer1_1_conv2_weight, nil, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv1_weight, m.f.layer2_0_conv1_bias, w.layer2_0_conv1_weight, nil, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_downsample_0_weight, m.f.layer2_0_downsample_0_bias, w.layer2_0_downsample_0_weight, nil, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv2_weight, m.f.layer2_0_conv2_bias, w.layer2_0_conv2_weight, nil, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv1_weight, m.f.layer2_1_conv1_bias, w.layer2_1_conv1_weight, nil, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv2_weight, m.f.layer2_1_conv2_bias, w.layer2_1_conv2_weight, nil, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv1_weight, m.f.layer3_0_conv1_bias, w.layer3_0_conv1_weight, nil, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_downsample_0_weight, m.f.layer3_0_downsample_0_bias, w.layer3_0_downsample_0_weight, nil, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv2_weight, m.f.layer3_0_conv2_bias, w.layer3_0_conv2_weight, nil, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv1_weight, m.f.layer3_1_conv1_bias, w.layer3_1_conv1_weight, nil, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv2_weight, m.f.layer3_1_conv2_bias, w.layer3_1_conv2_weight, nil, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv1_weight, m.f.layer4_0_conv1_bias, w.layer4_0_conv1_weight, nil, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_downsample_0_weight, m.f.layer4_0_downsample_0_bias, w.layer4_0_downsample_0_weight, nil, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv2_weight, m.f.layer4_0_conv2_bias, w.layer4_0_conv2_weight, nil, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv1_weight, m.f.layer4_1_conv1_bias, w.layer4_1_conv1_weight, nil, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv2_weight, m.f.layer4_1_conv2_bias, w.layer4_1_conv2_weight, nil, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, float32(1e-05))
+	m.stale = false
 }
 
 // SaveWeights writes the model's tensors to a safetensors file, atomically.
@@ -669,99 +807,92 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
+// inferLayout carves the inference buffers out of an arena sized for batch images.
+func inferLayout(arena []float32, batch int) inferActivations {
+	return inferActivations{
+		conv1:                 arena[0*batch : 802816*batch],
+		maxpool:               arena[802816*batch : 1003520*batch],
+		layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
+		layer1_0_conv2:        arena[1204224*batch : 1404928*batch],
+		layer1_1_conv1:        arena[1404928*batch : 1605632*batch],
+		layer1_1_conv2:        arena[1605632*batch : 1806336*batch],
+		layer2_0_conv1:        arena[1806336*batch : 1906688*batch],
+		layer2_0_downsample_0: arena[1906688*batch : 2007040*batch],
+		layer2_0_conv2:        arena[2007040*batch : 2107392*batch],
+		layer2_1_conv1:        arena[2107392*batch : 2207744*batch],
+		layer2_1_conv2:        arena[2207744*batch : 2308096*batch],
+		layer3_0_conv1:        arena[2308096*batch : 2358272*batch],
+		layer3_0_downsample_0: arena[2358272*batch : 2408448*batch],
+		layer3_0_conv2:        arena[2408448*batch : 2458624*batch],
+		layer3_1_conv1:        arena[2458624*batch : 2508800*batch],
+		layer3_1_conv2:        arena[2508800*batch : 2558976*batch],
+		layer4_0_conv1:        arena[2558976*batch : 2584064*batch],
+		layer4_0_downsample_0: arena[2584064*batch : 2609152*batch],
+		layer4_0_conv2:        arena[2609152*batch : 2634240*batch],
+		layer4_1_conv1:        arena[2634240*batch : 2659328*batch],
+		layer4_1_conv2:        arena[2659328*batch : 2684416*batch],
+		avgpool:               arena[2684416*batch : 2684928*batch],
+		fc:                    arena[2684928*batch : 2685928*batch],
+	}
+}
+
 // Forward runs inference on batch images (x holds batch*Channels*Height*Width
-// floats, NCHW) with BN using its running statistics, and returns batch*Classes
-// logits. The result aliases the model's memory and is valid until the next call.
+// floats, NCHW) with BN using its running statistics, folded into the convs,
+// and returns batch*Classes logits. The result aliases the model's memory and
+// is valid until the next call.
 func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	if err := checkInput(x, batch); err != nil {
 		return nil, err
 	}
-	m.prepare(batch)
-	w, a, ws := &m.w, &m.a, m.ws
-	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormEval(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, batch, 64, 12544, float32(1e-05))
-	nn.ReLU(a.relu, a.bn1)
-	nn.MaxPool(a.maxpool, a.relu, batch, maxpool_dims)
+	if m.stale {
+		m.refold()
+	}
+	if batch != m.ibatch {
+		if need := batch * inferFloats; need > len(m.iarena) {
+			m.iarena = make([]float32, need)
+		}
+		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
+	}
+	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
+	nn.MaxPool(a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
-	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormEval(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
-	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormEval(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.Add(a.layer1_0_add, a.layer1_0_bn2, a.maxpool)
-	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_add)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_dims)
 
 	// layer1.1
-	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormEval(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
-	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormEval(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.Add(a.layer1_1_add, a.layer1_1_bn2, a.layer1_0_relu_2)
-	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_add)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
 
 	// layer2.0
-	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_1_relu_2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormEval(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
-	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormEval(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_1_relu_2, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, batch, 128, 784, float32(1e-05))
-	nn.Add(a.layer2_0_add, a.layer2_0_bn2, a.layer2_0_downsample_1)
-	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_add)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_1_conv2, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormEval(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
-	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormEval(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.Add(a.layer2_1_add, a.layer2_1_bn2, a.layer2_0_relu_2)
-	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_add)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
 
 	// layer3.0
-	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_1_relu_2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormEval(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
-	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormEval(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_1_relu_2, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, batch, 256, 196, float32(1e-05))
-	nn.Add(a.layer3_0_add, a.layer3_0_bn2, a.layer3_0_downsample_1)
-	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_add)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_1_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_1_conv2, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormEval(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
-	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormEval(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.Add(a.layer3_1_add, a.layer3_1_bn2, a.layer3_0_relu_2)
-	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_add)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
 
 	// layer4.0
-	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_1_relu_2, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
-	nn.BatchNormEval(a.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_0_relu, a.layer4_0_bn1)
-	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
-	nn.BatchNormEval(a.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_1_relu_2, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, batch, 512, 49, float32(1e-05))
-	nn.Add(a.layer4_0_add, a.layer4_0_bn2, a.layer4_0_downsample_1)
-	nn.ReLU(a.layer4_0_relu_2, a.layer4_0_add)
+	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_1_conv2, f.layer4_0_conv1_weight, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_0_downsample_0, a.layer3_1_conv2, f.layer4_0_downsample_0_weight, f.layer4_0_downsample_0_bias, nil, false, batch, layer4_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv2_dims)
 
 	// layer4.1
-	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_relu_2, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
-	nn.BatchNormEval(a.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_1_relu, a.layer4_1_bn1)
-	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
-	nn.BatchNormEval(a.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.Add(a.layer4_1_add, a.layer4_1_bn2, a.layer4_0_relu_2)
-	nn.ReLU(a.layer4_1_relu_2, a.layer4_1_add)
+	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv2, f.layer4_1_conv1_weight, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_bias, a.layer4_0_conv2, true, batch, layer4_1_conv2_dims)
 
-	nn.GlobalAvgPool(a.avgpool, a.layer4_1_relu_2, batch*512, 49)
+	nn.GlobalAvgPool(a.avgpool, a.layer4_1_conv2, batch*512, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 512, 1000)
 	return a.fc, nil
 }

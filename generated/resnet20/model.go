@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the activation arena.
+	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 663626
+	// inferFloats is the per-image size of the inference activation arena.
+	inferFloats = 200778
+	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
+	foldFloats = 268384
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 271098
 	trainableFloats = 269722
@@ -239,6 +243,57 @@ type activations struct {
 	fc                []float32 // fc 10x1x1
 }
 
+// inferActivations are the outputs of the fused inference graph, in which each conv
+// also applies its batch norm, residual add and ReLU.
+type inferActivations struct {
+	conv1             []float32 // conv+bn+relu 16x32x32
+	layer1_0_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_0_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_1_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_1_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_2_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_2_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer2_0_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_0_shortcut []float32 // shortcutA 32x16x16
+	layer2_0_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_1_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_1_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_2_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_2_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer3_0_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_0_shortcut []float32 // shortcutA 64x8x8
+	layer3_0_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_1_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_1_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_2_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_2_conv2    []float32 // conv+bn+add+relu 64x8x8
+	avgpool           []float32 // avgpool 64x1x1
+	fc                []float32 // fc 10x1x1
+}
+
+// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+type folded struct {
+	conv1_weight, conv1_bias                   []float32 // with bn1 folded in
+	layer1_0_conv1_weight, layer1_0_conv1_bias []float32 // with layer1.0.bn1 folded in
+	layer1_0_conv2_weight, layer1_0_conv2_bias []float32 // with layer1.0.bn2 folded in
+	layer1_1_conv1_weight, layer1_1_conv1_bias []float32 // with layer1.1.bn1 folded in
+	layer1_1_conv2_weight, layer1_1_conv2_bias []float32 // with layer1.1.bn2 folded in
+	layer1_2_conv1_weight, layer1_2_conv1_bias []float32 // with layer1.2.bn1 folded in
+	layer1_2_conv2_weight, layer1_2_conv2_bias []float32 // with layer1.2.bn2 folded in
+	layer2_0_conv1_weight, layer2_0_conv1_bias []float32 // with layer2.0.bn1 folded in
+	layer2_0_conv2_weight, layer2_0_conv2_bias []float32 // with layer2.0.bn2 folded in
+	layer2_1_conv1_weight, layer2_1_conv1_bias []float32 // with layer2.1.bn1 folded in
+	layer2_1_conv2_weight, layer2_1_conv2_bias []float32 // with layer2.1.bn2 folded in
+	layer2_2_conv1_weight, layer2_2_conv1_bias []float32 // with layer2.2.bn1 folded in
+	layer2_2_conv2_weight, layer2_2_conv2_bias []float32 // with layer2.2.bn2 folded in
+	layer3_0_conv1_weight, layer3_0_conv1_bias []float32 // with layer3.0.bn1 folded in
+	layer3_0_conv2_weight, layer3_0_conv2_bias []float32 // with layer3.0.bn2 folded in
+	layer3_1_conv1_weight, layer3_1_conv1_bias []float32 // with layer3.1.bn1 folded in
+	layer3_1_conv2_weight, layer3_1_conv2_bias []float32 // with layer3.1.bn2 folded in
+	layer3_2_conv1_weight, layer3_2_conv1_bias []float32 // with layer3.2.bn1 folded in
+	layer3_2_conv2_weight, layer3_2_conv2_bias []float32 // with layer3.2.bn2 folded in
+}
+
 // Model is the network with its weights and working memory. It is not safe
 // for concurrent use; give each goroutine its own Model.
 type Model struct {
@@ -247,16 +302,22 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // activations, grown to the largest batch seen
+	arena  []float32 // training activations, grown to the largest batch seen
 	a      activations
-	batch  int // batch that a is laid out for
+	batch  int       // batch that a is laid out for
+	fold   []float32 // folded conv weights for inference
+	f      folded
+	stale  bool      // fold is out of date: weights or BN statistics changed
+	iarena []float32 // inference activations
+	ia     inferActivations
+	ibatch int // batch that ia is laid out for
 }
 
 // New returns a model with weights initialised from seed as torchvision
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), fold: make([]float32, foldFloats), stale: true, ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:432]
 	m.w.bn1_weight = d[432:448]
@@ -355,6 +416,44 @@ func New(seed uint64) *Model {
 	m.w.layer3_2_bn2_running_var = d[271034:271098]
 	m.w.fc_weight = d[269072:269712]
 	m.w.fc_bias = d[269712:269722]
+	m.f.conv1_weight = m.fold[0:432]
+	m.f.conv1_bias = m.fold[432:448]
+	m.f.layer1_0_conv1_weight = m.fold[448:2752]
+	m.f.layer1_0_conv1_bias = m.fold[2752:2768]
+	m.f.layer1_0_conv2_weight = m.fold[2768:5072]
+	m.f.layer1_0_conv2_bias = m.fold[5072:5088]
+	m.f.layer1_1_conv1_weight = m.fold[5088:7392]
+	m.f.layer1_1_conv1_bias = m.fold[7392:7408]
+	m.f.layer1_1_conv2_weight = m.fold[7408:9712]
+	m.f.layer1_1_conv2_bias = m.fold[9712:9728]
+	m.f.layer1_2_conv1_weight = m.fold[9728:12032]
+	m.f.layer1_2_conv1_bias = m.fold[12032:12048]
+	m.f.layer1_2_conv2_weight = m.fold[12048:14352]
+	m.f.layer1_2_conv2_bias = m.fold[14352:14368]
+	m.f.layer2_0_conv1_weight = m.fold[14368:18976]
+	m.f.layer2_0_conv1_bias = m.fold[18976:19008]
+	m.f.layer2_0_conv2_weight = m.fold[19008:28224]
+	m.f.layer2_0_conv2_bias = m.fold[28224:28256]
+	m.f.layer2_1_conv1_weight = m.fold[28256:37472]
+	m.f.layer2_1_conv1_bias = m.fold[37472:37504]
+	m.f.layer2_1_conv2_weight = m.fold[37504:46720]
+	m.f.layer2_1_conv2_bias = m.fold[46720:46752]
+	m.f.layer2_2_conv1_weight = m.fold[46752:55968]
+	m.f.layer2_2_conv1_bias = m.fold[55968:56000]
+	m.f.layer2_2_conv2_weight = m.fold[56000:65216]
+	m.f.layer2_2_conv2_bias = m.fold[65216:65248]
+	m.f.layer3_0_conv1_weight = m.fold[65248:83680]
+	m.f.layer3_0_conv1_bias = m.fold[83680:83744]
+	m.f.layer3_0_conv2_weight = m.fold[83744:120608]
+	m.f.layer3_0_conv2_bias = m.fold[120608:120672]
+	m.f.layer3_1_conv1_weight = m.fold[120672:157536]
+	m.f.layer3_1_conv1_bias = m.fold[157536:157600]
+	m.f.layer3_1_conv2_weight = m.fold[157600:194464]
+	m.f.layer3_1_conv2_bias = m.fold[194464:194528]
+	m.f.layer3_2_conv1_weight = m.fold[194528:231392]
+	m.f.layer3_2_conv1_bias = m.fold[231392:231456]
+	m.f.layer3_2_conv2_weight = m.fold[231456:268320]
+	m.f.layer3_2_conv2_bias = m.fold[268320:268384]
 	m.params = []nn.Param{
 		{Name: "conv1.weight", Shape: []int{16, 3, 3, 3}, Data: m.w.conv1_weight, Trainable: true},
 		{Name: "bn1.weight", Shape: []int{16}, Data: m.w.bn1_weight, Trainable: true},
@@ -548,7 +647,42 @@ func (m *Model) Params() []nn.Param {
 // (float32, the BN counters int64). On any mismatch the model is unchanged and
 // the error lists the missing and unexpected tensors or names the wrong one.
 func (m *Model) LoadWeights(path string) error {
-	return nn.LoadParams(path, m.params)
+	if err := nn.LoadParams(path, m.params); err != nil {
+		return err
+	}
+	m.stale = true
+	return nil
+}
+
+// WeightsChanged tells the model that tensors were changed through Params, so
+// that Forward refolds its batch norms into the conv weights.
+func (m *Model) WeightsChanged() {
+	m.stale = true
+}
+
+// refold computes the inference weights: each batch norm folded into its conv.
+func (m *Model) refold() {
+	w := &m.w
+	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv1_weight, m.f.layer1_0_conv1_bias, w.layer1_0_conv1_weight, nil, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv2_weight, m.f.layer1_0_conv2_bias, w.layer1_0_conv2_weight, nil, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv1_weight, m.f.layer1_1_conv1_bias, w.layer1_1_conv1_weight, nil, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv2_weight, m.f.layer1_1_conv2_bias, w.layer1_1_conv2_weight, nil, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv1_weight, m.f.layer1_2_conv1_bias, w.layer1_2_conv1_weight, nil, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv2_weight, m.f.layer1_2_conv2_bias, w.layer1_2_conv2_weight, nil, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv1_weight, m.f.layer2_0_conv1_bias, w.layer2_0_conv1_weight, nil, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv2_weight, m.f.layer2_0_conv2_bias, w.layer2_0_conv2_weight, nil, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv1_weight, m.f.layer2_1_conv1_bias, w.layer2_1_conv1_weight, nil, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv2_weight, m.f.layer2_1_conv2_bias, w.layer2_1_conv2_weight, nil, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv1_weight, m.f.layer2_2_conv1_bias, w.layer2_2_conv1_weight, nil, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv2_weight, m.f.layer2_2_conv2_bias, w.layer2_2_conv2_weight, nil, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv1_weight, m.f.layer3_0_conv1_bias, w.layer3_0_conv1_weight, nil, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv2_weight, m.f.layer3_0_conv2_bias, w.layer3_0_conv2_weight, nil, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv1_weight, m.f.layer3_1_conv1_bias, w.layer3_1_conv1_weight, nil, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv2_weight, m.f.layer3_1_conv2_bias, w.layer3_1_conv2_weight, nil, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv1_weight, m.f.layer3_2_conv1_bias, w.layer3_2_conv1_weight, nil, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv2_weight, m.f.layer3_2_conv2_bias, w.layer3_2_conv2_weight, nil, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, float32(1e-05))
+	m.stale = false
 }
 
 // SaveWeights writes the model's tensors to a safetensors file, atomically.
@@ -654,103 +788,94 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
+// inferLayout carves the inference buffers out of an arena sized for batch images.
+func inferLayout(arena []float32, batch int) inferActivations {
+	return inferActivations{
+		conv1:             arena[0*batch : 16384*batch],
+		layer1_0_conv1:    arena[16384*batch : 32768*batch],
+		layer1_0_conv2:    arena[32768*batch : 49152*batch],
+		layer1_1_conv1:    arena[49152*batch : 65536*batch],
+		layer1_1_conv2:    arena[65536*batch : 81920*batch],
+		layer1_2_conv1:    arena[81920*batch : 98304*batch],
+		layer1_2_conv2:    arena[98304*batch : 114688*batch],
+		layer2_0_conv1:    arena[114688*batch : 122880*batch],
+		layer2_0_shortcut: arena[122880*batch : 131072*batch],
+		layer2_0_conv2:    arena[131072*batch : 139264*batch],
+		layer2_1_conv1:    arena[139264*batch : 147456*batch],
+		layer2_1_conv2:    arena[147456*batch : 155648*batch],
+		layer2_2_conv1:    arena[155648*batch : 163840*batch],
+		layer2_2_conv2:    arena[163840*batch : 172032*batch],
+		layer3_0_conv1:    arena[172032*batch : 176128*batch],
+		layer3_0_shortcut: arena[176128*batch : 180224*batch],
+		layer3_0_conv2:    arena[180224*batch : 184320*batch],
+		layer3_1_conv1:    arena[184320*batch : 188416*batch],
+		layer3_1_conv2:    arena[188416*batch : 192512*batch],
+		layer3_2_conv1:    arena[192512*batch : 196608*batch],
+		layer3_2_conv2:    arena[196608*batch : 200704*batch],
+		avgpool:           arena[200704*batch : 200768*batch],
+		fc:                arena[200768*batch : 200778*batch],
+	}
+}
+
 // Forward runs inference on batch images (x holds batch*Channels*Height*Width
-// floats, NCHW) with BN using its running statistics, and returns batch*Classes
-// logits. The result aliases the model's memory and is valid until the next call.
+// floats, NCHW) with BN using its running statistics, folded into the convs,
+// and returns batch*Classes logits. The result aliases the model's memory and
+// is valid until the next call.
 func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	if err := checkInput(x, batch); err != nil {
 		return nil, err
 	}
-	m.prepare(batch)
-	w, a, ws := &m.w, &m.a, m.ws
-	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormEval(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.relu, a.bn1)
+	if m.stale {
+		m.refold()
+	}
+	if batch != m.ibatch {
+		if need := batch * inferFloats; need > len(m.iarena) {
+			m.iarena = make([]float32, need)
+		}
+		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
+	}
+	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
 
 	// layer1.0
-	nn.Conv2D(ws, a.layer1_0_conv1, a.relu, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormEval(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
-	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormEval(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_0_add, a.layer1_0_bn2, a.relu)
-	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_add)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.conv1, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, a.conv1, true, batch, layer1_0_conv2_dims)
 
 	// layer1.1
-	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormEval(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
-	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormEval(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_1_add, a.layer1_1_bn2, a.layer1_0_relu_2)
-	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_add)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
 
 	// layer1.2
-	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_2, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormEval(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
-	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormEval(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_2_add, a.layer1_2_bn2, a.layer1_1_relu_2)
-	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_add)
+	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv2, f.layer1_2_conv1_weight, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_bias, a.layer1_1_conv2, true, batch, layer1_2_conv2_dims)
 
 	// layer2.0
-	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_relu_2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormEval(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
-	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormEval(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_2_relu_2, batch, layer2_0_shortcut_dims)
-	nn.Add(a.layer2_0_add, a.layer2_0_bn2, a.layer2_0_shortcut)
-	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_add)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_2_conv2, batch, layer2_0_shortcut_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, a.layer2_0_shortcut, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormEval(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
-	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormEval(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_1_add, a.layer2_1_bn2, a.layer2_0_relu_2)
-	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_add)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
 
 	// layer2.2
-	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_2, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormEval(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
-	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormEval(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_2_add, a.layer2_2_bn2, a.layer2_1_relu_2)
-	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_add)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_bias, a.layer2_1_conv2, true, batch, layer2_2_conv2_dims)
 
 	// layer3.0
-	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_2_relu_2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormEval(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
-	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormEval(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_2_relu_2, batch, layer3_0_shortcut_dims)
-	nn.Add(a.layer3_0_add, a.layer3_0_bn2, a.layer3_0_shortcut)
-	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_add)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_2_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_2_conv2, batch, layer3_0_shortcut_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, a.layer3_0_shortcut, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormEval(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
-	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormEval(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_1_add, a.layer3_1_bn2, a.layer3_0_relu_2)
-	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_add)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
 
 	// layer3.2
-	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_2, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormEval(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
-	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormEval(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_2_add, a.layer3_2_bn2, a.layer3_1_relu_2)
-	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_add)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_bias, a.layer3_1_conv2, true, batch, layer3_2_conv2_dims)
 
-	nn.GlobalAvgPool(a.avgpool, a.layer3_2_relu_2, batch*64, 64)
+	nn.GlobalAvgPool(a.avgpool, a.layer3_2_conv2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)
 	return a.fc, nil
 }

@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the activation arena.
+	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 37559784
+	// inferFloats is the per-image size of the inference activation arena.
+	inferFloats = 11317736
+	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
+	foldFloats = 23481472
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 25610152
 	trainableFloats = 25557032
@@ -546,6 +550,124 @@ type activations struct {
 	fc                    []float32 // fc 1000x1x1
 }
 
+// inferActivations are the outputs of the fused inference graph, in which each conv
+// also applies its batch norm, residual add and ReLU.
+type inferActivations struct {
+	conv1                 []float32 // conv+bn+relu 64x112x112
+	maxpool               []float32 // maxpool 64x56x56
+	layer1_0_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_0_conv2        []float32 // conv+bn+relu 64x56x56
+	layer1_0_downsample_0 []float32 // conv+bn 256x56x56
+	layer1_0_conv3        []float32 // conv+bn+add+relu 256x56x56
+	layer1_1_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_1_conv2        []float32 // conv+bn+relu 64x56x56
+	layer1_1_conv3        []float32 // conv+bn+add+relu 256x56x56
+	layer1_2_conv1        []float32 // conv+bn+relu 64x56x56
+	layer1_2_conv2        []float32 // conv+bn+relu 64x56x56
+	layer1_2_conv3        []float32 // conv+bn+add+relu 256x56x56
+	layer2_0_conv1        []float32 // conv+bn+relu 128x56x56
+	layer2_0_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_0_downsample_0 []float32 // conv+bn 512x28x28
+	layer2_0_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_1_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_1_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_1_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_2_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_2_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_2_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer2_3_conv1        []float32 // conv+bn+relu 128x28x28
+	layer2_3_conv2        []float32 // conv+bn+relu 128x28x28
+	layer2_3_conv3        []float32 // conv+bn+add+relu 512x28x28
+	layer3_0_conv1        []float32 // conv+bn+relu 256x28x28
+	layer3_0_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_0_downsample_0 []float32 // conv+bn 1024x14x14
+	layer3_0_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_1_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_1_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_1_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_2_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_2_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_2_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_3_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_3_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_3_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_4_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_4_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_4_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer3_5_conv1        []float32 // conv+bn+relu 256x14x14
+	layer3_5_conv2        []float32 // conv+bn+relu 256x14x14
+	layer3_5_conv3        []float32 // conv+bn+add+relu 1024x14x14
+	layer4_0_conv1        []float32 // conv+bn+relu 512x14x14
+	layer4_0_conv2        []float32 // conv+bn+relu 512x7x7
+	layer4_0_downsample_0 []float32 // conv+bn 2048x7x7
+	layer4_0_conv3        []float32 // conv+bn+add+relu 2048x7x7
+	layer4_1_conv1        []float32 // conv+bn+relu 512x7x7
+	layer4_1_conv2        []float32 // conv+bn+relu 512x7x7
+	layer4_1_conv3        []float32 // conv+bn+add+relu 2048x7x7
+	layer4_2_conv1        []float32 // conv+bn+relu 512x7x7
+	layer4_2_conv2        []float32 // conv+bn+relu 512x7x7
+	layer4_2_conv3        []float32 // conv+bn+add+relu 2048x7x7
+	avgpool               []float32 // avgpool 2048x1x1
+	fc                    []float32 // fc 1000x1x1
+}
+
+// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+type folded struct {
+	conv1_weight, conv1_bias                                 []float32 // with bn1 folded in
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32 // with layer1.0.bn1 folded in
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32 // with layer1.0.bn2 folded in
+	layer1_0_downsample_0_weight, layer1_0_downsample_0_bias []float32 // with layer1.0.downsample.1 folded in
+	layer1_0_conv3_weight, layer1_0_conv3_bias               []float32 // with layer1.0.bn3 folded in
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32 // with layer1.1.bn1 folded in
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32 // with layer1.1.bn2 folded in
+	layer1_1_conv3_weight, layer1_1_conv3_bias               []float32 // with layer1.1.bn3 folded in
+	layer1_2_conv1_weight, layer1_2_conv1_bias               []float32 // with layer1.2.bn1 folded in
+	layer1_2_conv2_weight, layer1_2_conv2_bias               []float32 // with layer1.2.bn2 folded in
+	layer1_2_conv3_weight, layer1_2_conv3_bias               []float32 // with layer1.2.bn3 folded in
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32 // with layer2.0.bn1 folded in
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32 // with layer2.0.bn2 folded in
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32 // with layer2.0.downsample.1 folded in
+	layer2_0_conv3_weight, layer2_0_conv3_bias               []float32 // with layer2.0.bn3 folded in
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32 // with layer2.1.bn1 folded in
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32 // with layer2.1.bn2 folded in
+	layer2_1_conv3_weight, layer2_1_conv3_bias               []float32 // with layer2.1.bn3 folded in
+	layer2_2_conv1_weight, layer2_2_conv1_bias               []float32 // with layer2.2.bn1 folded in
+	layer2_2_conv2_weight, layer2_2_conv2_bias               []float32 // with layer2.2.bn2 folded in
+	layer2_2_conv3_weight, layer2_2_conv3_bias               []float32 // with layer2.2.bn3 folded in
+	layer2_3_conv1_weight, layer2_3_conv1_bias               []float32 // with layer2.3.bn1 folded in
+	layer2_3_conv2_weight, layer2_3_conv2_bias               []float32 // with layer2.3.bn2 folded in
+	layer2_3_conv3_weight, layer2_3_conv3_bias               []float32 // with layer2.3.bn3 folded in
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32 // with layer3.0.bn1 folded in
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32 // with layer3.0.bn2 folded in
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32 // with layer3.0.downsample.1 folded in
+	layer3_0_conv3_weight, layer3_0_conv3_bias               []float32 // with layer3.0.bn3 folded in
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32 // with layer3.1.bn1 folded in
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32 // with layer3.1.bn2 folded in
+	layer3_1_conv3_weight, layer3_1_conv3_bias               []float32 // with layer3.1.bn3 folded in
+	layer3_2_conv1_weight, layer3_2_conv1_bias               []float32 // with layer3.2.bn1 folded in
+	layer3_2_conv2_weight, layer3_2_conv2_bias               []float32 // with layer3.2.bn2 folded in
+	layer3_2_conv3_weight, layer3_2_conv3_bias               []float32 // with layer3.2.bn3 folded in
+	layer3_3_conv1_weight, layer3_3_conv1_bias               []float32 // with layer3.3.bn1 folded in
+	layer3_3_conv2_weight, layer3_3_conv2_bias               []float32 // with layer3.3.bn2 folded in
+	layer3_3_conv3_weight, layer3_3_conv3_bias               []float32 // with layer3.3.bn3 folded in
+	layer3_4_conv1_weight, layer3_4_conv1_bias               []float32 // with layer3.4.bn1 folded in
+	layer3_4_conv2_weight, layer3_4_conv2_bias               []float32 // with layer3.4.bn2 folded in
+	layer3_4_conv3_weight, layer3_4_conv3_bias               []float32 // with layer3.4.bn3 folded in
+	layer3_5_conv1_weight, layer3_5_conv1_bias               []float32 // with layer3.5.bn1 folded in
+	layer3_5_conv2_weight, layer3_5_conv2_bias               []float32 // with layer3.5.bn2 folded in
+	layer3_5_conv3_weight, layer3_5_conv3_bias               []float32 // with layer3.5.bn3 folded in
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32 // with layer4.0.bn1 folded in
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32 // with layer4.0.bn2 folded in
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32 // with layer4.0.downsample.1 folded in
+	layer4_0_conv3_weight, layer4_0_conv3_bias               []float32 // with layer4.0.bn3 folded in
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32 // with layer4.1.bn1 folded in
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32 // with layer4.1.bn2 folded in
+	layer4_1_conv3_weight, layer4_1_conv3_bias               []float32 // with layer4.1.bn3 folded in
+	layer4_2_conv1_weight, layer4_2_conv1_bias               []float32 // with layer4.2.bn1 folded in
+	layer4_2_conv2_weight, layer4_2_conv2_bias               []float32 // with layer4.2.bn2 folded in
+	layer4_2_conv3_weight, layer4_2_conv3_bias               []float32 // with layer4.2.bn3 folded in
+}
+
 // Model is the network with its weights and working memory. It is not safe
 // for concurrent use; give each goroutine its own Model.
 type Model struct {
@@ -554,16 +676,22 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // activations, grown to the largest batch seen
+	arena  []float32 // training activations, grown to the largest batch seen
 	a      activations
-	batch  int // batch that a is laid out for
+	batch  int       // batch that a is laid out for
+	fold   []float32 // folded conv weights for inference
+	f      folded
+	stale  bool      // fold is out of date: weights or BN statistics changed
+	iarena []float32 // inference activations
+	ia     inferActivations
+	ibatch int // batch that ia is laid out for
 }
 
 // New returns a model with weights initialised from seed as torchvision
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), fold: make([]float32, foldFloats), stale: true, ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:9408]
 	m.w.bn1_weight = d[9408:9472]
@@ -832,6 +960,112 @@ func New(seed uint64) *Model {
 	m.w.layer4_2_bn3_running_var = d[25608104:25610152]
 	m.w.fc_weight = d[23508032:25556032]
 	m.w.fc_bias = d[25556032:25557032]
+	m.f.conv1_weight = m.fold[0:9408]
+	m.f.conv1_bias = m.fold[9408:9472]
+	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
+	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
+	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
+	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
+	m.f.layer1_0_downsample_0_weight = m.fold[50560:66944]
+	m.f.layer1_0_downsample_0_bias = m.fold[66944:67200]
+	m.f.layer1_0_conv3_weight = m.fold[67200:83584]
+	m.f.layer1_0_conv3_bias = m.fold[83584:83840]
+	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
+	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
+	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
+	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
+	m.f.layer1_1_conv3_weight = m.fold[137216:153600]
+	m.f.layer1_1_conv3_bias = m.fold[153600:153856]
+	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
+	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
+	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
+	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
+	m.f.layer1_2_conv3_weight = m.fold[207232:223616]
+	m.f.layer1_2_conv3_bias = m.fold[223616:223872]
+	m.f.layer2_0_conv1_weight = m.fold[223872:256640]
+	m.f.layer2_0_conv1_bias = m.fold[256640:256768]
+	m.f.layer2_0_conv2_weight = m.fold[256768:404224]
+	m.f.layer2_0_conv2_bias = m.fold[404224:404352]
+	m.f.layer2_0_downsample_0_weight = m.fold[404352:535424]
+	m.f.layer2_0_downsample_0_bias = m.fold[535424:535936]
+	m.f.layer2_0_conv3_weight = m.fold[535936:601472]
+	m.f.layer2_0_conv3_bias = m.fold[601472:601984]
+	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
+	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
+	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
+	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
+	m.f.layer2_1_conv3_weight = m.fold[815232:880768]
+	m.f.layer2_1_conv3_bias = m.fold[880768:881280]
+	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
+	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
+	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
+	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
+	m.f.layer2_2_conv3_weight = m.fold[1094528:1160064]
+	m.f.layer2_2_conv3_bias = m.fold[1160064:1160576]
+	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
+	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
+	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
+	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
+	m.f.layer2_3_conv3_weight = m.fold[1373824:1439360]
+	m.f.layer2_3_conv3_bias = m.fold[1439360:1439872]
+	m.f.layer3_0_conv1_weight = m.fold[1439872:1570944]
+	m.f.layer3_0_conv1_bias = m.fold[1570944:1571200]
+	m.f.layer3_0_conv2_weight = m.fold[1571200:2161024]
+	m.f.layer3_0_conv2_bias = m.fold[2161024:2161280]
+	m.f.layer3_0_downsample_0_weight = m.fold[2161280:2685568]
+	m.f.layer3_0_downsample_0_bias = m.fold[2685568:2686592]
+	m.f.layer3_0_conv3_weight = m.fold[2686592:2948736]
+	m.f.layer3_0_conv3_bias = m.fold[2948736:2949760]
+	m.f.layer3_1_conv1_weight = m.fold[2949760:3211904]
+	m.f.layer3_1_conv1_bias = m.fold[3211904:3212160]
+	m.f.layer3_1_conv2_weight = m.fold[3212160:3801984]
+	m.f.layer3_1_conv2_bias = m.fold[3801984:3802240]
+	m.f.layer3_1_conv3_weight = m.fold[3802240:4064384]
+	m.f.layer3_1_conv3_bias = m.fold[4064384:4065408]
+	m.f.layer3_2_conv1_weight = m.fold[4065408:4327552]
+	m.f.layer3_2_conv1_bias = m.fold[4327552:4327808]
+	m.f.layer3_2_conv2_weight = m.fold[4327808:4917632]
+	m.f.layer3_2_conv2_bias = m.fold[4917632:4917888]
+	m.f.layer3_2_conv3_weight = m.fold[4917888:5180032]
+	m.f.layer3_2_conv3_bias = m.fold[5180032:5181056]
+	m.f.layer3_3_conv1_weight = m.fold[5181056:5443200]
+	m.f.layer3_3_conv1_bias = m.fold[5443200:5443456]
+	m.f.layer3_3_conv2_weight = m.fold[5443456:6033280]
+	m.f.layer3_3_conv2_bias = m.fold[6033280:6033536]
+	m.f.layer3_3_conv3_weight = m.fold[6033536:6295680]
+	m.f.layer3_3_conv3_bias = m.fold[6295680:6296704]
+	m.f.layer3_4_conv1_weight = m.fold[6296704:6558848]
+	m.f.layer3_4_conv1_bias = m.fold[6558848:6559104]
+	m.f.layer3_4_conv2_weight = m.fold[6559104:7148928]
+	m.f.layer3_4_conv2_bias = m.fold[7148928:7149184]
+	m.f.layer3_4_conv3_weight = m.fold[7149184:7411328]
+	m.f.layer3_4_conv3_bias = m.fold[7411328:7412352]
+	m.f.layer3_5_conv1_weight = m.fold[7412352:7674496]
+	m.f.layer3_5_conv1_bias = m.fold[7674496:7674752]
+	m.f.layer3_5_conv2_weight = m.fold[7674752:8264576]
+	m.f.layer3_5_conv2_bias = m.fold[8264576:8264832]
+	m.f.layer3_5_conv3_weight = m.fold[8264832:8526976]
+	m.f.layer3_5_conv3_bias = m.fold[8526976:8528000]
+	m.f.layer4_0_conv1_weight = m.fold[8528000:9052288]
+	m.f.layer4_0_conv1_bias = m.fold[9052288:9052800]
+	m.f.layer4_0_conv2_weight = m.fold[9052800:11412096]
+	m.f.layer4_0_conv2_bias = m.fold[11412096:11412608]
+	m.f.layer4_0_downsample_0_weight = m.fold[11412608:13509760]
+	m.f.layer4_0_downsample_0_bias = m.fold[13509760:13511808]
+	m.f.layer4_0_conv3_weight = m.fold[13511808:14560384]
+	m.f.layer4_0_conv3_bias = m.fold[14560384:14562432]
+	m.f.layer4_1_conv1_weight = m.fold[14562432:15611008]
+	m.f.layer4_1_conv1_bias = m.fold[15611008:15611520]
+	m.f.layer4_1_conv2_weight = m.fold[15611520:17970816]
+	m.f.layer4_1_conv2_bias = m.fold[17970816:17971328]
+	m.f.layer4_1_conv3_weight = m.fold[17971328:19019904]
+	m.f.layer4_1_conv3_bias = m.fold[19019904:19021952]
+	m.f.layer4_2_conv1_weight = m.fold[19021952:20070528]
+	m.f.layer4_2_conv1_bias = m.fold[20070528:20071040]
+	m.f.layer4_2_conv2_weight = m.fold[20071040:22430336]
+	m.f.layer4_2_conv2_bias = m.fold[22430336:22430848]
+	m.f.layer4_2_conv3_weight = m.fold[22430848:23479424]
+	m.f.layer4_2_conv3_bias = m.fold[23479424:23481472]
 	m.params = []nn.Param{
 		{Name: "conv1.weight", Shape: []int{64, 3, 7, 7}, Data: m.w.conv1_weight, Trainable: true},
 		{Name: "bn1.weight", Shape: []int{64}, Data: m.w.bn1_weight, Trainable: true},
@@ -1331,7 +1565,76 @@ func (m *Model) Params() []nn.Param {
 // (float32, the BN counters int64). On any mismatch the model is unchanged and
 // the error lists the missing and unexpected tensors or names the wrong one.
 func (m *Model) LoadWeights(path string) error {
-	return nn.LoadParams(path, m.params)
+	if err := nn.LoadParams(path, m.params); err != nil {
+		return err
+	}
+	m.stale = true
+	return nil
+}
+
+// WeightsChanged tells the model that tensors were changed through Params, so
+// that Forward refolds its batch norms into the conv weights.
+func (m *Model) WeightsChanged() {
+	m.stale = true
+}
+
+// refold computes the inference weights: each batch norm folded into its conv.
+func (m *Model) refold() {
+	w := &m.w
+	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv1_weight, m.f.layer1_0_conv1_bias, w.layer1_0_conv1_weight, nil, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv2_weight, m.f.layer1_0_conv2_bias, w.layer1_0_conv2_weight, nil, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_downsample_0_weight, m.f.layer1_0_downsample_0_bias, w.layer1_0_downsample_0_weight, nil, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv3_weight, m.f.layer1_0_conv3_bias, w.layer1_0_conv3_weight, nil, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv1_weight, m.f.layer1_1_conv1_bias, w.layer1_1_conv1_weight, nil, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv2_weight, m.f.layer1_1_conv2_bias, w.layer1_1_conv2_weight, nil, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv3_weight, m.f.layer1_1_conv3_bias, w.layer1_1_conv3_weight, nil, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv1_weight, m.f.layer1_2_conv1_bias, w.layer1_2_conv1_weight, nil, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv2_weight, m.f.layer1_2_conv2_bias, w.layer1_2_conv2_weight, nil, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv3_weight, m.f.layer1_2_conv3_bias, w.layer1_2_conv3_weight, nil, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv1_weight, m.f.layer2_0_conv1_bias, w.layer2_0_conv1_weight, nil, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv2_weight, m.f.layer2_0_conv2_bias, w.layer2_0_conv2_weight, nil, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_downsample_0_weight, m.f.layer2_0_downsample_0_bias, w.layer2_0_downsample_0_weight, nil, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv3_weight, m.f.layer2_0_conv3_bias, w.layer2_0_conv3_weight, nil, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv1_weight, m.f.layer2_1_conv1_bias, w.layer2_1_conv1_weight, nil, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv2_weight, m.f.layer2_1_conv2_bias, w.layer2_1_conv2_weight, nil, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv3_weight, m.f.layer2_1_conv3_bias, w.layer2_1_conv3_weight, nil, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv1_weight, m.f.layer2_2_conv1_bias, w.layer2_2_conv1_weight, nil, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv2_weight, m.f.layer2_2_conv2_bias, w.layer2_2_conv2_weight, nil, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv3_weight, m.f.layer2_2_conv3_bias, w.layer2_2_conv3_weight, nil, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv1_weight, m.f.layer2_3_conv1_bias, w.layer2_3_conv1_weight, nil, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv2_weight, m.f.layer2_3_conv2_bias, w.layer2_3_conv2_weight, nil, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv3_weight, m.f.layer2_3_conv3_bias, w.layer2_3_conv3_weight, nil, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv1_weight, m.f.layer3_0_conv1_bias, w.layer3_0_conv1_weight, nil, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv2_weight, m.f.layer3_0_conv2_bias, w.layer3_0_conv2_weight, nil, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_downsample_0_weight, m.f.layer3_0_downsample_0_bias, w.layer3_0_downsample_0_weight, nil, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv3_weight, m.f.layer3_0_conv3_bias, w.layer3_0_conv3_weight, nil, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv1_weight, m.f.layer3_1_conv1_bias, w.layer3_1_conv1_weight, nil, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv2_weight, m.f.layer3_1_conv2_bias, w.layer3_1_conv2_weight, nil, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv3_weight, m.f.layer3_1_conv3_bias, w.layer3_1_conv3_weight, nil, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv1_weight, m.f.layer3_2_conv1_bias, w.layer3_2_conv1_weight, nil, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv2_weight, m.f.layer3_2_conv2_bias, w.layer3_2_conv2_weight, nil, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv3_weight, m.f.layer3_2_conv3_bias, w.layer3_2_conv3_weight, nil, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv1_weight, m.f.layer3_3_conv1_bias, w.layer3_3_conv1_weight, nil, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv2_weight, m.f.layer3_3_conv2_bias, w.layer3_3_conv2_weight, nil, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv3_weight, m.f.layer3_3_conv3_bias, w.layer3_3_conv3_weight, nil, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv1_weight, m.f.layer3_4_conv1_bias, w.layer3_4_conv1_weight, nil, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv2_weight, m.f.layer3_4_conv2_bias, w.layer3_4_conv2_weight, nil, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv3_weight, m.f.layer3_4_conv3_bias, w.layer3_4_conv3_weight, nil, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv1_weight, m.f.layer3_5_conv1_bias, w.layer3_5_conv1_weight, nil, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv2_weight, m.f.layer3_5_conv2_bias, w.layer3_5_conv2_weight, nil, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv3_weight, m.f.layer3_5_conv3_bias, w.layer3_5_conv3_weight, nil, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv1_weight, m.f.layer4_0_conv1_bias, w.layer4_0_conv1_weight, nil, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv2_weight, m.f.layer4_0_conv2_bias, w.layer4_0_conv2_weight, nil, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_downsample_0_weight, m.f.layer4_0_downsample_0_bias, w.layer4_0_downsample_0_weight, nil, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_0_conv3_weight, m.f.layer4_0_conv3_bias, w.layer4_0_conv3_weight, nil, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv1_weight, m.f.layer4_1_conv1_bias, w.layer4_1_conv1_weight, nil, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv2_weight, m.f.layer4_1_conv2_bias, w.layer4_1_conv2_weight, nil, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_1_conv3_weight, m.f.layer4_1_conv3_bias, w.layer4_1_conv3_weight, nil, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_2_conv1_weight, m.f.layer4_2_conv1_bias, w.layer4_2_conv1_weight, nil, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_2_conv2_weight, m.f.layer4_2_conv2_bias, w.layer4_2_conv2_weight, nil, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer4_2_conv3_weight, m.f.layer4_2_conv3_bias, w.layer4_2_conv3_weight, nil, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, float32(1e-05))
+	m.stale = false
 }
 
 // SaveWeights writes the model's tensors to a safetensors file, atomically.
@@ -1541,221 +1844,174 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
+// inferLayout carves the inference buffers out of an arena sized for batch images.
+func inferLayout(arena []float32, batch int) inferActivations {
+	return inferActivations{
+		conv1:                 arena[0*batch : 802816*batch],
+		maxpool:               arena[802816*batch : 1003520*batch],
+		layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
+		layer1_0_conv2:        arena[1204224*batch : 1404928*batch],
+		layer1_0_downsample_0: arena[1404928*batch : 2207744*batch],
+		layer1_0_conv3:        arena[2207744*batch : 3010560*batch],
+		layer1_1_conv1:        arena[3010560*batch : 3211264*batch],
+		layer1_1_conv2:        arena[3211264*batch : 3411968*batch],
+		layer1_1_conv3:        arena[3411968*batch : 4214784*batch],
+		layer1_2_conv1:        arena[4214784*batch : 4415488*batch],
+		layer1_2_conv2:        arena[4415488*batch : 4616192*batch],
+		layer1_2_conv3:        arena[4616192*batch : 5419008*batch],
+		layer2_0_conv1:        arena[5419008*batch : 5820416*batch],
+		layer2_0_conv2:        arena[5820416*batch : 5920768*batch],
+		layer2_0_downsample_0: arena[5920768*batch : 6322176*batch],
+		layer2_0_conv3:        arena[6322176*batch : 6723584*batch],
+		layer2_1_conv1:        arena[6723584*batch : 6823936*batch],
+		layer2_1_conv2:        arena[6823936*batch : 6924288*batch],
+		layer2_1_conv3:        arena[6924288*batch : 7325696*batch],
+		layer2_2_conv1:        arena[7325696*batch : 7426048*batch],
+		layer2_2_conv2:        arena[7426048*batch : 7526400*batch],
+		layer2_2_conv3:        arena[7526400*batch : 7927808*batch],
+		layer2_3_conv1:        arena[7927808*batch : 8028160*batch],
+		layer2_3_conv2:        arena[8028160*batch : 8128512*batch],
+		layer2_3_conv3:        arena[8128512*batch : 8529920*batch],
+		layer3_0_conv1:        arena[8529920*batch : 8730624*batch],
+		layer3_0_conv2:        arena[8730624*batch : 8780800*batch],
+		layer3_0_downsample_0: arena[8780800*batch : 8981504*batch],
+		layer3_0_conv3:        arena[8981504*batch : 9182208*batch],
+		layer3_1_conv1:        arena[9182208*batch : 9232384*batch],
+		layer3_1_conv2:        arena[9232384*batch : 9282560*batch],
+		layer3_1_conv3:        arena[9282560*batch : 9483264*batch],
+		layer3_2_conv1:        arena[9483264*batch : 9533440*batch],
+		layer3_2_conv2:        arena[9533440*batch : 9583616*batch],
+		layer3_2_conv3:        arena[9583616*batch : 9784320*batch],
+		layer3_3_conv1:        arena[9784320*batch : 9834496*batch],
+		layer3_3_conv2:        arena[9834496*batch : 9884672*batch],
+		layer3_3_conv3:        arena[9884672*batch : 10085376*batch],
+		layer3_4_conv1:        arena[10085376*batch : 10135552*batch],
+		layer3_4_conv2:        arena[10135552*batch : 10185728*batch],
+		layer3_4_conv3:        arena[10185728*batch : 10386432*batch],
+		layer3_5_conv1:        arena[10386432*batch : 10436608*batch],
+		layer3_5_conv2:        arena[10436608*batch : 10486784*batch],
+		layer3_5_conv3:        arena[10486784*batch : 10687488*batch],
+		layer4_0_conv1:        arena[10687488*batch : 10787840*batch],
+		layer4_0_conv2:        arena[10787840*batch : 10812928*batch],
+		layer4_0_downsample_0: arena[10812928*batch : 10913280*batch],
+		layer4_0_conv3:        arena[10913280*batch : 11013632*batch],
+		layer4_1_conv1:        arena[11013632*batch : 11038720*batch],
+		layer4_1_conv2:        arena[11038720*batch : 11063808*batch],
+		layer4_1_conv3:        arena[11063808*batch : 11164160*batch],
+		layer4_2_conv1:        arena[11164160*batch : 11189248*batch],
+		layer4_2_conv2:        arena[11189248*batch : 11214336*batch],
+		layer4_2_conv3:        arena[11214336*batch : 11314688*batch],
+		avgpool:               arena[11314688*batch : 11316736*batch],
+		fc:                    arena[11316736*batch : 11317736*batch],
+	}
+}
+
 // Forward runs inference on batch images (x holds batch*Channels*Height*Width
-// floats, NCHW) with BN using its running statistics, and returns batch*Classes
-// logits. The result aliases the model's memory and is valid until the next call.
+// floats, NCHW) with BN using its running statistics, folded into the convs,
+// and returns batch*Classes logits. The result aliases the model's memory and
+// is valid until the next call.
 func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	if err := checkInput(x, batch); err != nil {
 		return nil, err
 	}
-	m.prepare(batch)
-	w, a, ws := &m.w, &m.a, m.ws
-	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormEval(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, batch, 64, 12544, float32(1e-05))
-	nn.ReLU(a.relu, a.bn1)
-	nn.MaxPool(a.maxpool, a.relu, batch, maxpool_dims)
+	if m.stale {
+		m.refold()
+	}
+	if batch != m.ibatch {
+		if need := batch * inferFloats; need > len(m.iarena) {
+			m.iarena = make([]float32, need)
+		}
+		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
+	}
+	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
+	nn.MaxPool(a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
-	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormEval(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
-	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormEval(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_bn2)
-	nn.Conv2D(ws, a.layer1_0_conv3, a.layer1_0_relu_2, w.layer1_0_conv3_weight, nil, batch, layer1_0_conv3_dims)
-	nn.BatchNormEval(a.layer1_0_bn3, a.layer1_0_conv3, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Conv2D(ws, a.layer1_0_downsample_0, a.maxpool, w.layer1_0_downsample_0_weight, nil, batch, layer1_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer1_0_downsample_1, a.layer1_0_downsample_0, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Add(a.layer1_0_add, a.layer1_0_bn3, a.layer1_0_downsample_1)
-	nn.ReLU(a.layer1_0_relu_3, a.layer1_0_add)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
-	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_3, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormEval(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
-	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormEval(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_bn2)
-	nn.Conv2D(ws, a.layer1_1_conv3, a.layer1_1_relu_2, w.layer1_1_conv3_weight, nil, batch, layer1_1_conv3_dims)
-	nn.BatchNormEval(a.layer1_1_bn3, a.layer1_1_conv3, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Add(a.layer1_1_add, a.layer1_1_bn3, a.layer1_0_relu_3)
-	nn.ReLU(a.layer1_1_relu_3, a.layer1_1_add)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
-	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_3, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormEval(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
-	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormEval(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, batch, 64, 3136, float32(1e-05))
-	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_bn2)
-	nn.Conv2D(ws, a.layer1_2_conv3, a.layer1_2_relu_2, w.layer1_2_conv3_weight, nil, batch, layer1_2_conv3_dims)
-	nn.BatchNormEval(a.layer1_2_bn3, a.layer1_2_conv3, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, batch, 256, 3136, float32(1e-05))
-	nn.Add(a.layer1_2_add, a.layer1_2_bn3, a.layer1_1_relu_3)
-	nn.ReLU(a.layer1_2_relu_3, a.layer1_2_add)
+	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
-	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_relu_3, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormEval(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, batch, 128, 3136, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
-	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormEval(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_bn2)
-	nn.Conv2D(ws, a.layer2_0_conv3, a.layer2_0_relu_2, w.layer2_0_conv3_weight, nil, batch, layer2_0_conv3_dims)
-	nn.BatchNormEval(a.layer2_0_bn3, a.layer2_0_conv3, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_2_relu_3, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_0_add, a.layer2_0_bn3, a.layer2_0_downsample_1)
-	nn.ReLU(a.layer2_0_relu_3, a.layer2_0_add)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv3, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_2_conv3, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv3, a.layer2_0_conv2, f.layer2_0_conv3_weight, f.layer2_0_conv3_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv3_dims)
 
 	// layer2.1
-	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_3, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormEval(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
-	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormEval(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_bn2)
-	nn.Conv2D(ws, a.layer2_1_conv3, a.layer2_1_relu_2, w.layer2_1_conv3_weight, nil, batch, layer2_1_conv3_dims)
-	nn.BatchNormEval(a.layer2_1_bn3, a.layer2_1_conv3, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_1_add, a.layer2_1_bn3, a.layer2_0_relu_3)
-	nn.ReLU(a.layer2_1_relu_3, a.layer2_1_add)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
-	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_3, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormEval(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
-	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormEval(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_bn2)
-	nn.Conv2D(ws, a.layer2_2_conv3, a.layer2_2_relu_2, w.layer2_2_conv3_weight, nil, batch, layer2_2_conv3_dims)
-	nn.BatchNormEval(a.layer2_2_bn3, a.layer2_2_conv3, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_2_add, a.layer2_2_bn3, a.layer2_1_relu_3)
-	nn.ReLU(a.layer2_2_relu_3, a.layer2_2_add)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
-	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_relu_3, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
-	nn.BatchNormEval(a.layer2_3_bn1, a.layer2_3_conv1, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_3_relu, a.layer2_3_bn1)
-	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_relu, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
-	nn.BatchNormEval(a.layer2_3_bn2, a.layer2_3_conv2, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, batch, 128, 784, float32(1e-05))
-	nn.ReLU(a.layer2_3_relu_2, a.layer2_3_bn2)
-	nn.Conv2D(ws, a.layer2_3_conv3, a.layer2_3_relu_2, w.layer2_3_conv3_weight, nil, batch, layer2_3_conv3_dims)
-	nn.BatchNormEval(a.layer2_3_bn3, a.layer2_3_conv3, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, batch, 512, 784, float32(1e-05))
-	nn.Add(a.layer2_3_add, a.layer2_3_bn3, a.layer2_2_relu_3)
-	nn.ReLU(a.layer2_3_relu_3, a.layer2_3_add)
+	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer3.0
-	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_3_relu_3, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormEval(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, batch, 256, 784, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
-	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormEval(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_bn2)
-	nn.Conv2D(ws, a.layer3_0_conv3, a.layer3_0_relu_2, w.layer3_0_conv3_weight, nil, batch, layer3_0_conv3_dims)
-	nn.BatchNormEval(a.layer3_0_bn3, a.layer3_0_conv3, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_3_relu_3, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_0_add, a.layer3_0_bn3, a.layer3_0_downsample_1)
-	nn.ReLU(a.layer3_0_relu_3, a.layer3_0_add)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_3_conv3, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_3_conv3, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv3, a.layer3_0_conv2, f.layer3_0_conv3_weight, f.layer3_0_conv3_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv3_dims)
 
 	// layer3.1
-	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_3, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormEval(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
-	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormEval(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_bn2)
-	nn.Conv2D(ws, a.layer3_1_conv3, a.layer3_1_relu_2, w.layer3_1_conv3_weight, nil, batch, layer3_1_conv3_dims)
-	nn.BatchNormEval(a.layer3_1_bn3, a.layer3_1_conv3, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_1_add, a.layer3_1_bn3, a.layer3_0_relu_3)
-	nn.ReLU(a.layer3_1_relu_3, a.layer3_1_add)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
-	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_3, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormEval(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
-	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormEval(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_bn2)
-	nn.Conv2D(ws, a.layer3_2_conv3, a.layer3_2_relu_2, w.layer3_2_conv3_weight, nil, batch, layer3_2_conv3_dims)
-	nn.BatchNormEval(a.layer3_2_bn3, a.layer3_2_conv3, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_2_add, a.layer3_2_bn3, a.layer3_1_relu_3)
-	nn.ReLU(a.layer3_2_relu_3, a.layer3_2_add)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
-	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_relu_3, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
-	nn.BatchNormEval(a.layer3_3_bn1, a.layer3_3_conv1, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_3_relu, a.layer3_3_bn1)
-	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_relu, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
-	nn.BatchNormEval(a.layer3_3_bn2, a.layer3_3_conv2, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_3_relu_2, a.layer3_3_bn2)
-	nn.Conv2D(ws, a.layer3_3_conv3, a.layer3_3_relu_2, w.layer3_3_conv3_weight, nil, batch, layer3_3_conv3_dims)
-	nn.BatchNormEval(a.layer3_3_bn3, a.layer3_3_conv3, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_3_add, a.layer3_3_bn3, a.layer3_2_relu_3)
-	nn.ReLU(a.layer3_3_relu_3, a.layer3_3_add)
+	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
-	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_relu_3, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
-	nn.BatchNormEval(a.layer3_4_bn1, a.layer3_4_conv1, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_4_relu, a.layer3_4_bn1)
-	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_relu, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
-	nn.BatchNormEval(a.layer3_4_bn2, a.layer3_4_conv2, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_4_relu_2, a.layer3_4_bn2)
-	nn.Conv2D(ws, a.layer3_4_conv3, a.layer3_4_relu_2, w.layer3_4_conv3_weight, nil, batch, layer3_4_conv3_dims)
-	nn.BatchNormEval(a.layer3_4_bn3, a.layer3_4_conv3, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_4_add, a.layer3_4_bn3, a.layer3_3_relu_3)
-	nn.ReLU(a.layer3_4_relu_3, a.layer3_4_add)
+	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
-	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_relu_3, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
-	nn.BatchNormEval(a.layer3_5_bn1, a.layer3_5_conv1, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_5_relu, a.layer3_5_bn1)
-	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_relu, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
-	nn.BatchNormEval(a.layer3_5_bn2, a.layer3_5_conv2, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, batch, 256, 196, float32(1e-05))
-	nn.ReLU(a.layer3_5_relu_2, a.layer3_5_bn2)
-	nn.Conv2D(ws, a.layer3_5_conv3, a.layer3_5_relu_2, w.layer3_5_conv3_weight, nil, batch, layer3_5_conv3_dims)
-	nn.BatchNormEval(a.layer3_5_bn3, a.layer3_5_conv3, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, batch, 1024, 196, float32(1e-05))
-	nn.Add(a.layer3_5_add, a.layer3_5_bn3, a.layer3_4_relu_3)
-	nn.ReLU(a.layer3_5_relu_3, a.layer3_5_add)
+	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer4.0
-	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_5_relu_3, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
-	nn.BatchNormEval(a.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, batch, 512, 196, float32(1e-05))
-	nn.ReLU(a.layer4_0_relu, a.layer4_0_bn1)
-	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
-	nn.BatchNormEval(a.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_0_relu_2, a.layer4_0_bn2)
-	nn.Conv2D(ws, a.layer4_0_conv3, a.layer4_0_relu_2, w.layer4_0_conv3_weight, nil, batch, layer4_0_conv3_dims)
-	nn.BatchNormEval(a.layer4_0_bn3, a.layer4_0_conv3, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_5_relu_3, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
-	nn.BatchNormEval(a.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Add(a.layer4_0_add, a.layer4_0_bn3, a.layer4_0_downsample_1)
-	nn.ReLU(a.layer4_0_relu_3, a.layer4_0_add)
+	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_5_conv3, f.layer4_0_conv1_weight, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_bias, nil, true, batch, layer4_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_0_downsample_0, a.layer3_5_conv3, f.layer4_0_downsample_0_weight, f.layer4_0_downsample_0_bias, nil, false, batch, layer4_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv3, a.layer4_0_conv2, f.layer4_0_conv3_weight, f.layer4_0_conv3_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv3_dims)
 
 	// layer4.1
-	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_relu_3, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
-	nn.BatchNormEval(a.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_1_relu, a.layer4_1_bn1)
-	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
-	nn.BatchNormEval(a.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_1_relu_2, a.layer4_1_bn2)
-	nn.Conv2D(ws, a.layer4_1_conv3, a.layer4_1_relu_2, w.layer4_1_conv3_weight, nil, batch, layer4_1_conv3_dims)
-	nn.BatchNormEval(a.layer4_1_bn3, a.layer4_1_conv3, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Add(a.layer4_1_add, a.layer4_1_bn3, a.layer4_0_relu_3)
-	nn.ReLU(a.layer4_1_relu_3, a.layer4_1_add)
+	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv3, f.layer4_1_conv1_weight, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_bias, nil, true, batch, layer4_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv3, a.layer4_1_conv2, f.layer4_1_conv3_weight, f.layer4_1_conv3_bias, a.layer4_0_conv3, true, batch, layer4_1_conv3_dims)
 
 	// layer4.2
-	nn.Conv2D(ws, a.layer4_2_conv1, a.layer4_1_relu_3, w.layer4_2_conv1_weight, nil, batch, layer4_2_conv1_dims)
-	nn.BatchNormEval(a.layer4_2_bn1, a.layer4_2_conv1, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_2_relu, a.layer4_2_bn1)
-	nn.Conv2D(ws, a.layer4_2_conv2, a.layer4_2_relu, w.layer4_2_conv2_weight, nil, batch, layer4_2_conv2_dims)
-	nn.BatchNormEval(a.layer4_2_bn2, a.layer4_2_conv2, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, batch, 512, 49, float32(1e-05))
-	nn.ReLU(a.layer4_2_relu_2, a.layer4_2_bn2)
-	nn.Conv2D(ws, a.layer4_2_conv3, a.layer4_2_relu_2, w.layer4_2_conv3_weight, nil, batch, layer4_2_conv3_dims)
-	nn.BatchNormEval(a.layer4_2_bn3, a.layer4_2_conv3, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, batch, 2048, 49, float32(1e-05))
-	nn.Add(a.layer4_2_add, a.layer4_2_bn3, a.layer4_1_relu_3)
-	nn.ReLU(a.layer4_2_relu_3, a.layer4_2_add)
+	nn.Conv2DFused(ws, a.layer4_2_conv1, a.layer4_1_conv3, f.layer4_2_conv1_weight, f.layer4_2_conv1_bias, nil, true, batch, layer4_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_2_conv2, a.layer4_2_conv1, f.layer4_2_conv2_weight, f.layer4_2_conv2_bias, nil, true, batch, layer4_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_2_conv3, a.layer4_2_conv2, f.layer4_2_conv3_weight, f.layer4_2_conv3_bias, a.layer4_1_conv3, true, batch, layer4_2_conv3_dims)
 
-	nn.GlobalAvgPool(a.avgpool, a.layer4_2_relu_3, batch*2048, 49)
+	nn.GlobalAvgPool(a.avgpool, a.layer4_2_conv3, batch*2048, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 2048, 1000)
 	return a.fc, nil
 }

@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the activation arena.
+	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 1867850
+	// inferFloats is the per-image size of the inference activation arena.
+	inferFloats = 544842
+	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
+	foldFloats = 850336
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 857082
 	trainableFloats = 853018
@@ -581,6 +585,129 @@ type activations struct {
 	fc                []float32 // fc 10x1x1
 }
 
+// inferActivations are the outputs of the fused inference graph, in which each conv
+// also applies its batch norm, residual add and ReLU.
+type inferActivations struct {
+	conv1             []float32 // conv+bn+relu 16x32x32
+	layer1_0_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_0_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_1_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_1_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_2_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_2_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_3_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_3_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_4_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_4_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_5_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_5_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_6_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_6_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_7_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_7_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer1_8_conv1    []float32 // conv+bn+relu 16x32x32
+	layer1_8_conv2    []float32 // conv+bn+add+relu 16x32x32
+	layer2_0_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_0_shortcut []float32 // shortcutA 32x16x16
+	layer2_0_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_1_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_1_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_2_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_2_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_3_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_3_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_4_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_4_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_5_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_5_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_6_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_6_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_7_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_7_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer2_8_conv1    []float32 // conv+bn+relu 32x16x16
+	layer2_8_conv2    []float32 // conv+bn+add+relu 32x16x16
+	layer3_0_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_0_shortcut []float32 // shortcutA 64x8x8
+	layer3_0_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_1_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_1_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_2_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_2_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_3_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_3_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_4_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_4_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_5_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_5_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_6_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_6_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_7_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_7_conv2    []float32 // conv+bn+add+relu 64x8x8
+	layer3_8_conv1    []float32 // conv+bn+relu 64x8x8
+	layer3_8_conv2    []float32 // conv+bn+add+relu 64x8x8
+	avgpool           []float32 // avgpool 64x1x1
+	fc                []float32 // fc 10x1x1
+}
+
+// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+type folded struct {
+	conv1_weight, conv1_bias                   []float32 // with bn1 folded in
+	layer1_0_conv1_weight, layer1_0_conv1_bias []float32 // with layer1.0.bn1 folded in
+	layer1_0_conv2_weight, layer1_0_conv2_bias []float32 // with layer1.0.bn2 folded in
+	layer1_1_conv1_weight, layer1_1_conv1_bias []float32 // with layer1.1.bn1 folded in
+	layer1_1_conv2_weight, layer1_1_conv2_bias []float32 // with layer1.1.bn2 folded in
+	layer1_2_conv1_weight, layer1_2_conv1_bias []float32 // with layer1.2.bn1 folded in
+	layer1_2_conv2_weight, layer1_2_conv2_bias []float32 // with layer1.2.bn2 folded in
+	layer1_3_conv1_weight, layer1_3_conv1_bias []float32 // with layer1.3.bn1 folded in
+	layer1_3_conv2_weight, layer1_3_conv2_bias []float32 // with layer1.3.bn2 folded in
+	layer1_4_conv1_weight, layer1_4_conv1_bias []float32 // with layer1.4.bn1 folded in
+	layer1_4_conv2_weight, layer1_4_conv2_bias []float32 // with layer1.4.bn2 folded in
+	layer1_5_conv1_weight, layer1_5_conv1_bias []float32 // with layer1.5.bn1 folded in
+	layer1_5_conv2_weight, layer1_5_conv2_bias []float32 // with layer1.5.bn2 folded in
+	layer1_6_conv1_weight, layer1_6_conv1_bias []float32 // with layer1.6.bn1 folded in
+	layer1_6_conv2_weight, layer1_6_conv2_bias []float32 // with layer1.6.bn2 folded in
+	layer1_7_conv1_weight, layer1_7_conv1_bias []float32 // with layer1.7.bn1 folded in
+	layer1_7_conv2_weight, layer1_7_conv2_bias []float32 // with layer1.7.bn2 folded in
+	layer1_8_conv1_weight, layer1_8_conv1_bias []float32 // with layer1.8.bn1 folded in
+	layer1_8_conv2_weight, layer1_8_conv2_bias []float32 // with layer1.8.bn2 folded in
+	layer2_0_conv1_weight, layer2_0_conv1_bias []float32 // with layer2.0.bn1 folded in
+	layer2_0_conv2_weight, layer2_0_conv2_bias []float32 // with layer2.0.bn2 folded in
+	layer2_1_conv1_weight, layer2_1_conv1_bias []float32 // with layer2.1.bn1 folded in
+	layer2_1_conv2_weight, layer2_1_conv2_bias []float32 // with layer2.1.bn2 folded in
+	layer2_2_conv1_weight, layer2_2_conv1_bias []float32 // with layer2.2.bn1 folded in
+	layer2_2_conv2_weight, layer2_2_conv2_bias []float32 // with layer2.2.bn2 folded in
+	layer2_3_conv1_weight, layer2_3_conv1_bias []float32 // with layer2.3.bn1 folded in
+	layer2_3_conv2_weight, layer2_3_conv2_bias []float32 // with layer2.3.bn2 folded in
+	layer2_4_conv1_weight, layer2_4_conv1_bias []float32 // with layer2.4.bn1 folded in
+	layer2_4_conv2_weight, layer2_4_conv2_bias []float32 // with layer2.4.bn2 folded in
+	layer2_5_conv1_weight, layer2_5_conv1_bias []float32 // with layer2.5.bn1 folded in
+	layer2_5_conv2_weight, layer2_5_conv2_bias []float32 // with layer2.5.bn2 folded in
+	layer2_6_conv1_weight, layer2_6_conv1_bias []float32 // with layer2.6.bn1 folded in
+	layer2_6_conv2_weight, layer2_6_conv2_bias []float32 // with layer2.6.bn2 folded in
+	layer2_7_conv1_weight, layer2_7_conv1_bias []float32 // with layer2.7.bn1 folded in
+	layer2_7_conv2_weight, layer2_7_conv2_bias []float32 // with layer2.7.bn2 folded in
+	layer2_8_conv1_weight, layer2_8_conv1_bias []float32 // with layer2.8.bn1 folded in
+	layer2_8_conv2_weight, layer2_8_conv2_bias []float32 // with layer2.8.bn2 folded in
+	layer3_0_conv1_weight, layer3_0_conv1_bias []float32 // with layer3.0.bn1 folded in
+	layer3_0_conv2_weight, layer3_0_conv2_bias []float32 // with layer3.0.bn2 folded in
+	layer3_1_conv1_weight, layer3_1_conv1_bias []float32 // with layer3.1.bn1 folded in
+	layer3_1_conv2_weight, layer3_1_conv2_bias []float32 // with layer3.1.bn2 folded in
+	layer3_2_conv1_weight, layer3_2_conv1_bias []float32 // with layer3.2.bn1 folded in
+	layer3_2_conv2_weight, layer3_2_conv2_bias []float32 // with layer3.2.bn2 folded in
+	layer3_3_conv1_weight, layer3_3_conv1_bias []float32 // with layer3.3.bn1 folded in
+	layer3_3_conv2_weight, layer3_3_conv2_bias []float32 // with layer3.3.bn2 folded in
+	layer3_4_conv1_weight, layer3_4_conv1_bias []float32 // with layer3.4.bn1 folded in
+	layer3_4_conv2_weight, layer3_4_conv2_bias []float32 // with layer3.4.bn2 folded in
+	layer3_5_conv1_weight, layer3_5_conv1_bias []float32 // with layer3.5.bn1 folded in
+	layer3_5_conv2_weight, layer3_5_conv2_bias []float32 // with layer3.5.bn2 folded in
+	layer3_6_conv1_weight, layer3_6_conv1_bias []float32 // with layer3.6.bn1 folded in
+	layer3_6_conv2_weight, layer3_6_conv2_bias []float32 // with layer3.6.bn2 folded in
+	layer3_7_conv1_weight, layer3_7_conv1_bias []float32 // with layer3.7.bn1 folded in
+	layer3_7_conv2_weight, layer3_7_conv2_bias []float32 // with layer3.7.bn2 folded in
+	layer3_8_conv1_weight, layer3_8_conv1_bias []float32 // with layer3.8.bn1 folded in
+	layer3_8_conv2_weight, layer3_8_conv2_bias []float32 // with layer3.8.bn2 folded in
+}
+
 // Model is the network with its weights and working memory. It is not safe
 // for concurrent use; give each goroutine its own Model.
 type Model struct {
@@ -589,16 +716,22 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // activations, grown to the largest batch seen
+	arena  []float32 // training activations, grown to the largest batch seen
 	a      activations
-	batch  int // batch that a is laid out for
+	batch  int       // batch that a is laid out for
+	fold   []float32 // folded conv weights for inference
+	f      folded
+	stale  bool      // fold is out of date: weights or BN statistics changed
+	iarena []float32 // inference activations
+	ia     inferActivations
+	ibatch int // batch that ia is laid out for
 }
 
 // New returns a model with weights initialised from seed as torchvision
 // initialises a ResNet: He-normal convolutions (fan_out), BN gamma 1 and beta 0,
 // running mean 0 and variance 1, and PyTorch's default fc initialisation.
 func New(seed uint64) *Model {
-	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), ws: nn.NewWorkspace(colFloats)}
+	m := &Model{data: make([]float32, paramFloats), counts: make([]int64, bnCounters), fold: make([]float32, foldFloats), stale: true, ws: nn.NewWorkspace(colFloats)}
 	d := m.data
 	m.w.conv1_weight = d[0:432]
 	m.w.bn1_weight = d[432:448]
@@ -877,6 +1010,116 @@ func New(seed uint64) *Model {
 	m.w.layer3_8_bn2_running_var = d[857018:857082]
 	m.w.fc_weight = d[852368:853008]
 	m.w.fc_bias = d[853008:853018]
+	m.f.conv1_weight = m.fold[0:432]
+	m.f.conv1_bias = m.fold[432:448]
+	m.f.layer1_0_conv1_weight = m.fold[448:2752]
+	m.f.layer1_0_conv1_bias = m.fold[2752:2768]
+	m.f.layer1_0_conv2_weight = m.fold[2768:5072]
+	m.f.layer1_0_conv2_bias = m.fold[5072:5088]
+	m.f.layer1_1_conv1_weight = m.fold[5088:7392]
+	m.f.layer1_1_conv1_bias = m.fold[7392:7408]
+	m.f.layer1_1_conv2_weight = m.fold[7408:9712]
+	m.f.layer1_1_conv2_bias = m.fold[9712:9728]
+	m.f.layer1_2_conv1_weight = m.fold[9728:12032]
+	m.f.layer1_2_conv1_bias = m.fold[12032:12048]
+	m.f.layer1_2_conv2_weight = m.fold[12048:14352]
+	m.f.layer1_2_conv2_bias = m.fold[14352:14368]
+	m.f.layer1_3_conv1_weight = m.fold[14368:16672]
+	m.f.layer1_3_conv1_bias = m.fold[16672:16688]
+	m.f.layer1_3_conv2_weight = m.fold[16688:18992]
+	m.f.layer1_3_conv2_bias = m.fold[18992:19008]
+	m.f.layer1_4_conv1_weight = m.fold[19008:21312]
+	m.f.layer1_4_conv1_bias = m.fold[21312:21328]
+	m.f.layer1_4_conv2_weight = m.fold[21328:23632]
+	m.f.layer1_4_conv2_bias = m.fold[23632:23648]
+	m.f.layer1_5_conv1_weight = m.fold[23648:25952]
+	m.f.layer1_5_conv1_bias = m.fold[25952:25968]
+	m.f.layer1_5_conv2_weight = m.fold[25968:28272]
+	m.f.layer1_5_conv2_bias = m.fold[28272:28288]
+	m.f.layer1_6_conv1_weight = m.fold[28288:30592]
+	m.f.layer1_6_conv1_bias = m.fold[30592:30608]
+	m.f.layer1_6_conv2_weight = m.fold[30608:32912]
+	m.f.layer1_6_conv2_bias = m.fold[32912:32928]
+	m.f.layer1_7_conv1_weight = m.fold[32928:35232]
+	m.f.layer1_7_conv1_bias = m.fold[35232:35248]
+	m.f.layer1_7_conv2_weight = m.fold[35248:37552]
+	m.f.layer1_7_conv2_bias = m.fold[37552:37568]
+	m.f.layer1_8_conv1_weight = m.fold[37568:39872]
+	m.f.layer1_8_conv1_bias = m.fold[39872:39888]
+	m.f.layer1_8_conv2_weight = m.fold[39888:42192]
+	m.f.layer1_8_conv2_bias = m.fold[42192:42208]
+	m.f.layer2_0_conv1_weight = m.fold[42208:46816]
+	m.f.layer2_0_conv1_bias = m.fold[46816:46848]
+	m.f.layer2_0_conv2_weight = m.fold[46848:56064]
+	m.f.layer2_0_conv2_bias = m.fold[56064:56096]
+	m.f.layer2_1_conv1_weight = m.fold[56096:65312]
+	m.f.layer2_1_conv1_bias = m.fold[65312:65344]
+	m.f.layer2_1_conv2_weight = m.fold[65344:74560]
+	m.f.layer2_1_conv2_bias = m.fold[74560:74592]
+	m.f.layer2_2_conv1_weight = m.fold[74592:83808]
+	m.f.layer2_2_conv1_bias = m.fold[83808:83840]
+	m.f.layer2_2_conv2_weight = m.fold[83840:93056]
+	m.f.layer2_2_conv2_bias = m.fold[93056:93088]
+	m.f.layer2_3_conv1_weight = m.fold[93088:102304]
+	m.f.layer2_3_conv1_bias = m.fold[102304:102336]
+	m.f.layer2_3_conv2_weight = m.fold[102336:111552]
+	m.f.layer2_3_conv2_bias = m.fold[111552:111584]
+	m.f.layer2_4_conv1_weight = m.fold[111584:120800]
+	m.f.layer2_4_conv1_bias = m.fold[120800:120832]
+	m.f.layer2_4_conv2_weight = m.fold[120832:130048]
+	m.f.layer2_4_conv2_bias = m.fold[130048:130080]
+	m.f.layer2_5_conv1_weight = m.fold[130080:139296]
+	m.f.layer2_5_conv1_bias = m.fold[139296:139328]
+	m.f.layer2_5_conv2_weight = m.fold[139328:148544]
+	m.f.layer2_5_conv2_bias = m.fold[148544:148576]
+	m.f.layer2_6_conv1_weight = m.fold[148576:157792]
+	m.f.layer2_6_conv1_bias = m.fold[157792:157824]
+	m.f.layer2_6_conv2_weight = m.fold[157824:167040]
+	m.f.layer2_6_conv2_bias = m.fold[167040:167072]
+	m.f.layer2_7_conv1_weight = m.fold[167072:176288]
+	m.f.layer2_7_conv1_bias = m.fold[176288:176320]
+	m.f.layer2_7_conv2_weight = m.fold[176320:185536]
+	m.f.layer2_7_conv2_bias = m.fold[185536:185568]
+	m.f.layer2_8_conv1_weight = m.fold[185568:194784]
+	m.f.layer2_8_conv1_bias = m.fold[194784:194816]
+	m.f.layer2_8_conv2_weight = m.fold[194816:204032]
+	m.f.layer2_8_conv2_bias = m.fold[204032:204064]
+	m.f.layer3_0_conv1_weight = m.fold[204064:222496]
+	m.f.layer3_0_conv1_bias = m.fold[222496:222560]
+	m.f.layer3_0_conv2_weight = m.fold[222560:259424]
+	m.f.layer3_0_conv2_bias = m.fold[259424:259488]
+	m.f.layer3_1_conv1_weight = m.fold[259488:296352]
+	m.f.layer3_1_conv1_bias = m.fold[296352:296416]
+	m.f.layer3_1_conv2_weight = m.fold[296416:333280]
+	m.f.layer3_1_conv2_bias = m.fold[333280:333344]
+	m.f.layer3_2_conv1_weight = m.fold[333344:370208]
+	m.f.layer3_2_conv1_bias = m.fold[370208:370272]
+	m.f.layer3_2_conv2_weight = m.fold[370272:407136]
+	m.f.layer3_2_conv2_bias = m.fold[407136:407200]
+	m.f.layer3_3_conv1_weight = m.fold[407200:444064]
+	m.f.layer3_3_conv1_bias = m.fold[444064:444128]
+	m.f.layer3_3_conv2_weight = m.fold[444128:480992]
+	m.f.layer3_3_conv2_bias = m.fold[480992:481056]
+	m.f.layer3_4_conv1_weight = m.fold[481056:517920]
+	m.f.layer3_4_conv1_bias = m.fold[517920:517984]
+	m.f.layer3_4_conv2_weight = m.fold[517984:554848]
+	m.f.layer3_4_conv2_bias = m.fold[554848:554912]
+	m.f.layer3_5_conv1_weight = m.fold[554912:591776]
+	m.f.layer3_5_conv1_bias = m.fold[591776:591840]
+	m.f.layer3_5_conv2_weight = m.fold[591840:628704]
+	m.f.layer3_5_conv2_bias = m.fold[628704:628768]
+	m.f.layer3_6_conv1_weight = m.fold[628768:665632]
+	m.f.layer3_6_conv1_bias = m.fold[665632:665696]
+	m.f.layer3_6_conv2_weight = m.fold[665696:702560]
+	m.f.layer3_6_conv2_bias = m.fold[702560:702624]
+	m.f.layer3_7_conv1_weight = m.fold[702624:739488]
+	m.f.layer3_7_conv1_bias = m.fold[739488:739552]
+	m.f.layer3_7_conv2_weight = m.fold[739552:776416]
+	m.f.layer3_7_conv2_bias = m.fold[776416:776480]
+	m.f.layer3_8_conv1_weight = m.fold[776480:813344]
+	m.f.layer3_8_conv1_bias = m.fold[813344:813408]
+	m.f.layer3_8_conv2_weight = m.fold[813408:850272]
+	m.f.layer3_8_conv2_bias = m.fold[850272:850336]
 	m.params = []nn.Param{
 		{Name: "conv1.weight", Shape: []int{16, 3, 3, 3}, Data: m.w.conv1_weight, Trainable: true},
 		{Name: "bn1.weight", Shape: []int{16}, Data: m.w.bn1_weight, Trainable: true},
@@ -1394,7 +1637,78 @@ func (m *Model) Params() []nn.Param {
 // (float32, the BN counters int64). On any mismatch the model is unchanged and
 // the error lists the missing and unexpected tensors or names the wrong one.
 func (m *Model) LoadWeights(path string) error {
-	return nn.LoadParams(path, m.params)
+	if err := nn.LoadParams(path, m.params); err != nil {
+		return err
+	}
+	m.stale = true
+	return nil
+}
+
+// WeightsChanged tells the model that tensors were changed through Params, so
+// that Forward refolds its batch norms into the conv weights.
+func (m *Model) WeightsChanged() {
+	m.stale = true
+}
+
+// refold computes the inference weights: each batch norm folded into its conv.
+func (m *Model) refold() {
+	w := &m.w
+	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv1_weight, m.f.layer1_0_conv1_bias, w.layer1_0_conv1_weight, nil, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_0_conv2_weight, m.f.layer1_0_conv2_bias, w.layer1_0_conv2_weight, nil, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv1_weight, m.f.layer1_1_conv1_bias, w.layer1_1_conv1_weight, nil, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_1_conv2_weight, m.f.layer1_1_conv2_bias, w.layer1_1_conv2_weight, nil, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv1_weight, m.f.layer1_2_conv1_bias, w.layer1_2_conv1_weight, nil, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_2_conv2_weight, m.f.layer1_2_conv2_bias, w.layer1_2_conv2_weight, nil, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_3_conv1_weight, m.f.layer1_3_conv1_bias, w.layer1_3_conv1_weight, nil, w.layer1_3_bn1_weight, w.layer1_3_bn1_bias, w.layer1_3_bn1_running_mean, w.layer1_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_3_conv2_weight, m.f.layer1_3_conv2_bias, w.layer1_3_conv2_weight, nil, w.layer1_3_bn2_weight, w.layer1_3_bn2_bias, w.layer1_3_bn2_running_mean, w.layer1_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_4_conv1_weight, m.f.layer1_4_conv1_bias, w.layer1_4_conv1_weight, nil, w.layer1_4_bn1_weight, w.layer1_4_bn1_bias, w.layer1_4_bn1_running_mean, w.layer1_4_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_4_conv2_weight, m.f.layer1_4_conv2_bias, w.layer1_4_conv2_weight, nil, w.layer1_4_bn2_weight, w.layer1_4_bn2_bias, w.layer1_4_bn2_running_mean, w.layer1_4_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_5_conv1_weight, m.f.layer1_5_conv1_bias, w.layer1_5_conv1_weight, nil, w.layer1_5_bn1_weight, w.layer1_5_bn1_bias, w.layer1_5_bn1_running_mean, w.layer1_5_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_5_conv2_weight, m.f.layer1_5_conv2_bias, w.layer1_5_conv2_weight, nil, w.layer1_5_bn2_weight, w.layer1_5_bn2_bias, w.layer1_5_bn2_running_mean, w.layer1_5_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_6_conv1_weight, m.f.layer1_6_conv1_bias, w.layer1_6_conv1_weight, nil, w.layer1_6_bn1_weight, w.layer1_6_bn1_bias, w.layer1_6_bn1_running_mean, w.layer1_6_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_6_conv2_weight, m.f.layer1_6_conv2_bias, w.layer1_6_conv2_weight, nil, w.layer1_6_bn2_weight, w.layer1_6_bn2_bias, w.layer1_6_bn2_running_mean, w.layer1_6_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_7_conv1_weight, m.f.layer1_7_conv1_bias, w.layer1_7_conv1_weight, nil, w.layer1_7_bn1_weight, w.layer1_7_bn1_bias, w.layer1_7_bn1_running_mean, w.layer1_7_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_7_conv2_weight, m.f.layer1_7_conv2_bias, w.layer1_7_conv2_weight, nil, w.layer1_7_bn2_weight, w.layer1_7_bn2_bias, w.layer1_7_bn2_running_mean, w.layer1_7_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_8_conv1_weight, m.f.layer1_8_conv1_bias, w.layer1_8_conv1_weight, nil, w.layer1_8_bn1_weight, w.layer1_8_bn1_bias, w.layer1_8_bn1_running_mean, w.layer1_8_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer1_8_conv2_weight, m.f.layer1_8_conv2_bias, w.layer1_8_conv2_weight, nil, w.layer1_8_bn2_weight, w.layer1_8_bn2_bias, w.layer1_8_bn2_running_mean, w.layer1_8_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv1_weight, m.f.layer2_0_conv1_bias, w.layer2_0_conv1_weight, nil, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_0_conv2_weight, m.f.layer2_0_conv2_bias, w.layer2_0_conv2_weight, nil, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv1_weight, m.f.layer2_1_conv1_bias, w.layer2_1_conv1_weight, nil, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_1_conv2_weight, m.f.layer2_1_conv2_bias, w.layer2_1_conv2_weight, nil, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv1_weight, m.f.layer2_2_conv1_bias, w.layer2_2_conv1_weight, nil, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_2_conv2_weight, m.f.layer2_2_conv2_bias, w.layer2_2_conv2_weight, nil, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv1_weight, m.f.layer2_3_conv1_bias, w.layer2_3_conv1_weight, nil, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_3_conv2_weight, m.f.layer2_3_conv2_bias, w.layer2_3_conv2_weight, nil, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_4_conv1_weight, m.f.layer2_4_conv1_bias, w.layer2_4_conv1_weight, nil, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_4_conv2_weight, m.f.layer2_4_conv2_bias, w.layer2_4_conv2_weight, nil, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_5_conv1_weight, m.f.layer2_5_conv1_bias, w.layer2_5_conv1_weight, nil, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_5_conv2_weight, m.f.layer2_5_conv2_bias, w.layer2_5_conv2_weight, nil, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_6_conv1_weight, m.f.layer2_6_conv1_bias, w.layer2_6_conv1_weight, nil, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_6_conv2_weight, m.f.layer2_6_conv2_bias, w.layer2_6_conv2_weight, nil, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_7_conv1_weight, m.f.layer2_7_conv1_bias, w.layer2_7_conv1_weight, nil, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_7_conv2_weight, m.f.layer2_7_conv2_bias, w.layer2_7_conv2_weight, nil, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_8_conv1_weight, m.f.layer2_8_conv1_bias, w.layer2_8_conv1_weight, nil, w.layer2_8_bn1_weight, w.layer2_8_bn1_bias, w.layer2_8_bn1_running_mean, w.layer2_8_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer2_8_conv2_weight, m.f.layer2_8_conv2_bias, w.layer2_8_conv2_weight, nil, w.layer2_8_bn2_weight, w.layer2_8_bn2_bias, w.layer2_8_bn2_running_mean, w.layer2_8_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv1_weight, m.f.layer3_0_conv1_bias, w.layer3_0_conv1_weight, nil, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_0_conv2_weight, m.f.layer3_0_conv2_bias, w.layer3_0_conv2_weight, nil, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv1_weight, m.f.layer3_1_conv1_bias, w.layer3_1_conv1_weight, nil, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_1_conv2_weight, m.f.layer3_1_conv2_bias, w.layer3_1_conv2_weight, nil, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv1_weight, m.f.layer3_2_conv1_bias, w.layer3_2_conv1_weight, nil, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_2_conv2_weight, m.f.layer3_2_conv2_bias, w.layer3_2_conv2_weight, nil, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv1_weight, m.f.layer3_3_conv1_bias, w.layer3_3_conv1_weight, nil, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_3_conv2_weight, m.f.layer3_3_conv2_bias, w.layer3_3_conv2_weight, nil, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv1_weight, m.f.layer3_4_conv1_bias, w.layer3_4_conv1_weight, nil, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_4_conv2_weight, m.f.layer3_4_conv2_bias, w.layer3_4_conv2_weight, nil, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv1_weight, m.f.layer3_5_conv1_bias, w.layer3_5_conv1_weight, nil, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_5_conv2_weight, m.f.layer3_5_conv2_bias, w.layer3_5_conv2_weight, nil, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_6_conv1_weight, m.f.layer3_6_conv1_bias, w.layer3_6_conv1_weight, nil, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_6_conv2_weight, m.f.layer3_6_conv2_bias, w.layer3_6_conv2_weight, nil, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_7_conv1_weight, m.f.layer3_7_conv1_bias, w.layer3_7_conv1_weight, nil, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_7_conv2_weight, m.f.layer3_7_conv2_bias, w.layer3_7_conv2_weight, nil, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_8_conv1_weight, m.f.layer3_8_conv1_bias, w.layer3_8_conv1_weight, nil, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, float32(1e-05))
+	nn.FoldBN(m.f.layer3_8_conv2_weight, m.f.layer3_8_conv2_bias, w.layer3_8_conv2_weight, nil, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, float32(1e-05))
+	m.stale = false
 }
 
 // SaveWeights writes the model's tensors to a safetensors file, atomically.
@@ -1626,265 +1940,202 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
+// inferLayout carves the inference buffers out of an arena sized for batch images.
+func inferLayout(arena []float32, batch int) inferActivations {
+	return inferActivations{
+		conv1:             arena[0*batch : 16384*batch],
+		layer1_0_conv1:    arena[16384*batch : 32768*batch],
+		layer1_0_conv2:    arena[32768*batch : 49152*batch],
+		layer1_1_conv1:    arena[49152*batch : 65536*batch],
+		layer1_1_conv2:    arena[65536*batch : 81920*batch],
+		layer1_2_conv1:    arena[81920*batch : 98304*batch],
+		layer1_2_conv2:    arena[98304*batch : 114688*batch],
+		layer1_3_conv1:    arena[114688*batch : 131072*batch],
+		layer1_3_conv2:    arena[131072*batch : 147456*batch],
+		layer1_4_conv1:    arena[147456*batch : 163840*batch],
+		layer1_4_conv2:    arena[163840*batch : 180224*batch],
+		layer1_5_conv1:    arena[180224*batch : 196608*batch],
+		layer1_5_conv2:    arena[196608*batch : 212992*batch],
+		layer1_6_conv1:    arena[212992*batch : 229376*batch],
+		layer1_6_conv2:    arena[229376*batch : 245760*batch],
+		layer1_7_conv1:    arena[245760*batch : 262144*batch],
+		layer1_7_conv2:    arena[262144*batch : 278528*batch],
+		layer1_8_conv1:    arena[278528*batch : 294912*batch],
+		layer1_8_conv2:    arena[294912*batch : 311296*batch],
+		layer2_0_conv1:    arena[311296*batch : 319488*batch],
+		layer2_0_shortcut: arena[319488*batch : 327680*batch],
+		layer2_0_conv2:    arena[327680*batch : 335872*batch],
+		layer2_1_conv1:    arena[335872*batch : 344064*batch],
+		layer2_1_conv2:    arena[344064*batch : 352256*batch],
+		layer2_2_conv1:    arena[352256*batch : 360448*batch],
+		layer2_2_conv2:    arena[360448*batch : 368640*batch],
+		layer2_3_conv1:    arena[368640*batch : 376832*batch],
+		layer2_3_conv2:    arena[376832*batch : 385024*batch],
+		layer2_4_conv1:    arena[385024*batch : 393216*batch],
+		layer2_4_conv2:    arena[393216*batch : 401408*batch],
+		layer2_5_conv1:    arena[401408*batch : 409600*batch],
+		layer2_5_conv2:    arena[409600*batch : 417792*batch],
+		layer2_6_conv1:    arena[417792*batch : 425984*batch],
+		layer2_6_conv2:    arena[425984*batch : 434176*batch],
+		layer2_7_conv1:    arena[434176*batch : 442368*batch],
+		layer2_7_conv2:    arena[442368*batch : 450560*batch],
+		layer2_8_conv1:    arena[450560*batch : 458752*batch],
+		layer2_8_conv2:    arena[458752*batch : 466944*batch],
+		layer3_0_conv1:    arena[466944*batch : 471040*batch],
+		layer3_0_shortcut: arena[471040*batch : 475136*batch],
+		layer3_0_conv2:    arena[475136*batch : 479232*batch],
+		layer3_1_conv1:    arena[479232*batch : 483328*batch],
+		layer3_1_conv2:    arena[483328*batch : 487424*batch],
+		layer3_2_conv1:    arena[487424*batch : 491520*batch],
+		layer3_2_conv2:    arena[491520*batch : 495616*batch],
+		layer3_3_conv1:    arena[495616*batch : 499712*batch],
+		layer3_3_conv2:    arena[499712*batch : 503808*batch],
+		layer3_4_conv1:    arena[503808*batch : 507904*batch],
+		layer3_4_conv2:    arena[507904*batch : 512000*batch],
+		layer3_5_conv1:    arena[512000*batch : 516096*batch],
+		layer3_5_conv2:    arena[516096*batch : 520192*batch],
+		layer3_6_conv1:    arena[520192*batch : 524288*batch],
+		layer3_6_conv2:    arena[524288*batch : 528384*batch],
+		layer3_7_conv1:    arena[528384*batch : 532480*batch],
+		layer3_7_conv2:    arena[532480*batch : 536576*batch],
+		layer3_8_conv1:    arena[536576*batch : 540672*batch],
+		layer3_8_conv2:    arena[540672*batch : 544768*batch],
+		avgpool:           arena[544768*batch : 544832*batch],
+		fc:                arena[544832*batch : 544842*batch],
+	}
+}
+
 // Forward runs inference on batch images (x holds batch*Channels*Height*Width
-// floats, NCHW) with BN using its running statistics, and returns batch*Classes
-// logits. The result aliases the model's memory and is valid until the next call.
+// floats, NCHW) with BN using its running statistics, folded into the convs,
+// and returns batch*Classes logits. The result aliases the model's memory and
+// is valid until the next call.
 func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	if err := checkInput(x, batch); err != nil {
 		return nil, err
 	}
-	m.prepare(batch)
-	w, a, ws := &m.w, &m.a, m.ws
-	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormEval(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.relu, a.bn1)
+	if m.stale {
+		m.refold()
+	}
+	if batch != m.ibatch {
+		if need := batch * inferFloats; need > len(m.iarena) {
+			m.iarena = make([]float32, need)
+		}
+		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
+	}
+	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
 
 	// layer1.0
-	nn.Conv2D(ws, a.layer1_0_conv1, a.relu, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormEval(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
-	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormEval(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_0_add, a.layer1_0_bn2, a.relu)
-	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_add)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.conv1, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, a.conv1, true, batch, layer1_0_conv2_dims)
 
 	// layer1.1
-	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormEval(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
-	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormEval(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_1_add, a.layer1_1_bn2, a.layer1_0_relu_2)
-	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_add)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
 
 	// layer1.2
-	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_relu_2, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormEval(a.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_2_relu, a.layer1_2_bn1)
-	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormEval(a.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_2_add, a.layer1_2_bn2, a.layer1_1_relu_2)
-	nn.ReLU(a.layer1_2_relu_2, a.layer1_2_add)
+	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv2, f.layer1_2_conv1_weight, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_bias, a.layer1_1_conv2, true, batch, layer1_2_conv2_dims)
 
 	// layer1.3
-	nn.Conv2D(ws, a.layer1_3_conv1, a.layer1_2_relu_2, w.layer1_3_conv1_weight, nil, batch, layer1_3_conv1_dims)
-	nn.BatchNormEval(a.layer1_3_bn1, a.layer1_3_conv1, w.layer1_3_bn1_weight, w.layer1_3_bn1_bias, w.layer1_3_bn1_running_mean, w.layer1_3_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_3_relu, a.layer1_3_bn1)
-	nn.Conv2D(ws, a.layer1_3_conv2, a.layer1_3_relu, w.layer1_3_conv2_weight, nil, batch, layer1_3_conv2_dims)
-	nn.BatchNormEval(a.layer1_3_bn2, a.layer1_3_conv2, w.layer1_3_bn2_weight, w.layer1_3_bn2_bias, w.layer1_3_bn2_running_mean, w.layer1_3_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_3_add, a.layer1_3_bn2, a.layer1_2_relu_2)
-	nn.ReLU(a.layer1_3_relu_2, a.layer1_3_add)
+	nn.Conv2DFused(ws, a.layer1_3_conv1, a.layer1_2_conv2, f.layer1_3_conv1_weight, f.layer1_3_conv1_bias, nil, true, batch, layer1_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_3_conv2, a.layer1_3_conv1, f.layer1_3_conv2_weight, f.layer1_3_conv2_bias, a.layer1_2_conv2, true, batch, layer1_3_conv2_dims)
 
 	// layer1.4
-	nn.Conv2D(ws, a.layer1_4_conv1, a.layer1_3_relu_2, w.layer1_4_conv1_weight, nil, batch, layer1_4_conv1_dims)
-	nn.BatchNormEval(a.layer1_4_bn1, a.layer1_4_conv1, w.layer1_4_bn1_weight, w.layer1_4_bn1_bias, w.layer1_4_bn1_running_mean, w.layer1_4_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_4_relu, a.layer1_4_bn1)
-	nn.Conv2D(ws, a.layer1_4_conv2, a.layer1_4_relu, w.layer1_4_conv2_weight, nil, batch, layer1_4_conv2_dims)
-	nn.BatchNormEval(a.layer1_4_bn2, a.layer1_4_conv2, w.layer1_4_bn2_weight, w.layer1_4_bn2_bias, w.layer1_4_bn2_running_mean, w.layer1_4_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_4_add, a.layer1_4_bn2, a.layer1_3_relu_2)
-	nn.ReLU(a.layer1_4_relu_2, a.layer1_4_add)
+	nn.Conv2DFused(ws, a.layer1_4_conv1, a.layer1_3_conv2, f.layer1_4_conv1_weight, f.layer1_4_conv1_bias, nil, true, batch, layer1_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_4_conv2, a.layer1_4_conv1, f.layer1_4_conv2_weight, f.layer1_4_conv2_bias, a.layer1_3_conv2, true, batch, layer1_4_conv2_dims)
 
 	// layer1.5
-	nn.Conv2D(ws, a.layer1_5_conv1, a.layer1_4_relu_2, w.layer1_5_conv1_weight, nil, batch, layer1_5_conv1_dims)
-	nn.BatchNormEval(a.layer1_5_bn1, a.layer1_5_conv1, w.layer1_5_bn1_weight, w.layer1_5_bn1_bias, w.layer1_5_bn1_running_mean, w.layer1_5_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_5_relu, a.layer1_5_bn1)
-	nn.Conv2D(ws, a.layer1_5_conv2, a.layer1_5_relu, w.layer1_5_conv2_weight, nil, batch, layer1_5_conv2_dims)
-	nn.BatchNormEval(a.layer1_5_bn2, a.layer1_5_conv2, w.layer1_5_bn2_weight, w.layer1_5_bn2_bias, w.layer1_5_bn2_running_mean, w.layer1_5_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_5_add, a.layer1_5_bn2, a.layer1_4_relu_2)
-	nn.ReLU(a.layer1_5_relu_2, a.layer1_5_add)
+	nn.Conv2DFused(ws, a.layer1_5_conv1, a.layer1_4_conv2, f.layer1_5_conv1_weight, f.layer1_5_conv1_bias, nil, true, batch, layer1_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_5_conv2, a.layer1_5_conv1, f.layer1_5_conv2_weight, f.layer1_5_conv2_bias, a.layer1_4_conv2, true, batch, layer1_5_conv2_dims)
 
 	// layer1.6
-	nn.Conv2D(ws, a.layer1_6_conv1, a.layer1_5_relu_2, w.layer1_6_conv1_weight, nil, batch, layer1_6_conv1_dims)
-	nn.BatchNormEval(a.layer1_6_bn1, a.layer1_6_conv1, w.layer1_6_bn1_weight, w.layer1_6_bn1_bias, w.layer1_6_bn1_running_mean, w.layer1_6_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_6_relu, a.layer1_6_bn1)
-	nn.Conv2D(ws, a.layer1_6_conv2, a.layer1_6_relu, w.layer1_6_conv2_weight, nil, batch, layer1_6_conv2_dims)
-	nn.BatchNormEval(a.layer1_6_bn2, a.layer1_6_conv2, w.layer1_6_bn2_weight, w.layer1_6_bn2_bias, w.layer1_6_bn2_running_mean, w.layer1_6_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_6_add, a.layer1_6_bn2, a.layer1_5_relu_2)
-	nn.ReLU(a.layer1_6_relu_2, a.layer1_6_add)
+	nn.Conv2DFused(ws, a.layer1_6_conv1, a.layer1_5_conv2, f.layer1_6_conv1_weight, f.layer1_6_conv1_bias, nil, true, batch, layer1_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_6_conv2, a.layer1_6_conv1, f.layer1_6_conv2_weight, f.layer1_6_conv2_bias, a.layer1_5_conv2, true, batch, layer1_6_conv2_dims)
 
 	// layer1.7
-	nn.Conv2D(ws, a.layer1_7_conv1, a.layer1_6_relu_2, w.layer1_7_conv1_weight, nil, batch, layer1_7_conv1_dims)
-	nn.BatchNormEval(a.layer1_7_bn1, a.layer1_7_conv1, w.layer1_7_bn1_weight, w.layer1_7_bn1_bias, w.layer1_7_bn1_running_mean, w.layer1_7_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_7_relu, a.layer1_7_bn1)
-	nn.Conv2D(ws, a.layer1_7_conv2, a.layer1_7_relu, w.layer1_7_conv2_weight, nil, batch, layer1_7_conv2_dims)
-	nn.BatchNormEval(a.layer1_7_bn2, a.layer1_7_conv2, w.layer1_7_bn2_weight, w.layer1_7_bn2_bias, w.layer1_7_bn2_running_mean, w.layer1_7_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_7_add, a.layer1_7_bn2, a.layer1_6_relu_2)
-	nn.ReLU(a.layer1_7_relu_2, a.layer1_7_add)
+	nn.Conv2DFused(ws, a.layer1_7_conv1, a.layer1_6_conv2, f.layer1_7_conv1_weight, f.layer1_7_conv1_bias, nil, true, batch, layer1_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_7_conv2, a.layer1_7_conv1, f.layer1_7_conv2_weight, f.layer1_7_conv2_bias, a.layer1_6_conv2, true, batch, layer1_7_conv2_dims)
 
 	// layer1.8
-	nn.Conv2D(ws, a.layer1_8_conv1, a.layer1_7_relu_2, w.layer1_8_conv1_weight, nil, batch, layer1_8_conv1_dims)
-	nn.BatchNormEval(a.layer1_8_bn1, a.layer1_8_conv1, w.layer1_8_bn1_weight, w.layer1_8_bn1_bias, w.layer1_8_bn1_running_mean, w.layer1_8_bn1_running_var, batch, 16, 1024, float32(1e-05))
-	nn.ReLU(a.layer1_8_relu, a.layer1_8_bn1)
-	nn.Conv2D(ws, a.layer1_8_conv2, a.layer1_8_relu, w.layer1_8_conv2_weight, nil, batch, layer1_8_conv2_dims)
-	nn.BatchNormEval(a.layer1_8_bn2, a.layer1_8_conv2, w.layer1_8_bn2_weight, w.layer1_8_bn2_bias, w.layer1_8_bn2_running_mean, w.layer1_8_bn2_running_var, batch, 16, 1024, float32(1e-05))
-	nn.Add(a.layer1_8_add, a.layer1_8_bn2, a.layer1_7_relu_2)
-	nn.ReLU(a.layer1_8_relu_2, a.layer1_8_add)
+	nn.Conv2DFused(ws, a.layer1_8_conv1, a.layer1_7_conv2, f.layer1_8_conv1_weight, f.layer1_8_conv1_bias, nil, true, batch, layer1_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_8_conv2, a.layer1_8_conv1, f.layer1_8_conv2_weight, f.layer1_8_conv2_bias, a.layer1_7_conv2, true, batch, layer1_8_conv2_dims)
 
 	// layer2.0
-	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_8_relu_2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormEval(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
-	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormEval(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_8_relu_2, batch, layer2_0_shortcut_dims)
-	nn.Add(a.layer2_0_add, a.layer2_0_bn2, a.layer2_0_shortcut)
-	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_add)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_8_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_8_conv2, batch, layer2_0_shortcut_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, a.layer2_0_shortcut, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormEval(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
-	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormEval(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_1_add, a.layer2_1_bn2, a.layer2_0_relu_2)
-	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_add)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
 
 	// layer2.2
-	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_relu_2, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormEval(a.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_2_relu, a.layer2_2_bn1)
-	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormEval(a.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_2_add, a.layer2_2_bn2, a.layer2_1_relu_2)
-	nn.ReLU(a.layer2_2_relu_2, a.layer2_2_add)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_bias, a.layer2_1_conv2, true, batch, layer2_2_conv2_dims)
 
 	// layer2.3
-	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_relu_2, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
-	nn.BatchNormEval(a.layer2_3_bn1, a.layer2_3_conv1, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_3_relu, a.layer2_3_bn1)
-	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_relu, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
-	nn.BatchNormEval(a.layer2_3_bn2, a.layer2_3_conv2, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_3_add, a.layer2_3_bn2, a.layer2_2_relu_2)
-	nn.ReLU(a.layer2_3_relu_2, a.layer2_3_add)
+	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv2, f.layer2_3_conv1_weight, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_bias, a.layer2_2_conv2, true, batch, layer2_3_conv2_dims)
 
 	// layer2.4
-	nn.Conv2D(ws, a.layer2_4_conv1, a.layer2_3_relu_2, w.layer2_4_conv1_weight, nil, batch, layer2_4_conv1_dims)
-	nn.BatchNormEval(a.layer2_4_bn1, a.layer2_4_conv1, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_4_relu, a.layer2_4_bn1)
-	nn.Conv2D(ws, a.layer2_4_conv2, a.layer2_4_relu, w.layer2_4_conv2_weight, nil, batch, layer2_4_conv2_dims)
-	nn.BatchNormEval(a.layer2_4_bn2, a.layer2_4_conv2, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_4_add, a.layer2_4_bn2, a.layer2_3_relu_2)
-	nn.ReLU(a.layer2_4_relu_2, a.layer2_4_add)
+	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv2, f.layer2_4_conv1_weight, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_bias, a.layer2_3_conv2, true, batch, layer2_4_conv2_dims)
 
 	// layer2.5
-	nn.Conv2D(ws, a.layer2_5_conv1, a.layer2_4_relu_2, w.layer2_5_conv1_weight, nil, batch, layer2_5_conv1_dims)
-	nn.BatchNormEval(a.layer2_5_bn1, a.layer2_5_conv1, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_5_relu, a.layer2_5_bn1)
-	nn.Conv2D(ws, a.layer2_5_conv2, a.layer2_5_relu, w.layer2_5_conv2_weight, nil, batch, layer2_5_conv2_dims)
-	nn.BatchNormEval(a.layer2_5_bn2, a.layer2_5_conv2, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_5_add, a.layer2_5_bn2, a.layer2_4_relu_2)
-	nn.ReLU(a.layer2_5_relu_2, a.layer2_5_add)
+	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv2, f.layer2_5_conv1_weight, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_bias, a.layer2_4_conv2, true, batch, layer2_5_conv2_dims)
 
 	// layer2.6
-	nn.Conv2D(ws, a.layer2_6_conv1, a.layer2_5_relu_2, w.layer2_6_conv1_weight, nil, batch, layer2_6_conv1_dims)
-	nn.BatchNormEval(a.layer2_6_bn1, a.layer2_6_conv1, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_6_relu, a.layer2_6_bn1)
-	nn.Conv2D(ws, a.layer2_6_conv2, a.layer2_6_relu, w.layer2_6_conv2_weight, nil, batch, layer2_6_conv2_dims)
-	nn.BatchNormEval(a.layer2_6_bn2, a.layer2_6_conv2, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_6_add, a.layer2_6_bn2, a.layer2_5_relu_2)
-	nn.ReLU(a.layer2_6_relu_2, a.layer2_6_add)
+	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv2, f.layer2_6_conv1_weight, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_bias, a.layer2_5_conv2, true, batch, layer2_6_conv2_dims)
 
 	// layer2.7
-	nn.Conv2D(ws, a.layer2_7_conv1, a.layer2_6_relu_2, w.layer2_7_conv1_weight, nil, batch, layer2_7_conv1_dims)
-	nn.BatchNormEval(a.layer2_7_bn1, a.layer2_7_conv1, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_7_relu, a.layer2_7_bn1)
-	nn.Conv2D(ws, a.layer2_7_conv2, a.layer2_7_relu, w.layer2_7_conv2_weight, nil, batch, layer2_7_conv2_dims)
-	nn.BatchNormEval(a.layer2_7_bn2, a.layer2_7_conv2, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_7_add, a.layer2_7_bn2, a.layer2_6_relu_2)
-	nn.ReLU(a.layer2_7_relu_2, a.layer2_7_add)
+	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv2, f.layer2_7_conv1_weight, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_bias, a.layer2_6_conv2, true, batch, layer2_7_conv2_dims)
 
 	// layer2.8
-	nn.Conv2D(ws, a.layer2_8_conv1, a.layer2_7_relu_2, w.layer2_8_conv1_weight, nil, batch, layer2_8_conv1_dims)
-	nn.BatchNormEval(a.layer2_8_bn1, a.layer2_8_conv1, w.layer2_8_bn1_weight, w.layer2_8_bn1_bias, w.layer2_8_bn1_running_mean, w.layer2_8_bn1_running_var, batch, 32, 256, float32(1e-05))
-	nn.ReLU(a.layer2_8_relu, a.layer2_8_bn1)
-	nn.Conv2D(ws, a.layer2_8_conv2, a.layer2_8_relu, w.layer2_8_conv2_weight, nil, batch, layer2_8_conv2_dims)
-	nn.BatchNormEval(a.layer2_8_bn2, a.layer2_8_conv2, w.layer2_8_bn2_weight, w.layer2_8_bn2_bias, w.layer2_8_bn2_running_mean, w.layer2_8_bn2_running_var, batch, 32, 256, float32(1e-05))
-	nn.Add(a.layer2_8_add, a.layer2_8_bn2, a.layer2_7_relu_2)
-	nn.ReLU(a.layer2_8_relu_2, a.layer2_8_add)
+	nn.Conv2DFused(ws, a.layer2_8_conv1, a.layer2_7_conv2, f.layer2_8_conv1_weight, f.layer2_8_conv1_bias, nil, true, batch, layer2_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_8_conv2, a.layer2_8_conv1, f.layer2_8_conv2_weight, f.layer2_8_conv2_bias, a.layer2_7_conv2, true, batch, layer2_8_conv2_dims)
 
 	// layer3.0
-	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_8_relu_2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormEval(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
-	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormEval(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_8_relu_2, batch, layer3_0_shortcut_dims)
-	nn.Add(a.layer3_0_add, a.layer3_0_bn2, a.layer3_0_shortcut)
-	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_add)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_8_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_8_conv2, batch, layer3_0_shortcut_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, a.layer3_0_shortcut, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormEval(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
-	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormEval(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_1_add, a.layer3_1_bn2, a.layer3_0_relu_2)
-	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_add)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
 
 	// layer3.2
-	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_relu_2, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormEval(a.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_2_relu, a.layer3_2_bn1)
-	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormEval(a.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_2_add, a.layer3_2_bn2, a.layer3_1_relu_2)
-	nn.ReLU(a.layer3_2_relu_2, a.layer3_2_add)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_bias, a.layer3_1_conv2, true, batch, layer3_2_conv2_dims)
 
 	// layer3.3
-	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_relu_2, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
-	nn.BatchNormEval(a.layer3_3_bn1, a.layer3_3_conv1, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_3_relu, a.layer3_3_bn1)
-	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_relu, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
-	nn.BatchNormEval(a.layer3_3_bn2, a.layer3_3_conv2, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_3_add, a.layer3_3_bn2, a.layer3_2_relu_2)
-	nn.ReLU(a.layer3_3_relu_2, a.layer3_3_add)
+	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv2, f.layer3_3_conv1_weight, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_bias, a.layer3_2_conv2, true, batch, layer3_3_conv2_dims)
 
 	// layer3.4
-	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_relu_2, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
-	nn.BatchNormEval(a.layer3_4_bn1, a.layer3_4_conv1, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_4_relu, a.layer3_4_bn1)
-	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_relu, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
-	nn.BatchNormEval(a.layer3_4_bn2, a.layer3_4_conv2, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_4_add, a.layer3_4_bn2, a.layer3_3_relu_2)
-	nn.ReLU(a.layer3_4_relu_2, a.layer3_4_add)
+	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv2, f.layer3_4_conv1_weight, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_bias, a.layer3_3_conv2, true, batch, layer3_4_conv2_dims)
 
 	// layer3.5
-	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_relu_2, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
-	nn.BatchNormEval(a.layer3_5_bn1, a.layer3_5_conv1, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_5_relu, a.layer3_5_bn1)
-	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_relu, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
-	nn.BatchNormEval(a.layer3_5_bn2, a.layer3_5_conv2, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_5_add, a.layer3_5_bn2, a.layer3_4_relu_2)
-	nn.ReLU(a.layer3_5_relu_2, a.layer3_5_add)
+	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv2, f.layer3_5_conv1_weight, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_bias, a.layer3_4_conv2, true, batch, layer3_5_conv2_dims)
 
 	// layer3.6
-	nn.Conv2D(ws, a.layer3_6_conv1, a.layer3_5_relu_2, w.layer3_6_conv1_weight, nil, batch, layer3_6_conv1_dims)
-	nn.BatchNormEval(a.layer3_6_bn1, a.layer3_6_conv1, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_6_relu, a.layer3_6_bn1)
-	nn.Conv2D(ws, a.layer3_6_conv2, a.layer3_6_relu, w.layer3_6_conv2_weight, nil, batch, layer3_6_conv2_dims)
-	nn.BatchNormEval(a.layer3_6_bn2, a.layer3_6_conv2, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_6_add, a.layer3_6_bn2, a.layer3_5_relu_2)
-	nn.ReLU(a.layer3_6_relu_2, a.layer3_6_add)
+	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv2, f.layer3_6_conv1_weight, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_bias, a.layer3_5_conv2, true, batch, layer3_6_conv2_dims)
 
 	// layer3.7
-	nn.Conv2D(ws, a.layer3_7_conv1, a.layer3_6_relu_2, w.layer3_7_conv1_weight, nil, batch, layer3_7_conv1_dims)
-	nn.BatchNormEval(a.layer3_7_bn1, a.layer3_7_conv1, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_7_relu, a.layer3_7_bn1)
-	nn.Conv2D(ws, a.layer3_7_conv2, a.layer3_7_relu, w.layer3_7_conv2_weight, nil, batch, layer3_7_conv2_dims)
-	nn.BatchNormEval(a.layer3_7_bn2, a.layer3_7_conv2, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_7_add, a.layer3_7_bn2, a.layer3_6_relu_2)
-	nn.ReLU(a.layer3_7_relu_2, a.layer3_7_add)
+	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv2, f.layer3_7_conv1_weight, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_bias, a.layer3_6_conv2, true, batch, layer3_7_conv2_dims)
 
 	// layer3.8
-	nn.Conv2D(ws, a.layer3_8_conv1, a.layer3_7_relu_2, w.layer3_8_conv1_weight, nil, batch, layer3_8_conv1_dims)
-	nn.BatchNormEval(a.layer3_8_bn1, a.layer3_8_conv1, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, batch, 64, 64, float32(1e-05))
-	nn.ReLU(a.layer3_8_relu, a.layer3_8_bn1)
-	nn.Conv2D(ws, a.layer3_8_conv2, a.layer3_8_relu, w.layer3_8_conv2_weight, nil, batch, layer3_8_conv2_dims)
-	nn.BatchNormEval(a.layer3_8_bn2, a.layer3_8_conv2, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, batch, 64, 64, float32(1e-05))
-	nn.Add(a.layer3_8_add, a.layer3_8_bn2, a.layer3_7_relu_2)
-	nn.ReLU(a.layer3_8_relu_2, a.layer3_8_add)
+	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv2, f.layer3_8_conv1_weight, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_bias, a.layer3_7_conv2, true, batch, layer3_8_conv2_dims)
 
-	nn.GlobalAvgPool(a.avgpool, a.layer3_8_relu_2, batch*64, 64)
+	nn.GlobalAvgPool(a.avgpool, a.layer3_8_conv2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)
 	return a.fc, nil
 }
