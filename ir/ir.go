@@ -98,6 +98,10 @@ type Node struct {
 
 	Params []*Param
 
+	// Offset is where the node's value starts in the activation arena, in
+	// floats per image (a batch multiplies it), once memory is planned.
+	Offset int
+
 	// Block is the residual block instance the node belongs to ("layer1.0"),
 	// Stage the stage that holds that block ("layer1"); both empty outside.
 	Block, Stage string
@@ -147,6 +151,9 @@ type Graph struct {
 	Nodes  []*Node
 	Input  *Node
 	Output *Node
+	// ArenaFloats is the size of the planned activation arena, in floats
+	// per image; 0 until memory is planned. The input lives outside it.
+	ArenaFloats int
 }
 
 // Params lists every parameter in node order, which is also the order of
@@ -184,6 +191,12 @@ func (g *Graph) String() string {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "output %%%d\n", g.Output.ID)
+	if g.ArenaFloats > 0 {
+		fmt.Fprintf(&b, "arena %d floats per image\n", g.ArenaFloats)
+		for _, n := range g.Nodes[1:] {
+			fmt.Fprintf(&b, "  %%%d at %d..%d\n", n.ID, n.Offset, n.Offset+int(n.Shape.Elems()))
+		}
+	}
 	return b.String()
 }
 

@@ -68,5 +68,8 @@ func (g *Graph) Verify() error {
 			return fmt.Errorf("node %q is dangling: nothing uses its value", n.Name)
 		}
 	}
+	if g.ArenaFloats > 0 {
+		return g.CheckPlan()
+	}
 	return nil
 }

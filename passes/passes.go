@@ -26,6 +26,7 @@ var Inference = []Pass{
 	{"fold-bn", FoldBN},
 	{"fuse-add", FuseAdd},
 	{"fuse-relu", FuseReLU},
+	{"plan-memory", PlanMemory},
 }
 
 // ForInference returns a copy of g rewritten by the Inference pipeline.

@@ -133,3 +133,23 @@ func TestVerifierCatchesABrokenPass(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestMemoryPlan checks the plan of every spec (Run verifies it, which
+// includes ir.Graph.CheckPlan) and pins the target for resnet50 inference:
+// within 5% of the lower bound.
+func TestMemoryPlan(t *testing.T) {
+	for _, name := range specs.Names() {
+		g, err := ForInference(load(t, name), Config{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m := MemoryOf(g, 1)
+		if m.Planned < m.LowerBound || m.Planned > m.Naive {
+			t.Errorf("%s: planned %d outside [lower bound %d, naive %d]", name, m.Planned, m.LowerBound, m.Naive)
+		}
+		t.Logf("%-14s naive %10d planned %10d lower bound %10d (%.3f)", name, m.Naive, m.Planned, m.LowerBound, float64(m.Planned)/float64(m.LowerBound))
+		if name == "resnet50" && float64(m.Planned) > 1.05*float64(m.LowerBound) {
+			t.Errorf("resnet50: planned %d is more than 1.05 x the lower bound %d", m.Planned, m.LowerBound)
+		}
+	}
+}

@@ -178,12 +178,16 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			}
 		}
 	}
+	if infer.ArenaFloats == 0 {
+		return nil, fmt.Errorf("the inference graph has no memory plan; run the plan-memory pass")
+	}
+	// The arena and every offset are the plan's, not decided here.
+	p.inferFloats = infer.ArenaFloats
 	for _, n := range infer.Nodes[1:] {
 		if _, ok := p.ident[n.Name]; !ok {
 			return nil, fmt.Errorf("inference node %q is not in the network", n.Name)
 		}
-		p.inferOff[n] = p.inferFloats
-		p.inferFloats += int(n.Shape.Elems())
+		p.inferOff[n] = n.Offset
 		if n.Op == ir.OpConv && n.FoldBN != "" {
 			p.foldOff[n] = p.foldFloats
 			p.foldFloats += int(n.Params[0].Elems()) + n.Out

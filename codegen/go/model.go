@@ -51,7 +51,7 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("imageFloats").Op("=").Id("Channels").Op("*").Id("Height").Op("*").Id("Width"),
 		jen.Comment("activationFloats is the per-image size of the training activation arena."),
 		jen.Id("activationFloats").Op("=").Lit(p.actFloats),
-		jen.Comment("inferFloats is the per-image size of the inference activation arena."),
+		jen.Comment("inferFloats is the per-image size of the inference activation arena, as the\nmemory plan laid it out: values that are never alive together share it."),
 		jen.Id("inferFloats").Op("=").Lit(p.inferFloats),
 		jen.Comment("foldFloats holds the weights and biases of the convs with a batch norm folded in."),
 		jen.Id("foldFloats").Op("=").Lit(p.foldFloats),
@@ -297,7 +297,7 @@ func (gen *generator) model(f *jen.File) {
 		islices = append(islices, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
 			jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off+size).Op("*").Id("batch")))
 	}
-	comment(f, "inferLayout carves the inference buffers out of an arena sized for batch images.")
+	comment(f, "inferLayout carves the inference buffers out of an arena sized for batch images,\nat the offsets of the memory plan (buffers whose values are never alive together overlap).")
 	f.Func().Id("inferLayout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Id("inferActivations").Block(
 		jen.Return(jen.Id("inferActivations").ValuesFunc(func(gr *jen.Group) {
 			for _, s := range islices {

@@ -26,8 +26,11 @@ const (
 	imageFloats = Channels * Height * Width
 	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 565322
-	// inferFloats is the per-image size of the inference activation arena.
-	inferFloats = 188490
+	/*
+	   inferFloats is the per-image size of the inference activation arena, as the
+	   memory plan laid it out: values that are never alive together share it.
+	*/
+	inferFloats = 32768
 	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
 	foldFloats = 268384
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
@@ -762,30 +765,31 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
-// inferLayout carves the inference buffers out of an arena sized for batch images.
+// inferLayout carves the inference buffers out of an arena sized for batch images,
+// at the offsets of the memory plan (buffers whose values are never alive together overlap).
 func inferLayout(arena []float32, batch int) inferActivations {
 	return inferActivations{
 		conv1:          arena[0*batch : 16384*batch],
 		layer1_0_conv1: arena[16384*batch : 32768*batch],
-		layer1_0_conv2: arena[32768*batch : 49152*batch],
-		layer1_1_conv1: arena[49152*batch : 65536*batch],
-		layer1_1_conv2: arena[65536*batch : 81920*batch],
-		layer1_2_conv1: arena[81920*batch : 98304*batch],
-		layer1_2_conv2: arena[98304*batch : 114688*batch],
-		layer2_0_conv1: arena[114688*batch : 122880*batch],
-		layer2_0_conv2: arena[122880*batch : 131072*batch],
-		layer2_1_conv1: arena[131072*batch : 139264*batch],
-		layer2_1_conv2: arena[139264*batch : 147456*batch],
-		layer2_2_conv1: arena[147456*batch : 155648*batch],
-		layer2_2_conv2: arena[155648*batch : 163840*batch],
-		layer3_0_conv1: arena[163840*batch : 167936*batch],
-		layer3_0_conv2: arena[167936*batch : 172032*batch],
-		layer3_1_conv1: arena[172032*batch : 176128*batch],
-		layer3_1_conv2: arena[176128*batch : 180224*batch],
-		layer3_2_conv1: arena[180224*batch : 184320*batch],
-		layer3_2_conv2: arena[184320*batch : 188416*batch],
-		avgpool:        arena[188416*batch : 188480*batch],
-		fc:             arena[188480*batch : 188490*batch],
+		layer1_0_conv2: arena[0*batch : 16384*batch],
+		layer1_1_conv1: arena[16384*batch : 32768*batch],
+		layer1_1_conv2: arena[0*batch : 16384*batch],
+		layer1_2_conv1: arena[16384*batch : 32768*batch],
+		layer1_2_conv2: arena[0*batch : 16384*batch],
+		layer2_0_conv1: arena[16384*batch : 24576*batch],
+		layer2_0_conv2: arena[0*batch : 8192*batch],
+		layer2_1_conv1: arena[8192*batch : 16384*batch],
+		layer2_1_conv2: arena[0*batch : 8192*batch],
+		layer2_2_conv1: arena[8192*batch : 16384*batch],
+		layer2_2_conv2: arena[0*batch : 8192*batch],
+		layer3_0_conv1: arena[8192*batch : 12288*batch],
+		layer3_0_conv2: arena[0*batch : 4096*batch],
+		layer3_1_conv1: arena[4096*batch : 8192*batch],
+		layer3_1_conv2: arena[0*batch : 4096*batch],
+		layer3_2_conv1: arena[4096*batch : 8192*batch],
+		layer3_2_conv2: arena[0*batch : 4096*batch],
+		avgpool:        arena[4096*batch : 4160*batch],
+		fc:             arena[0*batch : 10*batch],
 	}
 }
 

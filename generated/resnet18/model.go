@@ -26,8 +26,11 @@ const (
 	imageFloats = Channels * Height * Width
 	// activationFloats is the per-image size of the training activation arena.
 	activationFloats = 8230376
-	// inferFloats is the per-image size of the inference activation arena.
-	inferFloats = 2685928
+	/*
+	   inferFloats is the per-image size of the inference activation arena, as the
+	   memory plan laid it out: values that are never alive together share it.
+	*/
+	inferFloats = 1003520
 	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
 	foldFloats = 11171712
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
@@ -807,32 +810,33 @@ func checkInput(x []float32, batch int) error {
 	return nil
 }
 
-// inferLayout carves the inference buffers out of an arena sized for batch images.
+// inferLayout carves the inference buffers out of an arena sized for batch images,
+// at the offsets of the memory plan (buffers whose values are never alive together overlap).
 func inferLayout(arena []float32, batch int) inferActivations {
 	return inferActivations{
 		conv1:                 arena[0*batch : 802816*batch],
 		maxpool:               arena[802816*batch : 1003520*batch],
-		layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
-		layer1_0_conv2:        arena[1204224*batch : 1404928*batch],
-		layer1_1_conv1:        arena[1404928*batch : 1605632*batch],
-		layer1_1_conv2:        arena[1605632*batch : 1806336*batch],
-		layer2_0_conv1:        arena[1806336*batch : 1906688*batch],
-		layer2_0_downsample_0: arena[1906688*batch : 2007040*batch],
-		layer2_0_conv2:        arena[2007040*batch : 2107392*batch],
-		layer2_1_conv1:        arena[2107392*batch : 2207744*batch],
-		layer2_1_conv2:        arena[2207744*batch : 2308096*batch],
-		layer3_0_conv1:        arena[2308096*batch : 2358272*batch],
-		layer3_0_downsample_0: arena[2358272*batch : 2408448*batch],
-		layer3_0_conv2:        arena[2408448*batch : 2458624*batch],
-		layer3_1_conv1:        arena[2458624*batch : 2508800*batch],
-		layer3_1_conv2:        arena[2508800*batch : 2558976*batch],
-		layer4_0_conv1:        arena[2558976*batch : 2584064*batch],
-		layer4_0_downsample_0: arena[2584064*batch : 2609152*batch],
-		layer4_0_conv2:        arena[2609152*batch : 2634240*batch],
-		layer4_1_conv1:        arena[2634240*batch : 2659328*batch],
-		layer4_1_conv2:        arena[2659328*batch : 2684416*batch],
-		avgpool:               arena[2684416*batch : 2684928*batch],
-		fc:                    arena[2684928*batch : 2685928*batch],
+		layer1_0_conv1:        arena[0*batch : 200704*batch],
+		layer1_0_conv2:        arena[200704*batch : 401408*batch],
+		layer1_1_conv1:        arena[0*batch : 200704*batch],
+		layer1_1_conv2:        arena[401408*batch : 602112*batch],
+		layer2_0_conv1:        arena[0*batch : 100352*batch],
+		layer2_0_downsample_0: arena[100352*batch : 200704*batch],
+		layer2_0_conv2:        arena[200704*batch : 301056*batch],
+		layer2_1_conv1:        arena[0*batch : 100352*batch],
+		layer2_1_conv2:        arena[100352*batch : 200704*batch],
+		layer3_0_conv1:        arena[0*batch : 50176*batch],
+		layer3_0_downsample_0: arena[50176*batch : 100352*batch],
+		layer3_0_conv2:        arena[100352*batch : 150528*batch],
+		layer3_1_conv1:        arena[0*batch : 50176*batch],
+		layer3_1_conv2:        arena[50176*batch : 100352*batch],
+		layer4_0_conv1:        arena[0*batch : 25088*batch],
+		layer4_0_downsample_0: arena[25088*batch : 50176*batch],
+		layer4_0_conv2:        arena[50176*batch : 75264*batch],
+		layer4_1_conv1:        arena[0*batch : 25088*batch],
+		layer4_1_conv2:        arena[25088*batch : 50176*batch],
+		avgpool:               arena[1000*batch : 1512*batch],
+		fc:                    arena[0*batch : 1000*batch],
 	}
 }
 
