@@ -101,6 +101,10 @@ type Node struct {
 	// Offset is where the node's value starts in the activation arena, in
 	// floats per image (a batch multiplies it), once memory is planned.
 	Offset int
+	// GradOffset is where the gradient of the node's value starts in the
+	// training arena, which also holds the values (at Offset), once the
+	// training step's memory is planned.
+	GradOffset int
 
 	// Block is the residual block instance the node belongs to ("layer1.0"),
 	// Stage the stage that holds that block ("layer1"); both empty outside.
@@ -154,6 +158,10 @@ type Graph struct {
 	// ArenaFloats is the size of the planned activation arena, in floats
 	// per image; 0 until memory is planned. The input lives outside it.
 	ArenaFloats int
+	// TrainArenaFloats is the size of the planned training arena (values
+	// kept for the backward pass and their gradients), in floats per
+	// image; 0 until planned. A graph has one plan or the other.
+	TrainArenaFloats int
 }
 
 // Params lists every parameter in node order, which is also the order of

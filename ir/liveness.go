@@ -10,6 +10,7 @@ import (
 // it to the last node that reads it, or to the end for the output.
 type Lifetime struct {
 	Node        *Node
+	Grad        bool // the gradient of Node's value, in a training step
 	First, Last int
 }
 
@@ -36,14 +37,17 @@ func (g *Graph) Lifetimes() []Lifetime {
 // while it writes the other.
 func (a Lifetime) Overlap(b Lifetime) bool { return a.First <= b.Last && b.First <= a.Last }
 
-// LowerBound is the largest total size of values alive at the same node:
+// LowerBound is the largest total size of values alive at the same time:
 // no arena can be smaller. Sizes are floats per image.
-func (g *Graph) LowerBound() int {
-	delta := make([]int, len(g.Nodes)+2)
-	for _, l := range g.Lifetimes() {
-		size := int(l.Node.Shape.Elems())
-		delta[l.First] += size
-		delta[l.Last+1] -= size
+func LowerBound(ls []Lifetime) int {
+	end := 0
+	for _, l := range ls {
+		end = max(end, l.Last)
+	}
+	delta := make([]int, end+2)
+	for _, l := range ls {
+		delta[l.First] += l.Size()
+		delta[l.Last+1] -= l.Size()
 	}
 	best, live := 0, 0
 	for _, d := range delta {
@@ -53,31 +57,101 @@ func (g *Graph) LowerBound() int {
 	return best
 }
 
-// CheckPlan proves a memory plan: every value lies inside the arena, and
-// no two values alive at the same node share a float.
-func (g *Graph) CheckPlan() error {
-	ls := g.Lifetimes()
+// CheckPlan proves an inference memory plan: every value lies inside the
+// arena, and no two values alive at the same node share a float.
+func (g *Graph) CheckPlan() error { return checkPlacement(g.Lifetimes(), g.ArenaFloats) }
+
+// CheckTrainPlan proves a training memory plan in the same way, over the
+// values and gradients of TrainLifetimes.
+func (g *Graph) CheckTrainPlan() error { return checkPlacement(g.TrainLifetimes(), g.TrainArenaFloats) }
+
+func checkPlacement(ls []Lifetime, arena int) error {
 	for _, l := range ls {
-		n := l.Node
-		if n.Offset < 0 || n.Offset+int(n.Shape.Elems()) > g.ArenaFloats {
-			return fmt.Errorf("node %q at %d..%d lies outside the %d-float arena", n.Name, n.Offset, n.Offset+int(n.Shape.Elems()), g.ArenaFloats)
+		if l.Offset() < 0 || l.Offset()+l.Size() > arena {
+			return fmt.Errorf("%s at %d..%d lies outside the %d-float arena", l, l.Offset(), l.Offset()+l.Size(), arena)
 		}
 	}
 	// Sweep by offset: sort by start, compare each value with those whose
 	// memory it could reach.
-	sort.Slice(ls, func(i, j int) bool { return ls[i].Node.Offset < ls[j].Node.Offset })
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Offset() < ls[j].Offset() })
 	for i, a := range ls {
-		end := a.Node.Offset + int(a.Node.Shape.Elems())
+		end := a.Offset() + a.Size()
 		for _, b := range ls[i+1:] {
-			if b.Node.Offset >= end {
+			if b.Offset() >= end {
 				break
 			}
 			if a.Overlap(b) {
-				return fmt.Errorf("nodes %q (%d..%d, alive %d..%d) and %q (%d..%d, alive %d..%d) share memory while both are alive",
-					a.Node.Name, a.Node.Offset, end, a.First, a.Last,
-					b.Node.Name, b.Node.Offset, b.Node.Offset+int(b.Node.Shape.Elems()), b.First, b.Last)
+				return fmt.Errorf("%s (%d..%d, alive %d..%d) and %s (%d..%d, alive %d..%d) share memory while both are alive",
+					a, a.Offset(), end, a.First, a.Last, b, b.Offset(), b.Offset()+b.Size(), b.First, b.Last)
 			}
 		}
 	}
 	return nil
+}
+
+// Offset is where the lifetime's value is placed.
+func (l Lifetime) Offset() int {
+	if l.Grad {
+		return l.Node.GradOffset
+	}
+	return l.Node.Offset
+}
+
+// SetOffset places the lifetime's value.
+func (l Lifetime) SetOffset(off int) {
+	if l.Grad {
+		l.Node.GradOffset = off
+	} else {
+		l.Node.Offset = off
+	}
+}
+
+// Size is the value's size in floats per image.
+func (l Lifetime) Size() int { return int(l.Node.Shape.Elems()) }
+
+func (l Lifetime) String() string {
+	if l.Grad {
+		return fmt.Sprintf("the gradient of %q", l.Node.Name)
+	}
+	return fmt.Sprintf("node %q", l.Node.Name)
+}
+
+// TrainLifetimes are the lifetimes of a training step's values and
+// gradients on its schedule: the forward pass runs node n at time n, the
+// loss at time N+1 (N nodes after the input), and the backward pass of
+// node n at time 2N+2-n. A value lives until the last forward or backward
+// step that reads it (a conv, BN, max pool or fc reads its input again
+// backward; a ReLU reads its output); the logits live to the end, for
+// Trainer.Logits. A gradient lives from the first backward step that adds
+// to it (its last user's) to its node's own backward step.
+func (g *Graph) TrainLifetimes() []Lifetime {
+	n := len(g.Nodes) - 1
+	back := func(node *Node) int { return 2*n + 2 - node.ID }
+	last := make([]int, len(g.Nodes))
+	gradFirst := make([]int, len(g.Nodes))
+	for _, u := range g.Nodes {
+		last[u.ID] = max(last[u.ID], u.ID)
+		if u.Op == OpReLU {
+			last[u.ID] = max(last[u.ID], back(u))
+		}
+		for _, a := range u.Args {
+			last[a.ID] = max(last[a.ID], u.ID)
+			switch u.Op {
+			case OpConv, OpBatchNorm, OpMaxPool, OpLinear:
+				last[a.ID] = max(last[a.ID], back(u))
+			}
+			if gradFirst[a.ID] == 0 || back(u) < gradFirst[a.ID] {
+				gradFirst[a.ID] = back(u)
+			}
+		}
+	}
+	end := 2*n + 2
+	last[g.Output.ID] = end
+	gradFirst[g.Output.ID] = n + 1
+	out := make([]Lifetime, 0, 2*n)
+	for _, node := range g.Nodes[1:] {
+		out = append(out, Lifetime{Node: node, First: node.ID, Last: last[node.ID]})
+		out = append(out, Lifetime{Node: node, Grad: true, First: gradFirst[node.ID], Last: back(node)})
+	}
+	return out
 }

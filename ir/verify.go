@@ -68,8 +68,14 @@ func (g *Graph) Verify() error {
 			return fmt.Errorf("node %q is dangling: nothing uses its value", n.Name)
 		}
 	}
+	if g.ArenaFloats > 0 && g.TrainArenaFloats > 0 {
+		return fmt.Errorf("%s: a graph has an inference plan or a training plan, not both", g.Name)
+	}
 	if g.ArenaFloats > 0 {
 		return g.CheckPlan()
+	}
+	if g.TrainArenaFloats > 0 {
+		return g.CheckTrainPlan()
 	}
 	return nil
 }

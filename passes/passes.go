@@ -29,6 +29,21 @@ var Inference = []Pass{
 	{"plan-memory", PlanMemory},
 }
 
+// Training is the pipeline for the training step: no fusion yet, the
+// memory plan of values and gradients.
+var Training = []Pass{
+	{"plan-training-memory", PlanTrainingMemory},
+}
+
+// ForTraining returns a copy of g rewritten by the Training pipeline.
+func ForTraining(g *ir.Graph, cfg Config) (*ir.Graph, error) {
+	c := g.Clone()
+	if err := Run(c, Training, cfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // ForInference returns a copy of g rewritten by the Inference pipeline.
 func ForInference(g *ir.Graph, cfg Config) (*ir.Graph, error) {
 	c := g.Clone()
