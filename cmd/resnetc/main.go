@@ -131,7 +131,7 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	out := fs.String("o", "", "write the package into `DIR`/<name>/ (required)")
 	pkg := fs.String("name", "", "Go package name and folder (default: the network's name)")
-	dump := fs.String("dump-ir", "", "print the inference IR after the pass `PASS` (frontend, fold-bn, fuse-add, fuse-relu)")
+	dump := fs.String("dump-ir", "", "print the IR after the pass `PASS` (see resnetc passes)")
 	g, source, defs, err := parseSpecArgs(fs, args, stderr)
 	if err != nil {
 		return err
@@ -144,11 +144,11 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	for _, d := range defs {
 		defStrings = append(defStrings, d.Name+"="+d.Value)
 	}
-	infer, err := passes.ForInference(g, passes.Config{Dump: *dump, DumpTo: stdout})
+	train, infer, err := pipelines(g, *dump, stdout)
 	if err != nil {
 		return fmt.Errorf("%s: %v", source, err)
 	}
-	files, err := gogen.Generate(g, infer, gogen.Options{Package: *pkg, Source: filepath.ToSlash(source), Defines: defStrings})
+	files, err := gogen.Generate(train, infer, gogen.Options{Package: *pkg, Source: filepath.ToSlash(source), Defines: defStrings})
 	if err != nil {
 		return fmt.Errorf("%s: %v", source, err)
 	}
@@ -167,6 +167,39 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: wrote %d files to %s\n", source, len(files), dir)
 	return nil
+}
+
+// pipelines runs the training and the inference passes on copies of g,
+// printing the IR after the pass named dump, if any.
+func pipelines(g *ir.Graph, dump string, w io.Writer) (train, infer *ir.Graph, err error) {
+	inTrain, inInfer := false, false
+	for _, n := range passes.Names(passes.Training)[1:] {
+		inTrain = inTrain || n == dump
+	}
+	for _, n := range passes.Names(passes.Inference) {
+		inInfer = inInfer || n == dump
+	}
+	if dump != "" && !inTrain && !inInfer {
+		return nil, nil, fmt.Errorf("-dump-ir=%s: no such pass; the passes are %s", dump, passList())
+	}
+	cfg := func(on bool) passes.Config {
+		if on {
+			return passes.Config{Dump: dump, DumpTo: w}
+		}
+		return passes.Config{}
+	}
+	if train, err = passes.ForTraining(g, cfg(inTrain)); err != nil {
+		return nil, nil, err
+	}
+	if infer, err = passes.ForInference(g, cfg(inInfer)); err != nil {
+		return nil, nil, err
+	}
+	return train, infer, nil
+}
+
+func passList() string {
+	return "inference: " + strings.Join(passes.Names(passes.Inference), ", ") +
+		"; training: " + strings.Join(passes.Names(passes.Training)[1:], ", ")
 }
 
 // writeAtomic writes data to a temporary file beside path and renames it,

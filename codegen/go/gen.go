@@ -34,9 +34,10 @@ type File struct {
 }
 
 // Generate returns the files of the package for a network: g is the graph
-// as the front end built it (the training code follows it, and it gives
-// the state_dict order), infer the same network after the inference passes
-// (fused convolutions), which Forward follows.
+// after the training passes (the training code follows it and its memory
+// plan, and it keeps the state_dict order), infer the same network after
+// the inference passes (fused convolutions, its own plan), which Forward
+// follows.
 func Generate(g, infer *ir.Graph, opt Options) ([]File, error) {
 	if err := g.Verify(); err != nil {
 		return nil, err
@@ -109,8 +110,9 @@ type plan struct {
 	paramOff    map[*ir.Param]int // offset in the float slab
 	trainable   int               // floats of trainable parameters
 	paramFloats int               // all float parameters
-	actOff      map[*ir.Node]int  // per-image offset in the activation arena
-	actFloats   int               // per-image arena size
+	actOff      map[*ir.Node]int  // per-image offset of a value in the training arena
+	gradOff     map[*ir.Node]int  // per-image offset of its gradient there
+	actFloats   int               // per-image training arena size
 	bnOff       map[*ir.Node]int  // offset of a BN's saved mean (invstd follows)
 	bnFloats    int
 	colFloats   int
@@ -125,7 +127,7 @@ type plan struct {
 }
 
 func newPlan(g, infer *ir.Graph) (*plan, error) {
-	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{},
+	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{}, gradOff: map[*ir.Node]int{},
 		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{}}
 	taken := map[string]string{}
 	name := func(s string) error {
@@ -166,8 +168,7 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 		}
 	}
 	for _, n := range g.Nodes[1:] {
-		p.actOff[n] = p.actFloats
-		p.actFloats += int(n.Shape.Elems())
+		p.actOff[n], p.gradOff[n] = n.Offset, n.GradOffset
 		switch n.Op {
 		case ir.OpBatchNorm:
 			p.bnOff[n] = p.bnFloats
@@ -178,6 +179,10 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			}
 		}
 	}
+	if g.TrainArenaFloats == 0 {
+		return nil, fmt.Errorf("the training graph has no memory plan; run the plan-training-memory pass")
+	}
+	p.actFloats = g.TrainArenaFloats
 	if infer.ArenaFloats == 0 {
 		return nil, fmt.Errorf("the inference graph has no memory plan; run the plan-memory pass")
 	}

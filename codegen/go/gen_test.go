@@ -19,16 +19,25 @@ func inference(t *testing.T, g *ir.Graph) *ir.Graph {
 	return gi
 }
 
+func training(t *testing.T, g *ir.Graph) *ir.Graph {
+	t.Helper()
+	gt, err := passes.ForTraining(g, passes.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gt
+}
+
 func TestGenerateIsDeterministic(t *testing.T) {
 	g, err := frontend.Load("cifar_resnet", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Generate(g, inference(t, g), Options{Source: "specs/cifar_resnet.rn"})
+	a, err := Generate(training(t, g), inference(t, g), Options{Source: "specs/cifar_resnet.rn"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Generate(g, inference(t, g), Options{Source: "specs/cifar_resnet.rn"})
+	b, _ := Generate(training(t, g), inference(t, g), Options{Source: "specs/cifar_resnet.rn"})
 	for i := range a {
 		if string(a[i].Data) != string(b[i].Data) {
 			t.Errorf("%s differs between two runs", a[i].Name)
@@ -44,14 +53,14 @@ func TestNamesThatAreGoKeywords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Generate(g, inference(t, g), Options{Source: "k.rn"})
+	files, err := Generate(training(t, g), inference(t, g), Options{Source: "k.rn"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`\btype_ +\[\]float32`).Match(files[0].Data) {
 		t.Error("the label type did not become the identifier type_")
 	}
-	if _, err := Generate(g, inference(t, g), Options{Package: "func", Source: "k.rn"}); err == nil || !strings.Contains(err.Error(), "not a valid Go package name") {
+	if _, err := Generate(training(t, g), inference(t, g), Options{Package: "func", Source: "k.rn"}); err == nil || !strings.Contains(err.Error(), "not a valid Go package name") {
 		t.Errorf("package func: %v", err)
 	}
 }

@@ -49,8 +49,8 @@ func (gen *generator) model(f *jen.File) {
 	f.Line()
 	f.Const().Defs(
 		jen.Id("imageFloats").Op("=").Id("Channels").Op("*").Id("Height").Op("*").Id("Width"),
-		jen.Comment("activationFloats is the per-image size of the training activation arena."),
-		jen.Id("activationFloats").Op("=").Lit(p.actFloats),
+		jen.Comment("trainFloats is the per-image size of the training arena, as the memory plan\nlaid it out: the values the backward pass needs and the gradients, overlapping\nwhere they are never alive together."),
+		jen.Id("trainFloats").Op("=").Lit(p.actFloats),
 		jen.Comment("inferFloats is the per-image size of the inference activation arena, as the\nmemory plan laid it out: values that are never alive together share it."),
 		jen.Id("inferFloats").Op("=").Lit(p.inferFloats),
 		jen.Comment("foldFloats holds the weights and biases of the convs with a batch norm folded in."),
@@ -64,8 +64,8 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("bnStatFloats").Op("=").Lit(p.bnFloats),
 		jen.Comment("bnCounters is the number of BN num_batches_tracked counters."),
 		jen.Id("bnCounters").Op("=").Lit(len(p.counter)),
-		jen.Comment("maxBatch keeps the activation arenas of a model and its trainer under 16 GiB."),
-		jen.Id("maxBatch").Op("=").Lit(max(1, (16<<30)/(8*p.actFloats))),
+		jen.Comment("maxBatch keeps the inference and training arenas under 16 GiB."),
+		jen.Id("maxBatch").Op("=").Lit(max(1, (16<<30)/(4*(p.actFloats+p.inferFloats)))),
 	)
 	f.Line()
 
@@ -114,7 +114,7 @@ func (gen *generator) model(f *jen.File) {
 	comment(f, "weights are the model's float tensors: slices of Model.data.")
 	f.Type().Id("weights").Struct(wFields...)
 	f.Line()
-	comment(f, "activations has one buffer per layer output, each batch times the per-image shape.")
+	comment(f, "activations has one buffer per layer output of the training graph (or its\ngradient), each batch times the per-image shape.")
 	f.Type().Id("activations").Struct(aFields...)
 	f.Line()
 	var iFields, fFields []jen.Code
@@ -138,9 +138,6 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("counts").Index().Int64().Comment("each BN's num_batches_tracked, in state_dict order"),
 		jen.Id("params").Index().Qual(NN, "Param"),
 		jen.Id("ws").Op("*").Qual(NN, "Workspace"),
-		jen.Id("arena").Index().Float32().Comment("training activations, grown to the largest batch seen"),
-		jen.Id("a").Id("activations"),
-		jen.Id("batch").Int().Comment("batch that a is laid out for"),
 		jen.Id("fold").Index().Float32().Comment("folded conv weights for inference"),
 		jen.Id("f").Id("folded"),
 		jen.Id("stale").Bool().Comment("fold is out of date: weights or BN statistics changed"),
@@ -255,29 +252,29 @@ func (gen *generator) model(f *jen.File) {
 		jen.Return(nnq("SaveParams").Call(jen.Id("path"), jen.Id("m").Dot("params"))))
 	f.Line()
 
-	// Layout.
-	var slices []jen.Code
+	// Training layout: values at Offset, gradients at GradOffset.
+	var aSlices, dSlices []jen.Code
 	for _, n := range g.Nodes[1:] {
-		off, size := p.actOff[n], int(n.Shape.Elems())
-		slices = append(slices, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
-			jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off+size).Op("*").Id("batch")))
+		size := int(n.Shape.Elems())
+		for _, x := range []struct {
+			off  int
+			list *[]jen.Code
+		}{{p.actOff[n], &aSlices}, {p.gradOff[n], &dSlices}} {
+			*x.list = append(*x.list, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
+				jen.Lit(x.off).Op("*").Id("batch").Op(":").Lit(x.off+size).Op("*").Id("batch")))
+		}
 	}
-	comment(f, "layout carves one buffer per layer out of an arena sized for batch images.")
-	f.Func().Id("layout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Id("activations").Block(
-		jen.Return(jen.Id("activations").ValuesFunc(func(gr *jen.Group) {
+	lit := func(slices []jen.Code) *jen.Statement {
+		return jen.Id("activations").ValuesFunc(func(gr *jen.Group) {
 			for _, s := range slices {
 				gr.Line().Add(s)
 			}
 			gr.Line()
-		})))
-	f.Line()
-	comment(f, "prepare lays the activations out for batch, growing the arena if needed.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("prepare").Params(jen.Id("batch").Int()).Block(
-		jen.If(jen.Id("batch").Op("==").Id("m").Dot("batch")).Block(jen.Return()),
-		jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("activationFloats"), jen.Id("need").Op(">").Len(jen.Id("m").Dot("arena"))).Block(
-			jen.Id("m").Dot("arena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
-		jen.Id("m").Dot("a").Op(",").Id("m").Dot("batch").Op("=").Id("layout").Call(jen.Id("m").Dot("arena"), jen.Id("batch")).Op(",").Id("batch"),
-	)
+		})
+	}
+	comment(f, "trainLayout carves the values and the gradients of a training step out of one\narena sized for batch images, at the offsets of the memory plan.")
+	f.Func().Id("trainLayout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Params(jen.Id("a"), jen.Id("d").Id("activations")).Block(
+		jen.Return(lit(aSlices), lit(dSlices)))
 	f.Line()
 	comment(f, "checkInput rejects a batch size or an input length that do not fit.")
 	f.Func().Id("checkInput").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Error().Block(

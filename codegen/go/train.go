@@ -44,9 +44,10 @@ func (gen *generator) train(f *jen.File) {
 		jen.Id("stats").Index().Float32(),
 		jen.Id("s").Id("bnStats"),
 		jen.Id("backup").Index().Float32().Comment("BN running statistics before the step, restored if the loss is not finite"),
-		jen.Id("arena").Index().Float32().Comment("gradients of the activations"),
-		jen.Id("d").Id("activations"),
-		jen.Id("batch").Int(),
+		jen.Id("arena").Index().Float32().Comment("the planned training arena"),
+		jen.Id("a").Id("activations").Comment("values of the train-mode forward pass"),
+		jen.Id("d").Id("activations").Comment("their gradients"),
+		jen.Id("batch").Int().Comment("batch that a and d are laid out for"),
 	)
 	f.Line()
 
@@ -92,7 +93,7 @@ func (gen *generator) train(f *jen.File) {
 	f.Line()
 	comment(f, "Logits returns the train-mode logits of the last Loss, Gradients or Step call.\nThey alias the model's memory and are valid until the next call.")
 	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Logits").Params().Index().Float32().Block(
-		jen.Return(jen.Id("t").Dot("m").Dot("a").Dot(gen.id(g.Output.Name))))
+		jen.Return(jen.Id("t").Dot("a").Dot(gen.id(g.Output.Name))))
 	f.Line()
 
 	t := func() *jen.Statement { return jen.Id("t") }
@@ -126,19 +127,17 @@ func (gen *generator) train(f *jen.File) {
 		jen.For(jen.List(jen.Id("i"), jen.Id("l")).Op(":=").Range().Id("labels")).Block(
 			jen.If(jen.Id("l").Op("<").Lit(0).Op("||").Id("l").Op(">=").Id("Classes")).Block(
 				jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(gen.pkg+": label %d of image %d is out of range 0..%d"), jen.Id("l"), jen.Id("i"), jen.Id("Classes").Op("-").Lit(1))))),
-		t().Dot("m").Dot("prepare").Call(jen.Id("batch")),
 		jen.If(jen.Id("batch").Op("!=").Add(t()).Dot("batch")).Block(
-			jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("activationFloats"), jen.Id("need").Op(">").Len(t().Dot("arena"))).Block(
+			jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("trainFloats"), jen.Id("need").Op(">").Len(t().Dot("arena"))).Block(
 				t().Dot("arena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
-			t().Dot("d").Op(",").Add(t()).Dot("batch").Op("=").Id("layout").Call(t().Dot("arena"), jen.Id("batch")).Op(",").Id("batch"),
+			jen.List(t().Dot("a"), t().Dot("d")).Op("=").Id("trainLayout").Call(t().Dot("arena"), jen.Id("batch")),
+			t().Dot("batch").Op("=").Id("batch"),
 		),
 		jen.Copy(t().Dot("backup"), t().Dot("m").Dot("data").Index(jen.Id("trainableFloats").Op(":"))),
 		t().Dot("forward").Call(jen.Id("x"), jen.Id("batch")),
 		jen.Comment("The BN running statistics moved; Forward must refold them."),
 		t().Dot("m").Dot("stale").Op("=").True(),
-		jen.Comment("Gradients accumulate into the activation arena, so it starts at zero."),
-		jen.Clear(t().Dot("arena").Index(jen.Op(":").Id("batch").Op("*").Id("activationFloats"))),
-		jen.Id("loss").Op(":=").Qual(NN, "SoftmaxCrossEntropy").Call(t().Dot("d").Dot(gen.id(g.Output.Name)), t().Dot("m").Dot("a").Dot(gen.id(g.Output.Name)),
+		jen.Id("loss").Op(":=").Qual(NN, "SoftmaxCrossEntropy").Call(t().Dot("d").Dot(gen.id(g.Output.Name)), t().Dot("a").Dot(gen.id(g.Output.Name)),
 			jen.Id("labels"), jen.Id("batch"), jen.Id("Classes")),
 		jen.If(jen.Qual("math", "IsNaN").Call(jen.Id("loss")).Op("||").Qual("math", "IsInf").Call(jen.Id("loss"), jen.Lit(0))).Block(
 			jen.Comment("Leave the model as it was: no update, and the BN statistics restored."),
@@ -158,6 +157,7 @@ func (gen *generator) train(f *jen.File) {
 	f.Line()
 
 	bwd := []jen.Code{gen.locals(true)}
+	cleared := map[*ir.Node]bool{}
 	nodes := g.Nodes[1:]
 	block := ""
 	for i := len(nodes) - 1; i >= 0; i-- {
@@ -169,16 +169,24 @@ func (gen *generator) train(f *jen.File) {
 				bwd = append(bwd, jen.Comment(block))
 			}
 		}
+		// A gradient shares memory with values that died before it, so
+		// the first step that adds to it clears it.
+		for _, a := range n.Args {
+			if a.Op != ir.OpInput && !cleared[a] {
+				cleared[a] = true
+				bwd = append(bwd, jen.Clear(gen.grad(a)))
+			}
+		}
 		bwd = append(bwd, gen.backwardNode(n)...)
 	}
-	comment(f, "backward propagates the loss gradient from the logits to every tensor,\nlayer by layer in reverse; activation gradients accumulate, since a block's\ninput feeds both its branch and its shortcut.")
+	comment(f, "backward propagates the loss gradient from the logits to every tensor,\nlayer by layer in reverse; activation gradients accumulate, since a block's\ninput feeds both its branch and its shortcut, after the first contribution\nclears their planned buffer.")
 	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("backward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Block(bwd...)
 }
 
 // locals declares the short names the pass bodies use.
 func (gen *generator) locals(backward bool) jen.Code {
 	names := []jen.Code{jen.Id("w"), jen.Id("a"), jen.Id("s"), jen.Id("ws")}
-	vals := []jen.Code{jen.Op("&").Id("t").Dot("m").Dot("w"), jen.Op("&").Id("t").Dot("m").Dot("a"), jen.Op("&").Id("t").Dot("s"), jen.Id("t").Dot("m").Dot("ws")}
+	vals := []jen.Code{jen.Op("&").Id("t").Dot("m").Dot("w"), jen.Op("&").Id("t").Dot("a"), jen.Op("&").Id("t").Dot("s"), jen.Id("t").Dot("m").Dot("ws")}
 	if backward {
 		names = append(names, jen.Id("d"), jen.Id("g"))
 		vals = append(vals, jen.Op("&").Id("t").Dot("d"), jen.Op("&").Id("t").Dot("g"))

@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the training activation arena.
-	activationFloats = 565322
+	/*
+	   trainFloats is the per-image size of the training arena, as the memory plan
+	   laid it out: the values the backward pass needs and the gradients, overlapping
+	   where they are never alive together.
+	*/
+	trainFloats = 385034
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -42,8 +46,8 @@ const (
 	bnStatFloats = 1376
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 19
-	// maxBatch keeps the activation arenas of a model and its trainer under 16 GiB.
-	maxBatch = 3798
+	// maxBatch keeps the inference and training arenas under 16 GiB.
+	maxBatch = 10279
 )
 
 // Layer shapes, per image.
@@ -170,7 +174,8 @@ type weights struct {
 	fc_bias                   []float32 // 10
 }
 
-// activations has one buffer per layer output, each batch times the per-image shape.
+// activations has one buffer per layer output of the training graph (or its
+// gradient), each batch times the per-image shape.
 type activations struct {
 	conv1           []float32 // conv 16x32x32
 	bn1             []float32 // bn 16x32x32
@@ -290,9 +295,6 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // training activations, grown to the largest batch seen
-	a      activations
-	batch  int       // batch that a is laid out for
 	fold   []float32 // folded conv weights for inference
 	f      folded
 	stale  bool      // fold is out of date: weights or BN statistics changed
@@ -678,80 +680,130 @@ func (m *Model) SaveWeights(path string) error {
 	return nn.SaveParams(path, m.params)
 }
 
-// layout carves one buffer per layer out of an arena sized for batch images.
-func layout(arena []float32, batch int) activations {
+// trainLayout carves the values and the gradients of a training step out of one
+// arena sized for batch images, at the offsets of the memory plan.
+func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
-		conv1:           arena[0*batch : 16384*batch],
-		bn1:             arena[16384*batch : 32768*batch],
-		relu:            arena[32768*batch : 49152*batch],
-		layer1_0_conv1:  arena[49152*batch : 65536*batch],
-		layer1_0_bn1:    arena[65536*batch : 81920*batch],
-		layer1_0_relu:   arena[81920*batch : 98304*batch],
-		layer1_0_conv2:  arena[98304*batch : 114688*batch],
-		layer1_0_bn2:    arena[114688*batch : 131072*batch],
-		layer1_0_relu_2: arena[131072*batch : 147456*batch],
-		layer1_1_conv1:  arena[147456*batch : 163840*batch],
-		layer1_1_bn1:    arena[163840*batch : 180224*batch],
-		layer1_1_relu:   arena[180224*batch : 196608*batch],
-		layer1_1_conv2:  arena[196608*batch : 212992*batch],
-		layer1_1_bn2:    arena[212992*batch : 229376*batch],
-		layer1_1_relu_2: arena[229376*batch : 245760*batch],
-		layer1_2_conv1:  arena[245760*batch : 262144*batch],
-		layer1_2_bn1:    arena[262144*batch : 278528*batch],
-		layer1_2_relu:   arena[278528*batch : 294912*batch],
-		layer1_2_conv2:  arena[294912*batch : 311296*batch],
-		layer1_2_bn2:    arena[311296*batch : 327680*batch],
-		layer1_2_relu_2: arena[327680*batch : 344064*batch],
-		layer2_0_conv1:  arena[344064*batch : 352256*batch],
-		layer2_0_bn1:    arena[352256*batch : 360448*batch],
-		layer2_0_relu:   arena[360448*batch : 368640*batch],
-		layer2_0_conv2:  arena[368640*batch : 376832*batch],
-		layer2_0_bn2:    arena[376832*batch : 385024*batch],
-		layer2_0_relu_2: arena[385024*batch : 393216*batch],
-		layer2_1_conv1:  arena[393216*batch : 401408*batch],
-		layer2_1_bn1:    arena[401408*batch : 409600*batch],
-		layer2_1_relu:   arena[409600*batch : 417792*batch],
-		layer2_1_conv2:  arena[417792*batch : 425984*batch],
-		layer2_1_bn2:    arena[425984*batch : 434176*batch],
-		layer2_1_relu_2: arena[434176*batch : 442368*batch],
-		layer2_2_conv1:  arena[442368*batch : 450560*batch],
-		layer2_2_bn1:    arena[450560*batch : 458752*batch],
-		layer2_2_relu:   arena[458752*batch : 466944*batch],
-		layer2_2_conv2:  arena[466944*batch : 475136*batch],
-		layer2_2_bn2:    arena[475136*batch : 483328*batch],
-		layer2_2_relu_2: arena[483328*batch : 491520*batch],
-		layer3_0_conv1:  arena[491520*batch : 495616*batch],
-		layer3_0_bn1:    arena[495616*batch : 499712*batch],
-		layer3_0_relu:   arena[499712*batch : 503808*batch],
-		layer3_0_conv2:  arena[503808*batch : 507904*batch],
-		layer3_0_bn2:    arena[507904*batch : 512000*batch],
-		layer3_0_relu_2: arena[512000*batch : 516096*batch],
-		layer3_1_conv1:  arena[516096*batch : 520192*batch],
-		layer3_1_bn1:    arena[520192*batch : 524288*batch],
-		layer3_1_relu:   arena[524288*batch : 528384*batch],
-		layer3_1_conv2:  arena[528384*batch : 532480*batch],
-		layer3_1_bn2:    arena[532480*batch : 536576*batch],
-		layer3_1_relu_2: arena[536576*batch : 540672*batch],
-		layer3_2_conv1:  arena[540672*batch : 544768*batch],
-		layer3_2_bn1:    arena[544768*batch : 548864*batch],
-		layer3_2_relu:   arena[548864*batch : 552960*batch],
-		layer3_2_conv2:  arena[552960*batch : 557056*batch],
-		layer3_2_bn2:    arena[557056*batch : 561152*batch],
-		layer3_2_relu_2: arena[561152*batch : 565248*batch],
-		avgpool:         arena[565248*batch : 565312*batch],
-		fc:              arena[565312*batch : 565322*batch],
-	}
-}
-
-// prepare lays the activations out for batch, growing the arena if needed.
-func (m *Model) prepare(batch int) {
-	if batch == m.batch {
-		return
-	}
-	if need := batch * activationFloats; need > len(m.arena) {
-		m.arena = make([]float32, need)
-	}
-	m.a, m.batch = layout(m.arena, batch), batch
+			conv1:           arena[0*batch : 16384*batch],
+			bn1:             arena[16384*batch : 32768*batch],
+			relu:            arena[32768*batch : 49152*batch],
+			layer1_0_conv1:  arena[16384*batch : 32768*batch],
+			layer1_0_bn1:    arena[49152*batch : 65536*batch],
+			layer1_0_relu:   arena[65536*batch : 81920*batch],
+			layer1_0_conv2:  arena[49152*batch : 65536*batch],
+			layer1_0_bn2:    arena[81920*batch : 98304*batch],
+			layer1_0_relu_2: arena[98304*batch : 114688*batch],
+			layer1_1_conv1:  arena[81920*batch : 98304*batch],
+			layer1_1_bn1:    arena[114688*batch : 131072*batch],
+			layer1_1_relu:   arena[131072*batch : 147456*batch],
+			layer1_1_conv2:  arena[114688*batch : 131072*batch],
+			layer1_1_bn2:    arena[147456*batch : 163840*batch],
+			layer1_1_relu_2: arena[163840*batch : 180224*batch],
+			layer1_2_conv1:  arena[147456*batch : 163840*batch],
+			layer1_2_bn1:    arena[180224*batch : 196608*batch],
+			layer1_2_relu:   arena[196608*batch : 212992*batch],
+			layer1_2_conv2:  arena[180224*batch : 196608*batch],
+			layer1_2_bn2:    arena[212992*batch : 229376*batch],
+			layer1_2_relu_2: arena[229376*batch : 245760*batch],
+			layer2_0_conv1:  arena[212992*batch : 221184*batch],
+			layer2_0_bn1:    arena[221184*batch : 229376*batch],
+			layer2_0_relu:   arena[245760*batch : 253952*batch],
+			layer2_0_conv2:  arena[221184*batch : 229376*batch],
+			layer2_0_bn2:    arena[253952*batch : 262144*batch],
+			layer2_0_relu_2: arena[262144*batch : 270336*batch],
+			layer2_1_conv1:  arena[253952*batch : 262144*batch],
+			layer2_1_bn1:    arena[270336*batch : 278528*batch],
+			layer2_1_relu:   arena[278528*batch : 286720*batch],
+			layer2_1_conv2:  arena[270336*batch : 278528*batch],
+			layer2_1_bn2:    arena[286720*batch : 294912*batch],
+			layer2_1_relu_2: arena[294912*batch : 303104*batch],
+			layer2_2_conv1:  arena[286720*batch : 294912*batch],
+			layer2_2_bn1:    arena[303104*batch : 311296*batch],
+			layer2_2_relu:   arena[311296*batch : 319488*batch],
+			layer2_2_conv2:  arena[303104*batch : 311296*batch],
+			layer2_2_bn2:    arena[319488*batch : 327680*batch],
+			layer2_2_relu_2: arena[327680*batch : 335872*batch],
+			layer3_0_conv1:  arena[319488*batch : 323584*batch],
+			layer3_0_bn1:    arena[323584*batch : 327680*batch],
+			layer3_0_relu:   arena[335872*batch : 339968*batch],
+			layer3_0_conv2:  arena[323584*batch : 327680*batch],
+			layer3_0_bn2:    arena[339968*batch : 344064*batch],
+			layer3_0_relu_2: arena[344064*batch : 348160*batch],
+			layer3_1_conv1:  arena[339968*batch : 344064*batch],
+			layer3_1_bn1:    arena[348160*batch : 352256*batch],
+			layer3_1_relu:   arena[352256*batch : 356352*batch],
+			layer3_1_conv2:  arena[348160*batch : 352256*batch],
+			layer3_1_bn2:    arena[356352*batch : 360448*batch],
+			layer3_1_relu_2: arena[360448*batch : 364544*batch],
+			layer3_2_conv1:  arena[356352*batch : 360448*batch],
+			layer3_2_bn1:    arena[364544*batch : 368640*batch],
+			layer3_2_relu:   arena[368640*batch : 372736*batch],
+			layer3_2_conv2:  arena[364544*batch : 368640*batch],
+			layer3_2_bn2:    arena[372736*batch : 376832*batch],
+			layer3_2_relu_2: arena[376832*batch : 380928*batch],
+			avgpool:         arena[372736*batch : 372800*batch],
+			fc:              arena[385024*batch : 385034*batch],
+		}, activations{
+			conv1:           arena[16384*batch : 32768*batch],
+			bn1:             arena[49152*batch : 65536*batch],
+			relu:            arena[16384*batch : 32768*batch],
+			layer1_0_conv1:  arena[49152*batch : 65536*batch],
+			layer1_0_bn1:    arena[81920*batch : 98304*batch],
+			layer1_0_relu:   arena[49152*batch : 65536*batch],
+			layer1_0_conv2:  arena[81920*batch : 98304*batch],
+			layer1_0_bn2:    arena[114688*batch : 131072*batch],
+			layer1_0_relu_2: arena[81920*batch : 98304*batch],
+			layer1_1_conv1:  arena[114688*batch : 131072*batch],
+			layer1_1_bn1:    arena[147456*batch : 163840*batch],
+			layer1_1_relu:   arena[114688*batch : 131072*batch],
+			layer1_1_conv2:  arena[147456*batch : 163840*batch],
+			layer1_1_bn2:    arena[180224*batch : 196608*batch],
+			layer1_1_relu_2: arena[147456*batch : 163840*batch],
+			layer1_2_conv1:  arena[180224*batch : 196608*batch],
+			layer1_2_bn1:    arena[212992*batch : 229376*batch],
+			layer1_2_relu:   arena[180224*batch : 196608*batch],
+			layer1_2_conv2:  arena[212992*batch : 229376*batch],
+			layer1_2_bn2:    arena[245760*batch : 262144*batch],
+			layer1_2_relu_2: arena[212992*batch : 229376*batch],
+			layer2_0_conv1:  arena[245760*batch : 253952*batch],
+			layer2_0_bn1:    arena[253952*batch : 262144*batch],
+			layer2_0_relu:   arena[221184*batch : 229376*batch],
+			layer2_0_conv2:  arena[253952*batch : 262144*batch],
+			layer2_0_bn2:    arena[270336*batch : 278528*batch],
+			layer2_0_relu_2: arena[253952*batch : 262144*batch],
+			layer2_1_conv1:  arena[270336*batch : 278528*batch],
+			layer2_1_bn1:    arena[286720*batch : 294912*batch],
+			layer2_1_relu:   arena[270336*batch : 278528*batch],
+			layer2_1_conv2:  arena[286720*batch : 294912*batch],
+			layer2_1_bn2:    arena[303104*batch : 311296*batch],
+			layer2_1_relu_2: arena[286720*batch : 294912*batch],
+			layer2_2_conv1:  arena[303104*batch : 311296*batch],
+			layer2_2_bn1:    arena[319488*batch : 327680*batch],
+			layer2_2_relu:   arena[303104*batch : 311296*batch],
+			layer2_2_conv2:  arena[319488*batch : 327680*batch],
+			layer2_2_bn2:    arena[335872*batch : 344064*batch],
+			layer2_2_relu_2: arena[319488*batch : 327680*batch],
+			layer3_0_conv1:  arena[335872*batch : 339968*batch],
+			layer3_0_bn1:    arena[339968*batch : 344064*batch],
+			layer3_0_relu:   arena[323584*batch : 327680*batch],
+			layer3_0_conv2:  arena[339968*batch : 344064*batch],
+			layer3_0_bn2:    arena[348160*batch : 352256*batch],
+			layer3_0_relu_2: arena[339968*batch : 344064*batch],
+			layer3_1_conv1:  arena[348160*batch : 352256*batch],
+			layer3_1_bn1:    arena[356352*batch : 360448*batch],
+			layer3_1_relu:   arena[348160*batch : 352256*batch],
+			layer3_1_conv2:  arena[356352*batch : 360448*batch],
+			layer3_1_bn2:    arena[364544*batch : 368640*batch],
+			layer3_1_relu_2: arena[356352*batch : 360448*batch],
+			layer3_2_conv1:  arena[364544*batch : 368640*batch],
+			layer3_2_bn1:    arena[372736*batch : 376832*batch],
+			layer3_2_relu:   arena[364544*batch : 368640*batch],
+			layer3_2_conv2:  arena[372736*batch : 376832*batch],
+			layer3_2_bn2:    arena[380928*batch : 385024*batch],
+			layer3_2_relu_2: arena[372736*batch : 376832*batch],
+			avgpool:         arena[380928*batch : 380992*batch],
+			fc:              arena[372800*batch : 372810*batch],
+		}
 }
 
 // checkInput rejects a batch size or an input length that do not fit.

@@ -113,10 +113,11 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
-	backup     []float32 // BN running statistics before the step, restored if the loss is not finite
-	arena      []float32 // gradients of the activations
-	d          activations
-	batch      int
+	backup     []float32   // BN running statistics before the step, restored if the loss is not finite
+	arena      []float32   // the planned training arena
+	a          activations // values of the train-mode forward pass
+	d          activations // their gradients
+	batch      int         // batch that a and d are laid out for
 }
 
 // NewTrainer returns a trainer that updates m with opt.
@@ -293,7 +294,7 @@ func (t *Trainer) Grads() []nn.Param {
 // Logits returns the train-mode logits of the last Loss, Gradients or Step call.
 // They alias the model's memory and are valid until the next call.
 func (t *Trainer) Logits() []float32 {
-	return t.m.a.fc
+	return t.a.fc
 }
 
 // Step trains on one batch: the train-mode forward pass (BN with batch
@@ -336,20 +337,18 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 			return 0, fmt.Errorf("plain20: label %d of image %d is out of range 0..%d", l, i, Classes-1)
 		}
 	}
-	t.m.prepare(batch)
 	if batch != t.batch {
-		if need := batch * activationFloats; need > len(t.arena) {
+		if need := batch * trainFloats; need > len(t.arena) {
 			t.arena = make([]float32, need)
 		}
-		t.d, t.batch = layout(t.arena, batch), batch
+		t.a, t.d = trainLayout(t.arena, batch)
+		t.batch = batch
 	}
 	copy(t.backup, t.m.data[trainableFloats:])
 	t.forward(x, batch)
 	// The BN running statistics moved; Forward must refold them.
 	t.m.stale = true
-	// Gradients accumulate into the activation arena, so it starts at zero.
-	clear(t.arena[:batch*activationFloats])
-	loss := nn.SoftmaxCrossEntropy(t.d.fc, t.m.a.fc, labels, batch, Classes)
+	loss := nn.SoftmaxCrossEntropy(t.d.fc, t.a.fc, labels, batch, Classes)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		// Leave the model as it was: no update, and the BN statistics restored.
 		copy(t.m.data[trainableFloats:], t.backup)
@@ -363,7 +362,7 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 
 // forward is Forward with BN in train mode.
 func (t *Trainer) forward(x []float32, batch int) {
-	w, a, s, ws := &t.m.w, &t.m.a, &t.s, t.m.ws
+	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
 	nn.BatchNormTrain(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.ReLU(a.relu, a.bn1)
@@ -451,85 +450,144 @@ func (t *Trainer) forward(x []float32, batch int) {
 
 // backward propagates the loss gradient from the logits to every tensor,
 // layer by layer in reverse; activation gradients accumulate, since a block's
-// input feeds both its branch and its shortcut.
+// input feeds both its branch and its shortcut, after the first contribution
+// clears their planned buffer.
 func (t *Trainer) backward(x []float32, batch int) {
-	w, a, s, ws, d, g := &t.m.w, &t.m.a, &t.s, t.m.ws, &t.d, &t.g
+	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
+	clear(d.avgpool)
 	nn.LinearBackward(ws, d.avgpool, g.fc_weight, g.fc_bias, d.fc, a.avgpool, w.fc_weight, batch, 64, 10)
+	clear(d.layer3_2_relu_2)
 	nn.GlobalAvgPoolBackward(d.layer3_2_relu_2, d.avgpool, batch*64, 64)
 
 	// layer3.2
+	clear(d.layer3_2_bn2)
 	nn.ReLUBackward(d.layer3_2_bn2, d.layer3_2_relu_2, a.layer3_2_relu_2)
+	clear(d.layer3_2_conv2)
 	nn.BatchNormBackward(d.layer3_2_conv2, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
+	clear(d.layer3_2_relu)
 	nn.Conv2DBackward(ws, d.layer3_2_relu, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_relu, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
+	clear(d.layer3_2_bn1)
 	nn.ReLUBackward(d.layer3_2_bn1, d.layer3_2_relu, a.layer3_2_relu)
+	clear(d.layer3_2_conv1)
 	nn.BatchNormBackward(d.layer3_2_conv1, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
+	clear(d.layer3_1_relu_2)
 	nn.Conv2DBackward(ws, d.layer3_1_relu_2, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_relu_2, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
 
 	// layer3.1
+	clear(d.layer3_1_bn2)
 	nn.ReLUBackward(d.layer3_1_bn2, d.layer3_1_relu_2, a.layer3_1_relu_2)
+	clear(d.layer3_1_conv2)
 	nn.BatchNormBackward(d.layer3_1_conv2, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
+	clear(d.layer3_1_relu)
 	nn.Conv2DBackward(ws, d.layer3_1_relu, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
+	clear(d.layer3_1_bn1)
 	nn.ReLUBackward(d.layer3_1_bn1, d.layer3_1_relu, a.layer3_1_relu)
+	clear(d.layer3_1_conv1)
 	nn.BatchNormBackward(d.layer3_1_conv1, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
+	clear(d.layer3_0_relu_2)
 	nn.Conv2DBackward(ws, d.layer3_0_relu_2, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
+	clear(d.layer3_0_bn2)
 	nn.ReLUBackward(d.layer3_0_bn2, d.layer3_0_relu_2, a.layer3_0_relu_2)
+	clear(d.layer3_0_conv2)
 	nn.BatchNormBackward(d.layer3_0_conv2, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
+	clear(d.layer3_0_relu)
 	nn.Conv2DBackward(ws, d.layer3_0_relu, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
+	clear(d.layer3_0_bn1)
 	nn.ReLUBackward(d.layer3_0_bn1, d.layer3_0_relu, a.layer3_0_relu)
+	clear(d.layer3_0_conv1)
 	nn.BatchNormBackward(d.layer3_0_conv1, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
+	clear(d.layer2_2_relu_2)
 	nn.Conv2DBackward(ws, d.layer2_2_relu_2, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_2_relu_2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.2
+	clear(d.layer2_2_bn2)
 	nn.ReLUBackward(d.layer2_2_bn2, d.layer2_2_relu_2, a.layer2_2_relu_2)
+	clear(d.layer2_2_conv2)
 	nn.BatchNormBackward(d.layer2_2_conv2, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
+	clear(d.layer2_2_relu)
 	nn.Conv2DBackward(ws, d.layer2_2_relu, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_relu, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
+	clear(d.layer2_2_bn1)
 	nn.ReLUBackward(d.layer2_2_bn1, d.layer2_2_relu, a.layer2_2_relu)
+	clear(d.layer2_2_conv1)
 	nn.BatchNormBackward(d.layer2_2_conv1, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
+	clear(d.layer2_1_relu_2)
 	nn.Conv2DBackward(ws, d.layer2_1_relu_2, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_relu_2, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
 
 	// layer2.1
+	clear(d.layer2_1_bn2)
 	nn.ReLUBackward(d.layer2_1_bn2, d.layer2_1_relu_2, a.layer2_1_relu_2)
+	clear(d.layer2_1_conv2)
 	nn.BatchNormBackward(d.layer2_1_conv2, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
+	clear(d.layer2_1_relu)
 	nn.Conv2DBackward(ws, d.layer2_1_relu, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
+	clear(d.layer2_1_bn1)
 	nn.ReLUBackward(d.layer2_1_bn1, d.layer2_1_relu, a.layer2_1_relu)
+	clear(d.layer2_1_conv1)
 	nn.BatchNormBackward(d.layer2_1_conv1, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
+	clear(d.layer2_0_relu_2)
 	nn.Conv2DBackward(ws, d.layer2_0_relu_2, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
+	clear(d.layer2_0_bn2)
 	nn.ReLUBackward(d.layer2_0_bn2, d.layer2_0_relu_2, a.layer2_0_relu_2)
+	clear(d.layer2_0_conv2)
 	nn.BatchNormBackward(d.layer2_0_conv2, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
+	clear(d.layer2_0_relu)
 	nn.Conv2DBackward(ws, d.layer2_0_relu, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
+	clear(d.layer2_0_bn1)
 	nn.ReLUBackward(d.layer2_0_bn1, d.layer2_0_relu, a.layer2_0_relu)
+	clear(d.layer2_0_conv1)
 	nn.BatchNormBackward(d.layer2_0_conv1, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
+	clear(d.layer1_2_relu_2)
 	nn.Conv2DBackward(ws, d.layer1_2_relu_2, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_2_relu_2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.2
+	clear(d.layer1_2_bn2)
 	nn.ReLUBackward(d.layer1_2_bn2, d.layer1_2_relu_2, a.layer1_2_relu_2)
+	clear(d.layer1_2_conv2)
 	nn.BatchNormBackward(d.layer1_2_conv2, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
+	clear(d.layer1_2_relu)
 	nn.Conv2DBackward(ws, d.layer1_2_relu, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_relu, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
+	clear(d.layer1_2_bn1)
 	nn.ReLUBackward(d.layer1_2_bn1, d.layer1_2_relu, a.layer1_2_relu)
+	clear(d.layer1_2_conv1)
 	nn.BatchNormBackward(d.layer1_2_conv1, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
+	clear(d.layer1_1_relu_2)
 	nn.Conv2DBackward(ws, d.layer1_1_relu_2, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_relu_2, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
 
 	// layer1.1
+	clear(d.layer1_1_bn2)
 	nn.ReLUBackward(d.layer1_1_bn2, d.layer1_1_relu_2, a.layer1_1_relu_2)
+	clear(d.layer1_1_conv2)
 	nn.BatchNormBackward(d.layer1_1_conv2, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
+	clear(d.layer1_1_relu)
 	nn.Conv2DBackward(ws, d.layer1_1_relu, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
+	clear(d.layer1_1_bn1)
 	nn.ReLUBackward(d.layer1_1_bn1, d.layer1_1_relu, a.layer1_1_relu)
+	clear(d.layer1_1_conv1)
 	nn.BatchNormBackward(d.layer1_1_conv1, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
+	clear(d.layer1_0_relu_2)
 	nn.Conv2DBackward(ws, d.layer1_0_relu_2, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
+	clear(d.layer1_0_bn2)
 	nn.ReLUBackward(d.layer1_0_bn2, d.layer1_0_relu_2, a.layer1_0_relu_2)
+	clear(d.layer1_0_conv2)
 	nn.BatchNormBackward(d.layer1_0_conv2, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
+	clear(d.layer1_0_relu)
 	nn.Conv2DBackward(ws, d.layer1_0_relu, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
+	clear(d.layer1_0_bn1)
 	nn.ReLUBackward(d.layer1_0_bn1, d.layer1_0_relu, a.layer1_0_relu)
+	clear(d.layer1_0_conv1)
 	nn.BatchNormBackward(d.layer1_0_conv1, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
+	clear(d.relu)
 	nn.Conv2DBackward(ws, d.relu, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.relu, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
+	clear(d.bn1)
 	nn.ReLUBackward(d.bn1, d.relu, a.relu)
+	clear(d.conv1)
 	nn.BatchNormBackward(d.conv1, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, nil, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

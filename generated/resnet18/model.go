@@ -24,8 +24,12 @@ const (
 
 const (
 	imageFloats = Channels * Height * Width
-	// activationFloats is the per-image size of the training activation arena.
-	activationFloats = 8230376
+	/*
+	   trainFloats is the per-image size of the training arena, as the memory plan
+	   laid it out: the values the backward pass needs and the gradients, overlapping
+	   where they are never alive together.
+	*/
+	trainFloats = 5043688
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -42,8 +46,8 @@ const (
 	bnStatFloats = 9600
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 20
-	// maxBatch keeps the activation arenas of a model and its trainer under 16 GiB.
-	maxBatch = 260
+	// maxBatch keeps the inference and training arenas under 16 GiB.
+	maxBatch = 710
 )
 
 // Layer shapes, per image.
@@ -177,7 +181,8 @@ type weights struct {
 	fc_bias                            []float32 // 1000
 }
 
-// activations has one buffer per layer output, each batch times the per-image shape.
+// activations has one buffer per layer output of the training graph (or its
+// gradient), each batch times the per-image shape.
 type activations struct {
 	conv1                 []float32 // conv 64x112x112
 	bn1                   []float32 // bn 64x112x112
@@ -309,9 +314,6 @@ type Model struct {
 	counts []int64 // each BN's num_batches_tracked, in state_dict order
 	params []nn.Param
 	ws     *nn.Workspace
-	arena  []float32 // training activations, grown to the largest batch seen
-	a      activations
-	batch  int       // batch that a is laid out for
 	fold   []float32 // folded conv weights for inference
 	f      folded
 	stale  bool      // fold is out of date: weights or BN statistics changed
@@ -714,89 +716,148 @@ func (m *Model) SaveWeights(path string) error {
 	return nn.SaveParams(path, m.params)
 }
 
-// layout carves one buffer per layer out of an arena sized for batch images.
-func layout(arena []float32, batch int) activations {
+// trainLayout carves the values and the gradients of a training step out of one
+// arena sized for batch images, at the offsets of the memory plan.
+func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
-		conv1:                 arena[0*batch : 802816*batch],
-		bn1:                   arena[802816*batch : 1605632*batch],
-		relu:                  arena[1605632*batch : 2408448*batch],
-		maxpool:               arena[2408448*batch : 2609152*batch],
-		layer1_0_conv1:        arena[2609152*batch : 2809856*batch],
-		layer1_0_bn1:          arena[2809856*batch : 3010560*batch],
-		layer1_0_relu:         arena[3010560*batch : 3211264*batch],
-		layer1_0_conv2:        arena[3211264*batch : 3411968*batch],
-		layer1_0_bn2:          arena[3411968*batch : 3612672*batch],
-		layer1_0_add:          arena[3612672*batch : 3813376*batch],
-		layer1_0_relu_2:       arena[3813376*batch : 4014080*batch],
-		layer1_1_conv1:        arena[4014080*batch : 4214784*batch],
-		layer1_1_bn1:          arena[4214784*batch : 4415488*batch],
-		layer1_1_relu:         arena[4415488*batch : 4616192*batch],
-		layer1_1_conv2:        arena[4616192*batch : 4816896*batch],
-		layer1_1_bn2:          arena[4816896*batch : 5017600*batch],
-		layer1_1_add:          arena[5017600*batch : 5218304*batch],
-		layer1_1_relu_2:       arena[5218304*batch : 5419008*batch],
-		layer2_0_conv1:        arena[5419008*batch : 5519360*batch],
-		layer2_0_bn1:          arena[5519360*batch : 5619712*batch],
-		layer2_0_relu:         arena[5619712*batch : 5720064*batch],
-		layer2_0_conv2:        arena[5720064*batch : 5820416*batch],
-		layer2_0_bn2:          arena[5820416*batch : 5920768*batch],
-		layer2_0_downsample_0: arena[5920768*batch : 6021120*batch],
-		layer2_0_downsample_1: arena[6021120*batch : 6121472*batch],
-		layer2_0_add:          arena[6121472*batch : 6221824*batch],
-		layer2_0_relu_2:       arena[6221824*batch : 6322176*batch],
-		layer2_1_conv1:        arena[6322176*batch : 6422528*batch],
-		layer2_1_bn1:          arena[6422528*batch : 6522880*batch],
-		layer2_1_relu:         arena[6522880*batch : 6623232*batch],
-		layer2_1_conv2:        arena[6623232*batch : 6723584*batch],
-		layer2_1_bn2:          arena[6723584*batch : 6823936*batch],
-		layer2_1_add:          arena[6823936*batch : 6924288*batch],
-		layer2_1_relu_2:       arena[6924288*batch : 7024640*batch],
-		layer3_0_conv1:        arena[7024640*batch : 7074816*batch],
-		layer3_0_bn1:          arena[7074816*batch : 7124992*batch],
-		layer3_0_relu:         arena[7124992*batch : 7175168*batch],
-		layer3_0_conv2:        arena[7175168*batch : 7225344*batch],
-		layer3_0_bn2:          arena[7225344*batch : 7275520*batch],
-		layer3_0_downsample_0: arena[7275520*batch : 7325696*batch],
-		layer3_0_downsample_1: arena[7325696*batch : 7375872*batch],
-		layer3_0_add:          arena[7375872*batch : 7426048*batch],
-		layer3_0_relu_2:       arena[7426048*batch : 7476224*batch],
-		layer3_1_conv1:        arena[7476224*batch : 7526400*batch],
-		layer3_1_bn1:          arena[7526400*batch : 7576576*batch],
-		layer3_1_relu:         arena[7576576*batch : 7626752*batch],
-		layer3_1_conv2:        arena[7626752*batch : 7676928*batch],
-		layer3_1_bn2:          arena[7676928*batch : 7727104*batch],
-		layer3_1_add:          arena[7727104*batch : 7777280*batch],
-		layer3_1_relu_2:       arena[7777280*batch : 7827456*batch],
-		layer4_0_conv1:        arena[7827456*batch : 7852544*batch],
-		layer4_0_bn1:          arena[7852544*batch : 7877632*batch],
-		layer4_0_relu:         arena[7877632*batch : 7902720*batch],
-		layer4_0_conv2:        arena[7902720*batch : 7927808*batch],
-		layer4_0_bn2:          arena[7927808*batch : 7952896*batch],
-		layer4_0_downsample_0: arena[7952896*batch : 7977984*batch],
-		layer4_0_downsample_1: arena[7977984*batch : 8003072*batch],
-		layer4_0_add:          arena[8003072*batch : 8028160*batch],
-		layer4_0_relu_2:       arena[8028160*batch : 8053248*batch],
-		layer4_1_conv1:        arena[8053248*batch : 8078336*batch],
-		layer4_1_bn1:          arena[8078336*batch : 8103424*batch],
-		layer4_1_relu:         arena[8103424*batch : 8128512*batch],
-		layer4_1_conv2:        arena[8128512*batch : 8153600*batch],
-		layer4_1_bn2:          arena[8153600*batch : 8178688*batch],
-		layer4_1_add:          arena[8178688*batch : 8203776*batch],
-		layer4_1_relu_2:       arena[8203776*batch : 8228864*batch],
-		avgpool:               arena[8228864*batch : 8229376*batch],
-		fc:                    arena[8229376*batch : 8230376*batch],
-	}
-}
-
-// prepare lays the activations out for batch, growing the arena if needed.
-func (m *Model) prepare(batch int) {
-	if batch == m.batch {
-		return
-	}
-	if need := batch * activationFloats; need > len(m.arena) {
-		m.arena = make([]float32, need)
-	}
-	m.a, m.batch = layout(m.arena, batch), batch
+			conv1:                 arena[0*batch : 802816*batch],
+			bn1:                   arena[802816*batch : 1605632*batch],
+			relu:                  arena[1605632*batch : 2408448*batch],
+			maxpool:               arena[802816*batch : 1003520*batch],
+			layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
+			layer1_0_bn1:          arena[1204224*batch : 1404928*batch],
+			layer1_0_relu:         arena[1404928*batch : 1605632*batch],
+			layer1_0_conv2:        arena[1204224*batch : 1404928*batch],
+			layer1_0_bn2:          arena[2408448*batch : 2609152*batch],
+			layer1_0_add:          arena[2609152*batch : 2809856*batch],
+			layer1_0_relu_2:       arena[2408448*batch : 2609152*batch],
+			layer1_1_conv1:        arena[2609152*batch : 2809856*batch],
+			layer1_1_bn1:          arena[2809856*batch : 3010560*batch],
+			layer1_1_relu:         arena[3010560*batch : 3211264*batch],
+			layer1_1_conv2:        arena[2809856*batch : 3010560*batch],
+			layer1_1_bn2:          arena[3211264*batch : 3411968*batch],
+			layer1_1_add:          arena[3411968*batch : 3612672*batch],
+			layer1_1_relu_2:       arena[3211264*batch : 3411968*batch],
+			layer2_0_conv1:        arena[3612672*batch : 3713024*batch],
+			layer2_0_bn1:          arena[3411968*batch : 3512320*batch],
+			layer2_0_relu:         arena[3713024*batch : 3813376*batch],
+			layer2_0_conv2:        arena[3813376*batch : 3913728*batch],
+			layer2_0_bn2:          arena[3411968*batch : 3512320*batch],
+			layer2_0_downsample_0: arena[3512320*batch : 3612672*batch],
+			layer2_0_downsample_1: arena[3913728*batch : 4014080*batch],
+			layer2_0_add:          arena[4014080*batch : 4114432*batch],
+			layer2_0_relu_2:       arena[3411968*batch : 3512320*batch],
+			layer2_1_conv1:        arena[3913728*batch : 4014080*batch],
+			layer2_1_bn1:          arena[4014080*batch : 4114432*batch],
+			layer2_1_relu:         arena[4114432*batch : 4214784*batch],
+			layer2_1_conv2:        arena[4014080*batch : 4114432*batch],
+			layer2_1_bn2:          arena[4214784*batch : 4315136*batch],
+			layer2_1_add:          arena[4315136*batch : 4415488*batch],
+			layer2_1_relu_2:       arena[4214784*batch : 4315136*batch],
+			layer3_0_conv1:        arena[4415488*batch : 4465664*batch],
+			layer3_0_bn1:          arena[4315136*batch : 4365312*batch],
+			layer3_0_relu:         arena[4465664*batch : 4515840*batch],
+			layer3_0_conv2:        arena[4515840*batch : 4566016*batch],
+			layer3_0_bn2:          arena[4315136*batch : 4365312*batch],
+			layer3_0_downsample_0: arena[4365312*batch : 4415488*batch],
+			layer3_0_downsample_1: arena[4566016*batch : 4616192*batch],
+			layer3_0_add:          arena[4616192*batch : 4666368*batch],
+			layer3_0_relu_2:       arena[4315136*batch : 4365312*batch],
+			layer3_1_conv1:        arena[4566016*batch : 4616192*batch],
+			layer3_1_bn1:          arena[4616192*batch : 4666368*batch],
+			layer3_1_relu:         arena[4666368*batch : 4716544*batch],
+			layer3_1_conv2:        arena[4616192*batch : 4666368*batch],
+			layer3_1_bn2:          arena[4716544*batch : 4766720*batch],
+			layer3_1_add:          arena[4766720*batch : 4816896*batch],
+			layer3_1_relu_2:       arena[4716544*batch : 4766720*batch],
+			layer4_0_conv1:        arena[4816896*batch : 4841984*batch],
+			layer4_0_bn1:          arena[4766720*batch : 4791808*batch],
+			layer4_0_relu:         arena[4841984*batch : 4867072*batch],
+			layer4_0_conv2:        arena[4867072*batch : 4892160*batch],
+			layer4_0_bn2:          arena[4766720*batch : 4791808*batch],
+			layer4_0_downsample_0: arena[4791808*batch : 4816896*batch],
+			layer4_0_downsample_1: arena[4892160*batch : 4917248*batch],
+			layer4_0_add:          arena[4917248*batch : 4942336*batch],
+			layer4_0_relu_2:       arena[4766720*batch : 4791808*batch],
+			layer4_1_conv1:        arena[4892160*batch : 4917248*batch],
+			layer4_1_bn1:          arena[4917248*batch : 4942336*batch],
+			layer4_1_relu:         arena[4942336*batch : 4967424*batch],
+			layer4_1_conv2:        arena[4917248*batch : 4942336*batch],
+			layer4_1_bn2:          arena[4967424*batch : 4992512*batch],
+			layer4_1_add:          arena[4992512*batch : 5017600*batch],
+			layer4_1_relu_2:       arena[4967424*batch : 4992512*batch],
+			avgpool:               arena[4993512*batch : 4994024*batch],
+			fc:                    arena[5042688*batch : 5043688*batch],
+		}, activations{
+			conv1:                 arena[802816*batch : 1605632*batch],
+			bn1:                   arena[2408448*batch : 3211264*batch],
+			relu:                  arena[802816*batch : 1605632*batch],
+			maxpool:               arena[2408448*batch : 2609152*batch],
+			layer1_0_conv1:        arena[1204224*batch : 1404928*batch],
+			layer1_0_bn1:          arena[2609152*batch : 2809856*batch],
+			layer1_0_relu:         arena[1204224*batch : 1404928*batch],
+			layer1_0_conv2:        arena[2609152*batch : 2809856*batch],
+			layer1_0_bn2:          arena[2809856*batch : 3010560*batch],
+			layer1_0_add:          arena[2609152*batch : 2809856*batch],
+			layer1_0_relu_2:       arena[3211264*batch : 3411968*batch],
+			layer1_1_conv1:        arena[2809856*batch : 3010560*batch],
+			layer1_1_bn1:          arena[3411968*batch : 3612672*batch],
+			layer1_1_relu:         arena[2809856*batch : 3010560*batch],
+			layer1_1_conv2:        arena[3612672*batch : 3813376*batch],
+			layer1_1_bn2:          arena[3411968*batch : 3612672*batch],
+			layer1_1_add:          arena[3612672*batch : 3813376*batch],
+			layer1_1_relu_2:       arena[3411968*batch : 3612672*batch],
+			layer2_0_conv1:        arena[3713024*batch : 3813376*batch],
+			layer2_0_bn1:          arena[3913728*batch : 4014080*batch],
+			layer2_0_relu:         arena[3813376*batch : 3913728*batch],
+			layer2_0_conv2:        arena[3913728*batch : 4014080*batch],
+			layer2_0_bn2:          arena[4014080*batch : 4114432*batch],
+			layer2_0_downsample_0: arena[3913728*batch : 4014080*batch],
+			layer2_0_downsample_1: arena[3411968*batch : 3512320*batch],
+			layer2_0_add:          arena[3913728*batch : 4014080*batch],
+			layer2_0_relu_2:       arena[4214784*batch : 4315136*batch],
+			layer2_1_conv1:        arena[4014080*batch : 4114432*batch],
+			layer2_1_bn1:          arena[4315136*batch : 4415488*batch],
+			layer2_1_relu:         arena[4014080*batch : 4114432*batch],
+			layer2_1_conv2:        arena[4415488*batch : 4515840*batch],
+			layer2_1_bn2:          arena[4315136*batch : 4415488*batch],
+			layer2_1_add:          arena[4415488*batch : 4515840*batch],
+			layer2_1_relu_2:       arena[4315136*batch : 4415488*batch],
+			layer3_0_conv1:        arena[4465664*batch : 4515840*batch],
+			layer3_0_bn1:          arena[4566016*batch : 4616192*batch],
+			layer3_0_relu:         arena[4515840*batch : 4566016*batch],
+			layer3_0_conv2:        arena[4566016*batch : 4616192*batch],
+			layer3_0_bn2:          arena[4616192*batch : 4666368*batch],
+			layer3_0_downsample_0: arena[4566016*batch : 4616192*batch],
+			layer3_0_downsample_1: arena[4315136*batch : 4365312*batch],
+			layer3_0_add:          arena[4566016*batch : 4616192*batch],
+			layer3_0_relu_2:       arena[4716544*batch : 4766720*batch],
+			layer3_1_conv1:        arena[4616192*batch : 4666368*batch],
+			layer3_1_bn1:          arena[4766720*batch : 4816896*batch],
+			layer3_1_relu:         arena[4616192*batch : 4666368*batch],
+			layer3_1_conv2:        arena[4816896*batch : 4867072*batch],
+			layer3_1_bn2:          arena[4766720*batch : 4816896*batch],
+			layer3_1_add:          arena[4816896*batch : 4867072*batch],
+			layer3_1_relu_2:       arena[4766720*batch : 4816896*batch],
+			layer4_0_conv1:        arena[4841984*batch : 4867072*batch],
+			layer4_0_bn1:          arena[4892160*batch : 4917248*batch],
+			layer4_0_relu:         arena[4867072*batch : 4892160*batch],
+			layer4_0_conv2:        arena[4892160*batch : 4917248*batch],
+			layer4_0_bn2:          arena[4917248*batch : 4942336*batch],
+			layer4_0_downsample_0: arena[4892160*batch : 4917248*batch],
+			layer4_0_downsample_1: arena[4766720*batch : 4791808*batch],
+			layer4_0_add:          arena[4892160*batch : 4917248*batch],
+			layer4_0_relu_2:       arena[4967424*batch : 4992512*batch],
+			layer4_1_conv1:        arena[4917248*batch : 4942336*batch],
+			layer4_1_bn1:          arena[4992512*batch : 5017600*batch],
+			layer4_1_relu:         arena[4917248*batch : 4942336*batch],
+			layer4_1_conv2:        arena[5017600*batch : 5042688*batch],
+			layer4_1_bn2:          arena[4992512*batch : 5017600*batch],
+			layer4_1_add:          arena[5017600*batch : 5042688*batch],
+			layer4_1_relu_2:       arena[4992512*batch : 5017600*batch],
+			avgpool:               arena[5017600*batch : 5018112*batch],
+			fc:                    arena[4992512*batch : 4993512*batch],
+		}
 }
 
 // checkInput rejects a batch size or an input length that do not fit.
