@@ -15,7 +15,7 @@ import (
 
 var fill = map[ir.Op]string{
 	ir.OpInput:         "#eeeeee",
-	ir.OpConv:          "#c6dbef",
+	ir.OpConv:          "#c6dbef", // fused convs too
 	ir.OpBatchNorm:     "#fdf2c4",
 	ir.OpReLU:          "#e5f5e0",
 	ir.OpMaxPool:       "#dadaeb",
@@ -69,9 +69,10 @@ func Write(w io.Writer, g *ir.Graph) error {
 
 	for _, n := range g.Nodes {
 		for i, a := range n.Args {
-			shortcut := n.Shortcut || (n.Op == ir.OpAdd && i == 1)
+			join := (n.Op == ir.OpAdd || n.FuseAdd) && i == 1
+			shortcut := n.Shortcut || join
 			switch {
-			case shortcut && n.Op == ir.OpAdd && !a.Shortcut:
+			case join && !a.Shortcut:
 				p(1, `n%d -> n%d [style=dashed, color="#d62728", fontcolor="#d62728", fontsize=9, label="identity"];`, a.ID, n.ID)
 			case shortcut:
 				p(1, `n%d -> n%d [style=dashed, color="#d62728"];`, a.ID, n.ID)
@@ -85,7 +86,7 @@ func Write(w io.Writer, g *ir.Graph) error {
 }
 
 // generated matches the names expand gives unlabelled operations.
-var generated = regexp.MustCompile(`^(relu|bn|conv|maxpool|avgpool|fc|add)(_[0-9]+)?$`)
+var generated = regexp.MustCompile(`^(input|relu|bn|conv|maxpool|avgpool|fc|add)(_[0-9]+)?$`)
 
 // label shows the node's name within its block (the cluster names the
 // block), what it computes, and its output shape.
@@ -100,6 +101,15 @@ func label(n *ir.Node) string {
 		what = fmt.Sprintf("conv %dx%d", n.KH, n.KW)
 		if n.Stride != 1 {
 			what += fmt.Sprintf(" /%d", n.Stride)
+		}
+		if n.FoldBN != "" {
+			what += " +bn"
+		}
+		if n.FuseAdd {
+			what += " +add"
+		}
+		if n.FuseReLU {
+			what += " +relu"
 		}
 	case ir.OpMaxPool:
 		what = fmt.Sprintf("maxpool %dx%d /%d", n.KH, n.KW, n.Stride)

@@ -3,7 +3,8 @@
 //	resnetc [-D k=v]... [-name PKG] SPEC -o DIR  write the Go package DIR/<name>/
 //	resnetc check [-D k=v]... SPEC            parse and validate, print a summary
 //	resnetc stats [-D k=v]... [-json] SPEC    per-layer parameters and multiply-adds
-//	resnetc graph [-D k=v]... SPEC            Graphviz DOT of the network
+//	resnetc graph [-D k=v]... [-fused] SPEC   Graphviz DOT of the network
+//	resnetc plan [-D k=v]... [-batch B] [-train] [-json] SPEC  memory plan
 //
 // SPEC is a file path or the name of a built-in spec such as resnet50.
 package main
@@ -34,7 +35,9 @@ const usage = `usage:
                                                  (PKG defaults to the network's name)
   resnetc check [-D name=value]... SPEC          parse and validate; print a summary
   resnetc stats [-D name=value]... [-json] SPEC  per-layer parameters and multiply-adds
-  resnetc graph [-D name=value]... SPEC          Graphviz DOT (pipe into dot -Tpng)
+  resnetc graph [-D name=value]... [-fused] SPEC Graphviz DOT (pipe into dot -Tpng)
+  resnetc plan [-D name=value]... [-batch B] [-train] [-json] SPEC
+                                                 memory plan: naive, planned and lower-bound bytes
 
 SPEC is a .rn file or a built-in spec: ` + "%s" + `
 `
@@ -64,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = statsCmd(rest, stdout, stderr)
 	case "graph":
 		err = graph(rest, stdout, stderr)
+	case "plan":
+		err = planCmd(rest, stdout, stderr)
 	default:
 		err = compile(args, stdout, stderr)
 	}
@@ -251,9 +256,58 @@ func statsCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func graph(args []string, stdout, stderr io.Writer) error {
-	g, err := parseArgs(flag.NewFlagSet("graph", flag.ContinueOnError), args, stderr)
+	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
+	fused := fs.Bool("fused", false, "draw the inference graph after fusion")
+	g, err := parseArgs(fs, args, stderr)
 	if err != nil {
 		return err
 	}
+	if *fused {
+		if g, err = passes.ForInference(g, passes.Config{}); err != nil {
+			return err
+		}
+	}
 	return dot.Write(stdout, g)
+}
+
+// planCmd reports the memory plan of inference or of a training step.
+func planCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	batch := fs.Int("batch", 1, "batch size `B`")
+	train := fs.Bool("train", false, "plan a training step (values kept for backward and gradients) instead of inference")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	g, err := parseArgs(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if *batch < 1 {
+		fmt.Fprintf(stderr, "resnetc plan: -batch %d: must be at least 1\n", *batch)
+		return errUsage
+	}
+	what := "inference"
+	if *train {
+		what = "training step"
+		g, err = passes.ForTraining(g, passes.Config{})
+	} else {
+		g, err = passes.ForInference(g, passes.Config{})
+	}
+	if err != nil {
+		return err
+	}
+	m := passes.MemoryOf(g, *batch)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Network string `json:"network"`
+			Mode    string `json:"mode"`
+			Batch   int    `json:"batch"`
+			passes.Memory
+		}{g.Name, what, *batch, m})
+	}
+	mib := func(b int64) string { return fmt.Sprintf("%s bytes (%.1f MiB)", stats.Group(b), float64(b)/(1<<20)) }
+	_, err = fmt.Fprintf(stdout, "%s %s, batch %d:\n  naive        %s\n  planned      %s\n  lower bound  %s\n  planned / lower bound %.3f, saved %.1f%% of naive\n",
+		g.Name, what, *batch, mib(m.Naive), mib(m.Planned), mib(m.LowerBound),
+		float64(m.Planned)/float64(m.LowerBound), 100*(1-float64(m.Planned)/float64(m.Naive)))
+	return err
 }

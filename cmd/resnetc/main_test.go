@@ -166,3 +166,39 @@ func TestCompile(t *testing.T) {
 		t.Errorf("%d entries in the package folder", len(entries))
 	}
 }
+
+func TestPlanAndFusedGraph(t *testing.T) {
+	code, out, errs := runCLI("plan", "-json", "-batch", "8", "resnet50")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var m struct {
+		Naive   int64 `json:"naive_bytes"`
+		Planned int64 `json:"planned_bytes"`
+		Lower   int64 `json:"lower_bound_bytes"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Lower == 0 || m.Planned < m.Lower || float64(m.Planned) > 1.05*float64(m.Lower) || m.Naive <= m.Planned {
+		t.Errorf("resnet50 batch 8: %+v", m)
+	}
+	code, out, _ = runCLI("plan", "-train", "-batch", "128", "-D", "n=9", "cifar_resnet")
+	if code != 0 || !strings.Contains(out, "cifar_resnet training step, batch 128:") || !strings.Contains(out, "planned / lower bound") {
+		t.Errorf("training plan: exit %d\n%s", code, out)
+	}
+	if code, _, errs := runCLI("plan", "-batch", "0", "resnet18"); code != 2 || !strings.Contains(errs, "-batch 0") {
+		t.Errorf("-batch 0: exit %d, %q", code, errs)
+	}
+	code, out, _ = runCLI("graph", "-fused", "resnet18")
+	if code != 0 || !strings.Contains(out, `conv 3x3 +bn +add +relu`) || strings.Contains(out, "\\nbn\\n") {
+		t.Errorf("fused graph: exit %d", code)
+	}
+	code, out, _ = runCLI("-dump-ir=fuse-add", "resnet18", "-o", t.TempDir())
+	if code != 0 || !strings.Contains(out, "+bn(layer1.0.bn2) +add") {
+		t.Errorf("-dump-ir=fuse-add: exit %d\n%.300s", code, out)
+	}
+	if code, _, errs := runCLI("-dump-ir=nope", "resnet18", "-o", t.TempDir()); code != 1 || !strings.Contains(errs, "-dump-ir=nope: no such pass") {
+		t.Errorf("-dump-ir=nope: exit %d, %q", code, errs)
+	}
+}
