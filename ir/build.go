@@ -46,6 +46,13 @@ func (g *Graph) Add(n *Node) (*Node, error) {
 	if err := checkParams(n.Params); err != nil {
 		return nil, err
 	}
+	order := 0
+	for _, m := range g.Nodes {
+		order += len(m.Params)
+	}
+	for i, p := range n.Params {
+		p.Order = order + i
+	}
 	n.ID = len(g.Nodes)
 	g.Nodes = append(g.Nodes, n)
 	g.Output = n
@@ -91,14 +98,14 @@ func infer(n *Node) (Shape, error) {
 		return Shape{}, fmt.Errorf("unknown op %v", n.Op)
 	}
 	want := arity[n.Op]
-	if n.Op == OpConv && n.FuseAdd {
+	if (n.Op == OpConv || n.Op == OpBatchNorm) && n.FuseAdd {
 		want = 2
 	}
 	if len(n.Args) != want {
 		return Shape{}, fmt.Errorf("%s takes %d arguments, has %d", n.Op, want, len(n.Args))
 	}
-	if n.Op != OpConv && (n.FoldBN != "" || n.FuseAdd || n.FuseReLU) {
-		return Shape{}, fmt.Errorf("only a conv can have fused operations, not %s", n.Op)
+	if n.Op != OpConv && (n.FoldBN != "" || (n.Op != OpBatchNorm && (n.FuseAdd || n.FuseReLU))) {
+		return Shape{}, fmt.Errorf("only a conv (or, without folding, a bn) can have fused operations, not %s", n.Op)
 	}
 	if n.FoldBN != "" && (!(n.Eps > 0) || !(n.Momentum > 0 && n.Momentum <= 1)) {
 		return Shape{}, fmt.Errorf("folded bn needs eps > 0 and momentum in (0, 1], has %g and %g", n.Eps, n.Momentum)
@@ -143,6 +150,9 @@ func infer(n *Node) (Shape, error) {
 			return Shape{}, fmt.Errorf("bn needs eps > 0 and momentum in (0, 1], has %g and %g", n.Eps, n.Momentum)
 		}
 		out = x
+		if n.FuseAdd && n.Args[1].Shape != out {
+			return Shape{}, fmt.Errorf("cannot add %s (%s) to the bn's %s", n.Args[1].Shape, n.Args[1].Name, out)
+		}
 	case OpReLU:
 		out = x
 	case OpGlobalAvgPool:

@@ -5,6 +5,7 @@ package ir
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -88,10 +89,11 @@ type Node struct {
 
 	Eps, Momentum float64 // bn, and conv with FoldBN: as PyTorch's BatchNorm2d (1e-5, 0.1)
 
-	// Fusion (set by passes, conv only): FoldBN names a batch norm folded
-	// into the conv, whose parameters the conv now carries; FuseAdd means
-	// Args[1] is added to the result (a residual join); FuseReLU applies
-	// max(0, .) last. The conv computes relu(bn(conv(x)) + Args[1]).
+	// Fusion (set by passes): FoldBN (conv only) names a batch norm folded
+	// into the conv, whose parameters the conv now carries; FuseAdd (conv or
+	// bn) means Args[1] is added to the result (a residual join); FuseReLU
+	// applies max(0, .) last. A conv computes relu(bn(conv(x)) + Args[1]),
+	// a bn relu(bn(x) + Args[1]).
 	FoldBN   string
 	FuseAdd  bool
 	FuseReLU bool
@@ -133,6 +135,7 @@ type Param struct {
 	Name  string // state_dict key: "layer1.0.conv1.weight"
 	Kind  ParamKind
 	Shape []int
+	Order int // position in the state_dict, kept when passes move nodes
 }
 
 // Trainable reports whether SGD updates the parameter.
@@ -171,6 +174,14 @@ func (g *Graph) Params() []*Param {
 	for _, n := range g.Nodes {
 		ps = append(ps, n.Params...)
 	}
+	return ps
+}
+
+// StateDict lists every parameter in PyTorch's state_dict order, the order
+// the front end created them in, whatever passes did to the nodes.
+func (g *Graph) StateDict() []*Param {
+	ps := g.Params()
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Order < ps[j].Order })
 	return ps
 }
 
@@ -240,6 +251,12 @@ func (n *Node) String() string {
 		fmt.Fprintf(&b, " s=%d pad=%d+%d", n.Stride, n.PadLo, n.PadHi)
 	case OpBatchNorm:
 		fmt.Fprintf(&b, " eps=%g momentum=%g", n.Eps, n.Momentum)
+		if n.FuseAdd {
+			b.WriteString(" +add")
+		}
+		if n.FuseReLU {
+			b.WriteString(" +relu")
+		}
 	}
 	fmt.Fprintf(&b, " : %s  %q", n.Shape, n.Name)
 	return b.String()

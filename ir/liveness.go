@@ -121,7 +121,7 @@ func (l Lifetime) String() string {
 // loss at time N+1 (N nodes after the input), and the backward pass of
 // node n at time 2N+2-n. A value lives until the last forward or backward
 // step that reads it (a conv, BN, max pool or fc reads its input again
-// backward; a ReLU reads its output); the logits live to the end, for
+// backward; a ReLU, fused or not, reads its output); the logits live to the end, for
 // Trainer.Logits. A gradient lives from the first backward step that adds
 // to it (its last user's) to its node's own backward step.
 func (g *Graph) TrainLifetimes() []Lifetime {
@@ -131,14 +131,16 @@ func (g *Graph) TrainLifetimes() []Lifetime {
 	gradFirst := make([]int, len(g.Nodes))
 	for _, u := range g.Nodes {
 		last[u.ID] = max(last[u.ID], u.ID)
-		if u.Op == OpReLU {
-			last[u.ID] = max(last[u.ID], back(u))
+		if u.Op == OpReLU || u.FuseReLU {
+			last[u.ID] = max(last[u.ID], back(u)) // its sign is the ReLU's mask
 		}
-		for _, a := range u.Args {
+		for i, a := range u.Args {
 			last[a.ID] = max(last[a.ID], u.ID)
 			switch u.Op {
 			case OpConv, OpBatchNorm, OpMaxPool, OpLinear:
-				last[a.ID] = max(last[a.ID], back(u))
+				if i == 0 { // not a fused residual, which backward never reads
+					last[a.ID] = max(last[a.ID], back(u))
+				}
 			}
 			if gradFirst[a.ID] == 0 || back(u) < gradFirst[a.ID] {
 				gradFirst[a.ID] = back(u)

@@ -344,3 +344,61 @@ func TestConvFusedMatchesUnfused(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormFused checks the fused training kernels against the separate
+// BN, add and ReLU kernels, forward and backward.
+func TestBatchNormFused(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	const batch, c, hw = 3, 4, 10
+	for _, withRes := range []bool{false, true} {
+		for _, relu := range []bool{false, true} {
+			x, res, dy := randSlice(r, batch*c*hw), randSlice(r, batch*c*hw), randSlice(r, batch*c*hw)
+			gamma, beta := randSlice(r, c), randSlice(r, c)
+			sm, si := make([]float32, c), make([]float32, c)
+			rm, rv := make([]float32, c), make([]float32, c)
+			// Separate kernels.
+			bn := make([]float32, len(x))
+			BatchNormTrain(bn, x, gamma, beta, rm, rv, sm, si, batch, c, hw, 1e-5, 0.1)
+			want := append([]float32(nil), bn...)
+			if withRes {
+				Add(want, want, res)
+			}
+			if relu {
+				ReLU(want, want)
+			}
+			g := append([]float32(nil), dy...)
+			if relu {
+				g = make([]float32, len(dy))
+				ReLUBackward(g, dy, want)
+			}
+			wantDx, wantDg, wantDb := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			BatchNormBackward(wantDx, wantDg, wantDb, g, x, gamma, sm, si, batch, c, hw)
+			// Fused.
+			var resArg []float32
+			if withRes {
+				resArg = res
+			}
+			got := make([]float32, len(x))
+			BatchNormTrainFused(got, x, resArg, relu, gamma, beta, make([]float32, c), make([]float32, c), sm, si, batch, c, hw, 1e-5, 0.1)
+			if e := maxRelErr(got, want); e > 1e-6 {
+				t.Errorf("res=%v relu=%v: forward err %g", withRes, relu, e)
+			}
+			dx, dg, db := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			var dres []float32
+			if withRes {
+				dres = make([]float32, len(x))
+			}
+			BatchNormFusedBackward(dx, dres, dg, db, dy, x, got, relu, gamma, sm, si, batch, c, hw)
+			for _, cmp := range [][2][]float32{{dx, wantDx}, {dg, wantDg}, {db, wantDb}} {
+				if e := maxRelErr(cmp[0], cmp[1]); e > 1e-5 {
+					t.Errorf("res=%v relu=%v: backward err %g", withRes, relu, e)
+				}
+			}
+			if withRes {
+				if e := maxRelErr(dres, g); e > 1e-6 {
+					t.Errorf("res=%v relu=%v: residual gradient err %g", withRes, relu, e)
+				}
+			}
+		}
+	}
+}

@@ -23,6 +23,13 @@ func BatchNormEval(y, x, gamma, beta, mean, variance []float32, batch, c, hw int
 // statistics towards the batch's with the given momentum, using the
 // unbiased variance as PyTorch does.
 func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
+	BatchNormTrainFused(y, x, nil, false, gamma, beta, runMean, runVar, saveMean, saveInvStd, batch, c, hw, eps, momentum)
+}
+
+// BatchNormTrainFused is BatchNormTrain with the residual add (if residual
+// is not nil; laid out like y) and the ReLU (if relu) of a block applied in
+// the same pass that writes y: y = relu(bn(x) + residual).
+func BatchNormTrainFused(y, x, residual []float32, relu bool, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
 	count := batch * hw
 	for ch := 0; ch < c; ch++ {
 		var sum float64
@@ -57,8 +64,25 @@ func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []f
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
 			src, dst := x[off:off+hw], y[off:off+hw]
-			for i, v := range src {
-				dst[i] = (v-m32)*scale + b
+			switch {
+			case residual != nil && relu:
+				res := residual[off : off+hw]
+				for i, v := range src {
+					dst[i] = max((v-m32)*scale+b+res[i], 0)
+				}
+			case residual != nil:
+				res := residual[off : off+hw]
+				for i, v := range src {
+					dst[i] = (v-m32)*scale + b + res[i]
+				}
+			case relu:
+				for i, v := range src {
+					dst[i] = max((v-m32)*scale+b, 0)
+				}
+			default:
+				for i, v := range src {
+					dst[i] = (v-m32)*scale + b
+				}
 			}
 		}
 	}
@@ -315,5 +339,48 @@ func SGD(p, g, buf []float32, lr, momentum, weightDecay float32, first bool) {
 			d = buf[i]
 		}
 		p[i] -= lr * d
+	}
+}
+
+// BatchNormFusedBackward is the backward pass of BatchNormTrainFused. The
+// ReLU's gradient mask is the sign of the saved output y (nothing else is
+// kept of it); the gradient that reaches the add also goes to dresidual
+// (when not nil). dgamma and dbeta are overwritten; dx and dresidual
+// accumulate (dx may be nil).
+func BatchNormFusedBackward(dx, dresidual, dgamma, dbeta, dy, x, y []float32, relu bool, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
+	count := float64(batch * hw)
+	for ch := 0; ch < c; ch++ {
+		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
+		var sumG, sumGXhat float64
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			xs, dys, ys := x[off:off+hw], dy[off:off+hw], y[off:off+hw]
+			for i, g := range dys {
+				if relu && ys[i] <= 0 {
+					continue
+				}
+				sumG += float64(g)
+				sumGXhat += float64(g) * (float64(xs[i]) - mean) * invStd
+			}
+		}
+		dgamma[ch], dbeta[ch] = float32(sumGXhat), float32(sumG)
+		k := float64(gamma[ch]) * invStd
+		meanG, meanGXhat := sumG/count, sumGXhat/count
+		for n := 0; n < batch; n++ {
+			off := (n*c + ch) * hw
+			xs, dys, ys := x[off:off+hw], dy[off:off+hw], y[off:off+hw]
+			for i, g := range dys {
+				if relu && ys[i] <= 0 {
+					g = 0
+				}
+				if dresidual != nil {
+					dresidual[off+i] += g
+				}
+				if dx != nil {
+					xhat := (float64(xs[i]) - mean) * invStd
+					dx[off+i] += float32(k * (float64(g) - meanG - xhat*meanGXhat))
+				}
+			}
+		}
 	}
 }

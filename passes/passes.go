@@ -29,9 +29,13 @@ var Inference = []Pass{
 	{"plan-memory", PlanMemory},
 }
 
-// Training is the pipeline for the training step: no fusion yet, the
-// memory plan of values and gradients.
+// Training fuses each train-mode batch norm with the residual add and the
+// ReLU after it, forward and backward, so that neither the BN's output
+// before the ReLU nor the sum is ever stored; the backward pass recovers
+// the ReLU's mask from the sign of the saved output. Then it plans memory.
 var Training = []Pass{
+	{"fuse-bn-add", FuseBNAdd},
+	{"fuse-bn-relu", FuseBNReLU},
 	{"plan-training-memory", PlanTrainingMemory},
 }
 
@@ -140,16 +144,30 @@ func FoldBN(g *ir.Graph) error {
 
 // FuseAdd moves each residual add into the epilogue of a conv that feeds
 // it and nothing else: the conv adds the other operand as it writes.
-func FuseAdd(g *ir.Graph) error {
+func FuseAdd(g *ir.Graph) error { return fuseAdd(g, ir.OpConv) }
+
+// FuseReLU moves each ReLU into the epilogue of the conv that feeds it and
+// nothing else.
+func FuseReLU(g *ir.Graph) error { return fuseReLU(g, ir.OpConv) }
+
+// FuseBNAdd moves each residual add into the train-mode batch norm that
+// feeds it and nothing else.
+func FuseBNAdd(g *ir.Graph) error { return fuseAdd(g, ir.OpBatchNorm) }
+
+// FuseBNReLU moves each ReLU into the train-mode batch norm (with or
+// without a fused add) that feeds it and nothing else.
+func FuseBNReLU(g *ir.Graph) error { return fuseReLU(g, ir.OpBatchNorm) }
+
+func fuseAdd(g *ir.Graph, into ir.Op) error {
 	for _, add := range g.Nodes {
 		if add.Op != ir.OpAdd {
 			continue
 		}
 		// Prefer the residual branch (the first operand), which is what the
-		// block computed last; the shortcut may be a projection conv too.
+		// block computed last; the shortcut may be a projection too.
 		for i, a := range add.Args {
 			other := add.Args[1-i]
-			if a.Op != ir.OpConv || a.FuseAdd || a.FuseReLU || soleUser(g, a) != add || other == a {
+			if a.Op != into || a.FuseAdd || a.FuseReLU || soleUser(g, a) != add || other == a {
 				continue
 			}
 			a.FuseAdd = true
@@ -161,19 +179,17 @@ func FuseAdd(g *ir.Graph) error {
 	return nil
 }
 
-// FuseReLU moves each ReLU into the epilogue of the conv that feeds it and
-// nothing else.
-func FuseReLU(g *ir.Graph) error {
+func fuseReLU(g *ir.Graph, into ir.Op) error {
 	for _, relu := range g.Nodes {
 		if relu.Op != ir.OpReLU {
 			continue
 		}
-		conv := relu.Args[0]
-		if conv.Op != ir.OpConv || conv.FuseReLU || soleUser(g, conv) != relu {
+		n := relu.Args[0]
+		if n.Op != into || n.FuseReLU || soleUser(g, n) != relu {
 			continue
 		}
-		conv.FuseReLU = true
-		g.Replace(relu, conv)
+		n.FuseReLU = true
+		g.Replace(relu, n)
 	}
 	return nil
 }

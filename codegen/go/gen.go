@@ -81,7 +81,9 @@ func Generate(g, infer *ir.Graph, opt Options) ([]File, error) {
 		}
 		src, err := format.Source(buf.Bytes())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", f.name, err)
+			// format's error can quote the whole source; its first line says it all.
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			return nil, fmt.Errorf("%s: generated code does not format: %s", f.name, msg)
 		}
 		files = append(files, File{Name: f.name, Data: src})
 	}
@@ -151,13 +153,13 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			}
 		}
 	}
-	for _, prm := range g.Params() {
+	for _, prm := range g.StateDict() {
 		if prm.Kind == ir.BatchesTracked {
 			p.counter[prm] = len(p.counter)
 		}
 	}
 	for _, trainable := range []bool{true, false} {
-		for _, prm := range g.Params() {
+		for _, prm := range g.StateDict() {
 			if prm.Trainable() == trainable && prm.Kind != ir.BatchesTracked {
 				p.paramOff[prm] = p.paramFloats
 				p.paramFloats += int(prm.Elems())

@@ -103,7 +103,7 @@ func (gen *generator) model(f *jen.File) {
 
 	// weights and activations.
 	var wFields, aFields []jen.Code
-	for _, prm := range g.Params() {
+	for _, prm := range g.StateDict() {
 		if prm.Kind != ir.BatchesTracked {
 			wFields = append(wFields, jen.Id(gen.id(prm.Name)).Index().Float32().Comment(shapeComment(prm.Shape)))
 		}
@@ -158,7 +158,7 @@ func (gen *generator) model(f *jen.File) {
 			jen.Id("ws").Op(":").Qual(NN, "NewWorkspace").Call(jen.Id("colFloats"))),
 		jen.Id("d").Op(":=").Id("m").Dot("data"),
 	)
-	for _, prm := range g.Params() {
+	for _, prm := range g.StateDict() {
 		if prm.Kind == ir.BatchesTracked {
 			continue
 		}
@@ -166,7 +166,7 @@ func (gen *generator) model(f *jen.File) {
 		body = append(body, jen.Id("m").Dot("w").Dot(gen.id(prm.Name)).Op("=").Id("d").Index(jen.Lit(off).Op(":").Lit(off+int(prm.Elems()))))
 	}
 	var plist []jen.Code
-	for _, prm := range g.Params() {
+	for _, prm := range g.StateDict() {
 		fields := []jen.Code{jen.Id("Name").Op(":").Lit(prm.Name), jen.Id("Shape").Op(":").Add(ints(prm.Shape))}
 		if prm.Kind == ir.BatchesTracked {
 			fields = append(fields, jen.Id("Count").Op(":").Op("&").Id("m").Dot("counts").Index(jen.Lit(p.counter[prm])))
@@ -194,8 +194,15 @@ func (gen *generator) model(f *jen.File) {
 	}))
 	body = append(body, jen.Line(), jen.Comment("As torchvision initialises a ResNet; BN biases and running means start at zero."),
 		jen.Id("r").Op(":=").Qual(NN, "NewRand").Call(jen.Id("seed")))
+	owner := map[*ir.Param]*ir.Node{}
 	for _, n := range g.Nodes {
 		for _, prm := range n.Params {
+			owner[prm] = n
+		}
+	}
+	for _, prm := range g.StateDict() { // state_dict order: New(seed) draws the same whatever passes did
+		n := owner[prm]
+		{
 			var how string
 			fan := 0
 			switch {
@@ -252,17 +259,17 @@ func (gen *generator) model(f *jen.File) {
 		jen.Return(nnq("SaveParams").Call(jen.Id("path"), jen.Id("m").Dot("params"))))
 	f.Line()
 
-	// Training layout: values at Offset, gradients at GradOffset.
+	// Training layout: values at Offset, gradients at GradOffset. Each
+	// value says what the backward pass keeps it for.
 	var aSlices, dSlices []jen.Code
 	for _, n := range g.Nodes[1:] {
 		size := int(n.Shape.Elems())
-		for _, x := range []struct {
-			off  int
-			list *[]jen.Code
-		}{{p.actOff[n], &aSlices}, {p.gradOff[n], &dSlices}} {
-			*x.list = append(*x.list, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
-				jen.Lit(x.off).Op("*").Id("batch").Op(":").Lit(x.off+size).Op("*").Id("batch")))
+		slice := func(off int) *jen.Statement {
+			return jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
+				jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off + size).Op("*").Id("batch"))
 		}
+		aSlices = append(aSlices, slice(p.actOff[n]))
+		dSlices = append(dSlices, slice(p.gradOff[n]))
 	}
 	lit := func(slices []jen.Code) *jen.Statement {
 		return jen.Id("activations").ValuesFunc(func(gr *jen.Group) {
@@ -272,7 +279,13 @@ func (gen *generator) model(f *jen.File) {
 			gr.Line()
 		})
 	}
-	comment(f, "trainLayout carves the values and the gradients of a training step out of one\narena sized for batch images, at the offsets of the memory plan.")
+	kept := []string{"trainLayout carves the values and the gradients of a training step out of one",
+		"arena sized for batch images, at the offsets of the memory plan. A value's memory",
+		"is reused once nothing needs it; what the backward pass keeps each value for:"}
+	for _, n := range g.Nodes[1:] {
+		kept = append(kept, "  "+n.Name+": "+keptFor(g, n))
+	}
+	comment(f, strings.Join(kept, "\n"))
 	f.Func().Id("trainLayout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Params(jen.Id("a"), jen.Id("d").Id("activations")).Block(
 		jen.Return(lit(aSlices), lit(dSlices)))
 	f.Line()
@@ -344,6 +357,35 @@ func (gen *generator) model(f *jen.File) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Params(jen.Index().Float32(), jen.Error()).Block(fwd...)
 }
 
+// keptFor says why the training step keeps a node's value after the
+// forward pass, as the backward pass reads it (ir.Graph.TrainLifetimes
+// gives the same reasons to the memory plan).
+func keptFor(g *ir.Graph, n *ir.Node) string {
+	var why []string
+	if n == g.Output {
+		why = append(why, "the logits, for the loss and Logits")
+	}
+	if n.Op == ir.OpReLU || n.FuseReLU {
+		why = append(why, "its sign, the ReLU's mask")
+	}
+	for _, u := range g.Nodes {
+		if len(u.Args) > 0 && u.Args[0] == n {
+			switch u.Op {
+			case ir.OpConv, ir.OpLinear:
+				why = append(why, u.Name+"'s weight gradient")
+			case ir.OpBatchNorm:
+				why = append(why, u.Name+"'s normalised input")
+			case ir.OpMaxPool:
+				why = append(why, u.Name+"'s window maxima")
+			}
+		}
+	}
+	if len(why) == 0 {
+		return "nothing (forward only)"
+	}
+	return strings.Join(why, "; ")
+}
+
 // inferNode emits one node of the fused inference graph.
 func (gen *generator) inferNode(n *ir.Node) []jen.Code {
 	if n.Op != ir.OpConv {
@@ -412,11 +454,18 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 		return []jen.Code{nnq("Conv2D").Call(jen.Id("ws"), y, x, gen.param("w", n, "weight"), bias, batch, dims)}
 	case ir.OpBatchNorm:
 		if !train {
+			if n.FuseAdd || n.FuseReLU {
+				panic("gogen: inference BN fusion is done in the conv; a fused eval-mode bn has no kernel")
+			}
 			return []jen.Code{nnq("BatchNormEval").Call(y, x, gen.param("w", n, "weight"), gen.param("w", n, "bias"),
 				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"), batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)))}
 		}
+		res := jen.Nil()
+		if n.FuseAdd {
+			res = gen.value(n.Args[1])
+		}
 		return []jen.Code{
-			nnq("BatchNormTrain").Call(y, x, gen.param("w", n, "weight"), gen.param("w", n, "bias"),
+			nnq("BatchNormTrainFused").Call(y, x, res, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"), gen.param("w", n, "bias"),
 				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"),
 				jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"),
 				batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)), jen.Lit(float32(n.Momentum))),

@@ -16,7 +16,7 @@ func (gen *generator) train(f *jen.File) {
 	f.Line()
 
 	var gFields, sFields []jen.Code
-	for _, prm := range g.Params() {
+	for _, prm := range g.StateDict() {
 		if prm.Trainable() {
 			gFields = append(gFields, jen.Id(gen.id(prm.Name)).Index().Float32())
 		}
@@ -61,7 +61,7 @@ func (gen *generator) train(f *jen.File) {
 		jen.Id("gr").Op(",").Id("st").Op(":=").Id("t").Dot("grad").Op(",").Id("t").Dot("stats"),
 	}
 	var plist []jen.Code
-	for _, prm := range g.Params() {
+	for _, prm := range g.StateDict() {
 		if !prm.Trainable() {
 			continue
 		}
@@ -218,7 +218,11 @@ func (gen *generator) backwardNode(n *ir.Node) []jen.Code {
 		}
 		return []jen.Code{nnq("Conv2DBackward").Call(jen.Id("ws"), dx, gen.param("g", n, "weight"), db, dy, x, gen.param("w", n, "weight"), batch, dims)}
 	case ir.OpBatchNorm:
-		return []jen.Code{nnq("BatchNormBackward").Call(dx, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, gen.param("w", n, "weight"),
+		dres := jen.Nil()
+		if n.FuseAdd {
+			dres = gen.grad(n.Args[1])
+		}
+		return []jen.Code{nnq("BatchNormFusedBackward").Call(dx, dres, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, y, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"),
 			jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"), batch, jen.Lit(n.Shape.C), jen.Lit(n.Shape.H*n.Shape.W))}
 	case ir.OpReLU:
 		if toInput {

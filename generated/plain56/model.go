@@ -393,173 +393,118 @@ type weights struct {
 // activations has one buffer per layer output of the training graph (or its
 // gradient), each batch times the per-image shape.
 type activations struct {
-	conv1           []float32 // conv 16x32x32
-	bn1             []float32 // bn 16x32x32
-	relu            []float32 // relu 16x32x32
-	layer1_0_conv1  []float32 // conv 16x32x32
-	layer1_0_bn1    []float32 // bn 16x32x32
-	layer1_0_relu   []float32 // relu 16x32x32
-	layer1_0_conv2  []float32 // conv 16x32x32
-	layer1_0_bn2    []float32 // bn 16x32x32
-	layer1_0_relu_2 []float32 // relu 16x32x32
-	layer1_1_conv1  []float32 // conv 16x32x32
-	layer1_1_bn1    []float32 // bn 16x32x32
-	layer1_1_relu   []float32 // relu 16x32x32
-	layer1_1_conv2  []float32 // conv 16x32x32
-	layer1_1_bn2    []float32 // bn 16x32x32
-	layer1_1_relu_2 []float32 // relu 16x32x32
-	layer1_2_conv1  []float32 // conv 16x32x32
-	layer1_2_bn1    []float32 // bn 16x32x32
-	layer1_2_relu   []float32 // relu 16x32x32
-	layer1_2_conv2  []float32 // conv 16x32x32
-	layer1_2_bn2    []float32 // bn 16x32x32
-	layer1_2_relu_2 []float32 // relu 16x32x32
-	layer1_3_conv1  []float32 // conv 16x32x32
-	layer1_3_bn1    []float32 // bn 16x32x32
-	layer1_3_relu   []float32 // relu 16x32x32
-	layer1_3_conv2  []float32 // conv 16x32x32
-	layer1_3_bn2    []float32 // bn 16x32x32
-	layer1_3_relu_2 []float32 // relu 16x32x32
-	layer1_4_conv1  []float32 // conv 16x32x32
-	layer1_4_bn1    []float32 // bn 16x32x32
-	layer1_4_relu   []float32 // relu 16x32x32
-	layer1_4_conv2  []float32 // conv 16x32x32
-	layer1_4_bn2    []float32 // bn 16x32x32
-	layer1_4_relu_2 []float32 // relu 16x32x32
-	layer1_5_conv1  []float32 // conv 16x32x32
-	layer1_5_bn1    []float32 // bn 16x32x32
-	layer1_5_relu   []float32 // relu 16x32x32
-	layer1_5_conv2  []float32 // conv 16x32x32
-	layer1_5_bn2    []float32 // bn 16x32x32
-	layer1_5_relu_2 []float32 // relu 16x32x32
-	layer1_6_conv1  []float32 // conv 16x32x32
-	layer1_6_bn1    []float32 // bn 16x32x32
-	layer1_6_relu   []float32 // relu 16x32x32
-	layer1_6_conv2  []float32 // conv 16x32x32
-	layer1_6_bn2    []float32 // bn 16x32x32
-	layer1_6_relu_2 []float32 // relu 16x32x32
-	layer1_7_conv1  []float32 // conv 16x32x32
-	layer1_7_bn1    []float32 // bn 16x32x32
-	layer1_7_relu   []float32 // relu 16x32x32
-	layer1_7_conv2  []float32 // conv 16x32x32
-	layer1_7_bn2    []float32 // bn 16x32x32
-	layer1_7_relu_2 []float32 // relu 16x32x32
-	layer1_8_conv1  []float32 // conv 16x32x32
-	layer1_8_bn1    []float32 // bn 16x32x32
-	layer1_8_relu   []float32 // relu 16x32x32
-	layer1_8_conv2  []float32 // conv 16x32x32
-	layer1_8_bn2    []float32 // bn 16x32x32
-	layer1_8_relu_2 []float32 // relu 16x32x32
-	layer2_0_conv1  []float32 // conv 32x16x16
-	layer2_0_bn1    []float32 // bn 32x16x16
-	layer2_0_relu   []float32 // relu 32x16x16
-	layer2_0_conv2  []float32 // conv 32x16x16
-	layer2_0_bn2    []float32 // bn 32x16x16
-	layer2_0_relu_2 []float32 // relu 32x16x16
-	layer2_1_conv1  []float32 // conv 32x16x16
-	layer2_1_bn1    []float32 // bn 32x16x16
-	layer2_1_relu   []float32 // relu 32x16x16
-	layer2_1_conv2  []float32 // conv 32x16x16
-	layer2_1_bn2    []float32 // bn 32x16x16
-	layer2_1_relu_2 []float32 // relu 32x16x16
-	layer2_2_conv1  []float32 // conv 32x16x16
-	layer2_2_bn1    []float32 // bn 32x16x16
-	layer2_2_relu   []float32 // relu 32x16x16
-	layer2_2_conv2  []float32 // conv 32x16x16
-	layer2_2_bn2    []float32 // bn 32x16x16
-	layer2_2_relu_2 []float32 // relu 32x16x16
-	layer2_3_conv1  []float32 // conv 32x16x16
-	layer2_3_bn1    []float32 // bn 32x16x16
-	layer2_3_relu   []float32 // relu 32x16x16
-	layer2_3_conv2  []float32 // conv 32x16x16
-	layer2_3_bn2    []float32 // bn 32x16x16
-	layer2_3_relu_2 []float32 // relu 32x16x16
-	layer2_4_conv1  []float32 // conv 32x16x16
-	layer2_4_bn1    []float32 // bn 32x16x16
-	layer2_4_relu   []float32 // relu 32x16x16
-	layer2_4_conv2  []float32 // conv 32x16x16
-	layer2_4_bn2    []float32 // bn 32x16x16
-	layer2_4_relu_2 []float32 // relu 32x16x16
-	layer2_5_conv1  []float32 // conv 32x16x16
-	layer2_5_bn1    []float32 // bn 32x16x16
-	layer2_5_relu   []float32 // relu 32x16x16
-	layer2_5_conv2  []float32 // conv 32x16x16
-	layer2_5_bn2    []float32 // bn 32x16x16
-	layer2_5_relu_2 []float32 // relu 32x16x16
-	layer2_6_conv1  []float32 // conv 32x16x16
-	layer2_6_bn1    []float32 // bn 32x16x16
-	layer2_6_relu   []float32 // relu 32x16x16
-	layer2_6_conv2  []float32 // conv 32x16x16
-	layer2_6_bn2    []float32 // bn 32x16x16
-	layer2_6_relu_2 []float32 // relu 32x16x16
-	layer2_7_conv1  []float32 // conv 32x16x16
-	layer2_7_bn1    []float32 // bn 32x16x16
-	layer2_7_relu   []float32 // relu 32x16x16
-	layer2_7_conv2  []float32 // conv 32x16x16
-	layer2_7_bn2    []float32 // bn 32x16x16
-	layer2_7_relu_2 []float32 // relu 32x16x16
-	layer2_8_conv1  []float32 // conv 32x16x16
-	layer2_8_bn1    []float32 // bn 32x16x16
-	layer2_8_relu   []float32 // relu 32x16x16
-	layer2_8_conv2  []float32 // conv 32x16x16
-	layer2_8_bn2    []float32 // bn 32x16x16
-	layer2_8_relu_2 []float32 // relu 32x16x16
-	layer3_0_conv1  []float32 // conv 64x8x8
-	layer3_0_bn1    []float32 // bn 64x8x8
-	layer3_0_relu   []float32 // relu 64x8x8
-	layer3_0_conv2  []float32 // conv 64x8x8
-	layer3_0_bn2    []float32 // bn 64x8x8
-	layer3_0_relu_2 []float32 // relu 64x8x8
-	layer3_1_conv1  []float32 // conv 64x8x8
-	layer3_1_bn1    []float32 // bn 64x8x8
-	layer3_1_relu   []float32 // relu 64x8x8
-	layer3_1_conv2  []float32 // conv 64x8x8
-	layer3_1_bn2    []float32 // bn 64x8x8
-	layer3_1_relu_2 []float32 // relu 64x8x8
-	layer3_2_conv1  []float32 // conv 64x8x8
-	layer3_2_bn1    []float32 // bn 64x8x8
-	layer3_2_relu   []float32 // relu 64x8x8
-	layer3_2_conv2  []float32 // conv 64x8x8
-	layer3_2_bn2    []float32 // bn 64x8x8
-	layer3_2_relu_2 []float32 // relu 64x8x8
-	layer3_3_conv1  []float32 // conv 64x8x8
-	layer3_3_bn1    []float32 // bn 64x8x8
-	layer3_3_relu   []float32 // relu 64x8x8
-	layer3_3_conv2  []float32 // conv 64x8x8
-	layer3_3_bn2    []float32 // bn 64x8x8
-	layer3_3_relu_2 []float32 // relu 64x8x8
-	layer3_4_conv1  []float32 // conv 64x8x8
-	layer3_4_bn1    []float32 // bn 64x8x8
-	layer3_4_relu   []float32 // relu 64x8x8
-	layer3_4_conv2  []float32 // conv 64x8x8
-	layer3_4_bn2    []float32 // bn 64x8x8
-	layer3_4_relu_2 []float32 // relu 64x8x8
-	layer3_5_conv1  []float32 // conv 64x8x8
-	layer3_5_bn1    []float32 // bn 64x8x8
-	layer3_5_relu   []float32 // relu 64x8x8
-	layer3_5_conv2  []float32 // conv 64x8x8
-	layer3_5_bn2    []float32 // bn 64x8x8
-	layer3_5_relu_2 []float32 // relu 64x8x8
-	layer3_6_conv1  []float32 // conv 64x8x8
-	layer3_6_bn1    []float32 // bn 64x8x8
-	layer3_6_relu   []float32 // relu 64x8x8
-	layer3_6_conv2  []float32 // conv 64x8x8
-	layer3_6_bn2    []float32 // bn 64x8x8
-	layer3_6_relu_2 []float32 // relu 64x8x8
-	layer3_7_conv1  []float32 // conv 64x8x8
-	layer3_7_bn1    []float32 // bn 64x8x8
-	layer3_7_relu   []float32 // relu 64x8x8
-	layer3_7_conv2  []float32 // conv 64x8x8
-	layer3_7_bn2    []float32 // bn 64x8x8
-	layer3_7_relu_2 []float32 // relu 64x8x8
-	layer3_8_conv1  []float32 // conv 64x8x8
-	layer3_8_bn1    []float32 // bn 64x8x8
-	layer3_8_relu   []float32 // relu 64x8x8
-	layer3_8_conv2  []float32 // conv 64x8x8
-	layer3_8_bn2    []float32 // bn 64x8x8
-	layer3_8_relu_2 []float32 // relu 64x8x8
-	avgpool         []float32 // avgpool 64x1x1
-	fc              []float32 // fc 10x1x1
+	conv1          []float32 // conv 16x32x32
+	bn1            []float32 // bn 16x32x32
+	layer1_0_conv1 []float32 // conv 16x32x32
+	layer1_0_bn1   []float32 // bn 16x32x32
+	layer1_0_conv2 []float32 // conv 16x32x32
+	layer1_0_bn2   []float32 // bn 16x32x32
+	layer1_1_conv1 []float32 // conv 16x32x32
+	layer1_1_bn1   []float32 // bn 16x32x32
+	layer1_1_conv2 []float32 // conv 16x32x32
+	layer1_1_bn2   []float32 // bn 16x32x32
+	layer1_2_conv1 []float32 // conv 16x32x32
+	layer1_2_bn1   []float32 // bn 16x32x32
+	layer1_2_conv2 []float32 // conv 16x32x32
+	layer1_2_bn2   []float32 // bn 16x32x32
+	layer1_3_conv1 []float32 // conv 16x32x32
+	layer1_3_bn1   []float32 // bn 16x32x32
+	layer1_3_conv2 []float32 // conv 16x32x32
+	layer1_3_bn2   []float32 // bn 16x32x32
+	layer1_4_conv1 []float32 // conv 16x32x32
+	layer1_4_bn1   []float32 // bn 16x32x32
+	layer1_4_conv2 []float32 // conv 16x32x32
+	layer1_4_bn2   []float32 // bn 16x32x32
+	layer1_5_conv1 []float32 // conv 16x32x32
+	layer1_5_bn1   []float32 // bn 16x32x32
+	layer1_5_conv2 []float32 // conv 16x32x32
+	layer1_5_bn2   []float32 // bn 16x32x32
+	layer1_6_conv1 []float32 // conv 16x32x32
+	layer1_6_bn1   []float32 // bn 16x32x32
+	layer1_6_conv2 []float32 // conv 16x32x32
+	layer1_6_bn2   []float32 // bn 16x32x32
+	layer1_7_conv1 []float32 // conv 16x32x32
+	layer1_7_bn1   []float32 // bn 16x32x32
+	layer1_7_conv2 []float32 // conv 16x32x32
+	layer1_7_bn2   []float32 // bn 16x32x32
+	layer1_8_conv1 []float32 // conv 16x32x32
+	layer1_8_bn1   []float32 // bn 16x32x32
+	layer1_8_conv2 []float32 // conv 16x32x32
+	layer1_8_bn2   []float32 // bn 16x32x32
+	layer2_0_conv1 []float32 // conv 32x16x16
+	layer2_0_bn1   []float32 // bn 32x16x16
+	layer2_0_conv2 []float32 // conv 32x16x16
+	layer2_0_bn2   []float32 // bn 32x16x16
+	layer2_1_conv1 []float32 // conv 32x16x16
+	layer2_1_bn1   []float32 // bn 32x16x16
+	layer2_1_conv2 []float32 // conv 32x16x16
+	layer2_1_bn2   []float32 // bn 32x16x16
+	layer2_2_conv1 []float32 // conv 32x16x16
+	layer2_2_bn1   []float32 // bn 32x16x16
+	layer2_2_conv2 []float32 // conv 32x16x16
+	layer2_2_bn2   []float32 // bn 32x16x16
+	layer2_3_conv1 []float32 // conv 32x16x16
+	layer2_3_bn1   []float32 // bn 32x16x16
+	layer2_3_conv2 []float32 // conv 32x16x16
+	layer2_3_bn2   []float32 // bn 32x16x16
+	layer2_4_conv1 []float32 // conv 32x16x16
+	layer2_4_bn1   []float32 // bn 32x16x16
+	layer2_4_conv2 []float32 // conv 32x16x16
+	layer2_4_bn2   []float32 // bn 32x16x16
+	layer2_5_conv1 []float32 // conv 32x16x16
+	layer2_5_bn1   []float32 // bn 32x16x16
+	layer2_5_conv2 []float32 // conv 32x16x16
+	layer2_5_bn2   []float32 // bn 32x16x16
+	layer2_6_conv1 []float32 // conv 32x16x16
+	layer2_6_bn1   []float32 // bn 32x16x16
+	layer2_6_conv2 []float32 // conv 32x16x16
+	layer2_6_bn2   []float32 // bn 32x16x16
+	layer2_7_conv1 []float32 // conv 32x16x16
+	layer2_7_bn1   []float32 // bn 32x16x16
+	layer2_7_conv2 []float32 // conv 32x16x16
+	layer2_7_bn2   []float32 // bn 32x16x16
+	layer2_8_conv1 []float32 // conv 32x16x16
+	layer2_8_bn1   []float32 // bn 32x16x16
+	layer2_8_conv2 []float32 // conv 32x16x16
+	layer2_8_bn2   []float32 // bn 32x16x16
+	layer3_0_conv1 []float32 // conv 64x8x8
+	layer3_0_bn1   []float32 // bn 64x8x8
+	layer3_0_conv2 []float32 // conv 64x8x8
+	layer3_0_bn2   []float32 // bn 64x8x8
+	layer3_1_conv1 []float32 // conv 64x8x8
+	layer3_1_bn1   []float32 // bn 64x8x8
+	layer3_1_conv2 []float32 // conv 64x8x8
+	layer3_1_bn2   []float32 // bn 64x8x8
+	layer3_2_conv1 []float32 // conv 64x8x8
+	layer3_2_bn1   []float32 // bn 64x8x8
+	layer3_2_conv2 []float32 // conv 64x8x8
+	layer3_2_bn2   []float32 // bn 64x8x8
+	layer3_3_conv1 []float32 // conv 64x8x8
+	layer3_3_bn1   []float32 // bn 64x8x8
+	layer3_3_conv2 []float32 // conv 64x8x8
+	layer3_3_bn2   []float32 // bn 64x8x8
+	layer3_4_conv1 []float32 // conv 64x8x8
+	layer3_4_bn1   []float32 // bn 64x8x8
+	layer3_4_conv2 []float32 // conv 64x8x8
+	layer3_4_bn2   []float32 // bn 64x8x8
+	layer3_5_conv1 []float32 // conv 64x8x8
+	layer3_5_bn1   []float32 // bn 64x8x8
+	layer3_5_conv2 []float32 // conv 64x8x8
+	layer3_5_bn2   []float32 // bn 64x8x8
+	layer3_6_conv1 []float32 // conv 64x8x8
+	layer3_6_bn1   []float32 // bn 64x8x8
+	layer3_6_conv2 []float32 // conv 64x8x8
+	layer3_6_bn2   []float32 // bn 64x8x8
+	layer3_7_conv1 []float32 // conv 64x8x8
+	layer3_7_bn1   []float32 // bn 64x8x8
+	layer3_7_conv2 []float32 // conv 64x8x8
+	layer3_7_bn2   []float32 // bn 64x8x8
+	layer3_8_conv1 []float32 // conv 64x8x8
+	layer3_8_bn1   []float32 // bn 64x8x8
+	layer3_8_conv2 []float32 // conv 64x8x8
+	layer3_8_bn2   []float32 // bn 64x8x8
+	avgpool        []float32 // avgpool 64x1x1
+	fc             []float32 // fc 10x1x1
 }
 
 // inferActivations are the outputs of the fused inference graph, in which each conv
@@ -1689,344 +1634,348 @@ func (m *Model) SaveWeights(path string) error {
 }
 
 // trainLayout carves the values and the gradients of a training step out of one
-// arena sized for batch images, at the offsets of the memory plan.
+// arena sized for batch images, at the offsets of the memory plan. A value's memory
+// is reused once nothing needs it; what the backward pass keeps each value for:
+//
+//	conv1: bn1's normalised input
+//	bn1: its sign, the ReLU's mask; layer1.0.conv1's weight gradient
+//	layer1.0.conv1: layer1.0.bn1's normalised input
+//	layer1.0.bn1: its sign, the ReLU's mask; layer1.0.conv2's weight gradient
+//	layer1.0.conv2: layer1.0.bn2's normalised input
+//	layer1.0.bn2: its sign, the ReLU's mask; layer1.1.conv1's weight gradient
+//	layer1.1.conv1: layer1.1.bn1's normalised input
+//	layer1.1.bn1: its sign, the ReLU's mask; layer1.1.conv2's weight gradient
+//	layer1.1.conv2: layer1.1.bn2's normalised input
+//	layer1.1.bn2: its sign, the ReLU's mask; layer1.2.conv1's weight gradient
+//	layer1.2.conv1: layer1.2.bn1's normalised input
+//	layer1.2.bn1: its sign, the ReLU's mask; layer1.2.conv2's weight gradient
+//	layer1.2.conv2: layer1.2.bn2's normalised input
+//	layer1.2.bn2: its sign, the ReLU's mask; layer1.3.conv1's weight gradient
+//	layer1.3.conv1: layer1.3.bn1's normalised input
+//	layer1.3.bn1: its sign, the ReLU's mask; layer1.3.conv2's weight gradient
+//	layer1.3.conv2: layer1.3.bn2's normalised input
+//	layer1.3.bn2: its sign, the ReLU's mask; layer1.4.conv1's weight gradient
+//	layer1.4.conv1: layer1.4.bn1's normalised input
+//	layer1.4.bn1: its sign, the ReLU's mask; layer1.4.conv2's weight gradient
+//	layer1.4.conv2: layer1.4.bn2's normalised input
+//	layer1.4.bn2: its sign, the ReLU's mask; layer1.5.conv1's weight gradient
+//	layer1.5.conv1: layer1.5.bn1's normalised input
+//	layer1.5.bn1: its sign, the ReLU's mask; layer1.5.conv2's weight gradient
+//	layer1.5.conv2: layer1.5.bn2's normalised input
+//	layer1.5.bn2: its sign, the ReLU's mask; layer1.6.conv1's weight gradient
+//	layer1.6.conv1: layer1.6.bn1's normalised input
+//	layer1.6.bn1: its sign, the ReLU's mask; layer1.6.conv2's weight gradient
+//	layer1.6.conv2: layer1.6.bn2's normalised input
+//	layer1.6.bn2: its sign, the ReLU's mask; layer1.7.conv1's weight gradient
+//	layer1.7.conv1: layer1.7.bn1's normalised input
+//	layer1.7.bn1: its sign, the ReLU's mask; layer1.7.conv2's weight gradient
+//	layer1.7.conv2: layer1.7.bn2's normalised input
+//	layer1.7.bn2: its sign, the ReLU's mask; layer1.8.conv1's weight gradient
+//	layer1.8.conv1: layer1.8.bn1's normalised input
+//	layer1.8.bn1: its sign, the ReLU's mask; layer1.8.conv2's weight gradient
+//	layer1.8.conv2: layer1.8.bn2's normalised input
+//	layer1.8.bn2: its sign, the ReLU's mask; layer2.0.conv1's weight gradient
+//	layer2.0.conv1: layer2.0.bn1's normalised input
+//	layer2.0.bn1: its sign, the ReLU's mask; layer2.0.conv2's weight gradient
+//	layer2.0.conv2: layer2.0.bn2's normalised input
+//	layer2.0.bn2: its sign, the ReLU's mask; layer2.1.conv1's weight gradient
+//	layer2.1.conv1: layer2.1.bn1's normalised input
+//	layer2.1.bn1: its sign, the ReLU's mask; layer2.1.conv2's weight gradient
+//	layer2.1.conv2: layer2.1.bn2's normalised input
+//	layer2.1.bn2: its sign, the ReLU's mask; layer2.2.conv1's weight gradient
+//	layer2.2.conv1: layer2.2.bn1's normalised input
+//	layer2.2.bn1: its sign, the ReLU's mask; layer2.2.conv2's weight gradient
+//	layer2.2.conv2: layer2.2.bn2's normalised input
+//	layer2.2.bn2: its sign, the ReLU's mask; layer2.3.conv1's weight gradient
+//	layer2.3.conv1: layer2.3.bn1's normalised input
+//	layer2.3.bn1: its sign, the ReLU's mask; layer2.3.conv2's weight gradient
+//	layer2.3.conv2: layer2.3.bn2's normalised input
+//	layer2.3.bn2: its sign, the ReLU's mask; layer2.4.conv1's weight gradient
+//	layer2.4.conv1: layer2.4.bn1's normalised input
+//	layer2.4.bn1: its sign, the ReLU's mask; layer2.4.conv2's weight gradient
+//	layer2.4.conv2: layer2.4.bn2's normalised input
+//	layer2.4.bn2: its sign, the ReLU's mask; layer2.5.conv1's weight gradient
+//	layer2.5.conv1: layer2.5.bn1's normalised input
+//	layer2.5.bn1: its sign, the ReLU's mask; layer2.5.conv2's weight gradient
+//	layer2.5.conv2: layer2.5.bn2's normalised input
+//	layer2.5.bn2: its sign, the ReLU's mask; layer2.6.conv1's weight gradient
+//	layer2.6.conv1: layer2.6.bn1's normalised input
+//	layer2.6.bn1: its sign, the ReLU's mask; layer2.6.conv2's weight gradient
+//	layer2.6.conv2: layer2.6.bn2's normalised input
+//	layer2.6.bn2: its sign, the ReLU's mask; layer2.7.conv1's weight gradient
+//	layer2.7.conv1: layer2.7.bn1's normalised input
+//	layer2.7.bn1: its sign, the ReLU's mask; layer2.7.conv2's weight gradient
+//	layer2.7.conv2: layer2.7.bn2's normalised input
+//	layer2.7.bn2: its sign, the ReLU's mask; layer2.8.conv1's weight gradient
+//	layer2.8.conv1: layer2.8.bn1's normalised input
+//	layer2.8.bn1: its sign, the ReLU's mask; layer2.8.conv2's weight gradient
+//	layer2.8.conv2: layer2.8.bn2's normalised input
+//	layer2.8.bn2: its sign, the ReLU's mask; layer3.0.conv1's weight gradient
+//	layer3.0.conv1: layer3.0.bn1's normalised input
+//	layer3.0.bn1: its sign, the ReLU's mask; layer3.0.conv2's weight gradient
+//	layer3.0.conv2: layer3.0.bn2's normalised input
+//	layer3.0.bn2: its sign, the ReLU's mask; layer3.1.conv1's weight gradient
+//	layer3.1.conv1: layer3.1.bn1's normalised input
+//	layer3.1.bn1: its sign, the ReLU's mask; layer3.1.conv2's weight gradient
+//	layer3.1.conv2: layer3.1.bn2's normalised input
+//	layer3.1.bn2: its sign, the ReLU's mask; layer3.2.conv1's weight gradient
+//	layer3.2.conv1: layer3.2.bn1's normalised input
+//	layer3.2.bn1: its sign, the ReLU's mask; layer3.2.conv2's weight gradient
+//	layer3.2.conv2: layer3.2.bn2's normalised input
+//	layer3.2.bn2: its sign, the ReLU's mask; layer3.3.conv1's weight gradient
+//	layer3.3.conv1: layer3.3.bn1's normalised input
+//	layer3.3.bn1: its sign, the ReLU's mask; layer3.3.conv2's weight gradient
+//	layer3.3.conv2: layer3.3.bn2's normalised input
+//	layer3.3.bn2: its sign, the ReLU's mask; layer3.4.conv1's weight gradient
+//	layer3.4.conv1: layer3.4.bn1's normalised input
+//	layer3.4.bn1: its sign, the ReLU's mask; layer3.4.conv2's weight gradient
+//	layer3.4.conv2: layer3.4.bn2's normalised input
+//	layer3.4.bn2: its sign, the ReLU's mask; layer3.5.conv1's weight gradient
+//	layer3.5.conv1: layer3.5.bn1's normalised input
+//	layer3.5.bn1: its sign, the ReLU's mask; layer3.5.conv2's weight gradient
+//	layer3.5.conv2: layer3.5.bn2's normalised input
+//	layer3.5.bn2: its sign, the ReLU's mask; layer3.6.conv1's weight gradient
+//	layer3.6.conv1: layer3.6.bn1's normalised input
+//	layer3.6.bn1: its sign, the ReLU's mask; layer3.6.conv2's weight gradient
+//	layer3.6.conv2: layer3.6.bn2's normalised input
+//	layer3.6.bn2: its sign, the ReLU's mask; layer3.7.conv1's weight gradient
+//	layer3.7.conv1: layer3.7.bn1's normalised input
+//	layer3.7.bn1: its sign, the ReLU's mask; layer3.7.conv2's weight gradient
+//	layer3.7.conv2: layer3.7.bn2's normalised input
+//	layer3.7.bn2: its sign, the ReLU's mask; layer3.8.conv1's weight gradient
+//	layer3.8.conv1: layer3.8.bn1's normalised input
+//	layer3.8.bn1: its sign, the ReLU's mask; layer3.8.conv2's weight gradient
+//	layer3.8.conv2: layer3.8.bn2's normalised input
+//	layer3.8.bn2: its sign, the ReLU's mask
+//	avgpool: fc's weight gradient
+//	fc: the logits, for the loss and Logits
 func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
-			conv1:           arena[0*batch : 16384*batch],
-			bn1:             arena[16384*batch : 32768*batch],
-			relu:            arena[32768*batch : 49152*batch],
-			layer1_0_conv1:  arena[16384*batch : 32768*batch],
-			layer1_0_bn1:    arena[49152*batch : 65536*batch],
-			layer1_0_relu:   arena[65536*batch : 81920*batch],
-			layer1_0_conv2:  arena[49152*batch : 65536*batch],
-			layer1_0_bn2:    arena[81920*batch : 98304*batch],
-			layer1_0_relu_2: arena[98304*batch : 114688*batch],
-			layer1_1_conv1:  arena[81920*batch : 98304*batch],
-			layer1_1_bn1:    arena[114688*batch : 131072*batch],
-			layer1_1_relu:   arena[131072*batch : 147456*batch],
-			layer1_1_conv2:  arena[114688*batch : 131072*batch],
-			layer1_1_bn2:    arena[147456*batch : 163840*batch],
-			layer1_1_relu_2: arena[163840*batch : 180224*batch],
-			layer1_2_conv1:  arena[147456*batch : 163840*batch],
-			layer1_2_bn1:    arena[180224*batch : 196608*batch],
-			layer1_2_relu:   arena[196608*batch : 212992*batch],
-			layer1_2_conv2:  arena[180224*batch : 196608*batch],
-			layer1_2_bn2:    arena[212992*batch : 229376*batch],
-			layer1_2_relu_2: arena[229376*batch : 245760*batch],
-			layer1_3_conv1:  arena[212992*batch : 229376*batch],
-			layer1_3_bn1:    arena[245760*batch : 262144*batch],
-			layer1_3_relu:   arena[262144*batch : 278528*batch],
-			layer1_3_conv2:  arena[245760*batch : 262144*batch],
-			layer1_3_bn2:    arena[278528*batch : 294912*batch],
-			layer1_3_relu_2: arena[294912*batch : 311296*batch],
-			layer1_4_conv1:  arena[278528*batch : 294912*batch],
-			layer1_4_bn1:    arena[311296*batch : 327680*batch],
-			layer1_4_relu:   arena[327680*batch : 344064*batch],
-			layer1_4_conv2:  arena[311296*batch : 327680*batch],
-			layer1_4_bn2:    arena[344064*batch : 360448*batch],
-			layer1_4_relu_2: arena[360448*batch : 376832*batch],
-			layer1_5_conv1:  arena[344064*batch : 360448*batch],
-			layer1_5_bn1:    arena[376832*batch : 393216*batch],
-			layer1_5_relu:   arena[393216*batch : 409600*batch],
-			layer1_5_conv2:  arena[376832*batch : 393216*batch],
-			layer1_5_bn2:    arena[409600*batch : 425984*batch],
-			layer1_5_relu_2: arena[425984*batch : 442368*batch],
-			layer1_6_conv1:  arena[409600*batch : 425984*batch],
-			layer1_6_bn1:    arena[442368*batch : 458752*batch],
-			layer1_6_relu:   arena[458752*batch : 475136*batch],
-			layer1_6_conv2:  arena[442368*batch : 458752*batch],
-			layer1_6_bn2:    arena[475136*batch : 491520*batch],
-			layer1_6_relu_2: arena[491520*batch : 507904*batch],
-			layer1_7_conv1:  arena[475136*batch : 491520*batch],
-			layer1_7_bn1:    arena[507904*batch : 524288*batch],
-			layer1_7_relu:   arena[524288*batch : 540672*batch],
-			layer1_7_conv2:  arena[507904*batch : 524288*batch],
-			layer1_7_bn2:    arena[540672*batch : 557056*batch],
-			layer1_7_relu_2: arena[557056*batch : 573440*batch],
-			layer1_8_conv1:  arena[540672*batch : 557056*batch],
-			layer1_8_bn1:    arena[573440*batch : 589824*batch],
-			layer1_8_relu:   arena[589824*batch : 606208*batch],
-			layer1_8_conv2:  arena[573440*batch : 589824*batch],
-			layer1_8_bn2:    arena[606208*batch : 622592*batch],
-			layer1_8_relu_2: arena[622592*batch : 638976*batch],
-			layer2_0_conv1:  arena[606208*batch : 614400*batch],
-			layer2_0_bn1:    arena[614400*batch : 622592*batch],
-			layer2_0_relu:   arena[638976*batch : 647168*batch],
-			layer2_0_conv2:  arena[614400*batch : 622592*batch],
-			layer2_0_bn2:    arena[647168*batch : 655360*batch],
-			layer2_0_relu_2: arena[655360*batch : 663552*batch],
-			layer2_1_conv1:  arena[647168*batch : 655360*batch],
-			layer2_1_bn1:    arena[663552*batch : 671744*batch],
-			layer2_1_relu:   arena[671744*batch : 679936*batch],
-			layer2_1_conv2:  arena[663552*batch : 671744*batch],
-			layer2_1_bn2:    arena[679936*batch : 688128*batch],
-			layer2_1_relu_2: arena[688128*batch : 696320*batch],
-			layer2_2_conv1:  arena[679936*batch : 688128*batch],
-			layer2_2_bn1:    arena[696320*batch : 704512*batch],
-			layer2_2_relu:   arena[704512*batch : 712704*batch],
-			layer2_2_conv2:  arena[696320*batch : 704512*batch],
-			layer2_2_bn2:    arena[712704*batch : 720896*batch],
-			layer2_2_relu_2: arena[720896*batch : 729088*batch],
-			layer2_3_conv1:  arena[712704*batch : 720896*batch],
-			layer2_3_bn1:    arena[729088*batch : 737280*batch],
-			layer2_3_relu:   arena[737280*batch : 745472*batch],
-			layer2_3_conv2:  arena[729088*batch : 737280*batch],
-			layer2_3_bn2:    arena[745472*batch : 753664*batch],
-			layer2_3_relu_2: arena[753664*batch : 761856*batch],
-			layer2_4_conv1:  arena[745472*batch : 753664*batch],
-			layer2_4_bn1:    arena[761856*batch : 770048*batch],
-			layer2_4_relu:   arena[770048*batch : 778240*batch],
-			layer2_4_conv2:  arena[761856*batch : 770048*batch],
-			layer2_4_bn2:    arena[778240*batch : 786432*batch],
-			layer2_4_relu_2: arena[786432*batch : 794624*batch],
-			layer2_5_conv1:  arena[778240*batch : 786432*batch],
-			layer2_5_bn1:    arena[794624*batch : 802816*batch],
-			layer2_5_relu:   arena[802816*batch : 811008*batch],
-			layer2_5_conv2:  arena[794624*batch : 802816*batch],
-			layer2_5_bn2:    arena[811008*batch : 819200*batch],
-			layer2_5_relu_2: arena[819200*batch : 827392*batch],
-			layer2_6_conv1:  arena[811008*batch : 819200*batch],
-			layer2_6_bn1:    arena[827392*batch : 835584*batch],
-			layer2_6_relu:   arena[835584*batch : 843776*batch],
-			layer2_6_conv2:  arena[827392*batch : 835584*batch],
-			layer2_6_bn2:    arena[843776*batch : 851968*batch],
-			layer2_6_relu_2: arena[851968*batch : 860160*batch],
-			layer2_7_conv1:  arena[843776*batch : 851968*batch],
-			layer2_7_bn1:    arena[860160*batch : 868352*batch],
-			layer2_7_relu:   arena[868352*batch : 876544*batch],
-			layer2_7_conv2:  arena[860160*batch : 868352*batch],
-			layer2_7_bn2:    arena[876544*batch : 884736*batch],
-			layer2_7_relu_2: arena[884736*batch : 892928*batch],
-			layer2_8_conv1:  arena[876544*batch : 884736*batch],
-			layer2_8_bn1:    arena[892928*batch : 901120*batch],
-			layer2_8_relu:   arena[901120*batch : 909312*batch],
-			layer2_8_conv2:  arena[892928*batch : 901120*batch],
-			layer2_8_bn2:    arena[909312*batch : 917504*batch],
-			layer2_8_relu_2: arena[917504*batch : 925696*batch],
-			layer3_0_conv1:  arena[909312*batch : 913408*batch],
-			layer3_0_bn1:    arena[913408*batch : 917504*batch],
-			layer3_0_relu:   arena[925696*batch : 929792*batch],
-			layer3_0_conv2:  arena[913408*batch : 917504*batch],
-			layer3_0_bn2:    arena[929792*batch : 933888*batch],
-			layer3_0_relu_2: arena[933888*batch : 937984*batch],
-			layer3_1_conv1:  arena[929792*batch : 933888*batch],
-			layer3_1_bn1:    arena[937984*batch : 942080*batch],
-			layer3_1_relu:   arena[942080*batch : 946176*batch],
-			layer3_1_conv2:  arena[937984*batch : 942080*batch],
-			layer3_1_bn2:    arena[946176*batch : 950272*batch],
-			layer3_1_relu_2: arena[950272*batch : 954368*batch],
-			layer3_2_conv1:  arena[946176*batch : 950272*batch],
-			layer3_2_bn1:    arena[954368*batch : 958464*batch],
-			layer3_2_relu:   arena[958464*batch : 962560*batch],
-			layer3_2_conv2:  arena[954368*batch : 958464*batch],
-			layer3_2_bn2:    arena[962560*batch : 966656*batch],
-			layer3_2_relu_2: arena[966656*batch : 970752*batch],
-			layer3_3_conv1:  arena[962560*batch : 966656*batch],
-			layer3_3_bn1:    arena[970752*batch : 974848*batch],
-			layer3_3_relu:   arena[974848*batch : 978944*batch],
-			layer3_3_conv2:  arena[970752*batch : 974848*batch],
-			layer3_3_bn2:    arena[978944*batch : 983040*batch],
-			layer3_3_relu_2: arena[983040*batch : 987136*batch],
-			layer3_4_conv1:  arena[978944*batch : 983040*batch],
-			layer3_4_bn1:    arena[987136*batch : 991232*batch],
-			layer3_4_relu:   arena[991232*batch : 995328*batch],
-			layer3_4_conv2:  arena[987136*batch : 991232*batch],
-			layer3_4_bn2:    arena[995328*batch : 999424*batch],
-			layer3_4_relu_2: arena[999424*batch : 1003520*batch],
-			layer3_5_conv1:  arena[995328*batch : 999424*batch],
-			layer3_5_bn1:    arena[1003520*batch : 1007616*batch],
-			layer3_5_relu:   arena[1007616*batch : 1011712*batch],
-			layer3_5_conv2:  arena[1003520*batch : 1007616*batch],
-			layer3_5_bn2:    arena[1011712*batch : 1015808*batch],
-			layer3_5_relu_2: arena[1015808*batch : 1019904*batch],
-			layer3_6_conv1:  arena[1011712*batch : 1015808*batch],
-			layer3_6_bn1:    arena[1019904*batch : 1024000*batch],
-			layer3_6_relu:   arena[1024000*batch : 1028096*batch],
-			layer3_6_conv2:  arena[1019904*batch : 1024000*batch],
-			layer3_6_bn2:    arena[1028096*batch : 1032192*batch],
-			layer3_6_relu_2: arena[1032192*batch : 1036288*batch],
-			layer3_7_conv1:  arena[1028096*batch : 1032192*batch],
-			layer3_7_bn1:    arena[1036288*batch : 1040384*batch],
-			layer3_7_relu:   arena[1040384*batch : 1044480*batch],
-			layer3_7_conv2:  arena[1036288*batch : 1040384*batch],
-			layer3_7_bn2:    arena[1044480*batch : 1048576*batch],
-			layer3_7_relu_2: arena[1048576*batch : 1052672*batch],
-			layer3_8_conv1:  arena[1044480*batch : 1048576*batch],
-			layer3_8_bn1:    arena[1052672*batch : 1056768*batch],
-			layer3_8_relu:   arena[1056768*batch : 1060864*batch],
-			layer3_8_conv2:  arena[1052672*batch : 1056768*batch],
-			layer3_8_bn2:    arena[1060864*batch : 1064960*batch],
-			layer3_8_relu_2: arena[1064960*batch : 1069056*batch],
-			avgpool:         arena[1060864*batch : 1060928*batch],
-			fc:              arena[1073152*batch : 1073162*batch],
+			conv1:          arena[0*batch : 16384*batch],
+			bn1:            arena[16384*batch : 32768*batch],
+			layer1_0_conv1: arena[32768*batch : 49152*batch],
+			layer1_0_bn1:   arena[49152*batch : 65536*batch],
+			layer1_0_conv2: arena[65536*batch : 81920*batch],
+			layer1_0_bn2:   arena[81920*batch : 98304*batch],
+			layer1_1_conv1: arena[98304*batch : 114688*batch],
+			layer1_1_bn1:   arena[114688*batch : 131072*batch],
+			layer1_1_conv2: arena[131072*batch : 147456*batch],
+			layer1_1_bn2:   arena[147456*batch : 163840*batch],
+			layer1_2_conv1: arena[163840*batch : 180224*batch],
+			layer1_2_bn1:   arena[180224*batch : 196608*batch],
+			layer1_2_conv2: arena[196608*batch : 212992*batch],
+			layer1_2_bn2:   arena[212992*batch : 229376*batch],
+			layer1_3_conv1: arena[229376*batch : 245760*batch],
+			layer1_3_bn1:   arena[245760*batch : 262144*batch],
+			layer1_3_conv2: arena[262144*batch : 278528*batch],
+			layer1_3_bn2:   arena[278528*batch : 294912*batch],
+			layer1_4_conv1: arena[294912*batch : 311296*batch],
+			layer1_4_bn1:   arena[311296*batch : 327680*batch],
+			layer1_4_conv2: arena[327680*batch : 344064*batch],
+			layer1_4_bn2:   arena[344064*batch : 360448*batch],
+			layer1_5_conv1: arena[360448*batch : 376832*batch],
+			layer1_5_bn1:   arena[376832*batch : 393216*batch],
+			layer1_5_conv2: arena[393216*batch : 409600*batch],
+			layer1_5_bn2:   arena[409600*batch : 425984*batch],
+			layer1_6_conv1: arena[425984*batch : 442368*batch],
+			layer1_6_bn1:   arena[442368*batch : 458752*batch],
+			layer1_6_conv2: arena[458752*batch : 475136*batch],
+			layer1_6_bn2:   arena[475136*batch : 491520*batch],
+			layer1_7_conv1: arena[491520*batch : 507904*batch],
+			layer1_7_bn1:   arena[507904*batch : 524288*batch],
+			layer1_7_conv2: arena[524288*batch : 540672*batch],
+			layer1_7_bn2:   arena[540672*batch : 557056*batch],
+			layer1_8_conv1: arena[557056*batch : 573440*batch],
+			layer1_8_bn1:   arena[573440*batch : 589824*batch],
+			layer1_8_conv2: arena[589824*batch : 606208*batch],
+			layer1_8_bn2:   arena[606208*batch : 622592*batch],
+			layer2_0_conv1: arena[622592*batch : 630784*batch],
+			layer2_0_bn1:   arena[630784*batch : 638976*batch],
+			layer2_0_conv2: arena[638976*batch : 647168*batch],
+			layer2_0_bn2:   arena[647168*batch : 655360*batch],
+			layer2_1_conv1: arena[655360*batch : 663552*batch],
+			layer2_1_bn1:   arena[663552*batch : 671744*batch],
+			layer2_1_conv2: arena[671744*batch : 679936*batch],
+			layer2_1_bn2:   arena[679936*batch : 688128*batch],
+			layer2_2_conv1: arena[688128*batch : 696320*batch],
+			layer2_2_bn1:   arena[696320*batch : 704512*batch],
+			layer2_2_conv2: arena[704512*batch : 712704*batch],
+			layer2_2_bn2:   arena[712704*batch : 720896*batch],
+			layer2_3_conv1: arena[720896*batch : 729088*batch],
+			layer2_3_bn1:   arena[729088*batch : 737280*batch],
+			layer2_3_conv2: arena[737280*batch : 745472*batch],
+			layer2_3_bn2:   arena[745472*batch : 753664*batch],
+			layer2_4_conv1: arena[753664*batch : 761856*batch],
+			layer2_4_bn1:   arena[761856*batch : 770048*batch],
+			layer2_4_conv2: arena[770048*batch : 778240*batch],
+			layer2_4_bn2:   arena[778240*batch : 786432*batch],
+			layer2_5_conv1: arena[786432*batch : 794624*batch],
+			layer2_5_bn1:   arena[794624*batch : 802816*batch],
+			layer2_5_conv2: arena[802816*batch : 811008*batch],
+			layer2_5_bn2:   arena[811008*batch : 819200*batch],
+			layer2_6_conv1: arena[819200*batch : 827392*batch],
+			layer2_6_bn1:   arena[827392*batch : 835584*batch],
+			layer2_6_conv2: arena[835584*batch : 843776*batch],
+			layer2_6_bn2:   arena[843776*batch : 851968*batch],
+			layer2_7_conv1: arena[851968*batch : 860160*batch],
+			layer2_7_bn1:   arena[860160*batch : 868352*batch],
+			layer2_7_conv2: arena[868352*batch : 876544*batch],
+			layer2_7_bn2:   arena[876544*batch : 884736*batch],
+			layer2_8_conv1: arena[884736*batch : 892928*batch],
+			layer2_8_bn1:   arena[892928*batch : 901120*batch],
+			layer2_8_conv2: arena[901120*batch : 909312*batch],
+			layer2_8_bn2:   arena[909312*batch : 917504*batch],
+			layer3_0_conv1: arena[917504*batch : 921600*batch],
+			layer3_0_bn1:   arena[921600*batch : 925696*batch],
+			layer3_0_conv2: arena[925696*batch : 929792*batch],
+			layer3_0_bn2:   arena[929792*batch : 933888*batch],
+			layer3_1_conv1: arena[933888*batch : 937984*batch],
+			layer3_1_bn1:   arena[937984*batch : 942080*batch],
+			layer3_1_conv2: arena[942080*batch : 946176*batch],
+			layer3_1_bn2:   arena[946176*batch : 950272*batch],
+			layer3_2_conv1: arena[950272*batch : 954368*batch],
+			layer3_2_bn1:   arena[954368*batch : 958464*batch],
+			layer3_2_conv2: arena[958464*batch : 962560*batch],
+			layer3_2_bn2:   arena[962560*batch : 966656*batch],
+			layer3_3_conv1: arena[966656*batch : 970752*batch],
+			layer3_3_bn1:   arena[970752*batch : 974848*batch],
+			layer3_3_conv2: arena[974848*batch : 978944*batch],
+			layer3_3_bn2:   arena[978944*batch : 983040*batch],
+			layer3_4_conv1: arena[983040*batch : 987136*batch],
+			layer3_4_bn1:   arena[987136*batch : 991232*batch],
+			layer3_4_conv2: arena[991232*batch : 995328*batch],
+			layer3_4_bn2:   arena[995328*batch : 999424*batch],
+			layer3_5_conv1: arena[999424*batch : 1003520*batch],
+			layer3_5_bn1:   arena[1003520*batch : 1007616*batch],
+			layer3_5_conv2: arena[1007616*batch : 1011712*batch],
+			layer3_5_bn2:   arena[1011712*batch : 1015808*batch],
+			layer3_6_conv1: arena[1015808*batch : 1019904*batch],
+			layer3_6_bn1:   arena[1019904*batch : 1024000*batch],
+			layer3_6_conv2: arena[1024000*batch : 1028096*batch],
+			layer3_6_bn2:   arena[1028096*batch : 1032192*batch],
+			layer3_7_conv1: arena[1032192*batch : 1036288*batch],
+			layer3_7_bn1:   arena[1036288*batch : 1040384*batch],
+			layer3_7_conv2: arena[1040384*batch : 1044480*batch],
+			layer3_7_bn2:   arena[1044480*batch : 1048576*batch],
+			layer3_8_conv1: arena[1048576*batch : 1052672*batch],
+			layer3_8_bn1:   arena[1052672*batch : 1056768*batch],
+			layer3_8_conv2: arena[1056768*batch : 1060864*batch],
+			layer3_8_bn2:   arena[1060864*batch : 1064960*batch],
+			avgpool:        arena[1064960*batch : 1065024*batch],
+			fc:             arena[1073152*batch : 1073162*batch],
 		}, activations{
-			conv1:           arena[16384*batch : 32768*batch],
-			bn1:             arena[49152*batch : 65536*batch],
-			relu:            arena[16384*batch : 32768*batch],
-			layer1_0_conv1:  arena[49152*batch : 65536*batch],
-			layer1_0_bn1:    arena[81920*batch : 98304*batch],
-			layer1_0_relu:   arena[49152*batch : 65536*batch],
-			layer1_0_conv2:  arena[81920*batch : 98304*batch],
-			layer1_0_bn2:    arena[114688*batch : 131072*batch],
-			layer1_0_relu_2: arena[81920*batch : 98304*batch],
-			layer1_1_conv1:  arena[114688*batch : 131072*batch],
-			layer1_1_bn1:    arena[147456*batch : 163840*batch],
-			layer1_1_relu:   arena[114688*batch : 131072*batch],
-			layer1_1_conv2:  arena[147456*batch : 163840*batch],
-			layer1_1_bn2:    arena[180224*batch : 196608*batch],
-			layer1_1_relu_2: arena[147456*batch : 163840*batch],
-			layer1_2_conv1:  arena[180224*batch : 196608*batch],
-			layer1_2_bn1:    arena[212992*batch : 229376*batch],
-			layer1_2_relu:   arena[180224*batch : 196608*batch],
-			layer1_2_conv2:  arena[212992*batch : 229376*batch],
-			layer1_2_bn2:    arena[245760*batch : 262144*batch],
-			layer1_2_relu_2: arena[212992*batch : 229376*batch],
-			layer1_3_conv1:  arena[245760*batch : 262144*batch],
-			layer1_3_bn1:    arena[278528*batch : 294912*batch],
-			layer1_3_relu:   arena[245760*batch : 262144*batch],
-			layer1_3_conv2:  arena[278528*batch : 294912*batch],
-			layer1_3_bn2:    arena[311296*batch : 327680*batch],
-			layer1_3_relu_2: arena[278528*batch : 294912*batch],
-			layer1_4_conv1:  arena[311296*batch : 327680*batch],
-			layer1_4_bn1:    arena[344064*batch : 360448*batch],
-			layer1_4_relu:   arena[311296*batch : 327680*batch],
-			layer1_4_conv2:  arena[344064*batch : 360448*batch],
-			layer1_4_bn2:    arena[376832*batch : 393216*batch],
-			layer1_4_relu_2: arena[344064*batch : 360448*batch],
-			layer1_5_conv1:  arena[376832*batch : 393216*batch],
-			layer1_5_bn1:    arena[409600*batch : 425984*batch],
-			layer1_5_relu:   arena[376832*batch : 393216*batch],
-			layer1_5_conv2:  arena[409600*batch : 425984*batch],
-			layer1_5_bn2:    arena[442368*batch : 458752*batch],
-			layer1_5_relu_2: arena[409600*batch : 425984*batch],
-			layer1_6_conv1:  arena[442368*batch : 458752*batch],
-			layer1_6_bn1:    arena[475136*batch : 491520*batch],
-			layer1_6_relu:   arena[442368*batch : 458752*batch],
-			layer1_6_conv2:  arena[475136*batch : 491520*batch],
-			layer1_6_bn2:    arena[507904*batch : 524288*batch],
-			layer1_6_relu_2: arena[475136*batch : 491520*batch],
-			layer1_7_conv1:  arena[507904*batch : 524288*batch],
-			layer1_7_bn1:    arena[540672*batch : 557056*batch],
-			layer1_7_relu:   arena[507904*batch : 524288*batch],
-			layer1_7_conv2:  arena[540672*batch : 557056*batch],
-			layer1_7_bn2:    arena[573440*batch : 589824*batch],
-			layer1_7_relu_2: arena[540672*batch : 557056*batch],
-			layer1_8_conv1:  arena[573440*batch : 589824*batch],
-			layer1_8_bn1:    arena[606208*batch : 622592*batch],
-			layer1_8_relu:   arena[573440*batch : 589824*batch],
-			layer1_8_conv2:  arena[606208*batch : 622592*batch],
-			layer1_8_bn2:    arena[638976*batch : 655360*batch],
-			layer1_8_relu_2: arena[606208*batch : 622592*batch],
-			layer2_0_conv1:  arena[638976*batch : 647168*batch],
-			layer2_0_bn1:    arena[647168*batch : 655360*batch],
-			layer2_0_relu:   arena[614400*batch : 622592*batch],
-			layer2_0_conv2:  arena[647168*batch : 655360*batch],
-			layer2_0_bn2:    arena[663552*batch : 671744*batch],
-			layer2_0_relu_2: arena[647168*batch : 655360*batch],
-			layer2_1_conv1:  arena[663552*batch : 671744*batch],
-			layer2_1_bn1:    arena[679936*batch : 688128*batch],
-			layer2_1_relu:   arena[663552*batch : 671744*batch],
-			layer2_1_conv2:  arena[679936*batch : 688128*batch],
-			layer2_1_bn2:    arena[696320*batch : 704512*batch],
-			layer2_1_relu_2: arena[679936*batch : 688128*batch],
-			layer2_2_conv1:  arena[696320*batch : 704512*batch],
-			layer2_2_bn1:    arena[712704*batch : 720896*batch],
-			layer2_2_relu:   arena[696320*batch : 704512*batch],
-			layer2_2_conv2:  arena[712704*batch : 720896*batch],
-			layer2_2_bn2:    arena[729088*batch : 737280*batch],
-			layer2_2_relu_2: arena[712704*batch : 720896*batch],
-			layer2_3_conv1:  arena[729088*batch : 737280*batch],
-			layer2_3_bn1:    arena[745472*batch : 753664*batch],
-			layer2_3_relu:   arena[729088*batch : 737280*batch],
-			layer2_3_conv2:  arena[745472*batch : 753664*batch],
-			layer2_3_bn2:    arena[761856*batch : 770048*batch],
-			layer2_3_relu_2: arena[745472*batch : 753664*batch],
-			layer2_4_conv1:  arena[761856*batch : 770048*batch],
-			layer2_4_bn1:    arena[778240*batch : 786432*batch],
-			layer2_4_relu:   arena[761856*batch : 770048*batch],
-			layer2_4_conv2:  arena[778240*batch : 786432*batch],
-			layer2_4_bn2:    arena[794624*batch : 802816*batch],
-			layer2_4_relu_2: arena[778240*batch : 786432*batch],
-			layer2_5_conv1:  arena[794624*batch : 802816*batch],
-			layer2_5_bn1:    arena[811008*batch : 819200*batch],
-			layer2_5_relu:   arena[794624*batch : 802816*batch],
-			layer2_5_conv2:  arena[811008*batch : 819200*batch],
-			layer2_5_bn2:    arena[827392*batch : 835584*batch],
-			layer2_5_relu_2: arena[811008*batch : 819200*batch],
-			layer2_6_conv1:  arena[827392*batch : 835584*batch],
-			layer2_6_bn1:    arena[843776*batch : 851968*batch],
-			layer2_6_relu:   arena[827392*batch : 835584*batch],
-			layer2_6_conv2:  arena[843776*batch : 851968*batch],
-			layer2_6_bn2:    arena[860160*batch : 868352*batch],
-			layer2_6_relu_2: arena[843776*batch : 851968*batch],
-			layer2_7_conv1:  arena[860160*batch : 868352*batch],
-			layer2_7_bn1:    arena[876544*batch : 884736*batch],
-			layer2_7_relu:   arena[860160*batch : 868352*batch],
-			layer2_7_conv2:  arena[876544*batch : 884736*batch],
-			layer2_7_bn2:    arena[892928*batch : 901120*batch],
-			layer2_7_relu_2: arena[876544*batch : 884736*batch],
-			layer2_8_conv1:  arena[892928*batch : 901120*batch],
-			layer2_8_bn1:    arena[909312*batch : 917504*batch],
-			layer2_8_relu:   arena[892928*batch : 901120*batch],
-			layer2_8_conv2:  arena[909312*batch : 917504*batch],
-			layer2_8_bn2:    arena[925696*batch : 933888*batch],
-			layer2_8_relu_2: arena[909312*batch : 917504*batch],
-			layer3_0_conv1:  arena[925696*batch : 929792*batch],
-			layer3_0_bn1:    arena[929792*batch : 933888*batch],
-			layer3_0_relu:   arena[913408*batch : 917504*batch],
-			layer3_0_conv2:  arena[929792*batch : 933888*batch],
-			layer3_0_bn2:    arena[937984*batch : 942080*batch],
-			layer3_0_relu_2: arena[929792*batch : 933888*batch],
-			layer3_1_conv1:  arena[937984*batch : 942080*batch],
-			layer3_1_bn1:    arena[946176*batch : 950272*batch],
-			layer3_1_relu:   arena[937984*batch : 942080*batch],
-			layer3_1_conv2:  arena[946176*batch : 950272*batch],
-			layer3_1_bn2:    arena[954368*batch : 958464*batch],
-			layer3_1_relu_2: arena[946176*batch : 950272*batch],
-			layer3_2_conv1:  arena[954368*batch : 958464*batch],
-			layer3_2_bn1:    arena[962560*batch : 966656*batch],
-			layer3_2_relu:   arena[954368*batch : 958464*batch],
-			layer3_2_conv2:  arena[962560*batch : 966656*batch],
-			layer3_2_bn2:    arena[970752*batch : 974848*batch],
-			layer3_2_relu_2: arena[962560*batch : 966656*batch],
-			layer3_3_conv1:  arena[970752*batch : 974848*batch],
-			layer3_3_bn1:    arena[978944*batch : 983040*batch],
-			layer3_3_relu:   arena[970752*batch : 974848*batch],
-			layer3_3_conv2:  arena[978944*batch : 983040*batch],
-			layer3_3_bn2:    arena[987136*batch : 991232*batch],
-			layer3_3_relu_2: arena[978944*batch : 983040*batch],
-			layer3_4_conv1:  arena[987136*batch : 991232*batch],
-			layer3_4_bn1:    arena[995328*batch : 999424*batch],
-			layer3_4_relu:   arena[987136*batch : 991232*batch],
-			layer3_4_conv2:  arena[995328*batch : 999424*batch],
-			layer3_4_bn2:    arena[1003520*batch : 1007616*batch],
-			layer3_4_relu_2: arena[995328*batch : 999424*batch],
-			layer3_5_conv1:  arena[1003520*batch : 1007616*batch],
-			layer3_5_bn1:    arena[1011712*batch : 1015808*batch],
-			layer3_5_relu:   arena[1003520*batch : 1007616*batch],
-			layer3_5_conv2:  arena[1011712*batch : 1015808*batch],
-			layer3_5_bn2:    arena[1019904*batch : 1024000*batch],
-			layer3_5_relu_2: arena[1011712*batch : 1015808*batch],
-			layer3_6_conv1:  arena[1019904*batch : 1024000*batch],
-			layer3_6_bn1:    arena[1028096*batch : 1032192*batch],
-			layer3_6_relu:   arena[1019904*batch : 1024000*batch],
-			layer3_6_conv2:  arena[1028096*batch : 1032192*batch],
-			layer3_6_bn2:    arena[1036288*batch : 1040384*batch],
-			layer3_6_relu_2: arena[1028096*batch : 1032192*batch],
-			layer3_7_conv1:  arena[1036288*batch : 1040384*batch],
-			layer3_7_bn1:    arena[1044480*batch : 1048576*batch],
-			layer3_7_relu:   arena[1036288*batch : 1040384*batch],
-			layer3_7_conv2:  arena[1044480*batch : 1048576*batch],
-			layer3_7_bn2:    arena[1052672*batch : 1056768*batch],
-			layer3_7_relu_2: arena[1044480*batch : 1048576*batch],
-			layer3_8_conv1:  arena[1052672*batch : 1056768*batch],
-			layer3_8_bn1:    arena[1060864*batch : 1064960*batch],
-			layer3_8_relu:   arena[1052672*batch : 1056768*batch],
-			layer3_8_conv2:  arena[1060864*batch : 1064960*batch],
-			layer3_8_bn2:    arena[1069056*batch : 1073152*batch],
-			layer3_8_relu_2: arena[1060864*batch : 1064960*batch],
-			avgpool:         arena[1069056*batch : 1069120*batch],
-			fc:              arena[1060928*batch : 1060938*batch],
+			conv1:          arena[49152*batch : 65536*batch],
+			bn1:            arena[32768*batch : 49152*batch],
+			layer1_0_conv1: arena[81920*batch : 98304*batch],
+			layer1_0_bn1:   arena[65536*batch : 81920*batch],
+			layer1_0_conv2: arena[114688*batch : 131072*batch],
+			layer1_0_bn2:   arena[98304*batch : 114688*batch],
+			layer1_1_conv1: arena[147456*batch : 163840*batch],
+			layer1_1_bn1:   arena[131072*batch : 147456*batch],
+			layer1_1_conv2: arena[180224*batch : 196608*batch],
+			layer1_1_bn2:   arena[163840*batch : 180224*batch],
+			layer1_2_conv1: arena[212992*batch : 229376*batch],
+			layer1_2_bn1:   arena[196608*batch : 212992*batch],
+			layer1_2_conv2: arena[245760*batch : 262144*batch],
+			layer1_2_bn2:   arena[229376*batch : 245760*batch],
+			layer1_3_conv1: arena[278528*batch : 294912*batch],
+			layer1_3_bn1:   arena[262144*batch : 278528*batch],
+			layer1_3_conv2: arena[311296*batch : 327680*batch],
+			layer1_3_bn2:   arena[294912*batch : 311296*batch],
+			layer1_4_conv1: arena[344064*batch : 360448*batch],
+			layer1_4_bn1:   arena[327680*batch : 344064*batch],
+			layer1_4_conv2: arena[376832*batch : 393216*batch],
+			layer1_4_bn2:   arena[360448*batch : 376832*batch],
+			layer1_5_conv1: arena[409600*batch : 425984*batch],
+			layer1_5_bn1:   arena[393216*batch : 409600*batch],
+			layer1_5_conv2: arena[442368*batch : 458752*batch],
+			layer1_5_bn2:   arena[425984*batch : 442368*batch],
+			layer1_6_conv1: arena[475136*batch : 491520*batch],
+			layer1_6_bn1:   arena[458752*batch : 475136*batch],
+			layer1_6_conv2: arena[507904*batch : 524288*batch],
+			layer1_6_bn2:   arena[491520*batch : 507904*batch],
+			layer1_7_conv1: arena[540672*batch : 557056*batch],
+			layer1_7_bn1:   arena[524288*batch : 540672*batch],
+			layer1_7_conv2: arena[573440*batch : 589824*batch],
+			layer1_7_bn2:   arena[557056*batch : 573440*batch],
+			layer1_8_conv1: arena[606208*batch : 622592*batch],
+			layer1_8_bn1:   arena[589824*batch : 606208*batch],
+			layer1_8_conv2: arena[638976*batch : 655360*batch],
+			layer1_8_bn2:   arena[622592*batch : 638976*batch],
+			layer2_0_conv1: arena[647168*batch : 655360*batch],
+			layer2_0_bn1:   arena[638976*batch : 647168*batch],
+			layer2_0_conv2: arena[663552*batch : 671744*batch],
+			layer2_0_bn2:   arena[655360*batch : 663552*batch],
+			layer2_1_conv1: arena[679936*batch : 688128*batch],
+			layer2_1_bn1:   arena[671744*batch : 679936*batch],
+			layer2_1_conv2: arena[696320*batch : 704512*batch],
+			layer2_1_bn2:   arena[688128*batch : 696320*batch],
+			layer2_2_conv1: arena[712704*batch : 720896*batch],
+			layer2_2_bn1:   arena[704512*batch : 712704*batch],
+			layer2_2_conv2: arena[729088*batch : 737280*batch],
+			layer2_2_bn2:   arena[720896*batch : 729088*batch],
+			layer2_3_conv1: arena[745472*batch : 753664*batch],
+			layer2_3_bn1:   arena[737280*batch : 745472*batch],
+			layer2_3_conv2: arena[761856*batch : 770048*batch],
+			layer2_3_bn2:   arena[753664*batch : 761856*batch],
+			layer2_4_conv1: arena[778240*batch : 786432*batch],
+			layer2_4_bn1:   arena[770048*batch : 778240*batch],
+			layer2_4_conv2: arena[794624*batch : 802816*batch],
+			layer2_4_bn2:   arena[786432*batch : 794624*batch],
+			layer2_5_conv1: arena[811008*batch : 819200*batch],
+			layer2_5_bn1:   arena[802816*batch : 811008*batch],
+			layer2_5_conv2: arena[827392*batch : 835584*batch],
+			layer2_5_bn2:   arena[819200*batch : 827392*batch],
+			layer2_6_conv1: arena[843776*batch : 851968*batch],
+			layer2_6_bn1:   arena[835584*batch : 843776*batch],
+			layer2_6_conv2: arena[860160*batch : 868352*batch],
+			layer2_6_bn2:   arena[851968*batch : 860160*batch],
+			layer2_7_conv1: arena[876544*batch : 884736*batch],
+			layer2_7_bn1:   arena[868352*batch : 876544*batch],
+			layer2_7_conv2: arena[892928*batch : 901120*batch],
+			layer2_7_bn2:   arena[884736*batch : 892928*batch],
+			layer2_8_conv1: arena[909312*batch : 917504*batch],
+			layer2_8_bn1:   arena[901120*batch : 909312*batch],
+			layer2_8_conv2: arena[925696*batch : 933888*batch],
+			layer2_8_bn2:   arena[917504*batch : 925696*batch],
+			layer3_0_conv1: arena[929792*batch : 933888*batch],
+			layer3_0_bn1:   arena[925696*batch : 929792*batch],
+			layer3_0_conv2: arena[937984*batch : 942080*batch],
+			layer3_0_bn2:   arena[933888*batch : 937984*batch],
+			layer3_1_conv1: arena[946176*batch : 950272*batch],
+			layer3_1_bn1:   arena[942080*batch : 946176*batch],
+			layer3_1_conv2: arena[954368*batch : 958464*batch],
+			layer3_1_bn2:   arena[950272*batch : 954368*batch],
+			layer3_2_conv1: arena[962560*batch : 966656*batch],
+			layer3_2_bn1:   arena[958464*batch : 962560*batch],
+			layer3_2_conv2: arena[970752*batch : 974848*batch],
+			layer3_2_bn2:   arena[966656*batch : 970752*batch],
+			layer3_3_conv1: arena[978944*batch : 983040*batch],
+			layer3_3_bn1:   arena[974848*batch : 978944*batch],
+			layer3_3_conv2: arena[987136*batch : 991232*batch],
+			layer3_3_bn2:   arena[983040*batch : 987136*batch],
+			layer3_4_conv1: arena[995328*batch : 999424*batch],
+			layer3_4_bn1:   arena[991232*batch : 995328*batch],
+			layer3_4_conv2: arena[1003520*batch : 1007616*batch],
+			layer3_4_bn2:   arena[999424*batch : 1003520*batch],
+			layer3_5_conv1: arena[1011712*batch : 1015808*batch],
+			layer3_5_bn1:   arena[1007616*batch : 1011712*batch],
+			layer3_5_conv2: arena[1019904*batch : 1024000*batch],
+			layer3_5_bn2:   arena[1015808*batch : 1019904*batch],
+			layer3_6_conv1: arena[1028096*batch : 1032192*batch],
+			layer3_6_bn1:   arena[1024000*batch : 1028096*batch],
+			layer3_6_conv2: arena[1036288*batch : 1040384*batch],
+			layer3_6_bn2:   arena[1032192*batch : 1036288*batch],
+			layer3_7_conv1: arena[1044480*batch : 1048576*batch],
+			layer3_7_bn1:   arena[1040384*batch : 1044480*batch],
+			layer3_7_conv2: arena[1052672*batch : 1056768*batch],
+			layer3_7_bn2:   arena[1048576*batch : 1052672*batch],
+			layer3_8_conv1: arena[1060864*batch : 1064960*batch],
+			layer3_8_bn1:   arena[1056768*batch : 1060864*batch],
+			layer3_8_conv2: arena[1069056*batch : 1073152*batch],
+			layer3_8_bn2:   arena[1064960*batch : 1069056*batch],
+			avgpool:        arena[1069056*batch : 1069120*batch],
+			fc:             arena[1065024*batch : 1065034*batch],
 		}
 }
 

@@ -29,7 +29,7 @@ const (
 	   laid it out: the values the backward pass needs and the gradients, overlapping
 	   where they are never alive together.
 	*/
-	trainFloats = 2105354
+	trainFloats = 2109450
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -47,7 +47,7 @@ const (
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 109
 	// maxBatch keeps the inference and training arenas under 16 GiB.
-	maxBatch = 1993
+	maxBatch = 1989
 )
 
 // Layer shapes, per image.
@@ -721,387 +721,224 @@ type weights struct {
 type activations struct {
 	conv1             []float32 // conv 16x32x32
 	bn1               []float32 // bn 16x32x32
-	relu              []float32 // relu 16x32x32
 	layer1_0_conv1    []float32 // conv 16x32x32
 	layer1_0_bn1      []float32 // bn 16x32x32
-	layer1_0_relu     []float32 // relu 16x32x32
 	layer1_0_conv2    []float32 // conv 16x32x32
 	layer1_0_bn2      []float32 // bn 16x32x32
-	layer1_0_add      []float32 // add 16x32x32
-	layer1_0_relu_2   []float32 // relu 16x32x32
 	layer1_1_conv1    []float32 // conv 16x32x32
 	layer1_1_bn1      []float32 // bn 16x32x32
-	layer1_1_relu     []float32 // relu 16x32x32
 	layer1_1_conv2    []float32 // conv 16x32x32
 	layer1_1_bn2      []float32 // bn 16x32x32
-	layer1_1_add      []float32 // add 16x32x32
-	layer1_1_relu_2   []float32 // relu 16x32x32
 	layer1_2_conv1    []float32 // conv 16x32x32
 	layer1_2_bn1      []float32 // bn 16x32x32
-	layer1_2_relu     []float32 // relu 16x32x32
 	layer1_2_conv2    []float32 // conv 16x32x32
 	layer1_2_bn2      []float32 // bn 16x32x32
-	layer1_2_add      []float32 // add 16x32x32
-	layer1_2_relu_2   []float32 // relu 16x32x32
 	layer1_3_conv1    []float32 // conv 16x32x32
 	layer1_3_bn1      []float32 // bn 16x32x32
-	layer1_3_relu     []float32 // relu 16x32x32
 	layer1_3_conv2    []float32 // conv 16x32x32
 	layer1_3_bn2      []float32 // bn 16x32x32
-	layer1_3_add      []float32 // add 16x32x32
-	layer1_3_relu_2   []float32 // relu 16x32x32
 	layer1_4_conv1    []float32 // conv 16x32x32
 	layer1_4_bn1      []float32 // bn 16x32x32
-	layer1_4_relu     []float32 // relu 16x32x32
 	layer1_4_conv2    []float32 // conv 16x32x32
 	layer1_4_bn2      []float32 // bn 16x32x32
-	layer1_4_add      []float32 // add 16x32x32
-	layer1_4_relu_2   []float32 // relu 16x32x32
 	layer1_5_conv1    []float32 // conv 16x32x32
 	layer1_5_bn1      []float32 // bn 16x32x32
-	layer1_5_relu     []float32 // relu 16x32x32
 	layer1_5_conv2    []float32 // conv 16x32x32
 	layer1_5_bn2      []float32 // bn 16x32x32
-	layer1_5_add      []float32 // add 16x32x32
-	layer1_5_relu_2   []float32 // relu 16x32x32
 	layer1_6_conv1    []float32 // conv 16x32x32
 	layer1_6_bn1      []float32 // bn 16x32x32
-	layer1_6_relu     []float32 // relu 16x32x32
 	layer1_6_conv2    []float32 // conv 16x32x32
 	layer1_6_bn2      []float32 // bn 16x32x32
-	layer1_6_add      []float32 // add 16x32x32
-	layer1_6_relu_2   []float32 // relu 16x32x32
 	layer1_7_conv1    []float32 // conv 16x32x32
 	layer1_7_bn1      []float32 // bn 16x32x32
-	layer1_7_relu     []float32 // relu 16x32x32
 	layer1_7_conv2    []float32 // conv 16x32x32
 	layer1_7_bn2      []float32 // bn 16x32x32
-	layer1_7_add      []float32 // add 16x32x32
-	layer1_7_relu_2   []float32 // relu 16x32x32
 	layer1_8_conv1    []float32 // conv 16x32x32
 	layer1_8_bn1      []float32 // bn 16x32x32
-	layer1_8_relu     []float32 // relu 16x32x32
 	layer1_8_conv2    []float32 // conv 16x32x32
 	layer1_8_bn2      []float32 // bn 16x32x32
-	layer1_8_add      []float32 // add 16x32x32
-	layer1_8_relu_2   []float32 // relu 16x32x32
 	layer1_9_conv1    []float32 // conv 16x32x32
 	layer1_9_bn1      []float32 // bn 16x32x32
-	layer1_9_relu     []float32 // relu 16x32x32
 	layer1_9_conv2    []float32 // conv 16x32x32
 	layer1_9_bn2      []float32 // bn 16x32x32
-	layer1_9_add      []float32 // add 16x32x32
-	layer1_9_relu_2   []float32 // relu 16x32x32
 	layer1_10_conv1   []float32 // conv 16x32x32
 	layer1_10_bn1     []float32 // bn 16x32x32
-	layer1_10_relu    []float32 // relu 16x32x32
 	layer1_10_conv2   []float32 // conv 16x32x32
 	layer1_10_bn2     []float32 // bn 16x32x32
-	layer1_10_add     []float32 // add 16x32x32
-	layer1_10_relu_2  []float32 // relu 16x32x32
 	layer1_11_conv1   []float32 // conv 16x32x32
 	layer1_11_bn1     []float32 // bn 16x32x32
-	layer1_11_relu    []float32 // relu 16x32x32
 	layer1_11_conv2   []float32 // conv 16x32x32
 	layer1_11_bn2     []float32 // bn 16x32x32
-	layer1_11_add     []float32 // add 16x32x32
-	layer1_11_relu_2  []float32 // relu 16x32x32
 	layer1_12_conv1   []float32 // conv 16x32x32
 	layer1_12_bn1     []float32 // bn 16x32x32
-	layer1_12_relu    []float32 // relu 16x32x32
 	layer1_12_conv2   []float32 // conv 16x32x32
 	layer1_12_bn2     []float32 // bn 16x32x32
-	layer1_12_add     []float32 // add 16x32x32
-	layer1_12_relu_2  []float32 // relu 16x32x32
 	layer1_13_conv1   []float32 // conv 16x32x32
 	layer1_13_bn1     []float32 // bn 16x32x32
-	layer1_13_relu    []float32 // relu 16x32x32
 	layer1_13_conv2   []float32 // conv 16x32x32
 	layer1_13_bn2     []float32 // bn 16x32x32
-	layer1_13_add     []float32 // add 16x32x32
-	layer1_13_relu_2  []float32 // relu 16x32x32
 	layer1_14_conv1   []float32 // conv 16x32x32
 	layer1_14_bn1     []float32 // bn 16x32x32
-	layer1_14_relu    []float32 // relu 16x32x32
 	layer1_14_conv2   []float32 // conv 16x32x32
 	layer1_14_bn2     []float32 // bn 16x32x32
-	layer1_14_add     []float32 // add 16x32x32
-	layer1_14_relu_2  []float32 // relu 16x32x32
 	layer1_15_conv1   []float32 // conv 16x32x32
 	layer1_15_bn1     []float32 // bn 16x32x32
-	layer1_15_relu    []float32 // relu 16x32x32
 	layer1_15_conv2   []float32 // conv 16x32x32
 	layer1_15_bn2     []float32 // bn 16x32x32
-	layer1_15_add     []float32 // add 16x32x32
-	layer1_15_relu_2  []float32 // relu 16x32x32
 	layer1_16_conv1   []float32 // conv 16x32x32
 	layer1_16_bn1     []float32 // bn 16x32x32
-	layer1_16_relu    []float32 // relu 16x32x32
 	layer1_16_conv2   []float32 // conv 16x32x32
 	layer1_16_bn2     []float32 // bn 16x32x32
-	layer1_16_add     []float32 // add 16x32x32
-	layer1_16_relu_2  []float32 // relu 16x32x32
 	layer1_17_conv1   []float32 // conv 16x32x32
 	layer1_17_bn1     []float32 // bn 16x32x32
-	layer1_17_relu    []float32 // relu 16x32x32
 	layer1_17_conv2   []float32 // conv 16x32x32
 	layer1_17_bn2     []float32 // bn 16x32x32
-	layer1_17_add     []float32 // add 16x32x32
-	layer1_17_relu_2  []float32 // relu 16x32x32
 	layer2_0_conv1    []float32 // conv 32x16x16
 	layer2_0_bn1      []float32 // bn 32x16x16
-	layer2_0_relu     []float32 // relu 32x16x16
 	layer2_0_conv2    []float32 // conv 32x16x16
-	layer2_0_bn2      []float32 // bn 32x16x16
 	layer2_0_shortcut []float32 // shortcutA 32x16x16
-	layer2_0_add      []float32 // add 32x16x16
-	layer2_0_relu_2   []float32 // relu 32x16x16
+	layer2_0_bn2      []float32 // bn 32x16x16
 	layer2_1_conv1    []float32 // conv 32x16x16
 	layer2_1_bn1      []float32 // bn 32x16x16
-	layer2_1_relu     []float32 // relu 32x16x16
 	layer2_1_conv2    []float32 // conv 32x16x16
 	layer2_1_bn2      []float32 // bn 32x16x16
-	layer2_1_add      []float32 // add 32x16x16
-	layer2_1_relu_2   []float32 // relu 32x16x16
 	layer2_2_conv1    []float32 // conv 32x16x16
 	layer2_2_bn1      []float32 // bn 32x16x16
-	layer2_2_relu     []float32 // relu 32x16x16
 	layer2_2_conv2    []float32 // conv 32x16x16
 	layer2_2_bn2      []float32 // bn 32x16x16
-	layer2_2_add      []float32 // add 32x16x16
-	layer2_2_relu_2   []float32 // relu 32x16x16
 	layer2_3_conv1    []float32 // conv 32x16x16
 	layer2_3_bn1      []float32 // bn 32x16x16
-	layer2_3_relu     []float32 // relu 32x16x16
 	layer2_3_conv2    []float32 // conv 32x16x16
 	layer2_3_bn2      []float32 // bn 32x16x16
-	layer2_3_add      []float32 // add 32x16x16
-	layer2_3_relu_2   []float32 // relu 32x16x16
 	layer2_4_conv1    []float32 // conv 32x16x16
 	layer2_4_bn1      []float32 // bn 32x16x16
-	layer2_4_relu     []float32 // relu 32x16x16
 	layer2_4_conv2    []float32 // conv 32x16x16
 	layer2_4_bn2      []float32 // bn 32x16x16
-	layer2_4_add      []float32 // add 32x16x16
-	layer2_4_relu_2   []float32 // relu 32x16x16
 	layer2_5_conv1    []float32 // conv 32x16x16
 	layer2_5_bn1      []float32 // bn 32x16x16
-	layer2_5_relu     []float32 // relu 32x16x16
 	layer2_5_conv2    []float32 // conv 32x16x16
 	layer2_5_bn2      []float32 // bn 32x16x16
-	layer2_5_add      []float32 // add 32x16x16
-	layer2_5_relu_2   []float32 // relu 32x16x16
 	layer2_6_conv1    []float32 // conv 32x16x16
 	layer2_6_bn1      []float32 // bn 32x16x16
-	layer2_6_relu     []float32 // relu 32x16x16
 	layer2_6_conv2    []float32 // conv 32x16x16
 	layer2_6_bn2      []float32 // bn 32x16x16
-	layer2_6_add      []float32 // add 32x16x16
-	layer2_6_relu_2   []float32 // relu 32x16x16
 	layer2_7_conv1    []float32 // conv 32x16x16
 	layer2_7_bn1      []float32 // bn 32x16x16
-	layer2_7_relu     []float32 // relu 32x16x16
 	layer2_7_conv2    []float32 // conv 32x16x16
 	layer2_7_bn2      []float32 // bn 32x16x16
-	layer2_7_add      []float32 // add 32x16x16
-	layer2_7_relu_2   []float32 // relu 32x16x16
 	layer2_8_conv1    []float32 // conv 32x16x16
 	layer2_8_bn1      []float32 // bn 32x16x16
-	layer2_8_relu     []float32 // relu 32x16x16
 	layer2_8_conv2    []float32 // conv 32x16x16
 	layer2_8_bn2      []float32 // bn 32x16x16
-	layer2_8_add      []float32 // add 32x16x16
-	layer2_8_relu_2   []float32 // relu 32x16x16
 	layer2_9_conv1    []float32 // conv 32x16x16
 	layer2_9_bn1      []float32 // bn 32x16x16
-	layer2_9_relu     []float32 // relu 32x16x16
 	layer2_9_conv2    []float32 // conv 32x16x16
 	layer2_9_bn2      []float32 // bn 32x16x16
-	layer2_9_add      []float32 // add 32x16x16
-	layer2_9_relu_2   []float32 // relu 32x16x16
 	layer2_10_conv1   []float32 // conv 32x16x16
 	layer2_10_bn1     []float32 // bn 32x16x16
-	layer2_10_relu    []float32 // relu 32x16x16
 	layer2_10_conv2   []float32 // conv 32x16x16
 	layer2_10_bn2     []float32 // bn 32x16x16
-	layer2_10_add     []float32 // add 32x16x16
-	layer2_10_relu_2  []float32 // relu 32x16x16
 	layer2_11_conv1   []float32 // conv 32x16x16
 	layer2_11_bn1     []float32 // bn 32x16x16
-	layer2_11_relu    []float32 // relu 32x16x16
 	layer2_11_conv2   []float32 // conv 32x16x16
 	layer2_11_bn2     []float32 // bn 32x16x16
-	layer2_11_add     []float32 // add 32x16x16
-	layer2_11_relu_2  []float32 // relu 32x16x16
 	layer2_12_conv1   []float32 // conv 32x16x16
 	layer2_12_bn1     []float32 // bn 32x16x16
-	layer2_12_relu    []float32 // relu 32x16x16
 	layer2_12_conv2   []float32 // conv 32x16x16
 	layer2_12_bn2     []float32 // bn 32x16x16
-	layer2_12_add     []float32 // add 32x16x16
-	layer2_12_relu_2  []float32 // relu 32x16x16
 	layer2_13_conv1   []float32 // conv 32x16x16
 	layer2_13_bn1     []float32 // bn 32x16x16
-	layer2_13_relu    []float32 // relu 32x16x16
 	layer2_13_conv2   []float32 // conv 32x16x16
 	layer2_13_bn2     []float32 // bn 32x16x16
-	layer2_13_add     []float32 // add 32x16x16
-	layer2_13_relu_2  []float32 // relu 32x16x16
 	layer2_14_conv1   []float32 // conv 32x16x16
 	layer2_14_bn1     []float32 // bn 32x16x16
-	layer2_14_relu    []float32 // relu 32x16x16
 	layer2_14_conv2   []float32 // conv 32x16x16
 	layer2_14_bn2     []float32 // bn 32x16x16
-	layer2_14_add     []float32 // add 32x16x16
-	layer2_14_relu_2  []float32 // relu 32x16x16
 	layer2_15_conv1   []float32 // conv 32x16x16
 	layer2_15_bn1     []float32 // bn 32x16x16
-	layer2_15_relu    []float32 // relu 32x16x16
 	layer2_15_conv2   []float32 // conv 32x16x16
 	layer2_15_bn2     []float32 // bn 32x16x16
-	layer2_15_add     []float32 // add 32x16x16
-	layer2_15_relu_2  []float32 // relu 32x16x16
 	layer2_16_conv1   []float32 // conv 32x16x16
 	layer2_16_bn1     []float32 // bn 32x16x16
-	layer2_16_relu    []float32 // relu 32x16x16
 	layer2_16_conv2   []float32 // conv 32x16x16
 	layer2_16_bn2     []float32 // bn 32x16x16
-	layer2_16_add     []float32 // add 32x16x16
-	layer2_16_relu_2  []float32 // relu 32x16x16
 	layer2_17_conv1   []float32 // conv 32x16x16
 	layer2_17_bn1     []float32 // bn 32x16x16
-	layer2_17_relu    []float32 // relu 32x16x16
 	layer2_17_conv2   []float32 // conv 32x16x16
 	layer2_17_bn2     []float32 // bn 32x16x16
-	layer2_17_add     []float32 // add 32x16x16
-	layer2_17_relu_2  []float32 // relu 32x16x16
 	layer3_0_conv1    []float32 // conv 64x8x8
 	layer3_0_bn1      []float32 // bn 64x8x8
-	layer3_0_relu     []float32 // relu 64x8x8
 	layer3_0_conv2    []float32 // conv 64x8x8
-	layer3_0_bn2      []float32 // bn 64x8x8
 	layer3_0_shortcut []float32 // shortcutA 64x8x8
-	layer3_0_add      []float32 // add 64x8x8
-	layer3_0_relu_2   []float32 // relu 64x8x8
+	layer3_0_bn2      []float32 // bn 64x8x8
 	layer3_1_conv1    []float32 // conv 64x8x8
 	layer3_1_bn1      []float32 // bn 64x8x8
-	layer3_1_relu     []float32 // relu 64x8x8
 	layer3_1_conv2    []float32 // conv 64x8x8
 	layer3_1_bn2      []float32 // bn 64x8x8
-	layer3_1_add      []float32 // add 64x8x8
-	layer3_1_relu_2   []float32 // relu 64x8x8
 	layer3_2_conv1    []float32 // conv 64x8x8
 	layer3_2_bn1      []float32 // bn 64x8x8
-	layer3_2_relu     []float32 // relu 64x8x8
 	layer3_2_conv2    []float32 // conv 64x8x8
 	layer3_2_bn2      []float32 // bn 64x8x8
-	layer3_2_add      []float32 // add 64x8x8
-	layer3_2_relu_2   []float32 // relu 64x8x8
 	layer3_3_conv1    []float32 // conv 64x8x8
 	layer3_3_bn1      []float32 // bn 64x8x8
-	layer3_3_relu     []float32 // relu 64x8x8
 	layer3_3_conv2    []float32 // conv 64x8x8
 	layer3_3_bn2      []float32 // bn 64x8x8
-	layer3_3_add      []float32 // add 64x8x8
-	layer3_3_relu_2   []float32 // relu 64x8x8
 	layer3_4_conv1    []float32 // conv 64x8x8
 	layer3_4_bn1      []float32 // bn 64x8x8
-	layer3_4_relu     []float32 // relu 64x8x8
 	layer3_4_conv2    []float32 // conv 64x8x8
 	layer3_4_bn2      []float32 // bn 64x8x8
-	layer3_4_add      []float32 // add 64x8x8
-	layer3_4_relu_2   []float32 // relu 64x8x8
 	layer3_5_conv1    []float32 // conv 64x8x8
 	layer3_5_bn1      []float32 // bn 64x8x8
-	layer3_5_relu     []float32 // relu 64x8x8
 	layer3_5_conv2    []float32 // conv 64x8x8
 	layer3_5_bn2      []float32 // bn 64x8x8
-	layer3_5_add      []float32 // add 64x8x8
-	layer3_5_relu_2   []float32 // relu 64x8x8
 	layer3_6_conv1    []float32 // conv 64x8x8
 	layer3_6_bn1      []float32 // bn 64x8x8
-	layer3_6_relu     []float32 // relu 64x8x8
 	layer3_6_conv2    []float32 // conv 64x8x8
 	layer3_6_bn2      []float32 // bn 64x8x8
-	layer3_6_add      []float32 // add 64x8x8
-	layer3_6_relu_2   []float32 // relu 64x8x8
 	layer3_7_conv1    []float32 // conv 64x8x8
 	layer3_7_bn1      []float32 // bn 64x8x8
-	layer3_7_relu     []float32 // relu 64x8x8
 	layer3_7_conv2    []float32 // conv 64x8x8
 	layer3_7_bn2      []float32 // bn 64x8x8
-	layer3_7_add      []float32 // add 64x8x8
-	layer3_7_relu_2   []float32 // relu 64x8x8
 	layer3_8_conv1    []float32 // conv 64x8x8
 	layer3_8_bn1      []float32 // bn 64x8x8
-	layer3_8_relu     []float32 // relu 64x8x8
 	layer3_8_conv2    []float32 // conv 64x8x8
 	layer3_8_bn2      []float32 // bn 64x8x8
-	layer3_8_add      []float32 // add 64x8x8
-	layer3_8_relu_2   []float32 // relu 64x8x8
 	layer3_9_conv1    []float32 // conv 64x8x8
 	layer3_9_bn1      []float32 // bn 64x8x8
-	layer3_9_relu     []float32 // relu 64x8x8
 	layer3_9_conv2    []float32 // conv 64x8x8
 	layer3_9_bn2      []float32 // bn 64x8x8
-	layer3_9_add      []float32 // add 64x8x8
-	layer3_9_relu_2   []float32 // relu 64x8x8
 	layer3_10_conv1   []float32 // conv 64x8x8
 	layer3_10_bn1     []float32 // bn 64x8x8
-	layer3_10_relu    []float32 // relu 64x8x8
 	layer3_10_conv2   []float32 // conv 64x8x8
 	layer3_10_bn2     []float32 // bn 64x8x8
-	layer3_10_add     []float32 // add 64x8x8
-	layer3_10_relu_2  []float32 // relu 64x8x8
 	layer3_11_conv1   []float32 // conv 64x8x8
 	layer3_11_bn1     []float32 // bn 64x8x8
-	layer3_11_relu    []float32 // relu 64x8x8
 	layer3_11_conv2   []float32 // conv 64x8x8
 	layer3_11_bn2     []float32 // bn 64x8x8
-	layer3_11_add     []float32 // add 64x8x8
-	layer3_11_relu_2  []float32 // relu 64x8x8
 	layer3_12_conv1   []float32 // conv 64x8x8
 	layer3_12_bn1     []float32 // bn 64x8x8
-	layer3_12_relu    []float32 // relu 64x8x8
 	layer3_12_conv2   []float32 // conv 64x8x8
 	layer3_12_bn2     []float32 // bn 64x8x8
-	layer3_12_add     []float32 // add 64x8x8
-	layer3_12_relu_2  []float32 // relu 64x8x8
 	layer3_13_conv1   []float32 // conv 64x8x8
 	layer3_13_bn1     []float32 // bn 64x8x8
-	layer3_13_relu    []float32 // relu 64x8x8
 	layer3_13_conv2   []float32 // conv 64x8x8
 	layer3_13_bn2     []float32 // bn 64x8x8
-	layer3_13_add     []float32 // add 64x8x8
-	layer3_13_relu_2  []float32 // relu 64x8x8
 	layer3_14_conv1   []float32 // conv 64x8x8
 	layer3_14_bn1     []float32 // bn 64x8x8
-	layer3_14_relu    []float32 // relu 64x8x8
 	layer3_14_conv2   []float32 // conv 64x8x8
 	layer3_14_bn2     []float32 // bn 64x8x8
-	layer3_14_add     []float32 // add 64x8x8
-	layer3_14_relu_2  []float32 // relu 64x8x8
 	layer3_15_conv1   []float32 // conv 64x8x8
 	layer3_15_bn1     []float32 // bn 64x8x8
-	layer3_15_relu    []float32 // relu 64x8x8
 	layer3_15_conv2   []float32 // conv 64x8x8
 	layer3_15_bn2     []float32 // bn 64x8x8
-	layer3_15_add     []float32 // add 64x8x8
-	layer3_15_relu_2  []float32 // relu 64x8x8
 	layer3_16_conv1   []float32 // conv 64x8x8
 	layer3_16_bn1     []float32 // bn 64x8x8
-	layer3_16_relu    []float32 // relu 64x8x8
 	layer3_16_conv2   []float32 // conv 64x8x8
 	layer3_16_bn2     []float32 // bn 64x8x8
-	layer3_16_add     []float32 // add 64x8x8
-	layer3_16_relu_2  []float32 // relu 64x8x8
 	layer3_17_conv1   []float32 // conv 64x8x8
 	layer3_17_bn1     []float32 // bn 64x8x8
-	layer3_17_relu    []float32 // relu 64x8x8
 	layer3_17_conv2   []float32 // conv 64x8x8
 	layer3_17_bn2     []float32 // bn 64x8x8
-	layer3_17_add     []float32 // add 64x8x8
-	layer3_17_relu_2  []float32 // relu 64x8x8
 	avgpool           []float32 // avgpool 64x1x1
 	fc                []float32 // fc 10x1x1
 }
@@ -3261,778 +3098,676 @@ func (m *Model) SaveWeights(path string) error {
 }
 
 // trainLayout carves the values and the gradients of a training step out of one
-// arena sized for batch images, at the offsets of the memory plan.
+// arena sized for batch images, at the offsets of the memory plan. A value's memory
+// is reused once nothing needs it; what the backward pass keeps each value for:
+//
+//	conv1: bn1's normalised input
+//	bn1: its sign, the ReLU's mask; layer1.0.conv1's weight gradient
+//	layer1.0.conv1: layer1.0.bn1's normalised input
+//	layer1.0.bn1: its sign, the ReLU's mask; layer1.0.conv2's weight gradient
+//	layer1.0.conv2: layer1.0.bn2's normalised input
+//	layer1.0.bn2: its sign, the ReLU's mask; layer1.1.conv1's weight gradient
+//	layer1.1.conv1: layer1.1.bn1's normalised input
+//	layer1.1.bn1: its sign, the ReLU's mask; layer1.1.conv2's weight gradient
+//	layer1.1.conv2: layer1.1.bn2's normalised input
+//	layer1.1.bn2: its sign, the ReLU's mask; layer1.2.conv1's weight gradient
+//	layer1.2.conv1: layer1.2.bn1's normalised input
+//	layer1.2.bn1: its sign, the ReLU's mask; layer1.2.conv2's weight gradient
+//	layer1.2.conv2: layer1.2.bn2's normalised input
+//	layer1.2.bn2: its sign, the ReLU's mask; layer1.3.conv1's weight gradient
+//	layer1.3.conv1: layer1.3.bn1's normalised input
+//	layer1.3.bn1: its sign, the ReLU's mask; layer1.3.conv2's weight gradient
+//	layer1.3.conv2: layer1.3.bn2's normalised input
+//	layer1.3.bn2: its sign, the ReLU's mask; layer1.4.conv1's weight gradient
+//	layer1.4.conv1: layer1.4.bn1's normalised input
+//	layer1.4.bn1: its sign, the ReLU's mask; layer1.4.conv2's weight gradient
+//	layer1.4.conv2: layer1.4.bn2's normalised input
+//	layer1.4.bn2: its sign, the ReLU's mask; layer1.5.conv1's weight gradient
+//	layer1.5.conv1: layer1.5.bn1's normalised input
+//	layer1.5.bn1: its sign, the ReLU's mask; layer1.5.conv2's weight gradient
+//	layer1.5.conv2: layer1.5.bn2's normalised input
+//	layer1.5.bn2: its sign, the ReLU's mask; layer1.6.conv1's weight gradient
+//	layer1.6.conv1: layer1.6.bn1's normalised input
+//	layer1.6.bn1: its sign, the ReLU's mask; layer1.6.conv2's weight gradient
+//	layer1.6.conv2: layer1.6.bn2's normalised input
+//	layer1.6.bn2: its sign, the ReLU's mask; layer1.7.conv1's weight gradient
+//	layer1.7.conv1: layer1.7.bn1's normalised input
+//	layer1.7.bn1: its sign, the ReLU's mask; layer1.7.conv2's weight gradient
+//	layer1.7.conv2: layer1.7.bn2's normalised input
+//	layer1.7.bn2: its sign, the ReLU's mask; layer1.8.conv1's weight gradient
+//	layer1.8.conv1: layer1.8.bn1's normalised input
+//	layer1.8.bn1: its sign, the ReLU's mask; layer1.8.conv2's weight gradient
+//	layer1.8.conv2: layer1.8.bn2's normalised input
+//	layer1.8.bn2: its sign, the ReLU's mask; layer1.9.conv1's weight gradient
+//	layer1.9.conv1: layer1.9.bn1's normalised input
+//	layer1.9.bn1: its sign, the ReLU's mask; layer1.9.conv2's weight gradient
+//	layer1.9.conv2: layer1.9.bn2's normalised input
+//	layer1.9.bn2: its sign, the ReLU's mask; layer1.10.conv1's weight gradient
+//	layer1.10.conv1: layer1.10.bn1's normalised input
+//	layer1.10.bn1: its sign, the ReLU's mask; layer1.10.conv2's weight gradient
+//	layer1.10.conv2: layer1.10.bn2's normalised input
+//	layer1.10.bn2: its sign, the ReLU's mask; layer1.11.conv1's weight gradient
+//	layer1.11.conv1: layer1.11.bn1's normalised input
+//	layer1.11.bn1: its sign, the ReLU's mask; layer1.11.conv2's weight gradient
+//	layer1.11.conv2: layer1.11.bn2's normalised input
+//	layer1.11.bn2: its sign, the ReLU's mask; layer1.12.conv1's weight gradient
+//	layer1.12.conv1: layer1.12.bn1's normalised input
+//	layer1.12.bn1: its sign, the ReLU's mask; layer1.12.conv2's weight gradient
+//	layer1.12.conv2: layer1.12.bn2's normalised input
+//	layer1.12.bn2: its sign, the ReLU's mask; layer1.13.conv1's weight gradient
+//	layer1.13.conv1: layer1.13.bn1's normalised input
+//	layer1.13.bn1: its sign, the ReLU's mask; layer1.13.conv2's weight gradient
+//	layer1.13.conv2: layer1.13.bn2's normalised input
+//	layer1.13.bn2: its sign, the ReLU's mask; layer1.14.conv1's weight gradient
+//	layer1.14.conv1: layer1.14.bn1's normalised input
+//	layer1.14.bn1: its sign, the ReLU's mask; layer1.14.conv2's weight gradient
+//	layer1.14.conv2: layer1.14.bn2's normalised input
+//	layer1.14.bn2: its sign, the ReLU's mask; layer1.15.conv1's weight gradient
+//	layer1.15.conv1: layer1.15.bn1's normalised input
+//	layer1.15.bn1: its sign, the ReLU's mask; layer1.15.conv2's weight gradient
+//	layer1.15.conv2: layer1.15.bn2's normalised input
+//	layer1.15.bn2: its sign, the ReLU's mask; layer1.16.conv1's weight gradient
+//	layer1.16.conv1: layer1.16.bn1's normalised input
+//	layer1.16.bn1: its sign, the ReLU's mask; layer1.16.conv2's weight gradient
+//	layer1.16.conv2: layer1.16.bn2's normalised input
+//	layer1.16.bn2: its sign, the ReLU's mask; layer1.17.conv1's weight gradient
+//	layer1.17.conv1: layer1.17.bn1's normalised input
+//	layer1.17.bn1: its sign, the ReLU's mask; layer1.17.conv2's weight gradient
+//	layer1.17.conv2: layer1.17.bn2's normalised input
+//	layer1.17.bn2: its sign, the ReLU's mask; layer2.0.conv1's weight gradient
+//	layer2.0.conv1: layer2.0.bn1's normalised input
+//	layer2.0.bn1: its sign, the ReLU's mask; layer2.0.conv2's weight gradient
+//	layer2.0.conv2: layer2.0.bn2's normalised input
+//	layer2.0.shortcut: nothing (forward only)
+//	layer2.0.bn2: its sign, the ReLU's mask; layer2.1.conv1's weight gradient
+//	layer2.1.conv1: layer2.1.bn1's normalised input
+//	layer2.1.bn1: its sign, the ReLU's mask; layer2.1.conv2's weight gradient
+//	layer2.1.conv2: layer2.1.bn2's normalised input
+//	layer2.1.bn2: its sign, the ReLU's mask; layer2.2.conv1's weight gradient
+//	layer2.2.conv1: layer2.2.bn1's normalised input
+//	layer2.2.bn1: its sign, the ReLU's mask; layer2.2.conv2's weight gradient
+//	layer2.2.conv2: layer2.2.bn2's normalised input
+//	layer2.2.bn2: its sign, the ReLU's mask; layer2.3.conv1's weight gradient
+//	layer2.3.conv1: layer2.3.bn1's normalised input
+//	layer2.3.bn1: its sign, the ReLU's mask; layer2.3.conv2's weight gradient
+//	layer2.3.conv2: layer2.3.bn2's normalised input
+//	layer2.3.bn2: its sign, the ReLU's mask; layer2.4.conv1's weight gradient
+//	layer2.4.conv1: layer2.4.bn1's normalised input
+//	layer2.4.bn1: its sign, the ReLU's mask; layer2.4.conv2's weight gradient
+//	layer2.4.conv2: layer2.4.bn2's normalised input
+//	layer2.4.bn2: its sign, the ReLU's mask; layer2.5.conv1's weight gradient
+//	layer2.5.conv1: layer2.5.bn1's normalised input
+//	layer2.5.bn1: its sign, the ReLU's mask; layer2.5.conv2's weight gradient
+//	layer2.5.conv2: layer2.5.bn2's normalised input
+//	layer2.5.bn2: its sign, the ReLU's mask; layer2.6.conv1's weight gradient
+//	layer2.6.conv1: layer2.6.bn1's normalised input
+//	layer2.6.bn1: its sign, the ReLU's mask; layer2.6.conv2's weight gradient
+//	layer2.6.conv2: layer2.6.bn2's normalised input
+//	layer2.6.bn2: its sign, the ReLU's mask; layer2.7.conv1's weight gradient
+//	layer2.7.conv1: layer2.7.bn1's normalised input
+//	layer2.7.bn1: its sign, the ReLU's mask; layer2.7.conv2's weight gradient
+//	layer2.7.conv2: layer2.7.bn2's normalised input
+//	layer2.7.bn2: its sign, the ReLU's mask; layer2.8.conv1's weight gradient
+//	layer2.8.conv1: layer2.8.bn1's normalised input
+//	layer2.8.bn1: its sign, the ReLU's mask; layer2.8.conv2's weight gradient
+//	layer2.8.conv2: layer2.8.bn2's normalised input
+//	layer2.8.bn2: its sign, the ReLU's mask; layer2.9.conv1's weight gradient
+//	layer2.9.conv1: layer2.9.bn1's normalised input
+//	layer2.9.bn1: its sign, the ReLU's mask; layer2.9.conv2's weight gradient
+//	layer2.9.conv2: layer2.9.bn2's normalised input
+//	layer2.9.bn2: its sign, the ReLU's mask; layer2.10.conv1's weight gradient
+//	layer2.10.conv1: layer2.10.bn1's normalised input
+//	layer2.10.bn1: its sign, the ReLU's mask; layer2.10.conv2's weight gradient
+//	layer2.10.conv2: layer2.10.bn2's normalised input
+//	layer2.10.bn2: its sign, the ReLU's mask; layer2.11.conv1's weight gradient
+//	layer2.11.conv1: layer2.11.bn1's normalised input
+//	layer2.11.bn1: its sign, the ReLU's mask; layer2.11.conv2's weight gradient
+//	layer2.11.conv2: layer2.11.bn2's normalised input
+//	layer2.11.bn2: its sign, the ReLU's mask; layer2.12.conv1's weight gradient
+//	layer2.12.conv1: layer2.12.bn1's normalised input
+//	layer2.12.bn1: its sign, the ReLU's mask; layer2.12.conv2's weight gradient
+//	layer2.12.conv2: layer2.12.bn2's normalised input
+//	layer2.12.bn2: its sign, the ReLU's mask; layer2.13.conv1's weight gradient
+//	layer2.13.conv1: layer2.13.bn1's normalised input
+//	layer2.13.bn1: its sign, the ReLU's mask; layer2.13.conv2's weight gradient
+//	layer2.13.conv2: layer2.13.bn2's normalised input
+//	layer2.13.bn2: its sign, the ReLU's mask; layer2.14.conv1's weight gradient
+//	layer2.14.conv1: layer2.14.bn1's normalised input
+//	layer2.14.bn1: its sign, the ReLU's mask; layer2.14.conv2's weight gradient
+//	layer2.14.conv2: layer2.14.bn2's normalised input
+//	layer2.14.bn2: its sign, the ReLU's mask; layer2.15.conv1's weight gradient
+//	layer2.15.conv1: layer2.15.bn1's normalised input
+//	layer2.15.bn1: its sign, the ReLU's mask; layer2.15.conv2's weight gradient
+//	layer2.15.conv2: layer2.15.bn2's normalised input
+//	layer2.15.bn2: its sign, the ReLU's mask; layer2.16.conv1's weight gradient
+//	layer2.16.conv1: layer2.16.bn1's normalised input
+//	layer2.16.bn1: its sign, the ReLU's mask; layer2.16.conv2's weight gradient
+//	layer2.16.conv2: layer2.16.bn2's normalised input
+//	layer2.16.bn2: its sign, the ReLU's mask; layer2.17.conv1's weight gradient
+//	layer2.17.conv1: layer2.17.bn1's normalised input
+//	layer2.17.bn1: its sign, the ReLU's mask; layer2.17.conv2's weight gradient
+//	layer2.17.conv2: layer2.17.bn2's normalised input
+//	layer2.17.bn2: its sign, the ReLU's mask; layer3.0.conv1's weight gradient
+//	layer3.0.conv1: layer3.0.bn1's normalised input
+//	layer3.0.bn1: its sign, the ReLU's mask; layer3.0.conv2's weight gradient
+//	layer3.0.conv2: layer3.0.bn2's normalised input
+//	layer3.0.shortcut: nothing (forward only)
+//	layer3.0.bn2: its sign, the ReLU's mask; layer3.1.conv1's weight gradient
+//	layer3.1.conv1: layer3.1.bn1's normalised input
+//	layer3.1.bn1: its sign, the ReLU's mask; layer3.1.conv2's weight gradient
+//	layer3.1.conv2: layer3.1.bn2's normalised input
+//	layer3.1.bn2: its sign, the ReLU's mask; layer3.2.conv1's weight gradient
+//	layer3.2.conv1: layer3.2.bn1's normalised input
+//	layer3.2.bn1: its sign, the ReLU's mask; layer3.2.conv2's weight gradient
+//	layer3.2.conv2: layer3.2.bn2's normalised input
+//	layer3.2.bn2: its sign, the ReLU's mask; layer3.3.conv1's weight gradient
+//	layer3.3.conv1: layer3.3.bn1's normalised input
+//	layer3.3.bn1: its sign, the ReLU's mask; layer3.3.conv2's weight gradient
+//	layer3.3.conv2: layer3.3.bn2's normalised input
+//	layer3.3.bn2: its sign, the ReLU's mask; layer3.4.conv1's weight gradient
+//	layer3.4.conv1: layer3.4.bn1's normalised input
+//	layer3.4.bn1: its sign, the ReLU's mask; layer3.4.conv2's weight gradient
+//	layer3.4.conv2: layer3.4.bn2's normalised input
+//	layer3.4.bn2: its sign, the ReLU's mask; layer3.5.conv1's weight gradient
+//	layer3.5.conv1: layer3.5.bn1's normalised input
+//	layer3.5.bn1: its sign, the ReLU's mask; layer3.5.conv2's weight gradient
+//	layer3.5.conv2: layer3.5.bn2's normalised input
+//	layer3.5.bn2: its sign, the ReLU's mask; layer3.6.conv1's weight gradient
+//	layer3.6.conv1: layer3.6.bn1's normalised input
+//	layer3.6.bn1: its sign, the ReLU's mask; layer3.6.conv2's weight gradient
+//	layer3.6.conv2: layer3.6.bn2's normalised input
+//	layer3.6.bn2: its sign, the ReLU's mask; layer3.7.conv1's weight gradient
+//	layer3.7.conv1: layer3.7.bn1's normalised input
+//	layer3.7.bn1: its sign, the ReLU's mask; layer3.7.conv2's weight gradient
+//	layer3.7.conv2: layer3.7.bn2's normalised input
+//	layer3.7.bn2: its sign, the ReLU's mask; layer3.8.conv1's weight gradient
+//	layer3.8.conv1: layer3.8.bn1's normalised input
+//	layer3.8.bn1: its sign, the ReLU's mask; layer3.8.conv2's weight gradient
+//	layer3.8.conv2: layer3.8.bn2's normalised input
+//	layer3.8.bn2: its sign, the ReLU's mask; layer3.9.conv1's weight gradient
+//	layer3.9.conv1: layer3.9.bn1's normalised input
+//	layer3.9.bn1: its sign, the ReLU's mask; layer3.9.conv2's weight gradient
+//	layer3.9.conv2: layer3.9.bn2's normalised input
+//	layer3.9.bn2: its sign, the ReLU's mask; layer3.10.conv1's weight gradient
+//	layer3.10.conv1: layer3.10.bn1's normalised input
+//	layer3.10.bn1: its sign, the ReLU's mask; layer3.10.conv2's weight gradient
+//	layer3.10.conv2: layer3.10.bn2's normalised input
+//	layer3.10.bn2: its sign, the ReLU's mask; layer3.11.conv1's weight gradient
+//	layer3.11.conv1: layer3.11.bn1's normalised input
+//	layer3.11.bn1: its sign, the ReLU's mask; layer3.11.conv2's weight gradient
+//	layer3.11.conv2: layer3.11.bn2's normalised input
+//	layer3.11.bn2: its sign, the ReLU's mask; layer3.12.conv1's weight gradient
+//	layer3.12.conv1: layer3.12.bn1's normalised input
+//	layer3.12.bn1: its sign, the ReLU's mask; layer3.12.conv2's weight gradient
+//	layer3.12.conv2: layer3.12.bn2's normalised input
+//	layer3.12.bn2: its sign, the ReLU's mask; layer3.13.conv1's weight gradient
+//	layer3.13.conv1: layer3.13.bn1's normalised input
+//	layer3.13.bn1: its sign, the ReLU's mask; layer3.13.conv2's weight gradient
+//	layer3.13.conv2: layer3.13.bn2's normalised input
+//	layer3.13.bn2: its sign, the ReLU's mask; layer3.14.conv1's weight gradient
+//	layer3.14.conv1: layer3.14.bn1's normalised input
+//	layer3.14.bn1: its sign, the ReLU's mask; layer3.14.conv2's weight gradient
+//	layer3.14.conv2: layer3.14.bn2's normalised input
+//	layer3.14.bn2: its sign, the ReLU's mask; layer3.15.conv1's weight gradient
+//	layer3.15.conv1: layer3.15.bn1's normalised input
+//	layer3.15.bn1: its sign, the ReLU's mask; layer3.15.conv2's weight gradient
+//	layer3.15.conv2: layer3.15.bn2's normalised input
+//	layer3.15.bn2: its sign, the ReLU's mask; layer3.16.conv1's weight gradient
+//	layer3.16.conv1: layer3.16.bn1's normalised input
+//	layer3.16.bn1: its sign, the ReLU's mask; layer3.16.conv2's weight gradient
+//	layer3.16.conv2: layer3.16.bn2's normalised input
+//	layer3.16.bn2: its sign, the ReLU's mask; layer3.17.conv1's weight gradient
+//	layer3.17.conv1: layer3.17.bn1's normalised input
+//	layer3.17.bn1: its sign, the ReLU's mask; layer3.17.conv2's weight gradient
+//	layer3.17.conv2: layer3.17.bn2's normalised input
+//	layer3.17.bn2: its sign, the ReLU's mask
+//	avgpool: fc's weight gradient
+//	fc: the logits, for the loss and Logits
 func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
 			conv1:             arena[0*batch : 16384*batch],
 			bn1:               arena[16384*batch : 32768*batch],
-			relu:              arena[32768*batch : 49152*batch],
-			layer1_0_conv1:    arena[16384*batch : 32768*batch],
+			layer1_0_conv1:    arena[32768*batch : 49152*batch],
 			layer1_0_bn1:      arena[49152*batch : 65536*batch],
-			layer1_0_relu:     arena[65536*batch : 81920*batch],
-			layer1_0_conv2:    arena[49152*batch : 65536*batch],
+			layer1_0_conv2:    arena[65536*batch : 81920*batch],
 			layer1_0_bn2:      arena[81920*batch : 98304*batch],
-			layer1_0_add:      arena[98304*batch : 114688*batch],
-			layer1_0_relu_2:   arena[81920*batch : 98304*batch],
 			layer1_1_conv1:    arena[98304*batch : 114688*batch],
 			layer1_1_bn1:      arena[114688*batch : 131072*batch],
-			layer1_1_relu:     arena[131072*batch : 147456*batch],
-			layer1_1_conv2:    arena[114688*batch : 131072*batch],
+			layer1_1_conv2:    arena[131072*batch : 147456*batch],
 			layer1_1_bn2:      arena[147456*batch : 163840*batch],
-			layer1_1_add:      arena[163840*batch : 180224*batch],
-			layer1_1_relu_2:   arena[147456*batch : 163840*batch],
 			layer1_2_conv1:    arena[163840*batch : 180224*batch],
 			layer1_2_bn1:      arena[180224*batch : 196608*batch],
-			layer1_2_relu:     arena[196608*batch : 212992*batch],
-			layer1_2_conv2:    arena[180224*batch : 196608*batch],
+			layer1_2_conv2:    arena[196608*batch : 212992*batch],
 			layer1_2_bn2:      arena[212992*batch : 229376*batch],
-			layer1_2_add:      arena[229376*batch : 245760*batch],
-			layer1_2_relu_2:   arena[212992*batch : 229376*batch],
 			layer1_3_conv1:    arena[229376*batch : 245760*batch],
 			layer1_3_bn1:      arena[245760*batch : 262144*batch],
-			layer1_3_relu:     arena[262144*batch : 278528*batch],
-			layer1_3_conv2:    arena[245760*batch : 262144*batch],
+			layer1_3_conv2:    arena[262144*batch : 278528*batch],
 			layer1_3_bn2:      arena[278528*batch : 294912*batch],
-			layer1_3_add:      arena[294912*batch : 311296*batch],
-			layer1_3_relu_2:   arena[278528*batch : 294912*batch],
 			layer1_4_conv1:    arena[294912*batch : 311296*batch],
 			layer1_4_bn1:      arena[311296*batch : 327680*batch],
-			layer1_4_relu:     arena[327680*batch : 344064*batch],
-			layer1_4_conv2:    arena[311296*batch : 327680*batch],
+			layer1_4_conv2:    arena[327680*batch : 344064*batch],
 			layer1_4_bn2:      arena[344064*batch : 360448*batch],
-			layer1_4_add:      arena[360448*batch : 376832*batch],
-			layer1_4_relu_2:   arena[344064*batch : 360448*batch],
 			layer1_5_conv1:    arena[360448*batch : 376832*batch],
 			layer1_5_bn1:      arena[376832*batch : 393216*batch],
-			layer1_5_relu:     arena[393216*batch : 409600*batch],
-			layer1_5_conv2:    arena[376832*batch : 393216*batch],
+			layer1_5_conv2:    arena[393216*batch : 409600*batch],
 			layer1_5_bn2:      arena[409600*batch : 425984*batch],
-			layer1_5_add:      arena[425984*batch : 442368*batch],
-			layer1_5_relu_2:   arena[409600*batch : 425984*batch],
 			layer1_6_conv1:    arena[425984*batch : 442368*batch],
 			layer1_6_bn1:      arena[442368*batch : 458752*batch],
-			layer1_6_relu:     arena[458752*batch : 475136*batch],
-			layer1_6_conv2:    arena[442368*batch : 458752*batch],
+			layer1_6_conv2:    arena[458752*batch : 475136*batch],
 			layer1_6_bn2:      arena[475136*batch : 491520*batch],
-			layer1_6_add:      arena[491520*batch : 507904*batch],
-			layer1_6_relu_2:   arena[475136*batch : 491520*batch],
 			layer1_7_conv1:    arena[491520*batch : 507904*batch],
 			layer1_7_bn1:      arena[507904*batch : 524288*batch],
-			layer1_7_relu:     arena[524288*batch : 540672*batch],
-			layer1_7_conv2:    arena[507904*batch : 524288*batch],
+			layer1_7_conv2:    arena[524288*batch : 540672*batch],
 			layer1_7_bn2:      arena[540672*batch : 557056*batch],
-			layer1_7_add:      arena[557056*batch : 573440*batch],
-			layer1_7_relu_2:   arena[540672*batch : 557056*batch],
 			layer1_8_conv1:    arena[557056*batch : 573440*batch],
 			layer1_8_bn1:      arena[573440*batch : 589824*batch],
-			layer1_8_relu:     arena[589824*batch : 606208*batch],
-			layer1_8_conv2:    arena[573440*batch : 589824*batch],
+			layer1_8_conv2:    arena[589824*batch : 606208*batch],
 			layer1_8_bn2:      arena[606208*batch : 622592*batch],
-			layer1_8_add:      arena[622592*batch : 638976*batch],
-			layer1_8_relu_2:   arena[606208*batch : 622592*batch],
 			layer1_9_conv1:    arena[622592*batch : 638976*batch],
 			layer1_9_bn1:      arena[638976*batch : 655360*batch],
-			layer1_9_relu:     arena[655360*batch : 671744*batch],
-			layer1_9_conv2:    arena[638976*batch : 655360*batch],
+			layer1_9_conv2:    arena[655360*batch : 671744*batch],
 			layer1_9_bn2:      arena[671744*batch : 688128*batch],
-			layer1_9_add:      arena[688128*batch : 704512*batch],
-			layer1_9_relu_2:   arena[671744*batch : 688128*batch],
 			layer1_10_conv1:   arena[688128*batch : 704512*batch],
 			layer1_10_bn1:     arena[704512*batch : 720896*batch],
-			layer1_10_relu:    arena[720896*batch : 737280*batch],
-			layer1_10_conv2:   arena[704512*batch : 720896*batch],
+			layer1_10_conv2:   arena[720896*batch : 737280*batch],
 			layer1_10_bn2:     arena[737280*batch : 753664*batch],
-			layer1_10_add:     arena[753664*batch : 770048*batch],
-			layer1_10_relu_2:  arena[737280*batch : 753664*batch],
 			layer1_11_conv1:   arena[753664*batch : 770048*batch],
 			layer1_11_bn1:     arena[770048*batch : 786432*batch],
-			layer1_11_relu:    arena[786432*batch : 802816*batch],
-			layer1_11_conv2:   arena[770048*batch : 786432*batch],
+			layer1_11_conv2:   arena[786432*batch : 802816*batch],
 			layer1_11_bn2:     arena[802816*batch : 819200*batch],
-			layer1_11_add:     arena[819200*batch : 835584*batch],
-			layer1_11_relu_2:  arena[802816*batch : 819200*batch],
 			layer1_12_conv1:   arena[819200*batch : 835584*batch],
 			layer1_12_bn1:     arena[835584*batch : 851968*batch],
-			layer1_12_relu:    arena[851968*batch : 868352*batch],
-			layer1_12_conv2:   arena[835584*batch : 851968*batch],
+			layer1_12_conv2:   arena[851968*batch : 868352*batch],
 			layer1_12_bn2:     arena[868352*batch : 884736*batch],
-			layer1_12_add:     arena[884736*batch : 901120*batch],
-			layer1_12_relu_2:  arena[868352*batch : 884736*batch],
 			layer1_13_conv1:   arena[884736*batch : 901120*batch],
 			layer1_13_bn1:     arena[901120*batch : 917504*batch],
-			layer1_13_relu:    arena[917504*batch : 933888*batch],
-			layer1_13_conv2:   arena[901120*batch : 917504*batch],
+			layer1_13_conv2:   arena[917504*batch : 933888*batch],
 			layer1_13_bn2:     arena[933888*batch : 950272*batch],
-			layer1_13_add:     arena[950272*batch : 966656*batch],
-			layer1_13_relu_2:  arena[933888*batch : 950272*batch],
 			layer1_14_conv1:   arena[950272*batch : 966656*batch],
 			layer1_14_bn1:     arena[966656*batch : 983040*batch],
-			layer1_14_relu:    arena[983040*batch : 999424*batch],
-			layer1_14_conv2:   arena[966656*batch : 983040*batch],
+			layer1_14_conv2:   arena[983040*batch : 999424*batch],
 			layer1_14_bn2:     arena[999424*batch : 1015808*batch],
-			layer1_14_add:     arena[1015808*batch : 1032192*batch],
-			layer1_14_relu_2:  arena[999424*batch : 1015808*batch],
 			layer1_15_conv1:   arena[1015808*batch : 1032192*batch],
 			layer1_15_bn1:     arena[1032192*batch : 1048576*batch],
-			layer1_15_relu:    arena[1048576*batch : 1064960*batch],
-			layer1_15_conv2:   arena[1032192*batch : 1048576*batch],
+			layer1_15_conv2:   arena[1048576*batch : 1064960*batch],
 			layer1_15_bn2:     arena[1064960*batch : 1081344*batch],
-			layer1_15_add:     arena[1081344*batch : 1097728*batch],
-			layer1_15_relu_2:  arena[1064960*batch : 1081344*batch],
 			layer1_16_conv1:   arena[1081344*batch : 1097728*batch],
 			layer1_16_bn1:     arena[1097728*batch : 1114112*batch],
-			layer1_16_relu:    arena[1114112*batch : 1130496*batch],
-			layer1_16_conv2:   arena[1097728*batch : 1114112*batch],
+			layer1_16_conv2:   arena[1114112*batch : 1130496*batch],
 			layer1_16_bn2:     arena[1130496*batch : 1146880*batch],
-			layer1_16_add:     arena[1146880*batch : 1163264*batch],
-			layer1_16_relu_2:  arena[1130496*batch : 1146880*batch],
 			layer1_17_conv1:   arena[1146880*batch : 1163264*batch],
 			layer1_17_bn1:     arena[1163264*batch : 1179648*batch],
-			layer1_17_relu:    arena[1179648*batch : 1196032*batch],
-			layer1_17_conv2:   arena[1163264*batch : 1179648*batch],
+			layer1_17_conv2:   arena[1179648*batch : 1196032*batch],
 			layer1_17_bn2:     arena[1196032*batch : 1212416*batch],
-			layer1_17_add:     arena[1212416*batch : 1228800*batch],
-			layer1_17_relu_2:  arena[1196032*batch : 1212416*batch],
 			layer2_0_conv1:    arena[1228800*batch : 1236992*batch],
-			layer2_0_bn1:      arena[1212416*batch : 1220608*batch],
-			layer2_0_relu:     arena[1236992*batch : 1245184*batch],
-			layer2_0_conv2:    arena[1245184*batch : 1253376*batch],
-			layer2_0_bn2:      arena[1212416*batch : 1220608*batch],
+			layer2_0_bn1:      arena[1236992*batch : 1245184*batch],
+			layer2_0_conv2:    arena[1212416*batch : 1220608*batch],
 			layer2_0_shortcut: arena[1220608*batch : 1228800*batch],
-			layer2_0_add:      arena[1253376*batch : 1261568*batch],
-			layer2_0_relu_2:   arena[1212416*batch : 1220608*batch],
+			layer2_0_bn2:      arena[1245184*batch : 1253376*batch],
 			layer2_1_conv1:    arena[1220608*batch : 1228800*batch],
 			layer2_1_bn1:      arena[1253376*batch : 1261568*batch],
-			layer2_1_relu:     arena[1261568*batch : 1269760*batch],
-			layer2_1_conv2:    arena[1253376*batch : 1261568*batch],
+			layer2_1_conv2:    arena[1261568*batch : 1269760*batch],
 			layer2_1_bn2:      arena[1269760*batch : 1277952*batch],
-			layer2_1_add:      arena[1277952*batch : 1286144*batch],
-			layer2_1_relu_2:   arena[1269760*batch : 1277952*batch],
 			layer2_2_conv1:    arena[1277952*batch : 1286144*batch],
 			layer2_2_bn1:      arena[1286144*batch : 1294336*batch],
-			layer2_2_relu:     arena[1294336*batch : 1302528*batch],
-			layer2_2_conv2:    arena[1286144*batch : 1294336*batch],
+			layer2_2_conv2:    arena[1294336*batch : 1302528*batch],
 			layer2_2_bn2:      arena[1302528*batch : 1310720*batch],
-			layer2_2_add:      arena[1310720*batch : 1318912*batch],
-			layer2_2_relu_2:   arena[1302528*batch : 1310720*batch],
 			layer2_3_conv1:    arena[1310720*batch : 1318912*batch],
 			layer2_3_bn1:      arena[1318912*batch : 1327104*batch],
-			layer2_3_relu:     arena[1327104*batch : 1335296*batch],
-			layer2_3_conv2:    arena[1318912*batch : 1327104*batch],
+			layer2_3_conv2:    arena[1327104*batch : 1335296*batch],
 			layer2_3_bn2:      arena[1335296*batch : 1343488*batch],
-			layer2_3_add:      arena[1343488*batch : 1351680*batch],
-			layer2_3_relu_2:   arena[1335296*batch : 1343488*batch],
 			layer2_4_conv1:    arena[1343488*batch : 1351680*batch],
 			layer2_4_bn1:      arena[1351680*batch : 1359872*batch],
-			layer2_4_relu:     arena[1359872*batch : 1368064*batch],
-			layer2_4_conv2:    arena[1351680*batch : 1359872*batch],
+			layer2_4_conv2:    arena[1359872*batch : 1368064*batch],
 			layer2_4_bn2:      arena[1368064*batch : 1376256*batch],
-			layer2_4_add:      arena[1376256*batch : 1384448*batch],
-			layer2_4_relu_2:   arena[1368064*batch : 1376256*batch],
 			layer2_5_conv1:    arena[1376256*batch : 1384448*batch],
 			layer2_5_bn1:      arena[1384448*batch : 1392640*batch],
-			layer2_5_relu:     arena[1392640*batch : 1400832*batch],
-			layer2_5_conv2:    arena[1384448*batch : 1392640*batch],
+			layer2_5_conv2:    arena[1392640*batch : 1400832*batch],
 			layer2_5_bn2:      arena[1400832*batch : 1409024*batch],
-			layer2_5_add:      arena[1409024*batch : 1417216*batch],
-			layer2_5_relu_2:   arena[1400832*batch : 1409024*batch],
 			layer2_6_conv1:    arena[1409024*batch : 1417216*batch],
 			layer2_6_bn1:      arena[1417216*batch : 1425408*batch],
-			layer2_6_relu:     arena[1425408*batch : 1433600*batch],
-			layer2_6_conv2:    arena[1417216*batch : 1425408*batch],
+			layer2_6_conv2:    arena[1425408*batch : 1433600*batch],
 			layer2_6_bn2:      arena[1433600*batch : 1441792*batch],
-			layer2_6_add:      arena[1441792*batch : 1449984*batch],
-			layer2_6_relu_2:   arena[1433600*batch : 1441792*batch],
 			layer2_7_conv1:    arena[1441792*batch : 1449984*batch],
 			layer2_7_bn1:      arena[1449984*batch : 1458176*batch],
-			layer2_7_relu:     arena[1458176*batch : 1466368*batch],
-			layer2_7_conv2:    arena[1449984*batch : 1458176*batch],
+			layer2_7_conv2:    arena[1458176*batch : 1466368*batch],
 			layer2_7_bn2:      arena[1466368*batch : 1474560*batch],
-			layer2_7_add:      arena[1474560*batch : 1482752*batch],
-			layer2_7_relu_2:   arena[1466368*batch : 1474560*batch],
 			layer2_8_conv1:    arena[1474560*batch : 1482752*batch],
 			layer2_8_bn1:      arena[1482752*batch : 1490944*batch],
-			layer2_8_relu:     arena[1490944*batch : 1499136*batch],
-			layer2_8_conv2:    arena[1482752*batch : 1490944*batch],
+			layer2_8_conv2:    arena[1490944*batch : 1499136*batch],
 			layer2_8_bn2:      arena[1499136*batch : 1507328*batch],
-			layer2_8_add:      arena[1507328*batch : 1515520*batch],
-			layer2_8_relu_2:   arena[1499136*batch : 1507328*batch],
 			layer2_9_conv1:    arena[1507328*batch : 1515520*batch],
 			layer2_9_bn1:      arena[1515520*batch : 1523712*batch],
-			layer2_9_relu:     arena[1523712*batch : 1531904*batch],
-			layer2_9_conv2:    arena[1515520*batch : 1523712*batch],
+			layer2_9_conv2:    arena[1523712*batch : 1531904*batch],
 			layer2_9_bn2:      arena[1531904*batch : 1540096*batch],
-			layer2_9_add:      arena[1540096*batch : 1548288*batch],
-			layer2_9_relu_2:   arena[1531904*batch : 1540096*batch],
 			layer2_10_conv1:   arena[1540096*batch : 1548288*batch],
 			layer2_10_bn1:     arena[1548288*batch : 1556480*batch],
-			layer2_10_relu:    arena[1556480*batch : 1564672*batch],
-			layer2_10_conv2:   arena[1548288*batch : 1556480*batch],
+			layer2_10_conv2:   arena[1556480*batch : 1564672*batch],
 			layer2_10_bn2:     arena[1564672*batch : 1572864*batch],
-			layer2_10_add:     arena[1572864*batch : 1581056*batch],
-			layer2_10_relu_2:  arena[1564672*batch : 1572864*batch],
 			layer2_11_conv1:   arena[1572864*batch : 1581056*batch],
 			layer2_11_bn1:     arena[1581056*batch : 1589248*batch],
-			layer2_11_relu:    arena[1589248*batch : 1597440*batch],
-			layer2_11_conv2:   arena[1581056*batch : 1589248*batch],
+			layer2_11_conv2:   arena[1589248*batch : 1597440*batch],
 			layer2_11_bn2:     arena[1597440*batch : 1605632*batch],
-			layer2_11_add:     arena[1605632*batch : 1613824*batch],
-			layer2_11_relu_2:  arena[1597440*batch : 1605632*batch],
 			layer2_12_conv1:   arena[1605632*batch : 1613824*batch],
 			layer2_12_bn1:     arena[1613824*batch : 1622016*batch],
-			layer2_12_relu:    arena[1622016*batch : 1630208*batch],
-			layer2_12_conv2:   arena[1613824*batch : 1622016*batch],
+			layer2_12_conv2:   arena[1622016*batch : 1630208*batch],
 			layer2_12_bn2:     arena[1630208*batch : 1638400*batch],
-			layer2_12_add:     arena[1638400*batch : 1646592*batch],
-			layer2_12_relu_2:  arena[1630208*batch : 1638400*batch],
 			layer2_13_conv1:   arena[1638400*batch : 1646592*batch],
 			layer2_13_bn1:     arena[1646592*batch : 1654784*batch],
-			layer2_13_relu:    arena[1654784*batch : 1662976*batch],
-			layer2_13_conv2:   arena[1646592*batch : 1654784*batch],
+			layer2_13_conv2:   arena[1654784*batch : 1662976*batch],
 			layer2_13_bn2:     arena[1662976*batch : 1671168*batch],
-			layer2_13_add:     arena[1671168*batch : 1679360*batch],
-			layer2_13_relu_2:  arena[1662976*batch : 1671168*batch],
 			layer2_14_conv1:   arena[1671168*batch : 1679360*batch],
 			layer2_14_bn1:     arena[1679360*batch : 1687552*batch],
-			layer2_14_relu:    arena[1687552*batch : 1695744*batch],
-			layer2_14_conv2:   arena[1679360*batch : 1687552*batch],
+			layer2_14_conv2:   arena[1687552*batch : 1695744*batch],
 			layer2_14_bn2:     arena[1695744*batch : 1703936*batch],
-			layer2_14_add:     arena[1703936*batch : 1712128*batch],
-			layer2_14_relu_2:  arena[1695744*batch : 1703936*batch],
 			layer2_15_conv1:   arena[1703936*batch : 1712128*batch],
 			layer2_15_bn1:     arena[1712128*batch : 1720320*batch],
-			layer2_15_relu:    arena[1720320*batch : 1728512*batch],
-			layer2_15_conv2:   arena[1712128*batch : 1720320*batch],
+			layer2_15_conv2:   arena[1720320*batch : 1728512*batch],
 			layer2_15_bn2:     arena[1728512*batch : 1736704*batch],
-			layer2_15_add:     arena[1736704*batch : 1744896*batch],
-			layer2_15_relu_2:  arena[1728512*batch : 1736704*batch],
 			layer2_16_conv1:   arena[1736704*batch : 1744896*batch],
 			layer2_16_bn1:     arena[1744896*batch : 1753088*batch],
-			layer2_16_relu:    arena[1753088*batch : 1761280*batch],
-			layer2_16_conv2:   arena[1744896*batch : 1753088*batch],
+			layer2_16_conv2:   arena[1753088*batch : 1761280*batch],
 			layer2_16_bn2:     arena[1761280*batch : 1769472*batch],
-			layer2_16_add:     arena[1769472*batch : 1777664*batch],
-			layer2_16_relu_2:  arena[1761280*batch : 1769472*batch],
 			layer2_17_conv1:   arena[1769472*batch : 1777664*batch],
 			layer2_17_bn1:     arena[1777664*batch : 1785856*batch],
-			layer2_17_relu:    arena[1785856*batch : 1794048*batch],
-			layer2_17_conv2:   arena[1777664*batch : 1785856*batch],
+			layer2_17_conv2:   arena[1785856*batch : 1794048*batch],
 			layer2_17_bn2:     arena[1794048*batch : 1802240*batch],
-			layer2_17_add:     arena[1802240*batch : 1810432*batch],
-			layer2_17_relu_2:  arena[1794048*batch : 1802240*batch],
 			layer3_0_conv1:    arena[1810432*batch : 1814528*batch],
-			layer3_0_bn1:      arena[1802240*batch : 1806336*batch],
-			layer3_0_relu:     arena[1814528*batch : 1818624*batch],
-			layer3_0_conv2:    arena[1818624*batch : 1822720*batch],
-			layer3_0_bn2:      arena[1802240*batch : 1806336*batch],
+			layer3_0_bn1:      arena[1814528*batch : 1818624*batch],
+			layer3_0_conv2:    arena[1802240*batch : 1806336*batch],
 			layer3_0_shortcut: arena[1806336*batch : 1810432*batch],
-			layer3_0_add:      arena[1822720*batch : 1826816*batch],
-			layer3_0_relu_2:   arena[1802240*batch : 1806336*batch],
+			layer3_0_bn2:      arena[1818624*batch : 1822720*batch],
 			layer3_1_conv1:    arena[1806336*batch : 1810432*batch],
 			layer3_1_bn1:      arena[1822720*batch : 1826816*batch],
-			layer3_1_relu:     arena[1826816*batch : 1830912*batch],
-			layer3_1_conv2:    arena[1822720*batch : 1826816*batch],
+			layer3_1_conv2:    arena[1826816*batch : 1830912*batch],
 			layer3_1_bn2:      arena[1830912*batch : 1835008*batch],
-			layer3_1_add:      arena[1835008*batch : 1839104*batch],
-			layer3_1_relu_2:   arena[1830912*batch : 1835008*batch],
 			layer3_2_conv1:    arena[1835008*batch : 1839104*batch],
 			layer3_2_bn1:      arena[1839104*batch : 1843200*batch],
-			layer3_2_relu:     arena[1843200*batch : 1847296*batch],
-			layer3_2_conv2:    arena[1839104*batch : 1843200*batch],
+			layer3_2_conv2:    arena[1843200*batch : 1847296*batch],
 			layer3_2_bn2:      arena[1847296*batch : 1851392*batch],
-			layer3_2_add:      arena[1851392*batch : 1855488*batch],
-			layer3_2_relu_2:   arena[1847296*batch : 1851392*batch],
 			layer3_3_conv1:    arena[1851392*batch : 1855488*batch],
 			layer3_3_bn1:      arena[1855488*batch : 1859584*batch],
-			layer3_3_relu:     arena[1859584*batch : 1863680*batch],
-			layer3_3_conv2:    arena[1855488*batch : 1859584*batch],
+			layer3_3_conv2:    arena[1859584*batch : 1863680*batch],
 			layer3_3_bn2:      arena[1863680*batch : 1867776*batch],
-			layer3_3_add:      arena[1867776*batch : 1871872*batch],
-			layer3_3_relu_2:   arena[1863680*batch : 1867776*batch],
 			layer3_4_conv1:    arena[1867776*batch : 1871872*batch],
 			layer3_4_bn1:      arena[1871872*batch : 1875968*batch],
-			layer3_4_relu:     arena[1875968*batch : 1880064*batch],
-			layer3_4_conv2:    arena[1871872*batch : 1875968*batch],
+			layer3_4_conv2:    arena[1875968*batch : 1880064*batch],
 			layer3_4_bn2:      arena[1880064*batch : 1884160*batch],
-			layer3_4_add:      arena[1884160*batch : 1888256*batch],
-			layer3_4_relu_2:   arena[1880064*batch : 1884160*batch],
 			layer3_5_conv1:    arena[1884160*batch : 1888256*batch],
 			layer3_5_bn1:      arena[1888256*batch : 1892352*batch],
-			layer3_5_relu:     arena[1892352*batch : 1896448*batch],
-			layer3_5_conv2:    arena[1888256*batch : 1892352*batch],
+			layer3_5_conv2:    arena[1892352*batch : 1896448*batch],
 			layer3_5_bn2:      arena[1896448*batch : 1900544*batch],
-			layer3_5_add:      arena[1900544*batch : 1904640*batch],
-			layer3_5_relu_2:   arena[1896448*batch : 1900544*batch],
 			layer3_6_conv1:    arena[1900544*batch : 1904640*batch],
 			layer3_6_bn1:      arena[1904640*batch : 1908736*batch],
-			layer3_6_relu:     arena[1908736*batch : 1912832*batch],
-			layer3_6_conv2:    arena[1904640*batch : 1908736*batch],
+			layer3_6_conv2:    arena[1908736*batch : 1912832*batch],
 			layer3_6_bn2:      arena[1912832*batch : 1916928*batch],
-			layer3_6_add:      arena[1916928*batch : 1921024*batch],
-			layer3_6_relu_2:   arena[1912832*batch : 1916928*batch],
 			layer3_7_conv1:    arena[1916928*batch : 1921024*batch],
 			layer3_7_bn1:      arena[1921024*batch : 1925120*batch],
-			layer3_7_relu:     arena[1925120*batch : 1929216*batch],
-			layer3_7_conv2:    arena[1921024*batch : 1925120*batch],
+			layer3_7_conv2:    arena[1925120*batch : 1929216*batch],
 			layer3_7_bn2:      arena[1929216*batch : 1933312*batch],
-			layer3_7_add:      arena[1933312*batch : 1937408*batch],
-			layer3_7_relu_2:   arena[1929216*batch : 1933312*batch],
 			layer3_8_conv1:    arena[1933312*batch : 1937408*batch],
 			layer3_8_bn1:      arena[1937408*batch : 1941504*batch],
-			layer3_8_relu:     arena[1941504*batch : 1945600*batch],
-			layer3_8_conv2:    arena[1937408*batch : 1941504*batch],
+			layer3_8_conv2:    arena[1941504*batch : 1945600*batch],
 			layer3_8_bn2:      arena[1945600*batch : 1949696*batch],
-			layer3_8_add:      arena[1949696*batch : 1953792*batch],
-			layer3_8_relu_2:   arena[1945600*batch : 1949696*batch],
 			layer3_9_conv1:    arena[1949696*batch : 1953792*batch],
 			layer3_9_bn1:      arena[1953792*batch : 1957888*batch],
-			layer3_9_relu:     arena[1957888*batch : 1961984*batch],
-			layer3_9_conv2:    arena[1953792*batch : 1957888*batch],
+			layer3_9_conv2:    arena[1957888*batch : 1961984*batch],
 			layer3_9_bn2:      arena[1961984*batch : 1966080*batch],
-			layer3_9_add:      arena[1966080*batch : 1970176*batch],
-			layer3_9_relu_2:   arena[1961984*batch : 1966080*batch],
 			layer3_10_conv1:   arena[1966080*batch : 1970176*batch],
 			layer3_10_bn1:     arena[1970176*batch : 1974272*batch],
-			layer3_10_relu:    arena[1974272*batch : 1978368*batch],
-			layer3_10_conv2:   arena[1970176*batch : 1974272*batch],
+			layer3_10_conv2:   arena[1974272*batch : 1978368*batch],
 			layer3_10_bn2:     arena[1978368*batch : 1982464*batch],
-			layer3_10_add:     arena[1982464*batch : 1986560*batch],
-			layer3_10_relu_2:  arena[1978368*batch : 1982464*batch],
 			layer3_11_conv1:   arena[1982464*batch : 1986560*batch],
 			layer3_11_bn1:     arena[1986560*batch : 1990656*batch],
-			layer3_11_relu:    arena[1990656*batch : 1994752*batch],
-			layer3_11_conv2:   arena[1986560*batch : 1990656*batch],
+			layer3_11_conv2:   arena[1990656*batch : 1994752*batch],
 			layer3_11_bn2:     arena[1994752*batch : 1998848*batch],
-			layer3_11_add:     arena[1998848*batch : 2002944*batch],
-			layer3_11_relu_2:  arena[1994752*batch : 1998848*batch],
 			layer3_12_conv1:   arena[1998848*batch : 2002944*batch],
 			layer3_12_bn1:     arena[2002944*batch : 2007040*batch],
-			layer3_12_relu:    arena[2007040*batch : 2011136*batch],
-			layer3_12_conv2:   arena[2002944*batch : 2007040*batch],
+			layer3_12_conv2:   arena[2007040*batch : 2011136*batch],
 			layer3_12_bn2:     arena[2011136*batch : 2015232*batch],
-			layer3_12_add:     arena[2015232*batch : 2019328*batch],
-			layer3_12_relu_2:  arena[2011136*batch : 2015232*batch],
 			layer3_13_conv1:   arena[2015232*batch : 2019328*batch],
 			layer3_13_bn1:     arena[2019328*batch : 2023424*batch],
-			layer3_13_relu:    arena[2023424*batch : 2027520*batch],
-			layer3_13_conv2:   arena[2019328*batch : 2023424*batch],
+			layer3_13_conv2:   arena[2023424*batch : 2027520*batch],
 			layer3_13_bn2:     arena[2027520*batch : 2031616*batch],
-			layer3_13_add:     arena[2031616*batch : 2035712*batch],
-			layer3_13_relu_2:  arena[2027520*batch : 2031616*batch],
 			layer3_14_conv1:   arena[2031616*batch : 2035712*batch],
 			layer3_14_bn1:     arena[2035712*batch : 2039808*batch],
-			layer3_14_relu:    arena[2039808*batch : 2043904*batch],
-			layer3_14_conv2:   arena[2035712*batch : 2039808*batch],
+			layer3_14_conv2:   arena[2039808*batch : 2043904*batch],
 			layer3_14_bn2:     arena[2043904*batch : 2048000*batch],
-			layer3_14_add:     arena[2048000*batch : 2052096*batch],
-			layer3_14_relu_2:  arena[2043904*batch : 2048000*batch],
 			layer3_15_conv1:   arena[2048000*batch : 2052096*batch],
 			layer3_15_bn1:     arena[2052096*batch : 2056192*batch],
-			layer3_15_relu:    arena[2056192*batch : 2060288*batch],
-			layer3_15_conv2:   arena[2052096*batch : 2056192*batch],
+			layer3_15_conv2:   arena[2056192*batch : 2060288*batch],
 			layer3_15_bn2:     arena[2060288*batch : 2064384*batch],
-			layer3_15_add:     arena[2064384*batch : 2068480*batch],
-			layer3_15_relu_2:  arena[2060288*batch : 2064384*batch],
 			layer3_16_conv1:   arena[2064384*batch : 2068480*batch],
 			layer3_16_bn1:     arena[2068480*batch : 2072576*batch],
-			layer3_16_relu:    arena[2072576*batch : 2076672*batch],
-			layer3_16_conv2:   arena[2068480*batch : 2072576*batch],
+			layer3_16_conv2:   arena[2072576*batch : 2076672*batch],
 			layer3_16_bn2:     arena[2076672*batch : 2080768*batch],
-			layer3_16_add:     arena[2080768*batch : 2084864*batch],
-			layer3_16_relu_2:  arena[2076672*batch : 2080768*batch],
 			layer3_17_conv1:   arena[2080768*batch : 2084864*batch],
 			layer3_17_bn1:     arena[2084864*batch : 2088960*batch],
-			layer3_17_relu:    arena[2088960*batch : 2093056*batch],
-			layer3_17_conv2:   arena[2084864*batch : 2088960*batch],
+			layer3_17_conv2:   arena[2088960*batch : 2093056*batch],
 			layer3_17_bn2:     arena[2093056*batch : 2097152*batch],
-			layer3_17_add:     arena[2097152*batch : 2101248*batch],
-			layer3_17_relu_2:  arena[2093056*batch : 2097152*batch],
 			avgpool:           arena[2097152*batch : 2097216*batch],
-			fc:                arena[2105344*batch : 2105354*batch],
+			fc:                arena[2109440*batch : 2109450*batch],
 		}, activations{
 			conv1:             arena[32768*batch : 49152*batch],
-			bn1:               arena[16384*batch : 32768*batch],
-			relu:              arena[81920*batch : 98304*batch],
-			layer1_0_conv1:    arena[49152*batch : 65536*batch],
-			layer1_0_bn1:      arena[98304*batch : 114688*batch],
-			layer1_0_relu:     arena[49152*batch : 65536*batch],
-			layer1_0_conv2:    arena[98304*batch : 114688*batch],
-			layer1_0_bn2:      arena[114688*batch : 131072*batch],
-			layer1_0_add:      arena[98304*batch : 114688*batch],
-			layer1_0_relu_2:   arena[147456*batch : 163840*batch],
-			layer1_1_conv1:    arena[114688*batch : 131072*batch],
-			layer1_1_bn1:      arena[163840*batch : 180224*batch],
-			layer1_1_relu:     arena[114688*batch : 131072*batch],
-			layer1_1_conv2:    arena[163840*batch : 180224*batch],
-			layer1_1_bn2:      arena[180224*batch : 196608*batch],
-			layer1_1_add:      arena[163840*batch : 180224*batch],
-			layer1_1_relu_2:   arena[212992*batch : 229376*batch],
-			layer1_2_conv1:    arena[180224*batch : 196608*batch],
-			layer1_2_bn1:      arena[229376*batch : 245760*batch],
-			layer1_2_relu:     arena[180224*batch : 196608*batch],
-			layer1_2_conv2:    arena[229376*batch : 245760*batch],
-			layer1_2_bn2:      arena[245760*batch : 262144*batch],
-			layer1_2_add:      arena[229376*batch : 245760*batch],
-			layer1_2_relu_2:   arena[278528*batch : 294912*batch],
-			layer1_3_conv1:    arena[245760*batch : 262144*batch],
-			layer1_3_bn1:      arena[294912*batch : 311296*batch],
-			layer1_3_relu:     arena[245760*batch : 262144*batch],
-			layer1_3_conv2:    arena[294912*batch : 311296*batch],
-			layer1_3_bn2:      arena[311296*batch : 327680*batch],
-			layer1_3_add:      arena[294912*batch : 311296*batch],
-			layer1_3_relu_2:   arena[344064*batch : 360448*batch],
-			layer1_4_conv1:    arena[311296*batch : 327680*batch],
-			layer1_4_bn1:      arena[360448*batch : 376832*batch],
-			layer1_4_relu:     arena[311296*batch : 327680*batch],
-			layer1_4_conv2:    arena[360448*batch : 376832*batch],
-			layer1_4_bn2:      arena[376832*batch : 393216*batch],
-			layer1_4_add:      arena[360448*batch : 376832*batch],
-			layer1_4_relu_2:   arena[409600*batch : 425984*batch],
-			layer1_5_conv1:    arena[376832*batch : 393216*batch],
-			layer1_5_bn1:      arena[425984*batch : 442368*batch],
-			layer1_5_relu:     arena[376832*batch : 393216*batch],
-			layer1_5_conv2:    arena[425984*batch : 442368*batch],
-			layer1_5_bn2:      arena[442368*batch : 458752*batch],
-			layer1_5_add:      arena[425984*batch : 442368*batch],
-			layer1_5_relu_2:   arena[475136*batch : 491520*batch],
-			layer1_6_conv1:    arena[442368*batch : 458752*batch],
-			layer1_6_bn1:      arena[491520*batch : 507904*batch],
-			layer1_6_relu:     arena[442368*batch : 458752*batch],
-			layer1_6_conv2:    arena[491520*batch : 507904*batch],
-			layer1_6_bn2:      arena[507904*batch : 524288*batch],
-			layer1_6_add:      arena[491520*batch : 507904*batch],
-			layer1_6_relu_2:   arena[540672*batch : 557056*batch],
-			layer1_7_conv1:    arena[507904*batch : 524288*batch],
-			layer1_7_bn1:      arena[557056*batch : 573440*batch],
-			layer1_7_relu:     arena[507904*batch : 524288*batch],
-			layer1_7_conv2:    arena[557056*batch : 573440*batch],
-			layer1_7_bn2:      arena[573440*batch : 589824*batch],
-			layer1_7_add:      arena[557056*batch : 573440*batch],
-			layer1_7_relu_2:   arena[606208*batch : 622592*batch],
-			layer1_8_conv1:    arena[573440*batch : 589824*batch],
-			layer1_8_bn1:      arena[622592*batch : 638976*batch],
-			layer1_8_relu:     arena[573440*batch : 589824*batch],
-			layer1_8_conv2:    arena[622592*batch : 638976*batch],
-			layer1_8_bn2:      arena[638976*batch : 655360*batch],
-			layer1_8_add:      arena[622592*batch : 638976*batch],
-			layer1_8_relu_2:   arena[671744*batch : 688128*batch],
-			layer1_9_conv1:    arena[638976*batch : 655360*batch],
-			layer1_9_bn1:      arena[688128*batch : 704512*batch],
-			layer1_9_relu:     arena[638976*batch : 655360*batch],
-			layer1_9_conv2:    arena[688128*batch : 704512*batch],
-			layer1_9_bn2:      arena[704512*batch : 720896*batch],
-			layer1_9_add:      arena[688128*batch : 704512*batch],
-			layer1_9_relu_2:   arena[737280*batch : 753664*batch],
-			layer1_10_conv1:   arena[704512*batch : 720896*batch],
-			layer1_10_bn1:     arena[753664*batch : 770048*batch],
-			layer1_10_relu:    arena[704512*batch : 720896*batch],
-			layer1_10_conv2:   arena[753664*batch : 770048*batch],
-			layer1_10_bn2:     arena[770048*batch : 786432*batch],
-			layer1_10_add:     arena[753664*batch : 770048*batch],
-			layer1_10_relu_2:  arena[802816*batch : 819200*batch],
-			layer1_11_conv1:   arena[770048*batch : 786432*batch],
-			layer1_11_bn1:     arena[819200*batch : 835584*batch],
-			layer1_11_relu:    arena[770048*batch : 786432*batch],
-			layer1_11_conv2:   arena[819200*batch : 835584*batch],
-			layer1_11_bn2:     arena[835584*batch : 851968*batch],
-			layer1_11_add:     arena[819200*batch : 835584*batch],
-			layer1_11_relu_2:  arena[868352*batch : 884736*batch],
-			layer1_12_conv1:   arena[835584*batch : 851968*batch],
-			layer1_12_bn1:     arena[884736*batch : 901120*batch],
-			layer1_12_relu:    arena[835584*batch : 851968*batch],
-			layer1_12_conv2:   arena[884736*batch : 901120*batch],
-			layer1_12_bn2:     arena[901120*batch : 917504*batch],
-			layer1_12_add:     arena[884736*batch : 901120*batch],
-			layer1_12_relu_2:  arena[933888*batch : 950272*batch],
-			layer1_13_conv1:   arena[901120*batch : 917504*batch],
-			layer1_13_bn1:     arena[950272*batch : 966656*batch],
-			layer1_13_relu:    arena[901120*batch : 917504*batch],
-			layer1_13_conv2:   arena[950272*batch : 966656*batch],
-			layer1_13_bn2:     arena[966656*batch : 983040*batch],
-			layer1_13_add:     arena[950272*batch : 966656*batch],
-			layer1_13_relu_2:  arena[999424*batch : 1015808*batch],
-			layer1_14_conv1:   arena[966656*batch : 983040*batch],
-			layer1_14_bn1:     arena[1015808*batch : 1032192*batch],
-			layer1_14_relu:    arena[966656*batch : 983040*batch],
-			layer1_14_conv2:   arena[1015808*batch : 1032192*batch],
-			layer1_14_bn2:     arena[1032192*batch : 1048576*batch],
-			layer1_14_add:     arena[1015808*batch : 1032192*batch],
-			layer1_14_relu_2:  arena[1064960*batch : 1081344*batch],
-			layer1_15_conv1:   arena[1032192*batch : 1048576*batch],
-			layer1_15_bn1:     arena[1081344*batch : 1097728*batch],
-			layer1_15_relu:    arena[1032192*batch : 1048576*batch],
-			layer1_15_conv2:   arena[1081344*batch : 1097728*batch],
-			layer1_15_bn2:     arena[1097728*batch : 1114112*batch],
-			layer1_15_add:     arena[1081344*batch : 1097728*batch],
-			layer1_15_relu_2:  arena[1130496*batch : 1146880*batch],
-			layer1_16_conv1:   arena[1097728*batch : 1114112*batch],
-			layer1_16_bn1:     arena[1146880*batch : 1163264*batch],
-			layer1_16_relu:    arena[1097728*batch : 1114112*batch],
-			layer1_16_conv2:   arena[1146880*batch : 1163264*batch],
-			layer1_16_bn2:     arena[1163264*batch : 1179648*batch],
-			layer1_16_add:     arena[1146880*batch : 1163264*batch],
-			layer1_16_relu_2:  arena[1196032*batch : 1212416*batch],
-			layer1_17_conv1:   arena[1163264*batch : 1179648*batch],
-			layer1_17_bn1:     arena[1212416*batch : 1228800*batch],
-			layer1_17_relu:    arena[1163264*batch : 1179648*batch],
-			layer1_17_conv2:   arena[1228800*batch : 1245184*batch],
+			bn1:               arena[98304*batch : 114688*batch],
+			layer1_0_conv1:    arena[81920*batch : 98304*batch],
+			layer1_0_bn1:      arena[65536*batch : 81920*batch],
+			layer1_0_conv2:    arena[114688*batch : 131072*batch],
+			layer1_0_bn2:      arena[163840*batch : 180224*batch],
+			layer1_1_conv1:    arena[147456*batch : 163840*batch],
+			layer1_1_bn1:      arena[131072*batch : 147456*batch],
+			layer1_1_conv2:    arena[180224*batch : 196608*batch],
+			layer1_1_bn2:      arena[229376*batch : 245760*batch],
+			layer1_2_conv1:    arena[212992*batch : 229376*batch],
+			layer1_2_bn1:      arena[196608*batch : 212992*batch],
+			layer1_2_conv2:    arena[245760*batch : 262144*batch],
+			layer1_2_bn2:      arena[294912*batch : 311296*batch],
+			layer1_3_conv1:    arena[278528*batch : 294912*batch],
+			layer1_3_bn1:      arena[262144*batch : 278528*batch],
+			layer1_3_conv2:    arena[311296*batch : 327680*batch],
+			layer1_3_bn2:      arena[360448*batch : 376832*batch],
+			layer1_4_conv1:    arena[344064*batch : 360448*batch],
+			layer1_4_bn1:      arena[327680*batch : 344064*batch],
+			layer1_4_conv2:    arena[376832*batch : 393216*batch],
+			layer1_4_bn2:      arena[425984*batch : 442368*batch],
+			layer1_5_conv1:    arena[409600*batch : 425984*batch],
+			layer1_5_bn1:      arena[393216*batch : 409600*batch],
+			layer1_5_conv2:    arena[442368*batch : 458752*batch],
+			layer1_5_bn2:      arena[491520*batch : 507904*batch],
+			layer1_6_conv1:    arena[475136*batch : 491520*batch],
+			layer1_6_bn1:      arena[458752*batch : 475136*batch],
+			layer1_6_conv2:    arena[507904*batch : 524288*batch],
+			layer1_6_bn2:      arena[557056*batch : 573440*batch],
+			layer1_7_conv1:    arena[540672*batch : 557056*batch],
+			layer1_7_bn1:      arena[524288*batch : 540672*batch],
+			layer1_7_conv2:    arena[573440*batch : 589824*batch],
+			layer1_7_bn2:      arena[622592*batch : 638976*batch],
+			layer1_8_conv1:    arena[606208*batch : 622592*batch],
+			layer1_8_bn1:      arena[589824*batch : 606208*batch],
+			layer1_8_conv2:    arena[638976*batch : 655360*batch],
+			layer1_8_bn2:      arena[688128*batch : 704512*batch],
+			layer1_9_conv1:    arena[671744*batch : 688128*batch],
+			layer1_9_bn1:      arena[655360*batch : 671744*batch],
+			layer1_9_conv2:    arena[704512*batch : 720896*batch],
+			layer1_9_bn2:      arena[753664*batch : 770048*batch],
+			layer1_10_conv1:   arena[737280*batch : 753664*batch],
+			layer1_10_bn1:     arena[720896*batch : 737280*batch],
+			layer1_10_conv2:   arena[770048*batch : 786432*batch],
+			layer1_10_bn2:     arena[819200*batch : 835584*batch],
+			layer1_11_conv1:   arena[802816*batch : 819200*batch],
+			layer1_11_bn1:     arena[786432*batch : 802816*batch],
+			layer1_11_conv2:   arena[835584*batch : 851968*batch],
+			layer1_11_bn2:     arena[884736*batch : 901120*batch],
+			layer1_12_conv1:   arena[868352*batch : 884736*batch],
+			layer1_12_bn1:     arena[851968*batch : 868352*batch],
+			layer1_12_conv2:   arena[901120*batch : 917504*batch],
+			layer1_12_bn2:     arena[950272*batch : 966656*batch],
+			layer1_13_conv1:   arena[933888*batch : 950272*batch],
+			layer1_13_bn1:     arena[917504*batch : 933888*batch],
+			layer1_13_conv2:   arena[966656*batch : 983040*batch],
+			layer1_13_bn2:     arena[1015808*batch : 1032192*batch],
+			layer1_14_conv1:   arena[999424*batch : 1015808*batch],
+			layer1_14_bn1:     arena[983040*batch : 999424*batch],
+			layer1_14_conv2:   arena[1032192*batch : 1048576*batch],
+			layer1_14_bn2:     arena[1081344*batch : 1097728*batch],
+			layer1_15_conv1:   arena[1064960*batch : 1081344*batch],
+			layer1_15_bn1:     arena[1048576*batch : 1064960*batch],
+			layer1_15_conv2:   arena[1097728*batch : 1114112*batch],
+			layer1_15_bn2:     arena[1146880*batch : 1163264*batch],
+			layer1_16_conv1:   arena[1130496*batch : 1146880*batch],
+			layer1_16_bn1:     arena[1114112*batch : 1130496*batch],
+			layer1_16_conv2:   arena[1163264*batch : 1179648*batch],
+			layer1_16_bn2:     arena[1228800*batch : 1245184*batch],
+			layer1_17_conv1:   arena[1196032*batch : 1212416*batch],
+			layer1_17_bn1:     arena[1179648*batch : 1196032*batch],
+			layer1_17_conv2:   arena[1245184*batch : 1261568*batch],
 			layer1_17_bn2:     arena[1212416*batch : 1228800*batch],
-			layer1_17_add:     arena[1228800*batch : 1245184*batch],
-			layer1_17_relu_2:  arena[1212416*batch : 1228800*batch],
-			layer2_0_conv1:    arena[1236992*batch : 1245184*batch],
-			layer2_0_bn1:      arena[1253376*batch : 1261568*batch],
-			layer2_0_relu:     arena[1245184*batch : 1253376*batch],
-			layer2_0_conv2:    arena[1261568*batch : 1269760*batch],
-			layer2_0_bn2:      arena[1253376*batch : 1261568*batch],
+			layer2_0_conv1:    arena[1253376*batch : 1261568*batch],
+			layer2_0_bn1:      arena[1245184*batch : 1253376*batch],
+			layer2_0_conv2:    arena[1253376*batch : 1261568*batch],
 			layer2_0_shortcut: arena[1261568*batch : 1269760*batch],
-			layer2_0_add:      arena[1220608*batch : 1228800*batch],
-			layer2_0_relu_2:   arena[1269760*batch : 1277952*batch],
-			layer2_1_conv1:    arena[1253376*batch : 1261568*batch],
-			layer2_1_bn1:      arena[1277952*batch : 1286144*batch],
-			layer2_1_relu:     arena[1253376*batch : 1261568*batch],
-			layer2_1_conv2:    arena[1277952*batch : 1286144*batch],
-			layer2_1_bn2:      arena[1286144*batch : 1294336*batch],
-			layer2_1_add:      arena[1277952*batch : 1286144*batch],
-			layer2_1_relu_2:   arena[1302528*batch : 1310720*batch],
-			layer2_2_conv1:    arena[1286144*batch : 1294336*batch],
-			layer2_2_bn1:      arena[1310720*batch : 1318912*batch],
-			layer2_2_relu:     arena[1286144*batch : 1294336*batch],
-			layer2_2_conv2:    arena[1310720*batch : 1318912*batch],
-			layer2_2_bn2:      arena[1318912*batch : 1327104*batch],
-			layer2_2_add:      arena[1310720*batch : 1318912*batch],
-			layer2_2_relu_2:   arena[1335296*batch : 1343488*batch],
-			layer2_3_conv1:    arena[1318912*batch : 1327104*batch],
-			layer2_3_bn1:      arena[1343488*batch : 1351680*batch],
-			layer2_3_relu:     arena[1318912*batch : 1327104*batch],
-			layer2_3_conv2:    arena[1343488*batch : 1351680*batch],
-			layer2_3_bn2:      arena[1351680*batch : 1359872*batch],
-			layer2_3_add:      arena[1343488*batch : 1351680*batch],
-			layer2_3_relu_2:   arena[1368064*batch : 1376256*batch],
-			layer2_4_conv1:    arena[1351680*batch : 1359872*batch],
-			layer2_4_bn1:      arena[1376256*batch : 1384448*batch],
-			layer2_4_relu:     arena[1351680*batch : 1359872*batch],
-			layer2_4_conv2:    arena[1376256*batch : 1384448*batch],
-			layer2_4_bn2:      arena[1384448*batch : 1392640*batch],
-			layer2_4_add:      arena[1376256*batch : 1384448*batch],
-			layer2_4_relu_2:   arena[1400832*batch : 1409024*batch],
-			layer2_5_conv1:    arena[1384448*batch : 1392640*batch],
-			layer2_5_bn1:      arena[1409024*batch : 1417216*batch],
-			layer2_5_relu:     arena[1384448*batch : 1392640*batch],
-			layer2_5_conv2:    arena[1409024*batch : 1417216*batch],
-			layer2_5_bn2:      arena[1417216*batch : 1425408*batch],
-			layer2_5_add:      arena[1409024*batch : 1417216*batch],
-			layer2_5_relu_2:   arena[1433600*batch : 1441792*batch],
-			layer2_6_conv1:    arena[1417216*batch : 1425408*batch],
-			layer2_6_bn1:      arena[1441792*batch : 1449984*batch],
-			layer2_6_relu:     arena[1417216*batch : 1425408*batch],
-			layer2_6_conv2:    arena[1441792*batch : 1449984*batch],
-			layer2_6_bn2:      arena[1449984*batch : 1458176*batch],
-			layer2_6_add:      arena[1441792*batch : 1449984*batch],
-			layer2_6_relu_2:   arena[1466368*batch : 1474560*batch],
-			layer2_7_conv1:    arena[1449984*batch : 1458176*batch],
-			layer2_7_bn1:      arena[1474560*batch : 1482752*batch],
-			layer2_7_relu:     arena[1449984*batch : 1458176*batch],
-			layer2_7_conv2:    arena[1474560*batch : 1482752*batch],
-			layer2_7_bn2:      arena[1482752*batch : 1490944*batch],
-			layer2_7_add:      arena[1474560*batch : 1482752*batch],
-			layer2_7_relu_2:   arena[1499136*batch : 1507328*batch],
-			layer2_8_conv1:    arena[1482752*batch : 1490944*batch],
-			layer2_8_bn1:      arena[1507328*batch : 1515520*batch],
-			layer2_8_relu:     arena[1482752*batch : 1490944*batch],
-			layer2_8_conv2:    arena[1507328*batch : 1515520*batch],
-			layer2_8_bn2:      arena[1515520*batch : 1523712*batch],
-			layer2_8_add:      arena[1507328*batch : 1515520*batch],
-			layer2_8_relu_2:   arena[1531904*batch : 1540096*batch],
-			layer2_9_conv1:    arena[1515520*batch : 1523712*batch],
-			layer2_9_bn1:      arena[1540096*batch : 1548288*batch],
-			layer2_9_relu:     arena[1515520*batch : 1523712*batch],
-			layer2_9_conv2:    arena[1540096*batch : 1548288*batch],
-			layer2_9_bn2:      arena[1548288*batch : 1556480*batch],
-			layer2_9_add:      arena[1540096*batch : 1548288*batch],
-			layer2_9_relu_2:   arena[1564672*batch : 1572864*batch],
-			layer2_10_conv1:   arena[1548288*batch : 1556480*batch],
-			layer2_10_bn1:     arena[1572864*batch : 1581056*batch],
-			layer2_10_relu:    arena[1548288*batch : 1556480*batch],
-			layer2_10_conv2:   arena[1572864*batch : 1581056*batch],
-			layer2_10_bn2:     arena[1581056*batch : 1589248*batch],
-			layer2_10_add:     arena[1572864*batch : 1581056*batch],
-			layer2_10_relu_2:  arena[1597440*batch : 1605632*batch],
-			layer2_11_conv1:   arena[1581056*batch : 1589248*batch],
-			layer2_11_bn1:     arena[1605632*batch : 1613824*batch],
-			layer2_11_relu:    arena[1581056*batch : 1589248*batch],
-			layer2_11_conv2:   arena[1605632*batch : 1613824*batch],
-			layer2_11_bn2:     arena[1613824*batch : 1622016*batch],
-			layer2_11_add:     arena[1605632*batch : 1613824*batch],
-			layer2_11_relu_2:  arena[1630208*batch : 1638400*batch],
-			layer2_12_conv1:   arena[1613824*batch : 1622016*batch],
-			layer2_12_bn1:     arena[1638400*batch : 1646592*batch],
-			layer2_12_relu:    arena[1613824*batch : 1622016*batch],
-			layer2_12_conv2:   arena[1638400*batch : 1646592*batch],
-			layer2_12_bn2:     arena[1646592*batch : 1654784*batch],
-			layer2_12_add:     arena[1638400*batch : 1646592*batch],
-			layer2_12_relu_2:  arena[1662976*batch : 1671168*batch],
-			layer2_13_conv1:   arena[1646592*batch : 1654784*batch],
-			layer2_13_bn1:     arena[1671168*batch : 1679360*batch],
-			layer2_13_relu:    arena[1646592*batch : 1654784*batch],
-			layer2_13_conv2:   arena[1671168*batch : 1679360*batch],
-			layer2_13_bn2:     arena[1679360*batch : 1687552*batch],
-			layer2_13_add:     arena[1671168*batch : 1679360*batch],
-			layer2_13_relu_2:  arena[1695744*batch : 1703936*batch],
-			layer2_14_conv1:   arena[1679360*batch : 1687552*batch],
-			layer2_14_bn1:     arena[1703936*batch : 1712128*batch],
-			layer2_14_relu:    arena[1679360*batch : 1687552*batch],
-			layer2_14_conv2:   arena[1703936*batch : 1712128*batch],
-			layer2_14_bn2:     arena[1712128*batch : 1720320*batch],
-			layer2_14_add:     arena[1703936*batch : 1712128*batch],
-			layer2_14_relu_2:  arena[1728512*batch : 1736704*batch],
-			layer2_15_conv1:   arena[1712128*batch : 1720320*batch],
-			layer2_15_bn1:     arena[1736704*batch : 1744896*batch],
-			layer2_15_relu:    arena[1712128*batch : 1720320*batch],
-			layer2_15_conv2:   arena[1736704*batch : 1744896*batch],
-			layer2_15_bn2:     arena[1744896*batch : 1753088*batch],
-			layer2_15_add:     arena[1736704*batch : 1744896*batch],
-			layer2_15_relu_2:  arena[1761280*batch : 1769472*batch],
-			layer2_16_conv1:   arena[1744896*batch : 1753088*batch],
-			layer2_16_bn1:     arena[1769472*batch : 1777664*batch],
-			layer2_16_relu:    arena[1744896*batch : 1753088*batch],
-			layer2_16_conv2:   arena[1769472*batch : 1777664*batch],
-			layer2_16_bn2:     arena[1777664*batch : 1785856*batch],
-			layer2_16_add:     arena[1769472*batch : 1777664*batch],
-			layer2_16_relu_2:  arena[1794048*batch : 1802240*batch],
-			layer2_17_conv1:   arena[1777664*batch : 1785856*batch],
-			layer2_17_bn1:     arena[1802240*batch : 1810432*batch],
-			layer2_17_relu:    arena[1777664*batch : 1785856*batch],
-			layer2_17_conv2:   arena[1810432*batch : 1818624*batch],
+			layer2_0_bn2:      arena[1277952*batch : 1286144*batch],
+			layer2_1_conv1:    arena[1269760*batch : 1277952*batch],
+			layer2_1_bn1:      arena[1261568*batch : 1269760*batch],
+			layer2_1_conv2:    arena[1286144*batch : 1294336*batch],
+			layer2_1_bn2:      arena[1310720*batch : 1318912*batch],
+			layer2_2_conv1:    arena[1302528*batch : 1310720*batch],
+			layer2_2_bn1:      arena[1294336*batch : 1302528*batch],
+			layer2_2_conv2:    arena[1318912*batch : 1327104*batch],
+			layer2_2_bn2:      arena[1343488*batch : 1351680*batch],
+			layer2_3_conv1:    arena[1335296*batch : 1343488*batch],
+			layer2_3_bn1:      arena[1327104*batch : 1335296*batch],
+			layer2_3_conv2:    arena[1351680*batch : 1359872*batch],
+			layer2_3_bn2:      arena[1376256*batch : 1384448*batch],
+			layer2_4_conv1:    arena[1368064*batch : 1376256*batch],
+			layer2_4_bn1:      arena[1359872*batch : 1368064*batch],
+			layer2_4_conv2:    arena[1384448*batch : 1392640*batch],
+			layer2_4_bn2:      arena[1409024*batch : 1417216*batch],
+			layer2_5_conv1:    arena[1400832*batch : 1409024*batch],
+			layer2_5_bn1:      arena[1392640*batch : 1400832*batch],
+			layer2_5_conv2:    arena[1417216*batch : 1425408*batch],
+			layer2_5_bn2:      arena[1441792*batch : 1449984*batch],
+			layer2_6_conv1:    arena[1433600*batch : 1441792*batch],
+			layer2_6_bn1:      arena[1425408*batch : 1433600*batch],
+			layer2_6_conv2:    arena[1449984*batch : 1458176*batch],
+			layer2_6_bn2:      arena[1474560*batch : 1482752*batch],
+			layer2_7_conv1:    arena[1466368*batch : 1474560*batch],
+			layer2_7_bn1:      arena[1458176*batch : 1466368*batch],
+			layer2_7_conv2:    arena[1482752*batch : 1490944*batch],
+			layer2_7_bn2:      arena[1507328*batch : 1515520*batch],
+			layer2_8_conv1:    arena[1499136*batch : 1507328*batch],
+			layer2_8_bn1:      arena[1490944*batch : 1499136*batch],
+			layer2_8_conv2:    arena[1515520*batch : 1523712*batch],
+			layer2_8_bn2:      arena[1540096*batch : 1548288*batch],
+			layer2_9_conv1:    arena[1531904*batch : 1540096*batch],
+			layer2_9_bn1:      arena[1523712*batch : 1531904*batch],
+			layer2_9_conv2:    arena[1548288*batch : 1556480*batch],
+			layer2_9_bn2:      arena[1572864*batch : 1581056*batch],
+			layer2_10_conv1:   arena[1564672*batch : 1572864*batch],
+			layer2_10_bn1:     arena[1556480*batch : 1564672*batch],
+			layer2_10_conv2:   arena[1581056*batch : 1589248*batch],
+			layer2_10_bn2:     arena[1605632*batch : 1613824*batch],
+			layer2_11_conv1:   arena[1597440*batch : 1605632*batch],
+			layer2_11_bn1:     arena[1589248*batch : 1597440*batch],
+			layer2_11_conv2:   arena[1613824*batch : 1622016*batch],
+			layer2_11_bn2:     arena[1638400*batch : 1646592*batch],
+			layer2_12_conv1:   arena[1630208*batch : 1638400*batch],
+			layer2_12_bn1:     arena[1622016*batch : 1630208*batch],
+			layer2_12_conv2:   arena[1646592*batch : 1654784*batch],
+			layer2_12_bn2:     arena[1671168*batch : 1679360*batch],
+			layer2_13_conv1:   arena[1662976*batch : 1671168*batch],
+			layer2_13_bn1:     arena[1654784*batch : 1662976*batch],
+			layer2_13_conv2:   arena[1679360*batch : 1687552*batch],
+			layer2_13_bn2:     arena[1703936*batch : 1712128*batch],
+			layer2_14_conv1:   arena[1695744*batch : 1703936*batch],
+			layer2_14_bn1:     arena[1687552*batch : 1695744*batch],
+			layer2_14_conv2:   arena[1712128*batch : 1720320*batch],
+			layer2_14_bn2:     arena[1736704*batch : 1744896*batch],
+			layer2_15_conv1:   arena[1728512*batch : 1736704*batch],
+			layer2_15_bn1:     arena[1720320*batch : 1728512*batch],
+			layer2_15_conv2:   arena[1744896*batch : 1753088*batch],
+			layer2_15_bn2:     arena[1769472*batch : 1777664*batch],
+			layer2_16_conv1:   arena[1761280*batch : 1769472*batch],
+			layer2_16_bn1:     arena[1753088*batch : 1761280*batch],
+			layer2_16_conv2:   arena[1777664*batch : 1785856*batch],
+			layer2_16_bn2:     arena[1810432*batch : 1818624*batch],
+			layer2_17_conv1:   arena[1794048*batch : 1802240*batch],
+			layer2_17_bn1:     arena[1785856*batch : 1794048*batch],
+			layer2_17_conv2:   arena[1818624*batch : 1826816*batch],
 			layer2_17_bn2:     arena[1802240*batch : 1810432*batch],
-			layer2_17_add:     arena[1810432*batch : 1818624*batch],
-			layer2_17_relu_2:  arena[1802240*batch : 1810432*batch],
-			layer3_0_conv1:    arena[1814528*batch : 1818624*batch],
-			layer3_0_bn1:      arena[1822720*batch : 1826816*batch],
-			layer3_0_relu:     arena[1818624*batch : 1822720*batch],
-			layer3_0_conv2:    arena[1826816*batch : 1830912*batch],
-			layer3_0_bn2:      arena[1822720*batch : 1826816*batch],
+			layer3_0_conv1:    arena[1822720*batch : 1826816*batch],
+			layer3_0_bn1:      arena[1818624*batch : 1822720*batch],
+			layer3_0_conv2:    arena[1822720*batch : 1826816*batch],
 			layer3_0_shortcut: arena[1826816*batch : 1830912*batch],
-			layer3_0_add:      arena[1806336*batch : 1810432*batch],
-			layer3_0_relu_2:   arena[1830912*batch : 1835008*batch],
-			layer3_1_conv1:    arena[1822720*batch : 1826816*batch],
-			layer3_1_bn1:      arena[1835008*batch : 1839104*batch],
-			layer3_1_relu:     arena[1822720*batch : 1826816*batch],
-			layer3_1_conv2:    arena[1835008*batch : 1839104*batch],
-			layer3_1_bn2:      arena[1839104*batch : 1843200*batch],
-			layer3_1_add:      arena[1835008*batch : 1839104*batch],
-			layer3_1_relu_2:   arena[1847296*batch : 1851392*batch],
-			layer3_2_conv1:    arena[1839104*batch : 1843200*batch],
-			layer3_2_bn1:      arena[1851392*batch : 1855488*batch],
-			layer3_2_relu:     arena[1839104*batch : 1843200*batch],
-			layer3_2_conv2:    arena[1851392*batch : 1855488*batch],
-			layer3_2_bn2:      arena[1855488*batch : 1859584*batch],
-			layer3_2_add:      arena[1851392*batch : 1855488*batch],
-			layer3_2_relu_2:   arena[1863680*batch : 1867776*batch],
-			layer3_3_conv1:    arena[1855488*batch : 1859584*batch],
-			layer3_3_bn1:      arena[1867776*batch : 1871872*batch],
-			layer3_3_relu:     arena[1855488*batch : 1859584*batch],
-			layer3_3_conv2:    arena[1867776*batch : 1871872*batch],
-			layer3_3_bn2:      arena[1871872*batch : 1875968*batch],
-			layer3_3_add:      arena[1867776*batch : 1871872*batch],
-			layer3_3_relu_2:   arena[1880064*batch : 1884160*batch],
-			layer3_4_conv1:    arena[1871872*batch : 1875968*batch],
-			layer3_4_bn1:      arena[1884160*batch : 1888256*batch],
-			layer3_4_relu:     arena[1871872*batch : 1875968*batch],
-			layer3_4_conv2:    arena[1884160*batch : 1888256*batch],
-			layer3_4_bn2:      arena[1888256*batch : 1892352*batch],
-			layer3_4_add:      arena[1884160*batch : 1888256*batch],
-			layer3_4_relu_2:   arena[1896448*batch : 1900544*batch],
-			layer3_5_conv1:    arena[1888256*batch : 1892352*batch],
-			layer3_5_bn1:      arena[1900544*batch : 1904640*batch],
-			layer3_5_relu:     arena[1888256*batch : 1892352*batch],
-			layer3_5_conv2:    arena[1900544*batch : 1904640*batch],
-			layer3_5_bn2:      arena[1904640*batch : 1908736*batch],
-			layer3_5_add:      arena[1900544*batch : 1904640*batch],
-			layer3_5_relu_2:   arena[1912832*batch : 1916928*batch],
-			layer3_6_conv1:    arena[1904640*batch : 1908736*batch],
-			layer3_6_bn1:      arena[1916928*batch : 1921024*batch],
-			layer3_6_relu:     arena[1904640*batch : 1908736*batch],
-			layer3_6_conv2:    arena[1916928*batch : 1921024*batch],
-			layer3_6_bn2:      arena[1921024*batch : 1925120*batch],
-			layer3_6_add:      arena[1916928*batch : 1921024*batch],
-			layer3_6_relu_2:   arena[1929216*batch : 1933312*batch],
-			layer3_7_conv1:    arena[1921024*batch : 1925120*batch],
-			layer3_7_bn1:      arena[1933312*batch : 1937408*batch],
-			layer3_7_relu:     arena[1921024*batch : 1925120*batch],
-			layer3_7_conv2:    arena[1933312*batch : 1937408*batch],
-			layer3_7_bn2:      arena[1937408*batch : 1941504*batch],
-			layer3_7_add:      arena[1933312*batch : 1937408*batch],
-			layer3_7_relu_2:   arena[1945600*batch : 1949696*batch],
-			layer3_8_conv1:    arena[1937408*batch : 1941504*batch],
-			layer3_8_bn1:      arena[1949696*batch : 1953792*batch],
-			layer3_8_relu:     arena[1937408*batch : 1941504*batch],
-			layer3_8_conv2:    arena[1949696*batch : 1953792*batch],
-			layer3_8_bn2:      arena[1953792*batch : 1957888*batch],
-			layer3_8_add:      arena[1949696*batch : 1953792*batch],
-			layer3_8_relu_2:   arena[1961984*batch : 1966080*batch],
-			layer3_9_conv1:    arena[1953792*batch : 1957888*batch],
-			layer3_9_bn1:      arena[1966080*batch : 1970176*batch],
-			layer3_9_relu:     arena[1953792*batch : 1957888*batch],
-			layer3_9_conv2:    arena[1966080*batch : 1970176*batch],
-			layer3_9_bn2:      arena[1970176*batch : 1974272*batch],
-			layer3_9_add:      arena[1966080*batch : 1970176*batch],
-			layer3_9_relu_2:   arena[1978368*batch : 1982464*batch],
-			layer3_10_conv1:   arena[1970176*batch : 1974272*batch],
-			layer3_10_bn1:     arena[1982464*batch : 1986560*batch],
-			layer3_10_relu:    arena[1970176*batch : 1974272*batch],
-			layer3_10_conv2:   arena[1982464*batch : 1986560*batch],
-			layer3_10_bn2:     arena[1986560*batch : 1990656*batch],
-			layer3_10_add:     arena[1982464*batch : 1986560*batch],
-			layer3_10_relu_2:  arena[1994752*batch : 1998848*batch],
-			layer3_11_conv1:   arena[1986560*batch : 1990656*batch],
-			layer3_11_bn1:     arena[1998848*batch : 2002944*batch],
-			layer3_11_relu:    arena[1986560*batch : 1990656*batch],
-			layer3_11_conv2:   arena[1998848*batch : 2002944*batch],
-			layer3_11_bn2:     arena[2002944*batch : 2007040*batch],
-			layer3_11_add:     arena[1998848*batch : 2002944*batch],
-			layer3_11_relu_2:  arena[2011136*batch : 2015232*batch],
-			layer3_12_conv1:   arena[2002944*batch : 2007040*batch],
-			layer3_12_bn1:     arena[2015232*batch : 2019328*batch],
-			layer3_12_relu:    arena[2002944*batch : 2007040*batch],
-			layer3_12_conv2:   arena[2015232*batch : 2019328*batch],
-			layer3_12_bn2:     arena[2019328*batch : 2023424*batch],
-			layer3_12_add:     arena[2015232*batch : 2019328*batch],
-			layer3_12_relu_2:  arena[2027520*batch : 2031616*batch],
-			layer3_13_conv1:   arena[2019328*batch : 2023424*batch],
-			layer3_13_bn1:     arena[2031616*batch : 2035712*batch],
-			layer3_13_relu:    arena[2019328*batch : 2023424*batch],
-			layer3_13_conv2:   arena[2031616*batch : 2035712*batch],
-			layer3_13_bn2:     arena[2035712*batch : 2039808*batch],
-			layer3_13_add:     arena[2031616*batch : 2035712*batch],
-			layer3_13_relu_2:  arena[2043904*batch : 2048000*batch],
-			layer3_14_conv1:   arena[2035712*batch : 2039808*batch],
-			layer3_14_bn1:     arena[2048000*batch : 2052096*batch],
-			layer3_14_relu:    arena[2035712*batch : 2039808*batch],
-			layer3_14_conv2:   arena[2048000*batch : 2052096*batch],
-			layer3_14_bn2:     arena[2052096*batch : 2056192*batch],
-			layer3_14_add:     arena[2048000*batch : 2052096*batch],
-			layer3_14_relu_2:  arena[2060288*batch : 2064384*batch],
-			layer3_15_conv1:   arena[2052096*batch : 2056192*batch],
-			layer3_15_bn1:     arena[2064384*batch : 2068480*batch],
-			layer3_15_relu:    arena[2052096*batch : 2056192*batch],
-			layer3_15_conv2:   arena[2064384*batch : 2068480*batch],
-			layer3_15_bn2:     arena[2068480*batch : 2072576*batch],
-			layer3_15_add:     arena[2064384*batch : 2068480*batch],
-			layer3_15_relu_2:  arena[2076672*batch : 2080768*batch],
-			layer3_16_conv1:   arena[2068480*batch : 2072576*batch],
-			layer3_16_bn1:     arena[2080768*batch : 2084864*batch],
-			layer3_16_relu:    arena[2068480*batch : 2072576*batch],
-			layer3_16_conv2:   arena[2080768*batch : 2084864*batch],
-			layer3_16_bn2:     arena[2084864*batch : 2088960*batch],
-			layer3_16_add:     arena[2080768*batch : 2084864*batch],
-			layer3_16_relu_2:  arena[2093056*batch : 2097152*batch],
-			layer3_17_conv1:   arena[2084864*batch : 2088960*batch],
-			layer3_17_bn1:     arena[2097152*batch : 2101248*batch],
-			layer3_17_relu:    arena[2084864*batch : 2088960*batch],
-			layer3_17_conv2:   arena[2101248*batch : 2105344*batch],
+			layer3_0_bn2:      arena[1835008*batch : 1839104*batch],
+			layer3_1_conv1:    arena[1830912*batch : 1835008*batch],
+			layer3_1_bn1:      arena[1826816*batch : 1830912*batch],
+			layer3_1_conv2:    arena[1839104*batch : 1843200*batch],
+			layer3_1_bn2:      arena[1851392*batch : 1855488*batch],
+			layer3_2_conv1:    arena[1847296*batch : 1851392*batch],
+			layer3_2_bn1:      arena[1843200*batch : 1847296*batch],
+			layer3_2_conv2:    arena[1855488*batch : 1859584*batch],
+			layer3_2_bn2:      arena[1867776*batch : 1871872*batch],
+			layer3_3_conv1:    arena[1863680*batch : 1867776*batch],
+			layer3_3_bn1:      arena[1859584*batch : 1863680*batch],
+			layer3_3_conv2:    arena[1871872*batch : 1875968*batch],
+			layer3_3_bn2:      arena[1884160*batch : 1888256*batch],
+			layer3_4_conv1:    arena[1880064*batch : 1884160*batch],
+			layer3_4_bn1:      arena[1875968*batch : 1880064*batch],
+			layer3_4_conv2:    arena[1888256*batch : 1892352*batch],
+			layer3_4_bn2:      arena[1900544*batch : 1904640*batch],
+			layer3_5_conv1:    arena[1896448*batch : 1900544*batch],
+			layer3_5_bn1:      arena[1892352*batch : 1896448*batch],
+			layer3_5_conv2:    arena[1904640*batch : 1908736*batch],
+			layer3_5_bn2:      arena[1916928*batch : 1921024*batch],
+			layer3_6_conv1:    arena[1912832*batch : 1916928*batch],
+			layer3_6_bn1:      arena[1908736*batch : 1912832*batch],
+			layer3_6_conv2:    arena[1921024*batch : 1925120*batch],
+			layer3_6_bn2:      arena[1933312*batch : 1937408*batch],
+			layer3_7_conv1:    arena[1929216*batch : 1933312*batch],
+			layer3_7_bn1:      arena[1925120*batch : 1929216*batch],
+			layer3_7_conv2:    arena[1937408*batch : 1941504*batch],
+			layer3_7_bn2:      arena[1949696*batch : 1953792*batch],
+			layer3_8_conv1:    arena[1945600*batch : 1949696*batch],
+			layer3_8_bn1:      arena[1941504*batch : 1945600*batch],
+			layer3_8_conv2:    arena[1953792*batch : 1957888*batch],
+			layer3_8_bn2:      arena[1966080*batch : 1970176*batch],
+			layer3_9_conv1:    arena[1961984*batch : 1966080*batch],
+			layer3_9_bn1:      arena[1957888*batch : 1961984*batch],
+			layer3_9_conv2:    arena[1970176*batch : 1974272*batch],
+			layer3_9_bn2:      arena[1982464*batch : 1986560*batch],
+			layer3_10_conv1:   arena[1978368*batch : 1982464*batch],
+			layer3_10_bn1:     arena[1974272*batch : 1978368*batch],
+			layer3_10_conv2:   arena[1986560*batch : 1990656*batch],
+			layer3_10_bn2:     arena[1998848*batch : 2002944*batch],
+			layer3_11_conv1:   arena[1994752*batch : 1998848*batch],
+			layer3_11_bn1:     arena[1990656*batch : 1994752*batch],
+			layer3_11_conv2:   arena[2002944*batch : 2007040*batch],
+			layer3_11_bn2:     arena[2015232*batch : 2019328*batch],
+			layer3_12_conv1:   arena[2011136*batch : 2015232*batch],
+			layer3_12_bn1:     arena[2007040*batch : 2011136*batch],
+			layer3_12_conv2:   arena[2019328*batch : 2023424*batch],
+			layer3_12_bn2:     arena[2031616*batch : 2035712*batch],
+			layer3_13_conv1:   arena[2027520*batch : 2031616*batch],
+			layer3_13_bn1:     arena[2023424*batch : 2027520*batch],
+			layer3_13_conv2:   arena[2035712*batch : 2039808*batch],
+			layer3_13_bn2:     arena[2048000*batch : 2052096*batch],
+			layer3_14_conv1:   arena[2043904*batch : 2048000*batch],
+			layer3_14_bn1:     arena[2039808*batch : 2043904*batch],
+			layer3_14_conv2:   arena[2052096*batch : 2056192*batch],
+			layer3_14_bn2:     arena[2064384*batch : 2068480*batch],
+			layer3_15_conv1:   arena[2060288*batch : 2064384*batch],
+			layer3_15_bn1:     arena[2056192*batch : 2060288*batch],
+			layer3_15_conv2:   arena[2068480*batch : 2072576*batch],
+			layer3_15_bn2:     arena[2080768*batch : 2084864*batch],
+			layer3_16_conv1:   arena[2076672*batch : 2080768*batch],
+			layer3_16_bn1:     arena[2072576*batch : 2076672*batch],
+			layer3_16_conv2:   arena[2084864*batch : 2088960*batch],
+			layer3_16_bn2:     arena[2101248*batch : 2105344*batch],
+			layer3_17_conv1:   arena[2093056*batch : 2097152*batch],
+			layer3_17_bn1:     arena[2088960*batch : 2093056*batch],
+			layer3_17_conv2:   arena[2105344*batch : 2109440*batch],
 			layer3_17_bn2:     arena[2097152*batch : 2101248*batch],
-			layer3_17_add:     arena[2101248*batch : 2105344*batch],
-			layer3_17_relu_2:  arena[2097152*batch : 2101248*batch],
 			avgpool:           arena[2101248*batch : 2101312*batch],
 			fc:                arena[2097216*batch : 2097226*batch],
 		}

@@ -29,7 +29,7 @@ const (
 	   laid it out: the values the backward pass needs and the gradients, overlapping
 	   where they are never alive together.
 	*/
-	trainFloats = 44005352
+	trainFloats = 44105704
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -996,516 +996,315 @@ type weights struct {
 type activations struct {
 	conv1                 []float32 // conv 64x112x112
 	bn1                   []float32 // bn 64x112x112
-	relu                  []float32 // relu 64x112x112
 	maxpool               []float32 // maxpool 64x56x56
 	layer1_0_conv1        []float32 // conv 64x56x56
 	layer1_0_bn1          []float32 // bn 64x56x56
-	layer1_0_relu         []float32 // relu 64x56x56
 	layer1_0_conv2        []float32 // conv 64x56x56
 	layer1_0_bn2          []float32 // bn 64x56x56
-	layer1_0_relu_2       []float32 // relu 64x56x56
 	layer1_0_conv3        []float32 // conv 256x56x56
-	layer1_0_bn3          []float32 // bn 256x56x56
 	layer1_0_downsample_0 []float32 // conv 256x56x56
 	layer1_0_downsample_1 []float32 // bn 256x56x56
-	layer1_0_add          []float32 // add 256x56x56
-	layer1_0_relu_3       []float32 // relu 256x56x56
+	layer1_0_bn3          []float32 // bn 256x56x56
 	layer1_1_conv1        []float32 // conv 64x56x56
 	layer1_1_bn1          []float32 // bn 64x56x56
-	layer1_1_relu         []float32 // relu 64x56x56
 	layer1_1_conv2        []float32 // conv 64x56x56
 	layer1_1_bn2          []float32 // bn 64x56x56
-	layer1_1_relu_2       []float32 // relu 64x56x56
 	layer1_1_conv3        []float32 // conv 256x56x56
 	layer1_1_bn3          []float32 // bn 256x56x56
-	layer1_1_add          []float32 // add 256x56x56
-	layer1_1_relu_3       []float32 // relu 256x56x56
 	layer1_2_conv1        []float32 // conv 64x56x56
 	layer1_2_bn1          []float32 // bn 64x56x56
-	layer1_2_relu         []float32 // relu 64x56x56
 	layer1_2_conv2        []float32 // conv 64x56x56
 	layer1_2_bn2          []float32 // bn 64x56x56
-	layer1_2_relu_2       []float32 // relu 64x56x56
 	layer1_2_conv3        []float32 // conv 256x56x56
 	layer1_2_bn3          []float32 // bn 256x56x56
-	layer1_2_add          []float32 // add 256x56x56
-	layer1_2_relu_3       []float32 // relu 256x56x56
 	layer2_0_conv1        []float32 // conv 128x56x56
 	layer2_0_bn1          []float32 // bn 128x56x56
-	layer2_0_relu         []float32 // relu 128x56x56
 	layer2_0_conv2        []float32 // conv 128x28x28
 	layer2_0_bn2          []float32 // bn 128x28x28
-	layer2_0_relu_2       []float32 // relu 128x28x28
 	layer2_0_conv3        []float32 // conv 512x28x28
-	layer2_0_bn3          []float32 // bn 512x28x28
 	layer2_0_downsample_0 []float32 // conv 512x28x28
 	layer2_0_downsample_1 []float32 // bn 512x28x28
-	layer2_0_add          []float32 // add 512x28x28
-	layer2_0_relu_3       []float32 // relu 512x28x28
+	layer2_0_bn3          []float32 // bn 512x28x28
 	layer2_1_conv1        []float32 // conv 128x28x28
 	layer2_1_bn1          []float32 // bn 128x28x28
-	layer2_1_relu         []float32 // relu 128x28x28
 	layer2_1_conv2        []float32 // conv 128x28x28
 	layer2_1_bn2          []float32 // bn 128x28x28
-	layer2_1_relu_2       []float32 // relu 128x28x28
 	layer2_1_conv3        []float32 // conv 512x28x28
 	layer2_1_bn3          []float32 // bn 512x28x28
-	layer2_1_add          []float32 // add 512x28x28
-	layer2_1_relu_3       []float32 // relu 512x28x28
 	layer2_2_conv1        []float32 // conv 128x28x28
 	layer2_2_bn1          []float32 // bn 128x28x28
-	layer2_2_relu         []float32 // relu 128x28x28
 	layer2_2_conv2        []float32 // conv 128x28x28
 	layer2_2_bn2          []float32 // bn 128x28x28
-	layer2_2_relu_2       []float32 // relu 128x28x28
 	layer2_2_conv3        []float32 // conv 512x28x28
 	layer2_2_bn3          []float32 // bn 512x28x28
-	layer2_2_add          []float32 // add 512x28x28
-	layer2_2_relu_3       []float32 // relu 512x28x28
 	layer2_3_conv1        []float32 // conv 128x28x28
 	layer2_3_bn1          []float32 // bn 128x28x28
-	layer2_3_relu         []float32 // relu 128x28x28
 	layer2_3_conv2        []float32 // conv 128x28x28
 	layer2_3_bn2          []float32 // bn 128x28x28
-	layer2_3_relu_2       []float32 // relu 128x28x28
 	layer2_3_conv3        []float32 // conv 512x28x28
 	layer2_3_bn3          []float32 // bn 512x28x28
-	layer2_3_add          []float32 // add 512x28x28
-	layer2_3_relu_3       []float32 // relu 512x28x28
 	layer2_4_conv1        []float32 // conv 128x28x28
 	layer2_4_bn1          []float32 // bn 128x28x28
-	layer2_4_relu         []float32 // relu 128x28x28
 	layer2_4_conv2        []float32 // conv 128x28x28
 	layer2_4_bn2          []float32 // bn 128x28x28
-	layer2_4_relu_2       []float32 // relu 128x28x28
 	layer2_4_conv3        []float32 // conv 512x28x28
 	layer2_4_bn3          []float32 // bn 512x28x28
-	layer2_4_add          []float32 // add 512x28x28
-	layer2_4_relu_3       []float32 // relu 512x28x28
 	layer2_5_conv1        []float32 // conv 128x28x28
 	layer2_5_bn1          []float32 // bn 128x28x28
-	layer2_5_relu         []float32 // relu 128x28x28
 	layer2_5_conv2        []float32 // conv 128x28x28
 	layer2_5_bn2          []float32 // bn 128x28x28
-	layer2_5_relu_2       []float32 // relu 128x28x28
 	layer2_5_conv3        []float32 // conv 512x28x28
 	layer2_5_bn3          []float32 // bn 512x28x28
-	layer2_5_add          []float32 // add 512x28x28
-	layer2_5_relu_3       []float32 // relu 512x28x28
 	layer2_6_conv1        []float32 // conv 128x28x28
 	layer2_6_bn1          []float32 // bn 128x28x28
-	layer2_6_relu         []float32 // relu 128x28x28
 	layer2_6_conv2        []float32 // conv 128x28x28
 	layer2_6_bn2          []float32 // bn 128x28x28
-	layer2_6_relu_2       []float32 // relu 128x28x28
 	layer2_6_conv3        []float32 // conv 512x28x28
 	layer2_6_bn3          []float32 // bn 512x28x28
-	layer2_6_add          []float32 // add 512x28x28
-	layer2_6_relu_3       []float32 // relu 512x28x28
 	layer2_7_conv1        []float32 // conv 128x28x28
 	layer2_7_bn1          []float32 // bn 128x28x28
-	layer2_7_relu         []float32 // relu 128x28x28
 	layer2_7_conv2        []float32 // conv 128x28x28
 	layer2_7_bn2          []float32 // bn 128x28x28
-	layer2_7_relu_2       []float32 // relu 128x28x28
 	layer2_7_conv3        []float32 // conv 512x28x28
 	layer2_7_bn3          []float32 // bn 512x28x28
-	layer2_7_add          []float32 // add 512x28x28
-	layer2_7_relu_3       []float32 // relu 512x28x28
 	layer3_0_conv1        []float32 // conv 256x28x28
 	layer3_0_bn1          []float32 // bn 256x28x28
-	layer3_0_relu         []float32 // relu 256x28x28
 	layer3_0_conv2        []float32 // conv 256x14x14
 	layer3_0_bn2          []float32 // bn 256x14x14
-	layer3_0_relu_2       []float32 // relu 256x14x14
 	layer3_0_conv3        []float32 // conv 1024x14x14
-	layer3_0_bn3          []float32 // bn 1024x14x14
 	layer3_0_downsample_0 []float32 // conv 1024x14x14
 	layer3_0_downsample_1 []float32 // bn 1024x14x14
-	layer3_0_add          []float32 // add 1024x14x14
-	layer3_0_relu_3       []float32 // relu 1024x14x14
+	layer3_0_bn3          []float32 // bn 1024x14x14
 	layer3_1_conv1        []float32 // conv 256x14x14
 	layer3_1_bn1          []float32 // bn 256x14x14
-	layer3_1_relu         []float32 // relu 256x14x14
 	layer3_1_conv2        []float32 // conv 256x14x14
 	layer3_1_bn2          []float32 // bn 256x14x14
-	layer3_1_relu_2       []float32 // relu 256x14x14
 	layer3_1_conv3        []float32 // conv 1024x14x14
 	layer3_1_bn3          []float32 // bn 1024x14x14
-	layer3_1_add          []float32 // add 1024x14x14
-	layer3_1_relu_3       []float32 // relu 1024x14x14
 	layer3_2_conv1        []float32 // conv 256x14x14
 	layer3_2_bn1          []float32 // bn 256x14x14
-	layer3_2_relu         []float32 // relu 256x14x14
 	layer3_2_conv2        []float32 // conv 256x14x14
 	layer3_2_bn2          []float32 // bn 256x14x14
-	layer3_2_relu_2       []float32 // relu 256x14x14
 	layer3_2_conv3        []float32 // conv 1024x14x14
 	layer3_2_bn3          []float32 // bn 1024x14x14
-	layer3_2_add          []float32 // add 1024x14x14
-	layer3_2_relu_3       []float32 // relu 1024x14x14
 	layer3_3_conv1        []float32 // conv 256x14x14
 	layer3_3_bn1          []float32 // bn 256x14x14
-	layer3_3_relu         []float32 // relu 256x14x14
 	layer3_3_conv2        []float32 // conv 256x14x14
 	layer3_3_bn2          []float32 // bn 256x14x14
-	layer3_3_relu_2       []float32 // relu 256x14x14
 	layer3_3_conv3        []float32 // conv 1024x14x14
 	layer3_3_bn3          []float32 // bn 1024x14x14
-	layer3_3_add          []float32 // add 1024x14x14
-	layer3_3_relu_3       []float32 // relu 1024x14x14
 	layer3_4_conv1        []float32 // conv 256x14x14
 	layer3_4_bn1          []float32 // bn 256x14x14
-	layer3_4_relu         []float32 // relu 256x14x14
 	layer3_4_conv2        []float32 // conv 256x14x14
 	layer3_4_bn2          []float32 // bn 256x14x14
-	layer3_4_relu_2       []float32 // relu 256x14x14
 	layer3_4_conv3        []float32 // conv 1024x14x14
 	layer3_4_bn3          []float32 // bn 1024x14x14
-	layer3_4_add          []float32 // add 1024x14x14
-	layer3_4_relu_3       []float32 // relu 1024x14x14
 	layer3_5_conv1        []float32 // conv 256x14x14
 	layer3_5_bn1          []float32 // bn 256x14x14
-	layer3_5_relu         []float32 // relu 256x14x14
 	layer3_5_conv2        []float32 // conv 256x14x14
 	layer3_5_bn2          []float32 // bn 256x14x14
-	layer3_5_relu_2       []float32 // relu 256x14x14
 	layer3_5_conv3        []float32 // conv 1024x14x14
 	layer3_5_bn3          []float32 // bn 1024x14x14
-	layer3_5_add          []float32 // add 1024x14x14
-	layer3_5_relu_3       []float32 // relu 1024x14x14
 	layer3_6_conv1        []float32 // conv 256x14x14
 	layer3_6_bn1          []float32 // bn 256x14x14
-	layer3_6_relu         []float32 // relu 256x14x14
 	layer3_6_conv2        []float32 // conv 256x14x14
 	layer3_6_bn2          []float32 // bn 256x14x14
-	layer3_6_relu_2       []float32 // relu 256x14x14
 	layer3_6_conv3        []float32 // conv 1024x14x14
 	layer3_6_bn3          []float32 // bn 1024x14x14
-	layer3_6_add          []float32 // add 1024x14x14
-	layer3_6_relu_3       []float32 // relu 1024x14x14
 	layer3_7_conv1        []float32 // conv 256x14x14
 	layer3_7_bn1          []float32 // bn 256x14x14
-	layer3_7_relu         []float32 // relu 256x14x14
 	layer3_7_conv2        []float32 // conv 256x14x14
 	layer3_7_bn2          []float32 // bn 256x14x14
-	layer3_7_relu_2       []float32 // relu 256x14x14
 	layer3_7_conv3        []float32 // conv 1024x14x14
 	layer3_7_bn3          []float32 // bn 1024x14x14
-	layer3_7_add          []float32 // add 1024x14x14
-	layer3_7_relu_3       []float32 // relu 1024x14x14
 	layer3_8_conv1        []float32 // conv 256x14x14
 	layer3_8_bn1          []float32 // bn 256x14x14
-	layer3_8_relu         []float32 // relu 256x14x14
 	layer3_8_conv2        []float32 // conv 256x14x14
 	layer3_8_bn2          []float32 // bn 256x14x14
-	layer3_8_relu_2       []float32 // relu 256x14x14
 	layer3_8_conv3        []float32 // conv 1024x14x14
 	layer3_8_bn3          []float32 // bn 1024x14x14
-	layer3_8_add          []float32 // add 1024x14x14
-	layer3_8_relu_3       []float32 // relu 1024x14x14
 	layer3_9_conv1        []float32 // conv 256x14x14
 	layer3_9_bn1          []float32 // bn 256x14x14
-	layer3_9_relu         []float32 // relu 256x14x14
 	layer3_9_conv2        []float32 // conv 256x14x14
 	layer3_9_bn2          []float32 // bn 256x14x14
-	layer3_9_relu_2       []float32 // relu 256x14x14
 	layer3_9_conv3        []float32 // conv 1024x14x14
 	layer3_9_bn3          []float32 // bn 1024x14x14
-	layer3_9_add          []float32 // add 1024x14x14
-	layer3_9_relu_3       []float32 // relu 1024x14x14
 	layer3_10_conv1       []float32 // conv 256x14x14
 	layer3_10_bn1         []float32 // bn 256x14x14
-	layer3_10_relu        []float32 // relu 256x14x14
 	layer3_10_conv2       []float32 // conv 256x14x14
 	layer3_10_bn2         []float32 // bn 256x14x14
-	layer3_10_relu_2      []float32 // relu 256x14x14
 	layer3_10_conv3       []float32 // conv 1024x14x14
 	layer3_10_bn3         []float32 // bn 1024x14x14
-	layer3_10_add         []float32 // add 1024x14x14
-	layer3_10_relu_3      []float32 // relu 1024x14x14
 	layer3_11_conv1       []float32 // conv 256x14x14
 	layer3_11_bn1         []float32 // bn 256x14x14
-	layer3_11_relu        []float32 // relu 256x14x14
 	layer3_11_conv2       []float32 // conv 256x14x14
 	layer3_11_bn2         []float32 // bn 256x14x14
-	layer3_11_relu_2      []float32 // relu 256x14x14
 	layer3_11_conv3       []float32 // conv 1024x14x14
 	layer3_11_bn3         []float32 // bn 1024x14x14
-	layer3_11_add         []float32 // add 1024x14x14
-	layer3_11_relu_3      []float32 // relu 1024x14x14
 	layer3_12_conv1       []float32 // conv 256x14x14
 	layer3_12_bn1         []float32 // bn 256x14x14
-	layer3_12_relu        []float32 // relu 256x14x14
 	layer3_12_conv2       []float32 // conv 256x14x14
 	layer3_12_bn2         []float32 // bn 256x14x14
-	layer3_12_relu_2      []float32 // relu 256x14x14
 	layer3_12_conv3       []float32 // conv 1024x14x14
 	layer3_12_bn3         []float32 // bn 1024x14x14
-	layer3_12_add         []float32 // add 1024x14x14
-	layer3_12_relu_3      []float32 // relu 1024x14x14
 	layer3_13_conv1       []float32 // conv 256x14x14
 	layer3_13_bn1         []float32 // bn 256x14x14
-	layer3_13_relu        []float32 // relu 256x14x14
 	layer3_13_conv2       []float32 // conv 256x14x14
 	layer3_13_bn2         []float32 // bn 256x14x14
-	layer3_13_relu_2      []float32 // relu 256x14x14
 	layer3_13_conv3       []float32 // conv 1024x14x14
 	layer3_13_bn3         []float32 // bn 1024x14x14
-	layer3_13_add         []float32 // add 1024x14x14
-	layer3_13_relu_3      []float32 // relu 1024x14x14
 	layer3_14_conv1       []float32 // conv 256x14x14
 	layer3_14_bn1         []float32 // bn 256x14x14
-	layer3_14_relu        []float32 // relu 256x14x14
 	layer3_14_conv2       []float32 // conv 256x14x14
 	layer3_14_bn2         []float32 // bn 256x14x14
-	layer3_14_relu_2      []float32 // relu 256x14x14
 	layer3_14_conv3       []float32 // conv 1024x14x14
 	layer3_14_bn3         []float32 // bn 1024x14x14
-	layer3_14_add         []float32 // add 1024x14x14
-	layer3_14_relu_3      []float32 // relu 1024x14x14
 	layer3_15_conv1       []float32 // conv 256x14x14
 	layer3_15_bn1         []float32 // bn 256x14x14
-	layer3_15_relu        []float32 // relu 256x14x14
 	layer3_15_conv2       []float32 // conv 256x14x14
 	layer3_15_bn2         []float32 // bn 256x14x14
-	layer3_15_relu_2      []float32 // relu 256x14x14
 	layer3_15_conv3       []float32 // conv 1024x14x14
 	layer3_15_bn3         []float32 // bn 1024x14x14
-	layer3_15_add         []float32 // add 1024x14x14
-	layer3_15_relu_3      []float32 // relu 1024x14x14
 	layer3_16_conv1       []float32 // conv 256x14x14
 	layer3_16_bn1         []float32 // bn 256x14x14
-	layer3_16_relu        []float32 // relu 256x14x14
 	layer3_16_conv2       []float32 // conv 256x14x14
 	layer3_16_bn2         []float32 // bn 256x14x14
-	layer3_16_relu_2      []float32 // relu 256x14x14
 	layer3_16_conv3       []float32 // conv 1024x14x14
 	layer3_16_bn3         []float32 // bn 1024x14x14
-	layer3_16_add         []float32 // add 1024x14x14
-	layer3_16_relu_3      []float32 // relu 1024x14x14
 	layer3_17_conv1       []float32 // conv 256x14x14
 	layer3_17_bn1         []float32 // bn 256x14x14
-	layer3_17_relu        []float32 // relu 256x14x14
 	layer3_17_conv2       []float32 // conv 256x14x14
 	layer3_17_bn2         []float32 // bn 256x14x14
-	layer3_17_relu_2      []float32 // relu 256x14x14
 	layer3_17_conv3       []float32 // conv 1024x14x14
 	layer3_17_bn3         []float32 // bn 1024x14x14
-	layer3_17_add         []float32 // add 1024x14x14
-	layer3_17_relu_3      []float32 // relu 1024x14x14
 	layer3_18_conv1       []float32 // conv 256x14x14
 	layer3_18_bn1         []float32 // bn 256x14x14
-	layer3_18_relu        []float32 // relu 256x14x14
 	layer3_18_conv2       []float32 // conv 256x14x14
 	layer3_18_bn2         []float32 // bn 256x14x14
-	layer3_18_relu_2      []float32 // relu 256x14x14
 	layer3_18_conv3       []float32 // conv 1024x14x14
 	layer3_18_bn3         []float32 // bn 1024x14x14
-	layer3_18_add         []float32 // add 1024x14x14
-	layer3_18_relu_3      []float32 // relu 1024x14x14
 	layer3_19_conv1       []float32 // conv 256x14x14
 	layer3_19_bn1         []float32 // bn 256x14x14
-	layer3_19_relu        []float32 // relu 256x14x14
 	layer3_19_conv2       []float32 // conv 256x14x14
 	layer3_19_bn2         []float32 // bn 256x14x14
-	layer3_19_relu_2      []float32 // relu 256x14x14
 	layer3_19_conv3       []float32 // conv 1024x14x14
 	layer3_19_bn3         []float32 // bn 1024x14x14
-	layer3_19_add         []float32 // add 1024x14x14
-	layer3_19_relu_3      []float32 // relu 1024x14x14
 	layer3_20_conv1       []float32 // conv 256x14x14
 	layer3_20_bn1         []float32 // bn 256x14x14
-	layer3_20_relu        []float32 // relu 256x14x14
 	layer3_20_conv2       []float32 // conv 256x14x14
 	layer3_20_bn2         []float32 // bn 256x14x14
-	layer3_20_relu_2      []float32 // relu 256x14x14
 	layer3_20_conv3       []float32 // conv 1024x14x14
 	layer3_20_bn3         []float32 // bn 1024x14x14
-	layer3_20_add         []float32 // add 1024x14x14
-	layer3_20_relu_3      []float32 // relu 1024x14x14
 	layer3_21_conv1       []float32 // conv 256x14x14
 	layer3_21_bn1         []float32 // bn 256x14x14
-	layer3_21_relu        []float32 // relu 256x14x14
 	layer3_21_conv2       []float32 // conv 256x14x14
 	layer3_21_bn2         []float32 // bn 256x14x14
-	layer3_21_relu_2      []float32 // relu 256x14x14
 	layer3_21_conv3       []float32 // conv 1024x14x14
 	layer3_21_bn3         []float32 // bn 1024x14x14
-	layer3_21_add         []float32 // add 1024x14x14
-	layer3_21_relu_3      []float32 // relu 1024x14x14
 	layer3_22_conv1       []float32 // conv 256x14x14
 	layer3_22_bn1         []float32 // bn 256x14x14
-	layer3_22_relu        []float32 // relu 256x14x14
 	layer3_22_conv2       []float32 // conv 256x14x14
 	layer3_22_bn2         []float32 // bn 256x14x14
-	layer3_22_relu_2      []float32 // relu 256x14x14
 	layer3_22_conv3       []float32 // conv 1024x14x14
 	layer3_22_bn3         []float32 // bn 1024x14x14
-	layer3_22_add         []float32 // add 1024x14x14
-	layer3_22_relu_3      []float32 // relu 1024x14x14
 	layer3_23_conv1       []float32 // conv 256x14x14
 	layer3_23_bn1         []float32 // bn 256x14x14
-	layer3_23_relu        []float32 // relu 256x14x14
 	layer3_23_conv2       []float32 // conv 256x14x14
 	layer3_23_bn2         []float32 // bn 256x14x14
-	layer3_23_relu_2      []float32 // relu 256x14x14
 	layer3_23_conv3       []float32 // conv 1024x14x14
 	layer3_23_bn3         []float32 // bn 1024x14x14
-	layer3_23_add         []float32 // add 1024x14x14
-	layer3_23_relu_3      []float32 // relu 1024x14x14
 	layer3_24_conv1       []float32 // conv 256x14x14
 	layer3_24_bn1         []float32 // bn 256x14x14
-	layer3_24_relu        []float32 // relu 256x14x14
 	layer3_24_conv2       []float32 // conv 256x14x14
 	layer3_24_bn2         []float32 // bn 256x14x14
-	layer3_24_relu_2      []float32 // relu 256x14x14
 	layer3_24_conv3       []float32 // conv 1024x14x14
 	layer3_24_bn3         []float32 // bn 1024x14x14
-	layer3_24_add         []float32 // add 1024x14x14
-	layer3_24_relu_3      []float32 // relu 1024x14x14
 	layer3_25_conv1       []float32 // conv 256x14x14
 	layer3_25_bn1         []float32 // bn 256x14x14
-	layer3_25_relu        []float32 // relu 256x14x14
 	layer3_25_conv2       []float32 // conv 256x14x14
 	layer3_25_bn2         []float32 // bn 256x14x14
-	layer3_25_relu_2      []float32 // relu 256x14x14
 	layer3_25_conv3       []float32 // conv 1024x14x14
 	layer3_25_bn3         []float32 // bn 1024x14x14
-	layer3_25_add         []float32 // add 1024x14x14
-	layer3_25_relu_3      []float32 // relu 1024x14x14
 	layer3_26_conv1       []float32 // conv 256x14x14
 	layer3_26_bn1         []float32 // bn 256x14x14
-	layer3_26_relu        []float32 // relu 256x14x14
 	layer3_26_conv2       []float32 // conv 256x14x14
 	layer3_26_bn2         []float32 // bn 256x14x14
-	layer3_26_relu_2      []float32 // relu 256x14x14
 	layer3_26_conv3       []float32 // conv 1024x14x14
 	layer3_26_bn3         []float32 // bn 1024x14x14
-	layer3_26_add         []float32 // add 1024x14x14
-	layer3_26_relu_3      []float32 // relu 1024x14x14
 	layer3_27_conv1       []float32 // conv 256x14x14
 	layer3_27_bn1         []float32 // bn 256x14x14
-	layer3_27_relu        []float32 // relu 256x14x14
 	layer3_27_conv2       []float32 // conv 256x14x14
 	layer3_27_bn2         []float32 // bn 256x14x14
-	layer3_27_relu_2      []float32 // relu 256x14x14
 	layer3_27_conv3       []float32 // conv 1024x14x14
 	layer3_27_bn3         []float32 // bn 1024x14x14
-	layer3_27_add         []float32 // add 1024x14x14
-	layer3_27_relu_3      []float32 // relu 1024x14x14
 	layer3_28_conv1       []float32 // conv 256x14x14
 	layer3_28_bn1         []float32 // bn 256x14x14
-	layer3_28_relu        []float32 // relu 256x14x14
 	layer3_28_conv2       []float32 // conv 256x14x14
 	layer3_28_bn2         []float32 // bn 256x14x14
-	layer3_28_relu_2      []float32 // relu 256x14x14
 	layer3_28_conv3       []float32 // conv 1024x14x14
 	layer3_28_bn3         []float32 // bn 1024x14x14
-	layer3_28_add         []float32 // add 1024x14x14
-	layer3_28_relu_3      []float32 // relu 1024x14x14
 	layer3_29_conv1       []float32 // conv 256x14x14
 	layer3_29_bn1         []float32 // bn 256x14x14
-	layer3_29_relu        []float32 // relu 256x14x14
 	layer3_29_conv2       []float32 // conv 256x14x14
 	layer3_29_bn2         []float32 // bn 256x14x14
-	layer3_29_relu_2      []float32 // relu 256x14x14
 	layer3_29_conv3       []float32 // conv 1024x14x14
 	layer3_29_bn3         []float32 // bn 1024x14x14
-	layer3_29_add         []float32 // add 1024x14x14
-	layer3_29_relu_3      []float32 // relu 1024x14x14
 	layer3_30_conv1       []float32 // conv 256x14x14
 	layer3_30_bn1         []float32 // bn 256x14x14
-	layer3_30_relu        []float32 // relu 256x14x14
 	layer3_30_conv2       []float32 // conv 256x14x14
 	layer3_30_bn2         []float32 // bn 256x14x14
-	layer3_30_relu_2      []float32 // relu 256x14x14
 	layer3_30_conv3       []float32 // conv 1024x14x14
 	layer3_30_bn3         []float32 // bn 1024x14x14
-	layer3_30_add         []float32 // add 1024x14x14
-	layer3_30_relu_3      []float32 // relu 1024x14x14
 	layer3_31_conv1       []float32 // conv 256x14x14
 	layer3_31_bn1         []float32 // bn 256x14x14
-	layer3_31_relu        []float32 // relu 256x14x14
 	layer3_31_conv2       []float32 // conv 256x14x14
 	layer3_31_bn2         []float32 // bn 256x14x14
-	layer3_31_relu_2      []float32 // relu 256x14x14
 	layer3_31_conv3       []float32 // conv 1024x14x14
 	layer3_31_bn3         []float32 // bn 1024x14x14
-	layer3_31_add         []float32 // add 1024x14x14
-	layer3_31_relu_3      []float32 // relu 1024x14x14
 	layer3_32_conv1       []float32 // conv 256x14x14
 	layer3_32_bn1         []float32 // bn 256x14x14
-	layer3_32_relu        []float32 // relu 256x14x14
 	layer3_32_conv2       []float32 // conv 256x14x14
 	layer3_32_bn2         []float32 // bn 256x14x14
-	layer3_32_relu_2      []float32 // relu 256x14x14
 	layer3_32_conv3       []float32 // conv 1024x14x14
 	layer3_32_bn3         []float32 // bn 1024x14x14
-	layer3_32_add         []float32 // add 1024x14x14
-	layer3_32_relu_3      []float32 // relu 1024x14x14
 	layer3_33_conv1       []float32 // conv 256x14x14
 	layer3_33_bn1         []float32 // bn 256x14x14
-	layer3_33_relu        []float32 // relu 256x14x14
 	layer3_33_conv2       []float32 // conv 256x14x14
 	layer3_33_bn2         []float32 // bn 256x14x14
-	layer3_33_relu_2      []float32 // relu 256x14x14
 	layer3_33_conv3       []float32 // conv 1024x14x14
 	layer3_33_bn3         []float32 // bn 1024x14x14
-	layer3_33_add         []float32 // add 1024x14x14
-	layer3_33_relu_3      []float32 // relu 1024x14x14
 	layer3_34_conv1       []float32 // conv 256x14x14
 	layer3_34_bn1         []float32 // bn 256x14x14
-	layer3_34_relu        []float32 // relu 256x14x14
 	layer3_34_conv2       []float32 // conv 256x14x14
 	layer3_34_bn2         []float32 // bn 256x14x14
-	layer3_34_relu_2      []float32 // relu 256x14x14
 	layer3_34_conv3       []float32 // conv 1024x14x14
 	layer3_34_bn3         []float32 // bn 1024x14x14
-	layer3_34_add         []float32 // add 1024x14x14
-	layer3_34_relu_3      []float32 // relu 1024x14x14
 	layer3_35_conv1       []float32 // conv 256x14x14
 	layer3_35_bn1         []float32 // bn 256x14x14
-	layer3_35_relu        []float32 // relu 256x14x14
 	layer3_35_conv2       []float32 // conv 256x14x14
 	layer3_35_bn2         []float32 // bn 256x14x14
-	layer3_35_relu_2      []float32 // relu 256x14x14
 	layer3_35_conv3       []float32 // conv 1024x14x14
 	layer3_35_bn3         []float32 // bn 1024x14x14
-	layer3_35_add         []float32 // add 1024x14x14
-	layer3_35_relu_3      []float32 // relu 1024x14x14
 	layer4_0_conv1        []float32 // conv 512x14x14
 	layer4_0_bn1          []float32 // bn 512x14x14
-	layer4_0_relu         []float32 // relu 512x14x14
 	layer4_0_conv2        []float32 // conv 512x7x7
 	layer4_0_bn2          []float32 // bn 512x7x7
-	layer4_0_relu_2       []float32 // relu 512x7x7
 	layer4_0_conv3        []float32 // conv 2048x7x7
-	layer4_0_bn3          []float32 // bn 2048x7x7
 	layer4_0_downsample_0 []float32 // conv 2048x7x7
 	layer4_0_downsample_1 []float32 // bn 2048x7x7
-	layer4_0_add          []float32 // add 2048x7x7
-	layer4_0_relu_3       []float32 // relu 2048x7x7
+	layer4_0_bn3          []float32 // bn 2048x7x7
 	layer4_1_conv1        []float32 // conv 512x7x7
 	layer4_1_bn1          []float32 // bn 512x7x7
-	layer4_1_relu         []float32 // relu 512x7x7
 	layer4_1_conv2        []float32 // conv 512x7x7
 	layer4_1_bn2          []float32 // bn 512x7x7
-	layer4_1_relu_2       []float32 // relu 512x7x7
 	layer4_1_conv3        []float32 // conv 2048x7x7
 	layer4_1_bn3          []float32 // bn 2048x7x7
-	layer4_1_add          []float32 // add 2048x7x7
-	layer4_1_relu_3       []float32 // relu 2048x7x7
 	layer4_2_conv1        []float32 // conv 512x7x7
 	layer4_2_bn1          []float32 // bn 512x7x7
-	layer4_2_relu         []float32 // relu 512x7x7
 	layer4_2_conv2        []float32 // conv 512x7x7
 	layer4_2_bn2          []float32 // bn 512x7x7
-	layer4_2_relu_2       []float32 // relu 512x7x7
 	layer4_2_conv3        []float32 // conv 2048x7x7
 	layer4_2_bn3          []float32 // bn 2048x7x7
-	layer4_2_add          []float32 // add 2048x7x7
-	layer4_2_relu_3       []float32 // relu 2048x7x7
 	avgpool               []float32 // avgpool 2048x1x1
 	fc                    []float32 // fc 1000x1x1
 }
@@ -4538,1036 +4337,949 @@ func (m *Model) SaveWeights(path string) error {
 }
 
 // trainLayout carves the values and the gradients of a training step out of one
-// arena sized for batch images, at the offsets of the memory plan.
+// arena sized for batch images, at the offsets of the memory plan. A value's memory
+// is reused once nothing needs it; what the backward pass keeps each value for:
+//
+//	conv1: bn1's normalised input
+//	bn1: its sign, the ReLU's mask; maxpool's window maxima
+//	maxpool: layer1.0.conv1's weight gradient; layer1.0.downsample.0's weight gradient
+//	layer1.0.conv1: layer1.0.bn1's normalised input
+//	layer1.0.bn1: its sign, the ReLU's mask; layer1.0.conv2's weight gradient
+//	layer1.0.conv2: layer1.0.bn2's normalised input
+//	layer1.0.bn2: its sign, the ReLU's mask; layer1.0.conv3's weight gradient
+//	layer1.0.conv3: layer1.0.bn3's normalised input
+//	layer1.0.downsample.0: layer1.0.downsample.1's normalised input
+//	layer1.0.downsample.1: nothing (forward only)
+//	layer1.0.bn3: its sign, the ReLU's mask; layer1.1.conv1's weight gradient
+//	layer1.1.conv1: layer1.1.bn1's normalised input
+//	layer1.1.bn1: its sign, the ReLU's mask; layer1.1.conv2's weight gradient
+//	layer1.1.conv2: layer1.1.bn2's normalised input
+//	layer1.1.bn2: its sign, the ReLU's mask; layer1.1.conv3's weight gradient
+//	layer1.1.conv3: layer1.1.bn3's normalised input
+//	layer1.1.bn3: its sign, the ReLU's mask; layer1.2.conv1's weight gradient
+//	layer1.2.conv1: layer1.2.bn1's normalised input
+//	layer1.2.bn1: its sign, the ReLU's mask; layer1.2.conv2's weight gradient
+//	layer1.2.conv2: layer1.2.bn2's normalised input
+//	layer1.2.bn2: its sign, the ReLU's mask; layer1.2.conv3's weight gradient
+//	layer1.2.conv3: layer1.2.bn3's normalised input
+//	layer1.2.bn3: its sign, the ReLU's mask; layer2.0.conv1's weight gradient; layer2.0.downsample.0's weight gradient
+//	layer2.0.conv1: layer2.0.bn1's normalised input
+//	layer2.0.bn1: its sign, the ReLU's mask; layer2.0.conv2's weight gradient
+//	layer2.0.conv2: layer2.0.bn2's normalised input
+//	layer2.0.bn2: its sign, the ReLU's mask; layer2.0.conv3's weight gradient
+//	layer2.0.conv3: layer2.0.bn3's normalised input
+//	layer2.0.downsample.0: layer2.0.downsample.1's normalised input
+//	layer2.0.downsample.1: nothing (forward only)
+//	layer2.0.bn3: its sign, the ReLU's mask; layer2.1.conv1's weight gradient
+//	layer2.1.conv1: layer2.1.bn1's normalised input
+//	layer2.1.bn1: its sign, the ReLU's mask; layer2.1.conv2's weight gradient
+//	layer2.1.conv2: layer2.1.bn2's normalised input
+//	layer2.1.bn2: its sign, the ReLU's mask; layer2.1.conv3's weight gradient
+//	layer2.1.conv3: layer2.1.bn3's normalised input
+//	layer2.1.bn3: its sign, the ReLU's mask; layer2.2.conv1's weight gradient
+//	layer2.2.conv1: layer2.2.bn1's normalised input
+//	layer2.2.bn1: its sign, the ReLU's mask; layer2.2.conv2's weight gradient
+//	layer2.2.conv2: layer2.2.bn2's normalised input
+//	layer2.2.bn2: its sign, the ReLU's mask; layer2.2.conv3's weight gradient
+//	layer2.2.conv3: layer2.2.bn3's normalised input
+//	layer2.2.bn3: its sign, the ReLU's mask; layer2.3.conv1's weight gradient
+//	layer2.3.conv1: layer2.3.bn1's normalised input
+//	layer2.3.bn1: its sign, the ReLU's mask; layer2.3.conv2's weight gradient
+//	layer2.3.conv2: layer2.3.bn2's normalised input
+//	layer2.3.bn2: its sign, the ReLU's mask; layer2.3.conv3's weight gradient
+//	layer2.3.conv3: layer2.3.bn3's normalised input
+//	layer2.3.bn3: its sign, the ReLU's mask; layer2.4.conv1's weight gradient
+//	layer2.4.conv1: layer2.4.bn1's normalised input
+//	layer2.4.bn1: its sign, the ReLU's mask; layer2.4.conv2's weight gradient
+//	layer2.4.conv2: layer2.4.bn2's normalised input
+//	layer2.4.bn2: its sign, the ReLU's mask; layer2.4.conv3's weight gradient
+//	layer2.4.conv3: layer2.4.bn3's normalised input
+//	layer2.4.bn3: its sign, the ReLU's mask; layer2.5.conv1's weight gradient
+//	layer2.5.conv1: layer2.5.bn1's normalised input
+//	layer2.5.bn1: its sign, the ReLU's mask; layer2.5.conv2's weight gradient
+//	layer2.5.conv2: layer2.5.bn2's normalised input
+//	layer2.5.bn2: its sign, the ReLU's mask; layer2.5.conv3's weight gradient
+//	layer2.5.conv3: layer2.5.bn3's normalised input
+//	layer2.5.bn3: its sign, the ReLU's mask; layer2.6.conv1's weight gradient
+//	layer2.6.conv1: layer2.6.bn1's normalised input
+//	layer2.6.bn1: its sign, the ReLU's mask; layer2.6.conv2's weight gradient
+//	layer2.6.conv2: layer2.6.bn2's normalised input
+//	layer2.6.bn2: its sign, the ReLU's mask; layer2.6.conv3's weight gradient
+//	layer2.6.conv3: layer2.6.bn3's normalised input
+//	layer2.6.bn3: its sign, the ReLU's mask; layer2.7.conv1's weight gradient
+//	layer2.7.conv1: layer2.7.bn1's normalised input
+//	layer2.7.bn1: its sign, the ReLU's mask; layer2.7.conv2's weight gradient
+//	layer2.7.conv2: layer2.7.bn2's normalised input
+//	layer2.7.bn2: its sign, the ReLU's mask; layer2.7.conv3's weight gradient
+//	layer2.7.conv3: layer2.7.bn3's normalised input
+//	layer2.7.bn3: its sign, the ReLU's mask; layer3.0.conv1's weight gradient; layer3.0.downsample.0's weight gradient
+//	layer3.0.conv1: layer3.0.bn1's normalised input
+//	layer3.0.bn1: its sign, the ReLU's mask; layer3.0.conv2's weight gradient
+//	layer3.0.conv2: layer3.0.bn2's normalised input
+//	layer3.0.bn2: its sign, the ReLU's mask; layer3.0.conv3's weight gradient
+//	layer3.0.conv3: layer3.0.bn3's normalised input
+//	layer3.0.downsample.0: layer3.0.downsample.1's normalised input
+//	layer3.0.downsample.1: nothing (forward only)
+//	layer3.0.bn3: its sign, the ReLU's mask; layer3.1.conv1's weight gradient
+//	layer3.1.conv1: layer3.1.bn1's normalised input
+//	layer3.1.bn1: its sign, the ReLU's mask; layer3.1.conv2's weight gradient
+//	layer3.1.conv2: layer3.1.bn2's normalised input
+//	layer3.1.bn2: its sign, the ReLU's mask; layer3.1.conv3's weight gradient
+//	layer3.1.conv3: layer3.1.bn3's normalised input
+//	layer3.1.bn3: its sign, the ReLU's mask; layer3.2.conv1's weight gradient
+//	layer3.2.conv1: layer3.2.bn1's normalised input
+//	layer3.2.bn1: its sign, the ReLU's mask; layer3.2.conv2's weight gradient
+//	layer3.2.conv2: layer3.2.bn2's normalised input
+//	layer3.2.bn2: its sign, the ReLU's mask; layer3.2.conv3's weight gradient
+//	layer3.2.conv3: layer3.2.bn3's normalised input
+//	layer3.2.bn3: its sign, the ReLU's mask; layer3.3.conv1's weight gradient
+//	layer3.3.conv1: layer3.3.bn1's normalised input
+//	layer3.3.bn1: its sign, the ReLU's mask; layer3.3.conv2's weight gradient
+//	layer3.3.conv2: layer3.3.bn2's normalised input
+//	layer3.3.bn2: its sign, the ReLU's mask; layer3.3.conv3's weight gradient
+//	layer3.3.conv3: layer3.3.bn3's normalised input
+//	layer3.3.bn3: its sign, the ReLU's mask; layer3.4.conv1's weight gradient
+//	layer3.4.conv1: layer3.4.bn1's normalised input
+//	layer3.4.bn1: its sign, the ReLU's mask; layer3.4.conv2's weight gradient
+//	layer3.4.conv2: layer3.4.bn2's normalised input
+//	layer3.4.bn2: its sign, the ReLU's mask; layer3.4.conv3's weight gradient
+//	layer3.4.conv3: layer3.4.bn3's normalised input
+//	layer3.4.bn3: its sign, the ReLU's mask; layer3.5.conv1's weight gradient
+//	layer3.5.conv1: layer3.5.bn1's normalised input
+//	layer3.5.bn1: its sign, the ReLU's mask; layer3.5.conv2's weight gradient
+//	layer3.5.conv2: layer3.5.bn2's normalised input
+//	layer3.5.bn2: its sign, the ReLU's mask; layer3.5.conv3's weight gradient
+//	layer3.5.conv3: layer3.5.bn3's normalised input
+//	layer3.5.bn3: its sign, the ReLU's mask; layer3.6.conv1's weight gradient
+//	layer3.6.conv1: layer3.6.bn1's normalised input
+//	layer3.6.bn1: its sign, the ReLU's mask; layer3.6.conv2's weight gradient
+//	layer3.6.conv2: layer3.6.bn2's normalised input
+//	layer3.6.bn2: its sign, the ReLU's mask; layer3.6.conv3's weight gradient
+//	layer3.6.conv3: layer3.6.bn3's normalised input
+//	layer3.6.bn3: its sign, the ReLU's mask; layer3.7.conv1's weight gradient
+//	layer3.7.conv1: layer3.7.bn1's normalised input
+//	layer3.7.bn1: its sign, the ReLU's mask; layer3.7.conv2's weight gradient
+//	layer3.7.conv2: layer3.7.bn2's normalised input
+//	layer3.7.bn2: its sign, the ReLU's mask; layer3.7.conv3's weight gradient
+//	layer3.7.conv3: layer3.7.bn3's normalised input
+//	layer3.7.bn3: its sign, the ReLU's mask; layer3.8.conv1's weight gradient
+//	layer3.8.conv1: layer3.8.bn1's normalised input
+//	layer3.8.bn1: its sign, the ReLU's mask; layer3.8.conv2's weight gradient
+//	layer3.8.conv2: layer3.8.bn2's normalised input
+//	layer3.8.bn2: its sign, the ReLU's mask; layer3.8.conv3's weight gradient
+//	layer3.8.conv3: layer3.8.bn3's normalised input
+//	layer3.8.bn3: its sign, the ReLU's mask; layer3.9.conv1's weight gradient
+//	layer3.9.conv1: layer3.9.bn1's normalised input
+//	layer3.9.bn1: its sign, the ReLU's mask; layer3.9.conv2's weight gradient
+//	layer3.9.conv2: layer3.9.bn2's normalised input
+//	layer3.9.bn2: its sign, the ReLU's mask; layer3.9.conv3's weight gradient
+//	layer3.9.conv3: layer3.9.bn3's normalised input
+//	layer3.9.bn3: its sign, the ReLU's mask; layer3.10.conv1's weight gradient
+//	layer3.10.conv1: layer3.10.bn1's normalised input
+//	layer3.10.bn1: its sign, the ReLU's mask; layer3.10.conv2's weight gradient
+//	layer3.10.conv2: layer3.10.bn2's normalised input
+//	layer3.10.bn2: its sign, the ReLU's mask; layer3.10.conv3's weight gradient
+//	layer3.10.conv3: layer3.10.bn3's normalised input
+//	layer3.10.bn3: its sign, the ReLU's mask; layer3.11.conv1's weight gradient
+//	layer3.11.conv1: layer3.11.bn1's normalised input
+//	layer3.11.bn1: its sign, the ReLU's mask; layer3.11.conv2's weight gradient
+//	layer3.11.conv2: layer3.11.bn2's normalised input
+//	layer3.11.bn2: its sign, the ReLU's mask; layer3.11.conv3's weight gradient
+//	layer3.11.conv3: layer3.11.bn3's normalised input
+//	layer3.11.bn3: its sign, the ReLU's mask; layer3.12.conv1's weight gradient
+//	layer3.12.conv1: layer3.12.bn1's normalised input
+//	layer3.12.bn1: its sign, the ReLU's mask; layer3.12.conv2's weight gradient
+//	layer3.12.conv2: layer3.12.bn2's normalised input
+//	layer3.12.bn2: its sign, the ReLU's mask; layer3.12.conv3's weight gradient
+//	layer3.12.conv3: layer3.12.bn3's normalised input
+//	layer3.12.bn3: its sign, the ReLU's mask; layer3.13.conv1's weight gradient
+//	layer3.13.conv1: layer3.13.bn1's normalised input
+//	layer3.13.bn1: its sign, the ReLU's mask; layer3.13.conv2's weight gradient
+//	layer3.13.conv2: layer3.13.bn2's normalised input
+//	layer3.13.bn2: its sign, the ReLU's mask; layer3.13.conv3's weight gradient
+//	layer3.13.conv3: layer3.13.bn3's normalised input
+//	layer3.13.bn3: its sign, the ReLU's mask; layer3.14.conv1's weight gradient
+//	layer3.14.conv1: layer3.14.bn1's normalised input
+//	layer3.14.bn1: its sign, the ReLU's mask; layer3.14.conv2's weight gradient
+//	layer3.14.conv2: layer3.14.bn2's normalised input
+//	layer3.14.bn2: its sign, the ReLU's mask; layer3.14.conv3's weight gradient
+//	layer3.14.conv3: layer3.14.bn3's normalised input
+//	layer3.14.bn3: its sign, the ReLU's mask; layer3.15.conv1's weight gradient
+//	layer3.15.conv1: layer3.15.bn1's normalised input
+//	layer3.15.bn1: its sign, the ReLU's mask; layer3.15.conv2's weight gradient
+//	layer3.15.conv2: layer3.15.bn2's normalised input
+//	layer3.15.bn2: its sign, the ReLU's mask; layer3.15.conv3's weight gradient
+//	layer3.15.conv3: layer3.15.bn3's normalised input
+//	layer3.15.bn3: its sign, the ReLU's mask; layer3.16.conv1's weight gradient
+//	layer3.16.conv1: layer3.16.bn1's normalised input
+//	layer3.16.bn1: its sign, the ReLU's mask; layer3.16.conv2's weight gradient
+//	layer3.16.conv2: layer3.16.bn2's normalised input
+//	layer3.16.bn2: its sign, the ReLU's mask; layer3.16.conv3's weight gradient
+//	layer3.16.conv3: layer3.16.bn3's normalised input
+//	layer3.16.bn3: its sign, the ReLU's mask; layer3.17.conv1's weight gradient
+//	layer3.17.conv1: layer3.17.bn1's normalised input
+//	layer3.17.bn1: its sign, the ReLU's mask; layer3.17.conv2's weight gradient
+//	layer3.17.conv2: layer3.17.bn2's normalised input
+//	layer3.17.bn2: its sign, the ReLU's mask; layer3.17.conv3's weight gradient
+//	layer3.17.conv3: layer3.17.bn3's normalised input
+//	layer3.17.bn3: its sign, the ReLU's mask; layer3.18.conv1's weight gradient
+//	layer3.18.conv1: layer3.18.bn1's normalised input
+//	layer3.18.bn1: its sign, the ReLU's mask; layer3.18.conv2's weight gradient
+//	layer3.18.conv2: layer3.18.bn2's normalised input
+//	layer3.18.bn2: its sign, the ReLU's mask; layer3.18.conv3's weight gradient
+//	layer3.18.conv3: layer3.18.bn3's normalised input
+//	layer3.18.bn3: its sign, the ReLU's mask; layer3.19.conv1's weight gradient
+//	layer3.19.conv1: layer3.19.bn1's normalised input
+//	layer3.19.bn1: its sign, the ReLU's mask; layer3.19.conv2's weight gradient
+//	layer3.19.conv2: layer3.19.bn2's normalised input
+//	layer3.19.bn2: its sign, the ReLU's mask; layer3.19.conv3's weight gradient
+//	layer3.19.conv3: layer3.19.bn3's normalised input
+//	layer3.19.bn3: its sign, the ReLU's mask; layer3.20.conv1's weight gradient
+//	layer3.20.conv1: layer3.20.bn1's normalised input
+//	layer3.20.bn1: its sign, the ReLU's mask; layer3.20.conv2's weight gradient
+//	layer3.20.conv2: layer3.20.bn2's normalised input
+//	layer3.20.bn2: its sign, the ReLU's mask; layer3.20.conv3's weight gradient
+//	layer3.20.conv3: layer3.20.bn3's normalised input
+//	layer3.20.bn3: its sign, the ReLU's mask; layer3.21.conv1's weight gradient
+//	layer3.21.conv1: layer3.21.bn1's normalised input
+//	layer3.21.bn1: its sign, the ReLU's mask; layer3.21.conv2's weight gradient
+//	layer3.21.conv2: layer3.21.bn2's normalised input
+//	layer3.21.bn2: its sign, the ReLU's mask; layer3.21.conv3's weight gradient
+//	layer3.21.conv3: layer3.21.bn3's normalised input
+//	layer3.21.bn3: its sign, the ReLU's mask; layer3.22.conv1's weight gradient
+//	layer3.22.conv1: layer3.22.bn1's normalised input
+//	layer3.22.bn1: its sign, the ReLU's mask; layer3.22.conv2's weight gradient
+//	layer3.22.conv2: layer3.22.bn2's normalised input
+//	layer3.22.bn2: its sign, the ReLU's mask; layer3.22.conv3's weight gradient
+//	layer3.22.conv3: layer3.22.bn3's normalised input
+//	layer3.22.bn3: its sign, the ReLU's mask; layer3.23.conv1's weight gradient
+//	layer3.23.conv1: layer3.23.bn1's normalised input
+//	layer3.23.bn1: its sign, the ReLU's mask; layer3.23.conv2's weight gradient
+//	layer3.23.conv2: layer3.23.bn2's normalised input
+//	layer3.23.bn2: its sign, the ReLU's mask; layer3.23.conv3's weight gradient
+//	layer3.23.conv3: layer3.23.bn3's normalised input
+//	layer3.23.bn3: its sign, the ReLU's mask; layer3.24.conv1's weight gradient
+//	layer3.24.conv1: layer3.24.bn1's normalised input
+//	layer3.24.bn1: its sign, the ReLU's mask; layer3.24.conv2's weight gradient
+//	layer3.24.conv2: layer3.24.bn2's normalised input
+//	layer3.24.bn2: its sign, the ReLU's mask; layer3.24.conv3's weight gradient
+//	layer3.24.conv3: layer3.24.bn3's normalised input
+//	layer3.24.bn3: its sign, the ReLU's mask; layer3.25.conv1's weight gradient
+//	layer3.25.conv1: layer3.25.bn1's normalised input
+//	layer3.25.bn1: its sign, the ReLU's mask; layer3.25.conv2's weight gradient
+//	layer3.25.conv2: layer3.25.bn2's normalised input
+//	layer3.25.bn2: its sign, the ReLU's mask; layer3.25.conv3's weight gradient
+//	layer3.25.conv3: layer3.25.bn3's normalised input
+//	layer3.25.bn3: its sign, the ReLU's mask; layer3.26.conv1's weight gradient
+//	layer3.26.conv1: layer3.26.bn1's normalised input
+//	layer3.26.bn1: its sign, the ReLU's mask; layer3.26.conv2's weight gradient
+//	layer3.26.conv2: layer3.26.bn2's normalised input
+//	layer3.26.bn2: its sign, the ReLU's mask; layer3.26.conv3's weight gradient
+//	layer3.26.conv3: layer3.26.bn3's normalised input
+//	layer3.26.bn3: its sign, the ReLU's mask; layer3.27.conv1's weight gradient
+//	layer3.27.conv1: layer3.27.bn1's normalised input
+//	layer3.27.bn1: its sign, the ReLU's mask; layer3.27.conv2's weight gradient
+//	layer3.27.conv2: layer3.27.bn2's normalised input
+//	layer3.27.bn2: its sign, the ReLU's mask; layer3.27.conv3's weight gradient
+//	layer3.27.conv3: layer3.27.bn3's normalised input
+//	layer3.27.bn3: its sign, the ReLU's mask; layer3.28.conv1's weight gradient
+//	layer3.28.conv1: layer3.28.bn1's normalised input
+//	layer3.28.bn1: its sign, the ReLU's mask; layer3.28.conv2's weight gradient
+//	layer3.28.conv2: layer3.28.bn2's normalised input
+//	layer3.28.bn2: its sign, the ReLU's mask; layer3.28.conv3's weight gradient
+//	layer3.28.conv3: layer3.28.bn3's normalised input
+//	layer3.28.bn3: its sign, the ReLU's mask; layer3.29.conv1's weight gradient
+//	layer3.29.conv1: layer3.29.bn1's normalised input
+//	layer3.29.bn1: its sign, the ReLU's mask; layer3.29.conv2's weight gradient
+//	layer3.29.conv2: layer3.29.bn2's normalised input
+//	layer3.29.bn2: its sign, the ReLU's mask; layer3.29.conv3's weight gradient
+//	layer3.29.conv3: layer3.29.bn3's normalised input
+//	layer3.29.bn3: its sign, the ReLU's mask; layer3.30.conv1's weight gradient
+//	layer3.30.conv1: layer3.30.bn1's normalised input
+//	layer3.30.bn1: its sign, the ReLU's mask; layer3.30.conv2's weight gradient
+//	layer3.30.conv2: layer3.30.bn2's normalised input
+//	layer3.30.bn2: its sign, the ReLU's mask; layer3.30.conv3's weight gradient
+//	layer3.30.conv3: layer3.30.bn3's normalised input
+//	layer3.30.bn3: its sign, the ReLU's mask; layer3.31.conv1's weight gradient
+//	layer3.31.conv1: layer3.31.bn1's normalised input
+//	layer3.31.bn1: its sign, the ReLU's mask; layer3.31.conv2's weight gradient
+//	layer3.31.conv2: layer3.31.bn2's normalised input
+//	layer3.31.bn2: its sign, the ReLU's mask; layer3.31.conv3's weight gradient
+//	layer3.31.conv3: layer3.31.bn3's normalised input
+//	layer3.31.bn3: its sign, the ReLU's mask; layer3.32.conv1's weight gradient
+//	layer3.32.conv1: layer3.32.bn1's normalised input
+//	layer3.32.bn1: its sign, the ReLU's mask; layer3.32.conv2's weight gradient
+//	layer3.32.conv2: layer3.32.bn2's normalised input
+//	layer3.32.bn2: its sign, the ReLU's mask; layer3.32.conv3's weight gradient
+//	layer3.32.conv3: layer3.32.bn3's normalised input
+//	layer3.32.bn3: its sign, the ReLU's mask; layer3.33.conv1's weight gradient
+//	layer3.33.conv1: layer3.33.bn1's normalised input
+//	layer3.33.bn1: its sign, the ReLU's mask; layer3.33.conv2's weight gradient
+//	layer3.33.conv2: layer3.33.bn2's normalised input
+//	layer3.33.bn2: its sign, the ReLU's mask; layer3.33.conv3's weight gradient
+//	layer3.33.conv3: layer3.33.bn3's normalised input
+//	layer3.33.bn3: its sign, the ReLU's mask; layer3.34.conv1's weight gradient
+//	layer3.34.conv1: layer3.34.bn1's normalised input
+//	layer3.34.bn1: its sign, the ReLU's mask; layer3.34.conv2's weight gradient
+//	layer3.34.conv2: layer3.34.bn2's normalised input
+//	layer3.34.bn2: its sign, the ReLU's mask; layer3.34.conv3's weight gradient
+//	layer3.34.conv3: layer3.34.bn3's normalised input
+//	layer3.34.bn3: its sign, the ReLU's mask; layer3.35.conv1's weight gradient
+//	layer3.35.conv1: layer3.35.bn1's normalised input
+//	layer3.35.bn1: its sign, the ReLU's mask; layer3.35.conv2's weight gradient
+//	layer3.35.conv2: layer3.35.bn2's normalised input
+//	layer3.35.bn2: its sign, the ReLU's mask; layer3.35.conv3's weight gradient
+//	layer3.35.conv3: layer3.35.bn3's normalised input
+//	layer3.35.bn3: its sign, the ReLU's mask; layer4.0.conv1's weight gradient; layer4.0.downsample.0's weight gradient
+//	layer4.0.conv1: layer4.0.bn1's normalised input
+//	layer4.0.bn1: its sign, the ReLU's mask; layer4.0.conv2's weight gradient
+//	layer4.0.conv2: layer4.0.bn2's normalised input
+//	layer4.0.bn2: its sign, the ReLU's mask; layer4.0.conv3's weight gradient
+//	layer4.0.conv3: layer4.0.bn3's normalised input
+//	layer4.0.downsample.0: layer4.0.downsample.1's normalised input
+//	layer4.0.downsample.1: nothing (forward only)
+//	layer4.0.bn3: its sign, the ReLU's mask; layer4.1.conv1's weight gradient
+//	layer4.1.conv1: layer4.1.bn1's normalised input
+//	layer4.1.bn1: its sign, the ReLU's mask; layer4.1.conv2's weight gradient
+//	layer4.1.conv2: layer4.1.bn2's normalised input
+//	layer4.1.bn2: its sign, the ReLU's mask; layer4.1.conv3's weight gradient
+//	layer4.1.conv3: layer4.1.bn3's normalised input
+//	layer4.1.bn3: its sign, the ReLU's mask; layer4.2.conv1's weight gradient
+//	layer4.2.conv1: layer4.2.bn1's normalised input
+//	layer4.2.bn1: its sign, the ReLU's mask; layer4.2.conv2's weight gradient
+//	layer4.2.conv2: layer4.2.bn2's normalised input
+//	layer4.2.bn2: its sign, the ReLU's mask; layer4.2.conv3's weight gradient
+//	layer4.2.conv3: layer4.2.bn3's normalised input
+//	layer4.2.bn3: its sign, the ReLU's mask
+//	avgpool: fc's weight gradient
+//	fc: the logits, for the loss and Logits
 func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
 			conv1:                 arena[0*batch : 802816*batch],
 			bn1:                   arena[802816*batch : 1605632*batch],
-			relu:                  arena[1605632*batch : 2408448*batch],
-			maxpool:               arena[15654912*batch : 15855616*batch],
-			layer1_0_conv1:        arena[15855616*batch : 16056320*batch],
-			layer1_0_bn1:          arena[802816*batch : 1003520*batch],
-			layer1_0_relu:         arena[16056320*batch : 16257024*batch],
-			layer1_0_conv2:        arena[16257024*batch : 16457728*batch],
-			layer1_0_bn2:          arena[802816*batch : 1003520*batch],
-			layer1_0_relu_2:       arena[16457728*batch : 16658432*batch],
-			layer1_0_conv3:        arena[802816*batch : 1605632*batch],
-			layer1_0_bn3:          arena[2408448*batch : 3211264*batch],
-			layer1_0_downsample_0: arena[3211264*batch : 4014080*batch],
-			layer1_0_downsample_1: arena[4014080*batch : 4816896*batch],
-			layer1_0_add:          arena[4816896*batch : 5619712*batch],
-			layer1_0_relu_3:       arena[2408448*batch : 3211264*batch],
-			layer1_1_conv1:        arena[16658432*batch : 16859136*batch],
-			layer1_1_bn1:          arena[4014080*batch : 4214784*batch],
-			layer1_1_relu:         arena[16859136*batch : 17059840*batch],
-			layer1_1_conv2:        arena[17059840*batch : 17260544*batch],
-			layer1_1_bn2:          arena[4014080*batch : 4214784*batch],
-			layer1_1_relu_2:       arena[17260544*batch : 17461248*batch],
-			layer1_1_conv3:        arena[4014080*batch : 4816896*batch],
+			maxpool:               arena[16056320*batch : 16257024*batch],
+			layer1_0_conv1:        arena[16257024*batch : 16457728*batch],
+			layer1_0_bn1:          arena[16457728*batch : 16658432*batch],
+			layer1_0_conv2:        arena[16658432*batch : 16859136*batch],
+			layer1_0_bn2:          arena[16859136*batch : 17059840*batch],
+			layer1_0_conv3:        arena[1605632*batch : 2408448*batch],
+			layer1_0_downsample_0: arena[2408448*batch : 3211264*batch],
+			layer1_0_downsample_1: arena[3211264*batch : 4014080*batch],
+			layer1_0_bn3:          arena[4014080*batch : 4816896*batch],
+			layer1_1_conv1:        arena[17059840*batch : 17260544*batch],
+			layer1_1_bn1:          arena[17260544*batch : 17461248*batch],
+			layer1_1_conv2:        arena[17461248*batch : 17661952*batch],
+			layer1_1_bn2:          arena[17661952*batch : 17862656*batch],
+			layer1_1_conv3:        arena[3211264*batch : 4014080*batch],
 			layer1_1_bn3:          arena[4816896*batch : 5619712*batch],
-			layer1_1_add:          arena[5619712*batch : 6422528*batch],
-			layer1_1_relu_3:       arena[4816896*batch : 5619712*batch],
-			layer1_2_conv1:        arena[17461248*batch : 17661952*batch],
-			layer1_2_bn1:          arena[5619712*batch : 5820416*batch],
-			layer1_2_relu:         arena[17661952*batch : 17862656*batch],
-			layer1_2_conv2:        arena[17862656*batch : 18063360*batch],
-			layer1_2_bn2:          arena[5619712*batch : 5820416*batch],
-			layer1_2_relu_2:       arena[18063360*batch : 18264064*batch],
+			layer1_2_conv1:        arena[17862656*batch : 18063360*batch],
+			layer1_2_bn1:          arena[18063360*batch : 18264064*batch],
+			layer1_2_conv2:        arena[18264064*batch : 18464768*batch],
+			layer1_2_bn2:          arena[18464768*batch : 18665472*batch],
 			layer1_2_conv3:        arena[5619712*batch : 6422528*batch],
 			layer1_2_bn3:          arena[6422528*batch : 7225344*batch],
-			layer1_2_add:          arena[7225344*batch : 8028160*batch],
-			layer1_2_relu_3:       arena[6422528*batch : 7225344*batch],
 			layer2_0_conv1:        arena[8028160*batch : 8429568*batch],
-			layer2_0_bn1:          arena[7225344*batch : 7626752*batch],
-			layer2_0_relu:         arena[8429568*batch : 8830976*batch],
-			layer2_0_conv2:        arena[32915456*batch : 33015808*batch],
-			layer2_0_bn2:          arena[7225344*batch : 7325696*batch],
-			layer2_0_relu_2:       arena[33015808*batch : 33116160*batch],
-			layer2_0_conv3:        arena[8830976*batch : 9232384*batch],
-			layer2_0_bn3:          arena[7225344*batch : 7626752*batch],
+			layer2_0_bn1:          arena[8429568*batch : 8830976*batch],
+			layer2_0_conv2:        arena[33116160*batch : 33216512*batch],
+			layer2_0_bn2:          arena[33216512*batch : 33316864*batch],
+			layer2_0_conv3:        arena[7225344*batch : 7626752*batch],
 			layer2_0_downsample_0: arena[7626752*batch : 8028160*batch],
-			layer2_0_downsample_1: arena[9232384*batch : 9633792*batch],
-			layer2_0_add:          arena[9633792*batch : 10035200*batch],
-			layer2_0_relu_3:       arena[7225344*batch : 7626752*batch],
-			layer2_1_conv1:        arena[33116160*batch : 33216512*batch],
-			layer2_1_bn1:          arena[9232384*batch : 9332736*batch],
-			layer2_1_relu:         arena[33216512*batch : 33316864*batch],
-			layer2_1_conv2:        arena[33316864*batch : 33417216*batch],
-			layer2_1_bn2:          arena[9232384*batch : 9332736*batch],
-			layer2_1_relu_2:       arena[33417216*batch : 33517568*batch],
-			layer2_1_conv3:        arena[9232384*batch : 9633792*batch],
+			layer2_0_downsample_1: arena[8830976*batch : 9232384*batch],
+			layer2_0_bn3:          arena[9232384*batch : 9633792*batch],
+			layer2_1_conv1:        arena[33316864*batch : 33417216*batch],
+			layer2_1_bn1:          arena[33417216*batch : 33517568*batch],
+			layer2_1_conv2:        arena[33517568*batch : 33617920*batch],
+			layer2_1_bn2:          arena[33617920*batch : 33718272*batch],
+			layer2_1_conv3:        arena[8830976*batch : 9232384*batch],
 			layer2_1_bn3:          arena[9633792*batch : 10035200*batch],
-			layer2_1_add:          arena[10035200*batch : 10436608*batch],
-			layer2_1_relu_3:       arena[9633792*batch : 10035200*batch],
-			layer2_2_conv1:        arena[33517568*batch : 33617920*batch],
-			layer2_2_bn1:          arena[10035200*batch : 10135552*batch],
-			layer2_2_relu:         arena[33617920*batch : 33718272*batch],
-			layer2_2_conv2:        arena[33718272*batch : 33818624*batch],
-			layer2_2_bn2:          arena[10035200*batch : 10135552*batch],
-			layer2_2_relu_2:       arena[33818624*batch : 33918976*batch],
+			layer2_2_conv1:        arena[33718272*batch : 33818624*batch],
+			layer2_2_bn1:          arena[33818624*batch : 33918976*batch],
+			layer2_2_conv2:        arena[33918976*batch : 34019328*batch],
+			layer2_2_bn2:          arena[34019328*batch : 34119680*batch],
 			layer2_2_conv3:        arena[10035200*batch : 10436608*batch],
 			layer2_2_bn3:          arena[10436608*batch : 10838016*batch],
-			layer2_2_add:          arena[10838016*batch : 11239424*batch],
-			layer2_2_relu_3:       arena[10436608*batch : 10838016*batch],
-			layer2_3_conv1:        arena[33918976*batch : 34019328*batch],
-			layer2_3_bn1:          arena[10838016*batch : 10938368*batch],
-			layer2_3_relu:         arena[34019328*batch : 34119680*batch],
-			layer2_3_conv2:        arena[34119680*batch : 34220032*batch],
-			layer2_3_bn2:          arena[10838016*batch : 10938368*batch],
-			layer2_3_relu_2:       arena[34220032*batch : 34320384*batch],
+			layer2_3_conv1:        arena[34119680*batch : 34220032*batch],
+			layer2_3_bn1:          arena[34220032*batch : 34320384*batch],
+			layer2_3_conv2:        arena[34320384*batch : 34420736*batch],
+			layer2_3_bn2:          arena[34420736*batch : 34521088*batch],
 			layer2_3_conv3:        arena[10838016*batch : 11239424*batch],
 			layer2_3_bn3:          arena[11239424*batch : 11640832*batch],
-			layer2_3_add:          arena[11640832*batch : 12042240*batch],
-			layer2_3_relu_3:       arena[11239424*batch : 11640832*batch],
-			layer2_4_conv1:        arena[34320384*batch : 34420736*batch],
-			layer2_4_bn1:          arena[11640832*batch : 11741184*batch],
-			layer2_4_relu:         arena[34420736*batch : 34521088*batch],
-			layer2_4_conv2:        arena[34521088*batch : 34621440*batch],
-			layer2_4_bn2:          arena[11640832*batch : 11741184*batch],
-			layer2_4_relu_2:       arena[34621440*batch : 34721792*batch],
+			layer2_4_conv1:        arena[34521088*batch : 34621440*batch],
+			layer2_4_bn1:          arena[34621440*batch : 34721792*batch],
+			layer2_4_conv2:        arena[34721792*batch : 34822144*batch],
+			layer2_4_bn2:          arena[34822144*batch : 34922496*batch],
 			layer2_4_conv3:        arena[11640832*batch : 12042240*batch],
 			layer2_4_bn3:          arena[12042240*batch : 12443648*batch],
-			layer2_4_add:          arena[12443648*batch : 12845056*batch],
-			layer2_4_relu_3:       arena[12042240*batch : 12443648*batch],
-			layer2_5_conv1:        arena[34721792*batch : 34822144*batch],
-			layer2_5_bn1:          arena[12443648*batch : 12544000*batch],
-			layer2_5_relu:         arena[34822144*batch : 34922496*batch],
-			layer2_5_conv2:        arena[34922496*batch : 35022848*batch],
-			layer2_5_bn2:          arena[12443648*batch : 12544000*batch],
-			layer2_5_relu_2:       arena[35022848*batch : 35123200*batch],
+			layer2_5_conv1:        arena[34922496*batch : 35022848*batch],
+			layer2_5_bn1:          arena[35022848*batch : 35123200*batch],
+			layer2_5_conv2:        arena[35123200*batch : 35223552*batch],
+			layer2_5_bn2:          arena[35223552*batch : 35323904*batch],
 			layer2_5_conv3:        arena[12443648*batch : 12845056*batch],
 			layer2_5_bn3:          arena[12845056*batch : 13246464*batch],
-			layer2_5_add:          arena[13246464*batch : 13647872*batch],
-			layer2_5_relu_3:       arena[12845056*batch : 13246464*batch],
-			layer2_6_conv1:        arena[35123200*batch : 35223552*batch],
-			layer2_6_bn1:          arena[13246464*batch : 13346816*batch],
-			layer2_6_relu:         arena[35223552*batch : 35323904*batch],
-			layer2_6_conv2:        arena[35323904*batch : 35424256*batch],
-			layer2_6_bn2:          arena[13246464*batch : 13346816*batch],
-			layer2_6_relu_2:       arena[35424256*batch : 35524608*batch],
+			layer2_6_conv1:        arena[35323904*batch : 35424256*batch],
+			layer2_6_bn1:          arena[35424256*batch : 35524608*batch],
+			layer2_6_conv2:        arena[35524608*batch : 35624960*batch],
+			layer2_6_bn2:          arena[35624960*batch : 35725312*batch],
 			layer2_6_conv3:        arena[13246464*batch : 13647872*batch],
 			layer2_6_bn3:          arena[13647872*batch : 14049280*batch],
-			layer2_6_add:          arena[14049280*batch : 14450688*batch],
-			layer2_6_relu_3:       arena[13647872*batch : 14049280*batch],
-			layer2_7_conv1:        arena[35524608*batch : 35624960*batch],
-			layer2_7_bn1:          arena[14049280*batch : 14149632*batch],
-			layer2_7_relu:         arena[35624960*batch : 35725312*batch],
-			layer2_7_conv2:        arena[35725312*batch : 35825664*batch],
-			layer2_7_bn2:          arena[14049280*batch : 14149632*batch],
-			layer2_7_relu_2:       arena[35825664*batch : 35926016*batch],
+			layer2_7_conv1:        arena[35725312*batch : 35825664*batch],
+			layer2_7_bn1:          arena[35825664*batch : 35926016*batch],
+			layer2_7_conv2:        arena[35926016*batch : 36026368*batch],
+			layer2_7_bn2:          arena[36026368*batch : 36126720*batch],
 			layer2_7_conv3:        arena[14049280*batch : 14450688*batch],
 			layer2_7_bn3:          arena[14450688*batch : 14852096*batch],
-			layer2_7_add:          arena[14852096*batch : 15253504*batch],
-			layer2_7_relu_3:       arena[14450688*batch : 14852096*batch],
 			layer3_0_conv1:        arena[15253504*batch : 15454208*batch],
 			layer3_0_bn1:          arena[15454208*batch : 15654912*batch],
-			layer3_0_relu:         arena[18264064*batch : 18464768*batch],
-			layer3_0_conv2:        arena[36628480*batch : 36678656*batch],
-			layer3_0_bn2:          arena[15454208*batch : 15504384*batch],
-			layer3_0_relu_2:       arena[36678656*batch : 36728832*batch],
-			layer3_0_conv3:        arena[15454208*batch : 15654912*batch],
-			layer3_0_bn3:          arena[14852096*batch : 15052800*batch],
+			layer3_0_conv2:        arena[36728832*batch : 36779008*batch],
+			layer3_0_bn2:          arena[36779008*batch : 36829184*batch],
+			layer3_0_conv3:        arena[14852096*batch : 15052800*batch],
 			layer3_0_downsample_0: arena[15052800*batch : 15253504*batch],
-			layer3_0_downsample_1: arena[18464768*batch : 18665472*batch],
-			layer3_0_add:          arena[18665472*batch : 18866176*batch],
-			layer3_0_relu_3:       arena[14852096*batch : 15052800*batch],
-			layer3_1_conv1:        arena[36728832*batch : 36779008*batch],
-			layer3_1_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_1_relu:         arena[36779008*batch : 36829184*batch],
-			layer3_1_conv2:        arena[36829184*batch : 36879360*batch],
-			layer3_1_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_1_relu_2:       arena[36879360*batch : 36929536*batch],
-			layer3_1_conv3:        arena[18464768*batch : 18665472*batch],
+			layer3_0_downsample_1: arena[15654912*batch : 15855616*batch],
+			layer3_0_bn3:          arena[15855616*batch : 16056320*batch],
+			layer3_1_conv1:        arena[36829184*batch : 36879360*batch],
+			layer3_1_bn1:          arena[36879360*batch : 36929536*batch],
+			layer3_1_conv2:        arena[36929536*batch : 36979712*batch],
+			layer3_1_bn2:          arena[36979712*batch : 37029888*batch],
+			layer3_1_conv3:        arena[15654912*batch : 15855616*batch],
 			layer3_1_bn3:          arena[18665472*batch : 18866176*batch],
-			layer3_1_add:          arena[18866176*batch : 19066880*batch],
-			layer3_1_relu_3:       arena[18665472*batch : 18866176*batch],
-			layer3_2_conv1:        arena[36929536*batch : 36979712*batch],
-			layer3_2_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_2_relu:         arena[36979712*batch : 37029888*batch],
-			layer3_2_conv2:        arena[37029888*batch : 37080064*batch],
-			layer3_2_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_2_relu_2:       arena[37080064*batch : 37130240*batch],
+			layer3_2_conv1:        arena[37029888*batch : 37080064*batch],
+			layer3_2_bn1:          arena[37080064*batch : 37130240*batch],
+			layer3_2_conv2:        arena[37130240*batch : 37180416*batch],
+			layer3_2_bn2:          arena[37180416*batch : 37230592*batch],
 			layer3_2_conv3:        arena[18866176*batch : 19066880*batch],
 			layer3_2_bn3:          arena[19066880*batch : 19267584*batch],
-			layer3_2_add:          arena[19267584*batch : 19468288*batch],
-			layer3_2_relu_3:       arena[19066880*batch : 19267584*batch],
-			layer3_3_conv1:        arena[37130240*batch : 37180416*batch],
-			layer3_3_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_3_relu:         arena[37180416*batch : 37230592*batch],
-			layer3_3_conv2:        arena[37230592*batch : 37280768*batch],
-			layer3_3_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_3_relu_2:       arena[37280768*batch : 37330944*batch],
+			layer3_3_conv1:        arena[37230592*batch : 37280768*batch],
+			layer3_3_bn1:          arena[37280768*batch : 37330944*batch],
+			layer3_3_conv2:        arena[37330944*batch : 37381120*batch],
+			layer3_3_bn2:          arena[37381120*batch : 37431296*batch],
 			layer3_3_conv3:        arena[19267584*batch : 19468288*batch],
 			layer3_3_bn3:          arena[19468288*batch : 19668992*batch],
-			layer3_3_add:          arena[19668992*batch : 19869696*batch],
-			layer3_3_relu_3:       arena[19468288*batch : 19668992*batch],
-			layer3_4_conv1:        arena[37330944*batch : 37381120*batch],
-			layer3_4_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_4_relu:         arena[37381120*batch : 37431296*batch],
-			layer3_4_conv2:        arena[37431296*batch : 37481472*batch],
-			layer3_4_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_4_relu_2:       arena[37481472*batch : 37531648*batch],
+			layer3_4_conv1:        arena[37431296*batch : 37481472*batch],
+			layer3_4_bn1:          arena[37481472*batch : 37531648*batch],
+			layer3_4_conv2:        arena[37531648*batch : 37581824*batch],
+			layer3_4_bn2:          arena[37581824*batch : 37632000*batch],
 			layer3_4_conv3:        arena[19668992*batch : 19869696*batch],
 			layer3_4_bn3:          arena[19869696*batch : 20070400*batch],
-			layer3_4_add:          arena[20070400*batch : 20271104*batch],
-			layer3_4_relu_3:       arena[19869696*batch : 20070400*batch],
-			layer3_5_conv1:        arena[37531648*batch : 37581824*batch],
-			layer3_5_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_5_relu:         arena[37581824*batch : 37632000*batch],
-			layer3_5_conv2:        arena[37632000*batch : 37682176*batch],
-			layer3_5_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_5_relu_2:       arena[37682176*batch : 37732352*batch],
+			layer3_5_conv1:        arena[37632000*batch : 37682176*batch],
+			layer3_5_bn1:          arena[37682176*batch : 37732352*batch],
+			layer3_5_conv2:        arena[37732352*batch : 37782528*batch],
+			layer3_5_bn2:          arena[37782528*batch : 37832704*batch],
 			layer3_5_conv3:        arena[20070400*batch : 20271104*batch],
 			layer3_5_bn3:          arena[20271104*batch : 20471808*batch],
-			layer3_5_add:          arena[20471808*batch : 20672512*batch],
-			layer3_5_relu_3:       arena[20271104*batch : 20471808*batch],
-			layer3_6_conv1:        arena[37732352*batch : 37782528*batch],
-			layer3_6_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_6_relu:         arena[37782528*batch : 37832704*batch],
-			layer3_6_conv2:        arena[37832704*batch : 37882880*batch],
-			layer3_6_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_6_relu_2:       arena[37882880*batch : 37933056*batch],
+			layer3_6_conv1:        arena[37832704*batch : 37882880*batch],
+			layer3_6_bn1:          arena[37882880*batch : 37933056*batch],
+			layer3_6_conv2:        arena[37933056*batch : 37983232*batch],
+			layer3_6_bn2:          arena[37983232*batch : 38033408*batch],
 			layer3_6_conv3:        arena[20471808*batch : 20672512*batch],
 			layer3_6_bn3:          arena[20672512*batch : 20873216*batch],
-			layer3_6_add:          arena[20873216*batch : 21073920*batch],
-			layer3_6_relu_3:       arena[20672512*batch : 20873216*batch],
-			layer3_7_conv1:        arena[37933056*batch : 37983232*batch],
-			layer3_7_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_7_relu:         arena[37983232*batch : 38033408*batch],
-			layer3_7_conv2:        arena[38033408*batch : 38083584*batch],
-			layer3_7_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_7_relu_2:       arena[38083584*batch : 38133760*batch],
+			layer3_7_conv1:        arena[38033408*batch : 38083584*batch],
+			layer3_7_bn1:          arena[38083584*batch : 38133760*batch],
+			layer3_7_conv2:        arena[38133760*batch : 38183936*batch],
+			layer3_7_bn2:          arena[38183936*batch : 38234112*batch],
 			layer3_7_conv3:        arena[20873216*batch : 21073920*batch],
 			layer3_7_bn3:          arena[21073920*batch : 21274624*batch],
-			layer3_7_add:          arena[21274624*batch : 21475328*batch],
-			layer3_7_relu_3:       arena[21073920*batch : 21274624*batch],
-			layer3_8_conv1:        arena[38133760*batch : 38183936*batch],
-			layer3_8_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_8_relu:         arena[38183936*batch : 38234112*batch],
-			layer3_8_conv2:        arena[38234112*batch : 38284288*batch],
-			layer3_8_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_8_relu_2:       arena[38284288*batch : 38334464*batch],
+			layer3_8_conv1:        arena[38234112*batch : 38284288*batch],
+			layer3_8_bn1:          arena[38284288*batch : 38334464*batch],
+			layer3_8_conv2:        arena[38334464*batch : 38384640*batch],
+			layer3_8_bn2:          arena[38384640*batch : 38434816*batch],
 			layer3_8_conv3:        arena[21274624*batch : 21475328*batch],
 			layer3_8_bn3:          arena[21475328*batch : 21676032*batch],
-			layer3_8_add:          arena[21676032*batch : 21876736*batch],
-			layer3_8_relu_3:       arena[21475328*batch : 21676032*batch],
-			layer3_9_conv1:        arena[38334464*batch : 38384640*batch],
-			layer3_9_bn1:          arena[35926016*batch : 35976192*batch],
-			layer3_9_relu:         arena[38384640*batch : 38434816*batch],
-			layer3_9_conv2:        arena[38434816*batch : 38484992*batch],
-			layer3_9_bn2:          arena[35926016*batch : 35976192*batch],
-			layer3_9_relu_2:       arena[38484992*batch : 38535168*batch],
+			layer3_9_conv1:        arena[38434816*batch : 38484992*batch],
+			layer3_9_bn1:          arena[38484992*batch : 38535168*batch],
+			layer3_9_conv2:        arena[38535168*batch : 38585344*batch],
+			layer3_9_bn2:          arena[38585344*batch : 38635520*batch],
 			layer3_9_conv3:        arena[21676032*batch : 21876736*batch],
 			layer3_9_bn3:          arena[21876736*batch : 22077440*batch],
-			layer3_9_add:          arena[22077440*batch : 22278144*batch],
-			layer3_9_relu_3:       arena[21876736*batch : 22077440*batch],
-			layer3_10_conv1:       arena[38535168*batch : 38585344*batch],
-			layer3_10_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_10_relu:        arena[38585344*batch : 38635520*batch],
-			layer3_10_conv2:       arena[38635520*batch : 38685696*batch],
-			layer3_10_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_10_relu_2:      arena[38685696*batch : 38735872*batch],
+			layer3_10_conv1:       arena[38635520*batch : 38685696*batch],
+			layer3_10_bn1:         arena[38685696*batch : 38735872*batch],
+			layer3_10_conv2:       arena[38735872*batch : 38786048*batch],
+			layer3_10_bn2:         arena[38786048*batch : 38836224*batch],
 			layer3_10_conv3:       arena[22077440*batch : 22278144*batch],
 			layer3_10_bn3:         arena[22278144*batch : 22478848*batch],
-			layer3_10_add:         arena[22478848*batch : 22679552*batch],
-			layer3_10_relu_3:      arena[22278144*batch : 22478848*batch],
-			layer3_11_conv1:       arena[38735872*batch : 38786048*batch],
-			layer3_11_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_11_relu:        arena[38786048*batch : 38836224*batch],
-			layer3_11_conv2:       arena[38836224*batch : 38886400*batch],
-			layer3_11_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_11_relu_2:      arena[38886400*batch : 38936576*batch],
+			layer3_11_conv1:       arena[38836224*batch : 38886400*batch],
+			layer3_11_bn1:         arena[38886400*batch : 38936576*batch],
+			layer3_11_conv2:       arena[38936576*batch : 38986752*batch],
+			layer3_11_bn2:         arena[38986752*batch : 39036928*batch],
 			layer3_11_conv3:       arena[22478848*batch : 22679552*batch],
 			layer3_11_bn3:         arena[22679552*batch : 22880256*batch],
-			layer3_11_add:         arena[22880256*batch : 23080960*batch],
-			layer3_11_relu_3:      arena[22679552*batch : 22880256*batch],
-			layer3_12_conv1:       arena[38936576*batch : 38986752*batch],
-			layer3_12_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_12_relu:        arena[38986752*batch : 39036928*batch],
-			layer3_12_conv2:       arena[39036928*batch : 39087104*batch],
-			layer3_12_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_12_relu_2:      arena[39087104*batch : 39137280*batch],
+			layer3_12_conv1:       arena[39036928*batch : 39087104*batch],
+			layer3_12_bn1:         arena[39087104*batch : 39137280*batch],
+			layer3_12_conv2:       arena[39137280*batch : 39187456*batch],
+			layer3_12_bn2:         arena[39187456*batch : 39237632*batch],
 			layer3_12_conv3:       arena[22880256*batch : 23080960*batch],
 			layer3_12_bn3:         arena[23080960*batch : 23281664*batch],
-			layer3_12_add:         arena[23281664*batch : 23482368*batch],
-			layer3_12_relu_3:      arena[23080960*batch : 23281664*batch],
-			layer3_13_conv1:       arena[39137280*batch : 39187456*batch],
-			layer3_13_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_13_relu:        arena[39187456*batch : 39237632*batch],
-			layer3_13_conv2:       arena[39237632*batch : 39287808*batch],
-			layer3_13_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_13_relu_2:      arena[39287808*batch : 39337984*batch],
+			layer3_13_conv1:       arena[39237632*batch : 39287808*batch],
+			layer3_13_bn1:         arena[39287808*batch : 39337984*batch],
+			layer3_13_conv2:       arena[39337984*batch : 39388160*batch],
+			layer3_13_bn2:         arena[39388160*batch : 39438336*batch],
 			layer3_13_conv3:       arena[23281664*batch : 23482368*batch],
 			layer3_13_bn3:         arena[23482368*batch : 23683072*batch],
-			layer3_13_add:         arena[23683072*batch : 23883776*batch],
-			layer3_13_relu_3:      arena[23482368*batch : 23683072*batch],
-			layer3_14_conv1:       arena[39337984*batch : 39388160*batch],
-			layer3_14_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_14_relu:        arena[39388160*batch : 39438336*batch],
-			layer3_14_conv2:       arena[39438336*batch : 39488512*batch],
-			layer3_14_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_14_relu_2:      arena[39488512*batch : 39538688*batch],
+			layer3_14_conv1:       arena[39438336*batch : 39488512*batch],
+			layer3_14_bn1:         arena[39488512*batch : 39538688*batch],
+			layer3_14_conv2:       arena[39538688*batch : 39588864*batch],
+			layer3_14_bn2:         arena[39588864*batch : 39639040*batch],
 			layer3_14_conv3:       arena[23683072*batch : 23883776*batch],
 			layer3_14_bn3:         arena[23883776*batch : 24084480*batch],
-			layer3_14_add:         arena[24084480*batch : 24285184*batch],
-			layer3_14_relu_3:      arena[23883776*batch : 24084480*batch],
-			layer3_15_conv1:       arena[39538688*batch : 39588864*batch],
-			layer3_15_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_15_relu:        arena[39588864*batch : 39639040*batch],
-			layer3_15_conv2:       arena[39639040*batch : 39689216*batch],
-			layer3_15_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_15_relu_2:      arena[39689216*batch : 39739392*batch],
+			layer3_15_conv1:       arena[39639040*batch : 39689216*batch],
+			layer3_15_bn1:         arena[39689216*batch : 39739392*batch],
+			layer3_15_conv2:       arena[39739392*batch : 39789568*batch],
+			layer3_15_bn2:         arena[39789568*batch : 39839744*batch],
 			layer3_15_conv3:       arena[24084480*batch : 24285184*batch],
 			layer3_15_bn3:         arena[24285184*batch : 24485888*batch],
-			layer3_15_add:         arena[24485888*batch : 24686592*batch],
-			layer3_15_relu_3:      arena[24285184*batch : 24485888*batch],
-			layer3_16_conv1:       arena[39739392*batch : 39789568*batch],
-			layer3_16_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_16_relu:        arena[39789568*batch : 39839744*batch],
-			layer3_16_conv2:       arena[39839744*batch : 39889920*batch],
-			layer3_16_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_16_relu_2:      arena[39889920*batch : 39940096*batch],
+			layer3_16_conv1:       arena[39839744*batch : 39889920*batch],
+			layer3_16_bn1:         arena[39889920*batch : 39940096*batch],
+			layer3_16_conv2:       arena[39940096*batch : 39990272*batch],
+			layer3_16_bn2:         arena[39990272*batch : 40040448*batch],
 			layer3_16_conv3:       arena[24485888*batch : 24686592*batch],
 			layer3_16_bn3:         arena[24686592*batch : 24887296*batch],
-			layer3_16_add:         arena[24887296*batch : 25088000*batch],
-			layer3_16_relu_3:      arena[24686592*batch : 24887296*batch],
-			layer3_17_conv1:       arena[39940096*batch : 39990272*batch],
-			layer3_17_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_17_relu:        arena[39990272*batch : 40040448*batch],
-			layer3_17_conv2:       arena[40040448*batch : 40090624*batch],
-			layer3_17_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_17_relu_2:      arena[40090624*batch : 40140800*batch],
+			layer3_17_conv1:       arena[40040448*batch : 40090624*batch],
+			layer3_17_bn1:         arena[40090624*batch : 40140800*batch],
+			layer3_17_conv2:       arena[40140800*batch : 40190976*batch],
+			layer3_17_bn2:         arena[40190976*batch : 40241152*batch],
 			layer3_17_conv3:       arena[24887296*batch : 25088000*batch],
 			layer3_17_bn3:         arena[25088000*batch : 25288704*batch],
-			layer3_17_add:         arena[25288704*batch : 25489408*batch],
-			layer3_17_relu_3:      arena[25088000*batch : 25288704*batch],
-			layer3_18_conv1:       arena[40140800*batch : 40190976*batch],
-			layer3_18_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_18_relu:        arena[40190976*batch : 40241152*batch],
-			layer3_18_conv2:       arena[40241152*batch : 40291328*batch],
-			layer3_18_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_18_relu_2:      arena[40291328*batch : 40341504*batch],
+			layer3_18_conv1:       arena[40241152*batch : 40291328*batch],
+			layer3_18_bn1:         arena[40291328*batch : 40341504*batch],
+			layer3_18_conv2:       arena[40341504*batch : 40391680*batch],
+			layer3_18_bn2:         arena[40391680*batch : 40441856*batch],
 			layer3_18_conv3:       arena[25288704*batch : 25489408*batch],
 			layer3_18_bn3:         arena[25489408*batch : 25690112*batch],
-			layer3_18_add:         arena[25690112*batch : 25890816*batch],
-			layer3_18_relu_3:      arena[25489408*batch : 25690112*batch],
-			layer3_19_conv1:       arena[40341504*batch : 40391680*batch],
-			layer3_19_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_19_relu:        arena[40391680*batch : 40441856*batch],
-			layer3_19_conv2:       arena[40441856*batch : 40492032*batch],
-			layer3_19_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_19_relu_2:      arena[40492032*batch : 40542208*batch],
+			layer3_19_conv1:       arena[40441856*batch : 40492032*batch],
+			layer3_19_bn1:         arena[40492032*batch : 40542208*batch],
+			layer3_19_conv2:       arena[40542208*batch : 40592384*batch],
+			layer3_19_bn2:         arena[40592384*batch : 40642560*batch],
 			layer3_19_conv3:       arena[25690112*batch : 25890816*batch],
 			layer3_19_bn3:         arena[25890816*batch : 26091520*batch],
-			layer3_19_add:         arena[26091520*batch : 26292224*batch],
-			layer3_19_relu_3:      arena[25890816*batch : 26091520*batch],
-			layer3_20_conv1:       arena[40542208*batch : 40592384*batch],
-			layer3_20_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_20_relu:        arena[40592384*batch : 40642560*batch],
-			layer3_20_conv2:       arena[40642560*batch : 40692736*batch],
-			layer3_20_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_20_relu_2:      arena[40692736*batch : 40742912*batch],
+			layer3_20_conv1:       arena[40642560*batch : 40692736*batch],
+			layer3_20_bn1:         arena[40692736*batch : 40742912*batch],
+			layer3_20_conv2:       arena[40742912*batch : 40793088*batch],
+			layer3_20_bn2:         arena[40793088*batch : 40843264*batch],
 			layer3_20_conv3:       arena[26091520*batch : 26292224*batch],
 			layer3_20_bn3:         arena[26292224*batch : 26492928*batch],
-			layer3_20_add:         arena[26492928*batch : 26693632*batch],
-			layer3_20_relu_3:      arena[26292224*batch : 26492928*batch],
-			layer3_21_conv1:       arena[40742912*batch : 40793088*batch],
-			layer3_21_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_21_relu:        arena[40793088*batch : 40843264*batch],
-			layer3_21_conv2:       arena[40843264*batch : 40893440*batch],
-			layer3_21_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_21_relu_2:      arena[40893440*batch : 40943616*batch],
+			layer3_21_conv1:       arena[40843264*batch : 40893440*batch],
+			layer3_21_bn1:         arena[40893440*batch : 40943616*batch],
+			layer3_21_conv2:       arena[40943616*batch : 40993792*batch],
+			layer3_21_bn2:         arena[40993792*batch : 41043968*batch],
 			layer3_21_conv3:       arena[26492928*batch : 26693632*batch],
 			layer3_21_bn3:         arena[26693632*batch : 26894336*batch],
-			layer3_21_add:         arena[26894336*batch : 27095040*batch],
-			layer3_21_relu_3:      arena[26693632*batch : 26894336*batch],
-			layer3_22_conv1:       arena[40943616*batch : 40993792*batch],
-			layer3_22_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_22_relu:        arena[40993792*batch : 41043968*batch],
-			layer3_22_conv2:       arena[41043968*batch : 41094144*batch],
-			layer3_22_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_22_relu_2:      arena[41094144*batch : 41144320*batch],
+			layer3_22_conv1:       arena[41043968*batch : 41094144*batch],
+			layer3_22_bn1:         arena[41094144*batch : 41144320*batch],
+			layer3_22_conv2:       arena[41144320*batch : 41194496*batch],
+			layer3_22_bn2:         arena[41194496*batch : 41244672*batch],
 			layer3_22_conv3:       arena[26894336*batch : 27095040*batch],
 			layer3_22_bn3:         arena[27095040*batch : 27295744*batch],
-			layer3_22_add:         arena[27295744*batch : 27496448*batch],
-			layer3_22_relu_3:      arena[27095040*batch : 27295744*batch],
-			layer3_23_conv1:       arena[41144320*batch : 41194496*batch],
-			layer3_23_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_23_relu:        arena[41194496*batch : 41244672*batch],
-			layer3_23_conv2:       arena[41244672*batch : 41294848*batch],
-			layer3_23_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_23_relu_2:      arena[41294848*batch : 41345024*batch],
+			layer3_23_conv1:       arena[41244672*batch : 41294848*batch],
+			layer3_23_bn1:         arena[41294848*batch : 41345024*batch],
+			layer3_23_conv2:       arena[41345024*batch : 41395200*batch],
+			layer3_23_bn2:         arena[41395200*batch : 41445376*batch],
 			layer3_23_conv3:       arena[27295744*batch : 27496448*batch],
 			layer3_23_bn3:         arena[27496448*batch : 27697152*batch],
-			layer3_23_add:         arena[27697152*batch : 27897856*batch],
-			layer3_23_relu_3:      arena[27496448*batch : 27697152*batch],
-			layer3_24_conv1:       arena[41345024*batch : 41395200*batch],
-			layer3_24_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_24_relu:        arena[41395200*batch : 41445376*batch],
-			layer3_24_conv2:       arena[41445376*batch : 41495552*batch],
-			layer3_24_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_24_relu_2:      arena[41495552*batch : 41545728*batch],
+			layer3_24_conv1:       arena[41445376*batch : 41495552*batch],
+			layer3_24_bn1:         arena[41495552*batch : 41545728*batch],
+			layer3_24_conv2:       arena[41545728*batch : 41595904*batch],
+			layer3_24_bn2:         arena[41595904*batch : 41646080*batch],
 			layer3_24_conv3:       arena[27697152*batch : 27897856*batch],
 			layer3_24_bn3:         arena[27897856*batch : 28098560*batch],
-			layer3_24_add:         arena[28098560*batch : 28299264*batch],
-			layer3_24_relu_3:      arena[27897856*batch : 28098560*batch],
-			layer3_25_conv1:       arena[41545728*batch : 41595904*batch],
-			layer3_25_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_25_relu:        arena[41595904*batch : 41646080*batch],
-			layer3_25_conv2:       arena[41646080*batch : 41696256*batch],
-			layer3_25_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_25_relu_2:      arena[41696256*batch : 41746432*batch],
+			layer3_25_conv1:       arena[41646080*batch : 41696256*batch],
+			layer3_25_bn1:         arena[41696256*batch : 41746432*batch],
+			layer3_25_conv2:       arena[41746432*batch : 41796608*batch],
+			layer3_25_bn2:         arena[41796608*batch : 41846784*batch],
 			layer3_25_conv3:       arena[28098560*batch : 28299264*batch],
 			layer3_25_bn3:         arena[28299264*batch : 28499968*batch],
-			layer3_25_add:         arena[28499968*batch : 28700672*batch],
-			layer3_25_relu_3:      arena[28299264*batch : 28499968*batch],
-			layer3_26_conv1:       arena[41746432*batch : 41796608*batch],
-			layer3_26_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_26_relu:        arena[41796608*batch : 41846784*batch],
-			layer3_26_conv2:       arena[41846784*batch : 41896960*batch],
-			layer3_26_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_26_relu_2:      arena[41896960*batch : 41947136*batch],
+			layer3_26_conv1:       arena[41846784*batch : 41896960*batch],
+			layer3_26_bn1:         arena[41896960*batch : 41947136*batch],
+			layer3_26_conv2:       arena[41947136*batch : 41997312*batch],
+			layer3_26_bn2:         arena[41997312*batch : 42047488*batch],
 			layer3_26_conv3:       arena[28499968*batch : 28700672*batch],
 			layer3_26_bn3:         arena[28700672*batch : 28901376*batch],
-			layer3_26_add:         arena[28901376*batch : 29102080*batch],
-			layer3_26_relu_3:      arena[28700672*batch : 28901376*batch],
-			layer3_27_conv1:       arena[41947136*batch : 41997312*batch],
-			layer3_27_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_27_relu:        arena[41997312*batch : 42047488*batch],
-			layer3_27_conv2:       arena[42047488*batch : 42097664*batch],
-			layer3_27_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_27_relu_2:      arena[42097664*batch : 42147840*batch],
+			layer3_27_conv1:       arena[42047488*batch : 42097664*batch],
+			layer3_27_bn1:         arena[42097664*batch : 42147840*batch],
+			layer3_27_conv2:       arena[42147840*batch : 42198016*batch],
+			layer3_27_bn2:         arena[42198016*batch : 42248192*batch],
 			layer3_27_conv3:       arena[28901376*batch : 29102080*batch],
 			layer3_27_bn3:         arena[29102080*batch : 29302784*batch],
-			layer3_27_add:         arena[29302784*batch : 29503488*batch],
-			layer3_27_relu_3:      arena[29102080*batch : 29302784*batch],
-			layer3_28_conv1:       arena[42147840*batch : 42198016*batch],
-			layer3_28_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_28_relu:        arena[42198016*batch : 42248192*batch],
-			layer3_28_conv2:       arena[42248192*batch : 42298368*batch],
-			layer3_28_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_28_relu_2:      arena[42298368*batch : 42348544*batch],
+			layer3_28_conv1:       arena[42248192*batch : 42298368*batch],
+			layer3_28_bn1:         arena[42298368*batch : 42348544*batch],
+			layer3_28_conv2:       arena[42348544*batch : 42398720*batch],
+			layer3_28_bn2:         arena[42398720*batch : 42448896*batch],
 			layer3_28_conv3:       arena[29302784*batch : 29503488*batch],
 			layer3_28_bn3:         arena[29503488*batch : 29704192*batch],
-			layer3_28_add:         arena[29704192*batch : 29904896*batch],
-			layer3_28_relu_3:      arena[29503488*batch : 29704192*batch],
-			layer3_29_conv1:       arena[42348544*batch : 42398720*batch],
-			layer3_29_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_29_relu:        arena[42398720*batch : 42448896*batch],
-			layer3_29_conv2:       arena[42448896*batch : 42499072*batch],
-			layer3_29_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_29_relu_2:      arena[42499072*batch : 42549248*batch],
+			layer3_29_conv1:       arena[42448896*batch : 42499072*batch],
+			layer3_29_bn1:         arena[42499072*batch : 42549248*batch],
+			layer3_29_conv2:       arena[42549248*batch : 42599424*batch],
+			layer3_29_bn2:         arena[42599424*batch : 42649600*batch],
 			layer3_29_conv3:       arena[29704192*batch : 29904896*batch],
 			layer3_29_bn3:         arena[29904896*batch : 30105600*batch],
-			layer3_29_add:         arena[30105600*batch : 30306304*batch],
-			layer3_29_relu_3:      arena[29904896*batch : 30105600*batch],
-			layer3_30_conv1:       arena[42549248*batch : 42599424*batch],
-			layer3_30_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_30_relu:        arena[42599424*batch : 42649600*batch],
-			layer3_30_conv2:       arena[42649600*batch : 42699776*batch],
-			layer3_30_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_30_relu_2:      arena[42699776*batch : 42749952*batch],
+			layer3_30_conv1:       arena[42649600*batch : 42699776*batch],
+			layer3_30_bn1:         arena[42699776*batch : 42749952*batch],
+			layer3_30_conv2:       arena[42749952*batch : 42800128*batch],
+			layer3_30_bn2:         arena[42800128*batch : 42850304*batch],
 			layer3_30_conv3:       arena[30105600*batch : 30306304*batch],
 			layer3_30_bn3:         arena[30306304*batch : 30507008*batch],
-			layer3_30_add:         arena[30507008*batch : 30707712*batch],
-			layer3_30_relu_3:      arena[30306304*batch : 30507008*batch],
-			layer3_31_conv1:       arena[42749952*batch : 42800128*batch],
-			layer3_31_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_31_relu:        arena[42800128*batch : 42850304*batch],
-			layer3_31_conv2:       arena[42850304*batch : 42900480*batch],
-			layer3_31_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_31_relu_2:      arena[42900480*batch : 42950656*batch],
+			layer3_31_conv1:       arena[42850304*batch : 42900480*batch],
+			layer3_31_bn1:         arena[42900480*batch : 42950656*batch],
+			layer3_31_conv2:       arena[42950656*batch : 43000832*batch],
+			layer3_31_bn2:         arena[43000832*batch : 43051008*batch],
 			layer3_31_conv3:       arena[30507008*batch : 30707712*batch],
 			layer3_31_bn3:         arena[30707712*batch : 30908416*batch],
-			layer3_31_add:         arena[30908416*batch : 31109120*batch],
-			layer3_31_relu_3:      arena[30707712*batch : 30908416*batch],
-			layer3_32_conv1:       arena[42950656*batch : 43000832*batch],
-			layer3_32_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_32_relu:        arena[43000832*batch : 43051008*batch],
-			layer3_32_conv2:       arena[43051008*batch : 43101184*batch],
-			layer3_32_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_32_relu_2:      arena[43101184*batch : 43151360*batch],
+			layer3_32_conv1:       arena[43051008*batch : 43101184*batch],
+			layer3_32_bn1:         arena[43101184*batch : 43151360*batch],
+			layer3_32_conv2:       arena[43151360*batch : 43201536*batch],
+			layer3_32_bn2:         arena[43201536*batch : 43251712*batch],
 			layer3_32_conv3:       arena[30908416*batch : 31109120*batch],
 			layer3_32_bn3:         arena[31109120*batch : 31309824*batch],
-			layer3_32_add:         arena[31309824*batch : 31510528*batch],
-			layer3_32_relu_3:      arena[31109120*batch : 31309824*batch],
-			layer3_33_conv1:       arena[43151360*batch : 43201536*batch],
-			layer3_33_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_33_relu:        arena[43201536*batch : 43251712*batch],
-			layer3_33_conv2:       arena[43251712*batch : 43301888*batch],
-			layer3_33_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_33_relu_2:      arena[43301888*batch : 43352064*batch],
+			layer3_33_conv1:       arena[43251712*batch : 43301888*batch],
+			layer3_33_bn1:         arena[43301888*batch : 43352064*batch],
+			layer3_33_conv2:       arena[43352064*batch : 43402240*batch],
+			layer3_33_bn2:         arena[43402240*batch : 43452416*batch],
 			layer3_33_conv3:       arena[31309824*batch : 31510528*batch],
 			layer3_33_bn3:         arena[31510528*batch : 31711232*batch],
-			layer3_33_add:         arena[31711232*batch : 31911936*batch],
-			layer3_33_relu_3:      arena[31510528*batch : 31711232*batch],
-			layer3_34_conv1:       arena[43352064*batch : 43402240*batch],
-			layer3_34_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_34_relu:        arena[43402240*batch : 43452416*batch],
-			layer3_34_conv2:       arena[43452416*batch : 43502592*batch],
-			layer3_34_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_34_relu_2:      arena[43502592*batch : 43552768*batch],
+			layer3_34_conv1:       arena[43452416*batch : 43502592*batch],
+			layer3_34_bn1:         arena[43502592*batch : 43552768*batch],
+			layer3_34_conv2:       arena[43552768*batch : 43602944*batch],
+			layer3_34_bn2:         arena[43602944*batch : 43653120*batch],
 			layer3_34_conv3:       arena[31711232*batch : 31911936*batch],
 			layer3_34_bn3:         arena[31911936*batch : 32112640*batch],
-			layer3_34_add:         arena[32112640*batch : 32313344*batch],
-			layer3_34_relu_3:      arena[31911936*batch : 32112640*batch],
-			layer3_35_conv1:       arena[43552768*batch : 43602944*batch],
-			layer3_35_bn1:         arena[35926016*batch : 35976192*batch],
-			layer3_35_relu:        arena[43602944*batch : 43653120*batch],
-			layer3_35_conv2:       arena[43653120*batch : 43703296*batch],
-			layer3_35_bn2:         arena[35926016*batch : 35976192*batch],
-			layer3_35_relu_2:      arena[43703296*batch : 43753472*batch],
+			layer3_35_conv1:       arena[43653120*batch : 43703296*batch],
+			layer3_35_bn1:         arena[43703296*batch : 43753472*batch],
+			layer3_35_conv2:       arena[43753472*batch : 43803648*batch],
+			layer3_35_bn2:         arena[43803648*batch : 43853824*batch],
 			layer3_35_conv3:       arena[32112640*batch : 32313344*batch],
 			layer3_35_bn3:         arena[32313344*batch : 32514048*batch],
-			layer3_35_add:         arena[32514048*batch : 32714752*batch],
-			layer3_35_relu_3:      arena[32313344*batch : 32514048*batch],
 			layer4_0_conv1:        arena[32714752*batch : 32815104*batch],
 			layer4_0_bn1:          arena[32815104*batch : 32915456*batch],
-			layer4_0_relu:         arena[35926016*batch : 36026368*batch],
-			layer4_0_conv2:        arena[43753472*batch : 43778560*batch],
-			layer4_0_bn2:          arena[32815104*batch : 32840192*batch],
-			layer4_0_relu_2:       arena[43778560*batch : 43803648*batch],
-			layer4_0_conv3:        arena[32815104*batch : 32915456*batch],
-			layer4_0_bn3:          arena[32514048*batch : 32614400*batch],
+			layer4_0_conv2:        arena[43853824*batch : 43878912*batch],
+			layer4_0_bn2:          arena[43878912*batch : 43904000*batch],
+			layer4_0_conv3:        arena[32514048*batch : 32614400*batch],
 			layer4_0_downsample_0: arena[32614400*batch : 32714752*batch],
-			layer4_0_downsample_1: arena[36026368*batch : 36126720*batch],
-			layer4_0_add:          arena[36126720*batch : 36227072*batch],
-			layer4_0_relu_3:       arena[32514048*batch : 32614400*batch],
-			layer4_1_conv1:        arena[43803648*batch : 43828736*batch],
-			layer4_1_bn1:          arena[36026368*batch : 36051456*batch],
-			layer4_1_relu:         arena[43828736*batch : 43853824*batch],
-			layer4_1_conv2:        arena[43853824*batch : 43878912*batch],
-			layer4_1_bn2:          arena[36026368*batch : 36051456*batch],
-			layer4_1_relu_2:       arena[43878912*batch : 43904000*batch],
-			layer4_1_conv3:        arena[36026368*batch : 36126720*batch],
+			layer4_0_downsample_1: arena[32915456*batch : 33015808*batch],
+			layer4_0_bn3:          arena[33015808*batch : 33116160*batch],
+			layer4_1_conv1:        arena[43904000*batch : 43929088*batch],
+			layer4_1_bn1:          arena[43929088*batch : 43954176*batch],
+			layer4_1_conv2:        arena[43954176*batch : 43979264*batch],
+			layer4_1_bn2:          arena[43979264*batch : 44004352*batch],
+			layer4_1_conv3:        arena[32915456*batch : 33015808*batch],
 			layer4_1_bn3:          arena[36126720*batch : 36227072*batch],
-			layer4_1_add:          arena[36227072*batch : 36327424*batch],
-			layer4_1_relu_3:       arena[36126720*batch : 36227072*batch],
-			layer4_2_conv1:        arena[43904000*batch : 43929088*batch],
-			layer4_2_bn1:          arena[36227072*batch : 36252160*batch],
-			layer4_2_relu:         arena[43929088*batch : 43954176*batch],
-			layer4_2_conv2:        arena[43954176*batch : 43979264*batch],
-			layer4_2_bn2:          arena[36227072*batch : 36252160*batch],
-			layer4_2_relu_2:       arena[43979264*batch : 44004352*batch],
+			layer4_2_conv1:        arena[44004352*batch : 44029440*batch],
+			layer4_2_bn1:          arena[44029440*batch : 44054528*batch],
+			layer4_2_conv2:        arena[44054528*batch : 44079616*batch],
+			layer4_2_bn2:          arena[44079616*batch : 44104704*batch],
 			layer4_2_conv3:        arena[36227072*batch : 36327424*batch],
 			layer4_2_bn3:          arena[36327424*batch : 36427776*batch],
-			layer4_2_add:          arena[36427776*batch : 36528128*batch],
-			layer4_2_relu_3:       arena[36327424*batch : 36427776*batch],
 			avgpool:               arena[36427776*batch : 36429824*batch],
-			fc:                    arena[44004352*batch : 44005352*batch],
+			fc:                    arena[44104704*batch : 44105704*batch],
 		}, activations{
-			conv1:                 arena[802816*batch : 1605632*batch],
-			bn1:                   arena[2408448*batch : 3211264*batch],
-			relu:                  arena[802816*batch : 1605632*batch],
-			maxpool:               arena[4816896*batch : 5017600*batch],
-			layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
-			layer1_0_bn1:          arena[802816*batch : 1003520*batch],
-			layer1_0_relu:         arena[1003520*batch : 1204224*batch],
-			layer1_0_conv2:        arena[802816*batch : 1003520*batch],
-			layer1_0_bn2:          arena[1003520*batch : 1204224*batch],
-			layer1_0_relu_2:       arena[802816*batch : 1003520*batch],
+			conv1:                 arena[2408448*batch : 3211264*batch],
+			bn1:                   arena[1605632*batch : 2408448*batch],
+			maxpool:               arena[2408448*batch : 2609152*batch],
+			layer1_0_conv1:        arena[1605632*batch : 1806336*batch],
+			layer1_0_bn1:          arena[1806336*batch : 2007040*batch],
+			layer1_0_conv2:        arena[1605632*batch : 1806336*batch],
+			layer1_0_bn2:          arena[2609152*batch : 2809856*batch],
 			layer1_0_conv3:        arena[3211264*batch : 4014080*batch],
-			layer1_0_bn3:          arena[2408448*batch : 3211264*batch],
-			layer1_0_downsample_0: arena[4014080*batch : 4816896*batch],
+			layer1_0_downsample_0: arena[1605632*batch : 2408448*batch],
 			layer1_0_downsample_1: arena[4816896*batch : 5619712*batch],
-			layer1_0_add:          arena[4014080*batch : 4816896*batch],
-			layer1_0_relu_3:       arena[4816896*batch : 5619712*batch],
-			layer1_1_conv1:        arena[4214784*batch : 4415488*batch],
-			layer1_1_bn1:          arena[4014080*batch : 4214784*batch],
-			layer1_1_relu:         arena[4214784*batch : 4415488*batch],
-			layer1_1_conv2:        arena[4014080*batch : 4214784*batch],
-			layer1_1_bn2:          arena[4214784*batch : 4415488*batch],
-			layer1_1_relu_2:       arena[4014080*batch : 4214784*batch],
-			layer1_1_conv3:        arena[5619712*batch : 6422528*batch],
-			layer1_1_bn3:          arena[6422528*batch : 7225344*batch],
-			layer1_1_add:          arena[5619712*batch : 6422528*batch],
-			layer1_1_relu_3:       arena[6422528*batch : 7225344*batch],
+			layer1_0_bn3:          arena[5619712*batch : 6422528*batch],
+			layer1_1_conv1:        arena[3411968*batch : 3612672*batch],
+			layer1_1_bn1:          arena[3211264*batch : 3411968*batch],
+			layer1_1_conv2:        arena[3411968*batch : 3612672*batch],
+			layer1_1_bn2:          arena[3211264*batch : 3411968*batch],
+			layer1_1_conv3:        arena[6422528*batch : 7225344*batch],
+			layer1_1_bn3:          arena[8028160*batch : 8830976*batch],
 			layer1_2_conv1:        arena[5820416*batch : 6021120*batch],
 			layer1_2_bn1:          arena[5619712*batch : 5820416*batch],
-			layer1_2_relu:         arena[5820416*batch : 6021120*batch],
-			layer1_2_conv2:        arena[5619712*batch : 5820416*batch],
-			layer1_2_bn2:          arena[5820416*batch : 6021120*batch],
-			layer1_2_relu_2:       arena[5619712*batch : 5820416*batch],
-			layer1_2_conv3:        arena[8028160*batch : 8830976*batch],
+			layer1_2_conv2:        arena[5820416*batch : 6021120*batch],
+			layer1_2_bn2:          arena[5619712*batch : 5820416*batch],
+			layer1_2_conv3:        arena[8830976*batch : 9633792*batch],
 			layer1_2_bn3:          arena[7225344*batch : 8028160*batch],
-			layer1_2_add:          arena[8028160*batch : 8830976*batch],
-			layer1_2_relu_3:       arena[7225344*batch : 8028160*batch],
-			layer2_0_conv1:        arena[8429568*batch : 8830976*batch],
-			layer2_0_bn1:          arena[9232384*batch : 9633792*batch],
-			layer2_0_relu:         arena[8830976*batch : 9232384*batch],
-			layer2_0_conv2:        arena[9232384*batch : 9332736*batch],
-			layer2_0_bn2:          arena[8931328*batch : 9031680*batch],
-			layer2_0_relu_2:       arena[8830976*batch : 8931328*batch],
-			layer2_0_conv3:        arena[9232384*batch : 9633792*batch],
-			layer2_0_bn3:          arena[9633792*batch : 10035200*batch],
+			layer2_0_conv1:        arena[9232384*batch : 9633792*batch],
+			layer2_0_bn1:          arena[8830976*batch : 9232384*batch],
+			layer2_0_conv2:        arena[9332736*batch : 9433088*batch],
+			layer2_0_bn2:          arena[9232384*batch : 9332736*batch],
+			layer2_0_conv3:        arena[8830976*batch : 9232384*batch],
 			layer2_0_downsample_0: arena[9232384*batch : 9633792*batch],
-			layer2_0_downsample_1: arena[7225344*batch : 7626752*batch],
-			layer2_0_add:          arena[9232384*batch : 9633792*batch],
-			layer2_0_relu_3:       arena[9633792*batch : 10035200*batch],
-			layer2_1_conv1:        arena[9332736*batch : 9433088*batch],
-			layer2_1_bn1:          arena[9232384*batch : 9332736*batch],
-			layer2_1_relu:         arena[9332736*batch : 9433088*batch],
-			layer2_1_conv2:        arena[9232384*batch : 9332736*batch],
-			layer2_1_bn2:          arena[9332736*batch : 9433088*batch],
-			layer2_1_relu_2:       arena[9232384*batch : 9332736*batch],
-			layer2_1_conv3:        arena[10035200*batch : 10436608*batch],
-			layer2_1_bn3:          arena[10436608*batch : 10838016*batch],
-			layer2_1_add:          arena[10035200*batch : 10436608*batch],
-			layer2_1_relu_3:       arena[10436608*batch : 10838016*batch],
+			layer2_0_downsample_1: arena[9633792*batch : 10035200*batch],
+			layer2_0_bn3:          arena[10035200*batch : 10436608*batch],
+			layer2_1_conv1:        arena[8931328*batch : 9031680*batch],
+			layer2_1_bn1:          arena[8830976*batch : 8931328*batch],
+			layer2_1_conv2:        arena[8931328*batch : 9031680*batch],
+			layer2_1_bn2:          arena[8830976*batch : 8931328*batch],
+			layer2_1_conv3:        arena[10436608*batch : 10838016*batch],
+			layer2_1_bn3:          arena[10838016*batch : 11239424*batch],
 			layer2_2_conv1:        arena[10135552*batch : 10235904*batch],
 			layer2_2_bn1:          arena[10035200*batch : 10135552*batch],
-			layer2_2_relu:         arena[10135552*batch : 10235904*batch],
-			layer2_2_conv2:        arena[10035200*batch : 10135552*batch],
-			layer2_2_bn2:          arena[10135552*batch : 10235904*batch],
-			layer2_2_relu_2:       arena[10035200*batch : 10135552*batch],
-			layer2_2_conv3:        arena[10838016*batch : 11239424*batch],
-			layer2_2_bn3:          arena[11239424*batch : 11640832*batch],
-			layer2_2_add:          arena[10838016*batch : 11239424*batch],
-			layer2_2_relu_3:       arena[11239424*batch : 11640832*batch],
+			layer2_2_conv2:        arena[10135552*batch : 10235904*batch],
+			layer2_2_bn2:          arena[10035200*batch : 10135552*batch],
+			layer2_2_conv3:        arena[11239424*batch : 11640832*batch],
+			layer2_2_bn3:          arena[11640832*batch : 12042240*batch],
 			layer2_3_conv1:        arena[10938368*batch : 11038720*batch],
 			layer2_3_bn1:          arena[10838016*batch : 10938368*batch],
-			layer2_3_relu:         arena[10938368*batch : 11038720*batch],
-			layer2_3_conv2:        arena[10838016*batch : 10938368*batch],
-			layer2_3_bn2:          arena[10938368*batch : 11038720*batch],
-			layer2_3_relu_2:       arena[10838016*batch : 10938368*batch],
-			layer2_3_conv3:        arena[11640832*batch : 12042240*batch],
-			layer2_3_bn3:          arena[12042240*batch : 12443648*batch],
-			layer2_3_add:          arena[11640832*batch : 12042240*batch],
-			layer2_3_relu_3:       arena[12042240*batch : 12443648*batch],
+			layer2_3_conv2:        arena[10938368*batch : 11038720*batch],
+			layer2_3_bn2:          arena[10838016*batch : 10938368*batch],
+			layer2_3_conv3:        arena[12042240*batch : 12443648*batch],
+			layer2_3_bn3:          arena[12443648*batch : 12845056*batch],
 			layer2_4_conv1:        arena[11741184*batch : 11841536*batch],
 			layer2_4_bn1:          arena[11640832*batch : 11741184*batch],
-			layer2_4_relu:         arena[11741184*batch : 11841536*batch],
-			layer2_4_conv2:        arena[11640832*batch : 11741184*batch],
-			layer2_4_bn2:          arena[11741184*batch : 11841536*batch],
-			layer2_4_relu_2:       arena[11640832*batch : 11741184*batch],
-			layer2_4_conv3:        arena[12443648*batch : 12845056*batch],
-			layer2_4_bn3:          arena[12845056*batch : 13246464*batch],
-			layer2_4_add:          arena[12443648*batch : 12845056*batch],
-			layer2_4_relu_3:       arena[12845056*batch : 13246464*batch],
+			layer2_4_conv2:        arena[11741184*batch : 11841536*batch],
+			layer2_4_bn2:          arena[11640832*batch : 11741184*batch],
+			layer2_4_conv3:        arena[12845056*batch : 13246464*batch],
+			layer2_4_bn3:          arena[13246464*batch : 13647872*batch],
 			layer2_5_conv1:        arena[12544000*batch : 12644352*batch],
 			layer2_5_bn1:          arena[12443648*batch : 12544000*batch],
-			layer2_5_relu:         arena[12544000*batch : 12644352*batch],
-			layer2_5_conv2:        arena[12443648*batch : 12544000*batch],
-			layer2_5_bn2:          arena[12544000*batch : 12644352*batch],
-			layer2_5_relu_2:       arena[12443648*batch : 12544000*batch],
-			layer2_5_conv3:        arena[13246464*batch : 13647872*batch],
-			layer2_5_bn3:          arena[13647872*batch : 14049280*batch],
-			layer2_5_add:          arena[13246464*batch : 13647872*batch],
-			layer2_5_relu_3:       arena[13647872*batch : 14049280*batch],
+			layer2_5_conv2:        arena[12544000*batch : 12644352*batch],
+			layer2_5_bn2:          arena[12443648*batch : 12544000*batch],
+			layer2_5_conv3:        arena[13647872*batch : 14049280*batch],
+			layer2_5_bn3:          arena[14049280*batch : 14450688*batch],
 			layer2_6_conv1:        arena[13346816*batch : 13447168*batch],
 			layer2_6_bn1:          arena[13246464*batch : 13346816*batch],
-			layer2_6_relu:         arena[13346816*batch : 13447168*batch],
-			layer2_6_conv2:        arena[13246464*batch : 13346816*batch],
-			layer2_6_bn2:          arena[13346816*batch : 13447168*batch],
-			layer2_6_relu_2:       arena[13246464*batch : 13346816*batch],
-			layer2_6_conv3:        arena[14049280*batch : 14450688*batch],
-			layer2_6_bn3:          arena[14450688*batch : 14852096*batch],
-			layer2_6_add:          arena[14049280*batch : 14450688*batch],
-			layer2_6_relu_3:       arena[14450688*batch : 14852096*batch],
-			layer2_7_conv1:        arena[14149632*batch : 14249984*batch],
-			layer2_7_bn1:          arena[14049280*batch : 14149632*batch],
-			layer2_7_relu:         arena[14149632*batch : 14249984*batch],
-			layer2_7_conv2:        arena[14049280*batch : 14149632*batch],
-			layer2_7_bn2:          arena[14149632*batch : 14249984*batch],
-			layer2_7_relu_2:       arena[14049280*batch : 14149632*batch],
-			layer2_7_conv3:        arena[15253504*batch : 15654912*batch],
+			layer2_6_conv2:        arena[13346816*batch : 13447168*batch],
+			layer2_6_bn2:          arena[13246464*batch : 13346816*batch],
+			layer2_6_conv3:        arena[14450688*batch : 14852096*batch],
+			layer2_6_bn3:          arena[15253504*batch : 15654912*batch],
+			layer2_7_conv1:        arena[15654912*batch : 15755264*batch],
+			layer2_7_bn1:          arena[15755264*batch : 15855616*batch],
+			layer2_7_conv2:        arena[15654912*batch : 15755264*batch],
+			layer2_7_bn2:          arena[14049280*batch : 14149632*batch],
+			layer2_7_conv3:        arena[15654912*batch : 16056320*batch],
 			layer2_7_bn3:          arena[14852096*batch : 15253504*batch],
-			layer2_7_add:          arena[15253504*batch : 15654912*batch],
-			layer2_7_relu_3:       arena[14852096*batch : 15253504*batch],
-			layer3_0_conv1:        arena[15454208*batch : 15654912*batch],
-			layer3_0_bn1:          arena[18464768*batch : 18665472*batch],
-			layer3_0_relu:         arena[15454208*batch : 15654912*batch],
-			layer3_0_conv2:        arena[35926016*batch : 35976192*batch],
-			layer3_0_bn2:          arena[15504384*batch : 15554560*batch],
-			layer3_0_relu_2:       arena[15454208*batch : 15504384*batch],
-			layer3_0_conv3:        arena[18464768*batch : 18665472*batch],
-			layer3_0_bn3:          arena[18665472*batch : 18866176*batch],
-			layer3_0_downsample_0: arena[18464768*batch : 18665472*batch],
-			layer3_0_downsample_1: arena[14852096*batch : 15052800*batch],
-			layer3_0_add:          arena[18464768*batch : 18665472*batch],
-			layer3_0_relu_3:       arena[18665472*batch : 18866176*batch],
-			layer3_1_conv1:        arena[18514944*batch : 18565120*batch],
-			layer3_1_bn1:          arena[18464768*batch : 18514944*batch],
-			layer3_1_relu:         arena[18514944*batch : 18565120*batch],
-			layer3_1_conv2:        arena[18464768*batch : 18514944*batch],
-			layer3_1_bn2:          arena[18514944*batch : 18565120*batch],
-			layer3_1_relu_2:       arena[18464768*batch : 18514944*batch],
-			layer3_1_conv3:        arena[18866176*batch : 19066880*batch],
-			layer3_1_bn3:          arena[19066880*batch : 19267584*batch],
-			layer3_1_add:          arena[18866176*batch : 19066880*batch],
-			layer3_1_relu_3:       arena[19066880*batch : 19267584*batch],
+			layer3_0_conv1:        arena[15855616*batch : 16056320*batch],
+			layer3_0_bn1:          arena[15654912*batch : 15855616*batch],
+			layer3_0_conv2:        arena[15905792*batch : 15955968*batch],
+			layer3_0_bn2:          arena[15855616*batch : 15905792*batch],
+			layer3_0_conv3:        arena[15654912*batch : 15855616*batch],
+			layer3_0_downsample_0: arena[15855616*batch : 16056320*batch],
+			layer3_0_downsample_1: arena[18665472*batch : 18866176*batch],
+			layer3_0_bn3:          arena[18866176*batch : 19066880*batch],
+			layer3_1_conv1:        arena[15705088*batch : 15755264*batch],
+			layer3_1_bn1:          arena[15654912*batch : 15705088*batch],
+			layer3_1_conv2:        arena[15705088*batch : 15755264*batch],
+			layer3_1_bn2:          arena[15654912*batch : 15705088*batch],
+			layer3_1_conv3:        arena[19066880*batch : 19267584*batch],
+			layer3_1_bn3:          arena[19267584*batch : 19468288*batch],
 			layer3_2_conv1:        arena[18916352*batch : 18966528*batch],
 			layer3_2_bn1:          arena[18866176*batch : 18916352*batch],
-			layer3_2_relu:         arena[18916352*batch : 18966528*batch],
-			layer3_2_conv2:        arena[18866176*batch : 18916352*batch],
-			layer3_2_bn2:          arena[18916352*batch : 18966528*batch],
-			layer3_2_relu_2:       arena[18866176*batch : 18916352*batch],
-			layer3_2_conv3:        arena[19267584*batch : 19468288*batch],
-			layer3_2_bn3:          arena[19468288*batch : 19668992*batch],
-			layer3_2_add:          arena[19267584*batch : 19468288*batch],
-			layer3_2_relu_3:       arena[19468288*batch : 19668992*batch],
+			layer3_2_conv2:        arena[18916352*batch : 18966528*batch],
+			layer3_2_bn2:          arena[18866176*batch : 18916352*batch],
+			layer3_2_conv3:        arena[19468288*batch : 19668992*batch],
+			layer3_2_bn3:          arena[19668992*batch : 19869696*batch],
 			layer3_3_conv1:        arena[19317760*batch : 19367936*batch],
 			layer3_3_bn1:          arena[19267584*batch : 19317760*batch],
-			layer3_3_relu:         arena[19317760*batch : 19367936*batch],
-			layer3_3_conv2:        arena[19267584*batch : 19317760*batch],
-			layer3_3_bn2:          arena[19317760*batch : 19367936*batch],
-			layer3_3_relu_2:       arena[19267584*batch : 19317760*batch],
-			layer3_3_conv3:        arena[19668992*batch : 19869696*batch],
-			layer3_3_bn3:          arena[19869696*batch : 20070400*batch],
-			layer3_3_add:          arena[19668992*batch : 19869696*batch],
-			layer3_3_relu_3:       arena[19869696*batch : 20070400*batch],
+			layer3_3_conv2:        arena[19317760*batch : 19367936*batch],
+			layer3_3_bn2:          arena[19267584*batch : 19317760*batch],
+			layer3_3_conv3:        arena[19869696*batch : 20070400*batch],
+			layer3_3_bn3:          arena[20070400*batch : 20271104*batch],
 			layer3_4_conv1:        arena[19719168*batch : 19769344*batch],
 			layer3_4_bn1:          arena[19668992*batch : 19719168*batch],
-			layer3_4_relu:         arena[19719168*batch : 19769344*batch],
-			layer3_4_conv2:        arena[19668992*batch : 19719168*batch],
-			layer3_4_bn2:          arena[19719168*batch : 19769344*batch],
-			layer3_4_relu_2:       arena[19668992*batch : 19719168*batch],
-			layer3_4_conv3:        arena[20070400*batch : 20271104*batch],
-			layer3_4_bn3:          arena[20271104*batch : 20471808*batch],
-			layer3_4_add:          arena[20070400*batch : 20271104*batch],
-			layer3_4_relu_3:       arena[20271104*batch : 20471808*batch],
+			layer3_4_conv2:        arena[19719168*batch : 19769344*batch],
+			layer3_4_bn2:          arena[19668992*batch : 19719168*batch],
+			layer3_4_conv3:        arena[20271104*batch : 20471808*batch],
+			layer3_4_bn3:          arena[20471808*batch : 20672512*batch],
 			layer3_5_conv1:        arena[20120576*batch : 20170752*batch],
 			layer3_5_bn1:          arena[20070400*batch : 20120576*batch],
-			layer3_5_relu:         arena[20120576*batch : 20170752*batch],
-			layer3_5_conv2:        arena[20070400*batch : 20120576*batch],
-			layer3_5_bn2:          arena[20120576*batch : 20170752*batch],
-			layer3_5_relu_2:       arena[20070400*batch : 20120576*batch],
-			layer3_5_conv3:        arena[20471808*batch : 20672512*batch],
-			layer3_5_bn3:          arena[20672512*batch : 20873216*batch],
-			layer3_5_add:          arena[20471808*batch : 20672512*batch],
-			layer3_5_relu_3:       arena[20672512*batch : 20873216*batch],
+			layer3_5_conv2:        arena[20120576*batch : 20170752*batch],
+			layer3_5_bn2:          arena[20070400*batch : 20120576*batch],
+			layer3_5_conv3:        arena[20672512*batch : 20873216*batch],
+			layer3_5_bn3:          arena[20873216*batch : 21073920*batch],
 			layer3_6_conv1:        arena[20521984*batch : 20572160*batch],
 			layer3_6_bn1:          arena[20471808*batch : 20521984*batch],
-			layer3_6_relu:         arena[20521984*batch : 20572160*batch],
-			layer3_6_conv2:        arena[20471808*batch : 20521984*batch],
-			layer3_6_bn2:          arena[20521984*batch : 20572160*batch],
-			layer3_6_relu_2:       arena[20471808*batch : 20521984*batch],
-			layer3_6_conv3:        arena[20873216*batch : 21073920*batch],
-			layer3_6_bn3:          arena[21073920*batch : 21274624*batch],
-			layer3_6_add:          arena[20873216*batch : 21073920*batch],
-			layer3_6_relu_3:       arena[21073920*batch : 21274624*batch],
+			layer3_6_conv2:        arena[20521984*batch : 20572160*batch],
+			layer3_6_bn2:          arena[20471808*batch : 20521984*batch],
+			layer3_6_conv3:        arena[21073920*batch : 21274624*batch],
+			layer3_6_bn3:          arena[21274624*batch : 21475328*batch],
 			layer3_7_conv1:        arena[20923392*batch : 20973568*batch],
 			layer3_7_bn1:          arena[20873216*batch : 20923392*batch],
-			layer3_7_relu:         arena[20923392*batch : 20973568*batch],
-			layer3_7_conv2:        arena[20873216*batch : 20923392*batch],
-			layer3_7_bn2:          arena[20923392*batch : 20973568*batch],
-			layer3_7_relu_2:       arena[20873216*batch : 20923392*batch],
-			layer3_7_conv3:        arena[21274624*batch : 21475328*batch],
-			layer3_7_bn3:          arena[21475328*batch : 21676032*batch],
-			layer3_7_add:          arena[21274624*batch : 21475328*batch],
-			layer3_7_relu_3:       arena[21475328*batch : 21676032*batch],
+			layer3_7_conv2:        arena[20923392*batch : 20973568*batch],
+			layer3_7_bn2:          arena[20873216*batch : 20923392*batch],
+			layer3_7_conv3:        arena[21475328*batch : 21676032*batch],
+			layer3_7_bn3:          arena[21676032*batch : 21876736*batch],
 			layer3_8_conv1:        arena[21324800*batch : 21374976*batch],
 			layer3_8_bn1:          arena[21274624*batch : 21324800*batch],
-			layer3_8_relu:         arena[21324800*batch : 21374976*batch],
-			layer3_8_conv2:        arena[21274624*batch : 21324800*batch],
-			layer3_8_bn2:          arena[21324800*batch : 21374976*batch],
-			layer3_8_relu_2:       arena[21274624*batch : 21324800*batch],
-			layer3_8_conv3:        arena[21676032*batch : 21876736*batch],
-			layer3_8_bn3:          arena[21876736*batch : 22077440*batch],
-			layer3_8_add:          arena[21676032*batch : 21876736*batch],
-			layer3_8_relu_3:       arena[21876736*batch : 22077440*batch],
+			layer3_8_conv2:        arena[21324800*batch : 21374976*batch],
+			layer3_8_bn2:          arena[21274624*batch : 21324800*batch],
+			layer3_8_conv3:        arena[21876736*batch : 22077440*batch],
+			layer3_8_bn3:          arena[22077440*batch : 22278144*batch],
 			layer3_9_conv1:        arena[21726208*batch : 21776384*batch],
 			layer3_9_bn1:          arena[21676032*batch : 21726208*batch],
-			layer3_9_relu:         arena[21726208*batch : 21776384*batch],
-			layer3_9_conv2:        arena[21676032*batch : 21726208*batch],
-			layer3_9_bn2:          arena[21726208*batch : 21776384*batch],
-			layer3_9_relu_2:       arena[21676032*batch : 21726208*batch],
-			layer3_9_conv3:        arena[22077440*batch : 22278144*batch],
-			layer3_9_bn3:          arena[22278144*batch : 22478848*batch],
-			layer3_9_add:          arena[22077440*batch : 22278144*batch],
-			layer3_9_relu_3:       arena[22278144*batch : 22478848*batch],
+			layer3_9_conv2:        arena[21726208*batch : 21776384*batch],
+			layer3_9_bn2:          arena[21676032*batch : 21726208*batch],
+			layer3_9_conv3:        arena[22278144*batch : 22478848*batch],
+			layer3_9_bn3:          arena[22478848*batch : 22679552*batch],
 			layer3_10_conv1:       arena[22127616*batch : 22177792*batch],
 			layer3_10_bn1:         arena[22077440*batch : 22127616*batch],
-			layer3_10_relu:        arena[22127616*batch : 22177792*batch],
-			layer3_10_conv2:       arena[22077440*batch : 22127616*batch],
-			layer3_10_bn2:         arena[22127616*batch : 22177792*batch],
-			layer3_10_relu_2:      arena[22077440*batch : 22127616*batch],
-			layer3_10_conv3:       arena[22478848*batch : 22679552*batch],
-			layer3_10_bn3:         arena[22679552*batch : 22880256*batch],
-			layer3_10_add:         arena[22478848*batch : 22679552*batch],
-			layer3_10_relu_3:      arena[22679552*batch : 22880256*batch],
+			layer3_10_conv2:       arena[22127616*batch : 22177792*batch],
+			layer3_10_bn2:         arena[22077440*batch : 22127616*batch],
+			layer3_10_conv3:       arena[22679552*batch : 22880256*batch],
+			layer3_10_bn3:         arena[22880256*batch : 23080960*batch],
 			layer3_11_conv1:       arena[22529024*batch : 22579200*batch],
 			layer3_11_bn1:         arena[22478848*batch : 22529024*batch],
-			layer3_11_relu:        arena[22529024*batch : 22579200*batch],
-			layer3_11_conv2:       arena[22478848*batch : 22529024*batch],
-			layer3_11_bn2:         arena[22529024*batch : 22579200*batch],
-			layer3_11_relu_2:      arena[22478848*batch : 22529024*batch],
-			layer3_11_conv3:       arena[22880256*batch : 23080960*batch],
-			layer3_11_bn3:         arena[23080960*batch : 23281664*batch],
-			layer3_11_add:         arena[22880256*batch : 23080960*batch],
-			layer3_11_relu_3:      arena[23080960*batch : 23281664*batch],
+			layer3_11_conv2:       arena[22529024*batch : 22579200*batch],
+			layer3_11_bn2:         arena[22478848*batch : 22529024*batch],
+			layer3_11_conv3:       arena[23080960*batch : 23281664*batch],
+			layer3_11_bn3:         arena[23281664*batch : 23482368*batch],
 			layer3_12_conv1:       arena[22930432*batch : 22980608*batch],
 			layer3_12_bn1:         arena[22880256*batch : 22930432*batch],
-			layer3_12_relu:        arena[22930432*batch : 22980608*batch],
-			layer3_12_conv2:       arena[22880256*batch : 22930432*batch],
-			layer3_12_bn2:         arena[22930432*batch : 22980608*batch],
-			layer3_12_relu_2:      arena[22880256*batch : 22930432*batch],
-			layer3_12_conv3:       arena[23281664*batch : 23482368*batch],
-			layer3_12_bn3:         arena[23482368*batch : 23683072*batch],
-			layer3_12_add:         arena[23281664*batch : 23482368*batch],
-			layer3_12_relu_3:      arena[23482368*batch : 23683072*batch],
+			layer3_12_conv2:       arena[22930432*batch : 22980608*batch],
+			layer3_12_bn2:         arena[22880256*batch : 22930432*batch],
+			layer3_12_conv3:       arena[23482368*batch : 23683072*batch],
+			layer3_12_bn3:         arena[23683072*batch : 23883776*batch],
 			layer3_13_conv1:       arena[23331840*batch : 23382016*batch],
 			layer3_13_bn1:         arena[23281664*batch : 23331840*batch],
-			layer3_13_relu:        arena[23331840*batch : 23382016*batch],
-			layer3_13_conv2:       arena[23281664*batch : 23331840*batch],
-			layer3_13_bn2:         arena[23331840*batch : 23382016*batch],
-			layer3_13_relu_2:      arena[23281664*batch : 23331840*batch],
-			layer3_13_conv3:       arena[23683072*batch : 23883776*batch],
-			layer3_13_bn3:         arena[23883776*batch : 24084480*batch],
-			layer3_13_add:         arena[23683072*batch : 23883776*batch],
-			layer3_13_relu_3:      arena[23883776*batch : 24084480*batch],
+			layer3_13_conv2:       arena[23331840*batch : 23382016*batch],
+			layer3_13_bn2:         arena[23281664*batch : 23331840*batch],
+			layer3_13_conv3:       arena[23883776*batch : 24084480*batch],
+			layer3_13_bn3:         arena[24084480*batch : 24285184*batch],
 			layer3_14_conv1:       arena[23733248*batch : 23783424*batch],
 			layer3_14_bn1:         arena[23683072*batch : 23733248*batch],
-			layer3_14_relu:        arena[23733248*batch : 23783424*batch],
-			layer3_14_conv2:       arena[23683072*batch : 23733248*batch],
-			layer3_14_bn2:         arena[23733248*batch : 23783424*batch],
-			layer3_14_relu_2:      arena[23683072*batch : 23733248*batch],
-			layer3_14_conv3:       arena[24084480*batch : 24285184*batch],
-			layer3_14_bn3:         arena[24285184*batch : 24485888*batch],
-			layer3_14_add:         arena[24084480*batch : 24285184*batch],
-			layer3_14_relu_3:      arena[24285184*batch : 24485888*batch],
+			layer3_14_conv2:       arena[23733248*batch : 23783424*batch],
+			layer3_14_bn2:         arena[23683072*batch : 23733248*batch],
+			layer3_14_conv3:       arena[24285184*batch : 24485888*batch],
+			layer3_14_bn3:         arena[24485888*batch : 24686592*batch],
 			layer3_15_conv1:       arena[24134656*batch : 24184832*batch],
 			layer3_15_bn1:         arena[24084480*batch : 24134656*batch],
-			layer3_15_relu:        arena[24134656*batch : 24184832*batch],
-			layer3_15_conv2:       arena[24084480*batch : 24134656*batch],
-			layer3_15_bn2:         arena[24134656*batch : 24184832*batch],
-			layer3_15_relu_2:      arena[24084480*batch : 24134656*batch],
-			layer3_15_conv3:       arena[24485888*batch : 24686592*batch],
-			layer3_15_bn3:         arena[24686592*batch : 24887296*batch],
-			layer3_15_add:         arena[24485888*batch : 24686592*batch],
-			layer3_15_relu_3:      arena[24686592*batch : 24887296*batch],
+			layer3_15_conv2:       arena[24134656*batch : 24184832*batch],
+			layer3_15_bn2:         arena[24084480*batch : 24134656*batch],
+			layer3_15_conv3:       arena[24686592*batch : 24887296*batch],
+			layer3_15_bn3:         arena[24887296*batch : 25088000*batch],
 			layer3_16_conv1:       arena[24536064*batch : 24586240*batch],
 			layer3_16_bn1:         arena[24485888*batch : 24536064*batch],
-			layer3_16_relu:        arena[24536064*batch : 24586240*batch],
-			layer3_16_conv2:       arena[24485888*batch : 24536064*batch],
-			layer3_16_bn2:         arena[24536064*batch : 24586240*batch],
-			layer3_16_relu_2:      arena[24485888*batch : 24536064*batch],
-			layer3_16_conv3:       arena[24887296*batch : 25088000*batch],
-			layer3_16_bn3:         arena[25088000*batch : 25288704*batch],
-			layer3_16_add:         arena[24887296*batch : 25088000*batch],
-			layer3_16_relu_3:      arena[25088000*batch : 25288704*batch],
+			layer3_16_conv2:       arena[24536064*batch : 24586240*batch],
+			layer3_16_bn2:         arena[24485888*batch : 24536064*batch],
+			layer3_16_conv3:       arena[25088000*batch : 25288704*batch],
+			layer3_16_bn3:         arena[25288704*batch : 25489408*batch],
 			layer3_17_conv1:       arena[24937472*batch : 24987648*batch],
 			layer3_17_bn1:         arena[24887296*batch : 24937472*batch],
-			layer3_17_relu:        arena[24937472*batch : 24987648*batch],
-			layer3_17_conv2:       arena[24887296*batch : 24937472*batch],
-			layer3_17_bn2:         arena[24937472*batch : 24987648*batch],
-			layer3_17_relu_2:      arena[24887296*batch : 24937472*batch],
-			layer3_17_conv3:       arena[25288704*batch : 25489408*batch],
-			layer3_17_bn3:         arena[25489408*batch : 25690112*batch],
-			layer3_17_add:         arena[25288704*batch : 25489408*batch],
-			layer3_17_relu_3:      arena[25489408*batch : 25690112*batch],
+			layer3_17_conv2:       arena[24937472*batch : 24987648*batch],
+			layer3_17_bn2:         arena[24887296*batch : 24937472*batch],
+			layer3_17_conv3:       arena[25489408*batch : 25690112*batch],
+			layer3_17_bn3:         arena[25690112*batch : 25890816*batch],
 			layer3_18_conv1:       arena[25338880*batch : 25389056*batch],
 			layer3_18_bn1:         arena[25288704*batch : 25338880*batch],
-			layer3_18_relu:        arena[25338880*batch : 25389056*batch],
-			layer3_18_conv2:       arena[25288704*batch : 25338880*batch],
-			layer3_18_bn2:         arena[25338880*batch : 25389056*batch],
-			layer3_18_relu_2:      arena[25288704*batch : 25338880*batch],
-			layer3_18_conv3:       arena[25690112*batch : 25890816*batch],
-			layer3_18_bn3:         arena[25890816*batch : 26091520*batch],
-			layer3_18_add:         arena[25690112*batch : 25890816*batch],
-			layer3_18_relu_3:      arena[25890816*batch : 26091520*batch],
+			layer3_18_conv2:       arena[25338880*batch : 25389056*batch],
+			layer3_18_bn2:         arena[25288704*batch : 25338880*batch],
+			layer3_18_conv3:       arena[25890816*batch : 26091520*batch],
+			layer3_18_bn3:         arena[26091520*batch : 26292224*batch],
 			layer3_19_conv1:       arena[25740288*batch : 25790464*batch],
 			layer3_19_bn1:         arena[25690112*batch : 25740288*batch],
-			layer3_19_relu:        arena[25740288*batch : 25790464*batch],
-			layer3_19_conv2:       arena[25690112*batch : 25740288*batch],
-			layer3_19_bn2:         arena[25740288*batch : 25790464*batch],
-			layer3_19_relu_2:      arena[25690112*batch : 25740288*batch],
-			layer3_19_conv3:       arena[26091520*batch : 26292224*batch],
-			layer3_19_bn3:         arena[26292224*batch : 26492928*batch],
-			layer3_19_add:         arena[26091520*batch : 26292224*batch],
-			layer3_19_relu_3:      arena[26292224*batch : 26492928*batch],
+			layer3_19_conv2:       arena[25740288*batch : 25790464*batch],
+			layer3_19_bn2:         arena[25690112*batch : 25740288*batch],
+			layer3_19_conv3:       arena[26292224*batch : 26492928*batch],
+			layer3_19_bn3:         arena[26492928*batch : 26693632*batch],
 			layer3_20_conv1:       arena[26141696*batch : 26191872*batch],
 			layer3_20_bn1:         arena[26091520*batch : 26141696*batch],
-			layer3_20_relu:        arena[26141696*batch : 26191872*batch],
-			layer3_20_conv2:       arena[26091520*batch : 26141696*batch],
-			layer3_20_bn2:         arena[26141696*batch : 26191872*batch],
-			layer3_20_relu_2:      arena[26091520*batch : 26141696*batch],
-			layer3_20_conv3:       arena[26492928*batch : 26693632*batch],
-			layer3_20_bn3:         arena[26693632*batch : 26894336*batch],
-			layer3_20_add:         arena[26492928*batch : 26693632*batch],
-			layer3_20_relu_3:      arena[26693632*batch : 26894336*batch],
+			layer3_20_conv2:       arena[26141696*batch : 26191872*batch],
+			layer3_20_bn2:         arena[26091520*batch : 26141696*batch],
+			layer3_20_conv3:       arena[26693632*batch : 26894336*batch],
+			layer3_20_bn3:         arena[26894336*batch : 27095040*batch],
 			layer3_21_conv1:       arena[26543104*batch : 26593280*batch],
 			layer3_21_bn1:         arena[26492928*batch : 26543104*batch],
-			layer3_21_relu:        arena[26543104*batch : 26593280*batch],
-			layer3_21_conv2:       arena[26492928*batch : 26543104*batch],
-			layer3_21_bn2:         arena[26543104*batch : 26593280*batch],
-			layer3_21_relu_2:      arena[26492928*batch : 26543104*batch],
-			layer3_21_conv3:       arena[26894336*batch : 27095040*batch],
-			layer3_21_bn3:         arena[27095040*batch : 27295744*batch],
-			layer3_21_add:         arena[26894336*batch : 27095040*batch],
-			layer3_21_relu_3:      arena[27095040*batch : 27295744*batch],
+			layer3_21_conv2:       arena[26543104*batch : 26593280*batch],
+			layer3_21_bn2:         arena[26492928*batch : 26543104*batch],
+			layer3_21_conv3:       arena[27095040*batch : 27295744*batch],
+			layer3_21_bn3:         arena[27295744*batch : 27496448*batch],
 			layer3_22_conv1:       arena[26944512*batch : 26994688*batch],
 			layer3_22_bn1:         arena[26894336*batch : 26944512*batch],
-			layer3_22_relu:        arena[26944512*batch : 26994688*batch],
-			layer3_22_conv2:       arena[26894336*batch : 26944512*batch],
-			layer3_22_bn2:         arena[26944512*batch : 26994688*batch],
-			layer3_22_relu_2:      arena[26894336*batch : 26944512*batch],
-			layer3_22_conv3:       arena[27295744*batch : 27496448*batch],
-			layer3_22_bn3:         arena[27496448*batch : 27697152*batch],
-			layer3_22_add:         arena[27295744*batch : 27496448*batch],
-			layer3_22_relu_3:      arena[27496448*batch : 27697152*batch],
+			layer3_22_conv2:       arena[26944512*batch : 26994688*batch],
+			layer3_22_bn2:         arena[26894336*batch : 26944512*batch],
+			layer3_22_conv3:       arena[27496448*batch : 27697152*batch],
+			layer3_22_bn3:         arena[27697152*batch : 27897856*batch],
 			layer3_23_conv1:       arena[27345920*batch : 27396096*batch],
 			layer3_23_bn1:         arena[27295744*batch : 27345920*batch],
-			layer3_23_relu:        arena[27345920*batch : 27396096*batch],
-			layer3_23_conv2:       arena[27295744*batch : 27345920*batch],
-			layer3_23_bn2:         arena[27345920*batch : 27396096*batch],
-			layer3_23_relu_2:      arena[27295744*batch : 27345920*batch],
-			layer3_23_conv3:       arena[27697152*batch : 27897856*batch],
-			layer3_23_bn3:         arena[27897856*batch : 28098560*batch],
-			layer3_23_add:         arena[27697152*batch : 27897856*batch],
-			layer3_23_relu_3:      arena[27897856*batch : 28098560*batch],
+			layer3_23_conv2:       arena[27345920*batch : 27396096*batch],
+			layer3_23_bn2:         arena[27295744*batch : 27345920*batch],
+			layer3_23_conv3:       arena[27897856*batch : 28098560*batch],
+			layer3_23_bn3:         arena[28098560*batch : 28299264*batch],
 			layer3_24_conv1:       arena[27747328*batch : 27797504*batch],
 			layer3_24_bn1:         arena[27697152*batch : 27747328*batch],
-			layer3_24_relu:        arena[27747328*batch : 27797504*batch],
-			layer3_24_conv2:       arena[27697152*batch : 27747328*batch],
-			layer3_24_bn2:         arena[27747328*batch : 27797504*batch],
-			layer3_24_relu_2:      arena[27697152*batch : 27747328*batch],
-			layer3_24_conv3:       arena[28098560*batch : 28299264*batch],
-			layer3_24_bn3:         arena[28299264*batch : 28499968*batch],
-			layer3_24_add:         arena[28098560*batch : 28299264*batch],
-			layer3_24_relu_3:      arena[28299264*batch : 28499968*batch],
+			layer3_24_conv2:       arena[27747328*batch : 27797504*batch],
+			layer3_24_bn2:         arena[27697152*batch : 27747328*batch],
+			layer3_24_conv3:       arena[28299264*batch : 28499968*batch],
+			layer3_24_bn3:         arena[28499968*batch : 28700672*batch],
 			layer3_25_conv1:       arena[28148736*batch : 28198912*batch],
 			layer3_25_bn1:         arena[28098560*batch : 28148736*batch],
-			layer3_25_relu:        arena[28148736*batch : 28198912*batch],
-			layer3_25_conv2:       arena[28098560*batch : 28148736*batch],
-			layer3_25_bn2:         arena[28148736*batch : 28198912*batch],
-			layer3_25_relu_2:      arena[28098560*batch : 28148736*batch],
-			layer3_25_conv3:       arena[28499968*batch : 28700672*batch],
-			layer3_25_bn3:         arena[28700672*batch : 28901376*batch],
-			layer3_25_add:         arena[28499968*batch : 28700672*batch],
-			layer3_25_relu_3:      arena[28700672*batch : 28901376*batch],
+			layer3_25_conv2:       arena[28148736*batch : 28198912*batch],
+			layer3_25_bn2:         arena[28098560*batch : 28148736*batch],
+			layer3_25_conv3:       arena[28700672*batch : 28901376*batch],
+			layer3_25_bn3:         arena[28901376*batch : 29102080*batch],
 			layer3_26_conv1:       arena[28550144*batch : 28600320*batch],
 			layer3_26_bn1:         arena[28499968*batch : 28550144*batch],
-			layer3_26_relu:        arena[28550144*batch : 28600320*batch],
-			layer3_26_conv2:       arena[28499968*batch : 28550144*batch],
-			layer3_26_bn2:         arena[28550144*batch : 28600320*batch],
-			layer3_26_relu_2:      arena[28499968*batch : 28550144*batch],
-			layer3_26_conv3:       arena[28901376*batch : 29102080*batch],
-			layer3_26_bn3:         arena[29102080*batch : 29302784*batch],
-			layer3_26_add:         arena[28901376*batch : 29102080*batch],
-			layer3_26_relu_3:      arena[29102080*batch : 29302784*batch],
+			layer3_26_conv2:       arena[28550144*batch : 28600320*batch],
+			layer3_26_bn2:         arena[28499968*batch : 28550144*batch],
+			layer3_26_conv3:       arena[29102080*batch : 29302784*batch],
+			layer3_26_bn3:         arena[29302784*batch : 29503488*batch],
 			layer3_27_conv1:       arena[28951552*batch : 29001728*batch],
 			layer3_27_bn1:         arena[28901376*batch : 28951552*batch],
-			layer3_27_relu:        arena[28951552*batch : 29001728*batch],
-			layer3_27_conv2:       arena[28901376*batch : 28951552*batch],
-			layer3_27_bn2:         arena[28951552*batch : 29001728*batch],
-			layer3_27_relu_2:      arena[28901376*batch : 28951552*batch],
-			layer3_27_conv3:       arena[29302784*batch : 29503488*batch],
-			layer3_27_bn3:         arena[29503488*batch : 29704192*batch],
-			layer3_27_add:         arena[29302784*batch : 29503488*batch],
-			layer3_27_relu_3:      arena[29503488*batch : 29704192*batch],
+			layer3_27_conv2:       arena[28951552*batch : 29001728*batch],
+			layer3_27_bn2:         arena[28901376*batch : 28951552*batch],
+			layer3_27_conv3:       arena[29503488*batch : 29704192*batch],
+			layer3_27_bn3:         arena[29704192*batch : 29904896*batch],
 			layer3_28_conv1:       arena[29352960*batch : 29403136*batch],
 			layer3_28_bn1:         arena[29302784*batch : 29352960*batch],
-			layer3_28_relu:        arena[29352960*batch : 29403136*batch],
-			layer3_28_conv2:       arena[29302784*batch : 29352960*batch],
-			layer3_28_bn2:         arena[29352960*batch : 29403136*batch],
-			layer3_28_relu_2:      arena[29302784*batch : 29352960*batch],
-			layer3_28_conv3:       arena[29704192*batch : 29904896*batch],
-			layer3_28_bn3:         arena[29904896*batch : 30105600*batch],
-			layer3_28_add:         arena[29704192*batch : 29904896*batch],
-			layer3_28_relu_3:      arena[29904896*batch : 30105600*batch],
+			layer3_28_conv2:       arena[29352960*batch : 29403136*batch],
+			layer3_28_bn2:         arena[29302784*batch : 29352960*batch],
+			layer3_28_conv3:       arena[29904896*batch : 30105600*batch],
+			layer3_28_bn3:         arena[30105600*batch : 30306304*batch],
 			layer3_29_conv1:       arena[29754368*batch : 29804544*batch],
 			layer3_29_bn1:         arena[29704192*batch : 29754368*batch],
-			layer3_29_relu:        arena[29754368*batch : 29804544*batch],
-			layer3_29_conv2:       arena[29704192*batch : 29754368*batch],
-			layer3_29_bn2:         arena[29754368*batch : 29804544*batch],
-			layer3_29_relu_2:      arena[29704192*batch : 29754368*batch],
-			layer3_29_conv3:       arena[30105600*batch : 30306304*batch],
-			layer3_29_bn3:         arena[30306304*batch : 30507008*batch],
-			layer3_29_add:         arena[30105600*batch : 30306304*batch],
-			layer3_29_relu_3:      arena[30306304*batch : 30507008*batch],
+			layer3_29_conv2:       arena[29754368*batch : 29804544*batch],
+			layer3_29_bn2:         arena[29704192*batch : 29754368*batch],
+			layer3_29_conv3:       arena[30306304*batch : 30507008*batch],
+			layer3_29_bn3:         arena[30507008*batch : 30707712*batch],
 			layer3_30_conv1:       arena[30155776*batch : 30205952*batch],
 			layer3_30_bn1:         arena[30105600*batch : 30155776*batch],
-			layer3_30_relu:        arena[30155776*batch : 30205952*batch],
-			layer3_30_conv2:       arena[30105600*batch : 30155776*batch],
-			layer3_30_bn2:         arena[30155776*batch : 30205952*batch],
-			layer3_30_relu_2:      arena[30105600*batch : 30155776*batch],
-			layer3_30_conv3:       arena[30507008*batch : 30707712*batch],
-			layer3_30_bn3:         arena[30707712*batch : 30908416*batch],
-			layer3_30_add:         arena[30507008*batch : 30707712*batch],
-			layer3_30_relu_3:      arena[30707712*batch : 30908416*batch],
+			layer3_30_conv2:       arena[30155776*batch : 30205952*batch],
+			layer3_30_bn2:         arena[30105600*batch : 30155776*batch],
+			layer3_30_conv3:       arena[30707712*batch : 30908416*batch],
+			layer3_30_bn3:         arena[30908416*batch : 31109120*batch],
 			layer3_31_conv1:       arena[30557184*batch : 30607360*batch],
 			layer3_31_bn1:         arena[30507008*batch : 30557184*batch],
-			layer3_31_relu:        arena[30557184*batch : 30607360*batch],
-			layer3_31_conv2:       arena[30507008*batch : 30557184*batch],
-			layer3_31_bn2:         arena[30557184*batch : 30607360*batch],
-			layer3_31_relu_2:      arena[30507008*batch : 30557184*batch],
-			layer3_31_conv3:       arena[30908416*batch : 31109120*batch],
-			layer3_31_bn3:         arena[31109120*batch : 31309824*batch],
-			layer3_31_add:         arena[30908416*batch : 31109120*batch],
-			layer3_31_relu_3:      arena[31109120*batch : 31309824*batch],
+			layer3_31_conv2:       arena[30557184*batch : 30607360*batch],
+			layer3_31_bn2:         arena[30507008*batch : 30557184*batch],
+			layer3_31_conv3:       arena[31109120*batch : 31309824*batch],
+			layer3_31_bn3:         arena[31309824*batch : 31510528*batch],
 			layer3_32_conv1:       arena[30958592*batch : 31008768*batch],
 			layer3_32_bn1:         arena[30908416*batch : 30958592*batch],
-			layer3_32_relu:        arena[30958592*batch : 31008768*batch],
-			layer3_32_conv2:       arena[30908416*batch : 30958592*batch],
-			layer3_32_bn2:         arena[30958592*batch : 31008768*batch],
-			layer3_32_relu_2:      arena[30908416*batch : 30958592*batch],
-			layer3_32_conv3:       arena[31309824*batch : 31510528*batch],
-			layer3_32_bn3:         arena[31510528*batch : 31711232*batch],
-			layer3_32_add:         arena[31309824*batch : 31510528*batch],
-			layer3_32_relu_3:      arena[31510528*batch : 31711232*batch],
+			layer3_32_conv2:       arena[30958592*batch : 31008768*batch],
+			layer3_32_bn2:         arena[30908416*batch : 30958592*batch],
+			layer3_32_conv3:       arena[31510528*batch : 31711232*batch],
+			layer3_32_bn3:         arena[31711232*batch : 31911936*batch],
 			layer3_33_conv1:       arena[31360000*batch : 31410176*batch],
 			layer3_33_bn1:         arena[31309824*batch : 31360000*batch],
-			layer3_33_relu:        arena[31360000*batch : 31410176*batch],
-			layer3_33_conv2:       arena[31309824*batch : 31360000*batch],
-			layer3_33_bn2:         arena[31360000*batch : 31410176*batch],
-			layer3_33_relu_2:      arena[31309824*batch : 31360000*batch],
-			layer3_33_conv3:       arena[31711232*batch : 31911936*batch],
-			layer3_33_bn3:         arena[31911936*batch : 32112640*batch],
-			layer3_33_add:         arena[31711232*batch : 31911936*batch],
-			layer3_33_relu_3:      arena[31911936*batch : 32112640*batch],
+			layer3_33_conv2:       arena[31360000*batch : 31410176*batch],
+			layer3_33_bn2:         arena[31309824*batch : 31360000*batch],
+			layer3_33_conv3:       arena[31911936*batch : 32112640*batch],
+			layer3_33_bn3:         arena[32112640*batch : 32313344*batch],
 			layer3_34_conv1:       arena[31761408*batch : 31811584*batch],
 			layer3_34_bn1:         arena[31711232*batch : 31761408*batch],
-			layer3_34_relu:        arena[31761408*batch : 31811584*batch],
-			layer3_34_conv2:       arena[31711232*batch : 31761408*batch],
-			layer3_34_bn2:         arena[31761408*batch : 31811584*batch],
-			layer3_34_relu_2:      arena[31711232*batch : 31761408*batch],
-			layer3_34_conv3:       arena[32112640*batch : 32313344*batch],
-			layer3_34_bn3:         arena[32313344*batch : 32514048*batch],
-			layer3_34_add:         arena[32112640*batch : 32313344*batch],
-			layer3_34_relu_3:      arena[32313344*batch : 32514048*batch],
-			layer3_35_conv1:       arena[32162816*batch : 32212992*batch],
-			layer3_35_bn1:         arena[32112640*batch : 32162816*batch],
-			layer3_35_relu:        arena[32162816*batch : 32212992*batch],
-			layer3_35_conv2:       arena[32112640*batch : 32162816*batch],
-			layer3_35_bn2:         arena[32162816*batch : 32212992*batch],
-			layer3_35_relu_2:      arena[32112640*batch : 32162816*batch],
-			layer3_35_conv3:       arena[32714752*batch : 32915456*batch],
+			layer3_34_conv2:       arena[31761408*batch : 31811584*batch],
+			layer3_34_bn2:         arena[31711232*batch : 31761408*batch],
+			layer3_34_conv3:       arena[32313344*batch : 32514048*batch],
+			layer3_34_bn3:         arena[32714752*batch : 32915456*batch],
+			layer3_35_conv1:       arena[32915456*batch : 32965632*batch],
+			layer3_35_bn1:         arena[32965632*batch : 33015808*batch],
+			layer3_35_conv2:       arena[32915456*batch : 32965632*batch],
+			layer3_35_bn2:         arena[32112640*batch : 32162816*batch],
+			layer3_35_conv3:       arena[32915456*batch : 33116160*batch],
 			layer3_35_bn3:         arena[32514048*batch : 32714752*batch],
-			layer3_35_add:         arena[32714752*batch : 32915456*batch],
-			layer3_35_relu_3:      arena[32514048*batch : 32714752*batch],
-			layer4_0_conv1:        arena[32815104*batch : 32915456*batch],
-			layer4_0_bn1:          arena[36026368*batch : 36126720*batch],
-			layer4_0_relu:         arena[32815104*batch : 32915456*batch],
-			layer4_0_conv2:        arena[36026368*batch : 36051456*batch],
-			layer4_0_bn2:          arena[32840192*batch : 32865280*batch],
-			layer4_0_relu_2:       arena[32815104*batch : 32840192*batch],
-			layer4_0_conv3:        arena[36026368*batch : 36126720*batch],
-			layer4_0_bn3:          arena[36126720*batch : 36227072*batch],
-			layer4_0_downsample_0: arena[36026368*batch : 36126720*batch],
-			layer4_0_downsample_1: arena[32514048*batch : 32614400*batch],
-			layer4_0_add:          arena[36026368*batch : 36126720*batch],
-			layer4_0_relu_3:       arena[36126720*batch : 36227072*batch],
-			layer4_1_conv1:        arena[36051456*batch : 36076544*batch],
-			layer4_1_bn1:          arena[36026368*batch : 36051456*batch],
-			layer4_1_relu:         arena[36051456*batch : 36076544*batch],
-			layer4_1_conv2:        arena[36026368*batch : 36051456*batch],
-			layer4_1_bn2:          arena[36051456*batch : 36076544*batch],
-			layer4_1_relu_2:       arena[36026368*batch : 36051456*batch],
-			layer4_1_conv3:        arena[36227072*batch : 36327424*batch],
-			layer4_1_bn3:          arena[36327424*batch : 36427776*batch],
-			layer4_1_add:          arena[36227072*batch : 36327424*batch],
-			layer4_1_relu_3:       arena[36327424*batch : 36427776*batch],
-			layer4_2_conv1:        arena[36252160*batch : 36277248*batch],
-			layer4_2_bn1:          arena[36227072*batch : 36252160*batch],
-			layer4_2_relu:         arena[36252160*batch : 36277248*batch],
-			layer4_2_conv2:        arena[36227072*batch : 36252160*batch],
-			layer4_2_bn2:          arena[36252160*batch : 36277248*batch],
-			layer4_2_relu_2:       arena[36227072*batch : 36252160*batch],
-			layer4_2_conv3:        arena[36528128*batch : 36628480*batch],
+			layer4_0_conv1:        arena[33015808*batch : 33116160*batch],
+			layer4_0_bn1:          arena[32915456*batch : 33015808*batch],
+			layer4_0_conv2:        arena[33040896*batch : 33065984*batch],
+			layer4_0_bn2:          arena[33015808*batch : 33040896*batch],
+			layer4_0_conv3:        arena[32915456*batch : 33015808*batch],
+			layer4_0_downsample_0: arena[33015808*batch : 33116160*batch],
+			layer4_0_downsample_1: arena[36126720*batch : 36227072*batch],
+			layer4_0_bn3:          arena[36227072*batch : 36327424*batch],
+			layer4_1_conv1:        arena[32940544*batch : 32965632*batch],
+			layer4_1_bn1:          arena[32915456*batch : 32940544*batch],
+			layer4_1_conv2:        arena[32940544*batch : 32965632*batch],
+			layer4_1_bn2:          arena[32915456*batch : 32940544*batch],
+			layer4_1_conv3:        arena[36327424*batch : 36427776*batch],
+			layer4_1_bn3:          arena[36528128*batch : 36628480*batch],
+			layer4_2_conv1:        arena[36628480*batch : 36653568*batch],
+			layer4_2_bn1:          arena[36653568*batch : 36678656*batch],
+			layer4_2_conv2:        arena[36628480*batch : 36653568*batch],
+			layer4_2_bn2:          arena[36227072*batch : 36252160*batch],
+			layer4_2_conv3:        arena[36628480*batch : 36728832*batch],
 			layer4_2_bn3:          arena[36427776*batch : 36528128*batch],
-			layer4_2_add:          arena[36528128*batch : 36628480*batch],
-			layer4_2_relu_3:       arena[36427776*batch : 36528128*batch],
 			avgpool:               arena[36528128*batch : 36530176*batch],
 			fc:                    arena[36429824*batch : 36430824*batch],
 		}

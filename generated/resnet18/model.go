@@ -29,7 +29,7 @@ const (
 	   laid it out: the values the backward pass needs and the gradients, overlapping
 	   where they are never alive together.
 	*/
-	trainFloats = 5043688
+	trainFloats = 5068776
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -47,7 +47,7 @@ const (
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 20
 	// maxBatch keeps the inference and training arenas under 16 GiB.
-	maxBatch = 710
+	maxBatch = 707
 )
 
 // Layer shapes, per image.
@@ -186,70 +186,45 @@ type weights struct {
 type activations struct {
 	conv1                 []float32 // conv 64x112x112
 	bn1                   []float32 // bn 64x112x112
-	relu                  []float32 // relu 64x112x112
 	maxpool               []float32 // maxpool 64x56x56
 	layer1_0_conv1        []float32 // conv 64x56x56
 	layer1_0_bn1          []float32 // bn 64x56x56
-	layer1_0_relu         []float32 // relu 64x56x56
 	layer1_0_conv2        []float32 // conv 64x56x56
 	layer1_0_bn2          []float32 // bn 64x56x56
-	layer1_0_add          []float32 // add 64x56x56
-	layer1_0_relu_2       []float32 // relu 64x56x56
 	layer1_1_conv1        []float32 // conv 64x56x56
 	layer1_1_bn1          []float32 // bn 64x56x56
-	layer1_1_relu         []float32 // relu 64x56x56
 	layer1_1_conv2        []float32 // conv 64x56x56
 	layer1_1_bn2          []float32 // bn 64x56x56
-	layer1_1_add          []float32 // add 64x56x56
-	layer1_1_relu_2       []float32 // relu 64x56x56
 	layer2_0_conv1        []float32 // conv 128x28x28
 	layer2_0_bn1          []float32 // bn 128x28x28
-	layer2_0_relu         []float32 // relu 128x28x28
 	layer2_0_conv2        []float32 // conv 128x28x28
-	layer2_0_bn2          []float32 // bn 128x28x28
 	layer2_0_downsample_0 []float32 // conv 128x28x28
 	layer2_0_downsample_1 []float32 // bn 128x28x28
-	layer2_0_add          []float32 // add 128x28x28
-	layer2_0_relu_2       []float32 // relu 128x28x28
+	layer2_0_bn2          []float32 // bn 128x28x28
 	layer2_1_conv1        []float32 // conv 128x28x28
 	layer2_1_bn1          []float32 // bn 128x28x28
-	layer2_1_relu         []float32 // relu 128x28x28
 	layer2_1_conv2        []float32 // conv 128x28x28
 	layer2_1_bn2          []float32 // bn 128x28x28
-	layer2_1_add          []float32 // add 128x28x28
-	layer2_1_relu_2       []float32 // relu 128x28x28
 	layer3_0_conv1        []float32 // conv 256x14x14
 	layer3_0_bn1          []float32 // bn 256x14x14
-	layer3_0_relu         []float32 // relu 256x14x14
 	layer3_0_conv2        []float32 // conv 256x14x14
-	layer3_0_bn2          []float32 // bn 256x14x14
 	layer3_0_downsample_0 []float32 // conv 256x14x14
 	layer3_0_downsample_1 []float32 // bn 256x14x14
-	layer3_0_add          []float32 // add 256x14x14
-	layer3_0_relu_2       []float32 // relu 256x14x14
+	layer3_0_bn2          []float32 // bn 256x14x14
 	layer3_1_conv1        []float32 // conv 256x14x14
 	layer3_1_bn1          []float32 // bn 256x14x14
-	layer3_1_relu         []float32 // relu 256x14x14
 	layer3_1_conv2        []float32 // conv 256x14x14
 	layer3_1_bn2          []float32 // bn 256x14x14
-	layer3_1_add          []float32 // add 256x14x14
-	layer3_1_relu_2       []float32 // relu 256x14x14
 	layer4_0_conv1        []float32 // conv 512x7x7
 	layer4_0_bn1          []float32 // bn 512x7x7
-	layer4_0_relu         []float32 // relu 512x7x7
 	layer4_0_conv2        []float32 // conv 512x7x7
-	layer4_0_bn2          []float32 // bn 512x7x7
 	layer4_0_downsample_0 []float32 // conv 512x7x7
 	layer4_0_downsample_1 []float32 // bn 512x7x7
-	layer4_0_add          []float32 // add 512x7x7
-	layer4_0_relu_2       []float32 // relu 512x7x7
+	layer4_0_bn2          []float32 // bn 512x7x7
 	layer4_1_conv1        []float32 // conv 512x7x7
 	layer4_1_bn1          []float32 // bn 512x7x7
-	layer4_1_relu         []float32 // relu 512x7x7
 	layer4_1_conv2        []float32 // conv 512x7x7
 	layer4_1_bn2          []float32 // bn 512x7x7
-	layer4_1_add          []float32 // add 512x7x7
-	layer4_1_relu_2       []float32 // relu 512x7x7
 	avgpool               []float32 // avgpool 512x1x1
 	fc                    []float32 // fc 1000x1x1
 }
@@ -717,144 +692,139 @@ func (m *Model) SaveWeights(path string) error {
 }
 
 // trainLayout carves the values and the gradients of a training step out of one
-// arena sized for batch images, at the offsets of the memory plan.
+// arena sized for batch images, at the offsets of the memory plan. A value's memory
+// is reused once nothing needs it; what the backward pass keeps each value for:
+//
+//	conv1: bn1's normalised input
+//	bn1: its sign, the ReLU's mask; maxpool's window maxima
+//	maxpool: layer1.0.conv1's weight gradient
+//	layer1.0.conv1: layer1.0.bn1's normalised input
+//	layer1.0.bn1: its sign, the ReLU's mask; layer1.0.conv2's weight gradient
+//	layer1.0.conv2: layer1.0.bn2's normalised input
+//	layer1.0.bn2: its sign, the ReLU's mask; layer1.1.conv1's weight gradient
+//	layer1.1.conv1: layer1.1.bn1's normalised input
+//	layer1.1.bn1: its sign, the ReLU's mask; layer1.1.conv2's weight gradient
+//	layer1.1.conv2: layer1.1.bn2's normalised input
+//	layer1.1.bn2: its sign, the ReLU's mask; layer2.0.conv1's weight gradient; layer2.0.downsample.0's weight gradient
+//	layer2.0.conv1: layer2.0.bn1's normalised input
+//	layer2.0.bn1: its sign, the ReLU's mask; layer2.0.conv2's weight gradient
+//	layer2.0.conv2: layer2.0.bn2's normalised input
+//	layer2.0.downsample.0: layer2.0.downsample.1's normalised input
+//	layer2.0.downsample.1: nothing (forward only)
+//	layer2.0.bn2: its sign, the ReLU's mask; layer2.1.conv1's weight gradient
+//	layer2.1.conv1: layer2.1.bn1's normalised input
+//	layer2.1.bn1: its sign, the ReLU's mask; layer2.1.conv2's weight gradient
+//	layer2.1.conv2: layer2.1.bn2's normalised input
+//	layer2.1.bn2: its sign, the ReLU's mask; layer3.0.conv1's weight gradient; layer3.0.downsample.0's weight gradient
+//	layer3.0.conv1: layer3.0.bn1's normalised input
+//	layer3.0.bn1: its sign, the ReLU's mask; layer3.0.conv2's weight gradient
+//	layer3.0.conv2: layer3.0.bn2's normalised input
+//	layer3.0.downsample.0: layer3.0.downsample.1's normalised input
+//	layer3.0.downsample.1: nothing (forward only)
+//	layer3.0.bn2: its sign, the ReLU's mask; layer3.1.conv1's weight gradient
+//	layer3.1.conv1: layer3.1.bn1's normalised input
+//	layer3.1.bn1: its sign, the ReLU's mask; layer3.1.conv2's weight gradient
+//	layer3.1.conv2: layer3.1.bn2's normalised input
+//	layer3.1.bn2: its sign, the ReLU's mask; layer4.0.conv1's weight gradient; layer4.0.downsample.0's weight gradient
+//	layer4.0.conv1: layer4.0.bn1's normalised input
+//	layer4.0.bn1: its sign, the ReLU's mask; layer4.0.conv2's weight gradient
+//	layer4.0.conv2: layer4.0.bn2's normalised input
+//	layer4.0.downsample.0: layer4.0.downsample.1's normalised input
+//	layer4.0.downsample.1: nothing (forward only)
+//	layer4.0.bn2: its sign, the ReLU's mask; layer4.1.conv1's weight gradient
+//	layer4.1.conv1: layer4.1.bn1's normalised input
+//	layer4.1.bn1: its sign, the ReLU's mask; layer4.1.conv2's weight gradient
+//	layer4.1.conv2: layer4.1.bn2's normalised input
+//	layer4.1.bn2: its sign, the ReLU's mask
+//	avgpool: fc's weight gradient
+//	fc: the logits, for the loss and Logits
 func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
 			conv1:                 arena[0*batch : 802816*batch],
 			bn1:                   arena[802816*batch : 1605632*batch],
-			relu:                  arena[1605632*batch : 2408448*batch],
-			maxpool:               arena[802816*batch : 1003520*batch],
-			layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
-			layer1_0_bn1:          arena[1204224*batch : 1404928*batch],
-			layer1_0_relu:         arena[1404928*batch : 1605632*batch],
-			layer1_0_conv2:        arena[1204224*batch : 1404928*batch],
+			maxpool:               arena[1605632*batch : 1806336*batch],
+			layer1_0_conv1:        arena[1806336*batch : 2007040*batch],
+			layer1_0_bn1:          arena[2007040*batch : 2207744*batch],
+			layer1_0_conv2:        arena[2207744*batch : 2408448*batch],
 			layer1_0_bn2:          arena[2408448*batch : 2609152*batch],
-			layer1_0_add:          arena[2609152*batch : 2809856*batch],
-			layer1_0_relu_2:       arena[2408448*batch : 2609152*batch],
 			layer1_1_conv1:        arena[2609152*batch : 2809856*batch],
 			layer1_1_bn1:          arena[2809856*batch : 3010560*batch],
-			layer1_1_relu:         arena[3010560*batch : 3211264*batch],
-			layer1_1_conv2:        arena[2809856*batch : 3010560*batch],
+			layer1_1_conv2:        arena[3010560*batch : 3211264*batch],
 			layer1_1_bn2:          arena[3211264*batch : 3411968*batch],
-			layer1_1_add:          arena[3411968*batch : 3612672*batch],
-			layer1_1_relu_2:       arena[3211264*batch : 3411968*batch],
 			layer2_0_conv1:        arena[3612672*batch : 3713024*batch],
-			layer2_0_bn1:          arena[3411968*batch : 3512320*batch],
-			layer2_0_relu:         arena[3713024*batch : 3813376*batch],
-			layer2_0_conv2:        arena[3813376*batch : 3913728*batch],
-			layer2_0_bn2:          arena[3411968*batch : 3512320*batch],
+			layer2_0_bn1:          arena[3713024*batch : 3813376*batch],
+			layer2_0_conv2:        arena[3411968*batch : 3512320*batch],
 			layer2_0_downsample_0: arena[3512320*batch : 3612672*batch],
-			layer2_0_downsample_1: arena[3913728*batch : 4014080*batch],
-			layer2_0_add:          arena[4014080*batch : 4114432*batch],
-			layer2_0_relu_2:       arena[3411968*batch : 3512320*batch],
-			layer2_1_conv1:        arena[3913728*batch : 4014080*batch],
+			layer2_0_downsample_1: arena[3813376*batch : 3913728*batch],
+			layer2_0_bn2:          arena[3913728*batch : 4014080*batch],
+			layer2_1_conv1:        arena[3813376*batch : 3913728*batch],
 			layer2_1_bn1:          arena[4014080*batch : 4114432*batch],
-			layer2_1_relu:         arena[4114432*batch : 4214784*batch],
-			layer2_1_conv2:        arena[4014080*batch : 4114432*batch],
+			layer2_1_conv2:        arena[4114432*batch : 4214784*batch],
 			layer2_1_bn2:          arena[4214784*batch : 4315136*batch],
-			layer2_1_add:          arena[4315136*batch : 4415488*batch],
-			layer2_1_relu_2:       arena[4214784*batch : 4315136*batch],
 			layer3_0_conv1:        arena[4415488*batch : 4465664*batch],
-			layer3_0_bn1:          arena[4315136*batch : 4365312*batch],
-			layer3_0_relu:         arena[4465664*batch : 4515840*batch],
-			layer3_0_conv2:        arena[4515840*batch : 4566016*batch],
-			layer3_0_bn2:          arena[4315136*batch : 4365312*batch],
+			layer3_0_bn1:          arena[4465664*batch : 4515840*batch],
+			layer3_0_conv2:        arena[4315136*batch : 4365312*batch],
 			layer3_0_downsample_0: arena[4365312*batch : 4415488*batch],
-			layer3_0_downsample_1: arena[4566016*batch : 4616192*batch],
-			layer3_0_add:          arena[4616192*batch : 4666368*batch],
-			layer3_0_relu_2:       arena[4315136*batch : 4365312*batch],
-			layer3_1_conv1:        arena[4566016*batch : 4616192*batch],
+			layer3_0_downsample_1: arena[4515840*batch : 4566016*batch],
+			layer3_0_bn2:          arena[4566016*batch : 4616192*batch],
+			layer3_1_conv1:        arena[4515840*batch : 4566016*batch],
 			layer3_1_bn1:          arena[4616192*batch : 4666368*batch],
-			layer3_1_relu:         arena[4666368*batch : 4716544*batch],
-			layer3_1_conv2:        arena[4616192*batch : 4666368*batch],
+			layer3_1_conv2:        arena[4666368*batch : 4716544*batch],
 			layer3_1_bn2:          arena[4716544*batch : 4766720*batch],
-			layer3_1_add:          arena[4766720*batch : 4816896*batch],
-			layer3_1_relu_2:       arena[4716544*batch : 4766720*batch],
 			layer4_0_conv1:        arena[4816896*batch : 4841984*batch],
-			layer4_0_bn1:          arena[4766720*batch : 4791808*batch],
-			layer4_0_relu:         arena[4841984*batch : 4867072*batch],
-			layer4_0_conv2:        arena[4867072*batch : 4892160*batch],
-			layer4_0_bn2:          arena[4766720*batch : 4791808*batch],
+			layer4_0_bn1:          arena[4841984*batch : 4867072*batch],
+			layer4_0_conv2:        arena[4766720*batch : 4791808*batch],
 			layer4_0_downsample_0: arena[4791808*batch : 4816896*batch],
-			layer4_0_downsample_1: arena[4892160*batch : 4917248*batch],
-			layer4_0_add:          arena[4917248*batch : 4942336*batch],
-			layer4_0_relu_2:       arena[4766720*batch : 4791808*batch],
-			layer4_1_conv1:        arena[4892160*batch : 4917248*batch],
+			layer4_0_downsample_1: arena[4867072*batch : 4892160*batch],
+			layer4_0_bn2:          arena[4892160*batch : 4917248*batch],
+			layer4_1_conv1:        arena[4867072*batch : 4892160*batch],
 			layer4_1_bn1:          arena[4917248*batch : 4942336*batch],
-			layer4_1_relu:         arena[4942336*batch : 4967424*batch],
-			layer4_1_conv2:        arena[4917248*batch : 4942336*batch],
+			layer4_1_conv2:        arena[4942336*batch : 4967424*batch],
 			layer4_1_bn2:          arena[4967424*batch : 4992512*batch],
-			layer4_1_add:          arena[4992512*batch : 5017600*batch],
-			layer4_1_relu_2:       arena[4967424*batch : 4992512*batch],
 			avgpool:               arena[4993512*batch : 4994024*batch],
-			fc:                    arena[5042688*batch : 5043688*batch],
+			fc:                    arena[5067776*batch : 5068776*batch],
 		}, activations{
-			conv1:                 arena[802816*batch : 1605632*batch],
-			bn1:                   arena[2408448*batch : 3211264*batch],
-			relu:                  arena[802816*batch : 1605632*batch],
-			maxpool:               arena[2408448*batch : 2609152*batch],
-			layer1_0_conv1:        arena[1204224*batch : 1404928*batch],
-			layer1_0_bn1:          arena[2609152*batch : 2809856*batch],
-			layer1_0_relu:         arena[1204224*batch : 1404928*batch],
-			layer1_0_conv2:        arena[2609152*batch : 2809856*batch],
-			layer1_0_bn2:          arena[2809856*batch : 3010560*batch],
-			layer1_0_add:          arena[2609152*batch : 2809856*batch],
-			layer1_0_relu_2:       arena[3211264*batch : 3411968*batch],
-			layer1_1_conv1:        arena[2809856*batch : 3010560*batch],
-			layer1_1_bn1:          arena[3411968*batch : 3612672*batch],
-			layer1_1_relu:         arena[2809856*batch : 3010560*batch],
-			layer1_1_conv2:        arena[3612672*batch : 3813376*batch],
+			conv1:                 arena[2408448*batch : 3211264*batch],
+			bn1:                   arena[1605632*batch : 2408448*batch],
+			maxpool:               arena[2609152*batch : 2809856*batch],
+			layer1_0_conv1:        arena[2408448*batch : 2609152*batch],
+			layer1_0_bn1:          arena[2207744*batch : 2408448*batch],
+			layer1_0_conv2:        arena[2809856*batch : 3010560*batch],
+			layer1_0_bn2:          arena[3612672*batch : 3813376*batch],
+			layer1_1_conv1:        arena[3211264*batch : 3411968*batch],
+			layer1_1_bn1:          arena[3010560*batch : 3211264*batch],
+			layer1_1_conv2:        arena[3813376*batch : 4014080*batch],
 			layer1_1_bn2:          arena[3411968*batch : 3612672*batch],
-			layer1_1_add:          arena[3612672*batch : 3813376*batch],
-			layer1_1_relu_2:       arena[3411968*batch : 3612672*batch],
-			layer2_0_conv1:        arena[3713024*batch : 3813376*batch],
+			layer2_0_conv1:        arena[3813376*batch : 3913728*batch],
 			layer2_0_bn1:          arena[3913728*batch : 4014080*batch],
-			layer2_0_relu:         arena[3813376*batch : 3913728*batch],
-			layer2_0_conv2:        arena[3913728*batch : 4014080*batch],
-			layer2_0_bn2:          arena[4014080*batch : 4114432*batch],
+			layer2_0_conv2:        arena[3813376*batch : 3913728*batch],
 			layer2_0_downsample_0: arena[3913728*batch : 4014080*batch],
-			layer2_0_downsample_1: arena[3411968*batch : 3512320*batch],
-			layer2_0_add:          arena[3913728*batch : 4014080*batch],
-			layer2_0_relu_2:       arena[4214784*batch : 4315136*batch],
-			layer2_1_conv1:        arena[4014080*batch : 4114432*batch],
-			layer2_1_bn1:          arena[4315136*batch : 4415488*batch],
-			layer2_1_relu:         arena[4014080*batch : 4114432*batch],
-			layer2_1_conv2:        arena[4415488*batch : 4515840*batch],
+			layer2_0_downsample_1: arena[4014080*batch : 4114432*batch],
+			layer2_0_bn2:          arena[4415488*batch : 4515840*batch],
+			layer2_1_conv1:        arena[4214784*batch : 4315136*batch],
+			layer2_1_bn1:          arena[4114432*batch : 4214784*batch],
+			layer2_1_conv2:        arena[4515840*batch : 4616192*batch],
 			layer2_1_bn2:          arena[4315136*batch : 4415488*batch],
-			layer2_1_add:          arena[4415488*batch : 4515840*batch],
-			layer2_1_relu_2:       arena[4315136*batch : 4415488*batch],
-			layer3_0_conv1:        arena[4465664*batch : 4515840*batch],
+			layer3_0_conv1:        arena[4515840*batch : 4566016*batch],
 			layer3_0_bn1:          arena[4566016*batch : 4616192*batch],
-			layer3_0_relu:         arena[4515840*batch : 4566016*batch],
-			layer3_0_conv2:        arena[4566016*batch : 4616192*batch],
-			layer3_0_bn2:          arena[4616192*batch : 4666368*batch],
+			layer3_0_conv2:        arena[4515840*batch : 4566016*batch],
 			layer3_0_downsample_0: arena[4566016*batch : 4616192*batch],
-			layer3_0_downsample_1: arena[4315136*batch : 4365312*batch],
-			layer3_0_add:          arena[4566016*batch : 4616192*batch],
-			layer3_0_relu_2:       arena[4716544*batch : 4766720*batch],
-			layer3_1_conv1:        arena[4616192*batch : 4666368*batch],
-			layer3_1_bn1:          arena[4766720*batch : 4816896*batch],
-			layer3_1_relu:         arena[4616192*batch : 4666368*batch],
-			layer3_1_conv2:        arena[4816896*batch : 4867072*batch],
+			layer3_0_downsample_1: arena[4616192*batch : 4666368*batch],
+			layer3_0_bn2:          arena[4816896*batch : 4867072*batch],
+			layer3_1_conv1:        arena[4716544*batch : 4766720*batch],
+			layer3_1_bn1:          arena[4666368*batch : 4716544*batch],
+			layer3_1_conv2:        arena[4867072*batch : 4917248*batch],
 			layer3_1_bn2:          arena[4766720*batch : 4816896*batch],
-			layer3_1_add:          arena[4816896*batch : 4867072*batch],
-			layer3_1_relu_2:       arena[4766720*batch : 4816896*batch],
-			layer4_0_conv1:        arena[4841984*batch : 4867072*batch],
+			layer4_0_conv1:        arena[4867072*batch : 4892160*batch],
 			layer4_0_bn1:          arena[4892160*batch : 4917248*batch],
-			layer4_0_relu:         arena[4867072*batch : 4892160*batch],
-			layer4_0_conv2:        arena[4892160*batch : 4917248*batch],
-			layer4_0_bn2:          arena[4917248*batch : 4942336*batch],
+			layer4_0_conv2:        arena[4867072*batch : 4892160*batch],
 			layer4_0_downsample_0: arena[4892160*batch : 4917248*batch],
-			layer4_0_downsample_1: arena[4766720*batch : 4791808*batch],
-			layer4_0_add:          arena[4892160*batch : 4917248*batch],
-			layer4_0_relu_2:       arena[4967424*batch : 4992512*batch],
-			layer4_1_conv1:        arena[4917248*batch : 4942336*batch],
-			layer4_1_bn1:          arena[4992512*batch : 5017600*batch],
-			layer4_1_relu:         arena[4917248*batch : 4942336*batch],
-			layer4_1_conv2:        arena[5017600*batch : 5042688*batch],
+			layer4_0_downsample_1: arena[4917248*batch : 4942336*batch],
+			layer4_0_bn2:          arena[5017600*batch : 5042688*batch],
+			layer4_1_conv1:        arena[4967424*batch : 4992512*batch],
+			layer4_1_bn1:          arena[4942336*batch : 4967424*batch],
+			layer4_1_conv2:        arena[5042688*batch : 5067776*batch],
 			layer4_1_bn2:          arena[4992512*batch : 5017600*batch],
-			layer4_1_add:          arena[5017600*batch : 5042688*batch],
-			layer4_1_relu_2:       arena[4992512*batch : 5017600*batch],
 			avgpool:               arena[5017600*batch : 5018112*batch],
 			fc:                    arena[4992512*batch : 4993512*batch],
 		}

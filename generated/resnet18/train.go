@@ -89,18 +89,18 @@ type bnStats struct {
 	layer1_1_bn1_mean, layer1_1_bn1_invstd                   []float32
 	layer1_1_bn2_mean, layer1_1_bn2_invstd                   []float32
 	layer2_0_bn1_mean, layer2_0_bn1_invstd                   []float32
-	layer2_0_bn2_mean, layer2_0_bn2_invstd                   []float32
 	layer2_0_downsample_1_mean, layer2_0_downsample_1_invstd []float32
+	layer2_0_bn2_mean, layer2_0_bn2_invstd                   []float32
 	layer2_1_bn1_mean, layer2_1_bn1_invstd                   []float32
 	layer2_1_bn2_mean, layer2_1_bn2_invstd                   []float32
 	layer3_0_bn1_mean, layer3_0_bn1_invstd                   []float32
-	layer3_0_bn2_mean, layer3_0_bn2_invstd                   []float32
 	layer3_0_downsample_1_mean, layer3_0_downsample_1_invstd []float32
+	layer3_0_bn2_mean, layer3_0_bn2_invstd                   []float32
 	layer3_1_bn1_mean, layer3_1_bn1_invstd                   []float32
 	layer3_1_bn2_mean, layer3_1_bn2_invstd                   []float32
 	layer4_0_bn1_mean, layer4_0_bn1_invstd                   []float32
-	layer4_0_bn2_mean, layer4_0_bn2_invstd                   []float32
 	layer4_0_downsample_1_mean, layer4_0_downsample_1_invstd []float32
+	layer4_0_bn2_mean, layer4_0_bn2_invstd                   []float32
 	layer4_1_bn1_mean, layer4_1_bn1_invstd                   []float32
 	layer4_1_bn2_mean, layer4_1_bn2_invstd                   []float32
 }
@@ -202,30 +202,30 @@ func NewTrainer(m *Model, opt SGD) *Trainer {
 	t.s.layer1_1_bn2_invstd = st[576:640]
 	t.s.layer2_0_bn1_mean = st[640:768]
 	t.s.layer2_0_bn1_invstd = st[768:896]
-	t.s.layer2_0_bn2_mean = st[896:1024]
-	t.s.layer2_0_bn2_invstd = st[1024:1152]
-	t.s.layer2_0_downsample_1_mean = st[1152:1280]
-	t.s.layer2_0_downsample_1_invstd = st[1280:1408]
+	t.s.layer2_0_downsample_1_mean = st[896:1024]
+	t.s.layer2_0_downsample_1_invstd = st[1024:1152]
+	t.s.layer2_0_bn2_mean = st[1152:1280]
+	t.s.layer2_0_bn2_invstd = st[1280:1408]
 	t.s.layer2_1_bn1_mean = st[1408:1536]
 	t.s.layer2_1_bn1_invstd = st[1536:1664]
 	t.s.layer2_1_bn2_mean = st[1664:1792]
 	t.s.layer2_1_bn2_invstd = st[1792:1920]
 	t.s.layer3_0_bn1_mean = st[1920:2176]
 	t.s.layer3_0_bn1_invstd = st[2176:2432]
-	t.s.layer3_0_bn2_mean = st[2432:2688]
-	t.s.layer3_0_bn2_invstd = st[2688:2944]
-	t.s.layer3_0_downsample_1_mean = st[2944:3200]
-	t.s.layer3_0_downsample_1_invstd = st[3200:3456]
+	t.s.layer3_0_downsample_1_mean = st[2432:2688]
+	t.s.layer3_0_downsample_1_invstd = st[2688:2944]
+	t.s.layer3_0_bn2_mean = st[2944:3200]
+	t.s.layer3_0_bn2_invstd = st[3200:3456]
 	t.s.layer3_1_bn1_mean = st[3456:3712]
 	t.s.layer3_1_bn1_invstd = st[3712:3968]
 	t.s.layer3_1_bn2_mean = st[3968:4224]
 	t.s.layer3_1_bn2_invstd = st[4224:4480]
 	t.s.layer4_0_bn1_mean = st[4480:4992]
 	t.s.layer4_0_bn1_invstd = st[4992:5504]
-	t.s.layer4_0_bn2_mean = st[5504:6016]
-	t.s.layer4_0_bn2_invstd = st[6016:6528]
-	t.s.layer4_0_downsample_1_mean = st[6528:7040]
-	t.s.layer4_0_downsample_1_invstd = st[7040:7552]
+	t.s.layer4_0_downsample_1_mean = st[5504:6016]
+	t.s.layer4_0_downsample_1_invstd = st[6016:6528]
+	t.s.layer4_0_bn2_mean = st[6528:7040]
+	t.s.layer4_0_bn2_invstd = st[7040:7552]
 	t.s.layer4_1_bn1_mean = st[7552:8064]
 	t.s.layer4_1_bn1_invstd = st[8064:8576]
 	t.s.layer4_1_bn2_mean = st[8576:9088]
@@ -376,89 +376,64 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormTrain(a.bn1, a.conv1, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
-	nn.ReLU(a.relu, a.bn1)
-	nn.MaxPool(a.maxpool, a.relu, batch, maxpool_dims)
+	nn.BatchNormTrainFused(a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
+	nn.MaxPool(a.maxpool, a.bn1, batch, maxpool_dims)
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormTrain(a.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer1_0_relu, a.layer1_0_bn1)
-	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormTrain(a.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	nn.Add(a.layer1_0_add, a.layer1_0_bn2, a.maxpool)
-	nn.ReLU(a.layer1_0_relu_2, a.layer1_0_add)
+	nn.BatchNormTrainFused(a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
+	nn.BatchNormTrainFused(a.layer1_0_bn2, a.layer1_0_conv2, a.maxpool, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 
 	// layer1.1
-	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormTrain(a.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer1_1_relu, a.layer1_1_bn1)
-	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormTrain(a.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
-	nn.Add(a.layer1_1_add, a.layer1_1_bn2, a.layer1_0_relu_2)
-	nn.ReLU(a.layer1_1_relu_2, a.layer1_1_add)
+	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
+	nn.BatchNormTrainFused(a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
+	nn.BatchNormTrainFused(a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 
 	// layer2.0
-	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_1_relu_2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormTrain(a.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer2_0_relu, a.layer2_0_bn1)
-	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormTrain(a.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_1_relu_2, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
-	nn.BatchNormTrain(a.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	nn.Add(a.layer2_0_add, a.layer2_0_bn2, a.layer2_0_downsample_1)
-	nn.ReLU(a.layer2_0_relu_2, a.layer2_0_add)
+	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_1_bn2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
+	nn.BatchNormTrainFused(a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
+	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_1_bn2, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
+	nn.BatchNormTrainFused(a.layer2_0_downsample_1, a.layer2_0_downsample_0, nil, false, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_downsample_1, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 
 	// layer2.1
-	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormTrain(a.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer2_1_relu, a.layer2_1_bn1)
-	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormTrain(a.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	nn.Add(a.layer2_1_add, a.layer2_1_bn2, a.layer2_0_relu_2)
-	nn.ReLU(a.layer2_1_relu_2, a.layer2_1_add)
+	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
+	nn.BatchNormTrainFused(a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
+	nn.BatchNormTrainFused(a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 
 	// layer3.0
-	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_1_relu_2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormTrain(a.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer3_0_relu, a.layer3_0_bn1)
-	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormTrain(a.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_1_relu_2, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
-	nn.BatchNormTrain(a.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	nn.Add(a.layer3_0_add, a.layer3_0_bn2, a.layer3_0_downsample_1)
-	nn.ReLU(a.layer3_0_relu_2, a.layer3_0_add)
+	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_1_bn2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
+	nn.BatchNormTrainFused(a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
+	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_1_bn2, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
+	nn.BatchNormTrainFused(a.layer3_0_downsample_1, a.layer3_0_downsample_0, nil, false, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_downsample_1, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 
 	// layer3.1
-	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormTrain(a.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer3_1_relu, a.layer3_1_bn1)
-	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormTrain(a.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	nn.Add(a.layer3_1_add, a.layer3_1_bn2, a.layer3_0_relu_2)
-	nn.ReLU(a.layer3_1_relu_2, a.layer3_1_add)
+	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
+	nn.BatchNormTrainFused(a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
+	nn.BatchNormTrainFused(a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 
 	// layer4.0
-	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_1_relu_2, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
-	nn.BatchNormTrain(a.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer4_0_relu, a.layer4_0_bn1)
-	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
-	nn.BatchNormTrain(a.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_1_relu_2, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
-	nn.BatchNormTrain(a.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	nn.Add(a.layer4_0_add, a.layer4_0_bn2, a.layer4_0_downsample_1)
-	nn.ReLU(a.layer4_0_relu_2, a.layer4_0_add)
+	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_1_bn2, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
+	nn.BatchNormTrainFused(a.layer4_0_bn1, a.layer4_0_conv1, nil, true, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_bn1, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
+	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_1_bn2, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
+	nn.BatchNormTrainFused(a.layer4_0_downsample_1, a.layer4_0_downsample_0, nil, false, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(a.layer4_0_bn2, a.layer4_0_conv2, a.layer4_0_downsample_1, true, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 
 	// layer4.1
-	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_relu_2, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
-	nn.BatchNormTrain(a.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	nn.ReLU(a.layer4_1_relu, a.layer4_1_bn1)
-	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
-	nn.BatchNormTrain(a.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	nn.Add(a.layer4_1_add, a.layer4_1_bn2, a.layer4_0_relu_2)
-	nn.ReLU(a.layer4_1_relu_2, a.layer4_1_add)
+	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_bn2, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
+	nn.BatchNormTrainFused(a.layer4_1_bn1, a.layer4_1_conv1, nil, true, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_bn1, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
+	nn.BatchNormTrainFused(a.layer4_1_bn2, a.layer4_1_conv2, a.layer4_0_bn2, true, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 
-	nn.GlobalAvgPool(a.avgpool, a.layer4_1_relu_2, batch*512, 49)
+	nn.GlobalAvgPool(a.avgpool, a.layer4_1_bn2, batch*512, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 512, 1000)
 
 	// Each BN has seen one more batch, as PyTorch counts in train mode.
@@ -475,162 +450,104 @@ func (t *Trainer) backward(x []float32, batch int) {
 	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
 	clear(d.avgpool)
 	nn.LinearBackward(ws, d.avgpool, g.fc_weight, g.fc_bias, d.fc, a.avgpool, w.fc_weight, batch, 512, 1000)
-	clear(d.layer4_1_relu_2)
-	nn.GlobalAvgPoolBackward(d.layer4_1_relu_2, d.avgpool, batch*512, 49)
+	clear(d.layer4_1_bn2)
+	nn.GlobalAvgPoolBackward(d.layer4_1_bn2, d.avgpool, batch*512, 49)
 
 	// layer4.1
-	clear(d.layer4_1_add)
-	nn.ReLUBackward(d.layer4_1_add, d.layer4_1_relu_2, a.layer4_1_relu_2)
-	clear(d.layer4_1_bn2)
-	clear(d.layer4_0_relu_2)
-	nn.Accumulate(d.layer4_1_bn2, d.layer4_1_add)
-	nn.Accumulate(d.layer4_0_relu_2, d.layer4_1_add)
 	clear(d.layer4_1_conv2)
-	nn.BatchNormBackward(d.layer4_1_conv2, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)
-	clear(d.layer4_1_relu)
-	nn.Conv2DBackward(ws, d.layer4_1_relu, g.layer4_1_conv2_weight, nil, d.layer4_1_conv2, a.layer4_1_relu, w.layer4_1_conv2_weight, batch, layer4_1_conv2_dims)
+	clear(d.layer4_0_bn2)
+	nn.BatchNormFusedBackward(d.layer4_1_conv2, d.layer4_0_bn2, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, a.layer4_1_bn2, true, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)
 	clear(d.layer4_1_bn1)
-	nn.ReLUBackward(d.layer4_1_bn1, d.layer4_1_relu, a.layer4_1_relu)
+	nn.Conv2DBackward(ws, d.layer4_1_bn1, g.layer4_1_conv2_weight, nil, d.layer4_1_conv2, a.layer4_1_bn1, w.layer4_1_conv2_weight, batch, layer4_1_conv2_dims)
 	clear(d.layer4_1_conv1)
-	nn.BatchNormBackward(d.layer4_1_conv1, g.layer4_1_bn1_weight, g.layer4_1_bn1_bias, d.layer4_1_bn1, a.layer4_1_conv1, w.layer4_1_bn1_weight, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49)
-	nn.Conv2DBackward(ws, d.layer4_0_relu_2, g.layer4_1_conv1_weight, nil, d.layer4_1_conv1, a.layer4_0_relu_2, w.layer4_1_conv1_weight, batch, layer4_1_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer4_1_conv1, nil, g.layer4_1_bn1_weight, g.layer4_1_bn1_bias, d.layer4_1_bn1, a.layer4_1_conv1, a.layer4_1_bn1, true, w.layer4_1_bn1_weight, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49)
+	nn.Conv2DBackward(ws, d.layer4_0_bn2, g.layer4_1_conv1_weight, nil, d.layer4_1_conv1, a.layer4_0_bn2, w.layer4_1_conv1_weight, batch, layer4_1_conv1_dims)
 
 	// layer4.0
-	clear(d.layer4_0_add)
-	nn.ReLUBackward(d.layer4_0_add, d.layer4_0_relu_2, a.layer4_0_relu_2)
-	clear(d.layer4_0_bn2)
-	clear(d.layer4_0_downsample_1)
-	nn.Accumulate(d.layer4_0_bn2, d.layer4_0_add)
-	nn.Accumulate(d.layer4_0_downsample_1, d.layer4_0_add)
-	clear(d.layer4_0_downsample_0)
-	nn.BatchNormBackward(d.layer4_0_downsample_0, g.layer4_0_downsample_1_weight, g.layer4_0_downsample_1_bias, d.layer4_0_downsample_1, a.layer4_0_downsample_0, w.layer4_0_downsample_1_weight, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49)
-	clear(d.layer3_1_relu_2)
-	nn.Conv2DBackward(ws, d.layer3_1_relu_2, g.layer4_0_downsample_0_weight, nil, d.layer4_0_downsample_0, a.layer3_1_relu_2, w.layer4_0_downsample_0_weight, batch, layer4_0_downsample_0_dims)
 	clear(d.layer4_0_conv2)
-	nn.BatchNormBackward(d.layer4_0_conv2, g.layer4_0_bn2_weight, g.layer4_0_bn2_bias, d.layer4_0_bn2, a.layer4_0_conv2, w.layer4_0_bn2_weight, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49)
-	clear(d.layer4_0_relu)
-	nn.Conv2DBackward(ws, d.layer4_0_relu, g.layer4_0_conv2_weight, nil, d.layer4_0_conv2, a.layer4_0_relu, w.layer4_0_conv2_weight, batch, layer4_0_conv2_dims)
+	clear(d.layer4_0_downsample_1)
+	nn.BatchNormFusedBackward(d.layer4_0_conv2, d.layer4_0_downsample_1, g.layer4_0_bn2_weight, g.layer4_0_bn2_bias, d.layer4_0_bn2, a.layer4_0_conv2, a.layer4_0_bn2, true, w.layer4_0_bn2_weight, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49)
+	clear(d.layer4_0_downsample_0)
+	nn.BatchNormFusedBackward(d.layer4_0_downsample_0, nil, g.layer4_0_downsample_1_weight, g.layer4_0_downsample_1_bias, d.layer4_0_downsample_1, a.layer4_0_downsample_0, a.layer4_0_downsample_1, false, w.layer4_0_downsample_1_weight, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49)
+	clear(d.layer3_1_bn2)
+	nn.Conv2DBackward(ws, d.layer3_1_bn2, g.layer4_0_downsample_0_weight, nil, d.layer4_0_downsample_0, a.layer3_1_bn2, w.layer4_0_downsample_0_weight, batch, layer4_0_downsample_0_dims)
 	clear(d.layer4_0_bn1)
-	nn.ReLUBackward(d.layer4_0_bn1, d.layer4_0_relu, a.layer4_0_relu)
+	nn.Conv2DBackward(ws, d.layer4_0_bn1, g.layer4_0_conv2_weight, nil, d.layer4_0_conv2, a.layer4_0_bn1, w.layer4_0_conv2_weight, batch, layer4_0_conv2_dims)
 	clear(d.layer4_0_conv1)
-	nn.BatchNormBackward(d.layer4_0_conv1, g.layer4_0_bn1_weight, g.layer4_0_bn1_bias, d.layer4_0_bn1, a.layer4_0_conv1, w.layer4_0_bn1_weight, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49)
-	nn.Conv2DBackward(ws, d.layer3_1_relu_2, g.layer4_0_conv1_weight, nil, d.layer4_0_conv1, a.layer3_1_relu_2, w.layer4_0_conv1_weight, batch, layer4_0_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer4_0_conv1, nil, g.layer4_0_bn1_weight, g.layer4_0_bn1_bias, d.layer4_0_bn1, a.layer4_0_conv1, a.layer4_0_bn1, true, w.layer4_0_bn1_weight, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49)
+	nn.Conv2DBackward(ws, d.layer3_1_bn2, g.layer4_0_conv1_weight, nil, d.layer4_0_conv1, a.layer3_1_bn2, w.layer4_0_conv1_weight, batch, layer4_0_conv1_dims)
 
 	// layer3.1
-	clear(d.layer3_1_add)
-	nn.ReLUBackward(d.layer3_1_add, d.layer3_1_relu_2, a.layer3_1_relu_2)
-	clear(d.layer3_1_bn2)
-	clear(d.layer3_0_relu_2)
-	nn.Accumulate(d.layer3_1_bn2, d.layer3_1_add)
-	nn.Accumulate(d.layer3_0_relu_2, d.layer3_1_add)
 	clear(d.layer3_1_conv2)
-	nn.BatchNormBackward(d.layer3_1_conv2, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196)
-	clear(d.layer3_1_relu)
-	nn.Conv2DBackward(ws, d.layer3_1_relu, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_relu, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
+	clear(d.layer3_0_bn2)
+	nn.BatchNormFusedBackward(d.layer3_1_conv2, d.layer3_0_bn2, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196)
 	clear(d.layer3_1_bn1)
-	nn.ReLUBackward(d.layer3_1_bn1, d.layer3_1_relu, a.layer3_1_relu)
+	nn.Conv2DBackward(ws, d.layer3_1_bn1, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
 	clear(d.layer3_1_conv1)
-	nn.BatchNormBackward(d.layer3_1_conv1, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196)
-	nn.Conv2DBackward(ws, d.layer3_0_relu_2, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_relu_2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer3_1_conv1, nil, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196)
+	nn.Conv2DBackward(ws, d.layer3_0_bn2, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
-	clear(d.layer3_0_add)
-	nn.ReLUBackward(d.layer3_0_add, d.layer3_0_relu_2, a.layer3_0_relu_2)
-	clear(d.layer3_0_bn2)
-	clear(d.layer3_0_downsample_1)
-	nn.Accumulate(d.layer3_0_bn2, d.layer3_0_add)
-	nn.Accumulate(d.layer3_0_downsample_1, d.layer3_0_add)
-	clear(d.layer3_0_downsample_0)
-	nn.BatchNormBackward(d.layer3_0_downsample_0, g.layer3_0_downsample_1_weight, g.layer3_0_downsample_1_bias, d.layer3_0_downsample_1, a.layer3_0_downsample_0, w.layer3_0_downsample_1_weight, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196)
-	clear(d.layer2_1_relu_2)
-	nn.Conv2DBackward(ws, d.layer2_1_relu_2, g.layer3_0_downsample_0_weight, nil, d.layer3_0_downsample_0, a.layer2_1_relu_2, w.layer3_0_downsample_0_weight, batch, layer3_0_downsample_0_dims)
 	clear(d.layer3_0_conv2)
-	nn.BatchNormBackward(d.layer3_0_conv2, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196)
-	clear(d.layer3_0_relu)
-	nn.Conv2DBackward(ws, d.layer3_0_relu, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_relu, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
+	clear(d.layer3_0_downsample_1)
+	nn.BatchNormFusedBackward(d.layer3_0_conv2, d.layer3_0_downsample_1, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196)
+	clear(d.layer3_0_downsample_0)
+	nn.BatchNormFusedBackward(d.layer3_0_downsample_0, nil, g.layer3_0_downsample_1_weight, g.layer3_0_downsample_1_bias, d.layer3_0_downsample_1, a.layer3_0_downsample_0, a.layer3_0_downsample_1, false, w.layer3_0_downsample_1_weight, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196)
+	clear(d.layer2_1_bn2)
+	nn.Conv2DBackward(ws, d.layer2_1_bn2, g.layer3_0_downsample_0_weight, nil, d.layer3_0_downsample_0, a.layer2_1_bn2, w.layer3_0_downsample_0_weight, batch, layer3_0_downsample_0_dims)
 	clear(d.layer3_0_bn1)
-	nn.ReLUBackward(d.layer3_0_bn1, d.layer3_0_relu, a.layer3_0_relu)
+	nn.Conv2DBackward(ws, d.layer3_0_bn1, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
 	clear(d.layer3_0_conv1)
-	nn.BatchNormBackward(d.layer3_0_conv1, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196)
-	nn.Conv2DBackward(ws, d.layer2_1_relu_2, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_1_relu_2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer3_0_conv1, nil, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196)
+	nn.Conv2DBackward(ws, d.layer2_1_bn2, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_1_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.1
-	clear(d.layer2_1_add)
-	nn.ReLUBackward(d.layer2_1_add, d.layer2_1_relu_2, a.layer2_1_relu_2)
-	clear(d.layer2_1_bn2)
-	clear(d.layer2_0_relu_2)
-	nn.Accumulate(d.layer2_1_bn2, d.layer2_1_add)
-	nn.Accumulate(d.layer2_0_relu_2, d.layer2_1_add)
 	clear(d.layer2_1_conv2)
-	nn.BatchNormBackward(d.layer2_1_conv2, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784)
-	clear(d.layer2_1_relu)
-	nn.Conv2DBackward(ws, d.layer2_1_relu, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_relu, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
+	clear(d.layer2_0_bn2)
+	nn.BatchNormFusedBackward(d.layer2_1_conv2, d.layer2_0_bn2, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784)
 	clear(d.layer2_1_bn1)
-	nn.ReLUBackward(d.layer2_1_bn1, d.layer2_1_relu, a.layer2_1_relu)
+	nn.Conv2DBackward(ws, d.layer2_1_bn1, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
 	clear(d.layer2_1_conv1)
-	nn.BatchNormBackward(d.layer2_1_conv1, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784)
-	nn.Conv2DBackward(ws, d.layer2_0_relu_2, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_relu_2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer2_1_conv1, nil, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784)
+	nn.Conv2DBackward(ws, d.layer2_0_bn2, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
-	clear(d.layer2_0_add)
-	nn.ReLUBackward(d.layer2_0_add, d.layer2_0_relu_2, a.layer2_0_relu_2)
-	clear(d.layer2_0_bn2)
-	clear(d.layer2_0_downsample_1)
-	nn.Accumulate(d.layer2_0_bn2, d.layer2_0_add)
-	nn.Accumulate(d.layer2_0_downsample_1, d.layer2_0_add)
-	clear(d.layer2_0_downsample_0)
-	nn.BatchNormBackward(d.layer2_0_downsample_0, g.layer2_0_downsample_1_weight, g.layer2_0_downsample_1_bias, d.layer2_0_downsample_1, a.layer2_0_downsample_0, w.layer2_0_downsample_1_weight, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784)
-	clear(d.layer1_1_relu_2)
-	nn.Conv2DBackward(ws, d.layer1_1_relu_2, g.layer2_0_downsample_0_weight, nil, d.layer2_0_downsample_0, a.layer1_1_relu_2, w.layer2_0_downsample_0_weight, batch, layer2_0_downsample_0_dims)
 	clear(d.layer2_0_conv2)
-	nn.BatchNormBackward(d.layer2_0_conv2, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784)
-	clear(d.layer2_0_relu)
-	nn.Conv2DBackward(ws, d.layer2_0_relu, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_relu, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
+	clear(d.layer2_0_downsample_1)
+	nn.BatchNormFusedBackward(d.layer2_0_conv2, d.layer2_0_downsample_1, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784)
+	clear(d.layer2_0_downsample_0)
+	nn.BatchNormFusedBackward(d.layer2_0_downsample_0, nil, g.layer2_0_downsample_1_weight, g.layer2_0_downsample_1_bias, d.layer2_0_downsample_1, a.layer2_0_downsample_0, a.layer2_0_downsample_1, false, w.layer2_0_downsample_1_weight, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784)
+	clear(d.layer1_1_bn2)
+	nn.Conv2DBackward(ws, d.layer1_1_bn2, g.layer2_0_downsample_0_weight, nil, d.layer2_0_downsample_0, a.layer1_1_bn2, w.layer2_0_downsample_0_weight, batch, layer2_0_downsample_0_dims)
 	clear(d.layer2_0_bn1)
-	nn.ReLUBackward(d.layer2_0_bn1, d.layer2_0_relu, a.layer2_0_relu)
+	nn.Conv2DBackward(ws, d.layer2_0_bn1, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
 	clear(d.layer2_0_conv1)
-	nn.BatchNormBackward(d.layer2_0_conv1, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784)
-	nn.Conv2DBackward(ws, d.layer1_1_relu_2, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_1_relu_2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer2_0_conv1, nil, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784)
+	nn.Conv2DBackward(ws, d.layer1_1_bn2, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_1_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.1
-	clear(d.layer1_1_add)
-	nn.ReLUBackward(d.layer1_1_add, d.layer1_1_relu_2, a.layer1_1_relu_2)
-	clear(d.layer1_1_bn2)
-	clear(d.layer1_0_relu_2)
-	nn.Accumulate(d.layer1_1_bn2, d.layer1_1_add)
-	nn.Accumulate(d.layer1_0_relu_2, d.layer1_1_add)
 	clear(d.layer1_1_conv2)
-	nn.BatchNormBackward(d.layer1_1_conv2, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136)
-	clear(d.layer1_1_relu)
-	nn.Conv2DBackward(ws, d.layer1_1_relu, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_relu, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
+	clear(d.layer1_0_bn2)
+	nn.BatchNormFusedBackward(d.layer1_1_conv2, d.layer1_0_bn2, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136)
 	clear(d.layer1_1_bn1)
-	nn.ReLUBackward(d.layer1_1_bn1, d.layer1_1_relu, a.layer1_1_relu)
+	nn.Conv2DBackward(ws, d.layer1_1_bn1, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
 	clear(d.layer1_1_conv1)
-	nn.BatchNormBackward(d.layer1_1_conv1, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136)
-	nn.Conv2DBackward(ws, d.layer1_0_relu_2, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_relu_2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
+	nn.BatchNormFusedBackward(d.layer1_1_conv1, nil, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136)
+	nn.Conv2DBackward(ws, d.layer1_0_bn2, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
-	clear(d.layer1_0_add)
-	nn.ReLUBackward(d.layer1_0_add, d.layer1_0_relu_2, a.layer1_0_relu_2)
-	clear(d.layer1_0_bn2)
-	clear(d.maxpool)
-	nn.Accumulate(d.layer1_0_bn2, d.layer1_0_add)
-	nn.Accumulate(d.maxpool, d.layer1_0_add)
 	clear(d.layer1_0_conv2)
-	nn.BatchNormBackward(d.layer1_0_conv2, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136)
-	clear(d.layer1_0_relu)
-	nn.Conv2DBackward(ws, d.layer1_0_relu, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_relu, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
+	clear(d.maxpool)
+	nn.BatchNormFusedBackward(d.layer1_0_conv2, d.maxpool, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136)
 	clear(d.layer1_0_bn1)
-	nn.ReLUBackward(d.layer1_0_bn1, d.layer1_0_relu, a.layer1_0_relu)
+	nn.Conv2DBackward(ws, d.layer1_0_bn1, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
 	clear(d.layer1_0_conv1)
-	nn.BatchNormBackward(d.layer1_0_conv1, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(d.layer1_0_conv1, nil, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.maxpool, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
-	clear(d.relu)
-	nn.MaxPoolBackward(d.relu, d.maxpool, a.relu, batch, maxpool_dims)
 	clear(d.bn1)
-	nn.ReLUBackward(d.bn1, d.relu, a.relu)
+	nn.MaxPoolBackward(d.bn1, d.maxpool, a.bn1, batch, maxpool_dims)
 	clear(d.conv1)
-	nn.BatchNormBackward(d.conv1, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 64, 12544)
+	nn.BatchNormFusedBackward(d.conv1, nil, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 64, 12544)
 	nn.Conv2DBackward(ws, nil, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

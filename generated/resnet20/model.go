@@ -29,7 +29,7 @@ const (
 	   laid it out: the values the backward pass needs and the gradients, overlapping
 	   where they are never alive together.
 	*/
-	trainFloats = 385034
+	trainFloats = 389130
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -47,7 +47,7 @@ const (
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 19
 	// maxBatch keeps the inference and training arenas under 16 GiB.
-	maxBatch = 9891
+	maxBatch = 9799
 )
 
 // Layer shapes, per image.
@@ -181,72 +181,44 @@ type weights struct {
 type activations struct {
 	conv1             []float32 // conv 16x32x32
 	bn1               []float32 // bn 16x32x32
-	relu              []float32 // relu 16x32x32
 	layer1_0_conv1    []float32 // conv 16x32x32
 	layer1_0_bn1      []float32 // bn 16x32x32
-	layer1_0_relu     []float32 // relu 16x32x32
 	layer1_0_conv2    []float32 // conv 16x32x32
 	layer1_0_bn2      []float32 // bn 16x32x32
-	layer1_0_add      []float32 // add 16x32x32
-	layer1_0_relu_2   []float32 // relu 16x32x32
 	layer1_1_conv1    []float32 // conv 16x32x32
 	layer1_1_bn1      []float32 // bn 16x32x32
-	layer1_1_relu     []float32 // relu 16x32x32
 	layer1_1_conv2    []float32 // conv 16x32x32
 	layer1_1_bn2      []float32 // bn 16x32x32
-	layer1_1_add      []float32 // add 16x32x32
-	layer1_1_relu_2   []float32 // relu 16x32x32
 	layer1_2_conv1    []float32 // conv 16x32x32
 	layer1_2_bn1      []float32 // bn 16x32x32
-	layer1_2_relu     []float32 // relu 16x32x32
 	layer1_2_conv2    []float32 // conv 16x32x32
 	layer1_2_bn2      []float32 // bn 16x32x32
-	layer1_2_add      []float32 // add 16x32x32
-	layer1_2_relu_2   []float32 // relu 16x32x32
 	layer2_0_conv1    []float32 // conv 32x16x16
 	layer2_0_bn1      []float32 // bn 32x16x16
-	layer2_0_relu     []float32 // relu 32x16x16
 	layer2_0_conv2    []float32 // conv 32x16x16
-	layer2_0_bn2      []float32 // bn 32x16x16
 	layer2_0_shortcut []float32 // shortcutA 32x16x16
-	layer2_0_add      []float32 // add 32x16x16
-	layer2_0_relu_2   []float32 // relu 32x16x16
+	layer2_0_bn2      []float32 // bn 32x16x16
 	layer2_1_conv1    []float32 // conv 32x16x16
 	layer2_1_bn1      []float32 // bn 32x16x16
-	layer2_1_relu     []float32 // relu 32x16x16
 	layer2_1_conv2    []float32 // conv 32x16x16
 	layer2_1_bn2      []float32 // bn 32x16x16
-	layer2_1_add      []float32 // add 32x16x16
-	layer2_1_relu_2   []float32 // relu 32x16x16
 	layer2_2_conv1    []float32 // conv 32x16x16
 	layer2_2_bn1      []float32 // bn 32x16x16
-	layer2_2_relu     []float32 // relu 32x16x16
 	layer2_2_conv2    []float32 // conv 32x16x16
 	layer2_2_bn2      []float32 // bn 32x16x16
-	layer2_2_add      []float32 // add 32x16x16
-	layer2_2_relu_2   []float32 // relu 32x16x16
 	layer3_0_conv1    []float32 // conv 64x8x8
 	layer3_0_bn1      []float32 // bn 64x8x8
-	layer3_0_relu     []float32 // relu 64x8x8
 	layer3_0_conv2    []float32 // conv 64x8x8
-	layer3_0_bn2      []float32 // bn 64x8x8
 	layer3_0_shortcut []float32 // shortcutA 64x8x8
-	layer3_0_add      []float32 // add 64x8x8
-	layer3_0_relu_2   []float32 // relu 64x8x8
+	layer3_0_bn2      []float32 // bn 64x8x8
 	layer3_1_conv1    []float32 // conv 64x8x8
 	layer3_1_bn1      []float32 // bn 64x8x8
-	layer3_1_relu     []float32 // relu 64x8x8
 	layer3_1_conv2    []float32 // conv 64x8x8
 	layer3_1_bn2      []float32 // bn 64x8x8
-	layer3_1_add      []float32 // add 64x8x8
-	layer3_1_relu_2   []float32 // relu 64x8x8
 	layer3_2_conv1    []float32 // conv 64x8x8
 	layer3_2_bn1      []float32 // bn 64x8x8
-	layer3_2_relu     []float32 // relu 64x8x8
 	layer3_2_conv2    []float32 // conv 64x8x8
 	layer3_2_bn2      []float32 // bn 64x8x8
-	layer3_2_add      []float32 // add 64x8x8
-	layer3_2_relu_2   []float32 // relu 64x8x8
 	avgpool           []float32 // avgpool 64x1x1
 	fc                []float32 // fc 10x1x1
 }
@@ -696,148 +668,136 @@ func (m *Model) SaveWeights(path string) error {
 }
 
 // trainLayout carves the values and the gradients of a training step out of one
-// arena sized for batch images, at the offsets of the memory plan.
+// arena sized for batch images, at the offsets of the memory plan. A value's memory
+// is reused once nothing needs it; what the backward pass keeps each value for:
+//
+//	conv1: bn1's normalised input
+//	bn1: its sign, the ReLU's mask; layer1.0.conv1's weight gradient
+//	layer1.0.conv1: layer1.0.bn1's normalised input
+//	layer1.0.bn1: its sign, the ReLU's mask; layer1.0.conv2's weight gradient
+//	layer1.0.conv2: layer1.0.bn2's normalised input
+//	layer1.0.bn2: its sign, the ReLU's mask; layer1.1.conv1's weight gradient
+//	layer1.1.conv1: layer1.1.bn1's normalised input
+//	layer1.1.bn1: its sign, the ReLU's mask; layer1.1.conv2's weight gradient
+//	layer1.1.conv2: layer1.1.bn2's normalised input
+//	layer1.1.bn2: its sign, the ReLU's mask; layer1.2.conv1's weight gradient
+//	layer1.2.conv1: layer1.2.bn1's normalised input
+//	layer1.2.bn1: its sign, the ReLU's mask; layer1.2.conv2's weight gradient
+//	layer1.2.conv2: layer1.2.bn2's normalised input
+//	layer1.2.bn2: its sign, the ReLU's mask; layer2.0.conv1's weight gradient
+//	layer2.0.conv1: layer2.0.bn1's normalised input
+//	layer2.0.bn1: its sign, the ReLU's mask; layer2.0.conv2's weight gradient
+//	layer2.0.conv2: layer2.0.bn2's normalised input
+//	layer2.0.shortcut: nothing (forward only)
+//	layer2.0.bn2: its sign, the ReLU's mask; layer2.1.conv1's weight gradient
+//	layer2.1.conv1: layer2.1.bn1's normalised input
+//	layer2.1.bn1: its sign, the ReLU's mask; layer2.1.conv2's weight gradient
+//	layer2.1.conv2: layer2.1.bn2's normalised input
+//	layer2.1.bn2: its sign, the ReLU's mask; layer2.2.conv1's weight gradient
+//	layer2.2.conv1: layer2.2.bn1's normalised input
+//	layer2.2.bn1: its sign, the ReLU's mask; layer2.2.conv2's weight gradient
+//	layer2.2.conv2: layer2.2.bn2's normalised input
+//	layer2.2.bn2: its sign, the ReLU's mask; layer3.0.conv1's weight gradient
+//	layer3.0.conv1: layer3.0.bn1's normalised input
+//	layer3.0.bn1: its sign, the ReLU's mask; layer3.0.conv2's weight gradient
+//	layer3.0.conv2: layer3.0.bn2's normalised input
+//	layer3.0.shortcut: nothing (forward only)
+//	layer3.0.bn2: its sign, the ReLU's mask; layer3.1.conv1's weight gradient
+//	layer3.1.conv1: layer3.1.bn1's normalised input
+//	layer3.1.bn1: its sign, the ReLU's mask; layer3.1.conv2's weight gradient
+//	layer3.1.conv2: layer3.1.bn2's normalised input
+//	layer3.1.bn2: its sign, the ReLU's mask; layer3.2.conv1's weight gradient
+//	layer3.2.conv1: layer3.2.bn1's normalised input
+//	layer3.2.bn1: its sign, the ReLU's mask; layer3.2.conv2's weight gradient
+//	layer3.2.conv2: layer3.2.bn2's normalised input
+//	layer3.2.bn2: its sign, the ReLU's mask
+//	avgpool: fc's weight gradient
+//	fc: the logits, for the loss and Logits
 func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
 			conv1:             arena[0*batch : 16384*batch],
 			bn1:               arena[16384*batch : 32768*batch],
-			relu:              arena[32768*batch : 49152*batch],
-			layer1_0_conv1:    arena[16384*batch : 32768*batch],
+			layer1_0_conv1:    arena[32768*batch : 49152*batch],
 			layer1_0_bn1:      arena[49152*batch : 65536*batch],
-			layer1_0_relu:     arena[65536*batch : 81920*batch],
-			layer1_0_conv2:    arena[49152*batch : 65536*batch],
+			layer1_0_conv2:    arena[65536*batch : 81920*batch],
 			layer1_0_bn2:      arena[81920*batch : 98304*batch],
-			layer1_0_add:      arena[98304*batch : 114688*batch],
-			layer1_0_relu_2:   arena[81920*batch : 98304*batch],
 			layer1_1_conv1:    arena[98304*batch : 114688*batch],
 			layer1_1_bn1:      arena[114688*batch : 131072*batch],
-			layer1_1_relu:     arena[131072*batch : 147456*batch],
-			layer1_1_conv2:    arena[114688*batch : 131072*batch],
+			layer1_1_conv2:    arena[131072*batch : 147456*batch],
 			layer1_1_bn2:      arena[147456*batch : 163840*batch],
-			layer1_1_add:      arena[163840*batch : 180224*batch],
-			layer1_1_relu_2:   arena[147456*batch : 163840*batch],
 			layer1_2_conv1:    arena[163840*batch : 180224*batch],
 			layer1_2_bn1:      arena[180224*batch : 196608*batch],
-			layer1_2_relu:     arena[196608*batch : 212992*batch],
-			layer1_2_conv2:    arena[180224*batch : 196608*batch],
+			layer1_2_conv2:    arena[196608*batch : 212992*batch],
 			layer1_2_bn2:      arena[212992*batch : 229376*batch],
-			layer1_2_add:      arena[229376*batch : 245760*batch],
-			layer1_2_relu_2:   arena[212992*batch : 229376*batch],
 			layer2_0_conv1:    arena[245760*batch : 253952*batch],
-			layer2_0_bn1:      arena[229376*batch : 237568*batch],
-			layer2_0_relu:     arena[253952*batch : 262144*batch],
-			layer2_0_conv2:    arena[262144*batch : 270336*batch],
-			layer2_0_bn2:      arena[229376*batch : 237568*batch],
+			layer2_0_bn1:      arena[253952*batch : 262144*batch],
+			layer2_0_conv2:    arena[229376*batch : 237568*batch],
 			layer2_0_shortcut: arena[237568*batch : 245760*batch],
-			layer2_0_add:      arena[270336*batch : 278528*batch],
-			layer2_0_relu_2:   arena[229376*batch : 237568*batch],
+			layer2_0_bn2:      arena[262144*batch : 270336*batch],
 			layer2_1_conv1:    arena[237568*batch : 245760*batch],
 			layer2_1_bn1:      arena[270336*batch : 278528*batch],
-			layer2_1_relu:     arena[278528*batch : 286720*batch],
-			layer2_1_conv2:    arena[270336*batch : 278528*batch],
+			layer2_1_conv2:    arena[278528*batch : 286720*batch],
 			layer2_1_bn2:      arena[286720*batch : 294912*batch],
-			layer2_1_add:      arena[294912*batch : 303104*batch],
-			layer2_1_relu_2:   arena[286720*batch : 294912*batch],
 			layer2_2_conv1:    arena[294912*batch : 303104*batch],
 			layer2_2_bn1:      arena[303104*batch : 311296*batch],
-			layer2_2_relu:     arena[311296*batch : 319488*batch],
-			layer2_2_conv2:    arena[303104*batch : 311296*batch],
+			layer2_2_conv2:    arena[311296*batch : 319488*batch],
 			layer2_2_bn2:      arena[319488*batch : 327680*batch],
-			layer2_2_add:      arena[327680*batch : 335872*batch],
-			layer2_2_relu_2:   arena[319488*batch : 327680*batch],
 			layer3_0_conv1:    arena[335872*batch : 339968*batch],
-			layer3_0_bn1:      arena[327680*batch : 331776*batch],
-			layer3_0_relu:     arena[339968*batch : 344064*batch],
-			layer3_0_conv2:    arena[344064*batch : 348160*batch],
-			layer3_0_bn2:      arena[327680*batch : 331776*batch],
+			layer3_0_bn1:      arena[339968*batch : 344064*batch],
+			layer3_0_conv2:    arena[327680*batch : 331776*batch],
 			layer3_0_shortcut: arena[331776*batch : 335872*batch],
-			layer3_0_add:      arena[348160*batch : 352256*batch],
-			layer3_0_relu_2:   arena[327680*batch : 331776*batch],
+			layer3_0_bn2:      arena[344064*batch : 348160*batch],
 			layer3_1_conv1:    arena[331776*batch : 335872*batch],
 			layer3_1_bn1:      arena[348160*batch : 352256*batch],
-			layer3_1_relu:     arena[352256*batch : 356352*batch],
-			layer3_1_conv2:    arena[348160*batch : 352256*batch],
+			layer3_1_conv2:    arena[352256*batch : 356352*batch],
 			layer3_1_bn2:      arena[356352*batch : 360448*batch],
-			layer3_1_add:      arena[360448*batch : 364544*batch],
-			layer3_1_relu_2:   arena[356352*batch : 360448*batch],
 			layer3_2_conv1:    arena[360448*batch : 364544*batch],
 			layer3_2_bn1:      arena[364544*batch : 368640*batch],
-			layer3_2_relu:     arena[368640*batch : 372736*batch],
-			layer3_2_conv2:    arena[364544*batch : 368640*batch],
+			layer3_2_conv2:    arena[368640*batch : 372736*batch],
 			layer3_2_bn2:      arena[372736*batch : 376832*batch],
-			layer3_2_add:      arena[376832*batch : 380928*batch],
-			layer3_2_relu_2:   arena[372736*batch : 376832*batch],
 			avgpool:           arena[376832*batch : 376896*batch],
-			fc:                arena[385024*batch : 385034*batch],
+			fc:                arena[389120*batch : 389130*batch],
 		}, activations{
 			conv1:             arena[32768*batch : 49152*batch],
-			bn1:               arena[16384*batch : 32768*batch],
-			relu:              arena[81920*batch : 98304*batch],
-			layer1_0_conv1:    arena[49152*batch : 65536*batch],
-			layer1_0_bn1:      arena[98304*batch : 114688*batch],
-			layer1_0_relu:     arena[49152*batch : 65536*batch],
-			layer1_0_conv2:    arena[98304*batch : 114688*batch],
-			layer1_0_bn2:      arena[114688*batch : 131072*batch],
-			layer1_0_add:      arena[98304*batch : 114688*batch],
-			layer1_0_relu_2:   arena[147456*batch : 163840*batch],
-			layer1_1_conv1:    arena[114688*batch : 131072*batch],
-			layer1_1_bn1:      arena[163840*batch : 180224*batch],
-			layer1_1_relu:     arena[114688*batch : 131072*batch],
-			layer1_1_conv2:    arena[163840*batch : 180224*batch],
-			layer1_1_bn2:      arena[180224*batch : 196608*batch],
-			layer1_1_add:      arena[163840*batch : 180224*batch],
-			layer1_1_relu_2:   arena[212992*batch : 229376*batch],
-			layer1_2_conv1:    arena[180224*batch : 196608*batch],
-			layer1_2_bn1:      arena[229376*batch : 245760*batch],
-			layer1_2_relu:     arena[180224*batch : 196608*batch],
-			layer1_2_conv2:    arena[245760*batch : 262144*batch],
+			bn1:               arena[98304*batch : 114688*batch],
+			layer1_0_conv1:    arena[81920*batch : 98304*batch],
+			layer1_0_bn1:      arena[65536*batch : 81920*batch],
+			layer1_0_conv2:    arena[114688*batch : 131072*batch],
+			layer1_0_bn2:      arena[163840*batch : 180224*batch],
+			layer1_1_conv1:    arena[147456*batch : 163840*batch],
+			layer1_1_bn1:      arena[131072*batch : 147456*batch],
+			layer1_1_conv2:    arena[180224*batch : 196608*batch],
+			layer1_1_bn2:      arena[245760*batch : 262144*batch],
+			layer1_2_conv1:    arena[212992*batch : 229376*batch],
+			layer1_2_bn1:      arena[196608*batch : 212992*batch],
+			layer1_2_conv2:    arena[262144*batch : 278528*batch],
 			layer1_2_bn2:      arena[229376*batch : 245760*batch],
-			layer1_2_add:      arena[245760*batch : 262144*batch],
-			layer1_2_relu_2:   arena[229376*batch : 245760*batch],
-			layer2_0_conv1:    arena[253952*batch : 262144*batch],
-			layer2_0_bn1:      arena[270336*batch : 278528*batch],
-			layer2_0_relu:     arena[262144*batch : 270336*batch],
-			layer2_0_conv2:    arena[278528*batch : 286720*batch],
-			layer2_0_bn2:      arena[270336*batch : 278528*batch],
+			layer2_0_conv1:    arena[270336*batch : 278528*batch],
+			layer2_0_bn1:      arena[262144*batch : 270336*batch],
+			layer2_0_conv2:    arena[270336*batch : 278528*batch],
 			layer2_0_shortcut: arena[278528*batch : 286720*batch],
-			layer2_0_add:      arena[237568*batch : 245760*batch],
-			layer2_0_relu_2:   arena[286720*batch : 294912*batch],
-			layer2_1_conv1:    arena[270336*batch : 278528*batch],
-			layer2_1_bn1:      arena[294912*batch : 303104*batch],
-			layer2_1_relu:     arena[270336*batch : 278528*batch],
-			layer2_1_conv2:    arena[294912*batch : 303104*batch],
-			layer2_1_bn2:      arena[303104*batch : 311296*batch],
-			layer2_1_add:      arena[294912*batch : 303104*batch],
-			layer2_1_relu_2:   arena[319488*batch : 327680*batch],
-			layer2_2_conv1:    arena[303104*batch : 311296*batch],
-			layer2_2_bn1:      arena[327680*batch : 335872*batch],
-			layer2_2_relu:     arena[303104*batch : 311296*batch],
-			layer2_2_conv2:    arena[335872*batch : 344064*batch],
+			layer2_0_bn2:      arena[294912*batch : 303104*batch],
+			layer2_1_conv1:    arena[286720*batch : 294912*batch],
+			layer2_1_bn1:      arena[278528*batch : 286720*batch],
+			layer2_1_conv2:    arena[303104*batch : 311296*batch],
+			layer2_1_bn2:      arena[335872*batch : 344064*batch],
+			layer2_2_conv1:    arena[319488*batch : 327680*batch],
+			layer2_2_bn1:      arena[311296*batch : 319488*batch],
+			layer2_2_conv2:    arena[344064*batch : 352256*batch],
 			layer2_2_bn2:      arena[327680*batch : 335872*batch],
-			layer2_2_add:      arena[335872*batch : 344064*batch],
-			layer2_2_relu_2:   arena[327680*batch : 335872*batch],
-			layer3_0_conv1:    arena[339968*batch : 344064*batch],
-			layer3_0_bn1:      arena[348160*batch : 352256*batch],
-			layer3_0_relu:     arena[344064*batch : 348160*batch],
-			layer3_0_conv2:    arena[352256*batch : 356352*batch],
-			layer3_0_bn2:      arena[348160*batch : 352256*batch],
+			layer3_0_conv1:    arena[348160*batch : 352256*batch],
+			layer3_0_bn1:      arena[344064*batch : 348160*batch],
+			layer3_0_conv2:    arena[348160*batch : 352256*batch],
 			layer3_0_shortcut: arena[352256*batch : 356352*batch],
-			layer3_0_add:      arena[331776*batch : 335872*batch],
-			layer3_0_relu_2:   arena[356352*batch : 360448*batch],
-			layer3_1_conv1:    arena[348160*batch : 352256*batch],
-			layer3_1_bn1:      arena[360448*batch : 364544*batch],
-			layer3_1_relu:     arena[348160*batch : 352256*batch],
-			layer3_1_conv2:    arena[360448*batch : 364544*batch],
-			layer3_1_bn2:      arena[364544*batch : 368640*batch],
-			layer3_1_add:      arena[360448*batch : 364544*batch],
-			layer3_1_relu_2:   arena[372736*batch : 376832*batch],
-			layer3_2_conv1:    arena[364544*batch : 368640*batch],
-			layer3_2_bn1:      arena[376832*batch : 380928*batch],
-			layer3_2_relu:     arena[364544*batch : 368640*batch],
-			layer3_2_conv2:    arena[380928*batch : 385024*batch],
+			layer3_0_bn2:      arena[360448*batch : 364544*batch],
+			layer3_1_conv1:    arena[356352*batch : 360448*batch],
+			layer3_1_bn1:      arena[352256*batch : 356352*batch],
+			layer3_1_conv2:    arena[364544*batch : 368640*batch],
+			layer3_1_bn2:      arena[380928*batch : 385024*batch],
+			layer3_2_conv1:    arena[372736*batch : 376832*batch],
+			layer3_2_bn1:      arena[368640*batch : 372736*batch],
+			layer3_2_conv2:    arena[385024*batch : 389120*batch],
 			layer3_2_bn2:      arena[376832*batch : 380928*batch],
-			layer3_2_add:      arena[380928*batch : 385024*batch],
-			layer3_2_relu_2:   arena[376832*batch : 380928*batch],
 			avgpool:           arena[380928*batch : 380992*batch],
 			fc:                arena[376896*batch : 376906*batch],
 		}

@@ -29,7 +29,7 @@ const (
 	   laid it out: the values the backward pass needs and the gradients, overlapping
 	   where they are never alive together.
 	*/
-	trainFloats = 21125096
+	trainFloats = 21225448
 	/*
 	   inferFloats is the per-image size of the inference activation arena, as the
 	   memory plan laid it out: values that are never alive together share it.
@@ -47,7 +47,7 @@ const (
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 53
 	// maxBatch keeps the inference and training arenas under 16 GiB.
-	maxBatch = 187
+	maxBatch = 186
 )
 
 // Layer shapes, per image.
@@ -384,176 +384,111 @@ type weights struct {
 type activations struct {
 	conv1                 []float32 // conv 64x112x112
 	bn1                   []float32 // bn 64x112x112
-	relu                  []float32 // relu 64x112x112
 	maxpool               []float32 // maxpool 64x56x56
 	layer1_0_conv1        []float32 // conv 64x56x56
 	layer1_0_bn1          []float32 // bn 64x56x56
-	layer1_0_relu         []float32 // relu 64x56x56
 	layer1_0_conv2        []float32 // conv 64x56x56
 	layer1_0_bn2          []float32 // bn 64x56x56
-	layer1_0_relu_2       []float32 // relu 64x56x56
 	layer1_0_conv3        []float32 // conv 256x56x56
-	layer1_0_bn3          []float32 // bn 256x56x56
 	layer1_0_downsample_0 []float32 // conv 256x56x56
 	layer1_0_downsample_1 []float32 // bn 256x56x56
-	layer1_0_add          []float32 // add 256x56x56
-	layer1_0_relu_3       []float32 // relu 256x56x56
+	layer1_0_bn3          []float32 // bn 256x56x56
 	layer1_1_conv1        []float32 // conv 64x56x56
 	layer1_1_bn1          []float32 // bn 64x56x56
-	layer1_1_relu         []float32 // relu 64x56x56
 	layer1_1_conv2        []float32 // conv 64x56x56
 	layer1_1_bn2          []float32 // bn 64x56x56
-	layer1_1_relu_2       []float32 // relu 64x56x56
 	layer1_1_conv3        []float32 // conv 256x56x56
 	layer1_1_bn3          []float32 // bn 256x56x56
-	layer1_1_add          []float32 // add 256x56x56
-	layer1_1_relu_3       []float32 // relu 256x56x56
 	layer1_2_conv1        []float32 // conv 64x56x56
 	layer1_2_bn1          []float32 // bn 64x56x56
-	layer1_2_relu         []float32 // relu 64x56x56
 	layer1_2_conv2        []float32 // conv 64x56x56
 	layer1_2_bn2          []float32 // bn 64x56x56
-	layer1_2_relu_2       []float32 // relu 64x56x56
 	layer1_2_conv3        []float32 // conv 256x56x56
 	layer1_2_bn3          []float32 // bn 256x56x56
-	layer1_2_add          []float32 // add 256x56x56
-	layer1_2_relu_3       []float32 // relu 256x56x56
 	layer2_0_conv1        []float32 // conv 128x56x56
 	layer2_0_bn1          []float32 // bn 128x56x56
-	layer2_0_relu         []float32 // relu 128x56x56
 	layer2_0_conv2        []float32 // conv 128x28x28
 	layer2_0_bn2          []float32 // bn 128x28x28
-	layer2_0_relu_2       []float32 // relu 128x28x28
 	layer2_0_conv3        []float32 // conv 512x28x28
-	layer2_0_bn3          []float32 // bn 512x28x28
 	layer2_0_downsample_0 []float32 // conv 512x28x28
 	layer2_0_downsample_1 []float32 // bn 512x28x28
-	layer2_0_add          []float32 // add 512x28x28
-	layer2_0_relu_3       []float32 // relu 512x28x28
+	layer2_0_bn3          []float32 // bn 512x28x28
 	layer2_1_conv1        []float32 // conv 128x28x28
 	layer2_1_bn1          []float32 // bn 128x28x28
-	layer2_1_relu         []float32 // relu 128x28x28
 	layer2_1_conv2        []float32 // conv 128x28x28
 	layer2_1_bn2          []float32 // bn 128x28x28
-	layer2_1_relu_2       []float32 // relu 128x28x28
 	layer2_1_conv3        []float32 // conv 512x28x28
 	layer2_1_bn3          []float32 // bn 512x28x28
-	layer2_1_add          []float32 // add 512x28x28
-	layer2_1_relu_3       []float32 // relu 512x28x28
 	layer2_2_conv1        []float32 // conv 128x28x28
 	layer2_2_bn1          []float32 // bn 128x28x28
-	layer2_2_relu         []float32 // relu 128x28x28
 	layer2_2_conv2        []float32 // conv 128x28x28
 	layer2_2_bn2          []float32 // bn 128x28x28
-	layer2_2_relu_2       []float32 // relu 128x28x28
 	layer2_2_conv3        []float32 // conv 512x28x28
 	layer2_2_bn3          []float32 // bn 512x28x28
-	layer2_2_add          []float32 // add 512x28x28
-	layer2_2_relu_3       []float32 // relu 512x28x28
 	layer2_3_conv1        []float32 // conv 128x28x28
 	layer2_3_bn1          []float32 // bn 128x28x28
-	layer2_3_relu         []float32 // relu 128x28x28
 	layer2_3_conv2        []float32 // conv 128x28x28
 	layer2_3_bn2          []float32 // bn 128x28x28
-	layer2_3_relu_2       []float32 // relu 128x28x28
 	layer2_3_conv3        []float32 // conv 512x28x28
 	layer2_3_bn3          []float32 // bn 512x28x28
-	layer2_3_add          []float32 // add 512x28x28
-	layer2_3_relu_3       []float32 // relu 512x28x28
 	layer3_0_conv1        []float32 // conv 256x28x28
 	layer3_0_bn1          []float32 // bn 256x28x28
-	layer3_0_relu         []float32 // relu 256x28x28
 	layer3_0_conv2        []float32 // conv 256x14x14
 	layer3_0_bn2          []float32 // bn 256x14x14
-	layer3_0_relu_2       []float32 // relu 256x14x14
 	layer3_0_conv3        []float32 // conv 1024x14x14
-	layer3_0_bn3          []float32 // bn 1024x14x14
 	layer3_0_downsample_0 []float32 // conv 1024x14x14
 	layer3_0_downsample_1 []float32 // bn 1024x14x14
-	layer3_0_add          []float32 // add 1024x14x14
-	layer3_0_relu_3       []float32 // relu 1024x14x14
+	layer3_0_bn3          []float32 // bn 1024x14x14
 	layer3_1_conv1        []float32 // conv 256x14x14
 	layer3_1_bn1          []float32 // bn 256x14x14
-	layer3_1_relu         []float32 // relu 256x14x14
 	layer3_1_conv2        []float32 // conv 256x14x14
 	layer3_1_bn2          []float32 // bn 256x14x14
-	layer3_1_relu_2       []float32 // relu 256x14x14
 	layer3_1_conv3        []float32 // conv 1024x14x14
 	layer3_1_bn3          []float32 // bn 1024x14x14
-	layer3_1_add          []float32 // add 1024x14x14
-	layer3_1_relu_3       []float32 // relu 1024x14x14
 	layer3_2_conv1        []float32 // conv 256x14x14
 	layer3_2_bn1          []float32 // bn 256x14x14
-	layer3_2_relu         []float32 // relu 256x14x14
 	layer3_2_conv2        []float32 // conv 256x14x14
 	layer3_2_bn2          []float32 // bn 256x14x14
-	layer3_2_relu_2       []float32 // relu 256x14x14
 	layer3_2_conv3        []float32 // conv 1024x14x14
 	layer3_2_bn3          []float32 // bn 1024x14x14
-	layer3_2_add          []float32 // add 1024x14x14
-	layer3_2_relu_3       []float32 // relu 1024x14x14
 	layer3_3_conv1        []float32 // conv 256x14x14
 	layer3_3_bn1          []float32 // bn 256x14x14
-	layer3_3_relu         []float32 // relu 256x14x14
 	layer3_3_conv2        []float32 // conv 256x14x14
 	layer3_3_bn2          []float32 // bn 256x14x14
-	layer3_3_relu_2       []float32 // relu 256x14x14
 	layer3_3_conv3        []float32 // conv 1024x14x14
 	layer3_3_bn3          []float32 // bn 1024x14x14
-	layer3_3_add          []float32 // add 1024x14x14
-	layer3_3_relu_3       []float32 // relu 1024x14x14
 	layer3_4_conv1        []float32 // conv 256x14x14
 	layer3_4_bn1          []float32 // bn 256x14x14
-	layer3_4_relu         []float32 // relu 256x14x14
 	layer3_4_conv2        []float32 // conv 256x14x14
 	layer3_4_bn2          []float32 // bn 256x14x14
-	layer3_4_relu_2       []float32 // relu 256x14x14
 	layer3_4_conv3        []float32 // conv 1024x14x14
 	layer3_4_bn3          []float32 // bn 1024x14x14
-	layer3_4_add          []float32 // add 1024x14x14
-	layer3_4_relu_3       []float32 // relu 1024x14x14
 	layer3_5_conv1        []float32 // conv 256x14x14
 	layer3_5_bn1          []float32 // bn 256x14x14
-	layer3_5_relu         []float32 // relu 256x14x14
 	layer3_5_conv2        []float32 // conv 256x14x14
 	layer3_5_bn2          []float32 // bn 256x14x14
-	layer3_5_relu_2       []float32 // relu 256x14x14
 	layer3_5_conv3        []float32 // conv 1024x14x14
 	layer3_5_bn3          []float32 // bn 1024x14x14
-	layer3_5_add          []float32 // add 1024x14x14
-	layer3_5_relu_3       []float32 // relu 1024x14x14
 	layer4_0_conv1        []float32 // conv 512x14x14
 	layer4_0_bn1          []float32 // bn 512x14x14
-	layer4_0_relu         []float32 // relu 512x14x14
 	layer4_0_conv2        []float32 // conv 512x7x7
 	layer4_0_bn2          []float32 // bn 512x7x7
-	layer4_0_relu_2       []float32 // relu 512x7x7
 	layer4_0_conv3        []float32 // conv 2048x7x7
-	layer4_0_bn3          []float32 // bn 2048x7x7
 	layer4_0_downsample_0 []float32 // conv 2048x7x7
 	layer4_0_downsample_1 []float32 // bn 2048x7x7
-	layer4_0_add          []float32 // add 2048x7x7
-	layer4_0_relu_3       []float32 // relu 2048x7x7
+	layer4_0_bn3          []float32 // bn 2048x7x7
 	layer4_1_conv1        []float32 // conv 512x7x7
 	layer4_1_bn1          []float32 // bn 512x7x7
-	layer4_1_relu         []float32 // relu 512x7x7
 	layer4_1_conv2        []float32 // conv 512x7x7
 	layer4_1_bn2          []float32 // bn 512x7x7
-	layer4_1_relu_2       []float32 // relu 512x7x7
 	layer4_1_conv3        []float32 // conv 2048x7x7
 	layer4_1_bn3          []float32 // bn 2048x7x7
-	layer4_1_add          []float32 // add 2048x7x7
-	layer4_1_relu_3       []float32 // relu 2048x7x7
 	layer4_2_conv1        []float32 // conv 512x7x7
 	layer4_2_bn1          []float32 // bn 512x7x7
-	layer4_2_relu         []float32 // relu 512x7x7
 	layer4_2_conv2        []float32 // conv 512x7x7
 	layer4_2_bn2          []float32 // bn 512x7x7
-	layer4_2_relu_2       []float32 // relu 512x7x7
 	layer4_2_conv3        []float32 // conv 2048x7x7
 	layer4_2_bn3          []float32 // bn 2048x7x7
-	layer4_2_add          []float32 // add 2048x7x7
-	layer4_2_relu_3       []float32 // relu 2048x7x7
 	avgpool               []float32 // avgpool 2048x1x1
 	fc                    []float32 // fc 1000x1x1
 }
@@ -1648,356 +1583,337 @@ func (m *Model) SaveWeights(path string) error {
 }
 
 // trainLayout carves the values and the gradients of a training step out of one
-// arena sized for batch images, at the offsets of the memory plan.
+// arena sized for batch images, at the offsets of the memory plan. A value's memory
+// is reused once nothing needs it; what the backward pass keeps each value for:
+//
+//	conv1: bn1's normalised input
+//	bn1: its sign, the ReLU's mask; maxpool's window maxima
+//	maxpool: layer1.0.conv1's weight gradient; layer1.0.downsample.0's weight gradient
+//	layer1.0.conv1: layer1.0.bn1's normalised input
+//	layer1.0.bn1: its sign, the ReLU's mask; layer1.0.conv2's weight gradient
+//	layer1.0.conv2: layer1.0.bn2's normalised input
+//	layer1.0.bn2: its sign, the ReLU's mask; layer1.0.conv3's weight gradient
+//	layer1.0.conv3: layer1.0.bn3's normalised input
+//	layer1.0.downsample.0: layer1.0.downsample.1's normalised input
+//	layer1.0.downsample.1: nothing (forward only)
+//	layer1.0.bn3: its sign, the ReLU's mask; layer1.1.conv1's weight gradient
+//	layer1.1.conv1: layer1.1.bn1's normalised input
+//	layer1.1.bn1: its sign, the ReLU's mask; layer1.1.conv2's weight gradient
+//	layer1.1.conv2: layer1.1.bn2's normalised input
+//	layer1.1.bn2: its sign, the ReLU's mask; layer1.1.conv3's weight gradient
+//	layer1.1.conv3: layer1.1.bn3's normalised input
+//	layer1.1.bn3: its sign, the ReLU's mask; layer1.2.conv1's weight gradient
+//	layer1.2.conv1: layer1.2.bn1's normalised input
+//	layer1.2.bn1: its sign, the ReLU's mask; layer1.2.conv2's weight gradient
+//	layer1.2.conv2: layer1.2.bn2's normalised input
+//	layer1.2.bn2: its sign, the ReLU's mask; layer1.2.conv3's weight gradient
+//	layer1.2.conv3: layer1.2.bn3's normalised input
+//	layer1.2.bn3: its sign, the ReLU's mask; layer2.0.conv1's weight gradient; layer2.0.downsample.0's weight gradient
+//	layer2.0.conv1: layer2.0.bn1's normalised input
+//	layer2.0.bn1: its sign, the ReLU's mask; layer2.0.conv2's weight gradient
+//	layer2.0.conv2: layer2.0.bn2's normalised input
+//	layer2.0.bn2: its sign, the ReLU's mask; layer2.0.conv3's weight gradient
+//	layer2.0.conv3: layer2.0.bn3's normalised input
+//	layer2.0.downsample.0: layer2.0.downsample.1's normalised input
+//	layer2.0.downsample.1: nothing (forward only)
+//	layer2.0.bn3: its sign, the ReLU's mask; layer2.1.conv1's weight gradient
+//	layer2.1.conv1: layer2.1.bn1's normalised input
+//	layer2.1.bn1: its sign, the ReLU's mask; layer2.1.conv2's weight gradient
+//	layer2.1.conv2: layer2.1.bn2's normalised input
+//	layer2.1.bn2: its sign, the ReLU's mask; layer2.1.conv3's weight gradient
+//	layer2.1.conv3: layer2.1.bn3's normalised input
+//	layer2.1.bn3: its sign, the ReLU's mask; layer2.2.conv1's weight gradient
+//	layer2.2.conv1: layer2.2.bn1's normalised input
+//	layer2.2.bn1: its sign, the ReLU's mask; layer2.2.conv2's weight gradient
+//	layer2.2.conv2: layer2.2.bn2's normalised input
+//	layer2.2.bn2: its sign, the ReLU's mask; layer2.2.conv3's weight gradient
+//	layer2.2.conv3: layer2.2.bn3's normalised input
+//	layer2.2.bn3: its sign, the ReLU's mask; layer2.3.conv1's weight gradient
+//	layer2.3.conv1: layer2.3.bn1's normalised input
+//	layer2.3.bn1: its sign, the ReLU's mask; layer2.3.conv2's weight gradient
+//	layer2.3.conv2: layer2.3.bn2's normalised input
+//	layer2.3.bn2: its sign, the ReLU's mask; layer2.3.conv3's weight gradient
+//	layer2.3.conv3: layer2.3.bn3's normalised input
+//	layer2.3.bn3: its sign, the ReLU's mask; layer3.0.conv1's weight gradient; layer3.0.downsample.0's weight gradient
+//	layer3.0.conv1: layer3.0.bn1's normalised input
+//	layer3.0.bn1: its sign, the ReLU's mask; layer3.0.conv2's weight gradient
+//	layer3.0.conv2: layer3.0.bn2's normalised input
+//	layer3.0.bn2: its sign, the ReLU's mask; layer3.0.conv3's weight gradient
+//	layer3.0.conv3: layer3.0.bn3's normalised input
+//	layer3.0.downsample.0: layer3.0.downsample.1's normalised input
+//	layer3.0.downsample.1: nothing (forward only)
+//	layer3.0.bn3: its sign, the ReLU's mask; layer3.1.conv1's weight gradient
+//	layer3.1.conv1: layer3.1.bn1's normalised input
+//	layer3.1.bn1: its sign, the ReLU's mask; layer3.1.conv2's weight gradient
+//	layer3.1.conv2: layer3.1.bn2's normalised input
+//	layer3.1.bn2: its sign, the ReLU's mask; layer3.1.conv3's weight gradient
+//	layer3.1.conv3: layer3.1.bn3's normalised input
+//	layer3.1.bn3: its sign, the ReLU's mask; layer3.2.conv1's weight gradient
+//	layer3.2.conv1: layer3.2.bn1's normalised input
+//	layer3.2.bn1: its sign, the ReLU's mask; layer3.2.conv2's weight gradient
+//	layer3.2.conv2: layer3.2.bn2's normalised input
+//	layer3.2.bn2: its sign, the ReLU's mask; layer3.2.conv3's weight gradient
+//	layer3.2.conv3: layer3.2.bn3's normalised input
+//	layer3.2.bn3: its sign, the ReLU's mask; layer3.3.conv1's weight gradient
+//	layer3.3.conv1: layer3.3.bn1's normalised input
+//	layer3.3.bn1: its sign, the ReLU's mask; layer3.3.conv2's weight gradient
+//	layer3.3.conv2: layer3.3.bn2's normalised input
+//	layer3.3.bn2: its sign, the ReLU's mask; layer3.3.conv3's weight gradient
+//	layer3.3.conv3: layer3.3.bn3's normalised input
+//	layer3.3.bn3: its sign, the ReLU's mask; layer3.4.conv1's weight gradient
+//	layer3.4.conv1: layer3.4.bn1's normalised input
+//	layer3.4.bn1: its sign, the ReLU's mask; layer3.4.conv2's weight gradient
+//	layer3.4.conv2: layer3.4.bn2's normalised input
+//	layer3.4.bn2: its sign, the ReLU's mask; layer3.4.conv3's weight gradient
+//	layer3.4.conv3: layer3.4.bn3's normalised input
+//	layer3.4.bn3: its sign, the ReLU's mask; layer3.5.conv1's weight gradient
+//	layer3.5.conv1: layer3.5.bn1's normalised input
+//	layer3.5.bn1: its sign, the ReLU's mask; layer3.5.conv2's weight gradient
+//	layer3.5.conv2: layer3.5.bn2's normalised input
+//	layer3.5.bn2: its sign, the ReLU's mask; layer3.5.conv3's weight gradient
+//	layer3.5.conv3: layer3.5.bn3's normalised input
+//	layer3.5.bn3: its sign, the ReLU's mask; layer4.0.conv1's weight gradient; layer4.0.downsample.0's weight gradient
+//	layer4.0.conv1: layer4.0.bn1's normalised input
+//	layer4.0.bn1: its sign, the ReLU's mask; layer4.0.conv2's weight gradient
+//	layer4.0.conv2: layer4.0.bn2's normalised input
+//	layer4.0.bn2: its sign, the ReLU's mask; layer4.0.conv3's weight gradient
+//	layer4.0.conv3: layer4.0.bn3's normalised input
+//	layer4.0.downsample.0: layer4.0.downsample.1's normalised input
+//	layer4.0.downsample.1: nothing (forward only)
+//	layer4.0.bn3: its sign, the ReLU's mask; layer4.1.conv1's weight gradient
+//	layer4.1.conv1: layer4.1.bn1's normalised input
+//	layer4.1.bn1: its sign, the ReLU's mask; layer4.1.conv2's weight gradient
+//	layer4.1.conv2: layer4.1.bn2's normalised input
+//	layer4.1.bn2: its sign, the ReLU's mask; layer4.1.conv3's weight gradient
+//	layer4.1.conv3: layer4.1.bn3's normalised input
+//	layer4.1.bn3: its sign, the ReLU's mask; layer4.2.conv1's weight gradient
+//	layer4.2.conv1: layer4.2.bn1's normalised input
+//	layer4.2.bn1: its sign, the ReLU's mask; layer4.2.conv2's weight gradient
+//	layer4.2.conv2: layer4.2.bn2's normalised input
+//	layer4.2.bn2: its sign, the ReLU's mask; layer4.2.conv3's weight gradient
+//	layer4.2.conv3: layer4.2.bn3's normalised input
+//	layer4.2.bn3: its sign, the ReLU's mask
+//	avgpool: fc's weight gradient
+//	fc: the logits, for the loss and Logits
 func trainLayout(arena []float32, batch int) (a, d activations) {
 	return activations{
 			conv1:                 arena[0*batch : 802816*batch],
 			bn1:                   arena[802816*batch : 1605632*batch],
-			relu:                  arena[1605632*batch : 2408448*batch],
-			maxpool:               arena[12443648*batch : 12644352*batch],
-			layer1_0_conv1:        arena[12644352*batch : 12845056*batch],
-			layer1_0_bn1:          arena[802816*batch : 1003520*batch],
-			layer1_0_relu:         arena[12845056*batch : 13045760*batch],
-			layer1_0_conv2:        arena[13045760*batch : 13246464*batch],
-			layer1_0_bn2:          arena[802816*batch : 1003520*batch],
-			layer1_0_relu_2:       arena[13246464*batch : 13447168*batch],
-			layer1_0_conv3:        arena[802816*batch : 1605632*batch],
-			layer1_0_bn3:          arena[2408448*batch : 3211264*batch],
-			layer1_0_downsample_0: arena[3211264*batch : 4014080*batch],
-			layer1_0_downsample_1: arena[4014080*batch : 4816896*batch],
-			layer1_0_add:          arena[4816896*batch : 5619712*batch],
-			layer1_0_relu_3:       arena[2408448*batch : 3211264*batch],
-			layer1_1_conv1:        arena[13447168*batch : 13647872*batch],
-			layer1_1_bn1:          arena[4014080*batch : 4214784*batch],
-			layer1_1_relu:         arena[13647872*batch : 13848576*batch],
-			layer1_1_conv2:        arena[13848576*batch : 14049280*batch],
-			layer1_1_bn2:          arena[4014080*batch : 4214784*batch],
-			layer1_1_relu_2:       arena[14049280*batch : 14249984*batch],
-			layer1_1_conv3:        arena[4014080*batch : 4816896*batch],
+			maxpool:               arena[12845056*batch : 13045760*batch],
+			layer1_0_conv1:        arena[13045760*batch : 13246464*batch],
+			layer1_0_bn1:          arena[13246464*batch : 13447168*batch],
+			layer1_0_conv2:        arena[13447168*batch : 13647872*batch],
+			layer1_0_bn2:          arena[13647872*batch : 13848576*batch],
+			layer1_0_conv3:        arena[1605632*batch : 2408448*batch],
+			layer1_0_downsample_0: arena[2408448*batch : 3211264*batch],
+			layer1_0_downsample_1: arena[3211264*batch : 4014080*batch],
+			layer1_0_bn3:          arena[4014080*batch : 4816896*batch],
+			layer1_1_conv1:        arena[13848576*batch : 14049280*batch],
+			layer1_1_bn1:          arena[14049280*batch : 14249984*batch],
+			layer1_1_conv2:        arena[14249984*batch : 14450688*batch],
+			layer1_1_bn2:          arena[14450688*batch : 14651392*batch],
+			layer1_1_conv3:        arena[3211264*batch : 4014080*batch],
 			layer1_1_bn3:          arena[4816896*batch : 5619712*batch],
-			layer1_1_add:          arena[5619712*batch : 6422528*batch],
-			layer1_1_relu_3:       arena[4816896*batch : 5619712*batch],
-			layer1_2_conv1:        arena[14249984*batch : 14450688*batch],
-			layer1_2_bn1:          arena[5619712*batch : 5820416*batch],
-			layer1_2_relu:         arena[14450688*batch : 14651392*batch],
-			layer1_2_conv2:        arena[14651392*batch : 14852096*batch],
-			layer1_2_bn2:          arena[5619712*batch : 5820416*batch],
-			layer1_2_relu_2:       arena[14852096*batch : 15052800*batch],
+			layer1_2_conv1:        arena[14651392*batch : 14852096*batch],
+			layer1_2_bn1:          arena[14852096*batch : 15052800*batch],
+			layer1_2_conv2:        arena[15052800*batch : 15253504*batch],
+			layer1_2_bn2:          arena[15253504*batch : 15454208*batch],
 			layer1_2_conv3:        arena[5619712*batch : 6422528*batch],
 			layer1_2_bn3:          arena[6422528*batch : 7225344*batch],
-			layer1_2_add:          arena[7225344*batch : 8028160*batch],
-			layer1_2_relu_3:       arena[6422528*batch : 7225344*batch],
 			layer2_0_conv1:        arena[8028160*batch : 8429568*batch],
-			layer2_0_bn1:          arena[7225344*batch : 7626752*batch],
-			layer2_0_relu:         arena[8429568*batch : 8830976*batch],
-			layer2_0_conv2:        arena[17661952*batch : 17762304*batch],
-			layer2_0_bn2:          arena[7225344*batch : 7325696*batch],
-			layer2_0_relu_2:       arena[17762304*batch : 17862656*batch],
-			layer2_0_conv3:        arena[8830976*batch : 9232384*batch],
-			layer2_0_bn3:          arena[7225344*batch : 7626752*batch],
+			layer2_0_bn1:          arena[8429568*batch : 8830976*batch],
+			layer2_0_conv2:        arena[17862656*batch : 17963008*batch],
+			layer2_0_bn2:          arena[17963008*batch : 18063360*batch],
+			layer2_0_conv3:        arena[7225344*batch : 7626752*batch],
 			layer2_0_downsample_0: arena[7626752*batch : 8028160*batch],
-			layer2_0_downsample_1: arena[9232384*batch : 9633792*batch],
-			layer2_0_add:          arena[9633792*batch : 10035200*batch],
-			layer2_0_relu_3:       arena[7225344*batch : 7626752*batch],
-			layer2_1_conv1:        arena[17862656*batch : 17963008*batch],
-			layer2_1_bn1:          arena[15052800*batch : 15153152*batch],
-			layer2_1_relu:         arena[17963008*batch : 18063360*batch],
-			layer2_1_conv2:        arena[18063360*batch : 18163712*batch],
-			layer2_1_bn2:          arena[15052800*batch : 15153152*batch],
-			layer2_1_relu_2:       arena[18163712*batch : 18264064*batch],
-			layer2_1_conv3:        arena[9232384*batch : 9633792*batch],
+			layer2_0_downsample_1: arena[8830976*batch : 9232384*batch],
+			layer2_0_bn3:          arena[9232384*batch : 9633792*batch],
+			layer2_1_conv1:        arena[18063360*batch : 18163712*batch],
+			layer2_1_bn1:          arena[18163712*batch : 18264064*batch],
+			layer2_1_conv2:        arena[18264064*batch : 18364416*batch],
+			layer2_1_bn2:          arena[18364416*batch : 18464768*batch],
+			layer2_1_conv3:        arena[8830976*batch : 9232384*batch],
 			layer2_1_bn3:          arena[9633792*batch : 10035200*batch],
-			layer2_1_add:          arena[10035200*batch : 10436608*batch],
-			layer2_1_relu_3:       arena[9633792*batch : 10035200*batch],
-			layer2_2_conv1:        arena[18264064*batch : 18364416*batch],
-			layer2_2_bn1:          arena[10035200*batch : 10135552*batch],
-			layer2_2_relu:         arena[18364416*batch : 18464768*batch],
-			layer2_2_conv2:        arena[18464768*batch : 18565120*batch],
-			layer2_2_bn2:          arena[10035200*batch : 10135552*batch],
-			layer2_2_relu_2:       arena[18565120*batch : 18665472*batch],
+			layer2_2_conv1:        arena[18464768*batch : 18565120*batch],
+			layer2_2_bn1:          arena[18565120*batch : 18665472*batch],
+			layer2_2_conv2:        arena[18665472*batch : 18765824*batch],
+			layer2_2_bn2:          arena[18765824*batch : 18866176*batch],
 			layer2_2_conv3:        arena[10035200*batch : 10436608*batch],
 			layer2_2_bn3:          arena[10436608*batch : 10838016*batch],
-			layer2_2_add:          arena[10838016*batch : 11239424*batch],
-			layer2_2_relu_3:       arena[10436608*batch : 10838016*batch],
-			layer2_3_conv1:        arena[18665472*batch : 18765824*batch],
-			layer2_3_bn1:          arena[10838016*batch : 10938368*batch],
-			layer2_3_relu:         arena[18765824*batch : 18866176*batch],
-			layer2_3_conv2:        arena[18866176*batch : 18966528*batch],
-			layer2_3_bn2:          arena[10838016*batch : 10938368*batch],
-			layer2_3_relu_2:       arena[18966528*batch : 19066880*batch],
+			layer2_3_conv1:        arena[18866176*batch : 18966528*batch],
+			layer2_3_bn1:          arena[18966528*batch : 19066880*batch],
+			layer2_3_conv2:        arena[19066880*batch : 19167232*batch],
+			layer2_3_bn2:          arena[19167232*batch : 19267584*batch],
 			layer2_3_conv3:        arena[10838016*batch : 11239424*batch],
 			layer2_3_bn3:          arena[11239424*batch : 11640832*batch],
-			layer2_3_add:          arena[11640832*batch : 12042240*batch],
-			layer2_3_relu_3:       arena[11239424*batch : 11640832*batch],
 			layer3_0_conv1:        arena[12042240*batch : 12242944*batch],
 			layer3_0_bn1:          arena[12242944*batch : 12443648*batch],
-			layer3_0_relu:         arena[15052800*batch : 15253504*batch],
-			layer3_0_conv2:        arena[19769344*batch : 19819520*batch],
-			layer3_0_bn2:          arena[12242944*batch : 12293120*batch],
-			layer3_0_relu_2:       arena[19819520*batch : 19869696*batch],
-			layer3_0_conv3:        arena[12242944*batch : 12443648*batch],
-			layer3_0_bn3:          arena[11640832*batch : 11841536*batch],
+			layer3_0_conv2:        arena[19869696*batch : 19919872*batch],
+			layer3_0_bn2:          arena[19919872*batch : 19970048*batch],
+			layer3_0_conv3:        arena[11640832*batch : 11841536*batch],
 			layer3_0_downsample_0: arena[11841536*batch : 12042240*batch],
-			layer3_0_downsample_1: arena[15253504*batch : 15454208*batch],
-			layer3_0_add:          arena[15454208*batch : 15654912*batch],
-			layer3_0_relu_3:       arena[11640832*batch : 11841536*batch],
-			layer3_1_conv1:        arena[19869696*batch : 19919872*batch],
-			layer3_1_bn1:          arena[19066880*batch : 19117056*batch],
-			layer3_1_relu:         arena[19919872*batch : 19970048*batch],
-			layer3_1_conv2:        arena[19970048*batch : 20020224*batch],
-			layer3_1_bn2:          arena[19066880*batch : 19117056*batch],
-			layer3_1_relu_2:       arena[20020224*batch : 20070400*batch],
-			layer3_1_conv3:        arena[15253504*batch : 15454208*batch],
+			layer3_0_downsample_1: arena[12443648*batch : 12644352*batch],
+			layer3_0_bn3:          arena[12644352*batch : 12845056*batch],
+			layer3_1_conv1:        arena[19970048*batch : 20020224*batch],
+			layer3_1_bn1:          arena[20020224*batch : 20070400*batch],
+			layer3_1_conv2:        arena[20070400*batch : 20120576*batch],
+			layer3_1_bn2:          arena[20120576*batch : 20170752*batch],
+			layer3_1_conv3:        arena[12443648*batch : 12644352*batch],
 			layer3_1_bn3:          arena[15454208*batch : 15654912*batch],
-			layer3_1_add:          arena[15654912*batch : 15855616*batch],
-			layer3_1_relu_3:       arena[15454208*batch : 15654912*batch],
-			layer3_2_conv1:        arena[20070400*batch : 20120576*batch],
-			layer3_2_bn1:          arena[19066880*batch : 19117056*batch],
-			layer3_2_relu:         arena[20120576*batch : 20170752*batch],
-			layer3_2_conv2:        arena[20170752*batch : 20220928*batch],
-			layer3_2_bn2:          arena[19066880*batch : 19117056*batch],
-			layer3_2_relu_2:       arena[20220928*batch : 20271104*batch],
+			layer3_2_conv1:        arena[20170752*batch : 20220928*batch],
+			layer3_2_bn1:          arena[20220928*batch : 20271104*batch],
+			layer3_2_conv2:        arena[20271104*batch : 20321280*batch],
+			layer3_2_bn2:          arena[20321280*batch : 20371456*batch],
 			layer3_2_conv3:        arena[15654912*batch : 15855616*batch],
 			layer3_2_bn3:          arena[15855616*batch : 16056320*batch],
-			layer3_2_add:          arena[16056320*batch : 16257024*batch],
-			layer3_2_relu_3:       arena[15855616*batch : 16056320*batch],
-			layer3_3_conv1:        arena[20271104*batch : 20321280*batch],
-			layer3_3_bn1:          arena[19066880*batch : 19117056*batch],
-			layer3_3_relu:         arena[20321280*batch : 20371456*batch],
-			layer3_3_conv2:        arena[20371456*batch : 20421632*batch],
-			layer3_3_bn2:          arena[19066880*batch : 19117056*batch],
-			layer3_3_relu_2:       arena[20421632*batch : 20471808*batch],
+			layer3_3_conv1:        arena[20371456*batch : 20421632*batch],
+			layer3_3_bn1:          arena[20421632*batch : 20471808*batch],
+			layer3_3_conv2:        arena[20471808*batch : 20521984*batch],
+			layer3_3_bn2:          arena[20521984*batch : 20572160*batch],
 			layer3_3_conv3:        arena[16056320*batch : 16257024*batch],
 			layer3_3_bn3:          arena[16257024*batch : 16457728*batch],
-			layer3_3_add:          arena[16457728*batch : 16658432*batch],
-			layer3_3_relu_3:       arena[16257024*batch : 16457728*batch],
-			layer3_4_conv1:        arena[20471808*batch : 20521984*batch],
-			layer3_4_bn1:          arena[19066880*batch : 19117056*batch],
-			layer3_4_relu:         arena[20521984*batch : 20572160*batch],
-			layer3_4_conv2:        arena[20572160*batch : 20622336*batch],
-			layer3_4_bn2:          arena[19066880*batch : 19117056*batch],
-			layer3_4_relu_2:       arena[20622336*batch : 20672512*batch],
+			layer3_4_conv1:        arena[20572160*batch : 20622336*batch],
+			layer3_4_bn1:          arena[20622336*batch : 20672512*batch],
+			layer3_4_conv2:        arena[20672512*batch : 20722688*batch],
+			layer3_4_bn2:          arena[20722688*batch : 20772864*batch],
 			layer3_4_conv3:        arena[16457728*batch : 16658432*batch],
 			layer3_4_bn3:          arena[16658432*batch : 16859136*batch],
-			layer3_4_add:          arena[16859136*batch : 17059840*batch],
-			layer3_4_relu_3:       arena[16658432*batch : 16859136*batch],
-			layer3_5_conv1:        arena[20672512*batch : 20722688*batch],
-			layer3_5_bn1:          arena[19066880*batch : 19117056*batch],
-			layer3_5_relu:         arena[20722688*batch : 20772864*batch],
-			layer3_5_conv2:        arena[20772864*batch : 20823040*batch],
-			layer3_5_bn2:          arena[19066880*batch : 19117056*batch],
-			layer3_5_relu_2:       arena[20823040*batch : 20873216*batch],
+			layer3_5_conv1:        arena[20772864*batch : 20823040*batch],
+			layer3_5_bn1:          arena[20823040*batch : 20873216*batch],
+			layer3_5_conv2:        arena[20873216*batch : 20923392*batch],
+			layer3_5_bn2:          arena[20923392*batch : 20973568*batch],
 			layer3_5_conv3:        arena[16859136*batch : 17059840*batch],
 			layer3_5_bn3:          arena[17059840*batch : 17260544*batch],
-			layer3_5_add:          arena[17260544*batch : 17461248*batch],
-			layer3_5_relu_3:       arena[17059840*batch : 17260544*batch],
 			layer4_0_conv1:        arena[17461248*batch : 17561600*batch],
 			layer4_0_bn1:          arena[17561600*batch : 17661952*batch],
-			layer4_0_relu:         arena[19066880*batch : 19167232*batch],
-			layer4_0_conv2:        arena[20873216*batch : 20898304*batch],
-			layer4_0_bn2:          arena[17561600*batch : 17586688*batch],
-			layer4_0_relu_2:       arena[20898304*batch : 20923392*batch],
-			layer4_0_conv3:        arena[17561600*batch : 17661952*batch],
-			layer4_0_bn3:          arena[17260544*batch : 17360896*batch],
+			layer4_0_conv2:        arena[20973568*batch : 20998656*batch],
+			layer4_0_bn2:          arena[20998656*batch : 21023744*batch],
+			layer4_0_conv3:        arena[17260544*batch : 17360896*batch],
 			layer4_0_downsample_0: arena[17360896*batch : 17461248*batch],
-			layer4_0_downsample_1: arena[19167232*batch : 19267584*batch],
-			layer4_0_add:          arena[19267584*batch : 19367936*batch],
-			layer4_0_relu_3:       arena[17260544*batch : 17360896*batch],
-			layer4_1_conv1:        arena[20923392*batch : 20948480*batch],
-			layer4_1_bn1:          arena[19167232*batch : 19192320*batch],
-			layer4_1_relu:         arena[20948480*batch : 20973568*batch],
-			layer4_1_conv2:        arena[20973568*batch : 20998656*batch],
-			layer4_1_bn2:          arena[19167232*batch : 19192320*batch],
-			layer4_1_relu_2:       arena[20998656*batch : 21023744*batch],
-			layer4_1_conv3:        arena[19167232*batch : 19267584*batch],
+			layer4_0_downsample_1: arena[17661952*batch : 17762304*batch],
+			layer4_0_bn3:          arena[17762304*batch : 17862656*batch],
+			layer4_1_conv1:        arena[21023744*batch : 21048832*batch],
+			layer4_1_bn1:          arena[21048832*batch : 21073920*batch],
+			layer4_1_conv2:        arena[21073920*batch : 21099008*batch],
+			layer4_1_bn2:          arena[21099008*batch : 21124096*batch],
+			layer4_1_conv3:        arena[17661952*batch : 17762304*batch],
 			layer4_1_bn3:          arena[19267584*batch : 19367936*batch],
-			layer4_1_add:          arena[19367936*batch : 19468288*batch],
-			layer4_1_relu_3:       arena[19267584*batch : 19367936*batch],
-			layer4_2_conv1:        arena[21023744*batch : 21048832*batch],
-			layer4_2_bn1:          arena[19367936*batch : 19393024*batch],
-			layer4_2_relu:         arena[21048832*batch : 21073920*batch],
-			layer4_2_conv2:        arena[21073920*batch : 21099008*batch],
-			layer4_2_bn2:          arena[19367936*batch : 19393024*batch],
-			layer4_2_relu_2:       arena[21099008*batch : 21124096*batch],
+			layer4_2_conv1:        arena[21124096*batch : 21149184*batch],
+			layer4_2_bn1:          arena[21149184*batch : 21174272*batch],
+			layer4_2_conv2:        arena[21174272*batch : 21199360*batch],
+			layer4_2_bn2:          arena[21199360*batch : 21224448*batch],
 			layer4_2_conv3:        arena[19367936*batch : 19468288*batch],
 			layer4_2_bn3:          arena[19468288*batch : 19568640*batch],
-			layer4_2_add:          arena[19568640*batch : 19668992*batch],
-			layer4_2_relu_3:       arena[19468288*batch : 19568640*batch],
 			avgpool:               arena[19568640*batch : 19570688*batch],
-			fc:                    arena[21124096*batch : 21125096*batch],
+			fc:                    arena[21224448*batch : 21225448*batch],
 		}, activations{
-			conv1:                 arena[802816*batch : 1605632*batch],
-			bn1:                   arena[2408448*batch : 3211264*batch],
-			relu:                  arena[802816*batch : 1605632*batch],
-			maxpool:               arena[4816896*batch : 5017600*batch],
-			layer1_0_conv1:        arena[1003520*batch : 1204224*batch],
-			layer1_0_bn1:          arena[802816*batch : 1003520*batch],
-			layer1_0_relu:         arena[1003520*batch : 1204224*batch],
-			layer1_0_conv2:        arena[802816*batch : 1003520*batch],
-			layer1_0_bn2:          arena[1003520*batch : 1204224*batch],
-			layer1_0_relu_2:       arena[802816*batch : 1003520*batch],
+			conv1:                 arena[2408448*batch : 3211264*batch],
+			bn1:                   arena[1605632*batch : 2408448*batch],
+			maxpool:               arena[2408448*batch : 2609152*batch],
+			layer1_0_conv1:        arena[1605632*batch : 1806336*batch],
+			layer1_0_bn1:          arena[1806336*batch : 2007040*batch],
+			layer1_0_conv2:        arena[1605632*batch : 1806336*batch],
+			layer1_0_bn2:          arena[2609152*batch : 2809856*batch],
 			layer1_0_conv3:        arena[3211264*batch : 4014080*batch],
-			layer1_0_bn3:          arena[2408448*batch : 3211264*batch],
-			layer1_0_downsample_0: arena[4014080*batch : 4816896*batch],
+			layer1_0_downsample_0: arena[1605632*batch : 2408448*batch],
 			layer1_0_downsample_1: arena[4816896*batch : 5619712*batch],
-			layer1_0_add:          arena[4014080*batch : 4816896*batch],
-			layer1_0_relu_3:       arena[4816896*batch : 5619712*batch],
-			layer1_1_conv1:        arena[4214784*batch : 4415488*batch],
-			layer1_1_bn1:          arena[4014080*batch : 4214784*batch],
-			layer1_1_relu:         arena[4214784*batch : 4415488*batch],
-			layer1_1_conv2:        arena[4014080*batch : 4214784*batch],
-			layer1_1_bn2:          arena[4214784*batch : 4415488*batch],
-			layer1_1_relu_2:       arena[4014080*batch : 4214784*batch],
-			layer1_1_conv3:        arena[5619712*batch : 6422528*batch],
-			layer1_1_bn3:          arena[6422528*batch : 7225344*batch],
-			layer1_1_add:          arena[5619712*batch : 6422528*batch],
-			layer1_1_relu_3:       arena[6422528*batch : 7225344*batch],
+			layer1_0_bn3:          arena[5619712*batch : 6422528*batch],
+			layer1_1_conv1:        arena[3411968*batch : 3612672*batch],
+			layer1_1_bn1:          arena[3211264*batch : 3411968*batch],
+			layer1_1_conv2:        arena[3411968*batch : 3612672*batch],
+			layer1_1_bn2:          arena[3211264*batch : 3411968*batch],
+			layer1_1_conv3:        arena[6422528*batch : 7225344*batch],
+			layer1_1_bn3:          arena[8028160*batch : 8830976*batch],
 			layer1_2_conv1:        arena[5820416*batch : 6021120*batch],
 			layer1_2_bn1:          arena[5619712*batch : 5820416*batch],
-			layer1_2_relu:         arena[5820416*batch : 6021120*batch],
-			layer1_2_conv2:        arena[5619712*batch : 5820416*batch],
-			layer1_2_bn2:          arena[5820416*batch : 6021120*batch],
-			layer1_2_relu_2:       arena[5619712*batch : 5820416*batch],
-			layer1_2_conv3:        arena[8028160*batch : 8830976*batch],
+			layer1_2_conv2:        arena[5820416*batch : 6021120*batch],
+			layer1_2_bn2:          arena[5619712*batch : 5820416*batch],
+			layer1_2_conv3:        arena[8830976*batch : 9633792*batch],
 			layer1_2_bn3:          arena[7225344*batch : 8028160*batch],
-			layer1_2_add:          arena[8028160*batch : 8830976*batch],
-			layer1_2_relu_3:       arena[7225344*batch : 8028160*batch],
-			layer2_0_conv1:        arena[8429568*batch : 8830976*batch],
-			layer2_0_bn1:          arena[9232384*batch : 9633792*batch],
-			layer2_0_relu:         arena[8830976*batch : 9232384*batch],
-			layer2_0_conv2:        arena[15153152*batch : 15253504*batch],
-			layer2_0_bn2:          arena[15052800*batch : 15153152*batch],
-			layer2_0_relu_2:       arena[8830976*batch : 8931328*batch],
-			layer2_0_conv3:        arena[9232384*batch : 9633792*batch],
-			layer2_0_bn3:          arena[9633792*batch : 10035200*batch],
+			layer2_0_conv1:        arena[9232384*batch : 9633792*batch],
+			layer2_0_bn1:          arena[8830976*batch : 9232384*batch],
+			layer2_0_conv2:        arena[15554560*batch : 15654912*batch],
+			layer2_0_bn2:          arena[15454208*batch : 15554560*batch],
+			layer2_0_conv3:        arena[8830976*batch : 9232384*batch],
 			layer2_0_downsample_0: arena[9232384*batch : 9633792*batch],
-			layer2_0_downsample_1: arena[7225344*batch : 7626752*batch],
-			layer2_0_add:          arena[9232384*batch : 9633792*batch],
-			layer2_0_relu_3:       arena[9633792*batch : 10035200*batch],
-			layer2_1_conv1:        arena[9332736*batch : 9433088*batch],
-			layer2_1_bn1:          arena[9232384*batch : 9332736*batch],
-			layer2_1_relu:         arena[9332736*batch : 9433088*batch],
-			layer2_1_conv2:        arena[9232384*batch : 9332736*batch],
-			layer2_1_bn2:          arena[9332736*batch : 9433088*batch],
-			layer2_1_relu_2:       arena[9232384*batch : 9332736*batch],
-			layer2_1_conv3:        arena[10035200*batch : 10436608*batch],
-			layer2_1_bn3:          arena[10436608*batch : 10838016*batch],
-			layer2_1_add:          arena[10035200*batch : 10436608*batch],
-			layer2_1_relu_3:       arena[10436608*batch : 10838016*batch],
+			layer2_0_downsample_1: arena[9633792*batch : 10035200*batch],
+			layer2_0_bn3:          arena[10035200*batch : 10436608*batch],
+			layer2_1_conv1:        arena[8931328*batch : 9031680*batch],
+			layer2_1_bn1:          arena[8830976*batch : 8931328*batch],
+			layer2_1_conv2:        arena[8931328*batch : 9031680*batch],
+			layer2_1_bn2:          arena[8830976*batch : 8931328*batch],
+			layer2_1_conv3:        arena[10436608*batch : 10838016*batch],
+			layer2_1_bn3:          arena[10838016*batch : 11239424*batch],
 			layer2_2_conv1:        arena[10135552*batch : 10235904*batch],
 			layer2_2_bn1:          arena[10035200*batch : 10135552*batch],
-			layer2_2_relu:         arena[10135552*batch : 10235904*batch],
-			layer2_2_conv2:        arena[10035200*batch : 10135552*batch],
-			layer2_2_bn2:          arena[10135552*batch : 10235904*batch],
-			layer2_2_relu_2:       arena[10035200*batch : 10135552*batch],
-			layer2_2_conv3:        arena[10838016*batch : 11239424*batch],
-			layer2_2_bn3:          arena[11239424*batch : 11640832*batch],
-			layer2_2_add:          arena[10838016*batch : 11239424*batch],
-			layer2_2_relu_3:       arena[11239424*batch : 11640832*batch],
-			layer2_3_conv1:        arena[10938368*batch : 11038720*batch],
-			layer2_3_bn1:          arena[10838016*batch : 10938368*batch],
-			layer2_3_relu:         arena[10938368*batch : 11038720*batch],
-			layer2_3_conv2:        arena[10838016*batch : 10938368*batch],
-			layer2_3_bn2:          arena[10938368*batch : 11038720*batch],
-			layer2_3_relu_2:       arena[10838016*batch : 10938368*batch],
-			layer2_3_conv3:        arena[12042240*batch : 12443648*batch],
+			layer2_2_conv2:        arena[10135552*batch : 10235904*batch],
+			layer2_2_bn2:          arena[10035200*batch : 10135552*batch],
+			layer2_2_conv3:        arena[11239424*batch : 11640832*batch],
+			layer2_2_bn3:          arena[12042240*batch : 12443648*batch],
+			layer2_3_conv1:        arena[12443648*batch : 12544000*batch],
+			layer2_3_bn1:          arena[12544000*batch : 12644352*batch],
+			layer2_3_conv2:        arena[12443648*batch : 12544000*batch],
+			layer2_3_bn2:          arena[10838016*batch : 10938368*batch],
+			layer2_3_conv3:        arena[12443648*batch : 12845056*batch],
 			layer2_3_bn3:          arena[11640832*batch : 12042240*batch],
-			layer2_3_add:          arena[12042240*batch : 12443648*batch],
-			layer2_3_relu_3:       arena[11640832*batch : 12042240*batch],
-			layer3_0_conv1:        arena[12242944*batch : 12443648*batch],
-			layer3_0_bn1:          arena[15253504*batch : 15454208*batch],
-			layer3_0_relu:         arena[12242944*batch : 12443648*batch],
-			layer3_0_conv2:        arena[19066880*batch : 19117056*batch],
-			layer3_0_bn2:          arena[12293120*batch : 12343296*batch],
-			layer3_0_relu_2:       arena[12242944*batch : 12293120*batch],
-			layer3_0_conv3:        arena[15253504*batch : 15454208*batch],
-			layer3_0_bn3:          arena[15454208*batch : 15654912*batch],
-			layer3_0_downsample_0: arena[15253504*batch : 15454208*batch],
-			layer3_0_downsample_1: arena[11640832*batch : 11841536*batch],
-			layer3_0_add:          arena[15253504*batch : 15454208*batch],
-			layer3_0_relu_3:       arena[15454208*batch : 15654912*batch],
-			layer3_1_conv1:        arena[15303680*batch : 15353856*batch],
-			layer3_1_bn1:          arena[15253504*batch : 15303680*batch],
-			layer3_1_relu:         arena[15303680*batch : 15353856*batch],
-			layer3_1_conv2:        arena[15253504*batch : 15303680*batch],
-			layer3_1_bn2:          arena[15303680*batch : 15353856*batch],
-			layer3_1_relu_2:       arena[15253504*batch : 15303680*batch],
-			layer3_1_conv3:        arena[15654912*batch : 15855616*batch],
-			layer3_1_bn3:          arena[15855616*batch : 16056320*batch],
-			layer3_1_add:          arena[15654912*batch : 15855616*batch],
-			layer3_1_relu_3:       arena[15855616*batch : 16056320*batch],
+			layer3_0_conv1:        arena[12644352*batch : 12845056*batch],
+			layer3_0_bn1:          arena[12443648*batch : 12644352*batch],
+			layer3_0_conv2:        arena[12694528*batch : 12744704*batch],
+			layer3_0_bn2:          arena[12644352*batch : 12694528*batch],
+			layer3_0_conv3:        arena[12443648*batch : 12644352*batch],
+			layer3_0_downsample_0: arena[12644352*batch : 12845056*batch],
+			layer3_0_downsample_1: arena[15454208*batch : 15654912*batch],
+			layer3_0_bn3:          arena[15654912*batch : 15855616*batch],
+			layer3_1_conv1:        arena[12493824*batch : 12544000*batch],
+			layer3_1_bn1:          arena[12443648*batch : 12493824*batch],
+			layer3_1_conv2:        arena[12493824*batch : 12544000*batch],
+			layer3_1_bn2:          arena[12443648*batch : 12493824*batch],
+			layer3_1_conv3:        arena[15855616*batch : 16056320*batch],
+			layer3_1_bn3:          arena[16056320*batch : 16257024*batch],
 			layer3_2_conv1:        arena[15705088*batch : 15755264*batch],
 			layer3_2_bn1:          arena[15654912*batch : 15705088*batch],
-			layer3_2_relu:         arena[15705088*batch : 15755264*batch],
-			layer3_2_conv2:        arena[15654912*batch : 15705088*batch],
-			layer3_2_bn2:          arena[15705088*batch : 15755264*batch],
-			layer3_2_relu_2:       arena[15654912*batch : 15705088*batch],
-			layer3_2_conv3:        arena[16056320*batch : 16257024*batch],
-			layer3_2_bn3:          arena[16257024*batch : 16457728*batch],
-			layer3_2_add:          arena[16056320*batch : 16257024*batch],
-			layer3_2_relu_3:       arena[16257024*batch : 16457728*batch],
+			layer3_2_conv2:        arena[15705088*batch : 15755264*batch],
+			layer3_2_bn2:          arena[15654912*batch : 15705088*batch],
+			layer3_2_conv3:        arena[16257024*batch : 16457728*batch],
+			layer3_2_bn3:          arena[16457728*batch : 16658432*batch],
 			layer3_3_conv1:        arena[16106496*batch : 16156672*batch],
 			layer3_3_bn1:          arena[16056320*batch : 16106496*batch],
-			layer3_3_relu:         arena[16106496*batch : 16156672*batch],
-			layer3_3_conv2:        arena[16056320*batch : 16106496*batch],
-			layer3_3_bn2:          arena[16106496*batch : 16156672*batch],
-			layer3_3_relu_2:       arena[16056320*batch : 16106496*batch],
-			layer3_3_conv3:        arena[16457728*batch : 16658432*batch],
-			layer3_3_bn3:          arena[16658432*batch : 16859136*batch],
-			layer3_3_add:          arena[16457728*batch : 16658432*batch],
-			layer3_3_relu_3:       arena[16658432*batch : 16859136*batch],
+			layer3_3_conv2:        arena[16106496*batch : 16156672*batch],
+			layer3_3_bn2:          arena[16056320*batch : 16106496*batch],
+			layer3_3_conv3:        arena[16658432*batch : 16859136*batch],
+			layer3_3_bn3:          arena[16859136*batch : 17059840*batch],
 			layer3_4_conv1:        arena[16507904*batch : 16558080*batch],
 			layer3_4_bn1:          arena[16457728*batch : 16507904*batch],
-			layer3_4_relu:         arena[16507904*batch : 16558080*batch],
-			layer3_4_conv2:        arena[16457728*batch : 16507904*batch],
-			layer3_4_bn2:          arena[16507904*batch : 16558080*batch],
-			layer3_4_relu_2:       arena[16457728*batch : 16507904*batch],
-			layer3_4_conv3:        arena[16859136*batch : 17059840*batch],
-			layer3_4_bn3:          arena[17059840*batch : 17260544*batch],
-			layer3_4_add:          arena[16859136*batch : 17059840*batch],
-			layer3_4_relu_3:       arena[17059840*batch : 17260544*batch],
-			layer3_5_conv1:        arena[16909312*batch : 16959488*batch],
-			layer3_5_bn1:          arena[16859136*batch : 16909312*batch],
-			layer3_5_relu:         arena[16909312*batch : 16959488*batch],
-			layer3_5_conv2:        arena[16859136*batch : 16909312*batch],
-			layer3_5_bn2:          arena[16909312*batch : 16959488*batch],
-			layer3_5_relu_2:       arena[16859136*batch : 16909312*batch],
-			layer3_5_conv3:        arena[17461248*batch : 17661952*batch],
+			layer3_4_conv2:        arena[16507904*batch : 16558080*batch],
+			layer3_4_bn2:          arena[16457728*batch : 16507904*batch],
+			layer3_4_conv3:        arena[17059840*batch : 17260544*batch],
+			layer3_4_bn3:          arena[17461248*batch : 17661952*batch],
+			layer3_5_conv1:        arena[17661952*batch : 17712128*batch],
+			layer3_5_bn1:          arena[17712128*batch : 17762304*batch],
+			layer3_5_conv2:        arena[17661952*batch : 17712128*batch],
+			layer3_5_bn2:          arena[16859136*batch : 16909312*batch],
+			layer3_5_conv3:        arena[17661952*batch : 17862656*batch],
 			layer3_5_bn3:          arena[17260544*batch : 17461248*batch],
-			layer3_5_add:          arena[17461248*batch : 17661952*batch],
-			layer3_5_relu_3:       arena[17260544*batch : 17461248*batch],
-			layer4_0_conv1:        arena[17561600*batch : 17661952*batch],
-			layer4_0_bn1:          arena[19167232*batch : 19267584*batch],
-			layer4_0_relu:         arena[17561600*batch : 17661952*batch],
-			layer4_0_conv2:        arena[19167232*batch : 19192320*batch],
-			layer4_0_bn2:          arena[17586688*batch : 17611776*batch],
-			layer4_0_relu_2:       arena[17561600*batch : 17586688*batch],
-			layer4_0_conv3:        arena[19167232*batch : 19267584*batch],
-			layer4_0_bn3:          arena[19267584*batch : 19367936*batch],
-			layer4_0_downsample_0: arena[19167232*batch : 19267584*batch],
-			layer4_0_downsample_1: arena[17260544*batch : 17360896*batch],
-			layer4_0_add:          arena[19167232*batch : 19267584*batch],
-			layer4_0_relu_3:       arena[19267584*batch : 19367936*batch],
-			layer4_1_conv1:        arena[19192320*batch : 19217408*batch],
-			layer4_1_bn1:          arena[19167232*batch : 19192320*batch],
-			layer4_1_relu:         arena[19192320*batch : 19217408*batch],
-			layer4_1_conv2:        arena[19167232*batch : 19192320*batch],
-			layer4_1_bn2:          arena[19192320*batch : 19217408*batch],
-			layer4_1_relu_2:       arena[19167232*batch : 19192320*batch],
-			layer4_1_conv3:        arena[19367936*batch : 19468288*batch],
-			layer4_1_bn3:          arena[19468288*batch : 19568640*batch],
-			layer4_1_add:          arena[19367936*batch : 19468288*batch],
-			layer4_1_relu_3:       arena[19468288*batch : 19568640*batch],
-			layer4_2_conv1:        arena[19393024*batch : 19418112*batch],
-			layer4_2_bn1:          arena[19367936*batch : 19393024*batch],
-			layer4_2_relu:         arena[19393024*batch : 19418112*batch],
-			layer4_2_conv2:        arena[19367936*batch : 19393024*batch],
-			layer4_2_bn2:          arena[19393024*batch : 19418112*batch],
-			layer4_2_relu_2:       arena[19367936*batch : 19393024*batch],
-			layer4_2_conv3:        arena[19668992*batch : 19769344*batch],
+			layer4_0_conv1:        arena[17762304*batch : 17862656*batch],
+			layer4_0_bn1:          arena[17661952*batch : 17762304*batch],
+			layer4_0_conv2:        arena[17787392*batch : 17812480*batch],
+			layer4_0_bn2:          arena[17762304*batch : 17787392*batch],
+			layer4_0_conv3:        arena[17661952*batch : 17762304*batch],
+			layer4_0_downsample_0: arena[17762304*batch : 17862656*batch],
+			layer4_0_downsample_1: arena[19267584*batch : 19367936*batch],
+			layer4_0_bn3:          arena[19367936*batch : 19468288*batch],
+			layer4_1_conv1:        arena[17687040*batch : 17712128*batch],
+			layer4_1_bn1:          arena[17661952*batch : 17687040*batch],
+			layer4_1_conv2:        arena[17687040*batch : 17712128*batch],
+			layer4_1_bn2:          arena[17661952*batch : 17687040*batch],
+			layer4_1_conv3:        arena[19468288*batch : 19568640*batch],
+			layer4_1_bn3:          arena[19668992*batch : 19769344*batch],
+			layer4_2_conv1:        arena[19769344*batch : 19794432*batch],
+			layer4_2_bn1:          arena[19794432*batch : 19819520*batch],
+			layer4_2_conv2:        arena[19769344*batch : 19794432*batch],
+			layer4_2_bn2:          arena[19367936*batch : 19393024*batch],
+			layer4_2_conv3:        arena[19769344*batch : 19869696*batch],
 			layer4_2_bn3:          arena[19568640*batch : 19668992*batch],
-			layer4_2_add:          arena[19668992*batch : 19769344*batch],
-			layer4_2_relu_3:       arena[19568640*batch : 19668992*batch],
 			avgpool:               arena[19668992*batch : 19671040*batch],
 			fc:                    arena[19570688*batch : 19571688*batch],
 		}
