@@ -216,6 +216,13 @@ func (g *Graph) String() string {
 			fmt.Fprintf(&b, "  %%%d at %d..%d\n", n.ID, n.Offset, n.Offset+int(n.Shape.Elems()))
 		}
 	}
+	if g.TrainArenaFloats > 0 {
+		fmt.Fprintf(&b, "training arena %d floats per image\n", g.TrainArenaFloats)
+		for _, n := range g.Nodes[1:] {
+			size := int(n.Shape.Elems())
+			fmt.Fprintf(&b, "  %%%d at %d..%d, gradient at %d..%d\n", n.ID, n.Offset, n.Offset+size, n.GradOffset, n.GradOffset+size)
+		}
+	}
 	return b.String()
 }
 

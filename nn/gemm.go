@@ -85,20 +85,20 @@ func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 					for ir := 0; ir < mc; ir += gemmMR {
 						mr := min(gemmMR, mc-ir)
 						pa := ws.packA[ir*kc : ir*kc+kc*gemmMR]
-						row, col := ic+ir, jc+jr
-						kernel4x4(kc, pa, pb, c[row*ldc+col:], ldc, mr, nr, store)
-						if last && epi != nil {
-							applyEpilogue(c, ldc, row, col, mr, nr, epi)
-						}
+						kernel4x4(kc, pa, pb, c[(ic+ir)*ldc+jc+jr:], ldc, mr, nr, store)
 					}
+				}
+				// The block of C just finished is still in cache: finish it
+				// there, in long rows rather than tile by tile.
+				if last && epi != nil {
+					applyEpilogue(c, ldc, ic, jc, mc, nc, epi)
 				}
 			}
 		}
 	}
 }
 
-// applyEpilogue finishes the mr x nr tile of C at (row, col), while it is
-// still in cache.
+// applyEpilogue finishes the mr x nr block of C at (row, col).
 func applyEpilogue(c []float32, ldc, row, col, mr, nr int, epi *Epilogue) {
 	if epi == nil {
 		return
@@ -210,8 +210,17 @@ func kernel4x4(kc int, pa, pb []float32, c []float32, ldc, mr, nr int, store boo
 		{c30, c31, c32, c33},
 	}
 	if store {
+		if mr == 4 && nr == 4 {
+			for i := 0; i < 4; i++ {
+				row := c[i*ldc : i*ldc+4 : i*ldc+4]
+				row[0], row[1], row[2], row[3] = acc[i][0], acc[i][1], acc[i][2], acc[i][3]
+			}
+			return
+		}
 		for i := 0; i < mr; i++ {
-			copy(c[i*ldc:i*ldc+nr], acc[i][:nr])
+			for j := 0; j < nr; j++ {
+				c[i*ldc+j] = acc[i][j]
+			}
 		}
 		return
 	}

@@ -29,6 +29,13 @@ var Inference = []Pass{
 	{"plan-memory", PlanMemory},
 }
 
+// InferenceUnfused plans memory without fusing anything: each BN, add and
+// ReLU keeps its own pass over memory. It exists to measure what fusion
+// buys (bench/fusion.sh).
+var InferenceUnfused = []Pass{
+	{"plan-memory", PlanMemory},
+}
+
 // Training fuses each train-mode batch norm with the residual add and the
 // ReLU after it, forward and backward, so that neither the BN's output
 // before the ReLU nor the sum is ever stored; the backward pass recovers
@@ -52,6 +59,15 @@ func ForTraining(g *ir.Graph, cfg Config) (*ir.Graph, error) {
 func ForInference(g *ir.Graph, cfg Config) (*ir.Graph, error) {
 	c := g.Clone()
 	if err := Run(c, Inference, cfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ForInferenceUnfused returns a copy of g rewritten by InferenceUnfused.
+func ForInferenceUnfused(g *ir.Graph, cfg Config) (*ir.Graph, error) {
+	c := g.Clone()
+	if err := Run(c, InferenceUnfused, cfg); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -30,7 +30,7 @@ import (
 )
 
 const usage = `usage:
-  resnetc [-D name=value]... [-name PKG] SPEC -o DIR
+  resnetc [-D name=value]... [-name PKG] [-dump-ir PASS] [-fuse=false] SPEC -o DIR
                                                  compile SPEC into the Go package DIR/PKG
                                                  (PKG defaults to the network's name)
   resnetc check [-D name=value]... SPEC          parse and validate; print a summary
@@ -136,7 +136,8 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	out := fs.String("o", "", "write the package into `DIR`/<name>/ (required)")
 	pkg := fs.String("name", "", "Go package name and folder (default: the network's name)")
-	dump := fs.String("dump-ir", "", "print the IR after the pass `PASS` (see resnetc passes)")
+	dump := fs.String("dump-ir", "", "print the IR after the pass `PASS`: "+passList())
+	fuse := fs.Bool("fuse", true, "fuse BN, add and ReLU into the convs for inference (false only to measure fusion)")
 	g, source, defs, err := parseSpecArgs(fs, args, stderr)
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	for _, d := range defs {
 		defStrings = append(defStrings, d.Name+"="+d.Value)
 	}
-	train, infer, err := pipelines(g, *dump, stdout)
+	train, infer, err := pipelines(g, *dump, *fuse, stdout)
 	if err != nil {
 		return fmt.Errorf("%s: %v", source, err)
 	}
@@ -176,7 +177,7 @@ func compile(args []string, stdout, stderr io.Writer) error {
 
 // pipelines runs the training and the inference passes on copies of g,
 // printing the IR after the pass named dump, if any.
-func pipelines(g *ir.Graph, dump string, w io.Writer) (train, infer *ir.Graph, err error) {
+func pipelines(g *ir.Graph, dump string, fuse bool, w io.Writer) (train, infer *ir.Graph, err error) {
 	inTrain, inInfer := false, false
 	for _, n := range passes.Names(passes.Training)[1:] {
 		inTrain = inTrain || n == dump
@@ -196,7 +197,14 @@ func pipelines(g *ir.Graph, dump string, w io.Writer) (train, infer *ir.Graph, e
 	if train, err = passes.ForTraining(g, cfg(inTrain)); err != nil {
 		return nil, nil, err
 	}
-	if infer, err = passes.ForInference(g, cfg(inInfer)); err != nil {
+	forInference := passes.ForInference
+	if !fuse {
+		forInference = passes.ForInferenceUnfused
+		if inInfer && dump != "frontend" && dump != "plan-memory" {
+			return nil, nil, fmt.Errorf("-dump-ir=%s: the pass does not run with -fuse=false", dump)
+		}
+	}
+	if infer, err = forInference(g, cfg(inInfer)); err != nil {
 		return nil, nil, err
 	}
 	return train, infer, nil

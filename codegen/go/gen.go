@@ -105,8 +105,9 @@ func isIdent(s string) bool {
 // plan is the layout the generated code uses: where each parameter lives
 // in the parameter slab (trainable tensors first, so SGD is one loop),
 // where each activation lives in the arena (per image), and the scratch
-// the kernels need. A simple layout: every value has its own buffer.
-// Trainable tensors come first so that one nn.SGD call updates them all.
+// the kernels need. Activation offsets come from the memory plans the
+// passes made; trainable tensors come first so that one nn.SGD call
+// updates them all.
 type plan struct {
 	ident       map[string]string // node or parameter name -> Go identifier
 	paramOff    map[*ir.Param]int // offset in the float slab
@@ -143,13 +144,17 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 		taken[id], p.ident[s] = s, id
 		return nil
 	}
-	for _, n := range g.Nodes {
-		if err := name(n.Name); err != nil {
-			return nil, err
-		}
-		for _, prm := range n.Params {
-			if err := name(prm.Name); err != nil {
+	// The two graphs fuse differently, so each may keep nodes the other
+	// dropped; every name of either gets an identifier.
+	for _, gr := range []*ir.Graph{g, infer} {
+		for _, n := range gr.Nodes {
+			if err := name(n.Name); err != nil {
 				return nil, err
+			}
+			for _, prm := range n.Params {
+				if err := name(prm.Name); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -191,9 +196,6 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 	// The arena and every offset are the plan's, not decided here.
 	p.inferFloats = infer.ArenaFloats
 	for _, n := range infer.Nodes[1:] {
-		if _, ok := p.ident[n.Name]; !ok {
-			return nil, fmt.Errorf("inference node %q is not in the network", n.Name)
-		}
 		p.inferOff[n] = n.Offset
 		if n.Op == ir.OpConv && n.FoldBN != "" {
 			p.foldOff[n] = p.foldFloats

@@ -114,7 +114,7 @@ func (gen *generator) model(f *jen.File) {
 	comment(f, "weights are the model's float tensors: slices of Model.data.")
 	f.Type().Id("weights").Struct(wFields...)
 	f.Line()
-	comment(f, "activations has one buffer per layer output of the training graph (or its\ngradient), each batch times the per-image shape.")
+	comment(f, "activations has a buffer for each layer output of the training graph (or its\ngradient), each batch times the per-image shape; buffers overlap where the\nmemory plan found their values never alive together.")
 	f.Type().Id("activations").Struct(aFields...)
 	f.Line()
 	var iFields, fFields []jen.Code
@@ -251,8 +251,12 @@ func (gen *generator) model(f *jen.File) {
 			jen.Id("w").Dot(gen.id(n.Name+".weight")), bias, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), jen.Lit(float32(n.Eps))))
 	}
 	comment(f, "refold computes the inference weights: each batch norm folded into its conv.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("refold").Params().Block(
-		append([]jen.Code{jen.Id("w").Op(":=").Op("&").Id("m").Dot("w")}, append(folds, jen.Id("m").Dot("stale").Op("=").False())...)...)
+	var refold []jen.Code
+	if len(folds) > 0 {
+		refold = append([]jen.Code{jen.Id("w").Op(":=").Op("&").Id("m").Dot("w")}, folds...)
+	}
+	refold = append(refold, jen.Id("m").Dot("stale").Op("=").False())
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("refold").Params().Block(refold...)
 	f.Line()
 	comment(f, "SaveWeights writes the model's tensors to a safetensors file, atomically.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("SaveWeights").Params(jen.Id("path").String()).Error().Block(
@@ -353,7 +357,7 @@ func (gen *generator) model(f *jen.File) {
 		fwd = append(fwd, gen.inferNode(n)...)
 	}
 	fwd = append(fwd, jen.Return(gen.value(gen.gi.Output), jen.Nil()))
-	comment(f, "Forward runs inference on batch images (x holds batch*Channels*Height*Width\nfloats, NCHW) with BN using its running statistics, folded into the convs,\nand returns batch*Classes logits. The result aliases the model's memory and\nis valid until the next call.")
+	comment(f, "Forward runs inference on batch images (x holds batch*Channels*Height*Width\nfloats, NCHW) with BN using its running statistics, and returns batch*Classes\nlogits. The result aliases the model's memory and is valid until the next call.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Params(jen.Index().Float32(), jen.Error()).Block(fwd...)
 }
 

@@ -379,8 +379,9 @@ type weights struct {
 	fc_bias                            []float32 // 1000
 }
 
-// activations has one buffer per layer output of the training graph (or its
-// gradient), each batch times the per-image shape.
+// activations has a buffer for each layer output of the training graph (or its
+// gradient), each batch times the per-image shape; buffers overlap where the
+// memory plan found their values never alive together.
 type activations struct {
 	conv1                 []float32 // conv 64x112x112
 	bn1                   []float32 // bn 64x112x112
@@ -1994,9 +1995,8 @@ func inferLayout(arena []float32, batch int) inferActivations {
 }
 
 // Forward runs inference on batch images (x holds batch*Channels*Height*Width
-// floats, NCHW) with BN using its running statistics, folded into the convs,
-// and returns batch*Classes logits. The result aliases the model's memory and
-// is valid until the next call.
+// floats, NCHW) with BN using its running statistics, and returns batch*Classes
+// logits. The result aliases the model's memory and is valid until the next call.
 func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	if err := checkInput(x, batch); err != nil {
 		return nil, err
