@@ -18,6 +18,7 @@ func (g *Graph) Verify() error {
 	}
 	names := map[string]*Node{}
 	paramNames := map[string]string{}
+	orders := map[int]string{}
 	for i, n := range g.Nodes {
 		if n.ID != i {
 			return fmt.Errorf("node %q has ID %d at position %d", n.Name, n.ID, i)
@@ -60,6 +61,10 @@ func (g *Graph) Verify() error {
 				return fmt.Errorf("parameter %s belongs to both %q and %q", p.Name, other, n.Name)
 			}
 			paramNames[p.Name] = n.Name
+			if other, ok := orders[p.Order]; ok {
+				return fmt.Errorf("parameters %s and %s have the same state_dict position %d", other, p.Name, p.Order)
+			}
+			orders[p.Order] = p.Name
 		}
 	}
 	users := g.Users()
