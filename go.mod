@@ -4,6 +4,8 @@ go 1.26
 
 require github.com/alecthomas/participle/v2 v2.1.4
 
-require github.com/google/go-cmp v0.7.0
-
-require github.com/dave/jennifer v1.7.1 // indirect
+require (
+	github.com/dave/jennifer v1.7.1
+	github.com/google/go-cmp v0.7.0
+	github.com/nlpodyssey/gopickle v0.2.0
+)

@@ -211,8 +211,18 @@ func LoadParams(path string, params []Param) error {
 	if err != nil {
 		return err
 	}
-	if err := CheckTensors(ts, params); err != nil {
+	if err := LoadTensors(ts, params); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadTensors copies ts into params after checking that they match (see
+// CheckTensors); on a mismatch params are unchanged. Float tensors may be
+// stored as F32, F16, BF16 or F64 and are converted to float32.
+func LoadTensors(ts []Tensor, params []Param) error {
+	if err := CheckTensors(ts, params); err != nil {
+		return err
 	}
 	byName := make(map[string]Tensor, len(ts))
 	for _, t := range ts {
@@ -224,11 +234,50 @@ func LoadParams(path string, params []Param) error {
 			*p.Count = int64(binary.LittleEndian.Uint64(t.Data))
 			continue
 		}
-		for i := range p.Data {
-			p.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
-		}
+		DecodeFloats(p.Data, t)
 	}
 	return nil
+}
+
+// floatDTypes are the dtypes a float parameter loads from.
+var floatDTypes = map[string]bool{"F32": true, "F16": true, "BF16": true, "F64": true}
+
+// DecodeFloats converts the raw data of a float tensor (F32, F64, BF16 or
+// F16) to float32.
+func DecodeFloats(dst []float32, t Tensor) {
+	for i := range dst {
+		switch t.DType {
+		case "F32":
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		case "F64":
+			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
+		case "BF16":
+			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(t.Data[2*i:])) << 16)
+		case "F16":
+			dst[i] = halfToFloat(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		}
+	}
+}
+
+// halfToFloat converts an IEEE 754 binary16 value.
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: renormalise
+		e := uint32(127 - 15 + 1)
+		for frac&0x400 == 0 {
+			frac <<= 1
+			e--
+		}
+		return math.Float32frombits(sign | e<<23 | (frac&0x3ff)<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
 // CheckTensors reports how ts fails to match params, or nil.
@@ -262,12 +311,12 @@ func CheckTensors(ts []Tensor, params []Param) error {
 		if !ok {
 			continue
 		}
-		want := "F32"
-		if p.Count != nil {
-			want = "I64"
+		if p.Count != nil && t.DType != "I64" {
+			problems = append(problems, fmt.Sprintf("tensor %s has dtype %s, want I64", p.Name, t.DType))
+			continue
 		}
-		if t.DType != want {
-			problems = append(problems, fmt.Sprintf("tensor %s has dtype %s, want %s", p.Name, t.DType, want))
+		if p.Count == nil && !floatDTypes[t.DType] {
+			problems = append(problems, fmt.Sprintf("tensor %s has dtype %s, want a float type (F32, F16, BF16 or F64)", p.Name, t.DType))
 			continue
 		}
 		if !sameShape(t.Shape, p.Shape) {

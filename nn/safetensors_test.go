@@ -70,8 +70,8 @@ func TestLoadErrors(t *testing.T) {
 			"1 unexpected tensors: fc.bias"},
 		"shape": {[]Tensor{good[0], {Name: "bn1.weight", DType: "F32", Shape: []int{3}, Data: f32(3)}, good[2]},
 			"tensor bn1.weight has shape [3], the model needs [2]"},
-		"dtype": {[]Tensor{{Name: "conv1.weight", DType: "F16", Shape: []int{2, 1, 3, 3}, Data: make([]byte, 36)}, good[1], good[2]},
-			"tensor conv1.weight has dtype F16, want F32"},
+		"dtype": {[]Tensor{{Name: "conv1.weight", DType: "I32", Shape: []int{2, 1, 3, 3}, Data: make([]byte, 72)}, good[1], good[2]},
+			"tensor conv1.weight has dtype I32, want a float type (F32, F16, BF16 or F64)"},
 	}
 	for name, c := range cases {
 		ps := testParams()
@@ -93,5 +93,26 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if err := LoadParams(filepath.Join(dir, "nope"), testParams()); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+func TestHalfAndBFloat(t *testing.T) {
+	// 1.5, -2, 2^-24 (the smallest subnormal), 65504 (the largest half).
+	half := []uint16{0x3e00, 0xc000, 0x0001, 0x7bff}
+	want := []float32{1.5, -2, 5.9604645e-08, 65504}
+	data := make([]byte, 8)
+	for i, h := range half {
+		data[2*i], data[2*i+1] = byte(h), byte(h>>8)
+	}
+	got := make([]float32, 4)
+	DecodeFloats(got, Tensor{DType: "F16", Data: data})
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("half %#04x = %g, want %g", half[i], got[i], want[i])
+		}
+	}
+	DecodeFloats(got[:1], Tensor{DType: "BF16", Data: []byte{0xc0, 0x3f}}) // 1.5 in bfloat16
+	if got[0] != 1.5 {
+		t.Errorf("bfloat16 1.5 = %g", got[0])
 	}
 }
