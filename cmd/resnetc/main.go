@@ -24,9 +24,11 @@ import (
 	"github.com/resnetc/resnetc/expand"
 	"github.com/resnetc/resnetc/frontend"
 	"github.com/resnetc/resnetc/ir"
+	"github.com/resnetc/resnetc/nn"
 	"github.com/resnetc/resnetc/passes"
 	"github.com/resnetc/resnetc/specs"
 	"github.com/resnetc/resnetc/stats"
+	"github.com/resnetc/resnetc/weights"
 )
 
 const usage = `usage:
@@ -38,6 +40,9 @@ const usage = `usage:
   resnetc graph [-D name=value]... [-fused] SPEC Graphviz DOT (pipe into dot -Tpng)
   resnetc plan [-D name=value]... [-batch B] [-train] [-json] SPEC
                                                  memory plan: naive, planned and lower-bound bytes
+  resnetc weights convert IN OUT.safetensors     PyTorch checkpoint (.pth) or safetensors to safetensors
+  resnetc weights inspect [-spec SPEC [-D name=value]...] FILE
+                                                 tensors of FILE; with -spec, what the spec would miss or not use
 
 SPEC is a .rn file or a built-in spec: ` + "%s" + `
 `
@@ -69,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = graph(rest, stdout, stderr)
 	case "plan":
 		err = planCmd(rest, stdout, stderr)
+	case "weights":
+		err = weightsCmd(rest, stdout, stderr)
 	default:
 		err = compile(args, stdout, stderr)
 	}
@@ -276,6 +283,74 @@ func graph(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return dot.Write(stdout, g)
+}
+
+// weightsCmd converts and inspects weight files.
+func weightsCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "resnetc weights: expected convert or inspect")
+		return errUsage
+	}
+	switch args[0] {
+	case "convert":
+		if len(args) != 3 {
+			fmt.Fprintln(stderr, "usage: resnetc weights convert IN OUT.safetensors")
+			return errUsage
+		}
+		f, err := weights.Convert(args[1], args[2])
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s: %d tensors (%s) written to %s\n", args[1], len(f.Tensors), f.Format, args[2])
+		return err
+	case "inspect":
+		fs := flag.NewFlagSet("weights inspect", flag.ContinueOnError)
+		spec := fs.String("spec", "", "compare the file's tensors with what `SPEC` needs")
+		var defs defines
+		fs.Var(&defs, "D", "override a parameter of the -spec spec: -D name=value (repeatable)")
+		fs.SetOutput(stderr)
+		if err := fs.Parse(args[1:]); err != nil {
+			return errUsage
+		}
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: resnetc weights inspect [-spec SPEC [-D name=value]...] FILE")
+			return errUsage
+		}
+		f, err := weights.Read(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		var total int64
+		fmt.Fprintf(stdout, "%s: %s, %d tensors\n", fs.Arg(0), f.Format, len(f.Tensors))
+		for i, t := range f.Tensors {
+			total += int64(len(t.Data))
+			fmt.Fprintf(stdout, "  %-45s %-5s %-18s %12s bytes\n", t.Name, f.Stored[i], fmt.Sprint(t.Shape), stats.Group(int64(len(t.Data))))
+		}
+		fmt.Fprintf(stdout, "total %s bytes (as loaded)\n", stats.Group(total))
+		if *spec == "" {
+			return nil
+		}
+		g, err := frontend.Load(*spec, defs)
+		if err != nil {
+			return err
+		}
+		var params []nn.Param
+		for _, p := range g.StateDict() {
+			params = append(params, nn.Param{Name: p.Name, Shape: p.Shape})
+			if p.Kind == ir.BatchesTracked {
+				var c int64
+				params[len(params)-1].Count = &c
+			}
+		}
+		if err := nn.CheckTensors(f.Tensors, params); err != nil {
+			fmt.Fprintf(stdout, "against %s: %v\n", g.Name, err)
+			return fmt.Errorf("%s does not fit %s", fs.Arg(0), g.Name)
+		}
+		_, err = fmt.Fprintf(stdout, "against %s: every tensor matches\n", g.Name)
+		return err
+	}
+	fmt.Fprintf(stderr, "resnetc weights: unknown subcommand %q; expected convert or inspect\n", args[0])
+	return errUsage
 }
 
 // planCmd reports the memory plan of inference or of a training step.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/resnetc/resnetc/nn"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -200,5 +202,35 @@ func TestPlanAndFusedGraph(t *testing.T) {
 	}
 	if code, _, errs := runCLI("-dump-ir=nope", "resnet18", "-o", t.TempDir()); code != 1 || !strings.Contains(errs, "-dump-ir=nope: no such pass") {
 		t.Errorf("-dump-ir=nope: exit %d, %q", code, errs)
+	}
+}
+
+func TestWeightsCommand(t *testing.T) {
+	dir := t.TempDir()
+	// A safetensors file saved by a generated model round-trips through
+	// convert and fits its spec; checkpoints from PyTorch are tested in
+	// torchref, where PyTorch writes them.
+	in := filepath.Join(dir, "w.safetensors")
+	code, _, errs := runCLI("-D", "n=1", "cifar_resnet", "-name", "tiny", "-o", dir)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	ts := []nn.Tensor{{Name: "fc.bias", DType: "F32", Shape: []int{10}, Data: make([]byte, 40)}}
+	if err := nn.WriteSafetensors(in, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "c.safetensors")
+	if code, stdout, errs := runCLI("weights", "convert", in, out); code != 0 || !strings.Contains(stdout, "1 tensors (safetensors)") {
+		t.Errorf("convert: exit %d %q %q", code, stdout, errs)
+	}
+	code, stdout, _ := runCLI("weights", "inspect", "-spec", "cifar_resnet", out)
+	if code != 1 || !strings.Contains(stdout, "fc.bias") || !strings.Contains(stdout, "against cifar_resnet: missing 115 tensors: conv1.weight,") {
+		t.Errorf("inspect -spec: exit %d\n%s", code, stdout)
+	}
+	if code, _, errs := runCLI("weights", "inspect", filepath.Join(dir, "nope")); code != 1 || !strings.Contains(errs, "nope") {
+		t.Errorf("missing file: exit %d %q", code, errs)
+	}
+	if code, _, _ := runCLI("weights", "frob"); code != 2 {
+		t.Errorf("unknown subcommand: exit %d", code)
 	}
 }
