@@ -1,6 +1,6 @@
 module github.com/resnetc/resnetc
 
-go 1.26
+go 1.26.0
 
 require github.com/alecthomas/participle/v2 v2.1.4
 
@@ -9,3 +9,5 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/nlpodyssey/gopickle v0.2.0
 )
+
+require golang.org/x/sys v0.49.0

@@ -4,18 +4,31 @@ package nn
 // of A are packed so that the 4x4 micro-kernel streams through contiguous
 // memory; KC x (MC + NC) floats stay within L2.
 const (
-	gemmMR = 4
-	gemmNR = 4
 	gemmKC = 256
-	gemmMC = 64
-	gemmNC = 1024
+	gemmMC = 64   // a multiple of every kernel's rows
+	gemmNC = 1024 // a multiple of every kernel's columns
 )
+
+//go:generate sh -c "cd _asm && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg nn"
+
+// useAVX512 selects the assembly micro-kernel (8x32, AVX-512) over the
+// pure-Go one (4x4); tests turn it off to compare the two.
+var useAVX512 = haveAVX512
+
+// tileShape is the register tile of the micro-kernel in use.
+func tileShape() (mr, nr int) {
+	if useAVX512 {
+		return 8, 32
+	}
+	return 4, 4
+}
 
 // Workspace is scratch memory for the kernels: GEMM packing buffers and
 // the im2col matrix of the largest convolution. A model owns one, so the
 // kernels allocate nothing. It is not safe for concurrent use.
 type Workspace struct {
 	packA, packB []float32
+	tile         []float32 // the assembly kernel's output tile
 	Col          []float32 // im2col / col2im scratch, at least the largest conv's need
 }
 
@@ -24,6 +37,7 @@ func NewWorkspace(colFloats int) *Workspace {
 	return &Workspace{
 		packA: make([]float32, gemmMC*gemmKC),
 		packB: make([]float32, gemmKC*gemmNC),
+		tile:  make([]float32, 8*32),
 		Col:   make([]float32, colFloats),
 	}
 }
@@ -68,6 +82,7 @@ func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 			return
 		}
 	}
+	mr0, nr0 := tileShape()
 	for jc := 0; jc < n; jc += gemmNC {
 		nc := min(gemmNC, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
@@ -75,17 +90,23 @@ func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 			// The first panel of K stores (beta 0) instead of accumulating,
 			// so C is never cleared first; the last applies the epilogue.
 			store, last := pc == 0 && beta == 0, pc+kc >= k
-			packB(ws.packB, transB, b, ldb, pc, jc, kc, nc)
+			packB(ws.packB, transB, b, ldb, pc, jc, kc, nc, nr0)
 			for ic := 0; ic < m; ic += gemmMC {
 				mc := min(gemmMC, m-ic)
-				packA(ws.packA, transA, a, lda, ic, pc, mc, kc)
-				for jr := 0; jr < nc; jr += gemmNR {
-					nr := min(gemmNR, nc-jr)
-					pb := ws.packB[jr*kc : jr*kc+kc*gemmNR]
-					for ir := 0; ir < mc; ir += gemmMR {
-						mr := min(gemmMR, mc-ir)
-						pa := ws.packA[ir*kc : ir*kc+kc*gemmMR]
-						kernel4x4(kc, pa, pb, c[(ic+ir)*ldc+jc+jr:], ldc, mr, nr, store)
+				packA(ws.packA, transA, a, lda, ic, pc, mc, kc, mr0)
+				for jr := 0; jr < nc; jr += nr0 {
+					nr := min(nr0, nc-jr)
+					pb := ws.packB[jr*kc : jr*kc+kc*nr0]
+					for ir := 0; ir < mc; ir += mr0 {
+						mr := min(mr0, mc-ir)
+						pa := ws.packA[ir*kc : ir*kc+kc*mr0]
+						cc := c[(ic+ir)*ldc+jc+jr:]
+						if useAVX512 {
+							kernel8x32AVX512(kc, &pa[0], &pb[0], &ws.tile[0])
+							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
+						} else {
+							kernel4x4(kc, pa, pb, cc, ldc, mr, nr, store)
+						}
 					}
 				}
 				// The block of C just finished is still in cache: finish it
@@ -94,6 +115,22 @@ func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 					applyEpilogue(c, ldc, ic, jc, mc, nc, epi)
 				}
 			}
+		}
+	}
+}
+
+// writeTile stores or adds the mr x nr corner of a tile with rows of
+// stride ld into C.
+func writeTile(c []float32, ldc int, tile []float32, ld, mr, nr int, store bool) {
+	for i := 0; i < mr; i++ {
+		src := tile[i*ld : i*ld+nr]
+		dst := c[i*ldc : i*ldc+nr]
+		if store {
+			copy(dst, src)
+			continue
+		}
+		for j, v := range src {
+			dst[j] += v
 		}
 	}
 }
@@ -125,15 +162,15 @@ func applyEpilogue(c []float32, ldc, row, col, mr, nr int, epi *Epilogue) {
 	}
 }
 
-// packA copies op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels, each stored
+// packA copies op(A)[ic:ic+mc, pc:pc+kc] into mr0-row panels, each stored
 // k-major (MR values per k), padding the last panel with zeros.
-func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc int) {
-	for ir := 0; ir < mc; ir += gemmMR {
-		panel := dst[ir*kc : ir*kc+kc*gemmMR]
-		mr := min(gemmMR, mc-ir)
+func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int) {
+	for ir := 0; ir < mc; ir += mr0 {
+		panel := dst[ir*kc : ir*kc+kc*mr0]
+		mr := min(mr0, mc-ir)
 		for p := 0; p < kc; p++ {
-			out := panel[p*gemmMR : p*gemmMR+gemmMR]
-			for i := 0; i < gemmMR; i++ {
+			out := panel[p*mr0 : p*mr0+mr0]
+			for i := 0; i < mr0; i++ {
 				if i >= mr {
 					out[i] = 0
 				} else if trans {
@@ -146,22 +183,22 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc int) {
 	}
 }
 
-// packB copies op(B)[pc:pc+kc, jc:jc+nc] into NR-column panels, each
+// packB copies op(B)[pc:pc+kc, jc:jc+nc] into nr0-column panels, each
 // stored k-major, padding the last panel with zeros.
-func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc int) {
-	for jr := 0; jr < nc; jr += gemmNR {
-		panel := dst[jr*kc : jr*kc+kc*gemmNR]
-		nr := min(gemmNR, nc-jr)
-		if !trans && nr == gemmNR {
+func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int) {
+	for jr := 0; jr < nc; jr += nr0 {
+		panel := dst[jr*kc : jr*kc+kc*nr0]
+		nr := min(nr0, nc-jr)
+		if !trans && nr == nr0 {
 			for p := 0; p < kc; p++ {
-				src := b[(pc+p)*ldb+jc+jr : (pc+p)*ldb+jc+jr+gemmNR]
-				copy(panel[p*gemmNR:p*gemmNR+gemmNR], src)
+				src := b[(pc+p)*ldb+jc+jr : (pc+p)*ldb+jc+jr+nr0]
+				copy(panel[p*nr0:p*nr0+nr0], src)
 			}
 			continue
 		}
 		for p := 0; p < kc; p++ {
-			out := panel[p*gemmNR : p*gemmNR+gemmNR]
-			for j := 0; j < gemmNR; j++ {
+			out := panel[p*nr0 : p*nr0+nr0]
+			for j := 0; j < nr0; j++ {
 				if j >= nr {
 					out[j] = 0
 				} else if trans {

@@ -50,7 +50,43 @@ func maxRelErr(a, b []float32) float64 {
 	return worst / (scale + 1e-30)
 }
 
-func TestGemmMatchesReference(t *testing.T) {
+// kernels runs f with each micro-kernel this machine has.
+func kernels(t *testing.T, f func(t *testing.T)) {
+	saved := useAVX512
+	defer func() { useAVX512 = saved }()
+	useAVX512 = false
+	t.Run("purego", f)
+	if haveAVX512 {
+		useAVX512 = true
+		t.Run("avx512", f)
+	}
+}
+
+func TestGemmMatchesReference(t *testing.T) { kernels(t, testGemm) }
+
+// TestGemmOddShapes sweeps every size 1..67 in one dimension at a time
+// (the others odd too), for the edge tiles of every kernel.
+func TestGemmOddShapes(t *testing.T) {
+	kernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		ws := NewWorkspace(0)
+		for s := 1; s <= 67; s++ {
+			for _, dims := range [][3]int{{s, 37, 29}, {33, s, 41}, {35, 39, s}} {
+				m, n, k := dims[0], dims[1], dims[2]
+				a, b := randSlice(r, m*k), randSlice(r, k*n)
+				c := randSlice(r, m*n)
+				want := append([]float32(nil), c...)
+				gemmRef(false, false, m, n, k, a, k, b, n, 1, want, n)
+				Gemm(ws, false, false, m, n, k, a, k, b, n, 1, c, n)
+				if e := maxRelErr(c, want); e > 1e-5 {
+					t.Fatalf("m=%d n=%d k=%d: max rel err %g", m, n, k, e)
+				}
+			}
+		}
+	})
+}
+
+func testGemm(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ws := NewWorkspace(0)
 	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {5, 9, 3}, {17, 33, 65}, {64, 4, 300}, {67, 1030, 259}, {130, 7, 513}}
@@ -89,6 +125,18 @@ func TestGemmMatchesReference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkGemm1024 is the kernel target: 1024^3 on one core.
+func BenchmarkGemm1024(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ws := NewWorkspace(0)
+	const n = 1024
+	x, y, z := randSlice(r, n*n), randSlice(r, n*n), make([]float32, n*n)
+	b.SetBytes(2 * n * n * n) // "bytes" are FLOPs here: MB/s reads as MFLOP/s
+	for i := 0; i < b.N; i++ {
+		Gemm(ws, false, false, n, n, n, x, n, y, n, 0, z, n)
 	}
 }
 
