@@ -1,5 +1,7 @@
 package nn
 
+import "sync"
+
 // Blocking of the pure-Go GEMM: a KC x NC panel of B and an MC x KC panel
 // of A are packed so that the 4x4 micro-kernel streams through contiguous
 // memory; KC x (MC + NC) floats stay within L2.
@@ -25,11 +27,13 @@ func tileShape() (mr, nr int) {
 
 // Workspace is scratch memory for the kernels: GEMM packing buffers and
 // the im2col matrix of the largest convolution. A model owns one, so the
-// kernels allocate nothing. It is not safe for concurrent use.
+// kernels allocate nothing. It is not safe for concurrent use; the GEMM's
+// helper goroutines have workspaces of their own.
 type Workspace struct {
 	packA, packB []float32
-	tile         []float32 // the assembly kernel's output tile
-	Col          []float32 // im2col / col2im scratch, at least the largest conv's need
+	tile         []float32      // the assembly kernel's output tile
+	wg           sync.WaitGroup // the parallel shares of one GEMM
+	Col          []float32      // im2col / col2im scratch, at least the largest conv's need
 }
 
 // NewWorkspace returns a workspace whose im2col scratch holds colFloats.
@@ -62,6 +66,11 @@ type Epilogue struct {
 // GemmEpilogue is Gemm followed by the epilogue epi (which may be nil),
 // applied while the last panel of K is written back.
 func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
+	gemmParallel(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi)
+}
+
+// gemmSerial is GemmEpilogue on the calling goroutine.
+func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}

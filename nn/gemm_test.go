@@ -128,8 +128,16 @@ func testGemm(t *testing.T) {
 	}
 }
 
-// BenchmarkGemm1024 is the kernel target: 1024^3 on one core.
+// BenchmarkGemm1024 is the kernel alone, 1024^3 on one core.
 func BenchmarkGemm1024(b *testing.B) {
+	defer SetThreads(SetThreads(1))
+	benchGemm1024(b)
+}
+
+// BenchmarkGemm1024Parallel is the same on every core.
+func BenchmarkGemm1024Parallel(b *testing.B) { benchGemm1024(b) }
+
+func benchGemm1024(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ws := NewWorkspace(0)
 	const n = 1024
@@ -148,5 +156,29 @@ func BenchmarkGemm256(b *testing.B) {
 	b.SetBytes(2 * n * n * n) // "bytes" are FLOPs here: MB/s reads as MFLOP/s
 	for i := 0; i < b.N; i++ {
 		Gemm(ws, false, false, n, n, n, x, n, y, n, 0, z, n)
+	}
+}
+
+// TestGemmThreads splits one GEMM with an epilogue among 1, 2 and 3
+// goroutines (uneven shares) and compares with the reference.
+func TestGemmThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	ws := NewWorkspace(0)
+	const m, n, k = 67, 1201, 257 // above minParallelFlops, so the shares really split
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	bias, res := randSlice(r, m), randSlice(r, m*n)
+	want := make([]float32, m*n)
+	gemmRef(false, false, m, n, k, a, k, b, n, 0, want, n)
+	for i := range want {
+		want[i] = max(want[i]+bias[i/n]+res[i], 0)
+	}
+	for _, threads := range []int{1, 2, 3} {
+		old := SetThreads(threads)
+		c := randSlice(r, m*n)
+		GemmEpilogue(ws, false, false, m, n, k, a, k, b, n, 0, c, n, &Epilogue{Bias: bias, Residual: res, LdR: n, ReLU: true})
+		SetThreads(old)
+		if e := maxRelErr(c, want); e > 1e-5 {
+			t.Errorf("%d threads: max rel err %g", threads, e)
+		}
 	}
 }

@@ -1,0 +1,106 @@
+package nn
+
+import (
+	"runtime"
+	"sync"
+)
+
+// The GEMM splits its columns among goroutines: the caller takes the first
+// share and workers, started once for the process, the others. Tasks go
+// by value over a channel, so a call allocates nothing.
+
+var (
+	threadsMu sync.Mutex
+	threads   = runtime.GOMAXPROCS(0)
+	workers   chan gemmTask
+	started   int
+)
+
+// SetThreads sets how many goroutines a GEMM may use (at least 1); it
+// returns the previous setting. The default is GOMAXPROCS at start-up.
+func SetThreads(n int) int {
+	threadsMu.Lock()
+	defer threadsMu.Unlock()
+	old := threads
+	threads = max(1, n)
+	return old
+}
+
+func threadCount() int {
+	threadsMu.Lock()
+	defer threadsMu.Unlock()
+	n := threads
+	// Start the workers this many threads need, once.
+	if workers == nil {
+		workers = make(chan gemmTask, 64)
+	}
+	for started < n-1 {
+		started++
+		go worker()
+	}
+	return n
+}
+
+type gemmTask struct {
+	transA, transB bool
+	m, n, k        int
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+	epi            Epilogue
+	hasEpi         bool
+	done           *sync.WaitGroup
+}
+
+func worker() {
+	ws := NewWorkspace(0)
+	for t := range workers {
+		var epi *Epilogue
+		if t.hasEpi {
+			epi = &t.epi
+		}
+		gemmSerial(ws, t.transA, t.transB, t.m, t.n, t.k, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc, epi)
+		t.done.Done()
+	}
+}
+
+// minParallelFlops is the work below which splitting costs more than it saves.
+const minParallelFlops = 1 << 24
+
+// gemmParallel splits the columns of C among threads goroutines, in
+// multiples of the kernel's tile width, each share a GEMM of its own.
+func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
+	nt := threadCount()
+	_, nr := tileShape()
+	if nt < 2 || 2*m*n*k < minParallelFlops || n < 2*nr {
+		gemmSerial(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi)
+		return
+	}
+	share := (n + nt - 1) / nt
+	share = (share + nr - 1) / nr * nr
+	wg := &ws.wg
+	for j0 := share; j0 < n; j0 += share {
+		cols := min(share, n-j0)
+		t := gemmTask{transA: transA, transB: transB, m: m, n: cols, k: k, a: a, lda: lda,
+			beta: beta, c: c[j0:], ldc: ldc, done: wg}
+		if transB {
+			t.b, t.ldb = b[j0*ldb:], ldb
+		} else {
+			t.b, t.ldb = b[j0:], ldb
+		}
+		if epi != nil {
+			t.epi, t.hasEpi = *epi, true
+			if epi.Residual != nil {
+				t.epi.Residual = epi.Residual[j0:]
+			}
+		}
+		wg.Add(1)
+		workers <- t
+	}
+	gemmSerial(ws, transA, transB, m, min(share, n), k, a, lda, b, ldb, beta, c, ldc, epi)
+	wg.Wait()
+}
