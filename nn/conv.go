@@ -27,24 +27,7 @@ func (d ConvDims) ColFloats() int {
 // Conv2D computes y = conv(x, w) + bias for batch images. w is K x C x KH
 // x KW; bias may be nil.
 func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
-	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
-	for n := 0; n < batch; n++ {
-		xn, yn := x[n*in:(n+1)*in], y[n*out:(n+1)*out]
-		col := xn
-		if !d.direct() {
-			col = ws.Col[:ckk*ohw]
-			im2col(col, xn, d)
-		}
-		Gemm(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw)
-		if bias != nil {
-			for k := 0; k < d.K; k++ {
-				row := yn[k*ohw : (k+1)*ohw]
-				for i := range row {
-					row[i] += bias[k]
-				}
-			}
-		}
-	}
+	Conv2DFused(ws, y, x, w, bias, nil, false, batch, d)
 }
 
 // Conv2DBackward computes the weight gradient dw (overwritten), the bias

@@ -1,9 +1,7 @@
 package torchref
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,23 +22,9 @@ var (
 // checkpoints runs scripts/torch_checkpoints.py once.
 func checkpoints(t *testing.T) string {
 	checkpointsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "checkpoints")
-		if err != nil {
-			checkpointsErr = err
-			return
-		}
-		checkpointsDir = dir
-		cmd := exec.Command("/usr/bin/python3", filepath.Join("..", "scripts", "torch_checkpoints.py"), dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			checkpointsErr = fmt.Errorf("scripts/torch_checkpoints.py: %v\n%s", err, out)
-		}
+		checkpointsDir, checkpointsErr = runScript("torch_checkpoints.py")
 	})
-	if checkpointsErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PyTorch unavailable in CI: %v", checkpointsErr)
-		}
-		t.Skipf("PyTorch unavailable: %v", checkpointsErr)
-	}
+	needPyTorch(t, checkpointsErr)
 	return checkpointsDir
 }
 

@@ -82,28 +82,42 @@ func fixtures(t *testing.T) string {
 			fixturesDir = d
 			return
 		}
-		dir, err := os.MkdirTemp("", "torchref")
-		if err != nil {
-			fixturesErr = err
-			return
-		}
-		fixturesDir, fixturesTemp = dir, true
 		var names []string
 		for _, m := range models {
 			names = append(names, m.name)
 		}
-		cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join("..", "scripts", "torch_reference.py"), dir}, names...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fixturesErr = fmt.Errorf("scripts/torch_reference.py: %v\n%s", err, out)
-		}
+		fixturesDir, fixturesErr = runScript("torch_reference.py", names...)
+		fixturesTemp = fixturesDir != ""
 	})
-	if fixturesErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PyTorch reference unavailable in CI: %v", fixturesErr)
-		}
-		t.Skipf("PyTorch reference unavailable (install python3-torch and python3-torchvision): %v", fixturesErr)
-	}
+	needPyTorch(t, fixturesErr)
 	return fixturesDir
+}
+
+// runScript runs one of the repository's PyTorch scripts with a new
+// temporary directory as its first argument and returns the directory.
+func runScript(script string, args ...string) (string, error) {
+	dir, err := os.MkdirTemp("", "torchref")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join("..", "scripts", script), dir}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return dir, fmt.Errorf("scripts/%s: %v\n%s", script, err, out)
+	}
+	return dir, nil
+}
+
+// needPyTorch fails the test in CI, and skips it elsewhere, when the
+// reference could not be made.
+func needPyTorch(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("PyTorch reference unavailable in CI: %v", err)
+	}
+	t.Skipf("PyTorch reference unavailable (install python3-torch and python3-torchvision): %v", err)
 }
 
 func TestMain(m *testing.M) {
