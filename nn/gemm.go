@@ -8,7 +8,7 @@ import "sync"
 const (
 	gemmKC = 256
 	gemmMC = 64   // a multiple of every kernel's rows
-	gemmNC = 1024 // a multiple of every kernel's columns
+	gemmNC = 4096 // a multiple of every kernel's columns; A is repacked once per NC columns
 )
 
 //go:generate sh -c "cd _asm && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg nn"
@@ -177,6 +177,17 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int)
 	for ir := 0; ir < mc; ir += mr0 {
 		panel := dst[ir*kc : ir*kc+kc*mr0]
 		mr := min(mr0, mc-ir)
+		if !trans && mr == mr0 {
+			// The common case (weights times columns): read each row of A
+			// contiguously and scatter it into the panel, no branches.
+			for i := 0; i < mr0; i++ {
+				row := a[(ic+ir+i)*lda+pc : (ic+ir+i)*lda+pc+kc]
+				for p, v := range row {
+					panel[p*mr0+i] = v
+				}
+			}
+			continue
+		}
 		for p := 0; p < kc; p++ {
 			out := panel[p*mr0 : p*mr0+mr0]
 			for i := 0; i < mr0; i++ {
