@@ -27,7 +27,7 @@ func (d ConvDims) ColFloats() int {
 // Conv2D computes y = conv(x, w) + bias for batch images. w is K x C x KH
 // x KW; bias may be nil.
 func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
-	Conv2DFused(ws, y, x, w, bias, nil, false, batch, d)
+	Conv2DFused(ws, y, x, w, nil, bias, nil, false, batch, d)
 }
 
 // Conv2DBackward computes the weight gradient dw (overwritten), the bias
@@ -135,8 +135,9 @@ func col2im(x, col []float32, d ConvDims) {
 // Conv2DFused computes relu(conv(x, w) + bias + residual) for inference in
 // one pass over y: the bias (a folded batch norm's shift), the residual
 // (may be nil) and the ReLU (if relu) are applied as the GEMM writes each
-// tile. residual is laid out like y.
-func Conv2DFused(ws *Workspace, y, x, w, bias, residual []float32, relu bool, batch int, d ConvDims) {
+// tile. residual is laid out like y. packed, if not nil, is w packed once
+// (see PackedA).
+func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residual []float32, relu bool, batch int, d ConvDims) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
 	epi := Epilogue{Bias: bias, LdR: ohw, ReLU: relu}
 	for n := 0; n < batch; n++ {
@@ -149,7 +150,7 @@ func Conv2DFused(ws *Workspace, y, x, w, bias, residual []float32, relu bool, ba
 		if residual != nil {
 			epi.Residual = residual[n*out : (n+1)*out]
 		}
-		GemmEpilogue(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi)
+		GemmPacked(ws, packed, d.K, ohw, ckk, w, col, ohw, 0, yn, ohw, &epi)
 	}
 }
 

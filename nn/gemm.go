@@ -66,11 +66,54 @@ type Epilogue struct {
 // GemmEpilogue is Gemm followed by the epilogue epi (which may be nil),
 // applied while the last panel of K is written back.
 func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
-	gemmParallel(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi)
+	gemmParallel(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi, nil)
+}
+
+// PackedA is a row-major m x k matrix A packed once for the micro-kernel,
+// as GemmEpilogue would pack it on every call: inference weights, which
+// change only when weights load or training steps. Packing costs as much
+// as the multiplies when C has few columns (late layers at batch 1).
+type PackedA struct {
+	m, k, mr int // mr 0: not packed yet
+	data     []float32
+}
+
+// NewPackedA allocates room for an m x k matrix packed for any kernel.
+func NewPackedA(m, k int) *PackedA {
+	return &PackedA{m: m, k: k, data: make([]float32, (m+7)/8*8*k)}
+}
+
+// Pack packs a (m x k, row-major) for the kernel in use.
+func (p *PackedA) Pack(a []float32) {
+	mr, _ := tileShape()
+	rows := (p.m + mr - 1) / mr * mr
+	for pc := 0; pc < p.k; pc += gemmKC {
+		kc := min(gemmKC, p.k-pc)
+		for ic := 0; ic < p.m; ic += gemmMC {
+			mc := min(gemmMC, p.m-ic)
+			packA(p.data[pc*rows+ic*kc:], false, a, p.k, ic, pc, mc, kc, mr)
+		}
+	}
+	p.mr = mr
+}
+
+// panel returns the packed block at (pc, ic) if a is packed for mr.
+func (p *PackedA) panel(pc, ic, kc, mr int) []float32 {
+	if p == nil || p.mr != mr {
+		return nil
+	}
+	rows := (p.m + mr - 1) / mr * mr
+	return p.data[pc*rows+ic*kc:]
+}
+
+// GemmPacked is GemmEpilogue with A (not transposed) taken from pa, which
+// must hold a packed for the kernel in use or is repacked from a per call.
+func GemmPacked(ws *Workspace, pa *PackedA, m, n, k int, a []float32, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
+	gemmParallel(ws, false, false, m, n, k, a, k, b, ldb, beta, c, ldc, epi, pa)
 }
 
 // gemmSerial is GemmEpilogue on the calling goroutine.
-func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
+func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -102,13 +145,17 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			packB(ws.packB, transB, b, ldb, pc, jc, kc, nc, nr0)
 			for ic := 0; ic < m; ic += gemmMC {
 				mc := min(gemmMC, m-ic)
-				packA(ws.packA, transA, a, lda, ic, pc, mc, kc, mr0)
+				packed := pa.panel(pc, ic, kc, mr0)
+				if packed == nil {
+					packA(ws.packA, transA, a, lda, ic, pc, mc, kc, mr0)
+					packed = ws.packA
+				}
 				for jr := 0; jr < nc; jr += nr0 {
 					nr := min(nr0, nc-jr)
 					pb := ws.packB[jr*kc : jr*kc+kc*nr0]
 					for ir := 0; ir < mc; ir += mr0 {
 						mr := min(mr0, mc-ir)
-						pa := ws.packA[ir*kc : ir*kc+kc*mr0]
+						pa := packed[ir*kc : ir*kc+kc*mr0]
 						cc := c[(ic+ir)*ldc+jc+jr:]
 						if useAVX512 {
 							kernel8x32AVX512(kc, &pa[0], &pb[0], &ws.tile[0])

@@ -182,3 +182,31 @@ func TestGemmThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmPacked checks A packed once against packing per call, over
+// several blocks of K and of M, with both kernels; a pack made for the
+// other kernel is ignored rather than misread.
+func TestGemmPacked(t *testing.T) {
+	kernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 3))
+		ws := NewWorkspace(0)
+		for _, s := range [][3]int{{130, 77, 600}, {9, 1201, 513}, {64, 32, 256}, {1, 5, 3}} {
+			m, n, k := s[0], s[1], s[2]
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			want := make([]float32, m*n)
+			gemmRef(false, false, m, n, k, a, k, b, n, 0, want, n)
+			pa := NewPackedA(m, k)
+			pa.Pack(a)
+			c := randSlice(r, m*n)
+			GemmPacked(ws, pa, m, n, k, a, b, n, 0, c, n, nil)
+			if e := maxRelErr(c, want); e > 1e-5 {
+				t.Errorf("m=%d n=%d k=%d: max rel err %g", m, n, k, e)
+			}
+			pa.mr = 3 // as if packed for another kernel
+			GemmPacked(ws, pa, m, n, k, a, b, n, 0, c, n, nil)
+			if e := maxRelErr(c, want); e > 1e-5 {
+				t.Errorf("m=%d n=%d k=%d, stale pack: max rel err %g", m, n, k, e)
+			}
+		}
+	})
+}

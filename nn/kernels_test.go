@@ -338,9 +338,17 @@ func TestConvFusedMatchesUnfused(t *testing.T) {
 		fw, fb := make([]float32, len(w)), make([]float32, d.K)
 		FoldBN(fw, fb, w, nil, gamma, beta, mean, variance, 1e-5)
 		got := randSlice(r, len(res)) // garbage: the fused kernel must not read y
-		Conv2DFused(ws, got, x, fw, fb, res, true, batch, d)
+		Conv2DFused(ws, got, x, fw, nil, fb, res, true, batch, d)
 		if e := maxRelErr(got, want); e > 1e-5 {
 			t.Errorf("%+v: fused vs unfused max rel err %g", d, e)
+		}
+		// The same with the weights packed once.
+		packed := NewPackedA(d.K, d.C*d.KH*d.KW)
+		packed.Pack(fw)
+		got2 := randSlice(r, len(res))
+		Conv2DFused(ws, got2, x, fw, packed, fb, res, true, batch, d)
+		if e := maxRelErr(got2, want); e > 1e-5 {
+			t.Errorf("%+v: packed weights, max rel err %g", d, e)
 		}
 	}
 }

@@ -53,6 +53,7 @@ type gemmTask struct {
 	ldc            int
 	epi            Epilogue
 	hasEpi         bool
+	pa             *PackedA
 	done           *sync.WaitGroup
 }
 
@@ -63,7 +64,7 @@ func worker() {
 		if t.hasEpi {
 			epi = &t.epi
 		}
-		gemmSerial(ws, t.transA, t.transB, t.m, t.n, t.k, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc, epi)
+		gemmSerial(ws, t.transA, t.transB, t.m, t.n, t.k, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc, epi, t.pa)
 		t.done.Done()
 	}
 }
@@ -73,11 +74,11 @@ const minParallelFlops = 1 << 24
 
 // gemmParallel splits the columns of C among threads goroutines, in
 // multiples of the kernel's tile width, each share a GEMM of its own.
-func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue) {
+func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	nt := threadCount()
 	_, nr := tileShape()
 	if nt < 2 || 2*m*n*k < minParallelFlops || n < 2*nr {
-		gemmSerial(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi)
+		gemmSerial(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
 		return
 	}
 	share := (n + nt - 1) / nt
@@ -86,7 +87,7 @@ func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 	for j0 := share; j0 < n; j0 += share {
 		cols := min(share, n-j0)
 		t := gemmTask{transA: transA, transB: transB, m: m, n: cols, k: k, a: a, lda: lda,
-			beta: beta, c: c[j0:], ldc: ldc, done: wg}
+			beta: beta, c: c[j0:], ldc: ldc, done: wg, pa: pa}
 		if transB {
 			t.b, t.ldb = b[j0*ldb:], ldb
 		} else {
@@ -101,6 +102,6 @@ func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 		wg.Add(1)
 		workers <- t
 	}
-	gemmSerial(ws, transA, transB, m, min(share, n), k, a, lda, b, ldb, beta, c, ldc, epi)
+	gemmSerial(ws, transA, transB, m, min(share, n), k, a, lda, b, ldb, beta, c, ldc, epi, pa)
 	wg.Wait()
 }

@@ -123,11 +123,14 @@ func (gen *generator) model(f *jen.File) {
 		if n.Op == ir.OpConv && n.FoldBN != "" {
 			fFields = append(fFields, jen.Id(gen.id(n.Name)+"_weight").Op(",").Id(gen.id(n.Name)+"_bias").Index().Float32().Comment("with "+n.FoldBN+" folded in"))
 		}
+		if n.Op == ir.OpConv {
+			fFields = append(fFields, jen.Id(gen.id(n.Name)+"_packed").Op("*").Qual(NN, "PackedA").Comment("its weights packed for the GEMM"))
+		}
 	}
 	comment(f, "inferActivations are the outputs of the fused inference graph, in which each conv\nalso applies its batch norm, residual add and ReLU.")
 	f.Type().Id("inferActivations").Struct(iFields...)
 	f.Line()
-	comment(f, "folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.")
+	comment(f, "folded holds the inference weights: conv weights and biases with their batch norm\nfolded in (slices of Model.fold), and every conv's weights packed once for the GEMM.")
 	f.Type().Id("folded").Struct(fFields...)
 	f.Line()
 
@@ -179,6 +182,10 @@ func (gen *generator) model(f *jen.File) {
 		plist = append(plist, jen.Values(fields...))
 	}
 	for _, n := range gen.gi.Nodes {
+		if n.Op == ir.OpConv {
+			body = append(body, jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_packed").Op("=").Qual(NN, "NewPackedA").Call(
+				jen.Lit(n.Out), jen.Lit(n.Args[0].Shape.C*n.KH*n.KW)))
+		}
 		if off, ok := p.foldOff[n]; ok {
 			size := int(n.Params[0].Elems())
 			body = append(body,
@@ -250,11 +257,24 @@ func (gen *generator) model(f *jen.File) {
 		folds = append(folds, nnq("FoldBN").Call(jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_weight"), jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_bias"),
 			jen.Id("w").Dot(gen.id(n.Name+".weight")), bias, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), jen.Lit(float32(n.Eps))))
 	}
-	comment(f, "refold computes the inference weights: each batch norm folded into its conv.")
-	var refold []jen.Code
-	if len(folds) > 0 {
-		refold = append([]jen.Code{jen.Id("w").Op(":=").Op("&").Id("m").Dot("w")}, folds...)
+	comment(f, "refold computes the inference weights: each batch norm folded into its conv,\nthen every conv's weights packed for the GEMM.")
+	// Then every conv's inference weights are packed for the GEMM.
+	usesW := len(folds) > 0
+	for _, n := range gen.gi.Nodes {
+		if n.Op != ir.OpConv {
+			continue
+		}
+		wt := jen.Id("m").Dot("f").Dot(gen.id(n.Name) + "_weight")
+		if n.FoldBN == "" {
+			wt, usesW = jen.Id("w").Dot(gen.id(n.Name+".weight")), true
+		}
+		folds = append(folds, jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_packed").Dot("Pack").Call(wt))
 	}
+	var refold []jen.Code
+	if usesW {
+		refold = append(refold, jen.Id("w").Op(":=").Op("&").Id("m").Dot("w"))
+	}
+	refold = append(refold, folds...)
 	refold = append(refold, jen.Id("m").Dot("stale").Op("=").False())
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("refold").Params().Block(refold...)
 	f.Line()
@@ -333,14 +353,18 @@ func (gen *generator) model(f *jen.File) {
 	}
 	// Declare the short names the body uses, and only those.
 	var names, vals []jen.Code
-	usesW := false
+	usesW = false
 	for _, n := range gen.gi.Nodes {
 		usesW = usesW || n.Op == ir.OpLinear || n.Op == ir.OpBatchNorm || (n.Op == ir.OpConv && n.FoldBN == "")
 	}
 	if usesW {
 		names, vals = append(names, jen.Id("w")), append(vals, jen.Op("&").Id("m").Dot("w"))
 	}
-	if len(p.foldOff) > 0 {
+	hasConv := false
+	for _, n := range gen.gi.Nodes {
+		hasConv = hasConv || n.Op == ir.OpConv
+	}
+	if hasConv {
 		names, vals = append(names, jen.Id("f")), append(vals, jen.Op("&").Id("m").Dot("f"))
 	}
 	names, vals = append(names, jen.Id("a"), jen.Id("ws")), append(vals, jen.Op("&").Id("m").Dot("ia"), jen.Id("m").Dot("ws"))
@@ -406,7 +430,7 @@ func (gen *generator) inferNode(n *ir.Node) []jen.Code {
 	if n.FuseAdd {
 		res = gen.value(n.Args[1])
 	}
-	return []jen.Code{nnq("Conv2DFused").Call(jen.Id("ws"), jen.Id("a").Dot(gen.id(n.Name)), gen.value(n.Args[0]), wt, bias, res,
+	return []jen.Code{nnq("Conv2DFused").Call(jen.Id("ws"), jen.Id("a").Dot(gen.id(n.Name)), gen.value(n.Args[0]), wt, jen.Id("f").Dot(gen.id(n.Name)+"_packed"), bias, res,
 		jen.Lit(n.FuseReLU), jen.Id("batch"), jen.Id(gen.id(n.Name)+"_dims"))}
 }
 

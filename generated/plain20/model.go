@@ -246,27 +246,47 @@ type inferActivations struct {
 	fc             []float32 // fc 10x1x1
 }
 
-// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+// folded holds the inference weights: conv weights and biases with their batch norm
+// folded in (slices of Model.fold), and every conv's weights packed once for the GEMM.
 type folded struct {
-	conv1_weight, conv1_bias                   []float32 // with bn1 folded in
-	layer1_0_conv1_weight, layer1_0_conv1_bias []float32 // with layer1.0.bn1 folded in
-	layer1_0_conv2_weight, layer1_0_conv2_bias []float32 // with layer1.0.bn2 folded in
-	layer1_1_conv1_weight, layer1_1_conv1_bias []float32 // with layer1.1.bn1 folded in
-	layer1_1_conv2_weight, layer1_1_conv2_bias []float32 // with layer1.1.bn2 folded in
-	layer1_2_conv1_weight, layer1_2_conv1_bias []float32 // with layer1.2.bn1 folded in
-	layer1_2_conv2_weight, layer1_2_conv2_bias []float32 // with layer1.2.bn2 folded in
-	layer2_0_conv1_weight, layer2_0_conv1_bias []float32 // with layer2.0.bn1 folded in
-	layer2_0_conv2_weight, layer2_0_conv2_bias []float32 // with layer2.0.bn2 folded in
-	layer2_1_conv1_weight, layer2_1_conv1_bias []float32 // with layer2.1.bn1 folded in
-	layer2_1_conv2_weight, layer2_1_conv2_bias []float32 // with layer2.1.bn2 folded in
-	layer2_2_conv1_weight, layer2_2_conv1_bias []float32 // with layer2.2.bn1 folded in
-	layer2_2_conv2_weight, layer2_2_conv2_bias []float32 // with layer2.2.bn2 folded in
-	layer3_0_conv1_weight, layer3_0_conv1_bias []float32 // with layer3.0.bn1 folded in
-	layer3_0_conv2_weight, layer3_0_conv2_bias []float32 // with layer3.0.bn2 folded in
-	layer3_1_conv1_weight, layer3_1_conv1_bias []float32 // with layer3.1.bn1 folded in
-	layer3_1_conv2_weight, layer3_1_conv2_bias []float32 // with layer3.1.bn2 folded in
-	layer3_2_conv1_weight, layer3_2_conv1_bias []float32 // with layer3.2.bn1 folded in
-	layer3_2_conv2_weight, layer3_2_conv2_bias []float32 // with layer3.2.bn2 folded in
+	conv1_weight, conv1_bias                   []float32   // with bn1 folded in
+	conv1_packed                               *nn.PackedA // its weights packed for the GEMM
+	layer1_0_conv1_weight, layer1_0_conv1_bias []float32   // with layer1.0.bn1 folded in
+	layer1_0_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer1_0_conv2_weight, layer1_0_conv2_bias []float32   // with layer1.0.bn2 folded in
+	layer1_0_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer1_1_conv1_weight, layer1_1_conv1_bias []float32   // with layer1.1.bn1 folded in
+	layer1_1_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer1_1_conv2_weight, layer1_1_conv2_bias []float32   // with layer1.1.bn2 folded in
+	layer1_1_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer1_2_conv1_weight, layer1_2_conv1_bias []float32   // with layer1.2.bn1 folded in
+	layer1_2_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer1_2_conv2_weight, layer1_2_conv2_bias []float32   // with layer1.2.bn2 folded in
+	layer1_2_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer2_0_conv1_weight, layer2_0_conv1_bias []float32   // with layer2.0.bn1 folded in
+	layer2_0_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer2_0_conv2_weight, layer2_0_conv2_bias []float32   // with layer2.0.bn2 folded in
+	layer2_0_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer2_1_conv1_weight, layer2_1_conv1_bias []float32   // with layer2.1.bn1 folded in
+	layer2_1_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer2_1_conv2_weight, layer2_1_conv2_bias []float32   // with layer2.1.bn2 folded in
+	layer2_1_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer2_2_conv1_weight, layer2_2_conv1_bias []float32   // with layer2.2.bn1 folded in
+	layer2_2_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer2_2_conv2_weight, layer2_2_conv2_bias []float32   // with layer2.2.bn2 folded in
+	layer2_2_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer3_0_conv1_weight, layer3_0_conv1_bias []float32   // with layer3.0.bn1 folded in
+	layer3_0_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer3_0_conv2_weight, layer3_0_conv2_bias []float32   // with layer3.0.bn2 folded in
+	layer3_0_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer3_1_conv1_weight, layer3_1_conv1_bias []float32   // with layer3.1.bn1 folded in
+	layer3_1_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer3_1_conv2_weight, layer3_1_conv2_bias []float32   // with layer3.1.bn2 folded in
+	layer3_1_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer3_2_conv1_weight, layer3_2_conv1_bias []float32   // with layer3.2.bn1 folded in
+	layer3_2_conv1_packed                      *nn.PackedA // its weights packed for the GEMM
+	layer3_2_conv2_weight, layer3_2_conv2_bias []float32   // with layer3.2.bn2 folded in
+	layer3_2_conv2_packed                      *nn.PackedA // its weights packed for the GEMM
 }
 
 // Model is the network with its weights and working memory. It is not safe
@@ -388,42 +408,61 @@ func New(seed uint64) *Model {
 	m.w.layer3_2_bn2_running_var = d[271034:271098]
 	m.w.fc_weight = d[269072:269712]
 	m.w.fc_bias = d[269712:269722]
+	m.f.conv1_packed = nn.NewPackedA(16, 27)
 	m.f.conv1_weight = m.fold[0:432]
 	m.f.conv1_bias = m.fold[432:448]
+	m.f.layer1_0_conv1_packed = nn.NewPackedA(16, 144)
 	m.f.layer1_0_conv1_weight = m.fold[448:2752]
 	m.f.layer1_0_conv1_bias = m.fold[2752:2768]
+	m.f.layer1_0_conv2_packed = nn.NewPackedA(16, 144)
 	m.f.layer1_0_conv2_weight = m.fold[2768:5072]
 	m.f.layer1_0_conv2_bias = m.fold[5072:5088]
+	m.f.layer1_1_conv1_packed = nn.NewPackedA(16, 144)
 	m.f.layer1_1_conv1_weight = m.fold[5088:7392]
 	m.f.layer1_1_conv1_bias = m.fold[7392:7408]
+	m.f.layer1_1_conv2_packed = nn.NewPackedA(16, 144)
 	m.f.layer1_1_conv2_weight = m.fold[7408:9712]
 	m.f.layer1_1_conv2_bias = m.fold[9712:9728]
+	m.f.layer1_2_conv1_packed = nn.NewPackedA(16, 144)
 	m.f.layer1_2_conv1_weight = m.fold[9728:12032]
 	m.f.layer1_2_conv1_bias = m.fold[12032:12048]
+	m.f.layer1_2_conv2_packed = nn.NewPackedA(16, 144)
 	m.f.layer1_2_conv2_weight = m.fold[12048:14352]
 	m.f.layer1_2_conv2_bias = m.fold[14352:14368]
+	m.f.layer2_0_conv1_packed = nn.NewPackedA(32, 144)
 	m.f.layer2_0_conv1_weight = m.fold[14368:18976]
 	m.f.layer2_0_conv1_bias = m.fold[18976:19008]
+	m.f.layer2_0_conv2_packed = nn.NewPackedA(32, 288)
 	m.f.layer2_0_conv2_weight = m.fold[19008:28224]
 	m.f.layer2_0_conv2_bias = m.fold[28224:28256]
+	m.f.layer2_1_conv1_packed = nn.NewPackedA(32, 288)
 	m.f.layer2_1_conv1_weight = m.fold[28256:37472]
 	m.f.layer2_1_conv1_bias = m.fold[37472:37504]
+	m.f.layer2_1_conv2_packed = nn.NewPackedA(32, 288)
 	m.f.layer2_1_conv2_weight = m.fold[37504:46720]
 	m.f.layer2_1_conv2_bias = m.fold[46720:46752]
+	m.f.layer2_2_conv1_packed = nn.NewPackedA(32, 288)
 	m.f.layer2_2_conv1_weight = m.fold[46752:55968]
 	m.f.layer2_2_conv1_bias = m.fold[55968:56000]
+	m.f.layer2_2_conv2_packed = nn.NewPackedA(32, 288)
 	m.f.layer2_2_conv2_weight = m.fold[56000:65216]
 	m.f.layer2_2_conv2_bias = m.fold[65216:65248]
+	m.f.layer3_0_conv1_packed = nn.NewPackedA(64, 288)
 	m.f.layer3_0_conv1_weight = m.fold[65248:83680]
 	m.f.layer3_0_conv1_bias = m.fold[83680:83744]
+	m.f.layer3_0_conv2_packed = nn.NewPackedA(64, 576)
 	m.f.layer3_0_conv2_weight = m.fold[83744:120608]
 	m.f.layer3_0_conv2_bias = m.fold[120608:120672]
+	m.f.layer3_1_conv1_packed = nn.NewPackedA(64, 576)
 	m.f.layer3_1_conv1_weight = m.fold[120672:157536]
 	m.f.layer3_1_conv1_bias = m.fold[157536:157600]
+	m.f.layer3_1_conv2_packed = nn.NewPackedA(64, 576)
 	m.f.layer3_1_conv2_weight = m.fold[157600:194464]
 	m.f.layer3_1_conv2_bias = m.fold[194464:194528]
+	m.f.layer3_2_conv1_packed = nn.NewPackedA(64, 576)
 	m.f.layer3_2_conv1_weight = m.fold[194528:231392]
 	m.f.layer3_2_conv1_bias = m.fold[231392:231456]
+	m.f.layer3_2_conv2_packed = nn.NewPackedA(64, 576)
 	m.f.layer3_2_conv2_weight = m.fold[231456:268320]
 	m.f.layer3_2_conv2_bias = m.fold[268320:268384]
 	m.params = []nn.Param{
@@ -632,7 +671,8 @@ func (m *Model) WeightsChanged() {
 	m.stale = true
 }
 
-// refold computes the inference weights: each batch norm folded into its conv.
+// refold computes the inference weights: each batch norm folded into its conv,
+// then every conv's weights packed for the GEMM.
 func (m *Model) refold() {
 	w := &m.w
 	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
@@ -654,6 +694,25 @@ func (m *Model) refold() {
 	nn.FoldBN(m.f.layer3_1_conv2_weight, m.f.layer3_1_conv2_bias, w.layer3_1_conv2_weight, nil, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, float32(1e-05))
 	nn.FoldBN(m.f.layer3_2_conv1_weight, m.f.layer3_2_conv1_bias, w.layer3_2_conv1_weight, nil, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, float32(1e-05))
 	nn.FoldBN(m.f.layer3_2_conv2_weight, m.f.layer3_2_conv2_bias, w.layer3_2_conv2_weight, nil, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, float32(1e-05))
+	m.f.conv1_packed.Pack(m.f.conv1_weight)
+	m.f.layer1_0_conv1_packed.Pack(m.f.layer1_0_conv1_weight)
+	m.f.layer1_0_conv2_packed.Pack(m.f.layer1_0_conv2_weight)
+	m.f.layer1_1_conv1_packed.Pack(m.f.layer1_1_conv1_weight)
+	m.f.layer1_1_conv2_packed.Pack(m.f.layer1_1_conv2_weight)
+	m.f.layer1_2_conv1_packed.Pack(m.f.layer1_2_conv1_weight)
+	m.f.layer1_2_conv2_packed.Pack(m.f.layer1_2_conv2_weight)
+	m.f.layer2_0_conv1_packed.Pack(m.f.layer2_0_conv1_weight)
+	m.f.layer2_0_conv2_packed.Pack(m.f.layer2_0_conv2_weight)
+	m.f.layer2_1_conv1_packed.Pack(m.f.layer2_1_conv1_weight)
+	m.f.layer2_1_conv2_packed.Pack(m.f.layer2_1_conv2_weight)
+	m.f.layer2_2_conv1_packed.Pack(m.f.layer2_2_conv1_weight)
+	m.f.layer2_2_conv2_packed.Pack(m.f.layer2_2_conv2_weight)
+	m.f.layer3_0_conv1_packed.Pack(m.f.layer3_0_conv1_weight)
+	m.f.layer3_0_conv2_packed.Pack(m.f.layer3_0_conv2_weight)
+	m.f.layer3_1_conv1_packed.Pack(m.f.layer3_1_conv1_weight)
+	m.f.layer3_1_conv2_packed.Pack(m.f.layer3_1_conv2_weight)
+	m.f.layer3_2_conv1_packed.Pack(m.f.layer3_2_conv1_weight)
+	m.f.layer3_2_conv2_packed.Pack(m.f.layer3_2_conv2_weight)
 	m.stale = false
 }
 
@@ -848,43 +907,43 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
 	}
 	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
-	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, batch, conv1_dims)
 
 	// layer1.0
-	nn.Conv2DFused(ws, a.layer1_0_conv1, a.conv1, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.conv1, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
 
 	// layer1.1
-	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
 
 	// layer1.2
-	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv2, f.layer1_2_conv1_weight, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv2, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
 
 	// layer2.0
-	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
 
 	// layer2.2
-	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
 
 	// layer3.0
-	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_2_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_2_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 
 	// layer3.2
-	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_2_conv2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)

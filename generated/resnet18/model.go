@@ -258,28 +258,49 @@ type inferActivations struct {
 	fc                    []float32 // fc 1000x1x1
 }
 
-// folded holds conv weights and biases with their batch norm folded in: slices of Model.fold.
+// folded holds the inference weights: conv weights and biases with their batch norm
+// folded in (slices of Model.fold), and every conv's weights packed once for the GEMM.
 type folded struct {
-	conv1_weight, conv1_bias                                 []float32 // with bn1 folded in
-	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32 // with layer1.0.bn1 folded in
-	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32 // with layer1.0.bn2 folded in
-	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32 // with layer1.1.bn1 folded in
-	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32 // with layer1.1.bn2 folded in
-	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32 // with layer2.0.bn1 folded in
-	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32 // with layer2.0.downsample.1 folded in
-	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32 // with layer2.0.bn2 folded in
-	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32 // with layer2.1.bn1 folded in
-	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32 // with layer2.1.bn2 folded in
-	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32 // with layer3.0.bn1 folded in
-	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32 // with layer3.0.downsample.1 folded in
-	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32 // with layer3.0.bn2 folded in
-	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32 // with layer3.1.bn1 folded in
-	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32 // with layer3.1.bn2 folded in
-	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32 // with layer4.0.bn1 folded in
-	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32 // with layer4.0.downsample.1 folded in
-	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32 // with layer4.0.bn2 folded in
-	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32 // with layer4.1.bn1 folded in
-	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32 // with layer4.1.bn2 folded in
+	conv1_weight, conv1_bias                                 []float32   // with bn1 folded in
+	conv1_packed                                             *nn.PackedA // its weights packed for the GEMM
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32   // with layer1.0.bn1 folded in
+	layer1_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32   // with layer1.0.bn2 folded in
+	layer1_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32   // with layer1.1.bn1 folded in
+	layer1_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32   // with layer1.1.bn2 folded in
+	layer1_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32   // with layer2.0.bn1 folded in
+	layer2_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32   // with layer2.0.downsample.1 folded in
+	layer2_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32   // with layer2.0.bn2 folded in
+	layer2_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32   // with layer2.1.bn1 folded in
+	layer2_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32   // with layer2.1.bn2 folded in
+	layer2_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32   // with layer3.0.bn1 folded in
+	layer3_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32   // with layer3.0.downsample.1 folded in
+	layer3_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32   // with layer3.0.bn2 folded in
+	layer3_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32   // with layer3.1.bn1 folded in
+	layer3_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32   // with layer3.1.bn2 folded in
+	layer3_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32   // with layer4.0.bn1 folded in
+	layer4_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32   // with layer4.0.downsample.1 folded in
+	layer4_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32   // with layer4.0.bn2 folded in
+	layer4_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32   // with layer4.1.bn1 folded in
+	layer4_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32   // with layer4.1.bn2 folded in
+	layer4_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
 }
 
 // Model is the network with its weights and working memory. It is not safe
@@ -406,44 +427,64 @@ func New(seed uint64) *Model {
 	m.w.layer4_1_bn2_running_var = d[11698600:11699112]
 	m.w.fc_weight = d[11176512:11688512]
 	m.w.fc_bias = d[11688512:11689512]
+	m.f.conv1_packed = nn.NewPackedA(64, 147)
 	m.f.conv1_weight = m.fold[0:9408]
 	m.f.conv1_bias = m.fold[9408:9472]
+	m.f.layer1_0_conv1_packed = nn.NewPackedA(64, 576)
 	m.f.layer1_0_conv1_weight = m.fold[9472:46336]
 	m.f.layer1_0_conv1_bias = m.fold[46336:46400]
+	m.f.layer1_0_conv2_packed = nn.NewPackedA(64, 576)
 	m.f.layer1_0_conv2_weight = m.fold[46400:83264]
 	m.f.layer1_0_conv2_bias = m.fold[83264:83328]
+	m.f.layer1_1_conv1_packed = nn.NewPackedA(64, 576)
 	m.f.layer1_1_conv1_weight = m.fold[83328:120192]
 	m.f.layer1_1_conv1_bias = m.fold[120192:120256]
+	m.f.layer1_1_conv2_packed = nn.NewPackedA(64, 576)
 	m.f.layer1_1_conv2_weight = m.fold[120256:157120]
 	m.f.layer1_1_conv2_bias = m.fold[157120:157184]
+	m.f.layer2_0_conv1_packed = nn.NewPackedA(128, 576)
 	m.f.layer2_0_conv1_weight = m.fold[157184:230912]
 	m.f.layer2_0_conv1_bias = m.fold[230912:231040]
+	m.f.layer2_0_downsample_0_packed = nn.NewPackedA(128, 64)
 	m.f.layer2_0_downsample_0_weight = m.fold[231040:239232]
 	m.f.layer2_0_downsample_0_bias = m.fold[239232:239360]
+	m.f.layer2_0_conv2_packed = nn.NewPackedA(128, 1152)
 	m.f.layer2_0_conv2_weight = m.fold[239360:386816]
 	m.f.layer2_0_conv2_bias = m.fold[386816:386944]
+	m.f.layer2_1_conv1_packed = nn.NewPackedA(128, 1152)
 	m.f.layer2_1_conv1_weight = m.fold[386944:534400]
 	m.f.layer2_1_conv1_bias = m.fold[534400:534528]
+	m.f.layer2_1_conv2_packed = nn.NewPackedA(128, 1152)
 	m.f.layer2_1_conv2_weight = m.fold[534528:681984]
 	m.f.layer2_1_conv2_bias = m.fold[681984:682112]
+	m.f.layer3_0_conv1_packed = nn.NewPackedA(256, 1152)
 	m.f.layer3_0_conv1_weight = m.fold[682112:977024]
 	m.f.layer3_0_conv1_bias = m.fold[977024:977280]
+	m.f.layer3_0_downsample_0_packed = nn.NewPackedA(256, 128)
 	m.f.layer3_0_downsample_0_weight = m.fold[977280:1010048]
 	m.f.layer3_0_downsample_0_bias = m.fold[1010048:1010304]
+	m.f.layer3_0_conv2_packed = nn.NewPackedA(256, 2304)
 	m.f.layer3_0_conv2_weight = m.fold[1010304:1600128]
 	m.f.layer3_0_conv2_bias = m.fold[1600128:1600384]
+	m.f.layer3_1_conv1_packed = nn.NewPackedA(256, 2304)
 	m.f.layer3_1_conv1_weight = m.fold[1600384:2190208]
 	m.f.layer3_1_conv1_bias = m.fold[2190208:2190464]
+	m.f.layer3_1_conv2_packed = nn.NewPackedA(256, 2304)
 	m.f.layer3_1_conv2_weight = m.fold[2190464:2780288]
 	m.f.layer3_1_conv2_bias = m.fold[2780288:2780544]
+	m.f.layer4_0_conv1_packed = nn.NewPackedA(512, 2304)
 	m.f.layer4_0_conv1_weight = m.fold[2780544:3960192]
 	m.f.layer4_0_conv1_bias = m.fold[3960192:3960704]
+	m.f.layer4_0_downsample_0_packed = nn.NewPackedA(512, 256)
 	m.f.layer4_0_downsample_0_weight = m.fold[3960704:4091776]
 	m.f.layer4_0_downsample_0_bias = m.fold[4091776:4092288]
+	m.f.layer4_0_conv2_packed = nn.NewPackedA(512, 4608)
 	m.f.layer4_0_conv2_weight = m.fold[4092288:6451584]
 	m.f.layer4_0_conv2_bias = m.fold[6451584:6452096]
+	m.f.layer4_1_conv1_packed = nn.NewPackedA(512, 4608)
 	m.f.layer4_1_conv1_weight = m.fold[6452096:8811392]
 	m.f.layer4_1_conv1_bias = m.fold[8811392:8811904]
+	m.f.layer4_1_conv2_packed = nn.NewPackedA(512, 4608)
 	m.f.layer4_1_conv2_weight = m.fold[8811904:11171200]
 	m.f.layer4_1_conv2_bias = m.fold[11171200:11171712]
 	m.params = []nn.Param{
@@ -661,7 +702,8 @@ func (m *Model) WeightsChanged() {
 	m.stale = true
 }
 
-// refold computes the inference weights: each batch norm folded into its conv.
+// refold computes the inference weights: each batch norm folded into its conv,
+// then every conv's weights packed for the GEMM.
 func (m *Model) refold() {
 	w := &m.w
 	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
@@ -684,6 +726,26 @@ func (m *Model) refold() {
 	nn.FoldBN(m.f.layer4_0_conv2_weight, m.f.layer4_0_conv2_bias, w.layer4_0_conv2_weight, nil, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, float32(1e-05))
 	nn.FoldBN(m.f.layer4_1_conv1_weight, m.f.layer4_1_conv1_bias, w.layer4_1_conv1_weight, nil, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, float32(1e-05))
 	nn.FoldBN(m.f.layer4_1_conv2_weight, m.f.layer4_1_conv2_bias, w.layer4_1_conv2_weight, nil, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, float32(1e-05))
+	m.f.conv1_packed.Pack(m.f.conv1_weight)
+	m.f.layer1_0_conv1_packed.Pack(m.f.layer1_0_conv1_weight)
+	m.f.layer1_0_conv2_packed.Pack(m.f.layer1_0_conv2_weight)
+	m.f.layer1_1_conv1_packed.Pack(m.f.layer1_1_conv1_weight)
+	m.f.layer1_1_conv2_packed.Pack(m.f.layer1_1_conv2_weight)
+	m.f.layer2_0_conv1_packed.Pack(m.f.layer2_0_conv1_weight)
+	m.f.layer2_0_downsample_0_packed.Pack(m.f.layer2_0_downsample_0_weight)
+	m.f.layer2_0_conv2_packed.Pack(m.f.layer2_0_conv2_weight)
+	m.f.layer2_1_conv1_packed.Pack(m.f.layer2_1_conv1_weight)
+	m.f.layer2_1_conv2_packed.Pack(m.f.layer2_1_conv2_weight)
+	m.f.layer3_0_conv1_packed.Pack(m.f.layer3_0_conv1_weight)
+	m.f.layer3_0_downsample_0_packed.Pack(m.f.layer3_0_downsample_0_weight)
+	m.f.layer3_0_conv2_packed.Pack(m.f.layer3_0_conv2_weight)
+	m.f.layer3_1_conv1_packed.Pack(m.f.layer3_1_conv1_weight)
+	m.f.layer3_1_conv2_packed.Pack(m.f.layer3_1_conv2_weight)
+	m.f.layer4_0_conv1_packed.Pack(m.f.layer4_0_conv1_weight)
+	m.f.layer4_0_downsample_0_packed.Pack(m.f.layer4_0_downsample_0_weight)
+	m.f.layer4_0_conv2_packed.Pack(m.f.layer4_0_conv2_weight)
+	m.f.layer4_1_conv1_packed.Pack(m.f.layer4_1_conv1_weight)
+	m.f.layer4_1_conv2_packed.Pack(m.f.layer4_1_conv2_weight)
 	m.stale = false
 }
 
@@ -889,43 +951,43 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
 	}
 	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
-	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_bias, nil, true, batch, conv1_dims)
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, batch, conv1_dims)
 	nn.MaxPool(a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
-	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_dims)
 
 	// layer1.1
-	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
 
 	// layer2.0
-	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_1_conv2, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_1_conv2, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_packed, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
 
 	// layer3.0
-	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_1_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_1_conv2, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_1_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_1_conv2, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_packed, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
 
 	// layer4.0
-	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_1_conv2, f.layer4_0_conv1_weight, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_0_downsample_0, a.layer3_1_conv2, f.layer4_0_downsample_0_weight, f.layer4_0_downsample_0_bias, nil, false, batch, layer4_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_1_conv2, f.layer4_0_conv1_weight, f.layer4_0_conv1_packed, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_0_downsample_0, a.layer3_1_conv2, f.layer4_0_downsample_0_weight, f.layer4_0_downsample_0_packed, f.layer4_0_downsample_0_bias, nil, false, batch, layer4_0_downsample_0_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_packed, f.layer4_0_conv2_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv2_dims)
 
 	// layer4.1
-	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv2, f.layer4_1_conv1_weight, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_bias, a.layer4_0_conv2, true, batch, layer4_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv2, f.layer4_1_conv1_weight, f.layer4_1_conv1_packed, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, a.layer4_0_conv2, true, batch, layer4_1_conv2_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_1_conv2, batch*512, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 512, 1000)
