@@ -138,9 +138,27 @@ func col2im(x, col []float32, d ConvDims) {
 // tile. residual is laid out like y. packed, if not nil, is w packed once
 // (see PackedA).
 func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residual []float32, relu bool, batch int, d ConvDims) {
+	// Small convolutions (the CIFAR nets) give each image a GEMM too small
+	// to split; split the batch among the goroutines instead.
+	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
+		if nt := threadCount(); nt > 1 {
+			convImages(ws, convTask{y: y, x: x, w: w, packed: packed, bias: bias, residual: residual, relu: relu, d: d}, batch, nt)
+			return
+		}
+	}
+	conv2DImages(ws, y, x, w, packed, bias, residual, relu, 0, batch, d, true)
+}
+
+// conv2DImages runs Conv2DFused on images [from, to) of the batch. Its
+// GEMMs split their columns among goroutines only if splitGEMM: not when
+// the batch itself is already split.
+func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residual []float32, relu bool, from, to int, d ConvDims, splitGEMM bool) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
+	if need := d.ColFloats(); len(ws.Col) < need {
+		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+	}
 	epi := Epilogue{Bias: bias, LdR: ohw, ReLU: relu}
-	for n := 0; n < batch; n++ {
+	for n := from; n < to; n++ {
 		xn, yn := x[n*in:(n+1)*in], y[n*out:(n+1)*out]
 		col := xn
 		if !d.direct() {
@@ -150,7 +168,11 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residu
 		if residual != nil {
 			epi.Residual = residual[n*out : (n+1)*out]
 		}
-		GemmPacked(ws, packed, d.K, ohw, ckk, w, col, ohw, 0, yn, ohw, &epi)
+		if splitGEMM {
+			gemmParallel(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, packed)
+		} else {
+			gemmSerial(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, packed)
+		}
 	}
 }
 

@@ -32,7 +32,8 @@ func tileShape() (mr, nr int) {
 type Workspace struct {
 	packA, packB []float32
 	tile         []float32      // the assembly kernel's output tile
-	wg           sync.WaitGroup // the parallel shares of one GEMM
+	wg           sync.WaitGroup // the parallel shares of one GEMM or convolution
+	conv         convTask       // the convolution whose images are being shared
 	Col          []float32      // im2col / col2im scratch, at least the largest conv's need
 }
 

@@ -410,3 +410,31 @@ func TestBatchNormFused(t *testing.T) {
 		}
 	}
 }
+
+// TestConvBatchSplit runs a small convolution, whose images are shared
+// among goroutines, with 1, 2 and 3 of them, and checks that it allocates
+// nothing once warm.
+func TestConvBatchSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	d := convDims(5, 11, 9, 7, 3, 3, 1, 1)
+	const batch = 7
+	ws := NewWorkspace(d.ColFloats())
+	x, w, bias := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*d.KH*d.KW), randSlice(r, d.K)
+	res := randSlice(r, batch*d.K*d.OH*d.OW)
+	want := convRef(x, w, bias, batch, d)
+	for i := range want {
+		want[i] = max(want[i]+res[i], 0)
+	}
+	for _, threads := range []int{1, 2, 3} {
+		old := SetThreads(threads)
+		got := make([]float32, len(want))
+		Conv2DFused(ws, got, x, w, nil, bias, res, true, batch, d)
+		if e := maxRelErr(got, want); e > 1e-5 {
+			t.Errorf("%d threads: max rel err %g", threads, e)
+		}
+		if n := testing.AllocsPerRun(5, func() { Conv2DFused(ws, got, x, w, nil, bias, res, true, batch, d) }); n != 0 {
+			t.Errorf("%d threads: %v allocations per call", threads, n)
+		}
+		SetThreads(old)
+	}
+}

@@ -55,11 +55,41 @@ type gemmTask struct {
 	hasEpi         bool
 	pa             *PackedA
 	done           *sync.WaitGroup
+	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
+	from, to       int
+}
+
+// convTask is one convolution whose batch is split among goroutines.
+type convTask struct {
+	y, x, w        []float32
+	packed         *PackedA
+	bias, residual []float32
+	relu           bool
+	d              ConvDims
+}
+
+// convImages splits the images of a convolution among nt goroutines. The
+// task lives in the workspace, so sharing it allocates nothing.
+func convImages(ws *Workspace, c convTask, batch, nt int) {
+	ws.conv = c
+	share := (batch + nt - 1) / nt
+	wg := &ws.wg
+	for from := share; from < batch; from += share {
+		wg.Add(1)
+		workers <- gemmTask{conv: &ws.conv, from: from, to: min(from+share, batch), done: wg}
+	}
+	conv2DImages(ws, c.y, c.x, c.w, c.packed, c.bias, c.residual, c.relu, 0, min(share, batch), c.d, false)
+	wg.Wait()
 }
 
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
+		if c := t.conv; c != nil {
+			conv2DImages(ws, c.y, c.x, c.w, c.packed, c.bias, c.residual, c.relu, t.from, t.to, c.d, false)
+			t.done.Done()
+			continue
+		}
 		var epi *Epilogue
 		if t.hasEpi {
 			epi = &t.epi
