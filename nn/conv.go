@@ -34,11 +34,34 @@ func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
 // gradient db (overwritten, may be nil) and adds the input gradient to dx
 // (skipped when dx is nil, as for the network input).
 func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d ConvDims) {
+	// As forward: small convolutions share their images among goroutines,
+	// each summing its images' weight and bias gradients apart; the caller
+	// adds the partial sums up.
+	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
+		if nt := threadCount(); nt > 1 {
+			convBackwardImages(ws, convBackTask{dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, d: d}, batch, nt)
+			return
+		}
+	}
+	conv2DBackwardImages(ws, dx, dw, db, dy, x, w, 0, batch, d, true)
+}
+
+// conv2DBackwardImages is Conv2DBackward over images [from, to): dw and
+// db are overwritten with those images' sums. Its GEMMs split their
+// columns among goroutines only if splitGEMM.
+func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, to int, d ConvDims, splitGEMM bool) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
+	if need := d.ColFloats(); len(ws.Col) < need {
+		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+	}
+	gemm := gemmSerial
+	if splitGEMM {
+		gemm = gemmParallel
+	}
 	if db != nil {
 		clear(db)
 	}
-	for n := 0; n < batch; n++ {
+	for n := from; n < to; n++ {
 		xn, dyn := x[n*in:(n+1)*in], dy[n*out:(n+1)*out]
 		col := xn
 		if !d.direct() {
@@ -46,11 +69,11 @@ func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d 
 			im2col(col, xn, d)
 		}
 		beta := float32(1)
-		if n == 0 {
+		if n == from {
 			beta = 0
 		}
 		// dW (K x CKK) += dY (K x OHW) * col^T (OHW x CKK)
-		Gemm(ws, false, true, d.K, ckk, ohw, dyn, ohw, col, ohw, beta, dw, ckk)
+		gemm(ws, false, true, d.K, ckk, ohw, dyn, ohw, col, ohw, beta, dw, ckk, nil, nil)
 		if db != nil {
 			for k := 0; k < d.K; k++ {
 				var s float32
@@ -65,11 +88,11 @@ func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d 
 		}
 		dxn := dx[n*in : (n+1)*in]
 		if d.direct() {
-			Gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 1, dxn, ohw)
+			gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 1, dxn, ohw, nil, nil)
 			continue
 		}
 		// dcol (CKK x OHW) = W^T (CKK x K) * dY (K x OHW), then scattered back.
-		Gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw)
+		gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw, nil, nil)
 		col2im(dxn, col, d)
 	}
 }

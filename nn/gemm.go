@@ -34,6 +34,7 @@ type Workspace struct {
 	tile         []float32      // the assembly kernel's output tile
 	wg           sync.WaitGroup // the parallel shares of one GEMM or convolution
 	conv         convTask       // the convolution whose images are being shared
+	convBack     convBackTask   // the same for a backward pass
 	Col          []float32      // im2col / col2im scratch, at least the largest conv's need
 }
 

@@ -438,3 +438,35 @@ func TestConvBatchSplit(t *testing.T) {
 		SetThreads(old)
 	}
 }
+
+// TestConvBackwardBatchSplit compares the backward pass of a small
+// convolution with its images shared among 2 and 3 goroutines against one,
+// and checks that it allocates nothing once warm.
+func TestConvBackwardBatchSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	d := convDims(4, 9, 8, 6, 3, 3, 2, 1)
+	const batch = 7
+	ws := NewWorkspace(d.ColFloats())
+	x, w := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*d.KH*d.KW)
+	dy := randSlice(r, batch*d.K*d.OH*d.OW)
+	run := func(threads int) (dx, dw, db []float32) {
+		defer SetThreads(SetThreads(threads))
+		dx, dw, db = make([]float32, len(x)), randSlice(r, len(w)), randSlice(r, d.K)
+		Conv2DBackward(ws, dx, dw, db, dy, x, w, batch, d)
+		return
+	}
+	dx1, dw1, db1 := run(1)
+	for _, threads := range []int{2, 3} {
+		dx, dw, db := run(threads)
+		for _, c := range [][2][]float32{{dx, dx1}, {dw, dw1}, {db, db1}} {
+			if e := maxRelErr(c[0], c[1]); e > 1e-5 {
+				t.Errorf("%d threads: max rel err %g", threads, e)
+			}
+		}
+		old := SetThreads(threads)
+		if n := testing.AllocsPerRun(5, func() { Conv2DBackward(ws, dx, dw, db, dy, x, w, batch, d) }); n != 0 {
+			t.Errorf("%d threads: %v allocations per call", threads, n)
+		}
+		SetThreads(old)
+	}
+}

@@ -56,7 +56,56 @@ type gemmTask struct {
 	pa             *PackedA
 	done           *sync.WaitGroup
 	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
+	convBack       *convBackTask
+	share          int // which partial gradient buffer a backward share fills
 	from, to       int
+}
+
+// convBackTask is one convolution's backward pass whose batch is split.
+type convBackTask struct {
+	dx, dw, db, dy, x, w []float32
+	d                    ConvDims
+	partW, partB         [][]float32 // each helper share's gradient sums
+}
+
+// convBackwardImages splits the images of a convolution's backward pass
+// among nt goroutines and adds up their weight and bias gradients.
+func convBackwardImages(ws *Workspace, c convBackTask, batch, nt int) {
+	share := (batch + nt - 1) / nt
+	shares := (batch + share - 1) / share
+	// Partial sums, one per helper share, kept in the workspace and grown
+	// on first use: nothing is allocated once warm.
+	for len(ws.convBack.partW) < shares-1 {
+		ws.convBack.partW = append(ws.convBack.partW, nil)
+		ws.convBack.partB = append(ws.convBack.partB, nil)
+	}
+	c.partW, c.partB = ws.convBack.partW, ws.convBack.partB
+	for i := range shares - 1 {
+		if len(c.partW[i]) < len(c.dw) {
+			c.partW[i] = make([]float32, len(c.dw))
+		}
+		if c.db != nil && len(c.partB[i]) < len(c.db) {
+			c.partB[i] = make([]float32, len(c.db))
+		}
+	}
+	ws.convBack = c
+	wg := &ws.wg
+	for i, from := 0, share; from < batch; i, from = i+1, from+share {
+		wg.Add(1)
+		workers <- gemmTask{convBack: &ws.convBack, share: i, from: from, to: min(from+share, batch), done: wg}
+	}
+	conv2DBackwardImages(ws, c.dx, c.dw, c.db, c.dy, c.x, c.w, 0, min(share, batch), c.d, false)
+	wg.Wait()
+	for i := range shares - 1 {
+		for j, v := range c.partW[i][:len(c.dw)] {
+			c.dw[j] += v
+		}
+		if c.db != nil {
+			for j, v := range c.partB[i][:len(c.db)] {
+				c.db[j] += v
+			}
+		}
+	}
 }
 
 // convTask is one convolution whose batch is split among goroutines.
@@ -85,6 +134,15 @@ func convImages(ws *Workspace, c convTask, batch, nt int) {
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
+		if c := t.convBack; c != nil {
+			var db []float32
+			if c.db != nil {
+				db = c.partB[t.share][:len(c.db)]
+			}
+			conv2DBackwardImages(ws, c.dx, c.partW[t.share][:len(c.dw)], db, c.dy, c.x, c.w, t.from, t.to, c.d, false)
+			t.done.Done()
+			continue
+		}
 		if c := t.conv; c != nil {
 			conv2DImages(ws, c.y, c.x, c.w, c.packed, c.bias, c.residual, c.relu, t.from, t.to, c.d, false)
 			t.done.Done()
