@@ -114,6 +114,18 @@ func im2col(col, x []float32, d ConvDims) {
 						continue
 					}
 					src := plane[ih*d.W : (ih+1)*d.W]
+					if d.Stride == 1 {
+						// The valid taps form one run: copy it, zero the padding.
+						lo, hi := max(0, d.Pad-kw), min(d.OW, d.W+d.Pad-kw)
+						if lo >= hi {
+							clear(dst)
+							continue
+						}
+						clear(dst[:lo])
+						copy(dst[lo:hi], src[lo-d.Pad+kw:hi-d.Pad+kw])
+						clear(dst[hi:])
+						continue
+					}
 					for ow := range dst {
 						iw := ow*d.Stride - d.Pad + kw
 						if iw < 0 || iw >= d.W {
@@ -143,6 +155,16 @@ func col2im(x, col []float32, d ConvDims) {
 					}
 					src := row[oh*d.OW : (oh+1)*d.OW]
 					dst := plane[ih*d.W : (ih+1)*d.W]
+					if d.Stride == 1 {
+						lo, hi := max(0, d.Pad-kw), min(d.OW, d.W+d.Pad-kw)
+						if lo < hi {
+							out := dst[lo-d.Pad+kw : hi-d.Pad+kw]
+							for i, v := range src[lo:hi] {
+								out[i] += v
+							}
+						}
+						continue
+					}
 					for ow, v := range src {
 						iw := ow*d.Stride - d.Pad + kw
 						if iw >= 0 && iw < d.W {

@@ -265,6 +265,17 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 			}
 			continue
 		}
+		if trans && nr == nr0 {
+			// B stored transposed (the weight gradient's im2col columns):
+			// read each of its rows contiguously, scatter into the panel.
+			for j := 0; j < nr0; j++ {
+				row := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kc]
+				for p, v := range row {
+					panel[p*nr0+j] = v
+				}
+			}
+			continue
+		}
 		for p := 0; p < kc; p++ {
 			out := panel[p*nr0 : p*nr0+nr0]
 			for j := 0; j < nr0; j++ {

@@ -60,6 +60,9 @@ func TestConv(t *testing.T) {
 		convDims(5, 9, 8, 7, 1, 1, 2, 0),  // projection shortcut
 		convDims(4, 8, 8, 3, 3, 2, 2, 1),  // rectangular kernel
 		convDims(2, 5, 5, 3, 5, 5, 3, 0),
+		convDims(3, 7, 6, 4, 5, 5, 1, 2), // stride 1: the im2col fast path
+		convDims(2, 6, 9, 3, 3, 3, 1, 0),
+		convDims(2, 3, 2, 2, 5, 5, 1, 2), // taps that miss the whole row
 	} {
 		const batch = 3
 		ws := NewWorkspace(d.ColFloats())
