@@ -35,6 +35,7 @@ type Workspace struct {
 	wg           sync.WaitGroup // the parallel shares of one GEMM or convolution
 	conv         convTask       // the convolution whose images are being shared
 	convBack     convBackTask   // the same for a backward pass
+	bn           bnTask         // the batch norm whose channels are being shared
 	Col          []float32      // im2col / col2im scratch, at least the largest conv's need
 }
 

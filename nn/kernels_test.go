@@ -390,7 +390,7 @@ func TestBatchNormFused(t *testing.T) {
 				resArg = res
 			}
 			got := make([]float32, len(x))
-			BatchNormTrainFused(got, x, resArg, relu, gamma, beta, make([]float32, c), make([]float32, c), sm, si, batch, c, hw, 1e-5, 0.1)
+			BatchNormTrainFused(nil, got, x, resArg, relu, gamma, beta, make([]float32, c), make([]float32, c), sm, si, batch, c, hw, 1e-5, 0.1)
 			if e := maxRelErr(got, want); e > 1e-6 {
 				t.Errorf("res=%v relu=%v: forward err %g", withRes, relu, e)
 			}
@@ -399,7 +399,7 @@ func TestBatchNormFused(t *testing.T) {
 			if withRes {
 				dres = make([]float32, len(x))
 			}
-			BatchNormFusedBackward(dx, dres, dg, db, dy, x, got, relu, gamma, sm, si, batch, c, hw)
+			BatchNormFusedBackward(nil, dx, dres, dg, db, dy, x, got, relu, gamma, sm, si, batch, c, hw)
 			for _, cmp := range [][2][]float32{{dx, wantDx}, {dg, wantDg}, {db, wantDb}} {
 				if e := maxRelErr(cmp[0], cmp[1]); e > 1e-5 {
 					t.Errorf("res=%v relu=%v: backward err %g", withRes, relu, e)
@@ -472,4 +472,51 @@ func TestConvBackwardBatchSplit(t *testing.T) {
 		}
 		SetThreads(old)
 	}
+}
+
+// TestBatchNormChannelSplit runs the fused batch norm, forward and
+// backward, with its channels shared among 2 and 3 goroutines, against one.
+func TestBatchNormChannelSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	const batch, c, hw = 4, 37, 500 // 74,000 elements: above minParallelElems
+	ws := NewWorkspace(0)
+	x, res, dy := randSlice(r, batch*c*hw), randSlice(r, batch*c*hw), randSlice(r, batch*c*hw)
+	gamma, beta := randSlice(r, c), randSlice(r, c)
+	run := func(w *Workspace) [][]float32 {
+		y, sm, si, rm, rv := make([]float32, len(x)), make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+		BatchNormTrainFused(w, y, x, res, true, gamma, beta, rm, rv, sm, si, batch, c, hw, 1e-5, 0.1)
+		dx, dres, dg, db := make([]float32, len(x)), make([]float32, len(x)), make([]float32, c), make([]float32, c)
+		BatchNormFusedBackward(w, dx, dres, dg, db, dy, x, y, true, gamma, sm, si, batch, c, hw)
+		return [][]float32{y, rm, rv, dx, dres, dg, db}
+	}
+	want := run(nil)
+	for _, threads := range []int{2, 3} {
+		old := SetThreads(threads)
+		got := run(ws)
+		for i := range want {
+			if !equal32(got[i], want[i]) {
+				t.Errorf("%d threads: result %d differs", threads, i)
+			}
+		}
+		y := make([]float32, len(x))
+		sm, si := make([]float32, c), make([]float32, c)
+		if n := testing.AllocsPerRun(5, func() {
+			BatchNormTrainFused(ws, y, x, res, true, gamma, beta, sm, si, sm, si, batch, c, hw, 1e-5, 0.1)
+		}); n != 0 {
+			t.Errorf("%d threads: %v allocations per call", threads, n)
+		}
+		SetThreads(old)
+	}
+}
+
+func equal32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

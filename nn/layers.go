@@ -23,15 +23,25 @@ func BatchNormEval(y, x, gamma, beta, mean, variance []float32, batch, c, hw int
 // statistics towards the batch's with the given momentum, using the
 // unbiased variance as PyTorch does.
 func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
-	BatchNormTrainFused(y, x, nil, false, gamma, beta, runMean, runVar, saveMean, saveInvStd, batch, c, hw, eps, momentum)
+	BatchNormTrainFused(nil, y, x, nil, false, gamma, beta, runMean, runVar, saveMean, saveInvStd, batch, c, hw, eps, momentum)
 }
 
 // BatchNormTrainFused is BatchNormTrain with the residual add (if residual
 // is not nil; laid out like y) and the ReLU (if relu) of a block applied in
-// the same pass that writes y: y = relu(bn(x) + residual).
-func BatchNormTrainFused(y, x, residual []float32, relu bool, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
+// the same pass that writes y: y = relu(bn(x) + residual). With a
+// workspace, large batches split their channels among goroutines.
+func BatchNormTrainFused(ws *Workspace, y, x, residual []float32, relu bool, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
+	runBN(ws, bnTask{y: y, x: x, residual: residual, relu: relu, gamma: gamma, beta: beta, runMean: runMean, runVar: runVar,
+		mean: saveMean, invStd: saveInvStd, batch: batch, c: c, hw: hw, eps: eps, momentum: momentum})
+}
+
+// bnTrainChannels is BatchNormTrainFused over channels [c0, c1).
+func bnTrainChannels(t *bnTask, c0, c1 int) {
+	y, x, residual, relu, gamma, beta := t.y, t.x, t.residual, t.relu, t.gamma, t.beta
+	runMean, runVar, saveMean, saveInvStd := t.runMean, t.runVar, t.mean, t.invStd
+	batch, c, hw, eps, momentum := t.batch, t.c, t.hw, t.eps, t.momentum
 	count := batch * hw
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		var sum float64
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
@@ -347,9 +357,18 @@ func SGD(p, g, buf []float32, lr, momentum, weightDecay float32, first bool) {
 // kept of it); the gradient that reaches the add also goes to dresidual
 // (when not nil). dgamma and dbeta are overwritten; dx and dresidual
 // accumulate (dx may be nil).
-func BatchNormFusedBackward(dx, dresidual, dgamma, dbeta, dy, x, y []float32, relu bool, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
+func BatchNormFusedBackward(ws *Workspace, dx, dresidual, dgamma, dbeta, dy, x, y []float32, relu bool, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
+	runBN(ws, bnTask{backward: true, dx: dx, dresidual: dresidual, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, y: y, relu: relu,
+		gamma: gamma, mean: saveMean, invStd: saveInvStd, batch: batch, c: c, hw: hw})
+}
+
+// bnBackwardChannels is BatchNormFusedBackward over channels [c0, c1).
+func bnBackwardChannels(t *bnTask, c0, c1 int) {
+	dx, dresidual, dgamma, dbeta, dy, x, y, relu := t.dx, t.dresidual, t.dgamma, t.dbeta, t.dy, t.x, t.y, t.relu
+	gamma, saveMean, saveInvStd, batch, hw := t.gamma, t.mean, t.invStd, t.batch, t.hw
+	c := t.c
 	count := float64(batch * hw)
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
 		var sumG, sumGXhat float64
 		for n := 0; n < batch; n++ {

@@ -57,8 +57,56 @@ type gemmTask struct {
 	done           *sync.WaitGroup
 	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
 	convBack       *convBackTask
-	share          int // which partial gradient buffer a backward share fills
+	bn             *bnTask // channels [from, to) of a batch norm
+	share          int     // which partial gradient buffer a backward share fills
 	from, to       int
+}
+
+// bnTask is a train-mode batch norm (forward, or backward if backward)
+// whose channels may be split among goroutines: each channel's work is
+// independent of the others'.
+type bnTask struct {
+	backward                         bool
+	y, x, residual                   []float32
+	relu                             bool
+	gamma, beta, runMean, runVar     []float32
+	mean, invStd                     []float32
+	dx, dresidual, dgamma, dbeta, dy []float32
+	batch, c, hw                     int
+	eps, momentum                    float32
+}
+
+// minParallelElems is the batch-norm size below which splitting does not pay.
+const minParallelElems = 1 << 16
+
+func (t *bnTask) run(c0, c1 int) {
+	if t.backward {
+		bnBackwardChannels(t, c0, c1)
+	} else {
+		bnTrainChannels(t, c0, c1)
+	}
+}
+
+// runBN runs a batch norm, its channels shared among goroutines when it is
+// large and a workspace holds the task (so sharing allocates nothing).
+func runBN(ws *Workspace, t bnTask) {
+	nt := 1
+	if ws != nil && t.batch*t.c*t.hw >= minParallelElems && t.c > 1 {
+		nt = min(threadCount(), t.c)
+	}
+	if nt < 2 {
+		t.run(0, t.c)
+		return
+	}
+	ws.bn = t
+	share := (t.c + nt - 1) / nt
+	wg := &ws.wg
+	for c0 := share; c0 < t.c; c0 += share {
+		wg.Add(1)
+		workers <- gemmTask{bn: &ws.bn, from: c0, to: min(c0+share, t.c), done: wg}
+	}
+	ws.bn.run(0, min(share, t.c))
+	wg.Wait()
 }
 
 // convBackTask is one convolution's backward pass whose batch is split.
@@ -134,6 +182,11 @@ func convImages(ws *Workspace, c convTask, batch, nt int) {
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
+		if b := t.bn; b != nil {
+			b.run(t.from, t.to)
+			t.done.Done()
+			continue
+		}
 		if c := t.convBack; c != nil {
 			var db []float32
 			if c.db != nil {

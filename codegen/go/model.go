@@ -493,7 +493,7 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 			res = gen.value(n.Args[1])
 		}
 		return []jen.Code{
-			nnq("BatchNormTrainFused").Call(y, x, res, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"), gen.param("w", n, "bias"),
+			nnq("BatchNormTrainFused").Call(jen.Id("ws"), y, x, res, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"), gen.param("w", n, "bias"),
 				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"),
 				jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"),
 				batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)), jen.Lit(float32(n.Momentum))),

@@ -222,7 +222,7 @@ func (gen *generator) backwardNode(n *ir.Node) []jen.Code {
 		if n.FuseAdd {
 			dres = gen.grad(n.Args[1])
 		}
-		return []jen.Code{nnq("BatchNormFusedBackward").Call(dx, dres, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, y, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"),
+		return []jen.Code{nnq("BatchNormFusedBackward").Call(jen.Id("ws"), dx, dres, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, y, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"),
 			jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"), batch, jen.Lit(n.Shape.C), jen.Lit(n.Shape.H*n.Shape.W))}
 	case ir.OpReLU:
 		if toInput {

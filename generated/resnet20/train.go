@@ -364,63 +364,63 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormTrainFused(a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormTrainFused(a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormTrainFused(a.layer1_0_bn2, a.layer1_0_conv2, a.bn1, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.bn1, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormTrainFused(a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormTrainFused(a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormTrainFused(a.layer1_2_bn1, a.layer1_2_conv1, nil, true, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormTrainFused(a.layer1_2_bn2, a.layer1_2_conv2, a.layer1_1_bn2, true, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, a.layer1_1_bn2, true, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_bn2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormTrainFused(a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_2_bn2, batch, layer2_0_shortcut_dims)
-	nn.BatchNormTrainFused(a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormTrainFused(a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormTrainFused(a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormTrainFused(a.layer2_2_bn1, a.layer2_2_conv1, nil, true, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormTrainFused(a.layer2_2_bn2, a.layer2_2_conv2, a.layer2_1_bn2, true, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, a.layer2_1_bn2, true, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_2_bn2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormTrainFused(a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_2_bn2, batch, layer3_0_shortcut_dims)
-	nn.BatchNormTrainFused(a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormTrainFused(a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormTrainFused(a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormTrainFused(a.layer3_2_bn1, a.layer3_2_conv1, nil, true, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormTrainFused(a.layer3_2_bn2, a.layer3_2_conv2, a.layer3_1_bn2, true, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, a.layer3_1_bn2, true, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_2_bn2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)
@@ -445,98 +445,98 @@ func (t *Trainer) backward(x []float32, batch int) {
 	// layer3.2
 	clear(d.layer3_2_conv2)
 	clear(d.layer3_1_bn2)
-	nn.BatchNormFusedBackward(d.layer3_2_conv2, d.layer3_1_bn2, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, d.layer3_1_bn2, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
 	clear(d.layer3_2_bn1)
 	nn.Conv2DBackward(ws, d.layer3_2_bn1, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
 	clear(d.layer3_2_conv1)
-	nn.BatchNormFusedBackward(d.layer3_2_conv1, nil, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nil, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_1_bn2, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
 
 	// layer3.1
 	clear(d.layer3_1_conv2)
 	clear(d.layer3_0_bn2)
-	nn.BatchNormFusedBackward(d.layer3_1_conv2, d.layer3_0_bn2, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, d.layer3_0_bn2, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
 	clear(d.layer3_1_bn1)
 	nn.Conv2DBackward(ws, d.layer3_1_bn1, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
 	clear(d.layer3_1_conv1)
-	nn.BatchNormFusedBackward(d.layer3_1_conv1, nil, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nil, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_0_bn2, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
 	clear(d.layer3_0_conv2)
 	clear(d.layer3_0_shortcut)
-	nn.BatchNormFusedBackward(d.layer3_0_conv2, d.layer3_0_shortcut, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, d.layer3_0_shortcut, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
 	clear(d.layer2_2_bn2)
 	nn.ShortcutABackward(d.layer2_2_bn2, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
 	clear(d.layer3_0_bn1)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
 	clear(d.layer3_0_conv1)
-	nn.BatchNormFusedBackward(d.layer3_0_conv1, nil, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nil, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer2_2_bn2, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_2_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.2
 	clear(d.layer2_2_conv2)
 	clear(d.layer2_1_bn2)
-	nn.BatchNormFusedBackward(d.layer2_2_conv2, d.layer2_1_bn2, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, d.layer2_1_bn2, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
 	clear(d.layer2_2_bn1)
 	nn.Conv2DBackward(ws, d.layer2_2_bn1, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
 	clear(d.layer2_2_conv1)
-	nn.BatchNormFusedBackward(d.layer2_2_conv1, nil, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nil, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_1_bn2, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
 
 	// layer2.1
 	clear(d.layer2_1_conv2)
 	clear(d.layer2_0_bn2)
-	nn.BatchNormFusedBackward(d.layer2_1_conv2, d.layer2_0_bn2, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, d.layer2_0_bn2, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
 	clear(d.layer2_1_bn1)
 	nn.Conv2DBackward(ws, d.layer2_1_bn1, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
 	clear(d.layer2_1_conv1)
-	nn.BatchNormFusedBackward(d.layer2_1_conv1, nil, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nil, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_0_bn2, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
 	clear(d.layer2_0_conv2)
 	clear(d.layer2_0_shortcut)
-	nn.BatchNormFusedBackward(d.layer2_0_conv2, d.layer2_0_shortcut, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, d.layer2_0_shortcut, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
 	clear(d.layer1_2_bn2)
 	nn.ShortcutABackward(d.layer1_2_bn2, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
 	clear(d.layer2_0_bn1)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
 	clear(d.layer2_0_conv1)
-	nn.BatchNormFusedBackward(d.layer2_0_conv1, nil, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nil, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer1_2_bn2, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_2_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.2
 	clear(d.layer1_2_conv2)
 	clear(d.layer1_1_bn2)
-	nn.BatchNormFusedBackward(d.layer1_2_conv2, d.layer1_1_bn2, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, d.layer1_1_bn2, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
 	clear(d.layer1_2_bn1)
 	nn.Conv2DBackward(ws, d.layer1_2_bn1, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
 	clear(d.layer1_2_conv1)
-	nn.BatchNormFusedBackward(d.layer1_2_conv1, nil, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nil, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_1_bn2, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
 
 	// layer1.1
 	clear(d.layer1_1_conv2)
 	clear(d.layer1_0_bn2)
-	nn.BatchNormFusedBackward(d.layer1_1_conv2, d.layer1_0_bn2, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, d.layer1_0_bn2, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
 	clear(d.layer1_1_bn1)
 	nn.Conv2DBackward(ws, d.layer1_1_bn1, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
 	clear(d.layer1_1_conv1)
-	nn.BatchNormFusedBackward(d.layer1_1_conv1, nil, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nil, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_0_bn2, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
 	clear(d.layer1_0_conv2)
 	clear(d.bn1)
-	nn.BatchNormFusedBackward(d.layer1_0_conv2, d.bn1, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, d.bn1, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
 	clear(d.layer1_0_bn1)
 	nn.Conv2DBackward(ws, d.layer1_0_bn1, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
 	clear(d.layer1_0_conv1)
-	nn.BatchNormFusedBackward(d.layer1_0_conv1, nil, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nil, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.bn1, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
 	clear(d.conv1)
-	nn.BatchNormFusedBackward(d.conv1, nil, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.conv1, nil, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, nil, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }
