@@ -13,14 +13,21 @@ const (
 
 //go:generate sh -c "cd _asm && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg nn"
 
-// useAVX512 selects the assembly micro-kernel (8x32, AVX-512) over the
-// pure-Go one (4x4); tests turn it off to compare the two.
-var useAVX512 = haveAVX512
+// useAVX512 and useAVX2 select an assembly micro-kernel (8x32 with
+// AVX-512, else 4x24 with AVX2 and FMA) over the pure-Go one (4x4); tests
+// switch them to compare the kernels.
+var (
+	useAVX512 = haveAVX512
+	useAVX2   = haveAVX2 && !haveAVX512
+)
 
 // tileShape is the register tile of the micro-kernel in use.
 func tileShape() (mr, nr int) {
-	if useAVX512 {
+	switch {
+	case useAVX512:
 		return 8, 32
+	case useAVX2:
+		return 4, 24
 	}
 	return 4, 4
 }
@@ -160,10 +167,14 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 						mr := min(mr0, mc-ir)
 						pa := packed[ir*kc : ir*kc+kc*mr0]
 						cc := c[(ic+ir)*ldc+jc+jr:]
-						if useAVX512 {
+						switch {
+						case useAVX512:
 							kernel8x32AVX512(kc, &pa[0], &pb[0], &ws.tile[0])
 							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
-						} else {
+						case useAVX2:
+							kernel4x24AVX2(kc, &pa[0], &pb[0], &ws.tile[0])
+							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
+						default:
 							kernel4x4(kc, pa, pb, cc, ldc, mr, nr, store)
 						}
 					}

@@ -8,3 +8,8 @@ package nn
 // 8 x kc panel a (8 values per step of k) and a packed kc x 32 panel b (32 values
 // per step of k). kc must be at least 1.
 func kernel8x32AVX512(kc int, a *float32, b *float32, c *float32)
+
+// kernel4x24AVX2 sets c, a 4x24 row-major tile, to the product of a packed
+// 4 x kc panel a (4 values per step of k) and a packed kc x 24 panel b (24 values
+// per step of k). kc must be at least 1.
+func kernel4x24AVX2(kc int, a *float32, b *float32, c *float32)

@@ -52,10 +52,15 @@ func maxRelErr(a, b []float32) float64 {
 
 // kernels runs f with each micro-kernel this machine has.
 func kernels(t *testing.T, f func(t *testing.T)) {
-	saved := useAVX512
-	defer func() { useAVX512 = saved }()
-	useAVX512 = false
+	saved512, saved2 := useAVX512, useAVX2
+	defer func() { useAVX512, useAVX2 = saved512, saved2 }()
+	useAVX512, useAVX2 = false, false
 	t.Run("purego", f)
+	if haveAVX2 {
+		useAVX2 = true
+		t.Run("avx2", f)
+		useAVX2 = false
+	}
 	if haveAVX512 {
 		useAVX512 = true
 		t.Run("avx512", f)
@@ -209,4 +214,17 @@ func TestGemmPacked(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkGemm1024AVX2 is the AVX2 kernel alone on one core, where the
+// machine has both (it would be chosen only without AVX-512).
+func BenchmarkGemm1024AVX2(b *testing.B) {
+	if !haveAVX2 {
+		b.Skip("no AVX2")
+	}
+	saved512, saved2 := useAVX512, useAVX2
+	defer func() { useAVX512, useAVX2 = saved512, saved2 }()
+	useAVX512, useAVX2 = false, true
+	defer SetThreads(SetThreads(1))
+	benchGemm1024(b)
 }
