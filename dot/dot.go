@@ -102,21 +102,15 @@ func label(n *ir.Node) string {
 		if n.Stride != 1 {
 			what += fmt.Sprintf(" /%d", n.Stride)
 		}
-		if n.FoldBN != "" {
-			what += " +bn"
-		}
-		if n.FuseAdd {
-			what += " +add"
-		}
-		if n.FuseReLU {
-			what += " +relu"
-		}
 	case ir.OpMaxPool:
 		what = fmt.Sprintf("maxpool %dx%d /%d", n.KH, n.KW, n.Stride)
 	case ir.OpShortcutA:
 		what = fmt.Sprintf("option A: /%d, +%d zero ch", n.Stride, n.PadLo+n.PadHi)
 	default:
 		what = n.Op.String()
+	}
+	for _, f := range n.Fusions() {
+		what += " +" + f
 	}
 	if generated.MatchString(name) || name == "shortcut" {
 		return fmt.Sprintf("%s\n%s", what, n.Shape)

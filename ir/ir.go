@@ -138,6 +138,22 @@ type Param struct {
 	Order int // position in the state_dict, kept when passes move nodes
 }
 
+// Fusions names what a fused node computes besides its op, in order:
+// "bn", "add", "relu". It is empty for an unfused node.
+func (n *Node) Fusions() []string {
+	var f []string
+	if n.FoldBN != "" {
+		f = append(f, "bn")
+	}
+	if n.FuseAdd {
+		f = append(f, "add")
+	}
+	if n.FuseReLU {
+		f = append(f, "relu")
+	}
+	return f
+}
+
 // Trainable reports whether SGD updates the parameter.
 func (p *Param) Trainable() bool { return p.Kind == Weight || p.Kind == Bias }
 

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -494,7 +495,7 @@ func TestBatchNormChannelSplit(t *testing.T) {
 		old := SetThreads(threads)
 		got := run(ws)
 		for i := range want {
-			if !equal32(got[i], want[i]) {
+			if !slices.Equal(got[i], want[i]) {
 				t.Errorf("%d threads: result %d differs", threads, i)
 			}
 		}
@@ -507,16 +508,4 @@ func TestBatchNormChannelSplit(t *testing.T) {
 		}
 		SetThreads(old)
 	}
-}
-
-func equal32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

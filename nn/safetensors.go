@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -319,7 +320,7 @@ func CheckTensors(ts []Tensor, params []Param) error {
 			problems = append(problems, fmt.Sprintf("tensor %s has dtype %s, want a float type (F32, F16, BF16 or F64)", p.Name, t.DType))
 			continue
 		}
-		if !sameShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			problems = append(problems, fmt.Sprintf("tensor %s has shape %s, the model needs %s", p.Name, shapeString(t.Shape), p.shapeString()))
 		}
 	}
@@ -327,16 +328,4 @@ func CheckTensors(ts []Tensor, params []Param) error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

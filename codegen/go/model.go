@@ -436,17 +436,7 @@ func (gen *generator) inferNode(n *ir.Node) []jen.Code {
 
 // describe is a node's comment in the inference activations.
 func describe(n *ir.Node) string {
-	s := n.Op.String()
-	if n.FoldBN != "" {
-		s += "+bn"
-	}
-	if n.FuseAdd {
-		s += "+add"
-	}
-	if n.FuseReLU {
-		s += "+relu"
-	}
-	return s + " " + n.Shape.String()
+	return strings.Join(append([]string{n.Op.String()}, n.Fusions()...), "+") + " " + n.Shape.String()
 }
 
 // forward emits the layer sequence; train selects batch statistics for BN.
