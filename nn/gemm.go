@@ -7,13 +7,13 @@ import "sync"
 // memory; KC x (MC + NC) floats stay within L2.
 const (
 	gemmKC = 256
-	gemmMC = 64   // a multiple of every kernel's rows
+	gemmMC = 96   // a multiple of every kernel's rows (12, 4)
 	gemmNC = 4096 // a multiple of every kernel's columns; A is repacked once per NC columns
 )
 
-//go:generate sh -c "cd _asm && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg nn"
+//go:generate sh -c "cd _asm && go run . -out ../gemm_amd64.s -stubs /tmp/nn_gemm_stub_amd64.go -pkg nn && mv /tmp/nn_gemm_stub_amd64.go ../gemm_stub_amd64.go"
 
-// useAVX512 and useAVX2 select an assembly micro-kernel (8x32 with
+// useAVX512 and useAVX2 select an assembly micro-kernel (12x32 with
 // AVX-512, else 4x24 with AVX2 and FMA) over the pure-Go one (4x4); tests
 // switch them to compare the kernels.
 var (
@@ -25,7 +25,7 @@ var (
 func tileShape() (mr, nr int) {
 	switch {
 	case useAVX512:
-		return 8, 32
+		return 12, 32
 	case useAVX2:
 		return 4, 24
 	}
@@ -51,7 +51,7 @@ func NewWorkspace(colFloats int) *Workspace {
 	return &Workspace{
 		packA: make([]float32, gemmMC*gemmKC),
 		packB: make([]float32, gemmKC*gemmNC),
-		tile:  make([]float32, 8*32),
+		tile:  make([]float32, 12*32),
 		Col:   make([]float32, colFloats),
 	}
 }
@@ -90,7 +90,7 @@ type PackedA struct {
 
 // NewPackedA allocates room for an m x k matrix packed for any kernel.
 func NewPackedA(m, k int) *PackedA {
-	return &PackedA{m: m, k: k, data: make([]float32, (m+7)/8*8*k)}
+	return &PackedA{m: m, k: k, data: make([]float32, (m+11)/12*12*k)}
 }
 
 // Pack packs a (m x k, row-major) for the kernel in use.
@@ -168,8 +168,10 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 						pa := packed[ir*kc : ir*kc+kc*mr0]
 						cc := c[(ic+ir)*ldc+jc+jr:]
 						switch {
+						case useAVX512 && mr == mr0 && nr == nr0:
+							kernel12x32AVX512(kc, &pa[0], &pb[0], &cc[0], ldc, !store)
 						case useAVX512:
-							kernel8x32AVX512(kc, &pa[0], &pb[0], &ws.tile[0])
+							kernel12x32AVX512(kc, &pa[0], &pb[0], &ws.tile[0], nr0, false)
 							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
 						case useAVX2:
 							kernel4x24AVX2(kc, &pa[0], &pb[0], &ws.tile[0])

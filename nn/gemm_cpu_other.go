@@ -9,7 +9,7 @@ var (
 	haveAVX2   = false
 )
 
-func kernel8x32AVX512(kc int, a, b, c *float32) {
+func kernel12x32AVX512(kc int, a, b, c *float32, ldc int, accumulate bool) {
 	panic("nn: the AVX-512 kernel is not in this build")
 }
 
