@@ -38,7 +38,7 @@ func tileShape() (mr, nr int) {
 // helper goroutines have workspaces of their own.
 type Workspace struct {
 	packA, packB []float32
-	tile         []float32      // the assembly kernel's output tile
+	tile         []float32      // the AVX2 kernel's output tile
 	wg           sync.WaitGroup // the parallel shares of one GEMM or convolution
 	conv         convTask       // the convolution whose images are being shared
 	convBack     convBackTask   // the same for a backward pass
@@ -51,7 +51,7 @@ func NewWorkspace(colFloats int) *Workspace {
 	return &Workspace{
 		packA: make([]float32, gemmMC*gemmKC),
 		packB: make([]float32, gemmKC*gemmNC),
-		tile:  make([]float32, 12*32),
+		tile:  make([]float32, 4*24),
 		Col:   make([]float32, colFloats),
 	}
 }
@@ -168,11 +168,8 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 						pa := packed[ir*kc : ir*kc+kc*mr0]
 						cc := c[(ic+ir)*ldc+jc+jr:]
 						switch {
-						case useAVX512 && mr == mr0 && nr == nr0:
-							kernel12x32AVX512(kc, &pa[0], &pb[0], &cc[0], ldc, !store)
 						case useAVX512:
-							kernel12x32AVX512(kc, &pa[0], &pb[0], &ws.tile[0], nr0, false)
-							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
+							avx512Kernels[mr](kc, &pa[0], &pb[0], &cc[0], ldc, columnMask(nr), !store)
 						case useAVX2:
 							kernel4x24AVX2(kc, &pa[0], &pb[0], &ws.tile[0])
 							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
@@ -189,6 +186,11 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			}
 		}
 	}
+}
+
+// columnMask enables the first nr of an AVX-512 kernel's 32 columns.
+func columnMask(nr int) uint32 {
+	return uint32(uint64(1)<<nr - 1)
 }
 
 // writeTile stores or adds the mr x nr corner of a tile with rows of

@@ -9,3 +9,10 @@ var (
 	haveAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 	haveAVX2   = cpu.X86.HasAVX && cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
+
+// avx512Kernels[r] is the AVX-512 kernel for r rows of a 12-row panel.
+var avx512Kernels = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, accumulate bool){
+	nil, kernel1x32AVX512, kernel2x32AVX512, kernel3x32AVX512, kernel4x32AVX512,
+	kernel5x32AVX512, kernel6x32AVX512, kernel7x32AVX512, kernel8x32AVX512,
+	kernel9x32AVX512, kernel10x32AVX512, kernel11x32AVX512, kernel12x32AVX512,
+}

@@ -8,6 +8,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -30,7 +31,9 @@ func main() {
 	}
 	Package("github.com/resnetc/resnetc/nn")
 	ConstraintExpr("amd64,!purego")
-	kernelAVX512()
+	for rows := 1; rows <= 12; rows++ {
+		kernelAVX512(rows)
+	}
 	kernelAVX2()
 	Generate()
 }
@@ -66,21 +69,24 @@ func fmaLoop() {
 	RET()
 }
 
-// kernelAVX512 is a 12 x 32 tile: 24 ZMM accumulators, two ZMM rows of B
-// per step of k and 24 FMAs that broadcast A's values straight from memory
-// (a separate broadcast instruction measured 10% slower on Zen 4). The
-// tile goes straight to C (stored, or added when accumulate), so full
-// tiles need no copy through memory.
-func kernelAVX512() {
-	TEXT("kernel12x32AVX512", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, accumulate bool)")
-	Doc("kernel12x32AVX512 stores into (or, when accumulate, adds to) c, a 12x32 tile",
-		"with rows ldc floats apart, the product of a packed 12 x kc panel a (12 values",
-		"per step of k) and a packed kc x 32 panel b (32 values per step of k).",
-		"kc must be at least 1.")
+// kernelAVX512 emits the rows x 32 AVX-512 kernel, rows 1..12: up to 24
+// ZMM accumulators, two ZMM rows of B per step of k and FMAs that
+// broadcast A's values straight from memory (a separate broadcast
+// instruction measured 10% slower on Zen 4). A is packed 12 rows per
+// panel whatever rows is, so the edge of a matrix runs with exactly its
+// own rows. The tile goes straight to C, stored or added, under a column
+// mask, so no tile is ever copied through memory.
+func kernelAVX512(rows int) {
+	name := fmt.Sprintf("kernel%dx32AVX512", rows)
+	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, mask uint32, accumulate bool)")
+	Doc(fmt.Sprintf("%s stores into (or, when accumulate, adds to) c, a %dx32 tile", name, rows),
+		fmt.Sprintf("with rows ldc floats apart, the product of the first %d rows of a packed", rows),
+		"12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32",
+		"values per step of k). Bit j of mask enables column j of c. kc must be at least 1.")
 	kc := Load(Param("kc"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
-	acc := make([]VecVirtual, 24)
+	acc := make([]VecVirtual, 2*rows)
 	for i := range acc {
 		acc[i] = ZMM()
 		VXORPS(acc[i], acc[i], acc[i])
@@ -89,7 +95,7 @@ func kernelAVX512() {
 	step := func(u int) {
 		VMOVUPS(Mem{Base: b, Disp: 128 * u}, b0)
 		VMOVUPS(Mem{Base: b, Disp: 128*u + 64}, b1)
-		for i := 0; i < 12; i++ {
+		for i := 0; i < rows; i++ {
 			VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, b0, acc[2*i])
 			VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, b1, acc[2*i+1])
 		}
@@ -121,25 +127,31 @@ func kernelAVX512() {
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
+	mask := GP32()
+	Load(Param("mask"), mask)
+	k0, k1 := K(), K()
+	KMOVW(mask, k0)
+	SHRL(U8(16), mask)
+	KMOVW(mask, k1)
 	accumulate := Load(Param("accumulate"), GP8())
 	TESTB(accumulate, accumulate)
 	JZ(LabelRef("store"))
-	for i := 0; i < 12; i++ {
-		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
-		VADDPS(Mem{Base: c, Disp: 64}, acc[2*i+1], acc[2*i+1])
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
-		if i < 11 {
+	for i := 0; i < rows; i++ {
+		VADDPS_Z(Mem{Base: c}, acc[2*i], k0, acc[2*i])
+		VADDPS_Z(Mem{Base: c, Disp: 64}, acc[2*i+1], k1, acc[2*i+1])
+		VMOVUPS(acc[2*i], k0, Mem{Base: c})
+		VMOVUPS(acc[2*i+1], k1, Mem{Base: c, Disp: 64})
+		if i < rows-1 {
 			ADDQ(ldc, c)
 		}
 	}
 	VZEROUPPER()
 	RET()
 	Label("store")
-	for i := 0; i < 12; i++ {
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
-		if i < 11 {
+	for i := 0; i < rows; i++ {
+		VMOVUPS(acc[2*i], k0, Mem{Base: c})
+		VMOVUPS(acc[2*i+1], k1, Mem{Base: c, Disp: 64})
+		if i < rows-1 {
 			ADDQ(ldc, c)
 		}
 	}
