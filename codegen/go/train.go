@@ -96,6 +96,20 @@ func (gen *generator) train(f *jen.File) {
 		jen.Return(jen.Id("t").Dot("a").Dot(gen.id(g.Output.Name))))
 	f.Line()
 
+	recv := func() *jen.Statement { return jen.Params(jen.Id("t").Op("*").Id("Trainer")) }
+	comment(f, "SetLR sets the learning rate of the following steps, for schedules and warm-up.")
+	f.Func().Add(recv()).Id("SetLR").Params(jen.Id("lr").Float32()).Block(jen.Id("t").Dot("opt").Dot("LR").Op("=").Id("lr"))
+	f.Line()
+	comment(f, "Momentum returns SGD's momentum buffer, one value per trainable float in the\norder of the model's trainable tensors. It aliases the trainer's memory, so a\ncheckpoint saves it and a resumed run copies it back.")
+	f.Func().Add(recv()).Id("Momentum").Params().Index().Float32().Block(jen.Return(jen.Id("t").Dot("momentum")))
+	f.Line()
+	comment(f, "Steps returns the number of SGD updates made.")
+	f.Func().Add(recv()).Id("Steps").Params().Int().Block(jen.Return(jen.Id("t").Dot("steps")))
+	f.Line()
+	comment(f, "SetSteps sets the number of updates made, for a run resumed from a checkpoint:\nlike PyTorch's SGD, the first step starts the momentum from the gradient, and a\nresumed trainer must not do that again.")
+	f.Func().Add(recv()).Id("SetSteps").Params(jen.Id("n").Int()).Block(jen.Id("t").Dot("steps").Op("=").Id("n"))
+	f.Line()
+
 	t := func() *jen.Statement { return jen.Id("t") }
 	args := []jen.Code{jen.Id("x").Index().Float32(), jen.Id("labels").Index().Int(), jen.Id("batch").Int()}
 	call := []jen.Code{jen.Id("x"), jen.Id("labels"), jen.Id("batch")}

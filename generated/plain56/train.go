@@ -729,6 +729,30 @@ func (t *Trainer) Logits() []float32 {
 	return t.a.fc
 }
 
+// SetLR sets the learning rate of the following steps, for schedules and warm-up.
+func (t *Trainer) SetLR(lr float32) {
+	t.opt.LR = lr
+}
+
+// Momentum returns SGD's momentum buffer, one value per trainable float in the
+// order of the model's trainable tensors. It aliases the trainer's memory, so a
+// checkpoint saves it and a resumed run copies it back.
+func (t *Trainer) Momentum() []float32 {
+	return t.momentum
+}
+
+// Steps returns the number of SGD updates made.
+func (t *Trainer) Steps() int {
+	return t.steps
+}
+
+// SetSteps sets the number of updates made, for a run resumed from a checkpoint:
+// like PyTorch's SGD, the first step starts the momentum from the gradient, and a
+// resumed trainer must not do that again.
+func (t *Trainer) SetSteps(n int) {
+	t.steps = n
+}
+
 // Step trains on one batch: the train-mode forward pass (BN with batch
 // statistics, running statistics updated with momentum 0.1 as PyTorch does),
 // softmax cross-entropy averaged over the batch, the backward pass and one SGD
