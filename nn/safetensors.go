@@ -186,6 +186,12 @@ func WriteSafetensors(path string, ts []Tensor, metadata map[string]string) (err
 // SaveParams writes a model's parameters to a safetensors file, float
 // tensors as F32 and counters as I64, in the model's order.
 func SaveParams(path string, params []Param) error {
+	return WriteSafetensors(path, ParamTensors(params), map[string]string{"format": "pt"})
+}
+
+// ParamTensors encodes params as SaveParams writes them: float tensors as
+// F32, counters as I64.
+func ParamTensors(params []Param) []Tensor {
 	ts := make([]Tensor, len(params))
 	for i, p := range params {
 		t := Tensor{Name: p.Name, Shape: p.Shape}
@@ -199,7 +205,26 @@ func SaveParams(path string, params []Param) error {
 		}
 		ts[i] = t
 	}
-	return WriteSafetensors(path, ts, map[string]string{"format": "pt"})
+	return ts
+}
+
+// SafetensorsMetadata returns the __metadata__ strings of a safetensors
+// file held in memory and the offset at which its tensor data begins.
+func SafetensorsMetadata(raw []byte) (map[string]string, int, error) {
+	if len(raw) < 8 {
+		return nil, 0, fmt.Errorf("truncated: %d bytes, not even the 8-byte header length", len(raw))
+	}
+	n := binary.LittleEndian.Uint64(raw)
+	if n > maxHeader || uint64(len(raw)-8) < n {
+		return nil, 0, fmt.Errorf("truncated or not safetensors: header length %d, file %d bytes", n, len(raw))
+	}
+	var header struct {
+		Metadata map[string]string `json:"__metadata__"`
+	}
+	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+		return nil, 0, fmt.Errorf("bad header: %v", err)
+	}
+	return header.Metadata, 8 + int(n), nil
 }
 
 // LoadParams reads a safetensors file into params. The file must hold
