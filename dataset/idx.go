@@ -72,11 +72,13 @@ func LoadIDX(imagesPath, labelsPath string, classes int) (*Set, error) {
 // dimensions.
 func idxHeader(path string, raw []byte, magic uint32, ndim int) (n int, dims []int, err error) {
 	hdr := 4 + 4*ndim
+	if len(raw) >= 4 {
+		if m := binary.BigEndian.Uint32(raw); m != magic {
+			return 0, nil, fmt.Errorf("%s: offset 0: magic number %#08x, want %#08x (IDX %s): not this kind of IDX file", path, m, magic, map[uint32]string{idxImages: "images", idxLabels: "labels"}[magic])
+		}
+	}
 	if len(raw) < hdr {
 		return 0, nil, fmt.Errorf("%s: truncated at offset %d (uncompressed): the IDX header needs %d bytes", path, len(raw), hdr)
-	}
-	if m := binary.BigEndian.Uint32(raw); m != magic {
-		return 0, nil, fmt.Errorf("%s: offset 0: magic number %#08x, want %#08x (IDX %s): not this kind of IDX file", path, m, magic, map[uint32]string{idxImages: "images", idxLabels: "labels"}[magic])
 	}
 	n = int(binary.BigEndian.Uint32(raw[4:]))
 	if n == 0 || n > maxImages {
