@@ -23,7 +23,7 @@ const momentumTensor = "optimizer.momentum"
 // safetensors with a SHA-256 of its tensor data in the metadata, written
 // to a temporary name, synced and renamed, so a crash leaves either the
 // old checkpoint or the new one.
-func SaveCheckpoint(path string, net Net, cfg Config, iteration int, seconds float64) error {
+func SaveCheckpoint(path string, net Net, cfg Config, iteration int, seconds float64, w Window) error {
 	ts := nn.ParamTensors(net.Model.Params())
 	mom := net.Trainer.Momentum()
 	data := make([]byte, 0, 4*len(mom))
@@ -44,6 +44,7 @@ func SaveCheckpoint(path string, net Net, cfg Config, iteration int, seconds flo
 		"batch":     strconv.Itoa(cfg.Batch),
 		"seconds":   strconv.FormatFloat(seconds, 'f', 3, 64),
 		"sha256":    hex.EncodeToString(h.Sum(nil)),
+		"window":    fmt.Sprintf("%d %d %d %x", w.Steps, w.Seen, w.Wrong, math.Float64bits(w.Loss)),
 	}
 	return nn.WriteSafetensors(path, ts, meta)
 }
@@ -52,13 +53,13 @@ func SaveCheckpoint(path string, net Net, cfg Config, iteration int, seconds flo
 // for the same model, seed and batch size, and returns the iteration to
 // continue from and the wall time spent so far. A damaged file (wrong
 // checksum, truncated, foreign) is reported and nothing is changed.
-func LoadCheckpoint(path string, net Net, cfg Config) (iteration int, seconds float64, err error) {
+func LoadCheckpoint(path string, net Net, cfg Config) (iteration int, seconds float64, w Window, err error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, Window{}, err
 	}
-	fail := func(format string, a ...any) (int, float64, error) {
-		return 0, 0, fmt.Errorf("%s: corrupt or foreign checkpoint, not loaded: %s", path, fmt.Sprintf(format, a...))
+	fail := func(format string, a ...any) (int, float64, Window, error) {
+		return 0, 0, Window{}, fmt.Errorf("%s: corrupt or foreign checkpoint, not loaded: %s", path, fmt.Sprintf(format, a...))
 	}
 	meta, dataStart, err := nn.SafetensorsMetadata(raw)
 	if err != nil {
@@ -72,17 +73,20 @@ func LoadCheckpoint(path string, net Net, cfg Config) (iteration int, seconds fl
 		return fail("the tensor data's SHA-256 does not match the one recorded when it was written")
 	}
 	if meta["model"] != net.Name {
-		return 0, 0, fmt.Errorf("%s: a checkpoint of %s, not of %s", path, meta["model"], net.Name)
+		return 0, 0, Window{}, fmt.Errorf("%s: a checkpoint of %s, not of %s", path, meta["model"], net.Name)
 	}
 	if meta["seed"] != strconv.FormatUint(cfg.Seed, 10) || meta["batch"] != strconv.Itoa(cfg.Batch) {
-		return 0, 0, fmt.Errorf("%s: written with seed %s and batch %s; resuming with seed %d and batch %d would not continue the same run",
+		return 0, 0, Window{}, fmt.Errorf("%s: written with seed %s and batch %s; resuming with seed %d and batch %d would not continue the same run",
 			path, meta["seed"], meta["batch"], cfg.Seed, cfg.Batch)
 	}
 	it, err1 := strconv.Atoi(meta["iteration"])
 	steps, err2 := strconv.Atoi(meta["steps"])
 	secs, err3 := strconv.ParseFloat(meta["seconds"], 64)
-	if err1 != nil || err2 != nil || err3 != nil || it < 0 || steps < 0 {
-		return fail("bad iteration, steps or seconds in the metadata")
+	var bits uint64
+	_, err4 := fmt.Sscanf(meta["window"], "%d %d %d %x", &w.Steps, &w.Seen, &w.Wrong, &bits)
+	w.Loss = math.Float64frombits(bits)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || it < 0 || steps < 0 {
+		return fail("bad iteration, steps, seconds or window in the metadata")
 	}
 	ts, err := nn.ParseSafetensors(raw)
 	if err != nil {
@@ -102,13 +106,21 @@ func LoadCheckpoint(path string, net Net, cfg Config) (iteration int, seconds fl
 		return fail("no %s tensor of %d floats", momentumTensor, want)
 	}
 	if err := nn.CheckTensors(params, net.Model.Params()); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", path, err)
+		return 0, 0, Window{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := nn.LoadTensors(params, net.Model.Params()); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", path, err)
+		return 0, 0, Window{}, fmt.Errorf("%s: %w", path, err)
 	}
 	nn.DecodeFloats(net.Trainer.Momentum(), *mom)
 	net.Trainer.SetSteps(steps)
 	net.Model.WeightsChanged()
-	return it, secs, nil
+	return it, secs, w, nil
+}
+
+// Window is the training loss and error accumulated since the last
+// metrics row; a checkpoint keeps it so that a resumed run logs the same
+// rows as an uninterrupted one.
+type Window struct {
+	Steps, Seen, Wrong int
+	Loss               float64
 }

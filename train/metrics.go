@@ -16,7 +16,7 @@ func WriteMetrics(path string, rows []Row) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write(header)
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, r := range rows {
 		w.Write([]string{strconv.Itoa(r.Iteration), f(r.Epoch), f(r.LR), f(r.TrainLoss), f(r.TrainError),
 			f(r.ValError), f(r.TestError), f(r.ImagesPerS), f(r.Seconds)})

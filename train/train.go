@@ -155,14 +155,15 @@ func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 	csvPath := filepath.Join(cfg.Dir, "metrics.csv")
 	start, prior := 0, 0.0
 	var rows []Row
+	var win Window
 	if cfg.Resume {
-		it, secs, err := LoadCheckpoint(ckpt, net, cfg)
+		it, secs, w, err := LoadCheckpoint(ckpt, net, cfg)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:
 			return nil, err
 		default:
-			start, prior = it, secs
+			start, prior, win = it, secs, w
 			if rows, err = ReadMetrics(csvPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, err
 			}
@@ -182,8 +183,6 @@ func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 	var evalX []float32
 	began := time.Now()
 	windowStart, windowImages := time.Now(), 0
-	var sumLoss float64
-	var wrong, seen, steps int
 	p.Start(net.Name, start, cfg.Iterations)
 	for it := start; it < cfg.Iterations; it++ {
 		if cfg.StopAfter > 0 && it-start == cfg.StopAfter {
@@ -196,16 +195,16 @@ func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 		if err != nil {
 			return rows, fmt.Errorf("iteration %d: %w", it, err)
 		}
-		sumLoss += float64(loss)
-		wrong += misclassified(net.Trainer.Logits(), labels, net.Classes)
-		seen += cfg.Batch
-		steps++
+		win.Loss += float64(loss)
+		win.Wrong += misclassified(net.Trainer.Logits(), labels, net.Classes)
+		win.Seen += cfg.Batch
+		win.Steps++
 		windowImages += cfg.Batch
 		done := it + 1
-		p.Step(done, float64(loss), float64(wrong)/float64(seen), float64(windowImages)/time.Since(windowStart).Seconds())
+		p.Step(done, float64(loss), float64(win.Wrong)/float64(win.Seen), float64(windowImages)/time.Since(windowStart).Seconds())
 		if done%cfg.EvalEvery == 0 || done == cfg.Iterations {
 			r := Row{Iteration: done, Epoch: float64(done) * float64(cfg.Batch) / float64(d.Train.Len()), LR: lr,
-				TrainLoss: sumLoss / float64(steps), TrainError: float64(wrong) / float64(seen), ValError: -1,
+				TrainLoss: win.Loss / float64(win.Steps), TrainError: float64(win.Wrong) / float64(win.Seen), ValError: -1,
 				ImagesPerS: float64(windowImages) / time.Since(windowStart).Seconds()}
 			if d.Val != nil {
 				if r.ValError, evalX, err = Evaluate(net, d.Val, in.mean, cfg.EvalBatch, evalX); err != nil {
@@ -221,11 +220,11 @@ func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 				return rows, err
 			}
 			p.Eval(r)
-			sumLoss, wrong, seen, steps = 0, 0, 0, 0
+			win = Window{}
 			windowStart, windowImages = time.Now(), 0
 		}
 		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Iterations {
-			if err := SaveCheckpoint(ckpt, net, cfg, done, prior+time.Since(began).Seconds()); err != nil {
+			if err := SaveCheckpoint(ckpt, net, cfg, done, prior+time.Since(began).Seconds(), win); err != nil {
 				return rows, err
 			}
 		}
