@@ -95,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.Milestones = append(cfg.Milestones, m)
 		}
 	}
-	net := mk(*seed, sgd{lr: float32(*lr), momentum: float32(*momentum), weightDecay: float32(*wd)})
+	net := mk(*seed, sgd{LR: float32(*lr), Momentum: float32(*momentum), WeightDecay: float32(*wd)})
 	d, isFashion, err := loadData(*data, *testData, net, *val, *subset, *testSubset, *seed)
 	if err != nil {
 		fmt.Fprintln(stderr, "resnetc-train:", err)
