@@ -124,3 +124,28 @@ type Window struct {
 	Steps, Seen, Wrong int
 	Loss               float64
 }
+
+// SaveMean writes the per-pixel training mean (values in 0..1) as the
+// tensor pixel_mean of shape C x H x W.
+func SaveMean(path string, mean []float32, net Net) error {
+	data := make([]byte, 0, 4*len(mean))
+	for _, v := range mean {
+		data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
+	}
+	return nn.WriteSafetensors(path, []nn.Tensor{{Name: "pixel_mean", DType: "F32", Shape: []int{net.C, net.H, net.W}, Data: data}},
+		map[string]string{"format": "resnetc-mean-1"})
+}
+
+// LoadMean reads what SaveMean wrote, for a network of net's input shape.
+func LoadMean(path string, net Net) ([]float32, error) {
+	ts, err := nn.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	mean := make([]float32, net.C*net.H*net.W)
+	p := []nn.Param{{Name: "pixel_mean", Shape: []int{net.C, net.H, net.W}, Data: mean}}
+	if err := nn.LoadTensors(ts, p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return mean, nil
+}

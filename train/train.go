@@ -142,7 +142,9 @@ func (c *Config) validate(net Net, d Data) error {
 }
 
 // Run trains net on d with cfg, reporting to p, and writes its files to
-// cfg.Dir. With cfg.Resume and a checkpoint there, it continues from the
+// cfg.Dir: metrics.csv, checkpoint.safetensors, weights.safetensors,
+// curves.png and mean.safetensors (the per-pixel mean the inputs are
+// normalised with, which evaluating the weights later needs). With cfg.Resume and a checkpoint there, it continues from the
 // checkpoint's iteration on exactly the path an uninterrupted run takes.
 func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 	if err := cfg.validate(net, d); err != nil {
@@ -177,6 +179,9 @@ func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 	}
 
 	in := newInput(d.Train, cfg)
+	if err := SaveMean(filepath.Join(cfg.Dir, "mean.safetensors"), in.mean, net); err != nil {
+		return nil, err
+	}
 	img := net.C * net.H * net.W
 	x := make([]float32, cfg.Batch*img)
 	labels := make([]int, cfg.Batch)

@@ -5,6 +5,7 @@
 //	resnetc-train -model resnet56 -data cifar10:/path/to/cifar-10-batches-bin -o runs/r56
 //	resnetc-train -model resnet20 -data folder:photos/train -test folder:photos/test -o runs/mine
 //	resnetc-train plot -o fig6.png runs/plain20 runs/plain56 runs/resnet20 runs/resnet56
+//	resnetc-train eval -model resnet20 -data fashion-mnist runs/resnet20
 //
 // A run writes metrics.csv, checkpoint.safetensors (every -checkpoint-every
 // iterations), weights.safetensors and curves.png to its -o folder; with
@@ -32,6 +33,13 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "eval" {
+		if err := evalRun(args[1:], stdout); err != nil {
+			fmt.Fprintln(stderr, "resnetc-train eval:", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 && args[0] == "plot" {
 		if err := plotRuns(args[1:]); err != nil {
 			fmt.Fprintln(stderr, "resnetc-train plot:", err)
@@ -232,4 +240,42 @@ func plotRuns(args []string) error {
 		curves = append(curves, train.Curve{Name: filepath.Base(dir), Rows: rows})
 	}
 	return train.PlotCurves(*out, *title, curves)
+}
+
+// evalRun measures a finished run's weights on the whole test set.
+func evalRun(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	model := fs.String("model", "resnet20", "generated network the run trained")
+	data := fs.String("data", "fashion-mnist", "the run's data: fashion-mnist[:DIR], cifar10:DIR, folder:DIR")
+	testData := fs.String("test", "", "test data for -data folder: folder:DIR")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: resnetc-train eval -model NAME -data DATA RUNDIR")
+	}
+	mk, ok := models[*model]
+	if !ok {
+		return fmt.Errorf("unknown model %q; generated ones: %s", *model, strings.Join(sortedModels(), ", "))
+	}
+	dir := fs.Arg(0)
+	net := mk(1, sgd{})
+	mean, err := train.LoadMean(filepath.Join(dir, "mean.safetensors"), net)
+	if err != nil {
+		return err
+	}
+	if err := nn.LoadParams(filepath.Join(dir, "weights.safetensors"), net.Model.Params()); err != nil {
+		return err
+	}
+	net.Model.WeightsChanged()
+	d, _, err := loadData(*data, *testData, net, 0, 0, 0, 1)
+	if err != nil {
+		return err
+	}
+	e, _, err := train.Evaluate(net, d.Test, mean, 500, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s on %d test images: error %.2f%%, accuracy %.2f%%\n", dir, d.Test.Len(), 100*e, 100*(1-e))
+	return nil
 }

@@ -58,11 +58,20 @@ func TestLearnsFashionMNIST(t *testing.T) {
 	if acc := 1 - last.TrainError; acc < trainingFloor {
 		t.Fatalf("training accuracy %.1f%% after %d iterations, below the floor of %.0f%%", 100*acc, last.Iteration, 100*trainingFloor)
 	}
-	for _, f := range []string{"weights.safetensors", "curves.png", "checkpoint.safetensors"} {
+	for _, f := range []string{"weights.safetensors", "curves.png", "checkpoint.safetensors", "mean.safetensors"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
 	}
+	// The saved weights, evaluated on the whole test set.
+	out.Reset()
+	if code := run([]string{"eval", "-model", "resnet20", "-data", "fashion-mnist", dir}, &out, &errs); code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), "on 10000 test images: error") {
+		t.Fatalf("eval printed %q", out.String())
+	}
+	t.Logf("%s", strings.TrimSpace(out.String()))
 }
 
 // TestKillAndResume kills a training process with SIGKILL once it has
@@ -145,6 +154,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"-milestones", "10,x", "-o", t.TempDir()}, 2, `-milestones: "x" is not a positive iteration number`},
 		{[]string{"-flip", "maybe", "-o", t.TempDir()}, 2, `-flip "maybe": want on, off or auto`},
 		{[]string{}, 2, "usage: resnetc-train"},
+		{[]string{"eval", "-model", "resnet20", t.TempDir()}, 1, "mean.safetensors: no such file"},
+		{[]string{"eval", "-model", "resnet20"}, 1, "usage: resnetc-train eval"},
 		{[]string{"plot", "-o", filepath.Join(t.TempDir(), "f.png"), t.TempDir()}, 1, "metrics.csv: no such file"},
 	}
 	for _, c := range cases {
