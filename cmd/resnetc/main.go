@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	cudagen "github.com/resnetc/resnetc/codegen/cuda"
 	gogen "github.com/resnetc/resnetc/codegen/go"
 	"github.com/resnetc/resnetc/dot"
 	"github.com/resnetc/resnetc/expand"
@@ -29,6 +30,7 @@ import (
 	"github.com/resnetc/resnetc/specs"
 	"github.com/resnetc/resnetc/stats"
 	"github.com/resnetc/resnetc/weights"
+	"golang.org/x/mod/modfile"
 )
 
 const usage = `usage:
@@ -145,6 +147,7 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	pkg := fs.String("name", "", "Go package name and folder (default: the network's name)")
 	dump := fs.String("dump-ir", "", "print the IR after the pass `PASS`: "+passList())
 	fuse := fs.Bool("fuse", true, "fuse BN, add and ReLU into the convs for inference (false only to measure fusion)")
+	cuda := fs.Bool("cuda", true, "also write cuda/: the CUDA C kernels and the host package (build tag cuda)")
 	g, source, defs, err := parseSpecArgs(fs, args, stderr)
 	if err != nil {
 		return err
@@ -172,6 +175,23 @@ func compile(args []string, stdout, stderr io.Writer) error {
 	dir := filepath.Join(*out, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	if *cuda {
+		// The host package imports the CPU package; without a module
+		// around the output its import path is unknown, and only the
+		// kernels are written.
+		cpuImport, _ := importPath(dir)
+		cf, err := cudagen.Generate(train, infer, cudagen.Options{Package: name, Source: filepath.ToSlash(source), Defines: defStrings, CPUImport: cpuImport})
+		if err != nil {
+			return fmt.Errorf("%s: %v", source, err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "cuda"), 0o755); err != nil {
+			return err
+		}
+		for _, f := range cf {
+			f.Name = filepath.FromSlash(f.Name)
+			files = append(files, gogen.File{Name: f.Name, Data: f.Data})
+		}
 	}
 	for _, f := range files {
 		if err := writeAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
@@ -220,6 +240,33 @@ func pipelines(g *ir.Graph, dump string, fuse bool, w io.Writer) (train, infer *
 func passList() string {
 	return "inference: " + strings.Join(passes.Names(passes.Inference), ", ") +
 		"; training: " + strings.Join(passes.Names(passes.Training)[1:], ", ")
+}
+
+// importPath is the Go import path of dir, from the go.mod above it.
+func importPath(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
+			mod := modfile.ModulePath(data)
+			if mod == "" {
+				return "", fmt.Errorf("%s: no module line", filepath.Join(d, "go.mod"))
+			}
+			rel, err := filepath.Rel(d, abs)
+			if err != nil {
+				return "", err
+			}
+			if rel == "." {
+				return mod, nil
+			}
+			return mod + "/" + filepath.ToSlash(rel), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", abs)
+		}
+	}
 }
 
 // writeAtomic writes data to a temporary file beside path and renames it,
