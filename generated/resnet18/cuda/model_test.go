@@ -72,6 +72,7 @@ func TestMatchesCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	floor, lossFloor := chaosFloor(t, x, labels, batch, opt)
 	for step := range 2 {
 		lc, err := ct.Step(x, labels, batch)
 		if err != nil {
@@ -81,9 +82,11 @@ func TestMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := math.Abs(float64(lg-lc)) / math.Abs(float64(lc)); e > tolerance {
-			t.Fatalf("step %d: loss %v on the GPU, %v on the CPU", step, lg, lc)
+		e := math.Abs(float64(lg-lc)) / math.Abs(float64(lc))
+		if limit := math.Max(tolerance, 2*lossFloor[step]); e > limit {
+			t.Fatalf("step %d: loss %v on the GPU, %v on the CPU: relative difference %.2g above %.2g (the CPU's own floor %.2g)", step, lg, lc, e, limit, lossFloor[step])
 		}
+		t.Logf("step %d: loss %v on the GPU, %v on the CPU (relative difference %.2g, CPU floor %.2g)", step, lg, lc, e, lossFloor[step])
 	}
 	back := cpu.New(0)
 	if err := m.Download(back); err != nil {
@@ -98,14 +101,62 @@ func TestMatchesCPU(t *testing.T) {
 			}
 			continue
 		}
-		if e := relErr(p.Data, refParams[i].Data); e > worst {
+		e := relErr(p.Data, refParams[i].Data)
+		if limit := math.Max(tolerance, 2*floor[p.Name]); e > limit {
+			t.Errorf("after two steps, %s differs by %.2g (relative), above %.2g (the CPU's own floor there is %.2g)", p.Name, e, limit, floor[p.Name])
+		}
+		if e > worst {
 			worst, where = e, p.Name
 		}
 	}
-	if worst > tolerance {
-		t.Fatalf("after two steps, %s differs by %.2g (relative), above %g", where, worst, tolerance)
+	t.Logf("after two steps: worst tensor %s, relative error %.2g (CPU floor there %.2g)", where, worst, floor[where])
+}
+
+// chaosFloor is how far the CPU package's own losses and weights move over the same
+// two steps when the input moves by 1e-6 (relative), the most of three
+// tries, per tensor. ReLU and max pooling make float32 training jump where
+// a value lies within rounding of a kink, so two float32 implementations
+// that sum in different orders can only agree to about this; where no
+// value is that close, the floor is tiny and the 1e-4 tolerance rules.
+func chaosFloor(t *testing.T, x []float32, labels []int, batch int, opt cpu.SGD) (map[string]float64, [2]float64) {
+	t.Helper()
+	var losses [2]float32
+	run := func(x []float32) map[string][]float32 {
+		m := cpu.New(7)
+		tr := cpu.NewTrainer(m, opt)
+		for step := range 2 {
+			l, err := tr.Step(x, labels, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses[step] = l
+		}
+		out := map[string][]float32{}
+		for _, p := range m.Params() {
+			if p.Count == nil {
+				out[p.Name] = append([]float32(nil), p.Data...)
+			}
+		}
+		return out
 	}
-	t.Logf("after two steps: worst tensor %s, relative error %.2g", where, worst)
+	base := run(x)
+	baseLoss := losses
+	floor := map[string]float64{}
+	var lossFloor [2]float64
+	for try := range 3 {
+		r := rand.New(rand.NewPCG(uint64(try), 9))
+		xj := make([]float32, len(x))
+		for i, v := range x {
+			xj[i] = v * float32(1+1e-6*r.NormFloat64())
+		}
+		for name, data := range run(xj) {
+			floor[name] = math.Max(floor[name], relErr(data, base[name]))
+		}
+		for step := range losses {
+			lossFloor[step] = math.Max(lossFloor[step], math.Abs(float64(losses[step]-baseLoss[step]))/math.Abs(float64(baseLoss[step])))
+		}
+	}
+	return floor, lossFloor
 }
 
 // benchBatch is issue 8's batch: 64 for the ImageNet nets, 128 for CIFAR.
