@@ -131,7 +131,7 @@ func TestEmulatedMatchesCPU(t *testing.T) {
 			}
 			copyDir(t, "testdata/fakecu", filepath.Join(dir, "fakecu"))
 			src := string(cudaFiles[0].Data)
-			cpp := "#include \"emu.h\"\n#include <string.h>\n" + src + "\n" + dispatch(src)
+			cpp := "#include <string.h>\n#include \"emu.h\"\n" + src + "\n" + dispatch(src)
 			if err := os.WriteFile(filepath.Join(dir, "fakecu", "kernels.cpp"), []byte(cpp), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,7 @@ void emu_sync();
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __noinline__
 #define __launch_bounds__(n)
 #define __restrict__
 #define __shared__ static
