@@ -5,7 +5,9 @@
 
 // The kernels every network shares, as templates over its shapes; the
 // entry points after this prelude instantiate them once per layer, so
-// every size is a compile-time constant. Tensors are float32 NCHW. Every
+// every size is a compile-time constant. The large ones are __noinline__:
+// layers of the same shape then share one compiled body, which keeps
+// NVRTC's time for a 152-layer network in bounds. Tensors are float32 NCHW. Every
 // scalar argument is 64 bits wide (long long or double), as the host
 // passes each launch argument as 8 bytes.
 
@@ -57,7 +59,7 @@ __device__ __forceinline__ void gemm_tile(long long K, long long m0, long long n
 // columns of x are gathered on the fly, never stored. Grid: (ceil(N/64),
 // ceil(CO/64)).
 template <int CI, int H, int W, int CO, int KH, int KW, int S, int P, int OH, int OW, bool BIAS, bool RES, bool RELU>
-__device__ void conv_fwd(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+__device__ __noinline__ void conv_fwd(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
                          const float* __restrict__ res, float* __restrict__ y, long long batch) {
 	constexpr long long K = (long long)CI * KH * KW, HW = (long long)OH * OW;
 	const long long N = batch * HW;
@@ -95,7 +97,7 @@ __device__ void conv_fwd(const float* __restrict__ x, const float* __restrict__ 
 // kw of w[co, ci, kh, kw] dy[co, oh, ow] where oh S - P + kh = ih. M = CI,
 // N = batch x H x W, K = CO x KH x KW. Grid: (ceil(N/64), ceil(CI/64)).
 template <int CI, int H, int W, int CO, int KH, int KW, int S, int P, int OH, int OW>
-__device__ void conv_bwd_data(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx, long long batch) {
+__device__ __noinline__ void conv_bwd_data(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx, long long batch) {
 	constexpr long long K = (long long)CO * KH * KW, HW = (long long)H * W;
 	const long long N = batch * HW;
 	const long long m0 = (long long)blockIdx.y * RN_TILE_M, n0 = (long long)blockIdx.x * RN_TILE_N;
@@ -133,7 +135,7 @@ __device__ void conv_bwd_data(const float* __restrict__ dy, const float* __restr
 // dy[co, p] times the gathered input column k at p. M = CO, N = CI x KH x
 // KW, K = batch x OH x OW. Grid: (ceil(N/64), ceil(CO/64)).
 template <int CI, int H, int W, int CO, int KH, int KW, int S, int P, int OH, int OW>
-__device__ void conv_bwd_weight(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dw, long long batch) {
+__device__ __noinline__ void conv_bwd_weight(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dw, long long batch) {
 	constexpr long long N = (long long)CI * KH * KW, HW = (long long)OH * OW;
 	const long long K = batch * HW;
 	const long long m0 = (long long)blockIdx.y * RN_TILE_M, n0 = (long long)blockIdx.x * RN_TILE_N;
@@ -187,7 +189,7 @@ __device__ double block_sum(double v) {
 // (unbiased variance) as PyTorch does, then y = relu((x - mean) invstd
 // gamma + beta + res). Grid: C blocks.
 template <int C, int HW, bool RES, bool RELU>
-__device__ void bn_train(const float* __restrict__ x, const float* __restrict__ gamma, const float* __restrict__ beta,
+__device__ __noinline__ void bn_train(const float* __restrict__ x, const float* __restrict__ gamma, const float* __restrict__ beta,
                          float* __restrict__ run_mean, float* __restrict__ run_var, float* __restrict__ save_mean,
                          float* __restrict__ save_invstd, const float* __restrict__ res, float* __restrict__ y,
                          long long batch, double eps, double momentum) {
@@ -226,7 +228,7 @@ __device__ void bn_train(const float* __restrict__ x, const float* __restrict__ 
 // saved output y; the gradient reaching the add also goes to dres; dgamma
 // and dbeta are overwritten, dx and dres accumulate. Grid: C blocks.
 template <int C, int HW, bool RELU, bool DRES, bool DX>
-__device__ void bn_backward(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ y,
+__device__ __noinline__ void bn_backward(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ y,
                             const float* __restrict__ gamma, const float* __restrict__ save_mean,
                             const float* __restrict__ save_invstd, float* __restrict__ dgamma, float* __restrict__ dbeta,
                             float* __restrict__ dx, float* __restrict__ dres, long long batch) {
