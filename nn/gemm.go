@@ -169,7 +169,8 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 						cc := c[(ic+ir)*ldc+jc+jr:]
 						switch {
 						case useAVX512:
-							avx512Kernels[mr](kc, &pa[0], &pb[0], &cc[0], ldc, columnMask(nr), !store)
+							flags, bias, res, ldr := tileEpilogue(store, last, epi, ic+ir, jc+jr)
+							avx512Kernels[mr](kc, &pa[0], &pb[0], &cc[0], ldc, columnMask(nr), flags, bias, res, ldr)
 						case useAVX2:
 							kernel4x24AVX2(kc, &pa[0], &pb[0], &ws.tile[0])
 							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
@@ -179,13 +180,46 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 					}
 				}
 				// The block of C just finished is still in cache: finish it
-				// there, in long rows rather than tile by tile.
-				if last && epi != nil {
+				// there, in long rows rather than tile by tile (the AVX-512
+				// kernels did it in registers already).
+				if last && epi != nil && !useAVX512 {
 					applyEpilogue(c, ldc, ic, jc, mc, nc, epi)
 				}
 			}
 		}
 	}
+}
+
+// The AVX-512 kernels' flags (nn/_asm uses the same values).
+const (
+	flagAccumulate = 1
+	flagBias       = 2
+	flagResidual   = 4
+	flagReLU       = 8
+)
+
+// tileEpilogue is the AVX-512 kernel's flags and epilogue operands for the
+// tile at (row, col): on the last panel of K the epilogue is applied to the
+// tile while it is in registers.
+func tileEpilogue(store, last bool, epi *Epilogue, row, col int) (flags int, bias, res *float32, ldr int) {
+	if !store {
+		flags = flagAccumulate
+	}
+	if !last || epi == nil {
+		return flags, nil, nil, 0
+	}
+	if epi.Bias != nil {
+		flags |= flagBias
+		bias = &epi.Bias[row]
+	}
+	if epi.Residual != nil {
+		flags |= flagResidual
+		res, ldr = &epi.Residual[row*epi.LdR+col], epi.LdR
+	}
+	if epi.ReLU {
+		flags |= flagReLU
+	}
+	return flags, bias, res, ldr
 }
 
 // columnMask enables the first nr of an AVX-512 kernel's 32 columns.

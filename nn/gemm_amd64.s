@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func kernel1x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel1x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel1x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel1x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -60,25 +60,44 @@ done:
 	KMOVW    CX, K1
 	SHRL     $0x10, CX
 	KMOVW    CX, K2
-	MOVB     accumulate+44(FP), CL
-	TESTB    CL, CL
-	JZ       store
+	MOVQ     flags+48(FP), CX
+	MOVQ     bias+56(FP), DX
+	MOVQ     res+64(FP), BX
+	MOVQ     ldr+72(FP), SI
+	SHLQ     $0x02, SI
+	VXORPS   Z2, Z2, Z2
+	TESTQ    $0x00000001, CX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
-	VMOVUPS  Z0, K1, (AX)
-	VMOVUPS  Z1, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
+noacc_0:
+	TESTQ       $0x00000002, CX
+	JZ          nobias_0
+	VADDPS.BCST (DX), Z0, Z0
+	VADDPS.BCST (DX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, CX
+	JZ       nores_0
+	VADDPS.Z (BX), Z0, K1, Z0
+	VADDPS.Z 64(BX), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, CX
+	JZ     norelu_0
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z2, Z1, Z1
+
+norelu_0:
 	VMOVUPS Z0, K1, (AX)
 	VMOVUPS Z1, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel2x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel2x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel2x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel2x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -144,33 +163,72 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z4, Z4, Z4
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
-	VMOVUPS  Z2, K1, (AX)
-	VMOVUPS  Z3, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+
+norelu_1:
 	VMOVUPS Z2, K1, (AX)
 	VMOVUPS Z3, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel3x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel3x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel3x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel3x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -248,41 +306,100 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z6, Z6, Z6
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z6, Z0, Z0
+	VMAXPS Z6, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z6, Z2, Z2
+	VMAXPS Z6, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
-	VMOVUPS  Z4, K1, (AX)
-	VMOVUPS  Z5, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z6, Z4, Z4
+	VMAXPS Z6, Z5, Z5
+
+norelu_2:
 	VMOVUPS Z4, K1, (AX)
 	VMOVUPS Z5, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel4x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel4x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel4x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel4x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -372,49 +489,128 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z8, Z8, Z8
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
-	VMOVUPS  Z6, K1, (AX)
-	VMOVUPS  Z7, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+
+norelu_3:
 	VMOVUPS Z6, K1, (AX)
 	VMOVUPS Z7, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel5x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel5x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel5x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel5x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -516,57 +712,156 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z10, Z10, Z10
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z10, Z0, Z0
+	VMAXPS Z10, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z10, Z2, Z2
+	VMAXPS Z10, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z10, Z4, Z4
+	VMAXPS Z10, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z10, Z6, Z6
+	VMAXPS Z10, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
-	VMOVUPS  Z8, K1, (AX)
-	VMOVUPS  Z9, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z10, Z8, Z8
+	VMAXPS Z10, Z9, Z9
+
+norelu_4:
 	VMOVUPS Z8, K1, (AX)
 	VMOVUPS Z9, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel6x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel6x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel6x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel6x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -680,65 +975,184 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z12, Z12, Z12
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z12, Z0, Z0
+	VMAXPS Z12, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z12, Z2, Z2
+	VMAXPS Z12, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z12, Z4, Z4
+	VMAXPS Z12, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z12, Z6, Z6
+	VMAXPS Z12, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z12, Z8, Z8
+	VMAXPS Z12, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
-	VMOVUPS  Z10, K1, (AX)
-	VMOVUPS  Z11, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z12, Z10, Z10
+	VMAXPS Z12, Z11, Z11
+
+norelu_5:
 	VMOVUPS Z10, K1, (AX)
 	VMOVUPS Z11, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel7x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel7x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel7x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel7x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -864,73 +1278,212 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z14, Z14, Z14
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z14, Z0, Z0
+	VMAXPS Z14, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z14, Z2, Z2
+	VMAXPS Z14, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z14, Z4, Z4
+	VMAXPS Z14, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z14, Z6, Z6
+	VMAXPS Z14, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z14, Z8, Z8
+	VMAXPS Z14, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z14, Z10, Z10
+	VMAXPS Z14, Z11, Z11
+
+norelu_5:
 	VMOVUPS  Z10, K1, (AX)
 	VMOVUPS  Z11, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
 	VADDPS.Z (AX), Z12, K1, Z12
 	VADDPS.Z 64(AX), Z13, K2, Z13
-	VMOVUPS  Z12, K1, (AX)
-	VMOVUPS  Z13, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	VMOVUPS Z11, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z12, Z12
+	VADDPS.BCST 24(BX), Z13, Z13
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z12, K1, Z12
+	VADDPS.Z 64(SI), Z13, K2, Z13
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z14, Z12, Z12
+	VMAXPS Z14, Z13, Z13
+
+norelu_6:
 	VMOVUPS Z12, K1, (AX)
 	VMOVUPS Z13, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel8x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel8x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -1068,81 +1621,240 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z16, Z16, Z16
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+
+norelu_5:
 	VMOVUPS  Z10, K1, (AX)
 	VMOVUPS  Z11, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
 	VADDPS.Z (AX), Z12, K1, Z12
 	VADDPS.Z 64(AX), Z13, K2, Z13
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z12, Z12
+	VADDPS.BCST 24(BX), Z13, Z13
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z12, K1, Z12
+	VADDPS.Z 64(SI), Z13, K2, Z13
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+
+norelu_6:
 	VMOVUPS  Z12, K1, (AX)
 	VMOVUPS  Z13, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
 	VADDPS.Z (AX), Z14, K1, Z14
 	VADDPS.Z 64(AX), Z15, K2, Z15
-	VMOVUPS  Z14, K1, (AX)
-	VMOVUPS  Z15, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	VMOVUPS Z11, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, K1, (AX)
-	VMOVUPS Z13, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z14, Z14
+	VADDPS.BCST 28(BX), Z15, Z15
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z14, K1, Z14
+	VADDPS.Z 64(SI), Z15, K2, Z15
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+
+norelu_7:
 	VMOVUPS Z14, K1, (AX)
 	VMOVUPS Z15, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel9x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel9x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel9x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel9x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -1292,89 +2004,268 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z18, Z18, Z18
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z18, Z0, Z0
+	VMAXPS Z18, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z18, Z2, Z2
+	VMAXPS Z18, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z18, Z4, Z4
+	VMAXPS Z18, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z18, Z6, Z6
+	VMAXPS Z18, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z18, Z8, Z8
+	VMAXPS Z18, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z18, Z10, Z10
+	VMAXPS Z18, Z11, Z11
+
+norelu_5:
 	VMOVUPS  Z10, K1, (AX)
 	VMOVUPS  Z11, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
 	VADDPS.Z (AX), Z12, K1, Z12
 	VADDPS.Z 64(AX), Z13, K2, Z13
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z12, Z12
+	VADDPS.BCST 24(BX), Z13, Z13
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z12, K1, Z12
+	VADDPS.Z 64(SI), Z13, K2, Z13
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z18, Z12, Z12
+	VMAXPS Z18, Z13, Z13
+
+norelu_6:
 	VMOVUPS  Z12, K1, (AX)
 	VMOVUPS  Z13, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
 	VADDPS.Z (AX), Z14, K1, Z14
 	VADDPS.Z 64(AX), Z15, K2, Z15
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z14, Z14
+	VADDPS.BCST 28(BX), Z15, Z15
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z14, K1, Z14
+	VADDPS.Z 64(SI), Z15, K2, Z15
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z18, Z14, Z14
+	VMAXPS Z18, Z15, Z15
+
+norelu_7:
 	VMOVUPS  Z14, K1, (AX)
 	VMOVUPS  Z15, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
 	VADDPS.Z (AX), Z16, K1, Z16
 	VADDPS.Z 64(AX), Z17, K2, Z17
-	VMOVUPS  Z16, K1, (AX)
-	VMOVUPS  Z17, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	VMOVUPS Z11, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, K1, (AX)
-	VMOVUPS Z13, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, K1, (AX)
-	VMOVUPS Z15, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z16, Z16
+	VADDPS.BCST 32(BX), Z17, Z17
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z16, K1, Z16
+	VADDPS.Z 64(SI), Z17, K2, Z17
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z18, Z16, Z16
+	VMAXPS Z18, Z17, Z17
+
+norelu_8:
 	VMOVUPS Z16, K1, (AX)
 	VMOVUPS Z17, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel10x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel10x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel10x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel10x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -1536,97 +2427,296 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z20, Z20, Z20
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z20, Z0, Z0
+	VMAXPS Z20, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z20, Z2, Z2
+	VMAXPS Z20, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z20, Z4, Z4
+	VMAXPS Z20, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z20, Z6, Z6
+	VMAXPS Z20, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z20, Z8, Z8
+	VMAXPS Z20, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z20, Z10, Z10
+	VMAXPS Z20, Z11, Z11
+
+norelu_5:
 	VMOVUPS  Z10, K1, (AX)
 	VMOVUPS  Z11, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
 	VADDPS.Z (AX), Z12, K1, Z12
 	VADDPS.Z 64(AX), Z13, K2, Z13
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z12, Z12
+	VADDPS.BCST 24(BX), Z13, Z13
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z12, K1, Z12
+	VADDPS.Z 64(SI), Z13, K2, Z13
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z20, Z12, Z12
+	VMAXPS Z20, Z13, Z13
+
+norelu_6:
 	VMOVUPS  Z12, K1, (AX)
 	VMOVUPS  Z13, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
 	VADDPS.Z (AX), Z14, K1, Z14
 	VADDPS.Z 64(AX), Z15, K2, Z15
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z14, Z14
+	VADDPS.BCST 28(BX), Z15, Z15
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z14, K1, Z14
+	VADDPS.Z 64(SI), Z15, K2, Z15
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z20, Z14, Z14
+	VMAXPS Z20, Z15, Z15
+
+norelu_7:
 	VMOVUPS  Z14, K1, (AX)
 	VMOVUPS  Z15, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
 	VADDPS.Z (AX), Z16, K1, Z16
 	VADDPS.Z 64(AX), Z17, K2, Z17
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z16, Z16
+	VADDPS.BCST 32(BX), Z17, Z17
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z16, K1, Z16
+	VADDPS.Z 64(SI), Z17, K2, Z17
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z20, Z16, Z16
+	VMAXPS Z20, Z17, Z17
+
+norelu_8:
 	VMOVUPS  Z16, K1, (AX)
 	VMOVUPS  Z17, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_9
 	VADDPS.Z (AX), Z18, K1, Z18
 	VADDPS.Z 64(AX), Z19, K2, Z19
-	VMOVUPS  Z18, K1, (AX)
-	VMOVUPS  Z19, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	VMOVUPS Z11, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, K1, (AX)
-	VMOVUPS Z13, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, K1, (AX)
-	VMOVUPS Z15, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, K1, (AX)
-	VMOVUPS Z17, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_9:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_9
+	VADDPS.BCST 36(BX), Z18, Z18
+	VADDPS.BCST 36(BX), Z19, Z19
+
+nobias_9:
+	TESTQ    $0x00000004, DX
+	JZ       nores_9
+	VADDPS.Z (SI), Z18, K1, Z18
+	VADDPS.Z 64(SI), Z19, K2, Z19
+
+nores_9:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_9
+	VMAXPS Z20, Z18, Z18
+	VMAXPS Z20, Z19, Z19
+
+norelu_9:
 	VMOVUPS Z18, K1, (AX)
 	VMOVUPS Z19, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel11x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel11x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel11x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel11x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -1800,105 +2890,324 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z22, Z22, Z22
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z22, Z0, Z0
+	VMAXPS Z22, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z22, Z2, Z2
+	VMAXPS Z22, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z22, Z4, Z4
+	VMAXPS Z22, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z22, Z6, Z6
+	VMAXPS Z22, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z22, Z8, Z8
+	VMAXPS Z22, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z22, Z10, Z10
+	VMAXPS Z22, Z11, Z11
+
+norelu_5:
 	VMOVUPS  Z10, K1, (AX)
 	VMOVUPS  Z11, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
 	VADDPS.Z (AX), Z12, K1, Z12
 	VADDPS.Z 64(AX), Z13, K2, Z13
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z12, Z12
+	VADDPS.BCST 24(BX), Z13, Z13
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z12, K1, Z12
+	VADDPS.Z 64(SI), Z13, K2, Z13
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z22, Z12, Z12
+	VMAXPS Z22, Z13, Z13
+
+norelu_6:
 	VMOVUPS  Z12, K1, (AX)
 	VMOVUPS  Z13, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
 	VADDPS.Z (AX), Z14, K1, Z14
 	VADDPS.Z 64(AX), Z15, K2, Z15
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z14, Z14
+	VADDPS.BCST 28(BX), Z15, Z15
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z14, K1, Z14
+	VADDPS.Z 64(SI), Z15, K2, Z15
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z22, Z14, Z14
+	VMAXPS Z22, Z15, Z15
+
+norelu_7:
 	VMOVUPS  Z14, K1, (AX)
 	VMOVUPS  Z15, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
 	VADDPS.Z (AX), Z16, K1, Z16
 	VADDPS.Z 64(AX), Z17, K2, Z17
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z16, Z16
+	VADDPS.BCST 32(BX), Z17, Z17
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z16, K1, Z16
+	VADDPS.Z 64(SI), Z17, K2, Z17
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z22, Z16, Z16
+	VMAXPS Z22, Z17, Z17
+
+norelu_8:
 	VMOVUPS  Z16, K1, (AX)
 	VMOVUPS  Z17, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_9
 	VADDPS.Z (AX), Z18, K1, Z18
 	VADDPS.Z 64(AX), Z19, K2, Z19
+
+noacc_9:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_9
+	VADDPS.BCST 36(BX), Z18, Z18
+	VADDPS.BCST 36(BX), Z19, Z19
+
+nobias_9:
+	TESTQ    $0x00000004, DX
+	JZ       nores_9
+	VADDPS.Z (SI), Z18, K1, Z18
+	VADDPS.Z 64(SI), Z19, K2, Z19
+
+nores_9:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_9
+	VMAXPS Z22, Z18, Z18
+	VMAXPS Z22, Z19, Z19
+
+norelu_9:
 	VMOVUPS  Z18, K1, (AX)
 	VMOVUPS  Z19, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_10
 	VADDPS.Z (AX), Z20, K1, Z20
 	VADDPS.Z 64(AX), Z21, K2, Z21
-	VMOVUPS  Z20, K1, (AX)
-	VMOVUPS  Z21, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	VMOVUPS Z11, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, K1, (AX)
-	VMOVUPS Z13, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, K1, (AX)
-	VMOVUPS Z15, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, K1, (AX)
-	VMOVUPS Z17, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z18, K1, (AX)
-	VMOVUPS Z19, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_10:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_10
+	VADDPS.BCST 40(BX), Z20, Z20
+	VADDPS.BCST 40(BX), Z21, Z21
+
+nobias_10:
+	TESTQ    $0x00000004, DX
+	JZ       nores_10
+	VADDPS.Z (SI), Z20, K1, Z20
+	VADDPS.Z 64(SI), Z21, K2, Z21
+
+nores_10:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_10
+	VMAXPS Z22, Z20, Z20
+	VMAXPS Z22, Z21, Z21
+
+norelu_10:
 	VMOVUPS Z20, K1, (AX)
 	VMOVUPS Z21, K2, 64(AX)
 	VZEROUPPER
 	RET
 
-// func kernel12x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, accumulate bool)
+// func kernel12x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-45
+TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -2084,105 +3393,344 @@ done:
 	KMOVW    DX, K1
 	SHRL     $0x10, DX
 	KMOVW    DX, K2
-	MOVB     accumulate+44(FP), DL
-	TESTB    DL, DL
-	JZ       store
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z24, Z24, Z24
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
 	VADDPS.Z (AX), Z0, K1, Z0
 	VADDPS.Z 64(AX), Z1, K2, Z1
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+	VADDPS.Z 64(SI), Z1, K2, Z1
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+
+norelu_0:
 	VMOVUPS  Z0, K1, (AX)
 	VMOVUPS  Z1, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
 	VADDPS.Z (AX), Z2, K1, Z2
 	VADDPS.Z 64(AX), Z3, K2, Z3
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z2, Z2
+	VADDPS.BCST 4(BX), Z3, Z3
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z2, K1, Z2
+	VADDPS.Z 64(SI), Z3, K2, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+
+norelu_1:
 	VMOVUPS  Z2, K1, (AX)
 	VMOVUPS  Z3, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
 	VADDPS.Z (AX), Z4, K1, Z4
 	VADDPS.Z 64(AX), Z5, K2, Z5
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z4, Z4
+	VADDPS.BCST 8(BX), Z5, Z5
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z4, K1, Z4
+	VADDPS.Z 64(SI), Z5, K2, Z5
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+
+norelu_2:
 	VMOVUPS  Z4, K1, (AX)
 	VMOVUPS  Z5, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
 	VADDPS.Z (AX), Z6, K1, Z6
 	VADDPS.Z 64(AX), Z7, K2, Z7
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z6, Z6
+	VADDPS.BCST 12(BX), Z7, Z7
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z6, K1, Z6
+	VADDPS.Z 64(SI), Z7, K2, Z7
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+
+norelu_3:
 	VMOVUPS  Z6, K1, (AX)
 	VMOVUPS  Z7, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
 	VADDPS.Z (AX), Z8, K1, Z8
 	VADDPS.Z 64(AX), Z9, K2, Z9
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z8, Z8
+	VADDPS.BCST 16(BX), Z9, Z9
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z8, K1, Z8
+	VADDPS.Z 64(SI), Z9, K2, Z9
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+
+norelu_4:
 	VMOVUPS  Z8, K1, (AX)
 	VMOVUPS  Z9, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
 	VADDPS.Z (AX), Z10, K1, Z10
 	VADDPS.Z 64(AX), Z11, K2, Z11
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z10, Z10
+	VADDPS.BCST 20(BX), Z11, Z11
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z10, K1, Z10
+	VADDPS.Z 64(SI), Z11, K2, Z11
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+
+norelu_5:
 	VMOVUPS  Z10, K1, (AX)
 	VMOVUPS  Z11, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
 	VADDPS.Z (AX), Z12, K1, Z12
 	VADDPS.Z 64(AX), Z13, K2, Z13
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z12, Z12
+	VADDPS.BCST 24(BX), Z13, Z13
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z12, K1, Z12
+	VADDPS.Z 64(SI), Z13, K2, Z13
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+
+norelu_6:
 	VMOVUPS  Z12, K1, (AX)
 	VMOVUPS  Z13, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
 	VADDPS.Z (AX), Z14, K1, Z14
 	VADDPS.Z 64(AX), Z15, K2, Z15
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z14, Z14
+	VADDPS.BCST 28(BX), Z15, Z15
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z14, K1, Z14
+	VADDPS.Z 64(SI), Z15, K2, Z15
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+
+norelu_7:
 	VMOVUPS  Z14, K1, (AX)
 	VMOVUPS  Z15, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
 	VADDPS.Z (AX), Z16, K1, Z16
 	VADDPS.Z 64(AX), Z17, K2, Z17
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z16, Z16
+	VADDPS.BCST 32(BX), Z17, Z17
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z16, K1, Z16
+	VADDPS.Z 64(SI), Z17, K2, Z17
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+
+norelu_8:
 	VMOVUPS  Z16, K1, (AX)
 	VMOVUPS  Z17, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_9
 	VADDPS.Z (AX), Z18, K1, Z18
 	VADDPS.Z 64(AX), Z19, K2, Z19
+
+noacc_9:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_9
+	VADDPS.BCST 36(BX), Z18, Z18
+	VADDPS.BCST 36(BX), Z19, Z19
+
+nobias_9:
+	TESTQ    $0x00000004, DX
+	JZ       nores_9
+	VADDPS.Z (SI), Z18, K1, Z18
+	VADDPS.Z 64(SI), Z19, K2, Z19
+
+nores_9:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_9
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+
+norelu_9:
 	VMOVUPS  Z18, K1, (AX)
 	VMOVUPS  Z19, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_10
 	VADDPS.Z (AX), Z20, K1, Z20
 	VADDPS.Z 64(AX), Z21, K2, Z21
+
+noacc_10:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_10
+	VADDPS.BCST 40(BX), Z20, Z20
+	VADDPS.BCST 40(BX), Z21, Z21
+
+nobias_10:
+	TESTQ    $0x00000004, DX
+	JZ       nores_10
+	VADDPS.Z (SI), Z20, K1, Z20
+	VADDPS.Z 64(SI), Z21, K2, Z21
+
+nores_10:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_10
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+
+norelu_10:
 	VMOVUPS  Z20, K1, (AX)
 	VMOVUPS  Z21, K2, 64(AX)
 	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_11
 	VADDPS.Z (AX), Z22, K1, Z22
 	VADDPS.Z 64(AX), Z23, K2, Z23
-	VMOVUPS  Z22, K1, (AX)
-	VMOVUPS  Z23, K2, 64(AX)
-	VZEROUPPER
-	RET
 
-store:
-	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z2, K1, (AX)
-	VMOVUPS Z3, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, K1, (AX)
-	VMOVUPS Z5, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, K1, (AX)
-	VMOVUPS Z7, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, K1, (AX)
-	VMOVUPS Z9, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z10, K1, (AX)
-	VMOVUPS Z11, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, K1, (AX)
-	VMOVUPS Z13, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z14, K1, (AX)
-	VMOVUPS Z15, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, K1, (AX)
-	VMOVUPS Z17, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z18, K1, (AX)
-	VMOVUPS Z19, K2, 64(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z20, K1, (AX)
-	VMOVUPS Z21, K2, 64(AX)
-	ADDQ    CX, AX
+noacc_11:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_11
+	VADDPS.BCST 44(BX), Z22, Z22
+	VADDPS.BCST 44(BX), Z23, Z23
+
+nobias_11:
+	TESTQ    $0x00000004, DX
+	JZ       nores_11
+	VADDPS.Z (SI), Z22, K1, Z22
+	VADDPS.Z 64(SI), Z23, K2, Z23
+
+nores_11:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_11
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+
+norelu_11:
 	VMOVUPS Z22, K1, (AX)
 	VMOVUPS Z23, K2, 64(AX)
 	VZEROUPPER

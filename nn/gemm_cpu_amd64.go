@@ -11,7 +11,7 @@ var (
 )
 
 // avx512Kernels[r] is the AVX-512 kernel for r rows of a 12-row panel.
-var avx512Kernels = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, accumulate bool){
+var avx512Kernels = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int){
 	nil, kernel1x32AVX512, kernel2x32AVX512, kernel3x32AVX512, kernel4x32AVX512,
 	kernel5x32AVX512, kernel6x32AVX512, kernel7x32AVX512, kernel8x32AVX512,
 	kernel9x32AVX512, kernel10x32AVX512, kernel11x32AVX512, kernel12x32AVX512,

@@ -228,3 +228,49 @@ func BenchmarkGemm1024AVX2(b *testing.B) {
 	defer SetThreads(SetThreads(1))
 	benchGemm1024(b)
 }
+
+// TestGemmEpilogueCombos checks every combination of bias, residual and
+// ReLU, with beta 0 and 1 and several panels of K, on odd shapes, with
+// every kernel: the AVX-512 kernels apply the epilogue in registers, the
+// others per block.
+func TestGemmEpilogueCombos(t *testing.T) {
+	kernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(4, 4))
+		ws := NewWorkspace(0)
+		for _, s := range [][3]int{{13, 45, 300}, {12, 32, 256}, {1, 1, 1}, {25, 70, 513}, {37, 3, 7}} {
+			m, n, k := s[0], s[1], s[2]
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			bias, res := randSlice(r, m), randSlice(r, m*n)
+			for combo := range 8 {
+				for _, beta := range []float32{0, 1} {
+					epi := &Epilogue{LdR: n, ReLU: combo&4 != 0}
+					if combo&1 != 0 {
+						epi.Bias = bias
+					}
+					if combo&2 != 0 {
+						epi.Residual = res
+					}
+					c0 := randSlice(r, m*n)
+					want := append([]float32(nil), c0...)
+					gemmRef(false, false, m, n, k, a, k, b, n, beta, want, n)
+					for i := range want {
+						if epi.Bias != nil {
+							want[i] += bias[i/n]
+						}
+						if epi.Residual != nil {
+							want[i] += res[i]
+						}
+						if epi.ReLU {
+							want[i] = max(want[i], 0)
+						}
+					}
+					c := append([]float32(nil), c0...)
+					GemmEpilogue(ws, false, false, m, n, k, a, k, b, n, beta, c, n, epi)
+					if e := maxRelErr(c, want); e > 1e-5 {
+						t.Errorf("m=%d n=%d k=%d combo=%d beta=%v: max rel err %g", m, n, k, combo, beta, e)
+					}
+				}
+			}
+		}
+	})
+}

@@ -78,11 +78,13 @@ func fmaLoop() {
 // mask, so no tile is ever copied through memory.
 func kernelAVX512(rows int) {
 	name := fmt.Sprintf("kernel%dx32AVX512", rows)
-	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, mask uint32, accumulate bool)")
-	Doc(fmt.Sprintf("%s stores into (or, when accumulate, adds to) c, a %dx32 tile", name, rows),
+	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)")
+	Doc(fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx32 tile", name, rows),
 		fmt.Sprintf("with rows ldc floats apart, the product of the first %d rows of a packed", rows),
 		"12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32",
-		"values per step of k). Bit j of mask enables column j of c. kc must be at least 1.")
+		"values per step of k), then applies the epilogue the other flags ask for:",
+		"2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.",
+		"Bit j of mask enables column j of c. kc must be at least 1.")
 	kc := Load(Param("kc"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
@@ -133,31 +135,59 @@ func kernelAVX512(rows int) {
 	KMOVW(mask, k0)
 	SHRL(U8(16), mask)
 	KMOVW(mask, k1)
-	accumulate := Load(Param("accumulate"), GP8())
-	TESTB(accumulate, accumulate)
-	JZ(LabelRef("store"))
+	flags := Load(Param("flags"), GP64())
+	bias := Load(Param("bias"), GP64())
+	res := Load(Param("res"), GP64())
+	ldr := Load(Param("ldr"), GP64())
+	SHLQ(U8(2), ldr)
+	zero := b0
+	VXORPS(zero, zero, zero)
+	// Row by row: add C (accumulate), the row's bias, the residual row,
+	// then the ReLU, and store under the column mask. The flags are the
+	// same for every row, so the branches predict perfectly; they cost
+	// nothing next to the kc steps of 24 FMAs before them.
 	for i := 0; i < rows; i++ {
-		VADDPS_Z(Mem{Base: c}, acc[2*i], k0, acc[2*i])
-		VADDPS_Z(Mem{Base: c, Disp: 64}, acc[2*i+1], k1, acc[2*i+1])
-		VMOVUPS(acc[2*i], k0, Mem{Base: c})
-		VMOVUPS(acc[2*i+1], k1, Mem{Base: c, Disp: 64})
-		if i < rows-1 {
-			ADDQ(ldc, c)
+		lo, hi := acc[2*i], acc[2*i+1]
+		skip := func(bit uint8, what string) string {
+			l := fmt.Sprintf("%s_%d", what, i)
+			TESTQ(U32(uint32(bit)), flags)
+			JZ(LabelRef(l))
+			return l
 		}
-	}
-	VZEROUPPER()
-	RET()
-	Label("store")
-	for i := 0; i < rows; i++ {
-		VMOVUPS(acc[2*i], k0, Mem{Base: c})
-		VMOVUPS(acc[2*i+1], k1, Mem{Base: c, Disp: 64})
+		l := skip(flagAccumulate, "noacc")
+		VADDPS_Z(Mem{Base: c}, lo, k0, lo)
+		VADDPS_Z(Mem{Base: c, Disp: 64}, hi, k1, hi)
+		Label(l)
+		l = skip(flagBias, "nobias")
+		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, lo, lo)
+		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, hi, hi)
+		Label(l)
+		l = skip(flagResidual, "nores")
+		VADDPS_Z(Mem{Base: res}, lo, k0, lo)
+		VADDPS_Z(Mem{Base: res, Disp: 64}, hi, k1, hi)
+		Label(l)
+		l = skip(flagReLU, "norelu")
+		VMAXPS(zero, lo, lo)
+		VMAXPS(zero, hi, hi)
+		Label(l)
+		VMOVUPS(lo, k0, Mem{Base: c})
+		VMOVUPS(hi, k1, Mem{Base: c, Disp: 64})
 		if i < rows-1 {
 			ADDQ(ldc, c)
+			ADDQ(ldr, res)
 		}
 	}
 	VZEROUPPER()
 	RET()
 }
+
+// The AVX-512 kernels' flags; nn's gemm.go uses the same values.
+const (
+	flagAccumulate = 1
+	flagBias       = 2
+	flagResidual   = 4
+	flagReLU       = 8
+)
 
 // kernelAVX2 is a 4 x 24 tile for AVX2 with FMA: 12 YMM accumulators,
 // three YMM rows of B per step of k and one broadcast of A per row.
