@@ -5,8 +5,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/resnetc/resnetc/internal/atomicfile"
 )
 
 var header = []string{"iteration", "epoch", "lr", "train_loss", "train_error", "val_error", "test_error", "images_per_s", "seconds"}
@@ -22,7 +23,7 @@ func WriteMetrics(path string, rows []Row) error {
 			f(r.ValError), f(r.TestError), f(r.ImagesPerS), f(r.Seconds)})
 	}
 	w.Flush()
-	return writeAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // ReadMetrics reads a metrics.csv that WriteMetrics wrote.
@@ -50,29 +51,4 @@ func ReadMetrics(path string) ([]Row, error) {
 			ValError: v[5], TestError: v[6], ImagesPerS: v[7], Seconds: v[8]})
 	}
 	return rows, nil
-}
-
-// writeAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/resnetc/resnetc/dot"
 	"github.com/resnetc/resnetc/expand"
 	"github.com/resnetc/resnetc/frontend"
+	"github.com/resnetc/resnetc/internal/atomicfile"
 	"github.com/resnetc/resnetc/ir"
 	"github.com/resnetc/resnetc/nn"
 	"github.com/resnetc/resnetc/passes"
@@ -194,7 +195,7 @@ func compile(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, f := range files {
-		if err := writeAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.Name), f.Data); err != nil {
 			return err
 		}
 	}
@@ -267,29 +268,6 @@ func importPath(dir string) (string, error) {
 			return "", fmt.Errorf("no go.mod above %s", abs)
 		}
 	}
-}
-
-// writeAtomic writes data to a temporary file beside path and renames it,
-// so that an interrupted run never leaves a half-written file.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func check(args []string, stdout, stderr io.Writer) error {
