@@ -24,6 +24,9 @@ const momentumTensor = "optimizer.momentum"
 // to a temporary name, synced and renamed, so a crash leaves either the
 // old checkpoint or the new one.
 func SaveCheckpoint(path string, net Net, cfg Config, iteration int, seconds float64, w Window) error {
+	if err := net.pull(); err != nil {
+		return err
+	}
 	ts := nn.ParamTensors(net.Model.Params())
 	mom := net.Trainer.Momentum()
 	data := make([]byte, 0, 4*len(mom))
@@ -114,6 +117,11 @@ func LoadCheckpoint(path string, net Net, cfg Config) (iteration int, seconds fl
 	nn.DecodeFloats(net.Trainer.Momentum(), *mom)
 	net.Trainer.SetSteps(steps)
 	net.Model.WeightsChanged()
+	if net.Mirror != nil {
+		if err := net.Mirror.Push(); err != nil {
+			return 0, 0, Window{}, fmt.Errorf("train: sending %s's checkpoint to the device: %w", net.Name, err)
+		}
+	}
 	return it, secs, w, nil
 }
 

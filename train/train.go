@@ -36,12 +36,35 @@ type Trainer interface {
 	SetSteps(n int)
 }
 
+// Mirror keeps a host copy of state that lives elsewhere, as a GPU
+// package's weights and momentum do: Pull copies the device's state into
+// Model.Params and Trainer.Momentum, Push copies them to the device.
+type Mirror interface {
+	Pull() error
+	Push() error
+}
+
 // Net is a generated model with its trainer and input shape.
 type Net struct {
 	Name             string
 	C, H, W, Classes int
 	Model            Model
 	Trainer          Trainer
+	// Mirror is nil when Model and Trainer hold their state in host
+	// memory; otherwise Run pulls before it reads Params or Momentum
+	// (checkpoints, the final weights) and pushes after a resume.
+	Mirror Mirror
+}
+
+// pull brings a mirrored net's state to the host.
+func (n Net) pull() error {
+	if n.Mirror == nil {
+		return nil
+	}
+	if err := n.Mirror.Pull(); err != nil {
+		return fmt.Errorf("train: reading %s's state back from the device: %w", n.Name, err)
+	}
+	return nil
 }
 
 // Config is the recipe. The zero value of an optional field leaves that
@@ -235,6 +258,9 @@ func Run(net Net, d Data, cfg Config, p Progress) ([]Row, error) {
 		}
 	}
 	p.Done()
+	if err := net.pull(); err != nil {
+		return rows, err
+	}
 	if err := nn.SaveParams(filepath.Join(cfg.Dir, "weights.safetensors"), net.Model.Params()); err != nil {
 		return rows, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/resnetc/resnetc/dataset"
 	"github.com/resnetc/resnetc/generated/resnet20"
+	"github.com/resnetc/resnetc/nn"
 )
 
 func newNet(seed uint64) Net {
@@ -188,5 +189,107 @@ func TestScheduleAndValidation(t *testing.T) {
 	_, err = Run(newNet(1), Data{Train: small, Test: small}, smallConfig(t.TempDir()), Quiet{})
 	if err == nil || !strings.Contains(err.Error(), "fmnist holds 1x28x28 images, resnet20 takes 3x32x32") {
 		t.Fatalf("wrong shape: %v", err)
+	}
+}
+
+// mirrored is a net whose state lives in a second model, as a GPU
+// package's does: Params and Momentum are a host copy that only Pull
+// brings up to date, and Forward and Step only see what Push sent.
+type mirrored struct {
+	dev     *resnet20.Model
+	devTr   *resnet20.Trainer
+	host    *resnet20.Model
+	hostMom []float32
+}
+
+type mirroredModel struct{ *mirrored }
+
+func (m mirroredModel) Forward(x []float32, batch int) ([]float32, error) {
+	return m.dev.Forward(x, batch)
+}
+func (m mirroredModel) Params() []nn.Param { return m.host.Params() }
+func (m mirroredModel) WeightsChanged()    { m.host.WeightsChanged() }
+
+type mirroredTrainer struct {
+	*resnet20.Trainer
+	m *mirrored
+}
+
+func (t mirroredTrainer) Momentum() []float32 { return t.m.hostMom }
+
+func copyState(dst, src *resnet20.Model) {
+	sp := src.Params()
+	for i, p := range dst.Params() {
+		if p.Count != nil {
+			*p.Count = *sp[i].Count
+		} else {
+			copy(p.Data, sp[i].Data)
+		}
+	}
+	dst.WeightsChanged()
+}
+
+func (m *mirrored) Pull() error {
+	copyState(m.host, m.dev)
+	copy(m.hostMom, m.devTr.Momentum())
+	return nil
+}
+
+func (m *mirrored) Push() error {
+	copyState(m.dev, m.host)
+	copy(m.devTr.Momentum(), m.hostMom)
+	return nil
+}
+
+// newMirroredNet starts the host copy from other weights than the device,
+// so that a missing Pull or Push shows in the results.
+func newMirroredNet(seed uint64) Net {
+	dev := resnet20.New(seed)
+	tr := resnet20.NewTrainer(dev, resnet20.SGD{LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4})
+	m := &mirrored{dev: dev, devTr: tr, host: resnet20.New(seed + 100), hostMom: make([]float32, len(tr.Momentum()))}
+	return Net{Name: "resnet20", C: resnet20.Channels, H: resnet20.Height, W: resnet20.Width, Classes: resnet20.Classes,
+		Model: mirroredModel{m}, Trainer: mirroredTrainer{tr, m}, Mirror: m}
+}
+
+// TestMirroredResume: a net whose state lives off the host (a GPU) saves
+// checkpoints and final weights of its device state, and resumes on the
+// same path, bit for bit, as a host net that was never interrupted.
+func TestMirroredResume(t *testing.T) {
+	d := Data{Train: synthetic("train", 40, 1), Test: synthetic("test", 11, 3)}
+	whole := newNet(5)
+	rowsA, err := Run(whole, d, smallConfig(t.TempDir()), Quiet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := smallConfig(dir)
+	cfg.StopAfter = 6
+	if _, err := Run(newMirroredNet(5), d, cfg, Quiet{}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("first part: %v, want ErrStopped", err)
+	}
+	cfg.StopAfter, cfg.Resume = 0, true
+	resumed := newMirroredNet(5)
+	rowsB, err := Run(resumed, d, cfg, Quiet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(params(whole), params(resumed)); diff != "" {
+		t.Fatalf("host weights of the resumed mirrored run differ (-host net +mirrored):\n%.2000s", diff)
+	}
+	if diff := cmp.Diff(whole.Trainer.Momentum(), resumed.Trainer.Momentum()); diff != "" {
+		t.Fatalf("momentum differs:\n%.2000s", diff)
+	}
+	saved := resnet20.New(0)
+	if err := nn.LoadParams(filepath.Join(dir, "weights.safetensors"), saved.Params()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(params(whole), params(Net{Model: saved})); diff != "" {
+		t.Fatalf("weights.safetensors is not the device's final state:\n%.2000s", diff)
+	}
+	for i := range rowsA {
+		rowsA[i].ImagesPerS, rowsA[i].Seconds, rowsB[i].ImagesPerS, rowsB[i].Seconds = 0, 0, 0, 0
+	}
+	if diff := cmp.Diff(rowsA, rowsB); diff != "" {
+		t.Fatalf("metrics differ (-host net +mirrored):\n%s", diff)
 	}
 }

@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	evalEvery := fs.Int("eval-every", 0, "iterations between evaluations (default: -iters/50)")
 	ckptEvery := fs.Int("checkpoint-every", 500, "iterations between checkpoints")
 	threads := fs.Int("threads", 0, "goroutines for the kernels (0: GOMAXPROCS)")
+	device := fs.String("device", "cpu", "where to train: cpu, or cuda (GPU 0; needs a binary built with -tags cuda)")
 	out := fs.String("o", "", "output folder (required)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in -o if there is one")
 	if err := fs.Parse(args); err != nil {
@@ -103,7 +104,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.Milestones = append(cfg.Milestones, m)
 		}
 	}
-	net := mk(*seed, sgd{LR: float32(*lr), Momentum: float32(*momentum), WeightDecay: float32(*wd)})
+	opt := sgd{LR: float32(*lr), Momentum: float32(*momentum), WeightDecay: float32(*wd)}
+	var net train.Net
+	switch *device {
+	case "cpu":
+		net = mk(*seed, opt)
+	case "cuda":
+		mkGPU, ok := gpuModels[*model]
+		if !ok {
+			fmt.Fprintln(stderr, "resnetc-train: -device cuda: this binary was built without CUDA; build it with `go build -tags cuda ./cmd/resnetc-train` (CUDA headers: scripts/cuda-deps.sh)")
+			return 2
+		}
+		var err error
+		if net, err = mkGPU(*seed, opt); err != nil {
+			fmt.Fprintln(stderr, "resnetc-train: -device cuda:", err)
+			return 1
+		}
+	default:
+		fmt.Fprintf(stderr, "resnetc-train: -device %q: want cpu or cuda\n", *device)
+		return 2
+	}
 	d, isFashion, err := loadData(*data, *testData, net, *val, *subset, *testSubset, *seed)
 	if err != nil {
 		fmt.Fprintln(stderr, "resnetc-train:", err)

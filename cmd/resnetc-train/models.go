@@ -58,3 +58,8 @@ var models = map[string]func(seed uint64, o sgd) train.Net{
 		return wrap("resnet152", resnet152.Channels, resnet152.Height, resnet152.Width, resnet152.Classes, m, resnet152.NewTrainer(m, resnet152.SGD(o)))
 	},
 }
+
+// gpuModels are the same networks on a CUDA device, through their
+// generated cuda packages; only a binary built with -tags cuda has them
+// (models_cuda.go), as those need the CUDA driver at run time.
+var gpuModels = map[string]func(seed uint64, o sgd) (train.Net, error){}

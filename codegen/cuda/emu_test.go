@@ -116,7 +116,9 @@ func TestEmulatedMatchesCPU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cudaFiles, err := Generate(tr, inf, Options{Package: "net", Source: c.spec, CPUImport: "emu/net"})
+			// Blocks this small split the reductions of a batch of 3 into
+			// several uneven parts, as a GPU's batch of 128 would be.
+			cudaFiles, err := Generate(tr, inf, Options{Package: "net", Source: c.spec, CPUImport: "emu/net", SplitPositions: 1500, BNPartValues: 700})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@
 package cudagen
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
 	"go/format"
@@ -27,6 +28,13 @@ type Options struct {
 	Source    string   // the spec, cited in the headers
 	Defines   []string // -D overrides, cited in the headers
 	CPUImport string   // import path of the CPU package; empty: kernels.cu only
+
+	// How training's long reductions are split over blocks, as numbers of
+	// values per block: output positions a weight gradient's split sums
+	// (0: 1024) and values of a channel a batch norm's part covers
+	// (0: 8192). Tests shrink them to reach the split paths at small
+	// batches; the results do not depend on them beyond rounding.
+	SplitPositions, BNPartValues int
 }
 
 // File is one generated file, its name relative to the CPU package.
@@ -138,6 +146,23 @@ func b2s(b bool) string {
 }
 
 // convArgs are a conv's template arguments CI, H, W, CO, KH, KW, S, P, OH, OW.
+// splitImages is how many images one split of conv n's weight gradient
+// sums: enough for about 1024 output positions, so that each block's
+// reduction stays long enough to pay for its tile while the splits give a
+// GPU's hundred-odd multiprocessors work even where CO x CI x KH x KW
+// makes only a few tiles.
+func (g *gen) splitImages(n *ir.Node) int {
+	per := cmp.Or(g.opt.SplitPositions, 1024)
+	hw := n.Shape.H * n.Shape.W
+	return max(1, (per+hw-1)/hw)
+}
+
+// bnParts is the run-time expression for the number of blocks each
+// channel of batch norm n is split into: one for every 8192 values.
+func (g *gen) bnParts(n *ir.Node) string {
+	return cdiv(fmt.Sprintf("batch*%d", n.Shape.H*n.Shape.W), cmp.Or(g.opt.BNPartValues, 8192))
+}
+
 func convArgs(n *ir.Node) string {
 	in := n.Args[0].Shape
 	return fmt.Sprintf("%d, %d, %d, %d, %d, %d, %d, %d, %d, %d", in.C, in.H, in.W, n.Out, n.KH, n.KW, n.Stride, n.Pad, n.Shape.H, n.Shape.W)
@@ -205,7 +230,7 @@ func (g *gen) kernels() (string, error) {
 			}
 			fmt.Fprintf(&b, "%s%s(const float* x, const float* w, const float* b, float* y, long long batch) {\n\tconv_fwd<%s, %s, false, false>(x, w, b, nullptr, y, batch);\n}\n",
 				entry, id, convArgs(n), b2s(n.Bias))
-			fmt.Fprintf(&b, "%s%s_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {\n\tconv_bwd_weight<%s>(x, dy, dw, batch);\n}\n", entry, id, convArgs(n))
+			fmt.Fprintf(&b, "%s%s_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {\n\tconv_bwd_weight<%s, %d>(x, dy, ws, batch);\n}\n", entry, id, convArgs(n), g.splitImages(n))
 			if n.Bias {
 				fmt.Fprintf(&b, "%s%s_bwd_bias(const float* dy, float* db, long long batch) {\n\tconv_bwd_bias<%d, %d>(dy, db, batch);\n}\n", entry, id, n.Out, n.Shape.H*n.Shape.W)
 			}
@@ -214,9 +239,9 @@ func (g *gen) kernels() (string, error) {
 			}
 		case ir.OpBatchNorm:
 			hw := n.Shape.H * n.Shape.W
-			fmt.Fprintf(&b, "%s%s(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {\n\tbn_train<%d, %d, %s, %s>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, %v, %v);\n}\n",
+			fmt.Fprintf(&b, "%s%s(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {\n\tbn_train<%d, %d, %s, %s>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, %v, %v, phase);\n}\n",
 				entry, id, n.Shape.C, hw, b2s(n.FuseAdd), b2s(n.FuseReLU), n.Eps, n.Momentum)
-			fmt.Fprintf(&b, "%s%s_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {\n\tbn_backward<%d, %d, %s, %s, %s>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);\n}\n",
+			fmt.Fprintf(&b, "%s%s_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {\n\tbn_backward<%d, %d, %s, %s, %s>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);\n}\n",
 				entry, id, n.Shape.C, hw, b2s(n.FuseReLU), b2s(n.FuseAdd && n.Args[1].Op != ir.OpInput), b2s(!toInput))
 		case ir.OpMaxPool:
 			fmt.Fprintf(&b, "%s%s(const float* x, float* y, long long batch) {\n\tmaxpool_fwd<%s>(x, y, batch);\n}\n", entry, id, poolArgs(n))
@@ -260,5 +285,6 @@ func (g *gen) kernels() (string, error) {
 	fmt.Fprintf(&b, "%ssgd_step(float* p, const float* g, float* buf, long long n, double lr, double momentum, double weight_decay, long long first) {\n\tsgd(p, g, buf, n, lr, momentum, weight_decay, first);\n}\n", entry)
 	fmt.Fprintf(&b, "%szero_fill(float* p, long long n) {\n\tzero(p, n);\n}\n", entry)
 	fmt.Fprintf(&b, "%saccumulate(float* dst, const float* src, long long n) {\n\tadd_into(dst, src, n);\n}\n", entry)
+	fmt.Fprintf(&b, "%ssum_splits(const float* ws, float* dst, long long n, long long splits) {\n\treduce_splits(ws, dst, n, splits);\n}\n", entry)
 	return b.String(), nil
 }

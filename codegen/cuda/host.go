@@ -52,7 +52,7 @@ func (g *gen) kernelNames() []string {
 			}
 		}
 	}
-	return append(names, "xent", "sgd_step", "zero_fill", "accumulate")
+	return append(names, "xent", "sgd_step", "zero_fill", "accumulate", "sum_splits")
 }
 
 // param is the device address of a float parameter in the slab at base.
@@ -108,6 +108,31 @@ func (g *gen) host() string {
 	w.p("\ttrainFloats = %d", g.train.TrainArenaFloats)
 	w.p("\timageFloats = cpu.Channels * cpu.Height * cpu.Width")
 	w.p(")")
+	w.p("")
+	w.p("// workspaceFloats is the scratch that training needs for a batch, shared")
+	w.p("// by the launches that use it one after another: the image splits of the")
+	w.p("// weight gradients (splits x CO x CI x KH x KW floats) and the batch")
+	w.p("// norms' partial sums (C x parts x 2 doubles).")
+	w.p("func workspaceFloats(batch int) int {")
+	w.p("\tn := 1")
+	seen := map[string]bool{}
+	for _, n := range g.train.Nodes[1:] {
+		var need string
+		switch n.Op {
+		case ir.OpConv:
+			need = fmt.Sprintf("%s*%d", cdiv("batch", g.splitImages(n)), n.Params[0].Elems())
+		case ir.OpBatchNorm:
+			need = fmt.Sprintf("%s*%d", g.bnParts(n), 4*n.Shape.C)
+		default:
+			continue
+		}
+		if !seen[need] {
+			seen[need] = true
+			w.p("\tn = max(n, %s)", need)
+		}
+	}
+	w.p("\treturn n")
+	w.p("}")
 	w.p("")
 	w.p("// slab places every float tensor of the state_dict in the parameter slab.")
 	w.p("var slab = map[string]struct{ off, n int }{")
@@ -251,8 +276,10 @@ func (g *gen) hostTrain(w *hostWriter) {
 				res = val(n.Args[1])
 			}
 			o := g.bnOff[n]
-			w.p("\tm.launch(%s, %d, 1, %s, ptr(%s), ptr(%s), ptr(%s), ptr(%s), ptr(s+%d), ptr(s+%d), %s, %s, uint64(b))", id, n.Shape.C, x,
-				g.param("p", n.Name+".weight"), g.param("p", n.Name+".bias"), g.param("p", n.Name+".running_mean"), g.param("p", n.Name+".running_var"), 4*o, 4*(o+n.Shape.C), res, y)
+			for phase := range 3 {
+				w.p("\tm.launch(%s, %d, %s, %s, ptr(%s), ptr(%s), ptr(%s), ptr(%s), ptr(s+%d), ptr(s+%d), %s, %s, ptr(t.ws), uint64(b), %d)", id, n.Shape.C, g.bnParts(n), x,
+					g.param("p", n.Name+".weight"), g.param("p", n.Name+".bias"), g.param("p", n.Name+".running_mean"), g.param("p", n.Name+".running_var"), 4*o, 4*(o+n.Shape.C), res, y, phase)
+			}
 		case ir.OpLinear:
 			w.p("\tm.launch(%s, %s, 1, %s, ptr(%s), ptr(%s), %s, uint64(b))", id, cdiv(fmt.Sprintf("batch*%d", n.Out), 256), x, g.param("p", n.Name+".weight"), g.param("p", n.Name+".bias"), y)
 		case ir.OpAdd:
@@ -294,7 +321,9 @@ func (g *gen) hostTrain(w *hostWriter) {
 		switch n.Op {
 		case ir.OpConv:
 			k := int(n.Params[0].Elems()) / n.Out
-			w.p("\tm.launch(%s_bwd_weight, %s, %s, %s, %s, ptr(%s), uint64(b))", id, cdiv(fmt.Sprint(k), 64), cdiv(fmt.Sprint(n.Out), 64), x, dy, g.param("gr", n.Name+".weight"))
+			splits := cdiv("batch", g.splitImages(n))
+			w.p("\tm.launch(%s_bwd_weight, %s, %s*%s, %s, %s, ptr(t.ws), uint64(b))", id, cdiv(fmt.Sprint(k), 64), cdiv(fmt.Sprint(n.Out), 64), splits, x, dy)
+			w.p("\tm.launch(m.k.sum_splits, %s, 1, ptr(t.ws), ptr(%s), %d, uint64(%s))", cdiv(fmt.Sprint(k*n.Out), 256), g.param("gr", n.Name+".weight"), k*n.Out, splits)
 			if n.Bias {
 				w.p("\tm.launch(%s_bwd_bias, %d, 1, %s, ptr(%s), uint64(b))", id, n.Out, dy, g.param("gr", n.Name+".bias"))
 			}
@@ -307,8 +336,10 @@ func (g *gen) hostTrain(w *hostWriter) {
 				dres = grad(n.Args[1])
 			}
 			o := g.bnOff[n]
-			w.p("\tm.launch(%s_bwd, %d, 1, %s, %s, %s, ptr(%s), ptr(s+%d), ptr(s+%d), ptr(%s), ptr(%s), %s, %s, uint64(b))", id, n.Shape.C, dy, x, y,
-				g.param("p", n.Name+".weight"), 4*o, 4*(o+n.Shape.C), g.param("gr", n.Name+".weight"), g.param("gr", n.Name+".bias"), dx, dres)
+			for phase := range 2 {
+				w.p("\tm.launch(%s_bwd, %d, %s, %s, %s, %s, ptr(%s), ptr(s+%d), ptr(s+%d), ptr(%s), ptr(%s), %s, %s, ptr(t.ws), uint64(b), %d)", id, n.Shape.C, g.bnParts(n), dy, x, y,
+					g.param("p", n.Name+".weight"), 4*o, 4*(o+n.Shape.C), g.param("gr", n.Name+".weight"), g.param("gr", n.Name+".bias"), dx, dres, phase)
+			}
 		case ir.OpReLU:
 			if !toInput {
 				w.p("\tm.launch(%s_bwd, %s, 1, %s, %s, %s, uint64(b))", id, cdiv(elems, 256), dx, dy, y)

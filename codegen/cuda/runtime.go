@@ -79,6 +79,16 @@ func (m *Model) enter() func() {
 	return runtime.UnlockOSThread
 }
 
+// Upload replaces the device's weights, BN statistics and counters with
+// src's, after the host changed them (a loaded checkpoint).
+func (m *Model) Upload(src *cpu.Model) error {
+	defer m.enter()()
+	if m.err != nil {
+		return m.err
+	}
+	return m.upload(src)
+}
+
 // upload copies every tensor of src to the device.
 func (m *Model) upload(src *cpu.Model) error {
 	ci := 0
@@ -260,10 +270,12 @@ type Trainer struct {
 	grads, momentum, bn  cu.DevicePtr
 	backup               cu.DevicePtr // the BN running statistics before a step
 	arena, input         cu.DevicePtr
+	ws                   cu.DevicePtr // scratch for partial sums (workspaceFloats)
 	labels, losses       cu.DevicePtr
 	cap, steps           int
 	labelHost            []int64
 	lossHost             []float64
+	logitHost            []float32
 }
 
 // NewTrainer returns a trainer that updates m with opt.
@@ -286,23 +298,24 @@ func (t *Trainer) reserve(batch int) error {
 	if batch <= t.cap {
 		return nil
 	}
-	for _, p := range []cu.DevicePtr{t.arena, t.input, t.labels, t.losses} {
+	for _, p := range []cu.DevicePtr{t.arena, t.input, t.ws, t.labels, t.losses} {
 		if p != 0 {
 			cu.MemFree(p)
 		}
 	}
-	t.arena, t.input, t.labels, t.losses, t.cap = 0, 0, 0, 0, 0
+	t.arena, t.input, t.ws, t.labels, t.losses, t.cap = 0, 0, 0, 0, 0, 0
 	var err error
 	for _, a := range []struct {
 		p *cu.DevicePtr
 		n int
-	}{{&t.arena, 4 * trainFloats * batch}, {&t.input, 4 * imageFloats * batch}, {&t.labels, 8 * batch}, {&t.losses, 8 * batch}} {
+	}{{&t.arena, 4 * trainFloats * batch}, {&t.input, 4 * imageFloats * batch}, {&t.ws, 4 * workspaceFloats(batch)}, {&t.labels, 8 * batch}, {&t.losses, 8 * batch}} {
 		if *a.p, err = cu.MemAlloc(int64(a.n)); err != nil {
 			return fmt.Errorf("PKG/cuda: device memory for a batch of %d: %w", batch, err)
 		}
 	}
 	t.cap = batch
 	t.labelHost, t.lossHost = make([]int64, batch), make([]float64, batch)
+	t.logitHost = make([]float32, 0, batch*cpu.Classes)
 	return nil
 }
 
@@ -357,6 +370,10 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	if err := cu.MemcpyDtoH(unsafe.Pointer(&t.lossHost[0]), t.losses, int64(8*batch)); err != nil {
 		return 0, fmt.Errorf("PKG/cuda: %w", err)
 	}
+	t.logitHost = t.logitHost[:batch*cpu.Classes]
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&t.logitHost[0]), logits, int64(4*len(t.logitHost))); err != nil {
+		return 0, fmt.Errorf("PKG/cuda: %w", err)
+	}
 	var loss float64
 	for _, l := range t.lossHost[:batch] {
 		loss += l
@@ -389,4 +406,51 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	return float32(loss), nil
 }
 
+
+// Logits returns the train-mode logits of the last Step's batch, copied
+// from the device, valid until the next Step.
+func (t *Trainer) Logits() []float32 { return t.logitHost }
+
+// SetLR sets the learning rate of the following steps, for schedules and
+// warm-up.
+func (t *Trainer) SetLR(lr float32) { t.opt.LR = lr }
+
+// Steps returns the number of SGD updates made; the first one starts the
+// momentum at the gradient, as the CPU package and PyTorch do.
+func (t *Trainer) Steps() int { return t.steps }
+
+// SetSteps restores the update count of a resumed run.
+func (t *Trainer) SetSteps(n int) { t.steps = n }
+
+// ReadMomentum copies SGD's momentum buffer from the device into dst, in
+// the layout of the CPU package's Trainer.Momentum, so checkpoints of
+// either can resume on the other.
+func (t *Trainer) ReadMomentum(dst []float32) error {
+	if len(dst) != trainableFloats {
+		return fmt.Errorf("PKG/cuda: a momentum buffer of %d floats, want %d", len(dst), trainableFloats)
+	}
+	defer t.m.enter()()
+	if t.m.err != nil {
+		return t.m.err
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), t.momentum, int64(4*trainableFloats)); err != nil {
+		return fmt.Errorf("PKG/cuda: downloading the momentum: %w", err)
+	}
+	return nil
+}
+
+// WriteMomentum replaces the device's momentum buffer with src.
+func (t *Trainer) WriteMomentum(src []float32) error {
+	if len(src) != trainableFloats {
+		return fmt.Errorf("PKG/cuda: a momentum buffer of %d floats, want %d", len(src), trainableFloats)
+	}
+	defer t.m.enter()()
+	if t.m.err != nil {
+		return t.m.err
+	}
+	if err := cu.MemcpyHtoD(t.momentum, unsafe.Pointer(&src[0]), int64(4*trainableFloats)); err != nil {
+		return fmt.Errorf("PKG/cuda: uploading the momentum: %w", err)
+	}
+	return nil
+}
 `

@@ -43,6 +43,24 @@ const (
 	imageFloats     = cpu.Channels * cpu.Height * cpu.Width
 )
 
+// workspaceFloats is the scratch that training needs for a batch, shared
+// by the launches that use it one after another: the image splits of the
+// weight gradients (splits x CO x CI x KH x KW floats) and the batch
+// norms' partial sums (C x parts x 2 doubles).
+func workspaceFloats(batch int) int {
+	n := 1
+	n = max(n, cdiv(batch, 1)*432)
+	n = max(n, cdiv(batch*1024, 8192)*64)
+	n = max(n, cdiv(batch, 1)*2304)
+	n = max(n, cdiv(batch, 4)*4608)
+	n = max(n, cdiv(batch*256, 8192)*128)
+	n = max(n, cdiv(batch, 4)*9216)
+	n = max(n, cdiv(batch, 16)*18432)
+	n = max(n, cdiv(batch*64, 8192)*256)
+	n = max(n, cdiv(batch, 16)*36864)
+	return n
+}
+
 // slab places every float tensor of the state_dict in the parameter slab.
 var slab = map[string]struct{ off, n int }{
 	"conv1.weight":              {0, 432},
@@ -312,6 +330,7 @@ type kernels struct {
 	sgd_step                    cu.Function
 	zero_fill                   cu.Function
 	accumulate                  cu.Function
+	sum_splits                  cu.Function
 }
 
 func (k *kernels) load(mod cu.Module) error {
@@ -466,6 +485,7 @@ func (k *kernels) load(mod cu.Module) error {
 	k.sgd_step = get("sgd_step")
 	k.zero_fill = get("zero_fill")
 	k.accumulate = get("accumulate")
+	k.sum_splits = get("sum_splits")
 	return err
 }
 
@@ -543,6 +563,16 @@ func (m *Model) enter() func() {
 		m.err = fmt.Errorf("plain20/cuda: %w", err)
 	}
 	return runtime.UnlockOSThread
+}
+
+// Upload replaces the device's weights, BN statistics and counters with
+// src's, after the host changed them (a loaded checkpoint).
+func (m *Model) Upload(src *cpu.Model) error {
+	defer m.enter()()
+	if m.err != nil {
+		return m.err
+	}
+	return m.upload(src)
 }
 
 // upload copies every tensor of src to the device.
@@ -726,10 +756,12 @@ type Trainer struct {
 	grads, momentum, bn cu.DevicePtr
 	backup              cu.DevicePtr // the BN running statistics before a step
 	arena, input        cu.DevicePtr
+	ws                  cu.DevicePtr // scratch for partial sums (workspaceFloats)
 	labels, losses      cu.DevicePtr
 	cap, steps          int
 	labelHost           []int64
 	lossHost            []float64
+	logitHost           []float32
 }
 
 // NewTrainer returns a trainer that updates m with opt.
@@ -752,23 +784,24 @@ func (t *Trainer) reserve(batch int) error {
 	if batch <= t.cap {
 		return nil
 	}
-	for _, p := range []cu.DevicePtr{t.arena, t.input, t.labels, t.losses} {
+	for _, p := range []cu.DevicePtr{t.arena, t.input, t.ws, t.labels, t.losses} {
 		if p != 0 {
 			cu.MemFree(p)
 		}
 	}
-	t.arena, t.input, t.labels, t.losses, t.cap = 0, 0, 0, 0, 0
+	t.arena, t.input, t.ws, t.labels, t.losses, t.cap = 0, 0, 0, 0, 0, 0
 	var err error
 	for _, a := range []struct {
 		p *cu.DevicePtr
 		n int
-	}{{&t.arena, 4 * trainFloats * batch}, {&t.input, 4 * imageFloats * batch}, {&t.labels, 8 * batch}, {&t.losses, 8 * batch}} {
+	}{{&t.arena, 4 * trainFloats * batch}, {&t.input, 4 * imageFloats * batch}, {&t.ws, 4 * workspaceFloats(batch)}, {&t.labels, 8 * batch}, {&t.losses, 8 * batch}} {
 		if *a.p, err = cu.MemAlloc(int64(a.n)); err != nil {
 			return fmt.Errorf("plain20/cuda: device memory for a batch of %d: %w", batch, err)
 		}
 	}
 	t.cap = batch
 	t.labelHost, t.lossHost = make([]int64, batch), make([]float64, batch)
+	t.logitHost = make([]float32, 0, batch*cpu.Classes)
 	return nil
 }
 
@@ -823,6 +856,10 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	if err := cu.MemcpyDtoH(unsafe.Pointer(&t.lossHost[0]), t.losses, int64(8*batch)); err != nil {
 		return 0, fmt.Errorf("plain20/cuda: %w", err)
 	}
+	t.logitHost = t.logitHost[:batch*cpu.Classes]
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&t.logitHost[0]), logits, int64(4*len(t.logitHost))); err != nil {
+		return 0, fmt.Errorf("plain20/cuda: %w", err)
+	}
 	var loss float64
 	for _, l := range t.lossHost[:batch] {
 		loss += l
@@ -853,6 +890,53 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	t.steps++
 	m.stale = true
 	return float32(loss), nil
+}
+
+// Logits returns the train-mode logits of the last Step's batch, copied
+// from the device, valid until the next Step.
+func (t *Trainer) Logits() []float32 { return t.logitHost }
+
+// SetLR sets the learning rate of the following steps, for schedules and
+// warm-up.
+func (t *Trainer) SetLR(lr float32) { t.opt.LR = lr }
+
+// Steps returns the number of SGD updates made; the first one starts the
+// momentum at the gradient, as the CPU package and PyTorch do.
+func (t *Trainer) Steps() int { return t.steps }
+
+// SetSteps restores the update count of a resumed run.
+func (t *Trainer) SetSteps(n int) { t.steps = n }
+
+// ReadMomentum copies SGD's momentum buffer from the device into dst, in
+// the layout of the CPU package's Trainer.Momentum, so checkpoints of
+// either can resume on the other.
+func (t *Trainer) ReadMomentum(dst []float32) error {
+	if len(dst) != trainableFloats {
+		return fmt.Errorf("plain20/cuda: a momentum buffer of %d floats, want %d", len(dst), trainableFloats)
+	}
+	defer t.m.enter()()
+	if t.m.err != nil {
+		return t.m.err
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), t.momentum, int64(4*trainableFloats)); err != nil {
+		return fmt.Errorf("plain20/cuda: downloading the momentum: %w", err)
+	}
+	return nil
+}
+
+// WriteMomentum replaces the device's momentum buffer with src.
+func (t *Trainer) WriteMomentum(src []float32) error {
+	if len(src) != trainableFloats {
+		return fmt.Errorf("plain20/cuda: a momentum buffer of %d floats, want %d", len(src), trainableFloats)
+	}
+	defer t.m.enter()()
+	if t.m.err != nil {
+		return t.m.err
+	}
+	if err := cu.MemcpyHtoD(t.momentum, unsafe.Pointer(&src[0]), int64(4*trainableFloats)); err != nil {
+		return fmt.Errorf("plain20/cuda: uploading the momentum: %w", err)
+	}
+	return nil
 }
 
 // refold folds every batch norm into its conv on the device.
@@ -913,43 +997,81 @@ func (m *Model) forward(batch int) cu.DevicePtr {
 func (t *Trainer) forward(batch int) {
 	m, p, s, b := t.m, t.m.params, t.bn, int64(batch)
 	m.launch(m.k.t_conv1, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.input), ptr(p+0), 0, ptr(t.arena+cu.DevicePtr(4*0*batch)), uint64(b))
-	m.launch(m.k.t_bn1, 16, 1, ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+1728), ptr(p+1792), ptr(p+1078888), ptr(p+1078952), ptr(s+0), ptr(s+64), 0, ptr(t.arena+cu.DevicePtr(4*16384*batch)), uint64(b))
+	m.launch(m.k.t_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+1728), ptr(p+1792), ptr(p+1078888), ptr(p+1078952), ptr(s+0), ptr(s+64), 0, ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+1728), ptr(p+1792), ptr(p+1078888), ptr(p+1078952), ptr(s+0), ptr(s+64), 0, ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+1728), ptr(p+1792), ptr(p+1078888), ptr(p+1078952), ptr(s+0), ptr(s+64), 0, ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_0_conv1, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(p+1856), 0, ptr(t.arena+cu.DevicePtr(4*32768*batch)), uint64(b))
-	m.launch(m.k.t_layer1_0_bn1, 16, 1, ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(p+11072), ptr(p+11136), ptr(p+1079016), ptr(p+1079080), ptr(s+128), ptr(s+192), 0, ptr(t.arena+cu.DevicePtr(4*49152*batch)), uint64(b))
+	m.launch(m.k.t_layer1_0_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(p+11072), ptr(p+11136), ptr(p+1079016), ptr(p+1079080), ptr(s+128), ptr(s+192), 0, ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(p+11072), ptr(p+11136), ptr(p+1079016), ptr(p+1079080), ptr(s+128), ptr(s+192), 0, ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_0_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(p+11072), ptr(p+11136), ptr(p+1079016), ptr(p+1079080), ptr(s+128), ptr(s+192), 0, ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_0_conv2, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(p+11200), 0, ptr(t.arena+cu.DevicePtr(4*65536*batch)), uint64(b))
-	m.launch(m.k.t_layer1_0_bn2, 16, 1, ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(p+20416), ptr(p+20480), ptr(p+1079144), ptr(p+1079208), ptr(s+256), ptr(s+320), 0, ptr(t.arena+cu.DevicePtr(4*81920*batch)), uint64(b))
+	m.launch(m.k.t_layer1_0_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(p+20416), ptr(p+20480), ptr(p+1079144), ptr(p+1079208), ptr(s+256), ptr(s+320), 0, ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(p+20416), ptr(p+20480), ptr(p+1079144), ptr(p+1079208), ptr(s+256), ptr(s+320), 0, ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_0_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(p+20416), ptr(p+20480), ptr(p+1079144), ptr(p+1079208), ptr(s+256), ptr(s+320), 0, ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_1_conv1, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(p+20544), 0, ptr(t.arena+cu.DevicePtr(4*98304*batch)), uint64(b))
-	m.launch(m.k.t_layer1_1_bn1, 16, 1, ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(p+29760), ptr(p+29824), ptr(p+1079272), ptr(p+1079336), ptr(s+384), ptr(s+448), 0, ptr(t.arena+cu.DevicePtr(4*114688*batch)), uint64(b))
+	m.launch(m.k.t_layer1_1_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(p+29760), ptr(p+29824), ptr(p+1079272), ptr(p+1079336), ptr(s+384), ptr(s+448), 0, ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(p+29760), ptr(p+29824), ptr(p+1079272), ptr(p+1079336), ptr(s+384), ptr(s+448), 0, ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_1_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(p+29760), ptr(p+29824), ptr(p+1079272), ptr(p+1079336), ptr(s+384), ptr(s+448), 0, ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_1_conv2, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(p+29888), 0, ptr(t.arena+cu.DevicePtr(4*131072*batch)), uint64(b))
-	m.launch(m.k.t_layer1_1_bn2, 16, 1, ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(p+39104), ptr(p+39168), ptr(p+1079400), ptr(p+1079464), ptr(s+512), ptr(s+576), 0, ptr(t.arena+cu.DevicePtr(4*147456*batch)), uint64(b))
+	m.launch(m.k.t_layer1_1_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(p+39104), ptr(p+39168), ptr(p+1079400), ptr(p+1079464), ptr(s+512), ptr(s+576), 0, ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(p+39104), ptr(p+39168), ptr(p+1079400), ptr(p+1079464), ptr(s+512), ptr(s+576), 0, ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_1_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(p+39104), ptr(p+39168), ptr(p+1079400), ptr(p+1079464), ptr(s+512), ptr(s+576), 0, ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_2_conv1, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(p+39232), 0, ptr(t.arena+cu.DevicePtr(4*163840*batch)), uint64(b))
-	m.launch(m.k.t_layer1_2_bn1, 16, 1, ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(p+48448), ptr(p+48512), ptr(p+1079528), ptr(p+1079592), ptr(s+640), ptr(s+704), 0, ptr(t.arena+cu.DevicePtr(4*180224*batch)), uint64(b))
+	m.launch(m.k.t_layer1_2_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(p+48448), ptr(p+48512), ptr(p+1079528), ptr(p+1079592), ptr(s+640), ptr(s+704), 0, ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_2_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(p+48448), ptr(p+48512), ptr(p+1079528), ptr(p+1079592), ptr(s+640), ptr(s+704), 0, ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_2_bn1, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(p+48448), ptr(p+48512), ptr(p+1079528), ptr(p+1079592), ptr(s+640), ptr(s+704), 0, ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_2_conv2, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(p+48576), 0, ptr(t.arena+cu.DevicePtr(4*196608*batch)), uint64(b))
-	m.launch(m.k.t_layer1_2_bn2, 16, 1, ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(p+57792), ptr(p+57856), ptr(p+1079656), ptr(p+1079720), ptr(s+768), ptr(s+832), 0, ptr(t.arena+cu.DevicePtr(4*212992*batch)), uint64(b))
+	m.launch(m.k.t_layer1_2_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(p+57792), ptr(p+57856), ptr(p+1079656), ptr(p+1079720), ptr(s+768), ptr(s+832), 0, ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_2_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(p+57792), ptr(p+57856), ptr(p+1079656), ptr(p+1079720), ptr(s+768), ptr(s+832), 0, ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_2_bn2, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(p+57792), ptr(p+57856), ptr(p+1079656), ptr(p+1079720), ptr(s+768), ptr(s+832), 0, ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_0_conv1, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(p+57920), 0, ptr(t.arena+cu.DevicePtr(4*229376*batch)), uint64(b))
-	m.launch(m.k.t_layer2_0_bn1, 32, 1, ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(p+76352), ptr(p+76480), ptr(p+1079784), ptr(p+1079912), ptr(s+896), ptr(s+1024), 0, ptr(t.arena+cu.DevicePtr(4*237568*batch)), uint64(b))
+	m.launch(m.k.t_layer2_0_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(p+76352), ptr(p+76480), ptr(p+1079784), ptr(p+1079912), ptr(s+896), ptr(s+1024), 0, ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(p+76352), ptr(p+76480), ptr(p+1079784), ptr(p+1079912), ptr(s+896), ptr(s+1024), 0, ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_0_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(p+76352), ptr(p+76480), ptr(p+1079784), ptr(p+1079912), ptr(s+896), ptr(s+1024), 0, ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_0_conv2, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(p+76608), 0, ptr(t.arena+cu.DevicePtr(4*245760*batch)), uint64(b))
-	m.launch(m.k.t_layer2_0_bn2, 32, 1, ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(p+113472), ptr(p+113600), ptr(p+1080040), ptr(p+1080168), ptr(s+1152), ptr(s+1280), 0, ptr(t.arena+cu.DevicePtr(4*253952*batch)), uint64(b))
+	m.launch(m.k.t_layer2_0_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(p+113472), ptr(p+113600), ptr(p+1080040), ptr(p+1080168), ptr(s+1152), ptr(s+1280), 0, ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(p+113472), ptr(p+113600), ptr(p+1080040), ptr(p+1080168), ptr(s+1152), ptr(s+1280), 0, ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_0_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(p+113472), ptr(p+113600), ptr(p+1080040), ptr(p+1080168), ptr(s+1152), ptr(s+1280), 0, ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_1_conv1, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(p+113728), 0, ptr(t.arena+cu.DevicePtr(4*262144*batch)), uint64(b))
-	m.launch(m.k.t_layer2_1_bn1, 32, 1, ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(p+150592), ptr(p+150720), ptr(p+1080296), ptr(p+1080424), ptr(s+1408), ptr(s+1536), 0, ptr(t.arena+cu.DevicePtr(4*270336*batch)), uint64(b))
+	m.launch(m.k.t_layer2_1_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(p+150592), ptr(p+150720), ptr(p+1080296), ptr(p+1080424), ptr(s+1408), ptr(s+1536), 0, ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(p+150592), ptr(p+150720), ptr(p+1080296), ptr(p+1080424), ptr(s+1408), ptr(s+1536), 0, ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_1_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(p+150592), ptr(p+150720), ptr(p+1080296), ptr(p+1080424), ptr(s+1408), ptr(s+1536), 0, ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_1_conv2, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(p+150848), 0, ptr(t.arena+cu.DevicePtr(4*278528*batch)), uint64(b))
-	m.launch(m.k.t_layer2_1_bn2, 32, 1, ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(p+187712), ptr(p+187840), ptr(p+1080552), ptr(p+1080680), ptr(s+1664), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*286720*batch)), uint64(b))
+	m.launch(m.k.t_layer2_1_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(p+187712), ptr(p+187840), ptr(p+1080552), ptr(p+1080680), ptr(s+1664), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(p+187712), ptr(p+187840), ptr(p+1080552), ptr(p+1080680), ptr(s+1664), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_1_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(p+187712), ptr(p+187840), ptr(p+1080552), ptr(p+1080680), ptr(s+1664), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_2_conv1, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(p+187968), 0, ptr(t.arena+cu.DevicePtr(4*294912*batch)), uint64(b))
-	m.launch(m.k.t_layer2_2_bn1, 32, 1, ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(p+224832), ptr(p+224960), ptr(p+1080808), ptr(p+1080936), ptr(s+1920), ptr(s+2048), 0, ptr(t.arena+cu.DevicePtr(4*303104*batch)), uint64(b))
+	m.launch(m.k.t_layer2_2_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(p+224832), ptr(p+224960), ptr(p+1080808), ptr(p+1080936), ptr(s+1920), ptr(s+2048), 0, ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_2_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(p+224832), ptr(p+224960), ptr(p+1080808), ptr(p+1080936), ptr(s+1920), ptr(s+2048), 0, ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_2_bn1, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(p+224832), ptr(p+224960), ptr(p+1080808), ptr(p+1080936), ptr(s+1920), ptr(s+2048), 0, ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_2_conv2, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(p+225088), 0, ptr(t.arena+cu.DevicePtr(4*311296*batch)), uint64(b))
-	m.launch(m.k.t_layer2_2_bn2, 32, 1, ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(p+261952), ptr(p+262080), ptr(p+1081064), ptr(p+1081192), ptr(s+2176), ptr(s+2304), 0, ptr(t.arena+cu.DevicePtr(4*319488*batch)), uint64(b))
+	m.launch(m.k.t_layer2_2_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(p+261952), ptr(p+262080), ptr(p+1081064), ptr(p+1081192), ptr(s+2176), ptr(s+2304), 0, ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_2_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(p+261952), ptr(p+262080), ptr(p+1081064), ptr(p+1081192), ptr(s+2176), ptr(s+2304), 0, ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_2_bn2, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(p+261952), ptr(p+262080), ptr(p+1081064), ptr(p+1081192), ptr(s+2176), ptr(s+2304), 0, ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_0_conv1, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(p+262208), 0, ptr(t.arena+cu.DevicePtr(4*327680*batch)), uint64(b))
-	m.launch(m.k.t_layer3_0_bn1, 64, 1, ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(p+335936), ptr(p+336192), ptr(p+1081320), ptr(p+1081576), ptr(s+2432), ptr(s+2688), 0, ptr(t.arena+cu.DevicePtr(4*331776*batch)), uint64(b))
+	m.launch(m.k.t_layer3_0_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(p+335936), ptr(p+336192), ptr(p+1081320), ptr(p+1081576), ptr(s+2432), ptr(s+2688), 0, ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(p+335936), ptr(p+336192), ptr(p+1081320), ptr(p+1081576), ptr(s+2432), ptr(s+2688), 0, ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_0_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(p+335936), ptr(p+336192), ptr(p+1081320), ptr(p+1081576), ptr(s+2432), ptr(s+2688), 0, ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_0_conv2, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(p+336448), 0, ptr(t.arena+cu.DevicePtr(4*335872*batch)), uint64(b))
-	m.launch(m.k.t_layer3_0_bn2, 64, 1, ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(p+483904), ptr(p+484160), ptr(p+1081832), ptr(p+1082088), ptr(s+2944), ptr(s+3200), 0, ptr(t.arena+cu.DevicePtr(4*339968*batch)), uint64(b))
+	m.launch(m.k.t_layer3_0_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(p+483904), ptr(p+484160), ptr(p+1081832), ptr(p+1082088), ptr(s+2944), ptr(s+3200), 0, ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(p+483904), ptr(p+484160), ptr(p+1081832), ptr(p+1082088), ptr(s+2944), ptr(s+3200), 0, ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_0_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(p+483904), ptr(p+484160), ptr(p+1081832), ptr(p+1082088), ptr(s+2944), ptr(s+3200), 0, ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_1_conv1, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(p+484416), 0, ptr(t.arena+cu.DevicePtr(4*344064*batch)), uint64(b))
-	m.launch(m.k.t_layer3_1_bn1, 64, 1, ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(p+631872), ptr(p+632128), ptr(p+1082344), ptr(p+1082600), ptr(s+3456), ptr(s+3712), 0, ptr(t.arena+cu.DevicePtr(4*348160*batch)), uint64(b))
+	m.launch(m.k.t_layer3_1_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(p+631872), ptr(p+632128), ptr(p+1082344), ptr(p+1082600), ptr(s+3456), ptr(s+3712), 0, ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(p+631872), ptr(p+632128), ptr(p+1082344), ptr(p+1082600), ptr(s+3456), ptr(s+3712), 0, ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_1_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(p+631872), ptr(p+632128), ptr(p+1082344), ptr(p+1082600), ptr(s+3456), ptr(s+3712), 0, ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_1_conv2, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(p+632384), 0, ptr(t.arena+cu.DevicePtr(4*352256*batch)), uint64(b))
-	m.launch(m.k.t_layer3_1_bn2, 64, 1, ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(p+779840), ptr(p+780096), ptr(p+1082856), ptr(p+1083112), ptr(s+3968), ptr(s+4224), 0, ptr(t.arena+cu.DevicePtr(4*356352*batch)), uint64(b))
+	m.launch(m.k.t_layer3_1_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(p+779840), ptr(p+780096), ptr(p+1082856), ptr(p+1083112), ptr(s+3968), ptr(s+4224), 0, ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(p+779840), ptr(p+780096), ptr(p+1082856), ptr(p+1083112), ptr(s+3968), ptr(s+4224), 0, ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_1_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(p+779840), ptr(p+780096), ptr(p+1082856), ptr(p+1083112), ptr(s+3968), ptr(s+4224), 0, ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_2_conv1, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(p+780352), 0, ptr(t.arena+cu.DevicePtr(4*360448*batch)), uint64(b))
-	m.launch(m.k.t_layer3_2_bn1, 64, 1, ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(p+927808), ptr(p+928064), ptr(p+1083368), ptr(p+1083624), ptr(s+4480), ptr(s+4736), 0, ptr(t.arena+cu.DevicePtr(4*364544*batch)), uint64(b))
+	m.launch(m.k.t_layer3_2_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(p+927808), ptr(p+928064), ptr(p+1083368), ptr(p+1083624), ptr(s+4480), ptr(s+4736), 0, ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_2_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(p+927808), ptr(p+928064), ptr(p+1083368), ptr(p+1083624), ptr(s+4480), ptr(s+4736), 0, ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_2_bn1, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(p+927808), ptr(p+928064), ptr(p+1083368), ptr(p+1083624), ptr(s+4480), ptr(s+4736), 0, ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_2_conv2, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(p+928320), 0, ptr(t.arena+cu.DevicePtr(4*368640*batch)), uint64(b))
-	m.launch(m.k.t_layer3_2_bn2, 64, 1, ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(p+1075776), ptr(p+1076032), ptr(p+1083880), ptr(p+1084136), ptr(s+4992), ptr(s+5248), 0, ptr(t.arena+cu.DevicePtr(4*372736*batch)), uint64(b))
+	m.launch(m.k.t_layer3_2_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(p+1075776), ptr(p+1076032), ptr(p+1083880), ptr(p+1084136), ptr(s+4992), ptr(s+5248), 0, ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_2_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(p+1075776), ptr(p+1076032), ptr(p+1083880), ptr(p+1084136), ptr(s+4992), ptr(s+5248), 0, ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_2_bn2, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(p+1075776), ptr(p+1076032), ptr(p+1083880), ptr(p+1084136), ptr(s+4992), ptr(s+5248), 0, ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_avgpool, cdiv(batch*64, 256), 1, ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(t.arena+cu.DevicePtr(4*376832*batch)), uint64(b))
 	m.launch(m.k.t_fc, cdiv(batch*10, 256), 1, ptr(t.arena+cu.DevicePtr(4*376832*batch)), ptr(p+1076288), ptr(p+1078848), ptr(t.arena+cu.DevicePtr(4*385024*batch)), uint64(b))
 }
@@ -971,96 +1093,134 @@ func (t *Trainer) backward(batch int) {
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*376832*batch)), uint64(b*4096))
 	m.launch(m.k.t_avgpool_bwd, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*380928*batch)), ptr(t.arena+cu.DevicePtr(4*376832*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*380928*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_2_bn2_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*376832*batch)), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(p+1075776), ptr(s+4992), ptr(s+5248), ptr(gr+1075776), ptr(gr+1076032), ptr(t.arena+cu.DevicePtr(4*380928*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_2_bn2_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*376832*batch)), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(p+1075776), ptr(s+4992), ptr(s+5248), ptr(gr+1075776), ptr(gr+1076032), ptr(t.arena+cu.DevicePtr(4*380928*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_2_bn2_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*376832*batch)), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(p+1075776), ptr(s+4992), ptr(s+5248), ptr(gr+1075776), ptr(gr+1076032), ptr(t.arena+cu.DevicePtr(4*380928*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*368640*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_2_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(t.arena+cu.DevicePtr(4*380928*batch)), ptr(gr+928320), uint64(b))
+	m.launch(m.k.t_layer3_2_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 16), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(t.arena+cu.DevicePtr(4*380928*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+928320), 36864, uint64(cdiv(batch, 16)))
 	m.launch(m.k.t_layer3_2_conv2_bwd_data, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*380928*batch)), ptr(p+928320), ptr(t.arena+cu.DevicePtr(4*368640*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*372736*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_2_bn1_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(p+927808), ptr(s+4480), ptr(s+4736), ptr(gr+927808), ptr(gr+928064), ptr(t.arena+cu.DevicePtr(4*372736*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_2_bn1_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(p+927808), ptr(s+4480), ptr(s+4736), ptr(gr+927808), ptr(gr+928064), ptr(t.arena+cu.DevicePtr(4*372736*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_2_bn1_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*368640*batch)), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(p+927808), ptr(s+4480), ptr(s+4736), ptr(gr+927808), ptr(gr+928064), ptr(t.arena+cu.DevicePtr(4*372736*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*360448*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_2_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(gr+780352), uint64(b))
+	m.launch(m.k.t_layer3_2_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 16), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+780352), 36864, uint64(cdiv(batch, 16)))
 	m.launch(m.k.t_layer3_2_conv1_bwd_data, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*372736*batch)), ptr(p+780352), ptr(t.arena+cu.DevicePtr(4*360448*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*364544*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_1_bn2_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(p+779840), ptr(s+3968), ptr(s+4224), ptr(gr+779840), ptr(gr+780096), ptr(t.arena+cu.DevicePtr(4*364544*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_1_bn2_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(p+779840), ptr(s+3968), ptr(s+4224), ptr(gr+779840), ptr(gr+780096), ptr(t.arena+cu.DevicePtr(4*364544*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn2_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*360448*batch)), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(p+779840), ptr(s+3968), ptr(s+4224), ptr(gr+779840), ptr(gr+780096), ptr(t.arena+cu.DevicePtr(4*364544*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*352256*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_1_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(gr+632384), uint64(b))
+	m.launch(m.k.t_layer3_1_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 16), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+632384), 36864, uint64(cdiv(batch, 16)))
 	m.launch(m.k.t_layer3_1_conv2_bwd_data, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*364544*batch)), ptr(p+632384), ptr(t.arena+cu.DevicePtr(4*352256*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*356352*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_1_bn1_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(p+631872), ptr(s+3456), ptr(s+3712), ptr(gr+631872), ptr(gr+632128), ptr(t.arena+cu.DevicePtr(4*356352*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_1_bn1_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(p+631872), ptr(s+3456), ptr(s+3712), ptr(gr+631872), ptr(gr+632128), ptr(t.arena+cu.DevicePtr(4*356352*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn1_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*352256*batch)), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(p+631872), ptr(s+3456), ptr(s+3712), ptr(gr+631872), ptr(gr+632128), ptr(t.arena+cu.DevicePtr(4*356352*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*344064*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_1_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(gr+484416), uint64(b))
+	m.launch(m.k.t_layer3_1_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 16), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+484416), 36864, uint64(cdiv(batch, 16)))
 	m.launch(m.k.t_layer3_1_conv1_bwd_data, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*356352*batch)), ptr(p+484416), ptr(t.arena+cu.DevicePtr(4*344064*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*348160*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_0_bn2_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(p+483904), ptr(s+2944), ptr(s+3200), ptr(gr+483904), ptr(gr+484160), ptr(t.arena+cu.DevicePtr(4*348160*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_0_bn2_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(p+483904), ptr(s+2944), ptr(s+3200), ptr(gr+483904), ptr(gr+484160), ptr(t.arena+cu.DevicePtr(4*348160*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn2_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*344064*batch)), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(p+483904), ptr(s+2944), ptr(s+3200), ptr(gr+483904), ptr(gr+484160), ptr(t.arena+cu.DevicePtr(4*348160*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*335872*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_0_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(gr+336448), uint64(b))
+	m.launch(m.k.t_layer3_0_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 16), ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+336448), 36864, uint64(cdiv(batch, 16)))
 	m.launch(m.k.t_layer3_0_conv2_bwd_data, cdiv(batch*64, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*348160*batch)), ptr(p+336448), ptr(t.arena+cu.DevicePtr(4*335872*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*4096, 256), 1, ptr(t.arena+cu.DevicePtr(4*339968*batch)), uint64(b*4096))
-	m.launch(m.k.t_layer3_0_bn1_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(p+335936), ptr(s+2432), ptr(s+2688), ptr(gr+335936), ptr(gr+336192), ptr(t.arena+cu.DevicePtr(4*339968*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_0_bn1_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(p+335936), ptr(s+2432), ptr(s+2688), ptr(gr+335936), ptr(gr+336192), ptr(t.arena+cu.DevicePtr(4*339968*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn1_bwd, 64, cdiv(batch*64, 8192), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(t.arena+cu.DevicePtr(4*331776*batch)), ptr(p+335936), ptr(s+2432), ptr(s+2688), ptr(gr+335936), ptr(gr+336192), ptr(t.arena+cu.DevicePtr(4*339968*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*327680*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer3_0_conv1_bwd_weight, cdiv(288, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(gr+262208), uint64(b))
+	m.launch(m.k.t_layer3_0_conv1_bwd_weight, cdiv(288, 64), cdiv(64, 64)*cdiv(batch, 16), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(18432, 256), 1, ptr(t.ws), ptr(gr+262208), 18432, uint64(cdiv(batch, 16)))
 	m.launch(m.k.t_layer3_0_conv1_bwd_data, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*339968*batch)), ptr(p+262208), ptr(t.arena+cu.DevicePtr(4*327680*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*335872*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_2_bn2_bwd, 32, 1, ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(p+261952), ptr(s+2176), ptr(s+2304), ptr(gr+261952), ptr(gr+262080), ptr(t.arena+cu.DevicePtr(4*335872*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_2_bn2_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(p+261952), ptr(s+2176), ptr(s+2304), ptr(gr+261952), ptr(gr+262080), ptr(t.arena+cu.DevicePtr(4*335872*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_2_bn2_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*327680*batch)), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(p+261952), ptr(s+2176), ptr(s+2304), ptr(gr+261952), ptr(gr+262080), ptr(t.arena+cu.DevicePtr(4*335872*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*311296*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_2_conv2_bwd_weight, cdiv(288, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(gr+225088), uint64(b))
+	m.launch(m.k.t_layer2_2_conv2_bwd_weight, cdiv(288, 64), cdiv(32, 64)*cdiv(batch, 4), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(9216, 256), 1, ptr(t.ws), ptr(gr+225088), 9216, uint64(cdiv(batch, 4)))
 	m.launch(m.k.t_layer2_2_conv2_bwd_data, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*335872*batch)), ptr(p+225088), ptr(t.arena+cu.DevicePtr(4*311296*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*319488*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_2_bn1_bwd, 32, 1, ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(p+224832), ptr(s+1920), ptr(s+2048), ptr(gr+224832), ptr(gr+224960), ptr(t.arena+cu.DevicePtr(4*319488*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_2_bn1_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(p+224832), ptr(s+1920), ptr(s+2048), ptr(gr+224832), ptr(gr+224960), ptr(t.arena+cu.DevicePtr(4*319488*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_2_bn1_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*311296*batch)), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(p+224832), ptr(s+1920), ptr(s+2048), ptr(gr+224832), ptr(gr+224960), ptr(t.arena+cu.DevicePtr(4*319488*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*294912*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_2_conv1_bwd_weight, cdiv(288, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(gr+187968), uint64(b))
+	m.launch(m.k.t_layer2_2_conv1_bwd_weight, cdiv(288, 64), cdiv(32, 64)*cdiv(batch, 4), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(9216, 256), 1, ptr(t.ws), ptr(gr+187968), 9216, uint64(cdiv(batch, 4)))
 	m.launch(m.k.t_layer2_2_conv1_bwd_data, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*319488*batch)), ptr(p+187968), ptr(t.arena+cu.DevicePtr(4*294912*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*303104*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_1_bn2_bwd, 32, 1, ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(p+187712), ptr(s+1664), ptr(s+1792), ptr(gr+187712), ptr(gr+187840), ptr(t.arena+cu.DevicePtr(4*303104*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_1_bn2_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(p+187712), ptr(s+1664), ptr(s+1792), ptr(gr+187712), ptr(gr+187840), ptr(t.arena+cu.DevicePtr(4*303104*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn2_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*294912*batch)), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(p+187712), ptr(s+1664), ptr(s+1792), ptr(gr+187712), ptr(gr+187840), ptr(t.arena+cu.DevicePtr(4*303104*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*278528*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_1_conv2_bwd_weight, cdiv(288, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(gr+150848), uint64(b))
+	m.launch(m.k.t_layer2_1_conv2_bwd_weight, cdiv(288, 64), cdiv(32, 64)*cdiv(batch, 4), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(9216, 256), 1, ptr(t.ws), ptr(gr+150848), 9216, uint64(cdiv(batch, 4)))
 	m.launch(m.k.t_layer2_1_conv2_bwd_data, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*303104*batch)), ptr(p+150848), ptr(t.arena+cu.DevicePtr(4*278528*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*286720*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_1_bn1_bwd, 32, 1, ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(p+150592), ptr(s+1408), ptr(s+1536), ptr(gr+150592), ptr(gr+150720), ptr(t.arena+cu.DevicePtr(4*286720*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_1_bn1_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(p+150592), ptr(s+1408), ptr(s+1536), ptr(gr+150592), ptr(gr+150720), ptr(t.arena+cu.DevicePtr(4*286720*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn1_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*278528*batch)), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(p+150592), ptr(s+1408), ptr(s+1536), ptr(gr+150592), ptr(gr+150720), ptr(t.arena+cu.DevicePtr(4*286720*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*262144*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_1_conv1_bwd_weight, cdiv(288, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(gr+113728), uint64(b))
+	m.launch(m.k.t_layer2_1_conv1_bwd_weight, cdiv(288, 64), cdiv(32, 64)*cdiv(batch, 4), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(9216, 256), 1, ptr(t.ws), ptr(gr+113728), 9216, uint64(cdiv(batch, 4)))
 	m.launch(m.k.t_layer2_1_conv1_bwd_data, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*286720*batch)), ptr(p+113728), ptr(t.arena+cu.DevicePtr(4*262144*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*270336*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_0_bn2_bwd, 32, 1, ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(p+113472), ptr(s+1152), ptr(s+1280), ptr(gr+113472), ptr(gr+113600), ptr(t.arena+cu.DevicePtr(4*270336*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_0_bn2_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(p+113472), ptr(s+1152), ptr(s+1280), ptr(gr+113472), ptr(gr+113600), ptr(t.arena+cu.DevicePtr(4*270336*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn2_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*262144*batch)), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(p+113472), ptr(s+1152), ptr(s+1280), ptr(gr+113472), ptr(gr+113600), ptr(t.arena+cu.DevicePtr(4*270336*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*245760*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_0_conv2_bwd_weight, cdiv(288, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(gr+76608), uint64(b))
+	m.launch(m.k.t_layer2_0_conv2_bwd_weight, cdiv(288, 64), cdiv(32, 64)*cdiv(batch, 4), ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(9216, 256), 1, ptr(t.ws), ptr(gr+76608), 9216, uint64(cdiv(batch, 4)))
 	m.launch(m.k.t_layer2_0_conv2_bwd_data, cdiv(batch*256, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*270336*batch)), ptr(p+76608), ptr(t.arena+cu.DevicePtr(4*245760*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*8192, 256), 1, ptr(t.arena+cu.DevicePtr(4*253952*batch)), uint64(b*8192))
-	m.launch(m.k.t_layer2_0_bn1_bwd, 32, 1, ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(p+76352), ptr(s+896), ptr(s+1024), ptr(gr+76352), ptr(gr+76480), ptr(t.arena+cu.DevicePtr(4*253952*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_0_bn1_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(p+76352), ptr(s+896), ptr(s+1024), ptr(gr+76352), ptr(gr+76480), ptr(t.arena+cu.DevicePtr(4*253952*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn1_bwd, 32, cdiv(batch*256, 8192), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(t.arena+cu.DevicePtr(4*237568*batch)), ptr(p+76352), ptr(s+896), ptr(s+1024), ptr(gr+76352), ptr(gr+76480), ptr(t.arena+cu.DevicePtr(4*253952*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*229376*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer2_0_conv1_bwd_weight, cdiv(144, 64), cdiv(32, 64), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(gr+57920), uint64(b))
+	m.launch(m.k.t_layer2_0_conv1_bwd_weight, cdiv(144, 64), cdiv(32, 64)*cdiv(batch, 4), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(4608, 256), 1, ptr(t.ws), ptr(gr+57920), 4608, uint64(cdiv(batch, 4)))
 	m.launch(m.k.t_layer2_0_conv1_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*253952*batch)), ptr(p+57920), ptr(t.arena+cu.DevicePtr(4*229376*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*245760*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_2_bn2_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(p+57792), ptr(s+768), ptr(s+832), ptr(gr+57792), ptr(gr+57856), ptr(t.arena+cu.DevicePtr(4*245760*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer1_2_bn2_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(p+57792), ptr(s+768), ptr(s+832), ptr(gr+57792), ptr(gr+57856), ptr(t.arena+cu.DevicePtr(4*245760*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_2_bn2_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*229376*batch)), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(p+57792), ptr(s+768), ptr(s+832), ptr(gr+57792), ptr(gr+57856), ptr(t.arena+cu.DevicePtr(4*245760*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*196608*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_2_conv2_bwd_weight, cdiv(144, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(gr+48576), uint64(b))
+	m.launch(m.k.t_layer1_2_conv2_bwd_weight, cdiv(144, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2304, 256), 1, ptr(t.ws), ptr(gr+48576), 2304, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_2_conv2_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*245760*batch)), ptr(p+48576), ptr(t.arena+cu.DevicePtr(4*196608*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*212992*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_2_bn1_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(p+48448), ptr(s+640), ptr(s+704), ptr(gr+48448), ptr(gr+48512), ptr(t.arena+cu.DevicePtr(4*212992*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer1_2_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(p+48448), ptr(s+640), ptr(s+704), ptr(gr+48448), ptr(gr+48512), ptr(t.arena+cu.DevicePtr(4*212992*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_2_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*196608*batch)), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(p+48448), ptr(s+640), ptr(s+704), ptr(gr+48448), ptr(gr+48512), ptr(t.arena+cu.DevicePtr(4*212992*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*163840*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_2_conv1_bwd_weight, cdiv(144, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(gr+39232), uint64(b))
+	m.launch(m.k.t_layer1_2_conv1_bwd_weight, cdiv(144, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2304, 256), 1, ptr(t.ws), ptr(gr+39232), 2304, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_2_conv1_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*212992*batch)), ptr(p+39232), ptr(t.arena+cu.DevicePtr(4*163840*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*180224*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_1_bn2_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(p+39104), ptr(s+512), ptr(s+576), ptr(gr+39104), ptr(gr+39168), ptr(t.arena+cu.DevicePtr(4*180224*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer1_1_bn2_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(p+39104), ptr(s+512), ptr(s+576), ptr(gr+39104), ptr(gr+39168), ptr(t.arena+cu.DevicePtr(4*180224*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn2_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*163840*batch)), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(p+39104), ptr(s+512), ptr(s+576), ptr(gr+39104), ptr(gr+39168), ptr(t.arena+cu.DevicePtr(4*180224*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*131072*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_1_conv2_bwd_weight, cdiv(144, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(gr+29888), uint64(b))
+	m.launch(m.k.t_layer1_1_conv2_bwd_weight, cdiv(144, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2304, 256), 1, ptr(t.ws), ptr(gr+29888), 2304, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_1_conv2_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*180224*batch)), ptr(p+29888), ptr(t.arena+cu.DevicePtr(4*131072*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*147456*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_1_bn1_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(p+29760), ptr(s+384), ptr(s+448), ptr(gr+29760), ptr(gr+29824), ptr(t.arena+cu.DevicePtr(4*147456*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer1_1_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(p+29760), ptr(s+384), ptr(s+448), ptr(gr+29760), ptr(gr+29824), ptr(t.arena+cu.DevicePtr(4*147456*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*131072*batch)), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(p+29760), ptr(s+384), ptr(s+448), ptr(gr+29760), ptr(gr+29824), ptr(t.arena+cu.DevicePtr(4*147456*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*98304*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_1_conv1_bwd_weight, cdiv(144, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(gr+20544), uint64(b))
+	m.launch(m.k.t_layer1_1_conv1_bwd_weight, cdiv(144, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2304, 256), 1, ptr(t.ws), ptr(gr+20544), 2304, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_1_conv1_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*147456*batch)), ptr(p+20544), ptr(t.arena+cu.DevicePtr(4*98304*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*114688*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_0_bn2_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(p+20416), ptr(s+256), ptr(s+320), ptr(gr+20416), ptr(gr+20480), ptr(t.arena+cu.DevicePtr(4*114688*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer1_0_bn2_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(p+20416), ptr(s+256), ptr(s+320), ptr(gr+20416), ptr(gr+20480), ptr(t.arena+cu.DevicePtr(4*114688*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn2_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*98304*batch)), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(p+20416), ptr(s+256), ptr(s+320), ptr(gr+20416), ptr(gr+20480), ptr(t.arena+cu.DevicePtr(4*114688*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*65536*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_0_conv2_bwd_weight, cdiv(144, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(gr+11200), uint64(b))
+	m.launch(m.k.t_layer1_0_conv2_bwd_weight, cdiv(144, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2304, 256), 1, ptr(t.ws), ptr(gr+11200), 2304, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_0_conv2_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*114688*batch)), ptr(p+11200), ptr(t.arena+cu.DevicePtr(4*65536*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*81920*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_0_bn1_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(p+11072), ptr(s+128), ptr(s+192), ptr(gr+11072), ptr(gr+11136), ptr(t.arena+cu.DevicePtr(4*81920*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer1_0_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(p+11072), ptr(s+128), ptr(s+192), ptr(gr+11072), ptr(gr+11136), ptr(t.arena+cu.DevicePtr(4*81920*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*65536*batch)), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(p+11072), ptr(s+128), ptr(s+192), ptr(gr+11072), ptr(gr+11136), ptr(t.arena+cu.DevicePtr(4*81920*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*32768*batch)), uint64(b*16384))
-	m.launch(m.k.t_layer1_0_conv1_bwd_weight, cdiv(144, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(gr+1856), uint64(b))
+	m.launch(m.k.t_layer1_0_conv1_bwd_weight, cdiv(144, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2304, 256), 1, ptr(t.ws), ptr(gr+1856), 2304, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_0_conv1_bwd_data, cdiv(batch*1024, 64), cdiv(16, 64), ptr(t.arena+cu.DevicePtr(4*81920*batch)), ptr(p+1856), ptr(t.arena+cu.DevicePtr(4*32768*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*16384, 256), 1, ptr(t.arena+cu.DevicePtr(4*49152*batch)), uint64(b*16384))
-	m.launch(m.k.t_bn1_bwd, 16, 1, ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(p+1728), ptr(s+0), ptr(s+64), ptr(gr+1728), ptr(gr+1792), ptr(t.arena+cu.DevicePtr(4*49152*batch)), 0, uint64(b))
-	m.launch(m.k.t_conv1_bwd_weight, cdiv(27, 64), cdiv(16, 64), ptr(t.input), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(gr+0), uint64(b))
+	m.launch(m.k.t_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(p+1728), ptr(s+0), ptr(s+64), ptr(gr+1728), ptr(gr+1792), ptr(t.arena+cu.DevicePtr(4*49152*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_bn1_bwd, 16, cdiv(batch*1024, 8192), ptr(t.arena+cu.DevicePtr(4*32768*batch)), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(t.arena+cu.DevicePtr(4*16384*batch)), ptr(p+1728), ptr(s+0), ptr(s+64), ptr(gr+1728), ptr(gr+1792), ptr(t.arena+cu.DevicePtr(4*49152*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_conv1_bwd_weight, cdiv(27, 64), cdiv(16, 64)*cdiv(batch, 1), ptr(t.input), ptr(t.arena+cu.DevicePtr(4*49152*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(432, 256), 1, ptr(t.ws), ptr(gr+0), 432, uint64(cdiv(batch, 1)))
 }

@@ -7,6 +7,7 @@ package cuda
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	cpu "github.com/resnetc/resnetc/generated/plain20"
@@ -110,11 +111,52 @@ func TestMatchesCPU(t *testing.T) {
 		}
 	}
 	t.Logf("after two steps: worst tensor %s, relative error %.2g (CPU floor there %.2g)", where, worst, floor[where])
+
+	// What a training loop reads back: the last batch's logits and the
+	// momentum, in the CPU package's layout.
+	if e, limit := relErr(gt.Logits(), ct.Logits()), math.Max(tolerance, 2*floor["logits"]); len(gt.Logits()) != len(ct.Logits()) || e > limit {
+		t.Errorf("Logits: %d values, relative error %.2g against the CPU's %d (limit %.2g)", len(gt.Logits()), e, len(ct.Logits()), limit)
+	}
+	mom := make([]float32, len(ct.Momentum()))
+	if err := gt.ReadMomentum(mom); err != nil {
+		t.Fatal(err)
+	}
+	if e, limit := relErr(mom, ct.Momentum()), math.Max(tolerance, 2*floor["momentum"]); e > limit {
+		t.Errorf("momentum: relative error %.2g against the CPU (limit %.2g)", e, limit)
+	}
+	if gt.Steps() != ct.Steps() {
+		t.Errorf("Steps: %d on the GPU, %d on the CPU", gt.Steps(), ct.Steps())
+	}
+	if err := gt.ReadMomentum(mom[1:]); err == nil {
+		t.Errorf("ReadMomentum took a buffer one float short")
+	}
+
+	// A checkpoint resumed on the GPU: the host's state goes up unchanged.
+	if err := m.Upload(ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := gt.WriteMomentum(ct.Momentum()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Download(back); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range back.Params() {
+		if p.Count == nil && !slices.Equal(p.Data, refParams[i].Data) {
+			t.Errorf("%s changed on its way up and back", p.Name)
+		}
+	}
+	if err := gt.ReadMomentum(mom); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(mom, ct.Momentum()) {
+		t.Errorf("the momentum changed on its way up and back")
+	}
 }
 
 // chaosFloor is how far the CPU package's own losses and weights move over the same
 // two steps when the input moves by 1e-6 (relative), the most of three
-// tries, per tensor. ReLU and max pooling make float32 training jump where
+// tries, per tensor, the last logits and the momentum. ReLU and max pooling make float32 training jump where
 // a value lies within rounding of a kink, so two float32 implementations
 // that sum in different orders can only agree to about this; where no
 // value is that close, the floor is tiny and the 1e-4 tolerance rules.
@@ -131,7 +173,10 @@ func chaosFloor(t *testing.T, x []float32, labels []int, batch int, opt cpu.SGD)
 			}
 			losses[step] = l
 		}
-		out := map[string][]float32{}
+		out := map[string][]float32{
+			"logits":   append([]float32(nil), tr.Logits()...),
+			"momentum": append([]float32(nil), tr.Momentum()...),
+		}
 		for _, p := range m.Params() {
 			if p.Count == nil {
 				out[p.Name] = append([]float32(nil), p.Data...)

@@ -43,6 +43,31 @@ const (
 	imageFloats     = cpu.Channels * cpu.Height * cpu.Width
 )
 
+// workspaceFloats is the scratch that training needs for a batch, shared
+// by the launches that use it one after another: the image splits of the
+// weight gradients (splits x CO x CI x KH x KW floats) and the batch
+// norms' partial sums (C x parts x 2 doubles).
+func workspaceFloats(batch int) int {
+	n := 1
+	n = max(n, cdiv(batch, 1)*9408)
+	n = max(n, cdiv(batch*12544, 8192)*256)
+	n = max(n, cdiv(batch, 1)*36864)
+	n = max(n, cdiv(batch*3136, 8192)*256)
+	n = max(n, cdiv(batch, 2)*73728)
+	n = max(n, cdiv(batch*784, 8192)*512)
+	n = max(n, cdiv(batch, 2)*147456)
+	n = max(n, cdiv(batch, 2)*8192)
+	n = max(n, cdiv(batch, 6)*294912)
+	n = max(n, cdiv(batch*196, 8192)*1024)
+	n = max(n, cdiv(batch, 6)*589824)
+	n = max(n, cdiv(batch, 6)*32768)
+	n = max(n, cdiv(batch, 21)*1179648)
+	n = max(n, cdiv(batch*49, 8192)*2048)
+	n = max(n, cdiv(batch, 21)*2359296)
+	n = max(n, cdiv(batch, 21)*131072)
+	return n
+}
+
 // slab places every float tensor of the state_dict in the parameter slab.
 var slab = map[string]struct{ off, n int }{
 	"conv1.weight":                       {0, 9408},
@@ -328,6 +353,7 @@ type kernels struct {
 	sgd_step                           cu.Function
 	zero_fill                          cu.Function
 	accumulate                         cu.Function
+	sum_splits                         cu.Function
 }
 
 func (k *kernels) load(mod cu.Module) error {
@@ -492,6 +518,7 @@ func (k *kernels) load(mod cu.Module) error {
 	k.sgd_step = get("sgd_step")
 	k.zero_fill = get("zero_fill")
 	k.accumulate = get("accumulate")
+	k.sum_splits = get("sum_splits")
 	return err
 }
 
@@ -569,6 +596,16 @@ func (m *Model) enter() func() {
 		m.err = fmt.Errorf("resnet18/cuda: %w", err)
 	}
 	return runtime.UnlockOSThread
+}
+
+// Upload replaces the device's weights, BN statistics and counters with
+// src's, after the host changed them (a loaded checkpoint).
+func (m *Model) Upload(src *cpu.Model) error {
+	defer m.enter()()
+	if m.err != nil {
+		return m.err
+	}
+	return m.upload(src)
 }
 
 // upload copies every tensor of src to the device.
@@ -752,10 +789,12 @@ type Trainer struct {
 	grads, momentum, bn cu.DevicePtr
 	backup              cu.DevicePtr // the BN running statistics before a step
 	arena, input        cu.DevicePtr
+	ws                  cu.DevicePtr // scratch for partial sums (workspaceFloats)
 	labels, losses      cu.DevicePtr
 	cap, steps          int
 	labelHost           []int64
 	lossHost            []float64
+	logitHost           []float32
 }
 
 // NewTrainer returns a trainer that updates m with opt.
@@ -778,23 +817,24 @@ func (t *Trainer) reserve(batch int) error {
 	if batch <= t.cap {
 		return nil
 	}
-	for _, p := range []cu.DevicePtr{t.arena, t.input, t.labels, t.losses} {
+	for _, p := range []cu.DevicePtr{t.arena, t.input, t.ws, t.labels, t.losses} {
 		if p != 0 {
 			cu.MemFree(p)
 		}
 	}
-	t.arena, t.input, t.labels, t.losses, t.cap = 0, 0, 0, 0, 0
+	t.arena, t.input, t.ws, t.labels, t.losses, t.cap = 0, 0, 0, 0, 0, 0
 	var err error
 	for _, a := range []struct {
 		p *cu.DevicePtr
 		n int
-	}{{&t.arena, 4 * trainFloats * batch}, {&t.input, 4 * imageFloats * batch}, {&t.labels, 8 * batch}, {&t.losses, 8 * batch}} {
+	}{{&t.arena, 4 * trainFloats * batch}, {&t.input, 4 * imageFloats * batch}, {&t.ws, 4 * workspaceFloats(batch)}, {&t.labels, 8 * batch}, {&t.losses, 8 * batch}} {
 		if *a.p, err = cu.MemAlloc(int64(a.n)); err != nil {
 			return fmt.Errorf("resnet18/cuda: device memory for a batch of %d: %w", batch, err)
 		}
 	}
 	t.cap = batch
 	t.labelHost, t.lossHost = make([]int64, batch), make([]float64, batch)
+	t.logitHost = make([]float32, 0, batch*cpu.Classes)
 	return nil
 }
 
@@ -849,6 +889,10 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	if err := cu.MemcpyDtoH(unsafe.Pointer(&t.lossHost[0]), t.losses, int64(8*batch)); err != nil {
 		return 0, fmt.Errorf("resnet18/cuda: %w", err)
 	}
+	t.logitHost = t.logitHost[:batch*cpu.Classes]
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&t.logitHost[0]), logits, int64(4*len(t.logitHost))); err != nil {
+		return 0, fmt.Errorf("resnet18/cuda: %w", err)
+	}
 	var loss float64
 	for _, l := range t.lossHost[:batch] {
 		loss += l
@@ -879,6 +923,53 @@ func (t *Trainer) Step(x []float32, labels []int, batch int) (float32, error) {
 	t.steps++
 	m.stale = true
 	return float32(loss), nil
+}
+
+// Logits returns the train-mode logits of the last Step's batch, copied
+// from the device, valid until the next Step.
+func (t *Trainer) Logits() []float32 { return t.logitHost }
+
+// SetLR sets the learning rate of the following steps, for schedules and
+// warm-up.
+func (t *Trainer) SetLR(lr float32) { t.opt.LR = lr }
+
+// Steps returns the number of SGD updates made; the first one starts the
+// momentum at the gradient, as the CPU package and PyTorch do.
+func (t *Trainer) Steps() int { return t.steps }
+
+// SetSteps restores the update count of a resumed run.
+func (t *Trainer) SetSteps(n int) { t.steps = n }
+
+// ReadMomentum copies SGD's momentum buffer from the device into dst, in
+// the layout of the CPU package's Trainer.Momentum, so checkpoints of
+// either can resume on the other.
+func (t *Trainer) ReadMomentum(dst []float32) error {
+	if len(dst) != trainableFloats {
+		return fmt.Errorf("resnet18/cuda: a momentum buffer of %d floats, want %d", len(dst), trainableFloats)
+	}
+	defer t.m.enter()()
+	if t.m.err != nil {
+		return t.m.err
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), t.momentum, int64(4*trainableFloats)); err != nil {
+		return fmt.Errorf("resnet18/cuda: downloading the momentum: %w", err)
+	}
+	return nil
+}
+
+// WriteMomentum replaces the device's momentum buffer with src.
+func (t *Trainer) WriteMomentum(src []float32) error {
+	if len(src) != trainableFloats {
+		return fmt.Errorf("resnet18/cuda: a momentum buffer of %d floats, want %d", len(src), trainableFloats)
+	}
+	defer t.m.enter()()
+	if t.m.err != nil {
+		return t.m.err
+	}
+	if err := cu.MemcpyHtoD(t.momentum, unsafe.Pointer(&src[0]), int64(4*trainableFloats)); err != nil {
+		return fmt.Errorf("resnet18/cuda: uploading the momentum: %w", err)
+	}
+	return nil
 }
 
 // refold folds every batch norm into its conv on the device.
@@ -942,46 +1033,86 @@ func (m *Model) forward(batch int) cu.DevicePtr {
 func (t *Trainer) forward(batch int) {
 	m, p, s, b := t.m, t.m.params, t.bn, int64(batch)
 	m.launch(m.k.t_conv1, cdiv(batch*12544, 64), cdiv(64, 64), ptr(t.input), ptr(p+0), 0, ptr(t.arena+cu.DevicePtr(4*0*batch)), uint64(b))
-	m.launch(m.k.t_bn1, 64, 1, ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+37632), ptr(p+37888), ptr(p+46758048), ptr(p+46758304), ptr(s+0), ptr(s+256), 0, ptr(t.arena+cu.DevicePtr(4*802816*batch)), uint64(b))
+	m.launch(m.k.t_bn1, 64, cdiv(batch*12544, 8192), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+37632), ptr(p+37888), ptr(p+46758048), ptr(p+46758304), ptr(s+0), ptr(s+256), 0, ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_bn1, 64, cdiv(batch*12544, 8192), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+37632), ptr(p+37888), ptr(p+46758048), ptr(p+46758304), ptr(s+0), ptr(s+256), 0, ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_bn1, 64, cdiv(batch*12544, 8192), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(p+37632), ptr(p+37888), ptr(p+46758048), ptr(p+46758304), ptr(s+0), ptr(s+256), 0, ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_maxpool, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), uint64(b))
 	m.launch(m.k.t_layer1_0_conv1, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(p+38144), 0, ptr(t.arena+cu.DevicePtr(4*1806336*batch)), uint64(b))
-	m.launch(m.k.t_layer1_0_bn1, 64, 1, ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(p+185600), ptr(p+185856), ptr(p+46758560), ptr(p+46758816), ptr(s+512), ptr(s+768), 0, ptr(t.arena+cu.DevicePtr(4*2007040*batch)), uint64(b))
+	m.launch(m.k.t_layer1_0_bn1, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(p+185600), ptr(p+185856), ptr(p+46758560), ptr(p+46758816), ptr(s+512), ptr(s+768), 0, ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn1, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(p+185600), ptr(p+185856), ptr(p+46758560), ptr(p+46758816), ptr(s+512), ptr(s+768), 0, ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_0_bn1, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(p+185600), ptr(p+185856), ptr(p+46758560), ptr(p+46758816), ptr(s+512), ptr(s+768), 0, ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_0_conv2, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(p+186112), 0, ptr(t.arena+cu.DevicePtr(4*2207744*batch)), uint64(b))
-	m.launch(m.k.t_layer1_0_bn2, 64, 1, ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(p+333568), ptr(p+333824), ptr(p+46759072), ptr(p+46759328), ptr(s+1024), ptr(s+1280), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), uint64(b))
+	m.launch(m.k.t_layer1_0_bn2, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(p+333568), ptr(p+333824), ptr(p+46759072), ptr(p+46759328), ptr(s+1024), ptr(s+1280), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn2, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(p+333568), ptr(p+333824), ptr(p+46759072), ptr(p+46759328), ptr(s+1024), ptr(s+1280), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_0_bn2, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(p+333568), ptr(p+333824), ptr(p+46759072), ptr(p+46759328), ptr(s+1024), ptr(s+1280), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_1_conv1, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(p+334080), 0, ptr(t.arena+cu.DevicePtr(4*2609152*batch)), uint64(b))
-	m.launch(m.k.t_layer1_1_bn1, 64, 1, ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(p+481536), ptr(p+481792), ptr(p+46759584), ptr(p+46759840), ptr(s+1536), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*2809856*batch)), uint64(b))
+	m.launch(m.k.t_layer1_1_bn1, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(p+481536), ptr(p+481792), ptr(p+46759584), ptr(p+46759840), ptr(s+1536), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn1, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(p+481536), ptr(p+481792), ptr(p+46759584), ptr(p+46759840), ptr(s+1536), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_1_bn1, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(p+481536), ptr(p+481792), ptr(p+46759584), ptr(p+46759840), ptr(s+1536), ptr(s+1792), 0, ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer1_1_conv2, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(p+482048), 0, ptr(t.arena+cu.DevicePtr(4*3010560*batch)), uint64(b))
-	m.launch(m.k.t_layer1_1_bn2, 64, 1, ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(p+629504), ptr(p+629760), ptr(p+46760096), ptr(p+46760352), ptr(s+2048), ptr(s+2304), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), uint64(b))
+	m.launch(m.k.t_layer1_1_bn2, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(p+629504), ptr(p+629760), ptr(p+46760096), ptr(p+46760352), ptr(s+2048), ptr(s+2304), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn2, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(p+629504), ptr(p+629760), ptr(p+46760096), ptr(p+46760352), ptr(s+2048), ptr(s+2304), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_1_bn2, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(p+629504), ptr(p+629760), ptr(p+46760096), ptr(p+46760352), ptr(s+2048), ptr(s+2304), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_0_conv1, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(p+630016), 0, ptr(t.arena+cu.DevicePtr(4*3612672*batch)), uint64(b))
-	m.launch(m.k.t_layer2_0_bn1, 128, 1, ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(p+924928), ptr(p+925440), ptr(p+46760608), ptr(p+46761120), ptr(s+2560), ptr(s+3072), 0, ptr(t.arena+cu.DevicePtr(4*3713024*batch)), uint64(b))
+	m.launch(m.k.t_layer2_0_bn1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(p+924928), ptr(p+925440), ptr(p+46760608), ptr(p+46761120), ptr(s+2560), ptr(s+3072), 0, ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(p+924928), ptr(p+925440), ptr(p+46760608), ptr(p+46761120), ptr(s+2560), ptr(s+3072), 0, ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_0_bn1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(p+924928), ptr(p+925440), ptr(p+46760608), ptr(p+46761120), ptr(s+2560), ptr(s+3072), 0, ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_0_conv2, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(p+925952), 0, ptr(t.arena+cu.DevicePtr(4*3411968*batch)), uint64(b))
 	m.launch(m.k.t_layer2_0_downsample_0, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(p+1516800), 0, ptr(t.arena+cu.DevicePtr(4*3512320*batch)), uint64(b))
-	m.launch(m.k.t_layer2_0_downsample_1, 128, 1, ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(p+1549568), ptr(p+1550080), ptr(p+46762656), ptr(p+46763168), ptr(s+3584), ptr(s+4096), 0, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), uint64(b))
-	m.launch(m.k.t_layer2_0_bn2, 128, 1, ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(p+1515776), ptr(p+1516288), ptr(p+46761632), ptr(p+46762144), ptr(s+4608), ptr(s+5120), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), uint64(b))
+	m.launch(m.k.t_layer2_0_downsample_1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(p+1549568), ptr(p+1550080), ptr(p+46762656), ptr(p+46763168), ptr(s+3584), ptr(s+4096), 0, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_downsample_1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(p+1549568), ptr(p+1550080), ptr(p+46762656), ptr(p+46763168), ptr(s+3584), ptr(s+4096), 0, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_0_downsample_1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(p+1549568), ptr(p+1550080), ptr(p+46762656), ptr(p+46763168), ptr(s+3584), ptr(s+4096), 0, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.ws), uint64(b), 2)
+	m.launch(m.k.t_layer2_0_bn2, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(p+1515776), ptr(p+1516288), ptr(p+46761632), ptr(p+46762144), ptr(s+4608), ptr(s+5120), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn2, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(p+1515776), ptr(p+1516288), ptr(p+46761632), ptr(p+46762144), ptr(s+4608), ptr(s+5120), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_0_bn2, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(p+1515776), ptr(p+1516288), ptr(p+46761632), ptr(p+46762144), ptr(s+4608), ptr(s+5120), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_1_conv1, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(p+1550592), 0, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), uint64(b))
-	m.launch(m.k.t_layer2_1_bn1, 128, 1, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+2140416), ptr(p+2140928), ptr(p+46763680), ptr(p+46764192), ptr(s+5632), ptr(s+6144), 0, ptr(t.arena+cu.DevicePtr(4*4014080*batch)), uint64(b))
+	m.launch(m.k.t_layer2_1_bn1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+2140416), ptr(p+2140928), ptr(p+46763680), ptr(p+46764192), ptr(s+5632), ptr(s+6144), 0, ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+2140416), ptr(p+2140928), ptr(p+46763680), ptr(p+46764192), ptr(s+5632), ptr(s+6144), 0, ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_1_bn1, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+2140416), ptr(p+2140928), ptr(p+46763680), ptr(p+46764192), ptr(s+5632), ptr(s+6144), 0, ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer2_1_conv2, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(p+2141440), 0, ptr(t.arena+cu.DevicePtr(4*4114432*batch)), uint64(b))
-	m.launch(m.k.t_layer2_1_bn2, 128, 1, ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(p+2731264), ptr(p+2731776), ptr(p+46764704), ptr(p+46765216), ptr(s+6656), ptr(s+7168), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), uint64(b))
+	m.launch(m.k.t_layer2_1_bn2, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(p+2731264), ptr(p+2731776), ptr(p+46764704), ptr(p+46765216), ptr(s+6656), ptr(s+7168), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn2, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(p+2731264), ptr(p+2731776), ptr(p+46764704), ptr(p+46765216), ptr(s+6656), ptr(s+7168), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_1_bn2, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(p+2731264), ptr(p+2731776), ptr(p+46764704), ptr(p+46765216), ptr(s+6656), ptr(s+7168), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_0_conv1, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(p+2732288), 0, ptr(t.arena+cu.DevicePtr(4*4415488*batch)), uint64(b))
-	m.launch(m.k.t_layer3_0_bn1, 256, 1, ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(p+3911936), ptr(p+3912960), ptr(p+46765728), ptr(p+46766752), ptr(s+7680), ptr(s+8704), 0, ptr(t.arena+cu.DevicePtr(4*4465664*batch)), uint64(b))
+	m.launch(m.k.t_layer3_0_bn1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(p+3911936), ptr(p+3912960), ptr(p+46765728), ptr(p+46766752), ptr(s+7680), ptr(s+8704), 0, ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(p+3911936), ptr(p+3912960), ptr(p+46765728), ptr(p+46766752), ptr(s+7680), ptr(s+8704), 0, ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_0_bn1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(p+3911936), ptr(p+3912960), ptr(p+46765728), ptr(p+46766752), ptr(s+7680), ptr(s+8704), 0, ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_0_conv2, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(p+3913984), 0, ptr(t.arena+cu.DevicePtr(4*4315136*batch)), uint64(b))
 	m.launch(m.k.t_layer3_0_downsample_0, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(p+6275328), 0, ptr(t.arena+cu.DevicePtr(4*4365312*batch)), uint64(b))
-	m.launch(m.k.t_layer3_0_downsample_1, 256, 1, ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(p+6406400), ptr(p+6407424), ptr(p+46769824), ptr(p+46770848), ptr(s+9728), ptr(s+10752), 0, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), uint64(b))
-	m.launch(m.k.t_layer3_0_bn2, 256, 1, ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(p+6273280), ptr(p+6274304), ptr(p+46767776), ptr(p+46768800), ptr(s+11776), ptr(s+12800), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), uint64(b))
+	m.launch(m.k.t_layer3_0_downsample_1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(p+6406400), ptr(p+6407424), ptr(p+46769824), ptr(p+46770848), ptr(s+9728), ptr(s+10752), 0, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_downsample_1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(p+6406400), ptr(p+6407424), ptr(p+46769824), ptr(p+46770848), ptr(s+9728), ptr(s+10752), 0, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_0_downsample_1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(p+6406400), ptr(p+6407424), ptr(p+46769824), ptr(p+46770848), ptr(s+9728), ptr(s+10752), 0, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.ws), uint64(b), 2)
+	m.launch(m.k.t_layer3_0_bn2, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(p+6273280), ptr(p+6274304), ptr(p+46767776), ptr(p+46768800), ptr(s+11776), ptr(s+12800), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn2, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(p+6273280), ptr(p+6274304), ptr(p+46767776), ptr(p+46768800), ptr(s+11776), ptr(s+12800), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_0_bn2, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(p+6273280), ptr(p+6274304), ptr(p+46767776), ptr(p+46768800), ptr(s+11776), ptr(s+12800), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_1_conv1, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(p+6408448), 0, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), uint64(b))
-	m.launch(m.k.t_layer3_1_bn1, 256, 1, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+8767744), ptr(p+8768768), ptr(p+46771872), ptr(p+46772896), ptr(s+13824), ptr(s+14848), 0, ptr(t.arena+cu.DevicePtr(4*4616192*batch)), uint64(b))
+	m.launch(m.k.t_layer3_1_bn1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+8767744), ptr(p+8768768), ptr(p+46771872), ptr(p+46772896), ptr(s+13824), ptr(s+14848), 0, ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+8767744), ptr(p+8768768), ptr(p+46771872), ptr(p+46772896), ptr(s+13824), ptr(s+14848), 0, ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_1_bn1, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+8767744), ptr(p+8768768), ptr(p+46771872), ptr(p+46772896), ptr(s+13824), ptr(s+14848), 0, ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer3_1_conv2, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(p+8769792), 0, ptr(t.arena+cu.DevicePtr(4*4666368*batch)), uint64(b))
-	m.launch(m.k.t_layer3_1_bn2, 256, 1, ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(p+11129088), ptr(p+11130112), ptr(p+46773920), ptr(p+46774944), ptr(s+15872), ptr(s+16896), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), uint64(b))
+	m.launch(m.k.t_layer3_1_bn2, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(p+11129088), ptr(p+11130112), ptr(p+46773920), ptr(p+46774944), ptr(s+15872), ptr(s+16896), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn2, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(p+11129088), ptr(p+11130112), ptr(p+46773920), ptr(p+46774944), ptr(s+15872), ptr(s+16896), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_1_bn2, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(p+11129088), ptr(p+11130112), ptr(p+46773920), ptr(p+46774944), ptr(s+15872), ptr(s+16896), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer4_0_conv1, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(p+11131136), 0, ptr(t.arena+cu.DevicePtr(4*4816896*batch)), uint64(b))
-	m.launch(m.k.t_layer4_0_bn1, 512, 1, ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(p+15849728), ptr(p+15851776), ptr(p+46775968), ptr(p+46778016), ptr(s+17920), ptr(s+19968), 0, ptr(t.arena+cu.DevicePtr(4*4841984*batch)), uint64(b))
+	m.launch(m.k.t_layer4_0_bn1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(p+15849728), ptr(p+15851776), ptr(p+46775968), ptr(p+46778016), ptr(s+17920), ptr(s+19968), 0, ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_0_bn1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(p+15849728), ptr(p+15851776), ptr(p+46775968), ptr(p+46778016), ptr(s+17920), ptr(s+19968), 0, ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_0_bn1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(p+15849728), ptr(p+15851776), ptr(p+46775968), ptr(p+46778016), ptr(s+17920), ptr(s+19968), 0, ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer4_0_conv2, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(p+15853824), 0, ptr(t.arena+cu.DevicePtr(4*4766720*batch)), uint64(b))
 	m.launch(m.k.t_layer4_0_downsample_0, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(p+25295104), 0, ptr(t.arena+cu.DevicePtr(4*4791808*batch)), uint64(b))
-	m.launch(m.k.t_layer4_0_downsample_1, 512, 1, ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(p+25819392), ptr(p+25821440), ptr(p+46784160), ptr(p+46786208), ptr(s+22016), ptr(s+24064), 0, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), uint64(b))
-	m.launch(m.k.t_layer4_0_bn2, 512, 1, ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(p+25291008), ptr(p+25293056), ptr(p+46780064), ptr(p+46782112), ptr(s+26112), ptr(s+28160), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), uint64(b))
+	m.launch(m.k.t_layer4_0_downsample_1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(p+25819392), ptr(p+25821440), ptr(p+46784160), ptr(p+46786208), ptr(s+22016), ptr(s+24064), 0, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_0_downsample_1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(p+25819392), ptr(p+25821440), ptr(p+46784160), ptr(p+46786208), ptr(s+22016), ptr(s+24064), 0, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_0_downsample_1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(p+25819392), ptr(p+25821440), ptr(p+46784160), ptr(p+46786208), ptr(s+22016), ptr(s+24064), 0, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.ws), uint64(b), 2)
+	m.launch(m.k.t_layer4_0_bn2, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(p+25291008), ptr(p+25293056), ptr(p+46780064), ptr(p+46782112), ptr(s+26112), ptr(s+28160), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_0_bn2, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(p+25291008), ptr(p+25293056), ptr(p+46780064), ptr(p+46782112), ptr(s+26112), ptr(s+28160), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_0_bn2, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(p+25291008), ptr(p+25293056), ptr(p+46780064), ptr(p+46782112), ptr(s+26112), ptr(s+28160), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer4_1_conv1, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(p+25823488), 0, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), uint64(b))
-	m.launch(m.k.t_layer4_1_bn1, 512, 1, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+35260672), ptr(p+35262720), ptr(p+46788256), ptr(p+46790304), ptr(s+30208), ptr(s+32256), 0, ptr(t.arena+cu.DevicePtr(4*4917248*batch)), uint64(b))
+	m.launch(m.k.t_layer4_1_bn1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+35260672), ptr(p+35262720), ptr(p+46788256), ptr(p+46790304), ptr(s+30208), ptr(s+32256), 0, ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_1_bn1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+35260672), ptr(p+35262720), ptr(p+46788256), ptr(p+46790304), ptr(s+30208), ptr(s+32256), 0, ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_1_bn1, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+35260672), ptr(p+35262720), ptr(p+46788256), ptr(p+46790304), ptr(s+30208), ptr(s+32256), 0, ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_layer4_1_conv2, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(p+35264768), 0, ptr(t.arena+cu.DevicePtr(4*4942336*batch)), uint64(b))
-	m.launch(m.k.t_layer4_1_bn2, 512, 1, ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(p+44701952), ptr(p+44704000), ptr(p+46792352), ptr(p+46794400), ptr(s+34304), ptr(s+36352), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), uint64(b))
+	m.launch(m.k.t_layer4_1_bn2, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(p+44701952), ptr(p+44704000), ptr(p+46792352), ptr(p+46794400), ptr(s+34304), ptr(s+36352), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_1_bn2, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(p+44701952), ptr(p+44704000), ptr(p+46792352), ptr(p+46794400), ptr(s+34304), ptr(s+36352), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_1_bn2, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(p+44701952), ptr(p+44704000), ptr(p+46792352), ptr(p+46794400), ptr(s+34304), ptr(s+36352), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(t.ws), uint64(b), 2)
 	m.launch(m.k.t_avgpool, cdiv(batch*512, 256), 1, ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(t.arena+cu.DevicePtr(4*4993512*batch)), uint64(b))
 	m.launch(m.k.t_fc, cdiv(batch*1000, 256), 1, ptr(t.arena+cu.DevicePtr(4*4993512*batch)), ptr(p+44706048), ptr(p+46754048), ptr(t.arena+cu.DevicePtr(4*5067776*batch)), uint64(b))
 }
@@ -1004,102 +1135,142 @@ func (t *Trainer) backward(batch int) {
 	m.launch(m.k.t_avgpool_bwd, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*5017600*batch)), ptr(t.arena+cu.DevicePtr(4*4992512*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*5042688*batch)), uint64(b*25088))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*5017600*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_1_bn2_bwd, 512, 1, ptr(t.arena+cu.DevicePtr(4*4992512*batch)), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(p+44701952), ptr(s+34304), ptr(s+36352), ptr(gr+44701952), ptr(gr+44704000), ptr(t.arena+cu.DevicePtr(4*5042688*batch)), ptr(t.arena+cu.DevicePtr(4*5017600*batch)), uint64(b))
+	m.launch(m.k.t_layer4_1_bn2_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4992512*batch)), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(p+44701952), ptr(s+34304), ptr(s+36352), ptr(gr+44701952), ptr(gr+44704000), ptr(t.arena+cu.DevicePtr(4*5042688*batch)), ptr(t.arena+cu.DevicePtr(4*5017600*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_1_bn2_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4992512*batch)), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(p+44701952), ptr(s+34304), ptr(s+36352), ptr(gr+44701952), ptr(gr+44704000), ptr(t.arena+cu.DevicePtr(4*5042688*batch)), ptr(t.arena+cu.DevicePtr(4*5017600*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4942336*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_1_conv2_bwd_weight, cdiv(4608, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.arena+cu.DevicePtr(4*5042688*batch)), ptr(gr+35264768), uint64(b))
+	m.launch(m.k.t_layer4_1_conv2_bwd_weight, cdiv(4608, 64), cdiv(512, 64)*cdiv(batch, 21), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.arena+cu.DevicePtr(4*5042688*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2359296, 256), 1, ptr(t.ws), ptr(gr+35264768), 2359296, uint64(cdiv(batch, 21)))
 	m.launch(m.k.t_layer4_1_conv2_bwd_data, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*5042688*batch)), ptr(p+35264768), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4967424*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_1_bn1_bwd, 512, 1, ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(p+35260672), ptr(s+30208), ptr(s+32256), ptr(gr+35260672), ptr(gr+35262720), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer4_1_conv1_bwd_weight, cdiv(4608, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(gr+25823488), uint64(b))
+	m.launch(m.k.t_layer4_1_bn1_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(p+35260672), ptr(s+30208), ptr(s+32256), ptr(gr+35260672), ptr(gr+35262720), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_1_bn1_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4942336*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(p+35260672), ptr(s+30208), ptr(s+32256), ptr(gr+35260672), ptr(gr+35262720), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_1_conv1_bwd_weight, cdiv(4608, 64), cdiv(512, 64)*cdiv(batch, 21), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2359296, 256), 1, ptr(t.ws), ptr(gr+25823488), 2359296, uint64(cdiv(batch, 21)))
 	m.launch(m.k.t_layer4_1_conv1_bwd_data, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4967424*batch)), ptr(p+25823488), ptr(t.arena+cu.DevicePtr(4*5017600*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), uint64(b*25088))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4917248*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_0_bn2_bwd, 512, 1, ptr(t.arena+cu.DevicePtr(4*5017600*batch)), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(p+25291008), ptr(s+26112), ptr(s+28160), ptr(gr+25291008), ptr(gr+25293056), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), uint64(b))
+	m.launch(m.k.t_layer4_0_bn2_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*5017600*batch)), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(p+25291008), ptr(s+26112), ptr(s+28160), ptr(gr+25291008), ptr(gr+25293056), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_0_bn2_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*5017600*batch)), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(p+25291008), ptr(s+26112), ptr(s+28160), ptr(gr+25291008), ptr(gr+25293056), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4892160*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_0_downsample_1_bwd, 512, 1, ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+25819392), ptr(s+22016), ptr(s+24064), ptr(gr+25819392), ptr(gr+25821440), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer4_0_downsample_1_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+25819392), ptr(s+22016), ptr(s+24064), ptr(gr+25819392), ptr(gr+25821440), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_0_downsample_1_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4917248*batch)), ptr(t.arena+cu.DevicePtr(4*4791808*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+25819392), ptr(s+22016), ptr(s+24064), ptr(gr+25819392), ptr(gr+25821440), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4766720*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer4_0_downsample_0_bwd_weight, cdiv(256, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(gr+25295104), uint64(b))
+	m.launch(m.k.t_layer4_0_downsample_0_bwd_weight, cdiv(256, 64), cdiv(512, 64)*cdiv(batch, 21), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(131072, 256), 1, ptr(t.ws), ptr(gr+25295104), 131072, uint64(cdiv(batch, 21)))
 	m.launch(m.k.t_layer4_0_downsample_0_bwd_data, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(p+25295104), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4892160*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_0_conv2_bwd_weight, cdiv(4608, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(gr+15853824), uint64(b))
+	m.launch(m.k.t_layer4_0_conv2_bwd_weight, cdiv(4608, 64), cdiv(512, 64)*cdiv(batch, 21), ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(2359296, 256), 1, ptr(t.ws), ptr(gr+15853824), 2359296, uint64(cdiv(batch, 21)))
 	m.launch(m.k.t_layer4_0_conv2_bwd_data, cdiv(batch*49, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+15853824), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*25088, 256), 1, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), uint64(b*25088))
-	m.launch(m.k.t_layer4_0_bn1_bwd, 512, 1, ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(p+15849728), ptr(s+17920), ptr(s+19968), ptr(gr+15849728), ptr(gr+15851776), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer4_0_conv1_bwd_weight, cdiv(2304, 64), cdiv(512, 64), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(gr+11131136), uint64(b))
+	m.launch(m.k.t_layer4_0_bn1_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(p+15849728), ptr(s+17920), ptr(s+19968), ptr(gr+15849728), ptr(gr+15851776), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer4_0_bn1_bwd, 512, cdiv(batch*49, 8192), ptr(t.arena+cu.DevicePtr(4*4892160*batch)), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.arena+cu.DevicePtr(4*4841984*batch)), ptr(p+15849728), ptr(s+17920), ptr(s+19968), ptr(gr+15849728), ptr(gr+15851776), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer4_0_conv1_bwd_weight, cdiv(2304, 64), cdiv(512, 64)*cdiv(batch, 21), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(1179648, 256), 1, ptr(t.ws), ptr(gr+11131136), 1179648, uint64(cdiv(batch, 21)))
 	m.launch(m.k.t_layer4_0_conv1_bwd_data, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+11131136), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4867072*batch)), uint64(b*50176))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4816896*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_1_bn2_bwd, 256, 1, ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(p+11129088), ptr(s+15872), ptr(s+16896), ptr(gr+11129088), ptr(gr+11130112), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), uint64(b))
+	m.launch(m.k.t_layer3_1_bn2_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(p+11129088), ptr(s+15872), ptr(s+16896), ptr(gr+11129088), ptr(gr+11130112), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn2_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4766720*batch)), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(p+11129088), ptr(s+15872), ptr(s+16896), ptr(gr+11129088), ptr(gr+11130112), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4666368*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_1_conv2_bwd_weight, cdiv(2304, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(gr+8769792), uint64(b))
+	m.launch(m.k.t_layer3_1_conv2_bwd_weight, cdiv(2304, 64), cdiv(256, 64)*cdiv(batch, 6), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(589824, 256), 1, ptr(t.ws), ptr(gr+8769792), 589824, uint64(cdiv(batch, 6)))
 	m.launch(m.k.t_layer3_1_conv2_bwd_data, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4867072*batch)), ptr(p+8769792), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4716544*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_1_bn1_bwd, 256, 1, ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(p+8767744), ptr(s+13824), ptr(s+14848), ptr(gr+8767744), ptr(gr+8768768), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer3_1_conv1_bwd_weight, cdiv(2304, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(gr+6408448), uint64(b))
+	m.launch(m.k.t_layer3_1_bn1_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(p+8767744), ptr(s+13824), ptr(s+14848), ptr(gr+8767744), ptr(gr+8768768), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_1_bn1_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4666368*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(p+8767744), ptr(s+13824), ptr(s+14848), ptr(gr+8767744), ptr(gr+8768768), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_1_conv1_bwd_weight, cdiv(2304, 64), cdiv(256, 64)*cdiv(batch, 6), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(589824, 256), 1, ptr(t.ws), ptr(gr+6408448), 589824, uint64(cdiv(batch, 6)))
 	m.launch(m.k.t_layer3_1_conv1_bwd_data, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4716544*batch)), ptr(p+6408448), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), uint64(b*50176))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4616192*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_0_bn2_bwd, 256, 1, ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(p+6273280), ptr(s+11776), ptr(s+12800), ptr(gr+6273280), ptr(gr+6274304), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), uint64(b))
+	m.launch(m.k.t_layer3_0_bn2_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(p+6273280), ptr(s+11776), ptr(s+12800), ptr(gr+6273280), ptr(gr+6274304), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn2_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4816896*batch)), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(p+6273280), ptr(s+11776), ptr(s+12800), ptr(gr+6273280), ptr(gr+6274304), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4566016*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_0_downsample_1_bwd, 256, 1, ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+6406400), ptr(s+9728), ptr(s+10752), ptr(gr+6406400), ptr(gr+6407424), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer3_0_downsample_1_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+6406400), ptr(s+9728), ptr(s+10752), ptr(gr+6406400), ptr(gr+6407424), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_downsample_1_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4616192*batch)), ptr(t.arena+cu.DevicePtr(4*4365312*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+6406400), ptr(s+9728), ptr(s+10752), ptr(gr+6406400), ptr(gr+6407424), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*4315136*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer3_0_downsample_0_bwd_weight, cdiv(128, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(gr+6275328), uint64(b))
+	m.launch(m.k.t_layer3_0_downsample_0_bwd_weight, cdiv(128, 64), cdiv(256, 64)*cdiv(batch, 6), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(32768, 256), 1, ptr(t.ws), ptr(gr+6275328), 32768, uint64(cdiv(batch, 6)))
 	m.launch(m.k.t_layer3_0_downsample_0_bwd_data, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(p+6275328), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4566016*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_0_conv2_bwd_weight, cdiv(2304, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(gr+3913984), uint64(b))
+	m.launch(m.k.t_layer3_0_conv2_bwd_weight, cdiv(2304, 64), cdiv(256, 64)*cdiv(batch, 6), ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(589824, 256), 1, ptr(t.ws), ptr(gr+3913984), 589824, uint64(cdiv(batch, 6)))
 	m.launch(m.k.t_layer3_0_conv2_bwd_data, cdiv(batch*196, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+3913984), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*50176, 256), 1, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), uint64(b*50176))
-	m.launch(m.k.t_layer3_0_bn1_bwd, 256, 1, ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(p+3911936), ptr(s+7680), ptr(s+8704), ptr(gr+3911936), ptr(gr+3912960), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer3_0_conv1_bwd_weight, cdiv(1152, 64), cdiv(256, 64), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(gr+2732288), uint64(b))
+	m.launch(m.k.t_layer3_0_bn1_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(p+3911936), ptr(s+7680), ptr(s+8704), ptr(gr+3911936), ptr(gr+3912960), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer3_0_bn1_bwd, 256, cdiv(batch*196, 8192), ptr(t.arena+cu.DevicePtr(4*4566016*batch)), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.arena+cu.DevicePtr(4*4465664*batch)), ptr(p+3911936), ptr(s+7680), ptr(s+8704), ptr(gr+3911936), ptr(gr+3912960), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer3_0_conv1_bwd_weight, cdiv(1152, 64), cdiv(256, 64)*cdiv(batch, 6), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(294912, 256), 1, ptr(t.ws), ptr(gr+2732288), 294912, uint64(cdiv(batch, 6)))
 	m.launch(m.k.t_layer3_0_conv1_bwd_data, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+2732288), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*4515840*batch)), uint64(b*100352))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*4415488*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_1_bn2_bwd, 128, 1, ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(p+2731264), ptr(s+6656), ptr(s+7168), ptr(gr+2731264), ptr(gr+2731776), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), uint64(b))
+	m.launch(m.k.t_layer2_1_bn2_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(p+2731264), ptr(s+6656), ptr(s+7168), ptr(gr+2731264), ptr(gr+2731776), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn2_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4315136*batch)), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(p+2731264), ptr(s+6656), ptr(s+7168), ptr(gr+2731264), ptr(gr+2731776), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*4114432*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_1_conv2_bwd_weight, cdiv(1152, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(gr+2141440), uint64(b))
+	m.launch(m.k.t_layer2_1_conv2_bwd_weight, cdiv(1152, 64), cdiv(128, 64)*cdiv(batch, 2), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(147456, 256), 1, ptr(t.ws), ptr(gr+2141440), 147456, uint64(cdiv(batch, 2)))
 	m.launch(m.k.t_layer2_1_conv2_bwd_data, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*4515840*batch)), ptr(p+2141440), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*4214784*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_1_bn1_bwd, 128, 1, ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(p+2140416), ptr(s+5632), ptr(s+6144), ptr(gr+2140416), ptr(gr+2140928), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer2_1_conv1_bwd_weight, cdiv(1152, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(gr+1550592), uint64(b))
+	m.launch(m.k.t_layer2_1_bn1_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(p+2140416), ptr(s+5632), ptr(s+6144), ptr(gr+2140416), ptr(gr+2140928), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_1_bn1_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4114432*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(p+2140416), ptr(s+5632), ptr(s+6144), ptr(gr+2140416), ptr(gr+2140928), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_1_conv1_bwd_weight, cdiv(1152, 64), cdiv(128, 64)*cdiv(batch, 2), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(147456, 256), 1, ptr(t.ws), ptr(gr+1550592), 147456, uint64(cdiv(batch, 2)))
 	m.launch(m.k.t_layer2_1_conv1_bwd_data, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*4214784*batch)), ptr(p+1550592), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), uint64(b*100352))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*4014080*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_0_bn2_bwd, 128, 1, ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(p+1515776), ptr(s+4608), ptr(s+5120), ptr(gr+1515776), ptr(gr+1516288), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), uint64(b))
+	m.launch(m.k.t_layer2_0_bn2_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(p+1515776), ptr(s+4608), ptr(s+5120), ptr(gr+1515776), ptr(gr+1516288), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn2_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4415488*batch)), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(p+1515776), ptr(s+4608), ptr(s+5120), ptr(gr+1515776), ptr(gr+1516288), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*3913728*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_0_downsample_1_bwd, 128, 1, ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+1549568), ptr(s+3584), ptr(s+4096), ptr(gr+1549568), ptr(gr+1550080), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), 0, uint64(b))
+	m.launch(m.k.t_layer2_0_downsample_1_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+1549568), ptr(s+3584), ptr(s+4096), ptr(gr+1549568), ptr(gr+1550080), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_downsample_1_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*4014080*batch)), ptr(t.arena+cu.DevicePtr(4*3512320*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+1549568), ptr(s+3584), ptr(s+4096), ptr(gr+1549568), ptr(gr+1550080), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), 0, ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*3411968*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer2_0_downsample_0_bwd_weight, cdiv(64, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(gr+1516800), uint64(b))
+	m.launch(m.k.t_layer2_0_downsample_0_bwd_weight, cdiv(64, 64), cdiv(128, 64)*cdiv(batch, 2), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(8192, 256), 1, ptr(t.ws), ptr(gr+1516800), 8192, uint64(cdiv(batch, 2)))
 	m.launch(m.k.t_layer2_0_downsample_0_bwd_data, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(p+1516800), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*3913728*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_0_conv2_bwd_weight, cdiv(1152, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(gr+925952), uint64(b))
+	m.launch(m.k.t_layer2_0_conv2_bwd_weight, cdiv(1152, 64), cdiv(128, 64)*cdiv(batch, 2), ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(147456, 256), 1, ptr(t.ws), ptr(gr+925952), 147456, uint64(cdiv(batch, 2)))
 	m.launch(m.k.t_layer2_0_conv2_bwd_data, cdiv(batch*784, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+925952), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*100352, 256), 1, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), uint64(b*100352))
-	m.launch(m.k.t_layer2_0_bn1_bwd, 128, 1, ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(p+924928), ptr(s+2560), ptr(s+3072), ptr(gr+924928), ptr(gr+925440), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer2_0_conv1_bwd_weight, cdiv(576, 64), cdiv(128, 64), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(gr+630016), uint64(b))
+	m.launch(m.k.t_layer2_0_bn1_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(p+924928), ptr(s+2560), ptr(s+3072), ptr(gr+924928), ptr(gr+925440), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer2_0_bn1_bwd, 128, cdiv(batch*784, 8192), ptr(t.arena+cu.DevicePtr(4*3913728*batch)), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.arena+cu.DevicePtr(4*3713024*batch)), ptr(p+924928), ptr(s+2560), ptr(s+3072), ptr(gr+924928), ptr(gr+925440), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer2_0_conv1_bwd_weight, cdiv(576, 64), cdiv(128, 64)*cdiv(batch, 2), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(73728, 256), 1, ptr(t.ws), ptr(gr+630016), 73728, uint64(cdiv(batch, 2)))
 	m.launch(m.k.t_layer2_0_conv1_bwd_data, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+630016), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*3813376*batch)), uint64(b*200704))
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*3612672*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer1_1_bn2_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(p+629504), ptr(s+2048), ptr(s+2304), ptr(gr+629504), ptr(gr+629760), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), uint64(b))
+	m.launch(m.k.t_layer1_1_bn2_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(p+629504), ptr(s+2048), ptr(s+2304), ptr(gr+629504), ptr(gr+629760), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn2_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3411968*batch)), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(p+629504), ptr(s+2048), ptr(s+2304), ptr(gr+629504), ptr(gr+629760), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*3010560*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer1_1_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(gr+482048), uint64(b))
+	m.launch(m.k.t_layer1_1_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+482048), 36864, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_1_conv2_bwd_data, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*3813376*batch)), ptr(p+482048), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*3211264*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer1_1_bn1_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(p+481536), ptr(s+1536), ptr(s+1792), ptr(gr+481536), ptr(gr+481792), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer1_1_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(gr+334080), uint64(b))
+	m.launch(m.k.t_layer1_1_bn1_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(p+481536), ptr(s+1536), ptr(s+1792), ptr(gr+481536), ptr(gr+481792), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_1_bn1_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3010560*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(p+481536), ptr(s+1536), ptr(s+1792), ptr(gr+481536), ptr(gr+481792), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_1_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+334080), 36864, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_1_conv1_bwd_data, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*3211264*batch)), ptr(p+334080), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*2809856*batch)), uint64(b*200704))
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*2609152*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer1_0_bn2_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(p+333568), ptr(s+1024), ptr(s+1280), ptr(gr+333568), ptr(gr+333824), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), uint64(b))
+	m.launch(m.k.t_layer1_0_bn2_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(p+333568), ptr(s+1024), ptr(s+1280), ptr(gr+333568), ptr(gr+333824), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn2_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*3612672*batch)), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(p+333568), ptr(s+1024), ptr(s+1280), ptr(gr+333568), ptr(gr+333824), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(t.ws), uint64(b), 1)
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*2207744*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer1_0_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(gr+186112), uint64(b))
+	m.launch(m.k.t_layer1_0_conv2_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+186112), 36864, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_0_conv2_bwd_data, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2809856*batch)), ptr(p+186112), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*2408448*batch)), uint64(b*200704))
-	m.launch(m.k.t_layer1_0_bn1_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(p+185600), ptr(s+512), ptr(s+768), ptr(gr+185600), ptr(gr+185856), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), 0, uint64(b))
-	m.launch(m.k.t_layer1_0_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(gr+38144), uint64(b))
+	m.launch(m.k.t_layer1_0_bn1_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(p+185600), ptr(s+512), ptr(s+768), ptr(gr+185600), ptr(gr+185856), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_layer1_0_bn1_bwd, 64, cdiv(batch*3136, 8192), ptr(t.arena+cu.DevicePtr(4*2207744*batch)), ptr(t.arena+cu.DevicePtr(4*1806336*batch)), ptr(t.arena+cu.DevicePtr(4*2007040*batch)), ptr(p+185600), ptr(s+512), ptr(s+768), ptr(gr+185600), ptr(gr+185856), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_layer1_0_conv1_bwd_weight, cdiv(576, 64), cdiv(64, 64)*cdiv(batch, 1), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(36864, 256), 1, ptr(t.ws), ptr(gr+38144), 36864, uint64(cdiv(batch, 1)))
 	m.launch(m.k.t_layer1_0_conv1_bwd_data, cdiv(batch*3136, 64), cdiv(64, 64), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(p+38144), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*802816, 256), 1, ptr(t.arena+cu.DevicePtr(4*1605632*batch)), uint64(b*802816))
 	m.launch(m.k.t_maxpool_bwd, cdiv(batch*200704, 256), 1, ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(t.arena+cu.DevicePtr(4*2609152*batch)), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), uint64(b))
 	m.launch(m.k.zero_fill, cdiv(batch*802816, 256), 1, ptr(t.arena+cu.DevicePtr(4*2408448*batch)), uint64(b*802816))
-	m.launch(m.k.t_bn1_bwd, 64, 1, ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(p+37632), ptr(s+0), ptr(s+256), ptr(gr+37632), ptr(gr+37888), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), 0, uint64(b))
-	m.launch(m.k.t_conv1_bwd_weight, cdiv(147, 64), cdiv(64, 64), ptr(t.input), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(gr+0), uint64(b))
+	m.launch(m.k.t_bn1_bwd, 64, cdiv(batch*12544, 8192), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(p+37632), ptr(s+0), ptr(s+256), ptr(gr+37632), ptr(gr+37888), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), 0, ptr(t.ws), uint64(b), 0)
+	m.launch(m.k.t_bn1_bwd, 64, cdiv(batch*12544, 8192), ptr(t.arena+cu.DevicePtr(4*1605632*batch)), ptr(t.arena+cu.DevicePtr(4*0*batch)), ptr(t.arena+cu.DevicePtr(4*802816*batch)), ptr(p+37632), ptr(s+0), ptr(s+256), ptr(gr+37632), ptr(gr+37888), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), 0, ptr(t.ws), uint64(b), 1)
+	m.launch(m.k.t_conv1_bwd_weight, cdiv(147, 64), cdiv(64, 64)*cdiv(batch, 1), ptr(t.input), ptr(t.arena+cu.DevicePtr(4*2408448*batch)), ptr(t.ws), uint64(b))
+	m.launch(m.k.sum_splits, cdiv(9408, 256), 1, ptr(t.ws), ptr(gr+0), 9408, uint64(cdiv(batch, 1)))
 }

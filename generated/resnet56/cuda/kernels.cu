@@ -131,17 +131,26 @@ __device__ __noinline__ void conv_bwd_data(const float* __restrict__ dy, const f
 	}
 }
 
-// conv_bwd_weight overwrites dw[co, k] = sum over images and positions of
-// dy[co, p] times the gathered input column k at p. M = CO, N = CI x KH x
-// KW, K = batch x OH x OW. Grid: (ceil(N/64), ceil(CO/64)).
-template <int CI, int H, int W, int CO, int KH, int KW, int S, int P, int OH, int OW>
-__device__ __noinline__ void conv_bwd_weight(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dw, long long batch) {
+// conv_bwd_weight: a partial weight gradient, dy[co, p] times the
+// gathered input column k at p, summed over IMGS images. M = CO, N = CI x
+// KH x KW, K = IMGS x OH x OW. The sum over the whole batch is a long, thin
+// reduction (M and N are a few hundred, K is batch x OH x OW), so it is
+// split by images: split s writes its partial to ws[s], and sum_splits
+// (reduce_splits) adds the partials in a fixed order, which keeps the
+// result deterministic.
+// Grid: (ceil(N/64), ceil(CO/64) x ceil(batch/IMGS)).
+template <int CI, int H, int W, int CO, int KH, int KW, int S, int P, int OH, int OW, int IMGS>
+__device__ __noinline__ void conv_bwd_weight(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ ws, long long batch) {
 	constexpr long long N = (long long)CI * KH * KW, HW = (long long)OH * OW;
-	const long long K = batch * HW;
-	const long long m0 = (long long)blockIdx.y * RN_TILE_M, n0 = (long long)blockIdx.x * RN_TILE_N;
+	constexpr int MT = (CO + RN_TILE_M - 1) / RN_TILE_M;
+	const long long split = blockIdx.y / MT, img0 = split * IMGS;
+	const long long K = (batch - img0 < IMGS ? batch - img0 : IMGS) * HW;
+	const long long m0 = (long long)(blockIdx.y % MT) * RN_TILE_M, n0 = (long long)blockIdx.x * RN_TILE_N;
+	const float* xs = x + img0 * CI * H * W;
+	const float* dys = dy + img0 * CO * HW;
 	auto la = [&](long long m, long long k) -> float {
 		if (m >= CO) return 0.f;
-		return dy[((k / HW) * CO + m) * HW + k % HW];
+		return dys[((k / HW) * CO + m) * HW + k % HW];
 	};
 	auto lb = [&](long long k, long long n) -> float {
 		if (n >= N) return 0.f;
@@ -150,19 +159,30 @@ __device__ __noinline__ void conv_bwd_weight(const float* __restrict__ x, const 
 		int ci = (int)(n / (KH * KW)), r = (int)(n % (KH * KW));
 		int ih = oh * S - P + r / KW, iw = ow * S - P + r % KW;
 		if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
-		return x[((img * CI + ci) * H + ih) * W + iw];
+		return xs[((img * CI + ci) * H + ih) * W + iw];
 	};
 	float acc[4][4];
 	gemm_tile(K, m0, n0, la, lb, acc);
+	float* out = ws + split * CO * N;
 	const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
 	for (int i = 0; i < 4; i++) {
 		long long m = m0 + ty + 16 * i;
 		if (m >= CO) continue;
 		for (int j = 0; j < 4; j++) {
 			long long n = n0 + tx + 16 * j;
-			if (n < N) dw[m * N + n] = acc[i][j];
+			if (n < N) out[m * N + n] = acc[i][j];
 		}
 	}
+}
+
+// reduce_splits: dst[i] = the sum of the splits partials ws[s][i], in order
+// of s. One thread per element.
+__device__ void reduce_splits(const float* __restrict__ ws, float* __restrict__ dst, long long n, long long splits) {
+	const long long i = (long long)blockIdx.x * RN_THREADS + threadIdx.x;
+	if (i >= n) return;
+	float v = 0.f;
+	for (long long s = 0; s < splits; s++) v += ws[s * n + i];
+	dst[i] = v;
 }
 
 // block_sum reduces v over the block (256 threads) in double; every thread
@@ -184,29 +204,73 @@ __device__ double block_sum(double v) {
 	return r;
 }
 
-// bn_train: one block per channel. Batch mean and biased variance
-// (two passes, in double), the running statistics updated with momentum
-// (unbiased variance) as PyTorch does, then y = relu((x - mean) invstd
-// gamma + beta + res). Grid: C blocks.
+// bn_part is the slice [lo, hi) of a channel's batch x HW values that
+// block (c, part) of a batch norm works on: the channel is split into
+// gridDim.y parts so that a few channels with many values each (the first
+// stage at a large batch) still fill the GPU.
+struct bn_part {
+	long long lo, hi;
+};
+
+__device__ __forceinline__ bn_part bn_slice(long long count) {
+	const long long parts = gridDim.y, chunk = (count + parts - 1) / parts;
+	const long long lo = (long long)blockIdx.y * chunk;
+	return bn_part{lo, lo + chunk < count ? lo + chunk : count};
+}
+
+// bn_partials returns, to every thread, the sum of slot k of the parts'
+// partials of channel c in ws[c][part][2], added in order of part so that
+// the result does not depend on which block ran first.
+__device__ double bn_partials(const double* ws, int c, int k) {
+	__shared__ double total;
+	if (threadIdx.x == 0) {
+		const long long parts = gridDim.y;
+		double s = 0;
+		for (long long p = 0; p < parts; p++) s += ws[(c * parts + p) * 2 + k];
+		total = s;
+	}
+	__syncthreads();
+	double r = total;
+	__syncthreads();
+	return r;
+}
+
+// bn_train: block (c, part) works on one part of channel c, in three
+// launches (phase 0, 1, 2): the parts' sums, then the sums of squared
+// deviations from the batch mean (two passes, in double), then y =
+// relu((x - mean) invstd gamma + beta + res), part 0 also updating the
+// running statistics with momentum (unbiased variance) as PyTorch does.
+// Grid: (C, parts).
 template <int C, int HW, bool RES, bool RELU>
 __device__ __noinline__ void bn_train(const float* __restrict__ x, const float* __restrict__ gamma, const float* __restrict__ beta,
                          float* __restrict__ run_mean, float* __restrict__ run_var, float* __restrict__ save_mean,
                          float* __restrict__ save_invstd, const float* __restrict__ res, float* __restrict__ y,
-                         long long batch, double eps, double momentum) {
+                         double* __restrict__ ws, long long batch, double eps, double momentum, long long phase) {
 	const int c = blockIdx.x;
-	const long long count = batch * HW;
-	double s = 0;
-	for (long long i = threadIdx.x; i < count; i += RN_THREADS) s += x[((i / HW) * C + c) * HW + i % HW];
-	const double mean = block_sum(s) / count;
-	double q = 0;
-	for (long long i = threadIdx.x; i < count; i += RN_THREADS) {
-		double d = x[((i / HW) * C + c) * HW + i % HW] - mean;
-		q += d * d;
+	const long long count = batch * HW, slot = ((long long)c * gridDim.y + blockIdx.y) * 2;
+	const bn_part r = bn_slice(count);
+	if (phase == 0) {
+		double s = 0;
+		for (long long i = r.lo + threadIdx.x; i < r.hi; i += RN_THREADS) s += x[((i / HW) * C + c) * HW + i % HW];
+		s = block_sum(s);
+		if (threadIdx.x == 0) ws[slot] = s;
+		return;
 	}
-	const double sq = block_sum(q);
+	const double mean = bn_partials(ws, c, 0) / count;
+	if (phase == 1) {
+		double q = 0;
+		for (long long i = r.lo + threadIdx.x; i < r.hi; i += RN_THREADS) {
+			double d = x[((i / HW) * C + c) * HW + i % HW] - mean;
+			q += d * d;
+		}
+		q = block_sum(q);
+		if (threadIdx.x == 0) ws[slot + 1] = q;
+		return;
+	}
+	const double sq = bn_partials(ws, c, 1);
 	const double var = sq / count;
 	const double invstd = 1.0 / sqrt(var + eps);
-	if (threadIdx.x == 0) {
+	if (blockIdx.y == 0 && threadIdx.x == 0) {
 		save_mean[c] = (float)mean;
 		save_invstd[c] = (float)invstd;
 		const double unbiased = count > 1 ? sq / (count - 1) : var;
@@ -215,7 +279,7 @@ __device__ __noinline__ void bn_train(const float* __restrict__ x, const float* 
 		run_var[c] = (1.f - mo) * run_var[c] + mo * (float)unbiased;
 	}
 	const float m32 = (float)mean, scale = (float)invstd * gamma[c], b = beta[c];
-	for (long long i = threadIdx.x; i < count; i += RN_THREADS) {
+	for (long long i = r.lo + threadIdx.x; i < r.hi; i += RN_THREADS) {
 		long long idx = ((i / HW) * C + c) * HW + i % HW;
 		float v = (x[idx] - m32) * scale + b;
 		if (RES) v += res[idx];
@@ -224,32 +288,45 @@ __device__ __noinline__ void bn_train(const float* __restrict__ x, const float* 
 	}
 }
 
-// bn_backward: one block per channel. The ReLU's mask is the sign of the
-// saved output y; the gradient reaching the add also goes to dres; dgamma
-// and dbeta are overwritten, dx and dres accumulate. Grid: C blocks.
+// bn_backward: block (c, part) works on one part of channel c, in two
+// launches: phase 0 sums the part's gradient and gradient times x-hat,
+// phase 1 writes dgamma and dbeta (part 0) and the gradients of its part.
+// The ReLU's mask is the sign of the saved output y; the gradient reaching
+// the add also goes to dres; dgamma and dbeta are overwritten, dx and dres
+// accumulate. Grid: (C, parts).
 template <int C, int HW, bool RELU, bool DRES, bool DX>
 __device__ __noinline__ void bn_backward(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ y,
                             const float* __restrict__ gamma, const float* __restrict__ save_mean,
                             const float* __restrict__ save_invstd, float* __restrict__ dgamma, float* __restrict__ dbeta,
-                            float* __restrict__ dx, float* __restrict__ dres, long long batch) {
+                            float* __restrict__ dx, float* __restrict__ dres, double* __restrict__ ws, long long batch, long long phase) {
 	const int c = blockIdx.x;
-	const long long count = batch * HW;
+	const long long count = batch * HW, slot = ((long long)c * gridDim.y + blockIdx.y) * 2;
+	const bn_part r = bn_slice(count);
 	const double mean = save_mean[c], invstd = save_invstd[c];
-	double sg = 0, sgx = 0;
-	for (long long i = threadIdx.x; i < count; i += RN_THREADS) {
-		long long idx = ((i / HW) * C + c) * HW + i % HW;
-		float g = dy[idx];
-		if (RELU && y[idx] <= 0.f) continue;
-		sg += g;
-		sgx += g * (x[idx] - mean) * invstd;
+	if (phase == 0) {
+		double sg = 0, sgx = 0;
+		for (long long i = r.lo + threadIdx.x; i < r.hi; i += RN_THREADS) {
+			long long idx = ((i / HW) * C + c) * HW + i % HW;
+			float g = dy[idx];
+			if (RELU && y[idx] <= 0.f) continue;
+			sg += g;
+			sgx += g * (x[idx] - mean) * invstd;
+		}
+		sg = block_sum(sg);
+		sgx = block_sum(sgx);
+		if (threadIdx.x == 0) {
+			ws[slot] = sg;
+			ws[slot + 1] = sgx;
+		}
+		return;
 	}
-	const double sum_g = block_sum(sg), sum_gxhat = block_sum(sgx);
-	if (threadIdx.x == 0) {
+	const double sum_g = bn_partials(ws, c, 0), sum_gxhat = bn_partials(ws, c, 1);
+	if (blockIdx.y == 0 && threadIdx.x == 0) {
 		dgamma[c] = (float)sum_gxhat;
 		dbeta[c] = (float)sum_g;
 	}
 	const double k = gamma[c] * invstd, mean_g = sum_g / count, mean_gxhat = sum_gxhat / count;
-	for (long long i = threadIdx.x; i < count; i += RN_THREADS) {
+	for (long long i = r.lo + threadIdx.x; i < r.hi; i += RN_THREADS) {
 		long long idx = ((i / HW) * C + c) * HW + i % HW;
 		float g = dy[idx];
 		if (RELU && y[idx] <= 0.f) g = 0.f;
@@ -833,305 +910,305 @@ extern "C" __global__ void __launch_bounds__(RN_THREADS) i_fc(const float* x, co
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<3, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<3, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<3, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_0_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_1_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_2_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_3_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_4_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_5_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_6_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_7_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 16, 3, 3, 1, 1, 32, 32, 1>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 16, 3, 3, 1, 1, 32, 32>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<16, 1024, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer1_8_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<16, 1024, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<16, 32, 32, 32, 3, 3, 2, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<16, 32, 32, 32, 3, 3, 2, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<16, 32, 32, 32, 3, 3, 2, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<16, 32, 32, 32, 3, 3, 2, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
@@ -1142,272 +1219,272 @@ extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_shortcut(con
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_shortcut_bwd(const float* dy, float* dx, long long batch) {
 	shortcut_a_bwd<16, 32, 32, 2, 16, 16, 8, 8>(dy, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_0_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_1_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_2_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_3_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_4_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_5_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_6_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_7_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 32, 3, 3, 1, 1, 16, 16, 4>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 32, 3, 3, 1, 1, 16, 16>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<32, 256, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer2_8_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<32, 256, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<32, 16, 16, 64, 3, 3, 2, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<32, 16, 16, 64, 3, 3, 2, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<32, 16, 16, 64, 3, 3, 2, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<32, 16, 16, 64, 3, 3, 2, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
@@ -1418,251 +1495,251 @@ extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_shortcut(con
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_shortcut_bwd(const float* dy, float* dx, long long batch) {
 	shortcut_a_bwd<32, 16, 16, 2, 8, 8, 16, 16>(dy, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_0_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_1_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_2_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_3_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_4_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_5_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_6_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_7_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv1(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv1_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv1_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv1_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn1(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, false, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn1_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, false, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv2(const float* x, const float* w, const float* b, float* y, long long batch) {
 	conv_fwd<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, false, false, false>(x, w, b, nullptr, y, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv2_bwd_weight(const float* x, const float* dy, float* dw, long long batch) {
-	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(x, dy, dw, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv2_bwd_weight(const float* x, const float* dy, float* ws, long long batch) {
+	conv_bwd_weight<64, 8, 8, 64, 3, 3, 1, 1, 8, 8, 16>(x, dy, ws, batch);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_conv2_bwd_data(const float* dy, const float* w, float* dx, long long batch) {
 	conv_bwd_data<64, 8, 8, 64, 3, 3, 1, 1, 8, 8>(dy, w, dx, batch);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, long long batch) {
-	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, batch, 1e-05, 0.1);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn2(const float* x, const float* gamma, const float* beta, float* run_mean, float* run_var, float* save_mean, float* save_invstd, const float* res, float* y, double* ws, long long batch, long long phase) {
+	bn_train<64, 64, true, true>(x, gamma, beta, run_mean, run_var, save_mean, save_invstd, res, y, ws, batch, 1e-05, 0.1, phase);
 }
-extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, long long batch) {
-	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, batch);
+extern "C" __global__ void __launch_bounds__(RN_THREADS) t_layer3_8_bn2_bwd(const float* dy, const float* x, const float* y, const float* gamma, const float* save_mean, const float* save_invstd, float* dgamma, float* dbeta, float* dx, float* dres, double* ws, long long batch, long long phase) {
+	bn_backward<64, 64, true, true, true>(dy, x, y, gamma, save_mean, save_invstd, dgamma, dbeta, dx, dres, ws, batch, phase);
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) t_avgpool(const float* x, float* y, long long batch) {
 	avgpool_fwd<64>(x, y, batch * 64);
@@ -1692,4 +1769,7 @@ extern "C" __global__ void __launch_bounds__(RN_THREADS) zero_fill(float* p, lon
 }
 extern "C" __global__ void __launch_bounds__(RN_THREADS) accumulate(float* dst, const float* src, long long n) {
 	add_into(dst, src, n);
+}
+extern "C" __global__ void __launch_bounds__(RN_THREADS) sum_splits(const float* ws, float* dst, long long n, long long splits) {
+	reduce_splits(ws, dst, n, splits);
 }

@@ -4,7 +4,7 @@
 #include <ucontext.h>
 #include <vector>
 
-emu_dim3 threadIdx, blockIdx;
+emu_dim3 threadIdx, blockIdx, gridDim;
 double emu_shfl[1024];
 
 // A block's threads are coroutines on one OS thread. Each is created once
@@ -67,6 +67,7 @@ extern "C" void emu_launch(void (*w)(void**), int gx, int gy, int threads, void*
 			if (!_setjmp(sched_env)) swapcontext(&sched_uc, &c.uc);
 		}
 	}
+	gridDim = {(unsigned)gx, (unsigned)gy, 1};
 	for (int b = 0; b < gx * gy; b++) {
 		blockIdx = {(unsigned)(b % gx), (unsigned)(b / gx), 0};
 		for (int t = 0; t < threads; t++) done[t] = 0;

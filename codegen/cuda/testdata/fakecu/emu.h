@@ -11,7 +11,7 @@
 struct emu_dim3 {
 	unsigned x, y, z;
 };
-extern emu_dim3 threadIdx, blockIdx;
+extern emu_dim3 threadIdx, blockIdx, gridDim;
 void emu_sync();
 
 #define __global__
