@@ -5,6 +5,8 @@
 # Here (any machine with Go):   scripts/gpu-check.sh build
 #   builds into build/gpu/, packed as build/gpu.tgz (the device machine has
 #   no Go toolchain, and a working tree travels there only up to 64 MiB):
+#   a libnvrtc.so.11.2 shim (scripts/nvrtc-shim) that forwards to the
+#   machine's NVRTC, as the binaries link Debian's NVRTC 11 by version;
 #   the cuda test binaries of resnet20 and resnet50, resnetc-train built
 #   with -tags cuda, their PTX for compute_90 compiled here by Debian's
 #   NVRTC into a cache the binaries read first (so nothing depends on the
@@ -33,6 +35,9 @@ build)
 		generated/resnet20/cuda/kernels.cu generated/resnet50/cuda/kernels.cu
 	cp /usr/share/datasets/fashion-mnist/*.gz build/gpu/fashion-mnist/
 	cp scripts/torch_gpu_bench.py build/gpu/
+	mkdir -p build/gpu/nvrtc-shim
+	gcc -shared -fPIC -O2 -Wall -o build/gpu/nvrtc-shim/libnvrtc.so.11.2 -Wl,-soname,libnvrtc.so.11.2 \
+		-Wl,--version-script=scripts/nvrtc-shim/shim.map scripts/nvrtc-shim/shim.c -ldl
 	tar -C build -czf build/gpu.tgz gpu
 	ls -la build/gpu.tgz
 	;;
@@ -45,12 +50,11 @@ run)
 		left() { echo $((start + $1 - $(date +%s) > 1 ? start + $1 - $(date +%s) : 1)); }
 		tar -C /tmp -xzf build/gpu.tgz
 		g=/tmp/gpu
-		mkdir -p /tmp/nvrtc-shim
-		nv=$(ldconfig -p | awk '/libnvrtc\.so/ {print $NF; exit}')
-		[ -n "$nv" ] || nv=$(find /usr/local /usr/lib /opt -name 'libnvrtc.so*' 2>/dev/null | head -1)
-		[ -n "$nv" ] || { echo "no libnvrtc on this machine"; return 1; }
-		ln -sf "$nv" /tmp/nvrtc-shim/libnvrtc.so.11.2
-		export LD_LIBRARY_PATH=/tmp/nvrtc-shim:$(dirname "$nv")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+		nv=$(ldconfig -p | awk '/libnvrtc\.so\.[0-9]+ / {print $NF; exit}')
+		[ -n "$nv" ] || nv=$(find /usr/local /usr/lib /opt -name 'libnvrtc.so.[0-9]*' 2>/dev/null | head -1)
+		echo "NVRTC here: ${nv:-none} (used only if the PTX cache misses)"
+		export RESNETC_NVRTC=$nv
+		export LD_LIBRARY_PATH=$g/nvrtc-shim${nv:+:$(dirname "$nv")}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 		export XDG_CACHE_HOME=$g/cache
 		nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 		echo "== resnet20 against the CPU package"
