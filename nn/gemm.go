@@ -11,7 +11,7 @@ const (
 	gemmNC = 4096 // a multiple of every kernel's columns; A is repacked once per NC columns
 )
 
-//go:generate sh -c "cd _asm && go run . -out ../gemm_amd64.s -stubs /tmp/nn_gemm_stub_amd64.go -pkg nn && mv /tmp/nn_gemm_stub_amd64.go ../gemm_stub_amd64.go"
+//go:generate sh -c "cd _asm && go run . -out ../kernels_amd64.s -stubs /tmp/nn_kernels_stub_amd64.go -pkg nn && mv /tmp/nn_kernels_stub_amd64.go ../kernels_stub_amd64.go"
 
 // useAVX512 and useAVX2 select an assembly micro-kernel (12x32 with
 // AVX-512, else 4x24 with AVX2 and FMA) over the pure-Go one (4x4); tests
@@ -276,28 +276,27 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int)
 	for ir := 0; ir < mc; ir += mr0 {
 		panel := dst[ir*kc : ir*kc+kc*mr0]
 		mr := min(mr0, mc-ir)
-		if !trans && mr == mr0 {
-			// The common case (weights times columns): read each row of A
-			// contiguously and scatter it into the panel, no branches.
-			for i := 0; i < mr0; i++ {
+		if !trans {
+			// Weights times columns: read each row of A contiguously and
+			// scatter it into the panel; an edge panel's missing rows are 0.
+			for i := 0; i < mr; i++ {
 				row := a[(ic+ir+i)*lda+pc : (ic+ir+i)*lda+pc+kc]
 				for p, v := range row {
 					panel[p*mr0+i] = v
 				}
 			}
-			continue
-		}
-		for p := 0; p < kc; p++ {
-			out := panel[p*mr0 : p*mr0+mr0]
-			for i := 0; i < mr0; i++ {
-				if i >= mr {
-					out[i] = 0
-				} else if trans {
-					out[i] = a[(pc+p)*lda+ic+ir+i]
-				} else {
-					out[i] = a[(ic+ir+i)*lda+pc+p]
+			if mr < mr0 {
+				for p := 0; p < kc; p++ {
+					clear(panel[p*mr0+mr : p*mr0+mr0])
 				}
 			}
+			continue
+		}
+		// A transposed: each step of k is a contiguous run of A.
+		for p := 0; p < kc; p++ {
+			out := panel[p*mr0 : p*mr0+mr0]
+			copy(out[:mr], a[(pc+p)*lda+ic+ir:(pc+p)*lda+ic+ir+mr])
+			clear(out[mr:])
 		}
 	}
 }

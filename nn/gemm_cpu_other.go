@@ -7,6 +7,7 @@ package nn
 var (
 	haveAVX512 = false
 	haveAVX2   = false
+	haveBNAsm  = false
 )
 
 // avx512Kernels is empty without the assembly; useAVX512 is never true.
@@ -14,4 +15,20 @@ var avx512Kernels [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags
 
 func kernel4x24AVX2(kc int, a, b, c *float32) {
 	panic("nn: the AVX2 kernel is not in this build")
+}
+
+func bnSumAVX512(n int, x *float32, shift float64, acc *[16]float64) {
+	panic("nn: the batch-norm kernels are not in this build")
+}
+
+func bnGradSumAVX512(n int, dy, x, y *float32, mean float64, relu int, acc *[16]float64) {
+	panic("nn: the batch-norm kernels are not in this build")
+}
+
+func bnApplyAVX512(n int, x, y, res *float32, coef *[4]float32, flags int) {
+	panic("nn: the batch-norm kernels are not in this build")
+}
+
+func bnGradApplyAVX512(n int, dy, x, y, dx, dres *float32, coef *[8]float32, flags int) {
+	panic("nn: the batch-norm kernels are not in this build")
 }

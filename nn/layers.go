@@ -41,23 +41,45 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 	runMean, runVar, saveMean, saveInvStd := t.runMean, t.runVar, t.mean, t.invStd
 	batch, c, hw, eps, momentum := t.batch, t.c, t.hw, t.eps, t.momentum
 	count := batch * hw
+	// simd is how much of each row the AVX-512 kernels take; Go does the rest.
+	simd := 0
+	if useBNAsm {
+		simd = hw &^ 15
+	}
+	flags := 0
+	if residual != nil {
+		flags |= 1
+	}
+	if relu {
+		flags |= 2
+	}
 	for ch := c0; ch < c1; ch++ {
 		var sum float64
+		var acc [16]float64
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
-			for _, v := range x[off : off+hw] {
+			if simd > 0 {
+				bnSumAVX512(simd, &x[off], 0, &acc)
+			}
+			for _, v := range x[off+simd : off+hw] {
 				sum += float64(v)
 			}
 		}
+		sum += laneSum(acc[:8])
 		mean := sum / float64(count)
 		var sq float64
+		acc = [16]float64{}
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
-			for _, v := range x[off : off+hw] {
+			if simd > 0 {
+				bnSumAVX512(simd, &x[off], mean, &acc)
+			}
+			for _, v := range x[off+simd : off+hw] {
 				d := float64(v) - mean
 				sq += d * d
 			}
 		}
+		sq += laneSum(acc[8:])
 		variance := sq / float64(count)
 		invStd := 1 / math.Sqrt(variance+float64(eps))
 		saveMean[ch], saveInvStd[ch] = float32(mean), float32(invStd)
@@ -71,17 +93,25 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 		// result accurate when the mean is large next to the spread; folding
 		// it into one shift would cancel catastrophically.
 		m32, scale, b := float32(mean), float32(invStd)*gamma[ch], beta[ch]
+		coef := [4]float32{m32, scale, b}
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
-			src, dst := x[off:off+hw], y[off:off+hw]
+			if simd > 0 {
+				var res *float32
+				if residual != nil {
+					res = &residual[off]
+				}
+				bnApplyAVX512(simd, &x[off], &y[off], res, &coef, flags)
+			}
+			src, dst := x[off+simd:off+hw], y[off+simd:off+hw]
 			switch {
 			case residual != nil && relu:
-				res := residual[off : off+hw]
+				res := residual[off+simd : off+hw]
 				for i, v := range src {
 					dst[i] = max((v-m32)*scale+b+res[i], 0)
 				}
 			case residual != nil:
-				res := residual[off : off+hw]
+				res := residual[off+simd : off+hw]
 				for i, v := range src {
 					dst[i] = (v-m32)*scale + b + res[i]
 				}
@@ -96,6 +126,19 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 			}
 		}
 	}
+}
+
+// useBNAsm selects the AVX-512 batch-norm kernels where the machine has
+// them; tests turn it off to compare them with the Go loops.
+var useBNAsm = haveBNAsm
+
+// laneSum adds the float64 lanes the batch-norm kernels accumulate.
+func laneSum(lanes []float64) float64 {
+	var s float64
+	for _, v := range lanes {
+		s += v
+	}
+	return s
 }
 
 // BatchNormBackward computes dgamma and dbeta (overwritten) and adds the
@@ -368,27 +411,59 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 	gamma, saveMean, saveInvStd, batch, hw := t.gamma, t.mean, t.invStd, t.batch, t.hw
 	c := t.c
 	count := float64(batch * hw)
+	simd := 0
+	if useBNAsm {
+		simd = hw &^ 15
+	}
+	reluFlag, flags := 0, 0
+	if relu {
+		reluFlag, flags = 1, 1
+	}
+	if dresidual != nil {
+		flags |= 2
+	}
+	if dx != nil {
+		flags |= 4
+	}
 	for ch := c0; ch < c1; ch++ {
 		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
-		var sumG, sumGXhat float64
+		var sumG, sumGX float64
+		var acc [16]float64
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
-			xs, dys, ys := x[off:off+hw], dy[off:off+hw], y[off:off+hw]
+			if simd > 0 {
+				bnGradSumAVX512(simd, &dy[off], &x[off], &y[off], mean, reluFlag, &acc)
+			}
+			xs, dys, ys := x[off+simd:off+hw], dy[off+simd:off+hw], y[off+simd:off+hw]
 			for i, g := range dys {
 				if relu && ys[i] <= 0 {
 					continue
 				}
 				sumG += float64(g)
-				sumGXhat += float64(g) * (float64(xs[i]) - mean) * invStd
+				sumGX += float64(g) * (float64(xs[i]) - mean)
 			}
 		}
+		sumG += laneSum(acc[:8])
+		sumGXhat := (sumGX + laneSum(acc[8:])) * invStd
 		dgamma[ch], dbeta[ch] = float32(sumGXhat), float32(sumG)
 		k := float64(gamma[ch]) * invStd
 		meanG, meanGXhat := sumG/count, sumGXhat/count
+		coef := [8]float32{float32(mean), float32(invStd), float32(k), float32(meanG), float32(meanGXhat)}
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
+			if simd > 0 {
+				var pdx, pdres *float32
+				if dx != nil {
+					pdx = &dx[off]
+				}
+				if dresidual != nil {
+					pdres = &dresidual[off]
+				}
+				bnGradApplyAVX512(simd, &dy[off], &x[off], &y[off], pdx, pdres, &coef, flags)
+			}
 			xs, dys, ys := x[off:off+hw], dy[off:off+hw], y[off:off+hw]
-			for i, g := range dys {
+			for i := simd; i < hw; i++ {
+				g := dys[i]
 				if relu && ys[i] <= 0 {
 					g = 0
 				}

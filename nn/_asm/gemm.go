@@ -1,6 +1,7 @@
-// Command _asm generates nn's GEMM micro-kernels in Go assembly with avo:
+// Command _asm generates nn's assembly with avo, the GEMM micro-kernels
+// and the batch-norm kernels (bn.go):
 //
-//	cd nn/_asm && go run . -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg nn
+//	cd nn/_asm && go run . -out ../kernels_amd64.s -stubs ../kernels_stub_amd64.go -pkg nn
 //
 // (go generate in nn runs it). It is its own module so that avo is not a
 // dependency of the packages an application vendors.
@@ -35,6 +36,10 @@ func main() {
 		kernelAVX512(rows)
 	}
 	kernelAVX2()
+	bnSum()
+	bnGradSum()
+	bnApply()
+	bnGradApply()
 	Generate()
 }
 

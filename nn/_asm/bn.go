@@ -1,0 +1,250 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The batch-norm kernels: a training step's batch norms stream every
+// activation two or three times, and scalar Go (float64 sums, a branch
+// for the ReLU mask) ran them at tens of cycles a value. Each kernel
+// takes a run of n values, n a multiple of 16 (nn handles the rest in
+// Go). Sums are kept in float64 lanes, as nn's scalar code keeps them,
+// and carried across calls in acc, so that a channel's rows accumulate
+// without a horizontal sum per row.
+
+// lanes16 converts the 16 floats at m to float64 in lo and hi.
+func lanes16(m Mem, lo, hi VecVirtual) {
+	VCVTPS2PD(m, lo)
+	VCVTPS2PD(m.Offset(32), hi)
+}
+
+// bnSum emits bnSumAVX512.
+func bnSum() {
+	TEXT("bnSumAVX512", NOSPLIT, "func(n int, x *float32, shift float64, acc *[16]float64)")
+	Pragma("noescape")
+	Doc("bnSumAVX512 adds, lane by lane, x[i]-shift to acc[0:8] and",
+		"(x[i]-shift)^2 to acc[8:16] over x[0:n], in float64; n is a multiple of 16.")
+	n := Load(Param("n"), GP64())
+	x := Load(Param("x"), GP64())
+	acc := Load(Param("acc"), GP64())
+	shx := Load(Param("shift"), XMM())
+	sh := ZMM()
+	VBROADCASTSD(shx, sh)
+	s0, s1, q0, q1, lo, hi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	VMOVUPD(Mem{Base: acc}, s0)
+	VMOVUPD(Mem{Base: acc, Disp: 64}, q0)
+	VXORPD(s1, s1, s1)
+	VXORPD(q1, q1, q1)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	lanes16(Mem{Base: x}, lo, hi)
+	VSUBPD(sh, lo, lo)
+	VSUBPD(sh, hi, hi)
+	VADDPD(lo, s0, s0)
+	VADDPD(hi, s1, s1)
+	VFMADD231PD(lo, lo, q0)
+	VFMADD231PD(hi, hi, q1)
+	ADDQ(U8(64), x)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VADDPD(s1, s0, s0)
+	VADDPD(q1, q0, q0)
+	VMOVUPD(s0, Mem{Base: acc})
+	VMOVUPD(q0, Mem{Base: acc, Disp: 64})
+	VZEROUPPER()
+	RET()
+}
+
+// bnGradSum emits bnGradSumAVX512.
+func bnGradSum() {
+	TEXT("bnGradSumAVX512", NOSPLIT, "func(n int, dy, x, y *float32, mean float64, relu int, acc *[16]float64)")
+	Pragma("noescape")
+	Doc("bnGradSumAVX512 adds, lane by lane, g to acc[0:8] and g*(x[i]-mean)",
+		"to acc[8:16] over [0:n], in float64, where g is dy[i], or 0 where",
+		"relu is not 0 and y[i] <= 0; n is a multiple of 16.")
+	n := Load(Param("n"), GP64())
+	dy := Load(Param("dy"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	relu := Load(Param("relu"), GP64())
+	acc := Load(Param("acc"), GP64())
+	mx := Load(Param("mean"), XMM())
+	mean := ZMM()
+	VBROADCASTSD(mx, mean)
+	s0, s1, q0, q1 := ZMM(), ZMM(), ZMM(), ZMM()
+	g, glo, ghi, xlo, xhi, zero := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	gh := YMM()
+	VMOVUPD(Mem{Base: acc}, s0)
+	VMOVUPD(Mem{Base: acc, Disp: 64}, q0)
+	VXORPD(s1, s1, s1)
+	VXORPD(q1, q1, q1)
+	VXORPS(zero, zero, zero)
+	k := K()
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	TESTQ(relu, relu)
+	JZ(LabelRef("plain"))
+	for _, masked := range []bool{true, false} {
+		if masked {
+			Label("masked")
+		} else {
+			Label("plain")
+		}
+		if masked {
+			// k: 0 < y, so the ReLU's dead positions read as 0.
+			VCMPPS(U8(0x11), Mem{Base: y}, zero, k)
+			VMOVUPS_Z(Mem{Base: dy}, k, g)
+		} else {
+			VMOVUPS(Mem{Base: dy}, g)
+		}
+		VCVTPS2PD(g.AsY(), glo)
+		VEXTRACTF32X8(U8(1), g, gh)
+		VCVTPS2PD(gh, ghi)
+		lanes16(Mem{Base: x}, xlo, xhi)
+		VSUBPD(mean, xlo, xlo)
+		VSUBPD(mean, xhi, xhi)
+		VADDPD(glo, s0, s0)
+		VADDPD(ghi, s1, s1)
+		VFMADD231PD(glo, xlo, q0)
+		VFMADD231PD(ghi, xhi, q1)
+		ADDQ(U8(64), dy)
+		ADDQ(U8(64), x)
+		ADDQ(U8(64), y)
+		DECQ(n)
+		if masked {
+			JNZ(LabelRef("masked"))
+			JMP(LabelRef("done"))
+		} else {
+			JNZ(LabelRef("plain"))
+		}
+	}
+	Label("done")
+	VADDPD(s1, s0, s0)
+	VADDPD(q1, q0, q0)
+	VMOVUPD(s0, Mem{Base: acc})
+	VMOVUPD(q0, Mem{Base: acc, Disp: 64})
+	VZEROUPPER()
+	RET()
+}
+
+// bnApply emits bnApplyAVX512, one loop per combination of its flags.
+func bnApply() {
+	TEXT("bnApplyAVX512", NOSPLIT, "func(n int, x, y, res *float32, coef *[4]float32, flags int)")
+	Pragma("noescape")
+	Doc("bnApplyAVX512 writes y[i] = (x[i]-coef[0])*coef[1] + coef[2] over [0:n],",
+		"then, with flag 1, adds res[i] and, with flag 2, takes max(., 0);",
+		"n is a multiple of 16.")
+	n := Load(Param("n"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	res := Load(Param("res"), GP64())
+	coef := Load(Param("coef"), GP64())
+	flags := Load(Param("flags"), GP64())
+	m, scale, b, v, zero := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	VBROADCASTSS(Mem{Base: coef}, m)
+	VBROADCASTSS(Mem{Base: coef, Disp: 4}, scale)
+	VBROADCASTSS(Mem{Base: coef, Disp: 8}, b)
+	VXORPS(zero, zero, zero)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	for f := 0; f < 4; f++ {
+		CMPQ(flags, U8(f))
+		JE(LabelRef(fmt.Sprintf("loop%d", f)))
+	}
+	JMP(LabelRef("done"))
+	for f := 0; f < 4; f++ {
+		Label(fmt.Sprintf("loop%d", f))
+		VMOVUPS(Mem{Base: x}, v)
+		VSUBPS(m, v, v)
+		VFMADD213PS(b, scale, v)
+		if f&1 != 0 {
+			VADDPS(Mem{Base: res}, v, v)
+			ADDQ(U8(64), res)
+		}
+		if f&2 != 0 {
+			VMAXPS(zero, v, v)
+		}
+		VMOVUPS(v, Mem{Base: y})
+		ADDQ(U8(64), x)
+		ADDQ(U8(64), y)
+		DECQ(n)
+		JNZ(LabelRef(fmt.Sprintf("loop%d", f)))
+		JMP(LabelRef("done"))
+	}
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// bnGradApply emits bnGradApplyAVX512, one loop per combination of its flags.
+func bnGradApply() {
+	TEXT("bnGradApplyAVX512", NOSPLIT, "func(n int, dy, x, y, dx, dres *float32, coef *[8]float32, flags int)")
+	Pragma("noescape")
+	Doc("bnGradApplyAVX512 takes g = dy[i] (0 where flag 1, the ReLU, is set and",
+		"y[i] <= 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4",
+		"it adds coef[2]*(g - coef[3] - (x[i]-coef[0])*coef[1]*coef[4]) to dx[i]:",
+		"coef holds the mean, 1/std, gamma/std, and the means of g and of g",
+		"times x-hat. n is a multiple of 16.")
+	n := Load(Param("n"), GP64())
+	dy := Load(Param("dy"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	dx := Load(Param("dx"), GP64())
+	dres := Load(Param("dres"), GP64())
+	coef := Load(Param("coef"), GP64())
+	flags := Load(Param("flags"), GP64())
+	mean, invStd, kk, meanG, meanGX := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	for i, r := range []VecVirtual{mean, invStd, kk, meanG, meanGX} {
+		VBROADCASTSS(Mem{Base: coef, Disp: 4 * i}, r)
+	}
+	g, t, xh, zero := ZMM(), ZMM(), ZMM(), ZMM()
+	VXORPS(zero, zero, zero)
+	k := K()
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	for f := 0; f < 8; f++ {
+		CMPQ(flags, U8(f))
+		JE(LabelRef(fmt.Sprintf("loop%d", f)))
+	}
+	JMP(LabelRef("done"))
+	for f := 0; f < 8; f++ {
+		Label(fmt.Sprintf("loop%d", f))
+		if f&1 != 0 {
+			VCMPPS(U8(0x11), Mem{Base: y}, zero, k)
+			VMOVUPS_Z(Mem{Base: dy}, k, g)
+			ADDQ(U8(64), y)
+		} else {
+			VMOVUPS(Mem{Base: dy}, g)
+		}
+		if f&2 != 0 {
+			VADDPS(Mem{Base: dres}, g, t)
+			VMOVUPS(t, Mem{Base: dres})
+			ADDQ(U8(64), dres)
+		}
+		if f&4 != 0 {
+			VMOVUPS(Mem{Base: x}, xh)
+			VSUBPS(mean, xh, xh)
+			VMULPS(invStd, xh, xh)
+			VSUBPS(meanG, g, t)
+			VFNMADD231PS(xh, meanGX, t)
+			VMOVUPS(Mem{Base: dx}, xh)
+			VFMADD231PS(t, kk, xh)
+			VMOVUPS(xh, Mem{Base: dx})
+			ADDQ(U8(64), x)
+			ADDQ(U8(64), dx)
+		}
+		ADDQ(U8(64), dy)
+		DECQ(n)
+		JNZ(LabelRef(fmt.Sprintf("loop%d", f)))
+		JMP(LabelRef("done"))
+	}
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

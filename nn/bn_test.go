@@ -1,0 +1,83 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// relDiff is the relative L2 distance of got from want.
+func relDiff(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / max(den, 1e-30))
+}
+
+// TestBatchNormKernelsMatchGo runs the train-mode batch norm, forward and
+// backward, with every fusion, through the AVX-512 kernels and through the
+// Go loops, on rows of odd lengths (kernel prefix and Go tail both), and
+// requires the same results: the sums are float64 in both, so the
+// statistics agree to float64 rounding; the kernels' elementwise work is
+// float32 where the Go loops' backward is float64, hence 1e-6 there.
+func TestBatchNormKernelsMatchGo(t *testing.T) {
+	if !haveBNAsm {
+		t.Skip("no AVX-512 batch-norm kernels on this machine or build")
+	}
+	defer func() { useBNAsm = haveBNAsm }()
+	r := rand.New(rand.NewPCG(4, 5))
+	for _, hw := range []int{1, 15, 16, 17, 31, 49, 64, 67, 196} {
+		for _, batch := range []int{1, 3} {
+			for fuse := range 4 {
+				c := 3
+				relu, withRes := fuse&1 != 0, fuse&2 != 0
+				name := fmt.Sprintf("hw%d/batch%d/relu=%v/res=%v", hw, batch, relu, withRes)
+				n := batch * c * hw
+				x := randSlice(r, n)
+				for i := range x {
+					x[i] = 3 + 2*x[i] // a mean well away from 0
+				}
+				var res []float32
+				if withRes {
+					res = randSlice(r, n)
+				}
+				gamma, beta, dy := randSlice(r, c), randSlice(r, c), randSlice(r, n)
+				type out struct {
+					y, runMean, runVar, mean, invStd, dx, dres, dgamma, dbeta []float32
+				}
+				run := func(asm bool) out {
+					useBNAsm = asm
+					o := out{y: make([]float32, n), runMean: make([]float32, c), runVar: slices.Repeat([]float32{1}, c),
+						mean: make([]float32, c), invStd: make([]float32, c), dx: slices.Repeat([]float32{0.5}, n),
+						dgamma: make([]float32, c), dbeta: make([]float32, c)}
+					BatchNormTrainFused(nil, o.y, x, res, relu, gamma, beta, o.runMean, o.runVar, o.mean, o.invStd, batch, c, hw, 1e-5, 0.1)
+					if withRes {
+						o.dres = slices.Repeat([]float32{-0.25}, n)
+					}
+					BatchNormFusedBackward(nil, o.dx, o.dres, o.dgamma, o.dbeta, dy, x, o.y, relu, gamma, o.mean, o.invStd, batch, c, hw)
+					return o
+				}
+				g, a := run(false), run(true)
+				for _, f := range []struct {
+					what      string
+					got, want []float32
+					tol       float64
+				}{
+					{"y", a.y, g.y, 1e-7}, {"running mean", a.runMean, g.runMean, 1e-7}, {"running var", a.runVar, g.runVar, 1e-7},
+					{"saved mean", a.mean, g.mean, 1e-7}, {"saved 1/std", a.invStd, g.invStd, 1e-7},
+					{"dgamma", a.dgamma, g.dgamma, 1e-6}, {"dbeta", a.dbeta, g.dbeta, 1e-6},
+					{"dx", a.dx, g.dx, 1e-6}, {"dresidual", a.dres, g.dres, 0},
+				} {
+					if e := relDiff(f.got, f.want); e > f.tol || len(f.got) != len(f.want) {
+						t.Errorf("%s: %s differs by %.2g (relative), above %g", name, f.what, e, f.tol)
+					}
+				}
+			}
+		}
+	}
+}
