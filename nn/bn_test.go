@@ -81,3 +81,40 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestReLUKeepsNaN: a NaN reaching a fused ReLU stays NaN, in the batch
+// norm's kernels and in the GEMM's epilogue, as in PyTorch, so a diverged
+// step is seen as one rather than hidden as zeros.
+func TestReLUKeepsNaN(t *testing.T) {
+	const batch, c, hw = 1, 1, 32
+	x := make([]float32, hw)
+	for i := range x {
+		x[i] = float32(i % 5)
+	}
+	x[3] = float32(math.NaN())
+	y := make([]float32, hw)
+	one := []float32{1}
+	BatchNormTrainFused(nil, y, x, nil, true, one, []float32{0}, make([]float32, 1), one, make([]float32, 1), make([]float32, 1), batch, c, hw, 1e-5, 0.1)
+	if !math.IsNaN(float64(y[3])) {
+		t.Errorf("batch norm + ReLU turned a NaN into %v", y[3])
+	}
+	dy := make([]float32, hw)
+	dy[5] = float32(math.NaN())
+	dx, dg, db := make([]float32, hw), make([]float32, 1), make([]float32, 1)
+	BatchNormFusedBackward(nil, dx, nil, dg, db, dy, x, slices.Repeat([]float32{1}, hw), true, one, []float32{0}, one, batch, c, hw)
+	if !math.IsNaN(float64(db[0])) {
+		t.Errorf("the backward ReLU mask dropped a NaN gradient: dbeta %v", db[0])
+	}
+
+	const m, n, k = 13, 37, 5
+	r := rand.New(rand.NewPCG(1, 1))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	a[2*k+1] = float32(math.NaN()) // row 2 of C
+	cm := make([]float32, m*n)
+	GemmEpilogue(NewWorkspace(0), false, false, m, n, k, a, k, b, n, 0, cm, n, &Epilogue{ReLU: true})
+	for j := 0; j < n; j++ {
+		if !math.IsNaN(float64(cm[2*n+j])) {
+			t.Fatalf("GEMM + ReLU: C[2][%d] = %v, want NaN", j, cm[2*n+j])
+		}
+	}
+}

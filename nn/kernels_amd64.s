@@ -86,8 +86,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, CX
 	JZ     norelu_0
-	VMAXPS Z2, Z0, Z0
-	VMAXPS Z2, Z1, Z1
+	VMAXPS Z0, Z2, Z0
+	VMAXPS Z1, Z2, Z1
 
 norelu_0:
 	VMOVUPS Z0, K1, (AX)
@@ -189,8 +189,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
+	VMAXPS Z0, Z4, Z0
+	VMAXPS Z1, Z4, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -217,8 +217,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z2, Z4, Z2
+	VMAXPS Z3, Z4, Z3
 
 norelu_1:
 	VMOVUPS Z2, K1, (AX)
@@ -332,8 +332,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
+	VMAXPS Z0, Z6, Z0
+	VMAXPS Z1, Z6, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -360,8 +360,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
+	VMAXPS Z2, Z6, Z2
+	VMAXPS Z3, Z6, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -388,8 +388,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z4, Z6, Z4
+	VMAXPS Z5, Z6, Z5
 
 norelu_2:
 	VMOVUPS Z4, K1, (AX)
@@ -515,8 +515,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
+	VMAXPS Z0, Z8, Z0
+	VMAXPS Z1, Z8, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -543,8 +543,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
+	VMAXPS Z2, Z8, Z2
+	VMAXPS Z3, Z8, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -571,8 +571,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
+	VMAXPS Z4, Z8, Z4
+	VMAXPS Z5, Z8, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -599,8 +599,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z6, Z8, Z6
+	VMAXPS Z7, Z8, Z7
 
 norelu_3:
 	VMOVUPS Z6, K1, (AX)
@@ -738,8 +738,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z10, Z0, Z0
-	VMAXPS Z10, Z1, Z1
+	VMAXPS Z0, Z10, Z0
+	VMAXPS Z1, Z10, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -766,8 +766,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z10, Z2, Z2
-	VMAXPS Z10, Z3, Z3
+	VMAXPS Z2, Z10, Z2
+	VMAXPS Z3, Z10, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -794,8 +794,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z10, Z4, Z4
-	VMAXPS Z10, Z5, Z5
+	VMAXPS Z4, Z10, Z4
+	VMAXPS Z5, Z10, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -822,8 +822,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z10, Z6, Z6
-	VMAXPS Z10, Z7, Z7
+	VMAXPS Z6, Z10, Z6
+	VMAXPS Z7, Z10, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -850,8 +850,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z10, Z8, Z8
-	VMAXPS Z10, Z9, Z9
+	VMAXPS Z8, Z10, Z8
+	VMAXPS Z9, Z10, Z9
 
 norelu_4:
 	VMOVUPS Z8, K1, (AX)
@@ -1001,8 +1001,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z12, Z0, Z0
-	VMAXPS Z12, Z1, Z1
+	VMAXPS Z0, Z12, Z0
+	VMAXPS Z1, Z12, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -1029,8 +1029,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z12, Z2, Z2
-	VMAXPS Z12, Z3, Z3
+	VMAXPS Z2, Z12, Z2
+	VMAXPS Z3, Z12, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -1057,8 +1057,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z12, Z4, Z4
-	VMAXPS Z12, Z5, Z5
+	VMAXPS Z4, Z12, Z4
+	VMAXPS Z5, Z12, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -1085,8 +1085,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z12, Z6, Z6
-	VMAXPS Z12, Z7, Z7
+	VMAXPS Z6, Z12, Z6
+	VMAXPS Z7, Z12, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -1113,8 +1113,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z12, Z8, Z8
-	VMAXPS Z12, Z9, Z9
+	VMAXPS Z8, Z12, Z8
+	VMAXPS Z9, Z12, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -1141,8 +1141,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z12, Z10, Z10
-	VMAXPS Z12, Z11, Z11
+	VMAXPS Z10, Z12, Z10
+	VMAXPS Z11, Z12, Z11
 
 norelu_5:
 	VMOVUPS Z10, K1, (AX)
@@ -1304,8 +1304,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z14, Z0, Z0
-	VMAXPS Z14, Z1, Z1
+	VMAXPS Z0, Z14, Z0
+	VMAXPS Z1, Z14, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -1332,8 +1332,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z14, Z2, Z2
-	VMAXPS Z14, Z3, Z3
+	VMAXPS Z2, Z14, Z2
+	VMAXPS Z3, Z14, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -1360,8 +1360,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z14, Z4, Z4
-	VMAXPS Z14, Z5, Z5
+	VMAXPS Z4, Z14, Z4
+	VMAXPS Z5, Z14, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -1388,8 +1388,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z14, Z6, Z6
-	VMAXPS Z14, Z7, Z7
+	VMAXPS Z6, Z14, Z6
+	VMAXPS Z7, Z14, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -1416,8 +1416,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z14, Z8, Z8
-	VMAXPS Z14, Z9, Z9
+	VMAXPS Z8, Z14, Z8
+	VMAXPS Z9, Z14, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -1444,8 +1444,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z14, Z10, Z10
-	VMAXPS Z14, Z11, Z11
+	VMAXPS Z10, Z14, Z10
+	VMAXPS Z11, Z14, Z11
 
 norelu_5:
 	VMOVUPS  Z10, K1, (AX)
@@ -1472,8 +1472,8 @@ nobias_6:
 nores_6:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_6
-	VMAXPS Z14, Z12, Z12
-	VMAXPS Z14, Z13, Z13
+	VMAXPS Z12, Z14, Z12
+	VMAXPS Z13, Z14, Z13
 
 norelu_6:
 	VMOVUPS Z12, K1, (AX)
@@ -1647,8 +1647,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
+	VMAXPS Z0, Z16, Z0
+	VMAXPS Z1, Z16, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -1675,8 +1675,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
+	VMAXPS Z2, Z16, Z2
+	VMAXPS Z3, Z16, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -1703,8 +1703,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
+	VMAXPS Z4, Z16, Z4
+	VMAXPS Z5, Z16, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -1731,8 +1731,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
+	VMAXPS Z6, Z16, Z6
+	VMAXPS Z7, Z16, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -1759,8 +1759,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
+	VMAXPS Z8, Z16, Z8
+	VMAXPS Z9, Z16, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -1787,8 +1787,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
+	VMAXPS Z10, Z16, Z10
+	VMAXPS Z11, Z16, Z11
 
 norelu_5:
 	VMOVUPS  Z10, K1, (AX)
@@ -1815,8 +1815,8 @@ nobias_6:
 nores_6:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_6
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
+	VMAXPS Z12, Z16, Z12
+	VMAXPS Z13, Z16, Z13
 
 norelu_6:
 	VMOVUPS  Z12, K1, (AX)
@@ -1843,8 +1843,8 @@ nobias_7:
 nores_7:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_7
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z14, Z16, Z14
+	VMAXPS Z15, Z16, Z15
 
 norelu_7:
 	VMOVUPS Z14, K1, (AX)
@@ -2030,8 +2030,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z18, Z0, Z0
-	VMAXPS Z18, Z1, Z1
+	VMAXPS Z0, Z18, Z0
+	VMAXPS Z1, Z18, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -2058,8 +2058,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z18, Z2, Z2
-	VMAXPS Z18, Z3, Z3
+	VMAXPS Z2, Z18, Z2
+	VMAXPS Z3, Z18, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -2086,8 +2086,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z18, Z4, Z4
-	VMAXPS Z18, Z5, Z5
+	VMAXPS Z4, Z18, Z4
+	VMAXPS Z5, Z18, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -2114,8 +2114,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z18, Z6, Z6
-	VMAXPS Z18, Z7, Z7
+	VMAXPS Z6, Z18, Z6
+	VMAXPS Z7, Z18, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -2142,8 +2142,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z18, Z8, Z8
-	VMAXPS Z18, Z9, Z9
+	VMAXPS Z8, Z18, Z8
+	VMAXPS Z9, Z18, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -2170,8 +2170,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z18, Z10, Z10
-	VMAXPS Z18, Z11, Z11
+	VMAXPS Z10, Z18, Z10
+	VMAXPS Z11, Z18, Z11
 
 norelu_5:
 	VMOVUPS  Z10, K1, (AX)
@@ -2198,8 +2198,8 @@ nobias_6:
 nores_6:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_6
-	VMAXPS Z18, Z12, Z12
-	VMAXPS Z18, Z13, Z13
+	VMAXPS Z12, Z18, Z12
+	VMAXPS Z13, Z18, Z13
 
 norelu_6:
 	VMOVUPS  Z12, K1, (AX)
@@ -2226,8 +2226,8 @@ nobias_7:
 nores_7:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_7
-	VMAXPS Z18, Z14, Z14
-	VMAXPS Z18, Z15, Z15
+	VMAXPS Z14, Z18, Z14
+	VMAXPS Z15, Z18, Z15
 
 norelu_7:
 	VMOVUPS  Z14, K1, (AX)
@@ -2254,8 +2254,8 @@ nobias_8:
 nores_8:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_8
-	VMAXPS Z18, Z16, Z16
-	VMAXPS Z18, Z17, Z17
+	VMAXPS Z16, Z18, Z16
+	VMAXPS Z17, Z18, Z17
 
 norelu_8:
 	VMOVUPS Z16, K1, (AX)
@@ -2453,8 +2453,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z20, Z0, Z0
-	VMAXPS Z20, Z1, Z1
+	VMAXPS Z0, Z20, Z0
+	VMAXPS Z1, Z20, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -2481,8 +2481,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z20, Z2, Z2
-	VMAXPS Z20, Z3, Z3
+	VMAXPS Z2, Z20, Z2
+	VMAXPS Z3, Z20, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -2509,8 +2509,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z20, Z4, Z4
-	VMAXPS Z20, Z5, Z5
+	VMAXPS Z4, Z20, Z4
+	VMAXPS Z5, Z20, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -2537,8 +2537,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z20, Z6, Z6
-	VMAXPS Z20, Z7, Z7
+	VMAXPS Z6, Z20, Z6
+	VMAXPS Z7, Z20, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -2565,8 +2565,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z20, Z8, Z8
-	VMAXPS Z20, Z9, Z9
+	VMAXPS Z8, Z20, Z8
+	VMAXPS Z9, Z20, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -2593,8 +2593,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z20, Z10, Z10
-	VMAXPS Z20, Z11, Z11
+	VMAXPS Z10, Z20, Z10
+	VMAXPS Z11, Z20, Z11
 
 norelu_5:
 	VMOVUPS  Z10, K1, (AX)
@@ -2621,8 +2621,8 @@ nobias_6:
 nores_6:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_6
-	VMAXPS Z20, Z12, Z12
-	VMAXPS Z20, Z13, Z13
+	VMAXPS Z12, Z20, Z12
+	VMAXPS Z13, Z20, Z13
 
 norelu_6:
 	VMOVUPS  Z12, K1, (AX)
@@ -2649,8 +2649,8 @@ nobias_7:
 nores_7:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_7
-	VMAXPS Z20, Z14, Z14
-	VMAXPS Z20, Z15, Z15
+	VMAXPS Z14, Z20, Z14
+	VMAXPS Z15, Z20, Z15
 
 norelu_7:
 	VMOVUPS  Z14, K1, (AX)
@@ -2677,8 +2677,8 @@ nobias_8:
 nores_8:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_8
-	VMAXPS Z20, Z16, Z16
-	VMAXPS Z20, Z17, Z17
+	VMAXPS Z16, Z20, Z16
+	VMAXPS Z17, Z20, Z17
 
 norelu_8:
 	VMOVUPS  Z16, K1, (AX)
@@ -2705,8 +2705,8 @@ nobias_9:
 nores_9:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_9
-	VMAXPS Z20, Z18, Z18
-	VMAXPS Z20, Z19, Z19
+	VMAXPS Z18, Z20, Z18
+	VMAXPS Z19, Z20, Z19
 
 norelu_9:
 	VMOVUPS Z18, K1, (AX)
@@ -2916,8 +2916,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z22, Z0, Z0
-	VMAXPS Z22, Z1, Z1
+	VMAXPS Z0, Z22, Z0
+	VMAXPS Z1, Z22, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -2944,8 +2944,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z22, Z2, Z2
-	VMAXPS Z22, Z3, Z3
+	VMAXPS Z2, Z22, Z2
+	VMAXPS Z3, Z22, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -2972,8 +2972,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z22, Z4, Z4
-	VMAXPS Z22, Z5, Z5
+	VMAXPS Z4, Z22, Z4
+	VMAXPS Z5, Z22, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -3000,8 +3000,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z22, Z6, Z6
-	VMAXPS Z22, Z7, Z7
+	VMAXPS Z6, Z22, Z6
+	VMAXPS Z7, Z22, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -3028,8 +3028,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z22, Z8, Z8
-	VMAXPS Z22, Z9, Z9
+	VMAXPS Z8, Z22, Z8
+	VMAXPS Z9, Z22, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -3056,8 +3056,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z22, Z10, Z10
-	VMAXPS Z22, Z11, Z11
+	VMAXPS Z10, Z22, Z10
+	VMAXPS Z11, Z22, Z11
 
 norelu_5:
 	VMOVUPS  Z10, K1, (AX)
@@ -3084,8 +3084,8 @@ nobias_6:
 nores_6:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_6
-	VMAXPS Z22, Z12, Z12
-	VMAXPS Z22, Z13, Z13
+	VMAXPS Z12, Z22, Z12
+	VMAXPS Z13, Z22, Z13
 
 norelu_6:
 	VMOVUPS  Z12, K1, (AX)
@@ -3112,8 +3112,8 @@ nobias_7:
 nores_7:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_7
-	VMAXPS Z22, Z14, Z14
-	VMAXPS Z22, Z15, Z15
+	VMAXPS Z14, Z22, Z14
+	VMAXPS Z15, Z22, Z15
 
 norelu_7:
 	VMOVUPS  Z14, K1, (AX)
@@ -3140,8 +3140,8 @@ nobias_8:
 nores_8:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_8
-	VMAXPS Z22, Z16, Z16
-	VMAXPS Z22, Z17, Z17
+	VMAXPS Z16, Z22, Z16
+	VMAXPS Z17, Z22, Z17
 
 norelu_8:
 	VMOVUPS  Z16, K1, (AX)
@@ -3168,8 +3168,8 @@ nobias_9:
 nores_9:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_9
-	VMAXPS Z22, Z18, Z18
-	VMAXPS Z22, Z19, Z19
+	VMAXPS Z18, Z22, Z18
+	VMAXPS Z19, Z22, Z19
 
 norelu_9:
 	VMOVUPS  Z18, K1, (AX)
@@ -3196,8 +3196,8 @@ nobias_10:
 nores_10:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_10
-	VMAXPS Z22, Z20, Z20
-	VMAXPS Z22, Z21, Z21
+	VMAXPS Z20, Z22, Z20
+	VMAXPS Z21, Z22, Z21
 
 norelu_10:
 	VMOVUPS Z20, K1, (AX)
@@ -3419,8 +3419,8 @@ nobias_0:
 nores_0:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_0
-	VMAXPS Z24, Z0, Z0
-	VMAXPS Z24, Z1, Z1
+	VMAXPS Z0, Z24, Z0
+	VMAXPS Z1, Z24, Z1
 
 norelu_0:
 	VMOVUPS  Z0, K1, (AX)
@@ -3447,8 +3447,8 @@ nobias_1:
 nores_1:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_1
-	VMAXPS Z24, Z2, Z2
-	VMAXPS Z24, Z3, Z3
+	VMAXPS Z2, Z24, Z2
+	VMAXPS Z3, Z24, Z3
 
 norelu_1:
 	VMOVUPS  Z2, K1, (AX)
@@ -3475,8 +3475,8 @@ nobias_2:
 nores_2:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_2
-	VMAXPS Z24, Z4, Z4
-	VMAXPS Z24, Z5, Z5
+	VMAXPS Z4, Z24, Z4
+	VMAXPS Z5, Z24, Z5
 
 norelu_2:
 	VMOVUPS  Z4, K1, (AX)
@@ -3503,8 +3503,8 @@ nobias_3:
 nores_3:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_3
-	VMAXPS Z24, Z6, Z6
-	VMAXPS Z24, Z7, Z7
+	VMAXPS Z6, Z24, Z6
+	VMAXPS Z7, Z24, Z7
 
 norelu_3:
 	VMOVUPS  Z6, K1, (AX)
@@ -3531,8 +3531,8 @@ nobias_4:
 nores_4:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_4
-	VMAXPS Z24, Z8, Z8
-	VMAXPS Z24, Z9, Z9
+	VMAXPS Z8, Z24, Z8
+	VMAXPS Z9, Z24, Z9
 
 norelu_4:
 	VMOVUPS  Z8, K1, (AX)
@@ -3559,8 +3559,8 @@ nobias_5:
 nores_5:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_5
-	VMAXPS Z24, Z10, Z10
-	VMAXPS Z24, Z11, Z11
+	VMAXPS Z10, Z24, Z10
+	VMAXPS Z11, Z24, Z11
 
 norelu_5:
 	VMOVUPS  Z10, K1, (AX)
@@ -3587,8 +3587,8 @@ nobias_6:
 nores_6:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_6
-	VMAXPS Z24, Z12, Z12
-	VMAXPS Z24, Z13, Z13
+	VMAXPS Z12, Z24, Z12
+	VMAXPS Z13, Z24, Z13
 
 norelu_6:
 	VMOVUPS  Z12, K1, (AX)
@@ -3615,8 +3615,8 @@ nobias_7:
 nores_7:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_7
-	VMAXPS Z24, Z14, Z14
-	VMAXPS Z24, Z15, Z15
+	VMAXPS Z14, Z24, Z14
+	VMAXPS Z15, Z24, Z15
 
 norelu_7:
 	VMOVUPS  Z14, K1, (AX)
@@ -3643,8 +3643,8 @@ nobias_8:
 nores_8:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_8
-	VMAXPS Z24, Z16, Z16
-	VMAXPS Z24, Z17, Z17
+	VMAXPS Z16, Z24, Z16
+	VMAXPS Z17, Z24, Z17
 
 norelu_8:
 	VMOVUPS  Z16, K1, (AX)
@@ -3671,8 +3671,8 @@ nobias_9:
 nores_9:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_9
-	VMAXPS Z24, Z18, Z18
-	VMAXPS Z24, Z19, Z19
+	VMAXPS Z18, Z24, Z18
+	VMAXPS Z19, Z24, Z19
 
 norelu_9:
 	VMOVUPS  Z18, K1, (AX)
@@ -3699,8 +3699,8 @@ nobias_10:
 nores_10:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_10
-	VMAXPS Z24, Z20, Z20
-	VMAXPS Z24, Z21, Z21
+	VMAXPS Z20, Z24, Z20
+	VMAXPS Z21, Z24, Z21
 
 norelu_10:
 	VMOVUPS  Z20, K1, (AX)
@@ -3727,8 +3727,8 @@ nobias_11:
 nores_11:
 	TESTQ  $0x00000008, DX
 	JZ     norelu_11
-	VMAXPS Z24, Z22, Z22
-	VMAXPS Z24, Z23, Z23
+	VMAXPS Z22, Z24, Z22
+	VMAXPS Z23, Z24, Z23
 
 norelu_11:
 	VMOVUPS Z22, K1, (AX)
@@ -3853,7 +3853,7 @@ TEXT ·bnGradSumAVX512(SB), NOSPLIT, $0-56
 	JZ           plain
 
 masked:
-	VCMPPS        $0x11, (BX), Z7, K1
+	VCMPPS        $0x19, (BX), Z7, K1
 	VMOVUPS.Z     (CX), K1, Z5
 	VCVTPS2PD     Y5, Z6
 	VEXTRACTF32X8 $0x01, Z5, Y5
@@ -3953,7 +3953,7 @@ loop2:
 	VMOVUPS     (CX), Z3
 	VSUBPS      Z0, Z3, Z3
 	VFMADD213PS Z2, Z1, Z3
-	VMAXPS      Z4, Z3, Z3
+	VMAXPS      Z3, Z4, Z3
 	VMOVUPS     Z3, (DX)
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DX
@@ -3967,7 +3967,7 @@ loop3:
 	VFMADD213PS Z2, Z1, Z3
 	VADDPS      (BX), Z3, Z3
 	ADDQ        $0x40, BX
-	VMAXPS      Z4, Z3, Z3
+	VMAXPS      Z3, Z4, Z3
 	VMOVUPS     Z3, (DX)
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DX
@@ -4023,7 +4023,7 @@ loop0:
 	JMP     done
 
 loop1:
-	VCMPPS    $0x11, (BX), Z8, K1
+	VCMPPS    $0x19, (BX), Z8, K1
 	VMOVUPS.Z (CX), K1, Z5
 	ADDQ      $0x40, BX
 	ADDQ      $0x40, CX
@@ -4042,7 +4042,7 @@ loop2:
 	JMP     done
 
 loop3:
-	VCMPPS    $0x11, (BX), Z8, K1
+	VCMPPS    $0x19, (BX), Z8, K1
 	VMOVUPS.Z (CX), K1, Z5
 	ADDQ      $0x40, BX
 	VADDPS    (DI), Z5, Z6
@@ -4071,7 +4071,7 @@ loop4:
 	JMP          done
 
 loop5:
-	VCMPPS       $0x11, (BX), Z8, K1
+	VCMPPS       $0x19, (BX), Z8, K1
 	VMOVUPS.Z    (CX), K1, Z5
 	ADDQ         $0x40, BX
 	VMOVUPS      (DX), Z7
@@ -4110,7 +4110,7 @@ loop6:
 	JMP          done
 
 loop7:
-	VCMPPS       $0x11, (BX), Z8, K1
+	VCMPPS       $0x19, (BX), Z8, K1
 	VMOVUPS.Z    (CX), K1, Z5
 	ADDQ         $0x40, BX
 	VADDPS       (DI), Z5, Z6

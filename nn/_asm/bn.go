@@ -97,8 +97,9 @@ func bnGradSum() {
 			Label("plain")
 		}
 		if masked {
-			// k: 0 < y, so the ReLU's dead positions read as 0.
-			VCMPPS(U8(0x11), Mem{Base: y}, zero, k)
+			// k: not 0 >= y, so the ReLU's dead positions read as 0 and a NaN
+			// passes, as in the Go loop. (Go operand order: src2, src1.)
+			VCMPPS(U8(0x19), Mem{Base: y}, zero, k)
 			VMOVUPS_Z(Mem{Base: dy}, k, g)
 		} else {
 			VMOVUPS(Mem{Base: dy}, g)
@@ -168,7 +169,7 @@ func bnApply() {
 			ADDQ(U8(64), res)
 		}
 		if f&2 != 0 {
-			VMAXPS(zero, v, v)
+			VMAXPS(v, zero, v) // v is the source a NaN comes from: it passes, as through Go's max
 		}
 		VMOVUPS(v, Mem{Base: y})
 		ADDQ(U8(64), x)
@@ -216,7 +217,7 @@ func bnGradApply() {
 	for f := 0; f < 8; f++ {
 		Label(fmt.Sprintf("loop%d", f))
 		if f&1 != 0 {
-			VCMPPS(U8(0x11), Mem{Base: y}, zero, k)
+			VCMPPS(U8(0x19), Mem{Base: y}, zero, k)
 			VMOVUPS_Z(Mem{Base: dy}, k, g)
 			ADDQ(U8(64), y)
 		} else {

@@ -172,8 +172,10 @@ func kernelAVX512(rows int) {
 		VADDPS_Z(Mem{Base: res, Disp: 64}, hi, k1, hi)
 		Label(l)
 		l = skip(flagReLU, "norelu")
-		VMAXPS(zero, lo, lo)
-		VMAXPS(zero, hi, hi)
+		// The tile is the source operand that a NaN comes from: it passes,
+		// as through Go's max and PyTorch's ReLU.
+		VMAXPS(lo, zero, lo)
+		VMAXPS(hi, zero, hi)
 		Label(l)
 		VMOVUPS(lo, k0, Mem{Base: c})
 		VMOVUPS(hi, k1, Mem{Base: c, Disp: 64})
