@@ -101,6 +101,10 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, t
 // each output position sees through that kernel tap (0 in the padding).
 func im2col(col, x []float32, d ConvDims) {
 	ohw := d.OH * d.OW
+	if d.Stride == 1 && useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
+		im2colStride1(col, x, d)
+		return
+	}
 	for c := 0; c < d.C; c++ {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
@@ -143,6 +147,10 @@ func im2col(col, x []float32, d ConvDims) {
 // col2im adds each column entry back to the input position it came from.
 func col2im(x, col []float32, d ConvDims) {
 	ohw := d.OH * d.OW
+	if d.Stride == 1 && useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
+		col2imStride1(x, col, d)
+		return
+	}
 	for c := 0; c < d.C; c++ {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
@@ -172,6 +180,98 @@ func col2im(x, col []float32, d ConvDims) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// useShiftAsm selects the AVX-512 row kernels for stride-1 im2col and
+// col2im; tests turn it off to compare them with the Go loops.
+var useShiftAsm = haveAVX512
+
+// shiftMasks are the lane masks of the row kernels for rows of n values
+// whose valid part is [lo, hi): per chunk of 16, the lanes inside [lo, hi)
+// in the low half, the lanes inside the row in the high half.
+func shiftMasks(n, lo, hi int) (m [16]uint32, chunks int) {
+	chunks = (n + 15) / 16
+	for c := 0; c < chunks; c++ {
+		for i := 0; i < 16; i++ {
+			j := 16*c + i
+			if j >= lo && j < hi {
+				m[c] |= 1 << i
+			}
+			if j < n {
+				m[c] |= 1 << (16 + i)
+			}
+		}
+	}
+	return m, chunks
+}
+
+// tapRows is the range of output rows [from, to) whose input row
+// oh - pad + kh lies inside the image, for a stride-1 convolution.
+func tapRows(d ConvDims, kh int) (from, to int) {
+	return max(0, d.Pad-kh), max(0, min(d.OH, d.H+d.Pad-kh))
+}
+
+// tapMasks holds the row kernels' masks of every kw of a kernel up to 8
+// wide, so that the loops can run in im2col's (c, kh, kw) order: col2im
+// adds in that order, and a different one would round differently.
+type tapMasks struct {
+	masks  [8][16]uint32
+	lo, hi [8]int
+	chunks int
+}
+
+func (t *tapMasks) init(d ConvDims) {
+	for kw := 0; kw < d.KW; kw++ {
+		t.lo[kw], t.hi[kw] = max(0, d.Pad-kw), min(d.OW, d.W+d.Pad-kw)
+		t.masks[kw], t.chunks = shiftMasks(d.OW, t.lo[kw], t.hi[kw])
+	}
+}
+
+// im2colStride1 is im2col for stride 1 through the row kernel: each tap
+// is one call over its valid rows, the rows above and below cleared.
+func im2colStride1(col, x []float32, d ConvDims) {
+	ohw := d.OH * d.OW
+	var t tapMasks
+	t.init(d)
+	for c := 0; c < d.C; c++ {
+		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for kh := 0; kh < d.KH; kh++ {
+			from, to := tapRows(d, kh)
+			for kw := 0; kw < d.KW; kw++ {
+				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				if from >= to || t.lo[kw] >= t.hi[kw] {
+					clear(row)
+					continue
+				}
+				clear(row[:from*d.OW])
+				clear(row[to*d.OW:])
+				im2colRowsAVX512(&row[from*d.OW], &plane[(from-d.Pad+kh)*d.W], to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw])
+			}
+		}
+	}
+}
+
+// col2imStride1 is col2im for stride 1 through the row kernel.
+func col2imStride1(x, col []float32, d ConvDims) {
+	ohw := d.OH * d.OW
+	var t tapMasks
+	t.init(d)
+	for c := 0; c < d.C; c++ {
+		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for kh := 0; kh < d.KH; kh++ {
+			from, to := tapRows(d, kh)
+			if from >= to {
+				continue
+			}
+			for kw := 0; kw < d.KW; kw++ {
+				if t.lo[kw] >= t.hi[kw] {
+					continue
+				}
+				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				col2imRowsAVX512(&plane[(from-d.Pad+kh)*d.W], &row[from*d.OW], to-from, t.chunks, d.W, d.OW, kw-d.Pad, &t.masks[kw])
 			}
 		}
 	}

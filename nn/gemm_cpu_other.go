@@ -32,3 +32,11 @@ func bnApplyAVX512(n int, x, y, res *float32, coef *[4]float32, flags int) {
 func bnGradApplyAVX512(n int, dy, x, y, dx, dres *float32, coef *[8]float32, flags int) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
+
+func im2colRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32) {
+	panic("nn: the im2col kernels are not in this build")
+}
+
+func col2imRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32) {
+	panic("nn: the im2col kernels are not in this build")
+}

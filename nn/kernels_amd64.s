@@ -4133,3 +4133,99 @@ loop7:
 done:
 	VZEROUPPER
 	RET
+
+// func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+// Requires: AVX, AVX512F
+TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  chunks+24(FP), BX
+	MOVQ  dstStride+32(FP), SI
+	MOVQ  srcStride+40(FP), DI
+	MOVQ  off+48(FP), R8
+	MOVQ  masks+56(FP), R9
+	SHLQ  $0x02, SI
+	SHLQ  $0x02, DI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	TESTQ DX, DX
+	JZ    done
+	TESTQ BX, BX
+	JZ    done
+
+row:
+	MOVQ AX, R8
+	MOVQ CX, R10
+	MOVQ R9, R12
+	MOVQ BX, R11
+
+chunk:
+	MOVL      (R12), R13
+	KMOVW     R13, K1
+	SHRL      $0x10, R13
+	KMOVW     R13, K2
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS   Z0, K2, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x40, R10
+	ADDQ      $0x04, R12
+	DECQ      R11
+	JNZ       chunk
+	ADDQ      SI, AX
+	ADDQ      DI, CX
+	DECQ      DX
+	JNZ       row
+
+done:
+	VZEROUPPER
+	RET
+
+// func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+// Requires: AVX, AVX512F
+TEXT ·col2imRowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  chunks+24(FP), BX
+	MOVQ  dstStride+32(FP), SI
+	MOVQ  srcStride+40(FP), DI
+	MOVQ  off+48(FP), R8
+	MOVQ  masks+56(FP), R9
+	SHLQ  $0x02, SI
+	SHLQ  $0x02, DI
+	SHLQ  $0x02, R8
+	ADDQ  R8, AX
+	TESTQ DX, DX
+	JZ    done
+	TESTQ BX, BX
+	JZ    done
+
+row:
+	MOVQ AX, R8
+	MOVQ CX, R10
+	MOVQ R9, R12
+	MOVQ BX, R11
+
+chunk:
+	MOVL      (R12), R13
+	KMOVW     R13, K1
+	SHRL      $0x10, R13
+	KMOVW     R13, K2
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS.Z (R8), K1, Z1
+	VADDPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x40, R10
+	ADDQ      $0x04, R12
+	DECQ      R11
+	JNZ       chunk
+	ADDQ      SI, AX
+	ADDQ      DI, CX
+	DECQ      DX
+	JNZ       row
+
+done:
+	VZEROUPPER
+	RET

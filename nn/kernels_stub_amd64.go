@@ -133,3 +133,16 @@ func bnApplyAVX512(n int, x *float32, y *float32, res *float32, coef *[4]float32
 //
 //go:noescape
 func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, dres *float32, coef *[8]float32, flags int)
+
+// im2colRowsAVX512 writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for the
+// rest of each of rows rows of chunks x 16 values at most (rows dstStride
+// and srcStride floats apart); masks give lo, hi and the row's length.
+//
+//go:noescape
+func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+
+// col2imRowsAVX512 adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of rows
+// rows (rows dstStride and srcStride floats apart); masks give lo and hi.
+//
+//go:noescape
+func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)

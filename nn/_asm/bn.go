@@ -249,3 +249,81 @@ func bnGradApply() {
 	VZEROUPPER()
 	RET()
 }
+
+// The im2col and col2im kernels for stride-1 convolutions: a kernel tap
+// (c, kh, kw) turns input rows into column rows shifted by kw - pad, with
+// zeros where the window hangs over the edge. Go's copy and clear per
+// row of 32 values cost more in calls than in copying; these move whole
+// tap planes with masked loads and stores, 16 values at a time.
+//
+// Both walk rows of n values (n <= 256, so 16 chunks at most); masks[c]
+// holds, for chunk c, the lanes inside [lo, hi) in its low 16 bits and
+// the lanes inside the row in its high 16 bits.
+
+func shiftRows(name string, scatter bool) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32)")
+	Pragma("noescape")
+	if scatter {
+		Doc(name+" adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of rows",
+			"rows (rows dstStride and srcStride floats apart); masks give lo and hi.")
+	} else {
+		Doc(name+" writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for the",
+			"rest of each of rows rows of chunks x 16 values at most (rows dstStride",
+			"and srcStride floats apart); masks give lo, hi and the row's length.")
+	}
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	rows := Load(Param("rows"), GP64())
+	chunks := Load(Param("chunks"), GP64())
+	dstStride := Load(Param("dstStride"), GP64())
+	srcStride := Load(Param("srcStride"), GP64())
+	off := Load(Param("off"), GP64())
+	masks := Load(Param("masks"), GP64())
+	SHLQ(U8(2), dstStride)
+	SHLQ(U8(2), srcStride)
+	SHLQ(U8(2), off)
+	// The shifted side's pointer: src+off for im2col, dst+off for col2im.
+	if scatter {
+		ADDQ(off, dst)
+	} else {
+		ADDQ(off, src)
+	}
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	TESTQ(chunks, chunks)
+	JZ(LabelRef("done"))
+	d, s, i, m, w := GP64(), GP64(), GP64(), GP64(), GP32()
+	kin, kout := K(), K()
+	v, u := ZMM(), ZMM()
+	Label("row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(masks, m)
+	MOVQ(chunks, i)
+	Label("chunk")
+	MOVL(Mem{Base: m}, w)
+	KMOVW(w, kin)
+	SHRL(U8(16), w)
+	KMOVW(w, kout)
+	if scatter {
+		VMOVUPS_Z(Mem{Base: s}, kin, v)
+		VMOVUPS_Z(Mem{Base: d}, kin, u)
+		VADDPS(v, u, u)
+		VMOVUPS(u, kin, Mem{Base: d})
+	} else {
+		VMOVUPS_Z(Mem{Base: s}, kin, v)
+		VMOVUPS(v, kout, Mem{Base: d})
+	}
+	ADDQ(U8(64), d)
+	ADDQ(U8(64), s)
+	ADDQ(U8(4), m)
+	DECQ(i)
+	JNZ(LabelRef("chunk"))
+	ADDQ(dstStride, dst)
+	ADDQ(srcStride, src)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

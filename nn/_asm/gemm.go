@@ -40,6 +40,8 @@ func main() {
 	bnGradSum()
 	bnApply()
 	bnGradApply()
+	shiftRows("im2colRowsAVX512", false)
+	shiftRows("col2imRowsAVX512", true)
 	Generate()
 }
 
