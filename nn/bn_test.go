@@ -159,3 +159,29 @@ func TestIm2colKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposePack checks packB's transposed case, register transposes
+// and the scalar rest, against the definition, for panel depths around
+// multiples of 16, row strides wider than the panel and a block of B
+// that starts inside it.
+func TestTransposePack(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	_, nr0 := tileShape()
+	for _, kc := range []int{1, 15, 16, 17, 31, 32, 48, 67, 256} {
+		for _, ldb := range []int{kc + 3, kc + 8} {
+			const nc, pc, jc = 2 * 32, 3, 32
+			b := randSlice(r, (nc+jc)*ldb)
+			got := make([]float32, nc*kc)
+			packB(got, true, b, ldb, pc, jc, kc, nc, nr0)
+			for jr := 0; jr < nc; jr += nr0 {
+				for p := 0; p < kc; p++ {
+					for j := 0; j < nr0; j++ {
+						if want := b[(jc+jr+j)*ldb+pc+p]; got[jr*kc+p*nr0+j] != want {
+							t.Fatalf("kc %d, ldb %d: panel %d, p %d, column %d: %v, want %v", kc, ldb, jr/nr0, p, j, got[jr*kc+p*nr0+j], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

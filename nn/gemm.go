@@ -316,11 +316,19 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 		}
 		if trans && nr == nr0 {
 			// B stored transposed (the weight gradient's im2col columns):
-			// read each of its rows contiguously, scatter into the panel.
+			// 16 x 16 register transposes where the kernel has them, then
+			// each row read contiguously and scattered into the panel.
+			done := 0
+			if useAVX512 && nr0 == 32 {
+				done = kc &^ 15
+				if done > 0 {
+					transposePackAVX512(&panel[0], &b[(jc+jr)*ldb+pc], ldb, done/16)
+				}
+			}
 			for j := 0; j < nr0; j++ {
-				row := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kc]
+				row := b[(jc+jr+j)*ldb+pc+done : (jc+jr+j)*ldb+pc+kc]
 				for p, v := range row {
-					panel[p*nr0+j] = v
+					panel[(done+p)*nr0+j] = v
 				}
 			}
 			continue

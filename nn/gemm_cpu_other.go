@@ -40,3 +40,7 @@ func im2colRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off
 func col2imRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32) {
 	panic("nn: the im2col kernels are not in this build")
 }
+
+func transposePackAVX512(dst, src *float32, ld, blocks int) {
+	panic("nn: the packing kernel is not in this build")
+}

@@ -146,3 +146,10 @@ func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStrid
 //
 //go:noescape
 func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+
+// transposePackAVX512 writes dst[p*32+j] = src[j*ld+p] for j < 32 and
+// p < 16*blocks: 32 rows of src, ld floats apart, into a packed 32-column
+// panel, 16 values of p at a time.
+//
+//go:noescape
+func transposePackAVX512(dst *float32, src *float32, ld int, blocks int)

@@ -327,3 +327,76 @@ func shiftRows(name string, scatter bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// transposePack emits transposePackAVX512: packB's transposed case, where
+// B's rows are the packed panel's columns (the weight gradient's im2col
+// matrix), as 16 x 16 register transposes instead of a scalar scatter.
+func transposePack() {
+	TEXT("transposePackAVX512", NOSPLIT, "func(dst, src *float32, ld, blocks int)")
+	Pragma("noescape")
+	Doc("transposePackAVX512 writes dst[p*32+j] = src[j*ld+p] for j < 32 and",
+		"p < 16*blocks: 32 rows of src, ld floats apart, into a packed 32-column",
+		"panel, 16 values of p at a time.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	SHLQ(U8(2), ld)
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("done"))
+	row, half := GP64(), GP64()
+	Label("block")
+	for h := 0; h < 2; h++ {
+		// Rows 16h .. 16h+15 of src become columns 16h .. 16h+15.
+		MOVQ(src, row)
+		if h == 1 {
+			MOVQ(ld, half)
+			SHLQ(U8(4), half)
+			ADDQ(half, row)
+		}
+		r := make([]VecVirtual, 16)
+		for i := range r {
+			r[i] = ZMM()
+			VMOVUPS(Mem{Base: row}, r[i])
+			ADDQ(ld, row)
+		}
+		t := make([]VecVirtual, 16)
+		for i := 0; i < 8; i++ {
+			t[2*i], t[2*i+1] = ZMM(), ZMM()
+			VUNPCKLPS(r[2*i+1], r[2*i], t[2*i])
+			VUNPCKHPS(r[2*i+1], r[2*i], t[2*i+1])
+		}
+		u := make([]VecVirtual, 16)
+		for i := 0; i < 4; i++ {
+			for j := 0; j < 4; j++ {
+				u[4*i+j] = ZMM()
+			}
+			VUNPCKLPD(t[4*i+2], t[4*i], u[4*i])
+			VUNPCKHPD(t[4*i+2], t[4*i], u[4*i+1])
+			VUNPCKLPD(t[4*i+3], t[4*i+1], u[4*i+2])
+			VUNPCKHPD(t[4*i+3], t[4*i+1], u[4*i+3])
+		}
+		v := make([]VecVirtual, 16)
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 4; j++ {
+				v[8*i+j], v[8*i+j+4] = ZMM(), ZMM()
+				VSHUFF32X4(U8(0x88), u[8*i+j+4], u[8*i+j], v[8*i+j])
+				VSHUFF32X4(U8(0xdd), u[8*i+j+4], u[8*i+j], v[8*i+j+4])
+			}
+		}
+		for j := 0; j < 8; j++ {
+			w0, w1 := ZMM(), ZMM()
+			VSHUFF32X4(U8(0x88), v[j+8], v[j], w0)
+			VSHUFF32X4(U8(0xdd), v[j+8], v[j], w1)
+			VMOVUPS(w0, Mem{Base: dst, Disp: 128*j + 64*h})
+			VMOVUPS(w1, Mem{Base: dst, Disp: 128*(j+8) + 64*h})
+		}
+	}
+	ADDQ(U32(16*128), dst)
+	ADDQ(U8(64), src)
+	DECQ(blocks)
+	JNZ(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

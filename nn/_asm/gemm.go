@@ -42,6 +42,7 @@ func main() {
 	bnGradApply()
 	shiftRows("im2colRowsAVX512", false)
 	shiftRows("col2imRowsAVX512", true)
+	transposePack()
 	Generate()
 }
 
