@@ -185,3 +185,32 @@ func TestTransposePack(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposePackA checks packA's plain case, register transposes, the
+// scalar rest and an edge panel, against the definition.
+func TestTransposePackA(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	mr0, _ := tileShape()
+	for _, kc := range []int{1, 15, 16, 17, 33, 67, 256} {
+		for _, mc := range []int{mr0, 2*mr0 + 5} {
+			const ic, pc = 2, 3
+			lda := pc + kc + 4
+			a := randSlice(r, (ic+mc)*lda)
+			got := make([]float32, (mc+mr0)*kc)
+			packA(got, false, a, lda, ic, pc, mc, kc, mr0)
+			for ir := 0; ir < mc; ir += mr0 {
+				for p := 0; p < kc; p++ {
+					for i := 0; i < mr0; i++ {
+						want := float32(0)
+						if ir+i < mc {
+							want = a[(ic+ir+i)*lda+pc+p]
+						}
+						if g := got[ir*kc+p*mr0+i]; g != want {
+							t.Fatalf("kc %d, mc %d: panel %d, p %d, row %d: %v, want %v", kc, mc, ir/mr0, p, i, g, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

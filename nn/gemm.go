@@ -277,12 +277,20 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int)
 		panel := dst[ir*kc : ir*kc+kc*mr0]
 		mr := min(mr0, mc-ir)
 		if !trans {
-			// Weights times columns: read each row of A contiguously and
-			// scatter it into the panel; an edge panel's missing rows are 0.
+			// Weights times columns: 16 x 16 register transposes where the
+			// kernel has them, then each row of A read contiguously and
+			// scattered into the panel; an edge panel's missing rows are 0.
+			done := 0
+			if useAVX512 && mr0 == 12 && mr == mr0 {
+				done = kc &^ 15
+				if done > 0 {
+					transposePack12AVX512(&panel[0], &a[(ic+ir)*lda+pc], lda, done/16)
+				}
+			}
 			for i := 0; i < mr; i++ {
-				row := a[(ic+ir+i)*lda+pc : (ic+ir+i)*lda+pc+kc]
+				row := a[(ic+ir+i)*lda+pc+done : (ic+ir+i)*lda+pc+kc]
 				for p, v := range row {
-					panel[p*mr0+i] = v
+					panel[(done+p)*mr0+i] = v
 				}
 			}
 			if mr < mr0 {

@@ -44,3 +44,7 @@ func col2imRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off
 func transposePackAVX512(dst, src *float32, ld, blocks int) {
 	panic("nn: the packing kernel is not in this build")
 }
+
+func transposePack12AVX512(dst, src *float32, ld, blocks int) {
+	panic("nn: the packing kernel is not in this build")
+}

@@ -153,3 +153,10 @@ func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStrid
 //
 //go:noescape
 func transposePackAVX512(dst *float32, src *float32, ld int, blocks int)
+
+// transposePack12AVX512 writes dst[p*12+j] = src[j*ld+p] for j < 12 and
+// p < 16*blocks: 12 rows of src, ld floats apart, into a packed 12-column
+// panel, 16 values of p at a time.
+//
+//go:noescape
+func transposePack12AVX512(dst *float32, src *float32, ld int, blocks int)

@@ -328,14 +328,16 @@ func shiftRows(name string, scatter bool) {
 	RET()
 }
 
-// transposePack emits transposePackAVX512: packB's transposed case, where
-// B's rows are the packed panel's columns (the weight gradient's im2col
-// matrix), as 16 x 16 register transposes instead of a scalar scatter.
-func transposePack() {
-	TEXT("transposePackAVX512", NOSPLIT, "func(dst, src *float32, ld, blocks int)")
+// transposePack emits packB's transposed case (rows 32, the weight
+// gradient's im2col matrix as B) and packA's plain one (rows 12, a row-major
+// A whose rows become the panel's columns): rows of src become the packed
+// panel's columns, by 16 x 16 register transposes instead of a scalar
+// scatter.
+func transposePack(name string, rows int) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, blocks int)")
 	Pragma("noescape")
-	Doc("transposePackAVX512 writes dst[p*32+j] = src[j*ld+p] for j < 32 and",
-		"p < 16*blocks: 32 rows of src, ld floats apart, into a packed 32-column",
+	Doc(fmt.Sprintf("%s writes dst[p*%d+j] = src[j*ld+p] for j < %d and", name, rows, rows),
+		fmt.Sprintf("p < 16*blocks: %d rows of src, ld floats apart, into a packed %d-column", rows, rows),
 		"panel, 16 values of p at a time.")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
@@ -345,9 +347,17 @@ func transposePack() {
 	TESTQ(blocks, blocks)
 	JZ(LabelRef("done"))
 	row, half := GP64(), GP64()
+	var keep Op
+	if rows%16 != 0 {
+		k, m := K(), GP32()
+		MOVL(U32(1<<(rows%16)-1), m)
+		KMOVW(m, k)
+		keep = k
+	}
 	Label("block")
-	for h := 0; h < 2; h++ {
+	for h := 0; h < (rows+15)/16; h++ {
 		// Rows 16h .. 16h+15 of src become columns 16h .. 16h+15.
+		n := min(16, rows-16*h)
 		MOVQ(src, row)
 		if h == 1 {
 			MOVQ(ld, half)
@@ -357,8 +367,12 @@ func transposePack() {
 		r := make([]VecVirtual, 16)
 		for i := range r {
 			r[i] = ZMM()
-			VMOVUPS(Mem{Base: row}, r[i])
-			ADDQ(ld, row)
+			if i < n {
+				VMOVUPS(Mem{Base: row}, r[i])
+				ADDQ(ld, row)
+			} else {
+				VXORPS(r[i], r[i], r[i])
+			}
 		}
 		t := make([]VecVirtual, 16)
 		for i := 0; i < 8; i++ {
@@ -384,15 +398,23 @@ func transposePack() {
 				VSHUFF32X4(U8(0xdd), u[8*i+j+4], u[8*i+j], v[8*i+j+4])
 			}
 		}
+		store := func(w VecVirtual, p int) {
+			m := Mem{Base: dst, Disp: 4*rows*p + 64*h}
+			if n < 16 {
+				VMOVUPS(w, keep, m)
+			} else {
+				VMOVUPS(w, m)
+			}
+		}
 		for j := 0; j < 8; j++ {
 			w0, w1 := ZMM(), ZMM()
 			VSHUFF32X4(U8(0x88), v[j+8], v[j], w0)
 			VSHUFF32X4(U8(0xdd), v[j+8], v[j], w1)
-			VMOVUPS(w0, Mem{Base: dst, Disp: 128*j + 64*h})
-			VMOVUPS(w1, Mem{Base: dst, Disp: 128*(j+8) + 64*h})
+			store(w0, j)
+			store(w1, j+8)
 		}
 	}
-	ADDQ(U32(16*128), dst)
+	ADDQ(U32(16*4*rows), dst)
 	ADDQ(U8(64), src)
 	DECQ(blocks)
 	JNZ(LabelRef("block"))

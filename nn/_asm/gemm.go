@@ -42,7 +42,8 @@ func main() {
 	bnGradApply()
 	shiftRows("im2colRowsAVX512", false)
 	shiftRows("col2imRowsAVX512", true)
-	transposePack()
+	transposePack("transposePackAVX512", 32)
+	transposePack("transposePack12AVX512", 12)
 	Generate()
 }
 
