@@ -22,6 +22,28 @@ func lanes16(m Mem, lo, hi VecVirtual) {
 	VCVTPS2PD(m.Offset(32), hi)
 }
 
+// laneAcc is the pair of float64 sums a kernel carries in acc: each as two
+// ZMM halves, so that consecutive adds do not wait on one another.
+type laneAcc struct{ s0, s1, q0, q1 VecVirtual }
+
+// loadLanes starts the sums from acc[0:8] and acc[8:16].
+func loadLanes(acc Register) laneAcc {
+	l := laneAcc{ZMM(), ZMM(), ZMM(), ZMM()}
+	VMOVUPD(Mem{Base: acc}, l.s0)
+	VMOVUPD(Mem{Base: acc, Disp: 64}, l.q0)
+	VXORPD(l.s1, l.s1, l.s1)
+	VXORPD(l.q1, l.q1, l.q1)
+	return l
+}
+
+// storeLanes folds the halves and writes the sums back to acc.
+func storeLanes(l laneAcc, acc Register) {
+	VADDPD(l.s1, l.s0, l.s0)
+	VADDPD(l.q1, l.q0, l.q0)
+	VMOVUPD(l.s0, Mem{Base: acc})
+	VMOVUPD(l.q0, Mem{Base: acc, Disp: 64})
+}
+
 // bnSum emits bnSumAVX512.
 func bnSum() {
 	TEXT("bnSumAVX512", NOSPLIT, "func(n int, x *float32, shift float64, acc *[16]float64)")
@@ -34,29 +56,23 @@ func bnSum() {
 	shx := Load(Param("shift"), XMM())
 	sh := ZMM()
 	VBROADCASTSD(shx, sh)
-	s0, s1, q0, q1, lo, hi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
-	VMOVUPD(Mem{Base: acc}, s0)
-	VMOVUPD(Mem{Base: acc, Disp: 64}, q0)
-	VXORPD(s1, s1, s1)
-	VXORPD(q1, q1, q1)
+	l := loadLanes(acc)
+	lo, hi := ZMM(), ZMM()
 	SHRQ(U8(4), n)
 	JZ(LabelRef("done"))
 	Label("loop")
 	lanes16(Mem{Base: x}, lo, hi)
 	VSUBPD(sh, lo, lo)
 	VSUBPD(sh, hi, hi)
-	VADDPD(lo, s0, s0)
-	VADDPD(hi, s1, s1)
-	VFMADD231PD(lo, lo, q0)
-	VFMADD231PD(hi, hi, q1)
+	VADDPD(lo, l.s0, l.s0)
+	VADDPD(hi, l.s1, l.s1)
+	VFMADD231PD(lo, lo, l.q0)
+	VFMADD231PD(hi, hi, l.q1)
 	ADDQ(U8(64), x)
 	DECQ(n)
 	JNZ(LabelRef("loop"))
 	Label("done")
-	VADDPD(s1, s0, s0)
-	VADDPD(q1, q0, q0)
-	VMOVUPD(s0, Mem{Base: acc})
-	VMOVUPD(q0, Mem{Base: acc, Disp: 64})
+	storeLanes(l, acc)
 	VZEROUPPER()
 	RET()
 }
@@ -77,13 +93,9 @@ func bnGradSum() {
 	mx := Load(Param("mean"), XMM())
 	mean := ZMM()
 	VBROADCASTSD(mx, mean)
-	s0, s1, q0, q1 := ZMM(), ZMM(), ZMM(), ZMM()
+	l := loadLanes(acc)
 	g, glo, ghi, xlo, xhi, zero := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
 	gh := YMM()
-	VMOVUPD(Mem{Base: acc}, s0)
-	VMOVUPD(Mem{Base: acc, Disp: 64}, q0)
-	VXORPD(s1, s1, s1)
-	VXORPD(q1, q1, q1)
 	VXORPS(zero, zero, zero)
 	k := K()
 	SHRQ(U8(4), n)
@@ -110,10 +122,10 @@ func bnGradSum() {
 		lanes16(Mem{Base: x}, xlo, xhi)
 		VSUBPD(mean, xlo, xlo)
 		VSUBPD(mean, xhi, xhi)
-		VADDPD(glo, s0, s0)
-		VADDPD(ghi, s1, s1)
-		VFMADD231PD(glo, xlo, q0)
-		VFMADD231PD(ghi, xhi, q1)
+		VADDPD(glo, l.s0, l.s0)
+		VADDPD(ghi, l.s1, l.s1)
+		VFMADD231PD(glo, xlo, l.q0)
+		VFMADD231PD(ghi, xhi, l.q1)
 		ADDQ(U8(64), dy)
 		ADDQ(U8(64), x)
 		ADDQ(U8(64), y)
@@ -126,10 +138,7 @@ func bnGradSum() {
 		}
 	}
 	Label("done")
-	VADDPD(s1, s0, s0)
-	VADDPD(q1, q0, q0)
-	VMOVUPD(s0, Mem{Base: acc})
-	VMOVUPD(q0, Mem{Base: acc, Disp: 64})
+	storeLanes(l, acc)
 	VZEROUPPER()
 	RET()
 }
