@@ -160,7 +160,7 @@ func TestIm2colKernelsMatchGo(t *testing.T) {
 	}
 }
 
-// TestTransposePack checks packB's transposed case, register transposes
+// TestTransposePack checks packB's transposed case (and its plain one), register transposes
 // and the scalar rest, against the definition, for panel depths around
 // multiples of 16, row strides wider than the panel and a block of B
 // that starts inside it.
@@ -173,6 +173,19 @@ func TestTransposePack(t *testing.T) {
 			b := randSlice(r, (nc+jc)*ldb)
 			got := make([]float32, nc*kc)
 			packB(got, true, b, ldb, pc, jc, kc, nc, nr0)
+			// The plain case over the same numbers: B's rows are k.
+			plain := make([]float32, nc*kc)
+			bt := randSlice(r, (pc+kc)*(jc+nc+2))
+			packB(plain, false, bt, jc+nc+2, pc, jc, kc, nc, nr0)
+			for jr := 0; jr < nc; jr += nr0 {
+				for p := 0; p < kc; p++ {
+					for j := 0; j < nr0; j++ {
+						if want := bt[(pc+p)*(jc+nc+2)+jc+jr+j]; plain[jr*kc+p*nr0+j] != want {
+							t.Fatalf("plain, kc %d: panel %d, p %d, column %d: %v, want %v", kc, jr/nr0, p, j, plain[jr*kc+p*nr0+j], want)
+						}
+					}
+				}
+			}
 			for jr := 0; jr < nc; jr += nr0 {
 				for p := 0; p < kc; p++ {
 					for j := 0; j < nr0; j++ {

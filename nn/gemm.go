@@ -86,6 +86,7 @@ func GemmEpilogue(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 type PackedA struct {
 	m, k, mr int // mr 0: not packed yet
 	data     []float32
+	row0     int // a view of the rows from row0 on (a multiple of mr), for a share of the rows
 }
 
 // NewPackedA allocates room for an m x k matrix packed for any kernel.
@@ -112,8 +113,10 @@ func (p *PackedA) panel(pc, ic, kc, mr int) []float32 {
 	if p == nil || p.mr != mr {
 		return nil
 	}
+	// Panels of mr rows follow one another in every block of K, so row r
+	// (a multiple of mr) starts at r*kc, whichever block of MC holds it.
 	rows := (p.m + mr - 1) / mr * mr
-	return p.data[pc*rows+ic*kc:]
+	return p.data[pc*rows+(p.row0+ic)*kc:]
 }
 
 // GemmPacked is GemmEpilogue with A (not transposed) taken from pa, which
@@ -316,6 +319,10 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 		panel := dst[jr*kc : jr*kc+kc*nr0]
 		nr := min(nr0, nc-jr)
 		if !trans && nr == nr0 {
+			if useAVX512 && nr0 == 32 {
+				packRowsAVX512(&panel[0], &b[pc*ldb+jc+jr], ldb, kc)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(pc+p)*ldb+jc+jr : (pc+p)*ldb+jc+jr+nr0]
 				copy(panel[p*nr0:p*nr0+nr0], src)

@@ -48,3 +48,7 @@ func transposePackAVX512(dst, src *float32, ld, blocks int) {
 func transposePack12AVX512(dst, src *float32, ld, blocks int) {
 	panic("nn: the packing kernel is not in this build")
 }
+
+func packRowsAVX512(dst, src *float32, ld, kc int) {
+	panic("nn: the packing kernel is not in this build")
+}

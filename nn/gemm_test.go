@@ -188,6 +188,53 @@ func TestGemmThreads(t *testing.T) {
 	}
 }
 
+// TestGemmThreadsByRows: a GEMM with few columns and many rows (the late
+// layers at batch 1) splits its rows; each share must take its own rows
+// of A or of A's packing, of C, of the bias and of the residual, with A
+// plain, transposed and packed once, and shares that are not whole
+// blocks of MC.
+func TestGemmThreadsByRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	ws := NewWorkspace(0)
+	for _, s := range [][3]int{{517, 49, 700}, {2048, 7, 1500}, {301, 100, 600}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		at := make([]float32, k*m)
+		for i := 0; i < m; i++ {
+			for p := 0; p < k; p++ {
+				at[p*m+i] = a[i*k+p]
+			}
+		}
+		bias, res := randSlice(r, m), randSlice(r, m*n)
+		want := make([]float32, m*n)
+		gemmRef(false, false, m, n, k, a, k, b, n, 0, want, n)
+		for i := range want {
+			want[i] = max(want[i]+bias[i/n]+res[i], 0)
+		}
+		pa := NewPackedA(m, k)
+		pa.Pack(a)
+		for _, threads := range []int{2, 3} {
+			old := SetThreads(threads)
+			for _, how := range []string{"plain", "transposed", "packed"} {
+				c := randSlice(r, m*n)
+				epi := &Epilogue{Bias: bias, Residual: res, LdR: n, ReLU: true}
+				switch how {
+				case "plain":
+					GemmEpilogue(ws, false, false, m, n, k, a, k, b, n, 0, c, n, epi)
+				case "transposed":
+					GemmEpilogue(ws, true, false, m, n, k, at, m, b, n, 0, c, n, epi)
+				case "packed":
+					GemmPacked(ws, pa, m, n, k, a, b, n, 0, c, n, epi)
+				}
+				if e := maxRelErr(c, want); e > 1e-5 {
+					t.Errorf("%dx%dx%d, %d threads, A %s: max rel err %g", m, n, k, threads, how, e)
+				}
+			}
+			SetThreads(old)
+		}
+	}
+}
+
 // TestGemmPacked checks A packed once against packing per call, over
 // several blocks of K and of M, with both kernels; a pack made for the
 // other kernel is ignored rather than misread.

@@ -4611,3 +4611,28 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// func packRowsAVX512(dst *float32, src *float32, ld int, kc int)
+// Requires: AVX, AVX512F
+TEXT ·packRowsAVX512(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  ld+16(FP), DX
+	MOVQ  kc+24(FP), BX
+	SHLQ  $0x02, DX
+	TESTQ BX, BX
+	JZ    done
+
+row:
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    DX, CX
+	ADDQ    $0x80, AX
+	DECQ    BX
+	JNZ     row
+
+done:
+	VZEROUPPER
+	RET

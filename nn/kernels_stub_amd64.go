@@ -160,3 +160,8 @@ func transposePackAVX512(dst *float32, src *float32, ld int, blocks int)
 //
 //go:noescape
 func transposePack12AVX512(dst *float32, src *float32, ld int, blocks int)
+
+// packRowsAVX512 writes dst[p*32+j] = src[p*ld+j] for j < 32 and p < kc.
+//
+//go:noescape
+func packRowsAVX512(dst *float32, src *float32, ld int, kc int)

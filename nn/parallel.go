@@ -54,6 +54,8 @@ type gemmTask struct {
 	epi            Epilogue
 	hasEpi         bool
 	pa             *PackedA
+	paView         PackedA // pa from a share's first row, when hasView
+	hasView        bool
 	done           *sync.WaitGroup
 	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
 	convBack       *convBackTask
@@ -205,7 +207,11 @@ func worker() {
 		if t.hasEpi {
 			epi = &t.epi
 		}
-		gemmSerial(ws, t.transA, t.transB, t.m, t.n, t.k, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc, epi, t.pa)
+		pa := t.pa
+		if t.hasView {
+			pa = &t.paView
+		}
+		gemmSerial(ws, t.transA, t.transB, t.m, t.n, t.k, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc, epi, pa)
 		t.done.Done()
 	}
 }
@@ -217,8 +223,18 @@ const minParallelFlops = 1 << 24
 // multiples of the kernel's tile width, each share a GEMM of its own.
 func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	nt := threadCount()
-	_, nr := tileShape()
-	if nt < 2 || 2*m*n*k < minParallelFlops || n < 2*nr {
+	mr, nr := tileShape()
+	if nt < 2 || 2*m*n*k < minParallelFlops {
+		gemmSerial(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
+		return
+	}
+	// Few columns (late layers at batch 1: 7x7 = 49) split badly or not at
+	// all in tiles of nr; their many rows split evenly instead.
+	if tiles := (n + nr - 1) / nr; tiles < 4*nt && m >= 4*nt*mr {
+		gemmRows(ws, nt, mr, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
+		return
+	}
+	if n < 2*nr {
 		gemmSerial(ws, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
 		return
 	}
@@ -244,5 +260,41 @@ func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 		workers <- t
 	}
 	gemmSerial(ws, transA, transB, m, min(share, n), k, a, lda, b, ldb, beta, c, ldc, epi, pa)
+	wg.Wait()
+}
+
+// gemmRows is gemmParallel split by rows, in shares of whole panels of mr
+// rows: each share has its rows of A (or of its packing), C, the bias and
+// the residual.
+func gemmRows(ws *Workspace, nt, mr int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
+	share := (m + nt - 1) / nt
+	share = (share + mr - 1) / mr * mr
+	wg := &ws.wg
+	for i0 := share; i0 < m; i0 += share {
+		rows := min(share, m-i0)
+		t := gemmTask{transA: transA, transB: transB, m: rows, n: n, k: k, lda: lda, b: b, ldb: ldb,
+			beta: beta, c: c[i0*ldc:], ldc: ldc, done: wg}
+		if transA {
+			t.a = a[i0:]
+		} else {
+			t.a = a[i0*lda:]
+		}
+		if pa != nil {
+			t.paView, t.hasView = *pa, true
+			t.paView.row0 = pa.row0 + i0
+		}
+		if epi != nil {
+			t.epi, t.hasEpi = *epi, true
+			if epi.Bias != nil {
+				t.epi.Bias = epi.Bias[i0:]
+			}
+			if epi.Residual != nil {
+				t.epi.Residual = epi.Residual[i0*epi.LdR:]
+			}
+		}
+		wg.Add(1)
+		workers <- t
+	}
+	gemmSerial(ws, transA, transB, min(share, m), n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
 	wg.Wait()
 }

@@ -431,3 +431,32 @@ func transposePack(name string, rows int) {
 	VZEROUPPER()
 	RET()
 }
+
+// packRows emits packRowsAVX512: packB's plain case, kc rows of 32
+// floats copied into the panel, two loads and stores a row, where Go's
+// copy paid a call per row.
+func packRows() {
+	TEXT("packRowsAVX512", NOSPLIT, "func(dst, src *float32, ld, kc int)")
+	Pragma("noescape")
+	Doc("packRowsAVX512 writes dst[p*32+j] = src[p*ld+j] for j < 32 and p < kc.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	kc := Load(Param("kc"), GP64())
+	SHLQ(U8(2), ld)
+	TESTQ(kc, kc)
+	JZ(LabelRef("done"))
+	a, b := ZMM(), ZMM()
+	Label("row")
+	VMOVUPS(Mem{Base: src}, a)
+	VMOVUPS(Mem{Base: src, Disp: 64}, b)
+	VMOVUPS(a, Mem{Base: dst})
+	VMOVUPS(b, Mem{Base: dst, Disp: 64})
+	ADDQ(ld, src)
+	ADDQ(U8(128), dst)
+	DECQ(kc)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

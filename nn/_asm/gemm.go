@@ -44,6 +44,7 @@ func main() {
 	shiftRows("col2imRowsAVX512", true)
 	transposePack("transposePackAVX512", 32)
 	transposePack("transposePack12AVX512", 12)
+	packRows()
 	Generate()
 }
 
