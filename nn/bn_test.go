@@ -227,3 +227,36 @@ func TestTransposePackA(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolSeparable compares the separable max pooling with the
+// window scan that the backward pass uses, on odd sizes, strides and
+// paddings, with a NaN in some planes.
+func TestMaxPoolSeparable(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 1))
+	for _, hw := range [][2]int{{1, 1}, {5, 7}, {8, 8}, {13, 3}, {112, 112}} {
+		for _, k := range []int{1, 2, 3} {
+			for s := 1; s <= 2; s++ {
+				for pad := 0; 2*pad <= k; pad++ {
+					d := PoolDims{C: 3, H: hw[0], W: hw[1], KH: k, KW: k, Stride: s, Pad: pad}
+					d.OH, d.OW = (d.H+2*pad-k)/s+1, (d.W+2*pad-k)/s+1
+					if d.H+2*pad < k || d.W+2*pad < k {
+						continue
+					}
+					x := randSlice(r, 2*d.C*d.H*d.W)
+					x[r.IntN(len(x))] = float32(math.NaN())
+					got := make([]float32, 2*d.C*d.OH*d.OW)
+					MaxPool(got, x, 2, d)
+					for p := 0; p < 2*d.C; p++ {
+						plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
+						for i := 0; i < d.OH*d.OW; i++ {
+							want, g := plane[argmaxWindow(plane, d, i/d.OW, i%d.OW)], got[p*d.OH*d.OW+i]
+							if want != g && !(want != want && g != g) {
+								t.Fatalf("%+v: plane %d, output %d: %v, want %v", d, p, i, g, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

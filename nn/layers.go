@@ -200,12 +200,59 @@ type PoolDims struct {
 
 // MaxPool takes the maximum over each window; padding never wins.
 func MaxPool(y, x []float32, batch int, d PoolDims) {
+	// Every window holds an input value when the padding is at most half
+	// the window, as PyTorch requires.
+	if d.W <= maxPoolRow && 2*d.Pad <= d.KH && 2*d.Pad <= d.KW {
+		maxPoolSeparable(y, x, batch, d)
+		return
+	}
 	for p := 0; p < batch*d.C; p++ {
 		plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
 		out := y[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
 		for oh := 0; oh < d.OH; oh++ {
 			for ow := 0; ow < d.OW; ow++ {
 				out[oh*d.OW+ow] = plane[argmaxWindow(plane, d, oh, ow)]
+			}
+		}
+	}
+}
+
+// maxPoolRow is the widest input row maxPoolSeparable keeps on the stack.
+const maxPoolRow = 512
+
+// nanMax is max that lets a NaN through, as argmaxWindow picks a NaN.
+func nanMax(a, b float32) float32 {
+	if b > a || b != b {
+		return b
+	}
+	return a
+}
+
+// maxPoolSeparable is MaxPool as a max down each column of a window's
+// rows, then along the row: a few compares per input value instead of
+// KH x KW calls' worth per output.
+func maxPoolSeparable(y, x []float32, batch int, d PoolDims) {
+	var buf [maxPoolRow]float32
+	cols := buf[:d.W]
+	for p := 0; p < batch*d.C; p++ {
+		plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
+		out := y[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
+		for oh := 0; oh < d.OH; oh++ {
+			r0, r1 := max(0, oh*d.Stride-d.Pad), min(d.H, oh*d.Stride-d.Pad+d.KH)
+			copy(cols, plane[r0*d.W:(r0+1)*d.W])
+			for r := r0 + 1; r < r1; r++ {
+				for i, v := range plane[r*d.W : (r+1)*d.W] {
+					cols[i] = nanMax(cols[i], v)
+				}
+			}
+			row := out[oh*d.OW : (oh+1)*d.OW]
+			for ow := range row {
+				c0, c1 := max(0, ow*d.Stride-d.Pad), min(d.W, ow*d.Stride-d.Pad+d.KW)
+				m := cols[c0]
+				for _, v := range cols[c0+1 : c1] {
+					m = nanMax(m, v)
+				}
+				row[ow] = m
 			}
 		}
 	}
