@@ -98,6 +98,10 @@ type Node struct {
 	FuseAdd  bool
 	FuseReLU bool
 
+	// Lowering (conv only; set by the lower-conv pass) is how code
+	// generation computes the convolution.
+	Lowering Lowering
+
 	Params []*Param
 
 	// Offset is where the node's value starts in the activation arena, in
@@ -115,6 +119,37 @@ type Node struct {
 	Shortcut bool
 
 	Pos Pos
+}
+
+// Lowering is how a convolution becomes matrix products.
+type Lowering uint8
+
+// The lowerings. LowerNone is a conv no pass has lowered yet.
+const (
+	LowerNone Lowering = iota
+	// LowerDirect: a 1x1, stride-1, unpadded conv multiplies its input as
+	// it lies (channels x positions), with no copy.
+	LowerDirect
+	// LowerIm2col: the input's columns are gathered into a scratch matrix
+	// reused by every conv (its size is the largest such conv's), then
+	// multiplied.
+	LowerIm2col
+)
+
+func (l Lowering) String() string {
+	switch l {
+	case LowerDirect:
+		return "direct"
+	case LowerIm2col:
+		return "im2col"
+	}
+	return "none"
+}
+
+// DirectOK reports whether n's input is already its GEMM operand: a 1x1
+// kernel, stride 1, no padding.
+func (n *Node) DirectOK() bool {
+	return n.KH == 1 && n.KW == 1 && n.Stride == 1 && n.Pad == 0
 }
 
 // ParamKind says what a parameter tensor holds.
@@ -267,6 +302,9 @@ func (n *Node) String() string {
 		}
 		if n.FuseReLU {
 			b.WriteString(" +relu")
+		}
+		if n.Lowering != LowerNone {
+			fmt.Fprintf(&b, " lower=%s", n.Lowering)
 		}
 	case OpMaxPool:
 		fmt.Fprintf(&b, " k=%dx%d s=%d p=%d", n.KH, n.KW, n.Stride, n.Pad)

@@ -45,6 +45,12 @@ func (g *Graph) Verify() error {
 		if want != n.Shape {
 			return fmt.Errorf("node %q: shape %s, but its op and arguments give %s", n.Name, n.Shape, want)
 		}
+		if n.Op == OpConv && n.Lowering == LowerDirect && !n.DirectOK() {
+			return fmt.Errorf("node %q: lowered direct, but a %dx%d stride-%d pad-%d conv needs its columns gathered", n.Name, n.KH, n.KW, n.Stride, n.Pad)
+		}
+		if n.Op != OpConv && n.Lowering != LowerNone {
+			return fmt.Errorf("node %q: a %s has no lowering", n.Name, n.Op)
+		}
 		wantParams := params(n)
 		if err := checkParams(n.Params); err != nil {
 			return fmt.Errorf("node %q: %v", n.Name, err)

@@ -123,3 +123,23 @@ func TestAddRejects(t *testing.T) {
 		t.Error("input with 0 channels accepted")
 	}
 }
+
+// TestVerifyLowering: a conv lowered direct must be 1x1, stride 1,
+// unpadded, and only convs carry a lowering.
+func TestVerifyLowering(t *testing.T) {
+	g := block(t)
+	conv, bn := g.Nodes[1], g.Nodes[2]
+	conv.Lowering = LowerIm2col
+	if err := g.Verify(); err != nil {
+		t.Fatalf("im2col for a 3x3 conv: %v", err)
+	}
+	conv.Lowering = LowerDirect
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered direct, but a 3x3 stride-1 pad-1 conv needs its columns gathered`) {
+		t.Errorf("direct for a 3x3 conv: %v", err)
+	}
+	conv.Lowering = LowerNone
+	bn.Lowering = LowerIm2col
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), "has no lowering") {
+		t.Errorf("a lowered batch norm: %v", err)
+	}
+}

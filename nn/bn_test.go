@@ -260,3 +260,28 @@ func TestMaxPoolSeparable(t *testing.T) {
 		}
 	}
 }
+
+// TestConvLoweringChoice: the lowering ConvDims states is the one used. A
+// 1x1 conv gathered through im2col gives what its direct product gives;
+// asking a 3x3 conv for the direct lowering is refused loudly, since it
+// would read the input as the wrong matrix.
+func TestConvLoweringChoice(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	d := ConvDims{C: 5, H: 7, W: 9, K: 3, KH: 1, KW: 1, Stride: 1, OH: 7, OW: 9}
+	x, w := randSlice(r, 2*d.C*d.H*d.W), randSlice(r, d.K*d.C)
+	direct, gathered := make([]float32, 2*d.K*d.OH*d.OW), make([]float32, 2*d.K*d.OH*d.OW)
+	d.Lowering = LowerDirect
+	Conv2D(NewWorkspace(0), direct, x, w, nil, 2, d)
+	d.Lowering = LowerIm2col
+	Conv2D(NewWorkspace(d.ColFloats()), gathered, x, w, nil, 2, d)
+	if !slices.Equal(direct, gathered) {
+		t.Errorf("a 1x1 conv lowered by im2col differs from its direct product")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Errorf("a 3x3 conv lowered direct ran")
+		}
+	}()
+	d3 := ConvDims{C: 1, H: 3, W: 3, K: 1, KH: 3, KW: 3, Stride: 1, OH: 1, OW: 1, Lowering: LowerDirect}
+	Conv2D(NewWorkspace(0), make([]float32, 1), make([]float32, 9), make([]float32, 9), nil, 1, d3)
+}

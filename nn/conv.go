@@ -1,20 +1,51 @@
 package nn
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // ConvDims describes a 2-D convolution: C input channels of H x W, K
 // output channels of OH x OW, a KH x KW kernel, one stride and one zero
-// padding for both axes.
+// padding for both axes, and how it is lowered to matrix products.
 type ConvDims struct {
 	C, H, W     int
 	K, KH, KW   int
 	Stride, Pad int
 	OH, OW      int
+	Lowering    ConvLowering
 }
 
-// direct reports whether the input already is the im2col matrix: a 1x1
-// kernel with stride 1 and no padding.
-func (d ConvDims) direct() bool { return d.KH == 1 && d.KW == 1 && d.Stride == 1 && d.Pad == 0 }
+// ConvLowering is how a convolution becomes matrix products. Generated
+// code states the choice of resnetc's lower-conv pass for every layer.
+type ConvLowering uint8
+
+// The lowerings.
+const (
+	// LowerAuto chooses by shape: LowerDirect where it applies, else
+	// LowerIm2col.
+	LowerAuto ConvLowering = iota
+	// LowerDirect multiplies the input as it lies; only for a 1x1 kernel
+	// with stride 1 and no padding.
+	LowerDirect
+	// LowerIm2col gathers the input's columns into Workspace.Col first.
+	LowerIm2col
+)
+
+// direct reports whether the input is used as the GEMM's matrix as it is.
+func (d ConvDims) direct() bool {
+	fits := d.KH == 1 && d.KW == 1 && d.Stride == 1 && d.Pad == 0
+	switch d.Lowering {
+	case LowerDirect:
+		if !fits {
+			panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered direct", d.KH, d.KW, d.Stride, d.Pad))
+		}
+		return true
+	case LowerIm2col:
+		return false
+	}
+	return fits
+}
 
 // ColFloats is the im2col scratch one image of this convolution needs.
 func (d ConvDims) ColFloats() int {

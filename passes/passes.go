@@ -21,11 +21,13 @@ type Pass struct {
 // Inference is the pipeline for the inference graph (BN in eval mode).
 // Order matters: BN folds into its conv before the residual add and then
 // the ReLU join that conv's epilogue, so that each conv ends up computing
-// relu(bn(conv(x)) + shortcut) in one pass over memory.
+// relu(bn(conv(x)) + shortcut) in one pass over memory. Each conv's
+// lowering is chosen after fusion, before memory is planned.
 var Inference = []Pass{
 	{"fold-bn", FoldBN},
 	{"fuse-add", FuseAdd},
 	{"fuse-relu", FuseReLU},
+	{"lower-conv", LowerConv},
 	{"plan-memory", PlanMemory},
 }
 
@@ -33,6 +35,7 @@ var Inference = []Pass{
 // ReLU keeps its own pass over memory. It exists to measure what fusion
 // buys (bench/fusion.sh).
 var InferenceUnfused = []Pass{
+	{"lower-conv", LowerConv},
 	{"plan-memory", PlanMemory},
 }
 
@@ -43,6 +46,7 @@ var InferenceUnfused = []Pass{
 var Training = []Pass{
 	{"fuse-bn-add", FuseBNAdd},
 	{"fuse-bn-relu", FuseBNReLU},
+	{"lower-conv", LowerConv},
 	{"plan-training-memory", PlanTrainingMemory},
 }
 

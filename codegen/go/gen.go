@@ -181,9 +181,18 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			p.bnOff[n] = p.bnFloats
 			p.bnFloats += 2 * n.Shape.C
 		case ir.OpConv:
-			if d := convDims(n); !(d.kh == 1 && d.kw == 1 && d.stride == 1 && d.pad == 0) {
+			switch n.Lowering {
+			case ir.LowerIm2col:
+				d := convDims(n)
 				p.colFloats = max(p.colFloats, d.c*d.kh*d.kw*n.Shape.H*n.Shape.W)
+			case ir.LowerNone:
+				return nil, fmt.Errorf("conv %s has no lowering; run the lower-conv pass", n.Name)
 			}
+		}
+	}
+	for _, n := range infer.Nodes {
+		if n.Op == ir.OpConv && n.Lowering == ir.LowerNone {
+			return nil, fmt.Errorf("conv %s of the inference graph has no lowering; run the lower-conv pass", n.Name)
 		}
 	}
 	if g.TrainArenaFloats == 0 {

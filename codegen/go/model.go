@@ -79,7 +79,8 @@ func (gen *generator) model(f *jen.File) {
 				jen.Id("C").Op(":").Lit(d.c), jen.Id("H").Op(":").Lit(d.h), jen.Id("W").Op(":").Lit(d.w),
 				jen.Id("K").Op(":").Lit(n.Out), jen.Id("KH").Op(":").Lit(n.KH), jen.Id("KW").Op(":").Lit(n.KW),
 				jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("Pad").Op(":").Lit(n.Pad),
-				jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W)))
+				jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W),
+				jen.Id("Lowering").Op(":").Qual(NN, lowering[n.Lowering])))
 		case ir.OpMaxPool:
 			x := n.Args[0].Shape
 			dimDefs = append(dimDefs, jen.Id(gen.id(n.Name)+"_dims").Op("=").Qual(NN, "PoolDims").Values(
@@ -504,4 +505,11 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 		return []jen.Code{nnq("ShortcutA").Call(y, x, batch, dims)}
 	}
 	panic(fmt.Sprintf("gogen: no forward code for %v", n.Op))
+}
+
+// lowering names nn's constant for each lowering the lower-conv pass
+// chooses.
+var lowering = map[ir.Lowering]string{
+	ir.LowerDirect: "LowerDirect",
+	ir.LowerIm2col: "LowerIm2col",
 }

@@ -52,27 +52,27 @@ const (
 
 // Layer shapes, per image.
 var (
-	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112}
+	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
-	layer1_0_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56}
-	layer1_0_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56}
-	layer1_1_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56}
-	layer1_1_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56}
-	layer2_0_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 128, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 28, OW: 28}
-	layer2_0_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28}
-	layer2_0_downsample_0_dims = nn.ConvDims{C: 64, H: 56, W: 56, K: 128, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 28, OW: 28}
-	layer2_1_conv1_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28}
-	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28}
-	layer3_0_conv1_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 14, OW: 14}
-	layer3_0_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14}
-	layer3_0_downsample_0_dims = nn.ConvDims{C: 128, H: 28, W: 28, K: 256, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14}
-	layer3_1_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14}
-	layer4_0_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7}
-	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7}
-	layer4_0_downsample_0_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7}
-	layer4_1_conv1_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7}
-	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7}
+	layer1_0_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_0_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_1_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_1_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer2_0_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 128, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_0_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_0_downsample_0_dims = nn.ConvDims{C: 64, H: 56, W: 56, K: 128, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_1_conv1_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer3_0_conv1_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_0_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_0_downsample_0_dims = nn.ConvDims{C: 128, H: 28, W: 28, K: 256, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_1_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer4_0_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_0_downsample_0_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_1_conv1_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 )
 
 // weights are the model's float tensors: slices of Model.data.

@@ -52,27 +52,27 @@ const (
 
 // Layer shapes, per image.
 var (
-	conv1_dims             = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer1_0_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer1_0_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer1_1_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer1_1_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer1_2_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer1_2_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32}
-	layer2_0_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16}
-	layer2_0_conv2_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16}
+	conv1_dims             = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer1_0_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer1_0_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer1_1_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer1_1_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer1_2_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer1_2_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
+	layer2_0_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
+	layer2_0_conv2_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
 	layer2_0_shortcut_dims = nn.ShortcutDims{C: 16, H: 32, W: 32, Stride: 2, OH: 16, OW: 16, Lo: 8, Hi: 8}
-	layer2_1_conv1_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16}
-	layer2_1_conv2_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16}
-	layer2_2_conv1_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16}
-	layer2_2_conv2_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16}
-	layer3_0_conv1_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8}
-	layer3_0_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8}
+	layer2_1_conv1_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
+	layer2_1_conv2_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
+	layer2_2_conv1_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
+	layer2_2_conv2_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
+	layer3_0_conv1_dims    = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
+	layer3_0_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
 	layer3_0_shortcut_dims = nn.ShortcutDims{C: 32, H: 16, W: 16, Stride: 2, OH: 8, OW: 8, Lo: 16, Hi: 16}
-	layer3_1_conv1_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8}
-	layer3_1_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8}
-	layer3_2_conv1_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8}
-	layer3_2_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8}
+	layer3_1_conv1_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
+	layer3_1_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
+	layer3_2_conv1_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
+	layer3_2_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
 )
 
 // weights are the model's float tensors: slices of Model.data.
