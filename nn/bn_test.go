@@ -169,18 +169,22 @@ func TestTransposePack(t *testing.T) {
 	_, nr0 := tileShape()
 	for _, kc := range []int{1, 15, 16, 17, 31, 32, 48, 67, 256} {
 		for _, ldb := range []int{kc + 3, kc + 8} {
-			const nc, pc, jc = 2 * 32, 3, 32
+			const nc, pc, jc = 2*32 + 21, 3, 32 // two full panels and an edge of 21
 			b := randSlice(r, (nc+jc)*ldb)
-			got := make([]float32, nc*kc)
+			got := make([]float32, (nc+nr0)*kc)
 			packB(got, true, b, ldb, pc, jc, kc, nc, nr0)
 			// The plain case over the same numbers: B's rows are k.
-			plain := make([]float32, nc*kc)
+			plain := make([]float32, (nc+nr0)*kc)
 			bt := randSlice(r, (pc+kc)*(jc+nc+2))
 			packB(plain, false, bt, jc+nc+2, pc, jc, kc, nc, nr0)
 			for jr := 0; jr < nc; jr += nr0 {
 				for p := 0; p < kc; p++ {
 					for j := 0; j < nr0; j++ {
-						if want := bt[(pc+p)*(jc+nc+2)+jc+jr+j]; plain[jr*kc+p*nr0+j] != want {
+						want := float32(0)
+						if jr+j < nc {
+							want = bt[(pc+p)*(jc+nc+2)+jc+jr+j]
+						}
+						if plain[jr*kc+p*nr0+j] != want {
 							t.Fatalf("plain, kc %d: panel %d, p %d, column %d: %v, want %v", kc, jr/nr0, p, j, plain[jr*kc+p*nr0+j], want)
 						}
 					}
@@ -189,7 +193,11 @@ func TestTransposePack(t *testing.T) {
 			for jr := 0; jr < nc; jr += nr0 {
 				for p := 0; p < kc; p++ {
 					for j := 0; j < nr0; j++ {
-						if want := b[(jc+jr+j)*ldb+pc+p]; got[jr*kc+p*nr0+j] != want {
+						want := float32(0)
+						if jr+j < nc {
+							want = b[(jc+jr+j)*ldb+pc+p]
+						}
+						if got[jr*kc+p*nr0+j] != want {
 							t.Fatalf("kc %d, ldb %d: panel %d, p %d, column %d: %v, want %v", kc, ldb, jr/nr0, p, j, got[jr*kc+p*nr0+j], want)
 						}
 					}

@@ -348,9 +348,22 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 			}
 			continue
 		}
+		// An edge panel: with B transposed and at least 16 columns, the
+		// first 16 go by register transposes as above.
+		done := 0
+		if trans && useAVX512 && nr0 == 32 && nr >= 16 {
+			done = kc &^ 15
+			if done > 0 {
+				transposePack16AVX512(&panel[0], &b[(jc+jr)*ldb+pc], ldb, done/16)
+			}
+		}
 		for p := 0; p < kc; p++ {
 			out := panel[p*nr0 : p*nr0+nr0]
-			for j := 0; j < nr0; j++ {
+			j0 := 0
+			if p < done {
+				j0 = 16
+			}
+			for j := j0; j < nr0; j++ {
 				if j >= nr {
 					out[j] = 0
 				} else if trans {

@@ -52,3 +52,7 @@ func transposePack12AVX512(dst, src *float32, ld, blocks int) {
 func packRowsAVX512(dst, src *float32, ld, kc int) {
 	panic("nn: the packing kernel is not in this build")
 }
+
+func transposePack16AVX512(dst, src *float32, ld, blocks int) {
+	panic("nn: the packing kernel is not in this build")
+}

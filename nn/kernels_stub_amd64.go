@@ -154,6 +154,13 @@ func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStrid
 //go:noescape
 func transposePackAVX512(dst *float32, src *float32, ld int, blocks int)
 
+// transposePack16AVX512 writes dst[p*32+j] = src[j*ld+p] for j < 16 and
+// p < 16*blocks: 16 rows of src, ld floats apart, into a packed 32-column
+// panel, 16 values of p at a time.
+//
+//go:noescape
+func transposePack16AVX512(dst *float32, src *float32, ld int, blocks int)
+
 // transposePack12AVX512 writes dst[p*12+j] = src[j*ld+p] for j < 12 and
 // p < 16*blocks: 12 rows of src, ld floats apart, into a packed 12-column
 // panel, 16 values of p at a time.

@@ -338,15 +338,16 @@ func shiftRows(name string, scatter bool) {
 }
 
 // transposePack emits packB's transposed case (rows 32, the weight
-// gradient's im2col matrix as B) and packA's plain one (rows 12, a row-major
-// A whose rows become the panel's columns): rows of src become the packed
+// gradient's im2col matrix as B; rows 16 for the first half of an edge
+// panel) and packA's plain one (rows 12, a row-major A whose rows become
+// the panel's columns), each into panels width floats wide: rows of src become the packed
 // panel's columns, by 16 x 16 register transposes instead of a scalar
 // scatter.
-func transposePack(name string, rows int) {
+func transposePack(name string, rows, width int) {
 	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, blocks int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s writes dst[p*%d+j] = src[j*ld+p] for j < %d and", name, rows, rows),
-		fmt.Sprintf("p < 16*blocks: %d rows of src, ld floats apart, into a packed %d-column", rows, rows),
+	Doc(fmt.Sprintf("%s writes dst[p*%d+j] = src[j*ld+p] for j < %d and", name, width, rows),
+		fmt.Sprintf("p < 16*blocks: %d rows of src, ld floats apart, into a packed %d-column", rows, width),
 		"panel, 16 values of p at a time.")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
@@ -408,7 +409,7 @@ func transposePack(name string, rows int) {
 			}
 		}
 		store := func(w VecVirtual, p int) {
-			m := Mem{Base: dst, Disp: 4*rows*p + 64*h}
+			m := Mem{Base: dst, Disp: 4*width*p + 64*h}
 			if n < 16 {
 				VMOVUPS(w, keep, m)
 			} else {
@@ -423,7 +424,7 @@ func transposePack(name string, rows int) {
 			store(w1, j+8)
 		}
 	}
-	ADDQ(U32(16*4*rows), dst)
+	ADDQ(U32(16*4*width), dst)
 	ADDQ(U8(64), src)
 	DECQ(blocks)
 	JNZ(LabelRef("block"))

@@ -42,8 +42,9 @@ func main() {
 	bnGradApply()
 	shiftRows("im2colRowsAVX512", false)
 	shiftRows("col2imRowsAVX512", true)
-	transposePack("transposePackAVX512", 32)
-	transposePack("transposePack12AVX512", 12)
+	transposePack("transposePackAVX512", 32, 32)
+	transposePack("transposePack16AVX512", 16, 32)
+	transposePack("transposePack12AVX512", 12, 12)
 	packRows()
 	Generate()
 }
