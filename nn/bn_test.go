@@ -119,9 +119,10 @@ func TestReLUKeepsNaN(t *testing.T) {
 	}
 }
 
-// TestIm2colKernelsMatchGo compares the stride-1 row kernels of im2col
-// and col2im with the Go loops over odd sizes, paddings wider than the
-// kernel's reach, rows wider than one chunk and a channel count above 1.
+// TestIm2colKernelsMatchGo compares the row kernels of im2col and col2im
+// (contiguous for stride 1, gathers and scatters above) with the Go loops
+// over odd sizes, strides 1 to 3, paddings wider than the kernel's reach,
+// rows wider than one chunk and a channel count above 1.
 func TestIm2colKernelsMatchGo(t *testing.T) {
 	if !haveAVX512 {
 		t.Skip("no AVX-512 on this machine or build")
@@ -131,29 +132,31 @@ func TestIm2colKernelsMatchGo(t *testing.T) {
 	for _, hw := range [][2]int{{1, 1}, {5, 3}, {7, 17}, {16, 16}, {9, 33}, {3, 67}} {
 		for _, k := range [][2]int{{1, 1}, {3, 3}, {1, 5}, {7, 7}, {2, 3}} {
 			for pad := 0; pad <= 3; pad++ {
-				d := ConvDims{C: 2, H: hw[0], W: hw[1], K: 1, KH: k[0], KW: k[1], Stride: 1, Pad: pad}
-				d.OH, d.OW = d.H+2*pad-d.KH+1, d.W+2*pad-d.KW+1
-				if d.OH < 1 || d.OW < 1 {
-					continue
-				}
-				x := randSlice(r, d.C*d.H*d.W)
-				n := d.C * d.KH * d.KW * d.OH * d.OW
-				colIn := randSlice(r, n)
-				run := func(asm bool) (col, back []float32) {
-					useShiftAsm = asm
-					col = slices.Repeat([]float32{7}, n) // every value must be written
-					im2col(col, x, d)
-					back = slices.Repeat([]float32{0.5}, len(x))
-					col2im(back, colIn, d)
-					return col, back
-				}
-				gc, gb := run(false)
-				ac, ab := run(true)
-				if !slices.Equal(ac, gc) {
-					t.Errorf("%+v: im2col differs from the Go loops", d)
-				}
-				if !slices.Equal(ab, gb) {
-					t.Errorf("%+v: col2im differs from the Go loops", d)
+				for stride := 1; stride <= 3; stride++ {
+					d := ConvDims{C: 2, H: hw[0], W: hw[1], K: 1, KH: k[0], KW: k[1], Stride: stride, Pad: pad}
+					if d.H+2*pad < d.KH || d.W+2*pad < d.KW {
+						continue
+					}
+					d.OH, d.OW = (d.H+2*pad-d.KH)/stride+1, (d.W+2*pad-d.KW)/stride+1
+					x := randSlice(r, d.C*d.H*d.W)
+					n := d.C * d.KH * d.KW * d.OH * d.OW
+					colIn := randSlice(r, n)
+					run := func(asm bool) (col, back []float32) {
+						useShiftAsm = asm
+						col = slices.Repeat([]float32{7}, n) // every value must be written
+						im2col(col, x, d)
+						back = slices.Repeat([]float32{0.5}, len(x))
+						col2im(back, colIn, d)
+						return col, back
+					}
+					gc, gb := run(false)
+					ac, ab := run(true)
+					if !slices.Equal(ac, gc) {
+						t.Errorf("%+v: im2col differs from the Go loops", d)
+					}
+					if !slices.Equal(ab, gb) {
+						t.Errorf("%+v: col2im differs from the Go loops", d)
+					}
 				}
 			}
 		}

@@ -132,8 +132,8 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, t
 // each output position sees through that kernel tap (0 in the padding).
 func im2col(col, x []float32, d ConvDims) {
 	ohw := d.OH * d.OW
-	if d.Stride == 1 && useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
-		im2colStride1(col, x, d)
+	if useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
+		im2colRows(col, x, d)
 		return
 	}
 	for c := 0; c < d.C; c++ {
@@ -178,8 +178,8 @@ func im2col(col, x []float32, d ConvDims) {
 // col2im adds each column entry back to the input position it came from.
 func col2im(x, col []float32, d ConvDims) {
 	ohw := d.OH * d.OW
-	if d.Stride == 1 && useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
-		col2imStride1(x, col, d)
+	if useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
+		col2imRows(x, col, d)
 		return
 	}
 	for c := 0; c < d.C; c++ {
@@ -216,8 +216,8 @@ func col2im(x, col []float32, d ConvDims) {
 	}
 }
 
-// useShiftAsm selects the AVX-512 row kernels for stride-1 im2col and
-// col2im; tests turn it off to compare them with the Go loops.
+// useShiftAsm selects the AVX-512 row kernels for im2col and col2im;
+// tests turn it off to compare them with the Go loops.
 var useShiftAsm = haveAVX512
 
 // shiftMasks are the lane masks of the row kernels for rows of n values
@@ -239,10 +239,20 @@ func shiftMasks(n, lo, hi int) (m [16]uint32, chunks int) {
 	return m, chunks
 }
 
-// tapRows is the range of output rows [from, to) whose input row
-// oh - pad + kh lies inside the image, for a stride-1 convolution.
-func tapRows(d ConvDims, kh int) (from, to int) {
-	return max(0, d.Pad-kh), max(0, min(d.OH, d.H+d.Pad-kh))
+// ceilDiv is a/b rounded up, for b > 0 and any a.
+func ceilDiv(a, b int) int {
+	if a <= 0 {
+		return -(-a / b)
+	}
+	return (a + b - 1) / b
+}
+
+// tapRange is the range [from, to) of outputs along one axis whose input
+// index o*stride - pad + tap lies inside [0, size).
+func tapRange(out, size, stride, pad, tap int) (from, to int) {
+	from = max(0, ceilDiv(pad-tap, stride))
+	to = max(from, min(out, ceilDiv(size+pad-tap, stride)))
+	return from, to
 }
 
 // tapMasks holds the row kernels' masks of every kw of a kernel up to 8
@@ -252,25 +262,29 @@ type tapMasks struct {
 	masks  [8][16]uint32
 	lo, hi [8]int
 	chunks int
+	idx    [16]int32 // lane*stride, for the strided kernels
 }
 
 func (t *tapMasks) init(d ConvDims) {
 	for kw := 0; kw < d.KW; kw++ {
-		t.lo[kw], t.hi[kw] = max(0, d.Pad-kw), min(d.OW, d.W+d.Pad-kw)
+		t.lo[kw], t.hi[kw] = tapRange(d.OW, d.W, d.Stride, d.Pad, kw)
 		t.masks[kw], t.chunks = shiftMasks(d.OW, t.lo[kw], t.hi[kw])
+	}
+	for i := range t.idx {
+		t.idx[i] = int32(i * d.Stride)
 	}
 }
 
-// im2colStride1 is im2col for stride 1 through the row kernel: each tap
-// is one call over its valid rows, the rows above and below cleared.
-func im2colStride1(col, x []float32, d ConvDims) {
+// im2colRows is im2col through the row kernels: each tap is one call
+// over its valid rows, the rows above and below cleared.
+func im2colRows(col, x []float32, d ConvDims) {
 	ohw := d.OH * d.OW
 	var t tapMasks
 	t.init(d)
 	for c := 0; c < d.C; c++ {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
-			from, to := tapRows(d, kh)
+			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
 			for kw := 0; kw < d.KW; kw++ {
 				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
 				if from >= to || t.lo[kw] >= t.hi[kw] {
@@ -279,21 +293,26 @@ func im2colStride1(col, x []float32, d ConvDims) {
 				}
 				clear(row[:from*d.OW])
 				clear(row[to*d.OW:])
-				im2colRowsAVX512(&row[from*d.OW], &plane[(from-d.Pad+kh)*d.W], to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw])
+				dst, src := &row[from*d.OW], &plane[(from*d.Stride-d.Pad+kh)*d.W]
+				if d.Stride == 1 {
+					im2colRowsAVX512(dst, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw])
+				} else {
+					im2colRowsStridedAVX512(dst, src, to-from, t.chunks, d.OW, d.Stride*d.W, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+				}
 			}
 		}
 	}
 }
 
-// col2imStride1 is col2im for stride 1 through the row kernel.
-func col2imStride1(x, col []float32, d ConvDims) {
+// col2imRows is col2im through the row kernels.
+func col2imRows(x, col []float32, d ConvDims) {
 	ohw := d.OH * d.OW
 	var t tapMasks
 	t.init(d)
 	for c := 0; c < d.C; c++ {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
-			from, to := tapRows(d, kh)
+			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
 			if from >= to {
 				continue
 			}
@@ -302,7 +321,12 @@ func col2imStride1(x, col []float32, d ConvDims) {
 					continue
 				}
 				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
-				col2imRowsAVX512(&plane[(from-d.Pad+kh)*d.W], &row[from*d.OW], to-from, t.chunks, d.W, d.OW, kw-d.Pad, &t.masks[kw])
+				dst, src := &plane[(from*d.Stride-d.Pad+kh)*d.W], &row[from*d.OW]
+				if d.Stride == 1 {
+					col2imRowsAVX512(dst, src, to-from, t.chunks, d.W, d.OW, kw-d.Pad, &t.masks[kw])
+				} else {
+					col2imRowsStridedAVX512(dst, src, to-from, t.chunks, d.Stride*d.W, d.OW, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+				}
 			}
 		}
 	}

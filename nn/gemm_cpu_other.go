@@ -56,3 +56,11 @@ func packRowsAVX512(dst, src *float32, ld, kc int) {
 func transposePack16AVX512(dst, src *float32, ld, blocks int) {
 	panic("nn: the packing kernel is not in this build")
 }
+
+func im2colRowsStridedAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[16]int32, step int) {
+	panic("nn: the im2col kernels are not in this build")
+}
+
+func col2imRowsStridedAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[16]int32, step int) {
+	panic("nn: the im2col kernels are not in this build")
+}

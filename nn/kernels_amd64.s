@@ -4230,6 +4230,112 @@ done:
 	VZEROUPPER
 	RET
 
+// func im2colRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·im2colRowsStridedAVX512(SB), NOSPLIT, $0-80
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      rows+16(FP), DX
+	MOVQ      chunks+24(FP), BX
+	MOVQ      dstStride+32(FP), SI
+	MOVQ      srcStride+40(FP), DI
+	MOVQ      off+48(FP), R8
+	MOVQ      masks+56(FP), R9
+	MOVQ      idx+64(FP), R10
+	MOVQ      step+72(FP), R11
+	VMOVDQU32 (R10), Z0
+	SHLQ      $0x02, SI
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	ADDQ      R8, CX
+	TESTQ     DX, DX
+	JZ        done
+	TESTQ     BX, BX
+	JZ        done
+
+row:
+	MOVQ AX, R8
+	MOVQ CX, R10
+	MOVQ R9, R13
+	MOVQ BX, R12
+
+chunk:
+	MOVL       (R13), R14
+	KMOVW      R14, K1
+	KMOVW      R14, K2
+	SHRL       $0x10, R14
+	KMOVW      R14, K1
+	VXORPS     Z1, Z1, Z1
+	VGATHERDPS (R10)(Z0*4), K2, Z1
+	VMOVUPS    Z1, K1, (R8)
+	ADDQ       $0x40, R8
+	ADDQ       R11, R10
+	ADDQ       $0x04, R13
+	DECQ       R12
+	JNZ        chunk
+	ADDQ       SI, AX
+	ADDQ       DI, CX
+	DECQ       DX
+	JNZ        row
+
+done:
+	VZEROUPPER
+	RET
+
+// func col2imRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·col2imRowsStridedAVX512(SB), NOSPLIT, $0-80
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      rows+16(FP), DX
+	MOVQ      chunks+24(FP), BX
+	MOVQ      dstStride+32(FP), SI
+	MOVQ      srcStride+40(FP), DI
+	MOVQ      off+48(FP), R8
+	MOVQ      masks+56(FP), R9
+	MOVQ      idx+64(FP), R10
+	MOVQ      step+72(FP), R11
+	VMOVDQU32 (R10), Z0
+	SHLQ      $0x02, SI
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	ADDQ      R8, AX
+	TESTQ     DX, DX
+	JZ        done
+	TESTQ     BX, BX
+	JZ        done
+
+row:
+	MOVQ AX, R8
+	MOVQ CX, R10
+	MOVQ R9, R13
+	MOVQ BX, R12
+
+chunk:
+	MOVL        (R13), R14
+	KMOVW       R14, K1
+	KMOVW       R14, K3
+	SHRL        $0x10, R14
+	KMOVW       R14, K2
+	VMOVUPS.Z   (R10), K1, Z1
+	VXORPS      Z2, Z2, Z2
+	VGATHERDPS  (R8)(Z0*4), K3, Z2
+	VADDPS      Z1, Z2, Z2
+	VSCATTERDPS Z2, K1, (R8)(Z0*4)
+	ADDQ        R11, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x04, R13
+	DECQ        R12
+	JNZ         chunk
+	ADDQ        SI, AX
+	ADDQ        DI, CX
+	DECQ        DX
+	JNZ         row
+
+done:
+	VZEROUPPER
+	RET
+
 // func transposePackAVX512(dst *float32, src *float32, ld int, blocks int)
 // Requires: AVX, AVX512F
 TEXT ·transposePackAVX512(SB), NOSPLIT, $0-32

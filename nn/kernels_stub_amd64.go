@@ -147,6 +147,20 @@ func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStrid
 //go:noescape
 func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
 
+// im2colRowsStridedAVX512 writes dst[r][j] = src[r][j*stride+off] for j in [lo, hi) and 0
+// for the rest of each of rows rows of chunks x 16 values at most; idx
+// holds lane*stride, step is 64*stride, masks give lo, hi and the length.
+//
+//go:noescape
+func im2colRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)
+
+// col2imRowsStridedAVX512 adds src[r][j] to dst[r][j*stride+off] for j in [lo, hi) of each
+// of rows rows (rows dstStride and srcStride floats apart); idx holds
+// lane*stride, step is 64*stride, masks give lo and hi.
+//
+//go:noescape
+func col2imRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)
+
 // transposePackAVX512 writes dst[p*32+j] = src[j*ld+p] for j < 32 and
 // p < 16*blocks: 32 rows of src, ld floats apart, into a packed 32-column
 // panel, 16 values of p at a time.

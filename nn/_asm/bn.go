@@ -461,3 +461,84 @@ func packRows() {
 	VZEROUPPER()
 	RET()
 }
+
+// shiftRowsStrided is shiftRows for a stride above 1: lane j of a row
+// reads (im2col) or adds into (col2im) the shifted side at j*stride+off,
+// by gathers (and, for col2im, scatters) over an index vector of
+// lane*stride; each chunk moves the shifted side on by step bytes.
+func shiftRowsStrided(name string, scatter bool) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[16]int32, step int)")
+	Pragma("noescape")
+	if scatter {
+		Doc(name+" adds src[r][j] to dst[r][j*stride+off] for j in [lo, hi) of each",
+			"of rows rows (rows dstStride and srcStride floats apart); idx holds",
+			"lane*stride, step is 64*stride, masks give lo and hi.")
+	} else {
+		Doc(name+" writes dst[r][j] = src[r][j*stride+off] for j in [lo, hi) and 0",
+			"for the rest of each of rows rows of chunks x 16 values at most; idx",
+			"holds lane*stride, step is 64*stride, masks give lo, hi and the length.")
+	}
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	rows := Load(Param("rows"), GP64())
+	chunks := Load(Param("chunks"), GP64())
+	dstStride := Load(Param("dstStride"), GP64())
+	srcStride := Load(Param("srcStride"), GP64())
+	off := Load(Param("off"), GP64())
+	masks := Load(Param("masks"), GP64())
+	idxp := Load(Param("idx"), GP64())
+	step := Load(Param("step"), GP64())
+	idx := ZMM()
+	VMOVDQU32(Mem{Base: idxp}, idx)
+	SHLQ(U8(2), dstStride)
+	SHLQ(U8(2), srcStride)
+	SHLQ(U8(2), off)
+	if scatter {
+		ADDQ(off, dst)
+	} else {
+		ADDQ(off, src)
+	}
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	TESTQ(chunks, chunks)
+	JZ(LabelRef("done"))
+	d, s, i, m, w := GP64(), GP64(), GP64(), GP64(), GP32()
+	kin, kout, kg := K(), K(), K()
+	v, u := ZMM(), ZMM()
+	Label("row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(masks, m)
+	MOVQ(chunks, i)
+	Label("chunk")
+	MOVL(Mem{Base: m}, w)
+	KMOVW(w, kin)
+	KMOVW(w, kg) // the gather clears its mask
+	SHRL(U8(16), w)
+	KMOVW(w, kout)
+	if scatter {
+		VMOVUPS_Z(Mem{Base: s}, kin, v)
+		VXORPS(u, u, u)
+		VGATHERDPS(Mem{Base: d, Index: idx, Scale: 4}, kg, u)
+		VADDPS(v, u, u)
+		VSCATTERDPS(u, kin, Mem{Base: d, Index: idx, Scale: 4})
+		ADDQ(step, d)
+		ADDQ(U8(64), s)
+	} else {
+		VXORPS(v, v, v)
+		VGATHERDPS(Mem{Base: s, Index: idx, Scale: 4}, kg, v)
+		VMOVUPS(v, kout, Mem{Base: d})
+		ADDQ(U8(64), d)
+		ADDQ(step, s)
+	}
+	ADDQ(U8(4), m)
+	DECQ(i)
+	JNZ(LabelRef("chunk"))
+	ADDQ(dstStride, dst)
+	ADDQ(srcStride, src)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

@@ -42,6 +42,8 @@ func main() {
 	bnGradApply()
 	shiftRows("im2colRowsAVX512", false)
 	shiftRows("col2imRowsAVX512", true)
+	shiftRowsStrided("im2colRowsStridedAVX512", false)
+	shiftRowsStrided("col2imRowsStridedAVX512", true)
 	transposePack("transposePackAVX512", 32, 32)
 	transposePack("transposePack16AVX512", 16, 32)
 	transposePack("transposePack12AVX512", 12, 12)
