@@ -296,3 +296,44 @@ func TestConvLoweringChoice(t *testing.T) {
 	d3 := ConvDims{C: 1, H: 3, W: 3, K: 1, KH: 3, KW: 3, Stride: 1, OH: 1, OW: 1, Lowering: LowerDirect}
 	Conv2D(NewWorkspace(0), make([]float32, 1), make([]float32, 9), make([]float32, 9), nil, 1, d3)
 }
+
+// TestConvPackedColumns runs convolutions whose columns im2colPacked
+// writes straight into the GEMM's panels (output rows of 32, strides 1
+// and 2, padded and not, K over one block of 256, a packed A or not) against the
+// float64 reference, with the whole epilogue, and checks that one thread
+// and several agree and that nothing is allocated.
+func TestConvPackedColumns(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, c := range []struct{ c, hw, k, kh, s, p int }{
+		{3, 32, 16, 3, 1, 1}, {16, 32, 16, 3, 1, 1}, {33, 32, 5, 3, 1, 1}, {33, 64, 5, 3, 2, 1},
+		{7, 64, 9, 1, 2, 0}, {5, 33, 3, 2, 1, 0}, {2, 64, 3, 5, 2, 2}, {1, 32, 1, 7, 1, 3}, {4, 30, 3, 3, 1, 2},
+	} {
+		d := convDims(c.c, c.hw, c.hw, c.k, c.kh, c.kh, c.s, c.p)
+		if !d.packsDirect() || d.direct() {
+			if haveAVX512 {
+				t.Fatalf("%+v: not a shape of the packed path", d)
+			}
+			continue
+		}
+		const batch = 3
+		ws := NewWorkspace(d.ColFloats())
+		x, w, bias := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*d.KH*d.KW), randSlice(r, d.K)
+		res := randSlice(r, batch*d.K*d.OH*d.OW)
+		want := convRef(x, w, bias, batch, d)
+		for i := range want {
+			want[i] = max(want[i]+res[i], 0)
+		}
+		pa := NewPackedA(d.K, d.C*d.KH*d.KW)
+		pa.Pack(w)
+		for _, packed := range []*PackedA{nil, pa} {
+			got := make([]float32, len(want))
+			conv2DImages(ws, got, x, w, packed, bias, res, true, 0, batch, d, false)
+			if e := maxRelErr(got, want); e > 1e-5 {
+				t.Errorf("%+v, packed A %v: max rel err %g", d, packed != nil, e)
+			}
+			if n := testing.AllocsPerRun(3, func() { conv2DImages(ws, got, x, w, packed, bias, res, true, 0, batch, d, false) }); n != 0 {
+				t.Errorf("%+v: %v allocations per call", d, n)
+			}
+		}
+	}
+}

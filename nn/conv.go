@@ -332,6 +332,56 @@ func col2imRows(x, col []float32, d ConvDims) {
 	}
 }
 
+// packsDirect reports whether im2colPacked can write this convolution's
+// columns straight into the GEMM's packed panels of 32: each output row
+// must be one whole panel (OW 32, as in the first stage of the CIFAR
+// nets). Narrower rows would share a panel, and a row-kernel call per
+// share of a few values costs more than the copy it saves.
+func (d ConvDims) packsDirect() bool {
+	_, nr0 := tileShape()
+	return useShiftAsm && useAVX512 && nr0 == 32 && d.OW == 32 && d.KW <= 8
+}
+
+// im2colPacked is im2col followed by packB, in one pass: tap p's values
+// for output row oh go to panel oh of p's block of K, as gemmBlocks reads
+// them, so one call of the row kernel per tap strides over the panels.
+func im2colPacked(dst, x []float32, d ConvDims) {
+	n, k := d.OH*d.OW, d.C*d.KH*d.KW
+	var t tapMasks
+	t.init(d)
+	for c := 0; c < d.C; c++ {
+		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for kh := 0; kh < d.KH; kh++ {
+			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
+			for kw := 0; kw < d.KW; kw++ {
+				p := (c*d.KH+kh)*d.KW + kw
+				pc := p / gemmKC * gemmKC
+				kc := min(gemmKC, k-pc)
+				panels := dst[pc*n+(p-pc)*32:]
+				if from >= to || t.lo[kw] >= t.hi[kw] {
+					from, to = d.OH, d.OH // every row is padding
+				}
+				for oh := 0; oh < d.OH; oh++ {
+					if oh == from {
+						oh = to - 1
+						continue
+					}
+					clear(panels[oh*kc*32:][:32])
+				}
+				if from >= to {
+					continue
+				}
+				out, src := &panels[from*kc*32], &plane[(from*d.Stride-d.Pad+kh)*d.W]
+				if d.Stride == 1 {
+					im2colRowsAVX512(out, src, to-from, t.chunks, kc*32, d.W, kw-d.Pad, &t.masks[kw])
+				} else {
+					im2colRowsStridedAVX512(out, src, to-from, t.chunks, kc*32, d.Stride*d.W, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+				}
+			}
+		}
+	}
+}
+
 // Conv2DFused computes relu(conv(x, w) + bias + residual) for inference in
 // one pass over y: the bias (a folded batch norm's shift), the residual
 // (may be nil) and the ReLU (if relu) are applied as the GEMM writes each
@@ -358,15 +408,23 @@ func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedA, bias, resid
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
 	epi := Epilogue{Bias: bias, LdR: ohw, ReLU: relu}
+	// A GEMM of one goroutine can take its B packed by im2colPacked.
+	packs := !splitGEMM && !d.direct() && d.packsDirect()
 	for n := from; n < to; n++ {
 		xn, yn := x[n*in:(n+1)*in], y[n*out:(n+1)*out]
+		if residual != nil {
+			epi.Residual = residual[n*out : (n+1)*out]
+		}
+		if packs {
+			pb := ws.Col[:ckk*ohw]
+			im2colPacked(pb, xn, d)
+			gemmBlocks(ws, false, false, d.K, ohw, ckk, w, ckk, nil, 0, pb, 0, yn, ohw, &epi, packed)
+			continue
+		}
 		col := xn
 		if !d.direct() {
 			col = ws.Col[:ckk*ohw]
 			im2col(col, xn, d)
-		}
-		if residual != nil {
-			epi.Residual = residual[n*out : (n+1)*out]
 		}
 		if splitGEMM {
 			gemmParallel(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, packed)

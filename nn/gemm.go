@@ -127,6 +127,14 @@ func GemmPacked(ws *Workspace, pa *PackedA, m, n, k int, a []float32, b []float3
 
 // gemmSerial is GemmEpilogue on the calling goroutine.
 func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
+	gemmBlocks(ws, transA, transB, m, n, k, a, lda, b, ldb, nil, beta, c, ldc, epi, pa)
+}
+
+// gemmBlocks is gemmSerial, with B either in b (packed here, block by
+// block) or, if packedB is not nil, already packed there: for every block
+// of K at pc, its panels of nr0 columns at packedB[pc*npad:], npad being n
+// rounded up to nr0 (packedB needs n <= gemmNC: one block of columns).
+func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, packedB []float32, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -155,7 +163,12 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			// The first panel of K stores (beta 0) instead of accumulating,
 			// so C is never cleared first; the last applies the epilogue.
 			store, last := pc == 0 && beta == 0, pc+kc >= k
-			packB(ws.packB, transB, b, ldb, pc, jc, kc, nc, nr0)
+			pb := ws.packB
+			if packedB != nil {
+				pb = packedB[pc*((n+nr0-1)/nr0*nr0):]
+			} else {
+				packB(ws.packB, transB, b, ldb, pc, jc, kc, nc, nr0)
+			}
 			for ic := 0; ic < m; ic += gemmMC {
 				mc := min(gemmMC, m-ic)
 				packed := pa.panel(pc, ic, kc, mr0)
@@ -165,7 +178,7 @@ func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 				}
 				for jr := 0; jr < nc; jr += nr0 {
 					nr := min(nr0, nc-jr)
-					pb := ws.packB[jr*kc : jr*kc+kc*nr0]
+					pb := pb[jr*kc : jr*kc+kc*nr0]
 					for ir := 0; ir < mc; ir += mr0 {
 						mr := min(mr0, mc-ir)
 						pa := packed[ir*kc : ir*kc+kc*mr0]
