@@ -298,8 +298,10 @@ func TestConvLoweringChoice(t *testing.T) {
 }
 
 // TestConvPackedColumns runs convolutions whose columns im2colPacked
-// writes straight into the GEMM's panels (output rows of 32, strides 1
-// and 2, padded and not, K over one block of 256, a packed A or not) against the
+// writes straight into the GEMM's panels (output rows of 32, and of 16
+// and 8 that share a panel, strides 1 and 2, padded and not, padding
+// wider than the kernel's reach, K over one block of 256, a packed A or
+// not) against the
 // float64 reference, with the whole epilogue, and checks that one thread
 // and several agree and that nothing is allocated.
 func TestConvPackedColumns(t *testing.T) {
@@ -307,6 +309,7 @@ func TestConvPackedColumns(t *testing.T) {
 	for _, c := range []struct{ c, hw, k, kh, s, p int }{
 		{3, 32, 16, 3, 1, 1}, {16, 32, 16, 3, 1, 1}, {33, 32, 5, 3, 1, 1}, {33, 64, 5, 3, 2, 1},
 		{7, 64, 9, 1, 2, 0}, {5, 33, 3, 2, 1, 0}, {2, 64, 3, 5, 2, 2}, {1, 32, 1, 7, 1, 3}, {4, 30, 3, 3, 1, 2},
+		{32, 16, 32, 3, 1, 1}, {64, 8, 64, 3, 1, 1}, {5, 6, 7, 3, 1, 2}, {3, 16, 2, 3, 1, 1}, {2, 10, 3, 3, 1, 0},
 	} {
 		d := convDims(c.c, c.hw, c.hw, c.k, c.kh, c.kh, c.s, c.p)
 		if !d.packsDirect() || d.direct() {

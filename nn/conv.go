@@ -295,7 +295,7 @@ func im2colRows(col, x []float32, d ConvDims) {
 				clear(row[to*d.OW:])
 				dst, src := &row[from*d.OW], &plane[(from*d.Stride-d.Pad+kh)*d.W]
 				if d.Stride == 1 {
-					im2colRowsAVX512(dst, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw])
+					im2colRowsAVX512(dst, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw], to-from+1, 0, 0)
 				} else {
 					im2colRowsStridedAVX512(dst, src, to-from, t.chunks, d.OW, d.Stride*d.W, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
 				}
@@ -333,20 +333,23 @@ func col2imRows(x, col []float32, d ConvDims) {
 }
 
 // packsDirect reports whether im2colPacked can write this convolution's
-// columns straight into the GEMM's packed panels of 32: each output row
-// must be one whole panel (OW 32, as in the first stage of the CIFAR
-// nets). Narrower rows would share a panel, and a row-kernel call per
-// share of a few values costs more than the copy it saves.
+// columns straight into the GEMM's packed panels of 32: each panel must
+// hold whole output rows (OW divides 32, as in the CIFAR nets, and only 32
+// for a strided conv) and the positions whole panels.
 func (d ConvDims) packsDirect() bool {
 	_, nr0 := tileShape()
-	return useShiftAsm && useAVX512 && nr0 == 32 && d.OW == 32 && d.KW <= 8
+	rows := d.OW == 32 || d.Stride == 1 && d.OW < 32 && 32%d.OW == 0
+	return useShiftAsm && useAVX512 && nr0 == 32 && rows && d.OH*d.OW%32 == 0 && d.KW <= 8
 }
 
 // im2colPacked is im2col followed by packB, in one pass: tap p's values
-// for output row oh go to panel oh of p's block of K, as gemmBlocks reads
-// them, so one call of the row kernel per tap strides over the panels.
+// for output positions [32j, 32j+32), 32/OW output rows, go to panel j of
+// p's block of K, as gemmBlocks reads them; one call of a row kernel per
+// tap lays the rows of each panel side by side and moves on panel by
+// panel.
 func im2colPacked(dst, x []float32, d ConvDims) {
 	n, k := d.OH*d.OW, d.C*d.KH*d.KW
+	per := 32 / d.OW // output rows per panel
 	var t tapMasks
 	t.init(d)
 	for c := 0; c < d.C; c++ {
@@ -358,6 +361,7 @@ func im2colPacked(dst, x []float32, d ConvDims) {
 				pc := p / gemmKC * gemmKC
 				kc := min(gemmKC, k-pc)
 				panels := dst[pc*n+(p-pc)*32:]
+				row := func(oh int) []float32 { return panels[oh/per*kc*32+oh%per*d.OW:][:d.OW] }
 				if from >= to || t.lo[kw] >= t.hi[kw] {
 					from, to = d.OH, d.OH // every row is padding
 				}
@@ -366,14 +370,14 @@ func im2colPacked(dst, x []float32, d ConvDims) {
 						oh = to - 1
 						continue
 					}
-					clear(panels[oh*kc*32:][:32])
+					clear(row(oh))
 				}
 				if from >= to {
 					continue
 				}
-				out, src := &panels[from*kc*32], &plane[(from*d.Stride-d.Pad+kh)*d.W]
+				out, src := &row(from)[0], &plane[(from*d.Stride-d.Pad+kh)*d.W]
 				if d.Stride == 1 {
-					im2colRowsAVX512(out, src, to-from, t.chunks, kc*32, d.W, kw-d.Pad, &t.masks[kw])
+					im2colRowsAVX512(out, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw], per, from%per, kc*32-per*d.OW)
 				} else {
 					im2colRowsStridedAVX512(out, src, to-from, t.chunks, kc*32, d.Stride*d.W, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
 				}

@@ -33,7 +33,7 @@ func bnGradApplyAVX512(n int, dy, x, y, dx, dres *float32, coef *[8]float32, fla
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func im2colRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32) {
+func im2colRowsAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, group, r0, jump int) {
 	panic("nn: the im2col kernels are not in this build")
 }
 

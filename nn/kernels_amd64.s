@@ -4134,9 +4134,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+// func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, group int, r0 int, jump int)
 // Requires: AVX, AVX512F
-TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-64
+TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-88
 	MOVQ  dst+0(FP), AX
 	MOVQ  src+8(FP), CX
 	MOVQ  rows+16(FP), DX
@@ -4153,29 +4153,40 @@ TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-64
 	JZ    done
 	TESTQ BX, BX
 	JZ    done
+	MOVQ  r0+72(FP), R8
 
 row:
-	MOVQ AX, R8
-	MOVQ CX, R10
-	MOVQ R9, R12
-	MOVQ BX, R11
+	MOVQ AX, R10
+	MOVQ CX, R11
+	MOVQ R9, R13
+	MOVQ BX, R12
 
 chunk:
-	MOVL      (R12), R13
-	KMOVW     R13, K1
-	SHRL      $0x10, R13
-	KMOVW     R13, K2
-	VMOVUPS.Z (R10), K1, Z0
-	VMOVUPS   Z0, K2, (R8)
-	ADDQ      $0x40, R8
+	MOVL      (R13), R14
+	KMOVW     R14, K1
+	SHRL      $0x10, R14
+	KMOVW     R14, K2
+	VMOVUPS.Z (R11), K1, Z0
+	VMOVUPS   Z0, K2, (R10)
 	ADDQ      $0x40, R10
-	ADDQ      $0x04, R12
-	DECQ      R11
+	ADDQ      $0x40, R11
+	ADDQ      $0x04, R13
+	DECQ      R12
 	JNZ       chunk
 	ADDQ      SI, AX
 	ADDQ      DI, CX
-	DECQ      DX
-	JNZ       row
+	INCQ      R8
+	MOVQ      group+64(FP), R10
+	CMPQ      R8, R10
+	JNE       same
+	XORQ      R8, R8
+	MOVQ      jump+80(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R10, AX
+
+same:
+	DECQ DX
+	JNZ  row
 
 done:
 	VZEROUPPER

@@ -137,9 +137,12 @@ func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, 
 // im2colRowsAVX512 writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for the
 // rest of each of rows rows of chunks x 16 values at most (rows dstStride
 // and srcStride floats apart); masks give lo, hi and the row's length.
+// Rows come in groups of group (the first holding group-r0): after the
+// last row of a group, dst moves on by jump floats more, which lays the
+// rows of a group side by side in one packed panel.
 //
 //go:noescape
-func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, group int, r0 int, jump int)
 
 // col2imRowsAVX512 adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of rows
 // rows (rows dstStride and srcStride floats apart); masks give lo and hi.

@@ -270,15 +270,20 @@ func bnGradApply() {
 // the lanes inside the row in its high 16 bits.
 
 func shiftRows(name string, scatter bool) {
-	TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32)")
-	Pragma("noescape")
 	if scatter {
+		TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32)")
+		Pragma("noescape")
 		Doc(name+" adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of rows",
 			"rows (rows dstStride and srcStride floats apart); masks give lo and hi.")
 	} else {
+		TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, group, r0, jump int)")
+		Pragma("noescape")
 		Doc(name+" writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for the",
 			"rest of each of rows rows of chunks x 16 values at most (rows dstStride",
-			"and srcStride floats apart); masks give lo, hi and the row's length.")
+			"and srcStride floats apart); masks give lo, hi and the row's length.",
+			"Rows come in groups of group (the first holding group-r0): after the",
+			"last row of a group, dst moves on by jump floats more, which lays the",
+			"rows of a group side by side in one packed panel.")
 	}
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
@@ -301,6 +306,10 @@ func shiftRows(name string, scatter bool) {
 	JZ(LabelRef("done"))
 	TESTQ(chunks, chunks)
 	JZ(LabelRef("done"))
+	var r Register
+	if !scatter {
+		r = Load(Param("r0"), GP64())
+	}
 	d, s, i, m, w := GP64(), GP64(), GP64(), GP64(), GP32()
 	kin, kout := K(), K()
 	v, u := ZMM(), ZMM()
@@ -330,6 +339,18 @@ func shiftRows(name string, scatter bool) {
 	JNZ(LabelRef("chunk"))
 	ADDQ(dstStride, dst)
 	ADDQ(srcStride, src)
+	if !scatter {
+		// The group's end: on to the next panel. d is free again here.
+		INCQ(r)
+		Load(Param("group"), d)
+		CMPQ(r, d)
+		JNE(LabelRef("same"))
+		XORQ(r, r)
+		Load(Param("jump"), d)
+		SHLQ(U8(2), d)
+		ADDQ(d, dst)
+		Label("same")
+	}
 	DECQ(rows)
 	JNZ(LabelRef("row"))
 	Label("done")
