@@ -134,9 +134,10 @@ func bnApplyAVX512(n int, x *float32, y *float32, res *float32, coef *[4]float32
 //go:noescape
 func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, dres *float32, coef *[8]float32, flags int)
 
-// im2colRowsAVX512 writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for the
-// rest of each of rows rows of chunks x 16 values at most (rows dstStride
-// and srcStride floats apart); masks give lo, hi and the row's length.
+// im2colRowsAVX512 writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for
+// the rest of each of rows rows of chunks x 16 values at most (rows
+// dstStride and srcStride floats apart); masks give lo, hi and the row's
+// length.
 // Rows come in groups of group (the first holding group-r0): after the
 // last row of a group, dst moves on by jump floats more, which lays the
 // rows of a group side by side in one packed panel.
@@ -144,22 +145,26 @@ func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, 
 //go:noescape
 func im2colRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, group int, r0 int, jump int)
 
-// col2imRowsAVX512 adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of rows
-// rows (rows dstStride and srcStride floats apart); masks give lo and hi.
+// col2imRowsAVX512 adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of
+// rows rows (rows dstStride and srcStride floats apart); masks give lo and hi.
 //
 //go:noescape
 func col2imRowsAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
 
-// im2colRowsStridedAVX512 writes dst[r][j] = src[r][j*stride+off] for j in [lo, hi) and 0
-// for the rest of each of rows rows of chunks x 16 values at most; idx
-// holds lane*stride, step is 64*stride, masks give lo, hi and the length.
+// im2colRowsStridedAVX512 writes dst[r][j] = src[r][j*stride+off] for j in [lo, hi) and 0 for
+// the rest of each of rows rows of chunks x 16 values at most (rows
+// dstStride and srcStride floats apart); masks give lo, hi and the row's
+// length.
+// idx holds lane*stride; the shifted side moves on by step = 64*stride
+// bytes a chunk.
 //
 //go:noescape
 func im2colRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)
 
-// col2imRowsStridedAVX512 adds src[r][j] to dst[r][j*stride+off] for j in [lo, hi) of each
-// of rows rows (rows dstStride and srcStride floats apart); idx holds
-// lane*stride, step is 64*stride, masks give lo and hi.
+// col2imRowsStridedAVX512 adds src[r][j] to dst[r][j*stride+off] for j in [lo, hi) of each of
+// rows rows (rows dstStride and srcStride floats apart); masks give lo and hi.
+// idx holds lane*stride; the shifted side moves on by step = 64*stride
+// bytes a chunk.
 //
 //go:noescape
 func col2imRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)

@@ -259,32 +259,57 @@ func bnGradApply() {
 	RET()
 }
 
-// The im2col and col2im kernels for stride-1 convolutions: a kernel tap
-// (c, kh, kw) turns input rows into column rows shifted by kw - pad, with
-// zeros where the window hangs over the edge. Go's copy and clear per
-// row of 32 values cost more in calls than in copying; these move whole
-// tap planes with masked loads and stores, 16 values at a time.
+// The im2col and col2im kernels: a kernel tap (c, kh, kw) turns input
+// rows into column rows shifted by kw - pad (and, for a stride above 1,
+// read every stride-th value), with zeros where the window hangs over the
+// edge. Go's copy and clear per row of 32 values cost more in calls than
+// in copying; these move whole tap planes with masked loads and stores,
+// 16 values at a time, or with gathers (and, for col2im, scatters) over an
+// index vector of lane*stride when strided.
 //
-// Both walk rows of n values (n <= 256, so 16 chunks at most); masks[c]
+// All walk rows of n values (n <= 256, so 16 chunks at most); masks[c]
 // holds, for chunk c, the lanes inside [lo, hi) in its low 16 bits and
 // the lanes inside the row in its high 16 bits.
 
-func shiftRows(name string, scatter bool) {
+// rowKernel emits one of them: scatter for col2im (adding into the
+// shifted side) rather than im2col, strided for strides above 1. The
+// contiguous im2col kernel also lays rows side by side in groups, as
+// packed panels want them.
+func rowKernel(name string, scatter, strided bool) {
+	grouped := !scatter && !strided
+	sig := "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32"
+	switch {
+	case strided:
+		sig += ", idx *[16]int32, step int"
+	case grouped:
+		sig += ", group, r0, jump int"
+	}
+	TEXT(name, NOSPLIT, sig+")")
+	Pragma("noescape")
+	at := "j+off"
+	if strided {
+		at = "j*stride+off"
+	}
+	var doc []string
 	if scatter {
-		TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32)")
-		Pragma("noescape")
-		Doc(name+" adds src[r][j] to dst[r][j+off] for j in [lo, hi) of each of rows",
-			"rows (rows dstStride and srcStride floats apart); masks give lo and hi.")
+		doc = []string{fmt.Sprintf("%s adds src[r][j] to dst[r][%s] for j in [lo, hi) of each of", name, at),
+			"rows rows (rows dstStride and srcStride floats apart); masks give lo and hi."}
 	} else {
-		TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, group, r0, jump int)")
-		Pragma("noescape")
-		Doc(name+" writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for the",
-			"rest of each of rows rows of chunks x 16 values at most (rows dstStride",
-			"and srcStride floats apart); masks give lo, hi and the row's length.",
-			"Rows come in groups of group (the first holding group-r0): after the",
+		doc = []string{fmt.Sprintf("%s writes dst[r][j] = src[r][%s] for j in [lo, hi) and 0 for", name, at),
+			"the rest of each of rows rows of chunks x 16 values at most (rows",
+			"dstStride and srcStride floats apart); masks give lo, hi and the row's",
+			"length."}
+	}
+	if strided {
+		doc = append(doc, "idx holds lane*stride; the shifted side moves on by step = 64*stride",
+			"bytes a chunk.")
+	}
+	if grouped {
+		doc = append(doc, "Rows come in groups of group (the first holding group-r0): after the",
 			"last row of a group, dst moves on by jump floats more, which lays the",
 			"rows of a group side by side in one packed panel.")
 	}
+	Doc(doc...)
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	rows := Load(Param("rows"), GP64())
@@ -293,6 +318,14 @@ func shiftRows(name string, scatter bool) {
 	srcStride := Load(Param("srcStride"), GP64())
 	off := Load(Param("off"), GP64())
 	masks := Load(Param("masks"), GP64())
+	var idx VecVirtual
+	var step Register
+	if strided {
+		idxp := Load(Param("idx"), GP64())
+		step = Load(Param("step"), GP64())
+		idx = ZMM()
+		VMOVDQU32(Mem{Base: idxp}, idx)
+	}
 	SHLQ(U8(2), dstStride)
 	SHLQ(U8(2), srcStride)
 	SHLQ(U8(2), off)
@@ -307,11 +340,15 @@ func shiftRows(name string, scatter bool) {
 	TESTQ(chunks, chunks)
 	JZ(LabelRef("done"))
 	var r Register
-	if !scatter {
+	if grouped {
 		r = Load(Param("r0"), GP64())
 	}
 	d, s, i, m, w := GP64(), GP64(), GP64(), GP64(), GP32()
 	kin, kout := K(), K()
+	var kg Register
+	if strided {
+		kg = K()
+	}
 	v, u := ZMM(), ZMM()
 	Label("row")
 	MOVQ(dst, d)
@@ -321,25 +358,45 @@ func shiftRows(name string, scatter bool) {
 	Label("chunk")
 	MOVL(Mem{Base: m}, w)
 	KMOVW(w, kin)
+	if strided {
+		KMOVW(w, kg) // the gather clears its mask
+	}
 	SHRL(U8(16), w)
 	KMOVW(w, kout)
-	if scatter {
+	switch {
+	case scatter && strided:
+		VMOVUPS_Z(Mem{Base: s}, kin, v)
+		VXORPS(u, u, u)
+		VGATHERDPS(Mem{Base: d, Index: idx, Scale: 4}, kg, u)
+		VADDPS(v, u, u)
+		VSCATTERDPS(u, kin, Mem{Base: d, Index: idx, Scale: 4})
+		ADDQ(step, d)
+		ADDQ(U8(64), s)
+	case strided:
+		VXORPS(v, v, v)
+		VGATHERDPS(Mem{Base: s, Index: idx, Scale: 4}, kg, v)
+		VMOVUPS(v, kout, Mem{Base: d})
+		ADDQ(U8(64), d)
+		ADDQ(step, s)
+	case scatter:
 		VMOVUPS_Z(Mem{Base: s}, kin, v)
 		VMOVUPS_Z(Mem{Base: d}, kin, u)
 		VADDPS(v, u, u)
 		VMOVUPS(u, kin, Mem{Base: d})
-	} else {
+		ADDQ(U8(64), d)
+		ADDQ(U8(64), s)
+	default:
 		VMOVUPS_Z(Mem{Base: s}, kin, v)
 		VMOVUPS(v, kout, Mem{Base: d})
+		ADDQ(U8(64), d)
+		ADDQ(U8(64), s)
 	}
-	ADDQ(U8(64), d)
-	ADDQ(U8(64), s)
 	ADDQ(U8(4), m)
 	DECQ(i)
 	JNZ(LabelRef("chunk"))
 	ADDQ(dstStride, dst)
 	ADDQ(srcStride, src)
-	if !scatter {
+	if grouped {
 		// The group's end: on to the next panel. d is free again here.
 		INCQ(r)
 		Load(Param("group"), d)
@@ -477,87 +534,6 @@ func packRows() {
 	ADDQ(ld, src)
 	ADDQ(U8(128), dst)
 	DECQ(kc)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-// shiftRowsStrided is shiftRows for a stride above 1: lane j of a row
-// reads (im2col) or adds into (col2im) the shifted side at j*stride+off,
-// by gathers (and, for col2im, scatters) over an index vector of
-// lane*stride; each chunk moves the shifted side on by step bytes.
-func shiftRowsStrided(name string, scatter bool) {
-	TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[16]int32, step int)")
-	Pragma("noescape")
-	if scatter {
-		Doc(name+" adds src[r][j] to dst[r][j*stride+off] for j in [lo, hi) of each",
-			"of rows rows (rows dstStride and srcStride floats apart); idx holds",
-			"lane*stride, step is 64*stride, masks give lo and hi.")
-	} else {
-		Doc(name+" writes dst[r][j] = src[r][j*stride+off] for j in [lo, hi) and 0",
-			"for the rest of each of rows rows of chunks x 16 values at most; idx",
-			"holds lane*stride, step is 64*stride, masks give lo, hi and the length.")
-	}
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	rows := Load(Param("rows"), GP64())
-	chunks := Load(Param("chunks"), GP64())
-	dstStride := Load(Param("dstStride"), GP64())
-	srcStride := Load(Param("srcStride"), GP64())
-	off := Load(Param("off"), GP64())
-	masks := Load(Param("masks"), GP64())
-	idxp := Load(Param("idx"), GP64())
-	step := Load(Param("step"), GP64())
-	idx := ZMM()
-	VMOVDQU32(Mem{Base: idxp}, idx)
-	SHLQ(U8(2), dstStride)
-	SHLQ(U8(2), srcStride)
-	SHLQ(U8(2), off)
-	if scatter {
-		ADDQ(off, dst)
-	} else {
-		ADDQ(off, src)
-	}
-	TESTQ(rows, rows)
-	JZ(LabelRef("done"))
-	TESTQ(chunks, chunks)
-	JZ(LabelRef("done"))
-	d, s, i, m, w := GP64(), GP64(), GP64(), GP64(), GP32()
-	kin, kout, kg := K(), K(), K()
-	v, u := ZMM(), ZMM()
-	Label("row")
-	MOVQ(dst, d)
-	MOVQ(src, s)
-	MOVQ(masks, m)
-	MOVQ(chunks, i)
-	Label("chunk")
-	MOVL(Mem{Base: m}, w)
-	KMOVW(w, kin)
-	KMOVW(w, kg) // the gather clears its mask
-	SHRL(U8(16), w)
-	KMOVW(w, kout)
-	if scatter {
-		VMOVUPS_Z(Mem{Base: s}, kin, v)
-		VXORPS(u, u, u)
-		VGATHERDPS(Mem{Base: d, Index: idx, Scale: 4}, kg, u)
-		VADDPS(v, u, u)
-		VSCATTERDPS(u, kin, Mem{Base: d, Index: idx, Scale: 4})
-		ADDQ(step, d)
-		ADDQ(U8(64), s)
-	} else {
-		VXORPS(v, v, v)
-		VGATHERDPS(Mem{Base: s, Index: idx, Scale: 4}, kg, v)
-		VMOVUPS(v, kout, Mem{Base: d})
-		ADDQ(U8(64), d)
-		ADDQ(step, s)
-	}
-	ADDQ(U8(4), m)
-	DECQ(i)
-	JNZ(LabelRef("chunk"))
-	ADDQ(dstStride, dst)
-	ADDQ(srcStride, src)
-	DECQ(rows)
 	JNZ(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
