@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	evalEvery := fs.Int("eval-every", 0, "iterations between evaluations (default: -iters/50)")
 	ckptEvery := fs.Int("checkpoint-every", 500, "iterations between checkpoints")
 	threads := fs.Int("threads", 0, "goroutines for the kernels (0: GOMAXPROCS)")
-	device := fs.String("device", "cpu", "where to train: cpu, or cuda (GPU 0; needs a binary built with -tags cuda)")
+	device := fs.String("device", "cpu", "where to train: cpu, or cuda (GPU 0; needs a binary built with -tags cuda, which starts only where the CUDA driver is)")
 	out := fs.String("o", "", "output folder (required)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in -o if there is one")
 	if err := fs.Parse(args); err != nil {
