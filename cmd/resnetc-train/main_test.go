@@ -153,6 +153,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"-data", "fashion-mnist:" + t.TempDir(), "-o", t.TempDir()}, 1, "train-images-idx3-ubyte: no such file"},
 		{[]string{"-milestones", "10,x", "-o", t.TempDir()}, 2, `-milestones: "x" is not a positive iteration number`},
 		{[]string{"-flip", "maybe", "-o", t.TempDir()}, 2, `-flip "maybe": want on, off or auto`},
+		{[]string{"-device", "tpu", "-o", t.TempDir()}, 2, `-device "tpu": want cpu or cuda`},
+		// The tests build without the cuda tag.
+		{[]string{"-device", "cuda", "-o", t.TempDir()}, 2, "this binary was built without CUDA; build it with `go build -tags cuda ./cmd/resnetc-train`"},
 		{[]string{}, 2, "usage: resnetc-train"},
 		{[]string{"eval", "-model", "resnet20", t.TempDir()}, 1, "mean.safetensors: no such file"},
 		{[]string{"eval", "-model", "resnet20"}, 1, "usage: resnetc-train eval"},
