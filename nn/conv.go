@@ -224,17 +224,12 @@ var useShiftAsm = haveAVX512
 // whose valid part is [lo, hi): per chunk of 16, the lanes inside [lo, hi)
 // in the low half, the lanes inside the row in the high half.
 func shiftMasks(n, lo, hi int) (m [16]uint32, chunks int) {
+	// below(k) has the lanes j < k of a chunk: it is computed for every
+	// image of every conv, so by shifts rather than lane by lane.
+	below := func(k int) uint32 { return 1<<uint(min(16, max(0, k))) - 1 }
 	chunks = (n + 15) / 16
 	for c := 0; c < chunks; c++ {
-		for i := 0; i < 16; i++ {
-			j := 16*c + i
-			if j >= lo && j < hi {
-				m[c] |= 1 << i
-			}
-			if j < n {
-				m[c] |= 1 << (16 + i)
-			}
-		}
+		m[c] = below(hi-16*c)&^below(lo-16*c) | below(n-16*c)<<16
 	}
 	return m, chunks
 }
