@@ -134,6 +134,9 @@ const (
 	// reused by every conv (its size is the largest such conv's), then
 	// multiplied.
 	LowerIm2col
+	// LowerWinograd: a 3x3 stride-1 conv is computed by Winograd
+	// F(2x2, 3x3) from weights transformed once; inference only.
+	LowerWinograd
 )
 
 func (l Lowering) String() string {
@@ -142,6 +145,8 @@ func (l Lowering) String() string {
 		return "direct"
 	case LowerIm2col:
 		return "im2col"
+	case LowerWinograd:
+		return "winograd"
 	}
 	return "none"
 }
@@ -150,6 +155,12 @@ func (l Lowering) String() string {
 // kernel, stride 1, no padding.
 func (n *Node) DirectOK() bool {
 	return n.KH == 1 && n.KW == 1 && n.Stride == 1 && n.Pad == 0
+}
+
+// WinogradOK reports whether Winograd F(2x2, 3x3) computes n: a 3x3
+// kernel at stride 1.
+func (n *Node) WinogradOK() bool {
+	return n.KH == 3 && n.KW == 3 && n.Stride == 1
 }
 
 // ParamKind says what a parameter tensor holds.

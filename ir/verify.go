@@ -48,6 +48,9 @@ func (g *Graph) Verify() error {
 		if n.Op == OpConv && n.Lowering == LowerDirect && !n.DirectOK() {
 			return fmt.Errorf("node %q: lowered direct, but a %dx%d stride-%d pad-%d conv needs its columns gathered", n.Name, n.KH, n.KW, n.Stride, n.Pad)
 		}
+		if n.Op == OpConv && n.Lowering == LowerWinograd && !n.WinogradOK() {
+			return fmt.Errorf("node %q: lowered to Winograd F(2x2,3x3), but it is a %dx%d stride-%d conv", n.Name, n.KH, n.KW, n.Stride)
+		}
 		if n.Op != OpConv && n.Lowering != LowerNone {
 			return fmt.Errorf("node %q: a %s has no lowering", n.Name, n.Op)
 		}

@@ -125,7 +125,8 @@ func TestAddRejects(t *testing.T) {
 }
 
 // TestVerifyLowering: a conv lowered direct must be 1x1, stride 1,
-// unpadded, and only convs carry a lowering.
+// unpadded, one lowered to Winograd 3x3 at stride 1, and only convs carry
+// a lowering.
 func TestVerifyLowering(t *testing.T) {
 	g := block(t)
 	conv, bn := g.Nodes[1], g.Nodes[2]
@@ -137,6 +138,16 @@ func TestVerifyLowering(t *testing.T) {
 	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered direct, but a 3x3 stride-1 pad-1 conv needs its columns gathered`) {
 		t.Errorf("direct for a 3x3 conv: %v", err)
 	}
+	conv.Lowering = LowerWinograd
+	if err := g.Verify(); err != nil {
+		t.Fatalf("Winograd for a 3x3 stride-1 conv: %v", err)
+	}
+	saved := conv.Shape
+	conv.Stride, conv.Shape.H, conv.Shape.W = 2, 5, 4
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered to Winograd F(2x2,3x3), but it is a 3x3 stride-2 conv`) {
+		t.Errorf("Winograd for a stride-2 conv: %v", err)
+	}
+	conv.Stride, conv.Shape = 1, saved
 	conv.Lowering = LowerNone
 	bn.Lowering = LowerIm2col
 	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), "has no lowering") {

@@ -326,9 +326,9 @@ func TestConvPackedColumns(t *testing.T) {
 		for i := range want {
 			want[i] = max(want[i]+res[i], 0)
 		}
-		pa := NewPackedA(d.K, d.C*d.KH*d.KW)
+		pa := NewPackedConv(d)
 		pa.Pack(w)
-		for _, packed := range []*PackedA{nil, pa} {
+		for _, packed := range []*PackedConv{nil, pa} {
 			got := make([]float32, len(want))
 			conv2DImages(ws, got, x, w, packed, bias, res, true, 0, batch, d, false)
 			if e := maxRelErr(got, want); e > 1e-5 {

@@ -30,6 +30,10 @@ const (
 	LowerDirect
 	// LowerIm2col gathers the input's columns into Workspace.Col first.
 	LowerIm2col
+	// LowerWinograd computes a stride-1 3x3 convolution by Winograd
+	// F(2x2, 3x3) (see PackedConv); inference only, its weights
+	// transformed once by PackedConv.Pack.
+	LowerWinograd
 )
 
 // direct reports whether the input is used as the GEMM's matrix as it is.
@@ -41,17 +45,26 @@ func (d ConvDims) direct() bool {
 			panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered direct", d.KH, d.KW, d.Stride, d.Pad))
 		}
 		return true
-	case LowerIm2col:
+	case LowerIm2col, LowerWinograd:
 		return false
 	}
 	return fits
 }
 
-// ColFloats is the im2col scratch one image of this convolution needs.
+// ColFloats is the scratch Workspace.Col must hold for this convolution:
+// one image's columns for im2col, one pass's tiles for Winograd.
 func (d ConvDims) ColFloats() int {
+	if d.winograd() {
+		return d.winoFloats()
+	}
 	if d.direct() {
 		return 0
 	}
+	return d.im2colFloats()
+}
+
+// im2colFloats is the column matrix of one image.
+func (d ConvDims) im2colFloats() int {
 	return d.C * d.KH * d.KW * d.OH * d.OW
 }
 
@@ -82,7 +95,9 @@ func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d 
 // columns among goroutines only if splitGEMM.
 func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, to int, d ConvDims, splitGEMM bool) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
-	if need := d.ColFloats(); len(ws.Col) < need {
+	// Training lowers no convolution to Winograd; one given here is
+	// differentiated through its columns, as im2col.
+	if need := d.im2colFloats(); !d.direct() && len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
 	gemm := gemmSerial
@@ -384,14 +399,37 @@ func im2colPacked(dst, x []float32, d ConvDims) {
 // Conv2DFused computes relu(conv(x, w) + bias + residual) for inference in
 // one pass over y: the bias (a folded batch norm's shift), the residual
 // (may be nil) and the ReLU (if relu) are applied as the GEMM writes each
-// tile. residual is laid out like y. packed, if not nil, is w packed once
-// (see PackedA).
-func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residual []float32, relu bool, batch int, d ConvDims) {
+// tile. residual is laid out like y. packed, if not nil, is w prepared
+// once for d's lowering (see PackedConv); LowerWinograd needs it.
+func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, residual []float32, relu bool, batch int, d ConvDims) {
+	task := convTask{y: y, x: x, w: w, packed: packed, bias: bias, residual: residual, relu: relu, d: d}
+	if d.winograd() {
+		if packed == nil || packed.u == nil {
+			panic("nn: a Winograd convolution takes its weights from a PackedConv made for its ConvDims")
+		}
+		// Split the images among the goroutines if there are enough, else
+		// each image's tile rows; a pass is too small to split below
+		// minParallelFlops.
+		th, _ := d.tiles()
+		nt := 1
+		if 2*batch*d.K*d.OH*d.OW*d.C*9 >= minParallelFlops {
+			nt = threadCount()
+		}
+		switch {
+		case nt > 1 && batch >= nt:
+			convImages(ws, task, batch, nt)
+		case nt > 1 && th > 1:
+			convTileRows(ws, task, batch, min(nt, th))
+		default:
+			conv2DWinograd(ws, y, x, packed, bias, residual, relu, 0, batch, 0, th, d)
+		}
+		return
+	}
 	// Small convolutions (the CIFAR nets) give each image a GEMM too small
 	// to split; split the batch among the goroutines instead.
 	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
 		if nt := threadCount(); nt > 1 {
-			convImages(ws, convTask{y: y, x: x, w: w, packed: packed, bias: bias, residual: residual, relu: relu, d: d}, batch, nt)
+			convImages(ws, task, batch, nt)
 			return
 		}
 	}
@@ -401,11 +439,17 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residu
 // conv2DImages runs Conv2DFused on images [from, to) of the batch. Its
 // GEMMs split their columns among goroutines only if splitGEMM: not when
 // the batch itself is already split.
-func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedA, bias, residual []float32, relu bool, from, to int, d ConvDims, splitGEMM bool) {
+func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, residual []float32, relu bool, from, to int, d ConvDims, splitGEMM bool) {
+	if d.winograd() {
+		th, _ := d.tiles()
+		conv2DWinograd(ws, y, x, packed, bias, residual, relu, from, to, 0, th, d)
+		return
+	}
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
 	if need := d.ColFloats(); len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
+	pa := packed.gemmA()
 	epi := Epilogue{Bias: bias, LdR: ohw, ReLU: relu}
 	// A GEMM of one goroutine can take its B packed by im2colPacked.
 	packs := !splitGEMM && !d.direct() && d.packsDirect()
@@ -417,7 +461,7 @@ func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedA, bias, resid
 		if packs {
 			pb := ws.Col[:ckk*ohw]
 			im2colPacked(pb, xn, d)
-			gemmBlocks(ws, false, false, d.K, ohw, ckk, w, ckk, nil, 0, pb, 0, yn, ohw, &epi, packed)
+			gemmBlocks(ws, false, false, d.K, ohw, ckk, w, ckk, nil, 0, pb, 0, yn, ohw, &epi, pa)
 			continue
 		}
 		col := xn
@@ -426,9 +470,9 @@ func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedA, bias, resid
 			im2col(col, xn, d)
 		}
 		if splitGEMM {
-			gemmParallel(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, packed)
+			gemmParallel(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, pa)
 		} else {
-			gemmSerial(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, packed)
+			gemmSerial(ws, false, false, d.K, ohw, ckk, w, ckk, col, ohw, 0, yn, ohw, &epi, pa)
 		}
 	}
 }

@@ -347,7 +347,7 @@ func TestConvFusedMatchesUnfused(t *testing.T) {
 			t.Errorf("%+v: fused vs unfused max rel err %g", d, e)
 		}
 		// The same with the weights packed once.
-		packed := NewPackedA(d.K, d.C*d.KH*d.KW)
+		packed := NewPackedConv(d)
 		packed.Pack(fw)
 		got2 := randSlice(r, len(res))
 		Conv2DFused(ws, got2, x, fw, packed, fb, res, true, batch, d)

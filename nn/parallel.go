@@ -62,6 +62,8 @@ type gemmTask struct {
 	bn             *bnTask // channels [from, to) of a batch norm
 	share          int     // which partial gradient buffer a backward share fills
 	from, to       int
+	tileRows       bool // conv: Winograd tile rows [from, to) of every image
+	batch          int  // conv, with tileRows: the images
 }
 
 // bnTask is a train-mode batch norm (forward, or backward if backward)
@@ -161,7 +163,7 @@ func convBackwardImages(ws *Workspace, c convBackTask, batch, nt int) {
 // convTask is one convolution whose batch is split among goroutines.
 type convTask struct {
 	y, x, w        []float32
-	packed         *PackedA
+	packed         *PackedConv
 	bias, residual []float32
 	relu           bool
 	d              ConvDims
@@ -181,6 +183,22 @@ func convImages(ws *Workspace, c convTask, batch, nt int) {
 	wg.Wait()
 }
 
+// convTileRows splits the tile rows of a Winograd convolution among nt
+// goroutines, each taking its rows of every image: for a batch too small
+// to split.
+func convTileRows(ws *Workspace, c convTask, batch, nt int) {
+	ws.conv = c
+	th, _ := c.d.tiles()
+	share := (th + nt - 1) / nt
+	wg := &ws.wg
+	for from := share; from < th; from += share {
+		wg.Add(1)
+		workers <- gemmTask{conv: &ws.conv, tileRows: true, batch: batch, from: from, to: min(from+share, th), done: wg}
+	}
+	conv2DWinograd(ws, c.y, c.x, c.packed, c.bias, c.residual, c.relu, 0, batch, 0, min(share, th), c.d)
+	wg.Wait()
+}
+
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
@@ -195,6 +213,11 @@ func worker() {
 				db = c.partB[t.share][:len(c.db)]
 			}
 			conv2DBackwardImages(ws, c.dx, c.partW[t.share][:len(c.dw)], db, c.dy, c.x, c.w, t.from, t.to, c.d, false)
+			t.done.Done()
+			continue
+		}
+		if c := t.conv; c != nil && t.tileRows {
+			conv2DWinograd(ws, c.y, c.x, c.packed, c.bias, c.residual, c.relu, 0, t.batch, t.from, t.to, c.d)
 			t.done.Done()
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 	"github.com/resnetc/resnetc/ir"
+	"github.com/resnetc/resnetc/nn"
 )
 
 // NN is the import path of the runtime package generated code calls.
@@ -127,11 +128,15 @@ type plan struct {
 	inferFloats int
 	foldOff     map[*ir.Node]int // folded weight; the bias follows
 	foldFloats  int
+	// ownDims marks the inference convs lowered unlike their training
+	// twins: their shapes are emitted again, as <name>_infer_dims.
+	ownDims map[*ir.Node]bool
 }
 
 func newPlan(g, infer *ir.Graph) (*plan, error) {
 	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{}, gradOff: map[*ir.Node]int{},
-		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{}}
+		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{},
+		ownDims: map[*ir.Node]bool{}}
 	taken := map[string]string{}
 	name := func(s string) error {
 		id := strings.NewReplacer(".", "_", "-", "_").Replace(s)
@@ -190,10 +195,22 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			}
 		}
 	}
+	trainLowering := map[string]ir.Lowering{}
+	for _, n := range g.Nodes {
+		trainLowering[n.Name] = n.Lowering
+	}
 	for _, n := range infer.Nodes {
-		if n.Op == ir.OpConv && n.Lowering == ir.LowerNone {
-			return nil, fmt.Errorf("conv %s of the inference graph has no lowering; run the lower-conv pass", n.Name)
+		if n.Op != ir.OpConv {
+			continue
 		}
+		switch n.Lowering {
+		case ir.LowerNone:
+			return nil, fmt.Errorf("conv %s of the inference graph has no lowering; run the lower-conv pass", n.Name)
+		case ir.LowerWinograd:
+			// nn sizes a Winograd pass's tiles; the scratch must hold them.
+			p.colFloats = max(p.colFloats, nnDims(n).ColFloats())
+		}
+		p.ownDims[n] = n.Lowering != trainLowering[n.Name]
 	}
 	if g.TrainArenaFloats == 0 {
 		return nil, fmt.Errorf("the training graph has no memory plan; run the plan-training-memory pass")
@@ -215,6 +232,20 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 }
 
 type dims struct{ c, h, w, kh, kw, stride, pad int }
+
+// nnDims is n's shape and lowering as nn takes them.
+func nnDims(n *ir.Node) nn.ConvDims {
+	d := convDims(n)
+	return nn.ConvDims{C: d.c, H: d.h, W: d.w, K: n.Out, KH: n.KH, KW: n.KW, Stride: n.Stride, Pad: n.Pad,
+		OH: n.Shape.H, OW: n.Shape.W, Lowering: nnLowering[n.Lowering]}
+}
+
+// nnLowering maps each lowering to nn's.
+var nnLowering = map[ir.Lowering]nn.ConvLowering{
+	ir.LowerDirect:   nn.LowerDirect,
+	ir.LowerIm2col:   nn.LowerIm2col,
+	ir.LowerWinograd: nn.LowerWinograd,
+}
 
 func convDims(n *ir.Node) dims {
 	in := n.Args[0].Shape

@@ -58,7 +58,7 @@ func (gen *generator) model(f *jen.File) {
 		jen.Comment("paramFloats counts the float parameters; the first trainableFloats are trained."),
 		jen.Id("paramFloats").Op("=").Lit(p.paramFloats),
 		jen.Id("trainableFloats").Op("=").Lit(p.trainable),
-		jen.Comment("colFloats is the im2col scratch of the largest convolution."),
+		jen.Comment("colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution."),
 		jen.Id("colFloats").Op("=").Lit(p.colFloats),
 		jen.Comment("bnStatFloats holds each BN's batch mean and 1/std for the backward pass."),
 		jen.Id("bnStatFloats").Op("=").Lit(p.bnFloats),
@@ -71,16 +71,19 @@ func (gen *generator) model(f *jen.File) {
 
 	// Shapes of the layers that take more than sizes.
 	var dimDefs []jen.Code
+	convDef := func(name string, n *ir.Node) jen.Code {
+		d := convDims(n)
+		return jen.Id(name).Op("=").Qual(NN, "ConvDims").Values(
+			jen.Id("C").Op(":").Lit(d.c), jen.Id("H").Op(":").Lit(d.h), jen.Id("W").Op(":").Lit(d.w),
+			jen.Id("K").Op(":").Lit(n.Out), jen.Id("KH").Op(":").Lit(n.KH), jen.Id("KW").Op(":").Lit(n.KW),
+			jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("Pad").Op(":").Lit(n.Pad),
+			jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W),
+			jen.Id("Lowering").Op(":").Qual(NN, lowering[n.Lowering]))
+	}
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpConv:
-			d := convDims(n)
-			dimDefs = append(dimDefs, jen.Id(gen.id(n.Name)+"_dims").Op("=").Qual(NN, "ConvDims").Values(
-				jen.Id("C").Op(":").Lit(d.c), jen.Id("H").Op(":").Lit(d.h), jen.Id("W").Op(":").Lit(d.w),
-				jen.Id("K").Op(":").Lit(n.Out), jen.Id("KH").Op(":").Lit(n.KH), jen.Id("KW").Op(":").Lit(n.KW),
-				jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("Pad").Op(":").Lit(n.Pad),
-				jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W),
-				jen.Id("Lowering").Op(":").Qual(NN, lowering[n.Lowering])))
+			dimDefs = append(dimDefs, convDef(gen.id(n.Name)+"_dims", n))
 		case ir.OpMaxPool:
 			x := n.Args[0].Shape
 			dimDefs = append(dimDefs, jen.Id(gen.id(n.Name)+"_dims").Op("=").Qual(NN, "PoolDims").Values(
@@ -96,8 +99,13 @@ func (gen *generator) model(f *jen.File) {
 				jen.Id("Lo").Op(":").Lit(n.PadLo), jen.Id("Hi").Op(":").Lit(n.PadHi)))
 		}
 	}
+	for _, n := range gen.gi.Nodes {
+		if p.ownDims[n] {
+			dimDefs = append(dimDefs, convDef(gen.dims(n), n))
+		}
+	}
 	if len(dimDefs) > 0 {
-		comment(f, "Layer shapes, per image.")
+		comment(f, "Layer shapes, per image; _infer_dims where inference lowers a conv\nunlike training.")
 		f.Var().Defs(dimDefs...)
 		f.Line()
 	}
@@ -125,13 +133,13 @@ func (gen *generator) model(f *jen.File) {
 			fFields = append(fFields, jen.Id(gen.id(n.Name)+"_weight").Op(",").Id(gen.id(n.Name)+"_bias").Index().Float32().Comment("with "+n.FoldBN+" folded in"))
 		}
 		if n.Op == ir.OpConv {
-			fFields = append(fFields, jen.Id(gen.id(n.Name)+"_packed").Op("*").Qual(NN, "PackedA").Comment("its weights packed for the GEMM"))
+			fFields = append(fFields, jen.Id(gen.id(n.Name)+"_packed").Op("*").Qual(NN, "PackedConv").Comment("its weights prepared for its lowering"))
 		}
 	}
 	comment(f, "inferActivations are the outputs of the fused inference graph, in which each conv\nalso applies its batch norm, residual add and ReLU.")
 	f.Type().Id("inferActivations").Struct(iFields...)
 	f.Line()
-	comment(f, "folded holds the inference weights: conv weights and biases with their batch norm\nfolded in (slices of Model.fold), and every conv's weights packed once for the GEMM.")
+	comment(f, "folded holds the inference weights: conv weights and biases with their batch norm\nfolded in (slices of Model.fold), and every conv's weights prepared once for its\nlowering (packed for the GEMM, or transformed for Winograd).")
 	f.Type().Id("folded").Struct(fFields...)
 	f.Line()
 
@@ -184,8 +192,7 @@ func (gen *generator) model(f *jen.File) {
 	}
 	for _, n := range gen.gi.Nodes {
 		if n.Op == ir.OpConv {
-			body = append(body, jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_packed").Op("=").Qual(NN, "NewPackedA").Call(
-				jen.Lit(n.Out), jen.Lit(n.Args[0].Shape.C*n.KH*n.KW)))
+			body = append(body, jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_packed").Op("=").Qual(NN, "NewPackedConv").Call(jen.Id(gen.dims(n))))
 		}
 		if off, ok := p.foldOff[n]; ok {
 			size := int(n.Params[0].Elems())
@@ -258,7 +265,7 @@ func (gen *generator) model(f *jen.File) {
 		folds = append(folds, nnq("FoldBN").Call(jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_weight"), jen.Id("m").Dot("f").Dot(gen.id(n.Name)+"_bias"),
 			jen.Id("w").Dot(gen.id(n.Name+".weight")), bias, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), jen.Lit(float32(n.Eps))))
 	}
-	comment(f, "refold computes the inference weights: each batch norm folded into its conv,\nthen every conv's weights packed for the GEMM.")
+	comment(f, "refold computes the inference weights: each batch norm folded into its conv,\nthen every conv's weights prepared for its lowering.")
 	// Then every conv's inference weights are packed for the GEMM.
 	usesW := len(folds) > 0
 	for _, n := range gen.gi.Nodes {
@@ -432,7 +439,7 @@ func (gen *generator) inferNode(n *ir.Node) []jen.Code {
 		res = gen.value(n.Args[1])
 	}
 	return []jen.Code{nnq("Conv2DFused").Call(jen.Id("ws"), jen.Id("a").Dot(gen.id(n.Name)), gen.value(n.Args[0]), wt, jen.Id("f").Dot(gen.id(n.Name)+"_packed"), bias, res,
-		jen.Lit(n.FuseReLU), jen.Id("batch"), jen.Id(gen.id(n.Name)+"_dims"))}
+		jen.Lit(n.FuseReLU), jen.Id("batch"), jen.Id(gen.dims(n)))}
 }
 
 // describe is a node's comment in the inference activations.
@@ -510,6 +517,15 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 // lowering names nn's constant for each lowering the lower-conv pass
 // chooses.
 var lowering = map[ir.Lowering]string{
-	ir.LowerDirect: "LowerDirect",
-	ir.LowerIm2col: "LowerIm2col",
+	ir.LowerDirect:   "LowerDirect",
+	ir.LowerIm2col:   "LowerIm2col",
+	ir.LowerWinograd: "LowerWinograd",
+}
+
+// dims names the shape constant of conv n of the inference graph.
+func (gen *generator) dims(n *ir.Node) string {
+	if gen.p.ownDims[n] {
+		return gen.id(n.Name) + "_infer_dims"
+	}
+	return gen.id(n.Name) + "_dims"
 }

@@ -40,7 +40,7 @@ const (
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 60344232
 	trainableFloats = 60192808
-	// colFloats is the im2col scratch of the largest convolution.
+	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
 	colFloats = 1843968
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 151424
@@ -50,7 +50,8 @@ const (
 	maxBatch = 93
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -208,6 +209,51 @@ var (
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
+	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_4_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_6_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_7_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_8_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_9_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_10_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_11_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_12_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_13_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_14_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_15_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_16_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_17_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_18_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_19_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_20_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_21_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_22_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_23_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_24_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_25_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_26_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_27_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_28_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_29_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_30_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_31_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_32_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_33_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_34_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_35_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -1474,318 +1520,319 @@ type inferActivations struct {
 }
 
 // folded holds the inference weights: conv weights and biases with their batch norm
-// folded in (slices of Model.fold), and every conv's weights packed once for the GEMM.
+// folded in (slices of Model.fold), and every conv's weights prepared once for its
+// lowering (packed for the GEMM, or transformed for Winograd).
 type folded struct {
-	conv1_weight, conv1_bias                                 []float32   // with bn1 folded in
-	conv1_packed                                             *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32   // with layer1.0.bn1 folded in
-	layer1_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32   // with layer1.0.bn2 folded in
-	layer1_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_0_downsample_0_weight, layer1_0_downsample_0_bias []float32   // with layer1.0.downsample.1 folded in
-	layer1_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv3_weight, layer1_0_conv3_bias               []float32   // with layer1.0.bn3 folded in
-	layer1_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32   // with layer1.1.bn1 folded in
-	layer1_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32   // with layer1.1.bn2 folded in
-	layer1_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv3_weight, layer1_1_conv3_bias               []float32   // with layer1.1.bn3 folded in
-	layer1_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_2_conv1_weight, layer1_2_conv1_bias               []float32   // with layer1.2.bn1 folded in
-	layer1_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_2_conv2_weight, layer1_2_conv2_bias               []float32   // with layer1.2.bn2 folded in
-	layer1_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_2_conv3_weight, layer1_2_conv3_bias               []float32   // with layer1.2.bn3 folded in
-	layer1_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32   // with layer2.0.bn1 folded in
-	layer2_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32   // with layer2.0.bn2 folded in
-	layer2_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32   // with layer2.0.downsample.1 folded in
-	layer2_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv3_weight, layer2_0_conv3_bias               []float32   // with layer2.0.bn3 folded in
-	layer2_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32   // with layer2.1.bn1 folded in
-	layer2_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32   // with layer2.1.bn2 folded in
-	layer2_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv3_weight, layer2_1_conv3_bias               []float32   // with layer2.1.bn3 folded in
-	layer2_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_2_conv1_weight, layer2_2_conv1_bias               []float32   // with layer2.2.bn1 folded in
-	layer2_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_2_conv2_weight, layer2_2_conv2_bias               []float32   // with layer2.2.bn2 folded in
-	layer2_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_2_conv3_weight, layer2_2_conv3_bias               []float32   // with layer2.2.bn3 folded in
-	layer2_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_3_conv1_weight, layer2_3_conv1_bias               []float32   // with layer2.3.bn1 folded in
-	layer2_3_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_3_conv2_weight, layer2_3_conv2_bias               []float32   // with layer2.3.bn2 folded in
-	layer2_3_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_3_conv3_weight, layer2_3_conv3_bias               []float32   // with layer2.3.bn3 folded in
-	layer2_3_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_4_conv1_weight, layer2_4_conv1_bias               []float32   // with layer2.4.bn1 folded in
-	layer2_4_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_4_conv2_weight, layer2_4_conv2_bias               []float32   // with layer2.4.bn2 folded in
-	layer2_4_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_4_conv3_weight, layer2_4_conv3_bias               []float32   // with layer2.4.bn3 folded in
-	layer2_4_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_5_conv1_weight, layer2_5_conv1_bias               []float32   // with layer2.5.bn1 folded in
-	layer2_5_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_5_conv2_weight, layer2_5_conv2_bias               []float32   // with layer2.5.bn2 folded in
-	layer2_5_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_5_conv3_weight, layer2_5_conv3_bias               []float32   // with layer2.5.bn3 folded in
-	layer2_5_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_6_conv1_weight, layer2_6_conv1_bias               []float32   // with layer2.6.bn1 folded in
-	layer2_6_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_6_conv2_weight, layer2_6_conv2_bias               []float32   // with layer2.6.bn2 folded in
-	layer2_6_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_6_conv3_weight, layer2_6_conv3_bias               []float32   // with layer2.6.bn3 folded in
-	layer2_6_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_7_conv1_weight, layer2_7_conv1_bias               []float32   // with layer2.7.bn1 folded in
-	layer2_7_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_7_conv2_weight, layer2_7_conv2_bias               []float32   // with layer2.7.bn2 folded in
-	layer2_7_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_7_conv3_weight, layer2_7_conv3_bias               []float32   // with layer2.7.bn3 folded in
-	layer2_7_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32   // with layer3.0.bn1 folded in
-	layer3_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32   // with layer3.0.bn2 folded in
-	layer3_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32   // with layer3.0.downsample.1 folded in
-	layer3_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv3_weight, layer3_0_conv3_bias               []float32   // with layer3.0.bn3 folded in
-	layer3_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32   // with layer3.1.bn1 folded in
-	layer3_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32   // with layer3.1.bn2 folded in
-	layer3_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv3_weight, layer3_1_conv3_bias               []float32   // with layer3.1.bn3 folded in
-	layer3_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_2_conv1_weight, layer3_2_conv1_bias               []float32   // with layer3.2.bn1 folded in
-	layer3_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_2_conv2_weight, layer3_2_conv2_bias               []float32   // with layer3.2.bn2 folded in
-	layer3_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_2_conv3_weight, layer3_2_conv3_bias               []float32   // with layer3.2.bn3 folded in
-	layer3_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_3_conv1_weight, layer3_3_conv1_bias               []float32   // with layer3.3.bn1 folded in
-	layer3_3_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_3_conv2_weight, layer3_3_conv2_bias               []float32   // with layer3.3.bn2 folded in
-	layer3_3_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_3_conv3_weight, layer3_3_conv3_bias               []float32   // with layer3.3.bn3 folded in
-	layer3_3_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_4_conv1_weight, layer3_4_conv1_bias               []float32   // with layer3.4.bn1 folded in
-	layer3_4_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_4_conv2_weight, layer3_4_conv2_bias               []float32   // with layer3.4.bn2 folded in
-	layer3_4_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_4_conv3_weight, layer3_4_conv3_bias               []float32   // with layer3.4.bn3 folded in
-	layer3_4_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_5_conv1_weight, layer3_5_conv1_bias               []float32   // with layer3.5.bn1 folded in
-	layer3_5_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_5_conv2_weight, layer3_5_conv2_bias               []float32   // with layer3.5.bn2 folded in
-	layer3_5_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_5_conv3_weight, layer3_5_conv3_bias               []float32   // with layer3.5.bn3 folded in
-	layer3_5_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_6_conv1_weight, layer3_6_conv1_bias               []float32   // with layer3.6.bn1 folded in
-	layer3_6_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_6_conv2_weight, layer3_6_conv2_bias               []float32   // with layer3.6.bn2 folded in
-	layer3_6_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_6_conv3_weight, layer3_6_conv3_bias               []float32   // with layer3.6.bn3 folded in
-	layer3_6_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_7_conv1_weight, layer3_7_conv1_bias               []float32   // with layer3.7.bn1 folded in
-	layer3_7_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_7_conv2_weight, layer3_7_conv2_bias               []float32   // with layer3.7.bn2 folded in
-	layer3_7_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_7_conv3_weight, layer3_7_conv3_bias               []float32   // with layer3.7.bn3 folded in
-	layer3_7_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_8_conv1_weight, layer3_8_conv1_bias               []float32   // with layer3.8.bn1 folded in
-	layer3_8_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_8_conv2_weight, layer3_8_conv2_bias               []float32   // with layer3.8.bn2 folded in
-	layer3_8_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_8_conv3_weight, layer3_8_conv3_bias               []float32   // with layer3.8.bn3 folded in
-	layer3_8_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_9_conv1_weight, layer3_9_conv1_bias               []float32   // with layer3.9.bn1 folded in
-	layer3_9_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_9_conv2_weight, layer3_9_conv2_bias               []float32   // with layer3.9.bn2 folded in
-	layer3_9_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_9_conv3_weight, layer3_9_conv3_bias               []float32   // with layer3.9.bn3 folded in
-	layer3_9_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_10_conv1_weight, layer3_10_conv1_bias             []float32   // with layer3.10.bn1 folded in
-	layer3_10_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_10_conv2_weight, layer3_10_conv2_bias             []float32   // with layer3.10.bn2 folded in
-	layer3_10_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_10_conv3_weight, layer3_10_conv3_bias             []float32   // with layer3.10.bn3 folded in
-	layer3_10_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_11_conv1_weight, layer3_11_conv1_bias             []float32   // with layer3.11.bn1 folded in
-	layer3_11_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_11_conv2_weight, layer3_11_conv2_bias             []float32   // with layer3.11.bn2 folded in
-	layer3_11_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_11_conv3_weight, layer3_11_conv3_bias             []float32   // with layer3.11.bn3 folded in
-	layer3_11_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_12_conv1_weight, layer3_12_conv1_bias             []float32   // with layer3.12.bn1 folded in
-	layer3_12_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_12_conv2_weight, layer3_12_conv2_bias             []float32   // with layer3.12.bn2 folded in
-	layer3_12_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_12_conv3_weight, layer3_12_conv3_bias             []float32   // with layer3.12.bn3 folded in
-	layer3_12_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_13_conv1_weight, layer3_13_conv1_bias             []float32   // with layer3.13.bn1 folded in
-	layer3_13_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_13_conv2_weight, layer3_13_conv2_bias             []float32   // with layer3.13.bn2 folded in
-	layer3_13_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_13_conv3_weight, layer3_13_conv3_bias             []float32   // with layer3.13.bn3 folded in
-	layer3_13_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_14_conv1_weight, layer3_14_conv1_bias             []float32   // with layer3.14.bn1 folded in
-	layer3_14_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_14_conv2_weight, layer3_14_conv2_bias             []float32   // with layer3.14.bn2 folded in
-	layer3_14_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_14_conv3_weight, layer3_14_conv3_bias             []float32   // with layer3.14.bn3 folded in
-	layer3_14_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_15_conv1_weight, layer3_15_conv1_bias             []float32   // with layer3.15.bn1 folded in
-	layer3_15_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_15_conv2_weight, layer3_15_conv2_bias             []float32   // with layer3.15.bn2 folded in
-	layer3_15_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_15_conv3_weight, layer3_15_conv3_bias             []float32   // with layer3.15.bn3 folded in
-	layer3_15_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_16_conv1_weight, layer3_16_conv1_bias             []float32   // with layer3.16.bn1 folded in
-	layer3_16_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_16_conv2_weight, layer3_16_conv2_bias             []float32   // with layer3.16.bn2 folded in
-	layer3_16_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_16_conv3_weight, layer3_16_conv3_bias             []float32   // with layer3.16.bn3 folded in
-	layer3_16_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_17_conv1_weight, layer3_17_conv1_bias             []float32   // with layer3.17.bn1 folded in
-	layer3_17_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_17_conv2_weight, layer3_17_conv2_bias             []float32   // with layer3.17.bn2 folded in
-	layer3_17_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_17_conv3_weight, layer3_17_conv3_bias             []float32   // with layer3.17.bn3 folded in
-	layer3_17_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_18_conv1_weight, layer3_18_conv1_bias             []float32   // with layer3.18.bn1 folded in
-	layer3_18_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_18_conv2_weight, layer3_18_conv2_bias             []float32   // with layer3.18.bn2 folded in
-	layer3_18_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_18_conv3_weight, layer3_18_conv3_bias             []float32   // with layer3.18.bn3 folded in
-	layer3_18_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_19_conv1_weight, layer3_19_conv1_bias             []float32   // with layer3.19.bn1 folded in
-	layer3_19_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_19_conv2_weight, layer3_19_conv2_bias             []float32   // with layer3.19.bn2 folded in
-	layer3_19_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_19_conv3_weight, layer3_19_conv3_bias             []float32   // with layer3.19.bn3 folded in
-	layer3_19_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_20_conv1_weight, layer3_20_conv1_bias             []float32   // with layer3.20.bn1 folded in
-	layer3_20_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_20_conv2_weight, layer3_20_conv2_bias             []float32   // with layer3.20.bn2 folded in
-	layer3_20_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_20_conv3_weight, layer3_20_conv3_bias             []float32   // with layer3.20.bn3 folded in
-	layer3_20_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_21_conv1_weight, layer3_21_conv1_bias             []float32   // with layer3.21.bn1 folded in
-	layer3_21_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_21_conv2_weight, layer3_21_conv2_bias             []float32   // with layer3.21.bn2 folded in
-	layer3_21_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_21_conv3_weight, layer3_21_conv3_bias             []float32   // with layer3.21.bn3 folded in
-	layer3_21_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_22_conv1_weight, layer3_22_conv1_bias             []float32   // with layer3.22.bn1 folded in
-	layer3_22_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_22_conv2_weight, layer3_22_conv2_bias             []float32   // with layer3.22.bn2 folded in
-	layer3_22_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_22_conv3_weight, layer3_22_conv3_bias             []float32   // with layer3.22.bn3 folded in
-	layer3_22_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_23_conv1_weight, layer3_23_conv1_bias             []float32   // with layer3.23.bn1 folded in
-	layer3_23_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_23_conv2_weight, layer3_23_conv2_bias             []float32   // with layer3.23.bn2 folded in
-	layer3_23_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_23_conv3_weight, layer3_23_conv3_bias             []float32   // with layer3.23.bn3 folded in
-	layer3_23_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_24_conv1_weight, layer3_24_conv1_bias             []float32   // with layer3.24.bn1 folded in
-	layer3_24_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_24_conv2_weight, layer3_24_conv2_bias             []float32   // with layer3.24.bn2 folded in
-	layer3_24_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_24_conv3_weight, layer3_24_conv3_bias             []float32   // with layer3.24.bn3 folded in
-	layer3_24_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_25_conv1_weight, layer3_25_conv1_bias             []float32   // with layer3.25.bn1 folded in
-	layer3_25_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_25_conv2_weight, layer3_25_conv2_bias             []float32   // with layer3.25.bn2 folded in
-	layer3_25_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_25_conv3_weight, layer3_25_conv3_bias             []float32   // with layer3.25.bn3 folded in
-	layer3_25_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_26_conv1_weight, layer3_26_conv1_bias             []float32   // with layer3.26.bn1 folded in
-	layer3_26_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_26_conv2_weight, layer3_26_conv2_bias             []float32   // with layer3.26.bn2 folded in
-	layer3_26_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_26_conv3_weight, layer3_26_conv3_bias             []float32   // with layer3.26.bn3 folded in
-	layer3_26_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_27_conv1_weight, layer3_27_conv1_bias             []float32   // with layer3.27.bn1 folded in
-	layer3_27_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_27_conv2_weight, layer3_27_conv2_bias             []float32   // with layer3.27.bn2 folded in
-	layer3_27_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_27_conv3_weight, layer3_27_conv3_bias             []float32   // with layer3.27.bn3 folded in
-	layer3_27_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_28_conv1_weight, layer3_28_conv1_bias             []float32   // with layer3.28.bn1 folded in
-	layer3_28_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_28_conv2_weight, layer3_28_conv2_bias             []float32   // with layer3.28.bn2 folded in
-	layer3_28_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_28_conv3_weight, layer3_28_conv3_bias             []float32   // with layer3.28.bn3 folded in
-	layer3_28_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_29_conv1_weight, layer3_29_conv1_bias             []float32   // with layer3.29.bn1 folded in
-	layer3_29_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_29_conv2_weight, layer3_29_conv2_bias             []float32   // with layer3.29.bn2 folded in
-	layer3_29_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_29_conv3_weight, layer3_29_conv3_bias             []float32   // with layer3.29.bn3 folded in
-	layer3_29_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_30_conv1_weight, layer3_30_conv1_bias             []float32   // with layer3.30.bn1 folded in
-	layer3_30_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_30_conv2_weight, layer3_30_conv2_bias             []float32   // with layer3.30.bn2 folded in
-	layer3_30_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_30_conv3_weight, layer3_30_conv3_bias             []float32   // with layer3.30.bn3 folded in
-	layer3_30_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_31_conv1_weight, layer3_31_conv1_bias             []float32   // with layer3.31.bn1 folded in
-	layer3_31_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_31_conv2_weight, layer3_31_conv2_bias             []float32   // with layer3.31.bn2 folded in
-	layer3_31_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_31_conv3_weight, layer3_31_conv3_bias             []float32   // with layer3.31.bn3 folded in
-	layer3_31_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_32_conv1_weight, layer3_32_conv1_bias             []float32   // with layer3.32.bn1 folded in
-	layer3_32_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_32_conv2_weight, layer3_32_conv2_bias             []float32   // with layer3.32.bn2 folded in
-	layer3_32_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_32_conv3_weight, layer3_32_conv3_bias             []float32   // with layer3.32.bn3 folded in
-	layer3_32_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_33_conv1_weight, layer3_33_conv1_bias             []float32   // with layer3.33.bn1 folded in
-	layer3_33_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_33_conv2_weight, layer3_33_conv2_bias             []float32   // with layer3.33.bn2 folded in
-	layer3_33_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_33_conv3_weight, layer3_33_conv3_bias             []float32   // with layer3.33.bn3 folded in
-	layer3_33_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_34_conv1_weight, layer3_34_conv1_bias             []float32   // with layer3.34.bn1 folded in
-	layer3_34_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_34_conv2_weight, layer3_34_conv2_bias             []float32   // with layer3.34.bn2 folded in
-	layer3_34_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_34_conv3_weight, layer3_34_conv3_bias             []float32   // with layer3.34.bn3 folded in
-	layer3_34_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_35_conv1_weight, layer3_35_conv1_bias             []float32   // with layer3.35.bn1 folded in
-	layer3_35_conv1_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_35_conv2_weight, layer3_35_conv2_bias             []float32   // with layer3.35.bn2 folded in
-	layer3_35_conv2_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer3_35_conv3_weight, layer3_35_conv3_bias             []float32   // with layer3.35.bn3 folded in
-	layer3_35_conv3_packed                                   *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32   // with layer4.0.bn1 folded in
-	layer4_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32   // with layer4.0.bn2 folded in
-	layer4_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32   // with layer4.0.downsample.1 folded in
-	layer4_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv3_weight, layer4_0_conv3_bias               []float32   // with layer4.0.bn3 folded in
-	layer4_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32   // with layer4.1.bn1 folded in
-	layer4_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32   // with layer4.1.bn2 folded in
-	layer4_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv3_weight, layer4_1_conv3_bias               []float32   // with layer4.1.bn3 folded in
-	layer4_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_2_conv1_weight, layer4_2_conv1_bias               []float32   // with layer4.2.bn1 folded in
-	layer4_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_2_conv2_weight, layer4_2_conv2_bias               []float32   // with layer4.2.bn2 folded in
-	layer4_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_2_conv3_weight, layer4_2_conv3_bias               []float32   // with layer4.2.bn3 folded in
-	layer4_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
+	conv1_weight, conv1_bias                                 []float32      // with bn1 folded in
+	conv1_packed                                             *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32      // with layer1.0.bn1 folded in
+	layer1_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32      // with layer1.0.bn2 folded in
+	layer1_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_downsample_0_weight, layer1_0_downsample_0_bias []float32      // with layer1.0.downsample.1 folded in
+	layer1_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv3_weight, layer1_0_conv3_bias               []float32      // with layer1.0.bn3 folded in
+	layer1_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32      // with layer1.1.bn1 folded in
+	layer1_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32      // with layer1.1.bn2 folded in
+	layer1_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv3_weight, layer1_1_conv3_bias               []float32      // with layer1.1.bn3 folded in
+	layer1_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_2_conv1_weight, layer1_2_conv1_bias               []float32      // with layer1.2.bn1 folded in
+	layer1_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_2_conv2_weight, layer1_2_conv2_bias               []float32      // with layer1.2.bn2 folded in
+	layer1_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_2_conv3_weight, layer1_2_conv3_bias               []float32      // with layer1.2.bn3 folded in
+	layer1_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32      // with layer2.0.bn1 folded in
+	layer2_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32      // with layer2.0.bn2 folded in
+	layer2_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32      // with layer2.0.downsample.1 folded in
+	layer2_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv3_weight, layer2_0_conv3_bias               []float32      // with layer2.0.bn3 folded in
+	layer2_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32      // with layer2.1.bn1 folded in
+	layer2_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32      // with layer2.1.bn2 folded in
+	layer2_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv3_weight, layer2_1_conv3_bias               []float32      // with layer2.1.bn3 folded in
+	layer2_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_2_conv1_weight, layer2_2_conv1_bias               []float32      // with layer2.2.bn1 folded in
+	layer2_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_2_conv2_weight, layer2_2_conv2_bias               []float32      // with layer2.2.bn2 folded in
+	layer2_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_2_conv3_weight, layer2_2_conv3_bias               []float32      // with layer2.2.bn3 folded in
+	layer2_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_3_conv1_weight, layer2_3_conv1_bias               []float32      // with layer2.3.bn1 folded in
+	layer2_3_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_3_conv2_weight, layer2_3_conv2_bias               []float32      // with layer2.3.bn2 folded in
+	layer2_3_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_3_conv3_weight, layer2_3_conv3_bias               []float32      // with layer2.3.bn3 folded in
+	layer2_3_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_4_conv1_weight, layer2_4_conv1_bias               []float32      // with layer2.4.bn1 folded in
+	layer2_4_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_4_conv2_weight, layer2_4_conv2_bias               []float32      // with layer2.4.bn2 folded in
+	layer2_4_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_4_conv3_weight, layer2_4_conv3_bias               []float32      // with layer2.4.bn3 folded in
+	layer2_4_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_5_conv1_weight, layer2_5_conv1_bias               []float32      // with layer2.5.bn1 folded in
+	layer2_5_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_5_conv2_weight, layer2_5_conv2_bias               []float32      // with layer2.5.bn2 folded in
+	layer2_5_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_5_conv3_weight, layer2_5_conv3_bias               []float32      // with layer2.5.bn3 folded in
+	layer2_5_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_6_conv1_weight, layer2_6_conv1_bias               []float32      // with layer2.6.bn1 folded in
+	layer2_6_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_6_conv2_weight, layer2_6_conv2_bias               []float32      // with layer2.6.bn2 folded in
+	layer2_6_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_6_conv3_weight, layer2_6_conv3_bias               []float32      // with layer2.6.bn3 folded in
+	layer2_6_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_7_conv1_weight, layer2_7_conv1_bias               []float32      // with layer2.7.bn1 folded in
+	layer2_7_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_7_conv2_weight, layer2_7_conv2_bias               []float32      // with layer2.7.bn2 folded in
+	layer2_7_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_7_conv3_weight, layer2_7_conv3_bias               []float32      // with layer2.7.bn3 folded in
+	layer2_7_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32      // with layer3.0.bn1 folded in
+	layer3_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32      // with layer3.0.bn2 folded in
+	layer3_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32      // with layer3.0.downsample.1 folded in
+	layer3_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv3_weight, layer3_0_conv3_bias               []float32      // with layer3.0.bn3 folded in
+	layer3_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32      // with layer3.1.bn1 folded in
+	layer3_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32      // with layer3.1.bn2 folded in
+	layer3_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv3_weight, layer3_1_conv3_bias               []float32      // with layer3.1.bn3 folded in
+	layer3_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_2_conv1_weight, layer3_2_conv1_bias               []float32      // with layer3.2.bn1 folded in
+	layer3_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_2_conv2_weight, layer3_2_conv2_bias               []float32      // with layer3.2.bn2 folded in
+	layer3_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_2_conv3_weight, layer3_2_conv3_bias               []float32      // with layer3.2.bn3 folded in
+	layer3_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_3_conv1_weight, layer3_3_conv1_bias               []float32      // with layer3.3.bn1 folded in
+	layer3_3_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_3_conv2_weight, layer3_3_conv2_bias               []float32      // with layer3.3.bn2 folded in
+	layer3_3_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_3_conv3_weight, layer3_3_conv3_bias               []float32      // with layer3.3.bn3 folded in
+	layer3_3_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_4_conv1_weight, layer3_4_conv1_bias               []float32      // with layer3.4.bn1 folded in
+	layer3_4_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_4_conv2_weight, layer3_4_conv2_bias               []float32      // with layer3.4.bn2 folded in
+	layer3_4_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_4_conv3_weight, layer3_4_conv3_bias               []float32      // with layer3.4.bn3 folded in
+	layer3_4_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_5_conv1_weight, layer3_5_conv1_bias               []float32      // with layer3.5.bn1 folded in
+	layer3_5_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_5_conv2_weight, layer3_5_conv2_bias               []float32      // with layer3.5.bn2 folded in
+	layer3_5_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_5_conv3_weight, layer3_5_conv3_bias               []float32      // with layer3.5.bn3 folded in
+	layer3_5_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_6_conv1_weight, layer3_6_conv1_bias               []float32      // with layer3.6.bn1 folded in
+	layer3_6_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_6_conv2_weight, layer3_6_conv2_bias               []float32      // with layer3.6.bn2 folded in
+	layer3_6_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_6_conv3_weight, layer3_6_conv3_bias               []float32      // with layer3.6.bn3 folded in
+	layer3_6_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_7_conv1_weight, layer3_7_conv1_bias               []float32      // with layer3.7.bn1 folded in
+	layer3_7_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_7_conv2_weight, layer3_7_conv2_bias               []float32      // with layer3.7.bn2 folded in
+	layer3_7_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_7_conv3_weight, layer3_7_conv3_bias               []float32      // with layer3.7.bn3 folded in
+	layer3_7_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_8_conv1_weight, layer3_8_conv1_bias               []float32      // with layer3.8.bn1 folded in
+	layer3_8_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_8_conv2_weight, layer3_8_conv2_bias               []float32      // with layer3.8.bn2 folded in
+	layer3_8_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_8_conv3_weight, layer3_8_conv3_bias               []float32      // with layer3.8.bn3 folded in
+	layer3_8_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_9_conv1_weight, layer3_9_conv1_bias               []float32      // with layer3.9.bn1 folded in
+	layer3_9_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_9_conv2_weight, layer3_9_conv2_bias               []float32      // with layer3.9.bn2 folded in
+	layer3_9_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_9_conv3_weight, layer3_9_conv3_bias               []float32      // with layer3.9.bn3 folded in
+	layer3_9_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_10_conv1_weight, layer3_10_conv1_bias             []float32      // with layer3.10.bn1 folded in
+	layer3_10_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_10_conv2_weight, layer3_10_conv2_bias             []float32      // with layer3.10.bn2 folded in
+	layer3_10_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_10_conv3_weight, layer3_10_conv3_bias             []float32      // with layer3.10.bn3 folded in
+	layer3_10_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_11_conv1_weight, layer3_11_conv1_bias             []float32      // with layer3.11.bn1 folded in
+	layer3_11_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_11_conv2_weight, layer3_11_conv2_bias             []float32      // with layer3.11.bn2 folded in
+	layer3_11_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_11_conv3_weight, layer3_11_conv3_bias             []float32      // with layer3.11.bn3 folded in
+	layer3_11_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_12_conv1_weight, layer3_12_conv1_bias             []float32      // with layer3.12.bn1 folded in
+	layer3_12_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_12_conv2_weight, layer3_12_conv2_bias             []float32      // with layer3.12.bn2 folded in
+	layer3_12_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_12_conv3_weight, layer3_12_conv3_bias             []float32      // with layer3.12.bn3 folded in
+	layer3_12_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_13_conv1_weight, layer3_13_conv1_bias             []float32      // with layer3.13.bn1 folded in
+	layer3_13_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_13_conv2_weight, layer3_13_conv2_bias             []float32      // with layer3.13.bn2 folded in
+	layer3_13_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_13_conv3_weight, layer3_13_conv3_bias             []float32      // with layer3.13.bn3 folded in
+	layer3_13_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_14_conv1_weight, layer3_14_conv1_bias             []float32      // with layer3.14.bn1 folded in
+	layer3_14_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_14_conv2_weight, layer3_14_conv2_bias             []float32      // with layer3.14.bn2 folded in
+	layer3_14_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_14_conv3_weight, layer3_14_conv3_bias             []float32      // with layer3.14.bn3 folded in
+	layer3_14_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_15_conv1_weight, layer3_15_conv1_bias             []float32      // with layer3.15.bn1 folded in
+	layer3_15_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_15_conv2_weight, layer3_15_conv2_bias             []float32      // with layer3.15.bn2 folded in
+	layer3_15_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_15_conv3_weight, layer3_15_conv3_bias             []float32      // with layer3.15.bn3 folded in
+	layer3_15_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_16_conv1_weight, layer3_16_conv1_bias             []float32      // with layer3.16.bn1 folded in
+	layer3_16_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_16_conv2_weight, layer3_16_conv2_bias             []float32      // with layer3.16.bn2 folded in
+	layer3_16_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_16_conv3_weight, layer3_16_conv3_bias             []float32      // with layer3.16.bn3 folded in
+	layer3_16_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_17_conv1_weight, layer3_17_conv1_bias             []float32      // with layer3.17.bn1 folded in
+	layer3_17_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_17_conv2_weight, layer3_17_conv2_bias             []float32      // with layer3.17.bn2 folded in
+	layer3_17_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_17_conv3_weight, layer3_17_conv3_bias             []float32      // with layer3.17.bn3 folded in
+	layer3_17_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_18_conv1_weight, layer3_18_conv1_bias             []float32      // with layer3.18.bn1 folded in
+	layer3_18_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_18_conv2_weight, layer3_18_conv2_bias             []float32      // with layer3.18.bn2 folded in
+	layer3_18_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_18_conv3_weight, layer3_18_conv3_bias             []float32      // with layer3.18.bn3 folded in
+	layer3_18_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_19_conv1_weight, layer3_19_conv1_bias             []float32      // with layer3.19.bn1 folded in
+	layer3_19_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_19_conv2_weight, layer3_19_conv2_bias             []float32      // with layer3.19.bn2 folded in
+	layer3_19_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_19_conv3_weight, layer3_19_conv3_bias             []float32      // with layer3.19.bn3 folded in
+	layer3_19_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_20_conv1_weight, layer3_20_conv1_bias             []float32      // with layer3.20.bn1 folded in
+	layer3_20_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_20_conv2_weight, layer3_20_conv2_bias             []float32      // with layer3.20.bn2 folded in
+	layer3_20_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_20_conv3_weight, layer3_20_conv3_bias             []float32      // with layer3.20.bn3 folded in
+	layer3_20_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_21_conv1_weight, layer3_21_conv1_bias             []float32      // with layer3.21.bn1 folded in
+	layer3_21_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_21_conv2_weight, layer3_21_conv2_bias             []float32      // with layer3.21.bn2 folded in
+	layer3_21_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_21_conv3_weight, layer3_21_conv3_bias             []float32      // with layer3.21.bn3 folded in
+	layer3_21_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_22_conv1_weight, layer3_22_conv1_bias             []float32      // with layer3.22.bn1 folded in
+	layer3_22_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_22_conv2_weight, layer3_22_conv2_bias             []float32      // with layer3.22.bn2 folded in
+	layer3_22_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_22_conv3_weight, layer3_22_conv3_bias             []float32      // with layer3.22.bn3 folded in
+	layer3_22_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_23_conv1_weight, layer3_23_conv1_bias             []float32      // with layer3.23.bn1 folded in
+	layer3_23_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_23_conv2_weight, layer3_23_conv2_bias             []float32      // with layer3.23.bn2 folded in
+	layer3_23_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_23_conv3_weight, layer3_23_conv3_bias             []float32      // with layer3.23.bn3 folded in
+	layer3_23_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_24_conv1_weight, layer3_24_conv1_bias             []float32      // with layer3.24.bn1 folded in
+	layer3_24_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_24_conv2_weight, layer3_24_conv2_bias             []float32      // with layer3.24.bn2 folded in
+	layer3_24_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_24_conv3_weight, layer3_24_conv3_bias             []float32      // with layer3.24.bn3 folded in
+	layer3_24_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_25_conv1_weight, layer3_25_conv1_bias             []float32      // with layer3.25.bn1 folded in
+	layer3_25_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_25_conv2_weight, layer3_25_conv2_bias             []float32      // with layer3.25.bn2 folded in
+	layer3_25_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_25_conv3_weight, layer3_25_conv3_bias             []float32      // with layer3.25.bn3 folded in
+	layer3_25_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_26_conv1_weight, layer3_26_conv1_bias             []float32      // with layer3.26.bn1 folded in
+	layer3_26_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_26_conv2_weight, layer3_26_conv2_bias             []float32      // with layer3.26.bn2 folded in
+	layer3_26_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_26_conv3_weight, layer3_26_conv3_bias             []float32      // with layer3.26.bn3 folded in
+	layer3_26_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_27_conv1_weight, layer3_27_conv1_bias             []float32      // with layer3.27.bn1 folded in
+	layer3_27_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_27_conv2_weight, layer3_27_conv2_bias             []float32      // with layer3.27.bn2 folded in
+	layer3_27_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_27_conv3_weight, layer3_27_conv3_bias             []float32      // with layer3.27.bn3 folded in
+	layer3_27_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_28_conv1_weight, layer3_28_conv1_bias             []float32      // with layer3.28.bn1 folded in
+	layer3_28_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_28_conv2_weight, layer3_28_conv2_bias             []float32      // with layer3.28.bn2 folded in
+	layer3_28_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_28_conv3_weight, layer3_28_conv3_bias             []float32      // with layer3.28.bn3 folded in
+	layer3_28_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_29_conv1_weight, layer3_29_conv1_bias             []float32      // with layer3.29.bn1 folded in
+	layer3_29_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_29_conv2_weight, layer3_29_conv2_bias             []float32      // with layer3.29.bn2 folded in
+	layer3_29_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_29_conv3_weight, layer3_29_conv3_bias             []float32      // with layer3.29.bn3 folded in
+	layer3_29_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_30_conv1_weight, layer3_30_conv1_bias             []float32      // with layer3.30.bn1 folded in
+	layer3_30_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_30_conv2_weight, layer3_30_conv2_bias             []float32      // with layer3.30.bn2 folded in
+	layer3_30_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_30_conv3_weight, layer3_30_conv3_bias             []float32      // with layer3.30.bn3 folded in
+	layer3_30_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_31_conv1_weight, layer3_31_conv1_bias             []float32      // with layer3.31.bn1 folded in
+	layer3_31_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_31_conv2_weight, layer3_31_conv2_bias             []float32      // with layer3.31.bn2 folded in
+	layer3_31_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_31_conv3_weight, layer3_31_conv3_bias             []float32      // with layer3.31.bn3 folded in
+	layer3_31_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_32_conv1_weight, layer3_32_conv1_bias             []float32      // with layer3.32.bn1 folded in
+	layer3_32_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_32_conv2_weight, layer3_32_conv2_bias             []float32      // with layer3.32.bn2 folded in
+	layer3_32_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_32_conv3_weight, layer3_32_conv3_bias             []float32      // with layer3.32.bn3 folded in
+	layer3_32_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_33_conv1_weight, layer3_33_conv1_bias             []float32      // with layer3.33.bn1 folded in
+	layer3_33_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_33_conv2_weight, layer3_33_conv2_bias             []float32      // with layer3.33.bn2 folded in
+	layer3_33_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_33_conv3_weight, layer3_33_conv3_bias             []float32      // with layer3.33.bn3 folded in
+	layer3_33_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_34_conv1_weight, layer3_34_conv1_bias             []float32      // with layer3.34.bn1 folded in
+	layer3_34_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_34_conv2_weight, layer3_34_conv2_bias             []float32      // with layer3.34.bn2 folded in
+	layer3_34_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_34_conv3_weight, layer3_34_conv3_bias             []float32      // with layer3.34.bn3 folded in
+	layer3_34_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_35_conv1_weight, layer3_35_conv1_bias             []float32      // with layer3.35.bn1 folded in
+	layer3_35_conv1_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_35_conv2_weight, layer3_35_conv2_bias             []float32      // with layer3.35.bn2 folded in
+	layer3_35_conv2_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer3_35_conv3_weight, layer3_35_conv3_bias             []float32      // with layer3.35.bn3 folded in
+	layer3_35_conv3_packed                                   *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32      // with layer4.0.bn1 folded in
+	layer4_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32      // with layer4.0.bn2 folded in
+	layer4_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32      // with layer4.0.downsample.1 folded in
+	layer4_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv3_weight, layer4_0_conv3_bias               []float32      // with layer4.0.bn3 folded in
+	layer4_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32      // with layer4.1.bn1 folded in
+	layer4_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32      // with layer4.1.bn2 folded in
+	layer4_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv3_weight, layer4_1_conv3_bias               []float32      // with layer4.1.bn3 folded in
+	layer4_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_2_conv1_weight, layer4_2_conv1_bias               []float32      // with layer4.2.bn1 folded in
+	layer4_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_2_conv2_weight, layer4_2_conv2_bias               []float32      // with layer4.2.bn2 folded in
+	layer4_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_2_conv3_weight, layer4_2_conv3_bias               []float32      // with layer4.2.bn3 folded in
+	layer4_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
 }
 
 // Model is the network with its weights and working memory. It is not safe
@@ -2587,469 +2634,469 @@ func New(seed uint64) *Model {
 	m.w.layer4_2_bn3_running_var = d[60342184:60344232]
 	m.w.fc_weight = d[58143808:60191808]
 	m.w.fc_bias = d[60191808:60192808]
-	m.f.conv1_packed = nn.NewPackedA(64, 147)
+	m.f.conv1_packed = nn.NewPackedConv(conv1_dims)
 	m.f.conv1_weight = m.fold[0:9408]
 	m.f.conv1_bias = m.fold[9408:9472]
-	m.f.layer1_0_conv1_packed = nn.NewPackedA(64, 64)
+	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
 	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
-	m.f.layer1_0_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
 	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
 	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
-	m.f.layer1_0_downsample_0_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_0_downsample_0_packed = nn.NewPackedConv(layer1_0_downsample_0_dims)
 	m.f.layer1_0_downsample_0_weight = m.fold[50560:66944]
 	m.f.layer1_0_downsample_0_bias = m.fold[66944:67200]
-	m.f.layer1_0_conv3_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_0_conv3_packed = nn.NewPackedConv(layer1_0_conv3_dims)
 	m.f.layer1_0_conv3_weight = m.fold[67200:83584]
 	m.f.layer1_0_conv3_bias = m.fold[83584:83840]
-	m.f.layer1_1_conv1_packed = nn.NewPackedA(64, 256)
+	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
 	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
-	m.f.layer1_1_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
 	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
 	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
-	m.f.layer1_1_conv3_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_1_conv3_packed = nn.NewPackedConv(layer1_1_conv3_dims)
 	m.f.layer1_1_conv3_weight = m.fold[137216:153600]
 	m.f.layer1_1_conv3_bias = m.fold[153600:153856]
-	m.f.layer1_2_conv1_packed = nn.NewPackedA(64, 256)
+	m.f.layer1_2_conv1_packed = nn.NewPackedConv(layer1_2_conv1_dims)
 	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
 	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
-	m.f.layer1_2_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
 	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
 	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
-	m.f.layer1_2_conv3_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_2_conv3_packed = nn.NewPackedConv(layer1_2_conv3_dims)
 	m.f.layer1_2_conv3_weight = m.fold[207232:223616]
 	m.f.layer1_2_conv3_bias = m.fold[223616:223872]
-	m.f.layer2_0_conv1_packed = nn.NewPackedA(128, 256)
+	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[223872:256640]
 	m.f.layer2_0_conv1_bias = m.fold[256640:256768]
-	m.f.layer2_0_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
 	m.f.layer2_0_conv2_weight = m.fold[256768:404224]
 	m.f.layer2_0_conv2_bias = m.fold[404224:404352]
-	m.f.layer2_0_downsample_0_packed = nn.NewPackedA(512, 256)
+	m.f.layer2_0_downsample_0_packed = nn.NewPackedConv(layer2_0_downsample_0_dims)
 	m.f.layer2_0_downsample_0_weight = m.fold[404352:535424]
 	m.f.layer2_0_downsample_0_bias = m.fold[535424:535936]
-	m.f.layer2_0_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_0_conv3_packed = nn.NewPackedConv(layer2_0_conv3_dims)
 	m.f.layer2_0_conv3_weight = m.fold[535936:601472]
 	m.f.layer2_0_conv3_bias = m.fold[601472:601984]
-	m.f.layer2_1_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
 	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
-	m.f.layer2_1_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
 	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
 	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
-	m.f.layer2_1_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_1_conv3_packed = nn.NewPackedConv(layer2_1_conv3_dims)
 	m.f.layer2_1_conv3_weight = m.fold[815232:880768]
 	m.f.layer2_1_conv3_bias = m.fold[880768:881280]
-	m.f.layer2_2_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
 	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
-	m.f.layer2_2_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
 	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
 	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
-	m.f.layer2_2_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_2_conv3_packed = nn.NewPackedConv(layer2_2_conv3_dims)
 	m.f.layer2_2_conv3_weight = m.fold[1094528:1160064]
 	m.f.layer2_2_conv3_bias = m.fold[1160064:1160576]
-	m.f.layer2_3_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
 	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
-	m.f.layer2_3_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
 	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
 	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
-	m.f.layer2_3_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_3_conv3_packed = nn.NewPackedConv(layer2_3_conv3_dims)
 	m.f.layer2_3_conv3_weight = m.fold[1373824:1439360]
 	m.f.layer2_3_conv3_bias = m.fold[1439360:1439872]
-	m.f.layer2_4_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_dims)
 	m.f.layer2_4_conv1_weight = m.fold[1439872:1505408]
 	m.f.layer2_4_conv1_bias = m.fold[1505408:1505536]
-	m.f.layer2_4_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_infer_dims)
 	m.f.layer2_4_conv2_weight = m.fold[1505536:1652992]
 	m.f.layer2_4_conv2_bias = m.fold[1652992:1653120]
-	m.f.layer2_4_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_4_conv3_packed = nn.NewPackedConv(layer2_4_conv3_dims)
 	m.f.layer2_4_conv3_weight = m.fold[1653120:1718656]
 	m.f.layer2_4_conv3_bias = m.fold[1718656:1719168]
-	m.f.layer2_5_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_dims)
 	m.f.layer2_5_conv1_weight = m.fold[1719168:1784704]
 	m.f.layer2_5_conv1_bias = m.fold[1784704:1784832]
-	m.f.layer2_5_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_infer_dims)
 	m.f.layer2_5_conv2_weight = m.fold[1784832:1932288]
 	m.f.layer2_5_conv2_bias = m.fold[1932288:1932416]
-	m.f.layer2_5_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_5_conv3_packed = nn.NewPackedConv(layer2_5_conv3_dims)
 	m.f.layer2_5_conv3_weight = m.fold[1932416:1997952]
 	m.f.layer2_5_conv3_bias = m.fold[1997952:1998464]
-	m.f.layer2_6_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_dims)
 	m.f.layer2_6_conv1_weight = m.fold[1998464:2064000]
 	m.f.layer2_6_conv1_bias = m.fold[2064000:2064128]
-	m.f.layer2_6_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_infer_dims)
 	m.f.layer2_6_conv2_weight = m.fold[2064128:2211584]
 	m.f.layer2_6_conv2_bias = m.fold[2211584:2211712]
-	m.f.layer2_6_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_6_conv3_packed = nn.NewPackedConv(layer2_6_conv3_dims)
 	m.f.layer2_6_conv3_weight = m.fold[2211712:2277248]
 	m.f.layer2_6_conv3_bias = m.fold[2277248:2277760]
-	m.f.layer2_7_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_dims)
 	m.f.layer2_7_conv1_weight = m.fold[2277760:2343296]
 	m.f.layer2_7_conv1_bias = m.fold[2343296:2343424]
-	m.f.layer2_7_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_infer_dims)
 	m.f.layer2_7_conv2_weight = m.fold[2343424:2490880]
 	m.f.layer2_7_conv2_bias = m.fold[2490880:2491008]
-	m.f.layer2_7_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_7_conv3_packed = nn.NewPackedConv(layer2_7_conv3_dims)
 	m.f.layer2_7_conv3_weight = m.fold[2491008:2556544]
 	m.f.layer2_7_conv3_bias = m.fold[2556544:2557056]
-	m.f.layer3_0_conv1_packed = nn.NewPackedA(256, 512)
+	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[2557056:2688128]
 	m.f.layer3_0_conv1_bias = m.fold[2688128:2688384]
-	m.f.layer3_0_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
 	m.f.layer3_0_conv2_weight = m.fold[2688384:3278208]
 	m.f.layer3_0_conv2_bias = m.fold[3278208:3278464]
-	m.f.layer3_0_downsample_0_packed = nn.NewPackedA(1024, 512)
+	m.f.layer3_0_downsample_0_packed = nn.NewPackedConv(layer3_0_downsample_0_dims)
 	m.f.layer3_0_downsample_0_weight = m.fold[3278464:3802752]
 	m.f.layer3_0_downsample_0_bias = m.fold[3802752:3803776]
-	m.f.layer3_0_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_0_conv3_packed = nn.NewPackedConv(layer3_0_conv3_dims)
 	m.f.layer3_0_conv3_weight = m.fold[3803776:4065920]
 	m.f.layer3_0_conv3_bias = m.fold[4065920:4066944]
-	m.f.layer3_1_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[4066944:4329088]
 	m.f.layer3_1_conv1_bias = m.fold[4329088:4329344]
-	m.f.layer3_1_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
 	m.f.layer3_1_conv2_weight = m.fold[4329344:4919168]
 	m.f.layer3_1_conv2_bias = m.fold[4919168:4919424]
-	m.f.layer3_1_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
 	m.f.layer3_1_conv3_weight = m.fold[4919424:5181568]
 	m.f.layer3_1_conv3_bias = m.fold[5181568:5182592]
-	m.f.layer3_2_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[5182592:5444736]
 	m.f.layer3_2_conv1_bias = m.fold[5444736:5444992]
-	m.f.layer3_2_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
 	m.f.layer3_2_conv2_weight = m.fold[5444992:6034816]
 	m.f.layer3_2_conv2_bias = m.fold[6034816:6035072]
-	m.f.layer3_2_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
 	m.f.layer3_2_conv3_weight = m.fold[6035072:6297216]
 	m.f.layer3_2_conv3_bias = m.fold[6297216:6298240]
-	m.f.layer3_3_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[6298240:6560384]
 	m.f.layer3_3_conv1_bias = m.fold[6560384:6560640]
-	m.f.layer3_3_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
 	m.f.layer3_3_conv2_weight = m.fold[6560640:7150464]
 	m.f.layer3_3_conv2_bias = m.fold[7150464:7150720]
-	m.f.layer3_3_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
 	m.f.layer3_3_conv3_weight = m.fold[7150720:7412864]
 	m.f.layer3_3_conv3_bias = m.fold[7412864:7413888]
-	m.f.layer3_4_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[7413888:7676032]
 	m.f.layer3_4_conv1_bias = m.fold[7676032:7676288]
-	m.f.layer3_4_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
 	m.f.layer3_4_conv2_weight = m.fold[7676288:8266112]
 	m.f.layer3_4_conv2_bias = m.fold[8266112:8266368]
-	m.f.layer3_4_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
 	m.f.layer3_4_conv3_weight = m.fold[8266368:8528512]
 	m.f.layer3_4_conv3_bias = m.fold[8528512:8529536]
-	m.f.layer3_5_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[8529536:8791680]
 	m.f.layer3_5_conv1_bias = m.fold[8791680:8791936]
-	m.f.layer3_5_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
 	m.f.layer3_5_conv2_weight = m.fold[8791936:9381760]
 	m.f.layer3_5_conv2_bias = m.fold[9381760:9382016]
-	m.f.layer3_5_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
 	m.f.layer3_5_conv3_weight = m.fold[9382016:9644160]
 	m.f.layer3_5_conv3_bias = m.fold[9644160:9645184]
-	m.f.layer3_6_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_dims)
 	m.f.layer3_6_conv1_weight = m.fold[9645184:9907328]
 	m.f.layer3_6_conv1_bias = m.fold[9907328:9907584]
-	m.f.layer3_6_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_infer_dims)
 	m.f.layer3_6_conv2_weight = m.fold[9907584:10497408]
 	m.f.layer3_6_conv2_bias = m.fold[10497408:10497664]
-	m.f.layer3_6_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_6_conv3_packed = nn.NewPackedConv(layer3_6_conv3_dims)
 	m.f.layer3_6_conv3_weight = m.fold[10497664:10759808]
 	m.f.layer3_6_conv3_bias = m.fold[10759808:10760832]
-	m.f.layer3_7_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_dims)
 	m.f.layer3_7_conv1_weight = m.fold[10760832:11022976]
 	m.f.layer3_7_conv1_bias = m.fold[11022976:11023232]
-	m.f.layer3_7_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_infer_dims)
 	m.f.layer3_7_conv2_weight = m.fold[11023232:11613056]
 	m.f.layer3_7_conv2_bias = m.fold[11613056:11613312]
-	m.f.layer3_7_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_7_conv3_packed = nn.NewPackedConv(layer3_7_conv3_dims)
 	m.f.layer3_7_conv3_weight = m.fold[11613312:11875456]
 	m.f.layer3_7_conv3_bias = m.fold[11875456:11876480]
-	m.f.layer3_8_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_dims)
 	m.f.layer3_8_conv1_weight = m.fold[11876480:12138624]
 	m.f.layer3_8_conv1_bias = m.fold[12138624:12138880]
-	m.f.layer3_8_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_infer_dims)
 	m.f.layer3_8_conv2_weight = m.fold[12138880:12728704]
 	m.f.layer3_8_conv2_bias = m.fold[12728704:12728960]
-	m.f.layer3_8_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_8_conv3_packed = nn.NewPackedConv(layer3_8_conv3_dims)
 	m.f.layer3_8_conv3_weight = m.fold[12728960:12991104]
 	m.f.layer3_8_conv3_bias = m.fold[12991104:12992128]
-	m.f.layer3_9_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_9_conv1_packed = nn.NewPackedConv(layer3_9_conv1_dims)
 	m.f.layer3_9_conv1_weight = m.fold[12992128:13254272]
 	m.f.layer3_9_conv1_bias = m.fold[13254272:13254528]
-	m.f.layer3_9_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_infer_dims)
 	m.f.layer3_9_conv2_weight = m.fold[13254528:13844352]
 	m.f.layer3_9_conv2_bias = m.fold[13844352:13844608]
-	m.f.layer3_9_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_9_conv3_packed = nn.NewPackedConv(layer3_9_conv3_dims)
 	m.f.layer3_9_conv3_weight = m.fold[13844608:14106752]
 	m.f.layer3_9_conv3_bias = m.fold[14106752:14107776]
-	m.f.layer3_10_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_10_conv1_packed = nn.NewPackedConv(layer3_10_conv1_dims)
 	m.f.layer3_10_conv1_weight = m.fold[14107776:14369920]
 	m.f.layer3_10_conv1_bias = m.fold[14369920:14370176]
-	m.f.layer3_10_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_infer_dims)
 	m.f.layer3_10_conv2_weight = m.fold[14370176:14960000]
 	m.f.layer3_10_conv2_bias = m.fold[14960000:14960256]
-	m.f.layer3_10_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_10_conv3_packed = nn.NewPackedConv(layer3_10_conv3_dims)
 	m.f.layer3_10_conv3_weight = m.fold[14960256:15222400]
 	m.f.layer3_10_conv3_bias = m.fold[15222400:15223424]
-	m.f.layer3_11_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_11_conv1_packed = nn.NewPackedConv(layer3_11_conv1_dims)
 	m.f.layer3_11_conv1_weight = m.fold[15223424:15485568]
 	m.f.layer3_11_conv1_bias = m.fold[15485568:15485824]
-	m.f.layer3_11_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_infer_dims)
 	m.f.layer3_11_conv2_weight = m.fold[15485824:16075648]
 	m.f.layer3_11_conv2_bias = m.fold[16075648:16075904]
-	m.f.layer3_11_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_11_conv3_packed = nn.NewPackedConv(layer3_11_conv3_dims)
 	m.f.layer3_11_conv3_weight = m.fold[16075904:16338048]
 	m.f.layer3_11_conv3_bias = m.fold[16338048:16339072]
-	m.f.layer3_12_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_12_conv1_packed = nn.NewPackedConv(layer3_12_conv1_dims)
 	m.f.layer3_12_conv1_weight = m.fold[16339072:16601216]
 	m.f.layer3_12_conv1_bias = m.fold[16601216:16601472]
-	m.f.layer3_12_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_infer_dims)
 	m.f.layer3_12_conv2_weight = m.fold[16601472:17191296]
 	m.f.layer3_12_conv2_bias = m.fold[17191296:17191552]
-	m.f.layer3_12_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_12_conv3_packed = nn.NewPackedConv(layer3_12_conv3_dims)
 	m.f.layer3_12_conv3_weight = m.fold[17191552:17453696]
 	m.f.layer3_12_conv3_bias = m.fold[17453696:17454720]
-	m.f.layer3_13_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_13_conv1_packed = nn.NewPackedConv(layer3_13_conv1_dims)
 	m.f.layer3_13_conv1_weight = m.fold[17454720:17716864]
 	m.f.layer3_13_conv1_bias = m.fold[17716864:17717120]
-	m.f.layer3_13_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_infer_dims)
 	m.f.layer3_13_conv2_weight = m.fold[17717120:18306944]
 	m.f.layer3_13_conv2_bias = m.fold[18306944:18307200]
-	m.f.layer3_13_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_13_conv3_packed = nn.NewPackedConv(layer3_13_conv3_dims)
 	m.f.layer3_13_conv3_weight = m.fold[18307200:18569344]
 	m.f.layer3_13_conv3_bias = m.fold[18569344:18570368]
-	m.f.layer3_14_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_14_conv1_packed = nn.NewPackedConv(layer3_14_conv1_dims)
 	m.f.layer3_14_conv1_weight = m.fold[18570368:18832512]
 	m.f.layer3_14_conv1_bias = m.fold[18832512:18832768]
-	m.f.layer3_14_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_infer_dims)
 	m.f.layer3_14_conv2_weight = m.fold[18832768:19422592]
 	m.f.layer3_14_conv2_bias = m.fold[19422592:19422848]
-	m.f.layer3_14_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_14_conv3_packed = nn.NewPackedConv(layer3_14_conv3_dims)
 	m.f.layer3_14_conv3_weight = m.fold[19422848:19684992]
 	m.f.layer3_14_conv3_bias = m.fold[19684992:19686016]
-	m.f.layer3_15_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_15_conv1_packed = nn.NewPackedConv(layer3_15_conv1_dims)
 	m.f.layer3_15_conv1_weight = m.fold[19686016:19948160]
 	m.f.layer3_15_conv1_bias = m.fold[19948160:19948416]
-	m.f.layer3_15_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_infer_dims)
 	m.f.layer3_15_conv2_weight = m.fold[19948416:20538240]
 	m.f.layer3_15_conv2_bias = m.fold[20538240:20538496]
-	m.f.layer3_15_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_15_conv3_packed = nn.NewPackedConv(layer3_15_conv3_dims)
 	m.f.layer3_15_conv3_weight = m.fold[20538496:20800640]
 	m.f.layer3_15_conv3_bias = m.fold[20800640:20801664]
-	m.f.layer3_16_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_16_conv1_packed = nn.NewPackedConv(layer3_16_conv1_dims)
 	m.f.layer3_16_conv1_weight = m.fold[20801664:21063808]
 	m.f.layer3_16_conv1_bias = m.fold[21063808:21064064]
-	m.f.layer3_16_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_infer_dims)
 	m.f.layer3_16_conv2_weight = m.fold[21064064:21653888]
 	m.f.layer3_16_conv2_bias = m.fold[21653888:21654144]
-	m.f.layer3_16_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_16_conv3_packed = nn.NewPackedConv(layer3_16_conv3_dims)
 	m.f.layer3_16_conv3_weight = m.fold[21654144:21916288]
 	m.f.layer3_16_conv3_bias = m.fold[21916288:21917312]
-	m.f.layer3_17_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_17_conv1_packed = nn.NewPackedConv(layer3_17_conv1_dims)
 	m.f.layer3_17_conv1_weight = m.fold[21917312:22179456]
 	m.f.layer3_17_conv1_bias = m.fold[22179456:22179712]
-	m.f.layer3_17_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_infer_dims)
 	m.f.layer3_17_conv2_weight = m.fold[22179712:22769536]
 	m.f.layer3_17_conv2_bias = m.fold[22769536:22769792]
-	m.f.layer3_17_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_17_conv3_packed = nn.NewPackedConv(layer3_17_conv3_dims)
 	m.f.layer3_17_conv3_weight = m.fold[22769792:23031936]
 	m.f.layer3_17_conv3_bias = m.fold[23031936:23032960]
-	m.f.layer3_18_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_18_conv1_packed = nn.NewPackedConv(layer3_18_conv1_dims)
 	m.f.layer3_18_conv1_weight = m.fold[23032960:23295104]
 	m.f.layer3_18_conv1_bias = m.fold[23295104:23295360]
-	m.f.layer3_18_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_infer_dims)
 	m.f.layer3_18_conv2_weight = m.fold[23295360:23885184]
 	m.f.layer3_18_conv2_bias = m.fold[23885184:23885440]
-	m.f.layer3_18_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_18_conv3_packed = nn.NewPackedConv(layer3_18_conv3_dims)
 	m.f.layer3_18_conv3_weight = m.fold[23885440:24147584]
 	m.f.layer3_18_conv3_bias = m.fold[24147584:24148608]
-	m.f.layer3_19_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_19_conv1_packed = nn.NewPackedConv(layer3_19_conv1_dims)
 	m.f.layer3_19_conv1_weight = m.fold[24148608:24410752]
 	m.f.layer3_19_conv1_bias = m.fold[24410752:24411008]
-	m.f.layer3_19_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_infer_dims)
 	m.f.layer3_19_conv2_weight = m.fold[24411008:25000832]
 	m.f.layer3_19_conv2_bias = m.fold[25000832:25001088]
-	m.f.layer3_19_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_19_conv3_packed = nn.NewPackedConv(layer3_19_conv3_dims)
 	m.f.layer3_19_conv3_weight = m.fold[25001088:25263232]
 	m.f.layer3_19_conv3_bias = m.fold[25263232:25264256]
-	m.f.layer3_20_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_20_conv1_packed = nn.NewPackedConv(layer3_20_conv1_dims)
 	m.f.layer3_20_conv1_weight = m.fold[25264256:25526400]
 	m.f.layer3_20_conv1_bias = m.fold[25526400:25526656]
-	m.f.layer3_20_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_infer_dims)
 	m.f.layer3_20_conv2_weight = m.fold[25526656:26116480]
 	m.f.layer3_20_conv2_bias = m.fold[26116480:26116736]
-	m.f.layer3_20_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_20_conv3_packed = nn.NewPackedConv(layer3_20_conv3_dims)
 	m.f.layer3_20_conv3_weight = m.fold[26116736:26378880]
 	m.f.layer3_20_conv3_bias = m.fold[26378880:26379904]
-	m.f.layer3_21_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_21_conv1_packed = nn.NewPackedConv(layer3_21_conv1_dims)
 	m.f.layer3_21_conv1_weight = m.fold[26379904:26642048]
 	m.f.layer3_21_conv1_bias = m.fold[26642048:26642304]
-	m.f.layer3_21_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_infer_dims)
 	m.f.layer3_21_conv2_weight = m.fold[26642304:27232128]
 	m.f.layer3_21_conv2_bias = m.fold[27232128:27232384]
-	m.f.layer3_21_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_21_conv3_packed = nn.NewPackedConv(layer3_21_conv3_dims)
 	m.f.layer3_21_conv3_weight = m.fold[27232384:27494528]
 	m.f.layer3_21_conv3_bias = m.fold[27494528:27495552]
-	m.f.layer3_22_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_22_conv1_packed = nn.NewPackedConv(layer3_22_conv1_dims)
 	m.f.layer3_22_conv1_weight = m.fold[27495552:27757696]
 	m.f.layer3_22_conv1_bias = m.fold[27757696:27757952]
-	m.f.layer3_22_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_infer_dims)
 	m.f.layer3_22_conv2_weight = m.fold[27757952:28347776]
 	m.f.layer3_22_conv2_bias = m.fold[28347776:28348032]
-	m.f.layer3_22_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_22_conv3_packed = nn.NewPackedConv(layer3_22_conv3_dims)
 	m.f.layer3_22_conv3_weight = m.fold[28348032:28610176]
 	m.f.layer3_22_conv3_bias = m.fold[28610176:28611200]
-	m.f.layer3_23_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_23_conv1_packed = nn.NewPackedConv(layer3_23_conv1_dims)
 	m.f.layer3_23_conv1_weight = m.fold[28611200:28873344]
 	m.f.layer3_23_conv1_bias = m.fold[28873344:28873600]
-	m.f.layer3_23_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_infer_dims)
 	m.f.layer3_23_conv2_weight = m.fold[28873600:29463424]
 	m.f.layer3_23_conv2_bias = m.fold[29463424:29463680]
-	m.f.layer3_23_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_23_conv3_packed = nn.NewPackedConv(layer3_23_conv3_dims)
 	m.f.layer3_23_conv3_weight = m.fold[29463680:29725824]
 	m.f.layer3_23_conv3_bias = m.fold[29725824:29726848]
-	m.f.layer3_24_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_24_conv1_packed = nn.NewPackedConv(layer3_24_conv1_dims)
 	m.f.layer3_24_conv1_weight = m.fold[29726848:29988992]
 	m.f.layer3_24_conv1_bias = m.fold[29988992:29989248]
-	m.f.layer3_24_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_infer_dims)
 	m.f.layer3_24_conv2_weight = m.fold[29989248:30579072]
 	m.f.layer3_24_conv2_bias = m.fold[30579072:30579328]
-	m.f.layer3_24_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_24_conv3_packed = nn.NewPackedConv(layer3_24_conv3_dims)
 	m.f.layer3_24_conv3_weight = m.fold[30579328:30841472]
 	m.f.layer3_24_conv3_bias = m.fold[30841472:30842496]
-	m.f.layer3_25_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_25_conv1_packed = nn.NewPackedConv(layer3_25_conv1_dims)
 	m.f.layer3_25_conv1_weight = m.fold[30842496:31104640]
 	m.f.layer3_25_conv1_bias = m.fold[31104640:31104896]
-	m.f.layer3_25_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_infer_dims)
 	m.f.layer3_25_conv2_weight = m.fold[31104896:31694720]
 	m.f.layer3_25_conv2_bias = m.fold[31694720:31694976]
-	m.f.layer3_25_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_25_conv3_packed = nn.NewPackedConv(layer3_25_conv3_dims)
 	m.f.layer3_25_conv3_weight = m.fold[31694976:31957120]
 	m.f.layer3_25_conv3_bias = m.fold[31957120:31958144]
-	m.f.layer3_26_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_26_conv1_packed = nn.NewPackedConv(layer3_26_conv1_dims)
 	m.f.layer3_26_conv1_weight = m.fold[31958144:32220288]
 	m.f.layer3_26_conv1_bias = m.fold[32220288:32220544]
-	m.f.layer3_26_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_infer_dims)
 	m.f.layer3_26_conv2_weight = m.fold[32220544:32810368]
 	m.f.layer3_26_conv2_bias = m.fold[32810368:32810624]
-	m.f.layer3_26_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_26_conv3_packed = nn.NewPackedConv(layer3_26_conv3_dims)
 	m.f.layer3_26_conv3_weight = m.fold[32810624:33072768]
 	m.f.layer3_26_conv3_bias = m.fold[33072768:33073792]
-	m.f.layer3_27_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_27_conv1_packed = nn.NewPackedConv(layer3_27_conv1_dims)
 	m.f.layer3_27_conv1_weight = m.fold[33073792:33335936]
 	m.f.layer3_27_conv1_bias = m.fold[33335936:33336192]
-	m.f.layer3_27_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_infer_dims)
 	m.f.layer3_27_conv2_weight = m.fold[33336192:33926016]
 	m.f.layer3_27_conv2_bias = m.fold[33926016:33926272]
-	m.f.layer3_27_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_27_conv3_packed = nn.NewPackedConv(layer3_27_conv3_dims)
 	m.f.layer3_27_conv3_weight = m.fold[33926272:34188416]
 	m.f.layer3_27_conv3_bias = m.fold[34188416:34189440]
-	m.f.layer3_28_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_28_conv1_packed = nn.NewPackedConv(layer3_28_conv1_dims)
 	m.f.layer3_28_conv1_weight = m.fold[34189440:34451584]
 	m.f.layer3_28_conv1_bias = m.fold[34451584:34451840]
-	m.f.layer3_28_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_infer_dims)
 	m.f.layer3_28_conv2_weight = m.fold[34451840:35041664]
 	m.f.layer3_28_conv2_bias = m.fold[35041664:35041920]
-	m.f.layer3_28_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_28_conv3_packed = nn.NewPackedConv(layer3_28_conv3_dims)
 	m.f.layer3_28_conv3_weight = m.fold[35041920:35304064]
 	m.f.layer3_28_conv3_bias = m.fold[35304064:35305088]
-	m.f.layer3_29_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_29_conv1_packed = nn.NewPackedConv(layer3_29_conv1_dims)
 	m.f.layer3_29_conv1_weight = m.fold[35305088:35567232]
 	m.f.layer3_29_conv1_bias = m.fold[35567232:35567488]
-	m.f.layer3_29_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_infer_dims)
 	m.f.layer3_29_conv2_weight = m.fold[35567488:36157312]
 	m.f.layer3_29_conv2_bias = m.fold[36157312:36157568]
-	m.f.layer3_29_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_29_conv3_packed = nn.NewPackedConv(layer3_29_conv3_dims)
 	m.f.layer3_29_conv3_weight = m.fold[36157568:36419712]
 	m.f.layer3_29_conv3_bias = m.fold[36419712:36420736]
-	m.f.layer3_30_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_30_conv1_packed = nn.NewPackedConv(layer3_30_conv1_dims)
 	m.f.layer3_30_conv1_weight = m.fold[36420736:36682880]
 	m.f.layer3_30_conv1_bias = m.fold[36682880:36683136]
-	m.f.layer3_30_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_infer_dims)
 	m.f.layer3_30_conv2_weight = m.fold[36683136:37272960]
 	m.f.layer3_30_conv2_bias = m.fold[37272960:37273216]
-	m.f.layer3_30_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_30_conv3_packed = nn.NewPackedConv(layer3_30_conv3_dims)
 	m.f.layer3_30_conv3_weight = m.fold[37273216:37535360]
 	m.f.layer3_30_conv3_bias = m.fold[37535360:37536384]
-	m.f.layer3_31_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_31_conv1_packed = nn.NewPackedConv(layer3_31_conv1_dims)
 	m.f.layer3_31_conv1_weight = m.fold[37536384:37798528]
 	m.f.layer3_31_conv1_bias = m.fold[37798528:37798784]
-	m.f.layer3_31_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_infer_dims)
 	m.f.layer3_31_conv2_weight = m.fold[37798784:38388608]
 	m.f.layer3_31_conv2_bias = m.fold[38388608:38388864]
-	m.f.layer3_31_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_31_conv3_packed = nn.NewPackedConv(layer3_31_conv3_dims)
 	m.f.layer3_31_conv3_weight = m.fold[38388864:38651008]
 	m.f.layer3_31_conv3_bias = m.fold[38651008:38652032]
-	m.f.layer3_32_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_32_conv1_packed = nn.NewPackedConv(layer3_32_conv1_dims)
 	m.f.layer3_32_conv1_weight = m.fold[38652032:38914176]
 	m.f.layer3_32_conv1_bias = m.fold[38914176:38914432]
-	m.f.layer3_32_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_infer_dims)
 	m.f.layer3_32_conv2_weight = m.fold[38914432:39504256]
 	m.f.layer3_32_conv2_bias = m.fold[39504256:39504512]
-	m.f.layer3_32_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_32_conv3_packed = nn.NewPackedConv(layer3_32_conv3_dims)
 	m.f.layer3_32_conv3_weight = m.fold[39504512:39766656]
 	m.f.layer3_32_conv3_bias = m.fold[39766656:39767680]
-	m.f.layer3_33_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_33_conv1_packed = nn.NewPackedConv(layer3_33_conv1_dims)
 	m.f.layer3_33_conv1_weight = m.fold[39767680:40029824]
 	m.f.layer3_33_conv1_bias = m.fold[40029824:40030080]
-	m.f.layer3_33_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_infer_dims)
 	m.f.layer3_33_conv2_weight = m.fold[40030080:40619904]
 	m.f.layer3_33_conv2_bias = m.fold[40619904:40620160]
-	m.f.layer3_33_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_33_conv3_packed = nn.NewPackedConv(layer3_33_conv3_dims)
 	m.f.layer3_33_conv3_weight = m.fold[40620160:40882304]
 	m.f.layer3_33_conv3_bias = m.fold[40882304:40883328]
-	m.f.layer3_34_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_34_conv1_packed = nn.NewPackedConv(layer3_34_conv1_dims)
 	m.f.layer3_34_conv1_weight = m.fold[40883328:41145472]
 	m.f.layer3_34_conv1_bias = m.fold[41145472:41145728]
-	m.f.layer3_34_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_infer_dims)
 	m.f.layer3_34_conv2_weight = m.fold[41145728:41735552]
 	m.f.layer3_34_conv2_bias = m.fold[41735552:41735808]
-	m.f.layer3_34_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_34_conv3_packed = nn.NewPackedConv(layer3_34_conv3_dims)
 	m.f.layer3_34_conv3_weight = m.fold[41735808:41997952]
 	m.f.layer3_34_conv3_bias = m.fold[41997952:41998976]
-	m.f.layer3_35_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_35_conv1_packed = nn.NewPackedConv(layer3_35_conv1_dims)
 	m.f.layer3_35_conv1_weight = m.fold[41998976:42261120]
 	m.f.layer3_35_conv1_bias = m.fold[42261120:42261376]
-	m.f.layer3_35_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_infer_dims)
 	m.f.layer3_35_conv2_weight = m.fold[42261376:42851200]
 	m.f.layer3_35_conv2_bias = m.fold[42851200:42851456]
-	m.f.layer3_35_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_35_conv3_packed = nn.NewPackedConv(layer3_35_conv3_dims)
 	m.f.layer3_35_conv3_weight = m.fold[42851456:43113600]
 	m.f.layer3_35_conv3_bias = m.fold[43113600:43114624]
-	m.f.layer4_0_conv1_packed = nn.NewPackedA(512, 1024)
+	m.f.layer4_0_conv1_packed = nn.NewPackedConv(layer4_0_conv1_dims)
 	m.f.layer4_0_conv1_weight = m.fold[43114624:43638912]
 	m.f.layer4_0_conv1_bias = m.fold[43638912:43639424]
-	m.f.layer4_0_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_0_conv2_packed = nn.NewPackedConv(layer4_0_conv2_dims)
 	m.f.layer4_0_conv2_weight = m.fold[43639424:45998720]
 	m.f.layer4_0_conv2_bias = m.fold[45998720:45999232]
-	m.f.layer4_0_downsample_0_packed = nn.NewPackedA(2048, 1024)
+	m.f.layer4_0_downsample_0_packed = nn.NewPackedConv(layer4_0_downsample_0_dims)
 	m.f.layer4_0_downsample_0_weight = m.fold[45999232:48096384]
 	m.f.layer4_0_downsample_0_bias = m.fold[48096384:48098432]
-	m.f.layer4_0_conv3_packed = nn.NewPackedA(2048, 512)
+	m.f.layer4_0_conv3_packed = nn.NewPackedConv(layer4_0_conv3_dims)
 	m.f.layer4_0_conv3_weight = m.fold[48098432:49147008]
 	m.f.layer4_0_conv3_bias = m.fold[49147008:49149056]
-	m.f.layer4_1_conv1_packed = nn.NewPackedA(512, 2048)
+	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_dims)
 	m.f.layer4_1_conv1_weight = m.fold[49149056:50197632]
 	m.f.layer4_1_conv1_bias = m.fold[50197632:50198144]
-	m.f.layer4_1_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_dims)
 	m.f.layer4_1_conv2_weight = m.fold[50198144:52557440]
 	m.f.layer4_1_conv2_bias = m.fold[52557440:52557952]
-	m.f.layer4_1_conv3_packed = nn.NewPackedA(2048, 512)
+	m.f.layer4_1_conv3_packed = nn.NewPackedConv(layer4_1_conv3_dims)
 	m.f.layer4_1_conv3_weight = m.fold[52557952:53606528]
 	m.f.layer4_1_conv3_bias = m.fold[53606528:53608576]
-	m.f.layer4_2_conv1_packed = nn.NewPackedA(512, 2048)
+	m.f.layer4_2_conv1_packed = nn.NewPackedConv(layer4_2_conv1_dims)
 	m.f.layer4_2_conv1_weight = m.fold[53608576:54657152]
 	m.f.layer4_2_conv1_bias = m.fold[54657152:54657664]
-	m.f.layer4_2_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_2_conv2_packed = nn.NewPackedConv(layer4_2_conv2_dims)
 	m.f.layer4_2_conv2_weight = m.fold[54657664:57016960]
 	m.f.layer4_2_conv2_bias = m.fold[57016960:57017472]
-	m.f.layer4_2_conv3_packed = nn.NewPackedA(2048, 512)
+	m.f.layer4_2_conv3_packed = nn.NewPackedConv(layer4_2_conv3_dims)
 	m.f.layer4_2_conv3_weight = m.fold[57017472:58066048]
 	m.f.layer4_2_conv3_bias = m.fold[58066048:58068096]
 	m.params = []nn.Param{
@@ -4483,7 +4530,7 @@ func (m *Model) WeightsChanged() {
 }
 
 // refold computes the inference weights: each batch norm folded into its conv,
-// then every conv's weights packed for the GEMM.
+// then every conv's weights prepared for its lowering.
 func (m *Model) refold() {
 	w := &m.w
 	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
@@ -5951,18 +5998,18 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_packed, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_packed, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
 	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_packed, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
 	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_packed, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
@@ -5973,37 +6020,37 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.1
 	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_packed, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
 	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_packed, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
 	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_packed, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer2.4
 	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv3, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_4_conv3, a.layer2_4_conv2, f.layer2_4_conv3_weight, f.layer2_4_conv3_packed, f.layer2_4_conv3_bias, a.layer2_3_conv3, true, batch, layer2_4_conv3_dims)
 
 	// layer2.5
 	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv3, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_5_conv3, a.layer2_5_conv2, f.layer2_5_conv3_weight, f.layer2_5_conv3_packed, f.layer2_5_conv3_bias, a.layer2_4_conv3, true, batch, layer2_5_conv3_dims)
 
 	// layer2.6
 	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv3, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_6_conv3, a.layer2_6_conv2, f.layer2_6_conv3_weight, f.layer2_6_conv3_packed, f.layer2_6_conv3_bias, a.layer2_5_conv3, true, batch, layer2_6_conv3_dims)
 
 	// layer2.7
 	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv3, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_7_conv3, a.layer2_7_conv2, f.layer2_7_conv3_weight, f.layer2_7_conv3_packed, f.layer2_7_conv3_bias, a.layer2_6_conv3, true, batch, layer2_7_conv3_dims)
 
 	// layer3.0
@@ -6014,177 +6061,177 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer3.6
 	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv3, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_6_conv3, a.layer3_6_conv2, f.layer3_6_conv3_weight, f.layer3_6_conv3_packed, f.layer3_6_conv3_bias, a.layer3_5_conv3, true, batch, layer3_6_conv3_dims)
 
 	// layer3.7
 	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv3, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_7_conv3, a.layer3_7_conv2, f.layer3_7_conv3_weight, f.layer3_7_conv3_packed, f.layer3_7_conv3_bias, a.layer3_6_conv3, true, batch, layer3_7_conv3_dims)
 
 	// layer3.8
 	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv3, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_8_conv3, a.layer3_8_conv2, f.layer3_8_conv3_weight, f.layer3_8_conv3_packed, f.layer3_8_conv3_bias, a.layer3_7_conv3, true, batch, layer3_8_conv3_dims)
 
 	// layer3.9
 	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv3, f.layer3_9_conv1_weight, f.layer3_9_conv1_packed, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_9_conv3, a.layer3_9_conv2, f.layer3_9_conv3_weight, f.layer3_9_conv3_packed, f.layer3_9_conv3_bias, a.layer3_8_conv3, true, batch, layer3_9_conv3_dims)
 
 	// layer3.10
 	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv3, f.layer3_10_conv1_weight, f.layer3_10_conv1_packed, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_10_conv3, a.layer3_10_conv2, f.layer3_10_conv3_weight, f.layer3_10_conv3_packed, f.layer3_10_conv3_bias, a.layer3_9_conv3, true, batch, layer3_10_conv3_dims)
 
 	// layer3.11
 	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv3, f.layer3_11_conv1_weight, f.layer3_11_conv1_packed, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_11_conv3, a.layer3_11_conv2, f.layer3_11_conv3_weight, f.layer3_11_conv3_packed, f.layer3_11_conv3_bias, a.layer3_10_conv3, true, batch, layer3_11_conv3_dims)
 
 	// layer3.12
 	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv3, f.layer3_12_conv1_weight, f.layer3_12_conv1_packed, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_12_conv3, a.layer3_12_conv2, f.layer3_12_conv3_weight, f.layer3_12_conv3_packed, f.layer3_12_conv3_bias, a.layer3_11_conv3, true, batch, layer3_12_conv3_dims)
 
 	// layer3.13
 	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv3, f.layer3_13_conv1_weight, f.layer3_13_conv1_packed, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_13_conv3, a.layer3_13_conv2, f.layer3_13_conv3_weight, f.layer3_13_conv3_packed, f.layer3_13_conv3_bias, a.layer3_12_conv3, true, batch, layer3_13_conv3_dims)
 
 	// layer3.14
 	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv3, f.layer3_14_conv1_weight, f.layer3_14_conv1_packed, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_14_conv3, a.layer3_14_conv2, f.layer3_14_conv3_weight, f.layer3_14_conv3_packed, f.layer3_14_conv3_bias, a.layer3_13_conv3, true, batch, layer3_14_conv3_dims)
 
 	// layer3.15
 	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv3, f.layer3_15_conv1_weight, f.layer3_15_conv1_packed, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_15_conv3, a.layer3_15_conv2, f.layer3_15_conv3_weight, f.layer3_15_conv3_packed, f.layer3_15_conv3_bias, a.layer3_14_conv3, true, batch, layer3_15_conv3_dims)
 
 	// layer3.16
 	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv3, f.layer3_16_conv1_weight, f.layer3_16_conv1_packed, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_16_conv3, a.layer3_16_conv2, f.layer3_16_conv3_weight, f.layer3_16_conv3_packed, f.layer3_16_conv3_bias, a.layer3_15_conv3, true, batch, layer3_16_conv3_dims)
 
 	// layer3.17
 	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv3, f.layer3_17_conv1_weight, f.layer3_17_conv1_packed, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_17_conv3, a.layer3_17_conv2, f.layer3_17_conv3_weight, f.layer3_17_conv3_packed, f.layer3_17_conv3_bias, a.layer3_16_conv3, true, batch, layer3_17_conv3_dims)
 
 	// layer3.18
 	nn.Conv2DFused(ws, a.layer3_18_conv1, a.layer3_17_conv3, f.layer3_18_conv1_weight, f.layer3_18_conv1_packed, f.layer3_18_conv1_bias, nil, true, batch, layer3_18_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_18_conv3, a.layer3_18_conv2, f.layer3_18_conv3_weight, f.layer3_18_conv3_packed, f.layer3_18_conv3_bias, a.layer3_17_conv3, true, batch, layer3_18_conv3_dims)
 
 	// layer3.19
 	nn.Conv2DFused(ws, a.layer3_19_conv1, a.layer3_18_conv3, f.layer3_19_conv1_weight, f.layer3_19_conv1_packed, f.layer3_19_conv1_bias, nil, true, batch, layer3_19_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_19_conv3, a.layer3_19_conv2, f.layer3_19_conv3_weight, f.layer3_19_conv3_packed, f.layer3_19_conv3_bias, a.layer3_18_conv3, true, batch, layer3_19_conv3_dims)
 
 	// layer3.20
 	nn.Conv2DFused(ws, a.layer3_20_conv1, a.layer3_19_conv3, f.layer3_20_conv1_weight, f.layer3_20_conv1_packed, f.layer3_20_conv1_bias, nil, true, batch, layer3_20_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_20_conv3, a.layer3_20_conv2, f.layer3_20_conv3_weight, f.layer3_20_conv3_packed, f.layer3_20_conv3_bias, a.layer3_19_conv3, true, batch, layer3_20_conv3_dims)
 
 	// layer3.21
 	nn.Conv2DFused(ws, a.layer3_21_conv1, a.layer3_20_conv3, f.layer3_21_conv1_weight, f.layer3_21_conv1_packed, f.layer3_21_conv1_bias, nil, true, batch, layer3_21_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_21_conv3, a.layer3_21_conv2, f.layer3_21_conv3_weight, f.layer3_21_conv3_packed, f.layer3_21_conv3_bias, a.layer3_20_conv3, true, batch, layer3_21_conv3_dims)
 
 	// layer3.22
 	nn.Conv2DFused(ws, a.layer3_22_conv1, a.layer3_21_conv3, f.layer3_22_conv1_weight, f.layer3_22_conv1_packed, f.layer3_22_conv1_bias, nil, true, batch, layer3_22_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_22_conv3, a.layer3_22_conv2, f.layer3_22_conv3_weight, f.layer3_22_conv3_packed, f.layer3_22_conv3_bias, a.layer3_21_conv3, true, batch, layer3_22_conv3_dims)
 
 	// layer3.23
 	nn.Conv2DFused(ws, a.layer3_23_conv1, a.layer3_22_conv3, f.layer3_23_conv1_weight, f.layer3_23_conv1_packed, f.layer3_23_conv1_bias, nil, true, batch, layer3_23_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_23_conv3, a.layer3_23_conv2, f.layer3_23_conv3_weight, f.layer3_23_conv3_packed, f.layer3_23_conv3_bias, a.layer3_22_conv3, true, batch, layer3_23_conv3_dims)
 
 	// layer3.24
 	nn.Conv2DFused(ws, a.layer3_24_conv1, a.layer3_23_conv3, f.layer3_24_conv1_weight, f.layer3_24_conv1_packed, f.layer3_24_conv1_bias, nil, true, batch, layer3_24_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_24_conv3, a.layer3_24_conv2, f.layer3_24_conv3_weight, f.layer3_24_conv3_packed, f.layer3_24_conv3_bias, a.layer3_23_conv3, true, batch, layer3_24_conv3_dims)
 
 	// layer3.25
 	nn.Conv2DFused(ws, a.layer3_25_conv1, a.layer3_24_conv3, f.layer3_25_conv1_weight, f.layer3_25_conv1_packed, f.layer3_25_conv1_bias, nil, true, batch, layer3_25_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_25_conv3, a.layer3_25_conv2, f.layer3_25_conv3_weight, f.layer3_25_conv3_packed, f.layer3_25_conv3_bias, a.layer3_24_conv3, true, batch, layer3_25_conv3_dims)
 
 	// layer3.26
 	nn.Conv2DFused(ws, a.layer3_26_conv1, a.layer3_25_conv3, f.layer3_26_conv1_weight, f.layer3_26_conv1_packed, f.layer3_26_conv1_bias, nil, true, batch, layer3_26_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_26_conv3, a.layer3_26_conv2, f.layer3_26_conv3_weight, f.layer3_26_conv3_packed, f.layer3_26_conv3_bias, a.layer3_25_conv3, true, batch, layer3_26_conv3_dims)
 
 	// layer3.27
 	nn.Conv2DFused(ws, a.layer3_27_conv1, a.layer3_26_conv3, f.layer3_27_conv1_weight, f.layer3_27_conv1_packed, f.layer3_27_conv1_bias, nil, true, batch, layer3_27_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_27_conv3, a.layer3_27_conv2, f.layer3_27_conv3_weight, f.layer3_27_conv3_packed, f.layer3_27_conv3_bias, a.layer3_26_conv3, true, batch, layer3_27_conv3_dims)
 
 	// layer3.28
 	nn.Conv2DFused(ws, a.layer3_28_conv1, a.layer3_27_conv3, f.layer3_28_conv1_weight, f.layer3_28_conv1_packed, f.layer3_28_conv1_bias, nil, true, batch, layer3_28_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_28_conv3, a.layer3_28_conv2, f.layer3_28_conv3_weight, f.layer3_28_conv3_packed, f.layer3_28_conv3_bias, a.layer3_27_conv3, true, batch, layer3_28_conv3_dims)
 
 	// layer3.29
 	nn.Conv2DFused(ws, a.layer3_29_conv1, a.layer3_28_conv3, f.layer3_29_conv1_weight, f.layer3_29_conv1_packed, f.layer3_29_conv1_bias, nil, true, batch, layer3_29_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_29_conv3, a.layer3_29_conv2, f.layer3_29_conv3_weight, f.layer3_29_conv3_packed, f.layer3_29_conv3_bias, a.layer3_28_conv3, true, batch, layer3_29_conv3_dims)
 
 	// layer3.30
 	nn.Conv2DFused(ws, a.layer3_30_conv1, a.layer3_29_conv3, f.layer3_30_conv1_weight, f.layer3_30_conv1_packed, f.layer3_30_conv1_bias, nil, true, batch, layer3_30_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_30_conv3, a.layer3_30_conv2, f.layer3_30_conv3_weight, f.layer3_30_conv3_packed, f.layer3_30_conv3_bias, a.layer3_29_conv3, true, batch, layer3_30_conv3_dims)
 
 	// layer3.31
 	nn.Conv2DFused(ws, a.layer3_31_conv1, a.layer3_30_conv3, f.layer3_31_conv1_weight, f.layer3_31_conv1_packed, f.layer3_31_conv1_bias, nil, true, batch, layer3_31_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_31_conv3, a.layer3_31_conv2, f.layer3_31_conv3_weight, f.layer3_31_conv3_packed, f.layer3_31_conv3_bias, a.layer3_30_conv3, true, batch, layer3_31_conv3_dims)
 
 	// layer3.32
 	nn.Conv2DFused(ws, a.layer3_32_conv1, a.layer3_31_conv3, f.layer3_32_conv1_weight, f.layer3_32_conv1_packed, f.layer3_32_conv1_bias, nil, true, batch, layer3_32_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_32_conv3, a.layer3_32_conv2, f.layer3_32_conv3_weight, f.layer3_32_conv3_packed, f.layer3_32_conv3_bias, a.layer3_31_conv3, true, batch, layer3_32_conv3_dims)
 
 	// layer3.33
 	nn.Conv2DFused(ws, a.layer3_33_conv1, a.layer3_32_conv3, f.layer3_33_conv1_weight, f.layer3_33_conv1_packed, f.layer3_33_conv1_bias, nil, true, batch, layer3_33_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_33_conv3, a.layer3_33_conv2, f.layer3_33_conv3_weight, f.layer3_33_conv3_packed, f.layer3_33_conv3_bias, a.layer3_32_conv3, true, batch, layer3_33_conv3_dims)
 
 	// layer3.34
 	nn.Conv2DFused(ws, a.layer3_34_conv1, a.layer3_33_conv3, f.layer3_34_conv1_weight, f.layer3_34_conv1_packed, f.layer3_34_conv1_bias, nil, true, batch, layer3_34_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_34_conv3, a.layer3_34_conv2, f.layer3_34_conv3_weight, f.layer3_34_conv3_packed, f.layer3_34_conv3_bias, a.layer3_33_conv3, true, batch, layer3_34_conv3_dims)
 
 	// layer3.35
 	nn.Conv2DFused(ws, a.layer3_35_conv1, a.layer3_34_conv3, f.layer3_35_conv1_weight, f.layer3_35_conv1_packed, f.layer3_35_conv1_bias, nil, true, batch, layer3_35_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_35_conv3, a.layer3_35_conv2, f.layer3_35_conv3_weight, f.layer3_35_conv3_packed, f.layer3_35_conv3_bias, a.layer3_34_conv3, true, batch, layer3_35_conv3_dims)
 
 	// layer4.0

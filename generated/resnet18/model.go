@@ -40,7 +40,7 @@ const (
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 11699112
 	trainableFloats = 11689512
-	// colFloats is the im2col scratch of the largest convolution.
+	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
 	colFloats = 1843968
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 9600
@@ -50,7 +50,8 @@ const (
 	maxBatch = 707
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -73,6 +74,16 @@ var (
 	layer4_0_downsample_0_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_1_conv1_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer1_0_conv1_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_1_conv1_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer2_0_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_1_conv1_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer3_0_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_1_conv1_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -259,48 +270,49 @@ type inferActivations struct {
 }
 
 // folded holds the inference weights: conv weights and biases with their batch norm
-// folded in (slices of Model.fold), and every conv's weights packed once for the GEMM.
+// folded in (slices of Model.fold), and every conv's weights prepared once for its
+// lowering (packed for the GEMM, or transformed for Winograd).
 type folded struct {
-	conv1_weight, conv1_bias                                 []float32   // with bn1 folded in
-	conv1_packed                                             *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32   // with layer1.0.bn1 folded in
-	layer1_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32   // with layer1.0.bn2 folded in
-	layer1_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32   // with layer1.1.bn1 folded in
-	layer1_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32   // with layer1.1.bn2 folded in
-	layer1_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32   // with layer2.0.bn1 folded in
-	layer2_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32   // with layer2.0.downsample.1 folded in
-	layer2_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32   // with layer2.0.bn2 folded in
-	layer2_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32   // with layer2.1.bn1 folded in
-	layer2_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32   // with layer2.1.bn2 folded in
-	layer2_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32   // with layer3.0.bn1 folded in
-	layer3_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32   // with layer3.0.downsample.1 folded in
-	layer3_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32   // with layer3.0.bn2 folded in
-	layer3_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32   // with layer3.1.bn1 folded in
-	layer3_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32   // with layer3.1.bn2 folded in
-	layer3_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32   // with layer4.0.bn1 folded in
-	layer4_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32   // with layer4.0.downsample.1 folded in
-	layer4_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32   // with layer4.0.bn2 folded in
-	layer4_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32   // with layer4.1.bn1 folded in
-	layer4_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32   // with layer4.1.bn2 folded in
-	layer4_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
+	conv1_weight, conv1_bias                                 []float32      // with bn1 folded in
+	conv1_packed                                             *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32      // with layer1.0.bn1 folded in
+	layer1_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32      // with layer1.0.bn2 folded in
+	layer1_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32      // with layer1.1.bn1 folded in
+	layer1_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32      // with layer1.1.bn2 folded in
+	layer1_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32      // with layer2.0.bn1 folded in
+	layer2_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32      // with layer2.0.downsample.1 folded in
+	layer2_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32      // with layer2.0.bn2 folded in
+	layer2_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32      // with layer2.1.bn1 folded in
+	layer2_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32      // with layer2.1.bn2 folded in
+	layer2_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32      // with layer3.0.bn1 folded in
+	layer3_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32      // with layer3.0.downsample.1 folded in
+	layer3_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32      // with layer3.0.bn2 folded in
+	layer3_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32      // with layer3.1.bn1 folded in
+	layer3_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32      // with layer3.1.bn2 folded in
+	layer3_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32      // with layer4.0.bn1 folded in
+	layer4_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32      // with layer4.0.downsample.1 folded in
+	layer4_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32      // with layer4.0.bn2 folded in
+	layer4_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32      // with layer4.1.bn1 folded in
+	layer4_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32      // with layer4.1.bn2 folded in
+	layer4_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
 }
 
 // Model is the network with its weights and working memory. It is not safe
@@ -427,64 +439,64 @@ func New(seed uint64) *Model {
 	m.w.layer4_1_bn2_running_var = d[11698600:11699112]
 	m.w.fc_weight = d[11176512:11688512]
 	m.w.fc_bias = d[11688512:11689512]
-	m.f.conv1_packed = nn.NewPackedA(64, 147)
+	m.f.conv1_packed = nn.NewPackedConv(conv1_dims)
 	m.f.conv1_weight = m.fold[0:9408]
 	m.f.conv1_bias = m.fold[9408:9472]
-	m.f.layer1_0_conv1_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_infer_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:46336]
 	m.f.layer1_0_conv1_bias = m.fold[46336:46400]
-	m.f.layer1_0_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
 	m.f.layer1_0_conv2_weight = m.fold[46400:83264]
 	m.f.layer1_0_conv2_bias = m.fold[83264:83328]
-	m.f.layer1_1_conv1_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_infer_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83328:120192]
 	m.f.layer1_1_conv1_bias = m.fold[120192:120256]
-	m.f.layer1_1_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
 	m.f.layer1_1_conv2_weight = m.fold[120256:157120]
 	m.f.layer1_1_conv2_bias = m.fold[157120:157184]
-	m.f.layer2_0_conv1_packed = nn.NewPackedA(128, 576)
+	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[157184:230912]
 	m.f.layer2_0_conv1_bias = m.fold[230912:231040]
-	m.f.layer2_0_downsample_0_packed = nn.NewPackedA(128, 64)
+	m.f.layer2_0_downsample_0_packed = nn.NewPackedConv(layer2_0_downsample_0_dims)
 	m.f.layer2_0_downsample_0_weight = m.fold[231040:239232]
 	m.f.layer2_0_downsample_0_bias = m.fold[239232:239360]
-	m.f.layer2_0_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_infer_dims)
 	m.f.layer2_0_conv2_weight = m.fold[239360:386816]
 	m.f.layer2_0_conv2_bias = m.fold[386816:386944]
-	m.f.layer2_1_conv1_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_infer_dims)
 	m.f.layer2_1_conv1_weight = m.fold[386944:534400]
 	m.f.layer2_1_conv1_bias = m.fold[534400:534528]
-	m.f.layer2_1_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
 	m.f.layer2_1_conv2_weight = m.fold[534528:681984]
 	m.f.layer2_1_conv2_bias = m.fold[681984:682112]
-	m.f.layer3_0_conv1_packed = nn.NewPackedA(256, 1152)
+	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[682112:977024]
 	m.f.layer3_0_conv1_bias = m.fold[977024:977280]
-	m.f.layer3_0_downsample_0_packed = nn.NewPackedA(256, 128)
+	m.f.layer3_0_downsample_0_packed = nn.NewPackedConv(layer3_0_downsample_0_dims)
 	m.f.layer3_0_downsample_0_weight = m.fold[977280:1010048]
 	m.f.layer3_0_downsample_0_bias = m.fold[1010048:1010304]
-	m.f.layer3_0_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_infer_dims)
 	m.f.layer3_0_conv2_weight = m.fold[1010304:1600128]
 	m.f.layer3_0_conv2_bias = m.fold[1600128:1600384]
-	m.f.layer3_1_conv1_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_infer_dims)
 	m.f.layer3_1_conv1_weight = m.fold[1600384:2190208]
 	m.f.layer3_1_conv1_bias = m.fold[2190208:2190464]
-	m.f.layer3_1_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
 	m.f.layer3_1_conv2_weight = m.fold[2190464:2780288]
 	m.f.layer3_1_conv2_bias = m.fold[2780288:2780544]
-	m.f.layer4_0_conv1_packed = nn.NewPackedA(512, 2304)
+	m.f.layer4_0_conv1_packed = nn.NewPackedConv(layer4_0_conv1_dims)
 	m.f.layer4_0_conv1_weight = m.fold[2780544:3960192]
 	m.f.layer4_0_conv1_bias = m.fold[3960192:3960704]
-	m.f.layer4_0_downsample_0_packed = nn.NewPackedA(512, 256)
+	m.f.layer4_0_downsample_0_packed = nn.NewPackedConv(layer4_0_downsample_0_dims)
 	m.f.layer4_0_downsample_0_weight = m.fold[3960704:4091776]
 	m.f.layer4_0_downsample_0_bias = m.fold[4091776:4092288]
-	m.f.layer4_0_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_0_conv2_packed = nn.NewPackedConv(layer4_0_conv2_dims)
 	m.f.layer4_0_conv2_weight = m.fold[4092288:6451584]
 	m.f.layer4_0_conv2_bias = m.fold[6451584:6452096]
-	m.f.layer4_1_conv1_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_dims)
 	m.f.layer4_1_conv1_weight = m.fold[6452096:8811392]
 	m.f.layer4_1_conv1_bias = m.fold[8811392:8811904]
-	m.f.layer4_1_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_dims)
 	m.f.layer4_1_conv2_weight = m.fold[8811904:11171200]
 	m.f.layer4_1_conv2_bias = m.fold[11171200:11171712]
 	m.params = []nn.Param{
@@ -703,7 +715,7 @@ func (m *Model) WeightsChanged() {
 }
 
 // refold computes the inference weights: each batch norm folded into its conv,
-// then every conv's weights packed for the GEMM.
+// then every conv's weights prepared for its lowering.
 func (m *Model) refold() {
 	w := &m.w
 	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
@@ -955,30 +967,30 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	nn.MaxPool(a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
-	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_infer_dims)
 
 	// layer1.1
-	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_infer_dims)
 
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
 	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_1_conv2, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_packed, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_infer_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_infer_dims)
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_1_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
 	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_1_conv2, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_packed, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_infer_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_infer_dims)
 
 	// layer4.0
 	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_1_conv2, f.layer4_0_conv1_weight, f.layer4_0_conv1_packed, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)

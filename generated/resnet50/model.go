@@ -40,7 +40,7 @@ const (
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
 	paramFloats     = 25610152
 	trainableFloats = 25557032
-	// colFloats is the im2col scratch of the largest convolution.
+	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
 	colFloats = 1843968
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 53120
@@ -50,7 +50,8 @@ const (
 	maxBatch = 186
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -106,6 +107,17 @@ var (
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
+	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
+	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
+	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -556,114 +568,115 @@ type inferActivations struct {
 }
 
 // folded holds the inference weights: conv weights and biases with their batch norm
-// folded in (slices of Model.fold), and every conv's weights packed once for the GEMM.
+// folded in (slices of Model.fold), and every conv's weights prepared once for its
+// lowering (packed for the GEMM, or transformed for Winograd).
 type folded struct {
-	conv1_weight, conv1_bias                                 []float32   // with bn1 folded in
-	conv1_packed                                             *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32   // with layer1.0.bn1 folded in
-	layer1_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32   // with layer1.0.bn2 folded in
-	layer1_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_0_downsample_0_weight, layer1_0_downsample_0_bias []float32   // with layer1.0.downsample.1 folded in
-	layer1_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer1_0_conv3_weight, layer1_0_conv3_bias               []float32   // with layer1.0.bn3 folded in
-	layer1_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32   // with layer1.1.bn1 folded in
-	layer1_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32   // with layer1.1.bn2 folded in
-	layer1_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_1_conv3_weight, layer1_1_conv3_bias               []float32   // with layer1.1.bn3 folded in
-	layer1_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_2_conv1_weight, layer1_2_conv1_bias               []float32   // with layer1.2.bn1 folded in
-	layer1_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_2_conv2_weight, layer1_2_conv2_bias               []float32   // with layer1.2.bn2 folded in
-	layer1_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer1_2_conv3_weight, layer1_2_conv3_bias               []float32   // with layer1.2.bn3 folded in
-	layer1_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32   // with layer2.0.bn1 folded in
-	layer2_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32   // with layer2.0.bn2 folded in
-	layer2_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32   // with layer2.0.downsample.1 folded in
-	layer2_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer2_0_conv3_weight, layer2_0_conv3_bias               []float32   // with layer2.0.bn3 folded in
-	layer2_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32   // with layer2.1.bn1 folded in
-	layer2_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32   // with layer2.1.bn2 folded in
-	layer2_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_1_conv3_weight, layer2_1_conv3_bias               []float32   // with layer2.1.bn3 folded in
-	layer2_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_2_conv1_weight, layer2_2_conv1_bias               []float32   // with layer2.2.bn1 folded in
-	layer2_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_2_conv2_weight, layer2_2_conv2_bias               []float32   // with layer2.2.bn2 folded in
-	layer2_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_2_conv3_weight, layer2_2_conv3_bias               []float32   // with layer2.2.bn3 folded in
-	layer2_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_3_conv1_weight, layer2_3_conv1_bias               []float32   // with layer2.3.bn1 folded in
-	layer2_3_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_3_conv2_weight, layer2_3_conv2_bias               []float32   // with layer2.3.bn2 folded in
-	layer2_3_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer2_3_conv3_weight, layer2_3_conv3_bias               []float32   // with layer2.3.bn3 folded in
-	layer2_3_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32   // with layer3.0.bn1 folded in
-	layer3_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32   // with layer3.0.bn2 folded in
-	layer3_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32   // with layer3.0.downsample.1 folded in
-	layer3_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer3_0_conv3_weight, layer3_0_conv3_bias               []float32   // with layer3.0.bn3 folded in
-	layer3_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32   // with layer3.1.bn1 folded in
-	layer3_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32   // with layer3.1.bn2 folded in
-	layer3_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_1_conv3_weight, layer3_1_conv3_bias               []float32   // with layer3.1.bn3 folded in
-	layer3_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_2_conv1_weight, layer3_2_conv1_bias               []float32   // with layer3.2.bn1 folded in
-	layer3_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_2_conv2_weight, layer3_2_conv2_bias               []float32   // with layer3.2.bn2 folded in
-	layer3_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_2_conv3_weight, layer3_2_conv3_bias               []float32   // with layer3.2.bn3 folded in
-	layer3_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_3_conv1_weight, layer3_3_conv1_bias               []float32   // with layer3.3.bn1 folded in
-	layer3_3_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_3_conv2_weight, layer3_3_conv2_bias               []float32   // with layer3.3.bn2 folded in
-	layer3_3_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_3_conv3_weight, layer3_3_conv3_bias               []float32   // with layer3.3.bn3 folded in
-	layer3_3_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_4_conv1_weight, layer3_4_conv1_bias               []float32   // with layer3.4.bn1 folded in
-	layer3_4_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_4_conv2_weight, layer3_4_conv2_bias               []float32   // with layer3.4.bn2 folded in
-	layer3_4_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_4_conv3_weight, layer3_4_conv3_bias               []float32   // with layer3.4.bn3 folded in
-	layer3_4_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_5_conv1_weight, layer3_5_conv1_bias               []float32   // with layer3.5.bn1 folded in
-	layer3_5_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_5_conv2_weight, layer3_5_conv2_bias               []float32   // with layer3.5.bn2 folded in
-	layer3_5_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer3_5_conv3_weight, layer3_5_conv3_bias               []float32   // with layer3.5.bn3 folded in
-	layer3_5_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32   // with layer4.0.bn1 folded in
-	layer4_0_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32   // with layer4.0.bn2 folded in
-	layer4_0_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32   // with layer4.0.downsample.1 folded in
-	layer4_0_downsample_0_packed                             *nn.PackedA // its weights packed for the GEMM
-	layer4_0_conv3_weight, layer4_0_conv3_bias               []float32   // with layer4.0.bn3 folded in
-	layer4_0_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32   // with layer4.1.bn1 folded in
-	layer4_1_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32   // with layer4.1.bn2 folded in
-	layer4_1_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_1_conv3_weight, layer4_1_conv3_bias               []float32   // with layer4.1.bn3 folded in
-	layer4_1_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_2_conv1_weight, layer4_2_conv1_bias               []float32   // with layer4.2.bn1 folded in
-	layer4_2_conv1_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_2_conv2_weight, layer4_2_conv2_bias               []float32   // with layer4.2.bn2 folded in
-	layer4_2_conv2_packed                                    *nn.PackedA // its weights packed for the GEMM
-	layer4_2_conv3_weight, layer4_2_conv3_bias               []float32   // with layer4.2.bn3 folded in
-	layer4_2_conv3_packed                                    *nn.PackedA // its weights packed for the GEMM
+	conv1_weight, conv1_bias                                 []float32      // with bn1 folded in
+	conv1_packed                                             *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv1_weight, layer1_0_conv1_bias               []float32      // with layer1.0.bn1 folded in
+	layer1_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv2_weight, layer1_0_conv2_bias               []float32      // with layer1.0.bn2 folded in
+	layer1_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_downsample_0_weight, layer1_0_downsample_0_bias []float32      // with layer1.0.downsample.1 folded in
+	layer1_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer1_0_conv3_weight, layer1_0_conv3_bias               []float32      // with layer1.0.bn3 folded in
+	layer1_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv1_weight, layer1_1_conv1_bias               []float32      // with layer1.1.bn1 folded in
+	layer1_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv2_weight, layer1_1_conv2_bias               []float32      // with layer1.1.bn2 folded in
+	layer1_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_1_conv3_weight, layer1_1_conv3_bias               []float32      // with layer1.1.bn3 folded in
+	layer1_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_2_conv1_weight, layer1_2_conv1_bias               []float32      // with layer1.2.bn1 folded in
+	layer1_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_2_conv2_weight, layer1_2_conv2_bias               []float32      // with layer1.2.bn2 folded in
+	layer1_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer1_2_conv3_weight, layer1_2_conv3_bias               []float32      // with layer1.2.bn3 folded in
+	layer1_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv1_weight, layer2_0_conv1_bias               []float32      // with layer2.0.bn1 folded in
+	layer2_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv2_weight, layer2_0_conv2_bias               []float32      // with layer2.0.bn2 folded in
+	layer2_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_downsample_0_weight, layer2_0_downsample_0_bias []float32      // with layer2.0.downsample.1 folded in
+	layer2_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer2_0_conv3_weight, layer2_0_conv3_bias               []float32      // with layer2.0.bn3 folded in
+	layer2_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv1_weight, layer2_1_conv1_bias               []float32      // with layer2.1.bn1 folded in
+	layer2_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv2_weight, layer2_1_conv2_bias               []float32      // with layer2.1.bn2 folded in
+	layer2_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_1_conv3_weight, layer2_1_conv3_bias               []float32      // with layer2.1.bn3 folded in
+	layer2_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_2_conv1_weight, layer2_2_conv1_bias               []float32      // with layer2.2.bn1 folded in
+	layer2_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_2_conv2_weight, layer2_2_conv2_bias               []float32      // with layer2.2.bn2 folded in
+	layer2_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_2_conv3_weight, layer2_2_conv3_bias               []float32      // with layer2.2.bn3 folded in
+	layer2_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_3_conv1_weight, layer2_3_conv1_bias               []float32      // with layer2.3.bn1 folded in
+	layer2_3_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_3_conv2_weight, layer2_3_conv2_bias               []float32      // with layer2.3.bn2 folded in
+	layer2_3_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer2_3_conv3_weight, layer2_3_conv3_bias               []float32      // with layer2.3.bn3 folded in
+	layer2_3_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv1_weight, layer3_0_conv1_bias               []float32      // with layer3.0.bn1 folded in
+	layer3_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv2_weight, layer3_0_conv2_bias               []float32      // with layer3.0.bn2 folded in
+	layer3_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_downsample_0_weight, layer3_0_downsample_0_bias []float32      // with layer3.0.downsample.1 folded in
+	layer3_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer3_0_conv3_weight, layer3_0_conv3_bias               []float32      // with layer3.0.bn3 folded in
+	layer3_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv1_weight, layer3_1_conv1_bias               []float32      // with layer3.1.bn1 folded in
+	layer3_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv2_weight, layer3_1_conv2_bias               []float32      // with layer3.1.bn2 folded in
+	layer3_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_1_conv3_weight, layer3_1_conv3_bias               []float32      // with layer3.1.bn3 folded in
+	layer3_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_2_conv1_weight, layer3_2_conv1_bias               []float32      // with layer3.2.bn1 folded in
+	layer3_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_2_conv2_weight, layer3_2_conv2_bias               []float32      // with layer3.2.bn2 folded in
+	layer3_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_2_conv3_weight, layer3_2_conv3_bias               []float32      // with layer3.2.bn3 folded in
+	layer3_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_3_conv1_weight, layer3_3_conv1_bias               []float32      // with layer3.3.bn1 folded in
+	layer3_3_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_3_conv2_weight, layer3_3_conv2_bias               []float32      // with layer3.3.bn2 folded in
+	layer3_3_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_3_conv3_weight, layer3_3_conv3_bias               []float32      // with layer3.3.bn3 folded in
+	layer3_3_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_4_conv1_weight, layer3_4_conv1_bias               []float32      // with layer3.4.bn1 folded in
+	layer3_4_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_4_conv2_weight, layer3_4_conv2_bias               []float32      // with layer3.4.bn2 folded in
+	layer3_4_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_4_conv3_weight, layer3_4_conv3_bias               []float32      // with layer3.4.bn3 folded in
+	layer3_4_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_5_conv1_weight, layer3_5_conv1_bias               []float32      // with layer3.5.bn1 folded in
+	layer3_5_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_5_conv2_weight, layer3_5_conv2_bias               []float32      // with layer3.5.bn2 folded in
+	layer3_5_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer3_5_conv3_weight, layer3_5_conv3_bias               []float32      // with layer3.5.bn3 folded in
+	layer3_5_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv1_weight, layer4_0_conv1_bias               []float32      // with layer4.0.bn1 folded in
+	layer4_0_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv2_weight, layer4_0_conv2_bias               []float32      // with layer4.0.bn2 folded in
+	layer4_0_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_downsample_0_weight, layer4_0_downsample_0_bias []float32      // with layer4.0.downsample.1 folded in
+	layer4_0_downsample_0_packed                             *nn.PackedConv // its weights prepared for its lowering
+	layer4_0_conv3_weight, layer4_0_conv3_bias               []float32      // with layer4.0.bn3 folded in
+	layer4_0_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv1_weight, layer4_1_conv1_bias               []float32      // with layer4.1.bn1 folded in
+	layer4_1_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv2_weight, layer4_1_conv2_bias               []float32      // with layer4.1.bn2 folded in
+	layer4_1_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_1_conv3_weight, layer4_1_conv3_bias               []float32      // with layer4.1.bn3 folded in
+	layer4_1_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_2_conv1_weight, layer4_2_conv1_bias               []float32      // with layer4.2.bn1 folded in
+	layer4_2_conv1_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_2_conv2_weight, layer4_2_conv2_bias               []float32      // with layer4.2.bn2 folded in
+	layer4_2_conv2_packed                                    *nn.PackedConv // its weights prepared for its lowering
+	layer4_2_conv3_weight, layer4_2_conv3_bias               []float32      // with layer4.2.bn3 folded in
+	layer4_2_conv3_packed                                    *nn.PackedConv // its weights prepared for its lowering
 }
 
 // Model is the network with its weights and working memory. It is not safe
@@ -955,163 +968,163 @@ func New(seed uint64) *Model {
 	m.w.layer4_2_bn3_running_var = d[25608104:25610152]
 	m.w.fc_weight = d[23508032:25556032]
 	m.w.fc_bias = d[25556032:25557032]
-	m.f.conv1_packed = nn.NewPackedA(64, 147)
+	m.f.conv1_packed = nn.NewPackedConv(conv1_dims)
 	m.f.conv1_weight = m.fold[0:9408]
 	m.f.conv1_bias = m.fold[9408:9472]
-	m.f.layer1_0_conv1_packed = nn.NewPackedA(64, 64)
+	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
 	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
-	m.f.layer1_0_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
 	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
 	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
-	m.f.layer1_0_downsample_0_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_0_downsample_0_packed = nn.NewPackedConv(layer1_0_downsample_0_dims)
 	m.f.layer1_0_downsample_0_weight = m.fold[50560:66944]
 	m.f.layer1_0_downsample_0_bias = m.fold[66944:67200]
-	m.f.layer1_0_conv3_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_0_conv3_packed = nn.NewPackedConv(layer1_0_conv3_dims)
 	m.f.layer1_0_conv3_weight = m.fold[67200:83584]
 	m.f.layer1_0_conv3_bias = m.fold[83584:83840]
-	m.f.layer1_1_conv1_packed = nn.NewPackedA(64, 256)
+	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
 	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
-	m.f.layer1_1_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
 	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
 	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
-	m.f.layer1_1_conv3_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_1_conv3_packed = nn.NewPackedConv(layer1_1_conv3_dims)
 	m.f.layer1_1_conv3_weight = m.fold[137216:153600]
 	m.f.layer1_1_conv3_bias = m.fold[153600:153856]
-	m.f.layer1_2_conv1_packed = nn.NewPackedA(64, 256)
+	m.f.layer1_2_conv1_packed = nn.NewPackedConv(layer1_2_conv1_dims)
 	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
 	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
-	m.f.layer1_2_conv2_packed = nn.NewPackedA(64, 576)
+	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
 	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
 	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
-	m.f.layer1_2_conv3_packed = nn.NewPackedA(256, 64)
+	m.f.layer1_2_conv3_packed = nn.NewPackedConv(layer1_2_conv3_dims)
 	m.f.layer1_2_conv3_weight = m.fold[207232:223616]
 	m.f.layer1_2_conv3_bias = m.fold[223616:223872]
-	m.f.layer2_0_conv1_packed = nn.NewPackedA(128, 256)
+	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[223872:256640]
 	m.f.layer2_0_conv1_bias = m.fold[256640:256768]
-	m.f.layer2_0_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
 	m.f.layer2_0_conv2_weight = m.fold[256768:404224]
 	m.f.layer2_0_conv2_bias = m.fold[404224:404352]
-	m.f.layer2_0_downsample_0_packed = nn.NewPackedA(512, 256)
+	m.f.layer2_0_downsample_0_packed = nn.NewPackedConv(layer2_0_downsample_0_dims)
 	m.f.layer2_0_downsample_0_weight = m.fold[404352:535424]
 	m.f.layer2_0_downsample_0_bias = m.fold[535424:535936]
-	m.f.layer2_0_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_0_conv3_packed = nn.NewPackedConv(layer2_0_conv3_dims)
 	m.f.layer2_0_conv3_weight = m.fold[535936:601472]
 	m.f.layer2_0_conv3_bias = m.fold[601472:601984]
-	m.f.layer2_1_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
 	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
-	m.f.layer2_1_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
 	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
 	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
-	m.f.layer2_1_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_1_conv3_packed = nn.NewPackedConv(layer2_1_conv3_dims)
 	m.f.layer2_1_conv3_weight = m.fold[815232:880768]
 	m.f.layer2_1_conv3_bias = m.fold[880768:881280]
-	m.f.layer2_2_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
 	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
-	m.f.layer2_2_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
 	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
 	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
-	m.f.layer2_2_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_2_conv3_packed = nn.NewPackedConv(layer2_2_conv3_dims)
 	m.f.layer2_2_conv3_weight = m.fold[1094528:1160064]
 	m.f.layer2_2_conv3_bias = m.fold[1160064:1160576]
-	m.f.layer2_3_conv1_packed = nn.NewPackedA(128, 512)
+	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
 	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
-	m.f.layer2_3_conv2_packed = nn.NewPackedA(128, 1152)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
 	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
 	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
-	m.f.layer2_3_conv3_packed = nn.NewPackedA(512, 128)
+	m.f.layer2_3_conv3_packed = nn.NewPackedConv(layer2_3_conv3_dims)
 	m.f.layer2_3_conv3_weight = m.fold[1373824:1439360]
 	m.f.layer2_3_conv3_bias = m.fold[1439360:1439872]
-	m.f.layer3_0_conv1_packed = nn.NewPackedA(256, 512)
+	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[1439872:1570944]
 	m.f.layer3_0_conv1_bias = m.fold[1570944:1571200]
-	m.f.layer3_0_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
 	m.f.layer3_0_conv2_weight = m.fold[1571200:2161024]
 	m.f.layer3_0_conv2_bias = m.fold[2161024:2161280]
-	m.f.layer3_0_downsample_0_packed = nn.NewPackedA(1024, 512)
+	m.f.layer3_0_downsample_0_packed = nn.NewPackedConv(layer3_0_downsample_0_dims)
 	m.f.layer3_0_downsample_0_weight = m.fold[2161280:2685568]
 	m.f.layer3_0_downsample_0_bias = m.fold[2685568:2686592]
-	m.f.layer3_0_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_0_conv3_packed = nn.NewPackedConv(layer3_0_conv3_dims)
 	m.f.layer3_0_conv3_weight = m.fold[2686592:2948736]
 	m.f.layer3_0_conv3_bias = m.fold[2948736:2949760]
-	m.f.layer3_1_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[2949760:3211904]
 	m.f.layer3_1_conv1_bias = m.fold[3211904:3212160]
-	m.f.layer3_1_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
 	m.f.layer3_1_conv2_weight = m.fold[3212160:3801984]
 	m.f.layer3_1_conv2_bias = m.fold[3801984:3802240]
-	m.f.layer3_1_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
 	m.f.layer3_1_conv3_weight = m.fold[3802240:4064384]
 	m.f.layer3_1_conv3_bias = m.fold[4064384:4065408]
-	m.f.layer3_2_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[4065408:4327552]
 	m.f.layer3_2_conv1_bias = m.fold[4327552:4327808]
-	m.f.layer3_2_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
 	m.f.layer3_2_conv2_weight = m.fold[4327808:4917632]
 	m.f.layer3_2_conv2_bias = m.fold[4917632:4917888]
-	m.f.layer3_2_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
 	m.f.layer3_2_conv3_weight = m.fold[4917888:5180032]
 	m.f.layer3_2_conv3_bias = m.fold[5180032:5181056]
-	m.f.layer3_3_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[5181056:5443200]
 	m.f.layer3_3_conv1_bias = m.fold[5443200:5443456]
-	m.f.layer3_3_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
 	m.f.layer3_3_conv2_weight = m.fold[5443456:6033280]
 	m.f.layer3_3_conv2_bias = m.fold[6033280:6033536]
-	m.f.layer3_3_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
 	m.f.layer3_3_conv3_weight = m.fold[6033536:6295680]
 	m.f.layer3_3_conv3_bias = m.fold[6295680:6296704]
-	m.f.layer3_4_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[6296704:6558848]
 	m.f.layer3_4_conv1_bias = m.fold[6558848:6559104]
-	m.f.layer3_4_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
 	m.f.layer3_4_conv2_weight = m.fold[6559104:7148928]
 	m.f.layer3_4_conv2_bias = m.fold[7148928:7149184]
-	m.f.layer3_4_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
 	m.f.layer3_4_conv3_weight = m.fold[7149184:7411328]
 	m.f.layer3_4_conv3_bias = m.fold[7411328:7412352]
-	m.f.layer3_5_conv1_packed = nn.NewPackedA(256, 1024)
+	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[7412352:7674496]
 	m.f.layer3_5_conv1_bias = m.fold[7674496:7674752]
-	m.f.layer3_5_conv2_packed = nn.NewPackedA(256, 2304)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
 	m.f.layer3_5_conv2_weight = m.fold[7674752:8264576]
 	m.f.layer3_5_conv2_bias = m.fold[8264576:8264832]
-	m.f.layer3_5_conv3_packed = nn.NewPackedA(1024, 256)
+	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
 	m.f.layer3_5_conv3_weight = m.fold[8264832:8526976]
 	m.f.layer3_5_conv3_bias = m.fold[8526976:8528000]
-	m.f.layer4_0_conv1_packed = nn.NewPackedA(512, 1024)
+	m.f.layer4_0_conv1_packed = nn.NewPackedConv(layer4_0_conv1_dims)
 	m.f.layer4_0_conv1_weight = m.fold[8528000:9052288]
 	m.f.layer4_0_conv1_bias = m.fold[9052288:9052800]
-	m.f.layer4_0_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_0_conv2_packed = nn.NewPackedConv(layer4_0_conv2_dims)
 	m.f.layer4_0_conv2_weight = m.fold[9052800:11412096]
 	m.f.layer4_0_conv2_bias = m.fold[11412096:11412608]
-	m.f.layer4_0_downsample_0_packed = nn.NewPackedA(2048, 1024)
+	m.f.layer4_0_downsample_0_packed = nn.NewPackedConv(layer4_0_downsample_0_dims)
 	m.f.layer4_0_downsample_0_weight = m.fold[11412608:13509760]
 	m.f.layer4_0_downsample_0_bias = m.fold[13509760:13511808]
-	m.f.layer4_0_conv3_packed = nn.NewPackedA(2048, 512)
+	m.f.layer4_0_conv3_packed = nn.NewPackedConv(layer4_0_conv3_dims)
 	m.f.layer4_0_conv3_weight = m.fold[13511808:14560384]
 	m.f.layer4_0_conv3_bias = m.fold[14560384:14562432]
-	m.f.layer4_1_conv1_packed = nn.NewPackedA(512, 2048)
+	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_dims)
 	m.f.layer4_1_conv1_weight = m.fold[14562432:15611008]
 	m.f.layer4_1_conv1_bias = m.fold[15611008:15611520]
-	m.f.layer4_1_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_dims)
 	m.f.layer4_1_conv2_weight = m.fold[15611520:17970816]
 	m.f.layer4_1_conv2_bias = m.fold[17970816:17971328]
-	m.f.layer4_1_conv3_packed = nn.NewPackedA(2048, 512)
+	m.f.layer4_1_conv3_packed = nn.NewPackedConv(layer4_1_conv3_dims)
 	m.f.layer4_1_conv3_weight = m.fold[17971328:19019904]
 	m.f.layer4_1_conv3_bias = m.fold[19019904:19021952]
-	m.f.layer4_2_conv1_packed = nn.NewPackedA(512, 2048)
+	m.f.layer4_2_conv1_packed = nn.NewPackedConv(layer4_2_conv1_dims)
 	m.f.layer4_2_conv1_weight = m.fold[19021952:20070528]
 	m.f.layer4_2_conv1_bias = m.fold[20070528:20071040]
-	m.f.layer4_2_conv2_packed = nn.NewPackedA(512, 4608)
+	m.f.layer4_2_conv2_packed = nn.NewPackedConv(layer4_2_conv2_dims)
 	m.f.layer4_2_conv2_weight = m.fold[20071040:22430336]
 	m.f.layer4_2_conv2_bias = m.fold[22430336:22430848]
-	m.f.layer4_2_conv3_packed = nn.NewPackedA(2048, 512)
+	m.f.layer4_2_conv3_packed = nn.NewPackedConv(layer4_2_conv3_dims)
 	m.f.layer4_2_conv3_weight = m.fold[22430848:23479424]
 	m.f.layer4_2_conv3_bias = m.fold[23479424:23481472]
 	m.params = []nn.Param{
@@ -1627,7 +1640,7 @@ func (m *Model) WeightsChanged() {
 }
 
 // refold computes the inference weights: each batch norm folded into its conv,
-// then every conv's weights packed for the GEMM.
+// then every conv's weights prepared for its lowering.
 func (m *Model) refold() {
 	w := &m.w
 	nn.FoldBN(m.f.conv1_weight, m.f.conv1_bias, w.conv1_weight, nil, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, float32(1e-05))
@@ -2177,18 +2190,18 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_packed, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_packed, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
 	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_packed, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
 	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_packed, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
@@ -2199,17 +2212,17 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.1
 	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_packed, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
 	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_packed, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
 	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_packed, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer3.0
@@ -2220,27 +2233,27 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer4.0

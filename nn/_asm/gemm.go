@@ -1,5 +1,6 @@
-// Command _asm generates nn's assembly with avo, the GEMM micro-kernels
-// and the batch-norm kernels (bn.go):
+// Command _asm generates nn's assembly with avo: the GEMM micro-kernels,
+// the batch-norm, im2col and packing kernels (bn.go) and the Winograd
+// transforms (wino.go):
 //
 //	cd nn/_asm && go run . -out ../kernels_amd64.s -stubs ../kernels_stub_amd64.go -pkg nn
 //
@@ -48,6 +49,8 @@ func main() {
 	transposePack("transposePack16AVX512", 16, 32)
 	transposePack("transposePack12AVX512", 12, 12)
 	packRows()
+	winoInput()
+	winoOutput()
 	Generate()
 }
 

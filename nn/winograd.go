@@ -1,0 +1,363 @@
+package nn
+
+import "fmt"
+
+// Winograd F(2x2, 3x3) computes a stride-1 3x3 convolution in 2x2 output
+// tiles with 16 multiplies per tile and channel pair instead of 36: each
+// 4x4 input tile d becomes V = B^T d B, each 3x3 filter g becomes
+// U = G g G^T (once, when the weights are packed), and a tile of the
+// output is A^T M A where M = sum over channels of U (.) V. The sum over
+// channels of each of the 16 elements is one GEMM: M_e (K x tiles) =
+// U_e (K x C) * V_e (C x tiles). So the multiplies fall by 2.25x, and the
+// transforms, which cost adds in proportion to C + K, stay small beside
+// the GEMMs, which cost C x K, once there are enough channels.
+//
+//	B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+//	G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//	A^T = [1 1 1 0; 0 1 -1 -1]
+
+// winoCols is the number of GEMM columns (tiles) one pass gathers at
+// most: images are grouped until their tiles reach it, so that the small
+// images of the CIFAR nets still give the GEMMs enough columns to run at
+// speed. winoGroupFloats caps V and M (16 x (C + K) floats a column) of a
+// group, so that wide layers group fewer images and the scratch stays
+// below what im2col needs for the same nets.
+const (
+	winoCols        = 1024
+	winoGroupFloats = 1 << 20
+)
+
+// WinogradOK reports whether F(2x2, 3x3) computes this convolution: a 3x3
+// kernel at stride 1, with any padding.
+func (d ConvDims) WinogradOK() bool {
+	return d.KH == 3 && d.KW == 3 && d.Stride == 1
+}
+
+// winograd reports whether d is lowered to F(2x2, 3x3).
+func (d ConvDims) winograd() bool {
+	if d.Lowering != LowerWinograd {
+		return false
+	}
+	if !d.WinogradOK() {
+		panic(fmt.Sprintf("nn: a %dx%d stride-%d convolution cannot be lowered to Winograd F(2x2,3x3)", d.KH, d.KW, d.Stride))
+	}
+	return true
+}
+
+// tiles is the number of 2x2 output tiles down and across.
+func (d ConvDims) tiles() (th, tw int) {
+	return (d.OH + 1) / 2, (d.OW + 1) / 2
+}
+
+// winoGroupCols is the most columns a pass groups images to.
+func (d ConvDims) winoGroupCols() int {
+	return max(1, min(winoCols, winoGroupFloats/(16*(d.C+d.K))))
+}
+
+// winoGroup is how many images one pass takes when each gives it rows
+// tile rows.
+func (d ConvDims) winoGroup(rows int) int {
+	_, tw := d.tiles()
+	return max(1, d.winoGroupCols()/(rows*tw))
+}
+
+// winoFloats is the scratch of one pass: V and M for its columns, at most
+// an image's tiles or winoGroupCols.
+func (d ConvDims) winoFloats() int {
+	th, tw := d.tiles()
+	return 16 * (d.C + d.K) * max(th*tw, d.winoGroupCols())
+}
+
+// PackedConv is a convolution's inference weights prepared once for its
+// lowering: packed for the GEMM, or for LowerWinograd transformed to the
+// 16 matrices U_e (K x C) and each of those packed.
+type PackedConv struct {
+	d    ConvDims
+	gemm *PackedA
+	u    []float32 // Winograd: U_e at u[e*K*C:], row-major
+	wino []PackedA // Winograd: U_e packed
+}
+
+// NewPackedConv allocates room for the weights of a convolution of shape d
+// (K x C x KH x KW) prepared for d's lowering.
+func NewPackedConv(d ConvDims) *PackedConv {
+	p := &PackedConv{d: d}
+	if !d.winograd() {
+		p.gemm = NewPackedA(d.K, d.C*d.KH*d.KW)
+		return p
+	}
+	p.u = make([]float32, 16*d.K*d.C)
+	p.wino = make([]PackedA, 16)
+	for e := range p.wino {
+		p.wino[e] = *NewPackedA(d.K, d.C)
+	}
+	return p
+}
+
+// Pack prepares w (K x C x KH x KW) for the kernel in use.
+func (p *PackedConv) Pack(w []float32) {
+	if p.u == nil {
+		p.gemm.Pack(w)
+		return
+	}
+	kc := p.d.K * p.d.C
+	winoWeights(p.u, w, kc)
+	for e := range p.wino {
+		p.wino[e].Pack(p.u[e*kc : (e+1)*kc])
+	}
+}
+
+// gemmA is the packed GEMM operand of a convolution not lowered to
+// Winograd (nil if there is none).
+func (p *PackedConv) gemmA() *PackedA {
+	if p == nil {
+		return nil
+	}
+	return p.gemm
+}
+
+// winoWeights writes U = G g G^T of each of the n 3x3 filters of w to
+// u[e*n+i] for element e of filter i. It computes in float64 and rounds
+// once, so that U is as close to exact as float32 holds.
+func winoWeights(u, w []float32, n int) {
+	for i := 0; i < n; i++ {
+		g := w[9*i : 9*i+9]
+		// G g: rows 0 and 3 are g's first and last; rows 1 and 2 halve
+		// the sum and the alternating sum.
+		var t [4][3]float64
+		for j := 0; j < 3; j++ {
+			g0, g1, g2 := float64(g[j]), float64(g[3+j]), float64(g[6+j])
+			t[0][j], t[1][j], t[2][j], t[3][j] = g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+		}
+		// (G g) G^T, the same along each row.
+		for r := 0; r < 4; r++ {
+			g0, g1, g2 := t[r][0], t[r][1], t[r][2]
+			u[(4*r+0)*n+i] = float32(g0)
+			u[(4*r+1)*n+i] = float32((g0 + g1 + g2) / 2)
+			u[(4*r+2)*n+i] = float32((g0 - g1 + g2) / 2)
+			u[(4*r+3)*n+i] = float32(g2)
+		}
+	}
+}
+
+// conv2DWinograd is Conv2DFused for images [n0, n1) of the batch and
+// tile rows [ty0, ty1) of each, lowered to F(2x2, 3x3) with the weights
+// of p.
+func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []float32, relu bool, n0, n1, ty0, ty1 int, d ConvDims) {
+	in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
+	_, tw := d.tiles()
+	per := (ty1 - ty0) * tw
+	g := d.winoGroup(ty1 - ty0)
+	if need := d.winoFloats(); len(ws.Col) < need {
+		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+	}
+	kc := d.K * d.C
+	for n := n0; n < n1; n += g {
+		imgs := min(g, n1-n)
+		cols := imgs * per
+		v := ws.Col[:16*d.C*cols]
+		m := ws.Col[16*d.C*cols : 16*(d.C+d.K)*cols]
+		for i := range imgs {
+			winoInput(v, cols, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		}
+		for e := range 16 {
+			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, v[e*d.C*cols:(e+1)*d.C*cols], cols, 0, m[e*d.K*cols:(e+1)*d.K*cols], cols, nil, &p.wino[e])
+		}
+		for i := range imgs {
+			var res []float32
+			if residual != nil {
+				res = residual[(n+i)*out : (n+i+1)*out]
+			}
+			winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, i*per, bias, res, relu, ty0, ty1, d)
+		}
+	}
+}
+
+// useWinoAsm selects the AVX-512 transforms, which give the same bits as
+// the Go ones.
+var useWinoAsm = haveAVX512
+
+// winoLanes are the permutes of the transform kernels: the even lanes
+// 0..30 and the odd ones, which deinterleave a window of 32 floats; then
+// 0, 16, 1, 17 ... 15, 31, which interleaves two registers.
+var winoLanes = func() (l [2][32]int32) {
+	for i := range 16 {
+		l[0][i], l[0][16+i] = int32(2*i), int32(2*i+1)
+		l[1][2*i], l[1][2*i+1] = int32(i), int32(16+i)
+	}
+	return l
+}()
+
+// laneMask has bit l set for each of 16 lanes whose position from+l lies
+// in [0, n).
+func laneMask(from, n int) uint16 {
+	lo, hi := max(0, -from), min(16, n-from)
+	if lo >= hi {
+		return 0
+	}
+	return uint16((1<<hi - 1) &^ (1<<lo - 1))
+}
+
+// winoInput writes V = B^T d B for the input tiles d of one image's tile
+// rows [ty0, ty1): tile (ty, tx) goes to column col0 + (ty-ty0)*tw + tx of
+// the 16 matrices V_e (C x ld, one after another in v). Outside the image
+// the input reads as 0 (the padding).
+func winoInput(v []float32, ld, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	if !useWinoAsm {
+		winoInputGo(v, ld, col0, x, ty0, ty1, d)
+		return
+	}
+	_, tw := d.tiles()
+	var masks [5]uint16
+	for tx0 := 0; tx0 < tw; tx0 += 16 {
+		base := 2*tx0 - d.Pad
+		for i, o := range [4]int{0, 16, 2, 18} {
+			masks[i] = laneMask(base+o, d.W)
+		}
+		masks[4] = uint16(1<<min(16, tw-tx0) - 1)
+		for ty := ty0; ty < ty1; ty++ {
+			iy := 2*ty - d.Pad
+			rows := 0
+			for r := range 4 {
+				if iy+r >= 0 && iy+r < d.H {
+					rows |= 1 << r
+				}
+			}
+			col := col0 + (ty-ty0)*tw + tx0
+			winoInputAVX512(&v[col], &x[0], d.C, iy*d.W+base, d.H*d.W, ld, d.C*ld, d.W, rows, &masks, &winoLanes[0])
+		}
+	}
+}
+
+// winoInputGo is winoInput in Go, one tile at a time.
+func winoInputGo(v []float32, ld, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	plane := d.C * ld
+	for c := 0; c < d.C; c++ {
+		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for ty := ty0; ty < ty1; ty++ {
+			iy := 2*ty - d.Pad
+			for tx := 0; tx < tw; tx++ {
+				ix := 2*tx - d.Pad
+				var t [16]float32
+				if iy >= 0 && iy+4 <= d.H && ix >= 0 && ix+4 <= d.W {
+					for i := range 4 {
+						copy(t[4*i:4*i+4], xc[(iy+i)*d.W+ix:])
+					}
+				} else {
+					for i := range 4 {
+						if yy := iy + i; yy >= 0 && yy < d.H {
+							for j := range 4 {
+								if xx := ix + j; xx >= 0 && xx < d.W {
+									t[4*i+j] = xc[yy*d.W+xx]
+								}
+							}
+						}
+					}
+				}
+				// B^T d down the columns, then (B^T d) B along the rows.
+				for j := range 4 {
+					d0, d1, d2, d3 := t[j], t[4+j], t[8+j], t[12+j]
+					t[j], t[4+j], t[8+j], t[12+j] = d0-d2, d1+d2, d2-d1, d1-d3
+				}
+				o := c*ld + col0 + (ty-ty0)*tw + tx
+				for i := range 4 {
+					d0, d1, d2, d3 := t[4*i], t[4*i+1], t[4*i+2], t[4*i+3]
+					v[(4*i)*plane+o] = d0 - d2
+					v[(4*i+1)*plane+o] = d1 + d2
+					v[(4*i+2)*plane+o] = d2 - d1
+					v[(4*i+3)*plane+o] = d1 - d3
+				}
+			}
+		}
+	}
+}
+
+// winoOutput writes the output tiles A^T M A of one image's tile rows
+// [ty0, ty1), read from the 16 matrices M_e (K x ld, one after another in
+// m) at the columns winoInput gave them, with the GEMM epilogue's order:
+// plus bias, plus residual (laid out like y; may be nil), then the ReLU.
+// A tile's row or column past the output's edge (odd OH or OW) is dropped.
+func winoOutput(y, m []float32, ld, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+	if !useWinoAsm {
+		winoOutputGo(y, m, ld, col0, bias, res, relu, ty0, ty1, d)
+		return
+	}
+	_, tw := d.tiles()
+	flags := 0
+	var rp, bp *float32
+	if relu {
+		flags |= 1
+	}
+	if res != nil {
+		flags |= 2
+		rp = &res[0]
+	}
+	if bias != nil {
+		flags |= 8
+		bp = &bias[0]
+	}
+	var masks [3]uint16
+	for tx0 := 0; tx0 < tw; tx0 += 16 {
+		masks[0], masks[1] = laneMask(2*tx0, d.OW), laneMask(2*tx0+16, d.OW)
+		masks[2] = uint16(1<<min(16, tw-tx0) - 1)
+		for ty := ty0; ty < ty1; ty++ {
+			f := flags
+			if 2*ty+1 < d.OH {
+				f |= 4
+			}
+			col := col0 + (ty-ty0)*tw + tx0
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, d.K*ld, d.OW, f, &masks, &winoLanes[1])
+		}
+	}
+}
+
+// winoOutputGo is winoOutput in Go, one tile at a time.
+func winoOutputGo(y, m []float32, ld, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	plane := d.K * ld
+	for k := 0; k < d.K; k++ {
+		var b float32
+		if bias != nil {
+			b = bias[k]
+		}
+		yk := y[k*d.OH*d.OW : (k+1)*d.OH*d.OW]
+		var rk []float32
+		if res != nil {
+			rk = res[k*d.OH*d.OW : (k+1)*d.OH*d.OW]
+		}
+		for ty := ty0; ty < ty1; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				o := k*ld + col0 + (ty-ty0)*tw + tx
+				// A^T M down the columns, then along the rows.
+				var a [2][4]float32
+				for j := range 4 {
+					m0, m1, m2, m3 := m[j*plane+o], m[(4+j)*plane+o], m[(8+j)*plane+o], m[(12+j)*plane+o]
+					a[0][j], a[1][j] = m0+m1+m2, m1-m2-m3
+				}
+				for i := range 2 {
+					oy := 2*ty + i
+					if oy >= d.OH {
+						break
+					}
+					q := [2]float32{a[i][0] + a[i][1] + a[i][2], a[i][1] - a[i][2] - a[i][3]}
+					for j := range 2 {
+						ox := 2*tx + j
+						if ox >= d.OW {
+							break
+						}
+						at := oy*d.OW + ox
+						val := q[j] + b
+						if rk != nil {
+							val += rk[at]
+						}
+						if relu {
+							val = max(val, 0)
+						}
+						yk[at] = val
+					}
+				}
+			}
+		}
+	}
+}

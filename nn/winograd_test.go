@@ -1,0 +1,244 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestWinogradMatchesReference checks F(2x2, 3x3) against the float64
+// direct convolution over odd shapes: images from 1x1 up, odd and even
+// sides (a last tile that is cut), paddings 0 to 2, channel counts from 1
+// to 67, batches that do and do not fill a group of images, with bias,
+// residual and ReLU, on one goroutine and on two (images or tile rows
+// split), with each GEMM kernel this machine has.
+func TestWinogradMatchesReference(t *testing.T) {
+	kernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 1))
+		shapes := []struct{ c, k, h, w, pad, batch int }{
+			{1, 1, 1, 1, 1, 1},
+			{3, 5, 2, 3, 1, 2},
+			{7, 4, 5, 5, 1, 3},
+			{16, 16, 8, 8, 1, 5},
+			{5, 9, 7, 11, 0, 2},
+			{67, 13, 3, 4, 2, 1},
+			{2, 67, 9, 6, 1, 4},
+			{33, 31, 13, 13, 1, 1},
+			{64, 64, 14, 14, 1, 1},
+			{12, 20, 32, 32, 1, 3},
+			{48, 40, 7, 7, 1, 2},
+		}
+		for _, s := range shapes {
+			d := ConvDims{C: s.c, H: s.h, W: s.w, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: s.pad, Lowering: LowerWinograd}
+			d.OH, d.OW = s.h+2*s.pad-2, s.w+2*s.pad-2
+			if d.OH < 1 || d.OW < 1 {
+				t.Fatalf("bad test shape %+v", s)
+			}
+			x, w, bias := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
+			res := randSlice(r, s.batch*d.K*d.OH*d.OW)
+			want := convRef(x, w, bias, s.batch, d)
+			for i := range want {
+				want[i] = max(want[i]+res[i], 0)
+			}
+			packed := NewPackedConv(d)
+			packed.Pack(w)
+			for _, threads := range []int{1, 2} {
+				old := SetThreads(threads)
+				ws := NewWorkspace(d.ColFloats())
+				got := randSlice(r, len(want)) // garbage: y is written, not read
+				Conv2DFused(ws, got, x, w, packed, bias, res, true, s.batch, d)
+				// The transforms add a few roundings per output on top of
+				// the GEMM's; 2e-6 of the largest output is about 16 ulps.
+				if e := maxRelErr(got, want); e > 2e-6 {
+					t.Errorf("%+v, %d threads: max rel err %g", d, threads, e)
+				}
+				SetThreads(old)
+			}
+			// Without the residual and the ReLU, only the bias is added.
+			plain := convRef(x, w, bias, s.batch, d)
+			got := make([]float32, len(plain))
+			Conv2DFused(NewWorkspace(d.ColFloats()), got, x, w, packed, bias, nil, false, s.batch, d)
+			if e := maxRelErr(got, plain); e > 2e-6 {
+				t.Errorf("%+v, no residual: max rel err %g", d, e)
+			}
+		}
+	})
+}
+
+// TestWinogradSplitsEveryWay forces each way of sharing a Winograd conv
+// among two goroutines, so that a share's columns and images are checked
+// even where the work is below the size that splits on its own.
+func TestWinogradSplitsEveryWay(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 1))
+	d := ConvDims{C: 6, H: 9, W: 7, K: 5, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 9, OW: 7, Lowering: LowerWinograd}
+	const batch = 3
+	x, w, bias := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
+	res := randSlice(r, batch*d.K*d.OH*d.OW)
+	want := convRef(x, w, bias, batch, d)
+	for i := range want {
+		want[i] += res[i]
+	}
+	packed := NewPackedConv(d)
+	packed.Pack(w)
+	old := SetThreads(2)
+	defer SetThreads(old)
+	threadCount()
+	ws := NewWorkspace(d.ColFloats())
+	task := convTask{x: x, w: w, packed: packed, bias: bias, residual: res, d: d}
+	for name, run := range map[string]func(y []float32){
+		"images":    func(y []float32) { task.y = y; convImages(ws, task, batch, 2) },
+		"tile rows": func(y []float32) { task.y = y; convTileRows(ws, task, batch, 2) },
+	} {
+		got := randSlice(r, len(want))
+		run(got)
+		if e := maxRelErr(got, want); e > 2e-6 {
+			t.Errorf("split by %s: max rel err %g", name, e)
+		}
+		if n := testing.AllocsPerRun(3, func() { run(got) }); n != 0 {
+			t.Errorf("split by %s: %v allocations per call", name, n)
+		}
+	}
+}
+
+// TestWinogradWeights checks U = G g G^T against the matrices written out.
+func TestWinogradWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	g := randSlice(r, 9)
+	G := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+	u := make([]float32, 16)
+	winoWeights(u, g, 1)
+	for i := range 4 {
+		for j := range 4 {
+			var want float64
+			for a := range 3 {
+				for b := range 3 {
+					want += G[i][a] * float64(g[3*a+b]) * G[j][b]
+				}
+			}
+			if e := float64(u[4*i+j]) - want; e > 1e-6 || e < -1e-6 {
+				t.Errorf("U[%d][%d] = %g, want %g", i, j, u[4*i+j], want)
+			}
+		}
+	}
+}
+
+// TestWinogradNeedsPackedWeights: a Winograd conv given no PackedConv, or
+// a shape F(2x2, 3x3) does not compute, is a programming error that says
+// what is wrong.
+func TestWinogradNeedsPackedWeights(t *testing.T) {
+	d := ConvDims{C: 2, H: 4, W: 4, K: 2, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 4, OW: 4, Lowering: LowerWinograd}
+	y, x, w := make([]float32, 32), make([]float32, 32), make([]float32, 36)
+	mustPanic(t, "PackedConv", func() { Conv2DFused(NewWorkspace(d.ColFloats()), y, x, w, nil, nil, nil, false, 1, d) })
+	d2 := d
+	d2.Stride, d2.OH, d2.OW = 2, 2, 2
+	mustPanic(t, "stride-2", func() { NewPackedConv(d2) })
+}
+
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		msg, _ := recover().(string)
+		if !strings.Contains(msg, want) {
+			t.Errorf("panic %q, want one that mentions %q", msg, want)
+		}
+	}()
+	f()
+}
+
+// BenchmarkConvLowering times the inference conv of each real stride-1
+// 3x3 layer shape lowered by im2col and by Winograd, as the lower-conv
+// pass chooses between them (go test -bench ConvLowering ./nn).
+func BenchmarkConvLowering(b *testing.B) {
+	for _, s := range []struct {
+		name         string
+		c, hw, batch int
+	}{
+		{"resnet18-layer1-b1", 64, 56, 1},
+		{"resnet18-layer2-b1", 128, 28, 1},
+		{"resnet18-layer3-b1", 256, 14, 1},
+		{"resnet18-layer4-b1", 512, 7, 1},
+		{"cifar-stage1-b16", 16, 32, 16},
+		{"cifar-stage2-b16", 32, 16, 16},
+		{"cifar-stage3-b16", 64, 8, 16},
+	} {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, low := range []ConvLowering{LowerIm2col, LowerWinograd} {
+			d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.c, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: low}
+			x, w, bias := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
+			y := make([]float32, s.batch*d.K*d.OH*d.OW)
+			packed := NewPackedConv(d)
+			packed.Pack(w)
+			ws := NewWorkspace(d.ColFloats())
+			name := map[ConvLowering]string{LowerIm2col: "im2col", LowerWinograd: "winograd"}[low]
+			b.Run(s.name+"/"+name, func(b *testing.B) {
+				for b.Loop() {
+					Conv2DFused(ws, y, x, w, packed, bias, nil, true, s.batch, d)
+				}
+				b.ReportMetric(float64(2*s.batch*d.K*d.C*9*d.OH*d.OW)*float64(b.N)/b.Elapsed().Seconds()/1e9, "eff-GFLOP/s")
+			})
+		}
+	}
+}
+
+// TestWinogradTransformsAsm checks the AVX-512 transforms against the Go
+// ones, bit for bit, over sides 1 to 67 (chunks of 16 tiles, partial
+// chunks, cut last tiles), paddings 0 to 2, tile-row ranges that start
+// and end inside the image, with and without bias, residual and ReLU.
+// The buffers start as the same garbage and are compared whole, so a
+// write outside the tiles is caught too.
+func TestWinogradTransformsAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512 kernels in this build")
+	}
+	defer func() { useWinoAsm = haveAVX512 }()
+	r := rand.New(rand.NewPCG(10, 11))
+	for range 300 {
+		pad := r.IntN(3)
+		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: 1 + r.IntN(67), W: 1 + r.IntN(67), KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd}
+		d.OH, d.OW = d.H+2*pad-2, d.W+2*pad-2
+		if d.OH < 1 || d.OW < 1 {
+			continue
+		}
+		th, tw := d.tiles()
+		ty0 := r.IntN(th)
+		ty1 := ty0 + 1 + r.IntN(th-ty0)
+		col0 := r.IntN(5)
+		ld := col0 + (ty1-ty0)*tw + r.IntN(5)
+		x := randSlice(r, d.C*d.H*d.W)
+		v0 := randSlice(r, 16*d.C*ld)
+		var v [2][]float32
+		for i, asm := range []bool{false, true} {
+			useWinoAsm = asm
+			v[i] = append([]float32(nil), v0...)
+			winoInput(v[i], ld, col0, x, ty0, ty1, d)
+		}
+		if !slices.Equal(v[0], v[1]) {
+			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d: input transforms differ", d, ty0, ty1, col0, ld)
+		}
+		m := randSlice(r, 16*d.K*ld)
+		m[r.IntN(len(m))] = float32(math.NaN()) // a NaN must pass the ReLU in both
+		y0 := randSlice(r, d.K*d.OH*d.OW)
+		for flags := range 4 {
+			var bias, res []float32
+			if flags&1 != 0 {
+				bias = randSlice(r, d.K)
+			}
+			if flags&2 != 0 {
+				res = randSlice(r, len(y0))
+			}
+			relu := r.IntN(2) == 1
+			var y [2][]float32
+			for i, asm := range []bool{false, true} {
+				useWinoAsm = asm
+				y[i] = append([]float32(nil), y0...)
+				winoOutput(y[i], m, ld, col0, bias, res, relu, ty0, ty1, d)
+			}
+			if !slices.EqualFunc(y[0], y[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+				t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ", d, ty0, ty1, bias != nil, res != nil, relu)
+			}
+		}
+	}
+}
