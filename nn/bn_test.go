@@ -256,7 +256,7 @@ func TestMaxPoolSeparable(t *testing.T) {
 					x := randSlice(r, 2*d.C*d.H*d.W)
 					x[r.IntN(len(x))] = float32(math.NaN())
 					got := make([]float32, 2*d.C*d.OH*d.OW)
-					MaxPool(got, x, 2, d)
+					MaxPool(nil, got, x, 2, d)
 					for p := 0; p < 2*d.C; p++ {
 						plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
 						for i := 0; i < d.OH*d.OW; i++ {
@@ -269,6 +269,64 @@ func TestMaxPoolSeparable(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMaxPoolAsm checks the AVX-512 pooling kernels against the Go loops
+// bit for bit (NaNs, ties of +0 and -0, and -Inf inputs included) over
+// rows of 1 to 70 columns, windows of 1 to 3, strides 1 and 2, and
+// resnet's pooling with its planes split among goroutines.
+func TestMaxPoolAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512 kernels in this build")
+	}
+	defer func() { useShiftAsm = haveAVX512 }()
+	r := rand.New(rand.NewPCG(4, 1))
+	special := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.Inf(1))}
+	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+	for w := 1; w <= 70; w += 3 {
+		for k := 1; k <= 3; k++ {
+			for s := 1; s <= 2; s++ {
+				for pad := 0; 2*pad <= k; pad++ {
+					d := PoolDims{C: 3, H: 1 + r.IntN(9), W: w, KH: k, KW: k, Stride: s, Pad: pad}
+					if d.H+2*pad < k || d.W+2*pad < k {
+						continue
+					}
+					d.OH, d.OW = (d.H+2*pad-k)/s+1, (d.W+2*pad-k)/s+1
+					const batch = 2
+					x := randSlice(r, batch*d.C*d.H*d.W)
+					for range 1 + len(x)/8 {
+						x[r.IntN(len(x))] = special[r.IntN(len(special))]
+					}
+					var got [2][]float32
+					for i, asm := range []bool{false, true} {
+						useShiftAsm = asm
+						got[i] = randSlice(r, batch*d.C*d.OH*d.OW)
+						MaxPool(nil, got[i], x, batch, d)
+					}
+					if !slices.EqualFunc(got[0], got[1], same) {
+						t.Fatalf("%+v: the kernels differ from the Go loops", d)
+					}
+				}
+			}
+		}
+	}
+	// resnet's pooling, large enough to share its planes among two
+	// goroutines, against one.
+	d := PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
+	x := randSlice(r, d.C*d.H*d.W)
+	x[r.IntN(len(x))] = float32(math.NaN())
+	want, got := make([]float32, d.C*d.OH*d.OW), make([]float32, d.C*d.OH*d.OW)
+	MaxPool(nil, want, x, 1, d)
+	old := SetThreads(2)
+	defer SetThreads(old)
+	ws := NewWorkspace(0)
+	MaxPool(ws, got, x, 1, d)
+	if !slices.EqualFunc(got, want, same) {
+		t.Errorf("planes split among goroutines differ from one goroutine's")
+	}
+	if n := testing.AllocsPerRun(3, func() { MaxPool(ws, got, x, 1, d) }); n != 0 {
+		t.Errorf("%v allocations per call", n)
 	}
 }
 

@@ -46,6 +46,7 @@ type Workspace struct {
 	conv         convTask       // the convolution whose images are being shared
 	convBack     convBackTask   // the same for a backward pass
 	bn           bnTask         // the batch norm whose channels are being shared
+	pool         poolTask       // the max pooling whose planes are being shared
 	Col          []float32      // im2col / col2im scratch, at least the largest conv's need
 }
 

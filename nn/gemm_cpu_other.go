@@ -72,3 +72,11 @@ func winoInputAVX512(v, x *float32, chans, off, xStride, vStride, plane, w, rows
 func winoOutputAVX512(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[3]uint16, idx *[32]int32) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func maxRowsAVX512(dst, src *float32, chunks, rows, stride, last int) {
+	panic("nn: the pooling kernels are not in this build")
+}
+
+func maxPool3s2AVX512(dst, cols *float32, chunks, last int, idx *[32]int32) {
+	panic("nn: the pooling kernels are not in this build")
+}

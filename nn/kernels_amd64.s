@@ -5256,3 +5256,88 @@ norow1:
 done:
 	VZEROUPPER
 	RET
+
+// func maxRowsAVX512(dst *float32, src *float32, chunks int, rows int, stride int, last int)
+// Requires: AVX, AVX512F
+TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ chunks+16(FP), DX
+	MOVQ rows+24(FP), BX
+	MOVQ stride+32(FP), SI
+	MOVQ last+40(FP), DI
+	SHLQ $0x02, SI
+	MOVL $0x0000ffff, R8
+
+chunk:
+	KMOVW R8, K1
+	CMPQ  DX, $0x01
+	JNE   full
+	KMOVW DI, K1
+
+full:
+	VMOVUPS.Z (CX), K1, Z0
+	MOVQ      CX, R9
+	MOVQ      BX, R10
+	DECQ      R10
+	JZ        store
+
+row:
+	ADDQ      SI, R9
+	VMOVUPS.Z (R9), K1, Z1
+	VMAXPS    Z0, Z1, Z0
+	VCMPPS    $0x03, Z1, Z1, K2
+	VBLENDMPS Z1, Z0, K2, Z0
+	DECQ      R10
+	JNZ       row
+
+store:
+	VMOVUPS Z0, K1, (AX)
+	ADDQ    $0x40, AX
+	ADDQ    $0x40, CX
+	DECQ    DX
+	JNZ     chunk
+	VZEROUPPER
+	RET
+
+// func maxPool3s2AVX512(dst *float32, cols *float32, chunks int, last int, idx *[32]int32)
+// Requires: AVX, AVX512F
+TEXT ·maxPool3s2AVX512(SB), NOSPLIT, $0-40
+	MOVQ      dst+0(FP), AX
+	MOVQ      cols+8(FP), CX
+	MOVQ      chunks+16(FP), DX
+	MOVQ      last+24(FP), BX
+	MOVQ      idx+32(FP), SI
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 64(SI), Z1
+	MOVL      $0x0000ffff, SI
+
+chunk:
+	KMOVW SI, K1
+	CMPQ  DX, $0x01
+	JNE   full
+	KMOVW BX, K1
+
+full:
+	VMOVUPS   (CX), Z2
+	VMOVUPS   64(CX), Z3
+	VMOVUPS   8(CX), Z4
+	VMOVUPS   72(CX), Z5
+	VMOVAPS   Z2, Z6
+	VPERMT2PS Z3, Z0, Z6
+	VMOVAPS   Z2, Z2
+	VPERMT2PS Z3, Z1, Z2
+	VPERMT2PS Z5, Z0, Z4
+	VMAXPS    Z6, Z2, Z6
+	VCMPPS    $0x03, Z2, Z2, K2
+	VBLENDMPS Z2, Z6, K2, Z6
+	VMAXPS    Z6, Z4, Z6
+	VCMPPS    $0x03, Z4, Z4, K2
+	VBLENDMPS Z4, Z6, K2, Z6
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x80, CX
+	DECQ      DX
+	JNZ       chunk
+	VZEROUPPER
+	RET

@@ -219,3 +219,19 @@ func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vS
 //
 //go:noescape
 func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[3]uint16, idx *[32]int32)
+
+// maxRowsAVX512 writes dst[i] = the nanMax of src[r*stride+i] over r in
+// [0, rows) (rows >= 1), in that order, for chunks x 16 values; the last
+// chunk's lanes are masked by last.
+//
+//go:noescape
+func maxRowsAVX512(dst *float32, src *float32, chunks int, rows int, stride int, last int)
+
+// maxPool3s2AVX512 writes dst[o] = nanMax(nanMax(cols[2o], cols[2o+1]),
+// cols[2o+2]) for chunks x 16 outputs, the last chunk's masked by last:
+// a 3-wide stride-2 window along a row whose padding cols holds as -Inf.
+// It reads cols up to 32*chunks+34 floats. idx holds the even lane
+// numbers 0..30, then the odd ones.
+//
+//go:noescape
+func maxPool3s2AVX512(dst *float32, cols *float32, chunks int, last int, idx *[32]int32)

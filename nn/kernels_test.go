@@ -201,7 +201,7 @@ func TestMaxPool(t *testing.T) {
 	const batch = 2
 	x := randSlice(r, batch*d.C*d.H*d.W)
 	y := make([]float32, batch*d.C*d.OH*d.OW)
-	MaxPool(y, x, batch, d)
+	MaxPool(nil, y, x, batch, d)
 	// Reference: scan each window.
 	for p := 0; p < batch*d.C; p++ {
 		for oh := 0; oh < d.OH; oh++ {
@@ -223,7 +223,7 @@ func TestMaxPool(t *testing.T) {
 	dy := randSlice(r, len(y))
 	dx := make([]float32, len(x))
 	MaxPoolBackward(dx, dy, x, batch, d)
-	loss := func() float64 { tmp := make([]float32, len(y)); MaxPool(tmp, x, batch, d); return dot(dy, tmp) }
+	loss := func() float64 { tmp := make([]float32, len(y)); MaxPool(nil, tmp, x, batch, d); return dot(dy, tmp) }
 	for i := 0; i < len(x); i += 5 {
 		if g := numGrad(loss, x, i, 1e-4); math.Abs(g-float64(dx[i])) > 1e-2 {
 			t.Errorf("dx[%d] = %g, finite differences %g", i, dx[i], g)

@@ -199,14 +199,42 @@ type PoolDims struct {
 }
 
 // MaxPool takes the maximum over each window; padding never wins.
-func MaxPool(y, x []float32, batch int, d PoolDims) {
+func MaxPool(ws *Workspace, y, x []float32, batch int, d PoolDims) {
+	planes := batch * d.C
+	// Planes are independent: a large pooling shares them among the
+	// goroutines, its task kept in the workspace.
+	if ws != nil && planes > 1 && planes*d.H*d.W >= minParallelElems {
+		if nt := min(threadCount(), planes); nt > 1 {
+			ws.pool = poolTask{y: y, x: x, d: d}
+			share := (planes + nt - 1) / nt
+			wg := &ws.wg
+			for p0 := share; p0 < planes; p0 += share {
+				wg.Add(1)
+				workers <- gemmTask{pool: &ws.pool, from: p0, to: min(p0+share, planes), done: wg}
+			}
+			maxPoolPlanes(y, x, 0, share, d)
+			wg.Wait()
+			return
+		}
+	}
+	maxPoolPlanes(y, x, 0, planes, d)
+}
+
+// poolTask is a max pooling whose planes are split among goroutines.
+type poolTask struct {
+	y, x []float32
+	d    PoolDims
+}
+
+// maxPoolPlanes is MaxPool over planes [p0, p1) of the batch's images.
+func maxPoolPlanes(y, x []float32, p0, p1 int, d PoolDims) {
 	// Every window holds an input value when the padding is at most half
 	// the window, as PyTorch requires.
 	if d.W <= maxPoolRow && 2*d.Pad <= d.KH && 2*d.Pad <= d.KW {
-		maxPoolSeparable(y, x, batch, d)
+		maxPoolSeparable(y, x, p0, p1, d)
 		return
 	}
-	for p := 0; p < batch*d.C; p++ {
+	for p := p0; p < p1; p++ {
 		plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
 		out := y[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
 		for oh := 0; oh < d.OH; oh++ {
@@ -230,22 +258,44 @@ func nanMax(a, b float32) float32 {
 
 // maxPoolSeparable is MaxPool as a max down each column of a window's
 // rows, then along the row: a few compares per input value instead of
-// KH x KW calls' worth per output.
-func maxPoolSeparable(y, x []float32, batch int, d PoolDims) {
-	var buf [maxPoolRow]float32
+// KH x KW calls' worth per output. With AVX-512 the max down the rows
+// runs 16 columns at a time, and a 3-wide stride-2 window (resnet's) also
+// along the row, reading the row's columns from a buffer whose padding
+// holds -Inf, which no value loses to and which leaves every max as the
+// Go loop's.
+func maxPoolSeparable(y, x []float32, p0, p1 int, d PoolDims) {
+	var buf [maxPoolRow + 64]float32
 	cols := buf[:d.W]
-	for p := 0; p < batch*d.C; p++ {
+	rowAsm := useShiftAsm && d.W >= 1
+	pool3s2 := useShiftAsm && d.KW == 3 && d.Stride == 2 && 32*((d.OW+15)/16)+34 <= len(buf)
+	if pool3s2 {
+		for i := range buf {
+			buf[i] = float32(math.Inf(-1))
+		}
+		cols = buf[d.Pad : d.Pad+d.W]
+	}
+	chunks, last := (d.W+15)/16, uint16(1<<((d.W-1)%16+1)-1)
+	outChunks, outLast := (d.OW+15)/16, uint16(1<<((d.OW-1)%16+1)-1)
+	for p := p0; p < p1; p++ {
 		plane := x[p*d.H*d.W : (p+1)*d.H*d.W]
 		out := y[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
 		for oh := 0; oh < d.OH; oh++ {
 			r0, r1 := max(0, oh*d.Stride-d.Pad), min(d.H, oh*d.Stride-d.Pad+d.KH)
-			copy(cols, plane[r0*d.W:(r0+1)*d.W])
-			for r := r0 + 1; r < r1; r++ {
-				for i, v := range plane[r*d.W : (r+1)*d.W] {
-					cols[i] = nanMax(cols[i], v)
+			if rowAsm {
+				maxRowsAVX512(&cols[0], &plane[r0*d.W], chunks, r1-r0, d.W, int(last))
+			} else {
+				copy(cols, plane[r0*d.W:(r0+1)*d.W])
+				for r := r0 + 1; r < r1; r++ {
+					for i, v := range plane[r*d.W : (r+1)*d.W] {
+						cols[i] = nanMax(cols[i], v)
+					}
 				}
 			}
 			row := out[oh*d.OW : (oh+1)*d.OW]
+			if pool3s2 {
+				maxPool3s2AVX512(&row[0], &buf[0], outChunks, int(outLast), &winoLanes[0])
+				continue
+			}
 			for ow := range row {
 				c0, c1 := max(0, ow*d.Stride-d.Pad), min(d.W, ow*d.Stride-d.Pad+d.KW)
 				m := cols[c0]

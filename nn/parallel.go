@@ -59,8 +59,9 @@ type gemmTask struct {
 	done           *sync.WaitGroup
 	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
 	convBack       *convBackTask
-	bn             *bnTask // channels [from, to) of a batch norm
-	share          int     // which partial gradient buffer a backward share fills
+	bn             *bnTask   // channels [from, to) of a batch norm
+	pool           *poolTask // planes [from, to) of a max pooling
+	share          int       // which partial gradient buffer a backward share fills
 	from, to       int
 	tileRows       bool // conv: Winograd tile rows [from, to) of every image
 	batch          int  // conv, with tileRows: the images
@@ -202,6 +203,11 @@ func convTileRows(ws *Workspace, c convTask, batch, nt int) {
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
+		if p := t.pool; p != nil {
+			maxPoolPlanes(p.y, p.x, t.from, t.to, p.d)
+			t.done.Done()
+			continue
+		}
 		if b := t.bn; b != nil {
 			b.run(t.from, t.to)
 			t.done.Done()

@@ -499,7 +499,7 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 	case ir.OpReLU:
 		return []jen.Code{nnq("ReLU").Call(y, x)}
 	case ir.OpMaxPool:
-		return []jen.Code{nnq("MaxPool").Call(y, x, batch, dims)}
+		return []jen.Code{nnq("MaxPool").Call(jen.Id("ws"), y, x, batch, dims)}
 	case ir.OpGlobalAvgPool:
 		in := n.Args[0].Shape
 		return []jen.Code{nnq("GlobalAvgPool").Call(y, x, jen.Id("batch").Op("*").Lit(in.C), jen.Lit(in.H*in.W))}

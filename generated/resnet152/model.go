@@ -5994,7 +5994,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	}
 	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
 	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, batch, conv1_dims)
-	nn.MaxPool(a.maxpool, a.conv1, batch, maxpool_dims)
+	nn.MaxPool(ws, a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)

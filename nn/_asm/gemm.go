@@ -1,6 +1,6 @@
 // Command _asm generates nn's assembly with avo: the GEMM micro-kernels,
-// the batch-norm, im2col and packing kernels (bn.go) and the Winograd
-// transforms (wino.go):
+// the batch-norm, im2col and packing kernels (bn.go), the Winograd
+// transforms (wino.go) and the max-pooling kernels (pool.go):
 //
 //	cd nn/_asm && go run . -out ../kernels_amd64.s -stubs ../kernels_stub_amd64.go -pkg nn
 //
@@ -51,6 +51,8 @@ func main() {
 	packRows()
 	winoInput()
 	winoOutput()
+	maxRows()
+	maxPool3s2()
 	Generate()
 }
 
