@@ -157,10 +157,10 @@ func (n *Node) DirectOK() bool {
 	return n.KH == 1 && n.KW == 1 && n.Stride == 1 && n.Pad == 0
 }
 
-// WinogradOK reports whether Winograd F(2x2, 3x3) computes n: a 3x3
-// kernel at stride 1.
+// WinogradOK reports whether Winograd F(2x2, 3x3) computes n and its
+// input gradient: a 3x3 kernel at stride 1, padded by at most 2.
 func (n *Node) WinogradOK() bool {
-	return n.KH == 3 && n.KW == 3 && n.Stride == 1
+	return n.KH == 3 && n.KW == 3 && n.Stride == 1 && n.Pad <= 2
 }
 
 // ParamKind says what a parameter tensor holds.

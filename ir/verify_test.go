@@ -144,7 +144,7 @@ func TestVerifyLowering(t *testing.T) {
 	}
 	saved := conv.Shape
 	conv.Stride, conv.Shape.H, conv.Shape.W = 2, 5, 4
-	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered to Winograd F(2x2,3x3), but it is a 3x3 stride-2 conv`) {
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered to Winograd F(2x2,3x3), but it is a 3x3 stride-2 pad-1 conv`) {
 		t.Errorf("Winograd for a stride-2 conv: %v", err)
 	}
 	conv.Stride, conv.Shape = 1, saved

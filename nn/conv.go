@@ -77,26 +77,42 @@ func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
 // Conv2DBackward computes the weight gradient dw (overwritten), the bias
 // gradient db (overwritten, may be nil) and adds the input gradient to dx
 // (skipped when dx is nil, as for the network input).
+//
+// For LowerWinograd the weight gradient still comes from the columns; the
+// input gradient, a 3x3 stride-1 convolution of dy with the weights
+// flipped and transposed, is computed by Winograd from weights
+// transformed in the workspace on every call.
 func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d ConvDims) {
+	var wino *PackedConv
+	if dx != nil && d.winograd() {
+		wino = ws.packed(d.gradInput(), w, true)
+	}
 	// As forward: small convolutions share their images among goroutines,
 	// each summing its images' weight and bias gradients apart; the caller
 	// adds the partial sums up.
 	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
 		if nt := threadCount(); nt > 1 {
-			convBackwardImages(ws, convBackTask{dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, d: d}, batch, nt)
+			convBackwardImages(ws, convBackTask{dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, d: d, wino: wino}, batch, nt)
 			return
 		}
 	}
-	conv2DBackwardImages(ws, dx, dw, db, dy, x, w, 0, batch, d, true)
+	conv2DBackwardImages(ws, dx, dw, db, dy, x, w, wino, 0, batch, d, true)
+	if wino != nil {
+		winogradConv(ws, convTask{y: dx, x: dy, packed: wino, residual: dx, d: wino.d}, batch)
+	}
 }
 
 // conv2DBackwardImages is Conv2DBackward over images [from, to): dw and
 // db are overwritten with those images' sums. Its GEMMs split their
-// columns among goroutines only if splitGEMM.
-func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, to int, d ConvDims, splitGEMM bool) {
+// columns among goroutines only if splitGEMM. With wino (the Winograd
+// input gradient's weights) it leaves dx to the caller if splitGEMM, else
+// adds those images' dx by Winograd after their weight gradients.
+func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, wino *PackedConv, from, to int, d ConvDims, splitGEMM bool) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
-	// Training lowers no convolution to Winograd; one given here is
-	// differentiated through its columns, as im2col.
+	dxCols := dx // the input gradient through the columns
+	if wino != nil {
+		dxCols = nil
+	}
 	if need := d.im2colFloats(); !d.direct() && len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
@@ -129,10 +145,10 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, t
 				db[k] += s
 			}
 		}
-		if dx == nil {
+		if dxCols == nil {
 			continue
 		}
-		dxn := dx[n*in : (n+1)*in]
+		dxn := dxCols[n*in : (n+1)*in]
 		if d.direct() {
 			gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 1, dxn, ohw, nil, nil)
 			continue
@@ -140,6 +156,10 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, from, t
 		// dcol (CKK x OHW) = W^T (CKK x K) * dY (K x OHW), then scattered back.
 		gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw, nil, nil)
 		col2im(dxn, col, d)
+	}
+	if wino != nil && !splitGEMM {
+		th, _ := wino.d.tiles()
+		conv2DWinograd(ws, dx, dy, wino, nil, dx, false, from, to, 0, th, wino.d)
 	}
 }
 
@@ -404,25 +424,13 @@ func im2colPacked(dst, x []float32, d ConvDims) {
 func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, residual []float32, relu bool, batch int, d ConvDims) {
 	task := convTask{y: y, x: x, w: w, packed: packed, bias: bias, residual: residual, relu: relu, d: d}
 	if d.winograd() {
-		if packed == nil || packed.u == nil {
-			panic("nn: a Winograd convolution takes its weights from a PackedConv made for its ConvDims")
+		if packed == nil {
+			// Training: the weights change every step.
+			task.packed = ws.packed(d, w, false)
+		} else if packed.u == nil {
+			panic("nn: a Winograd convolution's PackedConv was made for another lowering")
 		}
-		// Split the images among the goroutines if there are enough, else
-		// each image's tile rows; a pass is too small to split below
-		// minParallelFlops.
-		th, _ := d.tiles()
-		nt := 1
-		if 2*batch*d.K*d.OH*d.OW*d.C*9 >= minParallelFlops {
-			nt = threadCount()
-		}
-		switch {
-		case nt > 1 && batch >= nt:
-			convImages(ws, task, batch, nt)
-		case nt > 1 && th > 1:
-			convTileRows(ws, task, batch, min(nt, th))
-		default:
-			conv2DWinograd(ws, y, x, packed, bias, residual, relu, 0, batch, 0, th, d)
-		}
+		winogradConv(ws, task, batch)
 		return
 	}
 	// Small convolutions (the CIFAR nets) give each image a GEMM too small

@@ -41,13 +41,14 @@ func tileShape() (mr, nr int) {
 // helper goroutines have workspaces of their own.
 type Workspace struct {
 	packA, packB []float32
-	tile         []float32      // the AVX2 kernel's output tile
-	wg           sync.WaitGroup // the parallel shares of one GEMM or convolution
-	conv         convTask       // the convolution whose images are being shared
-	convBack     convBackTask   // the same for a backward pass
-	bn           bnTask         // the batch norm whose channels are being shared
-	pool         poolTask       // the max pooling whose planes are being shared
-	Col          []float32      // im2col / col2im scratch, at least the largest conv's need
+	tile         []float32               // the AVX2 kernel's output tile
+	wg           sync.WaitGroup          // the parallel shares of one GEMM or convolution
+	conv         convTask                // the convolution whose images are being shared
+	convBack     convBackTask            // the same for a backward pass
+	bn           bnTask                  // the batch norm whose channels are being shared
+	pool         poolTask                // the max pooling whose planes are being shared
+	packs        map[packKey]*PackedConv // training's Winograd weights, per shape
+	Col          []float32               // im2col / col2im scratch, at least the largest conv's need
 }
 
 // NewWorkspace returns a workspace whose im2col scratch holds colFloats.

@@ -119,6 +119,7 @@ type convBackTask struct {
 	dx, dw, db, dy, x, w []float32
 	d                    ConvDims
 	partW, partB         [][]float32 // each helper share's gradient sums
+	wino                 *PackedConv // the input gradient's Winograd weights, or nil
 }
 
 // convBackwardImages splits the images of a convolution's backward pass
@@ -147,7 +148,7 @@ func convBackwardImages(ws *Workspace, c convBackTask, batch, nt int) {
 		wg.Add(1)
 		workers <- gemmTask{convBack: &ws.convBack, share: i, from: from, to: min(from+share, batch), done: wg}
 	}
-	conv2DBackwardImages(ws, c.dx, c.dw, c.db, c.dy, c.x, c.w, 0, min(share, batch), c.d, false)
+	conv2DBackwardImages(ws, c.dx, c.dw, c.db, c.dy, c.x, c.w, c.wino, 0, min(share, batch), c.d, false)
 	wg.Wait()
 	for i := range shares - 1 {
 		for j, v := range c.partW[i][:len(c.dw)] {
@@ -218,7 +219,7 @@ func worker() {
 			if c.db != nil {
 				db = c.partB[t.share][:len(c.db)]
 			}
-			conv2DBackwardImages(ws, c.dx, c.partW[t.share][:len(c.dw)], db, c.dy, c.x, c.w, t.from, t.to, c.d, false)
+			conv2DBackwardImages(ws, c.dx, c.partW[t.share][:len(c.dw)], db, c.dy, c.x, c.w, c.wino, t.from, t.to, c.d, false)
 			t.done.Done()
 			continue
 		}

@@ -23,14 +23,16 @@ import "fmt"
 // group, so that wide layers group fewer images and the scratch stays
 // below what im2col needs for the same nets.
 const (
-	winoCols        = 1024
+	winoCols        = 512
 	winoGroupFloats = 1 << 20
+	winoSkew        = 16 // floats, one cache line: see conv2DWinograd
 )
 
 // WinogradOK reports whether F(2x2, 3x3) computes this convolution: a 3x3
-// kernel at stride 1, with any padding.
+// kernel at stride 1, padded by at most 2 (so that its input gradient is
+// one too).
 func (d ConvDims) WinogradOK() bool {
-	return d.KH == 3 && d.KW == 3 && d.Stride == 1
+	return d.KH == 3 && d.KW == 3 && d.Stride == 1 && d.Pad <= 2
 }
 
 // winograd reports whether d is lowered to F(2x2, 3x3).
@@ -39,7 +41,7 @@ func (d ConvDims) winograd() bool {
 		return false
 	}
 	if !d.WinogradOK() {
-		panic(fmt.Sprintf("nn: a %dx%d stride-%d convolution cannot be lowered to Winograd F(2x2,3x3)", d.KH, d.KW, d.Stride))
+		panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered to Winograd F(2x2,3x3)", d.KH, d.KW, d.Stride, d.Pad))
 	}
 	return true
 }
@@ -61,11 +63,17 @@ func (d ConvDims) winoGroup(rows int) int {
 	return max(1, d.winoGroupCols()/(rows*tw))
 }
 
-// winoFloats is the scratch of one pass: V and M for its columns, at most
-// an image's tiles or winoGroupCols.
+// winoFloats is the scratch of a Winograd conv: a pass's V and M for its
+// columns (at most an image's tiles or winoGroupCols), for the conv and
+// for its input gradient, and the columns its weight gradient multiplies.
 func (d ConvDims) winoFloats() int {
+	return max(d.winoPassFloats(), d.gradInput().winoPassFloats(), d.im2colFloats())
+}
+
+// winoPassFloats is the scratch of one pass of this convolution.
+func (d ConvDims) winoPassFloats() int {
 	th, tw := d.tiles()
-	return 16 * (d.C + d.K) * max(th*tw, d.winoGroupCols())
+	return 16 * ((d.C+d.K)*max(th*tw, d.winoGroupCols()) + 2*winoSkew)
 }
 
 // PackedConv is a convolution's inference weights prepared once for its
@@ -76,6 +84,7 @@ type PackedConv struct {
 	gemm *PackedA
 	u    []float32 // Winograd: U_e at u[e*K*C:], row-major
 	wino []PackedA // Winograd: U_e packed
+	flip []float32 // a workspace's input-gradient weights before their transform
 }
 
 // NewPackedConv allocates room for the weights of a convolution of shape d
@@ -140,6 +149,79 @@ func winoWeights(u, w []float32, n int) {
 	}
 }
 
+// winogradConv runs a Winograd convolution task over the batch, its
+// images split among the goroutines if there are enough, else each
+// image's tile rows; a pass below minParallelFlops is not split.
+func winogradConv(ws *Workspace, task convTask, batch int) {
+	d := task.d
+	th, _ := d.tiles()
+	nt := 1
+	if 2*batch*d.K*d.OH*d.OW*d.C*9 >= minParallelFlops {
+		nt = threadCount()
+	}
+	switch {
+	case nt > 1 && batch >= nt:
+		convImages(ws, task, batch, nt)
+	case nt > 1 && th > 1:
+		convTileRows(ws, task, batch, min(nt, th))
+	default:
+		conv2DWinograd(ws, task.y, task.x, task.packed, task.bias, task.residual, task.relu, 0, batch, 0, th, d)
+	}
+}
+
+// gradInput is the convolution that gives the input gradient of d from
+// the output gradient: a 3x3 stride-1 convolution of K channels into C,
+// padded so that it maps OH x OW back to H x W, whose filter (c, k) is
+// filter (k, c) of d turned by 180 degrees.
+func (d ConvDims) gradInput() ConvDims {
+	return ConvDims{C: d.K, H: d.OH, W: d.OW, K: d.C, KH: 3, KW: 3, Stride: 1, Pad: 2 - d.Pad, OH: d.H, OW: d.W, Lowering: LowerWinograd}
+}
+
+// packed returns the workspace's PackedConv for d holding w transformed,
+// made on the first call for d's shape: training transforms its weights
+// on every step, without allocating once each shape has been seen. For
+// the input gradient (flip), d is e.gradInput() and w is e's weights,
+// flipped and transposed here.
+func (ws *Workspace) packed(d ConvDims, w []float32, flip bool) *PackedConv {
+	key := packKey{d, flip}
+	p := ws.packs[key]
+	if p == nil {
+		if ws.packs == nil {
+			ws.packs = map[packKey]*PackedConv{}
+		}
+		p = NewPackedConv(d)
+		ws.packs[key] = p
+	}
+	if len(w) != d.K*d.C*9 {
+		panic(fmt.Sprintf("nn: %d weights for a %d x %d x 3 x 3 convolution", len(w), d.K, d.C))
+	}
+	if !flip {
+		p.Pack(w)
+		return p
+	}
+	// Filter (k, c) of d is filter (c, k) of w (d.C x d.K), turned.
+	if p.flip == nil {
+		p.flip = make([]float32, len(w))
+	}
+	for k := 0; k < d.K; k++ {
+		for c := 0; c < d.C; c++ {
+			src, dst := w[(c*d.K+k)*9:][:9], p.flip[(k*d.C+c)*9:][:9]
+			for i := range 9 {
+				dst[i] = src[8-i]
+			}
+		}
+	}
+	p.Pack(p.flip)
+	return p
+}
+
+// packKey tells a workspace's PackedConvs apart: a layer's forward weights
+// and another's input-gradient weights may have the same shape.
+type packKey struct {
+	d    ConvDims
+	flip bool
+}
+
 // conv2DWinograd is Conv2DFused for images [n0, n1) of the batch and
 // tile rows [ty0, ty1) of each, lowered to F(2x2, 3x3) with the weights
 // of p.
@@ -148,27 +230,31 @@ func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual
 	_, tw := d.tiles()
 	per := (ty1 - ty0) * tw
 	g := d.winoGroup(ty1 - ty0)
-	if need := d.winoFloats(); len(ws.Col) < need {
+	if need := d.winoPassFloats(); len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
 	kc := d.K * d.C
 	for n := n0; n < n1; n += g {
 		imgs := min(g, n1-n)
 		cols := imgs * per
-		v := ws.Col[:16*d.C*cols]
-		m := ws.Col[16*d.C*cols : 16*(d.C+d.K)*cols]
+		// The 16 matrices of V and of M lie winoSkew floats more than
+		// their size apart: the transforms touch all 16 at once, and a
+		// power-of-two stride would put them all in one set of the cache.
+		pv, pm := d.C*cols+winoSkew, d.K*cols+winoSkew
+		v := ws.Col[:16*pv]
+		m := ws.Col[16*pv : 16*(pv+pm)]
 		for i := range imgs {
-			winoInput(v, cols, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+			winoInput(v, cols, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 		}
 		for e := range 16 {
-			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, v[e*d.C*cols:(e+1)*d.C*cols], cols, 0, m[e*d.K*cols:(e+1)*d.K*cols], cols, nil, &p.wino[e])
+			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, v[e*pv:e*pv+d.C*cols], cols, 0, m[e*pm:e*pm+d.K*cols], cols, nil, &p.wino[e])
 		}
 		for i := range imgs {
 			var res []float32
 			if residual != nil {
 				res = residual[(n+i)*out : (n+i+1)*out]
 			}
-			winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, i*per, bias, res, relu, ty0, ty1, d)
+			winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
 		}
 	}
 }
@@ -200,11 +286,11 @@ func laneMask(from, n int) uint16 {
 
 // winoInput writes V = B^T d B for the input tiles d of one image's tile
 // rows [ty0, ty1): tile (ty, tx) goes to column col0 + (ty-ty0)*tw + tx of
-// the 16 matrices V_e (C x ld, one after another in v). Outside the image
+// the 16 matrices V_e (C x ld, plane floats apart in v). Outside the image
 // the input reads as 0 (the padding).
-func winoInput(v []float32, ld, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm {
-		winoInputGo(v, ld, col0, x, ty0, ty1, d)
+		winoInputGo(v, ld, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	_, tw := d.tiles()
@@ -224,15 +310,14 @@ func winoInput(v []float32, ld, col0 int, x []float32, ty0, ty1 int, d ConvDims)
 				}
 			}
 			col := col0 + (ty-ty0)*tw + tx0
-			winoInputAVX512(&v[col], &x[0], d.C, iy*d.W+base, d.H*d.W, ld, d.C*ld, d.W, rows, &masks, &winoLanes[0])
+			winoInputAVX512(&v[col], &x[0], d.C, iy*d.W+base, d.H*d.W, ld, plane, d.W, rows, &masks, &winoLanes[0])
 		}
 	}
 }
 
 // winoInputGo is winoInput in Go, one tile at a time.
-func winoInputGo(v []float32, ld, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+func winoInputGo(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
-	plane := d.C * ld
 	for c := 0; c < d.C; c++ {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for ty := ty0; ty < ty1; ty++ {
@@ -274,13 +359,13 @@ func winoInputGo(v []float32, ld, col0 int, x []float32, ty0, ty1 int, d ConvDim
 }
 
 // winoOutput writes the output tiles A^T M A of one image's tile rows
-// [ty0, ty1), read from the 16 matrices M_e (K x ld, one after another in
-// m) at the columns winoInput gave them, with the GEMM epilogue's order:
+// [ty0, ty1), read from the 16 matrices M_e (K x ld, plane floats apart
+// in m) at the columns winoInput gave them, with the GEMM epilogue's order:
 // plus bias, plus residual (laid out like y; may be nil), then the ReLU.
 // A tile's row or column past the output's edge (odd OH or OW) is dropped.
-func winoOutput(y, m []float32, ld, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm {
-		winoOutputGo(y, m, ld, col0, bias, res, relu, ty0, ty1, d)
+		winoOutputGo(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
 		return
 	}
 	_, tw := d.tiles()
@@ -307,15 +392,14 @@ func winoOutput(y, m []float32, ld, col0 int, bias, res []float32, relu bool, ty
 				f |= 4
 			}
 			col := col0 + (ty-ty0)*tw + tx0
-			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, d.K*ld, d.OW, f, &masks, &winoLanes[1])
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, f, &masks, &winoLanes[1])
 		}
 	}
 }
 
 // winoOutputGo is winoOutput in Go, one tile at a time.
-func winoOutputGo(y, m []float32, ld, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+func winoOutputGo(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
-	plane := d.K * ld
 	for k := 0; k < d.K; k++ {
 		var b float32
 		if bias != nil {

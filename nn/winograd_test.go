@@ -102,6 +102,61 @@ func TestWinogradSplitsEveryWay(t *testing.T) {
 	}
 }
 
+// TestWinogradTraining checks the training convolution lowered to
+// Winograd (weights transformed in the workspace on every call) against
+// im2col: the output, and in the backward pass the weight and bias
+// gradients (from the columns in both) and the input gradient (Winograd
+// of dy with the flipped weights), added to a dx that is not zero. Odd
+// shapes, paddings 0 to 2, one and two goroutines (images split or not),
+// and no allocation once the workspace has seen the shapes.
+func TestWinogradTraining(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, s := range []struct{ c, k, h, w, pad, batch int }{
+		{3, 5, 5, 7, 1, 3},
+		{16, 16, 8, 8, 1, 4},
+		{7, 2, 9, 6, 0, 2},
+		{4, 6, 3, 5, 2, 1},
+		{33, 20, 13, 11, 1, 2},
+		{64, 64, 14, 14, 1, 1},
+	} {
+		for _, threads := range []int{1, 2} {
+			old := SetThreads(threads)
+			d := ConvDims{C: s.c, H: s.h, W: s.w, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: s.pad}
+			d.OH, d.OW = s.h+2*s.pad-2, s.w+2*s.pad-2
+			x, w, dy := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, s.batch*d.K*d.OH*d.OW)
+			dx0 := randSlice(r, len(x))
+			type result struct{ y, dx, dw, db []float32 }
+			run := func(low ConvLowering) (res result, do func()) {
+				d := d
+				d.Lowering = low
+				ws := NewWorkspace(d.ColFloats())
+				res = result{make([]float32, s.batch*d.K*d.OH*d.OW), make([]float32, len(x)), make([]float32, len(w)), make([]float32, d.K)}
+				do = func() {
+					Conv2D(ws, res.y, x, w, nil, s.batch, d)
+					copy(res.dx, dx0)
+					Conv2DBackward(ws, res.dx, res.dw, res.db, dy, x, w, s.batch, d)
+				}
+				do()
+				return
+			}
+			want, _ := run(LowerIm2col)
+			got, do := run(LowerWinograd)
+			for _, c := range []struct {
+				name      string
+				got, want []float32
+			}{{"output", got.y, want.y}, {"input gradient", got.dx, want.dx}, {"weight gradient", got.dw, want.dw}, {"bias gradient", got.db, want.db}} {
+				if e := maxRelErr(c.got, c.want); e > 2e-6 {
+					t.Errorf("%+v, %d threads: %s max rel err %g against im2col", d, threads, c.name, e)
+				}
+			}
+			if n := testing.AllocsPerRun(3, do); n != 0 {
+				t.Errorf("%+v, %d threads: %v allocations per step", d, threads, n)
+			}
+			SetThreads(old)
+		}
+	}
+}
+
 // TestWinogradWeights checks U = G g G^T against the matrices written out.
 func TestWinogradWeights(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 1))
@@ -124,13 +179,15 @@ func TestWinogradWeights(t *testing.T) {
 	}
 }
 
-// TestWinogradNeedsPackedWeights: a Winograd conv given no PackedConv, or
-// a shape F(2x2, 3x3) does not compute, is a programming error that says
-// what is wrong.
+// TestWinogradNeedsPackedWeights: a Winograd conv given a PackedConv made
+// for another lowering, or a shape F(2x2, 3x3) does not compute, is a
+// programming error that says what is wrong.
 func TestWinogradNeedsPackedWeights(t *testing.T) {
 	d := ConvDims{C: 2, H: 4, W: 4, K: 2, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 4, OW: 4, Lowering: LowerWinograd}
 	y, x, w := make([]float32, 32), make([]float32, 32), make([]float32, 36)
-	mustPanic(t, "PackedConv", func() { Conv2DFused(NewWorkspace(d.ColFloats()), y, x, w, nil, nil, nil, false, 1, d) })
+	other := d
+	other.Lowering = LowerIm2col
+	mustPanic(t, "PackedConv", func() { Conv2DFused(NewWorkspace(d.ColFloats()), y, x, w, NewPackedConv(other), nil, nil, false, 1, d) })
 	d2 := d
 	d2.Stride, d2.OH, d2.OW = 2, 2, 2
 	mustPanic(t, "stride-2", func() { NewPackedConv(d2) })
@@ -208,17 +265,19 @@ func TestWinogradTransformsAsm(t *testing.T) {
 		col0 := r.IntN(5)
 		ld := col0 + (ty1-ty0)*tw + r.IntN(5)
 		x := randSlice(r, d.C*d.H*d.W)
-		v0 := randSlice(r, 16*d.C*ld)
+		plane := d.C*ld + r.IntN(20)
+		v0 := randSlice(r, 16*plane)
 		var v [2][]float32
 		for i, asm := range []bool{false, true} {
 			useWinoAsm = asm
 			v[i] = append([]float32(nil), v0...)
-			winoInput(v[i], ld, col0, x, ty0, ty1, d)
+			winoInput(v[i], ld, plane, col0, x, ty0, ty1, d)
 		}
 		if !slices.Equal(v[0], v[1]) {
 			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d: input transforms differ", d, ty0, ty1, col0, ld)
 		}
-		m := randSlice(r, 16*d.K*ld)
+		mplane := d.K*ld + r.IntN(20)
+		m := randSlice(r, 16*mplane)
 		m[r.IntN(len(m))] = float32(math.NaN()) // a NaN must pass the ReLU in both
 		y0 := randSlice(r, d.K*d.OH*d.OW)
 		for flags := range 4 {
@@ -234,7 +293,7 @@ func TestWinogradTransformsAsm(t *testing.T) {
 			for i, asm := range []bool{false, true} {
 				useWinoAsm = asm
 				y[i] = append([]float32(nil), y0...)
-				winoOutput(y[i], m, ld, col0, bias, res, relu, ty0, ty1, d)
+				winoOutput(y[i], m, ld, mplane, col0, bias, res, relu, ty0, ty1, d)
 			}
 			if !slices.EqualFunc(y[0], y[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
 				t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ", d, ty0, ty1, bias != nil, res != nil, relu)

@@ -27,7 +27,7 @@ var Inference = []Pass{
 	{"fold-bn", FoldBN},
 	{"fuse-add", FuseAdd},
 	{"fuse-relu", FuseReLU},
-	{"lower-conv", LowerConvInference},
+	{"lower-conv", LowerConv},
 	{"plan-memory", PlanMemory},
 }
 
@@ -35,7 +35,7 @@ var Inference = []Pass{
 // ReLU keeps its own pass over memory. It exists to measure what fusion
 // buys (bench/fusion.sh).
 var InferenceUnfused = []Pass{
-	{"lower-conv", LowerConvInference},
+	{"lower-conv", LowerConv},
 	{"plan-memory", PlanMemory},
 }
 

@@ -187,11 +187,11 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			p.bnFloats += 2 * n.Shape.C
 		case ir.OpConv:
 			switch n.Lowering {
-			case ir.LowerIm2col:
-				d := convDims(n)
-				p.colFloats = max(p.colFloats, d.c*d.kh*d.kw*n.Shape.H*n.Shape.W)
 			case ir.LowerNone:
 				return nil, fmt.Errorf("conv %s has no lowering; run the lower-conv pass", n.Name)
+			default:
+				// nn sizes each lowering's scratch: columns, Winograd tiles.
+				p.colFloats = max(p.colFloats, nnDims(n).ColFloats())
 			}
 		}
 	}
@@ -206,8 +206,7 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 		switch n.Lowering {
 		case ir.LowerNone:
 			return nil, fmt.Errorf("conv %s of the inference graph has no lowering; run the lower-conv pass", n.Name)
-		case ir.LowerWinograd:
-			// nn sizes a Winograd pass's tiles; the scratch must hold them.
+		default:
 			p.colFloats = max(p.colFloats, nnDims(n).ColFloats())
 		}
 		p.ownDims[n] = n.Lowering != trainLowering[n.Name]

@@ -99,13 +99,15 @@ func (gen *generator) model(f *jen.File) {
 				jen.Id("Lo").Op(":").Lit(n.PadLo), jen.Id("Hi").Op(":").Lit(n.PadHi)))
 		}
 	}
+	doc := "Layer shapes, per image."
 	for _, n := range gen.gi.Nodes {
 		if p.ownDims[n] {
 			dimDefs = append(dimDefs, convDef(gen.dims(n), n))
+			doc = "Layer shapes, per image; _infer_dims where inference lowers a conv\nunlike training."
 		}
 	}
 	if len(dimDefs) > 0 {
-		comment(f, "Layer shapes, per image; _infer_dims where inference lowers a conv\nunlike training.")
+		comment(f, doc)
 		f.Var().Defs(dimDefs...)
 		f.Line()
 	}

@@ -50,154 +50,153 @@ const (
 	maxBatch = 93
 )
 
-// Layer shapes, per image; _infer_dims where inference lowers a conv
-// unlike training.
+// Layer shapes, per image.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
 	layer1_0_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
-	layer1_0_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_0_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
 	layer1_0_conv3_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer1_0_downsample_0_dims = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer1_1_conv1_dims        = nn.ConvDims{C: 256, H: 56, W: 56, K: 64, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
-	layer1_1_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_1_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
 	layer1_1_conv3_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer1_2_conv1_dims        = nn.ConvDims{C: 256, H: 56, W: 56, K: 64, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
-	layer1_2_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_2_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
 	layer1_2_conv3_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer2_0_conv1_dims        = nn.ConvDims{C: 256, H: 56, W: 56, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer2_0_conv2_dims        = nn.ConvDims{C: 128, H: 56, W: 56, K: 128, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
 	layer2_0_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_0_downsample_0_dims = nn.ConvDims{C: 256, H: 56, W: 56, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
 	layer2_1_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_1_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_2_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_2_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_2_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_2_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_3_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_3_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_3_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_3_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_4_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_4_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_4_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_4_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_5_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_5_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_5_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_5_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_6_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_6_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_6_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_6_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_7_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_7_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_7_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_7_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer3_0_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer3_0_conv2_dims        = nn.ConvDims{C: 256, H: 28, W: 28, K: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
 	layer3_0_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_0_downsample_0_dims = nn.ConvDims{C: 512, H: 28, W: 28, K: 1024, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
 	layer3_1_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_1_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_2_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_2_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_3_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_3_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_4_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_4_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_5_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_5_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_6_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_6_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_6_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_6_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_7_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_7_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_7_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_7_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_8_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_8_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_8_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_8_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_9_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_9_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_9_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_9_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_10_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_10_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_10_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_10_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_11_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_11_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_11_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_11_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_12_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_12_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_12_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_12_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_13_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_13_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_13_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_13_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_14_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_14_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_14_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_14_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_15_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_15_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_15_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_15_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_16_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_16_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_16_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_16_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_17_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_17_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_17_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_17_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_18_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_18_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_18_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_18_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_19_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_19_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_19_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_19_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_20_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_20_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_20_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_20_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_21_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_21_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_21_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_21_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_22_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_22_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_22_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_22_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_23_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_23_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_23_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_23_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_24_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_24_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_24_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_24_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_25_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_25_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_25_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_25_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_26_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_26_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_26_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_26_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_27_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_27_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_27_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_27_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_28_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_28_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_28_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_28_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_29_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_29_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_29_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_29_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_30_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_30_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_30_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_30_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_31_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_31_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_31_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_31_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_32_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_32_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_32_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_32_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_33_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_33_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_33_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_33_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_34_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_34_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_34_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_34_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_35_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_35_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_35_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_35_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
@@ -209,51 +208,6 @@ var (
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
-	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
-	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
-	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
-	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_4_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_6_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_7_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_8_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_9_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_10_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_11_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_12_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_13_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_14_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_15_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_16_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_17_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_18_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_19_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_20_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_21_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_22_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_23_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_24_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_25_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_26_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_27_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_28_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_29_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_30_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_31_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_32_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_33_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_34_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_35_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -2640,7 +2594,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
 	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
-	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_dims)
 	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
 	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
 	m.f.layer1_0_downsample_0_packed = nn.NewPackedConv(layer1_0_downsample_0_dims)
@@ -2652,7 +2606,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
 	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
-	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_dims)
 	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
 	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
 	m.f.layer1_1_conv3_packed = nn.NewPackedConv(layer1_1_conv3_dims)
@@ -2661,7 +2615,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_2_conv1_packed = nn.NewPackedConv(layer1_2_conv1_dims)
 	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
 	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
-	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
+	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_dims)
 	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
 	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
 	m.f.layer1_2_conv3_packed = nn.NewPackedConv(layer1_2_conv3_dims)
@@ -2682,7 +2636,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
 	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
 	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
 	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
 	m.f.layer2_1_conv3_packed = nn.NewPackedConv(layer2_1_conv3_dims)
@@ -2691,7 +2645,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
 	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
 	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
 	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
 	m.f.layer2_2_conv3_packed = nn.NewPackedConv(layer2_2_conv3_dims)
@@ -2700,7 +2654,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
 	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
-	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_dims)
 	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
 	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
 	m.f.layer2_3_conv3_packed = nn.NewPackedConv(layer2_3_conv3_dims)
@@ -2709,7 +2663,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_dims)
 	m.f.layer2_4_conv1_weight = m.fold[1439872:1505408]
 	m.f.layer2_4_conv1_bias = m.fold[1505408:1505536]
-	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_infer_dims)
+	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_dims)
 	m.f.layer2_4_conv2_weight = m.fold[1505536:1652992]
 	m.f.layer2_4_conv2_bias = m.fold[1652992:1653120]
 	m.f.layer2_4_conv3_packed = nn.NewPackedConv(layer2_4_conv3_dims)
@@ -2718,7 +2672,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_dims)
 	m.f.layer2_5_conv1_weight = m.fold[1719168:1784704]
 	m.f.layer2_5_conv1_bias = m.fold[1784704:1784832]
-	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_infer_dims)
+	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_dims)
 	m.f.layer2_5_conv2_weight = m.fold[1784832:1932288]
 	m.f.layer2_5_conv2_bias = m.fold[1932288:1932416]
 	m.f.layer2_5_conv3_packed = nn.NewPackedConv(layer2_5_conv3_dims)
@@ -2727,7 +2681,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_dims)
 	m.f.layer2_6_conv1_weight = m.fold[1998464:2064000]
 	m.f.layer2_6_conv1_bias = m.fold[2064000:2064128]
-	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_infer_dims)
+	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_dims)
 	m.f.layer2_6_conv2_weight = m.fold[2064128:2211584]
 	m.f.layer2_6_conv2_bias = m.fold[2211584:2211712]
 	m.f.layer2_6_conv3_packed = nn.NewPackedConv(layer2_6_conv3_dims)
@@ -2736,7 +2690,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_dims)
 	m.f.layer2_7_conv1_weight = m.fold[2277760:2343296]
 	m.f.layer2_7_conv1_bias = m.fold[2343296:2343424]
-	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_infer_dims)
+	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_dims)
 	m.f.layer2_7_conv2_weight = m.fold[2343424:2490880]
 	m.f.layer2_7_conv2_bias = m.fold[2490880:2491008]
 	m.f.layer2_7_conv3_packed = nn.NewPackedConv(layer2_7_conv3_dims)
@@ -2757,7 +2711,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[4066944:4329088]
 	m.f.layer3_1_conv1_bias = m.fold[4329088:4329344]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[4329344:4919168]
 	m.f.layer3_1_conv2_bias = m.fold[4919168:4919424]
 	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
@@ -2766,7 +2720,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[5182592:5444736]
 	m.f.layer3_2_conv1_bias = m.fold[5444736:5444992]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[5444992:6034816]
 	m.f.layer3_2_conv2_bias = m.fold[6034816:6035072]
 	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
@@ -2775,7 +2729,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[6298240:6560384]
 	m.f.layer3_3_conv1_bias = m.fold[6560384:6560640]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
 	m.f.layer3_3_conv2_weight = m.fold[6560640:7150464]
 	m.f.layer3_3_conv2_bias = m.fold[7150464:7150720]
 	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
@@ -2784,7 +2738,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[7413888:7676032]
 	m.f.layer3_4_conv1_bias = m.fold[7676032:7676288]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
 	m.f.layer3_4_conv2_weight = m.fold[7676288:8266112]
 	m.f.layer3_4_conv2_bias = m.fold[8266112:8266368]
 	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
@@ -2793,7 +2747,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[8529536:8791680]
 	m.f.layer3_5_conv1_bias = m.fold[8791680:8791936]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
 	m.f.layer3_5_conv2_weight = m.fold[8791936:9381760]
 	m.f.layer3_5_conv2_bias = m.fold[9381760:9382016]
 	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
@@ -2802,7 +2756,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_dims)
 	m.f.layer3_6_conv1_weight = m.fold[9645184:9907328]
 	m.f.layer3_6_conv1_bias = m.fold[9907328:9907584]
-	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_infer_dims)
+	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_dims)
 	m.f.layer3_6_conv2_weight = m.fold[9907584:10497408]
 	m.f.layer3_6_conv2_bias = m.fold[10497408:10497664]
 	m.f.layer3_6_conv3_packed = nn.NewPackedConv(layer3_6_conv3_dims)
@@ -2811,7 +2765,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_dims)
 	m.f.layer3_7_conv1_weight = m.fold[10760832:11022976]
 	m.f.layer3_7_conv1_bias = m.fold[11022976:11023232]
-	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_infer_dims)
+	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_dims)
 	m.f.layer3_7_conv2_weight = m.fold[11023232:11613056]
 	m.f.layer3_7_conv2_bias = m.fold[11613056:11613312]
 	m.f.layer3_7_conv3_packed = nn.NewPackedConv(layer3_7_conv3_dims)
@@ -2820,7 +2774,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_dims)
 	m.f.layer3_8_conv1_weight = m.fold[11876480:12138624]
 	m.f.layer3_8_conv1_bias = m.fold[12138624:12138880]
-	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_infer_dims)
+	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_dims)
 	m.f.layer3_8_conv2_weight = m.fold[12138880:12728704]
 	m.f.layer3_8_conv2_bias = m.fold[12728704:12728960]
 	m.f.layer3_8_conv3_packed = nn.NewPackedConv(layer3_8_conv3_dims)
@@ -2829,7 +2783,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_9_conv1_packed = nn.NewPackedConv(layer3_9_conv1_dims)
 	m.f.layer3_9_conv1_weight = m.fold[12992128:13254272]
 	m.f.layer3_9_conv1_bias = m.fold[13254272:13254528]
-	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_infer_dims)
+	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_dims)
 	m.f.layer3_9_conv2_weight = m.fold[13254528:13844352]
 	m.f.layer3_9_conv2_bias = m.fold[13844352:13844608]
 	m.f.layer3_9_conv3_packed = nn.NewPackedConv(layer3_9_conv3_dims)
@@ -2838,7 +2792,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_10_conv1_packed = nn.NewPackedConv(layer3_10_conv1_dims)
 	m.f.layer3_10_conv1_weight = m.fold[14107776:14369920]
 	m.f.layer3_10_conv1_bias = m.fold[14369920:14370176]
-	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_infer_dims)
+	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_dims)
 	m.f.layer3_10_conv2_weight = m.fold[14370176:14960000]
 	m.f.layer3_10_conv2_bias = m.fold[14960000:14960256]
 	m.f.layer3_10_conv3_packed = nn.NewPackedConv(layer3_10_conv3_dims)
@@ -2847,7 +2801,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_11_conv1_packed = nn.NewPackedConv(layer3_11_conv1_dims)
 	m.f.layer3_11_conv1_weight = m.fold[15223424:15485568]
 	m.f.layer3_11_conv1_bias = m.fold[15485568:15485824]
-	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_infer_dims)
+	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_dims)
 	m.f.layer3_11_conv2_weight = m.fold[15485824:16075648]
 	m.f.layer3_11_conv2_bias = m.fold[16075648:16075904]
 	m.f.layer3_11_conv3_packed = nn.NewPackedConv(layer3_11_conv3_dims)
@@ -2856,7 +2810,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_12_conv1_packed = nn.NewPackedConv(layer3_12_conv1_dims)
 	m.f.layer3_12_conv1_weight = m.fold[16339072:16601216]
 	m.f.layer3_12_conv1_bias = m.fold[16601216:16601472]
-	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_infer_dims)
+	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_dims)
 	m.f.layer3_12_conv2_weight = m.fold[16601472:17191296]
 	m.f.layer3_12_conv2_bias = m.fold[17191296:17191552]
 	m.f.layer3_12_conv3_packed = nn.NewPackedConv(layer3_12_conv3_dims)
@@ -2865,7 +2819,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_13_conv1_packed = nn.NewPackedConv(layer3_13_conv1_dims)
 	m.f.layer3_13_conv1_weight = m.fold[17454720:17716864]
 	m.f.layer3_13_conv1_bias = m.fold[17716864:17717120]
-	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_infer_dims)
+	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_dims)
 	m.f.layer3_13_conv2_weight = m.fold[17717120:18306944]
 	m.f.layer3_13_conv2_bias = m.fold[18306944:18307200]
 	m.f.layer3_13_conv3_packed = nn.NewPackedConv(layer3_13_conv3_dims)
@@ -2874,7 +2828,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_14_conv1_packed = nn.NewPackedConv(layer3_14_conv1_dims)
 	m.f.layer3_14_conv1_weight = m.fold[18570368:18832512]
 	m.f.layer3_14_conv1_bias = m.fold[18832512:18832768]
-	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_infer_dims)
+	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_dims)
 	m.f.layer3_14_conv2_weight = m.fold[18832768:19422592]
 	m.f.layer3_14_conv2_bias = m.fold[19422592:19422848]
 	m.f.layer3_14_conv3_packed = nn.NewPackedConv(layer3_14_conv3_dims)
@@ -2883,7 +2837,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_15_conv1_packed = nn.NewPackedConv(layer3_15_conv1_dims)
 	m.f.layer3_15_conv1_weight = m.fold[19686016:19948160]
 	m.f.layer3_15_conv1_bias = m.fold[19948160:19948416]
-	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_infer_dims)
+	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_dims)
 	m.f.layer3_15_conv2_weight = m.fold[19948416:20538240]
 	m.f.layer3_15_conv2_bias = m.fold[20538240:20538496]
 	m.f.layer3_15_conv3_packed = nn.NewPackedConv(layer3_15_conv3_dims)
@@ -2892,7 +2846,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_16_conv1_packed = nn.NewPackedConv(layer3_16_conv1_dims)
 	m.f.layer3_16_conv1_weight = m.fold[20801664:21063808]
 	m.f.layer3_16_conv1_bias = m.fold[21063808:21064064]
-	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_infer_dims)
+	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_dims)
 	m.f.layer3_16_conv2_weight = m.fold[21064064:21653888]
 	m.f.layer3_16_conv2_bias = m.fold[21653888:21654144]
 	m.f.layer3_16_conv3_packed = nn.NewPackedConv(layer3_16_conv3_dims)
@@ -2901,7 +2855,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_17_conv1_packed = nn.NewPackedConv(layer3_17_conv1_dims)
 	m.f.layer3_17_conv1_weight = m.fold[21917312:22179456]
 	m.f.layer3_17_conv1_bias = m.fold[22179456:22179712]
-	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_infer_dims)
+	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_dims)
 	m.f.layer3_17_conv2_weight = m.fold[22179712:22769536]
 	m.f.layer3_17_conv2_bias = m.fold[22769536:22769792]
 	m.f.layer3_17_conv3_packed = nn.NewPackedConv(layer3_17_conv3_dims)
@@ -2910,7 +2864,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_18_conv1_packed = nn.NewPackedConv(layer3_18_conv1_dims)
 	m.f.layer3_18_conv1_weight = m.fold[23032960:23295104]
 	m.f.layer3_18_conv1_bias = m.fold[23295104:23295360]
-	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_infer_dims)
+	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_dims)
 	m.f.layer3_18_conv2_weight = m.fold[23295360:23885184]
 	m.f.layer3_18_conv2_bias = m.fold[23885184:23885440]
 	m.f.layer3_18_conv3_packed = nn.NewPackedConv(layer3_18_conv3_dims)
@@ -2919,7 +2873,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_19_conv1_packed = nn.NewPackedConv(layer3_19_conv1_dims)
 	m.f.layer3_19_conv1_weight = m.fold[24148608:24410752]
 	m.f.layer3_19_conv1_bias = m.fold[24410752:24411008]
-	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_infer_dims)
+	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_dims)
 	m.f.layer3_19_conv2_weight = m.fold[24411008:25000832]
 	m.f.layer3_19_conv2_bias = m.fold[25000832:25001088]
 	m.f.layer3_19_conv3_packed = nn.NewPackedConv(layer3_19_conv3_dims)
@@ -2928,7 +2882,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_20_conv1_packed = nn.NewPackedConv(layer3_20_conv1_dims)
 	m.f.layer3_20_conv1_weight = m.fold[25264256:25526400]
 	m.f.layer3_20_conv1_bias = m.fold[25526400:25526656]
-	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_infer_dims)
+	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_dims)
 	m.f.layer3_20_conv2_weight = m.fold[25526656:26116480]
 	m.f.layer3_20_conv2_bias = m.fold[26116480:26116736]
 	m.f.layer3_20_conv3_packed = nn.NewPackedConv(layer3_20_conv3_dims)
@@ -2937,7 +2891,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_21_conv1_packed = nn.NewPackedConv(layer3_21_conv1_dims)
 	m.f.layer3_21_conv1_weight = m.fold[26379904:26642048]
 	m.f.layer3_21_conv1_bias = m.fold[26642048:26642304]
-	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_infer_dims)
+	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_dims)
 	m.f.layer3_21_conv2_weight = m.fold[26642304:27232128]
 	m.f.layer3_21_conv2_bias = m.fold[27232128:27232384]
 	m.f.layer3_21_conv3_packed = nn.NewPackedConv(layer3_21_conv3_dims)
@@ -2946,7 +2900,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_22_conv1_packed = nn.NewPackedConv(layer3_22_conv1_dims)
 	m.f.layer3_22_conv1_weight = m.fold[27495552:27757696]
 	m.f.layer3_22_conv1_bias = m.fold[27757696:27757952]
-	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_infer_dims)
+	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_dims)
 	m.f.layer3_22_conv2_weight = m.fold[27757952:28347776]
 	m.f.layer3_22_conv2_bias = m.fold[28347776:28348032]
 	m.f.layer3_22_conv3_packed = nn.NewPackedConv(layer3_22_conv3_dims)
@@ -2955,7 +2909,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_23_conv1_packed = nn.NewPackedConv(layer3_23_conv1_dims)
 	m.f.layer3_23_conv1_weight = m.fold[28611200:28873344]
 	m.f.layer3_23_conv1_bias = m.fold[28873344:28873600]
-	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_infer_dims)
+	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_dims)
 	m.f.layer3_23_conv2_weight = m.fold[28873600:29463424]
 	m.f.layer3_23_conv2_bias = m.fold[29463424:29463680]
 	m.f.layer3_23_conv3_packed = nn.NewPackedConv(layer3_23_conv3_dims)
@@ -2964,7 +2918,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_24_conv1_packed = nn.NewPackedConv(layer3_24_conv1_dims)
 	m.f.layer3_24_conv1_weight = m.fold[29726848:29988992]
 	m.f.layer3_24_conv1_bias = m.fold[29988992:29989248]
-	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_infer_dims)
+	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_dims)
 	m.f.layer3_24_conv2_weight = m.fold[29989248:30579072]
 	m.f.layer3_24_conv2_bias = m.fold[30579072:30579328]
 	m.f.layer3_24_conv3_packed = nn.NewPackedConv(layer3_24_conv3_dims)
@@ -2973,7 +2927,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_25_conv1_packed = nn.NewPackedConv(layer3_25_conv1_dims)
 	m.f.layer3_25_conv1_weight = m.fold[30842496:31104640]
 	m.f.layer3_25_conv1_bias = m.fold[31104640:31104896]
-	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_infer_dims)
+	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_dims)
 	m.f.layer3_25_conv2_weight = m.fold[31104896:31694720]
 	m.f.layer3_25_conv2_bias = m.fold[31694720:31694976]
 	m.f.layer3_25_conv3_packed = nn.NewPackedConv(layer3_25_conv3_dims)
@@ -2982,7 +2936,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_26_conv1_packed = nn.NewPackedConv(layer3_26_conv1_dims)
 	m.f.layer3_26_conv1_weight = m.fold[31958144:32220288]
 	m.f.layer3_26_conv1_bias = m.fold[32220288:32220544]
-	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_infer_dims)
+	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_dims)
 	m.f.layer3_26_conv2_weight = m.fold[32220544:32810368]
 	m.f.layer3_26_conv2_bias = m.fold[32810368:32810624]
 	m.f.layer3_26_conv3_packed = nn.NewPackedConv(layer3_26_conv3_dims)
@@ -2991,7 +2945,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_27_conv1_packed = nn.NewPackedConv(layer3_27_conv1_dims)
 	m.f.layer3_27_conv1_weight = m.fold[33073792:33335936]
 	m.f.layer3_27_conv1_bias = m.fold[33335936:33336192]
-	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_infer_dims)
+	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_dims)
 	m.f.layer3_27_conv2_weight = m.fold[33336192:33926016]
 	m.f.layer3_27_conv2_bias = m.fold[33926016:33926272]
 	m.f.layer3_27_conv3_packed = nn.NewPackedConv(layer3_27_conv3_dims)
@@ -3000,7 +2954,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_28_conv1_packed = nn.NewPackedConv(layer3_28_conv1_dims)
 	m.f.layer3_28_conv1_weight = m.fold[34189440:34451584]
 	m.f.layer3_28_conv1_bias = m.fold[34451584:34451840]
-	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_infer_dims)
+	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_dims)
 	m.f.layer3_28_conv2_weight = m.fold[34451840:35041664]
 	m.f.layer3_28_conv2_bias = m.fold[35041664:35041920]
 	m.f.layer3_28_conv3_packed = nn.NewPackedConv(layer3_28_conv3_dims)
@@ -3009,7 +2963,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_29_conv1_packed = nn.NewPackedConv(layer3_29_conv1_dims)
 	m.f.layer3_29_conv1_weight = m.fold[35305088:35567232]
 	m.f.layer3_29_conv1_bias = m.fold[35567232:35567488]
-	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_infer_dims)
+	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_dims)
 	m.f.layer3_29_conv2_weight = m.fold[35567488:36157312]
 	m.f.layer3_29_conv2_bias = m.fold[36157312:36157568]
 	m.f.layer3_29_conv3_packed = nn.NewPackedConv(layer3_29_conv3_dims)
@@ -3018,7 +2972,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_30_conv1_packed = nn.NewPackedConv(layer3_30_conv1_dims)
 	m.f.layer3_30_conv1_weight = m.fold[36420736:36682880]
 	m.f.layer3_30_conv1_bias = m.fold[36682880:36683136]
-	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_infer_dims)
+	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_dims)
 	m.f.layer3_30_conv2_weight = m.fold[36683136:37272960]
 	m.f.layer3_30_conv2_bias = m.fold[37272960:37273216]
 	m.f.layer3_30_conv3_packed = nn.NewPackedConv(layer3_30_conv3_dims)
@@ -3027,7 +2981,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_31_conv1_packed = nn.NewPackedConv(layer3_31_conv1_dims)
 	m.f.layer3_31_conv1_weight = m.fold[37536384:37798528]
 	m.f.layer3_31_conv1_bias = m.fold[37798528:37798784]
-	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_infer_dims)
+	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_dims)
 	m.f.layer3_31_conv2_weight = m.fold[37798784:38388608]
 	m.f.layer3_31_conv2_bias = m.fold[38388608:38388864]
 	m.f.layer3_31_conv3_packed = nn.NewPackedConv(layer3_31_conv3_dims)
@@ -3036,7 +2990,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_32_conv1_packed = nn.NewPackedConv(layer3_32_conv1_dims)
 	m.f.layer3_32_conv1_weight = m.fold[38652032:38914176]
 	m.f.layer3_32_conv1_bias = m.fold[38914176:38914432]
-	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_infer_dims)
+	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_dims)
 	m.f.layer3_32_conv2_weight = m.fold[38914432:39504256]
 	m.f.layer3_32_conv2_bias = m.fold[39504256:39504512]
 	m.f.layer3_32_conv3_packed = nn.NewPackedConv(layer3_32_conv3_dims)
@@ -3045,7 +2999,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_33_conv1_packed = nn.NewPackedConv(layer3_33_conv1_dims)
 	m.f.layer3_33_conv1_weight = m.fold[39767680:40029824]
 	m.f.layer3_33_conv1_bias = m.fold[40029824:40030080]
-	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_infer_dims)
+	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_dims)
 	m.f.layer3_33_conv2_weight = m.fold[40030080:40619904]
 	m.f.layer3_33_conv2_bias = m.fold[40619904:40620160]
 	m.f.layer3_33_conv3_packed = nn.NewPackedConv(layer3_33_conv3_dims)
@@ -3054,7 +3008,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_34_conv1_packed = nn.NewPackedConv(layer3_34_conv1_dims)
 	m.f.layer3_34_conv1_weight = m.fold[40883328:41145472]
 	m.f.layer3_34_conv1_bias = m.fold[41145472:41145728]
-	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_infer_dims)
+	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_dims)
 	m.f.layer3_34_conv2_weight = m.fold[41145728:41735552]
 	m.f.layer3_34_conv2_bias = m.fold[41735552:41735808]
 	m.f.layer3_34_conv3_packed = nn.NewPackedConv(layer3_34_conv3_dims)
@@ -3063,7 +3017,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_35_conv1_packed = nn.NewPackedConv(layer3_35_conv1_dims)
 	m.f.layer3_35_conv1_weight = m.fold[41998976:42261120]
 	m.f.layer3_35_conv1_bias = m.fold[42261120:42261376]
-	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_infer_dims)
+	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_dims)
 	m.f.layer3_35_conv2_weight = m.fold[42261376:42851200]
 	m.f.layer3_35_conv2_bias = m.fold[42851200:42851456]
 	m.f.layer3_35_conv3_packed = nn.NewPackedConv(layer3_35_conv3_dims)
@@ -5998,18 +5952,18 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
 	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_packed, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_packed, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
 	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_packed, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
 	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_packed, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
@@ -6020,37 +5974,37 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.1
 	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_packed, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
 	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_packed, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
 	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_packed, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer2.4
 	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv3, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_4_conv3, a.layer2_4_conv2, f.layer2_4_conv3_weight, f.layer2_4_conv3_packed, f.layer2_4_conv3_bias, a.layer2_3_conv3, true, batch, layer2_4_conv3_dims)
 
 	// layer2.5
 	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv3, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_5_conv3, a.layer2_5_conv2, f.layer2_5_conv3_weight, f.layer2_5_conv3_packed, f.layer2_5_conv3_bias, a.layer2_4_conv3, true, batch, layer2_5_conv3_dims)
 
 	// layer2.6
 	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv3, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_6_conv3, a.layer2_6_conv2, f.layer2_6_conv3_weight, f.layer2_6_conv3_packed, f.layer2_6_conv3_bias, a.layer2_5_conv3, true, batch, layer2_6_conv3_dims)
 
 	// layer2.7
 	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv3, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_7_conv3, a.layer2_7_conv2, f.layer2_7_conv3_weight, f.layer2_7_conv3_packed, f.layer2_7_conv3_bias, a.layer2_6_conv3, true, batch, layer2_7_conv3_dims)
 
 	// layer3.0
@@ -6061,177 +6015,177 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer3.6
 	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv3, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_6_conv3, a.layer3_6_conv2, f.layer3_6_conv3_weight, f.layer3_6_conv3_packed, f.layer3_6_conv3_bias, a.layer3_5_conv3, true, batch, layer3_6_conv3_dims)
 
 	// layer3.7
 	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv3, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_7_conv3, a.layer3_7_conv2, f.layer3_7_conv3_weight, f.layer3_7_conv3_packed, f.layer3_7_conv3_bias, a.layer3_6_conv3, true, batch, layer3_7_conv3_dims)
 
 	// layer3.8
 	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv3, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_8_conv3, a.layer3_8_conv2, f.layer3_8_conv3_weight, f.layer3_8_conv3_packed, f.layer3_8_conv3_bias, a.layer3_7_conv3, true, batch, layer3_8_conv3_dims)
 
 	// layer3.9
 	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv3, f.layer3_9_conv1_weight, f.layer3_9_conv1_packed, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_9_conv3, a.layer3_9_conv2, f.layer3_9_conv3_weight, f.layer3_9_conv3_packed, f.layer3_9_conv3_bias, a.layer3_8_conv3, true, batch, layer3_9_conv3_dims)
 
 	// layer3.10
 	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv3, f.layer3_10_conv1_weight, f.layer3_10_conv1_packed, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_10_conv3, a.layer3_10_conv2, f.layer3_10_conv3_weight, f.layer3_10_conv3_packed, f.layer3_10_conv3_bias, a.layer3_9_conv3, true, batch, layer3_10_conv3_dims)
 
 	// layer3.11
 	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv3, f.layer3_11_conv1_weight, f.layer3_11_conv1_packed, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_11_conv3, a.layer3_11_conv2, f.layer3_11_conv3_weight, f.layer3_11_conv3_packed, f.layer3_11_conv3_bias, a.layer3_10_conv3, true, batch, layer3_11_conv3_dims)
 
 	// layer3.12
 	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv3, f.layer3_12_conv1_weight, f.layer3_12_conv1_packed, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_12_conv3, a.layer3_12_conv2, f.layer3_12_conv3_weight, f.layer3_12_conv3_packed, f.layer3_12_conv3_bias, a.layer3_11_conv3, true, batch, layer3_12_conv3_dims)
 
 	// layer3.13
 	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv3, f.layer3_13_conv1_weight, f.layer3_13_conv1_packed, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_13_conv3, a.layer3_13_conv2, f.layer3_13_conv3_weight, f.layer3_13_conv3_packed, f.layer3_13_conv3_bias, a.layer3_12_conv3, true, batch, layer3_13_conv3_dims)
 
 	// layer3.14
 	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv3, f.layer3_14_conv1_weight, f.layer3_14_conv1_packed, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_14_conv3, a.layer3_14_conv2, f.layer3_14_conv3_weight, f.layer3_14_conv3_packed, f.layer3_14_conv3_bias, a.layer3_13_conv3, true, batch, layer3_14_conv3_dims)
 
 	// layer3.15
 	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv3, f.layer3_15_conv1_weight, f.layer3_15_conv1_packed, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_15_conv3, a.layer3_15_conv2, f.layer3_15_conv3_weight, f.layer3_15_conv3_packed, f.layer3_15_conv3_bias, a.layer3_14_conv3, true, batch, layer3_15_conv3_dims)
 
 	// layer3.16
 	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv3, f.layer3_16_conv1_weight, f.layer3_16_conv1_packed, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_16_conv3, a.layer3_16_conv2, f.layer3_16_conv3_weight, f.layer3_16_conv3_packed, f.layer3_16_conv3_bias, a.layer3_15_conv3, true, batch, layer3_16_conv3_dims)
 
 	// layer3.17
 	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv3, f.layer3_17_conv1_weight, f.layer3_17_conv1_packed, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_17_conv3, a.layer3_17_conv2, f.layer3_17_conv3_weight, f.layer3_17_conv3_packed, f.layer3_17_conv3_bias, a.layer3_16_conv3, true, batch, layer3_17_conv3_dims)
 
 	// layer3.18
 	nn.Conv2DFused(ws, a.layer3_18_conv1, a.layer3_17_conv3, f.layer3_18_conv1_weight, f.layer3_18_conv1_packed, f.layer3_18_conv1_bias, nil, true, batch, layer3_18_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_18_conv3, a.layer3_18_conv2, f.layer3_18_conv3_weight, f.layer3_18_conv3_packed, f.layer3_18_conv3_bias, a.layer3_17_conv3, true, batch, layer3_18_conv3_dims)
 
 	// layer3.19
 	nn.Conv2DFused(ws, a.layer3_19_conv1, a.layer3_18_conv3, f.layer3_19_conv1_weight, f.layer3_19_conv1_packed, f.layer3_19_conv1_bias, nil, true, batch, layer3_19_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_19_conv3, a.layer3_19_conv2, f.layer3_19_conv3_weight, f.layer3_19_conv3_packed, f.layer3_19_conv3_bias, a.layer3_18_conv3, true, batch, layer3_19_conv3_dims)
 
 	// layer3.20
 	nn.Conv2DFused(ws, a.layer3_20_conv1, a.layer3_19_conv3, f.layer3_20_conv1_weight, f.layer3_20_conv1_packed, f.layer3_20_conv1_bias, nil, true, batch, layer3_20_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_20_conv3, a.layer3_20_conv2, f.layer3_20_conv3_weight, f.layer3_20_conv3_packed, f.layer3_20_conv3_bias, a.layer3_19_conv3, true, batch, layer3_20_conv3_dims)
 
 	// layer3.21
 	nn.Conv2DFused(ws, a.layer3_21_conv1, a.layer3_20_conv3, f.layer3_21_conv1_weight, f.layer3_21_conv1_packed, f.layer3_21_conv1_bias, nil, true, batch, layer3_21_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_21_conv3, a.layer3_21_conv2, f.layer3_21_conv3_weight, f.layer3_21_conv3_packed, f.layer3_21_conv3_bias, a.layer3_20_conv3, true, batch, layer3_21_conv3_dims)
 
 	// layer3.22
 	nn.Conv2DFused(ws, a.layer3_22_conv1, a.layer3_21_conv3, f.layer3_22_conv1_weight, f.layer3_22_conv1_packed, f.layer3_22_conv1_bias, nil, true, batch, layer3_22_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_22_conv3, a.layer3_22_conv2, f.layer3_22_conv3_weight, f.layer3_22_conv3_packed, f.layer3_22_conv3_bias, a.layer3_21_conv3, true, batch, layer3_22_conv3_dims)
 
 	// layer3.23
 	nn.Conv2DFused(ws, a.layer3_23_conv1, a.layer3_22_conv3, f.layer3_23_conv1_weight, f.layer3_23_conv1_packed, f.layer3_23_conv1_bias, nil, true, batch, layer3_23_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_23_conv3, a.layer3_23_conv2, f.layer3_23_conv3_weight, f.layer3_23_conv3_packed, f.layer3_23_conv3_bias, a.layer3_22_conv3, true, batch, layer3_23_conv3_dims)
 
 	// layer3.24
 	nn.Conv2DFused(ws, a.layer3_24_conv1, a.layer3_23_conv3, f.layer3_24_conv1_weight, f.layer3_24_conv1_packed, f.layer3_24_conv1_bias, nil, true, batch, layer3_24_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_24_conv3, a.layer3_24_conv2, f.layer3_24_conv3_weight, f.layer3_24_conv3_packed, f.layer3_24_conv3_bias, a.layer3_23_conv3, true, batch, layer3_24_conv3_dims)
 
 	// layer3.25
 	nn.Conv2DFused(ws, a.layer3_25_conv1, a.layer3_24_conv3, f.layer3_25_conv1_weight, f.layer3_25_conv1_packed, f.layer3_25_conv1_bias, nil, true, batch, layer3_25_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_25_conv3, a.layer3_25_conv2, f.layer3_25_conv3_weight, f.layer3_25_conv3_packed, f.layer3_25_conv3_bias, a.layer3_24_conv3, true, batch, layer3_25_conv3_dims)
 
 	// layer3.26
 	nn.Conv2DFused(ws, a.layer3_26_conv1, a.layer3_25_conv3, f.layer3_26_conv1_weight, f.layer3_26_conv1_packed, f.layer3_26_conv1_bias, nil, true, batch, layer3_26_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_26_conv3, a.layer3_26_conv2, f.layer3_26_conv3_weight, f.layer3_26_conv3_packed, f.layer3_26_conv3_bias, a.layer3_25_conv3, true, batch, layer3_26_conv3_dims)
 
 	// layer3.27
 	nn.Conv2DFused(ws, a.layer3_27_conv1, a.layer3_26_conv3, f.layer3_27_conv1_weight, f.layer3_27_conv1_packed, f.layer3_27_conv1_bias, nil, true, batch, layer3_27_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_27_conv3, a.layer3_27_conv2, f.layer3_27_conv3_weight, f.layer3_27_conv3_packed, f.layer3_27_conv3_bias, a.layer3_26_conv3, true, batch, layer3_27_conv3_dims)
 
 	// layer3.28
 	nn.Conv2DFused(ws, a.layer3_28_conv1, a.layer3_27_conv3, f.layer3_28_conv1_weight, f.layer3_28_conv1_packed, f.layer3_28_conv1_bias, nil, true, batch, layer3_28_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_28_conv3, a.layer3_28_conv2, f.layer3_28_conv3_weight, f.layer3_28_conv3_packed, f.layer3_28_conv3_bias, a.layer3_27_conv3, true, batch, layer3_28_conv3_dims)
 
 	// layer3.29
 	nn.Conv2DFused(ws, a.layer3_29_conv1, a.layer3_28_conv3, f.layer3_29_conv1_weight, f.layer3_29_conv1_packed, f.layer3_29_conv1_bias, nil, true, batch, layer3_29_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_29_conv3, a.layer3_29_conv2, f.layer3_29_conv3_weight, f.layer3_29_conv3_packed, f.layer3_29_conv3_bias, a.layer3_28_conv3, true, batch, layer3_29_conv3_dims)
 
 	// layer3.30
 	nn.Conv2DFused(ws, a.layer3_30_conv1, a.layer3_29_conv3, f.layer3_30_conv1_weight, f.layer3_30_conv1_packed, f.layer3_30_conv1_bias, nil, true, batch, layer3_30_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_30_conv3, a.layer3_30_conv2, f.layer3_30_conv3_weight, f.layer3_30_conv3_packed, f.layer3_30_conv3_bias, a.layer3_29_conv3, true, batch, layer3_30_conv3_dims)
 
 	// layer3.31
 	nn.Conv2DFused(ws, a.layer3_31_conv1, a.layer3_30_conv3, f.layer3_31_conv1_weight, f.layer3_31_conv1_packed, f.layer3_31_conv1_bias, nil, true, batch, layer3_31_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_31_conv3, a.layer3_31_conv2, f.layer3_31_conv3_weight, f.layer3_31_conv3_packed, f.layer3_31_conv3_bias, a.layer3_30_conv3, true, batch, layer3_31_conv3_dims)
 
 	// layer3.32
 	nn.Conv2DFused(ws, a.layer3_32_conv1, a.layer3_31_conv3, f.layer3_32_conv1_weight, f.layer3_32_conv1_packed, f.layer3_32_conv1_bias, nil, true, batch, layer3_32_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_32_conv3, a.layer3_32_conv2, f.layer3_32_conv3_weight, f.layer3_32_conv3_packed, f.layer3_32_conv3_bias, a.layer3_31_conv3, true, batch, layer3_32_conv3_dims)
 
 	// layer3.33
 	nn.Conv2DFused(ws, a.layer3_33_conv1, a.layer3_32_conv3, f.layer3_33_conv1_weight, f.layer3_33_conv1_packed, f.layer3_33_conv1_bias, nil, true, batch, layer3_33_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_33_conv3, a.layer3_33_conv2, f.layer3_33_conv3_weight, f.layer3_33_conv3_packed, f.layer3_33_conv3_bias, a.layer3_32_conv3, true, batch, layer3_33_conv3_dims)
 
 	// layer3.34
 	nn.Conv2DFused(ws, a.layer3_34_conv1, a.layer3_33_conv3, f.layer3_34_conv1_weight, f.layer3_34_conv1_packed, f.layer3_34_conv1_bias, nil, true, batch, layer3_34_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_34_conv3, a.layer3_34_conv2, f.layer3_34_conv3_weight, f.layer3_34_conv3_packed, f.layer3_34_conv3_bias, a.layer3_33_conv3, true, batch, layer3_34_conv3_dims)
 
 	// layer3.35
 	nn.Conv2DFused(ws, a.layer3_35_conv1, a.layer3_34_conv3, f.layer3_35_conv1_weight, f.layer3_35_conv1_packed, f.layer3_35_conv1_bias, nil, true, batch, layer3_35_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_35_conv3, a.layer3_35_conv2, f.layer3_35_conv3_weight, f.layer3_35_conv3_packed, f.layer3_35_conv3_bias, a.layer3_34_conv3, true, batch, layer3_35_conv3_dims)
 
 	// layer4.0

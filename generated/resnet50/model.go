@@ -50,52 +50,51 @@ const (
 	maxBatch = 186
 )
 
-// Layer shapes, per image; _infer_dims where inference lowers a conv
-// unlike training.
+// Layer shapes, per image.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
 	layer1_0_conv1_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
-	layer1_0_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_0_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
 	layer1_0_conv3_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer1_0_downsample_0_dims = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer1_1_conv1_dims        = nn.ConvDims{C: 256, H: 56, W: 56, K: 64, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
-	layer1_1_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_1_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
 	layer1_1_conv3_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer1_2_conv1_dims        = nn.ConvDims{C: 256, H: 56, W: 56, K: 64, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
-	layer1_2_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerIm2col}
+	layer1_2_conv2_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
 	layer1_2_conv3_dims        = nn.ConvDims{C: 64, H: 56, W: 56, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer2_0_conv1_dims        = nn.ConvDims{C: 256, H: 56, W: 56, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 56, OW: 56, Lowering: nn.LowerDirect}
 	layer2_0_conv2_dims        = nn.ConvDims{C: 128, H: 56, W: 56, K: 128, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
 	layer2_0_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_0_downsample_0_dims = nn.ConvDims{C: 256, H: 56, W: 56, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
 	layer2_1_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_1_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_2_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_2_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_2_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_2_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer2_3_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 128, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
-	layer2_3_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerIm2col}
+	layer2_3_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_3_conv3_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer3_0_conv1_dims        = nn.ConvDims{C: 512, H: 28, W: 28, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 28, OW: 28, Lowering: nn.LowerDirect}
 	layer3_0_conv2_dims        = nn.ConvDims{C: 256, H: 28, W: 28, K: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
 	layer3_0_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_0_downsample_0_dims = nn.ConvDims{C: 512, H: 28, W: 28, K: 1024, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
 	layer3_1_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_1_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_2_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_2_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_3_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_3_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_4_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_4_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_5_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
+	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_5_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
@@ -107,17 +106,6 @@ var (
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
-	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
-	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
-	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd}
-	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
-	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -974,7 +962,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
 	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
-	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_dims)
 	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
 	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
 	m.f.layer1_0_downsample_0_packed = nn.NewPackedConv(layer1_0_downsample_0_dims)
@@ -986,7 +974,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
 	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
-	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_dims)
 	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
 	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
 	m.f.layer1_1_conv3_packed = nn.NewPackedConv(layer1_1_conv3_dims)
@@ -995,7 +983,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_2_conv1_packed = nn.NewPackedConv(layer1_2_conv1_dims)
 	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
 	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
-	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
+	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_dims)
 	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
 	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
 	m.f.layer1_2_conv3_packed = nn.NewPackedConv(layer1_2_conv3_dims)
@@ -1016,7 +1004,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
 	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
 	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
 	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
 	m.f.layer2_1_conv3_packed = nn.NewPackedConv(layer2_1_conv3_dims)
@@ -1025,7 +1013,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
 	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
 	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
 	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
 	m.f.layer2_2_conv3_packed = nn.NewPackedConv(layer2_2_conv3_dims)
@@ -1034,7 +1022,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
 	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
-	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_dims)
 	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
 	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
 	m.f.layer2_3_conv3_packed = nn.NewPackedConv(layer2_3_conv3_dims)
@@ -1055,7 +1043,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[2949760:3211904]
 	m.f.layer3_1_conv1_bias = m.fold[3211904:3212160]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[3212160:3801984]
 	m.f.layer3_1_conv2_bias = m.fold[3801984:3802240]
 	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
@@ -1064,7 +1052,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[4065408:4327552]
 	m.f.layer3_2_conv1_bias = m.fold[4327552:4327808]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[4327808:4917632]
 	m.f.layer3_2_conv2_bias = m.fold[4917632:4917888]
 	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
@@ -1073,7 +1061,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[5181056:5443200]
 	m.f.layer3_3_conv1_bias = m.fold[5443200:5443456]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
 	m.f.layer3_3_conv2_weight = m.fold[5443456:6033280]
 	m.f.layer3_3_conv2_bias = m.fold[6033280:6033536]
 	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
@@ -1082,7 +1070,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[6296704:6558848]
 	m.f.layer3_4_conv1_bias = m.fold[6558848:6559104]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
 	m.f.layer3_4_conv2_weight = m.fold[6559104:7148928]
 	m.f.layer3_4_conv2_bias = m.fold[7148928:7149184]
 	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
@@ -1091,7 +1079,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[7412352:7674496]
 	m.f.layer3_5_conv1_bias = m.fold[7674496:7674752]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
 	m.f.layer3_5_conv2_weight = m.fold[7674752:8264576]
 	m.f.layer3_5_conv2_bias = m.fold[8264576:8264832]
 	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
@@ -2190,18 +2178,18 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
 	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_packed, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_packed, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
 	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_packed, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
 	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_packed, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
@@ -2212,17 +2200,17 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.1
 	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_packed, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
 	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_packed, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
 	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
 	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_packed, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer3.0
@@ -2233,27 +2221,27 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer4.0
