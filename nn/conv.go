@@ -30,9 +30,9 @@ const (
 	LowerDirect
 	// LowerIm2col gathers the input's columns into Workspace.Col first.
 	LowerIm2col
-	// LowerWinograd computes a stride-1 3x3 convolution by Winograd
-	// F(2x2, 3x3) (see PackedConv); inference only, its weights
-	// transformed once by PackedConv.Pack.
+	// LowerWinograd computes a stride-1 3x3 convolution, and its input
+	// gradient, by Winograd F(2x2, 3x3): with the weights of a PackedConv
+	// (inference) or transformed in the workspace on every call.
 	LowerWinograd
 )
 
