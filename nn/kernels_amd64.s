@@ -5267,28 +5267,28 @@ TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ stride+32(FP), SI
 	MOVQ last+40(FP), DI
 	SHLQ $0x02, SI
-	MOVL $0x0000ffff, R8
+	MOVL $0x0000ffff, R10
 
 chunk:
-	KMOVW R8, K1
+	KMOVW R10, K1
 	CMPQ  DX, $0x01
 	JNE   full
 	KMOVW DI, K1
 
 full:
 	VMOVUPS.Z (CX), K1, Z0
-	MOVQ      CX, R9
-	MOVQ      BX, R10
-	DECQ      R10
+	MOVQ      CX, R8
+	MOVQ      BX, R9
+	DECQ      R9
 	JZ        store
 
 row:
-	ADDQ      SI, R9
-	VMOVUPS.Z (R9), K1, Z1
+	ADDQ      SI, R8
+	VMOVUPS.Z (R8), K1, Z1
 	VMAXPS    Z0, Z1, Z0
 	VCMPPS    $0x03, Z1, Z1, K2
 	VBLENDMPS Z1, Z0, K2, Z0
-	DECQ      R10
+	DECQ      R9
 	JNZ       row
 
 store:

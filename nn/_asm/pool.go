@@ -18,6 +18,21 @@ func nanMaxInto(acc, b VecVirtual, k Register) {
 	VBLENDMPS(b, acc, k, acc) // b where b is a NaN
 }
 
+// chunkLoop opens the loop over chunks of 16 lanes (label "chunk") and
+// returns the mask of the chunk's lanes: all 16, or last for the last.
+func chunkLoop(chunks Register, last GPVirtual) Register {
+	km := K()
+	all := GP32()
+	MOVL(U32(0xffff), all)
+	Label("chunk")
+	KMOVW(all, km)
+	CMPQ(chunks, U8(1))
+	JNE(LabelRef("full"))
+	KMOVW(last.As32(), km)
+	Label("full")
+	return km
+}
+
 // maxRows emits maxRowsAVX512.
 func maxRows() {
 	TEXT("maxRowsAVX512", NOSPLIT, "func(dst, src *float32, chunks, rows, stride, last int)")
@@ -32,16 +47,8 @@ func maxRows() {
 	stride := Load(Param("stride"), GP64())
 	last := Load(Param("last"), GP64()).(GPVirtual)
 	SHLQ(U8(2), stride)
-	km, kn := K(), K()
-	all := GP32()
-	MOVL(U32(0xffff), all)
 	s, r := GP64(), GP64()
-	Label("chunk")
-	KMOVW(all, km)
-	CMPQ(chunks, U8(1))
-	JNE(LabelRef("full"))
-	KMOVW(last.As32(), km)
-	Label("full")
+	km, kn := chunkLoop(chunks, last), K()
 	acc := ZMM()
 	VMOVUPS_Z(Mem{Base: src}, km, acc)
 	MOVQ(src, s)
@@ -79,18 +86,8 @@ func maxPool3s2() {
 	chunks := Load(Param("chunks"), GP64())
 	last := Load(Param("last"), GP64()).(GPVirtual)
 	idx := Load(Param("idx"), GP64())
-	even, odd := ZMM(), ZMM()
-	VMOVDQU32(Mem{Base: idx}, even)
-	VMOVDQU32(Mem{Base: idx, Disp: 64}, odd)
-	km, kn := K(), K()
-	all := GP32()
-	MOVL(U32(0xffff), all)
-	Label("chunk")
-	KMOVW(all, km)
-	CMPQ(chunks, U8(1))
-	JNE(LabelRef("full"))
-	KMOVW(last.As32(), km)
-	Label("full")
+	even, odd := loadPermutes(idx)
+	km, kn := chunkLoop(chunks, last), K()
 	a, b, a2, b2 := ZMM(), ZMM(), ZMM(), ZMM()
 	VMOVUPS(Mem{Base: cols}, a)
 	VMOVUPS(Mem{Base: cols, Disp: 64}, b)

@@ -16,6 +16,28 @@ import (
 // registers deinterleaves each. The output goes the other way: a tile
 // row's two output columns are interleaved back into 32 floats.
 
+// loadMasks loads n 16-bit lane masks from the array at masks into K
+// registers.
+func loadMasks(masks Register, n int) []Register {
+	km := make([]Register, n)
+	t := GP32()
+	for i := range km {
+		km[i] = K()
+		MOVWLZX(Mem{Base: masks, Disp: 2 * i}, t)
+		KMOVW(t, km[i])
+	}
+	return km
+}
+
+// loadPermutes loads the two permutes in the 32 lane numbers at idx: the
+// first 16 and the last 16.
+func loadPermutes(idx Register) (first, second VecVirtual) {
+	first, second = ZMM(), ZMM()
+	VMOVDQU32(Mem{Base: idx}, first)
+	VMOVDQU32(Mem{Base: idx, Disp: 64}, second)
+	return first, second
+}
+
 // winoInput emits winoInputAVX512.
 func winoInput() {
 	TEXT("winoInputAVX512", NOSPLIT, "func(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32)")
@@ -45,16 +67,8 @@ func winoInput() {
 	ADDQ(off, x) // x: the first row's first float, in bytes
 	w3 := GP64()
 	LEAQ(Mem{Base: w, Index: w, Scale: 2}, w3)
-	var km [5]Register
-	t := GP32()
-	for i := range km {
-		km[i] = K()
-		MOVWLZX(Mem{Base: masks, Disp: 2 * i}, t)
-		KMOVW(t, km[i])
-	}
-	even, odd := ZMM(), ZMM()
-	VMOVDQU32(Mem{Base: idx}, even)
-	VMOVDQU32(Mem{Base: idx, Disp: 64}, odd)
+	km := loadMasks(masks, 5)
+	even, odd := loadPermutes(idx)
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
 	Label("chan")
@@ -158,16 +172,8 @@ func winoOutput() {
 	}
 	ADDQ(off, y)
 	ADDQ(off, res)
-	var km [3]Register
-	t := GP32()
-	for i := range km {
-		km[i] = K()
-		MOVWLZX(Mem{Base: masks, Disp: 2 * i}, t)
-		KMOVW(t, km[i])
-	}
-	lo, hi := ZMM(), ZMM()
-	VMOVDQU32(Mem{Base: idx}, lo)
-	VMOVDQU32(Mem{Base: idx, Disp: 64}, hi)
+	km := loadMasks(masks, 3)
+	lo, hi := loadPermutes(idx)
 	zero := ZMM()
 	VXORPS(zero, zero, zero)
 	TESTQ(chans, chans)
