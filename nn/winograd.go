@@ -76,9 +76,11 @@ func (d ConvDims) winoPassFloats() int {
 	return 16 * ((d.C+d.K)*max(th*tw, d.winoGroupCols()) + 2*winoSkew)
 }
 
-// PackedConv is a convolution's inference weights prepared once for its
-// lowering: packed for the GEMM, or for LowerWinograd transformed to the
-// 16 matrices U_e (K x C) and each of those packed.
+// PackedConv is a convolution's weights prepared for its lowering:
+// packed for the GEMM, or for LowerWinograd transformed to the 16
+// matrices U_e (K x C) and each of those packed. Inference prepares them
+// once when the weights load; training's Winograd convs, in the
+// workspace on every step.
 type PackedConv struct {
 	d    ConvDims
 	gemm *PackedA
