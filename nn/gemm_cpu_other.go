@@ -65,11 +65,11 @@ func col2imRowsStridedAVX512(dst, src *float32, rows, chunks, dstStride, srcStri
 	panic("nn: the im2col kernels are not in this build")
 }
 
-func winoInputAVX512(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32) {
+func winoInputAVX512(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32, hiOff int) {
 	panic("nn: the Winograd kernels are not in this build")
 }
 
-func winoOutputAVX512(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[3]uint16, idx *[32]int32) {
+func winoOutputAVX512(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[5]uint16, idx *[32]int32, hiOff int) {
 	panic("nn: the Winograd kernels are not in this build")
 }
 

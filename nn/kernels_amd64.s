@@ -4888,9 +4888,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[5]uint16, idx *[32]int32)
+// func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[5]uint16, idx *[32]int32, hiOff int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoInputAVX512(SB), NOSPLIT, $0-88
+TEXT ·winoInputAVX512(SB), NOSPLIT, $0-96
 	MOVQ      v+0(FP), AX
 	MOVQ      x+8(FP), CX
 	MOVQ      chans+16(FP), DX
@@ -4902,23 +4902,25 @@ TEXT ·winoInputAVX512(SB), NOSPLIT, $0-88
 	MOVQ      rows+64(FP), R10
 	MOVQ      masks+72(FP), R11
 	MOVQ      idx+80(FP), R12
+	MOVQ      hiOff+88(FP), R13
 	SHLQ      $0x02, BX
 	SHLQ      $0x02, SI
 	SHLQ      $0x02, DI
 	SHLQ      $0x02, R8
 	SHLQ      $0x02, R9
 	ADDQ      BX, CX
+	ADDQ      CX, R13
 	LEAQ      (R9)(R9*2), BX
-	MOVWLZX   (R11), R13
-	KMOVW     R13, K1
-	MOVWLZX   2(R11), R13
-	KMOVW     R13, K2
-	MOVWLZX   4(R11), R13
-	KMOVW     R13, K3
-	MOVWLZX   6(R11), R13
-	KMOVW     R13, K4
-	MOVWLZX   8(R11), R13
-	KMOVW     R13, K5
+	MOVWLZX   (R11), R14
+	KMOVW     R14, K1
+	MOVWLZX   2(R11), R14
+	KMOVW     R14, K2
+	MOVWLZX   4(R11), R14
+	KMOVW     R14, K3
+	MOVWLZX   6(R11), R14
+	KMOVW     R14, K4
+	MOVWLZX   8(R11), R14
+	KMOVW     R14, K5
 	VMOVDQU32 (R12), Z0
 	VMOVDQU32 64(R12), Z1
 	TESTQ     DX, DX
@@ -4930,158 +4932,175 @@ chan:
 	VXORPS    Z4, Z4, Z4
 	VXORPS    Z5, Z5, Z5
 	BTQ       $0x00, R10
-	JCC       row0
-	VMOVUPS.Z (CX), K1, Z3
-	VMOVUPS.Z 64(CX), K2, Z4
-	VMOVAPS   Z3, Z2
-	VPERMT2PS Z4, Z0, Z2
-	VMOVAPS   Z3, Z3
-	VPERMT2PS Z4, Z1, Z3
-	VMOVUPS.Z 8(CX), K3, Z5
-	VMOVUPS.Z 72(CX), K4, Z6
-	VMOVAPS   Z5, Z4
-	VPERMT2PS Z6, Z0, Z4
-	VMOVAPS   Z5, Z5
-	VPERMT2PS Z6, Z1, Z5
+	JCC       lo0
+	VMOVUPS.Z (CX), K1, Z2
+	VMOVUPS.Z 8(CX), K3, Z4
 
-row0:
-	VXORPS    Z6, Z6, Z6
+lo0:
+	BTQ       $0x04, R10
+	JCC       hi0
+	VMOVUPS.Z (R13), K2, Z3
+	VMOVUPS.Z 8(R13), K4, Z5
+
+hi0:
+	VMOVAPS   Z2, Z6
+	VPERMT2PS Z3, Z0, Z6
+	VMOVAPS   Z2, Z2
+	VPERMT2PS Z3, Z1, Z2
+	VMOVAPS   Z4, Z3
+	VPERMT2PS Z5, Z0, Z3
+	VMOVAPS   Z4, Z4
+	VPERMT2PS Z5, Z1, Z4
+	VXORPS    Z5, Z5, Z5
 	VXORPS    Z7, Z7, Z7
 	VXORPS    Z8, Z8, Z8
 	VXORPS    Z9, Z9, Z9
 	BTQ       $0x01, R10
-	JCC       row1
-	VMOVUPS.Z (CX)(R9*1), K1, Z7
-	VMOVUPS.Z 64(CX)(R9*1), K2, Z8
-	VMOVAPS   Z7, Z6
-	VPERMT2PS Z8, Z0, Z6
-	VMOVAPS   Z7, Z7
-	VPERMT2PS Z8, Z1, Z7
-	VMOVUPS.Z 8(CX)(R9*1), K3, Z9
-	VMOVUPS.Z 72(CX)(R9*1), K4, Z10
-	VMOVAPS   Z9, Z8
-	VPERMT2PS Z10, Z0, Z8
-	VMOVAPS   Z9, Z9
-	VPERMT2PS Z10, Z1, Z9
+	JCC       lo1
+	VMOVUPS.Z (CX)(R9*1), K1, Z5
+	VMOVUPS.Z 8(CX)(R9*1), K3, Z8
 
-row1:
-	VXORPS    Z10, Z10, Z10
+lo1:
+	BTQ       $0x05, R10
+	JCC       hi1
+	VMOVUPS.Z (R13)(R9*1), K2, Z7
+	VMOVUPS.Z 8(R13)(R9*1), K4, Z9
+
+hi1:
+	VMOVAPS   Z5, Z10
+	VPERMT2PS Z7, Z0, Z10
+	VMOVAPS   Z5, Z5
+	VPERMT2PS Z7, Z1, Z5
+	VMOVAPS   Z8, Z7
+	VPERMT2PS Z9, Z0, Z7
+	VMOVAPS   Z8, Z8
+	VPERMT2PS Z9, Z1, Z8
+	VXORPS    Z9, Z9, Z9
 	VXORPS    Z11, Z11, Z11
 	VXORPS    Z12, Z12, Z12
 	VXORPS    Z13, Z13, Z13
 	BTQ       $0x02, R10
-	JCC       row2
-	VMOVUPS.Z (CX)(R9*2), K1, Z11
-	VMOVUPS.Z 64(CX)(R9*2), K2, Z12
-	VMOVAPS   Z11, Z10
-	VPERMT2PS Z12, Z0, Z10
-	VMOVAPS   Z11, Z11
-	VPERMT2PS Z12, Z1, Z11
-	VMOVUPS.Z 8(CX)(R9*2), K3, Z13
-	VMOVUPS.Z 72(CX)(R9*2), K4, Z14
-	VMOVAPS   Z13, Z12
-	VPERMT2PS Z14, Z0, Z12
-	VMOVAPS   Z13, Z13
-	VPERMT2PS Z14, Z1, Z13
+	JCC       lo2
+	VMOVUPS.Z (CX)(R9*2), K1, Z9
+	VMOVUPS.Z 8(CX)(R9*2), K3, Z12
 
-row2:
-	VXORPS    Z14, Z14, Z14
+lo2:
+	BTQ       $0x06, R10
+	JCC       hi2
+	VMOVUPS.Z (R13)(R9*2), K2, Z11
+	VMOVUPS.Z 8(R13)(R9*2), K4, Z13
+
+hi2:
+	VMOVAPS   Z9, Z14
+	VPERMT2PS Z11, Z0, Z14
+	VMOVAPS   Z9, Z9
+	VPERMT2PS Z11, Z1, Z9
+	VMOVAPS   Z12, Z11
+	VPERMT2PS Z13, Z0, Z11
+	VMOVAPS   Z12, Z12
+	VPERMT2PS Z13, Z1, Z12
+	VXORPS    Z13, Z13, Z13
 	VXORPS    Z15, Z15, Z15
 	VXORPS    Z16, Z16, Z16
 	VXORPS    Z17, Z17, Z17
 	BTQ       $0x03, R10
-	JCC       row3
-	VMOVUPS.Z (CX)(BX*1), K1, Z15
-	VMOVUPS.Z 64(CX)(BX*1), K2, Z16
-	VMOVAPS   Z15, Z14
-	VPERMT2PS Z16, Z0, Z14
-	VMOVAPS   Z15, Z15
-	VPERMT2PS Z16, Z1, Z15
-	VMOVUPS.Z 8(CX)(BX*1), K3, Z17
-	VMOVUPS.Z 72(CX)(BX*1), K4, Z18
-	VMOVAPS   Z17, Z16
-	VPERMT2PS Z18, Z0, Z16
-	VMOVAPS   Z17, Z17
-	VPERMT2PS Z18, Z1, Z17
+	JCC       lo3
+	VMOVUPS.Z (CX)(BX*1), K1, Z13
+	VMOVUPS.Z 8(CX)(BX*1), K3, Z16
 
-row3:
-	VSUBPS  Z10, Z2, Z2
-	VADDPS  Z10, Z6, Z18
-	VSUBPS  Z6, Z10, Z10
-	VSUBPS  Z14, Z6, Z6
-	VSUBPS  Z11, Z3, Z3
-	VADDPS  Z11, Z7, Z14
-	VSUBPS  Z7, Z11, Z11
-	VSUBPS  Z15, Z7, Z7
-	VSUBPS  Z12, Z4, Z4
-	VADDPS  Z12, Z8, Z15
-	VSUBPS  Z8, Z12, Z12
-	VSUBPS  Z16, Z8, Z8
-	VSUBPS  Z13, Z5, Z5
-	VADDPS  Z13, Z9, Z16
-	VSUBPS  Z9, Z13, Z13
-	VSUBPS  Z17, Z9, Z9
-	MOVQ    AX, R11
-	VSUBPS  Z4, Z2, Z2
-	VADDPS  Z4, Z3, Z17
-	VSUBPS  Z3, Z4, Z4
-	VSUBPS  Z5, Z3, Z3
-	VMOVUPS Z2, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z17, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z4, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z3, K5, (R11)
-	ADDQ    R8, R11
-	VSUBPS  Z15, Z18, Z2
-	VADDPS  Z15, Z14, Z3
-	VSUBPS  Z14, Z15, Z4
-	VSUBPS  Z16, Z14, Z5
-	VMOVUPS Z2, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z3, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z4, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z5, K5, (R11)
-	ADDQ    R8, R11
-	VSUBPS  Z12, Z10, Z2
-	VADDPS  Z12, Z11, Z3
-	VSUBPS  Z11, Z12, Z4
-	VSUBPS  Z13, Z11, Z5
-	VMOVUPS Z2, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z3, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z4, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z5, K5, (R11)
-	ADDQ    R8, R11
-	VSUBPS  Z8, Z6, Z2
-	VADDPS  Z8, Z7, Z3
-	VSUBPS  Z7, Z8, Z4
-	VSUBPS  Z9, Z7, Z5
-	VMOVUPS Z2, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z3, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z4, K5, (R11)
-	ADDQ    R8, R11
-	VMOVUPS Z5, K5, (R11)
-	ADDQ    R8, R11
-	ADDQ    SI, CX
-	ADDQ    DI, AX
-	DECQ    DX
-	JNZ     chan
+lo3:
+	BTQ       $0x07, R10
+	JCC       hi3
+	VMOVUPS.Z (R13)(BX*1), K2, Z15
+	VMOVUPS.Z 8(R13)(BX*1), K4, Z17
+
+hi3:
+	VMOVAPS   Z13, Z18
+	VPERMT2PS Z15, Z0, Z18
+	VMOVAPS   Z13, Z13
+	VPERMT2PS Z15, Z1, Z13
+	VMOVAPS   Z16, Z15
+	VPERMT2PS Z17, Z0, Z15
+	VMOVAPS   Z16, Z16
+	VPERMT2PS Z17, Z1, Z16
+	VSUBPS    Z14, Z6, Z6
+	VADDPS    Z14, Z10, Z17
+	VSUBPS    Z10, Z14, Z14
+	VSUBPS    Z18, Z10, Z10
+	VSUBPS    Z9, Z2, Z2
+	VADDPS    Z9, Z5, Z18
+	VSUBPS    Z5, Z9, Z9
+	VSUBPS    Z13, Z5, Z5
+	VSUBPS    Z11, Z3, Z3
+	VADDPS    Z11, Z7, Z13
+	VSUBPS    Z7, Z11, Z11
+	VSUBPS    Z15, Z7, Z7
+	VSUBPS    Z12, Z4, Z4
+	VADDPS    Z12, Z8, Z15
+	VSUBPS    Z8, Z12, Z12
+	VSUBPS    Z16, Z8, Z8
+	MOVQ      AX, R11
+	VSUBPS    Z3, Z6, Z6
+	VADDPS    Z3, Z2, Z16
+	VSUBPS    Z2, Z3, Z3
+	VSUBPS    Z4, Z2, Z2
+	VMOVUPS   Z6, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z16, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z2, K5, (R11)
+	ADDQ      R8, R11
+	VSUBPS    Z13, Z17, Z2
+	VADDPS    Z13, Z18, Z3
+	VSUBPS    Z18, Z13, Z4
+	VSUBPS    Z15, Z18, Z6
+	VMOVUPS   Z2, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z4, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z6, K5, (R11)
+	ADDQ      R8, R11
+	VSUBPS    Z11, Z14, Z2
+	VADDPS    Z11, Z9, Z3
+	VSUBPS    Z9, Z11, Z4
+	VSUBPS    Z12, Z9, Z6
+	VMOVUPS   Z2, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z4, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z6, K5, (R11)
+	ADDQ      R8, R11
+	VSUBPS    Z7, Z10, Z2
+	VADDPS    Z7, Z5, Z3
+	VSUBPS    Z5, Z7, Z4
+	VSUBPS    Z8, Z5, Z5
+	VMOVUPS   Z2, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z4, K5, (R11)
+	ADDQ      R8, R11
+	VMOVUPS   Z5, K5, (R11)
+	ADDQ      R8, R11
+	ADDQ      SI, CX
+	ADDQ      SI, R13
+	ADDQ      DI, AX
+	DECQ      DX
+	JNZ       chan
 
 done:
 	VZEROUPPER
 	RET
 
-// func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[3]uint16, idx *[32]int32)
+// func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-104
+TEXT ·winoOutputAVX512(SB), NOSPLIT, $8-112
 	MOVQ      y+0(FP), AX
 	MOVQ      m+8(FP), CX
 	MOVQ      res+16(FP), DX
@@ -5102,12 +5121,20 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-104
 	SHLQ      $0x02, R11
 	ADDQ      DI, AX
 	ADDQ      DI, DX
-	MOVWLZX   (R13), DI
-	KMOVW     DI, K1
-	MOVWLZX   2(R13), DI
-	KMOVW     DI, K2
-	MOVWLZX   4(R13), DI
-	KMOVW     DI, K3
+	MOVQ      hiOff+104(FP), DI
+	MOVQ      DI, R15
+	ADDQ      AX, DI
+	ADDQ      DX, R15
+	MOVWLZX   (R13), BP
+	KMOVW     BP, K1
+	MOVWLZX   2(R13), BP
+	KMOVW     BP, K2
+	MOVWLZX   4(R13), BP
+	KMOVW     BP, K3
+	MOVWLZX   6(R13), BP
+	KMOVW     BP, K4
+	MOVWLZX   8(R13), BP
+	KMOVW     BP, K5
 	VMOVDQU32 (R14), Z0
 	VMOVDQU32 64(R14), Z1
 	VXORPS    Z2, Z2, Z2
@@ -5115,39 +5142,39 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-104
 	JZ        done
 
 chan:
-	MOVQ         CX, DI
-	VMOVUPS.Z    (DI), K3, Z3
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z4
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z5
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z6
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z7
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z8
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z9
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z10
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z11
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z12
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z13
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z14
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z15
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z16
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z17
-	ADDQ         R10, DI
-	VMOVUPS.Z    (DI), K3, Z18
-	ADDQ         R10, DI
+	MOVQ         CX, R13
+	VMOVUPS.Z    (R13), K3, Z3
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z4
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z5
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z6
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z7
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z8
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z9
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z10
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z11
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z12
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z13
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z14
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z15
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z16
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z17
+	ADDQ         R10, R13
+	VMOVUPS.Z    (R13), K3, Z18
+	ADDQ         R10, R13
 	VADDPS       Z7, Z3, Z3
 	VADDPS       Z11, Z3, Z3
 	VSUBPS       Z11, Z7, Z7
@@ -5193,7 +5220,7 @@ norelu00:
 	VMOVUPS   Z5, K1, (AX)
 	BTQ       $0x01, R12
 	JCC       nores01
-	VMOVUPS.Z 64(DX), K2, Z4
+	VMOVUPS.Z (R15), K2, Z4
 	VADDPS    Z4, Z3, Z3
 
 nores01:
@@ -5202,7 +5229,7 @@ nores01:
 	VMAXPS Z3, Z2, Z3
 
 norelu01:
-	VMOVUPS      Z3, K2, 64(AX)
+	VMOVUPS      Z3, K2, (DI)
 	VADDPS       Z8, Z7, Z3
 	VADDPS       Z9, Z3, Z3
 	VSUBPS       Z9, Z8, Z4
@@ -5218,11 +5245,9 @@ nobias1:
 	VPERMT2PS Z4, Z0, Z5
 	VMOVAPS   Z3, Z3
 	VPERMT2PS Z4, Z1, Z3
-	BTQ       $0x02, R12
-	JCC       norow1
 	BTQ       $0x01, R12
 	JCC       nores10
-	VMOVUPS.Z (DX)(R11*1), K1, Z4
+	VMOVUPS.Z (DX)(R11*1), K4, Z4
 	VADDPS    Z4, Z5, Z5
 
 nores10:
@@ -5231,10 +5256,10 @@ nores10:
 	VMAXPS Z5, Z2, Z5
 
 norelu10:
-	VMOVUPS   Z5, K1, (AX)(R11*1)
+	VMOVUPS   Z5, K4, (AX)(R11*1)
 	BTQ       $0x01, R12
 	JCC       nores11
-	VMOVUPS.Z 64(DX)(R11*1), K2, Z4
+	VMOVUPS.Z (R15)(R11*1), K5, Z4
 	VADDPS    Z4, Z3, Z3
 
 nores11:
@@ -5243,15 +5268,15 @@ nores11:
 	VMAXPS Z3, Z2, Z3
 
 norelu11:
-	VMOVUPS Z3, K2, 64(AX)(R11*1)
-
-norow1:
-	ADDQ R8, AX
-	ADDQ R8, DX
-	ADDQ R9, CX
-	ADDQ $0x04, BX
-	DECQ SI
-	JNZ  chan
+	VMOVUPS Z3, K5, (DI)(R11*1)
+	ADDQ    R8, AX
+	ADDQ    R8, DI
+	ADDQ    R8, DX
+	ADDQ    R8, R15
+	ADDQ    R9, CX
+	ADDQ    $0x04, BX
+	DECQ    SI
+	JNZ     chan
 
 done:
 	VZEROUPPER

@@ -195,30 +195,36 @@ func transposePack12AVX512(dst *float32, src *float32, ld int, blocks int)
 //go:noescape
 func packRowsAVX512(dst *float32, src *float32, ld int, kc int)
 
-// winoInputAVX512 writes V = B^T d B for 16 tiles of one tile row of chans
-// channels: the tiles' input rows start at x[off] (off may be negative, as
-// may the rows and columns masked off), rows w floats apart, channels
-// xStride floats apart; bit r of rows says input row r is inside the image.
-// masks[0:4] give the lanes inside the row of the 16-float loads at the
-// chunk's start, 16, 2 and 18 floats on; masks[4] the tiles to store.
-// Element e of a channel's tiles goes to v[e*plane + c*vStride:], 16
-// floats. idx holds the even lane numbers 0..30, then the odd ones.
+// winoInputAVX512 writes V = B^T d B for 16 tiles of chans channels. The
+// tiles' input rows start at x[off] (off may be negative, as may the rows
+// and columns masked off), rows w floats apart, channels xStride floats
+// apart. The second half of each 32-float window is read hiOff bytes
+// after the first: 64 for 16 tiles of one tile row, or two input rows
+// down for two tile rows of a narrow image, half a register each. Bit r
+// (r+4) of rows says input row r of the first (second) half is inside
+// the image. masks[0:4] give the lanes inside the row of the 16-float
+// loads at the window's start, its second half, and the two two floats
+// on; masks[4] the tiles to store. Element e of a channel's tiles goes
+// to v[e*plane + c*vStride:], 16 floats. idx holds the permutes that
+// take a window's even positions, then its odd ones.
 //
 //go:noescape
-func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[5]uint16, idx *[32]int32)
+func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[5]uint16, idx *[32]int32, hiOff int)
 
-// winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of one tile
-// row of chans channels: element e of channel k's tiles is at
-// m[e*plane + k*mStride:], the tile row's outputs start at y[off] and
-// res[off], rows ow floats apart, channels yStride floats apart. Each
-// value gets bias[k] if flags&8, then the residual if flags&2, then the
-// ReLU if flags&1; the second output row is written if flags&4. masks[0]
-// and masks[1] give the output columns inside the row of the two 16-float
-// halves, masks[2] the tiles to load. idx holds the lanes that
-// interleave two registers: 0, 16, 1, 17 ... 15, 31.
+// winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of chans
+// channels: element e of channel k's tiles is at m[e*plane + k*mStride:];
+// the tiles' outputs start at y[off] and res[off], rows ow floats apart,
+// channels yStride floats apart. The tiles' two columns are interleaved
+// back into two halves of 16 floats, the second written hiOff bytes after
+// the first (64, or two output rows down for two tile rows of a narrow
+// image). Each value gets bias[k] if flags&8, then the residual if
+// flags&2, then the ReLU if flags&1. masks[0] and masks[1] give the
+// outputs to write of the halves of the tiles' first output row, masks[3]
+// and masks[4] of their second, masks[2] the tiles to load. idx holds
+// the permutes that interleave the first half, then the second.
 //
 //go:noescape
-func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[3]uint16, idx *[32]int32)
+func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
 
 // maxRowsAVX512 writes dst[i] = the nanMax of src[r*stride+i] over r in
 // [0, rows) (rows >= 1), in that order, for chunks x 16 values; the last

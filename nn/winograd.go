@@ -296,7 +296,35 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 		return
 	}
 	_, tw := d.tiles()
+	rowBits := func(ty int) int {
+		bits := 0
+		for r := range 4 {
+			if iy := 2*ty - d.Pad + r; iy >= 0 && iy < d.H {
+				bits |= 1 << r
+			}
+		}
+		return bits
+	}
 	var masks [5]uint16
+	if tw <= 8 {
+		// A narrow image's tiles fill half a register a tile row: take two
+		// tile rows a call, the second's windows two input rows down.
+		lanes := winoPairLanes(tw, false)
+		base := -d.Pad
+		masks[0], masks[2] = laneMask(base, d.W), laneMask(base+2, d.W)
+		masks[1], masks[3] = masks[0], masks[2]
+		for ty := ty0; ty < ty1; ty += 2 {
+			rows, n := rowBits(ty), 1
+			if ty+1 < ty1 {
+				rows |= rowBits(ty+1) << 4
+				n = 2
+			}
+			masks[4] = uint16(1<<(n*tw) - 1)
+			col := col0 + (ty-ty0)*tw
+			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows, &masks, &lanes, 2*d.W*4)
+		}
+		return
+	}
 	for tx0 := 0; tx0 < tw; tx0 += 16 {
 		base := 2*tx0 - d.Pad
 		for i, o := range [4]int{0, 16, 2, 18} {
@@ -304,17 +332,39 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 		}
 		masks[4] = uint16(1<<min(16, tw-tx0) - 1)
 		for ty := ty0; ty < ty1; ty++ {
-			iy := 2*ty - d.Pad
-			rows := 0
-			for r := range 4 {
-				if iy+r >= 0 && iy+r < d.H {
-					rows |= 1 << r
-				}
-			}
+			rows := rowBits(ty)
 			col := col0 + (ty-ty0)*tw + tx0
-			winoInputAVX512(&v[col], &x[0], d.C, iy*d.W+base, d.H*d.W, ld, plane, d.W, rows, &masks, &winoLanes[0])
+			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows|rows<<4, &masks, &winoLanes[0], 64)
 		}
 	}
+}
+
+// winoPairLanes are the permutes of the transform kernels for two tile
+// rows of tw <= 8 tiles a register: the first tw lanes from the first
+// half, the next tw from the second. For the input transform, a window's
+// even positions, then its odd ones; for the output (out), the
+// interleaving of the first tile row's two columns, then the second's.
+func winoPairLanes(tw int, out bool) (l [32]int32) {
+	for i := range 16 {
+		if out {
+			// Lane i of each half: column i%2 of tile first + i/2.
+			for h, first := range [2]int{0, tw} {
+				src := first + i/2
+				if i%2 == 1 {
+					src += 16
+				}
+				l[16*h+i] = int32(src & 31)
+			}
+			continue
+		}
+		// Tile i: position 2i of the first half, or 2(i-tw) of the second.
+		e := 2 * i
+		if i >= tw {
+			e = 16 + 2*(i-tw)
+		}
+		l[i], l[16+i] = int32(e&31), int32((e+1)&31)
+	}
+	return l
 }
 
 // winoInputGo is winoInput in Go, one tile at a time.
@@ -384,17 +434,40 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 		flags |= 8
 		bp = &bias[0]
 	}
-	var masks [3]uint16
+	var masks [5]uint16
+	if tw <= 8 {
+		// Two tile rows a call, as winoInput takes them.
+		lanes := winoPairLanes(tw, true)
+		row := laneMask(0, d.OW)
+		for ty := ty0; ty < ty1; ty += 2 {
+			second := ty+1 < ty1
+			n := 1
+			masks[0], masks[1], masks[3], masks[4] = row, 0, 0, 0
+			if second {
+				masks[1], n = row, 2
+			}
+			if 2*ty+1 < d.OH {
+				masks[3] = row
+			}
+			if second && 2*ty+3 < d.OH {
+				masks[4] = row
+			}
+			masks[2] = uint16(1<<(n*tw) - 1)
+			col := col0 + (ty-ty0)*tw
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &lanes, 2*d.OW*4)
+		}
+		return
+	}
 	for tx0 := 0; tx0 < tw; tx0 += 16 {
 		masks[0], masks[1] = laneMask(2*tx0, d.OW), laneMask(2*tx0+16, d.OW)
 		masks[2] = uint16(1<<min(16, tw-tx0) - 1)
 		for ty := ty0; ty < ty1; ty++ {
-			f := flags
+			masks[3], masks[4] = 0, 0
 			if 2*ty+1 < d.OH {
-				f |= 4
+				masks[3], masks[4] = masks[0], masks[1]
 			}
 			col := col0 + (ty-ty0)*tw + tx0
-			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, f, &masks, &winoLanes[1])
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &winoLanes[1], 64)
 		}
 	}
 }

@@ -40,16 +40,20 @@ func loadPermutes(idx Register) (first, second VecVirtual) {
 
 // winoInput emits winoInputAVX512.
 func winoInput() {
-	TEXT("winoInputAVX512", NOSPLIT, "func(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32)")
+	TEXT("winoInputAVX512", NOSPLIT, "func(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32, hiOff int)")
 	Pragma("noescape")
-	Doc("winoInputAVX512 writes V = B^T d B for 16 tiles of one tile row of chans",
-		"channels: the tiles' input rows start at x[off] (off may be negative, as",
-		"may the rows and columns masked off), rows w floats apart, channels",
-		"xStride floats apart; bit r of rows says input row r is inside the image.",
-		"masks[0:4] give the lanes inside the row of the 16-float loads at the",
-		"chunk's start, 16, 2 and 18 floats on; masks[4] the tiles to store.",
-		"Element e of a channel's tiles goes to v[e*plane + c*vStride:], 16",
-		"floats. idx holds the even lane numbers 0..30, then the odd ones.")
+	Doc("winoInputAVX512 writes V = B^T d B for 16 tiles of chans channels. The",
+		"tiles' input rows start at x[off] (off may be negative, as may the rows",
+		"and columns masked off), rows w floats apart, channels xStride floats",
+		"apart. The second half of each 32-float window is read hiOff bytes",
+		"after the first: 64 for 16 tiles of one tile row, or two input rows",
+		"down for two tile rows of a narrow image, half a register each. Bit r",
+		"(r+4) of rows says input row r of the first (second) half is inside",
+		"the image. masks[0:4] give the lanes inside the row of the 16-float",
+		"loads at the window's start, its second half, and the two two floats",
+		"on; masks[4] the tiles to store. Element e of a channel's tiles goes",
+		"to v[e*plane + c*vStride:], 16 floats. idx holds the permutes that",
+		"take a window's even positions, then its odd ones.")
 	v := Load(Param("v"), GP64())
 	x := Load(Param("x"), GP64())
 	chans := Load(Param("chans"), GP64())
@@ -61,10 +65,12 @@ func winoInput() {
 	rows := Load(Param("rows"), GP64())
 	masks := Load(Param("masks"), GP64())
 	idx := Load(Param("idx"), GP64())
+	xh := Load(Param("hiOff"), GP64())
 	for _, r := range []Register{off, xStride, vStride, plane, w} {
 		SHLQ(U8(2), r)
 	}
 	ADDQ(off, x) // x: the first row's first float, in bytes
+	ADDQ(x, xh)  // xh: the same for the windows' second halves
 	w3 := GP64()
 	LEAQ(Mem{Base: w, Index: w, Scale: 2}, w3)
 	km := loadMasks(masks, 5)
@@ -75,34 +81,46 @@ func winoInput() {
 	// d[r][j]: input row r, tile column j, one tile a lane.
 	var d [4][4]VecVirtual
 	for r := range 4 {
-		row := Mem{Base: x}
-		switch r {
-		case 1:
-			row = Mem{Base: x, Index: w, Scale: 1}
-		case 2:
-			row = Mem{Base: x, Index: w, Scale: 2}
-		case 3:
-			row = Mem{Base: x, Index: w3, Scale: 1}
+		row := func(base Register, disp int) Mem {
+			m := Mem{Base: base, Disp: disp}
+			switch r {
+			case 1:
+				m.Index, m.Scale = w, 1
+			case 2:
+				m.Index, m.Scale = w, 2
+			case 3:
+				m.Index, m.Scale = w3, 1
+			}
+			return m
 		}
-		for j := range 4 {
-			d[r][j] = ZMM()
-			VXORPS(d[r][j], d[r][j], d[r][j])
+		// The windows at the tiles' first column and two floats on, each
+		// as a first half (lo) and a second (hi); rows outside the image
+		// read as 0.
+		var lo, hi [2]VecVirtual
+		for h := range 2 {
+			lo[h], hi[h] = ZMM(), ZMM()
+			VXORPS(lo[h], lo[h], lo[h])
+			VXORPS(hi[h], hi[h], hi[h])
 		}
-		skip := fmt.Sprintf("row%d", r)
+		skip := fmt.Sprintf("lo%d", r)
 		BTQ(U8(r), rows)
 		JCC(LabelRef(skip))
-		for h := range 2 { // the windows at the chunk's start and 2 floats on
-			lo, hi := ZMM(), ZMM()
-			row.Disp = 8 * h
-			VMOVUPS_Z(row, km[2*h], lo)
-			row.Disp = 8*h + 64
-			VMOVUPS_Z(row, km[2*h+1], hi)
-			VMOVAPS(lo, d[r][2*h])
-			VPERMT2PS(hi, even, d[r][2*h])
-			VMOVAPS(lo, d[r][2*h+1])
-			VPERMT2PS(hi, odd, d[r][2*h+1])
-		}
+		VMOVUPS_Z(row(x, 0), km[0], lo[0])
+		VMOVUPS_Z(row(x, 8), km[2], lo[1])
 		Label(skip)
+		skip = fmt.Sprintf("hi%d", r)
+		BTQ(U8(r+4), rows)
+		JCC(LabelRef(skip))
+		VMOVUPS_Z(row(xh, 0), km[1], hi[0])
+		VMOVUPS_Z(row(xh, 8), km[3], hi[1])
+		Label(skip)
+		for h := range 2 {
+			d[r][2*h], d[r][2*h+1] = ZMM(), ZMM()
+			VMOVAPS(lo[h], d[r][2*h])
+			VPERMT2PS(hi[h], even, d[r][2*h])
+			VMOVAPS(lo[h], d[r][2*h+1])
+			VPERMT2PS(hi[h], odd, d[r][2*h+1])
+		}
 	}
 	// B^T d down the columns, then along the rows: 0-2, 1+2, 2-1, 1-3.
 	bt := func(a [4]VecVirtual) [4]VecVirtual {
@@ -133,6 +151,7 @@ func winoInput() {
 		}
 	}
 	ADDQ(xStride, x)
+	ADDQ(xStride, xh)
 	ADDQ(vStride, v)
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
@@ -143,17 +162,19 @@ func winoInput() {
 
 // winoOutput emits winoOutputAVX512.
 func winoOutput() {
-	TEXT("winoOutputAVX512", NOSPLIT, "func(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[3]uint16, idx *[32]int32)")
+	TEXT("winoOutputAVX512", NOSPLIT, "func(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)")
 	Pragma("noescape")
-	Doc("winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of one tile",
-		"row of chans channels: element e of channel k's tiles is at",
-		"m[e*plane + k*mStride:], the tile row's outputs start at y[off] and",
-		"res[off], rows ow floats apart, channels yStride floats apart. Each",
-		"value gets bias[k] if flags&8, then the residual if flags&2, then the",
-		"ReLU if flags&1; the second output row is written if flags&4. masks[0]",
-		"and masks[1] give the output columns inside the row of the two 16-float",
-		"halves, masks[2] the tiles to load. idx holds the lanes that",
-		"interleave two registers: 0, 16, 1, 17 ... 15, 31.")
+	Doc("winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of chans",
+		"channels: element e of channel k's tiles is at m[e*plane + k*mStride:];",
+		"the tiles' outputs start at y[off] and res[off], rows ow floats apart,",
+		"channels yStride floats apart. The tiles' two columns are interleaved",
+		"back into two halves of 16 floats, the second written hiOff bytes after",
+		"the first (64, or two output rows down for two tile rows of a narrow",
+		"image). Each value gets bias[k] if flags&8, then the residual if",
+		"flags&2, then the ReLU if flags&1. masks[0] and masks[1] give the",
+		"outputs to write of the halves of the tiles' first output row, masks[3]",
+		"and masks[4] of their second, masks[2] the tiles to load. idx holds",
+		"the permutes that interleave the first half, then the second.")
 	y := Load(Param("y"), GP64())
 	m := Load(Param("m"), GP64())
 	res := Load(Param("res"), GP64())
@@ -172,7 +193,12 @@ func winoOutput() {
 	}
 	ADDQ(off, y)
 	ADDQ(off, res)
-	km := loadMasks(masks, 3)
+	yh := Load(Param("hiOff"), GP64())
+	rh := GP64()
+	MOVQ(yh, rh)
+	ADDQ(y, yh)
+	ADDQ(res, rh)
+	km := loadMasks(masks, 5)
 	lo, hi := loadPermutes(idx)
 	zero := ZMM()
 	VXORPS(zero, zero, zero)
@@ -218,33 +244,34 @@ func winoOutput() {
 		VPERMT2PS(o[1], lo, out[0])
 		VMOVAPS(o[0], out[1])
 		VPERMT2PS(o[1], hi, out[1])
-		row := Mem{Base: y}
-		rrow := Mem{Base: res}
-		if i == 1 {
-			row.Index, row.Scale = ow, 1
-			rrow.Index, rrow.Scale = ow, 1
-			BTQ(U8(2), flags)
-			JCC(LabelRef("norow1"))
-		}
 		for h := range 2 {
+			base, rbase := y, res
+			if h == 1 {
+				base, rbase = yh, rh
+			}
+			row, rrow := Mem{Base: base}, Mem{Base: rbase}
+			mask := km[h]
+			if i == 1 {
+				row.Index, row.Scale = ow, 1
+				rrow.Index, rrow.Scale = ow, 1
+				mask = km[3+h]
+			}
 			BTQ(U8(1), flags)
 			JCC(LabelRef(fmt.Sprintf("nores%d%d", i, h)))
 			r := ZMM()
-			rrow.Disp = 64 * h
-			VMOVUPS_Z(rrow, km[h], r)
+			VMOVUPS_Z(rrow, mask, r)
 			VADDPS(r, out[h], out[h])
 			Label(fmt.Sprintf("nores%d%d", i, h))
 			BTQ(U8(0), flags)
 			JCC(LabelRef(fmt.Sprintf("norelu%d%d", i, h)))
 			VMAXPS(out[h], zero, out[h]) // a NaN passes, as through Go's max
 			Label(fmt.Sprintf("norelu%d%d", i, h))
-			row.Disp = 64 * h
-			VMOVUPS(out[h], km[h], row)
+			VMOVUPS(out[h], mask, row)
 		}
 	}
-	Label("norow1")
-	ADDQ(yStride, y)
-	ADDQ(yStride, res)
+	for _, r := range []Register{y, yh, res, rh} {
+		ADDQ(yStride, r)
+	}
 	ADDQ(mStride, m)
 	ADDQ(U8(4), bias)
 	DECQ(chans)
