@@ -47,6 +47,7 @@ type Workspace struct {
 	convBack     convBackTask            // the same for a backward pass
 	bn           bnTask                  // the batch norm whose channels are being shared
 	pool         poolTask                // the max pooling whose planes are being shared
+	shortcut     shortcutTask            // the option-A shortcut whose images are being shared
 	packs        map[packKey]*PackedConv // training's Winograd weights, per shape
 	Col          []float32               // im2col / col2im scratch, at least the largest conv's need
 }

@@ -249,8 +249,8 @@ func TestLinearOps(t *testing.T) {
 	check("avgpool", 3*5*7, 3*5, func(y, x []float32) { GlobalAvgPool(y, x, 15, 7) },
 		func(dx, dy []float32) { GlobalAvgPoolBackward(dx, dy, 15, 7) })
 	sd := ShortcutDims{C: 3, H: 7, W: 5, Stride: 2, OH: 4, OW: 3, Lo: 2, Hi: 1}
-	check("shortcutA", 2*3*7*5, 2*6*4*3, func(y, x []float32) { ShortcutA(y, x, 2, sd) },
-		func(dx, dy []float32) { ShortcutABackward(dx, dy, 2, sd) })
+	check("shortcutA", 2*3*7*5, 2*6*4*3, func(y, x []float32) { ShortcutA(nil, y, x, 2, sd) },
+		func(dx, dy []float32) { ShortcutABackward(nil, dx, dy, 2, sd) })
 	w, b := randSlice(r, 7*11), make([]float32, 7)
 	dw, db := make([]float32, len(w)), make([]float32, 7)
 	check("fc", 3*11, 3*7, func(y, x []float32) { Linear(ws, y, x, w, b, 3, 11, 7) },
@@ -258,9 +258,29 @@ func TestLinearOps(t *testing.T) {
 	// Option A keeps x[:, :, ::2, ::2] in the middle channels, zeros elsewhere.
 	x := randSlice(r, 3*7*5)
 	y := make([]float32, 6*4*3)
-	ShortcutA(y, x, 1, sd)
+	ShortcutA(nil, y, x, 1, sd)
 	if y[0] != 0 || y[(2*4+1)*3+2] != x[(0*7+2)*5+4] || y[5*12] != 0 {
 		t.Errorf("shortcutA layout wrong")
+	}
+	// A CIFAR-sized shortcut shares its images among two goroutines, with
+	// the same result as one and no allocation.
+	big := ShortcutDims{C: 16, H: 32, W: 31, Stride: 2, OH: 16, OW: 16, Lo: 8, Hi: 8}
+	const batch = 9
+	bx, bdy := randSlice(r, batch*16*32*31), randSlice(r, batch*32*256)
+	want, got := make([]float32, len(bdy)), randSlice(r, len(bdy))
+	wantDx, gotDx := append([]float32(nil), bx...), append([]float32(nil), bx...)
+	ShortcutA(nil, want, bx, batch, big)
+	ShortcutABackward(nil, wantDx, bdy, batch, big)
+	old := SetThreads(2)
+	defer SetThreads(old)
+	ws2 := NewWorkspace(0)
+	ShortcutA(ws2, got, bx, batch, big)
+	ShortcutABackward(ws2, gotDx, bdy, batch, big)
+	if !slices.Equal(got, want) || !slices.Equal(gotDx, wantDx) {
+		t.Errorf("shortcutA shared among goroutines differs from one goroutine")
+	}
+	if n := testing.AllocsPerRun(3, func() { ShortcutA(ws2, got, bx, batch, big) }); n != 0 {
+		t.Errorf("shortcutA: %v allocations per call", n)
 	}
 }
 

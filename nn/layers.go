@@ -411,35 +411,52 @@ type ShortcutDims struct {
 }
 
 // ShortcutA is the paper's parameter-free shortcut: x[:, :, ::s, ::s]
-// with zero channels added before and after.
-func ShortcutA(y, x []float32, batch int, d ShortcutDims) {
-	oc, ohw := d.C+d.Lo+d.Hi, d.OH*d.OW
-	for n := 0; n < batch; n++ {
-		out := y[n*oc*ohw : (n+1)*oc*ohw]
-		clear(out[:d.Lo*ohw])
-		clear(out[(d.Lo+d.C)*ohw:])
-		for c := 0; c < d.C; c++ {
-			plane := x[(n*d.C+c)*d.H*d.W:]
-			dst := out[(d.Lo+c)*ohw:]
-			for oh := 0; oh < d.OH; oh++ {
-				for ow := 0; ow < d.OW; ow++ {
-					dst[oh*d.OW+ow] = plane[oh*d.Stride*d.W+ow*d.Stride]
-				}
-			}
-		}
-	}
+// with zero channels added before and after. A large batch is shared
+// among the goroutines, the task kept in ws (may be nil).
+func ShortcutA(ws *Workspace, y, x []float32, batch int, d ShortcutDims) {
+	shareImages(ws, shortcutTask{y: y, x: x, d: d}, batch, batch*d.C*d.H*d.W)
 }
 
-// ShortcutABackward adds the gradient of the kept positions to dx.
-func ShortcutABackward(dx, dy []float32, batch int, d ShortcutDims) {
-	oc, ohw := d.C+d.Lo+d.Hi, d.OH*d.OW
-	for n := 0; n < batch; n++ {
+// ShortcutABackward adds the gradient of the kept positions to dx, its
+// batch shared as ShortcutA's.
+func ShortcutABackward(ws *Workspace, dx, dy []float32, batch int, d ShortcutDims) {
+	shareImages(ws, shortcutTask{backward: true, y: dy, x: dx, d: d}, batch, batch*d.C*d.H*d.W)
+}
+
+// shortcutTask is an option-A shortcut, forward (y from x) or backward
+// (x += the kept part of y), over a range of images.
+type shortcutTask struct {
+	backward bool
+	y, x     []float32
+	d        ShortcutDims
+}
+
+func (t *shortcutTask) run(n0, n1 int) {
+	d := t.d
+	oc, ohw, hw := d.C+d.Lo+d.Hi, d.OH*d.OW, d.H*d.W
+	for n := n0; n < n1; n++ {
+		out := t.y[n*oc*ohw : (n+1)*oc*ohw]
+		if !t.backward {
+			clear(out[:d.Lo*ohw])
+			clear(out[(d.Lo+d.C)*ohw:])
+		}
 		for c := 0; c < d.C; c++ {
-			plane := dx[(n*d.C+c)*d.H*d.W:]
-			src := dy[(n*oc+d.Lo+c)*ohw:]
+			plane := t.x[(n*d.C+c)*hw : (n*d.C+c+1)*hw]
+			kept := out[(d.Lo+c)*ohw : (d.Lo+c+1)*ohw]
 			for oh := 0; oh < d.OH; oh++ {
-				for ow := 0; ow < d.OW; ow++ {
-					plane[oh*d.Stride*d.W+ow*d.Stride] += src[oh*d.OW+ow]
+				src := plane[oh*d.Stride*d.W:]
+				row := kept[oh*d.OW : (oh+1)*d.OW]
+				i := 0
+				if t.backward {
+					for _, v := range row {
+						src[i] += v
+						i += d.Stride
+					}
+					continue
+				}
+				for ow := range row {
+					row[ow] = src[i]
+					i += d.Stride
 				}
 			}
 		}

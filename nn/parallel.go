@@ -59,9 +59,10 @@ type gemmTask struct {
 	done           *sync.WaitGroup
 	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
 	convBack       *convBackTask
-	bn             *bnTask   // channels [from, to) of a batch norm
-	pool           *poolTask // planes [from, to) of a max pooling
-	share          int       // which partial gradient buffer a backward share fills
+	bn             *bnTask       // channels [from, to) of a batch norm
+	pool           *poolTask     // planes [from, to) of a max pooling
+	shortcut       *shortcutTask // images [from, to) of an option-A shortcut
+	share          int           // which partial gradient buffer a backward share fills
 	from, to       int
 	tileRows       bool // conv: Winograd tile rows [from, to) of every image
 	batch          int  // conv, with tileRows: the images
@@ -204,6 +205,11 @@ func convTileRows(ws *Workspace, c convTask, batch, nt int) {
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
+		if sc := t.shortcut; sc != nil {
+			sc.run(t.from, t.to)
+			t.done.Done()
+			continue
+		}
 		if p := t.pool; p != nil {
 			maxPoolPlanes(p.y, p.x, t.from, t.to, p.d)
 			t.done.Done()
@@ -326,5 +332,28 @@ func gemmRows(ws *Workspace, nt, mr int, transA, transB bool, m, n, k int, a []f
 		workers <- t
 	}
 	gemmSerial(ws, transA, transB, min(share, m), n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
+	wg.Wait()
+}
+
+// shareImages runs a shortcut task over the batch, its images shared
+// among the goroutines when there are elems values or more and ws holds
+// the task (so that sharing allocates nothing).
+func shareImages(ws *Workspace, t shortcutTask, batch, elems int) {
+	nt := 1
+	if ws != nil && batch > 1 && elems >= minParallelElems {
+		nt = min(threadCount(), batch)
+	}
+	if nt < 2 {
+		t.run(0, batch)
+		return
+	}
+	ws.shortcut = t
+	share := (batch + nt - 1) / nt
+	wg := &ws.wg
+	for n0 := share; n0 < batch; n0 += share {
+		wg.Add(1)
+		workers <- gemmTask{shortcut: &ws.shortcut, from: n0, to: min(n0+share, batch), done: wg}
+	}
+	ws.shortcut.run(0, share)
 	wg.Wait()
 }

@@ -511,7 +511,7 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 	case ir.OpAdd:
 		return []jen.Code{nnq("Add").Call(y, x, gen.value(n.Args[1]))}
 	case ir.OpShortcutA:
-		return []jen.Code{nnq("ShortcutA").Call(y, x, batch, dims)}
+		return []jen.Code{nnq("ShortcutA").Call(jen.Id("ws"), y, x, batch, dims)}
 	}
 	panic(fmt.Sprintf("gogen: no forward code for %v", n.Op))
 }

@@ -269,7 +269,7 @@ func (gen *generator) backwardNode(n *ir.Node) []jen.Code {
 		if toInput {
 			return nil
 		}
-		return []jen.Code{nnq("ShortcutABackward").Call(dx, dy, batch, dims)}
+		return []jen.Code{nnq("ShortcutABackward").Call(jen.Id("ws"), dx, dy, batch, dims)}
 	}
 	panic(fmt.Sprintf("gogen: no backward code for %v", n.Op))
 }

@@ -4328,7 +4328,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_17_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
-	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_17_conv2, batch, layer2_0_shortcut_dims)
+	nn.ShortcutA(ws, a.layer2_0_shortcut, a.layer1_17_conv2, batch, layer2_0_shortcut_dims)
 	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_shortcut, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
@@ -4401,7 +4401,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_17_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
-	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_17_conv2, batch, layer3_0_shortcut_dims)
+	nn.ShortcutA(ws, a.layer3_0_shortcut, a.layer2_17_conv2, batch, layer3_0_shortcut_dims)
 	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_shortcut, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1

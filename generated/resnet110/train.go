@@ -1582,7 +1582,7 @@ func (t *Trainer) forward(x []float32, batch int) {
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_17_bn2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
 	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.ShortcutA(a.layer2_0_shortcut, a.layer1_17_bn2, batch, layer2_0_shortcut_dims)
+	nn.ShortcutA(ws, a.layer2_0_shortcut, a.layer1_17_bn2, batch, layer2_0_shortcut_dims)
 	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.1
@@ -1691,7 +1691,7 @@ func (t *Trainer) forward(x []float32, batch int) {
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_17_bn2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
 	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.ShortcutA(a.layer3_0_shortcut, a.layer2_17_bn2, batch, layer3_0_shortcut_dims)
+	nn.ShortcutA(ws, a.layer3_0_shortcut, a.layer2_17_bn2, batch, layer3_0_shortcut_dims)
 	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.1
@@ -1991,7 +1991,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 	clear(d.layer3_0_shortcut)
 	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, d.layer3_0_shortcut, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
 	clear(d.layer2_17_bn2)
-	nn.ShortcutABackward(d.layer2_17_bn2, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
+	nn.ShortcutABackward(ws, d.layer2_17_bn2, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
 	clear(d.layer3_0_bn1)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
 	clear(d.layer3_0_conv1)
@@ -2173,7 +2173,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 	clear(d.layer2_0_shortcut)
 	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, d.layer2_0_shortcut, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
 	clear(d.layer1_17_bn2)
-	nn.ShortcutABackward(d.layer1_17_bn2, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
+	nn.ShortcutABackward(ws, d.layer1_17_bn2, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
 	clear(d.layer2_0_bn1)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
 	clear(d.layer2_0_conv1)
