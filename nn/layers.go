@@ -206,14 +206,7 @@ func MaxPool(ws *Workspace, y, x []float32, batch int, d PoolDims) {
 	if ws != nil && planes > 1 && planes*d.H*d.W >= minParallelElems {
 		if nt := min(threadCount(), planes); nt > 1 {
 			ws.pool = poolTask{y: y, x: x, d: d}
-			share := (planes + nt - 1) / nt
-			wg := &ws.wg
-			for p0 := share; p0 < planes; p0 += share {
-				wg.Add(1)
-				workers <- gemmTask{pool: &ws.pool, from: p0, to: min(p0+share, planes), done: wg}
-			}
-			maxPoolPlanes(y, x, 0, share, d)
-			wg.Wait()
+			shareRange(ws, &ws.pool, planes, nt)
 			return
 		}
 	}
@@ -225,6 +218,8 @@ type poolTask struct {
 	y, x []float32
 	d    PoolDims
 }
+
+func (t *poolTask) run(_ *Workspace, p0, p1 int) { maxPoolPlanes(t.y, t.x, p0, p1, t.d) }
 
 // maxPoolPlanes is MaxPool over planes [p0, p1) of the batch's images.
 func maxPoolPlanes(y, x []float32, p0, p1 int, d PoolDims) {
@@ -414,13 +409,28 @@ type ShortcutDims struct {
 // with zero channels added before and after. A large batch is shared
 // among the goroutines, the task kept in ws (may be nil).
 func ShortcutA(ws *Workspace, y, x []float32, batch int, d ShortcutDims) {
-	shareImages(ws, shortcutTask{y: y, x: x, d: d}, batch, batch*d.C*d.H*d.W)
+	runShortcut(ws, shortcutTask{y: y, x: x, d: d}, batch)
 }
 
 // ShortcutABackward adds the gradient of the kept positions to dx, its
 // batch shared as ShortcutA's.
 func ShortcutABackward(ws *Workspace, dx, dy []float32, batch int, d ShortcutDims) {
-	shareImages(ws, shortcutTask{backward: true, y: dy, x: dx, d: d}, batch, batch*d.C*d.H*d.W)
+	runShortcut(ws, shortcutTask{backward: true, y: dy, x: dx, d: d}, batch)
+}
+
+// runShortcut runs t over the batch, its images shared among the
+// goroutines when it is large and ws holds the task.
+func runShortcut(ws *Workspace, t shortcutTask, batch int) {
+	nt := 1
+	if ws != nil && batch > 1 && batch*t.d.C*t.d.H*t.d.W >= minParallelElems {
+		nt = min(threadCount(), batch)
+	}
+	if nt < 2 {
+		t.run(ws, 0, batch)
+		return
+	}
+	ws.shortcut = t
+	shareRange(ws, &ws.shortcut, batch, nt)
 }
 
 // shortcutTask is an option-A shortcut, forward (y from x) or backward
@@ -431,7 +441,7 @@ type shortcutTask struct {
 	d        ShortcutDims
 }
 
-func (t *shortcutTask) run(n0, n1 int) {
+func (t *shortcutTask) run(_ *Workspace, n0, n1 int) {
 	d := t.d
 	oc, ohw, hw := d.C+d.Lo+d.Hi, d.OH*d.OW, d.H*d.W
 	for n := n0; n < n1; n++ {

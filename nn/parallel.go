@@ -57,15 +57,28 @@ type gemmTask struct {
 	paView         PackedA // pa from a share's first row, when hasView
 	hasView        bool
 	done           *sync.WaitGroup
-	conv           *convTask // instead of a GEMM: images [from, to) of a convolution
-	convBack       *convBackTask
-	bn             *bnTask       // channels [from, to) of a batch norm
-	pool           *poolTask     // planes [from, to) of a max pooling
-	shortcut       *shortcutTask // images [from, to) of an option-A shortcut
-	share          int           // which partial gradient buffer a backward share fills
+	job            rangeJob // instead of a GEMM: [from, to) of job
 	from, to       int
-	tileRows       bool // conv: Winograd tile rows [from, to) of every image
-	batch          int  // conv, with tileRows: the images
+}
+
+// rangeJob is work over a range (images, channels, planes, tile rows)
+// whose parts are independent; run does [from, to) with ws as scratch.
+type rangeJob interface {
+	run(ws *Workspace, from, to int)
+}
+
+// shareRange runs job over [0, n) in nt shares: the workers take all but
+// the first, which the caller runs on ws. job points into ws, so that
+// neither it nor the tasks sent allocate.
+func shareRange(ws *Workspace, job rangeJob, n, nt int) {
+	share := (n + nt - 1) / nt
+	wg := &ws.wg
+	for from := share; from < n; from += share {
+		wg.Add(1)
+		workers <- gemmTask{job: job, from: from, to: min(from+share, n), done: wg}
+	}
+	job.run(ws, 0, min(share, n))
+	wg.Wait()
 }
 
 // bnTask is a train-mode batch norm (forward, or backward if backward)
@@ -85,7 +98,7 @@ type bnTask struct {
 // minParallelElems is the batch-norm size below which splitting does not pay.
 const minParallelElems = 1 << 16
 
-func (t *bnTask) run(c0, c1 int) {
+func (t *bnTask) run(_ *Workspace, c0, c1 int) {
 	if t.backward {
 		bnBackwardChannels(t, c0, c1)
 	} else {
@@ -101,18 +114,11 @@ func runBN(ws *Workspace, t bnTask) {
 		nt = min(threadCount(), t.c)
 	}
 	if nt < 2 {
-		t.run(0, t.c)
+		t.run(ws, 0, t.c)
 		return
 	}
 	ws.bn = t
-	share := (t.c + nt - 1) / nt
-	wg := &ws.wg
-	for c0 := share; c0 < t.c; c0 += share {
-		wg.Add(1)
-		workers <- gemmTask{bn: &ws.bn, from: c0, to: min(c0+share, t.c), done: wg}
-	}
-	ws.bn.run(0, min(share, t.c))
-	wg.Wait()
+	shareRange(ws, &ws.bn, t.c, nt)
 }
 
 // convBackTask is one convolution's backward pass whose batch is split.
@@ -121,6 +127,20 @@ type convBackTask struct {
 	d                    ConvDims
 	partW, partB         [][]float32 // each helper share's gradient sums
 	wino                 *PackedConv // the input gradient's Winograd weights, or nil
+	share                int         // images a share
+}
+
+// run sums the gradients of images [from, to) into dw and db for the
+// first share, else into the share's partial sums.
+func (t *convBackTask) run(ws *Workspace, from, to int) {
+	dw, db := t.dw, t.db
+	if i := from/t.share - 1; i >= 0 {
+		dw = t.partW[i][:len(t.dw)]
+		if db != nil {
+			db = t.partB[i][:len(t.db)]
+		}
+	}
+	conv2DBackwardImages(ws, t.dx, dw, db, t.dy, t.x, t.w, t.wino, from, to, t.d, false)
 }
 
 // convBackwardImages splits the images of a convolution's backward pass
@@ -143,14 +163,9 @@ func convBackwardImages(ws *Workspace, c convBackTask, batch, nt int) {
 			c.partB[i] = make([]float32, len(c.db))
 		}
 	}
+	c.share = share
 	ws.convBack = c
-	wg := &ws.wg
-	for i, from := 0, share; from < batch; i, from = i+1, from+share {
-		wg.Add(1)
-		workers <- gemmTask{convBack: &ws.convBack, share: i, from: from, to: min(from+share, batch), done: wg}
-	}
-	conv2DBackwardImages(ws, c.dx, c.dw, c.db, c.dy, c.x, c.w, c.wino, 0, min(share, batch), c.d, false)
-	wg.Wait()
+	shareRange(ws, &ws.convBack, batch, nt)
 	for i := range shares - 1 {
 		for j, v := range c.partW[i][:len(c.dw)] {
 			c.dw[j] += v
@@ -170,72 +185,41 @@ type convTask struct {
 	bias, residual []float32
 	relu           bool
 	d              ConvDims
+	tileRows       bool // the range is Winograd tile rows of every image, not images
+	batch          int  // with tileRows: the images
+}
+
+func (t *convTask) run(ws *Workspace, from, to int) {
+	if t.tileRows {
+		conv2DWinograd(ws, t.y, t.x, t.packed, t.bias, t.residual, t.relu, 0, t.batch, from, to, t.d)
+		return
+	}
+	conv2DImages(ws, t.y, t.x, t.w, t.packed, t.bias, t.residual, t.relu, from, to, t.d, false)
 }
 
 // convImages splits the images of a convolution among nt goroutines. The
 // task lives in the workspace, so sharing it allocates nothing.
 func convImages(ws *Workspace, c convTask, batch, nt int) {
+	c.tileRows = false
 	ws.conv = c
-	share := (batch + nt - 1) / nt
-	wg := &ws.wg
-	for from := share; from < batch; from += share {
-		wg.Add(1)
-		workers <- gemmTask{conv: &ws.conv, from: from, to: min(from+share, batch), done: wg}
-	}
-	conv2DImages(ws, c.y, c.x, c.w, c.packed, c.bias, c.residual, c.relu, 0, min(share, batch), c.d, false)
-	wg.Wait()
+	shareRange(ws, &ws.conv, batch, nt)
 }
 
 // convTileRows splits the tile rows of a Winograd convolution among nt
 // goroutines, each taking its rows of every image: for a batch too small
 // to split.
 func convTileRows(ws *Workspace, c convTask, batch, nt int) {
+	c.tileRows, c.batch = true, batch
 	ws.conv = c
 	th, _ := c.d.tiles()
-	share := (th + nt - 1) / nt
-	wg := &ws.wg
-	for from := share; from < th; from += share {
-		wg.Add(1)
-		workers <- gemmTask{conv: &ws.conv, tileRows: true, batch: batch, from: from, to: min(from+share, th), done: wg}
-	}
-	conv2DWinograd(ws, c.y, c.x, c.packed, c.bias, c.residual, c.relu, 0, batch, 0, min(share, th), c.d)
-	wg.Wait()
+	shareRange(ws, &ws.conv, th, nt)
 }
 
 func worker() {
 	ws := NewWorkspace(0)
 	for t := range workers {
-		if sc := t.shortcut; sc != nil {
-			sc.run(t.from, t.to)
-			t.done.Done()
-			continue
-		}
-		if p := t.pool; p != nil {
-			maxPoolPlanes(p.y, p.x, t.from, t.to, p.d)
-			t.done.Done()
-			continue
-		}
-		if b := t.bn; b != nil {
-			b.run(t.from, t.to)
-			t.done.Done()
-			continue
-		}
-		if c := t.convBack; c != nil {
-			var db []float32
-			if c.db != nil {
-				db = c.partB[t.share][:len(c.db)]
-			}
-			conv2DBackwardImages(ws, c.dx, c.partW[t.share][:len(c.dw)], db, c.dy, c.x, c.w, c.wino, t.from, t.to, c.d, false)
-			t.done.Done()
-			continue
-		}
-		if c := t.conv; c != nil && t.tileRows {
-			conv2DWinograd(ws, c.y, c.x, c.packed, c.bias, c.residual, c.relu, 0, t.batch, t.from, t.to, c.d)
-			t.done.Done()
-			continue
-		}
-		if c := t.conv; c != nil {
-			conv2DImages(ws, c.y, c.x, c.w, c.packed, c.bias, c.residual, c.relu, t.from, t.to, c.d, false)
+		if t.job != nil {
+			t.job.run(ws, t.from, t.to)
 			t.done.Done()
 			continue
 		}
@@ -332,28 +316,5 @@ func gemmRows(ws *Workspace, nt, mr int, transA, transB bool, m, n, k int, a []f
 		workers <- t
 	}
 	gemmSerial(ws, transA, transB, min(share, m), n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
-	wg.Wait()
-}
-
-// shareImages runs a shortcut task over the batch, its images shared
-// among the goroutines when there are elems values or more and ws holds
-// the task (so that sharing allocates nothing).
-func shareImages(ws *Workspace, t shortcutTask, batch, elems int) {
-	nt := 1
-	if ws != nil && batch > 1 && elems >= minParallelElems {
-		nt = min(threadCount(), batch)
-	}
-	if nt < 2 {
-		t.run(0, batch)
-		return
-	}
-	ws.shortcut = t
-	share := (batch + nt - 1) / nt
-	wg := &ws.wg
-	for n0 := share; n0 < batch; n0 += share {
-		wg.Add(1)
-		workers <- gemmTask{shortcut: &ws.shortcut, from: n0, to: min(n0+share, batch), done: wg}
-	}
-	ws.shortcut.run(0, share)
 	wg.Wait()
 }
