@@ -288,7 +288,7 @@ func maxPoolSeparable(y, x []float32, p0, p1 int, d PoolDims) {
 			}
 			row := out[oh*d.OW : (oh+1)*d.OW]
 			if pool3s2 {
-				maxPool3s2AVX512(&row[0], &buf[0], outChunks, int(outLast), &winoLanes[0])
+				maxPool3s2AVX512(&row[0], &buf[0], outChunks, int(outLast), &winoPerms[16][0])
 				continue
 			}
 			for ow := range row {

@@ -265,15 +265,16 @@ func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual
 // the Go ones.
 var useWinoAsm = haveAVX512
 
-// winoLanes are the permutes of the transform kernels: the even lanes
-// 0..30 and the odd ones, which deinterleave a window of 32 floats; then
-// 0, 16, 1, 17 ... 15, 31, which interleaves two registers.
-var winoLanes = func() (l [2][32]int32) {
-	for i := range 16 {
-		l[0][i], l[0][16+i] = int32(2*i), int32(2*i+1)
-		l[1][2*i], l[1][2*i+1] = int32(i), int32(16+i)
+// winoPerms[h] are the permutes of the transform kernels for h tiles a
+// half register (winoLanes), made once. With h = 16, [0] deinterleaves a
+// window of 32 floats into its even and odd positions (the max pooling
+// uses it too); with h = 8, [1] interleaves two registers back
+// (0, 16, 1, 17 ... 15, 31): a whole register of one tile row.
+var winoPerms = func() (p [17][2][32]int32) {
+	for h := range p {
+		p[h][0], p[h][1] = winoLanes(h, false), winoLanes(h, true)
 	}
-	return l
+	return p
 }()
 
 // laneMask has bit l set for each of 16 lanes whose position from+l lies
@@ -309,7 +310,6 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 	if tw <= 8 {
 		// A narrow image's tiles fill half a register a tile row: take two
 		// tile rows a call, the second's windows two input rows down.
-		lanes := winoPairLanes(tw, false)
 		base := -d.Pad
 		masks[0], masks[2] = laneMask(base, d.W), laneMask(base+2, d.W)
 		masks[1], masks[3] = masks[0], masks[2]
@@ -321,7 +321,7 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 			}
 			masks[4] = uint16(1<<(n*tw) - 1)
 			col := col0 + (ty-ty0)*tw
-			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows, &masks, &lanes, 2*d.W*4)
+			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows, &masks, &winoPerms[tw][0], 2*d.W*4)
 		}
 		return
 	}
@@ -334,17 +334,18 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 		for ty := ty0; ty < ty1; ty++ {
 			rows := rowBits(ty)
 			col := col0 + (ty-ty0)*tw + tx0
-			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows|rows<<4, &masks, &winoLanes[0], 64)
+			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows|rows<<4, &masks, &winoPerms[16][0], 64)
 		}
 	}
 }
 
-// winoPairLanes are the permutes of the transform kernels for two tile
-// rows of tw <= 8 tiles a register: the first tw lanes from the first
-// half, the next tw from the second. For the input transform, a window's
+// winoLanes are the permutes of the transform kernels for tw tiles of a
+// first half and tw of a second (two tile rows of tw <= 8 tiles a
+// register; tw = 16 for one row's 16 tiles on the input side, and 8 on
+// the output side, where each half is 8 tiles of one row). For the input transform, a window's
 // even positions, then its odd ones; for the output (out), the
 // interleaving of the first tile row's two columns, then the second's.
-func winoPairLanes(tw int, out bool) (l [32]int32) {
+func winoLanes(tw int, out bool) (l [32]int32) {
 	for i := range 16 {
 		if out {
 			// Lane i of each half: column i%2 of tile first + i/2.
@@ -437,7 +438,6 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 	var masks [5]uint16
 	if tw <= 8 {
 		// Two tile rows a call, as winoInput takes them.
-		lanes := winoPairLanes(tw, true)
 		row := laneMask(0, d.OW)
 		for ty := ty0; ty < ty1; ty += 2 {
 			second := ty+1 < ty1
@@ -454,7 +454,7 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 			}
 			masks[2] = uint16(1<<(n*tw) - 1)
 			col := col0 + (ty-ty0)*tw
-			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &lanes, 2*d.OW*4)
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &winoPerms[tw][1], 2*d.OW*4)
 		}
 		return
 	}
@@ -467,7 +467,7 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 				masks[3], masks[4] = masks[0], masks[1]
 			}
 			col := col0 + (ty-ty0)*tw + tx0
-			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &winoLanes[1], 64)
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &winoPerms[8][1], 64)
 		}
 	}
 }
