@@ -65,7 +65,7 @@ func col2imRowsStridedAVX512(dst, src *float32, rows, chunks, dstStride, srcStri
 	panic("nn: the im2col kernels are not in this build")
 }
 
-func winoInputAVX512(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32, hiOff int) {
+func winoInputAVX512(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[6]uint16, idx *[32]int32, hiOff, splitOff int) {
 	panic("nn: the Winograd kernels are not in this build")
 }
 

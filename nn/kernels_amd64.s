@@ -4888,9 +4888,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[5]uint16, idx *[32]int32, hiOff int)
+// func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[6]uint16, idx *[32]int32, hiOff int, splitOff int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoInputAVX512(SB), NOSPLIT, $0-96
+TEXT ·winoInputAVX512(SB), NOSPLIT, $0-104
 	MOVQ      v+0(FP), AX
 	MOVQ      x+8(FP), CX
 	MOVQ      chans+16(FP), DX
@@ -4903,6 +4903,7 @@ TEXT ·winoInputAVX512(SB), NOSPLIT, $0-96
 	MOVQ      masks+72(FP), R11
 	MOVQ      idx+80(FP), R12
 	MOVQ      hiOff+88(FP), R13
+	MOVQ      splitOff+96(FP), R14
 	SHLQ      $0x02, BX
 	SHLQ      $0x02, SI
 	SHLQ      $0x02, DI
@@ -4911,20 +4912,24 @@ TEXT ·winoInputAVX512(SB), NOSPLIT, $0-96
 	ADDQ      BX, CX
 	ADDQ      CX, R13
 	LEAQ      (R9)(R9*2), BX
-	MOVWLZX   (R11), R14
-	KMOVW     R14, K1
-	MOVWLZX   2(R11), R14
-	KMOVW     R14, K2
-	MOVWLZX   4(R11), R14
-	KMOVW     R14, K3
-	MOVWLZX   6(R11), R14
-	KMOVW     R14, K4
-	MOVWLZX   8(R11), R14
-	KMOVW     R14, K5
+	MOVWLZX   (R11), R15
+	KMOVW     R15, K1
+	MOVWLZX   2(R11), R15
+	KMOVW     R15, K2
+	MOVWLZX   4(R11), R15
+	KMOVW     R15, K3
+	MOVWLZX   6(R11), R15
+	KMOVW     R15, K4
+	MOVWLZX   8(R11), R15
+	KMOVW     R15, K5
+	MOVWLZX   10(R11), R15
+	KMOVW     R15, K6
 	VMOVDQU32 (R12), Z0
 	VMOVDQU32 64(R12), Z1
 	TESTQ     DX, DX
 	JZ        done
+	KORTESTW  K6, K6
+	JNZ       chan_split
 
 chan:
 	VXORPS    Z2, Z2, Z2
@@ -4932,17 +4937,17 @@ chan:
 	VXORPS    Z4, Z4, Z4
 	VXORPS    Z5, Z5, Z5
 	BTQ       $0x00, R10
-	JCC       lo0
+	JCC       chan_lo0
 	VMOVUPS.Z (CX), K1, Z2
 	VMOVUPS.Z 8(CX), K3, Z4
 
-lo0:
+chan_lo0:
 	BTQ       $0x04, R10
-	JCC       hi0
+	JCC       chan_hi0
 	VMOVUPS.Z (R13), K2, Z3
 	VMOVUPS.Z 8(R13), K4, Z5
 
-hi0:
+chan_hi0:
 	VMOVAPS   Z2, Z6
 	VPERMT2PS Z3, Z0, Z6
 	VMOVAPS   Z2, Z2
@@ -4956,17 +4961,17 @@ hi0:
 	VXORPS    Z8, Z8, Z8
 	VXORPS    Z9, Z9, Z9
 	BTQ       $0x01, R10
-	JCC       lo1
+	JCC       chan_lo1
 	VMOVUPS.Z (CX)(R9*1), K1, Z5
 	VMOVUPS.Z 8(CX)(R9*1), K3, Z8
 
-lo1:
+chan_lo1:
 	BTQ       $0x05, R10
-	JCC       hi1
+	JCC       chan_hi1
 	VMOVUPS.Z (R13)(R9*1), K2, Z7
 	VMOVUPS.Z 8(R13)(R9*1), K4, Z9
 
-hi1:
+chan_hi1:
 	VMOVAPS   Z5, Z10
 	VPERMT2PS Z7, Z0, Z10
 	VMOVAPS   Z5, Z5
@@ -4980,17 +4985,17 @@ hi1:
 	VXORPS    Z12, Z12, Z12
 	VXORPS    Z13, Z13, Z13
 	BTQ       $0x02, R10
-	JCC       lo2
+	JCC       chan_lo2
 	VMOVUPS.Z (CX)(R9*2), K1, Z9
 	VMOVUPS.Z 8(CX)(R9*2), K3, Z12
 
-lo2:
+chan_lo2:
 	BTQ       $0x06, R10
-	JCC       hi2
+	JCC       chan_hi2
 	VMOVUPS.Z (R13)(R9*2), K2, Z11
 	VMOVUPS.Z 8(R13)(R9*2), K4, Z13
 
-hi2:
+chan_hi2:
 	VMOVAPS   Z9, Z14
 	VPERMT2PS Z11, Z0, Z14
 	VMOVAPS   Z9, Z9
@@ -5004,17 +5009,17 @@ hi2:
 	VXORPS    Z16, Z16, Z16
 	VXORPS    Z17, Z17, Z17
 	BTQ       $0x03, R10
-	JCC       lo3
+	JCC       chan_lo3
 	VMOVUPS.Z (CX)(BX*1), K1, Z13
 	VMOVUPS.Z 8(CX)(BX*1), K3, Z16
 
-lo3:
+chan_lo3:
 	BTQ       $0x07, R10
-	JCC       hi3
+	JCC       chan_hi3
 	VMOVUPS.Z (R13)(BX*1), K2, Z15
 	VMOVUPS.Z 8(R13)(BX*1), K4, Z17
 
-hi3:
+chan_hi3:
 	VMOVAPS   Z13, Z18
 	VPERMT2PS Z15, Z0, Z18
 	VMOVAPS   Z13, Z13
@@ -5093,6 +5098,191 @@ hi3:
 	ADDQ      DI, AX
 	DECQ      DX
 	JNZ       chan
+	JMP       done
+
+chan_split:
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	BTQ       $0x00, R10
+	JCC       chan_split_lo0
+	VMOVUPS.Z (CX), K1, Z2
+	VMOVUPS.Z 8(CX), K3, Z4
+
+chan_split_lo0:
+	BTQ       $0x04, R10
+	JCC       chan_split_hi0
+	VMOVUPS.Z (R13), K2, Z3
+	VMOVUPS.Z 8(R13), K4, Z5
+
+chan_split_hi0:
+	VMOVAPS   Z2, Z6
+	VPERMT2PS Z3, Z0, Z6
+	VMOVAPS   Z2, Z2
+	VPERMT2PS Z3, Z1, Z2
+	VMOVAPS   Z4, Z3
+	VPERMT2PS Z5, Z0, Z3
+	VMOVAPS   Z4, Z4
+	VPERMT2PS Z5, Z1, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	BTQ       $0x01, R10
+	JCC       chan_split_lo1
+	VMOVUPS.Z (CX)(R9*1), K1, Z5
+	VMOVUPS.Z 8(CX)(R9*1), K3, Z8
+
+chan_split_lo1:
+	BTQ       $0x05, R10
+	JCC       chan_split_hi1
+	VMOVUPS.Z (R13)(R9*1), K2, Z7
+	VMOVUPS.Z 8(R13)(R9*1), K4, Z9
+
+chan_split_hi1:
+	VMOVAPS   Z5, Z10
+	VPERMT2PS Z7, Z0, Z10
+	VMOVAPS   Z5, Z5
+	VPERMT2PS Z7, Z1, Z5
+	VMOVAPS   Z8, Z7
+	VPERMT2PS Z9, Z0, Z7
+	VMOVAPS   Z8, Z8
+	VPERMT2PS Z9, Z1, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	BTQ       $0x02, R10
+	JCC       chan_split_lo2
+	VMOVUPS.Z (CX)(R9*2), K1, Z9
+	VMOVUPS.Z 8(CX)(R9*2), K3, Z12
+
+chan_split_lo2:
+	BTQ       $0x06, R10
+	JCC       chan_split_hi2
+	VMOVUPS.Z (R13)(R9*2), K2, Z11
+	VMOVUPS.Z 8(R13)(R9*2), K4, Z13
+
+chan_split_hi2:
+	VMOVAPS   Z9, Z14
+	VPERMT2PS Z11, Z0, Z14
+	VMOVAPS   Z9, Z9
+	VPERMT2PS Z11, Z1, Z9
+	VMOVAPS   Z12, Z11
+	VPERMT2PS Z13, Z0, Z11
+	VMOVAPS   Z12, Z12
+	VPERMT2PS Z13, Z1, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	BTQ       $0x03, R10
+	JCC       chan_split_lo3
+	VMOVUPS.Z (CX)(BX*1), K1, Z13
+	VMOVUPS.Z 8(CX)(BX*1), K3, Z16
+
+chan_split_lo3:
+	BTQ       $0x07, R10
+	JCC       chan_split_hi3
+	VMOVUPS.Z (R13)(BX*1), K2, Z15
+	VMOVUPS.Z 8(R13)(BX*1), K4, Z17
+
+chan_split_hi3:
+	VMOVAPS   Z13, Z18
+	VPERMT2PS Z15, Z0, Z18
+	VMOVAPS   Z13, Z13
+	VPERMT2PS Z15, Z1, Z13
+	VMOVAPS   Z16, Z15
+	VPERMT2PS Z17, Z0, Z15
+	VMOVAPS   Z16, Z16
+	VPERMT2PS Z17, Z1, Z16
+	VSUBPS    Z14, Z6, Z6
+	VADDPS    Z14, Z10, Z17
+	VSUBPS    Z10, Z14, Z14
+	VSUBPS    Z18, Z10, Z10
+	VSUBPS    Z9, Z2, Z2
+	VADDPS    Z9, Z5, Z18
+	VSUBPS    Z5, Z9, Z9
+	VSUBPS    Z13, Z5, Z5
+	VSUBPS    Z11, Z3, Z3
+	VADDPS    Z11, Z7, Z13
+	VSUBPS    Z7, Z11, Z11
+	VSUBPS    Z15, Z7, Z7
+	VSUBPS    Z12, Z4, Z4
+	VADDPS    Z12, Z8, Z15
+	VSUBPS    Z8, Z12, Z12
+	VSUBPS    Z16, Z8, Z8
+	MOVQ      AX, R11
+	VSUBPS    Z3, Z6, Z6
+	VADDPS    Z3, Z2, Z16
+	VSUBPS    Z2, Z3, Z3
+	VSUBPS    Z4, Z2, Z2
+	VMOVUPS   Z6, K5, (R11)
+	VMOVUPS   Z6, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z16, K5, (R11)
+	VMOVUPS   Z16, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	VMOVUPS   Z3, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z2, K5, (R11)
+	VMOVUPS   Z2, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VSUBPS    Z13, Z17, Z2
+	VADDPS    Z13, Z18, Z3
+	VSUBPS    Z18, Z13, Z4
+	VSUBPS    Z15, Z18, Z6
+	VMOVUPS   Z2, K5, (R11)
+	VMOVUPS   Z2, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	VMOVUPS   Z3, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z4, K5, (R11)
+	VMOVUPS   Z4, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z6, K5, (R11)
+	VMOVUPS   Z6, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VSUBPS    Z11, Z14, Z2
+	VADDPS    Z11, Z9, Z3
+	VSUBPS    Z9, Z11, Z4
+	VSUBPS    Z12, Z9, Z6
+	VMOVUPS   Z2, K5, (R11)
+	VMOVUPS   Z2, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	VMOVUPS   Z3, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z4, K5, (R11)
+	VMOVUPS   Z4, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z6, K5, (R11)
+	VMOVUPS   Z6, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VSUBPS    Z7, Z10, Z2
+	VADDPS    Z7, Z5, Z3
+	VSUBPS    Z5, Z7, Z4
+	VSUBPS    Z8, Z5, Z5
+	VMOVUPS   Z2, K5, (R11)
+	VMOVUPS   Z2, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z3, K5, (R11)
+	VMOVUPS   Z3, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z4, K5, (R11)
+	VMOVUPS   Z4, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	VMOVUPS   Z5, K5, (R11)
+	VMOVUPS   Z5, K6, (R11)(R14*1)
+	ADDQ      R8, R11
+	ADDQ      SI, CX
+	ADDQ      SI, R13
+	ADDQ      DI, AX
+	DECQ      DX
+	JNZ       chan_split
 
 done:
 	VZEROUPPER

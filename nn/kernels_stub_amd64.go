@@ -205,11 +205,14 @@ func packRowsAVX512(dst *float32, src *float32, ld int, kc int)
 // the image. masks[0:4] give the lanes inside the row of the 16-float
 // loads at the window's start, its second half, and the two two floats
 // on; masks[4] the tiles to store. Element e of a channel's tiles goes
-// to v[e*plane + c*vStride:], 16 floats. idx holds the permutes that
-// take a window's even positions, then its odd ones.
+// to v[e*plane + c*vStride:], 16 floats, except that the tiles of
+// masks[5] go splitOff bytes further on: V laid out in the GEMM's packed
+// panels, where a call's tiles may run over into the next panel. idx
+// holds the permutes that take a window's even positions, then its odd
+// ones.
 //
 //go:noescape
-func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[5]uint16, idx *[32]int32, hiOff int)
+func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[6]uint16, idx *[32]int32, hiOff int, splitOff int)
 
 // winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of chans
 // channels: element e of channel k's tiles is at m[e*plane + k*mStride:];

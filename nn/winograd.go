@@ -1,6 +1,9 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Winograd F(2x2, 3x3) computes a stride-1 3x3 convolution in 2x2 output
 // tiles with 16 multiplies per tile and channel pair instead of 36: each
@@ -80,7 +83,10 @@ func (d ConvDims) winoFloats() int {
 // winoPassFloats is the scratch of one pass of this convolution.
 func (d ConvDims) winoPassFloats() int {
 	_, tw := d.tiles()
-	return 16 * ((d.C+d.K)*max(tw, d.winoGroupCols()) + 2*winoSkew)
+	// V's columns rounded up to whole panels of the widest kernel, so that
+	// the size does not depend on the machine that generated the code.
+	cols := max(tw, d.winoGroupCols())
+	return 16 * (d.C*(cols+31)/32*32 + d.K*cols + 2*winoSkew)
 }
 
 // PackedConv is a convolution's weights prepared for its lowering:
@@ -256,17 +262,26 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 	per := (ty1 - ty0) * tw
 	cols := imgs * per
 	kc := d.K * d.C
+	// With the AVX-512 kernel, V goes straight into the GEMM's packed
+	// panels. The last panel's columns past cols are left as they are:
+	// the kernel computes them but never stores them.
+	l, vcols, packed := d.winoLayout(cols)
 	// The 16 matrices of V and of M lie winoSkew floats more than their
 	// size apart: the transforms touch all 16 at once, and a power-of-two
 	// stride would put them all in one set of the cache.
-	pv, pm := d.C*cols+winoSkew, d.K*cols+winoSkew
+	pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
 	v := ws.Col[:16*pv]
 	m := ws.Col[16*pv : 16*(pv+pm)]
 	for i := range imgs {
-		winoInput(v, cols, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 	}
 	for e := range 16 {
-		gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, v[e*pv:e*pv+d.C*cols], cols, 0, m[e*pm:e*pm+d.K*cols], cols, nil, &p.wino[e])
+		ve, me := v[e*pv:e*pv+d.C*vcols], m[e*pm:e*pm+d.K*cols]
+		if packed {
+			gemmBlocks(ws, false, false, d.K, cols, d.C, nil, 0, nil, 0, ve, 0, me, cols, nil, &p.wino[e])
+		} else {
+			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, cols, 0, me, cols, nil, &p.wino[e])
+		}
 	}
 	for i := range imgs {
 		var res []float32
@@ -275,6 +290,16 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 		}
 		winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
 	}
+}
+
+// winoLayout is how a pass of cols columns lays out V: in the packed
+// panels of the AVX-512 kernel where its channels fit one block of K
+// (packed), else as a plain matrix; vcols is the columns the layout takes.
+func (d ConvDims) winoLayout(cols int) (l winoLayout, vcols int, packed bool) {
+	if _, nr := tileShape(); useAVX512 && d.C <= gemmKC {
+		return packedLayout(d.C, nr), (cols + nr - 1) / nr * nr, true
+	}
+	return plainLayout(cols), cols, false
 }
 
 // useWinoAsm selects the AVX-512 transforms, which give the same bits as
@@ -303,13 +328,44 @@ func laneMask(from, n int) uint16 {
 	return uint16((1<<hi - 1) &^ (1<<lo - 1))
 }
 
+// winoLayout places element (c, col) of each matrix V_e at
+// (col/width)*panel + c*row + col%width: either a plain C x cols matrix
+// (plainLayout), or the GEMM's packed panels of B (packedLayout), which
+// the input transform then writes directly, instead of the GEMM copying
+// V into them.
+type winoLayout struct{ width, panel, row int }
+
+// plainLayout is a matrix whose rows are ld floats apart.
+func plainLayout(ld int) winoLayout { return winoLayout{width: math.MaxInt32, row: ld} }
+
+// packedLayout is the packed B of a GEMM with c rows (at most gemmKC, one
+// block of K) and panels nr columns wide.
+func packedLayout(c, nr int) winoLayout { return winoLayout{width: nr, panel: nr * c, row: nr} }
+
+func (l winoLayout) at(c, col int) int {
+	return col/l.width*l.panel + c*l.row + col%l.width
+}
+
+// stores returns the masks of a store of n tiles at column col (n <= 16):
+// lo of the tiles in col's panel, hi of those that run over into the
+// next, and off, the bytes from where the store puts them to where they
+// belong.
+func (l winoLayout) stores(col, n int) (lo, hi uint16, off int) {
+	all := uint16(1<<n - 1)
+	if s := l.width - col%l.width; n > s {
+		lo = uint16(1<<s - 1)
+		return lo, all &^ lo, 4 * (l.panel - l.width)
+	}
+	return all, 0, 0
+}
+
 // winoInput writes V = B^T d B for the input tiles d of one image's tile
 // rows [ty0, ty1): tile (ty, tx) goes to column col0 + (ty-ty0)*tw + tx of
-// the 16 matrices V_e (C x ld, plane floats apart in v). Outside the image
-// the input reads as 0 (the padding).
-func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+// the 16 matrices V_e (C x cols, laid out by l, plane floats apart in v).
+// Outside the image the input reads as 0 (the padding).
+func winoInput(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm {
-		winoInputGo(v, ld, plane, col0, x, ty0, ty1, d)
+		winoInputGo(v, l, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	_, tw := d.tiles()
@@ -322,7 +378,7 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 		}
 		return bits
 	}
-	var masks [5]uint16
+	var masks [6]uint16
 	if tw <= 8 {
 		// A narrow image's tiles fill half a register a tile row: take two
 		// tile rows a call, the second's windows two input rows down.
@@ -335,9 +391,10 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 				rows |= rowBits(ty+1) << 4
 				n = 2
 			}
-			masks[4] = uint16(1<<(n*tw) - 1)
 			col := col0 + (ty-ty0)*tw
-			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows, &masks, &winoPerms[tw][0], 2*d.W*4)
+			lo, hi, split := l.stores(col, n*tw)
+			masks[4], masks[5] = lo, hi
+			winoInputAVX512(&v[l.at(0, col)], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, l.row, plane, d.W, rows, &masks, &winoPerms[tw][0], 2*d.W*4, split)
 		}
 		return
 	}
@@ -346,11 +403,12 @@ func winoInput(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d Co
 		for i, o := range [4]int{0, 16, 2, 18} {
 			masks[i] = laneMask(base+o, d.W)
 		}
-		masks[4] = uint16(1<<min(16, tw-tx0) - 1)
 		for ty := ty0; ty < ty1; ty++ {
 			rows := rowBits(ty)
 			col := col0 + (ty-ty0)*tw + tx0
-			winoInputAVX512(&v[col], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, ld, plane, d.W, rows|rows<<4, &masks, &winoPerms[16][0], 64)
+			lo, hi, split := l.stores(col, min(16, tw-tx0))
+			masks[4], masks[5] = lo, hi
+			winoInputAVX512(&v[l.at(0, col)], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, l.row, plane, d.W, rows|rows<<4, &masks, &winoPerms[16][0], 64, split)
 		}
 	}
 }
@@ -385,7 +443,7 @@ func winoLanes(tw int, out bool) (l [32]int32) {
 }
 
 // winoInputGo is winoInput in Go, one tile at a time.
-func winoInputGo(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+func winoInputGo(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
 	for c := 0; c < d.C; c++ {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
@@ -414,7 +472,7 @@ func winoInputGo(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d 
 					d0, d1, d2, d3 := t[j], t[4+j], t[8+j], t[12+j]
 					t[j], t[4+j], t[8+j], t[12+j] = d0-d2, d1+d2, d2-d1, d1-d3
 				}
-				o := c*ld + col0 + (ty-ty0)*tw + tx
+				o := l.at(c, col0+(ty-ty0)*tw+tx)
 				for i := range 4 {
 					d0, d1, d2, d3 := t[4*i], t[4*i+1], t[4*i+2], t[4*i+3]
 					v[(4*i)*plane+o] = d0 - d2

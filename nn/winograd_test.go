@@ -262,19 +262,27 @@ func TestWinogradTransformsAsm(t *testing.T) {
 		th, tw := d.tiles()
 		ty0 := r.IntN(th)
 		ty1 := ty0 + 1 + r.IntN(th-ty0)
-		col0 := r.IntN(5)
+		col0 := r.IntN(40)
 		ld := col0 + (ty1-ty0)*tw + r.IntN(5)
 		x := randSlice(r, d.C*d.H*d.W)
-		plane := d.C*ld + r.IntN(20)
+		// V as a plain matrix, or in packed panels of 32 or 16 columns,
+		// where a store may run over into the next panel.
+		l := plainLayout(ld)
+		size := d.C * ld
+		if nr := []int{0, 16, 32}[r.IntN(3)]; nr > 0 {
+			l = packedLayout(d.C, nr)
+			size = (ld + nr - 1) / nr * nr * d.C
+		}
+		plane := size + r.IntN(20)
 		v0 := randSlice(r, 16*plane)
 		var v [2][]float32
 		for i, asm := range []bool{false, true} {
 			useWinoAsm = asm
 			v[i] = append([]float32(nil), v0...)
-			winoInput(v[i], ld, plane, col0, x, ty0, ty1, d)
+			winoInput(v[i], l, plane, col0, x, ty0, ty1, d)
 		}
 		if !slices.Equal(v[0], v[1]) {
-			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d: input transforms differ", d, ty0, ty1, col0, ld)
+			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d layout %+v: input transforms differ", d, ty0, ty1, col0, ld, l)
 		}
 		mplane := d.K*ld + r.IntN(20)
 		m := randSlice(r, 16*mplane)

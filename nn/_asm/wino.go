@@ -40,7 +40,7 @@ func loadPermutes(idx Register) (first, second VecVirtual) {
 
 // winoInput emits winoInputAVX512.
 func winoInput() {
-	TEXT("winoInputAVX512", NOSPLIT, "func(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[5]uint16, idx *[32]int32, hiOff int)")
+	TEXT("winoInputAVX512", NOSPLIT, "func(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[6]uint16, idx *[32]int32, hiOff, splitOff int)")
 	Pragma("noescape")
 	Doc("winoInputAVX512 writes V = B^T d B for 16 tiles of chans channels. The",
 		"tiles' input rows start at x[off] (off may be negative, as may the rows",
@@ -52,8 +52,11 @@ func winoInput() {
 		"the image. masks[0:4] give the lanes inside the row of the 16-float",
 		"loads at the window's start, its second half, and the two two floats",
 		"on; masks[4] the tiles to store. Element e of a channel's tiles goes",
-		"to v[e*plane + c*vStride:], 16 floats. idx holds the permutes that",
-		"take a window's even positions, then its odd ones.")
+		"to v[e*plane + c*vStride:], 16 floats, except that the tiles of",
+		"masks[5] go splitOff bytes further on: V laid out in the GEMM's packed",
+		"panels, where a call's tiles may run over into the next panel. idx",
+		"holds the permutes that take a window's even positions, then its odd",
+		"ones.")
 	v := Load(Param("v"), GP64())
 	x := Load(Param("x"), GP64())
 	chans := Load(Param("chans"), GP64())
@@ -66,6 +69,7 @@ func winoInput() {
 	masks := Load(Param("masks"), GP64())
 	idx := Load(Param("idx"), GP64())
 	xh := Load(Param("hiOff"), GP64())
+	split := Load(Param("splitOff"), GP64())
 	for _, r := range []Register{off, xStride, vStride, plane, w} {
 		SHLQ(U8(2), r)
 	}
@@ -73,11 +77,27 @@ func winoInput() {
 	ADDQ(x, xh)  // xh: the same for the windows' second halves
 	w3 := GP64()
 	LEAQ(Mem{Base: w, Index: w, Scale: 2}, w3)
-	km := loadMasks(masks, 5)
+	km := loadMasks(masks, 6)
 	even, odd := loadPermutes(idx)
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
-	Label("chan")
+	// Two copies of the loop, so that a call whose tiles stay in one
+	// panel tests for the split nowhere inside it.
+	KORTESTW(km[5], km[5])
+	JNZ(LabelRef("chan_split"))
+	winoInputLoop("chan", x, xh, v, w, w3, rows, plane, xStride, vStride, chans, split, km, even, odd, false)
+	JMP(LabelRef("done"))
+	winoInputLoop("chan_split", x, xh, v, w, w3, rows, plane, xStride, vStride, chans, split, km, even, odd, true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// winoInputLoop emits winoInputAVX512's loop over the channels, at label
+// name; with split, each store is two, the tiles of km[4] and those of
+// km[5] split bytes further on.
+func winoInputLoop(name string, x, xh, v, w, w3, rows, plane, xStride, vStride, chans, split Register, km []Register, even, odd VecVirtual, withSplit bool) {
+	Label(name)
 	// d[r][j]: input row r, tile column j, one tile a lane.
 	var d [4][4]VecVirtual
 	for r := range 4 {
@@ -102,13 +122,13 @@ func winoInput() {
 			VXORPS(lo[h], lo[h], lo[h])
 			VXORPS(hi[h], hi[h], hi[h])
 		}
-		skip := fmt.Sprintf("lo%d", r)
+		skip := fmt.Sprintf("%s_lo%d", name, r)
 		BTQ(U8(r), rows)
 		JCC(LabelRef(skip))
 		VMOVUPS_Z(row(x, 0), km[0], lo[0])
 		VMOVUPS_Z(row(x, 8), km[2], lo[1])
 		Label(skip)
-		skip = fmt.Sprintf("hi%d", r)
+		skip = fmt.Sprintf("%s_hi%d", name, r)
 		BTQ(U8(r+4), rows)
 		JCC(LabelRef(skip))
 		VMOVUPS_Z(row(xh, 0), km[1], hi[0])
@@ -147,6 +167,9 @@ func winoInput() {
 		o := bt(c[i])
 		for j := range 4 {
 			VMOVUPS(o[j], km[4], Mem{Base: q})
+			if withSplit {
+				VMOVUPS(o[j], km[5], Mem{Base: q, Index: split, Scale: 1})
+			}
 			ADDQ(plane, q)
 		}
 	}
@@ -154,10 +177,7 @@ func winoInput() {
 	ADDQ(xStride, xh)
 	ADDQ(vStride, v)
 	DECQ(chans)
-	JNZ(LabelRef("chan"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	JNZ(LabelRef(name))
 }
 
 // winoOutput emits winoOutputAVX512.
