@@ -120,9 +120,10 @@ func TestReLUKeepsNaN(t *testing.T) {
 }
 
 // TestIm2colKernelsMatchGo compares the row kernels of im2col and col2im
-// (contiguous for stride 1, gathers and scatters above) with the Go loops
-// over odd sizes, strides 1 to 3, paddings wider than the kernel's reach,
-// rows wider than one chunk and a channel count above 1.
+// (contiguous for stride 1, permutes for stride 2, gathers and scatters
+// above) with the Go loops over odd sizes, strides 1 to 3, paddings wider
+// than the kernel's reach, rows wider than one chunk and a channel count
+// above 1.
 func TestIm2colKernelsMatchGo(t *testing.T) {
 	if !haveAVX512 {
 		t.Skip("no AVX-512 on this machine or build")

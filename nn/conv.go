@@ -305,6 +305,36 @@ func (t *tapMasks) init(d ConvDims) {
 	}
 }
 
+// im2colStrided runs the strided im2col row kernel for tap kw: for
+// stride 2, the one that takes the even positions apart by permutes
+// instead of gathering them.
+func (t *tapMasks) im2colStrided(dst, src *float32, rows, dstStride, srcStride, kw int, d ConvDims) {
+	if d.Stride == 2 {
+		im2colRowsHalfAVX512(dst, src, rows, t.chunks, dstStride, srcStride, kw-d.Pad, &t.masks[kw], &halfPick)
+		return
+	}
+	im2colRowsStridedAVX512(dst, src, rows, t.chunks, dstStride, srcStride, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+}
+
+// col2imStrided is im2colStrided's counterpart for col2im.
+func (t *tapMasks) col2imStrided(dst, src *float32, rows, dstStride, srcStride, kw int, d ConvDims) {
+	if d.Stride == 2 {
+		col2imRowsHalfAVX512(dst, src, rows, t.chunks, dstStride, srcStride, kw-d.Pad, &t.masks[kw], &halfSpread)
+		return
+	}
+	col2imRowsStridedAVX512(dst, src, rows, t.chunks, dstStride, srcStride, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+}
+
+// halfPick takes a 32-value window's even positions (its first 16 lanes;
+// the rest are unused); halfSpread puts lane l/2 at l, spreading 16
+// values back to the even positions of 32.
+var halfPick, halfSpread = func() (pick, spread [32]int32) {
+	for l := range 32 {
+		pick[l], spread[l] = int32(2*l%32), int32(l/2)
+	}
+	return pick, spread
+}()
+
 // im2colRows is im2col through the row kernels: each tap is one call
 // over its valid rows, the rows above and below cleared.
 func im2colRows(col, x []float32, d ConvDims) {
@@ -327,7 +357,7 @@ func im2colRows(col, x []float32, d ConvDims) {
 				if d.Stride == 1 {
 					im2colRowsAVX512(dst, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw], to-from+1, 0, 0)
 				} else {
-					im2colRowsStridedAVX512(dst, src, to-from, t.chunks, d.OW, d.Stride*d.W, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+					t.im2colStrided(dst, src, to-from, d.OW, d.Stride*d.W, kw, d)
 				}
 			}
 		}
@@ -355,7 +385,7 @@ func col2imRows(x, col []float32, d ConvDims) {
 				if d.Stride == 1 {
 					col2imRowsAVX512(dst, src, to-from, t.chunks, d.W, d.OW, kw-d.Pad, &t.masks[kw])
 				} else {
-					col2imRowsStridedAVX512(dst, src, to-from, t.chunks, d.Stride*d.W, d.OW, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+					t.col2imStrided(dst, src, to-from, d.Stride*d.W, d.OW, kw, d)
 				}
 			}
 		}
@@ -409,7 +439,7 @@ func im2colPacked(dst, x []float32, d ConvDims) {
 				if d.Stride == 1 {
 					im2colRowsAVX512(out, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw], per, from%per, kc*32-per*d.OW)
 				} else {
-					im2colRowsStridedAVX512(out, src, to-from, t.chunks, kc*32, d.Stride*d.W, kw-d.Pad, &t.masks[kw], &t.idx, 64*d.Stride)
+					t.im2colStrided(out, src, to-from, kc*32, d.Stride*d.W, kw, d)
 				}
 			}
 		}

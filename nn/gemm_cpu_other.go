@@ -61,6 +61,14 @@ func im2colRowsStridedAVX512(dst, src *float32, rows, chunks, dstStride, srcStri
 	panic("nn: the im2col kernels are not in this build")
 }
 
+func im2colRowsHalfAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[32]int32) {
+	panic("nn: the im2col kernels are not in this build")
+}
+
+func col2imRowsHalfAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[32]int32) {
+	panic("nn: the im2col kernels are not in this build")
+}
+
 func col2imRowsStridedAVX512(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[16]int32, step int) {
 	panic("nn: the im2col kernels are not in this build")
 }

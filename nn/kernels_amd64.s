@@ -4347,6 +4347,133 @@ done:
 	VZEROUPPER
 	RET
 
+// func im2colRowsHalfAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[32]int32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·im2colRowsHalfAVX512(SB), NOSPLIT, $0-72
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      rows+16(FP), DX
+	MOVQ      chunks+24(FP), BX
+	MOVQ      dstStride+32(FP), SI
+	MOVQ      srcStride+40(FP), DI
+	MOVQ      off+48(FP), R8
+	MOVQ      masks+56(FP), R9
+	MOVQ      idx+64(FP), R10
+	VMOVDQU32 (R10), Z0
+	VMOVDQU32 64(R10), Z1
+	SHLQ      $0x02, SI
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	ADDQ      R8, CX
+	TESTQ     DX, DX
+	JZ        done
+	TESTQ     BX, BX
+	JZ        done
+	MOVL      $0x00005555, R15
+
+row:
+	MOVQ AX, R8
+	MOVQ CX, R10
+	MOVQ R9, R12
+	MOVQ BX, R11
+
+chunk:
+	MOVL      (R12), R13
+	KMOVW     R13, K1
+	MOVL      R13, R14
+	ANDL      $0x000000ff, R14
+	PDEPL     R15, R14, R14
+	KMOVW     R14, K2
+	MOVL      R13, R14
+	SHRL      $0x08, R14
+	ANDL      $0x000000ff, R14
+	PDEPL     R15, R14, R14
+	KMOVW     R14, K3
+	SHRL      $0x10, R13
+	KMOVW     R13, K1
+	VMOVUPS.Z (R10), K2, Z1
+	VMOVUPS.Z 64(R10), K3, Z2
+	VPERMT2PS Z2, Z0, Z1
+	VMOVUPS   Z1, K1, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x80, R10
+	ADDQ      $0x04, R12
+	DECQ      R11
+	JNZ       chunk
+	ADDQ      SI, AX
+	ADDQ      DI, CX
+	DECQ      DX
+	JNZ       row
+
+done:
+	VZEROUPPER
+	RET
+
+// func col2imRowsHalfAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[32]int32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·col2imRowsHalfAVX512(SB), NOSPLIT, $0-72
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      rows+16(FP), DX
+	MOVQ      chunks+24(FP), BX
+	MOVQ      dstStride+32(FP), SI
+	MOVQ      srcStride+40(FP), DI
+	MOVQ      off+48(FP), R8
+	MOVQ      masks+56(FP), R9
+	MOVQ      idx+64(FP), R10
+	VMOVDQU32 (R10), Z0
+	VMOVDQU32 64(R10), Z1
+	SHLQ      $0x02, SI
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	ADDQ      R8, AX
+	TESTQ     DX, DX
+	JZ        done
+	TESTQ     BX, BX
+	JZ        done
+	MOVL      $0x00005555, R15
+
+row:
+	MOVQ AX, R8
+	MOVQ CX, R10
+	MOVQ R9, R12
+	MOVQ BX, R11
+
+chunk:
+	MOVL      (R12), R13
+	KMOVW     R13, K1
+	MOVL      R13, R14
+	ANDL      $0x000000ff, R14
+	PDEPL     R15, R14, R14
+	KMOVW     R14, K2
+	MOVL      R13, R14
+	SHRL      $0x08, R14
+	ANDL      $0x000000ff, R14
+	PDEPL     R15, R14, R14
+	KMOVW     R14, K3
+	VMOVUPS.Z (R10), K1, Z2
+	VPERMPS   Z2, Z0, Z3
+	VMOVUPS.Z (R8), K2, Z4
+	VADDPS    Z3, Z4, Z4
+	VMOVUPS   Z4, K2, (R8)
+	VPERMPS   Z2, Z1, Z3
+	VMOVUPS.Z 64(R8), K3, Z4
+	VADDPS    Z3, Z4, Z4
+	VMOVUPS   Z4, K3, 64(R8)
+	ADDQ      $0x80, R8
+	ADDQ      $0x40, R10
+	ADDQ      $0x04, R12
+	DECQ      R11
+	JNZ       chunk
+	ADDQ      SI, AX
+	ADDQ      DI, CX
+	DECQ      DX
+	JNZ       row
+
+done:
+	VZEROUPPER
+	RET
+
 // func transposePackAVX512(dst *float32, src *float32, ld int, blocks int)
 // Requires: AVX, AVX512F
 TEXT ·transposePackAVX512(SB), NOSPLIT, $0-32

@@ -169,6 +169,21 @@ func im2colRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, d
 //go:noescape
 func col2imRowsStridedAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[16]int32, step int)
 
+// im2colRowsHalfAVX512 writes dst[r][j] = src[r][2j+off] for j in [lo, hi) and 0 for
+// the rest of each of rows rows of chunks x 16 values at most (rows
+// dstStride and srcStride floats apart); masks give lo, hi and the row's
+// length. idx[0:16] takes a window's even positions.
+//
+//go:noescape
+func im2colRowsHalfAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[32]int32)
+
+// col2imRowsHalfAVX512 adds src[r][j] to dst[r][2j+off] for j in [lo, hi) of each of rows
+// rows (rows dstStride and srcStride floats apart); masks give lo and hi.
+// idx[0:16] and idx[16:32] spread lanes 0-7 and 8-15 to the even positions.
+//
+//go:noescape
+func col2imRowsHalfAVX512(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32, idx *[32]int32)
+
 // transposePackAVX512 writes dst[p*32+j] = src[j*ld+p] for j < 32 and
 // p < 16*blocks: 32 rows of src, ld floats apart, into a packed 32-column
 // panel, 16 values of p at a time.

@@ -415,6 +415,111 @@ func rowKernel(name string, scatter, strided bool) {
 	RET()
 }
 
+// halfRowKernel emits the stride-2 im2col (or, with scatter, col2im)
+// row kernel: the strided kernels' work without their gathers and
+// scatters, which are slow on Zen 4. A chunk's 16 column values are the
+// even positions of a 32-value window of the input row: two masked loads
+// and a permute (idx[0:16]) take them apart, and col2im spreads them back
+// with two permutes (idx[0:16] and idx[16:32]) and adds them under masks of
+// the even positions alone. The masks are the strided kernels' ones; a
+// lane's bit becomes the bit of its even position by PDEP.
+func halfRowKernel(name string, scatter bool) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32, idx *[32]int32)")
+	Pragma("noescape")
+	if scatter {
+		Doc(name+" adds src[r][j] to dst[r][2j+off] for j in [lo, hi) of each of rows",
+			"rows (rows dstStride and srcStride floats apart); masks give lo and hi.",
+			"idx[0:16] and idx[16:32] spread lanes 0-7 and 8-15 to the even positions.")
+	} else {
+		Doc(name+" writes dst[r][j] = src[r][2j+off] for j in [lo, hi) and 0 for",
+			"the rest of each of rows rows of chunks x 16 values at most (rows",
+			"dstStride and srcStride floats apart); masks give lo, hi and the row's",
+			"length. idx[0:16] takes a window's even positions.")
+	}
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	rows := Load(Param("rows"), GP64())
+	chunks := Load(Param("chunks"), GP64())
+	dstStride := Load(Param("dstStride"), GP64())
+	srcStride := Load(Param("srcStride"), GP64())
+	off := Load(Param("off"), GP64())
+	masks := Load(Param("masks"), GP64())
+	idxp := Load(Param("idx"), GP64())
+	lo, hi := loadPermutes(idxp)
+	SHLQ(U8(2), dstStride)
+	SHLQ(U8(2), srcStride)
+	SHLQ(U8(2), off)
+	if scatter {
+		ADDQ(off, dst)
+	} else {
+		ADDQ(off, src)
+	}
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	TESTQ(chunks, chunks)
+	JZ(LabelRef("done"))
+	d, s, i, m, w, t, evens := GP64(), GP64(), GP64(), GP64(), GP32(), GP32(), GP32()
+	MOVL(U32(0x5555), evens)
+	kin, kout, k0, k1 := K(), K(), K(), K()
+	v, a, b := ZMM(), ZMM(), ZMM()
+	Label("row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	MOVQ(masks, m)
+	MOVQ(chunks, i)
+	Label("chunk")
+	MOVL(Mem{Base: m}, w)
+	KMOVW(w, kin)
+	MOVL(w, t)
+	ANDL(U32(0xff), t)
+	PDEPL(evens, t, t)
+	KMOVW(t, k0)
+	MOVL(w, t)
+	SHRL(U8(8), t)
+	ANDL(U32(0xff), t)
+	PDEPL(evens, t, t)
+	KMOVW(t, k1)
+	// The doubled side: the input row for im2col, the plane for col2im.
+	wide := s
+	if scatter {
+		wide = d
+	}
+	if scatter {
+		VMOVUPS_Z(Mem{Base: s}, kin, v)
+		for h, k := range []Register{k0, k1} {
+			sp := lo
+			if h == 1 {
+				sp = hi
+			}
+			VPERMPS(v, sp, a)
+			VMOVUPS_Z(Mem{Base: wide, Disp: 64 * h}, k, b)
+			VADDPS(a, b, b)
+			VMOVUPS(b, k, Mem{Base: wide, Disp: 64 * h})
+		}
+		ADDQ(U8(128), d)
+		ADDQ(U8(64), s)
+	} else {
+		SHRL(U8(16), w)
+		KMOVW(w, kout)
+		VMOVUPS_Z(Mem{Base: wide}, k0, a)
+		VMOVUPS_Z(Mem{Base: wide, Disp: 64}, k1, b)
+		VPERMT2PS(b, lo, a)
+		VMOVUPS(a, kout, Mem{Base: d})
+		ADDQ(U8(64), d)
+		ADDQ(U8(128), s)
+	}
+	ADDQ(U8(4), m)
+	DECQ(i)
+	JNZ(LabelRef("chunk"))
+	ADDQ(dstStride, dst)
+	ADDQ(srcStride, src)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 // transposePack emits packB's transposed case (rows 32, the weight
 // gradient's im2col matrix as B; rows 16 for the first half of an edge
 // panel) and packA's plain one (rows 12, a row-major A whose rows become

@@ -45,6 +45,8 @@ func main() {
 	rowKernel("col2imRowsAVX512", true, false)
 	rowKernel("im2colRowsStridedAVX512", false, true)
 	rowKernel("col2imRowsStridedAVX512", true, true)
+	halfRowKernel("im2colRowsHalfAVX512", false)
+	halfRowKernel("col2imRowsHalfAVX512", true)
 	transposePack("transposePackAVX512", 32, 32)
 	transposePack("transposePack16AVX512", 16, 32)
 	transposePack("transposePack12AVX512", 12, 12)
