@@ -3,7 +3,9 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -320,4 +322,35 @@ func TestGemmEpilogueCombos(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSpinWait runs parallel GEMMs with the workers polling, not polling,
+// and polling on a single P, where a poller that did not yield would hold
+// the P its caller needs; SetSpinWait returns the previous setting.
+func TestSpinWait(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	ws := NewWorkspace(0)
+	const m, n, k = 37, 999, 301
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	gemmRef(false, false, m, n, k, a, k, b, n, 0, want, n)
+	defer SetThreads(SetThreads(3))
+	old := SetSpinWait(0)
+	defer SetSpinWait(old)
+	for _, procs := range []int{1, runtime.GOMAXPROCS(0)} {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		for _, spin := range []time.Duration{0, 50 * time.Millisecond, time.Microsecond} {
+			SetSpinWait(spin)
+			for range 3 {
+				c := randSlice(r, m*n)
+				Gemm(ws, false, false, m, n, k, a, k, b, n, 0, c, n)
+				if e := maxRelErr(c, want); e > 1e-5 {
+					t.Fatalf("GOMAXPROCS %d, spin %v: max rel err %g", procs, spin, e)
+				}
+			}
+		}
+	}
+	if got := SetSpinWait(old); got != time.Microsecond {
+		t.Errorf("SetSpinWait returned %v, want the 1µs set before", got)
+	}
 }

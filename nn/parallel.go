@@ -3,6 +3,8 @@ package nn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // The GEMM splits its columns among goroutines: the caller takes the first
@@ -56,7 +58,7 @@ type gemmTask struct {
 	pa             *PackedA
 	paView         PackedA // pa from a share's first row, when hasView
 	hasView        bool
-	done           *sync.WaitGroup
+	done           *shares
 	job            rangeJob // instead of a GEMM: [from, to) of job
 	from, to       int
 }
@@ -72,13 +74,13 @@ type rangeJob interface {
 // neither it nor the tasks sent allocate.
 func shareRange(ws *Workspace, job rangeJob, n, nt int) {
 	share := (n + nt - 1) / nt
-	wg := &ws.wg
+	sh := &ws.shares
 	for from := share; from < n; from += share {
-		wg.Add(1)
-		workers <- gemmTask{job: job, from: from, to: min(from+share, n), done: wg}
+		sh.add()
+		workers <- gemmTask{job: job, from: from, to: min(from+share, n), done: sh}
 	}
 	job.run(ws, 0, min(share, n))
-	wg.Wait()
+	sh.wait()
 }
 
 // bnTask is a train-mode batch norm (forward, or backward if backward)
@@ -217,10 +219,11 @@ func convTileRows(ws *Workspace, c convTask, batch, nt int) {
 
 func worker() {
 	ws := NewWorkspace(0)
-	for t := range workers {
+	for {
+		t := nextTask()
 		if t.job != nil {
 			t.job.run(ws, t.from, t.to)
-			t.done.Done()
+			t.done.done()
 			continue
 		}
 		var epi *Epilogue
@@ -232,8 +235,83 @@ func worker() {
 			pa = &t.paView
 		}
 		gemmSerial(ws, t.transA, t.transB, t.m, t.n, t.k, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc, epi, pa)
-		t.done.Done()
+		t.done.done()
 	}
+}
+
+// SetSpinWait sets how long a goroutine that waits for the others of a
+// parallel layer, or for the next layer's work, polls before it blocks; it
+// returns the previous setting. The default is 1ms.
+//
+// A goroutine that blocks parks its thread, and on a virtual machine an
+// idle virtual CPU is halted: waking it can cost more than a layer's share
+// of the work, and until it wakes, the caller does the share itself. The
+// thread pools of ONNX Runtime and OpenMP poll for the same reason.
+// Polling yields to any other goroutine that is ready to run, but it keeps
+// a CPU busy for up to this long after the last layer; 0 turns it off.
+func SetSpinWait(d time.Duration) time.Duration {
+	return time.Duration(spinWait.Swap(int64(max(0, d))))
+}
+
+var spinWait atomic.Int64
+
+func init() { spinWait.Store(int64(time.Millisecond)) }
+
+// poll calls ready, yielding between calls, until it reports true (then
+// poll does too) or the spin wait has passed.
+func poll(ready func() bool) bool {
+	wait := time.Duration(spinWait.Load())
+	if wait == 0 {
+		return ready()
+	}
+	deadline := time.Now().Add(wait)
+	for i := 0; ; i++ {
+		if ready() {
+			return true
+		}
+		if i%32 == 31 && time.Now().After(deadline) {
+			return false
+		}
+		runtime.Gosched()
+	}
+}
+
+// nextTask is a worker's next task: polled for, then waited for.
+func nextTask() gemmTask {
+	var t gemmTask
+	if poll(func() bool {
+		select {
+		case t = <-workers:
+			return true
+		default:
+			return false
+		}
+	}) {
+		return t
+	}
+	return <-workers
+}
+
+// shares counts the shares of a parallel layer that the workers still
+// run; the caller polls it, then waits on it.
+type shares struct {
+	wg   sync.WaitGroup
+	left atomic.Int32
+}
+
+func (s *shares) add() {
+	s.left.Add(1)
+	s.wg.Add(1)
+}
+
+func (s *shares) done() {
+	s.left.Add(-1)
+	s.wg.Done()
+}
+
+func (s *shares) wait() {
+	poll(func() bool { return s.left.Load() == 0 })
+	s.wg.Wait()
 }
 
 // minParallelFlops is the work below which splitting costs more than it saves.
@@ -260,11 +338,11 @@ func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 	}
 	share := (n + nt - 1) / nt
 	share = (share + nr - 1) / nr * nr
-	wg := &ws.wg
+	sh := &ws.shares
 	for j0 := share; j0 < n; j0 += share {
 		cols := min(share, n-j0)
 		t := gemmTask{transA: transA, transB: transB, m: m, n: cols, k: k, a: a, lda: lda,
-			beta: beta, c: c[j0:], ldc: ldc, done: wg, pa: pa}
+			beta: beta, c: c[j0:], ldc: ldc, done: sh, pa: pa}
 		if transB {
 			t.b, t.ldb = b[j0*ldb:], ldb
 		} else {
@@ -276,11 +354,11 @@ func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 				t.epi.Residual = epi.Residual[j0:]
 			}
 		}
-		wg.Add(1)
+		sh.add()
 		workers <- t
 	}
 	gemmSerial(ws, transA, transB, m, min(share, n), k, a, lda, b, ldb, beta, c, ldc, epi, pa)
-	wg.Wait()
+	sh.wait()
 }
 
 // gemmRows is gemmParallel split by rows, in shares of whole panels of mr
@@ -289,11 +367,11 @@ func gemmParallel(ws *Workspace, transA, transB bool, m, n, k int, a []float32, 
 func gemmRows(ws *Workspace, nt, mr int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	share := (m + nt - 1) / nt
 	share = (share + mr - 1) / mr * mr
-	wg := &ws.wg
+	sh := &ws.shares
 	for i0 := share; i0 < m; i0 += share {
 		rows := min(share, m-i0)
 		t := gemmTask{transA: transA, transB: transB, m: rows, n: n, k: k, lda: lda, b: b, ldb: ldb,
-			beta: beta, c: c[i0*ldc:], ldc: ldc, done: wg}
+			beta: beta, c: c[i0*ldc:], ldc: ldc, done: sh}
 		if transA {
 			t.a = a[i0:]
 		} else {
@@ -312,9 +390,9 @@ func gemmRows(ws *Workspace, nt, mr int, transA, transB bool, m, n, k int, a []f
 				t.epi.Residual = epi.Residual[i0*epi.LdR:]
 			}
 		}
-		wg.Add(1)
+		sh.add()
 		workers <- t
 	}
 	gemmSerial(ws, transA, transB, min(share, m), n, k, a, lda, b, ldb, beta, c, ldc, epi, pa)
-	wg.Wait()
+	sh.wait()
 }
