@@ -49,7 +49,9 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "the Python with PyTorch 1.13")
 	node := flag.String("node", "node", "Node.js, for ONNX Runtime")
 	noORT := flag.Bool("no-ort", false, "leave ONNX Runtime out")
+	spin := flag.Duration("spin", nn.SetSpinWait(0), "how long resnetc's goroutines poll for work before they block (nn.SetSpinWait)")
 	flag.Parse()
+	nn.SetSpinWait(*spin)
 	if err := run(*rounds, *reps, *threads, *only, *python, *node, !*noORT); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
@@ -203,22 +205,30 @@ func measure(w workload, tmp string, rounds, reps, threads int, pt, ort *server)
 	}
 
 	// Interleaved: every round runs each implementation reps times, so a
-	// slow spell on the shared machine hits all of them alike.
+	// slow spell on the shared machine hits all of them alike. Each
+	// round's first run of each is not timed: it would pay for the one
+	// before it (OpenMP's and ONNX Runtime's threads poll on for a while
+	// after their runs, and the caches hold the other's data).
 	times := make([][]float64, 1+len(impls))
 	for range rounds {
-		for range reps {
+		for i := range 1 + reps {
 			start := time.Now()
 			if err := goRun(); err != nil {
 				return nil, err
 			}
-			times[0] = append(times[0], float64(time.Since(start).Microseconds())/1e3)
+			if i > 0 {
+				times[0] = append(times[0], float64(time.Since(start).Microseconds())/1e3)
+			}
 		}
 		for i, s := range impls {
 			var reply struct{ Ms []float64 }
-			if err := s.call(map[string]any{"op": "time", "reps": reps}, &reply); err != nil {
+			if err := s.call(map[string]any{"op": "time", "reps": 1 + reps}, &reply); err != nil {
 				return nil, err
 			}
-			times[i+1] = append(times[i+1], reply.Ms...)
+			if len(reply.Ms) != 1+reps {
+				return nil, fmt.Errorf("%s timed %d runs, not %d", s.name, len(reply.Ms), 1+reps)
+			}
+			times[i+1] = append(times[i+1], reply.Ms[1:]...)
 		}
 	}
 	ours := median(times[0])
