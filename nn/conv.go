@@ -78,10 +78,10 @@ func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
 // gradient db (overwritten, may be nil) and adds the input gradient to dx
 // (skipped when dx is nil, as for the network input).
 //
-// For LowerWinograd the weight gradient still comes from the columns; the
-// input gradient, a 3x3 stride-1 convolution of dy with the weights
-// flipped and transposed, is computed by Winograd from weights
-// transformed in the workspace on every call.
+// For LowerWinograd both gradients are computed by Winograd: the weight
+// gradient by F(3x3, 2x2) (winoWeightGrad), the input gradient, a 3x3
+// stride-1 convolution of dy with the weights flipped and transposed, by
+// F(2x2, 3x3) from weights transformed in the workspace on every call.
 func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d ConvDims) {
 	var wino *PackedConv
 	if dx != nil && d.winograd() {
@@ -113,9 +113,6 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, wino *P
 	if wino != nil {
 		dxCols = nil
 	}
-	if need := d.im2colFloats(); !d.direct() && len(ws.Col) < need {
-		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
-	}
 	gemm := gemmSerial
 	if splitGEMM {
 		gemm = gemmParallel
@@ -123,8 +120,25 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, wino *P
 	if db != nil {
 		clear(db)
 	}
+	if d.winograd() {
+		winoWeightGrad(ws, dw, dy, x, from, to, d, gemm)
+	} else if need := d.im2colFloats(); !d.direct() && len(ws.Col) < need {
+		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+	}
 	for n := from; n < to; n++ {
 		xn, dyn := x[n*in:(n+1)*in], dy[n*out:(n+1)*out]
+		if db != nil {
+			for k := 0; k < d.K; k++ {
+				var s float32
+				for _, v := range dyn[k*ohw : (k+1)*ohw] {
+					s += v
+				}
+				db[k] += s
+			}
+		}
+		if d.winograd() {
+			continue // the weight gradient is done, and dx is by Winograd too
+		}
 		col := xn
 		if !d.direct() {
 			col = ws.Col[:ckk*ohw]
@@ -136,15 +150,6 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, wino *P
 		}
 		// dW (K x CKK) += dY (K x OHW) * col^T (OHW x CKK)
 		gemm(ws, false, true, d.K, ckk, ohw, dyn, ohw, col, ohw, beta, dw, ckk, nil, nil)
-		if db != nil {
-			for k := 0; k < d.K; k++ {
-				var s float32
-				for _, v := range dyn[k*ohw : (k+1)*ohw] {
-					s += v
-				}
-				db[k] += s
-			}
-		}
 		if dxCols == nil {
 			continue
 		}

@@ -313,7 +313,8 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int)
 					panel[(done+p)*mr0+i] = v
 				}
 			}
-			if mr < mr0 {
+			// The AVX-512 kernels read only an edge panel's own rows.
+			if mr < mr0 && !useAVX512 {
 				for p := 0; p < kc; p++ {
 					clear(panel[p*mr0+mr : p*mr0+mr0])
 				}
@@ -374,13 +375,19 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 				transposePack16AVX512(&panel[0], &b[(jc+jr)*ldb+pc], ldb, done/16)
 			}
 		}
+		// The AVX-512 kernels never store an edge panel's missing columns,
+		// so those need no zeros.
+		end := nr0
+		if useAVX512 {
+			end = nr
+		}
 		for p := 0; p < kc; p++ {
 			out := panel[p*nr0 : p*nr0+nr0]
 			j0 := 0
 			if p < done {
 				j0 = 16
 			}
-			for j := j0; j < nr0; j++ {
+			for j := j0; j < end; j++ {
 				if j >= nr {
 					out[j] = 0
 				} else if trans {

@@ -88,3 +88,7 @@ func maxRowsAVX512(dst, src *float32, chunks, rows, stride, last int) {
 func maxPool3s2AVX512(dst, cols *float32, chunks, last int, idx *[32]int32) {
 	panic("nn: the pooling kernels are not in this build")
 }
+
+func winoDyAVX512(u, dy *float32, chans, off, dyStride, uStride, plane, w, rows int, masks *[3]uint16, idx *[32]int32, hiOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}

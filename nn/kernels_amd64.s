@@ -5599,6 +5599,149 @@ done:
 	VZEROUPPER
 	RET
 
+// func winoDyAVX512(u *float32, dy *float32, chans int, off int, dyStride int, uStride int, plane int, w int, rows int, masks *[3]uint16, idx *[32]int32, hiOff int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoDyAVX512(SB), NOSPLIT, $0-96
+	MOVQ         u+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         chans+16(FP), DX
+	MOVQ         off+24(FP), BX
+	MOVQ         dyStride+32(FP), SI
+	MOVQ         uStride+40(FP), DI
+	MOVQ         plane+48(FP), R8
+	MOVQ         w+56(FP), R9
+	MOVQ         rows+64(FP), R10
+	MOVQ         masks+72(FP), R11
+	MOVQ         idx+80(FP), R12
+	MOVQ         hiOff+88(FP), R13
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	SHLQ         $0x02, DI
+	SHLQ         $0x02, R8
+	SHLQ         $0x02, R9
+	ADDQ         BX, CX
+	ADDQ         CX, R13
+	MOVWLZX      (R11), BX
+	KMOVW        BX, K1
+	MOVWLZX      2(R11), BX
+	KMOVW        BX, K2
+	MOVWLZX      4(R11), BX
+	KMOVW        BX, K3
+	VMOVDQU32    (R12), Z0
+	VMOVDQU32    64(R12), Z1
+	MOVL         $0x3f000000, BX
+	VPBROADCASTD BX, Z2
+	MOVL         $0x80000000, BX
+	VPBROADCASTD BX, Z3
+	TESTQ        DX, DX
+	JZ           done
+
+chan:
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	BTQ       $0x00, R10
+	JCC       lo0
+	VMOVUPS.Z (CX), K1, Z4
+
+lo0:
+	BTQ       $0x04, R10
+	JCC       hi0
+	VMOVUPS.Z (R13), K2, Z5
+
+hi0:
+	VMOVAPS   Z4, Z6
+	VPERMT2PS Z5, Z0, Z6
+	VMOVAPS   Z4, Z4
+	VPERMT2PS Z5, Z1, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z7, Z7, Z7
+	BTQ       $0x01, R10
+	JCC       lo1
+	VMOVUPS.Z (CX)(R9*1), K1, Z5
+
+lo1:
+	BTQ       $0x05, R10
+	JCC       hi1
+	VMOVUPS.Z (R13)(R9*1), K2, Z7
+
+hi1:
+	VMOVAPS   Z5, Z8
+	VPERMT2PS Z7, Z0, Z8
+	VMOVAPS   Z5, Z5
+	VPERMT2PS Z7, Z1, Z5
+	VADDPS    Z8, Z6, Z7
+	VMULPS    Z2, Z7, Z7
+	VSUBPS    Z8, Z6, Z9
+	VMULPS    Z2, Z9, Z9
+	VXORPS    Z3, Z8, Z8
+	VADDPS    Z5, Z4, Z10
+	VMULPS    Z2, Z10, Z10
+	VSUBPS    Z5, Z4, Z11
+	VMULPS    Z2, Z11, Z11
+	VXORPS    Z3, Z5, Z5
+	MOVQ      AX, BX
+	VADDPS    Z4, Z6, Z12
+	VMULPS    Z2, Z12, Z12
+	VSUBPS    Z4, Z6, Z13
+	VMULPS    Z2, Z13, Z13
+	VXORPS    Z3, Z4, Z4
+	VMOVUPS   Z6, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z12, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z13, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z4, K3, (BX)
+	ADDQ      R8, BX
+	VADDPS    Z10, Z7, Z4
+	VMULPS    Z2, Z4, Z4
+	VSUBPS    Z10, Z7, Z6
+	VMULPS    Z2, Z6, Z6
+	VXORPS    Z3, Z10, Z10
+	VMOVUPS   Z7, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z4, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z6, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z10, K3, (BX)
+	ADDQ      R8, BX
+	VADDPS    Z11, Z9, Z4
+	VMULPS    Z2, Z4, Z4
+	VSUBPS    Z11, Z9, Z6
+	VMULPS    Z2, Z6, Z6
+	VXORPS    Z3, Z11, Z7
+	VMOVUPS   Z9, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z4, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z6, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z7, K3, (BX)
+	ADDQ      R8, BX
+	VADDPS    Z5, Z8, Z4
+	VMULPS    Z2, Z4, Z4
+	VSUBPS    Z5, Z8, Z6
+	VMULPS    Z2, Z6, Z6
+	VXORPS    Z3, Z5, Z5
+	VMOVUPS   Z8, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z4, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z6, K3, (BX)
+	ADDQ      R8, BX
+	VMOVUPS   Z5, K3, (BX)
+	ADDQ      R8, BX
+	ADDQ      SI, CX
+	ADDQ      SI, R13
+	ADDQ      DI, AX
+	DECQ      DX
+	JNZ       chan
+
+done:
+	VZEROUPPER
+	RET
+
 // func maxRowsAVX512(dst *float32, src *float32, chunks int, rows int, stride int, last int)
 // Requires: AVX, AVX512F
 TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-48

@@ -244,6 +244,19 @@ func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vS
 //go:noescape
 func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
 
+// winoDyAVX512 writes U = G g G^T, the elements in row 3 or column 3 (not
+// both) negated, for 16 2x2 tiles g of chans channels. The tiles' rows
+// start at dy[off], rows w floats apart, channels dyStride floats apart.
+// The second half of each 32-float window is read hiOff bytes after the
+// first, as in winoInputAVX512; bit r (r+4) of rows says row r of the
+// first (second) half is inside dy. masks[0:2] give the lanes inside the
+// row of the halves' loads, masks[2] the tiles to store. Element e of a
+// channel's tiles goes to u[e*plane + c*uStride:], 16 floats. idx holds
+// the permutes that take a window's even positions, then its odd ones.
+//
+//go:noescape
+func winoDyAVX512(u *float32, dy *float32, chans int, off int, dyStride int, uStride int, plane int, w int, rows int, masks *[3]uint16, idx *[32]int32, hiOff int)
+
 // maxRowsAVX512 writes dst[i] = the nanMax of src[r*stride+i] over r in
 // [0, rows) (rows >= 1), in that order, for chunks x 16 values; the last
 // chunk's lanes are masked by last.

@@ -61,23 +61,22 @@ func (d ConvDims) winoGroupCols() int {
 	return max(1, min(winoCols, winoGroupFloats/(16*(d.C+d.K))))
 }
 
-// winoPass is how one pass splits tile rows [ty0, ty1) of each image:
-// imgs images a pass when all their rows fit winoGroupCols columns
+// passSplit is how one pass of at most maxCols tiles splits tile rows
+// [ty0, ty1) of each image: imgs images a pass when all their rows fit
 // together, else rows tile rows of one image a pass.
-func (d ConvDims) winoPass(ty0, ty1 int) (imgs, rows int) {
+func (d ConvDims) passSplit(ty0, ty1, maxCols int) (imgs, rows int) {
 	_, tw := d.tiles()
-	g := d.winoGroupCols()
-	if per := (ty1 - ty0) * tw; per <= g {
-		return max(1, g/per), ty1 - ty0
+	if per := (ty1 - ty0) * tw; per <= maxCols {
+		return max(1, maxCols/per), ty1 - ty0
 	}
-	return 1, max(1, g/tw)
+	return 1, max(1, maxCols/tw)
 }
 
 // winoFloats is the scratch of a Winograd conv: a pass's V and M for its
 // columns (at most an image's tiles or winoGroupCols), for the conv and
-// for its input gradient, and the columns its weight gradient multiplies.
+// for its input gradient, and its weight gradient's.
 func (d ConvDims) winoFloats() int {
-	return max(d.winoPassFloats(), d.gradInput().winoPassFloats(), d.im2colFloats())
+	return max(d.winoPassFloats(), d.gradInput().winoPassFloats(), d.winoGradFloats())
 }
 
 // winoPassFloats is the scratch of one pass of this convolution.
@@ -241,7 +240,7 @@ type packKey struct {
 // tile rows [ty0, ty1) of each, lowered to F(2x2, 3x3) with the weights
 // of p.
 func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []float32, relu bool, n0, n1, ty0, ty1 int, d ConvDims) {
-	g, rows := d.winoPass(ty0, ty1)
+	g, rows := d.passSplit(ty0, ty1, d.winoGroupCols())
 	if need := d.winoPassFloats(); len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}

@@ -284,6 +284,21 @@ func TestWinogradTransformsAsm(t *testing.T) {
 		if !slices.Equal(v[0], v[1]) {
 			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d layout %+v: input transforms differ", d, ty0, ty1, col0, ld, l)
 		}
+		// The weight gradient's transform of dy (K x OH x OW), with a NaN
+		// that must stay one, into a plain layout.
+		dy := randSlice(r, d.K*d.OH*d.OW)
+		dy[r.IntN(len(dy))] = float32(math.NaN())
+		uplane := d.K*ld + r.IntN(20)
+		u0 := randSlice(r, 16*uplane)
+		var u [2][]float32
+		for i, asm := range []bool{false, true} {
+			useWinoAsm = asm
+			u[i] = append([]float32(nil), u0...)
+			winoDy(u[i], ld, uplane, col0, dy, ty0, ty1, d)
+		}
+		if !slices.EqualFunc(u[0], u[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d: dy transforms differ", d, ty0, ty1, col0, ld)
+		}
 		mplane := d.K*ld + r.IntN(20)
 		m := randSlice(r, 16*mplane)
 		m[r.IntN(len(m))] = float32(math.NaN()) // a NaN must pass the ReLU in both

@@ -53,6 +53,7 @@ func main() {
 	packRows()
 	winoInput()
 	winoOutput()
+	winoDy()
 	maxRows()
 	maxPool3s2()
 	Generate()

@@ -300,3 +300,106 @@ func winoOutput() {
 	VZEROUPPER()
 	RET()
 }
+
+// winoDy emits winoDyAVX512, the weight gradient's transform of dy: its
+// 2x2 tiles, at stride 2 like the input's, are a 32-float window's even
+// and odd positions, so it takes them apart as winoInput does, from two
+// rows instead of four and one window instead of two.
+func winoDy() {
+	TEXT("winoDyAVX512", NOSPLIT, "func(u, dy *float32, chans, off, dyStride, uStride, plane, w, rows int, masks *[3]uint16, idx *[32]int32, hiOff int)")
+	Pragma("noescape")
+	Doc("winoDyAVX512 writes U = G g G^T, the elements in row 3 or column 3 (not",
+		"both) negated, for 16 2x2 tiles g of chans channels. The tiles' rows",
+		"start at dy[off], rows w floats apart, channels dyStride floats apart.",
+		"The second half of each 32-float window is read hiOff bytes after the",
+		"first, as in winoInputAVX512; bit r (r+4) of rows says row r of the",
+		"first (second) half is inside dy. masks[0:2] give the lanes inside the",
+		"row of the halves' loads, masks[2] the tiles to store. Element e of a",
+		"channel's tiles goes to u[e*plane + c*uStride:], 16 floats. idx holds",
+		"the permutes that take a window's even positions, then its odd ones.")
+	u := Load(Param("u"), GP64())
+	dy := Load(Param("dy"), GP64())
+	chans := Load(Param("chans"), GP64())
+	off := Load(Param("off"), GP64())
+	dyStride := Load(Param("dyStride"), GP64())
+	uStride := Load(Param("uStride"), GP64())
+	plane := Load(Param("plane"), GP64())
+	w := Load(Param("w"), GP64())
+	rows := Load(Param("rows"), GP64())
+	masks := Load(Param("masks"), GP64())
+	idx := Load(Param("idx"), GP64())
+	dh := Load(Param("hiOff"), GP64())
+	for _, r := range []Register{off, dyStride, uStride, plane, w} {
+		SHLQ(U8(2), r)
+	}
+	ADDQ(off, dy)
+	ADDQ(dy, dh)
+	km := loadMasks(masks, 3)
+	even, odd := loadPermutes(idx)
+	half, sign := ZMM(), ZMM()
+	t := GP32()
+	MOVL(U32(0x3f000000), t) // 0.5
+	VPBROADCASTD(t, half)
+	MOVL(U32(0x80000000), t) // the sign bit: negation, as Go's unary minus
+	VPBROADCASTD(t, sign)
+	TESTQ(chans, chans)
+	JZ(LabelRef("done"))
+	Label("chan")
+	// g[r][j]: row r, tile column j, one tile a lane.
+	var g [2][2]VecVirtual
+	for r := range 2 {
+		row := func(base Register) Mem {
+			m := Mem{Base: base}
+			if r == 1 {
+				m.Index, m.Scale = w, 1
+			}
+			return m
+		}
+		lo, hi := ZMM(), ZMM()
+		VXORPS(lo, lo, lo)
+		VXORPS(hi, hi, hi)
+		skip := fmt.Sprintf("lo%d", r)
+		BTQ(U8(r), rows)
+		JCC(LabelRef(skip))
+		VMOVUPS_Z(row(dy), km[0], lo)
+		Label(skip)
+		skip = fmt.Sprintf("hi%d", r)
+		BTQ(U8(r+4), rows)
+		JCC(LabelRef(skip))
+		VMOVUPS_Z(row(dh), km[1], hi)
+		Label(skip)
+		g[r][0], g[r][1] = ZMM(), ZMM()
+		VMOVAPS(lo, g[r][0])
+		VPERMT2PS(hi, even, g[r][0])
+		VMOVAPS(lo, g[r][1])
+		VPERMT2PS(hi, odd, g[r][1])
+	}
+	// G g down the columns, then along the rows: a, (a+b)/2, (a-b)/2, -b.
+	gt := func(a, b VecVirtual) [4]VecVirtual {
+		o := [4]VecVirtual{a, ZMM(), ZMM(), ZMM()}
+		VADDPS(b, a, o[1])
+		VMULPS(half, o[1], o[1])
+		VSUBPS(b, a, o[2])
+		VMULPS(half, o[2], o[2])
+		VXORPS(sign, b, o[3])
+		return o
+	}
+	c0, c1 := gt(g[0][0], g[1][0]), gt(g[0][1], g[1][1])
+	q := GP64()
+	MOVQ(u, q)
+	for i := range 4 {
+		o := gt(c0[i], c1[i])
+		for j := range 4 {
+			VMOVUPS(o[j], km[2], Mem{Base: q})
+			ADDQ(plane, q)
+		}
+	}
+	ADDQ(dyStride, dy)
+	ADDQ(dyStride, dh)
+	ADDQ(uStride, u)
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,173 @@
+package nn
+
+// The weight gradient of a Winograd convolution, by F(3x3, 2x2). A 3x3
+// filter's gradient is the correlation of the padded input with dy: each
+// 2x2 tile g of dy and the 4x4 input tile d under it (the forward pass's
+// tiles) add A^T [(G g G^T) (.) (B^T d B)] A to the 3x3 values, where
+//
+//	B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1]
+//	G   = [1 0; 1/2 1/2; 1/2 -1/2; 0 1]
+//	A^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]
+//
+// This B^T is F(2x2, 3x3)'s with its last row negated, so B^T d B is the
+// forward input transform's V with the elements in row 3 or column 3 (not
+// both) negated: winoInput makes V, and the dy transform takes the signs
+// on instead. The sum over tiles of each of the 16 elements is one GEMM,
+// M_e (K x C) += U_e (K x tiles) * V_e^T (tiles x C): 16 multiplies a tile
+// and channel pair, where im2col's columns take 36 (9 a pixel).
+
+// winoGradCols is the most tiles one pass of the weight gradient takes,
+// the GEMMs' inner dimension: as for the forward passes, few enough that V
+// and U stay in the cache between the transforms and the GEMMs (128 ran a
+// ResNet-20 training step 4% faster than 512).
+func (d ConvDims) winoGradCols() int {
+	return max(1, min(winoCols, winoGroupFloats/(16*(d.C+d.K))))
+}
+
+// winoGradFloats is the weight gradient's scratch: M, and one pass's V and
+// U.
+func (d ConvDims) winoGradFloats() int {
+	_, tw := d.tiles()
+	cols := max(tw, d.winoGradCols())
+	return 16 * (d.K*d.C + (d.C+d.K)*cols + 2*winoSkew)
+}
+
+// winoWeightGrad overwrites dw with the weight gradient of images [from,
+// to) of the batch. gemm is gemmSerial, or gemmParallel to share each
+// GEMM among the goroutines.
+func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims, gemm gemmFunc) {
+	if need := d.winoGradFloats(); len(ws.Col) < need {
+		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+	}
+	in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
+	th, tw := d.tiles()
+	kc := d.K * d.C
+	m := ws.Col[:16*kc]
+	g, rows := d.passSplit(0, th, d.winoGradCols())
+	beta := float32(0)
+	for n := from; n < to; n += g {
+		imgs := min(g, to-n)
+		for ty0 := 0; ty0 < th; ty0 += rows {
+			ty1 := min(ty0+rows, th)
+			per := (ty1 - ty0) * tw
+			cols := imgs * per
+			pv, pu := d.C*cols+winoSkew, d.K*cols+winoSkew
+			v := ws.Col[16*kc : 16*(kc+pv)]
+			u := ws.Col[16*(kc+pv) : 16*(kc+pv+pu)]
+			for i := range imgs {
+				winoInput(v, plainLayout(cols), pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+				winoDy(u, cols, pu, i*per, dy[(n+i)*out:(n+i+1)*out], ty0, ty1, d)
+			}
+			for e := range 16 {
+				gemm(ws, false, true, d.K, d.C, cols, u[e*pu:e*pu+d.K*cols], cols, v[e*pv:e*pv+d.C*cols], cols, beta, m[e*kc:(e+1)*kc], d.C, nil, nil)
+			}
+			beta = 1
+		}
+	}
+	winoWeightOut(dw, m, kc)
+}
+
+// gemmFunc is gemmSerial's signature (gemmParallel has it too).
+type gemmFunc func(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA)
+
+// winoDy writes U = G g G^T, with winoWeightGrad's signs, for the 2x2
+// tiles g of one image's dy (K x OH x OW) in tile rows [ty0, ty1): tile
+// (ty, tx) goes to column col0 + (ty-ty0)*tw + tx of the 16 matrices U_e
+// (K x ld, plane floats apart in u). Past an odd OH or OW, dy reads as 0.
+func winoDy(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
+	if !useWinoAsm {
+		winoDyGo(u, ld, plane, col0, dy, ty0, ty1, d)
+		return
+	}
+	_, tw := d.tiles()
+	rowBits := func(ty int) int {
+		bits := 0
+		for r := range 2 {
+			if 2*ty+r < d.OH {
+				bits |= 1 << r
+			}
+		}
+		return bits
+	}
+	var masks [3]uint16
+	if tw <= 8 {
+		// Two tile rows a call, as winoInput takes them.
+		masks[0] = laneMask(0, d.OW)
+		masks[1] = masks[0]
+		for ty := ty0; ty < ty1; ty += 2 {
+			rows, n := rowBits(ty), 1
+			if ty+1 < ty1 {
+				rows |= rowBits(ty+1) << 4
+				n = 2
+			}
+			masks[2] = uint16(1<<(n*tw) - 1)
+			col := col0 + (ty-ty0)*tw
+			winoDyAVX512(&u[col], &dy[0], d.K, 2*ty*d.OW, d.OH*d.OW, ld, plane, d.OW, rows, &masks, &winoPerms[tw][0], 2*d.OW*4)
+		}
+		return
+	}
+	for tx0 := 0; tx0 < tw; tx0 += 16 {
+		masks[0], masks[1] = laneMask(2*tx0, d.OW), laneMask(2*tx0+16, d.OW)
+		masks[2] = uint16(1<<min(16, tw-tx0) - 1)
+		for ty := ty0; ty < ty1; ty++ {
+			rows := rowBits(ty)
+			col := col0 + (ty-ty0)*tw + tx0
+			winoDyAVX512(&u[col], &dy[0], d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, rows|rows<<4, &masks, &winoPerms[16][0], 64)
+		}
+	}
+}
+
+// winoDyGo is winoDy in Go, one tile at a time.
+func winoDyGo(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	ohw := d.OH * d.OW
+	for k := 0; k < d.K; k++ {
+		p := dy[k*ohw : (k+1)*ohw]
+		for ty := ty0; ty < ty1; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				var g [2][2]float32
+				for a := range 2 {
+					if oy := 2*ty + a; oy < d.OH {
+						for b := range 2 {
+							if ox := 2*tx + b; ox < d.OW {
+								g[a][b] = p[oy*d.OW+ox]
+							}
+						}
+					}
+				}
+				// G g down the columns, row 3 negated; then along the rows,
+				// column 3 negated.
+				var t [4][2]float32
+				for j := range 2 {
+					g0, g1 := g[0][j], g[1][j]
+					t[0][j], t[1][j], t[2][j], t[3][j] = g0, (g0+g1)*0.5, (g0-g1)*0.5, -g1
+				}
+				o := k*ld + col0 + (ty-ty0)*tw + tx
+				for i := range 4 {
+					t0, t1 := t[i][0], t[i][1]
+					u[(4*i)*plane+o] = t0
+					u[(4*i+1)*plane+o] = (t0 + t1) * 0.5
+					u[(4*i+2)*plane+o] = (t0 - t1) * 0.5
+					u[(4*i+3)*plane+o] = -t1
+				}
+			}
+		}
+	}
+}
+
+// winoWeightOut writes the 3x3 gradient A^T M A of each of n filters,
+// element e of filter i at m[e*n+i], to dw[9i:9i+9].
+func winoWeightOut(dw, m []float32, n int) {
+	for i := 0; i < n; i++ {
+		// A^T M down the columns, then along the rows.
+		var t [3][4]float32
+		for j := range 4 {
+			m0, m1, m2, m3 := m[j*n+i], m[(4+j)*n+i], m[(8+j)*n+i], m[(12+j)*n+i]
+			t[0][j], t[1][j], t[2][j] = m0+m1+m2, m1-m2, m1+m2+m3
+		}
+		out := dw[9*i : 9*i+9]
+		for r, a := range t {
+			out[3*r], out[3*r+1], out[3*r+2] = a[0]+a[1]+a[2], a[1]-a[2], a[1]+a[2]+a[3]
+		}
+	}
+}
