@@ -300,8 +300,11 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int)
 			// Weights times columns: 16 x 16 register transposes where the
 			// kernel has them, then each row of A read contiguously and
 			// scattered into the panel; an edge panel's missing rows are 0.
+			// An edge panel goes by register transposes too when a holds
+			// all 12 rows (a caller may pad it so); the rows past the
+			// edge are not read by the AVX-512 kernels.
 			done := 0
-			if useAVX512 && mr0 == 12 && mr == mr0 {
+			if useAVX512 && mr0 == 12 && (mr == mr0 || (ic+ir+mr0-1)*lda+pc+(kc&^15) <= len(a)) {
 				done = kc &^ 15
 				if done > 0 {
 					transposePack12AVX512(&panel[0], &a[(ic+ir)*lda+pc], lda, done/16)
@@ -381,7 +384,11 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 		if useAVX512 {
 			end = nr
 		}
-		for p := 0; p < kc; p++ {
+		start := 0
+		if end <= 16 {
+			start = done // the register transposes did those rows whole
+		}
+		for p := start; p < kc; p++ {
 			out := panel[p*nr0 : p*nr0+nr0]
 			j0 := 0
 			if p < done {

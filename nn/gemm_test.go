@@ -354,3 +354,28 @@ func TestSpinWait(t *testing.T) {
 		t.Errorf("SetSpinWait returned %v, want the 1µs set before", got)
 	}
 }
+
+// TestGemmPaddedEdgeRows: when A's slice runs on past its m rows (as the
+// Winograd weight gradient pads U), packing reads a whole 12-row edge
+// panel; the rows past m, NaN here, must not reach C.
+func TestGemmPaddedEdgeRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 8))
+	ws := NewWorkspace(0)
+	for _, m := range []int{1, 4, 13, 16, 29} {
+		for _, k := range []int{5, 16, 40, 67} {
+			const n = 45
+			a := randSlice(r, (m+12)*k)
+			for i := m * k; i < len(a); i++ {
+				a[i] = float32(math.NaN())
+			}
+			b := randSlice(r, k*n)
+			want := make([]float32, m*n)
+			gemmRef(false, false, m, n, k, a, k, b, n, 0, want, n)
+			c := randSlice(r, m*n)
+			Gemm(ws, false, false, m, n, k, a, k, b, n, 0, c, n)
+			if e := maxRelErr(c, want); !(e <= 1e-5) {
+				t.Errorf("m %d k %d: max rel err %g", m, k, e)
+			}
+		}
+	}
+}

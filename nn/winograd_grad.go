@@ -29,8 +29,12 @@ func (d ConvDims) winoGradCols() int {
 func (d ConvDims) winoGradFloats() int {
 	_, tw := d.tiles()
 	cols := max(tw, d.winoGradCols())
-	return 16 * (d.K*d.C + (d.C+d.K)*cols + 2*winoSkew)
+	return 16 * (d.K*d.C + (d.C+d.uRows())*cols + 2*winoSkew)
 }
+
+// uRows is the rows each U_e has room for: K rounded up to whole panels of
+// the AVX-512 kernel, so that packing its edge panel can read 12 rows.
+func (d ConvDims) uRows() int { return (d.K + 11) / 12 * 12 }
 
 // winoWeightGrad overwrites dw with the weight gradient of images [from,
 // to) of the batch. gemm is gemmSerial, or gemmParallel to share each
@@ -51,7 +55,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 			ty1 := min(ty0+rows, th)
 			per := (ty1 - ty0) * tw
 			cols := imgs * per
-			pv, pu := d.C*cols+winoSkew, d.K*cols+winoSkew
+			pv, pu := d.C*cols+winoSkew, d.uRows()*cols+winoSkew
 			v := ws.Col[16*kc : 16*(kc+pv)]
 			u := ws.Col[16*(kc+pv) : 16*(kc+pv+pu)]
 			for i := range imgs {
@@ -59,7 +63,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 				winoDy(u, cols, pu, i*per, dy[(n+i)*out:(n+i+1)*out], ty0, ty1, d)
 			}
 			for e := range 16 {
-				gemm(ws, false, true, d.K, d.C, cols, u[e*pu:e*pu+d.K*cols], cols, v[e*pv:e*pv+d.C*cols], cols, beta, m[e*kc:(e+1)*kc], d.C, nil, nil)
+				gemm(ws, false, true, d.K, d.C, cols, u[e*pu:e*pu+d.uRows()*cols], cols, v[e*pv:e*pv+d.C*cols], cols, beta, m[e*kc:(e+1)*kc], d.C, nil, nil)
 			}
 			beta = 1
 		}
