@@ -45,6 +45,10 @@ func BenchmarkForwardResnet50Batch1(b *testing.B) {
 	benchForward(b, resnet50.New(1), resnet50.Channels*resnet50.Height*resnet50.Width, 1)
 }
 
+func BenchmarkForwardResnet50Batch8(b *testing.B) {
+	benchForward(b, resnet50.New(1), resnet50.Channels*resnet50.Height*resnet50.Width, 8)
+}
+
 func BenchmarkForwardResnet18Batch1(b *testing.B) {
 	benchForward(b, resnet18.New(1), resnet18.Channels*resnet18.Height*resnet18.Width, 1)
 }
