@@ -50,7 +50,9 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 				type out struct {
 					y, runMean, runVar, mean, invStd, dx, dres, dgamma, dbeta []float32
 				}
-				run := func(asm bool) out {
+				// The gradients go into buffers that hold 0.5 and -0.25,
+				// added to (AddGrad) or overwritten (SetGrad).
+				run := func(asm bool, write GradWrite) out {
 					useBNAsm = asm
 					o := out{y: make([]float32, n), runMean: make([]float32, c), runVar: slices.Repeat([]float32{1}, c),
 						mean: make([]float32, c), invStd: make([]float32, c), dx: slices.Repeat([]float32{0.5}, n),
@@ -59,10 +61,18 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 					if withRes {
 						o.dres = slices.Repeat([]float32{-0.25}, n)
 					}
-					BatchNormFusedBackward(nil, o.dx, o.dres, o.dgamma, o.dbeta, dy, x, o.y, relu, gamma, o.mean, o.invStd, batch, c, hw)
+					BatchNormFusedBackward(nil, o.dx, write, o.dres, write, o.dgamma, o.dbeta, dy, x, o.y, relu, gamma, o.mean, o.invStd, batch, c, hw)
 					return o
 				}
-				g, a := run(false), run(true)
+				shift := func(v []float32, by float32) []float32 {
+					out := slices.Clone(v)
+					for i := range out {
+						out[i] += by
+					}
+					return out
+				}
+				g, a := run(false, AddGrad), run(true, AddGrad)
+				gs, as := run(false, SetGrad), run(true, SetGrad)
 				for _, f := range []struct {
 					what      string
 					got, want []float32
@@ -72,6 +82,9 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 					{"saved mean", a.mean, g.mean, 1e-7}, {"saved 1/std", a.invStd, g.invStd, 1e-7},
 					{"dgamma", a.dgamma, g.dgamma, 1e-6}, {"dbeta", a.dbeta, g.dbeta, 1e-6},
 					{"dx", a.dx, g.dx, 1e-6}, {"dresidual", a.dres, g.dres, 0},
+					{"dx overwritten", as.dx, gs.dx, 1e-6}, {"dresidual overwritten", as.dres, gs.dres, 0},
+					{"dx overwritten, plus 0.5", shift(as.dx, 0.5), a.dx, 1e-6},
+					{"dresidual overwritten, minus 0.25", shift(as.dres, -0.25), a.dres, 0},
 				} {
 					if e := relDiff(f.got, f.want); e > f.tol || len(f.got) != len(f.want) {
 						t.Errorf("%s: %s differs by %.2g (relative), above %g", name, f.what, e, f.tol)
@@ -101,7 +114,7 @@ func TestReLUKeepsNaN(t *testing.T) {
 	dy := make([]float32, hw)
 	dy[5] = float32(math.NaN())
 	dx, dg, db := make([]float32, hw), make([]float32, 1), make([]float32, 1)
-	BatchNormFusedBackward(nil, dx, nil, dg, db, dy, x, slices.Repeat([]float32{1}, hw), true, one, []float32{0}, one, batch, c, hw)
+	BatchNormFusedBackward(nil, dx, SetGrad, nil, SetGrad, dg, db, dy, x, slices.Repeat([]float32{1}, hw), true, one, []float32{0}, one, batch, c, hw)
 	if !math.IsNaN(float64(db[0])) {
 		t.Errorf("the backward ReLU mask dropped a NaN gradient: dbeta %v", db[0])
 	}

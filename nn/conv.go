@@ -74,15 +74,28 @@ func Conv2D(ws *Workspace, y, x, w, bias []float32, batch int, d ConvDims) {
 	Conv2DFused(ws, y, x, w, nil, bias, nil, false, batch, d)
 }
 
+// GradWrite says how a backward kernel writes an input gradient.
+type GradWrite bool
+
+const (
+	// SetGrad overwrites the buffer: the gradient's first contribution,
+	// which then needs no clearing first.
+	SetGrad GradWrite = false
+	// AddGrad adds to the buffer: a later contribution to the gradient of
+	// a tensor that feeds several layers (a block's input feeds its branch
+	// and its shortcut).
+	AddGrad GradWrite = true
+)
+
 // Conv2DBackward computes the weight gradient dw (overwritten), the bias
-// gradient db (overwritten, may be nil) and adds the input gradient to dx
-// (skipped when dx is nil, as for the network input).
+// gradient db (overwritten, may be nil) and the input gradient into dx as
+// dxw says (skipped when dx is nil, as for the network input).
 //
 // For LowerWinograd both gradients are computed by Winograd: the weight
 // gradient by F(3x3, 2x2) (winoWeightGrad), the input gradient, a 3x3
 // stride-1 convolution of dy with the weights flipped and transposed, by
 // F(2x2, 3x3) from weights transformed in the workspace on every call.
-func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d ConvDims) {
+func Conv2DBackward(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, batch int, d ConvDims) {
 	var wino *PackedConv
 	if dx != nil && d.winograd() {
 		wino = ws.packed(d.gradInput(), w, true)
@@ -92,22 +105,33 @@ func Conv2DBackward(ws *Workspace, dx, dw, db, dy, x, w []float32, batch int, d 
 	// adds the partial sums up.
 	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
 		if nt := threadCount(); nt > 1 {
-			convBackwardImages(ws, convBackTask{dx: dx, dw: dw, db: db, dy: dy, x: x, w: w, d: d, wino: wino}, batch, nt)
+			convBackwardImages(ws, convBackTask{dx: dx, dxw: dxw, dw: dw, db: db, dy: dy, x: x, w: w, d: d, wino: wino}, batch, nt)
 			return
 		}
 	}
-	conv2DBackwardImages(ws, dx, dw, db, dy, x, w, wino, 0, batch, d, true)
+	conv2DBackwardImages(ws, dx, dxw, dw, db, dy, x, w, wino, 0, batch, d, true)
 	if wino != nil {
-		winogradConv(ws, convTask{y: dx, x: dy, packed: wino, residual: dx, d: wino.d}, batch)
+		winogradConv(ws, convTask{y: dx, x: dy, packed: wino, residual: addend(dx, dxw), d: wino.d}, batch)
 	}
+}
+
+// addend is what a kernel that writes its result plus a residual into dx
+// takes as the residual: dx itself, to add to it, or nothing, to overwrite
+// it.
+func addend(dx []float32, w GradWrite) []float32 {
+	if w == AddGrad {
+		return dx
+	}
+	return nil
 }
 
 // conv2DBackwardImages is Conv2DBackward over images [from, to): dw and
 // db are overwritten with those images' sums. Its GEMMs split their
 // columns among goroutines only if splitGEMM. With wino (the Winograd
 // input gradient's weights) it leaves dx to the caller if splitGEMM, else
-// adds those images' dx by Winograd after their weight gradients.
-func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, wino *PackedConv, from, to int, d ConvDims, splitGEMM bool) {
+// writes those images' dx (as dxw says) by Winograd after their weight
+// gradients.
+func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, wino *PackedConv, from, to int, d ConvDims, splitGEMM bool) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
 	dxCols := dx // the input gradient through the columns
 	if wino != nil {
@@ -155,16 +179,24 @@ func conv2DBackwardImages(ws *Workspace, dx, dw, db, dy, x, w []float32, wino *P
 		}
 		dxn := dxCols[n*in : (n+1)*in]
 		if d.direct() {
-			gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 1, dxn, ohw, nil, nil)
+			beta := float32(0)
+			if dxw == AddGrad {
+				beta = 1
+			}
+			gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, beta, dxn, ohw, nil, nil)
 			continue
 		}
-		// dcol (CKK x OHW) = W^T (CKK x K) * dY (K x OHW), then scattered back.
+		// dcol (CKK x OHW) = W^T (CKK x K) * dY (K x OHW), then scattered
+		// back, into the image's dx cleared here while it is in cache.
 		gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw, nil, nil)
+		if dxw == SetGrad {
+			clear(dxn)
+		}
 		col2im(dxn, col, d)
 	}
 	if wino != nil && !splitGEMM {
 		th, _ := wino.d.tiles()
-		conv2DWinograd(ws, dx, dy, wino, nil, dx, false, from, to, 0, th, wino.d)
+		conv2DWinograd(ws, dx, dy, wino, nil, addend(dx, dxw), false, from, to, 0, th, wino.d)
 	}
 }
 

@@ -4013,6 +4013,26 @@ TEXT ·bnGradApplyAVX512(SB), NOSPLIT, $0-64
 	JE           loop6
 	CMPQ         R9, $0x07
 	JE           loop7
+	CMPQ         R9, $0x0a
+	JE           loop10
+	CMPQ         R9, $0x0b
+	JE           loop11
+	CMPQ         R9, $0x0e
+	JE           loop14
+	CMPQ         R9, $0x0f
+	JE           loop15
+	CMPQ         R9, $0x14
+	JE           loop20
+	CMPQ         R9, $0x15
+	JE           loop21
+	CMPQ         R9, $0x16
+	JE           loop22
+	CMPQ         R9, $0x17
+	JE           loop23
+	CMPQ         R9, $0x1e
+	JE           loop30
+	CMPQ         R9, $0x1f
+	JE           loop31
 	JMP          done
 
 loop0:
@@ -4129,6 +4149,178 @@ loop7:
 	ADDQ         $0x40, CX
 	DECQ         AX
 	JNZ          loop7
+	JMP          done
+
+loop10:
+	VMOVUPS (CX), Z5
+	VMOVUPS Z5, (DI)
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, CX
+	DECQ    AX
+	JNZ     loop10
+	JMP     done
+
+loop11:
+	VCMPPS    $0x19, (BX), Z8, K1
+	VMOVUPS.Z (CX), K1, Z5
+	ADDQ      $0x40, BX
+	VMOVUPS   Z5, (DI)
+	ADDQ      $0x40, DI
+	ADDQ      $0x40, CX
+	DECQ      AX
+	JNZ       loop11
+	JMP       done
+
+loop14:
+	VMOVUPS      (CX), Z5
+	VMOVUPS      Z5, (DI)
+	ADDQ         $0x40, DI
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMOVUPS      (SI), Z7
+	VFMADD231PS  Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop14
+	JMP          done
+
+loop15:
+	VCMPPS       $0x19, (BX), Z8, K1
+	VMOVUPS.Z    (CX), K1, Z5
+	ADDQ         $0x40, BX
+	VMOVUPS      Z5, (DI)
+	ADDQ         $0x40, DI
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMOVUPS      (SI), Z7
+	VFMADD231PS  Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop15
+	JMP          done
+
+loop20:
+	VMOVUPS      (CX), Z5
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMULPS       Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop20
+	JMP          done
+
+loop21:
+	VCMPPS       $0x19, (BX), Z8, K1
+	VMOVUPS.Z    (CX), K1, Z5
+	ADDQ         $0x40, BX
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMULPS       Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop21
+	JMP          done
+
+loop22:
+	VMOVUPS      (CX), Z5
+	VADDPS       (DI), Z5, Z6
+	VMOVUPS      Z6, (DI)
+	ADDQ         $0x40, DI
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMULPS       Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop22
+	JMP          done
+
+loop23:
+	VCMPPS       $0x19, (BX), Z8, K1
+	VMOVUPS.Z    (CX), K1, Z5
+	ADDQ         $0x40, BX
+	VADDPS       (DI), Z5, Z6
+	VMOVUPS      Z6, (DI)
+	ADDQ         $0x40, DI
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMULPS       Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop23
+	JMP          done
+
+loop30:
+	VMOVUPS      (CX), Z5
+	VMOVUPS      Z5, (DI)
+	ADDQ         $0x40, DI
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMULPS       Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop30
+	JMP          done
+
+loop31:
+	VCMPPS       $0x19, (BX), Z8, K1
+	VMOVUPS.Z    (CX), K1, Z5
+	ADDQ         $0x40, BX
+	VMOVUPS      Z5, (DI)
+	ADDQ         $0x40, DI
+	VMOVUPS      (DX), Z7
+	VSUBPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VSUBPS       Z3, Z5, Z6
+	VFNMADD231PS Z7, Z4, Z6
+	VMULPS       Z6, Z2, Z7
+	VMOVUPS      Z7, (SI)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, CX
+	DECQ         AX
+	JNZ          loop31
 
 done:
 	VZEROUPPER

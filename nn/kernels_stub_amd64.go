@@ -129,7 +129,8 @@ func bnApplyAVX512(n int, x *float32, y *float32, res *float32, coef *[4]float32
 // y[i] <= 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4
 // it adds coef[2]*(g - coef[3] - (x[i]-coef[0])*coef[1]*coef[4]) to dx[i]:
 // coef holds the mean, 1/std, gamma/std, and the means of g and of g
-// times x-hat. n is a multiple of 16.
+// times x-hat. Flag 8 (with 2) stores into dres instead of adding, flag
+// 16 (with 4) into dx. n is a multiple of 16.
 //
 //go:noescape
 func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, dres *float32, coef *[8]float32, flags int)

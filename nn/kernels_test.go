@@ -79,9 +79,15 @@ func TestConv(t *testing.T) {
 		dx := randSlice(r, len(x)) // backward accumulates into dx
 		dx0 := append([]float32(nil), dx...)
 		dw, db := make([]float32, len(w)), make([]float32, d.K)
-		Conv2DBackward(ws, dx, dw, db, dy, x, w, batch, d)
+		Conv2DBackward(ws, dx, AddGrad, dw, db, dy, x, w, batch, d)
 		for i := range dx {
 			dx[i] -= dx0[i]
+		}
+		// Overwriting garbage gives what adding gave.
+		dxSet := randSlice(r, len(x))
+		Conv2DBackward(ws, dxSet, SetGrad, make([]float32, len(w)), make([]float32, d.K), dy, x, w, batch, d)
+		if e := maxRelErr(dxSet, dx); e > 1e-5 {
+			t.Errorf("%+v: dx overwritten differs from dx added by %g", d, e)
 		}
 		v := randSlice(r, len(x))
 		lhs := dot(dy, convRef(v, w, nil, batch, d))
@@ -415,12 +421,13 @@ func TestBatchNormFused(t *testing.T) {
 			if e := maxRelErr(got, want); e > 1e-6 {
 				t.Errorf("res=%v relu=%v: forward err %g", withRes, relu, e)
 			}
-			dx, dg, db := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			// Gradients written over garbage.
+			dx, dg, db := randSlice(r, len(x)), make([]float32, c), make([]float32, c)
 			var dres []float32
 			if withRes {
-				dres = make([]float32, len(x))
+				dres = randSlice(r, len(x))
 			}
-			BatchNormFusedBackward(nil, dx, dres, dg, db, dy, x, got, relu, gamma, sm, si, batch, c, hw)
+			BatchNormFusedBackward(nil, dx, SetGrad, dres, SetGrad, dg, db, dy, x, got, relu, gamma, sm, si, batch, c, hw)
 			for _, cmp := range [][2][]float32{{dx, wantDx}, {dg, wantDg}, {db, wantDb}} {
 				if e := maxRelErr(cmp[0], cmp[1]); e > 1e-5 {
 					t.Errorf("res=%v relu=%v: backward err %g", withRes, relu, e)
@@ -475,8 +482,8 @@ func TestConvBackwardBatchSplit(t *testing.T) {
 	dy := randSlice(r, batch*d.K*d.OH*d.OW)
 	run := func(threads int) (dx, dw, db []float32) {
 		defer SetThreads(SetThreads(threads))
-		dx, dw, db = make([]float32, len(x)), randSlice(r, len(w)), randSlice(r, d.K)
-		Conv2DBackward(ws, dx, dw, db, dy, x, w, batch, d)
+		dx, dw, db = randSlice(r, len(x)), randSlice(r, len(w)), randSlice(r, d.K)
+		Conv2DBackward(ws, dx, SetGrad, dw, db, dy, x, w, batch, d)
 		return
 	}
 	dx1, dw1, db1 := run(1)
@@ -488,7 +495,7 @@ func TestConvBackwardBatchSplit(t *testing.T) {
 			}
 		}
 		old := SetThreads(threads)
-		if n := testing.AllocsPerRun(5, func() { Conv2DBackward(ws, dx, dw, db, dy, x, w, batch, d) }); n != 0 {
+		if n := testing.AllocsPerRun(5, func() { Conv2DBackward(ws, dx, SetGrad, dw, db, dy, x, w, batch, d) }); n != 0 {
 			t.Errorf("%d threads: %v allocations per call", threads, n)
 		}
 		SetThreads(old)
@@ -507,7 +514,7 @@ func TestBatchNormChannelSplit(t *testing.T) {
 		y, sm, si, rm, rv := make([]float32, len(x)), make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
 		BatchNormTrainFused(w, y, x, res, true, gamma, beta, rm, rv, sm, si, batch, c, hw, 1e-5, 0.1)
 		dx, dres, dg, db := make([]float32, len(x)), make([]float32, len(x)), make([]float32, c), make([]float32, c)
-		BatchNormFusedBackward(w, dx, dres, dg, db, dy, x, y, true, gamma, sm, si, batch, c, hw)
+		BatchNormFusedBackward(w, dx, AddGrad, dres, SetGrad, dg, db, dy, x, y, true, gamma, sm, si, batch, c, hw)
 		return [][]float32{y, rm, rv, dx, dres, dg, db}
 	}
 	want := run(nil)

@@ -524,8 +524,8 @@ func SGD(p, g, buf []float32, lr, momentum, weightDecay float32, first bool) {
 // kept of it); the gradient that reaches the add also goes to dresidual
 // (when not nil). dgamma and dbeta are overwritten; dx and dresidual
 // accumulate (dx may be nil).
-func BatchNormFusedBackward(ws *Workspace, dx, dresidual, dgamma, dbeta, dy, x, y []float32, relu bool, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
-	runBN(ws, bnTask{backward: true, dx: dx, dresidual: dresidual, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, y: y, relu: relu,
+func BatchNormFusedBackward(ws *Workspace, dx []float32, dxw GradWrite, dresidual []float32, resw GradWrite, dgamma, dbeta, dy, x, y []float32, relu bool, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
+	runBN(ws, bnTask{backward: true, dx: dx, dxw: dxw, dresidual: dresidual, resw: resw, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, y: y, relu: relu,
 		gamma: gamma, mean: saveMean, invStd: saveInvStd, batch: batch, c: c, hw: hw})
 }
 
@@ -545,9 +545,15 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 	}
 	if dresidual != nil {
 		flags |= 2
+		if t.resw == SetGrad {
+			flags |= 8
+		}
 	}
 	if dx != nil {
 		flags |= 4
+		if t.dxw == SetGrad {
+			flags |= 16
+		}
 	}
 	for ch := c0; ch < c1; ch++ {
 		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
@@ -592,11 +598,20 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 					g = 0
 				}
 				if dresidual != nil {
-					dresidual[off+i] += g
+					if flags&8 != 0 {
+						dresidual[off+i] = g
+					} else {
+						dresidual[off+i] += g
+					}
 				}
 				if dx != nil {
 					xhat := (float64(xs[i]) - mean) * invStd
-					dx[off+i] += float32(k * (float64(g) - meanG - xhat*meanGXhat))
+					v := float32(k * (float64(g) - meanG - xhat*meanGXhat))
+					if flags&16 != 0 {
+						dx[off+i] = v
+					} else {
+						dx[off+i] += v
+					}
 				}
 			}
 		}

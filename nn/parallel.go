@@ -93,6 +93,7 @@ type bnTask struct {
 	gamma, beta, runMean, runVar     []float32
 	mean, invStd                     []float32
 	dx, dresidual, dgamma, dbeta, dy []float32
+	dxw, resw                        GradWrite
 	batch, c, hw                     int
 	eps, momentum                    float32
 }
@@ -126,6 +127,7 @@ func runBN(ws *Workspace, t bnTask) {
 // convBackTask is one convolution's backward pass whose batch is split.
 type convBackTask struct {
 	dx, dw, db, dy, x, w []float32
+	dxw                  GradWrite
 	d                    ConvDims
 	partW, partB         [][]float32 // each helper share's gradient sums
 	wino                 *PackedConv // the input gradient's Winograd weights, or nil
@@ -142,7 +144,7 @@ func (t *convBackTask) run(ws *Workspace, from, to int) {
 			db = t.partB[i][:len(t.db)]
 		}
 	}
-	conv2DBackwardImages(ws, t.dx, dw, db, t.dy, t.x, t.w, t.wino, from, to, t.d, false)
+	conv2DBackwardImages(ws, t.dx, t.dxw, dw, db, t.dy, t.x, t.w, t.wino, from, to, t.d, false)
 }
 
 // convBackwardImages splits the images of a convolution's backward pass

@@ -125,18 +125,24 @@ func TestWinogradTraining(t *testing.T) {
 			d.OH, d.OW = s.h+2*s.pad-2, s.w+2*s.pad-2
 			x, w, dy := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, s.batch*d.K*d.OH*d.OW)
 			dx0 := randSlice(r, len(x))
-			type result struct{ y, dx, dw, db []float32 }
+			// dx is added to dx0, and written over garbage into dxSet.
+			type result struct{ y, dx, dxSet, dw, db []float32 }
 			run := func(low ConvLowering) (res result, do func()) {
 				d := d
 				d.Lowering = low
 				ws := NewWorkspace(d.ColFloats())
-				res = result{make([]float32, s.batch*d.K*d.OH*d.OW), make([]float32, len(x)), make([]float32, len(w)), make([]float32, d.K)}
+				res = result{make([]float32, s.batch*d.K*d.OH*d.OW), make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(w)), make([]float32, d.K)}
 				do = func() {
 					Conv2D(ws, res.y, x, w, nil, s.batch, d)
 					copy(res.dx, dx0)
-					Conv2DBackward(ws, res.dx, res.dw, res.db, dy, x, w, s.batch, d)
+					Conv2DBackward(ws, res.dx, AddGrad, res.dw, res.db, dy, x, w, s.batch, d)
+					copy(res.dxSet, dy)
+					Conv2DBackward(ws, res.dxSet, SetGrad, res.dw, res.db, dy, x, w, s.batch, d)
 				}
 				do()
+				for i := range res.dxSet {
+					res.dxSet[i] += dx0[i]
+				}
 				return
 			}
 			want, _ := run(LowerIm2col)
@@ -144,7 +150,7 @@ func TestWinogradTraining(t *testing.T) {
 			for _, c := range []struct {
 				name      string
 				got, want []float32
-			}{{"output", got.y, want.y}, {"input gradient", got.dx, want.dx}, {"weight gradient", got.dw, want.dw}, {"bias gradient", got.db, want.db}} {
+			}{{"output", got.y, want.y}, {"input gradient", got.dx, want.dx}, {"input gradient written over garbage", got.dxSet, want.dx}, {"weight gradient", got.dw, want.dw}, {"bias gradient", got.db, want.db}} {
 				if e := maxRelErr(c.got, c.want); e > 2e-6 {
 					t.Errorf("%+v, %d threads: %s max rel err %g against im2col", d, threads, c.name, e)
 				}

@@ -171,7 +171,7 @@ func (gen *generator) train(f *jen.File) {
 	f.Line()
 
 	bwd := []jen.Code{gen.locals(true)}
-	cleared := map[*ir.Node]bool{}
+	written := map[*ir.Node]bool{}
 	nodes := g.Nodes[1:]
 	block := ""
 	for i := len(nodes) - 1; i >= 0; i-- {
@@ -183,17 +183,24 @@ func (gen *generator) train(f *jen.File) {
 				bwd = append(bwd, jen.Comment(block))
 			}
 		}
-		// A gradient shares memory with values that died before it, so
-		// the first step that adds to it clears it.
-		for _, a := range n.Args {
-			if a.Op != ir.OpInput && !cleared[a] {
-				cleared[a] = true
+		// A gradient shares memory with values that died before it: its
+		// first contribution overwrites the buffer where the step can
+		// (nn.SetGrad), else clears it first; later ones add to it.
+		fresh := map[*ir.Node]bool{}
+		for i, a := range n.Args {
+			if a.Op == ir.OpInput || written[a] {
+				continue
+			}
+			written[a] = true
+			if setsGrad(n, i) {
+				fresh[a] = true
+			} else {
 				bwd = append(bwd, jen.Clear(gen.grad(a)))
 			}
 		}
-		bwd = append(bwd, gen.backwardNode(n)...)
+		bwd = append(bwd, gen.backwardNode(n, fresh)...)
 	}
-	comment(f, "backward propagates the loss gradient from the logits to every tensor,\nlayer by layer in reverse; activation gradients accumulate, since a block's\ninput feeds both its branch and its shortcut, after the first contribution\nclears their planned buffer.")
+	comment(f, "backward propagates the loss gradient from the logits to every tensor,\nlayer by layer in reverse; activation gradients accumulate, since a block's\ninput feeds both its branch and its shortcut: the first contribution\noverwrites the planned buffer (or clears it first), the others add to it.")
 	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("backward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Block(bwd...)
 }
 
@@ -216,7 +223,34 @@ func (gen *generator) grad(n *ir.Node) *jen.Statement {
 	return jen.Id("d").Dot(gen.id(n.Name))
 }
 
-func (gen *generator) backwardNode(n *ir.Node) []jen.Code {
+// setsGrad reports whether n's backward step can overwrite the gradient of
+// its argument i rather than add to it: a conv's input, a batch norm's
+// input and fused residual, when no other argument is the same tensor.
+func setsGrad(n *ir.Node, i int) bool {
+	for j, a := range n.Args {
+		if j != i && a == n.Args[i] {
+			return false
+		}
+	}
+	switch n.Op {
+	case ir.OpConv:
+		return i == 0
+	case ir.OpBatchNorm:
+		return i == 0 || i == 1 && n.FuseAdd
+	}
+	return false
+}
+
+// gradWrite is nn.SetGrad for a gradient this step writes first (fresh),
+// else nn.AddGrad.
+func gradWrite(a *ir.Node, fresh map[*ir.Node]bool) *jen.Statement {
+	if fresh[a] {
+		return nnq("SetGrad")
+	}
+	return nnq("AddGrad")
+}
+
+func (gen *generator) backwardNode(n *ir.Node, fresh map[*ir.Node]bool) []jen.Code {
 	dy := jen.Id("d").Dot(gen.id(n.Name))
 	y := jen.Id("a").Dot(gen.id(n.Name))
 	xn := n.Args[0]
@@ -230,13 +264,13 @@ func (gen *generator) backwardNode(n *ir.Node) []jen.Code {
 		if n.Bias {
 			db = gen.param("g", n, "bias")
 		}
-		return []jen.Code{nnq("Conv2DBackward").Call(jen.Id("ws"), dx, gen.param("g", n, "weight"), db, dy, x, gen.param("w", n, "weight"), batch, dims)}
+		return []jen.Code{nnq("Conv2DBackward").Call(jen.Id("ws"), dx, gradWrite(xn, fresh), gen.param("g", n, "weight"), db, dy, x, gen.param("w", n, "weight"), batch, dims)}
 	case ir.OpBatchNorm:
-		dres := jen.Nil()
+		dres, resWrite := jen.Nil(), nnq("SetGrad")
 		if n.FuseAdd {
-			dres = gen.grad(n.Args[1])
+			dres, resWrite = gen.grad(n.Args[1]), gradWrite(n.Args[1], fresh)
 		}
-		return []jen.Code{nnq("BatchNormFusedBackward").Call(jen.Id("ws"), dx, dres, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, y, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"),
+		return []jen.Code{nnq("BatchNormFusedBackward").Call(jen.Id("ws"), dx, gradWrite(xn, fresh), dres, resWrite, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, y, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"),
 			jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"), batch, jen.Lit(n.Shape.C), jen.Lit(n.Shape.H*n.Shape.W))}
 	case ir.OpReLU:
 		if toInput {

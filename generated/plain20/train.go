@@ -455,8 +455,8 @@ func (t *Trainer) forward(x []float32, batch int) {
 
 // backward propagates the loss gradient from the logits to every tensor,
 // layer by layer in reverse; activation gradients accumulate, since a block's
-// input feeds both its branch and its shortcut, after the first contribution
-// clears their planned buffer.
+// input feeds both its branch and its shortcut: the first contribution
+// overwrites the planned buffer (or clears it first), the others add to it.
 func (t *Trainer) backward(x []float32, batch int) {
 	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
 	clear(d.avgpool)
@@ -465,96 +465,59 @@ func (t *Trainer) backward(x []float32, batch int) {
 	nn.GlobalAvgPoolBackward(d.layer3_2_bn2, d.avgpool, batch*64, 64)
 
 	// layer3.2
-	clear(d.layer3_2_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nil, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
-	clear(d.layer3_2_bn1)
-	nn.Conv2DBackward(ws, d.layer3_2_bn1, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
-	clear(d.layer3_2_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nil, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
-	clear(d.layer3_1_bn2)
-	nn.Conv2DBackward(ws, d.layer3_1_bn2, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
+	nn.Conv2DBackward(ws, d.layer3_2_bn1, nn.SetGrad, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
+	nn.Conv2DBackward(ws, d.layer3_1_bn2, nn.SetGrad, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
 
 	// layer3.1
-	clear(d.layer3_1_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nil, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
-	clear(d.layer3_1_bn1)
-	nn.Conv2DBackward(ws, d.layer3_1_bn1, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
-	clear(d.layer3_1_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nil, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
-	clear(d.layer3_0_bn2)
-	nn.Conv2DBackward(ws, d.layer3_0_bn2, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
+	nn.Conv2DBackward(ws, d.layer3_1_bn1, nn.SetGrad, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
+	nn.Conv2DBackward(ws, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
-	clear(d.layer3_0_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nil, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
-	clear(d.layer3_0_bn1)
-	nn.Conv2DBackward(ws, d.layer3_0_bn1, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
-	clear(d.layer3_0_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nil, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
-	clear(d.layer2_2_bn2)
-	nn.Conv2DBackward(ws, d.layer2_2_bn2, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_2_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
+	nn.Conv2DBackward(ws, d.layer3_0_bn1, nn.SetGrad, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
+	nn.Conv2DBackward(ws, d.layer2_2_bn2, nn.SetGrad, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_2_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.2
-	clear(d.layer2_2_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nil, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
-	clear(d.layer2_2_bn1)
-	nn.Conv2DBackward(ws, d.layer2_2_bn1, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
-	clear(d.layer2_2_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nil, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
-	clear(d.layer2_1_bn2)
-	nn.Conv2DBackward(ws, d.layer2_1_bn2, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
+	nn.Conv2DBackward(ws, d.layer2_2_bn1, nn.SetGrad, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
+	nn.Conv2DBackward(ws, d.layer2_1_bn2, nn.SetGrad, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
 
 	// layer2.1
-	clear(d.layer2_1_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nil, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
-	clear(d.layer2_1_bn1)
-	nn.Conv2DBackward(ws, d.layer2_1_bn1, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
-	clear(d.layer2_1_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nil, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
-	clear(d.layer2_0_bn2)
-	nn.Conv2DBackward(ws, d.layer2_0_bn2, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
+	nn.Conv2DBackward(ws, d.layer2_1_bn1, nn.SetGrad, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
+	nn.Conv2DBackward(ws, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
-	clear(d.layer2_0_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nil, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
-	clear(d.layer2_0_bn1)
-	nn.Conv2DBackward(ws, d.layer2_0_bn1, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
-	clear(d.layer2_0_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nil, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
-	clear(d.layer1_2_bn2)
-	nn.Conv2DBackward(ws, d.layer1_2_bn2, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_2_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
+	nn.Conv2DBackward(ws, d.layer2_0_bn1, nn.SetGrad, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
+	nn.Conv2DBackward(ws, d.layer1_2_bn2, nn.SetGrad, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_2_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.2
-	clear(d.layer1_2_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nil, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
-	clear(d.layer1_2_bn1)
-	nn.Conv2DBackward(ws, d.layer1_2_bn1, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
-	clear(d.layer1_2_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nil, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
-	clear(d.layer1_1_bn2)
-	nn.Conv2DBackward(ws, d.layer1_1_bn2, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, d.layer1_2_bn1, nn.SetGrad, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, d.layer1_1_bn2, nn.SetGrad, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
 
 	// layer1.1
-	clear(d.layer1_1_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nil, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
-	clear(d.layer1_1_bn1)
-	nn.Conv2DBackward(ws, d.layer1_1_bn1, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
-	clear(d.layer1_1_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nil, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
-	clear(d.layer1_0_bn2)
-	nn.Conv2DBackward(ws, d.layer1_0_bn2, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, d.layer1_1_bn1, nn.SetGrad, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
-	clear(d.layer1_0_conv2)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nil, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
-	clear(d.layer1_0_bn1)
-	nn.Conv2DBackward(ws, d.layer1_0_bn1, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
-	clear(d.layer1_0_conv1)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nil, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
-	clear(d.bn1)
-	nn.Conv2DBackward(ws, d.bn1, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, d.layer1_0_bn1, nn.SetGrad, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, d.bn1, nn.SetGrad, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
-	clear(d.conv1)
-	nn.BatchNormFusedBackward(ws, d.conv1, nil, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
-	nn.Conv2DBackward(ws, nil, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
+	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
+	nn.Conv2DBackward(ws, nil, nn.AddGrad, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

@@ -200,7 +200,8 @@ func bnGradApply() {
 		"y[i] <= 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4",
 		"it adds coef[2]*(g - coef[3] - (x[i]-coef[0])*coef[1]*coef[4]) to dx[i]:",
 		"coef holds the mean, 1/std, gamma/std, and the means of g and of g",
-		"times x-hat. n is a multiple of 16.")
+		"times x-hat. Flag 8 (with 2) stores into dres instead of adding, flag",
+		"16 (with 4) into dx. n is a multiple of 16.")
 	n := Load(Param("n"), GP64())
 	dy := Load(Param("dy"), GP64())
 	x := Load(Param("x"), GP64())
@@ -218,12 +219,19 @@ func bnGradApply() {
 	k := K()
 	SHRQ(U8(4), n)
 	JZ(LabelRef("done"))
-	for f := 0; f < 8; f++ {
+	// One loop for each combination of flags: 8 only with 2, 16 only
+	// with 4.
+	var combos []int
+	for f := 0; f < 32; f++ {
+		if f&8 != 0 && f&2 == 0 || f&16 != 0 && f&4 == 0 {
+			continue
+		}
+		combos = append(combos, f)
 		CMPQ(flags, U8(f))
 		JE(LabelRef(fmt.Sprintf("loop%d", f)))
 	}
 	JMP(LabelRef("done"))
-	for f := 0; f < 8; f++ {
+	for _, f := range combos {
 		Label(fmt.Sprintf("loop%d", f))
 		if f&1 != 0 {
 			VCMPPS(U8(0x19), Mem{Base: y}, zero, k)
@@ -232,7 +240,10 @@ func bnGradApply() {
 		} else {
 			VMOVUPS(Mem{Base: dy}, g)
 		}
-		if f&2 != 0 {
+		if f&8 != 0 {
+			VMOVUPS(g, Mem{Base: dres})
+			ADDQ(U8(64), dres)
+		} else if f&2 != 0 {
 			VADDPS(Mem{Base: dres}, g, t)
 			VMOVUPS(t, Mem{Base: dres})
 			ADDQ(U8(64), dres)
@@ -243,8 +254,12 @@ func bnGradApply() {
 			VMULPS(invStd, xh, xh)
 			VSUBPS(meanG, g, t)
 			VFNMADD231PS(xh, meanGX, t)
-			VMOVUPS(Mem{Base: dx}, xh)
-			VFMADD231PS(t, kk, xh)
+			if f&16 != 0 {
+				VMULPS(t, kk, xh)
+			} else {
+				VMOVUPS(Mem{Base: dx}, xh)
+				VFMADD231PS(t, kk, xh)
+			}
 			VMOVUPS(xh, Mem{Base: dx})
 			ADDQ(U8(64), x)
 			ADDQ(U8(64), dx)
