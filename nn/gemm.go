@@ -190,7 +190,11 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 						switch {
 						case useAVX512:
 							flags, bias, res, ldr := tileEpilogue(store, last, epi, ic+ir, jc+jr)
-							avx512Kernels[mr](kc, &pa[0], &pb[0], &cc[0], ldc, columnMask(nr), flags, bias, res, ldr)
+							kernel := avx512Kernels[mr]
+							if nr <= 16 {
+								kernel = avx512Kernels16[mr] // half the work for an edge panel
+							}
+							kernel(kc, &pa[0], &pb[0], &cc[0], ldc, columnMask(nr), flags, bias, res, ldr)
 						case useAVX2:
 							kernel4x24AVX2(kc, &pa[0], &pb[0], &ws.tile[0])
 							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)

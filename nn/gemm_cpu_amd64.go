@@ -13,9 +13,17 @@ var (
 	haveBNAsm = haveAVX512
 )
 
-// avx512Kernels[r] is the AVX-512 kernel for r rows of a 12-row panel.
+// avx512Kernels[r] is the AVX-512 kernel for r rows of a 12-row panel;
+// avx512Kernels16[r] is the same for the first 16 columns of a panel
+// alone, for an edge panel of 16 columns or fewer.
 var avx512Kernels = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int){
 	nil, kernel1x32AVX512, kernel2x32AVX512, kernel3x32AVX512, kernel4x32AVX512,
 	kernel5x32AVX512, kernel6x32AVX512, kernel7x32AVX512, kernel8x32AVX512,
 	kernel9x32AVX512, kernel10x32AVX512, kernel11x32AVX512, kernel12x32AVX512,
+}
+
+var avx512Kernels16 = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int){
+	nil, kernel1x16AVX512, kernel2x16AVX512, kernel3x16AVX512, kernel4x16AVX512,
+	kernel5x16AVX512, kernel6x16AVX512, kernel7x16AVX512, kernel8x16AVX512,
+	kernel9x16AVX512, kernel10x16AVX512, kernel11x16AVX512, kernel12x16AVX512,
 }

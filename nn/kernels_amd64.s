@@ -3736,6 +3736,2796 @@ norelu_11:
 	VZEROUPPER
 	RET
 
+// func kernel1x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel1x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z1
+	VFMADD231PS.BCST (CX), Z1, Z0
+	VMOVUPS          128(DX), Z1
+	VFMADD231PS.BCST 48(CX), Z1, Z0
+	VMOVUPS          256(DX), Z1
+	VFMADD231PS.BCST 96(CX), Z1, Z0
+	VMOVUPS          384(DX), Z1
+	VFMADD231PS.BCST 144(CX), Z1, Z0
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z1
+	VFMADD231PS.BCST (CX), Z1, Z0
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), CX
+	KMOVW    CX, K1
+	MOVQ     flags+48(FP), CX
+	MOVQ     bias+56(FP), DX
+	MOVQ     res+64(FP), BX
+	MOVQ     ldr+72(FP), SI
+	SHLQ     $0x02, SI
+	VXORPS   Z1, Z1, Z1
+	TESTQ    $0x00000001, CX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, CX
+	JZ          nobias_0
+	VADDPS.BCST (DX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, CX
+	JZ       nores_0
+	VADDPS.Z (BX), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, CX
+	JZ     norelu_0
+	VMAXPS Z0, Z1, Z0
+
+norelu_0:
+	VMOVUPS Z0, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel2x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel2x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z2
+	VFMADD231PS.BCST (CX), Z2, Z0
+	VFMADD231PS.BCST 4(CX), Z2, Z1
+	VMOVUPS          128(DX), Z2
+	VFMADD231PS.BCST 48(CX), Z2, Z0
+	VFMADD231PS.BCST 52(CX), Z2, Z1
+	VMOVUPS          256(DX), Z2
+	VFMADD231PS.BCST 96(CX), Z2, Z0
+	VFMADD231PS.BCST 100(CX), Z2, Z1
+	VMOVUPS          384(DX), Z2
+	VFMADD231PS.BCST 144(CX), Z2, Z0
+	VFMADD231PS.BCST 148(CX), Z2, Z1
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z2
+	VFMADD231PS.BCST (CX), Z2, Z0
+	VFMADD231PS.BCST 4(CX), Z2, Z1
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z2, Z2, Z2
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z2, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z2, Z1
+
+norelu_1:
+	VMOVUPS Z1, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel3x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel3x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z3
+	VFMADD231PS.BCST (CX), Z3, Z0
+	VFMADD231PS.BCST 4(CX), Z3, Z1
+	VFMADD231PS.BCST 8(CX), Z3, Z2
+	VMOVUPS          128(DX), Z3
+	VFMADD231PS.BCST 48(CX), Z3, Z0
+	VFMADD231PS.BCST 52(CX), Z3, Z1
+	VFMADD231PS.BCST 56(CX), Z3, Z2
+	VMOVUPS          256(DX), Z3
+	VFMADD231PS.BCST 96(CX), Z3, Z0
+	VFMADD231PS.BCST 100(CX), Z3, Z1
+	VFMADD231PS.BCST 104(CX), Z3, Z2
+	VMOVUPS          384(DX), Z3
+	VFMADD231PS.BCST 144(CX), Z3, Z0
+	VFMADD231PS.BCST 148(CX), Z3, Z1
+	VFMADD231PS.BCST 152(CX), Z3, Z2
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z3
+	VFMADD231PS.BCST (CX), Z3, Z0
+	VFMADD231PS.BCST 4(CX), Z3, Z1
+	VFMADD231PS.BCST 8(CX), Z3, Z2
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z3, Z3, Z3
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z3, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z3, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z3, Z2
+
+norelu_2:
+	VMOVUPS Z2, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel4x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel4x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z4
+	VFMADD231PS.BCST (CX), Z4, Z0
+	VFMADD231PS.BCST 4(CX), Z4, Z1
+	VFMADD231PS.BCST 8(CX), Z4, Z2
+	VFMADD231PS.BCST 12(CX), Z4, Z3
+	VMOVUPS          128(DX), Z4
+	VFMADD231PS.BCST 48(CX), Z4, Z0
+	VFMADD231PS.BCST 52(CX), Z4, Z1
+	VFMADD231PS.BCST 56(CX), Z4, Z2
+	VFMADD231PS.BCST 60(CX), Z4, Z3
+	VMOVUPS          256(DX), Z4
+	VFMADD231PS.BCST 96(CX), Z4, Z0
+	VFMADD231PS.BCST 100(CX), Z4, Z1
+	VFMADD231PS.BCST 104(CX), Z4, Z2
+	VFMADD231PS.BCST 108(CX), Z4, Z3
+	VMOVUPS          384(DX), Z4
+	VFMADD231PS.BCST 144(CX), Z4, Z0
+	VFMADD231PS.BCST 148(CX), Z4, Z1
+	VFMADD231PS.BCST 152(CX), Z4, Z2
+	VFMADD231PS.BCST 156(CX), Z4, Z3
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z4
+	VFMADD231PS.BCST (CX), Z4, Z0
+	VFMADD231PS.BCST 4(CX), Z4, Z1
+	VFMADD231PS.BCST 8(CX), Z4, Z2
+	VFMADD231PS.BCST 12(CX), Z4, Z3
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z4, Z4, Z4
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z4, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z4, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z4, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z4, Z3
+
+norelu_3:
+	VMOVUPS Z3, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel5x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel5x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z5
+	VFMADD231PS.BCST (CX), Z5, Z0
+	VFMADD231PS.BCST 4(CX), Z5, Z1
+	VFMADD231PS.BCST 8(CX), Z5, Z2
+	VFMADD231PS.BCST 12(CX), Z5, Z3
+	VFMADD231PS.BCST 16(CX), Z5, Z4
+	VMOVUPS          128(DX), Z5
+	VFMADD231PS.BCST 48(CX), Z5, Z0
+	VFMADD231PS.BCST 52(CX), Z5, Z1
+	VFMADD231PS.BCST 56(CX), Z5, Z2
+	VFMADD231PS.BCST 60(CX), Z5, Z3
+	VFMADD231PS.BCST 64(CX), Z5, Z4
+	VMOVUPS          256(DX), Z5
+	VFMADD231PS.BCST 96(CX), Z5, Z0
+	VFMADD231PS.BCST 100(CX), Z5, Z1
+	VFMADD231PS.BCST 104(CX), Z5, Z2
+	VFMADD231PS.BCST 108(CX), Z5, Z3
+	VFMADD231PS.BCST 112(CX), Z5, Z4
+	VMOVUPS          384(DX), Z5
+	VFMADD231PS.BCST 144(CX), Z5, Z0
+	VFMADD231PS.BCST 148(CX), Z5, Z1
+	VFMADD231PS.BCST 152(CX), Z5, Z2
+	VFMADD231PS.BCST 156(CX), Z5, Z3
+	VFMADD231PS.BCST 160(CX), Z5, Z4
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z5
+	VFMADD231PS.BCST (CX), Z5, Z0
+	VFMADD231PS.BCST 4(CX), Z5, Z1
+	VFMADD231PS.BCST 8(CX), Z5, Z2
+	VFMADD231PS.BCST 12(CX), Z5, Z3
+	VFMADD231PS.BCST 16(CX), Z5, Z4
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z5, Z5, Z5
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z5, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z5, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z5, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z5, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z5, Z4
+
+norelu_4:
+	VMOVUPS Z4, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel6x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel6x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z6
+	VFMADD231PS.BCST (CX), Z6, Z0
+	VFMADD231PS.BCST 4(CX), Z6, Z1
+	VFMADD231PS.BCST 8(CX), Z6, Z2
+	VFMADD231PS.BCST 12(CX), Z6, Z3
+	VFMADD231PS.BCST 16(CX), Z6, Z4
+	VFMADD231PS.BCST 20(CX), Z6, Z5
+	VMOVUPS          128(DX), Z6
+	VFMADD231PS.BCST 48(CX), Z6, Z0
+	VFMADD231PS.BCST 52(CX), Z6, Z1
+	VFMADD231PS.BCST 56(CX), Z6, Z2
+	VFMADD231PS.BCST 60(CX), Z6, Z3
+	VFMADD231PS.BCST 64(CX), Z6, Z4
+	VFMADD231PS.BCST 68(CX), Z6, Z5
+	VMOVUPS          256(DX), Z6
+	VFMADD231PS.BCST 96(CX), Z6, Z0
+	VFMADD231PS.BCST 100(CX), Z6, Z1
+	VFMADD231PS.BCST 104(CX), Z6, Z2
+	VFMADD231PS.BCST 108(CX), Z6, Z3
+	VFMADD231PS.BCST 112(CX), Z6, Z4
+	VFMADD231PS.BCST 116(CX), Z6, Z5
+	VMOVUPS          384(DX), Z6
+	VFMADD231PS.BCST 144(CX), Z6, Z0
+	VFMADD231PS.BCST 148(CX), Z6, Z1
+	VFMADD231PS.BCST 152(CX), Z6, Z2
+	VFMADD231PS.BCST 156(CX), Z6, Z3
+	VFMADD231PS.BCST 160(CX), Z6, Z4
+	VFMADD231PS.BCST 164(CX), Z6, Z5
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z6
+	VFMADD231PS.BCST (CX), Z6, Z0
+	VFMADD231PS.BCST 4(CX), Z6, Z1
+	VFMADD231PS.BCST 8(CX), Z6, Z2
+	VFMADD231PS.BCST 12(CX), Z6, Z3
+	VFMADD231PS.BCST 16(CX), Z6, Z4
+	VFMADD231PS.BCST 20(CX), Z6, Z5
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z6, Z6, Z6
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z6, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z6, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z6, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z6, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z6, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z6, Z5
+
+norelu_5:
+	VMOVUPS Z5, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel7x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel7x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z7
+	VFMADD231PS.BCST (CX), Z7, Z0
+	VFMADD231PS.BCST 4(CX), Z7, Z1
+	VFMADD231PS.BCST 8(CX), Z7, Z2
+	VFMADD231PS.BCST 12(CX), Z7, Z3
+	VFMADD231PS.BCST 16(CX), Z7, Z4
+	VFMADD231PS.BCST 20(CX), Z7, Z5
+	VFMADD231PS.BCST 24(CX), Z7, Z6
+	VMOVUPS          128(DX), Z7
+	VFMADD231PS.BCST 48(CX), Z7, Z0
+	VFMADD231PS.BCST 52(CX), Z7, Z1
+	VFMADD231PS.BCST 56(CX), Z7, Z2
+	VFMADD231PS.BCST 60(CX), Z7, Z3
+	VFMADD231PS.BCST 64(CX), Z7, Z4
+	VFMADD231PS.BCST 68(CX), Z7, Z5
+	VFMADD231PS.BCST 72(CX), Z7, Z6
+	VMOVUPS          256(DX), Z7
+	VFMADD231PS.BCST 96(CX), Z7, Z0
+	VFMADD231PS.BCST 100(CX), Z7, Z1
+	VFMADD231PS.BCST 104(CX), Z7, Z2
+	VFMADD231PS.BCST 108(CX), Z7, Z3
+	VFMADD231PS.BCST 112(CX), Z7, Z4
+	VFMADD231PS.BCST 116(CX), Z7, Z5
+	VFMADD231PS.BCST 120(CX), Z7, Z6
+	VMOVUPS          384(DX), Z7
+	VFMADD231PS.BCST 144(CX), Z7, Z0
+	VFMADD231PS.BCST 148(CX), Z7, Z1
+	VFMADD231PS.BCST 152(CX), Z7, Z2
+	VFMADD231PS.BCST 156(CX), Z7, Z3
+	VFMADD231PS.BCST 160(CX), Z7, Z4
+	VFMADD231PS.BCST 164(CX), Z7, Z5
+	VFMADD231PS.BCST 168(CX), Z7, Z6
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z7
+	VFMADD231PS.BCST (CX), Z7, Z0
+	VFMADD231PS.BCST 4(CX), Z7, Z1
+	VFMADD231PS.BCST 8(CX), Z7, Z2
+	VFMADD231PS.BCST 12(CX), Z7, Z3
+	VFMADD231PS.BCST 16(CX), Z7, Z4
+	VFMADD231PS.BCST 20(CX), Z7, Z5
+	VFMADD231PS.BCST 24(CX), Z7, Z6
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z7, Z7, Z7
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z7, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z7, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z7, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z7, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z7, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z7, Z5
+
+norelu_5:
+	VMOVUPS  Z5, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
+	VADDPS.Z (AX), Z6, K1, Z6
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z6, Z6
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z6, K1, Z6
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z6, Z7, Z6
+
+norelu_6:
+	VMOVUPS Z6, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel8x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel8x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z8
+	VFMADD231PS.BCST (CX), Z8, Z0
+	VFMADD231PS.BCST 4(CX), Z8, Z1
+	VFMADD231PS.BCST 8(CX), Z8, Z2
+	VFMADD231PS.BCST 12(CX), Z8, Z3
+	VFMADD231PS.BCST 16(CX), Z8, Z4
+	VFMADD231PS.BCST 20(CX), Z8, Z5
+	VFMADD231PS.BCST 24(CX), Z8, Z6
+	VFMADD231PS.BCST 28(CX), Z8, Z7
+	VMOVUPS          128(DX), Z8
+	VFMADD231PS.BCST 48(CX), Z8, Z0
+	VFMADD231PS.BCST 52(CX), Z8, Z1
+	VFMADD231PS.BCST 56(CX), Z8, Z2
+	VFMADD231PS.BCST 60(CX), Z8, Z3
+	VFMADD231PS.BCST 64(CX), Z8, Z4
+	VFMADD231PS.BCST 68(CX), Z8, Z5
+	VFMADD231PS.BCST 72(CX), Z8, Z6
+	VFMADD231PS.BCST 76(CX), Z8, Z7
+	VMOVUPS          256(DX), Z8
+	VFMADD231PS.BCST 96(CX), Z8, Z0
+	VFMADD231PS.BCST 100(CX), Z8, Z1
+	VFMADD231PS.BCST 104(CX), Z8, Z2
+	VFMADD231PS.BCST 108(CX), Z8, Z3
+	VFMADD231PS.BCST 112(CX), Z8, Z4
+	VFMADD231PS.BCST 116(CX), Z8, Z5
+	VFMADD231PS.BCST 120(CX), Z8, Z6
+	VFMADD231PS.BCST 124(CX), Z8, Z7
+	VMOVUPS          384(DX), Z8
+	VFMADD231PS.BCST 144(CX), Z8, Z0
+	VFMADD231PS.BCST 148(CX), Z8, Z1
+	VFMADD231PS.BCST 152(CX), Z8, Z2
+	VFMADD231PS.BCST 156(CX), Z8, Z3
+	VFMADD231PS.BCST 160(CX), Z8, Z4
+	VFMADD231PS.BCST 164(CX), Z8, Z5
+	VFMADD231PS.BCST 168(CX), Z8, Z6
+	VFMADD231PS.BCST 172(CX), Z8, Z7
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z8
+	VFMADD231PS.BCST (CX), Z8, Z0
+	VFMADD231PS.BCST 4(CX), Z8, Z1
+	VFMADD231PS.BCST 8(CX), Z8, Z2
+	VFMADD231PS.BCST 12(CX), Z8, Z3
+	VFMADD231PS.BCST 16(CX), Z8, Z4
+	VFMADD231PS.BCST 20(CX), Z8, Z5
+	VFMADD231PS.BCST 24(CX), Z8, Z6
+	VFMADD231PS.BCST 28(CX), Z8, Z7
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z8, Z8, Z8
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z8, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z8, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z8, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z8, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z8, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z8, Z5
+
+norelu_5:
+	VMOVUPS  Z5, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
+	VADDPS.Z (AX), Z6, K1, Z6
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z6, Z6
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z6, K1, Z6
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z6, Z8, Z6
+
+norelu_6:
+	VMOVUPS  Z6, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
+	VADDPS.Z (AX), Z7, K1, Z7
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z7, Z7
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z7, K1, Z7
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z7, Z8, Z7
+
+norelu_7:
+	VMOVUPS Z7, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel9x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel9x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z9
+	VFMADD231PS.BCST (CX), Z9, Z0
+	VFMADD231PS.BCST 4(CX), Z9, Z1
+	VFMADD231PS.BCST 8(CX), Z9, Z2
+	VFMADD231PS.BCST 12(CX), Z9, Z3
+	VFMADD231PS.BCST 16(CX), Z9, Z4
+	VFMADD231PS.BCST 20(CX), Z9, Z5
+	VFMADD231PS.BCST 24(CX), Z9, Z6
+	VFMADD231PS.BCST 28(CX), Z9, Z7
+	VFMADD231PS.BCST 32(CX), Z9, Z8
+	VMOVUPS          128(DX), Z9
+	VFMADD231PS.BCST 48(CX), Z9, Z0
+	VFMADD231PS.BCST 52(CX), Z9, Z1
+	VFMADD231PS.BCST 56(CX), Z9, Z2
+	VFMADD231PS.BCST 60(CX), Z9, Z3
+	VFMADD231PS.BCST 64(CX), Z9, Z4
+	VFMADD231PS.BCST 68(CX), Z9, Z5
+	VFMADD231PS.BCST 72(CX), Z9, Z6
+	VFMADD231PS.BCST 76(CX), Z9, Z7
+	VFMADD231PS.BCST 80(CX), Z9, Z8
+	VMOVUPS          256(DX), Z9
+	VFMADD231PS.BCST 96(CX), Z9, Z0
+	VFMADD231PS.BCST 100(CX), Z9, Z1
+	VFMADD231PS.BCST 104(CX), Z9, Z2
+	VFMADD231PS.BCST 108(CX), Z9, Z3
+	VFMADD231PS.BCST 112(CX), Z9, Z4
+	VFMADD231PS.BCST 116(CX), Z9, Z5
+	VFMADD231PS.BCST 120(CX), Z9, Z6
+	VFMADD231PS.BCST 124(CX), Z9, Z7
+	VFMADD231PS.BCST 128(CX), Z9, Z8
+	VMOVUPS          384(DX), Z9
+	VFMADD231PS.BCST 144(CX), Z9, Z0
+	VFMADD231PS.BCST 148(CX), Z9, Z1
+	VFMADD231PS.BCST 152(CX), Z9, Z2
+	VFMADD231PS.BCST 156(CX), Z9, Z3
+	VFMADD231PS.BCST 160(CX), Z9, Z4
+	VFMADD231PS.BCST 164(CX), Z9, Z5
+	VFMADD231PS.BCST 168(CX), Z9, Z6
+	VFMADD231PS.BCST 172(CX), Z9, Z7
+	VFMADD231PS.BCST 176(CX), Z9, Z8
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z9
+	VFMADD231PS.BCST (CX), Z9, Z0
+	VFMADD231PS.BCST 4(CX), Z9, Z1
+	VFMADD231PS.BCST 8(CX), Z9, Z2
+	VFMADD231PS.BCST 12(CX), Z9, Z3
+	VFMADD231PS.BCST 16(CX), Z9, Z4
+	VFMADD231PS.BCST 20(CX), Z9, Z5
+	VFMADD231PS.BCST 24(CX), Z9, Z6
+	VFMADD231PS.BCST 28(CX), Z9, Z7
+	VFMADD231PS.BCST 32(CX), Z9, Z8
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z9, Z9, Z9
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z9, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z9, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z9, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z9, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z9, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z9, Z5
+
+norelu_5:
+	VMOVUPS  Z5, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
+	VADDPS.Z (AX), Z6, K1, Z6
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z6, Z6
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z6, K1, Z6
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z6, Z9, Z6
+
+norelu_6:
+	VMOVUPS  Z6, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
+	VADDPS.Z (AX), Z7, K1, Z7
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z7, Z7
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z7, K1, Z7
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z7, Z9, Z7
+
+norelu_7:
+	VMOVUPS  Z7, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
+	VADDPS.Z (AX), Z8, K1, Z8
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z8, Z8
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z8, K1, Z8
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z8, Z9, Z8
+
+norelu_8:
+	VMOVUPS Z8, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel10x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel10x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z10
+	VFMADD231PS.BCST (CX), Z10, Z0
+	VFMADD231PS.BCST 4(CX), Z10, Z1
+	VFMADD231PS.BCST 8(CX), Z10, Z2
+	VFMADD231PS.BCST 12(CX), Z10, Z3
+	VFMADD231PS.BCST 16(CX), Z10, Z4
+	VFMADD231PS.BCST 20(CX), Z10, Z5
+	VFMADD231PS.BCST 24(CX), Z10, Z6
+	VFMADD231PS.BCST 28(CX), Z10, Z7
+	VFMADD231PS.BCST 32(CX), Z10, Z8
+	VFMADD231PS.BCST 36(CX), Z10, Z9
+	VMOVUPS          128(DX), Z10
+	VFMADD231PS.BCST 48(CX), Z10, Z0
+	VFMADD231PS.BCST 52(CX), Z10, Z1
+	VFMADD231PS.BCST 56(CX), Z10, Z2
+	VFMADD231PS.BCST 60(CX), Z10, Z3
+	VFMADD231PS.BCST 64(CX), Z10, Z4
+	VFMADD231PS.BCST 68(CX), Z10, Z5
+	VFMADD231PS.BCST 72(CX), Z10, Z6
+	VFMADD231PS.BCST 76(CX), Z10, Z7
+	VFMADD231PS.BCST 80(CX), Z10, Z8
+	VFMADD231PS.BCST 84(CX), Z10, Z9
+	VMOVUPS          256(DX), Z10
+	VFMADD231PS.BCST 96(CX), Z10, Z0
+	VFMADD231PS.BCST 100(CX), Z10, Z1
+	VFMADD231PS.BCST 104(CX), Z10, Z2
+	VFMADD231PS.BCST 108(CX), Z10, Z3
+	VFMADD231PS.BCST 112(CX), Z10, Z4
+	VFMADD231PS.BCST 116(CX), Z10, Z5
+	VFMADD231PS.BCST 120(CX), Z10, Z6
+	VFMADD231PS.BCST 124(CX), Z10, Z7
+	VFMADD231PS.BCST 128(CX), Z10, Z8
+	VFMADD231PS.BCST 132(CX), Z10, Z9
+	VMOVUPS          384(DX), Z10
+	VFMADD231PS.BCST 144(CX), Z10, Z0
+	VFMADD231PS.BCST 148(CX), Z10, Z1
+	VFMADD231PS.BCST 152(CX), Z10, Z2
+	VFMADD231PS.BCST 156(CX), Z10, Z3
+	VFMADD231PS.BCST 160(CX), Z10, Z4
+	VFMADD231PS.BCST 164(CX), Z10, Z5
+	VFMADD231PS.BCST 168(CX), Z10, Z6
+	VFMADD231PS.BCST 172(CX), Z10, Z7
+	VFMADD231PS.BCST 176(CX), Z10, Z8
+	VFMADD231PS.BCST 180(CX), Z10, Z9
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z10
+	VFMADD231PS.BCST (CX), Z10, Z0
+	VFMADD231PS.BCST 4(CX), Z10, Z1
+	VFMADD231PS.BCST 8(CX), Z10, Z2
+	VFMADD231PS.BCST 12(CX), Z10, Z3
+	VFMADD231PS.BCST 16(CX), Z10, Z4
+	VFMADD231PS.BCST 20(CX), Z10, Z5
+	VFMADD231PS.BCST 24(CX), Z10, Z6
+	VFMADD231PS.BCST 28(CX), Z10, Z7
+	VFMADD231PS.BCST 32(CX), Z10, Z8
+	VFMADD231PS.BCST 36(CX), Z10, Z9
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z10, Z10, Z10
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z10, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z10, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z10, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z10, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z10, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z10, Z5
+
+norelu_5:
+	VMOVUPS  Z5, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
+	VADDPS.Z (AX), Z6, K1, Z6
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z6, Z6
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z6, K1, Z6
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z6, Z10, Z6
+
+norelu_6:
+	VMOVUPS  Z6, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
+	VADDPS.Z (AX), Z7, K1, Z7
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z7, Z7
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z7, K1, Z7
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z7, Z10, Z7
+
+norelu_7:
+	VMOVUPS  Z7, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
+	VADDPS.Z (AX), Z8, K1, Z8
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z8, Z8
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z8, K1, Z8
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z8, Z10, Z8
+
+norelu_8:
+	VMOVUPS  Z8, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_9
+	VADDPS.Z (AX), Z9, K1, Z9
+
+noacc_9:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_9
+	VADDPS.BCST 36(BX), Z9, Z9
+
+nobias_9:
+	TESTQ    $0x00000004, DX
+	JZ       nores_9
+	VADDPS.Z (SI), Z9, K1, Z9
+
+nores_9:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_9
+	VMAXPS Z9, Z10, Z9
+
+norelu_9:
+	VMOVUPS Z9, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel11x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel11x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z11
+	VFMADD231PS.BCST (CX), Z11, Z0
+	VFMADD231PS.BCST 4(CX), Z11, Z1
+	VFMADD231PS.BCST 8(CX), Z11, Z2
+	VFMADD231PS.BCST 12(CX), Z11, Z3
+	VFMADD231PS.BCST 16(CX), Z11, Z4
+	VFMADD231PS.BCST 20(CX), Z11, Z5
+	VFMADD231PS.BCST 24(CX), Z11, Z6
+	VFMADD231PS.BCST 28(CX), Z11, Z7
+	VFMADD231PS.BCST 32(CX), Z11, Z8
+	VFMADD231PS.BCST 36(CX), Z11, Z9
+	VFMADD231PS.BCST 40(CX), Z11, Z10
+	VMOVUPS          128(DX), Z11
+	VFMADD231PS.BCST 48(CX), Z11, Z0
+	VFMADD231PS.BCST 52(CX), Z11, Z1
+	VFMADD231PS.BCST 56(CX), Z11, Z2
+	VFMADD231PS.BCST 60(CX), Z11, Z3
+	VFMADD231PS.BCST 64(CX), Z11, Z4
+	VFMADD231PS.BCST 68(CX), Z11, Z5
+	VFMADD231PS.BCST 72(CX), Z11, Z6
+	VFMADD231PS.BCST 76(CX), Z11, Z7
+	VFMADD231PS.BCST 80(CX), Z11, Z8
+	VFMADD231PS.BCST 84(CX), Z11, Z9
+	VFMADD231PS.BCST 88(CX), Z11, Z10
+	VMOVUPS          256(DX), Z11
+	VFMADD231PS.BCST 96(CX), Z11, Z0
+	VFMADD231PS.BCST 100(CX), Z11, Z1
+	VFMADD231PS.BCST 104(CX), Z11, Z2
+	VFMADD231PS.BCST 108(CX), Z11, Z3
+	VFMADD231PS.BCST 112(CX), Z11, Z4
+	VFMADD231PS.BCST 116(CX), Z11, Z5
+	VFMADD231PS.BCST 120(CX), Z11, Z6
+	VFMADD231PS.BCST 124(CX), Z11, Z7
+	VFMADD231PS.BCST 128(CX), Z11, Z8
+	VFMADD231PS.BCST 132(CX), Z11, Z9
+	VFMADD231PS.BCST 136(CX), Z11, Z10
+	VMOVUPS          384(DX), Z11
+	VFMADD231PS.BCST 144(CX), Z11, Z0
+	VFMADD231PS.BCST 148(CX), Z11, Z1
+	VFMADD231PS.BCST 152(CX), Z11, Z2
+	VFMADD231PS.BCST 156(CX), Z11, Z3
+	VFMADD231PS.BCST 160(CX), Z11, Z4
+	VFMADD231PS.BCST 164(CX), Z11, Z5
+	VFMADD231PS.BCST 168(CX), Z11, Z6
+	VFMADD231PS.BCST 172(CX), Z11, Z7
+	VFMADD231PS.BCST 176(CX), Z11, Z8
+	VFMADD231PS.BCST 180(CX), Z11, Z9
+	VFMADD231PS.BCST 184(CX), Z11, Z10
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z11
+	VFMADD231PS.BCST (CX), Z11, Z0
+	VFMADD231PS.BCST 4(CX), Z11, Z1
+	VFMADD231PS.BCST 8(CX), Z11, Z2
+	VFMADD231PS.BCST 12(CX), Z11, Z3
+	VFMADD231PS.BCST 16(CX), Z11, Z4
+	VFMADD231PS.BCST 20(CX), Z11, Z5
+	VFMADD231PS.BCST 24(CX), Z11, Z6
+	VFMADD231PS.BCST 28(CX), Z11, Z7
+	VFMADD231PS.BCST 32(CX), Z11, Z8
+	VFMADD231PS.BCST 36(CX), Z11, Z9
+	VFMADD231PS.BCST 40(CX), Z11, Z10
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z11, Z11, Z11
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z11, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z11, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z11, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z11, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z11, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z11, Z5
+
+norelu_5:
+	VMOVUPS  Z5, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
+	VADDPS.Z (AX), Z6, K1, Z6
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z6, Z6
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z6, K1, Z6
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z6, Z11, Z6
+
+norelu_6:
+	VMOVUPS  Z6, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
+	VADDPS.Z (AX), Z7, K1, Z7
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z7, Z7
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z7, K1, Z7
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z7, Z11, Z7
+
+norelu_7:
+	VMOVUPS  Z7, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
+	VADDPS.Z (AX), Z8, K1, Z8
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z8, Z8
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z8, K1, Z8
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z8, Z11, Z8
+
+norelu_8:
+	VMOVUPS  Z8, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_9
+	VADDPS.Z (AX), Z9, K1, Z9
+
+noacc_9:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_9
+	VADDPS.BCST 36(BX), Z9, Z9
+
+nobias_9:
+	TESTQ    $0x00000004, DX
+	JZ       nores_9
+	VADDPS.Z (SI), Z9, K1, Z9
+
+nores_9:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_9
+	VMAXPS Z9, Z11, Z9
+
+norelu_9:
+	VMOVUPS  Z9, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_10
+	VADDPS.Z (AX), Z10, K1, Z10
+
+noacc_10:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_10
+	VADDPS.BCST 40(BX), Z10, Z10
+
+nobias_10:
+	TESTQ    $0x00000004, DX
+	JZ       nores_10
+	VADDPS.Z (SI), Z10, K1, Z10
+
+nores_10:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_10
+	VMAXPS Z10, Z11, Z10
+
+norelu_10:
+	VMOVUPS Z10, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel12x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel12x16AVX512(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	CMPQ   AX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS          (DX), Z12
+	VFMADD231PS.BCST (CX), Z12, Z0
+	VFMADD231PS.BCST 4(CX), Z12, Z1
+	VFMADD231PS.BCST 8(CX), Z12, Z2
+	VFMADD231PS.BCST 12(CX), Z12, Z3
+	VFMADD231PS.BCST 16(CX), Z12, Z4
+	VFMADD231PS.BCST 20(CX), Z12, Z5
+	VFMADD231PS.BCST 24(CX), Z12, Z6
+	VFMADD231PS.BCST 28(CX), Z12, Z7
+	VFMADD231PS.BCST 32(CX), Z12, Z8
+	VFMADD231PS.BCST 36(CX), Z12, Z9
+	VFMADD231PS.BCST 40(CX), Z12, Z10
+	VFMADD231PS.BCST 44(CX), Z12, Z11
+	VMOVUPS          128(DX), Z12
+	VFMADD231PS.BCST 48(CX), Z12, Z0
+	VFMADD231PS.BCST 52(CX), Z12, Z1
+	VFMADD231PS.BCST 56(CX), Z12, Z2
+	VFMADD231PS.BCST 60(CX), Z12, Z3
+	VFMADD231PS.BCST 64(CX), Z12, Z4
+	VFMADD231PS.BCST 68(CX), Z12, Z5
+	VFMADD231PS.BCST 72(CX), Z12, Z6
+	VFMADD231PS.BCST 76(CX), Z12, Z7
+	VFMADD231PS.BCST 80(CX), Z12, Z8
+	VFMADD231PS.BCST 84(CX), Z12, Z9
+	VFMADD231PS.BCST 88(CX), Z12, Z10
+	VFMADD231PS.BCST 92(CX), Z12, Z11
+	VMOVUPS          256(DX), Z12
+	VFMADD231PS.BCST 96(CX), Z12, Z0
+	VFMADD231PS.BCST 100(CX), Z12, Z1
+	VFMADD231PS.BCST 104(CX), Z12, Z2
+	VFMADD231PS.BCST 108(CX), Z12, Z3
+	VFMADD231PS.BCST 112(CX), Z12, Z4
+	VFMADD231PS.BCST 116(CX), Z12, Z5
+	VFMADD231PS.BCST 120(CX), Z12, Z6
+	VFMADD231PS.BCST 124(CX), Z12, Z7
+	VFMADD231PS.BCST 128(CX), Z12, Z8
+	VFMADD231PS.BCST 132(CX), Z12, Z9
+	VFMADD231PS.BCST 136(CX), Z12, Z10
+	VFMADD231PS.BCST 140(CX), Z12, Z11
+	VMOVUPS          384(DX), Z12
+	VFMADD231PS.BCST 144(CX), Z12, Z0
+	VFMADD231PS.BCST 148(CX), Z12, Z1
+	VFMADD231PS.BCST 152(CX), Z12, Z2
+	VFMADD231PS.BCST 156(CX), Z12, Z3
+	VFMADD231PS.BCST 160(CX), Z12, Z4
+	VFMADD231PS.BCST 164(CX), Z12, Z5
+	VFMADD231PS.BCST 168(CX), Z12, Z6
+	VFMADD231PS.BCST 172(CX), Z12, Z7
+	VFMADD231PS.BCST 176(CX), Z12, Z8
+	VFMADD231PS.BCST 180(CX), Z12, Z9
+	VFMADD231PS.BCST 184(CX), Z12, Z10
+	VFMADD231PS.BCST 188(CX), Z12, Z11
+	ADDQ             $0x000000c0, CX
+	ADDQ             $0x00000200, DX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ AX, AX
+	JZ    done
+
+loop1:
+	VMOVUPS          (DX), Z12
+	VFMADD231PS.BCST (CX), Z12, Z0
+	VFMADD231PS.BCST 4(CX), Z12, Z1
+	VFMADD231PS.BCST 8(CX), Z12, Z2
+	VFMADD231PS.BCST 12(CX), Z12, Z3
+	VFMADD231PS.BCST 16(CX), Z12, Z4
+	VFMADD231PS.BCST 20(CX), Z12, Z5
+	VFMADD231PS.BCST 24(CX), Z12, Z6
+	VFMADD231PS.BCST 28(CX), Z12, Z7
+	VFMADD231PS.BCST 32(CX), Z12, Z8
+	VFMADD231PS.BCST 36(CX), Z12, Z9
+	VFMADD231PS.BCST 40(CX), Z12, Z10
+	VFMADD231PS.BCST 44(CX), Z12, Z11
+	ADDQ             $0x00000030, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              loop1
+
+done:
+	MOVQ     c+24(FP), AX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVL     mask+40(FP), DX
+	KMOVW    DX, K1
+	MOVQ     flags+48(FP), DX
+	MOVQ     bias+56(FP), BX
+	MOVQ     res+64(FP), SI
+	MOVQ     ldr+72(FP), DI
+	SHLQ     $0x02, DI
+	VXORPS   Z12, Z12, Z12
+	TESTQ    $0x00000001, DX
+	JZ       noacc_0
+	VADDPS.Z (AX), Z0, K1, Z0
+
+noacc_0:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_0
+	VADDPS.BCST (BX), Z0, Z0
+
+nobias_0:
+	TESTQ    $0x00000004, DX
+	JZ       nores_0
+	VADDPS.Z (SI), Z0, K1, Z0
+
+nores_0:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_0
+	VMAXPS Z0, Z12, Z0
+
+norelu_0:
+	VMOVUPS  Z0, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_1
+	VADDPS.Z (AX), Z1, K1, Z1
+
+noacc_1:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_1
+	VADDPS.BCST 4(BX), Z1, Z1
+
+nobias_1:
+	TESTQ    $0x00000004, DX
+	JZ       nores_1
+	VADDPS.Z (SI), Z1, K1, Z1
+
+nores_1:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_1
+	VMAXPS Z1, Z12, Z1
+
+norelu_1:
+	VMOVUPS  Z1, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_2
+	VADDPS.Z (AX), Z2, K1, Z2
+
+noacc_2:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_2
+	VADDPS.BCST 8(BX), Z2, Z2
+
+nobias_2:
+	TESTQ    $0x00000004, DX
+	JZ       nores_2
+	VADDPS.Z (SI), Z2, K1, Z2
+
+nores_2:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_2
+	VMAXPS Z2, Z12, Z2
+
+norelu_2:
+	VMOVUPS  Z2, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_3
+	VADDPS.Z (AX), Z3, K1, Z3
+
+noacc_3:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_3
+	VADDPS.BCST 12(BX), Z3, Z3
+
+nobias_3:
+	TESTQ    $0x00000004, DX
+	JZ       nores_3
+	VADDPS.Z (SI), Z3, K1, Z3
+
+nores_3:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_3
+	VMAXPS Z3, Z12, Z3
+
+norelu_3:
+	VMOVUPS  Z3, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_4
+	VADDPS.Z (AX), Z4, K1, Z4
+
+noacc_4:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_4
+	VADDPS.BCST 16(BX), Z4, Z4
+
+nobias_4:
+	TESTQ    $0x00000004, DX
+	JZ       nores_4
+	VADDPS.Z (SI), Z4, K1, Z4
+
+nores_4:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_4
+	VMAXPS Z4, Z12, Z4
+
+norelu_4:
+	VMOVUPS  Z4, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_5
+	VADDPS.Z (AX), Z5, K1, Z5
+
+noacc_5:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_5
+	VADDPS.BCST 20(BX), Z5, Z5
+
+nobias_5:
+	TESTQ    $0x00000004, DX
+	JZ       nores_5
+	VADDPS.Z (SI), Z5, K1, Z5
+
+nores_5:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_5
+	VMAXPS Z5, Z12, Z5
+
+norelu_5:
+	VMOVUPS  Z5, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_6
+	VADDPS.Z (AX), Z6, K1, Z6
+
+noacc_6:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_6
+	VADDPS.BCST 24(BX), Z6, Z6
+
+nobias_6:
+	TESTQ    $0x00000004, DX
+	JZ       nores_6
+	VADDPS.Z (SI), Z6, K1, Z6
+
+nores_6:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_6
+	VMAXPS Z6, Z12, Z6
+
+norelu_6:
+	VMOVUPS  Z6, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_7
+	VADDPS.Z (AX), Z7, K1, Z7
+
+noacc_7:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_7
+	VADDPS.BCST 28(BX), Z7, Z7
+
+nobias_7:
+	TESTQ    $0x00000004, DX
+	JZ       nores_7
+	VADDPS.Z (SI), Z7, K1, Z7
+
+nores_7:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_7
+	VMAXPS Z7, Z12, Z7
+
+norelu_7:
+	VMOVUPS  Z7, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_8
+	VADDPS.Z (AX), Z8, K1, Z8
+
+noacc_8:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_8
+	VADDPS.BCST 32(BX), Z8, Z8
+
+nobias_8:
+	TESTQ    $0x00000004, DX
+	JZ       nores_8
+	VADDPS.Z (SI), Z8, K1, Z8
+
+nores_8:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_8
+	VMAXPS Z8, Z12, Z8
+
+norelu_8:
+	VMOVUPS  Z8, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_9
+	VADDPS.Z (AX), Z9, K1, Z9
+
+noacc_9:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_9
+	VADDPS.BCST 36(BX), Z9, Z9
+
+nobias_9:
+	TESTQ    $0x00000004, DX
+	JZ       nores_9
+	VADDPS.Z (SI), Z9, K1, Z9
+
+nores_9:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_9
+	VMAXPS Z9, Z12, Z9
+
+norelu_9:
+	VMOVUPS  Z9, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_10
+	VADDPS.Z (AX), Z10, K1, Z10
+
+noacc_10:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_10
+	VADDPS.BCST 40(BX), Z10, Z10
+
+nobias_10:
+	TESTQ    $0x00000004, DX
+	JZ       nores_10
+	VADDPS.Z (SI), Z10, K1, Z10
+
+nores_10:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_10
+	VMAXPS Z10, Z12, Z10
+
+norelu_10:
+	VMOVUPS  Z10, K1, (AX)
+	ADDQ     CX, AX
+	ADDQ     DI, SI
+	TESTQ    $0x00000001, DX
+	JZ       noacc_11
+	VADDPS.Z (AX), Z11, K1, Z11
+
+noacc_11:
+	TESTQ       $0x00000002, DX
+	JZ          nobias_11
+	VADDPS.BCST 44(BX), Z11, Z11
+
+nobias_11:
+	TESTQ    $0x00000004, DX
+	JZ       nores_11
+	VADDPS.Z (SI), Z11, K1, Z11
+
+nores_11:
+	TESTQ  $0x00000008, DX
+	JZ     norelu_11
+	VMAXPS Z11, Z12, Z11
+
+norelu_11:
+	VMOVUPS Z11, K1, (AX)
+	VZEROUPPER
+	RET
+
 // func kernel4x24AVX2(kc int, a *float32, b *float32, c *float32)
 // Requires: AVX, FMA3
 TEXT ·kernel4x24AVX2(SB), NOSPLIT, $0-32

@@ -6,99 +6,219 @@ package nn
 
 // kernel1x32AVX512 stores into (or, with flag 1, adds to) c, a 1x32 tile
 // with rows ldc floats apart, the product of the first 1 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel1x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel2x32AVX512 stores into (or, with flag 1, adds to) c, a 2x32 tile
 // with rows ldc floats apart, the product of the first 2 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel2x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel3x32AVX512 stores into (or, with flag 1, adds to) c, a 3x32 tile
 // with rows ldc floats apart, the product of the first 3 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel3x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel4x32AVX512 stores into (or, with flag 1, adds to) c, a 4x32 tile
 // with rows ldc floats apart, the product of the first 4 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel4x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel5x32AVX512 stores into (or, with flag 1, adds to) c, a 5x32 tile
 // with rows ldc floats apart, the product of the first 5 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel5x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel6x32AVX512 stores into (or, with flag 1, adds to) c, a 6x32 tile
 // with rows ldc floats apart, the product of the first 6 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel6x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel7x32AVX512 stores into (or, with flag 1, adds to) c, a 7x32 tile
 // with rows ldc floats apart, the product of the first 7 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel7x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel8x32AVX512 stores into (or, with flag 1, adds to) c, a 8x32 tile
 // with rows ldc floats apart, the product of the first 8 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel8x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel9x32AVX512 stores into (or, with flag 1, adds to) c, a 9x32 tile
 // with rows ldc floats apart, the product of the first 9 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel9x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel10x32AVX512 stores into (or, with flag 1, adds to) c, a 10x32 tile
 // with rows ldc floats apart, the product of the first 10 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel10x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel11x32AVX512 stores into (or, with flag 1, adds to) c, a 11x32 tile
 // with rows ldc floats apart, the product of the first 11 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel11x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel12x32AVX512 stores into (or, with flag 1, adds to) c, a 12x32 tile
 // with rows ldc floats apart, the product of the first 12 rows of a packed
-// 12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32
-// values per step of k), then applies the epilogue the other flags ask for:
-// 2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// Bit j of mask enables column j of c. kc must be at least 1.
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
 func kernel12x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel1x16AVX512 stores into (or, with flag 1, adds to) c, a 1x16 tile
+// with rows ldc floats apart, the product of the first 1 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel1x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel2x16AVX512 stores into (or, with flag 1, adds to) c, a 2x16 tile
+// with rows ldc floats apart, the product of the first 2 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel2x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel3x16AVX512 stores into (or, with flag 1, adds to) c, a 3x16 tile
+// with rows ldc floats apart, the product of the first 3 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel3x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel4x16AVX512 stores into (or, with flag 1, adds to) c, a 4x16 tile
+// with rows ldc floats apart, the product of the first 4 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel4x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel5x16AVX512 stores into (or, with flag 1, adds to) c, a 5x16 tile
+// with rows ldc floats apart, the product of the first 5 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel5x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel6x16AVX512 stores into (or, with flag 1, adds to) c, a 6x16 tile
+// with rows ldc floats apart, the product of the first 6 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel6x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel7x16AVX512 stores into (or, with flag 1, adds to) c, a 7x16 tile
+// with rows ldc floats apart, the product of the first 7 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel7x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel8x16AVX512 stores into (or, with flag 1, adds to) c, a 8x16 tile
+// with rows ldc floats apart, the product of the first 8 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel8x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel9x16AVX512 stores into (or, with flag 1, adds to) c, a 9x16 tile
+// with rows ldc floats apart, the product of the first 9 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel9x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel10x16AVX512 stores into (or, with flag 1, adds to) c, a 10x16 tile
+// with rows ldc floats apart, the product of the first 10 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel10x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel11x16AVX512 stores into (or, with flag 1, adds to) c, a 11x16 tile
+// with rows ldc floats apart, the product of the first 11 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel11x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel12x16AVX512 stores into (or, with flag 1, adds to) c, a 12x16 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+func kernel12x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel4x24AVX2 sets c, a 4x24 row-major tile, to the product of a packed
 // 4 x kc panel a (4 values per step of k) and a packed kc x 24 panel b (24 values

@@ -33,8 +33,10 @@ func main() {
 	}
 	Package("github.com/resnetc/resnetc/nn")
 	ConstraintExpr("amd64,!purego")
-	for rows := 1; rows <= 12; rows++ {
-		kernelAVX512(rows)
+	for _, cols := range []int{32, 16} {
+		for rows := 1; rows <= 12; rows++ {
+			kernelAVX512(rows, cols)
+		}
 	}
 	kernelAVX2()
 	bnSum()
@@ -97,30 +99,37 @@ func fmaLoop() {
 // panel whatever rows is, so the edge of a matrix runs with exactly its
 // own rows. The tile goes straight to C, stored or added, under a column
 // mask, so no tile is ever copied through memory.
-func kernelAVX512(rows int) {
-	name := fmt.Sprintf("kernel%dx32AVX512", rows)
+func kernelAVX512(rows, cols int) {
+	name := fmt.Sprintf("kernel%dx%dAVX512", rows, cols)
 	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)")
-	Doc(fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx32 tile", name, rows),
+	Doc(fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile", name, rows, cols),
 		fmt.Sprintf("with rows ldc floats apart, the product of the first %d rows of a packed", rows),
-		"12 x kc panel a (12 values per step of k) and a packed kc x 32 panel b (32",
-		"values per step of k), then applies the epilogue the other flags ask for:",
-		"2 adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.",
-		"Bit j of mask enables column j of c. kc must be at least 1.")
+		fmt.Sprintf("12 x kc panel a (12 values per step of k) and the first %d columns of a", cols),
+		"packed kc x 32 panel b (32 values per step of k), then applies the",
+		"epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res",
+		"(rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of",
+		"c. kc must be at least 1.")
+	vecs := cols / 16 // ZMM accumulators a row
 	kc := Load(Param("kc"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
-	acc := make([]VecVirtual, 2*rows)
+	acc := make([]VecVirtual, vecs*rows)
 	for i := range acc {
 		acc[i] = ZMM()
 		VXORPS(acc[i], acc[i], acc[i])
 	}
-	b0, b1 := ZMM(), ZMM()
+	bv := make([]VecVirtual, vecs)
+	for j := range bv {
+		bv[j] = ZMM()
+	}
 	step := func(u int) {
-		VMOVUPS(Mem{Base: b, Disp: 128 * u}, b0)
-		VMOVUPS(Mem{Base: b, Disp: 128*u + 64}, b1)
+		for j := range bv {
+			VMOVUPS(Mem{Base: b, Disp: 128*u + 64*j}, bv[j])
+		}
 		for i := 0; i < rows; i++ {
-			VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, b0, acc[2*i])
-			VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, b1, acc[2*i+1])
+			for j := range bv {
+				VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, bv[j], acc[vecs*i+j])
+			}
 		}
 	}
 	// Four steps of k per trip while they last, then one at a time: the
@@ -152,23 +161,26 @@ func kernelAVX512(rows int) {
 	SHLQ(U8(2), ldc)
 	mask := GP32()
 	Load(Param("mask"), mask)
-	k0, k1 := K(), K()
-	KMOVW(mask, k0)
-	SHRL(U8(16), mask)
-	KMOVW(mask, k1)
+	ks := []Register{K()}
+	KMOVW(mask, ks[0])
+	if vecs == 2 {
+		ks = append(ks, K())
+		SHRL(U8(16), mask)
+		KMOVW(mask, ks[1])
+	}
 	flags := Load(Param("flags"), GP64())
 	bias := Load(Param("bias"), GP64())
 	res := Load(Param("res"), GP64())
 	ldr := Load(Param("ldr"), GP64())
 	SHLQ(U8(2), ldr)
-	zero := b0
+	zero := bv[0]
 	VXORPS(zero, zero, zero)
 	// Row by row: add C (accumulate), the row's bias, the residual row,
 	// then the ReLU, and store under the column mask. The flags are the
 	// same for every row, so the branches predict perfectly; they cost
 	// nothing next to the kc steps of 24 FMAs before them.
 	for i := 0; i < rows; i++ {
-		lo, hi := acc[2*i], acc[2*i+1]
+		row := acc[vecs*i : vecs*(i+1)]
 		skip := func(bit uint8, what string) string {
 			l := fmt.Sprintf("%s_%d", what, i)
 			TESTQ(U32(uint32(bit)), flags)
@@ -176,25 +188,30 @@ func kernelAVX512(rows int) {
 			return l
 		}
 		l := skip(flagAccumulate, "noacc")
-		VADDPS_Z(Mem{Base: c}, lo, k0, lo)
-		VADDPS_Z(Mem{Base: c, Disp: 64}, hi, k1, hi)
+		for j, v := range row {
+			VADDPS_Z(Mem{Base: c, Disp: 64 * j}, v, ks[j], v)
+		}
 		Label(l)
 		l = skip(flagBias, "nobias")
-		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, lo, lo)
-		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, hi, hi)
+		for _, v := range row {
+			VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, v, v)
+		}
 		Label(l)
 		l = skip(flagResidual, "nores")
-		VADDPS_Z(Mem{Base: res}, lo, k0, lo)
-		VADDPS_Z(Mem{Base: res, Disp: 64}, hi, k1, hi)
+		for j, v := range row {
+			VADDPS_Z(Mem{Base: res, Disp: 64 * j}, v, ks[j], v)
+		}
 		Label(l)
 		l = skip(flagReLU, "norelu")
 		// The tile is the source operand that a NaN comes from: it passes,
 		// as through Go's max and PyTorch's ReLU.
-		VMAXPS(lo, zero, lo)
-		VMAXPS(hi, zero, hi)
+		for _, v := range row {
+			VMAXPS(v, zero, v)
+		}
 		Label(l)
-		VMOVUPS(lo, k0, Mem{Base: c})
-		VMOVUPS(hi, k1, Mem{Base: c, Disp: 64})
+		for j, v := range row {
+			VMOVUPS(v, ks[j], Mem{Base: c, Disp: 64 * j})
+		}
 		if i < rows-1 {
 			ADDQ(ldc, c)
 			ADDQ(ldr, res)
