@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -327,6 +328,28 @@ func TestWinogradTransformsAsm(t *testing.T) {
 			if !slices.EqualFunc(y[0], y[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
 				t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ", d, ty0, ty1, bias != nil, res != nil, relu)
 			}
+		}
+	}
+}
+
+// BenchmarkWeightGradLowering times the weight gradient alone (dx nil, as
+// for a network's first conv) by im2col's columns and by Winograd
+// F(3x3, 2x2), from the CIFAR stem's 3 channels to 64; passes'
+// minTrainWinogradChannels comes from it.
+func BenchmarkWeightGradLowering(b *testing.B) {
+	for _, s := range []struct{ c, k, hw, batch int }{{3, 16, 32, 64}, {16, 16, 32, 64}, {32, 32, 16, 64}, {64, 64, 8, 64}, {64, 64, 56, 1}} {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, low := range []ConvLowering{LowerIm2col, LowerWinograd} {
+			d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: low}
+			x, w, dy := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, s.batch*d.K*d.OH*d.OW)
+			dw := make([]float32, len(w))
+			ws := NewWorkspace(d.ColFloats())
+			name := fmt.Sprintf("c%d-k%d-%dx%d-b%d/%s", s.c, s.k, s.hw, s.hw, s.batch, map[ConvLowering]string{LowerIm2col: "im2col", LowerWinograd: "winograd"}[low])
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					Conv2DBackward(ws, nil, SetGrad, dw, nil, dy, x, w, s.batch, d)
+				}
+			})
 		}
 	}
 }

@@ -46,7 +46,7 @@ var InferenceUnfused = []Pass{
 var Training = []Pass{
 	{"fuse-bn-add", FuseBNAdd},
 	{"fuse-bn-relu", FuseBNReLU},
-	{"lower-conv", LowerConv},
+	{"lower-conv-train", LowerConvTraining},
 	{"plan-training-memory", PlanTrainingMemory},
 }
 

@@ -253,6 +253,17 @@ func TestPlanAndFusedGraph(t *testing.T) {
 			t.Errorf("-dump-ir=lower-conv: exit %d, no line with %q", code, want)
 		}
 	}
+	// Training keeps a conv of 3 input channels (the CIFAR stem) on im2col,
+	// for its weight gradient, where inference takes Winograd.
+	for pass, want := range map[string]string{
+		"lower-conv":       `k=3x3 s=1 p=1 +bn(bn1) +relu lower=winograd : 16x32x32  "conv1"`,
+		"lower-conv-train": `k=3x3 s=1 p=1 lower=im2col : 16x32x32  "conv1"`,
+	} {
+		code, out, _ = runCLI("-dump-ir="+pass, "cifar_resnet", "-o", t.TempDir())
+		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `lower=winograd : 16x32x32  "layer1.0.conv1"`) {
+			t.Errorf("-dump-ir=%s cifar_resnet: exit %d, no line with %q\n%.400s", pass, code, want, out)
+		}
+	}
 	if code, _, errs := runCLI("-dump-ir=nope", "resnet18", "-o", t.TempDir()); code != 1 || !strings.Contains(errs, "-dump-ir=nope: no such pass") {
 		t.Errorf("-dump-ir=nope: exit %d, %q", code, errs)
 	}

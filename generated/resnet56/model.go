@@ -50,9 +50,10 @@ const (
 	maxBatch = 3812
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
-	conv1_dims             = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
+	conv1_dims             = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
 	layer1_0_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer1_0_conv2_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer1_1_conv1_dims    = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
@@ -109,6 +110,7 @@ var (
 	layer3_7_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
 	layer3_8_conv1_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
 	layer3_8_conv2_dims    = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
+	conv1_infer_dims       = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -991,7 +993,7 @@ func New(seed uint64) *Model {
 	m.w.layer3_8_bn2_running_var = d[857018:857082]
 	m.w.fc_weight = d[852368:853008]
 	m.w.fc_bias = d[853008:853018]
-	m.f.conv1_packed = nn.NewPackedConv(conv1_dims)
+	m.f.conv1_packed = nn.NewPackedConv(conv1_infer_dims)
 	m.f.conv1_weight = m.fold[0:432]
 	m.f.conv1_bias = m.fold[432:448]
 	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
@@ -2254,7 +2256,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
 	}
 	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
-	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, batch, conv1_dims)
+	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, batch, conv1_infer_dims)
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.conv1, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
