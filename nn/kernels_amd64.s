@@ -7138,33 +7138,33 @@ TEXT ·im2colRowsAVX512(SB), NOSPLIT, $0-88
 	MOVQ  r0+72(FP), R8
 
 row:
-	MOVQ AX, R10
-	MOVQ CX, R11
-	MOVQ R9, R13
-	MOVQ BX, R12
+	MOVQ AX, R11
+	MOVQ CX, R12
+	MOVQ R9, R14
+	MOVQ BX, R13
 
 chunk:
-	MOVL      (R13), R14
-	KMOVW     R14, K1
-	SHRL      $0x10, R14
-	KMOVW     R14, K2
-	VMOVUPS.Z (R11), K1, Z0
-	VMOVUPS   Z0, K2, (R10)
-	ADDQ      $0x40, R10
+	MOVL      (R14), R10
+	KMOVW     R10, K1
+	SHRL      $0x10, R10
+	KMOVW     R10, K2
+	VMOVUPS.Z (R12), K1, Z0
+	VMOVUPS   Z0, K2, (R11)
 	ADDQ      $0x40, R11
-	ADDQ      $0x04, R13
-	DECQ      R12
+	ADDQ      $0x40, R12
+	ADDQ      $0x04, R14
+	DECQ      R13
 	JNZ       chunk
 	ADDQ      SI, AX
 	ADDQ      DI, CX
 	INCQ      R8
-	MOVQ      group+64(FP), R10
-	CMPQ      R8, R10
+	MOVQ      group+64(FP), R11
+	CMPQ      R8, R11
 	JNE       same
 	XORQ      R8, R8
-	MOVQ      jump+80(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      R10, AX
+	MOVQ      jump+80(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      R11, AX
 
 same:
 	DECQ DX
@@ -7195,24 +7195,24 @@ TEXT ·col2imRowsAVX512(SB), NOSPLIT, $0-64
 	JZ    done
 
 row:
-	MOVQ AX, R8
-	MOVQ CX, R10
-	MOVQ R9, R12
-	MOVQ BX, R11
+	MOVQ AX, R10
+	MOVQ CX, R11
+	MOVQ R9, R13
+	MOVQ BX, R12
 
 chunk:
-	MOVL      (R12), R13
-	KMOVW     R13, K1
-	SHRL      $0x10, R13
-	KMOVW     R13, K2
-	VMOVUPS.Z (R10), K1, Z0
-	VMOVUPS.Z (R8), K1, Z1
+	MOVL      (R13), R8
+	KMOVW     R8, K1
+	SHRL      $0x10, R8
+	KMOVW     R8, K2
+	VMOVUPS.Z (R11), K1, Z0
+	VMOVUPS.Z (R10), K1, Z1
 	VADDPS    Z0, Z1, Z1
-	VMOVUPS   Z1, K1, (R8)
-	ADDQ      $0x40, R8
+	VMOVUPS   Z1, K1, (R10)
 	ADDQ      $0x40, R10
-	ADDQ      $0x04, R12
-	DECQ      R11
+	ADDQ      $0x40, R11
+	ADDQ      $0x04, R13
+	DECQ      R12
 	JNZ       chunk
 	ADDQ      SI, AX
 	ADDQ      DI, CX
@@ -7234,9 +7234,6 @@ TEXT ·im2colRowsStridedAVX512(SB), NOSPLIT, $0-80
 	MOVQ      srcStride+40(FP), DI
 	MOVQ      off+48(FP), R8
 	MOVQ      masks+56(FP), R9
-	MOVQ      idx+64(FP), R10
-	MOVQ      step+72(FP), R11
-	VMOVDQU32 (R10), Z0
 	SHLQ      $0x02, SI
 	SHLQ      $0x02, DI
 	SHLQ      $0x02, R8
@@ -7245,26 +7242,29 @@ TEXT ·im2colRowsStridedAVX512(SB), NOSPLIT, $0-80
 	JZ        done
 	TESTQ     BX, BX
 	JZ        done
+	MOVQ      idx+64(FP), R8
+	MOVQ      step+72(FP), R10
+	VMOVDQU32 (R8), Z0
 
 row:
-	MOVQ AX, R8
-	MOVQ CX, R10
-	MOVQ R9, R13
-	MOVQ BX, R12
+	MOVQ AX, R11
+	MOVQ CX, R12
+	MOVQ R9, R14
+	MOVQ BX, R13
 
 chunk:
-	MOVL       (R13), R14
-	KMOVW      R14, K1
-	KMOVW      R14, K2
-	SHRL       $0x10, R14
-	KMOVW      R14, K1
+	MOVL       (R14), R8
+	KMOVW      R8, K1
+	KMOVW      R8, K2
+	SHRL       $0x10, R8
+	KMOVW      R8, K1
 	VXORPS     Z1, Z1, Z1
-	VGATHERDPS (R10)(Z0*4), K2, Z1
-	VMOVUPS    Z1, K1, (R8)
-	ADDQ       $0x40, R8
-	ADDQ       R11, R10
-	ADDQ       $0x04, R13
-	DECQ       R12
+	VGATHERDPS (R12)(Z0*4), K2, Z1
+	VMOVUPS    Z1, K1, (R11)
+	ADDQ       $0x40, R11
+	ADDQ       R10, R12
+	ADDQ       $0x04, R14
+	DECQ       R13
 	JNZ        chunk
 	ADDQ       SI, AX
 	ADDQ       DI, CX
@@ -7286,9 +7286,6 @@ TEXT ·col2imRowsStridedAVX512(SB), NOSPLIT, $0-80
 	MOVQ      srcStride+40(FP), DI
 	MOVQ      off+48(FP), R8
 	MOVQ      masks+56(FP), R9
-	MOVQ      idx+64(FP), R10
-	MOVQ      step+72(FP), R11
-	VMOVDQU32 (R10), Z0
 	SHLQ      $0x02, SI
 	SHLQ      $0x02, DI
 	SHLQ      $0x02, R8
@@ -7297,28 +7294,31 @@ TEXT ·col2imRowsStridedAVX512(SB), NOSPLIT, $0-80
 	JZ        done
 	TESTQ     BX, BX
 	JZ        done
+	MOVQ      idx+64(FP), R8
+	MOVQ      step+72(FP), R10
+	VMOVDQU32 (R8), Z0
 
 row:
-	MOVQ AX, R8
-	MOVQ CX, R10
-	MOVQ R9, R13
-	MOVQ BX, R12
+	MOVQ AX, R11
+	MOVQ CX, R12
+	MOVQ R9, R14
+	MOVQ BX, R13
 
 chunk:
-	MOVL        (R13), R14
-	KMOVW       R14, K1
-	KMOVW       R14, K3
-	SHRL        $0x10, R14
-	KMOVW       R14, K2
-	VMOVUPS.Z   (R10), K1, Z1
+	MOVL        (R14), R8
+	KMOVW       R8, K1
+	KMOVW       R8, K3
+	SHRL        $0x10, R8
+	KMOVW       R8, K2
+	VMOVUPS.Z   (R12), K1, Z1
 	VXORPS      Z2, Z2, Z2
-	VGATHERDPS  (R8)(Z0*4), K3, Z2
+	VGATHERDPS  (R11)(Z0*4), K3, Z2
 	VADDPS      Z1, Z2, Z2
-	VSCATTERDPS Z2, K1, (R8)(Z0*4)
-	ADDQ        R11, R8
-	ADDQ        $0x40, R10
-	ADDQ        $0x04, R13
-	DECQ        R12
+	VSCATTERDPS Z2, K1, (R11)(Z0*4)
+	ADDQ        R10, R11
+	ADDQ        $0x40, R12
+	ADDQ        $0x04, R14
+	DECQ        R13
 	JNZ         chunk
 	ADDQ        SI, AX
 	ADDQ        DI, CX
@@ -7340,9 +7340,6 @@ TEXT ·im2colRowsHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ      srcStride+40(FP), DI
 	MOVQ      off+48(FP), R8
 	MOVQ      masks+56(FP), R9
-	MOVQ      idx+64(FP), R10
-	VMOVDQU32 (R10), Z0
-	VMOVDQU32 64(R10), Z1
 	SHLQ      $0x02, SI
 	SHLQ      $0x02, DI
 	SHLQ      $0x02, R8
@@ -7351,36 +7348,39 @@ TEXT ·im2colRowsHalfAVX512(SB), NOSPLIT, $0-72
 	JZ        done
 	TESTQ     BX, BX
 	JZ        done
-	MOVL      $0x00005555, R15
+	MOVQ      idx+64(FP), R8
+	VMOVDQU32 (R8), Z0
+	VMOVDQU32 64(R8), Z1
+	MOVL      $0x00005555, R11
 
 row:
-	MOVQ AX, R8
-	MOVQ CX, R10
-	MOVQ R9, R12
-	MOVQ BX, R11
+	MOVQ AX, R12
+	MOVQ CX, R13
+	MOVQ R9, R15
+	MOVQ BX, R14
 
 chunk:
-	MOVL      (R12), R13
-	KMOVW     R13, K1
-	MOVL      R13, R14
-	ANDL      $0x000000ff, R14
-	PDEPL     R15, R14, R14
-	KMOVW     R14, K2
-	MOVL      R13, R14
-	SHRL      $0x08, R14
-	ANDL      $0x000000ff, R14
-	PDEPL     R15, R14, R14
-	KMOVW     R14, K3
-	SHRL      $0x10, R13
-	KMOVW     R13, K1
-	VMOVUPS.Z (R10), K2, Z1
-	VMOVUPS.Z 64(R10), K3, Z2
+	MOVL      (R15), R8
+	KMOVW     R8, K1
+	MOVL      R8, R10
+	ANDL      $0x000000ff, R10
+	PDEPL     R11, R10, R10
+	KMOVW     R10, K2
+	MOVL      R8, R10
+	SHRL      $0x08, R10
+	ANDL      $0x000000ff, R10
+	PDEPL     R11, R10, R10
+	KMOVW     R10, K3
+	SHRL      $0x10, R8
+	KMOVW     R8, K1
+	VMOVUPS.Z (R13), K2, Z1
+	VMOVUPS.Z 64(R13), K3, Z2
 	VPERMT2PS Z2, Z0, Z1
-	VMOVUPS   Z1, K1, (R8)
-	ADDQ      $0x40, R8
-	ADDQ      $0x80, R10
-	ADDQ      $0x04, R12
-	DECQ      R11
+	VMOVUPS   Z1, K1, (R12)
+	ADDQ      $0x40, R12
+	ADDQ      $0x80, R13
+	ADDQ      $0x04, R15
+	DECQ      R14
 	JNZ       chunk
 	ADDQ      SI, AX
 	ADDQ      DI, CX
@@ -7402,9 +7402,6 @@ TEXT ·col2imRowsHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ      srcStride+40(FP), DI
 	MOVQ      off+48(FP), R8
 	MOVQ      masks+56(FP), R9
-	MOVQ      idx+64(FP), R10
-	VMOVDQU32 (R10), Z0
-	VMOVDQU32 64(R10), Z1
 	SHLQ      $0x02, SI
 	SHLQ      $0x02, DI
 	SHLQ      $0x02, R8
@@ -7413,39 +7410,42 @@ TEXT ·col2imRowsHalfAVX512(SB), NOSPLIT, $0-72
 	JZ        done
 	TESTQ     BX, BX
 	JZ        done
-	MOVL      $0x00005555, R15
+	MOVQ      idx+64(FP), R8
+	VMOVDQU32 (R8), Z0
+	VMOVDQU32 64(R8), Z1
+	MOVL      $0x00005555, R11
 
 row:
-	MOVQ AX, R8
-	MOVQ CX, R10
-	MOVQ R9, R12
-	MOVQ BX, R11
+	MOVQ AX, R12
+	MOVQ CX, R13
+	MOVQ R9, R15
+	MOVQ BX, R14
 
 chunk:
-	MOVL      (R12), R13
-	KMOVW     R13, K1
-	MOVL      R13, R14
-	ANDL      $0x000000ff, R14
-	PDEPL     R15, R14, R14
-	KMOVW     R14, K2
-	MOVL      R13, R14
-	SHRL      $0x08, R14
-	ANDL      $0x000000ff, R14
-	PDEPL     R15, R14, R14
-	KMOVW     R14, K3
-	VMOVUPS.Z (R10), K1, Z2
+	MOVL      (R15), R8
+	KMOVW     R8, K1
+	MOVL      R8, R10
+	ANDL      $0x000000ff, R10
+	PDEPL     R11, R10, R10
+	KMOVW     R10, K2
+	MOVL      R8, R10
+	SHRL      $0x08, R10
+	ANDL      $0x000000ff, R10
+	PDEPL     R11, R10, R10
+	KMOVW     R10, K3
+	VMOVUPS.Z (R13), K1, Z2
 	VPERMPS   Z2, Z0, Z3
-	VMOVUPS.Z (R8), K2, Z4
+	VMOVUPS.Z (R12), K2, Z4
 	VADDPS    Z3, Z4, Z4
-	VMOVUPS   Z4, K2, (R8)
+	VMOVUPS   Z4, K2, (R12)
 	VPERMPS   Z2, Z1, Z3
-	VMOVUPS.Z 64(R8), K3, Z4
+	VMOVUPS.Z 64(R12), K3, Z4
 	VADDPS    Z3, Z4, Z4
-	VMOVUPS   Z4, K3, 64(R8)
-	ADDQ      $0x80, R8
-	ADDQ      $0x40, R10
-	ADDQ      $0x04, R12
-	DECQ      R11
+	VMOVUPS   Z4, K3, 64(R12)
+	ADDQ      $0x80, R12
+	ADDQ      $0x40, R13
+	ADDQ      $0x04, R15
+	DECQ      R14
 	JNZ       chunk
 	ADDQ      SI, AX
 	ADDQ      DI, CX

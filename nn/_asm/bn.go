@@ -325,14 +325,7 @@ func rowKernel(name string, scatter, strided bool) {
 			"rows of a group side by side in one packed panel.")
 	}
 	Doc(doc...)
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	rows := Load(Param("rows"), GP64())
-	chunks := Load(Param("chunks"), GP64())
-	dstStride := Load(Param("dstStride"), GP64())
-	srcStride := Load(Param("srcStride"), GP64())
-	off := Load(Param("off"), GP64())
-	masks := Load(Param("masks"), GP64())
+	ra := loadRowArgs(scatter)
 	var idx VecVirtual
 	var step Register
 	if strided {
@@ -341,89 +334,122 @@ func rowKernel(name string, scatter, strided bool) {
 		idx = ZMM()
 		VMOVDQU32(Mem{Base: idxp}, idx)
 	}
-	SHLQ(U8(2), dstStride)
-	SHLQ(U8(2), srcStride)
-	SHLQ(U8(2), off)
-	// The shifted side's pointer: src+off for im2col, dst+off for col2im.
-	if scatter {
-		ADDQ(off, dst)
-	} else {
-		ADDQ(off, src)
-	}
-	TESTQ(rows, rows)
-	JZ(LabelRef("done"))
-	TESTQ(chunks, chunks)
-	JZ(LabelRef("done"))
 	var r Register
 	if grouped {
 		r = Load(Param("r0"), GP64())
 	}
-	d, s, i, m, w := GP64(), GP64(), GP64(), GP64(), GP32()
+	w := GP32()
 	kin, kout := K(), K()
 	var kg Register
 	if strided {
 		kg = K()
 	}
 	v, u := ZMM(), ZMM()
+	var endRow func(d Register)
+	if grouped {
+		endRow = func(d Register) {
+			// The group's end: on to the next panel. d is free again here.
+			INCQ(r)
+			Load(Param("group"), d)
+			CMPQ(r, d)
+			JNE(LabelRef("same"))
+			XORQ(r, r)
+			Load(Param("jump"), d)
+			SHLQ(U8(2), d)
+			ADDQ(d, ra.dst)
+			Label("same")
+		}
+	}
+	ra.loop(func(d, s, m Register) {
+		MOVL(Mem{Base: m}, w)
+		KMOVW(w, kin)
+		if strided {
+			KMOVW(w, kg) // the gather clears its mask
+		}
+		SHRL(U8(16), w)
+		KMOVW(w, kout)
+		switch {
+		case scatter && strided:
+			VMOVUPS_Z(Mem{Base: s}, kin, v)
+			VXORPS(u, u, u)
+			VGATHERDPS(Mem{Base: d, Index: idx, Scale: 4}, kg, u)
+			VADDPS(v, u, u)
+			VSCATTERDPS(u, kin, Mem{Base: d, Index: idx, Scale: 4})
+			ADDQ(step, d)
+			ADDQ(U8(64), s)
+		case strided:
+			VXORPS(v, v, v)
+			VGATHERDPS(Mem{Base: s, Index: idx, Scale: 4}, kg, v)
+			VMOVUPS(v, kout, Mem{Base: d})
+			ADDQ(U8(64), d)
+			ADDQ(step, s)
+		case scatter:
+			VMOVUPS_Z(Mem{Base: s}, kin, v)
+			VMOVUPS_Z(Mem{Base: d}, kin, u)
+			VADDPS(v, u, u)
+			VMOVUPS(u, kin, Mem{Base: d})
+			ADDQ(U8(64), d)
+			ADDQ(U8(64), s)
+		default:
+			VMOVUPS_Z(Mem{Base: s}, kin, v)
+			VMOVUPS(v, kout, Mem{Base: d})
+			ADDQ(U8(64), d)
+			ADDQ(U8(64), s)
+		}
+	}, endRow)
+}
+
+// rowArgs are the operands every row kernel takes, scaled to bytes.
+type rowArgs struct{ dst, src, rows, chunks, dstStride, srcStride, masks Register }
+
+// loadRowArgs loads them and moves the shifted side's pointer by off
+// (src for im2col, dst for col2im), and returns from the kernel when there
+// are no rows or no chunks.
+func loadRowArgs(scatter bool) rowArgs {
+	a := rowArgs{
+		dst: Load(Param("dst"), GP64()), src: Load(Param("src"), GP64()),
+		rows: Load(Param("rows"), GP64()), chunks: Load(Param("chunks"), GP64()),
+		dstStride: Load(Param("dstStride"), GP64()), srcStride: Load(Param("srcStride"), GP64()),
+	}
+	off := Load(Param("off"), GP64())
+	a.masks = Load(Param("masks"), GP64())
+	SHLQ(U8(2), a.dstStride)
+	SHLQ(U8(2), a.srcStride)
+	SHLQ(U8(2), off)
+	if scatter {
+		ADDQ(off, a.dst)
+	} else {
+		ADDQ(off, a.src)
+	}
+	TESTQ(a.rows, a.rows)
+	JZ(LabelRef("done"))
+	TESTQ(a.chunks, a.chunks)
+	JZ(LabelRef("done"))
+	return a
+}
+
+// loop emits the rows and, in each, the chunks: chunk gets the chunk's dst
+// and src pointers and its masks' address (it moves the pointers on
+// itself); endRow, if not nil, runs after the row's pointers moved on,
+// with a register it may use. Then the kernel returns.
+func (a rowArgs) loop(chunk func(d, s, m Register), endRow func(d Register)) {
+	d, s, i, m := GP64(), GP64(), GP64(), GP64()
 	Label("row")
-	MOVQ(dst, d)
-	MOVQ(src, s)
-	MOVQ(masks, m)
-	MOVQ(chunks, i)
+	MOVQ(a.dst, d)
+	MOVQ(a.src, s)
+	MOVQ(a.masks, m)
+	MOVQ(a.chunks, i)
 	Label("chunk")
-	MOVL(Mem{Base: m}, w)
-	KMOVW(w, kin)
-	if strided {
-		KMOVW(w, kg) // the gather clears its mask
-	}
-	SHRL(U8(16), w)
-	KMOVW(w, kout)
-	switch {
-	case scatter && strided:
-		VMOVUPS_Z(Mem{Base: s}, kin, v)
-		VXORPS(u, u, u)
-		VGATHERDPS(Mem{Base: d, Index: idx, Scale: 4}, kg, u)
-		VADDPS(v, u, u)
-		VSCATTERDPS(u, kin, Mem{Base: d, Index: idx, Scale: 4})
-		ADDQ(step, d)
-		ADDQ(U8(64), s)
-	case strided:
-		VXORPS(v, v, v)
-		VGATHERDPS(Mem{Base: s, Index: idx, Scale: 4}, kg, v)
-		VMOVUPS(v, kout, Mem{Base: d})
-		ADDQ(U8(64), d)
-		ADDQ(step, s)
-	case scatter:
-		VMOVUPS_Z(Mem{Base: s}, kin, v)
-		VMOVUPS_Z(Mem{Base: d}, kin, u)
-		VADDPS(v, u, u)
-		VMOVUPS(u, kin, Mem{Base: d})
-		ADDQ(U8(64), d)
-		ADDQ(U8(64), s)
-	default:
-		VMOVUPS_Z(Mem{Base: s}, kin, v)
-		VMOVUPS(v, kout, Mem{Base: d})
-		ADDQ(U8(64), d)
-		ADDQ(U8(64), s)
-	}
+	chunk(d, s, m)
 	ADDQ(U8(4), m)
 	DECQ(i)
 	JNZ(LabelRef("chunk"))
-	ADDQ(dstStride, dst)
-	ADDQ(srcStride, src)
-	if grouped {
-		// The group's end: on to the next panel. d is free again here.
-		INCQ(r)
-		Load(Param("group"), d)
-		CMPQ(r, d)
-		JNE(LabelRef("same"))
-		XORQ(r, r)
-		Load(Param("jump"), d)
-		SHLQ(U8(2), d)
-		ADDQ(d, dst)
-		Label("same")
+	ADDQ(a.dstStride, a.dst)
+	ADDQ(a.srcStride, a.src)
+	if endRow != nil {
+		endRow(d)
 	}
-	DECQ(rows)
+	DECQ(a.rows)
 	JNZ(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
@@ -451,88 +477,52 @@ func halfRowKernel(name string, scatter bool) {
 			"dstStride and srcStride floats apart); masks give lo, hi and the row's",
 			"length. idx[0:16] takes a window's even positions.")
 	}
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	rows := Load(Param("rows"), GP64())
-	chunks := Load(Param("chunks"), GP64())
-	dstStride := Load(Param("dstStride"), GP64())
-	srcStride := Load(Param("srcStride"), GP64())
-	off := Load(Param("off"), GP64())
-	masks := Load(Param("masks"), GP64())
+	ra := loadRowArgs(scatter)
 	idxp := Load(Param("idx"), GP64())
 	lo, hi := loadPermutes(idxp)
-	SHLQ(U8(2), dstStride)
-	SHLQ(U8(2), srcStride)
-	SHLQ(U8(2), off)
-	if scatter {
-		ADDQ(off, dst)
-	} else {
-		ADDQ(off, src)
-	}
-	TESTQ(rows, rows)
-	JZ(LabelRef("done"))
-	TESTQ(chunks, chunks)
-	JZ(LabelRef("done"))
-	d, s, i, m, w, t, evens := GP64(), GP64(), GP64(), GP64(), GP32(), GP32(), GP32()
+	w, t, evens := GP32(), GP32(), GP32()
 	MOVL(U32(0x5555), evens)
 	kin, kout, k0, k1 := K(), K(), K(), K()
 	v, a, b := ZMM(), ZMM(), ZMM()
-	Label("row")
-	MOVQ(dst, d)
-	MOVQ(src, s)
-	MOVQ(masks, m)
-	MOVQ(chunks, i)
-	Label("chunk")
-	MOVL(Mem{Base: m}, w)
-	KMOVW(w, kin)
-	MOVL(w, t)
-	ANDL(U32(0xff), t)
-	PDEPL(evens, t, t)
-	KMOVW(t, k0)
-	MOVL(w, t)
-	SHRL(U8(8), t)
-	ANDL(U32(0xff), t)
-	PDEPL(evens, t, t)
-	KMOVW(t, k1)
-	// The doubled side: the input row for im2col, the plane for col2im.
-	wide := s
-	if scatter {
-		wide = d
-	}
-	if scatter {
-		VMOVUPS_Z(Mem{Base: s}, kin, v)
-		for h, k := range []Register{k0, k1} {
-			sp := lo
-			if h == 1 {
-				sp = hi
+	ra.loop(func(d, s, m Register) {
+		MOVL(Mem{Base: m}, w)
+		KMOVW(w, kin)
+		MOVL(w, t)
+		ANDL(U32(0xff), t)
+		PDEPL(evens, t, t)
+		KMOVW(t, k0)
+		MOVL(w, t)
+		SHRL(U8(8), t)
+		ANDL(U32(0xff), t)
+		PDEPL(evens, t, t)
+		KMOVW(t, k1)
+		if scatter {
+			// The doubled side is the plane, d.
+			VMOVUPS_Z(Mem{Base: s}, kin, v)
+			for h, k := range []Register{k0, k1} {
+				sp := lo
+				if h == 1 {
+					sp = hi
+				}
+				VPERMPS(v, sp, a)
+				VMOVUPS_Z(Mem{Base: d, Disp: 64 * h}, k, b)
+				VADDPS(a, b, b)
+				VMOVUPS(b, k, Mem{Base: d, Disp: 64 * h})
 			}
-			VPERMPS(v, sp, a)
-			VMOVUPS_Z(Mem{Base: wide, Disp: 64 * h}, k, b)
-			VADDPS(a, b, b)
-			VMOVUPS(b, k, Mem{Base: wide, Disp: 64 * h})
+			ADDQ(U8(128), d)
+			ADDQ(U8(64), s)
+			return
 		}
-		ADDQ(U8(128), d)
-		ADDQ(U8(64), s)
-	} else {
+		// The doubled side is the input row, s.
 		SHRL(U8(16), w)
 		KMOVW(w, kout)
-		VMOVUPS_Z(Mem{Base: wide}, k0, a)
-		VMOVUPS_Z(Mem{Base: wide, Disp: 64}, k1, b)
+		VMOVUPS_Z(Mem{Base: s}, k0, a)
+		VMOVUPS_Z(Mem{Base: s, Disp: 64}, k1, b)
 		VPERMT2PS(b, lo, a)
 		VMOVUPS(a, kout, Mem{Base: d})
 		ADDQ(U8(64), d)
 		ADDQ(U8(128), s)
-	}
-	ADDQ(U8(4), m)
-	DECQ(i)
-	JNZ(LabelRef("chunk"))
-	ADDQ(dstStride, dst)
-	ADDQ(srcStride, src)
-	DECQ(rows)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	}, nil)
 }
 
 // transposePack emits packB's transposed case (rows 32, the weight
