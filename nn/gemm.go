@@ -183,7 +183,18 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 				for jr := 0; jr < nc; jr += nr0 {
 					nr := min(nr0, nc-jr)
 					pb := pb[jr*kc : jr*kc+kc*nr0]
-					for ir := 0; ir < mc; ir += mr0 {
+					ir0 := 0
+					if useAVX512 && mc >= mr0 {
+						// The whole tiles down this panel of B in one call.
+						ir0 = mc / mr0 * mr0
+						flags, bias, res, ldr := tileEpilogue(store, last, epi, ic, jc+jr)
+						kernel := kernel12x32TilesAVX512
+						if nr <= 16 {
+							kernel = kernel12x16TilesAVX512
+						}
+						kernel(kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, columnMask(nr), flags, bias, res, ldr)
+					}
+					for ir := ir0; ir < mc; ir += mr0 {
 						mr := min(mr0, mc-ir)
 						pa := packed[ir*kc : ir*kc+kc*mr0]
 						cc := c[(ic+ir)*ldc+jc+jr:]

@@ -92,3 +92,11 @@ func maxPool3s2AVX512(dst, cols *float32, chunks, last int, idx *[32]int32) {
 func winoDyAVX512(u, dy *float32, chans, off, dyStride, uStride, plane, w, rows int, masks *[3]uint16, idx *[32]int32, hiOff int) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func kernel12x32TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}
+
+func kernel12x16TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}

@@ -112,6 +112,17 @@ func kernel11x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask
 // c. kc must be at least 1.
 func kernel12x32AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
+// kernel12x32TilesAVX512 stores into (or, with flag 1, adds to) c, a 12x32 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+func kernel12x32TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
 // kernel1x16AVX512 stores into (or, with flag 1, adds to) c, a 1x16 tile
 // with rows ldc floats apart, the product of the first 1 rows of a packed
 // 12 x kc panel a (12 values per step of k) and the first 16 columns of a
@@ -219,6 +230,17 @@ func kernel11x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask
 // (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
 // c. kc must be at least 1.
 func kernel12x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel12x16TilesAVX512 stores into (or, with flag 1, adds to) c, a 12x16 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+func kernel12x16TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel4x24AVX2 sets c, a 4x24 row-major tile, to the product of a packed
 // 4 x kc panel a (4 values per step of k) and a packed kc x 24 panel b (24 values

@@ -35,8 +35,9 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	for _, cols := range []int{32, 16} {
 		for rows := 1; rows <= 12; rows++ {
-			kernelAVX512(rows, cols)
+			kernelAVX512(rows, cols, false)
 		}
+		kernelAVX512(12, cols, true)
 	}
 	kernelAVX2()
 	bnSum()
@@ -99,19 +100,42 @@ func fmaLoop() {
 // panel whatever rows is, so the edge of a matrix runs with exactly its
 // own rows. The tile goes straight to C, stored or added, under a column
 // mask, so no tile is ever copied through memory.
-func kernelAVX512(rows, cols int) {
+//
+// With tiles, the kernel runs down a column of C: tiles of 12 rows one
+// after another, from consecutive panels of A against the same panel of B,
+// so that the small GEMMs of the Winograd convolutions (K = 16 channels)
+// do not pay Go's loop and call for every tile.
+func kernelAVX512(rows, cols int, tiles bool) {
 	name := fmt.Sprintf("kernel%dx%dAVX512", rows, cols)
-	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)")
-	Doc(fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile", name, rows, cols),
+	sig := "func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)"
+	if tiles {
+		name = fmt.Sprintf("kernel%dx%dTilesAVX512", rows, cols)
+		sig = "func(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile", name, rows, cols),
 		fmt.Sprintf("with rows ldc floats apart, the product of the first %d rows of a packed", rows),
 		fmt.Sprintf("12 x kc panel a (12 values per step of k) and the first %d columns of a", cols),
 		"packed kc x 32 panel b (32 values per step of k), then applies the",
 		"epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res",
 		"(rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of",
-		"c. kc must be at least 1.")
+		"c. kc must be at least 1."}
+	if tiles {
+		doc = append(doc, "It does so for tiles tiles down c, each from the next panel of a and",
+			"the next 12 rows of c, bias and res; tiles must be at least 1.")
+	}
+	Doc(doc...)
 	vecs := cols / 16 // ZMM accumulators a row
-	kc := Load(Param("kc"), GP64())
 	a := Load(Param("a"), GP64())
+	var n, c, bias, res Register
+	if tiles {
+		n = Load(Param("tiles"), GP64())
+		c = Load(Param("c"), GP64())
+		bias = Load(Param("bias"), GP64())
+		res = Load(Param("res"), GP64())
+		Label("tile")
+	}
+	kc := Load(Param("kc"), GP64())
 	b := Load(Param("b"), GP64())
 	acc := make([]VecVirtual, vecs*rows)
 	for i := range acc {
@@ -147,16 +171,20 @@ func kernelAVX512(rows, cols int) {
 	JAE(LabelRef("loop4"))
 	Label("tail")
 	TESTQ(kc, kc)
-	JZ(LabelRef("done"))
+	JZ(LabelRef("kdone"))
 	Label("loop1")
 	step(0)
 	ADDQ(U32(48), a)
 	ADDQ(U32(128), b)
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
-	Label("done")
+	Label("kdone")
 
-	c := Load(Param("c"), GP64())
+	if !tiles {
+		c = Load(Param("c"), GP64())
+		bias = Load(Param("bias"), GP64())
+		res = Load(Param("res"), GP64())
+	}
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	mask := GP32()
@@ -169,8 +197,6 @@ func kernelAVX512(rows, cols int) {
 		KMOVW(mask, ks[1])
 	}
 	flags := Load(Param("flags"), GP64())
-	bias := Load(Param("bias"), GP64())
-	res := Load(Param("res"), GP64())
 	ldr := Load(Param("ldr"), GP64())
 	SHLQ(U8(2), ldr)
 	zero := bv[0]
@@ -212,10 +238,16 @@ func kernelAVX512(rows, cols int) {
 		for j, v := range row {
 			VMOVUPS(v, ks[j], Mem{Base: c, Disp: 64 * j})
 		}
-		if i < rows-1 {
+		if i < rows-1 || tiles {
 			ADDQ(ldc, c)
 			ADDQ(ldr, res)
 		}
+	}
+	if tiles {
+		// a already points at the next panel; bias moves on 12 rows.
+		ADDQ(U8(48), bias)
+		DECQ(n)
+		JNZ(LabelRef("tile"))
 	}
 	VZEROUPPER()
 	RET()
