@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"iter"
 	"math"
 )
 
@@ -368,48 +369,86 @@ func winoInput(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1
 		return
 	}
 	_, tw := d.tiles()
-	rowBits := func(ty int) int {
-		bits := 0
-		for r := range 4 {
-			if iy := 2*ty - d.Pad + r; iy >= 0 && iy < d.H {
-				bits |= 1 << r
-			}
-		}
-		return bits
-	}
 	var masks [6]uint16
-	if tw <= 8 {
-		// A narrow image's tiles fill half a register a tile row: take two
-		// tile rows a call, the second's windows two input rows down.
-		base := -d.Pad
-		masks[0], masks[2] = laneMask(base, d.W), laneMask(base+2, d.W)
-		masks[1], masks[3] = masks[0], masks[2]
-		for ty := ty0; ty < ty1; ty += 2 {
-			rows, n := rowBits(ty), 1
-			if ty+1 < ty1 {
-				rows |= rowBits(ty+1) << 4
-				n = 2
+	for c := range transformCalls(tw, ty0, ty1) {
+		base := 2*c.tx0 - d.Pad
+		rows := inRows(2*c.ty-d.Pad, 4, d.H)
+		perm := &winoPerms[16][0]
+		if tw <= 8 {
+			// The second tile row's windows start two input rows down.
+			masks[0], masks[2] = laneMask(base, d.W), laneMask(base+2, d.W)
+			masks[1], masks[3] = masks[0], masks[2]
+			if c.second {
+				rows |= inRows(2*c.ty+2-d.Pad, 4, d.H) << 4
 			}
-			col := col0 + (ty-ty0)*tw
-			lo, hi, split := l.stores(col, n*tw)
-			masks[4], masks[5] = lo, hi
-			winoInputAVX512(&v[l.at(0, col)], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, l.row, plane, d.W, rows, &masks, &winoPerms[tw][0], 2*d.W*4, split)
+			perm = &winoPerms[tw][0]
+		} else {
+			for i, o := range [4]int{0, 16, 2, 18} {
+				masks[i] = laneMask(base+o, d.W)
+			}
+			rows |= rows << 4
 		}
-		return
+		col := col0 + (c.ty-ty0)*tw + c.tx0
+		lo, hi, split := l.stores(col, c.lanes)
+		masks[4], masks[5] = lo, hi
+		winoInputAVX512(&v[l.at(0, col)], &x[0], d.C, (2*c.ty-d.Pad)*d.W+base, d.H*d.W, l.row, plane, d.W, rows, &masks, perm, c.hiOff(tw, d.W), split)
 	}
-	for tx0 := 0; tx0 < tw; tx0 += 16 {
-		base := 2*tx0 - d.Pad
-		for i, o := range [4]int{0, 16, 2, 18} {
-			masks[i] = laneMask(base+o, d.W)
+}
+
+// transformCall is one call of a Winograd transform kernel over an image's
+// tiles: lanes tiles of tile row ty from tile tx0. A narrow image's tile
+// row (tw <= 8) fills half a register, so a call takes two tile rows when
+// there is a second (the row after ty), its tiles in the second half;
+// otherwise a call takes up to 16 tiles of one row.
+type transformCall struct {
+	ty, tx0, lanes int
+	second         bool
+}
+
+// transformCalls yields the calls over tile rows [ty0, ty1) of tw tiles.
+func transformCalls(tw, ty0, ty1 int) iter.Seq[transformCall] {
+	return func(yield func(transformCall) bool) {
+		if tw <= 8 {
+			for ty := ty0; ty < ty1; ty += 2 {
+				c := transformCall{ty: ty, lanes: tw}
+				if ty+1 < ty1 {
+					c.second, c.lanes = true, 2*tw
+				}
+				if !yield(c) {
+					return
+				}
+			}
+			return
 		}
-		for ty := ty0; ty < ty1; ty++ {
-			rows := rowBits(ty)
-			col := col0 + (ty-ty0)*tw + tx0
-			lo, hi, split := l.stores(col, min(16, tw-tx0))
-			masks[4], masks[5] = lo, hi
-			winoInputAVX512(&v[l.at(0, col)], &x[0], d.C, (2*ty-d.Pad)*d.W+base, d.H*d.W, l.row, plane, d.W, rows|rows<<4, &masks, &winoPerms[16][0], 64, split)
+		for tx0 := 0; tx0 < tw; tx0 += 16 {
+			for ty := ty0; ty < ty1; ty++ {
+				if !yield(transformCall{ty: ty, tx0: tx0, lanes: min(16, tw-tx0)}) {
+					return
+				}
+			}
 		}
 	}
+}
+
+// hiOff is where the kernels find a call's second half, in bytes from the
+// first, on a side whose rows are w floats wide: the next tile row's, two
+// rows down, or the next 16 floats of the same row.
+func (c transformCall) hiOff(tw, w int) int {
+	if tw <= 8 {
+		return 2 * w * 4
+	}
+	return 64
+}
+
+// inRows has bit r set for each of n rows first+r that lie in [0, size).
+func inRows(first, n, size int) int {
+	bits := 0
+	for r := range n {
+		if y := first + r; y >= 0 && y < size {
+			bits |= 1 << r
+		}
+	}
+	return bits
 }
 
 // winoLanes are the permutes of the transform kernels for tw tiles of a
@@ -509,39 +548,31 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 		bp = &bias[0]
 	}
 	var masks [5]uint16
-	if tw <= 8 {
-		// Two tile rows a call, as winoInput takes them.
-		row := laneMask(0, d.OW)
-		for ty := ty0; ty < ty1; ty += 2 {
-			second := ty+1 < ty1
-			n := 1
+	for c := range transformCalls(tw, ty0, ty1) {
+		perm := &winoPerms[8][1]
+		if tw <= 8 {
+			row := laneMask(0, d.OW)
 			masks[0], masks[1], masks[3], masks[4] = row, 0, 0, 0
-			if second {
-				masks[1], n = row, 2
+			if c.second {
+				masks[1] = row
 			}
-			if 2*ty+1 < d.OH {
+			if 2*c.ty+1 < d.OH {
 				masks[3] = row
 			}
-			if second && 2*ty+3 < d.OH {
+			if c.second && 2*c.ty+3 < d.OH {
 				masks[4] = row
 			}
-			masks[2] = uint16(1<<(n*tw) - 1)
-			col := col0 + (ty-ty0)*tw
-			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &winoPerms[tw][1], 2*d.OW*4)
-		}
-		return
-	}
-	for tx0 := 0; tx0 < tw; tx0 += 16 {
-		masks[0], masks[1] = laneMask(2*tx0, d.OW), laneMask(2*tx0+16, d.OW)
-		masks[2] = uint16(1<<min(16, tw-tx0) - 1)
-		for ty := ty0; ty < ty1; ty++ {
+			perm = &winoPerms[tw][1]
+		} else {
+			masks[0], masks[1] = laneMask(2*c.tx0, d.OW), laneMask(2*c.tx0+16, d.OW)
 			masks[3], masks[4] = 0, 0
-			if 2*ty+1 < d.OH {
+			if 2*c.ty+1 < d.OH {
 				masks[3], masks[4] = masks[0], masks[1]
 			}
-			col := col0 + (ty-ty0)*tw + tx0
-			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, &winoPerms[8][1], 64)
 		}
+		masks[2] = uint16(1<<c.lanes - 1)
+		col := col0 + (c.ty-ty0)*tw + c.tx0
+		winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*c.ty*d.OW+2*c.tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, perm, c.hiOff(tw, d.OW))
 	}
 }
 

@@ -84,40 +84,24 @@ func winoDy(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d Conv
 		return
 	}
 	_, tw := d.tiles()
-	rowBits := func(ty int) int {
-		bits := 0
-		for r := range 2 {
-			if 2*ty+r < d.OH {
-				bits |= 1 << r
-			}
-		}
-		return bits
-	}
 	var masks [3]uint16
-	if tw <= 8 {
-		// Two tile rows a call, as winoInput takes them.
-		masks[0] = laneMask(0, d.OW)
-		masks[1] = masks[0]
-		for ty := ty0; ty < ty1; ty += 2 {
-			rows, n := rowBits(ty), 1
-			if ty+1 < ty1 {
-				rows |= rowBits(ty+1) << 4
-				n = 2
+	for c := range transformCalls(tw, ty0, ty1) {
+		rows := inRows(2*c.ty, 2, d.OH)
+		perm := &winoPerms[16][0]
+		if tw <= 8 {
+			masks[0] = laneMask(0, d.OW)
+			masks[1] = masks[0]
+			if c.second {
+				rows |= inRows(2*c.ty+2, 2, d.OH) << 4
 			}
-			masks[2] = uint16(1<<(n*tw) - 1)
-			col := col0 + (ty-ty0)*tw
-			winoDyAVX512(&u[col], &dy[0], d.K, 2*ty*d.OW, d.OH*d.OW, ld, plane, d.OW, rows, &masks, &winoPerms[tw][0], 2*d.OW*4)
+			perm = &winoPerms[tw][0]
+		} else {
+			masks[0], masks[1] = laneMask(2*c.tx0, d.OW), laneMask(2*c.tx0+16, d.OW)
+			rows |= rows << 4
 		}
-		return
-	}
-	for tx0 := 0; tx0 < tw; tx0 += 16 {
-		masks[0], masks[1] = laneMask(2*tx0, d.OW), laneMask(2*tx0+16, d.OW)
-		masks[2] = uint16(1<<min(16, tw-tx0) - 1)
-		for ty := ty0; ty < ty1; ty++ {
-			rows := rowBits(ty)
-			col := col0 + (ty-ty0)*tw + tx0
-			winoDyAVX512(&u[col], &dy[0], d.K, 2*ty*d.OW+2*tx0, d.OH*d.OW, ld, plane, d.OW, rows|rows<<4, &masks, &winoPerms[16][0], 64)
-		}
+		masks[2] = uint16(1<<c.lanes - 1)
+		col := col0 + (c.ty-ty0)*tw + c.tx0
+		winoDyAVX512(&u[col], &dy[0], d.K, 2*c.ty*d.OW+2*c.tx0, d.OH*d.OW, ld, plane, d.OW, rows, &masks, perm, c.hiOff(tw, d.OW))
 	}
 }
 
