@@ -57,7 +57,8 @@ func (d ConvDims) tiles() (th, tw int) {
 	return (d.OH + 1) / 2, (d.OW + 1) / 2
 }
 
-// winoGroupCols is the most columns a pass groups images to.
+// winoGroupCols is the most columns (tiles) a pass takes, forward or for
+// the weight gradient.
 func (d ConvDims) winoGroupCols() int {
 	return max(1, min(winoCols, winoGroupFloats/(16*(d.C+d.K))))
 }

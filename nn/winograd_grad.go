@@ -16,19 +16,14 @@ package nn
 // M_e (K x C) += U_e (K x tiles) * V_e^T (tiles x C): 16 multiplies a tile
 // and channel pair, where im2col's columns take 36 (9 a pixel).
 
-// winoGradCols is the most tiles one pass of the weight gradient takes,
-// the GEMMs' inner dimension: as for the forward passes, few enough that V
-// and U stay in the cache between the transforms and the GEMMs (128 ran a
-// ResNet-20 training step 4% faster than 512).
-func (d ConvDims) winoGradCols() int {
-	return max(1, min(winoCols, winoGroupFloats/(16*(d.C+d.K))))
-}
-
 // winoGradFloats is the weight gradient's scratch: M, and one pass's V and
-// U.
+// U. A pass takes as many tiles as a forward pass (winoGroupCols), the
+// GEMMs' inner dimension, so that V and U too stay in the cache between
+// the transforms and the GEMMs (128 tiles ran a ResNet-20 training step 4%
+// faster than 512).
 func (d ConvDims) winoGradFloats() int {
 	_, tw := d.tiles()
-	cols := max(tw, d.winoGradCols())
+	cols := max(tw, d.winoGroupCols())
 	return 16 * (d.K*d.C + (d.C+d.uRows())*cols + 2*winoSkew)
 }
 
@@ -47,7 +42,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 	th, tw := d.tiles()
 	kc := d.K * d.C
 	m := ws.Col[:16*kc]
-	g, rows := d.passSplit(0, th, d.winoGradCols())
+	g, rows := d.passSplit(0, th, d.winoGroupCols())
 	beta := float32(0)
 	for n := from; n < to; n += g {
 		imgs := min(g, to-n)
