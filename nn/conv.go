@@ -34,7 +34,28 @@ const (
 	// gradient, by Winograd F(2x2, 3x3): with the weights of a PackedConv
 	// (inference) or transformed in the workspace on every call.
 	LowerWinograd
+	// LowerWinograd4 is LowerWinograd by F(4x4, 3x3): 36 multiplies per
+	// 4x4 output tile and channel pair instead of F(2x2, 3x3)'s 64. Its
+	// weight gradient is still F(3x3, 2x2)'s.
+	LowerWinograd4
 )
+
+// String names the lowering as resnetc's -dump-ir does.
+func (l ConvLowering) String() string {
+	switch l {
+	case LowerAuto:
+		return "auto"
+	case LowerDirect:
+		return "direct"
+	case LowerIm2col:
+		return "im2col"
+	case LowerWinograd:
+		return "winograd"
+	case LowerWinograd4:
+		return "winograd4"
+	}
+	return fmt.Sprintf("ConvLowering(%d)", uint8(l))
+}
 
 // direct reports whether the input is used as the GEMM's matrix as it is.
 func (d ConvDims) direct() bool {
@@ -45,7 +66,7 @@ func (d ConvDims) direct() bool {
 			panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered direct", d.KH, d.KW, d.Stride, d.Pad))
 		}
 		return true
-	case LowerIm2col, LowerWinograd:
+	case LowerIm2col, LowerWinograd, LowerWinograd4:
 		return false
 	}
 	return fits

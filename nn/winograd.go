@@ -41,26 +41,49 @@ func (d ConvDims) WinogradOK() bool {
 	return d.KH == 3 && d.KW == 3 && d.Stride == 1 && d.Pad <= 2
 }
 
-// winograd reports whether d is lowered to F(2x2, 3x3).
+// winograd reports whether d is lowered to F(2x2, 3x3) or F(4x4, 3x3).
 func (d ConvDims) winograd() bool {
-	if d.Lowering != LowerWinograd {
+	if d.Lowering != LowerWinograd && d.Lowering != LowerWinograd4 {
 		return false
 	}
 	if !d.WinogradOK() {
-		panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered to Winograd F(2x2,3x3)", d.KH, d.KW, d.Stride, d.Pad))
+		panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered to Winograd", d.KH, d.KW, d.Stride, d.Pad))
 	}
 	return true
 }
 
-// tiles is the number of 2x2 output tiles down and across.
+// winoM is the side of d's output tiles: 4 for LowerWinograd4, else 2.
+func (d ConvDims) winoM() int {
+	if d.Lowering == LowerWinograd4 {
+		return 4
+	}
+	return 2
+}
+
+// winoN is the number of elements of a transformed tile, (m+2)^2: the
+// number of GEMMs a pass makes.
+func (d ConvDims) winoN() int {
+	a := d.winoM() + 2
+	return a * a
+}
+
+// f2 is d lowered to F(2x2, 3x3): the tiles of the weight gradient,
+// whatever the forward pass's.
+func (d ConvDims) f2() ConvDims {
+	d.Lowering = LowerWinograd
+	return d
+}
+
+// tiles is the number of output tiles down and across.
 func (d ConvDims) tiles() (th, tw int) {
-	return (d.OH + 1) / 2, (d.OW + 1) / 2
+	m := d.winoM()
+	return (d.OH + m - 1) / m, (d.OW + m - 1) / m
 }
 
 // winoGroupCols is the most columns (tiles) a pass takes, forward or for
 // the weight gradient.
 func (d ConvDims) winoGroupCols() int {
-	return max(1, min(winoCols, winoGroupFloats/(16*(d.C+d.K))))
+	return max(1, min(winoCols, winoGroupFloats/(d.winoN()*(d.C+d.K))))
 }
 
 // passSplit is how one pass of at most maxCols tiles splits tile rows
@@ -87,7 +110,7 @@ func (d ConvDims) winoPassFloats() int {
 	// V's columns rounded up to whole panels of the widest kernel, so that
 	// the size does not depend on the machine that generated the code.
 	cols := max(tw, d.winoGroupCols())
-	return 16 * (d.C*(cols+31)/32*32 + d.K*cols + 2*winoSkew)
+	return d.winoN() * (d.C*(cols+31)/32*32 + d.K*cols + 2*winoSkew)
 }
 
 // PackedConv is a convolution's weights prepared for its lowering:
@@ -111,8 +134,8 @@ func NewPackedConv(d ConvDims) *PackedConv {
 		p.gemm = NewPackedA(d.K, d.C*d.KH*d.KW)
 		return p
 	}
-	p.u = make([]float32, 16*d.K*d.C)
-	p.wino = make([]PackedA, 16)
+	p.u = make([]float32, d.winoN()*d.K*d.C)
+	p.wino = make([]PackedA, d.winoN())
 	for e := range p.wino {
 		p.wino[e] = *NewPackedA(d.K, d.C)
 	}
@@ -126,7 +149,11 @@ func (p *PackedConv) Pack(w []float32) {
 		return
 	}
 	kc := p.d.K * p.d.C
-	winoWeights(p.u, w, kc)
+	if p.d.winoM() == 4 {
+		winoWeights4(p.u, w, kc)
+	} else {
+		winoWeights(p.u, w, kc)
+	}
 	for e := range p.wino {
 		p.wino[e].Pack(p.u[e*kc : (e+1)*kc])
 	}
@@ -190,7 +217,7 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 // padded so that it maps OH x OW back to H x W, whose filter (c, k) is
 // filter (k, c) of d turned by 180 degrees.
 func (d ConvDims) gradInput() ConvDims {
-	return ConvDims{C: d.K, H: d.OH, W: d.OW, K: d.C, KH: 3, KW: 3, Stride: 1, Pad: 2 - d.Pad, OH: d.H, OW: d.W, Lowering: LowerWinograd}
+	return ConvDims{C: d.K, H: d.OH, W: d.OW, K: d.C, KH: 3, KW: 3, Stride: 1, Pad: 2 - d.Pad, OH: d.H, OW: d.W, Lowering: d.Lowering}
 }
 
 // packed returns the workspace's PackedConv for d holding w transformed,
@@ -271,12 +298,18 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 	// size apart: the transforms touch all 16 at once, and a power-of-two
 	// stride would put them all in one set of the cache.
 	pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
-	v := ws.Col[:16*pv]
-	m := ws.Col[16*pv : 16*(pv+pm)]
+	ne := d.winoN()
+	v := ws.Col[:ne*pv]
+	m := ws.Col[ne*pv : ne*(pv+pm)]
+	f4 := d.winoM() == 4
 	for i := range imgs {
-		winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		if f4 {
+			winoInput4(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		} else {
+			winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		}
 	}
-	for e := range 16 {
+	for e := range ne {
 		ve, me := v[e*pv:e*pv+d.C*vcols], m[e*pm:e*pm+d.K*cols]
 		if packed {
 			gemmBlocks(ws, false, false, d.K, cols, d.C, nil, 0, nil, 0, ve, 0, me, cols, nil, &p.wino[e])
@@ -289,7 +322,11 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 		if residual != nil {
 			res = residual[(n+i)*out : (n+i+1)*out]
 		}
-		winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
+		if f4 {
+			winoOutput4(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
+		} else {
+			winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
+		}
 	}
 }
 

@@ -9,8 +9,18 @@ import (
 	"testing"
 )
 
-// TestWinogradMatchesReference checks F(2x2, 3x3) against the float64
-// direct convolution over odd shapes: images from 1x1 up, odd and even
+// winoLowerings are the two Winograd lowerings, and how far each may stray
+// from the float64 direct convolution, relative to the largest output:
+// F(2x2, 3x3) adds a few roundings per output to the GEMM's (2e-6 is about
+// 16 ulps); F(4x4, 3x3)'s transforms multiply by up to 8 and add up to
+// six terms a side, each step scaling the rounding errors.
+var winoLowerings = []struct {
+	low ConvLowering
+	tol float64
+}{{LowerWinograd, 2e-6}, {LowerWinograd4, 1e-5}}
+
+// TestWinogradMatchesReference checks F(2x2, 3x3) and F(4x4, 3x3) against
+// the float64 direct convolution over odd shapes: images from 1x1 up, odd and even
 // sides (a last tile that is cut), paddings 0 to 2, channel counts from 1
 // to 67, batches that do and do not fill a group of images, with bias,
 // residual and ReLU, on one goroutine and on two (images or tile rows
@@ -32,37 +42,37 @@ func TestWinogradMatchesReference(t *testing.T) {
 			{48, 40, 7, 7, 1, 2},
 		}
 		for _, s := range shapes {
-			d := ConvDims{C: s.c, H: s.h, W: s.w, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: s.pad, Lowering: LowerWinograd}
-			d.OH, d.OW = s.h+2*s.pad-2, s.w+2*s.pad-2
-			if d.OH < 1 || d.OW < 1 {
-				t.Fatalf("bad test shape %+v", s)
-			}
-			x, w, bias := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
-			res := randSlice(r, s.batch*d.K*d.OH*d.OW)
-			want := convRef(x, w, bias, s.batch, d)
-			for i := range want {
-				want[i] = max(want[i]+res[i], 0)
-			}
-			packed := NewPackedConv(d)
-			packed.Pack(w)
-			for _, threads := range []int{1, 2} {
-				old := SetThreads(threads)
-				ws := NewWorkspace(d.ColFloats())
-				got := randSlice(r, len(want)) // garbage: y is written, not read
-				Conv2DFused(ws, got, x, w, packed, bias, res, true, s.batch, d)
-				// The transforms add a few roundings per output on top of
-				// the GEMM's; 2e-6 of the largest output is about 16 ulps.
-				if e := maxRelErr(got, want); e > 2e-6 {
-					t.Errorf("%+v, %d threads: max rel err %g", d, threads, e)
+			for _, wl := range winoLowerings {
+				d := ConvDims{C: s.c, H: s.h, W: s.w, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: s.pad, Lowering: wl.low}
+				d.OH, d.OW = s.h+2*s.pad-2, s.w+2*s.pad-2
+				if d.OH < 1 || d.OW < 1 {
+					t.Fatalf("bad test shape %+v", s)
 				}
-				SetThreads(old)
-			}
-			// Without the residual and the ReLU, only the bias is added.
-			plain := convRef(x, w, bias, s.batch, d)
-			got := make([]float32, len(plain))
-			Conv2DFused(NewWorkspace(d.ColFloats()), got, x, w, packed, bias, nil, false, s.batch, d)
-			if e := maxRelErr(got, plain); e > 2e-6 {
-				t.Errorf("%+v, no residual: max rel err %g", d, e)
+				x, w, bias := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
+				res := randSlice(r, s.batch*d.K*d.OH*d.OW)
+				want := convRef(x, w, bias, s.batch, d)
+				for i := range want {
+					want[i] = max(want[i]+res[i], 0)
+				}
+				packed := NewPackedConv(d)
+				packed.Pack(w)
+				for _, threads := range []int{1, 2} {
+					old := SetThreads(threads)
+					ws := NewWorkspace(d.ColFloats())
+					got := randSlice(r, len(want)) // garbage: y is written, not read
+					Conv2DFused(ws, got, x, w, packed, bias, res, true, s.batch, d)
+					if e := maxRelErr(got, want); e > wl.tol {
+						t.Errorf("%+v, %d threads: max rel err %g", d, threads, e)
+					}
+					SetThreads(old)
+				}
+				// Without the residual and the ReLU, only the bias is added.
+				plain := convRef(x, w, bias, s.batch, d)
+				got := make([]float32, len(plain))
+				Conv2DFused(NewWorkspace(d.ColFloats()), got, x, w, packed, bias, nil, false, s.batch, d)
+				if e := maxRelErr(got, plain); e > wl.tol {
+					t.Errorf("%+v, no residual: max rel err %g", d, e)
+				}
 			}
 		}
 	})
@@ -72,8 +82,14 @@ func TestWinogradMatchesReference(t *testing.T) {
 // among two goroutines, so that a share's columns and images are checked
 // even where the work is below the size that splits on its own.
 func TestWinogradSplitsEveryWay(t *testing.T) {
+	for _, wl := range winoLowerings {
+		t.Run(wl.low.String(), func(t *testing.T) { testWinogradSplits(t, wl.low, wl.tol) })
+	}
+}
+
+func testWinogradSplits(t *testing.T, low ConvLowering, tol float64) {
 	r := rand.New(rand.NewPCG(8, 1))
-	d := ConvDims{C: 6, H: 9, W: 7, K: 5, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 9, OW: 7, Lowering: LowerWinograd}
+	d := ConvDims{C: 6, H: 9, W: 7, K: 5, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 9, OW: 7, Lowering: low}
 	const batch = 3
 	x, w, bias := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
 	res := randSlice(r, batch*d.K*d.OH*d.OW)
@@ -94,7 +110,7 @@ func TestWinogradSplitsEveryWay(t *testing.T) {
 	} {
 		got := randSlice(r, len(want))
 		run(got)
-		if e := maxRelErr(got, want); e > 2e-6 {
+		if e := maxRelErr(got, want); e > tol {
 			t.Errorf("split by %s: max rel err %g", name, e)
 		}
 		if n := testing.AllocsPerRun(3, func() { run(got) }); n != 0 {
@@ -147,17 +163,19 @@ func TestWinogradTraining(t *testing.T) {
 				return
 			}
 			want, _ := run(LowerIm2col)
-			got, do := run(LowerWinograd)
-			for _, c := range []struct {
-				name      string
-				got, want []float32
-			}{{"output", got.y, want.y}, {"input gradient", got.dx, want.dx}, {"input gradient written over garbage", got.dxSet, want.dx}, {"weight gradient", got.dw, want.dw}, {"bias gradient", got.db, want.db}} {
-				if e := maxRelErr(c.got, c.want); e > 2e-6 {
-					t.Errorf("%+v, %d threads: %s max rel err %g against im2col", d, threads, c.name, e)
+			for _, wl := range winoLowerings {
+				got, do := run(wl.low)
+				for _, c := range []struct {
+					name      string
+					got, want []float32
+				}{{"output", got.y, want.y}, {"input gradient", got.dx, want.dx}, {"input gradient written over garbage", got.dxSet, want.dx}, {"weight gradient", got.dw, want.dw}, {"bias gradient", got.db, want.db}} {
+					if e := maxRelErr(c.got, c.want); e > wl.tol {
+						t.Errorf("%+v, %v, %d threads: %s max rel err %g against im2col", d, wl.low, threads, c.name, e)
+					}
 				}
-			}
-			if n := testing.AllocsPerRun(3, do); n != 0 {
-				t.Errorf("%+v, %d threads: %v allocations per step", d, threads, n)
+				if n := testing.AllocsPerRun(3, do); n != 0 {
+					t.Errorf("%+v, %v, %d threads: %v allocations per step", d, wl.low, threads, n)
+				}
 			}
 			SetThreads(old)
 		}
@@ -229,15 +247,14 @@ func BenchmarkConvLowering(b *testing.B) {
 		{"cifar-stage3-b16", 64, 8, 16},
 	} {
 		r := rand.New(rand.NewPCG(1, 2))
-		for _, low := range []ConvLowering{LowerIm2col, LowerWinograd} {
+		for _, low := range []ConvLowering{LowerIm2col, LowerWinograd, LowerWinograd4} {
 			d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.c, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: low}
 			x, w, bias := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
 			y := make([]float32, s.batch*d.K*d.OH*d.OW)
 			packed := NewPackedConv(d)
 			packed.Pack(w)
 			ws := NewWorkspace(d.ColFloats())
-			name := map[ConvLowering]string{LowerIm2col: "im2col", LowerWinograd: "winograd"}[low]
-			b.Run(s.name+"/"+name, func(b *testing.B) {
+			b.Run(s.name+"/"+low.String(), func(b *testing.B) {
 				for b.Loop() {
 					Conv2DFused(ws, y, x, w, packed, bias, nil, true, s.batch, d)
 				}
@@ -344,7 +361,7 @@ func BenchmarkWeightGradLowering(b *testing.B) {
 			x, w, dy := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, s.batch*d.K*d.OH*d.OW)
 			dw := make([]float32, len(w))
 			ws := NewWorkspace(d.ColFloats())
-			name := fmt.Sprintf("c%d-k%d-%dx%d-b%d/%s", s.c, s.k, s.hw, s.hw, s.batch, map[ConvLowering]string{LowerIm2col: "im2col", LowerWinograd: "winograd"}[low])
+			name := fmt.Sprintf("c%d-k%d-%dx%d-b%d/%s", s.c, s.k, s.hw, s.hw, s.batch, low)
 			b.Run(name, func(b *testing.B) {
 				for b.Loop() {
 					Conv2DBackward(ws, nil, SetGrad, dw, nil, dy, x, w, s.batch, d)
