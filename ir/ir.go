@@ -135,8 +135,11 @@ const (
 	// multiplied.
 	LowerIm2col
 	// LowerWinograd: a 3x3 stride-1 conv is computed by Winograd
-	// F(2x2, 3x3) from weights transformed once; inference only.
+	// F(2x2, 3x3) from weights transformed once (in training, on every
+	// step), and so is its input gradient.
 	LowerWinograd
+	// LowerWinograd4: the same by Winograd F(4x4, 3x3).
+	LowerWinograd4
 )
 
 func (l Lowering) String() string {
@@ -147,6 +150,8 @@ func (l Lowering) String() string {
 		return "im2col"
 	case LowerWinograd:
 		return "winograd"
+	case LowerWinograd4:
+		return "winograd4"
 	}
 	return "none"
 }

@@ -48,8 +48,8 @@ func (g *Graph) Verify() error {
 		if n.Op == OpConv && n.Lowering == LowerDirect && !n.DirectOK() {
 			return fmt.Errorf("node %q: lowered direct, but a %dx%d stride-%d pad-%d conv needs its columns gathered", n.Name, n.KH, n.KW, n.Stride, n.Pad)
 		}
-		if n.Op == OpConv && n.Lowering == LowerWinograd && !n.WinogradOK() {
-			return fmt.Errorf("node %q: lowered to Winograd F(2x2,3x3), but it is a %dx%d stride-%d pad-%d conv", n.Name, n.KH, n.KW, n.Stride, n.Pad)
+		if n.Op == OpConv && (n.Lowering == LowerWinograd || n.Lowering == LowerWinograd4) && !n.WinogradOK() {
+			return fmt.Errorf("node %q: lowered to Winograd (%s), but it is a %dx%d stride-%d pad-%d conv", n.Name, n.Lowering, n.KH, n.KW, n.Stride, n.Pad)
 		}
 		if n.Op != OpConv && n.Lowering != LowerNone {
 			return fmt.Errorf("node %q: a %s has no lowering", n.Name, n.Op)

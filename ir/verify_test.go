@@ -138,16 +138,18 @@ func TestVerifyLowering(t *testing.T) {
 	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered direct, but a 3x3 stride-1 pad-1 conv needs its columns gathered`) {
 		t.Errorf("direct for a 3x3 conv: %v", err)
 	}
-	conv.Lowering = LowerWinograd
-	if err := g.Verify(); err != nil {
-		t.Fatalf("Winograd for a 3x3 stride-1 conv: %v", err)
+	for _, low := range []Lowering{LowerWinograd, LowerWinograd4} {
+		conv.Lowering = low
+		if err := g.Verify(); err != nil {
+			t.Fatalf("%s for a 3x3 stride-1 conv: %v", low, err)
+		}
+		saved := conv.Shape
+		conv.Stride, conv.Shape.H, conv.Shape.W = 2, 5, 4
+		if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered to Winograd (`+low.String()+`), but it is a 3x3 stride-2 pad-1 conv`) {
+			t.Errorf("%s for a stride-2 conv: %v", low, err)
+		}
+		conv.Stride, conv.Shape = 1, saved
 	}
-	saved := conv.Shape
-	conv.Stride, conv.Shape.H, conv.Shape.W = 2, 5, 4
-	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered to Winograd F(2x2,3x3), but it is a 3x3 stride-2 pad-1 conv`) {
-		t.Errorf("Winograd for a stride-2 conv: %v", err)
-	}
-	conv.Stride, conv.Shape = 1, saved
 	conv.Lowering = LowerNone
 	bn.Lowering = LowerIm2col
 	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), "has no lowering") {

@@ -100,3 +100,27 @@ func kernel12x32TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint3
 func kernel12x16TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }
+
+func wino4InputG1AVX512(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4OutputG1AVX512(y, m, res, bias *float32, chans, yStride, mStride, plane, flags int, plan *wino4Plan, idx *[4][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4InputG2AVX512(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4OutputG2AVX512(y, m, res, bias *float32, chans, yStride, mStride, plane, flags int, plan *wino4Plan, idx *[4][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4InputG4AVX512(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4OutputG4AVX512(y, m, res, bias *float32, chans, yStride, mStride, plane, flags int, plan *wino4Plan, idx *[4][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}

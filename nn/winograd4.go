@@ -1,5 +1,7 @@
 package nn
 
+import "iter"
+
 // Winograd F(4x4, 3x3): 6x6 input tiles at stride 4, 36 multiplies per 4x4
 // output tile and channel pair where F(2x2, 3x3) takes 64 and a direct
 // convolution 144. The price is larger transforms and larger rounding
@@ -78,7 +80,203 @@ func at6(m0, m1, m2, m3, m4, m5 float32) (o [4]float32) {
 // winoInput4 is winoInput for F(4x4, 3x3): V = B^T d B of the 6x6 input
 // tiles d, 36 matrices V_e.
 func winoInput4(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
-	winoInput4Go(v, l, plane, col0, x, ty0, ty1, d)
+	if !useWinoAsm {
+		winoInput4Go(v, l, plane, col0, x, ty0, ty1, d)
+		return
+	}
+	_, tw := d.tiles()
+	groups := wino4Groups(tw)
+	perm := &wino4PermsFor(tw).in
+	var p wino4Plan
+	for c := range wino4Calls(tw, ty0, ty1) {
+		p = wino4Plan{}
+		from := 4*c.tx0 - d.Pad
+		// Past the windows: the last tile's columns 4 and 5, where the
+		// call's groups fill their lanes.
+		past := c.lanes == 16
+		if groups > 1 {
+			past = tw == 16/groups
+		}
+		for r := range 6 {
+			for k := range 4 {
+				g, off := wino4Chunk(groups, k)
+				if y := 4*(c.ty+g) - d.Pad + r; g < c.groups && y >= 0 && y < d.H {
+					p.off[r][k] = int64(4 * (y*d.W + from + off))
+					p.mask[r][k] = laneMask(from+off, d.W)
+				}
+			}
+			for g := range groups {
+				y := 4*(c.ty+g) - d.Pad + r
+				if !past || g >= c.groups || y < 0 || y >= d.H {
+					continue
+				}
+				at, lanes := from+64, uint16(3)
+				if groups > 1 {
+					at, lanes = from+4*(16/groups)-2*g, 3<<(2*g)
+				}
+				p.off[r][4+g] = int64(4 * (y*d.W + at))
+				p.mask[r][4+g] = laneMask(at, d.W) & lanes
+			}
+		}
+		col := col0 + (c.ty-ty0)*tw + c.tx0
+		var split int
+		p.store[0], p.store[1], split = l.stores(col, c.lanes)
+		if past {
+			for g := range c.groups {
+				p.store[2] |= 1 << (g*min(tw, 16) + min(tw, 16) - 1)
+			}
+		}
+		vp, xp := &v[l.at(0, col)], &x[0]
+		switch groups {
+		case 1:
+			wino4InputG1AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
+		case 2:
+			wino4InputG2AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
+		default:
+			wino4InputG4AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
+		}
+	}
+}
+
+// wino4Plan is one call of an F(4x4, 3x3) transform kernel: which tiles
+// it stores (store[0]; store[1] those that run over into the next packed
+// panel; store[2] those whose last two columns lie past the windows) or,
+// for the output, loads (store[0]); and the byte offset and lane mask of
+// load k of input row r (off[r][k], mask[r][k]), or of chunk c of output
+// row i. A zero mask reads zeros (a row in the padding, a group the call
+// does not have) and writes nothing.
+type wino4Plan struct {
+	store [4]uint16
+	off   [6][8]int64
+	mask  [6][8]uint16
+}
+
+// wino4Groups is how many tile rows of tw tiles share a call of the
+// F(4x4, 3x3) kernels: 16 tiles of one row, or two (four) rows of up to 8
+// (4) tiles, each in a window of two chunks (one).
+func wino4Groups(tw int) int {
+	switch {
+	case tw > 8:
+		return 1
+	case tw > 4:
+		return 2
+	}
+	return 4
+}
+
+// wino4Chunk is the group whose window chunk k of a call holds, and the
+// chunk's first column in the window.
+func wino4Chunk(groups, k int) (g, off int) {
+	switch groups {
+	case 1:
+		return 0, 16 * k
+	case 2:
+		return k / 2, 16 * (k % 2)
+	}
+	return k, 0
+}
+
+// wino4Call is one call of the F(4x4, 3x3) kernels: lanes tiles from tile
+// tx0 of groups tile rows from ty.
+type wino4Call struct{ ty, tx0, groups, lanes int }
+
+// wino4Calls yields the calls over tile rows [ty0, ty1) of tw tiles.
+func wino4Calls(tw, ty0, ty1 int) iter.Seq[wino4Call] {
+	return func(yield func(wino4Call) bool) {
+		if g := wino4Groups(tw); g > 1 {
+			for ty := ty0; ty < ty1; ty += g {
+				n := min(g, ty1-ty)
+				if !yield(wino4Call{ty: ty, groups: n, lanes: n * tw}) {
+					return
+				}
+			}
+			return
+		}
+		for tx0 := 0; tx0 < tw; tx0 += 16 {
+			for ty := ty0; ty < ty1; ty++ {
+				if !yield(wino4Call{ty: ty, tx0: tx0, groups: 1, lanes: min(16, tw-tx0)}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// wino4Perm holds the permutes of the F(4x4, 3x3) kernels for one
+// grouping. A pair of chunks holds eight tile slots of four floats; the
+// first-level permutes take phases 0 and 1 (A) and 2 and 3 (B) of the
+// slots of chunks 0 and 1 (2 and 3: A', B'), and the second level packs
+// each phase's tiles in lane order from A and A' (B and B'). The input's
+// in[0:2] are the first level, in[2:4] the second for the even and odd
+// phase, in[4:6] the next slot's phases 0 and 1 (columns 4 and 5), in[6:8]
+// where those are in the register of the floats past the windows. The
+// output's out[0:2] gather A and A' from phases 0 and 1 (and B, B' from 2
+// and 3), out[2:4] interleave chunks 0 and 1 (2 and 3) from A and B (A'
+// and B').
+type wino4Perm struct {
+	in  [8][16]int32
+	out [4][16]int32
+}
+
+// wino4PermsByWidth are the permutes for tw tiles a row, 1 to 16 (wider
+// rows take the 16-tile permutes), made once.
+var wino4PermsByWidth = func() (p [17]wino4Perm) {
+	for tw := 1; tw <= 16; tw++ {
+		p[tw] = newWino4Perm(wino4Groups(tw), tw)
+	}
+	return p
+}()
+
+func wino4PermsFor(tw int) *wino4Perm { return &wino4PermsByWidth[min(tw, 16)] }
+
+func newWino4Perm(groups, tw int) (p wino4Perm) {
+	per := 16 / groups // lanes (slots) a group has
+	if groups == 1 {
+		tw = 16
+	}
+	// slot is where tile lane l's phase 0 lies in A ++ A'.
+	slot := func(l int) int {
+		g, s := l/tw, l%tw
+		switch groups {
+		case 1:
+			return l/8*16 + l%8
+		case 2:
+			return 16*g + s
+		}
+		return g/2*16 + g%2*4 + s
+	}
+	var lane [32]int32 // slot to lane, for the output
+	for l := range groups * tw {
+		lane[slot(l)] = int32(l)
+	}
+	for k := range 16 {
+		if k < 8 {
+			p.in[0][k], p.in[1][k] = int32(4*k), int32(4*k+2)
+			p.out[0][k], p.out[1][k] = lane[k], lane[16+k]
+		} else {
+			p.in[0][k], p.in[1][k] = int32(4*(k-8)+1), int32(4*(k-8)+3)
+			p.out[0][k], p.out[1][k] = 16+lane[k-8], 16+lane[k+8]
+		}
+		ph, s := k%4, k/4
+		p.out[2][k] = int32(ph/2*16 + ph%2*8 + s)
+		p.out[3][k] = p.out[2][k] + 4
+	}
+	for l := range groups * tw {
+		p.in[2][l], p.in[3][l] = int32(slot(l)), int32(slot(l)+8)
+		g, s := l/tw, l%tw
+		switch {
+		case groups == 1 && l < 15:
+			p.in[4][l] = int32(slot(l + 1))
+		case groups > 1 && s+1 < per:
+			p.in[4][l] = int32(slot(l) + 1)
+		}
+		p.in[5][l] = p.in[4][l] + 8
+		if groups > 1 {
+			p.in[6][l] = int32(2 * g)
+		}
+		p.in[7][l] = p.in[6][l] + 1
+	}
+	return p
 }
 
 // winoInput4Go is winoInput4 in Go, one tile at a time.
@@ -122,7 +320,50 @@ func winoInput4Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, 
 // winoOutput4 is winoOutput for F(4x4, 3x3): the 4x4 output tiles A^T M A
 // from the 36 matrices M_e.
 func winoOutput4(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
-	winoOutput4Go(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
+	if !useWinoAsm {
+		winoOutput4Go(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
+		return
+	}
+	_, tw := d.tiles()
+	groups := wino4Groups(tw)
+	perm := &wino4PermsFor(tw).out
+	flags := 0
+	var rp, bp *float32
+	if relu {
+		flags |= 1
+	}
+	if res != nil {
+		flags |= 2
+		rp = &res[0]
+	}
+	if bias != nil {
+		flags |= 8
+		bp = &bias[0]
+	}
+	var p wino4Plan
+	for c := range wino4Calls(tw, ty0, ty1) {
+		p = wino4Plan{}
+		p.store[0] = uint16(1<<c.lanes - 1)
+		for i := range 4 {
+			for k := range 4 {
+				g, off := wino4Chunk(groups, k)
+				if oy := 4*(c.ty+g) + i; g < c.groups && oy < d.OH {
+					x := 4*c.tx0 + off
+					p.off[i][k] = int64(4 * (oy*d.OW + x))
+					p.mask[i][k] = laneMask(x, d.OW)
+				}
+			}
+		}
+		mp := &m[col0+(c.ty-ty0)*tw+c.tx0]
+		switch groups {
+		case 1:
+			wino4OutputG1AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
+		case 2:
+			wino4OutputG2AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
+		default:
+			wino4OutputG4AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
+		}
+	}
 }
 
 // winoOutput4Go is winoOutput4 in Go, one tile at a time.

@@ -135,6 +135,9 @@ func TestWinogradTraining(t *testing.T) {
 		{4, 6, 3, 5, 2, 1},
 		{33, 20, 13, 11, 1, 2},
 		{64, 64, 14, 14, 1, 1},
+		{16, 16, 32, 32, 1, 4},
+		{64, 64, 8, 8, 1, 4},
+		{32, 64, 8, 8, 1, 4},
 	} {
 		for _, threads := range []int{1, 2} {
 			old := SetThreads(threads)
@@ -367,6 +370,90 @@ func BenchmarkWeightGradLowering(b *testing.B) {
 					Conv2DBackward(ws, nil, SetGrad, dw, nil, dy, x, w, s.batch, d)
 				}
 			})
+		}
+	}
+}
+
+// TestWinograd4TransformsAsm checks the AVX-512 F(4x4, 3x3) transforms
+// against the Go ones, bit for bit: sides 1 to 140, so that calls take
+// four tile rows of up to 4 tiles, two of up to 8, or 16 tiles of one row
+// (whole, partial, and with the last tile's columns past the window),
+// paddings 0 to 2, tile-row ranges that start and end inside the image
+// (a call's last groups missing), V plain or in packed panels where a
+// store runs over into the next, with and without bias, residual and
+// ReLU, and a NaN that must stay one. Buffers start as the same garbage
+// and are compared whole, with a guard zone on each side, so a write
+// outside the tiles is caught too.
+func TestWinograd4TransformsAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512 kernels in this build")
+	}
+	defer func() { useWinoAsm = haveAVX512 }()
+	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+	r := rand.New(rand.NewPCG(14, 15))
+	for n := range 400 {
+		pad := r.IntN(3)
+		side := []int{1 + r.IntN(20), 1 + r.IntN(40), 1 + r.IntN(140)}
+		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: side[r.IntN(3)], W: side[n%3], KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd4}
+		d.OH, d.OW = d.H+2*pad-2, d.W+2*pad-2
+		if d.OH < 1 || d.OW < 1 {
+			continue
+		}
+		th, tw := d.tiles()
+		ty0 := r.IntN(th)
+		ty1 := ty0 + 1 + r.IntN(th-ty0)
+		col0 := r.IntN(40)
+		ld := col0 + (ty1-ty0)*tw + r.IntN(5)
+		x := randSlice(r, d.C*d.H*d.W)
+		x[r.IntN(len(x))] = float32(math.NaN())
+		l := plainLayout(ld)
+		size := d.C * ld
+		if nr := []int{0, 16, 32}[r.IntN(3)]; nr > 0 {
+			l = packedLayout(d.C, nr)
+			size = (ld + nr - 1) / nr * nr * d.C
+		}
+		plane := size + r.IntN(20)
+		// Guard zones of garbage on both sides catch a write past either end.
+		const guard = 64
+		v0 := randSlice(r, 36*plane+2*guard)
+		var v [2][]float32
+		for i, asm := range []bool{false, true} {
+			useWinoAsm = asm
+			v[i] = append([]float32(nil), v0...)
+			winoInput4(v[i][guard:guard+36*plane], l, plane, col0, x, ty0, ty1, d)
+		}
+		if !slices.EqualFunc(v[0], v[1], same) {
+			for i := range v[0] {
+				if !same(v[0][i], v[1][i]) {
+					t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d layout %+v: input transforms differ at %d (element %d): %g, want %g", d, ty0, ty1, col0, ld, l, i, i/plane, v[1][i], v[0][i])
+				}
+			}
+		}
+		mplane := d.K*ld + r.IntN(20)
+		m := randSlice(r, 36*mplane)
+		m[r.IntN(len(m))] = float32(math.NaN())
+		size = d.K * d.OH * d.OW
+		y0 := randSlice(r, size+2*guard)
+		for flags := range 4 {
+			var bias, res []float32
+			if flags&1 != 0 {
+				bias = randSlice(r, d.K)
+			}
+			if flags&2 != 0 {
+				res = randSlice(r, size)
+			}
+			relu := r.IntN(2) == 1
+			var y [2][]float32
+			for i, asm := range []bool{false, true} {
+				useWinoAsm = asm
+				y[i] = append([]float32(nil), y0...)
+				winoOutput4(y[i][guard:guard+size], m, ld, mplane, col0, bias, res, relu, ty0, ty1, d)
+			}
+			for i := range y[0] {
+				if !same(y[0][i], y[1][i]) {
+					t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ at %d: %g, want %g", d, ty0, ty1, bias != nil, res != nil, relu, i, y[1][i], y[0][i])
+				}
+			}
 		}
 	}
 }

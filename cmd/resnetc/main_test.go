@@ -235,14 +235,17 @@ func TestPlanAndFusedGraph(t *testing.T) {
 		t.Errorf("-dump-ir=fuse-add: exit %d\n%.300s", code, out)
 	}
 	// Every conv's lowering is the compiler's, per layer: the 1x1s of a
-	// bottleneck use their input directly, the stride-1 3x3s go to Winograd
-	// unless their weights outweigh their tiles (7x7 at 512 channels), the
+	// bottleneck use their input directly, the stride-1 3x3s go to Winograd,
+	// F(4x4, 3x3) where their images are large for their weights, else
+	// F(2x2, 3x3), unless their weights outweigh even its tiles (7x7 at 512
+	// channels), the
 	// strided 3x3s and the 7x7 stem gather columns, and a strided 1x1
 	// projection must gather too.
 	code, out, _ = runCLI("-dump-ir=lower-conv", "resnet50", "-o", t.TempDir())
 	for _, want := range []string{
 		`k=1x1 s=1 p=0 +bn(layer1.0.bn1) +relu lower=direct : 64x56x56  "layer1.0.conv1"`,
-		`k=3x3 s=1 p=1 +bn(layer1.0.bn2) +relu lower=winograd : 64x56x56  "layer1.0.conv2"`,
+		`k=3x3 s=1 p=1 +bn(layer1.0.bn2) +relu lower=winograd4 : 64x56x56  "layer1.0.conv2"`,
+		`k=3x3 s=1 p=1 +bn(layer2.1.bn2) +relu lower=winograd4 : 128x28x28  "layer2.1.conv2"`,
 		`k=3x3 s=1 p=1 +bn(layer3.1.bn2) +relu lower=winograd : 256x14x14  "layer3.1.conv2"`,
 		`k=3x3 s=1 p=1 +bn(layer4.1.bn2) +relu lower=im2col : 512x7x7  "layer4.1.conv2"`,
 		`k=3x3 s=2 p=1 +bn(layer2.0.bn2) +relu lower=im2col : 128x28x28  "layer2.0.conv2"`,
@@ -254,14 +257,15 @@ func TestPlanAndFusedGraph(t *testing.T) {
 		}
 	}
 	// Training keeps a conv of 3 input channels (the CIFAR stem) on im2col,
-	// for its weight gradient, where inference takes Winograd.
-	for pass, want := range map[string]string{
-		"lower-conv":       `k=3x3 s=1 p=1 +bn(bn1) +relu lower=winograd : 16x32x32  "conv1"`,
-		"lower-conv-train": `k=3x3 s=1 p=1 lower=im2col : 16x32x32  "conv1"`,
+	// for its weight gradient, where inference takes Winograd, and takes
+	// F(2x2, 3x3) where inference takes F(4x4, 3x3).
+	for pass, want := range map[string][2]string{
+		"lower-conv":       {`k=3x3 s=1 p=1 +bn(bn1) +relu lower=winograd4 : 16x32x32  "conv1"`, `lower=winograd4 : 16x32x32  "layer1.0.conv1"`},
+		"lower-conv-train": {`k=3x3 s=1 p=1 lower=im2col : 16x32x32  "conv1"`, `lower=winograd : 16x32x32  "layer1.0.conv1"`},
 	} {
 		code, out, _ = runCLI("-dump-ir="+pass, "cifar_resnet", "-o", t.TempDir())
-		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `lower=winograd : 16x32x32  "layer1.0.conv1"`) {
-			t.Errorf("-dump-ir=%s cifar_resnet: exit %d, no line with %q\n%.400s", pass, code, want, out)
+		if code != 0 || !strings.Contains(out, want[0]) || !strings.Contains(out, want[1]) {
+			t.Errorf("-dump-ir=%s cifar_resnet: exit %d, no line with %q and %q\n%.400s", pass, code, want[0], want[1], out)
 		}
 	}
 	if code, _, errs := runCLI("-dump-ir=nope", "resnet18", "-o", t.TempDir()); code != 1 || !strings.Contains(errs, "-dump-ir=nope: no such pass") {

@@ -241,9 +241,10 @@ func nnDims(n *ir.Node) nn.ConvDims {
 
 // nnLowering maps each lowering to nn's.
 var nnLowering = map[ir.Lowering]nn.ConvLowering{
-	ir.LowerDirect:   nn.LowerDirect,
-	ir.LowerIm2col:   nn.LowerIm2col,
-	ir.LowerWinograd: nn.LowerWinograd,
+	ir.LowerDirect:    nn.LowerDirect,
+	ir.LowerIm2col:    nn.LowerIm2col,
+	ir.LowerWinograd:  nn.LowerWinograd,
+	ir.LowerWinograd4: nn.LowerWinograd4,
 }
 
 func convDims(n *ir.Node) dims {

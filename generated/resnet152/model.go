@@ -50,7 +50,8 @@ const (
 	maxBatch = 93
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -208,6 +209,16 @@ var (
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
+	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_4_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -2594,7 +2605,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
 	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
-	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_dims)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
 	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
 	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
 	m.f.layer1_0_downsample_0_packed = nn.NewPackedConv(layer1_0_downsample_0_dims)
@@ -2606,7 +2617,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
 	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
-	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_dims)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
 	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
 	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
 	m.f.layer1_1_conv3_packed = nn.NewPackedConv(layer1_1_conv3_dims)
@@ -2615,7 +2626,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_2_conv1_packed = nn.NewPackedConv(layer1_2_conv1_dims)
 	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
 	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
-	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_dims)
+	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
 	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
 	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
 	m.f.layer1_2_conv3_packed = nn.NewPackedConv(layer1_2_conv3_dims)
@@ -2636,7 +2647,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
 	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
 	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
 	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
 	m.f.layer2_1_conv3_packed = nn.NewPackedConv(layer2_1_conv3_dims)
@@ -2645,7 +2656,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
 	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
 	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
 	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
 	m.f.layer2_2_conv3_packed = nn.NewPackedConv(layer2_2_conv3_dims)
@@ -2654,7 +2665,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
 	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
-	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_dims)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
 	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
 	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
 	m.f.layer2_3_conv3_packed = nn.NewPackedConv(layer2_3_conv3_dims)
@@ -2663,7 +2674,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_dims)
 	m.f.layer2_4_conv1_weight = m.fold[1439872:1505408]
 	m.f.layer2_4_conv1_bias = m.fold[1505408:1505536]
-	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_dims)
+	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_infer_dims)
 	m.f.layer2_4_conv2_weight = m.fold[1505536:1652992]
 	m.f.layer2_4_conv2_bias = m.fold[1652992:1653120]
 	m.f.layer2_4_conv3_packed = nn.NewPackedConv(layer2_4_conv3_dims)
@@ -2672,7 +2683,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_dims)
 	m.f.layer2_5_conv1_weight = m.fold[1719168:1784704]
 	m.f.layer2_5_conv1_bias = m.fold[1784704:1784832]
-	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_dims)
+	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_infer_dims)
 	m.f.layer2_5_conv2_weight = m.fold[1784832:1932288]
 	m.f.layer2_5_conv2_bias = m.fold[1932288:1932416]
 	m.f.layer2_5_conv3_packed = nn.NewPackedConv(layer2_5_conv3_dims)
@@ -2681,7 +2692,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_dims)
 	m.f.layer2_6_conv1_weight = m.fold[1998464:2064000]
 	m.f.layer2_6_conv1_bias = m.fold[2064000:2064128]
-	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_dims)
+	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_infer_dims)
 	m.f.layer2_6_conv2_weight = m.fold[2064128:2211584]
 	m.f.layer2_6_conv2_bias = m.fold[2211584:2211712]
 	m.f.layer2_6_conv3_packed = nn.NewPackedConv(layer2_6_conv3_dims)
@@ -2690,7 +2701,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_dims)
 	m.f.layer2_7_conv1_weight = m.fold[2277760:2343296]
 	m.f.layer2_7_conv1_bias = m.fold[2343296:2343424]
-	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_dims)
+	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_infer_dims)
 	m.f.layer2_7_conv2_weight = m.fold[2343424:2490880]
 	m.f.layer2_7_conv2_bias = m.fold[2490880:2491008]
 	m.f.layer2_7_conv3_packed = nn.NewPackedConv(layer2_7_conv3_dims)
@@ -5952,18 +5963,18 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_packed, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_packed, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
 	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_packed, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
 	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_packed, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
@@ -5974,37 +5985,37 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.1
 	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_packed, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
 	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_packed, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
 	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_packed, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer2.4
 	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv3, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_4_conv3, a.layer2_4_conv2, f.layer2_4_conv3_weight, f.layer2_4_conv3_packed, f.layer2_4_conv3_bias, a.layer2_3_conv3, true, batch, layer2_4_conv3_dims)
 
 	// layer2.5
 	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv3, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_5_conv3, a.layer2_5_conv2, f.layer2_5_conv3_weight, f.layer2_5_conv3_packed, f.layer2_5_conv3_bias, a.layer2_4_conv3, true, batch, layer2_5_conv3_dims)
 
 	// layer2.6
 	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv3, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_6_conv3, a.layer2_6_conv2, f.layer2_6_conv3_weight, f.layer2_6_conv3_packed, f.layer2_6_conv3_bias, a.layer2_5_conv3, true, batch, layer2_6_conv3_dims)
 
 	// layer2.7
 	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv3, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_7_conv3, a.layer2_7_conv2, f.layer2_7_conv3_weight, f.layer2_7_conv3_packed, f.layer2_7_conv3_bias, a.layer2_6_conv3, true, batch, layer2_7_conv3_dims)
 
 	// layer3.0

@@ -50,7 +50,8 @@ const (
 	maxBatch = 707
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -73,6 +74,13 @@ var (
 	layer4_0_downsample_0_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_1_conv1_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer1_0_conv1_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_1_conv1_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer2_0_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_1_conv1_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -431,16 +439,16 @@ func New(seed uint64) *Model {
 	m.f.conv1_packed = nn.NewPackedConv(conv1_dims)
 	m.f.conv1_weight = m.fold[0:9408]
 	m.f.conv1_bias = m.fold[9408:9472]
-	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
+	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_infer_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:46336]
 	m.f.layer1_0_conv1_bias = m.fold[46336:46400]
-	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_dims)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
 	m.f.layer1_0_conv2_weight = m.fold[46400:83264]
 	m.f.layer1_0_conv2_bias = m.fold[83264:83328]
-	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
+	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_infer_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83328:120192]
 	m.f.layer1_1_conv1_bias = m.fold[120192:120256]
-	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_dims)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
 	m.f.layer1_1_conv2_weight = m.fold[120256:157120]
 	m.f.layer1_1_conv2_bias = m.fold[157120:157184]
 	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
@@ -449,13 +457,13 @@ func New(seed uint64) *Model {
 	m.f.layer2_0_downsample_0_packed = nn.NewPackedConv(layer2_0_downsample_0_dims)
 	m.f.layer2_0_downsample_0_weight = m.fold[231040:239232]
 	m.f.layer2_0_downsample_0_bias = m.fold[239232:239360]
-	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_infer_dims)
 	m.f.layer2_0_conv2_weight = m.fold[239360:386816]
 	m.f.layer2_0_conv2_bias = m.fold[386816:386944]
-	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_infer_dims)
 	m.f.layer2_1_conv1_weight = m.fold[386944:534400]
 	m.f.layer2_1_conv1_bias = m.fold[534400:534528]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
 	m.f.layer2_1_conv2_weight = m.fold[534528:681984]
 	m.f.layer2_1_conv2_bias = m.fold[681984:682112]
 	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
@@ -956,21 +964,21 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	nn.MaxPool(ws, a.maxpool, a.conv1, batch, maxpool_dims)
 
 	// layer1.0
-	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_infer_dims)
 
 	// layer1.1
-	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_infer_dims)
 
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
 	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_1_conv2, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_packed, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv2_infer_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_infer_dims)
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_1_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)

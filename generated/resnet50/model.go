@@ -50,7 +50,8 @@ const (
 	maxBatch = 186
 )
 
-// Layer shapes, per image.
+// Layer shapes, per image; _infer_dims where inference lowers a conv
+// unlike training.
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -106,6 +107,12 @@ var (
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
+	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -962,7 +969,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_0_conv1_packed = nn.NewPackedConv(layer1_0_conv1_dims)
 	m.f.layer1_0_conv1_weight = m.fold[9472:13568]
 	m.f.layer1_0_conv1_bias = m.fold[13568:13632]
-	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_dims)
+	m.f.layer1_0_conv2_packed = nn.NewPackedConv(layer1_0_conv2_infer_dims)
 	m.f.layer1_0_conv2_weight = m.fold[13632:50496]
 	m.f.layer1_0_conv2_bias = m.fold[50496:50560]
 	m.f.layer1_0_downsample_0_packed = nn.NewPackedConv(layer1_0_downsample_0_dims)
@@ -974,7 +981,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_1_conv1_packed = nn.NewPackedConv(layer1_1_conv1_dims)
 	m.f.layer1_1_conv1_weight = m.fold[83840:100224]
 	m.f.layer1_1_conv1_bias = m.fold[100224:100288]
-	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_dims)
+	m.f.layer1_1_conv2_packed = nn.NewPackedConv(layer1_1_conv2_infer_dims)
 	m.f.layer1_1_conv2_weight = m.fold[100288:137152]
 	m.f.layer1_1_conv2_bias = m.fold[137152:137216]
 	m.f.layer1_1_conv3_packed = nn.NewPackedConv(layer1_1_conv3_dims)
@@ -983,7 +990,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_2_conv1_packed = nn.NewPackedConv(layer1_2_conv1_dims)
 	m.f.layer1_2_conv1_weight = m.fold[153856:170240]
 	m.f.layer1_2_conv1_bias = m.fold[170240:170304]
-	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_dims)
+	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
 	m.f.layer1_2_conv2_weight = m.fold[170304:207168]
 	m.f.layer1_2_conv2_bias = m.fold[207168:207232]
 	m.f.layer1_2_conv3_packed = nn.NewPackedConv(layer1_2_conv3_dims)
@@ -1004,7 +1011,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[601984:667520]
 	m.f.layer2_1_conv1_bias = m.fold[667520:667648]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
 	m.f.layer2_1_conv2_weight = m.fold[667648:815104]
 	m.f.layer2_1_conv2_bias = m.fold[815104:815232]
 	m.f.layer2_1_conv3_packed = nn.NewPackedConv(layer2_1_conv3_dims)
@@ -1013,7 +1020,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[881280:946816]
 	m.f.layer2_2_conv1_bias = m.fold[946816:946944]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
 	m.f.layer2_2_conv2_weight = m.fold[946944:1094400]
 	m.f.layer2_2_conv2_bias = m.fold[1094400:1094528]
 	m.f.layer2_2_conv3_packed = nn.NewPackedConv(layer2_2_conv3_dims)
@@ -1022,7 +1029,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[1160576:1226112]
 	m.f.layer2_3_conv1_bias = m.fold[1226112:1226240]
-	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_dims)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
 	m.f.layer2_3_conv2_weight = m.fold[1226240:1373696]
 	m.f.layer2_3_conv2_bias = m.fold[1373696:1373824]
 	m.f.layer2_3_conv3_packed = nn.NewPackedConv(layer2_3_conv3_dims)
@@ -2178,18 +2185,18 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer1.0
 	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, nil, true, batch, layer1_0_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_0_downsample_0, a.maxpool, f.layer1_0_downsample_0_weight, f.layer1_0_downsample_0_packed, f.layer1_0_downsample_0_bias, nil, false, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer1_0_conv3, a.layer1_0_conv2, f.layer1_0_conv3_weight, f.layer1_0_conv3_packed, f.layer1_0_conv3_bias, a.layer1_0_downsample_0, true, batch, layer1_0_conv3_dims)
 
 	// layer1.1
 	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv3, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, nil, true, batch, layer1_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_1_conv3, a.layer1_1_conv2, f.layer1_1_conv3_weight, f.layer1_1_conv3_packed, f.layer1_1_conv3_bias, a.layer1_0_conv3, true, batch, layer1_1_conv3_dims)
 
 	// layer1.2
 	nn.Conv2DFused(ws, a.layer1_2_conv1, a.layer1_1_conv3, f.layer1_2_conv1_weight, f.layer1_2_conv1_packed, f.layer1_2_conv1_bias, nil, true, batch, layer1_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer1_2_conv3, a.layer1_2_conv2, f.layer1_2_conv3_weight, f.layer1_2_conv3_packed, f.layer1_2_conv3_bias, a.layer1_1_conv3, true, batch, layer1_2_conv3_dims)
 
 	// layer2.0
@@ -2200,17 +2207,17 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.1
 	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv3, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_1_conv3, a.layer2_1_conv2, f.layer2_1_conv3_weight, f.layer2_1_conv3_packed, f.layer2_1_conv3_bias, a.layer2_0_conv3, true, batch, layer2_1_conv3_dims)
 
 	// layer2.2
 	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv3, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_2_conv3, a.layer2_2_conv2, f.layer2_2_conv3_weight, f.layer2_2_conv3_packed, f.layer2_2_conv3_bias, a.layer2_1_conv3, true, batch, layer2_2_conv3_dims)
 
 	// layer2.3
 	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv3, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_3_conv3, a.layer2_3_conv2, f.layer2_3_conv3_weight, f.layer2_3_conv3_packed, f.layer2_3_conv3_bias, a.layer2_2_conv3, true, batch, layer2_3_conv3_dims)
 
 	// layer3.0

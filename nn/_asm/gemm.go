@@ -44,6 +44,10 @@ func main() {
 	bnGradSum()
 	bnApply()
 	bnGradApply()
+	for _, g := range []int{1, 2, 4} {
+		wino4Input(g)
+		wino4Output(g)
+	}
 	rowKernel("im2colRowsAVX512", false, false)
 	rowKernel("col2imRowsAVX512", true, false)
 	rowKernel("im2colRowsStridedAVX512", false, true)

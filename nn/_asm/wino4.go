@@ -1,0 +1,410 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The Winograd F(4x4, 3x3) transforms, 16 tiles a call, one tile a lane.
+// A tile's six input columns lie at stride 4, so a row of 16 tiles is a
+// 64-float window taken apart by phase (the column mod 4) in two levels
+// of two-register permutes, plus two floats past the window for the last
+// tile's columns 4 and 5. A narrow image's tile rows share a call: the
+// 16 lanes hold groups tile rows of tw tiles each, a group's window in one
+// chunk of 16 floats (four groups) or two (two groups), and the permutes
+// pack the groups' tiles together. The Go caller plans each call: the
+// byte offset and lane mask of every load (or store), so that rows and
+// columns in the padding read as zero and calls may span images.
+//
+// The vertical half of B^T d B (down the rows) is applied to the loaded
+// chunks before the permutes, elementwise; the horizontal half after.
+
+// wino4Consts broadcasts the multipliers 2, 4 and 8.
+func wino4Consts() (two, four, eight VecVirtual) {
+	t := GP32()
+	c := func(bits uint32) VecVirtual {
+		z := ZMM()
+		MOVL(U32(bits), t)
+		VPBROADCASTD(t, z)
+		return z
+	}
+	return c(0x40000000), c(0x40800000), c(0x41000000)
+}
+
+// wino4Input emits wino4InputG<groups>AVX512.
+func wino4Input(groups int) {
+	name := fmt.Sprintf("wino4InputG%dAVX512", groups)
+	TEXT(name, NOSPLIT, "func(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)")
+	Pragma("noescape")
+	Doc(name+" writes V = B^T d B for 16 6x6 input tiles of chans",
+		fmt.Sprintf("channels, laid out as %d group(s) of tile rows (see wino4Plan). Load", groups),
+		"k of input row r reads plan.off[r][k] bytes past x under lane mask",
+		"plan.mask[r][k]: loads 0-3 are the four 16-float chunks of the",
+		"window, loads 4 on the floats past each group's window, which land in",
+		"lanes 2g and 2g+1. Channels are xStride floats apart. idx holds the",
+		"permutes: the two first-level ones, the second-level ones for phases",
+		"0 and 1, those for the last two columns from the chunks, and those",
+		"from the floats past the window, for the lanes of plan.store[2].",
+		"Element e of a channel's tiles goes to v[e*plane + c*vStride:], the",
+		"tiles of plan.store[0], and those of plan.store[1] splitOff bytes",
+		"further on (V in the GEMM's packed panels).")
+	v := Load(Param("v"), GP64())
+	x := Load(Param("x"), GP64())
+	chans := Load(Param("chans"), GP64())
+	xStride := Load(Param("xStride"), GP64())
+	vStride := Load(Param("vStride"), GP64())
+	plane := Load(Param("plane"), GP64())
+	plan := Load(Param("plan"), GP64())
+	idxP := Load(Param("idx"), GP64())
+	split := Load(Param("splitOff"), GP64())
+	for _, r := range []Register{xStride, vStride, plane} {
+		SHLQ(U8(2), r)
+	}
+	var idx [8]VecVirtual
+	for i := range idx {
+		idx[i] = ZMM()
+		VMOVDQU32(Mem{Base: idxP, Disp: 64 * i}, idx[i])
+	}
+	two, four, _ := wino4Consts()
+	ks := loadMasks(plan, 3) // wino4Plan.store comes first
+	TESTQ(chans, chans)
+	JZ(LabelRef("done"))
+	KORTESTW(ks[1], ks[1])
+	JNZ(LabelRef("chan_split"))
+	wino4InputLoop("chan", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, false)
+	JMP(LabelRef("done"))
+	wino4InputLoop("chan_split", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// The layout of wino4Plan: 4 uint16 store masks, then off [6][8]int64,
+// then mask [6][8]uint16.
+const (
+	wino4OffAt  = 8
+	wino4MaskAt = wino4OffAt + 6*8*8
+)
+
+// wino4Load emits the masked load k of row r, zeroing the lanes outside
+// its mask, or merging into dst if merge.
+func wino4Load(x, plan Register, r, k int, dst VecVirtual, merge bool) {
+	t := GP64()
+	MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(8*r+k)}, t)
+	km := K()
+	KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(8*r+k)}, km)
+	if merge {
+		VMOVUPS(Mem{Base: x, Index: t, Scale: 1}, km, dst)
+	} else {
+		VMOVUPS_Z(Mem{Base: x, Index: t, Scale: 1}, km, dst)
+	}
+}
+
+// wino4Chunk loads chunk c (0-3, or 4: the floats past the windows, one
+// load a group) of input row r.
+func wino4Chunk(x, plan Register, groups, r, c int) VecVirtual {
+	z := ZMM()
+	if c < 4 {
+		wino4Load(x, plan, r, c, z, false)
+		return z
+	}
+	for g := range groups {
+		wino4Load(x, plan, r, 4+g, z, g > 0)
+	}
+	return z
+}
+
+// wino4InputLoop emits the loop over the channels at label name.
+func wino4InputLoop(name string, groups int, v, x, chans, xStride, vStride, plane, plan, split Register, ks []Register, idx [8]VecVirtual, two, four VecVirtual, withSplit bool) {
+	Label(name)
+	q := GP64()
+	// Rows 1 to 4 of the window: o1 and o2 of B^T share s and t.
+	MOVQ(plane, q)
+	IMUL3Q(U8(6), q, q)
+	ADDQ(v, q) // element 6, the first of row 1
+	chunks := func(f func(c int) [2]VecVirtual) (a, b [5]VecVirtual) {
+		for c := range 5 {
+			o := f(c)
+			a[c], b[c] = o[0], o[1]
+		}
+		return a, b
+	}
+	t1, t2 := chunks(func(c int) [2]VecVirtual {
+		x1, x2 := wino4Chunk(x, plan, groups, 1, c), wino4Chunk(x, plan, groups, 2, c)
+		x3, x4 := wino4Chunk(x, plan, groups, 3, c), wino4Chunk(x, plan, groups, 4, c)
+		VFNMADD231PS(four, x2, x4) // s = x4 - 4 x2
+		VFNMADD231PS(four, x1, x3) // t = x3 - 4 x1
+		o1, o2 := ZMM(), ZMM()
+		VADDPS(x3, x4, o1)
+		VSUBPS(x3, x4, o2)
+		return [2]VecVirtual{o1, o2}
+	})
+	wino4Row(t1, q, plane, split, ks, idx, two, four, withSplit)
+	wino4Row(t2, q, plane, split, ks, idx, two, four, withSplit)
+	t3, t4 := chunks(func(c int) [2]VecVirtual {
+		x1, x2 := wino4Chunk(x, plan, groups, 1, c), wino4Chunk(x, plan, groups, 2, c)
+		x3, x4 := wino4Chunk(x, plan, groups, 3, c), wino4Chunk(x, plan, groups, 4, c)
+		VSUBPS(x2, x4, x4) // u = x4 - x2
+		VSUBPS(x1, x3, x3) // v = x3 - x1
+		o3, o4 := ZMM(), ZMM()
+		VMOVAPS(x4, o3)
+		VFMADD231PS(two, x3, o3) // u + 2v
+		VMOVAPS(x4, o4)
+		VFNMADD231PS(two, x3, o4) // u - 2v
+		return [2]VecVirtual{o3, o4}
+	})
+	wino4Row(t3, q, plane, split, ks, idx, two, four, withSplit)
+	wino4Row(t4, q, plane, split, ks, idx, two, four, withSplit)
+	// Row 5: (x5 - 4 x3 - x3) + 4 x1; then row 0: (x4 - 4 x2 - x2) + 4 x0.
+	for _, rows := range [2][3]int{{5, 3, 1}, {4, 2, 0}} {
+		t, _ := chunks(func(c int) [2]VecVirtual {
+			a, b, d := wino4Chunk(x, plan, groups, rows[0], c), wino4Chunk(x, plan, groups, rows[1], c), wino4Chunk(x, plan, groups, rows[2], c)
+			VFNMADD231PS(four, b, a)
+			VSUBPS(b, a, a)
+			VFMADD231PS(four, d, a)
+			return [2]VecVirtual{a, a}
+		})
+		if rows[0] == 4 {
+			MOVQ(v, q) // element 0
+		}
+		wino4Row(t, q, plane, split, ks, idx, two, four, withSplit)
+	}
+	ADDQ(xStride, x)
+	ADDQ(vStride, v)
+	DECQ(chans)
+	JNZ(LabelRef(name))
+}
+
+// wino4Row takes one row of B^T d (its four chunks and the floats past
+// the windows) apart into the tiles' six columns, applies B along them
+// and stores the six elements at q, q+plane, ..., leaving q past them.
+func wino4Row(t [5]VecVirtual, q, plane, split Register, ks []Register, idx [8]VecVirtual, two, four VecVirtual, withSplit bool) {
+	perm := func(a, b, i VecVirtual) VecVirtual {
+		z := ZMM()
+		VMOVAPS(a, z)
+		VPERMT2PS(b, i, z)
+		return z
+	}
+	// First level: phases 0 and 1 (A), 2 and 3 (B) of each chunk pair's
+	// eight tile slots; second: each phase's tiles packed in order.
+	a, b := perm(t[0], t[1], idx[0]), perm(t[0], t[1], idx[1])
+	a2, b2 := perm(t[2], t[3], idx[0]), perm(t[2], t[3], idx[1])
+	var j [6]VecVirtual
+	j[0], j[1] = perm(a, a2, idx[2]), perm(a, a2, idx[3])
+	j[2], j[3] = perm(b, b2, idx[2]), perm(b, b2, idx[3])
+	// Columns 4 and 5: the next slot's phases 0 and 1, or past the window.
+	j[4], j[5] = perm(a, a2, idx[4]), perm(a, a2, idx[5])
+	VPERMPS(t[4], idx[6], ks[2], j[4])
+	VPERMPS(t[4], idx[7], ks[2], j[5])
+	o := wino4BT(j, two, four)
+	for _, z := range o {
+		VMOVUPS(z, ks[0], Mem{Base: q})
+		if withSplit {
+			VMOVUPS(z, ks[1], Mem{Base: q, Index: split, Scale: 1})
+		}
+		ADDQ(plane, q)
+	}
+}
+
+// wino4BT applies B^T to six registers as bt6 does in Go.
+func wino4BT(x [6]VecVirtual, two, four VecVirtual) [6]VecVirtual {
+	var o [6]VecVirtual
+	for i := range o {
+		o[i] = ZMM()
+	}
+	s, t, u, v, w := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	VMOVAPS(x[4], s)
+	VFNMADD231PS(four, x[2], s) // s = x4 - 4 x2
+	VMOVAPS(x[3], t)
+	VFNMADD231PS(four, x[1], t) // t = x3 - 4 x1
+	VSUBPS(x[2], x[4], u)       // u = x4 - x2
+	VSUBPS(x[1], x[3], v)       // v = x3 - x1
+	VMOVAPS(x[5], w)
+	VFNMADD231PS(four, x[3], w) // w = x5 - 4 x3
+	VSUBPS(x[2], s, o[0])
+	VFMADD231PS(four, x[0], o[0])
+	VADDPS(t, s, o[1])
+	VSUBPS(t, s, o[2])
+	VMOVAPS(u, o[3])
+	VFMADD231PS(two, v, o[3])
+	VMOVAPS(u, o[4])
+	VFNMADD231PS(two, v, o[4])
+	VSUBPS(x[3], w, o[5])
+	VFMADD231PS(four, x[1], o[5])
+	return o
+}
+
+// wino4Output emits wino4OutputG<groups>AVX512.
+func wino4Output(groups int) {
+	name := fmt.Sprintf("wino4OutputG%dAVX512", groups)
+	TEXT(name, NOSPLIT, "func(y, m, res, bias *float32, chans, yStride, mStride, plane, flags int, plan *wino4Plan, idx *[4][16]int32)")
+	Pragma("noescape")
+	Doc(name+" writes the 4x4 output tiles A^T M A of 16 tiles of",
+		fmt.Sprintf("chans channels, laid out as %d group(s) of tile rows (see wino4Plan):", groups),
+		"element e of channel k's tiles is at m[e*plane + k*mStride:], the",
+		"tiles of plan.store[0]. Chunk c of output row i is stored plan.off[i][c]",
+		"bytes past y under lane mask plan.mask[i][c], channels yStride floats",
+		"apart. Each value gets bias[k] if flags&8, then the residual (at the",
+		"same offsets from res) if flags&2, then the ReLU if flags&1. idx holds",
+		"the permutes that interleave the tiles' four columns back into chunks:",
+		"two first-level ones, then the second-level ones for chunks 0 and 2,",
+		"and 1 and 3.")
+	y := Load(Param("y"), GP64())
+	m := Load(Param("m"), GP64())
+	res := Load(Param("res"), GP64())
+	bias := Load(Param("bias"), GP64())
+	chans := Load(Param("chans"), GP64())
+	yStride := Load(Param("yStride"), GP64())
+	mStride := Load(Param("mStride"), GP64())
+	plane := Load(Param("plane"), GP64())
+	flags := Load(Param("flags"), GP64())
+	plan := Load(Param("plan"), GP64())
+	idxP := Load(Param("idx"), GP64())
+	for _, r := range []Register{yStride, mStride, plane} {
+		SHLQ(U8(2), r)
+	}
+	var idx [4]VecVirtual
+	for i := range idx {
+		idx[i] = ZMM()
+		VMOVDQU32(Mem{Base: idxP, Disp: 64 * i}, idx[i])
+	}
+	two, four, eight := wino4Consts()
+	zero := ZMM()
+	VXORPS(zero, zero, zero)
+	lanes := loadMasks(plan, 1)[0]
+	plane6, plane18 := GP64(), GP64()
+	MOVQ(plane, plane6)
+	IMUL3Q(U8(6), plane6, plane6)
+	MOVQ(plane6, plane18)
+	IMUL3Q(U8(3), plane18, plane18)
+	TESTQ(chans, chans)
+	JZ(LabelRef("done"))
+	Label("chan")
+	// Element 6r+j of column j and row r lies at m + j*plane + r*plane6.
+	elem := func(q Register, r int) Mem {
+		switch r {
+		case 0:
+			return Mem{Base: q}
+		case 1:
+			return Mem{Base: q, Index: plane6, Scale: 1}
+		case 2:
+			return Mem{Base: q, Index: plane6, Scale: 2}
+		case 3:
+			return Mem{Base: q, Index: plane18, Scale: 1}
+		}
+		return Mem{Base: q, Index: plane6, Scale: 4}
+	}
+	load := func(q Register, r int) VecVirtual {
+		z := ZMM()
+		VMOVUPS_Z(elem(q, r), lanes, z)
+		return z
+	}
+	q := GP64()
+	// Output rows 0 and 2 from M's rows 0 to 4 (A^T's sums); then rows 1
+	// and 3 from rows 1 to 5 (its differences), at6's order in Go.
+	for half := range 2 {
+		MOVQ(m, q)
+		if half == 1 {
+			ADDQ(plane6, q)
+		}
+		var a, b [6]VecVirtual
+		for j := range 6 {
+			m0, m1, m2, m3, m4 := load(q, 0), load(q, 1), load(q, 2), load(q, 3), load(q, 4)
+			a[j], b[j] = ZMM(), ZMM()
+			if half == 0 {
+				// m0..m4 are M's rows 0-4: s1 = m1+m2, s2 = m3+m4.
+				VADDPS(m2, m1, m1)
+				VADDPS(m4, m3, m3)
+				VADDPS(m1, m0, a[j])
+				VADDPS(m3, a[j], a[j]) // (m0 + s1) + s2
+				VMOVAPS(m1, b[j])
+				VFMADD231PS(four, m3, b[j]) // s1 + 4 s2
+			} else {
+				// m0..m4 are M's rows 1-5: d1 = m1-m2, d2 = m3-m4.
+				VSUBPS(m1, m0, m0)
+				VSUBPS(m3, m2, m2)
+				VMOVAPS(m0, a[j])
+				VFMADD231PS(two, m2, a[j]) // d1 + 2 d2
+				VADDPS(m0, m4, b[j])
+				VFMADD231PS(eight, m2, b[j]) // (m5 + d1) + 8 d2
+			}
+			ADDQ(plane, q)
+		}
+		for i, row := range [2][6]VecVirtual{a, b} {
+			wino4OutRow(half+2*i, row, y, res, bias, flags, plan, idx, two, four, eight, zero)
+		}
+	}
+	for _, r := range []Register{y, res} {
+		ADDQ(yStride, r)
+	}
+	ADDQ(mStride, m)
+	ADDQ(U8(4), bias)
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// wino4OutRow applies A^T along row i of A^T M, as at6 in Go, adds the
+// bias, interleaves the tiles' four columns back into the row's chunks,
+// and stores them with the residual and the ReLU.
+func wino4OutRow(i int, a [6]VecVirtual, y, res, bias, flags, plan Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
+	var o [4]VecVirtual
+	for k := range o {
+		o[k] = ZMM()
+	}
+	s1, d1, s2, d2 := ZMM(), ZMM(), ZMM(), ZMM()
+	VADDPS(a[2], a[1], s1)
+	VSUBPS(a[2], a[1], d1)
+	VADDPS(a[4], a[3], s2)
+	VSUBPS(a[4], a[3], d2)
+	VADDPS(s1, a[0], o[0])
+	VADDPS(s2, o[0], o[0]) // (a0 + s1) + s2
+	VMOVAPS(d1, o[1])
+	VFMADD231PS(two, d2, o[1]) // d1 + 2 d2
+	VMOVAPS(s1, o[2])
+	VFMADD231PS(four, s2, o[2]) // s1 + 4 s2
+	VADDPS(d1, a[5], o[3])
+	VFMADD231PS(eight, d2, o[3]) // (a5 + d1) + 8 d2
+	skip := fmt.Sprintf("nobias%d", i)
+	BTQ(U8(3), flags)
+	JCC(LabelRef(skip))
+	b := ZMM()
+	VBROADCASTSS(Mem{Base: bias}, b)
+	for _, z := range o {
+		VADDPS(b, z, z)
+	}
+	Label(skip)
+	perm := func(a, b, i VecVirtual) VecVirtual {
+		z := ZMM()
+		VMOVAPS(a, z)
+		VPERMT2PS(b, i, z)
+		return z
+	}
+	pa, pa2 := perm(o[0], o[1], idx[0]), perm(o[0], o[1], idx[1])
+	pb, pb2 := perm(o[2], o[3], idx[0]), perm(o[2], o[3], idx[1])
+	chunks := [4]VecVirtual{perm(pa, pb, idx[2]), perm(pa, pb, idx[3]), perm(pa2, pb2, idx[2]), perm(pa2, pb2, idx[3])}
+	for c, z := range chunks {
+		t := GP64()
+		MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(8*i+c)}, t)
+		km := K()
+		KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(8*i+c)}, km)
+		skip := fmt.Sprintf("nores%d%d", i, c)
+		BTQ(U8(1), flags)
+		JCC(LabelRef(skip))
+		r := ZMM()
+		VMOVUPS_Z(Mem{Base: res, Index: t, Scale: 1}, km, r)
+		VADDPS(r, z, z)
+		Label(skip)
+		skip = fmt.Sprintf("norelu%d%d", i, c)
+		BTQ(U8(0), flags)
+		JCC(LabelRef(skip))
+		VMAXPS(z, zero, z) // a NaN passes, as through Go's max
+		Label(skip)
+		VMOVUPS(z, km, Mem{Base: y, Index: t, Scale: 1})
+	}
+}
