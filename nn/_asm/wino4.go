@@ -282,7 +282,26 @@ func wino4Output(groups int) {
 	IMUL3Q(U8(3), plane18, plane18)
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
-	Label("chan")
+	// A copy of the loop for each combination of flags, so that the
+	// epilogue tests nothing per chunk.
+	ANDQ(U8(11), flags)
+	for _, f := range []int{0, 1, 2, 3, 8, 9, 10, 11} {
+		CMPQ(flags, U8(f))
+		JE(LabelRef(fmt.Sprintf("chan%d", f)))
+	}
+	for _, f := range []int{0, 1, 2, 3, 8, 9, 10, 11} {
+		wino4OutputLoop(fmt.Sprintf("chan%d", f), f, y, m, res, bias, chans, yStride, mStride, plane, plane6, plane18, plan, lanes, idx, two, four, eight, zero)
+		JMP(LabelRef("done"))
+	}
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// wino4OutputLoop emits the loop over the channels at label name, for
+// the flags f.
+func wino4OutputLoop(name string, f int, y, m, res, bias, chans, yStride, mStride, plane, plane6, plane18, plan, lanes Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
+	Label(name)
 	// Element 6r+j of column j and row r lies at m + j*plane + r*plane6.
 	elem := func(q Register, r int) Mem {
 		switch r {
@@ -302,6 +321,11 @@ func wino4Output(groups int) {
 		VMOVUPS_Z(elem(q, r), lanes, z)
 		return z
 	}
+	var b VecVirtual
+	if f&8 != 0 {
+		b = ZMM()
+		VBROADCASTSS(Mem{Base: bias}, b)
+	}
 	q := GP64()
 	// Output rows 0 and 2 from M's rows 0 to 4 (A^T's sums); then rows 1
 	// and 3 from rows 1 to 5 (its differences), at6's order in Go.
@@ -310,31 +334,31 @@ func wino4Output(groups int) {
 		if half == 1 {
 			ADDQ(plane6, q)
 		}
-		var a, b [6]VecVirtual
+		var a, c [6]VecVirtual
 		for j := range 6 {
 			m0, m1, m2, m3, m4 := load(q, 0), load(q, 1), load(q, 2), load(q, 3), load(q, 4)
-			a[j], b[j] = ZMM(), ZMM()
+			a[j], c[j] = ZMM(), ZMM()
 			if half == 0 {
 				// m0..m4 are M's rows 0-4: s1 = m1+m2, s2 = m3+m4.
 				VADDPS(m2, m1, m1)
 				VADDPS(m4, m3, m3)
 				VADDPS(m1, m0, a[j])
 				VADDPS(m3, a[j], a[j]) // (m0 + s1) + s2
-				VMOVAPS(m1, b[j])
-				VFMADD231PS(four, m3, b[j]) // s1 + 4 s2
+				VMOVAPS(m1, c[j])
+				VFMADD231PS(four, m3, c[j]) // s1 + 4 s2
 			} else {
 				// m0..m4 are M's rows 1-5: d1 = m1-m2, d2 = m3-m4.
 				VSUBPS(m1, m0, m0)
 				VSUBPS(m3, m2, m2)
 				VMOVAPS(m0, a[j])
 				VFMADD231PS(two, m2, a[j]) // d1 + 2 d2
-				VADDPS(m0, m4, b[j])
-				VFMADD231PS(eight, m2, b[j]) // (m5 + d1) + 8 d2
+				VADDPS(m0, m4, c[j])
+				VFMADD231PS(eight, m2, c[j]) // (m5 + d1) + 8 d2
 			}
 			ADDQ(plane, q)
 		}
-		for i, row := range [2][6]VecVirtual{a, b} {
-			wino4OutRow(half+2*i, row, y, res, bias, flags, plan, idx, two, four, eight, zero)
+		for i, row := range [2][6]VecVirtual{a, c} {
+			wino4OutRow(half+2*i, f, row, y, res, b, plan, idx, two, four, eight, zero)
 		}
 	}
 	for _, r := range []Register{y, res} {
@@ -343,16 +367,13 @@ func wino4Output(groups int) {
 	ADDQ(mStride, m)
 	ADDQ(U8(4), bias)
 	DECQ(chans)
-	JNZ(LabelRef("chan"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	JNZ(LabelRef(name))
 }
 
 // wino4OutRow applies A^T along row i of A^T M, as at6 in Go, adds the
 // bias, interleaves the tiles' four columns back into the row's chunks,
 // and stores them with the residual and the ReLU.
-func wino4OutRow(i int, a [6]VecVirtual, y, res, bias, flags, plan Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
+func wino4OutRow(i, f int, a [6]VecVirtual, y, res Register, b VecVirtual, plan Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
 	var o [4]VecVirtual
 	for k := range o {
 		o[k] = ZMM()
@@ -370,15 +391,11 @@ func wino4OutRow(i int, a [6]VecVirtual, y, res, bias, flags, plan Register, idx
 	VFMADD231PS(four, s2, o[2]) // s1 + 4 s2
 	VADDPS(d1, a[5], o[3])
 	VFMADD231PS(eight, d2, o[3]) // (a5 + d1) + 8 d2
-	skip := fmt.Sprintf("nobias%d", i)
-	BTQ(U8(3), flags)
-	JCC(LabelRef(skip))
-	b := ZMM()
-	VBROADCASTSS(Mem{Base: bias}, b)
-	for _, z := range o {
-		VADDPS(b, z, z)
+	if f&8 != 0 {
+		for _, z := range o {
+			VADDPS(b, z, z)
+		}
 	}
-	Label(skip)
 	perm := func(a, b, i VecVirtual) VecVirtual {
 		z := ZMM()
 		VMOVAPS(a, z)
@@ -393,18 +410,14 @@ func wino4OutRow(i int, a [6]VecVirtual, y, res, bias, flags, plan Register, idx
 		MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(8*i+c)}, t)
 		km := K()
 		KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(8*i+c)}, km)
-		skip := fmt.Sprintf("nores%d%d", i, c)
-		BTQ(U8(1), flags)
-		JCC(LabelRef(skip))
-		r := ZMM()
-		VMOVUPS_Z(Mem{Base: res, Index: t, Scale: 1}, km, r)
-		VADDPS(r, z, z)
-		Label(skip)
-		skip = fmt.Sprintf("norelu%d%d", i, c)
-		BTQ(U8(0), flags)
-		JCC(LabelRef(skip))
-		VMAXPS(z, zero, z) // a NaN passes, as through Go's max
-		Label(skip)
+		if f&2 != 0 {
+			r := ZMM()
+			VMOVUPS_Z(Mem{Base: res, Index: t, Scale: 1}, km, r)
+			VADDPS(r, z, z)
+		}
+		if f&1 != 0 {
+			VMAXPS(z, zero, z) // a NaN passes, as through Go's max
+		}
 		VMOVUPS(z, km, Mem{Base: y, Index: t, Scale: 1})
 	}
 }
