@@ -302,10 +302,10 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 	v := ws.Col[:ne*pv]
 	m := ws.Col[ne*pv : ne*(pv+pm)]
 	f4 := d.winoM() == 4
-	for i := range imgs {
-		if f4 {
-			winoInput4(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
-		} else {
+	if f4 {
+		winoInput4(v, l, pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
+	} else {
+		for i := range imgs {
 			winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 		}
 	}
@@ -317,16 +317,20 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, cols, 0, me, cols, nil, &p.wino[e])
 		}
 	}
+	if f4 {
+		var res []float32
+		if residual != nil {
+			res = residual[n*out : (n+imgs)*out]
+		}
+		winoOutput4(y[n*out:(n+imgs)*out], m, cols, pm, bias, res, relu, imgs, ty0, ty1, d)
+		return
+	}
 	for i := range imgs {
 		var res []float32
 		if residual != nil {
 			res = residual[(n+i)*out : (n+i+1)*out]
 		}
-		if f4 {
-			winoOutput4(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
-		} else {
-			winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
-		}
+		winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
 	}
 }
 

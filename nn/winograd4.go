@@ -77,18 +77,24 @@ func at6(m0, m1, m2, m3, m4, m5 float32) (o [4]float32) {
 	return o
 }
 
-// winoInput4 is winoInput for F(4x4, 3x3): V = B^T d B of the 6x6 input
-// tiles d, 36 matrices V_e.
-func winoInput4(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+// winoInput4 is winoInput for F(4x4, 3x3) over a whole pass: V = B^T d B
+// of the 6x6 input tiles d of tile rows [ty0, ty1) of the imgs images of
+// x, 36 matrices V_e, the tiles in columns from 0 in order. A call of the
+// kernel may take tile rows of two images, so that small images too fill
+// its lanes.
+func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
+	in := d.C * d.H * d.W
+	_, tw := d.tiles()
 	if !useWinoAsm {
-		winoInput4Go(v, l, plane, col0, x, ty0, ty1, d)
+		for i := range imgs {
+			winoInput4Go(v, l, plane, i*(ty1-ty0)*tw, x[i*in:(i+1)*in], ty0, ty1, d)
+		}
 		return
 	}
-	_, tw := d.tiles()
 	groups := wino4Groups(tw)
 	perm := &wino4PermsFor(tw).in
 	var p wino4Plan
-	for c := range wino4Calls(tw, ty0, ty1) {
+	for c := range wino4Calls(tw, imgs*(ty1-ty0)) {
 		p = wino4Plan{}
 		from := 4*c.tx0 - d.Pad
 		// Past the windows: the last tile's columns 4 and 5, where the
@@ -97,28 +103,40 @@ func winoInput4(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty
 		if groups > 1 {
 			past = tw == 16/groups
 		}
+		// Group g's window starts at input row top[g] of the image at
+		// x[img[g]*in].
+		var top, img [4]int
+		for g := range c.groups {
+			img[g] = (c.row + g) / (ty1 - ty0)
+			top[g] = 4*(ty0+(c.row+g)%(ty1-ty0)) - d.Pad
+		}
 		for r := range 6 {
+			// row is where group g's input row r starts in x, if inside.
+			row := func(g int) (int, bool) {
+				y := top[g] + r
+				return img[g]*in + y*d.W, g < c.groups && y >= 0 && y < d.H
+			}
 			for k := range 4 {
 				g, off := wino4Chunk(groups, k)
-				if y := 4*(c.ty+g) - d.Pad + r; g < c.groups && y >= 0 && y < d.H {
-					p.off[r][k] = int64(4 * (y*d.W + from + off))
+				if at, ok := row(g); ok {
+					p.off[r][k] = int64(4 * (at + from + off))
 					p.mask[r][k] = laneMask(from+off, d.W)
 				}
 			}
 			for g := range groups {
-				y := 4*(c.ty+g) - d.Pad + r
-				if !past || g >= c.groups || y < 0 || y >= d.H {
+				at, ok := row(g)
+				if !past || !ok {
 					continue
 				}
-				at, lanes := from+64, uint16(3)
+				x, lanes := from+64, uint16(3)
 				if groups > 1 {
-					at, lanes = from+4*(16/groups)-2*g, 3<<(2*g)
+					x, lanes = from+4*(16/groups)-2*g, 3<<(2*g)
 				}
-				p.off[r][4+g] = int64(4 * (y*d.W + at))
-				p.mask[r][4+g] = laneMask(at, d.W) & lanes
+				p.off[r][4+g] = int64(4 * (at + x))
+				p.mask[r][4+g] = laneMask(x, d.W) & lanes
 			}
 		}
-		col := col0 + (c.ty-ty0)*tw + c.tx0
+		col := c.row*tw + c.tx0
 		var split int
 		p.store[0], p.store[1], split = l.stores(col, c.lanes)
 		if past {
@@ -177,24 +195,25 @@ func wino4Chunk(groups, k int) (g, off int) {
 }
 
 // wino4Call is one call of the F(4x4, 3x3) kernels: lanes tiles from tile
-// tx0 of groups tile rows from ty.
-type wino4Call struct{ ty, tx0, groups, lanes int }
+// tx0 of groups tile rows from row, counting a pass's tile rows image
+// after image.
+type wino4Call struct{ row, tx0, groups, lanes int }
 
-// wino4Calls yields the calls over tile rows [ty0, ty1) of tw tiles.
-func wino4Calls(tw, ty0, ty1 int) iter.Seq[wino4Call] {
+// wino4Calls yields the calls over rows tile rows of tw tiles.
+func wino4Calls(tw, rows int) iter.Seq[wino4Call] {
 	return func(yield func(wino4Call) bool) {
 		if g := wino4Groups(tw); g > 1 {
-			for ty := ty0; ty < ty1; ty += g {
-				n := min(g, ty1-ty)
-				if !yield(wino4Call{ty: ty, groups: n, lanes: n * tw}) {
+			for r := 0; r < rows; r += g {
+				n := min(g, rows-r)
+				if !yield(wino4Call{row: r, groups: n, lanes: n * tw}) {
 					return
 				}
 			}
 			return
 		}
-		for tx0 := 0; tx0 < tw; tx0 += 16 {
-			for ty := ty0; ty < ty1; ty++ {
-				if !yield(wino4Call{ty: ty, tx0: tx0, groups: 1, lanes: min(16, tw-tx0)}) {
+		for r := range rows {
+			for tx0 := 0; tx0 < tw; tx0 += 16 {
+				if !yield(wino4Call{row: r, tx0: tx0, groups: 1, lanes: min(16, tw-tx0)}) {
 					return
 				}
 			}
@@ -317,14 +336,22 @@ func winoInput4Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, 
 	}
 }
 
-// winoOutput4 is winoOutput for F(4x4, 3x3): the 4x4 output tiles A^T M A
-// from the 36 matrices M_e.
-func winoOutput4(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+// winoOutput4 is winoOutput for F(4x4, 3x3) over a whole pass, as
+// winoInput4 lays it out: the 4x4 output tiles A^T M A from the 36
+// matrices M_e, into the imgs images of y (and res, laid out like y).
+func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
+	out := d.K * d.OH * d.OW
+	_, tw := d.tiles()
 	if !useWinoAsm {
-		winoOutput4Go(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
+		for i := range imgs {
+			var ri []float32
+			if res != nil {
+				ri = res[i*out : (i+1)*out]
+			}
+			winoOutput4Go(y[i*out:(i+1)*out], m, ld, plane, i*(ty1-ty0)*tw, bias, ri, relu, ty0, ty1, d)
+		}
 		return
 	}
-	_, tw := d.tiles()
 	groups := wino4Groups(tw)
 	perm := &wino4PermsFor(tw).out
 	flags := 0
@@ -341,20 +368,25 @@ func winoOutput4(y, m []float32, ld, plane, col0 int, bias, res []float32, relu 
 		bp = &bias[0]
 	}
 	var p wino4Plan
-	for c := range wino4Calls(tw, ty0, ty1) {
+	for c := range wino4Calls(tw, imgs*(ty1-ty0)) {
 		p = wino4Plan{}
 		p.store[0] = uint16(1<<c.lanes - 1)
-		for i := range 4 {
-			for k := range 4 {
-				g, off := wino4Chunk(groups, k)
-				if oy := 4*(c.ty+g) + i; g < c.groups && oy < d.OH {
-					x := 4*c.tx0 + off
-					p.off[i][k] = int64(4 * (oy*d.OW + x))
-					p.mask[i][k] = laneMask(x, d.OW)
+		for k := range 4 {
+			g, off := wino4Chunk(groups, k)
+			if g >= c.groups {
+				continue
+			}
+			img, ty := (c.row+g)/(ty1-ty0), ty0+(c.row+g)%(ty1-ty0)
+			x := 4*c.tx0 + off
+			mask := laneMask(x, d.OW)
+			for i := range 4 {
+				if oy := 4*ty + i; oy < d.OH {
+					p.off[i][k] = int64(4 * (img*out + oy*d.OW + x))
+					p.mask[i][k] = mask
 				}
 			}
 		}
-		mp := &m[col0+(c.ty-ty0)*tw+c.tx0]
+		mp := &m[c.row*tw+c.tx0]
 		switch groups {
 		case 1:
 			wino4OutputG1AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)

@@ -402,9 +402,9 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		th, tw := d.tiles()
 		ty0 := r.IntN(th)
 		ty1 := ty0 + 1 + r.IntN(th-ty0)
-		col0 := r.IntN(40)
-		ld := col0 + (ty1-ty0)*tw + r.IntN(5)
-		x := randSlice(r, d.C*d.H*d.W)
+		imgs := 1 + r.IntN(3)
+		ld := imgs*(ty1-ty0)*tw + r.IntN(5)
+		x := randSlice(r, imgs*d.C*d.H*d.W)
 		x[r.IntN(len(x))] = float32(math.NaN())
 		l := plainLayout(ld)
 		size := d.C * ld
@@ -420,19 +420,19 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		for i, asm := range []bool{false, true} {
 			useWinoAsm = asm
 			v[i] = append([]float32(nil), v0...)
-			winoInput4(v[i][guard:guard+36*plane], l, plane, col0, x, ty0, ty1, d)
+			winoInput4(v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
 		}
 		if !slices.EqualFunc(v[0], v[1], same) {
 			for i := range v[0] {
 				if !same(v[0][i], v[1][i]) {
-					t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d layout %+v: input transforms differ at %d (element %d): %g, want %g", d, ty0, ty1, col0, ld, l, i, i/plane, v[1][i], v[0][i])
+					t.Fatalf("%+v %d images, tile rows [%d,%d) ld %d layout %+v: input transforms differ at %d: %g, want %g", d, imgs, ty0, ty1, ld, l, i, v[1][i], v[0][i])
 				}
 			}
 		}
 		mplane := d.K*ld + r.IntN(20)
 		m := randSlice(r, 36*mplane)
 		m[r.IntN(len(m))] = float32(math.NaN())
-		size = d.K * d.OH * d.OW
+		size = imgs * d.K * d.OH * d.OW
 		y0 := randSlice(r, size+2*guard)
 		for flags := range 4 {
 			var bias, res []float32
@@ -447,13 +447,63 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 			for i, asm := range []bool{false, true} {
 				useWinoAsm = asm
 				y[i] = append([]float32(nil), y0...)
-				winoOutput4(y[i][guard:guard+size], m, ld, mplane, col0, bias, res, relu, ty0, ty1, d)
+				winoOutput4(y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
 			}
 			for i := range y[0] {
 				if !same(y[0][i], y[1][i]) {
-					t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ at %d: %g, want %g", d, ty0, ty1, bias != nil, res != nil, relu, i, y[1][i], y[0][i])
+					t.Fatalf("%+v %d images, tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ at %d: %g, want %g", d, imgs, ty0, ty1, bias != nil, res != nil, relu, i, y[1][i], y[0][i])
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkWinogradTransforms times the input and output transforms of
+// one pass alone, per lowering, on CIFAR's layer shapes (go test -bench
+// WinogradTransforms -cpu 1 ./nn): ns per channel and call of 16 tiles.
+func BenchmarkWinogradTransforms(b *testing.B) {
+	for _, s := range []struct{ c, hw int }{{16, 32}, {32, 16}, {64, 8}} {
+		for _, wl := range winoLowerings {
+			d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.c, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: wl.low}
+			r := rand.New(rand.NewPCG(1, 2))
+			th, tw := d.tiles()
+			imgs := max(1, 128/(th*tw))
+			cols := imgs * th * tw
+			x := randSlice(r, imgs*d.C*d.H*d.W)
+			y := make([]float32, imgs*d.K*d.OH*d.OW)
+			bias := randSlice(r, d.K)
+			l, vcols, _ := d.winoLayout(cols)
+			ne := d.winoN()
+			pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
+			v, m := randSlice(r, ne*pv), randSlice(r, ne*pm)
+			in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
+			per := th * tw
+			calls := float64(cols) / 16 * float64(d.C)
+			name := fmt.Sprintf("c%d-%dx%d/%s", s.c, s.hw, s.hw, wl.low)
+			b.Run(name+"/input", func(b *testing.B) {
+				for b.Loop() {
+					if wl.low == LowerWinograd4 {
+						winoInput4(v, l, pv, x, imgs, 0, th, d)
+						continue
+					}
+					for i := range imgs {
+						winoInput(v, l, pv, i*per, x[i*in:(i+1)*in], 0, th, d)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
+			})
+			b.Run(name+"/output", func(b *testing.B) {
+				for b.Loop() {
+					if wl.low == LowerWinograd4 {
+						winoOutput4(y, m, cols, pm, bias, nil, true, imgs, 0, th, d)
+						continue
+					}
+					for i := range imgs {
+						winoOutput(y[i*out:(i+1)*out], m, cols, pm, i*per, bias, nil, true, 0, th, d)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
+			})
 		}
 	}
 }
