@@ -444,32 +444,22 @@ type shortcutTask struct {
 func (t *shortcutTask) run(_ *Workspace, n0, n1 int) {
 	d := t.d
 	oc, ohw, hw := d.C+d.Lo+d.Hi, d.OH*d.OW, d.H*d.W
+	// Subsampling the planes is im2col, or col2im backward, of a 1x1
+	// unpadded convolution at the shortcut's stride, whose columns are
+	// the kept channels: the row kernels pick a row's even positions with
+	// permutes, where a scalar loop took about 5% of ResNet-20 inference.
+	sub := ConvDims{C: d.C, H: d.H, W: d.W, K: 1, KH: 1, KW: 1, Stride: d.Stride, OH: d.OH, OW: d.OW, Lowering: LowerIm2col}
 	for n := n0; n < n1; n++ {
 		out := t.y[n*oc*ohw : (n+1)*oc*ohw]
-		if !t.backward {
-			clear(out[:d.Lo*ohw])
-			clear(out[(d.Lo+d.C)*ohw:])
+		x := t.x[n*d.C*hw : (n+1)*d.C*hw]
+		kept := out[d.Lo*ohw : (d.Lo+d.C)*ohw]
+		if t.backward {
+			col2im(x, kept, sub)
+			continue
 		}
-		for c := 0; c < d.C; c++ {
-			plane := t.x[(n*d.C+c)*hw : (n*d.C+c+1)*hw]
-			kept := out[(d.Lo+c)*ohw : (d.Lo+c+1)*ohw]
-			for oh := 0; oh < d.OH; oh++ {
-				src := plane[oh*d.Stride*d.W:]
-				row := kept[oh*d.OW : (oh+1)*d.OW]
-				i := 0
-				if t.backward {
-					for _, v := range row {
-						src[i] += v
-						i += d.Stride
-					}
-					continue
-				}
-				for ow := range row {
-					row[ow] = src[i]
-					i += d.Stride
-				}
-			}
-		}
+		clear(out[:d.Lo*ohw])
+		clear(out[(d.Lo+d.C)*ohw:])
+		im2col(kept, x, sub)
 	}
 }
 
