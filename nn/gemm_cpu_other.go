@@ -124,3 +124,15 @@ func wino4InputG4AVX512(v, x *float32, chans, xStride, vStride, plane int, plan 
 func wino4OutputG4AVX512(y, m, res, bias *float32, chans, yStride, mStride, plane, flags int, plan *wino4Plan, idx *[4][16]int32) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func winoGemmE0AVX512(ne, kc, tiles, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride, ldc int, lastMask uint32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func winoGemmE4AVX512(ne, kc, tiles, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride, ldc int, lastMask uint32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func winoGemmE8AVX512(ne, kc, tiles, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride, ldc int, lastMask uint32) {
+	panic("nn: the Winograd kernels are not in this build")
+}

@@ -277,6 +277,36 @@ func bnApplyAVX512(n int, x *float32, y *float32, res *float32, coef *[4]float32
 //go:noescape
 func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, dres *float32, coef *[8]float32, flags int)
 
+// winoGemmE0AVX512 stores C_e = A_e B_e for e < ne: A_e (tiles*12 + 0 rows,
+// kc columns) packed in 12-row panels at a + e*aStride, B_e (kc rows,
+// panels*32 columns) in packed panels at b + e*bStride, C_e at c +
+// e*cStride with rows ldc floats apart, the last panel's columns under
+// lastMask. Strides are in floats; kc, tiles+edge and panels are at
+// least 1.
+//
+//go:noescape
+func winoGemmE0AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
+
+// winoGemmE4AVX512 stores C_e = A_e B_e for e < ne: A_e (tiles*12 + 4 rows,
+// kc columns) packed in 12-row panels at a + e*aStride, B_e (kc rows,
+// panels*32 columns) in packed panels at b + e*bStride, C_e at c +
+// e*cStride with rows ldc floats apart, the last panel's columns under
+// lastMask. Strides are in floats; kc, tiles+edge and panels are at
+// least 1.
+//
+//go:noescape
+func winoGemmE4AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
+
+// winoGemmE8AVX512 stores C_e = A_e B_e for e < ne: A_e (tiles*12 + 8 rows,
+// kc columns) packed in 12-row panels at a + e*aStride, B_e (kc rows,
+// panels*32 columns) in packed panels at b + e*bStride, C_e at c +
+// e*cStride with rows ldc floats apart, the last panel's columns under
+// lastMask. Strides are in floats; kc, tiles+edge and panels are at
+// least 1.
+//
+//go:noescape
+func winoGemmE8AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
+
 // wino4InputG1AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 1 group(s) of tile rows (see wino4Plan). Load
 // k of input row r reads plan.off[r][k] bytes past x under lane mask

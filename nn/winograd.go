@@ -136,8 +136,12 @@ func NewPackedConv(d ConvDims) *PackedConv {
 	}
 	p.u = make([]float32, d.winoN()*d.K*d.C)
 	p.wino = make([]PackedA, d.winoN())
+	// The packings lie one after another, uStride floats apart, so that
+	// one kernel call runs all a pass's GEMMs (winoGemm).
+	size := d.uStride()
+	slab := make([]float32, d.winoN()*size)
 	for e := range p.wino {
-		p.wino[e] = *NewPackedA(d.K, d.C)
+		p.wino[e] = PackedA{m: d.K, k: d.C, data: slab[e*size : (e+1)*size]}
 	}
 	return p
 }
@@ -158,6 +162,10 @@ func (p *PackedConv) Pack(w []float32) {
 		p.wino[e].Pack(p.u[e*kc : (e+1)*kc])
 	}
 }
+
+// uStride is the floats between the packings of U_e and U_e+1: a packed
+// K x C matrix.
+func (d ConvDims) uStride() int { return (d.K + 11) / 12 * 12 * d.C }
 
 // gemmA is the packed GEMM operand of a convolution not lowered to
 // Winograd (nil if there is none).
@@ -309,6 +317,9 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 			winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 		}
 	}
+	if packed && winoGemm(p, v, pv, m, pm, cols, d) {
+		goto output
+	}
 	for e := range ne {
 		ve, me := v[e*pv:e*pv+d.C*vcols], m[e*pm:e*pm+d.K*cols]
 		if packed {
@@ -317,6 +328,7 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, cols, 0, me, cols, nil, &p.wino[e])
 		}
 	}
+output:
 	if f4 {
 		var res []float32
 		if residual != nil {
@@ -332,6 +344,29 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 		}
 		winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
 	}
+}
+
+// winoGemm runs all the GEMMs of a pass, M_e (K x cols) = U_e (K x C) V_e
+// (C x cols) with V in packed panels, in one call of the AVX-512 kernel for
+// K mod 12 rows at the edge, where there is one (K a multiple of 4, as all
+// of resnet's are); it reports whether it did.
+func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d ConvDims) bool {
+	if p.wino[0].mr != 12 {
+		return false
+	}
+	kernel := winoGemmE0AVX512
+	switch d.K % 12 {
+	case 0:
+	case 4:
+		kernel = winoGemmE4AVX512
+	case 8:
+		kernel = winoGemmE8AVX512
+	default:
+		return false
+	}
+	panels := (cols + 31) / 32
+	kernel(d.winoN(), d.C, d.K/12, panels, &p.wino[0].data[0], d.uStride(), &v[0], pv, &m[0], pm, cols, columnMask(cols-32*(panels-1)))
+	return true
 }
 
 // winoLayout is how a pass of cols columns lays out V: in the packed

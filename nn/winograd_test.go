@@ -40,6 +40,8 @@ func TestWinogradMatchesReference(t *testing.T) {
 			{64, 64, 14, 14, 1, 1},
 			{12, 20, 32, 32, 1, 3},
 			{48, 40, 7, 7, 1, 2},
+			{12, 24, 9, 10, 1, 2},
+			{20, 12, 33, 17, 1, 1},
 		}
 		for _, s := range shapes {
 			for _, wl := range winoLowerings {

@@ -44,6 +44,9 @@ func main() {
 	bnGradSum()
 	bnApply()
 	bnGradApply()
+	for _, e := range []int{0, 4, 8} {
+		winoGemm(e)
+	}
 	for _, g := range []int{1, 2, 4} {
 		wino4Input(g)
 		wino4Output(g)
