@@ -351,7 +351,11 @@ output:
 // K mod 12 rows at the edge, where there is one (K a multiple of 4, as all
 // of resnet's are); it reports whether it did.
 func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d ConvDims) bool {
-	if p.wino[0].mr != 12 {
+	// The kernel is 32 columns wide: a last panel of 16 or fewer goes to
+	// gemmBlocks, which takes it with the 16-column kernels at half the
+	// multiplies (a batch-1 pass of a 7x7 image split between two
+	// goroutines has 8 tiles).
+	if p.wino[0].mr != 12 || cols%32 != 0 && cols%32 <= 16 {
 		return false
 	}
 	kernel := winoGemmE0AVX512

@@ -5,11 +5,12 @@ import "github.com/resnetc/resnetc/ir"
 // winogradWeightsPerTile bounds a Winograd conv's weight pairs (K x C) per
 // 2x2 output tile of one image. Its transformed weights are 16/9 the size
 // of the plain ones and are streamed once per pass over an image's tiles:
-// where an image has few tiles for its weights (resnet's 7x7 stage of 512
-// channels: 16 384 per tile) that traffic outweighs the multiplies saved,
-// and im2col measured 1.8x faster at batch 1; at 14x14 and 256 channels
-// (1 337) Winograd measured 1.5x faster (go test -bench ConvLowering ./nn).
-const winogradWeightsPerTile = 4096
+// where an image has few tiles for its weights that traffic outweighs the
+// multiplies saved. resnet's 7x7 stage of 512 channels (16 384 a tile)
+// is still 1.3x faster by F(2x2, 3x3) than by im2col at batch 1 (go test
+// -bench ConvLowering ./nn), and more so at larger batches, whose passes
+// share the weights among several images.
+const winogradWeightsPerTile = 16384
 
 // winograd4WeightsPerTile is the same bound for F(4x4, 3x3), per 4x4
 // output tile: its transformed weights are 4 times the plain ones, for

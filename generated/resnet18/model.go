@@ -41,7 +41,7 @@ const (
 	paramFloats     = 11699112
 	trainableFloats = 11689512
 	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
-	colFloats = 2114048
+	colFloats = 5247488
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 9600
 	// bnCounters is the number of BN num_batches_tracked counters.
@@ -70,10 +70,10 @@ var (
 	layer3_1_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
 	layer4_0_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
-	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd}
 	layer4_0_downsample_0_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
-	layer4_1_conv1_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
-	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_1_conv1_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd}
+	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd}
 	layer1_0_conv1_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
 	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
 	layer1_1_conv1_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}

@@ -41,7 +41,7 @@ const (
 	paramFloats     = 25610152
 	trainableFloats = 25557032
 	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
-	colFloats = 2114048
+	colFloats = 5247488
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 53120
 	// bnCounters is the number of BN num_batches_tracked counters.
@@ -102,10 +102,10 @@ var (
 	layer4_0_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_0_downsample_0_dims = nn.ConvDims{C: 1024, H: 14, W: 14, K: 2048, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_1_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
-	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_1_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd}
 	layer4_1_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer4_2_conv1_dims        = nn.ConvDims{C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
-	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
+	layer4_2_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd}
 	layer4_2_conv3_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerDirect}
 	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
 	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
