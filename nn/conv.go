@@ -396,22 +396,29 @@ var halfPick, halfSpread = func() (pick, spread [32]int32) {
 // im2colRows is im2col through the row kernels: each tap is one call
 // over its valid rows, the rows above and below cleared.
 func im2colRows(col, x []float32, d ConvDims) {
-	ohw := d.OH * d.OW
+	im2colRowRange(col, x, d, 0, d.OH)
+}
+
+// im2colRowRange is im2colRows for output rows [oh0, oh1) only: col holds
+// their (oh1-oh0)*OW columns.
+func im2colRowRange(col, x []float32, d ConvDims, oh0, oh1 int) {
+	ohw := (oh1 - oh0) * d.OW
 	var t tapMasks
 	t.init(d)
 	for c := 0; c < d.C; c++ {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
 			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
+			from, to = min(max(from, oh0), oh1), max(min(to, oh1), oh0)
 			for kw := 0; kw < d.KW; kw++ {
 				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
 				if from >= to || t.lo[kw] >= t.hi[kw] {
 					clear(row)
 					continue
 				}
-				clear(row[:from*d.OW])
-				clear(row[to*d.OW:])
-				dst, src := &row[from*d.OW], &plane[(from*d.Stride-d.Pad+kh)*d.W]
+				clear(row[:(from-oh0)*d.OW])
+				clear(row[(to-oh0)*d.OW:])
+				dst, src := &row[(from-oh0)*d.OW], &plane[(from*d.Stride-d.Pad+kh)*d.W]
 				if d.Stride == 1 {
 					im2colRowsAVX512(dst, src, to-from, t.chunks, d.OW, d.W, kw-d.Pad, &t.masks[kw], to-from+1, 0, 0)
 				} else {
@@ -504,6 +511,41 @@ func im2colPacked(dst, x []float32, d ConvDims) {
 	}
 }
 
+// im2colBlockFloats bounds the columns of one block of output rows that
+// im2col gathers for a large image: the GEMM packs them while they are
+// still in the cache, where the whole image's columns (resnet's stem:
+// 147 x 12 544 floats) went out to memory and back twice.
+const im2colBlockFloats = 1 << 17
+
+// im2colBlockRows is the output rows a block of im2col's columns takes,
+// or OH where the image is taken whole: a convolution lowered direct or
+// packed by im2colPacked, or one the row kernels do not take.
+func (d ConvDims) im2colBlockRows() int {
+	if d.direct() || d.packsDirect() || !useShiftAsm || d.OW > 16*16 || d.KW > 8 {
+		return d.OH
+	}
+	return max(1, min(d.OH, im2colBlockFloats/(d.C*d.KH*d.KW*d.OW)))
+}
+
+// convRowBlocks computes blocks [b0, b1) of one image's output rows
+// (im2colBlockRows rows a block): each block's columns gathered into the
+// workspace, then multiplied into its rows of y, epi's residual offset
+// to match.
+func convRowBlocks(ws *Workspace, y, x, w []float32, pa *PackedA, epi Epilogue, b0, b1 int, d ConvDims) {
+	ckk, ohw, rows := d.C*d.KH*d.KW, d.OH*d.OW, d.im2colBlockRows()
+	res := epi.Residual
+	for b := b0; b < b1; b++ {
+		oh0, oh1 := b*rows, min((b+1)*rows, d.OH)
+		n := (oh1 - oh0) * d.OW
+		col := ws.Col[:ckk*n]
+		im2colRowRange(col, x, d, oh0, oh1)
+		if res != nil {
+			epi.Residual = res[oh0*d.OW:]
+		}
+		gemmSerial(ws, false, false, d.K, n, ckk, w, ckk, col, n, 0, y[oh0*d.OW:], ohw, &epi, pa)
+	}
+}
+
 // Conv2DFused computes relu(conv(x, w) + bias + residual) for inference in
 // one pass over y: the bias (a folded batch norm's shift), the residual
 // (may be nil) and the ReLU (if relu) are applied as the GEMM writes each
@@ -520,6 +562,14 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, res
 		}
 		winogradConv(ws, task, batch)
 		return
+	}
+	// One image of many output rows: its blocks of rows, each gathered and
+	// multiplied while in the cache, are shared among the goroutines.
+	if rows := d.im2colBlockRows(); batch == 1 && rows < d.OH {
+		if nt := min(threadCount(), (d.OH+rows-1)/rows); nt > 1 {
+			convBlocks(ws, task, nt)
+			return
+		}
 	}
 	// Small convolutions (the CIFAR nets) give each image a GEMM too small
 	// to split; split the batch among the goroutines instead.
@@ -558,6 +608,10 @@ func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, re
 			pb := ws.Col[:ckk*ohw]
 			im2colPacked(pb, xn, d)
 			gemmBlocks(ws, false, false, d.K, ohw, ckk, w, ckk, nil, 0, pb, 0, yn, ohw, &epi, pa)
+			continue
+		}
+		if rows := d.im2colBlockRows(); rows < d.OH && !splitGEMM {
+			convRowBlocks(ws, yn, xn, w, pa, epi, 0, (d.OH+rows-1)/rows, d)
 			continue
 		}
 		col := xn

@@ -536,3 +536,45 @@ func TestBatchNormChannelSplit(t *testing.T) {
 		SetThreads(old)
 	}
 }
+
+// TestConvRowBlocks checks a convolution whose image's columns im2col
+// gathers a block of output rows at a time (a stem-like 7x7 stride-2 conv
+// and a stride-2 3x3 one, blocks that end inside the image and padding at
+// both ends) against the float64 reference, at batch 1 (blocks shared
+// among goroutines) and 3 (images shared), with bias, residual and ReLU,
+// packed weights or not, allocating nothing.
+func TestConvRowBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, d := range []ConvDims{convDims(3, 101, 93, 16, 7, 7, 2, 3), convDims(40, 61, 58, 13, 3, 3, 2, 1), convDims(9, 150, 133, 5, 3, 3, 1, 1)} {
+		if rows := d.im2colBlockRows(); useShiftAsm && rows >= d.OH {
+			t.Fatalf("%+v: %d rows a block, the test wants several blocks", d, rows)
+		}
+		packed := NewPackedConv(d)
+		w, bias := randSlice(r, d.K*d.C*d.KH*d.KW), randSlice(r, d.K)
+		packed.Pack(w)
+		for _, batch := range []int{1, 3} {
+			x := randSlice(r, batch*d.C*d.H*d.W)
+			res := randSlice(r, batch*d.K*d.OH*d.OW)
+			want := convRef(x, w, bias, batch, d)
+			for i := range want {
+				want[i] = max(want[i]+res[i], 0)
+			}
+			for _, threads := range []int{1, 2} {
+				old := SetThreads(threads)
+				ws := NewWorkspace(d.ColFloats())
+				for _, p := range []*PackedConv{nil, packed} {
+					got := randSlice(r, len(want))
+					Conv2DFused(ws, got, x, w, p, bias, res, true, batch, d)
+					if e := maxRelErr(got, want); e > 1e-5 {
+						t.Errorf("%+v batch %d, %d threads, packed %v: max rel err %g", d, batch, threads, p != nil, e)
+					}
+				}
+				y := make([]float32, len(want))
+				if n := testing.AllocsPerRun(3, func() { Conv2DFused(ws, y, x, w, packed, bias, res, true, batch, d) }); n != 0 {
+					t.Errorf("%+v: %v allocations", d, n)
+				}
+				SetThreads(old)
+			}
+		}
+	}
+}

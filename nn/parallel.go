@@ -190,6 +190,7 @@ type convTask struct {
 	relu           bool
 	d              ConvDims
 	tileRows       bool // the range is Winograd tile rows of every image, not images
+	rowBlocks      bool // the range is blocks of output rows of one image (convRowBlocks)
 	batch          int  // with tileRows: the images
 }
 
@@ -198,13 +199,20 @@ func (t *convTask) run(ws *Workspace, from, to int) {
 		conv2DWinograd(ws, t.y, t.x, t.packed, t.bias, t.residual, t.relu, 0, t.batch, from, to, t.d)
 		return
 	}
+	if t.rowBlocks {
+		if need := t.d.ColFloats(); len(ws.Col) < need {
+			ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+		}
+		convRowBlocks(ws, t.y, t.x, t.w, t.packed.gemmA(), Epilogue{Bias: t.bias, Residual: t.residual, LdR: t.d.OH * t.d.OW, ReLU: t.relu}, from, to, t.d)
+		return
+	}
 	conv2DImages(ws, t.y, t.x, t.w, t.packed, t.bias, t.residual, t.relu, from, to, t.d, false)
 }
 
 // convImages splits the images of a convolution among nt goroutines. The
 // task lives in the workspace, so sharing it allocates nothing.
 func convImages(ws *Workspace, c convTask, batch, nt int) {
-	c.tileRows = false
+	c.tileRows, c.rowBlocks = false, false
 	ws.conv = c
 	shareRange(ws, &ws.conv, batch, nt)
 }
@@ -213,10 +221,19 @@ func convImages(ws *Workspace, c convTask, batch, nt int) {
 // goroutines, each taking its rows of every image: for a batch too small
 // to split.
 func convTileRows(ws *Workspace, c convTask, batch, nt int) {
-	c.tileRows, c.batch = true, batch
+	c.tileRows, c.rowBlocks, c.batch = true, false, batch
 	ws.conv = c
 	th, _ := c.d.tiles()
 	shareRange(ws, &ws.conv, th, nt)
+}
+
+// convBlocks splits the blocks of output rows of a one-image im2col
+// convolution among nt goroutines.
+func convBlocks(ws *Workspace, c convTask, nt int) {
+	c.tileRows, c.rowBlocks = false, true
+	ws.conv = c
+	rows := c.d.im2colBlockRows()
+	shareRange(ws, &ws.conv, (c.d.OH+rows-1)/rows, nt)
 }
 
 func worker() {
