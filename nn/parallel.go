@@ -191,12 +191,17 @@ type convTask struct {
 	d              ConvDims
 	tileRows       bool // the range is Winograd tile rows of every image, not images
 	rowBlocks      bool // the range is blocks of output rows of one image (convRowBlocks)
+	channels       bool // the range is panels of 12 output channels of one image (convChannels)
 	batch          int  // with tileRows: the images
 }
 
 func (t *convTask) run(ws *Workspace, from, to int) {
 	if t.tileRows {
 		conv2DWinograd(ws, t.y, t.x, t.packed, t.bias, t.residual, t.relu, 0, t.batch, from, to, t.d)
+		return
+	}
+	if t.channels {
+		conv2DWinogradChannels(ws, t, 12*from, min(12*to, t.d.K))
 		return
 	}
 	if t.rowBlocks {
@@ -212,7 +217,7 @@ func (t *convTask) run(ws *Workspace, from, to int) {
 // convImages splits the images of a convolution among nt goroutines. The
 // task lives in the workspace, so sharing it allocates nothing.
 func convImages(ws *Workspace, c convTask, batch, nt int) {
-	c.tileRows, c.rowBlocks = false, false
+	c.tileRows, c.rowBlocks, c.channels = false, false, false
 	ws.conv = c
 	shareRange(ws, &ws.conv, batch, nt)
 }
@@ -221,7 +226,7 @@ func convImages(ws *Workspace, c convTask, batch, nt int) {
 // goroutines, each taking its rows of every image: for a batch too small
 // to split.
 func convTileRows(ws *Workspace, c convTask, batch, nt int) {
-	c.tileRows, c.rowBlocks, c.batch = true, false, batch
+	c.tileRows, c.rowBlocks, c.channels, c.batch = true, false, false, batch
 	ws.conv = c
 	th, _ := c.d.tiles()
 	shareRange(ws, &ws.conv, th, nt)
@@ -230,10 +235,18 @@ func convTileRows(ws *Workspace, c convTask, batch, nt int) {
 // convBlocks splits the blocks of output rows of a one-image im2col
 // convolution among nt goroutines.
 func convBlocks(ws *Workspace, c convTask, nt int) {
-	c.tileRows, c.rowBlocks = false, true
+	c.tileRows, c.rowBlocks, c.channels = false, true, false
 	ws.conv = c
 	rows := c.d.im2colBlockRows()
 	shareRange(ws, &ws.conv, (c.d.OH+rows-1)/rows, nt)
+}
+
+// convChannels splits the output channels of a one-image Winograd
+// convolution among nt goroutines, in panels of 12.
+func convChannels(ws *Workspace, c convTask, nt int) {
+	c.tileRows, c.rowBlocks, c.channels = false, false, true
+	ws.conv = c
+	shareRange(ws, &ws.conv, (c.d.K+11)/12, nt)
 }
 
 func worker() {

@@ -213,11 +213,60 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 	switch {
 	case nt > 1 && batch >= nt:
 		convImages(ws, task, batch, nt)
+	case nt > 1 && d.splitsChannels(batch):
+		convChannels(ws, task, min(nt, (d.K+11)/12))
 	case nt > 1 && th > 1:
 		convTileRows(ws, task, batch, min(nt, th))
 	default:
 		conv2DWinograd(ws, task.y, task.x, task.packed, task.bias, task.residual, task.relu, 0, batch, 0, th, d)
 	}
+}
+
+// winoChannelWeights is the weight pairs (K x C) per tile of a batch above
+// which the goroutines share a Winograd conv's output channels rather than
+// its tile rows: each then streams only its channels' transformed weights,
+// where sharing tile rows streamed all of them through each. resnet18's
+// 7x7 stage of 512 channels at batch 1 (16 384 pairs a tile) has few
+// tiles for 16 MB of transformed weights.
+const winoChannelWeights = 1024
+
+// splitsChannels reports whether a batch of this conv shares its output
+// channels among the goroutines: its weights are many for its tiles, V
+// lies in the AVX-512 kernel's packed panels, and there are panels of 12
+// channels enough for two.
+func (d ConvDims) splitsChannels(batch int) bool {
+	th, tw := d.tiles()
+	_, _, packed := d.winoLayout(1)
+	return packed && d.K >= 24 && d.K*d.C > winoChannelWeights*batch*th*tw
+}
+
+// conv2DWinogradChannels is conv2DWinograd for output channels [k0, k1)
+// of a one-image batch (k0 a multiple of 12): the whole input transform,
+// and the GEMMs and output transform of those channels, with a view of
+// p's U_e from row k0 kept in the workspace.
+func conv2DWinogradChannels(ws *Workspace, t *convTask, k0, k1 int) {
+	d := t.d
+	sub := d
+	sub.K = k1 - k0
+	v := &ws.winoView
+	if cap(v.wino) < len(t.packed.wino) {
+		v.wino = make([]PackedA, len(t.packed.wino)) // once per workspace and size
+	}
+	v.d, v.wino = sub, v.wino[:len(t.packed.wino)]
+	for e := range v.wino {
+		v.wino[e] = t.packed.wino[e]
+		v.wino[e].row0 += k0
+	}
+	ohw := d.OH * d.OW
+	bias, res := t.bias, t.residual
+	if bias != nil {
+		bias = bias[k0:k1]
+	}
+	if res != nil {
+		res = res[k0*ohw : k1*ohw]
+	}
+	th, _ := d.tiles()
+	conv2DWinograd(ws, t.y[k0*ohw:k1*ohw], t.x, v, bias, res, t.relu, 0, 1, 0, th, sub)
 }
 
 // gradInput is the convolution that gives the input gradient of d from
@@ -369,7 +418,7 @@ func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d C
 		return false
 	}
 	panels := (cols + 31) / 32
-	kernel(d.winoN(), d.C, d.K/12, panels, &p.wino[0].data[0], d.uStride(), &v[0], pv, &m[0], pm, cols, columnMask(cols-32*(panels-1)))
+	kernel(d.winoN(), d.C, d.K/12, panels, &p.wino[0].data[p.wino[0].row0*d.C], len(p.wino[0].data), &v[0], pv, &m[0], pm, cols, columnMask(cols-32*(panels-1)))
 	return true
 }
 

@@ -42,6 +42,10 @@ func TestWinogradMatchesReference(t *testing.T) {
 			{48, 40, 7, 7, 1, 2},
 			{12, 24, 9, 10, 1, 2},
 			{20, 12, 33, 17, 1, 1},
+			// Few tiles for many weights: two goroutines share the output
+			// channels, 12 a panel, the last share's edge 8 or 10 rows.
+			{200, 200, 5, 5, 1, 1},
+			{130, 250, 6, 7, 1, 1},
 		}
 		for _, s := range shapes {
 			for _, wl := range winoLowerings {

@@ -14,11 +14,12 @@ const winogradWeightsPerTile = 16384
 
 // winograd4WeightsPerTile is the same bound for F(4x4, 3x3), per 4x4
 // output tile: its transformed weights are 4 times the plain ones, for
-// tiles of four times the outputs. At 128 channels of 28x28 (334 weight
-// pairs a tile) F(4x4, 3x3) measured 1.36x faster than F(2x2, 3x3) at
-// batch 1, at 64 of 8x8 (1 024) 1.16x faster at batch 16; at 256 of 14x14
-// (4 096) 0.9x as fast (go test -bench ConvLowering ./nn).
-const winograd4WeightsPerTile = 1024
+// tiles of four times the outputs. At batch 1, F(4x4, 3x3) measured 1.4x
+// faster than F(2x2, 3x3) at 128 channels of 28x28 (334 weight pairs a
+// tile) and 1.5x at 256 of 14x14 (4 096), whose goroutines share output
+// channels; at 512 of 7x7 (65 536) it took 2.5 times as long (go test
+// -bench ConvLowering ./nn).
+const winograd4WeightsPerTile = 4096
 
 // LowerConv chooses how each convolution becomes matrix products:
 //   - direct: a 1x1, stride-1, unpadded conv multiplies its input as it

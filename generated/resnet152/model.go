@@ -219,6 +219,41 @@ var (
 	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_6_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_7_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_8_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_9_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_10_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_11_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_12_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_13_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_14_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_15_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_16_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_17_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_18_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_19_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_20_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_21_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_22_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_23_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_24_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_25_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_26_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_27_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_28_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_29_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_30_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_31_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_32_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_33_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_34_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_35_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -2722,7 +2757,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[4066944:4329088]
 	m.f.layer3_1_conv1_bias = m.fold[4329088:4329344]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
 	m.f.layer3_1_conv2_weight = m.fold[4329344:4919168]
 	m.f.layer3_1_conv2_bias = m.fold[4919168:4919424]
 	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
@@ -2731,7 +2766,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[5182592:5444736]
 	m.f.layer3_2_conv1_bias = m.fold[5444736:5444992]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
 	m.f.layer3_2_conv2_weight = m.fold[5444992:6034816]
 	m.f.layer3_2_conv2_bias = m.fold[6034816:6035072]
 	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
@@ -2740,7 +2775,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[6298240:6560384]
 	m.f.layer3_3_conv1_bias = m.fold[6560384:6560640]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
 	m.f.layer3_3_conv2_weight = m.fold[6560640:7150464]
 	m.f.layer3_3_conv2_bias = m.fold[7150464:7150720]
 	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
@@ -2749,7 +2784,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[7413888:7676032]
 	m.f.layer3_4_conv1_bias = m.fold[7676032:7676288]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
 	m.f.layer3_4_conv2_weight = m.fold[7676288:8266112]
 	m.f.layer3_4_conv2_bias = m.fold[8266112:8266368]
 	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
@@ -2758,7 +2793,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[8529536:8791680]
 	m.f.layer3_5_conv1_bias = m.fold[8791680:8791936]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
 	m.f.layer3_5_conv2_weight = m.fold[8791936:9381760]
 	m.f.layer3_5_conv2_bias = m.fold[9381760:9382016]
 	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
@@ -2767,7 +2802,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_dims)
 	m.f.layer3_6_conv1_weight = m.fold[9645184:9907328]
 	m.f.layer3_6_conv1_bias = m.fold[9907328:9907584]
-	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_dims)
+	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_infer_dims)
 	m.f.layer3_6_conv2_weight = m.fold[9907584:10497408]
 	m.f.layer3_6_conv2_bias = m.fold[10497408:10497664]
 	m.f.layer3_6_conv3_packed = nn.NewPackedConv(layer3_6_conv3_dims)
@@ -2776,7 +2811,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_dims)
 	m.f.layer3_7_conv1_weight = m.fold[10760832:11022976]
 	m.f.layer3_7_conv1_bias = m.fold[11022976:11023232]
-	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_dims)
+	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_infer_dims)
 	m.f.layer3_7_conv2_weight = m.fold[11023232:11613056]
 	m.f.layer3_7_conv2_bias = m.fold[11613056:11613312]
 	m.f.layer3_7_conv3_packed = nn.NewPackedConv(layer3_7_conv3_dims)
@@ -2785,7 +2820,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_dims)
 	m.f.layer3_8_conv1_weight = m.fold[11876480:12138624]
 	m.f.layer3_8_conv1_bias = m.fold[12138624:12138880]
-	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_dims)
+	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_infer_dims)
 	m.f.layer3_8_conv2_weight = m.fold[12138880:12728704]
 	m.f.layer3_8_conv2_bias = m.fold[12728704:12728960]
 	m.f.layer3_8_conv3_packed = nn.NewPackedConv(layer3_8_conv3_dims)
@@ -2794,7 +2829,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_9_conv1_packed = nn.NewPackedConv(layer3_9_conv1_dims)
 	m.f.layer3_9_conv1_weight = m.fold[12992128:13254272]
 	m.f.layer3_9_conv1_bias = m.fold[13254272:13254528]
-	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_dims)
+	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_infer_dims)
 	m.f.layer3_9_conv2_weight = m.fold[13254528:13844352]
 	m.f.layer3_9_conv2_bias = m.fold[13844352:13844608]
 	m.f.layer3_9_conv3_packed = nn.NewPackedConv(layer3_9_conv3_dims)
@@ -2803,7 +2838,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_10_conv1_packed = nn.NewPackedConv(layer3_10_conv1_dims)
 	m.f.layer3_10_conv1_weight = m.fold[14107776:14369920]
 	m.f.layer3_10_conv1_bias = m.fold[14369920:14370176]
-	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_dims)
+	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_infer_dims)
 	m.f.layer3_10_conv2_weight = m.fold[14370176:14960000]
 	m.f.layer3_10_conv2_bias = m.fold[14960000:14960256]
 	m.f.layer3_10_conv3_packed = nn.NewPackedConv(layer3_10_conv3_dims)
@@ -2812,7 +2847,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_11_conv1_packed = nn.NewPackedConv(layer3_11_conv1_dims)
 	m.f.layer3_11_conv1_weight = m.fold[15223424:15485568]
 	m.f.layer3_11_conv1_bias = m.fold[15485568:15485824]
-	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_dims)
+	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_infer_dims)
 	m.f.layer3_11_conv2_weight = m.fold[15485824:16075648]
 	m.f.layer3_11_conv2_bias = m.fold[16075648:16075904]
 	m.f.layer3_11_conv3_packed = nn.NewPackedConv(layer3_11_conv3_dims)
@@ -2821,7 +2856,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_12_conv1_packed = nn.NewPackedConv(layer3_12_conv1_dims)
 	m.f.layer3_12_conv1_weight = m.fold[16339072:16601216]
 	m.f.layer3_12_conv1_bias = m.fold[16601216:16601472]
-	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_dims)
+	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_infer_dims)
 	m.f.layer3_12_conv2_weight = m.fold[16601472:17191296]
 	m.f.layer3_12_conv2_bias = m.fold[17191296:17191552]
 	m.f.layer3_12_conv3_packed = nn.NewPackedConv(layer3_12_conv3_dims)
@@ -2830,7 +2865,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_13_conv1_packed = nn.NewPackedConv(layer3_13_conv1_dims)
 	m.f.layer3_13_conv1_weight = m.fold[17454720:17716864]
 	m.f.layer3_13_conv1_bias = m.fold[17716864:17717120]
-	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_dims)
+	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_infer_dims)
 	m.f.layer3_13_conv2_weight = m.fold[17717120:18306944]
 	m.f.layer3_13_conv2_bias = m.fold[18306944:18307200]
 	m.f.layer3_13_conv3_packed = nn.NewPackedConv(layer3_13_conv3_dims)
@@ -2839,7 +2874,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_14_conv1_packed = nn.NewPackedConv(layer3_14_conv1_dims)
 	m.f.layer3_14_conv1_weight = m.fold[18570368:18832512]
 	m.f.layer3_14_conv1_bias = m.fold[18832512:18832768]
-	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_dims)
+	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_infer_dims)
 	m.f.layer3_14_conv2_weight = m.fold[18832768:19422592]
 	m.f.layer3_14_conv2_bias = m.fold[19422592:19422848]
 	m.f.layer3_14_conv3_packed = nn.NewPackedConv(layer3_14_conv3_dims)
@@ -2848,7 +2883,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_15_conv1_packed = nn.NewPackedConv(layer3_15_conv1_dims)
 	m.f.layer3_15_conv1_weight = m.fold[19686016:19948160]
 	m.f.layer3_15_conv1_bias = m.fold[19948160:19948416]
-	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_dims)
+	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_infer_dims)
 	m.f.layer3_15_conv2_weight = m.fold[19948416:20538240]
 	m.f.layer3_15_conv2_bias = m.fold[20538240:20538496]
 	m.f.layer3_15_conv3_packed = nn.NewPackedConv(layer3_15_conv3_dims)
@@ -2857,7 +2892,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_16_conv1_packed = nn.NewPackedConv(layer3_16_conv1_dims)
 	m.f.layer3_16_conv1_weight = m.fold[20801664:21063808]
 	m.f.layer3_16_conv1_bias = m.fold[21063808:21064064]
-	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_dims)
+	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_infer_dims)
 	m.f.layer3_16_conv2_weight = m.fold[21064064:21653888]
 	m.f.layer3_16_conv2_bias = m.fold[21653888:21654144]
 	m.f.layer3_16_conv3_packed = nn.NewPackedConv(layer3_16_conv3_dims)
@@ -2866,7 +2901,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_17_conv1_packed = nn.NewPackedConv(layer3_17_conv1_dims)
 	m.f.layer3_17_conv1_weight = m.fold[21917312:22179456]
 	m.f.layer3_17_conv1_bias = m.fold[22179456:22179712]
-	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_dims)
+	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_infer_dims)
 	m.f.layer3_17_conv2_weight = m.fold[22179712:22769536]
 	m.f.layer3_17_conv2_bias = m.fold[22769536:22769792]
 	m.f.layer3_17_conv3_packed = nn.NewPackedConv(layer3_17_conv3_dims)
@@ -2875,7 +2910,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_18_conv1_packed = nn.NewPackedConv(layer3_18_conv1_dims)
 	m.f.layer3_18_conv1_weight = m.fold[23032960:23295104]
 	m.f.layer3_18_conv1_bias = m.fold[23295104:23295360]
-	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_dims)
+	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_infer_dims)
 	m.f.layer3_18_conv2_weight = m.fold[23295360:23885184]
 	m.f.layer3_18_conv2_bias = m.fold[23885184:23885440]
 	m.f.layer3_18_conv3_packed = nn.NewPackedConv(layer3_18_conv3_dims)
@@ -2884,7 +2919,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_19_conv1_packed = nn.NewPackedConv(layer3_19_conv1_dims)
 	m.f.layer3_19_conv1_weight = m.fold[24148608:24410752]
 	m.f.layer3_19_conv1_bias = m.fold[24410752:24411008]
-	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_dims)
+	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_infer_dims)
 	m.f.layer3_19_conv2_weight = m.fold[24411008:25000832]
 	m.f.layer3_19_conv2_bias = m.fold[25000832:25001088]
 	m.f.layer3_19_conv3_packed = nn.NewPackedConv(layer3_19_conv3_dims)
@@ -2893,7 +2928,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_20_conv1_packed = nn.NewPackedConv(layer3_20_conv1_dims)
 	m.f.layer3_20_conv1_weight = m.fold[25264256:25526400]
 	m.f.layer3_20_conv1_bias = m.fold[25526400:25526656]
-	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_dims)
+	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_infer_dims)
 	m.f.layer3_20_conv2_weight = m.fold[25526656:26116480]
 	m.f.layer3_20_conv2_bias = m.fold[26116480:26116736]
 	m.f.layer3_20_conv3_packed = nn.NewPackedConv(layer3_20_conv3_dims)
@@ -2902,7 +2937,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_21_conv1_packed = nn.NewPackedConv(layer3_21_conv1_dims)
 	m.f.layer3_21_conv1_weight = m.fold[26379904:26642048]
 	m.f.layer3_21_conv1_bias = m.fold[26642048:26642304]
-	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_dims)
+	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_infer_dims)
 	m.f.layer3_21_conv2_weight = m.fold[26642304:27232128]
 	m.f.layer3_21_conv2_bias = m.fold[27232128:27232384]
 	m.f.layer3_21_conv3_packed = nn.NewPackedConv(layer3_21_conv3_dims)
@@ -2911,7 +2946,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_22_conv1_packed = nn.NewPackedConv(layer3_22_conv1_dims)
 	m.f.layer3_22_conv1_weight = m.fold[27495552:27757696]
 	m.f.layer3_22_conv1_bias = m.fold[27757696:27757952]
-	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_dims)
+	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_infer_dims)
 	m.f.layer3_22_conv2_weight = m.fold[27757952:28347776]
 	m.f.layer3_22_conv2_bias = m.fold[28347776:28348032]
 	m.f.layer3_22_conv3_packed = nn.NewPackedConv(layer3_22_conv3_dims)
@@ -2920,7 +2955,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_23_conv1_packed = nn.NewPackedConv(layer3_23_conv1_dims)
 	m.f.layer3_23_conv1_weight = m.fold[28611200:28873344]
 	m.f.layer3_23_conv1_bias = m.fold[28873344:28873600]
-	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_dims)
+	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_infer_dims)
 	m.f.layer3_23_conv2_weight = m.fold[28873600:29463424]
 	m.f.layer3_23_conv2_bias = m.fold[29463424:29463680]
 	m.f.layer3_23_conv3_packed = nn.NewPackedConv(layer3_23_conv3_dims)
@@ -2929,7 +2964,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_24_conv1_packed = nn.NewPackedConv(layer3_24_conv1_dims)
 	m.f.layer3_24_conv1_weight = m.fold[29726848:29988992]
 	m.f.layer3_24_conv1_bias = m.fold[29988992:29989248]
-	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_dims)
+	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_infer_dims)
 	m.f.layer3_24_conv2_weight = m.fold[29989248:30579072]
 	m.f.layer3_24_conv2_bias = m.fold[30579072:30579328]
 	m.f.layer3_24_conv3_packed = nn.NewPackedConv(layer3_24_conv3_dims)
@@ -2938,7 +2973,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_25_conv1_packed = nn.NewPackedConv(layer3_25_conv1_dims)
 	m.f.layer3_25_conv1_weight = m.fold[30842496:31104640]
 	m.f.layer3_25_conv1_bias = m.fold[31104640:31104896]
-	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_dims)
+	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_infer_dims)
 	m.f.layer3_25_conv2_weight = m.fold[31104896:31694720]
 	m.f.layer3_25_conv2_bias = m.fold[31694720:31694976]
 	m.f.layer3_25_conv3_packed = nn.NewPackedConv(layer3_25_conv3_dims)
@@ -2947,7 +2982,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_26_conv1_packed = nn.NewPackedConv(layer3_26_conv1_dims)
 	m.f.layer3_26_conv1_weight = m.fold[31958144:32220288]
 	m.f.layer3_26_conv1_bias = m.fold[32220288:32220544]
-	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_dims)
+	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_infer_dims)
 	m.f.layer3_26_conv2_weight = m.fold[32220544:32810368]
 	m.f.layer3_26_conv2_bias = m.fold[32810368:32810624]
 	m.f.layer3_26_conv3_packed = nn.NewPackedConv(layer3_26_conv3_dims)
@@ -2956,7 +2991,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_27_conv1_packed = nn.NewPackedConv(layer3_27_conv1_dims)
 	m.f.layer3_27_conv1_weight = m.fold[33073792:33335936]
 	m.f.layer3_27_conv1_bias = m.fold[33335936:33336192]
-	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_dims)
+	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_infer_dims)
 	m.f.layer3_27_conv2_weight = m.fold[33336192:33926016]
 	m.f.layer3_27_conv2_bias = m.fold[33926016:33926272]
 	m.f.layer3_27_conv3_packed = nn.NewPackedConv(layer3_27_conv3_dims)
@@ -2965,7 +3000,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_28_conv1_packed = nn.NewPackedConv(layer3_28_conv1_dims)
 	m.f.layer3_28_conv1_weight = m.fold[34189440:34451584]
 	m.f.layer3_28_conv1_bias = m.fold[34451584:34451840]
-	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_dims)
+	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_infer_dims)
 	m.f.layer3_28_conv2_weight = m.fold[34451840:35041664]
 	m.f.layer3_28_conv2_bias = m.fold[35041664:35041920]
 	m.f.layer3_28_conv3_packed = nn.NewPackedConv(layer3_28_conv3_dims)
@@ -2974,7 +3009,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_29_conv1_packed = nn.NewPackedConv(layer3_29_conv1_dims)
 	m.f.layer3_29_conv1_weight = m.fold[35305088:35567232]
 	m.f.layer3_29_conv1_bias = m.fold[35567232:35567488]
-	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_dims)
+	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_infer_dims)
 	m.f.layer3_29_conv2_weight = m.fold[35567488:36157312]
 	m.f.layer3_29_conv2_bias = m.fold[36157312:36157568]
 	m.f.layer3_29_conv3_packed = nn.NewPackedConv(layer3_29_conv3_dims)
@@ -2983,7 +3018,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_30_conv1_packed = nn.NewPackedConv(layer3_30_conv1_dims)
 	m.f.layer3_30_conv1_weight = m.fold[36420736:36682880]
 	m.f.layer3_30_conv1_bias = m.fold[36682880:36683136]
-	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_dims)
+	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_infer_dims)
 	m.f.layer3_30_conv2_weight = m.fold[36683136:37272960]
 	m.f.layer3_30_conv2_bias = m.fold[37272960:37273216]
 	m.f.layer3_30_conv3_packed = nn.NewPackedConv(layer3_30_conv3_dims)
@@ -2992,7 +3027,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_31_conv1_packed = nn.NewPackedConv(layer3_31_conv1_dims)
 	m.f.layer3_31_conv1_weight = m.fold[37536384:37798528]
 	m.f.layer3_31_conv1_bias = m.fold[37798528:37798784]
-	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_dims)
+	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_infer_dims)
 	m.f.layer3_31_conv2_weight = m.fold[37798784:38388608]
 	m.f.layer3_31_conv2_bias = m.fold[38388608:38388864]
 	m.f.layer3_31_conv3_packed = nn.NewPackedConv(layer3_31_conv3_dims)
@@ -3001,7 +3036,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_32_conv1_packed = nn.NewPackedConv(layer3_32_conv1_dims)
 	m.f.layer3_32_conv1_weight = m.fold[38652032:38914176]
 	m.f.layer3_32_conv1_bias = m.fold[38914176:38914432]
-	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_dims)
+	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_infer_dims)
 	m.f.layer3_32_conv2_weight = m.fold[38914432:39504256]
 	m.f.layer3_32_conv2_bias = m.fold[39504256:39504512]
 	m.f.layer3_32_conv3_packed = nn.NewPackedConv(layer3_32_conv3_dims)
@@ -3010,7 +3045,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_33_conv1_packed = nn.NewPackedConv(layer3_33_conv1_dims)
 	m.f.layer3_33_conv1_weight = m.fold[39767680:40029824]
 	m.f.layer3_33_conv1_bias = m.fold[40029824:40030080]
-	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_dims)
+	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_infer_dims)
 	m.f.layer3_33_conv2_weight = m.fold[40030080:40619904]
 	m.f.layer3_33_conv2_bias = m.fold[40619904:40620160]
 	m.f.layer3_33_conv3_packed = nn.NewPackedConv(layer3_33_conv3_dims)
@@ -3019,7 +3054,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_34_conv1_packed = nn.NewPackedConv(layer3_34_conv1_dims)
 	m.f.layer3_34_conv1_weight = m.fold[40883328:41145472]
 	m.f.layer3_34_conv1_bias = m.fold[41145472:41145728]
-	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_dims)
+	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_infer_dims)
 	m.f.layer3_34_conv2_weight = m.fold[41145728:41735552]
 	m.f.layer3_34_conv2_bias = m.fold[41735552:41735808]
 	m.f.layer3_34_conv3_packed = nn.NewPackedConv(layer3_34_conv3_dims)
@@ -3028,7 +3063,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_35_conv1_packed = nn.NewPackedConv(layer3_35_conv1_dims)
 	m.f.layer3_35_conv1_weight = m.fold[41998976:42261120]
 	m.f.layer3_35_conv1_bias = m.fold[42261120:42261376]
-	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_dims)
+	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_infer_dims)
 	m.f.layer3_35_conv2_weight = m.fold[42261376:42851200]
 	m.f.layer3_35_conv2_bias = m.fold[42851200:42851456]
 	m.f.layer3_35_conv3_packed = nn.NewPackedConv(layer3_35_conv3_dims)
@@ -6026,177 +6061,177 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer3.6
 	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv3, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_6_conv3, a.layer3_6_conv2, f.layer3_6_conv3_weight, f.layer3_6_conv3_packed, f.layer3_6_conv3_bias, a.layer3_5_conv3, true, batch, layer3_6_conv3_dims)
 
 	// layer3.7
 	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv3, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_7_conv3, a.layer3_7_conv2, f.layer3_7_conv3_weight, f.layer3_7_conv3_packed, f.layer3_7_conv3_bias, a.layer3_6_conv3, true, batch, layer3_7_conv3_dims)
 
 	// layer3.8
 	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv3, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_8_conv3, a.layer3_8_conv2, f.layer3_8_conv3_weight, f.layer3_8_conv3_packed, f.layer3_8_conv3_bias, a.layer3_7_conv3, true, batch, layer3_8_conv3_dims)
 
 	// layer3.9
 	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv3, f.layer3_9_conv1_weight, f.layer3_9_conv1_packed, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_9_conv3, a.layer3_9_conv2, f.layer3_9_conv3_weight, f.layer3_9_conv3_packed, f.layer3_9_conv3_bias, a.layer3_8_conv3, true, batch, layer3_9_conv3_dims)
 
 	// layer3.10
 	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv3, f.layer3_10_conv1_weight, f.layer3_10_conv1_packed, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_10_conv3, a.layer3_10_conv2, f.layer3_10_conv3_weight, f.layer3_10_conv3_packed, f.layer3_10_conv3_bias, a.layer3_9_conv3, true, batch, layer3_10_conv3_dims)
 
 	// layer3.11
 	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv3, f.layer3_11_conv1_weight, f.layer3_11_conv1_packed, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_11_conv3, a.layer3_11_conv2, f.layer3_11_conv3_weight, f.layer3_11_conv3_packed, f.layer3_11_conv3_bias, a.layer3_10_conv3, true, batch, layer3_11_conv3_dims)
 
 	// layer3.12
 	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv3, f.layer3_12_conv1_weight, f.layer3_12_conv1_packed, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_12_conv3, a.layer3_12_conv2, f.layer3_12_conv3_weight, f.layer3_12_conv3_packed, f.layer3_12_conv3_bias, a.layer3_11_conv3, true, batch, layer3_12_conv3_dims)
 
 	// layer3.13
 	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv3, f.layer3_13_conv1_weight, f.layer3_13_conv1_packed, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_13_conv3, a.layer3_13_conv2, f.layer3_13_conv3_weight, f.layer3_13_conv3_packed, f.layer3_13_conv3_bias, a.layer3_12_conv3, true, batch, layer3_13_conv3_dims)
 
 	// layer3.14
 	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv3, f.layer3_14_conv1_weight, f.layer3_14_conv1_packed, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_14_conv3, a.layer3_14_conv2, f.layer3_14_conv3_weight, f.layer3_14_conv3_packed, f.layer3_14_conv3_bias, a.layer3_13_conv3, true, batch, layer3_14_conv3_dims)
 
 	// layer3.15
 	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv3, f.layer3_15_conv1_weight, f.layer3_15_conv1_packed, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_15_conv3, a.layer3_15_conv2, f.layer3_15_conv3_weight, f.layer3_15_conv3_packed, f.layer3_15_conv3_bias, a.layer3_14_conv3, true, batch, layer3_15_conv3_dims)
 
 	// layer3.16
 	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv3, f.layer3_16_conv1_weight, f.layer3_16_conv1_packed, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_16_conv3, a.layer3_16_conv2, f.layer3_16_conv3_weight, f.layer3_16_conv3_packed, f.layer3_16_conv3_bias, a.layer3_15_conv3, true, batch, layer3_16_conv3_dims)
 
 	// layer3.17
 	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv3, f.layer3_17_conv1_weight, f.layer3_17_conv1_packed, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_17_conv3, a.layer3_17_conv2, f.layer3_17_conv3_weight, f.layer3_17_conv3_packed, f.layer3_17_conv3_bias, a.layer3_16_conv3, true, batch, layer3_17_conv3_dims)
 
 	// layer3.18
 	nn.Conv2DFused(ws, a.layer3_18_conv1, a.layer3_17_conv3, f.layer3_18_conv1_weight, f.layer3_18_conv1_packed, f.layer3_18_conv1_bias, nil, true, batch, layer3_18_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_18_conv3, a.layer3_18_conv2, f.layer3_18_conv3_weight, f.layer3_18_conv3_packed, f.layer3_18_conv3_bias, a.layer3_17_conv3, true, batch, layer3_18_conv3_dims)
 
 	// layer3.19
 	nn.Conv2DFused(ws, a.layer3_19_conv1, a.layer3_18_conv3, f.layer3_19_conv1_weight, f.layer3_19_conv1_packed, f.layer3_19_conv1_bias, nil, true, batch, layer3_19_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_19_conv3, a.layer3_19_conv2, f.layer3_19_conv3_weight, f.layer3_19_conv3_packed, f.layer3_19_conv3_bias, a.layer3_18_conv3, true, batch, layer3_19_conv3_dims)
 
 	// layer3.20
 	nn.Conv2DFused(ws, a.layer3_20_conv1, a.layer3_19_conv3, f.layer3_20_conv1_weight, f.layer3_20_conv1_packed, f.layer3_20_conv1_bias, nil, true, batch, layer3_20_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_20_conv3, a.layer3_20_conv2, f.layer3_20_conv3_weight, f.layer3_20_conv3_packed, f.layer3_20_conv3_bias, a.layer3_19_conv3, true, batch, layer3_20_conv3_dims)
 
 	// layer3.21
 	nn.Conv2DFused(ws, a.layer3_21_conv1, a.layer3_20_conv3, f.layer3_21_conv1_weight, f.layer3_21_conv1_packed, f.layer3_21_conv1_bias, nil, true, batch, layer3_21_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_21_conv3, a.layer3_21_conv2, f.layer3_21_conv3_weight, f.layer3_21_conv3_packed, f.layer3_21_conv3_bias, a.layer3_20_conv3, true, batch, layer3_21_conv3_dims)
 
 	// layer3.22
 	nn.Conv2DFused(ws, a.layer3_22_conv1, a.layer3_21_conv3, f.layer3_22_conv1_weight, f.layer3_22_conv1_packed, f.layer3_22_conv1_bias, nil, true, batch, layer3_22_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_22_conv3, a.layer3_22_conv2, f.layer3_22_conv3_weight, f.layer3_22_conv3_packed, f.layer3_22_conv3_bias, a.layer3_21_conv3, true, batch, layer3_22_conv3_dims)
 
 	// layer3.23
 	nn.Conv2DFused(ws, a.layer3_23_conv1, a.layer3_22_conv3, f.layer3_23_conv1_weight, f.layer3_23_conv1_packed, f.layer3_23_conv1_bias, nil, true, batch, layer3_23_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_23_conv3, a.layer3_23_conv2, f.layer3_23_conv3_weight, f.layer3_23_conv3_packed, f.layer3_23_conv3_bias, a.layer3_22_conv3, true, batch, layer3_23_conv3_dims)
 
 	// layer3.24
 	nn.Conv2DFused(ws, a.layer3_24_conv1, a.layer3_23_conv3, f.layer3_24_conv1_weight, f.layer3_24_conv1_packed, f.layer3_24_conv1_bias, nil, true, batch, layer3_24_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_24_conv3, a.layer3_24_conv2, f.layer3_24_conv3_weight, f.layer3_24_conv3_packed, f.layer3_24_conv3_bias, a.layer3_23_conv3, true, batch, layer3_24_conv3_dims)
 
 	// layer3.25
 	nn.Conv2DFused(ws, a.layer3_25_conv1, a.layer3_24_conv3, f.layer3_25_conv1_weight, f.layer3_25_conv1_packed, f.layer3_25_conv1_bias, nil, true, batch, layer3_25_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_25_conv3, a.layer3_25_conv2, f.layer3_25_conv3_weight, f.layer3_25_conv3_packed, f.layer3_25_conv3_bias, a.layer3_24_conv3, true, batch, layer3_25_conv3_dims)
 
 	// layer3.26
 	nn.Conv2DFused(ws, a.layer3_26_conv1, a.layer3_25_conv3, f.layer3_26_conv1_weight, f.layer3_26_conv1_packed, f.layer3_26_conv1_bias, nil, true, batch, layer3_26_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_26_conv3, a.layer3_26_conv2, f.layer3_26_conv3_weight, f.layer3_26_conv3_packed, f.layer3_26_conv3_bias, a.layer3_25_conv3, true, batch, layer3_26_conv3_dims)
 
 	// layer3.27
 	nn.Conv2DFused(ws, a.layer3_27_conv1, a.layer3_26_conv3, f.layer3_27_conv1_weight, f.layer3_27_conv1_packed, f.layer3_27_conv1_bias, nil, true, batch, layer3_27_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_27_conv3, a.layer3_27_conv2, f.layer3_27_conv3_weight, f.layer3_27_conv3_packed, f.layer3_27_conv3_bias, a.layer3_26_conv3, true, batch, layer3_27_conv3_dims)
 
 	// layer3.28
 	nn.Conv2DFused(ws, a.layer3_28_conv1, a.layer3_27_conv3, f.layer3_28_conv1_weight, f.layer3_28_conv1_packed, f.layer3_28_conv1_bias, nil, true, batch, layer3_28_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_28_conv3, a.layer3_28_conv2, f.layer3_28_conv3_weight, f.layer3_28_conv3_packed, f.layer3_28_conv3_bias, a.layer3_27_conv3, true, batch, layer3_28_conv3_dims)
 
 	// layer3.29
 	nn.Conv2DFused(ws, a.layer3_29_conv1, a.layer3_28_conv3, f.layer3_29_conv1_weight, f.layer3_29_conv1_packed, f.layer3_29_conv1_bias, nil, true, batch, layer3_29_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_29_conv3, a.layer3_29_conv2, f.layer3_29_conv3_weight, f.layer3_29_conv3_packed, f.layer3_29_conv3_bias, a.layer3_28_conv3, true, batch, layer3_29_conv3_dims)
 
 	// layer3.30
 	nn.Conv2DFused(ws, a.layer3_30_conv1, a.layer3_29_conv3, f.layer3_30_conv1_weight, f.layer3_30_conv1_packed, f.layer3_30_conv1_bias, nil, true, batch, layer3_30_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_30_conv3, a.layer3_30_conv2, f.layer3_30_conv3_weight, f.layer3_30_conv3_packed, f.layer3_30_conv3_bias, a.layer3_29_conv3, true, batch, layer3_30_conv3_dims)
 
 	// layer3.31
 	nn.Conv2DFused(ws, a.layer3_31_conv1, a.layer3_30_conv3, f.layer3_31_conv1_weight, f.layer3_31_conv1_packed, f.layer3_31_conv1_bias, nil, true, batch, layer3_31_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_31_conv3, a.layer3_31_conv2, f.layer3_31_conv3_weight, f.layer3_31_conv3_packed, f.layer3_31_conv3_bias, a.layer3_30_conv3, true, batch, layer3_31_conv3_dims)
 
 	// layer3.32
 	nn.Conv2DFused(ws, a.layer3_32_conv1, a.layer3_31_conv3, f.layer3_32_conv1_weight, f.layer3_32_conv1_packed, f.layer3_32_conv1_bias, nil, true, batch, layer3_32_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_32_conv3, a.layer3_32_conv2, f.layer3_32_conv3_weight, f.layer3_32_conv3_packed, f.layer3_32_conv3_bias, a.layer3_31_conv3, true, batch, layer3_32_conv3_dims)
 
 	// layer3.33
 	nn.Conv2DFused(ws, a.layer3_33_conv1, a.layer3_32_conv3, f.layer3_33_conv1_weight, f.layer3_33_conv1_packed, f.layer3_33_conv1_bias, nil, true, batch, layer3_33_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_33_conv3, a.layer3_33_conv2, f.layer3_33_conv3_weight, f.layer3_33_conv3_packed, f.layer3_33_conv3_bias, a.layer3_32_conv3, true, batch, layer3_33_conv3_dims)
 
 	// layer3.34
 	nn.Conv2DFused(ws, a.layer3_34_conv1, a.layer3_33_conv3, f.layer3_34_conv1_weight, f.layer3_34_conv1_packed, f.layer3_34_conv1_bias, nil, true, batch, layer3_34_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_34_conv3, a.layer3_34_conv2, f.layer3_34_conv3_weight, f.layer3_34_conv3_packed, f.layer3_34_conv3_bias, a.layer3_33_conv3, true, batch, layer3_34_conv3_dims)
 
 	// layer3.35
 	nn.Conv2DFused(ws, a.layer3_35_conv1, a.layer3_34_conv3, f.layer3_35_conv1_weight, f.layer3_35_conv1_packed, f.layer3_35_conv1_bias, nil, true, batch, layer3_35_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_35_conv3, a.layer3_35_conv2, f.layer3_35_conv3_weight, f.layer3_35_conv3_packed, f.layer3_35_conv3_bias, a.layer3_34_conv3, true, batch, layer3_35_conv3_dims)
 
 	// layer4.0
