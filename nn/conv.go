@@ -519,12 +519,19 @@ const im2colBlockFloats = 1 << 17
 
 // im2colBlockRows is the output rows a block of im2col's columns takes,
 // or OH where the image is taken whole: a convolution lowered direct or
-// packed by im2colPacked, or one the row kernels do not take.
+// packed by im2colPacked, or one the row kernels do not take, and one
+// whose weights, multiplied once a block, would cost more traffic than
+// the columns' round trip to memory saves (blocks x K against OH x OW:
+// resnet50's stride-2 3x3 convs of 256 channels at 14x14).
 func (d ConvDims) im2colBlockRows() int {
 	if d.direct() || d.packsDirect() || !useShiftAsm || d.OW > 16*16 || d.KW > 8 {
 		return d.OH
 	}
-	return max(1, min(d.OH, im2colBlockFloats/(d.C*d.KH*d.KW*d.OW)))
+	rows := max(1, min(d.OH, im2colBlockFloats/(d.C*d.KH*d.KW*d.OW)))
+	if blocks := (d.OH + rows - 1) / rows; blocks*d.K >= d.OH*d.OW {
+		return d.OH
+	}
+	return rows
 }
 
 // convRowBlocks computes blocks [b0, b1) of one image's output rows
