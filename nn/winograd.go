@@ -708,46 +708,49 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 
 // winoOutputGo is winoOutput in Go, one tile at a time.
 func winoOutputGo(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+	winoTilesGo(y, bias, res, relu, ty0, ty1, d, func(k, ty, tx int) (q [4][4]float32) {
+		o := k*ld + col0 + (ty-ty0)*((d.OW+1)/2) + tx
+		// A^T M down the columns, then along the rows.
+		var a [2][4]float32
+		for j := range 4 {
+			m0, m1, m2, m3 := m[j*plane+o], m[(4+j)*plane+o], m[(8+j)*plane+o], m[(12+j)*plane+o]
+			a[0][j], a[1][j] = m0+m1+m2, m1-m2-m3
+		}
+		for i := range 2 {
+			q[i][0], q[i][1] = a[i][0]+a[i][1]+a[i][2], a[i][1]-a[i][2]-a[i][3]
+		}
+		return q
+	})
+}
+
+// winoTilesGo writes the output tiles of tile rows [ty0, ty1) of one
+// image: tile gives tile (ty, tx) of channel k (its first winoM rows and
+// columns), and each value gets the bias, then the residual (laid out
+// like y; may be nil), then the ReLU, the GEMM epilogue's order. A tile's
+// rows and columns past the output's edge are dropped.
+func winoTilesGo(y, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims, tile func(k, ty, tx int) [4][4]float32) {
 	_, tw := d.tiles()
+	tm := d.winoM()
+	ohw := d.OH * d.OW
 	for k := 0; k < d.K; k++ {
 		var b float32
 		if bias != nil {
 			b = bias[k]
 		}
-		yk := y[k*d.OH*d.OW : (k+1)*d.OH*d.OW]
-		var rk []float32
-		if res != nil {
-			rk = res[k*d.OH*d.OW : (k+1)*d.OH*d.OW]
-		}
 		for ty := ty0; ty < ty1; ty++ {
 			for tx := 0; tx < tw; tx++ {
-				o := k*ld + col0 + (ty-ty0)*tw + tx
-				// A^T M down the columns, then along the rows.
-				var a [2][4]float32
-				for j := range 4 {
-					m0, m1, m2, m3 := m[j*plane+o], m[(4+j)*plane+o], m[(8+j)*plane+o], m[(12+j)*plane+o]
-					a[0][j], a[1][j] = m0+m1+m2, m1-m2-m3
-				}
-				for i := range 2 {
-					oy := 2*ty + i
-					if oy >= d.OH {
-						break
-					}
-					q := [2]float32{a[i][0] + a[i][1] + a[i][2], a[i][1] - a[i][2] - a[i][3]}
-					for j := range 2 {
-						ox := 2*tx + j
-						if ox >= d.OW {
-							break
-						}
-						at := oy*d.OW + ox
-						val := q[j] + b
-						if rk != nil {
-							val += rk[at]
+				q := tile(k, ty, tx)
+				for i := range min(tm, d.OH-tm*ty) {
+					for j := range min(tm, d.OW-tm*tx) {
+						at := k*ohw + (tm*ty+i)*d.OW + tm*tx + j
+						val := q[i][j] + b
+						if res != nil {
+							val += res[at]
 						}
 						if relu {
 							val = max(val, 0)
 						}
-						yk[at] = val
+						y[at] = val
 					}
 				}
 			}

@@ -400,52 +400,20 @@ func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, 
 
 // winoOutput4Go is winoOutput4 in Go, one tile at a time.
 func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
-	_, tw := d.tiles()
-	for k := 0; k < d.K; k++ {
-		var b float32
-		if bias != nil {
-			b = bias[k]
-		}
-		yk := y[k*d.OH*d.OW : (k+1)*d.OH*d.OW]
-		var rk []float32
-		if res != nil {
-			rk = res[k*d.OH*d.OW : (k+1)*d.OH*d.OW]
-		}
-		for ty := ty0; ty < ty1; ty++ {
-			for tx := 0; tx < tw; tx++ {
-				o := k*ld + col0 + (ty-ty0)*tw + tx
-				// A^T M down the columns, then along the rows.
-				var a [4][6]float32
-				for j := range 6 {
-					e := func(i int) float32 { return m[(6*i+j)*plane+o] }
-					c := at6(e(0), e(1), e(2), e(3), e(4), e(5))
-					for i := range 4 {
-						a[i][j] = c[i]
-					}
-				}
-				for i := range 4 {
-					oy := 4*ty + i
-					if oy >= d.OH {
-						break
-					}
-					q := at6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5])
-					for j := range 4 {
-						ox := 4*tx + j
-						if ox >= d.OW {
-							break
-						}
-						at := oy*d.OW + ox
-						val := q[j] + b
-						if rk != nil {
-							val += rk[at]
-						}
-						if relu {
-							val = max(val, 0)
-						}
-						yk[at] = val
-					}
-				}
+	winoTilesGo(y, bias, res, relu, ty0, ty1, d, func(k, ty, tx int) (q [4][4]float32) {
+		o := k*ld + col0 + (ty-ty0)*((d.OW+3)/4) + tx
+		// A^T M down the columns, then along the rows.
+		var a [4][6]float32
+		for j := range 6 {
+			e := func(i int) float32 { return m[(6*i+j)*plane+o] }
+			c := at6(e(0), e(1), e(2), e(3), e(4), e(5))
+			for i := range 4 {
+				a[i][j] = c[i]
 			}
 		}
-	}
+		for i := range 4 {
+			q[i] = at6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5])
+		}
+		return q
+	})
 }

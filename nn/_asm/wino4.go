@@ -22,6 +22,16 @@ import (
 // The vertical half of B^T d B (down the rows) is applied to the loaded
 // chunks before the permutes, elementwise; the horizontal half after.
 
+// loadTables loads n tables of 16 lane numbers from idx.
+func loadTables(idx Register, n int) []VecVirtual {
+	t := make([]VecVirtual, n)
+	for i := range t {
+		t[i] = ZMM()
+		VMOVDQU32(Mem{Base: idx, Disp: 64 * i}, t[i])
+	}
+	return t
+}
+
 // wino4Consts broadcasts the multipliers 2, 4 and 8.
 func wino4Consts() (two, four, eight VecVirtual) {
 	t := GP32()
@@ -63,11 +73,7 @@ func wino4Input(groups int) {
 	for _, r := range []Register{xStride, vStride, plane} {
 		SHLQ(U8(2), r)
 	}
-	var idx [8]VecVirtual
-	for i := range idx {
-		idx[i] = ZMM()
-		VMOVDQU32(Mem{Base: idxP, Disp: 64 * i}, idx[i])
-	}
+	idx := [8]VecVirtual(loadTables(idxP, 8))
 	two, four, _ := wino4Consts()
 	ks := loadMasks(plan, 3) // wino4Plan.store comes first
 	TESTQ(chans, chans)
@@ -266,11 +272,7 @@ func wino4Output(groups int) {
 	for _, r := range []Register{yStride, mStride, plane} {
 		SHLQ(U8(2), r)
 	}
-	var idx [4]VecVirtual
-	for i := range idx {
-		idx[i] = ZMM()
-		VMOVDQU32(Mem{Base: idxP, Disp: 64 * i}, idx[i])
-	}
+	idx := [4]VecVirtual(loadTables(idxP, 4))
 	two, four, eight := wino4Consts()
 	zero := ZMM()
 	VXORPS(zero, zero, zero)
