@@ -613,41 +613,46 @@ func winoLanes(tw int, out bool) (l [32]int32) {
 // winoInputGo is winoInput in Go, one tile at a time.
 func winoInputGo(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
+	winoInputTilesGo(x, ty0, ty1, d, func(c, ty, tx int, d [6][6]float32) {
+		// B^T d down the columns, then (B^T d) B along the rows.
+		var t [4][4]float32
+		for j := range 4 {
+			d0, d1, d2, d3 := d[0][j], d[1][j], d[2][j], d[3][j]
+			t[0][j], t[1][j], t[2][j], t[3][j] = d0-d2, d1+d2, d2-d1, d1-d3
+		}
+		o := l.at(c, col0+(ty-ty0)*tw+tx)
+		for i := range 4 {
+			d0, d1, d2, d3 := t[i][0], t[i][1], t[i][2], t[i][3]
+			v[(4*i)*plane+o] = d0 - d2
+			v[(4*i+1)*plane+o] = d1 + d2
+			v[(4*i+2)*plane+o] = d2 - d1
+			v[(4*i+3)*plane+o] = d1 - d3
+		}
+	})
+}
+
+// winoInputTilesGo hands tile each input tile of tile rows [ty0, ty1) of
+// one image, channel by channel: the winoM+2 rows and columns from
+// (winoM*ty - Pad, winoM*tx - Pad) of channel c, 0 in the padding.
+func winoInputTilesGo(x []float32, ty0, ty1 int, d ConvDims, tile func(c, ty, tx int, t [6][6]float32)) {
+	_, tw := d.tiles()
+	tm := d.winoM()
 	for c := 0; c < d.C; c++ {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for ty := ty0; ty < ty1; ty++ {
-			iy := 2*ty - d.Pad
 			for tx := 0; tx < tw; tx++ {
-				ix := 2*tx - d.Pad
-				var t [16]float32
-				if iy >= 0 && iy+4 <= d.H && ix >= 0 && ix+4 <= d.W {
-					for i := range 4 {
-						copy(t[4*i:4*i+4], xc[(iy+i)*d.W+ix:])
-					}
-				} else {
-					for i := range 4 {
-						if yy := iy + i; yy >= 0 && yy < d.H {
-							for j := range 4 {
-								if xx := ix + j; xx >= 0 && xx < d.W {
-									t[4*i+j] = xc[yy*d.W+xx]
-								}
+				iy, ix := tm*ty-d.Pad, tm*tx-d.Pad
+				var t [6][6]float32
+				for i := range tm + 2 {
+					if yy := iy + i; yy >= 0 && yy < d.H {
+						for j := range tm + 2 {
+							if xx := ix + j; xx >= 0 && xx < d.W {
+								t[i][j] = xc[yy*d.W+xx]
 							}
 						}
 					}
 				}
-				// B^T d down the columns, then (B^T d) B along the rows.
-				for j := range 4 {
-					d0, d1, d2, d3 := t[j], t[4+j], t[8+j], t[12+j]
-					t[j], t[4+j], t[8+j], t[12+j] = d0-d2, d1+d2, d2-d1, d1-d3
-				}
-				o := l.at(c, col0+(ty-ty0)*tw+tx)
-				for i := range 4 {
-					d0, d1, d2, d3 := t[4*i], t[4*i+1], t[4*i+2], t[4*i+3]
-					v[(4*i)*plane+o] = d0 - d2
-					v[(4*i+1)*plane+o] = d1 + d2
-					v[(4*i+2)*plane+o] = d2 - d1
-					v[(4*i+3)*plane+o] = d1 - d3
-				}
+				tile(c, ty, tx, t)
 			}
 		}
 	}

@@ -301,39 +301,22 @@ func newWino4Perm(groups, tw int) (p wino4Perm) {
 // winoInput4Go is winoInput4 in Go, one tile at a time.
 func winoInput4Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
-	for c := 0; c < d.C; c++ {
-		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-		for ty := ty0; ty < ty1; ty++ {
-			iy := 4*ty - d.Pad
-			for tx := 0; tx < tw; tx++ {
-				ix := 4*tx - d.Pad
-				var t [6][6]float32
-				for i := range 6 {
-					if yy := iy + i; yy >= 0 && yy < d.H {
-						for j := range 6 {
-							if xx := ix + j; xx >= 0 && xx < d.W {
-								t[i][j] = xc[yy*d.W+xx]
-							}
-						}
-					}
-				}
-				// B^T d down the columns, then (B^T d) B along the rows.
-				for j := range 6 {
-					o := bt6(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j])
-					for i := range 6 {
-						t[i][j] = o[i]
-					}
-				}
-				at := l.at(c, col0+(ty-ty0)*tw+tx)
-				for i := range 6 {
-					o := bt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5])
-					for j := range 6 {
-						v[(6*i+j)*plane+at] = o[j]
-					}
-				}
+	winoInputTilesGo(x, ty0, ty1, d, func(c, ty, tx int, t [6][6]float32) {
+		// B^T d down the columns, then (B^T d) B along the rows.
+		for j := range 6 {
+			o := bt6(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j])
+			for i := range 6 {
+				t[i][j] = o[i]
 			}
 		}
-	}
+		at := l.at(c, col0+(ty-ty0)*tw+tx)
+		for i := range 6 {
+			o := bt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5])
+			for j := range 6 {
+				v[(6*i+j)*plane+at] = o[j]
+			}
+		}
+	})
 }
 
 // winoOutput4 is winoOutput for F(4x4, 3x3) over a whole pass, as
