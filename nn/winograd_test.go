@@ -513,3 +513,44 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 		}
 	}
 }
+
+// TestWinoGemm checks the one-call GEMMs of a Winograd pass against
+// gemmBlocks, element by element: K of every residue mod 12 the kernel
+// takes (0, 4, 8, with and without whole 12-row tiles), odd C, passes
+// whose last panel is partly full, and the packings at their fixed
+// stride. C is compared whole from garbage, so a store past a row or
+// past the last panel's columns is caught.
+func TestWinoGemm(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 kernels in this build")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, s := range []struct{ k, c, cols int }{{4, 3, 20}, {8, 17, 32}, {12, 5, 49}, {16, 16, 128}, {28, 31, 90}, {64, 64, 113}, {36, 7, 17}} {
+		d := ConvDims{C: s.c, H: 8, W: 8, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: LowerWinograd}
+		p := NewPackedConv(d)
+		p.Pack(randSlice(r, d.K*d.C*9))
+		_, vcols, packed := d.winoLayout(s.cols)
+		if !packed {
+			t.Fatalf("%+v: V not in packed panels", s)
+		}
+		pv, pm := d.C*vcols+winoSkew, d.K*s.cols+winoSkew
+		v := randSlice(r, 16*pv)
+		want := randSlice(r, 16*pm)
+		got := append([]float32(nil), want...)
+		ws := NewWorkspace(0)
+		for e := range 16 {
+			gemmBlocks(ws, false, false, d.K, s.cols, d.C, nil, 0, nil, 0, v[e*pv:e*pv+d.C*vcols], 0, want[e*pm:e*pm+d.K*s.cols], s.cols, nil, &p.wino[e])
+		}
+		if !winoGemm(p, v, pv, got, pm, s.cols, d) {
+			t.Fatalf("%+v: winoGemm declined", s)
+		}
+		if e := maxRelErr(got, want); e > 1e-6 {
+			t.Errorf("%+v: max rel err %g against gemmBlocks", s, e)
+		}
+		for i := range want {
+			if i%pm >= d.K*s.cols && got[i] != want[i] {
+				t.Fatalf("%+v: wrote %d, past element %d's rows", s, i, i/pm)
+			}
+		}
+	}
+}
