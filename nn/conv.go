@@ -617,7 +617,10 @@ func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, re
 			gemmBlocks(ws, false, false, d.K, ohw, ckk, w, ckk, nil, 0, pb, 0, yn, ohw, &epi, pa)
 			continue
 		}
-		if rows := d.im2colBlockRows(); rows < d.OH && !splitGEMM {
+		// By blocks of rows, unless the GEMM is to be shared among the
+		// goroutines (it only is where Conv2DFused did not share the
+		// blocks instead).
+		if rows := d.im2colBlockRows(); rows < d.OH && (!splitGEMM || threadCount() == 1) {
 			convRowBlocks(ws, yn, xn, w, pa, epi, 0, (d.OH+rows-1)/rows, d)
 			continue
 		}

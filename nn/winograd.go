@@ -114,7 +114,7 @@ func (d ConvDims) winoPassFloats() int {
 }
 
 // PackedConv is a convolution's weights prepared for its lowering:
-// packed for the GEMM, or for LowerWinograd transformed to the 16
+// packed for the GEMM, or for LowerWinograd (LowerWinograd4) transformed to the 16 (36)
 // matrices U_e (K x C) and each of those packed. Inference prepares them
 // once when the weights load; training's Winograd convs, in the
 // workspace on every step.
@@ -351,8 +351,8 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 	// panels. The last panel's columns past cols are left as they are:
 	// the kernel computes them but never stores them.
 	l, vcols, packed := d.winoLayout(cols)
-	// The 16 matrices of V and of M lie winoSkew floats more than their
-	// size apart: the transforms touch all 16 at once, and a power-of-two
+	// The 16 (36) matrices of V and of M lie winoSkew floats more than
+	// their size apart: the transforms touch all at once, and a power-of-two
 	// stride would put them all in one set of the cache.
 	pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
 	ne := d.winoN()
@@ -366,18 +366,16 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 			winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 		}
 	}
-	if packed && winoGemm(p, v, pv, m, pm, cols, d) {
-		goto output
-	}
-	for e := range ne {
-		ve, me := v[e*pv:e*pv+d.C*vcols], m[e*pm:e*pm+d.K*cols]
-		if packed {
-			gemmBlocks(ws, false, false, d.K, cols, d.C, nil, 0, nil, 0, ve, 0, me, cols, nil, &p.wino[e])
-		} else {
-			gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, cols, 0, me, cols, nil, &p.wino[e])
+	if !packed || !winoGemm(p, v, pv, m, pm, cols, d) {
+		for e := range ne {
+			ve, me := v[e*pv:e*pv+d.C*vcols], m[e*pm:e*pm+d.K*cols]
+			if packed {
+				gemmBlocks(ws, false, false, d.K, cols, d.C, nil, 0, nil, 0, ve, 0, me, cols, nil, &p.wino[e])
+			} else {
+				gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, cols, 0, me, cols, nil, &p.wino[e])
+			}
 		}
 	}
-output:
 	if f4 {
 		var res []float32
 		if residual != nil {
