@@ -579,9 +579,12 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, res
 		}
 	}
 	// Small convolutions (the CIFAR nets) give each image a GEMM too small
-	// to split; split the batch among the goroutines instead.
-	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
-		if nt := threadCount(); nt > 1 {
+	// to split; split the batch among the goroutines instead. So does a
+	// batch that splits evenly, or nearly (at least 4 images a goroutine):
+	// whole images need no barrier per image and no uneven split of a
+	// GEMM's columns (resnet50 at batch 8: 6% faster).
+	if nt := threadCount(); nt > 1 && batch > 1 {
+		if even := batch%nt == 0 || batch >= 4*nt; even || 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
 			convImages(ws, task, batch, nt)
 			return
 		}

@@ -541,8 +541,8 @@ func TestBatchNormChannelSplit(t *testing.T) {
 // gathers a block of output rows at a time (a stem-like 7x7 stride-2 conv
 // and a stride-2 3x3 one, blocks that end inside the image and padding at
 // both ends) against the float64 reference, at batch 1 (blocks shared
-// among goroutines) and 3 (images shared), with bias, residual and ReLU,
-// packed weights or not, allocating nothing.
+// among goroutines), 2 (images shared) and 3 (each image's GEMM shared),
+// with bias, residual and ReLU, packed weights or not, allocating nothing.
 func TestConvRowBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	for _, d := range []ConvDims{convDims(3, 101, 93, 16, 7, 7, 2, 3), convDims(40, 61, 58, 13, 3, 3, 2, 1), convDims(9, 150, 133, 5, 3, 3, 1, 1)} {
@@ -552,7 +552,7 @@ func TestConvRowBlocks(t *testing.T) {
 		packed := NewPackedConv(d)
 		w, bias := randSlice(r, d.K*d.C*d.KH*d.KW), randSlice(r, d.K)
 		packed.Pack(w)
-		for _, batch := range []int{1, 3} {
+		for _, batch := range []int{1, 2, 3} {
 			x := randSlice(r, batch*d.C*d.H*d.W)
 			res := randSlice(r, batch*d.K*d.OH*d.OW)
 			want := convRef(x, w, bias, batch, d)
