@@ -574,7 +574,7 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, res
 	// multiplied while in the cache, are shared among the goroutines.
 	if rows := d.im2colBlockRows(); batch == 1 && rows < d.OH {
 		if nt := min(threadCount(), (d.OH+rows-1)/rows); nt > 1 {
-			convBlocks(ws, task, nt)
+			shareConv(ws, task, splitRowBlocks, batch, nt)
 			return
 		}
 	}
@@ -585,7 +585,7 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, res
 	// GEMM's columns (resnet50 at batch 8: 6% faster).
 	if nt := threadCount(); nt > 1 && batch > 1 {
 		if even := batch%nt == 0 || batch >= 4*nt; even || 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
-			convImages(ws, task, batch, nt)
+			shareConv(ws, task, splitImages, batch, nt)
 			return
 		}
 	}

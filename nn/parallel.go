@@ -182,71 +182,62 @@ func convBackwardImages(ws *Workspace, c convBackTask, batch, nt int) {
 	}
 }
 
-// convTask is one convolution whose batch is split among goroutines.
+// convTask is one convolution whose work is split among goroutines.
 type convTask struct {
 	y, x, w        []float32
 	packed         *PackedConv
 	bias, residual []float32
 	relu           bool
 	d              ConvDims
-	tileRows       bool // the range is Winograd tile rows of every image, not images
-	rowBlocks      bool // the range is blocks of output rows of one image (convRowBlocks)
-	channels       bool // the range is panels of 12 output channels of one image (convChannels)
-	batch          int  // with tileRows: the images
+	split          convSplit
+	batch          int // with splitTileRows: the images
 }
 
+// convSplit is what the range of a convTask counts.
+type convSplit uint8
+
+const (
+	splitImages    convSplit = iota // images of the batch
+	splitTileRows                   // Winograd tile rows of every image
+	splitRowBlocks                  // blocks of output rows of one image (convRowBlocks)
+	splitChannels                   // panels of 12 output channels of one Winograd image
+)
+
 func (t *convTask) run(ws *Workspace, from, to int) {
-	if t.tileRows {
+	switch t.split {
+	case splitTileRows:
 		conv2DWinograd(ws, t.y, t.x, t.packed, t.bias, t.residual, t.relu, 0, t.batch, from, to, t.d)
-		return
-	}
-	if t.channels {
+	case splitChannels:
 		conv2DWinogradChannels(ws, t, 12*from, min(12*to, t.d.K))
-		return
-	}
-	if t.rowBlocks {
+	case splitRowBlocks:
 		if need := t.d.ColFloats(); len(ws.Col) < need {
 			ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 		}
 		convRowBlocks(ws, t.y, t.x, t.w, t.packed.gemmA(), Epilogue{Bias: t.bias, Residual: t.residual, LdR: t.d.OH * t.d.OW, ReLU: t.relu}, from, to, t.d)
-		return
+	default:
+		conv2DImages(ws, t.y, t.x, t.w, t.packed, t.bias, t.residual, t.relu, from, to, t.d, false)
 	}
-	conv2DImages(ws, t.y, t.x, t.w, t.packed, t.bias, t.residual, t.relu, from, to, t.d, false)
 }
 
-// convImages splits the images of a convolution among nt goroutines. The
-// task lives in the workspace, so sharing it allocates nothing.
-func convImages(ws *Workspace, c convTask, batch, nt int) {
-	c.tileRows, c.rowBlocks, c.channels = false, false, false
+// shareConv splits c's work of the given kind among nt goroutines: the
+// batch's images, the tile rows of a Winograd conv (for a batch too small
+// to split), the blocks of output rows of a one-image im2col conv, or the
+// output channels of a one-image Winograd conv in panels of 12. The task
+// lives in the workspace, so sharing it allocates nothing.
+func shareConv(ws *Workspace, c convTask, split convSplit, batch, nt int) {
+	c.split, c.batch = split, batch
+	n := batch
+	switch split {
+	case splitTileRows:
+		n, _ = c.d.tiles()
+	case splitRowBlocks:
+		rows := c.d.im2colBlockRows()
+		n = (c.d.OH + rows - 1) / rows
+	case splitChannels:
+		n = (c.d.K + 11) / 12
+	}
 	ws.conv = c
-	shareRange(ws, &ws.conv, batch, nt)
-}
-
-// convTileRows splits the tile rows of a Winograd convolution among nt
-// goroutines, each taking its rows of every image: for a batch too small
-// to split.
-func convTileRows(ws *Workspace, c convTask, batch, nt int) {
-	c.tileRows, c.rowBlocks, c.channels, c.batch = true, false, false, batch
-	ws.conv = c
-	th, _ := c.d.tiles()
-	shareRange(ws, &ws.conv, th, nt)
-}
-
-// convBlocks splits the blocks of output rows of a one-image im2col
-// convolution among nt goroutines.
-func convBlocks(ws *Workspace, c convTask, nt int) {
-	c.tileRows, c.rowBlocks, c.channels = false, true, false
-	ws.conv = c
-	rows := c.d.im2colBlockRows()
-	shareRange(ws, &ws.conv, (c.d.OH+rows-1)/rows, nt)
-}
-
-// convChannels splits the output channels of a one-image Winograd
-// convolution among nt goroutines, in panels of 12.
-func convChannels(ws *Workspace, c convTask, nt int) {
-	c.tileRows, c.rowBlocks, c.channels = false, false, true
-	ws.conv = c
-	shareRange(ws, &ws.conv, (c.d.K+11)/12, nt)
+	shareRange(ws, &ws.conv, n, nt)
 }
 
 func worker() {

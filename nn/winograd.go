@@ -212,11 +212,11 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 	}
 	switch {
 	case nt > 1 && batch >= nt:
-		convImages(ws, task, batch, nt)
+		shareConv(ws, task, splitImages, batch, nt)
 	case nt > 1 && d.splitsChannels(batch):
-		convChannels(ws, task, min(nt, (d.K+11)/12))
+		shareConv(ws, task, splitChannels, batch, min(nt, (d.K+11)/12))
 	case nt > 1 && th > 1:
-		convTileRows(ws, task, batch, min(nt, th))
+		shareConv(ws, task, splitTileRows, batch, min(nt, th))
 	default:
 		conv2DWinograd(ws, task.y, task.x, task.packed, task.bias, task.residual, task.relu, 0, batch, 0, th, d)
 	}

@@ -111,8 +111,8 @@ func testWinogradSplits(t *testing.T, low ConvLowering, tol float64) {
 	ws := NewWorkspace(d.ColFloats())
 	task := convTask{x: x, w: w, packed: packed, bias: bias, residual: res, d: d}
 	for name, run := range map[string]func(y []float32){
-		"images":    func(y []float32) { task.y = y; convImages(ws, task, batch, 2) },
-		"tile rows": func(y []float32) { task.y = y; convTileRows(ws, task, batch, 2) },
+		"images":    func(y []float32) { task.y = y; shareConv(ws, task, splitImages, batch, 2) },
+		"tile rows": func(y []float32) { task.y = y; shareConv(ws, task, splitTileRows, batch, 2) },
 	} {
 		got := randSlice(r, len(want))
 		run(got)
