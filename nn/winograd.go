@@ -667,19 +667,7 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 		return
 	}
 	_, tw := d.tiles()
-	flags := 0
-	var rp, bp *float32
-	if relu {
-		flags |= 1
-	}
-	if res != nil {
-		flags |= 2
-		rp = &res[0]
-	}
-	if bias != nil {
-		flags |= 8
-		bp = &bias[0]
-	}
+	flags, bp, rp := outputFlags(bias, res, relu)
 	var masks [5]uint16
 	for c := range transformCalls(tw, ty0, ty1) {
 		perm := &winoPerms[8][1]
@@ -707,6 +695,24 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 		col := col0 + (c.ty-ty0)*tw + c.tx0
 		winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*c.ty*d.OW+2*c.tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, perm, c.hiOff(tw, d.OW))
 	}
+}
+
+// outputFlags is the output kernels' flags for an epilogue of bias (8),
+// residual (2) and ReLU (1), and the pointers to the bias and residual
+// (nil for none).
+func outputFlags(bias, res []float32, relu bool) (flags int, bp, rp *float32) {
+	if relu {
+		flags |= 1
+	}
+	if res != nil {
+		flags |= 2
+		rp = &res[0]
+	}
+	if bias != nil {
+		flags |= 8
+		bp = &bias[0]
+	}
+	return flags, bp, rp
 }
 
 // winoOutputGo is winoOutput in Go, one tile at a time.

@@ -337,19 +337,7 @@ func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, 
 	}
 	groups := wino4Groups(tw)
 	perm := &wino4PermsFor(tw).out
-	flags := 0
-	var rp, bp *float32
-	if relu {
-		flags |= 1
-	}
-	if res != nil {
-		flags |= 2
-		rp = &res[0]
-	}
-	if bias != nil {
-		flags |= 8
-		bp = &bias[0]
-	}
+	flags, bp, rp := outputFlags(bias, res, relu)
 	var p wino4Plan
 	for c := range wino4Calls(tw, imgs*(ty1-ty0)) {
 		p = wino4Plan{}
