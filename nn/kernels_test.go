@@ -290,6 +290,42 @@ func TestLinearOps(t *testing.T) {
 	}
 }
 
+// TestLinear checks Linear against float64 sums on odd sizes, on both of
+// its paths (dot products up to linearDotBatch images, the GEMM above),
+// on one goroutine and shared among two, allocating nothing.
+func TestLinear(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	defer SetThreads(SetThreads(1))
+	for _, sz := range [][2]int{{1, 1}, {7, 3}, {67, 13}, {2048, 37}, {300, 301}} {
+		in, out := sz[0], sz[1]
+		w, b := randSlice(r, out*in), randSlice(r, out)
+		for batch := 1; batch <= linearDotBatch+2; batch++ {
+			x := randSlice(r, batch*in)
+			for threads := 1; threads <= 2; threads++ {
+				SetThreads(threads)
+				ws := NewWorkspace(0)
+				y := randSlice(r, batch*out)
+				Linear(ws, y, x, w, b, batch, in, out)
+				for n := 0; n < batch; n++ {
+					for j := 0; j < out; j++ {
+						want, scale := float64(b[j]), math.Abs(float64(b[j]))
+						for k := 0; k < in; k++ {
+							p := float64(x[n*in+k]) * float64(w[j*in+k])
+							want, scale = want+p, scale+math.Abs(p)
+						}
+						if got := float64(y[n*out+j]); math.Abs(got-want) > 1e-6*scale {
+							t.Fatalf("in %d out %d batch %d: y[%d][%d] = %g, want %g", in, out, batch, n, j, got, want)
+						}
+					}
+				}
+				if a := testing.AllocsPerRun(3, func() { Linear(ws, y, x, w, b, batch, in, out) }); a != 0 {
+					t.Errorf("in %d out %d batch %d: %v allocations per call", in, out, batch, a)
+				}
+			}
+		}
+	}
+}
+
 func TestSoftmaxCrossEntropy(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const batch, classes = 3, 5
