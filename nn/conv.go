@@ -166,7 +166,7 @@ func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy
 		clear(db)
 	}
 	if d.winograd() {
-		winoWeightGrad(ws, dw, dy, x, from, to, d, gemm)
+		winoWeightGrad(ws, dw, dy, x, from, to, d, splitGEMM)
 	} else if need := d.im2colFloats(); !d.direct() && len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}

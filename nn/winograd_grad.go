@@ -33,9 +33,18 @@ func (d ConvDims) winoGradFloats() int {
 func (d ConvDims) uRows() int { return (d.K + 11) / 12 * 12 }
 
 // winoWeightGrad overwrites dw with the weight gradient of images [from,
-// to) of the batch. gemm is gemmSerial, or gemmParallel to share each
-// GEMM among the goroutines.
-func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims, gemm gemmFunc) {
+// to) of the batch, its GEMMs shared among the goroutines if split.
+//
+// With AVX-512 and channel counts that are multiples of 4 the GEMMs are
+// winoGradDot's, on U and V as the transforms write them; else they are
+// GEMMs that pack both (ResNet-20's 16-channel stage: 3.4 against 5 ms a
+// layer at batch 128, the packs and the 4-row edge tiles gone).
+func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims, split bool) {
+	gemm := gemmSerial
+	if split {
+		gemm = gemmParallel
+	}
+	dots := useWinoAsm && d.K%4 == 0 && d.C%4 == 0
 	if need := d.winoGradFloats(); len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
@@ -44,6 +53,9 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 	th, tw := d.tiles()
 	kc := d.K * d.C
 	m := ws.Col[:16*kc]
+	if dots {
+		clear(m) // the dot products only add
+	}
 	g, rows := d.passSplit(0, th, d.winoGroupCols())
 	beta := float32(0)
 	for n := from; n < to; n += g {
@@ -59,8 +71,19 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 				winoInput(v, plainLayout(cols), pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 				winoDy(u, cols, pu, i*per, dy[(n+i)*out:(n+i+1)*out], ty0, ty1, d)
 			}
-			for e := range 16 {
-				gemm(ws, false, true, d.K, d.C, cols, u[e*pu:e*pu+d.uRows()*cols], cols, v[e*pv:e*pv+d.C*cols], cols, beta, m[e*kc:(e+1)*kc], d.C, nil, nil)
+			switch {
+			case dots:
+				t := winoDotTask{m: m, u: u, v: v, pu: pu, pv: pv, cols: cols, k: d.K, c: d.C}
+				if nt := threadCount(); split && nt > 1 {
+					ws.winoDot = t
+					shareRange(ws, &ws.winoDot, 16, nt)
+				} else {
+					t.run(ws, 0, 16)
+				}
+			default:
+				for e := range 16 {
+					gemm(ws, false, true, d.K, d.C, cols, u[e*pu:e*pu+d.uRows()*cols], cols, v[e*pv:e*pv+d.C*cols], cols, beta, m[e*kc:(e+1)*kc], d.C, nil, nil)
+				}
 			}
 			beta = 1
 		}
@@ -68,8 +91,37 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 	winoWeightOut(dw, m, kc)
 }
 
-// gemmFunc is gemmSerial's signature (gemmParallel has it too).
-type gemmFunc func(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA)
+// winoDotTask is one pass's weight-gradient GEMMs by winoGradDot: M_e
+// (k x c, at m[e*k*c:]) += U_e V_e^T, U_e and V_e at u[e*pu:] and v[e*pv:]
+// with rows cols floats apart, summed over their cols tiles.
+type winoDotTask struct {
+	m, u, v            []float32
+	pu, pv, cols, k, c int
+}
+
+// run does elements [e0, e1), whose M_e are apart: goroutines may share them.
+func (t *winoDotTask) run(_ *Workspace, e0, e1 int) {
+	kc := t.k * t.c
+	for e := e0; e < e1; e++ {
+		winoGradDot(t.m[e*kc:(e+1)*kc], t.c, t.u[e*t.pu:], t.cols, t.v[e*t.pv:], t.cols, t.k, t.c, t.cols)
+	}
+}
+
+// winoGradDot adds to m[i*ldm+j], for i < k and j < c, the dot product of
+// the first n floats of u's row i and v's row j (rows ldu and ldv floats
+// apart). The assembly needs k and c multiples of 4.
+func winoGradDot(m []float32, ldm int, u []float32, ldu int, v []float32, ldv int, k, c, n int) {
+	if useWinoAsm && k%4 == 0 && c%4 == 0 && k > 0 && c > 0 && n > 0 {
+		_, _, _ = u[(k-1)*ldu+n-1], v[(c-1)*ldv+n-1], m[(k-1)*ldm+c-1]
+		winoGradDotAVX512(k/4, c/4, n/16, &u[0], ldu, &v[0], ldv, &m[0], ldm, uint16(1)<<(n%16)-1)
+		return
+	}
+	for i := 0; i < k; i++ {
+		for j := 0; j < c; j++ {
+			m[i*ldm+j] += dotFloat32(u[i*ldu:i*ldu+n], v[j*ldv:])
+		}
+	}
+}
 
 // winoDy writes U = G g G^T, with winoWeightGrad's signs, for the 2x2
 // tiles g of one image's dy (K x OH x OW) in tile rows [ty0, ty1): tile

@@ -554,3 +554,41 @@ func TestWinoGemm(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoGradDot checks the weight gradient's dot-product GEMM against
+// float64 sums: row counts of 4 to 68 (one block of 4 and many), sums of
+// 1 to 67 tiles (only a tail, whole chunks of 16, both), rows further
+// apart than their length, and M adding to what it held. M is compared
+// whole, so a write outside its k x c corner (past a row, or into the
+// columns between rows) is caught.
+func TestWinoGradDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, s := range []struct{ k, c, n, pad int }{
+		{4, 4, 1, 0}, {4, 4, 16, 0}, {8, 4, 17, 3}, {4, 12, 15, 1}, {16, 16, 128, 0},
+		{12, 20, 33, 5}, {32, 32, 67, 2}, {68, 8, 48, 0}, {8, 68, 7, 9}, {64, 64, 128, 16},
+	} {
+		ldu, ldv, ldm := s.n+s.pad, s.n+2*s.pad+1, s.c+s.pad+3
+		u, v := randSlice(r, s.k*ldu), randSlice(r, s.c*ldv)
+		m := randSlice(r, s.k*ldm)
+		got := append([]float32(nil), m...)
+		winoGradDot(got, ldm, u, ldu, v, ldv, s.k, s.c, s.n)
+		for i := 0; i < s.k; i++ {
+			for j := 0; j < ldm; j++ {
+				if j >= s.c {
+					if got[i*ldm+j] != m[i*ldm+j] {
+						t.Fatalf("%+v: m[%d][%d] written, past the %d columns", s, i, j, s.c)
+					}
+					continue
+				}
+				want, scale := float64(m[i*ldm+j]), math.Abs(float64(m[i*ldm+j]))
+				for p := 0; p < s.n; p++ {
+					x := float64(u[i*ldu+p]) * float64(v[j*ldv+p])
+					want, scale = want+x, scale+math.Abs(x)
+				}
+				if g := float64(got[i*ldm+j]); math.Abs(g-want) > 1e-6*scale {
+					t.Fatalf("%+v: m[%d][%d] = %g, want %g", s, i, j, g, want)
+				}
+			}
+		}
+	}
+}

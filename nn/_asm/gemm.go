@@ -64,6 +64,7 @@ func main() {
 	winoInput()
 	winoOutput()
 	winoDy()
+	winoGradDot()
 	maxRows()
 	maxPool3s2()
 	Generate()
