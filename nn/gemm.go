@@ -48,6 +48,7 @@ type Workspace struct {
 	shortcut     shortcutTask            // the option-A shortcut whose images are being shared
 	linear       linearTask              // the small-batch Linear whose outputs are being shared
 	winoDot      winoDotTask             // the Winograd weight-gradient elements being shared
+	gradRows     gradRowsTask            // the rows of a weight gradient by dot products being shared
 	packs        map[packKey]*PackedConv // training's Winograd weights, per shape
 	winoView     PackedConv              // a share of a Winograd conv's output channels (conv2DWinogradChannels)
 	Col          []float32               // im2col / col2im scratch, at least the largest conv's need

@@ -137,6 +137,6 @@ func winoGemmE8AVX512(ne, kc, tiles, panels int, a *float32, aStride int, b *flo
 	panic("nn: the Winograd kernels are not in this build")
 }
 
-func winoGradDotAVX512(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16) {
+func gradDotAVX512(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16) {
 	panic("nn: the Winograd kernels are not in this build")
 }

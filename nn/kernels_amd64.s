@@ -23724,9 +23724,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func winoGradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
+// func gradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoGradDotAVX512(SB), NOSPLIT, $0-74
+TEXT ·gradDotAVX512(SB), NOSPLIT, $0-74
 	MOVQ    ldu+32(FP), AX
 	MOVQ    ldv+48(FP), CX
 	SHLQ    $0x02, AX

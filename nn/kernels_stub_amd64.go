@@ -520,13 +520,13 @@ func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans
 //go:noescape
 func winoDyAVX512(u *float32, dy *float32, chans int, off int, dyStride int, uStride int, plane int, w int, rows int, masks *[3]uint16, idx *[32]int32, hiOff int)
 
-// winoGradDotAVX512 adds to m[i*ldm+j], for i < 4*kb and j < 4*cb, the sum
+// gradDotAVX512 adds to m[i*ldm+j], for i < 4*kb and j < 4*cb, the sum
 // over t of u[i*ldu+t] * v[j*ldv+t]: t < 16*chunks, then the lanes of tail
 // (a mask of low bits, may be 0) of the next 16. kb and cb are at least 1;
 // strides are in floats.
 //
 //go:noescape
-func winoGradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
+func gradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
 
 // maxRowsAVX512 writes dst[i] = the nanMax of src[r*stride+i] over r in
 // [0, rows) (rows >= 1), in that order, for chunks x 16 values; the last

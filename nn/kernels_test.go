@@ -614,3 +614,78 @@ func TestConvRowBlocks(t *testing.T) {
 		}
 	}
 }
+
+// convWeightGradRef is the weight gradient in float64: the sum over images
+// and output positions of dy times the input under each tap.
+func convWeightGradRef(dy, x []float32, batch int, d ConvDims) []float32 {
+	dw := make([]float32, d.K*d.C*d.KH*d.KW)
+	for k := 0; k < d.K; k++ {
+		for c := 0; c < d.C; c++ {
+			for kh := 0; kh < d.KH; kh++ {
+				for kw := 0; kw < d.KW; kw++ {
+					var s float64
+					for n := 0; n < batch; n++ {
+						for oh := 0; oh < d.OH; oh++ {
+							for ow := 0; ow < d.OW; ow++ {
+								ih, iw := oh*d.Stride-d.Pad+kh, ow*d.Stride-d.Pad+kw
+								if ih >= 0 && ih < d.H && iw >= 0 && iw < d.W {
+									s += float64(dy[((n*d.K+k)*d.OH+oh)*d.OW+ow]) * float64(x[((n*d.C+c)*d.H+ih)*d.W+iw])
+								}
+							}
+						}
+					}
+					dw[((k*d.C+c)*d.KH+kh)*d.KW+kw] = float32(s)
+				}
+			}
+		}
+	}
+	return dw
+}
+
+// TestConvWeightGradDots checks the weight gradient of im2col and direct
+// convolutions against float64 sums, where it is by dot products
+// (dotWeightGrad) and where it is not: columns padded to rows of 4 (the
+// CIFAR stem) or not, a direct convolution, K not a multiple of 4, a
+// batch whose images are shared among goroutines, and a large convolution
+// whose rows of dW are shared instead. Garbage in dw must be overwritten.
+func TestConvWeightGradDots(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, s := range []struct {
+		d     ConvDims
+		batch int
+		dots  bool
+	}{
+		{convDims(3, 13, 11, 16, 3, 3, 1, 1), 3, true},    // 27 rows of columns, padded to 28
+		{convDims(4, 17, 19, 8, 3, 3, 2, 1), 2, true},     // 36 rows
+		{convDims(8, 9, 9, 12, 1, 1, 1, 0), 3, true},      // direct
+		{convDims(6, 9, 9, 12, 1, 1, 1, 0), 2, false},     // direct, C not a multiple of 4
+		{convDims(6, 17, 17, 12, 1, 1, 2, 0), 2, true},    // 1x1 at stride 2: im2col, 6 rows padded to 8
+		{convDims(3, 9, 9, 6, 3, 3, 1, 1), 2, false},      // K not a multiple of 4
+		{convDims(4, 9, 10, 8, 3, 3, 2, 1), 2, false},     // dot products of 25
+		{convDims(64, 17, 17, 8, 3, 3, 1, 1), 2, false},   // columns past the cache
+		{convDims(16, 16, 16, 256, 3, 3, 1, 1), 1, true},  // rows of dW shared
+		{convDims(5, 19, 23, 20, 5, 5, 2, 2), 5, true},    // images shared
+		{convDims(128, 16, 17, 256, 1, 1, 1, 0), 2, true}, // direct, rows shared
+	} {
+		d := s.d // LowerAuto: the 1x1 ones direct, the others im2col
+		if d.dotWeightGrad() != (s.dots && useWinoAsm) {
+			t.Fatalf("%+v: dotWeightGrad %v", d, d.dotWeightGrad())
+		}
+		x, w := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*d.KH*d.KW)
+		dy := randSlice(r, s.batch*d.K*d.OH*d.OW)
+		want := convWeightGradRef(dy, x, s.batch, d)
+		for _, threads := range []int{1, 2} {
+			old := SetThreads(threads)
+			ws := NewWorkspace(d.ColFloats())
+			dw := randSlice(r, len(w))
+			Conv2DBackward(ws, nil, SetGrad, dw, nil, dy, x, w, s.batch, d)
+			if e := maxRelErr(dw, want); e > 2e-6 {
+				t.Errorf("%+v batch %d, %d threads: dw max rel err %g", d, s.batch, threads, e)
+			}
+			if n := testing.AllocsPerRun(2, func() { Conv2DBackward(ws, nil, SetGrad, dw, nil, dy, x, w, s.batch, d) }); n != 0 {
+				t.Errorf("%+v batch %d, %d threads: %v allocations per call", d, s.batch, threads, n)
+			}
+			SetThreads(old)
+		}
+	}
+}

@@ -36,7 +36,7 @@ func (d ConvDims) uRows() int { return (d.K + 11) / 12 * 12 }
 // to) of the batch, its GEMMs shared among the goroutines if split.
 //
 // With AVX-512 and channel counts that are multiples of 4 the GEMMs are
-// winoGradDot's, on U and V as the transforms write them; else they are
+// gradDot's, on U and V as the transforms write them; else they are
 // GEMMs that pack both (ResNet-20's 16-channel stage: 3.4 against 5 ms a
 // layer at batch 128, the packs and the 4-row edge tiles gone).
 func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims, split bool) {
@@ -91,7 +91,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 	winoWeightOut(dw, m, kc)
 }
 
-// winoDotTask is one pass's weight-gradient GEMMs by winoGradDot: M_e
+// winoDotTask is one pass's weight-gradient GEMMs by gradDot: M_e
 // (k x c, at m[e*k*c:]) += U_e V_e^T, U_e and V_e at u[e*pu:] and v[e*pv:]
 // with rows cols floats apart, summed over their cols tiles.
 type winoDotTask struct {
@@ -103,23 +103,7 @@ type winoDotTask struct {
 func (t *winoDotTask) run(_ *Workspace, e0, e1 int) {
 	kc := t.k * t.c
 	for e := e0; e < e1; e++ {
-		winoGradDot(t.m[e*kc:(e+1)*kc], t.c, t.u[e*t.pu:], t.cols, t.v[e*t.pv:], t.cols, t.k, t.c, t.cols)
-	}
-}
-
-// winoGradDot adds to m[i*ldm+j], for i < k and j < c, the dot product of
-// the first n floats of u's row i and v's row j (rows ldu and ldv floats
-// apart). The assembly needs k and c multiples of 4.
-func winoGradDot(m []float32, ldm int, u []float32, ldu int, v []float32, ldv int, k, c, n int) {
-	if useWinoAsm && k%4 == 0 && c%4 == 0 && k > 0 && c > 0 && n > 0 {
-		_, _, _ = u[(k-1)*ldu+n-1], v[(c-1)*ldv+n-1], m[(k-1)*ldm+c-1]
-		winoGradDotAVX512(k/4, c/4, n/16, &u[0], ldu, &v[0], ldv, &m[0], ldm, uint16(1)<<(n%16)-1)
-		return
-	}
-	for i := 0; i < k; i++ {
-		for j := 0; j < c; j++ {
-			m[i*ldm+j] += dotFloat32(u[i*ldu:i*ldu+n], v[j*ldv:])
-		}
+		gradDot(t.m[e*kc:(e+1)*kc], t.c, t.u[e*t.pu:], t.cols, t.v[e*t.pv:], t.cols, t.k, t.c, t.cols)
 	}
 }
 

@@ -571,7 +571,7 @@ func TestWinoGradDot(t *testing.T) {
 		u, v := randSlice(r, s.k*ldu), randSlice(r, s.c*ldv)
 		m := randSlice(r, s.k*ldm)
 		got := append([]float32(nil), m...)
-		winoGradDot(got, ldm, u, ldu, v, ldv, s.k, s.c, s.n)
+		gradDot(got, ldm, u, ldu, v, ldv, s.k, s.c, s.n)
 		for i := 0; i < s.k; i++ {
 			for j := 0; j < ldm; j++ {
 				if j >= s.c {

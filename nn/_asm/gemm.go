@@ -64,7 +64,7 @@ func main() {
 	winoInput()
 	winoOutput()
 	winoDy()
-	winoGradDot()
+	gradDot()
 	maxRows()
 	maxPool3s2()
 	Generate()

@@ -6,18 +6,18 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// winoGradDot emits winoGradDotAVX512, one element's GEMM of the Winograd
-// weight gradient, M_e (K x C) += U_e (K x T) V_e^T (T x C), on U_e and
-// V_e as the transforms write them: a row per channel, a lane per tile.
-// The sum runs along the rows, so no operand is packed (the GEMM kernels
-// need both transposed, a pack each that cost as much as the multiplies on
-// the CIFAR nets' 16 channels). Each 4 x 4 block of M keeps its 16 sums in
-// 16 registers, 16 tiles a lane, and adds them across the lanes once per
-// call, which is one pass of the weight gradient's tiles.
-func winoGradDot() {
-	TEXT("winoGradDotAVX512", NOSPLIT, "func(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)")
+// gradDot emits gradDotAVX512, a weight gradient's GEMM M (K x C) += U (K x
+// T) V^T (T x C) on U and V as they lie in memory: a row per channel, the
+// T values summed over along it. That is how the Winograd weight gradient's
+// transforms write U_e and V_e (a lane per tile), and how dY and im2col's
+// columns lie (a value per pixel). The GEMM kernels need both operands
+// transposed, a pack each that cost as much as the multiplies on the
+// CIFAR nets' 16 channels. Each 4 x 4 block of M keeps its 16 sums in 16
+// registers, 16 values of T a lane, and adds them across the lanes once.
+func gradDot() {
+	TEXT("gradDotAVX512", NOSPLIT, "func(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)")
 	Pragma("noescape")
-	Doc("winoGradDotAVX512 adds to m[i*ldm+j], for i < 4*kb and j < 4*cb, the sum",
+	Doc("gradDotAVX512 adds to m[i*ldm+j], for i < 4*kb and j < 4*cb, the sum",
 		"over t of u[i*ldu+t] * v[j*ldv+t]: t < 16*chunks, then the lanes of tail",
 		"(a mask of low bits, may be 0) of the next 16. kb and cb are at least 1;",
 		"strides are in floats.")
