@@ -140,3 +140,19 @@ func winoGemmE8AVX512(ne, kc, tiles, panels int, a *float32, aStride int, b *flo
 func gradDotAVX512(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func kernel12x1TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}
+
+func kernel12x2TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}
+
+func kernel12x3TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}
+
+func kernel12x4TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}

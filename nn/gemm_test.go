@@ -281,40 +281,47 @@ func BenchmarkGemm1024AVX2(b *testing.B) {
 // TestGemmEpilogueCombos checks every combination of bias, residual and
 // ReLU, with beta 0 and 1 and several panels of K, on odd shapes, with
 // every kernel: the AVX-512 kernels apply the epilogue in registers, the
-// others per block.
+// others per block. C and the residual have rows longer than n (so a row
+// stride mistaken for the other shows), and some n leave a few columns
+// past a multiple of 16 (49, 20, 3, 1), which the AVX-512 path multiplies
+// a column at a time.
 func TestGemmEpilogueCombos(t *testing.T) {
 	kernels(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(4, 4))
 		ws := NewWorkspace(0)
-		for _, s := range [][3]int{{13, 45, 300}, {12, 32, 256}, {1, 1, 1}, {25, 70, 513}, {37, 3, 7}} {
+		for _, s := range [][3]int{{13, 45, 300}, {12, 32, 256}, {1, 1, 1}, {25, 70, 513}, {37, 3, 7}, {29, 49, 130}, {14, 20, 600}} {
 			m, n, k := s[0], s[1], s[2]
+			ldc, ldr := n+5, n+3
 			a, b := randSlice(r, m*k), randSlice(r, k*n)
-			bias, res := randSlice(r, m), randSlice(r, m*n)
+			bias, res := randSlice(r, m), randSlice(r, m*ldr)
 			for combo := range 8 {
 				for _, beta := range []float32{0, 1} {
-					epi := &Epilogue{LdR: n, ReLU: combo&4 != 0}
+					epi := &Epilogue{LdR: ldr, ReLU: combo&4 != 0}
 					if combo&1 != 0 {
 						epi.Bias = bias
 					}
 					if combo&2 != 0 {
 						epi.Residual = res
 					}
-					c0 := randSlice(r, m*n)
+					c0 := randSlice(r, m*ldc)
 					want := append([]float32(nil), c0...)
-					gemmRef(false, false, m, n, k, a, k, b, n, beta, want, n)
-					for i := range want {
-						if epi.Bias != nil {
-							want[i] += bias[i/n]
-						}
-						if epi.Residual != nil {
-							want[i] += res[i]
-						}
-						if epi.ReLU {
-							want[i] = max(want[i], 0)
+					gemmRef(false, false, m, n, k, a, k, b, n, beta, want, ldc)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							v := &want[i*ldc+j]
+							if epi.Bias != nil {
+								*v += bias[i]
+							}
+							if epi.Residual != nil {
+								*v += res[i*ldr+j]
+							}
+							if epi.ReLU {
+								*v = max(*v, 0)
+							}
 						}
 					}
 					c := append([]float32(nil), c0...)
-					GemmEpilogue(ws, false, false, m, n, k, a, k, b, n, beta, c, n, epi)
+					GemmEpilogue(ws, false, false, m, n, k, a, k, b, n, beta, c, ldc, epi)
 					if e := maxRelErr(c, want); e > 1e-5 {
 						t.Errorf("m=%d n=%d k=%d combo=%d beta=%v: max rel err %g", m, n, k, combo, beta, e)
 					}

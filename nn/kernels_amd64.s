@@ -7651,6 +7651,652 @@ norelu_11:
 	VZEROUPPER
 	RET
 
+// func kernel12x1TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel12x1TilesAVX512(SB), NOSPLIT, $0-96
+	MOVWLZX   rows+48(FP), AX
+	KMOVW     AX, K1
+	MOVL      $0x00000fff, AX
+	KMOVW     AX, K2
+	MOVQ      idx+88(FP), AX
+	VMOVDQU32 (AX), Z0
+	VMOVDQU32 64(AX), Z1
+	MOVQ      a+16(FP), AX
+	MOVQ      c+32(FP), CX
+	MOVQ      bias+64(FP), DX
+	MOVQ      res+72(FP), BX
+	MOVQ      tiles+8(FP), SI
+	MOVQ      flags+56(FP), DI
+	VXORPS    Z7, Z7, Z7
+
+tile:
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   kc+0(FP), R8
+	MOVQ   b+24(FP), R9
+	CMPQ   R8, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS.Z        (AX), K2, Z6
+	VFMADD231PS.BCST (R9), Z6, Z2
+	VMOVUPS.Z        48(AX), K2, Z6
+	VFMADD231PS.BCST 128(R9), Z6, Z3
+	VMOVUPS.Z        96(AX), K2, Z6
+	VFMADD231PS.BCST 256(R9), Z6, Z4
+	VMOVUPS.Z        144(AX), K2, Z6
+	VFMADD231PS.BCST 384(R9), Z6, Z5
+	ADDQ             $0x000000c0, AX
+	ADDQ             $0x00000200, R9
+	SUBQ             $0x04, R8
+	CMPQ             R8, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ R8, R8
+	JZ    kdone
+
+loop1:
+	VMOVUPS.Z        (AX), K2, Z6
+	VFMADD231PS.BCST (R9), Z6, Z2
+	ADDQ             $0x30, AX
+	ADDQ             $0x00000080, R9
+	DECQ             R8
+	JNZ              loop1
+
+kdone:
+	VADDPS     Z3, Z2, Z2
+	VADDPS     Z5, Z4, Z4
+	VADDPS     Z4, Z2, Z2
+	TESTQ      $0x00000001, DI
+	JZ         noacc_0
+	KMOVW      K1, K3
+	VXORPS     Z6, Z6, Z6
+	VGATHERDPS (CX)(Z0*4), K3, Z6
+	VADDPS     Z6, Z2, Z2
+
+noacc_0:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_0
+	VMOVUPS.Z (DX), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+nobias_0:
+	TESTQ      $0x00000004, DI
+	JZ         nores_0
+	KMOVW      K1, K3
+	VXORPS     Z6, Z6, Z6
+	VGATHERDPS (BX)(Z1*4), K3, Z6
+	VADDPS     Z6, Z2, Z2
+
+nores_0:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_0
+	VMAXPS Z2, Z7, Z2
+
+norelu_0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z2, K3, (CX)(Z0*4)
+	MOVQ        ldc+40(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, CX
+	MOVQ        ldr+80(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, BX
+	ADDQ        $0x30, DX
+	DECQ        SI
+	JNZ         tile
+	VZEROUPPER
+	RET
+
+// func kernel12x2TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel12x2TilesAVX512(SB), NOSPLIT, $0-96
+	MOVWLZX   rows+48(FP), AX
+	KMOVW     AX, K1
+	MOVL      $0x00000fff, AX
+	KMOVW     AX, K2
+	MOVQ      idx+88(FP), AX
+	VMOVDQU32 (AX), Z0
+	VMOVDQU32 64(AX), Z1
+	MOVQ      a+16(FP), AX
+	MOVQ      c+32(FP), CX
+	MOVQ      bias+64(FP), DX
+	MOVQ      res+72(FP), BX
+	MOVQ      tiles+8(FP), SI
+	MOVQ      flags+56(FP), DI
+	VXORPS    Z11, Z11, Z11
+
+tile:
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   kc+0(FP), R8
+	MOVQ   b+24(FP), R9
+	CMPQ   R8, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS.Z        (AX), K2, Z10
+	VFMADD231PS.BCST (R9), Z10, Z2
+	VFMADD231PS.BCST 4(R9), Z10, Z3
+	VMOVUPS.Z        48(AX), K2, Z10
+	VFMADD231PS.BCST 128(R9), Z10, Z4
+	VFMADD231PS.BCST 132(R9), Z10, Z5
+	VMOVUPS.Z        96(AX), K2, Z10
+	VFMADD231PS.BCST 256(R9), Z10, Z6
+	VFMADD231PS.BCST 260(R9), Z10, Z7
+	VMOVUPS.Z        144(AX), K2, Z10
+	VFMADD231PS.BCST 384(R9), Z10, Z8
+	VFMADD231PS.BCST 388(R9), Z10, Z9
+	ADDQ             $0x000000c0, AX
+	ADDQ             $0x00000200, R9
+	SUBQ             $0x04, R8
+	CMPQ             R8, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ R8, R8
+	JZ    kdone
+
+loop1:
+	VMOVUPS.Z        (AX), K2, Z10
+	VFMADD231PS.BCST (R9), Z10, Z2
+	VFMADD231PS.BCST 4(R9), Z10, Z3
+	ADDQ             $0x30, AX
+	ADDQ             $0x00000080, R9
+	DECQ             R8
+	JNZ              loop1
+
+kdone:
+	VADDPS     Z4, Z2, Z2
+	VADDPS     Z8, Z6, Z6
+	VADDPS     Z6, Z2, Z2
+	TESTQ      $0x00000001, DI
+	JZ         noacc_0
+	KMOVW      K1, K3
+	VXORPS     Z10, Z10, Z10
+	VGATHERDPS (CX)(Z0*4), K3, Z10
+	VADDPS     Z10, Z2, Z2
+
+noacc_0:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_0
+	VMOVUPS.Z (DX), K1, Z10
+	VADDPS    Z10, Z2, Z2
+
+nobias_0:
+	TESTQ      $0x00000004, DI
+	JZ         nores_0
+	KMOVW      K1, K3
+	VXORPS     Z10, Z10, Z10
+	VGATHERDPS (BX)(Z1*4), K3, Z10
+	VADDPS     Z10, Z2, Z2
+
+nores_0:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_0
+	VMAXPS Z2, Z11, Z2
+
+norelu_0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z2, K3, (CX)(Z0*4)
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z9, Z7, Z7
+	VADDPS      Z7, Z3, Z3
+	TESTQ       $0x00000001, DI
+	JZ          noacc_1
+	KMOVW       K1, K3
+	VXORPS      Z10, Z10, Z10
+	VGATHERDPS  4(CX)(Z0*4), K3, Z10
+	VADDPS      Z10, Z3, Z3
+
+noacc_1:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_1
+	VMOVUPS.Z (DX), K1, Z10
+	VADDPS    Z10, Z3, Z3
+
+nobias_1:
+	TESTQ      $0x00000004, DI
+	JZ         nores_1
+	KMOVW      K1, K3
+	VXORPS     Z10, Z10, Z10
+	VGATHERDPS 4(BX)(Z1*4), K3, Z10
+	VADDPS     Z10, Z3, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_1
+	VMAXPS Z3, Z11, Z3
+
+norelu_1:
+	KMOVW       K1, K3
+	VSCATTERDPS Z3, K3, 4(CX)(Z0*4)
+	MOVQ        ldc+40(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, CX
+	MOVQ        ldr+80(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, BX
+	ADDQ        $0x30, DX
+	DECQ        SI
+	JNZ         tile
+	VZEROUPPER
+	RET
+
+// func kernel12x3TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel12x3TilesAVX512(SB), NOSPLIT, $0-96
+	MOVWLZX   rows+48(FP), AX
+	KMOVW     AX, K1
+	MOVL      $0x00000fff, AX
+	KMOVW     AX, K2
+	MOVQ      idx+88(FP), AX
+	VMOVDQU32 (AX), Z0
+	VMOVDQU32 64(AX), Z1
+	MOVQ      a+16(FP), AX
+	MOVQ      c+32(FP), CX
+	MOVQ      bias+64(FP), DX
+	MOVQ      res+72(FP), BX
+	MOVQ      tiles+8(FP), SI
+	MOVQ      flags+56(FP), DI
+	VXORPS    Z15, Z15, Z15
+
+tile:
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	MOVQ   kc+0(FP), R8
+	MOVQ   b+24(FP), R9
+	CMPQ   R8, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS.Z        (AX), K2, Z14
+	VFMADD231PS.BCST (R9), Z14, Z2
+	VFMADD231PS.BCST 4(R9), Z14, Z3
+	VFMADD231PS.BCST 8(R9), Z14, Z4
+	VMOVUPS.Z        48(AX), K2, Z14
+	VFMADD231PS.BCST 128(R9), Z14, Z5
+	VFMADD231PS.BCST 132(R9), Z14, Z6
+	VFMADD231PS.BCST 136(R9), Z14, Z7
+	VMOVUPS.Z        96(AX), K2, Z14
+	VFMADD231PS.BCST 256(R9), Z14, Z8
+	VFMADD231PS.BCST 260(R9), Z14, Z9
+	VFMADD231PS.BCST 264(R9), Z14, Z10
+	VMOVUPS.Z        144(AX), K2, Z14
+	VFMADD231PS.BCST 384(R9), Z14, Z11
+	VFMADD231PS.BCST 388(R9), Z14, Z12
+	VFMADD231PS.BCST 392(R9), Z14, Z13
+	ADDQ             $0x000000c0, AX
+	ADDQ             $0x00000200, R9
+	SUBQ             $0x04, R8
+	CMPQ             R8, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ R8, R8
+	JZ    kdone
+
+loop1:
+	VMOVUPS.Z        (AX), K2, Z14
+	VFMADD231PS.BCST (R9), Z14, Z2
+	VFMADD231PS.BCST 4(R9), Z14, Z3
+	VFMADD231PS.BCST 8(R9), Z14, Z4
+	ADDQ             $0x30, AX
+	ADDQ             $0x00000080, R9
+	DECQ             R8
+	JNZ              loop1
+
+kdone:
+	VADDPS     Z5, Z2, Z2
+	VADDPS     Z11, Z8, Z8
+	VADDPS     Z8, Z2, Z2
+	TESTQ      $0x00000001, DI
+	JZ         noacc_0
+	KMOVW      K1, K3
+	VXORPS     Z14, Z14, Z14
+	VGATHERDPS (CX)(Z0*4), K3, Z14
+	VADDPS     Z14, Z2, Z2
+
+noacc_0:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_0
+	VMOVUPS.Z (DX), K1, Z14
+	VADDPS    Z14, Z2, Z2
+
+nobias_0:
+	TESTQ      $0x00000004, DI
+	JZ         nores_0
+	KMOVW      K1, K3
+	VXORPS     Z14, Z14, Z14
+	VGATHERDPS (BX)(Z1*4), K3, Z14
+	VADDPS     Z14, Z2, Z2
+
+nores_0:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_0
+	VMAXPS Z2, Z15, Z2
+
+norelu_0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z2, K3, (CX)(Z0*4)
+	VADDPS      Z6, Z3, Z3
+	VADDPS      Z12, Z9, Z9
+	VADDPS      Z9, Z3, Z3
+	TESTQ       $0x00000001, DI
+	JZ          noacc_1
+	KMOVW       K1, K3
+	VXORPS      Z14, Z14, Z14
+	VGATHERDPS  4(CX)(Z0*4), K3, Z14
+	VADDPS      Z14, Z3, Z3
+
+noacc_1:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_1
+	VMOVUPS.Z (DX), K1, Z14
+	VADDPS    Z14, Z3, Z3
+
+nobias_1:
+	TESTQ      $0x00000004, DI
+	JZ         nores_1
+	KMOVW      K1, K3
+	VXORPS     Z14, Z14, Z14
+	VGATHERDPS 4(BX)(Z1*4), K3, Z14
+	VADDPS     Z14, Z3, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_1
+	VMAXPS Z3, Z15, Z3
+
+norelu_1:
+	KMOVW       K1, K3
+	VSCATTERDPS Z3, K3, 4(CX)(Z0*4)
+	VADDPS      Z7, Z4, Z4
+	VADDPS      Z13, Z10, Z10
+	VADDPS      Z10, Z4, Z4
+	TESTQ       $0x00000001, DI
+	JZ          noacc_2
+	KMOVW       K1, K3
+	VXORPS      Z14, Z14, Z14
+	VGATHERDPS  8(CX)(Z0*4), K3, Z14
+	VADDPS      Z14, Z4, Z4
+
+noacc_2:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_2
+	VMOVUPS.Z (DX), K1, Z14
+	VADDPS    Z14, Z4, Z4
+
+nobias_2:
+	TESTQ      $0x00000004, DI
+	JZ         nores_2
+	KMOVW      K1, K3
+	VXORPS     Z14, Z14, Z14
+	VGATHERDPS 8(BX)(Z1*4), K3, Z14
+	VADDPS     Z14, Z4, Z4
+
+nores_2:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_2
+	VMAXPS Z4, Z15, Z4
+
+norelu_2:
+	KMOVW       K1, K3
+	VSCATTERDPS Z4, K3, 8(CX)(Z0*4)
+	MOVQ        ldc+40(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, CX
+	MOVQ        ldr+80(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, BX
+	ADDQ        $0x30, DX
+	DECQ        SI
+	JNZ         tile
+	VZEROUPPER
+	RET
+
+// func kernel12x4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·kernel12x4TilesAVX512(SB), NOSPLIT, $0-96
+	MOVWLZX   rows+48(FP), AX
+	KMOVW     AX, K1
+	MOVL      $0x00000fff, AX
+	KMOVW     AX, K2
+	MOVQ      idx+88(FP), AX
+	VMOVDQU32 (AX), Z0
+	VMOVDQU32 64(AX), Z1
+	MOVQ      a+16(FP), AX
+	MOVQ      c+32(FP), CX
+	MOVQ      bias+64(FP), DX
+	MOVQ      res+72(FP), BX
+	MOVQ      tiles+8(FP), SI
+	MOVQ      flags+56(FP), DI
+	VXORPS    Z19, Z19, Z19
+
+tile:
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ   kc+0(FP), R8
+	MOVQ   b+24(FP), R9
+	CMPQ   R8, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS.Z        (AX), K2, Z18
+	VFMADD231PS.BCST (R9), Z18, Z2
+	VFMADD231PS.BCST 4(R9), Z18, Z3
+	VFMADD231PS.BCST 8(R9), Z18, Z4
+	VFMADD231PS.BCST 12(R9), Z18, Z5
+	VMOVUPS.Z        48(AX), K2, Z18
+	VFMADD231PS.BCST 128(R9), Z18, Z6
+	VFMADD231PS.BCST 132(R9), Z18, Z7
+	VFMADD231PS.BCST 136(R9), Z18, Z8
+	VFMADD231PS.BCST 140(R9), Z18, Z9
+	VMOVUPS.Z        96(AX), K2, Z18
+	VFMADD231PS.BCST 256(R9), Z18, Z10
+	VFMADD231PS.BCST 260(R9), Z18, Z11
+	VFMADD231PS.BCST 264(R9), Z18, Z12
+	VFMADD231PS.BCST 268(R9), Z18, Z13
+	VMOVUPS.Z        144(AX), K2, Z18
+	VFMADD231PS.BCST 384(R9), Z18, Z14
+	VFMADD231PS.BCST 388(R9), Z18, Z15
+	VFMADD231PS.BCST 392(R9), Z18, Z16
+	VFMADD231PS.BCST 396(R9), Z18, Z17
+	ADDQ             $0x000000c0, AX
+	ADDQ             $0x00000200, R9
+	SUBQ             $0x04, R8
+	CMPQ             R8, $0x04
+	JAE              loop4
+
+tail:
+	TESTQ R8, R8
+	JZ    kdone
+
+loop1:
+	VMOVUPS.Z        (AX), K2, Z18
+	VFMADD231PS.BCST (R9), Z18, Z2
+	VFMADD231PS.BCST 4(R9), Z18, Z3
+	VFMADD231PS.BCST 8(R9), Z18, Z4
+	VFMADD231PS.BCST 12(R9), Z18, Z5
+	ADDQ             $0x30, AX
+	ADDQ             $0x00000080, R9
+	DECQ             R8
+	JNZ              loop1
+
+kdone:
+	VADDPS     Z6, Z2, Z2
+	VADDPS     Z14, Z10, Z10
+	VADDPS     Z10, Z2, Z2
+	TESTQ      $0x00000001, DI
+	JZ         noacc_0
+	KMOVW      K1, K3
+	VXORPS     Z18, Z18, Z18
+	VGATHERDPS (CX)(Z0*4), K3, Z18
+	VADDPS     Z18, Z2, Z2
+
+noacc_0:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_0
+	VMOVUPS.Z (DX), K1, Z18
+	VADDPS    Z18, Z2, Z2
+
+nobias_0:
+	TESTQ      $0x00000004, DI
+	JZ         nores_0
+	KMOVW      K1, K3
+	VXORPS     Z18, Z18, Z18
+	VGATHERDPS (BX)(Z1*4), K3, Z18
+	VADDPS     Z18, Z2, Z2
+
+nores_0:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_0
+	VMAXPS Z2, Z19, Z2
+
+norelu_0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z2, K3, (CX)(Z0*4)
+	VADDPS      Z7, Z3, Z3
+	VADDPS      Z15, Z11, Z11
+	VADDPS      Z11, Z3, Z3
+	TESTQ       $0x00000001, DI
+	JZ          noacc_1
+	KMOVW       K1, K3
+	VXORPS      Z18, Z18, Z18
+	VGATHERDPS  4(CX)(Z0*4), K3, Z18
+	VADDPS      Z18, Z3, Z3
+
+noacc_1:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_1
+	VMOVUPS.Z (DX), K1, Z18
+	VADDPS    Z18, Z3, Z3
+
+nobias_1:
+	TESTQ      $0x00000004, DI
+	JZ         nores_1
+	KMOVW      K1, K3
+	VXORPS     Z18, Z18, Z18
+	VGATHERDPS 4(BX)(Z1*4), K3, Z18
+	VADDPS     Z18, Z3, Z3
+
+nores_1:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_1
+	VMAXPS Z3, Z19, Z3
+
+norelu_1:
+	KMOVW       K1, K3
+	VSCATTERDPS Z3, K3, 4(CX)(Z0*4)
+	VADDPS      Z8, Z4, Z4
+	VADDPS      Z16, Z12, Z12
+	VADDPS      Z12, Z4, Z4
+	TESTQ       $0x00000001, DI
+	JZ          noacc_2
+	KMOVW       K1, K3
+	VXORPS      Z18, Z18, Z18
+	VGATHERDPS  8(CX)(Z0*4), K3, Z18
+	VADDPS      Z18, Z4, Z4
+
+noacc_2:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_2
+	VMOVUPS.Z (DX), K1, Z18
+	VADDPS    Z18, Z4, Z4
+
+nobias_2:
+	TESTQ      $0x00000004, DI
+	JZ         nores_2
+	KMOVW      K1, K3
+	VXORPS     Z18, Z18, Z18
+	VGATHERDPS 8(BX)(Z1*4), K3, Z18
+	VADDPS     Z18, Z4, Z4
+
+nores_2:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_2
+	VMAXPS Z4, Z19, Z4
+
+norelu_2:
+	KMOVW       K1, K3
+	VSCATTERDPS Z4, K3, 8(CX)(Z0*4)
+	VADDPS      Z9, Z5, Z5
+	VADDPS      Z17, Z13, Z13
+	VADDPS      Z13, Z5, Z5
+	TESTQ       $0x00000001, DI
+	JZ          noacc_3
+	KMOVW       K1, K3
+	VXORPS      Z18, Z18, Z18
+	VGATHERDPS  12(CX)(Z0*4), K3, Z18
+	VADDPS      Z18, Z5, Z5
+
+noacc_3:
+	TESTQ     $0x00000002, DI
+	JZ        nobias_3
+	VMOVUPS.Z (DX), K1, Z18
+	VADDPS    Z18, Z5, Z5
+
+nobias_3:
+	TESTQ      $0x00000004, DI
+	JZ         nores_3
+	KMOVW      K1, K3
+	VXORPS     Z18, Z18, Z18
+	VGATHERDPS 12(BX)(Z1*4), K3, Z18
+	VADDPS     Z18, Z5, Z5
+
+nores_3:
+	TESTQ  $0x00000008, DI
+	JZ     norelu_3
+	VMAXPS Z5, Z19, Z5
+
+norelu_3:
+	KMOVW       K1, K3
+	VSCATTERDPS Z5, K3, 12(CX)(Z0*4)
+	MOVQ        ldc+40(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, CX
+	MOVQ        ldr+80(FP), R8
+	IMUL3Q      $0x30, R8, R8
+	ADDQ        R8, BX
+	ADDQ        $0x30, DX
+	DECQ        SI
+	JNZ         tile
+	VZEROUPPER
+	RET
+
 // func kernel4x24AVX2(kc int, a *float32, b *float32, c *float32)
 // Requires: AVX, FMA3
 TEXT ·kernel4x24AVX2(SB), NOSPLIT, $0-32

@@ -242,6 +242,54 @@ func kernel12x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask
 // the next 12 rows of c, bias and res; tiles must be at least 1.
 func kernel12x16TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
+// kernel12x1TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 1
+// columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
+// 12 x kc panel a (12 values per step of k) and the columns at b of a packed
+// kc x 32 panel (step k of column j at b[32k+j]), then applies the tiles'
+// epilogue (flags 2, 4 and 8: bias[i], res[i*ldr+j], the ReLU). It does so
+// for tiles tiles down c, each from the next panel of a and the next 12 rows
+// of c, bias and res. idx[0] and idx[1] hold i*ldc and i*ldr. kc and tiles
+// are at least 1.
+//
+//go:noescape
+func kernel12x1TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+
+// kernel12x2TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 2
+// columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
+// 12 x kc panel a (12 values per step of k) and the columns at b of a packed
+// kc x 32 panel (step k of column j at b[32k+j]), then applies the tiles'
+// epilogue (flags 2, 4 and 8: bias[i], res[i*ldr+j], the ReLU). It does so
+// for tiles tiles down c, each from the next panel of a and the next 12 rows
+// of c, bias and res. idx[0] and idx[1] hold i*ldc and i*ldr. kc and tiles
+// are at least 1.
+//
+//go:noescape
+func kernel12x2TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+
+// kernel12x3TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 3
+// columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
+// 12 x kc panel a (12 values per step of k) and the columns at b of a packed
+// kc x 32 panel (step k of column j at b[32k+j]), then applies the tiles'
+// epilogue (flags 2, 4 and 8: bias[i], res[i*ldr+j], the ReLU). It does so
+// for tiles tiles down c, each from the next panel of a and the next 12 rows
+// of c, bias and res. idx[0] and idx[1] hold i*ldc and i*ldr. kc and tiles
+// are at least 1.
+//
+//go:noescape
+func kernel12x3TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+
+// kernel12x4TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 4
+// columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
+// 12 x kc panel a (12 values per step of k) and the columns at b of a packed
+// kc x 32 panel (step k of column j at b[32k+j]), then applies the tiles'
+// epilogue (flags 2, 4 and 8: bias[i], res[i*ldr+j], the ReLU). It does so
+// for tiles tiles down c, each from the next panel of a and the next 12 rows
+// of c, bias and res. idx[0] and idx[1] hold i*ldc and i*ldr. kc and tiles
+// are at least 1.
+//
+//go:noescape
+func kernel12x4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+
 // kernel4x24AVX2 sets c, a 4x24 row-major tile, to the product of a packed
 // 4 x kc panel a (4 values per step of k) and a packed kc x 24 panel b (24 values
 // per step of k). kc must be at least 1.

@@ -39,6 +39,9 @@ func main() {
 		}
 		kernelAVX512(12, cols, true)
 	}
+	for cols := 1; cols <= 4; cols++ {
+		kernel12xNTiles(cols)
+	}
 	kernelAVX2()
 	bnSum()
 	bnGradSum()
