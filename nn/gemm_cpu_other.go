@@ -49,7 +49,7 @@ func transposePack12AVX512(dst, src *float32, ld, blocks int) {
 	panic("nn: the packing kernel is not in this build")
 }
 
-func packRowsAVX512(dst, src *float32, ld, kc int) {
+func packRowsAVX512(dst, src *float32, ld, kc int, mask uint32) {
 	panic("nn: the packing kernel is not in this build")
 }
 

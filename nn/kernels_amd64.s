@@ -23618,26 +23618,30 @@ done:
 	VZEROUPPER
 	RET
 
-// func packRowsAVX512(dst *float32, src *float32, ld int, kc int)
+// func packRowsAVX512(dst *float32, src *float32, ld int, kc int, mask uint32)
 // Requires: AVX, AVX512F
-TEXT ·packRowsAVX512(SB), NOSPLIT, $0-32
+TEXT ·packRowsAVX512(SB), NOSPLIT, $0-36
 	MOVQ  dst+0(FP), AX
 	MOVQ  src+8(FP), CX
 	MOVQ  ld+16(FP), DX
 	MOVQ  kc+24(FP), BX
+	MOVL  mask+32(FP), SI
+	KMOVW SI, K1
+	SHRL  $0x10, SI
+	KMOVW SI, K2
 	SHLQ  $0x02, DX
 	TESTQ BX, BX
 	JZ    done
 
 row:
-	VMOVUPS (CX), Z0
-	VMOVUPS 64(CX), Z1
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	ADDQ    DX, CX
-	ADDQ    $0x80, AX
-	DECQ    BX
-	JNZ     row
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	VMOVUPS   Z0, (AX)
+	VMOVUPS   Z1, 64(AX)
+	ADDQ      DX, CX
+	ADDQ      $0x80, AX
+	DECQ      BX
+	JNZ       row
 
 done:
 	VZEROUPPER

@@ -516,10 +516,12 @@ func transposePack16AVX512(dst *float32, src *float32, ld int, blocks int)
 //go:noescape
 func transposePack12AVX512(dst *float32, src *float32, ld int, blocks int)
 
-// packRowsAVX512 writes dst[p*32+j] = src[p*ld+j] for j < 32 and p < kc.
+// packRowsAVX512 writes dst[p*32+j] = src[p*ld+j] for p < kc and the bits j
+// of mask, 0 for the others (32 floats a row either way); an edge panel's
+// columns past the matrix are neither read nor left as they were.
 //
 //go:noescape
-func packRowsAVX512(dst *float32, src *float32, ld int, kc int)
+func packRowsAVX512(dst *float32, src *float32, ld int, kc int, mask uint32)
 
 // winoInputAVX512 writes V = B^T d B for 16 tiles of chans channels. The
 // tiles' input rows start at x[off] (off may be negative, as may the rows

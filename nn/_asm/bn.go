@@ -625,20 +625,28 @@ func transposePack(name string, rows, width int) {
 // floats copied into the panel, two loads and stores a row, where Go's
 // copy paid a call per row.
 func packRows() {
-	TEXT("packRowsAVX512", NOSPLIT, "func(dst, src *float32, ld, kc int)")
+	TEXT("packRowsAVX512", NOSPLIT, "func(dst, src *float32, ld, kc int, mask uint32)")
 	Pragma("noescape")
-	Doc("packRowsAVX512 writes dst[p*32+j] = src[p*ld+j] for j < 32 and p < kc.")
+	Doc("packRowsAVX512 writes dst[p*32+j] = src[p*ld+j] for p < kc and the bits j",
+		"of mask, 0 for the others (32 floats a row either way); an edge panel's",
+		"columns past the matrix are neither read nor left as they were.")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	ld := Load(Param("ld"), GP64())
 	kc := Load(Param("kc"), GP64())
+	m := GP32()
+	Load(Param("mask"), m)
+	lo, hi := K(), K()
+	KMOVW(m, lo)
+	SHRL(U8(16), m)
+	KMOVW(m, hi)
 	SHLQ(U8(2), ld)
 	TESTQ(kc, kc)
 	JZ(LabelRef("done"))
 	a, b := ZMM(), ZMM()
 	Label("row")
-	VMOVUPS(Mem{Base: src}, a)
-	VMOVUPS(Mem{Base: src, Disp: 64}, b)
+	VMOVUPS_Z(Mem{Base: src}, lo, a)
+	VMOVUPS_Z(Mem{Base: src, Disp: 64}, hi, b)
 	VMOVUPS(a, Mem{Base: dst})
 	VMOVUPS(b, Mem{Base: dst, Disp: 64})
 	ADDQ(ld, src)
