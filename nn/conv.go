@@ -189,11 +189,12 @@ const (
 // For LowerWinograd both gradients are computed by Winograd: the weight
 // gradient by F(3x3, 2x2) (winoWeightGrad), the input gradient, a 3x3
 // stride-1 convolution of dy with the weights flipped and transposed, by
-// F(2x2, 3x3) from weights transformed in the workspace on every call.
+// F(2x2, 3x3) or F(4x4, 3x3) (gradInputFor) from weights transformed in
+// the workspace on every call.
 func Conv2DBackward(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, batch int, d ConvDims) {
 	var wino *PackedConv
 	if dx != nil && d.winograd() {
-		wino = ws.packed(d.gradInput(), w, true)
+		wino = ws.packed(d.gradInputFor(batch), w, true)
 	}
 	// As forward: small convolutions share their images among goroutines,
 	// each summing its images' weight and bias gradients apart; the caller

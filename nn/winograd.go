@@ -99,9 +99,11 @@ func (d ConvDims) passSplit(ty0, ty1, maxCols int) (imgs, rows int) {
 
 // winoFloats is the scratch of a Winograd conv: a pass's V and M for its
 // columns (at most an image's tiles or winoGroupCols), for the conv and
-// for its input gradient, and its weight gradient's.
+// for its input gradient (by either Winograd), and its weight gradient's.
 func (d ConvDims) winoFloats() int {
-	return max(d.winoPassFloats(), d.gradInput().winoPassFloats(), d.winoGradFloats())
+	g4 := d.gradInput()
+	g4.Lowering = LowerWinograd4 // which gradInputFor may choose
+	return max(d.winoPassFloats(), d.gradInput().winoPassFloats(), g4.winoPassFloats(), d.winoGradFloats())
 }
 
 // winoPassFloats is the scratch of one pass of this convolution.
@@ -276,6 +278,29 @@ func conv2DWinogradChannels(ws *Workspace, t *convTask, k0, k1 int) {
 func (d ConvDims) gradInput() ConvDims {
 	return ConvDims{C: d.K, H: d.OH, W: d.OW, K: d.C, KH: 3, KW: 3, Stride: 1, Pad: 2 - d.Pad, OH: d.H, OW: d.W, Lowering: d.Lowering}
 }
+
+// gradInputFor is gradInput for a batch: a Winograd conv's input gradient
+// goes by F(4x4, 3x3) where the batch has at least minGradWino4Tiles 4x4
+// tiles of it (of d's input), else by d's own lowering. The input gradient is linear
+// in dy once the forward pass has fixed the ReLUs' masks, so F(4x4, 3x3)'s
+// larger rounding (about 1e-6 of the result) cannot flip one, as it can in
+// the forward pass (see passes.LowerConvTraining). Its 36 matrices of
+// weights are transformed on every call, a cost that does not shrink with
+// the batch: at 128 images, the CIFAR nets' 32x32 and 16x16 stages (8192
+// and 2048 tiles) took their input gradients in 1.4-1.5 and 1.2-1.3 ms
+// against F(2x2, 3x3)'s 2.0-2.2 and 1.6-1.9; the 8x8 stage (512 tiles)
+// in 1.8-2.2 against 1.8-1.9.
+func (d ConvDims) gradInputFor(batch int) ConvDims {
+	g := d.gradInput()
+	if d.Lowering == LowerWinograd && batch*((d.H+3)/4)*((d.W+3)/4) >= minGradWino4Tiles {
+		g.Lowering = LowerWinograd4
+	}
+	return g
+}
+
+// minGradWino4Tiles is the fewest 4x4 tiles of a batch's input for which
+// gradInputFor takes F(4x4, 3x3).
+const minGradWino4Tiles = 1024
 
 // packed returns the workspace's PackedConv for d holding w transformed,
 // made on the first call for d's shape: training transforms its weights
