@@ -77,8 +77,10 @@ const minTrainWinogradChannels = 8
 // but the PyTorch comparison's ResNet-20 batch of 4 sits where noise of
 // 1e-6 on the first block's activations (a ReLU input close to 0) moves a
 // gradient by 2.4%, and F(4x4, 3x3) there fails the gradient tolerance of
-// 1e-3. Code generation gives each conv that inference lowers otherwise its
-// own shape.
+// 1e-3. (Its input gradient, linear in dy once the forward pass has fixed
+// the ReLUs, may still go by F(4x4, 3x3): nn chooses that per call, by the
+// batch's tiles.) Code generation gives each conv that inference lowers
+// otherwise its own shape.
 func LowerConvTraining(g *ir.Graph) error {
 	if err := LowerConv(g); err != nil {
 		return err
