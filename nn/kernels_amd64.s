@@ -7701,7 +7701,7 @@ tail:
 loop1:
 	VMOVUPS.Z        (AX), K2, Z6
 	VFMADD231PS.BCST (R9), Z6, Z2
-	ADDQ             $0x30, AX
+	ADDQ             $0x00000030, AX
 	ADDQ             $0x00000080, R9
 	DECQ             R8
 	JNZ              loop1
@@ -7810,7 +7810,7 @@ loop1:
 	VMOVUPS.Z        (AX), K2, Z10
 	VFMADD231PS.BCST (R9), Z10, Z2
 	VFMADD231PS.BCST 4(R9), Z10, Z3
-	ADDQ             $0x30, AX
+	ADDQ             $0x00000030, AX
 	ADDQ             $0x00000080, R9
 	DECQ             R8
 	JNZ              loop1
@@ -7960,7 +7960,7 @@ loop1:
 	VFMADD231PS.BCST (R9), Z14, Z2
 	VFMADD231PS.BCST 4(R9), Z14, Z3
 	VFMADD231PS.BCST 8(R9), Z14, Z4
-	ADDQ             $0x30, AX
+	ADDQ             $0x00000030, AX
 	ADDQ             $0x00000080, R9
 	DECQ             R8
 	JNZ              loop1
@@ -8151,7 +8151,7 @@ loop1:
 	VFMADD231PS.BCST 4(R9), Z18, Z3
 	VFMADD231PS.BCST 8(R9), Z18, Z4
 	VFMADD231PS.BCST 12(R9), Z18, Z5
-	ADDQ             $0x30, AX
+	ADDQ             $0x00000030, AX
 	ADDQ             $0x00000080, R9
 	DECQ             R8
 	JNZ              loop1

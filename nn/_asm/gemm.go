@@ -185,29 +185,7 @@ func kernelAVX512(rows, cols int, tiles bool) {
 			}
 		}
 	}
-	// Four steps of k per trip while they last, then one at a time: the
-	// loop's own adds and branch stay off the FMA's issue slots.
-	CMPQ(kc, U8(4))
-	JB(LabelRef("tail"))
-	Label("loop4")
-	for u := 0; u < 4; u++ {
-		step(u)
-	}
-	ADDQ(U32(4*48), a)
-	ADDQ(U32(4*128), b)
-	SUBQ(U8(4), kc)
-	CMPQ(kc, U8(4))
-	JAE(LabelRef("loop4"))
-	Label("tail")
-	TESTQ(kc, kc)
-	JZ(LabelRef("kdone"))
-	Label("loop1")
-	step(0)
-	ADDQ(U32(48), a)
-	ADDQ(U32(128), b)
-	DECQ(kc)
-	JNZ(LabelRef("loop1"))
-	Label("kdone")
+	kLoop(kc, a, b, step)
 
 	if !tiles {
 		c = Load(Param("c"), GP64())
@@ -280,6 +258,35 @@ func kernelAVX512(rows, cols int, tiles bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// kLoop runs step(u) for kc steps of k over a packed 12-row panel a of A
+// and 32-column panel b of B (48 and 128 bytes a step), u the step's
+// place in a trip: four steps a trip while they last, then one at a time,
+// so that the loop's own adds and branch stay off the FMA's issue slots.
+// It ends at label kdone, with kc 0 and a and b past the panels.
+func kLoop(kc, a, b Register, step func(u int)) {
+	CMPQ(kc, U8(4))
+	JB(LabelRef("tail"))
+	Label("loop4")
+	for u := 0; u < 4; u++ {
+		step(u)
+	}
+	ADDQ(U32(4*48), a)
+	ADDQ(U32(4*128), b)
+	SUBQ(U8(4), kc)
+	CMPQ(kc, U8(4))
+	JAE(LabelRef("loop4"))
+	Label("tail")
+	TESTQ(kc, kc)
+	JZ(LabelRef("kdone"))
+	Label("loop1")
+	step(0)
+	ADDQ(U32(48), a)
+	ADDQ(U32(128), b)
+	DECQ(kc)
+	JNZ(LabelRef("loop1"))
+	Label("kdone")
 }
 
 // prefetchRows fetches rows rows of cols floats, ld bytes apart, from base

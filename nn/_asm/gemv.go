@@ -67,27 +67,7 @@ func kernel12xNTiles(cols int) {
 			VFMADD231PS_BCST(Mem{Base: b, Disp: 128*u + 4*j}, t, v)
 		}
 	}
-	CMPQ(kc, U8(4))
-	JB(LabelRef("tail"))
-	Label("loop4")
-	for u := 0; u < 4; u++ {
-		step(u)
-	}
-	ADDQ(U32(4*48), a)
-	ADDQ(U32(4*128), b)
-	SUBQ(U8(4), kc)
-	CMPQ(kc, U8(4))
-	JAE(LabelRef("loop4"))
-	Label("tail")
-	TESTQ(kc, kc)
-	JZ(LabelRef("kdone"))
-	Label("loop1")
-	step(0)
-	ADDQ(U8(48), a)
-	ADDQ(U32(128), b)
-	DECQ(kc)
-	JNZ(LabelRef("loop1"))
-	Label("kdone")
+	kLoop(kc, a, b, step)
 	g := K()
 	skip := func(bit uint32, l string) {
 		TESTQ(U32(bit), flags)
