@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -687,5 +688,30 @@ func TestConvWeightGradDots(t *testing.T) {
 			}
 			SetThreads(old)
 		}
+	}
+}
+
+// BenchmarkLinear times resnet50's fc (2048 to 1000) both ways at 1 to 8
+// images: one dot product per output (what Linear does up to
+// linearDotBatch images) and the GEMM that packs Wᵀ (beyond).
+func BenchmarkLinear(b *testing.B) {
+	const in, out = 2048, 1000
+	r := rand.New(rand.NewPCG(27, 28))
+	w, bias := randSlice(r, in*out), randSlice(r, out)
+	ws := NewWorkspace(0)
+	for _, batch := range []int{1, 2, 4, 8} {
+		x, y := randSlice(r, batch*in), make([]float32, batch*out)
+		b.Run(fmt.Sprintf("dots/batch%d", batch), func(b *testing.B) {
+			nt := threadCount()
+			for i := 0; i < b.N; i++ {
+				ws.linear = linearTask{y: y, x: x, w: w, b: bias, batch: batch, in: in, out: out}
+				shareRange(ws, &ws.linear, out, nt)
+			}
+		})
+		b.Run(fmt.Sprintf("gemm/batch%d", batch), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				Gemm(ws, false, true, batch, out, in, x, in, w, in, 0, y, out)
+			}
+		})
 	}
 }

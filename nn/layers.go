@@ -384,10 +384,12 @@ func Linear(ws *Workspace, y, x, w, b []float32, batch, in, out int) {
 // linearDotBatch is the largest batch whose Linear is one dot product per
 // output, each row of W read once, in place. The GEMM would first pack
 // W's transpose, a read and a write of all of W on every call: for
-// resnet50's fc at batch 1 (8 MB of weights) 1.6 ms, against 0.47 ms for
-// the dot products, which read W once from memory. From about 6 images
-// on the GEMM's faster multiplies pay for its packing.
-const linearDotBatch = 4
+// resnet50's fc at batch 1 (8 MB of weights), 0.9 ms against the dot
+// products' 0.5, and in the network, where W comes from memory, 1.6 ms
+// against 0.47. But the dot products are scalar Go, about 0.5 ms an image
+// there: at 2 images the GEMM is about as fast, at 4 twice as fast (go
+// test -bench Linear ./nn).
+const linearDotBatch = 1
 
 // linearTask is a small batch's Linear over a range of outputs.
 type linearTask struct {
