@@ -126,6 +126,50 @@ func numGrad(f func() float64, x []float32, i int, h float32) float64 {
 	return (fp - fm) / (2 * float64(h))
 }
 
+// TestBatchNormStatisticsFarFromZero checks the train-mode statistics of
+// channels whose mean is 10^5 spreads from 0, one of them with its first
+// value (the sums' shift) 50 spreads out, against float64 two-pass sums:
+// the variance to float32's precision. Sizes with and without the
+// AVX-512 kernels' tails.
+func TestBatchNormStatisticsFarFromZero(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	for _, hw := range []int{7, 49, 1024} {
+		const batch, c = 5, 3
+		x := randSlice(r, batch*c*hw)
+		for i := range x {
+			x[i] = 1000 + 0.01*x[i]
+		}
+		x[1*hw] = 1000.5 // channel 1's first value, its shift
+		y := make([]float32, len(x))
+		rm, rv, sm, si := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+		BatchNormTrain(y, x, slices.Repeat([]float32{1}, c), make([]float32, c), rm, rv, sm, si, batch, c, hw, 0, 1)
+		for ch := 0; ch < c; ch++ {
+			var mean, sq float64
+			for n := 0; n < batch; n++ {
+				for _, v := range x[(n*c+ch)*hw : (n*c+ch+1)*hw] {
+					mean += float64(v)
+				}
+			}
+			mean /= float64(batch * hw)
+			for n := 0; n < batch; n++ {
+				for _, v := range x[(n*c+ch)*hw : (n*c+ch+1)*hw] {
+					sq += (float64(v) - mean) * (float64(v) - mean)
+				}
+			}
+			variance := sq / float64(batch*hw)
+			if e := math.Abs(float64(sm[ch])-mean) / mean; e > 1e-7 {
+				t.Errorf("hw %d channel %d: mean %g, want %g", hw, ch, sm[ch], mean)
+			}
+			if got := 1 / (float64(si[ch]) * float64(si[ch])); math.Abs(got-variance) > 1e-6*variance {
+				t.Errorf("hw %d channel %d: variance %g, want %g", hw, ch, got, variance)
+			}
+			if want := sq / float64(batch*hw-1); math.Abs(float64(rv[ch])-want) > 1e-6*want {
+				t.Errorf("hw %d channel %d: running variance %g, want %g", hw, ch, rv[ch], want)
+			}
+		}
+	}
+}
+
 func TestBatchNormTrainAndBackward(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const batch, c, hw = 3, 4, 7

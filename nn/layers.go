@@ -54,32 +54,31 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 		flags |= 2
 	}
 	for ch := c0; ch < c1; ch++ {
-		var sum float64
+		// One pass of sums of x - shift and its square, in float64, the
+		// shift one of the channel's values: E[(x-s)^2] - (E[x-s])^2
+		// then loses to cancellation only what (mean-s)^2 / variance times
+		// float64's rounding comes to, far below float32's. A second pass
+		// for the squares about the mean read the channel again (from the
+		// cache at best: half a megabyte at ResNet-20's first stage).
+		shift := float64(x[ch*hw])
+		var sum, sq float64
 		var acc [16]float64
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
 			if simd > 0 {
-				bnSumAVX512(simd, &x[off], 0, &acc)
+				bnSumAVX512(simd, &x[off], shift, &acc)
 			}
 			for _, v := range x[off+simd : off+hw] {
-				sum += float64(v)
-			}
-		}
-		sum += laneSum(acc[:8])
-		mean := sum / float64(count)
-		var sq float64
-		acc = [16]float64{}
-		for n := 0; n < batch; n++ {
-			off := (n*c + ch) * hw
-			if simd > 0 {
-				bnSumAVX512(simd, &x[off], mean, &acc)
-			}
-			for _, v := range x[off+simd : off+hw] {
-				d := float64(v) - mean
+				d := float64(v) - shift
+				sum += d
 				sq += d * d
 			}
 		}
+		sum += laneSum(acc[:8])
 		sq += laneSum(acc[8:])
+		dm := sum / float64(count) // the mean less the shift
+		mean := shift + dm
+		sq = max(0, sq-dm*sum) // now about the mean
 		variance := sq / float64(count)
 		invStd := 1 / math.Sqrt(variance+float64(eps))
 		saveMean[ch], saveInvStd[ch] = float32(mean), float32(invStd)
