@@ -64,9 +64,9 @@ func LowerConv(g *ir.Graph) error {
 // lowers a conv to Winograd. Its weight gradient is 16 GEMMs of K x C
 // summed over the tiles, and a stem's 3 channels make them too narrow to
 // run well: at 3 channels into 16 (CIFAR, batch 64) im2col's columns gave
-// the weight gradient in 2.3 ms and Winograd in 4.1; at 16 channels
-// Winograd was 1.4x faster, at 64 twice as fast (go test -bench
-// WeightGradLowering ./nn, one thread).
+// the weight gradient in 0.85 ms and Winograd in 4.3; at 16 channels
+// Winograd was 2.3x faster, at 64 twice as fast (go test -bench
+// WeightGradLowering -cpu 1 ./nn).
 const minTrainWinogradChannels = 8
 
 // LowerConvTraining is LowerConv for the training graph, where each conv's
