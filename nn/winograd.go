@@ -281,15 +281,16 @@ func (d ConvDims) gradInput() ConvDims {
 
 // gradInputFor is gradInput for a batch: a Winograd conv's input gradient
 // goes by F(4x4, 3x3) where the batch has at least minGradWino4Tiles 4x4
-// tiles of it (of d's input), else by d's own lowering. The input gradient is linear
-// in dy once the forward pass has fixed the ReLUs' masks, so F(4x4, 3x3)'s
-// larger rounding (about 1e-6 of the result) cannot flip one, as it can in
-// the forward pass (see passes.LowerConvTraining). Its 36 matrices of
-// weights are transformed on every call, a cost that does not shrink with
-// the batch: at 128 images, the CIFAR nets' 32x32 and 16x16 stages (8192
-// and 2048 tiles) took their input gradients in 1.4-1.5 and 1.2-1.3 ms
-// against F(2x2, 3x3)'s 2.0-2.2 and 1.6-1.9; the 8x8 stage (512 tiles)
-// in 1.8-2.2 against 1.8-1.9.
+// tiles of it (of d's input), else by d's own lowering. The input
+// gradient is linear in dy once the forward pass has fixed the ReLUs'
+// masks, so F(4x4, 3x3)'s larger rounding (about 1e-6 of the result)
+// cannot flip one, as it can in the forward pass (see
+// passes.LowerConvTraining). Its 36 matrices of weights are transformed
+// on every call, a cost that does not shrink with the batch (0.46 ms for
+// 64 x 64 filters). At 128 images the CIFAR nets' 32x32 and 16x16 stages
+// (8192 and 2048 tiles) took their input gradients in 1.4-1.5 and 1.2-1.3
+// ms against F(2x2, 3x3)'s 2.0-2.2 and 1.6-1.9, the 8x8 stage (512
+// tiles) in 1.6-1.7 against 1.9-2.4.
 func (d ConvDims) gradInputFor(batch int) ConvDims {
 	g := d.gradInput()
 	if d.Lowering == LowerWinograd && batch*((d.H+3)/4)*((d.W+3)/4) >= minGradWino4Tiles {
@@ -299,8 +300,8 @@ func (d ConvDims) gradInputFor(batch int) ConvDims {
 }
 
 // minGradWino4Tiles is the fewest 4x4 tiles of a batch's input for which
-// gradInputFor takes F(4x4, 3x3).
-const minGradWino4Tiles = 1024
+// gradInputFor takes F(4x4, 3x3): the fewest measured to gain.
+const minGradWino4Tiles = 512
 
 // packed returns the workspace's PackedConv for d holding w transformed,
 // made on the first call for d's shape: training transforms its weights

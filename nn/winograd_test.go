@@ -203,6 +203,34 @@ func TestWinogradTraining(t *testing.T) {
 }
 
 // TestWinogradWeights checks U = G g G^T against the matrices written out.
+// TestWinogradWeights4 checks F(4x4, 3x3)'s U = G g G^T, for several
+// filters at once (their elements interleaved), against the plain product
+// in float64.
+func TestWinogradWeights4(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 2))
+	G := [6][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}}
+	const n = 5
+	g := randSlice(r, 9*n)
+	u := make([]float32, 36*n)
+	winoWeights4(u, g, n)
+	for f := range n {
+		for i := range 6 {
+			for j := range 6 {
+				var want float64
+				for a := range 3 {
+					for b := range 3 {
+						want += G[i][a] * float64(g[9*f+3*a+b]) * G[j][b]
+					}
+				}
+				if got := float64(u[(6*i+j)*n+f]); math.Abs(got-want) > 1e-7*(1+math.Abs(want)) {
+					t.Errorf("filter %d: U[%d][%d] = %g, want %g", f, i, j, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestWinogradWeights(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 1))
 	g := randSlice(r, 9)

@@ -179,7 +179,7 @@ def reference(model, x, labels):
 
 # BATCH16 are the models also compared at batch 16: resnetc takes a
 # Winograd conv's input gradient by F(4x4, 3x3) only where the batch has
-# 1024 4x4 tiles or more (nn.ConvDims.gradInputFor), which ResNet-20's
+# 512 4x4 tiles or more (nn.ConvDims.gradInputFor), which ResNet-20's
 # first stage (32x32) reaches at 16 images and not at 4.
 BATCH16 = ("resnet20",)
 
