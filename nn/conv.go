@@ -116,9 +116,11 @@ func (d ConvDims) im2colGradFloats() int {
 // channels at 56x56 ran as fast by dots, a 3x3 stride-2 one at 128
 // channels 8% slower, a 1x1 at 7x7 30% slower.
 func (d ConvDims) dotWeightGrad() bool {
-	n := d.OH * d.OW
-	return useWinoAsm && !d.winograd() && d.K%4 == 0 && (!d.direct() || d.C%4 == 0) &&
-		n >= 64 && d.gradCols()*n <= 1<<16
+	n, cols := d.OH*d.OW, d.gradCols()
+	if d.direct() {
+		cols = d.C // the input itself, no rows to pad
+	}
+	return !d.winograd() && gradDotAsm(d.K, cols) && n >= 64 && d.gradCols()*n <= 1<<16
 }
 
 // gradCols is the rows of the columns that dotWeightGrad's dot products
@@ -147,11 +149,16 @@ func (t *gradRowsTask) run(_ *Workspace, b0, b1 int) {
 	gradDot(t.m[4*b0*t.c:], t.c, t.dy[4*b0*t.n:], t.n, t.col, t.n, 4*(b1-b0), t.c, t.n)
 }
 
+// gradDotAsm reports whether gradDot runs a k x c block in assembly:
+// with AVX-512, k and c multiples of 4. Its callers take the GEMM
+// otherwise, faster than gradDot's loops in Go.
+func gradDotAsm(k, c int) bool { return useWinoAsm && k%4 == 0 && c%4 == 0 }
+
 // gradDot adds to m[i*ldm+j], for i < k and j < c, the dot product of
 // the first n floats of u's row i and v's row j (rows ldu and ldv floats
-// apart). The assembly needs k and c multiples of 4.
+// apart).
 func gradDot(m []float32, ldm int, u []float32, ldu int, v []float32, ldv int, k, c, n int) {
-	if useWinoAsm && k%4 == 0 && c%4 == 0 && k > 0 && c > 0 && n > 0 {
+	if gradDotAsm(k, c) && k > 0 && c > 0 && n > 0 {
 		_, _, _ = u[(k-1)*ldu+n-1], v[(c-1)*ldv+n-1], m[(k-1)*ldm+c-1]
 		gradDotAVX512(k/4, c/4, n/16, &u[0], ldu, &v[0], ldv, &m[0], ldm, uint16(1)<<(n%16)-1)
 		return

@@ -45,7 +45,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 	if split {
 		gemm = gemmParallel
 	}
-	dots := useWinoAsm && d.K%4 == 0 && d.C%4 == 0
+	dots := gradDotAsm(d.K, d.C)
 	if need := d.winoGradFloats(); len(ws.Col) < need {
 		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
 	}
