@@ -101,9 +101,10 @@ func (d ConvDims) passSplit(ty0, ty1, maxCols int) (imgs, rows int) {
 // columns (at most an image's tiles or winoGroupCols), for the conv and
 // for its input gradient (by either Winograd), and its weight gradient's.
 func (d ConvDims) winoFloats() int {
-	g4 := d.gradInput()
+	g := d.gradInput()
+	g4 := g
 	g4.Lowering = LowerWinograd4 // which gradInputFor may choose
-	return max(d.winoPassFloats(), d.gradInput().winoPassFloats(), g4.winoPassFloats(), d.winoGradFloats())
+	return max(d.winoPassFloats(), g.winoPassFloats(), g4.winoPassFloats(), d.winoGradFloats())
 }
 
 // winoPassFloats is the scratch of one pass of this convolution.
