@@ -36,7 +36,7 @@ const (
 	LowerWinograd
 	// LowerWinograd4 is LowerWinograd by F(4x4, 3x3): 36 multiplies per
 	// 4x4 output tile and channel pair instead of F(2x2, 3x3)'s 64. Its
-	// weight gradient is still F(3x3, 2x2)'s.
+	// gradients are LowerWinograd's.
 	LowerWinograd4
 )
 
@@ -194,7 +194,8 @@ const (
 // dxw says (skipped when dx is nil, as for the network input).
 //
 // For LowerWinograd both gradients are computed by Winograd: the weight
-// gradient by F(3x3, 2x2) (winoWeightGrad), the input gradient, a 3x3
+// gradient by F(3x3, 4x4) or F(3x3, 2x2) (winoWeightGrad), the input
+// gradient, a 3x3
 // stride-1 convolution of dy with the weights flipped and transposed, by
 // F(2x2, 3x3) or F(4x4, 3x3) (gradInputFor) from weights transformed in
 // the workspace on every call.

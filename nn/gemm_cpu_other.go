@@ -156,3 +156,15 @@ func kernel12x3TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16
 func kernel12x4TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }
+
+func wino4DyG1AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4DyG2AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4DyG4AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}

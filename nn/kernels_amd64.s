@@ -14126,6 +14126,446 @@ done:
 	VZEROUPPER
 	RET
 
+// func wino4DyG1AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
+// Requires: AVX, AVX512F
+TEXT ·wino4DyG1AVX512(SB), NOSPLIT, $0-64
+	MOVQ         u+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         chans+16(FP), DX
+	MOVQ         dyStride+24(FP), BX
+	MOVQ         uStride+32(FP), SI
+	MOVQ         plane+40(FP), DI
+	MOVQ         plan+48(FP), R8
+	MOVQ         idx+56(FP), R9
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	SHLQ         $0x02, DI
+	VMOVDQU32    (R9), Z0
+	VMOVDQU32    64(R9), Z1
+	VMOVDQU32    128(R9), Z2
+	VMOVDQU32    192(R9), Z3
+	MOVL         $0x40000000, R9
+	VPBROADCASTD R9, Z4
+	MOVL         $0x40800000, R9
+	VPBROADCASTD R9, Z5
+	MOVL         $0x41000000, R9
+	VPBROADCASTD R9, Z6
+	MOVWLZX      (R8), R9
+	KMOVW        R9, K1
+	TESTQ        DX, DX
+	JZ           done
+
+chan:
+	MOVQ         AX, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VMOVAPS      Z6, Z10
+	VPERMT2PS    Z7, Z0, Z10
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z8, Z7
+	VPERMT2PS    Z9, Z0, Z7
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z9, Z1, Z8
+	VMOVAPS      Z10, Z9
+	VPERMT2PS    Z7, Z2, Z9
+	VMOVAPS      Z10, Z10
+	VPERMT2PS    Z7, Z3, Z10
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z8, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z8, Z3, Z6
+	VADDPS       Z7, Z9, Z8
+	VADDPS       Z6, Z10, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z10, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z8, Z10
+	VSUBPS       Z11, Z8, Z8
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         72(R8), R10
+	KMOVW        408(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         136(R8), R10
+	KMOVW        424(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z9, Z7, Z7
+	VADDPS       Z7, Z6, Z8
+	VSUBPS       Z7, Z6, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         80(R8), R10
+	KMOVW        410(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         144(R8), R10
+	KMOVW        426(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z10
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z11, Z9, Z9
+	VADDPS       Z9, Z7, Z10
+	VSUBPS       Z9, Z7, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         88(R8), R10
+	KMOVW        412(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         152(R8), R10
+	KMOVW        428(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z12
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z13, Z11, Z11
+	VADDPS       Z11, Z9, Z12
+	VSUBPS       Z11, Z9, Z9
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         96(R8), R10
+	KMOVW        414(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	MOVQ         160(R8), R10
+	KMOVW        430(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z14
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z15
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z15, Z13, Z13
+	VADDPS       Z13, Z11, Z14
+	VSUBPS       Z13, Z11, Z11
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z10, Z0, Z13
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z10, Z1, Z8
+	VMOVAPS      Z12, Z10
+	VPERMT2PS    Z14, Z0, Z10
+	VMOVAPS      Z12, Z12
+	VPERMT2PS    Z14, Z1, Z12
+	VMOVAPS      Z13, Z14
+	VPERMT2PS    Z10, Z2, Z14
+	VMOVAPS      Z13, Z13
+	VPERMT2PS    Z10, Z3, Z13
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z12, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z12, Z3, Z8
+	VADDPS       Z10, Z14, Z12
+	VADDPS       Z8, Z13, Z15
+	VMOVAPS      Z14, Z16
+	VFMADD231PS  Z5, Z10, Z16
+	VMOVAPS      Z13, Z10
+	VFMADD231PS  Z5, Z8, Z10
+	VADDPS       Z15, Z12, Z13
+	VSUBPS       Z15, Z12, Z12
+	VMOVAPS      Z16, Z15
+	VFMADD231PS  Z4, Z10, Z15
+	VMOVAPS      Z16, Z16
+	VFNMADD231PS Z4, Z10, Z16
+	VMOVUPS      Z14, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z13, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z15, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z16, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVAPS      Z6, Z8
+	VPERMT2PS    Z7, Z0, Z8
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z11, Z0, Z7
+	VMOVAPS      Z9, Z9
+	VPERMT2PS    Z11, Z1, Z9
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z7, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z7, Z3, Z8
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z9, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VADDPS       Z7, Z10, Z9
+	VADDPS       Z6, Z8, Z11
+	VMOVAPS      Z10, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z9, Z8
+	VSUBPS       Z11, Z9, Z9
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         72(R8), R10
+	KMOVW        408(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         136(R8), R10
+	KMOVW        424(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VFMADD231PS  Z5, Z8, Z6
+	VFMADD231PS  Z5, Z9, Z7
+	VMOVAPS      Z6, Z8
+	VFMADD231PS  Z4, Z7, Z8
+	VMOVAPS      Z6, Z6
+	VFNMADD231PS Z4, Z7, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         80(R8), R10
+	KMOVW        410(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         144(R8), R10
+	KMOVW        426(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z10
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	VFMADD231PS  Z5, Z10, Z7
+	VFMADD231PS  Z5, Z11, Z9
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z4, Z9, Z10
+	VMOVAPS      Z7, Z7
+	VFNMADD231PS Z4, Z9, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         88(R8), R10
+	KMOVW        412(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         152(R8), R10
+	KMOVW        428(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z12
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	VFMADD231PS  Z5, Z12, Z9
+	VFMADD231PS  Z5, Z13, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z4, Z11, Z12
+	VMOVAPS      Z9, Z9
+	VFNMADD231PS Z4, Z11, Z9
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         96(R8), R10
+	KMOVW        414(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	MOVQ         160(R8), R10
+	KMOVW        430(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z14
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z15
+	VFMADD231PS  Z5, Z14, Z11
+	VFMADD231PS  Z5, Z15, Z13
+	VMOVAPS      Z11, Z14
+	VFMADD231PS  Z4, Z13, Z14
+	VMOVAPS      Z11, Z11
+	VFNMADD231PS Z4, Z13, Z11
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z10, Z0, Z13
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z10, Z1, Z8
+	VMOVAPS      Z12, Z10
+	VPERMT2PS    Z14, Z0, Z10
+	VMOVAPS      Z12, Z12
+	VPERMT2PS    Z14, Z1, Z12
+	VMOVAPS      Z13, Z14
+	VPERMT2PS    Z10, Z2, Z14
+	VMOVAPS      Z13, Z13
+	VPERMT2PS    Z10, Z3, Z13
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z12, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z12, Z3, Z8
+	VADDPS       Z10, Z14, Z12
+	VADDPS       Z8, Z13, Z15
+	VMOVAPS      Z14, Z16
+	VFMADD231PS  Z5, Z10, Z16
+	VMOVAPS      Z13, Z10
+	VFMADD231PS  Z5, Z8, Z10
+	VADDPS       Z15, Z12, Z13
+	VSUBPS       Z15, Z12, Z12
+	VMOVAPS      Z16, Z15
+	VFMADD231PS  Z4, Z10, Z15
+	VMOVAPS      Z16, Z16
+	VFNMADD231PS Z4, Z10, Z16
+	VMOVUPS      Z14, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z13, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z15, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z16, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVAPS      Z6, Z8
+	VPERMT2PS    Z7, Z0, Z8
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z11, Z0, Z7
+	VMOVAPS      Z9, Z9
+	VPERMT2PS    Z11, Z1, Z9
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z7, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z7, Z3, Z8
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z9, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VADDPS       Z7, Z10, Z9
+	VADDPS       Z6, Z8, Z11
+	VMOVAPS      Z10, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z9, Z8
+	VSUBPS       Z11, Z9, Z9
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VMOVAPS      Z6, Z10
+	VPERMT2PS    Z7, Z0, Z10
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z8, Z7
+	VPERMT2PS    Z9, Z0, Z7
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z9, Z1, Z8
+	VMOVAPS      Z10, Z9
+	VPERMT2PS    Z7, Z2, Z9
+	VMOVAPS      Z10, Z10
+	VPERMT2PS    Z7, Z3, Z10
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z8, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z8, Z3, Z6
+	VADDPS       Z7, Z9, Z8
+	VADDPS       Z6, Z10, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z10, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z8, Z10
+	VSUBPS       Z11, Z8, Z8
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	ADDQ         BX, CX
+	ADDQ         SI, AX
+	DECQ         DX
+	JNZ          chan
+
+done:
+	VZEROUPPER
+	RET
+
 // func wino4InputG2AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
 // Requires: AVX, AVX512F
 TEXT ·wino4InputG2AVX512(SB), NOSPLIT, $0-72
@@ -18355,6 +18795,446 @@ chan11:
 	ADDQ         $0x04, BX
 	DECQ         SI
 	JNZ          chan11
+
+done:
+	VZEROUPPER
+	RET
+
+// func wino4DyG2AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
+// Requires: AVX, AVX512F
+TEXT ·wino4DyG2AVX512(SB), NOSPLIT, $0-64
+	MOVQ         u+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         chans+16(FP), DX
+	MOVQ         dyStride+24(FP), BX
+	MOVQ         uStride+32(FP), SI
+	MOVQ         plane+40(FP), DI
+	MOVQ         plan+48(FP), R8
+	MOVQ         idx+56(FP), R9
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	SHLQ         $0x02, DI
+	VMOVDQU32    (R9), Z0
+	VMOVDQU32    64(R9), Z1
+	VMOVDQU32    128(R9), Z2
+	VMOVDQU32    192(R9), Z3
+	MOVL         $0x40000000, R9
+	VPBROADCASTD R9, Z4
+	MOVL         $0x40800000, R9
+	VPBROADCASTD R9, Z5
+	MOVL         $0x41000000, R9
+	VPBROADCASTD R9, Z6
+	MOVWLZX      (R8), R9
+	KMOVW        R9, K1
+	TESTQ        DX, DX
+	JZ           done
+
+chan:
+	MOVQ         AX, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VMOVAPS      Z6, Z10
+	VPERMT2PS    Z7, Z0, Z10
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z8, Z7
+	VPERMT2PS    Z9, Z0, Z7
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z9, Z1, Z8
+	VMOVAPS      Z10, Z9
+	VPERMT2PS    Z7, Z2, Z9
+	VMOVAPS      Z10, Z10
+	VPERMT2PS    Z7, Z3, Z10
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z8, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z8, Z3, Z6
+	VADDPS       Z7, Z9, Z8
+	VADDPS       Z6, Z10, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z10, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z8, Z10
+	VSUBPS       Z11, Z8, Z8
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         72(R8), R10
+	KMOVW        408(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         136(R8), R10
+	KMOVW        424(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z9, Z7, Z7
+	VADDPS       Z7, Z6, Z8
+	VSUBPS       Z7, Z6, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         80(R8), R10
+	KMOVW        410(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         144(R8), R10
+	KMOVW        426(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z10
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z11, Z9, Z9
+	VADDPS       Z9, Z7, Z10
+	VSUBPS       Z9, Z7, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         88(R8), R10
+	KMOVW        412(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         152(R8), R10
+	KMOVW        428(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z12
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z13, Z11, Z11
+	VADDPS       Z11, Z9, Z12
+	VSUBPS       Z11, Z9, Z9
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         96(R8), R10
+	KMOVW        414(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	MOVQ         160(R8), R10
+	KMOVW        430(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z14
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z15
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z15, Z13, Z13
+	VADDPS       Z13, Z11, Z14
+	VSUBPS       Z13, Z11, Z11
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z10, Z0, Z13
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z10, Z1, Z8
+	VMOVAPS      Z12, Z10
+	VPERMT2PS    Z14, Z0, Z10
+	VMOVAPS      Z12, Z12
+	VPERMT2PS    Z14, Z1, Z12
+	VMOVAPS      Z13, Z14
+	VPERMT2PS    Z10, Z2, Z14
+	VMOVAPS      Z13, Z13
+	VPERMT2PS    Z10, Z3, Z13
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z12, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z12, Z3, Z8
+	VADDPS       Z10, Z14, Z12
+	VADDPS       Z8, Z13, Z15
+	VMOVAPS      Z14, Z16
+	VFMADD231PS  Z5, Z10, Z16
+	VMOVAPS      Z13, Z10
+	VFMADD231PS  Z5, Z8, Z10
+	VADDPS       Z15, Z12, Z13
+	VSUBPS       Z15, Z12, Z12
+	VMOVAPS      Z16, Z15
+	VFMADD231PS  Z4, Z10, Z15
+	VMOVAPS      Z16, Z16
+	VFNMADD231PS Z4, Z10, Z16
+	VMOVUPS      Z14, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z13, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z15, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z16, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVAPS      Z6, Z8
+	VPERMT2PS    Z7, Z0, Z8
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z11, Z0, Z7
+	VMOVAPS      Z9, Z9
+	VPERMT2PS    Z11, Z1, Z9
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z7, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z7, Z3, Z8
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z9, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VADDPS       Z7, Z10, Z9
+	VADDPS       Z6, Z8, Z11
+	VMOVAPS      Z10, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z9, Z8
+	VSUBPS       Z11, Z9, Z9
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         72(R8), R10
+	KMOVW        408(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         136(R8), R10
+	KMOVW        424(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VFMADD231PS  Z5, Z8, Z6
+	VFMADD231PS  Z5, Z9, Z7
+	VMOVAPS      Z6, Z8
+	VFMADD231PS  Z4, Z7, Z8
+	VMOVAPS      Z6, Z6
+	VFNMADD231PS Z4, Z7, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         80(R8), R10
+	KMOVW        410(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         144(R8), R10
+	KMOVW        426(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z10
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	VFMADD231PS  Z5, Z10, Z7
+	VFMADD231PS  Z5, Z11, Z9
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z4, Z9, Z10
+	VMOVAPS      Z7, Z7
+	VFNMADD231PS Z4, Z9, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         88(R8), R10
+	KMOVW        412(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         152(R8), R10
+	KMOVW        428(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z12
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	VFMADD231PS  Z5, Z12, Z9
+	VFMADD231PS  Z5, Z13, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z4, Z11, Z12
+	VMOVAPS      Z9, Z9
+	VFNMADD231PS Z4, Z11, Z9
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         96(R8), R10
+	KMOVW        414(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	MOVQ         160(R8), R10
+	KMOVW        430(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z14
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z15
+	VFMADD231PS  Z5, Z14, Z11
+	VFMADD231PS  Z5, Z15, Z13
+	VMOVAPS      Z11, Z14
+	VFMADD231PS  Z4, Z13, Z14
+	VMOVAPS      Z11, Z11
+	VFNMADD231PS Z4, Z13, Z11
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z10, Z0, Z13
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z10, Z1, Z8
+	VMOVAPS      Z12, Z10
+	VPERMT2PS    Z14, Z0, Z10
+	VMOVAPS      Z12, Z12
+	VPERMT2PS    Z14, Z1, Z12
+	VMOVAPS      Z13, Z14
+	VPERMT2PS    Z10, Z2, Z14
+	VMOVAPS      Z13, Z13
+	VPERMT2PS    Z10, Z3, Z13
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z12, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z12, Z3, Z8
+	VADDPS       Z10, Z14, Z12
+	VADDPS       Z8, Z13, Z15
+	VMOVAPS      Z14, Z16
+	VFMADD231PS  Z5, Z10, Z16
+	VMOVAPS      Z13, Z10
+	VFMADD231PS  Z5, Z8, Z10
+	VADDPS       Z15, Z12, Z13
+	VSUBPS       Z15, Z12, Z12
+	VMOVAPS      Z16, Z15
+	VFMADD231PS  Z4, Z10, Z15
+	VMOVAPS      Z16, Z16
+	VFNMADD231PS Z4, Z10, Z16
+	VMOVUPS      Z14, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z13, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z15, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z16, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVAPS      Z6, Z8
+	VPERMT2PS    Z7, Z0, Z8
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z11, Z0, Z7
+	VMOVAPS      Z9, Z9
+	VPERMT2PS    Z11, Z1, Z9
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z7, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z7, Z3, Z8
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z9, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VADDPS       Z7, Z10, Z9
+	VADDPS       Z6, Z8, Z11
+	VMOVAPS      Z10, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z9, Z8
+	VSUBPS       Z11, Z9, Z9
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VMOVAPS      Z6, Z10
+	VPERMT2PS    Z7, Z0, Z10
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z8, Z7
+	VPERMT2PS    Z9, Z0, Z7
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z9, Z1, Z8
+	VMOVAPS      Z10, Z9
+	VPERMT2PS    Z7, Z2, Z9
+	VMOVAPS      Z10, Z10
+	VPERMT2PS    Z7, Z3, Z10
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z8, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z8, Z3, Z6
+	VADDPS       Z7, Z9, Z8
+	VADDPS       Z6, Z10, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z10, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z8, Z10
+	VSUBPS       Z11, Z8, Z8
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	ADDQ         BX, CX
+	ADDQ         SI, AX
+	DECQ         DX
+	JNZ          chan
 
 done:
 	VZEROUPPER
@@ -22757,6 +23637,446 @@ chan11:
 	ADDQ         $0x04, BX
 	DECQ         SI
 	JNZ          chan11
+
+done:
+	VZEROUPPER
+	RET
+
+// func wino4DyG4AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
+// Requires: AVX, AVX512F
+TEXT ·wino4DyG4AVX512(SB), NOSPLIT, $0-64
+	MOVQ         u+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         chans+16(FP), DX
+	MOVQ         dyStride+24(FP), BX
+	MOVQ         uStride+32(FP), SI
+	MOVQ         plane+40(FP), DI
+	MOVQ         plan+48(FP), R8
+	MOVQ         idx+56(FP), R9
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	SHLQ         $0x02, DI
+	VMOVDQU32    (R9), Z0
+	VMOVDQU32    64(R9), Z1
+	VMOVDQU32    128(R9), Z2
+	VMOVDQU32    192(R9), Z3
+	MOVL         $0x40000000, R9
+	VPBROADCASTD R9, Z4
+	MOVL         $0x40800000, R9
+	VPBROADCASTD R9, Z5
+	MOVL         $0x41000000, R9
+	VPBROADCASTD R9, Z6
+	MOVWLZX      (R8), R9
+	KMOVW        R9, K1
+	TESTQ        DX, DX
+	JZ           done
+
+chan:
+	MOVQ         AX, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VMOVAPS      Z6, Z10
+	VPERMT2PS    Z7, Z0, Z10
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z8, Z7
+	VPERMT2PS    Z9, Z0, Z7
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z9, Z1, Z8
+	VMOVAPS      Z10, Z9
+	VPERMT2PS    Z7, Z2, Z9
+	VMOVAPS      Z10, Z10
+	VPERMT2PS    Z7, Z3, Z10
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z8, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z8, Z3, Z6
+	VADDPS       Z7, Z9, Z8
+	VADDPS       Z6, Z10, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z10, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z8, Z10
+	VSUBPS       Z11, Z8, Z8
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         72(R8), R10
+	KMOVW        408(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         136(R8), R10
+	KMOVW        424(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z9, Z7, Z7
+	VADDPS       Z7, Z6, Z8
+	VSUBPS       Z7, Z6, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         80(R8), R10
+	KMOVW        410(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         144(R8), R10
+	KMOVW        426(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z10
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z11, Z9, Z9
+	VADDPS       Z9, Z7, Z10
+	VSUBPS       Z9, Z7, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         88(R8), R10
+	KMOVW        412(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         152(R8), R10
+	KMOVW        428(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z12
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z13, Z11, Z11
+	VADDPS       Z11, Z9, Z12
+	VSUBPS       Z11, Z9, Z9
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         96(R8), R10
+	KMOVW        414(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	MOVQ         160(R8), R10
+	KMOVW        430(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z14
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z15
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z15, Z13, Z13
+	VADDPS       Z13, Z11, Z14
+	VSUBPS       Z13, Z11, Z11
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z10, Z0, Z13
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z10, Z1, Z8
+	VMOVAPS      Z12, Z10
+	VPERMT2PS    Z14, Z0, Z10
+	VMOVAPS      Z12, Z12
+	VPERMT2PS    Z14, Z1, Z12
+	VMOVAPS      Z13, Z14
+	VPERMT2PS    Z10, Z2, Z14
+	VMOVAPS      Z13, Z13
+	VPERMT2PS    Z10, Z3, Z13
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z12, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z12, Z3, Z8
+	VADDPS       Z10, Z14, Z12
+	VADDPS       Z8, Z13, Z15
+	VMOVAPS      Z14, Z16
+	VFMADD231PS  Z5, Z10, Z16
+	VMOVAPS      Z13, Z10
+	VFMADD231PS  Z5, Z8, Z10
+	VADDPS       Z15, Z12, Z13
+	VSUBPS       Z15, Z12, Z12
+	VMOVAPS      Z16, Z15
+	VFMADD231PS  Z4, Z10, Z15
+	VMOVAPS      Z16, Z16
+	VFNMADD231PS Z4, Z10, Z16
+	VMOVUPS      Z14, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z13, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z15, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z16, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVAPS      Z6, Z8
+	VPERMT2PS    Z7, Z0, Z8
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z11, Z0, Z7
+	VMOVAPS      Z9, Z9
+	VPERMT2PS    Z11, Z1, Z9
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z7, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z7, Z3, Z8
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z9, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VADDPS       Z7, Z10, Z9
+	VADDPS       Z6, Z8, Z11
+	VMOVAPS      Z10, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z9, Z8
+	VSUBPS       Z11, Z9, Z9
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         8(R8), R10
+	KMOVW        392(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         72(R8), R10
+	KMOVW        408(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         136(R8), R10
+	KMOVW        424(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VFMADD231PS  Z5, Z8, Z6
+	VFMADD231PS  Z5, Z9, Z7
+	VMOVAPS      Z6, Z8
+	VFMADD231PS  Z4, Z7, Z8
+	VMOVAPS      Z6, Z6
+	VFNMADD231PS Z4, Z7, Z6
+	MOVQ         16(R8), R10
+	KMOVW        394(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         80(R8), R10
+	KMOVW        410(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         144(R8), R10
+	KMOVW        426(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z10
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	VFMADD231PS  Z5, Z10, Z7
+	VFMADD231PS  Z5, Z11, Z9
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z4, Z9, Z10
+	VMOVAPS      Z7, Z7
+	VFNMADD231PS Z4, Z9, Z7
+	MOVQ         24(R8), R10
+	KMOVW        396(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	MOVQ         88(R8), R10
+	KMOVW        412(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         152(R8), R10
+	KMOVW        428(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z12
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	VFMADD231PS  Z5, Z12, Z9
+	VFMADD231PS  Z5, Z13, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z4, Z11, Z12
+	VMOVAPS      Z9, Z9
+	VFNMADD231PS Z4, Z11, Z9
+	MOVQ         32(R8), R10
+	KMOVW        398(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z11
+	MOVQ         96(R8), R10
+	KMOVW        414(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z13
+	MOVQ         160(R8), R10
+	KMOVW        430(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z14
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z15
+	VFMADD231PS  Z5, Z14, Z11
+	VFMADD231PS  Z5, Z15, Z13
+	VMOVAPS      Z11, Z14
+	VFMADD231PS  Z4, Z13, Z14
+	VMOVAPS      Z11, Z11
+	VFNMADD231PS Z4, Z13, Z11
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z10, Z0, Z13
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z10, Z1, Z8
+	VMOVAPS      Z12, Z10
+	VPERMT2PS    Z14, Z0, Z10
+	VMOVAPS      Z12, Z12
+	VPERMT2PS    Z14, Z1, Z12
+	VMOVAPS      Z13, Z14
+	VPERMT2PS    Z10, Z2, Z14
+	VMOVAPS      Z13, Z13
+	VPERMT2PS    Z10, Z3, Z13
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z12, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z12, Z3, Z8
+	VADDPS       Z10, Z14, Z12
+	VADDPS       Z8, Z13, Z15
+	VMOVAPS      Z14, Z16
+	VFMADD231PS  Z5, Z10, Z16
+	VMOVAPS      Z13, Z10
+	VFMADD231PS  Z5, Z8, Z10
+	VADDPS       Z15, Z12, Z13
+	VSUBPS       Z15, Z12, Z12
+	VMOVAPS      Z16, Z15
+	VFMADD231PS  Z4, Z10, Z15
+	VMOVAPS      Z16, Z16
+	VFNMADD231PS Z4, Z10, Z16
+	VMOVUPS      Z14, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z13, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z15, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z16, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVAPS      Z6, Z8
+	VPERMT2PS    Z7, Z0, Z8
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z11, Z0, Z7
+	VMOVAPS      Z9, Z9
+	VPERMT2PS    Z11, Z1, Z9
+	VMOVAPS      Z8, Z10
+	VPERMT2PS    Z7, Z2, Z10
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z7, Z3, Z8
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z9, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VADDPS       Z7, Z10, Z9
+	VADDPS       Z6, Z8, Z11
+	VMOVAPS      Z10, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z8, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z9, Z8
+	VSUBPS       Z11, Z9, Z9
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	MOVQ         200(R8), R10
+	KMOVW        440(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z6
+	MOVQ         208(R8), R10
+	KMOVW        442(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z7
+	MOVQ         216(R8), R10
+	KMOVW        444(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z8
+	MOVQ         224(R8), R10
+	KMOVW        446(R8), K2
+	VMOVUPS.Z    (CX)(R10*1), K2, Z9
+	VMOVAPS      Z6, Z10
+	VPERMT2PS    Z7, Z0, Z10
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z7, Z1, Z6
+	VMOVAPS      Z8, Z7
+	VPERMT2PS    Z9, Z0, Z7
+	VMOVAPS      Z8, Z8
+	VPERMT2PS    Z9, Z1, Z8
+	VMOVAPS      Z10, Z9
+	VPERMT2PS    Z7, Z2, Z9
+	VMOVAPS      Z10, Z10
+	VPERMT2PS    Z7, Z3, Z10
+	VMOVAPS      Z6, Z7
+	VPERMT2PS    Z8, Z2, Z7
+	VMOVAPS      Z6, Z6
+	VPERMT2PS    Z8, Z3, Z6
+	VADDPS       Z7, Z9, Z8
+	VADDPS       Z6, Z10, Z11
+	VMOVAPS      Z9, Z12
+	VFMADD231PS  Z5, Z7, Z12
+	VMOVAPS      Z10, Z7
+	VFMADD231PS  Z5, Z6, Z7
+	VADDPS       Z11, Z8, Z10
+	VSUBPS       Z11, Z8, Z8
+	VMOVAPS      Z12, Z11
+	VFMADD231PS  Z4, Z7, Z11
+	VMOVAPS      Z12, Z12
+	VFNMADD231PS Z4, Z7, Z12
+	VMOVUPS      Z9, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z10, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z8, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z11, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z12, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z6, K1, (R9)
+	ADDQ         DI, R9
+	ADDQ         BX, CX
+	ADDQ         SI, AX
+	DECQ         DX
+	JNZ          chan
 
 done:
 	VZEROUPPER

@@ -385,6 +385,18 @@ func wino4InputG1AVX512(v *float32, x *float32, chans int, xStride int, vStride 
 //go:noescape
 func wino4OutputG1AVX512(y *float32, m *float32, res *float32, bias *float32, chans int, yStride int, mStride int, plane int, flags int, plan *wino4Plan, idx *[4][16]int32)
 
+// wino4DyG1AVX512 writes U = A g A^T for 16 4x4 tiles g of chans
+// channels of dy, laid out as 1 group(s) of tile rows (see wino4Plan),
+// A being F(4x4, 3x3)'s A^T transposed. Chunk k of row r of the tiles
+// reads plan.off[r][k] bytes past dy under lane mask plan.mask[r][k];
+// channels are dyStride floats apart. idx holds the input transform's
+// permutes, of which the first four take the tiles' columns apart.
+// Element e of a channel's tiles goes to u[e*plane + c*uStride:], the
+// tiles of plan.store[0].
+//
+//go:noescape
+func wino4DyG1AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
+
 // wino4InputG2AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 2 group(s) of tile rows (see wino4Plan). Load
 // k of input row r reads plan.off[r][k] bytes past x under lane mask
@@ -415,6 +427,18 @@ func wino4InputG2AVX512(v *float32, x *float32, chans int, xStride int, vStride 
 //go:noescape
 func wino4OutputG2AVX512(y *float32, m *float32, res *float32, bias *float32, chans int, yStride int, mStride int, plane int, flags int, plan *wino4Plan, idx *[4][16]int32)
 
+// wino4DyG2AVX512 writes U = A g A^T for 16 4x4 tiles g of chans
+// channels of dy, laid out as 2 group(s) of tile rows (see wino4Plan),
+// A being F(4x4, 3x3)'s A^T transposed. Chunk k of row r of the tiles
+// reads plan.off[r][k] bytes past dy under lane mask plan.mask[r][k];
+// channels are dyStride floats apart. idx holds the input transform's
+// permutes, of which the first four take the tiles' columns apart.
+// Element e of a channel's tiles goes to u[e*plane + c*uStride:], the
+// tiles of plan.store[0].
+//
+//go:noescape
+func wino4DyG2AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
+
 // wino4InputG4AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 4 group(s) of tile rows (see wino4Plan). Load
 // k of input row r reads plan.off[r][k] bytes past x under lane mask
@@ -444,6 +468,18 @@ func wino4InputG4AVX512(v *float32, x *float32, chans int, xStride int, vStride 
 //
 //go:noescape
 func wino4OutputG4AVX512(y *float32, m *float32, res *float32, bias *float32, chans int, yStride int, mStride int, plane int, flags int, plan *wino4Plan, idx *[4][16]int32)
+
+// wino4DyG4AVX512 writes U = A g A^T for 16 4x4 tiles g of chans
+// channels of dy, laid out as 4 group(s) of tile rows (see wino4Plan),
+// A being F(4x4, 3x3)'s A^T transposed. Chunk k of row r of the tiles
+// reads plan.off[r][k] bytes past dy under lane mask plan.mask[r][k];
+// channels are dyStride floats apart. idx holds the input transform's
+// permutes, of which the first four take the tiles' columns apart.
+// Element e of a channel's tiles goes to u[e*plane + c*uStride:], the
+// tiles of plan.store[0].
+//
+//go:noescape
+func wino4DyG4AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
 
 // im2colRowsAVX512 writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for
 // the rest of each of rows rows of chunks x 16 values at most (rows

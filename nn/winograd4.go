@@ -352,21 +352,7 @@ func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, 
 	for c := range wino4Calls(tw, imgs*(ty1-ty0)) {
 		p = wino4Plan{}
 		p.store[0] = uint16(1<<c.lanes - 1)
-		for k := range 4 {
-			g, off := wino4Chunk(groups, k)
-			if g >= c.groups {
-				continue
-			}
-			img, ty := (c.row+g)/(ty1-ty0), ty0+(c.row+g)%(ty1-ty0)
-			x := 4*c.tx0 + off
-			mask := laneMask(x, d.OW)
-			for i := range 4 {
-				if oy := 4*ty + i; oy < d.OH {
-					p.off[i][k] = int64(4 * (img*out + oy*d.OW + x))
-					p.mask[i][k] = mask
-				}
-			}
-		}
+		p.planRows(c, groups, ty0, ty1, out, d)
 		mp := &m[c.row*tw+c.tx0]
 		switch groups {
 		case 1:
@@ -375,6 +361,28 @@ func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, 
 			wino4OutputG2AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
 		default:
 			wino4OutputG4AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
+		}
+	}
+}
+
+// planRows plans the chunks of the four output rows of call c's tiles
+// (the tiles of tile rows [ty0, ty1) of images out floats apart), for the
+// output transform's stores or dy's transform's loads: rows and columns
+// past the output are masked off.
+func (p *wino4Plan) planRows(c wino4Call, groups, ty0, ty1, out int, d ConvDims) {
+	for k := range 4 {
+		g, off := wino4Chunk(groups, k)
+		if g >= c.groups {
+			continue
+		}
+		img, ty := (c.row+g)/(ty1-ty0), ty0+(c.row+g)%(ty1-ty0)
+		x := 4*c.tx0 + off
+		mask := laneMask(x, d.OW)
+		for i := range 4 {
+			if oy := 4*ty + i; oy < d.OH {
+				p.off[i][k] = int64(4 * (img*out + oy*d.OW + x))
+				p.mask[i][k] = mask
+			}
 		}
 	}
 }

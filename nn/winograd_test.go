@@ -149,6 +149,7 @@ func TestWinogradTraining(t *testing.T) {
 		{64, 64, 8, 8, 1, 4},
 		{32, 64, 8, 8, 1, 4},
 		{8, 12, 31, 30, 1, 17}, // 1088 tiles of 4x4: the input gradient by F(4x4, 3x3)
+		{4, 8, 9, 70, 0, 2},    // 17 4x4 tiles a row: the weight gradient's one-row calls
 	} {
 		for _, threads := range []int{1, 2} {
 			old := SetThreads(threads)
@@ -188,6 +189,9 @@ func TestWinogradTraining(t *testing.T) {
 					dd.Lowering = wl.low
 					if strings.HasPrefix(c.name, "input gradient") && dd.gradInputFor(s.batch).Lowering == LowerWinograd4 {
 						tol = winoLowerings[1].tol // F(4x4, 3x3)'s
+					}
+					if c.name == "weight gradient" && gradDotAsm(d.K, d.C) {
+						tol = winoLowerings[1].tol // by F(3x3, 4x4)
 					}
 					if e := maxRelErr(c.got, c.want); e > tol {
 						t.Errorf("%+v, %v, %d threads: %s max rel err %g against im2col", d, wl.low, threads, c.name, e)
@@ -472,6 +476,22 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 				if !same(v[0][i], v[1][i]) {
 					t.Fatalf("%+v %d images, tile rows [%d,%d) ld %d layout %+v: input transforms differ at %d: %g, want %g", d, imgs, ty0, ty1, ld, l, i, v[1][i], v[0][i])
 				}
+			}
+		}
+		// dy's transform for the weight gradient, over the output's tiles.
+		dy := randSlice(r, imgs*d.K*d.OH*d.OW)
+		dy[r.IntN(len(dy))] = float32(math.NaN())
+		uplane := d.K*ld + r.IntN(20)
+		u0 := randSlice(r, 36*uplane+2*guard)
+		var u [2][]float32
+		for i, asm := range []bool{false, true} {
+			useWinoAsm = asm
+			u[i] = append([]float32(nil), u0...)
+			winoDy4(u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
+		}
+		for i := range u[0] {
+			if !same(u[0][i], u[1][i]) {
+				t.Fatalf("%+v %d images, tile rows [%d,%d) ld %d: dy transforms differ at %d: %g, want %g", d, imgs, ty0, ty1, ld, i, u[1][i], u[0][i])
 			}
 		}
 		mplane := d.K*ld + r.IntN(20)

@@ -27,7 +27,7 @@ const winograd4WeightsPerTile = 4096
 //   - winograd4: a 3x3 stride-1 conv is computed by Winograd F(4x4, 3x3),
 //     36 multiplies per 4x4 tile and channel pair instead of 144 (and in
 //     training so is its input gradient, and its weight gradient by
-//     F(3x3, 2x2)), unless its weights outweigh its tiles
+//     F(3x3, 4x4)), unless its weights outweigh its tiles
 //     (winograd4WeightsPerTile);
 //   - winograd: else by F(2x2, 3x3), 16 multiplies per 2x2 tile instead
 //     of 36, unless its weights outweigh those tiles too

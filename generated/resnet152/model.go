@@ -41,7 +41,7 @@ const (
 	paramFloats     = 60344232
 	trainableFloats = 60192808
 	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
-	colFloats = 5247488
+	colFloats = 10470528
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 151424
 	// bnCounters is the number of BN num_batches_tracked counters.

@@ -41,7 +41,7 @@ const (
 	paramFloats     = 11699112
 	trainableFloats = 11689512
 	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
-	colFloats = 5247488
+	colFloats = 10470528
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 9600
 	// bnCounters is the number of BN num_batches_tracked counters.

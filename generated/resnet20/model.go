@@ -41,7 +41,7 @@ const (
 	paramFloats     = 271098
 	trainableFloats = 269722
 	// colFloats is the conv scratch (im2col columns, Winograd tiles) of the largest convolution.
-	colFloats = 662400
+	colFloats = 738432
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 1376
 	// bnCounters is the number of BN num_batches_tracked counters.

@@ -53,6 +53,7 @@ func main() {
 	for _, g := range []int{1, 2, 4} {
 		wino4Input(g)
 		wino4Output(g)
+		wino4Dy(g)
 	}
 	rowKernel("im2colRowsAVX512", false, false)
 	rowKernel("col2imRowsAVX512", true, false)

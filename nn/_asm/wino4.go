@@ -423,3 +423,129 @@ func wino4OutRow(i, f int, a [6]VecVirtual, y, res Register, b VecVirtual, plan 
 		VMOVUPS(z, km, Mem{Base: y, Index: t, Scale: 1})
 	}
 }
+
+// wino4Dy emits wino4DyG<groups>AVX512, the transform of dy for the weight
+// gradient by F(3x3, 4x4): U = A g A^T of its 4x4 tiles g. A tile's four
+// columns are phases 0-3 of the window the input transform reads, so the
+// same plan and first four permutes take them apart. A down the rows goes
+// first, elementwise on the chunks, then A along the rows.
+func wino4Dy(groups int) {
+	name := fmt.Sprintf("wino4DyG%dAVX512", groups)
+	TEXT(name, NOSPLIT, "func(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32)")
+	Pragma("noescape")
+	Doc(name+" writes U = A g A^T for 16 4x4 tiles g of chans",
+		fmt.Sprintf("channels of dy, laid out as %d group(s) of tile rows (see wino4Plan),", groups),
+		"A being F(4x4, 3x3)'s A^T transposed. Chunk k of row r of the tiles",
+		"reads plan.off[r][k] bytes past dy under lane mask plan.mask[r][k];",
+		"channels are dyStride floats apart. idx holds the input transform's",
+		"permutes, of which the first four take the tiles' columns apart.",
+		"Element e of a channel's tiles goes to u[e*plane + c*uStride:], the",
+		"tiles of plan.store[0].")
+	u := Load(Param("u"), GP64())
+	dy := Load(Param("dy"), GP64())
+	chans := Load(Param("chans"), GP64())
+	dyStride := Load(Param("dyStride"), GP64())
+	uStride := Load(Param("uStride"), GP64())
+	plane := Load(Param("plane"), GP64())
+	plan := Load(Param("plan"), GP64())
+	idxP := Load(Param("idx"), GP64())
+	for _, r := range []Register{dyStride, uStride, plane} {
+		SHLQ(U8(2), r)
+	}
+	idx := [4]VecVirtual(loadTables(idxP, 4))
+	two, four, _ := wino4Consts()
+	ks := loadMasks(plan, 1)[0]
+	TESTQ(chans, chans)
+	JZ(LabelRef("done"))
+	Label("chan")
+	q := GP64()
+	MOVQ(u, q)
+	// The rows of A g, as a6 in Go: g0; e1 + o1 and e1 - o1; e2 + 2h and
+	// e2 - 2h; g3. Each pair loads the tile rows it needs again, from L1.
+	chunks := func(f func(c int) [2]VecVirtual) (a, b [4]VecVirtual) {
+		for c := range 4 {
+			o := f(c)
+			a[c], b[c] = o[0], o[1]
+		}
+		return a, b
+	}
+	t0, _ := chunks(func(c int) [2]VecVirtual {
+		z := wino4Chunk(dy, plan, groups, 0, c)
+		return [2]VecVirtual{z, z}
+	})
+	wino4DyRow(t0, q, plane, ks, idx, two, four)
+	t1, t2 := chunks(func(c int) [2]VecVirtual {
+		g0, g1 := wino4Chunk(dy, plan, groups, 0, c), wino4Chunk(dy, plan, groups, 1, c)
+		g2, g3 := wino4Chunk(dy, plan, groups, 2, c), wino4Chunk(dy, plan, groups, 3, c)
+		VADDPS(g2, g0, g0) // e1 = g0 + g2
+		VADDPS(g3, g1, g1) // o1 = g1 + g3
+		o1, o2 := ZMM(), ZMM()
+		VADDPS(g1, g0, o1)
+		VSUBPS(g1, g0, o2)
+		return [2]VecVirtual{o1, o2}
+	})
+	wino4DyRow(t1, q, plane, ks, idx, two, four)
+	wino4DyRow(t2, q, plane, ks, idx, two, four)
+	t3, t4 := chunks(func(c int) [2]VecVirtual {
+		g0, g1 := wino4Chunk(dy, plan, groups, 0, c), wino4Chunk(dy, plan, groups, 1, c)
+		g2, g3 := wino4Chunk(dy, plan, groups, 2, c), wino4Chunk(dy, plan, groups, 3, c)
+		VFMADD231PS(four, g2, g0) // e2 = g0 + 4 g2
+		VFMADD231PS(four, g3, g1) // h = g1 + 4 g3
+		o3, o4 := ZMM(), ZMM()
+		VMOVAPS(g0, o3)
+		VFMADD231PS(two, g1, o3) // e2 + 2h
+		VMOVAPS(g0, o4)
+		VFNMADD231PS(two, g1, o4) // e2 - 2h
+		return [2]VecVirtual{o3, o4}
+	})
+	wino4DyRow(t3, q, plane, ks, idx, two, four)
+	wino4DyRow(t4, q, plane, ks, idx, two, four)
+	t5, _ := chunks(func(c int) [2]VecVirtual {
+		z := wino4Chunk(dy, plan, groups, 3, c)
+		return [2]VecVirtual{z, z}
+	})
+	wino4DyRow(t5, q, plane, ks, idx, two, four)
+	ADDQ(dyStride, dy)
+	ADDQ(uStride, u)
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// wino4DyRow takes one row of A g (its four chunks) apart into the tiles'
+// four columns, applies A along them as a6 does in Go and stores the six
+// elements at q, q+plane, ..., leaving q past them.
+func wino4DyRow(t [4]VecVirtual, q, plane Register, ks Register, idx [4]VecVirtual, two, four VecVirtual) {
+	perm := func(a, b, i VecVirtual) VecVirtual {
+		z := ZMM()
+		VMOVAPS(a, z)
+		VPERMT2PS(b, i, z)
+		return z
+	}
+	a, b := perm(t[0], t[1], idx[0]), perm(t[0], t[1], idx[1])
+	a2, b2 := perm(t[2], t[3], idx[0]), perm(t[2], t[3], idx[1])
+	g0, g1 := perm(a, a2, idx[2]), perm(a, a2, idx[3])
+	g2, g3 := perm(b, b2, idx[2]), perm(b, b2, idx[3])
+	e1, o1, e2, h := ZMM(), ZMM(), ZMM(), ZMM()
+	VADDPS(g2, g0, e1)
+	VADDPS(g3, g1, o1)
+	VMOVAPS(g0, e2)
+	VFMADD231PS(four, g2, e2)
+	VMOVAPS(g1, h)
+	VFMADD231PS(four, g3, h)
+	var o [6]VecVirtual
+	o[0], o[5] = g0, g3
+	o[1], o[2], o[3], o[4] = ZMM(), ZMM(), ZMM(), ZMM()
+	VADDPS(o1, e1, o[1])
+	VSUBPS(o1, e1, o[2])
+	VMOVAPS(e2, o[3])
+	VFMADD231PS(two, h, o[3])
+	VMOVAPS(e2, o[4])
+	VFNMADD231PS(two, h, o[4])
+	for _, z := range o {
+		VMOVUPS(z, ks, Mem{Base: q})
+		ADDQ(plane, q)
+	}
+}
