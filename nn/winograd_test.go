@@ -569,6 +569,16 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
 			})
+			if wl.low != LowerWinograd4 {
+				continue
+			}
+			// The weight gradient's transform of dy, into U laid out as M.
+			b.Run(name+"/dy", func(b *testing.B) {
+				for b.Loop() {
+					winoDy4(m, cols, pm, y, imgs, 0, th, d)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
+			})
 		}
 	}
 }

@@ -427,8 +427,9 @@ func wino4OutRow(i, f int, a [6]VecVirtual, y, res Register, b VecVirtual, plan 
 // wino4Dy emits wino4DyG<groups>AVX512, the transform of dy for the weight
 // gradient by F(3x3, 4x4): U = A g A^T of its 4x4 tiles g. A tile's four
 // columns are phases 0-3 of the window the input transform reads, so the
-// same plan and first four permutes take them apart. A down the rows goes
-// first, elementwise on the chunks, then A along the rows.
+// same plan and first four permutes take them apart. The four rows are
+// taken apart first, 32 permutes, and the whole A g A^T is done in
+// registers: after A down the rows, six rows would take 48.
 func wino4Dy(groups int) {
 	name := fmt.Sprintf("wino4DyG%dAVX512", groups)
 	TEXT(name, NOSPLIT, "func(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32)")
@@ -458,53 +459,64 @@ func wino4Dy(groups int) {
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
 	Label("chan")
+	perm := func(a, b, i VecVirtual) VecVirtual {
+		z := ZMM()
+		VMOVAPS(a, z)
+		VPERMT2PS(b, i, z)
+		return z
+	}
+	// g[r][j]: row r, column j of the tiles, one tile a lane.
+	var g [4][4]VecVirtual
+	for r := range 4 {
+		var t [4]VecVirtual
+		for c := range t {
+			t[c] = wino4Chunk(dy, plan, groups, r, c)
+		}
+		a, b := perm(t[0], t[1], idx[0]), perm(t[0], t[1], idx[1])
+		a2, b2 := perm(t[2], t[3], idx[0]), perm(t[2], t[3], idx[1])
+		g[r] = [4]VecVirtual{perm(a, a2, idx[2]), perm(a, a2, idx[3]), perm(b, b2, idx[2]), perm(b, b2, idx[3])}
+	}
 	q := GP64()
 	MOVQ(u, q)
-	// The rows of A g, as a6 in Go: g0; e1 + o1 and e1 - o1; e2 + 2h and
-	// e2 - 2h; g3. Each pair loads the tile rows it needs again, from L1.
-	chunks := func(f func(c int) [2]VecVirtual) (a, b [4]VecVirtual) {
-		for c := range 4 {
-			o := f(c)
-			a[c], b[c] = o[0], o[1]
+	// The rows of A g, as a6 in Go, each then taken along by wino4DyRow:
+	// g0; e1 + o1 and e1 - o1; e2 + 2h and e2 - 2h; g3.
+	row := func(f func(j int) VecVirtual) {
+		var t [4]VecVirtual
+		for j := range t {
+			t[j] = f(j)
 		}
-		return a, b
+		wino4DyRow(t, q, plane, ks, two, four)
 	}
-	t0, _ := chunks(func(c int) [2]VecVirtual {
-		z := wino4Chunk(dy, plan, groups, 0, c)
-		return [2]VecVirtual{z, z}
-	})
-	wino4DyRow(t0, q, plane, ks, idx, two, four)
-	t1, t2 := chunks(func(c int) [2]VecVirtual {
-		g0, g1 := wino4Chunk(dy, plan, groups, 0, c), wino4Chunk(dy, plan, groups, 1, c)
-		g2, g3 := wino4Chunk(dy, plan, groups, 2, c), wino4Chunk(dy, plan, groups, 3, c)
-		VADDPS(g2, g0, g0) // e1 = g0 + g2
-		VADDPS(g3, g1, g1) // o1 = g1 + g3
-		o1, o2 := ZMM(), ZMM()
-		VADDPS(g1, g0, o1)
-		VSUBPS(g1, g0, o2)
-		return [2]VecVirtual{o1, o2}
-	})
-	wino4DyRow(t1, q, plane, ks, idx, two, four)
-	wino4DyRow(t2, q, plane, ks, idx, two, four)
-	t3, t4 := chunks(func(c int) [2]VecVirtual {
-		g0, g1 := wino4Chunk(dy, plan, groups, 0, c), wino4Chunk(dy, plan, groups, 1, c)
-		g2, g3 := wino4Chunk(dy, plan, groups, 2, c), wino4Chunk(dy, plan, groups, 3, c)
-		VFMADD231PS(four, g2, g0) // e2 = g0 + 4 g2
-		VFMADD231PS(four, g3, g1) // h = g1 + 4 g3
-		o3, o4 := ZMM(), ZMM()
-		VMOVAPS(g0, o3)
-		VFMADD231PS(two, g1, o3) // e2 + 2h
-		VMOVAPS(g0, o4)
-		VFNMADD231PS(two, g1, o4) // e2 - 2h
-		return [2]VecVirtual{o3, o4}
-	})
-	wino4DyRow(t3, q, plane, ks, idx, two, four)
-	wino4DyRow(t4, q, plane, ks, idx, two, four)
-	t5, _ := chunks(func(c int) [2]VecVirtual {
-		z := wino4Chunk(dy, plan, groups, 3, c)
-		return [2]VecVirtual{z, z}
-	})
-	wino4DyRow(t5, q, plane, ks, idx, two, four)
+	row(func(j int) VecVirtual { return g[0][j] })
+	for _, sub := range []bool{false, true} {
+		row(func(j int) VecVirtual {
+			e1, o1 := ZMM(), ZMM()
+			VADDPS(g[2][j], g[0][j], e1)
+			VADDPS(g[3][j], g[1][j], o1)
+			if sub {
+				VSUBPS(o1, e1, e1)
+			} else {
+				VADDPS(o1, e1, e1)
+			}
+			return e1
+		})
+	}
+	for _, sub := range []bool{false, true} {
+		row(func(j int) VecVirtual {
+			e2, h := ZMM(), ZMM()
+			VMOVAPS(g[0][j], e2)
+			VFMADD231PS(four, g[2][j], e2) // e2 = g0 + 4 g2
+			VMOVAPS(g[1][j], h)
+			VFMADD231PS(four, g[3][j], h) // h = g1 + 4 g3
+			if sub {
+				VFNMADD231PS(two, h, e2)
+			} else {
+				VFMADD231PS(two, h, e2)
+			}
+			return e2
+		})
+	}
+	row(func(j int) VecVirtual { return g[3][j] })
 	ADDQ(dyStride, dy)
 	ADDQ(uStride, u)
 	DECQ(chans)
@@ -514,29 +526,18 @@ func wino4Dy(groups int) {
 	RET()
 }
 
-// wino4DyRow takes one row of A g (its four chunks) apart into the tiles'
-// four columns, applies A along them as a6 does in Go and stores the six
-// elements at q, q+plane, ..., leaving q past them.
-func wino4DyRow(t [4]VecVirtual, q, plane Register, ks Register, idx [4]VecVirtual, two, four VecVirtual) {
-	perm := func(a, b, i VecVirtual) VecVirtual {
-		z := ZMM()
-		VMOVAPS(a, z)
-		VPERMT2PS(b, i, z)
-		return z
-	}
-	a, b := perm(t[0], t[1], idx[0]), perm(t[0], t[1], idx[1])
-	a2, b2 := perm(t[2], t[3], idx[0]), perm(t[2], t[3], idx[1])
-	g0, g1 := perm(a, a2, idx[2]), perm(a, a2, idx[3])
-	g2, g3 := perm(b, b2, idx[2]), perm(b, b2, idx[3])
+// wino4DyRow applies A along one row t of A g, as a6 does in Go, and
+// stores the six elements at q, q+plane, ..., leaving q past them.
+func wino4DyRow(t [4]VecVirtual, q, plane Register, ks Register, two, four VecVirtual) {
 	e1, o1, e2, h := ZMM(), ZMM(), ZMM(), ZMM()
-	VADDPS(g2, g0, e1)
-	VADDPS(g3, g1, o1)
-	VMOVAPS(g0, e2)
-	VFMADD231PS(four, g2, e2)
-	VMOVAPS(g1, h)
-	VFMADD231PS(four, g3, h)
+	VADDPS(t[2], t[0], e1)
+	VADDPS(t[3], t[1], o1)
+	VMOVAPS(t[0], e2)
+	VFMADD231PS(four, t[2], e2)
+	VMOVAPS(t[1], h)
+	VFMADD231PS(four, t[3], h)
 	var o [6]VecVirtual
-	o[0], o[5] = g0, g3
+	o[0], o[5] = t[0], t[3]
 	o[1], o[2], o[3], o[4] = ZMM(), ZMM(), ZMM(), ZMM()
 	VADDPS(o1, e1, o[1])
 	VSUBPS(o1, e1, o[2])
