@@ -168,3 +168,11 @@ func wino4DyG2AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *
 func wino4DyG4AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func winoWeightsF2AVX512(dst *float32, dstStride int, w *float32, wStep, n int, idx *[9][16]int32, lanes uint16) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func winoWeightsF4AVX512(dst *float32, dstStride int, w *float32, wStep, n int, idx *[9][16]int32, lanes uint16) {
+	panic("nn: the Winograd kernels are not in this build")
+}

@@ -614,6 +614,22 @@ func winoDyAVX512(u *float32, dy *float32, chans int, off int, dyStride int, uSt
 //go:noescape
 func gradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
 
+// winoWeightsF2AVX512 writes U = G g G^T of F(2x2, 3x3) for n columns of a
+// 12-row panel: the 3x3 filter g of lane l (a row) and column c has its tap
+// t at w[c*wStep + idx[t][l]]. Element e of column c's 12 rows goes to
+// dst[e*dstStride + 12c:], rows past lanes (a mask) as 0.
+//
+//go:noescape
+func winoWeightsF2AVX512(dst *float32, dstStride int, w *float32, wStep int, n int, idx *[9][16]int32, lanes uint16)
+
+// winoWeightsF4AVX512 writes U = G g G^T of F(4x4, 3x3) for n columns of a
+// 12-row panel: the 3x3 filter g of lane l (a row) and column c has its tap
+// t at w[c*wStep + idx[t][l]]. Element e of column c's 12 rows goes to
+// dst[e*dstStride + 12c:], rows past lanes (a mask) as 0.
+//
+//go:noescape
+func winoWeightsF4AVX512(dst *float32, dstStride int, w *float32, wStep int, n int, idx *[9][16]int32, lanes uint16)
+
 // maxRowsAVX512 writes dst[i] = the nanMax of src[r*stride+i] over r in
 // [0, rows) (rows >= 1), in that order, for chunks x 16 values; the last
 // chunk's lanes are masked by last.

@@ -150,10 +150,33 @@ func NewPackedConv(d ConvDims) *PackedConv {
 }
 
 // Pack prepares w (K x C x KH x KW) for the kernel in use.
-func (p *PackedConv) Pack(w []float32) {
+func (p *PackedConv) Pack(w []float32) { p.pack(w, false) }
+
+// pack is Pack, or with flip (a Winograd conv's only) the same for the
+// weights whose filter (k, c) is filter (c, k) of w (C x K x 3 x 3) turned
+// by 180 degrees: an input gradient's.
+func (p *PackedConv) pack(w []float32, flip bool) {
 	if p.u == nil {
 		p.gemm.Pack(w)
 		return
+	}
+	if p.packDirect(w, flip) {
+		return
+	}
+	if flip {
+		if p.flip == nil {
+			p.flip = make([]float32, len(w))
+		}
+		d := p.d
+		for k := 0; k < d.K; k++ {
+			for c := 0; c < d.C; c++ {
+				src, dst := w[(c*d.K+k)*9:][:9], p.flip[(k*d.C+c)*9:][:9]
+				for i := range 9 {
+					dst[i] = src[8-i]
+				}
+			}
+		}
+		w = p.flip
 	}
 	kc := p.d.K * p.d.C
 	if p.d.winoM() == 4 {
@@ -164,6 +187,57 @@ func (p *PackedConv) Pack(w []float32) {
 	for e := range p.wino {
 		p.wino[e].Pack(p.u[e*kc : (e+1)*kc])
 	}
+}
+
+// packDirect is pack by the AVX-512 transforms, which write U_e straight
+// into the 12-row panels that PackedA.Pack would make of it, bit for bit,
+// in a tenth of the time; it reports whether it ran. p.u is then left
+// unwritten: the kernels that use these panels never read it.
+func (p *PackedConv) packDirect(w []float32, flip bool) bool {
+	if mr, _ := tileShape(); !useWinoAsm || mr != 12 {
+		return false
+	}
+	d := p.d
+	// Tap t of filter (k0+l, c) lies at w[c*step + idx[t][l]] from the
+	// panel's first filter.
+	var idx [9][16]int32
+	step, lane := 9, 9*d.C
+	if flip {
+		step, lane = 9*d.K, 9
+	}
+	for t := range 9 {
+		for l := range 16 {
+			idx[t][l] = int32(l * lane)
+			if flip {
+				idx[t][l] += int32(8 - t)
+			} else {
+				idx[t][l] += int32(t)
+			}
+		}
+	}
+	rows := (d.K + 11) / 12 * 12
+	slab := p.wino[0].data[:cap(p.wino[0].data)]
+	_ = w[d.K*d.C*9-1]
+	for pc := 0; pc < d.C; pc += gemmKC {
+		kc := min(gemmKC, d.C-pc)
+		for k0 := 0; k0 < d.K; k0 += 12 {
+			first := (k0*d.C + pc) * 9
+			if flip {
+				first = (pc*d.K + k0) * 9
+			}
+			lanes := uint16(1)<<min(12, d.K-k0) - 1
+			// Direct calls: through a func value, idx would escape.
+			if d.winoM() == 4 {
+				winoWeightsF4AVX512(&slab[pc*rows+k0*kc], d.uStride(), &w[first], step, kc, &idx, lanes)
+			} else {
+				winoWeightsF2AVX512(&slab[pc*rows+k0*kc], d.uStride(), &w[first], step, kc, &idx, lanes)
+			}
+		}
+	}
+	for e := range p.wino {
+		p.wino[e].mr = 12
+	}
+	return true
 }
 
 // uStride is the floats between the packings of U_e and U_e+1: a packed
@@ -322,23 +396,7 @@ func (ws *Workspace) packed(d ConvDims, w []float32, flip bool) *PackedConv {
 	if len(w) != d.K*d.C*9 {
 		panic(fmt.Sprintf("nn: %d weights for a %d x %d x 3 x 3 convolution", len(w), d.K, d.C))
 	}
-	if !flip {
-		p.Pack(w)
-		return p
-	}
-	// Filter (k, c) of d is filter (c, k) of w (d.C x d.K), turned.
-	if p.flip == nil {
-		p.flip = make([]float32, len(w))
-	}
-	for k := 0; k < d.K; k++ {
-		for c := 0; c < d.C; c++ {
-			src, dst := w[(c*d.K+k)*9:][:9], p.flip[(k*d.C+c)*9:][:9]
-			for i := range 9 {
-				dst[i] = src[8-i]
-			}
-		}
-	}
-	p.Pack(p.flip)
+	p.pack(w, flip)
 	return p
 }
 

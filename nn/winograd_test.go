@@ -661,3 +661,49 @@ func TestWinoGradDot(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradPackDirect checks the AVX-512 weight transforms, which
+// write the packed panels directly, against nn's Go transforms and
+// PackedA.Pack, bit for bit: both lowerings, forward and flipped (the
+// input gradient's) weights, row counts with and without an edge panel,
+// and input channels past one block of gemmKC.
+func TestWinogradPackDirect(t *testing.T) {
+	if mr, _ := tileShape(); !haveAVX512 || mr != 12 {
+		t.Skip("no AVX-512 kernels in this build")
+	}
+	defer func() { useWinoAsm = haveAVX512 }()
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, s := range []struct{ k, c int }{{1, 1}, {3, 5}, {12, 7}, {16, 16}, {13, 29}, {64, 64}, {25, 2 * gemmKC}, {5, gemmKC + 3}} {
+		for _, low := range []ConvLowering{LowerWinograd, LowerWinograd4} {
+			for _, flip := range []bool{false, true} {
+				d := ConvDims{C: s.c, H: 8, W: 8, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: low}
+				w := randSlice(r, d.K*d.C*9)
+				w[r.IntN(len(w))] = float32(math.Inf(1))
+				var p [2]*PackedConv
+				for i, asm := range []bool{false, true} {
+					useWinoAsm = asm
+					p[i] = NewPackedConv(d)
+					p[i].pack(w, flip)
+				}
+				rows := (d.K + 11) / 12 * 12
+				for e := range p[0].wino {
+					if p[1].wino[e].mr != p[0].wino[e].mr {
+						t.Fatalf("%+v flip %v: element %d packed for %d rows, want %d", d, flip, e, p[1].wino[e].mr, p[0].wino[e].mr)
+					}
+					for pc := 0; pc < d.C; pc += gemmKC {
+						kc := min(gemmKC, d.C-pc)
+						for k := range d.K {
+							for c := pc; c < pc+kc; c++ {
+								at := pc*rows + k/12*12*kc + (c-pc)*12 + k%12
+								got, want := p[1].wino[e].data[at], p[0].wino[e].data[at]
+								if math.Float32bits(got) != math.Float32bits(want) && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+									t.Fatalf("%+v flip %v: element %d of filter (%d, %d) is %g, want %g", d, flip, e, k, c, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

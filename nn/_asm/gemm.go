@@ -69,6 +69,8 @@ func main() {
 	winoOutput()
 	winoDy()
 	gradDot()
+	winoWeightsKernel(2)
+	winoWeightsKernel(4)
 	maxRows()
 	maxPool3s2()
 	Generate()
