@@ -49,6 +49,7 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 				gamma, beta, dy := randSlice(r, c), randSlice(r, c), randSlice(r, n)
 				type out struct {
 					y, runMean, runVar, mean, invStd, dx, dres, dgamma, dbeta []float32
+					mask                                                      []uint16
 				}
 				// The gradients go into buffers that hold 0.5 and -0.25,
 				// added to (AddGrad) or overwritten (SetGrad).
@@ -57,11 +58,14 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 					o := out{y: make([]float32, n), runMean: make([]float32, c), runVar: slices.Repeat([]float32{1}, c),
 						mean: make([]float32, c), invStd: make([]float32, c), dx: slices.Repeat([]float32{0.5}, n),
 						dgamma: make([]float32, c), dbeta: make([]float32, c)}
-					BatchNormTrainFused(nil, o.y, x, res, relu, gamma, beta, o.runMean, o.runVar, o.mean, o.invStd, batch, c, hw, 1e-5, 0.1)
+					if relu {
+						o.mask = slices.Repeat([]uint16{0xa5a5}, BNMaskWords(batch, c, hw)) // garbage, all overwritten
+					}
+					BatchNormTrainFused(nil, o.y, x, res, relu, o.mask, gamma, beta, o.runMean, o.runVar, o.mean, o.invStd, batch, c, hw, 1e-5, 0.1)
 					if withRes {
 						o.dres = slices.Repeat([]float32{-0.25}, n)
 					}
-					BatchNormFusedBackward(nil, o.dx, write, o.dres, write, o.dgamma, o.dbeta, dy, x, o.y, relu, gamma, o.mean, o.invStd, batch, c, hw)
+					BatchNormFusedBackward(nil, o.dx, write, o.dres, write, o.dgamma, o.dbeta, dy, x, relu, o.mask, gamma, o.mean, o.invStd, batch, c, hw)
 					return o
 				}
 				shift := func(v []float32, by float32) []float32 {
@@ -73,6 +77,25 @@ func TestBatchNormKernelsMatchGo(t *testing.T) {
 				}
 				g, a := run(false, AddGrad), run(true, AddGrad)
 				gs, as := run(false, SetGrad), run(true, SetGrad)
+				if !slices.Equal(a.mask, g.mask) {
+					t.Errorf("%s: the ReLU masks differ: %x, want %x", name, a.mask, g.mask)
+				}
+				if relu {
+					// Each bit says whether y passed the ReLU; the bits past a
+					// row's end are 0.
+					words := (hw + 15) / 16
+					for i, v := range g.y {
+						row, at := i/hw, i%hw
+						if bit := g.mask[row*words+at/16]>>(at%16)&1 == 1; bit != (v > 0) {
+							t.Fatalf("%s: mask bit of y[%d] = %g is %v", name, i, v, bit)
+						}
+					}
+					for row := range batch * c {
+						if hw%16 != 0 && g.mask[row*words+words-1]>>(hw%16) != 0 {
+							t.Fatalf("%s: row %d's mask has bits past its end: %x", name, row, g.mask[row*words+words-1])
+						}
+					}
+				}
 				for _, f := range []struct {
 					what      string
 					got, want []float32
@@ -107,14 +130,18 @@ func TestReLUKeepsNaN(t *testing.T) {
 	x[3] = float32(math.NaN())
 	y := make([]float32, hw)
 	one := []float32{1}
-	BatchNormTrainFused(nil, y, x, nil, true, one, []float32{0}, make([]float32, 1), one, make([]float32, 1), make([]float32, 1), batch, c, hw, 1e-5, 0.1)
+	mask := make([]uint16, BNMaskWords(batch, c, hw))
+	BatchNormTrainFused(nil, y, x, nil, true, mask, one, []float32{0}, make([]float32, 1), one, make([]float32, 1), make([]float32, 1), batch, c, hw, 1e-5, 0.1)
 	if !math.IsNaN(float64(y[3])) {
 		t.Errorf("batch norm + ReLU turned a NaN into %v", y[3])
+	}
+	if mask[0]>>3&1 == 0 {
+		t.Errorf("the ReLU mask stopped a NaN: %x", mask)
 	}
 	dy := make([]float32, hw)
 	dy[5] = float32(math.NaN())
 	dx, dg, db := make([]float32, hw), make([]float32, 1), make([]float32, 1)
-	BatchNormFusedBackward(nil, dx, SetGrad, nil, SetGrad, dg, db, dy, x, slices.Repeat([]float32{1}, hw), true, one, []float32{0}, one, batch, c, hw)
+	BatchNormFusedBackward(nil, dx, SetGrad, nil, SetGrad, dg, db, dy, x, true, slices.Repeat([]uint16{0xffff}, 2), one, []float32{0}, one, batch, c, hw)
 	if !math.IsNaN(float64(db[0])) {
 		t.Errorf("the backward ReLU mask dropped a NaN gradient: dbeta %v", db[0])
 	}

@@ -21,15 +21,15 @@ func bnSumAVX512(n int, x *float32, shift float64, acc *[16]float64) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func bnGradSumAVX512(n int, dy, x, y *float32, mean float64, relu int, acc *[16]float64) {
+func bnGradSumAVX512(n int, dy, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func bnApplyAVX512(n int, x, y, res *float32, coef *[4]float32, flags int) {
+func bnApplyAVX512(n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func bnGradApplyAVX512(n int, dy, x, y, dx, dres *float32, coef *[8]float32, flags int) {
+func bnGradApplyAVX512(n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 

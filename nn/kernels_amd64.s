@@ -8392,13 +8392,13 @@ done:
 	VZEROUPPER
 	RET
 
-// func bnGradSumAVX512(n int, dy *float32, x *float32, y *float32, mean float64, relu int, acc *[16]float64)
+// func bnGradSumAVX512(n int, dy *float32, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64)
 // Requires: AVX, AVX512DQ, AVX512F, SSE2
 TEXT ·bnGradSumAVX512(SB), NOSPLIT, $0-56
 	MOVQ         n+0(FP), AX
 	MOVQ         dy+8(FP), CX
 	MOVQ         x+16(FP), DX
-	MOVQ         y+24(FP), BX
+	MOVQ         mask+24(FP), BX
 	MOVQ         relu+40(FP), SI
 	MOVQ         acc+48(FP), DI
 	MOVSD        mean+32(FP), X0
@@ -8407,29 +8407,28 @@ TEXT ·bnGradSumAVX512(SB), NOSPLIT, $0-56
 	VMOVUPD      64(DI), Z3
 	VXORPD       Z2, Z2, Z2
 	VXORPD       Z4, Z4, Z4
-	VXORPS       Z7, Z7, Z7
 	SHRQ         $0x04, AX
 	JZ           done
 	TESTQ        SI, SI
 	JZ           plain
 
 masked:
-	VCMPPS        $0x19, (BX), Z7, K1
+	KMOVW         (BX), K1
 	VMOVUPS.Z     (CX), K1, Z5
 	VCVTPS2PD     Y5, Z6
 	VEXTRACTF32X8 $0x01, Z5, Y5
 	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     (DX), Z8
-	VCVTPS2PD     32(DX), Z9
+	VCVTPS2PD     (DX), Z7
+	VCVTPS2PD     32(DX), Z8
+	VSUBPD        Z0, Z7, Z7
 	VSUBPD        Z0, Z8, Z8
-	VSUBPD        Z0, Z9, Z9
 	VADDPD        Z6, Z1, Z1
 	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z6, Z8, Z3
-	VFMADD231PD   Z5, Z9, Z4
+	VFMADD231PD   Z6, Z7, Z3
+	VFMADD231PD   Z5, Z8, Z4
 	ADDQ          $0x40, CX
 	ADDQ          $0x40, DX
-	ADDQ          $0x40, BX
+	ADDQ          $0x02, BX
 	DECQ          AX
 	JNZ           masked
 	JMP           done
@@ -8439,17 +8438,17 @@ plain:
 	VCVTPS2PD     Y5, Z6
 	VEXTRACTF32X8 $0x01, Z5, Y5
 	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     (DX), Z8
-	VCVTPS2PD     32(DX), Z9
+	VCVTPS2PD     (DX), Z7
+	VCVTPS2PD     32(DX), Z8
+	VSUBPD        Z0, Z7, Z7
 	VSUBPD        Z0, Z8, Z8
-	VSUBPD        Z0, Z9, Z9
 	VADDPD        Z6, Z1, Z1
 	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z6, Z8, Z3
-	VFMADD231PD   Z5, Z9, Z4
+	VFMADD231PD   Z6, Z7, Z3
+	VFMADD231PD   Z5, Z8, Z4
 	ADDQ          $0x40, CX
 	ADDQ          $0x40, DX
-	ADDQ          $0x40, BX
+	ADDQ          $0x02, BX
 	DECQ          AX
 	JNZ           plain
 
@@ -8461,28 +8460,29 @@ done:
 	VZEROUPPER
 	RET
 
-// func bnApplyAVX512(n int, x *float32, y *float32, res *float32, coef *[4]float32, flags int)
+// func bnApplyAVX512(n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·bnApplyAVX512(SB), NOSPLIT, $0-48
+TEXT ·bnApplyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         n+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         y+16(FP), DX
 	MOVQ         res+24(FP), BX
-	MOVQ         coef+32(FP), SI
-	MOVQ         flags+40(FP), DI
-	VBROADCASTSS (SI), Z0
-	VBROADCASTSS 4(SI), Z1
-	VBROADCASTSS 8(SI), Z2
+	MOVQ         mask+32(FP), SI
+	MOVQ         coef+40(FP), DI
+	MOVQ         flags+48(FP), R8
+	VBROADCASTSS (DI), Z0
+	VBROADCASTSS 4(DI), Z1
+	VBROADCASTSS 8(DI), Z2
 	VXORPS       Z4, Z4, Z4
 	SHRQ         $0x04, AX
 	JZ           done
-	CMPQ         DI, $0x00
+	CMPQ         R8, $0x00
 	JE           loop0
-	CMPQ         DI, $0x01
+	CMPQ         R8, $0x01
 	JE           loop1
-	CMPQ         DI, $0x02
+	CMPQ         R8, $0x02
 	JE           loop2
-	CMPQ         DI, $0x03
+	CMPQ         R8, $0x03
 	JE           loop3
 	JMP          done
 
@@ -8515,6 +8515,9 @@ loop2:
 	VSUBPS      Z0, Z3, Z3
 	VFMADD213PS Z2, Z1, Z3
 	VMAXPS      Z3, Z4, Z3
+	VCMPPS      $0x19, Z3, Z4, K1
+	KMOVW       K1, (SI)
+	ADDQ        $0x02, SI
 	VMOVUPS     Z3, (DX)
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DX
@@ -8529,6 +8532,9 @@ loop3:
 	VADDPS      (BX), Z3, Z3
 	ADDQ        $0x40, BX
 	VMAXPS      Z3, Z4, Z3
+	VCMPPS      $0x19, Z3, Z4, K1
+	KMOVW       K1, (SI)
+	ADDQ        $0x02, SI
 	VMOVUPS     Z3, (DX)
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DX
@@ -8539,13 +8545,13 @@ done:
 	VZEROUPPER
 	RET
 
-// func bnGradApplyAVX512(n int, dy *float32, x *float32, y *float32, dx *float32, dres *float32, coef *[8]float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// func bnGradApplyAVX512(n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
+// Requires: AVX, AVX512F
 TEXT ·bnGradApplyAVX512(SB), NOSPLIT, $0-64
 	MOVQ         n+0(FP), AX
 	MOVQ         dy+8(FP), CX
 	MOVQ         x+16(FP), DX
-	MOVQ         y+24(FP), BX
+	MOVQ         mask+24(FP), BX
 	MOVQ         dx+32(FP), SI
 	MOVQ         dres+40(FP), DI
 	MOVQ         coef+48(FP), R8
@@ -8555,7 +8561,6 @@ TEXT ·bnGradApplyAVX512(SB), NOSPLIT, $0-64
 	VBROADCASTSS 8(R8), Z2
 	VBROADCASTSS 12(R8), Z3
 	VBROADCASTSS 16(R8), Z4
-	VXORPS       Z8, Z8, Z8
 	SHRQ         $0x04, AX
 	JZ           done
 	CMPQ         R9, $0x00
@@ -8604,9 +8609,9 @@ loop0:
 	JMP     done
 
 loop1:
-	VCMPPS    $0x19, (BX), Z8, K1
+	KMOVW     (BX), K1
 	VMOVUPS.Z (CX), K1, Z5
-	ADDQ      $0x40, BX
+	ADDQ      $0x02, BX
 	ADDQ      $0x40, CX
 	DECQ      AX
 	JNZ       loop1
@@ -8623,9 +8628,9 @@ loop2:
 	JMP     done
 
 loop3:
-	VCMPPS    $0x19, (BX), Z8, K1
+	KMOVW     (BX), K1
 	VMOVUPS.Z (CX), K1, Z5
-	ADDQ      $0x40, BX
+	ADDQ      $0x02, BX
 	VADDPS    (DI), Z5, Z6
 	VMOVUPS   Z6, (DI)
 	ADDQ      $0x40, DI
@@ -8652,9 +8657,9 @@ loop4:
 	JMP          done
 
 loop5:
-	VCMPPS       $0x19, (BX), Z8, K1
+	KMOVW        (BX), K1
 	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x40, BX
+	ADDQ         $0x02, BX
 	VMOVUPS      (DX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
@@ -8691,9 +8696,9 @@ loop6:
 	JMP          done
 
 loop7:
-	VCMPPS       $0x19, (BX), Z8, K1
+	KMOVW        (BX), K1
 	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x40, BX
+	ADDQ         $0x02, BX
 	VADDPS       (DI), Z5, Z6
 	VMOVUPS      Z6, (DI)
 	ADDQ         $0x40, DI
@@ -8722,9 +8727,9 @@ loop10:
 	JMP     done
 
 loop11:
-	VCMPPS    $0x19, (BX), Z8, K1
+	KMOVW     (BX), K1
 	VMOVUPS.Z (CX), K1, Z5
-	ADDQ      $0x40, BX
+	ADDQ      $0x02, BX
 	VMOVUPS   Z5, (DI)
 	ADDQ      $0x40, DI
 	ADDQ      $0x40, CX
@@ -8752,9 +8757,9 @@ loop14:
 	JMP          done
 
 loop15:
-	VCMPPS       $0x19, (BX), Z8, K1
+	KMOVW        (BX), K1
 	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x40, BX
+	ADDQ         $0x02, BX
 	VMOVUPS      Z5, (DI)
 	ADDQ         $0x40, DI
 	VMOVUPS      (DX), Z7
@@ -8789,9 +8794,9 @@ loop20:
 	JMP          done
 
 loop21:
-	VCMPPS       $0x19, (BX), Z8, K1
+	KMOVW        (BX), K1
 	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x40, BX
+	ADDQ         $0x02, BX
 	VMOVUPS      (DX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
@@ -8826,9 +8831,9 @@ loop22:
 	JMP          done
 
 loop23:
-	VCMPPS       $0x19, (BX), Z8, K1
+	KMOVW        (BX), K1
 	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x40, BX
+	ADDQ         $0x02, BX
 	VADDPS       (DI), Z5, Z6
 	VMOVUPS      Z6, (DI)
 	ADDQ         $0x40, DI
@@ -8865,9 +8870,9 @@ loop30:
 	JMP          done
 
 loop31:
-	VCMPPS       $0x19, (BX), Z8, K1
+	KMOVW        (BX), K1
 	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x40, BX
+	ADDQ         $0x02, BX
 	VMOVUPS      Z5, (DI)
 	ADDQ         $0x40, DI
 	VMOVUPS      (DX), Z7

@@ -498,7 +498,11 @@ func TestBatchNormFused(t *testing.T) {
 				resArg = res
 			}
 			got := make([]float32, len(x))
-			BatchNormTrainFused(nil, got, x, resArg, relu, gamma, beta, make([]float32, c), make([]float32, c), sm, si, batch, c, hw, 1e-5, 0.1)
+			var mask []uint16
+			if relu {
+				mask = make([]uint16, BNMaskWords(batch, c, hw))
+			}
+			BatchNormTrainFused(nil, got, x, resArg, relu, mask, gamma, beta, make([]float32, c), make([]float32, c), sm, si, batch, c, hw, 1e-5, 0.1)
 			if e := maxRelErr(got, want); e > 1e-6 {
 				t.Errorf("res=%v relu=%v: forward err %g", withRes, relu, e)
 			}
@@ -508,7 +512,7 @@ func TestBatchNormFused(t *testing.T) {
 			if withRes {
 				dres = randSlice(r, len(x))
 			}
-			BatchNormFusedBackward(nil, dx, SetGrad, dres, SetGrad, dg, db, dy, x, got, relu, gamma, sm, si, batch, c, hw)
+			BatchNormFusedBackward(nil, dx, SetGrad, dres, SetGrad, dg, db, dy, x, relu, mask, gamma, sm, si, batch, c, hw)
 			for _, cmp := range [][2][]float32{{dx, wantDx}, {dg, wantDg}, {db, wantDb}} {
 				if e := maxRelErr(cmp[0], cmp[1]); e > 1e-5 {
 					t.Errorf("res=%v relu=%v: backward err %g", withRes, relu, e)
@@ -593,9 +597,10 @@ func TestBatchNormChannelSplit(t *testing.T) {
 	gamma, beta := randSlice(r, c), randSlice(r, c)
 	run := func(w *Workspace) [][]float32 {
 		y, sm, si, rm, rv := make([]float32, len(x)), make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
-		BatchNormTrainFused(w, y, x, res, true, gamma, beta, rm, rv, sm, si, batch, c, hw, 1e-5, 0.1)
+		mask := make([]uint16, BNMaskWords(batch, c, hw))
+		BatchNormTrainFused(w, y, x, res, true, mask, gamma, beta, rm, rv, sm, si, batch, c, hw, 1e-5, 0.1)
 		dx, dres, dg, db := make([]float32, len(x)), make([]float32, len(x)), make([]float32, c), make([]float32, c)
-		BatchNormFusedBackward(w, dx, AddGrad, dres, SetGrad, dg, db, dy, x, y, true, gamma, sm, si, batch, c, hw)
+		BatchNormFusedBackward(w, dx, AddGrad, dres, SetGrad, dg, db, dy, x, true, mask, gamma, sm, si, batch, c, hw)
 		return [][]float32{y, rm, rv, dx, dres, dg, db}
 	}
 	want := run(nil)
@@ -609,8 +614,9 @@ func TestBatchNormChannelSplit(t *testing.T) {
 		}
 		y := make([]float32, len(x))
 		sm, si := make([]float32, c), make([]float32, c)
+		mask := make([]uint16, BNMaskWords(batch, c, hw))
 		if n := testing.AllocsPerRun(5, func() {
-			BatchNormTrainFused(ws, y, x, res, true, gamma, beta, sm, si, sm, si, batch, c, hw, 1e-5, 0.1)
+			BatchNormTrainFused(ws, y, x, res, true, mask, gamma, beta, sm, si, sm, si, batch, c, hw, 1e-5, 0.1)
 		}); n != 0 {
 			t.Errorf("%d threads: %v allocations per call", threads, n)
 		}

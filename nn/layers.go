@@ -1,6 +1,9 @@
 package nn
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // BatchNormEval normalizes with the running statistics, as PyTorch's
 // BatchNorm2d does in eval mode: y = (x - mean) / sqrt(var + eps) * gamma + beta.
@@ -23,21 +26,39 @@ func BatchNormEval(y, x, gamma, beta, mean, variance []float32, batch, c, hw int
 // statistics towards the batch's with the given momentum, using the
 // unbiased variance as PyTorch does.
 func BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
-	BatchNormTrainFused(nil, y, x, nil, false, gamma, beta, runMean, runVar, saveMean, saveInvStd, batch, c, hw, eps, momentum)
+	BatchNormTrainFused(nil, y, x, nil, false, nil, gamma, beta, runMean, runVar, saveMean, saveInvStd, batch, c, hw, eps, momentum)
 }
 
 // BatchNormTrainFused is BatchNormTrain with the residual add (if residual
 // is not nil; laid out like y) and the ReLU (if relu) of a block applied in
-// the same pass that writes y: y = relu(bn(x) + residual). With a
-// workspace, large batches split their channels among goroutines.
-func BatchNormTrainFused(ws *Workspace, y, x, residual []float32, relu bool, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
-	runBN(ws, bnTask{y: y, x: x, residual: residual, relu: relu, gamma: gamma, beta: beta, runMean: runMean, runVar: runVar,
+// the same pass that writes y: y = relu(bn(x) + residual). With the ReLU it
+// also writes the backward pass's mask, one bit a value, to mask (at least
+// BNMaskWords(batch, c, hw) long; nil without the ReLU). With a workspace,
+// large batches split their channels among goroutines.
+func BatchNormTrainFused(ws *Workspace, y, x, residual []float32, relu bool, mask []uint16, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, batch, c, hw int, eps, momentum float32) {
+	checkBNMask(mask, relu, batch, c, hw)
+	runBN(ws, bnTask{y: y, x: x, residual: residual, relu: relu, mask: mask, gamma: gamma, beta: beta, runMean: runMean, runVar: runVar,
 		mean: saveMean, invStd: saveInvStd, batch: batch, c: c, hw: hw, eps: eps, momentum: momentum})
+}
+
+// BNMaskWords is the length of a fused ReLU's mask: bit i%16 of word
+// (n*c + ch)*((hw+15)/16) + i/16 says whether value i of channel ch of
+// image n passed the ReLU (is not <= 0). The backward pass reads a bit
+// where it read the float32 output: a 32nd of the bytes, in each of its two
+// passes over a channel.
+func BNMaskWords(batch, c, hw int) int { return batch * c * bnRowWords(hw) }
+
+func bnRowWords(hw int) int { return (hw + 15) / 16 }
+
+func checkBNMask(mask []uint16, relu bool, batch, c, hw int) {
+	if relu && len(mask) < BNMaskWords(batch, c, hw) {
+		panic(fmt.Sprintf("nn: a ReLU mask of %d words for %d x %d x %d values", len(mask), batch, c, hw))
+	}
 }
 
 // bnTrainChannels is BatchNormTrainFused over channels [c0, c1).
 func bnTrainChannels(t *bnTask, c0, c1 int) {
-	y, x, residual, relu, gamma, beta := t.y, t.x, t.residual, t.relu, t.gamma, t.beta
+	y, x, residual, relu, mask, gamma, beta := t.y, t.x, t.residual, t.relu, t.mask, t.gamma, t.beta
 	runMean, runVar, saveMean, saveInvStd := t.runMean, t.runVar, t.mean, t.invStd
 	batch, c, hw, eps, momentum := t.batch, t.c, t.hw, t.eps, t.momentum
 	count := batch * hw
@@ -93,14 +114,23 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 		// it into one shift would cancel catastrophically.
 		m32, scale, b := float32(mean), float32(invStd)*gamma[ch], beta[ch]
 		coef := [4]float32{m32, scale, b}
+		words := bnRowWords(hw)
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
+			var row []uint16 // the row's mask
+			if relu {
+				row = mask[(n*c+ch)*words : (n*c+ch+1)*words]
+			}
 			if simd > 0 {
 				var res *float32
 				if residual != nil {
 					res = &residual[off]
 				}
-				bnApplyAVX512(simd, &x[off], &y[off], res, &coef, flags)
+				var mp *uint16
+				if relu {
+					mp = &row[0]
+				}
+				bnApplyAVX512(simd, &x[off], &y[off], res, mp, &coef, flags)
 			}
 			src, dst := x[off+simd:off+hw], y[off+simd:off+hw]
 			switch {
@@ -123,7 +153,24 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 					dst[i] = (v-m32)*scale + b
 				}
 			}
+			if relu {
+				setMask(row, y[off:off+hw], simd)
+			}
 		}
+	}
+}
+
+// setMask writes the bits of row's mask for y[from:], from a multiple of
+// 16: set where y is not <= 0, as the assembly's (a NaN passes).
+func setMask(row []uint16, y []float32, from int) {
+	for w := from / 16; w < len(row); w++ {
+		var bits uint16
+		for i, v := range y[16*w : min(16*w+16, len(y))] {
+			if !(v <= 0) {
+				bits |= 1 << i
+			}
+		}
+		row[w] = bits
 	}
 }
 
@@ -589,18 +636,19 @@ func SGD(p, g, buf []float32, lr, momentum, weightDecay float32, first bool) {
 }
 
 // BatchNormFusedBackward is the backward pass of BatchNormTrainFused. The
-// ReLU's gradient mask is the sign of the saved output y (nothing else is
-// kept of it); the gradient that reaches the add also goes to dresidual
-// (when not nil). dgamma and dbeta are overwritten; dx and dresidual
-// accumulate (dx may be nil).
-func BatchNormFusedBackward(ws *Workspace, dx []float32, dxw GradWrite, dresidual []float32, resw GradWrite, dgamma, dbeta, dy, x, y []float32, relu bool, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
-	runBN(ws, bnTask{backward: true, dx: dx, dxw: dxw, dresidual: dresidual, resw: resw, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, y: y, relu: relu,
+// ReLU's gradient mask is the one the forward pass wrote to mask; the
+// gradient that reaches the add also goes to dresidual (when not nil).
+// dgamma and dbeta are overwritten; dx and dresidual are written as dxw
+// and resw say (dx may be nil).
+func BatchNormFusedBackward(ws *Workspace, dx []float32, dxw GradWrite, dresidual []float32, resw GradWrite, dgamma, dbeta, dy, x []float32, relu bool, mask []uint16, gamma, saveMean, saveInvStd []float32, batch, c, hw int) {
+	checkBNMask(mask, relu, batch, c, hw)
+	runBN(ws, bnTask{backward: true, dx: dx, dxw: dxw, dresidual: dresidual, resw: resw, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mask: mask, relu: relu,
 		gamma: gamma, mean: saveMean, invStd: saveInvStd, batch: batch, c: c, hw: hw})
 }
 
 // bnBackwardChannels is BatchNormFusedBackward over channels [c0, c1).
 func bnBackwardChannels(t *bnTask, c0, c1 int) {
-	dx, dresidual, dgamma, dbeta, dy, x, y, relu := t.dx, t.dresidual, t.dgamma, t.dbeta, t.dy, t.x, t.y, t.relu
+	dx, dresidual, dgamma, dbeta, dy, x, mask, relu := t.dx, t.dresidual, t.dgamma, t.dbeta, t.dy, t.x, t.mask, t.relu
 	gamma, saveMean, saveInvStd, batch, hw := t.gamma, t.mean, t.invStd, t.batch, t.hw
 	c := t.c
 	count := float64(batch * hw)
@@ -624,18 +672,34 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 			flags |= 16
 		}
 	}
+	words := bnRowWords(hw)
+	// row is the mask of image n's channel ch, or nil without the ReLU.
+	row := func(n, ch int) []uint16 {
+		if !relu {
+			return nil
+		}
+		return mask[(n*c+ch)*words : (n*c+ch+1)*words]
+	}
+	// dead reports whether the ReLU stopped value i of a row.
+	dead := func(row []uint16, i int) bool { return row != nil && row[i/16]>>(i%16)&1 == 0 }
 	for ch := c0; ch < c1; ch++ {
 		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
 		var sumG, sumGX float64
 		var acc [16]float64
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
+			r := row(n, ch)
 			if simd > 0 {
-				bnGradSumAVX512(simd, &dy[off], &x[off], &y[off], mean, reluFlag, &acc)
+				var mp *uint16
+				if relu {
+					mp = &r[0]
+				}
+				bnGradSumAVX512(simd, &dy[off], &x[off], mp, mean, reluFlag, &acc)
 			}
-			xs, dys, ys := x[off+simd:off+hw], dy[off+simd:off+hw], y[off+simd:off+hw]
-			for i, g := range dys {
-				if relu && ys[i] <= 0 {
+			xs, dys := x[off:off+hw], dy[off:off+hw]
+			for i := simd; i < hw; i++ {
+				g := dys[i]
+				if dead(r, i) {
 					continue
 				}
 				sumG += float64(g)
@@ -650,6 +714,7 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 		coef := [8]float32{float32(mean), float32(invStd), float32(k), float32(meanG), float32(meanGXhat)}
 		for n := 0; n < batch; n++ {
 			off := (n*c + ch) * hw
+			r := row(n, ch)
 			if simd > 0 {
 				var pdx, pdres *float32
 				if dx != nil {
@@ -658,12 +723,16 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 				if dresidual != nil {
 					pdres = &dresidual[off]
 				}
-				bnGradApplyAVX512(simd, &dy[off], &x[off], &y[off], pdx, pdres, &coef, flags)
+				var mp *uint16
+				if relu {
+					mp = &r[0]
+				}
+				bnGradApplyAVX512(simd, &dy[off], &x[off], mp, pdx, pdres, &coef, flags)
 			}
-			xs, dys, ys := x[off:off+hw], dy[off:off+hw], y[off:off+hw]
+			xs, dys := x[off:off+hw], dy[off:off+hw]
 			for i := simd; i < hw; i++ {
 				g := dys[i]
-				if relu && ys[i] <= 0 {
+				if dead(r, i) {
 					g = 0
 				}
 				if dresidual != nil {

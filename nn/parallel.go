@@ -90,6 +90,7 @@ type bnTask struct {
 	backward                         bool
 	y, x, residual                   []float32
 	relu                             bool
+	mask                             []uint16 // the ReLU's, one bit a value
 	gamma, beta, runMean, runVar     []float32
 	mean, invStd                     []float32
 	dx, dresidual, dgamma, dbeta, dy []float32

@@ -124,7 +124,7 @@ func (d ConvDims) winoPassFloats() int {
 type PackedConv struct {
 	d    ConvDims
 	gemm *PackedA
-	u    []float32 // Winograd: U_e at u[e*K*C:], row-major
+	u    []float32 // Winograd: U_e at u[e*K*C:], row-major; unwritten when packDirect made wino
 	wino []PackedA // Winograd: U_e packed
 	flip []float32 // a workspace's input-gradient weights before their transform
 }

@@ -41,8 +41,8 @@ var InferenceUnfused = []Pass{
 
 // Training fuses each train-mode batch norm with the residual add and the
 // ReLU after it, forward and backward, so that neither the BN's output
-// before the ReLU nor the sum is ever stored; the backward pass recovers
-// the ReLU's mask from the sign of the saved output. Then it plans memory.
+// before the ReLU nor the sum is ever stored; the backward pass takes the
+// ReLU's mask from bits the forward pass writes. Then it plans memory.
 var Training = []Pass{
 	{"fuse-bn-add", FuseBNAdd},
 	{"fuse-bn-relu", FuseBNReLU},

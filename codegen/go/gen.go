@@ -119,6 +119,8 @@ type plan struct {
 	actFloats   int               // per-image training arena size
 	bnOff       map[*ir.Node]int  // offset of a BN's saved mean (invstd follows)
 	bnFloats    int
+	maskOff     map[*ir.Node]int // offset of a fused ReLU's mask, in words per image
+	maskWords   int              // per-image words of the fused ReLUs' masks
 	colFloats   int
 	counter     map[*ir.Param]int // index of a BN's num_batches_tracked in Model.counts
 
@@ -135,7 +137,7 @@ type plan struct {
 
 func newPlan(g, infer *ir.Graph) (*plan, error) {
 	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{}, gradOff: map[*ir.Node]int{},
-		bnOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{},
+		bnOff: map[*ir.Node]int{}, maskOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{},
 		ownDims: map[*ir.Node]bool{}}
 	taken := map[string]string{}
 	name := func(s string) error {
@@ -185,6 +187,10 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 		case ir.OpBatchNorm:
 			p.bnOff[n] = p.bnFloats
 			p.bnFloats += 2 * n.Shape.C
+			if n.FuseReLU {
+				p.maskOff[n] = p.maskWords
+				p.maskWords += nn.BNMaskWords(1, n.Shape.C, n.Shape.H*n.Shape.W)
+			}
 		case ir.OpConv:
 			switch n.Lowering {
 			case ir.LowerNone:

@@ -62,6 +62,8 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("colFloats").Op("=").Lit(p.colFloats),
 		jen.Comment("bnStatFloats holds each BN's batch mean and 1/std for the backward pass."),
 		jen.Id("bnStatFloats").Op("=").Lit(p.bnFloats),
+		jen.Comment("bnMaskWords is the per-image size of the fused ReLUs' masks for the backward\npass, one bit a value (nn.BNMaskWords)."),
+		jen.Id("bnMaskWords").Op("=").Lit(p.maskWords),
 		jen.Comment("bnCounters is the number of BN num_batches_tracked counters."),
 		jen.Id("bnCounters").Op("=").Lit(len(p.counter)),
 		jen.Comment("maxBatch keeps the inference and training arenas under 16 GiB."),
@@ -492,8 +494,12 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 		if n.FuseAdd {
 			res = gen.value(n.Args[1])
 		}
+		mask := jen.Nil()
+		if n.FuseReLU {
+			mask = jen.Id("s").Dot(gen.id(n.Name) + "_mask")
+		}
 		return []jen.Code{
-			nnq("BatchNormTrainFused").Call(jen.Id("ws"), y, x, res, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"), gen.param("w", n, "bias"),
+			nnq("BatchNormTrainFused").Call(jen.Id("ws"), y, x, res, jen.Lit(n.FuseReLU), mask, gen.param("w", n, "weight"), gen.param("w", n, "bias"),
 				gen.param("w", n, "running_mean"), gen.param("w", n, "running_var"),
 				jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"),
 				batch, jen.Lit(c), jen.Lit(hw), jen.Lit(float32(n.Eps)), jen.Lit(float32(n.Momentum))),

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 	"github.com/resnetc/resnetc/ir"
+	"github.com/resnetc/resnetc/nn"
 )
 
 // train emits train.go: SGD, Trainer, the train-mode forward pass, the
@@ -24,12 +25,15 @@ func (gen *generator) train(f *jen.File) {
 	for _, n := range g.Nodes {
 		if n.Op == ir.OpBatchNorm {
 			sFields = append(sFields, jen.Id(gen.id(n.Name)+"_mean").Op(",").Id(gen.id(n.Name)+"_invstd").Index().Float32())
+			if n.FuseReLU {
+				sFields = append(sFields, jen.Id(gen.id(n.Name)+"_mask").Index().Uint16())
+			}
 		}
 	}
 	comment(f, "grads are the gradients of the trainable tensors: slices of Trainer.grad.")
 	f.Type().Id("grads").Struct(gFields...)
 	f.Line()
-	comment(f, "bnStats keeps each BN's batch mean and 1/sqrt(var+eps) from the forward pass for the backward pass.")
+	comment(f, "bnStats keeps each BN's batch mean and 1/sqrt(var+eps), and each fused ReLU's\nmask, from the forward pass for the backward pass.")
 	f.Type().Id("bnStats").Struct(sFields...)
 	f.Line()
 	comment(f, "Trainer trains a Model with SGD on softmax cross-entropy. It shares the model's\nmemory: do not use the model elsewhere while a step runs.")
@@ -43,6 +47,7 @@ func (gen *generator) train(f *jen.File) {
 		jen.Id("gradParams").Index().Qual(NN, "Param"),
 		jen.Id("stats").Index().Float32(),
 		jen.Id("s").Id("bnStats"),
+		jen.Id("masks").Index().Uint16().Comment("the fused ReLUs' masks, laid out for batch"),
 		jen.Id("backup").Index().Float32().Comment("BN running statistics before the step, restored if the loss is not finite"),
 		jen.Id("arena").Index().Float32().Comment("the planned training arena"),
 		jen.Id("a").Id("activations").Comment("values of the train-mode forward pass"),
@@ -133,6 +138,19 @@ func (gen *generator) train(f *jen.File) {
 		jen.Return(jen.Id("loss"), jen.Nil()),
 	)
 	f.Line()
+	masks := []jen.Code{
+		jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("bnMaskWords"), jen.Id("need").Op(">").Len(t().Dot("masks"))).Block(
+			t().Dot("masks").Op("=").Make(jen.Index().Uint16(), jen.Id("need"))),
+	}
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpBatchNorm && n.FuseReLU {
+			off, w := p.maskOff[n], nn.BNMaskWords(1, n.Shape.C, n.Shape.H*n.Shape.W)
+			masks = append(masks, t().Dot("s").Dot(gen.id(n.Name)+"_mask").Op("=").Add(t()).Dot("masks").Index(jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off+w).Op("*").Id("batch")))
+		}
+	}
+	comment(f, "layoutMasks carves each fused ReLU's mask for a batch out of t.masks.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("layoutMasks").Params(jen.Id("batch").Int()).Block(masks...)
+	f.Line()
 	comment(f, "Loss runs the train-mode forward pass and returns the mean cross-entropy.\nLike any train-mode forward pass it updates the BN running statistics.")
 	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Loss").Params(args...).Params(jen.Float32(), jen.Error()).Block(
 		jen.If(jen.Err().Op(":=").Id("checkInput").Call(jen.Id("x"), jen.Id("batch")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), jen.Err())),
@@ -145,6 +163,7 @@ func (gen *generator) train(f *jen.File) {
 			jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("trainFloats"), jen.Id("need").Op(">").Len(t().Dot("arena"))).Block(
 				t().Dot("arena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
 			jen.List(t().Dot("a"), t().Dot("d")).Op("=").Id("trainLayout").Call(t().Dot("arena"), jen.Id("batch")),
+			t().Dot("layoutMasks").Call(jen.Id("batch")),
 			t().Dot("batch").Op("=").Id("batch"),
 		),
 		jen.Copy(t().Dot("backup"), t().Dot("m").Dot("data").Index(jen.Id("trainableFloats").Op(":"))),
@@ -270,7 +289,11 @@ func (gen *generator) backwardNode(n *ir.Node, fresh map[*ir.Node]bool) []jen.Co
 		if n.FuseAdd {
 			dres, resWrite = gen.grad(n.Args[1]), gradWrite(n.Args[1], fresh)
 		}
-		return []jen.Code{nnq("BatchNormFusedBackward").Call(jen.Id("ws"), dx, gradWrite(xn, fresh), dres, resWrite, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, y, jen.Lit(n.FuseReLU), gen.param("w", n, "weight"),
+		mask := jen.Nil()
+		if n.FuseReLU {
+			mask = jen.Id("s").Dot(gen.id(n.Name) + "_mask")
+		}
+		return []jen.Code{nnq("BatchNormFusedBackward").Call(jen.Id("ws"), dx, gradWrite(xn, fresh), dres, resWrite, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, jen.Lit(n.FuseReLU), mask, gen.param("w", n, "weight"),
 			jen.Id("s").Dot(gen.id(n.Name)+"_mean"), jen.Id("s").Dot(gen.id(n.Name)+"_invstd"), batch, jen.Lit(n.Shape.C), jen.Lit(n.Shape.H*n.Shape.W))}
 	case ir.OpReLU:
 		if toInput {

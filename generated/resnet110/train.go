@@ -348,117 +348,227 @@ type grads struct {
 	fc_bias                []float32
 }
 
-// bnStats keeps each BN's batch mean and 1/sqrt(var+eps) from the forward pass for the backward pass.
+// bnStats keeps each BN's batch mean and 1/sqrt(var+eps), and each fused ReLU's
+// mask, from the forward pass for the backward pass.
 type bnStats struct {
 	bn1_mean, bn1_invstd                     []float32
+	bn1_mask                                 []uint16
 	layer1_0_bn1_mean, layer1_0_bn1_invstd   []float32
+	layer1_0_bn1_mask                        []uint16
 	layer1_0_bn2_mean, layer1_0_bn2_invstd   []float32
+	layer1_0_bn2_mask                        []uint16
 	layer1_1_bn1_mean, layer1_1_bn1_invstd   []float32
+	layer1_1_bn1_mask                        []uint16
 	layer1_1_bn2_mean, layer1_1_bn2_invstd   []float32
+	layer1_1_bn2_mask                        []uint16
 	layer1_2_bn1_mean, layer1_2_bn1_invstd   []float32
+	layer1_2_bn1_mask                        []uint16
 	layer1_2_bn2_mean, layer1_2_bn2_invstd   []float32
+	layer1_2_bn2_mask                        []uint16
 	layer1_3_bn1_mean, layer1_3_bn1_invstd   []float32
+	layer1_3_bn1_mask                        []uint16
 	layer1_3_bn2_mean, layer1_3_bn2_invstd   []float32
+	layer1_3_bn2_mask                        []uint16
 	layer1_4_bn1_mean, layer1_4_bn1_invstd   []float32
+	layer1_4_bn1_mask                        []uint16
 	layer1_4_bn2_mean, layer1_4_bn2_invstd   []float32
+	layer1_4_bn2_mask                        []uint16
 	layer1_5_bn1_mean, layer1_5_bn1_invstd   []float32
+	layer1_5_bn1_mask                        []uint16
 	layer1_5_bn2_mean, layer1_5_bn2_invstd   []float32
+	layer1_5_bn2_mask                        []uint16
 	layer1_6_bn1_mean, layer1_6_bn1_invstd   []float32
+	layer1_6_bn1_mask                        []uint16
 	layer1_6_bn2_mean, layer1_6_bn2_invstd   []float32
+	layer1_6_bn2_mask                        []uint16
 	layer1_7_bn1_mean, layer1_7_bn1_invstd   []float32
+	layer1_7_bn1_mask                        []uint16
 	layer1_7_bn2_mean, layer1_7_bn2_invstd   []float32
+	layer1_7_bn2_mask                        []uint16
 	layer1_8_bn1_mean, layer1_8_bn1_invstd   []float32
+	layer1_8_bn1_mask                        []uint16
 	layer1_8_bn2_mean, layer1_8_bn2_invstd   []float32
+	layer1_8_bn2_mask                        []uint16
 	layer1_9_bn1_mean, layer1_9_bn1_invstd   []float32
+	layer1_9_bn1_mask                        []uint16
 	layer1_9_bn2_mean, layer1_9_bn2_invstd   []float32
+	layer1_9_bn2_mask                        []uint16
 	layer1_10_bn1_mean, layer1_10_bn1_invstd []float32
+	layer1_10_bn1_mask                       []uint16
 	layer1_10_bn2_mean, layer1_10_bn2_invstd []float32
+	layer1_10_bn2_mask                       []uint16
 	layer1_11_bn1_mean, layer1_11_bn1_invstd []float32
+	layer1_11_bn1_mask                       []uint16
 	layer1_11_bn2_mean, layer1_11_bn2_invstd []float32
+	layer1_11_bn2_mask                       []uint16
 	layer1_12_bn1_mean, layer1_12_bn1_invstd []float32
+	layer1_12_bn1_mask                       []uint16
 	layer1_12_bn2_mean, layer1_12_bn2_invstd []float32
+	layer1_12_bn2_mask                       []uint16
 	layer1_13_bn1_mean, layer1_13_bn1_invstd []float32
+	layer1_13_bn1_mask                       []uint16
 	layer1_13_bn2_mean, layer1_13_bn2_invstd []float32
+	layer1_13_bn2_mask                       []uint16
 	layer1_14_bn1_mean, layer1_14_bn1_invstd []float32
+	layer1_14_bn1_mask                       []uint16
 	layer1_14_bn2_mean, layer1_14_bn2_invstd []float32
+	layer1_14_bn2_mask                       []uint16
 	layer1_15_bn1_mean, layer1_15_bn1_invstd []float32
+	layer1_15_bn1_mask                       []uint16
 	layer1_15_bn2_mean, layer1_15_bn2_invstd []float32
+	layer1_15_bn2_mask                       []uint16
 	layer1_16_bn1_mean, layer1_16_bn1_invstd []float32
+	layer1_16_bn1_mask                       []uint16
 	layer1_16_bn2_mean, layer1_16_bn2_invstd []float32
+	layer1_16_bn2_mask                       []uint16
 	layer1_17_bn1_mean, layer1_17_bn1_invstd []float32
+	layer1_17_bn1_mask                       []uint16
 	layer1_17_bn2_mean, layer1_17_bn2_invstd []float32
+	layer1_17_bn2_mask                       []uint16
 	layer2_0_bn1_mean, layer2_0_bn1_invstd   []float32
+	layer2_0_bn1_mask                        []uint16
 	layer2_0_bn2_mean, layer2_0_bn2_invstd   []float32
+	layer2_0_bn2_mask                        []uint16
 	layer2_1_bn1_mean, layer2_1_bn1_invstd   []float32
+	layer2_1_bn1_mask                        []uint16
 	layer2_1_bn2_mean, layer2_1_bn2_invstd   []float32
+	layer2_1_bn2_mask                        []uint16
 	layer2_2_bn1_mean, layer2_2_bn1_invstd   []float32
+	layer2_2_bn1_mask                        []uint16
 	layer2_2_bn2_mean, layer2_2_bn2_invstd   []float32
+	layer2_2_bn2_mask                        []uint16
 	layer2_3_bn1_mean, layer2_3_bn1_invstd   []float32
+	layer2_3_bn1_mask                        []uint16
 	layer2_3_bn2_mean, layer2_3_bn2_invstd   []float32
+	layer2_3_bn2_mask                        []uint16
 	layer2_4_bn1_mean, layer2_4_bn1_invstd   []float32
+	layer2_4_bn1_mask                        []uint16
 	layer2_4_bn2_mean, layer2_4_bn2_invstd   []float32
+	layer2_4_bn2_mask                        []uint16
 	layer2_5_bn1_mean, layer2_5_bn1_invstd   []float32
+	layer2_5_bn1_mask                        []uint16
 	layer2_5_bn2_mean, layer2_5_bn2_invstd   []float32
+	layer2_5_bn2_mask                        []uint16
 	layer2_6_bn1_mean, layer2_6_bn1_invstd   []float32
+	layer2_6_bn1_mask                        []uint16
 	layer2_6_bn2_mean, layer2_6_bn2_invstd   []float32
+	layer2_6_bn2_mask                        []uint16
 	layer2_7_bn1_mean, layer2_7_bn1_invstd   []float32
+	layer2_7_bn1_mask                        []uint16
 	layer2_7_bn2_mean, layer2_7_bn2_invstd   []float32
+	layer2_7_bn2_mask                        []uint16
 	layer2_8_bn1_mean, layer2_8_bn1_invstd   []float32
+	layer2_8_bn1_mask                        []uint16
 	layer2_8_bn2_mean, layer2_8_bn2_invstd   []float32
+	layer2_8_bn2_mask                        []uint16
 	layer2_9_bn1_mean, layer2_9_bn1_invstd   []float32
+	layer2_9_bn1_mask                        []uint16
 	layer2_9_bn2_mean, layer2_9_bn2_invstd   []float32
+	layer2_9_bn2_mask                        []uint16
 	layer2_10_bn1_mean, layer2_10_bn1_invstd []float32
+	layer2_10_bn1_mask                       []uint16
 	layer2_10_bn2_mean, layer2_10_bn2_invstd []float32
+	layer2_10_bn2_mask                       []uint16
 	layer2_11_bn1_mean, layer2_11_bn1_invstd []float32
+	layer2_11_bn1_mask                       []uint16
 	layer2_11_bn2_mean, layer2_11_bn2_invstd []float32
+	layer2_11_bn2_mask                       []uint16
 	layer2_12_bn1_mean, layer2_12_bn1_invstd []float32
+	layer2_12_bn1_mask                       []uint16
 	layer2_12_bn2_mean, layer2_12_bn2_invstd []float32
+	layer2_12_bn2_mask                       []uint16
 	layer2_13_bn1_mean, layer2_13_bn1_invstd []float32
+	layer2_13_bn1_mask                       []uint16
 	layer2_13_bn2_mean, layer2_13_bn2_invstd []float32
+	layer2_13_bn2_mask                       []uint16
 	layer2_14_bn1_mean, layer2_14_bn1_invstd []float32
+	layer2_14_bn1_mask                       []uint16
 	layer2_14_bn2_mean, layer2_14_bn2_invstd []float32
+	layer2_14_bn2_mask                       []uint16
 	layer2_15_bn1_mean, layer2_15_bn1_invstd []float32
+	layer2_15_bn1_mask                       []uint16
 	layer2_15_bn2_mean, layer2_15_bn2_invstd []float32
+	layer2_15_bn2_mask                       []uint16
 	layer2_16_bn1_mean, layer2_16_bn1_invstd []float32
+	layer2_16_bn1_mask                       []uint16
 	layer2_16_bn2_mean, layer2_16_bn2_invstd []float32
+	layer2_16_bn2_mask                       []uint16
 	layer2_17_bn1_mean, layer2_17_bn1_invstd []float32
+	layer2_17_bn1_mask                       []uint16
 	layer2_17_bn2_mean, layer2_17_bn2_invstd []float32
+	layer2_17_bn2_mask                       []uint16
 	layer3_0_bn1_mean, layer3_0_bn1_invstd   []float32
+	layer3_0_bn1_mask                        []uint16
 	layer3_0_bn2_mean, layer3_0_bn2_invstd   []float32
+	layer3_0_bn2_mask                        []uint16
 	layer3_1_bn1_mean, layer3_1_bn1_invstd   []float32
+	layer3_1_bn1_mask                        []uint16
 	layer3_1_bn2_mean, layer3_1_bn2_invstd   []float32
+	layer3_1_bn2_mask                        []uint16
 	layer3_2_bn1_mean, layer3_2_bn1_invstd   []float32
+	layer3_2_bn1_mask                        []uint16
 	layer3_2_bn2_mean, layer3_2_bn2_invstd   []float32
+	layer3_2_bn2_mask                        []uint16
 	layer3_3_bn1_mean, layer3_3_bn1_invstd   []float32
+	layer3_3_bn1_mask                        []uint16
 	layer3_3_bn2_mean, layer3_3_bn2_invstd   []float32
+	layer3_3_bn2_mask                        []uint16
 	layer3_4_bn1_mean, layer3_4_bn1_invstd   []float32
+	layer3_4_bn1_mask                        []uint16
 	layer3_4_bn2_mean, layer3_4_bn2_invstd   []float32
+	layer3_4_bn2_mask                        []uint16
 	layer3_5_bn1_mean, layer3_5_bn1_invstd   []float32
+	layer3_5_bn1_mask                        []uint16
 	layer3_5_bn2_mean, layer3_5_bn2_invstd   []float32
+	layer3_5_bn2_mask                        []uint16
 	layer3_6_bn1_mean, layer3_6_bn1_invstd   []float32
+	layer3_6_bn1_mask                        []uint16
 	layer3_6_bn2_mean, layer3_6_bn2_invstd   []float32
+	layer3_6_bn2_mask                        []uint16
 	layer3_7_bn1_mean, layer3_7_bn1_invstd   []float32
+	layer3_7_bn1_mask                        []uint16
 	layer3_7_bn2_mean, layer3_7_bn2_invstd   []float32
+	layer3_7_bn2_mask                        []uint16
 	layer3_8_bn1_mean, layer3_8_bn1_invstd   []float32
+	layer3_8_bn1_mask                        []uint16
 	layer3_8_bn2_mean, layer3_8_bn2_invstd   []float32
+	layer3_8_bn2_mask                        []uint16
 	layer3_9_bn1_mean, layer3_9_bn1_invstd   []float32
+	layer3_9_bn1_mask                        []uint16
 	layer3_9_bn2_mean, layer3_9_bn2_invstd   []float32
+	layer3_9_bn2_mask                        []uint16
 	layer3_10_bn1_mean, layer3_10_bn1_invstd []float32
+	layer3_10_bn1_mask                       []uint16
 	layer3_10_bn2_mean, layer3_10_bn2_invstd []float32
+	layer3_10_bn2_mask                       []uint16
 	layer3_11_bn1_mean, layer3_11_bn1_invstd []float32
+	layer3_11_bn1_mask                       []uint16
 	layer3_11_bn2_mean, layer3_11_bn2_invstd []float32
+	layer3_11_bn2_mask                       []uint16
 	layer3_12_bn1_mean, layer3_12_bn1_invstd []float32
+	layer3_12_bn1_mask                       []uint16
 	layer3_12_bn2_mean, layer3_12_bn2_invstd []float32
+	layer3_12_bn2_mask                       []uint16
 	layer3_13_bn1_mean, layer3_13_bn1_invstd []float32
+	layer3_13_bn1_mask                       []uint16
 	layer3_13_bn2_mean, layer3_13_bn2_invstd []float32
+	layer3_13_bn2_mask                       []uint16
 	layer3_14_bn1_mean, layer3_14_bn1_invstd []float32
+	layer3_14_bn1_mask                       []uint16
 	layer3_14_bn2_mean, layer3_14_bn2_invstd []float32
+	layer3_14_bn2_mask                       []uint16
 	layer3_15_bn1_mean, layer3_15_bn1_invstd []float32
+	layer3_15_bn1_mask                       []uint16
 	layer3_15_bn2_mean, layer3_15_bn2_invstd []float32
+	layer3_15_bn2_mask                       []uint16
 	layer3_16_bn1_mean, layer3_16_bn1_invstd []float32
+	layer3_16_bn1_mask                       []uint16
 	layer3_16_bn2_mean, layer3_16_bn2_invstd []float32
+	layer3_16_bn2_mask                       []uint16
 	layer3_17_bn1_mean, layer3_17_bn1_invstd []float32
+	layer3_17_bn1_mask                       []uint16
 	layer3_17_bn2_mean, layer3_17_bn2_invstd []float32
+	layer3_17_bn2_mask                       []uint16
 }
 
 // Trainer trains a Model with SGD on softmax cross-entropy. It shares the model's
@@ -473,6 +583,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	masks      []uint16    // the fused ReLUs' masks, laid out for batch
 	backup     []float32   // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32   // the planned training arena
 	a          activations // values of the train-mode forward pass
@@ -1427,6 +1538,122 @@ func (t *Trainer) Gradients(x []float32, labels []int, batch int) (float32, erro
 	return loss, nil
 }
 
+// layoutMasks carves each fused ReLU's mask for a batch out of t.masks.
+func (t *Trainer) layoutMasks(batch int) {
+	if need := batch * bnMaskWords; need > len(t.masks) {
+		t.masks = make([]uint16, need)
+	}
+	t.s.bn1_mask = t.masks[0*batch : 1024*batch]
+	t.s.layer1_0_bn1_mask = t.masks[1024*batch : 2048*batch]
+	t.s.layer1_0_bn2_mask = t.masks[2048*batch : 3072*batch]
+	t.s.layer1_1_bn1_mask = t.masks[3072*batch : 4096*batch]
+	t.s.layer1_1_bn2_mask = t.masks[4096*batch : 5120*batch]
+	t.s.layer1_2_bn1_mask = t.masks[5120*batch : 6144*batch]
+	t.s.layer1_2_bn2_mask = t.masks[6144*batch : 7168*batch]
+	t.s.layer1_3_bn1_mask = t.masks[7168*batch : 8192*batch]
+	t.s.layer1_3_bn2_mask = t.masks[8192*batch : 9216*batch]
+	t.s.layer1_4_bn1_mask = t.masks[9216*batch : 10240*batch]
+	t.s.layer1_4_bn2_mask = t.masks[10240*batch : 11264*batch]
+	t.s.layer1_5_bn1_mask = t.masks[11264*batch : 12288*batch]
+	t.s.layer1_5_bn2_mask = t.masks[12288*batch : 13312*batch]
+	t.s.layer1_6_bn1_mask = t.masks[13312*batch : 14336*batch]
+	t.s.layer1_6_bn2_mask = t.masks[14336*batch : 15360*batch]
+	t.s.layer1_7_bn1_mask = t.masks[15360*batch : 16384*batch]
+	t.s.layer1_7_bn2_mask = t.masks[16384*batch : 17408*batch]
+	t.s.layer1_8_bn1_mask = t.masks[17408*batch : 18432*batch]
+	t.s.layer1_8_bn2_mask = t.masks[18432*batch : 19456*batch]
+	t.s.layer1_9_bn1_mask = t.masks[19456*batch : 20480*batch]
+	t.s.layer1_9_bn2_mask = t.masks[20480*batch : 21504*batch]
+	t.s.layer1_10_bn1_mask = t.masks[21504*batch : 22528*batch]
+	t.s.layer1_10_bn2_mask = t.masks[22528*batch : 23552*batch]
+	t.s.layer1_11_bn1_mask = t.masks[23552*batch : 24576*batch]
+	t.s.layer1_11_bn2_mask = t.masks[24576*batch : 25600*batch]
+	t.s.layer1_12_bn1_mask = t.masks[25600*batch : 26624*batch]
+	t.s.layer1_12_bn2_mask = t.masks[26624*batch : 27648*batch]
+	t.s.layer1_13_bn1_mask = t.masks[27648*batch : 28672*batch]
+	t.s.layer1_13_bn2_mask = t.masks[28672*batch : 29696*batch]
+	t.s.layer1_14_bn1_mask = t.masks[29696*batch : 30720*batch]
+	t.s.layer1_14_bn2_mask = t.masks[30720*batch : 31744*batch]
+	t.s.layer1_15_bn1_mask = t.masks[31744*batch : 32768*batch]
+	t.s.layer1_15_bn2_mask = t.masks[32768*batch : 33792*batch]
+	t.s.layer1_16_bn1_mask = t.masks[33792*batch : 34816*batch]
+	t.s.layer1_16_bn2_mask = t.masks[34816*batch : 35840*batch]
+	t.s.layer1_17_bn1_mask = t.masks[35840*batch : 36864*batch]
+	t.s.layer1_17_bn2_mask = t.masks[36864*batch : 37888*batch]
+	t.s.layer2_0_bn1_mask = t.masks[37888*batch : 38400*batch]
+	t.s.layer2_0_bn2_mask = t.masks[38400*batch : 38912*batch]
+	t.s.layer2_1_bn1_mask = t.masks[38912*batch : 39424*batch]
+	t.s.layer2_1_bn2_mask = t.masks[39424*batch : 39936*batch]
+	t.s.layer2_2_bn1_mask = t.masks[39936*batch : 40448*batch]
+	t.s.layer2_2_bn2_mask = t.masks[40448*batch : 40960*batch]
+	t.s.layer2_3_bn1_mask = t.masks[40960*batch : 41472*batch]
+	t.s.layer2_3_bn2_mask = t.masks[41472*batch : 41984*batch]
+	t.s.layer2_4_bn1_mask = t.masks[41984*batch : 42496*batch]
+	t.s.layer2_4_bn2_mask = t.masks[42496*batch : 43008*batch]
+	t.s.layer2_5_bn1_mask = t.masks[43008*batch : 43520*batch]
+	t.s.layer2_5_bn2_mask = t.masks[43520*batch : 44032*batch]
+	t.s.layer2_6_bn1_mask = t.masks[44032*batch : 44544*batch]
+	t.s.layer2_6_bn2_mask = t.masks[44544*batch : 45056*batch]
+	t.s.layer2_7_bn1_mask = t.masks[45056*batch : 45568*batch]
+	t.s.layer2_7_bn2_mask = t.masks[45568*batch : 46080*batch]
+	t.s.layer2_8_bn1_mask = t.masks[46080*batch : 46592*batch]
+	t.s.layer2_8_bn2_mask = t.masks[46592*batch : 47104*batch]
+	t.s.layer2_9_bn1_mask = t.masks[47104*batch : 47616*batch]
+	t.s.layer2_9_bn2_mask = t.masks[47616*batch : 48128*batch]
+	t.s.layer2_10_bn1_mask = t.masks[48128*batch : 48640*batch]
+	t.s.layer2_10_bn2_mask = t.masks[48640*batch : 49152*batch]
+	t.s.layer2_11_bn1_mask = t.masks[49152*batch : 49664*batch]
+	t.s.layer2_11_bn2_mask = t.masks[49664*batch : 50176*batch]
+	t.s.layer2_12_bn1_mask = t.masks[50176*batch : 50688*batch]
+	t.s.layer2_12_bn2_mask = t.masks[50688*batch : 51200*batch]
+	t.s.layer2_13_bn1_mask = t.masks[51200*batch : 51712*batch]
+	t.s.layer2_13_bn2_mask = t.masks[51712*batch : 52224*batch]
+	t.s.layer2_14_bn1_mask = t.masks[52224*batch : 52736*batch]
+	t.s.layer2_14_bn2_mask = t.masks[52736*batch : 53248*batch]
+	t.s.layer2_15_bn1_mask = t.masks[53248*batch : 53760*batch]
+	t.s.layer2_15_bn2_mask = t.masks[53760*batch : 54272*batch]
+	t.s.layer2_16_bn1_mask = t.masks[54272*batch : 54784*batch]
+	t.s.layer2_16_bn2_mask = t.masks[54784*batch : 55296*batch]
+	t.s.layer2_17_bn1_mask = t.masks[55296*batch : 55808*batch]
+	t.s.layer2_17_bn2_mask = t.masks[55808*batch : 56320*batch]
+	t.s.layer3_0_bn1_mask = t.masks[56320*batch : 56576*batch]
+	t.s.layer3_0_bn2_mask = t.masks[56576*batch : 56832*batch]
+	t.s.layer3_1_bn1_mask = t.masks[56832*batch : 57088*batch]
+	t.s.layer3_1_bn2_mask = t.masks[57088*batch : 57344*batch]
+	t.s.layer3_2_bn1_mask = t.masks[57344*batch : 57600*batch]
+	t.s.layer3_2_bn2_mask = t.masks[57600*batch : 57856*batch]
+	t.s.layer3_3_bn1_mask = t.masks[57856*batch : 58112*batch]
+	t.s.layer3_3_bn2_mask = t.masks[58112*batch : 58368*batch]
+	t.s.layer3_4_bn1_mask = t.masks[58368*batch : 58624*batch]
+	t.s.layer3_4_bn2_mask = t.masks[58624*batch : 58880*batch]
+	t.s.layer3_5_bn1_mask = t.masks[58880*batch : 59136*batch]
+	t.s.layer3_5_bn2_mask = t.masks[59136*batch : 59392*batch]
+	t.s.layer3_6_bn1_mask = t.masks[59392*batch : 59648*batch]
+	t.s.layer3_6_bn2_mask = t.masks[59648*batch : 59904*batch]
+	t.s.layer3_7_bn1_mask = t.masks[59904*batch : 60160*batch]
+	t.s.layer3_7_bn2_mask = t.masks[60160*batch : 60416*batch]
+	t.s.layer3_8_bn1_mask = t.masks[60416*batch : 60672*batch]
+	t.s.layer3_8_bn2_mask = t.masks[60672*batch : 60928*batch]
+	t.s.layer3_9_bn1_mask = t.masks[60928*batch : 61184*batch]
+	t.s.layer3_9_bn2_mask = t.masks[61184*batch : 61440*batch]
+	t.s.layer3_10_bn1_mask = t.masks[61440*batch : 61696*batch]
+	t.s.layer3_10_bn2_mask = t.masks[61696*batch : 61952*batch]
+	t.s.layer3_11_bn1_mask = t.masks[61952*batch : 62208*batch]
+	t.s.layer3_11_bn2_mask = t.masks[62208*batch : 62464*batch]
+	t.s.layer3_12_bn1_mask = t.masks[62464*batch : 62720*batch]
+	t.s.layer3_12_bn2_mask = t.masks[62720*batch : 62976*batch]
+	t.s.layer3_13_bn1_mask = t.masks[62976*batch : 63232*batch]
+	t.s.layer3_13_bn2_mask = t.masks[63232*batch : 63488*batch]
+	t.s.layer3_14_bn1_mask = t.masks[63488*batch : 63744*batch]
+	t.s.layer3_14_bn2_mask = t.masks[63744*batch : 64000*batch]
+	t.s.layer3_15_bn1_mask = t.masks[64000*batch : 64256*batch]
+	t.s.layer3_15_bn2_mask = t.masks[64256*batch : 64512*batch]
+	t.s.layer3_16_bn1_mask = t.masks[64512*batch : 64768*batch]
+	t.s.layer3_16_bn2_mask = t.masks[64768*batch : 65024*batch]
+	t.s.layer3_17_bn1_mask = t.masks[65024*batch : 65280*batch]
+	t.s.layer3_17_bn2_mask = t.masks[65280*batch : 65536*batch]
+}
+
 // Loss runs the train-mode forward pass and returns the mean cross-entropy.
 // Like any train-mode forward pass it updates the BN running statistics.
 func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
@@ -1446,6 +1673,7 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 			t.arena = make([]float32, need)
 		}
 		t.a, t.d = trainLayout(t.arena, batch)
+		t.layoutMasks(batch)
 		t.batch = batch
 	}
 	copy(t.backup, t.m.data[trainableFloats:])
@@ -1468,333 +1696,333 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, s.bn1_mask, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.bn1, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.bn1, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, s.layer1_2_bn1_mask, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, a.layer1_1_bn2, true, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, a.layer1_1_bn2, true, s.layer1_2_bn2_mask, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.3
 	nn.Conv2D(ws, a.layer1_3_conv1, a.layer1_2_bn2, w.layer1_3_conv1_weight, nil, batch, layer1_3_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_3_bn1, a.layer1_3_conv1, nil, true, w.layer1_3_bn1_weight, w.layer1_3_bn1_bias, w.layer1_3_bn1_running_mean, w.layer1_3_bn1_running_var, s.layer1_3_bn1_mean, s.layer1_3_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_3_bn1, a.layer1_3_conv1, nil, true, s.layer1_3_bn1_mask, w.layer1_3_bn1_weight, w.layer1_3_bn1_bias, w.layer1_3_bn1_running_mean, w.layer1_3_bn1_running_var, s.layer1_3_bn1_mean, s.layer1_3_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_3_conv2, a.layer1_3_bn1, w.layer1_3_conv2_weight, nil, batch, layer1_3_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_3_bn2, a.layer1_3_conv2, a.layer1_2_bn2, true, w.layer1_3_bn2_weight, w.layer1_3_bn2_bias, w.layer1_3_bn2_running_mean, w.layer1_3_bn2_running_var, s.layer1_3_bn2_mean, s.layer1_3_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_3_bn2, a.layer1_3_conv2, a.layer1_2_bn2, true, s.layer1_3_bn2_mask, w.layer1_3_bn2_weight, w.layer1_3_bn2_bias, w.layer1_3_bn2_running_mean, w.layer1_3_bn2_running_var, s.layer1_3_bn2_mean, s.layer1_3_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.4
 	nn.Conv2D(ws, a.layer1_4_conv1, a.layer1_3_bn2, w.layer1_4_conv1_weight, nil, batch, layer1_4_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_4_bn1, a.layer1_4_conv1, nil, true, w.layer1_4_bn1_weight, w.layer1_4_bn1_bias, w.layer1_4_bn1_running_mean, w.layer1_4_bn1_running_var, s.layer1_4_bn1_mean, s.layer1_4_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_4_bn1, a.layer1_4_conv1, nil, true, s.layer1_4_bn1_mask, w.layer1_4_bn1_weight, w.layer1_4_bn1_bias, w.layer1_4_bn1_running_mean, w.layer1_4_bn1_running_var, s.layer1_4_bn1_mean, s.layer1_4_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_4_conv2, a.layer1_4_bn1, w.layer1_4_conv2_weight, nil, batch, layer1_4_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_4_bn2, a.layer1_4_conv2, a.layer1_3_bn2, true, w.layer1_4_bn2_weight, w.layer1_4_bn2_bias, w.layer1_4_bn2_running_mean, w.layer1_4_bn2_running_var, s.layer1_4_bn2_mean, s.layer1_4_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_4_bn2, a.layer1_4_conv2, a.layer1_3_bn2, true, s.layer1_4_bn2_mask, w.layer1_4_bn2_weight, w.layer1_4_bn2_bias, w.layer1_4_bn2_running_mean, w.layer1_4_bn2_running_var, s.layer1_4_bn2_mean, s.layer1_4_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.5
 	nn.Conv2D(ws, a.layer1_5_conv1, a.layer1_4_bn2, w.layer1_5_conv1_weight, nil, batch, layer1_5_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_5_bn1, a.layer1_5_conv1, nil, true, w.layer1_5_bn1_weight, w.layer1_5_bn1_bias, w.layer1_5_bn1_running_mean, w.layer1_5_bn1_running_var, s.layer1_5_bn1_mean, s.layer1_5_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_5_bn1, a.layer1_5_conv1, nil, true, s.layer1_5_bn1_mask, w.layer1_5_bn1_weight, w.layer1_5_bn1_bias, w.layer1_5_bn1_running_mean, w.layer1_5_bn1_running_var, s.layer1_5_bn1_mean, s.layer1_5_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_5_conv2, a.layer1_5_bn1, w.layer1_5_conv2_weight, nil, batch, layer1_5_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_5_bn2, a.layer1_5_conv2, a.layer1_4_bn2, true, w.layer1_5_bn2_weight, w.layer1_5_bn2_bias, w.layer1_5_bn2_running_mean, w.layer1_5_bn2_running_var, s.layer1_5_bn2_mean, s.layer1_5_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_5_bn2, a.layer1_5_conv2, a.layer1_4_bn2, true, s.layer1_5_bn2_mask, w.layer1_5_bn2_weight, w.layer1_5_bn2_bias, w.layer1_5_bn2_running_mean, w.layer1_5_bn2_running_var, s.layer1_5_bn2_mean, s.layer1_5_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.6
 	nn.Conv2D(ws, a.layer1_6_conv1, a.layer1_5_bn2, w.layer1_6_conv1_weight, nil, batch, layer1_6_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_6_bn1, a.layer1_6_conv1, nil, true, w.layer1_6_bn1_weight, w.layer1_6_bn1_bias, w.layer1_6_bn1_running_mean, w.layer1_6_bn1_running_var, s.layer1_6_bn1_mean, s.layer1_6_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_6_bn1, a.layer1_6_conv1, nil, true, s.layer1_6_bn1_mask, w.layer1_6_bn1_weight, w.layer1_6_bn1_bias, w.layer1_6_bn1_running_mean, w.layer1_6_bn1_running_var, s.layer1_6_bn1_mean, s.layer1_6_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_6_conv2, a.layer1_6_bn1, w.layer1_6_conv2_weight, nil, batch, layer1_6_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_6_bn2, a.layer1_6_conv2, a.layer1_5_bn2, true, w.layer1_6_bn2_weight, w.layer1_6_bn2_bias, w.layer1_6_bn2_running_mean, w.layer1_6_bn2_running_var, s.layer1_6_bn2_mean, s.layer1_6_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_6_bn2, a.layer1_6_conv2, a.layer1_5_bn2, true, s.layer1_6_bn2_mask, w.layer1_6_bn2_weight, w.layer1_6_bn2_bias, w.layer1_6_bn2_running_mean, w.layer1_6_bn2_running_var, s.layer1_6_bn2_mean, s.layer1_6_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.7
 	nn.Conv2D(ws, a.layer1_7_conv1, a.layer1_6_bn2, w.layer1_7_conv1_weight, nil, batch, layer1_7_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_7_bn1, a.layer1_7_conv1, nil, true, w.layer1_7_bn1_weight, w.layer1_7_bn1_bias, w.layer1_7_bn1_running_mean, w.layer1_7_bn1_running_var, s.layer1_7_bn1_mean, s.layer1_7_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_7_bn1, a.layer1_7_conv1, nil, true, s.layer1_7_bn1_mask, w.layer1_7_bn1_weight, w.layer1_7_bn1_bias, w.layer1_7_bn1_running_mean, w.layer1_7_bn1_running_var, s.layer1_7_bn1_mean, s.layer1_7_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_7_conv2, a.layer1_7_bn1, w.layer1_7_conv2_weight, nil, batch, layer1_7_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_7_bn2, a.layer1_7_conv2, a.layer1_6_bn2, true, w.layer1_7_bn2_weight, w.layer1_7_bn2_bias, w.layer1_7_bn2_running_mean, w.layer1_7_bn2_running_var, s.layer1_7_bn2_mean, s.layer1_7_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_7_bn2, a.layer1_7_conv2, a.layer1_6_bn2, true, s.layer1_7_bn2_mask, w.layer1_7_bn2_weight, w.layer1_7_bn2_bias, w.layer1_7_bn2_running_mean, w.layer1_7_bn2_running_var, s.layer1_7_bn2_mean, s.layer1_7_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.8
 	nn.Conv2D(ws, a.layer1_8_conv1, a.layer1_7_bn2, w.layer1_8_conv1_weight, nil, batch, layer1_8_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_8_bn1, a.layer1_8_conv1, nil, true, w.layer1_8_bn1_weight, w.layer1_8_bn1_bias, w.layer1_8_bn1_running_mean, w.layer1_8_bn1_running_var, s.layer1_8_bn1_mean, s.layer1_8_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_8_bn1, a.layer1_8_conv1, nil, true, s.layer1_8_bn1_mask, w.layer1_8_bn1_weight, w.layer1_8_bn1_bias, w.layer1_8_bn1_running_mean, w.layer1_8_bn1_running_var, s.layer1_8_bn1_mean, s.layer1_8_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_8_conv2, a.layer1_8_bn1, w.layer1_8_conv2_weight, nil, batch, layer1_8_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_8_bn2, a.layer1_8_conv2, a.layer1_7_bn2, true, w.layer1_8_bn2_weight, w.layer1_8_bn2_bias, w.layer1_8_bn2_running_mean, w.layer1_8_bn2_running_var, s.layer1_8_bn2_mean, s.layer1_8_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_8_bn2, a.layer1_8_conv2, a.layer1_7_bn2, true, s.layer1_8_bn2_mask, w.layer1_8_bn2_weight, w.layer1_8_bn2_bias, w.layer1_8_bn2_running_mean, w.layer1_8_bn2_running_var, s.layer1_8_bn2_mean, s.layer1_8_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.9
 	nn.Conv2D(ws, a.layer1_9_conv1, a.layer1_8_bn2, w.layer1_9_conv1_weight, nil, batch, layer1_9_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_9_bn1, a.layer1_9_conv1, nil, true, w.layer1_9_bn1_weight, w.layer1_9_bn1_bias, w.layer1_9_bn1_running_mean, w.layer1_9_bn1_running_var, s.layer1_9_bn1_mean, s.layer1_9_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_9_bn1, a.layer1_9_conv1, nil, true, s.layer1_9_bn1_mask, w.layer1_9_bn1_weight, w.layer1_9_bn1_bias, w.layer1_9_bn1_running_mean, w.layer1_9_bn1_running_var, s.layer1_9_bn1_mean, s.layer1_9_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_9_conv2, a.layer1_9_bn1, w.layer1_9_conv2_weight, nil, batch, layer1_9_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_9_bn2, a.layer1_9_conv2, a.layer1_8_bn2, true, w.layer1_9_bn2_weight, w.layer1_9_bn2_bias, w.layer1_9_bn2_running_mean, w.layer1_9_bn2_running_var, s.layer1_9_bn2_mean, s.layer1_9_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_9_bn2, a.layer1_9_conv2, a.layer1_8_bn2, true, s.layer1_9_bn2_mask, w.layer1_9_bn2_weight, w.layer1_9_bn2_bias, w.layer1_9_bn2_running_mean, w.layer1_9_bn2_running_var, s.layer1_9_bn2_mean, s.layer1_9_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.10
 	nn.Conv2D(ws, a.layer1_10_conv1, a.layer1_9_bn2, w.layer1_10_conv1_weight, nil, batch, layer1_10_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_10_bn1, a.layer1_10_conv1, nil, true, w.layer1_10_bn1_weight, w.layer1_10_bn1_bias, w.layer1_10_bn1_running_mean, w.layer1_10_bn1_running_var, s.layer1_10_bn1_mean, s.layer1_10_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_10_bn1, a.layer1_10_conv1, nil, true, s.layer1_10_bn1_mask, w.layer1_10_bn1_weight, w.layer1_10_bn1_bias, w.layer1_10_bn1_running_mean, w.layer1_10_bn1_running_var, s.layer1_10_bn1_mean, s.layer1_10_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_10_conv2, a.layer1_10_bn1, w.layer1_10_conv2_weight, nil, batch, layer1_10_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_10_bn2, a.layer1_10_conv2, a.layer1_9_bn2, true, w.layer1_10_bn2_weight, w.layer1_10_bn2_bias, w.layer1_10_bn2_running_mean, w.layer1_10_bn2_running_var, s.layer1_10_bn2_mean, s.layer1_10_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_10_bn2, a.layer1_10_conv2, a.layer1_9_bn2, true, s.layer1_10_bn2_mask, w.layer1_10_bn2_weight, w.layer1_10_bn2_bias, w.layer1_10_bn2_running_mean, w.layer1_10_bn2_running_var, s.layer1_10_bn2_mean, s.layer1_10_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.11
 	nn.Conv2D(ws, a.layer1_11_conv1, a.layer1_10_bn2, w.layer1_11_conv1_weight, nil, batch, layer1_11_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_11_bn1, a.layer1_11_conv1, nil, true, w.layer1_11_bn1_weight, w.layer1_11_bn1_bias, w.layer1_11_bn1_running_mean, w.layer1_11_bn1_running_var, s.layer1_11_bn1_mean, s.layer1_11_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_11_bn1, a.layer1_11_conv1, nil, true, s.layer1_11_bn1_mask, w.layer1_11_bn1_weight, w.layer1_11_bn1_bias, w.layer1_11_bn1_running_mean, w.layer1_11_bn1_running_var, s.layer1_11_bn1_mean, s.layer1_11_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_11_conv2, a.layer1_11_bn1, w.layer1_11_conv2_weight, nil, batch, layer1_11_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_11_bn2, a.layer1_11_conv2, a.layer1_10_bn2, true, w.layer1_11_bn2_weight, w.layer1_11_bn2_bias, w.layer1_11_bn2_running_mean, w.layer1_11_bn2_running_var, s.layer1_11_bn2_mean, s.layer1_11_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_11_bn2, a.layer1_11_conv2, a.layer1_10_bn2, true, s.layer1_11_bn2_mask, w.layer1_11_bn2_weight, w.layer1_11_bn2_bias, w.layer1_11_bn2_running_mean, w.layer1_11_bn2_running_var, s.layer1_11_bn2_mean, s.layer1_11_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.12
 	nn.Conv2D(ws, a.layer1_12_conv1, a.layer1_11_bn2, w.layer1_12_conv1_weight, nil, batch, layer1_12_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_12_bn1, a.layer1_12_conv1, nil, true, w.layer1_12_bn1_weight, w.layer1_12_bn1_bias, w.layer1_12_bn1_running_mean, w.layer1_12_bn1_running_var, s.layer1_12_bn1_mean, s.layer1_12_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_12_bn1, a.layer1_12_conv1, nil, true, s.layer1_12_bn1_mask, w.layer1_12_bn1_weight, w.layer1_12_bn1_bias, w.layer1_12_bn1_running_mean, w.layer1_12_bn1_running_var, s.layer1_12_bn1_mean, s.layer1_12_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_12_conv2, a.layer1_12_bn1, w.layer1_12_conv2_weight, nil, batch, layer1_12_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_12_bn2, a.layer1_12_conv2, a.layer1_11_bn2, true, w.layer1_12_bn2_weight, w.layer1_12_bn2_bias, w.layer1_12_bn2_running_mean, w.layer1_12_bn2_running_var, s.layer1_12_bn2_mean, s.layer1_12_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_12_bn2, a.layer1_12_conv2, a.layer1_11_bn2, true, s.layer1_12_bn2_mask, w.layer1_12_bn2_weight, w.layer1_12_bn2_bias, w.layer1_12_bn2_running_mean, w.layer1_12_bn2_running_var, s.layer1_12_bn2_mean, s.layer1_12_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.13
 	nn.Conv2D(ws, a.layer1_13_conv1, a.layer1_12_bn2, w.layer1_13_conv1_weight, nil, batch, layer1_13_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_13_bn1, a.layer1_13_conv1, nil, true, w.layer1_13_bn1_weight, w.layer1_13_bn1_bias, w.layer1_13_bn1_running_mean, w.layer1_13_bn1_running_var, s.layer1_13_bn1_mean, s.layer1_13_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_13_bn1, a.layer1_13_conv1, nil, true, s.layer1_13_bn1_mask, w.layer1_13_bn1_weight, w.layer1_13_bn1_bias, w.layer1_13_bn1_running_mean, w.layer1_13_bn1_running_var, s.layer1_13_bn1_mean, s.layer1_13_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_13_conv2, a.layer1_13_bn1, w.layer1_13_conv2_weight, nil, batch, layer1_13_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_13_bn2, a.layer1_13_conv2, a.layer1_12_bn2, true, w.layer1_13_bn2_weight, w.layer1_13_bn2_bias, w.layer1_13_bn2_running_mean, w.layer1_13_bn2_running_var, s.layer1_13_bn2_mean, s.layer1_13_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_13_bn2, a.layer1_13_conv2, a.layer1_12_bn2, true, s.layer1_13_bn2_mask, w.layer1_13_bn2_weight, w.layer1_13_bn2_bias, w.layer1_13_bn2_running_mean, w.layer1_13_bn2_running_var, s.layer1_13_bn2_mean, s.layer1_13_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.14
 	nn.Conv2D(ws, a.layer1_14_conv1, a.layer1_13_bn2, w.layer1_14_conv1_weight, nil, batch, layer1_14_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_14_bn1, a.layer1_14_conv1, nil, true, w.layer1_14_bn1_weight, w.layer1_14_bn1_bias, w.layer1_14_bn1_running_mean, w.layer1_14_bn1_running_var, s.layer1_14_bn1_mean, s.layer1_14_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_14_bn1, a.layer1_14_conv1, nil, true, s.layer1_14_bn1_mask, w.layer1_14_bn1_weight, w.layer1_14_bn1_bias, w.layer1_14_bn1_running_mean, w.layer1_14_bn1_running_var, s.layer1_14_bn1_mean, s.layer1_14_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_14_conv2, a.layer1_14_bn1, w.layer1_14_conv2_weight, nil, batch, layer1_14_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_14_bn2, a.layer1_14_conv2, a.layer1_13_bn2, true, w.layer1_14_bn2_weight, w.layer1_14_bn2_bias, w.layer1_14_bn2_running_mean, w.layer1_14_bn2_running_var, s.layer1_14_bn2_mean, s.layer1_14_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_14_bn2, a.layer1_14_conv2, a.layer1_13_bn2, true, s.layer1_14_bn2_mask, w.layer1_14_bn2_weight, w.layer1_14_bn2_bias, w.layer1_14_bn2_running_mean, w.layer1_14_bn2_running_var, s.layer1_14_bn2_mean, s.layer1_14_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.15
 	nn.Conv2D(ws, a.layer1_15_conv1, a.layer1_14_bn2, w.layer1_15_conv1_weight, nil, batch, layer1_15_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_15_bn1, a.layer1_15_conv1, nil, true, w.layer1_15_bn1_weight, w.layer1_15_bn1_bias, w.layer1_15_bn1_running_mean, w.layer1_15_bn1_running_var, s.layer1_15_bn1_mean, s.layer1_15_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_15_bn1, a.layer1_15_conv1, nil, true, s.layer1_15_bn1_mask, w.layer1_15_bn1_weight, w.layer1_15_bn1_bias, w.layer1_15_bn1_running_mean, w.layer1_15_bn1_running_var, s.layer1_15_bn1_mean, s.layer1_15_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_15_conv2, a.layer1_15_bn1, w.layer1_15_conv2_weight, nil, batch, layer1_15_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_15_bn2, a.layer1_15_conv2, a.layer1_14_bn2, true, w.layer1_15_bn2_weight, w.layer1_15_bn2_bias, w.layer1_15_bn2_running_mean, w.layer1_15_bn2_running_var, s.layer1_15_bn2_mean, s.layer1_15_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_15_bn2, a.layer1_15_conv2, a.layer1_14_bn2, true, s.layer1_15_bn2_mask, w.layer1_15_bn2_weight, w.layer1_15_bn2_bias, w.layer1_15_bn2_running_mean, w.layer1_15_bn2_running_var, s.layer1_15_bn2_mean, s.layer1_15_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.16
 	nn.Conv2D(ws, a.layer1_16_conv1, a.layer1_15_bn2, w.layer1_16_conv1_weight, nil, batch, layer1_16_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_16_bn1, a.layer1_16_conv1, nil, true, w.layer1_16_bn1_weight, w.layer1_16_bn1_bias, w.layer1_16_bn1_running_mean, w.layer1_16_bn1_running_var, s.layer1_16_bn1_mean, s.layer1_16_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_16_bn1, a.layer1_16_conv1, nil, true, s.layer1_16_bn1_mask, w.layer1_16_bn1_weight, w.layer1_16_bn1_bias, w.layer1_16_bn1_running_mean, w.layer1_16_bn1_running_var, s.layer1_16_bn1_mean, s.layer1_16_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_16_conv2, a.layer1_16_bn1, w.layer1_16_conv2_weight, nil, batch, layer1_16_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_16_bn2, a.layer1_16_conv2, a.layer1_15_bn2, true, w.layer1_16_bn2_weight, w.layer1_16_bn2_bias, w.layer1_16_bn2_running_mean, w.layer1_16_bn2_running_var, s.layer1_16_bn2_mean, s.layer1_16_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_16_bn2, a.layer1_16_conv2, a.layer1_15_bn2, true, s.layer1_16_bn2_mask, w.layer1_16_bn2_weight, w.layer1_16_bn2_bias, w.layer1_16_bn2_running_mean, w.layer1_16_bn2_running_var, s.layer1_16_bn2_mean, s.layer1_16_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.17
 	nn.Conv2D(ws, a.layer1_17_conv1, a.layer1_16_bn2, w.layer1_17_conv1_weight, nil, batch, layer1_17_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_17_bn1, a.layer1_17_conv1, nil, true, w.layer1_17_bn1_weight, w.layer1_17_bn1_bias, w.layer1_17_bn1_running_mean, w.layer1_17_bn1_running_var, s.layer1_17_bn1_mean, s.layer1_17_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_17_bn1, a.layer1_17_conv1, nil, true, s.layer1_17_bn1_mask, w.layer1_17_bn1_weight, w.layer1_17_bn1_bias, w.layer1_17_bn1_running_mean, w.layer1_17_bn1_running_var, s.layer1_17_bn1_mean, s.layer1_17_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_17_conv2, a.layer1_17_bn1, w.layer1_17_conv2_weight, nil, batch, layer1_17_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_17_bn2, a.layer1_17_conv2, a.layer1_16_bn2, true, w.layer1_17_bn2_weight, w.layer1_17_bn2_bias, w.layer1_17_bn2_running_mean, w.layer1_17_bn2_running_var, s.layer1_17_bn2_mean, s.layer1_17_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_17_bn2, a.layer1_17_conv2, a.layer1_16_bn2, true, s.layer1_17_bn2_mask, w.layer1_17_bn2_weight, w.layer1_17_bn2_bias, w.layer1_17_bn2_running_mean, w.layer1_17_bn2_running_var, s.layer1_17_bn2_mean, s.layer1_17_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_17_bn2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.ShortcutA(ws, a.layer2_0_shortcut, a.layer1_17_bn2, batch, layer2_0_shortcut_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, s.layer2_2_bn1_mask, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, a.layer2_1_bn2, true, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, a.layer2_1_bn2, true, s.layer2_2_bn2_mask, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.3
 	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_bn2, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_3_bn1, a.layer2_3_conv1, nil, true, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_3_bn1, a.layer2_3_conv1, nil, true, s.layer2_3_bn1_mask, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_bn1, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_3_bn2, a.layer2_3_conv2, a.layer2_2_bn2, true, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_3_bn2, a.layer2_3_conv2, a.layer2_2_bn2, true, s.layer2_3_bn2_mask, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.4
 	nn.Conv2D(ws, a.layer2_4_conv1, a.layer2_3_bn2, w.layer2_4_conv1_weight, nil, batch, layer2_4_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_4_bn1, a.layer2_4_conv1, nil, true, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_4_bn1, a.layer2_4_conv1, nil, true, s.layer2_4_bn1_mask, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_4_conv2, a.layer2_4_bn1, w.layer2_4_conv2_weight, nil, batch, layer2_4_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_4_bn2, a.layer2_4_conv2, a.layer2_3_bn2, true, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_4_bn2, a.layer2_4_conv2, a.layer2_3_bn2, true, s.layer2_4_bn2_mask, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.5
 	nn.Conv2D(ws, a.layer2_5_conv1, a.layer2_4_bn2, w.layer2_5_conv1_weight, nil, batch, layer2_5_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_5_bn1, a.layer2_5_conv1, nil, true, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_5_bn1, a.layer2_5_conv1, nil, true, s.layer2_5_bn1_mask, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_5_conv2, a.layer2_5_bn1, w.layer2_5_conv2_weight, nil, batch, layer2_5_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_5_bn2, a.layer2_5_conv2, a.layer2_4_bn2, true, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_5_bn2, a.layer2_5_conv2, a.layer2_4_bn2, true, s.layer2_5_bn2_mask, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.6
 	nn.Conv2D(ws, a.layer2_6_conv1, a.layer2_5_bn2, w.layer2_6_conv1_weight, nil, batch, layer2_6_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_6_bn1, a.layer2_6_conv1, nil, true, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_6_bn1, a.layer2_6_conv1, nil, true, s.layer2_6_bn1_mask, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_6_conv2, a.layer2_6_bn1, w.layer2_6_conv2_weight, nil, batch, layer2_6_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_6_bn2, a.layer2_6_conv2, a.layer2_5_bn2, true, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_6_bn2, a.layer2_6_conv2, a.layer2_5_bn2, true, s.layer2_6_bn2_mask, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.7
 	nn.Conv2D(ws, a.layer2_7_conv1, a.layer2_6_bn2, w.layer2_7_conv1_weight, nil, batch, layer2_7_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_7_bn1, a.layer2_7_conv1, nil, true, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_7_bn1, a.layer2_7_conv1, nil, true, s.layer2_7_bn1_mask, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_7_conv2, a.layer2_7_bn1, w.layer2_7_conv2_weight, nil, batch, layer2_7_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_7_bn2, a.layer2_7_conv2, a.layer2_6_bn2, true, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_7_bn2, a.layer2_7_conv2, a.layer2_6_bn2, true, s.layer2_7_bn2_mask, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.8
 	nn.Conv2D(ws, a.layer2_8_conv1, a.layer2_7_bn2, w.layer2_8_conv1_weight, nil, batch, layer2_8_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_8_bn1, a.layer2_8_conv1, nil, true, w.layer2_8_bn1_weight, w.layer2_8_bn1_bias, w.layer2_8_bn1_running_mean, w.layer2_8_bn1_running_var, s.layer2_8_bn1_mean, s.layer2_8_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_8_bn1, a.layer2_8_conv1, nil, true, s.layer2_8_bn1_mask, w.layer2_8_bn1_weight, w.layer2_8_bn1_bias, w.layer2_8_bn1_running_mean, w.layer2_8_bn1_running_var, s.layer2_8_bn1_mean, s.layer2_8_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_8_conv2, a.layer2_8_bn1, w.layer2_8_conv2_weight, nil, batch, layer2_8_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_8_bn2, a.layer2_8_conv2, a.layer2_7_bn2, true, w.layer2_8_bn2_weight, w.layer2_8_bn2_bias, w.layer2_8_bn2_running_mean, w.layer2_8_bn2_running_var, s.layer2_8_bn2_mean, s.layer2_8_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_8_bn2, a.layer2_8_conv2, a.layer2_7_bn2, true, s.layer2_8_bn2_mask, w.layer2_8_bn2_weight, w.layer2_8_bn2_bias, w.layer2_8_bn2_running_mean, w.layer2_8_bn2_running_var, s.layer2_8_bn2_mean, s.layer2_8_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.9
 	nn.Conv2D(ws, a.layer2_9_conv1, a.layer2_8_bn2, w.layer2_9_conv1_weight, nil, batch, layer2_9_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_9_bn1, a.layer2_9_conv1, nil, true, w.layer2_9_bn1_weight, w.layer2_9_bn1_bias, w.layer2_9_bn1_running_mean, w.layer2_9_bn1_running_var, s.layer2_9_bn1_mean, s.layer2_9_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_9_bn1, a.layer2_9_conv1, nil, true, s.layer2_9_bn1_mask, w.layer2_9_bn1_weight, w.layer2_9_bn1_bias, w.layer2_9_bn1_running_mean, w.layer2_9_bn1_running_var, s.layer2_9_bn1_mean, s.layer2_9_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_9_conv2, a.layer2_9_bn1, w.layer2_9_conv2_weight, nil, batch, layer2_9_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_9_bn2, a.layer2_9_conv2, a.layer2_8_bn2, true, w.layer2_9_bn2_weight, w.layer2_9_bn2_bias, w.layer2_9_bn2_running_mean, w.layer2_9_bn2_running_var, s.layer2_9_bn2_mean, s.layer2_9_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_9_bn2, a.layer2_9_conv2, a.layer2_8_bn2, true, s.layer2_9_bn2_mask, w.layer2_9_bn2_weight, w.layer2_9_bn2_bias, w.layer2_9_bn2_running_mean, w.layer2_9_bn2_running_var, s.layer2_9_bn2_mean, s.layer2_9_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.10
 	nn.Conv2D(ws, a.layer2_10_conv1, a.layer2_9_bn2, w.layer2_10_conv1_weight, nil, batch, layer2_10_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_10_bn1, a.layer2_10_conv1, nil, true, w.layer2_10_bn1_weight, w.layer2_10_bn1_bias, w.layer2_10_bn1_running_mean, w.layer2_10_bn1_running_var, s.layer2_10_bn1_mean, s.layer2_10_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_10_bn1, a.layer2_10_conv1, nil, true, s.layer2_10_bn1_mask, w.layer2_10_bn1_weight, w.layer2_10_bn1_bias, w.layer2_10_bn1_running_mean, w.layer2_10_bn1_running_var, s.layer2_10_bn1_mean, s.layer2_10_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_10_conv2, a.layer2_10_bn1, w.layer2_10_conv2_weight, nil, batch, layer2_10_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_10_bn2, a.layer2_10_conv2, a.layer2_9_bn2, true, w.layer2_10_bn2_weight, w.layer2_10_bn2_bias, w.layer2_10_bn2_running_mean, w.layer2_10_bn2_running_var, s.layer2_10_bn2_mean, s.layer2_10_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_10_bn2, a.layer2_10_conv2, a.layer2_9_bn2, true, s.layer2_10_bn2_mask, w.layer2_10_bn2_weight, w.layer2_10_bn2_bias, w.layer2_10_bn2_running_mean, w.layer2_10_bn2_running_var, s.layer2_10_bn2_mean, s.layer2_10_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.11
 	nn.Conv2D(ws, a.layer2_11_conv1, a.layer2_10_bn2, w.layer2_11_conv1_weight, nil, batch, layer2_11_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_11_bn1, a.layer2_11_conv1, nil, true, w.layer2_11_bn1_weight, w.layer2_11_bn1_bias, w.layer2_11_bn1_running_mean, w.layer2_11_bn1_running_var, s.layer2_11_bn1_mean, s.layer2_11_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_11_bn1, a.layer2_11_conv1, nil, true, s.layer2_11_bn1_mask, w.layer2_11_bn1_weight, w.layer2_11_bn1_bias, w.layer2_11_bn1_running_mean, w.layer2_11_bn1_running_var, s.layer2_11_bn1_mean, s.layer2_11_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_11_conv2, a.layer2_11_bn1, w.layer2_11_conv2_weight, nil, batch, layer2_11_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_11_bn2, a.layer2_11_conv2, a.layer2_10_bn2, true, w.layer2_11_bn2_weight, w.layer2_11_bn2_bias, w.layer2_11_bn2_running_mean, w.layer2_11_bn2_running_var, s.layer2_11_bn2_mean, s.layer2_11_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_11_bn2, a.layer2_11_conv2, a.layer2_10_bn2, true, s.layer2_11_bn2_mask, w.layer2_11_bn2_weight, w.layer2_11_bn2_bias, w.layer2_11_bn2_running_mean, w.layer2_11_bn2_running_var, s.layer2_11_bn2_mean, s.layer2_11_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.12
 	nn.Conv2D(ws, a.layer2_12_conv1, a.layer2_11_bn2, w.layer2_12_conv1_weight, nil, batch, layer2_12_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_12_bn1, a.layer2_12_conv1, nil, true, w.layer2_12_bn1_weight, w.layer2_12_bn1_bias, w.layer2_12_bn1_running_mean, w.layer2_12_bn1_running_var, s.layer2_12_bn1_mean, s.layer2_12_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_12_bn1, a.layer2_12_conv1, nil, true, s.layer2_12_bn1_mask, w.layer2_12_bn1_weight, w.layer2_12_bn1_bias, w.layer2_12_bn1_running_mean, w.layer2_12_bn1_running_var, s.layer2_12_bn1_mean, s.layer2_12_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_12_conv2, a.layer2_12_bn1, w.layer2_12_conv2_weight, nil, batch, layer2_12_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_12_bn2, a.layer2_12_conv2, a.layer2_11_bn2, true, w.layer2_12_bn2_weight, w.layer2_12_bn2_bias, w.layer2_12_bn2_running_mean, w.layer2_12_bn2_running_var, s.layer2_12_bn2_mean, s.layer2_12_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_12_bn2, a.layer2_12_conv2, a.layer2_11_bn2, true, s.layer2_12_bn2_mask, w.layer2_12_bn2_weight, w.layer2_12_bn2_bias, w.layer2_12_bn2_running_mean, w.layer2_12_bn2_running_var, s.layer2_12_bn2_mean, s.layer2_12_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.13
 	nn.Conv2D(ws, a.layer2_13_conv1, a.layer2_12_bn2, w.layer2_13_conv1_weight, nil, batch, layer2_13_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_13_bn1, a.layer2_13_conv1, nil, true, w.layer2_13_bn1_weight, w.layer2_13_bn1_bias, w.layer2_13_bn1_running_mean, w.layer2_13_bn1_running_var, s.layer2_13_bn1_mean, s.layer2_13_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_13_bn1, a.layer2_13_conv1, nil, true, s.layer2_13_bn1_mask, w.layer2_13_bn1_weight, w.layer2_13_bn1_bias, w.layer2_13_bn1_running_mean, w.layer2_13_bn1_running_var, s.layer2_13_bn1_mean, s.layer2_13_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_13_conv2, a.layer2_13_bn1, w.layer2_13_conv2_weight, nil, batch, layer2_13_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_13_bn2, a.layer2_13_conv2, a.layer2_12_bn2, true, w.layer2_13_bn2_weight, w.layer2_13_bn2_bias, w.layer2_13_bn2_running_mean, w.layer2_13_bn2_running_var, s.layer2_13_bn2_mean, s.layer2_13_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_13_bn2, a.layer2_13_conv2, a.layer2_12_bn2, true, s.layer2_13_bn2_mask, w.layer2_13_bn2_weight, w.layer2_13_bn2_bias, w.layer2_13_bn2_running_mean, w.layer2_13_bn2_running_var, s.layer2_13_bn2_mean, s.layer2_13_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.14
 	nn.Conv2D(ws, a.layer2_14_conv1, a.layer2_13_bn2, w.layer2_14_conv1_weight, nil, batch, layer2_14_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_14_bn1, a.layer2_14_conv1, nil, true, w.layer2_14_bn1_weight, w.layer2_14_bn1_bias, w.layer2_14_bn1_running_mean, w.layer2_14_bn1_running_var, s.layer2_14_bn1_mean, s.layer2_14_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_14_bn1, a.layer2_14_conv1, nil, true, s.layer2_14_bn1_mask, w.layer2_14_bn1_weight, w.layer2_14_bn1_bias, w.layer2_14_bn1_running_mean, w.layer2_14_bn1_running_var, s.layer2_14_bn1_mean, s.layer2_14_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_14_conv2, a.layer2_14_bn1, w.layer2_14_conv2_weight, nil, batch, layer2_14_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_14_bn2, a.layer2_14_conv2, a.layer2_13_bn2, true, w.layer2_14_bn2_weight, w.layer2_14_bn2_bias, w.layer2_14_bn2_running_mean, w.layer2_14_bn2_running_var, s.layer2_14_bn2_mean, s.layer2_14_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_14_bn2, a.layer2_14_conv2, a.layer2_13_bn2, true, s.layer2_14_bn2_mask, w.layer2_14_bn2_weight, w.layer2_14_bn2_bias, w.layer2_14_bn2_running_mean, w.layer2_14_bn2_running_var, s.layer2_14_bn2_mean, s.layer2_14_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.15
 	nn.Conv2D(ws, a.layer2_15_conv1, a.layer2_14_bn2, w.layer2_15_conv1_weight, nil, batch, layer2_15_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_15_bn1, a.layer2_15_conv1, nil, true, w.layer2_15_bn1_weight, w.layer2_15_bn1_bias, w.layer2_15_bn1_running_mean, w.layer2_15_bn1_running_var, s.layer2_15_bn1_mean, s.layer2_15_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_15_bn1, a.layer2_15_conv1, nil, true, s.layer2_15_bn1_mask, w.layer2_15_bn1_weight, w.layer2_15_bn1_bias, w.layer2_15_bn1_running_mean, w.layer2_15_bn1_running_var, s.layer2_15_bn1_mean, s.layer2_15_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_15_conv2, a.layer2_15_bn1, w.layer2_15_conv2_weight, nil, batch, layer2_15_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_15_bn2, a.layer2_15_conv2, a.layer2_14_bn2, true, w.layer2_15_bn2_weight, w.layer2_15_bn2_bias, w.layer2_15_bn2_running_mean, w.layer2_15_bn2_running_var, s.layer2_15_bn2_mean, s.layer2_15_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_15_bn2, a.layer2_15_conv2, a.layer2_14_bn2, true, s.layer2_15_bn2_mask, w.layer2_15_bn2_weight, w.layer2_15_bn2_bias, w.layer2_15_bn2_running_mean, w.layer2_15_bn2_running_var, s.layer2_15_bn2_mean, s.layer2_15_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.16
 	nn.Conv2D(ws, a.layer2_16_conv1, a.layer2_15_bn2, w.layer2_16_conv1_weight, nil, batch, layer2_16_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_16_bn1, a.layer2_16_conv1, nil, true, w.layer2_16_bn1_weight, w.layer2_16_bn1_bias, w.layer2_16_bn1_running_mean, w.layer2_16_bn1_running_var, s.layer2_16_bn1_mean, s.layer2_16_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_16_bn1, a.layer2_16_conv1, nil, true, s.layer2_16_bn1_mask, w.layer2_16_bn1_weight, w.layer2_16_bn1_bias, w.layer2_16_bn1_running_mean, w.layer2_16_bn1_running_var, s.layer2_16_bn1_mean, s.layer2_16_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_16_conv2, a.layer2_16_bn1, w.layer2_16_conv2_weight, nil, batch, layer2_16_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_16_bn2, a.layer2_16_conv2, a.layer2_15_bn2, true, w.layer2_16_bn2_weight, w.layer2_16_bn2_bias, w.layer2_16_bn2_running_mean, w.layer2_16_bn2_running_var, s.layer2_16_bn2_mean, s.layer2_16_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_16_bn2, a.layer2_16_conv2, a.layer2_15_bn2, true, s.layer2_16_bn2_mask, w.layer2_16_bn2_weight, w.layer2_16_bn2_bias, w.layer2_16_bn2_running_mean, w.layer2_16_bn2_running_var, s.layer2_16_bn2_mean, s.layer2_16_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.17
 	nn.Conv2D(ws, a.layer2_17_conv1, a.layer2_16_bn2, w.layer2_17_conv1_weight, nil, batch, layer2_17_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_17_bn1, a.layer2_17_conv1, nil, true, w.layer2_17_bn1_weight, w.layer2_17_bn1_bias, w.layer2_17_bn1_running_mean, w.layer2_17_bn1_running_var, s.layer2_17_bn1_mean, s.layer2_17_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_17_bn1, a.layer2_17_conv1, nil, true, s.layer2_17_bn1_mask, w.layer2_17_bn1_weight, w.layer2_17_bn1_bias, w.layer2_17_bn1_running_mean, w.layer2_17_bn1_running_var, s.layer2_17_bn1_mean, s.layer2_17_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_17_conv2, a.layer2_17_bn1, w.layer2_17_conv2_weight, nil, batch, layer2_17_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_17_bn2, a.layer2_17_conv2, a.layer2_16_bn2, true, w.layer2_17_bn2_weight, w.layer2_17_bn2_bias, w.layer2_17_bn2_running_mean, w.layer2_17_bn2_running_var, s.layer2_17_bn2_mean, s.layer2_17_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_17_bn2, a.layer2_17_conv2, a.layer2_16_bn2, true, s.layer2_17_bn2_mask, w.layer2_17_bn2_weight, w.layer2_17_bn2_bias, w.layer2_17_bn2_running_mean, w.layer2_17_bn2_running_var, s.layer2_17_bn2_mean, s.layer2_17_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_17_bn2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.ShortcutA(ws, a.layer3_0_shortcut, a.layer2_17_bn2, batch, layer3_0_shortcut_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, s.layer3_2_bn1_mask, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, a.layer3_1_bn2, true, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, a.layer3_1_bn2, true, s.layer3_2_bn2_mask, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.3
 	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_bn2, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_3_bn1, a.layer3_3_conv1, nil, true, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_3_bn1, a.layer3_3_conv1, nil, true, s.layer3_3_bn1_mask, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_bn1, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_3_bn2, a.layer3_3_conv2, a.layer3_2_bn2, true, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_3_bn2, a.layer3_3_conv2, a.layer3_2_bn2, true, s.layer3_3_bn2_mask, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.4
 	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_bn2, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_4_bn1, a.layer3_4_conv1, nil, true, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_4_bn1, a.layer3_4_conv1, nil, true, s.layer3_4_bn1_mask, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_bn1, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_4_bn2, a.layer3_4_conv2, a.layer3_3_bn2, true, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_4_bn2, a.layer3_4_conv2, a.layer3_3_bn2, true, s.layer3_4_bn2_mask, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.5
 	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_bn2, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_5_bn1, a.layer3_5_conv1, nil, true, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_5_bn1, a.layer3_5_conv1, nil, true, s.layer3_5_bn1_mask, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_bn1, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_5_bn2, a.layer3_5_conv2, a.layer3_4_bn2, true, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_5_bn2, a.layer3_5_conv2, a.layer3_4_bn2, true, s.layer3_5_bn2_mask, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.6
 	nn.Conv2D(ws, a.layer3_6_conv1, a.layer3_5_bn2, w.layer3_6_conv1_weight, nil, batch, layer3_6_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_6_bn1, a.layer3_6_conv1, nil, true, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_6_bn1, a.layer3_6_conv1, nil, true, s.layer3_6_bn1_mask, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_6_conv2, a.layer3_6_bn1, w.layer3_6_conv2_weight, nil, batch, layer3_6_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_6_bn2, a.layer3_6_conv2, a.layer3_5_bn2, true, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_6_bn2, a.layer3_6_conv2, a.layer3_5_bn2, true, s.layer3_6_bn2_mask, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.7
 	nn.Conv2D(ws, a.layer3_7_conv1, a.layer3_6_bn2, w.layer3_7_conv1_weight, nil, batch, layer3_7_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_7_bn1, a.layer3_7_conv1, nil, true, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_7_bn1, a.layer3_7_conv1, nil, true, s.layer3_7_bn1_mask, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_7_conv2, a.layer3_7_bn1, w.layer3_7_conv2_weight, nil, batch, layer3_7_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_7_bn2, a.layer3_7_conv2, a.layer3_6_bn2, true, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_7_bn2, a.layer3_7_conv2, a.layer3_6_bn2, true, s.layer3_7_bn2_mask, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.8
 	nn.Conv2D(ws, a.layer3_8_conv1, a.layer3_7_bn2, w.layer3_8_conv1_weight, nil, batch, layer3_8_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_8_bn1, a.layer3_8_conv1, nil, true, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_8_bn1, a.layer3_8_conv1, nil, true, s.layer3_8_bn1_mask, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_8_conv2, a.layer3_8_bn1, w.layer3_8_conv2_weight, nil, batch, layer3_8_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_8_bn2, a.layer3_8_conv2, a.layer3_7_bn2, true, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_8_bn2, a.layer3_8_conv2, a.layer3_7_bn2, true, s.layer3_8_bn2_mask, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.9
 	nn.Conv2D(ws, a.layer3_9_conv1, a.layer3_8_bn2, w.layer3_9_conv1_weight, nil, batch, layer3_9_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_9_bn1, a.layer3_9_conv1, nil, true, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_9_bn1, a.layer3_9_conv1, nil, true, s.layer3_9_bn1_mask, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_9_conv2, a.layer3_9_bn1, w.layer3_9_conv2_weight, nil, batch, layer3_9_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_9_bn2, a.layer3_9_conv2, a.layer3_8_bn2, true, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_9_bn2, a.layer3_9_conv2, a.layer3_8_bn2, true, s.layer3_9_bn2_mask, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.10
 	nn.Conv2D(ws, a.layer3_10_conv1, a.layer3_9_bn2, w.layer3_10_conv1_weight, nil, batch, layer3_10_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_10_bn1, a.layer3_10_conv1, nil, true, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_10_bn1, a.layer3_10_conv1, nil, true, s.layer3_10_bn1_mask, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_10_conv2, a.layer3_10_bn1, w.layer3_10_conv2_weight, nil, batch, layer3_10_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_10_bn2, a.layer3_10_conv2, a.layer3_9_bn2, true, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_10_bn2, a.layer3_10_conv2, a.layer3_9_bn2, true, s.layer3_10_bn2_mask, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.11
 	nn.Conv2D(ws, a.layer3_11_conv1, a.layer3_10_bn2, w.layer3_11_conv1_weight, nil, batch, layer3_11_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_11_bn1, a.layer3_11_conv1, nil, true, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_11_bn1, a.layer3_11_conv1, nil, true, s.layer3_11_bn1_mask, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_11_conv2, a.layer3_11_bn1, w.layer3_11_conv2_weight, nil, batch, layer3_11_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_11_bn2, a.layer3_11_conv2, a.layer3_10_bn2, true, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_11_bn2, a.layer3_11_conv2, a.layer3_10_bn2, true, s.layer3_11_bn2_mask, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.12
 	nn.Conv2D(ws, a.layer3_12_conv1, a.layer3_11_bn2, w.layer3_12_conv1_weight, nil, batch, layer3_12_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_12_bn1, a.layer3_12_conv1, nil, true, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_12_bn1, a.layer3_12_conv1, nil, true, s.layer3_12_bn1_mask, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_12_conv2, a.layer3_12_bn1, w.layer3_12_conv2_weight, nil, batch, layer3_12_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_12_bn2, a.layer3_12_conv2, a.layer3_11_bn2, true, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_12_bn2, a.layer3_12_conv2, a.layer3_11_bn2, true, s.layer3_12_bn2_mask, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.13
 	nn.Conv2D(ws, a.layer3_13_conv1, a.layer3_12_bn2, w.layer3_13_conv1_weight, nil, batch, layer3_13_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_13_bn1, a.layer3_13_conv1, nil, true, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_13_bn1, a.layer3_13_conv1, nil, true, s.layer3_13_bn1_mask, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_13_conv2, a.layer3_13_bn1, w.layer3_13_conv2_weight, nil, batch, layer3_13_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_13_bn2, a.layer3_13_conv2, a.layer3_12_bn2, true, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_13_bn2, a.layer3_13_conv2, a.layer3_12_bn2, true, s.layer3_13_bn2_mask, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.14
 	nn.Conv2D(ws, a.layer3_14_conv1, a.layer3_13_bn2, w.layer3_14_conv1_weight, nil, batch, layer3_14_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_14_bn1, a.layer3_14_conv1, nil, true, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_14_bn1, a.layer3_14_conv1, nil, true, s.layer3_14_bn1_mask, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_14_conv2, a.layer3_14_bn1, w.layer3_14_conv2_weight, nil, batch, layer3_14_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_14_bn2, a.layer3_14_conv2, a.layer3_13_bn2, true, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_14_bn2, a.layer3_14_conv2, a.layer3_13_bn2, true, s.layer3_14_bn2_mask, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.15
 	nn.Conv2D(ws, a.layer3_15_conv1, a.layer3_14_bn2, w.layer3_15_conv1_weight, nil, batch, layer3_15_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_15_bn1, a.layer3_15_conv1, nil, true, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_15_bn1, a.layer3_15_conv1, nil, true, s.layer3_15_bn1_mask, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_15_conv2, a.layer3_15_bn1, w.layer3_15_conv2_weight, nil, batch, layer3_15_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_15_bn2, a.layer3_15_conv2, a.layer3_14_bn2, true, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_15_bn2, a.layer3_15_conv2, a.layer3_14_bn2, true, s.layer3_15_bn2_mask, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.16
 	nn.Conv2D(ws, a.layer3_16_conv1, a.layer3_15_bn2, w.layer3_16_conv1_weight, nil, batch, layer3_16_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_16_bn1, a.layer3_16_conv1, nil, true, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_16_bn1, a.layer3_16_conv1, nil, true, s.layer3_16_bn1_mask, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_16_conv2, a.layer3_16_bn1, w.layer3_16_conv2_weight, nil, batch, layer3_16_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_16_bn2, a.layer3_16_conv2, a.layer3_15_bn2, true, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_16_bn2, a.layer3_16_conv2, a.layer3_15_bn2, true, s.layer3_16_bn2_mask, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.17
 	nn.Conv2D(ws, a.layer3_17_conv1, a.layer3_16_bn2, w.layer3_17_conv1_weight, nil, batch, layer3_17_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_17_bn1, a.layer3_17_conv1, nil, true, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_17_bn1, a.layer3_17_conv1, nil, true, s.layer3_17_bn1_mask, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_17_conv2, a.layer3_17_bn1, w.layer3_17_conv2_weight, nil, batch, layer3_17_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_17_bn2, a.layer3_17_conv2, a.layer3_16_bn2, true, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_17_bn2, a.layer3_17_conv2, a.layer3_16_bn2, true, s.layer3_17_bn2_mask, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_17_bn2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)
@@ -1817,333 +2045,333 @@ func (t *Trainer) backward(x []float32, batch int) {
 	nn.GlobalAvgPoolBackward(d.layer3_17_bn2, d.avgpool, batch*64, 64)
 
 	// layer3.17
-	nn.BatchNormFusedBackward(ws, d.layer3_17_conv2, nn.SetGrad, d.layer3_16_bn2, nn.SetGrad, g.layer3_17_bn2_weight, g.layer3_17_bn2_bias, d.layer3_17_bn2, a.layer3_17_conv2, a.layer3_17_bn2, true, w.layer3_17_bn2_weight, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_17_conv2, nn.SetGrad, d.layer3_16_bn2, nn.SetGrad, g.layer3_17_bn2_weight, g.layer3_17_bn2_bias, d.layer3_17_bn2, a.layer3_17_conv2, true, s.layer3_17_bn2_mask, w.layer3_17_bn2_weight, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_17_bn1, nn.SetGrad, g.layer3_17_conv2_weight, nil, d.layer3_17_conv2, a.layer3_17_bn1, w.layer3_17_conv2_weight, batch, layer3_17_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_17_bn1_weight, g.layer3_17_bn1_bias, d.layer3_17_bn1, a.layer3_17_conv1, a.layer3_17_bn1, true, w.layer3_17_bn1_weight, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_17_bn1_weight, g.layer3_17_bn1_bias, d.layer3_17_bn1, a.layer3_17_conv1, true, s.layer3_17_bn1_mask, w.layer3_17_bn1_weight, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_16_bn2, nn.AddGrad, g.layer3_17_conv1_weight, nil, d.layer3_17_conv1, a.layer3_16_bn2, w.layer3_17_conv1_weight, batch, layer3_17_conv1_dims)
 
 	// layer3.16
-	nn.BatchNormFusedBackward(ws, d.layer3_16_conv2, nn.SetGrad, d.layer3_15_bn2, nn.SetGrad, g.layer3_16_bn2_weight, g.layer3_16_bn2_bias, d.layer3_16_bn2, a.layer3_16_conv2, a.layer3_16_bn2, true, w.layer3_16_bn2_weight, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_16_conv2, nn.SetGrad, d.layer3_15_bn2, nn.SetGrad, g.layer3_16_bn2_weight, g.layer3_16_bn2_bias, d.layer3_16_bn2, a.layer3_16_conv2, true, s.layer3_16_bn2_mask, w.layer3_16_bn2_weight, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_16_bn1, nn.SetGrad, g.layer3_16_conv2_weight, nil, d.layer3_16_conv2, a.layer3_16_bn1, w.layer3_16_conv2_weight, batch, layer3_16_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_16_bn1_weight, g.layer3_16_bn1_bias, d.layer3_16_bn1, a.layer3_16_conv1, a.layer3_16_bn1, true, w.layer3_16_bn1_weight, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_16_bn1_weight, g.layer3_16_bn1_bias, d.layer3_16_bn1, a.layer3_16_conv1, true, s.layer3_16_bn1_mask, w.layer3_16_bn1_weight, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_15_bn2, nn.AddGrad, g.layer3_16_conv1_weight, nil, d.layer3_16_conv1, a.layer3_15_bn2, w.layer3_16_conv1_weight, batch, layer3_16_conv1_dims)
 
 	// layer3.15
-	nn.BatchNormFusedBackward(ws, d.layer3_15_conv2, nn.SetGrad, d.layer3_14_bn2, nn.SetGrad, g.layer3_15_bn2_weight, g.layer3_15_bn2_bias, d.layer3_15_bn2, a.layer3_15_conv2, a.layer3_15_bn2, true, w.layer3_15_bn2_weight, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_15_conv2, nn.SetGrad, d.layer3_14_bn2, nn.SetGrad, g.layer3_15_bn2_weight, g.layer3_15_bn2_bias, d.layer3_15_bn2, a.layer3_15_conv2, true, s.layer3_15_bn2_mask, w.layer3_15_bn2_weight, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_15_bn1, nn.SetGrad, g.layer3_15_conv2_weight, nil, d.layer3_15_conv2, a.layer3_15_bn1, w.layer3_15_conv2_weight, batch, layer3_15_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_15_bn1_weight, g.layer3_15_bn1_bias, d.layer3_15_bn1, a.layer3_15_conv1, a.layer3_15_bn1, true, w.layer3_15_bn1_weight, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_15_bn1_weight, g.layer3_15_bn1_bias, d.layer3_15_bn1, a.layer3_15_conv1, true, s.layer3_15_bn1_mask, w.layer3_15_bn1_weight, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_14_bn2, nn.AddGrad, g.layer3_15_conv1_weight, nil, d.layer3_15_conv1, a.layer3_14_bn2, w.layer3_15_conv1_weight, batch, layer3_15_conv1_dims)
 
 	// layer3.14
-	nn.BatchNormFusedBackward(ws, d.layer3_14_conv2, nn.SetGrad, d.layer3_13_bn2, nn.SetGrad, g.layer3_14_bn2_weight, g.layer3_14_bn2_bias, d.layer3_14_bn2, a.layer3_14_conv2, a.layer3_14_bn2, true, w.layer3_14_bn2_weight, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_14_conv2, nn.SetGrad, d.layer3_13_bn2, nn.SetGrad, g.layer3_14_bn2_weight, g.layer3_14_bn2_bias, d.layer3_14_bn2, a.layer3_14_conv2, true, s.layer3_14_bn2_mask, w.layer3_14_bn2_weight, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_14_bn1, nn.SetGrad, g.layer3_14_conv2_weight, nil, d.layer3_14_conv2, a.layer3_14_bn1, w.layer3_14_conv2_weight, batch, layer3_14_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_14_bn1_weight, g.layer3_14_bn1_bias, d.layer3_14_bn1, a.layer3_14_conv1, a.layer3_14_bn1, true, w.layer3_14_bn1_weight, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_14_bn1_weight, g.layer3_14_bn1_bias, d.layer3_14_bn1, a.layer3_14_conv1, true, s.layer3_14_bn1_mask, w.layer3_14_bn1_weight, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_13_bn2, nn.AddGrad, g.layer3_14_conv1_weight, nil, d.layer3_14_conv1, a.layer3_13_bn2, w.layer3_14_conv1_weight, batch, layer3_14_conv1_dims)
 
 	// layer3.13
-	nn.BatchNormFusedBackward(ws, d.layer3_13_conv2, nn.SetGrad, d.layer3_12_bn2, nn.SetGrad, g.layer3_13_bn2_weight, g.layer3_13_bn2_bias, d.layer3_13_bn2, a.layer3_13_conv2, a.layer3_13_bn2, true, w.layer3_13_bn2_weight, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_13_conv2, nn.SetGrad, d.layer3_12_bn2, nn.SetGrad, g.layer3_13_bn2_weight, g.layer3_13_bn2_bias, d.layer3_13_bn2, a.layer3_13_conv2, true, s.layer3_13_bn2_mask, w.layer3_13_bn2_weight, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_13_bn1, nn.SetGrad, g.layer3_13_conv2_weight, nil, d.layer3_13_conv2, a.layer3_13_bn1, w.layer3_13_conv2_weight, batch, layer3_13_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_13_bn1_weight, g.layer3_13_bn1_bias, d.layer3_13_bn1, a.layer3_13_conv1, a.layer3_13_bn1, true, w.layer3_13_bn1_weight, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_13_bn1_weight, g.layer3_13_bn1_bias, d.layer3_13_bn1, a.layer3_13_conv1, true, s.layer3_13_bn1_mask, w.layer3_13_bn1_weight, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_12_bn2, nn.AddGrad, g.layer3_13_conv1_weight, nil, d.layer3_13_conv1, a.layer3_12_bn2, w.layer3_13_conv1_weight, batch, layer3_13_conv1_dims)
 
 	// layer3.12
-	nn.BatchNormFusedBackward(ws, d.layer3_12_conv2, nn.SetGrad, d.layer3_11_bn2, nn.SetGrad, g.layer3_12_bn2_weight, g.layer3_12_bn2_bias, d.layer3_12_bn2, a.layer3_12_conv2, a.layer3_12_bn2, true, w.layer3_12_bn2_weight, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_12_conv2, nn.SetGrad, d.layer3_11_bn2, nn.SetGrad, g.layer3_12_bn2_weight, g.layer3_12_bn2_bias, d.layer3_12_bn2, a.layer3_12_conv2, true, s.layer3_12_bn2_mask, w.layer3_12_bn2_weight, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_12_bn1, nn.SetGrad, g.layer3_12_conv2_weight, nil, d.layer3_12_conv2, a.layer3_12_bn1, w.layer3_12_conv2_weight, batch, layer3_12_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_12_bn1_weight, g.layer3_12_bn1_bias, d.layer3_12_bn1, a.layer3_12_conv1, a.layer3_12_bn1, true, w.layer3_12_bn1_weight, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_12_bn1_weight, g.layer3_12_bn1_bias, d.layer3_12_bn1, a.layer3_12_conv1, true, s.layer3_12_bn1_mask, w.layer3_12_bn1_weight, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_11_bn2, nn.AddGrad, g.layer3_12_conv1_weight, nil, d.layer3_12_conv1, a.layer3_11_bn2, w.layer3_12_conv1_weight, batch, layer3_12_conv1_dims)
 
 	// layer3.11
-	nn.BatchNormFusedBackward(ws, d.layer3_11_conv2, nn.SetGrad, d.layer3_10_bn2, nn.SetGrad, g.layer3_11_bn2_weight, g.layer3_11_bn2_bias, d.layer3_11_bn2, a.layer3_11_conv2, a.layer3_11_bn2, true, w.layer3_11_bn2_weight, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_11_conv2, nn.SetGrad, d.layer3_10_bn2, nn.SetGrad, g.layer3_11_bn2_weight, g.layer3_11_bn2_bias, d.layer3_11_bn2, a.layer3_11_conv2, true, s.layer3_11_bn2_mask, w.layer3_11_bn2_weight, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_11_bn1, nn.SetGrad, g.layer3_11_conv2_weight, nil, d.layer3_11_conv2, a.layer3_11_bn1, w.layer3_11_conv2_weight, batch, layer3_11_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_11_bn1_weight, g.layer3_11_bn1_bias, d.layer3_11_bn1, a.layer3_11_conv1, a.layer3_11_bn1, true, w.layer3_11_bn1_weight, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_11_bn1_weight, g.layer3_11_bn1_bias, d.layer3_11_bn1, a.layer3_11_conv1, true, s.layer3_11_bn1_mask, w.layer3_11_bn1_weight, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_10_bn2, nn.AddGrad, g.layer3_11_conv1_weight, nil, d.layer3_11_conv1, a.layer3_10_bn2, w.layer3_11_conv1_weight, batch, layer3_11_conv1_dims)
 
 	// layer3.10
-	nn.BatchNormFusedBackward(ws, d.layer3_10_conv2, nn.SetGrad, d.layer3_9_bn2, nn.SetGrad, g.layer3_10_bn2_weight, g.layer3_10_bn2_bias, d.layer3_10_bn2, a.layer3_10_conv2, a.layer3_10_bn2, true, w.layer3_10_bn2_weight, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_10_conv2, nn.SetGrad, d.layer3_9_bn2, nn.SetGrad, g.layer3_10_bn2_weight, g.layer3_10_bn2_bias, d.layer3_10_bn2, a.layer3_10_conv2, true, s.layer3_10_bn2_mask, w.layer3_10_bn2_weight, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_10_bn1, nn.SetGrad, g.layer3_10_conv2_weight, nil, d.layer3_10_conv2, a.layer3_10_bn1, w.layer3_10_conv2_weight, batch, layer3_10_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_10_bn1_weight, g.layer3_10_bn1_bias, d.layer3_10_bn1, a.layer3_10_conv1, a.layer3_10_bn1, true, w.layer3_10_bn1_weight, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_10_bn1_weight, g.layer3_10_bn1_bias, d.layer3_10_bn1, a.layer3_10_conv1, true, s.layer3_10_bn1_mask, w.layer3_10_bn1_weight, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_9_bn2, nn.AddGrad, g.layer3_10_conv1_weight, nil, d.layer3_10_conv1, a.layer3_9_bn2, w.layer3_10_conv1_weight, batch, layer3_10_conv1_dims)
 
 	// layer3.9
-	nn.BatchNormFusedBackward(ws, d.layer3_9_conv2, nn.SetGrad, d.layer3_8_bn2, nn.SetGrad, g.layer3_9_bn2_weight, g.layer3_9_bn2_bias, d.layer3_9_bn2, a.layer3_9_conv2, a.layer3_9_bn2, true, w.layer3_9_bn2_weight, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_9_conv2, nn.SetGrad, d.layer3_8_bn2, nn.SetGrad, g.layer3_9_bn2_weight, g.layer3_9_bn2_bias, d.layer3_9_bn2, a.layer3_9_conv2, true, s.layer3_9_bn2_mask, w.layer3_9_bn2_weight, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_9_bn1, nn.SetGrad, g.layer3_9_conv2_weight, nil, d.layer3_9_conv2, a.layer3_9_bn1, w.layer3_9_conv2_weight, batch, layer3_9_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_9_bn1_weight, g.layer3_9_bn1_bias, d.layer3_9_bn1, a.layer3_9_conv1, a.layer3_9_bn1, true, w.layer3_9_bn1_weight, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_9_bn1_weight, g.layer3_9_bn1_bias, d.layer3_9_bn1, a.layer3_9_conv1, true, s.layer3_9_bn1_mask, w.layer3_9_bn1_weight, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_8_bn2, nn.AddGrad, g.layer3_9_conv1_weight, nil, d.layer3_9_conv1, a.layer3_8_bn2, w.layer3_9_conv1_weight, batch, layer3_9_conv1_dims)
 
 	// layer3.8
-	nn.BatchNormFusedBackward(ws, d.layer3_8_conv2, nn.SetGrad, d.layer3_7_bn2, nn.SetGrad, g.layer3_8_bn2_weight, g.layer3_8_bn2_bias, d.layer3_8_bn2, a.layer3_8_conv2, a.layer3_8_bn2, true, w.layer3_8_bn2_weight, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_8_conv2, nn.SetGrad, d.layer3_7_bn2, nn.SetGrad, g.layer3_8_bn2_weight, g.layer3_8_bn2_bias, d.layer3_8_bn2, a.layer3_8_conv2, true, s.layer3_8_bn2_mask, w.layer3_8_bn2_weight, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_8_bn1, nn.SetGrad, g.layer3_8_conv2_weight, nil, d.layer3_8_conv2, a.layer3_8_bn1, w.layer3_8_conv2_weight, batch, layer3_8_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn1_weight, g.layer3_8_bn1_bias, d.layer3_8_bn1, a.layer3_8_conv1, a.layer3_8_bn1, true, w.layer3_8_bn1_weight, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn1_weight, g.layer3_8_bn1_bias, d.layer3_8_bn1, a.layer3_8_conv1, true, s.layer3_8_bn1_mask, w.layer3_8_bn1_weight, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_7_bn2, nn.AddGrad, g.layer3_8_conv1_weight, nil, d.layer3_8_conv1, a.layer3_7_bn2, w.layer3_8_conv1_weight, batch, layer3_8_conv1_dims)
 
 	// layer3.7
-	nn.BatchNormFusedBackward(ws, d.layer3_7_conv2, nn.SetGrad, d.layer3_6_bn2, nn.SetGrad, g.layer3_7_bn2_weight, g.layer3_7_bn2_bias, d.layer3_7_bn2, a.layer3_7_conv2, a.layer3_7_bn2, true, w.layer3_7_bn2_weight, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_7_conv2, nn.SetGrad, d.layer3_6_bn2, nn.SetGrad, g.layer3_7_bn2_weight, g.layer3_7_bn2_bias, d.layer3_7_bn2, a.layer3_7_conv2, true, s.layer3_7_bn2_mask, w.layer3_7_bn2_weight, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_7_bn1, nn.SetGrad, g.layer3_7_conv2_weight, nil, d.layer3_7_conv2, a.layer3_7_bn1, w.layer3_7_conv2_weight, batch, layer3_7_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_7_bn1_weight, g.layer3_7_bn1_bias, d.layer3_7_bn1, a.layer3_7_conv1, a.layer3_7_bn1, true, w.layer3_7_bn1_weight, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_7_bn1_weight, g.layer3_7_bn1_bias, d.layer3_7_bn1, a.layer3_7_conv1, true, s.layer3_7_bn1_mask, w.layer3_7_bn1_weight, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_6_bn2, nn.AddGrad, g.layer3_7_conv1_weight, nil, d.layer3_7_conv1, a.layer3_6_bn2, w.layer3_7_conv1_weight, batch, layer3_7_conv1_dims)
 
 	// layer3.6
-	nn.BatchNormFusedBackward(ws, d.layer3_6_conv2, nn.SetGrad, d.layer3_5_bn2, nn.SetGrad, g.layer3_6_bn2_weight, g.layer3_6_bn2_bias, d.layer3_6_bn2, a.layer3_6_conv2, a.layer3_6_bn2, true, w.layer3_6_bn2_weight, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_6_conv2, nn.SetGrad, d.layer3_5_bn2, nn.SetGrad, g.layer3_6_bn2_weight, g.layer3_6_bn2_bias, d.layer3_6_bn2, a.layer3_6_conv2, true, s.layer3_6_bn2_mask, w.layer3_6_bn2_weight, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_6_bn1, nn.SetGrad, g.layer3_6_conv2_weight, nil, d.layer3_6_conv2, a.layer3_6_bn1, w.layer3_6_conv2_weight, batch, layer3_6_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_6_bn1_weight, g.layer3_6_bn1_bias, d.layer3_6_bn1, a.layer3_6_conv1, a.layer3_6_bn1, true, w.layer3_6_bn1_weight, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_6_bn1_weight, g.layer3_6_bn1_bias, d.layer3_6_bn1, a.layer3_6_conv1, true, s.layer3_6_bn1_mask, w.layer3_6_bn1_weight, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_5_bn2, nn.AddGrad, g.layer3_6_conv1_weight, nil, d.layer3_6_conv1, a.layer3_5_bn2, w.layer3_6_conv1_weight, batch, layer3_6_conv1_dims)
 
 	// layer3.5
-	nn.BatchNormFusedBackward(ws, d.layer3_5_conv2, nn.SetGrad, d.layer3_4_bn2, nn.SetGrad, g.layer3_5_bn2_weight, g.layer3_5_bn2_bias, d.layer3_5_bn2, a.layer3_5_conv2, a.layer3_5_bn2, true, w.layer3_5_bn2_weight, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_5_conv2, nn.SetGrad, d.layer3_4_bn2, nn.SetGrad, g.layer3_5_bn2_weight, g.layer3_5_bn2_bias, d.layer3_5_bn2, a.layer3_5_conv2, true, s.layer3_5_bn2_mask, w.layer3_5_bn2_weight, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_5_bn1, nn.SetGrad, g.layer3_5_conv2_weight, nil, d.layer3_5_conv2, a.layer3_5_bn1, w.layer3_5_conv2_weight, batch, layer3_5_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_5_bn1_weight, g.layer3_5_bn1_bias, d.layer3_5_bn1, a.layer3_5_conv1, a.layer3_5_bn1, true, w.layer3_5_bn1_weight, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_5_bn1_weight, g.layer3_5_bn1_bias, d.layer3_5_bn1, a.layer3_5_conv1, true, s.layer3_5_bn1_mask, w.layer3_5_bn1_weight, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_4_bn2, nn.AddGrad, g.layer3_5_conv1_weight, nil, d.layer3_5_conv1, a.layer3_4_bn2, w.layer3_5_conv1_weight, batch, layer3_5_conv1_dims)
 
 	// layer3.4
-	nn.BatchNormFusedBackward(ws, d.layer3_4_conv2, nn.SetGrad, d.layer3_3_bn2, nn.SetGrad, g.layer3_4_bn2_weight, g.layer3_4_bn2_bias, d.layer3_4_bn2, a.layer3_4_conv2, a.layer3_4_bn2, true, w.layer3_4_bn2_weight, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_4_conv2, nn.SetGrad, d.layer3_3_bn2, nn.SetGrad, g.layer3_4_bn2_weight, g.layer3_4_bn2_bias, d.layer3_4_bn2, a.layer3_4_conv2, true, s.layer3_4_bn2_mask, w.layer3_4_bn2_weight, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_4_bn1, nn.SetGrad, g.layer3_4_conv2_weight, nil, d.layer3_4_conv2, a.layer3_4_bn1, w.layer3_4_conv2_weight, batch, layer3_4_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_4_bn1_weight, g.layer3_4_bn1_bias, d.layer3_4_bn1, a.layer3_4_conv1, a.layer3_4_bn1, true, w.layer3_4_bn1_weight, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_4_bn1_weight, g.layer3_4_bn1_bias, d.layer3_4_bn1, a.layer3_4_conv1, true, s.layer3_4_bn1_mask, w.layer3_4_bn1_weight, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_3_bn2, nn.AddGrad, g.layer3_4_conv1_weight, nil, d.layer3_4_conv1, a.layer3_3_bn2, w.layer3_4_conv1_weight, batch, layer3_4_conv1_dims)
 
 	// layer3.3
-	nn.BatchNormFusedBackward(ws, d.layer3_3_conv2, nn.SetGrad, d.layer3_2_bn2, nn.SetGrad, g.layer3_3_bn2_weight, g.layer3_3_bn2_bias, d.layer3_3_bn2, a.layer3_3_conv2, a.layer3_3_bn2, true, w.layer3_3_bn2_weight, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_3_conv2, nn.SetGrad, d.layer3_2_bn2, nn.SetGrad, g.layer3_3_bn2_weight, g.layer3_3_bn2_bias, d.layer3_3_bn2, a.layer3_3_conv2, true, s.layer3_3_bn2_mask, w.layer3_3_bn2_weight, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_3_bn1, nn.SetGrad, g.layer3_3_conv2_weight, nil, d.layer3_3_conv2, a.layer3_3_bn1, w.layer3_3_conv2_weight, batch, layer3_3_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_3_bn1_weight, g.layer3_3_bn1_bias, d.layer3_3_bn1, a.layer3_3_conv1, a.layer3_3_bn1, true, w.layer3_3_bn1_weight, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_3_bn1_weight, g.layer3_3_bn1_bias, d.layer3_3_bn1, a.layer3_3_conv1, true, s.layer3_3_bn1_mask, w.layer3_3_bn1_weight, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_2_bn2, nn.AddGrad, g.layer3_3_conv1_weight, nil, d.layer3_3_conv1, a.layer3_2_bn2, w.layer3_3_conv1_weight, batch, layer3_3_conv1_dims)
 
 	// layer3.2
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, d.layer3_1_bn2, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, d.layer3_1_bn2, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, true, s.layer3_2_bn2_mask, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_2_bn1, nn.SetGrad, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, true, s.layer3_2_bn1_mask, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_1_bn2, nn.AddGrad, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
 
 	// layer3.1
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_1_bn1, nn.SetGrad, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_0_bn2, nn.AddGrad, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_shortcut, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_shortcut, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
 	clear(d.layer2_17_bn2)
 	nn.ShortcutABackward(ws, d.layer2_17_bn2, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, nn.SetGrad, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer2_17_bn2, nn.AddGrad, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_17_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.17
-	nn.BatchNormFusedBackward(ws, d.layer2_17_conv2, nn.SetGrad, d.layer2_16_bn2, nn.SetGrad, g.layer2_17_bn2_weight, g.layer2_17_bn2_bias, d.layer2_17_bn2, a.layer2_17_conv2, a.layer2_17_bn2, true, w.layer2_17_bn2_weight, s.layer2_17_bn2_mean, s.layer2_17_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_17_conv2, nn.SetGrad, d.layer2_16_bn2, nn.SetGrad, g.layer2_17_bn2_weight, g.layer2_17_bn2_bias, d.layer2_17_bn2, a.layer2_17_conv2, true, s.layer2_17_bn2_mask, w.layer2_17_bn2_weight, s.layer2_17_bn2_mean, s.layer2_17_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_17_bn1, nn.SetGrad, g.layer2_17_conv2_weight, nil, d.layer2_17_conv2, a.layer2_17_bn1, w.layer2_17_conv2_weight, batch, layer2_17_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_17_bn1_weight, g.layer2_17_bn1_bias, d.layer2_17_bn1, a.layer2_17_conv1, a.layer2_17_bn1, true, w.layer2_17_bn1_weight, s.layer2_17_bn1_mean, s.layer2_17_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_17_bn1_weight, g.layer2_17_bn1_bias, d.layer2_17_bn1, a.layer2_17_conv1, true, s.layer2_17_bn1_mask, w.layer2_17_bn1_weight, s.layer2_17_bn1_mean, s.layer2_17_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_16_bn2, nn.AddGrad, g.layer2_17_conv1_weight, nil, d.layer2_17_conv1, a.layer2_16_bn2, w.layer2_17_conv1_weight, batch, layer2_17_conv1_dims)
 
 	// layer2.16
-	nn.BatchNormFusedBackward(ws, d.layer2_16_conv2, nn.SetGrad, d.layer2_15_bn2, nn.SetGrad, g.layer2_16_bn2_weight, g.layer2_16_bn2_bias, d.layer2_16_bn2, a.layer2_16_conv2, a.layer2_16_bn2, true, w.layer2_16_bn2_weight, s.layer2_16_bn2_mean, s.layer2_16_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_16_conv2, nn.SetGrad, d.layer2_15_bn2, nn.SetGrad, g.layer2_16_bn2_weight, g.layer2_16_bn2_bias, d.layer2_16_bn2, a.layer2_16_conv2, true, s.layer2_16_bn2_mask, w.layer2_16_bn2_weight, s.layer2_16_bn2_mean, s.layer2_16_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_16_bn1, nn.SetGrad, g.layer2_16_conv2_weight, nil, d.layer2_16_conv2, a.layer2_16_bn1, w.layer2_16_conv2_weight, batch, layer2_16_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_16_bn1_weight, g.layer2_16_bn1_bias, d.layer2_16_bn1, a.layer2_16_conv1, a.layer2_16_bn1, true, w.layer2_16_bn1_weight, s.layer2_16_bn1_mean, s.layer2_16_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_16_bn1_weight, g.layer2_16_bn1_bias, d.layer2_16_bn1, a.layer2_16_conv1, true, s.layer2_16_bn1_mask, w.layer2_16_bn1_weight, s.layer2_16_bn1_mean, s.layer2_16_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_15_bn2, nn.AddGrad, g.layer2_16_conv1_weight, nil, d.layer2_16_conv1, a.layer2_15_bn2, w.layer2_16_conv1_weight, batch, layer2_16_conv1_dims)
 
 	// layer2.15
-	nn.BatchNormFusedBackward(ws, d.layer2_15_conv2, nn.SetGrad, d.layer2_14_bn2, nn.SetGrad, g.layer2_15_bn2_weight, g.layer2_15_bn2_bias, d.layer2_15_bn2, a.layer2_15_conv2, a.layer2_15_bn2, true, w.layer2_15_bn2_weight, s.layer2_15_bn2_mean, s.layer2_15_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_15_conv2, nn.SetGrad, d.layer2_14_bn2, nn.SetGrad, g.layer2_15_bn2_weight, g.layer2_15_bn2_bias, d.layer2_15_bn2, a.layer2_15_conv2, true, s.layer2_15_bn2_mask, w.layer2_15_bn2_weight, s.layer2_15_bn2_mean, s.layer2_15_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_15_bn1, nn.SetGrad, g.layer2_15_conv2_weight, nil, d.layer2_15_conv2, a.layer2_15_bn1, w.layer2_15_conv2_weight, batch, layer2_15_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_15_bn1_weight, g.layer2_15_bn1_bias, d.layer2_15_bn1, a.layer2_15_conv1, a.layer2_15_bn1, true, w.layer2_15_bn1_weight, s.layer2_15_bn1_mean, s.layer2_15_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_15_bn1_weight, g.layer2_15_bn1_bias, d.layer2_15_bn1, a.layer2_15_conv1, true, s.layer2_15_bn1_mask, w.layer2_15_bn1_weight, s.layer2_15_bn1_mean, s.layer2_15_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_14_bn2, nn.AddGrad, g.layer2_15_conv1_weight, nil, d.layer2_15_conv1, a.layer2_14_bn2, w.layer2_15_conv1_weight, batch, layer2_15_conv1_dims)
 
 	// layer2.14
-	nn.BatchNormFusedBackward(ws, d.layer2_14_conv2, nn.SetGrad, d.layer2_13_bn2, nn.SetGrad, g.layer2_14_bn2_weight, g.layer2_14_bn2_bias, d.layer2_14_bn2, a.layer2_14_conv2, a.layer2_14_bn2, true, w.layer2_14_bn2_weight, s.layer2_14_bn2_mean, s.layer2_14_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_14_conv2, nn.SetGrad, d.layer2_13_bn2, nn.SetGrad, g.layer2_14_bn2_weight, g.layer2_14_bn2_bias, d.layer2_14_bn2, a.layer2_14_conv2, true, s.layer2_14_bn2_mask, w.layer2_14_bn2_weight, s.layer2_14_bn2_mean, s.layer2_14_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_14_bn1, nn.SetGrad, g.layer2_14_conv2_weight, nil, d.layer2_14_conv2, a.layer2_14_bn1, w.layer2_14_conv2_weight, batch, layer2_14_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_14_bn1_weight, g.layer2_14_bn1_bias, d.layer2_14_bn1, a.layer2_14_conv1, a.layer2_14_bn1, true, w.layer2_14_bn1_weight, s.layer2_14_bn1_mean, s.layer2_14_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_14_bn1_weight, g.layer2_14_bn1_bias, d.layer2_14_bn1, a.layer2_14_conv1, true, s.layer2_14_bn1_mask, w.layer2_14_bn1_weight, s.layer2_14_bn1_mean, s.layer2_14_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_13_bn2, nn.AddGrad, g.layer2_14_conv1_weight, nil, d.layer2_14_conv1, a.layer2_13_bn2, w.layer2_14_conv1_weight, batch, layer2_14_conv1_dims)
 
 	// layer2.13
-	nn.BatchNormFusedBackward(ws, d.layer2_13_conv2, nn.SetGrad, d.layer2_12_bn2, nn.SetGrad, g.layer2_13_bn2_weight, g.layer2_13_bn2_bias, d.layer2_13_bn2, a.layer2_13_conv2, a.layer2_13_bn2, true, w.layer2_13_bn2_weight, s.layer2_13_bn2_mean, s.layer2_13_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_13_conv2, nn.SetGrad, d.layer2_12_bn2, nn.SetGrad, g.layer2_13_bn2_weight, g.layer2_13_bn2_bias, d.layer2_13_bn2, a.layer2_13_conv2, true, s.layer2_13_bn2_mask, w.layer2_13_bn2_weight, s.layer2_13_bn2_mean, s.layer2_13_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_13_bn1, nn.SetGrad, g.layer2_13_conv2_weight, nil, d.layer2_13_conv2, a.layer2_13_bn1, w.layer2_13_conv2_weight, batch, layer2_13_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_13_bn1_weight, g.layer2_13_bn1_bias, d.layer2_13_bn1, a.layer2_13_conv1, a.layer2_13_bn1, true, w.layer2_13_bn1_weight, s.layer2_13_bn1_mean, s.layer2_13_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_13_bn1_weight, g.layer2_13_bn1_bias, d.layer2_13_bn1, a.layer2_13_conv1, true, s.layer2_13_bn1_mask, w.layer2_13_bn1_weight, s.layer2_13_bn1_mean, s.layer2_13_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_12_bn2, nn.AddGrad, g.layer2_13_conv1_weight, nil, d.layer2_13_conv1, a.layer2_12_bn2, w.layer2_13_conv1_weight, batch, layer2_13_conv1_dims)
 
 	// layer2.12
-	nn.BatchNormFusedBackward(ws, d.layer2_12_conv2, nn.SetGrad, d.layer2_11_bn2, nn.SetGrad, g.layer2_12_bn2_weight, g.layer2_12_bn2_bias, d.layer2_12_bn2, a.layer2_12_conv2, a.layer2_12_bn2, true, w.layer2_12_bn2_weight, s.layer2_12_bn2_mean, s.layer2_12_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_12_conv2, nn.SetGrad, d.layer2_11_bn2, nn.SetGrad, g.layer2_12_bn2_weight, g.layer2_12_bn2_bias, d.layer2_12_bn2, a.layer2_12_conv2, true, s.layer2_12_bn2_mask, w.layer2_12_bn2_weight, s.layer2_12_bn2_mean, s.layer2_12_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_12_bn1, nn.SetGrad, g.layer2_12_conv2_weight, nil, d.layer2_12_conv2, a.layer2_12_bn1, w.layer2_12_conv2_weight, batch, layer2_12_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_12_bn1_weight, g.layer2_12_bn1_bias, d.layer2_12_bn1, a.layer2_12_conv1, a.layer2_12_bn1, true, w.layer2_12_bn1_weight, s.layer2_12_bn1_mean, s.layer2_12_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_12_bn1_weight, g.layer2_12_bn1_bias, d.layer2_12_bn1, a.layer2_12_conv1, true, s.layer2_12_bn1_mask, w.layer2_12_bn1_weight, s.layer2_12_bn1_mean, s.layer2_12_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_11_bn2, nn.AddGrad, g.layer2_12_conv1_weight, nil, d.layer2_12_conv1, a.layer2_11_bn2, w.layer2_12_conv1_weight, batch, layer2_12_conv1_dims)
 
 	// layer2.11
-	nn.BatchNormFusedBackward(ws, d.layer2_11_conv2, nn.SetGrad, d.layer2_10_bn2, nn.SetGrad, g.layer2_11_bn2_weight, g.layer2_11_bn2_bias, d.layer2_11_bn2, a.layer2_11_conv2, a.layer2_11_bn2, true, w.layer2_11_bn2_weight, s.layer2_11_bn2_mean, s.layer2_11_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_11_conv2, nn.SetGrad, d.layer2_10_bn2, nn.SetGrad, g.layer2_11_bn2_weight, g.layer2_11_bn2_bias, d.layer2_11_bn2, a.layer2_11_conv2, true, s.layer2_11_bn2_mask, w.layer2_11_bn2_weight, s.layer2_11_bn2_mean, s.layer2_11_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_11_bn1, nn.SetGrad, g.layer2_11_conv2_weight, nil, d.layer2_11_conv2, a.layer2_11_bn1, w.layer2_11_conv2_weight, batch, layer2_11_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_11_bn1_weight, g.layer2_11_bn1_bias, d.layer2_11_bn1, a.layer2_11_conv1, a.layer2_11_bn1, true, w.layer2_11_bn1_weight, s.layer2_11_bn1_mean, s.layer2_11_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_11_bn1_weight, g.layer2_11_bn1_bias, d.layer2_11_bn1, a.layer2_11_conv1, true, s.layer2_11_bn1_mask, w.layer2_11_bn1_weight, s.layer2_11_bn1_mean, s.layer2_11_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_10_bn2, nn.AddGrad, g.layer2_11_conv1_weight, nil, d.layer2_11_conv1, a.layer2_10_bn2, w.layer2_11_conv1_weight, batch, layer2_11_conv1_dims)
 
 	// layer2.10
-	nn.BatchNormFusedBackward(ws, d.layer2_10_conv2, nn.SetGrad, d.layer2_9_bn2, nn.SetGrad, g.layer2_10_bn2_weight, g.layer2_10_bn2_bias, d.layer2_10_bn2, a.layer2_10_conv2, a.layer2_10_bn2, true, w.layer2_10_bn2_weight, s.layer2_10_bn2_mean, s.layer2_10_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_10_conv2, nn.SetGrad, d.layer2_9_bn2, nn.SetGrad, g.layer2_10_bn2_weight, g.layer2_10_bn2_bias, d.layer2_10_bn2, a.layer2_10_conv2, true, s.layer2_10_bn2_mask, w.layer2_10_bn2_weight, s.layer2_10_bn2_mean, s.layer2_10_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_10_bn1, nn.SetGrad, g.layer2_10_conv2_weight, nil, d.layer2_10_conv2, a.layer2_10_bn1, w.layer2_10_conv2_weight, batch, layer2_10_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_10_bn1_weight, g.layer2_10_bn1_bias, d.layer2_10_bn1, a.layer2_10_conv1, a.layer2_10_bn1, true, w.layer2_10_bn1_weight, s.layer2_10_bn1_mean, s.layer2_10_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_10_bn1_weight, g.layer2_10_bn1_bias, d.layer2_10_bn1, a.layer2_10_conv1, true, s.layer2_10_bn1_mask, w.layer2_10_bn1_weight, s.layer2_10_bn1_mean, s.layer2_10_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_9_bn2, nn.AddGrad, g.layer2_10_conv1_weight, nil, d.layer2_10_conv1, a.layer2_9_bn2, w.layer2_10_conv1_weight, batch, layer2_10_conv1_dims)
 
 	// layer2.9
-	nn.BatchNormFusedBackward(ws, d.layer2_9_conv2, nn.SetGrad, d.layer2_8_bn2, nn.SetGrad, g.layer2_9_bn2_weight, g.layer2_9_bn2_bias, d.layer2_9_bn2, a.layer2_9_conv2, a.layer2_9_bn2, true, w.layer2_9_bn2_weight, s.layer2_9_bn2_mean, s.layer2_9_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_9_conv2, nn.SetGrad, d.layer2_8_bn2, nn.SetGrad, g.layer2_9_bn2_weight, g.layer2_9_bn2_bias, d.layer2_9_bn2, a.layer2_9_conv2, true, s.layer2_9_bn2_mask, w.layer2_9_bn2_weight, s.layer2_9_bn2_mean, s.layer2_9_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_9_bn1, nn.SetGrad, g.layer2_9_conv2_weight, nil, d.layer2_9_conv2, a.layer2_9_bn1, w.layer2_9_conv2_weight, batch, layer2_9_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_9_bn1_weight, g.layer2_9_bn1_bias, d.layer2_9_bn1, a.layer2_9_conv1, a.layer2_9_bn1, true, w.layer2_9_bn1_weight, s.layer2_9_bn1_mean, s.layer2_9_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_9_bn1_weight, g.layer2_9_bn1_bias, d.layer2_9_bn1, a.layer2_9_conv1, true, s.layer2_9_bn1_mask, w.layer2_9_bn1_weight, s.layer2_9_bn1_mean, s.layer2_9_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_8_bn2, nn.AddGrad, g.layer2_9_conv1_weight, nil, d.layer2_9_conv1, a.layer2_8_bn2, w.layer2_9_conv1_weight, batch, layer2_9_conv1_dims)
 
 	// layer2.8
-	nn.BatchNormFusedBackward(ws, d.layer2_8_conv2, nn.SetGrad, d.layer2_7_bn2, nn.SetGrad, g.layer2_8_bn2_weight, g.layer2_8_bn2_bias, d.layer2_8_bn2, a.layer2_8_conv2, a.layer2_8_bn2, true, w.layer2_8_bn2_weight, s.layer2_8_bn2_mean, s.layer2_8_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_8_conv2, nn.SetGrad, d.layer2_7_bn2, nn.SetGrad, g.layer2_8_bn2_weight, g.layer2_8_bn2_bias, d.layer2_8_bn2, a.layer2_8_conv2, true, s.layer2_8_bn2_mask, w.layer2_8_bn2_weight, s.layer2_8_bn2_mean, s.layer2_8_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_8_bn1, nn.SetGrad, g.layer2_8_conv2_weight, nil, d.layer2_8_conv2, a.layer2_8_bn1, w.layer2_8_conv2_weight, batch, layer2_8_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_8_bn1_weight, g.layer2_8_bn1_bias, d.layer2_8_bn1, a.layer2_8_conv1, a.layer2_8_bn1, true, w.layer2_8_bn1_weight, s.layer2_8_bn1_mean, s.layer2_8_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_8_bn1_weight, g.layer2_8_bn1_bias, d.layer2_8_bn1, a.layer2_8_conv1, true, s.layer2_8_bn1_mask, w.layer2_8_bn1_weight, s.layer2_8_bn1_mean, s.layer2_8_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_7_bn2, nn.AddGrad, g.layer2_8_conv1_weight, nil, d.layer2_8_conv1, a.layer2_7_bn2, w.layer2_8_conv1_weight, batch, layer2_8_conv1_dims)
 
 	// layer2.7
-	nn.BatchNormFusedBackward(ws, d.layer2_7_conv2, nn.SetGrad, d.layer2_6_bn2, nn.SetGrad, g.layer2_7_bn2_weight, g.layer2_7_bn2_bias, d.layer2_7_bn2, a.layer2_7_conv2, a.layer2_7_bn2, true, w.layer2_7_bn2_weight, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_7_conv2, nn.SetGrad, d.layer2_6_bn2, nn.SetGrad, g.layer2_7_bn2_weight, g.layer2_7_bn2_bias, d.layer2_7_bn2, a.layer2_7_conv2, true, s.layer2_7_bn2_mask, w.layer2_7_bn2_weight, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_7_bn1, nn.SetGrad, g.layer2_7_conv2_weight, nil, d.layer2_7_conv2, a.layer2_7_bn1, w.layer2_7_conv2_weight, batch, layer2_7_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_7_bn1_weight, g.layer2_7_bn1_bias, d.layer2_7_bn1, a.layer2_7_conv1, a.layer2_7_bn1, true, w.layer2_7_bn1_weight, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_7_bn1_weight, g.layer2_7_bn1_bias, d.layer2_7_bn1, a.layer2_7_conv1, true, s.layer2_7_bn1_mask, w.layer2_7_bn1_weight, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_6_bn2, nn.AddGrad, g.layer2_7_conv1_weight, nil, d.layer2_7_conv1, a.layer2_6_bn2, w.layer2_7_conv1_weight, batch, layer2_7_conv1_dims)
 
 	// layer2.6
-	nn.BatchNormFusedBackward(ws, d.layer2_6_conv2, nn.SetGrad, d.layer2_5_bn2, nn.SetGrad, g.layer2_6_bn2_weight, g.layer2_6_bn2_bias, d.layer2_6_bn2, a.layer2_6_conv2, a.layer2_6_bn2, true, w.layer2_6_bn2_weight, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_6_conv2, nn.SetGrad, d.layer2_5_bn2, nn.SetGrad, g.layer2_6_bn2_weight, g.layer2_6_bn2_bias, d.layer2_6_bn2, a.layer2_6_conv2, true, s.layer2_6_bn2_mask, w.layer2_6_bn2_weight, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_6_bn1, nn.SetGrad, g.layer2_6_conv2_weight, nil, d.layer2_6_conv2, a.layer2_6_bn1, w.layer2_6_conv2_weight, batch, layer2_6_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_6_bn1_weight, g.layer2_6_bn1_bias, d.layer2_6_bn1, a.layer2_6_conv1, a.layer2_6_bn1, true, w.layer2_6_bn1_weight, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_6_bn1_weight, g.layer2_6_bn1_bias, d.layer2_6_bn1, a.layer2_6_conv1, true, s.layer2_6_bn1_mask, w.layer2_6_bn1_weight, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_5_bn2, nn.AddGrad, g.layer2_6_conv1_weight, nil, d.layer2_6_conv1, a.layer2_5_bn2, w.layer2_6_conv1_weight, batch, layer2_6_conv1_dims)
 
 	// layer2.5
-	nn.BatchNormFusedBackward(ws, d.layer2_5_conv2, nn.SetGrad, d.layer2_4_bn2, nn.SetGrad, g.layer2_5_bn2_weight, g.layer2_5_bn2_bias, d.layer2_5_bn2, a.layer2_5_conv2, a.layer2_5_bn2, true, w.layer2_5_bn2_weight, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_5_conv2, nn.SetGrad, d.layer2_4_bn2, nn.SetGrad, g.layer2_5_bn2_weight, g.layer2_5_bn2_bias, d.layer2_5_bn2, a.layer2_5_conv2, true, s.layer2_5_bn2_mask, w.layer2_5_bn2_weight, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_5_bn1, nn.SetGrad, g.layer2_5_conv2_weight, nil, d.layer2_5_conv2, a.layer2_5_bn1, w.layer2_5_conv2_weight, batch, layer2_5_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_5_bn1_weight, g.layer2_5_bn1_bias, d.layer2_5_bn1, a.layer2_5_conv1, a.layer2_5_bn1, true, w.layer2_5_bn1_weight, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_5_bn1_weight, g.layer2_5_bn1_bias, d.layer2_5_bn1, a.layer2_5_conv1, true, s.layer2_5_bn1_mask, w.layer2_5_bn1_weight, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_4_bn2, nn.AddGrad, g.layer2_5_conv1_weight, nil, d.layer2_5_conv1, a.layer2_4_bn2, w.layer2_5_conv1_weight, batch, layer2_5_conv1_dims)
 
 	// layer2.4
-	nn.BatchNormFusedBackward(ws, d.layer2_4_conv2, nn.SetGrad, d.layer2_3_bn2, nn.SetGrad, g.layer2_4_bn2_weight, g.layer2_4_bn2_bias, d.layer2_4_bn2, a.layer2_4_conv2, a.layer2_4_bn2, true, w.layer2_4_bn2_weight, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_4_conv2, nn.SetGrad, d.layer2_3_bn2, nn.SetGrad, g.layer2_4_bn2_weight, g.layer2_4_bn2_bias, d.layer2_4_bn2, a.layer2_4_conv2, true, s.layer2_4_bn2_mask, w.layer2_4_bn2_weight, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_4_bn1, nn.SetGrad, g.layer2_4_conv2_weight, nil, d.layer2_4_conv2, a.layer2_4_bn1, w.layer2_4_conv2_weight, batch, layer2_4_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_4_bn1_weight, g.layer2_4_bn1_bias, d.layer2_4_bn1, a.layer2_4_conv1, a.layer2_4_bn1, true, w.layer2_4_bn1_weight, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_4_bn1_weight, g.layer2_4_bn1_bias, d.layer2_4_bn1, a.layer2_4_conv1, true, s.layer2_4_bn1_mask, w.layer2_4_bn1_weight, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_3_bn2, nn.AddGrad, g.layer2_4_conv1_weight, nil, d.layer2_4_conv1, a.layer2_3_bn2, w.layer2_4_conv1_weight, batch, layer2_4_conv1_dims)
 
 	// layer2.3
-	nn.BatchNormFusedBackward(ws, d.layer2_3_conv2, nn.SetGrad, d.layer2_2_bn2, nn.SetGrad, g.layer2_3_bn2_weight, g.layer2_3_bn2_bias, d.layer2_3_bn2, a.layer2_3_conv2, a.layer2_3_bn2, true, w.layer2_3_bn2_weight, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_3_conv2, nn.SetGrad, d.layer2_2_bn2, nn.SetGrad, g.layer2_3_bn2_weight, g.layer2_3_bn2_bias, d.layer2_3_bn2, a.layer2_3_conv2, true, s.layer2_3_bn2_mask, w.layer2_3_bn2_weight, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_3_bn1, nn.SetGrad, g.layer2_3_conv2_weight, nil, d.layer2_3_conv2, a.layer2_3_bn1, w.layer2_3_conv2_weight, batch, layer2_3_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_3_bn1_weight, g.layer2_3_bn1_bias, d.layer2_3_bn1, a.layer2_3_conv1, a.layer2_3_bn1, true, w.layer2_3_bn1_weight, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_3_bn1_weight, g.layer2_3_bn1_bias, d.layer2_3_bn1, a.layer2_3_conv1, true, s.layer2_3_bn1_mask, w.layer2_3_bn1_weight, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_2_bn2, nn.AddGrad, g.layer2_3_conv1_weight, nil, d.layer2_3_conv1, a.layer2_2_bn2, w.layer2_3_conv1_weight, batch, layer2_3_conv1_dims)
 
 	// layer2.2
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, d.layer2_1_bn2, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, d.layer2_1_bn2, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, true, s.layer2_2_bn2_mask, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_2_bn1, nn.SetGrad, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, true, s.layer2_2_bn1_mask, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_1_bn2, nn.AddGrad, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
 
 	// layer2.1
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_1_bn1, nn.SetGrad, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_0_bn2, nn.AddGrad, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_shortcut, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_shortcut, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
 	clear(d.layer1_17_bn2)
 	nn.ShortcutABackward(ws, d.layer1_17_bn2, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, nn.SetGrad, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer1_17_bn2, nn.AddGrad, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_17_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.17
-	nn.BatchNormFusedBackward(ws, d.layer1_17_conv2, nn.SetGrad, d.layer1_16_bn2, nn.SetGrad, g.layer1_17_bn2_weight, g.layer1_17_bn2_bias, d.layer1_17_bn2, a.layer1_17_conv2, a.layer1_17_bn2, true, w.layer1_17_bn2_weight, s.layer1_17_bn2_mean, s.layer1_17_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_17_conv2, nn.SetGrad, d.layer1_16_bn2, nn.SetGrad, g.layer1_17_bn2_weight, g.layer1_17_bn2_bias, d.layer1_17_bn2, a.layer1_17_conv2, true, s.layer1_17_bn2_mask, w.layer1_17_bn2_weight, s.layer1_17_bn2_mean, s.layer1_17_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_17_bn1, nn.SetGrad, g.layer1_17_conv2_weight, nil, d.layer1_17_conv2, a.layer1_17_bn1, w.layer1_17_conv2_weight, batch, layer1_17_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_17_bn1_weight, g.layer1_17_bn1_bias, d.layer1_17_bn1, a.layer1_17_conv1, a.layer1_17_bn1, true, w.layer1_17_bn1_weight, s.layer1_17_bn1_mean, s.layer1_17_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_17_bn1_weight, g.layer1_17_bn1_bias, d.layer1_17_bn1, a.layer1_17_conv1, true, s.layer1_17_bn1_mask, w.layer1_17_bn1_weight, s.layer1_17_bn1_mean, s.layer1_17_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_16_bn2, nn.AddGrad, g.layer1_17_conv1_weight, nil, d.layer1_17_conv1, a.layer1_16_bn2, w.layer1_17_conv1_weight, batch, layer1_17_conv1_dims)
 
 	// layer1.16
-	nn.BatchNormFusedBackward(ws, d.layer1_16_conv2, nn.SetGrad, d.layer1_15_bn2, nn.SetGrad, g.layer1_16_bn2_weight, g.layer1_16_bn2_bias, d.layer1_16_bn2, a.layer1_16_conv2, a.layer1_16_bn2, true, w.layer1_16_bn2_weight, s.layer1_16_bn2_mean, s.layer1_16_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_16_conv2, nn.SetGrad, d.layer1_15_bn2, nn.SetGrad, g.layer1_16_bn2_weight, g.layer1_16_bn2_bias, d.layer1_16_bn2, a.layer1_16_conv2, true, s.layer1_16_bn2_mask, w.layer1_16_bn2_weight, s.layer1_16_bn2_mean, s.layer1_16_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_16_bn1, nn.SetGrad, g.layer1_16_conv2_weight, nil, d.layer1_16_conv2, a.layer1_16_bn1, w.layer1_16_conv2_weight, batch, layer1_16_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_16_bn1_weight, g.layer1_16_bn1_bias, d.layer1_16_bn1, a.layer1_16_conv1, a.layer1_16_bn1, true, w.layer1_16_bn1_weight, s.layer1_16_bn1_mean, s.layer1_16_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_16_bn1_weight, g.layer1_16_bn1_bias, d.layer1_16_bn1, a.layer1_16_conv1, true, s.layer1_16_bn1_mask, w.layer1_16_bn1_weight, s.layer1_16_bn1_mean, s.layer1_16_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_15_bn2, nn.AddGrad, g.layer1_16_conv1_weight, nil, d.layer1_16_conv1, a.layer1_15_bn2, w.layer1_16_conv1_weight, batch, layer1_16_conv1_dims)
 
 	// layer1.15
-	nn.BatchNormFusedBackward(ws, d.layer1_15_conv2, nn.SetGrad, d.layer1_14_bn2, nn.SetGrad, g.layer1_15_bn2_weight, g.layer1_15_bn2_bias, d.layer1_15_bn2, a.layer1_15_conv2, a.layer1_15_bn2, true, w.layer1_15_bn2_weight, s.layer1_15_bn2_mean, s.layer1_15_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_15_conv2, nn.SetGrad, d.layer1_14_bn2, nn.SetGrad, g.layer1_15_bn2_weight, g.layer1_15_bn2_bias, d.layer1_15_bn2, a.layer1_15_conv2, true, s.layer1_15_bn2_mask, w.layer1_15_bn2_weight, s.layer1_15_bn2_mean, s.layer1_15_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_15_bn1, nn.SetGrad, g.layer1_15_conv2_weight, nil, d.layer1_15_conv2, a.layer1_15_bn1, w.layer1_15_conv2_weight, batch, layer1_15_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_15_bn1_weight, g.layer1_15_bn1_bias, d.layer1_15_bn1, a.layer1_15_conv1, a.layer1_15_bn1, true, w.layer1_15_bn1_weight, s.layer1_15_bn1_mean, s.layer1_15_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_15_bn1_weight, g.layer1_15_bn1_bias, d.layer1_15_bn1, a.layer1_15_conv1, true, s.layer1_15_bn1_mask, w.layer1_15_bn1_weight, s.layer1_15_bn1_mean, s.layer1_15_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_14_bn2, nn.AddGrad, g.layer1_15_conv1_weight, nil, d.layer1_15_conv1, a.layer1_14_bn2, w.layer1_15_conv1_weight, batch, layer1_15_conv1_dims)
 
 	// layer1.14
-	nn.BatchNormFusedBackward(ws, d.layer1_14_conv2, nn.SetGrad, d.layer1_13_bn2, nn.SetGrad, g.layer1_14_bn2_weight, g.layer1_14_bn2_bias, d.layer1_14_bn2, a.layer1_14_conv2, a.layer1_14_bn2, true, w.layer1_14_bn2_weight, s.layer1_14_bn2_mean, s.layer1_14_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_14_conv2, nn.SetGrad, d.layer1_13_bn2, nn.SetGrad, g.layer1_14_bn2_weight, g.layer1_14_bn2_bias, d.layer1_14_bn2, a.layer1_14_conv2, true, s.layer1_14_bn2_mask, w.layer1_14_bn2_weight, s.layer1_14_bn2_mean, s.layer1_14_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_14_bn1, nn.SetGrad, g.layer1_14_conv2_weight, nil, d.layer1_14_conv2, a.layer1_14_bn1, w.layer1_14_conv2_weight, batch, layer1_14_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_14_bn1_weight, g.layer1_14_bn1_bias, d.layer1_14_bn1, a.layer1_14_conv1, a.layer1_14_bn1, true, w.layer1_14_bn1_weight, s.layer1_14_bn1_mean, s.layer1_14_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_14_bn1_weight, g.layer1_14_bn1_bias, d.layer1_14_bn1, a.layer1_14_conv1, true, s.layer1_14_bn1_mask, w.layer1_14_bn1_weight, s.layer1_14_bn1_mean, s.layer1_14_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_13_bn2, nn.AddGrad, g.layer1_14_conv1_weight, nil, d.layer1_14_conv1, a.layer1_13_bn2, w.layer1_14_conv1_weight, batch, layer1_14_conv1_dims)
 
 	// layer1.13
-	nn.BatchNormFusedBackward(ws, d.layer1_13_conv2, nn.SetGrad, d.layer1_12_bn2, nn.SetGrad, g.layer1_13_bn2_weight, g.layer1_13_bn2_bias, d.layer1_13_bn2, a.layer1_13_conv2, a.layer1_13_bn2, true, w.layer1_13_bn2_weight, s.layer1_13_bn2_mean, s.layer1_13_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_13_conv2, nn.SetGrad, d.layer1_12_bn2, nn.SetGrad, g.layer1_13_bn2_weight, g.layer1_13_bn2_bias, d.layer1_13_bn2, a.layer1_13_conv2, true, s.layer1_13_bn2_mask, w.layer1_13_bn2_weight, s.layer1_13_bn2_mean, s.layer1_13_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_13_bn1, nn.SetGrad, g.layer1_13_conv2_weight, nil, d.layer1_13_conv2, a.layer1_13_bn1, w.layer1_13_conv2_weight, batch, layer1_13_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_13_bn1_weight, g.layer1_13_bn1_bias, d.layer1_13_bn1, a.layer1_13_conv1, a.layer1_13_bn1, true, w.layer1_13_bn1_weight, s.layer1_13_bn1_mean, s.layer1_13_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_13_bn1_weight, g.layer1_13_bn1_bias, d.layer1_13_bn1, a.layer1_13_conv1, true, s.layer1_13_bn1_mask, w.layer1_13_bn1_weight, s.layer1_13_bn1_mean, s.layer1_13_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_12_bn2, nn.AddGrad, g.layer1_13_conv1_weight, nil, d.layer1_13_conv1, a.layer1_12_bn2, w.layer1_13_conv1_weight, batch, layer1_13_conv1_dims)
 
 	// layer1.12
-	nn.BatchNormFusedBackward(ws, d.layer1_12_conv2, nn.SetGrad, d.layer1_11_bn2, nn.SetGrad, g.layer1_12_bn2_weight, g.layer1_12_bn2_bias, d.layer1_12_bn2, a.layer1_12_conv2, a.layer1_12_bn2, true, w.layer1_12_bn2_weight, s.layer1_12_bn2_mean, s.layer1_12_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_12_conv2, nn.SetGrad, d.layer1_11_bn2, nn.SetGrad, g.layer1_12_bn2_weight, g.layer1_12_bn2_bias, d.layer1_12_bn2, a.layer1_12_conv2, true, s.layer1_12_bn2_mask, w.layer1_12_bn2_weight, s.layer1_12_bn2_mean, s.layer1_12_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_12_bn1, nn.SetGrad, g.layer1_12_conv2_weight, nil, d.layer1_12_conv2, a.layer1_12_bn1, w.layer1_12_conv2_weight, batch, layer1_12_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_12_bn1_weight, g.layer1_12_bn1_bias, d.layer1_12_bn1, a.layer1_12_conv1, a.layer1_12_bn1, true, w.layer1_12_bn1_weight, s.layer1_12_bn1_mean, s.layer1_12_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_12_bn1_weight, g.layer1_12_bn1_bias, d.layer1_12_bn1, a.layer1_12_conv1, true, s.layer1_12_bn1_mask, w.layer1_12_bn1_weight, s.layer1_12_bn1_mean, s.layer1_12_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_11_bn2, nn.AddGrad, g.layer1_12_conv1_weight, nil, d.layer1_12_conv1, a.layer1_11_bn2, w.layer1_12_conv1_weight, batch, layer1_12_conv1_dims)
 
 	// layer1.11
-	nn.BatchNormFusedBackward(ws, d.layer1_11_conv2, nn.SetGrad, d.layer1_10_bn2, nn.SetGrad, g.layer1_11_bn2_weight, g.layer1_11_bn2_bias, d.layer1_11_bn2, a.layer1_11_conv2, a.layer1_11_bn2, true, w.layer1_11_bn2_weight, s.layer1_11_bn2_mean, s.layer1_11_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_11_conv2, nn.SetGrad, d.layer1_10_bn2, nn.SetGrad, g.layer1_11_bn2_weight, g.layer1_11_bn2_bias, d.layer1_11_bn2, a.layer1_11_conv2, true, s.layer1_11_bn2_mask, w.layer1_11_bn2_weight, s.layer1_11_bn2_mean, s.layer1_11_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_11_bn1, nn.SetGrad, g.layer1_11_conv2_weight, nil, d.layer1_11_conv2, a.layer1_11_bn1, w.layer1_11_conv2_weight, batch, layer1_11_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_11_bn1_weight, g.layer1_11_bn1_bias, d.layer1_11_bn1, a.layer1_11_conv1, a.layer1_11_bn1, true, w.layer1_11_bn1_weight, s.layer1_11_bn1_mean, s.layer1_11_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_11_bn1_weight, g.layer1_11_bn1_bias, d.layer1_11_bn1, a.layer1_11_conv1, true, s.layer1_11_bn1_mask, w.layer1_11_bn1_weight, s.layer1_11_bn1_mean, s.layer1_11_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_10_bn2, nn.AddGrad, g.layer1_11_conv1_weight, nil, d.layer1_11_conv1, a.layer1_10_bn2, w.layer1_11_conv1_weight, batch, layer1_11_conv1_dims)
 
 	// layer1.10
-	nn.BatchNormFusedBackward(ws, d.layer1_10_conv2, nn.SetGrad, d.layer1_9_bn2, nn.SetGrad, g.layer1_10_bn2_weight, g.layer1_10_bn2_bias, d.layer1_10_bn2, a.layer1_10_conv2, a.layer1_10_bn2, true, w.layer1_10_bn2_weight, s.layer1_10_bn2_mean, s.layer1_10_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_10_conv2, nn.SetGrad, d.layer1_9_bn2, nn.SetGrad, g.layer1_10_bn2_weight, g.layer1_10_bn2_bias, d.layer1_10_bn2, a.layer1_10_conv2, true, s.layer1_10_bn2_mask, w.layer1_10_bn2_weight, s.layer1_10_bn2_mean, s.layer1_10_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_10_bn1, nn.SetGrad, g.layer1_10_conv2_weight, nil, d.layer1_10_conv2, a.layer1_10_bn1, w.layer1_10_conv2_weight, batch, layer1_10_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_10_bn1_weight, g.layer1_10_bn1_bias, d.layer1_10_bn1, a.layer1_10_conv1, a.layer1_10_bn1, true, w.layer1_10_bn1_weight, s.layer1_10_bn1_mean, s.layer1_10_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_10_bn1_weight, g.layer1_10_bn1_bias, d.layer1_10_bn1, a.layer1_10_conv1, true, s.layer1_10_bn1_mask, w.layer1_10_bn1_weight, s.layer1_10_bn1_mean, s.layer1_10_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_9_bn2, nn.AddGrad, g.layer1_10_conv1_weight, nil, d.layer1_10_conv1, a.layer1_9_bn2, w.layer1_10_conv1_weight, batch, layer1_10_conv1_dims)
 
 	// layer1.9
-	nn.BatchNormFusedBackward(ws, d.layer1_9_conv2, nn.SetGrad, d.layer1_8_bn2, nn.SetGrad, g.layer1_9_bn2_weight, g.layer1_9_bn2_bias, d.layer1_9_bn2, a.layer1_9_conv2, a.layer1_9_bn2, true, w.layer1_9_bn2_weight, s.layer1_9_bn2_mean, s.layer1_9_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_9_conv2, nn.SetGrad, d.layer1_8_bn2, nn.SetGrad, g.layer1_9_bn2_weight, g.layer1_9_bn2_bias, d.layer1_9_bn2, a.layer1_9_conv2, true, s.layer1_9_bn2_mask, w.layer1_9_bn2_weight, s.layer1_9_bn2_mean, s.layer1_9_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_9_bn1, nn.SetGrad, g.layer1_9_conv2_weight, nil, d.layer1_9_conv2, a.layer1_9_bn1, w.layer1_9_conv2_weight, batch, layer1_9_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_9_bn1_weight, g.layer1_9_bn1_bias, d.layer1_9_bn1, a.layer1_9_conv1, a.layer1_9_bn1, true, w.layer1_9_bn1_weight, s.layer1_9_bn1_mean, s.layer1_9_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_9_bn1_weight, g.layer1_9_bn1_bias, d.layer1_9_bn1, a.layer1_9_conv1, true, s.layer1_9_bn1_mask, w.layer1_9_bn1_weight, s.layer1_9_bn1_mean, s.layer1_9_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_8_bn2, nn.AddGrad, g.layer1_9_conv1_weight, nil, d.layer1_9_conv1, a.layer1_8_bn2, w.layer1_9_conv1_weight, batch, layer1_9_conv1_dims)
 
 	// layer1.8
-	nn.BatchNormFusedBackward(ws, d.layer1_8_conv2, nn.SetGrad, d.layer1_7_bn2, nn.SetGrad, g.layer1_8_bn2_weight, g.layer1_8_bn2_bias, d.layer1_8_bn2, a.layer1_8_conv2, a.layer1_8_bn2, true, w.layer1_8_bn2_weight, s.layer1_8_bn2_mean, s.layer1_8_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_8_conv2, nn.SetGrad, d.layer1_7_bn2, nn.SetGrad, g.layer1_8_bn2_weight, g.layer1_8_bn2_bias, d.layer1_8_bn2, a.layer1_8_conv2, true, s.layer1_8_bn2_mask, w.layer1_8_bn2_weight, s.layer1_8_bn2_mean, s.layer1_8_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_8_bn1, nn.SetGrad, g.layer1_8_conv2_weight, nil, d.layer1_8_conv2, a.layer1_8_bn1, w.layer1_8_conv2_weight, batch, layer1_8_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_8_bn1_weight, g.layer1_8_bn1_bias, d.layer1_8_bn1, a.layer1_8_conv1, a.layer1_8_bn1, true, w.layer1_8_bn1_weight, s.layer1_8_bn1_mean, s.layer1_8_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_8_bn1_weight, g.layer1_8_bn1_bias, d.layer1_8_bn1, a.layer1_8_conv1, true, s.layer1_8_bn1_mask, w.layer1_8_bn1_weight, s.layer1_8_bn1_mean, s.layer1_8_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_7_bn2, nn.AddGrad, g.layer1_8_conv1_weight, nil, d.layer1_8_conv1, a.layer1_7_bn2, w.layer1_8_conv1_weight, batch, layer1_8_conv1_dims)
 
 	// layer1.7
-	nn.BatchNormFusedBackward(ws, d.layer1_7_conv2, nn.SetGrad, d.layer1_6_bn2, nn.SetGrad, g.layer1_7_bn2_weight, g.layer1_7_bn2_bias, d.layer1_7_bn2, a.layer1_7_conv2, a.layer1_7_bn2, true, w.layer1_7_bn2_weight, s.layer1_7_bn2_mean, s.layer1_7_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_7_conv2, nn.SetGrad, d.layer1_6_bn2, nn.SetGrad, g.layer1_7_bn2_weight, g.layer1_7_bn2_bias, d.layer1_7_bn2, a.layer1_7_conv2, true, s.layer1_7_bn2_mask, w.layer1_7_bn2_weight, s.layer1_7_bn2_mean, s.layer1_7_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_7_bn1, nn.SetGrad, g.layer1_7_conv2_weight, nil, d.layer1_7_conv2, a.layer1_7_bn1, w.layer1_7_conv2_weight, batch, layer1_7_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_7_bn1_weight, g.layer1_7_bn1_bias, d.layer1_7_bn1, a.layer1_7_conv1, a.layer1_7_bn1, true, w.layer1_7_bn1_weight, s.layer1_7_bn1_mean, s.layer1_7_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_7_bn1_weight, g.layer1_7_bn1_bias, d.layer1_7_bn1, a.layer1_7_conv1, true, s.layer1_7_bn1_mask, w.layer1_7_bn1_weight, s.layer1_7_bn1_mean, s.layer1_7_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_6_bn2, nn.AddGrad, g.layer1_7_conv1_weight, nil, d.layer1_7_conv1, a.layer1_6_bn2, w.layer1_7_conv1_weight, batch, layer1_7_conv1_dims)
 
 	// layer1.6
-	nn.BatchNormFusedBackward(ws, d.layer1_6_conv2, nn.SetGrad, d.layer1_5_bn2, nn.SetGrad, g.layer1_6_bn2_weight, g.layer1_6_bn2_bias, d.layer1_6_bn2, a.layer1_6_conv2, a.layer1_6_bn2, true, w.layer1_6_bn2_weight, s.layer1_6_bn2_mean, s.layer1_6_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_6_conv2, nn.SetGrad, d.layer1_5_bn2, nn.SetGrad, g.layer1_6_bn2_weight, g.layer1_6_bn2_bias, d.layer1_6_bn2, a.layer1_6_conv2, true, s.layer1_6_bn2_mask, w.layer1_6_bn2_weight, s.layer1_6_bn2_mean, s.layer1_6_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_6_bn1, nn.SetGrad, g.layer1_6_conv2_weight, nil, d.layer1_6_conv2, a.layer1_6_bn1, w.layer1_6_conv2_weight, batch, layer1_6_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_6_bn1_weight, g.layer1_6_bn1_bias, d.layer1_6_bn1, a.layer1_6_conv1, a.layer1_6_bn1, true, w.layer1_6_bn1_weight, s.layer1_6_bn1_mean, s.layer1_6_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_6_bn1_weight, g.layer1_6_bn1_bias, d.layer1_6_bn1, a.layer1_6_conv1, true, s.layer1_6_bn1_mask, w.layer1_6_bn1_weight, s.layer1_6_bn1_mean, s.layer1_6_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_5_bn2, nn.AddGrad, g.layer1_6_conv1_weight, nil, d.layer1_6_conv1, a.layer1_5_bn2, w.layer1_6_conv1_weight, batch, layer1_6_conv1_dims)
 
 	// layer1.5
-	nn.BatchNormFusedBackward(ws, d.layer1_5_conv2, nn.SetGrad, d.layer1_4_bn2, nn.SetGrad, g.layer1_5_bn2_weight, g.layer1_5_bn2_bias, d.layer1_5_bn2, a.layer1_5_conv2, a.layer1_5_bn2, true, w.layer1_5_bn2_weight, s.layer1_5_bn2_mean, s.layer1_5_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_5_conv2, nn.SetGrad, d.layer1_4_bn2, nn.SetGrad, g.layer1_5_bn2_weight, g.layer1_5_bn2_bias, d.layer1_5_bn2, a.layer1_5_conv2, true, s.layer1_5_bn2_mask, w.layer1_5_bn2_weight, s.layer1_5_bn2_mean, s.layer1_5_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_5_bn1, nn.SetGrad, g.layer1_5_conv2_weight, nil, d.layer1_5_conv2, a.layer1_5_bn1, w.layer1_5_conv2_weight, batch, layer1_5_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_5_bn1_weight, g.layer1_5_bn1_bias, d.layer1_5_bn1, a.layer1_5_conv1, a.layer1_5_bn1, true, w.layer1_5_bn1_weight, s.layer1_5_bn1_mean, s.layer1_5_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_5_bn1_weight, g.layer1_5_bn1_bias, d.layer1_5_bn1, a.layer1_5_conv1, true, s.layer1_5_bn1_mask, w.layer1_5_bn1_weight, s.layer1_5_bn1_mean, s.layer1_5_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_4_bn2, nn.AddGrad, g.layer1_5_conv1_weight, nil, d.layer1_5_conv1, a.layer1_4_bn2, w.layer1_5_conv1_weight, batch, layer1_5_conv1_dims)
 
 	// layer1.4
-	nn.BatchNormFusedBackward(ws, d.layer1_4_conv2, nn.SetGrad, d.layer1_3_bn2, nn.SetGrad, g.layer1_4_bn2_weight, g.layer1_4_bn2_bias, d.layer1_4_bn2, a.layer1_4_conv2, a.layer1_4_bn2, true, w.layer1_4_bn2_weight, s.layer1_4_bn2_mean, s.layer1_4_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_4_conv2, nn.SetGrad, d.layer1_3_bn2, nn.SetGrad, g.layer1_4_bn2_weight, g.layer1_4_bn2_bias, d.layer1_4_bn2, a.layer1_4_conv2, true, s.layer1_4_bn2_mask, w.layer1_4_bn2_weight, s.layer1_4_bn2_mean, s.layer1_4_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_4_bn1, nn.SetGrad, g.layer1_4_conv2_weight, nil, d.layer1_4_conv2, a.layer1_4_bn1, w.layer1_4_conv2_weight, batch, layer1_4_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_4_bn1_weight, g.layer1_4_bn1_bias, d.layer1_4_bn1, a.layer1_4_conv1, a.layer1_4_bn1, true, w.layer1_4_bn1_weight, s.layer1_4_bn1_mean, s.layer1_4_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_4_bn1_weight, g.layer1_4_bn1_bias, d.layer1_4_bn1, a.layer1_4_conv1, true, s.layer1_4_bn1_mask, w.layer1_4_bn1_weight, s.layer1_4_bn1_mean, s.layer1_4_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_3_bn2, nn.AddGrad, g.layer1_4_conv1_weight, nil, d.layer1_4_conv1, a.layer1_3_bn2, w.layer1_4_conv1_weight, batch, layer1_4_conv1_dims)
 
 	// layer1.3
-	nn.BatchNormFusedBackward(ws, d.layer1_3_conv2, nn.SetGrad, d.layer1_2_bn2, nn.SetGrad, g.layer1_3_bn2_weight, g.layer1_3_bn2_bias, d.layer1_3_bn2, a.layer1_3_conv2, a.layer1_3_bn2, true, w.layer1_3_bn2_weight, s.layer1_3_bn2_mean, s.layer1_3_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_3_conv2, nn.SetGrad, d.layer1_2_bn2, nn.SetGrad, g.layer1_3_bn2_weight, g.layer1_3_bn2_bias, d.layer1_3_bn2, a.layer1_3_conv2, true, s.layer1_3_bn2_mask, w.layer1_3_bn2_weight, s.layer1_3_bn2_mean, s.layer1_3_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_3_bn1, nn.SetGrad, g.layer1_3_conv2_weight, nil, d.layer1_3_conv2, a.layer1_3_bn1, w.layer1_3_conv2_weight, batch, layer1_3_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_3_bn1_weight, g.layer1_3_bn1_bias, d.layer1_3_bn1, a.layer1_3_conv1, a.layer1_3_bn1, true, w.layer1_3_bn1_weight, s.layer1_3_bn1_mean, s.layer1_3_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_3_bn1_weight, g.layer1_3_bn1_bias, d.layer1_3_bn1, a.layer1_3_conv1, true, s.layer1_3_bn1_mask, w.layer1_3_bn1_weight, s.layer1_3_bn1_mean, s.layer1_3_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_2_bn2, nn.AddGrad, g.layer1_3_conv1_weight, nil, d.layer1_3_conv1, a.layer1_2_bn2, w.layer1_3_conv1_weight, batch, layer1_3_conv1_dims)
 
 	// layer1.2
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, d.layer1_1_bn2, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, d.layer1_1_bn2, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, true, s.layer1_2_bn2_mask, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_2_bn1, nn.SetGrad, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, true, s.layer1_2_bn1_mask, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_1_bn2, nn.AddGrad, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
 
 	// layer1.1
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_1_bn1, nn.SetGrad, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_0_bn2, nn.AddGrad, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, d.bn1, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, d.bn1, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_0_bn1, nn.SetGrad, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.bn1, nn.AddGrad, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
-	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, true, s.bn1_mask, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, nil, nn.AddGrad, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

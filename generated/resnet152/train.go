@@ -486,163 +486,315 @@ type grads struct {
 	fc_bias                      []float32
 }
 
-// bnStats keeps each BN's batch mean and 1/sqrt(var+eps) from the forward pass for the backward pass.
+// bnStats keeps each BN's batch mean and 1/sqrt(var+eps), and each fused ReLU's
+// mask, from the forward pass for the backward pass.
 type bnStats struct {
 	bn1_mean, bn1_invstd                                     []float32
+	bn1_mask                                                 []uint16
 	layer1_0_bn1_mean, layer1_0_bn1_invstd                   []float32
+	layer1_0_bn1_mask                                        []uint16
 	layer1_0_bn2_mean, layer1_0_bn2_invstd                   []float32
+	layer1_0_bn2_mask                                        []uint16
 	layer1_0_downsample_1_mean, layer1_0_downsample_1_invstd []float32
 	layer1_0_bn3_mean, layer1_0_bn3_invstd                   []float32
+	layer1_0_bn3_mask                                        []uint16
 	layer1_1_bn1_mean, layer1_1_bn1_invstd                   []float32
+	layer1_1_bn1_mask                                        []uint16
 	layer1_1_bn2_mean, layer1_1_bn2_invstd                   []float32
+	layer1_1_bn2_mask                                        []uint16
 	layer1_1_bn3_mean, layer1_1_bn3_invstd                   []float32
+	layer1_1_bn3_mask                                        []uint16
 	layer1_2_bn1_mean, layer1_2_bn1_invstd                   []float32
+	layer1_2_bn1_mask                                        []uint16
 	layer1_2_bn2_mean, layer1_2_bn2_invstd                   []float32
+	layer1_2_bn2_mask                                        []uint16
 	layer1_2_bn3_mean, layer1_2_bn3_invstd                   []float32
+	layer1_2_bn3_mask                                        []uint16
 	layer2_0_bn1_mean, layer2_0_bn1_invstd                   []float32
+	layer2_0_bn1_mask                                        []uint16
 	layer2_0_bn2_mean, layer2_0_bn2_invstd                   []float32
+	layer2_0_bn2_mask                                        []uint16
 	layer2_0_downsample_1_mean, layer2_0_downsample_1_invstd []float32
 	layer2_0_bn3_mean, layer2_0_bn3_invstd                   []float32
+	layer2_0_bn3_mask                                        []uint16
 	layer2_1_bn1_mean, layer2_1_bn1_invstd                   []float32
+	layer2_1_bn1_mask                                        []uint16
 	layer2_1_bn2_mean, layer2_1_bn2_invstd                   []float32
+	layer2_1_bn2_mask                                        []uint16
 	layer2_1_bn3_mean, layer2_1_bn3_invstd                   []float32
+	layer2_1_bn3_mask                                        []uint16
 	layer2_2_bn1_mean, layer2_2_bn1_invstd                   []float32
+	layer2_2_bn1_mask                                        []uint16
 	layer2_2_bn2_mean, layer2_2_bn2_invstd                   []float32
+	layer2_2_bn2_mask                                        []uint16
 	layer2_2_bn3_mean, layer2_2_bn3_invstd                   []float32
+	layer2_2_bn3_mask                                        []uint16
 	layer2_3_bn1_mean, layer2_3_bn1_invstd                   []float32
+	layer2_3_bn1_mask                                        []uint16
 	layer2_3_bn2_mean, layer2_3_bn2_invstd                   []float32
+	layer2_3_bn2_mask                                        []uint16
 	layer2_3_bn3_mean, layer2_3_bn3_invstd                   []float32
+	layer2_3_bn3_mask                                        []uint16
 	layer2_4_bn1_mean, layer2_4_bn1_invstd                   []float32
+	layer2_4_bn1_mask                                        []uint16
 	layer2_4_bn2_mean, layer2_4_bn2_invstd                   []float32
+	layer2_4_bn2_mask                                        []uint16
 	layer2_4_bn3_mean, layer2_4_bn3_invstd                   []float32
+	layer2_4_bn3_mask                                        []uint16
 	layer2_5_bn1_mean, layer2_5_bn1_invstd                   []float32
+	layer2_5_bn1_mask                                        []uint16
 	layer2_5_bn2_mean, layer2_5_bn2_invstd                   []float32
+	layer2_5_bn2_mask                                        []uint16
 	layer2_5_bn3_mean, layer2_5_bn3_invstd                   []float32
+	layer2_5_bn3_mask                                        []uint16
 	layer2_6_bn1_mean, layer2_6_bn1_invstd                   []float32
+	layer2_6_bn1_mask                                        []uint16
 	layer2_6_bn2_mean, layer2_6_bn2_invstd                   []float32
+	layer2_6_bn2_mask                                        []uint16
 	layer2_6_bn3_mean, layer2_6_bn3_invstd                   []float32
+	layer2_6_bn3_mask                                        []uint16
 	layer2_7_bn1_mean, layer2_7_bn1_invstd                   []float32
+	layer2_7_bn1_mask                                        []uint16
 	layer2_7_bn2_mean, layer2_7_bn2_invstd                   []float32
+	layer2_7_bn2_mask                                        []uint16
 	layer2_7_bn3_mean, layer2_7_bn3_invstd                   []float32
+	layer2_7_bn3_mask                                        []uint16
 	layer3_0_bn1_mean, layer3_0_bn1_invstd                   []float32
+	layer3_0_bn1_mask                                        []uint16
 	layer3_0_bn2_mean, layer3_0_bn2_invstd                   []float32
+	layer3_0_bn2_mask                                        []uint16
 	layer3_0_downsample_1_mean, layer3_0_downsample_1_invstd []float32
 	layer3_0_bn3_mean, layer3_0_bn3_invstd                   []float32
+	layer3_0_bn3_mask                                        []uint16
 	layer3_1_bn1_mean, layer3_1_bn1_invstd                   []float32
+	layer3_1_bn1_mask                                        []uint16
 	layer3_1_bn2_mean, layer3_1_bn2_invstd                   []float32
+	layer3_1_bn2_mask                                        []uint16
 	layer3_1_bn3_mean, layer3_1_bn3_invstd                   []float32
+	layer3_1_bn3_mask                                        []uint16
 	layer3_2_bn1_mean, layer3_2_bn1_invstd                   []float32
+	layer3_2_bn1_mask                                        []uint16
 	layer3_2_bn2_mean, layer3_2_bn2_invstd                   []float32
+	layer3_2_bn2_mask                                        []uint16
 	layer3_2_bn3_mean, layer3_2_bn3_invstd                   []float32
+	layer3_2_bn3_mask                                        []uint16
 	layer3_3_bn1_mean, layer3_3_bn1_invstd                   []float32
+	layer3_3_bn1_mask                                        []uint16
 	layer3_3_bn2_mean, layer3_3_bn2_invstd                   []float32
+	layer3_3_bn2_mask                                        []uint16
 	layer3_3_bn3_mean, layer3_3_bn3_invstd                   []float32
+	layer3_3_bn3_mask                                        []uint16
 	layer3_4_bn1_mean, layer3_4_bn1_invstd                   []float32
+	layer3_4_bn1_mask                                        []uint16
 	layer3_4_bn2_mean, layer3_4_bn2_invstd                   []float32
+	layer3_4_bn2_mask                                        []uint16
 	layer3_4_bn3_mean, layer3_4_bn3_invstd                   []float32
+	layer3_4_bn3_mask                                        []uint16
 	layer3_5_bn1_mean, layer3_5_bn1_invstd                   []float32
+	layer3_5_bn1_mask                                        []uint16
 	layer3_5_bn2_mean, layer3_5_bn2_invstd                   []float32
+	layer3_5_bn2_mask                                        []uint16
 	layer3_5_bn3_mean, layer3_5_bn3_invstd                   []float32
+	layer3_5_bn3_mask                                        []uint16
 	layer3_6_bn1_mean, layer3_6_bn1_invstd                   []float32
+	layer3_6_bn1_mask                                        []uint16
 	layer3_6_bn2_mean, layer3_6_bn2_invstd                   []float32
+	layer3_6_bn2_mask                                        []uint16
 	layer3_6_bn3_mean, layer3_6_bn3_invstd                   []float32
+	layer3_6_bn3_mask                                        []uint16
 	layer3_7_bn1_mean, layer3_7_bn1_invstd                   []float32
+	layer3_7_bn1_mask                                        []uint16
 	layer3_7_bn2_mean, layer3_7_bn2_invstd                   []float32
+	layer3_7_bn2_mask                                        []uint16
 	layer3_7_bn3_mean, layer3_7_bn3_invstd                   []float32
+	layer3_7_bn3_mask                                        []uint16
 	layer3_8_bn1_mean, layer3_8_bn1_invstd                   []float32
+	layer3_8_bn1_mask                                        []uint16
 	layer3_8_bn2_mean, layer3_8_bn2_invstd                   []float32
+	layer3_8_bn2_mask                                        []uint16
 	layer3_8_bn3_mean, layer3_8_bn3_invstd                   []float32
+	layer3_8_bn3_mask                                        []uint16
 	layer3_9_bn1_mean, layer3_9_bn1_invstd                   []float32
+	layer3_9_bn1_mask                                        []uint16
 	layer3_9_bn2_mean, layer3_9_bn2_invstd                   []float32
+	layer3_9_bn2_mask                                        []uint16
 	layer3_9_bn3_mean, layer3_9_bn3_invstd                   []float32
+	layer3_9_bn3_mask                                        []uint16
 	layer3_10_bn1_mean, layer3_10_bn1_invstd                 []float32
+	layer3_10_bn1_mask                                       []uint16
 	layer3_10_bn2_mean, layer3_10_bn2_invstd                 []float32
+	layer3_10_bn2_mask                                       []uint16
 	layer3_10_bn3_mean, layer3_10_bn3_invstd                 []float32
+	layer3_10_bn3_mask                                       []uint16
 	layer3_11_bn1_mean, layer3_11_bn1_invstd                 []float32
+	layer3_11_bn1_mask                                       []uint16
 	layer3_11_bn2_mean, layer3_11_bn2_invstd                 []float32
+	layer3_11_bn2_mask                                       []uint16
 	layer3_11_bn3_mean, layer3_11_bn3_invstd                 []float32
+	layer3_11_bn3_mask                                       []uint16
 	layer3_12_bn1_mean, layer3_12_bn1_invstd                 []float32
+	layer3_12_bn1_mask                                       []uint16
 	layer3_12_bn2_mean, layer3_12_bn2_invstd                 []float32
+	layer3_12_bn2_mask                                       []uint16
 	layer3_12_bn3_mean, layer3_12_bn3_invstd                 []float32
+	layer3_12_bn3_mask                                       []uint16
 	layer3_13_bn1_mean, layer3_13_bn1_invstd                 []float32
+	layer3_13_bn1_mask                                       []uint16
 	layer3_13_bn2_mean, layer3_13_bn2_invstd                 []float32
+	layer3_13_bn2_mask                                       []uint16
 	layer3_13_bn3_mean, layer3_13_bn3_invstd                 []float32
+	layer3_13_bn3_mask                                       []uint16
 	layer3_14_bn1_mean, layer3_14_bn1_invstd                 []float32
+	layer3_14_bn1_mask                                       []uint16
 	layer3_14_bn2_mean, layer3_14_bn2_invstd                 []float32
+	layer3_14_bn2_mask                                       []uint16
 	layer3_14_bn3_mean, layer3_14_bn3_invstd                 []float32
+	layer3_14_bn3_mask                                       []uint16
 	layer3_15_bn1_mean, layer3_15_bn1_invstd                 []float32
+	layer3_15_bn1_mask                                       []uint16
 	layer3_15_bn2_mean, layer3_15_bn2_invstd                 []float32
+	layer3_15_bn2_mask                                       []uint16
 	layer3_15_bn3_mean, layer3_15_bn3_invstd                 []float32
+	layer3_15_bn3_mask                                       []uint16
 	layer3_16_bn1_mean, layer3_16_bn1_invstd                 []float32
+	layer3_16_bn1_mask                                       []uint16
 	layer3_16_bn2_mean, layer3_16_bn2_invstd                 []float32
+	layer3_16_bn2_mask                                       []uint16
 	layer3_16_bn3_mean, layer3_16_bn3_invstd                 []float32
+	layer3_16_bn3_mask                                       []uint16
 	layer3_17_bn1_mean, layer3_17_bn1_invstd                 []float32
+	layer3_17_bn1_mask                                       []uint16
 	layer3_17_bn2_mean, layer3_17_bn2_invstd                 []float32
+	layer3_17_bn2_mask                                       []uint16
 	layer3_17_bn3_mean, layer3_17_bn3_invstd                 []float32
+	layer3_17_bn3_mask                                       []uint16
 	layer3_18_bn1_mean, layer3_18_bn1_invstd                 []float32
+	layer3_18_bn1_mask                                       []uint16
 	layer3_18_bn2_mean, layer3_18_bn2_invstd                 []float32
+	layer3_18_bn2_mask                                       []uint16
 	layer3_18_bn3_mean, layer3_18_bn3_invstd                 []float32
+	layer3_18_bn3_mask                                       []uint16
 	layer3_19_bn1_mean, layer3_19_bn1_invstd                 []float32
+	layer3_19_bn1_mask                                       []uint16
 	layer3_19_bn2_mean, layer3_19_bn2_invstd                 []float32
+	layer3_19_bn2_mask                                       []uint16
 	layer3_19_bn3_mean, layer3_19_bn3_invstd                 []float32
+	layer3_19_bn3_mask                                       []uint16
 	layer3_20_bn1_mean, layer3_20_bn1_invstd                 []float32
+	layer3_20_bn1_mask                                       []uint16
 	layer3_20_bn2_mean, layer3_20_bn2_invstd                 []float32
+	layer3_20_bn2_mask                                       []uint16
 	layer3_20_bn3_mean, layer3_20_bn3_invstd                 []float32
+	layer3_20_bn3_mask                                       []uint16
 	layer3_21_bn1_mean, layer3_21_bn1_invstd                 []float32
+	layer3_21_bn1_mask                                       []uint16
 	layer3_21_bn2_mean, layer3_21_bn2_invstd                 []float32
+	layer3_21_bn2_mask                                       []uint16
 	layer3_21_bn3_mean, layer3_21_bn3_invstd                 []float32
+	layer3_21_bn3_mask                                       []uint16
 	layer3_22_bn1_mean, layer3_22_bn1_invstd                 []float32
+	layer3_22_bn1_mask                                       []uint16
 	layer3_22_bn2_mean, layer3_22_bn2_invstd                 []float32
+	layer3_22_bn2_mask                                       []uint16
 	layer3_22_bn3_mean, layer3_22_bn3_invstd                 []float32
+	layer3_22_bn3_mask                                       []uint16
 	layer3_23_bn1_mean, layer3_23_bn1_invstd                 []float32
+	layer3_23_bn1_mask                                       []uint16
 	layer3_23_bn2_mean, layer3_23_bn2_invstd                 []float32
+	layer3_23_bn2_mask                                       []uint16
 	layer3_23_bn3_mean, layer3_23_bn3_invstd                 []float32
+	layer3_23_bn3_mask                                       []uint16
 	layer3_24_bn1_mean, layer3_24_bn1_invstd                 []float32
+	layer3_24_bn1_mask                                       []uint16
 	layer3_24_bn2_mean, layer3_24_bn2_invstd                 []float32
+	layer3_24_bn2_mask                                       []uint16
 	layer3_24_bn3_mean, layer3_24_bn3_invstd                 []float32
+	layer3_24_bn3_mask                                       []uint16
 	layer3_25_bn1_mean, layer3_25_bn1_invstd                 []float32
+	layer3_25_bn1_mask                                       []uint16
 	layer3_25_bn2_mean, layer3_25_bn2_invstd                 []float32
+	layer3_25_bn2_mask                                       []uint16
 	layer3_25_bn3_mean, layer3_25_bn3_invstd                 []float32
+	layer3_25_bn3_mask                                       []uint16
 	layer3_26_bn1_mean, layer3_26_bn1_invstd                 []float32
+	layer3_26_bn1_mask                                       []uint16
 	layer3_26_bn2_mean, layer3_26_bn2_invstd                 []float32
+	layer3_26_bn2_mask                                       []uint16
 	layer3_26_bn3_mean, layer3_26_bn3_invstd                 []float32
+	layer3_26_bn3_mask                                       []uint16
 	layer3_27_bn1_mean, layer3_27_bn1_invstd                 []float32
+	layer3_27_bn1_mask                                       []uint16
 	layer3_27_bn2_mean, layer3_27_bn2_invstd                 []float32
+	layer3_27_bn2_mask                                       []uint16
 	layer3_27_bn3_mean, layer3_27_bn3_invstd                 []float32
+	layer3_27_bn3_mask                                       []uint16
 	layer3_28_bn1_mean, layer3_28_bn1_invstd                 []float32
+	layer3_28_bn1_mask                                       []uint16
 	layer3_28_bn2_mean, layer3_28_bn2_invstd                 []float32
+	layer3_28_bn2_mask                                       []uint16
 	layer3_28_bn3_mean, layer3_28_bn3_invstd                 []float32
+	layer3_28_bn3_mask                                       []uint16
 	layer3_29_bn1_mean, layer3_29_bn1_invstd                 []float32
+	layer3_29_bn1_mask                                       []uint16
 	layer3_29_bn2_mean, layer3_29_bn2_invstd                 []float32
+	layer3_29_bn2_mask                                       []uint16
 	layer3_29_bn3_mean, layer3_29_bn3_invstd                 []float32
+	layer3_29_bn3_mask                                       []uint16
 	layer3_30_bn1_mean, layer3_30_bn1_invstd                 []float32
+	layer3_30_bn1_mask                                       []uint16
 	layer3_30_bn2_mean, layer3_30_bn2_invstd                 []float32
+	layer3_30_bn2_mask                                       []uint16
 	layer3_30_bn3_mean, layer3_30_bn3_invstd                 []float32
+	layer3_30_bn3_mask                                       []uint16
 	layer3_31_bn1_mean, layer3_31_bn1_invstd                 []float32
+	layer3_31_bn1_mask                                       []uint16
 	layer3_31_bn2_mean, layer3_31_bn2_invstd                 []float32
+	layer3_31_bn2_mask                                       []uint16
 	layer3_31_bn3_mean, layer3_31_bn3_invstd                 []float32
+	layer3_31_bn3_mask                                       []uint16
 	layer3_32_bn1_mean, layer3_32_bn1_invstd                 []float32
+	layer3_32_bn1_mask                                       []uint16
 	layer3_32_bn2_mean, layer3_32_bn2_invstd                 []float32
+	layer3_32_bn2_mask                                       []uint16
 	layer3_32_bn3_mean, layer3_32_bn3_invstd                 []float32
+	layer3_32_bn3_mask                                       []uint16
 	layer3_33_bn1_mean, layer3_33_bn1_invstd                 []float32
+	layer3_33_bn1_mask                                       []uint16
 	layer3_33_bn2_mean, layer3_33_bn2_invstd                 []float32
+	layer3_33_bn2_mask                                       []uint16
 	layer3_33_bn3_mean, layer3_33_bn3_invstd                 []float32
+	layer3_33_bn3_mask                                       []uint16
 	layer3_34_bn1_mean, layer3_34_bn1_invstd                 []float32
+	layer3_34_bn1_mask                                       []uint16
 	layer3_34_bn2_mean, layer3_34_bn2_invstd                 []float32
+	layer3_34_bn2_mask                                       []uint16
 	layer3_34_bn3_mean, layer3_34_bn3_invstd                 []float32
+	layer3_34_bn3_mask                                       []uint16
 	layer3_35_bn1_mean, layer3_35_bn1_invstd                 []float32
+	layer3_35_bn1_mask                                       []uint16
 	layer3_35_bn2_mean, layer3_35_bn2_invstd                 []float32
+	layer3_35_bn2_mask                                       []uint16
 	layer3_35_bn3_mean, layer3_35_bn3_invstd                 []float32
+	layer3_35_bn3_mask                                       []uint16
 	layer4_0_bn1_mean, layer4_0_bn1_invstd                   []float32
+	layer4_0_bn1_mask                                        []uint16
 	layer4_0_bn2_mean, layer4_0_bn2_invstd                   []float32
+	layer4_0_bn2_mask                                        []uint16
 	layer4_0_downsample_1_mean, layer4_0_downsample_1_invstd []float32
 	layer4_0_bn3_mean, layer4_0_bn3_invstd                   []float32
+	layer4_0_bn3_mask                                        []uint16
 	layer4_1_bn1_mean, layer4_1_bn1_invstd                   []float32
+	layer4_1_bn1_mask                                        []uint16
 	layer4_1_bn2_mean, layer4_1_bn2_invstd                   []float32
+	layer4_1_bn2_mask                                        []uint16
 	layer4_1_bn3_mean, layer4_1_bn3_invstd                   []float32
+	layer4_1_bn3_mask                                        []uint16
 	layer4_2_bn1_mean, layer4_2_bn1_invstd                   []float32
+	layer4_2_bn1_mask                                        []uint16
 	layer4_2_bn2_mean, layer4_2_bn2_invstd                   []float32
+	layer4_2_bn2_mask                                        []uint16
 	layer4_2_bn3_mean, layer4_2_bn3_invstd                   []float32
+	layer4_2_bn3_mask                                        []uint16
 }
 
 // Trainer trains a Model with SGD on softmax cross-entropy. It shares the model's
@@ -657,6 +809,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	masks      []uint16    // the fused ReLUs' masks, laid out for batch
 	backup     []float32   // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32   // the planned training arena
 	a          activations // values of the train-mode forward pass
@@ -1979,6 +2132,164 @@ func (t *Trainer) Gradients(x []float32, labels []int, batch int) (float32, erro
 	return loss, nil
 }
 
+// layoutMasks carves each fused ReLU's mask for a batch out of t.masks.
+func (t *Trainer) layoutMasks(batch int) {
+	if need := batch * bnMaskWords; need > len(t.masks) {
+		t.masks = make([]uint16, need)
+	}
+	t.s.bn1_mask = t.masks[0*batch : 50176*batch]
+	t.s.layer1_0_bn1_mask = t.masks[50176*batch : 62720*batch]
+	t.s.layer1_0_bn2_mask = t.masks[62720*batch : 75264*batch]
+	t.s.layer1_0_bn3_mask = t.masks[75264*batch : 125440*batch]
+	t.s.layer1_1_bn1_mask = t.masks[125440*batch : 137984*batch]
+	t.s.layer1_1_bn2_mask = t.masks[137984*batch : 150528*batch]
+	t.s.layer1_1_bn3_mask = t.masks[150528*batch : 200704*batch]
+	t.s.layer1_2_bn1_mask = t.masks[200704*batch : 213248*batch]
+	t.s.layer1_2_bn2_mask = t.masks[213248*batch : 225792*batch]
+	t.s.layer1_2_bn3_mask = t.masks[225792*batch : 275968*batch]
+	t.s.layer2_0_bn1_mask = t.masks[275968*batch : 301056*batch]
+	t.s.layer2_0_bn2_mask = t.masks[301056*batch : 307328*batch]
+	t.s.layer2_0_bn3_mask = t.masks[307328*batch : 332416*batch]
+	t.s.layer2_1_bn1_mask = t.masks[332416*batch : 338688*batch]
+	t.s.layer2_1_bn2_mask = t.masks[338688*batch : 344960*batch]
+	t.s.layer2_1_bn3_mask = t.masks[344960*batch : 370048*batch]
+	t.s.layer2_2_bn1_mask = t.masks[370048*batch : 376320*batch]
+	t.s.layer2_2_bn2_mask = t.masks[376320*batch : 382592*batch]
+	t.s.layer2_2_bn3_mask = t.masks[382592*batch : 407680*batch]
+	t.s.layer2_3_bn1_mask = t.masks[407680*batch : 413952*batch]
+	t.s.layer2_3_bn2_mask = t.masks[413952*batch : 420224*batch]
+	t.s.layer2_3_bn3_mask = t.masks[420224*batch : 445312*batch]
+	t.s.layer2_4_bn1_mask = t.masks[445312*batch : 451584*batch]
+	t.s.layer2_4_bn2_mask = t.masks[451584*batch : 457856*batch]
+	t.s.layer2_4_bn3_mask = t.masks[457856*batch : 482944*batch]
+	t.s.layer2_5_bn1_mask = t.masks[482944*batch : 489216*batch]
+	t.s.layer2_5_bn2_mask = t.masks[489216*batch : 495488*batch]
+	t.s.layer2_5_bn3_mask = t.masks[495488*batch : 520576*batch]
+	t.s.layer2_6_bn1_mask = t.masks[520576*batch : 526848*batch]
+	t.s.layer2_6_bn2_mask = t.masks[526848*batch : 533120*batch]
+	t.s.layer2_6_bn3_mask = t.masks[533120*batch : 558208*batch]
+	t.s.layer2_7_bn1_mask = t.masks[558208*batch : 564480*batch]
+	t.s.layer2_7_bn2_mask = t.masks[564480*batch : 570752*batch]
+	t.s.layer2_7_bn3_mask = t.masks[570752*batch : 595840*batch]
+	t.s.layer3_0_bn1_mask = t.masks[595840*batch : 608384*batch]
+	t.s.layer3_0_bn2_mask = t.masks[608384*batch : 611712*batch]
+	t.s.layer3_0_bn3_mask = t.masks[611712*batch : 625024*batch]
+	t.s.layer3_1_bn1_mask = t.masks[625024*batch : 628352*batch]
+	t.s.layer3_1_bn2_mask = t.masks[628352*batch : 631680*batch]
+	t.s.layer3_1_bn3_mask = t.masks[631680*batch : 644992*batch]
+	t.s.layer3_2_bn1_mask = t.masks[644992*batch : 648320*batch]
+	t.s.layer3_2_bn2_mask = t.masks[648320*batch : 651648*batch]
+	t.s.layer3_2_bn3_mask = t.masks[651648*batch : 664960*batch]
+	t.s.layer3_3_bn1_mask = t.masks[664960*batch : 668288*batch]
+	t.s.layer3_3_bn2_mask = t.masks[668288*batch : 671616*batch]
+	t.s.layer3_3_bn3_mask = t.masks[671616*batch : 684928*batch]
+	t.s.layer3_4_bn1_mask = t.masks[684928*batch : 688256*batch]
+	t.s.layer3_4_bn2_mask = t.masks[688256*batch : 691584*batch]
+	t.s.layer3_4_bn3_mask = t.masks[691584*batch : 704896*batch]
+	t.s.layer3_5_bn1_mask = t.masks[704896*batch : 708224*batch]
+	t.s.layer3_5_bn2_mask = t.masks[708224*batch : 711552*batch]
+	t.s.layer3_5_bn3_mask = t.masks[711552*batch : 724864*batch]
+	t.s.layer3_6_bn1_mask = t.masks[724864*batch : 728192*batch]
+	t.s.layer3_6_bn2_mask = t.masks[728192*batch : 731520*batch]
+	t.s.layer3_6_bn3_mask = t.masks[731520*batch : 744832*batch]
+	t.s.layer3_7_bn1_mask = t.masks[744832*batch : 748160*batch]
+	t.s.layer3_7_bn2_mask = t.masks[748160*batch : 751488*batch]
+	t.s.layer3_7_bn3_mask = t.masks[751488*batch : 764800*batch]
+	t.s.layer3_8_bn1_mask = t.masks[764800*batch : 768128*batch]
+	t.s.layer3_8_bn2_mask = t.masks[768128*batch : 771456*batch]
+	t.s.layer3_8_bn3_mask = t.masks[771456*batch : 784768*batch]
+	t.s.layer3_9_bn1_mask = t.masks[784768*batch : 788096*batch]
+	t.s.layer3_9_bn2_mask = t.masks[788096*batch : 791424*batch]
+	t.s.layer3_9_bn3_mask = t.masks[791424*batch : 804736*batch]
+	t.s.layer3_10_bn1_mask = t.masks[804736*batch : 808064*batch]
+	t.s.layer3_10_bn2_mask = t.masks[808064*batch : 811392*batch]
+	t.s.layer3_10_bn3_mask = t.masks[811392*batch : 824704*batch]
+	t.s.layer3_11_bn1_mask = t.masks[824704*batch : 828032*batch]
+	t.s.layer3_11_bn2_mask = t.masks[828032*batch : 831360*batch]
+	t.s.layer3_11_bn3_mask = t.masks[831360*batch : 844672*batch]
+	t.s.layer3_12_bn1_mask = t.masks[844672*batch : 848000*batch]
+	t.s.layer3_12_bn2_mask = t.masks[848000*batch : 851328*batch]
+	t.s.layer3_12_bn3_mask = t.masks[851328*batch : 864640*batch]
+	t.s.layer3_13_bn1_mask = t.masks[864640*batch : 867968*batch]
+	t.s.layer3_13_bn2_mask = t.masks[867968*batch : 871296*batch]
+	t.s.layer3_13_bn3_mask = t.masks[871296*batch : 884608*batch]
+	t.s.layer3_14_bn1_mask = t.masks[884608*batch : 887936*batch]
+	t.s.layer3_14_bn2_mask = t.masks[887936*batch : 891264*batch]
+	t.s.layer3_14_bn3_mask = t.masks[891264*batch : 904576*batch]
+	t.s.layer3_15_bn1_mask = t.masks[904576*batch : 907904*batch]
+	t.s.layer3_15_bn2_mask = t.masks[907904*batch : 911232*batch]
+	t.s.layer3_15_bn3_mask = t.masks[911232*batch : 924544*batch]
+	t.s.layer3_16_bn1_mask = t.masks[924544*batch : 927872*batch]
+	t.s.layer3_16_bn2_mask = t.masks[927872*batch : 931200*batch]
+	t.s.layer3_16_bn3_mask = t.masks[931200*batch : 944512*batch]
+	t.s.layer3_17_bn1_mask = t.masks[944512*batch : 947840*batch]
+	t.s.layer3_17_bn2_mask = t.masks[947840*batch : 951168*batch]
+	t.s.layer3_17_bn3_mask = t.masks[951168*batch : 964480*batch]
+	t.s.layer3_18_bn1_mask = t.masks[964480*batch : 967808*batch]
+	t.s.layer3_18_bn2_mask = t.masks[967808*batch : 971136*batch]
+	t.s.layer3_18_bn3_mask = t.masks[971136*batch : 984448*batch]
+	t.s.layer3_19_bn1_mask = t.masks[984448*batch : 987776*batch]
+	t.s.layer3_19_bn2_mask = t.masks[987776*batch : 991104*batch]
+	t.s.layer3_19_bn3_mask = t.masks[991104*batch : 1004416*batch]
+	t.s.layer3_20_bn1_mask = t.masks[1004416*batch : 1007744*batch]
+	t.s.layer3_20_bn2_mask = t.masks[1007744*batch : 1011072*batch]
+	t.s.layer3_20_bn3_mask = t.masks[1011072*batch : 1024384*batch]
+	t.s.layer3_21_bn1_mask = t.masks[1024384*batch : 1027712*batch]
+	t.s.layer3_21_bn2_mask = t.masks[1027712*batch : 1031040*batch]
+	t.s.layer3_21_bn3_mask = t.masks[1031040*batch : 1044352*batch]
+	t.s.layer3_22_bn1_mask = t.masks[1044352*batch : 1047680*batch]
+	t.s.layer3_22_bn2_mask = t.masks[1047680*batch : 1051008*batch]
+	t.s.layer3_22_bn3_mask = t.masks[1051008*batch : 1064320*batch]
+	t.s.layer3_23_bn1_mask = t.masks[1064320*batch : 1067648*batch]
+	t.s.layer3_23_bn2_mask = t.masks[1067648*batch : 1070976*batch]
+	t.s.layer3_23_bn3_mask = t.masks[1070976*batch : 1084288*batch]
+	t.s.layer3_24_bn1_mask = t.masks[1084288*batch : 1087616*batch]
+	t.s.layer3_24_bn2_mask = t.masks[1087616*batch : 1090944*batch]
+	t.s.layer3_24_bn3_mask = t.masks[1090944*batch : 1104256*batch]
+	t.s.layer3_25_bn1_mask = t.masks[1104256*batch : 1107584*batch]
+	t.s.layer3_25_bn2_mask = t.masks[1107584*batch : 1110912*batch]
+	t.s.layer3_25_bn3_mask = t.masks[1110912*batch : 1124224*batch]
+	t.s.layer3_26_bn1_mask = t.masks[1124224*batch : 1127552*batch]
+	t.s.layer3_26_bn2_mask = t.masks[1127552*batch : 1130880*batch]
+	t.s.layer3_26_bn3_mask = t.masks[1130880*batch : 1144192*batch]
+	t.s.layer3_27_bn1_mask = t.masks[1144192*batch : 1147520*batch]
+	t.s.layer3_27_bn2_mask = t.masks[1147520*batch : 1150848*batch]
+	t.s.layer3_27_bn3_mask = t.masks[1150848*batch : 1164160*batch]
+	t.s.layer3_28_bn1_mask = t.masks[1164160*batch : 1167488*batch]
+	t.s.layer3_28_bn2_mask = t.masks[1167488*batch : 1170816*batch]
+	t.s.layer3_28_bn3_mask = t.masks[1170816*batch : 1184128*batch]
+	t.s.layer3_29_bn1_mask = t.masks[1184128*batch : 1187456*batch]
+	t.s.layer3_29_bn2_mask = t.masks[1187456*batch : 1190784*batch]
+	t.s.layer3_29_bn3_mask = t.masks[1190784*batch : 1204096*batch]
+	t.s.layer3_30_bn1_mask = t.masks[1204096*batch : 1207424*batch]
+	t.s.layer3_30_bn2_mask = t.masks[1207424*batch : 1210752*batch]
+	t.s.layer3_30_bn3_mask = t.masks[1210752*batch : 1224064*batch]
+	t.s.layer3_31_bn1_mask = t.masks[1224064*batch : 1227392*batch]
+	t.s.layer3_31_bn2_mask = t.masks[1227392*batch : 1230720*batch]
+	t.s.layer3_31_bn3_mask = t.masks[1230720*batch : 1244032*batch]
+	t.s.layer3_32_bn1_mask = t.masks[1244032*batch : 1247360*batch]
+	t.s.layer3_32_bn2_mask = t.masks[1247360*batch : 1250688*batch]
+	t.s.layer3_32_bn3_mask = t.masks[1250688*batch : 1264000*batch]
+	t.s.layer3_33_bn1_mask = t.masks[1264000*batch : 1267328*batch]
+	t.s.layer3_33_bn2_mask = t.masks[1267328*batch : 1270656*batch]
+	t.s.layer3_33_bn3_mask = t.masks[1270656*batch : 1283968*batch]
+	t.s.layer3_34_bn1_mask = t.masks[1283968*batch : 1287296*batch]
+	t.s.layer3_34_bn2_mask = t.masks[1287296*batch : 1290624*batch]
+	t.s.layer3_34_bn3_mask = t.masks[1290624*batch : 1303936*batch]
+	t.s.layer3_35_bn1_mask = t.masks[1303936*batch : 1307264*batch]
+	t.s.layer3_35_bn2_mask = t.masks[1307264*batch : 1310592*batch]
+	t.s.layer3_35_bn3_mask = t.masks[1310592*batch : 1323904*batch]
+	t.s.layer4_0_bn1_mask = t.masks[1323904*batch : 1330560*batch]
+	t.s.layer4_0_bn2_mask = t.masks[1330560*batch : 1332608*batch]
+	t.s.layer4_0_bn3_mask = t.masks[1332608*batch : 1340800*batch]
+	t.s.layer4_1_bn1_mask = t.masks[1340800*batch : 1342848*batch]
+	t.s.layer4_1_bn2_mask = t.masks[1342848*batch : 1344896*batch]
+	t.s.layer4_1_bn3_mask = t.masks[1344896*batch : 1353088*batch]
+	t.s.layer4_2_bn1_mask = t.masks[1353088*batch : 1355136*batch]
+	t.s.layer4_2_bn2_mask = t.masks[1355136*batch : 1357184*batch]
+	t.s.layer4_2_bn3_mask = t.masks[1357184*batch : 1365376*batch]
+}
+
 // Loss runs the train-mode forward pass and returns the mean cross-entropy.
 // Like any train-mode forward pass it updates the BN running statistics.
 func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
@@ -1998,6 +2309,7 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 			t.arena = make([]float32, need)
 		}
 		t.a, t.d = trainLayout(t.arena, batch)
+		t.layoutMasks(batch)
 		t.batch = batch
 	}
 	copy(t.backup, t.m.data[trainableFloats:])
@@ -2020,416 +2332,416 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, s.bn1_mask, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
 	nn.MaxPool(ws, a.maxpool, a.bn1, batch, maxpool_dims)
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, nil, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, nil, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_0_conv3, a.layer1_0_bn2, w.layer1_0_conv3_weight, nil, batch, layer1_0_conv3_dims)
 	nn.Conv2D(ws, a.layer1_0_downsample_0, a.maxpool, w.layer1_0_downsample_0_weight, nil, batch, layer1_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_downsample_1, a.layer1_0_downsample_0, nil, false, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, s.layer1_0_downsample_1_mean, s.layer1_0_downsample_1_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn3, a.layer1_0_conv3, a.layer1_0_downsample_1, true, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, s.layer1_0_bn3_mean, s.layer1_0_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_downsample_1, a.layer1_0_downsample_0, nil, false, nil, w.layer1_0_downsample_1_weight, w.layer1_0_downsample_1_bias, w.layer1_0_downsample_1_running_mean, w.layer1_0_downsample_1_running_var, s.layer1_0_downsample_1_mean, s.layer1_0_downsample_1_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn3, a.layer1_0_conv3, a.layer1_0_downsample_1, true, s.layer1_0_bn3_mask, w.layer1_0_bn3_weight, w.layer1_0_bn3_bias, w.layer1_0_bn3_running_mean, w.layer1_0_bn3_running_var, s.layer1_0_bn3_mean, s.layer1_0_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_bn3, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, nil, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, nil, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_1_conv3, a.layer1_1_bn2, w.layer1_1_conv3_weight, nil, batch, layer1_1_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn3, a.layer1_1_conv3, a.layer1_0_bn3, true, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, s.layer1_1_bn3_mean, s.layer1_1_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn3, a.layer1_1_conv3, a.layer1_0_bn3, true, s.layer1_1_bn3_mask, w.layer1_1_bn3_weight, w.layer1_1_bn3_bias, w.layer1_1_bn3_running_mean, w.layer1_1_bn3_running_var, s.layer1_1_bn3_mean, s.layer1_1_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_bn3, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, s.layer1_2_bn1_mask, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, nil, true, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, nil, true, s.layer1_2_bn2_mask, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_2_conv3, a.layer1_2_bn2, w.layer1_2_conv3_weight, nil, batch, layer1_2_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn3, a.layer1_2_conv3, a.layer1_1_bn3, true, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, s.layer1_2_bn3_mean, s.layer1_2_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn3, a.layer1_2_conv3, a.layer1_1_bn3, true, s.layer1_2_bn3_mask, w.layer1_2_bn3_weight, w.layer1_2_bn3_bias, w.layer1_2_bn3_running_mean, w.layer1_2_bn3_running_var, s.layer1_2_bn3_mean, s.layer1_2_bn3_invstd, batch, 256, 3136, float32(1e-05), float32(0.1))
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_bn3, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, nil, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, nil, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv3, a.layer2_0_bn2, w.layer2_0_conv3_weight, nil, batch, layer2_0_conv3_dims)
 	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_2_bn3, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_downsample_1, a.layer2_0_downsample_0, nil, false, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn3, a.layer2_0_conv3, a.layer2_0_downsample_1, true, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, s.layer2_0_bn3_mean, s.layer2_0_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_downsample_1, a.layer2_0_downsample_0, nil, false, nil, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn3, a.layer2_0_conv3, a.layer2_0_downsample_1, true, s.layer2_0_bn3_mask, w.layer2_0_bn3_weight, w.layer2_0_bn3_bias, w.layer2_0_bn3_running_mean, w.layer2_0_bn3_running_var, s.layer2_0_bn3_mean, s.layer2_0_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_bn3, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, nil, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, nil, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_1_conv3, a.layer2_1_bn2, w.layer2_1_conv3_weight, nil, batch, layer2_1_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn3, a.layer2_1_conv3, a.layer2_0_bn3, true, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, s.layer2_1_bn3_mean, s.layer2_1_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn3, a.layer2_1_conv3, a.layer2_0_bn3, true, s.layer2_1_bn3_mask, w.layer2_1_bn3_weight, w.layer2_1_bn3_bias, w.layer2_1_bn3_running_mean, w.layer2_1_bn3_running_var, s.layer2_1_bn3_mean, s.layer2_1_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_bn3, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, s.layer2_2_bn1_mask, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, nil, true, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, nil, true, s.layer2_2_bn2_mask, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_2_conv3, a.layer2_2_bn2, w.layer2_2_conv3_weight, nil, batch, layer2_2_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn3, a.layer2_2_conv3, a.layer2_1_bn3, true, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, s.layer2_2_bn3_mean, s.layer2_2_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn3, a.layer2_2_conv3, a.layer2_1_bn3, true, s.layer2_2_bn3_mask, w.layer2_2_bn3_weight, w.layer2_2_bn3_bias, w.layer2_2_bn3_running_mean, w.layer2_2_bn3_running_var, s.layer2_2_bn3_mean, s.layer2_2_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.3
 	nn.Conv2D(ws, a.layer2_3_conv1, a.layer2_2_bn3, w.layer2_3_conv1_weight, nil, batch, layer2_3_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_3_bn1, a.layer2_3_conv1, nil, true, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_3_bn1, a.layer2_3_conv1, nil, true, s.layer2_3_bn1_mask, w.layer2_3_bn1_weight, w.layer2_3_bn1_bias, w.layer2_3_bn1_running_mean, w.layer2_3_bn1_running_var, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_3_conv2, a.layer2_3_bn1, w.layer2_3_conv2_weight, nil, batch, layer2_3_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_3_bn2, a.layer2_3_conv2, nil, true, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_3_bn2, a.layer2_3_conv2, nil, true, s.layer2_3_bn2_mask, w.layer2_3_bn2_weight, w.layer2_3_bn2_bias, w.layer2_3_bn2_running_mean, w.layer2_3_bn2_running_var, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_3_conv3, a.layer2_3_bn2, w.layer2_3_conv3_weight, nil, batch, layer2_3_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_3_bn3, a.layer2_3_conv3, a.layer2_2_bn3, true, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, s.layer2_3_bn3_mean, s.layer2_3_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_3_bn3, a.layer2_3_conv3, a.layer2_2_bn3, true, s.layer2_3_bn3_mask, w.layer2_3_bn3_weight, w.layer2_3_bn3_bias, w.layer2_3_bn3_running_mean, w.layer2_3_bn3_running_var, s.layer2_3_bn3_mean, s.layer2_3_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.4
 	nn.Conv2D(ws, a.layer2_4_conv1, a.layer2_3_bn3, w.layer2_4_conv1_weight, nil, batch, layer2_4_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_4_bn1, a.layer2_4_conv1, nil, true, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_4_bn1, a.layer2_4_conv1, nil, true, s.layer2_4_bn1_mask, w.layer2_4_bn1_weight, w.layer2_4_bn1_bias, w.layer2_4_bn1_running_mean, w.layer2_4_bn1_running_var, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_4_conv2, a.layer2_4_bn1, w.layer2_4_conv2_weight, nil, batch, layer2_4_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_4_bn2, a.layer2_4_conv2, nil, true, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_4_bn2, a.layer2_4_conv2, nil, true, s.layer2_4_bn2_mask, w.layer2_4_bn2_weight, w.layer2_4_bn2_bias, w.layer2_4_bn2_running_mean, w.layer2_4_bn2_running_var, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_4_conv3, a.layer2_4_bn2, w.layer2_4_conv3_weight, nil, batch, layer2_4_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_4_bn3, a.layer2_4_conv3, a.layer2_3_bn3, true, w.layer2_4_bn3_weight, w.layer2_4_bn3_bias, w.layer2_4_bn3_running_mean, w.layer2_4_bn3_running_var, s.layer2_4_bn3_mean, s.layer2_4_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_4_bn3, a.layer2_4_conv3, a.layer2_3_bn3, true, s.layer2_4_bn3_mask, w.layer2_4_bn3_weight, w.layer2_4_bn3_bias, w.layer2_4_bn3_running_mean, w.layer2_4_bn3_running_var, s.layer2_4_bn3_mean, s.layer2_4_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.5
 	nn.Conv2D(ws, a.layer2_5_conv1, a.layer2_4_bn3, w.layer2_5_conv1_weight, nil, batch, layer2_5_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_5_bn1, a.layer2_5_conv1, nil, true, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_5_bn1, a.layer2_5_conv1, nil, true, s.layer2_5_bn1_mask, w.layer2_5_bn1_weight, w.layer2_5_bn1_bias, w.layer2_5_bn1_running_mean, w.layer2_5_bn1_running_var, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_5_conv2, a.layer2_5_bn1, w.layer2_5_conv2_weight, nil, batch, layer2_5_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_5_bn2, a.layer2_5_conv2, nil, true, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_5_bn2, a.layer2_5_conv2, nil, true, s.layer2_5_bn2_mask, w.layer2_5_bn2_weight, w.layer2_5_bn2_bias, w.layer2_5_bn2_running_mean, w.layer2_5_bn2_running_var, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_5_conv3, a.layer2_5_bn2, w.layer2_5_conv3_weight, nil, batch, layer2_5_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_5_bn3, a.layer2_5_conv3, a.layer2_4_bn3, true, w.layer2_5_bn3_weight, w.layer2_5_bn3_bias, w.layer2_5_bn3_running_mean, w.layer2_5_bn3_running_var, s.layer2_5_bn3_mean, s.layer2_5_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_5_bn3, a.layer2_5_conv3, a.layer2_4_bn3, true, s.layer2_5_bn3_mask, w.layer2_5_bn3_weight, w.layer2_5_bn3_bias, w.layer2_5_bn3_running_mean, w.layer2_5_bn3_running_var, s.layer2_5_bn3_mean, s.layer2_5_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.6
 	nn.Conv2D(ws, a.layer2_6_conv1, a.layer2_5_bn3, w.layer2_6_conv1_weight, nil, batch, layer2_6_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_6_bn1, a.layer2_6_conv1, nil, true, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_6_bn1, a.layer2_6_conv1, nil, true, s.layer2_6_bn1_mask, w.layer2_6_bn1_weight, w.layer2_6_bn1_bias, w.layer2_6_bn1_running_mean, w.layer2_6_bn1_running_var, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_6_conv2, a.layer2_6_bn1, w.layer2_6_conv2_weight, nil, batch, layer2_6_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_6_bn2, a.layer2_6_conv2, nil, true, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_6_bn2, a.layer2_6_conv2, nil, true, s.layer2_6_bn2_mask, w.layer2_6_bn2_weight, w.layer2_6_bn2_bias, w.layer2_6_bn2_running_mean, w.layer2_6_bn2_running_var, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_6_conv3, a.layer2_6_bn2, w.layer2_6_conv3_weight, nil, batch, layer2_6_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_6_bn3, a.layer2_6_conv3, a.layer2_5_bn3, true, w.layer2_6_bn3_weight, w.layer2_6_bn3_bias, w.layer2_6_bn3_running_mean, w.layer2_6_bn3_running_var, s.layer2_6_bn3_mean, s.layer2_6_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_6_bn3, a.layer2_6_conv3, a.layer2_5_bn3, true, s.layer2_6_bn3_mask, w.layer2_6_bn3_weight, w.layer2_6_bn3_bias, w.layer2_6_bn3_running_mean, w.layer2_6_bn3_running_var, s.layer2_6_bn3_mean, s.layer2_6_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer2.7
 	nn.Conv2D(ws, a.layer2_7_conv1, a.layer2_6_bn3, w.layer2_7_conv1_weight, nil, batch, layer2_7_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_7_bn1, a.layer2_7_conv1, nil, true, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_7_bn1, a.layer2_7_conv1, nil, true, s.layer2_7_bn1_mask, w.layer2_7_bn1_weight, w.layer2_7_bn1_bias, w.layer2_7_bn1_running_mean, w.layer2_7_bn1_running_var, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_7_conv2, a.layer2_7_bn1, w.layer2_7_conv2_weight, nil, batch, layer2_7_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_7_bn2, a.layer2_7_conv2, nil, true, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_7_bn2, a.layer2_7_conv2, nil, true, s.layer2_7_bn2_mask, w.layer2_7_bn2_weight, w.layer2_7_bn2_bias, w.layer2_7_bn2_running_mean, w.layer2_7_bn2_running_var, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_7_conv3, a.layer2_7_bn2, w.layer2_7_conv3_weight, nil, batch, layer2_7_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_7_bn3, a.layer2_7_conv3, a.layer2_6_bn3, true, w.layer2_7_bn3_weight, w.layer2_7_bn3_bias, w.layer2_7_bn3_running_mean, w.layer2_7_bn3_running_var, s.layer2_7_bn3_mean, s.layer2_7_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_7_bn3, a.layer2_7_conv3, a.layer2_6_bn3, true, s.layer2_7_bn3_mask, w.layer2_7_bn3_weight, w.layer2_7_bn3_bias, w.layer2_7_bn3_running_mean, w.layer2_7_bn3_running_var, s.layer2_7_bn3_mean, s.layer2_7_bn3_invstd, batch, 512, 784, float32(1e-05), float32(0.1))
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_7_bn3, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, nil, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, nil, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv3, a.layer3_0_bn2, w.layer3_0_conv3_weight, nil, batch, layer3_0_conv3_dims)
 	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_7_bn3, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_downsample_1, a.layer3_0_downsample_0, nil, false, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn3, a.layer3_0_conv3, a.layer3_0_downsample_1, true, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, s.layer3_0_bn3_mean, s.layer3_0_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_downsample_1, a.layer3_0_downsample_0, nil, false, nil, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn3, a.layer3_0_conv3, a.layer3_0_downsample_1, true, s.layer3_0_bn3_mask, w.layer3_0_bn3_weight, w.layer3_0_bn3_bias, w.layer3_0_bn3_running_mean, w.layer3_0_bn3_running_var, s.layer3_0_bn3_mean, s.layer3_0_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_bn3, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, nil, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, nil, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_1_conv3, a.layer3_1_bn2, w.layer3_1_conv3_weight, nil, batch, layer3_1_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn3, a.layer3_1_conv3, a.layer3_0_bn3, true, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, s.layer3_1_bn3_mean, s.layer3_1_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn3, a.layer3_1_conv3, a.layer3_0_bn3, true, s.layer3_1_bn3_mask, w.layer3_1_bn3_weight, w.layer3_1_bn3_bias, w.layer3_1_bn3_running_mean, w.layer3_1_bn3_running_var, s.layer3_1_bn3_mean, s.layer3_1_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_bn3, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, s.layer3_2_bn1_mask, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, nil, true, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, nil, true, s.layer3_2_bn2_mask, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_2_conv3, a.layer3_2_bn2, w.layer3_2_conv3_weight, nil, batch, layer3_2_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn3, a.layer3_2_conv3, a.layer3_1_bn3, true, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, s.layer3_2_bn3_mean, s.layer3_2_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn3, a.layer3_2_conv3, a.layer3_1_bn3, true, s.layer3_2_bn3_mask, w.layer3_2_bn3_weight, w.layer3_2_bn3_bias, w.layer3_2_bn3_running_mean, w.layer3_2_bn3_running_var, s.layer3_2_bn3_mean, s.layer3_2_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.3
 	nn.Conv2D(ws, a.layer3_3_conv1, a.layer3_2_bn3, w.layer3_3_conv1_weight, nil, batch, layer3_3_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_3_bn1, a.layer3_3_conv1, nil, true, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_3_bn1, a.layer3_3_conv1, nil, true, s.layer3_3_bn1_mask, w.layer3_3_bn1_weight, w.layer3_3_bn1_bias, w.layer3_3_bn1_running_mean, w.layer3_3_bn1_running_var, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_3_conv2, a.layer3_3_bn1, w.layer3_3_conv2_weight, nil, batch, layer3_3_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_3_bn2, a.layer3_3_conv2, nil, true, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_3_bn2, a.layer3_3_conv2, nil, true, s.layer3_3_bn2_mask, w.layer3_3_bn2_weight, w.layer3_3_bn2_bias, w.layer3_3_bn2_running_mean, w.layer3_3_bn2_running_var, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_3_conv3, a.layer3_3_bn2, w.layer3_3_conv3_weight, nil, batch, layer3_3_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_3_bn3, a.layer3_3_conv3, a.layer3_2_bn3, true, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, s.layer3_3_bn3_mean, s.layer3_3_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_3_bn3, a.layer3_3_conv3, a.layer3_2_bn3, true, s.layer3_3_bn3_mask, w.layer3_3_bn3_weight, w.layer3_3_bn3_bias, w.layer3_3_bn3_running_mean, w.layer3_3_bn3_running_var, s.layer3_3_bn3_mean, s.layer3_3_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.4
 	nn.Conv2D(ws, a.layer3_4_conv1, a.layer3_3_bn3, w.layer3_4_conv1_weight, nil, batch, layer3_4_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_4_bn1, a.layer3_4_conv1, nil, true, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_4_bn1, a.layer3_4_conv1, nil, true, s.layer3_4_bn1_mask, w.layer3_4_bn1_weight, w.layer3_4_bn1_bias, w.layer3_4_bn1_running_mean, w.layer3_4_bn1_running_var, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_4_conv2, a.layer3_4_bn1, w.layer3_4_conv2_weight, nil, batch, layer3_4_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_4_bn2, a.layer3_4_conv2, nil, true, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_4_bn2, a.layer3_4_conv2, nil, true, s.layer3_4_bn2_mask, w.layer3_4_bn2_weight, w.layer3_4_bn2_bias, w.layer3_4_bn2_running_mean, w.layer3_4_bn2_running_var, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_4_conv3, a.layer3_4_bn2, w.layer3_4_conv3_weight, nil, batch, layer3_4_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_4_bn3, a.layer3_4_conv3, a.layer3_3_bn3, true, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, s.layer3_4_bn3_mean, s.layer3_4_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_4_bn3, a.layer3_4_conv3, a.layer3_3_bn3, true, s.layer3_4_bn3_mask, w.layer3_4_bn3_weight, w.layer3_4_bn3_bias, w.layer3_4_bn3_running_mean, w.layer3_4_bn3_running_var, s.layer3_4_bn3_mean, s.layer3_4_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.5
 	nn.Conv2D(ws, a.layer3_5_conv1, a.layer3_4_bn3, w.layer3_5_conv1_weight, nil, batch, layer3_5_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_5_bn1, a.layer3_5_conv1, nil, true, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_5_bn1, a.layer3_5_conv1, nil, true, s.layer3_5_bn1_mask, w.layer3_5_bn1_weight, w.layer3_5_bn1_bias, w.layer3_5_bn1_running_mean, w.layer3_5_bn1_running_var, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_5_conv2, a.layer3_5_bn1, w.layer3_5_conv2_weight, nil, batch, layer3_5_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_5_bn2, a.layer3_5_conv2, nil, true, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_5_bn2, a.layer3_5_conv2, nil, true, s.layer3_5_bn2_mask, w.layer3_5_bn2_weight, w.layer3_5_bn2_bias, w.layer3_5_bn2_running_mean, w.layer3_5_bn2_running_var, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_5_conv3, a.layer3_5_bn2, w.layer3_5_conv3_weight, nil, batch, layer3_5_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_5_bn3, a.layer3_5_conv3, a.layer3_4_bn3, true, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, s.layer3_5_bn3_mean, s.layer3_5_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_5_bn3, a.layer3_5_conv3, a.layer3_4_bn3, true, s.layer3_5_bn3_mask, w.layer3_5_bn3_weight, w.layer3_5_bn3_bias, w.layer3_5_bn3_running_mean, w.layer3_5_bn3_running_var, s.layer3_5_bn3_mean, s.layer3_5_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.6
 	nn.Conv2D(ws, a.layer3_6_conv1, a.layer3_5_bn3, w.layer3_6_conv1_weight, nil, batch, layer3_6_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_6_bn1, a.layer3_6_conv1, nil, true, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_6_bn1, a.layer3_6_conv1, nil, true, s.layer3_6_bn1_mask, w.layer3_6_bn1_weight, w.layer3_6_bn1_bias, w.layer3_6_bn1_running_mean, w.layer3_6_bn1_running_var, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_6_conv2, a.layer3_6_bn1, w.layer3_6_conv2_weight, nil, batch, layer3_6_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_6_bn2, a.layer3_6_conv2, nil, true, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_6_bn2, a.layer3_6_conv2, nil, true, s.layer3_6_bn2_mask, w.layer3_6_bn2_weight, w.layer3_6_bn2_bias, w.layer3_6_bn2_running_mean, w.layer3_6_bn2_running_var, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_6_conv3, a.layer3_6_bn2, w.layer3_6_conv3_weight, nil, batch, layer3_6_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_6_bn3, a.layer3_6_conv3, a.layer3_5_bn3, true, w.layer3_6_bn3_weight, w.layer3_6_bn3_bias, w.layer3_6_bn3_running_mean, w.layer3_6_bn3_running_var, s.layer3_6_bn3_mean, s.layer3_6_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_6_bn3, a.layer3_6_conv3, a.layer3_5_bn3, true, s.layer3_6_bn3_mask, w.layer3_6_bn3_weight, w.layer3_6_bn3_bias, w.layer3_6_bn3_running_mean, w.layer3_6_bn3_running_var, s.layer3_6_bn3_mean, s.layer3_6_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.7
 	nn.Conv2D(ws, a.layer3_7_conv1, a.layer3_6_bn3, w.layer3_7_conv1_weight, nil, batch, layer3_7_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_7_bn1, a.layer3_7_conv1, nil, true, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_7_bn1, a.layer3_7_conv1, nil, true, s.layer3_7_bn1_mask, w.layer3_7_bn1_weight, w.layer3_7_bn1_bias, w.layer3_7_bn1_running_mean, w.layer3_7_bn1_running_var, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_7_conv2, a.layer3_7_bn1, w.layer3_7_conv2_weight, nil, batch, layer3_7_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_7_bn2, a.layer3_7_conv2, nil, true, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_7_bn2, a.layer3_7_conv2, nil, true, s.layer3_7_bn2_mask, w.layer3_7_bn2_weight, w.layer3_7_bn2_bias, w.layer3_7_bn2_running_mean, w.layer3_7_bn2_running_var, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_7_conv3, a.layer3_7_bn2, w.layer3_7_conv3_weight, nil, batch, layer3_7_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_7_bn3, a.layer3_7_conv3, a.layer3_6_bn3, true, w.layer3_7_bn3_weight, w.layer3_7_bn3_bias, w.layer3_7_bn3_running_mean, w.layer3_7_bn3_running_var, s.layer3_7_bn3_mean, s.layer3_7_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_7_bn3, a.layer3_7_conv3, a.layer3_6_bn3, true, s.layer3_7_bn3_mask, w.layer3_7_bn3_weight, w.layer3_7_bn3_bias, w.layer3_7_bn3_running_mean, w.layer3_7_bn3_running_var, s.layer3_7_bn3_mean, s.layer3_7_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.8
 	nn.Conv2D(ws, a.layer3_8_conv1, a.layer3_7_bn3, w.layer3_8_conv1_weight, nil, batch, layer3_8_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_8_bn1, a.layer3_8_conv1, nil, true, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_8_bn1, a.layer3_8_conv1, nil, true, s.layer3_8_bn1_mask, w.layer3_8_bn1_weight, w.layer3_8_bn1_bias, w.layer3_8_bn1_running_mean, w.layer3_8_bn1_running_var, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_8_conv2, a.layer3_8_bn1, w.layer3_8_conv2_weight, nil, batch, layer3_8_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_8_bn2, a.layer3_8_conv2, nil, true, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_8_bn2, a.layer3_8_conv2, nil, true, s.layer3_8_bn2_mask, w.layer3_8_bn2_weight, w.layer3_8_bn2_bias, w.layer3_8_bn2_running_mean, w.layer3_8_bn2_running_var, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_8_conv3, a.layer3_8_bn2, w.layer3_8_conv3_weight, nil, batch, layer3_8_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_8_bn3, a.layer3_8_conv3, a.layer3_7_bn3, true, w.layer3_8_bn3_weight, w.layer3_8_bn3_bias, w.layer3_8_bn3_running_mean, w.layer3_8_bn3_running_var, s.layer3_8_bn3_mean, s.layer3_8_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_8_bn3, a.layer3_8_conv3, a.layer3_7_bn3, true, s.layer3_8_bn3_mask, w.layer3_8_bn3_weight, w.layer3_8_bn3_bias, w.layer3_8_bn3_running_mean, w.layer3_8_bn3_running_var, s.layer3_8_bn3_mean, s.layer3_8_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.9
 	nn.Conv2D(ws, a.layer3_9_conv1, a.layer3_8_bn3, w.layer3_9_conv1_weight, nil, batch, layer3_9_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_9_bn1, a.layer3_9_conv1, nil, true, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_9_bn1, a.layer3_9_conv1, nil, true, s.layer3_9_bn1_mask, w.layer3_9_bn1_weight, w.layer3_9_bn1_bias, w.layer3_9_bn1_running_mean, w.layer3_9_bn1_running_var, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_9_conv2, a.layer3_9_bn1, w.layer3_9_conv2_weight, nil, batch, layer3_9_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_9_bn2, a.layer3_9_conv2, nil, true, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_9_bn2, a.layer3_9_conv2, nil, true, s.layer3_9_bn2_mask, w.layer3_9_bn2_weight, w.layer3_9_bn2_bias, w.layer3_9_bn2_running_mean, w.layer3_9_bn2_running_var, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_9_conv3, a.layer3_9_bn2, w.layer3_9_conv3_weight, nil, batch, layer3_9_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_9_bn3, a.layer3_9_conv3, a.layer3_8_bn3, true, w.layer3_9_bn3_weight, w.layer3_9_bn3_bias, w.layer3_9_bn3_running_mean, w.layer3_9_bn3_running_var, s.layer3_9_bn3_mean, s.layer3_9_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_9_bn3, a.layer3_9_conv3, a.layer3_8_bn3, true, s.layer3_9_bn3_mask, w.layer3_9_bn3_weight, w.layer3_9_bn3_bias, w.layer3_9_bn3_running_mean, w.layer3_9_bn3_running_var, s.layer3_9_bn3_mean, s.layer3_9_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.10
 	nn.Conv2D(ws, a.layer3_10_conv1, a.layer3_9_bn3, w.layer3_10_conv1_weight, nil, batch, layer3_10_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_10_bn1, a.layer3_10_conv1, nil, true, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_10_bn1, a.layer3_10_conv1, nil, true, s.layer3_10_bn1_mask, w.layer3_10_bn1_weight, w.layer3_10_bn1_bias, w.layer3_10_bn1_running_mean, w.layer3_10_bn1_running_var, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_10_conv2, a.layer3_10_bn1, w.layer3_10_conv2_weight, nil, batch, layer3_10_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_10_bn2, a.layer3_10_conv2, nil, true, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_10_bn2, a.layer3_10_conv2, nil, true, s.layer3_10_bn2_mask, w.layer3_10_bn2_weight, w.layer3_10_bn2_bias, w.layer3_10_bn2_running_mean, w.layer3_10_bn2_running_var, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_10_conv3, a.layer3_10_bn2, w.layer3_10_conv3_weight, nil, batch, layer3_10_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_10_bn3, a.layer3_10_conv3, a.layer3_9_bn3, true, w.layer3_10_bn3_weight, w.layer3_10_bn3_bias, w.layer3_10_bn3_running_mean, w.layer3_10_bn3_running_var, s.layer3_10_bn3_mean, s.layer3_10_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_10_bn3, a.layer3_10_conv3, a.layer3_9_bn3, true, s.layer3_10_bn3_mask, w.layer3_10_bn3_weight, w.layer3_10_bn3_bias, w.layer3_10_bn3_running_mean, w.layer3_10_bn3_running_var, s.layer3_10_bn3_mean, s.layer3_10_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.11
 	nn.Conv2D(ws, a.layer3_11_conv1, a.layer3_10_bn3, w.layer3_11_conv1_weight, nil, batch, layer3_11_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_11_bn1, a.layer3_11_conv1, nil, true, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_11_bn1, a.layer3_11_conv1, nil, true, s.layer3_11_bn1_mask, w.layer3_11_bn1_weight, w.layer3_11_bn1_bias, w.layer3_11_bn1_running_mean, w.layer3_11_bn1_running_var, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_11_conv2, a.layer3_11_bn1, w.layer3_11_conv2_weight, nil, batch, layer3_11_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_11_bn2, a.layer3_11_conv2, nil, true, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_11_bn2, a.layer3_11_conv2, nil, true, s.layer3_11_bn2_mask, w.layer3_11_bn2_weight, w.layer3_11_bn2_bias, w.layer3_11_bn2_running_mean, w.layer3_11_bn2_running_var, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_11_conv3, a.layer3_11_bn2, w.layer3_11_conv3_weight, nil, batch, layer3_11_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_11_bn3, a.layer3_11_conv3, a.layer3_10_bn3, true, w.layer3_11_bn3_weight, w.layer3_11_bn3_bias, w.layer3_11_bn3_running_mean, w.layer3_11_bn3_running_var, s.layer3_11_bn3_mean, s.layer3_11_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_11_bn3, a.layer3_11_conv3, a.layer3_10_bn3, true, s.layer3_11_bn3_mask, w.layer3_11_bn3_weight, w.layer3_11_bn3_bias, w.layer3_11_bn3_running_mean, w.layer3_11_bn3_running_var, s.layer3_11_bn3_mean, s.layer3_11_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.12
 	nn.Conv2D(ws, a.layer3_12_conv1, a.layer3_11_bn3, w.layer3_12_conv1_weight, nil, batch, layer3_12_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_12_bn1, a.layer3_12_conv1, nil, true, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_12_bn1, a.layer3_12_conv1, nil, true, s.layer3_12_bn1_mask, w.layer3_12_bn1_weight, w.layer3_12_bn1_bias, w.layer3_12_bn1_running_mean, w.layer3_12_bn1_running_var, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_12_conv2, a.layer3_12_bn1, w.layer3_12_conv2_weight, nil, batch, layer3_12_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_12_bn2, a.layer3_12_conv2, nil, true, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_12_bn2, a.layer3_12_conv2, nil, true, s.layer3_12_bn2_mask, w.layer3_12_bn2_weight, w.layer3_12_bn2_bias, w.layer3_12_bn2_running_mean, w.layer3_12_bn2_running_var, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_12_conv3, a.layer3_12_bn2, w.layer3_12_conv3_weight, nil, batch, layer3_12_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_12_bn3, a.layer3_12_conv3, a.layer3_11_bn3, true, w.layer3_12_bn3_weight, w.layer3_12_bn3_bias, w.layer3_12_bn3_running_mean, w.layer3_12_bn3_running_var, s.layer3_12_bn3_mean, s.layer3_12_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_12_bn3, a.layer3_12_conv3, a.layer3_11_bn3, true, s.layer3_12_bn3_mask, w.layer3_12_bn3_weight, w.layer3_12_bn3_bias, w.layer3_12_bn3_running_mean, w.layer3_12_bn3_running_var, s.layer3_12_bn3_mean, s.layer3_12_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.13
 	nn.Conv2D(ws, a.layer3_13_conv1, a.layer3_12_bn3, w.layer3_13_conv1_weight, nil, batch, layer3_13_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_13_bn1, a.layer3_13_conv1, nil, true, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_13_bn1, a.layer3_13_conv1, nil, true, s.layer3_13_bn1_mask, w.layer3_13_bn1_weight, w.layer3_13_bn1_bias, w.layer3_13_bn1_running_mean, w.layer3_13_bn1_running_var, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_13_conv2, a.layer3_13_bn1, w.layer3_13_conv2_weight, nil, batch, layer3_13_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_13_bn2, a.layer3_13_conv2, nil, true, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_13_bn2, a.layer3_13_conv2, nil, true, s.layer3_13_bn2_mask, w.layer3_13_bn2_weight, w.layer3_13_bn2_bias, w.layer3_13_bn2_running_mean, w.layer3_13_bn2_running_var, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_13_conv3, a.layer3_13_bn2, w.layer3_13_conv3_weight, nil, batch, layer3_13_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_13_bn3, a.layer3_13_conv3, a.layer3_12_bn3, true, w.layer3_13_bn3_weight, w.layer3_13_bn3_bias, w.layer3_13_bn3_running_mean, w.layer3_13_bn3_running_var, s.layer3_13_bn3_mean, s.layer3_13_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_13_bn3, a.layer3_13_conv3, a.layer3_12_bn3, true, s.layer3_13_bn3_mask, w.layer3_13_bn3_weight, w.layer3_13_bn3_bias, w.layer3_13_bn3_running_mean, w.layer3_13_bn3_running_var, s.layer3_13_bn3_mean, s.layer3_13_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.14
 	nn.Conv2D(ws, a.layer3_14_conv1, a.layer3_13_bn3, w.layer3_14_conv1_weight, nil, batch, layer3_14_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_14_bn1, a.layer3_14_conv1, nil, true, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_14_bn1, a.layer3_14_conv1, nil, true, s.layer3_14_bn1_mask, w.layer3_14_bn1_weight, w.layer3_14_bn1_bias, w.layer3_14_bn1_running_mean, w.layer3_14_bn1_running_var, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_14_conv2, a.layer3_14_bn1, w.layer3_14_conv2_weight, nil, batch, layer3_14_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_14_bn2, a.layer3_14_conv2, nil, true, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_14_bn2, a.layer3_14_conv2, nil, true, s.layer3_14_bn2_mask, w.layer3_14_bn2_weight, w.layer3_14_bn2_bias, w.layer3_14_bn2_running_mean, w.layer3_14_bn2_running_var, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_14_conv3, a.layer3_14_bn2, w.layer3_14_conv3_weight, nil, batch, layer3_14_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_14_bn3, a.layer3_14_conv3, a.layer3_13_bn3, true, w.layer3_14_bn3_weight, w.layer3_14_bn3_bias, w.layer3_14_bn3_running_mean, w.layer3_14_bn3_running_var, s.layer3_14_bn3_mean, s.layer3_14_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_14_bn3, a.layer3_14_conv3, a.layer3_13_bn3, true, s.layer3_14_bn3_mask, w.layer3_14_bn3_weight, w.layer3_14_bn3_bias, w.layer3_14_bn3_running_mean, w.layer3_14_bn3_running_var, s.layer3_14_bn3_mean, s.layer3_14_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.15
 	nn.Conv2D(ws, a.layer3_15_conv1, a.layer3_14_bn3, w.layer3_15_conv1_weight, nil, batch, layer3_15_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_15_bn1, a.layer3_15_conv1, nil, true, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_15_bn1, a.layer3_15_conv1, nil, true, s.layer3_15_bn1_mask, w.layer3_15_bn1_weight, w.layer3_15_bn1_bias, w.layer3_15_bn1_running_mean, w.layer3_15_bn1_running_var, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_15_conv2, a.layer3_15_bn1, w.layer3_15_conv2_weight, nil, batch, layer3_15_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_15_bn2, a.layer3_15_conv2, nil, true, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_15_bn2, a.layer3_15_conv2, nil, true, s.layer3_15_bn2_mask, w.layer3_15_bn2_weight, w.layer3_15_bn2_bias, w.layer3_15_bn2_running_mean, w.layer3_15_bn2_running_var, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_15_conv3, a.layer3_15_bn2, w.layer3_15_conv3_weight, nil, batch, layer3_15_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_15_bn3, a.layer3_15_conv3, a.layer3_14_bn3, true, w.layer3_15_bn3_weight, w.layer3_15_bn3_bias, w.layer3_15_bn3_running_mean, w.layer3_15_bn3_running_var, s.layer3_15_bn3_mean, s.layer3_15_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_15_bn3, a.layer3_15_conv3, a.layer3_14_bn3, true, s.layer3_15_bn3_mask, w.layer3_15_bn3_weight, w.layer3_15_bn3_bias, w.layer3_15_bn3_running_mean, w.layer3_15_bn3_running_var, s.layer3_15_bn3_mean, s.layer3_15_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.16
 	nn.Conv2D(ws, a.layer3_16_conv1, a.layer3_15_bn3, w.layer3_16_conv1_weight, nil, batch, layer3_16_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_16_bn1, a.layer3_16_conv1, nil, true, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_16_bn1, a.layer3_16_conv1, nil, true, s.layer3_16_bn1_mask, w.layer3_16_bn1_weight, w.layer3_16_bn1_bias, w.layer3_16_bn1_running_mean, w.layer3_16_bn1_running_var, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_16_conv2, a.layer3_16_bn1, w.layer3_16_conv2_weight, nil, batch, layer3_16_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_16_bn2, a.layer3_16_conv2, nil, true, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_16_bn2, a.layer3_16_conv2, nil, true, s.layer3_16_bn2_mask, w.layer3_16_bn2_weight, w.layer3_16_bn2_bias, w.layer3_16_bn2_running_mean, w.layer3_16_bn2_running_var, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_16_conv3, a.layer3_16_bn2, w.layer3_16_conv3_weight, nil, batch, layer3_16_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_16_bn3, a.layer3_16_conv3, a.layer3_15_bn3, true, w.layer3_16_bn3_weight, w.layer3_16_bn3_bias, w.layer3_16_bn3_running_mean, w.layer3_16_bn3_running_var, s.layer3_16_bn3_mean, s.layer3_16_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_16_bn3, a.layer3_16_conv3, a.layer3_15_bn3, true, s.layer3_16_bn3_mask, w.layer3_16_bn3_weight, w.layer3_16_bn3_bias, w.layer3_16_bn3_running_mean, w.layer3_16_bn3_running_var, s.layer3_16_bn3_mean, s.layer3_16_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.17
 	nn.Conv2D(ws, a.layer3_17_conv1, a.layer3_16_bn3, w.layer3_17_conv1_weight, nil, batch, layer3_17_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_17_bn1, a.layer3_17_conv1, nil, true, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_17_bn1, a.layer3_17_conv1, nil, true, s.layer3_17_bn1_mask, w.layer3_17_bn1_weight, w.layer3_17_bn1_bias, w.layer3_17_bn1_running_mean, w.layer3_17_bn1_running_var, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_17_conv2, a.layer3_17_bn1, w.layer3_17_conv2_weight, nil, batch, layer3_17_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_17_bn2, a.layer3_17_conv2, nil, true, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_17_bn2, a.layer3_17_conv2, nil, true, s.layer3_17_bn2_mask, w.layer3_17_bn2_weight, w.layer3_17_bn2_bias, w.layer3_17_bn2_running_mean, w.layer3_17_bn2_running_var, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_17_conv3, a.layer3_17_bn2, w.layer3_17_conv3_weight, nil, batch, layer3_17_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_17_bn3, a.layer3_17_conv3, a.layer3_16_bn3, true, w.layer3_17_bn3_weight, w.layer3_17_bn3_bias, w.layer3_17_bn3_running_mean, w.layer3_17_bn3_running_var, s.layer3_17_bn3_mean, s.layer3_17_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_17_bn3, a.layer3_17_conv3, a.layer3_16_bn3, true, s.layer3_17_bn3_mask, w.layer3_17_bn3_weight, w.layer3_17_bn3_bias, w.layer3_17_bn3_running_mean, w.layer3_17_bn3_running_var, s.layer3_17_bn3_mean, s.layer3_17_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.18
 	nn.Conv2D(ws, a.layer3_18_conv1, a.layer3_17_bn3, w.layer3_18_conv1_weight, nil, batch, layer3_18_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_18_bn1, a.layer3_18_conv1, nil, true, w.layer3_18_bn1_weight, w.layer3_18_bn1_bias, w.layer3_18_bn1_running_mean, w.layer3_18_bn1_running_var, s.layer3_18_bn1_mean, s.layer3_18_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_18_bn1, a.layer3_18_conv1, nil, true, s.layer3_18_bn1_mask, w.layer3_18_bn1_weight, w.layer3_18_bn1_bias, w.layer3_18_bn1_running_mean, w.layer3_18_bn1_running_var, s.layer3_18_bn1_mean, s.layer3_18_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_18_conv2, a.layer3_18_bn1, w.layer3_18_conv2_weight, nil, batch, layer3_18_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_18_bn2, a.layer3_18_conv2, nil, true, w.layer3_18_bn2_weight, w.layer3_18_bn2_bias, w.layer3_18_bn2_running_mean, w.layer3_18_bn2_running_var, s.layer3_18_bn2_mean, s.layer3_18_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_18_bn2, a.layer3_18_conv2, nil, true, s.layer3_18_bn2_mask, w.layer3_18_bn2_weight, w.layer3_18_bn2_bias, w.layer3_18_bn2_running_mean, w.layer3_18_bn2_running_var, s.layer3_18_bn2_mean, s.layer3_18_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_18_conv3, a.layer3_18_bn2, w.layer3_18_conv3_weight, nil, batch, layer3_18_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_18_bn3, a.layer3_18_conv3, a.layer3_17_bn3, true, w.layer3_18_bn3_weight, w.layer3_18_bn3_bias, w.layer3_18_bn3_running_mean, w.layer3_18_bn3_running_var, s.layer3_18_bn3_mean, s.layer3_18_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_18_bn3, a.layer3_18_conv3, a.layer3_17_bn3, true, s.layer3_18_bn3_mask, w.layer3_18_bn3_weight, w.layer3_18_bn3_bias, w.layer3_18_bn3_running_mean, w.layer3_18_bn3_running_var, s.layer3_18_bn3_mean, s.layer3_18_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.19
 	nn.Conv2D(ws, a.layer3_19_conv1, a.layer3_18_bn3, w.layer3_19_conv1_weight, nil, batch, layer3_19_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_19_bn1, a.layer3_19_conv1, nil, true, w.layer3_19_bn1_weight, w.layer3_19_bn1_bias, w.layer3_19_bn1_running_mean, w.layer3_19_bn1_running_var, s.layer3_19_bn1_mean, s.layer3_19_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_19_bn1, a.layer3_19_conv1, nil, true, s.layer3_19_bn1_mask, w.layer3_19_bn1_weight, w.layer3_19_bn1_bias, w.layer3_19_bn1_running_mean, w.layer3_19_bn1_running_var, s.layer3_19_bn1_mean, s.layer3_19_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_19_conv2, a.layer3_19_bn1, w.layer3_19_conv2_weight, nil, batch, layer3_19_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_19_bn2, a.layer3_19_conv2, nil, true, w.layer3_19_bn2_weight, w.layer3_19_bn2_bias, w.layer3_19_bn2_running_mean, w.layer3_19_bn2_running_var, s.layer3_19_bn2_mean, s.layer3_19_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_19_bn2, a.layer3_19_conv2, nil, true, s.layer3_19_bn2_mask, w.layer3_19_bn2_weight, w.layer3_19_bn2_bias, w.layer3_19_bn2_running_mean, w.layer3_19_bn2_running_var, s.layer3_19_bn2_mean, s.layer3_19_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_19_conv3, a.layer3_19_bn2, w.layer3_19_conv3_weight, nil, batch, layer3_19_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_19_bn3, a.layer3_19_conv3, a.layer3_18_bn3, true, w.layer3_19_bn3_weight, w.layer3_19_bn3_bias, w.layer3_19_bn3_running_mean, w.layer3_19_bn3_running_var, s.layer3_19_bn3_mean, s.layer3_19_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_19_bn3, a.layer3_19_conv3, a.layer3_18_bn3, true, s.layer3_19_bn3_mask, w.layer3_19_bn3_weight, w.layer3_19_bn3_bias, w.layer3_19_bn3_running_mean, w.layer3_19_bn3_running_var, s.layer3_19_bn3_mean, s.layer3_19_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.20
 	nn.Conv2D(ws, a.layer3_20_conv1, a.layer3_19_bn3, w.layer3_20_conv1_weight, nil, batch, layer3_20_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_20_bn1, a.layer3_20_conv1, nil, true, w.layer3_20_bn1_weight, w.layer3_20_bn1_bias, w.layer3_20_bn1_running_mean, w.layer3_20_bn1_running_var, s.layer3_20_bn1_mean, s.layer3_20_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_20_bn1, a.layer3_20_conv1, nil, true, s.layer3_20_bn1_mask, w.layer3_20_bn1_weight, w.layer3_20_bn1_bias, w.layer3_20_bn1_running_mean, w.layer3_20_bn1_running_var, s.layer3_20_bn1_mean, s.layer3_20_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_20_conv2, a.layer3_20_bn1, w.layer3_20_conv2_weight, nil, batch, layer3_20_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_20_bn2, a.layer3_20_conv2, nil, true, w.layer3_20_bn2_weight, w.layer3_20_bn2_bias, w.layer3_20_bn2_running_mean, w.layer3_20_bn2_running_var, s.layer3_20_bn2_mean, s.layer3_20_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_20_bn2, a.layer3_20_conv2, nil, true, s.layer3_20_bn2_mask, w.layer3_20_bn2_weight, w.layer3_20_bn2_bias, w.layer3_20_bn2_running_mean, w.layer3_20_bn2_running_var, s.layer3_20_bn2_mean, s.layer3_20_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_20_conv3, a.layer3_20_bn2, w.layer3_20_conv3_weight, nil, batch, layer3_20_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_20_bn3, a.layer3_20_conv3, a.layer3_19_bn3, true, w.layer3_20_bn3_weight, w.layer3_20_bn3_bias, w.layer3_20_bn3_running_mean, w.layer3_20_bn3_running_var, s.layer3_20_bn3_mean, s.layer3_20_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_20_bn3, a.layer3_20_conv3, a.layer3_19_bn3, true, s.layer3_20_bn3_mask, w.layer3_20_bn3_weight, w.layer3_20_bn3_bias, w.layer3_20_bn3_running_mean, w.layer3_20_bn3_running_var, s.layer3_20_bn3_mean, s.layer3_20_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.21
 	nn.Conv2D(ws, a.layer3_21_conv1, a.layer3_20_bn3, w.layer3_21_conv1_weight, nil, batch, layer3_21_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_21_bn1, a.layer3_21_conv1, nil, true, w.layer3_21_bn1_weight, w.layer3_21_bn1_bias, w.layer3_21_bn1_running_mean, w.layer3_21_bn1_running_var, s.layer3_21_bn1_mean, s.layer3_21_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_21_bn1, a.layer3_21_conv1, nil, true, s.layer3_21_bn1_mask, w.layer3_21_bn1_weight, w.layer3_21_bn1_bias, w.layer3_21_bn1_running_mean, w.layer3_21_bn1_running_var, s.layer3_21_bn1_mean, s.layer3_21_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_21_conv2, a.layer3_21_bn1, w.layer3_21_conv2_weight, nil, batch, layer3_21_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_21_bn2, a.layer3_21_conv2, nil, true, w.layer3_21_bn2_weight, w.layer3_21_bn2_bias, w.layer3_21_bn2_running_mean, w.layer3_21_bn2_running_var, s.layer3_21_bn2_mean, s.layer3_21_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_21_bn2, a.layer3_21_conv2, nil, true, s.layer3_21_bn2_mask, w.layer3_21_bn2_weight, w.layer3_21_bn2_bias, w.layer3_21_bn2_running_mean, w.layer3_21_bn2_running_var, s.layer3_21_bn2_mean, s.layer3_21_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_21_conv3, a.layer3_21_bn2, w.layer3_21_conv3_weight, nil, batch, layer3_21_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_21_bn3, a.layer3_21_conv3, a.layer3_20_bn3, true, w.layer3_21_bn3_weight, w.layer3_21_bn3_bias, w.layer3_21_bn3_running_mean, w.layer3_21_bn3_running_var, s.layer3_21_bn3_mean, s.layer3_21_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_21_bn3, a.layer3_21_conv3, a.layer3_20_bn3, true, s.layer3_21_bn3_mask, w.layer3_21_bn3_weight, w.layer3_21_bn3_bias, w.layer3_21_bn3_running_mean, w.layer3_21_bn3_running_var, s.layer3_21_bn3_mean, s.layer3_21_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.22
 	nn.Conv2D(ws, a.layer3_22_conv1, a.layer3_21_bn3, w.layer3_22_conv1_weight, nil, batch, layer3_22_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_22_bn1, a.layer3_22_conv1, nil, true, w.layer3_22_bn1_weight, w.layer3_22_bn1_bias, w.layer3_22_bn1_running_mean, w.layer3_22_bn1_running_var, s.layer3_22_bn1_mean, s.layer3_22_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_22_bn1, a.layer3_22_conv1, nil, true, s.layer3_22_bn1_mask, w.layer3_22_bn1_weight, w.layer3_22_bn1_bias, w.layer3_22_bn1_running_mean, w.layer3_22_bn1_running_var, s.layer3_22_bn1_mean, s.layer3_22_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_22_conv2, a.layer3_22_bn1, w.layer3_22_conv2_weight, nil, batch, layer3_22_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_22_bn2, a.layer3_22_conv2, nil, true, w.layer3_22_bn2_weight, w.layer3_22_bn2_bias, w.layer3_22_bn2_running_mean, w.layer3_22_bn2_running_var, s.layer3_22_bn2_mean, s.layer3_22_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_22_bn2, a.layer3_22_conv2, nil, true, s.layer3_22_bn2_mask, w.layer3_22_bn2_weight, w.layer3_22_bn2_bias, w.layer3_22_bn2_running_mean, w.layer3_22_bn2_running_var, s.layer3_22_bn2_mean, s.layer3_22_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_22_conv3, a.layer3_22_bn2, w.layer3_22_conv3_weight, nil, batch, layer3_22_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_22_bn3, a.layer3_22_conv3, a.layer3_21_bn3, true, w.layer3_22_bn3_weight, w.layer3_22_bn3_bias, w.layer3_22_bn3_running_mean, w.layer3_22_bn3_running_var, s.layer3_22_bn3_mean, s.layer3_22_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_22_bn3, a.layer3_22_conv3, a.layer3_21_bn3, true, s.layer3_22_bn3_mask, w.layer3_22_bn3_weight, w.layer3_22_bn3_bias, w.layer3_22_bn3_running_mean, w.layer3_22_bn3_running_var, s.layer3_22_bn3_mean, s.layer3_22_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.23
 	nn.Conv2D(ws, a.layer3_23_conv1, a.layer3_22_bn3, w.layer3_23_conv1_weight, nil, batch, layer3_23_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_23_bn1, a.layer3_23_conv1, nil, true, w.layer3_23_bn1_weight, w.layer3_23_bn1_bias, w.layer3_23_bn1_running_mean, w.layer3_23_bn1_running_var, s.layer3_23_bn1_mean, s.layer3_23_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_23_bn1, a.layer3_23_conv1, nil, true, s.layer3_23_bn1_mask, w.layer3_23_bn1_weight, w.layer3_23_bn1_bias, w.layer3_23_bn1_running_mean, w.layer3_23_bn1_running_var, s.layer3_23_bn1_mean, s.layer3_23_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_23_conv2, a.layer3_23_bn1, w.layer3_23_conv2_weight, nil, batch, layer3_23_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_23_bn2, a.layer3_23_conv2, nil, true, w.layer3_23_bn2_weight, w.layer3_23_bn2_bias, w.layer3_23_bn2_running_mean, w.layer3_23_bn2_running_var, s.layer3_23_bn2_mean, s.layer3_23_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_23_bn2, a.layer3_23_conv2, nil, true, s.layer3_23_bn2_mask, w.layer3_23_bn2_weight, w.layer3_23_bn2_bias, w.layer3_23_bn2_running_mean, w.layer3_23_bn2_running_var, s.layer3_23_bn2_mean, s.layer3_23_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_23_conv3, a.layer3_23_bn2, w.layer3_23_conv3_weight, nil, batch, layer3_23_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_23_bn3, a.layer3_23_conv3, a.layer3_22_bn3, true, w.layer3_23_bn3_weight, w.layer3_23_bn3_bias, w.layer3_23_bn3_running_mean, w.layer3_23_bn3_running_var, s.layer3_23_bn3_mean, s.layer3_23_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_23_bn3, a.layer3_23_conv3, a.layer3_22_bn3, true, s.layer3_23_bn3_mask, w.layer3_23_bn3_weight, w.layer3_23_bn3_bias, w.layer3_23_bn3_running_mean, w.layer3_23_bn3_running_var, s.layer3_23_bn3_mean, s.layer3_23_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.24
 	nn.Conv2D(ws, a.layer3_24_conv1, a.layer3_23_bn3, w.layer3_24_conv1_weight, nil, batch, layer3_24_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_24_bn1, a.layer3_24_conv1, nil, true, w.layer3_24_bn1_weight, w.layer3_24_bn1_bias, w.layer3_24_bn1_running_mean, w.layer3_24_bn1_running_var, s.layer3_24_bn1_mean, s.layer3_24_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_24_bn1, a.layer3_24_conv1, nil, true, s.layer3_24_bn1_mask, w.layer3_24_bn1_weight, w.layer3_24_bn1_bias, w.layer3_24_bn1_running_mean, w.layer3_24_bn1_running_var, s.layer3_24_bn1_mean, s.layer3_24_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_24_conv2, a.layer3_24_bn1, w.layer3_24_conv2_weight, nil, batch, layer3_24_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_24_bn2, a.layer3_24_conv2, nil, true, w.layer3_24_bn2_weight, w.layer3_24_bn2_bias, w.layer3_24_bn2_running_mean, w.layer3_24_bn2_running_var, s.layer3_24_bn2_mean, s.layer3_24_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_24_bn2, a.layer3_24_conv2, nil, true, s.layer3_24_bn2_mask, w.layer3_24_bn2_weight, w.layer3_24_bn2_bias, w.layer3_24_bn2_running_mean, w.layer3_24_bn2_running_var, s.layer3_24_bn2_mean, s.layer3_24_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_24_conv3, a.layer3_24_bn2, w.layer3_24_conv3_weight, nil, batch, layer3_24_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_24_bn3, a.layer3_24_conv3, a.layer3_23_bn3, true, w.layer3_24_bn3_weight, w.layer3_24_bn3_bias, w.layer3_24_bn3_running_mean, w.layer3_24_bn3_running_var, s.layer3_24_bn3_mean, s.layer3_24_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_24_bn3, a.layer3_24_conv3, a.layer3_23_bn3, true, s.layer3_24_bn3_mask, w.layer3_24_bn3_weight, w.layer3_24_bn3_bias, w.layer3_24_bn3_running_mean, w.layer3_24_bn3_running_var, s.layer3_24_bn3_mean, s.layer3_24_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.25
 	nn.Conv2D(ws, a.layer3_25_conv1, a.layer3_24_bn3, w.layer3_25_conv1_weight, nil, batch, layer3_25_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_25_bn1, a.layer3_25_conv1, nil, true, w.layer3_25_bn1_weight, w.layer3_25_bn1_bias, w.layer3_25_bn1_running_mean, w.layer3_25_bn1_running_var, s.layer3_25_bn1_mean, s.layer3_25_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_25_bn1, a.layer3_25_conv1, nil, true, s.layer3_25_bn1_mask, w.layer3_25_bn1_weight, w.layer3_25_bn1_bias, w.layer3_25_bn1_running_mean, w.layer3_25_bn1_running_var, s.layer3_25_bn1_mean, s.layer3_25_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_25_conv2, a.layer3_25_bn1, w.layer3_25_conv2_weight, nil, batch, layer3_25_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_25_bn2, a.layer3_25_conv2, nil, true, w.layer3_25_bn2_weight, w.layer3_25_bn2_bias, w.layer3_25_bn2_running_mean, w.layer3_25_bn2_running_var, s.layer3_25_bn2_mean, s.layer3_25_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_25_bn2, a.layer3_25_conv2, nil, true, s.layer3_25_bn2_mask, w.layer3_25_bn2_weight, w.layer3_25_bn2_bias, w.layer3_25_bn2_running_mean, w.layer3_25_bn2_running_var, s.layer3_25_bn2_mean, s.layer3_25_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_25_conv3, a.layer3_25_bn2, w.layer3_25_conv3_weight, nil, batch, layer3_25_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_25_bn3, a.layer3_25_conv3, a.layer3_24_bn3, true, w.layer3_25_bn3_weight, w.layer3_25_bn3_bias, w.layer3_25_bn3_running_mean, w.layer3_25_bn3_running_var, s.layer3_25_bn3_mean, s.layer3_25_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_25_bn3, a.layer3_25_conv3, a.layer3_24_bn3, true, s.layer3_25_bn3_mask, w.layer3_25_bn3_weight, w.layer3_25_bn3_bias, w.layer3_25_bn3_running_mean, w.layer3_25_bn3_running_var, s.layer3_25_bn3_mean, s.layer3_25_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.26
 	nn.Conv2D(ws, a.layer3_26_conv1, a.layer3_25_bn3, w.layer3_26_conv1_weight, nil, batch, layer3_26_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_26_bn1, a.layer3_26_conv1, nil, true, w.layer3_26_bn1_weight, w.layer3_26_bn1_bias, w.layer3_26_bn1_running_mean, w.layer3_26_bn1_running_var, s.layer3_26_bn1_mean, s.layer3_26_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_26_bn1, a.layer3_26_conv1, nil, true, s.layer3_26_bn1_mask, w.layer3_26_bn1_weight, w.layer3_26_bn1_bias, w.layer3_26_bn1_running_mean, w.layer3_26_bn1_running_var, s.layer3_26_bn1_mean, s.layer3_26_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_26_conv2, a.layer3_26_bn1, w.layer3_26_conv2_weight, nil, batch, layer3_26_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_26_bn2, a.layer3_26_conv2, nil, true, w.layer3_26_bn2_weight, w.layer3_26_bn2_bias, w.layer3_26_bn2_running_mean, w.layer3_26_bn2_running_var, s.layer3_26_bn2_mean, s.layer3_26_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_26_bn2, a.layer3_26_conv2, nil, true, s.layer3_26_bn2_mask, w.layer3_26_bn2_weight, w.layer3_26_bn2_bias, w.layer3_26_bn2_running_mean, w.layer3_26_bn2_running_var, s.layer3_26_bn2_mean, s.layer3_26_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_26_conv3, a.layer3_26_bn2, w.layer3_26_conv3_weight, nil, batch, layer3_26_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_26_bn3, a.layer3_26_conv3, a.layer3_25_bn3, true, w.layer3_26_bn3_weight, w.layer3_26_bn3_bias, w.layer3_26_bn3_running_mean, w.layer3_26_bn3_running_var, s.layer3_26_bn3_mean, s.layer3_26_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_26_bn3, a.layer3_26_conv3, a.layer3_25_bn3, true, s.layer3_26_bn3_mask, w.layer3_26_bn3_weight, w.layer3_26_bn3_bias, w.layer3_26_bn3_running_mean, w.layer3_26_bn3_running_var, s.layer3_26_bn3_mean, s.layer3_26_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.27
 	nn.Conv2D(ws, a.layer3_27_conv1, a.layer3_26_bn3, w.layer3_27_conv1_weight, nil, batch, layer3_27_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_27_bn1, a.layer3_27_conv1, nil, true, w.layer3_27_bn1_weight, w.layer3_27_bn1_bias, w.layer3_27_bn1_running_mean, w.layer3_27_bn1_running_var, s.layer3_27_bn1_mean, s.layer3_27_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_27_bn1, a.layer3_27_conv1, nil, true, s.layer3_27_bn1_mask, w.layer3_27_bn1_weight, w.layer3_27_bn1_bias, w.layer3_27_bn1_running_mean, w.layer3_27_bn1_running_var, s.layer3_27_bn1_mean, s.layer3_27_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_27_conv2, a.layer3_27_bn1, w.layer3_27_conv2_weight, nil, batch, layer3_27_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_27_bn2, a.layer3_27_conv2, nil, true, w.layer3_27_bn2_weight, w.layer3_27_bn2_bias, w.layer3_27_bn2_running_mean, w.layer3_27_bn2_running_var, s.layer3_27_bn2_mean, s.layer3_27_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_27_bn2, a.layer3_27_conv2, nil, true, s.layer3_27_bn2_mask, w.layer3_27_bn2_weight, w.layer3_27_bn2_bias, w.layer3_27_bn2_running_mean, w.layer3_27_bn2_running_var, s.layer3_27_bn2_mean, s.layer3_27_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_27_conv3, a.layer3_27_bn2, w.layer3_27_conv3_weight, nil, batch, layer3_27_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_27_bn3, a.layer3_27_conv3, a.layer3_26_bn3, true, w.layer3_27_bn3_weight, w.layer3_27_bn3_bias, w.layer3_27_bn3_running_mean, w.layer3_27_bn3_running_var, s.layer3_27_bn3_mean, s.layer3_27_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_27_bn3, a.layer3_27_conv3, a.layer3_26_bn3, true, s.layer3_27_bn3_mask, w.layer3_27_bn3_weight, w.layer3_27_bn3_bias, w.layer3_27_bn3_running_mean, w.layer3_27_bn3_running_var, s.layer3_27_bn3_mean, s.layer3_27_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.28
 	nn.Conv2D(ws, a.layer3_28_conv1, a.layer3_27_bn3, w.layer3_28_conv1_weight, nil, batch, layer3_28_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_28_bn1, a.layer3_28_conv1, nil, true, w.layer3_28_bn1_weight, w.layer3_28_bn1_bias, w.layer3_28_bn1_running_mean, w.layer3_28_bn1_running_var, s.layer3_28_bn1_mean, s.layer3_28_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_28_bn1, a.layer3_28_conv1, nil, true, s.layer3_28_bn1_mask, w.layer3_28_bn1_weight, w.layer3_28_bn1_bias, w.layer3_28_bn1_running_mean, w.layer3_28_bn1_running_var, s.layer3_28_bn1_mean, s.layer3_28_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_28_conv2, a.layer3_28_bn1, w.layer3_28_conv2_weight, nil, batch, layer3_28_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_28_bn2, a.layer3_28_conv2, nil, true, w.layer3_28_bn2_weight, w.layer3_28_bn2_bias, w.layer3_28_bn2_running_mean, w.layer3_28_bn2_running_var, s.layer3_28_bn2_mean, s.layer3_28_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_28_bn2, a.layer3_28_conv2, nil, true, s.layer3_28_bn2_mask, w.layer3_28_bn2_weight, w.layer3_28_bn2_bias, w.layer3_28_bn2_running_mean, w.layer3_28_bn2_running_var, s.layer3_28_bn2_mean, s.layer3_28_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_28_conv3, a.layer3_28_bn2, w.layer3_28_conv3_weight, nil, batch, layer3_28_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_28_bn3, a.layer3_28_conv3, a.layer3_27_bn3, true, w.layer3_28_bn3_weight, w.layer3_28_bn3_bias, w.layer3_28_bn3_running_mean, w.layer3_28_bn3_running_var, s.layer3_28_bn3_mean, s.layer3_28_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_28_bn3, a.layer3_28_conv3, a.layer3_27_bn3, true, s.layer3_28_bn3_mask, w.layer3_28_bn3_weight, w.layer3_28_bn3_bias, w.layer3_28_bn3_running_mean, w.layer3_28_bn3_running_var, s.layer3_28_bn3_mean, s.layer3_28_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.29
 	nn.Conv2D(ws, a.layer3_29_conv1, a.layer3_28_bn3, w.layer3_29_conv1_weight, nil, batch, layer3_29_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_29_bn1, a.layer3_29_conv1, nil, true, w.layer3_29_bn1_weight, w.layer3_29_bn1_bias, w.layer3_29_bn1_running_mean, w.layer3_29_bn1_running_var, s.layer3_29_bn1_mean, s.layer3_29_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_29_bn1, a.layer3_29_conv1, nil, true, s.layer3_29_bn1_mask, w.layer3_29_bn1_weight, w.layer3_29_bn1_bias, w.layer3_29_bn1_running_mean, w.layer3_29_bn1_running_var, s.layer3_29_bn1_mean, s.layer3_29_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_29_conv2, a.layer3_29_bn1, w.layer3_29_conv2_weight, nil, batch, layer3_29_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_29_bn2, a.layer3_29_conv2, nil, true, w.layer3_29_bn2_weight, w.layer3_29_bn2_bias, w.layer3_29_bn2_running_mean, w.layer3_29_bn2_running_var, s.layer3_29_bn2_mean, s.layer3_29_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_29_bn2, a.layer3_29_conv2, nil, true, s.layer3_29_bn2_mask, w.layer3_29_bn2_weight, w.layer3_29_bn2_bias, w.layer3_29_bn2_running_mean, w.layer3_29_bn2_running_var, s.layer3_29_bn2_mean, s.layer3_29_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_29_conv3, a.layer3_29_bn2, w.layer3_29_conv3_weight, nil, batch, layer3_29_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_29_bn3, a.layer3_29_conv3, a.layer3_28_bn3, true, w.layer3_29_bn3_weight, w.layer3_29_bn3_bias, w.layer3_29_bn3_running_mean, w.layer3_29_bn3_running_var, s.layer3_29_bn3_mean, s.layer3_29_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_29_bn3, a.layer3_29_conv3, a.layer3_28_bn3, true, s.layer3_29_bn3_mask, w.layer3_29_bn3_weight, w.layer3_29_bn3_bias, w.layer3_29_bn3_running_mean, w.layer3_29_bn3_running_var, s.layer3_29_bn3_mean, s.layer3_29_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.30
 	nn.Conv2D(ws, a.layer3_30_conv1, a.layer3_29_bn3, w.layer3_30_conv1_weight, nil, batch, layer3_30_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_30_bn1, a.layer3_30_conv1, nil, true, w.layer3_30_bn1_weight, w.layer3_30_bn1_bias, w.layer3_30_bn1_running_mean, w.layer3_30_bn1_running_var, s.layer3_30_bn1_mean, s.layer3_30_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_30_bn1, a.layer3_30_conv1, nil, true, s.layer3_30_bn1_mask, w.layer3_30_bn1_weight, w.layer3_30_bn1_bias, w.layer3_30_bn1_running_mean, w.layer3_30_bn1_running_var, s.layer3_30_bn1_mean, s.layer3_30_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_30_conv2, a.layer3_30_bn1, w.layer3_30_conv2_weight, nil, batch, layer3_30_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_30_bn2, a.layer3_30_conv2, nil, true, w.layer3_30_bn2_weight, w.layer3_30_bn2_bias, w.layer3_30_bn2_running_mean, w.layer3_30_bn2_running_var, s.layer3_30_bn2_mean, s.layer3_30_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_30_bn2, a.layer3_30_conv2, nil, true, s.layer3_30_bn2_mask, w.layer3_30_bn2_weight, w.layer3_30_bn2_bias, w.layer3_30_bn2_running_mean, w.layer3_30_bn2_running_var, s.layer3_30_bn2_mean, s.layer3_30_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_30_conv3, a.layer3_30_bn2, w.layer3_30_conv3_weight, nil, batch, layer3_30_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_30_bn3, a.layer3_30_conv3, a.layer3_29_bn3, true, w.layer3_30_bn3_weight, w.layer3_30_bn3_bias, w.layer3_30_bn3_running_mean, w.layer3_30_bn3_running_var, s.layer3_30_bn3_mean, s.layer3_30_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_30_bn3, a.layer3_30_conv3, a.layer3_29_bn3, true, s.layer3_30_bn3_mask, w.layer3_30_bn3_weight, w.layer3_30_bn3_bias, w.layer3_30_bn3_running_mean, w.layer3_30_bn3_running_var, s.layer3_30_bn3_mean, s.layer3_30_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.31
 	nn.Conv2D(ws, a.layer3_31_conv1, a.layer3_30_bn3, w.layer3_31_conv1_weight, nil, batch, layer3_31_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_31_bn1, a.layer3_31_conv1, nil, true, w.layer3_31_bn1_weight, w.layer3_31_bn1_bias, w.layer3_31_bn1_running_mean, w.layer3_31_bn1_running_var, s.layer3_31_bn1_mean, s.layer3_31_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_31_bn1, a.layer3_31_conv1, nil, true, s.layer3_31_bn1_mask, w.layer3_31_bn1_weight, w.layer3_31_bn1_bias, w.layer3_31_bn1_running_mean, w.layer3_31_bn1_running_var, s.layer3_31_bn1_mean, s.layer3_31_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_31_conv2, a.layer3_31_bn1, w.layer3_31_conv2_weight, nil, batch, layer3_31_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_31_bn2, a.layer3_31_conv2, nil, true, w.layer3_31_bn2_weight, w.layer3_31_bn2_bias, w.layer3_31_bn2_running_mean, w.layer3_31_bn2_running_var, s.layer3_31_bn2_mean, s.layer3_31_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_31_bn2, a.layer3_31_conv2, nil, true, s.layer3_31_bn2_mask, w.layer3_31_bn2_weight, w.layer3_31_bn2_bias, w.layer3_31_bn2_running_mean, w.layer3_31_bn2_running_var, s.layer3_31_bn2_mean, s.layer3_31_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_31_conv3, a.layer3_31_bn2, w.layer3_31_conv3_weight, nil, batch, layer3_31_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_31_bn3, a.layer3_31_conv3, a.layer3_30_bn3, true, w.layer3_31_bn3_weight, w.layer3_31_bn3_bias, w.layer3_31_bn3_running_mean, w.layer3_31_bn3_running_var, s.layer3_31_bn3_mean, s.layer3_31_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_31_bn3, a.layer3_31_conv3, a.layer3_30_bn3, true, s.layer3_31_bn3_mask, w.layer3_31_bn3_weight, w.layer3_31_bn3_bias, w.layer3_31_bn3_running_mean, w.layer3_31_bn3_running_var, s.layer3_31_bn3_mean, s.layer3_31_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.32
 	nn.Conv2D(ws, a.layer3_32_conv1, a.layer3_31_bn3, w.layer3_32_conv1_weight, nil, batch, layer3_32_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_32_bn1, a.layer3_32_conv1, nil, true, w.layer3_32_bn1_weight, w.layer3_32_bn1_bias, w.layer3_32_bn1_running_mean, w.layer3_32_bn1_running_var, s.layer3_32_bn1_mean, s.layer3_32_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_32_bn1, a.layer3_32_conv1, nil, true, s.layer3_32_bn1_mask, w.layer3_32_bn1_weight, w.layer3_32_bn1_bias, w.layer3_32_bn1_running_mean, w.layer3_32_bn1_running_var, s.layer3_32_bn1_mean, s.layer3_32_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_32_conv2, a.layer3_32_bn1, w.layer3_32_conv2_weight, nil, batch, layer3_32_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_32_bn2, a.layer3_32_conv2, nil, true, w.layer3_32_bn2_weight, w.layer3_32_bn2_bias, w.layer3_32_bn2_running_mean, w.layer3_32_bn2_running_var, s.layer3_32_bn2_mean, s.layer3_32_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_32_bn2, a.layer3_32_conv2, nil, true, s.layer3_32_bn2_mask, w.layer3_32_bn2_weight, w.layer3_32_bn2_bias, w.layer3_32_bn2_running_mean, w.layer3_32_bn2_running_var, s.layer3_32_bn2_mean, s.layer3_32_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_32_conv3, a.layer3_32_bn2, w.layer3_32_conv3_weight, nil, batch, layer3_32_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_32_bn3, a.layer3_32_conv3, a.layer3_31_bn3, true, w.layer3_32_bn3_weight, w.layer3_32_bn3_bias, w.layer3_32_bn3_running_mean, w.layer3_32_bn3_running_var, s.layer3_32_bn3_mean, s.layer3_32_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_32_bn3, a.layer3_32_conv3, a.layer3_31_bn3, true, s.layer3_32_bn3_mask, w.layer3_32_bn3_weight, w.layer3_32_bn3_bias, w.layer3_32_bn3_running_mean, w.layer3_32_bn3_running_var, s.layer3_32_bn3_mean, s.layer3_32_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.33
 	nn.Conv2D(ws, a.layer3_33_conv1, a.layer3_32_bn3, w.layer3_33_conv1_weight, nil, batch, layer3_33_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_33_bn1, a.layer3_33_conv1, nil, true, w.layer3_33_bn1_weight, w.layer3_33_bn1_bias, w.layer3_33_bn1_running_mean, w.layer3_33_bn1_running_var, s.layer3_33_bn1_mean, s.layer3_33_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_33_bn1, a.layer3_33_conv1, nil, true, s.layer3_33_bn1_mask, w.layer3_33_bn1_weight, w.layer3_33_bn1_bias, w.layer3_33_bn1_running_mean, w.layer3_33_bn1_running_var, s.layer3_33_bn1_mean, s.layer3_33_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_33_conv2, a.layer3_33_bn1, w.layer3_33_conv2_weight, nil, batch, layer3_33_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_33_bn2, a.layer3_33_conv2, nil, true, w.layer3_33_bn2_weight, w.layer3_33_bn2_bias, w.layer3_33_bn2_running_mean, w.layer3_33_bn2_running_var, s.layer3_33_bn2_mean, s.layer3_33_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_33_bn2, a.layer3_33_conv2, nil, true, s.layer3_33_bn2_mask, w.layer3_33_bn2_weight, w.layer3_33_bn2_bias, w.layer3_33_bn2_running_mean, w.layer3_33_bn2_running_var, s.layer3_33_bn2_mean, s.layer3_33_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_33_conv3, a.layer3_33_bn2, w.layer3_33_conv3_weight, nil, batch, layer3_33_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_33_bn3, a.layer3_33_conv3, a.layer3_32_bn3, true, w.layer3_33_bn3_weight, w.layer3_33_bn3_bias, w.layer3_33_bn3_running_mean, w.layer3_33_bn3_running_var, s.layer3_33_bn3_mean, s.layer3_33_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_33_bn3, a.layer3_33_conv3, a.layer3_32_bn3, true, s.layer3_33_bn3_mask, w.layer3_33_bn3_weight, w.layer3_33_bn3_bias, w.layer3_33_bn3_running_mean, w.layer3_33_bn3_running_var, s.layer3_33_bn3_mean, s.layer3_33_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.34
 	nn.Conv2D(ws, a.layer3_34_conv1, a.layer3_33_bn3, w.layer3_34_conv1_weight, nil, batch, layer3_34_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_34_bn1, a.layer3_34_conv1, nil, true, w.layer3_34_bn1_weight, w.layer3_34_bn1_bias, w.layer3_34_bn1_running_mean, w.layer3_34_bn1_running_var, s.layer3_34_bn1_mean, s.layer3_34_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_34_bn1, a.layer3_34_conv1, nil, true, s.layer3_34_bn1_mask, w.layer3_34_bn1_weight, w.layer3_34_bn1_bias, w.layer3_34_bn1_running_mean, w.layer3_34_bn1_running_var, s.layer3_34_bn1_mean, s.layer3_34_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_34_conv2, a.layer3_34_bn1, w.layer3_34_conv2_weight, nil, batch, layer3_34_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_34_bn2, a.layer3_34_conv2, nil, true, w.layer3_34_bn2_weight, w.layer3_34_bn2_bias, w.layer3_34_bn2_running_mean, w.layer3_34_bn2_running_var, s.layer3_34_bn2_mean, s.layer3_34_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_34_bn2, a.layer3_34_conv2, nil, true, s.layer3_34_bn2_mask, w.layer3_34_bn2_weight, w.layer3_34_bn2_bias, w.layer3_34_bn2_running_mean, w.layer3_34_bn2_running_var, s.layer3_34_bn2_mean, s.layer3_34_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_34_conv3, a.layer3_34_bn2, w.layer3_34_conv3_weight, nil, batch, layer3_34_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_34_bn3, a.layer3_34_conv3, a.layer3_33_bn3, true, w.layer3_34_bn3_weight, w.layer3_34_bn3_bias, w.layer3_34_bn3_running_mean, w.layer3_34_bn3_running_var, s.layer3_34_bn3_mean, s.layer3_34_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_34_bn3, a.layer3_34_conv3, a.layer3_33_bn3, true, s.layer3_34_bn3_mask, w.layer3_34_bn3_weight, w.layer3_34_bn3_bias, w.layer3_34_bn3_running_mean, w.layer3_34_bn3_running_var, s.layer3_34_bn3_mean, s.layer3_34_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer3.35
 	nn.Conv2D(ws, a.layer3_35_conv1, a.layer3_34_bn3, w.layer3_35_conv1_weight, nil, batch, layer3_35_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_35_bn1, a.layer3_35_conv1, nil, true, w.layer3_35_bn1_weight, w.layer3_35_bn1_bias, w.layer3_35_bn1_running_mean, w.layer3_35_bn1_running_var, s.layer3_35_bn1_mean, s.layer3_35_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_35_bn1, a.layer3_35_conv1, nil, true, s.layer3_35_bn1_mask, w.layer3_35_bn1_weight, w.layer3_35_bn1_bias, w.layer3_35_bn1_running_mean, w.layer3_35_bn1_running_var, s.layer3_35_bn1_mean, s.layer3_35_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_35_conv2, a.layer3_35_bn1, w.layer3_35_conv2_weight, nil, batch, layer3_35_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_35_bn2, a.layer3_35_conv2, nil, true, w.layer3_35_bn2_weight, w.layer3_35_bn2_bias, w.layer3_35_bn2_running_mean, w.layer3_35_bn2_running_var, s.layer3_35_bn2_mean, s.layer3_35_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_35_bn2, a.layer3_35_conv2, nil, true, s.layer3_35_bn2_mask, w.layer3_35_bn2_weight, w.layer3_35_bn2_bias, w.layer3_35_bn2_running_mean, w.layer3_35_bn2_running_var, s.layer3_35_bn2_mean, s.layer3_35_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_35_conv3, a.layer3_35_bn2, w.layer3_35_conv3_weight, nil, batch, layer3_35_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_35_bn3, a.layer3_35_conv3, a.layer3_34_bn3, true, w.layer3_35_bn3_weight, w.layer3_35_bn3_bias, w.layer3_35_bn3_running_mean, w.layer3_35_bn3_running_var, s.layer3_35_bn3_mean, s.layer3_35_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_35_bn3, a.layer3_35_conv3, a.layer3_34_bn3, true, s.layer3_35_bn3_mask, w.layer3_35_bn3_weight, w.layer3_35_bn3_bias, w.layer3_35_bn3_running_mean, w.layer3_35_bn3_running_var, s.layer3_35_bn3_mean, s.layer3_35_bn3_invstd, batch, 1024, 196, float32(1e-05), float32(0.1))
 
 	// layer4.0
 	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_35_bn3, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_0_bn1, a.layer4_0_conv1, nil, true, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_bn1, a.layer4_0_conv1, nil, true, s.layer4_0_bn1_mask, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_bn1, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_0_bn2, a.layer4_0_conv2, nil, true, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_bn2, a.layer4_0_conv2, nil, true, s.layer4_0_bn2_mask, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_0_conv3, a.layer4_0_bn2, w.layer4_0_conv3_weight, nil, batch, layer4_0_conv3_dims)
 	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_35_bn3, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_0_downsample_1, a.layer4_0_downsample_0, nil, false, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer4_0_bn3, a.layer4_0_conv3, a.layer4_0_downsample_1, true, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, s.layer4_0_bn3_mean, s.layer4_0_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_downsample_1, a.layer4_0_downsample_0, nil, false, nil, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_bn3, a.layer4_0_conv3, a.layer4_0_downsample_1, true, s.layer4_0_bn3_mask, w.layer4_0_bn3_weight, w.layer4_0_bn3_bias, w.layer4_0_bn3_running_mean, w.layer4_0_bn3_running_var, s.layer4_0_bn3_mean, s.layer4_0_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
 
 	// layer4.1
 	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_bn3, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_1_bn1, a.layer4_1_conv1, nil, true, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_1_bn1, a.layer4_1_conv1, nil, true, s.layer4_1_bn1_mask, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_bn1, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_1_bn2, a.layer4_1_conv2, nil, true, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_1_bn2, a.layer4_1_conv2, nil, true, s.layer4_1_bn2_mask, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_1_conv3, a.layer4_1_bn2, w.layer4_1_conv3_weight, nil, batch, layer4_1_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_1_bn3, a.layer4_1_conv3, a.layer4_0_bn3, true, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, s.layer4_1_bn3_mean, s.layer4_1_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_1_bn3, a.layer4_1_conv3, a.layer4_0_bn3, true, s.layer4_1_bn3_mask, w.layer4_1_bn3_weight, w.layer4_1_bn3_bias, w.layer4_1_bn3_running_mean, w.layer4_1_bn3_running_var, s.layer4_1_bn3_mean, s.layer4_1_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
 
 	// layer4.2
 	nn.Conv2D(ws, a.layer4_2_conv1, a.layer4_1_bn3, w.layer4_2_conv1_weight, nil, batch, layer4_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_2_bn1, a.layer4_2_conv1, nil, true, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, s.layer4_2_bn1_mean, s.layer4_2_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_2_bn1, a.layer4_2_conv1, nil, true, s.layer4_2_bn1_mask, w.layer4_2_bn1_weight, w.layer4_2_bn1_bias, w.layer4_2_bn1_running_mean, w.layer4_2_bn1_running_var, s.layer4_2_bn1_mean, s.layer4_2_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_2_conv2, a.layer4_2_bn1, w.layer4_2_conv2_weight, nil, batch, layer4_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_2_bn2, a.layer4_2_conv2, nil, true, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, s.layer4_2_bn2_mean, s.layer4_2_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_2_bn2, a.layer4_2_conv2, nil, true, s.layer4_2_bn2_mask, w.layer4_2_bn2_weight, w.layer4_2_bn2_bias, w.layer4_2_bn2_running_mean, w.layer4_2_bn2_running_var, s.layer4_2_bn2_mean, s.layer4_2_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_2_conv3, a.layer4_2_bn2, w.layer4_2_conv3_weight, nil, batch, layer4_2_conv3_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_2_bn3, a.layer4_2_conv3, a.layer4_1_bn3, true, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_2_bn3, a.layer4_2_conv3, a.layer4_1_bn3, true, s.layer4_2_bn3_mask, w.layer4_2_bn3_weight, w.layer4_2_bn3_bias, w.layer4_2_bn3_running_mean, w.layer4_2_bn3_running_var, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49, float32(1e-05), float32(0.1))
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_2_bn3, batch*2048, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 2048, 1000)
@@ -2452,415 +2764,415 @@ func (t *Trainer) backward(x []float32, batch int) {
 	nn.GlobalAvgPoolBackward(d.layer4_2_bn3, d.avgpool, batch*2048, 49)
 
 	// layer4.2
-	nn.BatchNormFusedBackward(ws, d.layer4_2_conv3, nn.SetGrad, d.layer4_1_bn3, nn.SetGrad, g.layer4_2_bn3_weight, g.layer4_2_bn3_bias, d.layer4_2_bn3, a.layer4_2_conv3, a.layer4_2_bn3, true, w.layer4_2_bn3_weight, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_2_conv3, nn.SetGrad, d.layer4_1_bn3, nn.SetGrad, g.layer4_2_bn3_weight, g.layer4_2_bn3_bias, d.layer4_2_bn3, a.layer4_2_conv3, true, s.layer4_2_bn3_mask, w.layer4_2_bn3_weight, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49)
 	nn.Conv2DBackward(ws, d.layer4_2_bn2, nn.SetGrad, g.layer4_2_conv3_weight, nil, d.layer4_2_conv3, a.layer4_2_bn2, w.layer4_2_conv3_weight, batch, layer4_2_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer4_2_bn2_weight, g.layer4_2_bn2_bias, d.layer4_2_bn2, a.layer4_2_conv2, a.layer4_2_bn2, true, w.layer4_2_bn2_weight, s.layer4_2_bn2_mean, s.layer4_2_bn2_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer4_2_bn2_weight, g.layer4_2_bn2_bias, d.layer4_2_bn2, a.layer4_2_conv2, true, s.layer4_2_bn2_mask, w.layer4_2_bn2_weight, s.layer4_2_bn2_mean, s.layer4_2_bn2_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_2_bn1, nn.SetGrad, g.layer4_2_conv2_weight, nil, d.layer4_2_conv2, a.layer4_2_bn1, w.layer4_2_conv2_weight, batch, layer4_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_2_bn1_weight, g.layer4_2_bn1_bias, d.layer4_2_bn1, a.layer4_2_conv1, a.layer4_2_bn1, true, w.layer4_2_bn1_weight, s.layer4_2_bn1_mean, s.layer4_2_bn1_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_2_bn1_weight, g.layer4_2_bn1_bias, d.layer4_2_bn1, a.layer4_2_conv1, true, s.layer4_2_bn1_mask, w.layer4_2_bn1_weight, s.layer4_2_bn1_mean, s.layer4_2_bn1_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_1_bn3, nn.AddGrad, g.layer4_2_conv1_weight, nil, d.layer4_2_conv1, a.layer4_1_bn3, w.layer4_2_conv1_weight, batch, layer4_2_conv1_dims)
 
 	// layer4.1
-	nn.BatchNormFusedBackward(ws, d.layer4_1_conv3, nn.SetGrad, d.layer4_0_bn3, nn.SetGrad, g.layer4_1_bn3_weight, g.layer4_1_bn3_bias, d.layer4_1_bn3, a.layer4_1_conv3, a.layer4_1_bn3, true, w.layer4_1_bn3_weight, s.layer4_1_bn3_mean, s.layer4_1_bn3_invstd, batch, 2048, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_1_conv3, nn.SetGrad, d.layer4_0_bn3, nn.SetGrad, g.layer4_1_bn3_weight, g.layer4_1_bn3_bias, d.layer4_1_bn3, a.layer4_1_conv3, true, s.layer4_1_bn3_mask, w.layer4_1_bn3_weight, s.layer4_1_bn3_mean, s.layer4_1_bn3_invstd, batch, 2048, 49)
 	nn.Conv2DBackward(ws, d.layer4_1_bn2, nn.SetGrad, g.layer4_1_conv3_weight, nil, d.layer4_1_conv3, a.layer4_1_bn2, w.layer4_1_conv3_weight, batch, layer4_1_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, a.layer4_1_bn2, true, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, true, s.layer4_1_bn2_mask, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_1_bn1, nn.SetGrad, g.layer4_1_conv2_weight, nil, d.layer4_1_conv2, a.layer4_1_bn1, w.layer4_1_conv2_weight, batch, layer4_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_1_bn1_weight, g.layer4_1_bn1_bias, d.layer4_1_bn1, a.layer4_1_conv1, a.layer4_1_bn1, true, w.layer4_1_bn1_weight, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_1_bn1_weight, g.layer4_1_bn1_bias, d.layer4_1_bn1, a.layer4_1_conv1, true, s.layer4_1_bn1_mask, w.layer4_1_bn1_weight, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_0_bn3, nn.AddGrad, g.layer4_1_conv1_weight, nil, d.layer4_1_conv1, a.layer4_0_bn3, w.layer4_1_conv1_weight, batch, layer4_1_conv1_dims)
 
 	// layer4.0
-	nn.BatchNormFusedBackward(ws, d.layer4_0_conv3, nn.SetGrad, d.layer4_0_downsample_1, nn.SetGrad, g.layer4_0_bn3_weight, g.layer4_0_bn3_bias, d.layer4_0_bn3, a.layer4_0_conv3, a.layer4_0_bn3, true, w.layer4_0_bn3_weight, s.layer4_0_bn3_mean, s.layer4_0_bn3_invstd, batch, 2048, 49)
-	nn.BatchNormFusedBackward(ws, d.layer4_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_downsample_1_weight, g.layer4_0_downsample_1_bias, d.layer4_0_downsample_1, a.layer4_0_downsample_0, a.layer4_0_downsample_1, false, w.layer4_0_downsample_1_weight, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 2048, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_conv3, nn.SetGrad, d.layer4_0_downsample_1, nn.SetGrad, g.layer4_0_bn3_weight, g.layer4_0_bn3_bias, d.layer4_0_bn3, a.layer4_0_conv3, true, s.layer4_0_bn3_mask, w.layer4_0_bn3_weight, s.layer4_0_bn3_mean, s.layer4_0_bn3_invstd, batch, 2048, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_downsample_1_weight, g.layer4_0_downsample_1_bias, d.layer4_0_downsample_1, a.layer4_0_downsample_0, false, nil, w.layer4_0_downsample_1_weight, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 2048, 49)
 	nn.Conv2DBackward(ws, d.layer3_35_bn3, nn.SetGrad, g.layer4_0_downsample_0_weight, nil, d.layer4_0_downsample_0, a.layer3_35_bn3, w.layer4_0_downsample_0_weight, batch, layer4_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer4_0_bn2, nn.SetGrad, g.layer4_0_conv3_weight, nil, d.layer4_0_conv3, a.layer4_0_bn2, w.layer4_0_conv3_weight, batch, layer4_0_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_bn2_weight, g.layer4_0_bn2_bias, d.layer4_0_bn2, a.layer4_0_conv2, a.layer4_0_bn2, true, w.layer4_0_bn2_weight, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_bn2_weight, g.layer4_0_bn2_bias, d.layer4_0_bn2, a.layer4_0_conv2, true, s.layer4_0_bn2_mask, w.layer4_0_bn2_weight, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_0_bn1, nn.SetGrad, g.layer4_0_conv2_weight, nil, d.layer4_0_conv2, a.layer4_0_bn1, w.layer4_0_conv2_weight, batch, layer4_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_bn1_weight, g.layer4_0_bn1_bias, d.layer4_0_bn1, a.layer4_0_conv1, a.layer4_0_bn1, true, w.layer4_0_bn1_weight, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 196)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_bn1_weight, g.layer4_0_bn1_bias, d.layer4_0_bn1, a.layer4_0_conv1, true, s.layer4_0_bn1_mask, w.layer4_0_bn1_weight, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 196)
 	nn.Conv2DBackward(ws, d.layer3_35_bn3, nn.AddGrad, g.layer4_0_conv1_weight, nil, d.layer4_0_conv1, a.layer3_35_bn3, w.layer4_0_conv1_weight, batch, layer4_0_conv1_dims)
 
 	// layer3.35
-	nn.BatchNormFusedBackward(ws, d.layer3_35_conv3, nn.SetGrad, d.layer3_34_bn3, nn.SetGrad, g.layer3_35_bn3_weight, g.layer3_35_bn3_bias, d.layer3_35_bn3, a.layer3_35_conv3, a.layer3_35_bn3, true, w.layer3_35_bn3_weight, s.layer3_35_bn3_mean, s.layer3_35_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_35_conv3, nn.SetGrad, d.layer3_34_bn3, nn.SetGrad, g.layer3_35_bn3_weight, g.layer3_35_bn3_bias, d.layer3_35_bn3, a.layer3_35_conv3, true, s.layer3_35_bn3_mask, w.layer3_35_bn3_weight, s.layer3_35_bn3_mean, s.layer3_35_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_35_bn2, nn.SetGrad, g.layer3_35_conv3_weight, nil, d.layer3_35_conv3, a.layer3_35_bn2, w.layer3_35_conv3_weight, batch, layer3_35_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_35_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_35_bn2_weight, g.layer3_35_bn2_bias, d.layer3_35_bn2, a.layer3_35_conv2, a.layer3_35_bn2, true, w.layer3_35_bn2_weight, s.layer3_35_bn2_mean, s.layer3_35_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_35_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_35_bn2_weight, g.layer3_35_bn2_bias, d.layer3_35_bn2, a.layer3_35_conv2, true, s.layer3_35_bn2_mask, w.layer3_35_bn2_weight, s.layer3_35_bn2_mean, s.layer3_35_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_35_bn1, nn.SetGrad, g.layer3_35_conv2_weight, nil, d.layer3_35_conv2, a.layer3_35_bn1, w.layer3_35_conv2_weight, batch, layer3_35_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_35_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_35_bn1_weight, g.layer3_35_bn1_bias, d.layer3_35_bn1, a.layer3_35_conv1, a.layer3_35_bn1, true, w.layer3_35_bn1_weight, s.layer3_35_bn1_mean, s.layer3_35_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_35_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_35_bn1_weight, g.layer3_35_bn1_bias, d.layer3_35_bn1, a.layer3_35_conv1, true, s.layer3_35_bn1_mask, w.layer3_35_bn1_weight, s.layer3_35_bn1_mean, s.layer3_35_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_34_bn3, nn.AddGrad, g.layer3_35_conv1_weight, nil, d.layer3_35_conv1, a.layer3_34_bn3, w.layer3_35_conv1_weight, batch, layer3_35_conv1_dims)
 
 	// layer3.34
-	nn.BatchNormFusedBackward(ws, d.layer3_34_conv3, nn.SetGrad, d.layer3_33_bn3, nn.SetGrad, g.layer3_34_bn3_weight, g.layer3_34_bn3_bias, d.layer3_34_bn3, a.layer3_34_conv3, a.layer3_34_bn3, true, w.layer3_34_bn3_weight, s.layer3_34_bn3_mean, s.layer3_34_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_34_conv3, nn.SetGrad, d.layer3_33_bn3, nn.SetGrad, g.layer3_34_bn3_weight, g.layer3_34_bn3_bias, d.layer3_34_bn3, a.layer3_34_conv3, true, s.layer3_34_bn3_mask, w.layer3_34_bn3_weight, s.layer3_34_bn3_mean, s.layer3_34_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_34_bn2, nn.SetGrad, g.layer3_34_conv3_weight, nil, d.layer3_34_conv3, a.layer3_34_bn2, w.layer3_34_conv3_weight, batch, layer3_34_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_34_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_34_bn2_weight, g.layer3_34_bn2_bias, d.layer3_34_bn2, a.layer3_34_conv2, a.layer3_34_bn2, true, w.layer3_34_bn2_weight, s.layer3_34_bn2_mean, s.layer3_34_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_34_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_34_bn2_weight, g.layer3_34_bn2_bias, d.layer3_34_bn2, a.layer3_34_conv2, true, s.layer3_34_bn2_mask, w.layer3_34_bn2_weight, s.layer3_34_bn2_mean, s.layer3_34_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_34_bn1, nn.SetGrad, g.layer3_34_conv2_weight, nil, d.layer3_34_conv2, a.layer3_34_bn1, w.layer3_34_conv2_weight, batch, layer3_34_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_34_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_34_bn1_weight, g.layer3_34_bn1_bias, d.layer3_34_bn1, a.layer3_34_conv1, a.layer3_34_bn1, true, w.layer3_34_bn1_weight, s.layer3_34_bn1_mean, s.layer3_34_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_34_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_34_bn1_weight, g.layer3_34_bn1_bias, d.layer3_34_bn1, a.layer3_34_conv1, true, s.layer3_34_bn1_mask, w.layer3_34_bn1_weight, s.layer3_34_bn1_mean, s.layer3_34_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_33_bn3, nn.AddGrad, g.layer3_34_conv1_weight, nil, d.layer3_34_conv1, a.layer3_33_bn3, w.layer3_34_conv1_weight, batch, layer3_34_conv1_dims)
 
 	// layer3.33
-	nn.BatchNormFusedBackward(ws, d.layer3_33_conv3, nn.SetGrad, d.layer3_32_bn3, nn.SetGrad, g.layer3_33_bn3_weight, g.layer3_33_bn3_bias, d.layer3_33_bn3, a.layer3_33_conv3, a.layer3_33_bn3, true, w.layer3_33_bn3_weight, s.layer3_33_bn3_mean, s.layer3_33_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_33_conv3, nn.SetGrad, d.layer3_32_bn3, nn.SetGrad, g.layer3_33_bn3_weight, g.layer3_33_bn3_bias, d.layer3_33_bn3, a.layer3_33_conv3, true, s.layer3_33_bn3_mask, w.layer3_33_bn3_weight, s.layer3_33_bn3_mean, s.layer3_33_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_33_bn2, nn.SetGrad, g.layer3_33_conv3_weight, nil, d.layer3_33_conv3, a.layer3_33_bn2, w.layer3_33_conv3_weight, batch, layer3_33_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_33_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_33_bn2_weight, g.layer3_33_bn2_bias, d.layer3_33_bn2, a.layer3_33_conv2, a.layer3_33_bn2, true, w.layer3_33_bn2_weight, s.layer3_33_bn2_mean, s.layer3_33_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_33_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_33_bn2_weight, g.layer3_33_bn2_bias, d.layer3_33_bn2, a.layer3_33_conv2, true, s.layer3_33_bn2_mask, w.layer3_33_bn2_weight, s.layer3_33_bn2_mean, s.layer3_33_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_33_bn1, nn.SetGrad, g.layer3_33_conv2_weight, nil, d.layer3_33_conv2, a.layer3_33_bn1, w.layer3_33_conv2_weight, batch, layer3_33_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_33_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_33_bn1_weight, g.layer3_33_bn1_bias, d.layer3_33_bn1, a.layer3_33_conv1, a.layer3_33_bn1, true, w.layer3_33_bn1_weight, s.layer3_33_bn1_mean, s.layer3_33_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_33_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_33_bn1_weight, g.layer3_33_bn1_bias, d.layer3_33_bn1, a.layer3_33_conv1, true, s.layer3_33_bn1_mask, w.layer3_33_bn1_weight, s.layer3_33_bn1_mean, s.layer3_33_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_32_bn3, nn.AddGrad, g.layer3_33_conv1_weight, nil, d.layer3_33_conv1, a.layer3_32_bn3, w.layer3_33_conv1_weight, batch, layer3_33_conv1_dims)
 
 	// layer3.32
-	nn.BatchNormFusedBackward(ws, d.layer3_32_conv3, nn.SetGrad, d.layer3_31_bn3, nn.SetGrad, g.layer3_32_bn3_weight, g.layer3_32_bn3_bias, d.layer3_32_bn3, a.layer3_32_conv3, a.layer3_32_bn3, true, w.layer3_32_bn3_weight, s.layer3_32_bn3_mean, s.layer3_32_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_32_conv3, nn.SetGrad, d.layer3_31_bn3, nn.SetGrad, g.layer3_32_bn3_weight, g.layer3_32_bn3_bias, d.layer3_32_bn3, a.layer3_32_conv3, true, s.layer3_32_bn3_mask, w.layer3_32_bn3_weight, s.layer3_32_bn3_mean, s.layer3_32_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_32_bn2, nn.SetGrad, g.layer3_32_conv3_weight, nil, d.layer3_32_conv3, a.layer3_32_bn2, w.layer3_32_conv3_weight, batch, layer3_32_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_32_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_32_bn2_weight, g.layer3_32_bn2_bias, d.layer3_32_bn2, a.layer3_32_conv2, a.layer3_32_bn2, true, w.layer3_32_bn2_weight, s.layer3_32_bn2_mean, s.layer3_32_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_32_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_32_bn2_weight, g.layer3_32_bn2_bias, d.layer3_32_bn2, a.layer3_32_conv2, true, s.layer3_32_bn2_mask, w.layer3_32_bn2_weight, s.layer3_32_bn2_mean, s.layer3_32_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_32_bn1, nn.SetGrad, g.layer3_32_conv2_weight, nil, d.layer3_32_conv2, a.layer3_32_bn1, w.layer3_32_conv2_weight, batch, layer3_32_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_32_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_32_bn1_weight, g.layer3_32_bn1_bias, d.layer3_32_bn1, a.layer3_32_conv1, a.layer3_32_bn1, true, w.layer3_32_bn1_weight, s.layer3_32_bn1_mean, s.layer3_32_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_32_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_32_bn1_weight, g.layer3_32_bn1_bias, d.layer3_32_bn1, a.layer3_32_conv1, true, s.layer3_32_bn1_mask, w.layer3_32_bn1_weight, s.layer3_32_bn1_mean, s.layer3_32_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_31_bn3, nn.AddGrad, g.layer3_32_conv1_weight, nil, d.layer3_32_conv1, a.layer3_31_bn3, w.layer3_32_conv1_weight, batch, layer3_32_conv1_dims)
 
 	// layer3.31
-	nn.BatchNormFusedBackward(ws, d.layer3_31_conv3, nn.SetGrad, d.layer3_30_bn3, nn.SetGrad, g.layer3_31_bn3_weight, g.layer3_31_bn3_bias, d.layer3_31_bn3, a.layer3_31_conv3, a.layer3_31_bn3, true, w.layer3_31_bn3_weight, s.layer3_31_bn3_mean, s.layer3_31_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_31_conv3, nn.SetGrad, d.layer3_30_bn3, nn.SetGrad, g.layer3_31_bn3_weight, g.layer3_31_bn3_bias, d.layer3_31_bn3, a.layer3_31_conv3, true, s.layer3_31_bn3_mask, w.layer3_31_bn3_weight, s.layer3_31_bn3_mean, s.layer3_31_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_31_bn2, nn.SetGrad, g.layer3_31_conv3_weight, nil, d.layer3_31_conv3, a.layer3_31_bn2, w.layer3_31_conv3_weight, batch, layer3_31_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_31_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_31_bn2_weight, g.layer3_31_bn2_bias, d.layer3_31_bn2, a.layer3_31_conv2, a.layer3_31_bn2, true, w.layer3_31_bn2_weight, s.layer3_31_bn2_mean, s.layer3_31_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_31_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_31_bn2_weight, g.layer3_31_bn2_bias, d.layer3_31_bn2, a.layer3_31_conv2, true, s.layer3_31_bn2_mask, w.layer3_31_bn2_weight, s.layer3_31_bn2_mean, s.layer3_31_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_31_bn1, nn.SetGrad, g.layer3_31_conv2_weight, nil, d.layer3_31_conv2, a.layer3_31_bn1, w.layer3_31_conv2_weight, batch, layer3_31_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_31_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_31_bn1_weight, g.layer3_31_bn1_bias, d.layer3_31_bn1, a.layer3_31_conv1, a.layer3_31_bn1, true, w.layer3_31_bn1_weight, s.layer3_31_bn1_mean, s.layer3_31_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_31_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_31_bn1_weight, g.layer3_31_bn1_bias, d.layer3_31_bn1, a.layer3_31_conv1, true, s.layer3_31_bn1_mask, w.layer3_31_bn1_weight, s.layer3_31_bn1_mean, s.layer3_31_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_30_bn3, nn.AddGrad, g.layer3_31_conv1_weight, nil, d.layer3_31_conv1, a.layer3_30_bn3, w.layer3_31_conv1_weight, batch, layer3_31_conv1_dims)
 
 	// layer3.30
-	nn.BatchNormFusedBackward(ws, d.layer3_30_conv3, nn.SetGrad, d.layer3_29_bn3, nn.SetGrad, g.layer3_30_bn3_weight, g.layer3_30_bn3_bias, d.layer3_30_bn3, a.layer3_30_conv3, a.layer3_30_bn3, true, w.layer3_30_bn3_weight, s.layer3_30_bn3_mean, s.layer3_30_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_30_conv3, nn.SetGrad, d.layer3_29_bn3, nn.SetGrad, g.layer3_30_bn3_weight, g.layer3_30_bn3_bias, d.layer3_30_bn3, a.layer3_30_conv3, true, s.layer3_30_bn3_mask, w.layer3_30_bn3_weight, s.layer3_30_bn3_mean, s.layer3_30_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_30_bn2, nn.SetGrad, g.layer3_30_conv3_weight, nil, d.layer3_30_conv3, a.layer3_30_bn2, w.layer3_30_conv3_weight, batch, layer3_30_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_30_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_30_bn2_weight, g.layer3_30_bn2_bias, d.layer3_30_bn2, a.layer3_30_conv2, a.layer3_30_bn2, true, w.layer3_30_bn2_weight, s.layer3_30_bn2_mean, s.layer3_30_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_30_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_30_bn2_weight, g.layer3_30_bn2_bias, d.layer3_30_bn2, a.layer3_30_conv2, true, s.layer3_30_bn2_mask, w.layer3_30_bn2_weight, s.layer3_30_bn2_mean, s.layer3_30_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_30_bn1, nn.SetGrad, g.layer3_30_conv2_weight, nil, d.layer3_30_conv2, a.layer3_30_bn1, w.layer3_30_conv2_weight, batch, layer3_30_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_30_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_30_bn1_weight, g.layer3_30_bn1_bias, d.layer3_30_bn1, a.layer3_30_conv1, a.layer3_30_bn1, true, w.layer3_30_bn1_weight, s.layer3_30_bn1_mean, s.layer3_30_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_30_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_30_bn1_weight, g.layer3_30_bn1_bias, d.layer3_30_bn1, a.layer3_30_conv1, true, s.layer3_30_bn1_mask, w.layer3_30_bn1_weight, s.layer3_30_bn1_mean, s.layer3_30_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_29_bn3, nn.AddGrad, g.layer3_30_conv1_weight, nil, d.layer3_30_conv1, a.layer3_29_bn3, w.layer3_30_conv1_weight, batch, layer3_30_conv1_dims)
 
 	// layer3.29
-	nn.BatchNormFusedBackward(ws, d.layer3_29_conv3, nn.SetGrad, d.layer3_28_bn3, nn.SetGrad, g.layer3_29_bn3_weight, g.layer3_29_bn3_bias, d.layer3_29_bn3, a.layer3_29_conv3, a.layer3_29_bn3, true, w.layer3_29_bn3_weight, s.layer3_29_bn3_mean, s.layer3_29_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_29_conv3, nn.SetGrad, d.layer3_28_bn3, nn.SetGrad, g.layer3_29_bn3_weight, g.layer3_29_bn3_bias, d.layer3_29_bn3, a.layer3_29_conv3, true, s.layer3_29_bn3_mask, w.layer3_29_bn3_weight, s.layer3_29_bn3_mean, s.layer3_29_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_29_bn2, nn.SetGrad, g.layer3_29_conv3_weight, nil, d.layer3_29_conv3, a.layer3_29_bn2, w.layer3_29_conv3_weight, batch, layer3_29_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_29_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_29_bn2_weight, g.layer3_29_bn2_bias, d.layer3_29_bn2, a.layer3_29_conv2, a.layer3_29_bn2, true, w.layer3_29_bn2_weight, s.layer3_29_bn2_mean, s.layer3_29_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_29_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_29_bn2_weight, g.layer3_29_bn2_bias, d.layer3_29_bn2, a.layer3_29_conv2, true, s.layer3_29_bn2_mask, w.layer3_29_bn2_weight, s.layer3_29_bn2_mean, s.layer3_29_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_29_bn1, nn.SetGrad, g.layer3_29_conv2_weight, nil, d.layer3_29_conv2, a.layer3_29_bn1, w.layer3_29_conv2_weight, batch, layer3_29_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_29_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_29_bn1_weight, g.layer3_29_bn1_bias, d.layer3_29_bn1, a.layer3_29_conv1, a.layer3_29_bn1, true, w.layer3_29_bn1_weight, s.layer3_29_bn1_mean, s.layer3_29_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_29_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_29_bn1_weight, g.layer3_29_bn1_bias, d.layer3_29_bn1, a.layer3_29_conv1, true, s.layer3_29_bn1_mask, w.layer3_29_bn1_weight, s.layer3_29_bn1_mean, s.layer3_29_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_28_bn3, nn.AddGrad, g.layer3_29_conv1_weight, nil, d.layer3_29_conv1, a.layer3_28_bn3, w.layer3_29_conv1_weight, batch, layer3_29_conv1_dims)
 
 	// layer3.28
-	nn.BatchNormFusedBackward(ws, d.layer3_28_conv3, nn.SetGrad, d.layer3_27_bn3, nn.SetGrad, g.layer3_28_bn3_weight, g.layer3_28_bn3_bias, d.layer3_28_bn3, a.layer3_28_conv3, a.layer3_28_bn3, true, w.layer3_28_bn3_weight, s.layer3_28_bn3_mean, s.layer3_28_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_28_conv3, nn.SetGrad, d.layer3_27_bn3, nn.SetGrad, g.layer3_28_bn3_weight, g.layer3_28_bn3_bias, d.layer3_28_bn3, a.layer3_28_conv3, true, s.layer3_28_bn3_mask, w.layer3_28_bn3_weight, s.layer3_28_bn3_mean, s.layer3_28_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_28_bn2, nn.SetGrad, g.layer3_28_conv3_weight, nil, d.layer3_28_conv3, a.layer3_28_bn2, w.layer3_28_conv3_weight, batch, layer3_28_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_28_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_28_bn2_weight, g.layer3_28_bn2_bias, d.layer3_28_bn2, a.layer3_28_conv2, a.layer3_28_bn2, true, w.layer3_28_bn2_weight, s.layer3_28_bn2_mean, s.layer3_28_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_28_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_28_bn2_weight, g.layer3_28_bn2_bias, d.layer3_28_bn2, a.layer3_28_conv2, true, s.layer3_28_bn2_mask, w.layer3_28_bn2_weight, s.layer3_28_bn2_mean, s.layer3_28_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_28_bn1, nn.SetGrad, g.layer3_28_conv2_weight, nil, d.layer3_28_conv2, a.layer3_28_bn1, w.layer3_28_conv2_weight, batch, layer3_28_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_28_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_28_bn1_weight, g.layer3_28_bn1_bias, d.layer3_28_bn1, a.layer3_28_conv1, a.layer3_28_bn1, true, w.layer3_28_bn1_weight, s.layer3_28_bn1_mean, s.layer3_28_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_28_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_28_bn1_weight, g.layer3_28_bn1_bias, d.layer3_28_bn1, a.layer3_28_conv1, true, s.layer3_28_bn1_mask, w.layer3_28_bn1_weight, s.layer3_28_bn1_mean, s.layer3_28_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_27_bn3, nn.AddGrad, g.layer3_28_conv1_weight, nil, d.layer3_28_conv1, a.layer3_27_bn3, w.layer3_28_conv1_weight, batch, layer3_28_conv1_dims)
 
 	// layer3.27
-	nn.BatchNormFusedBackward(ws, d.layer3_27_conv3, nn.SetGrad, d.layer3_26_bn3, nn.SetGrad, g.layer3_27_bn3_weight, g.layer3_27_bn3_bias, d.layer3_27_bn3, a.layer3_27_conv3, a.layer3_27_bn3, true, w.layer3_27_bn3_weight, s.layer3_27_bn3_mean, s.layer3_27_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_27_conv3, nn.SetGrad, d.layer3_26_bn3, nn.SetGrad, g.layer3_27_bn3_weight, g.layer3_27_bn3_bias, d.layer3_27_bn3, a.layer3_27_conv3, true, s.layer3_27_bn3_mask, w.layer3_27_bn3_weight, s.layer3_27_bn3_mean, s.layer3_27_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_27_bn2, nn.SetGrad, g.layer3_27_conv3_weight, nil, d.layer3_27_conv3, a.layer3_27_bn2, w.layer3_27_conv3_weight, batch, layer3_27_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_27_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_27_bn2_weight, g.layer3_27_bn2_bias, d.layer3_27_bn2, a.layer3_27_conv2, a.layer3_27_bn2, true, w.layer3_27_bn2_weight, s.layer3_27_bn2_mean, s.layer3_27_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_27_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_27_bn2_weight, g.layer3_27_bn2_bias, d.layer3_27_bn2, a.layer3_27_conv2, true, s.layer3_27_bn2_mask, w.layer3_27_bn2_weight, s.layer3_27_bn2_mean, s.layer3_27_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_27_bn1, nn.SetGrad, g.layer3_27_conv2_weight, nil, d.layer3_27_conv2, a.layer3_27_bn1, w.layer3_27_conv2_weight, batch, layer3_27_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_27_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_27_bn1_weight, g.layer3_27_bn1_bias, d.layer3_27_bn1, a.layer3_27_conv1, a.layer3_27_bn1, true, w.layer3_27_bn1_weight, s.layer3_27_bn1_mean, s.layer3_27_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_27_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_27_bn1_weight, g.layer3_27_bn1_bias, d.layer3_27_bn1, a.layer3_27_conv1, true, s.layer3_27_bn1_mask, w.layer3_27_bn1_weight, s.layer3_27_bn1_mean, s.layer3_27_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_26_bn3, nn.AddGrad, g.layer3_27_conv1_weight, nil, d.layer3_27_conv1, a.layer3_26_bn3, w.layer3_27_conv1_weight, batch, layer3_27_conv1_dims)
 
 	// layer3.26
-	nn.BatchNormFusedBackward(ws, d.layer3_26_conv3, nn.SetGrad, d.layer3_25_bn3, nn.SetGrad, g.layer3_26_bn3_weight, g.layer3_26_bn3_bias, d.layer3_26_bn3, a.layer3_26_conv3, a.layer3_26_bn3, true, w.layer3_26_bn3_weight, s.layer3_26_bn3_mean, s.layer3_26_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_26_conv3, nn.SetGrad, d.layer3_25_bn3, nn.SetGrad, g.layer3_26_bn3_weight, g.layer3_26_bn3_bias, d.layer3_26_bn3, a.layer3_26_conv3, true, s.layer3_26_bn3_mask, w.layer3_26_bn3_weight, s.layer3_26_bn3_mean, s.layer3_26_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_26_bn2, nn.SetGrad, g.layer3_26_conv3_weight, nil, d.layer3_26_conv3, a.layer3_26_bn2, w.layer3_26_conv3_weight, batch, layer3_26_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_26_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_26_bn2_weight, g.layer3_26_bn2_bias, d.layer3_26_bn2, a.layer3_26_conv2, a.layer3_26_bn2, true, w.layer3_26_bn2_weight, s.layer3_26_bn2_mean, s.layer3_26_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_26_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_26_bn2_weight, g.layer3_26_bn2_bias, d.layer3_26_bn2, a.layer3_26_conv2, true, s.layer3_26_bn2_mask, w.layer3_26_bn2_weight, s.layer3_26_bn2_mean, s.layer3_26_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_26_bn1, nn.SetGrad, g.layer3_26_conv2_weight, nil, d.layer3_26_conv2, a.layer3_26_bn1, w.layer3_26_conv2_weight, batch, layer3_26_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_26_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_26_bn1_weight, g.layer3_26_bn1_bias, d.layer3_26_bn1, a.layer3_26_conv1, a.layer3_26_bn1, true, w.layer3_26_bn1_weight, s.layer3_26_bn1_mean, s.layer3_26_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_26_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_26_bn1_weight, g.layer3_26_bn1_bias, d.layer3_26_bn1, a.layer3_26_conv1, true, s.layer3_26_bn1_mask, w.layer3_26_bn1_weight, s.layer3_26_bn1_mean, s.layer3_26_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_25_bn3, nn.AddGrad, g.layer3_26_conv1_weight, nil, d.layer3_26_conv1, a.layer3_25_bn3, w.layer3_26_conv1_weight, batch, layer3_26_conv1_dims)
 
 	// layer3.25
-	nn.BatchNormFusedBackward(ws, d.layer3_25_conv3, nn.SetGrad, d.layer3_24_bn3, nn.SetGrad, g.layer3_25_bn3_weight, g.layer3_25_bn3_bias, d.layer3_25_bn3, a.layer3_25_conv3, a.layer3_25_bn3, true, w.layer3_25_bn3_weight, s.layer3_25_bn3_mean, s.layer3_25_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_25_conv3, nn.SetGrad, d.layer3_24_bn3, nn.SetGrad, g.layer3_25_bn3_weight, g.layer3_25_bn3_bias, d.layer3_25_bn3, a.layer3_25_conv3, true, s.layer3_25_bn3_mask, w.layer3_25_bn3_weight, s.layer3_25_bn3_mean, s.layer3_25_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_25_bn2, nn.SetGrad, g.layer3_25_conv3_weight, nil, d.layer3_25_conv3, a.layer3_25_bn2, w.layer3_25_conv3_weight, batch, layer3_25_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_25_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_25_bn2_weight, g.layer3_25_bn2_bias, d.layer3_25_bn2, a.layer3_25_conv2, a.layer3_25_bn2, true, w.layer3_25_bn2_weight, s.layer3_25_bn2_mean, s.layer3_25_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_25_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_25_bn2_weight, g.layer3_25_bn2_bias, d.layer3_25_bn2, a.layer3_25_conv2, true, s.layer3_25_bn2_mask, w.layer3_25_bn2_weight, s.layer3_25_bn2_mean, s.layer3_25_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_25_bn1, nn.SetGrad, g.layer3_25_conv2_weight, nil, d.layer3_25_conv2, a.layer3_25_bn1, w.layer3_25_conv2_weight, batch, layer3_25_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_25_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_25_bn1_weight, g.layer3_25_bn1_bias, d.layer3_25_bn1, a.layer3_25_conv1, a.layer3_25_bn1, true, w.layer3_25_bn1_weight, s.layer3_25_bn1_mean, s.layer3_25_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_25_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_25_bn1_weight, g.layer3_25_bn1_bias, d.layer3_25_bn1, a.layer3_25_conv1, true, s.layer3_25_bn1_mask, w.layer3_25_bn1_weight, s.layer3_25_bn1_mean, s.layer3_25_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_24_bn3, nn.AddGrad, g.layer3_25_conv1_weight, nil, d.layer3_25_conv1, a.layer3_24_bn3, w.layer3_25_conv1_weight, batch, layer3_25_conv1_dims)
 
 	// layer3.24
-	nn.BatchNormFusedBackward(ws, d.layer3_24_conv3, nn.SetGrad, d.layer3_23_bn3, nn.SetGrad, g.layer3_24_bn3_weight, g.layer3_24_bn3_bias, d.layer3_24_bn3, a.layer3_24_conv3, a.layer3_24_bn3, true, w.layer3_24_bn3_weight, s.layer3_24_bn3_mean, s.layer3_24_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_24_conv3, nn.SetGrad, d.layer3_23_bn3, nn.SetGrad, g.layer3_24_bn3_weight, g.layer3_24_bn3_bias, d.layer3_24_bn3, a.layer3_24_conv3, true, s.layer3_24_bn3_mask, w.layer3_24_bn3_weight, s.layer3_24_bn3_mean, s.layer3_24_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_24_bn2, nn.SetGrad, g.layer3_24_conv3_weight, nil, d.layer3_24_conv3, a.layer3_24_bn2, w.layer3_24_conv3_weight, batch, layer3_24_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_24_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_24_bn2_weight, g.layer3_24_bn2_bias, d.layer3_24_bn2, a.layer3_24_conv2, a.layer3_24_bn2, true, w.layer3_24_bn2_weight, s.layer3_24_bn2_mean, s.layer3_24_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_24_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_24_bn2_weight, g.layer3_24_bn2_bias, d.layer3_24_bn2, a.layer3_24_conv2, true, s.layer3_24_bn2_mask, w.layer3_24_bn2_weight, s.layer3_24_bn2_mean, s.layer3_24_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_24_bn1, nn.SetGrad, g.layer3_24_conv2_weight, nil, d.layer3_24_conv2, a.layer3_24_bn1, w.layer3_24_conv2_weight, batch, layer3_24_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_24_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_24_bn1_weight, g.layer3_24_bn1_bias, d.layer3_24_bn1, a.layer3_24_conv1, a.layer3_24_bn1, true, w.layer3_24_bn1_weight, s.layer3_24_bn1_mean, s.layer3_24_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_24_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_24_bn1_weight, g.layer3_24_bn1_bias, d.layer3_24_bn1, a.layer3_24_conv1, true, s.layer3_24_bn1_mask, w.layer3_24_bn1_weight, s.layer3_24_bn1_mean, s.layer3_24_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_23_bn3, nn.AddGrad, g.layer3_24_conv1_weight, nil, d.layer3_24_conv1, a.layer3_23_bn3, w.layer3_24_conv1_weight, batch, layer3_24_conv1_dims)
 
 	// layer3.23
-	nn.BatchNormFusedBackward(ws, d.layer3_23_conv3, nn.SetGrad, d.layer3_22_bn3, nn.SetGrad, g.layer3_23_bn3_weight, g.layer3_23_bn3_bias, d.layer3_23_bn3, a.layer3_23_conv3, a.layer3_23_bn3, true, w.layer3_23_bn3_weight, s.layer3_23_bn3_mean, s.layer3_23_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_23_conv3, nn.SetGrad, d.layer3_22_bn3, nn.SetGrad, g.layer3_23_bn3_weight, g.layer3_23_bn3_bias, d.layer3_23_bn3, a.layer3_23_conv3, true, s.layer3_23_bn3_mask, w.layer3_23_bn3_weight, s.layer3_23_bn3_mean, s.layer3_23_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_23_bn2, nn.SetGrad, g.layer3_23_conv3_weight, nil, d.layer3_23_conv3, a.layer3_23_bn2, w.layer3_23_conv3_weight, batch, layer3_23_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_23_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_23_bn2_weight, g.layer3_23_bn2_bias, d.layer3_23_bn2, a.layer3_23_conv2, a.layer3_23_bn2, true, w.layer3_23_bn2_weight, s.layer3_23_bn2_mean, s.layer3_23_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_23_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_23_bn2_weight, g.layer3_23_bn2_bias, d.layer3_23_bn2, a.layer3_23_conv2, true, s.layer3_23_bn2_mask, w.layer3_23_bn2_weight, s.layer3_23_bn2_mean, s.layer3_23_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_23_bn1, nn.SetGrad, g.layer3_23_conv2_weight, nil, d.layer3_23_conv2, a.layer3_23_bn1, w.layer3_23_conv2_weight, batch, layer3_23_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_23_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_23_bn1_weight, g.layer3_23_bn1_bias, d.layer3_23_bn1, a.layer3_23_conv1, a.layer3_23_bn1, true, w.layer3_23_bn1_weight, s.layer3_23_bn1_mean, s.layer3_23_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_23_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_23_bn1_weight, g.layer3_23_bn1_bias, d.layer3_23_bn1, a.layer3_23_conv1, true, s.layer3_23_bn1_mask, w.layer3_23_bn1_weight, s.layer3_23_bn1_mean, s.layer3_23_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_22_bn3, nn.AddGrad, g.layer3_23_conv1_weight, nil, d.layer3_23_conv1, a.layer3_22_bn3, w.layer3_23_conv1_weight, batch, layer3_23_conv1_dims)
 
 	// layer3.22
-	nn.BatchNormFusedBackward(ws, d.layer3_22_conv3, nn.SetGrad, d.layer3_21_bn3, nn.SetGrad, g.layer3_22_bn3_weight, g.layer3_22_bn3_bias, d.layer3_22_bn3, a.layer3_22_conv3, a.layer3_22_bn3, true, w.layer3_22_bn3_weight, s.layer3_22_bn3_mean, s.layer3_22_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_22_conv3, nn.SetGrad, d.layer3_21_bn3, nn.SetGrad, g.layer3_22_bn3_weight, g.layer3_22_bn3_bias, d.layer3_22_bn3, a.layer3_22_conv3, true, s.layer3_22_bn3_mask, w.layer3_22_bn3_weight, s.layer3_22_bn3_mean, s.layer3_22_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_22_bn2, nn.SetGrad, g.layer3_22_conv3_weight, nil, d.layer3_22_conv3, a.layer3_22_bn2, w.layer3_22_conv3_weight, batch, layer3_22_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_22_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_22_bn2_weight, g.layer3_22_bn2_bias, d.layer3_22_bn2, a.layer3_22_conv2, a.layer3_22_bn2, true, w.layer3_22_bn2_weight, s.layer3_22_bn2_mean, s.layer3_22_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_22_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_22_bn2_weight, g.layer3_22_bn2_bias, d.layer3_22_bn2, a.layer3_22_conv2, true, s.layer3_22_bn2_mask, w.layer3_22_bn2_weight, s.layer3_22_bn2_mean, s.layer3_22_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_22_bn1, nn.SetGrad, g.layer3_22_conv2_weight, nil, d.layer3_22_conv2, a.layer3_22_bn1, w.layer3_22_conv2_weight, batch, layer3_22_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_22_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_22_bn1_weight, g.layer3_22_bn1_bias, d.layer3_22_bn1, a.layer3_22_conv1, a.layer3_22_bn1, true, w.layer3_22_bn1_weight, s.layer3_22_bn1_mean, s.layer3_22_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_22_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_22_bn1_weight, g.layer3_22_bn1_bias, d.layer3_22_bn1, a.layer3_22_conv1, true, s.layer3_22_bn1_mask, w.layer3_22_bn1_weight, s.layer3_22_bn1_mean, s.layer3_22_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_21_bn3, nn.AddGrad, g.layer3_22_conv1_weight, nil, d.layer3_22_conv1, a.layer3_21_bn3, w.layer3_22_conv1_weight, batch, layer3_22_conv1_dims)
 
 	// layer3.21
-	nn.BatchNormFusedBackward(ws, d.layer3_21_conv3, nn.SetGrad, d.layer3_20_bn3, nn.SetGrad, g.layer3_21_bn3_weight, g.layer3_21_bn3_bias, d.layer3_21_bn3, a.layer3_21_conv3, a.layer3_21_bn3, true, w.layer3_21_bn3_weight, s.layer3_21_bn3_mean, s.layer3_21_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_21_conv3, nn.SetGrad, d.layer3_20_bn3, nn.SetGrad, g.layer3_21_bn3_weight, g.layer3_21_bn3_bias, d.layer3_21_bn3, a.layer3_21_conv3, true, s.layer3_21_bn3_mask, w.layer3_21_bn3_weight, s.layer3_21_bn3_mean, s.layer3_21_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_21_bn2, nn.SetGrad, g.layer3_21_conv3_weight, nil, d.layer3_21_conv3, a.layer3_21_bn2, w.layer3_21_conv3_weight, batch, layer3_21_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_21_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_21_bn2_weight, g.layer3_21_bn2_bias, d.layer3_21_bn2, a.layer3_21_conv2, a.layer3_21_bn2, true, w.layer3_21_bn2_weight, s.layer3_21_bn2_mean, s.layer3_21_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_21_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_21_bn2_weight, g.layer3_21_bn2_bias, d.layer3_21_bn2, a.layer3_21_conv2, true, s.layer3_21_bn2_mask, w.layer3_21_bn2_weight, s.layer3_21_bn2_mean, s.layer3_21_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_21_bn1, nn.SetGrad, g.layer3_21_conv2_weight, nil, d.layer3_21_conv2, a.layer3_21_bn1, w.layer3_21_conv2_weight, batch, layer3_21_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_21_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_21_bn1_weight, g.layer3_21_bn1_bias, d.layer3_21_bn1, a.layer3_21_conv1, a.layer3_21_bn1, true, w.layer3_21_bn1_weight, s.layer3_21_bn1_mean, s.layer3_21_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_21_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_21_bn1_weight, g.layer3_21_bn1_bias, d.layer3_21_bn1, a.layer3_21_conv1, true, s.layer3_21_bn1_mask, w.layer3_21_bn1_weight, s.layer3_21_bn1_mean, s.layer3_21_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_20_bn3, nn.AddGrad, g.layer3_21_conv1_weight, nil, d.layer3_21_conv1, a.layer3_20_bn3, w.layer3_21_conv1_weight, batch, layer3_21_conv1_dims)
 
 	// layer3.20
-	nn.BatchNormFusedBackward(ws, d.layer3_20_conv3, nn.SetGrad, d.layer3_19_bn3, nn.SetGrad, g.layer3_20_bn3_weight, g.layer3_20_bn3_bias, d.layer3_20_bn3, a.layer3_20_conv3, a.layer3_20_bn3, true, w.layer3_20_bn3_weight, s.layer3_20_bn3_mean, s.layer3_20_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_20_conv3, nn.SetGrad, d.layer3_19_bn3, nn.SetGrad, g.layer3_20_bn3_weight, g.layer3_20_bn3_bias, d.layer3_20_bn3, a.layer3_20_conv3, true, s.layer3_20_bn3_mask, w.layer3_20_bn3_weight, s.layer3_20_bn3_mean, s.layer3_20_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_20_bn2, nn.SetGrad, g.layer3_20_conv3_weight, nil, d.layer3_20_conv3, a.layer3_20_bn2, w.layer3_20_conv3_weight, batch, layer3_20_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_20_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_20_bn2_weight, g.layer3_20_bn2_bias, d.layer3_20_bn2, a.layer3_20_conv2, a.layer3_20_bn2, true, w.layer3_20_bn2_weight, s.layer3_20_bn2_mean, s.layer3_20_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_20_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_20_bn2_weight, g.layer3_20_bn2_bias, d.layer3_20_bn2, a.layer3_20_conv2, true, s.layer3_20_bn2_mask, w.layer3_20_bn2_weight, s.layer3_20_bn2_mean, s.layer3_20_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_20_bn1, nn.SetGrad, g.layer3_20_conv2_weight, nil, d.layer3_20_conv2, a.layer3_20_bn1, w.layer3_20_conv2_weight, batch, layer3_20_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_20_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_20_bn1_weight, g.layer3_20_bn1_bias, d.layer3_20_bn1, a.layer3_20_conv1, a.layer3_20_bn1, true, w.layer3_20_bn1_weight, s.layer3_20_bn1_mean, s.layer3_20_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_20_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_20_bn1_weight, g.layer3_20_bn1_bias, d.layer3_20_bn1, a.layer3_20_conv1, true, s.layer3_20_bn1_mask, w.layer3_20_bn1_weight, s.layer3_20_bn1_mean, s.layer3_20_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_19_bn3, nn.AddGrad, g.layer3_20_conv1_weight, nil, d.layer3_20_conv1, a.layer3_19_bn3, w.layer3_20_conv1_weight, batch, layer3_20_conv1_dims)
 
 	// layer3.19
-	nn.BatchNormFusedBackward(ws, d.layer3_19_conv3, nn.SetGrad, d.layer3_18_bn3, nn.SetGrad, g.layer3_19_bn3_weight, g.layer3_19_bn3_bias, d.layer3_19_bn3, a.layer3_19_conv3, a.layer3_19_bn3, true, w.layer3_19_bn3_weight, s.layer3_19_bn3_mean, s.layer3_19_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_19_conv3, nn.SetGrad, d.layer3_18_bn3, nn.SetGrad, g.layer3_19_bn3_weight, g.layer3_19_bn3_bias, d.layer3_19_bn3, a.layer3_19_conv3, true, s.layer3_19_bn3_mask, w.layer3_19_bn3_weight, s.layer3_19_bn3_mean, s.layer3_19_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_19_bn2, nn.SetGrad, g.layer3_19_conv3_weight, nil, d.layer3_19_conv3, a.layer3_19_bn2, w.layer3_19_conv3_weight, batch, layer3_19_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_19_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_19_bn2_weight, g.layer3_19_bn2_bias, d.layer3_19_bn2, a.layer3_19_conv2, a.layer3_19_bn2, true, w.layer3_19_bn2_weight, s.layer3_19_bn2_mean, s.layer3_19_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_19_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_19_bn2_weight, g.layer3_19_bn2_bias, d.layer3_19_bn2, a.layer3_19_conv2, true, s.layer3_19_bn2_mask, w.layer3_19_bn2_weight, s.layer3_19_bn2_mean, s.layer3_19_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_19_bn1, nn.SetGrad, g.layer3_19_conv2_weight, nil, d.layer3_19_conv2, a.layer3_19_bn1, w.layer3_19_conv2_weight, batch, layer3_19_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_19_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_19_bn1_weight, g.layer3_19_bn1_bias, d.layer3_19_bn1, a.layer3_19_conv1, a.layer3_19_bn1, true, w.layer3_19_bn1_weight, s.layer3_19_bn1_mean, s.layer3_19_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_19_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_19_bn1_weight, g.layer3_19_bn1_bias, d.layer3_19_bn1, a.layer3_19_conv1, true, s.layer3_19_bn1_mask, w.layer3_19_bn1_weight, s.layer3_19_bn1_mean, s.layer3_19_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_18_bn3, nn.AddGrad, g.layer3_19_conv1_weight, nil, d.layer3_19_conv1, a.layer3_18_bn3, w.layer3_19_conv1_weight, batch, layer3_19_conv1_dims)
 
 	// layer3.18
-	nn.BatchNormFusedBackward(ws, d.layer3_18_conv3, nn.SetGrad, d.layer3_17_bn3, nn.SetGrad, g.layer3_18_bn3_weight, g.layer3_18_bn3_bias, d.layer3_18_bn3, a.layer3_18_conv3, a.layer3_18_bn3, true, w.layer3_18_bn3_weight, s.layer3_18_bn3_mean, s.layer3_18_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_18_conv3, nn.SetGrad, d.layer3_17_bn3, nn.SetGrad, g.layer3_18_bn3_weight, g.layer3_18_bn3_bias, d.layer3_18_bn3, a.layer3_18_conv3, true, s.layer3_18_bn3_mask, w.layer3_18_bn3_weight, s.layer3_18_bn3_mean, s.layer3_18_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_18_bn2, nn.SetGrad, g.layer3_18_conv3_weight, nil, d.layer3_18_conv3, a.layer3_18_bn2, w.layer3_18_conv3_weight, batch, layer3_18_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_18_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_18_bn2_weight, g.layer3_18_bn2_bias, d.layer3_18_bn2, a.layer3_18_conv2, a.layer3_18_bn2, true, w.layer3_18_bn2_weight, s.layer3_18_bn2_mean, s.layer3_18_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_18_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_18_bn2_weight, g.layer3_18_bn2_bias, d.layer3_18_bn2, a.layer3_18_conv2, true, s.layer3_18_bn2_mask, w.layer3_18_bn2_weight, s.layer3_18_bn2_mean, s.layer3_18_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_18_bn1, nn.SetGrad, g.layer3_18_conv2_weight, nil, d.layer3_18_conv2, a.layer3_18_bn1, w.layer3_18_conv2_weight, batch, layer3_18_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_18_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_18_bn1_weight, g.layer3_18_bn1_bias, d.layer3_18_bn1, a.layer3_18_conv1, a.layer3_18_bn1, true, w.layer3_18_bn1_weight, s.layer3_18_bn1_mean, s.layer3_18_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_18_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_18_bn1_weight, g.layer3_18_bn1_bias, d.layer3_18_bn1, a.layer3_18_conv1, true, s.layer3_18_bn1_mask, w.layer3_18_bn1_weight, s.layer3_18_bn1_mean, s.layer3_18_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_17_bn3, nn.AddGrad, g.layer3_18_conv1_weight, nil, d.layer3_18_conv1, a.layer3_17_bn3, w.layer3_18_conv1_weight, batch, layer3_18_conv1_dims)
 
 	// layer3.17
-	nn.BatchNormFusedBackward(ws, d.layer3_17_conv3, nn.SetGrad, d.layer3_16_bn3, nn.SetGrad, g.layer3_17_bn3_weight, g.layer3_17_bn3_bias, d.layer3_17_bn3, a.layer3_17_conv3, a.layer3_17_bn3, true, w.layer3_17_bn3_weight, s.layer3_17_bn3_mean, s.layer3_17_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_17_conv3, nn.SetGrad, d.layer3_16_bn3, nn.SetGrad, g.layer3_17_bn3_weight, g.layer3_17_bn3_bias, d.layer3_17_bn3, a.layer3_17_conv3, true, s.layer3_17_bn3_mask, w.layer3_17_bn3_weight, s.layer3_17_bn3_mean, s.layer3_17_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_17_bn2, nn.SetGrad, g.layer3_17_conv3_weight, nil, d.layer3_17_conv3, a.layer3_17_bn2, w.layer3_17_conv3_weight, batch, layer3_17_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_17_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_17_bn2_weight, g.layer3_17_bn2_bias, d.layer3_17_bn2, a.layer3_17_conv2, a.layer3_17_bn2, true, w.layer3_17_bn2_weight, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_17_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_17_bn2_weight, g.layer3_17_bn2_bias, d.layer3_17_bn2, a.layer3_17_conv2, true, s.layer3_17_bn2_mask, w.layer3_17_bn2_weight, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_17_bn1, nn.SetGrad, g.layer3_17_conv2_weight, nil, d.layer3_17_conv2, a.layer3_17_bn1, w.layer3_17_conv2_weight, batch, layer3_17_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_17_bn1_weight, g.layer3_17_bn1_bias, d.layer3_17_bn1, a.layer3_17_conv1, a.layer3_17_bn1, true, w.layer3_17_bn1_weight, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_17_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_17_bn1_weight, g.layer3_17_bn1_bias, d.layer3_17_bn1, a.layer3_17_conv1, true, s.layer3_17_bn1_mask, w.layer3_17_bn1_weight, s.layer3_17_bn1_mean, s.layer3_17_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_16_bn3, nn.AddGrad, g.layer3_17_conv1_weight, nil, d.layer3_17_conv1, a.layer3_16_bn3, w.layer3_17_conv1_weight, batch, layer3_17_conv1_dims)
 
 	// layer3.16
-	nn.BatchNormFusedBackward(ws, d.layer3_16_conv3, nn.SetGrad, d.layer3_15_bn3, nn.SetGrad, g.layer3_16_bn3_weight, g.layer3_16_bn3_bias, d.layer3_16_bn3, a.layer3_16_conv3, a.layer3_16_bn3, true, w.layer3_16_bn3_weight, s.layer3_16_bn3_mean, s.layer3_16_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_16_conv3, nn.SetGrad, d.layer3_15_bn3, nn.SetGrad, g.layer3_16_bn3_weight, g.layer3_16_bn3_bias, d.layer3_16_bn3, a.layer3_16_conv3, true, s.layer3_16_bn3_mask, w.layer3_16_bn3_weight, s.layer3_16_bn3_mean, s.layer3_16_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_16_bn2, nn.SetGrad, g.layer3_16_conv3_weight, nil, d.layer3_16_conv3, a.layer3_16_bn2, w.layer3_16_conv3_weight, batch, layer3_16_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_16_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_16_bn2_weight, g.layer3_16_bn2_bias, d.layer3_16_bn2, a.layer3_16_conv2, a.layer3_16_bn2, true, w.layer3_16_bn2_weight, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_16_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_16_bn2_weight, g.layer3_16_bn2_bias, d.layer3_16_bn2, a.layer3_16_conv2, true, s.layer3_16_bn2_mask, w.layer3_16_bn2_weight, s.layer3_16_bn2_mean, s.layer3_16_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_16_bn1, nn.SetGrad, g.layer3_16_conv2_weight, nil, d.layer3_16_conv2, a.layer3_16_bn1, w.layer3_16_conv2_weight, batch, layer3_16_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_16_bn1_weight, g.layer3_16_bn1_bias, d.layer3_16_bn1, a.layer3_16_conv1, a.layer3_16_bn1, true, w.layer3_16_bn1_weight, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_16_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_16_bn1_weight, g.layer3_16_bn1_bias, d.layer3_16_bn1, a.layer3_16_conv1, true, s.layer3_16_bn1_mask, w.layer3_16_bn1_weight, s.layer3_16_bn1_mean, s.layer3_16_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_15_bn3, nn.AddGrad, g.layer3_16_conv1_weight, nil, d.layer3_16_conv1, a.layer3_15_bn3, w.layer3_16_conv1_weight, batch, layer3_16_conv1_dims)
 
 	// layer3.15
-	nn.BatchNormFusedBackward(ws, d.layer3_15_conv3, nn.SetGrad, d.layer3_14_bn3, nn.SetGrad, g.layer3_15_bn3_weight, g.layer3_15_bn3_bias, d.layer3_15_bn3, a.layer3_15_conv3, a.layer3_15_bn3, true, w.layer3_15_bn3_weight, s.layer3_15_bn3_mean, s.layer3_15_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_15_conv3, nn.SetGrad, d.layer3_14_bn3, nn.SetGrad, g.layer3_15_bn3_weight, g.layer3_15_bn3_bias, d.layer3_15_bn3, a.layer3_15_conv3, true, s.layer3_15_bn3_mask, w.layer3_15_bn3_weight, s.layer3_15_bn3_mean, s.layer3_15_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_15_bn2, nn.SetGrad, g.layer3_15_conv3_weight, nil, d.layer3_15_conv3, a.layer3_15_bn2, w.layer3_15_conv3_weight, batch, layer3_15_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_15_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_15_bn2_weight, g.layer3_15_bn2_bias, d.layer3_15_bn2, a.layer3_15_conv2, a.layer3_15_bn2, true, w.layer3_15_bn2_weight, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_15_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_15_bn2_weight, g.layer3_15_bn2_bias, d.layer3_15_bn2, a.layer3_15_conv2, true, s.layer3_15_bn2_mask, w.layer3_15_bn2_weight, s.layer3_15_bn2_mean, s.layer3_15_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_15_bn1, nn.SetGrad, g.layer3_15_conv2_weight, nil, d.layer3_15_conv2, a.layer3_15_bn1, w.layer3_15_conv2_weight, batch, layer3_15_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_15_bn1_weight, g.layer3_15_bn1_bias, d.layer3_15_bn1, a.layer3_15_conv1, a.layer3_15_bn1, true, w.layer3_15_bn1_weight, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_15_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_15_bn1_weight, g.layer3_15_bn1_bias, d.layer3_15_bn1, a.layer3_15_conv1, true, s.layer3_15_bn1_mask, w.layer3_15_bn1_weight, s.layer3_15_bn1_mean, s.layer3_15_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_14_bn3, nn.AddGrad, g.layer3_15_conv1_weight, nil, d.layer3_15_conv1, a.layer3_14_bn3, w.layer3_15_conv1_weight, batch, layer3_15_conv1_dims)
 
 	// layer3.14
-	nn.BatchNormFusedBackward(ws, d.layer3_14_conv3, nn.SetGrad, d.layer3_13_bn3, nn.SetGrad, g.layer3_14_bn3_weight, g.layer3_14_bn3_bias, d.layer3_14_bn3, a.layer3_14_conv3, a.layer3_14_bn3, true, w.layer3_14_bn3_weight, s.layer3_14_bn3_mean, s.layer3_14_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_14_conv3, nn.SetGrad, d.layer3_13_bn3, nn.SetGrad, g.layer3_14_bn3_weight, g.layer3_14_bn3_bias, d.layer3_14_bn3, a.layer3_14_conv3, true, s.layer3_14_bn3_mask, w.layer3_14_bn3_weight, s.layer3_14_bn3_mean, s.layer3_14_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_14_bn2, nn.SetGrad, g.layer3_14_conv3_weight, nil, d.layer3_14_conv3, a.layer3_14_bn2, w.layer3_14_conv3_weight, batch, layer3_14_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_14_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_14_bn2_weight, g.layer3_14_bn2_bias, d.layer3_14_bn2, a.layer3_14_conv2, a.layer3_14_bn2, true, w.layer3_14_bn2_weight, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_14_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_14_bn2_weight, g.layer3_14_bn2_bias, d.layer3_14_bn2, a.layer3_14_conv2, true, s.layer3_14_bn2_mask, w.layer3_14_bn2_weight, s.layer3_14_bn2_mean, s.layer3_14_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_14_bn1, nn.SetGrad, g.layer3_14_conv2_weight, nil, d.layer3_14_conv2, a.layer3_14_bn1, w.layer3_14_conv2_weight, batch, layer3_14_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_14_bn1_weight, g.layer3_14_bn1_bias, d.layer3_14_bn1, a.layer3_14_conv1, a.layer3_14_bn1, true, w.layer3_14_bn1_weight, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_14_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_14_bn1_weight, g.layer3_14_bn1_bias, d.layer3_14_bn1, a.layer3_14_conv1, true, s.layer3_14_bn1_mask, w.layer3_14_bn1_weight, s.layer3_14_bn1_mean, s.layer3_14_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_13_bn3, nn.AddGrad, g.layer3_14_conv1_weight, nil, d.layer3_14_conv1, a.layer3_13_bn3, w.layer3_14_conv1_weight, batch, layer3_14_conv1_dims)
 
 	// layer3.13
-	nn.BatchNormFusedBackward(ws, d.layer3_13_conv3, nn.SetGrad, d.layer3_12_bn3, nn.SetGrad, g.layer3_13_bn3_weight, g.layer3_13_bn3_bias, d.layer3_13_bn3, a.layer3_13_conv3, a.layer3_13_bn3, true, w.layer3_13_bn3_weight, s.layer3_13_bn3_mean, s.layer3_13_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_13_conv3, nn.SetGrad, d.layer3_12_bn3, nn.SetGrad, g.layer3_13_bn3_weight, g.layer3_13_bn3_bias, d.layer3_13_bn3, a.layer3_13_conv3, true, s.layer3_13_bn3_mask, w.layer3_13_bn3_weight, s.layer3_13_bn3_mean, s.layer3_13_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_13_bn2, nn.SetGrad, g.layer3_13_conv3_weight, nil, d.layer3_13_conv3, a.layer3_13_bn2, w.layer3_13_conv3_weight, batch, layer3_13_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_13_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_13_bn2_weight, g.layer3_13_bn2_bias, d.layer3_13_bn2, a.layer3_13_conv2, a.layer3_13_bn2, true, w.layer3_13_bn2_weight, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_13_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_13_bn2_weight, g.layer3_13_bn2_bias, d.layer3_13_bn2, a.layer3_13_conv2, true, s.layer3_13_bn2_mask, w.layer3_13_bn2_weight, s.layer3_13_bn2_mean, s.layer3_13_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_13_bn1, nn.SetGrad, g.layer3_13_conv2_weight, nil, d.layer3_13_conv2, a.layer3_13_bn1, w.layer3_13_conv2_weight, batch, layer3_13_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_13_bn1_weight, g.layer3_13_bn1_bias, d.layer3_13_bn1, a.layer3_13_conv1, a.layer3_13_bn1, true, w.layer3_13_bn1_weight, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_13_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_13_bn1_weight, g.layer3_13_bn1_bias, d.layer3_13_bn1, a.layer3_13_conv1, true, s.layer3_13_bn1_mask, w.layer3_13_bn1_weight, s.layer3_13_bn1_mean, s.layer3_13_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_12_bn3, nn.AddGrad, g.layer3_13_conv1_weight, nil, d.layer3_13_conv1, a.layer3_12_bn3, w.layer3_13_conv1_weight, batch, layer3_13_conv1_dims)
 
 	// layer3.12
-	nn.BatchNormFusedBackward(ws, d.layer3_12_conv3, nn.SetGrad, d.layer3_11_bn3, nn.SetGrad, g.layer3_12_bn3_weight, g.layer3_12_bn3_bias, d.layer3_12_bn3, a.layer3_12_conv3, a.layer3_12_bn3, true, w.layer3_12_bn3_weight, s.layer3_12_bn3_mean, s.layer3_12_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_12_conv3, nn.SetGrad, d.layer3_11_bn3, nn.SetGrad, g.layer3_12_bn3_weight, g.layer3_12_bn3_bias, d.layer3_12_bn3, a.layer3_12_conv3, true, s.layer3_12_bn3_mask, w.layer3_12_bn3_weight, s.layer3_12_bn3_mean, s.layer3_12_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_12_bn2, nn.SetGrad, g.layer3_12_conv3_weight, nil, d.layer3_12_conv3, a.layer3_12_bn2, w.layer3_12_conv3_weight, batch, layer3_12_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_12_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_12_bn2_weight, g.layer3_12_bn2_bias, d.layer3_12_bn2, a.layer3_12_conv2, a.layer3_12_bn2, true, w.layer3_12_bn2_weight, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_12_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_12_bn2_weight, g.layer3_12_bn2_bias, d.layer3_12_bn2, a.layer3_12_conv2, true, s.layer3_12_bn2_mask, w.layer3_12_bn2_weight, s.layer3_12_bn2_mean, s.layer3_12_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_12_bn1, nn.SetGrad, g.layer3_12_conv2_weight, nil, d.layer3_12_conv2, a.layer3_12_bn1, w.layer3_12_conv2_weight, batch, layer3_12_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_12_bn1_weight, g.layer3_12_bn1_bias, d.layer3_12_bn1, a.layer3_12_conv1, a.layer3_12_bn1, true, w.layer3_12_bn1_weight, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_12_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_12_bn1_weight, g.layer3_12_bn1_bias, d.layer3_12_bn1, a.layer3_12_conv1, true, s.layer3_12_bn1_mask, w.layer3_12_bn1_weight, s.layer3_12_bn1_mean, s.layer3_12_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_11_bn3, nn.AddGrad, g.layer3_12_conv1_weight, nil, d.layer3_12_conv1, a.layer3_11_bn3, w.layer3_12_conv1_weight, batch, layer3_12_conv1_dims)
 
 	// layer3.11
-	nn.BatchNormFusedBackward(ws, d.layer3_11_conv3, nn.SetGrad, d.layer3_10_bn3, nn.SetGrad, g.layer3_11_bn3_weight, g.layer3_11_bn3_bias, d.layer3_11_bn3, a.layer3_11_conv3, a.layer3_11_bn3, true, w.layer3_11_bn3_weight, s.layer3_11_bn3_mean, s.layer3_11_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_11_conv3, nn.SetGrad, d.layer3_10_bn3, nn.SetGrad, g.layer3_11_bn3_weight, g.layer3_11_bn3_bias, d.layer3_11_bn3, a.layer3_11_conv3, true, s.layer3_11_bn3_mask, w.layer3_11_bn3_weight, s.layer3_11_bn3_mean, s.layer3_11_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_11_bn2, nn.SetGrad, g.layer3_11_conv3_weight, nil, d.layer3_11_conv3, a.layer3_11_bn2, w.layer3_11_conv3_weight, batch, layer3_11_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_11_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_11_bn2_weight, g.layer3_11_bn2_bias, d.layer3_11_bn2, a.layer3_11_conv2, a.layer3_11_bn2, true, w.layer3_11_bn2_weight, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_11_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_11_bn2_weight, g.layer3_11_bn2_bias, d.layer3_11_bn2, a.layer3_11_conv2, true, s.layer3_11_bn2_mask, w.layer3_11_bn2_weight, s.layer3_11_bn2_mean, s.layer3_11_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_11_bn1, nn.SetGrad, g.layer3_11_conv2_weight, nil, d.layer3_11_conv2, a.layer3_11_bn1, w.layer3_11_conv2_weight, batch, layer3_11_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_11_bn1_weight, g.layer3_11_bn1_bias, d.layer3_11_bn1, a.layer3_11_conv1, a.layer3_11_bn1, true, w.layer3_11_bn1_weight, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_11_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_11_bn1_weight, g.layer3_11_bn1_bias, d.layer3_11_bn1, a.layer3_11_conv1, true, s.layer3_11_bn1_mask, w.layer3_11_bn1_weight, s.layer3_11_bn1_mean, s.layer3_11_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_10_bn3, nn.AddGrad, g.layer3_11_conv1_weight, nil, d.layer3_11_conv1, a.layer3_10_bn3, w.layer3_11_conv1_weight, batch, layer3_11_conv1_dims)
 
 	// layer3.10
-	nn.BatchNormFusedBackward(ws, d.layer3_10_conv3, nn.SetGrad, d.layer3_9_bn3, nn.SetGrad, g.layer3_10_bn3_weight, g.layer3_10_bn3_bias, d.layer3_10_bn3, a.layer3_10_conv3, a.layer3_10_bn3, true, w.layer3_10_bn3_weight, s.layer3_10_bn3_mean, s.layer3_10_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_10_conv3, nn.SetGrad, d.layer3_9_bn3, nn.SetGrad, g.layer3_10_bn3_weight, g.layer3_10_bn3_bias, d.layer3_10_bn3, a.layer3_10_conv3, true, s.layer3_10_bn3_mask, w.layer3_10_bn3_weight, s.layer3_10_bn3_mean, s.layer3_10_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_10_bn2, nn.SetGrad, g.layer3_10_conv3_weight, nil, d.layer3_10_conv3, a.layer3_10_bn2, w.layer3_10_conv3_weight, batch, layer3_10_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_10_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_10_bn2_weight, g.layer3_10_bn2_bias, d.layer3_10_bn2, a.layer3_10_conv2, a.layer3_10_bn2, true, w.layer3_10_bn2_weight, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_10_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_10_bn2_weight, g.layer3_10_bn2_bias, d.layer3_10_bn2, a.layer3_10_conv2, true, s.layer3_10_bn2_mask, w.layer3_10_bn2_weight, s.layer3_10_bn2_mean, s.layer3_10_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_10_bn1, nn.SetGrad, g.layer3_10_conv2_weight, nil, d.layer3_10_conv2, a.layer3_10_bn1, w.layer3_10_conv2_weight, batch, layer3_10_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_10_bn1_weight, g.layer3_10_bn1_bias, d.layer3_10_bn1, a.layer3_10_conv1, a.layer3_10_bn1, true, w.layer3_10_bn1_weight, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_10_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_10_bn1_weight, g.layer3_10_bn1_bias, d.layer3_10_bn1, a.layer3_10_conv1, true, s.layer3_10_bn1_mask, w.layer3_10_bn1_weight, s.layer3_10_bn1_mean, s.layer3_10_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_9_bn3, nn.AddGrad, g.layer3_10_conv1_weight, nil, d.layer3_10_conv1, a.layer3_9_bn3, w.layer3_10_conv1_weight, batch, layer3_10_conv1_dims)
 
 	// layer3.9
-	nn.BatchNormFusedBackward(ws, d.layer3_9_conv3, nn.SetGrad, d.layer3_8_bn3, nn.SetGrad, g.layer3_9_bn3_weight, g.layer3_9_bn3_bias, d.layer3_9_bn3, a.layer3_9_conv3, a.layer3_9_bn3, true, w.layer3_9_bn3_weight, s.layer3_9_bn3_mean, s.layer3_9_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_9_conv3, nn.SetGrad, d.layer3_8_bn3, nn.SetGrad, g.layer3_9_bn3_weight, g.layer3_9_bn3_bias, d.layer3_9_bn3, a.layer3_9_conv3, true, s.layer3_9_bn3_mask, w.layer3_9_bn3_weight, s.layer3_9_bn3_mean, s.layer3_9_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_9_bn2, nn.SetGrad, g.layer3_9_conv3_weight, nil, d.layer3_9_conv3, a.layer3_9_bn2, w.layer3_9_conv3_weight, batch, layer3_9_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_9_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_9_bn2_weight, g.layer3_9_bn2_bias, d.layer3_9_bn2, a.layer3_9_conv2, a.layer3_9_bn2, true, w.layer3_9_bn2_weight, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_9_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_9_bn2_weight, g.layer3_9_bn2_bias, d.layer3_9_bn2, a.layer3_9_conv2, true, s.layer3_9_bn2_mask, w.layer3_9_bn2_weight, s.layer3_9_bn2_mean, s.layer3_9_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_9_bn1, nn.SetGrad, g.layer3_9_conv2_weight, nil, d.layer3_9_conv2, a.layer3_9_bn1, w.layer3_9_conv2_weight, batch, layer3_9_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_9_bn1_weight, g.layer3_9_bn1_bias, d.layer3_9_bn1, a.layer3_9_conv1, a.layer3_9_bn1, true, w.layer3_9_bn1_weight, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_9_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_9_bn1_weight, g.layer3_9_bn1_bias, d.layer3_9_bn1, a.layer3_9_conv1, true, s.layer3_9_bn1_mask, w.layer3_9_bn1_weight, s.layer3_9_bn1_mean, s.layer3_9_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_8_bn3, nn.AddGrad, g.layer3_9_conv1_weight, nil, d.layer3_9_conv1, a.layer3_8_bn3, w.layer3_9_conv1_weight, batch, layer3_9_conv1_dims)
 
 	// layer3.8
-	nn.BatchNormFusedBackward(ws, d.layer3_8_conv3, nn.SetGrad, d.layer3_7_bn3, nn.SetGrad, g.layer3_8_bn3_weight, g.layer3_8_bn3_bias, d.layer3_8_bn3, a.layer3_8_conv3, a.layer3_8_bn3, true, w.layer3_8_bn3_weight, s.layer3_8_bn3_mean, s.layer3_8_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_8_conv3, nn.SetGrad, d.layer3_7_bn3, nn.SetGrad, g.layer3_8_bn3_weight, g.layer3_8_bn3_bias, d.layer3_8_bn3, a.layer3_8_conv3, true, s.layer3_8_bn3_mask, w.layer3_8_bn3_weight, s.layer3_8_bn3_mean, s.layer3_8_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_8_bn2, nn.SetGrad, g.layer3_8_conv3_weight, nil, d.layer3_8_conv3, a.layer3_8_bn2, w.layer3_8_conv3_weight, batch, layer3_8_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_8_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn2_weight, g.layer3_8_bn2_bias, d.layer3_8_bn2, a.layer3_8_conv2, a.layer3_8_bn2, true, w.layer3_8_bn2_weight, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_8_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn2_weight, g.layer3_8_bn2_bias, d.layer3_8_bn2, a.layer3_8_conv2, true, s.layer3_8_bn2_mask, w.layer3_8_bn2_weight, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_8_bn1, nn.SetGrad, g.layer3_8_conv2_weight, nil, d.layer3_8_conv2, a.layer3_8_bn1, w.layer3_8_conv2_weight, batch, layer3_8_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn1_weight, g.layer3_8_bn1_bias, d.layer3_8_bn1, a.layer3_8_conv1, a.layer3_8_bn1, true, w.layer3_8_bn1_weight, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_8_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn1_weight, g.layer3_8_bn1_bias, d.layer3_8_bn1, a.layer3_8_conv1, true, s.layer3_8_bn1_mask, w.layer3_8_bn1_weight, s.layer3_8_bn1_mean, s.layer3_8_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_7_bn3, nn.AddGrad, g.layer3_8_conv1_weight, nil, d.layer3_8_conv1, a.layer3_7_bn3, w.layer3_8_conv1_weight, batch, layer3_8_conv1_dims)
 
 	// layer3.7
-	nn.BatchNormFusedBackward(ws, d.layer3_7_conv3, nn.SetGrad, d.layer3_6_bn3, nn.SetGrad, g.layer3_7_bn3_weight, g.layer3_7_bn3_bias, d.layer3_7_bn3, a.layer3_7_conv3, a.layer3_7_bn3, true, w.layer3_7_bn3_weight, s.layer3_7_bn3_mean, s.layer3_7_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_7_conv3, nn.SetGrad, d.layer3_6_bn3, nn.SetGrad, g.layer3_7_bn3_weight, g.layer3_7_bn3_bias, d.layer3_7_bn3, a.layer3_7_conv3, true, s.layer3_7_bn3_mask, w.layer3_7_bn3_weight, s.layer3_7_bn3_mean, s.layer3_7_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_7_bn2, nn.SetGrad, g.layer3_7_conv3_weight, nil, d.layer3_7_conv3, a.layer3_7_bn2, w.layer3_7_conv3_weight, batch, layer3_7_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_7_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_7_bn2_weight, g.layer3_7_bn2_bias, d.layer3_7_bn2, a.layer3_7_conv2, a.layer3_7_bn2, true, w.layer3_7_bn2_weight, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_7_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_7_bn2_weight, g.layer3_7_bn2_bias, d.layer3_7_bn2, a.layer3_7_conv2, true, s.layer3_7_bn2_mask, w.layer3_7_bn2_weight, s.layer3_7_bn2_mean, s.layer3_7_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_7_bn1, nn.SetGrad, g.layer3_7_conv2_weight, nil, d.layer3_7_conv2, a.layer3_7_bn1, w.layer3_7_conv2_weight, batch, layer3_7_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_7_bn1_weight, g.layer3_7_bn1_bias, d.layer3_7_bn1, a.layer3_7_conv1, a.layer3_7_bn1, true, w.layer3_7_bn1_weight, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_7_bn1_weight, g.layer3_7_bn1_bias, d.layer3_7_bn1, a.layer3_7_conv1, true, s.layer3_7_bn1_mask, w.layer3_7_bn1_weight, s.layer3_7_bn1_mean, s.layer3_7_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_6_bn3, nn.AddGrad, g.layer3_7_conv1_weight, nil, d.layer3_7_conv1, a.layer3_6_bn3, w.layer3_7_conv1_weight, batch, layer3_7_conv1_dims)
 
 	// layer3.6
-	nn.BatchNormFusedBackward(ws, d.layer3_6_conv3, nn.SetGrad, d.layer3_5_bn3, nn.SetGrad, g.layer3_6_bn3_weight, g.layer3_6_bn3_bias, d.layer3_6_bn3, a.layer3_6_conv3, a.layer3_6_bn3, true, w.layer3_6_bn3_weight, s.layer3_6_bn3_mean, s.layer3_6_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_6_conv3, nn.SetGrad, d.layer3_5_bn3, nn.SetGrad, g.layer3_6_bn3_weight, g.layer3_6_bn3_bias, d.layer3_6_bn3, a.layer3_6_conv3, true, s.layer3_6_bn3_mask, w.layer3_6_bn3_weight, s.layer3_6_bn3_mean, s.layer3_6_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_6_bn2, nn.SetGrad, g.layer3_6_conv3_weight, nil, d.layer3_6_conv3, a.layer3_6_bn2, w.layer3_6_conv3_weight, batch, layer3_6_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_6_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_6_bn2_weight, g.layer3_6_bn2_bias, d.layer3_6_bn2, a.layer3_6_conv2, a.layer3_6_bn2, true, w.layer3_6_bn2_weight, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_6_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_6_bn2_weight, g.layer3_6_bn2_bias, d.layer3_6_bn2, a.layer3_6_conv2, true, s.layer3_6_bn2_mask, w.layer3_6_bn2_weight, s.layer3_6_bn2_mean, s.layer3_6_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_6_bn1, nn.SetGrad, g.layer3_6_conv2_weight, nil, d.layer3_6_conv2, a.layer3_6_bn1, w.layer3_6_conv2_weight, batch, layer3_6_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_6_bn1_weight, g.layer3_6_bn1_bias, d.layer3_6_bn1, a.layer3_6_conv1, a.layer3_6_bn1, true, w.layer3_6_bn1_weight, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_6_bn1_weight, g.layer3_6_bn1_bias, d.layer3_6_bn1, a.layer3_6_conv1, true, s.layer3_6_bn1_mask, w.layer3_6_bn1_weight, s.layer3_6_bn1_mean, s.layer3_6_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_5_bn3, nn.AddGrad, g.layer3_6_conv1_weight, nil, d.layer3_6_conv1, a.layer3_5_bn3, w.layer3_6_conv1_weight, batch, layer3_6_conv1_dims)
 
 	// layer3.5
-	nn.BatchNormFusedBackward(ws, d.layer3_5_conv3, nn.SetGrad, d.layer3_4_bn3, nn.SetGrad, g.layer3_5_bn3_weight, g.layer3_5_bn3_bias, d.layer3_5_bn3, a.layer3_5_conv3, a.layer3_5_bn3, true, w.layer3_5_bn3_weight, s.layer3_5_bn3_mean, s.layer3_5_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_5_conv3, nn.SetGrad, d.layer3_4_bn3, nn.SetGrad, g.layer3_5_bn3_weight, g.layer3_5_bn3_bias, d.layer3_5_bn3, a.layer3_5_conv3, true, s.layer3_5_bn3_mask, w.layer3_5_bn3_weight, s.layer3_5_bn3_mean, s.layer3_5_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_5_bn2, nn.SetGrad, g.layer3_5_conv3_weight, nil, d.layer3_5_conv3, a.layer3_5_bn2, w.layer3_5_conv3_weight, batch, layer3_5_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_5_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_5_bn2_weight, g.layer3_5_bn2_bias, d.layer3_5_bn2, a.layer3_5_conv2, a.layer3_5_bn2, true, w.layer3_5_bn2_weight, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_5_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_5_bn2_weight, g.layer3_5_bn2_bias, d.layer3_5_bn2, a.layer3_5_conv2, true, s.layer3_5_bn2_mask, w.layer3_5_bn2_weight, s.layer3_5_bn2_mean, s.layer3_5_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_5_bn1, nn.SetGrad, g.layer3_5_conv2_weight, nil, d.layer3_5_conv2, a.layer3_5_bn1, w.layer3_5_conv2_weight, batch, layer3_5_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_5_bn1_weight, g.layer3_5_bn1_bias, d.layer3_5_bn1, a.layer3_5_conv1, a.layer3_5_bn1, true, w.layer3_5_bn1_weight, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_5_bn1_weight, g.layer3_5_bn1_bias, d.layer3_5_bn1, a.layer3_5_conv1, true, s.layer3_5_bn1_mask, w.layer3_5_bn1_weight, s.layer3_5_bn1_mean, s.layer3_5_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_4_bn3, nn.AddGrad, g.layer3_5_conv1_weight, nil, d.layer3_5_conv1, a.layer3_4_bn3, w.layer3_5_conv1_weight, batch, layer3_5_conv1_dims)
 
 	// layer3.4
-	nn.BatchNormFusedBackward(ws, d.layer3_4_conv3, nn.SetGrad, d.layer3_3_bn3, nn.SetGrad, g.layer3_4_bn3_weight, g.layer3_4_bn3_bias, d.layer3_4_bn3, a.layer3_4_conv3, a.layer3_4_bn3, true, w.layer3_4_bn3_weight, s.layer3_4_bn3_mean, s.layer3_4_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_4_conv3, nn.SetGrad, d.layer3_3_bn3, nn.SetGrad, g.layer3_4_bn3_weight, g.layer3_4_bn3_bias, d.layer3_4_bn3, a.layer3_4_conv3, true, s.layer3_4_bn3_mask, w.layer3_4_bn3_weight, s.layer3_4_bn3_mean, s.layer3_4_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_4_bn2, nn.SetGrad, g.layer3_4_conv3_weight, nil, d.layer3_4_conv3, a.layer3_4_bn2, w.layer3_4_conv3_weight, batch, layer3_4_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_4_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_4_bn2_weight, g.layer3_4_bn2_bias, d.layer3_4_bn2, a.layer3_4_conv2, a.layer3_4_bn2, true, w.layer3_4_bn2_weight, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_4_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_4_bn2_weight, g.layer3_4_bn2_bias, d.layer3_4_bn2, a.layer3_4_conv2, true, s.layer3_4_bn2_mask, w.layer3_4_bn2_weight, s.layer3_4_bn2_mean, s.layer3_4_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_4_bn1, nn.SetGrad, g.layer3_4_conv2_weight, nil, d.layer3_4_conv2, a.layer3_4_bn1, w.layer3_4_conv2_weight, batch, layer3_4_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_4_bn1_weight, g.layer3_4_bn1_bias, d.layer3_4_bn1, a.layer3_4_conv1, a.layer3_4_bn1, true, w.layer3_4_bn1_weight, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_4_bn1_weight, g.layer3_4_bn1_bias, d.layer3_4_bn1, a.layer3_4_conv1, true, s.layer3_4_bn1_mask, w.layer3_4_bn1_weight, s.layer3_4_bn1_mean, s.layer3_4_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_3_bn3, nn.AddGrad, g.layer3_4_conv1_weight, nil, d.layer3_4_conv1, a.layer3_3_bn3, w.layer3_4_conv1_weight, batch, layer3_4_conv1_dims)
 
 	// layer3.3
-	nn.BatchNormFusedBackward(ws, d.layer3_3_conv3, nn.SetGrad, d.layer3_2_bn3, nn.SetGrad, g.layer3_3_bn3_weight, g.layer3_3_bn3_bias, d.layer3_3_bn3, a.layer3_3_conv3, a.layer3_3_bn3, true, w.layer3_3_bn3_weight, s.layer3_3_bn3_mean, s.layer3_3_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_3_conv3, nn.SetGrad, d.layer3_2_bn3, nn.SetGrad, g.layer3_3_bn3_weight, g.layer3_3_bn3_bias, d.layer3_3_bn3, a.layer3_3_conv3, true, s.layer3_3_bn3_mask, w.layer3_3_bn3_weight, s.layer3_3_bn3_mean, s.layer3_3_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_3_bn2, nn.SetGrad, g.layer3_3_conv3_weight, nil, d.layer3_3_conv3, a.layer3_3_bn2, w.layer3_3_conv3_weight, batch, layer3_3_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_3_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_3_bn2_weight, g.layer3_3_bn2_bias, d.layer3_3_bn2, a.layer3_3_conv2, a.layer3_3_bn2, true, w.layer3_3_bn2_weight, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_3_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_3_bn2_weight, g.layer3_3_bn2_bias, d.layer3_3_bn2, a.layer3_3_conv2, true, s.layer3_3_bn2_mask, w.layer3_3_bn2_weight, s.layer3_3_bn2_mean, s.layer3_3_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_3_bn1, nn.SetGrad, g.layer3_3_conv2_weight, nil, d.layer3_3_conv2, a.layer3_3_bn1, w.layer3_3_conv2_weight, batch, layer3_3_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_3_bn1_weight, g.layer3_3_bn1_bias, d.layer3_3_bn1, a.layer3_3_conv1, a.layer3_3_bn1, true, w.layer3_3_bn1_weight, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_3_bn1_weight, g.layer3_3_bn1_bias, d.layer3_3_bn1, a.layer3_3_conv1, true, s.layer3_3_bn1_mask, w.layer3_3_bn1_weight, s.layer3_3_bn1_mean, s.layer3_3_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_2_bn3, nn.AddGrad, g.layer3_3_conv1_weight, nil, d.layer3_3_conv1, a.layer3_2_bn3, w.layer3_3_conv1_weight, batch, layer3_3_conv1_dims)
 
 	// layer3.2
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv3, nn.SetGrad, d.layer3_1_bn3, nn.SetGrad, g.layer3_2_bn3_weight, g.layer3_2_bn3_bias, d.layer3_2_bn3, a.layer3_2_conv3, a.layer3_2_bn3, true, w.layer3_2_bn3_weight, s.layer3_2_bn3_mean, s.layer3_2_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv3, nn.SetGrad, d.layer3_1_bn3, nn.SetGrad, g.layer3_2_bn3_weight, g.layer3_2_bn3_bias, d.layer3_2_bn3, a.layer3_2_conv3, true, s.layer3_2_bn3_mask, w.layer3_2_bn3_weight, s.layer3_2_bn3_mean, s.layer3_2_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_2_bn2, nn.SetGrad, g.layer3_2_conv3_weight, nil, d.layer3_2_conv3, a.layer3_2_bn2, w.layer3_2_conv3_weight, batch, layer3_2_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, true, s.layer3_2_bn2_mask, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_2_bn1, nn.SetGrad, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, true, s.layer3_2_bn1_mask, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_1_bn3, nn.AddGrad, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_bn3, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
 
 	// layer3.1
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv3, nn.SetGrad, d.layer3_0_bn3, nn.SetGrad, g.layer3_1_bn3_weight, g.layer3_1_bn3_bias, d.layer3_1_bn3, a.layer3_1_conv3, a.layer3_1_bn3, true, w.layer3_1_bn3_weight, s.layer3_1_bn3_mean, s.layer3_1_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv3, nn.SetGrad, d.layer3_0_bn3, nn.SetGrad, g.layer3_1_bn3_weight, g.layer3_1_bn3_bias, d.layer3_1_bn3, a.layer3_1_conv3, true, s.layer3_1_bn3_mask, w.layer3_1_bn3_weight, s.layer3_1_bn3_mean, s.layer3_1_bn3_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer3_1_bn2, nn.SetGrad, g.layer3_1_conv3_weight, nil, d.layer3_1_conv3, a.layer3_1_bn2, w.layer3_1_conv3_weight, batch, layer3_1_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_1_bn1, nn.SetGrad, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_0_bn3, nn.AddGrad, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn3, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv3, nn.SetGrad, d.layer3_0_downsample_1, nn.SetGrad, g.layer3_0_bn3_weight, g.layer3_0_bn3_bias, d.layer3_0_bn3, a.layer3_0_conv3, a.layer3_0_bn3, true, w.layer3_0_bn3_weight, s.layer3_0_bn3_mean, s.layer3_0_bn3_invstd, batch, 1024, 196)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_downsample_1_weight, g.layer3_0_downsample_1_bias, d.layer3_0_downsample_1, a.layer3_0_downsample_0, a.layer3_0_downsample_1, false, w.layer3_0_downsample_1_weight, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv3, nn.SetGrad, d.layer3_0_downsample_1, nn.SetGrad, g.layer3_0_bn3_weight, g.layer3_0_bn3_bias, d.layer3_0_bn3, a.layer3_0_conv3, true, s.layer3_0_bn3_mask, w.layer3_0_bn3_weight, s.layer3_0_bn3_mean, s.layer3_0_bn3_invstd, batch, 1024, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_downsample_1_weight, g.layer3_0_downsample_1_bias, d.layer3_0_downsample_1, a.layer3_0_downsample_0, false, nil, w.layer3_0_downsample_1_weight, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 1024, 196)
 	nn.Conv2DBackward(ws, d.layer2_7_bn3, nn.SetGrad, g.layer3_0_downsample_0_weight, nil, d.layer3_0_downsample_0, a.layer2_7_bn3, w.layer3_0_downsample_0_weight, batch, layer3_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer3_0_bn2, nn.SetGrad, g.layer3_0_conv3_weight, nil, d.layer3_0_conv3, a.layer3_0_bn2, w.layer3_0_conv3_weight, batch, layer3_0_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, nn.SetGrad, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 784)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 784)
 	nn.Conv2DBackward(ws, d.layer2_7_bn3, nn.AddGrad, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_7_bn3, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.7
-	nn.BatchNormFusedBackward(ws, d.layer2_7_conv3, nn.SetGrad, d.layer2_6_bn3, nn.SetGrad, g.layer2_7_bn3_weight, g.layer2_7_bn3_bias, d.layer2_7_bn3, a.layer2_7_conv3, a.layer2_7_bn3, true, w.layer2_7_bn3_weight, s.layer2_7_bn3_mean, s.layer2_7_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_7_conv3, nn.SetGrad, d.layer2_6_bn3, nn.SetGrad, g.layer2_7_bn3_weight, g.layer2_7_bn3_bias, d.layer2_7_bn3, a.layer2_7_conv3, true, s.layer2_7_bn3_mask, w.layer2_7_bn3_weight, s.layer2_7_bn3_mean, s.layer2_7_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_7_bn2, nn.SetGrad, g.layer2_7_conv3_weight, nil, d.layer2_7_conv3, a.layer2_7_bn2, w.layer2_7_conv3_weight, batch, layer2_7_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_7_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_7_bn2_weight, g.layer2_7_bn2_bias, d.layer2_7_bn2, a.layer2_7_conv2, a.layer2_7_bn2, true, w.layer2_7_bn2_weight, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_7_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_7_bn2_weight, g.layer2_7_bn2_bias, d.layer2_7_bn2, a.layer2_7_conv2, true, s.layer2_7_bn2_mask, w.layer2_7_bn2_weight, s.layer2_7_bn2_mean, s.layer2_7_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_7_bn1, nn.SetGrad, g.layer2_7_conv2_weight, nil, d.layer2_7_conv2, a.layer2_7_bn1, w.layer2_7_conv2_weight, batch, layer2_7_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_7_bn1_weight, g.layer2_7_bn1_bias, d.layer2_7_bn1, a.layer2_7_conv1, a.layer2_7_bn1, true, w.layer2_7_bn1_weight, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_7_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_7_bn1_weight, g.layer2_7_bn1_bias, d.layer2_7_bn1, a.layer2_7_conv1, true, s.layer2_7_bn1_mask, w.layer2_7_bn1_weight, s.layer2_7_bn1_mean, s.layer2_7_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_6_bn3, nn.AddGrad, g.layer2_7_conv1_weight, nil, d.layer2_7_conv1, a.layer2_6_bn3, w.layer2_7_conv1_weight, batch, layer2_7_conv1_dims)
 
 	// layer2.6
-	nn.BatchNormFusedBackward(ws, d.layer2_6_conv3, nn.SetGrad, d.layer2_5_bn3, nn.SetGrad, g.layer2_6_bn3_weight, g.layer2_6_bn3_bias, d.layer2_6_bn3, a.layer2_6_conv3, a.layer2_6_bn3, true, w.layer2_6_bn3_weight, s.layer2_6_bn3_mean, s.layer2_6_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_6_conv3, nn.SetGrad, d.layer2_5_bn3, nn.SetGrad, g.layer2_6_bn3_weight, g.layer2_6_bn3_bias, d.layer2_6_bn3, a.layer2_6_conv3, true, s.layer2_6_bn3_mask, w.layer2_6_bn3_weight, s.layer2_6_bn3_mean, s.layer2_6_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_6_bn2, nn.SetGrad, g.layer2_6_conv3_weight, nil, d.layer2_6_conv3, a.layer2_6_bn2, w.layer2_6_conv3_weight, batch, layer2_6_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_6_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_6_bn2_weight, g.layer2_6_bn2_bias, d.layer2_6_bn2, a.layer2_6_conv2, a.layer2_6_bn2, true, w.layer2_6_bn2_weight, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_6_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_6_bn2_weight, g.layer2_6_bn2_bias, d.layer2_6_bn2, a.layer2_6_conv2, true, s.layer2_6_bn2_mask, w.layer2_6_bn2_weight, s.layer2_6_bn2_mean, s.layer2_6_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_6_bn1, nn.SetGrad, g.layer2_6_conv2_weight, nil, d.layer2_6_conv2, a.layer2_6_bn1, w.layer2_6_conv2_weight, batch, layer2_6_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_6_bn1_weight, g.layer2_6_bn1_bias, d.layer2_6_bn1, a.layer2_6_conv1, a.layer2_6_bn1, true, w.layer2_6_bn1_weight, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_6_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_6_bn1_weight, g.layer2_6_bn1_bias, d.layer2_6_bn1, a.layer2_6_conv1, true, s.layer2_6_bn1_mask, w.layer2_6_bn1_weight, s.layer2_6_bn1_mean, s.layer2_6_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_5_bn3, nn.AddGrad, g.layer2_6_conv1_weight, nil, d.layer2_6_conv1, a.layer2_5_bn3, w.layer2_6_conv1_weight, batch, layer2_6_conv1_dims)
 
 	// layer2.5
-	nn.BatchNormFusedBackward(ws, d.layer2_5_conv3, nn.SetGrad, d.layer2_4_bn3, nn.SetGrad, g.layer2_5_bn3_weight, g.layer2_5_bn3_bias, d.layer2_5_bn3, a.layer2_5_conv3, a.layer2_5_bn3, true, w.layer2_5_bn3_weight, s.layer2_5_bn3_mean, s.layer2_5_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_5_conv3, nn.SetGrad, d.layer2_4_bn3, nn.SetGrad, g.layer2_5_bn3_weight, g.layer2_5_bn3_bias, d.layer2_5_bn3, a.layer2_5_conv3, true, s.layer2_5_bn3_mask, w.layer2_5_bn3_weight, s.layer2_5_bn3_mean, s.layer2_5_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_5_bn2, nn.SetGrad, g.layer2_5_conv3_weight, nil, d.layer2_5_conv3, a.layer2_5_bn2, w.layer2_5_conv3_weight, batch, layer2_5_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_5_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_5_bn2_weight, g.layer2_5_bn2_bias, d.layer2_5_bn2, a.layer2_5_conv2, a.layer2_5_bn2, true, w.layer2_5_bn2_weight, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_5_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_5_bn2_weight, g.layer2_5_bn2_bias, d.layer2_5_bn2, a.layer2_5_conv2, true, s.layer2_5_bn2_mask, w.layer2_5_bn2_weight, s.layer2_5_bn2_mean, s.layer2_5_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_5_bn1, nn.SetGrad, g.layer2_5_conv2_weight, nil, d.layer2_5_conv2, a.layer2_5_bn1, w.layer2_5_conv2_weight, batch, layer2_5_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_5_bn1_weight, g.layer2_5_bn1_bias, d.layer2_5_bn1, a.layer2_5_conv1, a.layer2_5_bn1, true, w.layer2_5_bn1_weight, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_5_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_5_bn1_weight, g.layer2_5_bn1_bias, d.layer2_5_bn1, a.layer2_5_conv1, true, s.layer2_5_bn1_mask, w.layer2_5_bn1_weight, s.layer2_5_bn1_mean, s.layer2_5_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_4_bn3, nn.AddGrad, g.layer2_5_conv1_weight, nil, d.layer2_5_conv1, a.layer2_4_bn3, w.layer2_5_conv1_weight, batch, layer2_5_conv1_dims)
 
 	// layer2.4
-	nn.BatchNormFusedBackward(ws, d.layer2_4_conv3, nn.SetGrad, d.layer2_3_bn3, nn.SetGrad, g.layer2_4_bn3_weight, g.layer2_4_bn3_bias, d.layer2_4_bn3, a.layer2_4_conv3, a.layer2_4_bn3, true, w.layer2_4_bn3_weight, s.layer2_4_bn3_mean, s.layer2_4_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_4_conv3, nn.SetGrad, d.layer2_3_bn3, nn.SetGrad, g.layer2_4_bn3_weight, g.layer2_4_bn3_bias, d.layer2_4_bn3, a.layer2_4_conv3, true, s.layer2_4_bn3_mask, w.layer2_4_bn3_weight, s.layer2_4_bn3_mean, s.layer2_4_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_4_bn2, nn.SetGrad, g.layer2_4_conv3_weight, nil, d.layer2_4_conv3, a.layer2_4_bn2, w.layer2_4_conv3_weight, batch, layer2_4_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_4_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_4_bn2_weight, g.layer2_4_bn2_bias, d.layer2_4_bn2, a.layer2_4_conv2, a.layer2_4_bn2, true, w.layer2_4_bn2_weight, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_4_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_4_bn2_weight, g.layer2_4_bn2_bias, d.layer2_4_bn2, a.layer2_4_conv2, true, s.layer2_4_bn2_mask, w.layer2_4_bn2_weight, s.layer2_4_bn2_mean, s.layer2_4_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_4_bn1, nn.SetGrad, g.layer2_4_conv2_weight, nil, d.layer2_4_conv2, a.layer2_4_bn1, w.layer2_4_conv2_weight, batch, layer2_4_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_4_bn1_weight, g.layer2_4_bn1_bias, d.layer2_4_bn1, a.layer2_4_conv1, a.layer2_4_bn1, true, w.layer2_4_bn1_weight, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_4_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_4_bn1_weight, g.layer2_4_bn1_bias, d.layer2_4_bn1, a.layer2_4_conv1, true, s.layer2_4_bn1_mask, w.layer2_4_bn1_weight, s.layer2_4_bn1_mean, s.layer2_4_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_3_bn3, nn.AddGrad, g.layer2_4_conv1_weight, nil, d.layer2_4_conv1, a.layer2_3_bn3, w.layer2_4_conv1_weight, batch, layer2_4_conv1_dims)
 
 	// layer2.3
-	nn.BatchNormFusedBackward(ws, d.layer2_3_conv3, nn.SetGrad, d.layer2_2_bn3, nn.SetGrad, g.layer2_3_bn3_weight, g.layer2_3_bn3_bias, d.layer2_3_bn3, a.layer2_3_conv3, a.layer2_3_bn3, true, w.layer2_3_bn3_weight, s.layer2_3_bn3_mean, s.layer2_3_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_3_conv3, nn.SetGrad, d.layer2_2_bn3, nn.SetGrad, g.layer2_3_bn3_weight, g.layer2_3_bn3_bias, d.layer2_3_bn3, a.layer2_3_conv3, true, s.layer2_3_bn3_mask, w.layer2_3_bn3_weight, s.layer2_3_bn3_mean, s.layer2_3_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_3_bn2, nn.SetGrad, g.layer2_3_conv3_weight, nil, d.layer2_3_conv3, a.layer2_3_bn2, w.layer2_3_conv3_weight, batch, layer2_3_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_3_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_3_bn2_weight, g.layer2_3_bn2_bias, d.layer2_3_bn2, a.layer2_3_conv2, a.layer2_3_bn2, true, w.layer2_3_bn2_weight, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_3_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_3_bn2_weight, g.layer2_3_bn2_bias, d.layer2_3_bn2, a.layer2_3_conv2, true, s.layer2_3_bn2_mask, w.layer2_3_bn2_weight, s.layer2_3_bn2_mean, s.layer2_3_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_3_bn1, nn.SetGrad, g.layer2_3_conv2_weight, nil, d.layer2_3_conv2, a.layer2_3_bn1, w.layer2_3_conv2_weight, batch, layer2_3_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_3_bn1_weight, g.layer2_3_bn1_bias, d.layer2_3_bn1, a.layer2_3_conv1, a.layer2_3_bn1, true, w.layer2_3_bn1_weight, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_3_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_3_bn1_weight, g.layer2_3_bn1_bias, d.layer2_3_bn1, a.layer2_3_conv1, true, s.layer2_3_bn1_mask, w.layer2_3_bn1_weight, s.layer2_3_bn1_mean, s.layer2_3_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_2_bn3, nn.AddGrad, g.layer2_3_conv1_weight, nil, d.layer2_3_conv1, a.layer2_2_bn3, w.layer2_3_conv1_weight, batch, layer2_3_conv1_dims)
 
 	// layer2.2
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv3, nn.SetGrad, d.layer2_1_bn3, nn.SetGrad, g.layer2_2_bn3_weight, g.layer2_2_bn3_bias, d.layer2_2_bn3, a.layer2_2_conv3, a.layer2_2_bn3, true, w.layer2_2_bn3_weight, s.layer2_2_bn3_mean, s.layer2_2_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv3, nn.SetGrad, d.layer2_1_bn3, nn.SetGrad, g.layer2_2_bn3_weight, g.layer2_2_bn3_bias, d.layer2_2_bn3, a.layer2_2_conv3, true, s.layer2_2_bn3_mask, w.layer2_2_bn3_weight, s.layer2_2_bn3_mean, s.layer2_2_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_2_bn2, nn.SetGrad, g.layer2_2_conv3_weight, nil, d.layer2_2_conv3, a.layer2_2_bn2, w.layer2_2_conv3_weight, batch, layer2_2_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, true, s.layer2_2_bn2_mask, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_2_bn1, nn.SetGrad, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, true, s.layer2_2_bn1_mask, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_1_bn3, nn.AddGrad, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_bn3, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
 
 	// layer2.1
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv3, nn.SetGrad, d.layer2_0_bn3, nn.SetGrad, g.layer2_1_bn3_weight, g.layer2_1_bn3_bias, d.layer2_1_bn3, a.layer2_1_conv3, a.layer2_1_bn3, true, w.layer2_1_bn3_weight, s.layer2_1_bn3_mean, s.layer2_1_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv3, nn.SetGrad, d.layer2_0_bn3, nn.SetGrad, g.layer2_1_bn3_weight, g.layer2_1_bn3_bias, d.layer2_1_bn3, a.layer2_1_conv3, true, s.layer2_1_bn3_mask, w.layer2_1_bn3_weight, s.layer2_1_bn3_mean, s.layer2_1_bn3_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer2_1_bn2, nn.SetGrad, g.layer2_1_conv3_weight, nil, d.layer2_1_conv3, a.layer2_1_bn2, w.layer2_1_conv3_weight, batch, layer2_1_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_1_bn1, nn.SetGrad, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_0_bn3, nn.AddGrad, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn3, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv3, nn.SetGrad, d.layer2_0_downsample_1, nn.SetGrad, g.layer2_0_bn3_weight, g.layer2_0_bn3_bias, d.layer2_0_bn3, a.layer2_0_conv3, a.layer2_0_bn3, true, w.layer2_0_bn3_weight, s.layer2_0_bn3_mean, s.layer2_0_bn3_invstd, batch, 512, 784)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_downsample_1_weight, g.layer2_0_downsample_1_bias, d.layer2_0_downsample_1, a.layer2_0_downsample_0, a.layer2_0_downsample_1, false, w.layer2_0_downsample_1_weight, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv3, nn.SetGrad, d.layer2_0_downsample_1, nn.SetGrad, g.layer2_0_bn3_weight, g.layer2_0_bn3_bias, d.layer2_0_bn3, a.layer2_0_conv3, true, s.layer2_0_bn3_mask, w.layer2_0_bn3_weight, s.layer2_0_bn3_mean, s.layer2_0_bn3_invstd, batch, 512, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_downsample_1_weight, g.layer2_0_downsample_1_bias, d.layer2_0_downsample_1, a.layer2_0_downsample_0, false, nil, w.layer2_0_downsample_1_weight, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 512, 784)
 	nn.Conv2DBackward(ws, d.layer1_2_bn3, nn.SetGrad, g.layer2_0_downsample_0_weight, nil, d.layer2_0_downsample_0, a.layer1_2_bn3, w.layer2_0_downsample_0_weight, batch, layer2_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer2_0_bn2, nn.SetGrad, g.layer2_0_conv3_weight, nil, d.layer2_0_conv3, a.layer2_0_bn2, w.layer2_0_conv3_weight, batch, layer2_0_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, nn.SetGrad, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 3136)
 	nn.Conv2DBackward(ws, d.layer1_2_bn3, nn.AddGrad, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_2_bn3, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.2
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv3, nn.SetGrad, d.layer1_1_bn3, nn.SetGrad, g.layer1_2_bn3_weight, g.layer1_2_bn3_bias, d.layer1_2_bn3, a.layer1_2_conv3, a.layer1_2_bn3, true, w.layer1_2_bn3_weight, s.layer1_2_bn3_mean, s.layer1_2_bn3_invstd, batch, 256, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv3, nn.SetGrad, d.layer1_1_bn3, nn.SetGrad, g.layer1_2_bn3_weight, g.layer1_2_bn3_bias, d.layer1_2_bn3, a.layer1_2_conv3, true, s.layer1_2_bn3_mask, w.layer1_2_bn3_weight, s.layer1_2_bn3_mean, s.layer1_2_bn3_invstd, batch, 256, 3136)
 	nn.Conv2DBackward(ws, d.layer1_2_bn2, nn.SetGrad, g.layer1_2_conv3_weight, nil, d.layer1_2_conv3, a.layer1_2_bn2, w.layer1_2_conv3_weight, batch, layer1_2_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, true, s.layer1_2_bn2_mask, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_2_bn1, nn.SetGrad, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, true, s.layer1_2_bn1_mask, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_1_bn3, nn.AddGrad, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_bn3, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
 
 	// layer1.1
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv3, nn.SetGrad, d.layer1_0_bn3, nn.SetGrad, g.layer1_1_bn3_weight, g.layer1_1_bn3_bias, d.layer1_1_bn3, a.layer1_1_conv3, a.layer1_1_bn3, true, w.layer1_1_bn3_weight, s.layer1_1_bn3_mean, s.layer1_1_bn3_invstd, batch, 256, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv3, nn.SetGrad, d.layer1_0_bn3, nn.SetGrad, g.layer1_1_bn3_weight, g.layer1_1_bn3_bias, d.layer1_1_bn3, a.layer1_1_conv3, true, s.layer1_1_bn3_mask, w.layer1_1_bn3_weight, s.layer1_1_bn3_mean, s.layer1_1_bn3_invstd, batch, 256, 3136)
 	nn.Conv2DBackward(ws, d.layer1_1_bn2, nn.SetGrad, g.layer1_1_conv3_weight, nil, d.layer1_1_conv3, a.layer1_1_bn2, w.layer1_1_conv3_weight, batch, layer1_1_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_1_bn1, nn.SetGrad, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_0_bn3, nn.AddGrad, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn3, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv3, nn.SetGrad, d.layer1_0_downsample_1, nn.SetGrad, g.layer1_0_bn3_weight, g.layer1_0_bn3_bias, d.layer1_0_bn3, a.layer1_0_conv3, a.layer1_0_bn3, true, w.layer1_0_bn3_weight, s.layer1_0_bn3_mean, s.layer1_0_bn3_invstd, batch, 256, 3136)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_downsample_1_weight, g.layer1_0_downsample_1_bias, d.layer1_0_downsample_1, a.layer1_0_downsample_0, a.layer1_0_downsample_1, false, w.layer1_0_downsample_1_weight, s.layer1_0_downsample_1_mean, s.layer1_0_downsample_1_invstd, batch, 256, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv3, nn.SetGrad, d.layer1_0_downsample_1, nn.SetGrad, g.layer1_0_bn3_weight, g.layer1_0_bn3_bias, d.layer1_0_bn3, a.layer1_0_conv3, true, s.layer1_0_bn3_mask, w.layer1_0_bn3_weight, s.layer1_0_bn3_mean, s.layer1_0_bn3_invstd, batch, 256, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_downsample_1_weight, g.layer1_0_downsample_1_bias, d.layer1_0_downsample_1, a.layer1_0_downsample_0, false, nil, w.layer1_0_downsample_1_weight, s.layer1_0_downsample_1_mean, s.layer1_0_downsample_1_invstd, batch, 256, 3136)
 	nn.Conv2DBackward(ws, d.maxpool, nn.SetGrad, g.layer1_0_downsample_0_weight, nil, d.layer1_0_downsample_0, a.maxpool, w.layer1_0_downsample_0_weight, batch, layer1_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer1_0_bn2, nn.SetGrad, g.layer1_0_conv3_weight, nil, d.layer1_0_conv3, a.layer1_0_bn2, w.layer1_0_conv3_weight, batch, layer1_0_conv3_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_0_bn1, nn.SetGrad, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.maxpool, nn.AddGrad, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
 	clear(d.bn1)
 	nn.MaxPoolBackward(d.bn1, d.maxpool, a.bn1, batch, maxpool_dims)
-	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 64, 12544)
+	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, true, s.bn1_mask, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 64, 12544)
 	nn.Conv2DBackward(ws, nil, nn.AddGrad, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

@@ -81,28 +81,46 @@ type grads struct {
 	fc_bias                      []float32
 }
 
-// bnStats keeps each BN's batch mean and 1/sqrt(var+eps) from the forward pass for the backward pass.
+// bnStats keeps each BN's batch mean and 1/sqrt(var+eps), and each fused ReLU's
+// mask, from the forward pass for the backward pass.
 type bnStats struct {
 	bn1_mean, bn1_invstd                                     []float32
+	bn1_mask                                                 []uint16
 	layer1_0_bn1_mean, layer1_0_bn1_invstd                   []float32
+	layer1_0_bn1_mask                                        []uint16
 	layer1_0_bn2_mean, layer1_0_bn2_invstd                   []float32
+	layer1_0_bn2_mask                                        []uint16
 	layer1_1_bn1_mean, layer1_1_bn1_invstd                   []float32
+	layer1_1_bn1_mask                                        []uint16
 	layer1_1_bn2_mean, layer1_1_bn2_invstd                   []float32
+	layer1_1_bn2_mask                                        []uint16
 	layer2_0_bn1_mean, layer2_0_bn1_invstd                   []float32
+	layer2_0_bn1_mask                                        []uint16
 	layer2_0_downsample_1_mean, layer2_0_downsample_1_invstd []float32
 	layer2_0_bn2_mean, layer2_0_bn2_invstd                   []float32
+	layer2_0_bn2_mask                                        []uint16
 	layer2_1_bn1_mean, layer2_1_bn1_invstd                   []float32
+	layer2_1_bn1_mask                                        []uint16
 	layer2_1_bn2_mean, layer2_1_bn2_invstd                   []float32
+	layer2_1_bn2_mask                                        []uint16
 	layer3_0_bn1_mean, layer3_0_bn1_invstd                   []float32
+	layer3_0_bn1_mask                                        []uint16
 	layer3_0_downsample_1_mean, layer3_0_downsample_1_invstd []float32
 	layer3_0_bn2_mean, layer3_0_bn2_invstd                   []float32
+	layer3_0_bn2_mask                                        []uint16
 	layer3_1_bn1_mean, layer3_1_bn1_invstd                   []float32
+	layer3_1_bn1_mask                                        []uint16
 	layer3_1_bn2_mean, layer3_1_bn2_invstd                   []float32
+	layer3_1_bn2_mask                                        []uint16
 	layer4_0_bn1_mean, layer4_0_bn1_invstd                   []float32
+	layer4_0_bn1_mask                                        []uint16
 	layer4_0_downsample_1_mean, layer4_0_downsample_1_invstd []float32
 	layer4_0_bn2_mean, layer4_0_bn2_invstd                   []float32
+	layer4_0_bn2_mask                                        []uint16
 	layer4_1_bn1_mean, layer4_1_bn1_invstd                   []float32
+	layer4_1_bn1_mask                                        []uint16
 	layer4_1_bn2_mean, layer4_1_bn2_invstd                   []float32
+	layer4_1_bn2_mask                                        []uint16
 }
 
 // Trainer trains a Model with SGD on softmax cross-entropy. It shares the model's
@@ -117,6 +135,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	masks      []uint16    // the fused ReLUs' masks, laid out for batch
 	backup     []float32   // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32   // the planned training arena
 	a          activations // values of the train-mode forward pass
@@ -359,6 +378,30 @@ func (t *Trainer) Gradients(x []float32, labels []int, batch int) (float32, erro
 	return loss, nil
 }
 
+// layoutMasks carves each fused ReLU's mask for a batch out of t.masks.
+func (t *Trainer) layoutMasks(batch int) {
+	if need := batch * bnMaskWords; need > len(t.masks) {
+		t.masks = make([]uint16, need)
+	}
+	t.s.bn1_mask = t.masks[0*batch : 50176*batch]
+	t.s.layer1_0_bn1_mask = t.masks[50176*batch : 62720*batch]
+	t.s.layer1_0_bn2_mask = t.masks[62720*batch : 75264*batch]
+	t.s.layer1_1_bn1_mask = t.masks[75264*batch : 87808*batch]
+	t.s.layer1_1_bn2_mask = t.masks[87808*batch : 100352*batch]
+	t.s.layer2_0_bn1_mask = t.masks[100352*batch : 106624*batch]
+	t.s.layer2_0_bn2_mask = t.masks[106624*batch : 112896*batch]
+	t.s.layer2_1_bn1_mask = t.masks[112896*batch : 119168*batch]
+	t.s.layer2_1_bn2_mask = t.masks[119168*batch : 125440*batch]
+	t.s.layer3_0_bn1_mask = t.masks[125440*batch : 128768*batch]
+	t.s.layer3_0_bn2_mask = t.masks[128768*batch : 132096*batch]
+	t.s.layer3_1_bn1_mask = t.masks[132096*batch : 135424*batch]
+	t.s.layer3_1_bn2_mask = t.masks[135424*batch : 138752*batch]
+	t.s.layer4_0_bn1_mask = t.masks[138752*batch : 140800*batch]
+	t.s.layer4_0_bn2_mask = t.masks[140800*batch : 142848*batch]
+	t.s.layer4_1_bn1_mask = t.masks[142848*batch : 144896*batch]
+	t.s.layer4_1_bn2_mask = t.masks[144896*batch : 146944*batch]
+}
+
 // Loss runs the train-mode forward pass and returns the mean cross-entropy.
 // Like any train-mode forward pass it updates the BN running statistics.
 func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
@@ -378,6 +421,7 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 			t.arena = make([]float32, need)
 		}
 		t.a, t.d = trainLayout(t.arena, batch)
+		t.layoutMasks(batch)
 		t.batch = batch
 	}
 	copy(t.backup, t.m.data[trainableFloats:])
@@ -400,62 +444,62 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, s.bn1_mask, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 64, 12544, float32(1e-05), float32(0.1))
 	nn.MaxPool(ws, a.maxpool, a.bn1, batch, maxpool_dims)
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.maxpool, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.maxpool, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136, float32(1e-05), float32(0.1))
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_1_bn2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.Conv2D(ws, a.layer2_0_downsample_0, a.layer1_1_bn2, w.layer2_0_downsample_0_weight, nil, batch, layer2_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_downsample_1, a.layer2_0_downsample_0, nil, false, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_downsample_1, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_downsample_1, a.layer2_0_downsample_0, nil, false, nil, w.layer2_0_downsample_1_weight, w.layer2_0_downsample_1_bias, w.layer2_0_downsample_1_running_mean, w.layer2_0_downsample_1_running_var, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_downsample_1, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784, float32(1e-05), float32(0.1))
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_1_bn2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.Conv2D(ws, a.layer3_0_downsample_0, a.layer2_1_bn2, w.layer3_0_downsample_0_weight, nil, batch, layer3_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_downsample_1, a.layer3_0_downsample_0, nil, false, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_downsample_1, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_downsample_1, a.layer3_0_downsample_0, nil, false, nil, w.layer3_0_downsample_1_weight, w.layer3_0_downsample_1_bias, w.layer3_0_downsample_1_running_mean, w.layer3_0_downsample_1_running_var, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_downsample_1, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196, float32(1e-05), float32(0.1))
 
 	// layer4.0
 	nn.Conv2D(ws, a.layer4_0_conv1, a.layer3_1_bn2, w.layer4_0_conv1_weight, nil, batch, layer4_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_0_bn1, a.layer4_0_conv1, nil, true, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_bn1, a.layer4_0_conv1, nil, true, s.layer4_0_bn1_mask, w.layer4_0_bn1_weight, w.layer4_0_bn1_bias, w.layer4_0_bn1_running_mean, w.layer4_0_bn1_running_var, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_0_conv2, a.layer4_0_bn1, w.layer4_0_conv2_weight, nil, batch, layer4_0_conv2_dims)
 	nn.Conv2D(ws, a.layer4_0_downsample_0, a.layer3_1_bn2, w.layer4_0_downsample_0_weight, nil, batch, layer4_0_downsample_0_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_0_downsample_1, a.layer4_0_downsample_0, nil, false, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
-	nn.BatchNormTrainFused(ws, a.layer4_0_bn2, a.layer4_0_conv2, a.layer4_0_downsample_1, true, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_downsample_1, a.layer4_0_downsample_0, nil, false, nil, w.layer4_0_downsample_1_weight, w.layer4_0_downsample_1_bias, w.layer4_0_downsample_1_running_mean, w.layer4_0_downsample_1_running_var, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_0_bn2, a.layer4_0_conv2, a.layer4_0_downsample_1, true, s.layer4_0_bn2_mask, w.layer4_0_bn2_weight, w.layer4_0_bn2_bias, w.layer4_0_bn2_running_mean, w.layer4_0_bn2_running_var, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 
 	// layer4.1
 	nn.Conv2D(ws, a.layer4_1_conv1, a.layer4_0_bn2, w.layer4_1_conv1_weight, nil, batch, layer4_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_1_bn1, a.layer4_1_conv1, nil, true, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_1_bn1, a.layer4_1_conv1, nil, true, s.layer4_1_bn1_mask, w.layer4_1_bn1_weight, w.layer4_1_bn1_bias, w.layer4_1_bn1_running_mean, w.layer4_1_bn1_running_var, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer4_1_conv2, a.layer4_1_bn1, w.layer4_1_conv2_weight, nil, batch, layer4_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer4_1_bn2, a.layer4_1_conv2, a.layer4_0_bn2, true, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer4_1_bn2, a.layer4_1_conv2, a.layer4_0_bn2, true, s.layer4_1_bn2_mask, w.layer4_1_bn2_weight, w.layer4_1_bn2_bias, w.layer4_1_bn2_running_mean, w.layer4_1_bn2_running_var, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49, float32(1e-05), float32(0.1))
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_1_bn2, batch*512, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 512, 1000)
@@ -478,61 +522,61 @@ func (t *Trainer) backward(x []float32, batch int) {
 	nn.GlobalAvgPoolBackward(d.layer4_1_bn2, d.avgpool, batch*512, 49)
 
 	// layer4.1
-	nn.BatchNormFusedBackward(ws, d.layer4_1_conv2, nn.SetGrad, d.layer4_0_bn2, nn.SetGrad, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, a.layer4_1_bn2, true, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_1_conv2, nn.SetGrad, d.layer4_0_bn2, nn.SetGrad, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, true, s.layer4_1_bn2_mask, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_1_bn1, nn.SetGrad, g.layer4_1_conv2_weight, nil, d.layer4_1_conv2, a.layer4_1_bn1, w.layer4_1_conv2_weight, batch, layer4_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_1_bn1_weight, g.layer4_1_bn1_bias, d.layer4_1_bn1, a.layer4_1_conv1, a.layer4_1_bn1, true, w.layer4_1_bn1_weight, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_1_bn1_weight, g.layer4_1_bn1_bias, d.layer4_1_bn1, a.layer4_1_conv1, true, s.layer4_1_bn1_mask, w.layer4_1_bn1_weight, s.layer4_1_bn1_mean, s.layer4_1_bn1_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer4_0_bn2, nn.AddGrad, g.layer4_1_conv1_weight, nil, d.layer4_1_conv1, a.layer4_0_bn2, w.layer4_1_conv1_weight, batch, layer4_1_conv1_dims)
 
 	// layer4.0
-	nn.BatchNormFusedBackward(ws, d.layer4_0_conv2, nn.SetGrad, d.layer4_0_downsample_1, nn.SetGrad, g.layer4_0_bn2_weight, g.layer4_0_bn2_bias, d.layer4_0_bn2, a.layer4_0_conv2, a.layer4_0_bn2, true, w.layer4_0_bn2_weight, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49)
-	nn.BatchNormFusedBackward(ws, d.layer4_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_downsample_1_weight, g.layer4_0_downsample_1_bias, d.layer4_0_downsample_1, a.layer4_0_downsample_0, a.layer4_0_downsample_1, false, w.layer4_0_downsample_1_weight, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_conv2, nn.SetGrad, d.layer4_0_downsample_1, nn.SetGrad, g.layer4_0_bn2_weight, g.layer4_0_bn2_bias, d.layer4_0_bn2, a.layer4_0_conv2, true, s.layer4_0_bn2_mask, w.layer4_0_bn2_weight, s.layer4_0_bn2_mean, s.layer4_0_bn2_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_downsample_1_weight, g.layer4_0_downsample_1_bias, d.layer4_0_downsample_1, a.layer4_0_downsample_0, false, nil, w.layer4_0_downsample_1_weight, s.layer4_0_downsample_1_mean, s.layer4_0_downsample_1_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer3_1_bn2, nn.SetGrad, g.layer4_0_downsample_0_weight, nil, d.layer4_0_downsample_0, a.layer3_1_bn2, w.layer4_0_downsample_0_weight, batch, layer4_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer4_0_bn1, nn.SetGrad, g.layer4_0_conv2_weight, nil, d.layer4_0_conv2, a.layer4_0_bn1, w.layer4_0_conv2_weight, batch, layer4_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer4_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_bn1_weight, g.layer4_0_bn1_bias, d.layer4_0_bn1, a.layer4_0_conv1, a.layer4_0_bn1, true, w.layer4_0_bn1_weight, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49)
+	nn.BatchNormFusedBackward(ws, d.layer4_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer4_0_bn1_weight, g.layer4_0_bn1_bias, d.layer4_0_bn1, a.layer4_0_conv1, true, s.layer4_0_bn1_mask, w.layer4_0_bn1_weight, s.layer4_0_bn1_mean, s.layer4_0_bn1_invstd, batch, 512, 49)
 	nn.Conv2DBackward(ws, d.layer3_1_bn2, nn.AddGrad, g.layer4_0_conv1_weight, nil, d.layer4_0_conv1, a.layer3_1_bn2, w.layer4_0_conv1_weight, batch, layer4_0_conv1_dims)
 
 	// layer3.1
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_1_bn1, nn.SetGrad, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer3_0_bn2, nn.AddGrad, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_downsample_1, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_downsample_1_weight, g.layer3_0_downsample_1_bias, d.layer3_0_downsample_1, a.layer3_0_downsample_0, a.layer3_0_downsample_1, false, w.layer3_0_downsample_1_weight, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_downsample_1, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_downsample_1_weight, g.layer3_0_downsample_1_bias, d.layer3_0_downsample_1, a.layer3_0_downsample_0, false, nil, w.layer3_0_downsample_1_weight, s.layer3_0_downsample_1_mean, s.layer3_0_downsample_1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer2_1_bn2, nn.SetGrad, g.layer3_0_downsample_0_weight, nil, d.layer3_0_downsample_0, a.layer2_1_bn2, w.layer3_0_downsample_0_weight, batch, layer3_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, nn.SetGrad, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 256, 196)
 	nn.Conv2DBackward(ws, d.layer2_1_bn2, nn.AddGrad, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_1_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.1
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_1_bn1, nn.SetGrad, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer2_0_bn2, nn.AddGrad, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_downsample_1, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_downsample_1_weight, g.layer2_0_downsample_1_bias, d.layer2_0_downsample_1, a.layer2_0_downsample_0, a.layer2_0_downsample_1, false, w.layer2_0_downsample_1_weight, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_downsample_1, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_downsample_0, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_downsample_1_weight, g.layer2_0_downsample_1_bias, d.layer2_0_downsample_1, a.layer2_0_downsample_0, false, nil, w.layer2_0_downsample_1_weight, s.layer2_0_downsample_1_mean, s.layer2_0_downsample_1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer1_1_bn2, nn.SetGrad, g.layer2_0_downsample_0_weight, nil, d.layer2_0_downsample_0, a.layer1_1_bn2, w.layer2_0_downsample_0_weight, batch, layer2_0_downsample_0_dims)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, nn.SetGrad, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 128, 784)
 	nn.Conv2DBackward(ws, d.layer1_1_bn2, nn.AddGrad, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_1_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.1
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_1_bn1, nn.SetGrad, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_0_bn2, nn.AddGrad, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, d.maxpool, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, d.maxpool, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.layer1_0_bn1, nn.SetGrad, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 64, 3136)
 	nn.Conv2DBackward(ws, d.maxpool, nn.AddGrad, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.maxpool, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
 	clear(d.bn1)
 	nn.MaxPoolBackward(d.bn1, d.maxpool, a.bn1, batch, maxpool_dims)
-	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 64, 12544)
+	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, true, s.bn1_mask, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 64, 12544)
 	nn.Conv2DBackward(ws, nil, nn.AddGrad, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

@@ -78,27 +78,47 @@ type grads struct {
 	fc_bias               []float32
 }
 
-// bnStats keeps each BN's batch mean and 1/sqrt(var+eps) from the forward pass for the backward pass.
+// bnStats keeps each BN's batch mean and 1/sqrt(var+eps), and each fused ReLU's
+// mask, from the forward pass for the backward pass.
 type bnStats struct {
 	bn1_mean, bn1_invstd                   []float32
+	bn1_mask                               []uint16
 	layer1_0_bn1_mean, layer1_0_bn1_invstd []float32
+	layer1_0_bn1_mask                      []uint16
 	layer1_0_bn2_mean, layer1_0_bn2_invstd []float32
+	layer1_0_bn2_mask                      []uint16
 	layer1_1_bn1_mean, layer1_1_bn1_invstd []float32
+	layer1_1_bn1_mask                      []uint16
 	layer1_1_bn2_mean, layer1_1_bn2_invstd []float32
+	layer1_1_bn2_mask                      []uint16
 	layer1_2_bn1_mean, layer1_2_bn1_invstd []float32
+	layer1_2_bn1_mask                      []uint16
 	layer1_2_bn2_mean, layer1_2_bn2_invstd []float32
+	layer1_2_bn2_mask                      []uint16
 	layer2_0_bn1_mean, layer2_0_bn1_invstd []float32
+	layer2_0_bn1_mask                      []uint16
 	layer2_0_bn2_mean, layer2_0_bn2_invstd []float32
+	layer2_0_bn2_mask                      []uint16
 	layer2_1_bn1_mean, layer2_1_bn1_invstd []float32
+	layer2_1_bn1_mask                      []uint16
 	layer2_1_bn2_mean, layer2_1_bn2_invstd []float32
+	layer2_1_bn2_mask                      []uint16
 	layer2_2_bn1_mean, layer2_2_bn1_invstd []float32
+	layer2_2_bn1_mask                      []uint16
 	layer2_2_bn2_mean, layer2_2_bn2_invstd []float32
+	layer2_2_bn2_mask                      []uint16
 	layer3_0_bn1_mean, layer3_0_bn1_invstd []float32
+	layer3_0_bn1_mask                      []uint16
 	layer3_0_bn2_mean, layer3_0_bn2_invstd []float32
+	layer3_0_bn2_mask                      []uint16
 	layer3_1_bn1_mean, layer3_1_bn1_invstd []float32
+	layer3_1_bn1_mask                      []uint16
 	layer3_1_bn2_mean, layer3_1_bn2_invstd []float32
+	layer3_1_bn2_mask                      []uint16
 	layer3_2_bn1_mean, layer3_2_bn1_invstd []float32
+	layer3_2_bn1_mask                      []uint16
 	layer3_2_bn2_mean, layer3_2_bn2_invstd []float32
+	layer3_2_bn2_mask                      []uint16
 }
 
 // Trainer trains a Model with SGD on softmax cross-entropy. It shares the model's
@@ -113,6 +133,7 @@ type Trainer struct {
 	gradParams []nn.Param
 	stats      []float32
 	s          bnStats
+	masks      []uint16    // the fused ReLUs' masks, laid out for batch
 	backup     []float32   // BN running statistics before the step, restored if the loss is not finite
 	arena      []float32   // the planned training arena
 	a          activations // values of the train-mode forward pass
@@ -347,6 +368,32 @@ func (t *Trainer) Gradients(x []float32, labels []int, batch int) (float32, erro
 	return loss, nil
 }
 
+// layoutMasks carves each fused ReLU's mask for a batch out of t.masks.
+func (t *Trainer) layoutMasks(batch int) {
+	if need := batch * bnMaskWords; need > len(t.masks) {
+		t.masks = make([]uint16, need)
+	}
+	t.s.bn1_mask = t.masks[0*batch : 1024*batch]
+	t.s.layer1_0_bn1_mask = t.masks[1024*batch : 2048*batch]
+	t.s.layer1_0_bn2_mask = t.masks[2048*batch : 3072*batch]
+	t.s.layer1_1_bn1_mask = t.masks[3072*batch : 4096*batch]
+	t.s.layer1_1_bn2_mask = t.masks[4096*batch : 5120*batch]
+	t.s.layer1_2_bn1_mask = t.masks[5120*batch : 6144*batch]
+	t.s.layer1_2_bn2_mask = t.masks[6144*batch : 7168*batch]
+	t.s.layer2_0_bn1_mask = t.masks[7168*batch : 7680*batch]
+	t.s.layer2_0_bn2_mask = t.masks[7680*batch : 8192*batch]
+	t.s.layer2_1_bn1_mask = t.masks[8192*batch : 8704*batch]
+	t.s.layer2_1_bn2_mask = t.masks[8704*batch : 9216*batch]
+	t.s.layer2_2_bn1_mask = t.masks[9216*batch : 9728*batch]
+	t.s.layer2_2_bn2_mask = t.masks[9728*batch : 10240*batch]
+	t.s.layer3_0_bn1_mask = t.masks[10240*batch : 10496*batch]
+	t.s.layer3_0_bn2_mask = t.masks[10496*batch : 10752*batch]
+	t.s.layer3_1_bn1_mask = t.masks[10752*batch : 11008*batch]
+	t.s.layer3_1_bn2_mask = t.masks[11008*batch : 11264*batch]
+	t.s.layer3_2_bn1_mask = t.masks[11264*batch : 11520*batch]
+	t.s.layer3_2_bn2_mask = t.masks[11520*batch : 11776*batch]
+}
+
 // Loss runs the train-mode forward pass and returns the mean cross-entropy.
 // Like any train-mode forward pass it updates the BN running statistics.
 func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
@@ -366,6 +413,7 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 			t.arena = make([]float32, need)
 		}
 		t.a, t.d = trainLayout(t.arena, batch)
+		t.layoutMasks(batch)
 		t.batch = batch
 	}
 	copy(t.backup, t.m.data[trainableFloats:])
@@ -388,63 +436,63 @@ func (t *Trainer) Loss(x []float32, labels []int, batch int) (float32, error) {
 func (t *Trainer) forward(x []float32, batch int) {
 	w, a, s, ws := &t.m.w, &t.a, &t.s, t.m.ws
 	nn.Conv2D(ws, a.conv1, x, w.conv1_weight, nil, batch, conv1_dims)
-	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.bn1, a.conv1, nil, true, s.bn1_mask, w.bn1_weight, w.bn1_bias, w.bn1_running_mean, w.bn1_running_var, s.bn1_mean, s.bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.0
 	nn.Conv2D(ws, a.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, nil, batch, layer1_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn1, a.layer1_0_conv1, nil, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, w.layer1_0_bn1_bias, w.layer1_0_bn1_running_mean, w.layer1_0_bn1_running_var, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, nil, batch, layer1_0_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.bn1, true, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_0_bn2, a.layer1_0_conv2, a.bn1, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, w.layer1_0_bn2_bias, w.layer1_0_bn2_running_mean, w.layer1_0_bn2_running_var, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.1
 	nn.Conv2D(ws, a.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, nil, batch, layer1_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn1, a.layer1_1_conv1, nil, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, w.layer1_1_bn1_bias, w.layer1_1_bn1_running_mean, w.layer1_1_bn1_running_var, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, nil, batch, layer1_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_1_bn2, a.layer1_1_conv2, a.layer1_0_bn2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, w.layer1_1_bn2_bias, w.layer1_1_bn2_running_mean, w.layer1_1_bn2_running_var, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer1.2
 	nn.Conv2D(ws, a.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, nil, batch, layer1_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn1, a.layer1_2_conv1, nil, true, s.layer1_2_bn1_mask, w.layer1_2_bn1_weight, w.layer1_2_bn1_bias, w.layer1_2_bn1_running_mean, w.layer1_2_bn1_running_var, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, nil, batch, layer1_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, a.layer1_1_bn2, true, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer1_2_bn2, a.layer1_2_conv2, a.layer1_1_bn2, true, s.layer1_2_bn2_mask, w.layer1_2_bn2_weight, w.layer1_2_bn2_bias, w.layer1_2_bn2_running_mean, w.layer1_2_bn2_running_var, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024, float32(1e-05), float32(0.1))
 
 	// layer2.0
 	nn.Conv2D(ws, a.layer2_0_conv1, a.layer1_2_bn2, w.layer2_0_conv1_weight, nil, batch, layer2_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn1, a.layer2_0_conv1, nil, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, w.layer2_0_bn1_bias, w.layer2_0_bn1_running_mean, w.layer2_0_bn1_running_var, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, nil, batch, layer2_0_conv2_dims)
 	nn.ShortcutA(ws, a.layer2_0_shortcut, a.layer1_2_bn2, batch, layer2_0_shortcut_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_shortcut, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, w.layer2_0_bn2_bias, w.layer2_0_bn2_running_mean, w.layer2_0_bn2_running_var, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.1
 	nn.Conv2D(ws, a.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, nil, batch, layer2_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn1, a.layer2_1_conv1, nil, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, w.layer2_1_bn1_bias, w.layer2_1_bn1_running_mean, w.layer2_1_bn1_running_var, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, nil, batch, layer2_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_1_bn2, a.layer2_1_conv2, a.layer2_0_bn2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, w.layer2_1_bn2_bias, w.layer2_1_bn2_running_mean, w.layer2_1_bn2_running_var, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer2.2
 	nn.Conv2D(ws, a.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, nil, batch, layer2_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn1, a.layer2_2_conv1, nil, true, s.layer2_2_bn1_mask, w.layer2_2_bn1_weight, w.layer2_2_bn1_bias, w.layer2_2_bn1_running_mean, w.layer2_2_bn1_running_var, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, nil, batch, layer2_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, a.layer2_1_bn2, true, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer2_2_bn2, a.layer2_2_conv2, a.layer2_1_bn2, true, s.layer2_2_bn2_mask, w.layer2_2_bn2_weight, w.layer2_2_bn2_bias, w.layer2_2_bn2_running_mean, w.layer2_2_bn2_running_var, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256, float32(1e-05), float32(0.1))
 
 	// layer3.0
 	nn.Conv2D(ws, a.layer3_0_conv1, a.layer2_2_bn2, w.layer3_0_conv1_weight, nil, batch, layer3_0_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn1, a.layer3_0_conv1, nil, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, w.layer3_0_bn1_bias, w.layer3_0_bn1_running_mean, w.layer3_0_bn1_running_var, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, nil, batch, layer3_0_conv2_dims)
 	nn.ShortcutA(ws, a.layer3_0_shortcut, a.layer2_2_bn2, batch, layer3_0_shortcut_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_shortcut, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, w.layer3_0_bn2_bias, w.layer3_0_bn2_running_mean, w.layer3_0_bn2_running_var, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.1
 	nn.Conv2D(ws, a.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, nil, batch, layer3_1_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn1, a.layer3_1_conv1, nil, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, w.layer3_1_bn1_bias, w.layer3_1_bn1_running_mean, w.layer3_1_bn1_running_var, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, nil, batch, layer3_1_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_1_bn2, a.layer3_1_conv2, a.layer3_0_bn2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, w.layer3_1_bn2_bias, w.layer3_1_bn2_running_mean, w.layer3_1_bn2_running_var, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	// layer3.2
 	nn.Conv2D(ws, a.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, nil, batch, layer3_2_conv1_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn1, a.layer3_2_conv1, nil, true, s.layer3_2_bn1_mask, w.layer3_2_bn1_weight, w.layer3_2_bn1_bias, w.layer3_2_bn1_running_mean, w.layer3_2_bn1_running_var, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 	nn.Conv2D(ws, a.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, nil, batch, layer3_2_conv2_dims)
-	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, a.layer3_1_bn2, true, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
+	nn.BatchNormTrainFused(ws, a.layer3_2_bn2, a.layer3_2_conv2, a.layer3_1_bn2, true, s.layer3_2_bn2_mask, w.layer3_2_bn2_weight, w.layer3_2_bn2_bias, w.layer3_2_bn2_running_mean, w.layer3_2_bn2_running_var, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64, float32(1e-05), float32(0.1))
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_2_bn2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)
@@ -467,63 +515,63 @@ func (t *Trainer) backward(x []float32, batch int) {
 	nn.GlobalAvgPoolBackward(d.layer3_2_bn2, d.avgpool, batch*64, 64)
 
 	// layer3.2
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, d.layer3_1_bn2, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, a.layer3_2_bn2, true, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv2, nn.SetGrad, d.layer3_1_bn2, nn.SetGrad, g.layer3_2_bn2_weight, g.layer3_2_bn2_bias, d.layer3_2_bn2, a.layer3_2_conv2, true, s.layer3_2_bn2_mask, w.layer3_2_bn2_weight, s.layer3_2_bn2_mean, s.layer3_2_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_2_bn1, nn.SetGrad, g.layer3_2_conv2_weight, nil, d.layer3_2_conv2, a.layer3_2_bn1, w.layer3_2_conv2_weight, batch, layer3_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, a.layer3_2_bn1, true, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_2_bn1_weight, g.layer3_2_bn1_bias, d.layer3_2_bn1, a.layer3_2_conv1, true, s.layer3_2_bn1_mask, w.layer3_2_bn1_weight, s.layer3_2_bn1_mean, s.layer3_2_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_1_bn2, nn.AddGrad, g.layer3_2_conv1_weight, nil, d.layer3_2_conv1, a.layer3_1_bn2, w.layer3_2_conv1_weight, batch, layer3_2_conv1_dims)
 
 	// layer3.1
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, a.layer3_1_bn2, true, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv2, nn.SetGrad, d.layer3_0_bn2, nn.SetGrad, g.layer3_1_bn2_weight, g.layer3_1_bn2_bias, d.layer3_1_bn2, a.layer3_1_conv2, true, s.layer3_1_bn2_mask, w.layer3_1_bn2_weight, s.layer3_1_bn2_mean, s.layer3_1_bn2_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_1_bn1, nn.SetGrad, g.layer3_1_conv2_weight, nil, d.layer3_1_conv2, a.layer3_1_bn1, w.layer3_1_conv2_weight, batch, layer3_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, a.layer3_1_bn1, true, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_1_bn1_weight, g.layer3_1_bn1_bias, d.layer3_1_bn1, a.layer3_1_conv1, true, s.layer3_1_bn1_mask, w.layer3_1_bn1_weight, s.layer3_1_bn1_mean, s.layer3_1_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer3_0_bn2, nn.AddGrad, g.layer3_1_conv1_weight, nil, d.layer3_1_conv1, a.layer3_0_bn2, w.layer3_1_conv1_weight, batch, layer3_1_conv1_dims)
 
 	// layer3.0
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_shortcut, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, a.layer3_0_bn2, true, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_shortcut, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
 	clear(d.layer2_2_bn2)
 	nn.ShortcutABackward(ws, d.layer2_2_bn2, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, nn.SetGrad, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, a.layer3_0_bn1, true, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
+	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer2_2_bn2, nn.AddGrad, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_2_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
 
 	// layer2.2
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, d.layer2_1_bn2, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, a.layer2_2_bn2, true, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv2, nn.SetGrad, d.layer2_1_bn2, nn.SetGrad, g.layer2_2_bn2_weight, g.layer2_2_bn2_bias, d.layer2_2_bn2, a.layer2_2_conv2, true, s.layer2_2_bn2_mask, w.layer2_2_bn2_weight, s.layer2_2_bn2_mean, s.layer2_2_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_2_bn1, nn.SetGrad, g.layer2_2_conv2_weight, nil, d.layer2_2_conv2, a.layer2_2_bn1, w.layer2_2_conv2_weight, batch, layer2_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, a.layer2_2_bn1, true, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_2_bn1_weight, g.layer2_2_bn1_bias, d.layer2_2_bn1, a.layer2_2_conv1, true, s.layer2_2_bn1_mask, w.layer2_2_bn1_weight, s.layer2_2_bn1_mean, s.layer2_2_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_1_bn2, nn.AddGrad, g.layer2_2_conv1_weight, nil, d.layer2_2_conv1, a.layer2_1_bn2, w.layer2_2_conv1_weight, batch, layer2_2_conv1_dims)
 
 	// layer2.1
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, a.layer2_1_bn2, true, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv2, nn.SetGrad, d.layer2_0_bn2, nn.SetGrad, g.layer2_1_bn2_weight, g.layer2_1_bn2_bias, d.layer2_1_bn2, a.layer2_1_conv2, true, s.layer2_1_bn2_mask, w.layer2_1_bn2_weight, s.layer2_1_bn2_mean, s.layer2_1_bn2_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_1_bn1, nn.SetGrad, g.layer2_1_conv2_weight, nil, d.layer2_1_conv2, a.layer2_1_bn1, w.layer2_1_conv2_weight, batch, layer2_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, a.layer2_1_bn1, true, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_1_bn1_weight, g.layer2_1_bn1_bias, d.layer2_1_bn1, a.layer2_1_conv1, true, s.layer2_1_bn1_mask, w.layer2_1_bn1_weight, s.layer2_1_bn1_mean, s.layer2_1_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer2_0_bn2, nn.AddGrad, g.layer2_1_conv1_weight, nil, d.layer2_1_conv1, a.layer2_0_bn2, w.layer2_1_conv1_weight, batch, layer2_1_conv1_dims)
 
 	// layer2.0
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_shortcut, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, a.layer2_0_bn2, true, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_shortcut, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
 	clear(d.layer1_2_bn2)
 	nn.ShortcutABackward(ws, d.layer1_2_bn2, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, nn.SetGrad, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, a.layer2_0_bn1, true, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
+	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer1_2_bn2, nn.AddGrad, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_2_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)
 
 	// layer1.2
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, d.layer1_1_bn2, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, a.layer1_2_bn2, true, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv2, nn.SetGrad, d.layer1_1_bn2, nn.SetGrad, g.layer1_2_bn2_weight, g.layer1_2_bn2_bias, d.layer1_2_bn2, a.layer1_2_conv2, true, s.layer1_2_bn2_mask, w.layer1_2_bn2_weight, s.layer1_2_bn2_mean, s.layer1_2_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_2_bn1, nn.SetGrad, g.layer1_2_conv2_weight, nil, d.layer1_2_conv2, a.layer1_2_bn1, w.layer1_2_conv2_weight, batch, layer1_2_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, a.layer1_2_bn1, true, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_2_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_2_bn1_weight, g.layer1_2_bn1_bias, d.layer1_2_bn1, a.layer1_2_conv1, true, s.layer1_2_bn1_mask, w.layer1_2_bn1_weight, s.layer1_2_bn1_mean, s.layer1_2_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_1_bn2, nn.AddGrad, g.layer1_2_conv1_weight, nil, d.layer1_2_conv1, a.layer1_1_bn2, w.layer1_2_conv1_weight, batch, layer1_2_conv1_dims)
 
 	// layer1.1
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, a.layer1_1_bn2, true, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv2, nn.SetGrad, d.layer1_0_bn2, nn.SetGrad, g.layer1_1_bn2_weight, g.layer1_1_bn2_bias, d.layer1_1_bn2, a.layer1_1_conv2, true, s.layer1_1_bn2_mask, w.layer1_1_bn2_weight, s.layer1_1_bn2_mean, s.layer1_1_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_1_bn1, nn.SetGrad, g.layer1_1_conv2_weight, nil, d.layer1_1_conv2, a.layer1_1_bn1, w.layer1_1_conv2_weight, batch, layer1_1_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, a.layer1_1_bn1, true, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_1_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_1_bn1_weight, g.layer1_1_bn1_bias, d.layer1_1_bn1, a.layer1_1_conv1, true, s.layer1_1_bn1_mask, w.layer1_1_bn1_weight, s.layer1_1_bn1_mean, s.layer1_1_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_0_bn2, nn.AddGrad, g.layer1_1_conv1_weight, nil, d.layer1_1_conv1, a.layer1_0_bn2, w.layer1_1_conv1_weight, batch, layer1_1_conv1_dims)
 
 	// layer1.0
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, d.bn1, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, a.layer1_0_bn2, true, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv2, nn.SetGrad, d.bn1, nn.SetGrad, g.layer1_0_bn2_weight, g.layer1_0_bn2_bias, d.layer1_0_bn2, a.layer1_0_conv2, true, s.layer1_0_bn2_mask, w.layer1_0_bn2_weight, s.layer1_0_bn2_mean, s.layer1_0_bn2_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.layer1_0_bn1, nn.SetGrad, g.layer1_0_conv2_weight, nil, d.layer1_0_conv2, a.layer1_0_bn1, w.layer1_0_conv2_weight, batch, layer1_0_conv2_dims)
-	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, a.layer1_0_bn1, true, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.layer1_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer1_0_bn1_weight, g.layer1_0_bn1_bias, d.layer1_0_bn1, a.layer1_0_conv1, true, s.layer1_0_bn1_mask, w.layer1_0_bn1_weight, s.layer1_0_bn1_mean, s.layer1_0_bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, d.bn1, nn.AddGrad, g.layer1_0_conv1_weight, nil, d.layer1_0_conv1, a.bn1, w.layer1_0_conv1_weight, batch, layer1_0_conv1_dims)
 
-	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, a.bn1, true, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
+	nn.BatchNormFusedBackward(ws, d.conv1, nn.SetGrad, nil, nn.SetGrad, g.bn1_weight, g.bn1_bias, d.bn1, a.conv1, true, s.bn1_mask, w.bn1_weight, s.bn1_mean, s.bn1_invstd, batch, 16, 1024)
 	nn.Conv2DBackward(ws, nil, nn.AddGrad, g.conv1_weight, nil, d.conv1, x, w.conv1_weight, batch, conv1_dims)
 }

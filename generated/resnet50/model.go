@@ -44,6 +44,11 @@ const (
 	colFloats = 10470528
 	// bnStatFloats holds each BN's batch mean and 1/std for the backward pass.
 	bnStatFloats = 53120
+	/*
+	   bnMaskWords is the per-image size of the fused ReLUs' masks for the backward
+	   pass, one bit a value (nn.BNMaskWords).
+	*/
+	bnMaskWords = 615808
 	// bnCounters is the number of BN num_batches_tracked counters.
 	bnCounters = 53
 	// maxBatch keeps the inference and training arenas under 16 GiB.

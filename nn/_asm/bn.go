@@ -79,24 +79,23 @@ func bnSum() {
 
 // bnGradSum emits bnGradSumAVX512.
 func bnGradSum() {
-	TEXT("bnGradSumAVX512", NOSPLIT, "func(n int, dy, x, y *float32, mean float64, relu int, acc *[16]float64)")
+	TEXT("bnGradSumAVX512", NOSPLIT, "func(n int, dy, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64)")
 	Pragma("noescape")
 	Doc("bnGradSumAVX512 adds, lane by lane, g to acc[0:8] and g*(x[i]-mean)",
 		"to acc[8:16] over [0:n], in float64, where g is dy[i], or 0 where",
-		"relu is not 0 and y[i] <= 0; n is a multiple of 16.")
+		"relu is not 0 and bit i%16 of mask[i/16] is 0; n is a multiple of 16.")
 	n := Load(Param("n"), GP64())
 	dy := Load(Param("dy"), GP64())
 	x := Load(Param("x"), GP64())
-	y := Load(Param("y"), GP64())
+	y := Load(Param("mask"), GP64())
 	relu := Load(Param("relu"), GP64())
 	acc := Load(Param("acc"), GP64())
 	mx := Load(Param("mean"), XMM())
 	mean := ZMM()
 	VBROADCASTSD(mx, mean)
 	l := loadLanes(acc)
-	g, glo, ghi, xlo, xhi, zero := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	g, glo, ghi, xlo, xhi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
 	gh := YMM()
-	VXORPS(zero, zero, zero)
 	k := K()
 	SHRQ(U8(4), n)
 	JZ(LabelRef("done"))
@@ -109,9 +108,8 @@ func bnGradSum() {
 			Label("plain")
 		}
 		if masked {
-			// k: not 0 >= y, so the ReLU's dead positions read as 0 and a NaN
-			// passes, as in the Go loop. (Go operand order: src2, src1.)
-			VCMPPS(U8(0x19), Mem{Base: y}, zero, k)
+			// The ReLU's dead positions read as 0.
+			KMOVW(Mem{Base: y}, k)
 			VMOVUPS_Z(Mem{Base: dy}, k, g)
 		} else {
 			VMOVUPS(Mem{Base: dy}, g)
@@ -128,7 +126,7 @@ func bnGradSum() {
 		VFMADD231PD(ghi, xhi, l.q1)
 		ADDQ(U8(64), dy)
 		ADDQ(U8(64), x)
-		ADDQ(U8(64), y)
+		ADDQ(U8(2), y)
 		DECQ(n)
 		if masked {
 			JNZ(LabelRef("masked"))
@@ -145,15 +143,17 @@ func bnGradSum() {
 
 // bnApply emits bnApplyAVX512, one loop per combination of its flags.
 func bnApply() {
-	TEXT("bnApplyAVX512", NOSPLIT, "func(n int, x, y, res *float32, coef *[4]float32, flags int)")
+	TEXT("bnApplyAVX512", NOSPLIT, "func(n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int)")
 	Pragma("noescape")
 	Doc("bnApplyAVX512 writes y[i] = (x[i]-coef[0])*coef[1] + coef[2] over [0:n],",
-		"then, with flag 1, adds res[i] and, with flag 2, takes max(., 0);",
+		"then, with flag 1, adds res[i] and, with flag 2, takes max(., 0) and",
+		"sets bit i%16 of mask[i/16] where y[i] is not <= 0 (a NaN's too);",
 		"n is a multiple of 16.")
 	n := Load(Param("n"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
 	res := Load(Param("res"), GP64())
+	mask := Load(Param("mask"), GP64())
 	coef := Load(Param("coef"), GP64())
 	flags := Load(Param("flags"), GP64())
 	m, scale, b, v, zero := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
@@ -179,6 +179,12 @@ func bnApply() {
 		}
 		if f&2 != 0 {
 			VMAXPS(v, zero, v) // v is the source a NaN comes from: it passes, as through Go's max
+			// The backward pass's mask: not 0 >= y. (Go operand order:
+			// src2, src1.)
+			k := K()
+			VCMPPS(U8(0x19), v, zero, k)
+			KMOVW(k, Mem{Base: mask})
+			ADDQ(U8(2), mask)
 		}
 		VMOVUPS(v, Mem{Base: y})
 		ADDQ(U8(64), x)
@@ -194,10 +200,10 @@ func bnApply() {
 
 // bnGradApply emits bnGradApplyAVX512, one loop per combination of its flags.
 func bnGradApply() {
-	TEXT("bnGradApplyAVX512", NOSPLIT, "func(n int, dy, x, y, dx, dres *float32, coef *[8]float32, flags int)")
+	TEXT("bnGradApplyAVX512", NOSPLIT, "func(n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int)")
 	Pragma("noescape")
 	Doc("bnGradApplyAVX512 takes g = dy[i] (0 where flag 1, the ReLU, is set and",
-		"y[i] <= 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4",
+		"bit i%16 of mask[i/16] is 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4",
 		"it adds coef[2]*(g - coef[3] - (x[i]-coef[0])*coef[1]*coef[4]) to dx[i]:",
 		"coef holds the mean, 1/std, gamma/std, and the means of g and of g",
 		"times x-hat. Flag 8 (with 2) stores into dres instead of adding, flag",
@@ -205,7 +211,7 @@ func bnGradApply() {
 	n := Load(Param("n"), GP64())
 	dy := Load(Param("dy"), GP64())
 	x := Load(Param("x"), GP64())
-	y := Load(Param("y"), GP64())
+	y := Load(Param("mask"), GP64())
 	dx := Load(Param("dx"), GP64())
 	dres := Load(Param("dres"), GP64())
 	coef := Load(Param("coef"), GP64())
@@ -214,8 +220,7 @@ func bnGradApply() {
 	for i, r := range []VecVirtual{mean, invStd, kk, meanG, meanGX} {
 		VBROADCASTSS(Mem{Base: coef, Disp: 4 * i}, r)
 	}
-	g, t, xh, zero := ZMM(), ZMM(), ZMM(), ZMM()
-	VXORPS(zero, zero, zero)
+	g, t, xh := ZMM(), ZMM(), ZMM()
 	k := K()
 	SHRQ(U8(4), n)
 	JZ(LabelRef("done"))
@@ -234,9 +239,9 @@ func bnGradApply() {
 	for _, f := range combos {
 		Label(fmt.Sprintf("loop%d", f))
 		if f&1 != 0 {
-			VCMPPS(U8(0x19), Mem{Base: y}, zero, k)
+			KMOVW(Mem{Base: y}, k)
 			VMOVUPS_Z(Mem{Base: dy}, k, g)
-			ADDQ(U8(64), y)
+			ADDQ(U8(2), y)
 		} else {
 			VMOVUPS(Mem{Base: dy}, g)
 		}
