@@ -287,25 +287,39 @@ func TestMaxPool(t *testing.T) {
 func TestLinearOps(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	ws := NewWorkspace(0)
-	check := func(name string, in, out int, fwd func(y, x []float32), bwd func(dx, dy []float32)) {
+	// bwd writes dx as its GradWrite says: added to 0.5 (AddGrad) must be
+	// 0.5 more than written over garbage (SetGrad).
+	check := func(name string, in, out int, fwd func(y, x []float32), bwd func(dx []float32, w GradWrite, dy []float32)) {
 		x, dy := randSlice(r, in), randSlice(r, out)
 		y := make([]float32, out)
 		fwd(y, x)
-		dx := make([]float32, in)
-		bwd(dx, dy)
+		dx := randSlice(r, in)
+		bwd(dx, SetGrad, dy)
 		if lhs, rhs := dot(dy, y), dot(dx, x); math.Abs(lhs-rhs) > 1e-4*math.Abs(lhs)+1e-4 {
 			t.Errorf("%s: <dy, f(x)> = %g but <f^T(dy), x> = %g", name, lhs, rhs)
 		}
+		added := slices.Repeat([]float32{0.5}, in)
+		bwd(added, AddGrad, dy)
+		for i := range added {
+			if added[i] != dx[i]+0.5 {
+				t.Fatalf("%s: dx[%d] added to 0.5 is %g, written %g", name, i, added[i], dx[i])
+			}
+		}
 	}
 	check("avgpool", 3*5*7, 3*5, func(y, x []float32) { GlobalAvgPool(y, x, 15, 7) },
-		func(dx, dy []float32) { GlobalAvgPoolBackward(dx, dy, 15, 7) })
+		func(dx []float32, w GradWrite, dy []float32) { GlobalAvgPoolBackward(dx, w, dy, 15, 7) })
 	sd := ShortcutDims{C: 3, H: 7, W: 5, Stride: 2, OH: 4, OW: 3, Lo: 2, Hi: 1}
 	check("shortcutA", 2*3*7*5, 2*6*4*3, func(y, x []float32) { ShortcutA(nil, y, x, 2, sd) },
-		func(dx, dy []float32) { ShortcutABackward(nil, dx, dy, 2, sd) })
+		func(dx []float32, w GradWrite, dy []float32) { ShortcutABackward(nil, dx, w, dy, 2, sd) })
 	w, b := randSlice(r, 7*11), make([]float32, 7)
 	dw, db := make([]float32, len(w)), make([]float32, 7)
 	check("fc", 3*11, 3*7, func(y, x []float32) { Linear(ws, y, x, w, b, 3, 11, 7) },
-		func(dx, dy []float32) { LinearBackward(ws, dx, dw, db, dy, make([]float32, 33), w, 3, 11, 7) })
+		func(dx []float32, gw GradWrite, dy []float32) {
+			if gw == SetGrad {
+				clear(dx) // LinearBackward adds
+			}
+			LinearBackward(ws, dx, dw, db, dy, make([]float32, 33), w, 3, 11, 7)
+		})
 	// Option A keeps x[:, :, ::2, ::2] in the middle channels, zeros elsewhere.
 	x := randSlice(r, 3*7*5)
 	y := make([]float32, 6*4*3)
@@ -321,12 +335,12 @@ func TestLinearOps(t *testing.T) {
 	want, got := make([]float32, len(bdy)), randSlice(r, len(bdy))
 	wantDx, gotDx := append([]float32(nil), bx...), append([]float32(nil), bx...)
 	ShortcutA(nil, want, bx, batch, big)
-	ShortcutABackward(nil, wantDx, bdy, batch, big)
+	ShortcutABackward(nil, wantDx, AddGrad, bdy, batch, big)
 	old := SetThreads(2)
 	defer SetThreads(old)
 	ws2 := NewWorkspace(0)
 	ShortcutA(ws2, got, bx, batch, big)
-	ShortcutABackward(ws2, gotDx, bdy, batch, big)
+	ShortcutABackward(ws2, gotDx, AddGrad, bdy, batch, big)
 	if !slices.Equal(got, want) || !slices.Equal(gotDx, wantDx) {
 		t.Errorf("shortcutA shared among goroutines differs from one goroutine")
 	}

@@ -392,12 +392,20 @@ func GlobalAvgPool(y, x []float32, planes, hw int) {
 	}
 }
 
-// GlobalAvgPoolBackward spreads each plane's gradient evenly over dx.
-func GlobalAvgPoolBackward(dx, dy []float32, planes, hw int) {
+// GlobalAvgPoolBackward spreads each plane's gradient evenly over dx,
+// written as dxw says.
+func GlobalAvgPoolBackward(dx []float32, dxw GradWrite, dy []float32, planes, hw int) {
 	for p := 0; p < planes; p++ {
 		g := dy[p] / float32(hw)
-		for i := range dx[p*hw : (p+1)*hw] {
-			dx[p*hw+i] += g
+		plane := dx[p*hw : (p+1)*hw]
+		if dxw == SetGrad {
+			for i := range plane {
+				plane[i] = g
+			}
+			continue
+		}
+		for i := range plane {
+			plane[i] += g
 		}
 	}
 }
@@ -538,10 +546,10 @@ func ShortcutA(ws *Workspace, y, x []float32, batch int, d ShortcutDims) {
 	runShortcut(ws, shortcutTask{y: y, x: x, d: d}, batch)
 }
 
-// ShortcutABackward adds the gradient of the kept positions to dx, its
-// batch shared as ShortcutA's.
-func ShortcutABackward(ws *Workspace, dx, dy []float32, batch int, d ShortcutDims) {
-	runShortcut(ws, shortcutTask{backward: true, y: dy, x: dx, d: d}, batch)
+// ShortcutABackward writes the gradient of the kept positions to dx as dxw
+// says (with SetGrad, 0 elsewhere), its batch shared as ShortcutA's.
+func ShortcutABackward(ws *Workspace, dx []float32, dxw GradWrite, dy []float32, batch int, d ShortcutDims) {
+	runShortcut(ws, shortcutTask{backward: true, y: dy, x: dx, dxw: dxw, d: d}, batch)
 }
 
 // runShortcut runs t over the batch, its images shared among the
@@ -564,6 +572,7 @@ func runShortcut(ws *Workspace, t shortcutTask, batch int) {
 type shortcutTask struct {
 	backward bool
 	y, x     []float32
+	dxw      GradWrite
 	d        ShortcutDims
 }
 
@@ -580,6 +589,9 @@ func (t *shortcutTask) run(_ *Workspace, n0, n1 int) {
 		x := t.x[n*d.C*hw : (n+1)*d.C*hw]
 		kept := out[d.Lo*ohw : (d.Lo+d.C)*ohw]
 		if t.backward {
+			if t.dxw == SetGrad {
+				clear(x) // here, image by image in the cache, not in one pass over the batch
+			}
 			col2im(x, kept, sub)
 			continue
 		}

@@ -244,7 +244,8 @@ func (gen *generator) grad(n *ir.Node) *jen.Statement {
 
 // setsGrad reports whether n's backward step can overwrite the gradient of
 // its argument i rather than add to it: a conv's input, a batch norm's
-// input and fused residual, when no other argument is the same tensor.
+// input and fused residual, a global pool's and an option-A shortcut's
+// input, when no other argument is the same tensor.
 func setsGrad(n *ir.Node, i int) bool {
 	for j, a := range n.Args {
 		if j != i && a == n.Args[i] {
@@ -256,6 +257,8 @@ func setsGrad(n *ir.Node, i int) bool {
 		return i == 0
 	case ir.OpBatchNorm:
 		return i == 0 || i == 1 && n.FuseAdd
+	case ir.OpGlobalAvgPool, ir.OpShortcutA:
+		return i == 0
 	}
 	return false
 }
@@ -310,7 +313,7 @@ func (gen *generator) backwardNode(n *ir.Node, fresh map[*ir.Node]bool) []jen.Co
 			return nil
 		}
 		in := xn.Shape
-		return []jen.Code{nnq("GlobalAvgPoolBackward").Call(dx, dy, jen.Id("batch").Op("*").Lit(in.C), jen.Lit(in.H*in.W))}
+		return []jen.Code{nnq("GlobalAvgPoolBackward").Call(dx, gradWrite(xn, fresh), dy, jen.Id("batch").Op("*").Lit(in.C), jen.Lit(in.H*in.W))}
 	case ir.OpLinear:
 		return []jen.Code{nnq("LinearBackward").Call(jen.Id("ws"), dx, gen.param("g", n, "weight"), gen.param("g", n, "bias"), dy, x, gen.param("w", n, "weight"),
 			batch, jen.Lit(int(xn.Shape.Elems())), jen.Lit(n.Out))}
@@ -326,7 +329,7 @@ func (gen *generator) backwardNode(n *ir.Node, fresh map[*ir.Node]bool) []jen.Co
 		if toInput {
 			return nil
 		}
-		return []jen.Code{nnq("ShortcutABackward").Call(jen.Id("ws"), dx, dy, batch, dims)}
+		return []jen.Code{nnq("ShortcutABackward").Call(jen.Id("ws"), dx, gradWrite(xn, fresh), dy, batch, dims)}
 	}
 	panic(fmt.Sprintf("gogen: no backward code for %v", n.Op))
 }

@@ -1121,8 +1121,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
 	clear(d.avgpool)
 	nn.LinearBackward(ws, d.avgpool, g.fc_weight, g.fc_bias, d.fc, a.avgpool, w.fc_weight, batch, 64, 10)
-	clear(d.layer3_8_bn2)
-	nn.GlobalAvgPoolBackward(d.layer3_8_bn2, d.avgpool, batch*64, 64)
+	nn.GlobalAvgPoolBackward(d.layer3_8_bn2, nn.SetGrad, d.avgpool, batch*64, 64)
 
 	// layer3.8
 	nn.BatchNormFusedBackward(ws, d.layer3_8_conv2, nn.SetGrad, nil, nn.SetGrad, g.layer3_8_bn2_weight, g.layer3_8_bn2_bias, d.layer3_8_bn2, a.layer3_8_conv2, true, s.layer3_8_bn2_mask, w.layer3_8_bn2_weight, s.layer3_8_bn2_mean, s.layer3_8_bn2_invstd, batch, 64, 64)

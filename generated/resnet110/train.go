@@ -2041,8 +2041,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
 	clear(d.avgpool)
 	nn.LinearBackward(ws, d.avgpool, g.fc_weight, g.fc_bias, d.fc, a.avgpool, w.fc_weight, batch, 64, 10)
-	clear(d.layer3_17_bn2)
-	nn.GlobalAvgPoolBackward(d.layer3_17_bn2, d.avgpool, batch*64, 64)
+	nn.GlobalAvgPoolBackward(d.layer3_17_bn2, nn.SetGrad, d.avgpool, batch*64, 64)
 
 	// layer3.17
 	nn.BatchNormFusedBackward(ws, d.layer3_17_conv2, nn.SetGrad, d.layer3_16_bn2, nn.SetGrad, g.layer3_17_bn2_weight, g.layer3_17_bn2_bias, d.layer3_17_bn2, a.layer3_17_conv2, true, s.layer3_17_bn2_mask, w.layer3_17_bn2_weight, s.layer3_17_bn2_mean, s.layer3_17_bn2_invstd, batch, 64, 64)
@@ -2148,8 +2147,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 
 	// layer3.0
 	nn.BatchNormFusedBackward(ws, d.layer3_0_conv2, nn.SetGrad, d.layer3_0_shortcut, nn.SetGrad, g.layer3_0_bn2_weight, g.layer3_0_bn2_bias, d.layer3_0_bn2, a.layer3_0_conv2, true, s.layer3_0_bn2_mask, w.layer3_0_bn2_weight, s.layer3_0_bn2_mean, s.layer3_0_bn2_invstd, batch, 64, 64)
-	clear(d.layer2_17_bn2)
-	nn.ShortcutABackward(ws, d.layer2_17_bn2, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
+	nn.ShortcutABackward(ws, d.layer2_17_bn2, nn.SetGrad, d.layer3_0_shortcut, batch, layer3_0_shortcut_dims)
 	nn.Conv2DBackward(ws, d.layer3_0_bn1, nn.SetGrad, g.layer3_0_conv2_weight, nil, d.layer3_0_conv2, a.layer3_0_bn1, w.layer3_0_conv2_weight, batch, layer3_0_conv2_dims)
 	nn.BatchNormFusedBackward(ws, d.layer3_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer3_0_bn1_weight, g.layer3_0_bn1_bias, d.layer3_0_bn1, a.layer3_0_conv1, true, s.layer3_0_bn1_mask, w.layer3_0_bn1_weight, s.layer3_0_bn1_mean, s.layer3_0_bn1_invstd, batch, 64, 64)
 	nn.Conv2DBackward(ws, d.layer2_17_bn2, nn.AddGrad, g.layer3_0_conv1_weight, nil, d.layer3_0_conv1, a.layer2_17_bn2, w.layer3_0_conv1_weight, batch, layer3_0_conv1_dims)
@@ -2258,8 +2256,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 
 	// layer2.0
 	nn.BatchNormFusedBackward(ws, d.layer2_0_conv2, nn.SetGrad, d.layer2_0_shortcut, nn.SetGrad, g.layer2_0_bn2_weight, g.layer2_0_bn2_bias, d.layer2_0_bn2, a.layer2_0_conv2, true, s.layer2_0_bn2_mask, w.layer2_0_bn2_weight, s.layer2_0_bn2_mean, s.layer2_0_bn2_invstd, batch, 32, 256)
-	clear(d.layer1_17_bn2)
-	nn.ShortcutABackward(ws, d.layer1_17_bn2, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
+	nn.ShortcutABackward(ws, d.layer1_17_bn2, nn.SetGrad, d.layer2_0_shortcut, batch, layer2_0_shortcut_dims)
 	nn.Conv2DBackward(ws, d.layer2_0_bn1, nn.SetGrad, g.layer2_0_conv2_weight, nil, d.layer2_0_conv2, a.layer2_0_bn1, w.layer2_0_conv2_weight, batch, layer2_0_conv2_dims)
 	nn.BatchNormFusedBackward(ws, d.layer2_0_conv1, nn.SetGrad, nil, nn.SetGrad, g.layer2_0_bn1_weight, g.layer2_0_bn1_bias, d.layer2_0_bn1, a.layer2_0_conv1, true, s.layer2_0_bn1_mask, w.layer2_0_bn1_weight, s.layer2_0_bn1_mean, s.layer2_0_bn1_invstd, batch, 32, 256)
 	nn.Conv2DBackward(ws, d.layer1_17_bn2, nn.AddGrad, g.layer2_0_conv1_weight, nil, d.layer2_0_conv1, a.layer1_17_bn2, w.layer2_0_conv1_weight, batch, layer2_0_conv1_dims)

@@ -518,8 +518,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
 	clear(d.avgpool)
 	nn.LinearBackward(ws, d.avgpool, g.fc_weight, g.fc_bias, d.fc, a.avgpool, w.fc_weight, batch, 512, 1000)
-	clear(d.layer4_1_bn2)
-	nn.GlobalAvgPoolBackward(d.layer4_1_bn2, d.avgpool, batch*512, 49)
+	nn.GlobalAvgPoolBackward(d.layer4_1_bn2, nn.SetGrad, d.avgpool, batch*512, 49)
 
 	// layer4.1
 	nn.BatchNormFusedBackward(ws, d.layer4_1_conv2, nn.SetGrad, d.layer4_0_bn2, nn.SetGrad, g.layer4_1_bn2_weight, g.layer4_1_bn2_bias, d.layer4_1_bn2, a.layer4_1_conv2, true, s.layer4_1_bn2_mask, w.layer4_1_bn2_weight, s.layer4_1_bn2_mean, s.layer4_1_bn2_invstd, batch, 512, 49)

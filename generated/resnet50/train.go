@@ -1060,8 +1060,7 @@ func (t *Trainer) backward(x []float32, batch int) {
 	w, a, s, ws, d, g := &t.m.w, &t.a, &t.s, t.m.ws, &t.d, &t.g
 	clear(d.avgpool)
 	nn.LinearBackward(ws, d.avgpool, g.fc_weight, g.fc_bias, d.fc, a.avgpool, w.fc_weight, batch, 2048, 1000)
-	clear(d.layer4_2_bn3)
-	nn.GlobalAvgPoolBackward(d.layer4_2_bn3, d.avgpool, batch*2048, 49)
+	nn.GlobalAvgPoolBackward(d.layer4_2_bn3, nn.SetGrad, d.avgpool, batch*2048, 49)
 
 	// layer4.2
 	nn.BatchNormFusedBackward(ws, d.layer4_2_conv3, nn.SetGrad, d.layer4_1_bn3, nn.SetGrad, g.layer4_2_bn3_weight, g.layer4_2_bn3_bias, d.layer4_2_bn3, a.layer4_2_conv3, true, s.layer4_2_bn3_mask, w.layer4_2_bn3_weight, s.layer4_2_bn3_mean, s.layer4_2_bn3_invstd, batch, 2048, 49)
