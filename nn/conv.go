@@ -201,19 +201,24 @@ const (
 // the workspace on every call.
 func Conv2DBackward(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, batch int, d ConvDims) {
 	var wino *PackedConv
-	if dx != nil && d.winograd() {
+	var wt *PackedA // W^T packed, for the input gradient's GEMMs
+	switch {
+	case dx != nil && d.winograd():
 		wino = ws.packed(d.gradInputFor(batch), w, true)
+	case dx != nil && batch > 1:
+		ckk := d.C * d.KH * d.KW
+		wt = ws.callA(ckk, d.K, w, ckk, true)
 	}
 	// As forward: small convolutions share their images among goroutines,
 	// each summing its images' weight and bias gradients apart; the caller
 	// adds the partial sums up.
 	if batch > 1 && 2*d.K*d.OH*d.OW*d.C*d.KH*d.KW < minParallelFlops {
 		if nt := threadCount(); nt > 1 {
-			convBackwardImages(ws, convBackTask{dx: dx, dxw: dxw, dw: dw, db: db, dy: dy, x: x, w: w, d: d, wino: wino}, batch, nt)
+			convBackwardImages(ws, convBackTask{dx: dx, dxw: dxw, dw: dw, db: db, dy: dy, x: x, w: w, d: d, wino: wino, wt: wt}, batch, nt)
 			return
 		}
 	}
-	conv2DBackwardImages(ws, dx, dxw, dw, db, dy, x, w, wino, 0, batch, d, true)
+	conv2DBackwardImages(ws, dx, dxw, dw, db, dy, x, w, wino, wt, 0, batch, d, true)
 	if wino != nil {
 		winogradConv(ws, convTask{y: dx, x: dy, packed: wino, residual: addend(dx, dxw), d: wino.d}, batch)
 	}
@@ -234,8 +239,9 @@ func addend(dx []float32, w GradWrite) []float32 {
 // columns among goroutines only if splitGEMM. With wino (the Winograd
 // input gradient's weights) it leaves dx to the caller if splitGEMM, else
 // writes those images' dx (as dxw says) by Winograd after their weight
-// gradients.
-func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, wino *PackedConv, from, to int, d ConvDims, splitGEMM bool) {
+// gradients. wt, if not nil, holds W^T packed for the input gradient's
+// GEMMs.
+func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, wino *PackedConv, wt *PackedA, from, to int, d ConvDims, splitGEMM bool) {
 	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
 	dxCols := dx // the input gradient through the columns
 	if wino != nil {
@@ -305,12 +311,12 @@ func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy
 			if dxw == AddGrad {
 				beta = 1
 			}
-			gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, beta, dxn, ohw, nil, nil)
+			gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, beta, dxn, ohw, nil, wt)
 			continue
 		}
 		// dcol (CKK x OHW) = W^T (CKK x K) * dY (K x OHW), then scattered
 		// back, into the image's dx cleared here while it is in cache.
-		gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw, nil, nil)
+		gemm(ws, true, false, ckk, ohw, d.K, w, ckk, dyn, ohw, 0, col, ohw, nil, wt)
 		if dxw == SetGrad {
 			clear(dxn)
 		}
@@ -675,6 +681,11 @@ func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, res
 		}
 		winogradConv(ws, task, batch)
 		return
+	}
+	if packed == nil && batch > 1 {
+		// Training: the weights packed once for all the images' GEMMs.
+		ws.callConv = PackedConv{d: d, gemm: ws.callA(d.K, d.C*d.KH*d.KW, w, d.C*d.KH*d.KW, false)}
+		task.packed = &ws.callConv
 	}
 	// One image of many output rows: its blocks of rows, each gathered and
 	// multiplied while in the cache, are shared among the goroutines.

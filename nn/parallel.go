@@ -132,6 +132,7 @@ type convBackTask struct {
 	d                    ConvDims
 	partW, partB         [][]float32 // each helper share's gradient sums
 	wino                 *PackedConv // the input gradient's Winograd weights, or nil
+	wt                   *PackedA    // else W^T packed for its GEMMs, or nil
 	share                int         // images a share
 }
 
@@ -145,7 +146,7 @@ func (t *convBackTask) run(ws *Workspace, from, to int) {
 			db = t.partB[i][:len(t.db)]
 		}
 	}
-	conv2DBackwardImages(ws, t.dx, t.dxw, dw, db, t.dy, t.x, t.w, t.wino, from, to, t.d, false)
+	conv2DBackwardImages(ws, t.dx, t.dxw, dw, db, t.dy, t.x, t.w, t.wino, t.wt, from, to, t.d, false)
 }
 
 // convBackwardImages splits the images of a convolution's backward pass
