@@ -176,3 +176,15 @@ func winoWeightsF2AVX512(dst *float32, dstStride int, w *float32, wStep, n int, 
 func winoWeightsF4AVX512(dst *float32, dstStride int, w *float32, wStep, n int, idx *[9][16]int32, lanes uint16) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func wino4InputG8AVX512(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4OutputG8AVX512(y, m, res, bias *float32, chans, yStride, mStride, plane, flags int, plan *wino4Plan, idx *[4][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func wino4DyG8AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}

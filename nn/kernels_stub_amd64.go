@@ -482,6 +482,48 @@ func wino4OutputG4AVX512(y *float32, m *float32, res *float32, bias *float32, ch
 //go:noescape
 func wino4DyG4AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
 
+// wino4InputG8AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
+// channels, laid out as 8 group(s) of tile rows (see wino4Plan). Load
+// k of input row r reads plan.off[r][k] bytes past x under lane mask
+// plan.mask[r][k]: loads 0-3 are the four 16-float chunks of the
+// window, loads 4 on the floats past each group's window, which land in
+// lanes 2g and 2g+1. Channels are xStride floats apart. idx holds the
+// permutes: the two first-level ones, the second-level ones for phases
+// 0 and 1, those for the last two columns from the chunks, and those
+// from the floats past the window, for the lanes of plan.store[2].
+// Element e of a channel's tiles goes to v[e*plane + c*vStride:], the
+// tiles of plan.store[0], and those of plan.store[1] splitOff bytes
+// further on (V in the GEMM's packed panels).
+//
+//go:noescape
+func wino4InputG8AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
+
+// wino4OutputG8AVX512 writes the 4x4 output tiles A^T M A of 16 tiles of
+// chans channels, laid out as 8 group(s) of tile rows (see wino4Plan):
+// element e of channel k's tiles is at m[e*plane + k*mStride:], the
+// tiles of plan.store[0]. Chunk c of output row i is stored plan.off[i][c]
+// bytes past y under lane mask plan.mask[i][c], channels yStride floats
+// apart. Each value gets bias[k] if flags&8, then the residual (at the
+// same offsets from res) if flags&2, then the ReLU if flags&1. idx holds
+// the permutes that interleave the tiles' four columns back into chunks:
+// two first-level ones, then the second-level ones for chunks 0 and 2,
+// and 1 and 3.
+//
+//go:noescape
+func wino4OutputG8AVX512(y *float32, m *float32, res *float32, bias *float32, chans int, yStride int, mStride int, plane int, flags int, plan *wino4Plan, idx *[4][16]int32)
+
+// wino4DyG8AVX512 writes U = A g A^T for 16 4x4 tiles g of chans
+// channels of dy, laid out as 8 group(s) of tile rows (see wino4Plan),
+// A being F(4x4, 3x3)'s A^T transposed. Chunk k of row r of the tiles
+// reads plan.off[r][k] bytes past dy under lane mask plan.mask[r][k];
+// channels are dyStride floats apart. idx holds the input transform's
+// permutes, of which the first four take the tiles' columns apart.
+// Element e of a channel's tiles goes to u[e*plane + c*uStride:], the
+// tiles of plan.store[0].
+//
+//go:noescape
+func wino4DyG8AVX512(u *float32, dy *float32, chans int, dyStride int, uStride int, plane int, plan *wino4Plan, idx *[8][16]int32)
+
 // im2colRowsAVX512 writes dst[r][j] = src[r][j+off] for j in [lo, hi) and 0 for
 // the rest of each of rows rows of chunks x 16 values at most (rows
 // dstStride and srcStride floats apart); masks give lo, hi and the row's

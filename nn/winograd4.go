@@ -113,9 +113,12 @@ func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty
 		if groups > 1 {
 			past = tw == 16/groups
 		}
+		// inside: some float past the windows is in the image. Else the
+		// kernel loads none of them (store[3] 0): they are 0.
+		inside := false
 		// Group g's window starts at input row top[g] of the image at
 		// x[img[g]*in].
-		var top, img [4]int
+		var top, img [8]int
 		for g := range c.groups {
 			img[g] = (c.row + g) / (ty1 - ty0)
 			top[g] = 4*(ty0+(c.row+g)%(ty1-ty0)) - d.Pad
@@ -126,11 +129,11 @@ func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty
 				y := top[g] + r
 				return img[g]*in + y*d.W, g < c.groups && y >= 0 && y < d.H
 			}
-			for k := range 4 {
-				g, off := wino4Chunk(groups, k)
-				if at, ok := row(g); ok {
+			for k := range 8 {
+				g, off, lanes, part := wino4Part(groups, k)
+				if at, ok := row(g); part && ok {
 					p.off[r][k] = int64(4 * (at + from + off))
-					p.mask[r][k] = laneMask(from+off, d.W)
+					p.mask[r][k] = laneMask(from+off, d.W) & lanes
 				}
 			}
 			for g := range groups {
@@ -142,8 +145,9 @@ func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty
 				if groups > 1 {
 					x, lanes = from+4*(16/groups)-2*g, 3<<(2*g)
 				}
-				p.off[r][4+g] = int64(4 * (at + x))
-				p.mask[r][4+g] = laneMask(x, d.W) & lanes
+				p.off[r][wino4Past(groups)+g] = int64(4 * (at + x))
+				p.mask[r][wino4Past(groups)+g] = laneMask(x, d.W) & lanes
+				inside = inside || p.mask[r][wino4Past(groups)+g] != 0
 			}
 		}
 		col := c.row*tw + c.tx0
@@ -153,6 +157,9 @@ func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty
 			for g := range c.groups {
 				p.store[2] |= 1 << (g*min(tw, 16) + min(tw, 16) - 1)
 			}
+			if inside {
+				p.store[3] = 1
+			}
 		}
 		vp, xp := &v[l.at(0, col)], &x[0]
 		switch groups {
@@ -160,36 +167,70 @@ func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty
 			wino4InputG1AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
 		case 2:
 			wino4InputG2AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
-		default:
+		case 4:
 			wino4InputG4AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
+		default:
+			wino4InputG8AVX512(vp, xp, d.C, d.H*d.W, l.row, plane, &p, perm, split)
 		}
 	}
 }
 
 // wino4Plan is one call of an F(4x4, 3x3) transform kernel: which tiles
 // it stores (store[0]; store[1] those that run over into the next packed
-// panel; store[2] those whose last two columns lie past the windows) or,
+// panel; store[2] those whose last two columns lie past the windows, and
+// store[3] 1 if any of those columns is inside the image) or,
 // for the output, loads (store[0]); and the byte offset and lane mask of
-// load k of input row r (off[r][k], mask[r][k]), or of chunk c of output
-// row i. A zero mask reads zeros (a row in the padding, a group the call
-// does not have) and writes nothing.
+// load k of input row r (off[r][k], mask[r][k]), or of store k of output
+// row i: loads (stores) 0 to 7 fill the four chunks (wino4Part), those
+// from wino4Past on the floats past each group's window. A zero mask
+// reads zeros (a row in the padding, a group the call does not have) and
+// writes nothing.
 type wino4Plan struct {
 	store [4]uint16
-	off   [6][8]int64
-	mask  [6][8]uint16
+	off   [6][16]int64
+	mask  [6][16]uint16
 }
 
 // wino4Groups is how many tile rows of tw tiles share a call of the
-// F(4x4, 3x3) kernels: 16 tiles of one row, or two (four) rows of up to 8
-// (4) tiles, each in a window of two chunks (one).
+// F(4x4, 3x3) kernels: 16 tiles of one row, or two (four, eight) rows of
+// up to 8 (4, 2) tiles, each in a window of two chunks (one, half of
+// one). Eight rows of 8x8 images fill the lanes that four rows left half
+// empty: the CIFAR nets' last stage, and its gradients in training.
 func wino4Groups(tw int) int {
 	switch {
 	case tw > 8:
 		return 1
 	case tw > 4:
 		return 2
+	case tw > 2:
+		return 4
+	}
+	return 8
+}
+
+// wino4Past is the first load (store) of a row that fills the floats
+// past the groups' windows.
+func wino4Past(groups int) int {
+	if groups == 8 {
+		return 8
 	}
 	return 4
+}
+
+// wino4Part is part k (0 to 7) of a call's four chunks: it holds group
+// g's window from column off of the window on, in the lanes of mask; ok
+// is false for a part the grouping does not have. A chunk is one part,
+// except with eight groups, whose two halves hold a window each: the
+// upper half's part reads from 8 floats before its window.
+func wino4Part(groups, k int) (g, off int, lanes uint16, ok bool) {
+	if groups == 8 {
+		return k, -8 * (k % 2), 0xff << (8 * (k % 2)), true
+	}
+	if k >= 4 {
+		return 0, 0, 0, false
+	}
+	g, off = wino4Chunk(groups, k)
+	return g, off, 0xffff, true
 }
 
 // wino4Chunk is the group whose window chunk k of a call holds, and the
@@ -271,8 +312,10 @@ func newWino4Perm(groups, tw int) (p wino4Perm) {
 			return l/8*16 + l%8
 		case 2:
 			return 16*g + s
+		case 4:
+			return g/2*16 + g%2*4 + s
 		}
-		return g/2*16 + g%2*4 + s
+		return g/4*16 + g/2%2*4 + g%2*2 + s
 	}
 	var lane [32]int32 // slot to lane, for the output
 	for l := range groups * tw {
@@ -359,8 +402,10 @@ func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, 
 			wino4OutputG1AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
 		case 2:
 			wino4OutputG2AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
-		default:
+		case 4:
 			wino4OutputG4AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
+		default:
+			wino4OutputG8AVX512(&y[0], mp, rp, bp, d.K, d.OH*d.OW, ld, plane, flags, &p, perm)
 		}
 	}
 }
@@ -370,14 +415,14 @@ func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, 
 // output transform's stores or dy's transform's loads: rows and columns
 // past the output are masked off.
 func (p *wino4Plan) planRows(c wino4Call, groups, ty0, ty1, out int, d ConvDims) {
-	for k := range 4 {
-		g, off := wino4Chunk(groups, k)
-		if g >= c.groups {
+	for k := range 8 {
+		g, off, lanes, ok := wino4Part(groups, k)
+		if !ok || g >= c.groups {
 			continue
 		}
 		img, ty := (c.row+g)/(ty1-ty0), ty0+(c.row+g)%(ty1-ty0)
 		x := 4*c.tx0 + off
-		mask := laneMask(x, d.OW)
+		mask := laneMask(x, d.OW) & lanes
 		for i := range 4 {
 			if oy := 4*ty + i; oy < d.OH {
 				p.off[i][k] = int64(4 * (img*out + oy*d.OW + x))

@@ -271,8 +271,10 @@ func winoDy4(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d Con
 			wino4DyG1AVX512(up, &dy[0], d.K, d.OH*d.OW, ld, plane, &p, perm)
 		case 2:
 			wino4DyG2AVX512(up, &dy[0], d.K, d.OH*d.OW, ld, plane, &p, perm)
-		default:
+		case 4:
 			wino4DyG4AVX512(up, &dy[0], d.K, d.OH*d.OW, ld, plane, &p, perm)
+		default:
+			wino4DyG8AVX512(up, &dy[0], d.K, d.OH*d.OW, ld, plane, &p, perm)
 		}
 	}
 }

@@ -50,7 +50,7 @@ func main() {
 	for _, e := range []int{0, 4, 8} {
 		winoGemm(e)
 	}
-	for _, g := range []int{1, 2, 4} {
+	for _, g := range []int{1, 2, 4, 8} {
 		wino4Input(g)
 		wino4Output(g)
 		wino4Dy(g)

@@ -47,7 +47,7 @@ func wino4Consts() (two, four, eight VecVirtual) {
 // wino4Input emits wino4InputG<groups>AVX512.
 func wino4Input(groups int) {
 	name := fmt.Sprintf("wino4InputG%dAVX512", groups)
-	TEXT(name, NOSPLIT, "func(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)")
+	TEXT(name, 0, "func(v, x *float32, chans, xStride, vStride, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)") // not NOSPLIT: its frame holds B^T d
 	Pragma("noescape")
 	Doc(name+" writes V = B^T d B for 16 6x6 input tiles of chans",
 		fmt.Sprintf("channels, laid out as %d group(s) of tile rows (see wino4Plan). Load", groups),
@@ -75,33 +75,64 @@ func wino4Input(groups int) {
 	}
 	idx := [8]VecVirtual(loadTables(idxP, 8))
 	two, four, _ := wino4Consts()
-	ks := loadMasks(plan, 3) // wino4Plan.store comes first
+	ks := loadMasks(plan, 4) // wino4Plan.store comes first
+	buf := AllocLocal(6 * 5 * 64)
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
+	// A copy of the loop for each case: tiles that run over into the next
+	// panel (split) or not, floats past the windows to load (past) or
+	// not, where they all lie in the padding (a row a multiple of 4 wide,
+	// padded by 1: the CIFAR nets' convs and their gradients).
 	KORTESTW(ks[1], ks[1])
-	JNZ(LabelRef("chan_split"))
-	wino4InputLoop("chan", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, false)
+	JNZ(LabelRef("split"))
+	KORTESTW(ks[3], ks[3])
+	JZ(LabelRef("chan"))
+	wino4InputLoop("chan_past", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, false, true, buf)
 	JMP(LabelRef("done"))
-	wino4InputLoop("chan_split", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, true)
+	Label("split")
+	KORTESTW(ks[3], ks[3])
+	JZ(LabelRef("chan_split"))
+	wino4InputLoop("chan_split_past", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, true, true, buf)
+	JMP(LabelRef("done"))
+	wino4InputLoop("chan", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, false, false, buf)
+	JMP(LabelRef("done"))
+	wino4InputLoop("chan_split", groups, v, x, chans, xStride, vStride, plane, plan, split, ks, idx, two, four, true, false, buf)
 	Label("done")
 	VZEROUPPER()
 	RET()
 }
 
-// The layout of wino4Plan: 4 uint16 store masks, then off [6][8]int64,
-// then mask [6][8]uint16.
+// The layout of wino4Plan: 4 uint16 store masks, then off [6][16]int64,
+// then mask [6][16]uint16.
 const (
 	wino4OffAt  = 8
-	wino4MaskAt = wino4OffAt + 6*8*8
+	wino4MaskAt = wino4OffAt + 6*16*8
 )
+
+// wino4Parts is the loads (stores) that fill one chunk of a row: two
+// halves, of two groups' windows, with eight groups.
+func wino4Parts(groups, c int) []int {
+	if groups == 8 {
+		return []int{2 * c, 2*c + 1}
+	}
+	return []int{c}
+}
+
+// wino4Past is the first load of a row's floats past the windows.
+func wino4Past(groups int) int {
+	if groups == 8 {
+		return 8
+	}
+	return 4
+}
 
 // wino4Load emits the masked load k of row r, zeroing the lanes outside
 // its mask, or merging into dst if merge.
 func wino4Load(x, plan Register, r, k int, dst VecVirtual, merge bool) {
 	t := GP64()
-	MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(8*r+k)}, t)
+	MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(16*r+k)}, t)
 	km := K()
-	KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(8*r+k)}, km)
+	KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(16*r+k)}, km)
 	if merge {
 		VMOVUPS(Mem{Base: x, Index: t, Scale: 1}, km, dst)
 	} else {
@@ -114,67 +145,55 @@ func wino4Load(x, plan Register, r, k int, dst VecVirtual, merge bool) {
 func wino4Chunk(x, plan Register, groups, r, c int) VecVirtual {
 	z := ZMM()
 	if c < 4 {
-		wino4Load(x, plan, r, c, z, false)
+		for i, k := range wino4Parts(groups, c) {
+			if i == 0 {
+				wino4Load(x, plan, r, k, z, false)
+				continue
+			}
+			// Into a register of its own, not merged into z: a merging
+			// load waits for z.
+			h := ZMM()
+			wino4Load(x, plan, r, k, h, false)
+			VORPS(h, z, z)
+		}
 		return z
 	}
 	for g := range groups {
-		wino4Load(x, plan, r, 4+g, z, g > 0)
+		wino4Load(x, plan, r, wino4Past(groups)+g, z, g > 0)
 	}
 	return z
 }
 
-// wino4InputLoop emits the loop over the channels at label name.
-func wino4InputLoop(name string, groups int, v, x, chans, xStride, vStride, plane, plan, split Register, ks []Register, idx [8]VecVirtual, two, four VecVirtual, withSplit bool) {
+// wino4InputLoop emits the loop over the channels at label name, with
+// B^T down the rows of buf, a frame of 30 chunks. It loads each input row
+// once, a chunk of all six rows at a time, keeps the six rows of B^T d in
+// buf, and then takes each row apart: the loads of the plan's offsets and
+// masks, three a chunk, limited the kernel when it loaded rows again for
+// each pair of B^T's rows (eight groups' two loads a chunk took twice as
+// long a tile as four groups' one).
+func wino4InputLoop(name string, groups int, v, x, chans, xStride, vStride, plane, plan, split Register, ks []Register, idx [8]VecVirtual, two, four VecVirtual, withSplit, withPast bool, buf Mem) {
 	Label(name)
-	q := GP64()
-	// Rows 1 to 4 of the window: o1 and o2 of B^T share s and t.
-	MOVQ(plane, q)
-	IMUL3Q(U8(6), q, q)
-	ADDQ(v, q) // element 6, the first of row 1
-	chunks := func(f func(c int) [2]VecVirtual) (a, b [5]VecVirtual) {
-		for c := range 5 {
-			o := f(c)
-			a[c], b[c] = o[0], o[1]
-		}
-		return a, b
+	n := 4 // chunks, and the floats past the windows if withPast
+	if withPast {
+		n = 5
 	}
-	t1, t2 := chunks(func(c int) [2]VecVirtual {
-		x1, x2 := wino4Chunk(x, plan, groups, 1, c), wino4Chunk(x, plan, groups, 2, c)
-		x3, x4 := wino4Chunk(x, plan, groups, 3, c), wino4Chunk(x, plan, groups, 4, c)
-		VFNMADD231PS(four, x2, x4) // s = x4 - 4 x2
-		VFNMADD231PS(four, x1, x3) // t = x3 - 4 x1
-		o1, o2 := ZMM(), ZMM()
-		VADDPS(x3, x4, o1)
-		VSUBPS(x3, x4, o2)
-		return [2]VecVirtual{o1, o2}
-	})
-	wino4Row(t1, q, plane, split, ks, idx, two, four, withSplit)
-	wino4Row(t2, q, plane, split, ks, idx, two, four, withSplit)
-	t3, t4 := chunks(func(c int) [2]VecVirtual {
-		x1, x2 := wino4Chunk(x, plan, groups, 1, c), wino4Chunk(x, plan, groups, 2, c)
-		x3, x4 := wino4Chunk(x, plan, groups, 3, c), wino4Chunk(x, plan, groups, 4, c)
-		VSUBPS(x2, x4, x4) // u = x4 - x2
-		VSUBPS(x1, x3, x3) // v = x3 - x1
-		o3, o4 := ZMM(), ZMM()
-		VMOVAPS(x4, o3)
-		VFMADD231PS(two, x3, o3) // u + 2v
-		VMOVAPS(x4, o4)
-		VFNMADD231PS(two, x3, o4) // u - 2v
-		return [2]VecVirtual{o3, o4}
-	})
-	wino4Row(t3, q, plane, split, ks, idx, two, four, withSplit)
-	wino4Row(t4, q, plane, split, ks, idx, two, four, withSplit)
-	// Row 5: (x5 - 4 x3 - x3) + 4 x1; then row 0: (x4 - 4 x2 - x2) + 4 x0.
-	for _, rows := range [2][3]int{{5, 3, 1}, {4, 2, 0}} {
-		t, _ := chunks(func(c int) [2]VecVirtual {
-			a, b, d := wino4Chunk(x, plan, groups, rows[0], c), wino4Chunk(x, plan, groups, rows[1], c), wino4Chunk(x, plan, groups, rows[2], c)
-			VFNMADD231PS(four, b, a)
-			VSUBPS(b, a, a)
-			VFMADD231PS(four, d, a)
-			return [2]VecVirtual{a, a}
-		})
-		if rows[0] == 4 {
-			MOVQ(v, q) // element 0
+	at := func(r, c int) Mem { return buf.Offset(64 * (5*r + c)) }
+	for c := range n {
+		var d [6]VecVirtual
+		for r := range d {
+			d[r] = wino4Chunk(x, plan, groups, r, c)
+		}
+		for r, z := range wino4BT(d, two, four) {
+			VMOVUPS(z, at(r, c))
+		}
+	}
+	q := GP64()
+	MOVQ(v, q)
+	for r := range 6 {
+		var t [5]VecVirtual
+		for c := range n {
+			t[c] = ZMM()
+			VMOVUPS(at(r, c), t[c])
 		}
 		wino4Row(t, q, plane, split, ks, idx, two, four, withSplit)
 	}
@@ -185,7 +204,7 @@ func wino4InputLoop(name string, groups int, v, x, chans, xStride, vStride, plan
 }
 
 // wino4Row takes one row of B^T d (its four chunks and the floats past
-// the windows) apart into the tiles' six columns, applies B along them
+// the windows, or zeros there if t[4] is nil) apart into the tiles' six columns, applies B along them
 // and stores the six elements at q, q+plane, ..., leaving q past them.
 func wino4Row(t [5]VecVirtual, q, plane, split Register, ks []Register, idx [8]VecVirtual, two, four VecVirtual, withSplit bool) {
 	perm := func(a, b, i VecVirtual) VecVirtual {
@@ -203,8 +222,16 @@ func wino4Row(t [5]VecVirtual, q, plane, split Register, ks []Register, idx [8]V
 	j[2], j[3] = perm(b, b2, idx[2]), perm(b, b2, idx[3])
 	// Columns 4 and 5: the next slot's phases 0 and 1, or past the window.
 	j[4], j[5] = perm(a, a2, idx[4]), perm(a, a2, idx[5])
-	VPERMPS(t[4], idx[6], ks[2], j[4])
-	VPERMPS(t[4], idx[7], ks[2], j[5])
+	if t[4] != nil {
+		VPERMPS(t[4], idx[6], ks[2], j[4])
+		VPERMPS(t[4], idx[7], ks[2], j[5])
+	} else {
+		// Past the windows lies only padding.
+		zero := ZMM()
+		VXORPS(zero, zero, zero)
+		VMOVAPS(zero, ks[2], j[4])
+		VMOVAPS(zero, ks[2], j[5])
+	}
 	o := wino4BT(j, two, four)
 	for _, z := range o {
 		VMOVUPS(z, ks[0], Mem{Base: q})
@@ -292,7 +319,7 @@ func wino4Output(groups int) {
 		JE(LabelRef(fmt.Sprintf("chan%d", f)))
 	}
 	for _, f := range []int{0, 1, 2, 3, 8, 9, 10, 11} {
-		wino4OutputLoop(fmt.Sprintf("chan%d", f), f, y, m, res, bias, chans, yStride, mStride, plane, plane6, plane18, plan, lanes, idx, two, four, eight, zero)
+		wino4OutputLoop(fmt.Sprintf("chan%d", f), f, groups, y, m, res, bias, chans, yStride, mStride, plane, plane6, plane18, plan, lanes, idx, two, four, eight, zero)
 		JMP(LabelRef("done"))
 	}
 	Label("done")
@@ -302,7 +329,7 @@ func wino4Output(groups int) {
 
 // wino4OutputLoop emits the loop over the channels at label name, for
 // the flags f.
-func wino4OutputLoop(name string, f int, y, m, res, bias, chans, yStride, mStride, plane, plane6, plane18, plan, lanes Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
+func wino4OutputLoop(name string, f, groups int, y, m, res, bias, chans, yStride, mStride, plane, plane6, plane18, plan, lanes Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
 	Label(name)
 	// Element 6r+j of column j and row r lies at m + j*plane + r*plane6.
 	elem := func(q Register, r int) Mem {
@@ -360,7 +387,7 @@ func wino4OutputLoop(name string, f int, y, m, res, bias, chans, yStride, mStrid
 			ADDQ(plane, q)
 		}
 		for i, row := range [2][6]VecVirtual{a, c} {
-			wino4OutRow(half+2*i, f, row, y, res, b, plan, idx, two, four, eight, zero)
+			wino4OutRow(half+2*i, f, groups, row, y, res, b, plan, idx, two, four, eight, zero)
 		}
 	}
 	for _, r := range []Register{y, res} {
@@ -375,7 +402,7 @@ func wino4OutputLoop(name string, f int, y, m, res, bias, chans, yStride, mStrid
 // wino4OutRow applies A^T along row i of A^T M, as at6 in Go, adds the
 // bias, interleaves the tiles' four columns back into the row's chunks,
 // and stores them with the residual and the ReLU.
-func wino4OutRow(i, f int, a [6]VecVirtual, y, res Register, b VecVirtual, plan Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
+func wino4OutRow(i, f, groups int, a [6]VecVirtual, y, res Register, b VecVirtual, plan Register, idx [4]VecVirtual, two, four, eight, zero VecVirtual) {
 	var o [4]VecVirtual
 	for k := range o {
 		o[k] = ZMM()
@@ -408,19 +435,30 @@ func wino4OutRow(i, f int, a [6]VecVirtual, y, res Register, b VecVirtual, plan 
 	pb, pb2 := perm(o[2], o[3], idx[0]), perm(o[2], o[3], idx[1])
 	chunks := [4]VecVirtual{perm(pa, pb, idx[2]), perm(pa, pb, idx[3]), perm(pa2, pb2, idx[2]), perm(pa2, pb2, idx[3])}
 	for c, z := range chunks {
-		t := GP64()
-		MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(8*i+c)}, t)
-		km := K()
-		KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(8*i+c)}, km)
+		parts := wino4Parts(groups, c)
+		t, km := make([]Register, len(parts)), make([]Register, len(parts))
+		for j, k := range parts {
+			t[j], km[j] = GP64(), K()
+			MOVQ(Mem{Base: plan, Disp: wino4OffAt + 8*(16*i+k)}, t[j])
+			KMOVW(Mem{Base: plan, Disp: wino4MaskAt + 2*(16*i+k)}, km[j])
+		}
 		if f&2 != 0 {
 			r := ZMM()
-			VMOVUPS_Z(Mem{Base: res, Index: t, Scale: 1}, km, r)
+			for j := range parts {
+				if j == 0 {
+					VMOVUPS_Z(Mem{Base: res, Index: t[j], Scale: 1}, km[j], r)
+				} else {
+					VMOVUPS(Mem{Base: res, Index: t[j], Scale: 1}, km[j], r)
+				}
+			}
 			VADDPS(r, z, z)
 		}
 		if f&1 != 0 {
 			VMAXPS(z, zero, z) // a NaN passes, as through Go's max
 		}
-		VMOVUPS(z, km, Mem{Base: y, Index: t, Scale: 1})
+		for j := range parts {
+			VMOVUPS(z, km[j], Mem{Base: y, Index: t[j], Scale: 1})
+		}
 	}
 }
 
