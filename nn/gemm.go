@@ -153,6 +153,23 @@ func GemmPacked(ws *Workspace, pa *PackedA, m, n, k int, a []float32, b []float3
 	gemmParallel(ws, false, false, m, n, k, a, k, b, ldb, beta, c, ldc, epi, pa)
 }
 
+// gemmRowB multiplies the mc x kc block of A at packed (12-row panels)
+// by 32 columns of a row-major B read in place (rows ldb floats apart,
+// from b[0]) into C's rows from ic and columns from jc, as gemmBlocks
+// does a panel: the whole tiles in one call, then the edge rows.
+func gemmRowB(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic, jc int, store, last bool, epi *Epilogue) {
+	_ = b[(kc-1)*ldb+31]
+	if tiles := mc / 12; tiles > 0 {
+		flags, bias, res, ldr := tileEpilogue(store, last, epi, ic, jc)
+		kernel12x32TilesRowBAVX512(kc, tiles, &packed[0], &b[0], &c[ic*ldc+jc], ldc, 0xffffffff, flags, bias, res, ldr, ldb)
+	}
+	if ir := mc / 12 * 12; ir < mc {
+		flags, bias, res, ldr := tileEpilogue(store, last, epi, ic+ir, jc)
+		_ = c[(ic+mc-1)*ldc+jc+31]
+		avx512KernelsRowB[mc-ir](kc, &packed[ir*kc], &b[0], &c[(ic+ir)*ldc+jc], ldc, 0xffffffff, flags, bias, res, ldr, ldb)
+	}
+}
+
 // gemmSerial is GemmEpilogue on the calling goroutine.
 func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	gemmBlocks(ws, transA, transB, m, n, k, a, lda, b, ldb, nil, beta, c, ldc, epi, pa)
@@ -200,11 +217,18 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			// The first panel of K stores (beta 0) instead of accumulating,
 			// so C is never cleared first; the last applies the epilogue.
 			store, last := pc == 0 && beta == 0, pc+kc >= k
+			// A row-major B's whole panels are read in place (rowB
+			// columns): packing them cost more than the kernel gains
+			// from contiguous panels. The rest is packed.
+			rowB := 0
+			if useAVX512 && !transB && packedB == nil {
+				rowB = nc / nr0 * nr0
+			}
 			pb := ws.packB
 			if packedB != nil {
 				pb = packedB[pc*((n+nr0-1)/nr0*nr0):]
-			} else {
-				packB(ws.packB, transB, b, ldb, pc, jc, kc, nc, nr0)
+			} else if rowB < nc {
+				packB(ws.packB, transB, b, ldb, pc, jc+rowB, kc, nc-rowB, nr0)
 			}
 			for ic := 0; ic < m; ic += gemmMC {
 				mc := min(gemmMC, m-ic)
@@ -213,9 +237,12 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 					packA(ws.packA, transA, a, lda, ic, pc, mc, kc, mr0)
 					packed = ws.packA
 				}
-				for jr := 0; jr < nc; jr += nr0 {
+				for jr := 0; jr < rowB; jr += nr0 {
+					gemmRowB(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
+				}
+				for jr := rowB; jr < nc; jr += nr0 {
 					nr := min(nr0, nc-jr)
-					pb := pb[jr*kc : jr*kc+kc*nr0]
+					pb := pb[(jr-rowB)*kc : (jr-rowB)*kc+kc*nr0]
 					single := 0
 					if useAVX512 {
 						nr, single = edgeColumns(nr)

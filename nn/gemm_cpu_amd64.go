@@ -22,6 +22,14 @@ var avx512Kernels = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, fla
 	kernel9x32AVX512, kernel10x32AVX512, kernel11x32AVX512, kernel12x32AVX512,
 }
 
+// avx512KernelsRowB[r] is avx512Kernels[r] for a B read in place, its
+// rows ldb floats apart.
+var avx512KernelsRowB = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr, ldb int){
+	nil, kernel1x32RowBAVX512, kernel2x32RowBAVX512, kernel3x32RowBAVX512, kernel4x32RowBAVX512,
+	kernel5x32RowBAVX512, kernel6x32RowBAVX512, kernel7x32RowBAVX512, kernel8x32RowBAVX512,
+	kernel9x32RowBAVX512, kernel10x32RowBAVX512, kernel11x32RowBAVX512, kernel12x32RowBAVX512,
+}
+
 var avx512Kernels16 = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int){
 	nil, kernel1x16AVX512, kernel2x16AVX512, kernel3x16AVX512, kernel4x16AVX512,
 	kernel5x16AVX512, kernel6x16AVX512, kernel7x16AVX512, kernel8x16AVX512,

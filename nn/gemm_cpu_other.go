@@ -13,6 +13,13 @@ var (
 // avx512Kernels is empty without the assembly; useAVX512 is never true.
 var avx512Kernels, avx512Kernels16 [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)
 
+// avx512KernelsRowB is empty without the assembly too.
+var avx512KernelsRowB [13]func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr, ldb int)
+
+func kernel12x32TilesRowBAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr, ldb int) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}
+
 func kernel4x24AVX2(kc int, a, b, c *float32) {
 	panic("nn: the AVX2 kernel is not in this build")
 }

@@ -242,6 +242,151 @@ func kernel12x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask
 // the next 12 rows of c, bias and res; tiles must be at least 1.
 func kernel12x16TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int)
 
+// kernel1x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 1x32 tile
+// with rows ldc floats apart, the product of the first 1 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel1x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel2x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 2x32 tile
+// with rows ldc floats apart, the product of the first 2 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel2x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel3x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 3x32 tile
+// with rows ldc floats apart, the product of the first 3 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel3x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel4x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 4x32 tile
+// with rows ldc floats apart, the product of the first 4 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel4x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel5x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 5x32 tile
+// with rows ldc floats apart, the product of the first 5 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel5x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel6x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 6x32 tile
+// with rows ldc floats apart, the product of the first 6 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel6x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel7x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 7x32 tile
+// with rows ldc floats apart, the product of the first 7 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel7x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel8x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 8x32 tile
+// with rows ldc floats apart, the product of the first 8 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel8x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel9x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 9x32 tile
+// with rows ldc floats apart, the product of the first 9 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel9x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel10x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 10x32 tile
+// with rows ldc floats apart, the product of the first 10 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel10x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel11x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 11x32 tile
+// with rows ldc floats apart, the product of the first 11 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel11x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel12x32RowBAVX512 stores into (or, with flag 1, adds to) c, a 12x32 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel12x32RowBAVX512(kc int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel12x32TilesRowBAVX512 stores into (or, with flag 1, adds to) c, a 12x32 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 32 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel12x32TilesRowBAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
 // kernel12x1TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 1
 // columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
 // 12 x kc panel a (12 values per step of k) and the columns at b of a packed

@@ -11,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -35,10 +36,14 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	for _, cols := range []int{32, 16} {
 		for rows := 1; rows <= 12; rows++ {
-			kernelAVX512(rows, cols, false)
+			kernelAVX512(rows, cols, false, false)
 		}
-		kernelAVX512(12, cols, true)
+		kernelAVX512(12, cols, true, false)
 	}
+	for rows := 1; rows <= 12; rows++ {
+		kernelAVX512(rows, 32, false, true)
+	}
+	kernelAVX512(12, 32, true, true)
 	for cols := 1; cols <= 4; cols++ {
 		kernel12xNTiles(cols)
 	}
@@ -119,12 +124,16 @@ func fmaLoop() {
 // after another, from consecutive panels of A against the same panel of B,
 // so that the small GEMMs of the Winograd convolutions (K = 16 channels)
 // do not pay Go's loop and call for every tile.
-func kernelAVX512(rows, cols int, tiles bool) {
+func kernelAVX512(rows, cols int, tiles, strided bool) {
 	name := fmt.Sprintf("kernel%dx%dAVX512", rows, cols)
 	sig := "func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)"
 	if tiles {
 		name = fmt.Sprintf("kernel%dx%dTilesAVX512", rows, cols)
 		sig = "func(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)"
+	}
+	if strided {
+		name = strings.Replace(name, "AVX512", "RowBAVX512", 1)
+		sig = strings.Replace(sig, ")", ", ldb int)", 1)
 	}
 	TEXT(name, NOSPLIT, sig)
 	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile", name, rows, cols),
@@ -137,6 +146,10 @@ func kernelAVX512(rows, cols int, tiles bool) {
 	if tiles {
 		doc = append(doc, "It does so for tiles tiles down c, each from the next panel of a and",
 			"the next 12 rows of c, bias and res; tiles must be at least 1.")
+	}
+	if strided {
+		doc = append(doc, "b is not packed: its rows (steps of k) lie ldb floats apart, as a",
+			"row-major B does.")
 	}
 	Doc(doc...)
 	vecs := cols / 16 // ZMM accumulators a row
@@ -178,9 +191,27 @@ func kernelAVX512(rows, cols int, tiles bool) {
 	for j := range bv {
 		bv[j] = ZMM()
 	}
+	var ldb, ldb3 Register // B's row stride in bytes, and three times it
+	if strided {
+		ldb, ldb3 = Load(Param("ldb"), GP64()), GP64()
+		SHLQ(U8(2), ldb)
+		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+	}
 	step := func(u int) {
 		for j := range bv {
-			VMOVUPS(Mem{Base: b, Disp: 128*u + 64*j}, bv[j])
+			m := Mem{Base: b, Disp: 128*u + 64*j}
+			if strided {
+				m = Mem{Base: b, Disp: 64 * j}
+				switch u {
+				case 1:
+					m.Index, m.Scale = ldb, 1
+				case 2:
+					m.Index, m.Scale = ldb, 2
+				case 3:
+					m.Index, m.Scale = ldb3, 1
+				}
+			}
+			VMOVUPS(m, bv[j])
 		}
 		for i := 0; i < rows; i++ {
 			for j := range bv {
@@ -188,7 +219,11 @@ func kernelAVX512(rows, cols int, tiles bool) {
 			}
 		}
 	}
-	kLoop(kc, a, b, step)
+	if strided {
+		kLoopRows(kc, a, b, ldb, step)
+	} else {
+		kLoop(kc, a, b, step)
+	}
 
 	if !tiles {
 		c = Load(Param("c"), GP64())
@@ -287,6 +322,33 @@ func kLoop(kc, a, b Register, step func(u int)) {
 	step(0)
 	ADDQ(U32(48), a)
 	ADDQ(U32(128), b)
+	DECQ(kc)
+	JNZ(LabelRef("loop1"))
+	Label("kdone")
+}
+
+// kLoopRows is kLoop for a B in rows ldb bytes apart, not packed.
+func kLoopRows(kc, a, b, ldb Register, step func(u int)) {
+	CMPQ(kc, U8(4))
+	JB(LabelRef("tail"))
+	Label("loop4")
+	for u := 0; u < 4; u++ {
+		step(u)
+	}
+	ADDQ(U32(4*48), a)
+	for range 4 {
+		ADDQ(ldb, b)
+	}
+	SUBQ(U8(4), kc)
+	CMPQ(kc, U8(4))
+	JAE(LabelRef("loop4"))
+	Label("tail")
+	TESTQ(kc, kc)
+	JZ(LabelRef("kdone"))
+	Label("loop1")
+	step(0)
+	ADDQ(U32(48), a)
+	ADDQ(ldb, b)
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
 	Label("kdone")
