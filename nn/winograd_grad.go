@@ -136,37 +136,45 @@ func winoDy(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d Conv
 
 // winoDyGo is winoDy in Go, one tile at a time.
 func winoDyGo(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
+	dyTilesGo(dy, ld, col0, ty0, ty1, d, func(o int, g [4][4]float32) {
+		// G g down the columns, row 3 negated; then along the rows,
+		// column 3 negated.
+		var t [4][2]float32
+		for j := range 2 {
+			g0, g1 := g[0][j], g[1][j]
+			t[0][j], t[1][j], t[2][j], t[3][j] = g0, (g0+g1)*0.5, (g0-g1)*0.5, -g1
+		}
+		for i := range 4 {
+			t0, t1 := t[i][0], t[i][1]
+			u[(4*i)*plane+o] = t0
+			u[(4*i+1)*plane+o] = (t0 + t1) * 0.5
+			u[(4*i+2)*plane+o] = (t0 - t1) * 0.5
+			u[(4*i+3)*plane+o] = -t1
+		}
+	})
+}
+
+// dyTilesGo calls tile for each m x m tile g of dy (K x OH x OW), m d's
+// winoM, in tile rows [ty0, ty1): g in the top left of a 4x4 array, 0
+// past OH or OW, and o its column in U (k*ld + col0 + (ty-ty0)*tw + tx).
+func dyTilesGo(dy []float32, ld, col0, ty0, ty1 int, d ConvDims, tile func(o int, g [4][4]float32)) {
 	_, tw := d.tiles()
-	ohw := d.OH * d.OW
+	m, ohw := d.winoM(), d.OH*d.OW
 	for k := 0; k < d.K; k++ {
 		p := dy[k*ohw : (k+1)*ohw]
 		for ty := ty0; ty < ty1; ty++ {
 			for tx := 0; tx < tw; tx++ {
-				var g [2][2]float32
-				for a := range 2 {
-					if oy := 2*ty + a; oy < d.OH {
-						for b := range 2 {
-							if ox := 2*tx + b; ox < d.OW {
+				var g [4][4]float32
+				for a := range m {
+					if oy := m*ty + a; oy < d.OH {
+						for b := range m {
+							if ox := m*tx + b; ox < d.OW {
 								g[a][b] = p[oy*d.OW+ox]
 							}
 						}
 					}
 				}
-				// G g down the columns, row 3 negated; then along the rows,
-				// column 3 negated.
-				var t [4][2]float32
-				for j := range 2 {
-					g0, g1 := g[0][j], g[1][j]
-					t[0][j], t[1][j], t[2][j], t[3][j] = g0, (g0+g1)*0.5, (g0-g1)*0.5, -g1
-				}
-				o := k*ld + col0 + (ty-ty0)*tw + tx
-				for i := range 4 {
-					t0, t1 := t[i][0], t[i][1]
-					u[(4*i)*plane+o] = t0
-					u[(4*i+1)*plane+o] = (t0 + t1) * 0.5
-					u[(4*i+2)*plane+o] = (t0 - t1) * 0.5
-					u[(4*i+3)*plane+o] = -t1
-				}
+				tile(k*ld+col0+(ty-ty0)*tw+tx, g)
 			}
 		}
 	}
@@ -281,40 +289,22 @@ func winoDy4(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d Con
 
 // winoDy4Go is winoDy4 in Go, one tile at a time, for one image.
 func winoDy4Go(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
-	_, tw := d.tiles()
-	ohw := d.OH * d.OW
-	for k := 0; k < d.K; k++ {
-		p := dy[k*ohw : (k+1)*ohw]
-		for ty := ty0; ty < ty1; ty++ {
-			for tx := 0; tx < tw; tx++ {
-				var g [4][4]float32
-				for a := range 4 {
-					if oy := 4*ty + a; oy < d.OH {
-						for b := range 4 {
-							if ox := 4*tx + b; ox < d.OW {
-								g[a][b] = p[oy*d.OW+ox]
-							}
-						}
-					}
-				}
-				// A g down the columns, then (A g) A^T along the rows.
-				var t [6][4]float32
-				for j := range 4 {
-					o := a6(g[0][j], g[1][j], g[2][j], g[3][j])
-					for i := range 6 {
-						t[i][j] = o[i]
-					}
-				}
-				o := k*ld + col0 + (ty-ty0)*tw + tx
-				for i := range 6 {
-					r := a6(t[i][0], t[i][1], t[i][2], t[i][3])
-					for j := range 6 {
-						u[(6*i+j)*plane+o] = r[j]
-					}
-				}
+	dyTilesGo(dy, ld, col0, ty0, ty1, d, func(o int, g [4][4]float32) {
+		// A g down the columns, then (A g) A^T along the rows.
+		var t [6][4]float32
+		for j := range 4 {
+			c := a6(g[0][j], g[1][j], g[2][j], g[3][j])
+			for i := range 6 {
+				t[i][j] = c[i]
 			}
 		}
-	}
+		for i := range 6 {
+			r := a6(t[i][0], t[i][1], t[i][2], t[i][3])
+			for j := range 6 {
+				u[(6*i+j)*plane+o] = r[j]
+			}
+		}
+	})
 }
 
 // winoWeightOut4 writes the 3x3 gradient G^T M G of each of n filters,

@@ -219,11 +219,15 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 			}
 		}
 	}
+	advance := packedB(b)
 	if strided {
-		kLoopRows(kc, a, b, ldb, step)
-	} else {
-		kLoop(kc, a, b, step)
+		advance = func(steps int) {
+			for range steps {
+				ADDQ(ldb, b)
+			}
+		}
 	}
+	kLoop(kc, a, b, step, advance)
 
 	if !tiles {
 		c = Load(Param("c"), GP64())
@@ -299,11 +303,12 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 }
 
 // kLoop runs step(u) for kc steps of k over a packed 12-row panel a of A
-// and 32-column panel b of B (48 and 128 bytes a step), u the step's
-// place in a trip: four steps a trip while they last, then one at a time,
-// so that the loop's own adds and branch stay off the FMA's issue slots.
-// It ends at label kdone, with kc 0 and a and b past the panels.
-func kLoop(kc, a, b Register, step func(u int)) {
+// (48 bytes a step) and a panel b of B that advanceB moves on (packedB:
+// 128 bytes a step), u the step's place in a trip: four steps a trip
+// while they last, then one at a time, so that the loop's own adds and
+// branch stay off the FMA's issue slots. It ends at label kdone, with kc
+// 0 and a and b past the panels.
+func kLoop(kc, a, b Register, step func(u int), advanceB func(steps int)) {
 	CMPQ(kc, U8(4))
 	JB(LabelRef("tail"))
 	Label("loop4")
@@ -311,7 +316,7 @@ func kLoop(kc, a, b Register, step func(u int)) {
 		step(u)
 	}
 	ADDQ(U32(4*48), a)
-	ADDQ(U32(4*128), b)
+	advanceB(4)
 	SUBQ(U8(4), kc)
 	CMPQ(kc, U8(4))
 	JAE(LabelRef("loop4"))
@@ -321,37 +326,15 @@ func kLoop(kc, a, b Register, step func(u int)) {
 	Label("loop1")
 	step(0)
 	ADDQ(U32(48), a)
-	ADDQ(U32(128), b)
+	advanceB(1)
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
 	Label("kdone")
 }
 
-// kLoopRows is kLoop for a B in rows ldb bytes apart, not packed.
-func kLoopRows(kc, a, b, ldb Register, step func(u int)) {
-	CMPQ(kc, U8(4))
-	JB(LabelRef("tail"))
-	Label("loop4")
-	for u := 0; u < 4; u++ {
-		step(u)
-	}
-	ADDQ(U32(4*48), a)
-	for range 4 {
-		ADDQ(ldb, b)
-	}
-	SUBQ(U8(4), kc)
-	CMPQ(kc, U8(4))
-	JAE(LabelRef("loop4"))
-	Label("tail")
-	TESTQ(kc, kc)
-	JZ(LabelRef("kdone"))
-	Label("loop1")
-	step(0)
-	ADDQ(U32(48), a)
-	ADDQ(ldb, b)
-	DECQ(kc)
-	JNZ(LabelRef("loop1"))
-	Label("kdone")
+// packedB moves b on steps steps of a packed 32-column panel.
+func packedB(b Register) func(steps int) {
+	return func(steps int) { ADDQ(U32(128*steps), b) }
 }
 
 // prefetchRows fetches rows rows of cols floats, ld bytes apart, from base

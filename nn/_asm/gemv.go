@@ -67,7 +67,7 @@ func kernel12xNTiles(cols int) {
 			VFMADD231PS_BCST(Mem{Base: b, Disp: 128*u + 4*j}, t, v)
 		}
 	}
-	kLoop(kc, a, b, step)
+	kLoop(kc, a, b, step, packedB(b))
 	g := K()
 	skip := func(bit uint32, l string) {
 		TESTQ(U32(bit), flags)
