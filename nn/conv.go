@@ -333,6 +333,43 @@ func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy
 	}
 }
 
+// imagesPerGEMM is how many of n images an im2col conv of a small output
+// (under 256 positions: resnet's 14x14 and 7x7 stages) puts side by side
+// in one GEMM, at most about 512 columns and what a scratch of colFloats
+// holds with the GEMM's output: one image a GEMM streamed all the weights
+// (resnet50's 9 MB of 3x3 at 7x7) for 49 columns.
+func (d ConvDims) imagesPerGEMM(n, colFloats int) int {
+	ohw := d.OH * d.OW
+	if d.direct() || ohw >= 256 || !useShiftAsm || d.OW > 16*16 || d.KW > 8 {
+		return 1
+	}
+	g := min(n, 512/ohw, colFloats/((d.C*d.KH*d.KW+d.K)*ohw))
+	return max(1, g)
+}
+
+// convImageGroups is conv2DImages for images [from, to) on one goroutine,
+// g images a GEMM: their columns side by side in ws.Col, the product into
+// the scratch after them, then copied out image by image. epi has no
+// residual.
+func convImageGroups(ws *Workspace, y, x, w []float32, pa *PackedA, epi *Epilogue, from, to, g int, d ConvDims) {
+	in, out, ckk, ohw := d.C*d.H*d.W, d.K*d.OH*d.OW, d.C*d.KH*d.KW, d.OH*d.OW
+	for n := from; n < to; n += g {
+		m := min(g, to-n)
+		cols := m * ohw
+		col, c := ws.Col[:ckk*cols], ws.Col[ckk*cols:(ckk+d.K)*cols]
+		for i := range m {
+			im2colRowRange(col[i*ohw:], x[(n+i)*in:(n+i+1)*in], d, 0, d.OH, cols)
+		}
+		gemmSerial(ws, false, false, d.K, cols, ckk, w, ckk, col, cols, 0, c, cols, epi, pa)
+		for i := range m {
+			yi := y[(n+i)*out : (n+i+1)*out]
+			for k := 0; k < d.K; k++ {
+				copy(yi[k*ohw:(k+1)*ohw], c[k*cols+i*ohw:])
+			}
+		}
+	}
+}
+
 // im2col lays out one image so that row (c, kh, kw) holds the input value
 // each output position sees through that kernel tap (0 in the padding).
 func im2col(col, x []float32, d ConvDims) {
@@ -508,12 +545,12 @@ var halfPick, halfSpread = func() (pick, spread [32]int32) {
 // im2colRows is im2col through the row kernels: each tap is one call
 // over its valid rows, the rows above and below cleared.
 func im2colRows(col, x []float32, d ConvDims) {
-	im2colRowRange(col, x, d, 0, d.OH)
+	im2colRowRange(col, x, d, 0, d.OH, d.OH*d.OW)
 }
 
 // im2colRowRange is im2colRows for output rows [oh0, oh1) only: col holds
-// their (oh1-oh0)*OW columns.
-func im2colRowRange(col, x []float32, d ConvDims, oh0, oh1 int) {
+// their (oh1-oh0)*OW columns, in rows ld floats apart.
+func im2colRowRange(col, x []float32, d ConvDims, oh0, oh1, ld int) {
 	ohw := (oh1 - oh0) * d.OW
 	var t tapMasks
 	t.init(d)
@@ -523,7 +560,7 @@ func im2colRowRange(col, x []float32, d ConvDims, oh0, oh1 int) {
 			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
 			from, to = min(max(from, oh0), oh1), max(min(to, oh1), oh0)
 			for kw := 0; kw < d.KW; kw++ {
-				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				row := col[((c*d.KH+kh)*d.KW+kw)*ld:][:ohw]
 				if from >= to || t.lo[kw] >= t.hi[kw] {
 					clear(row)
 					continue
@@ -657,7 +694,7 @@ func convRowBlocks(ws *Workspace, y, x, w []float32, pa *PackedA, epi Epilogue, 
 		oh0, oh1 := b*rows, min((b+1)*rows, d.OH)
 		n := (oh1 - oh0) * d.OW
 		col := ws.Col[:ckk*n]
-		im2colRowRange(col, x, d, oh0, oh1)
+		im2colRowRange(col, x, d, oh0, oh1, (oh1-oh0)*d.OW)
 		if res != nil {
 			epi.Residual = res[oh0*d.OW:]
 		}
@@ -726,6 +763,10 @@ func conv2DImages(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, re
 	epi := Epilogue{Bias: bias, LdR: ohw, ReLU: relu}
 	// A GEMM of one goroutine can take its B packed by im2colPacked.
 	packs := !splitGEMM && !d.direct() && d.packsDirect()
+	if g := d.imagesPerGEMM(to-from, len(ws.Col)); !splitGEMM && !packs && residual == nil && g > 1 {
+		convImageGroups(ws, y, x, w, pa, &epi, from, to, g, d)
+		return
+	}
 	for n := from; n < to; n++ {
 		xn, yn := x[n*in:(n+1)*in], y[n*out:(n+1)*out]
 		if residual != nil {

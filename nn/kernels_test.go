@@ -779,3 +779,46 @@ func BenchmarkLinear(b *testing.B) {
 		})
 	}
 }
+
+// TestConvImageGroups checks the im2col convs of small outputs that put
+// several images' columns side by side in one GEMM (convImageGroups)
+// against the float64 reference: odd output sizes, strides 1 and 2, 1x1
+// and 3x3, batches that leave a short last group, with bias and ReLU, on
+// one goroutine and two, in a scratch large enough to group them (the
+// generated code's is the largest conv's).
+func TestConvImageGroups(t *testing.T) {
+	if !useShiftAsm {
+		t.Skip("no AVX-512 row kernels in this build: one image a GEMM")
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, d := range []ConvDims{
+		convDims(5, 14, 14, 12, 3, 3, 2, 1), // 7x7 out, stride 2
+		convDims(6, 13, 11, 7, 3, 3, 1, 1),  // 13x11: 143 positions
+		convDims(9, 10, 9, 16, 1, 1, 2, 0),  // a stride-2 1x1 by im2col
+		convDims(3, 5, 4, 5, 3, 3, 1, 0),    // 3x2
+	} {
+		for _, batch := range []int{2, 7} {
+			for _, threads := range []int{1, 2} {
+				old := SetThreads(threads)
+				ws := NewWorkspace(64 * d.ColFloats())
+				if g := d.imagesPerGEMM(batch, len(ws.Col)); g < 2 {
+					t.Fatalf("%+v: %d images a GEMM; the test means several", d, g)
+				}
+				x, w, bias := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*d.KH*d.KW), randSlice(r, d.K)
+				y := randSlice(r, batch*d.K*d.OH*d.OW) // garbage, overwritten
+				Conv2DFused(ws, y, x, w, nil, bias, nil, true, batch, d)
+				want := convRef(x, w, bias, batch, d)
+				for i := range want {
+					want[i] = max(want[i], 0)
+				}
+				if e := maxRelErr(y, want); e > 1e-5 {
+					t.Errorf("%+v batch %d, %d threads: max rel err %g", d, batch, threads, e)
+				}
+				if n := testing.AllocsPerRun(3, func() { Conv2DFused(ws, y, x, w, nil, bias, nil, true, batch, d) }); n != 0 {
+					t.Errorf("%+v batch %d, %d threads: %v allocations", d, batch, threads, n)
+				}
+				SetThreads(old)
+			}
+		}
+	}
+}
