@@ -74,91 +74,109 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 	if relu {
 		flags |= 2
 	}
-	for ch := c0; ch < c1; ch++ {
+	// Blocks of channels, each pass over a block image by image: a
+	// channel's rows lie a whole image apart (64 KB at ResNet-20's first
+	// stage), one 4 KB page each, and a channel at a time ran the passes
+	// page by page, the hardware's prefetch starting again at each; an
+	// image's rows of the block are contiguous.
+	words := bnRowWords(hw)
+	for b0 := c0; b0 < c1; b0 += bnBlock {
+		b1 := min(b0+bnBlock, c1)
 		// One pass of sums of x - shift and its square, in float64, the
 		// shift one of the channel's values: E[(x-s)^2] - (E[x-s])^2
 		// then loses to cancellation only what (mean-s)^2 / variance times
 		// float64's rounding comes to, far below float32's. A second pass
-		// for the squares about the mean read the channel again (from the
-		// cache at best: half a megabyte at ResNet-20's first stage).
-		shift := float64(x[ch*hw])
-		var sum, sq float64
-		var acc [16]float64
+		// for the squares about the mean read the channel again.
+		var acc [bnBlock][16]float64
+		var tail [bnBlock][2]float64 // the rows' ends past the kernel's
 		for n := 0; n < batch; n++ {
-			off := (n*c + ch) * hw
-			if simd > 0 {
-				bnSumAVX512(simd, &x[off], shift, &acc)
-			}
-			for _, v := range x[off+simd : off+hw] {
-				d := float64(v) - shift
-				sum += d
-				sq += d * d
-			}
-		}
-		sum += laneSum(acc[:8])
-		sq += laneSum(acc[8:])
-		dm := sum / float64(count) // the mean less the shift
-		mean := shift + dm
-		sq = max(0, sq-dm*sum) // now about the mean
-		variance := sq / float64(count)
-		invStd := 1 / math.Sqrt(variance+float64(eps))
-		saveMean[ch], saveInvStd[ch] = float32(mean), float32(invStd)
-		unbiased := variance
-		if count > 1 {
-			unbiased = sq / float64(count-1)
-		}
-		runMean[ch] = (1-momentum)*runMean[ch] + momentum*float32(mean)
-		runVar[ch] = (1-momentum)*runVar[ch] + momentum*float32(unbiased)
-		// Subtracting the mean before scaling, as PyTorch does, keeps the
-		// result accurate when the mean is large next to the spread; folding
-		// it into one shift would cancel catastrophically.
-		m32, scale, b := float32(mean), float32(invStd)*gamma[ch], beta[ch]
-		coef := [4]float32{m32, scale, b}
-		words := bnRowWords(hw)
-		for n := 0; n < batch; n++ {
-			off := (n*c + ch) * hw
-			var row []uint16 // the row's mask
-			if relu {
-				row = mask[(n*c+ch)*words : (n*c+ch+1)*words]
-			}
-			if simd > 0 {
-				var res *float32
-				if residual != nil {
-					res = &residual[off]
+			for ch := b0; ch < b1; ch++ {
+				off := (n*c + ch) * hw
+				shift := float64(x[ch*hw])
+				if simd > 0 {
+					bnSumAVX512(simd, &x[off], shift, &acc[ch-b0])
 				}
-				var mp *uint16
+				for _, v := range x[off+simd : off+hw] {
+					d := float64(v) - shift
+					tail[ch-b0][0] += d
+					tail[ch-b0][1] += d * d
+				}
+			}
+		}
+		var coefs [bnBlock][4]float32
+		for ch := b0; ch < b1; ch++ {
+			shift := float64(x[ch*hw])
+			sum := tail[ch-b0][0] + laneSum(acc[ch-b0][:8])
+			sq := tail[ch-b0][1] + laneSum(acc[ch-b0][8:])
+			dm := sum / float64(count) // the mean less the shift
+			mean := shift + dm
+			sq = max(0, sq-dm*sum) // now about the mean
+			variance := sq / float64(count)
+			invStd := 1 / math.Sqrt(variance+float64(eps))
+			saveMean[ch], saveInvStd[ch] = float32(mean), float32(invStd)
+			unbiased := variance
+			if count > 1 {
+				unbiased = sq / float64(count-1)
+			}
+			runMean[ch] = (1-momentum)*runMean[ch] + momentum*float32(mean)
+			runVar[ch] = (1-momentum)*runVar[ch] + momentum*float32(unbiased)
+			// Subtracting the mean before scaling, as PyTorch does, keeps
+			// the result accurate when the mean is large next to the
+			// spread; folding it into one shift would cancel
+			// catastrophically.
+			coefs[ch-b0] = [4]float32{float32(mean), float32(invStd) * gamma[ch], beta[ch]}
+		}
+		for n := 0; n < batch; n++ {
+			for ch := b0; ch < b1; ch++ {
+				off := (n*c + ch) * hw
+				coef := &coefs[ch-b0]
+				var row []uint16 // the row's mask
 				if relu {
-					mp = &row[0]
+					row = mask[(n*c+ch)*words : (n*c+ch+1)*words]
 				}
-				bnApplyAVX512(simd, &x[off], &y[off], res, mp, &coef, flags)
-			}
-			src, dst := x[off+simd:off+hw], y[off+simd:off+hw]
-			switch {
-			case residual != nil && relu:
-				res := residual[off+simd : off+hw]
-				for i, v := range src {
-					dst[i] = max((v-m32)*scale+b+res[i], 0)
+				if simd > 0 {
+					var res *float32
+					if residual != nil {
+						res = &residual[off]
+					}
+					var mp *uint16
+					if relu {
+						mp = &row[0]
+					}
+					bnApplyAVX512(simd, &x[off], &y[off], res, mp, coef, flags)
 				}
-			case residual != nil:
-				res := residual[off+simd : off+hw]
-				for i, v := range src {
-					dst[i] = (v-m32)*scale + b + res[i]
+				m32, scale, b := coef[0], coef[1], coef[2]
+				src, dst := x[off+simd:off+hw], y[off+simd:off+hw]
+				switch {
+				case residual != nil && relu:
+					res := residual[off+simd : off+hw]
+					for i, v := range src {
+						dst[i] = max((v-m32)*scale+b+res[i], 0)
+					}
+				case residual != nil:
+					res := residual[off+simd : off+hw]
+					for i, v := range src {
+						dst[i] = (v-m32)*scale + b + res[i]
+					}
+				case relu:
+					for i, v := range src {
+						dst[i] = max((v-m32)*scale+b, 0)
+					}
+				default:
+					for i, v := range src {
+						dst[i] = (v-m32)*scale + b
+					}
 				}
-			case relu:
-				for i, v := range src {
-					dst[i] = max((v-m32)*scale+b, 0)
+				if relu {
+					setMask(row, y[off:off+hw], simd)
 				}
-			default:
-				for i, v := range src {
-					dst[i] = (v-m32)*scale + b
-				}
-			}
-			if relu {
-				setMask(row, y[off:off+hw], simd)
 			}
 		}
 	}
 }
+
+// bnBlock is the most channels a batch norm's passes take image by image.
+const bnBlock = 64
 
 // setMask writes the bits of row's mask for y[from:], from a multiple of
 // 16: set where y is not <= 0, as the assembly's (a NaN passes).
@@ -694,73 +712,88 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 	}
 	// dead reports whether the ReLU stopped value i of a row.
 	dead := func(row []uint16, i int) bool { return row != nil && row[i/16]>>(i%16)&1 == 0 }
-	for ch := c0; ch < c1; ch++ {
-		mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
-		var sumG, sumGX float64
-		var acc [16]float64
+	// Blocks of channels, each pass image by image, as bnTrainChannels.
+	for b0 := c0; b0 < c1; b0 += bnBlock {
+		b1 := min(b0+bnBlock, c1)
+		var acc [bnBlock][16]float64
+		var tail [bnBlock][2]float64 // the rows' ends past the kernel's
 		for n := 0; n < batch; n++ {
-			off := (n*c + ch) * hw
-			r := row(n, ch)
-			if simd > 0 {
-				var mp *uint16
-				if relu {
-					mp = &r[0]
+			for ch := b0; ch < b1; ch++ {
+				mean := float64(saveMean[ch])
+				off := (n*c + ch) * hw
+				r := row(n, ch)
+				if simd > 0 {
+					var mp *uint16
+					if relu {
+						mp = &r[0]
+					}
+					bnGradSumAVX512(simd, &dy[off], &x[off], mp, mean, reluFlag, &acc[ch-b0])
 				}
-				bnGradSumAVX512(simd, &dy[off], &x[off], mp, mean, reluFlag, &acc)
-			}
-			xs, dys := x[off:off+hw], dy[off:off+hw]
-			for i := simd; i < hw; i++ {
-				g := dys[i]
-				if dead(r, i) {
-					continue
+				xs, dys := x[off:off+hw], dy[off:off+hw]
+				for i := simd; i < hw; i++ {
+					g := dys[i]
+					if dead(r, i) {
+						continue
+					}
+					tail[ch-b0][0] += float64(g)
+					tail[ch-b0][1] += float64(g) * (float64(xs[i]) - mean)
 				}
-				sumG += float64(g)
-				sumGX += float64(g) * (float64(xs[i]) - mean)
 			}
 		}
-		sumG += laneSum(acc[:8])
-		sumGXhat := (sumGX + laneSum(acc[8:])) * invStd
-		dgamma[ch], dbeta[ch] = float32(sumGXhat), float32(sumG)
-		k := float64(gamma[ch]) * invStd
-		meanG, meanGXhat := sumG/count, sumGXhat/count
-		coef := [8]float32{float32(mean), float32(invStd), float32(k), float32(meanG), float32(meanGXhat)}
+		// The kernel's coefficients, and the same unrounded for the rows'
+		// ends in Go: the mean, 1/std, gamma/std, and the means of g and
+		// of g times x-hat.
+		var coefs [bnBlock][8]float32
+		var exact [bnBlock][5]float64
+		for ch := b0; ch < b1; ch++ {
+			mean, invStd := float64(saveMean[ch]), float64(saveInvStd[ch])
+			sumG := tail[ch-b0][0] + laneSum(acc[ch-b0][:8])
+			sumGXhat := (tail[ch-b0][1] + laneSum(acc[ch-b0][8:])) * invStd
+			dgamma[ch], dbeta[ch] = float32(sumGXhat), float32(sumG)
+			e := [5]float64{mean, invStd, float64(gamma[ch]) * invStd, sumG / count, sumGXhat / count}
+			exact[ch-b0] = e
+			coefs[ch-b0] = [8]float32{float32(e[0]), float32(e[1]), float32(e[2]), float32(e[3]), float32(e[4])}
+		}
 		for n := 0; n < batch; n++ {
-			off := (n*c + ch) * hw
-			r := row(n, ch)
-			if simd > 0 {
-				var pdx, pdres *float32
-				if dx != nil {
-					pdx = &dx[off]
-				}
-				if dresidual != nil {
-					pdres = &dresidual[off]
-				}
-				var mp *uint16
-				if relu {
-					mp = &r[0]
-				}
-				bnGradApplyAVX512(simd, &dy[off], &x[off], mp, pdx, pdres, &coef, flags)
-			}
-			xs, dys := x[off:off+hw], dy[off:off+hw]
-			for i := simd; i < hw; i++ {
-				g := dys[i]
-				if dead(r, i) {
-					g = 0
-				}
-				if dresidual != nil {
-					if flags&8 != 0 {
-						dresidual[off+i] = g
-					} else {
-						dresidual[off+i] += g
+			for ch := b0; ch < b1; ch++ {
+				off := (n*c + ch) * hw
+				r := row(n, ch)
+				if simd > 0 {
+					var pdx, pdres *float32
+					if dx != nil {
+						pdx = &dx[off]
 					}
+					if dresidual != nil {
+						pdres = &dresidual[off]
+					}
+					var mp *uint16
+					if relu {
+						mp = &r[0]
+					}
+					bnGradApplyAVX512(simd, &dy[off], &x[off], mp, pdx, pdres, &coefs[ch-b0], flags)
 				}
-				if dx != nil {
-					xhat := (float64(xs[i]) - mean) * invStd
-					v := float32(k * (float64(g) - meanG - xhat*meanGXhat))
-					if flags&16 != 0 {
-						dx[off+i] = v
-					} else {
-						dx[off+i] += v
+				mean, invStd, k, meanG, meanGXhat := exact[ch-b0][0], exact[ch-b0][1], exact[ch-b0][2], exact[ch-b0][3], exact[ch-b0][4]
+				xs, dys := x[off:off+hw], dy[off:off+hw]
+				for i := simd; i < hw; i++ {
+					g := dys[i]
+					if dead(r, i) {
+						g = 0
+					}
+					if dresidual != nil {
+						if flags&8 != 0 {
+							dresidual[off+i] = g
+						} else {
+							dresidual[off+i] += g
+						}
+					}
+					if dx != nil {
+						xhat := (float64(xs[i]) - mean) * invStd
+						v := float32(k * (float64(g) - meanG - xhat*meanGXhat))
+						if flags&16 != 0 {
+							dx[off+i] = v
+						} else {
+							dx[off+i] += v
+						}
 					}
 				}
 			}
