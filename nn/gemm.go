@@ -219,9 +219,12 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			store, last := pc == 0 && beta == 0, pc+kc >= k
 			// A row-major B's whole panels are read in place (rowB
 			// columns): packing them cost more than the kernel gains
-			// from contiguous panels. The rest is packed.
+			// from contiguous panels. The rest is packed. Not where B's
+			// rows lie a multiple of 4 KB apart: a panel's rows would all
+			// fall in one set of the cache (the 1024^3 GEMM ran at 91-92%
+			// of the peak read in place, 92-93% packed).
 			rowB := 0
-			if useAVX512 && !transB && packedB == nil {
+			if useAVX512 && !transB && packedB == nil && ldb%1024 != 0 {
 				rowB = nc / nr0 * nr0
 			}
 			pb := ws.packB
