@@ -403,7 +403,8 @@ func TestWinogradTransformsAsm(t *testing.T) {
 
 // BenchmarkWeightGradLowering times the weight gradient alone (dx nil, as
 // for a network's first conv) by im2col's columns and by Winograd
-// F(3x3, 2x2), from the CIFAR stem's 3 channels to 64; passes'
+// (F(3x3, 4x4), or F(3x3, 2x2) where the channels are not multiples of
+// 4), from the CIFAR stem's 3 channels to 64; passes'
 // minTrainWinogradChannels comes from it.
 func BenchmarkWeightGradLowering(b *testing.B) {
 	for _, s := range []struct{ c, k, hw, batch int }{{3, 16, 32, 64}, {16, 16, 32, 64}, {32, 32, 16, 64}, {64, 64, 8, 64}, {64, 64, 56, 1}} {

@@ -61,12 +61,12 @@ func LowerConv(g *ir.Graph) error {
 }
 
 // minTrainWinogradChannels is the fewest input channels for which training
-// lowers a conv to Winograd. Its weight gradient is 16 GEMMs of K x C
-// summed over the tiles, and a stem's 3 channels make them too narrow to
-// run well: at 3 channels into 16 (CIFAR, batch 64) im2col's columns gave
-// the weight gradient in 0.85 ms and Winograd in 4.3; at 16 channels
-// Winograd was 2.3x faster, at 64 twice as fast (go test -bench
-// WeightGradLowering -cpu 1 ./nn).
+// lowers a conv to Winograd. Its weight gradient is 16 or 36 GEMMs of K x
+// C summed over the tiles, and a stem's 3 channels make them too narrow
+// to run well: at 3 channels into 16 (CIFAR, batch 64) im2col's columns
+// gave the weight gradient in 0.70 ms and Winograd in 4.0; at 16 channels
+// Winograd was 3.0x faster, at 64 2.8x (go test -bench WeightGradLowering
+// -cpu 1 ./nn).
 const minTrainWinogradChannels = 8
 
 // LowerConvTraining is LowerConv for the training graph, where each conv's
