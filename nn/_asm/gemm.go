@@ -201,15 +201,7 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 		for j := range bv {
 			m := Mem{Base: b, Disp: 128*u + 64*j}
 			if strided {
-				m = Mem{Base: b, Disp: 64 * j}
-				switch u {
-				case 1:
-					m.Index, m.Scale = ldb, 1
-				case 2:
-					m.Index, m.Scale = ldb, 2
-				case 3:
-					m.Index, m.Scale = ldb3, 1
-				}
+				m = rowAt(b, ldb, ldb3, u, 64*j)
 			}
 			VMOVUPS(m, bv[j])
 		}
@@ -330,6 +322,21 @@ func kLoop(kc, a, b Register, step func(u int), advanceB func(steps int)) {
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
 	Label("kdone")
+}
+
+// rowAt is row i (0 to 3) of rows ld bytes apart from base, disp bytes
+// into it; ld3 holds 3*ld.
+func rowAt(base, ld, ld3 Register, i, disp int) Mem {
+	m := Mem{Base: base, Disp: disp}
+	switch i {
+	case 1:
+		m.Index, m.Scale = ld, 1
+	case 2:
+		m.Index, m.Scale = ld, 2
+	case 3:
+		m.Index, m.Scale = ld3, 1
+	}
+	return m
 }
 
 // packedB moves b on steps steps of a packed 32-column panel.

@@ -43,17 +43,7 @@ func gradDot() {
 	for i := range us {
 		us[i], vs[i] = ZMM(), ZMM()
 	}
-	row := func(base, ld, ld3 Register, i int) Mem {
-		switch i {
-		case 0:
-			return Mem{Base: base}
-		case 1:
-			return Mem{Base: base, Index: ld, Scale: 1}
-		case 2:
-			return Mem{Base: base, Index: ld, Scale: 2}
-		}
-		return Mem{Base: base, Index: ld3, Scale: 1}
-	}
+	row := func(base, ld, ld3 Register, i int) Mem { return rowAt(base, ld, ld3, i, 0) }
 
 	ub, vb, mrow, cbn := GP64(), GP64(), GP64(), GP64()
 	p, q, n := GP64(), GP64(), GP64()

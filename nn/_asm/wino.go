@@ -101,18 +101,7 @@ func winoInputLoop(name string, x, xh, v, w, w3, rows, plane, xStride, vStride, 
 	// d[r][j]: input row r, tile column j, one tile a lane.
 	var d [4][4]VecVirtual
 	for r := range 4 {
-		row := func(base Register, disp int) Mem {
-			m := Mem{Base: base, Disp: disp}
-			switch r {
-			case 1:
-				m.Index, m.Scale = w, 1
-			case 2:
-				m.Index, m.Scale = w, 2
-			case 3:
-				m.Index, m.Scale = w3, 1
-			}
-			return m
-		}
+		row := func(base Register, disp int) Mem { return rowAt(base, w, w3, r, disp) }
 		// The windows at the tiles' first column and two floats on, each
 		// as a first half (lo) and a second (hi); rows outside the image
 		// read as 0.
