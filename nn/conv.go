@@ -340,7 +340,7 @@ func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy
 // (resnet50's 9 MB of 3x3 at 7x7) for 49 columns.
 func (d ConvDims) imagesPerGEMM(n, colFloats int) int {
 	ohw := d.OH * d.OW
-	if d.direct() || ohw >= 256 || !useShiftAsm || d.OW > 16*16 || d.KW > 8 {
+	if d.direct() || ohw >= 256 || !d.rowKernels() {
 		return 1
 	}
 	g := min(n, 512/ohw, colFloats/((d.C*d.KH*d.KW+d.K)*ohw))
@@ -370,11 +370,15 @@ func convImageGroups(ws *Workspace, y, x, w []float32, pa *PackedA, epi *Epilogu
 	}
 }
 
+// rowKernels reports whether im2col and col2im of d run on the AVX-512
+// row kernels: rows of at most 16 chunks, kernels at most 8 wide.
+func (d ConvDims) rowKernels() bool { return useShiftAsm && d.OW <= 16*16 && d.KW <= 8 }
+
 // im2col lays out one image so that row (c, kh, kw) holds the input value
 // each output position sees through that kernel tap (0 in the padding).
 func im2col(col, x []float32, d ConvDims) {
 	ohw := d.OH * d.OW
-	if useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
+	if d.rowKernels() {
 		im2colRows(col, x, d)
 		return
 	}
@@ -420,7 +424,7 @@ func im2col(col, x []float32, d ConvDims) {
 // col2im adds each column entry back to the input position it came from.
 func col2im(x, col []float32, d ConvDims) {
 	ohw := d.OH * d.OW
-	if useShiftAsm && d.OW <= 16*16 && d.KW <= 8 {
+	if d.rowKernels() {
 		col2imRows(x, col, d)
 		return
 	}
@@ -673,7 +677,7 @@ const im2colBlockFloats = 1 << 17
 // the columns' round trip to memory saves (blocks x K against OH x OW:
 // resnet50's stride-2 3x3 convs of 256 channels at 14x14).
 func (d ConvDims) im2colBlockRows() int {
-	if d.direct() || d.packsDirect() || !useShiftAsm || d.OW > 16*16 || d.KW > 8 {
+	if d.direct() || d.packsDirect() || !d.rowKernels() {
 		return d.OH
 	}
 	rows := max(1, min(d.OH, im2colBlockFloats/(d.C*d.KH*d.KW*d.OW)))

@@ -229,20 +229,13 @@ func wino4Part(groups, k int) (g, off int, lanes uint16, ok bool) {
 	if k >= 4 {
 		return 0, 0, 0, false
 	}
-	g, off = wino4Chunk(groups, k)
-	return g, off, 0xffff, true
-}
-
-// wino4Chunk is the group whose window chunk k of a call holds, and the
-// chunk's first column in the window.
-func wino4Chunk(groups, k int) (g, off int) {
 	switch groups {
 	case 1:
-		return 0, 16 * k
+		return 0, 16 * k, 0xffff, true
 	case 2:
-		return k / 2, 16 * (k % 2)
+		return k / 2, 16 * (k % 2), 0xffff, true
 	}
-	return k, 0
+	return k, 0, 0xffff, true
 }
 
 // wino4Call is one call of the F(4x4, 3x3) kernels: lanes tiles from tile
