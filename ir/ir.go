@@ -107,6 +107,14 @@ type Node struct {
 	// Offset is where the node's value starts in the activation arena, in
 	// floats per image (a batch multiplies it), once memory is planned.
 	Offset int
+	// PerImage (inference; set by the image-loop pass) means the value is
+	// held for one image at a time when the image loop runs: its node runs
+	// in the loop and only nodes of the loop read it.
+	PerImage bool
+	// LoopOffset is where the value lies in the image loop's plan: for a
+	// PerImage value in its first region (Graph.LoopFloats, which a batch
+	// does not multiply), for the others after it, in floats per image.
+	LoopOffset int
 	// GradOffset is where the gradient of the node's value starts in the
 	// training arena, which also holds the values (at Offset), once the
 	// training step's memory is planned.
@@ -228,6 +236,15 @@ type Graph struct {
 	// ArenaFloats is the size of the planned activation arena, in floats
 	// per image; 0 until memory is planned. The input lives outside it.
 	ArenaFloats int
+	// ImageLoop is how many nodes after the input may run image by image in
+	// inference (the image-loop pass), the rest on the whole batch; 0 when
+	// every node runs on the whole batch. A batch of one, or a GPU, runs
+	// them all on the whole batch, in the plan of ArenaFloats.
+	ImageLoop int
+	// LoopFloats and LoopArenaFloats size the image loop's plan: a first
+	// region for one image's PerImage values, then LoopArenaFloats per
+	// image for the others (LoopOffset).
+	LoopFloats, LoopArenaFloats int
 	// TrainArenaFloats is the size of the planned training arena (values
 	// kept for the backward pass and their gradients), in floats per
 	// image; 0 until planned. A graph has one plan or the other.
@@ -277,10 +294,23 @@ func (g *Graph) String() string {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "output %%%d\n", g.Output.ID)
+	if g.ImageLoop > 0 {
+		fmt.Fprintf(&b, "image loop %%1..%%%d\n", g.ImageLoop)
+	}
 	if g.ArenaFloats > 0 {
 		fmt.Fprintf(&b, "arena %d floats per image\n", g.ArenaFloats)
 		for _, n := range g.Nodes[1:] {
 			fmt.Fprintf(&b, "  %%%d at %d..%d\n", n.ID, n.Offset, n.Offset+int(n.Shape.Elems()))
+		}
+	}
+	if g.ImageLoop > 0 && g.LoopArenaFloats > 0 {
+		fmt.Fprintf(&b, "image loop's arena %d floats, then %d floats per image\n", g.LoopFloats, g.LoopArenaFloats)
+		for _, n := range g.Nodes[1:] {
+			where := ""
+			if n.PerImage {
+				where = " per image"
+			}
+			fmt.Fprintf(&b, "  %%%d at %d..%d%s\n", n.ID, n.LoopOffset, n.LoopOffset+int(n.Shape.Elems()), where)
 		}
 	}
 	if g.TrainArenaFloats > 0 {

@@ -11,6 +11,7 @@ import (
 type Lifetime struct {
 	Node        *Node
 	Grad        bool // the gradient of Node's value, in a training step
+	Loop        bool // the value in the image loop's plan (Node.LoopOffset)
 	First, Last int
 }
 
@@ -58,8 +59,38 @@ func LowerBound(ls []Lifetime) int {
 }
 
 // CheckPlan proves an inference memory plan: every value lies inside the
-// arena, and no two values alive at the same node share a float.
-func (g *Graph) CheckPlan() error { return checkPlacement(g.Lifetimes(), g.ArenaFloats) }
+// arena, and no two values alive at the same node share a float; with an
+// image loop, the same of its plan's two regions.
+func (g *Graph) CheckPlan() error {
+	if err := checkPlacement(g.Lifetimes(), g.ArenaFloats); err != nil {
+		return err
+	}
+	if g.ImageLoop == 0 {
+		return nil
+	}
+	perImage, batch := g.LoopLifetimes()
+	if err := checkPlacement(perImage, g.LoopFloats); err != nil {
+		return fmt.Errorf("the image loop's plan, per image: %v", err)
+	}
+	if err := checkPlacement(batch, g.LoopArenaFloats); err != nil {
+		return fmt.Errorf("the image loop's plan: %v", err)
+	}
+	return nil
+}
+
+// LoopLifetimes are the inference lifetimes in the image loop's plan,
+// the PerImage values' apart from the others'.
+func (g *Graph) LoopLifetimes() (perImage, batch []Lifetime) {
+	for _, l := range g.Lifetimes() {
+		l.Loop = true
+		if l.Node.PerImage {
+			perImage = append(perImage, l)
+		} else {
+			batch = append(batch, l)
+		}
+	}
+	return perImage, batch
+}
 
 // CheckTrainPlan proves a training memory plan in the same way, over the
 // values and gradients of TrainLifetimes.
@@ -91,17 +122,23 @@ func checkPlacement(ls []Lifetime, arena int) error {
 
 // Offset is where the lifetime's value is placed.
 func (l Lifetime) Offset() int {
-	if l.Grad {
+	switch {
+	case l.Grad:
 		return l.Node.GradOffset
+	case l.Loop:
+		return l.Node.LoopOffset
 	}
 	return l.Node.Offset
 }
 
 // SetOffset places the lifetime's value.
 func (l Lifetime) SetOffset(off int) {
-	if l.Grad {
+	switch {
+	case l.Grad:
 		l.Node.GradOffset = off
-	} else {
+	case l.Loop:
+		l.Node.LoopOffset = off
+	default:
 		l.Node.Offset = off
 	}
 }

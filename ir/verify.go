@@ -82,6 +82,9 @@ func (g *Graph) Verify() error {
 			return fmt.Errorf("node %q is dangling: nothing uses its value", n.Name)
 		}
 	}
+	if err := g.verifyImageLoop(users); err != nil {
+		return err
+	}
 	if g.ArenaFloats > 0 && g.TrainArenaFloats > 0 {
 		return fmt.Errorf("%s: a graph has an inference plan or a training plan, not both", g.Name)
 	}
@@ -90,6 +93,31 @@ func (g *Graph) Verify() error {
 	}
 	if g.TrainArenaFloats > 0 {
 		return g.CheckTrainPlan()
+	}
+	return nil
+}
+
+// verifyImageLoop checks the image loop: a prefix of the schedule that
+// leaves the output after it, whose PerImage values only the loop reads.
+func (g *Graph) verifyImageLoop(users [][]*Node) error {
+	if g.ImageLoop < 0 || g.ImageLoop > 0 && g.ImageLoop >= g.Output.ID {
+		return fmt.Errorf("%s: the image loop (nodes 1..%d) must end before the output (node %d)", g.Name, g.ImageLoop, g.Output.ID)
+	}
+	if g.ImageLoop > 0 && g.TrainArenaFloats > 0 {
+		return fmt.Errorf("%s: a training step has no image loop", g.Name)
+	}
+	for _, n := range g.Nodes {
+		if !n.PerImage {
+			continue
+		}
+		if n.ID < 1 || n.ID > g.ImageLoop {
+			return fmt.Errorf("node %q is held per image but runs outside the image loop (nodes 1..%d)", n.Name, g.ImageLoop)
+		}
+		for _, u := range users[n.ID] {
+			if u.ID > g.ImageLoop {
+				return fmt.Errorf("node %q is held per image, but %q reads it after the image loop", n.Name, u.Name)
+			}
+		}
 	}
 	return nil
 }

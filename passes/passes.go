@@ -22,12 +22,14 @@ type Pass struct {
 // Order matters: BN folds into its conv before the residual add and then
 // the ReLU join that conv's epilogue, so that each conv ends up computing
 // relu(bn(conv(x)) + shortcut) in one pass over memory. Each conv's
-// lowering is chosen after fusion, before memory is planned.
+// lowering is chosen after fusion; then the first layers may run image by
+// image, before memory is planned.
 var Inference = []Pass{
 	{"fold-bn", FoldBN},
 	{"fuse-add", FuseAdd},
 	{"fuse-relu", FuseReLU},
 	{"lower-conv", LowerConv},
+	{"image-loop", ImageLoop},
 	{"plan-memory", PlanMemory},
 }
 
@@ -36,6 +38,7 @@ var Inference = []Pass{
 // buys (bench/fusion.sh).
 var InferenceUnfused = []Pass{
 	{"lower-conv", LowerConv},
+	{"image-loop", ImageLoop},
 	{"plan-memory", PlanMemory},
 }
 

@@ -153,3 +153,74 @@ func TestMemoryPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestImageLoop pins the image-loop pass's choice: resnet50's stem and
+// first stage and the next conv run image by image; the values that later
+// layers read leave the loop whole-batch; the CIFAR nets have no loop. A
+// value marked PerImage but read after the loop fails the verifier.
+func TestImageLoop(t *testing.T) {
+	g, err := ForInference(load(t, "resnet50"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.ImageLoop == 0 || g.Nodes[g.ImageLoop].Name != "layer2.0.conv1" {
+		t.Fatalf("image loop ends at node %d, want layer2.0.conv1", g.ImageLoop)
+	}
+	var perImage, whole []string
+	for _, n := range g.Nodes[1 : g.ImageLoop+1] {
+		if n.PerImage {
+			perImage = append(perImage, n.Name)
+		} else {
+			whole = append(whole, n.Name)
+		}
+	}
+	if got := strings.Join(whole, " "); got != "layer1.2.conv3 layer2.0.conv1" {
+		t.Errorf("values leaving the loop: %s", got)
+	}
+	if len(perImage) != g.ImageLoop-2 || perImage[0] != "conv1" {
+		t.Errorf("per-image values: %v", perImage)
+	}
+	for _, n := range g.Nodes[g.ImageLoop+1:] {
+		if n.PerImage {
+			t.Errorf("%s is per image after the loop", n.Name)
+		}
+	}
+	for _, b := range []int{1, 8} {
+		m := MemoryOf(g, b)
+		if m.Planned < m.LowerBound || m.Planned > m.Naive {
+			t.Errorf("batch %d: planned %d outside [lower bound %d, naive %d]", b, m.Planned, m.LowerBound, m.Naive)
+		}
+	}
+	// Batch 8 plans the loop's values once, not 8 times.
+	if m := MemoryOf(g, 8); m.Planned >= 8*4*int64(g.ArenaFloats) {
+		t.Errorf("batch 8: the image loop's plan (%d bytes) is no smaller than the whole-batch plan (%d)", m.Planned, 8*4*g.ArenaFloats)
+	}
+	for _, name := range []string{"cifar_resnet", "cifar_plain"} {
+		gc, err := ForInference(load(t, name), Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gc.ImageLoop != 0 {
+			t.Errorf("%s: image loop up to node %d; its values are too small", name, gc.ImageLoop)
+		}
+	}
+	// Mark a value that leaves the loop as per image, replan: the verifier
+	// sees a later layer read it.
+	g.Nodes[g.ImageLoop].PerImage = true
+	if err := PlanMemory(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), "reads it after the image loop") {
+		t.Errorf("got %v", err)
+	}
+	g.Nodes[g.ImageLoop].PerImage = false
+	// And the loop's plan is checked: two per-image values alive together
+	// moved onto the same memory.
+	if err := PlanMemory(g); err != nil {
+		t.Fatal(err)
+	}
+	g.Nodes[2].LoopOffset = g.Nodes[1].LoopOffset // conv1 feeds the max pool
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), "image loop's plan") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -12,8 +12,21 @@ import (
 // left between the already placed values whose lifetimes overlap its own
 // (greedy by size, best fit), which in practice lands at or near the
 // lower bound.
+//
+// With an image loop it makes a second plan, for batches of more than one
+// image (LoopOffset): the PerImage values in a region of their own, which
+// holds one image's whatever the batch, the others after it. A batch of
+// one runs every layer on the whole batch, in the first plan: the loop
+// would change nothing there, and the first plan's values share memory
+// across the two regions.
 func PlanMemory(g *ir.Graph) error {
 	g.ArenaFloats = place(g.Lifetimes())
+	g.LoopFloats, g.LoopArenaFloats = 0, 0
+	if g.ImageLoop > 0 {
+		perImage, batch := g.LoopLifetimes()
+		g.LoopFloats = place(perImage)
+		g.LoopArenaFloats = place(batch)
+	}
 	return nil
 }
 
@@ -77,16 +90,53 @@ type Memory struct {
 }
 
 // MemoryOf reports a planned graph's arena for batch images of float32:
-// the training plan's if it has one, else the inference plan's.
+// the training plan's if it has one, else the inference plan's. Naive
+// counts every value's whole batch, as if there were no image loop; with
+// one (batches of more than one image), the plan and the lower bound count
+// one image of the PerImage values.
 func MemoryOf(g *ir.Graph, batch int) Memory {
-	ls, planned := g.Lifetimes(), g.ArenaFloats
-	if g.TrainArenaFloats > 0 {
-		ls, planned = g.TrainLifetimes(), g.TrainArenaFloats
-	}
-	var naive int64
-	for _, l := range ls {
-		naive += int64(l.Size())
-	}
 	b := int64(batch) * 4
-	return Memory{Naive: naive * b, Planned: int64(planned) * b, LowerBound: int64(ir.LowerBound(ls)) * b}
+	if g.TrainArenaFloats > 0 {
+		ls := g.TrainLifetimes()
+		return Memory{Naive: naiveFloats(ls) * b, Planned: int64(g.TrainArenaFloats) * b, LowerBound: int64(ir.LowerBound(ls)) * b}
+	}
+	ls := g.Lifetimes()
+	m := Memory{Naive: naiveFloats(ls) * b, Planned: int64(g.ArenaFloats) * b, LowerBound: int64(ir.LowerBound(ls)) * b}
+	if g.ImageLoop > 0 && batch > 1 {
+		m.Planned = int64(g.LoopFloats)*4 + int64(g.LoopArenaFloats)*b
+		m.LowerBound = liveBound(ls, batch) * 4
+	}
+	return m
+}
+
+// liveBound is the most floats alive at once in an inference of batch
+// images, a PerImage value counting one image.
+func liveBound(ls []ir.Lifetime, batch int) int64 {
+	end := 0
+	for _, l := range ls {
+		end = max(end, l.Last)
+	}
+	delta := make([]int64, end+2)
+	for _, l := range ls {
+		size := int64(l.Size())
+		if !l.Node.PerImage {
+			size *= int64(batch)
+		}
+		delta[l.First] += size
+		delta[l.Last+1] -= size
+	}
+	var best, live int64
+	for _, d := range delta {
+		live += d
+		best = max(best, live)
+	}
+	return best
+}
+
+func naiveFloats(ls []ir.Lifetime) int64 {
+	var n int64
+	for _, l := range ls {
+		n += int64(l.Size())
+	}
+	return n
 }

@@ -128,6 +128,9 @@ type plan struct {
 	// weights and biases of the convs that absorbed a batch norm.
 	inferOff    map[*ir.Node]int
 	inferFloats int
+	loopFloats  int // the image loop's plan: its per-image region
+	loopArena   int // the image loop's plan: per image after that region
+	loopOff     map[*ir.Node]int
 	foldOff     map[*ir.Node]int // folded weight; the bias follows
 	foldFloats  int
 	// ownDims marks the inference convs lowered unlike their training
@@ -137,7 +140,7 @@ type plan struct {
 
 func newPlan(g, infer *ir.Graph) (*plan, error) {
 	p := &plan{ident: map[string]string{}, paramOff: map[*ir.Param]int{}, actOff: map[*ir.Node]int{}, gradOff: map[*ir.Node]int{},
-		bnOff: map[*ir.Node]int{}, maskOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{},
+		bnOff: map[*ir.Node]int{}, maskOff: map[*ir.Node]int{}, counter: map[*ir.Param]int{}, inferOff: map[*ir.Node]int{}, loopOff: map[*ir.Node]int{}, foldOff: map[*ir.Node]int{},
 		ownDims: map[*ir.Node]bool{}}
 	taken := map[string]string{}
 	name := func(s string) error {
@@ -226,8 +229,11 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 	}
 	// The arena and every offset are the plan's, not decided here.
 	p.inferFloats = infer.ArenaFloats
+	if infer.ImageLoop > 0 {
+		p.loopFloats, p.loopArena = infer.LoopFloats, infer.LoopArenaFloats
+	}
 	for _, n := range infer.Nodes[1:] {
-		p.inferOff[n] = n.Offset
+		p.inferOff[n], p.loopOff[n] = n.Offset, n.LoopOffset
 		if n.Op == ir.OpConv && n.FoldBN != "" {
 			p.foldOff[n] = p.foldFloats
 			p.foldFloats += int(n.Params[0].Elems()) + n.Out
@@ -264,6 +270,7 @@ type generator struct {
 	p      *plan
 	pkg    string
 	header string
+	loop   bool // emitting the image loop's body (value, batch)
 }
 
 func (gen *generator) id(name string) string { return gen.p.ident[name] }
@@ -273,12 +280,27 @@ func (gen *generator) param(on string, n *ir.Node, suffix string) *jen.Statement
 	return jen.Id(on).Dot(gen.id(n.Name + "." + suffix))
 }
 
-// value is the activation a node reads: the input x or an arena slice.
+// value is the activation a node reads or writes: the input x or an arena
+// slice. In the image loop (gen.loop) x is image i's already, and so is a
+// PerImage value; a value that leaves the loop is sliced to image i.
 func (gen *generator) value(n *ir.Node) *jen.Statement {
 	if n.Op == ir.OpInput {
 		return jen.Id("x")
 	}
-	return jen.Id("a").Dot(gen.id(n.Name))
+	v := jen.Id("a").Dot(gen.id(n.Name))
+	if gen.loop && !n.PerImage {
+		size := int(n.Shape.Elems())
+		v = v.Index(jen.Id("i").Op("*").Lit(size).Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Lit(size))
+	}
+	return v
+}
+
+// batch is the images a kernel call takes: 1 in the image loop.
+func (gen *generator) batch() *jen.Statement {
+	if gen.loop {
+		return jen.Lit(1)
+	}
+	return jen.Id("batch")
 }
 
 func nnq(name string) *jen.Statement { return jen.Qual(NN, name) }

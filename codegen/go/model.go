@@ -53,6 +53,13 @@ func (gen *generator) model(f *jen.File) {
 		jen.Id("trainFloats").Op("=").Lit(p.actFloats),
 		jen.Comment("inferFloats is the per-image size of the inference activation arena, as the\nmemory plan laid it out: values that are never alive together share it."),
 		jen.Id("inferFloats").Op("=").Lit(p.inferFloats),
+		jen.Do(func(s *jen.Statement) {
+			if p.loopArena > 0 {
+				s.Comment("Batches of more than one image run the first layers image by image (the\nimage-loop pass), in another plan of the inference arena: loopFloats for one\nimage's values of those layers, whatever the batch, then loopArenaFloats per image.").Line().
+					Id("loopFloats").Op("=").Lit(p.loopFloats).Line().
+					Id("loopArenaFloats").Op("=").Lit(p.loopArena)
+			}
+		}),
 		jen.Comment("foldFloats holds the weights and biases of the convs with a batch norm folded in."),
 		jen.Id("foldFloats").Op("=").Lit(p.foldFloats),
 		jen.Comment("paramFloats counts the float parameters; the first trainableFloats are trained."),
@@ -337,20 +344,34 @@ func (gen *generator) model(f *jen.File) {
 	f.Line()
 
 	// Inference layout.
-	var islices []jen.Code
+	var islices, lslices []jen.Code
 	for _, n := range gen.gi.Nodes[1:] {
 		off, size := p.inferOff[n], int(n.Shape.Elems())
 		islices = append(islices, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(
 			jen.Lit(off).Op("*").Id("batch").Op(":").Lit(off+size).Op("*").Id("batch")))
+		off = p.loopOff[n]
+		span := jen.Id("loopFloats").Op("+").Lit(off).Op("*").Id("batch").Op(":").Id("loopFloats").Op("+").Lit(off + size).Op("*").Id("batch")
+		if n.PerImage {
+			span = jen.Lit(off).Op(":").Lit(off + size)
+		}
+		lslices = append(lslices, jen.Id(gen.id(n.Name)).Op(":").Id("arena").Index(span))
 	}
-	comment(f, "inferLayout carves the inference buffers out of an arena sized for batch images,\nat the offsets of the memory plan (buffers whose values are never alive together overlap).")
-	f.Func().Id("inferLayout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Id("inferActivations").Block(
-		jen.Return(jen.Id("inferActivations").ValuesFunc(func(gr *jen.Group) {
-			for _, s := range islices {
+	values := func(slices []jen.Code) *jen.Statement {
+		return jen.Id("inferActivations").ValuesFunc(func(gr *jen.Group) {
+			for _, s := range slices {
 				gr.Line().Add(s)
 			}
 			gr.Line()
-		})))
+		})
+	}
+	layout := []jen.Code{jen.Return(values(islices))}
+	layoutDoc := "inferLayout carves the inference buffers out of an arena sized for batch images,\nat the offsets of the memory plan (buffers whose values are never alive together overlap)."
+	if p.loopArena > 0 {
+		layoutDoc += "\nA batch of more than one image takes the image loop's plan."
+		layout = []jen.Code{jen.If(jen.Id("batch").Op("==").Lit(1)).Block(jen.Return(values(islices))), jen.Return(values(lslices))}
+	}
+	comment(f, layoutDoc)
+	f.Func().Id("inferLayout").Params(jen.Id("arena").Index().Float32(), jen.Id("batch").Int()).Id("inferActivations").Block(layout...)
 	f.Line()
 
 	// Forward.
@@ -358,7 +379,13 @@ func (gen *generator) model(f *jen.File) {
 		jen.If(jen.Err().Op(":=").Id("checkInput").Call(jen.Id("x"), jen.Id("batch")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.If(jen.Id("m").Dot("stale")).Block(jen.Id("m").Dot("refold").Call()),
 		jen.If(jen.Id("batch").Op("!=").Id("m").Dot("ibatch")).Block(
-			jen.If(jen.Id("need").Op(":=").Id("batch").Op("*").Id("inferFloats"), jen.Id("need").Op(">").Len(jen.Id("m").Dot("iarena"))).Block(
+			jen.Id("need").Op(":=").Id("batch").Op("*").Id("inferFloats"),
+			jen.Do(func(s *jen.Statement) {
+				if p.loopArena > 0 {
+					s.If(jen.Id("batch").Op(">").Lit(1)).Block(jen.Id("need").Op("=").Id("loopFloats").Op("+").Id("batch").Op("*").Id("loopArenaFloats"))
+				}
+			}),
+			jen.If(jen.Id("need").Op(">").Len(jen.Id("m").Dot("iarena"))).Block(
 				jen.Id("m").Dot("iarena").Op("=").Make(jen.Index().Float32(), jen.Id("need"))),
 			jen.Id("m").Dot("ia").Op(",").Id("m").Dot("ibatch").Op("=").Id("inferLayout").Call(jen.Id("m").Dot("iarena"), jen.Id("batch")).Op(",").Id("batch"),
 		),
@@ -382,16 +409,31 @@ func (gen *generator) model(f *jen.File) {
 	names, vals = append(names, jen.Id("a"), jen.Id("ws")), append(vals, jen.Op("&").Id("m").Dot("ia"), jen.Id("m").Dot("ws"))
 	fwd = append(fwd, jen.List(names...).Op(":=").List(vals...))
 	block := ""
+	var loop []jen.Code
 	for _, n := range gen.gi.Nodes[1:] {
+		gen.loop = n.ID <= gen.gi.ImageLoop
+		code := &fwd
+		if gen.loop {
+			code = &loop
+		}
 		if n.Block != block {
 			block = n.Block
-			fwd = append(fwd, jen.Line())
+			*code = append(*code, jen.Line())
 			if block != "" {
-				fwd = append(fwd, jen.Comment(block))
+				*code = append(*code, jen.Comment(block))
 			}
 		}
-		fwd = append(fwd, gen.inferNode(n)...)
+		*code = append(*code, gen.inferNode(n)...)
+		if n.ID == gen.gi.ImageLoop {
+			fwd = append(fwd, jen.Line(),
+				jen.Comment("The first layers run image by image, each image through all of them while its"),
+				jen.Comment("values are in the cache (the image-loop pass); the rest on the whole batch."),
+				jen.For(jen.Id("i").Op(":=").Range().Id("batch")).Block(
+					append([]jen.Code{jen.Id("x").Op(":=").Id("x").Index(jen.Id("i").Op("*").Id("imageFloats").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("imageFloats"))}, loop...)...))
+			block = ""
+		}
 	}
+	gen.loop = false
 	fwd = append(fwd, jen.Return(gen.value(gen.gi.Output), jen.Nil()))
 	comment(f, "Forward runs inference on batch images (x holds batch*Channels*Height*Width\nfloats, NCHW) with BN using its running statistics, and returns batch*Classes\nlogits. The result aliases the model's memory and is valid until the next call.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Forward").Params(jen.Id("x").Index().Float32(), jen.Id("batch").Int()).Params(jen.Index().Float32(), jen.Error()).Block(fwd...)
@@ -442,8 +484,8 @@ func (gen *generator) inferNode(n *ir.Node) []jen.Code {
 	if n.FuseAdd {
 		res = gen.value(n.Args[1])
 	}
-	return []jen.Code{nnq("Conv2DFused").Call(jen.Id("ws"), jen.Id("a").Dot(gen.id(n.Name)), gen.value(n.Args[0]), wt, jen.Id("f").Dot(gen.id(n.Name)+"_packed"), bias, res,
-		jen.Lit(n.FuseReLU), jen.Id("batch"), jen.Id(gen.dims(n)))}
+	return []jen.Code{nnq("Conv2DFused").Call(jen.Id("ws"), gen.value(n), gen.value(n.Args[0]), wt, jen.Id("f").Dot(gen.id(n.Name)+"_packed"), bias, res,
+		jen.Lit(n.FuseReLU), gen.batch(), jen.Id(gen.dims(n)))}
 }
 
 // describe is a node's comment in the inference activations.
@@ -470,10 +512,10 @@ func (gen *generator) forward(train bool) []jen.Code {
 }
 
 func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
-	y := jen.Id("a").Dot(gen.id(n.Name))
+	y := gen.value(n)
 	x := gen.value(n.Args[0])
 	dims := jen.Id(gen.id(n.Name) + "_dims")
-	batch := jen.Id("batch")
+	batch := gen.batch()
 	c, hw := n.Shape.C, n.Shape.H*n.Shape.W
 	switch n.Op {
 	case ir.OpConv:

@@ -2293,7 +2293,8 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 		m.refold()
 	}
 	if batch != m.ibatch {
-		if need := batch * inferFloats; need > len(m.iarena) {
+		need := batch * inferFloats
+		if need > len(m.iarena) {
 			m.iarena = make([]float32, need)
 		}
 		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch

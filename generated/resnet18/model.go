@@ -35,6 +35,13 @@ const (
 	   memory plan laid it out: values that are never alive together share it.
 	*/
 	inferFloats = 1003520
+	/*
+	   Batches of more than one image run the first layers image by image (the
+	   image-loop pass), in another plan of the inference arena: loopFloats for one
+	   image's values of those layers, whatever the batch, then loopArenaFloats per image.
+	*/
+	loopFloats      = 1003520
+	loopArenaFloats = 401408
 	// foldFloats holds the weights and biases of the convs with a batch norm folded in.
 	foldFloats = 11171712
 	// paramFloats counts the float parameters; the first trainableFloats are trained.
@@ -923,31 +930,59 @@ func checkInput(x []float32, batch int) error {
 
 // inferLayout carves the inference buffers out of an arena sized for batch images,
 // at the offsets of the memory plan (buffers whose values are never alive together overlap).
+// A batch of more than one image takes the image loop's plan.
 func inferLayout(arena []float32, batch int) inferActivations {
+	if batch == 1 {
+		return inferActivations{
+			conv1:                 arena[0*batch : 802816*batch],
+			maxpool:               arena[802816*batch : 1003520*batch],
+			layer1_0_conv1:        arena[0*batch : 200704*batch],
+			layer1_0_conv2:        arena[200704*batch : 401408*batch],
+			layer1_1_conv1:        arena[0*batch : 200704*batch],
+			layer1_1_conv2:        arena[401408*batch : 602112*batch],
+			layer2_0_conv1:        arena[0*batch : 100352*batch],
+			layer2_0_downsample_0: arena[100352*batch : 200704*batch],
+			layer2_0_conv2:        arena[200704*batch : 301056*batch],
+			layer2_1_conv1:        arena[0*batch : 100352*batch],
+			layer2_1_conv2:        arena[100352*batch : 200704*batch],
+			layer3_0_conv1:        arena[0*batch : 50176*batch],
+			layer3_0_downsample_0: arena[50176*batch : 100352*batch],
+			layer3_0_conv2:        arena[100352*batch : 150528*batch],
+			layer3_1_conv1:        arena[0*batch : 50176*batch],
+			layer3_1_conv2:        arena[50176*batch : 100352*batch],
+			layer4_0_conv1:        arena[0*batch : 25088*batch],
+			layer4_0_downsample_0: arena[25088*batch : 50176*batch],
+			layer4_0_conv2:        arena[50176*batch : 75264*batch],
+			layer4_1_conv1:        arena[0*batch : 25088*batch],
+			layer4_1_conv2:        arena[25088*batch : 50176*batch],
+			avgpool:               arena[1000*batch : 1512*batch],
+			fc:                    arena[0*batch : 1000*batch],
+		}
+	}
 	return inferActivations{
-		conv1:                 arena[0*batch : 802816*batch],
-		maxpool:               arena[802816*batch : 1003520*batch],
-		layer1_0_conv1:        arena[0*batch : 200704*batch],
-		layer1_0_conv2:        arena[200704*batch : 401408*batch],
-		layer1_1_conv1:        arena[0*batch : 200704*batch],
-		layer1_1_conv2:        arena[401408*batch : 602112*batch],
-		layer2_0_conv1:        arena[0*batch : 100352*batch],
-		layer2_0_downsample_0: arena[100352*batch : 200704*batch],
-		layer2_0_conv2:        arena[200704*batch : 301056*batch],
-		layer2_1_conv1:        arena[0*batch : 100352*batch],
-		layer2_1_conv2:        arena[100352*batch : 200704*batch],
-		layer3_0_conv1:        arena[0*batch : 50176*batch],
-		layer3_0_downsample_0: arena[50176*batch : 100352*batch],
-		layer3_0_conv2:        arena[100352*batch : 150528*batch],
-		layer3_1_conv1:        arena[0*batch : 50176*batch],
-		layer3_1_conv2:        arena[50176*batch : 100352*batch],
-		layer4_0_conv1:        arena[0*batch : 25088*batch],
-		layer4_0_downsample_0: arena[25088*batch : 50176*batch],
-		layer4_0_conv2:        arena[50176*batch : 75264*batch],
-		layer4_1_conv1:        arena[0*batch : 25088*batch],
-		layer4_1_conv2:        arena[25088*batch : 50176*batch],
-		avgpool:               arena[1000*batch : 1512*batch],
-		fc:                    arena[0*batch : 1000*batch],
+		conv1:                 arena[0:802816],
+		maxpool:               arena[802816:1003520],
+		layer1_0_conv1:        arena[0:200704],
+		layer1_0_conv2:        arena[200704:401408],
+		layer1_1_conv1:        arena[0:200704],
+		layer1_1_conv2:        arena[loopFloats+0*batch : loopFloats+200704*batch],
+		layer2_0_conv1:        arena[loopFloats+200704*batch : loopFloats+301056*batch],
+		layer2_0_downsample_0: arena[loopFloats+301056*batch : loopFloats+401408*batch],
+		layer2_0_conv2:        arena[loopFloats+0*batch : loopFloats+100352*batch],
+		layer2_1_conv1:        arena[loopFloats+100352*batch : loopFloats+200704*batch],
+		layer2_1_conv2:        arena[loopFloats+200704*batch : loopFloats+301056*batch],
+		layer3_0_conv1:        arena[loopFloats+0*batch : loopFloats+50176*batch],
+		layer3_0_downsample_0: arena[loopFloats+50176*batch : loopFloats+100352*batch],
+		layer3_0_conv2:        arena[loopFloats+100352*batch : loopFloats+150528*batch],
+		layer3_1_conv1:        arena[loopFloats+0*batch : loopFloats+50176*batch],
+		layer3_1_conv2:        arena[loopFloats+50176*batch : loopFloats+100352*batch],
+		layer4_0_conv1:        arena[loopFloats+0*batch : loopFloats+25088*batch],
+		layer4_0_downsample_0: arena[loopFloats+25088*batch : loopFloats+50176*batch],
+		layer4_0_conv2:        arena[loopFloats+50176*batch : loopFloats+75264*batch],
+		layer4_1_conv1:        arena[loopFloats+0*batch : loopFloats+25088*batch],
+		layer4_1_conv2:        arena[loopFloats+25088*batch : loopFloats+50176*batch],
+		avgpool:               arena[loopFloats+1000*batch : loopFloats+1512*batch],
+		fc:                    arena[loopFloats+0*batch : loopFloats+1000*batch],
 	}
 }
 
@@ -962,22 +997,32 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 		m.refold()
 	}
 	if batch != m.ibatch {
-		if need := batch * inferFloats; need > len(m.iarena) {
+		need := batch * inferFloats
+		if batch > 1 {
+			need = loopFloats + batch*loopArenaFloats
+		}
+		if need > len(m.iarena) {
 			m.iarena = make([]float32, need)
 		}
 		m.ia, m.ibatch = inferLayout(m.iarena, batch), batch
 	}
 	w, f, a, ws := &m.w, &m.f, &m.ia, m.ws
-	nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, batch, conv1_dims)
-	nn.MaxPool(ws, a.maxpool, a.conv1, batch, maxpool_dims)
 
-	// layer1.0
-	nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, batch, layer1_0_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, batch, layer1_0_conv2_infer_dims)
+	// The first layers run image by image, each image through all of them while its
+	// values are in the cache (the image-loop pass); the rest on the whole batch.
+	for i := range batch {
+		x := x[i*imageFloats : (i+1)*imageFloats]
+		nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, 1, conv1_dims)
+		nn.MaxPool(ws, a.maxpool, a.conv1, 1, maxpool_dims)
 
-	// layer1.1
-	nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, batch, layer1_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer1_1_conv2, a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, batch, layer1_1_conv2_infer_dims)
+		// layer1.0
+		nn.Conv2DFused(ws, a.layer1_0_conv1, a.maxpool, f.layer1_0_conv1_weight, f.layer1_0_conv1_packed, f.layer1_0_conv1_bias, nil, true, 1, layer1_0_conv1_infer_dims)
+		nn.Conv2DFused(ws, a.layer1_0_conv2, a.layer1_0_conv1, f.layer1_0_conv2_weight, f.layer1_0_conv2_packed, f.layer1_0_conv2_bias, a.maxpool, true, 1, layer1_0_conv2_infer_dims)
+
+		// layer1.1
+		nn.Conv2DFused(ws, a.layer1_1_conv1, a.layer1_0_conv2, f.layer1_1_conv1_weight, f.layer1_1_conv1_packed, f.layer1_1_conv1_bias, nil, true, 1, layer1_1_conv1_infer_dims)
+		nn.Conv2DFused(ws, a.layer1_1_conv2[i*200704:(i+1)*200704], a.layer1_1_conv1, f.layer1_1_conv2_weight, f.layer1_1_conv2_packed, f.layer1_1_conv2_bias, a.layer1_0_conv2, true, 1, layer1_1_conv2_infer_dims)
+	}
 
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
