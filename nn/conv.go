@@ -712,6 +712,9 @@ func convRowBlocks(ws *Workspace, y, x, w []float32, pa *PackedA, epi Epilogue, 
 // tile. residual is laid out like y. packed, if not nil, is w prepared
 // once for d's lowering (see PackedConv); LowerWinograd needs it.
 func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, residual []float32, relu bool, batch int, d ConvDims) {
+	if packed == nil {
+		d = d.trainFor(batch)
+	}
 	task := convTask{y: y, x: x, w: w, packed: packed, bias: bias, residual: residual, relu: relu, d: d}
 	if d.winograd() {
 		if packed == nil {

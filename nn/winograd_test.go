@@ -137,6 +137,12 @@ func TestWinogradTraining(t *testing.T) {
 	if l := (ConvDims{H: 31, W: 30, Lowering: LowerWinograd}).gradInputFor(17).Lowering; l != LowerWinograd4 {
 		t.Fatalf("the 31x30 batch of 17 below takes its input gradient by %v: F(4x4, 3x3) goes untested there", l)
 	}
+	// Lowered to F(4x4, 3x3), the forward pass keeps it there and falls
+	// back to F(2x2, 3x3) on the small batches.
+	d4 := ConvDims{C: 8, H: 31, W: 30, K: 12, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 31, OW: 30, Lowering: LowerWinograd4}
+	if a, b := d4.trainFor(17).Lowering, d4.trainFor(2).Lowering; a != LowerWinograd4 || b != LowerWinograd {
+		t.Fatalf("a 31x30 conv lowered to F(4x4, 3x3) trains batches of 17 by %v and of 2 by %v", a, b)
+	}
 	r := rand.New(rand.NewPCG(12, 13))
 	for _, s := range []struct{ c, k, h, w, pad, batch int }{
 		{3, 5, 5, 7, 1, 3},

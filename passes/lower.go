@@ -69,18 +69,40 @@ func LowerConv(g *ir.Graph) error {
 // -cpu 1 ./nn).
 const minTrainWinogradChannels = 8
 
+// minTrainWinograd4Channels is the fewest input channels for which a
+// training forward pass keeps F(4x4, 3x3). On 16 channels its transforms
+// cost about what its multiplies save; on the CIFAR nets' 32- and
+// 64-channel stages it gains. ResNet-20's training step at batch 128
+// (medians of interleaved runs of BenchmarkTrainStepResnet20Batch128):
+// 120.7 ms with F(2x2, 3x3) everywhere, 114.0 with F(4x4, 3x3) from 32
+// channels; in a slower spell 138.9, 128.7, and 135.9 with F(4x4, 3x3)
+// from 16 channels too.
+const minTrainWinograd4Channels = 32
+
+// maxTrainWinograd4Side is the largest feature map (its height) on which a
+// training forward pass keeps F(4x4, 3x3): the CIFAR nets' 16x16 and 8x8
+// stages, where it was measured to gain. On resnet18's 56x56 first stage
+// its rounding flipped a ReLU input close to 0 in the PyTorch comparison
+// at batch 4 (a gradient 6.5e-3 off where PyTorch's own float32 error is
+// 3e-6); larger maps stay on F(2x2, 3x3).
+const maxTrainWinograd4Side = 16
+
 // LowerConvTraining is LowerConv for the training graph, where each conv's
 // weight gradient costs as much as its forward pass: a conv of fewer than
 // minTrainWinogradChannels input channels stays im2col, and F(4x4, 3x3)
-// becomes F(2x2, 3x3). Its rounding errors, about 1e-6 of a conv's
-// outputs against F(2x2, 3x3)'s 1e-7, are within the inference tolerance,
-// but the PyTorch comparison's ResNet-20 batch of 4 sits where noise of
-// 1e-6 on the first block's activations (a ReLU input close to 0) moves a
-// gradient by 2.4%, and F(4x4, 3x3) there fails the gradient tolerance of
-// 1e-3. (Its input gradient, linear in dy once the forward pass has fixed
-// the ReLUs, may still go by F(4x4, 3x3): nn chooses that per call, by the
-// batch's tiles.) Code generation gives each conv that inference lowers
-// otherwise its own shape.
+// becomes F(2x2, 3x3) below minTrainWinograd4Channels or above
+// maxTrainWinograd4Side. Where F(4x4, 3x3)
+// stays, nn still takes F(2x2, 3x3) for a batch of fewer than 512 4x4
+// tiles (nn.ConvDims.trainFor): its rounding errors, about 1e-6 of a
+// conv's outputs against F(2x2, 3x3)'s 1e-7, are within the inference
+// tolerance, but batch norm over a small batch amplifies them (the PyTorch
+// comparison's ResNet-20 batch of 4 sits where noise of 1e-6 on the first
+// block's activations, a ReLU input close to 0, moves a gradient by 2.4%;
+// resnet18's batch of 1 moved its gradients by 2%). The input gradient,
+// linear in dy once the forward pass has fixed the ReLUs, goes by
+// F(4x4, 3x3) by the same rule of tiles, whatever the lowering. Code
+// generation gives each conv that inference lowers otherwise its own
+// shape.
 func LowerConvTraining(g *ir.Graph) error {
 	if err := LowerConv(g); err != nil {
 		return err
@@ -89,7 +111,7 @@ func LowerConvTraining(g *ir.Graph) error {
 		if n.Op != ir.OpConv {
 			continue
 		}
-		if n.Lowering == ir.LowerWinograd4 {
+		if n.Lowering == ir.LowerWinograd4 && (n.Args[0].Shape.C < minTrainWinograd4Channels || n.Shape.H > maxTrainWinograd4Side) {
 			n.Lowering = ir.LowerWinograd
 		}
 		if n.Lowering == ir.LowerWinograd && n.Args[0].Shape.C < minTrainWinogradChannels {

@@ -7,8 +7,8 @@ the names of specs/cifar_resnet.rn and specs/cifar_plain.rn),
 with seeded random weights and random BN statistics, it writes to OUTDIR:
 
   MODEL.weights.safetensors   the state_dict the Go model loads
-  MODEL_bB.safetensors        for batch B in 1 and 4 (and 16 for the
-                              models in BATCH16): input, labels,
+  MODEL_bB.safetensors        for batch B in 1 and 4 (and those of
+                              LARGER_BATCHES): input, labels,
                               logits_eval (eval mode), logits_train (train
                               mode), loss, grad.NAME for every parameter
                               after one cross-entropy backward, and
@@ -177,11 +177,13 @@ def reference(model, x, labels):
     return {k: v.detach() for k, v in out.items()}
 
 
-# BATCH16 are the models also compared at batch 16: resnetc takes a
-# Winograd conv's input gradient by F(4x4, 3x3) only where the batch has
-# 512 4x4 tiles or more (nn.ConvDims.gradInputFor), which ResNet-20's
-# first stage (32x32) reaches at 16 images and not at 4.
-BATCH16 = ("resnet20",)
+# LARGER_BATCHES are the models also compared at larger batches: resnetc
+# takes a Winograd conv's input gradient by F(4x4, 3x3) only where the
+# batch has 512 4x4 tiles or more (nn.ConvDims.gradInputFor), which
+# ResNet-20's first stage (32x32) reaches at 16 images and not at 4; and
+# its forward pass from 32 channels on by F(4x4, 3x3) by the same rule
+# (nn.ConvDims.trainFor), which the 16x16 and 8x8 stages reach at 128.
+LARGER_BATCHES = {"resnet20": (16, 128)}
 
 
 def main():
@@ -195,7 +197,7 @@ def main():
         model = make()
         randomize(model, gen)
         save_safetensors(os.path.join(outdir, name + ".weights.safetensors"), model.state_dict())
-        for batch in (1, 4, 16) if name in BATCH16 else (1, 4):
+        for batch in (1, 4) + LARGER_BATCHES.get(name, ()):
             x = torch.randn((batch,) + shape, generator=gen)
             labels = torch.randint(0, classes, (batch,), generator=gen)
             out = {"input": x, "labels": labels}

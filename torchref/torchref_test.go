@@ -234,9 +234,11 @@ func TestAgainstPyTorch(t *testing.T) {
 	for _, md := range models {
 		batches := []int{1, 4}
 		if md.name == "resnet20" {
-			// As scripts/torch_reference.py's BATCH16: 16 images give the
-			// first stage's input gradients F(4x4, 3x3) (nn's gradInputFor).
-			batches = append(batches, 16)
+			// As scripts/torch_reference.py's LARGER_BATCHES: 16 images give
+			// the first stage's input gradients F(4x4, 3x3) (nn's
+			// gradInputFor), 128 the forward pass of the 32- and
+			// 64-channel stages too (trainFor).
+			batches = append(batches, 16, 128)
 		}
 		for _, batch := range batches {
 			t.Run(fmt.Sprintf("%s/batch%d", md.name, batch), func(t *testing.T) {

@@ -66,17 +66,17 @@ var (
 	layer1_2_conv1_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer1_2_conv2_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer2_0_conv1_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
-	layer2_0_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_1_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_1_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_2_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_2_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
+	layer2_0_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_1_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_1_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_2_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_2_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
 	layer3_0_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
-	layer3_0_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_1_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_1_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_2_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_2_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
+	layer3_0_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_1_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_1_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_2_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_2_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 	conv1_infer_dims          = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_0_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_0_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
@@ -84,16 +84,6 @@ var (
 	layer1_1_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_2_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_2_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
-	layer2_0_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_1_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_1_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_2_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_2_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer3_0_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_1_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_1_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_2_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_2_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -456,37 +446,37 @@ func New(seed uint64) *Model {
 	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[14368:18976]
 	m.f.layer2_0_conv1_bias = m.fold[18976:19008]
-	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_infer_dims)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
 	m.f.layer2_0_conv2_weight = m.fold[19008:28224]
 	m.f.layer2_0_conv2_bias = m.fold[28224:28256]
-	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_infer_dims)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[28256:37472]
 	m.f.layer2_1_conv1_bias = m.fold[37472:37504]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
 	m.f.layer2_1_conv2_weight = m.fold[37504:46720]
 	m.f.layer2_1_conv2_bias = m.fold[46720:46752]
-	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_infer_dims)
+	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[46752:55968]
 	m.f.layer2_2_conv1_bias = m.fold[55968:56000]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
 	m.f.layer2_2_conv2_weight = m.fold[56000:65216]
 	m.f.layer2_2_conv2_bias = m.fold[65216:65248]
 	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[65248:83680]
 	m.f.layer3_0_conv1_bias = m.fold[83680:83744]
-	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_infer_dims)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
 	m.f.layer3_0_conv2_weight = m.fold[83744:120608]
 	m.f.layer3_0_conv2_bias = m.fold[120608:120672]
-	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_infer_dims)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[120672:157536]
 	m.f.layer3_1_conv1_bias = m.fold[157536:157600]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[157600:194464]
 	m.f.layer3_1_conv2_bias = m.fold[194464:194528]
-	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_infer_dims)
+	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[194528:231392]
 	m.f.layer3_2_conv1_bias = m.fold[231392:231456]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[231456:268320]
 	m.f.layer3_2_conv2_bias = m.fold[268320:268384]
 	m.params = []nn.Param{
@@ -948,27 +938,27 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
 
 	// layer2.2
-	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_2_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 
 	// layer3.2
-	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_2_conv2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)

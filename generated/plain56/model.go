@@ -78,41 +78,41 @@ var (
 	layer1_8_conv1_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer1_8_conv2_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer2_0_conv1_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
-	layer2_0_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_1_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_1_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_2_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_2_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_3_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_3_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_4_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_4_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_5_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_5_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_6_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_6_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_7_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_7_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_8_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_8_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
+	layer2_0_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_1_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_1_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_2_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_2_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_3_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_3_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_4_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_4_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_5_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_5_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_6_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_6_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_7_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_7_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_8_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_8_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
 	layer3_0_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
-	layer3_0_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_1_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_1_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_2_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_2_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_3_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_3_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_4_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_4_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_5_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_5_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_6_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_6_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_7_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_7_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_8_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_8_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
+	layer3_0_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_1_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_1_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_2_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_2_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_3_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_3_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_4_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_4_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_5_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_5_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_6_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_6_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_7_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_7_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_8_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_8_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 	conv1_infer_dims          = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_0_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_0_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
@@ -132,40 +132,6 @@ var (
 	layer1_7_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_8_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_8_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
-	layer2_0_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_1_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_1_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_2_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_2_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_3_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_3_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_4_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_4_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_5_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_5_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_6_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_6_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_7_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_7_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_8_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_8_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer3_0_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_1_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_1_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_2_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_2_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_3_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_3_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_4_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_4_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_5_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_5_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_6_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_6_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_7_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_7_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_8_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_8_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -1104,109 +1070,109 @@ func New(seed uint64) *Model {
 	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[42208:46816]
 	m.f.layer2_0_conv1_bias = m.fold[46816:46848]
-	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_infer_dims)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
 	m.f.layer2_0_conv2_weight = m.fold[46848:56064]
 	m.f.layer2_0_conv2_bias = m.fold[56064:56096]
-	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_infer_dims)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[56096:65312]
 	m.f.layer2_1_conv1_bias = m.fold[65312:65344]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
 	m.f.layer2_1_conv2_weight = m.fold[65344:74560]
 	m.f.layer2_1_conv2_bias = m.fold[74560:74592]
-	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_infer_dims)
+	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[74592:83808]
 	m.f.layer2_2_conv1_bias = m.fold[83808:83840]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
 	m.f.layer2_2_conv2_weight = m.fold[83840:93056]
 	m.f.layer2_2_conv2_bias = m.fold[93056:93088]
-	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_infer_dims)
+	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[93088:102304]
 	m.f.layer2_3_conv1_bias = m.fold[102304:102336]
-	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_dims)
 	m.f.layer2_3_conv2_weight = m.fold[102336:111552]
 	m.f.layer2_3_conv2_bias = m.fold[111552:111584]
-	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_infer_dims)
+	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_dims)
 	m.f.layer2_4_conv1_weight = m.fold[111584:120800]
 	m.f.layer2_4_conv1_bias = m.fold[120800:120832]
-	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_infer_dims)
+	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_dims)
 	m.f.layer2_4_conv2_weight = m.fold[120832:130048]
 	m.f.layer2_4_conv2_bias = m.fold[130048:130080]
-	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_infer_dims)
+	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_dims)
 	m.f.layer2_5_conv1_weight = m.fold[130080:139296]
 	m.f.layer2_5_conv1_bias = m.fold[139296:139328]
-	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_infer_dims)
+	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_dims)
 	m.f.layer2_5_conv2_weight = m.fold[139328:148544]
 	m.f.layer2_5_conv2_bias = m.fold[148544:148576]
-	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_infer_dims)
+	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_dims)
 	m.f.layer2_6_conv1_weight = m.fold[148576:157792]
 	m.f.layer2_6_conv1_bias = m.fold[157792:157824]
-	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_infer_dims)
+	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_dims)
 	m.f.layer2_6_conv2_weight = m.fold[157824:167040]
 	m.f.layer2_6_conv2_bias = m.fold[167040:167072]
-	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_infer_dims)
+	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_dims)
 	m.f.layer2_7_conv1_weight = m.fold[167072:176288]
 	m.f.layer2_7_conv1_bias = m.fold[176288:176320]
-	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_infer_dims)
+	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_dims)
 	m.f.layer2_7_conv2_weight = m.fold[176320:185536]
 	m.f.layer2_7_conv2_bias = m.fold[185536:185568]
-	m.f.layer2_8_conv1_packed = nn.NewPackedConv(layer2_8_conv1_infer_dims)
+	m.f.layer2_8_conv1_packed = nn.NewPackedConv(layer2_8_conv1_dims)
 	m.f.layer2_8_conv1_weight = m.fold[185568:194784]
 	m.f.layer2_8_conv1_bias = m.fold[194784:194816]
-	m.f.layer2_8_conv2_packed = nn.NewPackedConv(layer2_8_conv2_infer_dims)
+	m.f.layer2_8_conv2_packed = nn.NewPackedConv(layer2_8_conv2_dims)
 	m.f.layer2_8_conv2_weight = m.fold[194816:204032]
 	m.f.layer2_8_conv2_bias = m.fold[204032:204064]
 	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[204064:222496]
 	m.f.layer3_0_conv1_bias = m.fold[222496:222560]
-	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_infer_dims)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
 	m.f.layer3_0_conv2_weight = m.fold[222560:259424]
 	m.f.layer3_0_conv2_bias = m.fold[259424:259488]
-	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_infer_dims)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[259488:296352]
 	m.f.layer3_1_conv1_bias = m.fold[296352:296416]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[296416:333280]
 	m.f.layer3_1_conv2_bias = m.fold[333280:333344]
-	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_infer_dims)
+	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[333344:370208]
 	m.f.layer3_2_conv1_bias = m.fold[370208:370272]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[370272:407136]
 	m.f.layer3_2_conv2_bias = m.fold[407136:407200]
-	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_infer_dims)
+	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[407200:444064]
 	m.f.layer3_3_conv1_bias = m.fold[444064:444128]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
 	m.f.layer3_3_conv2_weight = m.fold[444128:480992]
 	m.f.layer3_3_conv2_bias = m.fold[480992:481056]
-	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_infer_dims)
+	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[481056:517920]
 	m.f.layer3_4_conv1_bias = m.fold[517920:517984]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
 	m.f.layer3_4_conv2_weight = m.fold[517984:554848]
 	m.f.layer3_4_conv2_bias = m.fold[554848:554912]
-	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_infer_dims)
+	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[554912:591776]
 	m.f.layer3_5_conv1_bias = m.fold[591776:591840]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
 	m.f.layer3_5_conv2_weight = m.fold[591840:628704]
 	m.f.layer3_5_conv2_bias = m.fold[628704:628768]
-	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_infer_dims)
+	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_dims)
 	m.f.layer3_6_conv1_weight = m.fold[628768:665632]
 	m.f.layer3_6_conv1_bias = m.fold[665632:665696]
-	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_infer_dims)
+	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_dims)
 	m.f.layer3_6_conv2_weight = m.fold[665696:702560]
 	m.f.layer3_6_conv2_bias = m.fold[702560:702624]
-	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_infer_dims)
+	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_dims)
 	m.f.layer3_7_conv1_weight = m.fold[702624:739488]
 	m.f.layer3_7_conv1_bias = m.fold[739488:739552]
-	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_infer_dims)
+	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_dims)
 	m.f.layer3_7_conv2_weight = m.fold[739552:776416]
 	m.f.layer3_7_conv2_bias = m.fold[776416:776480]
-	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_infer_dims)
+	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_dims)
 	m.f.layer3_8_conv1_weight = m.fold[776480:813344]
 	m.f.layer3_8_conv1_bias = m.fold[813344:813408]
-	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_infer_dims)
+	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_dims)
 	m.f.layer3_8_conv2_weight = m.fold[813408:850272]
 	m.f.layer3_8_conv2_bias = m.fold[850272:850336]
 	m.params = []nn.Param{
@@ -2340,75 +2306,75 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_8_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, nil, true, batch, layer2_1_conv2_dims)
 
 	// layer2.2
-	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
 
 	// layer2.3
-	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv2, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv2, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, nil, true, batch, layer2_3_conv2_dims)
 
 	// layer2.4
-	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv2, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv2, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, nil, true, batch, layer2_4_conv2_dims)
 
 	// layer2.5
-	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv2, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv2, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, nil, true, batch, layer2_5_conv2_dims)
 
 	// layer2.6
-	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv2, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv2, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, nil, true, batch, layer2_6_conv2_dims)
 
 	// layer2.7
-	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv2, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv2, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, nil, true, batch, layer2_7_conv2_dims)
 
 	// layer2.8
-	nn.Conv2DFused(ws, a.layer2_8_conv1, a.layer2_7_conv2, f.layer2_8_conv1_weight, f.layer2_8_conv1_packed, f.layer2_8_conv1_bias, nil, true, batch, layer2_8_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_8_conv2, a.layer2_8_conv1, f.layer2_8_conv2_weight, f.layer2_8_conv2_packed, f.layer2_8_conv2_bias, nil, true, batch, layer2_8_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_8_conv1, a.layer2_7_conv2, f.layer2_8_conv1_weight, f.layer2_8_conv1_packed, f.layer2_8_conv1_bias, nil, true, batch, layer2_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_8_conv2, a.layer2_8_conv1, f.layer2_8_conv2_weight, f.layer2_8_conv2_packed, f.layer2_8_conv2_bias, nil, true, batch, layer2_8_conv2_dims)
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_8_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 
 	// layer3.2
-	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 
 	// layer3.3
-	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv2, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv2, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
 
 	// layer3.4
-	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv2, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv2, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
 
 	// layer3.5
-	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv2, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv2, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
 
 	// layer3.6
-	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv2, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv2, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_dims)
 
 	// layer3.7
-	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv2, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv2, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_dims)
 
 	// layer3.8
-	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv2, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv2, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_8_conv2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)

@@ -96,79 +96,79 @@ var (
 	layer1_17_conv1_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer1_17_conv2_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}
 	layer2_0_conv1_dims        = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerIm2col}
-	layer2_0_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
+	layer2_0_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
 	layer2_0_shortcut_dims     = nn.ShortcutDims{C: 16, H: 32, W: 32, Stride: 2, OH: 16, OW: 16, Lo: 8, Hi: 8}
-	layer2_1_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_1_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_2_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_2_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_3_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_3_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_4_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_4_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_5_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_5_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_6_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_6_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_7_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_7_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_8_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_8_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_9_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_9_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_10_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_10_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_11_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_11_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_12_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_12_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_13_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_13_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_14_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_14_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_15_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_15_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_16_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_16_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_17_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
-	layer2_17_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd}
+	layer2_1_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_1_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_2_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_2_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_3_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_3_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_4_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_4_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_5_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_5_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_6_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_6_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_7_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_7_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_8_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_8_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_9_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_9_conv2_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_10_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_10_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_11_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_11_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_12_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_12_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_13_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_13_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_14_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_14_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_15_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_15_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_16_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_16_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_17_conv1_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
+	layer2_17_conv2_dims       = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
 	layer3_0_conv1_dims        = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerIm2col}
-	layer3_0_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
+	layer3_0_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 	layer3_0_shortcut_dims     = nn.ShortcutDims{C: 32, H: 16, W: 16, Stride: 2, OH: 8, OW: 8, Lo: 16, Hi: 16}
-	layer3_1_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_2_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_2_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_3_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_3_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_4_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_4_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_5_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_5_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_6_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_6_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_7_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_7_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_8_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_8_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_9_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_9_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_10_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_10_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_11_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_11_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_12_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_12_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_13_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_13_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_14_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_14_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_15_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_15_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_16_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_16_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_17_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
-	layer3_17_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd}
+	layer3_1_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_2_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_2_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_3_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_3_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_4_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_4_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_5_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_5_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_6_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_6_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_7_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_7_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_8_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_8_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_9_conv1_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_9_conv2_dims        = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_10_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_10_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_11_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_11_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_12_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_12_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_13_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_13_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_14_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_14_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_15_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_15_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_16_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_16_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_17_conv1_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
+	layer3_17_conv2_dims       = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 	conv1_infer_dims           = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_0_conv1_infer_dims  = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
@@ -206,76 +206,6 @@ var (
 	layer1_16_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_17_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_17_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
-	layer2_0_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_1_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_2_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_3_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_4_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_4_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_5_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_6_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_7_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_8_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_8_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_9_conv1_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_9_conv2_infer_dims  = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_10_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_10_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_11_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_11_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_12_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_12_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_13_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_13_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_14_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_14_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_15_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_15_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_16_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_16_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_17_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer2_17_conv2_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinograd4}
-	layer3_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_1_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_2_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_3_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_4_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_5_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_6_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_6_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_7_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_7_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_8_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_8_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_9_conv1_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_9_conv2_infer_dims  = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_10_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_10_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_11_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_11_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_12_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_12_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_13_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_13_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_14_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_14_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_15_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_15_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_16_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_16_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_17_conv1_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
-	layer3_17_conv2_infer_dims = nn.ConvDims{C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -2082,217 +2012,217 @@ func New(seed uint64) *Model {
 	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[83968:88576]
 	m.f.layer2_0_conv1_bias = m.fold[88576:88608]
-	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_infer_dims)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
 	m.f.layer2_0_conv2_weight = m.fold[88608:97824]
 	m.f.layer2_0_conv2_bias = m.fold[97824:97856]
-	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_infer_dims)
+	m.f.layer2_1_conv1_packed = nn.NewPackedConv(layer2_1_conv1_dims)
 	m.f.layer2_1_conv1_weight = m.fold[97856:107072]
 	m.f.layer2_1_conv1_bias = m.fold[107072:107104]
-	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_infer_dims)
+	m.f.layer2_1_conv2_packed = nn.NewPackedConv(layer2_1_conv2_dims)
 	m.f.layer2_1_conv2_weight = m.fold[107104:116320]
 	m.f.layer2_1_conv2_bias = m.fold[116320:116352]
-	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_infer_dims)
+	m.f.layer2_2_conv1_packed = nn.NewPackedConv(layer2_2_conv1_dims)
 	m.f.layer2_2_conv1_weight = m.fold[116352:125568]
 	m.f.layer2_2_conv1_bias = m.fold[125568:125600]
-	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_infer_dims)
+	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
 	m.f.layer2_2_conv2_weight = m.fold[125600:134816]
 	m.f.layer2_2_conv2_bias = m.fold[134816:134848]
-	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_infer_dims)
+	m.f.layer2_3_conv1_packed = nn.NewPackedConv(layer2_3_conv1_dims)
 	m.f.layer2_3_conv1_weight = m.fold[134848:144064]
 	m.f.layer2_3_conv1_bias = m.fold[144064:144096]
-	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_infer_dims)
+	m.f.layer2_3_conv2_packed = nn.NewPackedConv(layer2_3_conv2_dims)
 	m.f.layer2_3_conv2_weight = m.fold[144096:153312]
 	m.f.layer2_3_conv2_bias = m.fold[153312:153344]
-	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_infer_dims)
+	m.f.layer2_4_conv1_packed = nn.NewPackedConv(layer2_4_conv1_dims)
 	m.f.layer2_4_conv1_weight = m.fold[153344:162560]
 	m.f.layer2_4_conv1_bias = m.fold[162560:162592]
-	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_infer_dims)
+	m.f.layer2_4_conv2_packed = nn.NewPackedConv(layer2_4_conv2_dims)
 	m.f.layer2_4_conv2_weight = m.fold[162592:171808]
 	m.f.layer2_4_conv2_bias = m.fold[171808:171840]
-	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_infer_dims)
+	m.f.layer2_5_conv1_packed = nn.NewPackedConv(layer2_5_conv1_dims)
 	m.f.layer2_5_conv1_weight = m.fold[171840:181056]
 	m.f.layer2_5_conv1_bias = m.fold[181056:181088]
-	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_infer_dims)
+	m.f.layer2_5_conv2_packed = nn.NewPackedConv(layer2_5_conv2_dims)
 	m.f.layer2_5_conv2_weight = m.fold[181088:190304]
 	m.f.layer2_5_conv2_bias = m.fold[190304:190336]
-	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_infer_dims)
+	m.f.layer2_6_conv1_packed = nn.NewPackedConv(layer2_6_conv1_dims)
 	m.f.layer2_6_conv1_weight = m.fold[190336:199552]
 	m.f.layer2_6_conv1_bias = m.fold[199552:199584]
-	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_infer_dims)
+	m.f.layer2_6_conv2_packed = nn.NewPackedConv(layer2_6_conv2_dims)
 	m.f.layer2_6_conv2_weight = m.fold[199584:208800]
 	m.f.layer2_6_conv2_bias = m.fold[208800:208832]
-	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_infer_dims)
+	m.f.layer2_7_conv1_packed = nn.NewPackedConv(layer2_7_conv1_dims)
 	m.f.layer2_7_conv1_weight = m.fold[208832:218048]
 	m.f.layer2_7_conv1_bias = m.fold[218048:218080]
-	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_infer_dims)
+	m.f.layer2_7_conv2_packed = nn.NewPackedConv(layer2_7_conv2_dims)
 	m.f.layer2_7_conv2_weight = m.fold[218080:227296]
 	m.f.layer2_7_conv2_bias = m.fold[227296:227328]
-	m.f.layer2_8_conv1_packed = nn.NewPackedConv(layer2_8_conv1_infer_dims)
+	m.f.layer2_8_conv1_packed = nn.NewPackedConv(layer2_8_conv1_dims)
 	m.f.layer2_8_conv1_weight = m.fold[227328:236544]
 	m.f.layer2_8_conv1_bias = m.fold[236544:236576]
-	m.f.layer2_8_conv2_packed = nn.NewPackedConv(layer2_8_conv2_infer_dims)
+	m.f.layer2_8_conv2_packed = nn.NewPackedConv(layer2_8_conv2_dims)
 	m.f.layer2_8_conv2_weight = m.fold[236576:245792]
 	m.f.layer2_8_conv2_bias = m.fold[245792:245824]
-	m.f.layer2_9_conv1_packed = nn.NewPackedConv(layer2_9_conv1_infer_dims)
+	m.f.layer2_9_conv1_packed = nn.NewPackedConv(layer2_9_conv1_dims)
 	m.f.layer2_9_conv1_weight = m.fold[245824:255040]
 	m.f.layer2_9_conv1_bias = m.fold[255040:255072]
-	m.f.layer2_9_conv2_packed = nn.NewPackedConv(layer2_9_conv2_infer_dims)
+	m.f.layer2_9_conv2_packed = nn.NewPackedConv(layer2_9_conv2_dims)
 	m.f.layer2_9_conv2_weight = m.fold[255072:264288]
 	m.f.layer2_9_conv2_bias = m.fold[264288:264320]
-	m.f.layer2_10_conv1_packed = nn.NewPackedConv(layer2_10_conv1_infer_dims)
+	m.f.layer2_10_conv1_packed = nn.NewPackedConv(layer2_10_conv1_dims)
 	m.f.layer2_10_conv1_weight = m.fold[264320:273536]
 	m.f.layer2_10_conv1_bias = m.fold[273536:273568]
-	m.f.layer2_10_conv2_packed = nn.NewPackedConv(layer2_10_conv2_infer_dims)
+	m.f.layer2_10_conv2_packed = nn.NewPackedConv(layer2_10_conv2_dims)
 	m.f.layer2_10_conv2_weight = m.fold[273568:282784]
 	m.f.layer2_10_conv2_bias = m.fold[282784:282816]
-	m.f.layer2_11_conv1_packed = nn.NewPackedConv(layer2_11_conv1_infer_dims)
+	m.f.layer2_11_conv1_packed = nn.NewPackedConv(layer2_11_conv1_dims)
 	m.f.layer2_11_conv1_weight = m.fold[282816:292032]
 	m.f.layer2_11_conv1_bias = m.fold[292032:292064]
-	m.f.layer2_11_conv2_packed = nn.NewPackedConv(layer2_11_conv2_infer_dims)
+	m.f.layer2_11_conv2_packed = nn.NewPackedConv(layer2_11_conv2_dims)
 	m.f.layer2_11_conv2_weight = m.fold[292064:301280]
 	m.f.layer2_11_conv2_bias = m.fold[301280:301312]
-	m.f.layer2_12_conv1_packed = nn.NewPackedConv(layer2_12_conv1_infer_dims)
+	m.f.layer2_12_conv1_packed = nn.NewPackedConv(layer2_12_conv1_dims)
 	m.f.layer2_12_conv1_weight = m.fold[301312:310528]
 	m.f.layer2_12_conv1_bias = m.fold[310528:310560]
-	m.f.layer2_12_conv2_packed = nn.NewPackedConv(layer2_12_conv2_infer_dims)
+	m.f.layer2_12_conv2_packed = nn.NewPackedConv(layer2_12_conv2_dims)
 	m.f.layer2_12_conv2_weight = m.fold[310560:319776]
 	m.f.layer2_12_conv2_bias = m.fold[319776:319808]
-	m.f.layer2_13_conv1_packed = nn.NewPackedConv(layer2_13_conv1_infer_dims)
+	m.f.layer2_13_conv1_packed = nn.NewPackedConv(layer2_13_conv1_dims)
 	m.f.layer2_13_conv1_weight = m.fold[319808:329024]
 	m.f.layer2_13_conv1_bias = m.fold[329024:329056]
-	m.f.layer2_13_conv2_packed = nn.NewPackedConv(layer2_13_conv2_infer_dims)
+	m.f.layer2_13_conv2_packed = nn.NewPackedConv(layer2_13_conv2_dims)
 	m.f.layer2_13_conv2_weight = m.fold[329056:338272]
 	m.f.layer2_13_conv2_bias = m.fold[338272:338304]
-	m.f.layer2_14_conv1_packed = nn.NewPackedConv(layer2_14_conv1_infer_dims)
+	m.f.layer2_14_conv1_packed = nn.NewPackedConv(layer2_14_conv1_dims)
 	m.f.layer2_14_conv1_weight = m.fold[338304:347520]
 	m.f.layer2_14_conv1_bias = m.fold[347520:347552]
-	m.f.layer2_14_conv2_packed = nn.NewPackedConv(layer2_14_conv2_infer_dims)
+	m.f.layer2_14_conv2_packed = nn.NewPackedConv(layer2_14_conv2_dims)
 	m.f.layer2_14_conv2_weight = m.fold[347552:356768]
 	m.f.layer2_14_conv2_bias = m.fold[356768:356800]
-	m.f.layer2_15_conv1_packed = nn.NewPackedConv(layer2_15_conv1_infer_dims)
+	m.f.layer2_15_conv1_packed = nn.NewPackedConv(layer2_15_conv1_dims)
 	m.f.layer2_15_conv1_weight = m.fold[356800:366016]
 	m.f.layer2_15_conv1_bias = m.fold[366016:366048]
-	m.f.layer2_15_conv2_packed = nn.NewPackedConv(layer2_15_conv2_infer_dims)
+	m.f.layer2_15_conv2_packed = nn.NewPackedConv(layer2_15_conv2_dims)
 	m.f.layer2_15_conv2_weight = m.fold[366048:375264]
 	m.f.layer2_15_conv2_bias = m.fold[375264:375296]
-	m.f.layer2_16_conv1_packed = nn.NewPackedConv(layer2_16_conv1_infer_dims)
+	m.f.layer2_16_conv1_packed = nn.NewPackedConv(layer2_16_conv1_dims)
 	m.f.layer2_16_conv1_weight = m.fold[375296:384512]
 	m.f.layer2_16_conv1_bias = m.fold[384512:384544]
-	m.f.layer2_16_conv2_packed = nn.NewPackedConv(layer2_16_conv2_infer_dims)
+	m.f.layer2_16_conv2_packed = nn.NewPackedConv(layer2_16_conv2_dims)
 	m.f.layer2_16_conv2_weight = m.fold[384544:393760]
 	m.f.layer2_16_conv2_bias = m.fold[393760:393792]
-	m.f.layer2_17_conv1_packed = nn.NewPackedConv(layer2_17_conv1_infer_dims)
+	m.f.layer2_17_conv1_packed = nn.NewPackedConv(layer2_17_conv1_dims)
 	m.f.layer2_17_conv1_weight = m.fold[393792:403008]
 	m.f.layer2_17_conv1_bias = m.fold[403008:403040]
-	m.f.layer2_17_conv2_packed = nn.NewPackedConv(layer2_17_conv2_infer_dims)
+	m.f.layer2_17_conv2_packed = nn.NewPackedConv(layer2_17_conv2_dims)
 	m.f.layer2_17_conv2_weight = m.fold[403040:412256]
 	m.f.layer2_17_conv2_bias = m.fold[412256:412288]
 	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[412288:430720]
 	m.f.layer3_0_conv1_bias = m.fold[430720:430784]
-	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_infer_dims)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
 	m.f.layer3_0_conv2_weight = m.fold[430784:467648]
 	m.f.layer3_0_conv2_bias = m.fold[467648:467712]
-	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_infer_dims)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[467712:504576]
 	m.f.layer3_1_conv1_bias = m.fold[504576:504640]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[504640:541504]
 	m.f.layer3_1_conv2_bias = m.fold[541504:541568]
-	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_infer_dims)
+	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[541568:578432]
 	m.f.layer3_2_conv1_bias = m.fold[578432:578496]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[578496:615360]
 	m.f.layer3_2_conv2_bias = m.fold[615360:615424]
-	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_infer_dims)
+	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[615424:652288]
 	m.f.layer3_3_conv1_bias = m.fold[652288:652352]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
 	m.f.layer3_3_conv2_weight = m.fold[652352:689216]
 	m.f.layer3_3_conv2_bias = m.fold[689216:689280]
-	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_infer_dims)
+	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[689280:726144]
 	m.f.layer3_4_conv1_bias = m.fold[726144:726208]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
 	m.f.layer3_4_conv2_weight = m.fold[726208:763072]
 	m.f.layer3_4_conv2_bias = m.fold[763072:763136]
-	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_infer_dims)
+	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[763136:800000]
 	m.f.layer3_5_conv1_bias = m.fold[800000:800064]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
 	m.f.layer3_5_conv2_weight = m.fold[800064:836928]
 	m.f.layer3_5_conv2_bias = m.fold[836928:836992]
-	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_infer_dims)
+	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_dims)
 	m.f.layer3_6_conv1_weight = m.fold[836992:873856]
 	m.f.layer3_6_conv1_bias = m.fold[873856:873920]
-	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_infer_dims)
+	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_dims)
 	m.f.layer3_6_conv2_weight = m.fold[873920:910784]
 	m.f.layer3_6_conv2_bias = m.fold[910784:910848]
-	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_infer_dims)
+	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_dims)
 	m.f.layer3_7_conv1_weight = m.fold[910848:947712]
 	m.f.layer3_7_conv1_bias = m.fold[947712:947776]
-	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_infer_dims)
+	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_dims)
 	m.f.layer3_7_conv2_weight = m.fold[947776:984640]
 	m.f.layer3_7_conv2_bias = m.fold[984640:984704]
-	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_infer_dims)
+	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_dims)
 	m.f.layer3_8_conv1_weight = m.fold[984704:1021568]
 	m.f.layer3_8_conv1_bias = m.fold[1021568:1021632]
-	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_infer_dims)
+	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_dims)
 	m.f.layer3_8_conv2_weight = m.fold[1021632:1058496]
 	m.f.layer3_8_conv2_bias = m.fold[1058496:1058560]
-	m.f.layer3_9_conv1_packed = nn.NewPackedConv(layer3_9_conv1_infer_dims)
+	m.f.layer3_9_conv1_packed = nn.NewPackedConv(layer3_9_conv1_dims)
 	m.f.layer3_9_conv1_weight = m.fold[1058560:1095424]
 	m.f.layer3_9_conv1_bias = m.fold[1095424:1095488]
-	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_infer_dims)
+	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_dims)
 	m.f.layer3_9_conv2_weight = m.fold[1095488:1132352]
 	m.f.layer3_9_conv2_bias = m.fold[1132352:1132416]
-	m.f.layer3_10_conv1_packed = nn.NewPackedConv(layer3_10_conv1_infer_dims)
+	m.f.layer3_10_conv1_packed = nn.NewPackedConv(layer3_10_conv1_dims)
 	m.f.layer3_10_conv1_weight = m.fold[1132416:1169280]
 	m.f.layer3_10_conv1_bias = m.fold[1169280:1169344]
-	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_infer_dims)
+	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_dims)
 	m.f.layer3_10_conv2_weight = m.fold[1169344:1206208]
 	m.f.layer3_10_conv2_bias = m.fold[1206208:1206272]
-	m.f.layer3_11_conv1_packed = nn.NewPackedConv(layer3_11_conv1_infer_dims)
+	m.f.layer3_11_conv1_packed = nn.NewPackedConv(layer3_11_conv1_dims)
 	m.f.layer3_11_conv1_weight = m.fold[1206272:1243136]
 	m.f.layer3_11_conv1_bias = m.fold[1243136:1243200]
-	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_infer_dims)
+	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_dims)
 	m.f.layer3_11_conv2_weight = m.fold[1243200:1280064]
 	m.f.layer3_11_conv2_bias = m.fold[1280064:1280128]
-	m.f.layer3_12_conv1_packed = nn.NewPackedConv(layer3_12_conv1_infer_dims)
+	m.f.layer3_12_conv1_packed = nn.NewPackedConv(layer3_12_conv1_dims)
 	m.f.layer3_12_conv1_weight = m.fold[1280128:1316992]
 	m.f.layer3_12_conv1_bias = m.fold[1316992:1317056]
-	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_infer_dims)
+	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_dims)
 	m.f.layer3_12_conv2_weight = m.fold[1317056:1353920]
 	m.f.layer3_12_conv2_bias = m.fold[1353920:1353984]
-	m.f.layer3_13_conv1_packed = nn.NewPackedConv(layer3_13_conv1_infer_dims)
+	m.f.layer3_13_conv1_packed = nn.NewPackedConv(layer3_13_conv1_dims)
 	m.f.layer3_13_conv1_weight = m.fold[1353984:1390848]
 	m.f.layer3_13_conv1_bias = m.fold[1390848:1390912]
-	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_infer_dims)
+	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_dims)
 	m.f.layer3_13_conv2_weight = m.fold[1390912:1427776]
 	m.f.layer3_13_conv2_bias = m.fold[1427776:1427840]
-	m.f.layer3_14_conv1_packed = nn.NewPackedConv(layer3_14_conv1_infer_dims)
+	m.f.layer3_14_conv1_packed = nn.NewPackedConv(layer3_14_conv1_dims)
 	m.f.layer3_14_conv1_weight = m.fold[1427840:1464704]
 	m.f.layer3_14_conv1_bias = m.fold[1464704:1464768]
-	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_infer_dims)
+	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_dims)
 	m.f.layer3_14_conv2_weight = m.fold[1464768:1501632]
 	m.f.layer3_14_conv2_bias = m.fold[1501632:1501696]
-	m.f.layer3_15_conv1_packed = nn.NewPackedConv(layer3_15_conv1_infer_dims)
+	m.f.layer3_15_conv1_packed = nn.NewPackedConv(layer3_15_conv1_dims)
 	m.f.layer3_15_conv1_weight = m.fold[1501696:1538560]
 	m.f.layer3_15_conv1_bias = m.fold[1538560:1538624]
-	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_infer_dims)
+	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_dims)
 	m.f.layer3_15_conv2_weight = m.fold[1538624:1575488]
 	m.f.layer3_15_conv2_bias = m.fold[1575488:1575552]
-	m.f.layer3_16_conv1_packed = nn.NewPackedConv(layer3_16_conv1_infer_dims)
+	m.f.layer3_16_conv1_packed = nn.NewPackedConv(layer3_16_conv1_dims)
 	m.f.layer3_16_conv1_weight = m.fold[1575552:1612416]
 	m.f.layer3_16_conv1_bias = m.fold[1612416:1612480]
-	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_infer_dims)
+	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_dims)
 	m.f.layer3_16_conv2_weight = m.fold[1612480:1649344]
 	m.f.layer3_16_conv2_bias = m.fold[1649344:1649408]
-	m.f.layer3_17_conv1_packed = nn.NewPackedConv(layer3_17_conv1_infer_dims)
+	m.f.layer3_17_conv1_packed = nn.NewPackedConv(layer3_17_conv1_dims)
 	m.f.layer3_17_conv1_weight = m.fold[1649408:1686272]
 	m.f.layer3_17_conv1_bias = m.fold[1686272:1686336]
-	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_infer_dims)
+	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_dims)
 	m.f.layer3_17_conv2_weight = m.fold[1686336:1723200]
 	m.f.layer3_17_conv2_bias = m.fold[1723200:1723264]
 	m.params = []nn.Param{
@@ -4443,148 +4373,148 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	// layer2.0
 	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_17_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
 	nn.ShortcutA(ws, a.layer2_0_shortcut, a.layer1_17_conv2, batch, layer2_0_shortcut_dims)
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_shortcut, true, batch, layer2_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, a.layer2_0_shortcut, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
-	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv1, a.layer2_0_conv2, f.layer2_1_conv1_weight, f.layer2_1_conv1_packed, f.layer2_1_conv1_bias, nil, true, batch, layer2_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_1_conv2, a.layer2_1_conv1, f.layer2_1_conv2_weight, f.layer2_1_conv2_packed, f.layer2_1_conv2_bias, a.layer2_0_conv2, true, batch, layer2_1_conv2_dims)
 
 	// layer2.2
-	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, a.layer2_1_conv2, true, batch, layer2_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv1, a.layer2_1_conv2, f.layer2_2_conv1_weight, f.layer2_2_conv1_packed, f.layer2_2_conv1_bias, nil, true, batch, layer2_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, a.layer2_1_conv2, true, batch, layer2_2_conv2_dims)
 
 	// layer2.3
-	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv2, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, a.layer2_2_conv2, true, batch, layer2_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv1, a.layer2_2_conv2, f.layer2_3_conv1_weight, f.layer2_3_conv1_packed, f.layer2_3_conv1_bias, nil, true, batch, layer2_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_3_conv2, a.layer2_3_conv1, f.layer2_3_conv2_weight, f.layer2_3_conv2_packed, f.layer2_3_conv2_bias, a.layer2_2_conv2, true, batch, layer2_3_conv2_dims)
 
 	// layer2.4
-	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv2, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, a.layer2_3_conv2, true, batch, layer2_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv1, a.layer2_3_conv2, f.layer2_4_conv1_weight, f.layer2_4_conv1_packed, f.layer2_4_conv1_bias, nil, true, batch, layer2_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_4_conv2, a.layer2_4_conv1, f.layer2_4_conv2_weight, f.layer2_4_conv2_packed, f.layer2_4_conv2_bias, a.layer2_3_conv2, true, batch, layer2_4_conv2_dims)
 
 	// layer2.5
-	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv2, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, a.layer2_4_conv2, true, batch, layer2_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv1, a.layer2_4_conv2, f.layer2_5_conv1_weight, f.layer2_5_conv1_packed, f.layer2_5_conv1_bias, nil, true, batch, layer2_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_5_conv2, a.layer2_5_conv1, f.layer2_5_conv2_weight, f.layer2_5_conv2_packed, f.layer2_5_conv2_bias, a.layer2_4_conv2, true, batch, layer2_5_conv2_dims)
 
 	// layer2.6
-	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv2, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, a.layer2_5_conv2, true, batch, layer2_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv1, a.layer2_5_conv2, f.layer2_6_conv1_weight, f.layer2_6_conv1_packed, f.layer2_6_conv1_bias, nil, true, batch, layer2_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_6_conv2, a.layer2_6_conv1, f.layer2_6_conv2_weight, f.layer2_6_conv2_packed, f.layer2_6_conv2_bias, a.layer2_5_conv2, true, batch, layer2_6_conv2_dims)
 
 	// layer2.7
-	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv2, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, a.layer2_6_conv2, true, batch, layer2_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv1, a.layer2_6_conv2, f.layer2_7_conv1_weight, f.layer2_7_conv1_packed, f.layer2_7_conv1_bias, nil, true, batch, layer2_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_7_conv2, a.layer2_7_conv1, f.layer2_7_conv2_weight, f.layer2_7_conv2_packed, f.layer2_7_conv2_bias, a.layer2_6_conv2, true, batch, layer2_7_conv2_dims)
 
 	// layer2.8
-	nn.Conv2DFused(ws, a.layer2_8_conv1, a.layer2_7_conv2, f.layer2_8_conv1_weight, f.layer2_8_conv1_packed, f.layer2_8_conv1_bias, nil, true, batch, layer2_8_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_8_conv2, a.layer2_8_conv1, f.layer2_8_conv2_weight, f.layer2_8_conv2_packed, f.layer2_8_conv2_bias, a.layer2_7_conv2, true, batch, layer2_8_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_8_conv1, a.layer2_7_conv2, f.layer2_8_conv1_weight, f.layer2_8_conv1_packed, f.layer2_8_conv1_bias, nil, true, batch, layer2_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_8_conv2, a.layer2_8_conv1, f.layer2_8_conv2_weight, f.layer2_8_conv2_packed, f.layer2_8_conv2_bias, a.layer2_7_conv2, true, batch, layer2_8_conv2_dims)
 
 	// layer2.9
-	nn.Conv2DFused(ws, a.layer2_9_conv1, a.layer2_8_conv2, f.layer2_9_conv1_weight, f.layer2_9_conv1_packed, f.layer2_9_conv1_bias, nil, true, batch, layer2_9_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_9_conv2, a.layer2_9_conv1, f.layer2_9_conv2_weight, f.layer2_9_conv2_packed, f.layer2_9_conv2_bias, a.layer2_8_conv2, true, batch, layer2_9_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_9_conv1, a.layer2_8_conv2, f.layer2_9_conv1_weight, f.layer2_9_conv1_packed, f.layer2_9_conv1_bias, nil, true, batch, layer2_9_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_9_conv2, a.layer2_9_conv1, f.layer2_9_conv2_weight, f.layer2_9_conv2_packed, f.layer2_9_conv2_bias, a.layer2_8_conv2, true, batch, layer2_9_conv2_dims)
 
 	// layer2.10
-	nn.Conv2DFused(ws, a.layer2_10_conv1, a.layer2_9_conv2, f.layer2_10_conv1_weight, f.layer2_10_conv1_packed, f.layer2_10_conv1_bias, nil, true, batch, layer2_10_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_10_conv2, a.layer2_10_conv1, f.layer2_10_conv2_weight, f.layer2_10_conv2_packed, f.layer2_10_conv2_bias, a.layer2_9_conv2, true, batch, layer2_10_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_10_conv1, a.layer2_9_conv2, f.layer2_10_conv1_weight, f.layer2_10_conv1_packed, f.layer2_10_conv1_bias, nil, true, batch, layer2_10_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_10_conv2, a.layer2_10_conv1, f.layer2_10_conv2_weight, f.layer2_10_conv2_packed, f.layer2_10_conv2_bias, a.layer2_9_conv2, true, batch, layer2_10_conv2_dims)
 
 	// layer2.11
-	nn.Conv2DFused(ws, a.layer2_11_conv1, a.layer2_10_conv2, f.layer2_11_conv1_weight, f.layer2_11_conv1_packed, f.layer2_11_conv1_bias, nil, true, batch, layer2_11_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_11_conv2, a.layer2_11_conv1, f.layer2_11_conv2_weight, f.layer2_11_conv2_packed, f.layer2_11_conv2_bias, a.layer2_10_conv2, true, batch, layer2_11_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_11_conv1, a.layer2_10_conv2, f.layer2_11_conv1_weight, f.layer2_11_conv1_packed, f.layer2_11_conv1_bias, nil, true, batch, layer2_11_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_11_conv2, a.layer2_11_conv1, f.layer2_11_conv2_weight, f.layer2_11_conv2_packed, f.layer2_11_conv2_bias, a.layer2_10_conv2, true, batch, layer2_11_conv2_dims)
 
 	// layer2.12
-	nn.Conv2DFused(ws, a.layer2_12_conv1, a.layer2_11_conv2, f.layer2_12_conv1_weight, f.layer2_12_conv1_packed, f.layer2_12_conv1_bias, nil, true, batch, layer2_12_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_12_conv2, a.layer2_12_conv1, f.layer2_12_conv2_weight, f.layer2_12_conv2_packed, f.layer2_12_conv2_bias, a.layer2_11_conv2, true, batch, layer2_12_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_12_conv1, a.layer2_11_conv2, f.layer2_12_conv1_weight, f.layer2_12_conv1_packed, f.layer2_12_conv1_bias, nil, true, batch, layer2_12_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_12_conv2, a.layer2_12_conv1, f.layer2_12_conv2_weight, f.layer2_12_conv2_packed, f.layer2_12_conv2_bias, a.layer2_11_conv2, true, batch, layer2_12_conv2_dims)
 
 	// layer2.13
-	nn.Conv2DFused(ws, a.layer2_13_conv1, a.layer2_12_conv2, f.layer2_13_conv1_weight, f.layer2_13_conv1_packed, f.layer2_13_conv1_bias, nil, true, batch, layer2_13_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_13_conv2, a.layer2_13_conv1, f.layer2_13_conv2_weight, f.layer2_13_conv2_packed, f.layer2_13_conv2_bias, a.layer2_12_conv2, true, batch, layer2_13_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_13_conv1, a.layer2_12_conv2, f.layer2_13_conv1_weight, f.layer2_13_conv1_packed, f.layer2_13_conv1_bias, nil, true, batch, layer2_13_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_13_conv2, a.layer2_13_conv1, f.layer2_13_conv2_weight, f.layer2_13_conv2_packed, f.layer2_13_conv2_bias, a.layer2_12_conv2, true, batch, layer2_13_conv2_dims)
 
 	// layer2.14
-	nn.Conv2DFused(ws, a.layer2_14_conv1, a.layer2_13_conv2, f.layer2_14_conv1_weight, f.layer2_14_conv1_packed, f.layer2_14_conv1_bias, nil, true, batch, layer2_14_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_14_conv2, a.layer2_14_conv1, f.layer2_14_conv2_weight, f.layer2_14_conv2_packed, f.layer2_14_conv2_bias, a.layer2_13_conv2, true, batch, layer2_14_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_14_conv1, a.layer2_13_conv2, f.layer2_14_conv1_weight, f.layer2_14_conv1_packed, f.layer2_14_conv1_bias, nil, true, batch, layer2_14_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_14_conv2, a.layer2_14_conv1, f.layer2_14_conv2_weight, f.layer2_14_conv2_packed, f.layer2_14_conv2_bias, a.layer2_13_conv2, true, batch, layer2_14_conv2_dims)
 
 	// layer2.15
-	nn.Conv2DFused(ws, a.layer2_15_conv1, a.layer2_14_conv2, f.layer2_15_conv1_weight, f.layer2_15_conv1_packed, f.layer2_15_conv1_bias, nil, true, batch, layer2_15_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_15_conv2, a.layer2_15_conv1, f.layer2_15_conv2_weight, f.layer2_15_conv2_packed, f.layer2_15_conv2_bias, a.layer2_14_conv2, true, batch, layer2_15_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_15_conv1, a.layer2_14_conv2, f.layer2_15_conv1_weight, f.layer2_15_conv1_packed, f.layer2_15_conv1_bias, nil, true, batch, layer2_15_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_15_conv2, a.layer2_15_conv1, f.layer2_15_conv2_weight, f.layer2_15_conv2_packed, f.layer2_15_conv2_bias, a.layer2_14_conv2, true, batch, layer2_15_conv2_dims)
 
 	// layer2.16
-	nn.Conv2DFused(ws, a.layer2_16_conv1, a.layer2_15_conv2, f.layer2_16_conv1_weight, f.layer2_16_conv1_packed, f.layer2_16_conv1_bias, nil, true, batch, layer2_16_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_16_conv2, a.layer2_16_conv1, f.layer2_16_conv2_weight, f.layer2_16_conv2_packed, f.layer2_16_conv2_bias, a.layer2_15_conv2, true, batch, layer2_16_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_16_conv1, a.layer2_15_conv2, f.layer2_16_conv1_weight, f.layer2_16_conv1_packed, f.layer2_16_conv1_bias, nil, true, batch, layer2_16_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_16_conv2, a.layer2_16_conv1, f.layer2_16_conv2_weight, f.layer2_16_conv2_packed, f.layer2_16_conv2_bias, a.layer2_15_conv2, true, batch, layer2_16_conv2_dims)
 
 	// layer2.17
-	nn.Conv2DFused(ws, a.layer2_17_conv1, a.layer2_16_conv2, f.layer2_17_conv1_weight, f.layer2_17_conv1_packed, f.layer2_17_conv1_bias, nil, true, batch, layer2_17_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer2_17_conv2, a.layer2_17_conv1, f.layer2_17_conv2_weight, f.layer2_17_conv2_packed, f.layer2_17_conv2_bias, a.layer2_16_conv2, true, batch, layer2_17_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer2_17_conv1, a.layer2_16_conv2, f.layer2_17_conv1_weight, f.layer2_17_conv1_packed, f.layer2_17_conv1_bias, nil, true, batch, layer2_17_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_17_conv2, a.layer2_17_conv1, f.layer2_17_conv2_weight, f.layer2_17_conv2_packed, f.layer2_17_conv2_bias, a.layer2_16_conv2, true, batch, layer2_17_conv2_dims)
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_17_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
 	nn.ShortcutA(ws, a.layer3_0_shortcut, a.layer2_17_conv2, batch, layer3_0_shortcut_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_shortcut, true, batch, layer3_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_shortcut, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
 
 	// layer3.2
-	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, a.layer3_1_conv2, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv2, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, a.layer3_1_conv2, true, batch, layer3_2_conv2_dims)
 
 	// layer3.3
-	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv2, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, a.layer3_2_conv2, true, batch, layer3_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv2, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, a.layer3_2_conv2, true, batch, layer3_3_conv2_dims)
 
 	// layer3.4
-	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv2, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, a.layer3_3_conv2, true, batch, layer3_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv2, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, a.layer3_3_conv2, true, batch, layer3_4_conv2_dims)
 
 	// layer3.5
-	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv2, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, a.layer3_4_conv2, true, batch, layer3_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv2, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, a.layer3_4_conv2, true, batch, layer3_5_conv2_dims)
 
 	// layer3.6
-	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv2, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, a.layer3_5_conv2, true, batch, layer3_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv2, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, a.layer3_5_conv2, true, batch, layer3_6_conv2_dims)
 
 	// layer3.7
-	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv2, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, a.layer3_6_conv2, true, batch, layer3_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv2, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, a.layer3_6_conv2, true, batch, layer3_7_conv2_dims)
 
 	// layer3.8
-	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv2, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, a.layer3_7_conv2, true, batch, layer3_8_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv2, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, a.layer3_7_conv2, true, batch, layer3_8_conv2_dims)
 
 	// layer3.9
-	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv2, f.layer3_9_conv1_weight, f.layer3_9_conv1_packed, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, a.layer3_8_conv2, true, batch, layer3_9_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv2, f.layer3_9_conv1_weight, f.layer3_9_conv1_packed, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, a.layer3_8_conv2, true, batch, layer3_9_conv2_dims)
 
 	// layer3.10
-	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv2, f.layer3_10_conv1_weight, f.layer3_10_conv1_packed, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, a.layer3_9_conv2, true, batch, layer3_10_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv2, f.layer3_10_conv1_weight, f.layer3_10_conv1_packed, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, a.layer3_9_conv2, true, batch, layer3_10_conv2_dims)
 
 	// layer3.11
-	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv2, f.layer3_11_conv1_weight, f.layer3_11_conv1_packed, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, a.layer3_10_conv2, true, batch, layer3_11_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv2, f.layer3_11_conv1_weight, f.layer3_11_conv1_packed, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, a.layer3_10_conv2, true, batch, layer3_11_conv2_dims)
 
 	// layer3.12
-	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv2, f.layer3_12_conv1_weight, f.layer3_12_conv1_packed, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, a.layer3_11_conv2, true, batch, layer3_12_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv2, f.layer3_12_conv1_weight, f.layer3_12_conv1_packed, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, a.layer3_11_conv2, true, batch, layer3_12_conv2_dims)
 
 	// layer3.13
-	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv2, f.layer3_13_conv1_weight, f.layer3_13_conv1_packed, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, a.layer3_12_conv2, true, batch, layer3_13_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv2, f.layer3_13_conv1_weight, f.layer3_13_conv1_packed, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, a.layer3_12_conv2, true, batch, layer3_13_conv2_dims)
 
 	// layer3.14
-	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv2, f.layer3_14_conv1_weight, f.layer3_14_conv1_packed, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, a.layer3_13_conv2, true, batch, layer3_14_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv2, f.layer3_14_conv1_weight, f.layer3_14_conv1_packed, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, a.layer3_13_conv2, true, batch, layer3_14_conv2_dims)
 
 	// layer3.15
-	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv2, f.layer3_15_conv1_weight, f.layer3_15_conv1_packed, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, a.layer3_14_conv2, true, batch, layer3_15_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv2, f.layer3_15_conv1_weight, f.layer3_15_conv1_packed, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, a.layer3_14_conv2, true, batch, layer3_15_conv2_dims)
 
 	// layer3.16
-	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv2, f.layer3_16_conv1_weight, f.layer3_16_conv1_packed, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, a.layer3_15_conv2, true, batch, layer3_16_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv2, f.layer3_16_conv1_weight, f.layer3_16_conv1_packed, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, a.layer3_15_conv2, true, batch, layer3_16_conv2_dims)
 
 	// layer3.17
-	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv2, f.layer3_17_conv1_weight, f.layer3_17_conv1_packed, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, a.layer3_16_conv2, true, batch, layer3_17_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv2, f.layer3_17_conv1_weight, f.layer3_17_conv1_packed, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, a.layer3_16_conv2, true, batch, layer3_17_conv2_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer3_17_conv2, batch*64, 64)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 64, 10)

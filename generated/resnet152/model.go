@@ -107,109 +107,109 @@ var (
 	layer3_0_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_0_downsample_0_dims = nn.ConvDims{C: 512, H: 28, W: 28, K: 1024, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
 	layer3_1_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_1_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_2_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_2_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_3_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_3_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_4_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_4_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_5_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_5_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_6_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_6_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_6_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_6_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_7_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_7_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_7_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_7_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_8_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_8_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_8_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_8_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_9_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_9_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_9_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_9_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_10_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_10_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_10_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_10_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_11_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_11_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_11_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_11_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_12_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_12_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_12_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_12_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_13_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_13_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_13_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_13_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_14_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_14_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_14_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_14_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_15_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_15_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_15_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_15_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_16_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_16_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_16_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_16_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_17_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_17_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_17_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_17_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_18_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_18_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_18_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_18_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_19_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_19_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_19_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_19_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_20_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_20_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_20_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_20_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_21_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_21_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_21_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_21_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_22_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_22_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_22_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_22_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_23_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_23_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_23_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_23_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_24_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_24_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_24_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_24_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_25_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_25_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_25_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_25_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_26_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_26_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_26_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_26_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_27_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_27_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_27_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_27_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_28_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_28_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_28_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_28_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_29_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_29_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_29_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_29_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_30_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_30_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_30_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_30_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_31_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_31_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_31_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_31_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_32_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_32_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_32_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_32_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_33_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_33_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_33_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_33_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_34_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_34_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_34_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_34_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_35_conv1_dims       = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_35_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_35_conv2_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_35_conv3_dims       = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
@@ -231,41 +231,6 @@ var (
 	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
-	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_6_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_7_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_8_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_9_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_10_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_11_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_12_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_13_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_14_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_15_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_16_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_17_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_18_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_19_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_20_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_21_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_22_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_23_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_24_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_25_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_26_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_27_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_28_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_29_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_30_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_31_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_32_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_33_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_34_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_35_conv2_infer_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -2769,7 +2734,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[4066944:4329088]
 	m.f.layer3_1_conv1_bias = m.fold[4329088:4329344]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[4329344:4919168]
 	m.f.layer3_1_conv2_bias = m.fold[4919168:4919424]
 	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
@@ -2778,7 +2743,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[5182592:5444736]
 	m.f.layer3_2_conv1_bias = m.fold[5444736:5444992]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[5444992:6034816]
 	m.f.layer3_2_conv2_bias = m.fold[6034816:6035072]
 	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
@@ -2787,7 +2752,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[6298240:6560384]
 	m.f.layer3_3_conv1_bias = m.fold[6560384:6560640]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
 	m.f.layer3_3_conv2_weight = m.fold[6560640:7150464]
 	m.f.layer3_3_conv2_bias = m.fold[7150464:7150720]
 	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
@@ -2796,7 +2761,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[7413888:7676032]
 	m.f.layer3_4_conv1_bias = m.fold[7676032:7676288]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
 	m.f.layer3_4_conv2_weight = m.fold[7676288:8266112]
 	m.f.layer3_4_conv2_bias = m.fold[8266112:8266368]
 	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
@@ -2805,7 +2770,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[8529536:8791680]
 	m.f.layer3_5_conv1_bias = m.fold[8791680:8791936]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
 	m.f.layer3_5_conv2_weight = m.fold[8791936:9381760]
 	m.f.layer3_5_conv2_bias = m.fold[9381760:9382016]
 	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
@@ -2814,7 +2779,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_6_conv1_packed = nn.NewPackedConv(layer3_6_conv1_dims)
 	m.f.layer3_6_conv1_weight = m.fold[9645184:9907328]
 	m.f.layer3_6_conv1_bias = m.fold[9907328:9907584]
-	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_infer_dims)
+	m.f.layer3_6_conv2_packed = nn.NewPackedConv(layer3_6_conv2_dims)
 	m.f.layer3_6_conv2_weight = m.fold[9907584:10497408]
 	m.f.layer3_6_conv2_bias = m.fold[10497408:10497664]
 	m.f.layer3_6_conv3_packed = nn.NewPackedConv(layer3_6_conv3_dims)
@@ -2823,7 +2788,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_7_conv1_packed = nn.NewPackedConv(layer3_7_conv1_dims)
 	m.f.layer3_7_conv1_weight = m.fold[10760832:11022976]
 	m.f.layer3_7_conv1_bias = m.fold[11022976:11023232]
-	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_infer_dims)
+	m.f.layer3_7_conv2_packed = nn.NewPackedConv(layer3_7_conv2_dims)
 	m.f.layer3_7_conv2_weight = m.fold[11023232:11613056]
 	m.f.layer3_7_conv2_bias = m.fold[11613056:11613312]
 	m.f.layer3_7_conv3_packed = nn.NewPackedConv(layer3_7_conv3_dims)
@@ -2832,7 +2797,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_8_conv1_packed = nn.NewPackedConv(layer3_8_conv1_dims)
 	m.f.layer3_8_conv1_weight = m.fold[11876480:12138624]
 	m.f.layer3_8_conv1_bias = m.fold[12138624:12138880]
-	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_infer_dims)
+	m.f.layer3_8_conv2_packed = nn.NewPackedConv(layer3_8_conv2_dims)
 	m.f.layer3_8_conv2_weight = m.fold[12138880:12728704]
 	m.f.layer3_8_conv2_bias = m.fold[12728704:12728960]
 	m.f.layer3_8_conv3_packed = nn.NewPackedConv(layer3_8_conv3_dims)
@@ -2841,7 +2806,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_9_conv1_packed = nn.NewPackedConv(layer3_9_conv1_dims)
 	m.f.layer3_9_conv1_weight = m.fold[12992128:13254272]
 	m.f.layer3_9_conv1_bias = m.fold[13254272:13254528]
-	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_infer_dims)
+	m.f.layer3_9_conv2_packed = nn.NewPackedConv(layer3_9_conv2_dims)
 	m.f.layer3_9_conv2_weight = m.fold[13254528:13844352]
 	m.f.layer3_9_conv2_bias = m.fold[13844352:13844608]
 	m.f.layer3_9_conv3_packed = nn.NewPackedConv(layer3_9_conv3_dims)
@@ -2850,7 +2815,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_10_conv1_packed = nn.NewPackedConv(layer3_10_conv1_dims)
 	m.f.layer3_10_conv1_weight = m.fold[14107776:14369920]
 	m.f.layer3_10_conv1_bias = m.fold[14369920:14370176]
-	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_infer_dims)
+	m.f.layer3_10_conv2_packed = nn.NewPackedConv(layer3_10_conv2_dims)
 	m.f.layer3_10_conv2_weight = m.fold[14370176:14960000]
 	m.f.layer3_10_conv2_bias = m.fold[14960000:14960256]
 	m.f.layer3_10_conv3_packed = nn.NewPackedConv(layer3_10_conv3_dims)
@@ -2859,7 +2824,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_11_conv1_packed = nn.NewPackedConv(layer3_11_conv1_dims)
 	m.f.layer3_11_conv1_weight = m.fold[15223424:15485568]
 	m.f.layer3_11_conv1_bias = m.fold[15485568:15485824]
-	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_infer_dims)
+	m.f.layer3_11_conv2_packed = nn.NewPackedConv(layer3_11_conv2_dims)
 	m.f.layer3_11_conv2_weight = m.fold[15485824:16075648]
 	m.f.layer3_11_conv2_bias = m.fold[16075648:16075904]
 	m.f.layer3_11_conv3_packed = nn.NewPackedConv(layer3_11_conv3_dims)
@@ -2868,7 +2833,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_12_conv1_packed = nn.NewPackedConv(layer3_12_conv1_dims)
 	m.f.layer3_12_conv1_weight = m.fold[16339072:16601216]
 	m.f.layer3_12_conv1_bias = m.fold[16601216:16601472]
-	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_infer_dims)
+	m.f.layer3_12_conv2_packed = nn.NewPackedConv(layer3_12_conv2_dims)
 	m.f.layer3_12_conv2_weight = m.fold[16601472:17191296]
 	m.f.layer3_12_conv2_bias = m.fold[17191296:17191552]
 	m.f.layer3_12_conv3_packed = nn.NewPackedConv(layer3_12_conv3_dims)
@@ -2877,7 +2842,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_13_conv1_packed = nn.NewPackedConv(layer3_13_conv1_dims)
 	m.f.layer3_13_conv1_weight = m.fold[17454720:17716864]
 	m.f.layer3_13_conv1_bias = m.fold[17716864:17717120]
-	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_infer_dims)
+	m.f.layer3_13_conv2_packed = nn.NewPackedConv(layer3_13_conv2_dims)
 	m.f.layer3_13_conv2_weight = m.fold[17717120:18306944]
 	m.f.layer3_13_conv2_bias = m.fold[18306944:18307200]
 	m.f.layer3_13_conv3_packed = nn.NewPackedConv(layer3_13_conv3_dims)
@@ -2886,7 +2851,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_14_conv1_packed = nn.NewPackedConv(layer3_14_conv1_dims)
 	m.f.layer3_14_conv1_weight = m.fold[18570368:18832512]
 	m.f.layer3_14_conv1_bias = m.fold[18832512:18832768]
-	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_infer_dims)
+	m.f.layer3_14_conv2_packed = nn.NewPackedConv(layer3_14_conv2_dims)
 	m.f.layer3_14_conv2_weight = m.fold[18832768:19422592]
 	m.f.layer3_14_conv2_bias = m.fold[19422592:19422848]
 	m.f.layer3_14_conv3_packed = nn.NewPackedConv(layer3_14_conv3_dims)
@@ -2895,7 +2860,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_15_conv1_packed = nn.NewPackedConv(layer3_15_conv1_dims)
 	m.f.layer3_15_conv1_weight = m.fold[19686016:19948160]
 	m.f.layer3_15_conv1_bias = m.fold[19948160:19948416]
-	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_infer_dims)
+	m.f.layer3_15_conv2_packed = nn.NewPackedConv(layer3_15_conv2_dims)
 	m.f.layer3_15_conv2_weight = m.fold[19948416:20538240]
 	m.f.layer3_15_conv2_bias = m.fold[20538240:20538496]
 	m.f.layer3_15_conv3_packed = nn.NewPackedConv(layer3_15_conv3_dims)
@@ -2904,7 +2869,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_16_conv1_packed = nn.NewPackedConv(layer3_16_conv1_dims)
 	m.f.layer3_16_conv1_weight = m.fold[20801664:21063808]
 	m.f.layer3_16_conv1_bias = m.fold[21063808:21064064]
-	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_infer_dims)
+	m.f.layer3_16_conv2_packed = nn.NewPackedConv(layer3_16_conv2_dims)
 	m.f.layer3_16_conv2_weight = m.fold[21064064:21653888]
 	m.f.layer3_16_conv2_bias = m.fold[21653888:21654144]
 	m.f.layer3_16_conv3_packed = nn.NewPackedConv(layer3_16_conv3_dims)
@@ -2913,7 +2878,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_17_conv1_packed = nn.NewPackedConv(layer3_17_conv1_dims)
 	m.f.layer3_17_conv1_weight = m.fold[21917312:22179456]
 	m.f.layer3_17_conv1_bias = m.fold[22179456:22179712]
-	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_infer_dims)
+	m.f.layer3_17_conv2_packed = nn.NewPackedConv(layer3_17_conv2_dims)
 	m.f.layer3_17_conv2_weight = m.fold[22179712:22769536]
 	m.f.layer3_17_conv2_bias = m.fold[22769536:22769792]
 	m.f.layer3_17_conv3_packed = nn.NewPackedConv(layer3_17_conv3_dims)
@@ -2922,7 +2887,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_18_conv1_packed = nn.NewPackedConv(layer3_18_conv1_dims)
 	m.f.layer3_18_conv1_weight = m.fold[23032960:23295104]
 	m.f.layer3_18_conv1_bias = m.fold[23295104:23295360]
-	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_infer_dims)
+	m.f.layer3_18_conv2_packed = nn.NewPackedConv(layer3_18_conv2_dims)
 	m.f.layer3_18_conv2_weight = m.fold[23295360:23885184]
 	m.f.layer3_18_conv2_bias = m.fold[23885184:23885440]
 	m.f.layer3_18_conv3_packed = nn.NewPackedConv(layer3_18_conv3_dims)
@@ -2931,7 +2896,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_19_conv1_packed = nn.NewPackedConv(layer3_19_conv1_dims)
 	m.f.layer3_19_conv1_weight = m.fold[24148608:24410752]
 	m.f.layer3_19_conv1_bias = m.fold[24410752:24411008]
-	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_infer_dims)
+	m.f.layer3_19_conv2_packed = nn.NewPackedConv(layer3_19_conv2_dims)
 	m.f.layer3_19_conv2_weight = m.fold[24411008:25000832]
 	m.f.layer3_19_conv2_bias = m.fold[25000832:25001088]
 	m.f.layer3_19_conv3_packed = nn.NewPackedConv(layer3_19_conv3_dims)
@@ -2940,7 +2905,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_20_conv1_packed = nn.NewPackedConv(layer3_20_conv1_dims)
 	m.f.layer3_20_conv1_weight = m.fold[25264256:25526400]
 	m.f.layer3_20_conv1_bias = m.fold[25526400:25526656]
-	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_infer_dims)
+	m.f.layer3_20_conv2_packed = nn.NewPackedConv(layer3_20_conv2_dims)
 	m.f.layer3_20_conv2_weight = m.fold[25526656:26116480]
 	m.f.layer3_20_conv2_bias = m.fold[26116480:26116736]
 	m.f.layer3_20_conv3_packed = nn.NewPackedConv(layer3_20_conv3_dims)
@@ -2949,7 +2914,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_21_conv1_packed = nn.NewPackedConv(layer3_21_conv1_dims)
 	m.f.layer3_21_conv1_weight = m.fold[26379904:26642048]
 	m.f.layer3_21_conv1_bias = m.fold[26642048:26642304]
-	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_infer_dims)
+	m.f.layer3_21_conv2_packed = nn.NewPackedConv(layer3_21_conv2_dims)
 	m.f.layer3_21_conv2_weight = m.fold[26642304:27232128]
 	m.f.layer3_21_conv2_bias = m.fold[27232128:27232384]
 	m.f.layer3_21_conv3_packed = nn.NewPackedConv(layer3_21_conv3_dims)
@@ -2958,7 +2923,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_22_conv1_packed = nn.NewPackedConv(layer3_22_conv1_dims)
 	m.f.layer3_22_conv1_weight = m.fold[27495552:27757696]
 	m.f.layer3_22_conv1_bias = m.fold[27757696:27757952]
-	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_infer_dims)
+	m.f.layer3_22_conv2_packed = nn.NewPackedConv(layer3_22_conv2_dims)
 	m.f.layer3_22_conv2_weight = m.fold[27757952:28347776]
 	m.f.layer3_22_conv2_bias = m.fold[28347776:28348032]
 	m.f.layer3_22_conv3_packed = nn.NewPackedConv(layer3_22_conv3_dims)
@@ -2967,7 +2932,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_23_conv1_packed = nn.NewPackedConv(layer3_23_conv1_dims)
 	m.f.layer3_23_conv1_weight = m.fold[28611200:28873344]
 	m.f.layer3_23_conv1_bias = m.fold[28873344:28873600]
-	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_infer_dims)
+	m.f.layer3_23_conv2_packed = nn.NewPackedConv(layer3_23_conv2_dims)
 	m.f.layer3_23_conv2_weight = m.fold[28873600:29463424]
 	m.f.layer3_23_conv2_bias = m.fold[29463424:29463680]
 	m.f.layer3_23_conv3_packed = nn.NewPackedConv(layer3_23_conv3_dims)
@@ -2976,7 +2941,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_24_conv1_packed = nn.NewPackedConv(layer3_24_conv1_dims)
 	m.f.layer3_24_conv1_weight = m.fold[29726848:29988992]
 	m.f.layer3_24_conv1_bias = m.fold[29988992:29989248]
-	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_infer_dims)
+	m.f.layer3_24_conv2_packed = nn.NewPackedConv(layer3_24_conv2_dims)
 	m.f.layer3_24_conv2_weight = m.fold[29989248:30579072]
 	m.f.layer3_24_conv2_bias = m.fold[30579072:30579328]
 	m.f.layer3_24_conv3_packed = nn.NewPackedConv(layer3_24_conv3_dims)
@@ -2985,7 +2950,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_25_conv1_packed = nn.NewPackedConv(layer3_25_conv1_dims)
 	m.f.layer3_25_conv1_weight = m.fold[30842496:31104640]
 	m.f.layer3_25_conv1_bias = m.fold[31104640:31104896]
-	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_infer_dims)
+	m.f.layer3_25_conv2_packed = nn.NewPackedConv(layer3_25_conv2_dims)
 	m.f.layer3_25_conv2_weight = m.fold[31104896:31694720]
 	m.f.layer3_25_conv2_bias = m.fold[31694720:31694976]
 	m.f.layer3_25_conv3_packed = nn.NewPackedConv(layer3_25_conv3_dims)
@@ -2994,7 +2959,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_26_conv1_packed = nn.NewPackedConv(layer3_26_conv1_dims)
 	m.f.layer3_26_conv1_weight = m.fold[31958144:32220288]
 	m.f.layer3_26_conv1_bias = m.fold[32220288:32220544]
-	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_infer_dims)
+	m.f.layer3_26_conv2_packed = nn.NewPackedConv(layer3_26_conv2_dims)
 	m.f.layer3_26_conv2_weight = m.fold[32220544:32810368]
 	m.f.layer3_26_conv2_bias = m.fold[32810368:32810624]
 	m.f.layer3_26_conv3_packed = nn.NewPackedConv(layer3_26_conv3_dims)
@@ -3003,7 +2968,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_27_conv1_packed = nn.NewPackedConv(layer3_27_conv1_dims)
 	m.f.layer3_27_conv1_weight = m.fold[33073792:33335936]
 	m.f.layer3_27_conv1_bias = m.fold[33335936:33336192]
-	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_infer_dims)
+	m.f.layer3_27_conv2_packed = nn.NewPackedConv(layer3_27_conv2_dims)
 	m.f.layer3_27_conv2_weight = m.fold[33336192:33926016]
 	m.f.layer3_27_conv2_bias = m.fold[33926016:33926272]
 	m.f.layer3_27_conv3_packed = nn.NewPackedConv(layer3_27_conv3_dims)
@@ -3012,7 +2977,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_28_conv1_packed = nn.NewPackedConv(layer3_28_conv1_dims)
 	m.f.layer3_28_conv1_weight = m.fold[34189440:34451584]
 	m.f.layer3_28_conv1_bias = m.fold[34451584:34451840]
-	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_infer_dims)
+	m.f.layer3_28_conv2_packed = nn.NewPackedConv(layer3_28_conv2_dims)
 	m.f.layer3_28_conv2_weight = m.fold[34451840:35041664]
 	m.f.layer3_28_conv2_bias = m.fold[35041664:35041920]
 	m.f.layer3_28_conv3_packed = nn.NewPackedConv(layer3_28_conv3_dims)
@@ -3021,7 +2986,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_29_conv1_packed = nn.NewPackedConv(layer3_29_conv1_dims)
 	m.f.layer3_29_conv1_weight = m.fold[35305088:35567232]
 	m.f.layer3_29_conv1_bias = m.fold[35567232:35567488]
-	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_infer_dims)
+	m.f.layer3_29_conv2_packed = nn.NewPackedConv(layer3_29_conv2_dims)
 	m.f.layer3_29_conv2_weight = m.fold[35567488:36157312]
 	m.f.layer3_29_conv2_bias = m.fold[36157312:36157568]
 	m.f.layer3_29_conv3_packed = nn.NewPackedConv(layer3_29_conv3_dims)
@@ -3030,7 +2995,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_30_conv1_packed = nn.NewPackedConv(layer3_30_conv1_dims)
 	m.f.layer3_30_conv1_weight = m.fold[36420736:36682880]
 	m.f.layer3_30_conv1_bias = m.fold[36682880:36683136]
-	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_infer_dims)
+	m.f.layer3_30_conv2_packed = nn.NewPackedConv(layer3_30_conv2_dims)
 	m.f.layer3_30_conv2_weight = m.fold[36683136:37272960]
 	m.f.layer3_30_conv2_bias = m.fold[37272960:37273216]
 	m.f.layer3_30_conv3_packed = nn.NewPackedConv(layer3_30_conv3_dims)
@@ -3039,7 +3004,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_31_conv1_packed = nn.NewPackedConv(layer3_31_conv1_dims)
 	m.f.layer3_31_conv1_weight = m.fold[37536384:37798528]
 	m.f.layer3_31_conv1_bias = m.fold[37798528:37798784]
-	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_infer_dims)
+	m.f.layer3_31_conv2_packed = nn.NewPackedConv(layer3_31_conv2_dims)
 	m.f.layer3_31_conv2_weight = m.fold[37798784:38388608]
 	m.f.layer3_31_conv2_bias = m.fold[38388608:38388864]
 	m.f.layer3_31_conv3_packed = nn.NewPackedConv(layer3_31_conv3_dims)
@@ -3048,7 +3013,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_32_conv1_packed = nn.NewPackedConv(layer3_32_conv1_dims)
 	m.f.layer3_32_conv1_weight = m.fold[38652032:38914176]
 	m.f.layer3_32_conv1_bias = m.fold[38914176:38914432]
-	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_infer_dims)
+	m.f.layer3_32_conv2_packed = nn.NewPackedConv(layer3_32_conv2_dims)
 	m.f.layer3_32_conv2_weight = m.fold[38914432:39504256]
 	m.f.layer3_32_conv2_bias = m.fold[39504256:39504512]
 	m.f.layer3_32_conv3_packed = nn.NewPackedConv(layer3_32_conv3_dims)
@@ -3057,7 +3022,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_33_conv1_packed = nn.NewPackedConv(layer3_33_conv1_dims)
 	m.f.layer3_33_conv1_weight = m.fold[39767680:40029824]
 	m.f.layer3_33_conv1_bias = m.fold[40029824:40030080]
-	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_infer_dims)
+	m.f.layer3_33_conv2_packed = nn.NewPackedConv(layer3_33_conv2_dims)
 	m.f.layer3_33_conv2_weight = m.fold[40030080:40619904]
 	m.f.layer3_33_conv2_bias = m.fold[40619904:40620160]
 	m.f.layer3_33_conv3_packed = nn.NewPackedConv(layer3_33_conv3_dims)
@@ -3066,7 +3031,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_34_conv1_packed = nn.NewPackedConv(layer3_34_conv1_dims)
 	m.f.layer3_34_conv1_weight = m.fold[40883328:41145472]
 	m.f.layer3_34_conv1_bias = m.fold[41145472:41145728]
-	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_infer_dims)
+	m.f.layer3_34_conv2_packed = nn.NewPackedConv(layer3_34_conv2_dims)
 	m.f.layer3_34_conv2_weight = m.fold[41145728:41735552]
 	m.f.layer3_34_conv2_bias = m.fold[41735552:41735808]
 	m.f.layer3_34_conv3_packed = nn.NewPackedConv(layer3_34_conv3_dims)
@@ -3075,7 +3040,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_35_conv1_packed = nn.NewPackedConv(layer3_35_conv1_dims)
 	m.f.layer3_35_conv1_weight = m.fold[41998976:42261120]
 	m.f.layer3_35_conv1_bias = m.fold[42261120:42261376]
-	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_infer_dims)
+	m.f.layer3_35_conv2_packed = nn.NewPackedConv(layer3_35_conv2_dims)
 	m.f.layer3_35_conv2_weight = m.fold[42261376:42851200]
 	m.f.layer3_35_conv2_bias = m.fold[42851200:42851456]
 	m.f.layer3_35_conv3_packed = nn.NewPackedConv(layer3_35_conv3_dims)
@@ -6248,177 +6213,177 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer3.6
 	nn.Conv2DFused(ws, a.layer3_6_conv1, a.layer3_5_conv3, f.layer3_6_conv1_weight, f.layer3_6_conv1_packed, f.layer3_6_conv1_bias, nil, true, batch, layer3_6_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_6_conv2, a.layer3_6_conv1, f.layer3_6_conv2_weight, f.layer3_6_conv2_packed, f.layer3_6_conv2_bias, nil, true, batch, layer3_6_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_6_conv3, a.layer3_6_conv2, f.layer3_6_conv3_weight, f.layer3_6_conv3_packed, f.layer3_6_conv3_bias, a.layer3_5_conv3, true, batch, layer3_6_conv3_dims)
 
 	// layer3.7
 	nn.Conv2DFused(ws, a.layer3_7_conv1, a.layer3_6_conv3, f.layer3_7_conv1_weight, f.layer3_7_conv1_packed, f.layer3_7_conv1_bias, nil, true, batch, layer3_7_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_7_conv2, a.layer3_7_conv1, f.layer3_7_conv2_weight, f.layer3_7_conv2_packed, f.layer3_7_conv2_bias, nil, true, batch, layer3_7_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_7_conv3, a.layer3_7_conv2, f.layer3_7_conv3_weight, f.layer3_7_conv3_packed, f.layer3_7_conv3_bias, a.layer3_6_conv3, true, batch, layer3_7_conv3_dims)
 
 	// layer3.8
 	nn.Conv2DFused(ws, a.layer3_8_conv1, a.layer3_7_conv3, f.layer3_8_conv1_weight, f.layer3_8_conv1_packed, f.layer3_8_conv1_bias, nil, true, batch, layer3_8_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_8_conv2, a.layer3_8_conv1, f.layer3_8_conv2_weight, f.layer3_8_conv2_packed, f.layer3_8_conv2_bias, nil, true, batch, layer3_8_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_8_conv3, a.layer3_8_conv2, f.layer3_8_conv3_weight, f.layer3_8_conv3_packed, f.layer3_8_conv3_bias, a.layer3_7_conv3, true, batch, layer3_8_conv3_dims)
 
 	// layer3.9
 	nn.Conv2DFused(ws, a.layer3_9_conv1, a.layer3_8_conv3, f.layer3_9_conv1_weight, f.layer3_9_conv1_packed, f.layer3_9_conv1_bias, nil, true, batch, layer3_9_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_9_conv2, a.layer3_9_conv1, f.layer3_9_conv2_weight, f.layer3_9_conv2_packed, f.layer3_9_conv2_bias, nil, true, batch, layer3_9_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_9_conv3, a.layer3_9_conv2, f.layer3_9_conv3_weight, f.layer3_9_conv3_packed, f.layer3_9_conv3_bias, a.layer3_8_conv3, true, batch, layer3_9_conv3_dims)
 
 	// layer3.10
 	nn.Conv2DFused(ws, a.layer3_10_conv1, a.layer3_9_conv3, f.layer3_10_conv1_weight, f.layer3_10_conv1_packed, f.layer3_10_conv1_bias, nil, true, batch, layer3_10_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_10_conv2, a.layer3_10_conv1, f.layer3_10_conv2_weight, f.layer3_10_conv2_packed, f.layer3_10_conv2_bias, nil, true, batch, layer3_10_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_10_conv3, a.layer3_10_conv2, f.layer3_10_conv3_weight, f.layer3_10_conv3_packed, f.layer3_10_conv3_bias, a.layer3_9_conv3, true, batch, layer3_10_conv3_dims)
 
 	// layer3.11
 	nn.Conv2DFused(ws, a.layer3_11_conv1, a.layer3_10_conv3, f.layer3_11_conv1_weight, f.layer3_11_conv1_packed, f.layer3_11_conv1_bias, nil, true, batch, layer3_11_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_11_conv2, a.layer3_11_conv1, f.layer3_11_conv2_weight, f.layer3_11_conv2_packed, f.layer3_11_conv2_bias, nil, true, batch, layer3_11_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_11_conv3, a.layer3_11_conv2, f.layer3_11_conv3_weight, f.layer3_11_conv3_packed, f.layer3_11_conv3_bias, a.layer3_10_conv3, true, batch, layer3_11_conv3_dims)
 
 	// layer3.12
 	nn.Conv2DFused(ws, a.layer3_12_conv1, a.layer3_11_conv3, f.layer3_12_conv1_weight, f.layer3_12_conv1_packed, f.layer3_12_conv1_bias, nil, true, batch, layer3_12_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_12_conv2, a.layer3_12_conv1, f.layer3_12_conv2_weight, f.layer3_12_conv2_packed, f.layer3_12_conv2_bias, nil, true, batch, layer3_12_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_12_conv3, a.layer3_12_conv2, f.layer3_12_conv3_weight, f.layer3_12_conv3_packed, f.layer3_12_conv3_bias, a.layer3_11_conv3, true, batch, layer3_12_conv3_dims)
 
 	// layer3.13
 	nn.Conv2DFused(ws, a.layer3_13_conv1, a.layer3_12_conv3, f.layer3_13_conv1_weight, f.layer3_13_conv1_packed, f.layer3_13_conv1_bias, nil, true, batch, layer3_13_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_13_conv2, a.layer3_13_conv1, f.layer3_13_conv2_weight, f.layer3_13_conv2_packed, f.layer3_13_conv2_bias, nil, true, batch, layer3_13_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_13_conv3, a.layer3_13_conv2, f.layer3_13_conv3_weight, f.layer3_13_conv3_packed, f.layer3_13_conv3_bias, a.layer3_12_conv3, true, batch, layer3_13_conv3_dims)
 
 	// layer3.14
 	nn.Conv2DFused(ws, a.layer3_14_conv1, a.layer3_13_conv3, f.layer3_14_conv1_weight, f.layer3_14_conv1_packed, f.layer3_14_conv1_bias, nil, true, batch, layer3_14_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_14_conv2, a.layer3_14_conv1, f.layer3_14_conv2_weight, f.layer3_14_conv2_packed, f.layer3_14_conv2_bias, nil, true, batch, layer3_14_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_14_conv3, a.layer3_14_conv2, f.layer3_14_conv3_weight, f.layer3_14_conv3_packed, f.layer3_14_conv3_bias, a.layer3_13_conv3, true, batch, layer3_14_conv3_dims)
 
 	// layer3.15
 	nn.Conv2DFused(ws, a.layer3_15_conv1, a.layer3_14_conv3, f.layer3_15_conv1_weight, f.layer3_15_conv1_packed, f.layer3_15_conv1_bias, nil, true, batch, layer3_15_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_15_conv2, a.layer3_15_conv1, f.layer3_15_conv2_weight, f.layer3_15_conv2_packed, f.layer3_15_conv2_bias, nil, true, batch, layer3_15_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_15_conv3, a.layer3_15_conv2, f.layer3_15_conv3_weight, f.layer3_15_conv3_packed, f.layer3_15_conv3_bias, a.layer3_14_conv3, true, batch, layer3_15_conv3_dims)
 
 	// layer3.16
 	nn.Conv2DFused(ws, a.layer3_16_conv1, a.layer3_15_conv3, f.layer3_16_conv1_weight, f.layer3_16_conv1_packed, f.layer3_16_conv1_bias, nil, true, batch, layer3_16_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_16_conv2, a.layer3_16_conv1, f.layer3_16_conv2_weight, f.layer3_16_conv2_packed, f.layer3_16_conv2_bias, nil, true, batch, layer3_16_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_16_conv3, a.layer3_16_conv2, f.layer3_16_conv3_weight, f.layer3_16_conv3_packed, f.layer3_16_conv3_bias, a.layer3_15_conv3, true, batch, layer3_16_conv3_dims)
 
 	// layer3.17
 	nn.Conv2DFused(ws, a.layer3_17_conv1, a.layer3_16_conv3, f.layer3_17_conv1_weight, f.layer3_17_conv1_packed, f.layer3_17_conv1_bias, nil, true, batch, layer3_17_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_17_conv2, a.layer3_17_conv1, f.layer3_17_conv2_weight, f.layer3_17_conv2_packed, f.layer3_17_conv2_bias, nil, true, batch, layer3_17_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_17_conv3, a.layer3_17_conv2, f.layer3_17_conv3_weight, f.layer3_17_conv3_packed, f.layer3_17_conv3_bias, a.layer3_16_conv3, true, batch, layer3_17_conv3_dims)
 
 	// layer3.18
 	nn.Conv2DFused(ws, a.layer3_18_conv1, a.layer3_17_conv3, f.layer3_18_conv1_weight, f.layer3_18_conv1_packed, f.layer3_18_conv1_bias, nil, true, batch, layer3_18_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_18_conv2, a.layer3_18_conv1, f.layer3_18_conv2_weight, f.layer3_18_conv2_packed, f.layer3_18_conv2_bias, nil, true, batch, layer3_18_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_18_conv3, a.layer3_18_conv2, f.layer3_18_conv3_weight, f.layer3_18_conv3_packed, f.layer3_18_conv3_bias, a.layer3_17_conv3, true, batch, layer3_18_conv3_dims)
 
 	// layer3.19
 	nn.Conv2DFused(ws, a.layer3_19_conv1, a.layer3_18_conv3, f.layer3_19_conv1_weight, f.layer3_19_conv1_packed, f.layer3_19_conv1_bias, nil, true, batch, layer3_19_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_19_conv2, a.layer3_19_conv1, f.layer3_19_conv2_weight, f.layer3_19_conv2_packed, f.layer3_19_conv2_bias, nil, true, batch, layer3_19_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_19_conv3, a.layer3_19_conv2, f.layer3_19_conv3_weight, f.layer3_19_conv3_packed, f.layer3_19_conv3_bias, a.layer3_18_conv3, true, batch, layer3_19_conv3_dims)
 
 	// layer3.20
 	nn.Conv2DFused(ws, a.layer3_20_conv1, a.layer3_19_conv3, f.layer3_20_conv1_weight, f.layer3_20_conv1_packed, f.layer3_20_conv1_bias, nil, true, batch, layer3_20_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_20_conv2, a.layer3_20_conv1, f.layer3_20_conv2_weight, f.layer3_20_conv2_packed, f.layer3_20_conv2_bias, nil, true, batch, layer3_20_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_20_conv3, a.layer3_20_conv2, f.layer3_20_conv3_weight, f.layer3_20_conv3_packed, f.layer3_20_conv3_bias, a.layer3_19_conv3, true, batch, layer3_20_conv3_dims)
 
 	// layer3.21
 	nn.Conv2DFused(ws, a.layer3_21_conv1, a.layer3_20_conv3, f.layer3_21_conv1_weight, f.layer3_21_conv1_packed, f.layer3_21_conv1_bias, nil, true, batch, layer3_21_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_21_conv2, a.layer3_21_conv1, f.layer3_21_conv2_weight, f.layer3_21_conv2_packed, f.layer3_21_conv2_bias, nil, true, batch, layer3_21_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_21_conv3, a.layer3_21_conv2, f.layer3_21_conv3_weight, f.layer3_21_conv3_packed, f.layer3_21_conv3_bias, a.layer3_20_conv3, true, batch, layer3_21_conv3_dims)
 
 	// layer3.22
 	nn.Conv2DFused(ws, a.layer3_22_conv1, a.layer3_21_conv3, f.layer3_22_conv1_weight, f.layer3_22_conv1_packed, f.layer3_22_conv1_bias, nil, true, batch, layer3_22_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_22_conv2, a.layer3_22_conv1, f.layer3_22_conv2_weight, f.layer3_22_conv2_packed, f.layer3_22_conv2_bias, nil, true, batch, layer3_22_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_22_conv3, a.layer3_22_conv2, f.layer3_22_conv3_weight, f.layer3_22_conv3_packed, f.layer3_22_conv3_bias, a.layer3_21_conv3, true, batch, layer3_22_conv3_dims)
 
 	// layer3.23
 	nn.Conv2DFused(ws, a.layer3_23_conv1, a.layer3_22_conv3, f.layer3_23_conv1_weight, f.layer3_23_conv1_packed, f.layer3_23_conv1_bias, nil, true, batch, layer3_23_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_23_conv2, a.layer3_23_conv1, f.layer3_23_conv2_weight, f.layer3_23_conv2_packed, f.layer3_23_conv2_bias, nil, true, batch, layer3_23_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_23_conv3, a.layer3_23_conv2, f.layer3_23_conv3_weight, f.layer3_23_conv3_packed, f.layer3_23_conv3_bias, a.layer3_22_conv3, true, batch, layer3_23_conv3_dims)
 
 	// layer3.24
 	nn.Conv2DFused(ws, a.layer3_24_conv1, a.layer3_23_conv3, f.layer3_24_conv1_weight, f.layer3_24_conv1_packed, f.layer3_24_conv1_bias, nil, true, batch, layer3_24_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_24_conv2, a.layer3_24_conv1, f.layer3_24_conv2_weight, f.layer3_24_conv2_packed, f.layer3_24_conv2_bias, nil, true, batch, layer3_24_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_24_conv3, a.layer3_24_conv2, f.layer3_24_conv3_weight, f.layer3_24_conv3_packed, f.layer3_24_conv3_bias, a.layer3_23_conv3, true, batch, layer3_24_conv3_dims)
 
 	// layer3.25
 	nn.Conv2DFused(ws, a.layer3_25_conv1, a.layer3_24_conv3, f.layer3_25_conv1_weight, f.layer3_25_conv1_packed, f.layer3_25_conv1_bias, nil, true, batch, layer3_25_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_25_conv2, a.layer3_25_conv1, f.layer3_25_conv2_weight, f.layer3_25_conv2_packed, f.layer3_25_conv2_bias, nil, true, batch, layer3_25_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_25_conv3, a.layer3_25_conv2, f.layer3_25_conv3_weight, f.layer3_25_conv3_packed, f.layer3_25_conv3_bias, a.layer3_24_conv3, true, batch, layer3_25_conv3_dims)
 
 	// layer3.26
 	nn.Conv2DFused(ws, a.layer3_26_conv1, a.layer3_25_conv3, f.layer3_26_conv1_weight, f.layer3_26_conv1_packed, f.layer3_26_conv1_bias, nil, true, batch, layer3_26_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_26_conv2, a.layer3_26_conv1, f.layer3_26_conv2_weight, f.layer3_26_conv2_packed, f.layer3_26_conv2_bias, nil, true, batch, layer3_26_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_26_conv3, a.layer3_26_conv2, f.layer3_26_conv3_weight, f.layer3_26_conv3_packed, f.layer3_26_conv3_bias, a.layer3_25_conv3, true, batch, layer3_26_conv3_dims)
 
 	// layer3.27
 	nn.Conv2DFused(ws, a.layer3_27_conv1, a.layer3_26_conv3, f.layer3_27_conv1_weight, f.layer3_27_conv1_packed, f.layer3_27_conv1_bias, nil, true, batch, layer3_27_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_27_conv2, a.layer3_27_conv1, f.layer3_27_conv2_weight, f.layer3_27_conv2_packed, f.layer3_27_conv2_bias, nil, true, batch, layer3_27_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_27_conv3, a.layer3_27_conv2, f.layer3_27_conv3_weight, f.layer3_27_conv3_packed, f.layer3_27_conv3_bias, a.layer3_26_conv3, true, batch, layer3_27_conv3_dims)
 
 	// layer3.28
 	nn.Conv2DFused(ws, a.layer3_28_conv1, a.layer3_27_conv3, f.layer3_28_conv1_weight, f.layer3_28_conv1_packed, f.layer3_28_conv1_bias, nil, true, batch, layer3_28_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_28_conv2, a.layer3_28_conv1, f.layer3_28_conv2_weight, f.layer3_28_conv2_packed, f.layer3_28_conv2_bias, nil, true, batch, layer3_28_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_28_conv3, a.layer3_28_conv2, f.layer3_28_conv3_weight, f.layer3_28_conv3_packed, f.layer3_28_conv3_bias, a.layer3_27_conv3, true, batch, layer3_28_conv3_dims)
 
 	// layer3.29
 	nn.Conv2DFused(ws, a.layer3_29_conv1, a.layer3_28_conv3, f.layer3_29_conv1_weight, f.layer3_29_conv1_packed, f.layer3_29_conv1_bias, nil, true, batch, layer3_29_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_29_conv2, a.layer3_29_conv1, f.layer3_29_conv2_weight, f.layer3_29_conv2_packed, f.layer3_29_conv2_bias, nil, true, batch, layer3_29_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_29_conv3, a.layer3_29_conv2, f.layer3_29_conv3_weight, f.layer3_29_conv3_packed, f.layer3_29_conv3_bias, a.layer3_28_conv3, true, batch, layer3_29_conv3_dims)
 
 	// layer3.30
 	nn.Conv2DFused(ws, a.layer3_30_conv1, a.layer3_29_conv3, f.layer3_30_conv1_weight, f.layer3_30_conv1_packed, f.layer3_30_conv1_bias, nil, true, batch, layer3_30_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_30_conv2, a.layer3_30_conv1, f.layer3_30_conv2_weight, f.layer3_30_conv2_packed, f.layer3_30_conv2_bias, nil, true, batch, layer3_30_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_30_conv3, a.layer3_30_conv2, f.layer3_30_conv3_weight, f.layer3_30_conv3_packed, f.layer3_30_conv3_bias, a.layer3_29_conv3, true, batch, layer3_30_conv3_dims)
 
 	// layer3.31
 	nn.Conv2DFused(ws, a.layer3_31_conv1, a.layer3_30_conv3, f.layer3_31_conv1_weight, f.layer3_31_conv1_packed, f.layer3_31_conv1_bias, nil, true, batch, layer3_31_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_31_conv2, a.layer3_31_conv1, f.layer3_31_conv2_weight, f.layer3_31_conv2_packed, f.layer3_31_conv2_bias, nil, true, batch, layer3_31_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_31_conv3, a.layer3_31_conv2, f.layer3_31_conv3_weight, f.layer3_31_conv3_packed, f.layer3_31_conv3_bias, a.layer3_30_conv3, true, batch, layer3_31_conv3_dims)
 
 	// layer3.32
 	nn.Conv2DFused(ws, a.layer3_32_conv1, a.layer3_31_conv3, f.layer3_32_conv1_weight, f.layer3_32_conv1_packed, f.layer3_32_conv1_bias, nil, true, batch, layer3_32_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_32_conv2, a.layer3_32_conv1, f.layer3_32_conv2_weight, f.layer3_32_conv2_packed, f.layer3_32_conv2_bias, nil, true, batch, layer3_32_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_32_conv3, a.layer3_32_conv2, f.layer3_32_conv3_weight, f.layer3_32_conv3_packed, f.layer3_32_conv3_bias, a.layer3_31_conv3, true, batch, layer3_32_conv3_dims)
 
 	// layer3.33
 	nn.Conv2DFused(ws, a.layer3_33_conv1, a.layer3_32_conv3, f.layer3_33_conv1_weight, f.layer3_33_conv1_packed, f.layer3_33_conv1_bias, nil, true, batch, layer3_33_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_33_conv2, a.layer3_33_conv1, f.layer3_33_conv2_weight, f.layer3_33_conv2_packed, f.layer3_33_conv2_bias, nil, true, batch, layer3_33_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_33_conv3, a.layer3_33_conv2, f.layer3_33_conv3_weight, f.layer3_33_conv3_packed, f.layer3_33_conv3_bias, a.layer3_32_conv3, true, batch, layer3_33_conv3_dims)
 
 	// layer3.34
 	nn.Conv2DFused(ws, a.layer3_34_conv1, a.layer3_33_conv3, f.layer3_34_conv1_weight, f.layer3_34_conv1_packed, f.layer3_34_conv1_bias, nil, true, batch, layer3_34_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_34_conv2, a.layer3_34_conv1, f.layer3_34_conv2_weight, f.layer3_34_conv2_packed, f.layer3_34_conv2_bias, nil, true, batch, layer3_34_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_34_conv3, a.layer3_34_conv2, f.layer3_34_conv3_weight, f.layer3_34_conv3_packed, f.layer3_34_conv3_bias, a.layer3_33_conv3, true, batch, layer3_34_conv3_dims)
 
 	// layer3.35
 	nn.Conv2DFused(ws, a.layer3_35_conv1, a.layer3_34_conv3, f.layer3_35_conv1_weight, f.layer3_35_conv1_packed, f.layer3_35_conv1_bias, nil, true, batch, layer3_35_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_35_conv2, a.layer3_35_conv1, f.layer3_35_conv2_weight, f.layer3_35_conv2_packed, f.layer3_35_conv2_bias, nil, true, batch, layer3_35_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_35_conv3, a.layer3_35_conv2, f.layer3_35_conv3_weight, f.layer3_35_conv3_packed, f.layer3_35_conv3_bias, a.layer3_34_conv3, true, batch, layer3_35_conv3_dims)
 
 	// layer4.0

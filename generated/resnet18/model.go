@@ -77,10 +77,10 @@ var (
 	layer2_1_conv1_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer2_1_conv2_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd}
 	layer3_0_conv1_dims        = nn.ConvDims{C: 128, H: 28, W: 28, K: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
-	layer3_0_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_0_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_0_downsample_0_dims = nn.ConvDims{C: 128, H: 28, W: 28, K: 256, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
-	layer3_1_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_1_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer4_0_conv1_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
 	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd}
 	layer4_0_downsample_0_dims = nn.ConvDims{C: 256, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
@@ -93,9 +93,6 @@ var (
 	layer2_0_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_1_conv1_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
-	layer3_0_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_1_conv1_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -487,13 +484,13 @@ func New(seed uint64) *Model {
 	m.f.layer3_0_downsample_0_packed = nn.NewPackedConv(layer3_0_downsample_0_dims)
 	m.f.layer3_0_downsample_0_weight = m.fold[977280:1010048]
 	m.f.layer3_0_downsample_0_bias = m.fold[1010048:1010304]
-	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_infer_dims)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
 	m.f.layer3_0_conv2_weight = m.fold[1010304:1600128]
 	m.f.layer3_0_conv2_bias = m.fold[1600128:1600384]
-	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_infer_dims)
+	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[1600384:2190208]
 	m.f.layer3_1_conv1_bias = m.fold[2190208:2190464]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[2190464:2780288]
 	m.f.layer3_1_conv2_bias = m.fold[2780288:2780544]
 	m.f.layer4_0_conv1_packed = nn.NewPackedConv(layer4_0_conv1_dims)
@@ -1036,11 +1033,11 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_1_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
 	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_1_conv2, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_packed, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1
-	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_infer_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv2, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, a.layer3_0_conv2, true, batch, layer3_1_conv2_dims)
 
 	// layer4.0
 	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_1_conv2, f.layer4_0_conv1_weight, f.layer4_0_conv1_packed, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)

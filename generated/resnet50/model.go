@@ -95,19 +95,19 @@ var (
 	layer3_0_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_0_downsample_0_dims = nn.ConvDims{C: 512, H: 28, W: 28, K: 1024, KH: 1, KW: 1, Stride: 2, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerIm2col}
 	layer3_1_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_1_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_1_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_2_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_2_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_2_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_3_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_3_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_3_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_4_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_4_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_4_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer3_5_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
-	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd}
+	layer3_5_conv2_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 	layer3_5_conv3_dims        = nn.ConvDims{C: 256, H: 14, W: 14, K: 1024, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv1_dims        = nn.ConvDims{C: 1024, H: 14, W: 14, K: 512, KH: 1, KW: 1, Stride: 1, Pad: 0, OH: 14, OW: 14, Lowering: nn.LowerDirect}
 	layer4_0_conv2_dims        = nn.ConvDims{C: 512, H: 14, W: 14, K: 512, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerIm2col}
@@ -125,11 +125,6 @@ var (
 	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
-	layer3_1_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_2_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_3_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_4_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
-	layer3_5_conv2_infer_dims  = nn.ConvDims{C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinograd4}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -1067,7 +1062,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_1_conv1_packed = nn.NewPackedConv(layer3_1_conv1_dims)
 	m.f.layer3_1_conv1_weight = m.fold[2949760:3211904]
 	m.f.layer3_1_conv1_bias = m.fold[3211904:3212160]
-	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_infer_dims)
+	m.f.layer3_1_conv2_packed = nn.NewPackedConv(layer3_1_conv2_dims)
 	m.f.layer3_1_conv2_weight = m.fold[3212160:3801984]
 	m.f.layer3_1_conv2_bias = m.fold[3801984:3802240]
 	m.f.layer3_1_conv3_packed = nn.NewPackedConv(layer3_1_conv3_dims)
@@ -1076,7 +1071,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_2_conv1_packed = nn.NewPackedConv(layer3_2_conv1_dims)
 	m.f.layer3_2_conv1_weight = m.fold[4065408:4327552]
 	m.f.layer3_2_conv1_bias = m.fold[4327552:4327808]
-	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_infer_dims)
+	m.f.layer3_2_conv2_packed = nn.NewPackedConv(layer3_2_conv2_dims)
 	m.f.layer3_2_conv2_weight = m.fold[4327808:4917632]
 	m.f.layer3_2_conv2_bias = m.fold[4917632:4917888]
 	m.f.layer3_2_conv3_packed = nn.NewPackedConv(layer3_2_conv3_dims)
@@ -1085,7 +1080,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_3_conv1_packed = nn.NewPackedConv(layer3_3_conv1_dims)
 	m.f.layer3_3_conv1_weight = m.fold[5181056:5443200]
 	m.f.layer3_3_conv1_bias = m.fold[5443200:5443456]
-	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_infer_dims)
+	m.f.layer3_3_conv2_packed = nn.NewPackedConv(layer3_3_conv2_dims)
 	m.f.layer3_3_conv2_weight = m.fold[5443456:6033280]
 	m.f.layer3_3_conv2_bias = m.fold[6033280:6033536]
 	m.f.layer3_3_conv3_packed = nn.NewPackedConv(layer3_3_conv3_dims)
@@ -1094,7 +1089,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_4_conv1_packed = nn.NewPackedConv(layer3_4_conv1_dims)
 	m.f.layer3_4_conv1_weight = m.fold[6296704:6558848]
 	m.f.layer3_4_conv1_bias = m.fold[6558848:6559104]
-	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_infer_dims)
+	m.f.layer3_4_conv2_packed = nn.NewPackedConv(layer3_4_conv2_dims)
 	m.f.layer3_4_conv2_weight = m.fold[6559104:7148928]
 	m.f.layer3_4_conv2_bias = m.fold[7148928:7149184]
 	m.f.layer3_4_conv3_packed = nn.NewPackedConv(layer3_4_conv3_dims)
@@ -1103,7 +1098,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_5_conv1_packed = nn.NewPackedConv(layer3_5_conv1_dims)
 	m.f.layer3_5_conv1_weight = m.fold[7412352:7674496]
 	m.f.layer3_5_conv1_bias = m.fold[7674496:7674752]
-	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_infer_dims)
+	m.f.layer3_5_conv2_packed = nn.NewPackedConv(layer3_5_conv2_dims)
 	m.f.layer3_5_conv2_weight = m.fold[7674752:8264576]
 	m.f.layer3_5_conv2_bias = m.fold[8264576:8264832]
 	m.f.layer3_5_conv3_packed = nn.NewPackedConv(layer3_5_conv3_dims)
@@ -2318,27 +2313,27 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.1
 	nn.Conv2DFused(ws, a.layer3_1_conv1, a.layer3_0_conv3, f.layer3_1_conv1_weight, f.layer3_1_conv1_packed, f.layer3_1_conv1_bias, nil, true, batch, layer3_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_1_conv2, a.layer3_1_conv1, f.layer3_1_conv2_weight, f.layer3_1_conv2_packed, f.layer3_1_conv2_bias, nil, true, batch, layer3_1_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_1_conv3, a.layer3_1_conv2, f.layer3_1_conv3_weight, f.layer3_1_conv3_packed, f.layer3_1_conv3_bias, a.layer3_0_conv3, true, batch, layer3_1_conv3_dims)
 
 	// layer3.2
 	nn.Conv2DFused(ws, a.layer3_2_conv1, a.layer3_1_conv3, f.layer3_2_conv1_weight, f.layer3_2_conv1_packed, f.layer3_2_conv1_bias, nil, true, batch, layer3_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_2_conv2, a.layer3_2_conv1, f.layer3_2_conv2_weight, f.layer3_2_conv2_packed, f.layer3_2_conv2_bias, nil, true, batch, layer3_2_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_2_conv3, a.layer3_2_conv2, f.layer3_2_conv3_weight, f.layer3_2_conv3_packed, f.layer3_2_conv3_bias, a.layer3_1_conv3, true, batch, layer3_2_conv3_dims)
 
 	// layer3.3
 	nn.Conv2DFused(ws, a.layer3_3_conv1, a.layer3_2_conv3, f.layer3_3_conv1_weight, f.layer3_3_conv1_packed, f.layer3_3_conv1_bias, nil, true, batch, layer3_3_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_3_conv2, a.layer3_3_conv1, f.layer3_3_conv2_weight, f.layer3_3_conv2_packed, f.layer3_3_conv2_bias, nil, true, batch, layer3_3_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_3_conv3, a.layer3_3_conv2, f.layer3_3_conv3_weight, f.layer3_3_conv3_packed, f.layer3_3_conv3_bias, a.layer3_2_conv3, true, batch, layer3_3_conv3_dims)
 
 	// layer3.4
 	nn.Conv2DFused(ws, a.layer3_4_conv1, a.layer3_3_conv3, f.layer3_4_conv1_weight, f.layer3_4_conv1_packed, f.layer3_4_conv1_bias, nil, true, batch, layer3_4_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_4_conv2, a.layer3_4_conv1, f.layer3_4_conv2_weight, f.layer3_4_conv2_packed, f.layer3_4_conv2_bias, nil, true, batch, layer3_4_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_4_conv3, a.layer3_4_conv2, f.layer3_4_conv3_weight, f.layer3_4_conv3_packed, f.layer3_4_conv3_bias, a.layer3_3_conv3, true, batch, layer3_4_conv3_dims)
 
 	// layer3.5
 	nn.Conv2DFused(ws, a.layer3_5_conv1, a.layer3_4_conv3, f.layer3_5_conv1_weight, f.layer3_5_conv1_packed, f.layer3_5_conv1_bias, nil, true, batch, layer3_5_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_infer_dims)
+	nn.Conv2DFused(ws, a.layer3_5_conv2, a.layer3_5_conv1, f.layer3_5_conv2_weight, f.layer3_5_conv2_packed, f.layer3_5_conv2_bias, nil, true, batch, layer3_5_conv2_dims)
 	nn.Conv2DFused(ws, a.layer3_5_conv3, a.layer3_5_conv2, f.layer3_5_conv3_weight, f.layer3_5_conv3_packed, f.layer3_5_conv3_bias, a.layer3_4_conv3, true, batch, layer3_5_conv3_dims)
 
 	// layer4.0
