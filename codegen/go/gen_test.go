@@ -64,3 +64,46 @@ func TestNamesThatAreGoKeywords(t *testing.T) {
 		t.Errorf("package func: %v", err)
 	}
 }
+
+// TestImageLoopCode checks how Forward runs the image-loop pass's layers:
+// in one loop over the batch, a batch of 1 a call, the value that leaves
+// the loop sliced to image i, and the layout by the batch. resnet18's
+// loop ends at layer1.1.conv2, which the second stage reads.
+func TestImageLoopCode(t *testing.T) {
+	g, err := frontend.Load("resnet18", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gi := inference(t, g)
+	if gi.ImageLoop == 0 {
+		t.Fatal("resnet18 has no image loop")
+	}
+	files, err := Generate(training(t, g), gi, Options{Source: "specs/resnet18.rn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(files[0].Data)
+	fwd := src[strings.Index(src, "func (m *Model) Forward("):]
+	loop := fwd[strings.Index(fwd, "for i := range batch {"):]
+	loop = loop[:strings.Index(loop, "\n\t}\n")]
+	for _, want := range []string{
+		"x := x[i*imageFloats : (i+1)*imageFloats]",
+		"nn.Conv2DFused(ws, a.conv1, x, f.conv1_weight, f.conv1_packed, f.conv1_bias, nil, true, 1,",
+		"nn.Conv2DFused(ws, a.layer1_1_conv2[i*200704:(i+1)*200704], a.layer1_1_conv1,",
+	} {
+		if !strings.Contains(loop, want) {
+			t.Errorf("the image loop lacks %q:\n%s", want, loop)
+		}
+	}
+	if strings.Contains(loop, ", batch,") || strings.Contains(loop, "layer2_0") {
+		t.Errorf("the image loop runs on the batch or past layer1:\n%s", loop)
+	}
+	if !strings.Contains(fwd, "nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_1_conv2,") {
+		t.Error("layer2.0.conv1 does not read layer1.1.conv2 whole, after the loop")
+	}
+	for _, want := range []string{"if batch == 1 {", "loopFloats+0*batch", "need = loopFloats + batch*loopArenaFloats"} {
+		if !strings.Contains(src, want) {
+			t.Errorf("the layout lacks %q", want)
+		}
+	}
+}
