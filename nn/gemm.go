@@ -250,7 +250,13 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 					if useAVX512 {
 						nr, single = edgeColumns(nr)
 						if single > 0 {
-							gemmColumns(kc, mc, single, packed, pb[nr:], c, ldc, ic, jc+jr+nr, store, last, epi, &idx)
+							// Past 16 columns, the whole tiles take them with
+							// the 16 (singlesKernel); alone, only the edge rows.
+							from := 0
+							if nr == 16 && mc >= mr0 {
+								from = mc / mr0 * mr0
+							}
+							gemmColumns(kc, mc, from, single, packed, pb[nr:], c, ldc, ic, jc+jr+nr, store, last, epi, &idx)
 						}
 						if nr == 0 {
 							continue
@@ -261,11 +267,14 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 						// The whole tiles down this panel of B in one call.
 						ir0 = mc / mr0 * mr0
 						flags, bias, res, ldr := tileEpilogue(store, last, epi, ic, jc+jr)
-						kernel := kernel12x32TilesAVX512
-						if nr <= 16 {
-							kernel = kernel12x16TilesAVX512
+						switch {
+						case nr == 16 && single > 0:
+							singlesKernel(single, kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, flags, bias, res, ldr, &idx)
+						case nr <= 16:
+							kernel12x16TilesAVX512(kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, columnMask(nr), flags, bias, res, ldr)
+						default:
+							kernel12x32TilesAVX512(kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, columnMask(nr), flags, bias, res, ldr)
 						}
-						kernel(kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, columnMask(nr), flags, bias, res, ldr)
 					}
 					for ir := ir0; ir < mc; ir += mr0 {
 						mr := min(mr0, mc-ir)
@@ -316,13 +325,14 @@ func edgeColumns(nr int) (wide, single int) {
 	return nr, 0
 }
 
-// gemmColumns is n columns of C from col on, from the packed block of A
-// (mc rows) and the columns of a packed panel of B at b[0] (step k of
-// column j at b[32k+j]), with the tile kernels' epilogue: the whole 12-row
-// tiles in one call, then the edge tile's rows under a mask. idx holds
-// the offsets down a tile of C and of the residual.
-func gemmColumns(kc, mc, n int, a, b, c []float32, ldc, row, col int, store, last bool, epi *Epilogue, idx *[2][16]int32) {
-	if tiles := mc / 12; tiles > 0 {
+// gemmColumns is n columns of C from col on, from rows [from, mc) of the
+// packed block of A (mc rows; from 0 or past its whole 12-row tiles) and
+// the columns of a packed panel of B at b[0] (step k of column j at
+// b[32k+j]), with the tile kernels' epilogue: the whole 12-row tiles in
+// one call, then the edge tile's rows under a mask. idx holds the offsets
+// down a tile of C and of the residual.
+func gemmColumns(kc, mc, from, n int, a, b, c []float32, ldc, row, col int, store, last bool, epi *Epilogue, idx *[2][16]int32) {
+	if tiles := mc / 12; tiles > 0 && from == 0 {
 		flags, bias, res, ldr := tileEpilogue(store, last, epi, row, col)
 		columnKernel(n, kc, tiles, &a[0], &b[0], &c[row*ldc+col], ldc, 0x0fff, flags, bias, res, ldr, idx)
 	}
@@ -330,6 +340,21 @@ func gemmColumns(kc, mc, n int, a, b, c []float32, ldc, row, col int, store, las
 		ir := mc - mr
 		flags, bias, res, ldr := tileEpilogue(store, last, epi, row+ir, col)
 		columnKernel(n, kc, 1, &a[ir*kc], &b[0], &c[(row+ir)*ldc+col], ldc, uint16(1)<<mr-1, flags, bias, res, ldr, idx)
+	}
+}
+
+// singlesKernel calls the AVX-512 kernel for 16 columns and n (1 to 4)
+// past them, directly for the same reason as columnKernel.
+func singlesKernel(n, kc, tiles int, a, b, c *float32, ldc, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+	switch n {
+	case 1:
+		kernel12x16s1TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+	case 2:
+		kernel12x16s2TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+	case 3:
+		kernel12x16s3TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+	default:
+		kernel12x16s4TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
 	}
 }
 

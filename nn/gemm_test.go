@@ -386,3 +386,33 @@ func TestGemmPaddedEdgeRows(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmSingleColumns checks the columns past 16 of a panel (16 + 1 to
+// 4: 7x7 = 49 is 32 + 16 + 1), which the whole tiles take with the 16 in
+// one kernel and the edge rows alone: with every epilogue, with blocks of
+// K that accumulate (K past gemmKC), B packed and read in place, and the
+// rows' edge tile or none.
+func TestGemmSingleColumns(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	ws := NewWorkspace(0)
+	for _, m := range []int{12, 25, 36} {
+		for _, n := range []int{17, 18, 19, 20, 49, 52, 81} {
+			for _, k := range []int{9, gemmKC + 77} {
+				for _, ldb := range []int{n, 1024} { // rowB for n >= 32, or B packed
+					a, b := randSlice(r, m*k), randSlice(r, k*ldb)
+					bias, res := randSlice(r, m), randSlice(r, m*n)
+					want := make([]float32, m*n)
+					gemmRef(false, false, m, n, k, a, k, b, ldb, 0, want, n)
+					for i := range want {
+						want[i] = max(want[i]+bias[i/n]+res[i], 0)
+					}
+					c := randSlice(r, m*n)
+					gemmSerial(ws, false, false, m, n, k, a, k, b, ldb, 0, c, n, &Epilogue{Bias: bias, Residual: res, LdR: n, ReLU: true}, nil)
+					if e := maxRelErr(c, want); e > 1e-5 {
+						t.Errorf("m=%d n=%d k=%d ldb=%d: max rel err %g", m, n, k, ldb, e)
+					}
+				}
+			}
+		}
+	}
+}

@@ -46,6 +46,7 @@ func main() {
 	kernelAVX512(12, 32, true, true)
 	for cols := 1; cols <= 4; cols++ {
 		kernel12xNTiles(cols)
+		kernel12x16Singles(cols)
 	}
 	kernelAVX2()
 	bnSum()

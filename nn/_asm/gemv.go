@@ -118,3 +118,130 @@ func kernel12xNTiles(cols int) {
 	VZEROUPPER()
 	RET()
 }
+
+// kernel12x16Singles emits kernel12x16s<singles>TilesAVX512: the 12x16
+// tiles kernel and, in the same steps of k, the singles (1 to 4) columns
+// after its 16 the way kernel12xNTiles takes them. Alone those columns
+// took six times a wide column's time (a 512 x 2048 by 2048 x 49 GEMM
+// spent a tenth of it on its last column): each step of k brought a line
+// of B and most of a line of A into L1 for one multiply. Here the 16
+// columns' steps have brought them already.
+func kernel12x16Singles(singles int) {
+	name := fmt.Sprintf("kernel12x16s%dTilesAVX512", singles)
+	TEXT(name, NOSPLIT, "func(kc, tiles int, a, b, c *float32, ldc int, flags int, bias, res *float32, ldr int, idx *[2][16]int32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s is kernel12x16TilesAVX512 on 16 + %d columns of the", name, singles),
+		"packed panel b (all of them stored), the last ones as kernel12xNTiles",
+		"takes them: a lane per row, their epilogue through gathers and scatters",
+		"(idx[0] and idx[1] hold i*ldc and i*ldr).")
+	full := K()
+	m := GP32()
+	MOVL(U32(0x0fff), m)
+	KMOVW(m, full)
+	ip := Load(Param("idx"), GP64())
+	cidx, ridx := ZMM(), ZMM()
+	VMOVDQU32(Mem{Base: ip}, cidx)
+	VMOVDQU32(Mem{Base: ip, Disp: 64}, ridx)
+	a, c, bias, res := Load(Param("a"), GP64()), Load(Param("c"), GP64()), Load(Param("bias"), GP64()), Load(Param("res"), GP64())
+	n := Load(Param("tiles"), GP64())
+	flags := Load(Param("flags"), GP64())
+	ldc, ldr := Load(Param("ldc"), GP64()), Load(Param("ldr"), GP64())
+	SHLQ(U8(2), ldc)
+	SHLQ(U8(2), ldr)
+	acc := make([]VecVirtual, 12)
+	for i := range acc {
+		acc[i] = ZMM()
+	}
+	sacc := make([]VecVirtual, singles)
+	for j := range sacc {
+		sacc[j] = ZMM()
+	}
+	bv, t, zero := ZMM(), ZMM(), ZMM()
+	VXORPS(zero, zero, zero)
+	kc, b, p := GP64(), GP64(), GP64()
+
+	Label("tile")
+	for _, v := range append(append([]VecVirtual{}, acc...), sacc...) {
+		VXORPS(v, v, v)
+	}
+	Load(Param("kc"), kc)
+	Load(Param("b"), b)
+	step := func(u int) {
+		VMOVUPS(Mem{Base: b, Disp: 128 * u}, bv)
+		for i := range acc {
+			VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, bv, acc[i])
+		}
+		// One FMA a step for each single: a chain of 12 FMAs' time, past
+		// its latency.
+		VMOVUPS_Z(Mem{Base: a, Disp: 48 * u}, full, t)
+		for j, v := range sacc {
+			VFMADD231PS_BCST(Mem{Base: b, Disp: 128*u + 64 + 4*j}, t, v)
+		}
+	}
+	kLoop(kc, a, b, step, packedB(b))
+
+	skip := func(bit uint32, l string) {
+		TESTQ(U32(bit), flags)
+		JZ(LabelRef(l))
+	}
+	// The 16 columns, row by row as kernelAVX512's epilogue.
+	MOVQ(c, p)
+	rp := GP64()
+	MOVQ(res, rp)
+	for i, v := range acc {
+		l := func(what string) string { return fmt.Sprintf("%s_%d", what, i) }
+		skip(flagAccumulate, l("noacc"))
+		VADDPS(Mem{Base: p}, v, v)
+		Label(l("noacc"))
+		skip(flagBias, l("nobias"))
+		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, v, v)
+		Label(l("nobias"))
+		skip(flagResidual, l("nores"))
+		VADDPS(Mem{Base: rp}, v, v)
+		Label(l("nores"))
+		skip(flagReLU, l("norelu"))
+		VMAXPS(v, zero, v)
+		Label(l("norelu"))
+		VMOVUPS(v, Mem{Base: p})
+		if i < len(acc)-1 {
+			ADDQ(ldc, p)
+			ADDQ(ldr, rp)
+		}
+	}
+	// The singles, down their columns as kernel12xNTiles's epilogue.
+	g := K()
+	for j, s := range sacc {
+		l := func(what string) string { return fmt.Sprintf("s%s_%d", what, j) }
+		skip(flagAccumulate, l("noacc"))
+		KMOVW(full, g)
+		VXORPS(t, t, t)
+		VGATHERDPS(Mem{Base: c, Disp: 4 * (16 + j), Index: cidx, Scale: 4}, g, t)
+		VADDPS(t, s, s)
+		Label(l("noacc"))
+		skip(flagBias, l("nobias"))
+		VMOVUPS_Z(Mem{Base: bias}, full, t)
+		VADDPS(t, s, s)
+		Label(l("nobias"))
+		skip(flagResidual, l("nores"))
+		KMOVW(full, g)
+		VXORPS(t, t, t)
+		VGATHERDPS(Mem{Base: res, Disp: 4 * (16 + j), Index: ridx, Scale: 4}, g, t)
+		VADDPS(t, s, s)
+		Label(l("nores"))
+		skip(flagReLU, l("norelu"))
+		VMAXPS(s, zero, s)
+		Label(l("norelu"))
+		KMOVW(full, g)
+		VSCATTERDPS(s, g, Mem{Base: c, Disp: 4 * (16 + j), Index: cidx, Scale: 4})
+	}
+	// The next 12 rows: a already points at the next panel.
+	IMUL3Q(U8(12), ldc, p)
+	ADDQ(p, c)
+	IMUL3Q(U8(12), ldr, p)
+	ADDQ(p, res)
+	ADDQ(U8(48), bias)
+	DECQ(n)
+	JNZ(LabelRef("tile"))
+	VZEROUPPER()
+	RET()
+}
