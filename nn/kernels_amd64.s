@@ -12210,6 +12210,8 @@ norelu_0:
 TEXT ·kernel12x16s1TilesAVX512(SB), NOSPLIT, $0-88
 	MOVL      $0x00000fff, AX
 	KMOVW     AX, K1
+	MOVL      $0x0000ffff, AX
+	KMOVW     AX, K2
 	MOVQ      idx+80(FP), AX
 	VMOVDQU32 (AX), Z0
 	VMOVDQU32 64(AX), Z1
@@ -12337,11 +12339,11 @@ loop1:
 	JNZ              loop1
 
 kdone:
-	MOVQ   CX, R10
-	MOVQ   BX, R11
-	TESTQ  $0x00000001, DI
-	JZ     noacc_0
-	VADDPS (R10), Z2, Z2
+	MOVQ     CX, R10
+	MOVQ     BX, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_0
+	VADDPS.Z (R10), Z2, K2, Z2
 
 noacc_0:
 	TESTQ       $0x00000002, DI
@@ -12349,9 +12351,9 @@ noacc_0:
 	VADDPS.BCST (DX), Z2, Z2
 
 nobias_0:
-	TESTQ  $0x00000004, DI
-	JZ     nores_0
-	VADDPS (R11), Z2, Z2
+	TESTQ    $0x00000004, DI
+	JZ       nores_0
+	VADDPS.Z (R11), Z2, K2, Z2
 
 nores_0:
 	TESTQ  $0x00000008, DI
@@ -12359,12 +12361,12 @@ nores_0:
 	VMAXPS Z2, Z16, Z2
 
 norelu_0:
-	VMOVUPS Z2, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_1
-	VADDPS  (R10), Z3, Z3
+	VMOVUPS  Z2, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_1
+	VADDPS.Z (R10), Z3, K2, Z3
 
 noacc_1:
 	TESTQ       $0x00000002, DI
@@ -12372,9 +12374,9 @@ noacc_1:
 	VADDPS.BCST 4(DX), Z3, Z3
 
 nobias_1:
-	TESTQ  $0x00000004, DI
-	JZ     nores_1
-	VADDPS (R11), Z3, Z3
+	TESTQ    $0x00000004, DI
+	JZ       nores_1
+	VADDPS.Z (R11), Z3, K2, Z3
 
 nores_1:
 	TESTQ  $0x00000008, DI
@@ -12382,12 +12384,12 @@ nores_1:
 	VMAXPS Z3, Z16, Z3
 
 norelu_1:
-	VMOVUPS Z3, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_2
-	VADDPS  (R10), Z4, Z4
+	VMOVUPS  Z3, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_2
+	VADDPS.Z (R10), Z4, K2, Z4
 
 noacc_2:
 	TESTQ       $0x00000002, DI
@@ -12395,9 +12397,9 @@ noacc_2:
 	VADDPS.BCST 8(DX), Z4, Z4
 
 nobias_2:
-	TESTQ  $0x00000004, DI
-	JZ     nores_2
-	VADDPS (R11), Z4, Z4
+	TESTQ    $0x00000004, DI
+	JZ       nores_2
+	VADDPS.Z (R11), Z4, K2, Z4
 
 nores_2:
 	TESTQ  $0x00000008, DI
@@ -12405,12 +12407,12 @@ nores_2:
 	VMAXPS Z4, Z16, Z4
 
 norelu_2:
-	VMOVUPS Z4, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_3
-	VADDPS  (R10), Z5, Z5
+	VMOVUPS  Z4, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_3
+	VADDPS.Z (R10), Z5, K2, Z5
 
 noacc_3:
 	TESTQ       $0x00000002, DI
@@ -12418,9 +12420,9 @@ noacc_3:
 	VADDPS.BCST 12(DX), Z5, Z5
 
 nobias_3:
-	TESTQ  $0x00000004, DI
-	JZ     nores_3
-	VADDPS (R11), Z5, Z5
+	TESTQ    $0x00000004, DI
+	JZ       nores_3
+	VADDPS.Z (R11), Z5, K2, Z5
 
 nores_3:
 	TESTQ  $0x00000008, DI
@@ -12428,12 +12430,12 @@ nores_3:
 	VMAXPS Z5, Z16, Z5
 
 norelu_3:
-	VMOVUPS Z5, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_4
-	VADDPS  (R10), Z6, Z6
+	VMOVUPS  Z5, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_4
+	VADDPS.Z (R10), Z6, K2, Z6
 
 noacc_4:
 	TESTQ       $0x00000002, DI
@@ -12441,9 +12443,9 @@ noacc_4:
 	VADDPS.BCST 16(DX), Z6, Z6
 
 nobias_4:
-	TESTQ  $0x00000004, DI
-	JZ     nores_4
-	VADDPS (R11), Z6, Z6
+	TESTQ    $0x00000004, DI
+	JZ       nores_4
+	VADDPS.Z (R11), Z6, K2, Z6
 
 nores_4:
 	TESTQ  $0x00000008, DI
@@ -12451,12 +12453,12 @@ nores_4:
 	VMAXPS Z6, Z16, Z6
 
 norelu_4:
-	VMOVUPS Z6, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_5
-	VADDPS  (R10), Z7, Z7
+	VMOVUPS  Z6, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_5
+	VADDPS.Z (R10), Z7, K2, Z7
 
 noacc_5:
 	TESTQ       $0x00000002, DI
@@ -12464,9 +12466,9 @@ noacc_5:
 	VADDPS.BCST 20(DX), Z7, Z7
 
 nobias_5:
-	TESTQ  $0x00000004, DI
-	JZ     nores_5
-	VADDPS (R11), Z7, Z7
+	TESTQ    $0x00000004, DI
+	JZ       nores_5
+	VADDPS.Z (R11), Z7, K2, Z7
 
 nores_5:
 	TESTQ  $0x00000008, DI
@@ -12474,12 +12476,12 @@ nores_5:
 	VMAXPS Z7, Z16, Z7
 
 norelu_5:
-	VMOVUPS Z7, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_6
-	VADDPS  (R10), Z8, Z8
+	VMOVUPS  Z7, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_6
+	VADDPS.Z (R10), Z8, K2, Z8
 
 noacc_6:
 	TESTQ       $0x00000002, DI
@@ -12487,9 +12489,9 @@ noacc_6:
 	VADDPS.BCST 24(DX), Z8, Z8
 
 nobias_6:
-	TESTQ  $0x00000004, DI
-	JZ     nores_6
-	VADDPS (R11), Z8, Z8
+	TESTQ    $0x00000004, DI
+	JZ       nores_6
+	VADDPS.Z (R11), Z8, K2, Z8
 
 nores_6:
 	TESTQ  $0x00000008, DI
@@ -12497,12 +12499,12 @@ nores_6:
 	VMAXPS Z8, Z16, Z8
 
 norelu_6:
-	VMOVUPS Z8, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_7
-	VADDPS  (R10), Z9, Z9
+	VMOVUPS  Z8, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_7
+	VADDPS.Z (R10), Z9, K2, Z9
 
 noacc_7:
 	TESTQ       $0x00000002, DI
@@ -12510,9 +12512,9 @@ noacc_7:
 	VADDPS.BCST 28(DX), Z9, Z9
 
 nobias_7:
-	TESTQ  $0x00000004, DI
-	JZ     nores_7
-	VADDPS (R11), Z9, Z9
+	TESTQ    $0x00000004, DI
+	JZ       nores_7
+	VADDPS.Z (R11), Z9, K2, Z9
 
 nores_7:
 	TESTQ  $0x00000008, DI
@@ -12520,12 +12522,12 @@ nores_7:
 	VMAXPS Z9, Z16, Z9
 
 norelu_7:
-	VMOVUPS Z9, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_8
-	VADDPS  (R10), Z10, Z10
+	VMOVUPS  Z9, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_8
+	VADDPS.Z (R10), Z10, K2, Z10
 
 noacc_8:
 	TESTQ       $0x00000002, DI
@@ -12533,9 +12535,9 @@ noacc_8:
 	VADDPS.BCST 32(DX), Z10, Z10
 
 nobias_8:
-	TESTQ  $0x00000004, DI
-	JZ     nores_8
-	VADDPS (R11), Z10, Z10
+	TESTQ    $0x00000004, DI
+	JZ       nores_8
+	VADDPS.Z (R11), Z10, K2, Z10
 
 nores_8:
 	TESTQ  $0x00000008, DI
@@ -12543,12 +12545,12 @@ nores_8:
 	VMAXPS Z10, Z16, Z10
 
 norelu_8:
-	VMOVUPS Z10, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_9
-	VADDPS  (R10), Z11, Z11
+	VMOVUPS  Z10, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_9
+	VADDPS.Z (R10), Z11, K2, Z11
 
 noacc_9:
 	TESTQ       $0x00000002, DI
@@ -12556,9 +12558,9 @@ noacc_9:
 	VADDPS.BCST 36(DX), Z11, Z11
 
 nobias_9:
-	TESTQ  $0x00000004, DI
-	JZ     nores_9
-	VADDPS (R11), Z11, Z11
+	TESTQ    $0x00000004, DI
+	JZ       nores_9
+	VADDPS.Z (R11), Z11, K2, Z11
 
 nores_9:
 	TESTQ  $0x00000008, DI
@@ -12566,12 +12568,12 @@ nores_9:
 	VMAXPS Z11, Z16, Z11
 
 norelu_9:
-	VMOVUPS Z11, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_10
-	VADDPS  (R10), Z12, Z12
+	VMOVUPS  Z11, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_10
+	VADDPS.Z (R10), Z12, K2, Z12
 
 noacc_10:
 	TESTQ       $0x00000002, DI
@@ -12579,9 +12581,9 @@ noacc_10:
 	VADDPS.BCST 40(DX), Z12, Z12
 
 nobias_10:
-	TESTQ  $0x00000004, DI
-	JZ     nores_10
-	VADDPS (R11), Z12, Z12
+	TESTQ    $0x00000004, DI
+	JZ       nores_10
+	VADDPS.Z (R11), Z12, K2, Z12
 
 nores_10:
 	TESTQ  $0x00000008, DI
@@ -12589,12 +12591,12 @@ nores_10:
 	VMAXPS Z12, Z16, Z12
 
 norelu_10:
-	VMOVUPS Z12, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_11
-	VADDPS  (R10), Z13, Z13
+	VMOVUPS  Z12, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_11
+	VADDPS.Z (R10), Z13, K2, Z13
 
 noacc_11:
 	TESTQ       $0x00000002, DI
@@ -12602,9 +12604,9 @@ noacc_11:
 	VADDPS.BCST 44(DX), Z13, Z13
 
 nobias_11:
-	TESTQ  $0x00000004, DI
-	JZ     nores_11
-	VADDPS (R11), Z13, Z13
+	TESTQ    $0x00000004, DI
+	JZ       nores_11
+	VADDPS.Z (R11), Z13, K2, Z13
 
 nores_11:
 	TESTQ  $0x00000008, DI
@@ -12612,36 +12614,36 @@ nores_11:
 	VMAXPS Z13, Z16, Z13
 
 norelu_11:
-	VMOVUPS    Z13, (R10)
+	VMOVUPS    Z13, K2, (R10)
 	TESTQ      $0x00000001, DI
-	JZ         snoacc_0
-	KMOVW      K1, K2
+	JZ         noacc_s0
+	KMOVW      K1, K3
 	VXORPS     Z15, Z15, Z15
-	VGATHERDPS 64(CX)(Z0*4), K2, Z15
+	VGATHERDPS 64(CX)(Z0*4), K3, Z15
 	VADDPS     Z15, Z14, Z14
 
-snoacc_0:
+noacc_s0:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_0
+	JZ        nobias_s0
 	VMOVUPS.Z (DX), K1, Z15
 	VADDPS    Z15, Z14, Z14
 
-snobias_0:
+nobias_s0:
 	TESTQ      $0x00000004, DI
-	JZ         snores_0
-	KMOVW      K1, K2
+	JZ         nores_s0
+	KMOVW      K1, K3
 	VXORPS     Z15, Z15, Z15
-	VGATHERDPS 64(BX)(Z1*4), K2, Z15
+	VGATHERDPS 64(BX)(Z1*4), K3, Z15
 	VADDPS     Z15, Z14, Z14
 
-snores_0:
+nores_s0:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_0
+	JZ     norelu_s0
 	VMAXPS Z14, Z16, Z14
 
-snorelu_0:
-	KMOVW       K1, K2
-	VSCATTERDPS Z14, K2, 64(CX)(Z0*4)
+norelu_s0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z14, K3, 64(CX)(Z0*4)
 	IMUL3Q      $0x0c, R8, R10
 	ADDQ        R10, CX
 	IMUL3Q      $0x0c, R9, R10
@@ -12798,6 +12800,8 @@ norelu_1:
 TEXT ·kernel12x16s2TilesAVX512(SB), NOSPLIT, $0-88
 	MOVL      $0x00000fff, AX
 	KMOVW     AX, K1
+	MOVL      $0x0000ffff, AX
+	KMOVW     AX, K2
 	MOVQ      idx+80(FP), AX
 	VMOVDQU32 (AX), Z0
 	VMOVDQU32 64(AX), Z1
@@ -12931,11 +12935,11 @@ loop1:
 	JNZ              loop1
 
 kdone:
-	MOVQ   CX, R10
-	MOVQ   BX, R11
-	TESTQ  $0x00000001, DI
-	JZ     noacc_0
-	VADDPS (R10), Z2, Z2
+	MOVQ     CX, R10
+	MOVQ     BX, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_0
+	VADDPS.Z (R10), Z2, K2, Z2
 
 noacc_0:
 	TESTQ       $0x00000002, DI
@@ -12943,9 +12947,9 @@ noacc_0:
 	VADDPS.BCST (DX), Z2, Z2
 
 nobias_0:
-	TESTQ  $0x00000004, DI
-	JZ     nores_0
-	VADDPS (R11), Z2, Z2
+	TESTQ    $0x00000004, DI
+	JZ       nores_0
+	VADDPS.Z (R11), Z2, K2, Z2
 
 nores_0:
 	TESTQ  $0x00000008, DI
@@ -12953,12 +12957,12 @@ nores_0:
 	VMAXPS Z2, Z17, Z2
 
 norelu_0:
-	VMOVUPS Z2, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_1
-	VADDPS  (R10), Z3, Z3
+	VMOVUPS  Z2, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_1
+	VADDPS.Z (R10), Z3, K2, Z3
 
 noacc_1:
 	TESTQ       $0x00000002, DI
@@ -12966,9 +12970,9 @@ noacc_1:
 	VADDPS.BCST 4(DX), Z3, Z3
 
 nobias_1:
-	TESTQ  $0x00000004, DI
-	JZ     nores_1
-	VADDPS (R11), Z3, Z3
+	TESTQ    $0x00000004, DI
+	JZ       nores_1
+	VADDPS.Z (R11), Z3, K2, Z3
 
 nores_1:
 	TESTQ  $0x00000008, DI
@@ -12976,12 +12980,12 @@ nores_1:
 	VMAXPS Z3, Z17, Z3
 
 norelu_1:
-	VMOVUPS Z3, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_2
-	VADDPS  (R10), Z4, Z4
+	VMOVUPS  Z3, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_2
+	VADDPS.Z (R10), Z4, K2, Z4
 
 noacc_2:
 	TESTQ       $0x00000002, DI
@@ -12989,9 +12993,9 @@ noacc_2:
 	VADDPS.BCST 8(DX), Z4, Z4
 
 nobias_2:
-	TESTQ  $0x00000004, DI
-	JZ     nores_2
-	VADDPS (R11), Z4, Z4
+	TESTQ    $0x00000004, DI
+	JZ       nores_2
+	VADDPS.Z (R11), Z4, K2, Z4
 
 nores_2:
 	TESTQ  $0x00000008, DI
@@ -12999,12 +13003,12 @@ nores_2:
 	VMAXPS Z4, Z17, Z4
 
 norelu_2:
-	VMOVUPS Z4, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_3
-	VADDPS  (R10), Z5, Z5
+	VMOVUPS  Z4, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_3
+	VADDPS.Z (R10), Z5, K2, Z5
 
 noacc_3:
 	TESTQ       $0x00000002, DI
@@ -13012,9 +13016,9 @@ noacc_3:
 	VADDPS.BCST 12(DX), Z5, Z5
 
 nobias_3:
-	TESTQ  $0x00000004, DI
-	JZ     nores_3
-	VADDPS (R11), Z5, Z5
+	TESTQ    $0x00000004, DI
+	JZ       nores_3
+	VADDPS.Z (R11), Z5, K2, Z5
 
 nores_3:
 	TESTQ  $0x00000008, DI
@@ -13022,12 +13026,12 @@ nores_3:
 	VMAXPS Z5, Z17, Z5
 
 norelu_3:
-	VMOVUPS Z5, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_4
-	VADDPS  (R10), Z6, Z6
+	VMOVUPS  Z5, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_4
+	VADDPS.Z (R10), Z6, K2, Z6
 
 noacc_4:
 	TESTQ       $0x00000002, DI
@@ -13035,9 +13039,9 @@ noacc_4:
 	VADDPS.BCST 16(DX), Z6, Z6
 
 nobias_4:
-	TESTQ  $0x00000004, DI
-	JZ     nores_4
-	VADDPS (R11), Z6, Z6
+	TESTQ    $0x00000004, DI
+	JZ       nores_4
+	VADDPS.Z (R11), Z6, K2, Z6
 
 nores_4:
 	TESTQ  $0x00000008, DI
@@ -13045,12 +13049,12 @@ nores_4:
 	VMAXPS Z6, Z17, Z6
 
 norelu_4:
-	VMOVUPS Z6, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_5
-	VADDPS  (R10), Z7, Z7
+	VMOVUPS  Z6, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_5
+	VADDPS.Z (R10), Z7, K2, Z7
 
 noacc_5:
 	TESTQ       $0x00000002, DI
@@ -13058,9 +13062,9 @@ noacc_5:
 	VADDPS.BCST 20(DX), Z7, Z7
 
 nobias_5:
-	TESTQ  $0x00000004, DI
-	JZ     nores_5
-	VADDPS (R11), Z7, Z7
+	TESTQ    $0x00000004, DI
+	JZ       nores_5
+	VADDPS.Z (R11), Z7, K2, Z7
 
 nores_5:
 	TESTQ  $0x00000008, DI
@@ -13068,12 +13072,12 @@ nores_5:
 	VMAXPS Z7, Z17, Z7
 
 norelu_5:
-	VMOVUPS Z7, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_6
-	VADDPS  (R10), Z8, Z8
+	VMOVUPS  Z7, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_6
+	VADDPS.Z (R10), Z8, K2, Z8
 
 noacc_6:
 	TESTQ       $0x00000002, DI
@@ -13081,9 +13085,9 @@ noacc_6:
 	VADDPS.BCST 24(DX), Z8, Z8
 
 nobias_6:
-	TESTQ  $0x00000004, DI
-	JZ     nores_6
-	VADDPS (R11), Z8, Z8
+	TESTQ    $0x00000004, DI
+	JZ       nores_6
+	VADDPS.Z (R11), Z8, K2, Z8
 
 nores_6:
 	TESTQ  $0x00000008, DI
@@ -13091,12 +13095,12 @@ nores_6:
 	VMAXPS Z8, Z17, Z8
 
 norelu_6:
-	VMOVUPS Z8, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_7
-	VADDPS  (R10), Z9, Z9
+	VMOVUPS  Z8, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_7
+	VADDPS.Z (R10), Z9, K2, Z9
 
 noacc_7:
 	TESTQ       $0x00000002, DI
@@ -13104,9 +13108,9 @@ noacc_7:
 	VADDPS.BCST 28(DX), Z9, Z9
 
 nobias_7:
-	TESTQ  $0x00000004, DI
-	JZ     nores_7
-	VADDPS (R11), Z9, Z9
+	TESTQ    $0x00000004, DI
+	JZ       nores_7
+	VADDPS.Z (R11), Z9, K2, Z9
 
 nores_7:
 	TESTQ  $0x00000008, DI
@@ -13114,12 +13118,12 @@ nores_7:
 	VMAXPS Z9, Z17, Z9
 
 norelu_7:
-	VMOVUPS Z9, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_8
-	VADDPS  (R10), Z10, Z10
+	VMOVUPS  Z9, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_8
+	VADDPS.Z (R10), Z10, K2, Z10
 
 noacc_8:
 	TESTQ       $0x00000002, DI
@@ -13127,9 +13131,9 @@ noacc_8:
 	VADDPS.BCST 32(DX), Z10, Z10
 
 nobias_8:
-	TESTQ  $0x00000004, DI
-	JZ     nores_8
-	VADDPS (R11), Z10, Z10
+	TESTQ    $0x00000004, DI
+	JZ       nores_8
+	VADDPS.Z (R11), Z10, K2, Z10
 
 nores_8:
 	TESTQ  $0x00000008, DI
@@ -13137,12 +13141,12 @@ nores_8:
 	VMAXPS Z10, Z17, Z10
 
 norelu_8:
-	VMOVUPS Z10, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_9
-	VADDPS  (R10), Z11, Z11
+	VMOVUPS  Z10, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_9
+	VADDPS.Z (R10), Z11, K2, Z11
 
 noacc_9:
 	TESTQ       $0x00000002, DI
@@ -13150,9 +13154,9 @@ noacc_9:
 	VADDPS.BCST 36(DX), Z11, Z11
 
 nobias_9:
-	TESTQ  $0x00000004, DI
-	JZ     nores_9
-	VADDPS (R11), Z11, Z11
+	TESTQ    $0x00000004, DI
+	JZ       nores_9
+	VADDPS.Z (R11), Z11, K2, Z11
 
 nores_9:
 	TESTQ  $0x00000008, DI
@@ -13160,12 +13164,12 @@ nores_9:
 	VMAXPS Z11, Z17, Z11
 
 norelu_9:
-	VMOVUPS Z11, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_10
-	VADDPS  (R10), Z12, Z12
+	VMOVUPS  Z11, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_10
+	VADDPS.Z (R10), Z12, K2, Z12
 
 noacc_10:
 	TESTQ       $0x00000002, DI
@@ -13173,9 +13177,9 @@ noacc_10:
 	VADDPS.BCST 40(DX), Z12, Z12
 
 nobias_10:
-	TESTQ  $0x00000004, DI
-	JZ     nores_10
-	VADDPS (R11), Z12, Z12
+	TESTQ    $0x00000004, DI
+	JZ       nores_10
+	VADDPS.Z (R11), Z12, K2, Z12
 
 nores_10:
 	TESTQ  $0x00000008, DI
@@ -13183,12 +13187,12 @@ nores_10:
 	VMAXPS Z12, Z17, Z12
 
 norelu_10:
-	VMOVUPS Z12, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_11
-	VADDPS  (R10), Z13, Z13
+	VMOVUPS  Z12, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_11
+	VADDPS.Z (R10), Z13, K2, Z13
 
 noacc_11:
 	TESTQ       $0x00000002, DI
@@ -13196,9 +13200,9 @@ noacc_11:
 	VADDPS.BCST 44(DX), Z13, Z13
 
 nobias_11:
-	TESTQ  $0x00000004, DI
-	JZ     nores_11
-	VADDPS (R11), Z13, Z13
+	TESTQ    $0x00000004, DI
+	JZ       nores_11
+	VADDPS.Z (R11), Z13, K2, Z13
 
 nores_11:
 	TESTQ  $0x00000008, DI
@@ -13206,65 +13210,65 @@ nores_11:
 	VMAXPS Z13, Z17, Z13
 
 norelu_11:
-	VMOVUPS    Z13, (R10)
+	VMOVUPS    Z13, K2, (R10)
 	TESTQ      $0x00000001, DI
-	JZ         snoacc_0
-	KMOVW      K1, K2
+	JZ         noacc_s0
+	KMOVW      K1, K3
 	VXORPS     Z16, Z16, Z16
-	VGATHERDPS 64(CX)(Z0*4), K2, Z16
+	VGATHERDPS 64(CX)(Z0*4), K3, Z16
 	VADDPS     Z16, Z14, Z14
 
-snoacc_0:
+noacc_s0:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_0
+	JZ        nobias_s0
 	VMOVUPS.Z (DX), K1, Z16
 	VADDPS    Z16, Z14, Z14
 
-snobias_0:
+nobias_s0:
 	TESTQ      $0x00000004, DI
-	JZ         snores_0
-	KMOVW      K1, K2
+	JZ         nores_s0
+	KMOVW      K1, K3
 	VXORPS     Z16, Z16, Z16
-	VGATHERDPS 64(BX)(Z1*4), K2, Z16
+	VGATHERDPS 64(BX)(Z1*4), K3, Z16
 	VADDPS     Z16, Z14, Z14
 
-snores_0:
+nores_s0:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_0
+	JZ     norelu_s0
 	VMAXPS Z14, Z17, Z14
 
-snorelu_0:
-	KMOVW       K1, K2
-	VSCATTERDPS Z14, K2, 64(CX)(Z0*4)
+norelu_s0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z14, K3, 64(CX)(Z0*4)
 	TESTQ       $0x00000001, DI
-	JZ          snoacc_1
-	KMOVW       K1, K2
+	JZ          noacc_s1
+	KMOVW       K1, K3
 	VXORPS      Z16, Z16, Z16
-	VGATHERDPS  68(CX)(Z0*4), K2, Z16
+	VGATHERDPS  68(CX)(Z0*4), K3, Z16
 	VADDPS      Z16, Z15, Z15
 
-snoacc_1:
+noacc_s1:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_1
+	JZ        nobias_s1
 	VMOVUPS.Z (DX), K1, Z16
 	VADDPS    Z16, Z15, Z15
 
-snobias_1:
+nobias_s1:
 	TESTQ      $0x00000004, DI
-	JZ         snores_1
-	KMOVW      K1, K2
+	JZ         nores_s1
+	KMOVW      K1, K3
 	VXORPS     Z16, Z16, Z16
-	VGATHERDPS 68(BX)(Z1*4), K2, Z16
+	VGATHERDPS 68(BX)(Z1*4), K3, Z16
 	VADDPS     Z16, Z15, Z15
 
-snores_1:
+nores_s1:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_1
+	JZ     norelu_s1
 	VMAXPS Z15, Z17, Z15
 
-snorelu_1:
-	KMOVW       K1, K2
-	VSCATTERDPS Z15, K2, 68(CX)(Z0*4)
+norelu_s1:
+	KMOVW       K1, K3
+	VSCATTERDPS Z15, K3, 68(CX)(Z0*4)
 	IMUL3Q      $0x0c, R8, R10
 	ADDQ        R10, CX
 	IMUL3Q      $0x0c, R9, R10
@@ -13462,6 +13466,8 @@ norelu_2:
 TEXT ·kernel12x16s3TilesAVX512(SB), NOSPLIT, $0-88
 	MOVL      $0x00000fff, AX
 	KMOVW     AX, K1
+	MOVL      $0x0000ffff, AX
+	KMOVW     AX, K2
 	MOVQ      idx+80(FP), AX
 	VMOVDQU32 (AX), Z0
 	VMOVDQU32 64(AX), Z1
@@ -13601,11 +13607,11 @@ loop1:
 	JNZ              loop1
 
 kdone:
-	MOVQ   CX, R10
-	MOVQ   BX, R11
-	TESTQ  $0x00000001, DI
-	JZ     noacc_0
-	VADDPS (R10), Z2, Z2
+	MOVQ     CX, R10
+	MOVQ     BX, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_0
+	VADDPS.Z (R10), Z2, K2, Z2
 
 noacc_0:
 	TESTQ       $0x00000002, DI
@@ -13613,9 +13619,9 @@ noacc_0:
 	VADDPS.BCST (DX), Z2, Z2
 
 nobias_0:
-	TESTQ  $0x00000004, DI
-	JZ     nores_0
-	VADDPS (R11), Z2, Z2
+	TESTQ    $0x00000004, DI
+	JZ       nores_0
+	VADDPS.Z (R11), Z2, K2, Z2
 
 nores_0:
 	TESTQ  $0x00000008, DI
@@ -13623,12 +13629,12 @@ nores_0:
 	VMAXPS Z2, Z18, Z2
 
 norelu_0:
-	VMOVUPS Z2, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_1
-	VADDPS  (R10), Z3, Z3
+	VMOVUPS  Z2, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_1
+	VADDPS.Z (R10), Z3, K2, Z3
 
 noacc_1:
 	TESTQ       $0x00000002, DI
@@ -13636,9 +13642,9 @@ noacc_1:
 	VADDPS.BCST 4(DX), Z3, Z3
 
 nobias_1:
-	TESTQ  $0x00000004, DI
-	JZ     nores_1
-	VADDPS (R11), Z3, Z3
+	TESTQ    $0x00000004, DI
+	JZ       nores_1
+	VADDPS.Z (R11), Z3, K2, Z3
 
 nores_1:
 	TESTQ  $0x00000008, DI
@@ -13646,12 +13652,12 @@ nores_1:
 	VMAXPS Z3, Z18, Z3
 
 norelu_1:
-	VMOVUPS Z3, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_2
-	VADDPS  (R10), Z4, Z4
+	VMOVUPS  Z3, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_2
+	VADDPS.Z (R10), Z4, K2, Z4
 
 noacc_2:
 	TESTQ       $0x00000002, DI
@@ -13659,9 +13665,9 @@ noacc_2:
 	VADDPS.BCST 8(DX), Z4, Z4
 
 nobias_2:
-	TESTQ  $0x00000004, DI
-	JZ     nores_2
-	VADDPS (R11), Z4, Z4
+	TESTQ    $0x00000004, DI
+	JZ       nores_2
+	VADDPS.Z (R11), Z4, K2, Z4
 
 nores_2:
 	TESTQ  $0x00000008, DI
@@ -13669,12 +13675,12 @@ nores_2:
 	VMAXPS Z4, Z18, Z4
 
 norelu_2:
-	VMOVUPS Z4, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_3
-	VADDPS  (R10), Z5, Z5
+	VMOVUPS  Z4, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_3
+	VADDPS.Z (R10), Z5, K2, Z5
 
 noacc_3:
 	TESTQ       $0x00000002, DI
@@ -13682,9 +13688,9 @@ noacc_3:
 	VADDPS.BCST 12(DX), Z5, Z5
 
 nobias_3:
-	TESTQ  $0x00000004, DI
-	JZ     nores_3
-	VADDPS (R11), Z5, Z5
+	TESTQ    $0x00000004, DI
+	JZ       nores_3
+	VADDPS.Z (R11), Z5, K2, Z5
 
 nores_3:
 	TESTQ  $0x00000008, DI
@@ -13692,12 +13698,12 @@ nores_3:
 	VMAXPS Z5, Z18, Z5
 
 norelu_3:
-	VMOVUPS Z5, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_4
-	VADDPS  (R10), Z6, Z6
+	VMOVUPS  Z5, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_4
+	VADDPS.Z (R10), Z6, K2, Z6
 
 noacc_4:
 	TESTQ       $0x00000002, DI
@@ -13705,9 +13711,9 @@ noacc_4:
 	VADDPS.BCST 16(DX), Z6, Z6
 
 nobias_4:
-	TESTQ  $0x00000004, DI
-	JZ     nores_4
-	VADDPS (R11), Z6, Z6
+	TESTQ    $0x00000004, DI
+	JZ       nores_4
+	VADDPS.Z (R11), Z6, K2, Z6
 
 nores_4:
 	TESTQ  $0x00000008, DI
@@ -13715,12 +13721,12 @@ nores_4:
 	VMAXPS Z6, Z18, Z6
 
 norelu_4:
-	VMOVUPS Z6, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_5
-	VADDPS  (R10), Z7, Z7
+	VMOVUPS  Z6, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_5
+	VADDPS.Z (R10), Z7, K2, Z7
 
 noacc_5:
 	TESTQ       $0x00000002, DI
@@ -13728,9 +13734,9 @@ noacc_5:
 	VADDPS.BCST 20(DX), Z7, Z7
 
 nobias_5:
-	TESTQ  $0x00000004, DI
-	JZ     nores_5
-	VADDPS (R11), Z7, Z7
+	TESTQ    $0x00000004, DI
+	JZ       nores_5
+	VADDPS.Z (R11), Z7, K2, Z7
 
 nores_5:
 	TESTQ  $0x00000008, DI
@@ -13738,12 +13744,12 @@ nores_5:
 	VMAXPS Z7, Z18, Z7
 
 norelu_5:
-	VMOVUPS Z7, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_6
-	VADDPS  (R10), Z8, Z8
+	VMOVUPS  Z7, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_6
+	VADDPS.Z (R10), Z8, K2, Z8
 
 noacc_6:
 	TESTQ       $0x00000002, DI
@@ -13751,9 +13757,9 @@ noacc_6:
 	VADDPS.BCST 24(DX), Z8, Z8
 
 nobias_6:
-	TESTQ  $0x00000004, DI
-	JZ     nores_6
-	VADDPS (R11), Z8, Z8
+	TESTQ    $0x00000004, DI
+	JZ       nores_6
+	VADDPS.Z (R11), Z8, K2, Z8
 
 nores_6:
 	TESTQ  $0x00000008, DI
@@ -13761,12 +13767,12 @@ nores_6:
 	VMAXPS Z8, Z18, Z8
 
 norelu_6:
-	VMOVUPS Z8, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_7
-	VADDPS  (R10), Z9, Z9
+	VMOVUPS  Z8, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_7
+	VADDPS.Z (R10), Z9, K2, Z9
 
 noacc_7:
 	TESTQ       $0x00000002, DI
@@ -13774,9 +13780,9 @@ noacc_7:
 	VADDPS.BCST 28(DX), Z9, Z9
 
 nobias_7:
-	TESTQ  $0x00000004, DI
-	JZ     nores_7
-	VADDPS (R11), Z9, Z9
+	TESTQ    $0x00000004, DI
+	JZ       nores_7
+	VADDPS.Z (R11), Z9, K2, Z9
 
 nores_7:
 	TESTQ  $0x00000008, DI
@@ -13784,12 +13790,12 @@ nores_7:
 	VMAXPS Z9, Z18, Z9
 
 norelu_7:
-	VMOVUPS Z9, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_8
-	VADDPS  (R10), Z10, Z10
+	VMOVUPS  Z9, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_8
+	VADDPS.Z (R10), Z10, K2, Z10
 
 noacc_8:
 	TESTQ       $0x00000002, DI
@@ -13797,9 +13803,9 @@ noacc_8:
 	VADDPS.BCST 32(DX), Z10, Z10
 
 nobias_8:
-	TESTQ  $0x00000004, DI
-	JZ     nores_8
-	VADDPS (R11), Z10, Z10
+	TESTQ    $0x00000004, DI
+	JZ       nores_8
+	VADDPS.Z (R11), Z10, K2, Z10
 
 nores_8:
 	TESTQ  $0x00000008, DI
@@ -13807,12 +13813,12 @@ nores_8:
 	VMAXPS Z10, Z18, Z10
 
 norelu_8:
-	VMOVUPS Z10, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_9
-	VADDPS  (R10), Z11, Z11
+	VMOVUPS  Z10, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_9
+	VADDPS.Z (R10), Z11, K2, Z11
 
 noacc_9:
 	TESTQ       $0x00000002, DI
@@ -13820,9 +13826,9 @@ noacc_9:
 	VADDPS.BCST 36(DX), Z11, Z11
 
 nobias_9:
-	TESTQ  $0x00000004, DI
-	JZ     nores_9
-	VADDPS (R11), Z11, Z11
+	TESTQ    $0x00000004, DI
+	JZ       nores_9
+	VADDPS.Z (R11), Z11, K2, Z11
 
 nores_9:
 	TESTQ  $0x00000008, DI
@@ -13830,12 +13836,12 @@ nores_9:
 	VMAXPS Z11, Z18, Z11
 
 norelu_9:
-	VMOVUPS Z11, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_10
-	VADDPS  (R10), Z12, Z12
+	VMOVUPS  Z11, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_10
+	VADDPS.Z (R10), Z12, K2, Z12
 
 noacc_10:
 	TESTQ       $0x00000002, DI
@@ -13843,9 +13849,9 @@ noacc_10:
 	VADDPS.BCST 40(DX), Z12, Z12
 
 nobias_10:
-	TESTQ  $0x00000004, DI
-	JZ     nores_10
-	VADDPS (R11), Z12, Z12
+	TESTQ    $0x00000004, DI
+	JZ       nores_10
+	VADDPS.Z (R11), Z12, K2, Z12
 
 nores_10:
 	TESTQ  $0x00000008, DI
@@ -13853,12 +13859,12 @@ nores_10:
 	VMAXPS Z12, Z18, Z12
 
 norelu_10:
-	VMOVUPS Z12, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_11
-	VADDPS  (R10), Z13, Z13
+	VMOVUPS  Z12, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_11
+	VADDPS.Z (R10), Z13, K2, Z13
 
 noacc_11:
 	TESTQ       $0x00000002, DI
@@ -13866,9 +13872,9 @@ noacc_11:
 	VADDPS.BCST 44(DX), Z13, Z13
 
 nobias_11:
-	TESTQ  $0x00000004, DI
-	JZ     nores_11
-	VADDPS (R11), Z13, Z13
+	TESTQ    $0x00000004, DI
+	JZ       nores_11
+	VADDPS.Z (R11), Z13, K2, Z13
 
 nores_11:
 	TESTQ  $0x00000008, DI
@@ -13876,94 +13882,94 @@ nores_11:
 	VMAXPS Z13, Z18, Z13
 
 norelu_11:
-	VMOVUPS    Z13, (R10)
+	VMOVUPS    Z13, K2, (R10)
 	TESTQ      $0x00000001, DI
-	JZ         snoacc_0
-	KMOVW      K1, K2
+	JZ         noacc_s0
+	KMOVW      K1, K3
 	VXORPS     Z17, Z17, Z17
-	VGATHERDPS 64(CX)(Z0*4), K2, Z17
+	VGATHERDPS 64(CX)(Z0*4), K3, Z17
 	VADDPS     Z17, Z14, Z14
 
-snoacc_0:
+noacc_s0:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_0
+	JZ        nobias_s0
 	VMOVUPS.Z (DX), K1, Z17
 	VADDPS    Z17, Z14, Z14
 
-snobias_0:
+nobias_s0:
 	TESTQ      $0x00000004, DI
-	JZ         snores_0
-	KMOVW      K1, K2
+	JZ         nores_s0
+	KMOVW      K1, K3
 	VXORPS     Z17, Z17, Z17
-	VGATHERDPS 64(BX)(Z1*4), K2, Z17
+	VGATHERDPS 64(BX)(Z1*4), K3, Z17
 	VADDPS     Z17, Z14, Z14
 
-snores_0:
+nores_s0:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_0
+	JZ     norelu_s0
 	VMAXPS Z14, Z18, Z14
 
-snorelu_0:
-	KMOVW       K1, K2
-	VSCATTERDPS Z14, K2, 64(CX)(Z0*4)
+norelu_s0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z14, K3, 64(CX)(Z0*4)
 	TESTQ       $0x00000001, DI
-	JZ          snoacc_1
-	KMOVW       K1, K2
+	JZ          noacc_s1
+	KMOVW       K1, K3
 	VXORPS      Z17, Z17, Z17
-	VGATHERDPS  68(CX)(Z0*4), K2, Z17
+	VGATHERDPS  68(CX)(Z0*4), K3, Z17
 	VADDPS      Z17, Z15, Z15
 
-snoacc_1:
+noacc_s1:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_1
+	JZ        nobias_s1
 	VMOVUPS.Z (DX), K1, Z17
 	VADDPS    Z17, Z15, Z15
 
-snobias_1:
+nobias_s1:
 	TESTQ      $0x00000004, DI
-	JZ         snores_1
-	KMOVW      K1, K2
+	JZ         nores_s1
+	KMOVW      K1, K3
 	VXORPS     Z17, Z17, Z17
-	VGATHERDPS 68(BX)(Z1*4), K2, Z17
+	VGATHERDPS 68(BX)(Z1*4), K3, Z17
 	VADDPS     Z17, Z15, Z15
 
-snores_1:
+nores_s1:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_1
+	JZ     norelu_s1
 	VMAXPS Z15, Z18, Z15
 
-snorelu_1:
-	KMOVW       K1, K2
-	VSCATTERDPS Z15, K2, 68(CX)(Z0*4)
+norelu_s1:
+	KMOVW       K1, K3
+	VSCATTERDPS Z15, K3, 68(CX)(Z0*4)
 	TESTQ       $0x00000001, DI
-	JZ          snoacc_2
-	KMOVW       K1, K2
+	JZ          noacc_s2
+	KMOVW       K1, K3
 	VXORPS      Z17, Z17, Z17
-	VGATHERDPS  72(CX)(Z0*4), K2, Z17
+	VGATHERDPS  72(CX)(Z0*4), K3, Z17
 	VADDPS      Z17, Z16, Z16
 
-snoacc_2:
+noacc_s2:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_2
+	JZ        nobias_s2
 	VMOVUPS.Z (DX), K1, Z17
 	VADDPS    Z17, Z16, Z16
 
-snobias_2:
+nobias_s2:
 	TESTQ      $0x00000004, DI
-	JZ         snores_2
-	KMOVW      K1, K2
+	JZ         nores_s2
+	KMOVW      K1, K3
 	VXORPS     Z17, Z17, Z17
-	VGATHERDPS 72(BX)(Z1*4), K2, Z17
+	VGATHERDPS 72(BX)(Z1*4), K3, Z17
 	VADDPS     Z17, Z16, Z16
 
-snores_2:
+nores_s2:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_2
+	JZ     norelu_s2
 	VMAXPS Z16, Z18, Z16
 
-snorelu_2:
-	KMOVW       K1, K2
-	VSCATTERDPS Z16, K2, 72(CX)(Z0*4)
+norelu_s2:
+	KMOVW       K1, K3
+	VSCATTERDPS Z16, K3, 72(CX)(Z0*4)
 	IMUL3Q      $0x0c, R8, R10
 	ADDQ        R10, CX
 	IMUL3Q      $0x0c, R9, R10
@@ -14202,6 +14208,8 @@ norelu_3:
 TEXT ·kernel12x16s4TilesAVX512(SB), NOSPLIT, $0-88
 	MOVL      $0x00000fff, AX
 	KMOVW     AX, K1
+	MOVL      $0x0000ffff, AX
+	KMOVW     AX, K2
 	MOVQ      idx+80(FP), AX
 	VMOVDQU32 (AX), Z0
 	VMOVDQU32 64(AX), Z1
@@ -14347,11 +14355,11 @@ loop1:
 	JNZ              loop1
 
 kdone:
-	MOVQ   CX, R10
-	MOVQ   BX, R11
-	TESTQ  $0x00000001, DI
-	JZ     noacc_0
-	VADDPS (R10), Z2, Z2
+	MOVQ     CX, R10
+	MOVQ     BX, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_0
+	VADDPS.Z (R10), Z2, K2, Z2
 
 noacc_0:
 	TESTQ       $0x00000002, DI
@@ -14359,9 +14367,9 @@ noacc_0:
 	VADDPS.BCST (DX), Z2, Z2
 
 nobias_0:
-	TESTQ  $0x00000004, DI
-	JZ     nores_0
-	VADDPS (R11), Z2, Z2
+	TESTQ    $0x00000004, DI
+	JZ       nores_0
+	VADDPS.Z (R11), Z2, K2, Z2
 
 nores_0:
 	TESTQ  $0x00000008, DI
@@ -14369,12 +14377,12 @@ nores_0:
 	VMAXPS Z2, Z19, Z2
 
 norelu_0:
-	VMOVUPS Z2, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_1
-	VADDPS  (R10), Z3, Z3
+	VMOVUPS  Z2, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_1
+	VADDPS.Z (R10), Z3, K2, Z3
 
 noacc_1:
 	TESTQ       $0x00000002, DI
@@ -14382,9 +14390,9 @@ noacc_1:
 	VADDPS.BCST 4(DX), Z3, Z3
 
 nobias_1:
-	TESTQ  $0x00000004, DI
-	JZ     nores_1
-	VADDPS (R11), Z3, Z3
+	TESTQ    $0x00000004, DI
+	JZ       nores_1
+	VADDPS.Z (R11), Z3, K2, Z3
 
 nores_1:
 	TESTQ  $0x00000008, DI
@@ -14392,12 +14400,12 @@ nores_1:
 	VMAXPS Z3, Z19, Z3
 
 norelu_1:
-	VMOVUPS Z3, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_2
-	VADDPS  (R10), Z4, Z4
+	VMOVUPS  Z3, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_2
+	VADDPS.Z (R10), Z4, K2, Z4
 
 noacc_2:
 	TESTQ       $0x00000002, DI
@@ -14405,9 +14413,9 @@ noacc_2:
 	VADDPS.BCST 8(DX), Z4, Z4
 
 nobias_2:
-	TESTQ  $0x00000004, DI
-	JZ     nores_2
-	VADDPS (R11), Z4, Z4
+	TESTQ    $0x00000004, DI
+	JZ       nores_2
+	VADDPS.Z (R11), Z4, K2, Z4
 
 nores_2:
 	TESTQ  $0x00000008, DI
@@ -14415,12 +14423,12 @@ nores_2:
 	VMAXPS Z4, Z19, Z4
 
 norelu_2:
-	VMOVUPS Z4, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_3
-	VADDPS  (R10), Z5, Z5
+	VMOVUPS  Z4, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_3
+	VADDPS.Z (R10), Z5, K2, Z5
 
 noacc_3:
 	TESTQ       $0x00000002, DI
@@ -14428,9 +14436,9 @@ noacc_3:
 	VADDPS.BCST 12(DX), Z5, Z5
 
 nobias_3:
-	TESTQ  $0x00000004, DI
-	JZ     nores_3
-	VADDPS (R11), Z5, Z5
+	TESTQ    $0x00000004, DI
+	JZ       nores_3
+	VADDPS.Z (R11), Z5, K2, Z5
 
 nores_3:
 	TESTQ  $0x00000008, DI
@@ -14438,12 +14446,12 @@ nores_3:
 	VMAXPS Z5, Z19, Z5
 
 norelu_3:
-	VMOVUPS Z5, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_4
-	VADDPS  (R10), Z6, Z6
+	VMOVUPS  Z5, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_4
+	VADDPS.Z (R10), Z6, K2, Z6
 
 noacc_4:
 	TESTQ       $0x00000002, DI
@@ -14451,9 +14459,9 @@ noacc_4:
 	VADDPS.BCST 16(DX), Z6, Z6
 
 nobias_4:
-	TESTQ  $0x00000004, DI
-	JZ     nores_4
-	VADDPS (R11), Z6, Z6
+	TESTQ    $0x00000004, DI
+	JZ       nores_4
+	VADDPS.Z (R11), Z6, K2, Z6
 
 nores_4:
 	TESTQ  $0x00000008, DI
@@ -14461,12 +14469,12 @@ nores_4:
 	VMAXPS Z6, Z19, Z6
 
 norelu_4:
-	VMOVUPS Z6, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_5
-	VADDPS  (R10), Z7, Z7
+	VMOVUPS  Z6, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_5
+	VADDPS.Z (R10), Z7, K2, Z7
 
 noacc_5:
 	TESTQ       $0x00000002, DI
@@ -14474,9 +14482,9 @@ noacc_5:
 	VADDPS.BCST 20(DX), Z7, Z7
 
 nobias_5:
-	TESTQ  $0x00000004, DI
-	JZ     nores_5
-	VADDPS (R11), Z7, Z7
+	TESTQ    $0x00000004, DI
+	JZ       nores_5
+	VADDPS.Z (R11), Z7, K2, Z7
 
 nores_5:
 	TESTQ  $0x00000008, DI
@@ -14484,12 +14492,12 @@ nores_5:
 	VMAXPS Z7, Z19, Z7
 
 norelu_5:
-	VMOVUPS Z7, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_6
-	VADDPS  (R10), Z8, Z8
+	VMOVUPS  Z7, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_6
+	VADDPS.Z (R10), Z8, K2, Z8
 
 noacc_6:
 	TESTQ       $0x00000002, DI
@@ -14497,9 +14505,9 @@ noacc_6:
 	VADDPS.BCST 24(DX), Z8, Z8
 
 nobias_6:
-	TESTQ  $0x00000004, DI
-	JZ     nores_6
-	VADDPS (R11), Z8, Z8
+	TESTQ    $0x00000004, DI
+	JZ       nores_6
+	VADDPS.Z (R11), Z8, K2, Z8
 
 nores_6:
 	TESTQ  $0x00000008, DI
@@ -14507,12 +14515,12 @@ nores_6:
 	VMAXPS Z8, Z19, Z8
 
 norelu_6:
-	VMOVUPS Z8, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_7
-	VADDPS  (R10), Z9, Z9
+	VMOVUPS  Z8, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_7
+	VADDPS.Z (R10), Z9, K2, Z9
 
 noacc_7:
 	TESTQ       $0x00000002, DI
@@ -14520,9 +14528,9 @@ noacc_7:
 	VADDPS.BCST 28(DX), Z9, Z9
 
 nobias_7:
-	TESTQ  $0x00000004, DI
-	JZ     nores_7
-	VADDPS (R11), Z9, Z9
+	TESTQ    $0x00000004, DI
+	JZ       nores_7
+	VADDPS.Z (R11), Z9, K2, Z9
 
 nores_7:
 	TESTQ  $0x00000008, DI
@@ -14530,12 +14538,12 @@ nores_7:
 	VMAXPS Z9, Z19, Z9
 
 norelu_7:
-	VMOVUPS Z9, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_8
-	VADDPS  (R10), Z10, Z10
+	VMOVUPS  Z9, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_8
+	VADDPS.Z (R10), Z10, K2, Z10
 
 noacc_8:
 	TESTQ       $0x00000002, DI
@@ -14543,9 +14551,9 @@ noacc_8:
 	VADDPS.BCST 32(DX), Z10, Z10
 
 nobias_8:
-	TESTQ  $0x00000004, DI
-	JZ     nores_8
-	VADDPS (R11), Z10, Z10
+	TESTQ    $0x00000004, DI
+	JZ       nores_8
+	VADDPS.Z (R11), Z10, K2, Z10
 
 nores_8:
 	TESTQ  $0x00000008, DI
@@ -14553,12 +14561,12 @@ nores_8:
 	VMAXPS Z10, Z19, Z10
 
 norelu_8:
-	VMOVUPS Z10, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_9
-	VADDPS  (R10), Z11, Z11
+	VMOVUPS  Z10, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_9
+	VADDPS.Z (R10), Z11, K2, Z11
 
 noacc_9:
 	TESTQ       $0x00000002, DI
@@ -14566,9 +14574,9 @@ noacc_9:
 	VADDPS.BCST 36(DX), Z11, Z11
 
 nobias_9:
-	TESTQ  $0x00000004, DI
-	JZ     nores_9
-	VADDPS (R11), Z11, Z11
+	TESTQ    $0x00000004, DI
+	JZ       nores_9
+	VADDPS.Z (R11), Z11, K2, Z11
 
 nores_9:
 	TESTQ  $0x00000008, DI
@@ -14576,12 +14584,12 @@ nores_9:
 	VMAXPS Z11, Z19, Z11
 
 norelu_9:
-	VMOVUPS Z11, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_10
-	VADDPS  (R10), Z12, Z12
+	VMOVUPS  Z11, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_10
+	VADDPS.Z (R10), Z12, K2, Z12
 
 noacc_10:
 	TESTQ       $0x00000002, DI
@@ -14589,9 +14597,9 @@ noacc_10:
 	VADDPS.BCST 40(DX), Z12, Z12
 
 nobias_10:
-	TESTQ  $0x00000004, DI
-	JZ     nores_10
-	VADDPS (R11), Z12, Z12
+	TESTQ    $0x00000004, DI
+	JZ       nores_10
+	VADDPS.Z (R11), Z12, K2, Z12
 
 nores_10:
 	TESTQ  $0x00000008, DI
@@ -14599,12 +14607,12 @@ nores_10:
 	VMAXPS Z12, Z19, Z12
 
 norelu_10:
-	VMOVUPS Z12, (R10)
-	ADDQ    R8, R10
-	ADDQ    R9, R11
-	TESTQ   $0x00000001, DI
-	JZ      noacc_11
-	VADDPS  (R10), Z13, Z13
+	VMOVUPS  Z12, K2, (R10)
+	ADDQ     R8, R10
+	ADDQ     R9, R11
+	TESTQ    $0x00000001, DI
+	JZ       noacc_11
+	VADDPS.Z (R10), Z13, K2, Z13
 
 noacc_11:
 	TESTQ       $0x00000002, DI
@@ -14612,9 +14620,9 @@ noacc_11:
 	VADDPS.BCST 44(DX), Z13, Z13
 
 nobias_11:
-	TESTQ  $0x00000004, DI
-	JZ     nores_11
-	VADDPS (R11), Z13, Z13
+	TESTQ    $0x00000004, DI
+	JZ       nores_11
+	VADDPS.Z (R11), Z13, K2, Z13
 
 nores_11:
 	TESTQ  $0x00000008, DI
@@ -14622,123 +14630,123 @@ nores_11:
 	VMAXPS Z13, Z19, Z13
 
 norelu_11:
-	VMOVUPS    Z13, (R10)
+	VMOVUPS    Z13, K2, (R10)
 	TESTQ      $0x00000001, DI
-	JZ         snoacc_0
-	KMOVW      K1, K2
+	JZ         noacc_s0
+	KMOVW      K1, K3
 	VXORPS     Z18, Z18, Z18
-	VGATHERDPS 64(CX)(Z0*4), K2, Z18
+	VGATHERDPS 64(CX)(Z0*4), K3, Z18
 	VADDPS     Z18, Z14, Z14
 
-snoacc_0:
+noacc_s0:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_0
+	JZ        nobias_s0
 	VMOVUPS.Z (DX), K1, Z18
 	VADDPS    Z18, Z14, Z14
 
-snobias_0:
+nobias_s0:
 	TESTQ      $0x00000004, DI
-	JZ         snores_0
-	KMOVW      K1, K2
+	JZ         nores_s0
+	KMOVW      K1, K3
 	VXORPS     Z18, Z18, Z18
-	VGATHERDPS 64(BX)(Z1*4), K2, Z18
+	VGATHERDPS 64(BX)(Z1*4), K3, Z18
 	VADDPS     Z18, Z14, Z14
 
-snores_0:
+nores_s0:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_0
+	JZ     norelu_s0
 	VMAXPS Z14, Z19, Z14
 
-snorelu_0:
-	KMOVW       K1, K2
-	VSCATTERDPS Z14, K2, 64(CX)(Z0*4)
+norelu_s0:
+	KMOVW       K1, K3
+	VSCATTERDPS Z14, K3, 64(CX)(Z0*4)
 	TESTQ       $0x00000001, DI
-	JZ          snoacc_1
-	KMOVW       K1, K2
+	JZ          noacc_s1
+	KMOVW       K1, K3
 	VXORPS      Z18, Z18, Z18
-	VGATHERDPS  68(CX)(Z0*4), K2, Z18
+	VGATHERDPS  68(CX)(Z0*4), K3, Z18
 	VADDPS      Z18, Z15, Z15
 
-snoacc_1:
+noacc_s1:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_1
+	JZ        nobias_s1
 	VMOVUPS.Z (DX), K1, Z18
 	VADDPS    Z18, Z15, Z15
 
-snobias_1:
+nobias_s1:
 	TESTQ      $0x00000004, DI
-	JZ         snores_1
-	KMOVW      K1, K2
+	JZ         nores_s1
+	KMOVW      K1, K3
 	VXORPS     Z18, Z18, Z18
-	VGATHERDPS 68(BX)(Z1*4), K2, Z18
+	VGATHERDPS 68(BX)(Z1*4), K3, Z18
 	VADDPS     Z18, Z15, Z15
 
-snores_1:
+nores_s1:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_1
+	JZ     norelu_s1
 	VMAXPS Z15, Z19, Z15
 
-snorelu_1:
-	KMOVW       K1, K2
-	VSCATTERDPS Z15, K2, 68(CX)(Z0*4)
+norelu_s1:
+	KMOVW       K1, K3
+	VSCATTERDPS Z15, K3, 68(CX)(Z0*4)
 	TESTQ       $0x00000001, DI
-	JZ          snoacc_2
-	KMOVW       K1, K2
+	JZ          noacc_s2
+	KMOVW       K1, K3
 	VXORPS      Z18, Z18, Z18
-	VGATHERDPS  72(CX)(Z0*4), K2, Z18
+	VGATHERDPS  72(CX)(Z0*4), K3, Z18
 	VADDPS      Z18, Z16, Z16
 
-snoacc_2:
+noacc_s2:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_2
+	JZ        nobias_s2
 	VMOVUPS.Z (DX), K1, Z18
 	VADDPS    Z18, Z16, Z16
 
-snobias_2:
+nobias_s2:
 	TESTQ      $0x00000004, DI
-	JZ         snores_2
-	KMOVW      K1, K2
+	JZ         nores_s2
+	KMOVW      K1, K3
 	VXORPS     Z18, Z18, Z18
-	VGATHERDPS 72(BX)(Z1*4), K2, Z18
+	VGATHERDPS 72(BX)(Z1*4), K3, Z18
 	VADDPS     Z18, Z16, Z16
 
-snores_2:
+nores_s2:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_2
+	JZ     norelu_s2
 	VMAXPS Z16, Z19, Z16
 
-snorelu_2:
-	KMOVW       K1, K2
-	VSCATTERDPS Z16, K2, 72(CX)(Z0*4)
+norelu_s2:
+	KMOVW       K1, K3
+	VSCATTERDPS Z16, K3, 72(CX)(Z0*4)
 	TESTQ       $0x00000001, DI
-	JZ          snoacc_3
-	KMOVW       K1, K2
+	JZ          noacc_s3
+	KMOVW       K1, K3
 	VXORPS      Z18, Z18, Z18
-	VGATHERDPS  76(CX)(Z0*4), K2, Z18
+	VGATHERDPS  76(CX)(Z0*4), K3, Z18
 	VADDPS      Z18, Z17, Z17
 
-snoacc_3:
+noacc_s3:
 	TESTQ     $0x00000002, DI
-	JZ        snobias_3
+	JZ        nobias_s3
 	VMOVUPS.Z (DX), K1, Z18
 	VADDPS    Z18, Z17, Z17
 
-snobias_3:
+nobias_s3:
 	TESTQ      $0x00000004, DI
-	JZ         snores_3
-	KMOVW      K1, K2
+	JZ         nores_s3
+	KMOVW      K1, K3
 	VXORPS     Z18, Z18, Z18
-	VGATHERDPS 76(BX)(Z1*4), K2, Z18
+	VGATHERDPS 76(BX)(Z1*4), K3, Z18
 	VADDPS     Z18, Z17, Z17
 
-snores_3:
+nores_s3:
 	TESTQ  $0x00000008, DI
-	JZ     snorelu_3
+	JZ     norelu_s3
 	VMAXPS Z17, Z19, Z17
 
-snorelu_3:
-	KMOVW       K1, K2
-	VSCATTERDPS Z17, K2, 76(CX)(Z0*4)
+norelu_s3:
+	KMOVW       K1, K3
+	VSCATTERDPS Z17, K3, 76(CX)(Z0*4)
 	IMUL3Q      $0x0c, R8, R10
 	ADDQ        R10, CX
 	IMUL3Q      $0x0c, R9, R10

@@ -243,43 +243,9 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 	SHLQ(U8(2), ldr)
 	zero := bv[0]
 	VXORPS(zero, zero, zero)
-	// Row by row: add C (accumulate), the row's bias, the residual row,
-	// then the ReLU, and store under the column mask. The flags are the
-	// same for every row, so the branches predict perfectly; they cost
-	// nothing next to the kc steps of 24 FMAs before them.
+	// Row by row, under the column mask.
 	for i := 0; i < rows; i++ {
-		row := acc[vecs*i : vecs*(i+1)]
-		skip := func(bit uint8, what string) string {
-			l := fmt.Sprintf("%s_%d", what, i)
-			TESTQ(U32(uint32(bit)), flags)
-			JZ(LabelRef(l))
-			return l
-		}
-		l := skip(flagAccumulate, "noacc")
-		for j, v := range row {
-			VADDPS_Z(Mem{Base: c, Disp: 64 * j}, v, ks[j], v)
-		}
-		Label(l)
-		l = skip(flagBias, "nobias")
-		for _, v := range row {
-			VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, v, v)
-		}
-		Label(l)
-		l = skip(flagResidual, "nores")
-		for j, v := range row {
-			VADDPS_Z(Mem{Base: res, Disp: 64 * j}, v, ks[j], v)
-		}
-		Label(l)
-		l = skip(flagReLU, "norelu")
-		// The tile is the source operand that a NaN comes from: it passes,
-		// as through Go's max and PyTorch's ReLU.
-		for _, v := range row {
-			VMAXPS(v, zero, v)
-		}
-		Label(l)
-		for j, v := range row {
-			VMOVUPS(v, ks[j], Mem{Base: c, Disp: 64 * j})
-		}
+		tileRowEpilogue(fmt.Sprint(i), acc[vecs*i:vecs*(i+1)], ks, i, c, bias, res, flags, zero)
 		if i < rows-1 || tiles {
 			ADDQ(ldc, c)
 			ADDQ(ldr, res)
@@ -293,6 +259,46 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// tileRowEpilogue emits the epilogue of row i of a tile, its registers
+// row (16 columns each, under the masks ks), at c and res: C added if the
+// flags ask (accumulate), then the row's bias, the residual row and the
+// ReLU, and the row stored. The flags are the same for every row, so the
+// branches predict perfectly; they cost nothing next to the k loop before
+// them. Its labels end in id.
+func tileRowEpilogue(id string, row []VecVirtual, ks []Register, i int, c, bias, res, flags Register, zero VecVirtual) {
+	skip := func(bit uint8, what string) string {
+		l := what + "_" + id
+		TESTQ(U32(uint32(bit)), flags)
+		JZ(LabelRef(l))
+		return l
+	}
+	l := skip(flagAccumulate, "noacc")
+	for j, v := range row {
+		VADDPS_Z(Mem{Base: c, Disp: 64 * j}, v, ks[j], v)
+	}
+	Label(l)
+	l = skip(flagBias, "nobias")
+	for _, v := range row {
+		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, v, v)
+	}
+	Label(l)
+	l = skip(flagResidual, "nores")
+	for j, v := range row {
+		VADDPS_Z(Mem{Base: res, Disp: 64 * j}, v, ks[j], v)
+	}
+	Label(l)
+	l = skip(flagReLU, "norelu")
+	// The tile is the source operand that a NaN comes from: it passes,
+	// as through Go's max and PyTorch's ReLU.
+	for _, v := range row {
+		VMAXPS(v, zero, v)
+	}
+	Label(l)
+	for j, v := range row {
+		VMOVUPS(v, ks[j], Mem{Base: c, Disp: 64 * j})
+	}
 }
 
 // kLoop runs step(u) for kc steps of k over a packed 12-row panel a of A

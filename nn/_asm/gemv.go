@@ -34,10 +34,7 @@ func kernel12xNTiles(cols int) {
 	KMOVW(m, rows)
 	MOVL(U32(0x0fff), m)
 	KMOVW(m, full)
-	ip := Load(Param("idx"), GP64())
-	cidx, ridx := ZMM(), ZMM()
-	VMOVDQU32(Mem{Base: ip}, cidx)
-	VMOVDQU32(Mem{Base: ip, Disp: 64}, ridx)
+	cidx, ridx := columnIndexes()
 	a, c, bias, res := Load(Param("a"), GP64()), Load(Param("c"), GP64()), Load(Param("bias"), GP64()), Load(Param("res"), GP64())
 	n := Load(Param("tiles"), GP64())
 	flags := Load(Param("flags"), GP64())
@@ -69,40 +66,12 @@ func kernel12xNTiles(cols int) {
 	}
 	kLoop(kc, a, b, step, packedB(b))
 	g := K()
-	skip := func(bit uint32, l string) {
-		TESTQ(U32(bit), flags)
-		JZ(LabelRef(l))
-	}
 	for j := range cols {
 		s := acc[0][j]
 		VADDPS(acc[1][j], s, s)
 		VADDPS(acc[3][j], acc[2][j], acc[2][j])
 		VADDPS(acc[2][j], s, s)
-		// The epilogue, in the 12x32 kernel's order: C (accumulate), the
-		// bias, the residual, the ReLU; then the column stored back.
-		l := func(what string) string { return fmt.Sprintf("%s_%d", what, j) }
-		skip(flagAccumulate, l("noacc"))
-		KMOVW(rows, g)
-		VXORPS(t, t, t)
-		VGATHERDPS(Mem{Base: c, Disp: 4 * j, Index: cidx, Scale: 4}, g, t)
-		VADDPS(t, s, s)
-		Label(l("noacc"))
-		skip(flagBias, l("nobias"))
-		VMOVUPS_Z(Mem{Base: bias}, rows, t)
-		VADDPS(t, s, s)
-		Label(l("nobias"))
-		skip(flagResidual, l("nores"))
-		KMOVW(rows, g)
-		VXORPS(t, t, t)
-		VGATHERDPS(Mem{Base: res, Disp: 4 * j, Index: ridx, Scale: 4}, g, t)
-		VADDPS(t, s, s)
-		Label(l("nores"))
-		skip(flagReLU, l("norelu"))
-		// The sum is the source operand a NaN comes from, as in the tiles.
-		VMAXPS(s, zero, s)
-		Label(l("norelu"))
-		KMOVW(rows, g)
-		VSCATTERDPS(s, g, Mem{Base: c, Disp: 4 * j, Index: cidx, Scale: 4})
+		columnEpilogue(fmt.Sprint(j), s, j, rows, g, c, bias, res, flags, cidx, ridx, t, zero)
 	}
 
 	// The next 12 rows: a already points at the next panel.
@@ -117,6 +86,52 @@ func kernel12xNTiles(cols int) {
 	JNZ(LabelRef("tile"))
 	VZEROUPPER()
 	RET()
+}
+
+// columnIndexes loads the offsets down a tile of C and of the residual
+// (the kernels' idx parameter) for the gathers and scatters of its columns.
+func columnIndexes() (cidx, ridx VecVirtual) {
+	ip := Load(Param("idx"), GP64())
+	cidx, ridx = ZMM(), ZMM()
+	VMOVDQU32(Mem{Base: ip}, cidx)
+	VMOVDQU32(Mem{Base: ip, Disp: 64}, ridx)
+	return cidx, ridx
+}
+
+// columnEpilogue emits the epilogue of column col of a tile, its rows the
+// lanes of s under the mask rows, in the tile kernels' order: C gathered
+// and added (accumulate), the bias, the residual gathered and added, the
+// ReLU, then the column scattered back; g and t are scratch. Its labels
+// end in id.
+func columnEpilogue(id string, s VecVirtual, col int, rows, g, c, bias, res, flags Register, cidx, ridx, t, zero VecVirtual) {
+	skip := func(bit uint32, what string) string {
+		l := what + "_" + id
+		TESTQ(U32(bit), flags)
+		JZ(LabelRef(l))
+		return l
+	}
+	l := skip(flagAccumulate, "noacc")
+	KMOVW(rows, g)
+	VXORPS(t, t, t)
+	VGATHERDPS(Mem{Base: c, Disp: 4 * col, Index: cidx, Scale: 4}, g, t)
+	VADDPS(t, s, s)
+	Label(l)
+	l = skip(flagBias, "nobias")
+	VMOVUPS_Z(Mem{Base: bias}, rows, t)
+	VADDPS(t, s, s)
+	Label(l)
+	l = skip(flagResidual, "nores")
+	KMOVW(rows, g)
+	VXORPS(t, t, t)
+	VGATHERDPS(Mem{Base: res, Disp: 4 * col, Index: ridx, Scale: 4}, g, t)
+	VADDPS(t, s, s)
+	Label(l)
+	l = skip(flagReLU, "norelu")
+	// The sum is the source operand a NaN comes from, as in the tiles.
+	VMAXPS(s, zero, s)
+	Label(l)
+	KMOVW(rows, g)
+	VSCATTERDPS(s, g, Mem{Base: c, Disp: 4 * col, Index: cidx, Scale: 4})
 }
 
 // kernel12x16Singles emits kernel12x16s<singles>TilesAVX512: the 12x16
@@ -134,14 +149,13 @@ func kernel12x16Singles(singles int) {
 		"packed panel b (all of them stored), the last ones as kernel12xNTiles",
 		"takes them: a lane per row, their epilogue through gathers and scatters",
 		"(idx[0] and idx[1] hold i*ldc and i*ldr).")
-	full := K()
+	full, wide := K(), K() // the tile's 12 rows, and 16 columns
 	m := GP32()
 	MOVL(U32(0x0fff), m)
 	KMOVW(m, full)
-	ip := Load(Param("idx"), GP64())
-	cidx, ridx := ZMM(), ZMM()
-	VMOVDQU32(Mem{Base: ip}, cidx)
-	VMOVDQU32(Mem{Base: ip, Disp: 64}, ridx)
+	MOVL(U32(0xffff), m)
+	KMOVW(m, wide)
+	cidx, ridx := columnIndexes()
 	a, c, bias, res := Load(Param("a"), GP64()), Load(Param("c"), GP64()), Load(Param("bias"), GP64()), Load(Param("res"), GP64())
 	n := Load(Param("tiles"), GP64())
 	flags := Load(Param("flags"), GP64())
@@ -180,29 +194,12 @@ func kernel12x16Singles(singles int) {
 	}
 	kLoop(kc, a, b, step, packedB(b))
 
-	skip := func(bit uint32, l string) {
-		TESTQ(U32(bit), flags)
-		JZ(LabelRef(l))
-	}
 	// The 16 columns, row by row as kernelAVX512's epilogue.
 	MOVQ(c, p)
 	rp := GP64()
 	MOVQ(res, rp)
 	for i, v := range acc {
-		l := func(what string) string { return fmt.Sprintf("%s_%d", what, i) }
-		skip(flagAccumulate, l("noacc"))
-		VADDPS(Mem{Base: p}, v, v)
-		Label(l("noacc"))
-		skip(flagBias, l("nobias"))
-		VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, v, v)
-		Label(l("nobias"))
-		skip(flagResidual, l("nores"))
-		VADDPS(Mem{Base: rp}, v, v)
-		Label(l("nores"))
-		skip(flagReLU, l("norelu"))
-		VMAXPS(v, zero, v)
-		Label(l("norelu"))
-		VMOVUPS(v, Mem{Base: p})
+		tileRowEpilogue(fmt.Sprint(i), []VecVirtual{v}, []Register{wide}, i, p, bias, rp, flags, zero)
 		if i < len(acc)-1 {
 			ADDQ(ldc, p)
 			ADDQ(ldr, rp)
@@ -211,28 +208,7 @@ func kernel12x16Singles(singles int) {
 	// The singles, down their columns as kernel12xNTiles's epilogue.
 	g := K()
 	for j, s := range sacc {
-		l := func(what string) string { return fmt.Sprintf("s%s_%d", what, j) }
-		skip(flagAccumulate, l("noacc"))
-		KMOVW(full, g)
-		VXORPS(t, t, t)
-		VGATHERDPS(Mem{Base: c, Disp: 4 * (16 + j), Index: cidx, Scale: 4}, g, t)
-		VADDPS(t, s, s)
-		Label(l("noacc"))
-		skip(flagBias, l("nobias"))
-		VMOVUPS_Z(Mem{Base: bias}, full, t)
-		VADDPS(t, s, s)
-		Label(l("nobias"))
-		skip(flagResidual, l("nores"))
-		KMOVW(full, g)
-		VXORPS(t, t, t)
-		VGATHERDPS(Mem{Base: res, Disp: 4 * (16 + j), Index: ridx, Scale: 4}, g, t)
-		VADDPS(t, s, s)
-		Label(l("nores"))
-		skip(flagReLU, l("norelu"))
-		VMAXPS(s, zero, s)
-		Label(l("norelu"))
-		KMOVW(full, g)
-		VSCATTERDPS(s, g, Mem{Base: c, Disp: 4 * (16 + j), Index: cidx, Scale: 4})
+		columnEpilogue(fmt.Sprintf("s%d", j), s, 16+j, full, g, c, bias, res, flags, cidx, ridx, t, zero)
 	}
 	// The next 12 rows: a already points at the next panel.
 	IMUL3Q(U8(12), ldc, p)
