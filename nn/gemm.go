@@ -346,15 +346,16 @@ func gemmColumns(kc, mc, from, n int, a, b, c []float32, ldc, row, col int, stor
 // singlesKernel calls the AVX-512 kernel for 16 columns and n (1 to 4)
 // past them, directly for the same reason as columnKernel.
 func singlesKernel(n, kc, tiles int, a, b, c *float32, ldc, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+	const mask = 0xffff // the 16 columns
 	switch n {
 	case 1:
-		kernel12x16s1TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+		kernel12x16s1TilesAVX512(kc, tiles, a, b, c, ldc, mask, flags, bias, res, ldr, idx)
 	case 2:
-		kernel12x16s2TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+		kernel12x16s2TilesAVX512(kc, tiles, a, b, c, ldc, mask, flags, bias, res, ldr, idx)
 	case 3:
-		kernel12x16s3TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+		kernel12x16s3TilesAVX512(kc, tiles, a, b, c, ldc, mask, flags, bias, res, ldr, idx)
 	default:
-		kernel12x16s4TilesAVX512(kc, tiles, a, b, c, ldc, flags, bias, res, ldr, idx)
+		kernel12x16s4TilesAVX512(kc, tiles, a, b, c, ldc, mask, flags, bias, res, ldr, idx)
 	}
 }
 

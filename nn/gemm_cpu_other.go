@@ -164,19 +164,19 @@ func kernel12x4TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16
 	panic("nn: the AVX-512 kernels are not in this build")
 }
 
-func kernel12x16s1TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+func kernel12x16s1TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }
 
-func kernel12x16s2TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+func kernel12x16s2TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }
 
-func kernel12x16s3TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+func kernel12x16s3TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }
 
-func kernel12x16s4TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
+func kernel12x16s4TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }
 

@@ -174,11 +174,7 @@ func TestGemmThreads(t *testing.T) {
 	const m, n, k = 67, 1201, 257 // above minParallelFlops, so the shares really split
 	a, b := randSlice(r, m*k), randSlice(r, k*n)
 	bias, res := randSlice(r, m), randSlice(r, m*n)
-	want := make([]float32, m*n)
-	gemmRef(false, false, m, n, k, a, k, b, n, 0, want, n)
-	for i := range want {
-		want[i] = max(want[i]+bias[i/n]+res[i], 0)
-	}
+	want := epilogueRef(m, n, k, a, b, n, bias, res)
 	for _, threads := range []int{1, 2, 3} {
 		old := SetThreads(threads)
 		c := randSlice(r, m*n)
@@ -387,6 +383,18 @@ func TestGemmPaddedEdgeRows(t *testing.T) {
 	}
 }
 
+// epilogueRef is the reference for a GEMM with the full epilogue: A (m x
+// k) times B (k x n, rows ldb apart), plus the bias of each row and the
+// residual (m x n), through the ReLU.
+func epilogueRef(m, n, k int, a, b []float32, ldb int, bias, res []float32) []float32 {
+	want := make([]float32, m*n)
+	gemmRef(false, false, m, n, k, a, k, b, ldb, 0, want, n)
+	for i := range want {
+		want[i] = max(want[i]+bias[i/n]+res[i], 0)
+	}
+	return want
+}
+
 // TestGemmSingleColumns checks the columns past 16 of a panel (16 + 1 to
 // 4: 7x7 = 49 is 32 + 16 + 1), which the whole tiles take with the 16 in
 // one kernel and the edge rows alone: with every epilogue, with blocks of
@@ -401,11 +409,7 @@ func TestGemmSingleColumns(t *testing.T) {
 				for _, ldb := range []int{n, 1024} { // rowB for n >= 32, or B packed
 					a, b := randSlice(r, m*k), randSlice(r, k*ldb)
 					bias, res := randSlice(r, m), randSlice(r, m*n)
-					want := make([]float32, m*n)
-					gemmRef(false, false, m, n, k, a, k, b, ldb, 0, want, n)
-					for i := range want {
-						want[i] = max(want[i]+bias[i/n]+res[i], 0)
-					}
+					want := epilogueRef(m, n, k, a, b, ldb, bias, res)
 					c := randSlice(r, m*n)
 					gemmSerial(ws, false, false, m, n, k, a, k, b, ldb, 0, c, n, &Epilogue{Bias: bias, Residual: res, LdR: n, ReLU: true}, nil)
 					if e := maxRelErr(c, want); e > 1e-5 {

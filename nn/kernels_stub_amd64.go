@@ -399,13 +399,21 @@ func kernel12x32TilesRowBAVX512(kc int, tiles int, a *float32, b *float32, c *fl
 //go:noescape
 func kernel12x1TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
-// kernel12x16s1TilesAVX512 is kernel12x16TilesAVX512 on 16 + 1 columns of the
-// packed panel b (all of them stored), the last ones as kernel12xNTiles
-// takes them: a lane per row, their epilogue through gathers and scatters
-// (idx[0] and idx[1] hold i*ldc and i*ldr).
+// kernel12x16s1TilesAVX512 stores into (or, with flag 1, adds to) c, a 12x16 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+// It also takes the 1 columns of b past those, as kernel12xNTiles does:
+// a lane per row, their epilogue through gathers and scatters (idx[0]
+// and idx[1] hold i*ldc and i*ldr).
 //
 //go:noescape
-func kernel12x16s1TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+func kernel12x16s1TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
 // kernel12x2TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 2
 // columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
@@ -419,13 +427,21 @@ func kernel12x16s1TilesAVX512(kc int, tiles int, a *float32, b *float32, c *floa
 //go:noescape
 func kernel12x2TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
-// kernel12x16s2TilesAVX512 is kernel12x16TilesAVX512 on 16 + 2 columns of the
-// packed panel b (all of them stored), the last ones as kernel12xNTiles
-// takes them: a lane per row, their epilogue through gathers and scatters
-// (idx[0] and idx[1] hold i*ldc and i*ldr).
+// kernel12x16s2TilesAVX512 stores into (or, with flag 1, adds to) c, a 12x16 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+// It also takes the 2 columns of b past those, as kernel12xNTiles does:
+// a lane per row, their epilogue through gathers and scatters (idx[0]
+// and idx[1] hold i*ldc and i*ldr).
 //
 //go:noescape
-func kernel12x16s2TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+func kernel12x16s2TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
 // kernel12x3TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 3
 // columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
@@ -439,13 +455,21 @@ func kernel12x16s2TilesAVX512(kc int, tiles int, a *float32, b *float32, c *floa
 //go:noescape
 func kernel12x3TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
-// kernel12x16s3TilesAVX512 is kernel12x16TilesAVX512 on 16 + 3 columns of the
-// packed panel b (all of them stored), the last ones as kernel12xNTiles
-// takes them: a lane per row, their epilogue through gathers and scatters
-// (idx[0] and idx[1] hold i*ldc and i*ldr).
+// kernel12x16s3TilesAVX512 stores into (or, with flag 1, adds to) c, a 12x16 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+// It also takes the 3 columns of b past those, as kernel12xNTiles does:
+// a lane per row, their epilogue through gathers and scatters (idx[0]
+// and idx[1] hold i*ldc and i*ldr).
 //
 //go:noescape
-func kernel12x16s3TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+func kernel12x16s3TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
 // kernel12x4TilesAVX512 stores into (or, with flag 1, adds to) rows i of the 4
 // columns at c, c[i*ldc+j] for the lanes i of rows, the product of a packed
@@ -459,13 +483,21 @@ func kernel12x16s3TilesAVX512(kc int, tiles int, a *float32, b *float32, c *floa
 //go:noescape
 func kernel12x4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, rows uint16, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
-// kernel12x16s4TilesAVX512 is kernel12x16TilesAVX512 on 16 + 4 columns of the
-// packed panel b (all of them stored), the last ones as kernel12xNTiles
-// takes them: a lane per row, their epilogue through gathers and scatters
-// (idx[0] and idx[1] hold i*ldc and i*ldr).
+// kernel12x16s4TilesAVX512 stores into (or, with flag 1, adds to) c, a 12x16 tile
+// with rows ldc floats apart, the product of the first 12 rows of a packed
+// 12 x kc panel a (12 values per step of k) and the first 16 columns of a
+// packed kc x 32 panel b (32 values per step of k), then applies the
+// epilogue the other flags ask for: 2 adds bias[i] to row i, 4 adds res
+// (rows ldr floats apart), 8 the ReLU. Bit j of mask enables column j of
+// c. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 12 rows of c, bias and res; tiles must be at least 1.
+// It also takes the 4 columns of b past those, as kernel12xNTiles does:
+// a lane per row, their epilogue through gathers and scatters (idx[0]
+// and idx[1] hold i*ldc and i*ldr).
 //
 //go:noescape
-func kernel12x16s4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
+func kernel12x16s4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask uint32, flags int, bias *float32, res *float32, ldr int, idx *[2][16]int32)
 
 // kernel4x24AVX2 sets c, a 4x24 row-major tile, to the product of a packed
 // 4 x kc panel a (4 values per step of k) and a packed kc x 24 panel b (24 values

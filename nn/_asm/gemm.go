@@ -36,17 +36,18 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	for _, cols := range []int{32, 16} {
 		for rows := 1; rows <= 12; rows++ {
-			kernelAVX512(rows, cols, false, false)
+			kernelAVX512(rows, cols, false, false, 0)
 		}
-		kernelAVX512(12, cols, true, false)
+		kernelAVX512(12, cols, true, false, 0)
 	}
 	for rows := 1; rows <= 12; rows++ {
-		kernelAVX512(rows, 32, false, true)
+		kernelAVX512(rows, 32, false, true, 0)
 	}
-	kernelAVX512(12, 32, true, true)
+	kernelAVX512(12, 32, true, true, 0)
 	for cols := 1; cols <= 4; cols++ {
 		kernel12xNTiles(cols)
-		kernel12x16Singles(cols)
+		// The 16-column edge panel with the few columns past it.
+		kernelAVX512(12, 16, true, false, cols)
 	}
 	kernelAVX2()
 	bnSum()
@@ -125,7 +126,7 @@ func fmaLoop() {
 // after another, from consecutive panels of A against the same panel of B,
 // so that the small GEMMs of the Winograd convolutions (K = 16 channels)
 // do not pay Go's loop and call for every tile.
-func kernelAVX512(rows, cols int, tiles, strided bool) {
+func kernelAVX512(rows, cols int, tiles, strided bool, singles int) {
 	name := fmt.Sprintf("kernel%dx%dAVX512", rows, cols)
 	sig := "func(kc int, a, b, c *float32, ldc int, mask uint32, flags int, bias, res *float32, ldr int)"
 	if tiles {
@@ -136,7 +137,14 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 		name = strings.Replace(name, "AVX512", "RowBAVX512", 1)
 		sig = strings.Replace(sig, ")", ", ldb int)", 1)
 	}
+	if singles > 0 {
+		name = strings.Replace(name, "Tiles", fmt.Sprintf("s%dTiles", singles), 1)
+		sig = strings.Replace(sig, ")", ", idx *[2][16]int32)", 1)
+	}
 	TEXT(name, NOSPLIT, sig)
+	if singles > 0 {
+		Pragma("noescape") // idx is the caller's array
+	}
 	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile", name, rows, cols),
 		fmt.Sprintf("with rows ldc floats apart, the product of the first %d rows of a packed", rows),
 		fmt.Sprintf("12 x kc panel a (12 values per step of k) and the first %d columns of a", cols),
@@ -152,10 +160,26 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 		doc = append(doc, "b is not packed: its rows (steps of k) lie ldb floats apart, as a",
 			"row-major B does.")
 	}
+	if singles > 0 {
+		doc = append(doc, fmt.Sprintf("It also takes the %d columns of b past those, as kernel12xNTiles does:", singles),
+			"a lane per row, their epilogue through gathers and scatters (idx[0]",
+			"and idx[1] hold i*ldc and i*ldr).")
+	}
 	Doc(doc...)
 	vecs := cols / 16 // ZMM accumulators a row
 	a := Load(Param("a"), GP64())
 	var n, c, bias, res Register
+	// The columns past cols (singles): the tile's 12 rows a lane each.
+	var full Register
+	var cidx, ridx, t VecVirtual
+	if singles > 0 {
+		full = K()
+		m := GP32()
+		MOVL(U32(0x0fff), m)
+		KMOVW(m, full)
+		cidx, ridx = columnIndexes()
+		t = ZMM()
+	}
 	if tiles {
 		n = Load(Param("tiles"), GP64())
 		c = Load(Param("c"), GP64())
@@ -188,6 +212,11 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 		acc[i] = ZMM()
 		VXORPS(acc[i], acc[i], acc[i])
 	}
+	sacc := make([]VecVirtual, singles)
+	for j := range sacc {
+		sacc[j] = ZMM()
+		VXORPS(sacc[j], sacc[j], sacc[j])
+	}
 	bv := make([]VecVirtual, vecs)
 	for j := range bv {
 		bv[j] = ZMM()
@@ -209,6 +238,17 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 		for i := 0; i < rows; i++ {
 			for j := range bv {
 				VFMADD231PS_BCST(Mem{Base: a, Disp: 48*u + 4*i}, bv[j], acc[vecs*i+j])
+			}
+		}
+		// One FMA a step for each single: its chain waits the 12 FMAs'
+		// time, past the latency. Alone, each step brought a line of B
+		// and most of one of A into L1 for that multiply; here the tile's
+		// steps have (a 512 x 2048 by 2048 x 49 GEMM on one core spent 108
+		// us of 1.02 ms on its last column alone, 25 us here).
+		if singles > 0 {
+			VMOVUPS_Z(Mem{Base: a, Disp: 48 * u}, full, t)
+			for j, v := range sacc {
+				VFMADD231PS_BCST(Mem{Base: b, Disp: 128*u + 64*vecs + 4*j}, t, v)
 			}
 		}
 	}
@@ -243,6 +283,13 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 	SHLQ(U8(2), ldr)
 	zero := bv[0]
 	VXORPS(zero, zero, zero)
+	// The tile's first rows of c and res, for the singles' epilogue.
+	var ct, rt Register
+	if singles > 0 {
+		ct, rt = GP64(), GP64()
+		MOVQ(c, ct)
+		MOVQ(res, rt)
+	}
 	// Row by row, under the column mask.
 	for i := 0; i < rows; i++ {
 		tileRowEpilogue(fmt.Sprint(i), acc[vecs*i:vecs*(i+1)], ks, i, c, bias, res, flags, zero)
@@ -250,6 +297,10 @@ func kernelAVX512(rows, cols int, tiles, strided bool) {
 			ADDQ(ldc, c)
 			ADDQ(ldr, res)
 		}
+	}
+	for j, v := range sacc {
+		g := K()
+		columnEpilogue(fmt.Sprintf("s%d", j), v, cols+j, full, g, ct, bias, rt, flags, cidx, ridx, t, zero)
 	}
 	if tiles {
 		// a already points at the next panel; bias moves on 12 rows.
