@@ -41,16 +41,22 @@ func (a Lifetime) Overlap(b Lifetime) bool { return a.First <= b.Last && b.First
 // LowerBound is the largest total size of values alive at the same time:
 // no arena can be smaller. Sizes are floats per image.
 func LowerBound(ls []Lifetime) int {
+	return int(LiveBound(ls, func(l Lifetime) int64 { return int64(l.Size()) }))
+}
+
+// LiveBound is LowerBound with each value's size given by size (an image
+// loop's values, say, counted once and the others a batch's times).
+func LiveBound(ls []Lifetime, size func(Lifetime) int64) int64 {
 	end := 0
 	for _, l := range ls {
 		end = max(end, l.Last)
 	}
-	delta := make([]int, end+2)
+	delta := make([]int64, end+2)
 	for _, l := range ls {
-		delta[l.First] += l.Size()
-		delta[l.Last+1] -= l.Size()
+		delta[l.First] += size(l)
+		delta[l.Last+1] -= size(l)
 	}
-	best, live := 0, 0
+	var best, live int64
 	for _, d := range delta {
 		live += d
 		best = max(best, live)

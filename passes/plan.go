@@ -104,33 +104,14 @@ func MemoryOf(g *ir.Graph, batch int) Memory {
 	m := Memory{Naive: naiveFloats(ls) * b, Planned: int64(g.ArenaFloats) * b, LowerBound: int64(ir.LowerBound(ls)) * b}
 	if g.ImageLoop > 0 && batch > 1 {
 		m.Planned = int64(g.LoopFloats)*4 + int64(g.LoopArenaFloats)*b
-		m.LowerBound = liveBound(ls, batch) * 4
+		m.LowerBound = 4 * ir.LiveBound(ls, func(l ir.Lifetime) int64 {
+			if l.Node.PerImage {
+				return int64(l.Size()) // one image's, whatever the batch
+			}
+			return int64(l.Size()) * int64(batch)
+		})
 	}
 	return m
-}
-
-// liveBound is the most floats alive at once in an inference of batch
-// images, a PerImage value counting one image.
-func liveBound(ls []ir.Lifetime, batch int) int64 {
-	end := 0
-	for _, l := range ls {
-		end = max(end, l.Last)
-	}
-	delta := make([]int64, end+2)
-	for _, l := range ls {
-		size := int64(l.Size())
-		if !l.Node.PerImage {
-			size *= int64(batch)
-		}
-		delta[l.First] += size
-		delta[l.Last+1] -= size
-	}
-	var best, live int64
-	for _, d := range delta {
-		live += d
-		best = max(best, live)
-	}
-	return best
 }
 
 func naiveFloats(ls []ir.Lifetime) int64 {
