@@ -822,3 +822,47 @@ func TestConvImageGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colShared checks that im2col with its channels shared among 2 and
+// 3 goroutines writes every value im2col writes alone, on the row kernels
+// and the Go loops (a 9x9 kernel), odd channel counts and strides, and
+// that a batch-1 convolution that gathers so (its GEMM shared among the
+// goroutines) matches the reference and allocates nothing once warm.
+func TestIm2colShared(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, d := range []ConvDims{convDims(17, 45, 43, 13, 3, 3, 2, 1), convDims(5, 61, 59, 7, 9, 9, 2, 4), convDims(31, 29, 27, 37, 3, 3, 1, 1), convDims(257, 31, 33, 29, 1, 1, 2, 0)} {
+		n := d.C * d.KH * d.KW * d.OH * d.OW
+		if n < minSharedIm2col {
+			t.Fatalf("%+v: %d columns, below minSharedIm2col: the test would not share them", d, n)
+		}
+		x := randSlice(r, d.C*d.H*d.W)
+		want := slices.Repeat([]float32{7}, n)
+		im2col(want, x, d)
+		for _, threads := range []int{2, 3} {
+			old := SetThreads(threads)
+			ws := NewWorkspace(0)
+			got := slices.Repeat([]float32{7}, n) // every value must be written
+			im2colShared(ws, got, x, d)
+			if !slices.Equal(got, want) {
+				t.Errorf("%+v, %d threads: shared im2col differs from im2col", d, threads)
+			}
+			w, bias := randSlice(r, d.K*d.C*d.KH*d.KW), randSlice(r, d.K)
+			packed := NewPackedConv(d)
+			packed.Pack(w)
+			ref := convRef(x, w, bias, 1, d)
+			for i := range ref {
+				ref[i] = max(ref[i], 0)
+			}
+			ws = NewWorkspace(d.ColFloats())
+			y := randSlice(r, len(ref))
+			Conv2DFused(ws, y, x, w, packed, bias, nil, true, 1, d)
+			if e := maxRelErr(y, ref); e > 1e-5 {
+				t.Errorf("%+v, %d threads: max rel err %g", d, threads, e)
+			}
+			if a := testing.AllocsPerRun(3, func() { Conv2DFused(ws, y, x, w, packed, bias, nil, true, 1, d) }); a != 0 {
+				t.Errorf("%+v, %d threads: %v allocations", d, threads, a)
+			}
+			SetThreads(old)
+		}
+	}
+}

@@ -203,6 +203,7 @@ const (
 	splitTileRows                   // Winograd tile rows of every image
 	splitRowBlocks                  // blocks of output rows of one image (convRowBlocks)
 	splitChannels                   // panels of 12 output channels of one Winograd image
+	splitIm2col                     // input channels of one image's im2col into y (im2colShared)
 )
 
 func (t *convTask) run(ws *Workspace, from, to int) {
@@ -211,6 +212,8 @@ func (t *convTask) run(ws *Workspace, from, to int) {
 		conv2DWinograd(ws, t.y, t.x, t.packed, t.bias, t.residual, t.relu, 0, t.batch, from, to, t.d)
 	case splitChannels:
 		conv2DWinogradChannels(ws, t, 12*from, min(12*to, t.d.K))
+	case splitIm2col:
+		im2colChannels(t.y, t.x, t.d, from, to)
 	case splitRowBlocks:
 		if need := t.d.ColFloats(); len(ws.Col) < need {
 			ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
