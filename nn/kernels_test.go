@@ -826,8 +826,9 @@ func TestConvImageGroups(t *testing.T) {
 // TestIm2colShared checks that im2col with its channels shared among 2 and
 // 3 goroutines writes every value im2col writes alone, on the row kernels
 // and the Go loops (a 9x9 kernel), odd channel counts and strides, and
-// that a batch-1 convolution that gathers so (its GEMM shared among the
-// goroutines) matches the reference and allocates nothing once warm.
+// that a batch-1 convolution of each shape matches the reference and
+// allocates nothing once warm: all but the stride-1 one take the image
+// whole and gather it so (the stride-1 one shares blocks of rows).
 func TestIm2colShared(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for _, d := range []ConvDims{convDims(17, 45, 43, 13, 3, 3, 2, 1), convDims(5, 61, 59, 7, 9, 9, 2, 4), convDims(31, 29, 27, 37, 3, 3, 1, 1), convDims(257, 31, 33, 29, 1, 1, 2, 0)} {
