@@ -148,6 +148,10 @@ func gradDotAVX512(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int,
 	panic("nn: the Winograd kernels are not in this build")
 }
 
+func dotRowsAVX512(blocks, chunks int, w *float32, ldw int, x, y *float32, tail uint16) {
+	panic("nn: the AVX-512 kernels are not in this build")
+}
+
 func kernel12x1TilesAVX512(kc, tiles int, a, b, c *float32, ldc int, rows uint16, flags int, bias, res *float32, ldr int, idx *[2][16]int32) {
 	panic("nn: the AVX-512 kernels are not in this build")
 }

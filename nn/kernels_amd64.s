@@ -41776,6 +41776,82 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotRowsAVX512(blocks int, chunks int, w *float32, ldw int, x *float32, y *float32, tail uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotRowsAVX512(SB), NOSPLIT, $0-50
+	MOVQ    ldw+24(FP), AX
+	SHLQ    $0x02, AX
+	LEAQ    (AX)(AX*2), CX
+	MOVWLZX tail+48(FP), DX
+	KMOVW   DX, K1
+	MOVQ    w+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    blocks+0(FP), R8
+
+block:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   DX, R9
+	MOVQ   BX, R10
+	MOVQ   chunks+8(FP), DI
+	TESTQ  DI, DI
+	JZ     tail
+
+chunk:
+	VMOVUPS     (R10), Z4
+	VFMADD231PS (R9), Z4, Z0
+	VFMADD231PS (R9)(AX*1), Z4, Z1
+	VFMADD231PS (R9)(AX*2), Z4, Z2
+	VFMADD231PS (R9)(CX*1), Z4, Z3
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	DECQ        DI
+	JNZ         chunk
+
+tail:
+	KORTESTW    K1, K1
+	JZ          reduce
+	VMOVUPS.Z   (R10), K1, Z4
+	VMOVUPS.Z   (R9), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (R9)(AX*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (R9)(AX*2), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (R9)(CX*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+reduce:
+	VEXTRACTF32X8 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y4
+	VEXTRACTF128  $0x01, Y4, X0
+	VADDPS        X0, X4, X0
+	VEXTRACTF32X8 $0x01, Z1, Y4
+	VADDPS        Y4, Y1, Y4
+	VEXTRACTF128  $0x01, Y4, X1
+	VADDPS        X1, X4, X1
+	VEXTRACTF32X8 $0x01, Z2, Y4
+	VADDPS        Y4, Y2, Y4
+	VEXTRACTF128  $0x01, Y4, X2
+	VADDPS        X2, X4, X2
+	VEXTRACTF32X8 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y4
+	VEXTRACTF128  $0x01, Y4, X3
+	VADDPS        X3, X4, X3
+	VHADDPS       X1, X0, X0
+	VHADDPS       X3, X2, X1
+	VHADDPS       X1, X0, X0
+	VMOVUPS       X0, (SI)
+	ADDQ          $0x10, SI
+	LEAQ          (DX)(AX*4), DX
+	DECQ          R8
+	JNZ           block
+	VZEROUPPER
+	RET
+
 // func winoWeightsF2AVX512(dst *float32, dstStride int, w *float32, wStep int, n int, idx *[9][16]int32, lanes uint16)
 // Requires: AVX, AVX512F, AVX512VL
 TEXT ·winoWeightsF2AVX512(SB), NOSPLIT, $0-50

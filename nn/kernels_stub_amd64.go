@@ -866,6 +866,13 @@ func winoDyAVX512(u *float32, dy *float32, chans int, off int, dyStride int, uSt
 //go:noescape
 func gradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
 
+// dotRowsAVX512 sets y[i], for i < 4*blocks, to the sum over t of
+// w[i*ldw+t] * x[t]: t < 16*chunks, then the lanes of tail (a mask of low
+// bits, may be 0) of the next 16. blocks is at least 1; ldw is in floats.
+//
+//go:noescape
+func dotRowsAVX512(blocks int, chunks int, w *float32, ldw int, x *float32, y *float32, tail uint16)
+
 // winoWeightsF2AVX512 writes U = G g G^T of F(2x2, 3x3) for n columns of a
 // 12-row panel: the 3x3 filter g of lane l (a row) and column c has its tap
 // t at w[c*wStep + idx[t][l]]. Element e of column c's 12 rows goes to

@@ -350,17 +350,27 @@ func TestLinearOps(t *testing.T) {
 }
 
 // TestLinear checks Linear against float64 sums on odd sizes, on both of
-// its paths (dot products up to linearDotBatch images, the GEMM above),
-// on one goroutine and shared among two, allocating nothing.
+// its paths (dot products up to dotBatch() images, the GEMM above), the
+// dot products by dotRowsAVX512 (where the machine has it: rows in
+// blocks of 4, the last few in Go, rows shorter than, equal to and past a
+// 16-float chunk) and by the Go loops, on one goroutine and shared among
+// two, allocating nothing.
 func TestLinear(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	defer SetThreads(SetThreads(1))
-	for _, sz := range [][2]int{{1, 1}, {7, 3}, {67, 13}, {2048, 37}, {300, 301}} {
+	defer func() { useDotRowsAsm = haveAVX512 }()
+	asm := []bool{false}
+	if haveAVX512 {
+		asm = append(asm, true)
+	}
+	for _, sz := range [][2]int{{1, 1}, {7, 3}, {5, 9}, {16, 8}, {17, 4}, {67, 13}, {2048, 37}, {300, 301}} {
 		in, out := sz[0], sz[1]
 		w, b := randSlice(r, out*in), randSlice(r, out)
 		for batch := 1; batch <= linearDotBatch+2; batch++ {
 			x := randSlice(r, batch*in)
-			for threads := 1; threads <= 2; threads++ {
+			for run := range 2 * len(asm) {
+				threads := 1 + run%2
+				useDotRowsAsm = asm[run/2]
 				SetThreads(threads)
 				ws := NewWorkspace(0)
 				y := randSlice(r, batch*out)
@@ -373,7 +383,7 @@ func TestLinear(t *testing.T) {
 							want, scale = want+p, scale+math.Abs(p)
 						}
 						if got := float64(y[n*out+j]); math.Abs(got-want) > 1e-6*scale {
-							t.Fatalf("in %d out %d batch %d: y[%d][%d] = %g, want %g", in, out, batch, n, j, got, want)
+							t.Fatalf("in %d out %d batch %d, %d goroutines, asm %v: y[%d][%d] = %g, want %g", in, out, batch, threads, useDotRowsAsm, n, j, got, want)
 						}
 					}
 				}

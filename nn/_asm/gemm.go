@@ -76,6 +76,7 @@ func main() {
 	winoOutput()
 	winoDy()
 	gradDot()
+	dotRows()
 	winoWeightsKernel(2)
 	winoWeightsKernel(4)
 	maxRows()
