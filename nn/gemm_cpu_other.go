@@ -24,19 +24,19 @@ func kernel4x24AVX2(kc int, a, b, c *float32) {
 	panic("nn: the AVX2 kernel is not in this build")
 }
 
-func bnSumAVX512(n int, x *float32, shift float64, acc *[16]float64) {
+func bnSumAVX512(rows, n int, x *float32, shift *float64, acc *[16]float64) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func bnGradSumAVX512(n int, dy, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64) {
+func bnGradSumAVX512(rows, n int, dy, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func bnApplyAVX512(n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int) {
+func bnApplyAVX512(rows, n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 
-func bnGradApplyAVX512(n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int) {
+func bnGradApplyAVX512(rows, n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
 

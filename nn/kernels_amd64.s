@@ -15132,537 +15132,783 @@ loop2:
 	VZEROUPPER
 	RET
 
-// func bnSumAVX512(n int, x *float32, shift float64, acc *[16]float64)
-// Requires: AVX, AVX512DQ, AVX512F, SSE2
-TEXT ·bnSumAVX512(SB), NOSPLIT, $0-32
-	MOVQ         n+0(FP), AX
-	MOVQ         x+8(FP), CX
-	MOVQ         acc+24(FP), DX
-	MOVSD        shift+16(FP), X0
-	VBROADCASTSD X0, Z0
-	VMOVUPD      (DX), Z1
-	VMOVUPD      64(DX), Z3
-	VXORPD       Z2, Z2, Z2
+// func bnSumAVX512(rows int, n int, x *float32, shift *float64, acc *[16]float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·bnSumAVX512(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), AX
+	MOVQ x+16(FP), CX
+	MOVQ shift+24(FP), DX
+	MOVQ acc+32(FP), BX
+	MOVQ n+8(FP), SI
+	SHRQ $0x04, SI
+
+row:
+	VBROADCASTSD (DX), Z0
+	VMOVUPD      (BX), Z3
+	VMOVUPD      64(BX), Z5
 	VXORPD       Z4, Z4, Z4
-	SHRQ         $0x04, AX
+	VXORPD       Z6, Z6, Z6
+	MOVQ         SI, DI
+	TESTQ        DI, DI
 	JZ           done
 
 loop:
-	VCVTPS2PD   (CX), Z5
-	VCVTPS2PD   32(CX), Z6
-	VSUBPD      Z0, Z5, Z5
-	VSUBPD      Z0, Z6, Z6
-	VADDPD      Z5, Z1, Z1
-	VADDPD      Z6, Z2, Z2
-	VFMADD231PD Z5, Z5, Z3
-	VFMADD231PD Z6, Z6, Z4
+	VCVTPS2PD   (CX), Z1
+	VCVTPS2PD   32(CX), Z2
+	VSUBPD      Z0, Z1, Z1
+	VSUBPD      Z0, Z2, Z2
+	VADDPD      Z1, Z3, Z3
+	VADDPD      Z2, Z4, Z4
+	VFMADD231PD Z1, Z1, Z5
+	VFMADD231PD Z2, Z2, Z6
 	ADDQ        $0x40, CX
-	DECQ        AX
+	DECQ        DI
 	JNZ         loop
 
 done:
-	VADDPD  Z2, Z1, Z1
 	VADDPD  Z4, Z3, Z3
-	VMOVUPD Z1, (DX)
-	VMOVUPD Z3, 64(DX)
+	VADDPD  Z6, Z5, Z5
+	VMOVUPD Z3, (BX)
+	VMOVUPD Z5, 64(BX)
+	ADDQ    $0x08, DX
+	ADDQ    $0x00000080, BX
+	DECQ    AX
+	JNZ     row
 	VZEROUPPER
 	RET
 
-// func bnGradSumAVX512(n int, dy *float32, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64)
-// Requires: AVX, AVX512DQ, AVX512F, SSE2
-TEXT ·bnGradSumAVX512(SB), NOSPLIT, $0-56
-	MOVQ         n+0(FP), AX
-	MOVQ         dy+8(FP), CX
-	MOVQ         x+16(FP), DX
-	MOVQ         mask+24(FP), BX
-	MOVQ         relu+40(FP), SI
-	MOVQ         acc+48(FP), DI
-	MOVSD        mean+32(FP), X0
-	VBROADCASTSD X0, Z0
-	VMOVUPD      (DI), Z1
-	VMOVUPD      64(DI), Z3
-	VXORPD       Z2, Z2, Z2
+// func bnGradSumAVX512(rows int, n int, dy *float32, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·bnGradSumAVX512(SB), NOSPLIT, $0-64
+	MOVQ rows+0(FP), AX
+	MOVQ dy+16(FP), CX
+	MOVQ x+24(FP), DX
+	MOVQ mask+32(FP), BX
+	MOVQ relu+48(FP), SI
+	MOVQ acc+56(FP), DI
+	MOVQ mean+40(FP), R8
+	MOVQ n+8(FP), R9
+	SHRQ $0x04, R9
+
+row:
+	VBROADCASTSD (R8), Z0
+	VMOVUPD      (DI), Z3
+	VMOVUPD      64(DI), Z5
 	VXORPD       Z4, Z4, Z4
-	SHRQ         $0x04, AX
+	VXORPD       Z6, Z6, Z6
+	MOVQ         R9, R10
+	TESTQ        R10, R10
 	JZ           done
 	TESTQ        SI, SI
 	JZ           plain
 
 masked:
 	KMOVW         (BX), K1
-	VMOVUPS.Z     (CX), K1, Z5
-	VCVTPS2PD     Y5, Z6
-	VEXTRACTF32X8 $0x01, Z5, Y5
-	VCVTPS2PD     Y5, Z5
+	VMOVUPS.Z     (CX), K1, Z1
+	VCVTPS2PD     Y1, Z2
+	VEXTRACTF32X8 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
 	VCVTPS2PD     (DX), Z7
 	VCVTPS2PD     32(DX), Z8
 	VSUBPD        Z0, Z7, Z7
 	VSUBPD        Z0, Z8, Z8
-	VADDPD        Z6, Z1, Z1
-	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z6, Z7, Z3
-	VFMADD231PD   Z5, Z8, Z4
+	VADDPD        Z2, Z3, Z3
+	VADDPD        Z1, Z4, Z4
+	VFMADD231PD   Z2, Z7, Z5
+	VFMADD231PD   Z1, Z8, Z6
 	ADDQ          $0x40, CX
 	ADDQ          $0x40, DX
 	ADDQ          $0x02, BX
-	DECQ          AX
+	DECQ          R10
 	JNZ           masked
 	JMP           done
 
 plain:
-	VMOVUPS       (CX), Z5
-	VCVTPS2PD     Y5, Z6
-	VEXTRACTF32X8 $0x01, Z5, Y5
-	VCVTPS2PD     Y5, Z5
+	VMOVUPS       (CX), Z1
+	VCVTPS2PD     Y1, Z2
+	VEXTRACTF32X8 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
 	VCVTPS2PD     (DX), Z7
 	VCVTPS2PD     32(DX), Z8
 	VSUBPD        Z0, Z7, Z7
 	VSUBPD        Z0, Z8, Z8
-	VADDPD        Z6, Z1, Z1
-	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z6, Z7, Z3
-	VFMADD231PD   Z5, Z8, Z4
+	VADDPD        Z2, Z3, Z3
+	VADDPD        Z1, Z4, Z4
+	VFMADD231PD   Z2, Z7, Z5
+	VFMADD231PD   Z1, Z8, Z6
 	ADDQ          $0x40, CX
 	ADDQ          $0x40, DX
 	ADDQ          $0x02, BX
-	DECQ          AX
+	DECQ          R10
 	JNZ           plain
 
 done:
-	VADDPD  Z2, Z1, Z1
 	VADDPD  Z4, Z3, Z3
-	VMOVUPD Z1, (DI)
-	VMOVUPD Z3, 64(DI)
+	VADDPD  Z6, Z5, Z5
+	VMOVUPD Z3, (DI)
+	VMOVUPD Z5, 64(DI)
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000080, DI
+	DECQ    AX
+	JNZ     row
 	VZEROUPPER
 	RET
 
-// func bnApplyAVX512(n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
+// func bnApplyAVX512(rows int, n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·bnApplyAVX512(SB), NOSPLIT, $0-56
-	MOVQ         n+0(FP), AX
-	MOVQ         x+8(FP), CX
-	MOVQ         y+16(FP), DX
-	MOVQ         res+24(FP), BX
-	MOVQ         mask+32(FP), SI
-	MOVQ         coef+40(FP), DI
-	MOVQ         flags+48(FP), R8
-	VBROADCASTSS (DI), Z0
-	VBROADCASTSS 4(DI), Z1
-	VBROADCASTSS 8(DI), Z2
-	VXORPS       Z4, Z4, Z4
-	SHRQ         $0x04, AX
-	JZ           done
-	CMPQ         R8, $0x00
-	JE           loop0
-	CMPQ         R8, $0x01
-	JE           loop1
-	CMPQ         R8, $0x02
-	JE           loop2
-	CMPQ         R8, $0x03
-	JE           loop3
-	JMP          done
+TEXT ·bnApplyAVX512(SB), NOSPLIT, $0-64
+	MOVQ   rows+0(FP), AX
+	MOVQ   n+8(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   y+24(FP), BX
+	MOVQ   res+32(FP), SI
+	MOVQ   mask+40(FP), DI
+	MOVQ   coef+48(FP), R8
+	MOVQ   flags+56(FP), R9
+	VXORPS Z4, Z4, Z4
+	SHRQ   $0x04, CX
+	JZ     done
+	CMPQ   R9, $0x00
+	JE     row0
+	CMPQ   R9, $0x01
+	JE     row1
+	CMPQ   R9, $0x02
+	JE     row2
+	CMPQ   R9, $0x03
+	JE     row3
+	JMP    done
+
+row0:
+	VBROADCASTSS (R8), Z0
+	VBROADCASTSS 4(R8), Z1
+	VBROADCASTSS 8(R8), Z2
+	MOVQ         CX, R9
 
 loop0:
-	VMOVUPS     (CX), Z3
+	VMOVUPS     (DX), Z3
 	VSUBPS      Z0, Z3, Z3
 	VFMADD213PS Z2, Z1, Z3
-	VMOVUPS     Z3, (DX)
-	ADDQ        $0x40, CX
+	VMOVUPS     Z3, (BX)
 	ADDQ        $0x40, DX
-	DECQ        AX
+	ADDQ        $0x40, BX
+	DECQ        R9
 	JNZ         loop0
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row0
 	JMP         done
+
+row1:
+	VBROADCASTSS (R8), Z0
+	VBROADCASTSS 4(R8), Z1
+	VBROADCASTSS 8(R8), Z2
+	MOVQ         CX, R9
 
 loop1:
-	VMOVUPS     (CX), Z3
+	VMOVUPS     (DX), Z3
 	VSUBPS      Z0, Z3, Z3
 	VFMADD213PS Z2, Z1, Z3
-	VADDPS      (BX), Z3, Z3
-	ADDQ        $0x40, BX
-	VMOVUPS     Z3, (DX)
-	ADDQ        $0x40, CX
+	VADDPS      (SI), Z3, Z3
+	ADDQ        $0x40, SI
+	VMOVUPS     Z3, (BX)
 	ADDQ        $0x40, DX
-	DECQ        AX
+	ADDQ        $0x40, BX
+	DECQ        R9
 	JNZ         loop1
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row1
 	JMP         done
+
+row2:
+	VBROADCASTSS (R8), Z0
+	VBROADCASTSS 4(R8), Z1
+	VBROADCASTSS 8(R8), Z2
+	MOVQ         CX, R9
 
 loop2:
-	VMOVUPS     (CX), Z3
+	VMOVUPS     (DX), Z3
 	VSUBPS      Z0, Z3, Z3
 	VFMADD213PS Z2, Z1, Z3
 	VMAXPS      Z3, Z4, Z3
 	VCMPPS      $0x19, Z3, Z4, K1
-	KMOVW       K1, (SI)
-	ADDQ        $0x02, SI
-	VMOVUPS     Z3, (DX)
-	ADDQ        $0x40, CX
+	KMOVW       K1, (DI)
+	ADDQ        $0x02, DI
+	VMOVUPS     Z3, (BX)
 	ADDQ        $0x40, DX
-	DECQ        AX
+	ADDQ        $0x40, BX
+	DECQ        R9
 	JNZ         loop2
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row2
 	JMP         done
 
+row3:
+	VBROADCASTSS (R8), Z0
+	VBROADCASTSS 4(R8), Z1
+	VBROADCASTSS 8(R8), Z2
+	MOVQ         CX, R9
+
 loop3:
-	VMOVUPS     (CX), Z3
+	VMOVUPS     (DX), Z3
 	VSUBPS      Z0, Z3, Z3
 	VFMADD213PS Z2, Z1, Z3
-	VADDPS      (BX), Z3, Z3
-	ADDQ        $0x40, BX
+	VADDPS      (SI), Z3, Z3
+	ADDQ        $0x40, SI
 	VMAXPS      Z3, Z4, Z3
 	VCMPPS      $0x19, Z3, Z4, K1
-	KMOVW       K1, (SI)
-	ADDQ        $0x02, SI
-	VMOVUPS     Z3, (DX)
-	ADDQ        $0x40, CX
+	KMOVW       K1, (DI)
+	ADDQ        $0x02, DI
+	VMOVUPS     Z3, (BX)
 	ADDQ        $0x40, DX
-	DECQ        AX
+	ADDQ        $0x40, BX
+	DECQ        R9
 	JNZ         loop3
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row3
 
 done:
 	VZEROUPPER
 	RET
 
-// func bnGradApplyAVX512(n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
+// func bnGradApplyAVX512(rows int, n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
 // Requires: AVX, AVX512F
-TEXT ·bnGradApplyAVX512(SB), NOSPLIT, $0-64
-	MOVQ         n+0(FP), AX
-	MOVQ         dy+8(FP), CX
-	MOVQ         x+16(FP), DX
-	MOVQ         mask+24(FP), BX
-	MOVQ         dx+32(FP), SI
-	MOVQ         dres+40(FP), DI
-	MOVQ         coef+48(FP), R8
-	MOVQ         flags+56(FP), R9
-	VBROADCASTSS (R8), Z0
-	VBROADCASTSS 4(R8), Z1
-	VBROADCASTSS 8(R8), Z2
-	VBROADCASTSS 12(R8), Z3
-	VBROADCASTSS 16(R8), Z4
-	SHRQ         $0x04, AX
-	JZ           done
-	CMPQ         R9, $0x00
-	JE           loop0
-	CMPQ         R9, $0x01
-	JE           loop1
-	CMPQ         R9, $0x02
-	JE           loop2
-	CMPQ         R9, $0x03
-	JE           loop3
-	CMPQ         R9, $0x04
-	JE           loop4
-	CMPQ         R9, $0x05
-	JE           loop5
-	CMPQ         R9, $0x06
-	JE           loop6
-	CMPQ         R9, $0x07
-	JE           loop7
-	CMPQ         R9, $0x0a
-	JE           loop10
-	CMPQ         R9, $0x0b
-	JE           loop11
-	CMPQ         R9, $0x0e
-	JE           loop14
-	CMPQ         R9, $0x0f
-	JE           loop15
-	CMPQ         R9, $0x14
-	JE           loop20
-	CMPQ         R9, $0x15
-	JE           loop21
-	CMPQ         R9, $0x16
-	JE           loop22
-	CMPQ         R9, $0x17
-	JE           loop23
-	CMPQ         R9, $0x1e
-	JE           loop30
-	CMPQ         R9, $0x1f
-	JE           loop31
-	JMP          done
+TEXT ·bnGradApplyAVX512(SB), NOSPLIT, $0-72
+	MOVQ rows+0(FP), AX
+	MOVQ n+8(FP), CX
+	MOVQ dy+16(FP), DX
+	MOVQ x+24(FP), BX
+	MOVQ mask+32(FP), SI
+	MOVQ dx+40(FP), DI
+	MOVQ dres+48(FP), R8
+	MOVQ coef+56(FP), R9
+	MOVQ flags+64(FP), R10
+	SHRQ $0x04, CX
+	JZ   done
+	CMPQ R10, $0x00
+	JE   row0
+	CMPQ R10, $0x01
+	JE   row1
+	CMPQ R10, $0x02
+	JE   row2
+	CMPQ R10, $0x03
+	JE   row3
+	CMPQ R10, $0x04
+	JE   row4
+	CMPQ R10, $0x05
+	JE   row5
+	CMPQ R10, $0x06
+	JE   row6
+	CMPQ R10, $0x07
+	JE   row7
+	CMPQ R10, $0x0a
+	JE   row10
+	CMPQ R10, $0x0b
+	JE   row11
+	CMPQ R10, $0x0e
+	JE   row14
+	CMPQ R10, $0x0f
+	JE   row15
+	CMPQ R10, $0x14
+	JE   row20
+	CMPQ R10, $0x15
+	JE   row21
+	CMPQ R10, $0x16
+	JE   row22
+	CMPQ R10, $0x17
+	JE   row23
+	CMPQ R10, $0x1e
+	JE   row30
+	CMPQ R10, $0x1f
+	JE   row31
+	JMP  done
+
+row0:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop0:
-	VMOVUPS (CX), Z5
-	ADDQ    $0x40, CX
-	DECQ    AX
+	VMOVUPS (DX), Z5
+	ADDQ    $0x40, DX
+	DECQ    R10
 	JNZ     loop0
+	ADDQ    $0x20, R9
+	DECQ    AX
+	JNZ     row0
 	JMP     done
+
+row1:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop1:
-	KMOVW     (BX), K1
-	VMOVUPS.Z (CX), K1, Z5
-	ADDQ      $0x02, BX
-	ADDQ      $0x40, CX
-	DECQ      AX
+	KMOVW     (SI), K1
+	VMOVUPS.Z (DX), K1, Z5
+	ADDQ      $0x02, SI
+	ADDQ      $0x40, DX
+	DECQ      R10
 	JNZ       loop1
+	ADDQ      $0x20, R9
+	DECQ      AX
+	JNZ       row1
 	JMP       done
+
+row2:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop2:
-	VMOVUPS (CX), Z5
-	VADDPS  (DI), Z5, Z6
-	VMOVUPS Z6, (DI)
-	ADDQ    $0x40, DI
-	ADDQ    $0x40, CX
-	DECQ    AX
+	VMOVUPS (DX), Z5
+	VADDPS  (R8), Z5, Z6
+	VMOVUPS Z6, (R8)
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, DX
+	DECQ    R10
 	JNZ     loop2
+	ADDQ    $0x20, R9
+	DECQ    AX
+	JNZ     row2
 	JMP     done
+
+row3:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop3:
-	KMOVW     (BX), K1
-	VMOVUPS.Z (CX), K1, Z5
-	ADDQ      $0x02, BX
-	VADDPS    (DI), Z5, Z6
-	VMOVUPS   Z6, (DI)
-	ADDQ      $0x40, DI
-	ADDQ      $0x40, CX
-	DECQ      AX
+	KMOVW     (SI), K1
+	VMOVUPS.Z (DX), K1, Z5
+	ADDQ      $0x02, SI
+	VADDPS    (R8), Z5, Z6
+	VMOVUPS   Z6, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x40, DX
+	DECQ      R10
 	JNZ       loop3
+	ADDQ      $0x20, R9
+	DECQ      AX
+	JNZ       row3
 	JMP       done
+
+row4:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop4:
-	VMOVUPS      (CX), Z5
-	VMOVUPS      (DX), Z7
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
-	VMOVUPS      (SI), Z7
+	VMOVUPS      (DI), Z7
 	VFMADD231PS  Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop4
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row4
 	JMP          done
+
+row5:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop5:
-	KMOVW        (BX), K1
-	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x02, BX
-	VMOVUPS      (DX), Z7
+	KMOVW        (SI), K1
+	VMOVUPS.Z    (DX), K1, Z5
+	ADDQ         $0x02, SI
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
-	VMOVUPS      (SI), Z7
+	VMOVUPS      (DI), Z7
 	VFMADD231PS  Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop5
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row5
 	JMP          done
+
+row6:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop6:
-	VMOVUPS      (CX), Z5
-	VADDPS       (DI), Z5, Z6
-	VMOVUPS      Z6, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	VMOVUPS      (DX), Z5
+	VADDPS       (R8), Z5, Z6
+	VMOVUPS      Z6, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
-	VMOVUPS      (SI), Z7
+	VMOVUPS      (DI), Z7
 	VFMADD231PS  Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop6
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row6
 	JMP          done
+
+row7:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop7:
-	KMOVW        (BX), K1
-	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x02, BX
-	VADDPS       (DI), Z5, Z6
-	VMOVUPS      Z6, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	KMOVW        (SI), K1
+	VMOVUPS.Z    (DX), K1, Z5
+	ADDQ         $0x02, SI
+	VADDPS       (R8), Z5, Z6
+	VMOVUPS      Z6, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
-	VMOVUPS      (SI), Z7
+	VMOVUPS      (DI), Z7
 	VFMADD231PS  Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop7
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row7
 	JMP          done
+
+row10:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop10:
-	VMOVUPS (CX), Z5
-	VMOVUPS Z5, (DI)
-	ADDQ    $0x40, DI
-	ADDQ    $0x40, CX
-	DECQ    AX
+	VMOVUPS (DX), Z5
+	VMOVUPS Z5, (R8)
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, DX
+	DECQ    R10
 	JNZ     loop10
+	ADDQ    $0x20, R9
+	DECQ    AX
+	JNZ     row10
 	JMP     done
 
+row11:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
+
 loop11:
-	KMOVW     (BX), K1
-	VMOVUPS.Z (CX), K1, Z5
-	ADDQ      $0x02, BX
-	VMOVUPS   Z5, (DI)
-	ADDQ      $0x40, DI
-	ADDQ      $0x40, CX
-	DECQ      AX
+	KMOVW     (SI), K1
+	VMOVUPS.Z (DX), K1, Z5
+	ADDQ      $0x02, SI
+	VMOVUPS   Z5, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x40, DX
+	DECQ      R10
 	JNZ       loop11
+	ADDQ      $0x20, R9
+	DECQ      AX
+	JNZ       row11
 	JMP       done
 
+row14:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
+
 loop14:
-	VMOVUPS      (CX), Z5
-	VMOVUPS      Z5, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	VMOVUPS      (DX), Z5
+	VMOVUPS      Z5, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
-	VMOVUPS      (SI), Z7
+	VMOVUPS      (DI), Z7
 	VFMADD231PS  Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop14
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row14
 	JMP          done
+
+row15:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop15:
-	KMOVW        (BX), K1
-	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x02, BX
-	VMOVUPS      Z5, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	KMOVW        (SI), K1
+	VMOVUPS.Z    (DX), K1, Z5
+	ADDQ         $0x02, SI
+	VMOVUPS      Z5, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
-	VMOVUPS      (SI), Z7
+	VMOVUPS      (DI), Z7
 	VFMADD231PS  Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop15
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row15
 	JMP          done
+
+row20:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop20:
-	VMOVUPS      (CX), Z5
-	VMOVUPS      (DX), Z7
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
 	VMULPS       Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop20
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row20
 	JMP          done
+
+row21:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop21:
-	KMOVW        (BX), K1
-	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x02, BX
-	VMOVUPS      (DX), Z7
+	KMOVW        (SI), K1
+	VMOVUPS.Z    (DX), K1, Z5
+	ADDQ         $0x02, SI
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
 	VMULPS       Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop21
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row21
 	JMP          done
+
+row22:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop22:
-	VMOVUPS      (CX), Z5
-	VADDPS       (DI), Z5, Z6
-	VMOVUPS      Z6, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	VMOVUPS      (DX), Z5
+	VADDPS       (R8), Z5, Z6
+	VMOVUPS      Z6, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
 	VMULPS       Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop22
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row22
 	JMP          done
+
+row23:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop23:
-	KMOVW        (BX), K1
-	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x02, BX
-	VADDPS       (DI), Z5, Z6
-	VMOVUPS      Z6, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	KMOVW        (SI), K1
+	VMOVUPS.Z    (DX), K1, Z5
+	ADDQ         $0x02, SI
+	VADDPS       (R8), Z5, Z6
+	VMOVUPS      Z6, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
 	VMULPS       Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop23
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row23
 	JMP          done
+
+row30:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
 
 loop30:
-	VMOVUPS      (CX), Z5
-	VMOVUPS      Z5, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	VMOVUPS      (DX), Z5
+	VMOVUPS      Z5, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
 	VMULPS       Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop30
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row30
 	JMP          done
 
+row31:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS 4(R9), Z1
+	VBROADCASTSS 8(R9), Z2
+	VBROADCASTSS 12(R9), Z3
+	VBROADCASTSS 16(R9), Z4
+	MOVQ         CX, R10
+
 loop31:
-	KMOVW        (BX), K1
-	VMOVUPS.Z    (CX), K1, Z5
-	ADDQ         $0x02, BX
-	VMOVUPS      Z5, (DI)
-	ADDQ         $0x40, DI
-	VMOVUPS      (DX), Z7
+	KMOVW        (SI), K1
+	VMOVUPS.Z    (DX), K1, Z5
+	ADDQ         $0x02, SI
+	VMOVUPS      Z5, (R8)
+	ADDQ         $0x40, R8
+	VMOVUPS      (BX), Z7
 	VSUBPS       Z0, Z7, Z7
 	VMULPS       Z1, Z7, Z7
 	VSUBPS       Z3, Z5, Z6
 	VFNMADD231PS Z7, Z4, Z6
 	VMULPS       Z6, Z2, Z7
-	VMOVUPS      Z7, (SI)
+	VMOVUPS      Z7, (DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
 	ADDQ         $0x40, DX
-	ADDQ         $0x40, SI
-	ADDQ         $0x40, CX
-	DECQ         AX
+	DECQ         R10
 	JNZ          loop31
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row31
 
 done:
 	VZEROUPPER

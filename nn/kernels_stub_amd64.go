@@ -504,36 +504,43 @@ func kernel12x16s4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *floa
 // per step of k). kc must be at least 1.
 func kernel4x24AVX2(kc int, a *float32, b *float32, c *float32)
 
-// bnSumAVX512 adds, lane by lane, x[i]-shift to acc[0:8] and
-// (x[i]-shift)^2 to acc[8:16] over x[0:n], in float64; n is a multiple of 16.
+// bnSumAVX512 adds, lane by lane, x[i]-shift[r] to acc[r][0:8] and
+// (x[i]-shift[r])^2 to acc[r][8:16] over row r, x[r*n:(r+1)*n], for each of
+// rows rows (acc and shift arrays of rows), in float64; n is a multiple
+// of 16 and rows at least 1.
 //
 //go:noescape
-func bnSumAVX512(n int, x *float32, shift float64, acc *[16]float64)
+func bnSumAVX512(rows int, n int, x *float32, shift *float64, acc *[16]float64)
 
-// bnGradSumAVX512 adds, lane by lane, g to acc[0:8] and g*(x[i]-mean)
-// to acc[8:16] over [0:n], in float64, where g is dy[i], or 0 where
-// relu is not 0 and bit i%16 of mask[i/16] is 0; n is a multiple of 16.
+// bnGradSumAVX512 adds, lane by lane, g to acc[r][0:8] and
+// g*(x[i]-mean[r]) to acc[r][8:16] over row r, [r*n:(r+1)*n], for each of
+// rows rows (acc and mean arrays of rows), in float64, where g is dy[i],
+// or 0 where relu is not 0 and bit i%16 of mask[i/16] is 0; n is a
+// multiple of 16 and rows at least 1.
 //
 //go:noescape
-func bnGradSumAVX512(n int, dy *float32, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64)
+func bnGradSumAVX512(rows int, n int, dy *float32, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64)
 
-// bnApplyAVX512 writes y[i] = (x[i]-coef[0])*coef[1] + coef[2] over [0:n],
+// bnApplyAVX512 writes y[i] = (x[i]-coef[r][0])*coef[r][1] + coef[r][2] over
+// row r, [r*n:(r+1)*n], for each of rows rows (coef an array of rows),
 // then, with flag 1, adds res[i] and, with flag 2, takes max(., 0) and
 // sets bit i%16 of mask[i/16] where y[i] is not <= 0 (a NaN's too);
-// n is a multiple of 16.
+// n is a multiple of 16 and rows at least 1.
 //
 //go:noescape
-func bnApplyAVX512(n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
+func bnApplyAVX512(rows int, n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
 
 // bnGradApplyAVX512 takes g = dy[i] (0 where flag 1, the ReLU, is set and
-// bit i%16 of mask[i/16] is 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4
-// it adds coef[2]*(g - coef[3] - (x[i]-coef[0])*coef[1]*coef[4]) to dx[i]:
-// coef holds the mean, 1/std, gamma/std, and the means of g and of g
-// times x-hat. Flag 8 (with 2) stores into dres instead of adding, flag
-// 16 (with 4) into dx. n is a multiple of 16.
+// bit i%16 of mask[i/16] is 0) over row r, [r*n:(r+1)*n], for each of rows
+// rows (coef an array of rows); with flag 2 it adds g to dres[i], and with
+// flag 4 it adds coef[r][2]*(g - coef[r][3] - (x[i]-coef[r][0])*coef[r][1]*coef[r][4])
+// to dx[i]: coef[r] holds the mean, 1/std, gamma/std, and the means of g
+// and of g times x-hat. Flag 8 (with 2) stores into dres instead of
+// adding, flag 16 (with 4) into dx. n is a multiple of 16 and rows at
+// least 1.
 //
 //go:noescape
-func bnGradApplyAVX512(n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
+func bnGradApplyAVX512(rows int, n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
 
 // winoGemmE0AVX512 stores C_e = A_e B_e for e < ne: A_e (tiles*12 + 0 rows,
 // kc columns) packed in 12-row panels at a + e*aStride, B_e (kc rows,

@@ -78,8 +78,13 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 	// channel's rows lie a whole image apart (64 KB at ResNet-20's first
 	// stage), one 4 KB page each, and a channel at a time ran the passes
 	// page by page, the hardware's prefetch starting again at each; an
-	// image's rows of the block are contiguous.
+	// image's rows of the block are contiguous. Where the kernels take
+	// whole rows (whole), one call takes them all: with a call a row,
+	// ResNet-20's 8x8 stage (64 channels, 128 images) took 0.138 ms a
+	// forward batch norm and 0.180 a backward one, against 0.096 and 0.147
+	// (go test -bench BatchNorm ./nn).
 	words := bnRowWords(hw)
+	whole := simd > 0 && simd == hw
 	for b0 := c0; b0 < c1; b0 += bnBlock {
 		b1 := min(b0+bnBlock, c1)
 		// One pass of sums of x - shift and its square, in float64, the
@@ -89,12 +94,24 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 		// for the squares about the mean read the channel again.
 		var acc [bnBlock][16]float64
 		var tail [bnBlock][2]float64 // the rows' ends past the kernel's
+		var shifts [bnBlock]float64
+		for ch := b0; ch < b1; ch++ {
+			shifts[ch-b0] = float64(x[ch*hw])
+		}
+		rows := b1 - b0
 		for n := 0; n < batch; n++ {
+			if whole {
+				// The block's rows of this image, one after another.
+				off := (n*c + b0) * hw
+				_ = x[off+rows*hw-1]
+				bnSumAVX512(rows, simd, &x[off], &shifts[0], &acc[0])
+				continue
+			}
 			for ch := b0; ch < b1; ch++ {
 				off := (n*c + ch) * hw
-				shift := float64(x[ch*hw])
+				shift := shifts[ch-b0]
 				if simd > 0 {
-					bnSumAVX512(simd, &x[off], shift, &acc[ch-b0])
+					bnSumAVX512(1, simd, &x[off], &shifts[ch-b0], &acc[ch-b0])
 				}
 				for _, v := range x[off+simd : off+hw] {
 					d := float64(v) - shift
@@ -127,6 +144,20 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 			coefs[ch-b0] = [4]float32{float32(mean), float32(invStd) * gamma[ch], beta[ch]}
 		}
 		for n := 0; n < batch; n++ {
+			if whole {
+				off, end := (n*c+b0)*hw, (n*c+b1)*hw
+				_, _ = x[end-1], y[end-1]
+				var res *float32
+				if residual != nil {
+					res = &residual[off:end][0]
+				}
+				var mp *uint16
+				if relu {
+					mp = &mask[(n*c+b0)*words : (n*c+b1)*words][0]
+				}
+				bnApplyAVX512(rows, simd, &x[off], &y[off], res, mp, &coefs[0], flags)
+				continue
+			}
 			for ch := b0; ch < b1; ch++ {
 				off := (n*c + ch) * hw
 				coef := &coefs[ch-b0]
@@ -143,7 +174,7 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 					if relu {
 						mp = &row[0]
 					}
-					bnApplyAVX512(simd, &x[off], &y[off], res, mp, coef, flags)
+					bnApplyAVX512(1, simd, &x[off], &y[off], res, mp, coef, flags)
 				}
 				m32, scale, b := coef[0], coef[1], coef[2]
 				src, dst := x[off+simd:off+hw], y[off+simd:off+hw]
@@ -739,22 +770,39 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 	}
 	// dead reports whether the ReLU stopped value i of a row.
 	dead := func(row []uint16, i int) bool { return row != nil && row[i/16]>>(i%16)&1 == 0 }
-	// Blocks of channels, each pass image by image, as bnTrainChannels.
+	// Blocks of channels, each pass image by image, a call for a block's
+	// whole rows of an image, as bnTrainChannels.
+	whole := simd > 0 && simd == hw
+	// rowsFrom is the masks of image n's rows of the block from channel
+	// ch on, for the kernels (nil without the ReLU).
+	rowsFrom := func(n, ch, b1 int) *uint16 {
+		if !relu {
+			return nil
+		}
+		return &mask[(n*c+ch)*words : (n*c+b1)*words][0]
+	}
 	for b0 := c0; b0 < c1; b0 += bnBlock {
 		b1 := min(b0+bnBlock, c1)
+		rows := b1 - b0
 		var acc [bnBlock][16]float64
 		var tail [bnBlock][2]float64 // the rows' ends past the kernel's
+		var means [bnBlock]float64
+		for ch := b0; ch < b1; ch++ {
+			means[ch-b0] = float64(saveMean[ch])
+		}
 		for n := 0; n < batch; n++ {
+			if whole {
+				off, end := (n*c+b0)*hw, (n*c+b1)*hw
+				_, _ = dy[end-1], x[end-1]
+				bnGradSumAVX512(rows, simd, &dy[off], &x[off], rowsFrom(n, b0, b1), &means[0], reluFlag, &acc[0])
+				continue
+			}
 			for ch := b0; ch < b1; ch++ {
-				mean := float64(saveMean[ch])
+				mean := means[ch-b0]
 				off := (n*c + ch) * hw
 				r := row(n, ch)
 				if simd > 0 {
-					var mp *uint16
-					if relu {
-						mp = &r[0]
-					}
-					bnGradSumAVX512(simd, &dy[off], &x[off], mp, mean, reluFlag, &acc[ch-b0])
+					bnGradSumAVX512(1, simd, &dy[off], &x[off], rowsFrom(n, ch, ch+1), &means[ch-b0], reluFlag, &acc[ch-b0])
 				}
 				xs, dys := x[off:off+hw], dy[off:off+hw]
 				for i := simd; i < hw; i++ {
@@ -782,6 +830,19 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 			coefs[ch-b0] = [8]float32{float32(e[0]), float32(e[1]), float32(e[2]), float32(e[3]), float32(e[4])}
 		}
 		for n := 0; n < batch; n++ {
+			if whole {
+				off, end := (n*c+b0)*hw, (n*c+b1)*hw
+				_, _ = dy[end-1], x[end-1]
+				var pdx, pdres *float32
+				if dx != nil {
+					pdx = &dx[off:end][0]
+				}
+				if dresidual != nil {
+					pdres = &dresidual[off:end][0]
+				}
+				bnGradApplyAVX512(rows, simd, &dy[off], &x[off], rowsFrom(n, b0, b1), pdx, pdres, &coefs[0], flags)
+				continue
+			}
 			for ch := b0; ch < b1; ch++ {
 				off := (n*c + ch) * hw
 				r := row(n, ch)
@@ -793,11 +854,7 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 					if dresidual != nil {
 						pdres = &dresidual[off]
 					}
-					var mp *uint16
-					if relu {
-						mp = &r[0]
-					}
-					bnGradApplyAVX512(simd, &dy[off], &x[off], mp, pdx, pdres, &coefs[ch-b0], flags)
+					bnGradApplyAVX512(1, simd, &dy[off], &x[off], rowsFrom(n, ch, ch+1), pdx, pdres, &coefs[ch-b0], flags)
 				}
 				mean, invStd, k, meanG, meanGXhat := exact[ch-b0][0], exact[ch-b0][1], exact[ch-b0][2], exact[ch-b0][3], exact[ch-b0][4]
 				xs, dys := x[off:off+hw], dy[off:off+hw]

@@ -11,10 +11,13 @@ import (
 // The batch-norm kernels: a training step's batch norms stream every
 // activation two or three times, and scalar Go (float64 sums, a branch
 // for the ReLU mask) ran them at tens of cycles a value. Each kernel
-// takes a run of n values, n a multiple of 16 (nn handles the rest in
-// Go). Sums are kept in float64 lanes, as nn's scalar code keeps them,
-// and carried across calls in acc, so that a channel's rows accumulate
-// without a horizontal sum per row.
+// takes rows rows of n values each, one after the other in memory (the
+// channels of one image), n a multiple of 16 (nn handles the rest in
+// Go), with a row's own shift, mean or coefficients and sums: one call a
+// row cost more than the row itself at resnet's 8x8 maps. Sums are kept
+// in float64 lanes, as nn's scalar code keeps them, and carried across
+// calls in acc, so that a channel's rows accumulate without a horizontal
+// sum per row.
 
 // lanes16 converts the 16 floats at m to float64 in lo and hi.
 func lanes16(m Mem, lo, hi VecVirtual) {
@@ -46,19 +49,26 @@ func storeLanes(l laneAcc, acc Register) {
 
 // bnSum emits bnSumAVX512.
 func bnSum() {
-	TEXT("bnSumAVX512", NOSPLIT, "func(n int, x *float32, shift float64, acc *[16]float64)")
+	TEXT("bnSumAVX512", NOSPLIT, "func(rows, n int, x *float32, shift *float64, acc *[16]float64)")
 	Pragma("noescape")
-	Doc("bnSumAVX512 adds, lane by lane, x[i]-shift to acc[0:8] and",
-		"(x[i]-shift)^2 to acc[8:16] over x[0:n], in float64; n is a multiple of 16.")
-	n := Load(Param("n"), GP64())
+	Doc("bnSumAVX512 adds, lane by lane, x[i]-shift[r] to acc[r][0:8] and",
+		"(x[i]-shift[r])^2 to acc[r][8:16] over row r, x[r*n:(r+1)*n], for each of",
+		"rows rows (acc and shift arrays of rows), in float64; n is a multiple",
+		"of 16 and rows at least 1.")
+	rows := Load(Param("rows"), GP64())
 	x := Load(Param("x"), GP64())
+	shift := Load(Param("shift"), GP64())
 	acc := Load(Param("acc"), GP64())
-	shx := Load(Param("shift"), XMM())
+	chunks := Load(Param("n"), GP64())
+	SHRQ(U8(4), chunks)
+	n := GP64()
 	sh := ZMM()
-	VBROADCASTSD(shx, sh)
-	l := loadLanes(acc)
 	lo, hi := ZMM(), ZMM()
-	SHRQ(U8(4), n)
+	Label("row")
+	VBROADCASTSD(Mem{Base: shift}, sh)
+	l := loadLanes(acc)
+	MOVQ(chunks, n)
+	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	Label("loop")
 	lanes16(Mem{Base: x}, lo, hi)
@@ -73,31 +83,42 @@ func bnSum() {
 	JNZ(LabelRef("loop"))
 	Label("done")
 	storeLanes(l, acc)
+	ADDQ(U8(8), shift)
+	ADDQ(U32(128), acc)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
 	VZEROUPPER()
 	RET()
 }
 
 // bnGradSum emits bnGradSumAVX512.
 func bnGradSum() {
-	TEXT("bnGradSumAVX512", NOSPLIT, "func(n int, dy, x *float32, mask *uint16, mean float64, relu int, acc *[16]float64)")
+	TEXT("bnGradSumAVX512", NOSPLIT, "func(rows, n int, dy, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64)")
 	Pragma("noescape")
-	Doc("bnGradSumAVX512 adds, lane by lane, g to acc[0:8] and g*(x[i]-mean)",
-		"to acc[8:16] over [0:n], in float64, where g is dy[i], or 0 where",
-		"relu is not 0 and bit i%16 of mask[i/16] is 0; n is a multiple of 16.")
-	n := Load(Param("n"), GP64())
+	Doc("bnGradSumAVX512 adds, lane by lane, g to acc[r][0:8] and",
+		"g*(x[i]-mean[r]) to acc[r][8:16] over row r, [r*n:(r+1)*n], for each of",
+		"rows rows (acc and mean arrays of rows), in float64, where g is dy[i],",
+		"or 0 where relu is not 0 and bit i%16 of mask[i/16] is 0; n is a",
+		"multiple of 16 and rows at least 1.")
+	rows := Load(Param("rows"), GP64())
 	dy := Load(Param("dy"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("mask"), GP64())
 	relu := Load(Param("relu"), GP64())
 	acc := Load(Param("acc"), GP64())
-	mx := Load(Param("mean"), XMM())
+	means := Load(Param("mean"), GP64())
+	chunks := Load(Param("n"), GP64())
+	SHRQ(U8(4), chunks)
+	n := GP64()
 	mean := ZMM()
-	VBROADCASTSD(mx, mean)
-	l := loadLanes(acc)
 	g, glo, ghi, xlo, xhi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
 	gh := YMM()
 	k := K()
-	SHRQ(U8(4), n)
+	Label("row")
+	VBROADCASTSD(Mem{Base: means}, mean)
+	l := loadLanes(acc)
+	MOVQ(chunks, n)
+	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	TESTQ(relu, relu)
 	JZ(LabelRef("plain"))
@@ -137,38 +158,47 @@ func bnGradSum() {
 	}
 	Label("done")
 	storeLanes(l, acc)
+	ADDQ(U8(8), means)
+	ADDQ(U32(128), acc)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
 	VZEROUPPER()
 	RET()
 }
 
 // bnApply emits bnApplyAVX512, one loop per combination of its flags.
 func bnApply() {
-	TEXT("bnApplyAVX512", NOSPLIT, "func(n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int)")
+	TEXT("bnApplyAVX512", NOSPLIT, "func(rows, n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int)")
 	Pragma("noescape")
-	Doc("bnApplyAVX512 writes y[i] = (x[i]-coef[0])*coef[1] + coef[2] over [0:n],",
+	Doc("bnApplyAVX512 writes y[i] = (x[i]-coef[r][0])*coef[r][1] + coef[r][2] over",
+		"row r, [r*n:(r+1)*n], for each of rows rows (coef an array of rows),",
 		"then, with flag 1, adds res[i] and, with flag 2, takes max(., 0) and",
 		"sets bit i%16 of mask[i/16] where y[i] is not <= 0 (a NaN's too);",
-		"n is a multiple of 16.")
-	n := Load(Param("n"), GP64())
+		"n is a multiple of 16 and rows at least 1.")
+	rows := Load(Param("rows"), GP64())
+	chunks := Load(Param("n"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
 	res := Load(Param("res"), GP64())
 	mask := Load(Param("mask"), GP64())
 	coef := Load(Param("coef"), GP64())
 	flags := Load(Param("flags"), GP64())
+	n := GP64()
 	m, scale, b, v, zero := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
-	VBROADCASTSS(Mem{Base: coef}, m)
-	VBROADCASTSS(Mem{Base: coef, Disp: 4}, scale)
-	VBROADCASTSS(Mem{Base: coef, Disp: 8}, b)
 	VXORPS(zero, zero, zero)
-	SHRQ(U8(4), n)
+	SHRQ(U8(4), chunks)
 	JZ(LabelRef("done"))
 	for f := 0; f < 4; f++ {
 		CMPQ(flags, U8(f))
-		JE(LabelRef(fmt.Sprintf("loop%d", f)))
+		JE(LabelRef(fmt.Sprintf("row%d", f)))
 	}
 	JMP(LabelRef("done"))
 	for f := 0; f < 4; f++ {
+		Label(fmt.Sprintf("row%d", f))
+		VBROADCASTSS(Mem{Base: coef}, m)
+		VBROADCASTSS(Mem{Base: coef, Disp: 4}, scale)
+		VBROADCASTSS(Mem{Base: coef, Disp: 8}, b)
+		MOVQ(chunks, n)
 		Label(fmt.Sprintf("loop%d", f))
 		VMOVUPS(Mem{Base: x}, v)
 		VSUBPS(m, v, v)
@@ -191,6 +221,9 @@ func bnApply() {
 		ADDQ(U8(64), y)
 		DECQ(n)
 		JNZ(LabelRef(fmt.Sprintf("loop%d", f)))
+		ADDQ(U8(16), coef)
+		DECQ(rows)
+		JNZ(LabelRef(fmt.Sprintf("row%d", f)))
 		JMP(LabelRef("done"))
 	}
 	Label("done")
@@ -200,15 +233,18 @@ func bnApply() {
 
 // bnGradApply emits bnGradApplyAVX512, one loop per combination of its flags.
 func bnGradApply() {
-	TEXT("bnGradApplyAVX512", NOSPLIT, "func(n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int)")
+	TEXT("bnGradApplyAVX512", NOSPLIT, "func(rows, n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int)")
 	Pragma("noescape")
 	Doc("bnGradApplyAVX512 takes g = dy[i] (0 where flag 1, the ReLU, is set and",
-		"bit i%16 of mask[i/16] is 0) over [0:n]; with flag 2 it adds g to dres[i], and with flag 4",
-		"it adds coef[2]*(g - coef[3] - (x[i]-coef[0])*coef[1]*coef[4]) to dx[i]:",
-		"coef holds the mean, 1/std, gamma/std, and the means of g and of g",
-		"times x-hat. Flag 8 (with 2) stores into dres instead of adding, flag",
-		"16 (with 4) into dx. n is a multiple of 16.")
-	n := Load(Param("n"), GP64())
+		"bit i%16 of mask[i/16] is 0) over row r, [r*n:(r+1)*n], for each of rows",
+		"rows (coef an array of rows); with flag 2 it adds g to dres[i], and with",
+		"flag 4 it adds coef[r][2]*(g - coef[r][3] - (x[i]-coef[r][0])*coef[r][1]*coef[r][4])",
+		"to dx[i]: coef[r] holds the mean, 1/std, gamma/std, and the means of g",
+		"and of g times x-hat. Flag 8 (with 2) stores into dres instead of",
+		"adding, flag 16 (with 4) into dx. n is a multiple of 16 and rows at",
+		"least 1.")
+	rows := Load(Param("rows"), GP64())
+	chunks := Load(Param("n"), GP64())
 	dy := Load(Param("dy"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("mask"), GP64())
@@ -216,13 +252,11 @@ func bnGradApply() {
 	dres := Load(Param("dres"), GP64())
 	coef := Load(Param("coef"), GP64())
 	flags := Load(Param("flags"), GP64())
+	n := GP64()
 	mean, invStd, kk, meanG, meanGX := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
-	for i, r := range []VecVirtual{mean, invStd, kk, meanG, meanGX} {
-		VBROADCASTSS(Mem{Base: coef, Disp: 4 * i}, r)
-	}
 	g, t, xh := ZMM(), ZMM(), ZMM()
 	k := K()
-	SHRQ(U8(4), n)
+	SHRQ(U8(4), chunks)
 	JZ(LabelRef("done"))
 	// One loop for each combination of flags: 8 only with 2, 16 only
 	// with 4.
@@ -233,10 +267,15 @@ func bnGradApply() {
 		}
 		combos = append(combos, f)
 		CMPQ(flags, U8(f))
-		JE(LabelRef(fmt.Sprintf("loop%d", f)))
+		JE(LabelRef(fmt.Sprintf("row%d", f)))
 	}
 	JMP(LabelRef("done"))
 	for _, f := range combos {
+		Label(fmt.Sprintf("row%d", f))
+		for i, r := range []VecVirtual{mean, invStd, kk, meanG, meanGX} {
+			VBROADCASTSS(Mem{Base: coef, Disp: 4 * i}, r)
+		}
+		MOVQ(chunks, n)
 		Label(fmt.Sprintf("loop%d", f))
 		if f&1 != 0 {
 			KMOVW(Mem{Base: y}, k)
@@ -272,6 +311,9 @@ func bnGradApply() {
 		ADDQ(U8(64), dy)
 		DECQ(n)
 		JNZ(LabelRef(fmt.Sprintf("loop%d", f)))
+		ADDQ(U8(32), coef)
+		DECQ(rows)
+		JNZ(LabelRef(fmt.Sprintf("row%d", f)))
 		JMP(LabelRef("done"))
 	}
 	Label("done")
