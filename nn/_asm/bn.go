@@ -14,7 +14,8 @@ import (
 // takes rows rows of n values each, one after the other in memory (the
 // channels of one image), n a multiple of 16 (nn handles the rest in
 // Go), with a row's own shift, mean or coefficients and sums: one call a
-// row cost more than the row itself at resnet's 8x8 maps. Sums are kept
+// row took a fifth to a third of a batch norm's time at ResNet-20's 8x8
+// maps. Sums are kept
 // in float64 lanes, as nn's scalar code keeps them, and carried across
 // calls in acc, so that a channel's rows accumulate without a horizontal
 // sum per row.
