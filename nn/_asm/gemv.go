@@ -64,7 +64,7 @@ func kernel12xNTiles(cols int) {
 			VFMADD231PS_BCST(Mem{Base: b, Disp: 128*u + 4*j}, t, v)
 		}
 	}
-	kLoop(kc, a, b, step, packedB(b))
+	kLoop(kc, a, b, step, packedB(b), false)
 	g := K()
 	for j := range cols {
 		s := acc[0][j]
