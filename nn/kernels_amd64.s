@@ -15936,7 +15936,7 @@ done:
 	RET
 
 // func winoGemmE0AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·winoGemmE0AVX512(SB), NOSPLIT, $0-92
 	MOVQ ldc+80(FP), AX
 	SHLQ $0x02, AX
@@ -16108,6 +16108,9 @@ tloop4:
 	VFMADD231PS.BCST 184(SI), Z25, Z21
 	VFMADD231PS.BCST 188(SI), Z24, Z22
 	VFMADD231PS.BCST 188(SI), Z25, Z23
+	PREFETCHT0       4096(SI)
+	PREFETCHT0       4160(SI)
+	PREFETCHT0       4224(SI)
 	ADDQ             $0x000000c0, SI
 	ADDQ             $0x00000200, R10
 	SUBQ             $0x04, R9
@@ -16217,7 +16220,7 @@ edge:
 	RET
 
 // func winoGemmE4AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·winoGemmE4AVX512(SB), NOSPLIT, $0-92
 	MOVQ ldc+80(FP), AX
 	SHLQ $0x02, AX
@@ -16389,6 +16392,9 @@ tloop4:
 	VFMADD231PS.BCST 184(SI), Z25, Z21
 	VFMADD231PS.BCST 188(SI), Z24, Z22
 	VFMADD231PS.BCST 188(SI), Z25, Z23
+	PREFETCHT0       4096(SI)
+	PREFETCHT0       4160(SI)
+	PREFETCHT0       4224(SI)
 	ADDQ             $0x000000c0, SI
 	ADDQ             $0x00000200, R10
 	SUBQ             $0x04, R9
@@ -16526,6 +16532,9 @@ eloop4:
 	VFMADD231PS.BCST 152(SI), Z9, Z5
 	VFMADD231PS.BCST 156(SI), Z8, Z6
 	VFMADD231PS.BCST 156(SI), Z9, Z7
+	PREFETCHT0       4096(SI)
+	PREFETCHT0       4160(SI)
+	PREFETCHT0       4224(SI)
 	ADDQ             $0x000000c0, SI
 	ADDQ             $0x00000200, R9
 	SUBQ             $0x04, R8
@@ -16591,7 +16600,7 @@ edone:
 	RET
 
 // func winoGemmE8AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·winoGemmE8AVX512(SB), NOSPLIT, $0-92
 	MOVQ ldc+80(FP), AX
 	SHLQ $0x02, AX
@@ -16763,6 +16772,9 @@ tloop4:
 	VFMADD231PS.BCST 184(SI), Z25, Z21
 	VFMADD231PS.BCST 188(SI), Z24, Z22
 	VFMADD231PS.BCST 188(SI), Z25, Z23
+	PREFETCHT0       4096(SI)
+	PREFETCHT0       4160(SI)
+	PREFETCHT0       4224(SI)
 	ADDQ             $0x000000c0, SI
 	ADDQ             $0x00000200, R10
 	SUBQ             $0x04, R9
@@ -16940,6 +16952,9 @@ eloop4:
 	VFMADD231PS.BCST 168(SI), Z17, Z13
 	VFMADD231PS.BCST 172(SI), Z16, Z14
 	VFMADD231PS.BCST 172(SI), Z17, Z15
+	PREFETCHT0       4096(SI)
+	PREFETCHT0       4160(SI)
+	PREFETCHT0       4224(SI)
 	ADDQ             $0x000000c0, SI
 	ADDQ             $0x00000200, R9
 	SUBQ             $0x04, R8
