@@ -378,9 +378,7 @@ func kLoop(kc, a, b Register, step func(u int), advanceB func(steps int), prefet
 		step(u)
 	}
 	if prefetchA {
-		for l := range 3 {
-			PREFETCHT0(Mem{Base: a, Disp: 4096 + 64*l})
-		}
+		prefetchAhead(a)
 	}
 	ADDQ(U32(4*48), a)
 	advanceB(4)
@@ -397,6 +395,15 @@ func kLoop(kc, a, b Register, step func(u int), advanceB func(steps int), prefet
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
 	Label("kdone")
+}
+
+// prefetchAhead fetches the 3 lines of a packed 12-row panel of A that
+// a trip of four steps of k takes (192 bytes), 4 KB past a: 85 steps
+// ahead (see kLoop).
+func prefetchAhead(a Register) {
+	for l := range 3 {
+		PREFETCHT0(Mem{Base: a, Disp: 4096 + 64*l})
+	}
 }
 
 // rowAt is row i (0 to 3) of rows ld bytes apart from base, disp bytes

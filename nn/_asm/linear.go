@@ -50,13 +50,7 @@ func dotRows() {
 	for i, a := range acc {
 		VFMADD231PS(rowAt(p, ldw, ldw3, i, 0), xv, a)
 	}
-	ADDQ(U8(64), p)
-	ADDQ(U8(64), q)
-	DECQ(n)
-	JNZ(LabelRef("chunk"))
-	Label("tail")
-	KORTESTW(tail, tail)
-	JZ(LabelRef("reduce"))
+	chunkLoopEnd(p, q, n, tail)
 	VMOVUPS_Z(Mem{Base: q}, tail, xv)
 	for i, a := range acc {
 		t := ZMM()

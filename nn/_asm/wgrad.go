@@ -74,13 +74,7 @@ func gradDot() {
 		VMOVUPS(row(q, ldv, ldv3, i), vs[i])
 	}
 	fmas()
-	ADDQ(U8(64), p)
-	ADDQ(U8(64), q)
-	DECQ(n)
-	JNZ(LabelRef("chunk"))
-	Label("tail")
-	KORTESTW(tail, tail)
-	JZ(LabelRef("reduce"))
+	chunkLoopEnd(p, q, n, tail)
 	for i := range us {
 		VMOVUPS_Z(row(p, ldu, ldu3, i), tail, us[i])
 		VMOVUPS_Z(row(q, ldv, ldv3, i), tail, vs[i])
@@ -148,4 +142,18 @@ func gradDot() {
 	JNZ(LabelRef("kblock"))
 	VZEROUPPER()
 	RET()
+}
+
+// chunkLoopEnd closes a loop at label chunk over two rows read 16 floats
+// (64 bytes) a pass, p and q, n passes counted down; then, at label tail,
+// it jumps to label reduce when the mask of the rows' last floats, tail,
+// is empty.
+func chunkLoopEnd(p, q, n, tail Register) {
+	ADDQ(U8(64), p)
+	ADDQ(U8(64), q)
+	DECQ(n)
+	JNZ(LabelRef("chunk"))
+	Label("tail")
+	KORTESTW(tail, tail)
+	JZ(LabelRef("reduce"))
 }

@@ -121,9 +121,7 @@ func winoGemmTile(rows int, l string, a, b, crow, ldc Register, ks [2]Register) 
 	// A_e from memory at batch 1 (resnet50's 128-channel convs at 28x28:
 	// 0.392 ms instead of 0.407), or from L3 at batch 8 (2.95 instead of
 	// 3.16), medians of 6 interleaved runs.
-	for i := range 3 {
-		PREFETCHT0(Mem{Base: a, Disp: 4096 + 64*i})
-	}
+	prefetchAhead(a)
 	ADDQ(U32(4*48), a)
 	ADDQ(U32(4*128), bw)
 	SUBQ(U8(4), kc)
