@@ -122,7 +122,7 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 		}
 		var coefs [bnBlock][4]float32
 		for ch := b0; ch < b1; ch++ {
-			shift := float64(x[ch*hw])
+			shift := shifts[ch-b0]
 			sum := tail[ch-b0][0] + laneSum(acc[ch-b0][:8])
 			sq := tail[ch-b0][1] + laneSum(acc[ch-b0][8:])
 			dm := sum / float64(count) // the mean less the shift
