@@ -101,6 +101,11 @@ type Node struct {
 	// Lowering (conv only; set by the lower-conv pass) is how code
 	// generation computes the convolution.
 	Lowering Lowering
+	// Winograd4From (an inference conv lowered to LowerWinograd only; set
+	// by the lower-conv pass), if not 0, is the batch from which it goes
+	// by F(4x4, 3x3) instead: one image has too few tiles for its weights,
+	// a batch of that many shares them.
+	Winograd4From int
 
 	Params []*Param
 
@@ -351,6 +356,9 @@ func (n *Node) String() string {
 		}
 		if n.Lowering != LowerNone {
 			fmt.Fprintf(&b, " lower=%s", n.Lowering)
+		}
+		if n.Winograd4From != 0 {
+			fmt.Fprintf(&b, " winograd4-from-batch=%d", n.Winograd4From)
 		}
 	case OpMaxPool:
 		fmt.Fprintf(&b, " k=%dx%d s=%d p=%d", n.KH, n.KW, n.Stride, n.Pad)

@@ -125,7 +125,8 @@ func TestAddRejects(t *testing.T) {
 }
 
 // TestVerifyLowering: a conv lowered direct must be 1x1, stride 1,
-// unpadded, one lowered to Winograd 3x3 at stride 1, and only convs carry
+// unpadded, one lowered to Winograd 3x3 at stride 1, one that switches to
+// F(4x4, 3x3) with the batch lowered to F(2x2, 3x3), and only convs carry
 // a lowering.
 func TestVerifyLowering(t *testing.T) {
 	g := block(t)
@@ -150,7 +151,19 @@ func TestVerifyLowering(t *testing.T) {
 		}
 		conv.Stride, conv.Shape = 1, saved
 	}
-	conv.Lowering = LowerNone
+	// Only F(2x2, 3x3) switches to F(4x4, 3x3), from a batch of 2 on.
+	for _, c := range []struct {
+		low  Lowering
+		from int
+		ok   bool
+	}{{LowerWinograd, 6, true}, {LowerWinograd, 2, true}, {LowerWinograd, 1, false}, {LowerWinograd, -3, false}, {LowerWinograd4, 6, false}, {LowerIm2col, 6, false}} {
+		conv.Lowering, conv.Winograd4From = c.low, c.from
+		err := g.Verify()
+		if c.ok && err != nil || !c.ok && (err == nil || !strings.Contains(err.Error(), `node "conv": F(4x4, 3x3) from batch`)) {
+			t.Errorf("%s switching at batch %d: %v", c.low, c.from, err)
+		}
+	}
+	conv.Lowering, conv.Winograd4From = LowerNone, 0
 	bn.Lowering = LowerIm2col
 	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), "has no lowering") {
 		t.Errorf("a lowered batch norm: %v", err)

@@ -14,6 +14,12 @@ type ConvDims struct {
 	Stride, Pad int
 	OH, OW      int
 	Lowering    ConvLowering
+	// Winograd4From, where Lowering is LowerWinograd and not 0, is the
+	// batch from which inference with a PackedConv goes by F(4x4, 3x3)
+	// instead: its weights, four times the plain ones, are then
+	// prepared on the first such call (and again after Pack). Training
+	// ignores it.
+	Winograd4From int
 }
 
 // ConvLowering is how a convolution becomes matrix products. Generated
@@ -75,6 +81,9 @@ func (d ConvDims) direct() bool {
 // ColFloats is the scratch Workspace.Col must hold for this convolution:
 // one image's columns for im2col, one pass's tiles for Winograd.
 func (d ConvDims) ColFloats() int {
+	if wide := d.wideFor(d.Winograd4From); wide != d {
+		return max(wide.ColFloats(), d.winoFloats())
+	}
 	if d.winograd() {
 		return d.winoFloats()
 	}
@@ -741,6 +750,8 @@ func convRowBlocks(ws *Workspace, y, x, w []float32, pa *PackedA, epi Epilogue, 
 func Conv2DFused(ws *Workspace, y, x, w []float32, packed *PackedConv, bias, residual []float32, relu bool, batch int, d ConvDims) {
 	if packed == nil {
 		d = d.trainFor(batch)
+	} else if wide := d.wideFor(batch); wide != d {
+		d, packed = wide, packed.widened(wide, w)
 	}
 	task := convTask{y: y, x: x, w: w, packed: packed, bias: bias, residual: residual, relu: relu, d: d}
 	if d.winograd() {

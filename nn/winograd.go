@@ -127,6 +127,12 @@ type PackedConv struct {
 	u    []float32 // Winograd: U_e at u[e*K*C:], row-major; unwritten when packDirect made wino
 	wino []PackedA // Winograd: U_e packed
 	flip []float32 // a workspace's input-gradient weights before their transform
+	// wide is the same weights for F(4x4, 3x3), for the batches that
+	// ConvDims.Winograd4From sends there; made on first use, and
+	// repacked from the weights of the call when not fresh (Pack
+	// changed them).
+	wide      *PackedConv
+	wideFresh bool
 }
 
 // NewPackedConv allocates room for the weights of a convolution of shape d
@@ -150,7 +156,35 @@ func NewPackedConv(d ConvDims) *PackedConv {
 }
 
 // Pack prepares w (K x C x KH x KW) for the kernel in use.
-func (p *PackedConv) Pack(w []float32) { p.pack(w, false) }
+func (p *PackedConv) Pack(w []float32) {
+	p.pack(w, false)
+	p.wideFresh = false
+}
+
+// widened returns p's weights prepared for the F(4x4, 3x3) dims wide
+// (ConvDims.wideFor), packing w, the weights p holds, into them on the
+// first call after Pack: a model that never runs a wide batch never pays
+// for their four-times-larger transform (37.7 MB for 512 channels).
+func (p *PackedConv) widened(wide ConvDims, w []float32) *PackedConv {
+	if p.wide == nil {
+		p.wide = NewPackedConv(wide)
+	}
+	if !p.wideFresh {
+		p.wide.Pack(w)
+		p.wideFresh = true
+	}
+	return p.wide
+}
+
+// wideFor is d as inference with a PackedConv runs it at a batch: by
+// F(4x4, 3x3) from d.Winograd4From images on, else d itself.
+func (d ConvDims) wideFor(batch int) ConvDims {
+	if d.Lowering != LowerWinograd || d.Winograd4From <= 0 || batch < d.Winograd4From {
+		return d
+	}
+	d.Lowering, d.Winograd4From = LowerWinograd4, 0
+	return d
+}
 
 // pack is Pack, or with flip (a Winograd conv's only) the same for the
 // weights whose filter (k, c) is filter (c, k) of w (C x K x 3 x 3) turned

@@ -84,6 +84,59 @@ func TestWinogradMatchesReference(t *testing.T) {
 	})
 }
 
+// TestWinograd4From checks a conv lowered to F(2x2, 3x3) with
+// Winograd4From: below that batch it computes exactly what F(2x2, 3x3)
+// alone does, from it exactly what F(4x4, 3x3) alone does (within the
+// reference's tolerance); after Pack with new weights the F(4x4, 3x3)
+// weights are made again from them; once made, a call allocates nothing;
+// and its scratch holds either lowering's.
+func TestWinograd4From(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 5))
+	d2 := ConvDims{C: 13, H: 7, W: 9, K: 17, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 9, Lowering: LowerWinograd}
+	d4 := d2
+	d4.Lowering = LowerWinograd4
+	d := d2
+	d.Winograd4From = 3
+	if got, want := d.ColFloats(), max(d2.ColFloats(), d4.ColFloats()); got != want {
+		t.Errorf("ColFloats %d, want %d", got, want)
+	}
+	const batch = 4
+	x, bias := randSlice(r, batch*d.C*d.H*d.W), randSlice(r, d.K)
+	packed := NewPackedConv(d)
+	ws := NewWorkspace(d.ColFloats())
+	var w []float32
+	for round := range 2 {
+		w = randSlice(r, d.K*d.C*9) // new weights each round: the F(4x4, 3x3) ones must follow
+		packed.Pack(w)
+		for b := 1; b <= batch; b++ {
+			alone := d2
+			if b >= d.Winograd4From {
+				alone = d4
+			}
+			p := NewPackedConv(alone)
+			p.Pack(w)
+			want := make([]float32, b*d.K*d.OH*d.OW)
+			Conv2DFused(NewWorkspace(alone.ColFloats()), want, x, w, p, bias, nil, true, b, alone)
+			got := randSlice(r, len(want))
+			Conv2DFused(ws, got, x, w, packed, bias, nil, true, b, d)
+			if !slices.Equal(got, want) {
+				t.Errorf("round %d, batch %d: differs from %v alone by %g", round, b, alone.Lowering, maxRelErr(got, want))
+			}
+			ref := convRef(x[:b*d.C*d.H*d.W], w, bias, b, d)
+			for i := range ref {
+				ref[i] = max(ref[i], 0)
+			}
+			if e := maxRelErr(got, ref); e > 1e-5 {
+				t.Errorf("round %d, batch %d: max rel err %g against the direct conv", round, b, e)
+			}
+		}
+	}
+	y := make([]float32, batch*d.K*d.OH*d.OW)
+	if n := testing.AllocsPerRun(5, func() { Conv2DFused(ws, y, x, w, packed, bias, nil, true, batch, d) }); n != 0 {
+		t.Errorf("a batch past Winograd4From allocates %v times a call once its weights are made", n)
+	}
+}
+
 // TestWinogradSplitsEveryWay forces each way of sharing a Winograd conv
 // among two goroutines, so that a share's columns and images are checked
 // even where the work is below the size that splits on its own.

@@ -21,6 +21,16 @@ const winogradWeightsPerTile = 16384
 // -bench ConvLowering ./nn).
 const winograd4WeightsPerTile = 4096
 
+// winograd4BatchWeightsPerTile is winograd4WeightsPerTile for the tiles of
+// a whole batch, which share one pass over the weights: a conv that
+// F(4x4, 3x3) does not pay for at batch 1 goes by it from the batch at
+// which its weight pairs per 4x4 tile of the batch fall to this. At 512
+// channels of 7x7 (65 536 weight pairs a tile of one image), F(4x4, 3x3)
+// against F(2x2, 3x3) took 3.7-3.8 ms against 3.0-3.2 at batch 4 (16 384
+// a tile), 3.3-3.6 against 4.4-4.8 at 6 (10 923), 3.5-3.9 against 5.6-5.7
+// at 8 (go test -bench ConvLowering ./nn): from batch 6.
+const winograd4BatchWeightsPerTile = 12288
+
 // LowerConv chooses how each convolution becomes matrix products:
 //   - direct: a 1x1, stride-1, unpadded conv multiplies its input as it
 //     lies;
@@ -31,7 +41,9 @@ const winograd4WeightsPerTile = 4096
 //     (winograd4WeightsPerTile);
 //   - winograd: else by F(2x2, 3x3), 16 multiplies per 2x2 tile instead
 //     of 36, unless its weights outweigh those tiles too
-//     (winogradWeightsPerTile);
+//     (winogradWeightsPerTile); and from the batch whose tiles its
+//     weights no longer outweigh (winograd4BatchWeightsPerTile), by
+//     F(4x4, 3x3) after all (Node.Winograd4From);
 //   - im2col: any other gathers its input's columns into the scratch
 //     matrix that every conv shares, and in training takes its weight
 //     gradient from them.
@@ -53,6 +65,8 @@ func LowerConv(g *ir.Graph) error {
 			n.Lowering = ir.LowerWinograd4
 		case n.WinogradOK() && weights <= winogradWeightsPerTile*tiles:
 			n.Lowering = ir.LowerWinograd
+			per := winograd4BatchWeightsPerTile * tiles4
+			n.Winograd4From = max(2, (weights+per-1)/per)
 		default:
 			n.Lowering = ir.LowerIm2col
 		}
@@ -111,6 +125,7 @@ func LowerConvTraining(g *ir.Graph) error {
 		if n.Op != ir.OpConv {
 			continue
 		}
+		n.Winograd4From = 0 // a training step transforms its weights anyway; nn.ConvDims.trainFor decides
 		if n.Lowering == ir.LowerWinograd4 && (n.Args[0].Shape.C < minTrainWinograd4Channels || n.Shape.H > maxTrainWinograd4Side) {
 			n.Lowering = ir.LowerWinograd
 		}

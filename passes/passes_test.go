@@ -224,3 +224,44 @@ func TestImageLoop(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestLowerConvWinograd4From pins the lowering of resnet50's stride-1 3x3
+// convs: F(4x4, 3x3) up to 256 channels of 14x14; F(2x2, 3x3) at 512 of
+// 7x7, switching to F(4x4, 3x3) from batch 6 in inference only (training
+// transforms its weights on every step and leaves the choice to nn).
+func TestLowerConvWinograd4From(t *testing.T) {
+	g := load(t, "resnet50.rn")
+	infer, train := g.Clone(), g.Clone()
+	if err := Run(infer, Inference, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(train, Training, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	type lowered struct {
+		Lowering ir.Lowering
+		From     int
+	}
+	got := map[string]lowered{}
+	for _, n := range infer.Nodes {
+		if n.Op == ir.OpConv && n.KH == 3 && n.Stride == 1 {
+			got[n.Name] = lowered{n.Lowering, n.Winograd4From}
+		}
+	}
+	for name, want := range map[string]lowered{
+		"layer1.0.conv2": {ir.LowerWinograd4, 0},
+		"layer2.1.conv2": {ir.LowerWinograd4, 0},
+		"layer3.5.conv2": {ir.LowerWinograd4, 0},
+		"layer4.1.conv2": {ir.LowerWinograd, 6},
+		"layer4.2.conv2": {ir.LowerWinograd, 6},
+	} {
+		if got[name] != want {
+			t.Errorf("inference %s: %+v, want %+v", name, got[name], want)
+		}
+	}
+	for _, n := range train.Nodes {
+		if n.Winograd4From != 0 {
+			t.Errorf("training %s: switches to F(4x4, 3x3) from batch %d", n.Name, n.Winograd4From)
+		}
+	}
+}

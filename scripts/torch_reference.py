@@ -183,7 +183,9 @@ def reference(model, x, labels):
 # ResNet-20's first stage (32x32) reaches at 16 images and not at 4; and
 # its forward pass from 32 channels on by F(4x4, 3x3) by the same rule
 # (nn.ConvDims.trainFor), which the 16x16 and 8x8 stages reach at 128.
-LARGER_BATCHES = {"resnet20": (16, 128)}
+# resnet18's 512-channel 7x7 convs go by F(4x4, 3x3) in eval mode from 6
+# images on (their nn.ConvDims.Winograd4From), by F(2x2, 3x3) below.
+LARGER_BATCHES = {"resnet20": (16, 128), "resnet18": (6,)}
 
 
 def main():

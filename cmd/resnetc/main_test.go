@@ -260,7 +260,7 @@ func TestPlanAndFusedGraph(t *testing.T) {
 		`k=3x3 s=1 p=1 +bn(layer1.0.bn2) +relu lower=winograd4 : 64x56x56  "layer1.0.conv2"`,
 		`k=3x3 s=1 p=1 +bn(layer2.1.bn2) +relu lower=winograd4 : 128x28x28  "layer2.1.conv2"`,
 		`k=3x3 s=1 p=1 +bn(layer3.1.bn2) +relu lower=winograd4 : 256x14x14  "layer3.1.conv2"`,
-		`k=3x3 s=1 p=1 +bn(layer4.1.bn2) +relu lower=winograd : 512x7x7  "layer4.1.conv2"`,
+		`k=3x3 s=1 p=1 +bn(layer4.1.bn2) +relu lower=winograd winograd4-from-batch=6 : 512x7x7  "layer4.1.conv2"`,
 		`k=3x3 s=2 p=1 +bn(layer2.0.bn2) +relu lower=im2col : 128x28x28  "layer2.0.conv2"`,
 		`k=7x7 s=2 p=3 +bn(bn1) +relu lower=im2col : 64x112x112  "conv1"`,
 		`k=1x1 s=2 p=0 +bn(layer2.0.downsample.1) lower=im2col : 512x28x28  "layer2.0.downsample.0"`,

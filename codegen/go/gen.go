@@ -134,7 +134,8 @@ type plan struct {
 	foldOff     map[*ir.Node]int // folded weight; the bias follows
 	foldFloats  int
 	// ownDims marks the inference convs lowered unlike their training
-	// twins: their shapes are emitted again, as <name>_infer_dims.
+	// twins (or switching lowering with the batch): their shapes are
+	// emitted again, as <name>_infer_dims.
 	ownDims map[*ir.Node]bool
 }
 
@@ -204,9 +205,11 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 			}
 		}
 	}
-	trainLowering := map[string]ir.Lowering{}
+	trainDims := map[string]nn.ConvDims{}
 	for _, n := range g.Nodes {
-		trainLowering[n.Name] = n.Lowering
+		if n.Op == ir.OpConv {
+			trainDims[n.Name] = nnDims(n)
+		}
 	}
 	for _, n := range infer.Nodes {
 		if n.Op != ir.OpConv {
@@ -218,7 +221,7 @@ func newPlan(g, infer *ir.Graph) (*plan, error) {
 		default:
 			p.colFloats = max(p.colFloats, nnDims(n).ColFloats())
 		}
-		p.ownDims[n] = n.Lowering != trainLowering[n.Name]
+		p.ownDims[n] = nnDims(n) != trainDims[n.Name]
 	}
 	if g.TrainArenaFloats == 0 {
 		return nil, fmt.Errorf("the training graph has no memory plan; run the plan-training-memory pass")
@@ -248,7 +251,7 @@ type dims struct{ c, h, w, kh, kw, stride, pad int }
 func nnDims(n *ir.Node) nn.ConvDims {
 	d := convDims(n)
 	return nn.ConvDims{C: d.c, H: d.h, W: d.w, K: n.Out, KH: n.KH, KW: n.KW, Stride: n.Stride, Pad: n.Pad,
-		OH: n.Shape.H, OW: n.Shape.W, Lowering: nnLowering[n.Lowering]}
+		OH: n.Shape.H, OW: n.Shape.W, Lowering: nnLowering[n.Lowering], Winograd4From: n.Winograd4From}
 }
 
 // nnLowering maps each lowering to nn's.

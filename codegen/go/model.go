@@ -82,12 +82,16 @@ func (gen *generator) model(f *jen.File) {
 	var dimDefs []jen.Code
 	convDef := func(name string, n *ir.Node) jen.Code {
 		d := convDims(n)
-		return jen.Id(name).Op("=").Qual(NN, "ConvDims").Values(
+		fields := []jen.Code{
 			jen.Id("C").Op(":").Lit(d.c), jen.Id("H").Op(":").Lit(d.h), jen.Id("W").Op(":").Lit(d.w),
 			jen.Id("K").Op(":").Lit(n.Out), jen.Id("KH").Op(":").Lit(n.KH), jen.Id("KW").Op(":").Lit(n.KW),
 			jen.Id("Stride").Op(":").Lit(n.Stride), jen.Id("Pad").Op(":").Lit(n.Pad),
 			jen.Id("OH").Op(":").Lit(n.Shape.H), jen.Id("OW").Op(":").Lit(n.Shape.W),
-			jen.Id("Lowering").Op(":").Qual(NN, lowering[n.Lowering]))
+			jen.Id("Lowering").Op(":").Qual(NN, lowering[n.Lowering])}
+		if n.Winograd4From != 0 {
+			fields = append(fields, jen.Id("Winograd4From").Op(":").Lit(n.Winograd4From))
+		}
+		return jen.Id(name).Op("=").Qual(NN, "ConvDims").Values(fields...)
 	}
 	for _, n := range g.Nodes {
 		switch n.Op {
@@ -112,7 +116,7 @@ func (gen *generator) model(f *jen.File) {
 	for _, n := range gen.gi.Nodes {
 		if p.ownDims[n] {
 			dimDefs = append(dimDefs, convDef(gen.dims(n), n))
-			doc = "Layer shapes, per image; _infer_dims where inference lowers a conv\nunlike training."
+			doc = "Layer shapes, per image; _infer_dims where inference lowers a conv\nunlike training (Lowering, Winograd4From)."
 		}
 	}
 	if len(dimDefs) > 0 {

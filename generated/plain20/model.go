@@ -56,7 +56,7 @@ const (
 )
 
 // Layer shapes, per image; _infer_dims where inference lowers a conv
-// unlike training.
+// unlike training (Lowering, Winograd4From).
 var (
 	conv1_dims                = nn.ConvDims{C: 3, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerIm2col}
 	layer1_0_conv1_dims       = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd}

@@ -63,7 +63,7 @@ const (
 )
 
 // Layer shapes, per image; _infer_dims where inference lowers a conv
-// unlike training.
+// unlike training (Lowering, Winograd4From).
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -231,6 +231,8 @@ var (
 	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer4_1_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
+	layer4_2_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -3061,7 +3063,7 @@ func New(seed uint64) *Model {
 	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_dims)
 	m.f.layer4_1_conv1_weight = m.fold[49149056:50197632]
 	m.f.layer4_1_conv1_bias = m.fold[50197632:50198144]
-	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_dims)
+	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_infer_dims)
 	m.f.layer4_1_conv2_weight = m.fold[50198144:52557440]
 	m.f.layer4_1_conv2_bias = m.fold[52557440:52557952]
 	m.f.layer4_1_conv3_packed = nn.NewPackedConv(layer4_1_conv3_dims)
@@ -3070,7 +3072,7 @@ func New(seed uint64) *Model {
 	m.f.layer4_2_conv1_packed = nn.NewPackedConv(layer4_2_conv1_dims)
 	m.f.layer4_2_conv1_weight = m.fold[53608576:54657152]
 	m.f.layer4_2_conv1_bias = m.fold[54657152:54657664]
-	m.f.layer4_2_conv2_packed = nn.NewPackedConv(layer4_2_conv2_dims)
+	m.f.layer4_2_conv2_packed = nn.NewPackedConv(layer4_2_conv2_infer_dims)
 	m.f.layer4_2_conv2_weight = m.fold[54657664:57016960]
 	m.f.layer4_2_conv2_bias = m.fold[57016960:57017472]
 	m.f.layer4_2_conv3_packed = nn.NewPackedConv(layer4_2_conv3_dims)
@@ -6394,12 +6396,12 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer4.1
 	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv3, f.layer4_1_conv1_weight, f.layer4_1_conv1_packed, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, nil, true, batch, layer4_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, nil, true, batch, layer4_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer4_1_conv3, a.layer4_1_conv2, f.layer4_1_conv3_weight, f.layer4_1_conv3_packed, f.layer4_1_conv3_bias, a.layer4_0_conv3, true, batch, layer4_1_conv3_dims)
 
 	// layer4.2
 	nn.Conv2DFused(ws, a.layer4_2_conv1, a.layer4_1_conv3, f.layer4_2_conv1_weight, f.layer4_2_conv1_packed, f.layer4_2_conv1_bias, nil, true, batch, layer4_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_2_conv2, a.layer4_2_conv1, f.layer4_2_conv2_weight, f.layer4_2_conv2_packed, f.layer4_2_conv2_bias, nil, true, batch, layer4_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_2_conv2, a.layer4_2_conv1, f.layer4_2_conv2_weight, f.layer4_2_conv2_packed, f.layer4_2_conv2_bias, nil, true, batch, layer4_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer4_2_conv3, a.layer4_2_conv2, f.layer4_2_conv3_weight, f.layer4_2_conv3_packed, f.layer4_2_conv3_bias, a.layer4_1_conv3, true, batch, layer4_2_conv3_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_2_conv3, batch*2048, 49)

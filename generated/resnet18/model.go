@@ -63,7 +63,7 @@ const (
 )
 
 // Layer shapes, per image; _infer_dims where inference lowers a conv
-// unlike training.
+// unlike training (Lowering, Winograd4From).
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -93,6 +93,9 @@ var (
 	layer2_0_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_1_conv1_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer4_0_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
+	layer4_1_conv1_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
+	layer4_1_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -499,13 +502,13 @@ func New(seed uint64) *Model {
 	m.f.layer4_0_downsample_0_packed = nn.NewPackedConv(layer4_0_downsample_0_dims)
 	m.f.layer4_0_downsample_0_weight = m.fold[3960704:4091776]
 	m.f.layer4_0_downsample_0_bias = m.fold[4091776:4092288]
-	m.f.layer4_0_conv2_packed = nn.NewPackedConv(layer4_0_conv2_dims)
+	m.f.layer4_0_conv2_packed = nn.NewPackedConv(layer4_0_conv2_infer_dims)
 	m.f.layer4_0_conv2_weight = m.fold[4092288:6451584]
 	m.f.layer4_0_conv2_bias = m.fold[6451584:6452096]
-	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_dims)
+	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_infer_dims)
 	m.f.layer4_1_conv1_weight = m.fold[6452096:8811392]
 	m.f.layer4_1_conv1_bias = m.fold[8811392:8811904]
-	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_dims)
+	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_infer_dims)
 	m.f.layer4_1_conv2_weight = m.fold[8811904:11171200]
 	m.f.layer4_1_conv2_bias = m.fold[11171200:11171712]
 	m.params = []nn.Param{
@@ -1042,11 +1045,11 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	// layer4.0
 	nn.Conv2DFused(ws, a.layer4_0_conv1, a.layer3_1_conv2, f.layer4_0_conv1_weight, f.layer4_0_conv1_packed, f.layer4_0_conv1_bias, nil, true, batch, layer4_0_conv1_dims)
 	nn.Conv2DFused(ws, a.layer4_0_downsample_0, a.layer3_1_conv2, f.layer4_0_downsample_0_weight, f.layer4_0_downsample_0_packed, f.layer4_0_downsample_0_bias, nil, false, batch, layer4_0_downsample_0_dims)
-	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_packed, f.layer4_0_conv2_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_0_conv2, a.layer4_0_conv1, f.layer4_0_conv2_weight, f.layer4_0_conv2_packed, f.layer4_0_conv2_bias, a.layer4_0_downsample_0, true, batch, layer4_0_conv2_infer_dims)
 
 	// layer4.1
-	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv2, f.layer4_1_conv1_weight, f.layer4_1_conv1_packed, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, a.layer4_0_conv2, true, batch, layer4_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv2, f.layer4_1_conv1_weight, f.layer4_1_conv1_packed, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_infer_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, a.layer4_0_conv2, true, batch, layer4_1_conv2_infer_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_1_conv2, batch*512, 49)
 	nn.Linear(ws, a.fc, a.avgpool, w.fc_weight, w.fc_bias, batch, 512, 1000)

@@ -63,7 +63,7 @@ const (
 )
 
 // Layer shapes, per image; _infer_dims where inference lowers a conv
-// unlike training.
+// unlike training (Lowering, Winograd4From).
 var (
 	conv1_dims                 = nn.ConvDims{C: 3, H: 224, W: 224, K: 64, KH: 7, KW: 7, Stride: 2, Pad: 3, OH: 112, OW: 112, Lowering: nn.LowerIm2col}
 	maxpool_dims               = nn.PoolDims{C: 64, H: 112, W: 112, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 56, OW: 56}
@@ -125,6 +125,8 @@ var (
 	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer4_1_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
+	layer4_2_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -1119,7 +1121,7 @@ func New(seed uint64) *Model {
 	m.f.layer4_1_conv1_packed = nn.NewPackedConv(layer4_1_conv1_dims)
 	m.f.layer4_1_conv1_weight = m.fold[14562432:15611008]
 	m.f.layer4_1_conv1_bias = m.fold[15611008:15611520]
-	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_dims)
+	m.f.layer4_1_conv2_packed = nn.NewPackedConv(layer4_1_conv2_infer_dims)
 	m.f.layer4_1_conv2_weight = m.fold[15611520:17970816]
 	m.f.layer4_1_conv2_bias = m.fold[17970816:17971328]
 	m.f.layer4_1_conv3_packed = nn.NewPackedConv(layer4_1_conv3_dims)
@@ -1128,7 +1130,7 @@ func New(seed uint64) *Model {
 	m.f.layer4_2_conv1_packed = nn.NewPackedConv(layer4_2_conv1_dims)
 	m.f.layer4_2_conv1_weight = m.fold[19021952:20070528]
 	m.f.layer4_2_conv1_bias = m.fold[20070528:20071040]
-	m.f.layer4_2_conv2_packed = nn.NewPackedConv(layer4_2_conv2_dims)
+	m.f.layer4_2_conv2_packed = nn.NewPackedConv(layer4_2_conv2_infer_dims)
 	m.f.layer4_2_conv2_weight = m.fold[20071040:22430336]
 	m.f.layer4_2_conv2_bias = m.fold[22430336:22430848]
 	m.f.layer4_2_conv3_packed = nn.NewPackedConv(layer4_2_conv3_dims)
@@ -2344,12 +2346,12 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer4.1
 	nn.Conv2DFused(ws, a.layer4_1_conv1, a.layer4_0_conv3, f.layer4_1_conv1_weight, f.layer4_1_conv1_packed, f.layer4_1_conv1_bias, nil, true, batch, layer4_1_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, nil, true, batch, layer4_1_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_1_conv2, a.layer4_1_conv1, f.layer4_1_conv2_weight, f.layer4_1_conv2_packed, f.layer4_1_conv2_bias, nil, true, batch, layer4_1_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer4_1_conv3, a.layer4_1_conv2, f.layer4_1_conv3_weight, f.layer4_1_conv3_packed, f.layer4_1_conv3_bias, a.layer4_0_conv3, true, batch, layer4_1_conv3_dims)
 
 	// layer4.2
 	nn.Conv2DFused(ws, a.layer4_2_conv1, a.layer4_1_conv3, f.layer4_2_conv1_weight, f.layer4_2_conv1_packed, f.layer4_2_conv1_bias, nil, true, batch, layer4_2_conv1_dims)
-	nn.Conv2DFused(ws, a.layer4_2_conv2, a.layer4_2_conv1, f.layer4_2_conv2_weight, f.layer4_2_conv2_packed, f.layer4_2_conv2_bias, nil, true, batch, layer4_2_conv2_dims)
+	nn.Conv2DFused(ws, a.layer4_2_conv2, a.layer4_2_conv1, f.layer4_2_conv2_weight, f.layer4_2_conv2_packed, f.layer4_2_conv2_bias, nil, true, batch, layer4_2_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer4_2_conv3, a.layer4_2_conv2, f.layer4_2_conv3_weight, f.layer4_2_conv3_packed, f.layer4_2_conv3_bias, a.layer4_1_conv3, true, batch, layer4_2_conv3_dims)
 
 	nn.GlobalAvgPool(a.avgpool, a.layer4_2_conv3, batch*2048, 49)
