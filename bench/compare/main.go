@@ -11,7 +11,12 @@
 //
 // then:
 //
-//	go run ./bench/compare [-rounds 5] [-reps 3] [-threads 2] [-only resnet50]
+//	go run ./bench/compare [-rounds 5] [-reps 3] [-threads 2] [-gap 200ms] [-only resnet50]
+//
+// Before each implementation's runs in a round the machine idles for -gap,
+// so that the thread pools of the one before have stopped polling; on
+// Linux the tool checks that the others' processes stayed off the CPU
+// during each implementation's runs and warns where they did not.
 //
 // It needs Debian's python3-torch and python3-torchvision (PyTorch 1.13)
 // and Node.js. It is a tool run by hand, not a test: the machines are
@@ -41,6 +46,20 @@ import (
 // implementations' logits (or losses) that the run accepts before timing.
 const tolerance = 1e-4
 
+// idleGap is how long the machine idles before each implementation's runs
+// in a round (-gap). ONNX Runtime's and OpenMP's threads poll for work for
+// a while after their runs: without the gap, the other processes used 30
+// to 50 ms of CPU time during resnetc's four runs of resnet18 a round
+// (about 40 ms), after ONNX Runtime had run resnet50, and resnetc's
+// resnet18 took 12-18 ms instead of 10. The first, untimed run of a round
+// does not cover that for a short workload.
+var idleGap time.Duration
+
+// busyLimit is the share of an implementation's timed runs during which
+// the other implementations' processes may run before the tool warns that
+// its figures are unsound.
+const busyLimit = 0.05
+
 func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds; each runs every implementation -reps times")
 	reps := flag.Int("reps", 3, "timed runs per implementation per round")
@@ -50,8 +69,10 @@ func main() {
 	node := flag.String("node", "node", "Node.js, for ONNX Runtime")
 	noORT := flag.Bool("no-ort", false, "leave ONNX Runtime out")
 	spin := flag.Duration("spin", nn.SetSpinWait(0), "how long resnetc's goroutines poll for work before they block (nn.SetSpinWait)")
+	gap := flag.Duration("gap", 200*time.Millisecond, "idle time before each implementation's runs in a round, so that the thread pools of the one before have stopped polling")
 	flag.Parse()
 	nn.SetSpinWait(*spin)
+	idleGap = *gap
 	if err := run(*rounds, *reps, *threads, *only, *python, *node, !*noORT); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
@@ -205,30 +226,66 @@ func measure(w workload, tmp string, rounds, reps, threads int, pt, ort *server)
 	}
 
 	// Interleaved: every round runs each implementation reps times, so a
-	// slow spell on the shared machine hits all of them alike. Each
-	// round's first run of each is not timed: it would pay for the one
-	// before it (OpenMP's and ONNX Runtime's threads poll on for a while
-	// after their runs, and the caches hold the other's data).
+	// slow spell on the shared machine hits all of them alike. Before each
+	// implementation's runs the machine idles for idleGap, so that the
+	// thread pools of the one before have stopped polling; and each
+	// round's first run is not timed, as the caches hold the other's data.
+	// The other processes' CPU time during each implementation's runs is
+	// summed (busy, against the runs' wall time) to check that they were
+	// alone.
 	times := make([][]float64, 1+len(impls))
+	pids := []int{os.Getpid()}
+	for _, s := range impls {
+		pids = append(pids, s.cmd.Process.Pid)
+	}
+	others := func(i int) []int { return slices.Delete(slices.Clone(pids), i, i+1) }
+	busy, wall := make([]time.Duration, 1+len(impls)), make([]time.Duration, 1+len(impls))
+	watch := func(i int, run func() error) error {
+		time.Sleep(idleGap)
+		before, ok := onCPU(others(i))
+		start := time.Now()
+		err := run()
+		if after, ok2 := onCPU(others(i)); ok && ok2 {
+			busy[i] += after - before
+			wall[i] += time.Since(start)
+		}
+		return err
+	}
 	for range rounds {
-		for i := range 1 + reps {
-			start := time.Now()
-			if err := goRun(); err != nil {
-				return nil, err
+		err := watch(0, func() error {
+			for i := range 1 + reps {
+				start := time.Now()
+				if err := goRun(); err != nil {
+					return err
+				}
+				if i > 0 {
+					times[0] = append(times[0], float64(time.Since(start).Microseconds())/1e3)
+				}
 			}
-			if i > 0 {
-				times[0] = append(times[0], float64(time.Since(start).Microseconds())/1e3)
-			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		for i, s := range impls {
 			var reply struct{ Ms []float64 }
-			if err := s.call(map[string]any{"op": "time", "reps": 1 + reps}, &reply); err != nil {
+			if err := watch(i+1, func() error { return s.call(map[string]any{"op": "time", "reps": 1 + reps}, &reply) }); err != nil {
 				return nil, err
 			}
 			if len(reply.Ms) != 1+reps {
 				return nil, fmt.Errorf("%s timed %d runs, not %d", s.name, len(reply.Ms), 1+reps)
 			}
 			times[i+1] = append(times[i+1], reply.Ms[1:]...)
+		}
+	}
+	for i := range busy {
+		if wall[i] > 0 && float64(busy[i]) > busyLimit*float64(wall[i]) {
+			name := "resnetc"
+			if i > 0 {
+				name = impls[i-1].name
+			}
+			fmt.Fprintf(os.Stderr, "compare: %s, %s: the other implementations ran for %.0f%% of its runs' time (%v of %v); its figures are low (try a longer -gap)\n",
+				w.label(), name, 100*float64(busy[i])/float64(wall[i]), busy[i].Round(time.Millisecond), wall[i].Round(time.Millisecond))
 		}
 	}
 	ours := median(times[0])
@@ -291,6 +348,31 @@ func relDiff(a []float32, b []float64) float64 {
 		return num
 	}
 	return math.Sqrt(num / den)
+}
+
+// onCPU is how long the threads of processes pids have run on a CPU, from
+// Linux's /proc/PID/task/TID/schedstat (nanoseconds, unlike /proc/PID/stat's
+// clock ticks of 10 ms, longer than a resnet18 run); ok is false where it
+// cannot be read. Threads that exit in between are not counted.
+func onCPU(pids []int) (total time.Duration, ok bool) {
+	for _, pid := range pids {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return 0, false
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+			if err != nil {
+				continue // the thread has exited
+			}
+			var ns int64
+			if _, err := fmt.Sscan(string(b), &ns); err != nil {
+				return 0, false
+			}
+			total += time.Duration(ns)
+		}
+	}
+	return total, true
 }
 
 func macsOf(spec string, defines ...expand.Define) (int64, error) {
