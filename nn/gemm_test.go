@@ -190,11 +190,12 @@ func TestGemmThreads(t *testing.T) {
 // layers at batch 1) splits its rows; each share must take its own rows
 // of A or of A's packing, of C, of the bias and of the residual, with A
 // plain, transposed and packed once, and shares that are not whole
-// blocks of MC.
+// blocks of MC. The last two shapes split their columns instead, in
+// shares of half a tile (784: 400 + 384, or 272 + 272 + 240).
 func TestGemmThreadsByRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	ws := NewWorkspace(0)
-	for _, s := range [][3]int{{517, 49, 700}, {2048, 7, 1500}, {301, 100, 600}} {
+	for _, s := range [][3]int{{517, 49, 700}, {2048, 7, 1500}, {301, 100, 600}, {130, 784, 300}, {67, 200, 1300}} {
 		m, n, k := s[0], s[1], s[2]
 		a, b := randSlice(r, m*k), randSlice(r, k*n)
 		at := make([]float32, k*m)
