@@ -228,16 +228,19 @@ func (c *check) String() string {
 	return s
 }
 
+// largerBatches are the models also compared at larger batches, as
+// scripts/torch_reference.py's LARGER_BATCHES: for resnet20, 16 images
+// give the first stage's input gradients F(4x4, 3x3) (nn's gradInputFor),
+// 128 the forward pass of the 32- and 64-channel stages too (trainFor);
+// for resnet18, 6 give eval mode's 512-channel convs F(4x4, 3x3) (their
+// ConvDims.Winograd4From).
+var largerBatches = map[string][]int{"resnet20": {16, 128}, "resnet18": {6}}
+
 func TestAgainstPyTorch(t *testing.T) {
 	dir := fixtures(t)
 	var summary []string
 	for _, md := range models {
-		// As scripts/torch_reference.py's LARGER_BATCHES: for resnet20, 16
-		// images give the first stage's input gradients F(4x4, 3x3) (nn's
-		// gradInputFor), 128 the forward pass of the 32- and 64-channel
-		// stages too (trainFor); for resnet18, 6 give eval mode's 512-channel
-		// convs F(4x4, 3x3) (their ConvDims.Winograd4From).
-		batches := append([]int{1, 4}, map[string][]int{"resnet20": {16, 128}, "resnet18": {6}}[md.name]...)
+		batches := append([]int{1, 4}, largerBatches[md.name]...)
 		for _, batch := range batches {
 			t.Run(fmt.Sprintf("%s/batch%d", md.name, batch), func(t *testing.T) {
 				ref := load(t, filepath.Join(dir, fmt.Sprintf("%s_b%d.safetensors", md.name, batch)))
