@@ -324,7 +324,7 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 	switch {
 	case nt > 1 && batch >= nt:
 		shareConv(ws, task, splitImages, batch, nt)
-	case nt > 1 && d.splitsChannels(batch):
+	case nt > 1 && d.splitsChannels(batch, nt):
 		shareConv(ws, task, splitChannels, batch, min(nt, (d.K+11)/12))
 	case nt > 1 && th > 1:
 		shareConv(ws, task, splitTileRows, batch, min(nt, th))
@@ -341,14 +341,24 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 // tiles for 16 MB of transformed weights.
 const winoChannelWeights = 1024
 
+// minWinoRowShare is the fewest tiles of a share of a Winograd conv's tile
+// rows: two of the GEMM's 32-column panels. A narrower share computes up
+// to a panel it does not use, where a share of the output channels takes
+// every tile, in whole panels and an edge of 16. At batch 1, resnet's 28x28
+// stage by F(4x4, 3x3) has 49 tiles, which two goroutines split by tile
+// rows into 28 and 21 and each computed 32.
+const minWinoRowShare = 64
+
 // splitsChannels reports whether a batch of this conv shares its output
-// channels among the goroutines: its weights are many for its tiles, V
-// lies in the AVX-512 kernel's packed panels, and there are panels of 12
+// channels among nt goroutines: its weights are many for its tiles, or
+// its tiles too few for shares of tile rows (minWinoRowShare); V lies in
+// the AVX-512 kernel's packed panels; and there are panels of 12
 // channels enough for two.
-func (d ConvDims) splitsChannels(batch int) bool {
+func (d ConvDims) splitsChannels(batch, nt int) bool {
 	th, tw := d.tiles()
 	_, _, packed := d.winoLayout(1)
-	return packed && d.K >= 24 && d.K*d.C > winoChannelWeights*batch*th*tw
+	tiles := batch * th * tw
+	return packed && d.K >= 24 && (d.K*d.C > winoChannelWeights*tiles || tiles < minWinoRowShare*nt)
 }
 
 // conv2DWinogradChannels is conv2DWinograd for output channels [k0, k1)
@@ -541,11 +551,13 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 // K mod 12 rows at the edge, where there is one (K a multiple of 4, as all
 // of resnet's are); it reports whether it did.
 func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d ConvDims) bool {
-	// The kernel is 32 columns wide: a last panel of 16 or fewer goes to
-	// gemmBlocks, which takes it with the 16-column kernels at half the
-	// multiplies (a batch-1 pass of a 7x7 image split between two
-	// goroutines has 8 tiles).
-	if p.wino[0].mr != 12 || cols%32 != 0 && cols%32 <= 16 {
+	// The kernel is 32 columns wide: a last panel of 16 or fewer, or of up
+	// to maxSingleColumns more, goes to gemmBlocks, which takes it with the
+	// 16-column kernels at half the multiplies, and the columns past 16
+	// one by one (a batch-1 pass of a 7x7 image split between two
+	// goroutines has 8 tiles; of a 28x28 image by F(4x4, 3x3), 49 = 32 +
+	// 16 + 1: 0.77 -> 0.63 ms on one core at 128 channels).
+	if p.wino[0].mr != 12 || cols%32 != 0 && cols%32 <= 16+maxSingleColumns {
 		return false
 	}
 	kernel := winoGemmE0AVX512

@@ -46,6 +46,9 @@ func TestWinogradMatchesReference(t *testing.T) {
 			// channels, 12 a panel, the last share's edge 8 or 10 rows.
 			{200, 200, 5, 5, 1, 1},
 			{130, 250, 6, 7, 1, 1},
+			// Few tiles for shares of tile rows (minWinoRowShare): by
+			// F(4x4, 3x3), the goroutines share the output channels too.
+			{100, 40, 27, 26, 1, 1},
 		}
 		for _, s := range shapes {
 			for _, wl := range winoLowerings {
@@ -654,7 +657,7 @@ func TestWinoGemm(t *testing.T) {
 		t.Skip("no AVX-512 kernels in this build")
 	}
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, s := range []struct{ k, c, cols int }{{4, 3, 20}, {8, 17, 32}, {12, 5, 49}, {16, 16, 128}, {28, 31, 90}, {64, 64, 113}, {36, 7, 17}} {
+	for _, s := range []struct{ k, c, cols int }{{4, 3, 21}, {8, 17, 32}, {12, 5, 53}, {16, 16, 128}, {28, 31, 90}, {64, 64, 117}, {36, 7, 22}} {
 		d := ConvDims{C: s.c, H: 8, W: 8, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: LowerWinograd}
 		p := NewPackedConv(d)
 		p.Pack(randSlice(r, d.K*d.C*9))
@@ -680,6 +683,18 @@ func TestWinoGemm(t *testing.T) {
 			if i%pm >= d.K*s.cols && got[i] != want[i] {
 				t.Fatalf("%+v: wrote %d, past element %d's rows", s, i, i/pm)
 			}
+		}
+	}
+	// A last panel of up to 16 + maxSingleColumns columns goes to
+	// gemmBlocks, which does not compute a whole panel for it.
+	d := ConvDims{C: 8, H: 8, W: 8, K: 12, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: LowerWinograd}
+	p := NewPackedConv(d)
+	p.Pack(randSlice(r, d.K*d.C*9))
+	for _, cols := range []int{1, 16, 17, 20, 49, 52} {
+		_, vcols, _ := d.winoLayout(cols)
+		pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
+		if winoGemm(p, make([]float32, 16*pv), pv, make([]float32, 16*pm), pm, cols, d) {
+			t.Errorf("%d columns: winoGemm took a last panel of %d", cols, cols%32)
 		}
 	}
 }
