@@ -153,6 +153,11 @@ const (
 	LowerWinograd
 	// LowerWinograd4: the same by Winograd F(4x4, 3x3).
 	LowerWinograd4
+	// LowerWinogradS2: a 3x3 stride-2 conv is computed, in inference
+	// only, by Winograd on its polyphase parts (F(2, 2) on the even
+	// inputs, 1 tap on the odd ones): 25 multiplies per 2x2 output tile
+	// instead of 36.
+	LowerWinogradS2
 )
 
 func (l Lowering) String() string {
@@ -165,6 +170,8 @@ func (l Lowering) String() string {
 		return "winograd"
 	case LowerWinograd4:
 		return "winograd4"
+	case LowerWinogradS2:
+		return "winograd-s2"
 	}
 	return "none"
 }
@@ -179,6 +186,12 @@ func (n *Node) DirectOK() bool {
 // input gradient: a 3x3 kernel at stride 1, padded by at most 2.
 func (n *Node) WinogradOK() bool {
 	return n.KH == 3 && n.KW == 3 && n.Stride == 1 && n.Pad <= 2
+}
+
+// WinogradS2OK reports whether the stride-2 Winograd computes n: a 3x3
+// kernel at stride 2, padded by at most 2.
+func (n *Node) WinogradS2OK() bool {
+	return n.KH == 3 && n.KW == 3 && n.Stride == 2 && n.Pad <= 2
 }
 
 // ParamKind says what a parameter tensor holds.

@@ -51,6 +51,9 @@ func (g *Graph) Verify() error {
 		if n.Op == OpConv && (n.Lowering == LowerWinograd || n.Lowering == LowerWinograd4) && !n.WinogradOK() {
 			return fmt.Errorf("node %q: lowered to Winograd (%s), but it is a %dx%d stride-%d pad-%d conv", n.Name, n.Lowering, n.KH, n.KW, n.Stride, n.Pad)
 		}
+		if n.Op == OpConv && n.Lowering == LowerWinogradS2 && !n.WinogradS2OK() {
+			return fmt.Errorf("node %q: lowered to the stride-2 Winograd (%s), but it is a %dx%d stride-%d pad-%d conv", n.Name, n.Lowering, n.KH, n.KW, n.Stride, n.Pad)
+		}
 		if n.Winograd4From != 0 && (n.Lowering != LowerWinograd || n.Winograd4From < 2) {
 			return fmt.Errorf("node %q: F(4x4, 3x3) from batch %d, but only a conv lowered to winograd can switch to it, from a batch of 2 or more (lowered to %s)", n.Name, n.Winograd4From, n.Lowering)
 		}

@@ -151,6 +151,18 @@ func TestVerifyLowering(t *testing.T) {
 		}
 		conv.Stride, conv.Shape = 1, saved
 	}
+	// The stride-2 Winograd only at stride 2.
+	conv.Lowering = LowerWinogradS2
+	if err := g.Verify(); err == nil || !strings.Contains(err.Error(), `node "conv": lowered to the stride-2 Winograd (winograd-s2), but it is a 3x3 stride-1 pad-1 conv`) {
+		t.Errorf("winograd-s2 for a stride-1 conv: %v", err)
+	}
+	saved := conv.Shape
+	conv.Stride, conv.Shape.H, conv.Shape.W = 2, 5, 4
+	// (The batch norm after it no longer fits its shape; the conv does.)
+	if err := g.Verify(); err != nil && strings.Contains(err.Error(), `node "conv"`) {
+		t.Errorf("winograd-s2 for a 3x3 stride-2 conv: %v", err)
+	}
+	conv.Stride, conv.Shape = 1, saved
 	// Only F(2x2, 3x3) switches to F(4x4, 3x3), from a batch of 2 on.
 	for _, c := range []struct {
 		low  Lowering

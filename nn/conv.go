@@ -44,6 +44,11 @@ const (
 	// 4x4 output tile and channel pair instead of F(2x2, 3x3)'s 64. Its
 	// gradients are LowerWinograd's.
 	LowerWinograd4
+	// LowerWinogradS2 computes a stride-2 3x3 convolution by Winograd on
+	// its polyphase parts (see WinogradS2OK): 25 multiplies per 2x2 output
+	// tile and channel pair instead of 36. Inference only, with the
+	// weights of a PackedConv; training takes it as LowerIm2col.
+	LowerWinogradS2
 )
 
 // String names the lowering as resnetc's -dump-ir does.
@@ -59,6 +64,8 @@ func (l ConvLowering) String() string {
 		return "winograd"
 	case LowerWinograd4:
 		return "winograd4"
+	case LowerWinogradS2:
+		return "winograd-s2"
 	}
 	return fmt.Sprintf("ConvLowering(%d)", uint8(l))
 }
@@ -72,7 +79,7 @@ func (d ConvDims) direct() bool {
 			panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered direct", d.KH, d.KW, d.Stride, d.Pad))
 		}
 		return true
-	case LowerIm2col, LowerWinograd, LowerWinograd4:
+	case LowerIm2col, LowerWinograd, LowerWinograd4, LowerWinogradS2:
 		return false
 	}
 	return fits
@@ -209,6 +216,7 @@ const (
 // F(2x2, 3x3) or F(4x4, 3x3) (gradInputFor) from weights transformed in
 // the workspace on every call.
 func Conv2DBackward(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy, x, w []float32, batch int, d ConvDims) {
+	d = d.trainFor(batch)
 	var wino *PackedConv
 	var wt *PackedA // W^T packed, for the input gradient's GEMMs
 	switch {

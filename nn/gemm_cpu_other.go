@@ -215,3 +215,11 @@ func wino4OutputG8AVX512(y, m, res, bias *float32, chans, yStride, mStride, plan
 func wino4DyG8AVX512(u, dy *float32, chans, dyStride, uStride, plane int, plan *wino4Plan, idx *[8][16]int32) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func winoInputS2AVX512(v, x *float32, chans, off, xStride, vStride, plane, w, rows int, masks *[7]uint16, idx *[32]int32, splitOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func winoOutputS2AVX512(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[5]uint16, idx *[32]int32, hiOff int) {
+	panic("nn: the Winograd kernels are not in this build")
+}

@@ -41554,7 +41554,7 @@ done:
 
 // func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoOutputAVX512(SB), NOSPLIT, $8-112
+TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-112
 	MOVQ      y+0(FP), AX
 	MOVQ      m+8(FP), CX
 	MOVQ      res+16(FP), DX
@@ -41565,9 +41565,8 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $8-112
 	MOVQ      mStride+56(FP), R9
 	MOVQ      plane+64(FP), R10
 	MOVQ      ow+72(FP), R11
-	MOVQ      flags+80(FP), R12
-	MOVQ      masks+88(FP), R13
-	MOVQ      idx+96(FP), R14
+	MOVQ      masks+88(FP), R12
+	MOVQ      idx+96(FP), R13
 	SHLQ      $0x02, DI
 	SHLQ      $0x02, R8
 	SHLQ      $0x02, R9
@@ -41576,119 +41575,109 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $8-112
 	ADDQ      DI, AX
 	ADDQ      DI, DX
 	MOVQ      hiOff+104(FP), DI
-	MOVQ      DI, R15
+	MOVQ      DI, R14
 	ADDQ      AX, DI
-	ADDQ      DX, R15
-	MOVWLZX   (R13), BP
-	KMOVW     BP, K1
-	MOVWLZX   2(R13), BP
-	KMOVW     BP, K2
-	MOVWLZX   4(R13), BP
-	KMOVW     BP, K3
-	MOVWLZX   6(R13), BP
-	KMOVW     BP, K4
-	MOVWLZX   8(R13), BP
-	KMOVW     BP, K5
-	VMOVDQU32 (R14), Z0
-	VMOVDQU32 64(R14), Z1
+	ADDQ      DX, R14
+	MOVWLZX   (R12), R15
+	KMOVW     R15, K1
+	MOVWLZX   2(R12), R15
+	KMOVW     R15, K2
+	MOVWLZX   4(R12), R15
+	KMOVW     R15, K3
+	MOVWLZX   6(R12), R15
+	KMOVW     R15, K4
+	MOVWLZX   8(R12), R15
+	KMOVW     R15, K5
+	VMOVDQU32 (R13), Z0
+	VMOVDQU32 64(R13), Z1
+	IMUL3Q    $0x04, R10, R12
+	LEAQ      (R12)(R12*2), R13
 	VXORPS    Z2, Z2, Z2
 	TESTQ     SI, SI
 	JZ        done
 
 chan:
-	MOVQ         CX, R13
-	VMOVUPS.Z    (R13), K3, Z3
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z4
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z5
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z6
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z7
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z8
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z9
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z10
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z11
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z12
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z13
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z14
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z15
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z16
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z17
-	ADDQ         R10, R13
-	VMOVUPS.Z    (R13), K3, Z18
-	ADDQ         R10, R13
-	VADDPS       Z7, Z3, Z3
-	VADDPS       Z11, Z3, Z3
-	VSUBPS       Z11, Z7, Z7
-	VSUBPS       Z15, Z7, Z7
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z12, Z4, Z4
-	VSUBPS       Z12, Z8, Z8
-	VSUBPS       Z16, Z8, Z8
-	VADDPS       Z9, Z5, Z5
-	VADDPS       Z13, Z5, Z5
-	VSUBPS       Z13, Z9, Z9
-	VSUBPS       Z17, Z9, Z9
-	VADDPS       Z10, Z6, Z6
-	VADDPS       Z14, Z6, Z6
-	VSUBPS       Z14, Z10, Z10
-	VSUBPS       Z18, Z10, Z10
+	VMOVUPS.Z    (CX), K3, Z3
+	VMOVUPS.Z    (CX)(R12*1), K3, Z4
+	VMOVUPS.Z    (CX)(R12*2), K3, Z5
+	VMOVUPS.Z    (CX)(R13*1), K3, Z6
+	ADDQ         R10, CX
 	VADDPS       Z4, Z3, Z3
 	VADDPS       Z5, Z3, Z3
 	VSUBPS       Z5, Z4, Z4
 	VSUBPS       Z6, Z4, Z4
-	BTQ          $0x03, R12
-	JCC          nobias0
-	VBROADCASTSS (BX), Z5
+	VMOVUPS.Z    (CX), K3, Z5
+	VMOVUPS.Z    (CX)(R12*1), K3, Z6
+	VMOVUPS.Z    (CX)(R12*2), K3, Z7
+	VMOVUPS.Z    (CX)(R13*1), K3, Z8
+	ADDQ         R10, CX
+	VADDPS       Z6, Z5, Z5
+	VADDPS       Z7, Z5, Z5
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z8, Z6, Z6
+	VMOVUPS.Z    (CX), K3, Z7
+	VMOVUPS.Z    (CX)(R12*1), K3, Z8
+	VMOVUPS.Z    (CX)(R12*2), K3, Z9
+	VMOVUPS.Z    (CX)(R13*1), K3, Z10
+	ADDQ         R10, CX
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
+	VSUBPS       Z9, Z8, Z8
+	VSUBPS       Z10, Z8, Z8
+	VMOVUPS.Z    (CX), K3, Z9
+	VMOVUPS.Z    (CX)(R12*1), K3, Z10
+	VMOVUPS.Z    (CX)(R12*2), K3, Z11
+	VMOVUPS.Z    (CX)(R13*1), K3, Z12
+	ADDQ         R10, CX
+	VADDPS       Z10, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VSUBPS       Z11, Z10, Z10
+	VSUBPS       Z12, Z10, Z10
+	SUBQ         R12, CX
 	VADDPS       Z5, Z3, Z3
-	VADDPS       Z5, Z4, Z4
+	VADDPS       Z7, Z3, Z3
+	VSUBPS       Z7, Z5, Z5
+	VSUBPS       Z9, Z5, Z5
+	BTQ          $0x03, flags+80(FP)
+	JCC          nobias0
+	VBROADCASTSS (BX), Z7
+	VADDPS       Z7, Z3, Z3
+	VADDPS       Z7, Z5, Z5
 
 nobias0:
-	VMOVAPS   Z3, Z5
-	VPERMT2PS Z4, Z0, Z5
+	VMOVAPS   Z3, Z7
+	VPERMT2PS Z5, Z0, Z7
 	VMOVAPS   Z3, Z3
-	VPERMT2PS Z4, Z1, Z3
-	BTQ       $0x01, R12
+	VPERMT2PS Z5, Z1, Z3
+	BTQ       $0x01, flags+80(FP)
 	JCC       nores00
-	VMOVUPS.Z (DX), K1, Z4
-	VADDPS    Z4, Z5, Z5
+	VMOVUPS.Z (DX), K1, Z5
+	VADDPS    Z5, Z7, Z7
 
 nores00:
-	BTQ    $0x00, R12
+	BTQ    $0x00, flags+80(FP)
 	JCC    norelu00
-	VMAXPS Z5, Z2, Z5
+	VMAXPS Z7, Z2, Z7
 
 norelu00:
-	VMOVUPS   Z5, K1, (AX)
-	BTQ       $0x01, R12
+	VMOVUPS   Z7, K1, (AX)
+	BTQ       $0x01, flags+80(FP)
 	JCC       nores01
-	VMOVUPS.Z (R15), K2, Z4
-	VADDPS    Z4, Z3, Z3
+	VMOVUPS.Z (R14), K2, Z5
+	VADDPS    Z5, Z3, Z3
 
 nores01:
-	BTQ    $0x00, R12
+	BTQ    $0x00, flags+80(FP)
 	JCC    norelu01
 	VMAXPS Z3, Z2, Z3
 
 norelu01:
 	VMOVUPS      Z3, K2, (DI)
-	VADDPS       Z8, Z7, Z3
-	VADDPS       Z9, Z3, Z3
-	VSUBPS       Z9, Z8, Z4
+	VADDPS       Z6, Z4, Z3
+	VADDPS       Z8, Z3, Z3
+	VSUBPS       Z8, Z6, Z4
 	VSUBPS       Z10, Z4, Z4
-	BTQ          $0x03, R12
+	BTQ          $0x03, flags+80(FP)
 	JCC          nobias1
 	VBROADCASTSS (BX), Z5
 	VADDPS       Z5, Z3, Z3
@@ -41699,25 +41688,25 @@ nobias1:
 	VPERMT2PS Z4, Z0, Z5
 	VMOVAPS   Z3, Z3
 	VPERMT2PS Z4, Z1, Z3
-	BTQ       $0x01, R12
+	BTQ       $0x01, flags+80(FP)
 	JCC       nores10
 	VMOVUPS.Z (DX)(R11*1), K4, Z4
 	VADDPS    Z4, Z5, Z5
 
 nores10:
-	BTQ    $0x00, R12
+	BTQ    $0x00, flags+80(FP)
 	JCC    norelu10
 	VMAXPS Z5, Z2, Z5
 
 norelu10:
 	VMOVUPS   Z5, K4, (AX)(R11*1)
-	BTQ       $0x01, R12
+	BTQ       $0x01, flags+80(FP)
 	JCC       nores11
-	VMOVUPS.Z (R15)(R11*1), K5, Z4
+	VMOVUPS.Z (R14)(R11*1), K5, Z4
 	VADDPS    Z4, Z3, Z3
 
 nores11:
-	BTQ    $0x00, R12
+	BTQ    $0x00, flags+80(FP)
 	JCC    norelu11
 	VMAXPS Z3, Z2, Z3
 
@@ -41726,7 +41715,712 @@ norelu11:
 	ADDQ    R8, AX
 	ADDQ    R8, DI
 	ADDQ    R8, DX
-	ADDQ    R8, R15
+	ADDQ    R8, R14
+	ADDQ    R9, CX
+	ADDQ    $0x04, BX
+	DECQ    SI
+	JNZ     chan
+
+done:
+	VZEROUPPER
+	RET
+
+// func winoInputS2AVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[7]uint16, idx *[32]int32, splitOff int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoInputS2AVX512(SB), NOSPLIT, $0-96
+	MOVQ      v+0(FP), AX
+	MOVQ      x+8(FP), CX
+	MOVQ      chans+16(FP), DX
+	MOVQ      off+24(FP), BX
+	MOVQ      xStride+32(FP), SI
+	MOVQ      vStride+40(FP), DI
+	MOVQ      plane+48(FP), R8
+	MOVQ      w+56(FP), R9
+	MOVQ      rows+64(FP), R10
+	MOVQ      masks+72(FP), R11
+	MOVQ      idx+80(FP), R12
+	MOVQ      splitOff+88(FP), R13
+	SHLQ      $0x02, BX
+	SHLQ      $0x02, SI
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	SHLQ      $0x02, R9
+	ADDQ      BX, CX
+	LEAQ      (R9)(R9*2), BX
+	IMUL3Q    $0x05, R8, R14
+	MOVWLZX   (R11), R15
+	KMOVW     R15, K1
+	MOVWLZX   2(R11), R15
+	KMOVW     R15, K2
+	MOVWLZX   4(R11), R15
+	KMOVW     R15, K3
+	MOVWLZX   6(R11), R15
+	KMOVW     R15, K4
+	MOVWLZX   8(R11), R15
+	KMOVW     R15, K5
+	MOVWLZX   10(R11), R15
+	KMOVW     R15, K6
+	MOVWLZX   12(R11), R15
+	KMOVW     R15, K7
+	VMOVDQU32 (R12), Z0
+	VMOVDQU32 64(R12), Z1
+	TESTQ     DX, DX
+	JZ        done
+	KORTESTW  K7, K7
+	JNZ       chan_split
+
+chan:
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	BTQ       $0x02, R10
+	JCC       chan_row2
+	VMOVUPS.Z (CX)(R9*2), K1, Z2
+	VMOVUPS.Z 64(CX)(R9*2), K2, Z3
+	VMOVUPS.Z 128(CX)(R9*2), K3, Z4
+	VMOVUPS.Z 192(CX)(R9*2), K4, Z5
+	VMOVUPS.Z 256(CX)(R9*2), K5, Z6
+
+chan_row2:
+	VMOVAPS    Z2, Z7
+	VPERMT2PS  Z3, Z0, Z7
+	VMOVAPS    Z2, Z2
+	VPERMT2PS  Z3, Z1, Z2
+	VMOVAPS    Z4, Z3
+	VPERMT2PS  Z5, Z0, Z3
+	VMOVAPS    Z4, Z4
+	VPERMT2PS  Z5, Z1, Z4
+	VSHUFF32X4 $0x44, Z3, Z7, Z5
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z4, Z2, Z7
+	VSHUFF32X4 $0xee, Z4, Z2, Z2
+	VALIGND    $0x01, Z5, Z6, Z4
+	VSUBPS     Z7, Z5, Z5
+	VSUBPS     Z7, Z4, Z4
+	LEAQ       (AX)(R14*1), R11
+	MOVQ       R11, R12
+	VMOVUPS    Z5, K6, (R12)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z7, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z4, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z3, K6, (R12)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z2, K6, (R12)
+	VXORPS     Z6, Z6, Z6
+	VXORPS     Z8, Z8, Z8
+	VXORPS     Z9, Z9, Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	BTQ        $0x00, R10
+	JCC        chan_row0
+	VMOVUPS.Z  (CX), K1, Z6
+	VMOVUPS.Z  64(CX), K2, Z8
+	VMOVUPS.Z  128(CX), K3, Z9
+	VMOVUPS.Z  192(CX), K4, Z10
+	VMOVUPS.Z  256(CX), K5, Z11
+
+chan_row0:
+	VMOVAPS    Z6, Z12
+	VPERMT2PS  Z8, Z0, Z12
+	VMOVAPS    Z6, Z6
+	VPERMT2PS  Z8, Z1, Z6
+	VMOVAPS    Z9, Z8
+	VPERMT2PS  Z10, Z0, Z8
+	VMOVAPS    Z9, Z9
+	VPERMT2PS  Z10, Z1, Z9
+	VSHUFF32X4 $0x44, Z8, Z12, Z10
+	VSHUFF32X4 $0xee, Z8, Z12, Z8
+	VSHUFF32X4 $0x44, Z9, Z6, Z12
+	VSHUFF32X4 $0xee, Z9, Z6, Z6
+	VALIGND    $0x01, Z10, Z11, Z9
+	VSUBPS     Z12, Z10, Z10
+	VSUBPS     Z12, Z9, Z9
+	VSUBPS     Z5, Z10, Z10
+	VSUBPS     Z7, Z12, Z12
+	VSUBPS     Z4, Z9, Z9
+	VSUBPS     Z3, Z8, Z8
+	VSUBPS     Z2, Z6, Z6
+	MOVQ       AX, R11
+	MOVQ       R11, R12
+	VMOVUPS    Z10, K6, (R12)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z12, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z9, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z8, K6, (R12)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z6, K6, (R12)
+	VXORPS     Z6, Z6, Z6
+	VXORPS     Z8, Z8, Z8
+	VXORPS     Z9, Z9, Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	BTQ        $0x04, R10
+	JCC        chan_row4
+	VMOVUPS.Z  (CX)(R9*4), K1, Z6
+	VMOVUPS.Z  64(CX)(R9*4), K2, Z8
+	VMOVUPS.Z  128(CX)(R9*4), K3, Z9
+	VMOVUPS.Z  192(CX)(R9*4), K4, Z10
+	VMOVUPS.Z  256(CX)(R9*4), K5, Z11
+
+chan_row4:
+	VMOVAPS    Z6, Z12
+	VPERMT2PS  Z8, Z0, Z12
+	VMOVAPS    Z6, Z6
+	VPERMT2PS  Z8, Z1, Z6
+	VMOVAPS    Z9, Z8
+	VPERMT2PS  Z10, Z0, Z8
+	VMOVAPS    Z9, Z9
+	VPERMT2PS  Z10, Z1, Z9
+	VSHUFF32X4 $0x44, Z8, Z12, Z10
+	VSHUFF32X4 $0xee, Z8, Z12, Z8
+	VSHUFF32X4 $0x44, Z9, Z6, Z12
+	VSHUFF32X4 $0xee, Z9, Z6, Z6
+	VALIGND    $0x01, Z10, Z11, Z9
+	VSUBPS     Z12, Z10, Z10
+	VSUBPS     Z12, Z9, Z9
+	VSUBPS     Z5, Z10, Z10
+	VSUBPS     Z7, Z12, Z12
+	VSUBPS     Z4, Z9, Z9
+	VSUBPS     Z3, Z8, Z8
+	VSUBPS     Z2, Z6, Z6
+	LEAQ       (AX)(R14*2), R11
+	MOVQ       R11, R12
+	VMOVUPS    Z10, K6, (R12)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z12, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z9, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z8, K6, (R12)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z6, K6, (R12)
+	VXORPS     Z2, Z2, Z2
+	VXORPS     Z3, Z3, Z3
+	VXORPS     Z4, Z4, Z4
+	VXORPS     Z5, Z5, Z5
+	VXORPS     Z6, Z6, Z6
+	BTQ        $0x01, R10
+	JCC        chan_row1
+	VMOVUPS.Z  (CX)(R9*1), K1, Z2
+	VMOVUPS.Z  64(CX)(R9*1), K2, Z3
+	VMOVUPS.Z  128(CX)(R9*1), K3, Z4
+	VMOVUPS.Z  192(CX)(R9*1), K4, Z5
+	VMOVUPS.Z  256(CX)(R9*1), K5, Z6
+
+chan_row1:
+	VMOVAPS    Z2, Z7
+	VPERMT2PS  Z3, Z0, Z7
+	VMOVAPS    Z2, Z2
+	VPERMT2PS  Z3, Z1, Z2
+	VMOVAPS    Z4, Z3
+	VPERMT2PS  Z5, Z0, Z3
+	VMOVAPS    Z4, Z4
+	VPERMT2PS  Z5, Z1, Z4
+	VSHUFF32X4 $0x44, Z3, Z7, Z5
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z4, Z2, Z7
+	VSHUFF32X4 $0xee, Z4, Z2, Z2
+	VALIGND    $0x01, Z5, Z6, Z4
+	VSUBPS     Z7, Z5, Z5
+	VSUBPS     Z7, Z4, Z4
+	LEAQ       (AX)(R14*2), R11
+	ADDQ       R14, R11
+	MOVQ       R11, R12
+	VMOVUPS    Z5, K6, (R12)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z7, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z4, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z3, K6, (R12)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z2, K6, (R12)
+	VXORPS     Z2, Z2, Z2
+	VXORPS     Z3, Z3, Z3
+	VXORPS     Z4, Z4, Z4
+	VXORPS     Z5, Z5, Z5
+	VXORPS     Z6, Z6, Z6
+	BTQ        $0x03, R10
+	JCC        chan_row3
+	VMOVUPS.Z  (CX)(BX*1), K1, Z2
+	VMOVUPS.Z  64(CX)(BX*1), K2, Z3
+	VMOVUPS.Z  128(CX)(BX*1), K3, Z4
+	VMOVUPS.Z  192(CX)(BX*1), K4, Z5
+	VMOVUPS.Z  256(CX)(BX*1), K5, Z6
+
+chan_row3:
+	VMOVAPS    Z2, Z7
+	VPERMT2PS  Z3, Z0, Z7
+	VMOVAPS    Z2, Z2
+	VPERMT2PS  Z3, Z1, Z2
+	VMOVAPS    Z4, Z3
+	VPERMT2PS  Z5, Z0, Z3
+	VMOVAPS    Z4, Z4
+	VPERMT2PS  Z5, Z1, Z4
+	VSHUFF32X4 $0x44, Z3, Z7, Z5
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z4, Z2, Z7
+	VSHUFF32X4 $0xee, Z4, Z2, Z2
+	VALIGND    $0x01, Z5, Z6, Z4
+	VSUBPS     Z7, Z5, Z5
+	VSUBPS     Z7, Z4, Z4
+	LEAQ       (AX)(R14*4), R11
+	MOVQ       R11, R12
+	VMOVUPS    Z5, K6, (R12)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z7, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z4, K6, (R12)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z3, K6, (R12)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z2, K6, (R12)
+	ADDQ       SI, CX
+	ADDQ       DI, AX
+	DECQ       DX
+	JNZ        chan
+	JMP        done
+
+chan_split:
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	BTQ       $0x02, R10
+	JCC       chan_split_row2
+	VMOVUPS.Z (CX)(R9*2), K1, Z2
+	VMOVUPS.Z 64(CX)(R9*2), K2, Z3
+	VMOVUPS.Z 128(CX)(R9*2), K3, Z4
+	VMOVUPS.Z 192(CX)(R9*2), K4, Z5
+	VMOVUPS.Z 256(CX)(R9*2), K5, Z6
+
+chan_split_row2:
+	VMOVAPS    Z2, Z7
+	VPERMT2PS  Z3, Z0, Z7
+	VMOVAPS    Z2, Z2
+	VPERMT2PS  Z3, Z1, Z2
+	VMOVAPS    Z4, Z3
+	VPERMT2PS  Z5, Z0, Z3
+	VMOVAPS    Z4, Z4
+	VPERMT2PS  Z5, Z1, Z4
+	VSHUFF32X4 $0x44, Z3, Z7, Z5
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z4, Z2, Z7
+	VSHUFF32X4 $0xee, Z4, Z2, Z2
+	VALIGND    $0x01, Z5, Z6, Z4
+	VSUBPS     Z7, Z5, Z5
+	VSUBPS     Z7, Z4, Z4
+	LEAQ       (AX)(R14*1), R11
+	MOVQ       R11, R12
+	VMOVUPS    Z5, K6, (R12)
+	VMOVUPS    Z5, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z7, K6, (R12)
+	VMOVUPS    Z7, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z4, K6, (R12)
+	VMOVUPS    Z4, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z3, K6, (R12)
+	VMOVUPS    Z3, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z2, K6, (R12)
+	VMOVUPS    Z2, K7, (R12)(R13*1)
+	VXORPS     Z6, Z6, Z6
+	VXORPS     Z8, Z8, Z8
+	VXORPS     Z9, Z9, Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	BTQ        $0x00, R10
+	JCC        chan_split_row0
+	VMOVUPS.Z  (CX), K1, Z6
+	VMOVUPS.Z  64(CX), K2, Z8
+	VMOVUPS.Z  128(CX), K3, Z9
+	VMOVUPS.Z  192(CX), K4, Z10
+	VMOVUPS.Z  256(CX), K5, Z11
+
+chan_split_row0:
+	VMOVAPS    Z6, Z12
+	VPERMT2PS  Z8, Z0, Z12
+	VMOVAPS    Z6, Z6
+	VPERMT2PS  Z8, Z1, Z6
+	VMOVAPS    Z9, Z8
+	VPERMT2PS  Z10, Z0, Z8
+	VMOVAPS    Z9, Z9
+	VPERMT2PS  Z10, Z1, Z9
+	VSHUFF32X4 $0x44, Z8, Z12, Z10
+	VSHUFF32X4 $0xee, Z8, Z12, Z8
+	VSHUFF32X4 $0x44, Z9, Z6, Z12
+	VSHUFF32X4 $0xee, Z9, Z6, Z6
+	VALIGND    $0x01, Z10, Z11, Z9
+	VSUBPS     Z12, Z10, Z10
+	VSUBPS     Z12, Z9, Z9
+	VSUBPS     Z5, Z10, Z10
+	VSUBPS     Z7, Z12, Z12
+	VSUBPS     Z4, Z9, Z9
+	VSUBPS     Z3, Z8, Z8
+	VSUBPS     Z2, Z6, Z6
+	MOVQ       AX, R11
+	MOVQ       R11, R12
+	VMOVUPS    Z10, K6, (R12)
+	VMOVUPS    Z10, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z12, K6, (R12)
+	VMOVUPS    Z12, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z9, K6, (R12)
+	VMOVUPS    Z9, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z8, K6, (R12)
+	VMOVUPS    Z8, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z6, K6, (R12)
+	VMOVUPS    Z6, K7, (R12)(R13*1)
+	VXORPS     Z6, Z6, Z6
+	VXORPS     Z8, Z8, Z8
+	VXORPS     Z9, Z9, Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	BTQ        $0x04, R10
+	JCC        chan_split_row4
+	VMOVUPS.Z  (CX)(R9*4), K1, Z6
+	VMOVUPS.Z  64(CX)(R9*4), K2, Z8
+	VMOVUPS.Z  128(CX)(R9*4), K3, Z9
+	VMOVUPS.Z  192(CX)(R9*4), K4, Z10
+	VMOVUPS.Z  256(CX)(R9*4), K5, Z11
+
+chan_split_row4:
+	VMOVAPS    Z6, Z12
+	VPERMT2PS  Z8, Z0, Z12
+	VMOVAPS    Z6, Z6
+	VPERMT2PS  Z8, Z1, Z6
+	VMOVAPS    Z9, Z8
+	VPERMT2PS  Z10, Z0, Z8
+	VMOVAPS    Z9, Z9
+	VPERMT2PS  Z10, Z1, Z9
+	VSHUFF32X4 $0x44, Z8, Z12, Z10
+	VSHUFF32X4 $0xee, Z8, Z12, Z8
+	VSHUFF32X4 $0x44, Z9, Z6, Z12
+	VSHUFF32X4 $0xee, Z9, Z6, Z6
+	VALIGND    $0x01, Z10, Z11, Z9
+	VSUBPS     Z12, Z10, Z10
+	VSUBPS     Z12, Z9, Z9
+	VSUBPS     Z5, Z10, Z10
+	VSUBPS     Z7, Z12, Z12
+	VSUBPS     Z4, Z9, Z9
+	VSUBPS     Z3, Z8, Z8
+	VSUBPS     Z2, Z6, Z6
+	LEAQ       (AX)(R14*2), R11
+	MOVQ       R11, R12
+	VMOVUPS    Z10, K6, (R12)
+	VMOVUPS    Z10, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z12, K6, (R12)
+	VMOVUPS    Z12, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z9, K6, (R12)
+	VMOVUPS    Z9, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z8, K6, (R12)
+	VMOVUPS    Z8, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z6, K6, (R12)
+	VMOVUPS    Z6, K7, (R12)(R13*1)
+	VXORPS     Z2, Z2, Z2
+	VXORPS     Z3, Z3, Z3
+	VXORPS     Z4, Z4, Z4
+	VXORPS     Z5, Z5, Z5
+	VXORPS     Z6, Z6, Z6
+	BTQ        $0x01, R10
+	JCC        chan_split_row1
+	VMOVUPS.Z  (CX)(R9*1), K1, Z2
+	VMOVUPS.Z  64(CX)(R9*1), K2, Z3
+	VMOVUPS.Z  128(CX)(R9*1), K3, Z4
+	VMOVUPS.Z  192(CX)(R9*1), K4, Z5
+	VMOVUPS.Z  256(CX)(R9*1), K5, Z6
+
+chan_split_row1:
+	VMOVAPS    Z2, Z7
+	VPERMT2PS  Z3, Z0, Z7
+	VMOVAPS    Z2, Z2
+	VPERMT2PS  Z3, Z1, Z2
+	VMOVAPS    Z4, Z3
+	VPERMT2PS  Z5, Z0, Z3
+	VMOVAPS    Z4, Z4
+	VPERMT2PS  Z5, Z1, Z4
+	VSHUFF32X4 $0x44, Z3, Z7, Z5
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z4, Z2, Z7
+	VSHUFF32X4 $0xee, Z4, Z2, Z2
+	VALIGND    $0x01, Z5, Z6, Z4
+	VSUBPS     Z7, Z5, Z5
+	VSUBPS     Z7, Z4, Z4
+	LEAQ       (AX)(R14*2), R11
+	ADDQ       R14, R11
+	MOVQ       R11, R12
+	VMOVUPS    Z5, K6, (R12)
+	VMOVUPS    Z5, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z7, K6, (R12)
+	VMOVUPS    Z7, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z4, K6, (R12)
+	VMOVUPS    Z4, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z3, K6, (R12)
+	VMOVUPS    Z3, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z2, K6, (R12)
+	VMOVUPS    Z2, K7, (R12)(R13*1)
+	VXORPS     Z2, Z2, Z2
+	VXORPS     Z3, Z3, Z3
+	VXORPS     Z4, Z4, Z4
+	VXORPS     Z5, Z5, Z5
+	VXORPS     Z6, Z6, Z6
+	BTQ        $0x03, R10
+	JCC        chan_split_row3
+	VMOVUPS.Z  (CX)(BX*1), K1, Z2
+	VMOVUPS.Z  64(CX)(BX*1), K2, Z3
+	VMOVUPS.Z  128(CX)(BX*1), K3, Z4
+	VMOVUPS.Z  192(CX)(BX*1), K4, Z5
+	VMOVUPS.Z  256(CX)(BX*1), K5, Z6
+
+chan_split_row3:
+	VMOVAPS    Z2, Z7
+	VPERMT2PS  Z3, Z0, Z7
+	VMOVAPS    Z2, Z2
+	VPERMT2PS  Z3, Z1, Z2
+	VMOVAPS    Z4, Z3
+	VPERMT2PS  Z5, Z0, Z3
+	VMOVAPS    Z4, Z4
+	VPERMT2PS  Z5, Z1, Z4
+	VSHUFF32X4 $0x44, Z3, Z7, Z5
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z4, Z2, Z7
+	VSHUFF32X4 $0xee, Z4, Z2, Z2
+	VALIGND    $0x01, Z5, Z6, Z4
+	VSUBPS     Z7, Z5, Z5
+	VSUBPS     Z7, Z4, Z4
+	LEAQ       (AX)(R14*4), R11
+	MOVQ       R11, R12
+	VMOVUPS    Z5, K6, (R12)
+	VMOVUPS    Z5, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*1), R12
+	VMOVUPS    Z7, K6, (R12)
+	VMOVUPS    Z7, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	VMOVUPS    Z4, K6, (R12)
+	VMOVUPS    Z4, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*2), R12
+	ADDQ       R8, R12
+	VMOVUPS    Z3, K6, (R12)
+	VMOVUPS    Z3, K7, (R12)(R13*1)
+	LEAQ       (R11)(R8*4), R12
+	VMOVUPS    Z2, K6, (R12)
+	VMOVUPS    Z2, K7, (R12)(R13*1)
+	ADDQ       SI, CX
+	ADDQ       DI, AX
+	DECQ       DX
+	JNZ        chan_split
+
+done:
+	VZEROUPPER
+	RET
+
+// func winoOutputS2AVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoOutputS2AVX512(SB), NOSPLIT, $0-112
+	MOVQ      y+0(FP), AX
+	MOVQ      m+8(FP), CX
+	MOVQ      res+16(FP), DX
+	MOVQ      bias+24(FP), BX
+	MOVQ      chans+32(FP), SI
+	MOVQ      off+40(FP), DI
+	MOVQ      yStride+48(FP), R8
+	MOVQ      mStride+56(FP), R9
+	MOVQ      plane+64(FP), R10
+	MOVQ      ow+72(FP), R11
+	MOVQ      masks+88(FP), R12
+	MOVQ      idx+96(FP), R13
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	SHLQ      $0x02, R9
+	SHLQ      $0x02, R10
+	SHLQ      $0x02, R11
+	ADDQ      DI, AX
+	ADDQ      DI, DX
+	MOVQ      hiOff+104(FP), DI
+	MOVQ      DI, R14
+	ADDQ      AX, DI
+	ADDQ      DX, R14
+	MOVWLZX   (R12), R15
+	KMOVW     R15, K1
+	MOVWLZX   2(R12), R15
+	KMOVW     R15, K2
+	MOVWLZX   4(R12), R15
+	KMOVW     R15, K3
+	MOVWLZX   6(R12), R15
+	KMOVW     R15, K4
+	MOVWLZX   8(R12), R15
+	KMOVW     R15, K5
+	VMOVDQU32 (R13), Z0
+	VMOVDQU32 64(R13), Z1
+	IMUL3Q    $0x05, R10, R12
+	LEAQ      (R12)(R12*2), R13
+	VXORPS    Z2, Z2, Z2
+	TESTQ     SI, SI
+	JZ        done
+
+chan:
+	VMOVUPS.Z    (CX), K3, Z3
+	VMOVUPS.Z    (CX)(R12*1), K3, Z4
+	VMOVUPS.Z    (CX)(R12*2), K3, Z5
+	VMOVUPS.Z    (CX)(R13*1), K3, Z6
+	VMOVUPS.Z    (CX)(R12*4), K3, Z7
+	ADDQ         R10, CX
+	VADDPS       Z4, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z5, Z4, Z4
+	VADDPS       Z7, Z4, Z4
+	VMOVUPS.Z    (CX), K3, Z5
+	VMOVUPS.Z    (CX)(R12*1), K3, Z6
+	VMOVUPS.Z    (CX)(R12*2), K3, Z7
+	VMOVUPS.Z    (CX)(R13*1), K3, Z8
+	VMOVUPS.Z    (CX)(R12*4), K3, Z9
+	ADDQ         R10, CX
+	VADDPS       Z6, Z5, Z5
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z7, Z6, Z6
+	VADDPS       Z9, Z6, Z6
+	VMOVUPS.Z    (CX), K3, Z7
+	VMOVUPS.Z    (CX)(R12*1), K3, Z8
+	VMOVUPS.Z    (CX)(R12*2), K3, Z9
+	VMOVUPS.Z    (CX)(R13*1), K3, Z10
+	VMOVUPS.Z    (CX)(R12*4), K3, Z11
+	ADDQ         R10, CX
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z9, Z8, Z8
+	VADDPS       Z11, Z8, Z8
+	VMOVUPS.Z    (CX), K3, Z9
+	VMOVUPS.Z    (CX)(R12*1), K3, Z10
+	VMOVUPS.Z    (CX)(R12*2), K3, Z11
+	VMOVUPS.Z    (CX)(R13*1), K3, Z12
+	VMOVUPS.Z    (CX)(R12*4), K3, Z13
+	ADDQ         R10, CX
+	VADDPS       Z10, Z9, Z9
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z13, Z10, Z10
+	VMOVUPS.Z    (CX), K3, Z11
+	VMOVUPS.Z    (CX)(R12*1), K3, Z12
+	VMOVUPS.Z    (CX)(R12*2), K3, Z13
+	VMOVUPS.Z    (CX)(R13*1), K3, Z14
+	VMOVUPS.Z    (CX)(R12*4), K3, Z15
+	ADDQ         R10, CX
+	VADDPS       Z12, Z11, Z11
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z13, Z12, Z12
+	VADDPS       Z15, Z12, Z12
+	SUBQ         R12, CX
+	VADDPS       Z5, Z3, Z3
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z7, Z5, Z5
+	VADDPS       Z11, Z5, Z5
+	BTQ          $0x03, flags+80(FP)
+	JCC          nobias0
+	VBROADCASTSS (BX), Z7
+	VADDPS       Z7, Z3, Z3
+	VADDPS       Z7, Z5, Z5
+
+nobias0:
+	VMOVAPS   Z3, Z7
+	VPERMT2PS Z5, Z0, Z7
+	VMOVAPS   Z3, Z3
+	VPERMT2PS Z5, Z1, Z3
+	BTQ       $0x01, flags+80(FP)
+	JCC       nores00
+	VMOVUPS.Z (DX), K1, Z5
+	VADDPS    Z5, Z7, Z7
+
+nores00:
+	BTQ    $0x00, flags+80(FP)
+	JCC    norelu00
+	VMAXPS Z7, Z2, Z7
+
+norelu00:
+	VMOVUPS   Z7, K1, (AX)
+	BTQ       $0x01, flags+80(FP)
+	JCC       nores01
+	VMOVUPS.Z (R14), K2, Z5
+	VADDPS    Z5, Z3, Z3
+
+nores01:
+	BTQ    $0x00, flags+80(FP)
+	JCC    norelu01
+	VMAXPS Z3, Z2, Z3
+
+norelu01:
+	VMOVUPS      Z3, K2, (DI)
+	VADDPS       Z6, Z4, Z3
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z8, Z6, Z4
+	VADDPS       Z12, Z4, Z4
+	BTQ          $0x03, flags+80(FP)
+	JCC          nobias1
+	VBROADCASTSS (BX), Z5
+	VADDPS       Z5, Z3, Z3
+	VADDPS       Z5, Z4, Z4
+
+nobias1:
+	VMOVAPS   Z3, Z5
+	VPERMT2PS Z4, Z0, Z5
+	VMOVAPS   Z3, Z3
+	VPERMT2PS Z4, Z1, Z3
+	BTQ       $0x01, flags+80(FP)
+	JCC       nores10
+	VMOVUPS.Z (DX)(R11*1), K4, Z4
+	VADDPS    Z4, Z5, Z5
+
+nores10:
+	BTQ    $0x00, flags+80(FP)
+	JCC    norelu10
+	VMAXPS Z5, Z2, Z5
+
+norelu10:
+	VMOVUPS   Z5, K4, (AX)(R11*1)
+	BTQ       $0x01, flags+80(FP)
+	JCC       nores11
+	VMOVUPS.Z (R14)(R11*1), K5, Z4
+	VADDPS    Z4, Z3, Z3
+
+nores11:
+	BTQ    $0x00, flags+80(FP)
+	JCC    norelu11
+	VMAXPS Z3, Z2, Z3
+
+norelu11:
+	VMOVUPS Z3, K5, (DI)(R11*1)
+	ADDQ    R8, AX
+	ADDQ    R8, DI
+	ADDQ    R8, DX
+	ADDQ    R8, R14
 	ADDQ    R9, CX
 	ADDQ    $0x04, BX
 	DECQ    SI

@@ -838,7 +838,7 @@ func packRowsAVX512(dst *float32, src *float32, ld int, kc int, mask uint32)
 func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[6]uint16, idx *[32]int32, hiOff int, splitOff int)
 
 // winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of chans
-// channels: element e of channel k's tiles is at m[e*plane + k*mStride:];
+// channels: element e (of 16) of channel k's tiles is at m[e*plane + k*mStride:];
 // the tiles' outputs start at y[off] and res[off], rows ow floats apart,
 // channels yStride floats apart. The tiles' two columns are interleaved
 // back into two halves of 16 floats, the second written hiOff bytes after
@@ -851,6 +851,36 @@ func winoInputAVX512(v *float32, x *float32, chans int, off int, xStride int, vS
 //
 //go:noescape
 func winoOutputAVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
+
+// winoInputS2AVX512 writes V = B^T d B of the stride-2 Winograd for 16
+// tiles of one tile row, of chans channels. The tiles' five input rows
+// start at x[off] (off may be negative, as may the rows and columns
+// masked off), rows w floats apart, channels xStride floats apart; bit r
+// of rows says input row r is inside the image. masks[0:5] give the
+// lanes inside the row of the five 16-float loads from the rows' start
+// (of the last, only the first float is used); masks[5] the tiles to
+// store. Element e of a channel's tiles goes to v[e*plane + c*vStride:],
+// 16 floats, except that the tiles of masks[6] go splitOff bytes further
+// on (V in the GEMM's packed panels). idx holds the permutes that take
+// columns 0 and 1 of 8 tiles from 32 floats, then columns 2 and 3.
+//
+//go:noescape
+func winoInputS2AVX512(v *float32, x *float32, chans int, off int, xStride int, vStride int, plane int, w int, rows int, masks *[7]uint16, idx *[32]int32, splitOff int)
+
+// winoOutputS2AVX512 writes the output tiles A^T M A of 16 tiles of chans
+// channels: element e (of 25) of channel k's tiles is at m[e*plane + k*mStride:];
+// the tiles' outputs start at y[off] and res[off], rows ow floats apart,
+// channels yStride floats apart. The tiles' two columns are interleaved
+// back into two halves of 16 floats, the second written hiOff bytes after
+// the first (64, or two output rows down for two tile rows of a narrow
+// image). Each value gets bias[k] if flags&8, then the residual if
+// flags&2, then the ReLU if flags&1. masks[0] and masks[1] give the
+// outputs to write of the halves of the tiles' first output row, masks[3]
+// and masks[4] of their second, masks[2] the tiles to load. idx holds
+// the permutes that interleave the first half, then the second.
+//
+//go:noescape
+func winoOutputS2AVX512(y *float32, m *float32, res *float32, bias *float32, chans int, off int, yStride int, mStride int, plane int, ow int, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)
 
 // winoDyAVX512 writes U = G g G^T, the elements in row 3 or column 3 (not
 // both) negated, for 16 2x2 tiles g of chans channels. The tiles' rows

@@ -41,13 +41,19 @@ func (d ConvDims) WinogradOK() bool {
 	return d.KH == 3 && d.KW == 3 && d.Stride == 1 && d.Pad <= 2
 }
 
-// winograd reports whether d is lowered to F(2x2, 3x3) or F(4x4, 3x3).
+// winograd reports whether d is lowered to F(2x2, 3x3), F(4x4, 3x3) or
+// the stride-2 Winograd.
 func (d ConvDims) winograd() bool {
-	if d.Lowering != LowerWinograd && d.Lowering != LowerWinograd4 {
+	ok := d.WinogradOK()
+	switch d.Lowering {
+	case LowerWinograd, LowerWinograd4:
+	case LowerWinogradS2:
+		ok = d.WinogradS2OK()
+	default:
 		return false
 	}
-	if !d.WinogradOK() {
-		panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered to Winograd", d.KH, d.KW, d.Stride, d.Pad))
+	if !ok {
+		panic(fmt.Sprintf("nn: a %dx%d stride-%d pad-%d convolution cannot be lowered to %s", d.KH, d.KW, d.Stride, d.Pad, d.Lowering))
 	}
 	return true
 }
@@ -60,9 +66,12 @@ func (d ConvDims) winoM() int {
 	return 2
 }
 
-// winoN is the number of elements of a transformed tile, (m+2)^2: the
-// number of GEMMs a pass makes.
+// winoN is the number of elements of a transformed tile, the number of
+// GEMMs a pass makes: (m+2)^2 at stride 1, 25 at stride 2.
 func (d ConvDims) winoN() int {
+	if d.Lowering == LowerWinogradS2 {
+		return 25
+	}
 	a := d.winoM() + 2
 	return a * a
 }
@@ -88,19 +97,27 @@ func (d ConvDims) winoGroupCols() int {
 
 // passSplit is how one pass of at most maxCols tiles splits tile rows
 // [ty0, ty1) of each image: imgs images a pass when all their rows fit
-// together, else rows tile rows of one image a pass.
+// together, else rows tile rows of one image a pass, as many in each
+// pass as the fewest passes allow: a last pass of a few tiles would run
+// the GEMM's kernels on panels mostly empty (14 tile rows of 14 went 9 +
+// 5, 126 and 70 tiles, where 7 + 7 take 98 each).
 func (d ConvDims) passSplit(ty0, ty1, maxCols int) (imgs, rows int) {
 	_, tw := d.tiles()
 	if per := (ty1 - ty0) * tw; per <= maxCols {
 		return max(1, maxCols/per), ty1 - ty0
 	}
-	return 1, max(1, maxCols/tw)
+	most := max(1, maxCols/tw)
+	passes := (ty1 - ty0 + most - 1) / most
+	return 1, (ty1 - ty0 + passes - 1) / passes
 }
 
 // winoFloats is the scratch of a Winograd conv: a pass's V and M for its
 // columns (at most an image's tiles or winoGroupCols), for the conv and
 // for its input gradient (by either Winograd), and its weight gradient's.
 func (d ConvDims) winoFloats() int {
+	if d.Lowering == LowerWinogradS2 {
+		return d.winoPassFloats() // inference only
+	}
 	g := d.gradInput()
 	g4 := g
 	g4.Lowering = LowerWinograd4 // which gradInputFor may choose
@@ -213,9 +230,12 @@ func (p *PackedConv) pack(w []float32, flip bool) {
 		w = p.flip
 	}
 	kc := p.d.K * p.d.C
-	if p.d.winoM() == 4 {
+	switch {
+	case p.d.Lowering == LowerWinogradS2:
+		winoWeightsS2(p.u, w, kc)
+	case p.d.winoM() == 4:
 		winoWeights4(p.u, w, kc)
-	} else {
+	default:
 		winoWeights(p.u, w, kc)
 	}
 	for e := range p.wino {
@@ -228,7 +248,7 @@ func (p *PackedConv) pack(w []float32, flip bool) {
 // in a tenth of the time; it reports whether it ran. p.u is then left
 // unwritten: the kernels that use these panels never read it.
 func (p *PackedConv) packDirect(w []float32, flip bool) bool {
-	if mr, _ := tileShape(); !useWinoAsm || mr != 12 {
+	if mr, _ := tileShape(); !useWinoAsm || mr != 12 || p.d.Lowering == LowerWinogradS2 {
 		return false
 	}
 	d := p.d
@@ -436,8 +456,11 @@ func wino4Pays(batch, h, w int) bool {
 // resnet18's gradients then differed from PyTorch's by 2%, against 0.5%
 // between PyTorch in float32 and in float64.
 func (d ConvDims) trainFor(batch int) ConvDims {
-	if d.Lowering == LowerWinograd4 && !wino4Pays(batch, d.OH, d.OW) {
+	switch {
+	case d.Lowering == LowerWinograd4 && !wino4Pays(batch, d.OH, d.OW):
 		d.Lowering = LowerWinograd
+	case d.Lowering == LowerWinogradS2:
+		d.Lowering = LowerIm2col // an inference lowering
 	}
 	return d
 }
@@ -512,9 +535,14 @@ func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []flo
 	v := ws.Col[:ne*pv]
 	m := ws.Col[ne*pv : ne*(pv+pm)]
 	f4 := d.winoM() == 4
-	if f4 {
+	switch {
+	case f4:
 		winoInput4(v, l, pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
-	} else {
+	case d.Lowering == LowerWinogradS2:
+		for i := range imgs {
+			winoInputS2(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		}
+	default:
 		for i := range imgs {
 			winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 		}
@@ -817,7 +845,12 @@ func winoInputTilesGo(x []float32, ty0, ty1 int, d ConvDims, tile func(c, ty, tx
 // plus bias, plus residual (laid out like y; may be nil), then the ReLU.
 // A tile's row or column past the output's edge (odd OH or OW) is dropped.
 func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
-	if !useWinoAsm {
+	s2 := d.Lowering == LowerWinogradS2
+	switch {
+	case !useWinoAsm && s2:
+		winoOutputS2Go(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
+		return
+	case !useWinoAsm:
 		winoOutputGo(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
 		return
 	}
@@ -848,7 +881,12 @@ func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu b
 		}
 		masks[2] = uint16(1<<c.lanes - 1)
 		col := col0 + (c.ty-ty0)*tw + c.tx0
-		winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*c.ty*d.OW+2*c.tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, perm, c.hiOff(tw, d.OW))
+		// Direct calls: through a func value, masks would escape.
+		if s2 {
+			winoOutputS2AVX512(&y[0], &m[col], rp, bp, d.K, 2*c.ty*d.OW+2*c.tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, perm, c.hiOff(tw, d.OW))
+		} else {
+			winoOutputAVX512(&y[0], &m[col], rp, bp, d.K, 2*c.ty*d.OW+2*c.tx0, d.OH*d.OW, ld, plane, d.OW, flags, &masks, perm, c.hiOff(tw, d.OW))
+		}
 	}
 }
 

@@ -19,8 +19,9 @@ var winoLowerings = []struct {
 	tol float64
 }{{LowerWinograd, 2e-6}, {LowerWinograd4, 1e-5}}
 
-// TestWinogradMatchesReference checks F(2x2, 3x3) and F(4x4, 3x3) against
-// the float64 direct convolution over odd shapes: images from 1x1 up, odd and even
+// TestWinogradMatchesReference checks F(2x2, 3x3), F(4x4, 3x3) and (at
+// stride 2) the stride-2 Winograd against the float64 direct convolution
+// over odd shapes: images from 1x1 up, odd and even
 // sides (a last tile that is cut), paddings 0 to 2, channel counts from 1
 // to 67, batches that do and do not fill a group of images, with bias,
 // residual and ReLU, on one goroutine and on two (images or tile rows
@@ -49,11 +50,21 @@ func TestWinogradMatchesReference(t *testing.T) {
 			// Few tiles for shares of tile rows (minWinoRowShare): by
 			// F(4x4, 3x3), the goroutines share the output channels too.
 			{100, 40, 27, 26, 1, 1},
+			// At stride 2, more than 16 tiles a row: two calls of the
+			// transforms.
+			{4, 4, 67, 67, 1, 1},
 		}
+		lowerings := append(slices.Clone(winoLowerings), winoLowerings[0])
+		lowerings[len(lowerings)-1].low = LowerWinogradS2
+		rs2 := rand.New(rand.NewPCG(7, 2)) // the stride-2 cases' own, so the others' data stay as they were
 		for _, s := range shapes {
-			for _, wl := range winoLowerings {
+			for _, wl := range lowerings {
 				d := ConvDims{C: s.c, H: s.h, W: s.w, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: s.pad, Lowering: wl.low}
-				d.OH, d.OW = s.h+2*s.pad-2, s.w+2*s.pad-2
+				r := r
+				if wl.low == LowerWinogradS2 {
+					d.Stride, r = 2, rs2
+				}
+				d.OH, d.OW = (s.h+2*s.pad-3)/d.Stride+1, (s.w+2*s.pad-3)/d.Stride+1
 				if d.OH < 1 || d.OW < 1 {
 					t.Fatalf("bad test shape %+v", s)
 				}
@@ -344,25 +355,36 @@ func mustPanic(t *testing.T, want string, f func()) {
 	f()
 }
 
-// BenchmarkConvLowering times the inference conv of each real stride-1
-// 3x3 layer shape lowered by im2col and by Winograd, as the lower-conv
-// pass chooses between them (go test -bench ConvLowering ./nn).
+// BenchmarkConvLowering times the inference conv of each real 3x3 layer
+// shape lowered by im2col and by Winograd, as the lower-conv pass chooses
+// between them (go test -bench ConvLowering ./nn): at stride 1 resnet18's
+// and the CIFAR nets', at stride 2 (s2) resnet's, whose input is twice the
+// side given.
 func BenchmarkConvLowering(b *testing.B) {
 	for _, s := range []struct {
-		name         string
-		c, hw, batch int
+		name                 string
+		c, hw, batch, stride int
 	}{
-		{"resnet18-layer1-b1", 64, 56, 1},
-		{"resnet18-layer2-b1", 128, 28, 1},
-		{"resnet18-layer3-b1", 256, 14, 1},
-		{"resnet18-layer4-b1", 512, 7, 1},
-		{"cifar-stage1-b16", 16, 32, 16},
-		{"cifar-stage2-b16", 32, 16, 16},
-		{"cifar-stage3-b16", 64, 8, 16},
+		{"resnet18-layer1-b1", 64, 56, 1, 1},
+		{"resnet18-layer2-b1", 128, 28, 1, 1},
+		{"resnet18-layer3-b1", 256, 14, 1, 1},
+		{"resnet18-layer4-b1", 512, 7, 1, 1},
+		{"cifar-stage1-b16", 16, 32, 16, 1},
+		{"cifar-stage2-b16", 32, 16, 16, 1},
+		{"cifar-stage3-b16", 64, 8, 16, 1},
+		{"resnet-layer2-s2-b1", 128, 28, 1, 2},
+		{"resnet-layer3-s2-b1", 256, 14, 1, 2},
+		{"resnet-layer4-s2-b1", 512, 7, 1, 2},
+		{"resnet-layer4-s2-b8", 512, 7, 8, 2},
 	} {
 		r := rand.New(rand.NewPCG(1, 2))
-		for _, low := range []ConvLowering{LowerIm2col, LowerWinograd, LowerWinograd4} {
-			d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.c, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: low}
+		lowerings := []ConvLowering{LowerIm2col, LowerWinograd, LowerWinograd4}
+		if s.stride == 2 {
+			lowerings = []ConvLowering{LowerIm2col, LowerWinogradS2}
+		}
+		for _, low := range lowerings {
+			h := s.hw * s.stride
+			d := ConvDims{C: s.c, H: h, W: h, K: s.c, KH: 3, KW: 3, Stride: s.stride, Pad: 1, OH: s.hw, OW: s.hw, Lowering: low}
 			x, w, bias := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
 			y := make([]float32, s.batch*d.K*d.OH*d.OW)
 			packed := NewPackedConv(d)
@@ -378,8 +400,9 @@ func BenchmarkConvLowering(b *testing.B) {
 	}
 }
 
-// TestWinogradTransformsAsm checks the AVX-512 transforms against the Go
-// ones, bit for bit, over sides 1 to 67 (chunks of 16 tiles, partial
+// TestWinogradTransformsAsm checks the AVX-512 transforms of F(2x2, 3x3)
+// and of the stride-2 Winograd against the Go ones, bit for bit, over
+// sides 1 to 67 (chunks of 16 tiles, partial
 // chunks, cut last tiles), paddings 0 to 2, tile-row ranges that start
 // and end inside the image, with and without bias, residual and ReLU.
 // The buffers start as the same garbage and are compared whole, so a
@@ -390,13 +413,18 @@ func TestWinogradTransformsAsm(t *testing.T) {
 	}
 	defer func() { useWinoAsm = haveAVX512 }()
 	r := rand.New(rand.NewPCG(10, 11))
-	for range 300 {
+	for i := range 600 {
 		pad := r.IntN(3)
 		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: 1 + r.IntN(67), W: 1 + r.IntN(67), KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd}
-		d.OH, d.OW = d.H+2*pad-2, d.W+2*pad-2
-		if d.OH < 1 || d.OW < 1 {
+		s2 := i%2 == 1
+		if s2 {
+			d.Stride, d.Lowering = 2, LowerWinogradS2
+		}
+		d.OH, d.OW = (d.H+2*pad-3)/d.Stride+1, (d.W+2*pad-3)/d.Stride+1
+		if d.H+2*pad < 3 || d.W+2*pad < 3 {
 			continue
 		}
+		ne := d.winoN()
 		th, tw := d.tiles()
 		ty0 := r.IntN(th)
 		ty1 := ty0 + 1 + r.IntN(th-ty0)
@@ -412,15 +440,24 @@ func TestWinogradTransformsAsm(t *testing.T) {
 			size = (ld + nr - 1) / nr * nr * d.C
 		}
 		plane := size + r.IntN(20)
-		v0 := randSlice(r, 16*plane)
+		v0 := randSlice(r, ne*plane)
 		var v [2][]float32
 		for i, asm := range []bool{false, true} {
 			useWinoAsm = asm
 			v[i] = append([]float32(nil), v0...)
-			winoInput(v[i], l, plane, col0, x, ty0, ty1, d)
+			if s2 {
+				winoInputS2(v[i], l, plane, col0, x, ty0, ty1, d)
+			} else {
+				winoInput(v[i], l, plane, col0, x, ty0, ty1, d)
+			}
 		}
 		if !slices.Equal(v[0], v[1]) {
 			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d layout %+v: input transforms differ", d, ty0, ty1, col0, ld, l)
+		}
+		if s2 {
+			// Inference only: no weight gradient.
+			testOutputTransforms(t, r, d, ld, col0, ty0, ty1)
+			continue
 		}
 		// The weight gradient's transform of dy (K x OH x OW), with a NaN
 		// that must stay one, into a plain layout.
@@ -437,28 +474,35 @@ func TestWinogradTransformsAsm(t *testing.T) {
 		if !slices.EqualFunc(u[0], u[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
 			t.Fatalf("%+v tile rows [%d,%d) col0 %d ld %d: dy transforms differ", d, ty0, ty1, col0, ld)
 		}
-		mplane := d.K*ld + r.IntN(20)
-		m := randSlice(r, 16*mplane)
-		m[r.IntN(len(m))] = float32(math.NaN()) // a NaN must pass the ReLU in both
-		y0 := randSlice(r, d.K*d.OH*d.OW)
-		for flags := range 4 {
-			var bias, res []float32
-			if flags&1 != 0 {
-				bias = randSlice(r, d.K)
-			}
-			if flags&2 != 0 {
-				res = randSlice(r, len(y0))
-			}
-			relu := r.IntN(2) == 1
-			var y [2][]float32
-			for i, asm := range []bool{false, true} {
-				useWinoAsm = asm
-				y[i] = append([]float32(nil), y0...)
-				winoOutput(y[i], m, ld, mplane, col0, bias, res, relu, ty0, ty1, d)
-			}
-			if !slices.EqualFunc(y[0], y[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
-				t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ", d, ty0, ty1, bias != nil, res != nil, relu)
-			}
+		testOutputTransforms(t, r, d, ld, col0, ty0, ty1)
+	}
+}
+
+// testOutputTransforms checks winoOutput's AVX-512 transform against the
+// Go one for d (F(2x2, 3x3) or the stride-2 Winograd), bit for bit, with
+// and without bias, residual and ReLU, from M with a NaN in it.
+func testOutputTransforms(t *testing.T, r *rand.Rand, d ConvDims, ld, col0, ty0, ty1 int) {
+	mplane := d.K*ld + r.IntN(20)
+	m := randSlice(r, d.winoN()*mplane)
+	m[r.IntN(len(m))] = float32(math.NaN()) // a NaN must pass the ReLU in both
+	y0 := randSlice(r, d.K*d.OH*d.OW)
+	for flags := range 4 {
+		var bias, res []float32
+		if flags&1 != 0 {
+			bias = randSlice(r, d.K)
+		}
+		if flags&2 != 0 {
+			res = randSlice(r, len(y0))
+		}
+		relu := r.IntN(2) == 1
+		var y [2][]float32
+		for i, asm := range []bool{false, true} {
+			useWinoAsm = asm
+			y[i] = append([]float32(nil), y0...)
+			winoOutput(y[i], m, ld, mplane, col0, bias, res, relu, ty0, ty1, d)
+		}
+		if !slices.EqualFunc(y[0], y[1], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+			t.Fatalf("%+v tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ", d, ty0, ty1, bias != nil, res != nil, relu)
 		}
 	}
 }

@@ -31,6 +31,14 @@ const winograd4WeightsPerTile = 4096
 // at 8 (go test -bench ConvLowering ./nn): from batch 6.
 const winograd4BatchWeightsPerTile = 12288
 
+// winogradS2WeightsPerTile is winogradWeightsPerTile for the stride-2
+// Winograd: its transformed weights are 25/9 the size of the plain ones.
+// At batch 1 it was 1.25-1.35x faster than im2col at 128 channels of
+// 28x28 outputs (84 weight pairs a 2x2 tile), 1.07-1.18x at 256 of 14x14
+// (1 337), and 2-5% slower at 512 of 7x7 (16 384), though 8-15% faster
+// there at batch 8 (go test -bench ConvLowering/resnet- ./nn).
+const winogradS2WeightsPerTile = 4096
+
 // LowerConv chooses how each convolution becomes matrix products:
 //   - direct: a 1x1, stride-1, unpadded conv multiplies its input as it
 //     lies;
@@ -44,6 +52,10 @@ const winograd4BatchWeightsPerTile = 12288
 //     (winogradWeightsPerTile); and from the batch whose tiles its
 //     weights no longer outweigh (winograd4BatchWeightsPerTile), by
 //     F(4x4, 3x3) after all (Node.Winograd4From);
+//   - winograd-s2: a 3x3 stride-2 conv is computed by Winograd on its
+//     polyphase parts, 25 multiplies per 2x2 tile and channel pair
+//     instead of 36, unless its weights outweigh its tiles
+//     (winogradS2WeightsPerTile); inference only;
 //   - im2col: any other gathers its input's columns into the scratch
 //     matrix that every conv shares, and in training takes its weight
 //     gradient from them.
@@ -67,6 +79,8 @@ func LowerConv(g *ir.Graph) error {
 			n.Lowering = ir.LowerWinograd
 			per := winograd4BatchWeightsPerTile * tiles4
 			n.Winograd4From = max(2, (weights+per-1)/per)
+		case n.WinogradS2OK() && weights <= winogradS2WeightsPerTile*tiles:
+			n.Lowering = ir.LowerWinogradS2
 		default:
 			n.Lowering = ir.LowerIm2col
 		}
@@ -102,7 +116,8 @@ const minTrainWinograd4Channels = 32
 const maxTrainWinograd4Side = 16
 
 // LowerConvTraining is LowerConv for the training graph, where each conv's
-// weight gradient costs as much as its forward pass: a conv of fewer than
+// weight gradient costs as much as its forward pass: the stride-2
+// Winograd, which has no gradients, becomes im2col; a conv of fewer than
 // minTrainWinogradChannels input channels stays im2col, and F(4x4, 3x3)
 // becomes F(2x2, 3x3) below minTrainWinograd4Channels or above
 // maxTrainWinograd4Side. Where F(4x4, 3x3)
@@ -126,6 +141,9 @@ func LowerConvTraining(g *ir.Graph) error {
 			continue
 		}
 		n.Winograd4From = 0 // a training step transforms its weights anyway; nn.ConvDims.trainFor decides
+		if n.Lowering == ir.LowerWinogradS2 {
+			n.Lowering = ir.LowerIm2col // its weight and input gradients are not built
+		}
 		if n.Lowering == ir.LowerWinograd4 && (n.Args[0].Shape.C < minTrainWinograd4Channels || n.Shape.H > maxTrainWinograd4Side) {
 			n.Lowering = ir.LowerWinograd
 		}

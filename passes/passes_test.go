@@ -225,10 +225,12 @@ func TestImageLoop(t *testing.T) {
 	}
 }
 
-// TestLowerConvWinograd4From pins the lowering of resnet50's stride-1 3x3
-// convs: F(4x4, 3x3) up to 256 channels of 14x14; F(2x2, 3x3) at 512 of
-// 7x7, switching to F(4x4, 3x3) from batch 6 in inference only (training
-// transforms its weights on every step and leaves the choice to nn).
+// TestLowerConvWinograd4From pins the lowering of resnet50's 3x3 convs:
+// at stride 1, F(4x4, 3x3) up to 256 channels of 14x14, F(2x2, 3x3) at 512
+// of 7x7, switching to F(4x4, 3x3) from batch 6 in inference only
+// (training transforms its weights on every step and leaves the choice to
+// nn); at stride 2, the stride-2 Winograd up to 256 channels in inference
+// and im2col in training.
 func TestLowerConvWinograd4From(t *testing.T) {
 	g := load(t, "resnet50.rn")
 	infer, train := g.Clone(), g.Clone()
@@ -244,7 +246,7 @@ func TestLowerConvWinograd4From(t *testing.T) {
 	}
 	got := map[string]lowered{}
 	for _, n := range infer.Nodes {
-		if n.Op == ir.OpConv && n.KH == 3 && n.Stride == 1 {
+		if n.Op == ir.OpConv && n.KH == 3 {
 			got[n.Name] = lowered{n.Lowering, n.Winograd4From}
 		}
 	}
@@ -254,6 +256,9 @@ func TestLowerConvWinograd4From(t *testing.T) {
 		"layer3.5.conv2": {ir.LowerWinograd4, 0},
 		"layer4.1.conv2": {ir.LowerWinograd, 6},
 		"layer4.2.conv2": {ir.LowerWinograd, 6},
+		"layer2.0.conv2": {ir.LowerWinogradS2, 0},
+		"layer3.0.conv2": {ir.LowerWinogradS2, 0},
+		"layer4.0.conv2": {ir.LowerIm2col, 0},
 	} {
 		if got[name] != want {
 			t.Errorf("inference %s: %+v, want %+v", name, got[name], want)
@@ -262,6 +267,9 @@ func TestLowerConvWinograd4From(t *testing.T) {
 	for _, n := range train.Nodes {
 		if n.Winograd4From != 0 {
 			t.Errorf("training %s: switches to F(4x4, 3x3) from batch %d", n.Name, n.Winograd4From)
+		}
+		if n.Lowering == ir.LowerWinogradS2 {
+			t.Errorf("training %s: lowered to %s, which has no gradients", n.Name, n.Lowering)
 		}
 	}
 }

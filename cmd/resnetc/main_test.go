@@ -252,8 +252,9 @@ func TestPlanAndFusedGraph(t *testing.T) {
 	// Every conv's lowering is the compiler's, per layer: the 1x1s of a
 	// bottleneck use their input directly, the stride-1 3x3s go to Winograd,
 	// F(4x4, 3x3) where their images are large for their weights, else
-	// F(2x2, 3x3), the strided 3x3s and the 7x7 stem gather columns, and a
-	// strided 1x1 projection must gather too.
+	// F(2x2, 3x3), the strided 3x3s to the stride-2 Winograd where their
+	// images are large for their weights, else they gather columns as the
+	// 7x7 stem does, and a strided 1x1 projection must gather too.
 	code, out, _ = runCLI("-dump-ir=lower-conv", "resnet50", "-o", t.TempDir())
 	for _, want := range []string{
 		`k=1x1 s=1 p=0 +bn(layer1.0.bn1) +relu lower=direct : 64x56x56  "layer1.0.conv1"`,
@@ -261,7 +262,9 @@ func TestPlanAndFusedGraph(t *testing.T) {
 		`k=3x3 s=1 p=1 +bn(layer2.1.bn2) +relu lower=winograd4 : 128x28x28  "layer2.1.conv2"`,
 		`k=3x3 s=1 p=1 +bn(layer3.1.bn2) +relu lower=winograd4 : 256x14x14  "layer3.1.conv2"`,
 		`k=3x3 s=1 p=1 +bn(layer4.1.bn2) +relu lower=winograd winograd4-from-batch=6 : 512x7x7  "layer4.1.conv2"`,
-		`k=3x3 s=2 p=1 +bn(layer2.0.bn2) +relu lower=im2col : 128x28x28  "layer2.0.conv2"`,
+		`k=3x3 s=2 p=1 +bn(layer2.0.bn2) +relu lower=winograd-s2 : 128x28x28  "layer2.0.conv2"`,
+		`k=3x3 s=2 p=1 +bn(layer3.0.bn2) +relu lower=winograd-s2 : 256x14x14  "layer3.0.conv2"`,
+		`k=3x3 s=2 p=1 +bn(layer4.0.bn2) +relu lower=im2col : 512x7x7  "layer4.0.conv2"`,
 		`k=7x7 s=2 p=3 +bn(bn1) +relu lower=im2col : 64x112x112  "conv1"`,
 		`k=1x1 s=2 p=0 +bn(layer2.0.downsample.1) lower=im2col : 512x28x28  "layer2.0.downsample.0"`,
 	} {

@@ -256,10 +256,11 @@ func nnDims(n *ir.Node) nn.ConvDims {
 
 // nnLowering maps each lowering to nn's.
 var nnLowering = map[ir.Lowering]nn.ConvLowering{
-	ir.LowerDirect:    nn.LowerDirect,
-	ir.LowerIm2col:    nn.LowerIm2col,
-	ir.LowerWinograd:  nn.LowerWinograd,
-	ir.LowerWinograd4: nn.LowerWinograd4,
+	ir.LowerDirect:     nn.LowerDirect,
+	ir.LowerIm2col:     nn.LowerIm2col,
+	ir.LowerWinograd:   nn.LowerWinograd,
+	ir.LowerWinograd4:  nn.LowerWinograd4,
+	ir.LowerWinogradS2: nn.LowerWinogradS2,
 }
 
 func convDims(n *ir.Node) dims {

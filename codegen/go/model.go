@@ -571,10 +571,11 @@ func (gen *generator) forwardNode(n *ir.Node, train bool) []jen.Code {
 // lowering names nn's constant for each lowering the lower-conv pass
 // chooses.
 var lowering = map[ir.Lowering]string{
-	ir.LowerDirect:    "LowerDirect",
-	ir.LowerIm2col:    "LowerIm2col",
-	ir.LowerWinograd:  "LowerWinograd",
-	ir.LowerWinograd4: "LowerWinograd4",
+	ir.LowerDirect:     "LowerDirect",
+	ir.LowerIm2col:     "LowerIm2col",
+	ir.LowerWinograd:   "LowerWinograd",
+	ir.LowerWinograd4:  "LowerWinograd4",
+	ir.LowerWinogradS2: "LowerWinogradS2",
 }
 
 // dims names the shape constant of conv n of the inference graph.

@@ -84,6 +84,8 @@ var (
 	layer1_1_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_2_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_2_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
+	layer2_0_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinogradS2}
+	layer3_0_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinogradS2}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -443,7 +445,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_2_conv2_packed = nn.NewPackedConv(layer1_2_conv2_infer_dims)
 	m.f.layer1_2_conv2_weight = m.fold[12048:14352]
 	m.f.layer1_2_conv2_bias = m.fold[14352:14368]
-	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
+	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_infer_dims)
 	m.f.layer2_0_conv1_weight = m.fold[14368:18976]
 	m.f.layer2_0_conv1_bias = m.fold[18976:19008]
 	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
@@ -461,7 +463,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_2_conv2_packed = nn.NewPackedConv(layer2_2_conv2_dims)
 	m.f.layer2_2_conv2_weight = m.fold[56000:65216]
 	m.f.layer2_2_conv2_bias = m.fold[65216:65248]
-	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
+	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_infer_dims)
 	m.f.layer3_0_conv1_weight = m.fold[65248:83680]
 	m.f.layer3_0_conv1_bias = m.fold[83680:83744]
 	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
@@ -937,7 +939,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	nn.Conv2DFused(ws, a.layer1_2_conv2, a.layer1_2_conv1, f.layer1_2_conv2_weight, f.layer1_2_conv2_packed, f.layer1_2_conv2_bias, nil, true, batch, layer1_2_conv2_infer_dims)
 
 	// layer2.0
-	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_2_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
@@ -949,7 +951,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	nn.Conv2DFused(ws, a.layer2_2_conv2, a.layer2_2_conv1, f.layer2_2_conv2_weight, f.layer2_2_conv2_packed, f.layer2_2_conv2_bias, nil, true, batch, layer2_2_conv2_dims)
 
 	// layer3.0
-	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_2_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_2_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1

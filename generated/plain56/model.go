@@ -132,6 +132,8 @@ var (
 	layer1_7_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_8_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
 	layer1_8_conv2_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 32, OW: 32, Lowering: nn.LowerWinograd4}
+	layer2_0_conv1_infer_dims = nn.ConvDims{C: 16, H: 32, W: 32, K: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 16, OW: 16, Lowering: nn.LowerWinogradS2}
+	layer3_0_conv1_infer_dims = nn.ConvDims{C: 32, H: 16, W: 16, K: 64, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 8, OW: 8, Lowering: nn.LowerWinogradS2}
 )
 
 // weights are the model's float tensors: slices of Model.data.
@@ -1067,7 +1069,7 @@ func New(seed uint64) *Model {
 	m.f.layer1_8_conv2_packed = nn.NewPackedConv(layer1_8_conv2_infer_dims)
 	m.f.layer1_8_conv2_weight = m.fold[39888:42192]
 	m.f.layer1_8_conv2_bias = m.fold[42192:42208]
-	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
+	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_infer_dims)
 	m.f.layer2_0_conv1_weight = m.fold[42208:46816]
 	m.f.layer2_0_conv1_bias = m.fold[46816:46848]
 	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
@@ -1121,7 +1123,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_8_conv2_packed = nn.NewPackedConv(layer2_8_conv2_dims)
 	m.f.layer2_8_conv2_weight = m.fold[194816:204032]
 	m.f.layer2_8_conv2_bias = m.fold[204032:204064]
-	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
+	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_infer_dims)
 	m.f.layer3_0_conv1_weight = m.fold[204064:222496]
 	m.f.layer3_0_conv1_bias = m.fold[222496:222560]
 	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
@@ -2305,7 +2307,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	nn.Conv2DFused(ws, a.layer1_8_conv2, a.layer1_8_conv1, f.layer1_8_conv2_weight, f.layer1_8_conv2_packed, f.layer1_8_conv2_bias, nil, true, batch, layer1_8_conv2_infer_dims)
 
 	// layer2.0
-	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_8_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv1, a.layer1_8_conv2, f.layer2_0_conv1_weight, f.layer2_0_conv1_packed, f.layer2_0_conv1_bias, nil, true, batch, layer2_0_conv1_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
 
 	// layer2.1
@@ -2341,7 +2343,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	nn.Conv2DFused(ws, a.layer2_8_conv2, a.layer2_8_conv1, f.layer2_8_conv2_weight, f.layer2_8_conv2_packed, f.layer2_8_conv2_bias, nil, true, batch, layer2_8_conv2_dims)
 
 	// layer3.0
-	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_8_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_8_conv2, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
 
 	// layer3.1

@@ -224,6 +224,7 @@ var (
 	layer1_0_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
 	layer1_1_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
 	layer1_2_conv2_infer_dims  = nn.ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: nn.LowerWinograd4}
+	layer2_0_conv2_infer_dims  = nn.ConvDims{C: 128, H: 56, W: 56, K: 128, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinogradS2}
 	layer2_1_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_2_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_3_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
@@ -231,6 +232,7 @@ var (
 	layer2_5_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_6_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
 	layer2_7_conv2_infer_dims  = nn.ConvDims{C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 28, OW: 28, Lowering: nn.LowerWinograd4}
+	layer3_0_conv2_infer_dims  = nn.ConvDims{C: 256, H: 28, W: 28, K: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, OH: 14, OW: 14, Lowering: nn.LowerWinogradS2}
 	layer4_1_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
 	layer4_2_conv2_infer_dims  = nn.ConvDims{C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 7, OW: 7, Lowering: nn.LowerWinograd, Winograd4From: 6}
 )
@@ -2649,7 +2651,7 @@ func New(seed uint64) *Model {
 	m.f.layer2_0_conv1_packed = nn.NewPackedConv(layer2_0_conv1_dims)
 	m.f.layer2_0_conv1_weight = m.fold[223872:256640]
 	m.f.layer2_0_conv1_bias = m.fold[256640:256768]
-	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_dims)
+	m.f.layer2_0_conv2_packed = nn.NewPackedConv(layer2_0_conv2_infer_dims)
 	m.f.layer2_0_conv2_weight = m.fold[256768:404224]
 	m.f.layer2_0_conv2_bias = m.fold[404224:404352]
 	m.f.layer2_0_downsample_0_packed = nn.NewPackedConv(layer2_0_downsample_0_dims)
@@ -2724,7 +2726,7 @@ func New(seed uint64) *Model {
 	m.f.layer3_0_conv1_packed = nn.NewPackedConv(layer3_0_conv1_dims)
 	m.f.layer3_0_conv1_weight = m.fold[2557056:2688128]
 	m.f.layer3_0_conv1_bias = m.fold[2688128:2688384]
-	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_dims)
+	m.f.layer3_0_conv2_packed = nn.NewPackedConv(layer3_0_conv2_infer_dims)
 	m.f.layer3_0_conv2_weight = m.fold[2688384:3278208]
 	m.f.layer3_0_conv2_bias = m.fold[3278208:3278464]
 	m.f.layer3_0_downsample_0_packed = nn.NewPackedConv(layer3_0_downsample_0_dims)
@@ -6168,7 +6170,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 	}
 
 	// layer2.0
-	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer2_0_conv2, a.layer2_0_conv1, f.layer2_0_conv2_weight, f.layer2_0_conv2_packed, f.layer2_0_conv2_bias, nil, true, batch, layer2_0_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer2_0_downsample_0, a.layer1_2_conv3, f.layer2_0_downsample_0_weight, f.layer2_0_downsample_0_packed, f.layer2_0_downsample_0_bias, nil, false, batch, layer2_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer2_0_conv3, a.layer2_0_conv2, f.layer2_0_conv3_weight, f.layer2_0_conv3_packed, f.layer2_0_conv3_bias, a.layer2_0_downsample_0, true, batch, layer2_0_conv3_dims)
 
@@ -6209,7 +6211,7 @@ func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
 
 	// layer3.0
 	nn.Conv2DFused(ws, a.layer3_0_conv1, a.layer2_7_conv3, f.layer3_0_conv1_weight, f.layer3_0_conv1_packed, f.layer3_0_conv1_bias, nil, true, batch, layer3_0_conv1_dims)
-	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_dims)
+	nn.Conv2DFused(ws, a.layer3_0_conv2, a.layer3_0_conv1, f.layer3_0_conv2_weight, f.layer3_0_conv2_packed, f.layer3_0_conv2_bias, nil, true, batch, layer3_0_conv2_infer_dims)
 	nn.Conv2DFused(ws, a.layer3_0_downsample_0, a.layer2_7_conv3, f.layer3_0_downsample_0_weight, f.layer3_0_downsample_0_packed, f.layer3_0_downsample_0_bias, nil, false, batch, layer3_0_downsample_0_dims)
 	nn.Conv2DFused(ws, a.layer3_0_conv3, a.layer3_0_conv2, f.layer3_0_conv3_weight, f.layer3_0_conv3_packed, f.layer3_0_conv3_bias, a.layer3_0_downsample_0, true, batch, layer3_0_conv3_dims)
 

@@ -74,6 +74,8 @@ func main() {
 	packRows()
 	winoInput()
 	winoOutput()
+	winoInputS2()
+	winoOutputS2()
 	winoDy()
 	gradDot()
 	dotRows()

@@ -169,12 +169,24 @@ func winoInputLoop(name string, x, xh, v, w, w3, rows, plane, xStride, vStride, 
 	JNZ(LabelRef(name))
 }
 
-// winoOutput emits winoOutputAVX512.
+// winoOutput emits winoOutputAVX512, F(2x2, 3x3)'s output transform.
 func winoOutput() {
-	TEXT("winoOutputAVX512", NOSPLIT, "func(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)")
+	// A^T's rows: 0+1+2 and 1-2-3.
+	winoOutputKernel("winoOutputAVX512", 4, func(a []VecVirtual, o [2]VecVirtual) {
+		VADDPS(a[1], a[0], o[0])
+		VADDPS(a[2], o[0], o[0])
+		VSUBPS(a[2], a[1], o[1])
+		VSUBPS(a[3], o[1], o[1])
+	})
+}
+
+// winoOutputKernel emits an output transform of 2x2 tiles from n x n
+// elements (n at most 5), at applying A^T to n values, into o.
+func winoOutputKernel(name string, n int, at func(a []VecVirtual, o [2]VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[5]uint16, idx *[32]int32, hiOff int)")
 	Pragma("noescape")
-	Doc("winoOutputAVX512 writes the output tiles A^T M A of 16 tiles of chans",
-		"channels: element e of channel k's tiles is at m[e*plane + k*mStride:];",
+	Doc(name+" writes the output tiles A^T M A of 16 tiles of chans",
+		"channels: element e (of "+fmt.Sprint(n*n)+") of channel k's tiles is at m[e*plane + k*mStride:];",
 		"the tiles' outputs start at y[off] and res[off], rows ow floats apart,",
 		"channels yStride floats apart. The tiles' two columns are interleaved",
 		"back into two halves of 16 floats, the second written hiOff bytes after",
@@ -194,7 +206,11 @@ func winoOutput() {
 	mStride := Load(Param("mStride"), GP64())
 	plane := Load(Param("plane"), GP64())
 	ow := Load(Param("ow"), GP64())
-	flags := Load(Param("flags"), GP64())
+	// The flags stay in memory: the registers are all taken.
+	flags, err := Param("flags").Resolve()
+	if err != nil {
+		panic(err)
+	}
 	masks := Load(Param("masks"), GP64())
 	idx := Load(Param("idx"), GP64())
 	for _, r := range []Register{off, yStride, mStride, plane, ow} {
@@ -209,38 +225,46 @@ func winoOutput() {
 	ADDQ(res, rh)
 	km := loadMasks(masks, 5)
 	lo, hi := loadPermutes(idx)
+	// rowN: the bytes from an element to the one a row of n below, and
+	// three times that.
+	rowN, rowN3 := GP64(), GP64()
+	IMUL3Q(Imm(uint64(n)), plane, rowN)
+	LEAQ(Mem{Base: rowN, Index: rowN, Scale: 2}, rowN3)
 	zero := ZMM()
 	VXORPS(zero, zero, zero)
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
 	Label("chan")
-	q := GP64()
-	MOVQ(m, q)
-	var e [4][4]VecVirtual
-	for i := range 4 {
-		for j := range 4 {
-			e[i][j] = ZMM()
-			VMOVUPS_Z(Mem{Base: q}, km[2], e[i][j])
-			ADDQ(plane, q)
+	// A^T M down each column as it loads, then along the rows; m walks
+	// the columns and comes back by rowN.
+	var a [2][]VecVirtual
+	for range n {
+		e := make([]VecVirtual, n)
+		for i := range n {
+			e[i] = ZMM()
+			src := Mem{Base: m}
+			switch i {
+			case 1:
+				src.Index, src.Scale = rowN, 1
+			case 2:
+				src.Index, src.Scale = rowN, 2
+			case 3:
+				src.Index, src.Scale = rowN3, 1
+			case 4:
+				src.Index, src.Scale = rowN, 4
+			}
+			VMOVUPS_Z(src, km[2], e[i])
 		}
-	}
-	// A^T M down the columns (0+1+2, 1-2-3), then along the rows.
-	at := func(a [4]VecVirtual) [2]VecVirtual {
+		ADDQ(plane, m)
 		o := [2]VecVirtual{ZMM(), ZMM()}
-		VADDPS(a[1], a[0], o[0])
-		VADDPS(a[2], o[0], o[0])
-		VSUBPS(a[2], a[1], o[1])
-		VSUBPS(a[3], o[1], o[1])
-		return o
+		at(e, o)
+		a[0], a[1] = append(a[0], o[0]), append(a[1], o[1])
 	}
-	var a [2][4]VecVirtual
-	for j := range 4 {
-		o := at([4]VecVirtual{e[0][j], e[1][j], e[2][j], e[3][j]})
-		a[0][j], a[1][j] = o[0], o[1]
-	}
+	SUBQ(rowN, m)
 	for i := range 2 {
-		o := at(a[i])
-		BTQ(U8(3), flags)
+		o := [2]VecVirtual{ZMM(), ZMM()}
+		at(a[i], o)
+		BTQ(U8(3), flags.Addr)
 		JCC(LabelRef(fmt.Sprintf("nobias%d", i)))
 		b := ZMM()
 		VBROADCASTSS(Mem{Base: bias}, b)
@@ -265,13 +289,13 @@ func winoOutput() {
 				rrow.Index, rrow.Scale = ow, 1
 				mask = km[3+h]
 			}
-			BTQ(U8(1), flags)
+			BTQ(U8(1), flags.Addr)
 			JCC(LabelRef(fmt.Sprintf("nores%d%d", i, h)))
 			r := ZMM()
 			VMOVUPS_Z(rrow, mask, r)
 			VADDPS(r, out[h], out[h])
 			Label(fmt.Sprintf("nores%d%d", i, h))
-			BTQ(U8(0), flags)
+			BTQ(U8(0), flags.Addr)
 			JCC(LabelRef(fmt.Sprintf("norelu%d%d", i, h)))
 			VMAXPS(out[h], zero, out[h]) // a NaN passes, as through Go's max
 			Label(fmt.Sprintf("norelu%d%d", i, h))
