@@ -52,7 +52,7 @@ type Workspace struct {
 	packs        map[packKey]*PackedConv // training's Winograd weights, per shape
 	callPack     PackedA                 // one call's weights, packed (callA)
 	callConv     PackedConv              // callPack as a convolution's
-	winoView     PackedConv              // a share of a Winograd conv's output channels (conv2DWinogradChannels)
+	winoPhase    winoPhaseTask           // the phase of a Winograd conv being shared (winoPhases)
 	Col          []float32               // im2col / col2im scratch, at least the largest conv's need
 }
 

@@ -202,7 +202,6 @@ const (
 	splitImages    convSplit = iota // images of the batch
 	splitTileRows                   // Winograd tile rows of every image
 	splitRowBlocks                  // blocks of output rows of one image (convRowBlocks)
-	splitChannels                   // panels of 12 output channels of one Winograd image
 	splitIm2col                     // input channels of one image's im2col into y (im2colShared)
 )
 
@@ -210,8 +209,6 @@ func (t *convTask) run(ws *Workspace, from, to int) {
 	switch t.split {
 	case splitTileRows:
 		conv2DWinograd(ws, t.y, t.x, t.packed, t.bias, t.residual, t.relu, 0, t.batch, from, to, t.d)
-	case splitChannels:
-		conv2DWinogradChannels(ws, t, 12*from, min(12*to, t.d.K))
 	case splitIm2col:
 		im2colChannels(t.y, t.x, t.d, from, to)
 	case splitRowBlocks:
@@ -226,9 +223,8 @@ func (t *convTask) run(ws *Workspace, from, to int) {
 
 // shareConv splits c's work of the given kind among nt goroutines: the
 // batch's images, the tile rows of a Winograd conv (for a batch too small
-// to split), the blocks of output rows of a one-image im2col conv, or the
-// output channels of a one-image Winograd conv in panels of 12. The task
-// lives in the workspace, so sharing it allocates nothing.
+// to split), or the blocks of output rows of a one-image im2col conv. The
+// task lives in the workspace, so sharing it allocates nothing.
 func shareConv(ws *Workspace, c convTask, split convSplit, batch, nt int) {
 	c.split, c.batch = split, batch
 	n := batch
@@ -238,8 +234,6 @@ func shareConv(ws *Workspace, c convTask, split convSplit, batch, nt int) {
 	case splitRowBlocks:
 		rows := c.d.im2colBlockRows()
 		n = (c.d.OH + rows - 1) / rows
-	case splitChannels:
-		n = (c.d.K + 11) / 12
 	}
 	ws.conv = c
 	shareRange(ws, &ws.conv, n, nt)

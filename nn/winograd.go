@@ -332,8 +332,9 @@ func winoWeights(u, w []float32, n int) {
 }
 
 // winogradConv runs a Winograd convolution task over the batch, its
-// images split among the goroutines if there are enough, else each
-// image's tile rows; a pass below minParallelFlops is not split.
+// images split among the goroutines if there are enough, else one
+// image's phases (splitsPhases) or each image's tile rows; a pass below
+// minParallelFlops is not split.
 func winogradConv(ws *Workspace, task convTask, batch int) {
 	d := task.d
 	th, _ := d.tiles()
@@ -344,8 +345,8 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 	switch {
 	case nt > 1 && batch >= nt:
 		shareConv(ws, task, splitImages, batch, nt)
-	case nt > 1 && d.splitsChannels(batch, nt):
-		shareConv(ws, task, splitChannels, batch, min(nt, (d.K+11)/12))
+	case nt > 1 && batch == 1 && d.splitsPhases(batch, nt):
+		winoPhases(ws, task, nt)
 	case nt > 1 && th > 1:
 		shareConv(ws, task, splitTileRows, batch, min(nt, th))
 	default:
@@ -353,61 +354,91 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 	}
 }
 
-// winoChannelWeights is the weight pairs (K x C) per tile of a batch above
-// which the goroutines share a Winograd conv's output channels rather than
-// its tile rows: each then streams only its channels' transformed weights,
-// where sharing tile rows streamed all of them through each. resnet18's
-// 7x7 stage of 512 channels at batch 1 (16 384 pairs a tile) has few
-// tiles for 16 MB of transformed weights.
-const winoChannelWeights = 1024
+// winoPhaseWeights is the weight pairs (K x C) per tile of a batch above
+// which the goroutines share a Winograd conv by phases (winoPhases) rather
+// than by tile rows: each then streams only its elements' transformed
+// weights, where sharing tile rows streamed all of them through each.
+// resnet18's 7x7 stage of 512 channels at batch 1 (16 384 pairs a tile)
+// has few tiles for 16 MB of transformed weights.
+const winoPhaseWeights = 1024
 
 // minWinoRowShare is the fewest tiles of a share of a Winograd conv's tile
 // rows: two of the GEMM's 32-column panels. A narrower share computes up
-// to a panel it does not use, where a share of the output channels takes
-// every tile, in whole panels and an edge of 16. At batch 1, resnet's 28x28
-// stage by F(4x4, 3x3) has 49 tiles, which two goroutines split by tile
-// rows into 28 and 21 and each computed 32.
+// to a panel it does not use, where the phases' GEMMs take every tile, in
+// whole panels and an edge of 16. At batch 1, resnet's 28x28 stage by
+// F(4x4, 3x3) has 49 tiles, which two goroutines split by tile rows into
+// 28 and 21 and each computed 32.
 const minWinoRowShare = 64
 
-// splitsChannels reports whether a batch of this conv shares its output
-// channels among nt goroutines: its weights are many for its tiles, or
-// its tiles too few for shares of tile rows (minWinoRowShare); V lies in
-// the AVX-512 kernel's packed panels; and there are panels of 12
-// channels enough for two.
-func (d ConvDims) splitsChannels(batch, nt int) bool {
+// splitsPhases reports whether a batch of this conv (fewer images than
+// goroutines) is shared among nt goroutines by phases: its weights are
+// many for its tiles, or its tiles too few for shares of tile rows
+// (minWinoRowShare).
+func (d ConvDims) splitsPhases(batch, nt int) bool {
 	th, tw := d.tiles()
-	_, _, packed := d.winoLayout(1)
 	tiles := batch * th * tw
-	return packed && d.K >= 24 && (d.K*d.C > winoChannelWeights*tiles || tiles < minWinoRowShare*nt)
+	return d.K*d.C > winoPhaseWeights*tiles || tiles < minWinoRowShare*nt
 }
 
-// conv2DWinogradChannels is conv2DWinograd for output channels [k0, k1)
-// of a one-image batch (k0 a multiple of 12): the whole input transform,
-// and the GEMMs and output transform of those channels, with a view of
-// p's U_e from row k0 kept in the workspace.
-func conv2DWinogradChannels(ws *Workspace, t *convTask, k0, k1 int) {
+// winoPhases runs a one-image Winograd conv on nt goroutines, pass by
+// pass, each pass in three phases shared apart: the input transform by
+// input channels, the GEMMs by elements of the transform, the output
+// transform by output channels. Each goroutine then streams its elements'
+// transformed weights only, and the shares are even where shares of 12
+// output channels were not (128 channels went 72 and 56) and each
+// transformed the whole input. At batch 1 (go test -bench ConvLowering
+// ./nn), 128 channels of 28x28 by F(4x4, 3x3) took 0.33-0.34 ms against
+// 0.38, 256 of 28x28 to 14x14 by the stride-2 Winograd 0.82-0.83 against
+// 0.88-0.93.
+func winoPhases(ws *Workspace, t convTask, nt int) {
 	d := t.d
-	sub := d
-	sub.K = k1 - k0
-	v := &ws.winoView
-	if cap(v.wino) < len(t.packed.wino) {
-		v.wino = make([]PackedA, len(t.packed.wino)) // once per workspace and size
-	}
-	v.d, v.wino = sub, v.wino[:len(t.packed.wino)]
-	for e := range v.wino {
-		v.wino[e] = t.packed.wino[e]
-		v.wino[e].row0 += k0
-	}
-	ohw := d.OH * d.OW
-	bias, res := t.bias, t.residual
-	if bias != nil {
-		bias = bias[k0:k1]
-	}
-	if res != nil {
-		res = res[k0*ohw : k1*ohw]
-	}
 	th, _ := d.tiles()
-	conv2DWinograd(ws, t.y[k0*ohw:k1*ohw], t.x, v, bias, res, t.relu, 0, 1, 0, th, sub)
+	_, rows := d.passSplit(0, th, d.winoGroupCols())
+	if need := d.winoPassFloats(); len(ws.Col) < need {
+		ws.Col = make([]float32, need) // a helper's workspace, on its first convolution
+	}
+	ph := &ws.winoPhase
+	for r := 0; r < th; r += rows {
+		ph.pass = newWinoPass(ws, t.packed, 1, r, min(r+rows, th), d)
+		ph.t = t
+		for i, n := range [3]int{d.C, d.winoN(), d.K} {
+			ph.phase = i
+			shareRange(ws, ph, n, min(nt, n))
+		}
+	}
+	ph.t = convTask{} // no slices kept past the call
+}
+
+// winoPhaseTask is one phase of a winoPhases pass, as a rangeJob.
+type winoPhaseTask struct {
+	t     convTask
+	pass  winoPassLayout
+	phase int // 0: input channels, 1: elements, 2: output channels
+}
+
+func (w *winoPhaseTask) run(ws *Workspace, from, to int) {
+	t, p := &w.t, &w.pass
+	d := t.d
+	switch w.phase {
+	case 0:
+		sub := d
+		sub.C = to - from
+		p.input(p.v[from*p.l.row:], t.x[from*d.H*d.W:], sub)
+	case 1:
+		p.gemms(ws, t.packed, from, to, d)
+	default:
+		ohw := d.OH * d.OW
+		sub := d
+		sub.K = to - from
+		bias, res := t.bias, t.residual
+		if bias != nil {
+			bias = bias[from:to]
+		}
+		if res != nil {
+			res = res[from*ohw : to*ohw]
+		}
+		p.output(t.y[from*ohw:to*ohw], p.m[from*p.cols:], bias, res, t.relu, sub)
+	}
 }
 
 // gradInput is the convolution that gives the input gradient of d from
@@ -519,66 +550,103 @@ func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual
 // the transform or the GEMM left them in.
 func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []float32, relu bool, n, imgs, ty0, ty1 int, d ConvDims) {
 	in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
+	pass := newWinoPass(ws, p, imgs, ty0, ty1, d)
+	pass.input(pass.v, x[n*in:(n+imgs)*in], d)
+	pass.gemms(ws, p, 0, d.winoN(), d)
+	var res []float32
+	if residual != nil {
+		res = residual[n*out : (n+imgs)*out]
+	}
+	pass.output(y[n*out:(n+imgs)*out], pass.m, bias, res, relu, d)
+}
+
+// winoPassLayout is where a pass of a Winograd conv keeps V and M in the
+// workspace, and which tiles it takes: tile rows [ty0, ty1) of imgs
+// images, cols in all.
+type winoPassLayout struct {
+	v, m                []float32
+	l                   winoLayout
+	pv, pm, vcols, cols int
+	imgs, per, ty0, ty1 int
+	packed              bool
+}
+
+// newWinoPass lays out a pass of imgs images' tile rows [ty0, ty1) in ws.
+func newWinoPass(ws *Workspace, p *PackedConv, imgs, ty0, ty1 int, d ConvDims) winoPassLayout {
 	_, tw := d.tiles()
-	per := (ty1 - ty0) * tw
-	cols := imgs * per
-	kc := d.K * d.C
+	w := winoPassLayout{imgs: imgs, per: (ty1 - ty0) * tw, ty0: ty0, ty1: ty1}
+	w.cols = imgs * w.per
 	// With the AVX-512 kernel, V goes straight into the GEMM's packed
 	// panels. The last panel's columns past cols are left as they are:
 	// the kernel computes them but never stores them.
-	l, vcols, packed := d.winoLayout(cols)
-	// The 16 (36) matrices of V and of M lie winoSkew floats more than
+	w.l, w.vcols, w.packed = d.winoLayout(w.cols)
+	// The 16 (25, 36) matrices of V and of M lie winoSkew floats more than
 	// their size apart: the transforms touch all at once, and a power-of-two
 	// stride would put them all in one set of the cache.
-	pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
+	w.pv, w.pm = d.C*w.vcols+winoSkew, d.K*w.cols+winoSkew
 	ne := d.winoN()
-	v := ws.Col[:ne*pv]
-	m := ws.Col[ne*pv : ne*(pv+pm)]
-	f4 := d.winoM() == 4
+	w.v = ws.Col[:ne*w.pv]
+	w.m = ws.Col[ne*w.pv : ne*(w.pv+w.pm)]
+	return w
+}
+
+// input transforms the pass's tiles of x (its images, d.C channels) into
+// v, V's first channel.
+func (w *winoPassLayout) input(v, x []float32, d ConvDims) {
+	in := d.C * d.H * d.W
 	switch {
-	case f4:
-		winoInput4(v, l, pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
+	case d.winoM() == 4:
+		winoInput4(v, w.l, w.pv, x, w.imgs, w.ty0, w.ty1, d)
 	case d.Lowering == LowerWinogradS2:
-		for i := range imgs {
-			winoInputS2(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		for i := range w.imgs {
+			winoInputS2(v, w.l, w.pv, i*w.per, x[i*in:(i+1)*in], w.ty0, w.ty1, d)
 		}
 	default:
-		for i := range imgs {
-			winoInput(v, l, pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+		for i := range w.imgs {
+			winoInput(v, w.l, w.pv, i*w.per, x[i*in:(i+1)*in], w.ty0, w.ty1, d)
 		}
-	}
-	if !packed || !winoGemm(p, v, pv, m, pm, cols, d) {
-		for e := range ne {
-			ve, me := v[e*pv:e*pv+d.C*vcols], m[e*pm:e*pm+d.K*cols]
-			if packed {
-				gemmBlocks(ws, false, false, d.K, cols, d.C, nil, 0, nil, 0, ve, 0, me, cols, nil, &p.wino[e])
-			} else {
-				gemmSerial(ws, false, false, d.K, cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, cols, 0, me, cols, nil, &p.wino[e])
-			}
-		}
-	}
-	if f4 {
-		var res []float32
-		if residual != nil {
-			res = residual[n*out : (n+imgs)*out]
-		}
-		winoOutput4(y[n*out:(n+imgs)*out], m, cols, pm, bias, res, relu, imgs, ty0, ty1, d)
-		return
-	}
-	for i := range imgs {
-		var res []float32
-		if residual != nil {
-			res = residual[(n+i)*out : (n+i+1)*out]
-		}
-		winoOutput(y[(n+i)*out:(n+i+1)*out], m, cols, pm, i*per, bias, res, relu, ty0, ty1, d)
 	}
 }
 
-// winoGemm runs all the GEMMs of a pass, M_e (K x cols) = U_e (K x C) V_e
-// (C x cols) with V in packed panels, in one call of the AVX-512 kernel for
+// gemms multiplies elements [e0, e1) of the pass: M_e = U_e V_e.
+func (w *winoPassLayout) gemms(ws *Workspace, p *PackedConv, e0, e1 int, d ConvDims) {
+	if w.packed && winoGemm(p, w.v, w.pv, w.m, w.pm, w.cols, d, e0, e1) {
+		return
+	}
+	kc := d.K * d.C
+	for e := e0; e < e1; e++ {
+		ve, me := w.v[e*w.pv:e*w.pv+d.C*w.vcols], w.m[e*w.pm:e*w.pm+d.K*w.cols]
+		if w.packed {
+			gemmBlocks(ws, false, false, d.K, w.cols, d.C, nil, 0, nil, 0, ve, 0, me, w.cols, nil, &p.wino[e])
+		} else {
+			gemmSerial(ws, false, false, d.K, w.cols, d.C, p.u[e*kc:(e+1)*kc], d.C, ve, w.cols, 0, me, w.cols, nil, &p.wino[e])
+		}
+	}
+}
+
+// output writes the pass's output tiles of d.K channels from m (M's first
+// channel) into y (its images), with the epilogue.
+func (w *winoPassLayout) output(y, m, bias, res []float32, relu bool, d ConvDims) {
+	if d.winoM() == 4 {
+		winoOutput4(y, m, w.cols, w.pm, bias, res, relu, w.imgs, w.ty0, w.ty1, d)
+		return
+	}
+	out := d.K * d.OH * d.OW
+	for i := range w.imgs {
+		var ri []float32
+		if res != nil {
+			ri = res[i*out : (i+1)*out]
+		}
+		winoOutput(y[i*out:(i+1)*out], m, w.cols, w.pm, i*w.per, bias, ri, relu, w.ty0, w.ty1, d)
+	}
+}
+
+// winoGemm runs the GEMMs of elements [e0, e1) of a pass, M_e (K x cols) =
+// U_e (K x C) V_e (C x cols) with V in packed panels, in one call of the
+// AVX-512 kernel for
 // K mod 12 rows at the edge, where there is one (K a multiple of 4, as all
 // of resnet's are); it reports whether it did.
-func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d ConvDims) bool {
+func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d ConvDims, e0, e1 int) bool {
 	// The kernel is 32 columns wide: a last panel of 16 or fewer, or of up
 	// to maxSingleColumns more, goes to gemmBlocks, which takes it with the
 	// 16-column kernels at half the multiplies, and the columns past 16
@@ -599,7 +667,7 @@ func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d C
 		return false
 	}
 	panels := (cols + 31) / 32
-	kernel(d.winoN(), d.C, d.K/12, panels, &p.wino[0].data[p.wino[0].row0*d.C], len(p.wino[0].data), &v[0], pv, &m[0], pm, cols, columnMask(cols-32*(panels-1)))
+	kernel(e1-e0, d.C, d.K/12, panels, &p.wino[e0].data[p.wino[e0].row0*d.C], len(p.wino[0].data), &v[e0*pv], pv, &m[e0*pm], pm, cols, columnMask(cols-32*(panels-1)))
 	return true
 }
 

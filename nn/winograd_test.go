@@ -192,6 +192,46 @@ func testWinogradSplits(t *testing.T, low ConvLowering, tol float64) {
 	}
 }
 
+// TestWinogradPhases forces the sharing of one image's Winograd conv by
+// phases (input channels, elements, output channels) on two and three
+// goroutines, for each lowering, on odd shapes whose shares are uneven,
+// against the direct convolution; and it allocates nothing.
+func TestWinogradPhases(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 2))
+	lowerings := append(slices.Clone(winoLowerings), winoLowerings[0])
+	lowerings[len(lowerings)-1].low = LowerWinogradS2
+	defer SetThreads(SetThreads(1))
+	for _, wl := range lowerings {
+		for _, nt := range []int{2, 3} {
+			d := ConvDims{C: 13, H: 11, W: 9, K: 17, KH: 3, KW: 3, Stride: 1, Pad: 1, Lowering: wl.low}
+			if wl.low == LowerWinogradS2 {
+				d.Stride = 2
+			}
+			d.OH, d.OW = (d.H+2-3)/d.Stride+1, (d.W+2-3)/d.Stride+1
+			x, w, bias := randSlice(r, d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
+			res := randSlice(r, d.K*d.OH*d.OW)
+			want := convRef(x, w, bias, 1, d)
+			for i := range want {
+				want[i] = max(want[i]+res[i], 0)
+			}
+			packed := NewPackedConv(d)
+			packed.Pack(w)
+			SetThreads(nt)
+			threadCount()
+			ws := NewWorkspace(d.ColFloats())
+			got := randSlice(r, len(want))
+			task := convTask{y: got, x: x, w: w, packed: packed, bias: bias, residual: res, relu: true, d: d}
+			winoPhases(ws, task, nt)
+			if e := maxRelErr(got, want); e > wl.tol {
+				t.Errorf("%s on %d goroutines: max rel err %g", wl.low, nt, e)
+			}
+			if n := testing.AllocsPerRun(3, func() { winoPhases(ws, task, nt) }); n != 0 {
+				t.Errorf("%s on %d goroutines: %v allocations per call", wl.low, nt, n)
+			}
+		}
+	}
+}
+
 // TestWinogradTraining checks the training convolution lowered to
 // Winograd (weights transformed in the workspace on every call) against
 // im2col: the output, and in the backward pass the weight and bias
@@ -717,7 +757,7 @@ func TestWinoGemm(t *testing.T) {
 		for e := range 16 {
 			gemmBlocks(ws, false, false, d.K, s.cols, d.C, nil, 0, nil, 0, v[e*pv:e*pv+d.C*vcols], 0, want[e*pm:e*pm+d.K*s.cols], s.cols, nil, &p.wino[e])
 		}
-		if !winoGemm(p, v, pv, got, pm, s.cols, d) {
+		if !winoGemm(p, v, pv, got, pm, s.cols, d, 0, 16) {
 			t.Fatalf("%+v: winoGemm declined", s)
 		}
 		if e := maxRelErr(got, want); e > 1e-6 {
@@ -737,7 +777,7 @@ func TestWinoGemm(t *testing.T) {
 	for _, cols := range []int{1, 16, 17, 20, 49, 52} {
 		_, vcols, _ := d.winoLayout(cols)
 		pv, pm := d.C*vcols+winoSkew, d.K*cols+winoSkew
-		if winoGemm(p, make([]float32, 16*pv), pv, make([]float32, 16*pm), pm, cols, d) {
+		if winoGemm(p, make([]float32, 16*pv), pv, make([]float32, 16*pm), pm, cols, d, 0, 16) {
 			t.Errorf("%d columns: winoGemm took a last panel of %d", cols, cols%32)
 		}
 	}
