@@ -53,6 +53,9 @@ func TestWinogradMatchesReference(t *testing.T) {
 			// At stride 2, more than 16 tiles a row: two calls of the
 			// transforms.
 			{4, 4, 67, 67, 1, 1},
+			// Few output channels for many input ones: M is too small for
+			// V's slots.
+			{100, 1, 9, 9, 1, 2},
 		}
 		lowerings := append(slices.Clone(winoLowerings), winoLowerings[0])
 		lowerings[len(lowerings)-1].low = LowerWinogradS2
@@ -437,6 +440,30 @@ func BenchmarkConvLowering(b *testing.B) {
 				b.ReportMetric(float64(2*s.batch*d.K*d.C*9*d.OH*d.OW)*float64(b.N)/b.Elapsed().Seconds()/1e9, "eff-GFLOP/s")
 			})
 		}
+	}
+}
+
+// BenchmarkConvColdCache times resnet's first-stage conv by F(4x4, 3x3) at
+// batch 1 as a network meets it, other layers' data having taken the
+// caches: a 64 MB buffer is written over before each call (go test -bench
+// ConvColdCache ./nn).
+func BenchmarkConvColdCache(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	d := ConvDims{C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 56, OW: 56, Lowering: LowerWinograd4}
+	x, w, bias := randSlice(r, d.C*d.H*d.W), randSlice(r, d.K*d.C*9), randSlice(r, d.K)
+	y := make([]float32, d.K*d.OH*d.OW)
+	packed := NewPackedConv(d)
+	packed.Pack(w)
+	ws := NewWorkspace(d.ColFloats())
+	other := make([]float32, 64<<20/4)
+	Conv2DFused(ws, y, x, w, packed, bias, nil, true, 1, d)
+	for b.Loop() {
+		b.StopTimer()
+		for i := range other {
+			other[i]++
+		}
+		b.StartTimer()
+		Conv2DFused(ws, y, x, w, packed, bias, nil, true, 1, d)
 	}
 }
 
