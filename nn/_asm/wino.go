@@ -79,15 +79,24 @@ func winoInput() {
 	LEAQ(Mem{Base: w, Index: w, Scale: 2}, w3)
 	km := loadMasks(masks, 6)
 	even, odd := loadPermutes(idx)
+	splitLoops(chans, km[5], func(name string, withSplit bool) {
+		winoInputLoop(name, x, xh, v, w, w3, rows, plane, xStride, vStride, chans, split, km, even, odd, withSplit)
+	})
+}
+
+// splitLoops emits a transform's loop over chans channels (none if 0) and
+// the function's return: two copies of the loop, at labels chan and
+// chan_split, the second taken where the stores' mask split (tiles that
+// run over into the next packed panel) is not empty, so that a call whose
+// tiles stay in one panel tests for the split nowhere inside it.
+func splitLoops(chans, split Register, loop func(name string, withSplit bool)) {
 	TESTQ(chans, chans)
 	JZ(LabelRef("done"))
-	// Two copies of the loop, so that a call whose tiles stay in one
-	// panel tests for the split nowhere inside it.
-	KORTESTW(km[5], km[5])
+	KORTESTW(split, split)
 	JNZ(LabelRef("chan_split"))
-	winoInputLoop("chan", x, xh, v, w, w3, rows, plane, xStride, vStride, chans, split, km, even, odd, false)
+	loop("chan", false)
 	JMP(LabelRef("done"))
-	winoInputLoop("chan_split", x, xh, v, w, w3, rows, plane, xStride, vStride, chans, split, km, even, odd, true)
+	loop("chan_split", true)
 	Label("done")
 	VZEROUPPER()
 	RET()
@@ -242,16 +251,9 @@ func winoOutputKernel(name string, n int, at func(a []VecVirtual, o [2]VecVirtua
 		e := make([]VecVirtual, n)
 		for i := range n {
 			e[i] = ZMM()
-			src := Mem{Base: m}
-			switch i {
-			case 1:
-				src.Index, src.Scale = rowN, 1
-			case 2:
-				src.Index, src.Scale = rowN, 2
-			case 3:
-				src.Index, src.Scale = rowN3, 1
-			case 4:
-				src.Index, src.Scale = rowN, 4
+			src := Mem{Base: m, Index: rowN, Scale: 4} // row 4
+			if i < 4 {
+				src = rowAt(m, rowN, rowN3, i, 0)
 			}
 			VMOVUPS_Z(src, km[2], e[i])
 		}

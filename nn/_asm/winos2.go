@@ -51,16 +51,9 @@ func winoInputS2() {
 	IMUL3Q(Imm(5), plane, row5)
 	km := loadMasks(masks, 7)
 	first, second := loadPermutes(idx)
-	TESTQ(chans, chans)
-	JZ(LabelRef("done"))
-	KORTESTW(km[6], km[6])
-	JNZ(LabelRef("chan_split"))
-	winoInputS2Loop("chan", v, x, chans, xStride, vStride, plane, w, w3, rows, split, row5, km, first, second, false)
-	JMP(LabelRef("done"))
-	winoInputS2Loop("chan_split", v, x, chans, xStride, vStride, plane, w, w3, rows, split, row5, km, first, second, true)
-	Label("done")
-	VZEROUPPER()
-	RET()
+	splitLoops(chans, km[6], func(name string, withSplit bool) {
+		winoInputS2Loop(name, v, x, chans, xStride, vStride, plane, w, w3, rows, split, row5, km, first, second, withSplit)
+	})
 }
 
 // winoInputS2Loop emits winoInputS2AVX512's loop over the channels, at
