@@ -345,7 +345,7 @@ func winogradConv(ws *Workspace, task convTask, batch int) {
 	switch {
 	case nt > 1 && batch >= nt:
 		shareConv(ws, task, splitImages, batch, nt)
-	case nt > 1 && batch == 1 && d.splitsPhases(batch, nt):
+	case nt > 1 && batch == 1 && d.splitsPhases(nt):
 		winoPhases(ws, task, nt)
 	case nt > 1 && th > 1:
 		shareConv(ws, task, splitTileRows, batch, min(nt, th))
@@ -370,13 +370,12 @@ const winoPhaseWeights = 1024
 // 28 and 21 and each computed 32.
 const minWinoRowShare = 64
 
-// splitsPhases reports whether a batch of this conv (fewer images than
-// goroutines) is shared among nt goroutines by phases: its weights are
-// many for its tiles, or its tiles too few for shares of tile rows
-// (minWinoRowShare).
-func (d ConvDims) splitsPhases(batch, nt int) bool {
+// splitsPhases reports whether one image of this conv is shared among nt
+// goroutines by phases: its weights are many for its tiles, or its tiles
+// too few for shares of tile rows (minWinoRowShare).
+func (d ConvDims) splitsPhases(nt int) bool {
 	th, tw := d.tiles()
-	tiles := batch * th * tw
+	tiles := th * tw
 	return d.K*d.C > winoPhaseWeights*tiles || tiles < minWinoRowShare*nt
 }
 
@@ -399,7 +398,7 @@ func winoPhases(ws *Workspace, t convTask, nt int) {
 	}
 	ph := &ws.winoPhase
 	for r := 0; r < th; r += rows {
-		ph.pass = newWinoPass(ws, t.packed, 1, r, min(r+rows, th), d, false)
+		ph.pass = newWinoPass(ws, 1, r, min(r+rows, th), d, false)
 		ph.t = t
 		for i, n := range [3]int{d.C, d.winoN(), d.K} {
 			ph.phase = i
@@ -550,7 +549,7 @@ func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual
 // the transform or the GEMM left them in.
 func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []float32, relu bool, n, imgs, ty0, ty1 int, d ConvDims) {
 	in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
-	pass := newWinoPass(ws, p, imgs, ty0, ty1, d, true)
+	pass := newWinoPass(ws, imgs, ty0, ty1, d, true)
 	pass.input(pass.v, x[n*in:(n+imgs)*in], d)
 	pass.gemms(ws, p, 0, d.winoN(), d)
 	var res []float32
@@ -573,7 +572,7 @@ type winoPassLayout struct {
 
 // newWinoPass lays out a pass of imgs images' tile rows [ty0, ty1) in ws,
 // M over V where overlap allows it.
-func newWinoPass(ws *Workspace, p *PackedConv, imgs, ty0, ty1 int, d ConvDims, overlap bool) winoPassLayout {
+func newWinoPass(ws *Workspace, imgs, ty0, ty1 int, d ConvDims, overlap bool) winoPassLayout {
 	_, tw := d.tiles()
 	w := winoPassLayout{imgs: imgs, per: (ty1 - ty0) * tw, ty0: ty0, ty1: ty1}
 	w.cols = imgs * w.per
@@ -656,9 +655,8 @@ func (w *winoPassLayout) output(y, m, bias, res []float32, relu bool, d ConvDims
 
 // winoGemm runs the GEMMs of elements [e0, e1) of a pass, M_e (K x cols) =
 // U_e (K x C) V_e (C x cols) with V in packed panels, in one call of the
-// AVX-512 kernel for
-// K mod 12 rows at the edge, where there is one (K a multiple of 4, as all
-// of resnet's are); it reports whether it did.
+// AVX-512 kernel for K mod 12 rows at the edge, where there is one (K a
+// multiple of 4, as all of resnet's are); it reports whether it did.
 func winoGemm(p *PackedConv, v []float32, pv int, m []float32, pm, cols int, d ConvDims, e0, e1 int) bool {
 	// The kernel is 32 columns wide: a last panel of 16 or fewer, or of up
 	// to maxSingleColumns more, goes to gemmBlocks, which takes it with the
@@ -894,20 +892,25 @@ func winoInputGo(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, t
 }
 
 // winoInputTilesGo hands tile each input tile of tile rows [ty0, ty1) of
-// one image, channel by channel: the winoM+2 rows and columns from
-// (winoM*ty - Pad, winoM*tx - Pad) of channel c, 0 in the padding.
+// one image, channel by channel: the rows and columns of channel c an
+// output tile sees, from (step*ty - Pad, step*tx - Pad), 0 in the
+// padding; step is winoM times the stride, and the tile winoM+2 rows and
+// columns at stride 1, 5 at stride 2.
 func winoInputTilesGo(x []float32, ty0, ty1 int, d ConvDims, tile func(c, ty, tx int, t [6][6]float32)) {
 	_, tw := d.tiles()
-	tm := d.winoM()
+	step, side := d.winoM()*d.Stride, d.winoM()+2
+	if d.Stride == 2 {
+		side = 5
+	}
 	for c := 0; c < d.C; c++ {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for ty := ty0; ty < ty1; ty++ {
 			for tx := 0; tx < tw; tx++ {
-				iy, ix := tm*ty-d.Pad, tm*tx-d.Pad
+				iy, ix := step*ty-d.Pad, step*tx-d.Pad
 				var t [6][6]float32
-				for i := range tm + 2 {
+				for i := range side {
 					if yy := iy + i; yy >= 0 && yy < d.H {
-						for j := range tm + 2 {
+						for j := range side {
 							if xx := ix + j; xx >= 0 && xx < d.W {
 								t[i][j] = xc[yy*d.W+xx]
 							}

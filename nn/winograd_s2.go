@@ -93,36 +93,21 @@ var winoS2Perms = func() (p [32]int32) {
 // winoInputS2Go is winoInputS2 in Go, one tile at a time.
 func winoInputS2Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
-	for c := 0; c < d.C; c++ {
-		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-		for ty := ty0; ty < ty1; ty++ {
-			for tx := 0; tx < tw; tx++ {
-				iy, ix := 4*ty-d.Pad, 4*tx-d.Pad
-				var t [5][5]float32
-				for i := range 5 {
-					if yy := iy + i; yy >= 0 && yy < d.H {
-						for j := range 5 {
-							if xx := ix + j; xx >= 0 && xx < d.W {
-								t[i][j] = xc[yy*d.W+xx]
-							}
-						}
-					}
-				}
-				// d B along the rows, then B^T (d B) down the columns: the
-				// kernel's order, which takes a row at a time.
-				for i := range 5 {
-					t[i] = bt5(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4])
-				}
-				at := l.at(c, col0+(ty-ty0)*tw+tx)
-				for j := range 5 {
-					o := bt5(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j])
-					for i := range 5 {
-						v[(5*i+j)*plane+at] = o[i]
-					}
-				}
+	winoInputTilesGo(x, ty0, ty1, d, func(c, ty, tx int, t [6][6]float32) {
+		// d B along the rows, then B^T (d B) down the columns: the
+		// kernel's order, which takes a row at a time.
+		var r [5][5]float32
+		for i := range 5 {
+			r[i] = bt5(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4])
+		}
+		at := l.at(c, col0+(ty-ty0)*tw+tx)
+		for j := range 5 {
+			o := bt5(r[0][j], r[1][j], r[2][j], r[3][j], r[4][j])
+			for i := range 5 {
+				v[(5*i+j)*plane+at] = o[i]
 			}
 		}
-	}
+	})
 }
 
 // winoOutputS2Go is winoOutput for LowerWinogradS2 in Go, one tile at a

@@ -251,11 +251,7 @@ func winoOutputKernel(name string, n int, at func(a []VecVirtual, o [2]VecVirtua
 		e := make([]VecVirtual, n)
 		for i := range n {
 			e[i] = ZMM()
-			src := Mem{Base: m, Index: rowN, Scale: 4} // row 4
-			if i < 4 {
-				src = rowAt(m, rowN, rowN3, i, 0)
-			}
-			VMOVUPS_Z(src, km[2], e[i])
+			VMOVUPS_Z(rowAt5(m, rowN, rowN3, i, 0), km[2], e[i])
 		}
 		ADDQ(plane, m)
 		o := [2]VecVirtual{ZMM(), ZMM()}

@@ -71,13 +71,7 @@ func winoInputS2Loop(name string, v, x, chans, xStride, vStride, plane, w, w3, r
 		BTQ(U8(r), rows)
 		JCC(LabelRef(skip))
 		for i := range l {
-			src := Mem{Base: x, Disp: 64 * i}
-			if r == 4 {
-				src.Index, src.Scale = w, 4
-			} else {
-				src = rowAt(x, w, w3, r, 64*i)
-			}
-			VMOVUPS_Z(src, km[i], l[i])
+			VMOVUPS_Z(rowAt5(x, w, w3, r, 64*i), km[i], l[i])
 		}
 		Label(skip)
 		// Columns 0 and 1, then 2 and 3, of tiles 0-7 (from l[0:2]) and
@@ -109,29 +103,9 @@ func winoInputS2Loop(name string, v, x, chans, xStride, vStride, plane, w, w3, r
 	// store writes row a of V (five elements).
 	q, t := GP64(), GP64()
 	store := func(a int, o [5]VecVirtual) {
-		switch a {
-		case 0:
-			MOVQ(v, q)
-		case 1:
-			LEAQ(Mem{Base: v, Index: row5, Scale: 1}, q)
-		case 2:
-			LEAQ(Mem{Base: v, Index: row5, Scale: 2}, q)
-		case 3:
-			LEAQ(Mem{Base: v, Index: row5, Scale: 2}, q)
-			ADDQ(row5, q)
-		case 4:
-			LEAQ(Mem{Base: v, Index: row5, Scale: 4}, q)
-		}
+		leaRow(q, v, row5, a)
 		for j := range 5 {
-			switch j {
-			case 0:
-				MOVQ(q, t)
-			case 3:
-				LEAQ(Mem{Base: q, Index: plane, Scale: 2}, t)
-				ADDQ(plane, t)
-			default:
-				LEAQ(Mem{Base: q, Index: plane, Scale: uint8(j)}, t)
-			}
+			leaRow(t, q, plane, j)
 			VMOVUPS(o[j], km[5], Mem{Base: t})
 			if withSplit {
 				VMOVUPS(o[j], km[6], Mem{Base: t, Index: split, Scale: 1})
@@ -154,6 +128,27 @@ func winoInputS2Loop(name string, v, x, chans, xStride, vStride, plane, w, w3, r
 	ADDQ(vStride, v)
 	DECQ(chans)
 	JNZ(LabelRef(name))
+}
+
+// rowAt5 is rowAt for rows 0 to 4.
+func rowAt5(base, ld, ld3 Register, i, disp int) Mem {
+	if i == 4 {
+		return Mem{Base: base, Index: ld, Scale: 4, Disp: disp}
+	}
+	return rowAt(base, ld, ld3, i, disp)
+}
+
+// leaRow sets dst to base + i*ld (i from 0 to 4).
+func leaRow(dst, base, ld Register, i int) {
+	switch i {
+	case 0:
+		MOVQ(base, dst)
+	case 3:
+		LEAQ(Mem{Base: base, Index: ld, Scale: 2}, dst)
+		ADDQ(ld, dst)
+	default:
+		LEAQ(Mem{Base: base, Index: ld, Scale: uint8(i)}, dst)
+	}
 }
 
 // winoOutputS2 emits winoOutputS2AVX512, the stride-2 Winograd's output
