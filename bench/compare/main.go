@@ -110,7 +110,7 @@ func run(rounds, reps, threads int, only, python, node string, withORT bool) err
 		defer ort.close()
 	}
 
-	fmt.Printf("FMA peak (bench/peak, AVX-512 register loop): %.0f GFLOP/s on one core, %.0f on %d threads\n", peak1, peakAll, threads)
+	fmt.Printf("FMA peak (bench/peak, %s register loop): %.0f GFLOP/s on one core, %.0f on %d threads\n", peak.Kind(), peak1, peakAll, threads)
 
 	var rows []row
 	for _, w := range workloads {

@@ -7,3 +7,7 @@ package peak
 // fmaLoopAVX512 runs n iterations of 12 independent 16-wide FMAs
 // (384 flops each) and returns a value that depends on all of them.
 func fmaLoopAVX512(n int) float32
+
+// fmaLoopAVX2 runs n iterations of 12 independent 8-wide FMAs
+// (192 flops each) and returns a value that depends on all of them.
+func fmaLoopAVX2(n int) float32

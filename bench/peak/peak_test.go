@@ -10,6 +10,6 @@ func TestGFLOPS(t *testing.T) {
 		t.Fatalf("GFLOPS(1, 1) = %v, want a rate between 1 and 1e5", g)
 	}
 	if !available() && g != 0 {
-		t.Fatalf("GFLOPS without AVX-512 = %v, want 0", g)
+		t.Fatalf("GFLOPS without AVX-512 or AVX2 = %v, want 0", g)
 	}
 }

@@ -28,7 +28,8 @@ func main() {
 	if *peak {
 		Package("github.com/resnetc/resnetc/bench/peak")
 		ConstraintExpr("amd64")
-		fmaLoop()
+		fmaLoop("fmaLoopAVX512", 16)
+		fmaLoop("fmaLoopAVX2", 8)
 		Generate()
 		return
 	}
@@ -86,19 +87,24 @@ func main() {
 	Generate()
 }
 
-// fmaLoop is the machine's multiply-add ceiling: 12 independent ZMM
-// accumulators (more than FMA latency times issue width), no memory.
-func fmaLoop() {
-	TEXT("fmaLoopAVX512", NOSPLIT, "func(n int) float32")
-	Doc("fmaLoopAVX512 runs n iterations of 12 independent 16-wide FMAs",
-		"(384 flops each) and returns a value that depends on all of them.")
+// fmaLoop is the machine's multiply-add ceiling for vectors of width
+// floats (16: ZMM, 8: YMM): 12 independent accumulators (more than FMA
+// latency times issue width), no memory.
+func fmaLoop(name string, width int) {
+	TEXT(name, NOSPLIT, "func(n int) float32")
+	Doc(fmt.Sprintf("%s runs n iterations of 12 independent %d-wide FMAs", name, width),
+		fmt.Sprintf("(%d flops each) and returns a value that depends on all of them.", 12*width*2))
+	vec := ZMM
+	if width == 8 {
+		vec = YMM
+	}
 	n := Load(Param("n"), GP64())
 	acc := make([]VecVirtual, 12)
 	for i := range acc {
-		acc[i] = ZMM()
+		acc[i] = vec()
 		VXORPS(acc[i], acc[i], acc[i])
 	}
-	x, y := ZMM(), ZMM()
+	x, y := vec(), vec()
 	VXORPS(x, x, x)
 	VXORPS(y, y, y)
 	Label("loop")
