@@ -15,12 +15,15 @@ const (
 //go:generate sh -c "cd _asm && go run . -out ../kernels_amd64.s -stubs /tmp/nn_kernels_stub_amd64.go -pkg nn && mv /tmp/nn_kernels_stub_amd64.go ../kernels_stub_amd64.go"
 
 // useAVX512 and useAVX2 select an assembly micro-kernel (12x32 with
-// AVX-512, else 4x24 with AVX2 and FMA) over the pure-Go one (4x4); tests
+// AVX-512, else 6x16 with AVX2 and FMA) over the pure-Go one (4x4); tests
 // switch them to compare the kernels.
 var (
 	useAVX512 = haveAVX512
 	useAVX2   = haveAVX2 && !haveAVX512
 )
+
+// avx2Rows is the AVX2 kernels' rows (nn/_asm's avx2Rows).
+const avx2Rows = 6
 
 // tileShape is the register tile of the micro-kernel in use.
 func tileShape() (mr, nr int) {
@@ -28,7 +31,7 @@ func tileShape() (mr, nr int) {
 	case useAVX512:
 		return 12, 32
 	case useAVX2:
-		return 4, 24
+		return avx2Rows, 16
 	}
 	return 4, 4
 }
@@ -39,7 +42,6 @@ func tileShape() (mr, nr int) {
 // helper goroutines have workspaces of their own.
 type Workspace struct {
 	packA, packB []float32
-	tile         []float32               // the AVX2 kernel's output tile
 	shares       shares                  // the parallel shares of one GEMM or convolution
 	conv         convTask                // the convolution whose images are being shared
 	convBack     convBackTask            // the same for a backward pass
@@ -61,7 +63,6 @@ func NewWorkspace(colFloats int) *Workspace {
 	return &Workspace{
 		packA: make([]float32, gemmMC*gemmKC),
 		packB: make([]float32, gemmKC*gemmNC),
-		tile:  make([]float32, 4*24),
 		Col:   make([]float32, colFloats),
 	}
 }
@@ -276,6 +277,11 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 							kernel12x32TilesAVX512(kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, columnMask(nr), flags, bias, res, ldr)
 						}
 					}
+					if useAVX2 && mc >= mr0 {
+						ir0 = mc / mr0 * mr0
+						flags, bias, res, ldr := tileEpilogue(store, last, epi, ic, jc+jr)
+						kernel6x16TilesAVX2(kc, mc/mr0, &packed[0], &pb[0], &c[ic*ldc+jc+jr], ldc, avx2Mask(nr), flags, bias, res, ldr)
+					}
 					for ir := ir0; ir < mc; ir += mr0 {
 						mr := min(mr0, mc-ir)
 						pa := packed[ir*kc : ir*kc+kc*mr0]
@@ -289,17 +295,17 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 							}
 							kernel(kc, &pa[0], &pb[0], &cc[0], ldc, columnMask(nr), flags, bias, res, ldr)
 						case useAVX2:
-							kernel4x24AVX2(kc, &pa[0], &pb[0], &ws.tile[0])
-							writeTile(cc, ldc, ws.tile, nr0, mr, nr, store)
+							flags, bias, res, ldr := tileEpilogue(store, last, epi, ic+ir, jc+jr)
+							avx2Kernels[mr](kc, &pa[0], &pb[0], &cc[0], ldc, avx2Mask(nr), flags, bias, res, ldr)
 						default:
 							kernel4x4(kc, pa, pb, cc, ldc, mr, nr, store)
 						}
 					}
 				}
 				// The block of C just finished is still in cache: finish it
-				// there, in long rows rather than tile by tile (the AVX-512
+				// there, in long rows rather than tile by tile (the assembly
 				// kernels did it in registers already).
-				if last && epi != nil && !useAVX512 {
+				if last && epi != nil && !useAVX512 && !useAVX2 {
 					applyEpilogue(c, ldc, ic, jc, mc, nc, epi)
 				}
 			}
@@ -406,25 +412,22 @@ func tileEpilogue(store, last bool, epi *Epilogue, row, col int) (flags int, bia
 	return flags, bias, res, ldr
 }
 
+// avx2Masks holds the AVX2 kernels' column masks: the 16 int32 from
+// 16-nr on enable the first nr columns (sign bits set).
+var avx2Masks = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
+// avx2Mask is the AVX2 kernels' mask for the first nr of 16 columns: nil
+// (plain moves) for all of them.
+func avx2Mask(nr int) *int32 {
+	if nr >= 16 {
+		return nil
+	}
+	return &avx2Masks[16-nr]
+}
+
 // columnMask enables the first nr of an AVX-512 kernel's 32 columns.
 func columnMask(nr int) uint32 {
 	return uint32(uint64(1)<<nr - 1)
-}
-
-// writeTile stores or adds the mr x nr corner of a tile with rows of
-// stride ld into C.
-func writeTile(c []float32, ldc int, tile []float32, ld, mr, nr int, store bool) {
-	for i := 0; i < mr; i++ {
-		src := tile[i*ld : i*ld+nr]
-		dst := c[i*ldc : i*ldc+nr]
-		if store {
-			copy(dst, src)
-			continue
-		}
-		for j, v := range src {
-			dst[j] += v
-		}
-	}
 }
 
 // applyEpilogue finishes the mr x nr block of C at (row, col).

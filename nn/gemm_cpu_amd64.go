@@ -35,3 +35,8 @@ var avx512Kernels16 = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, f
 	kernel5x16AVX512, kernel6x16AVX512, kernel7x16AVX512, kernel8x16AVX512,
 	kernel9x16AVX512, kernel10x16AVX512, kernel11x16AVX512, kernel12x16AVX512,
 }
+
+// avx2Kernels[r] is the AVX2 kernel for r rows of a 6-row panel.
+var avx2Kernels = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int){
+	nil, kernel1x16AVX2, kernel2x16AVX2, kernel3x16AVX2, kernel4x16AVX2, kernel5x16AVX2, kernel6x16AVX2,
+}

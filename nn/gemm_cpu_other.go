@@ -20,8 +20,11 @@ func kernel12x32TilesRowBAVX512(kc, tiles int, a, b, c *float32, ldc int, mask u
 	panic("nn: the AVX-512 kernels are not in this build")
 }
 
-func kernel4x24AVX2(kc int, a, b, c *float32) {
-	panic("nn: the AVX2 kernel is not in this build")
+// avx2Kernels is empty without the assembly too; useAVX2 is never true.
+var avx2Kernels [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)
+
+func kernel6x16TilesAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int) {
+	panic("nn: the AVX2 kernels are not in this build")
 }
 
 func bnSumAVX512(rows, n int, x *float32, shift *float64, acc *[16]float64) {

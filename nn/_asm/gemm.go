@@ -50,7 +50,10 @@ func main() {
 		// The 16-column edge panel with the few columns past it.
 		kernelAVX512(12, 16, true, false, cols)
 	}
-	kernelAVX2()
+	for rows := 1; rows <= avx2Rows; rows++ {
+		kernelAVX2(rows, false)
+	}
+	kernelAVX2(avx2Rows, true)
 	bnSum()
 	bnGradSum()
 	bnApply()
@@ -458,44 +461,3 @@ const (
 	flagResidual   = 4
 	flagReLU       = 8
 )
-
-// kernelAVX2 is a 4 x 24 tile for AVX2 with FMA: 12 YMM accumulators,
-// three YMM rows of B per step of k and one broadcast of A per row.
-func kernelAVX2() {
-	TEXT("kernel4x24AVX2", NOSPLIT, "func(kc int, a, b, c *float32)")
-	Doc("kernel4x24AVX2 sets c, a 4x24 row-major tile, to the product of a packed",
-		"4 x kc panel a (4 values per step of k) and a packed kc x 24 panel b (24 values",
-		"per step of k). kc must be at least 1.")
-	kc := Load(Param("kc"), GP64())
-	a := Load(Param("a"), GP64())
-	b := Load(Param("b"), GP64())
-	c := Load(Param("c"), GP64())
-	acc := make([]VecVirtual, 12)
-	for i := range acc {
-		acc[i] = YMM()
-		VXORPS(acc[i], acc[i], acc[i])
-	}
-	bs := []VecVirtual{YMM(), YMM(), YMM()}
-	t := YMM()
-	Label("loop2")
-	for j := range bs {
-		VMOVUPS(Mem{Base: b, Disp: 32 * j}, bs[j])
-	}
-	for i := 0; i < 4; i++ {
-		VBROADCASTSS(Mem{Base: a, Disp: 4 * i}, t)
-		for j := range bs {
-			VFMADD231PS(bs[j], t, acc[3*i+j])
-		}
-	}
-	ADDQ(U32(16), a)
-	ADDQ(U32(96), b)
-	DECQ(kc)
-	JNZ(LabelRef("loop2"))
-	for i := 0; i < 4; i++ {
-		for j := range bs {
-			VMOVUPS(acc[3*i+j], Mem{Base: c, Disp: 96*i + 32*j})
-		}
-	}
-	VZEROUPPER()
-	RET()
-}

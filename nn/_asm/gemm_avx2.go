@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX2 kernels' tile: avx2Rows rows of a packed panel of A (6 values
+// a step of k) against 16 columns of a packed panel of B (two YMM a
+// step). Twelve YMM accumulators, two of B and one broadcast fill 15 of
+// the 16 registers; each step is 8 loads for 12 FMAs, and B's panel (64
+// bytes a step) is what the cache must keep close.
+const (
+	avx2Rows = 6
+	avx2Cols = 16
+)
+
+// kernelAVX2 emits the rows x 16 AVX2+FMA kernel, rows 1..6, the AVX2
+// counterpart of kernelAVX512: the tile goes straight to C, stored or
+// added, with the epilogue applied in registers, so nothing is copied
+// through memory. The columns of an edge panel go under a mask of sign
+// bits (VMASKMOVPS); a whole panel's by plain moves, since a masked
+// store costs several plain ones on AMD's cores.
+//
+// With tiles, it runs down a column of C as kernelAVX512 does: tiles of 6
+// rows from consecutive panels of A against the same panel of B.
+func kernelAVX2(rows int, tiles bool) {
+	name := fmt.Sprintf("kernel%dx16AVX2", rows)
+	sig := "func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)"
+	if tiles {
+		name = fmt.Sprintf("kernel%dx16TilesAVX2", rows)
+		sig = "func(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx16 tile with", name, rows),
+		fmt.Sprintf("rows ldc floats apart, the product of the first %d rows of a packed 6 x kc", rows),
+		"panel a (6 values per step of k) and a packed kc x 16 panel b (16 values",
+		"per step of k), then applies the epilogue the other flags ask for: 2",
+		"adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.",
+		"mask is nil for all 16 columns, else 16 int32 whose sign bits enable",
+		"columns of c and res. kc must be at least 1."}
+	if tiles {
+		doc = append(doc, "It does so for tiles tiles down c, each from the next panel of a and",
+			"the next 6 rows of c, bias and res; tiles must be at least 1.")
+	}
+	Doc(doc...)
+	a := Load(Param("a"), GP64())
+	var n, c, bias, res Register
+	if tiles {
+		n = Load(Param("tiles"), GP64())
+		c = Load(Param("c"), GP64())
+		bias = Load(Param("bias"), GP64())
+		res = Load(Param("res"), GP64())
+		Label("tile")
+	}
+	if tiles {
+		// The tile's rows of c, and of res if the epilogue adds it, are
+		// fetched into L2 while the k loop runs, as kernelAVX512 does:
+		// each row is a line or two of its own, ldc floats from the last.
+		p := GP64()
+		ld := Load(Param("ldc"), GP64())
+		SHLQ(U8(2), ld)
+		prefetchRows(c, p, ld, rows, avx2Cols)
+		fl := Load(Param("flags"), GP64())
+		TESTQ(U32(flagResidual), fl)
+		JZ(LabelRef("nopf"))
+		ld = Load(Param("ldr"), GP64())
+		SHLQ(U8(2), ld)
+		prefetchRows(res, p, ld, rows, avx2Cols)
+		Label("nopf")
+	}
+	kc := Load(Param("kc"), GP64())
+	b := Load(Param("b"), GP64())
+	acc := make([]VecVirtual, 2*rows)
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	bv := []VecVirtual{YMM(), YMM()}
+	t := YMM()
+	step := func(u int) {
+		for j, v := range bv {
+			VMOVUPS(Mem{Base: b, Disp: 64*u + 32*j}, v)
+		}
+		for i := 0; i < rows; i++ {
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (avx2Rows*u + i)}, t)
+			for j, v := range bv {
+				VFMADD231PS(v, t, acc[2*i+j])
+			}
+		}
+	}
+	// Four steps a trip while they last, then one at a time.
+	CMPQ(kc, U8(4))
+	JB(LabelRef("tail"))
+	Label("loop4")
+	for u := 0; u < 4; u++ {
+		step(u)
+	}
+	ADDQ(U32(4*4*avx2Rows), a)
+	ADDQ(U32(4*64), b)
+	SUBQ(U8(4), kc)
+	CMPQ(kc, U8(4))
+	JAE(LabelRef("loop4"))
+	Label("tail")
+	TESTQ(kc, kc)
+	JZ(LabelRef("kdone"))
+	Label("loop1")
+	step(0)
+	ADDQ(U32(4*avx2Rows), a)
+	ADDQ(U32(64), b)
+	DECQ(kc)
+	JNZ(LabelRef("loop1"))
+	Label("kdone")
+
+	if !tiles {
+		c = Load(Param("c"), GP64())
+		bias = Load(Param("bias"), GP64())
+		res = Load(Param("res"), GP64())
+	}
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	flags := Load(Param("flags"), GP64())
+	ldr := Load(Param("ldr"), GP64())
+	SHLQ(U8(2), ldr)
+	maskp := Load(Param("mask"), GP64())
+	// bv and t are free now: the masks and a scratch register.
+	masks := bv
+	TESTQ(maskp, maskp)
+	JZ(LabelRef("whole"))
+	for j, m := range masks {
+		VMOVUPS(Mem{Base: maskp, Disp: 32 * j}, m)
+	}
+	avx2Epilogue("m", rows, tiles, acc, masks, t, c, bias, res, ldc, ldr, flags)
+	JMP(LabelRef("next"))
+	Label("whole")
+	avx2Epilogue("w", rows, tiles, acc, nil, t, c, bias, res, ldc, ldr, flags)
+	Label("next")
+	if tiles {
+		// a already points at the next panel; bias moves on 6 rows.
+		ADDQ(U8(4*avx2Rows), bias)
+		DECQ(n)
+		JNZ(LabelRef("tile"))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// avx2Epilogue emits the epilogue of a tile's rows, acc two YMM a row,
+// under masks (nil: none) at c and res, moving c and res on a row each
+// (and past the last one with tiles). The flags are the same for every
+// row, so the branches predict perfectly. Its labels end in id and the
+// row's number.
+func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t VecVirtual, c, bias, res, ldc, ldr, flags Register) {
+	load := func(m Mem, j int, v VecVirtual) {
+		if masks == nil {
+			VADDPS(m, v, v)
+			return
+		}
+		VMASKMOVPS(m, masks[j], t)
+		VADDPS(t, v, v)
+	}
+	for i := 0; i < rows; i++ {
+		row := acc[2*i : 2*i+2]
+		skip := func(bit uint8, what string) string {
+			l := fmt.Sprintf("%s_%s%d", what, id, i)
+			TESTQ(U32(uint32(bit)), flags)
+			JZ(LabelRef(l))
+			return l
+		}
+		l := skip(flagAccumulate, "noacc")
+		for j, v := range row {
+			load(Mem{Base: c, Disp: 32 * j}, j, v)
+		}
+		Label(l)
+		l = skip(flagBias, "nobias")
+		VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
+		for _, v := range row {
+			VADDPS(t, v, v)
+		}
+		Label(l)
+		l = skip(flagResidual, "nores")
+		for j, v := range row {
+			load(Mem{Base: res, Disp: 32 * j}, j, v)
+		}
+		Label(l)
+		l = skip(flagReLU, "norelu")
+		// The tile is the source operand that a NaN comes from: it
+		// passes, as through Go's max and PyTorch's ReLU.
+		VXORPS(t, t, t)
+		for _, v := range row {
+			VMAXPS(v, t, v)
+		}
+		Label(l)
+		for j, v := range row {
+			if masks == nil {
+				VMOVUPS(v, Mem{Base: c, Disp: 32 * j})
+			} else {
+				VMASKMOVPS(v, masks[j], Mem{Base: c, Disp: 32 * j})
+			}
+		}
+		if i < rows-1 || tiles {
+			ADDQ(ldc, c)
+			ADDQ(ldr, res)
+		}
+	}
+}
