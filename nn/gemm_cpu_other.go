@@ -226,3 +226,11 @@ func winoInputS2AVX512(v, x *float32, chans, off, xStride, vStride, plane, w, ro
 func winoOutputS2AVX512(y, m, res, bias *float32, chans, off, yStride, mStride, plane, ow, flags int, masks *[5]uint16, idx *[32]int32, hiOff int) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func wino4InputAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+	panic("nn: the AVX2 transforms are not in this build")
+}
+
+func wino4OutputAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
+	panic("nn: the AVX2 transforms are not in this build")
+}

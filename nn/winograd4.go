@@ -95,6 +95,10 @@ func at6(m0, m1, m2, m3, m4, m5 float32) (o [4]float32) {
 func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
 	in := d.C * d.H * d.W
 	_, tw := d.tiles()
+	if !useWinoAsm && useWino4AVX2 && l.width == plainLayout(0).width {
+		winoInput4AVX2(v, l.row, plane, x, imgs, ty0, ty1, d)
+		return
+	}
 	if !useWinoAsm {
 		for i := range imgs {
 			winoInput4Go(v, l, plane, i*(ty1-ty0)*tw, x[i*in:(i+1)*in], ty0, ty1, d)
@@ -371,6 +375,10 @@ func winoInput4Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, 
 func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_, tw := d.tiles()
+	if !useWinoAsm && useWino4AVX2 {
+		winoOutput4AVX2(y, m, ld, plane, bias, res, relu, imgs, ty0, ty1, d)
+		return
+	}
 	if !useWinoAsm {
 		for i := range imgs {
 			var ri []float32
@@ -443,4 +451,117 @@ func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, rel
 		}
 		return q
 	})
+}
+
+// useWino4AVX2 selects the AVX2 F(4x4, 3x3) transforms where the AVX-512
+// ones cannot run; they give the Go transforms' bits.
+var useWino4AVX2 = haveAVX2 && !haveAVX512
+
+// wino4StripGroups is the most groups of 8 tiles the AVX2 input transform
+// takes from one strip; wider tile rows go in several.
+const wino4StripGroups = 16
+
+// wino4StripCols is a strip's row: the groups' 32 columns each and the 8
+// past them that the last group reads.
+const wino4StripCols = 32*wino4StripGroups + 8
+
+// winoInput4AVX2 is winoInput4 by the AVX2 kernel, into a plain V with
+// rows ld floats apart: each tile row's six input rows are first copied
+// into a strip with the padding as zeros, so that the kernel's loads need
+// no masks.
+func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	in, hw := d.C*d.H*d.W, d.H*d.W
+	var strip [6 * wino4StripCols]float32
+	for i := range imgs {
+		for c := range d.C {
+			xc := x[i*in+c*hw : i*in+(c+1)*hw]
+			for ty := ty0; ty < ty1; ty++ {
+				col := (i*(ty1-ty0)+ty-ty0)*tw + c*ld
+				for t0 := 0; t0 < tw; t0 += 8 * wino4StripGroups {
+					n := min(8*wino4StripGroups, tw-t0)
+					width := (n+7)/8*32 + 8
+					from := 4*t0 - d.Pad
+					for r := range 6 {
+						row := strip[r*wino4StripCols : r*wino4StripCols+width]
+						if yy := 4*ty - d.Pad + r; yy >= 0 && yy < d.H {
+							fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
+						} else {
+							clear(row)
+						}
+					}
+					var lanes *int32
+					if n%8 != 0 {
+						lanes = &avx2Masks[16-n%8]
+					}
+					_ = v[col+t0+35*plane+n-1]
+					wino4InputAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
+				}
+			}
+		}
+	}
+}
+
+// fillRow copies src, a row of the input, into dst from column from of
+// src on (from may be negative), and zeros where src has no column.
+func fillRow(dst, src []float32, from int) {
+	lo, hi := max(0, -from), min(len(dst), len(src)-from)
+	if lo >= hi {
+		clear(dst)
+		return
+	}
+	clear(dst[:lo])
+	copy(dst[lo:hi], src[from+lo:from+hi])
+	clear(dst[hi:])
+}
+
+// avx2Cols32 holds the output transform's column masks: the 32 int32
+// from 32-n on enable the first n columns (sign bits set).
+var avx2Cols32 = func() (t [64]int32) {
+	for i := range 32 {
+		t[i] = -1
+	}
+	return t
+}()
+
+// zeroBias is the bias of a transform without one.
+var zeroBias float32
+
+// winoOutput4AVX2 is winoOutput4 by the AVX2 kernel, one call per tile
+// row and output channel.
+func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	ohw := d.OH * d.OW
+	out := d.K * ohw
+	// The whole groups: 8 tiles and 32 columns inside the output; at
+	// most one more group, under masks.
+	full := min(tw/8, d.OW/32)
+	rest := tw - 8*full
+	var lanes, cols *int32
+	if rest > 0 {
+		lanes = &avx2Masks[16-rest]
+		cols = &avx2Cols32[32-min(32, d.OW-32*full)]
+	}
+	r := 0
+	if relu {
+		r = 1
+	}
+	_ = m[(d.K-1)*ld+imgs*(ty1-ty0)*tw-1+35*plane]
+	for i := range imgs {
+		for k := range d.K {
+			bp := &zeroBias
+			if bias != nil {
+				bp = &bias[k]
+			}
+			for ty := ty0; ty < ty1; ty++ {
+				at := i*out + k*ohw + 4*ty*d.OW
+				var rp *float32
+				if res != nil {
+					rp = &res[at]
+				}
+				col := k*ld + (i*(ty1-ty0)+ty-ty0)*tw
+				wino4OutputAVX2(&y[at], &m[col], plane, d.OW, min(4, d.OH-4*ty), full, lanes, cols, bp, rp, r)
+			}
+		}
+	}
 }

@@ -597,10 +597,12 @@ func BenchmarkWeightGradLowering(b *testing.B) {
 	}
 }
 
-// TestWinograd4TransformsAsm checks the AVX-512 F(4x4, 3x3) transforms
-// against the Go ones, bit for bit: sides 1 to 140, so that calls take
-// four tile rows of up to 4 tiles, two of up to 8, or 16 tiles of one row
-// (whole, partial, and with the last tile's columns past the window),
+// TestWinograd4TransformsAsm checks the F(4x4, 3x3) transforms in
+// assembly (AVX-512, else AVX2) against the Go ones, bit for bit: sides 1
+// to 140, so that calls take four tile rows of up to 4 tiles, two of up to
+// 8, or 16 tiles of one row (whole, partial, and with the last tile's
+// columns past the window; with AVX2, groups of 8 tiles, whole and
+// partial, and rows of more than one strip),
 // paddings 0 to 2, tile-row ranges that start and end inside the image
 // (a call's last groups missing), V plain or in packed panels where a
 // store runs over into the next, with and without bias, residual and
@@ -608,16 +610,19 @@ func BenchmarkWeightGradLowering(b *testing.B) {
 // and are compared whole, with a guard zone on each side, so a write
 // outside the tiles is caught too.
 func TestWinograd4TransformsAsm(t *testing.T) {
-	if !haveAVX512 {
-		t.Skip("no AVX-512 kernels in this build")
+	if !haveAVX512 && !haveAVX2 {
+		t.Skip("no assembly transforms in this build")
 	}
-	defer func() { useWinoAsm = haveAVX512 }()
+	defer func() { useWinoAsm, useWino4AVX2 = haveAVX512, haveAVX2 && !haveAVX512 }()
+	setAsm := func(on bool) {
+		useWinoAsm, useWino4AVX2 = on && haveAVX512, on && haveAVX2 && !haveAVX512
+	}
 	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
 	r := rand.New(rand.NewPCG(14, 15))
 	for n := range 400 {
 		pad := r.IntN(3)
-		side := []int{1 + r.IntN(20), 1 + r.IntN(40), 1 + r.IntN(140)}
-		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: side[r.IntN(3)], W: side[n%3], KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd4}
+		side := []int{1 + r.IntN(20), 1 + r.IntN(40), 1 + r.IntN(140), 1 + r.IntN(600)}
+		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: side[r.IntN(3)], W: side[n%len(side)], KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd4}
 		d.OH, d.OW = d.H+2*pad-2, d.W+2*pad-2
 		if d.OH < 1 || d.OW < 1 {
 			continue
@@ -641,7 +646,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		v0 := randSlice(r, 36*plane+2*guard)
 		var v [2][]float32
 		for i, asm := range []bool{false, true} {
-			useWinoAsm = asm
+			setAsm(asm)
 			v[i] = append([]float32(nil), v0...)
 			winoInput4(v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
 		}
@@ -659,7 +664,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		u0 := randSlice(r, 36*uplane+2*guard)
 		var u [2][]float32
 		for i, asm := range []bool{false, true} {
-			useWinoAsm = asm
+			setAsm(asm)
 			u[i] = append([]float32(nil), u0...)
 			winoDy4(u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
 		}
@@ -684,7 +689,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 			relu := r.IntN(2) == 1
 			var y [2][]float32
 			for i, asm := range []bool{false, true} {
-				useWinoAsm = asm
+				setAsm(asm)
 				y[i] = append([]float32(nil), y0...)
 				winoOutput4(y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
 			}

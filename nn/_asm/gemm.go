@@ -61,6 +61,8 @@ func main() {
 	for _, e := range []int{0, 4, 8} {
 		winoGemm(e)
 	}
+	wino4InputAVX2()
+	wino4OutputAVX2()
 	for _, g := range []int{1, 2, 4, 8} {
 		wino4Input(g)
 		wino4Output(g)

@@ -1,0 +1,408 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The Winograd F(4x4, 3x3) transforms for AVX2, 8 tiles of one tile row a
+// group, one tile a lane. The eight tiles' windows start 4 floats apart,
+// so their 32 + 2 columns are four YMM of a row plus two floats. The
+// vertical half of a transform is elementwise on those rows; the
+// horizontal half needs each column phase (the column mod 4) in a
+// register of its own, which a 4x4 transpose within each 128-bit half
+// gives, its tiles in the order 0 2 4 6 1 3 5 7, and one permute puts in
+// lane order (the output transform goes the other way). The operations
+// are those of nn's bt6 and at6, in their order, and every multiply is by
+// a power of two, so the bits are the Go transforms' bits.
+
+// avx2Consts broadcasts the multipliers 2, 4 and 8 into YMM registers.
+func avx2Consts() (two, four, eight VecVirtual) {
+	t := GP32()
+	c := func(bits uint32) VecVirtual {
+		x, y := XMM(), YMM()
+		MOVL(U32(bits), t)
+		VMOVD(t, x)
+		VBROADCASTSS(x, y)
+		return y
+	}
+	return c(0x40000000), c(0x40800000), c(0x41000000)
+}
+
+// laneTable loads 8 int32 lane numbers into a YMM register.
+func laneTable(idx []int32) VecVirtual {
+	t := GP32()
+	half := func(idx []int32) VecVirtual {
+		x := XMM()
+		MOVL(U32(uint32(idx[0])), t)
+		VMOVD(t, x)
+		for l := 1; l < 4; l++ {
+			MOVL(U32(uint32(idx[l])), t)
+			VPINSRD(U8(uint8(l)), t, x, x)
+		}
+		return x
+	}
+	lo, hi := half(idx[:4]), half(idx[4:])
+	y := YMM()
+	VINSERTF128(U8(1), hi, lo.AsY(), y)
+	return y
+}
+
+// transpose4 transposes the 4x4 blocks of a, b, c, d within each 128-bit
+// half: out[p] takes element p of each half of a, b, c and d.
+func transpose4(a, b, c, d VecVirtual) [4]VecVirtual {
+	t0, t1, t2, t3 := YMM(), YMM(), YMM(), YMM()
+	VUNPCKLPS(b, a, t0) // a0 b0 a1 b1
+	VUNPCKHPS(b, a, t1) // a2 b2 a3 b3
+	VUNPCKLPS(d, c, t2) // c0 d0 c1 d1
+	VUNPCKHPS(d, c, t3) // c2 d2 c3 d3
+	var o [4]VecVirtual
+	for i := range o {
+		o[i] = YMM()
+	}
+	VSHUFPS(U8(0x44), t2, t0, o[0])
+	VSHUFPS(U8(0xee), t2, t0, o[1])
+	VSHUFPS(U8(0x44), t3, t1, o[2])
+	VSHUFPS(U8(0xee), t3, t1, o[3])
+	return o
+}
+
+// bt6AVX2 emits B^T applied to x, as nn's bt6 orders it, handing each
+// output to out as soon as it is made so that few registers are live.
+func bt6AVX2(x [6]VecVirtual, two, four VecVirtual, out func(k int, v VecVirtual)) {
+	s, t := YMM(), YMM()
+	VMOVAPS(x[4], s)
+	VFNMADD231PS(x[2], four, s) // x4 - 4 x2
+	VMOVAPS(x[3], t)
+	VFNMADD231PS(x[1], four, t) // x3 - 4 x1
+	o := YMM()
+	VADDPS(t, s, o)
+	out(1, o)
+	o = YMM()
+	VSUBPS(t, s, o)
+	out(2, o)
+	o = YMM()
+	VSUBPS(x[2], s, o)
+	VFMADD231PS(x[0], four, o) // (s - x2) + 4 x0
+	out(0, o)
+	u, v := YMM(), YMM()
+	VSUBPS(x[2], x[4], u)
+	VSUBPS(x[1], x[3], v)
+	o = YMM()
+	VMOVAPS(u, o)
+	VFMADD231PS(v, two, o) // u + 2 v
+	out(3, o)
+	o = YMM()
+	VMOVAPS(u, o)
+	VFNMADD231PS(v, two, o) // u - 2 v
+	out(4, o)
+	w := YMM()
+	VMOVAPS(x[5], w)
+	VFNMADD231PS(x[3], four, w) // x5 - 4 x3
+	o = YMM()
+	VSUBPS(x[3], w, o)
+	VFMADD231PS(x[1], four, o) // (w - x3) + 4 x1
+	out(5, o)
+}
+
+// at6AVX2 emits A^T applied to m, as nn's at6 orders it.
+func at6AVX2(m [6]VecVirtual, two, four, eight VecVirtual) [4]VecVirtual {
+	s1, d1, s2, d2 := YMM(), YMM(), YMM(), YMM()
+	VADDPS(m[2], m[1], s1)
+	VSUBPS(m[2], m[1], d1)
+	VADDPS(m[4], m[3], s2)
+	VSUBPS(m[4], m[3], d2)
+	var o [4]VecVirtual
+	for i := range o {
+		o[i] = YMM()
+	}
+	VADDPS(s1, m[0], o[0])
+	VADDPS(s2, o[0], o[0]) // (m0 + s1) + s2
+	VMOVAPS(d1, o[1])
+	VFMADD231PS(d2, two, o[1]) // d1 + 2 d2
+	VMOVAPS(s1, o[2])
+	VFMADD231PS(s2, four, o[2]) // s1 + 4 s2
+	VADDPS(d1, m[5], o[3])
+	VFMADD231PS(d2, eight, o[3]) // (m5 + d1) + 8 d2
+	return o
+}
+
+// wino4InputAVX2 emits the AVX2 input transform of one tile row of one
+// channel.
+func wino4InputAVX2() {
+	TEXT("wino4InputAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds B^T d
+	Pragma("noescape")
+	Doc("wino4InputAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row",
+		"of one channel, 8 tiles a group: tile t's window is the 6 rows of src",
+		"(stride floats apart) from column 4t on, which must hold 8 floats past",
+		"the last group's 32. Element e of tile t goes to v[e*plane + t]. The",
+		"first groups groups are whole; lanes, if not nil, enables (sign bits)",
+		"the tiles of one more group after them.")
+	buf := AllocLocal(6 * 5 * 32) // B^T d: 6 rows of 5 blocks of 8 columns
+	src := Load(Param("src"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	v := Load(Param("v"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	n := Load(Param("groups"), GP64())
+	lanes := Load(Param("lanes"), GP64())
+	two, four, _ := avx2Consts()
+	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7}) // 0 2 4 6 1 3 5 7 back to lane order
+	rot := laneTable([]int32{1, 2, 3, 4, 5, 6, 7, 7})   // the next tile's lanes
+	plane3 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
+	group := func(masked bool) {
+		var mask VecVirtual
+		if masked {
+			mask = YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+		}
+		// B^T d down the rows, on 5 blocks of 8 columns.
+		row := GP64()
+		for q := 0; q < 5; q++ {
+			var x [6]VecVirtual
+			MOVQ(src, row)
+			for r := range x {
+				x[r] = YMM()
+				VMOVUPS(Mem{Base: row, Disp: 32 * q}, x[r])
+				if r < 5 {
+					ADDQ(stride, row)
+				}
+			}
+			bt6AVX2(x, two, four, func(k int, o VecVirtual) {
+				VMOVUPS(o, buf.Offset(32*(5*k+q)))
+			})
+		}
+		// Then along each row, on the columns taken apart by phase.
+		out := GP64()
+		out3 := GP64()
+		MOVQ(v, out)
+		LEAQ(Mem{Base: v, Index: plane3, Scale: 1}, out3)
+		for i := 0; i < 6; i++ {
+			var blk [4]VecVirtual
+			for q := range blk {
+				blk[q] = YMM()
+				VMOVUPS(buf.Offset(32*(5*i+q)), blk[q])
+			}
+			ph := transpose4(blk[0], blk[1], blk[2], blk[3])
+			var x [6]VecVirtual
+			for p := range ph {
+				x[p] = YMM()
+				VPERMPS(ph[p], order, x[p])
+			}
+			// Columns 4 and 5 are the next tile's 0 and 1; the last
+			// tile's are the floats past the 32.
+			for p := 0; p < 2; p++ {
+				r, b := YMM(), YMM()
+				VPERMPS(x[p], rot, r)
+				VBROADCASTSS(buf.Offset(32*(5*i+4)+4*p), b)
+				x[4+p] = YMM()
+				VBLENDPS(U8(0x80), b, r, x[4+p])
+			}
+			bt6AVX2(x, two, four, func(k int, o VecVirtual) {
+				var m Mem
+				switch k {
+				case 0:
+					m = Mem{Base: out}
+				case 1:
+					m = Mem{Base: out, Index: plane, Scale: 1}
+				case 2:
+					m = Mem{Base: out, Index: plane, Scale: 2}
+				case 3:
+					m = Mem{Base: out3}
+				case 4:
+					m = Mem{Base: out3, Index: plane, Scale: 1}
+				case 5:
+					m = Mem{Base: out3, Index: plane, Scale: 2}
+				}
+				if masked {
+					VMASKMOVPS(o, mask, m)
+				} else {
+					VMOVUPS(o, m)
+				}
+			})
+			if i < 5 {
+				LEAQ(Mem{Base: out, Index: plane3, Scale: 2}, out)
+				LEAQ(Mem{Base: out3, Index: plane3, Scale: 2}, out3)
+			}
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("group")
+	group(false)
+	ADDQ(U8(128), src)
+	ADDQ(U8(32), v)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("tail")
+	TESTQ(lanes, lanes)
+	JZ(LabelRef("done"))
+	group(true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// wino4OutputAVX2 emits the AVX2 output transform of one tile row of one
+// output channel.
+func wino4OutputAVX2() {
+	TEXT("wino4OutputAVX2", 0, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)") // not NOSPLIT: its frame holds A^T M
+	Pragma("noescape")
+	Doc("wino4OutputAVX2 writes the 4x4 output tiles A^T M A of one tile row of",
+		"one output channel, 8 tiles a group: element e of tile t is m[e*plane",
+		"+ t], and row i of tile t goes to y[i*ldy + 4t:][:4] for rows i < rows,",
+		"plus *bias, plus res (laid out like y) if not nil, then the ReLU if",
+		"relu is 1. The first groups groups are whole; lanes, if not nil,",
+		"enables (sign bits) the tiles of one more group, and cols the 32",
+		"output columns of that group.")
+	buf := AllocLocal(4 * 6 * 32) // A^T M: 4 rows of 6 columns
+	y := Load(Param("y"), GP64())
+	m := Load(Param("m"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	ldy := Load(Param("ldy"), GP64())
+	SHLQ(U8(2), ldy)
+	n := Load(Param("groups"), GP64())
+	two, four, eight := avx2Consts()
+	order := laneTable([]int32{0, 2, 4, 6, 1, 3, 5, 7}) // lane order to 0 2 4 6 1 3 5 7
+	plane6 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane6)
+	SHLQ(U8(1), plane6)
+	group := func(masked bool) {
+		var mask VecVirtual
+		var cols Register
+		if masked {
+			lanes := Load(Param("lanes"), GP64())
+			mask = YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+			cols = Load(Param("cols"), GP64())
+		}
+		// A^T M down the columns of the tile, one column j at a time.
+		for j := 0; j < 6; j++ {
+			p := GP64()
+			LEAQ(Mem{Base: m, Disp: 0}, p)
+			for range j {
+				ADDQ(plane, p)
+			}
+			var x [6]VecVirtual
+			for i := range x {
+				x[i] = YMM()
+				if masked {
+					VMASKMOVPS(Mem{Base: p}, mask, x[i])
+				} else {
+					VMOVUPS(Mem{Base: p}, x[i])
+				}
+				if i < 5 {
+					ADDQ(plane6, p)
+				}
+			}
+			a := at6AVX2(x, two, four, eight)
+			for i, v := range a {
+				VMOVUPS(v, buf.Offset(32*(6*i+j)))
+			}
+		}
+		// Then along each row, the four phases interleaved back into 32
+		// output columns.
+		rows := Load(Param("rows"), GP64())
+		yr := GP64()
+		MOVQ(y, yr)
+		res := Load(Param("res"), GP64())
+		for i := 0; i < 4; i++ {
+			if i > 0 {
+				CMPQ(rows, U8(uint8(i)))
+				JBE(LabelRef(label("rowsdone", masked)))
+			}
+			var x [6]VecVirtual
+			for j := range x {
+				x[j] = YMM()
+				VMOVUPS(buf.Offset(32*(6*i+j)), x[j])
+			}
+			o := at6AVX2(x, two, four, eight)
+			for p := range o {
+				VPERMPS(o[p], order, o[p])
+			}
+			out := transpose4(o[0], o[1], o[2], o[3])
+			bias := Load(Param("bias"), GP64())
+			b := YMM()
+			VBROADCASTSS(Mem{Base: bias}, b)
+			for _, v := range out {
+				VADDPS(b, v, v)
+			}
+			// colMask is the mask of the q-th 8 columns of the masked group.
+			colMask := func(q int) VecVirtual {
+				cm := YMM()
+				VMOVUPS(Mem{Base: cols, Disp: 32 * q}, cm)
+				return cm
+			}
+			hasRes := Load(Param("res"), GP64())
+			TESTQ(hasRes, hasRes)
+			JZ(LabelRef(label("nores", masked) + string(rune('0'+i))))
+			for q, v := range out {
+				t := YMM()
+				if masked {
+					VMASKMOVPS(Mem{Base: res, Disp: 32 * q}, colMask(q), t)
+				} else {
+					VMOVUPS(Mem{Base: res, Disp: 32 * q}, t)
+				}
+				VADDPS(t, v, v)
+			}
+			Label(label("nores", masked) + string(rune('0'+i)))
+			relu := Load(Param("relu"), GP64())
+			TESTQ(relu, relu)
+			JZ(LabelRef(label("norelu", masked) + string(rune('0'+i))))
+			z := YMM()
+			VXORPS(z, z, z)
+			for _, v := range out {
+				// The tile is the source a NaN comes from, as in Go's max.
+				VMAXPS(v, z, v)
+			}
+			Label(label("norelu", masked) + string(rune('0'+i)))
+			for q, v := range out {
+				if masked {
+					VMASKMOVPS(v, colMask(q), Mem{Base: yr, Disp: 32 * q})
+				} else {
+					VMOVUPS(v, Mem{Base: yr, Disp: 32 * q})
+				}
+			}
+			if i < 3 {
+				ADDQ(ldy, yr)
+				ADDQ(ldy, res)
+			}
+		}
+		Label(label("rowsdone", masked))
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("group")
+	group(false)
+	ADDQ(U8(32), m)
+	ADDQ(U8(128), y)
+	// res moved on a row a row; back to the first, then on 32 columns.
+	res := Load(Param("res"), GP64())
+	TESTQ(res, res)
+	JZ(LabelRef("nextgroup"))
+	ADDQ(U8(128), res)
+	Store(res, Param("res"))
+	Label("nextgroup")
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("tail")
+	lanes := Load(Param("lanes"), GP64())
+	TESTQ(lanes, lanes)
+	JZ(LabelRef("done"))
+	group(true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// label names a label of the whole or the masked group.
+func label(s string, masked bool) string {
+	if masked {
+		return s + "_m"
+	}
+	return s + "_w"
+}
