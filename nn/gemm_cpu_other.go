@@ -227,10 +227,18 @@ func winoOutputS2AVX512(y, m, res, bias *float32, chans, off, yStride, mStride, 
 	panic("nn: the Winograd kernels are not in this build")
 }
 
-func wino4InputAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+func wino4InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
 
-func wino4OutputAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
+func wino4OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
+	panic("nn: the AVX2 transforms are not in this build")
+}
+
+func winoS2InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+	panic("nn: the AVX2 transforms are not in this build")
+}
+
+func winoS2OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
 	panic("nn: the AVX2 transforms are not in this build")
 }

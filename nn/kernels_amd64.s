@@ -19600,9 +19600,9 @@ edone:
 	VZEROUPPER
 	RET
 
-// func wino4InputAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+// func wino4InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·wino4InputAVX2(SB), $960-48
+TEXT ·wino4InAVX2(SB), $960-48
 	MOVQ         src+0(FP), AX
 	MOVQ         stride+8(FP), CX
 	SHLQ         $0x02, CX
@@ -20609,9 +20609,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func wino4OutputAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+// func wino4OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·wino4OutputAVX2(SB), $768-88
+TEXT ·wino4OutAVX2(SB), $768-88
 	MOVQ         y+0(FP), AX
 	MOVQ         m+8(FP), CX
 	MOVQ         plane+16(FP), DX
@@ -21603,6 +21603,871 @@ norelu_m3:
 	VMASKMOVPS Y4, Y1, 64(AX)
 	VMOVUPS    96(SI), Y1
 	VMASKMOVPS Y0, Y1, 96(AX)
+
+rowsdone_m:
+done:
+	VZEROUPPER
+	RET
+
+// func winoS2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+// Requires: AVX, AVX2
+TEXT ·winoS2InAVX2(SB), $800-48
+	MOVQ        src+0(FP), AX
+	MOVQ        stride+8(FP), CX
+	SHLQ        $0x02, CX
+	MOVQ        v+16(FP), DX
+	MOVQ        plane+24(FP), BX
+	SHLQ        $0x02, BX
+	MOVQ        groups+32(FP), SI
+	MOVQ        lanes+40(FP), DI
+	MOVL        $0x00000000, R8
+	VMOVD       R8, X0
+	MOVL        $0x00000004, R8
+	VPINSRD     $0x01, R8, X0, X0
+	MOVL        $0x00000001, R8
+	VPINSRD     $0x02, R8, X0, X0
+	MOVL        $0x00000005, R8
+	VPINSRD     $0x03, R8, X0, X0
+	MOVL        $0x00000002, R8
+	VMOVD       R8, X1
+	MOVL        $0x00000006, R8
+	VPINSRD     $0x01, R8, X1, X1
+	MOVL        $0x00000003, R8
+	VPINSRD     $0x02, R8, X1, X1
+	MOVL        $0x00000007, R8
+	VPINSRD     $0x03, R8, X1, X1
+	VINSERTF128 $0x01, X1, Y0, Y0
+	MOVL        $0x00000001, R8
+	VMOVD       R8, X1
+	MOVL        $0x00000002, R8
+	VPINSRD     $0x01, R8, X1, X1
+	MOVL        $0x00000003, R8
+	VPINSRD     $0x02, R8, X1, X1
+	MOVL        $0x00000004, R8
+	VPINSRD     $0x03, R8, X1, X1
+	MOVL        $0x00000005, R8
+	VMOVD       R8, X2
+	MOVL        $0x00000006, R8
+	VPINSRD     $0x01, R8, X2, X2
+	MOVL        $0x00000007, R8
+	VPINSRD     $0x02, R8, X2, X2
+	MOVL        $0x00000007, R8
+	VPINSRD     $0x03, R8, X2, X2
+	VINSERTF128 $0x01, X2, Y1, Y1
+	LEAQ        (BX)(BX*4), R8
+	TESTQ       SI, SI
+	JZ          tail
+
+group:
+	MOVQ         AX, R9
+	VMOVUPS      (R9), Y2
+	VMOVUPS      32(R9), Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VUNPCKLPS    Y3, Y2, Y6
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y3, Y6, Y5
+	VSHUFPS      $0xee, Y3, Y6, Y3
+	VSHUFPS      $0x44, Y4, Y2, Y6
+	VSHUFPS      $0xee, Y4, Y2, Y2
+	VPERMPS      Y5, Y0, Y4
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y6
+	VBROADCASTSS 128(R9), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y5, Y4, Y4
+	VSUBPS       Y5, Y6, Y6
+	VMOVUPS      Y4, (SP)
+	VMOVUPS      Y5, 32(SP)
+	VMOVUPS      Y6, 64(SP)
+	VMOVUPS      Y3, 96(SP)
+	VMOVUPS      Y2, 128(SP)
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y2
+	VMOVUPS      32(R9), Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VUNPCKLPS    Y3, Y2, Y6
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y3, Y6, Y5
+	VSHUFPS      $0xee, Y3, Y6, Y3
+	VSHUFPS      $0x44, Y4, Y2, Y6
+	VSHUFPS      $0xee, Y4, Y2, Y2
+	VPERMPS      Y5, Y0, Y4
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y6
+	VBROADCASTSS 128(R9), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y5, Y4, Y4
+	VSUBPS       Y5, Y6, Y6
+	VMOVUPS      Y4, 160(SP)
+	VMOVUPS      Y5, 192(SP)
+	VMOVUPS      Y6, 224(SP)
+	VMOVUPS      Y3, 256(SP)
+	VMOVUPS      Y2, 288(SP)
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y2
+	VMOVUPS      32(R9), Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VUNPCKLPS    Y3, Y2, Y6
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y3, Y6, Y5
+	VSHUFPS      $0xee, Y3, Y6, Y3
+	VSHUFPS      $0x44, Y4, Y2, Y6
+	VSHUFPS      $0xee, Y4, Y2, Y2
+	VPERMPS      Y5, Y0, Y4
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y6
+	VBROADCASTSS 128(R9), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y5, Y4, Y4
+	VSUBPS       Y5, Y6, Y6
+	VMOVUPS      Y4, 320(SP)
+	VMOVUPS      Y5, 352(SP)
+	VMOVUPS      Y6, 384(SP)
+	VMOVUPS      Y3, 416(SP)
+	VMOVUPS      Y2, 448(SP)
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y2
+	VMOVUPS      32(R9), Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VUNPCKLPS    Y3, Y2, Y6
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y3, Y6, Y5
+	VSHUFPS      $0xee, Y3, Y6, Y3
+	VSHUFPS      $0x44, Y4, Y2, Y6
+	VSHUFPS      $0xee, Y4, Y2, Y2
+	VPERMPS      Y5, Y0, Y4
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y6
+	VBROADCASTSS 128(R9), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y5, Y4, Y4
+	VSUBPS       Y5, Y6, Y6
+	VMOVUPS      Y4, 480(SP)
+	VMOVUPS      Y5, 512(SP)
+	VMOVUPS      Y6, 544(SP)
+	VMOVUPS      Y3, 576(SP)
+	VMOVUPS      Y2, 608(SP)
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y2
+	VMOVUPS      32(R9), Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VUNPCKLPS    Y3, Y2, Y6
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VSHUFPS      $0x44, Y3, Y6, Y5
+	VSHUFPS      $0xee, Y3, Y6, Y3
+	VSHUFPS      $0x44, Y4, Y2, Y6
+	VSHUFPS      $0xee, Y4, Y2, Y2
+	VPERMPS      Y5, Y0, Y4
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y6
+	VBROADCASTSS 128(R9), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y5, Y4, Y4
+	VSUBPS       Y5, Y6, Y6
+	VMOVUPS      Y4, 640(SP)
+	VMOVUPS      Y5, 672(SP)
+	VMOVUPS      Y6, 704(SP)
+	VMOVUPS      Y3, 736(SP)
+	VMOVUPS      Y2, 768(SP)
+	MOVQ         DX, R9
+	VMOVUPS      (SP), Y2
+	VMOVUPS      160(SP), Y3
+	VMOVUPS      320(SP), Y4
+	VMOVUPS      480(SP), Y5
+	VMOVUPS      640(SP), Y6
+	MOVQ         R9, R10
+	VSUBPS       Y4, Y2, Y2
+	VSUBPS       Y4, Y6, Y6
+	VMOVUPS      Y2, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y4, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y6, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y3, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y5, (R10)
+	ADDQ         BX, R9
+	VMOVUPS      32(SP), Y2
+	VMOVUPS      192(SP), Y3
+	VMOVUPS      352(SP), Y4
+	VMOVUPS      512(SP), Y5
+	VMOVUPS      672(SP), Y6
+	MOVQ         R9, R10
+	VSUBPS       Y4, Y2, Y2
+	VSUBPS       Y4, Y6, Y6
+	VMOVUPS      Y2, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y4, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y6, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y3, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y5, (R10)
+	ADDQ         BX, R9
+	VMOVUPS      64(SP), Y2
+	VMOVUPS      224(SP), Y3
+	VMOVUPS      384(SP), Y4
+	VMOVUPS      544(SP), Y5
+	VMOVUPS      704(SP), Y6
+	MOVQ         R9, R10
+	VSUBPS       Y4, Y2, Y2
+	VSUBPS       Y4, Y6, Y6
+	VMOVUPS      Y2, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y4, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y6, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y3, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y5, (R10)
+	ADDQ         BX, R9
+	VMOVUPS      96(SP), Y2
+	VMOVUPS      256(SP), Y3
+	VMOVUPS      416(SP), Y4
+	VMOVUPS      576(SP), Y5
+	VMOVUPS      736(SP), Y6
+	MOVQ         R9, R10
+	VSUBPS       Y4, Y2, Y2
+	VSUBPS       Y4, Y6, Y6
+	VMOVUPS      Y2, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y4, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y6, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y3, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Y5, (R10)
+	ADDQ         BX, R9
+	VMOVUPS      128(SP), Y2
+	VMOVUPS      288(SP), Y3
+	VMOVUPS      448(SP), Y4
+	VMOVUPS      608(SP), Y5
+	VMOVUPS      768(SP), Y6
+	VSUBPS       Y4, Y2, Y2
+	VSUBPS       Y4, Y6, Y6
+	VMOVUPS      Y2, (R9)
+	ADDQ         R8, R9
+	VMOVUPS      Y4, (R9)
+	ADDQ         R8, R9
+	VMOVUPS      Y6, (R9)
+	ADDQ         R8, R9
+	VMOVUPS      Y3, (R9)
+	ADDQ         R8, R9
+	VMOVUPS      Y5, (R9)
+	ADDQ         $0x80, AX
+	ADDQ         $0x20, DX
+	DECQ         SI
+	JNZ          group
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VMOVUPS      (DI), Y2
+	VMOVUPS      (AX), Y3
+	VMOVUPS      32(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VUNPCKLPS    Y4, Y3, Y7
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y7, Y6
+	VSHUFPS      $0xee, Y4, Y7, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y7
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y4, Y0, Y4
+	VPERMPS      Y7, Y0, Y6
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y7
+	VBROADCASTSS 128(AX), Y8
+	VBLENDPS     $0x80, Y8, Y7, Y7
+	VSUBPS       Y6, Y5, Y5
+	VSUBPS       Y6, Y7, Y7
+	VMOVUPS      Y5, (SP)
+	VMOVUPS      Y6, 32(SP)
+	VMOVUPS      Y7, 64(SP)
+	VMOVUPS      Y4, 96(SP)
+	VMOVUPS      Y3, 128(SP)
+	ADDQ         CX, AX
+	VMOVUPS      (AX), Y3
+	VMOVUPS      32(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VUNPCKLPS    Y4, Y3, Y7
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y7, Y6
+	VSHUFPS      $0xee, Y4, Y7, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y7
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y4, Y0, Y4
+	VPERMPS      Y7, Y0, Y6
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y7
+	VBROADCASTSS 128(AX), Y8
+	VBLENDPS     $0x80, Y8, Y7, Y7
+	VSUBPS       Y6, Y5, Y5
+	VSUBPS       Y6, Y7, Y7
+	VMOVUPS      Y5, 160(SP)
+	VMOVUPS      Y6, 192(SP)
+	VMOVUPS      Y7, 224(SP)
+	VMOVUPS      Y4, 256(SP)
+	VMOVUPS      Y3, 288(SP)
+	ADDQ         CX, AX
+	VMOVUPS      (AX), Y3
+	VMOVUPS      32(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VUNPCKLPS    Y4, Y3, Y7
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y7, Y6
+	VSHUFPS      $0xee, Y4, Y7, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y7
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y4, Y0, Y4
+	VPERMPS      Y7, Y0, Y6
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y7
+	VBROADCASTSS 128(AX), Y8
+	VBLENDPS     $0x80, Y8, Y7, Y7
+	VSUBPS       Y6, Y5, Y5
+	VSUBPS       Y6, Y7, Y7
+	VMOVUPS      Y5, 320(SP)
+	VMOVUPS      Y6, 352(SP)
+	VMOVUPS      Y7, 384(SP)
+	VMOVUPS      Y4, 416(SP)
+	VMOVUPS      Y3, 448(SP)
+	ADDQ         CX, AX
+	VMOVUPS      (AX), Y3
+	VMOVUPS      32(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VUNPCKLPS    Y4, Y3, Y7
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y7, Y6
+	VSHUFPS      $0xee, Y4, Y7, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y7
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y4, Y0, Y4
+	VPERMPS      Y7, Y0, Y6
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y7
+	VBROADCASTSS 128(AX), Y8
+	VBLENDPS     $0x80, Y8, Y7, Y7
+	VSUBPS       Y6, Y5, Y5
+	VSUBPS       Y6, Y7, Y7
+	VMOVUPS      Y5, 480(SP)
+	VMOVUPS      Y6, 512(SP)
+	VMOVUPS      Y7, 544(SP)
+	VMOVUPS      Y4, 576(SP)
+	VMOVUPS      Y3, 608(SP)
+	ADDQ         CX, AX
+	VMOVUPS      (AX), Y3
+	VMOVUPS      32(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VUNPCKLPS    Y4, Y3, Y7
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y7, Y6
+	VSHUFPS      $0xee, Y4, Y7, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y7
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VPERMPS      Y6, Y0, Y5
+	VPERMPS      Y4, Y0, Y4
+	VPERMPS      Y7, Y0, Y6
+	VPERMPS      Y3, Y0, Y0
+	VPERMPS      Y5, Y1, Y1
+	VBROADCASTSS 128(AX), Y3
+	VBLENDPS     $0x80, Y3, Y1, Y1
+	VSUBPS       Y6, Y5, Y3
+	VSUBPS       Y6, Y1, Y1
+	VMOVUPS      Y3, 640(SP)
+	VMOVUPS      Y6, 672(SP)
+	VMOVUPS      Y1, 704(SP)
+	VMOVUPS      Y4, 736(SP)
+	VMOVUPS      Y0, 768(SP)
+	MOVQ         DX, AX
+	VMOVUPS      (SP), Y0
+	VMOVUPS      160(SP), Y1
+	VMOVUPS      320(SP), Y3
+	VMOVUPS      480(SP), Y4
+	VMOVUPS      640(SP), Y5
+	MOVQ         AX, CX
+	VSUBPS       Y3, Y0, Y0
+	VSUBPS       Y3, Y5, Y5
+	VMASKMOVPS   Y0, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y3, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y5, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y1, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y4, Y2, (CX)
+	ADDQ         BX, AX
+	VMOVUPS      32(SP), Y0
+	VMOVUPS      192(SP), Y1
+	VMOVUPS      352(SP), Y3
+	VMOVUPS      512(SP), Y4
+	VMOVUPS      672(SP), Y5
+	MOVQ         AX, CX
+	VSUBPS       Y3, Y0, Y0
+	VSUBPS       Y3, Y5, Y5
+	VMASKMOVPS   Y0, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y3, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y5, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y1, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y4, Y2, (CX)
+	ADDQ         BX, AX
+	VMOVUPS      64(SP), Y0
+	VMOVUPS      224(SP), Y1
+	VMOVUPS      384(SP), Y3
+	VMOVUPS      544(SP), Y4
+	VMOVUPS      704(SP), Y5
+	MOVQ         AX, CX
+	VSUBPS       Y3, Y0, Y0
+	VSUBPS       Y3, Y5, Y5
+	VMASKMOVPS   Y0, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y3, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y5, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y1, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y4, Y2, (CX)
+	ADDQ         BX, AX
+	VMOVUPS      96(SP), Y0
+	VMOVUPS      256(SP), Y1
+	VMOVUPS      416(SP), Y3
+	VMOVUPS      576(SP), Y4
+	VMOVUPS      736(SP), Y5
+	MOVQ         AX, CX
+	VSUBPS       Y3, Y0, Y0
+	VSUBPS       Y3, Y5, Y5
+	VMASKMOVPS   Y0, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y3, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y5, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y1, Y2, (CX)
+	ADDQ         R8, CX
+	VMASKMOVPS   Y4, Y2, (CX)
+	ADDQ         BX, AX
+	VMOVUPS      128(SP), Y0
+	VMOVUPS      288(SP), Y1
+	VMOVUPS      448(SP), Y3
+	VMOVUPS      608(SP), Y4
+	VMOVUPS      768(SP), Y5
+	VSUBPS       Y3, Y0, Y0
+	VSUBPS       Y3, Y5, Y5
+	VMASKMOVPS   Y0, Y2, (AX)
+	ADDQ         R8, AX
+	VMASKMOVPS   Y3, Y2, (AX)
+	ADDQ         R8, AX
+	VMASKMOVPS   Y5, Y2, (AX)
+	ADDQ         R8, AX
+	VMASKMOVPS   Y1, Y2, (AX)
+	ADDQ         R8, AX
+	VMASKMOVPS   Y4, Y2, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func winoS2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+// Requires: AVX
+TEXT ·winoS2OutAVX2(SB), NOSPLIT, $0-88
+	MOVQ  y+0(FP), AX
+	MOVQ  m+8(FP), CX
+	MOVQ  plane+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  ldy+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  groups+40(FP), SI
+	LEAQ  (DX)(DX*4), DI
+	TESTQ SI, SI
+	JZ    tail
+
+group:
+	MOVQ         CX, R8
+	VMOVUPS      (R8), Y0
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y1
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y2
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y3
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y4
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y1, Y1
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y2
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y3
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y4
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y5
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y6
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y4
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y5
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y6
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y7
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y8
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y8, Y5, Y5
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y6
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y7
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y8
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y9
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y10
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+	VADDPS       Y10, Y7, Y7
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y8
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y9
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y10
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y11
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y12
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y10, Y9, Y9
+	VADDPS       Y12, Y9, Y9
+	MOVQ         rows+32(FP), R8
+	MOVQ         res+72(FP), R9
+	MOVQ         AX, R10
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y8, Y2, Y2
+	VUNPCKLPS    Y2, Y0, Y4
+	VUNPCKHPS    Y2, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y4, Y2
+	VPERM2F128   $0x31, Y0, Y4, Y0
+	MOVQ         bias+64(FP), R11
+	VBROADCASTSS (R11), Y4
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y0, Y0
+	MOVQ         res+72(FP), R11
+	TESTQ        R11, R11
+	JZ           nores_w0
+	VMOVUPS      (R9), Y4
+	VADDPS       Y4, Y2, Y2
+	VMOVUPS      32(R9), Y4
+	VADDPS       Y4, Y0, Y0
+
+nores_w0:
+	MOVQ   relu+80(FP), R11
+	TESTQ  R11, R11
+	JZ     norelu_w0
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y2, Y4, Y2
+	VMAXPS Y0, Y4, Y0
+
+norelu_w0:
+	VMOVUPS      Y2, (R10)
+	VMOVUPS      Y0, 32(R10)
+	ADDQ         BX, R10
+	ADDQ         BX, R9
+	CMPQ         R8, $0x01
+	JBE          rowsdone_w
+	VADDPS       Y3, Y1, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y5, Y3, Y1
+	VADDPS       Y9, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y2, Y1
+	VPERM2F128   $0x31, Y0, Y2, Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8), Y2
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y2, Y0, Y0
+	MOVQ         res+72(FP), R8
+	TESTQ        R8, R8
+	JZ           nores_w1
+	VMOVUPS      (R9), Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      32(R9), Y2
+	VADDPS       Y2, Y0, Y0
+
+nores_w1:
+	MOVQ   relu+80(FP), R8
+	TESTQ  R8, R8
+	JZ     norelu_w1
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y1, Y2, Y1
+	VMAXPS Y0, Y2, Y0
+
+norelu_w1:
+	VMOVUPS Y1, (R10)
+	VMOVUPS Y0, 32(R10)
+
+rowsdone_w:
+	ADDQ  $0x20, CX
+	ADDQ  $0x40, AX
+	MOVQ  res+72(FP), R8
+	TESTQ R8, R8
+	JZ    nextgroup
+	ADDQ  $0x40, R8
+	MOVQ  R8, res+72(FP)
+
+nextgroup:
+	DECQ SI
+	JNZ  group
+
+tail:
+	MOVQ         lanes+48(FP), SI
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         lanes+48(FP), SI
+	VMOVUPS      (SI), Y0
+	MOVQ         CX, SI
+	VMASKMOVPS   (SI), Y0, Y1
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y2
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y3
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y4
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y5
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y2, Y2
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y3
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y4
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y5
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y6
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y7
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y5
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y6
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y7
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y8
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y9
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y9, Y6, Y6
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y7
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y8
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y9
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y10
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y11
+	VADDPS       Y8, Y7, Y7
+	VADDPS       Y10, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y9
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y10
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y11
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y12
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y0
+	VADDPS       Y10, Y9, Y9
+	VADDPS       Y12, Y9, Y9
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y0, Y10, Y10
+	MOVQ         rows+32(FP), CX
+	MOVQ         res+72(FP), DX
+	VADDPS       Y3, Y1, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y5, Y3, Y1
+	VADDPS       Y9, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y3
+	VUNPCKHPS    Y1, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y3, Y1
+	VPERM2F128   $0x31, Y0, Y3, Y0
+	MOVQ         bias+64(FP), SI
+	VBROADCASTSS (SI), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y0, Y0
+	MOVQ         res+72(FP), SI
+	TESTQ        SI, SI
+	JZ           nores_m0
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      (SI), Y3
+	VMASKMOVPS   (DX), Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      32(SI), Y3
+	VMASKMOVPS   32(DX), Y3, Y3
+	VADDPS       Y3, Y0, Y0
+
+nores_m0:
+	MOVQ   relu+80(FP), SI
+	TESTQ  SI, SI
+	JZ     norelu_m0
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y1, Y3, Y1
+	VMAXPS Y0, Y3, Y0
+
+norelu_m0:
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      (SI), Y3
+	VMASKMOVPS   Y1, Y3, (AX)
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      32(SI), Y1
+	VMASKMOVPS   Y0, Y1, 32(AX)
+	ADDQ         BX, AX
+	ADDQ         BX, DX
+	CMPQ         CX, $0x01
+	JBE          rowsdone_m
+	VADDPS       Y4, Y2, Y0
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y6, Y4, Y1
+	VADDPS       Y10, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y2, Y1
+	VPERM2F128   $0x31, Y0, Y2, Y0
+	MOVQ         bias+64(FP), CX
+	VBROADCASTSS (CX), Y2
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y2, Y0, Y0
+	MOVQ         res+72(FP), CX
+	TESTQ        CX, CX
+	JZ           nores_m1
+	MOVQ         cols+56(FP), CX
+	VMOVUPS      (CX), Y2
+	VMASKMOVPS   (DX), Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	MOVQ         cols+56(FP), CX
+	VMOVUPS      32(CX), Y2
+	VMASKMOVPS   32(DX), Y2, Y2
+	VADDPS       Y2, Y0, Y0
+
+nores_m1:
+	MOVQ   relu+80(FP), CX
+	TESTQ  CX, CX
+	JZ     norelu_m1
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y1, Y2, Y1
+	VMAXPS Y0, Y2, Y0
+
+norelu_m1:
+	MOVQ       cols+56(FP), CX
+	VMOVUPS    (CX), Y2
+	VMASKMOVPS Y1, Y2, (AX)
+	MOVQ       cols+56(FP), CX
+	VMOVUPS    32(CX), Y1
+	VMASKMOVPS Y0, Y1, 32(AX)
 
 rowsdone_m:
 done:

@@ -632,7 +632,7 @@ func winoGemmE4AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride
 //go:noescape
 func winoGemmE8AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
 
-// wino4InputAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row
+// wino4InAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row
 // of one channel, 8 tiles a group: tile t's window is the 6 rows of src
 // (stride floats apart) from column 4t on, which must hold 8 floats past
 // the last group's 32. Element e of tile t goes to v[e*plane + t]. The
@@ -640,9 +640,9 @@ func winoGemmE8AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride
 // the tiles of one more group after them.
 //
 //go:noescape
-func wino4InputAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+func wino4InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
 
-// wino4OutputAVX2 writes the 4x4 output tiles A^T M A of one tile row of
+// wino4OutAVX2 writes the 4x4 output tiles A^T M A of one tile row of
 // one output channel, 8 tiles a group: element e of tile t is m[e*plane
 // + t], and row i of tile t goes to y[i*ldy + 4t:][:4] for rows i < rows,
 // plus *bias, plus res (laid out like y) if not nil, then the ReLU if
@@ -651,7 +651,28 @@ func wino4InputAVX2(src *float32, stride int, v *float32, plane int, groups int,
 // output columns of that group.
 //
 //go:noescape
-func wino4OutputAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+func wino4OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+
+// winoS2InAVX2 writes V = B^T d B for the 5x5 input tiles of one tile
+// row of one channel of a stride-2 convolution, 8 tiles a group: tile
+// t's window is the 5 rows of src (stride floats apart) from column 4t
+// on, which must hold 8 floats past the last group's 32. Element e of
+// tile t goes to v[e*plane + t]. The first groups groups are whole;
+// lanes, if not nil, enables (sign bits) the tiles of one more group.
+//
+//go:noescape
+func winoS2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+
+// winoS2OutAVX2 writes the 2x2 output tiles A^T M A of one tile row of
+// one output channel of a stride-2 convolution, 8 tiles a group: element
+// e of tile t is m[e*plane + t], and row i of tile t goes to
+// y[i*ldy + 2t:][:2] for rows i < rows, plus *bias, plus res (laid out
+// like y) if not nil, then the ReLU if relu is 1. The first groups groups
+// are whole; lanes, if not nil, enables (sign bits) the tiles of one more
+// group, and cols its 16 output columns.
+//
+//go:noescape
+func winoS2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 
 // wino4InputG1AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 1 group(s) of tile rows (see wino4Plan). Load

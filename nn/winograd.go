@@ -931,6 +931,9 @@ func winoInputTilesGo(x []float32, ty0, ty1 int, d ConvDims, tile func(c, ty, tx
 func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
 	s2 := d.Lowering == LowerWinogradS2
 	switch {
+	case !useWinoAsm && s2 && useWinoAVX2:
+		winoOutputS2AVX2(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
+		return
 	case !useWinoAsm && s2:
 		winoOutputS2Go(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
 		return

@@ -95,7 +95,7 @@ func at6(m0, m1, m2, m3, m4, m5 float32) (o [4]float32) {
 func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
 	in := d.C * d.H * d.W
 	_, tw := d.tiles()
-	if !useWinoAsm && useWino4AVX2 && l.width == plainLayout(0).width {
+	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
 		winoInput4AVX2(v, l.row, plane, x, imgs, ty0, ty1, d)
 		return
 	}
@@ -375,7 +375,7 @@ func winoInput4Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, 
 func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_, tw := d.tiles()
-	if !useWinoAsm && useWino4AVX2 {
+	if !useWinoAsm && useWinoAVX2 {
 		winoOutput4AVX2(y, m, ld, plane, bias, res, relu, imgs, ty0, ty1, d)
 		return
 	}
@@ -453,9 +453,10 @@ func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, rel
 	})
 }
 
-// useWino4AVX2 selects the AVX2 F(4x4, 3x3) transforms where the AVX-512
-// ones cannot run; they give the Go transforms' bits.
-var useWino4AVX2 = haveAVX2 && !haveAVX512
+// useWinoAVX2 selects the AVX2 transforms of F(4x4, 3x3) and of the
+// stride-2 Winograd where the AVX-512 ones cannot run; they give the Go
+// transforms' bits.
+var useWinoAVX2 = haveAVX2 && !haveAVX512
 
 // wino4StripGroups is the most groups of 8 tiles the AVX2 input transform
 // takes from one strip; wider tile rows go in several.
@@ -495,7 +496,7 @@ func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int,
 						lanes = &avx2Masks[16-n%8]
 					}
 					_ = v[col+t0+35*plane+n-1]
-					wino4InputAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
+					wino4InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
 				}
 			}
 		}
@@ -560,7 +561,7 @@ func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bo
 					rp = &res[at]
 				}
 				col := k*ld + (i*(ty1-ty0)+ty-ty0)*tw
-				wino4OutputAVX2(&y[at], &m[col], plane, d.OW, min(4, d.OH-4*ty), full, lanes, cols, bp, rp, r)
+				wino4OutAVX2(&y[at], &m[col], plane, d.OW, min(4, d.OH-4*ty), full, lanes, cols, bp, rp, r)
 			}
 		}
 	}

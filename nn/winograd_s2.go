@@ -55,6 +55,10 @@ func bt5(d0, d1, d2, d3, d4 float32) [5]float32 {
 // V_e (C x cols, laid out by l, plane floats apart in v). Outside the
 // image the input reads as 0 (the padding).
 func winoInputS2(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
+		winoInputS2AVX2(v, l.row, plane, col0, x, ty0, ty1, d)
+		return
+	}
 	if !useWinoAsm {
 		winoInputS2Go(v, l, plane, col0, x, ty0, ty1, d)
 		return
@@ -127,4 +131,73 @@ func winoOutputS2Go(y, m []float32, ld, plane, col0 int, bias, res []float32, re
 		}
 		return q
 	})
+}
+
+// winoInputS2AVX2 is winoInputS2 by the AVX2 kernel, into a plain V with
+// rows ld floats apart, through strips as winoInput4AVX2 takes them.
+func winoInputS2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	hw := d.H * d.W
+	var strip [5 * wino4StripCols]float32
+	for c := range d.C {
+		xc := x[c*hw : (c+1)*hw]
+		for ty := ty0; ty < ty1; ty++ {
+			col := c*ld + col0 + (ty-ty0)*tw
+			for t0 := 0; t0 < tw; t0 += 8 * wino4StripGroups {
+				n := min(8*wino4StripGroups, tw-t0)
+				width := (n+7)/8*32 + 8
+				from := 4*t0 - d.Pad
+				for r := range 5 {
+					row := strip[r*wino4StripCols : r*wino4StripCols+width]
+					if yy := 4*ty - d.Pad + r; yy >= 0 && yy < d.H {
+						fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
+					} else {
+						clear(row)
+					}
+				}
+				var lanes *int32
+				if n%8 != 0 {
+					lanes = &avx2Masks[16-n%8]
+				}
+				_ = v[col+t0+24*plane+n-1]
+				winoS2InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
+			}
+		}
+	}
+}
+
+// winoOutputS2AVX2 is winoOutput for LowerWinogradS2 by the AVX2 kernel,
+// one call per tile row and output channel.
+func winoOutputS2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	ohw := d.OH * d.OW
+	// The whole groups: 8 tiles and 16 columns inside the output; at
+	// most one more group, under masks.
+	full := min(tw/8, d.OW/16)
+	rest := tw - 8*full
+	var lanes, cols *int32
+	if rest > 0 {
+		lanes = &avx2Masks[16-rest]
+		cols = &avx2Masks[16-min(16, d.OW-16*full)]
+	}
+	r := 0
+	if relu {
+		r = 1
+	}
+	_ = m[(d.K-1)*ld+col0+(ty1-ty0)*tw-1+24*plane]
+	for k := range d.K {
+		bp := &zeroBias
+		if bias != nil {
+			bp = &bias[k]
+		}
+		for ty := ty0; ty < ty1; ty++ {
+			at := k*ohw + 2*ty*d.OW
+			var rp *float32
+			if res != nil {
+				rp = &res[at]
+			}
+			col := k*ld + col0 + (ty-ty0)*tw
+			winoS2OutAVX2(&y[at], &m[col], plane, d.OW, min(2, d.OH-2*ty), full, lanes, cols, bp, rp, r)
+		}
+	}
 }

@@ -467,22 +467,33 @@ func BenchmarkConvColdCache(b *testing.B) {
 	}
 }
 
-// TestWinogradTransformsAsm checks the AVX-512 transforms of F(2x2, 3x3)
-// and of the stride-2 Winograd against the Go ones, bit for bit, over
-// sides 1 to 67 (chunks of 16 tiles, partial
-// chunks, cut last tiles), paddings 0 to 2, tile-row ranges that start
+// setWinoAsm switches the assembly transforms this machine has (AVX-512,
+// else AVX2) on or off.
+func setWinoAsm(on bool) {
+	useWinoAsm, useWinoAVX2 = on && haveAVX512, on && haveAVX2 && !haveAVX512
+}
+
+// TestWinogradTransformsAsm checks the assembly transforms of F(2x2, 3x3)
+// (AVX-512) and of the stride-2 Winograd (AVX-512, else AVX2) against the
+// Go ones, bit for bit, over sides 1 to 67 and now and then to 600
+// (chunks of 16 tiles or groups of 8, partial ones, cut last tiles, rows
+// of more than one of AVX2's strips), paddings 0 to 2, tile-row ranges that start
 // and end inside the image, with and without bias, residual and ReLU.
 // The buffers start as the same garbage and are compared whole, so a
 // write outside the tiles is caught too.
 func TestWinogradTransformsAsm(t *testing.T) {
-	if !haveAVX512 {
-		t.Skip("no AVX-512 kernels in this build")
+	if !haveAVX512 && !haveAVX2 {
+		t.Skip("no assembly transforms in this build")
 	}
-	defer func() { useWinoAsm = haveAVX512 }()
+	defer setWinoAsm(true)
 	r := rand.New(rand.NewPCG(10, 11))
 	for i := range 600 {
 		pad := r.IntN(3)
-		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: 1 + r.IntN(67), W: 1 + r.IntN(67), KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd}
+		w := 1 + r.IntN(67)
+		if i%10 == 9 {
+			w = 1 + r.IntN(600)
+		}
+		d := ConvDims{C: 1 + r.IntN(5), K: 1 + r.IntN(5), H: 1 + r.IntN(67), W: w, KH: 3, KW: 3, Stride: 1, Pad: pad, Lowering: LowerWinograd}
 		s2 := i%2 == 1
 		if s2 {
 			d.Stride, d.Lowering = 2, LowerWinogradS2
@@ -510,7 +521,7 @@ func TestWinogradTransformsAsm(t *testing.T) {
 		v0 := randSlice(r, ne*plane)
 		var v [2][]float32
 		for i, asm := range []bool{false, true} {
-			useWinoAsm = asm
+			setWinoAsm(asm)
 			v[i] = append([]float32(nil), v0...)
 			if s2 {
 				winoInputS2(v[i], l, plane, col0, x, ty0, ty1, d)
@@ -534,7 +545,7 @@ func TestWinogradTransformsAsm(t *testing.T) {
 		u0 := randSlice(r, 16*uplane)
 		var u [2][]float32
 		for i, asm := range []bool{false, true} {
-			useWinoAsm = asm
+			setWinoAsm(asm)
 			u[i] = append([]float32(nil), u0...)
 			winoDy(u[i], ld, uplane, col0, dy, ty0, ty1, d)
 		}
@@ -545,7 +556,7 @@ func TestWinogradTransformsAsm(t *testing.T) {
 	}
 }
 
-// testOutputTransforms checks winoOutput's AVX-512 transform against the
+// testOutputTransforms checks winoOutput's assembly transform against the
 // Go one for d (F(2x2, 3x3) or the stride-2 Winograd), bit for bit, with
 // and without bias, residual and ReLU, from M with a NaN in it.
 func testOutputTransforms(t *testing.T, r *rand.Rand, d ConvDims, ld, col0, ty0, ty1 int) {
@@ -564,7 +575,7 @@ func testOutputTransforms(t *testing.T, r *rand.Rand, d ConvDims, ld, col0, ty0,
 		relu := r.IntN(2) == 1
 		var y [2][]float32
 		for i, asm := range []bool{false, true} {
-			useWinoAsm = asm
+			setWinoAsm(asm)
 			y[i] = append([]float32(nil), y0...)
 			winoOutput(y[i], m, ld, mplane, col0, bias, res, relu, ty0, ty1, d)
 		}
@@ -613,10 +624,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 	if !haveAVX512 && !haveAVX2 {
 		t.Skip("no assembly transforms in this build")
 	}
-	defer func() { useWinoAsm, useWino4AVX2 = haveAVX512, haveAVX2 && !haveAVX512 }()
-	setAsm := func(on bool) {
-		useWinoAsm, useWino4AVX2 = on && haveAVX512, on && haveAVX2 && !haveAVX512
-	}
+	defer setWinoAsm(true)
 	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
 	r := rand.New(rand.NewPCG(14, 15))
 	for n := range 400 {
@@ -646,7 +654,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		v0 := randSlice(r, 36*plane+2*guard)
 		var v [2][]float32
 		for i, asm := range []bool{false, true} {
-			setAsm(asm)
+			setWinoAsm(asm)
 			v[i] = append([]float32(nil), v0...)
 			winoInput4(v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
 		}
@@ -664,7 +672,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		u0 := randSlice(r, 36*uplane+2*guard)
 		var u [2][]float32
 		for i, asm := range []bool{false, true} {
-			setAsm(asm)
+			setWinoAsm(asm)
 			u[i] = append([]float32(nil), u0...)
 			winoDy4(u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
 		}
@@ -689,7 +697,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 			relu := r.IntN(2) == 1
 			var y [2][]float32
 			for i, asm := range []bool{false, true} {
-				setAsm(asm)
+				setWinoAsm(asm)
 				y[i] = append([]float32(nil), y0...)
 				winoOutput4(y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
 			}

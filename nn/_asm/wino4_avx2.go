@@ -131,9 +131,9 @@ func at6AVX2(m [6]VecVirtual, two, four, eight VecVirtual) [4]VecVirtual {
 // wino4InputAVX2 emits the AVX2 input transform of one tile row of one
 // channel.
 func wino4InputAVX2() {
-	TEXT("wino4InputAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds B^T d
+	TEXT("wino4InAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds B^T d
 	Pragma("noescape")
-	Doc("wino4InputAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row",
+	Doc("wino4InAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row",
 		"of one channel, 8 tiles a group: tile t's window is the 6 rows of src",
 		"(stride floats apart) from column 4t on, which must hold 8 floats past",
 		"the last group's 32. Element e of tile t goes to v[e*plane + t]. The",
@@ -249,9 +249,9 @@ func wino4InputAVX2() {
 // wino4OutputAVX2 emits the AVX2 output transform of one tile row of one
 // output channel.
 func wino4OutputAVX2() {
-	TEXT("wino4OutputAVX2", 0, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)") // not NOSPLIT: its frame holds A^T M
+	TEXT("wino4OutAVX2", 0, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)") // not NOSPLIT: its frame holds A^T M
 	Pragma("noescape")
-	Doc("wino4OutputAVX2 writes the 4x4 output tiles A^T M A of one tile row of",
+	Doc("wino4OutAVX2 writes the 4x4 output tiles A^T M A of one tile row of",
 		"one output channel, 8 tiles a group: element e of tile t is m[e*plane",
 		"+ t], and row i of tile t goes to y[i*ldy + 4t:][:4] for rows i < rows,",
 		"plus *bias, plus res (laid out like y) if not nil, then the ReLU if",
@@ -405,4 +405,264 @@ func label(s string, masked bool) string {
 		return s + "_m"
 	}
 	return s + "_w"
+}
+
+// winoInputS2AVX2 emits the AVX2 input transform of the stride-2
+// Winograd (nn's winograd_s2.go) for one tile row of one channel: 5x5
+// windows at stride 4, so a row of 8 tiles is the same 32 + 1 columns,
+// taken apart by phase the same way. As the Go transform does, d B goes
+// along the rows first, then B^T down the columns.
+func winoInputS2AVX2() {
+	TEXT("winoS2InAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds d B
+	Pragma("noescape")
+	Doc("winoS2InAVX2 writes V = B^T d B for the 5x5 input tiles of one tile",
+		"row of one channel of a stride-2 convolution, 8 tiles a group: tile",
+		"t's window is the 5 rows of src (stride floats apart) from column 4t",
+		"on, which must hold 8 floats past the last group's 32. Element e of",
+		"tile t goes to v[e*plane + t]. The first groups groups are whole;",
+		"lanes, if not nil, enables (sign bits) the tiles of one more group.")
+	buf := AllocLocal(5 * 5 * 32) // d B: 5 rows of 5 columns
+	src := Load(Param("src"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	v := Load(Param("v"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	n := Load(Param("groups"), GP64())
+	lanes := Load(Param("lanes"), GP64())
+	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7})
+	rot := laneTable([]int32{1, 2, 3, 4, 5, 6, 7, 7})
+	plane5 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 4}, plane5)
+	group := func(masked bool) {
+		var mask VecVirtual
+		if masked {
+			mask = YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+		}
+		row := GP64()
+		MOVQ(src, row)
+		for r := 0; r < 5; r++ {
+			var blk [4]VecVirtual
+			for q := range blk {
+				blk[q] = YMM()
+				VMOVUPS(Mem{Base: row, Disp: 32 * q}, blk[q])
+			}
+			ph := transpose4(blk[0], blk[1], blk[2], blk[3])
+			var x [5]VecVirtual
+			for p := range ph {
+				x[p] = YMM()
+				VPERMPS(ph[p], order, x[p])
+			}
+			// Column 4 is the next tile's column 0; the last tile's is the
+			// float past the 32.
+			rr, b := YMM(), YMM()
+			VPERMPS(x[0], rot, rr)
+			VBROADCASTSS(Mem{Base: row, Disp: 128}, b)
+			x[4] = YMM()
+			VBLENDPS(U8(0x80), b, rr, x[4])
+			for j, o := range bt5AVX2(x) {
+				VMOVUPS(o, buf.Offset(32*(5*r+j)))
+			}
+			if r < 4 {
+				ADDQ(stride, row)
+			}
+		}
+		out := GP64()
+		MOVQ(v, out)
+		for j := 0; j < 5; j++ {
+			var x [5]VecVirtual
+			for r := range x {
+				x[r] = YMM()
+				VMOVUPS(buf.Offset(32*(5*r+j)), x[r])
+			}
+			// Element (i, j) at out + i*5*plane.
+			p := GP64()
+			MOVQ(out, p)
+			for i, o := range bt5AVX2(x) {
+				if masked {
+					VMASKMOVPS(o, mask, Mem{Base: p})
+				} else {
+					VMOVUPS(o, Mem{Base: p})
+				}
+				if i < 4 {
+					ADDQ(plane5, p)
+				}
+			}
+			if j < 4 {
+				ADDQ(plane, out)
+			}
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("group")
+	group(false)
+	ADDQ(U8(128), src)
+	ADDQ(U8(32), v)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("tail")
+	TESTQ(lanes, lanes)
+	JZ(LabelRef("done"))
+	group(true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// bt5AVX2 emits the stride-2 B^T applied to x: x0 - x2, x2, x4 - x2, x1,
+// x3.
+func bt5AVX2(x [5]VecVirtual) [5]VecVirtual {
+	a, b := YMM(), YMM()
+	VSUBPS(x[2], x[0], a)
+	VSUBPS(x[2], x[4], b)
+	return [5]VecVirtual{a, x[2], b, x[1], x[3]}
+}
+
+// winoOutputS2AVX2 emits the AVX2 output transform of the stride-2
+// Winograd for one tile row of one output channel: 2x2 output tiles, so a
+// group's row is 16 columns, its two phases interleaved.
+func winoOutputS2AVX2() {
+	TEXT("winoS2OutAVX2", NOSPLIT, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)")
+	Pragma("noescape")
+	Doc("winoS2OutAVX2 writes the 2x2 output tiles A^T M A of one tile row of",
+		"one output channel of a stride-2 convolution, 8 tiles a group: element",
+		"e of tile t is m[e*plane + t], and row i of tile t goes to",
+		"y[i*ldy + 2t:][:2] for rows i < rows, plus *bias, plus res (laid out",
+		"like y) if not nil, then the ReLU if relu is 1. The first groups groups",
+		"are whole; lanes, if not nil, enables (sign bits) the tiles of one more",
+		"group, and cols its 16 output columns.")
+	y := Load(Param("y"), GP64())
+	m := Load(Param("m"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	ldy := Load(Param("ldy"), GP64())
+	SHLQ(U8(2), ldy)
+	n := Load(Param("groups"), GP64())
+	plane5 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 4}, plane5)
+	group := func(masked bool) {
+		var mask VecVirtual
+		if masked {
+			lanes := Load(Param("lanes"), GP64())
+			mask = YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+		}
+		// A^T M down the columns: a[i][j] for rows i 0 and 1.
+		var a [2][5]VecVirtual
+		p := GP64()
+		for j := 0; j < 5; j++ {
+			MOVQ(m, p)
+			for range j {
+				ADDQ(plane, p)
+			}
+			var e [5]VecVirtual
+			for i := range e {
+				e[i] = YMM()
+				if masked {
+					VMASKMOVPS(Mem{Base: p}, mask, e[i])
+				} else {
+					VMOVUPS(Mem{Base: p}, e[i])
+				}
+				if i < 4 {
+					ADDQ(plane5, p)
+				}
+			}
+			a[0][j], a[1][j] = YMM(), YMM()
+			VADDPS(e[1], e[0], a[0][j])
+			VADDPS(e[3], a[0][j], a[0][j]) // (e0 + e1) + e3
+			VADDPS(e[2], e[1], a[1][j])
+			VADDPS(e[4], a[1][j], a[1][j]) // (e1 + e2) + e4
+		}
+		rows := Load(Param("rows"), GP64())
+		res := Load(Param("res"), GP64())
+		yr := GP64()
+		MOVQ(y, yr)
+		for i := 0; i < 2; i++ {
+			if i > 0 {
+				CMPQ(rows, U8(1))
+				JBE(LabelRef(label("rowsdone", masked)))
+			}
+			q0, q1 := YMM(), YMM()
+			VADDPS(a[i][1], a[i][0], q0)
+			VADDPS(a[i][3], q0, q0) // (a0 + a1) + a3
+			VADDPS(a[i][2], a[i][1], q1)
+			VADDPS(a[i][4], q1, q1) // (a1 + a2) + a4
+			lo, hi := YMM(), YMM()
+			VUNPCKLPS(q1, q0, lo) // tiles 0 1 | 4 5
+			VUNPCKHPS(q1, q0, hi) // tiles 2 3 | 6 7
+			out := [2]VecVirtual{YMM(), YMM()}
+			VPERM2F128(U8(0x20), hi, lo, out[0])
+			VPERM2F128(U8(0x31), hi, lo, out[1])
+			bias := Load(Param("bias"), GP64())
+			b := YMM()
+			VBROADCASTSS(Mem{Base: bias}, b)
+			for _, v := range out {
+				VADDPS(b, v, v)
+			}
+			colMask := func(q int) VecVirtual {
+				cols := Load(Param("cols"), GP64())
+				cm := YMM()
+				VMOVUPS(Mem{Base: cols, Disp: 32 * q}, cm)
+				return cm
+			}
+			hasRes := Load(Param("res"), GP64())
+			TESTQ(hasRes, hasRes)
+			JZ(LabelRef(label("nores", masked) + string(rune('0'+i))))
+			for q, v := range out {
+				t := YMM()
+				if masked {
+					VMASKMOVPS(Mem{Base: res, Disp: 32 * q}, colMask(q), t)
+				} else {
+					VMOVUPS(Mem{Base: res, Disp: 32 * q}, t)
+				}
+				VADDPS(t, v, v)
+			}
+			Label(label("nores", masked) + string(rune('0'+i)))
+			relu := Load(Param("relu"), GP64())
+			TESTQ(relu, relu)
+			JZ(LabelRef(label("norelu", masked) + string(rune('0'+i))))
+			z := YMM()
+			VXORPS(z, z, z)
+			for _, v := range out {
+				VMAXPS(v, z, v)
+			}
+			Label(label("norelu", masked) + string(rune('0'+i)))
+			for q, v := range out {
+				if masked {
+					VMASKMOVPS(v, colMask(q), Mem{Base: yr, Disp: 32 * q})
+				} else {
+					VMOVUPS(v, Mem{Base: yr, Disp: 32 * q})
+				}
+			}
+			if i < 1 {
+				ADDQ(ldy, yr)
+				ADDQ(ldy, res)
+			}
+		}
+		Label(label("rowsdone", masked))
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("group")
+	group(false)
+	ADDQ(U8(32), m)
+	ADDQ(U8(64), y)
+	res := Load(Param("res"), GP64())
+	TESTQ(res, res)
+	JZ(LabelRef("nextgroup"))
+	ADDQ(U8(64), res)
+	Store(res, Param("res"))
+	Label("nextgroup")
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("tail")
+	lanes := Load(Param("lanes"), GP64())
+	TESTQ(lanes, lanes)
+	JZ(LabelRef("done"))
+	group(true)
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
