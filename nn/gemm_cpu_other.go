@@ -242,3 +242,11 @@ func winoS2InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes
 func winoS2OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
+
+func winoF2OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
+	panic("nn: the AVX2 transforms are not in this build")
+}
+
+func winoF2InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+	panic("nn: the AVX2 transforms are not in this build")
+}

@@ -22474,6 +22474,637 @@ done:
 	VZEROUPPER
 	RET
 
+// func winoF2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+// Requires: AVX, AVX2
+TEXT ·winoF2InAVX2(SB), $384-48
+	MOVQ        src+0(FP), AX
+	MOVQ        stride+8(FP), CX
+	SHLQ        $0x02, CX
+	MOVQ        v+16(FP), DX
+	MOVQ        plane+24(FP), BX
+	SHLQ        $0x02, BX
+	MOVQ        groups+32(FP), SI
+	MOVQ        lanes+40(FP), DI
+	MOVL        $0x00000000, R8
+	VMOVD       R8, X0
+	MOVL        $0x00000001, R8
+	VPINSRD     $0x01, R8, X0, X0
+	MOVL        $0x00000004, R8
+	VPINSRD     $0x02, R8, X0, X0
+	MOVL        $0x00000005, R8
+	VPINSRD     $0x03, R8, X0, X0
+	MOVL        $0x00000002, R8
+	VMOVD       R8, X1
+	MOVL        $0x00000003, R8
+	VPINSRD     $0x01, R8, X1, X1
+	MOVL        $0x00000006, R8
+	VPINSRD     $0x02, R8, X1, X1
+	MOVL        $0x00000007, R8
+	VPINSRD     $0x03, R8, X1, X1
+	VINSERTF128 $0x01, X1, Y0, Y0
+	MOVL        $0x00000001, R8
+	VMOVD       R8, X1
+	MOVL        $0x00000002, R8
+	VPINSRD     $0x01, R8, X1, X1
+	MOVL        $0x00000003, R8
+	VPINSRD     $0x02, R8, X1, X1
+	MOVL        $0x00000004, R8
+	VPINSRD     $0x03, R8, X1, X1
+	MOVL        $0x00000005, R8
+	VMOVD       R8, X2
+	MOVL        $0x00000006, R8
+	VPINSRD     $0x01, R8, X2, X2
+	MOVL        $0x00000007, R8
+	VPINSRD     $0x02, R8, X2, X2
+	MOVL        $0x00000007, R8
+	VPINSRD     $0x03, R8, X2, X2
+	VINSERTF128 $0x01, X2, Y1, Y1
+	LEAQ        (BX)(BX*2), R8
+	TESTQ       SI, SI
+	JZ          tail
+
+group:
+	MOVQ         AX, R9
+	VMOVUPS      (R9), Y2
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y3
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y4
+	ADDQ         CX, R9
+	VMOVUPS      (R9), Y5
+	VSUBPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y6
+	VSUBPS       Y3, Y4, Y4
+	VSUBPS       Y5, Y3, Y3
+	VMOVUPS      Y2, (SP)
+	VMOVUPS      Y6, 96(SP)
+	VMOVUPS      Y4, 192(SP)
+	VMOVUPS      Y3, 288(SP)
+	MOVQ         AX, R9
+	VMOVUPS      32(R9), Y2
+	ADDQ         CX, R9
+	VMOVUPS      32(R9), Y3
+	ADDQ         CX, R9
+	VMOVUPS      32(R9), Y4
+	ADDQ         CX, R9
+	VMOVUPS      32(R9), Y5
+	VSUBPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y6
+	VSUBPS       Y3, Y4, Y4
+	VSUBPS       Y5, Y3, Y3
+	VMOVUPS      Y2, 32(SP)
+	VMOVUPS      Y6, 128(SP)
+	VMOVUPS      Y4, 224(SP)
+	VMOVUPS      Y3, 320(SP)
+	MOVQ         AX, R9
+	VMOVUPS      64(R9), Y2
+	ADDQ         CX, R9
+	VMOVUPS      64(R9), Y3
+	ADDQ         CX, R9
+	VMOVUPS      64(R9), Y4
+	ADDQ         CX, R9
+	VMOVUPS      64(R9), Y5
+	VSUBPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y6
+	VSUBPS       Y3, Y4, Y4
+	VSUBPS       Y5, Y3, Y3
+	VMOVUPS      Y2, 64(SP)
+	VMOVUPS      Y6, 160(SP)
+	VMOVUPS      Y4, 256(SP)
+	VMOVUPS      Y3, 352(SP)
+	MOVQ         DX, R9
+	VMOVUPS      (SP), Y2
+	VMOVUPS      32(SP), Y3
+	VSHUFPS      $0x88, Y3, Y2, Y4
+	VPERMPS      Y4, Y0, Y4
+	VSHUFPS      $0xdd, Y3, Y2, Y2
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y3
+	VBROADCASTSS 64(SP), Y5
+	VBLENDPS     $0x80, Y5, Y3, Y3
+	VPERMPS      Y2, Y1, Y5
+	VBROADCASTSS 68(SP), Y6
+	VBLENDPS     $0x80, Y6, Y5, Y5
+	VSUBPS       Y3, Y4, Y4
+	VADDPS       Y3, Y2, Y6
+	VSUBPS       Y2, Y3, Y3
+	VSUBPS       Y5, Y2, Y2
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y6, (R9)(BX*1)
+	VMOVUPS      Y3, (R9)(BX*2)
+	VMOVUPS      Y2, (R9)(R8*1)
+	LEAQ         (R9)(BX*4), R9
+	VMOVUPS      96(SP), Y2
+	VMOVUPS      128(SP), Y3
+	VSHUFPS      $0x88, Y3, Y2, Y4
+	VPERMPS      Y4, Y0, Y4
+	VSHUFPS      $0xdd, Y3, Y2, Y2
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y3
+	VBROADCASTSS 160(SP), Y5
+	VBLENDPS     $0x80, Y5, Y3, Y3
+	VPERMPS      Y2, Y1, Y5
+	VBROADCASTSS 164(SP), Y6
+	VBLENDPS     $0x80, Y6, Y5, Y5
+	VSUBPS       Y3, Y4, Y4
+	VADDPS       Y3, Y2, Y6
+	VSUBPS       Y2, Y3, Y3
+	VSUBPS       Y5, Y2, Y2
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y6, (R9)(BX*1)
+	VMOVUPS      Y3, (R9)(BX*2)
+	VMOVUPS      Y2, (R9)(R8*1)
+	LEAQ         (R9)(BX*4), R9
+	VMOVUPS      192(SP), Y2
+	VMOVUPS      224(SP), Y3
+	VSHUFPS      $0x88, Y3, Y2, Y4
+	VPERMPS      Y4, Y0, Y4
+	VSHUFPS      $0xdd, Y3, Y2, Y2
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y3
+	VBROADCASTSS 256(SP), Y5
+	VBLENDPS     $0x80, Y5, Y3, Y3
+	VPERMPS      Y2, Y1, Y5
+	VBROADCASTSS 260(SP), Y6
+	VBLENDPS     $0x80, Y6, Y5, Y5
+	VSUBPS       Y3, Y4, Y4
+	VADDPS       Y3, Y2, Y6
+	VSUBPS       Y2, Y3, Y3
+	VSUBPS       Y5, Y2, Y2
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y6, (R9)(BX*1)
+	VMOVUPS      Y3, (R9)(BX*2)
+	VMOVUPS      Y2, (R9)(R8*1)
+	LEAQ         (R9)(BX*4), R9
+	VMOVUPS      288(SP), Y2
+	VMOVUPS      320(SP), Y3
+	VSHUFPS      $0x88, Y3, Y2, Y4
+	VPERMPS      Y4, Y0, Y4
+	VSHUFPS      $0xdd, Y3, Y2, Y2
+	VPERMPS      Y2, Y0, Y2
+	VPERMPS      Y4, Y1, Y3
+	VBROADCASTSS 352(SP), Y5
+	VBLENDPS     $0x80, Y5, Y3, Y3
+	VPERMPS      Y2, Y1, Y5
+	VBROADCASTSS 356(SP), Y6
+	VBLENDPS     $0x80, Y6, Y5, Y5
+	VSUBPS       Y3, Y4, Y4
+	VADDPS       Y3, Y2, Y6
+	VSUBPS       Y2, Y3, Y3
+	VSUBPS       Y5, Y2, Y2
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y6, (R9)(BX*1)
+	VMOVUPS      Y3, (R9)(BX*2)
+	VMOVUPS      Y2, (R9)(R8*1)
+	ADDQ         $0x40, AX
+	ADDQ         $0x20, DX
+	DECQ         SI
+	JNZ          group
+
+tail:
+	TESTQ        DI, DI
+	JZ           done
+	VMOVUPS      (DI), Y2
+	MOVQ         AX, SI
+	VMOVUPS      (SI), Y3
+	ADDQ         CX, SI
+	VMOVUPS      (SI), Y4
+	ADDQ         CX, SI
+	VMOVUPS      (SI), Y5
+	ADDQ         CX, SI
+	VMOVUPS      (SI), Y6
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y7
+	VSUBPS       Y4, Y5, Y5
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      Y3, (SP)
+	VMOVUPS      Y7, 96(SP)
+	VMOVUPS      Y5, 192(SP)
+	VMOVUPS      Y4, 288(SP)
+	MOVQ         AX, SI
+	VMOVUPS      32(SI), Y3
+	ADDQ         CX, SI
+	VMOVUPS      32(SI), Y4
+	ADDQ         CX, SI
+	VMOVUPS      32(SI), Y5
+	ADDQ         CX, SI
+	VMOVUPS      32(SI), Y6
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y7
+	VSUBPS       Y4, Y5, Y5
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      Y3, 32(SP)
+	VMOVUPS      Y7, 128(SP)
+	VMOVUPS      Y5, 224(SP)
+	VMOVUPS      Y4, 320(SP)
+	MOVQ         AX, SI
+	VMOVUPS      64(SI), Y3
+	ADDQ         CX, SI
+	VMOVUPS      64(SI), Y4
+	ADDQ         CX, SI
+	VMOVUPS      64(SI), Y5
+	ADDQ         CX, SI
+	VMOVUPS      64(SI), Y6
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y7
+	VSUBPS       Y4, Y5, Y5
+	VSUBPS       Y6, Y4, Y4
+	VMOVUPS      Y3, 64(SP)
+	VMOVUPS      Y7, 160(SP)
+	VMOVUPS      Y5, 256(SP)
+	VMOVUPS      Y4, 352(SP)
+	MOVQ         DX, AX
+	VMOVUPS      (SP), Y3
+	VMOVUPS      32(SP), Y4
+	VSHUFPS      $0x88, Y4, Y3, Y5
+	VPERMPS      Y5, Y0, Y5
+	VSHUFPS      $0xdd, Y4, Y3, Y3
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y4
+	VBROADCASTSS 64(SP), Y6
+	VBLENDPS     $0x80, Y6, Y4, Y4
+	VPERMPS      Y3, Y1, Y6
+	VBROADCASTSS 68(SP), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y4, Y5, Y5
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y3, Y4, Y4
+	VSUBPS       Y6, Y3, Y3
+	VMASKMOVPS   Y5, Y2, (AX)
+	VMASKMOVPS   Y7, Y2, (AX)(BX*1)
+	VMASKMOVPS   Y4, Y2, (AX)(BX*2)
+	VMASKMOVPS   Y3, Y2, (AX)(R8*1)
+	LEAQ         (AX)(BX*4), AX
+	VMOVUPS      96(SP), Y3
+	VMOVUPS      128(SP), Y4
+	VSHUFPS      $0x88, Y4, Y3, Y5
+	VPERMPS      Y5, Y0, Y5
+	VSHUFPS      $0xdd, Y4, Y3, Y3
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y4
+	VBROADCASTSS 160(SP), Y6
+	VBLENDPS     $0x80, Y6, Y4, Y4
+	VPERMPS      Y3, Y1, Y6
+	VBROADCASTSS 164(SP), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y4, Y5, Y5
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y3, Y4, Y4
+	VSUBPS       Y6, Y3, Y3
+	VMASKMOVPS   Y5, Y2, (AX)
+	VMASKMOVPS   Y7, Y2, (AX)(BX*1)
+	VMASKMOVPS   Y4, Y2, (AX)(BX*2)
+	VMASKMOVPS   Y3, Y2, (AX)(R8*1)
+	LEAQ         (AX)(BX*4), AX
+	VMOVUPS      192(SP), Y3
+	VMOVUPS      224(SP), Y4
+	VSHUFPS      $0x88, Y4, Y3, Y5
+	VPERMPS      Y5, Y0, Y5
+	VSHUFPS      $0xdd, Y4, Y3, Y3
+	VPERMPS      Y3, Y0, Y3
+	VPERMPS      Y5, Y1, Y4
+	VBROADCASTSS 256(SP), Y6
+	VBLENDPS     $0x80, Y6, Y4, Y4
+	VPERMPS      Y3, Y1, Y6
+	VBROADCASTSS 260(SP), Y7
+	VBLENDPS     $0x80, Y7, Y6, Y6
+	VSUBPS       Y4, Y5, Y5
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y3, Y4, Y4
+	VSUBPS       Y6, Y3, Y3
+	VMASKMOVPS   Y5, Y2, (AX)
+	VMASKMOVPS   Y7, Y2, (AX)(BX*1)
+	VMASKMOVPS   Y4, Y2, (AX)(BX*2)
+	VMASKMOVPS   Y3, Y2, (AX)(R8*1)
+	LEAQ         (AX)(BX*4), AX
+	VMOVUPS      288(SP), Y3
+	VMOVUPS      320(SP), Y4
+	VSHUFPS      $0x88, Y4, Y3, Y5
+	VPERMPS      Y5, Y0, Y5
+	VSHUFPS      $0xdd, Y4, Y3, Y3
+	VPERMPS      Y3, Y0, Y0
+	VPERMPS      Y5, Y1, Y3
+	VBROADCASTSS 352(SP), Y4
+	VBLENDPS     $0x80, Y4, Y3, Y3
+	VPERMPS      Y0, Y1, Y1
+	VBROADCASTSS 356(SP), Y4
+	VBLENDPS     $0x80, Y4, Y1, Y1
+	VSUBPS       Y3, Y5, Y4
+	VADDPS       Y3, Y0, Y5
+	VSUBPS       Y0, Y3, Y3
+	VSUBPS       Y1, Y0, Y0
+	VMASKMOVPS   Y4, Y2, (AX)
+	VMASKMOVPS   Y5, Y2, (AX)(BX*1)
+	VMASKMOVPS   Y3, Y2, (AX)(BX*2)
+	VMASKMOVPS   Y0, Y2, (AX)(R8*1)
+
+done:
+	VZEROUPPER
+	RET
+
+// func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+// Requires: AVX
+TEXT ·winoF2OutAVX2(SB), NOSPLIT, $0-88
+	MOVQ  y+0(FP), AX
+	MOVQ  m+8(FP), CX
+	MOVQ  plane+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  ldy+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  groups+40(FP), SI
+	MOVQ  DX, DI
+	SHLQ  $0x02, DI
+	TESTQ SI, SI
+	JZ    tail
+
+group:
+	MOVQ         CX, R8
+	VMOVUPS      (R8), Y0
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y1
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y2
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y3
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VSUBPS       Y2, Y1, Y1
+	VSUBPS       Y3, Y1, Y1
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y2
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y3
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y4
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y5
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y4, Y2, Y2
+	VSUBPS       Y4, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y4
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y5
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y6
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y7
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VSUBPS       Y6, Y5, Y5
+	VSUBPS       Y7, Y5, Y5
+	MOVQ         CX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	ADDQ         DX, R8
+	VMOVUPS      (R8), Y6
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y7
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y8
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y9
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VSUBPS       Y8, Y7, Y7
+	VSUBPS       Y9, Y7, Y7
+	MOVQ         rows+32(FP), R8
+	MOVQ         res+72(FP), R9
+	MOVQ         AX, R10
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VSUBPS       Y4, Y2, Y2
+	VSUBPS       Y6, Y2, Y2
+	VUNPCKLPS    Y2, Y0, Y4
+	VUNPCKHPS    Y2, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y4, Y2
+	VPERM2F128   $0x31, Y0, Y4, Y0
+	MOVQ         bias+64(FP), R11
+	VBROADCASTSS (R11), Y4
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y0, Y0
+	MOVQ         res+72(FP), R11
+	TESTQ        R11, R11
+	JZ           nores_w0
+	VMOVUPS      (R9), Y4
+	VADDPS       Y4, Y2, Y2
+	VMOVUPS      32(R9), Y4
+	VADDPS       Y4, Y0, Y0
+
+nores_w0:
+	MOVQ   relu+80(FP), R11
+	TESTQ  R11, R11
+	JZ     norelu_w0
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y2, Y4, Y2
+	VMAXPS Y0, Y4, Y0
+
+norelu_w0:
+	VMOVUPS      Y2, (R10)
+	VMOVUPS      Y0, 32(R10)
+	ADDQ         BX, R10
+	ADDQ         BX, R9
+	CMPQ         R8, $0x01
+	JBE          rowsdone_w
+	VADDPS       Y3, Y1, Y0
+	VADDPS       Y5, Y0, Y0
+	VSUBPS       Y5, Y3, Y1
+	VSUBPS       Y7, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y2, Y1
+	VPERM2F128   $0x31, Y0, Y2, Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8), Y2
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y2, Y0, Y0
+	MOVQ         res+72(FP), R8
+	TESTQ        R8, R8
+	JZ           nores_w1
+	VMOVUPS      (R9), Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      32(R9), Y2
+	VADDPS       Y2, Y0, Y0
+
+nores_w1:
+	MOVQ   relu+80(FP), R8
+	TESTQ  R8, R8
+	JZ     norelu_w1
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y1, Y2, Y1
+	VMAXPS Y0, Y2, Y0
+
+norelu_w1:
+	VMOVUPS Y1, (R10)
+	VMOVUPS Y0, 32(R10)
+
+rowsdone_w:
+	ADDQ  $0x20, CX
+	ADDQ  $0x40, AX
+	MOVQ  res+72(FP), R8
+	TESTQ R8, R8
+	JZ    nextgroup
+	ADDQ  $0x40, R8
+	MOVQ  R8, res+72(FP)
+
+nextgroup:
+	DECQ SI
+	JNZ  group
+
+tail:
+	MOVQ         lanes+48(FP), SI
+	TESTQ        SI, SI
+	JZ           done
+	MOVQ         lanes+48(FP), SI
+	VMOVUPS      (SI), Y0
+	MOVQ         CX, SI
+	VMASKMOVPS   (SI), Y0, Y1
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y2
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y3
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y4
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y3, Y1, Y1
+	VSUBPS       Y3, Y2, Y2
+	VSUBPS       Y4, Y2, Y2
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y3
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y4
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y5
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y6
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VSUBPS       Y5, Y4, Y4
+	VSUBPS       Y6, Y4, Y4
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y5
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y6
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y7
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y8
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y7, Y5, Y5
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y8, Y6, Y6
+	MOVQ         CX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	ADDQ         DX, SI
+	VMASKMOVPS   (SI), Y0, Y7
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y8
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y9
+	ADDQ         DI, SI
+	VMASKMOVPS   (SI), Y0, Y0
+	VADDPS       Y8, Y7, Y7
+	VADDPS       Y9, Y7, Y7
+	VSUBPS       Y9, Y8, Y8
+	VSUBPS       Y0, Y8, Y8
+	MOVQ         rows+32(FP), CX
+	MOVQ         res+72(FP), DX
+	VADDPS       Y3, Y1, Y0
+	VADDPS       Y5, Y0, Y0
+	VSUBPS       Y5, Y3, Y1
+	VSUBPS       Y7, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y3
+	VUNPCKHPS    Y1, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y3, Y1
+	VPERM2F128   $0x31, Y0, Y3, Y0
+	MOVQ         bias+64(FP), SI
+	VBROADCASTSS (SI), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y0, Y0
+	MOVQ         res+72(FP), SI
+	TESTQ        SI, SI
+	JZ           nores_m0
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      (SI), Y3
+	VMASKMOVPS   (DX), Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      32(SI), Y3
+	VMASKMOVPS   32(DX), Y3, Y3
+	VADDPS       Y3, Y0, Y0
+
+nores_m0:
+	MOVQ   relu+80(FP), SI
+	TESTQ  SI, SI
+	JZ     norelu_m0
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y1, Y3, Y1
+	VMAXPS Y0, Y3, Y0
+
+norelu_m0:
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      (SI), Y3
+	VMASKMOVPS   Y1, Y3, (AX)
+	MOVQ         cols+56(FP), SI
+	VMOVUPS      32(SI), Y1
+	VMASKMOVPS   Y0, Y1, 32(AX)
+	ADDQ         BX, AX
+	ADDQ         BX, DX
+	CMPQ         CX, $0x01
+	JBE          rowsdone_m
+	VADDPS       Y4, Y2, Y0
+	VADDPS       Y6, Y0, Y0
+	VSUBPS       Y6, Y4, Y1
+	VSUBPS       Y8, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VPERM2F128   $0x20, Y0, Y2, Y1
+	VPERM2F128   $0x31, Y0, Y2, Y0
+	MOVQ         bias+64(FP), CX
+	VBROADCASTSS (CX), Y2
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y2, Y0, Y0
+	MOVQ         res+72(FP), CX
+	TESTQ        CX, CX
+	JZ           nores_m1
+	MOVQ         cols+56(FP), CX
+	VMOVUPS      (CX), Y2
+	VMASKMOVPS   (DX), Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	MOVQ         cols+56(FP), CX
+	VMOVUPS      32(CX), Y2
+	VMASKMOVPS   32(DX), Y2, Y2
+	VADDPS       Y2, Y0, Y0
+
+nores_m1:
+	MOVQ   relu+80(FP), CX
+	TESTQ  CX, CX
+	JZ     norelu_m1
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y1, Y2, Y1
+	VMAXPS Y0, Y2, Y0
+
+norelu_m1:
+	MOVQ       cols+56(FP), CX
+	VMOVUPS    (CX), Y2
+	VMASKMOVPS Y1, Y2, (AX)
+	MOVQ       cols+56(FP), CX
+	VMOVUPS    32(CX), Y1
+	VMASKMOVPS Y0, Y1, 32(AX)
+
+rowsdone_m:
+done:
+	VZEROUPPER
+	RET
+
 // func wino4InputG1AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·wino4InputG1AVX512(SB), $1920-72

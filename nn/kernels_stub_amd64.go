@@ -674,6 +674,27 @@ func winoS2InAVX2(src *float32, stride int, v *float32, plane int, groups int, l
 //go:noescape
 func winoS2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 
+// winoF2InAVX2 writes V = B^T d B for the 4x4 input tiles of one tile row
+// of one channel of F(2x2, 3x3), 8 tiles a group: tile t's window is the
+// 4 rows of src (stride floats apart) from column 2t on, which must hold
+// 8 floats past the last group's 16. Element e of tile t goes to
+// v[e*plane + t]. The first groups groups are whole; lanes, if not nil,
+// enables (sign bits) the tiles of one more group.
+//
+//go:noescape
+func winoF2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+
+// winoF2OutAVX2 writes the 2x2 output tiles A^T M A of one tile row of
+// one output channel of F(2x2, 3x3), 8 tiles a group: element
+// e of tile t is m[e*plane + t], and row i of tile t goes to
+// y[i*ldy + 2t:][:2] for rows i < rows, plus *bias, plus res (laid out
+// like y) if not nil, then the ReLU if relu is 1. The first groups groups
+// are whole; lanes, if not nil, enables (sign bits) the tiles of one more
+// group, and cols its 16 output columns.
+//
+//go:noescape
+func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+
 // wino4InputG1AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 1 group(s) of tile rows (see wino4Plan). Load
 // k of input row r reads plan.off[r][k] bytes past x under lane mask

@@ -754,6 +754,10 @@ func (l winoLayout) stores(col, n int) (lo, hi uint16, off int) {
 // the 16 matrices V_e (C x cols, laid out by l, plane floats apart in v).
 // Outside the image the input reads as 0 (the padding).
 func winoInput(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
+		winoInputStrips(v, l.row, plane, col0, x, ty0, ty1, d)
+		return
+	}
 	if !useWinoAsm {
 		winoInputGo(v, l, plane, col0, x, ty0, ty1, d)
 		return
@@ -931,8 +935,8 @@ func winoInputTilesGo(x []float32, ty0, ty1 int, d ConvDims, tile func(c, ty, tx
 func winoOutput(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
 	s2 := d.Lowering == LowerWinogradS2
 	switch {
-	case !useWinoAsm && s2 && useWinoAVX2:
-		winoOutputS2AVX2(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
+	case !useWinoAsm && useWinoAVX2:
+		winoOutput2AVX2(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)
 		return
 	case !useWinoAsm && s2:
 		winoOutputS2Go(y, m, ld, plane, col0, bias, res, relu, ty0, ty1, d)

@@ -453,9 +453,9 @@ func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, rel
 	})
 }
 
-// useWinoAVX2 selects the AVX2 transforms of F(4x4, 3x3) and of the
-// stride-2 Winograd where the AVX-512 ones cannot run; they give the Go
-// transforms' bits.
+// useWinoAVX2 selects the AVX2 transforms of F(2x2, 3x3), F(4x4, 3x3)
+// and the stride-2 Winograd where the AVX-512 ones cannot run; they give
+// the Go transforms' bits.
 var useWinoAVX2 = haveAVX2 && !haveAVX512
 
 // wino4StripGroups is the most groups of 8 tiles the AVX2 input transform
@@ -467,36 +467,58 @@ const wino4StripGroups = 16
 const wino4StripCols = 32*wino4StripGroups + 8
 
 // winoInput4AVX2 is winoInput4 by the AVX2 kernel, into a plain V with
-// rows ld floats apart: each tile row's six input rows are first copied
-// into a strip with the padding as zeros, so that the kernel's loads need
-// no masks.
+// rows ld floats apart.
 func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
-	in, hw := d.C*d.H*d.W, d.H*d.W
-	var strip [6 * wino4StripCols]float32
+	in := d.C * d.H * d.W
 	for i := range imgs {
-		for c := range d.C {
-			xc := x[i*in+c*hw : i*in+(c+1)*hw]
-			for ty := ty0; ty < ty1; ty++ {
-				col := (i*(ty1-ty0)+ty-ty0)*tw + c*ld
-				for t0 := 0; t0 < tw; t0 += 8 * wino4StripGroups {
-					n := min(8*wino4StripGroups, tw-t0)
-					width := (n+7)/8*32 + 8
-					from := 4*t0 - d.Pad
-					for r := range 6 {
-						row := strip[r*wino4StripCols : r*wino4StripCols+width]
-						if yy := 4*ty - d.Pad + r; yy >= 0 && yy < d.H {
-							fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
-						} else {
-							clear(row)
-						}
+		winoInputStrips(v, ld, plane, i*(ty1-ty0)*tw, x[i*in:(i+1)*in], ty0, ty1, d)
+	}
+}
+
+// winoInputStrips is an AVX2 input transform (F(2x2, 3x3), F(4x4, 3x3)
+// or the stride-2 Winograd, as d's lowering says) of one image's tile rows
+// [ty0, ty1), as winoInput lays them out, into a plain V with rows ld
+// floats apart. Each tile row's input rows are first copied into a strip
+// with the padding as zeros, so that the kernels' loads need no masks.
+func winoInputStrips(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	step, side := d.winoM()*d.Stride, d.winoM()+2
+	if d.Stride == 2 {
+		side = 5
+	}
+	ne, hw := d.winoN(), d.H*d.W
+	var strip [6 * wino4StripCols]float32
+	for c := range d.C {
+		xc := x[c*hw : (c+1)*hw]
+		for ty := ty0; ty < ty1; ty++ {
+			col := c*ld + col0 + (ty-ty0)*tw
+			for t0 := 0; t0 < tw; t0 += 8 * wino4StripGroups {
+				n := min(8*wino4StripGroups, tw-t0)
+				// The groups' windows and the 8 floats past the last.
+				width := (n+7)/8*8*step + 8
+				from := step*t0 - d.Pad
+				for r := range side {
+					row := strip[r*wino4StripCols : r*wino4StripCols+width]
+					if yy := step*ty - d.Pad + r; yy >= 0 && yy < d.H {
+						fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
+					} else {
+						clear(row)
 					}
-					var lanes *int32
-					if n%8 != 0 {
-						lanes = &avx2Masks[16-n%8]
-					}
-					_ = v[col+t0+35*plane+n-1]
+				}
+				var lanes *int32
+				if n%8 != 0 {
+					lanes = &avx2Masks[16-n%8]
+				}
+				_ = v[col+t0+(ne-1)*plane+n-1]
+				// Direct calls: through a func value, strip would escape.
+				switch {
+				case d.Lowering == LowerWinogradS2:
+					winoS2InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
+				case d.winoM() == 4:
 					wino4InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
+				default:
+					winoF2InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
 				}
 			}
 		}

@@ -56,7 +56,7 @@ func bt5(d0, d1, d2, d3, d4 float32) [5]float32 {
 // image the input reads as 0 (the padding).
 func winoInputS2(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
-		winoInputS2AVX2(v, l.row, plane, col0, x, ty0, ty1, d)
+		winoInputStrips(v, l.row, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {
@@ -133,42 +133,10 @@ func winoOutputS2Go(y, m []float32, ld, plane, col0 int, bias, res []float32, re
 	})
 }
 
-// winoInputS2AVX2 is winoInputS2 by the AVX2 kernel, into a plain V with
-// rows ld floats apart, through strips as winoInput4AVX2 takes them.
-func winoInputS2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
-	_, tw := d.tiles()
-	hw := d.H * d.W
-	var strip [5 * wino4StripCols]float32
-	for c := range d.C {
-		xc := x[c*hw : (c+1)*hw]
-		for ty := ty0; ty < ty1; ty++ {
-			col := c*ld + col0 + (ty-ty0)*tw
-			for t0 := 0; t0 < tw; t0 += 8 * wino4StripGroups {
-				n := min(8*wino4StripGroups, tw-t0)
-				width := (n+7)/8*32 + 8
-				from := 4*t0 - d.Pad
-				for r := range 5 {
-					row := strip[r*wino4StripCols : r*wino4StripCols+width]
-					if yy := 4*ty - d.Pad + r; yy >= 0 && yy < d.H {
-						fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
-					} else {
-						clear(row)
-					}
-				}
-				var lanes *int32
-				if n%8 != 0 {
-					lanes = &avx2Masks[16-n%8]
-				}
-				_ = v[col+t0+24*plane+n-1]
-				winoS2InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
-			}
-		}
-	}
-}
-
-// winoOutputS2AVX2 is winoOutput for LowerWinogradS2 by the AVX2 kernel,
-// one call per tile row and output channel.
-func winoOutputS2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
+// winoOutput2AVX2 is winoOutput (2x2 output tiles: F(2x2, 3x3) or the
+// stride-2 Winograd) by the AVX2 kernels, one call per tile row and
+// output channel.
+func winoOutput2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
 	ohw := d.OH * d.OW
 	// The whole groups: 8 tiles and 16 columns inside the output; at
@@ -184,7 +152,7 @@ func winoOutputS2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, 
 	if relu {
 		r = 1
 	}
-	_ = m[(d.K-1)*ld+col0+(ty1-ty0)*tw-1+24*plane]
+	_ = m[(d.K-1)*ld+col0+(ty1-ty0)*tw-1+(d.winoN()-1)*plane]
 	for k := range d.K {
 		bp := &zeroBias
 		if bias != nil {
@@ -197,7 +165,11 @@ func winoOutputS2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, 
 				rp = &res[at]
 			}
 			col := k*ld + col0 + (ty-ty0)*tw
-			winoS2OutAVX2(&y[at], &m[col], plane, d.OW, min(2, d.OH-2*ty), full, lanes, cols, bp, rp, r)
+			if d.Lowering == LowerWinogradS2 {
+				winoS2OutAVX2(&y[at], &m[col], plane, d.OW, min(2, d.OH-2*ty), full, lanes, cols, bp, rp, r)
+			} else {
+				winoF2OutAVX2(&y[at], &m[col], plane, d.OW, min(2, d.OH-2*ty), full, lanes, cols, bp, rp, r)
+			}
 		}
 	}
 }

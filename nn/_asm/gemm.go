@@ -65,6 +65,8 @@ func main() {
 	wino4OutputAVX2()
 	winoInputS2AVX2()
 	winoOutputS2AVX2()
+	winoInputF2AVX2()
+	winoOutputF2AVX2()
 	for _, g := range []int{1, 2, 4, 8} {
 		wino4Input(g)
 		wino4Output(g)

@@ -520,14 +520,16 @@ func bt5AVX2(x [5]VecVirtual) [5]VecVirtual {
 	return [5]VecVirtual{a, x[2], b, x[1], x[3]}
 }
 
-// winoOutputS2AVX2 emits the AVX2 output transform of the stride-2
-// Winograd for one tile row of one output channel: 2x2 output tiles, so a
-// group's row is 16 columns, its two phases interleaved.
-func winoOutputS2AVX2() {
-	TEXT("winoS2OutAVX2", NOSPLIT, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)")
+// winoOut2AVX2 emits an AVX2 output transform to 2x2 tiles, of the
+// stride-2 Winograd (n 5) or of F(2x2, 3x3) (n 4), for one tile row of
+// one output channel: a group's row is 16 columns, its two phases
+// interleaved. at is A^T on n values: two sums, in the Go transform's
+// order; it goes down the columns first, then along the rows.
+func winoOut2AVX2(name, what string, n int, at func(x []VecVirtual) (VecVirtual, VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)")
 	Pragma("noescape")
-	Doc("winoS2OutAVX2 writes the 2x2 output tiles A^T M A of one tile row of",
-		"one output channel of a stride-2 convolution, 8 tiles a group: element",
+	Doc(name+" writes the 2x2 output tiles A^T M A of one tile row of",
+		"one output channel of "+what+", 8 tiles a group: element",
 		"e of tile t is m[e*plane + t], and row i of tile t goes to",
 		"y[i*ldy + 2t:][:2] for rows i < rows, plus *bias, plus res (laid out",
 		"like y) if not nil, then the ReLU if relu is 1. The first groups groups",
@@ -539,9 +541,14 @@ func winoOutputS2AVX2() {
 	SHLQ(U8(2), plane)
 	ldy := Load(Param("ldy"), GP64())
 	SHLQ(U8(2), ldy)
-	n := Load(Param("groups"), GP64())
-	plane5 := GP64()
-	LEAQ(Mem{Base: plane, Index: plane, Scale: 4}, plane5)
+	ng := Load(Param("groups"), GP64())
+	planeN := GP64() // n elements: the next row of the tile
+	if n == 5 {
+		LEAQ(Mem{Base: plane, Index: plane, Scale: 4}, planeN)
+	} else {
+		MOVQ(plane, planeN)
+		SHLQ(U8(2), planeN)
+	}
 	group := func(masked bool) {
 		var mask VecVirtual
 		if masked {
@@ -550,14 +557,14 @@ func winoOutputS2AVX2() {
 			VMOVUPS(Mem{Base: lanes}, mask)
 		}
 		// A^T M down the columns: a[i][j] for rows i 0 and 1.
-		var a [2][5]VecVirtual
+		a := [2][]VecVirtual{make([]VecVirtual, n), make([]VecVirtual, n)}
 		p := GP64()
-		for j := 0; j < 5; j++ {
+		for j := 0; j < n; j++ {
 			MOVQ(m, p)
 			for range j {
 				ADDQ(plane, p)
 			}
-			var e [5]VecVirtual
+			e := make([]VecVirtual, n)
 			for i := range e {
 				e[i] = YMM()
 				if masked {
@@ -565,15 +572,11 @@ func winoOutputS2AVX2() {
 				} else {
 					VMOVUPS(Mem{Base: p}, e[i])
 				}
-				if i < 4 {
-					ADDQ(plane5, p)
+				if i < n-1 {
+					ADDQ(planeN, p)
 				}
 			}
-			a[0][j], a[1][j] = YMM(), YMM()
-			VADDPS(e[1], e[0], a[0][j])
-			VADDPS(e[3], a[0][j], a[0][j]) // (e0 + e1) + e3
-			VADDPS(e[2], e[1], a[1][j])
-			VADDPS(e[4], a[1][j], a[1][j]) // (e1 + e2) + e4
+			a[0][j], a[1][j] = at(e)
 		}
 		rows := Load(Param("rows"), GP64())
 		res := Load(Param("res"), GP64())
@@ -584,11 +587,7 @@ func winoOutputS2AVX2() {
 				CMPQ(rows, U8(1))
 				JBE(LabelRef(label("rowsdone", masked)))
 			}
-			q0, q1 := YMM(), YMM()
-			VADDPS(a[i][1], a[i][0], q0)
-			VADDPS(a[i][3], q0, q0) // (a0 + a1) + a3
-			VADDPS(a[i][2], a[i][1], q1)
-			VADDPS(a[i][4], q1, q1) // (a1 + a2) + a4
+			q0, q1 := at(a[i])
 			lo, hi := YMM(), YMM()
 			VUNPCKLPS(q1, q0, lo) // tiles 0 1 | 4 5
 			VUNPCKHPS(q1, q0, hi) // tiles 2 3 | 6 7
@@ -643,7 +642,7 @@ func winoOutputS2AVX2() {
 		}
 		Label(label("rowsdone", masked))
 	}
-	TESTQ(n, n)
+	TESTQ(ng, ng)
 	JZ(LabelRef("tail"))
 	Label("group")
 	group(false)
@@ -655,7 +654,7 @@ func winoOutputS2AVX2() {
 	ADDQ(U8(64), res)
 	Store(res, Param("res"))
 	Label("nextgroup")
-	DECQ(n)
+	DECQ(ng)
 	JNZ(LabelRef("group"))
 	Label("tail")
 	lanes := Load(Param("lanes"), GP64())
@@ -665,4 +664,151 @@ func winoOutputS2AVX2() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// winoOutputS2AVX2 emits the stride-2 Winograd's output transform.
+func winoOutputS2AVX2() {
+	winoOut2AVX2("winoS2OutAVX2", "a stride-2 convolution", 5, func(x []VecVirtual) (VecVirtual, VecVirtual) {
+		a0, a1 := YMM(), YMM()
+		VADDPS(x[1], x[0], a0)
+		VADDPS(x[3], a0, a0) // (x0 + x1) + x3
+		VADDPS(x[2], x[1], a1)
+		VADDPS(x[4], a1, a1) // (x1 + x2) + x4
+		return a0, a1
+	})
+}
+
+// winoOutputF2AVX2 emits F(2x2, 3x3)'s output transform.
+func winoOutputF2AVX2() {
+	winoOut2AVX2("winoF2OutAVX2", "F(2x2, 3x3)", 4, func(x []VecVirtual) (VecVirtual, VecVirtual) {
+		a0, a1 := YMM(), YMM()
+		VADDPS(x[1], x[0], a0)
+		VADDPS(x[2], a0, a0) // (x0 + x1) + x2
+		VSUBPS(x[2], x[1], a1)
+		VSUBPS(x[3], a1, a1) // (x1 - x2) - x3
+		return a0, a1
+	})
+}
+
+// winoInputF2AVX2 emits F(2x2, 3x3)'s AVX2 input transform of one tile row
+// of one channel: 4x4 windows at stride 2, so 8 tiles are 16 + 2 columns,
+// taken apart into even and odd ones by in-half shuffles and a permute.
+// As the Go transform does, B^T goes down the columns first.
+func winoInputF2AVX2() {
+	TEXT("winoF2InAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds B^T d
+	Pragma("noescape")
+	Doc("winoF2InAVX2 writes V = B^T d B for the 4x4 input tiles of one tile row",
+		"of one channel of F(2x2, 3x3), 8 tiles a group: tile t's window is the",
+		"4 rows of src (stride floats apart) from column 2t on, which must hold",
+		"8 floats past the last group's 16. Element e of tile t goes to",
+		"v[e*plane + t]. The first groups groups are whole; lanes, if not nil,",
+		"enables (sign bits) the tiles of one more group.")
+	buf := AllocLocal(4 * 3 * 32) // B^T d: 4 rows of 3 blocks of 8 columns
+	src := Load(Param("src"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	v := Load(Param("v"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	n := Load(Param("groups"), GP64())
+	lanes := Load(Param("lanes"), GP64())
+	order := laneTable([]int32{0, 1, 4, 5, 2, 3, 6, 7}) // 0 1 4 5 2 3 6 7 back to lane order
+	rot := laneTable([]int32{1, 2, 3, 4, 5, 6, 7, 7})
+	plane3 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
+	group := func(masked bool) {
+		var mask VecVirtual
+		if masked {
+			mask = YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+		}
+		// B^T d down the rows, on 3 blocks of 8 columns.
+		row := GP64()
+		for q := 0; q < 3; q++ {
+			var x [4]VecVirtual
+			MOVQ(src, row)
+			for r := range x {
+				x[r] = YMM()
+				VMOVUPS(Mem{Base: row, Disp: 32 * q}, x[r])
+				if r < 3 {
+					ADDQ(stride, row)
+				}
+			}
+			for k, o := range bt4AVX2(x) {
+				VMOVUPS(o, buf.Offset(32*(3*k+q)))
+			}
+		}
+		// Then along each row, on the even and odd columns.
+		out := GP64()
+		MOVQ(v, out)
+		for i := 0; i < 4; i++ {
+			a, b := YMM(), YMM()
+			VMOVUPS(buf.Offset(32*(3*i)), a)
+			VMOVUPS(buf.Offset(32*(3*i+1)), b)
+			var x [4]VecVirtual
+			for p, imm := range []uint8{0x88, 0xdd} {
+				t := YMM()
+				VSHUFPS(U8(imm), b, a, t)
+				x[p] = YMM()
+				VPERMPS(t, order, x[p])
+			}
+			// Columns 2 and 3 are the next tile's 0 and 1; the last
+			// tile's are the floats past the 16.
+			for p := 0; p < 2; p++ {
+				r, c := YMM(), YMM()
+				VPERMPS(x[p], rot, r)
+				VBROADCASTSS(buf.Offset(32*(3*i+2)+4*p), c)
+				x[2+p] = YMM()
+				VBLENDPS(U8(0x80), c, r, x[2+p])
+			}
+			for k, o := range bt4AVX2(x) {
+				m := Mem{Base: out}
+				switch k {
+				case 1:
+					m = Mem{Base: out, Index: plane, Scale: 1}
+				case 2:
+					m = Mem{Base: out, Index: plane, Scale: 2}
+				case 3:
+					m = Mem{Base: out, Index: plane3, Scale: 1}
+				}
+				if masked {
+					VMASKMOVPS(o, mask, m)
+				} else {
+					VMOVUPS(o, m)
+				}
+			}
+			if i < 3 {
+				LEAQ(Mem{Base: out, Index: plane, Scale: 4}, out)
+			}
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("group")
+	group(false)
+	ADDQ(U8(64), src)
+	ADDQ(U8(32), v)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("tail")
+	TESTQ(lanes, lanes)
+	JZ(LabelRef("done"))
+	group(true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// bt4AVX2 emits F(2x2, 3x3)'s B^T applied to x: x0 - x2, x1 + x2, x2 - x1,
+// x1 - x3.
+func bt4AVX2(x [4]VecVirtual) [4]VecVirtual {
+	var o [4]VecVirtual
+	for i := range o {
+		o[i] = YMM()
+	}
+	VSUBPS(x[2], x[0], o[0])
+	VADDPS(x[2], x[1], o[1])
+	VSUBPS(x[1], x[2], o[2])
+	VSUBPS(x[3], x[1], o[3])
+	return o
 }
