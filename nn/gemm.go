@@ -171,6 +171,21 @@ func gemmRowB(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic, jc
 	}
 }
 
+// gemmRowBAVX2 is gemmRowB for the AVX2 kernels: 16 columns of a
+// row-major B read in place.
+func gemmRowBAVX2(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic, jc int, store, last bool, epi *Epilogue) {
+	_ = b[(kc-1)*ldb+15]
+	if tiles := mc / avx2Rows; tiles > 0 {
+		flags, bias, res, ldr := tileEpilogue(store, last, epi, ic, jc)
+		kernel6x16TilesRowBAVX2(kc, tiles, &packed[0], &b[0], &c[ic*ldc+jc], ldc, nil, flags, bias, res, ldr, ldb)
+	}
+	if ir := mc / avx2Rows * avx2Rows; ir < mc {
+		flags, bias, res, ldr := tileEpilogue(store, last, epi, ic+ir, jc)
+		_ = c[(ic+mc-1)*ldc+jc+15]
+		avx2KernelsRowB[mc-ir](kc, &packed[ir*kc], &b[0], &c[(ic+ir)*ldc+jc], ldc, nil, flags, bias, res, ldr, ldb)
+	}
+}
+
 // gemmSerial is GemmEpilogue on the calling goroutine.
 func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
 	gemmBlocks(ws, transA, transB, m, n, k, a, lda, b, ldb, nil, beta, c, ldc, epi, pa)
@@ -225,7 +240,7 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			// fall in one set of the cache (the 1024^3 GEMM ran at 91-92%
 			// of the peak read in place, 92-93% packed).
 			rowB := 0
-			if useAVX512 && !transB && packedB == nil && ldb%1024 != 0 {
+			if (useAVX512 || useAVX2) && !transB && packedB == nil && ldb%1024 != 0 {
 				rowB = nc / nr0 * nr0
 			}
 			pb := ws.packB
@@ -242,6 +257,10 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 					packed = ws.packA
 				}
 				for jr := 0; jr < rowB; jr += nr0 {
+					if useAVX2 {
+						gemmRowBAVX2(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
+						continue
+					}
 					gemmRowB(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
 				}
 				for jr := rowB; jr < nc; jr += nr0 {

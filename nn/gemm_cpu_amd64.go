@@ -40,3 +40,9 @@ var avx512Kernels16 = [13]func(kc int, a, b, c *float32, ldc int, mask uint32, f
 var avx2Kernels = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int){
 	nil, kernel1x16AVX2, kernel2x16AVX2, kernel3x16AVX2, kernel4x16AVX2, kernel5x16AVX2, kernel6x16AVX2,
 }
+
+// avx2KernelsRowB[r] is avx2Kernels[r] for a B read in place, its rows
+// ldb floats apart.
+var avx2KernelsRowB = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int){
+	nil, kernel1x16RowBAVX2, kernel2x16RowBAVX2, kernel3x16RowBAVX2, kernel4x16RowBAVX2, kernel5x16RowBAVX2, kernel6x16RowBAVX2,
+}

@@ -250,3 +250,10 @@ func winoF2OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int
 func winoF2InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
+
+// avx2KernelsRowB is empty without the assembly too.
+var avx2KernelsRowB [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int)
+
+func kernel6x16TilesRowBAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

@@ -17714,6 +17714,2647 @@ next:
 	VZEROUPPER
 	RET
 
+// func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3
+TEXT ·kernel1x16RowBAVX2(SB), NOSPLIT, $0-88
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   ldb+80(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y2
+	VMOVUPS      32(DX), Y3
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	VMOVUPS      (DX)(BX*1), Y2
+	VMOVUPS      32(DX)(BX*1), Y3
+	VBROADCASTSS 24(AX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	VMOVUPS      (DX)(BX*2), Y2
+	VMOVUPS      32(DX)(BX*2), Y3
+	VBROADCASTSS 48(AX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	VMOVUPS      (DX)(SI*1), Y2
+	VMOVUPS      32(DX)(SI*1), Y3
+	VBROADCASTSS 72(AX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000060, AX
+	LEAQ         (DX)(BX*4), DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y2
+	VMOVUPS      32(DX), Y3
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000018, AX
+	ADDQ         BX, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), BX
+	MOVQ       ldr+72(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       mask+40(FP), SI
+	TESTQ      SI, SI
+	JZ         whole
+	VMOVUPS    (SI), Y2
+	VMOVUPS    32(SI), Y3
+	TESTQ      $0x00000001, BX
+	JZ         noacc_m0
+	VMASKMOVPS (AX), Y2, Y4
+	VADDPS     Y4, Y0, Y0
+	VMASKMOVPS 32(AX), Y3, Y4
+	VADDPS     Y4, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, BX
+	JZ           nobias_m0
+	VBROADCASTSS (CX), Y4
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y4, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, BX
+	JZ         nores_m0
+	VMASKMOVPS (DX), Y2, Y4
+	VADDPS     Y4, Y0, Y0
+	VMASKMOVPS 32(DX), Y3, Y4
+	VADDPS     Y4, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, BX
+	JZ     norelu_m0
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y2, (AX)
+	VMASKMOVPS Y1, Y3, 32(AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, BX
+	JZ     noacc_w0
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, BX
+	JZ           nobias_w0
+	VBROADCASTSS (CX), Y4
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y4, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, BX
+	JZ     nores_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, BX
+	JZ     norelu_w0
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3
+TEXT ·kernel2x16RowBAVX2(SB), NOSPLIT, $0-88
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   ldb+80(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y4
+	VMOVUPS      32(DX), Y5
+	VBROADCASTSS (AX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(AX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	VMOVUPS      (DX)(BX*1), Y4
+	VMOVUPS      32(DX)(BX*1), Y5
+	VBROADCASTSS 24(AX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 28(AX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	VMOVUPS      (DX)(BX*2), Y4
+	VMOVUPS      32(DX)(BX*2), Y5
+	VBROADCASTSS 48(AX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 52(AX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	VMOVUPS      (DX)(SI*1), Y4
+	VMOVUPS      32(DX)(SI*1), Y5
+	VBROADCASTSS 72(AX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 76(AX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x00000060, AX
+	LEAQ         (DX)(BX*4), DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y4
+	VMOVUPS      32(DX), Y5
+	VBROADCASTSS (AX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(AX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x00000018, AX
+	ADDQ         BX, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y4
+	VMOVUPS    32(R8), Y5
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m0
+	VMASKMOVPS (AX), Y4, Y6
+	VADDPS     Y6, Y0, Y0
+	VMASKMOVPS 32(AX), Y5, Y6
+	VADDPS     Y6, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m0
+	VBROADCASTSS (CX), Y6
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m0
+	VMASKMOVPS (DX), Y4, Y6
+	VADDPS     Y6, Y0, Y0
+	VMASKMOVPS 32(DX), Y5, Y6
+	VADDPS     Y6, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m0
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y4, (AX)
+	VMASKMOVPS Y1, Y5, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m1
+	VMASKMOVPS (AX), Y4, Y6
+	VADDPS     Y6, Y2, Y2
+	VMASKMOVPS 32(AX), Y5, Y6
+	VADDPS     Y6, Y3, Y3
+
+noacc_m1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m1
+	VBROADCASTSS 4(CX), Y6
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+
+nobias_m1:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m1
+	VMASKMOVPS (DX), Y4, Y6
+	VADDPS     Y6, Y2, Y2
+	VMASKMOVPS 32(DX), Y5, Y6
+	VADDPS     Y6, Y3, Y3
+
+nores_m1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m1
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+
+norelu_m1:
+	VMASKMOVPS Y2, Y4, (AX)
+	VMASKMOVPS Y3, Y5, 32(AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w0
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w0
+	VBROADCASTSS (CX), Y6
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w0
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w1
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+noacc_w1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w1
+	VBROADCASTSS 4(CX), Y6
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+
+nobias_w1:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+nores_w1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w1
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+
+norelu_w1:
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3
+TEXT ·kernel3x16RowBAVX2(SB), NOSPLIT, $0-88
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   ldb+80(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y6
+	VMOVUPS      32(DX), Y7
+	VBROADCASTSS (AX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 4(AX), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS 8(AX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	VMOVUPS      (DX)(BX*1), Y6
+	VMOVUPS      32(DX)(BX*1), Y7
+	VBROADCASTSS 24(AX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 28(AX), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS 32(AX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	VMOVUPS      (DX)(BX*2), Y6
+	VMOVUPS      32(DX)(BX*2), Y7
+	VBROADCASTSS 48(AX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 52(AX), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS 56(AX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	VMOVUPS      (DX)(SI*1), Y6
+	VMOVUPS      32(DX)(SI*1), Y7
+	VBROADCASTSS 72(AX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 76(AX), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS 80(AX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000060, AX
+	LEAQ         (DX)(BX*4), DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y6
+	VMOVUPS      32(DX), Y7
+	VBROADCASTSS (AX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 4(AX), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS 8(AX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000018, AX
+	ADDQ         BX, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y6
+	VMOVUPS    32(R8), Y7
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m0
+	VMASKMOVPS (AX), Y6, Y8
+	VADDPS     Y8, Y0, Y0
+	VMASKMOVPS 32(AX), Y7, Y8
+	VADDPS     Y8, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m0
+	VBROADCASTSS (CX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m0
+	VMASKMOVPS (DX), Y6, Y8
+	VADDPS     Y8, Y0, Y0
+	VMASKMOVPS 32(DX), Y7, Y8
+	VADDPS     Y8, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m0
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y6, (AX)
+	VMASKMOVPS Y1, Y7, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m1
+	VMASKMOVPS (AX), Y6, Y8
+	VADDPS     Y8, Y2, Y2
+	VMASKMOVPS 32(AX), Y7, Y8
+	VADDPS     Y8, Y3, Y3
+
+noacc_m1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m1
+	VBROADCASTSS 4(CX), Y8
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+
+nobias_m1:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m1
+	VMASKMOVPS (DX), Y6, Y8
+	VADDPS     Y8, Y2, Y2
+	VMASKMOVPS 32(DX), Y7, Y8
+	VADDPS     Y8, Y3, Y3
+
+nores_m1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
+
+norelu_m1:
+	VMASKMOVPS Y2, Y6, (AX)
+	VMASKMOVPS Y3, Y7, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m2
+	VMASKMOVPS (AX), Y6, Y8
+	VADDPS     Y8, Y4, Y4
+	VMASKMOVPS 32(AX), Y7, Y8
+	VADDPS     Y8, Y5, Y5
+
+noacc_m2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m2
+	VBROADCASTSS 8(CX), Y8
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+
+nobias_m2:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m2
+	VMASKMOVPS (DX), Y6, Y8
+	VADDPS     Y8, Y4, Y4
+	VMASKMOVPS 32(DX), Y7, Y8
+	VADDPS     Y8, Y5, Y5
+
+nores_m2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m2
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y4, Y8, Y4
+	VMAXPS Y5, Y8, Y5
+
+norelu_m2:
+	VMASKMOVPS Y4, Y6, (AX)
+	VMASKMOVPS Y5, Y7, 32(AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w0
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w0
+	VBROADCASTSS (CX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w0
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w1
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+noacc_w1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w1
+	VBROADCASTSS 4(CX), Y8
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+
+nobias_w1:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+nores_w1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
+
+norelu_w1:
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w2
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+
+noacc_w2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w2
+	VBROADCASTSS 8(CX), Y8
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+
+nobias_w2:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w2
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+
+nores_w2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w2
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y4, Y8, Y4
+	VMAXPS Y5, Y8, Y5
+
+norelu_w2:
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3
+TEXT ·kernel4x16RowBAVX2(SB), NOSPLIT, $0-88
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   ldb+80(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y8
+	VMOVUPS      32(DX), Y9
+	VBROADCASTSS (AX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(AX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 8(AX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(AX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	VMOVUPS      (DX)(BX*1), Y8
+	VMOVUPS      32(DX)(BX*1), Y9
+	VBROADCASTSS 24(AX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 28(AX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 32(AX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 36(AX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	VMOVUPS      (DX)(BX*2), Y8
+	VMOVUPS      32(DX)(BX*2), Y9
+	VBROADCASTSS 48(AX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 52(AX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 56(AX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 60(AX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	VMOVUPS      (DX)(SI*1), Y8
+	VMOVUPS      32(DX)(SI*1), Y9
+	VBROADCASTSS 72(AX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 76(AX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 80(AX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 84(AX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x00000060, AX
+	LEAQ         (DX)(BX*4), DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y8
+	VMOVUPS      32(DX), Y9
+	VBROADCASTSS (AX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(AX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 8(AX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(AX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x00000018, AX
+	ADDQ         BX, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y8
+	VMOVUPS    32(R8), Y9
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m0
+	VMASKMOVPS (AX), Y8, Y10
+	VADDPS     Y10, Y0, Y0
+	VMASKMOVPS 32(AX), Y9, Y10
+	VADDPS     Y10, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m0
+	VBROADCASTSS (CX), Y10
+	VADDPS       Y10, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m0
+	VMASKMOVPS (DX), Y8, Y10
+	VADDPS     Y10, Y0, Y0
+	VMASKMOVPS 32(DX), Y9, Y10
+	VADDPS     Y10, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m0
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y8, (AX)
+	VMASKMOVPS Y1, Y9, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m1
+	VMASKMOVPS (AX), Y8, Y10
+	VADDPS     Y10, Y2, Y2
+	VMASKMOVPS 32(AX), Y9, Y10
+	VADDPS     Y10, Y3, Y3
+
+noacc_m1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m1
+	VBROADCASTSS 4(CX), Y10
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+
+nobias_m1:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m1
+	VMASKMOVPS (DX), Y8, Y10
+	VADDPS     Y10, Y2, Y2
+	VMASKMOVPS 32(DX), Y9, Y10
+	VADDPS     Y10, Y3, Y3
+
+nores_m1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m1
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+
+norelu_m1:
+	VMASKMOVPS Y2, Y8, (AX)
+	VMASKMOVPS Y3, Y9, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m2
+	VMASKMOVPS (AX), Y8, Y10
+	VADDPS     Y10, Y4, Y4
+	VMASKMOVPS 32(AX), Y9, Y10
+	VADDPS     Y10, Y5, Y5
+
+noacc_m2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m2
+	VBROADCASTSS 8(CX), Y10
+	VADDPS       Y10, Y4, Y4
+	VADDPS       Y10, Y5, Y5
+
+nobias_m2:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m2
+	VMASKMOVPS (DX), Y8, Y10
+	VADDPS     Y10, Y4, Y4
+	VMASKMOVPS 32(DX), Y9, Y10
+	VADDPS     Y10, Y5, Y5
+
+nores_m2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m2
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
+
+norelu_m2:
+	VMASKMOVPS Y4, Y8, (AX)
+	VMASKMOVPS Y5, Y9, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m3
+	VMASKMOVPS (AX), Y8, Y10
+	VADDPS     Y10, Y6, Y6
+	VMASKMOVPS 32(AX), Y9, Y10
+	VADDPS     Y10, Y7, Y7
+
+noacc_m3:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m3
+	VBROADCASTSS 12(CX), Y10
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y10, Y7, Y7
+
+nobias_m3:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m3
+	VMASKMOVPS (DX), Y8, Y10
+	VADDPS     Y10, Y6, Y6
+	VMASKMOVPS 32(DX), Y9, Y10
+	VADDPS     Y10, Y7, Y7
+
+nores_m3:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m3
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y6, Y10, Y6
+	VMAXPS Y7, Y10, Y7
+
+norelu_m3:
+	VMASKMOVPS Y6, Y8, (AX)
+	VMASKMOVPS Y7, Y9, 32(AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w0
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w0
+	VBROADCASTSS (CX), Y10
+	VADDPS       Y10, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w0
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w1
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+noacc_w1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w1
+	VBROADCASTSS 4(CX), Y10
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+
+nobias_w1:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+nores_w1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w1
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+
+norelu_w1:
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w2
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+
+noacc_w2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w2
+	VBROADCASTSS 8(CX), Y10
+	VADDPS       Y10, Y4, Y4
+	VADDPS       Y10, Y5, Y5
+
+nobias_w2:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w2
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+
+nores_w2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w2
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
+
+norelu_w2:
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w3
+	VADDPS  (AX), Y6, Y6
+	VADDPS  32(AX), Y7, Y7
+
+noacc_w3:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w3
+	VBROADCASTSS 12(CX), Y10
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y10, Y7, Y7
+
+nobias_w3:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w3
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+
+nores_w3:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w3
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y6, Y10, Y6
+	VMAXPS Y7, Y10, Y7
+
+norelu_w3:
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3
+TEXT ·kernel5x16RowBAVX2(SB), NOSPLIT, $0-88
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	MOVQ   ldb+80(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y10
+	VMOVUPS      32(DX), Y11
+	VBROADCASTSS (AX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(AX), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS 8(AX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 12(AX), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 16(AX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	VMOVUPS      (DX)(BX*1), Y10
+	VMOVUPS      32(DX)(BX*1), Y11
+	VBROADCASTSS 24(AX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 28(AX), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS 32(AX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 36(AX), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 40(AX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	VMOVUPS      (DX)(BX*2), Y10
+	VMOVUPS      32(DX)(BX*2), Y11
+	VBROADCASTSS 48(AX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 52(AX), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS 56(AX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 60(AX), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 64(AX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	VMOVUPS      (DX)(SI*1), Y10
+	VMOVUPS      32(DX)(SI*1), Y11
+	VBROADCASTSS 72(AX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 76(AX), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS 80(AX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 84(AX), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 88(AX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000060, AX
+	LEAQ         (DX)(BX*4), DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y10
+	VMOVUPS      32(DX), Y11
+	VBROADCASTSS (AX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(AX), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS 8(AX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 12(AX), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS 16(AX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000018, AX
+	ADDQ         BX, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y10
+	VMOVUPS    32(R8), Y11
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m0
+	VMASKMOVPS (AX), Y10, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(AX), Y11, Y12
+	VADDPS     Y12, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m0
+	VBROADCASTSS (CX), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m0
+	VMASKMOVPS (DX), Y10, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(DX), Y11, Y12
+	VADDPS     Y12, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m0
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y10, (AX)
+	VMASKMOVPS Y1, Y11, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m1
+	VMASKMOVPS (AX), Y10, Y12
+	VADDPS     Y12, Y2, Y2
+	VMASKMOVPS 32(AX), Y11, Y12
+	VADDPS     Y12, Y3, Y3
+
+noacc_m1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m1
+	VBROADCASTSS 4(CX), Y12
+	VADDPS       Y12, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+
+nobias_m1:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m1
+	VMASKMOVPS (DX), Y10, Y12
+	VADDPS     Y12, Y2, Y2
+	VMASKMOVPS 32(DX), Y11, Y12
+	VADDPS     Y12, Y3, Y3
+
+nores_m1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m1
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+
+norelu_m1:
+	VMASKMOVPS Y2, Y10, (AX)
+	VMASKMOVPS Y3, Y11, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m2
+	VMASKMOVPS (AX), Y10, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(AX), Y11, Y12
+	VADDPS     Y12, Y5, Y5
+
+noacc_m2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m2
+	VBROADCASTSS 8(CX), Y12
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+
+nobias_m2:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m2
+	VMASKMOVPS (DX), Y10, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(DX), Y11, Y12
+	VADDPS     Y12, Y5, Y5
+
+nores_m2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m2
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+
+norelu_m2:
+	VMASKMOVPS Y4, Y10, (AX)
+	VMASKMOVPS Y5, Y11, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m3
+	VMASKMOVPS (AX), Y10, Y12
+	VADDPS     Y12, Y6, Y6
+	VMASKMOVPS 32(AX), Y11, Y12
+	VADDPS     Y12, Y7, Y7
+
+noacc_m3:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m3
+	VBROADCASTSS 12(CX), Y12
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+
+nobias_m3:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m3
+	VMASKMOVPS (DX), Y10, Y12
+	VADDPS     Y12, Y6, Y6
+	VMASKMOVPS 32(DX), Y11, Y12
+	VADDPS     Y12, Y7, Y7
+
+nores_m3:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m3
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+
+norelu_m3:
+	VMASKMOVPS Y6, Y10, (AX)
+	VMASKMOVPS Y7, Y11, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m4
+	VMASKMOVPS (AX), Y10, Y12
+	VADDPS     Y12, Y8, Y8
+	VMASKMOVPS 32(AX), Y11, Y12
+	VADDPS     Y12, Y9, Y9
+
+noacc_m4:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m4
+	VBROADCASTSS 16(CX), Y12
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y12, Y9, Y9
+
+nobias_m4:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m4
+	VMASKMOVPS (DX), Y10, Y12
+	VADDPS     Y12, Y8, Y8
+	VMASKMOVPS 32(DX), Y11, Y12
+	VADDPS     Y12, Y9, Y9
+
+nores_m4:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m4
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+
+norelu_m4:
+	VMASKMOVPS Y8, Y10, (AX)
+	VMASKMOVPS Y9, Y11, 32(AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w0
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w0
+	VBROADCASTSS (CX), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w0
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w1
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+noacc_w1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w1
+	VBROADCASTSS 4(CX), Y12
+	VADDPS       Y12, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+
+nobias_w1:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+nores_w1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w1
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+
+norelu_w1:
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w2
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+
+noacc_w2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w2
+	VBROADCASTSS 8(CX), Y12
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+
+nobias_w2:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w2
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+
+nores_w2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w2
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+
+norelu_w2:
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w3
+	VADDPS  (AX), Y6, Y6
+	VADDPS  32(AX), Y7, Y7
+
+noacc_w3:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w3
+	VBROADCASTSS 12(CX), Y12
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+
+nobias_w3:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w3
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+
+nores_w3:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w3
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+
+norelu_w3:
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w4
+	VADDPS  (AX), Y8, Y8
+	VADDPS  32(AX), Y9, Y9
+
+noacc_w4:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w4
+	VBROADCASTSS 16(CX), Y12
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y12, Y9, Y9
+
+nobias_w4:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w4
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+
+nores_w4:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w4
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+
+norelu_w4:
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3
+TEXT ·kernel6x16RowBAVX2(SB), NOSPLIT, $0-88
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   ldb+80(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y12
+	VMOVUPS      32(DX), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 8(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 16(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	VMOVUPS      (DX)(BX*1), Y12
+	VMOVUPS      32(DX)(BX*1), Y13
+	VBROADCASTSS 24(AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 28(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 32(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 36(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 40(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 44(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	VMOVUPS      (DX)(BX*2), Y12
+	VMOVUPS      32(DX)(BX*2), Y13
+	VBROADCASTSS 48(AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 52(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 56(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 60(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 64(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 68(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	VMOVUPS      (DX)(SI*1), Y12
+	VMOVUPS      32(DX)(SI*1), Y13
+	VBROADCASTSS 72(AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 76(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 80(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 84(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 88(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 92(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000060, AX
+	LEAQ         (DX)(BX*4), DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y12
+	VMOVUPS      32(DX), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 8(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 16(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000018, AX
+	ADDQ         BX, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y12
+	VMOVUPS    32(R8), Y13
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m0
+	VMASKMOVPS (AX), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m0
+	VBROADCASTSS (CX), Y14
+	VADDPS       Y14, Y0, Y0
+	VADDPS       Y14, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m0
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m0
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y12, (AX)
+	VMASKMOVPS Y1, Y13, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m1
+	VMASKMOVPS (AX), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+
+noacc_m1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m1
+	VBROADCASTSS 4(CX), Y14
+	VADDPS       Y14, Y2, Y2
+	VADDPS       Y14, Y3, Y3
+
+nobias_m1:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m1
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+
+nores_m1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m1
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+
+norelu_m1:
+	VMASKMOVPS Y2, Y12, (AX)
+	VMASKMOVPS Y3, Y13, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m2
+	VMASKMOVPS (AX), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+
+noacc_m2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m2
+	VBROADCASTSS 8(CX), Y14
+	VADDPS       Y14, Y4, Y4
+	VADDPS       Y14, Y5, Y5
+
+nobias_m2:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m2
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+
+nores_m2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m2
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+
+norelu_m2:
+	VMASKMOVPS Y4, Y12, (AX)
+	VMASKMOVPS Y5, Y13, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m3
+	VMASKMOVPS (AX), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+
+noacc_m3:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m3
+	VBROADCASTSS 12(CX), Y14
+	VADDPS       Y14, Y6, Y6
+	VADDPS       Y14, Y7, Y7
+
+nobias_m3:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m3
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+
+nores_m3:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m3
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+
+norelu_m3:
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m4
+	VMASKMOVPS (AX), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+
+noacc_m4:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m4
+	VBROADCASTSS 16(CX), Y14
+	VADDPS       Y14, Y8, Y8
+	VADDPS       Y14, Y9, Y9
+
+nobias_m4:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m4
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+
+nores_m4:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m4
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+
+norelu_m4:
+	VMASKMOVPS Y8, Y12, (AX)
+	VMASKMOVPS Y9, Y13, 32(AX)
+	ADDQ       BX, AX
+	ADDQ       DI, DX
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m5
+	VMASKMOVPS (AX), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+noacc_m5:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m5
+	VBROADCASTSS 20(CX), Y14
+	VADDPS       Y14, Y10, Y10
+	VADDPS       Y14, Y11, Y11
+
+nobias_m5:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m5
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+nores_m5:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m5
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+norelu_m5:
+	VMASKMOVPS Y10, Y12, (AX)
+	VMASKMOVPS Y11, Y13, 32(AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w0
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w0
+	VBROADCASTSS (CX), Y14
+	VADDPS       Y14, Y0, Y0
+	VADDPS       Y14, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w0
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w1
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+noacc_w1:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w1
+	VBROADCASTSS 4(CX), Y14
+	VADDPS       Y14, Y2, Y2
+	VADDPS       Y14, Y3, Y3
+
+nobias_w1:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+nores_w1:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w1
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+
+norelu_w1:
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w2
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+
+noacc_w2:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w2
+	VBROADCASTSS 8(CX), Y14
+	VADDPS       Y14, Y4, Y4
+	VADDPS       Y14, Y5, Y5
+
+nobias_w2:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w2
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+
+nores_w2:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w2
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+
+norelu_w2:
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w3
+	VADDPS  (AX), Y6, Y6
+	VADDPS  32(AX), Y7, Y7
+
+noacc_w3:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w3
+	VBROADCASTSS 12(CX), Y14
+	VADDPS       Y14, Y6, Y6
+	VADDPS       Y14, Y7, Y7
+
+nobias_w3:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w3
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+
+nores_w3:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w3
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+
+norelu_w3:
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w4
+	VADDPS  (AX), Y8, Y8
+	VADDPS  32(AX), Y9, Y9
+
+noacc_w4:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w4
+	VBROADCASTSS 16(CX), Y14
+	VADDPS       Y14, Y8, Y8
+	VADDPS       Y14, Y9, Y9
+
+nobias_w4:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w4
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+
+nores_w4:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w4
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+
+norelu_w4:
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	ADDQ    BX, AX
+	ADDQ    DI, DX
+	TESTQ   $0x00000001, SI
+	JZ      noacc_w5
+	VADDPS  (AX), Y10, Y10
+	VADDPS  32(AX), Y11, Y11
+
+noacc_w5:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w5
+	VBROADCASTSS 20(CX), Y14
+	VADDPS       Y14, Y10, Y10
+	VADDPS       Y14, Y11, Y11
+
+nobias_w5:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w5
+	VADDPS (DX), Y10, Y10
+	VADDPS 32(DX), Y11, Y11
+
+nores_w5:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w5
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+norelu_w5:
+	VMOVUPS Y10, (AX)
+	VMOVUPS Y11, 32(AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·kernel6x16TilesRowBAVX2(SB), NOSPLIT, $0-96
+	MOVQ a+16(FP), AX
+	MOVQ tiles+8(FP), CX
+	MOVQ c+32(FP), DX
+	MOVQ bias+64(FP), BX
+	MOVQ res+72(FP), SI
+
+tile:
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	MOVQ       DX, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	MOVQ       flags+56(FP), DI
+	TESTQ      $0x00000004, DI
+	JZ         nopf
+	MOVQ       ldr+80(FP), R8
+	SHLQ       $0x02, R8
+	MOVQ       SI, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 63(DI)
+
+nopf:
+	MOVQ   kc+0(FP), DI
+	MOVQ   b+24(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   ldb+88(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	CMPQ   DI, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (R8), Y12
+	VMOVUPS      32(R8), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 8(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 16(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	VMOVUPS      (R8)(R9*1), Y12
+	VMOVUPS      32(R8)(R9*1), Y13
+	VBROADCASTSS 24(AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 28(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 32(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 36(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 40(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 44(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	VMOVUPS      (R8)(R9*2), Y12
+	VMOVUPS      32(R8)(R9*2), Y13
+	VBROADCASTSS 48(AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 52(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 56(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 60(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 64(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 68(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	VMOVUPS      (R8)(R10*1), Y12
+	VMOVUPS      32(R8)(R10*1), Y13
+	VBROADCASTSS 72(AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 76(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 80(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 84(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 88(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 92(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000060, AX
+	LEAQ         (R8)(R9*4), R8
+	SUBQ         $0x04, DI
+	CMPQ         DI, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ DI, DI
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (R8), Y12
+	VMOVUPS      32(R8), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(AX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 8(AX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(AX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 16(AX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(AX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000018, AX
+	ADDQ         R9, R8
+	DECQ         DI
+	JNZ          loop1
+
+kdone:
+	MOVQ       ldc+40(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       flags+56(FP), R8
+	MOVQ       ldr+80(FP), R9
+	SHLQ       $0x02, R9
+	MOVQ       mask+48(FP), R10
+	TESTQ      R10, R10
+	JZ         whole
+	VMOVUPS    (R10), Y12
+	VMOVUPS    32(R10), Y13
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m0
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+
+noacc_m0:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m0
+	VBROADCASTSS (BX), Y14
+	VADDPS       Y14, Y0, Y0
+	VADDPS       Y14, Y1, Y1
+
+nobias_m0:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m0
+	VMASKMOVPS (SI), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(SI), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+
+nores_m0:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m0
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+
+norelu_m0:
+	VMASKMOVPS Y0, Y12, (DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m1
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+
+noacc_m1:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m1
+	VBROADCASTSS 4(BX), Y14
+	VADDPS       Y14, Y2, Y2
+	VADDPS       Y14, Y3, Y3
+
+nobias_m1:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m1
+	VMASKMOVPS (SI), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(SI), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+
+nores_m1:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m1
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+
+norelu_m1:
+	VMASKMOVPS Y2, Y12, (DX)
+	VMASKMOVPS Y3, Y13, 32(DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m2
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+
+noacc_m2:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m2
+	VBROADCASTSS 8(BX), Y14
+	VADDPS       Y14, Y4, Y4
+	VADDPS       Y14, Y5, Y5
+
+nobias_m2:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m2
+	VMASKMOVPS (SI), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(SI), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+
+nores_m2:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m2
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+
+norelu_m2:
+	VMASKMOVPS Y4, Y12, (DX)
+	VMASKMOVPS Y5, Y13, 32(DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m3
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+
+noacc_m3:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m3
+	VBROADCASTSS 12(BX), Y14
+	VADDPS       Y14, Y6, Y6
+	VADDPS       Y14, Y7, Y7
+
+nobias_m3:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m3
+	VMASKMOVPS (SI), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(SI), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+
+nores_m3:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m3
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+
+norelu_m3:
+	VMASKMOVPS Y6, Y12, (DX)
+	VMASKMOVPS Y7, Y13, 32(DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m4
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+
+noacc_m4:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m4
+	VBROADCASTSS 16(BX), Y14
+	VADDPS       Y14, Y8, Y8
+	VADDPS       Y14, Y9, Y9
+
+nobias_m4:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m4
+	VMASKMOVPS (SI), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(SI), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+
+nores_m4:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m4
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+
+norelu_m4:
+	VMASKMOVPS Y8, Y12, (DX)
+	VMASKMOVPS Y9, Y13, 32(DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m5
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+noacc_m5:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m5
+	VBROADCASTSS 20(BX), Y14
+	VADDPS       Y14, Y10, Y10
+	VADDPS       Y14, Y11, Y11
+
+nobias_m5:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m5
+	VMASKMOVPS (SI), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(SI), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+nores_m5:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m5
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+norelu_m5:
+	VMASKMOVPS Y10, Y12, (DX)
+	VMASKMOVPS Y11, Y13, 32(DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, R8
+	JZ     noacc_w0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+noacc_w0:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w0
+	VBROADCASTSS (BX), Y14
+	VADDPS       Y14, Y0, Y0
+	VADDPS       Y14, Y1, Y1
+
+nobias_w0:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w0
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+
+nores_w0:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w0
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+
+norelu_w0:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+	TESTQ   $0x00000001, R8
+	JZ      noacc_w1
+	VADDPS  (DX), Y2, Y2
+	VADDPS  32(DX), Y3, Y3
+
+noacc_w1:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w1
+	VBROADCASTSS 4(BX), Y14
+	VADDPS       Y14, Y2, Y2
+	VADDPS       Y14, Y3, Y3
+
+nobias_w1:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w1
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+
+nores_w1:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w1
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+
+norelu_w1:
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+	TESTQ   $0x00000001, R8
+	JZ      noacc_w2
+	VADDPS  (DX), Y4, Y4
+	VADDPS  32(DX), Y5, Y5
+
+noacc_w2:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w2
+	VBROADCASTSS 8(BX), Y14
+	VADDPS       Y14, Y4, Y4
+	VADDPS       Y14, Y5, Y5
+
+nobias_w2:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w2
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+
+nores_w2:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w2
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+
+norelu_w2:
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+	TESTQ   $0x00000001, R8
+	JZ      noacc_w3
+	VADDPS  (DX), Y6, Y6
+	VADDPS  32(DX), Y7, Y7
+
+noacc_w3:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w3
+	VBROADCASTSS 12(BX), Y14
+	VADDPS       Y14, Y6, Y6
+	VADDPS       Y14, Y7, Y7
+
+nobias_w3:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w3
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+
+nores_w3:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w3
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+
+norelu_w3:
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+	TESTQ   $0x00000001, R8
+	JZ      noacc_w4
+	VADDPS  (DX), Y8, Y8
+	VADDPS  32(DX), Y9, Y9
+
+noacc_w4:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w4
+	VBROADCASTSS 16(BX), Y14
+	VADDPS       Y14, Y8, Y8
+	VADDPS       Y14, Y9, Y9
+
+nobias_w4:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w4
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
+
+nores_w4:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w4
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+
+norelu_w4:
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+	TESTQ   $0x00000001, R8
+	JZ      noacc_w5
+	VADDPS  (DX), Y10, Y10
+	VADDPS  32(DX), Y11, Y11
+
+noacc_w5:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w5
+	VBROADCASTSS 20(BX), Y14
+	VADDPS       Y14, Y10, Y10
+	VADDPS       Y14, Y11, Y11
+
+nobias_w5:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w5
+	VADDPS (SI), Y10, Y10
+	VADDPS 32(SI), Y11, Y11
+
+nores_w5:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w5
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+norelu_w5:
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+
+next:
+	ADDQ $0x18, BX
+	DECQ CX
+	JNZ  tile
+	VZEROUPPER
+	RET
+
 // func bnSumAVX512(rows int, n int, x *float32, shift *float64, acc *[16]float64)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·bnSumAVX512(SB), NOSPLIT, $0-40

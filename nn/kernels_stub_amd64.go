@@ -564,6 +564,85 @@ func kernel6x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *i
 // the next 6 rows of c, bias and res; tiles must be at least 1.
 func kernel6x16TilesAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
+// kernel1x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 1x16 tile with
+// rows ldc floats apart, the product of the first 1 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel2x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 2x16 tile with
+// rows ldc floats apart, the product of the first 2 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel3x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 3x16 tile with
+// rows ldc floats apart, the product of the first 3 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel4x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 4x16 tile with
+// rows ldc floats apart, the product of the first 4 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel5x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 5x16 tile with
+// rows ldc floats apart, the product of the first 5 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel6x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
+// rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel6x16TilesRowBAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
+// rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k), then applies the epilogue the other flags ask for: 2
+// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
+// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
+// columns of c and res. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 6 rows of c, bias and res; tiles must be at least 1.
+// b is not packed: its rows (steps of k) lie ldb floats apart, as a
+// row-major B does.
+func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
 // bnSumAVX512 adds, lane by lane, x[i]-shift[r] to acc[r][0:8] and
 // (x[i]-shift[r])^2 to acc[r][8:16] over row r, x[r*n:(r+1)*n], for each of
 // rows rows (acc and shift arrays of rows), in float64; n is a multiple

@@ -50,10 +50,12 @@ func main() {
 		// The 16-column edge panel with the few columns past it.
 		kernelAVX512(12, 16, true, false, cols)
 	}
-	for rows := 1; rows <= avx2Rows; rows++ {
-		kernelAVX2(rows, false)
+	for _, strided := range []bool{false, true} {
+		for rows := 1; rows <= avx2Rows; rows++ {
+			kernelAVX2(rows, false, strided)
+		}
+		kernelAVX2(avx2Rows, true, strided)
 	}
-	kernelAVX2(avx2Rows, true)
 	bnSum()
 	bnGradSum()
 	bnApply()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -27,12 +28,19 @@ const (
 //
 // With tiles, it runs down a column of C as kernelAVX512 does: tiles of 6
 // rows from consecutive panels of A against the same panel of B.
-func kernelAVX2(rows int, tiles bool) {
+//
+// With strided, B is not packed: its rows (steps of k) lie ldb floats
+// apart, as a row-major B does, and the whole 16 columns are read.
+func kernelAVX2(rows int, tiles, strided bool) {
 	name := fmt.Sprintf("kernel%dx16AVX2", rows)
 	sig := "func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)"
 	if tiles {
 		name = fmt.Sprintf("kernel%dx16TilesAVX2", rows)
 		sig = "func(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)"
+	}
+	if strided {
+		name = strings.Replace(name, "AVX2", "RowBAVX2", 1)
+		sig = strings.Replace(sig, ")", ", ldb int)", 1)
 	}
 	TEXT(name, NOSPLIT, sig)
 	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx16 tile with", name, rows),
@@ -45,6 +53,10 @@ func kernelAVX2(rows int, tiles bool) {
 	if tiles {
 		doc = append(doc, "It does so for tiles tiles down c, each from the next panel of a and",
 			"the next 6 rows of c, bias and res; tiles must be at least 1.")
+	}
+	if strided {
+		doc = append(doc, "b is not packed: its rows (steps of k) lie ldb floats apart, as a",
+			"row-major B does.")
 	}
 	Doc(doc...)
 	a := Load(Param("a"), GP64())
@@ -81,9 +93,19 @@ func kernelAVX2(rows int, tiles bool) {
 	}
 	bv := []VecVirtual{YMM(), YMM()}
 	t := YMM()
+	var ldb, ldb3 Register // B's row stride in bytes, and three times it
+	if strided {
+		ldb, ldb3 = Load(Param("ldb"), GP64()), GP64()
+		SHLQ(U8(2), ldb)
+		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+	}
 	step := func(u int) {
 		for j, v := range bv {
-			VMOVUPS(Mem{Base: b, Disp: 64*u + 32*j}, v)
+			m := Mem{Base: b, Disp: 64*u + 32*j}
+			if strided {
+				m = rowAt(b, ldb, ldb3, u, 32*j)
+			}
+			VMOVUPS(m, v)
 		}
 		for i := 0; i < rows; i++ {
 			VBROADCASTSS(Mem{Base: a, Disp: 4 * (avx2Rows*u + i)}, t)
@@ -100,7 +122,11 @@ func kernelAVX2(rows int, tiles bool) {
 		step(u)
 	}
 	ADDQ(U32(4*4*avx2Rows), a)
-	ADDQ(U32(4*64), b)
+	if strided {
+		LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b)
+	} else {
+		ADDQ(U32(4*64), b)
+	}
 	SUBQ(U8(4), kc)
 	CMPQ(kc, U8(4))
 	JAE(LabelRef("loop4"))
@@ -110,7 +136,11 @@ func kernelAVX2(rows int, tiles bool) {
 	Label("loop1")
 	step(0)
 	ADDQ(U32(4*avx2Rows), a)
-	ADDQ(U32(64), b)
+	if strided {
+		ADDQ(ldb, b)
+	} else {
+		ADDQ(U32(64), b)
+	}
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
 	Label("kdone")
