@@ -20,8 +20,8 @@ func relDiff(got, want []float32) float64 {
 }
 
 // TestBatchNormKernelsMatchGo runs the train-mode batch norm, forward and
-// backward, with every fusion, through the AVX-512 kernels and through the
-// Go loops, on rows of odd lengths (kernel prefix and Go tail both) and of
+// backward, with every fusion, through the assembly kernels (AVX-512, else
+// AVX2) and through the Go loops, on rows of odd lengths (kernel prefix and Go tail both) and of
 // multiples of 16 (an image's rows of a block of channels in one call;
 // at 16, 67 channels: a block of 64 and one of 3), and requires the same
 // results: the sums are float64 in both, so the
@@ -29,7 +29,7 @@ func relDiff(got, want []float32) float64 {
 // float32 where the Go loops' backward is float64, hence 1e-6 there.
 func TestBatchNormKernelsMatchGo(t *testing.T) {
 	if !haveBNAsm {
-		t.Skip("no AVX-512 batch-norm kernels on this machine or build")
+		t.Skip("no batch-norm kernels in assembly on this machine or build")
 	}
 	defer func() { useBNAsm = haveBNAsm }()
 	r := rand.New(rand.NewPCG(4, 5))

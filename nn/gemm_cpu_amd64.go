@@ -9,8 +9,8 @@ var (
 	haveAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 	haveAVX2   = cpu.X86.HasAVX && cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	// haveBNAsm: the batch-norm kernels need AVX512F and, for
-	// VEXTRACTF32X8, AVX512DQ.
-	haveBNAsm = haveAVX512
+	// VEXTRACTF32X8, AVX512DQ, or else AVX2 and FMA.
+	haveBNAsm = haveAVX512 || haveAVX2
 )
 
 // avx512Kernels[r] is the AVX-512 kernel for r rows of a 12-row panel;

@@ -257,3 +257,19 @@ var avx2KernelsRowB [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flag
 func kernel6x16TilesRowBAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
+
+func bnSumAVX2(rows, n int, x *float32, shift *float64, acc *[16]float64) {
+	panic("nn: the batch-norm kernels are not in this build")
+}
+
+func bnGradSumAVX2(rows, n int, dy, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64) {
+	panic("nn: the batch-norm kernels are not in this build")
+}
+
+func bnApplyAVX2(rows, n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int) {
+	panic("nn: the batch-norm kernels are not in this build")
+}
+
+func bnGradApplyAVX2(rows, n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int) {
+	panic("nn: the batch-norm kernels are not in this build")
+}

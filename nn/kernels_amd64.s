@@ -21137,6 +21137,1132 @@ done:
 	VZEROUPPER
 	RET
 
+// func bnSumAVX2(rows int, n int, x *float32, shift *float64, acc *[16]float64)
+// Requires: AVX, FMA3
+TEXT ·bnSumAVX2(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), AX
+	MOVQ x+16(FP), CX
+	MOVQ shift+24(FP), DX
+	MOVQ acc+32(FP), BX
+	MOVQ n+8(FP), SI
+	SHRQ $0x04, SI
+
+row:
+	VBROADCASTSD (DX), Y0
+	VMOVUPD      (BX), Y1
+	VMOVUPD      64(BX), Y2
+	VMOVUPD      32(BX), Y3
+	VMOVUPD      96(BX), Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+	VXORPD       Y8, Y8, Y8
+	MOVQ         SI, DI
+	TESTQ        DI, DI
+	JZ           done
+
+loop:
+	VCVTPS2PD   (CX), Y9
+	VSUBPD      Y0, Y9, Y9
+	VADDPD      Y9, Y1, Y1
+	VFMADD231PD Y9, Y9, Y2
+	VCVTPS2PD   16(CX), Y9
+	VSUBPD      Y0, Y9, Y9
+	VADDPD      Y9, Y3, Y3
+	VFMADD231PD Y9, Y9, Y4
+	VCVTPS2PD   32(CX), Y9
+	VSUBPD      Y0, Y9, Y9
+	VADDPD      Y9, Y5, Y5
+	VFMADD231PD Y9, Y9, Y6
+	VCVTPS2PD   48(CX), Y9
+	VSUBPD      Y0, Y9, Y9
+	VADDPD      Y9, Y7, Y7
+	VFMADD231PD Y9, Y9, Y8
+	ADDQ        $0x40, CX
+	DECQ        DI
+	JNZ         loop
+
+done:
+	VADDPD  Y5, Y1, Y1
+	VADDPD  Y6, Y2, Y2
+	VMOVUPD Y1, (BX)
+	VMOVUPD Y2, 64(BX)
+	VADDPD  Y7, Y3, Y3
+	VADDPD  Y8, Y4, Y4
+	VMOVUPD Y3, 32(BX)
+	VMOVUPD Y4, 96(BX)
+	ADDQ    $0x08, DX
+	ADDQ    $0x00000080, BX
+	DECQ    AX
+	JNZ     row
+	VZEROUPPER
+	RET
+
+// func bnGradSumAVX2(rows int, n int, dy *float32, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64)
+// Requires: AVX, AVX2, FMA3
+TEXT ·bnGradSumAVX2(SB), NOSPLIT, $0-64
+	MOVQ        rows+0(FP), AX
+	MOVQ        dy+16(FP), CX
+	MOVQ        x+24(FP), DX
+	MOVQ        mask+32(FP), BX
+	MOVQ        relu+48(FP), SI
+	MOVQ        acc+56(FP), DI
+	MOVQ        mean+40(FP), R8
+	MOVQ        n+8(FP), R9
+	SHRQ        $0x04, R9
+	MOVL        $0x00000001, R10
+	VMOVD       R10, X0
+	MOVL        $0x00000002, R10
+	VPINSRD     $0x01, R10, X0, X0
+	MOVL        $0x00000004, R10
+	VPINSRD     $0x02, R10, X0, X0
+	MOVL        $0x00000008, R10
+	VPINSRD     $0x03, R10, X0, X0
+	MOVL        $0x00000010, R10
+	VMOVD       R10, X1
+	MOVL        $0x00000020, R10
+	VPINSRD     $0x01, R10, X1, X1
+	MOVL        $0x00000040, R10
+	VPINSRD     $0x02, R10, X1, X1
+	MOVL        $0x00000080, R10
+	VPINSRD     $0x03, R10, X1, X1
+	VINSERTF128 $0x01, X1, Y0, Y0
+	MOVL        $0x00000100, R10
+	VMOVD       R10, X1
+	MOVL        $0x00000200, R10
+	VPINSRD     $0x01, R10, X1, X1
+	MOVL        $0x00000400, R10
+	VPINSRD     $0x02, R10, X1, X1
+	MOVL        $0x00000800, R10
+	VPINSRD     $0x03, R10, X1, X1
+	MOVL        $0x00001000, R10
+	VMOVD       R10, X2
+	MOVL        $0x00002000, R10
+	VPINSRD     $0x01, R10, X2, X2
+	MOVL        $0x00004000, R10
+	VPINSRD     $0x02, R10, X2, X2
+	MOVL        $0x00008000, R10
+	VPINSRD     $0x03, R10, X2, X2
+	VINSERTF128 $0x01, X2, Y1, Y1
+
+row:
+	VBROADCASTSD (R8), Y2
+	VMOVUPD      (DI), Y3
+	VMOVUPD      64(DI), Y4
+	VMOVUPD      32(DI), Y5
+	VMOVUPD      96(DI), Y6
+	MOVQ         R9, R10
+	TESTQ        R10, R10
+	JZ           done
+	TESTQ        SI, SI
+	JZ           plain
+
+masked:
+	MOVWLZX      (BX), R11
+	VMOVD        R11, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	VMOVUPS      (CX), Y9
+	VANDPS       Y7, Y9, Y9
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X9, Y9
+	VCVTPS2PD    (DX), Y10
+	VSUBPD       Y2, Y10, Y10
+	VADDPD       Y9, Y3, Y3
+	VFMADD231PD  Y9, Y10, Y4
+	VCVTPS2PD    X7, Y7
+	VCVTPS2PD    16(DX), Y9
+	VSUBPD       Y2, Y9, Y9
+	VADDPD       Y7, Y5, Y5
+	VFMADD231PD  Y7, Y9, Y6
+	VMOVUPS      32(CX), Y7
+	VANDPS       Y8, Y7, Y7
+	VEXTRACTF128 $0x01, Y7, X8
+	VCVTPS2PD    X7, Y7
+	VCVTPS2PD    32(DX), Y9
+	VSUBPD       Y2, Y9, Y9
+	VADDPD       Y7, Y3, Y3
+	VFMADD231PD  Y7, Y9, Y4
+	VCVTPS2PD    X8, Y7
+	VCVTPS2PD    48(DX), Y8
+	VSUBPD       Y2, Y8, Y8
+	VADDPD       Y7, Y5, Y5
+	VFMADD231PD  Y7, Y8, Y6
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, DX
+	ADDQ         $0x02, BX
+	DECQ         R10
+	JNZ          masked
+	JMP          done
+
+plain:
+	VMOVUPS      (CX), Y7
+	VEXTRACTF128 $0x01, Y7, X8
+	VCVTPS2PD    X7, Y7
+	VCVTPS2PD    (DX), Y9
+	VSUBPD       Y2, Y9, Y9
+	VADDPD       Y7, Y3, Y3
+	VFMADD231PD  Y7, Y9, Y4
+	VCVTPS2PD    X8, Y7
+	VCVTPS2PD    16(DX), Y8
+	VSUBPD       Y2, Y8, Y8
+	VADDPD       Y7, Y5, Y5
+	VFMADD231PD  Y7, Y8, Y6
+	VMOVUPS      32(CX), Y7
+	VEXTRACTF128 $0x01, Y7, X8
+	VCVTPS2PD    X7, Y7
+	VCVTPS2PD    32(DX), Y9
+	VSUBPD       Y2, Y9, Y9
+	VADDPD       Y7, Y3, Y3
+	VFMADD231PD  Y7, Y9, Y4
+	VCVTPS2PD    X8, Y7
+	VCVTPS2PD    48(DX), Y8
+	VSUBPD       Y2, Y8, Y8
+	VADDPD       Y7, Y5, Y5
+	VFMADD231PD  Y7, Y8, Y6
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, DX
+	ADDQ         $0x02, BX
+	DECQ         R10
+	JNZ          plain
+
+done:
+	VMOVUPD Y3, (DI)
+	VMOVUPD Y4, 64(DI)
+	VMOVUPD Y5, 32(DI)
+	VMOVUPD Y6, 96(DI)
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000080, DI
+	DECQ    AX
+	JNZ     row
+	VZEROUPPER
+	RET
+
+// func bnApplyAVX2(rows int, n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
+// Requires: AVX, FMA3
+TEXT ·bnApplyAVX2(SB), NOSPLIT, $0-64
+	MOVQ   rows+0(FP), AX
+	MOVQ   n+8(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   y+24(FP), BX
+	MOVQ   res+32(FP), SI
+	MOVQ   mask+40(FP), DI
+	MOVQ   coef+48(FP), R8
+	MOVQ   flags+56(FP), R9
+	VXORPS Y3, Y3, Y3
+	SHRQ   $0x04, CX
+	JZ     done
+	CMPQ   R9, $0x00
+	JE     row0
+	CMPQ   R9, $0x01
+	JE     row1
+	CMPQ   R9, $0x02
+	JE     row2
+	CMPQ   R9, $0x03
+	JE     row3
+	JMP    done
+
+row0:
+	VBROADCASTSS (R8), Y0
+	VBROADCASTSS 4(R8), Y1
+	VBROADCASTSS 8(R8), Y2
+	MOVQ         CX, R9
+
+loop0:
+	VMOVUPS     (DX), Y3
+	VSUBPS      Y0, Y3, Y3
+	VFMADD213PS Y2, Y1, Y3
+	VMOVUPS     Y3, (BX)
+	VMOVUPS     32(DX), Y3
+	VSUBPS      Y0, Y3, Y3
+	VFMADD213PS Y2, Y1, Y3
+	VMOVUPS     Y3, 32(BX)
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	DECQ        R9
+	JNZ         loop0
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row0
+	JMP         done
+
+row1:
+	VBROADCASTSS (R8), Y0
+	VBROADCASTSS 4(R8), Y1
+	VBROADCASTSS 8(R8), Y2
+	MOVQ         CX, R9
+
+loop1:
+	VMOVUPS     (DX), Y3
+	VSUBPS      Y0, Y3, Y3
+	VFMADD213PS Y2, Y1, Y3
+	VADDPS      (SI), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VMOVUPS     32(DX), Y3
+	VSUBPS      Y0, Y3, Y3
+	VFMADD213PS Y2, Y1, Y3
+	VADDPS      32(SI), Y3, Y3
+	VMOVUPS     Y3, 32(BX)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	DECQ        R9
+	JNZ         loop1
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row1
+	JMP         done
+
+row2:
+	VBROADCASTSS (R8), Y0
+	VBROADCASTSS 4(R8), Y1
+	VBROADCASTSS 8(R8), Y2
+	MOVQ         CX, R9
+
+loop2:
+	VMOVUPS     (DX), Y4
+	VSUBPS      Y0, Y4, Y4
+	VFMADD213PS Y2, Y1, Y4
+	VMAXPS      Y4, Y3, Y4
+	VCMPPS      $0x06, Y3, Y4, Y5
+	VMOVMSKPS   Y5, SI
+	VMOVUPS     Y4, (BX)
+	VMOVUPS     32(DX), Y4
+	VSUBPS      Y0, Y4, Y4
+	VFMADD213PS Y2, Y1, Y4
+	VMAXPS      Y4, Y3, Y4
+	VCMPPS      $0x06, Y3, Y4, Y5
+	VMOVMSKPS   Y5, R10
+	VMOVUPS     Y4, 32(BX)
+	SHLL        $0x08, R10
+	ORL         R10, SI
+	MOVW        SI, (DI)
+	ADDQ        $0x02, DI
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	DECQ        R9
+	JNZ         loop2
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row2
+	JMP         done
+
+row3:
+	VBROADCASTSS (R8), Y0
+	VBROADCASTSS 4(R8), Y1
+	VBROADCASTSS 8(R8), Y2
+	MOVQ         CX, R9
+
+loop3:
+	VMOVUPS     (DX), Y4
+	VSUBPS      Y0, Y4, Y4
+	VFMADD213PS Y2, Y1, Y4
+	VADDPS      (SI), Y4, Y4
+	VMAXPS      Y4, Y3, Y4
+	VCMPPS      $0x06, Y3, Y4, Y5
+	VMOVMSKPS   Y5, R10
+	VMOVUPS     Y4, (BX)
+	VMOVUPS     32(DX), Y4
+	VSUBPS      Y0, Y4, Y4
+	VFMADD213PS Y2, Y1, Y4
+	VADDPS      32(SI), Y4, Y4
+	VMAXPS      Y4, Y3, Y4
+	VCMPPS      $0x06, Y3, Y4, Y5
+	VMOVMSKPS   Y5, R11
+	VMOVUPS     Y4, 32(BX)
+	ADDQ        $0x40, SI
+	SHLL        $0x08, R11
+	ORL         R11, R10
+	MOVW        R10, (DI)
+	ADDQ        $0x02, DI
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	DECQ        R9
+	JNZ         loop3
+	ADDQ        $0x10, R8
+	DECQ        AX
+	JNZ         row3
+
+done:
+	VZEROUPPER
+	RET
+
+// func bnGradApplyAVX2(rows int, n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-72
+	MOVQ        rows+0(FP), AX
+	MOVQ        n+8(FP), CX
+	MOVQ        dy+16(FP), DX
+	MOVQ        x+24(FP), BX
+	MOVQ        mask+32(FP), SI
+	MOVQ        dx+40(FP), DI
+	MOVQ        dres+48(FP), R8
+	MOVQ        coef+56(FP), R9
+	MOVQ        flags+64(FP), R10
+	MOVL        $0x00000001, R11
+	VMOVD       R11, X0
+	MOVL        $0x00000002, R11
+	VPINSRD     $0x01, R11, X0, X0
+	MOVL        $0x00000004, R11
+	VPINSRD     $0x02, R11, X0, X0
+	MOVL        $0x00000008, R11
+	VPINSRD     $0x03, R11, X0, X0
+	MOVL        $0x00000010, R11
+	VMOVD       R11, X1
+	MOVL        $0x00000020, R11
+	VPINSRD     $0x01, R11, X1, X1
+	MOVL        $0x00000040, R11
+	VPINSRD     $0x02, R11, X1, X1
+	MOVL        $0x00000080, R11
+	VPINSRD     $0x03, R11, X1, X1
+	VINSERTF128 $0x01, X1, Y0, Y0
+	MOVL        $0x00000100, R11
+	VMOVD       R11, X1
+	MOVL        $0x00000200, R11
+	VPINSRD     $0x01, R11, X1, X1
+	MOVL        $0x00000400, R11
+	VPINSRD     $0x02, R11, X1, X1
+	MOVL        $0x00000800, R11
+	VPINSRD     $0x03, R11, X1, X1
+	MOVL        $0x00001000, R11
+	VMOVD       R11, X2
+	MOVL        $0x00002000, R11
+	VPINSRD     $0x01, R11, X2, X2
+	MOVL        $0x00004000, R11
+	VPINSRD     $0x02, R11, X2, X2
+	MOVL        $0x00008000, R11
+	VPINSRD     $0x03, R11, X2, X2
+	VINSERTF128 $0x01, X2, Y1, Y1
+	SHRQ        $0x04, CX
+	JZ          done
+	CMPQ        R10, $0x00
+	JE          row0
+	CMPQ        R10, $0x01
+	JE          row1
+	CMPQ        R10, $0x02
+	JE          row2
+	CMPQ        R10, $0x03
+	JE          row3
+	CMPQ        R10, $0x04
+	JE          row4
+	CMPQ        R10, $0x05
+	JE          row5
+	CMPQ        R10, $0x06
+	JE          row6
+	CMPQ        R10, $0x07
+	JE          row7
+	CMPQ        R10, $0x0a
+	JE          row10
+	CMPQ        R10, $0x0b
+	JE          row11
+	CMPQ        R10, $0x0e
+	JE          row14
+	CMPQ        R10, $0x0f
+	JE          row15
+	CMPQ        R10, $0x14
+	JE          row20
+	CMPQ        R10, $0x15
+	JE          row21
+	CMPQ        R10, $0x16
+	JE          row22
+	CMPQ        R10, $0x17
+	JE          row23
+	CMPQ        R10, $0x1e
+	JE          row30
+	CMPQ        R10, $0x1f
+	JE          row31
+	JMP         done
+
+row0:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop0:
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y0
+	ADDQ    $0x40, DX
+	DECQ    R10
+	JNZ     loop0
+	ADDQ    $0x20, R9
+	DECQ    AX
+	JNZ     row0
+	JMP     done
+
+row1:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop1:
+	MOVWLZX      (SI), BX
+	VMOVD        BX, X2
+	VPBROADCASTD X2, Y3
+	VPAND        Y0, Y3, Y2
+	VPCMPEQD     Y0, Y2, Y2
+	VPAND        Y1, Y3, Y3
+	VPCMPEQD     Y1, Y3, Y3
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y4
+	VANDPS       Y2, Y4, Y4
+	VMOVUPS      32(DX), Y2
+	VANDPS       Y3, Y2, Y2
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop1
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row1
+	JMP          done
+
+row2:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop2:
+	VMOVUPS (DX), Y0
+	VADDPS  (R8), Y0, Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(DX), Y0
+	VADDPS  32(R8), Y0, Y0
+	VMOVUPS Y0, 32(R8)
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, DX
+	DECQ    R10
+	JNZ     loop2
+	ADDQ    $0x20, R9
+	DECQ    AX
+	JNZ     row2
+	JMP     done
+
+row3:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop3:
+	MOVWLZX      (SI), BX
+	VMOVD        BX, X2
+	VPBROADCASTD X2, Y3
+	VPAND        Y0, Y3, Y2
+	VPCMPEQD     Y0, Y2, Y2
+	VPAND        Y1, Y3, Y3
+	VPCMPEQD     Y1, Y3, Y3
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y4
+	VANDPS       Y2, Y4, Y4
+	VADDPS       (R8), Y4, Y2
+	VMOVUPS      Y2, (R8)
+	VMOVUPS      32(DX), Y2
+	VANDPS       Y3, Y2, Y2
+	VADDPS       32(R8), Y2, Y2
+	VMOVUPS      Y2, 32(R8)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop3
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row3
+	JMP          done
+
+row4:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop4:
+	VMOVUPS      (DX), Y0
+	VMOVUPS      (BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMOVUPS      (DI), Y1
+	VFMADD231PS  Y0, Y4, Y1
+	VMOVUPS      Y1, (DI)
+	VMOVUPS      32(DX), Y0
+	VMOVUPS      32(BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMOVUPS      32(DI), Y1
+	VFMADD231PS  Y0, Y4, Y1
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop4
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row4
+	JMP          done
+
+row5:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop5:
+	MOVWLZX      (SI), R8
+	VMOVD        R8, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y9
+	VANDPS       Y7, Y9, Y9
+	VMOVUPS      (BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y9, Y9
+	VFNMADD231PS Y7, Y6, Y9
+	VMOVUPS      (DI), Y7
+	VFMADD231PS  Y9, Y4, Y7
+	VMOVUPS      Y7, (DI)
+	VMOVUPS      32(DX), Y7
+	VANDPS       Y8, Y7, Y7
+	VMOVUPS      32(BX), Y8
+	VSUBPS       Y2, Y8, Y8
+	VMULPS       Y3, Y8, Y8
+	VSUBPS       Y5, Y7, Y7
+	VFNMADD231PS Y8, Y6, Y7
+	VMOVUPS      32(DI), Y8
+	VFMADD231PS  Y7, Y4, Y8
+	VMOVUPS      Y8, 32(DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop5
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row5
+	JMP          done
+
+row6:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop6:
+	VMOVUPS      (DX), Y0
+	VADDPS       (R8), Y0, Y1
+	VMOVUPS      Y1, (R8)
+	VMOVUPS      (BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y0, Y1
+	VFNMADD231PS Y7, Y6, Y1
+	VMOVUPS      (DI), Y7
+	VFMADD231PS  Y1, Y4, Y7
+	VMOVUPS      Y7, (DI)
+	VMOVUPS      32(DX), Y0
+	VADDPS       32(R8), Y0, Y1
+	VMOVUPS      Y1, 32(R8)
+	VMOVUPS      32(BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y0, Y1
+	VFNMADD231PS Y7, Y6, Y1
+	VMOVUPS      32(DI), Y7
+	VFMADD231PS  Y1, Y4, Y7
+	VMOVUPS      Y7, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop6
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row6
+	JMP          done
+
+row7:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop7:
+	MOVWLZX      (SI), R11
+	VMOVD        R11, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y9
+	VANDPS       Y7, Y9, Y9
+	VADDPS       (R8), Y9, Y7
+	VMOVUPS      Y7, (R8)
+	VMOVUPS      (BX), Y10
+	VSUBPS       Y2, Y10, Y10
+	VMULPS       Y3, Y10, Y10
+	VSUBPS       Y5, Y9, Y7
+	VFNMADD231PS Y10, Y6, Y7
+	VMOVUPS      (DI), Y10
+	VFMADD231PS  Y7, Y4, Y10
+	VMOVUPS      Y10, (DI)
+	VMOVUPS      32(DX), Y7
+	VANDPS       Y8, Y7, Y7
+	VADDPS       32(R8), Y7, Y8
+	VMOVUPS      Y8, 32(R8)
+	VMOVUPS      32(BX), Y9
+	VSUBPS       Y2, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VSUBPS       Y5, Y7, Y8
+	VFNMADD231PS Y9, Y6, Y8
+	VMOVUPS      32(DI), Y9
+	VFMADD231PS  Y8, Y4, Y9
+	VMOVUPS      Y9, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop7
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row7
+	JMP          done
+
+row10:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop10:
+	VMOVUPS (DX), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(DX), Y0
+	VMOVUPS Y0, 32(R8)
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, DX
+	DECQ    R10
+	JNZ     loop10
+	ADDQ    $0x20, R9
+	DECQ    AX
+	JNZ     row10
+	JMP     done
+
+row11:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop11:
+	MOVWLZX      (SI), BX
+	VMOVD        BX, X2
+	VPBROADCASTD X2, Y3
+	VPAND        Y0, Y3, Y2
+	VPCMPEQD     Y0, Y2, Y2
+	VPAND        Y1, Y3, Y3
+	VPCMPEQD     Y1, Y3, Y3
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y4
+	VANDPS       Y2, Y4, Y4
+	VMOVUPS      Y4, (R8)
+	VMOVUPS      32(DX), Y2
+	VANDPS       Y3, Y2, Y2
+	VMOVUPS      Y2, 32(R8)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop11
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row11
+	JMP          done
+
+row14:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop14:
+	VMOVUPS      (DX), Y0
+	VMOVUPS      Y0, (R8)
+	VMOVUPS      (BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMOVUPS      (DI), Y1
+	VFMADD231PS  Y0, Y4, Y1
+	VMOVUPS      Y1, (DI)
+	VMOVUPS      32(DX), Y0
+	VMOVUPS      Y0, 32(R8)
+	VMOVUPS      32(BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMOVUPS      32(DI), Y1
+	VFMADD231PS  Y0, Y4, Y1
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop14
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row14
+	JMP          done
+
+row15:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop15:
+	MOVWLZX      (SI), R11
+	VMOVD        R11, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y9
+	VANDPS       Y7, Y9, Y9
+	VMOVUPS      Y9, (R8)
+	VMOVUPS      (BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y9, Y9
+	VFNMADD231PS Y7, Y6, Y9
+	VMOVUPS      (DI), Y7
+	VFMADD231PS  Y9, Y4, Y7
+	VMOVUPS      Y7, (DI)
+	VMOVUPS      32(DX), Y7
+	VANDPS       Y8, Y7, Y7
+	VMOVUPS      Y7, 32(R8)
+	VMOVUPS      32(BX), Y8
+	VSUBPS       Y2, Y8, Y8
+	VMULPS       Y3, Y8, Y8
+	VSUBPS       Y5, Y7, Y7
+	VFNMADD231PS Y8, Y6, Y7
+	VMOVUPS      32(DI), Y8
+	VFMADD231PS  Y7, Y4, Y8
+	VMOVUPS      Y8, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop15
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row15
+	JMP          done
+
+row20:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop20:
+	VMOVUPS      (DX), Y0
+	VMOVUPS      (BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMULPS       Y0, Y4, Y1
+	VMOVUPS      Y1, (DI)
+	VMOVUPS      32(DX), Y0
+	VMOVUPS      32(BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMULPS       Y0, Y4, Y1
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop20
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row20
+	JMP          done
+
+row21:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop21:
+	MOVWLZX      (SI), R8
+	VMOVD        R8, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y9
+	VANDPS       Y7, Y9, Y9
+	VMOVUPS      (BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y9, Y9
+	VFNMADD231PS Y7, Y6, Y9
+	VMULPS       Y9, Y4, Y7
+	VMOVUPS      Y7, (DI)
+	VMOVUPS      32(DX), Y7
+	VANDPS       Y8, Y7, Y7
+	VMOVUPS      32(BX), Y8
+	VSUBPS       Y2, Y8, Y8
+	VMULPS       Y3, Y8, Y8
+	VSUBPS       Y5, Y7, Y7
+	VFNMADD231PS Y8, Y6, Y7
+	VMULPS       Y7, Y4, Y8
+	VMOVUPS      Y8, 32(DI)
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop21
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row21
+	JMP          done
+
+row22:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop22:
+	VMOVUPS      (DX), Y0
+	VADDPS       (R8), Y0, Y1
+	VMOVUPS      Y1, (R8)
+	VMOVUPS      (BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y0, Y1
+	VFNMADD231PS Y7, Y6, Y1
+	VMULPS       Y1, Y4, Y7
+	VMOVUPS      Y7, (DI)
+	VMOVUPS      32(DX), Y0
+	VADDPS       32(R8), Y0, Y1
+	VMOVUPS      Y1, 32(R8)
+	VMOVUPS      32(BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y0, Y1
+	VFNMADD231PS Y7, Y6, Y1
+	VMULPS       Y1, Y4, Y7
+	VMOVUPS      Y7, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop22
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row22
+	JMP          done
+
+row23:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop23:
+	MOVWLZX      (SI), R11
+	VMOVD        R11, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y9
+	VANDPS       Y7, Y9, Y9
+	VADDPS       (R8), Y9, Y7
+	VMOVUPS      Y7, (R8)
+	VMOVUPS      (BX), Y10
+	VSUBPS       Y2, Y10, Y10
+	VMULPS       Y3, Y10, Y10
+	VSUBPS       Y5, Y9, Y7
+	VFNMADD231PS Y10, Y6, Y7
+	VMULPS       Y7, Y4, Y10
+	VMOVUPS      Y10, (DI)
+	VMOVUPS      32(DX), Y7
+	VANDPS       Y8, Y7, Y7
+	VADDPS       32(R8), Y7, Y8
+	VMOVUPS      Y8, 32(R8)
+	VMOVUPS      32(BX), Y9
+	VSUBPS       Y2, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VSUBPS       Y5, Y7, Y8
+	VFNMADD231PS Y9, Y6, Y8
+	VMULPS       Y8, Y4, Y9
+	VMOVUPS      Y9, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop23
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row23
+	JMP          done
+
+row30:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop30:
+	VMOVUPS      (DX), Y0
+	VMOVUPS      Y0, (R8)
+	VMOVUPS      (BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMULPS       Y0, Y4, Y1
+	VMOVUPS      Y1, (DI)
+	VMOVUPS      32(DX), Y0
+	VMOVUPS      Y0, 32(R8)
+	VMOVUPS      32(BX), Y1
+	VSUBPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VSUBPS       Y5, Y0, Y0
+	VFNMADD231PS Y1, Y6, Y0
+	VMULPS       Y0, Y4, Y1
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop30
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row30
+	JMP          done
+
+row31:
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VBROADCASTSS 8(R9), Y4
+	VBROADCASTSS 12(R9), Y5
+	VBROADCASTSS 16(R9), Y6
+	MOVQ         CX, R10
+
+loop31:
+	MOVWLZX      (SI), R11
+	VMOVD        R11, X7
+	VPBROADCASTD X7, Y8
+	VPAND        Y0, Y8, Y7
+	VPCMPEQD     Y0, Y7, Y7
+	VPAND        Y1, Y8, Y8
+	VPCMPEQD     Y1, Y8, Y8
+	ADDQ         $0x02, SI
+	VMOVUPS      (DX), Y9
+	VANDPS       Y7, Y9, Y9
+	VMOVUPS      Y9, (R8)
+	VMOVUPS      (BX), Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VSUBPS       Y5, Y9, Y9
+	VFNMADD231PS Y7, Y6, Y9
+	VMULPS       Y9, Y4, Y7
+	VMOVUPS      Y7, (DI)
+	VMOVUPS      32(DX), Y7
+	VANDPS       Y8, Y7, Y7
+	VMOVUPS      Y7, 32(R8)
+	VMOVUPS      32(BX), Y8
+	VSUBPS       Y2, Y8, Y8
+	VMULPS       Y3, Y8, Y8
+	VSUBPS       Y5, Y7, Y7
+	VFNMADD231PS Y8, Y6, Y7
+	VMULPS       Y7, Y4, Y8
+	VMOVUPS      Y8, 32(DI)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, BX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, DX
+	DECQ         R10
+	JNZ          loop31
+	ADDQ         $0x20, R9
+	DECQ         AX
+	JNZ          row31
+
+done:
+	VZEROUPPER
+	RET
+
 // func winoGemmE0AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·winoGemmE0AVX512(SB), NOSPLIT, $0-92

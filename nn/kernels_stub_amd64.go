@@ -681,6 +681,43 @@ func bnApplyAVX512(rows int, n int, x *float32, y *float32, res *float32, mask *
 //go:noescape
 func bnGradApplyAVX512(rows int, n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
 
+// bnSumAVX2 is bnSumAVX512 for AVX2: it adds, lane by lane, x[i]-shift[r]
+// to acc[r][0:8] and (x[i]-shift[r])^2 to acc[r][8:16] over row r,
+// x[r*n:(r+1)*n], for each of rows rows, in float64; n is a multiple of
+// 16 and rows at least 1.
+//
+//go:noescape
+func bnSumAVX2(rows int, n int, x *float32, shift *float64, acc *[16]float64)
+
+// bnGradSumAVX2 is bnGradSumAVX512 for AVX2: it adds, lane by lane, g to
+// acc[r][0:8] and g*(x[i]-mean[r]) to acc[r][8:16] over row r,
+// [r*n:(r+1)*n], for each of rows rows, in float64, where g is dy[i], or
+// 0 where relu is not 0 and bit i%16 of mask[i/16] is 0; n is a multiple
+// of 16 and rows at least 1.
+//
+//go:noescape
+func bnGradSumAVX2(rows int, n int, dy *float32, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64)
+
+// bnApplyAVX2 is bnApplyAVX512 for AVX2: it writes y[i] =
+// (x[i]-coef[r][0])*coef[r][1] + coef[r][2] over row r, [r*n:(r+1)*n], for
+// each of rows rows, then, with flag 1, adds res[i] and, with flag 2, takes
+// max(., 0) and sets bit i%16 of mask[i/16] where y[i] is not <= 0 (a
+// NaN's too); n is a multiple of 16 and rows at least 1.
+//
+//go:noescape
+func bnApplyAVX2(rows int, n int, x *float32, y *float32, res *float32, mask *uint16, coef *[4]float32, flags int)
+
+// bnGradApplyAVX2 is bnGradApplyAVX512 for AVX2: it takes g = dy[i] (0
+// where flag 1, the ReLU, is set and bit i%16 of mask[i/16] is 0) over row
+// r, [r*n:(r+1)*n], for each of rows rows; with flag 2 it adds g to
+// dres[i], and with flag 4 it adds
+// coef[r][2]*(g - coef[r][3] - (x[i]-coef[r][0])*coef[r][1]*coef[r][4])
+// to dx[i]. Flag 8 (with 2) stores into dres instead of adding, flag 16
+// (with 4) into dx. n is a multiple of 16 and rows at least 1.
+//
+//go:noescape
+func bnGradApplyAVX2(rows int, n int, dy *float32, x *float32, mask *uint16, dx *float32, dres *float32, coef *[8]float32, flags int)
+
 // winoGemmE0AVX512 stores C_e = A_e B_e for e < ne: A_e (tiles*12 + 0 rows,
 // kc columns) packed in 12-row panels at a + e*aStride, B_e (kc rows,
 // panels*32 columns) in packed panels at b + e*bStride, C_e at c +

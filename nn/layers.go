@@ -62,7 +62,7 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 	runMean, runVar, saveMean, saveInvStd := t.runMean, t.runVar, t.mean, t.invStd
 	batch, c, hw, eps, momentum := t.batch, t.c, t.hw, t.eps, t.momentum
 	count := batch * hw
-	// simd is how much of each row the AVX-512 kernels take; Go does the rest.
+	// simd is how much of each row the assembly kernels take; Go does the rest.
 	simd := 0
 	if useBNAsm {
 		simd = hw &^ 15
@@ -104,14 +104,14 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 				// The block's rows of this image, one after another.
 				off := (n*c + b0) * hw
 				_ = x[off+rows*hw-1]
-				bnSumAVX512(rows, simd, &x[off], &shifts[0], &acc[0])
+				bnSum(rows, simd, &x[off], &shifts[0], &acc[0])
 				continue
 			}
 			for ch := b0; ch < b1; ch++ {
 				off := (n*c + ch) * hw
 				shift := shifts[ch-b0]
 				if simd > 0 {
-					bnSumAVX512(1, simd, &x[off], &shifts[ch-b0], &acc[ch-b0])
+					bnSum(1, simd, &x[off], &shifts[ch-b0], &acc[ch-b0])
 				}
 				for _, v := range x[off+simd : off+hw] {
 					d := float64(v) - shift
@@ -155,7 +155,7 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 				if relu {
 					mp = &mask[(n*c+b0)*words : (n*c+b1)*words][0]
 				}
-				bnApplyAVX512(rows, simd, &x[off], &y[off], res, mp, &coefs[0], flags)
+				bnApply(rows, simd, &x[off], &y[off], res, mp, &coefs[0], flags)
 				continue
 			}
 			for ch := b0; ch < b1; ch++ {
@@ -174,7 +174,7 @@ func bnTrainChannels(t *bnTask, c0, c1 int) {
 					if relu {
 						mp = &row[0]
 					}
-					bnApplyAVX512(1, simd, &x[off], &y[off], res, mp, coef, flags)
+					bnApply(1, simd, &x[off], &y[off], res, mp, coef, flags)
 				}
 				m32, scale, b := coef[0], coef[1], coef[2]
 				src, dst := x[off+simd:off+hw], y[off+simd:off+hw]
@@ -223,9 +223,43 @@ func setMask(row []uint16, y []float32, from int) {
 	}
 }
 
-// useBNAsm selects the AVX-512 batch-norm kernels where the machine has
+// useBNAsm selects the batch-norm kernels (AVX-512, else AVX2) where the machine has
 // them; tests turn it off to compare them with the Go loops.
 var useBNAsm = haveBNAsm
+
+// bnSum, bnGradSum, bnApply and bnGradApply call the batch-norm kernel
+// of the machine's widest vectors.
+func bnSum(rows, n int, x *float32, shift *float64, acc *[16]float64) {
+	if haveAVX512 {
+		bnSumAVX512(rows, n, x, shift, acc)
+		return
+	}
+	bnSumAVX2(rows, n, x, shift, acc)
+}
+
+func bnGradSum(rows, n int, dy, x *float32, mask *uint16, mean *float64, relu int, acc *[16]float64) {
+	if haveAVX512 {
+		bnGradSumAVX512(rows, n, dy, x, mask, mean, relu, acc)
+		return
+	}
+	bnGradSumAVX2(rows, n, dy, x, mask, mean, relu, acc)
+}
+
+func bnApply(rows, n int, x, y, res *float32, mask *uint16, coef *[4]float32, flags int) {
+	if haveAVX512 {
+		bnApplyAVX512(rows, n, x, y, res, mask, coef, flags)
+		return
+	}
+	bnApplyAVX2(rows, n, x, y, res, mask, coef, flags)
+}
+
+func bnGradApply(rows, n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int) {
+	if haveAVX512 {
+		bnGradApplyAVX512(rows, n, dy, x, mask, dx, dres, coef, flags)
+		return
+	}
+	bnGradApplyAVX2(rows, n, dy, x, mask, dx, dres, coef, flags)
+}
 
 // laneSum adds the float64 lanes the batch-norm kernels accumulate.
 func laneSum(lanes []float64) float64 {
@@ -794,7 +828,7 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 			if whole {
 				off, end := (n*c+b0)*hw, (n*c+b1)*hw
 				_, _ = dy[end-1], x[end-1]
-				bnGradSumAVX512(rows, simd, &dy[off], &x[off], rowsFrom(n, b0, b1), &means[0], reluFlag, &acc[0])
+				bnGradSum(rows, simd, &dy[off], &x[off], rowsFrom(n, b0, b1), &means[0], reluFlag, &acc[0])
 				continue
 			}
 			for ch := b0; ch < b1; ch++ {
@@ -802,7 +836,7 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 				off := (n*c + ch) * hw
 				r := row(n, ch)
 				if simd > 0 {
-					bnGradSumAVX512(1, simd, &dy[off], &x[off], rowsFrom(n, ch, ch+1), &means[ch-b0], reluFlag, &acc[ch-b0])
+					bnGradSum(1, simd, &dy[off], &x[off], rowsFrom(n, ch, ch+1), &means[ch-b0], reluFlag, &acc[ch-b0])
 				}
 				xs, dys := x[off:off+hw], dy[off:off+hw]
 				for i := simd; i < hw; i++ {
@@ -840,7 +874,7 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 				if dresidual != nil {
 					pdres = &dresidual[off:end][0]
 				}
-				bnGradApplyAVX512(rows, simd, &dy[off], &x[off], rowsFrom(n, b0, b1), pdx, pdres, &coefs[0], flags)
+				bnGradApply(rows, simd, &dy[off], &x[off], rowsFrom(n, b0, b1), pdx, pdres, &coefs[0], flags)
 				continue
 			}
 			for ch := b0; ch < b1; ch++ {
@@ -854,7 +888,7 @@ func bnBackwardChannels(t *bnTask, c0, c1 int) {
 					if dresidual != nil {
 						pdres = &dresidual[off]
 					}
-					bnGradApplyAVX512(1, simd, &dy[off], &x[off], rowsFrom(n, ch, ch+1), pdx, pdres, &coefs[ch-b0], flags)
+					bnGradApply(1, simd, &dy[off], &x[off], rowsFrom(n, ch, ch+1), pdx, pdres, &coefs[ch-b0], flags)
 				}
 				mean, invStd, k, meanG, meanGXhat := exact[ch-b0][0], exact[ch-b0][1], exact[ch-b0][2], exact[ch-b0][3], exact[ch-b0][4]
 				xs, dys := x[off:off+hw], dy[off:off+hw]

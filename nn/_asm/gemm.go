@@ -60,6 +60,10 @@ func main() {
 	bnGradSum()
 	bnApply()
 	bnGradApply()
+	bnSumAVX2()
+	bnGradSumAVX2()
+	bnApplyAVX2()
+	bnGradApplyAVX2()
 	for _, e := range []int{0, 4, 8} {
 		winoGemm(e)
 	}
