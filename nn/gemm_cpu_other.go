@@ -227,11 +227,11 @@ func winoOutputS2AVX512(y, m, res, bias *float32, chans, off, yStride, mStride, 
 	panic("nn: the Winograd kernels are not in this build")
 }
 
-func wino4InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+func wino4InAVX2(x *float32, chans, xStride int, v *float32, vStride, plane int, plan *wino4InPlan, masks *[81][8]int32, lanes *int32) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
 
-func wino4OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int) {
+func wino4OutAVX2(y, m *float32, chans, yStride, mStride, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
 

@@ -23367,1224 +23367,2204 @@ edone:
 	VZEROUPPER
 	RET
 
-// func wino4InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+// func wino4InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *wino4InPlan, masks *[81][8]int32, lanes *int32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·wino4InAVX2(SB), $960-48
-	MOVQ         src+0(FP), AX
-	MOVQ         stride+8(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         v+16(FP), DX
-	MOVQ         plane+24(FP), BX
-	SHLQ         $0x02, BX
-	MOVQ         groups+32(FP), SI
-	MOVQ         lanes+40(FP), DI
-	MOVL         $0x40000000, R8
-	VMOVD        R8, X0
+TEXT ·wino4InAVX2(SB), $1536-72
+	MOVQ         plan+48(FP), AX
+	MOVQ         masks+56(FP), CX
+	MOVL         $0x40000000, DX
+	VMOVD        DX, X0
 	VBROADCASTSS X0, Y0
-	MOVL         $0x40800000, R8
-	VMOVD        R8, X1
+	MOVL         $0x40800000, DX
+	VMOVD        DX, X1
 	VBROADCASTSS X1, Y1
-	MOVL         $0x41000000, R8
-	VMOVD        R8, X2
+	MOVL         $0x41000000, DX
+	VMOVD        DX, X2
 	VBROADCASTSS X2, Y2
-	MOVL         $0x00000000, R8
-	VMOVD        R8, X3
-	MOVL         $0x00000004, R8
-	VPINSRD      $0x01, R8, X3, X3
-	MOVL         $0x00000001, R8
-	VPINSRD      $0x02, R8, X3, X3
-	MOVL         $0x00000005, R8
-	VPINSRD      $0x03, R8, X3, X3
-	MOVL         $0x00000002, R8
-	VMOVD        R8, X2
-	MOVL         $0x00000006, R8
-	VPINSRD      $0x01, R8, X2, X2
-	MOVL         $0x00000003, R8
-	VPINSRD      $0x02, R8, X2, X2
-	MOVL         $0x00000007, R8
-	VPINSRD      $0x03, R8, X2, X2
+	MOVL         $0x00000000, DX
+	VMOVD        DX, X3
+	MOVL         $0x00000004, DX
+	VPINSRD      $0x01, DX, X3, X3
+	MOVL         $0x00000001, DX
+	VPINSRD      $0x02, DX, X3, X3
+	MOVL         $0x00000005, DX
+	VPINSRD      $0x03, DX, X3, X3
+	MOVL         $0x00000002, DX
+	VMOVD        DX, X2
+	MOVL         $0x00000006, DX
+	VPINSRD      $0x01, DX, X2, X2
+	MOVL         $0x00000003, DX
+	VPINSRD      $0x02, DX, X2, X2
+	MOVL         $0x00000007, DX
+	VPINSRD      $0x03, DX, X2, X2
 	VINSERTF128  $0x01, X2, Y3, Y2
-	MOVL         $0x00000001, R8
-	VMOVD        R8, X3
-	MOVL         $0x00000002, R8
-	VPINSRD      $0x01, R8, X3, X3
-	MOVL         $0x00000003, R8
-	VPINSRD      $0x02, R8, X3, X3
-	MOVL         $0x00000004, R8
-	VPINSRD      $0x03, R8, X3, X3
-	MOVL         $0x00000005, R8
-	VMOVD        R8, X4
-	MOVL         $0x00000006, R8
-	VPINSRD      $0x01, R8, X4, X4
-	MOVL         $0x00000007, R8
-	VPINSRD      $0x02, R8, X4, X4
-	MOVL         $0x00000007, R8
-	VPINSRD      $0x03, R8, X4, X4
-	VINSERTF128  $0x01, X4, Y3, Y3
-	LEAQ         (BX)(BX*2), R8
-	TESTQ        SI, SI
-	JZ           tail
+	MOVQ         chans+8(FP), DX
 
-group:
-	MOVQ         AX, R9
-	VMOVUPS      (R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y5
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y6
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y7
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y8
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y6, Y1, Y10
-	VMOVAPS      Y7, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, 160(SP)
-	VSUBPS       Y11, Y10, Y11
+chan:
+	MOVQ    x+0(FP), BX
+	MOVQ    AX, SI
+	LEAQ    384(AX), DI
+	LEAQ    576(AX), R8
+	MOVBLZX (R8), R9
+	MOVQ    (SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_0_0
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_0_0
+
+notwhole_0_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_0:
+	MOVBLZX 8(R8), R9
+	MOVQ    64(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_0
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_0
+
+notwhole_1_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_0:
+	MOVBLZX 16(R8), R9
+	MOVQ    128(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_0
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_0
+
+notwhole_2_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_0
+	MOVLQSX    64(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_0:
+	MOVBLZX 24(R8), R9
+	MOVQ    192(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_0
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_0
+
+notwhole_3_0:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_0
+	MOVLQSX    96(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_0:
+	MOVBLZX 32(R8), R9
+	MOVQ    256(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_0
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_0
+
+notwhole_4_0:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_0
+	MOVLQSX    128(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_0:
+	MOVBLZX 40(R8), R9
+	MOVQ    320(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_0
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_0
+
+notwhole_5_0:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_0
+	MOVLQSX    160(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_0:
+	VMOVAPS      Y7, Y9
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 256(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 512(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, (SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 768(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1024(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1280(SP)
+	MOVBLZX      1(R8), R9
+	MOVQ         8(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_1
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_1
+
+notwhole_0_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_1:
+	MOVBLZX 9(R8), R9
+	MOVQ    72(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_1
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_1
+
+notwhole_1_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_1:
+	MOVBLZX 17(R8), R9
+	MOVQ    136(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_1
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_1
+
+notwhole_2_1:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_1
+	MOVLQSX    68(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_1:
+	MOVBLZX 25(R8), R9
+	MOVQ    200(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_1
+
+notwhole_3_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_1
+	MOVLQSX    100(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_1:
+	MOVBLZX 33(R8), R9
+	MOVQ    264(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_1
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_1
+
+notwhole_4_1:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_1
+	MOVLQSX    132(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_1:
+	MOVBLZX 41(R8), R9
+	MOVQ    328(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_1
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_1
+
+notwhole_5_1:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_1
+	MOVLQSX    164(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_1:
+	VMOVAPS      Y7, Y9
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 288(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 544(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 32(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 800(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1056(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1312(SP)
+	MOVBLZX      2(R8), R9
+	MOVQ         16(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_2
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_2
+
+notwhole_0_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_2:
+	MOVBLZX 10(R8), R9
+	MOVQ    80(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_2
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_2
+
+notwhole_1_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_2:
+	MOVBLZX 18(R8), R9
+	MOVQ    144(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_2
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_2
+
+notwhole_2_2:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_2
+	MOVLQSX    72(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_2:
+	MOVBLZX 26(R8), R9
+	MOVQ    208(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_2
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_2
+
+notwhole_3_2:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_2
+	MOVLQSX    104(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_2:
+	MOVBLZX 34(R8), R9
+	MOVQ    272(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_2
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_2
+
+notwhole_4_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_2
+	MOVLQSX    136(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_2:
+	MOVBLZX 42(R8), R9
+	MOVQ    336(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_2
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_2
+
+notwhole_5_2:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_2
+	MOVLQSX    168(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_2:
+	VMOVAPS      Y7, Y9
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
 	VMOVUPS      Y11, 320(SP)
-	VSUBPS       Y6, Y10, Y10
-	VFMADD231PS  Y4, Y1, Y10
-	VMOVUPS      Y10, (SP)
-	VSUBPS       Y6, Y8, Y4
-	VSUBPS       Y5, Y7, Y6
-	VMOVAPS      Y4, Y8
-	VFMADD231PS  Y6, Y0, Y8
-	VMOVUPS      Y8, 480(SP)
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS Y6, Y0, Y4
-	VMOVUPS      Y4, 640(SP)
-	VMOVAPS      Y9, Y4
-	VFNMADD231PS Y7, Y1, Y4
-	VSUBPS       Y7, Y4, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, 800(SP)
-	MOVQ         AX, R9
-	VMOVUPS      32(R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y5
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y6
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y7
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y8
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y6, Y1, Y10
-	VMOVAPS      Y7, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, 192(SP)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, 352(SP)
-	VSUBPS       Y6, Y10, Y10
-	VFMADD231PS  Y4, Y1, Y10
-	VMOVUPS      Y10, 32(SP)
-	VSUBPS       Y6, Y8, Y4
-	VSUBPS       Y5, Y7, Y6
-	VMOVAPS      Y4, Y8
-	VFMADD231PS  Y6, Y0, Y8
-	VMOVUPS      Y8, 512(SP)
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS Y6, Y0, Y4
-	VMOVUPS      Y4, 672(SP)
-	VMOVAPS      Y9, Y4
-	VFNMADD231PS Y7, Y1, Y4
-	VSUBPS       Y7, Y4, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, 832(SP)
-	MOVQ         AX, R9
-	VMOVUPS      64(R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y5
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y6
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y7
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y8
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y6, Y1, Y10
-	VMOVAPS      Y7, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, 224(SP)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, 384(SP)
-	VSUBPS       Y6, Y10, Y10
-	VFMADD231PS  Y4, Y1, Y10
-	VMOVUPS      Y10, 64(SP)
-	VSUBPS       Y6, Y8, Y4
-	VSUBPS       Y5, Y7, Y6
-	VMOVAPS      Y4, Y8
-	VFMADD231PS  Y6, Y0, Y8
-	VMOVUPS      Y8, 544(SP)
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS Y6, Y0, Y4
-	VMOVUPS      Y4, 704(SP)
-	VMOVAPS      Y9, Y4
-	VFNMADD231PS Y7, Y1, Y4
-	VSUBPS       Y7, Y4, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, 864(SP)
-	MOVQ         AX, R9
-	VMOVUPS      96(R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      96(R9), Y5
-	ADDQ         CX, R9
-	VMOVUPS      96(R9), Y6
-	ADDQ         CX, R9
-	VMOVUPS      96(R9), Y7
-	ADDQ         CX, R9
-	VMOVUPS      96(R9), Y8
-	ADDQ         CX, R9
-	VMOVUPS      96(R9), Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y6, Y1, Y10
-	VMOVAPS      Y7, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, 256(SP)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, 416(SP)
-	VSUBPS       Y6, Y10, Y10
-	VFMADD231PS  Y4, Y1, Y10
-	VMOVUPS      Y10, 96(SP)
-	VSUBPS       Y6, Y8, Y4
-	VSUBPS       Y5, Y7, Y6
-	VMOVAPS      Y4, Y8
-	VFMADD231PS  Y6, Y0, Y8
-	VMOVUPS      Y8, 576(SP)
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS Y6, Y0, Y4
-	VMOVUPS      Y4, 736(SP)
-	VMOVAPS      Y9, Y4
-	VFNMADD231PS Y7, Y1, Y4
-	VSUBPS       Y7, Y4, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, 896(SP)
-	MOVQ         AX, R9
-	VMOVUPS      128(R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      128(R9), Y5
-	ADDQ         CX, R9
-	VMOVUPS      128(R9), Y6
-	ADDQ         CX, R9
-	VMOVUPS      128(R9), Y7
-	ADDQ         CX, R9
-	VMOVUPS      128(R9), Y8
-	ADDQ         CX, R9
-	VMOVUPS      128(R9), Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y6, Y1, Y10
-	VMOVAPS      Y7, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, 288(SP)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, 448(SP)
-	VSUBPS       Y6, Y10, Y10
-	VFMADD231PS  Y4, Y1, Y10
-	VMOVUPS      Y10, 128(SP)
-	VSUBPS       Y6, Y8, Y4
-	VSUBPS       Y5, Y7, Y6
-	VMOVAPS      Y4, Y8
-	VFMADD231PS  Y6, Y0, Y8
-	VMOVUPS      Y8, 608(SP)
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS Y6, Y0, Y4
-	VMOVUPS      Y4, 768(SP)
-	VMOVAPS      Y9, Y4
-	VFNMADD231PS Y7, Y1, Y4
-	VSUBPS       Y7, Y4, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, 928(SP)
-	MOVQ         DX, R9
-	LEAQ         (DX)(R8*1), R10
-	VMOVUPS      (SP), Y4
-	VMOVUPS      32(SP), Y5
-	VMOVUPS      64(SP), Y6
-	VMOVUPS      96(SP), Y7
-	VUNPCKLPS    Y5, Y4, Y8
-	VUNPCKHPS    Y5, Y4, Y4
-	VUNPCKLPS    Y7, Y6, Y5
-	VUNPCKHPS    Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y8, Y7
-	VSHUFPS      $0xee, Y5, Y8, Y5
-	VSHUFPS      $0x44, Y6, Y4, Y8
-	VSHUFPS      $0xee, Y6, Y4, Y4
-	VPERMPS      Y7, Y2, Y6
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y4, Y2, Y4
-	VPERMPS      Y6, Y3, Y8
-	VBROADCASTSS 128(SP), Y9
-	VBLENDPS     $0x80, Y9, Y8, Y8
-	VPERMPS      Y5, Y3, Y9
-	VBROADCASTSS 132(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y7, Y1, Y10
-	VMOVAPS      Y4, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, (R9)(BX*1)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, (R9)(BX*2)
-	VSUBPS       Y7, Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VMOVUPS      Y10, (R9)
-	VSUBPS       Y7, Y8, Y6
-	VSUBPS       Y5, Y4, Y7
-	VMOVAPS      Y6, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVUPS      Y8, (R10)
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	VMOVUPS      Y6, (R10)(BX*1)
-	VMOVAPS      Y9, Y6
-	VFNMADD231PS Y4, Y1, Y6
-	VSUBPS       Y4, Y6, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, (R10)(BX*2)
-	LEAQ         (R9)(R8*2), R9
-	LEAQ         (R10)(R8*2), R10
-	VMOVUPS      160(SP), Y4
-	VMOVUPS      192(SP), Y5
-	VMOVUPS      224(SP), Y6
-	VMOVUPS      256(SP), Y7
-	VUNPCKLPS    Y5, Y4, Y8
-	VUNPCKHPS    Y5, Y4, Y4
-	VUNPCKLPS    Y7, Y6, Y5
-	VUNPCKHPS    Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y8, Y7
-	VSHUFPS      $0xee, Y5, Y8, Y5
-	VSHUFPS      $0x44, Y6, Y4, Y8
-	VSHUFPS      $0xee, Y6, Y4, Y4
-	VPERMPS      Y7, Y2, Y6
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y4, Y2, Y4
-	VPERMPS      Y6, Y3, Y8
-	VBROADCASTSS 288(SP), Y9
-	VBLENDPS     $0x80, Y9, Y8, Y8
-	VPERMPS      Y5, Y3, Y9
-	VBROADCASTSS 292(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y7, Y1, Y10
-	VMOVAPS      Y4, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, (R9)(BX*1)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, (R9)(BX*2)
-	VSUBPS       Y7, Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VMOVUPS      Y10, (R9)
-	VSUBPS       Y7, Y8, Y6
-	VSUBPS       Y5, Y4, Y7
-	VMOVAPS      Y6, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVUPS      Y8, (R10)
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	VMOVUPS      Y6, (R10)(BX*1)
-	VMOVAPS      Y9, Y6
-	VFNMADD231PS Y4, Y1, Y6
-	VSUBPS       Y4, Y6, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, (R10)(BX*2)
-	LEAQ         (R9)(R8*2), R9
-	LEAQ         (R10)(R8*2), R10
-	VMOVUPS      320(SP), Y4
-	VMOVUPS      352(SP), Y5
-	VMOVUPS      384(SP), Y6
-	VMOVUPS      416(SP), Y7
-	VUNPCKLPS    Y5, Y4, Y8
-	VUNPCKHPS    Y5, Y4, Y4
-	VUNPCKLPS    Y7, Y6, Y5
-	VUNPCKHPS    Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y8, Y7
-	VSHUFPS      $0xee, Y5, Y8, Y5
-	VSHUFPS      $0x44, Y6, Y4, Y8
-	VSHUFPS      $0xee, Y6, Y4, Y4
-	VPERMPS      Y7, Y2, Y6
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y4, Y2, Y4
-	VPERMPS      Y6, Y3, Y8
-	VBROADCASTSS 448(SP), Y9
-	VBLENDPS     $0x80, Y9, Y8, Y8
-	VPERMPS      Y5, Y3, Y9
-	VBROADCASTSS 452(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y7, Y1, Y10
-	VMOVAPS      Y4, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, (R9)(BX*1)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, (R9)(BX*2)
-	VSUBPS       Y7, Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VMOVUPS      Y10, (R9)
-	VSUBPS       Y7, Y8, Y6
-	VSUBPS       Y5, Y4, Y7
-	VMOVAPS      Y6, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVUPS      Y8, (R10)
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	VMOVUPS      Y6, (R10)(BX*1)
-	VMOVAPS      Y9, Y6
-	VFNMADD231PS Y4, Y1, Y6
-	VSUBPS       Y4, Y6, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, (R10)(BX*2)
-	LEAQ         (R9)(R8*2), R9
-	LEAQ         (R10)(R8*2), R10
-	VMOVUPS      480(SP), Y4
-	VMOVUPS      512(SP), Y5
-	VMOVUPS      544(SP), Y6
-	VMOVUPS      576(SP), Y7
-	VUNPCKLPS    Y5, Y4, Y8
-	VUNPCKHPS    Y5, Y4, Y4
-	VUNPCKLPS    Y7, Y6, Y5
-	VUNPCKHPS    Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y8, Y7
-	VSHUFPS      $0xee, Y5, Y8, Y5
-	VSHUFPS      $0x44, Y6, Y4, Y8
-	VSHUFPS      $0xee, Y6, Y4, Y4
-	VPERMPS      Y7, Y2, Y6
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y4, Y2, Y4
-	VPERMPS      Y6, Y3, Y8
-	VBROADCASTSS 608(SP), Y9
-	VBLENDPS     $0x80, Y9, Y8, Y8
-	VPERMPS      Y5, Y3, Y9
-	VBROADCASTSS 612(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y7, Y1, Y10
-	VMOVAPS      Y4, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, (R9)(BX*1)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, (R9)(BX*2)
-	VSUBPS       Y7, Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VMOVUPS      Y10, (R9)
-	VSUBPS       Y7, Y8, Y6
-	VSUBPS       Y5, Y4, Y7
-	VMOVAPS      Y6, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVUPS      Y8, (R10)
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	VMOVUPS      Y6, (R10)(BX*1)
-	VMOVAPS      Y9, Y6
-	VFNMADD231PS Y4, Y1, Y6
-	VSUBPS       Y4, Y6, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, (R10)(BX*2)
-	LEAQ         (R9)(R8*2), R9
-	LEAQ         (R10)(R8*2), R10
-	VMOVUPS      640(SP), Y4
-	VMOVUPS      672(SP), Y5
-	VMOVUPS      704(SP), Y6
-	VMOVUPS      736(SP), Y7
-	VUNPCKLPS    Y5, Y4, Y8
-	VUNPCKHPS    Y5, Y4, Y4
-	VUNPCKLPS    Y7, Y6, Y5
-	VUNPCKHPS    Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y8, Y7
-	VSHUFPS      $0xee, Y5, Y8, Y5
-	VSHUFPS      $0x44, Y6, Y4, Y8
-	VSHUFPS      $0xee, Y6, Y4, Y4
-	VPERMPS      Y7, Y2, Y6
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y4, Y2, Y4
-	VPERMPS      Y6, Y3, Y8
-	VBROADCASTSS 768(SP), Y9
-	VBLENDPS     $0x80, Y9, Y8, Y8
-	VPERMPS      Y5, Y3, Y9
-	VBROADCASTSS 772(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y7, Y1, Y10
-	VMOVAPS      Y4, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, (R9)(BX*1)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, (R9)(BX*2)
-	VSUBPS       Y7, Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VMOVUPS      Y10, (R9)
-	VSUBPS       Y7, Y8, Y6
-	VSUBPS       Y5, Y4, Y7
-	VMOVAPS      Y6, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVUPS      Y8, (R10)
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	VMOVUPS      Y6, (R10)(BX*1)
-	VMOVAPS      Y9, Y6
-	VFNMADD231PS Y4, Y1, Y6
-	VSUBPS       Y4, Y6, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, (R10)(BX*2)
-	LEAQ         (R9)(R8*2), R9
-	LEAQ         (R10)(R8*2), R10
-	VMOVUPS      800(SP), Y4
-	VMOVUPS      832(SP), Y5
-	VMOVUPS      864(SP), Y6
-	VMOVUPS      896(SP), Y7
-	VUNPCKLPS    Y5, Y4, Y8
-	VUNPCKHPS    Y5, Y4, Y4
-	VUNPCKLPS    Y7, Y6, Y5
-	VUNPCKHPS    Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y8, Y7
-	VSHUFPS      $0xee, Y5, Y8, Y5
-	VSHUFPS      $0x44, Y6, Y4, Y8
-	VSHUFPS      $0xee, Y6, Y4, Y4
-	VPERMPS      Y7, Y2, Y6
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y4, Y2, Y4
-	VPERMPS      Y6, Y3, Y8
-	VBROADCASTSS 928(SP), Y9
-	VBLENDPS     $0x80, Y9, Y8, Y8
-	VPERMPS      Y5, Y3, Y9
-	VBROADCASTSS 932(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VMOVAPS      Y8, Y10
-	VFNMADD231PS Y7, Y1, Y10
-	VMOVAPS      Y4, Y11
-	VFNMADD231PS Y5, Y1, Y11
-	VADDPS       Y11, Y10, Y12
-	VMOVUPS      Y12, (R9)(BX*1)
-	VSUBPS       Y11, Y10, Y11
-	VMOVUPS      Y11, (R9)(BX*2)
-	VSUBPS       Y7, Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VMOVUPS      Y10, (R9)
-	VSUBPS       Y7, Y8, Y6
-	VSUBPS       Y5, Y4, Y7
-	VMOVAPS      Y6, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVUPS      Y8, (R10)
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	VMOVUPS      Y6, (R10)(BX*1)
-	VMOVAPS      Y9, Y6
-	VFNMADD231PS Y4, Y1, Y6
-	VSUBPS       Y4, Y6, Y4
-	VFMADD231PS  Y5, Y1, Y4
-	VMOVUPS      Y4, (R10)(BX*2)
-	ADDQ         $0x80, AX
-	ADDQ         $0x20, DX
-	DECQ         SI
-	JNZ          group
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 576(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 64(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 832(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1088(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1344(SP)
+	MOVBLZX      3(R8), R9
+	MOVQ         24(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_3
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_3
 
-tail:
-	TESTQ        DI, DI
-	JZ           done
-	VMOVUPS      (DI), Y4
-	MOVQ         AX, SI
-	VMOVUPS      (SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y6
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y7
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y8
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y9
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y7, Y1, Y11
-	VMOVAPS      Y8, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMOVUPS      Y13, 160(SP)
-	VSUBPS       Y12, Y11, Y12
-	VMOVUPS      Y12, 320(SP)
-	VSUBPS       Y7, Y11, Y11
-	VFMADD231PS  Y5, Y1, Y11
-	VMOVUPS      Y11, (SP)
-	VSUBPS       Y7, Y9, Y5
-	VSUBPS       Y6, Y8, Y7
-	VMOVAPS      Y5, Y9
-	VFMADD231PS  Y7, Y0, Y9
-	VMOVUPS      Y9, 480(SP)
-	VMOVAPS      Y5, Y5
-	VFNMADD231PS Y7, Y0, Y5
-	VMOVUPS      Y5, 640(SP)
-	VMOVAPS      Y10, Y5
-	VFNMADD231PS Y8, Y1, Y5
-	VSUBPS       Y8, Y5, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMOVUPS      Y5, 800(SP)
-	MOVQ         AX, SI
-	VMOVUPS      32(SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y6
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y7
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y8
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y9
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y7, Y1, Y11
-	VMOVAPS      Y8, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMOVUPS      Y13, 192(SP)
-	VSUBPS       Y12, Y11, Y12
-	VMOVUPS      Y12, 352(SP)
-	VSUBPS       Y7, Y11, Y11
-	VFMADD231PS  Y5, Y1, Y11
-	VMOVUPS      Y11, 32(SP)
-	VSUBPS       Y7, Y9, Y5
-	VSUBPS       Y6, Y8, Y7
-	VMOVAPS      Y5, Y9
-	VFMADD231PS  Y7, Y0, Y9
-	VMOVUPS      Y9, 512(SP)
-	VMOVAPS      Y5, Y5
-	VFNMADD231PS Y7, Y0, Y5
-	VMOVUPS      Y5, 672(SP)
-	VMOVAPS      Y10, Y5
-	VFNMADD231PS Y8, Y1, Y5
-	VSUBPS       Y8, Y5, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMOVUPS      Y5, 832(SP)
-	MOVQ         AX, SI
-	VMOVUPS      64(SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y6
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y7
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y8
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y9
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y7, Y1, Y11
-	VMOVAPS      Y8, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMOVUPS      Y13, 224(SP)
-	VSUBPS       Y12, Y11, Y12
-	VMOVUPS      Y12, 384(SP)
-	VSUBPS       Y7, Y11, Y11
-	VFMADD231PS  Y5, Y1, Y11
-	VMOVUPS      Y11, 64(SP)
-	VSUBPS       Y7, Y9, Y5
-	VSUBPS       Y6, Y8, Y7
-	VMOVAPS      Y5, Y9
-	VFMADD231PS  Y7, Y0, Y9
-	VMOVUPS      Y9, 544(SP)
-	VMOVAPS      Y5, Y5
-	VFNMADD231PS Y7, Y0, Y5
-	VMOVUPS      Y5, 704(SP)
-	VMOVAPS      Y10, Y5
-	VFNMADD231PS Y8, Y1, Y5
-	VSUBPS       Y8, Y5, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMOVUPS      Y5, 864(SP)
-	MOVQ         AX, SI
-	VMOVUPS      96(SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      96(SI), Y6
-	ADDQ         CX, SI
-	VMOVUPS      96(SI), Y7
-	ADDQ         CX, SI
-	VMOVUPS      96(SI), Y8
-	ADDQ         CX, SI
-	VMOVUPS      96(SI), Y9
-	ADDQ         CX, SI
-	VMOVUPS      96(SI), Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y7, Y1, Y11
-	VMOVAPS      Y8, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMOVUPS      Y13, 256(SP)
-	VSUBPS       Y12, Y11, Y12
-	VMOVUPS      Y12, 416(SP)
-	VSUBPS       Y7, Y11, Y11
-	VFMADD231PS  Y5, Y1, Y11
-	VMOVUPS      Y11, 96(SP)
-	VSUBPS       Y7, Y9, Y5
-	VSUBPS       Y6, Y8, Y7
-	VMOVAPS      Y5, Y9
-	VFMADD231PS  Y7, Y0, Y9
-	VMOVUPS      Y9, 576(SP)
-	VMOVAPS      Y5, Y5
-	VFNMADD231PS Y7, Y0, Y5
-	VMOVUPS      Y5, 736(SP)
-	VMOVAPS      Y10, Y5
-	VFNMADD231PS Y8, Y1, Y5
-	VSUBPS       Y8, Y5, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMOVUPS      Y5, 896(SP)
-	MOVQ         AX, SI
-	VMOVUPS      128(SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      128(SI), Y6
-	ADDQ         CX, SI
-	VMOVUPS      128(SI), Y7
-	ADDQ         CX, SI
-	VMOVUPS      128(SI), Y8
-	ADDQ         CX, SI
-	VMOVUPS      128(SI), Y9
-	ADDQ         CX, SI
-	VMOVUPS      128(SI), Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y7, Y1, Y11
-	VMOVAPS      Y8, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMOVUPS      Y13, 288(SP)
-	VSUBPS       Y12, Y11, Y12
-	VMOVUPS      Y12, 448(SP)
-	VSUBPS       Y7, Y11, Y11
-	VFMADD231PS  Y5, Y1, Y11
-	VMOVUPS      Y11, 128(SP)
-	VSUBPS       Y7, Y9, Y5
-	VSUBPS       Y6, Y8, Y7
-	VMOVAPS      Y5, Y9
-	VFMADD231PS  Y7, Y0, Y9
-	VMOVUPS      Y9, 608(SP)
-	VMOVAPS      Y5, Y5
-	VFNMADD231PS Y7, Y0, Y5
-	VMOVUPS      Y5, 768(SP)
-	VMOVAPS      Y10, Y5
-	VFNMADD231PS Y8, Y1, Y5
-	VSUBPS       Y8, Y5, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMOVUPS      Y5, 928(SP)
-	MOVQ         DX, AX
-	LEAQ         (DX)(R8*1), CX
-	VMOVUPS      (SP), Y5
-	VMOVUPS      32(SP), Y6
-	VMOVUPS      64(SP), Y7
-	VMOVUPS      96(SP), Y8
-	VUNPCKLPS    Y6, Y5, Y9
-	VUNPCKHPS    Y6, Y5, Y5
-	VUNPCKLPS    Y8, Y7, Y6
-	VUNPCKHPS    Y8, Y7, Y7
-	VSHUFPS      $0x44, Y6, Y9, Y8
-	VSHUFPS      $0xee, Y6, Y9, Y6
-	VSHUFPS      $0x44, Y7, Y5, Y9
-	VSHUFPS      $0xee, Y7, Y5, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y6, Y2, Y6
-	VPERMPS      Y9, Y2, Y8
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y7, Y3, Y9
-	VBROADCASTSS 128(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VPERMPS      Y6, Y3, Y10
-	VBROADCASTSS 132(SP), Y11
-	VBLENDPS     $0x80, Y11, Y10, Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y8, Y1, Y11
-	VMOVAPS      Y5, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMASKMOVPS   Y13, Y4, (AX)(BX*1)
-	VSUBPS       Y12, Y11, Y12
-	VMASKMOVPS   Y12, Y4, (AX)(BX*2)
-	VSUBPS       Y8, Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VMASKMOVPS   Y11, Y4, (AX)
-	VSUBPS       Y8, Y9, Y7
-	VSUBPS       Y6, Y5, Y8
+notwhole_0_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_3:
+	MOVBLZX 11(R8), R9
+	MOVQ    88(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_3
+
+notwhole_1_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_3:
+	MOVBLZX 19(R8), R9
+	MOVQ    152(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_3
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_3
+
+notwhole_2_3:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_3
+	MOVLQSX    76(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_3:
+	MOVBLZX 27(R8), R9
+	MOVQ    216(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_3
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_3
+
+notwhole_3_3:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_3
+	MOVLQSX    108(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_3:
+	MOVBLZX 35(R8), R9
+	MOVQ    280(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_3
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_3
+
+notwhole_4_3:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_3
+	MOVLQSX    140(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_3:
+	MOVBLZX 43(R8), R9
+	MOVQ    344(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_3
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_3
+
+notwhole_5_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_3
+	MOVLQSX    172(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_3:
 	VMOVAPS      Y7, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMASKMOVPS   Y9, Y4, (CX)
-	VMOVAPS      Y7, Y7
-	VFNMADD231PS Y8, Y0, Y7
-	VMASKMOVPS   Y7, Y4, (CX)(BX*1)
-	VMOVAPS      Y10, Y7
-	VFNMADD231PS Y5, Y1, Y7
-	VSUBPS       Y5, Y7, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMASKMOVPS   Y5, Y4, (CX)(BX*2)
-	LEAQ         (AX)(R8*2), AX
-	LEAQ         (CX)(R8*2), CX
-	VMOVUPS      160(SP), Y5
-	VMOVUPS      192(SP), Y6
-	VMOVUPS      224(SP), Y7
-	VMOVUPS      256(SP), Y8
-	VUNPCKLPS    Y6, Y5, Y9
-	VUNPCKHPS    Y6, Y5, Y5
-	VUNPCKLPS    Y8, Y7, Y6
-	VUNPCKHPS    Y8, Y7, Y7
-	VSHUFPS      $0x44, Y6, Y9, Y8
-	VSHUFPS      $0xee, Y6, Y9, Y6
-	VSHUFPS      $0x44, Y7, Y5, Y9
-	VSHUFPS      $0xee, Y7, Y5, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y6, Y2, Y6
-	VPERMPS      Y9, Y2, Y8
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y7, Y3, Y9
-	VBROADCASTSS 288(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VPERMPS      Y6, Y3, Y10
-	VBROADCASTSS 292(SP), Y11
-	VBLENDPS     $0x80, Y11, Y10, Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y8, Y1, Y11
-	VMOVAPS      Y5, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMASKMOVPS   Y13, Y4, (AX)(BX*1)
-	VSUBPS       Y12, Y11, Y12
-	VMASKMOVPS   Y12, Y4, (AX)(BX*2)
-	VSUBPS       Y8, Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VMASKMOVPS   Y11, Y4, (AX)
-	VSUBPS       Y8, Y9, Y7
-	VSUBPS       Y6, Y5, Y8
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 352(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 608(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 96(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 864(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1120(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1376(SP)
+	MOVBLZX      4(R8), R9
+	MOVQ         32(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_4
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_4
+
+notwhole_0_4:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_4
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_4:
+	MOVBLZX 12(R8), R9
+	MOVQ    96(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_4
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_4
+
+notwhole_1_4:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_4
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_4:
+	MOVBLZX 20(R8), R9
+	MOVQ    160(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_4
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_4
+
+notwhole_2_4:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_4
+	MOVLQSX    80(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_4:
+	MOVBLZX 28(R8), R9
+	MOVQ    224(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_4
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_4
+
+notwhole_3_4:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_4
+	MOVLQSX    112(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_4:
+	MOVBLZX 36(R8), R9
+	MOVQ    288(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_4
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_4
+
+notwhole_4_4:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_4
+	MOVLQSX    144(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_4:
+	MOVBLZX 44(R8), R9
+	MOVQ    352(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_4
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_4
+
+notwhole_5_4:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_4
+	MOVLQSX    176(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_4:
 	VMOVAPS      Y7, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMASKMOVPS   Y9, Y4, (CX)
-	VMOVAPS      Y7, Y7
-	VFNMADD231PS Y8, Y0, Y7
-	VMASKMOVPS   Y7, Y4, (CX)(BX*1)
-	VMOVAPS      Y10, Y7
-	VFNMADD231PS Y5, Y1, Y7
-	VSUBPS       Y5, Y7, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMASKMOVPS   Y5, Y4, (CX)(BX*2)
-	LEAQ         (AX)(R8*2), AX
-	LEAQ         (CX)(R8*2), CX
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 384(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 640(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 128(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 896(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1152(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1408(SP)
+	MOVBLZX      5(R8), R9
+	MOVQ         40(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_5
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_5
+
+notwhole_0_5:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_5
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_5:
+	MOVBLZX 13(R8), R9
+	MOVQ    104(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_5
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_5
+
+notwhole_1_5:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_5
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_5:
+	MOVBLZX 21(R8), R9
+	MOVQ    168(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_5
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_5
+
+notwhole_2_5:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_5
+	MOVLQSX    84(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_5:
+	MOVBLZX 29(R8), R9
+	MOVQ    232(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_5
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_5
+
+notwhole_3_5:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_5
+	MOVLQSX    116(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_5:
+	MOVBLZX 37(R8), R9
+	MOVQ    296(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_5
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_5
+
+notwhole_4_5:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_5
+	MOVLQSX    148(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_5:
+	MOVBLZX 45(R8), R9
+	MOVQ    360(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_5
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_5
+
+notwhole_5_5:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_5
+	MOVLQSX    180(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_5:
+	VMOVAPS      Y7, Y9
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 416(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 672(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 160(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 928(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1184(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1440(SP)
+	MOVBLZX      6(R8), R9
+	MOVQ         48(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_6
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_6
+
+notwhole_0_6:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_6
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_6:
+	MOVBLZX 14(R8), R9
+	MOVQ    112(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_6
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_6
+
+notwhole_1_6:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_6
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_6:
+	MOVBLZX 22(R8), R9
+	MOVQ    176(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_6
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_6
+
+notwhole_2_6:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_6
+	MOVLQSX    88(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_6:
+	MOVBLZX 30(R8), R9
+	MOVQ    240(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_6
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_6
+
+notwhole_3_6:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_6
+	MOVLQSX    120(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_6:
+	MOVBLZX 38(R8), R9
+	MOVQ    304(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_6
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_6
+
+notwhole_4_6:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_6
+	MOVLQSX    152(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_6:
+	MOVBLZX 46(R8), R9
+	MOVQ    368(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_5_6
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_5_6
+
+notwhole_5_6:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_6
+	MOVLQSX    184(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_5_6:
+	VMOVAPS      Y7, Y9
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 448(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 704(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 192(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 960(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1216(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1472(SP)
+	MOVBLZX      7(R8), R9
+	MOVQ         56(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_7
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_7
+
+notwhole_0_7:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_7
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_7:
+	MOVBLZX 15(R8), R9
+	MOVQ    120(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_7
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_7
+
+notwhole_1_7:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_7
+	MOVLQSX    60(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_7:
+	MOVBLZX 23(R8), R9
+	MOVQ    184(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_7
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_7
+
+notwhole_2_7:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_7
+	MOVLQSX    92(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_7:
+	MOVBLZX 31(R8), R9
+	MOVQ    248(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_7
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_7
+
+notwhole_3_7:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_7
+	MOVLQSX    124(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_7:
+	MOVBLZX 39(R8), R9
+	MOVQ    312(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_4_7
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_4_7
+
+notwhole_4_7:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_7
+	MOVLQSX    156(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_4_7:
+	MOVBLZX 47(R8), R8
+	MOVQ    376(SI), SI
+	CMPL    R8, $0x01
+	JNE     notwhole_5_7
+	VMOVUPS (BX)(SI*1), Y8
+	JMP     loaded_5_7
+
+notwhole_5_7:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R8, R8
+	JZ         loaded_5_7
+	MOVLQSX    188(DI), DI
+	VMOVUPS    (CX)(DI*1), Y8
+	VMASKMOVPS (BX)(SI*1), Y8, Y8
+
+loaded_5_7:
+	VMOVAPS      Y7, Y9
+	VFNMADD231PS Y5, Y1, Y9
+	VMOVAPS      Y6, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	VMOVUPS      Y11, 480(SP)
+	VSUBPS       Y10, Y9, Y10
+	VMOVUPS      Y10, 736(SP)
+	VSUBPS       Y5, Y9, Y9
+	VFMADD231PS  Y3, Y1, Y9
+	VMOVUPS      Y9, 224(SP)
+	VSUBPS       Y5, Y7, Y3
+	VSUBPS       Y4, Y6, Y5
+	VMOVAPS      Y3, Y7
+	VFMADD231PS  Y5, Y0, Y7
+	VMOVUPS      Y7, 992(SP)
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS Y5, Y0, Y3
+	VMOVUPS      Y3, 1248(SP)
+	VMOVAPS      Y8, Y3
+	VFNMADD231PS Y6, Y1, Y3
+	VSUBPS       Y6, Y3, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	VMOVUPS      Y3, 1504(SP)
+	MOVQ         v+24(FP), BX
+	MOVQ         plane+40(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	MOVQ         lanes+64(FP), R8
+	VMOVUPS      (SP), Y3
+	VMOVUPS      32(SP), Y4
+	VMOVUPS      64(SP), Y5
+	VMOVUPS      96(SP), Y6
+	VMOVUPS      128(SP), Y7
+	VMOVUPS      160(SP), Y8
+	VMOVUPS      192(SP), Y9
+	VMOVUPS      224(SP), Y10
+	VUNPCKLPS    Y4, Y3, Y11
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y11, Y6
+	VSHUFPS      $0xee, Y4, Y11, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y11
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VUNPCKLPS    Y8, Y7, Y5
+	VUNPCKHPS    Y8, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y8
+	VUNPCKHPS    Y10, Y9, Y9
+	VSHUFPS      $0x44, Y8, Y5, Y10
+	VSHUFPS      $0xee, Y8, Y5, Y5
+	VSHUFPS      $0x44, Y9, Y7, Y8
+	VSHUFPS      $0xee, Y9, Y7, Y7
+	VPERMPS      Y6, Y2, Y6
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y11, Y2, Y7
+	VPERMPS      Y3, Y2, Y3
+	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y5, Y2, Y5
+	LEAQ         (BX)(DI*1), R9
+	VMOVAPS      Y8, Y9
+	VFNMADD231PS Y7, Y1, Y9
+	VMOVAPS      Y3, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	TESTQ        R8, R8
+	JNZ          part_0_1
+	VMOVUPS      Y11, (BX)(SI*1)
+	JMP          stored_0_1
+
+part_0_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+
+stored_0_1:
+	VSUBPS  Y10, Y9, Y10
+	TESTQ   R8, R8
+	JNZ     part_0_2
+	VMOVUPS Y10, (BX)(SI*2)
+	JMP     stored_0_2
+
+part_0_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+
+stored_0_2:
+	VSUBPS      Y7, Y9, Y9
+	VFMADD231PS Y6, Y1, Y9
+	TESTQ       R8, R8
+	JNZ         part_0_0
+	VMOVUPS     Y9, (BX)
+	JMP         stored_0_0
+
+part_0_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+
+stored_0_0:
+	VSUBPS      Y7, Y8, Y6
+	VSUBPS      Y4, Y3, Y7
+	VMOVAPS     Y6, Y8
+	VFMADD231PS Y7, Y0, Y8
+	TESTQ       R8, R8
+	JNZ         part_0_3
+	VMOVUPS     Y8, (R9)
+	JMP         stored_0_3
+
+part_0_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+
+stored_0_3:
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS Y7, Y0, Y6
+	TESTQ        R8, R8
+	JNZ          part_0_4
+	VMOVUPS      Y6, (R9)(SI*1)
+	JMP          stored_0_4
+
+part_0_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+
+stored_0_4:
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VSUBPS       Y3, Y5, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	TESTQ        R8, R8
+	JNZ          part_0_5
+	VMOVUPS      Y3, (R9)(SI*2)
+	JMP          stored_0_5
+
+part_0_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_0_5:
+	LEAQ         (BX)(DI*2), BX
+	VMOVUPS      256(SP), Y3
+	VMOVUPS      288(SP), Y4
 	VMOVUPS      320(SP), Y5
 	VMOVUPS      352(SP), Y6
 	VMOVUPS      384(SP), Y7
 	VMOVUPS      416(SP), Y8
-	VUNPCKLPS    Y6, Y5, Y9
+	VMOVUPS      448(SP), Y9
+	VMOVUPS      480(SP), Y10
+	VUNPCKLPS    Y4, Y3, Y11
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
 	VUNPCKHPS    Y6, Y5, Y5
-	VUNPCKLPS    Y8, Y7, Y6
+	VSHUFPS      $0x44, Y4, Y11, Y6
+	VSHUFPS      $0xee, Y4, Y11, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y11
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VUNPCKLPS    Y8, Y7, Y5
 	VUNPCKHPS    Y8, Y7, Y7
-	VSHUFPS      $0x44, Y6, Y9, Y8
-	VSHUFPS      $0xee, Y6, Y9, Y6
-	VSHUFPS      $0x44, Y7, Y5, Y9
-	VSHUFPS      $0xee, Y7, Y5, Y5
-	VPERMPS      Y8, Y2, Y7
+	VUNPCKLPS    Y10, Y9, Y8
+	VUNPCKHPS    Y10, Y9, Y9
+	VSHUFPS      $0x44, Y8, Y5, Y10
+	VSHUFPS      $0xee, Y8, Y5, Y5
+	VSHUFPS      $0x44, Y9, Y7, Y8
+	VSHUFPS      $0xee, Y9, Y7, Y7
 	VPERMPS      Y6, Y2, Y6
-	VPERMPS      Y9, Y2, Y8
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y11, Y2, Y7
+	VPERMPS      Y3, Y2, Y3
+	VPERMPS      Y10, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y7, Y3, Y9
-	VBROADCASTSS 448(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VPERMPS      Y6, Y3, Y10
-	VBROADCASTSS 452(SP), Y11
-	VBLENDPS     $0x80, Y11, Y10, Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y8, Y1, Y11
-	VMOVAPS      Y5, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMASKMOVPS   Y13, Y4, (AX)(BX*1)
-	VSUBPS       Y12, Y11, Y12
-	VMASKMOVPS   Y12, Y4, (AX)(BX*2)
-	VSUBPS       Y8, Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VMASKMOVPS   Y11, Y4, (AX)
-	VSUBPS       Y8, Y9, Y7
-	VSUBPS       Y6, Y5, Y8
-	VMOVAPS      Y7, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMASKMOVPS   Y9, Y4, (CX)
-	VMOVAPS      Y7, Y7
-	VFNMADD231PS Y8, Y0, Y7
-	VMASKMOVPS   Y7, Y4, (CX)(BX*1)
-	VMOVAPS      Y10, Y7
-	VFNMADD231PS Y5, Y1, Y7
-	VSUBPS       Y5, Y7, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMASKMOVPS   Y5, Y4, (CX)(BX*2)
-	LEAQ         (AX)(R8*2), AX
-	LEAQ         (CX)(R8*2), CX
-	VMOVUPS      480(SP), Y5
-	VMOVUPS      512(SP), Y6
-	VMOVUPS      544(SP), Y7
-	VMOVUPS      576(SP), Y8
-	VUNPCKLPS    Y6, Y5, Y9
-	VUNPCKHPS    Y6, Y5, Y5
-	VUNPCKLPS    Y8, Y7, Y6
-	VUNPCKHPS    Y8, Y7, Y7
-	VSHUFPS      $0x44, Y6, Y9, Y8
-	VSHUFPS      $0xee, Y6, Y9, Y6
-	VSHUFPS      $0x44, Y7, Y5, Y9
-	VSHUFPS      $0xee, Y7, Y5, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y6, Y2, Y6
-	VPERMPS      Y9, Y2, Y8
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y7, Y3, Y9
-	VBROADCASTSS 608(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VPERMPS      Y6, Y3, Y10
-	VBROADCASTSS 612(SP), Y11
-	VBLENDPS     $0x80, Y11, Y10, Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y8, Y1, Y11
-	VMOVAPS      Y5, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMASKMOVPS   Y13, Y4, (AX)(BX*1)
-	VSUBPS       Y12, Y11, Y12
-	VMASKMOVPS   Y12, Y4, (AX)(BX*2)
-	VSUBPS       Y8, Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VMASKMOVPS   Y11, Y4, (AX)
-	VSUBPS       Y8, Y9, Y7
-	VSUBPS       Y6, Y5, Y8
-	VMOVAPS      Y7, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMASKMOVPS   Y9, Y4, (CX)
-	VMOVAPS      Y7, Y7
-	VFNMADD231PS Y8, Y0, Y7
-	VMASKMOVPS   Y7, Y4, (CX)(BX*1)
-	VMOVAPS      Y10, Y7
-	VFNMADD231PS Y5, Y1, Y7
-	VSUBPS       Y5, Y7, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMASKMOVPS   Y5, Y4, (CX)(BX*2)
-	LEAQ         (AX)(R8*2), AX
-	LEAQ         (CX)(R8*2), CX
-	VMOVUPS      640(SP), Y5
-	VMOVUPS      672(SP), Y6
-	VMOVUPS      704(SP), Y7
-	VMOVUPS      736(SP), Y8
-	VUNPCKLPS    Y6, Y5, Y9
-	VUNPCKHPS    Y6, Y5, Y5
-	VUNPCKLPS    Y8, Y7, Y6
-	VUNPCKHPS    Y8, Y7, Y7
-	VSHUFPS      $0x44, Y6, Y9, Y8
-	VSHUFPS      $0xee, Y6, Y9, Y6
-	VSHUFPS      $0x44, Y7, Y5, Y9
-	VSHUFPS      $0xee, Y7, Y5, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y6, Y2, Y6
-	VPERMPS      Y9, Y2, Y8
-	VPERMPS      Y5, Y2, Y5
-	VPERMPS      Y7, Y3, Y9
-	VBROADCASTSS 768(SP), Y10
-	VBLENDPS     $0x80, Y10, Y9, Y9
-	VPERMPS      Y6, Y3, Y10
-	VBROADCASTSS 772(SP), Y11
-	VBLENDPS     $0x80, Y11, Y10, Y10
-	VMOVAPS      Y9, Y11
-	VFNMADD231PS Y8, Y1, Y11
-	VMOVAPS      Y5, Y12
-	VFNMADD231PS Y6, Y1, Y12
-	VADDPS       Y12, Y11, Y13
-	VMASKMOVPS   Y13, Y4, (AX)(BX*1)
-	VSUBPS       Y12, Y11, Y12
-	VMASKMOVPS   Y12, Y4, (AX)(BX*2)
-	VSUBPS       Y8, Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VMASKMOVPS   Y11, Y4, (AX)
-	VSUBPS       Y8, Y9, Y7
-	VSUBPS       Y6, Y5, Y8
-	VMOVAPS      Y7, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMASKMOVPS   Y9, Y4, (CX)
-	VMOVAPS      Y7, Y7
-	VFNMADD231PS Y8, Y0, Y7
-	VMASKMOVPS   Y7, Y4, (CX)(BX*1)
-	VMOVAPS      Y10, Y7
-	VFNMADD231PS Y5, Y1, Y7
-	VSUBPS       Y5, Y7, Y5
-	VFMADD231PS  Y6, Y1, Y5
-	VMASKMOVPS   Y5, Y4, (CX)(BX*2)
-	LEAQ         (AX)(R8*2), AX
-	LEAQ         (CX)(R8*2), CX
-	VMOVUPS      800(SP), Y5
-	VMOVUPS      832(SP), Y6
-	VMOVUPS      864(SP), Y7
-	VMOVUPS      896(SP), Y8
-	VUNPCKLPS    Y6, Y5, Y9
-	VUNPCKHPS    Y6, Y5, Y5
-	VUNPCKLPS    Y8, Y7, Y6
-	VUNPCKHPS    Y8, Y7, Y7
-	VSHUFPS      $0x44, Y6, Y9, Y8
-	VSHUFPS      $0xee, Y6, Y9, Y6
-	VSHUFPS      $0x44, Y7, Y5, Y9
-	VSHUFPS      $0xee, Y7, Y5, Y5
-	VPERMPS      Y8, Y2, Y7
-	VPERMPS      Y6, Y2, Y6
-	VPERMPS      Y9, Y2, Y8
-	VPERMPS      Y5, Y2, Y2
-	VPERMPS      Y7, Y3, Y5
-	VBROADCASTSS 928(SP), Y9
-	VBLENDPS     $0x80, Y9, Y5, Y5
-	VPERMPS      Y6, Y3, Y3
-	VBROADCASTSS 932(SP), Y9
-	VBLENDPS     $0x80, Y9, Y3, Y3
-	VMOVAPS      Y5, Y9
-	VFNMADD231PS Y8, Y1, Y9
-	VMOVAPS      Y2, Y10
-	VFNMADD231PS Y6, Y1, Y10
+	LEAQ         (BX)(DI*1), R9
+	VMOVAPS      Y8, Y9
+	VFNMADD231PS Y7, Y1, Y9
+	VMOVAPS      Y3, Y10
+	VFNMADD231PS Y4, Y1, Y10
 	VADDPS       Y10, Y9, Y11
-	VMASKMOVPS   Y11, Y4, (AX)(BX*1)
-	VSUBPS       Y10, Y9, Y10
-	VMASKMOVPS   Y10, Y4, (AX)(BX*2)
-	VSUBPS       Y8, Y9, Y9
-	VFMADD231PS  Y7, Y1, Y9
-	VMASKMOVPS   Y9, Y4, (AX)
-	VSUBPS       Y8, Y5, Y5
-	VSUBPS       Y6, Y2, Y7
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMASKMOVPS   Y8, Y4, (CX)
-	VMOVAPS      Y5, Y5
-	VFNMADD231PS Y7, Y0, Y5
-	VMASKMOVPS   Y5, Y4, (CX)(BX*1)
-	VMOVAPS      Y3, Y0
-	VFNMADD231PS Y2, Y1, Y0
-	VSUBPS       Y2, Y0, Y0
-	VFMADD231PS  Y6, Y1, Y0
-	VMASKMOVPS   Y0, Y4, (CX)(BX*2)
+	TESTQ        R8, R8
+	JNZ          part_1_1
+	VMOVUPS      Y11, (BX)(SI*1)
+	JMP          stored_1_1
 
-done:
+part_1_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+
+stored_1_1:
+	VSUBPS  Y10, Y9, Y10
+	TESTQ   R8, R8
+	JNZ     part_1_2
+	VMOVUPS Y10, (BX)(SI*2)
+	JMP     stored_1_2
+
+part_1_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+
+stored_1_2:
+	VSUBPS      Y7, Y9, Y9
+	VFMADD231PS Y6, Y1, Y9
+	TESTQ       R8, R8
+	JNZ         part_1_0
+	VMOVUPS     Y9, (BX)
+	JMP         stored_1_0
+
+part_1_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+
+stored_1_0:
+	VSUBPS      Y7, Y8, Y6
+	VSUBPS      Y4, Y3, Y7
+	VMOVAPS     Y6, Y8
+	VFMADD231PS Y7, Y0, Y8
+	TESTQ       R8, R8
+	JNZ         part_1_3
+	VMOVUPS     Y8, (R9)
+	JMP         stored_1_3
+
+part_1_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+
+stored_1_3:
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS Y7, Y0, Y6
+	TESTQ        R8, R8
+	JNZ          part_1_4
+	VMOVUPS      Y6, (R9)(SI*1)
+	JMP          stored_1_4
+
+part_1_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+
+stored_1_4:
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VSUBPS       Y3, Y5, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	TESTQ        R8, R8
+	JNZ          part_1_5
+	VMOVUPS      Y3, (R9)(SI*2)
+	JMP          stored_1_5
+
+part_1_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_1_5:
+	LEAQ         (BX)(DI*2), BX
+	VMOVUPS      512(SP), Y3
+	VMOVUPS      544(SP), Y4
+	VMOVUPS      576(SP), Y5
+	VMOVUPS      608(SP), Y6
+	VMOVUPS      640(SP), Y7
+	VMOVUPS      672(SP), Y8
+	VMOVUPS      704(SP), Y9
+	VMOVUPS      736(SP), Y10
+	VUNPCKLPS    Y4, Y3, Y11
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y11, Y6
+	VSHUFPS      $0xee, Y4, Y11, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y11
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VUNPCKLPS    Y8, Y7, Y5
+	VUNPCKHPS    Y8, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y8
+	VUNPCKHPS    Y10, Y9, Y9
+	VSHUFPS      $0x44, Y8, Y5, Y10
+	VSHUFPS      $0xee, Y8, Y5, Y5
+	VSHUFPS      $0x44, Y9, Y7, Y8
+	VSHUFPS      $0xee, Y9, Y7, Y7
+	VPERMPS      Y6, Y2, Y6
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y11, Y2, Y7
+	VPERMPS      Y3, Y2, Y3
+	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y5, Y2, Y5
+	LEAQ         (BX)(DI*1), R9
+	VMOVAPS      Y8, Y9
+	VFNMADD231PS Y7, Y1, Y9
+	VMOVAPS      Y3, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	TESTQ        R8, R8
+	JNZ          part_2_1
+	VMOVUPS      Y11, (BX)(SI*1)
+	JMP          stored_2_1
+
+part_2_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+
+stored_2_1:
+	VSUBPS  Y10, Y9, Y10
+	TESTQ   R8, R8
+	JNZ     part_2_2
+	VMOVUPS Y10, (BX)(SI*2)
+	JMP     stored_2_2
+
+part_2_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+
+stored_2_2:
+	VSUBPS      Y7, Y9, Y9
+	VFMADD231PS Y6, Y1, Y9
+	TESTQ       R8, R8
+	JNZ         part_2_0
+	VMOVUPS     Y9, (BX)
+	JMP         stored_2_0
+
+part_2_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+
+stored_2_0:
+	VSUBPS      Y7, Y8, Y6
+	VSUBPS      Y4, Y3, Y7
+	VMOVAPS     Y6, Y8
+	VFMADD231PS Y7, Y0, Y8
+	TESTQ       R8, R8
+	JNZ         part_2_3
+	VMOVUPS     Y8, (R9)
+	JMP         stored_2_3
+
+part_2_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+
+stored_2_3:
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS Y7, Y0, Y6
+	TESTQ        R8, R8
+	JNZ          part_2_4
+	VMOVUPS      Y6, (R9)(SI*1)
+	JMP          stored_2_4
+
+part_2_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+
+stored_2_4:
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VSUBPS       Y3, Y5, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	TESTQ        R8, R8
+	JNZ          part_2_5
+	VMOVUPS      Y3, (R9)(SI*2)
+	JMP          stored_2_5
+
+part_2_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_2_5:
+	LEAQ         (BX)(DI*2), BX
+	VMOVUPS      768(SP), Y3
+	VMOVUPS      800(SP), Y4
+	VMOVUPS      832(SP), Y5
+	VMOVUPS      864(SP), Y6
+	VMOVUPS      896(SP), Y7
+	VMOVUPS      928(SP), Y8
+	VMOVUPS      960(SP), Y9
+	VMOVUPS      992(SP), Y10
+	VUNPCKLPS    Y4, Y3, Y11
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y11, Y6
+	VSHUFPS      $0xee, Y4, Y11, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y11
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VUNPCKLPS    Y8, Y7, Y5
+	VUNPCKHPS    Y8, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y8
+	VUNPCKHPS    Y10, Y9, Y9
+	VSHUFPS      $0x44, Y8, Y5, Y10
+	VSHUFPS      $0xee, Y8, Y5, Y5
+	VSHUFPS      $0x44, Y9, Y7, Y8
+	VSHUFPS      $0xee, Y9, Y7, Y7
+	VPERMPS      Y6, Y2, Y6
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y11, Y2, Y7
+	VPERMPS      Y3, Y2, Y3
+	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y5, Y2, Y5
+	LEAQ         (BX)(DI*1), R9
+	VMOVAPS      Y8, Y9
+	VFNMADD231PS Y7, Y1, Y9
+	VMOVAPS      Y3, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	TESTQ        R8, R8
+	JNZ          part_3_1
+	VMOVUPS      Y11, (BX)(SI*1)
+	JMP          stored_3_1
+
+part_3_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+
+stored_3_1:
+	VSUBPS  Y10, Y9, Y10
+	TESTQ   R8, R8
+	JNZ     part_3_2
+	VMOVUPS Y10, (BX)(SI*2)
+	JMP     stored_3_2
+
+part_3_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+
+stored_3_2:
+	VSUBPS      Y7, Y9, Y9
+	VFMADD231PS Y6, Y1, Y9
+	TESTQ       R8, R8
+	JNZ         part_3_0
+	VMOVUPS     Y9, (BX)
+	JMP         stored_3_0
+
+part_3_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+
+stored_3_0:
+	VSUBPS      Y7, Y8, Y6
+	VSUBPS      Y4, Y3, Y7
+	VMOVAPS     Y6, Y8
+	VFMADD231PS Y7, Y0, Y8
+	TESTQ       R8, R8
+	JNZ         part_3_3
+	VMOVUPS     Y8, (R9)
+	JMP         stored_3_3
+
+part_3_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+
+stored_3_3:
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS Y7, Y0, Y6
+	TESTQ        R8, R8
+	JNZ          part_3_4
+	VMOVUPS      Y6, (R9)(SI*1)
+	JMP          stored_3_4
+
+part_3_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+
+stored_3_4:
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VSUBPS       Y3, Y5, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	TESTQ        R8, R8
+	JNZ          part_3_5
+	VMOVUPS      Y3, (R9)(SI*2)
+	JMP          stored_3_5
+
+part_3_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_3_5:
+	LEAQ         (BX)(DI*2), BX
+	VMOVUPS      1024(SP), Y3
+	VMOVUPS      1056(SP), Y4
+	VMOVUPS      1088(SP), Y5
+	VMOVUPS      1120(SP), Y6
+	VMOVUPS      1152(SP), Y7
+	VMOVUPS      1184(SP), Y8
+	VMOVUPS      1216(SP), Y9
+	VMOVUPS      1248(SP), Y10
+	VUNPCKLPS    Y4, Y3, Y11
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y11, Y6
+	VSHUFPS      $0xee, Y4, Y11, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y11
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VUNPCKLPS    Y8, Y7, Y5
+	VUNPCKHPS    Y8, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y8
+	VUNPCKHPS    Y10, Y9, Y9
+	VSHUFPS      $0x44, Y8, Y5, Y10
+	VSHUFPS      $0xee, Y8, Y5, Y5
+	VSHUFPS      $0x44, Y9, Y7, Y8
+	VSHUFPS      $0xee, Y9, Y7, Y7
+	VPERMPS      Y6, Y2, Y6
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y11, Y2, Y7
+	VPERMPS      Y3, Y2, Y3
+	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y5, Y2, Y5
+	LEAQ         (BX)(DI*1), R9
+	VMOVAPS      Y8, Y9
+	VFNMADD231PS Y7, Y1, Y9
+	VMOVAPS      Y3, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	TESTQ        R8, R8
+	JNZ          part_4_1
+	VMOVUPS      Y11, (BX)(SI*1)
+	JMP          stored_4_1
+
+part_4_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+
+stored_4_1:
+	VSUBPS  Y10, Y9, Y10
+	TESTQ   R8, R8
+	JNZ     part_4_2
+	VMOVUPS Y10, (BX)(SI*2)
+	JMP     stored_4_2
+
+part_4_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+
+stored_4_2:
+	VSUBPS      Y7, Y9, Y9
+	VFMADD231PS Y6, Y1, Y9
+	TESTQ       R8, R8
+	JNZ         part_4_0
+	VMOVUPS     Y9, (BX)
+	JMP         stored_4_0
+
+part_4_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+
+stored_4_0:
+	VSUBPS      Y7, Y8, Y6
+	VSUBPS      Y4, Y3, Y7
+	VMOVAPS     Y6, Y8
+	VFMADD231PS Y7, Y0, Y8
+	TESTQ       R8, R8
+	JNZ         part_4_3
+	VMOVUPS     Y8, (R9)
+	JMP         stored_4_3
+
+part_4_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+
+stored_4_3:
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS Y7, Y0, Y6
+	TESTQ        R8, R8
+	JNZ          part_4_4
+	VMOVUPS      Y6, (R9)(SI*1)
+	JMP          stored_4_4
+
+part_4_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+
+stored_4_4:
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VSUBPS       Y3, Y5, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	TESTQ        R8, R8
+	JNZ          part_4_5
+	VMOVUPS      Y3, (R9)(SI*2)
+	JMP          stored_4_5
+
+part_4_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_4_5:
+	LEAQ         (BX)(DI*2), BX
+	VMOVUPS      1280(SP), Y3
+	VMOVUPS      1312(SP), Y4
+	VMOVUPS      1344(SP), Y5
+	VMOVUPS      1376(SP), Y6
+	VMOVUPS      1408(SP), Y7
+	VMOVUPS      1440(SP), Y8
+	VMOVUPS      1472(SP), Y9
+	VMOVUPS      1504(SP), Y10
+	VUNPCKLPS    Y4, Y3, Y11
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y11, Y6
+	VSHUFPS      $0xee, Y4, Y11, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y11
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VUNPCKLPS    Y8, Y7, Y5
+	VUNPCKHPS    Y8, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y8
+	VUNPCKHPS    Y10, Y9, Y9
+	VSHUFPS      $0x44, Y8, Y5, Y10
+	VSHUFPS      $0xee, Y8, Y5, Y5
+	VSHUFPS      $0x44, Y9, Y7, Y8
+	VSHUFPS      $0xee, Y9, Y7, Y7
+	VPERMPS      Y6, Y2, Y6
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y11, Y2, Y7
+	VPERMPS      Y3, Y2, Y3
+	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y5, Y2, Y5
+	LEAQ         (BX)(DI*1), R9
+	VMOVAPS      Y8, Y9
+	VFNMADD231PS Y7, Y1, Y9
+	VMOVAPS      Y3, Y10
+	VFNMADD231PS Y4, Y1, Y10
+	VADDPS       Y10, Y9, Y11
+	TESTQ        R8, R8
+	JNZ          part_5_1
+	VMOVUPS      Y11, (BX)(SI*1)
+	JMP          stored_5_1
+
+part_5_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+
+stored_5_1:
+	VSUBPS  Y10, Y9, Y10
+	TESTQ   R8, R8
+	JNZ     part_5_2
+	VMOVUPS Y10, (BX)(SI*2)
+	JMP     stored_5_2
+
+part_5_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+
+stored_5_2:
+	VSUBPS      Y7, Y9, Y9
+	VFMADD231PS Y6, Y1, Y9
+	TESTQ       R8, R8
+	JNZ         part_5_0
+	VMOVUPS     Y9, (BX)
+	JMP         stored_5_0
+
+part_5_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+
+stored_5_0:
+	VSUBPS      Y7, Y8, Y6
+	VSUBPS      Y4, Y3, Y7
+	VMOVAPS     Y6, Y8
+	VFMADD231PS Y7, Y0, Y8
+	TESTQ       R8, R8
+	JNZ         part_5_3
+	VMOVUPS     Y8, (R9)
+	JMP         stored_5_3
+
+part_5_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+
+stored_5_3:
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS Y7, Y0, Y6
+	TESTQ        R8, R8
+	JNZ          part_5_4
+	VMOVUPS      Y6, (R9)(SI*1)
+	JMP          stored_5_4
+
+part_5_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+
+stored_5_4:
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS Y3, Y1, Y5
+	VSUBPS       Y3, Y5, Y3
+	VFMADD231PS  Y4, Y1, Y3
+	TESTQ        R8, R8
+	JNZ          part_5_5
+	VMOVUPS      Y3, (R9)(SI*2)
+	JMP          stored_5_5
+
+part_5_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_5_5:
+	MOVQ xStride+16(FP), BX
+	SHLQ $0x02, BX
+	MOVQ x+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, x+0(FP)
+	MOVQ vStride+32(FP), BX
+	SHLQ $0x02, BX
+	MOVQ v+24(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, v+24(FP)
+	DECQ DX
+	JNZ  chan
 	VZEROUPPER
 	RET
 
-// func wino4OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+// func wino4OutAVX2(y *float32, m *float32, chans int, yStride int, mStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·wino4OutAVX2(SB), $768-88
-	MOVQ         y+0(FP), AX
-	MOVQ         m+8(FP), CX
-	MOVQ         plane+16(FP), DX
-	SHLQ         $0x02, DX
-	MOVQ         ldy+24(FP), BX
-	SHLQ         $0x02, BX
-	MOVQ         groups+40(FP), SI
-	MOVL         $0x40000000, DI
-	VMOVD        DI, X0
+TEXT ·wino4OutAVX2(SB), $768-104
+	MOVQ         plan+48(FP), AX
+	MOVQ         masks+56(FP), CX
+	MOVL         $0x40000000, DX
+	VMOVD        DX, X0
 	VBROADCASTSS X0, Y0
-	MOVL         $0x40800000, DI
-	VMOVD        DI, X1
+	MOVL         $0x40800000, DX
+	VMOVD        DX, X1
 	VBROADCASTSS X1, Y1
-	MOVL         $0x41000000, DI
-	VMOVD        DI, X2
+	MOVL         $0x41000000, DX
+	VMOVD        DX, X2
 	VBROADCASTSS X2, Y2
-	MOVL         $0x00000000, DI
-	VMOVD        DI, X3
-	MOVL         $0x00000002, DI
-	VPINSRD      $0x01, DI, X3, X3
-	MOVL         $0x00000004, DI
-	VPINSRD      $0x02, DI, X3, X3
-	MOVL         $0x00000006, DI
-	VPINSRD      $0x03, DI, X3, X3
-	MOVL         $0x00000001, DI
-	VMOVD        DI, X4
-	MOVL         $0x00000003, DI
-	VPINSRD      $0x01, DI, X4, X4
-	MOVL         $0x00000005, DI
-	VPINSRD      $0x02, DI, X4, X4
-	MOVL         $0x00000007, DI
-	VPINSRD      $0x03, DI, X4, X4
+	MOVL         $0x00000000, DX
+	VMOVD        DX, X3
+	MOVL         $0x00000002, DX
+	VPINSRD      $0x01, DX, X3, X3
+	MOVL         $0x00000004, DX
+	VPINSRD      $0x02, DX, X3, X3
+	MOVL         $0x00000006, DX
+	VPINSRD      $0x03, DX, X3, X3
+	MOVL         $0x00000001, DX
+	VMOVD        DX, X4
+	MOVL         $0x00000003, DX
+	VPINSRD      $0x01, DX, X4, X4
+	MOVL         $0x00000005, DX
+	VPINSRD      $0x02, DX, X4, X4
+	MOVL         $0x00000007, DX
+	VPINSRD      $0x03, DX, X4, X4
 	VINSERTF128  $0x01, X4, Y3, Y3
-	LEAQ         (DX)(DX*2), DI
-	SHLQ         $0x01, DI
-	TESTQ        SI, SI
-	JZ           tail
+	MOVQ         chans+16(FP), DX
 
-group:
-	LEAQ         (CX), R8
-	VMOVUPS      (R8), Y4
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y5
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y6
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y7
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y8
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VMOVUPS      Y4, (SP)
-	VMOVUPS      Y8, 192(SP)
-	VMOVUPS      Y10, 384(SP)
-	VMOVUPS      Y5, 576(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y4
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y5
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y6
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y7
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y8
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VMOVUPS      Y4, 32(SP)
-	VMOVUPS      Y8, 224(SP)
-	VMOVUPS      Y10, 416(SP)
-	VMOVUPS      Y5, 608(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y4
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y5
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y6
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y7
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y8
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VMOVUPS      Y4, 64(SP)
-	VMOVUPS      Y8, 256(SP)
-	VMOVUPS      Y10, 448(SP)
-	VMOVUPS      Y5, 640(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y4
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y5
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y6
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y7
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y8
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VMOVUPS      Y4, 96(SP)
-	VMOVUPS      Y8, 288(SP)
-	VMOVUPS      Y10, 480(SP)
-	VMOVUPS      Y5, 672(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y4
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y5
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y6
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y7
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y8
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VMOVUPS      Y4, 128(SP)
-	VMOVUPS      Y8, 320(SP)
-	VMOVUPS      Y10, 512(SP)
-	VMOVUPS      Y5, 704(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y4
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y5
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y6
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y7
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y8
-	ADDQ         DI, R8
-	VMOVUPS      (R8), Y9
+chan:
+	MOVQ    m+8(FP), BX
+	MOVQ    plane+40(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    lanes+64(FP), DI
+	LEAQ    (SI)(SI*2), R9
+	SHLQ    $0x01, R9
+	MOVQ    BX, R8
+	TESTQ   DI, DI
+	JNZ     part_m0_0
+	VMOVUPS (R8), Y4
+	JMP     loaded_m0_0
+
+part_m0_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+
+loaded_m0_0:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m0_1
+	VMOVUPS (R8), Y5
+	JMP     loaded_m0_1
+
+part_m0_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+
+loaded_m0_1:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m0_2
+	VMOVUPS (R8), Y6
+	JMP     loaded_m0_2
+
+part_m0_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+
+loaded_m0_2:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m0_3
+	VMOVUPS (R8), Y7
+	JMP     loaded_m0_3
+
+part_m0_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+
+loaded_m0_3:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m0_4
+	VMOVUPS (R8), Y8
+	JMP     loaded_m0_4
+
+part_m0_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+
+loaded_m0_4:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m0_5
+	VMOVUPS (R8), Y9
+	JMP     loaded_m0_5
+
+part_m0_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+
+loaded_m0_5:
+	VADDPS      Y6, Y5, Y10
+	VSUBPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y6
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y4, Y4
+	VADDPS      Y6, Y4, Y4
+	VMOVAPS     Y5, Y8
+	VFMADD231PS Y7, Y0, Y8
+	VMOVAPS     Y10, Y10
+	VFMADD231PS Y6, Y1, Y10
+	VADDPS      Y5, Y9, Y5
+	VFMADD231PS Y7, Y2, Y5
+	VMOVUPS     Y4, (SP)
+	VMOVUPS     Y8, 192(SP)
+	VMOVUPS     Y10, 384(SP)
+	VMOVUPS     Y5, 576(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, R8
+	TESTQ       DI, DI
+	JNZ         part_m1_0
+	VMOVUPS     (R8), Y4
+	JMP         loaded_m1_0
+
+part_m1_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+
+loaded_m1_0:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m1_1
+	VMOVUPS (R8), Y5
+	JMP     loaded_m1_1
+
+part_m1_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+
+loaded_m1_1:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m1_2
+	VMOVUPS (R8), Y6
+	JMP     loaded_m1_2
+
+part_m1_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+
+loaded_m1_2:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m1_3
+	VMOVUPS (R8), Y7
+	JMP     loaded_m1_3
+
+part_m1_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+
+loaded_m1_3:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m1_4
+	VMOVUPS (R8), Y8
+	JMP     loaded_m1_4
+
+part_m1_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+
+loaded_m1_4:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m1_5
+	VMOVUPS (R8), Y9
+	JMP     loaded_m1_5
+
+part_m1_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+
+loaded_m1_5:
+	VADDPS      Y6, Y5, Y10
+	VSUBPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y6
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y4, Y4
+	VADDPS      Y6, Y4, Y4
+	VMOVAPS     Y5, Y8
+	VFMADD231PS Y7, Y0, Y8
+	VMOVAPS     Y10, Y10
+	VFMADD231PS Y6, Y1, Y10
+	VADDPS      Y5, Y9, Y5
+	VFMADD231PS Y7, Y2, Y5
+	VMOVUPS     Y4, 32(SP)
+	VMOVUPS     Y8, 224(SP)
+	VMOVUPS     Y10, 416(SP)
+	VMOVUPS     Y5, 608(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, R8
+	TESTQ       DI, DI
+	JNZ         part_m2_0
+	VMOVUPS     (R8), Y4
+	JMP         loaded_m2_0
+
+part_m2_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+
+loaded_m2_0:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m2_1
+	VMOVUPS (R8), Y5
+	JMP     loaded_m2_1
+
+part_m2_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+
+loaded_m2_1:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m2_2
+	VMOVUPS (R8), Y6
+	JMP     loaded_m2_2
+
+part_m2_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+
+loaded_m2_2:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m2_3
+	VMOVUPS (R8), Y7
+	JMP     loaded_m2_3
+
+part_m2_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+
+loaded_m2_3:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m2_4
+	VMOVUPS (R8), Y8
+	JMP     loaded_m2_4
+
+part_m2_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+
+loaded_m2_4:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m2_5
+	VMOVUPS (R8), Y9
+	JMP     loaded_m2_5
+
+part_m2_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+
+loaded_m2_5:
+	VADDPS      Y6, Y5, Y10
+	VSUBPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y6
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y4, Y4
+	VADDPS      Y6, Y4, Y4
+	VMOVAPS     Y5, Y8
+	VFMADD231PS Y7, Y0, Y8
+	VMOVAPS     Y10, Y10
+	VFMADD231PS Y6, Y1, Y10
+	VADDPS      Y5, Y9, Y5
+	VFMADD231PS Y7, Y2, Y5
+	VMOVUPS     Y4, 64(SP)
+	VMOVUPS     Y8, 256(SP)
+	VMOVUPS     Y10, 448(SP)
+	VMOVUPS     Y5, 640(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, R8
+	TESTQ       DI, DI
+	JNZ         part_m3_0
+	VMOVUPS     (R8), Y4
+	JMP         loaded_m3_0
+
+part_m3_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+
+loaded_m3_0:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m3_1
+	VMOVUPS (R8), Y5
+	JMP     loaded_m3_1
+
+part_m3_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+
+loaded_m3_1:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m3_2
+	VMOVUPS (R8), Y6
+	JMP     loaded_m3_2
+
+part_m3_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+
+loaded_m3_2:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m3_3
+	VMOVUPS (R8), Y7
+	JMP     loaded_m3_3
+
+part_m3_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+
+loaded_m3_3:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m3_4
+	VMOVUPS (R8), Y8
+	JMP     loaded_m3_4
+
+part_m3_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+
+loaded_m3_4:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m3_5
+	VMOVUPS (R8), Y9
+	JMP     loaded_m3_5
+
+part_m3_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+
+loaded_m3_5:
+	VADDPS      Y6, Y5, Y10
+	VSUBPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y6
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y4, Y4
+	VADDPS      Y6, Y4, Y4
+	VMOVAPS     Y5, Y8
+	VFMADD231PS Y7, Y0, Y8
+	VMOVAPS     Y10, Y10
+	VFMADD231PS Y6, Y1, Y10
+	VADDPS      Y5, Y9, Y5
+	VFMADD231PS Y7, Y2, Y5
+	VMOVUPS     Y4, 96(SP)
+	VMOVUPS     Y8, 288(SP)
+	VMOVUPS     Y10, 480(SP)
+	VMOVUPS     Y5, 672(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, R8
+	TESTQ       DI, DI
+	JNZ         part_m4_0
+	VMOVUPS     (R8), Y4
+	JMP         loaded_m4_0
+
+part_m4_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+
+loaded_m4_0:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m4_1
+	VMOVUPS (R8), Y5
+	JMP     loaded_m4_1
+
+part_m4_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+
+loaded_m4_1:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m4_2
+	VMOVUPS (R8), Y6
+	JMP     loaded_m4_2
+
+part_m4_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+
+loaded_m4_2:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m4_3
+	VMOVUPS (R8), Y7
+	JMP     loaded_m4_3
+
+part_m4_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+
+loaded_m4_3:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m4_4
+	VMOVUPS (R8), Y8
+	JMP     loaded_m4_4
+
+part_m4_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+
+loaded_m4_4:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m4_5
+	VMOVUPS (R8), Y9
+	JMP     loaded_m4_5
+
+part_m4_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+
+loaded_m4_5:
+	VADDPS      Y6, Y5, Y10
+	VSUBPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y6
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y4, Y4
+	VADDPS      Y6, Y4, Y4
+	VMOVAPS     Y5, Y8
+	VFMADD231PS Y7, Y0, Y8
+	VMOVAPS     Y10, Y10
+	VFMADD231PS Y6, Y1, Y10
+	VADDPS      Y5, Y9, Y5
+	VFMADD231PS Y7, Y2, Y5
+	VMOVUPS     Y4, 128(SP)
+	VMOVUPS     Y8, 320(SP)
+	VMOVUPS     Y10, 512(SP)
+	VMOVUPS     Y5, 704(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, R8
+	TESTQ       DI, DI
+	JNZ         part_m5_0
+	VMOVUPS     (R8), Y4
+	JMP         loaded_m5_0
+
+part_m5_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+
+loaded_m5_0:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m5_1
+	VMOVUPS (R8), Y5
+	JMP     loaded_m5_1
+
+part_m5_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+
+loaded_m5_1:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m5_2
+	VMOVUPS (R8), Y6
+	JMP     loaded_m5_2
+
+part_m5_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+
+loaded_m5_2:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m5_3
+	VMOVUPS (R8), Y7
+	JMP     loaded_m5_3
+
+part_m5_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+
+loaded_m5_3:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m5_4
+	VMOVUPS (R8), Y8
+	JMP     loaded_m5_4
+
+part_m5_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+
+loaded_m5_4:
+	ADDQ    R9, R8
+	TESTQ   DI, DI
+	JNZ     part_m5_5
+	VMOVUPS (R8), Y9
+	JMP     loaded_m5_5
+
+part_m5_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+
+loaded_m5_5:
 	VADDPS       Y6, Y5, Y10
 	VSUBPS       Y6, Y5, Y5
 	VADDPS       Y8, Y7, Y6
@@ -24601,9 +25581,13 @@ group:
 	VMOVUPS      Y8, 352(SP)
 	VMOVUPS      Y10, 544(SP)
 	VMOVUPS      Y5, 736(SP)
-	MOVQ         rows+32(FP), R8
+	MOVQ         y+0(FP), BX
+	MOVQ         res+88(FP), SI
+	MOVQ         bias+72(FP), DI
+	MOVQ         relu+96(FP), R8
 	MOVQ         AX, R9
-	MOVQ         res+72(FP), R10
+	LEAQ         128(AX), R10
+	LEAQ         192(AX), R11
 	VMOVUPS      (SP), Y4
 	VMOVUPS      32(SP), Y5
 	VMOVUPS      64(SP), Y6
@@ -24634,521 +25618,166 @@ group:
 	VSHUFPS      $0xee, Y7, Y6, Y6
 	VSHUFPS      $0x44, Y5, Y4, Y7
 	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), R11
-	VBROADCASTSS (R11), Y5
+	MOVBLZX      (R11), R12
+	TESTL        R12, R12
+	JZ           done_0_0
+	MOVQ         (R9), R13
+	VBROADCASTSS (DI), Y5
 	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), R11
-	TESTQ        R11, R11
-	JZ           nores_w0
-	VMOVUPS      (R10), Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(R10), Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(R10), Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(R10), Y5
-	VADDPS       Y5, Y4, Y4
-
-nores_w0:
-	MOVQ   relu+80(FP), R11
-	TESTQ  R11, R11
-	JZ     norelu_w0
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
-	VMAXPS Y6, Y5, Y6
-	VMAXPS Y7, Y5, Y7
-	VMAXPS Y4, Y5, Y4
-
-norelu_w0:
-	VMOVUPS      Y8, (R9)
-	VMOVUPS      Y6, 32(R9)
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y4, 96(R9)
-	ADDQ         BX, R9
-	ADDQ         BX, R10
-	CMPQ         R8, $0x01
-	JBE          rowsdone_w
-	VMOVUPS      192(SP), Y4
-	VMOVUPS      224(SP), Y5
-	VMOVUPS      256(SP), Y6
-	VMOVUPS      288(SP), Y7
-	VMOVUPS      320(SP), Y8
-	VMOVUPS      352(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), R11
-	VBROADCASTSS (R11), Y5
-	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), R11
-	TESTQ        R11, R11
-	JZ           nores_w1
-	VMOVUPS      (R10), Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(R10), Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(R10), Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(R10), Y5
-	VADDPS       Y5, Y4, Y4
-
-nores_w1:
-	MOVQ   relu+80(FP), R11
-	TESTQ  R11, R11
-	JZ     norelu_w1
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
-	VMAXPS Y6, Y5, Y6
-	VMAXPS Y7, Y5, Y7
-	VMAXPS Y4, Y5, Y4
-
-norelu_w1:
-	VMOVUPS      Y8, (R9)
-	VMOVUPS      Y6, 32(R9)
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y4, 96(R9)
-	ADDQ         BX, R9
-	ADDQ         BX, R10
-	CMPQ         R8, $0x02
-	JBE          rowsdone_w
-	VMOVUPS      384(SP), Y4
-	VMOVUPS      416(SP), Y5
-	VMOVUPS      448(SP), Y6
-	VMOVUPS      480(SP), Y7
-	VMOVUPS      512(SP), Y8
-	VMOVUPS      544(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), R11
-	VBROADCASTSS (R11), Y5
-	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), R11
-	TESTQ        R11, R11
-	JZ           nores_w2
-	VMOVUPS      (R10), Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(R10), Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(R10), Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(R10), Y5
-	VADDPS       Y5, Y4, Y4
-
-nores_w2:
-	MOVQ   relu+80(FP), R11
-	TESTQ  R11, R11
-	JZ     norelu_w2
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
-	VMAXPS Y6, Y5, Y6
-	VMAXPS Y7, Y5, Y7
-	VMAXPS Y4, Y5, Y4
-
-norelu_w2:
-	VMOVUPS      Y8, (R9)
-	VMOVUPS      Y6, 32(R9)
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y4, 96(R9)
-	ADDQ         BX, R9
-	ADDQ         BX, R10
-	CMPQ         R8, $0x03
-	JBE          rowsdone_w
-	VMOVUPS      576(SP), Y4
-	VMOVUPS      608(SP), Y5
-	VMOVUPS      640(SP), Y6
-	VMOVUPS      672(SP), Y7
-	VMOVUPS      704(SP), Y8
-	VMOVUPS      736(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8), Y5
-	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), R8
-	TESTQ        R8, R8
-	JZ           nores_w3
-	VMOVUPS      (R10), Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(R10), Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(R10), Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(R10), Y5
-	VADDPS       Y5, Y4, Y4
-
-nores_w3:
-	MOVQ   relu+80(FP), R8
-	TESTQ  R8, R8
-	JZ     norelu_w3
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
-	VMAXPS Y6, Y5, Y6
-	VMAXPS Y7, Y5, Y7
-	VMAXPS Y4, Y5, Y4
-
-norelu_w3:
-	VMOVUPS Y8, (R9)
-	VMOVUPS Y6, 32(R9)
-	VMOVUPS Y7, 64(R9)
-	VMOVUPS Y4, 96(R9)
-
-rowsdone_w:
-	ADDQ  $0x20, CX
-	ADDQ  $0x80, AX
-	MOVQ  res+72(FP), R8
-	TESTQ R8, R8
-	JZ    nextgroup
-	ADDQ  $0x80, R8
-	MOVQ  R8, res+72(FP)
-
-nextgroup:
-	DECQ SI
-	JNZ  group
-
-tail:
-	MOVQ         lanes+48(FP), SI
+	CMPL         R12, $0x01
+	JNE          part_0_0
 	TESTQ        SI, SI
-	JZ           done
-	MOVQ         lanes+48(FP), SI
-	VMOVUPS      (SI), Y4
-	MOVQ         cols+56(FP), SI
-	LEAQ         (CX), R8
-	VMASKMOVPS   (R8), Y4, Y5
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y6
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y7
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y8
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y9
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y10
-	VADDPS       Y7, Y6, Y11
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y11, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VADDPS       Y6, Y10, Y6
-	VFMADD231PS  Y8, Y2, Y6
-	VMOVUPS      Y5, (SP)
-	VMOVUPS      Y9, 192(SP)
-	VMOVUPS      Y11, 384(SP)
-	VMOVUPS      Y6, 576(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	VMASKMOVPS   (R8), Y4, Y5
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y6
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y7
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y8
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y9
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y10
-	VADDPS       Y7, Y6, Y11
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y11, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VADDPS       Y6, Y10, Y6
-	VFMADD231PS  Y8, Y2, Y6
-	VMOVUPS      Y5, 32(SP)
-	VMOVUPS      Y9, 224(SP)
-	VMOVUPS      Y11, 416(SP)
-	VMOVUPS      Y6, 608(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMASKMOVPS   (R8), Y4, Y5
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y6
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y7
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y8
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y9
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y10
-	VADDPS       Y7, Y6, Y11
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y11, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VADDPS       Y6, Y10, Y6
-	VFMADD231PS  Y8, Y2, Y6
-	VMOVUPS      Y5, 64(SP)
-	VMOVUPS      Y9, 256(SP)
-	VMOVUPS      Y11, 448(SP)
-	VMOVUPS      Y6, 640(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMASKMOVPS   (R8), Y4, Y5
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y6
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y7
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y8
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y9
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y10
-	VADDPS       Y7, Y6, Y11
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y11, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VADDPS       Y6, Y10, Y6
-	VFMADD231PS  Y8, Y2, Y6
-	VMOVUPS      Y5, 96(SP)
-	VMOVUPS      Y9, 288(SP)
-	VMOVUPS      Y11, 480(SP)
-	VMOVUPS      Y6, 672(SP)
-	LEAQ         (CX), R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	ADDQ         DX, R8
-	VMASKMOVPS   (R8), Y4, Y5
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y6
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y7
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y8
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y9
-	ADDQ         DI, R8
-	VMASKMOVPS   (R8), Y4, Y10
-	VADDPS       Y7, Y6, Y11
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y11, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VADDPS       Y6, Y10, Y6
-	VFMADD231PS  Y8, Y2, Y6
-	VMOVUPS      Y5, 128(SP)
-	VMOVUPS      Y9, 320(SP)
-	VMOVUPS      Y11, 512(SP)
-	VMOVUPS      Y6, 704(SP)
-	LEAQ         (CX), CX
-	ADDQ         DX, CX
-	ADDQ         DX, CX
-	ADDQ         DX, CX
-	ADDQ         DX, CX
-	ADDQ         DX, CX
-	VMASKMOVPS   (CX), Y4, Y5
-	ADDQ         DI, CX
-	VMASKMOVPS   (CX), Y4, Y6
-	ADDQ         DI, CX
-	VMASKMOVPS   (CX), Y4, Y7
-	ADDQ         DI, CX
-	VMASKMOVPS   (CX), Y4, Y8
-	ADDQ         DI, CX
-	VMASKMOVPS   (CX), Y4, Y9
-	ADDQ         DI, CX
-	VMASKMOVPS   (CX), Y4, Y4
-	VADDPS       Y7, Y6, Y10
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y10, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y7, Y1, Y10
-	VADDPS       Y6, Y4, Y4
-	VFMADD231PS  Y8, Y2, Y4
-	VMOVUPS      Y5, 160(SP)
-	VMOVUPS      Y9, 352(SP)
-	VMOVUPS      Y10, 544(SP)
-	VMOVUPS      Y4, 736(SP)
-	MOVQ         rows+32(FP), CX
-	MOVQ         res+72(FP), DX
-	VMOVUPS      (SP), Y4
-	VMOVUPS      32(SP), Y5
-	VMOVUPS      64(SP), Y6
-	VMOVUPS      96(SP), Y7
-	VMOVUPS      128(SP), Y8
-	VMOVUPS      160(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), DI
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), DI
-	TESTQ        DI, DI
-	JZ           nores_m0
-	VMOVUPS      (SI), Y5
-	VMASKMOVPS   (DX), Y5, Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(SI), Y5
-	VMASKMOVPS   32(DX), Y5, Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(SI), Y5
-	VMASKMOVPS   64(DX), Y5, Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(SI), Y5
-	VMASKMOVPS   96(DX), Y5, Y5
-	VADDPS       Y5, Y4, Y4
+	JZ           wnores_0_0
+	VADDPS       (SI)(R13*1), Y8, Y8
 
-nores_m0:
-	MOVQ   relu+80(FP), DI
-	TESTQ  DI, DI
-	JZ     norelu_m0
+wnores_0_0:
+	TESTQ  R8, R8
+	JZ     wnorelu_0_0
 	VXORPS Y5, Y5, Y5
 	VMAXPS Y8, Y5, Y8
+
+wnorelu_0_0:
+	VMOVUPS Y8, (BX)(R13*1)
+	JMP     done_0_0
+
+part_0_0:
+	MOVLQSX    (R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_0_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_0_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+
+done_0_0:
+	MOVBLZX      1(R11), R12
+	TESTL        R12, R12
+	JZ           done_0_1
+	MOVQ         8(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y6, Y6
+	CMPL         R12, $0x01
+	JNE          part_0_1
+	TESTQ        SI, SI
+	JZ           wnores_0_1
+	VADDPS       (SI)(R13*1), Y6, Y6
+
+wnores_0_1:
+	TESTQ  R8, R8
+	JZ     wnorelu_0_1
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y6, Y5, Y6
+
+wnorelu_0_1:
+	VMOVUPS Y6, (BX)(R13*1)
+	JMP     done_0_1
+
+part_0_1:
+	MOVLQSX    4(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_0_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_0_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+
+done_0_1:
+	MOVBLZX      2(R11), R12
+	TESTL        R12, R12
+	JZ           done_0_2
+	MOVQ         16(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y7, Y7
+	CMPL         R12, $0x01
+	JNE          part_0_2
+	TESTQ        SI, SI
+	JZ           wnores_0_2
+	VADDPS       (SI)(R13*1), Y7, Y7
+
+wnores_0_2:
+	TESTQ  R8, R8
+	JZ     wnorelu_0_2
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y7, Y5, Y7
+
+wnorelu_0_2:
+	VMOVUPS Y7, (BX)(R13*1)
+	JMP     done_0_2
+
+part_0_2:
+	MOVLQSX    8(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_0_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_0_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+
+done_0_2:
+	MOVBLZX      3(R11), R12
+	TESTL        R12, R12
+	JZ           done_0_3
+	MOVQ         24(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y4, Y4
+	CMPL         R12, $0x01
+	JNE          part_0_3
+	TESTQ        SI, SI
+	JZ           wnores_0_3
+	VADDPS       (SI)(R13*1), Y4, Y4
+
+wnores_0_3:
+	TESTQ  R8, R8
+	JZ     wnorelu_0_3
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y4, Y5, Y4
 
-norelu_m0:
-	VMOVUPS      (SI), Y5
-	VMASKMOVPS   Y8, Y5, (AX)
-	VMOVUPS      32(SI), Y5
-	VMASKMOVPS   Y6, Y5, 32(AX)
-	VMOVUPS      64(SI), Y5
-	VMASKMOVPS   Y7, Y5, 64(AX)
-	VMOVUPS      96(SI), Y5
-	VMASKMOVPS   Y4, Y5, 96(AX)
-	ADDQ         BX, AX
-	ADDQ         BX, DX
-	CMPQ         CX, $0x01
-	JBE          rowsdone_m
+wnorelu_0_3:
+	VMOVUPS Y4, (BX)(R13*1)
+	JMP     done_0_3
+
+part_0_3:
+	MOVLQSX    12(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_3
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_0_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_0_3:
+	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+
+done_0_3:
 	VMOVUPS      192(SP), Y4
 	VMOVUPS      224(SP), Y5
 	VMOVUPS      256(SP), Y6
@@ -25179,51 +25808,166 @@ norelu_m0:
 	VSHUFPS      $0xee, Y7, Y6, Y6
 	VSHUFPS      $0x44, Y5, Y4, Y7
 	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), DI
+	MOVBLZX      4(R11), R12
+	TESTL        R12, R12
+	JZ           done_1_0
+	MOVQ         32(R9), R13
 	VBROADCASTSS (DI), Y5
 	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), DI
-	TESTQ        DI, DI
-	JZ           nores_m1
-	VMOVUPS      (SI), Y5
-	VMASKMOVPS   (DX), Y5, Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(SI), Y5
-	VMASKMOVPS   32(DX), Y5, Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(SI), Y5
-	VMASKMOVPS   64(DX), Y5, Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(SI), Y5
-	VMASKMOVPS   96(DX), Y5, Y5
-	VADDPS       Y5, Y4, Y4
+	CMPL         R12, $0x01
+	JNE          part_1_0
+	TESTQ        SI, SI
+	JZ           wnores_1_0
+	VADDPS       (SI)(R13*1), Y8, Y8
 
-nores_m1:
-	MOVQ   relu+80(FP), DI
-	TESTQ  DI, DI
-	JZ     norelu_m1
+wnores_1_0:
+	TESTQ  R8, R8
+	JZ     wnorelu_1_0
 	VXORPS Y5, Y5, Y5
 	VMAXPS Y8, Y5, Y8
+
+wnorelu_1_0:
+	VMOVUPS Y8, (BX)(R13*1)
+	JMP     done_1_0
+
+part_1_0:
+	MOVLQSX    16(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_1_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_1_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+
+done_1_0:
+	MOVBLZX      5(R11), R12
+	TESTL        R12, R12
+	JZ           done_1_1
+	MOVQ         40(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y6, Y6
+	CMPL         R12, $0x01
+	JNE          part_1_1
+	TESTQ        SI, SI
+	JZ           wnores_1_1
+	VADDPS       (SI)(R13*1), Y6, Y6
+
+wnores_1_1:
+	TESTQ  R8, R8
+	JZ     wnorelu_1_1
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y6, Y5, Y6
+
+wnorelu_1_1:
+	VMOVUPS Y6, (BX)(R13*1)
+	JMP     done_1_1
+
+part_1_1:
+	MOVLQSX    20(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_1_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_1_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+
+done_1_1:
+	MOVBLZX      6(R11), R12
+	TESTL        R12, R12
+	JZ           done_1_2
+	MOVQ         48(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y7, Y7
+	CMPL         R12, $0x01
+	JNE          part_1_2
+	TESTQ        SI, SI
+	JZ           wnores_1_2
+	VADDPS       (SI)(R13*1), Y7, Y7
+
+wnores_1_2:
+	TESTQ  R8, R8
+	JZ     wnorelu_1_2
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y7, Y5, Y7
+
+wnorelu_1_2:
+	VMOVUPS Y7, (BX)(R13*1)
+	JMP     done_1_2
+
+part_1_2:
+	MOVLQSX    24(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_1_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_1_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+
+done_1_2:
+	MOVBLZX      7(R11), R12
+	TESTL        R12, R12
+	JZ           done_1_3
+	MOVQ         56(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y4, Y4
+	CMPL         R12, $0x01
+	JNE          part_1_3
+	TESTQ        SI, SI
+	JZ           wnores_1_3
+	VADDPS       (SI)(R13*1), Y4, Y4
+
+wnores_1_3:
+	TESTQ  R8, R8
+	JZ     wnorelu_1_3
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y4, Y5, Y4
 
-norelu_m1:
-	VMOVUPS      (SI), Y5
-	VMASKMOVPS   Y8, Y5, (AX)
-	VMOVUPS      32(SI), Y5
-	VMASKMOVPS   Y6, Y5, 32(AX)
-	VMOVUPS      64(SI), Y5
-	VMASKMOVPS   Y7, Y5, 64(AX)
-	VMOVUPS      96(SI), Y5
-	VMASKMOVPS   Y4, Y5, 96(AX)
-	ADDQ         BX, AX
-	ADDQ         BX, DX
-	CMPQ         CX, $0x02
-	JBE          rowsdone_m
+wnorelu_1_3:
+	VMOVUPS Y4, (BX)(R13*1)
+	JMP     done_1_3
+
+part_1_3:
+	MOVLQSX    28(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_3
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_1_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_1_3:
+	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+
+done_1_3:
 	VMOVUPS      384(SP), Y4
 	VMOVUPS      416(SP), Y5
 	VMOVUPS      448(SP), Y6
@@ -25254,51 +25998,166 @@ norelu_m1:
 	VSHUFPS      $0xee, Y7, Y6, Y6
 	VSHUFPS      $0x44, Y5, Y4, Y7
 	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVQ         bias+64(FP), DI
+	MOVBLZX      8(R11), R12
+	TESTL        R12, R12
+	JZ           done_2_0
+	MOVQ         64(R9), R13
 	VBROADCASTSS (DI), Y5
 	VADDPS       Y5, Y8, Y8
-	VADDPS       Y5, Y6, Y6
-	VADDPS       Y5, Y7, Y7
-	VADDPS       Y5, Y4, Y4
-	MOVQ         res+72(FP), DI
-	TESTQ        DI, DI
-	JZ           nores_m2
-	VMOVUPS      (SI), Y5
-	VMASKMOVPS   (DX), Y5, Y5
-	VADDPS       Y5, Y8, Y8
-	VMOVUPS      32(SI), Y5
-	VMASKMOVPS   32(DX), Y5, Y5
-	VADDPS       Y5, Y6, Y6
-	VMOVUPS      64(SI), Y5
-	VMASKMOVPS   64(DX), Y5, Y5
-	VADDPS       Y5, Y7, Y7
-	VMOVUPS      96(SI), Y5
-	VMASKMOVPS   96(DX), Y5, Y5
-	VADDPS       Y5, Y4, Y4
+	CMPL         R12, $0x01
+	JNE          part_2_0
+	TESTQ        SI, SI
+	JZ           wnores_2_0
+	VADDPS       (SI)(R13*1), Y8, Y8
 
-nores_m2:
-	MOVQ   relu+80(FP), DI
-	TESTQ  DI, DI
-	JZ     norelu_m2
+wnores_2_0:
+	TESTQ  R8, R8
+	JZ     wnorelu_2_0
 	VXORPS Y5, Y5, Y5
 	VMAXPS Y8, Y5, Y8
+
+wnorelu_2_0:
+	VMOVUPS Y8, (BX)(R13*1)
+	JMP     done_2_0
+
+part_2_0:
+	MOVLQSX    32(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_2_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_2_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+
+done_2_0:
+	MOVBLZX      9(R11), R12
+	TESTL        R12, R12
+	JZ           done_2_1
+	MOVQ         72(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y6, Y6
+	CMPL         R12, $0x01
+	JNE          part_2_1
+	TESTQ        SI, SI
+	JZ           wnores_2_1
+	VADDPS       (SI)(R13*1), Y6, Y6
+
+wnores_2_1:
+	TESTQ  R8, R8
+	JZ     wnorelu_2_1
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y6, Y5, Y6
+
+wnorelu_2_1:
+	VMOVUPS Y6, (BX)(R13*1)
+	JMP     done_2_1
+
+part_2_1:
+	MOVLQSX    36(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_2_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_2_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+
+done_2_1:
+	MOVBLZX      10(R11), R12
+	TESTL        R12, R12
+	JZ           done_2_2
+	MOVQ         80(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y7, Y7
+	CMPL         R12, $0x01
+	JNE          part_2_2
+	TESTQ        SI, SI
+	JZ           wnores_2_2
+	VADDPS       (SI)(R13*1), Y7, Y7
+
+wnores_2_2:
+	TESTQ  R8, R8
+	JZ     wnorelu_2_2
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y7, Y5, Y7
+
+wnorelu_2_2:
+	VMOVUPS Y7, (BX)(R13*1)
+	JMP     done_2_2
+
+part_2_2:
+	MOVLQSX    40(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_2_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_2_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+
+done_2_2:
+	MOVBLZX      11(R11), R12
+	TESTL        R12, R12
+	JZ           done_2_3
+	MOVQ         88(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y4, Y4
+	CMPL         R12, $0x01
+	JNE          part_2_3
+	TESTQ        SI, SI
+	JZ           wnores_2_3
+	VADDPS       (SI)(R13*1), Y4, Y4
+
+wnores_2_3:
+	TESTQ  R8, R8
+	JZ     wnorelu_2_3
+	VXORPS Y5, Y5, Y5
 	VMAXPS Y4, Y5, Y4
 
-norelu_m2:
-	VMOVUPS      (SI), Y5
-	VMASKMOVPS   Y8, Y5, (AX)
-	VMOVUPS      32(SI), Y5
-	VMASKMOVPS   Y6, Y5, 32(AX)
-	VMOVUPS      64(SI), Y5
-	VMASKMOVPS   Y7, Y5, 64(AX)
-	VMOVUPS      96(SI), Y5
-	VMASKMOVPS   Y4, Y5, 96(AX)
-	ADDQ         BX, AX
-	ADDQ         BX, DX
-	CMPQ         CX, $0x03
-	JBE          rowsdone_m
+wnorelu_2_3:
+	VMOVUPS Y4, (BX)(R13*1)
+	JMP     done_2_3
+
+part_2_3:
+	MOVLQSX    44(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_3
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_2_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_2_3:
+	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+
+done_2_3:
 	VMOVUPS      576(SP), Y4
 	VMOVUPS      608(SP), Y5
 	VMOVUPS      640(SP), Y6
@@ -25313,66 +26172,205 @@ norelu_m2:
 	VADDPS       Y6, Y4, Y4
 	VMOVAPS      Y5, Y8
 	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y0
-	VFMADD231PS  Y6, Y1, Y0
-	VADDPS       Y5, Y9, Y1
-	VFMADD231PS  Y7, Y2, Y1
+	VMOVAPS      Y10, Y10
+	VFMADD231PS  Y6, Y1, Y10
+	VADDPS       Y5, Y9, Y5
+	VFMADD231PS  Y7, Y2, Y5
 	VPERMPS      Y4, Y3, Y4
 	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y0, Y3, Y0
-	VPERMPS      Y1, Y3, Y1
-	VUNPCKLPS    Y8, Y4, Y2
-	VUNPCKHPS    Y8, Y4, Y3
-	VUNPCKLPS    Y1, Y0, Y4
-	VUNPCKHPS    Y1, Y0, Y0
-	VSHUFPS      $0x44, Y4, Y2, Y1
-	VSHUFPS      $0xee, Y4, Y2, Y2
-	VSHUFPS      $0x44, Y0, Y3, Y4
-	VSHUFPS      $0xee, Y0, Y3, Y0
-	MOVQ         bias+64(FP), CX
-	VBROADCASTSS (CX), Y3
-	VADDPS       Y3, Y1, Y1
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y3, Y4, Y4
-	VADDPS       Y3, Y0, Y0
-	MOVQ         res+72(FP), CX
-	TESTQ        CX, CX
-	JZ           nores_m3
-	VMOVUPS      (SI), Y3
-	VMASKMOVPS   (DX), Y3, Y3
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      32(SI), Y3
-	VMASKMOVPS   32(DX), Y3, Y3
-	VADDPS       Y3, Y2, Y2
-	VMOVUPS      64(SI), Y3
-	VMASKMOVPS   64(DX), Y3, Y3
-	VADDPS       Y3, Y4, Y4
-	VMOVUPS      96(SI), Y3
-	VMASKMOVPS   96(DX), Y3, Y3
-	VADDPS       Y3, Y0, Y0
+	VPERMPS      Y10, Y3, Y10
+	VPERMPS      Y5, Y3, Y5
+	VUNPCKLPS    Y8, Y4, Y6
+	VUNPCKHPS    Y8, Y4, Y4
+	VUNPCKLPS    Y5, Y10, Y7
+	VUNPCKHPS    Y5, Y10, Y5
+	VSHUFPS      $0x44, Y7, Y6, Y8
+	VSHUFPS      $0xee, Y7, Y6, Y6
+	VSHUFPS      $0x44, Y5, Y4, Y7
+	VSHUFPS      $0xee, Y5, Y4, Y4
+	MOVBLZX      12(R11), R12
+	TESTL        R12, R12
+	JZ           done_3_0
+	MOVQ         96(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y8, Y8
+	CMPL         R12, $0x01
+	JNE          part_3_0
+	TESTQ        SI, SI
+	JZ           wnores_3_0
+	VADDPS       (SI)(R13*1), Y8, Y8
 
-nores_m3:
-	MOVQ   relu+80(FP), CX
-	TESTQ  CX, CX
-	JZ     norelu_m3
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y1, Y3, Y1
-	VMAXPS Y2, Y3, Y2
-	VMAXPS Y4, Y3, Y4
-	VMAXPS Y0, Y3, Y0
+wnores_3_0:
+	TESTQ  R8, R8
+	JZ     wnorelu_3_0
+	VXORPS Y5, Y5, Y5
+	VMAXPS Y8, Y5, Y8
 
-norelu_m3:
-	VMOVUPS    (SI), Y3
-	VMASKMOVPS Y1, Y3, (AX)
-	VMOVUPS    32(SI), Y1
-	VMASKMOVPS Y2, Y1, 32(AX)
-	VMOVUPS    64(SI), Y1
-	VMASKMOVPS Y4, Y1, 64(AX)
-	VMOVUPS    96(SI), Y1
-	VMASKMOVPS Y0, Y1, 96(AX)
+wnorelu_3_0:
+	VMOVUPS Y8, (BX)(R13*1)
+	JMP     done_3_0
 
-rowsdone_m:
-done:
+part_3_0:
+	MOVLQSX    48(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_3_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_3_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+
+done_3_0:
+	MOVBLZX      13(R11), R12
+	TESTL        R12, R12
+	JZ           done_3_1
+	MOVQ         104(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y6, Y6
+	CMPL         R12, $0x01
+	JNE          part_3_1
+	TESTQ        SI, SI
+	JZ           wnores_3_1
+	VADDPS       (SI)(R13*1), Y6, Y6
+
+wnores_3_1:
+	TESTQ  R8, R8
+	JZ     wnorelu_3_1
+	VXORPS Y5, Y5, Y5
+	VMAXPS Y6, Y5, Y6
+
+wnorelu_3_1:
+	VMOVUPS Y6, (BX)(R13*1)
+	JMP     done_3_1
+
+part_3_1:
+	MOVLQSX    52(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_3_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_3_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+
+done_3_1:
+	MOVBLZX      14(R11), R12
+	TESTL        R12, R12
+	JZ           done_3_2
+	MOVQ         112(R9), R13
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y7, Y7
+	CMPL         R12, $0x01
+	JNE          part_3_2
+	TESTQ        SI, SI
+	JZ           wnores_3_2
+	VADDPS       (SI)(R13*1), Y7, Y7
+
+wnores_3_2:
+	TESTQ  R8, R8
+	JZ     wnorelu_3_2
+	VXORPS Y5, Y5, Y5
+	VMAXPS Y7, Y5, Y7
+
+wnorelu_3_2:
+	VMOVUPS Y7, (BX)(R13*1)
+	JMP     done_3_2
+
+part_3_2:
+	MOVLQSX    56(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_3_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_3_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+
+done_3_2:
+	MOVBLZX      15(R11), R11
+	TESTL        R11, R11
+	JZ           done_3_3
+	MOVQ         120(R9), R9
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y5, Y4, Y4
+	CMPL         R11, $0x01
+	JNE          part_3_3
+	TESTQ        SI, SI
+	JZ           wnores_3_3
+	VADDPS       (SI)(R9*1), Y4, Y4
+
+wnores_3_3:
+	TESTQ  R8, R8
+	JZ     wnorelu_3_3
+	VXORPS Y5, Y5, Y5
+	VMAXPS Y4, Y5, Y4
+
+wnorelu_3_3:
+	VMOVUPS Y4, (BX)(R9*1)
+	JMP     done_3_3
+
+part_3_3:
+	MOVLQSX    60(R10), DI
+	VMOVUPS    (CX)(DI*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_3
+	VMASKMOVPS (SI)(R9*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_3_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_3_3:
+	VMASKMOVPS Y4, Y5, (BX)(R9*1)
+
+done_3_3:
+	MOVQ  yStride+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  y+0(FP), SI
+	ADDQ  BX, SI
+	MOVQ  SI, y+0(FP)
+	MOVQ  res+88(FP), SI
+	TESTQ SI, SI
+	JZ    nextm
+	ADDQ  BX, SI
+	MOVQ  SI, res+88(FP)
+
+nextm:
+	MOVQ mStride+32(FP), BX
+	SHLQ $0x02, BX
+	MOVQ m+8(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, m+8(FP)
+	MOVQ biasStep+80(FP), BX
+	MOVQ bias+72(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, bias+72(FP)
+	DECQ DX
+	JNZ  chan
 	VZEROUPPER
 	RET
 

@@ -748,26 +748,23 @@ func winoGemmE4AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride
 //go:noescape
 func winoGemmE8AVX512(ne int, kc int, tiles int, panels int, a *float32, aStride int, b *float32, bStride int, c *float32, cStride int, ldc int, lastMask uint32)
 
-// wino4InAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row
-// of one channel, 8 tiles a group: tile t's window is the 6 rows of src
-// (stride floats apart) from column 4t on, which must hold 8 floats past
-// the last group's 32. Element e of tile t goes to v[e*plane + t]. The
-// first groups groups are whole; lanes, if not nil, enables (sign bits)
-// the tiles of one more group after them.
+// wino4InAVX2 writes V = B^T d B for a planned group of 8 6x6 input tiles
+// of F(4x4, 3x3) (see wino4InPlan) of chans channels xStride floats apart
+// in x: element e of lane l of channel c goes to v[e*plane + c*vStride +
+// l], all 8 lanes or, if lanes is not nil, those it enables (sign bits).
 //
 //go:noescape
-func wino4InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+func wino4InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *wino4InPlan, masks *[81][8]int32, lanes *int32)
 
-// wino4OutAVX2 writes the 4x4 output tiles A^T M A of one tile row of
-// one output channel, 8 tiles a group: element e of tile t is m[e*plane
-// + t], and row i of tile t goes to y[i*ldy + 4t:][:4] for rows i < rows,
-// plus *bias, plus res (laid out like y) if not nil, then the ReLU if
-// relu is 1. The first groups groups are whole; lanes, if not nil,
-// enables (sign bits) the tiles of one more group, and cols the 32
-// output columns of that group.
+// wino4OutAVX2 writes the 4x4 output tiles A^T M A of a planned group of 8
+// tiles of F(4x4, 3x3) (see wino4OutPlan) for chans output channels
+// yStride floats apart in y: element e of lane l of channel k is m[e*plane
+// + k*mStride + l], read for all 8 lanes or, if lanes is not nil, those it
+// enables (sign bits). Each value gets bias[k*biasStep], then res (laid
+// out like y) if not nil, then the ReLU if relu is 1.
 //
 //go:noescape
-func wino4OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
+func wino4OutAVX2(y *float32, m *float32, chans int, yStride int, mStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)
 
 // winoS2InAVX2 writes V = B^T d B for the 5x5 input tiles of one tile
 // row of one channel of a stride-2 convolution, 8 tiles a group: tile

@@ -458,26 +458,158 @@ func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, rel
 // the Go transforms' bits.
 var useWinoAVX2 = haveAVX2 && !haveAVX512
 
-// wino4StripGroups is the most groups of 8 tiles the AVX2 input transform
-// takes from one strip; wider tile rows go in several.
-const wino4StripGroups = 16
+// winoStripGroups is the most groups of 8 tiles the AVX2 input transforms
+// of F(2x2, 3x3) and the stride-2 Winograd take from one strip; wider tile
+// rows go in several.
+const winoStripGroups = 16
 
-// wino4StripCols is a strip's row: the groups' 32 columns each and the 8
-// past them that the last group reads.
-const wino4StripCols = 32*wino4StripGroups + 8
+// winoStripCols is a strip's row: the groups' columns (32 each at most)
+// and the 8 past them that the last group reads.
+const winoStripCols = 32*winoStripGroups + 8
 
 // winoInput4AVX2 is winoInput4 by the AVX2 kernel, into a plain V with
-// rows ld floats apart.
+// rows ld floats apart: a call for each group of 8 tiles, over all the
+// channels. Tile rows of 2 or 4 tiles (resnet's 14x14 maps, the CIFAR
+// nets' 16x16 and 8x8) share a group, so that their lanes are full.
 func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
-	_, tw := d.tiles()
-	in := d.C * d.H * d.W
-	for i := range imgs {
-		winoInputStrips(v, ld, plane, i*(ty1-ty0)*tw, x[i*in:(i+1)*in], ty0, ty1, d)
+	var plan wino4InPlan
+	for g := range wino4AVX2Groups(d, imgs, ty0, ty1) {
+		plan = wino4InPlan{}
+		for q, t := range g.blocks() {
+			if t.ok {
+				plan.block(q, t.img*d.C*d.H*d.W, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
+			}
+		}
+		_ = v[g.col+35*plane+(d.C-1)*ld+g.n-1]
+		wino4InAVX2(&x[0], d.C, d.H*d.W, &v[g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
 	}
 }
 
-// winoInputStrips is an AVX2 input transform (F(2x2, 3x3), F(4x4, 3x3)
-// or the stride-2 Winograd, as d's lowering says) of one image's tile rows
+// wino4InPlan plans a group of wino4InAVX2: for input row r of each of
+// its four blocks q (lanes 2q and 2q+1), at 8r+q, and the same block 4
+// columns on, at 8r+4+q, the byte offset from x, the byte offset of the
+// lane mask in avx2LaneMasks and the kind (0 none, 1 whole, 2 masked).
+// The kernel reads the fields at fixed offsets: keep their order.
+type wino4InPlan struct {
+	off  [48]int64
+	mask [48]int32
+	kind [48]uint8
+}
+
+// block plans block q from the tile window at input row y0 and column c0
+// of the image at x[base:].
+func (p *wino4InPlan) block(q, base, y0, c0 int, d ConvDims) {
+	for r := range 6 {
+		yy := y0 + r
+		if yy < 0 || yy >= d.H {
+			continue
+		}
+		for s, c := range []int{c0, c0 + 4} {
+			at := 8*r + 4*s + q
+			p.off[at], p.mask[at], p.kind[at] = planBlock(base+yy*d.W+c, c, d.W)
+		}
+	}
+}
+
+// planBlock plans a block of 8 columns of a row from column c (at offset
+// at floats) of a row w wide: its byte offset, mask and kind.
+func planBlock(at, c, w int) (off int64, mask int32, kind uint8) {
+	lo, hi := max(0, -c), min(8, w-c)
+	switch {
+	case lo >= hi:
+		return 0, 0, 0
+	case lo == 0 && hi == 8:
+		return int64(4 * at), 0, 1
+	}
+	return int64(4 * at), int32(32 * (9*lo + hi)), 2
+}
+
+// avx2LaneMasks[9*lo+hi] enables lanes [lo, hi) of 8 (sign bits).
+var avx2LaneMasks = func() (t [81][8]int32) {
+	for lo := range 9 {
+		for hi := lo; hi <= 8; hi++ {
+			for l := lo; l < hi; l++ {
+				t[9*lo+hi][l] = -1
+			}
+		}
+	}
+	return t
+}()
+
+// wino4Group is a group of the F(4x4, 3x3) AVX2 kernels: n tiles (n <= 8)
+// of a pass from its column col. Its lanes are the tiles from tx0 on of
+// the pass's tile row row (a pass counts its tile rows image after image,
+// from tile row ty0 of each), or with multi, whole tile rows of tw tiles
+// from row on.
+type wino4Group struct {
+	col, n, row, tx0, tw, ty0, ty1 int
+	multi                          bool
+}
+
+// wino4Tile is the tile of a lane: image, tile row and column.
+type wino4Tile struct {
+	img, ty, tx int
+	ok          bool
+}
+
+// blocks yields the first tile of each of the group's four blocks.
+func (g wino4Group) blocks() iter.Seq2[int, wino4Tile] {
+	return func(yield func(int, wino4Tile) bool) {
+		for q := range 4 {
+			t := wino4Tile{}
+			if l := 2 * q; l < g.n {
+				row, tx := g.row, g.tx0+l
+				if g.multi {
+					row, tx = g.row+l/g.tw, l%g.tw
+				}
+				rows := g.ty1 - g.ty0
+				t = wino4Tile{img: row / rows, ty: g.ty0 + row%rows, tx: tx, ok: true}
+			}
+			if !yield(q, t) {
+				return
+			}
+		}
+	}
+}
+
+// lanes is the group's lane mask for the kernels, nil for all 8.
+func (g wino4Group) lanes() *int32 {
+	if g.n == 8 {
+		return nil
+	}
+	return &avx2Masks[16-g.n]
+}
+
+// wino4AVX2Groups yields the groups of a pass's tile rows [ty0, ty1) of
+// imgs images: 8/tw tile rows a group where tw is 2 or 4, else groups of
+// 8 tiles along each tile row, the last one partial.
+func wino4AVX2Groups(d ConvDims, imgs, ty0, ty1 int) iter.Seq[wino4Group] {
+	_, tw := d.tiles()
+	rows := imgs * (ty1 - ty0)
+	return func(yield func(wino4Group) bool) {
+		if tw == 2 || tw == 4 {
+			per := 8 / tw
+			for r := 0; r < rows; r += per {
+				g := wino4Group{col: r * tw, n: min(per, rows-r) * tw, row: r, tw: tw, ty0: ty0, ty1: ty1, multi: true}
+				if !yield(g) {
+					return
+				}
+			}
+			return
+		}
+		for r := range rows {
+			for tx0 := 0; tx0 < tw; tx0 += 8 {
+				g := wino4Group{col: r*tw + tx0, n: min(8, tw-tx0), row: r, tx0: tx0, tw: tw, ty0: ty0, ty1: ty1}
+				if !yield(g) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// winoInputStrips is an AVX2 input transform (F(2x2, 3x3) or the
+// stride-2 Winograd, as d's lowering says) of one image's tile rows
 // [ty0, ty1), as winoInput lays them out, into a plain V with rows ld
 // floats apart. Each tile row's input rows are first copied into a strip
 // with the padding as zeros, so that the kernels' loads need no masks.
@@ -488,18 +620,18 @@ func winoInputStrips(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int
 		side = 5
 	}
 	ne, hw := d.winoN(), d.H*d.W
-	var strip [6 * wino4StripCols]float32
+	var strip [5 * winoStripCols]float32
 	for c := range d.C {
 		xc := x[c*hw : (c+1)*hw]
 		for ty := ty0; ty < ty1; ty++ {
 			col := c*ld + col0 + (ty-ty0)*tw
-			for t0 := 0; t0 < tw; t0 += 8 * wino4StripGroups {
-				n := min(8*wino4StripGroups, tw-t0)
+			for t0 := 0; t0 < tw; t0 += 8 * winoStripGroups {
+				n := min(8*winoStripGroups, tw-t0)
 				// The groups' windows and the 8 floats past the last.
 				width := (n+7)/8*8*step + 8
 				from := step*t0 - d.Pad
 				for r := range side {
-					row := strip[r*wino4StripCols : r*wino4StripCols+width]
+					row := strip[r*winoStripCols : r*winoStripCols+width]
 					if yy := step*ty - d.Pad + r; yy >= 0 && yy < d.H {
 						fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
 					} else {
@@ -512,13 +644,10 @@ func winoInputStrips(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int
 				}
 				_ = v[col+t0+(ne-1)*plane+n-1]
 				// Direct calls: through a func value, strip would escape.
-				switch {
-				case d.Lowering == LowerWinogradS2:
-					winoS2InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
-				case d.winoM() == 4:
-					wino4InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
-				default:
-					winoF2InAVX2(&strip[0], wino4StripCols, &v[col+t0], plane, n/8, lanes)
+				if d.Lowering == LowerWinogradS2 {
+					winoS2InAVX2(&strip[0], winoStripCols, &v[col+t0], plane, n/8, lanes)
+				} else {
+					winoF2InAVX2(&strip[0], winoStripCols, &v[col+t0], plane, n/8, lanes)
 				}
 			}
 		}
@@ -550,41 +679,51 @@ var avx2Cols32 = func() (t [64]int32) {
 // zeroBias is the bias of a transform without one.
 var zeroBias float32
 
-// winoOutput4AVX2 is winoOutput4 by the AVX2 kernel, one call per tile
-// row and output channel.
+// winoOutput4AVX2 is winoOutput4 by the AVX2 kernel: a call for each
+// group of 8 tiles (as winoInput4AVX2 groups them), over all the output
+// channels.
 func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
-	_, tw := d.tiles()
 	ohw := d.OH * d.OW
 	out := d.K * ohw
-	// The whole groups: 8 tiles and 32 columns inside the output; at
-	// most one more group, under masks.
-	full := min(tw/8, d.OW/32)
-	rest := tw - 8*full
-	var lanes, cols *int32
-	if rest > 0 {
-		lanes = &avx2Masks[16-rest]
-		cols = &avx2Cols32[32-min(32, d.OW-32*full)]
+	bp, step := &zeroBias, 0
+	if bias != nil {
+		bp, step = &bias[0], 1
+	}
+	var rp *float32
+	if res != nil {
+		rp = &res[0]
 	}
 	r := 0
 	if relu {
 		r = 1
 	}
-	_ = m[(d.K-1)*ld+imgs*(ty1-ty0)*tw-1+35*plane]
-	for i := range imgs {
-		for k := range d.K {
-			bp := &zeroBias
-			if bias != nil {
-				bp = &bias[k]
+	_ = y[imgs*out-1]
+	var plan wino4OutPlan
+	for g := range wino4AVX2Groups(d, imgs, ty0, ty1) {
+		plan = wino4OutPlan{}
+		for q, t := range g.blocks() {
+			if !t.ok {
+				continue
 			}
-			for ty := ty0; ty < ty1; ty++ {
-				at := i*out + k*ohw + 4*ty*d.OW
-				var rp *float32
-				if res != nil {
-					rp = &res[at]
+			for i := range 4 {
+				if oy := 4*t.ty + i; oy < d.OH {
+					at := 4*i + q
+					plan.off[at], plan.mask[at], plan.kind[at] = planBlock(t.img*out+oy*d.OW+4*t.tx, 4*t.tx, d.OW)
 				}
-				col := k*ld + (i*(ty1-ty0)+ty-ty0)*tw
-				wino4OutAVX2(&y[at], &m[col], plane, d.OW, min(4, d.OH-4*ty), full, lanes, cols, bp, rp, r)
 			}
 		}
+		_ = m[g.col+35*plane+(d.K-1)*ld+g.n-1]
+		wino4OutAVX2(&y[0], &m[g.col], d.K, ohw, ld, plane, &plan, &avx2LaneMasks, g.lanes(), bp, step, rp, r)
 	}
+}
+
+// wino4OutPlan plans a group of wino4OutAVX2: for output row i of each of
+// its four blocks q (8 columns: lanes 2q and 2q+1), at 4i+q, the byte
+// offset from y (and res), the byte offset of the lane mask in
+// avx2LaneMasks and the kind (0 none, 1 whole, 2 masked). The kernel
+// reads the fields at fixed offsets: keep their order.
+type wino4OutPlan struct {
+	off  [16]int64
+	mask [16]int32
+	kind [16]uint8
 }

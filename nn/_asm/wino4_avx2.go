@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -128,273 +130,281 @@ func at6AVX2(m [6]VecVirtual, two, four, eight VecVirtual) [4]VecVirtual {
 	return o
 }
 
-// wino4InputAVX2 emits the AVX2 input transform of one tile row of one
-// channel.
+// The F(4x4, 3x3) kernels take a planned group of 8 tiles over all the
+// channels: each pair of lanes (a block of 8 columns of a row) is two
+// neighbouring tiles of one tile row, of any tile row and image, so that
+// small images fill the lanes with several tile rows. The Go caller plans
+// each block's byte offset from the first channel and its kind: 0 reads
+// or writes nothing (rows and columns all outside), 1 a whole block, 2 a
+// block under a lane mask (the mask's byte offset into a table of masks).
+// The input's columns 4 and 5 of each tile come from a second load of
+// each block 4 columns on (the neighbouring tiles' columns 0 and 1, and
+// past a tile row's last tile its own), taken apart the same way.
+
+// blockLoad emits the load of a planned block into dst: its kind at
+// kinds, its offset at offs, its mask at table + the offset at midx.
+func blockLoad(base, kinds, offs, midx, table Register, at int, dst VecVirtual, id string) {
+	kind, off, mi := GP32(), GP64(), GP64()
+	MOVBLZX(Mem{Base: kinds, Disp: at}, kind)
+	MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
+	CMPL(kind, U8(1))
+	JNE(LabelRef("notwhole_" + id))
+	VMOVUPS(Mem{Base: base, Index: off, Scale: 1}, dst)
+	JMP(LabelRef("loaded_" + id))
+	Label("notwhole_" + id)
+	VXORPS(dst, dst, dst)
+	TESTL(kind, kind)
+	JZ(LabelRef("loaded_" + id))
+	MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
+	m := YMM()
+	VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, m)
+	VMASKMOVPS(Mem{Base: base, Index: off, Scale: 1}, m, dst)
+	Label("loaded_" + id)
+}
+
+// The plans' layouts (nn's wino4InPlan and wino4OutPlan): offsets, then
+// mask offsets, then kinds.
+const (
+	inBlocks  = 6 * 8 // 6 rows of 4 blocks and 4 shifted ones
+	outBlocks = 4 * 4 // 4 rows of 4 blocks
+)
+
+// wino4InputAVX2 emits the AVX2 input transform of a planned group.
 func wino4InputAVX2() {
-	TEXT("wino4InAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds B^T d
+	TEXT("wino4InAVX2", 0, "func(x *float32, chans, xStride int, v *float32, vStride, plane int, plan *wino4InPlan, masks *[81][8]int32, lanes *int32)") // not NOSPLIT: its frame holds B^T d
 	Pragma("noescape")
-	Doc("wino4InAVX2 writes V = B^T d B for the 6x6 input tiles of one tile row",
-		"of one channel, 8 tiles a group: tile t's window is the 6 rows of src",
-		"(stride floats apart) from column 4t on, which must hold 8 floats past",
-		"the last group's 32. Element e of tile t goes to v[e*plane + t]. The",
-		"first groups groups are whole; lanes, if not nil, enables (sign bits)",
-		"the tiles of one more group after them.")
-	buf := AllocLocal(6 * 5 * 32) // B^T d: 6 rows of 5 blocks of 8 columns
-	src := Load(Param("src"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride)
+	Doc("wino4InAVX2 writes V = B^T d B for a planned group of 8 6x6 input tiles",
+		"of F(4x4, 3x3) (see wino4InPlan) of chans channels xStride floats apart",
+		"in x: element e of lane l of channel c goes to v[e*plane + c*vStride +",
+		"l], all 8 lanes or, if lanes is not nil, those it enables (sign bits).")
+	buf := AllocLocal(6 * 8 * 32) // B^T d: 6 rows of 8 blocks
+	plan := Load(Param("plan"), GP64())
+	table := Load(Param("masks"), GP64())
+	two, four, _ := avx2Consts()
+	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7}) // 0 2 4 6 1 3 5 7 back to lane order
+	chans := Load(Param("chans"), GP64())
+	Label("chan")
+	x := Load(Param("x"), GP64())
+	offs, midx, kinds := GP64(), GP64(), GP64()
+	MOVQ(plan, offs)
+	LEAQ(Mem{Base: plan, Disp: 8 * inBlocks}, midx)
+	LEAQ(Mem{Base: plan, Disp: 12 * inBlocks}, kinds)
+	// B^T d down the rows, block by block.
+	for b := 0; b < 8; b++ {
+		var r [6]VecVirtual
+		for i := range r {
+			r[i] = YMM()
+			blockLoad(x, kinds, offs, midx, table, 8*i+b, r[i], fmt.Sprintf("%d_%d", i, b))
+		}
+		bt6AVX2(r, two, four, func(k int, o VecVirtual) {
+			VMOVUPS(o, buf.Offset(32*(8*k+b)))
+		})
+	}
+	// Then along each row, the blocks taken apart by phase.
 	v := Load(Param("v"), GP64())
 	plane := Load(Param("plane"), GP64())
 	SHLQ(U8(2), plane)
-	n := Load(Param("groups"), GP64())
-	lanes := Load(Param("lanes"), GP64())
-	two, four, _ := avx2Consts()
-	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7}) // 0 2 4 6 1 3 5 7 back to lane order
-	rot := laneTable([]int32{1, 2, 3, 4, 5, 6, 7, 7})   // the next tile's lanes
 	plane3 := GP64()
 	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
-	group := func(masked bool) {
-		var mask VecVirtual
-		if masked {
-			mask = YMM()
-			VMOVUPS(Mem{Base: lanes}, mask)
+	lanes := Load(Param("lanes"), GP64())
+	out3 := GP64()
+	for i := 0; i < 6; i++ {
+		var blk [8]VecVirtual
+		for q := range blk {
+			blk[q] = YMM()
+			VMOVUPS(buf.Offset(32*(8*i+q)), blk[q])
 		}
-		// B^T d down the rows, on 5 blocks of 8 columns.
-		row := GP64()
-		for q := 0; q < 5; q++ {
-			var x [6]VecVirtual
-			MOVQ(src, row)
-			for r := range x {
-				x[r] = YMM()
-				VMOVUPS(Mem{Base: row, Disp: 32 * q}, x[r])
-				if r < 5 {
-					ADDQ(stride, row)
-				}
-			}
-			bt6AVX2(x, two, four, func(k int, o VecVirtual) {
-				VMOVUPS(o, buf.Offset(32*(5*k+q)))
-			})
+		ph := transpose4(blk[0], blk[1], blk[2], blk[3])
+		nx := transpose4(blk[4], blk[5], blk[6], blk[7])
+		var x [6]VecVirtual
+		for p := range 4 {
+			x[p] = YMM()
+			VPERMPS(ph[p], order, x[p])
 		}
-		// Then along each row, on the columns taken apart by phase.
-		out := GP64()
-		out3 := GP64()
-		MOVQ(v, out)
+		for p := range 2 {
+			x[4+p] = YMM()
+			VPERMPS(nx[p], order, x[4+p])
+		}
 		LEAQ(Mem{Base: v, Index: plane3, Scale: 1}, out3)
-		for i := 0; i < 6; i++ {
-			var blk [4]VecVirtual
-			for q := range blk {
-				blk[q] = YMM()
-				VMOVUPS(buf.Offset(32*(5*i+q)), blk[q])
-			}
-			ph := transpose4(blk[0], blk[1], blk[2], blk[3])
-			var x [6]VecVirtual
-			for p := range ph {
-				x[p] = YMM()
-				VPERMPS(ph[p], order, x[p])
-			}
-			// Columns 4 and 5 are the next tile's 0 and 1; the last
-			// tile's are the floats past the 32.
-			for p := 0; p < 2; p++ {
-				r, b := YMM(), YMM()
-				VPERMPS(x[p], rot, r)
-				VBROADCASTSS(buf.Offset(32*(5*i+4)+4*p), b)
-				x[4+p] = YMM()
-				VBLENDPS(U8(0x80), b, r, x[4+p])
-			}
-			bt6AVX2(x, two, four, func(k int, o VecVirtual) {
-				var m Mem
-				switch k {
-				case 0:
-					m = Mem{Base: out}
-				case 1:
-					m = Mem{Base: out, Index: plane, Scale: 1}
-				case 2:
-					m = Mem{Base: out, Index: plane, Scale: 2}
-				case 3:
-					m = Mem{Base: out3}
-				case 4:
-					m = Mem{Base: out3, Index: plane, Scale: 1}
-				case 5:
-					m = Mem{Base: out3, Index: plane, Scale: 2}
-				}
-				if masked {
-					VMASKMOVPS(o, mask, m)
-				} else {
-					VMOVUPS(o, m)
-				}
-			})
-			if i < 5 {
-				LEAQ(Mem{Base: out, Index: plane3, Scale: 2}, out)
-				LEAQ(Mem{Base: out3, Index: plane3, Scale: 2}, out3)
-			}
+		bt6AVX2(x, two, four, func(k int, o VecVirtual) {
+			m := []Mem{{Base: v}, {Base: v, Index: plane, Scale: 1}, {Base: v, Index: plane, Scale: 2},
+				{Base: out3}, {Base: out3, Index: plane, Scale: 1}, {Base: out3, Index: plane, Scale: 2}}[k]
+			id := fmt.Sprintf("%d_%d", i, k)
+			TESTQ(lanes, lanes)
+			JNZ(LabelRef("part_" + id))
+			VMOVUPS(o, m)
+			JMP(LabelRef("stored_" + id))
+			Label("part_" + id)
+			mask := YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+			VMASKMOVPS(o, mask, m)
+			Label("stored_" + id)
+		})
+		if i < 5 {
+			LEAQ(Mem{Base: v, Index: plane3, Scale: 2}, v)
 		}
 	}
-	TESTQ(n, n)
-	JZ(LabelRef("tail"))
-	Label("group")
-	group(false)
-	ADDQ(U8(128), src)
-	ADDQ(U8(32), v)
-	DECQ(n)
-	JNZ(LabelRef("group"))
-	Label("tail")
-	TESTQ(lanes, lanes)
-	JZ(LabelRef("done"))
-	group(true)
-	Label("done")
+	// The next channel.
+	xs := Load(Param("xStride"), GP64())
+	SHLQ(U8(2), xs)
+	x = Load(Param("x"), GP64())
+	ADDQ(xs, x)
+	Store(x, Param("x"))
+	vs := Load(Param("vStride"), GP64())
+	SHLQ(U8(2), vs)
+	v = Load(Param("v"), GP64())
+	ADDQ(vs, v)
+	Store(v, Param("v"))
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
 	VZEROUPPER()
 	RET()
 }
 
-// wino4OutputAVX2 emits the AVX2 output transform of one tile row of one
-// output channel.
+// wino4OutputAVX2 emits the AVX2 output transform of a planned group.
 func wino4OutputAVX2() {
-	TEXT("wino4OutAVX2", 0, "func(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int32, bias, res *float32, relu int)") // not NOSPLIT: its frame holds A^T M
+	TEXT("wino4OutAVX2", 0, "func(y, m *float32, chans, yStride, mStride, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)") // not NOSPLIT: its frame holds A^T M
 	Pragma("noescape")
-	Doc("wino4OutAVX2 writes the 4x4 output tiles A^T M A of one tile row of",
-		"one output channel, 8 tiles a group: element e of tile t is m[e*plane",
-		"+ t], and row i of tile t goes to y[i*ldy + 4t:][:4] for rows i < rows,",
-		"plus *bias, plus res (laid out like y) if not nil, then the ReLU if",
-		"relu is 1. The first groups groups are whole; lanes, if not nil,",
-		"enables (sign bits) the tiles of one more group, and cols the 32",
-		"output columns of that group.")
+	Doc("wino4OutAVX2 writes the 4x4 output tiles A^T M A of a planned group of 8",
+		"tiles of F(4x4, 3x3) (see wino4OutPlan) for chans output channels",
+		"yStride floats apart in y: element e of lane l of channel k is m[e*plane",
+		"+ k*mStride + l], read for all 8 lanes or, if lanes is not nil, those it",
+		"enables (sign bits). Each value gets bias[k*biasStep], then res (laid",
+		"out like y) if not nil, then the ReLU if relu is 1.")
 	buf := AllocLocal(4 * 6 * 32) // A^T M: 4 rows of 6 columns
-	y := Load(Param("y"), GP64())
+	plan := Load(Param("plan"), GP64())
+	table := Load(Param("masks"), GP64())
+	two, four, eight := avx2Consts()
+	order := laneTable([]int32{0, 2, 4, 6, 1, 3, 5, 7}) // lane order to 0 2 4 6 1 3 5 7
+	chans := Load(Param("chans"), GP64())
+	Label("chan")
+	// A^T M down the columns of the tiles, one column j at a time.
 	m := Load(Param("m"), GP64())
 	plane := Load(Param("plane"), GP64())
 	SHLQ(U8(2), plane)
-	ldy := Load(Param("ldy"), GP64())
-	SHLQ(U8(2), ldy)
-	n := Load(Param("groups"), GP64())
-	two, four, eight := avx2Consts()
-	order := laneTable([]int32{0, 2, 4, 6, 1, 3, 5, 7}) // lane order to 0 2 4 6 1 3 5 7
+	lanes := Load(Param("lanes"), GP64())
+	p := GP64()
 	plane6 := GP64()
 	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane6)
 	SHLQ(U8(1), plane6)
-	group := func(masked bool) {
-		var mask VecVirtual
-		var cols Register
-		if masked {
-			lanes := Load(Param("lanes"), GP64())
-			mask = YMM()
+	for j := 0; j < 6; j++ {
+		MOVQ(m, p)
+		var x [6]VecVirtual
+		for i := range x {
+			x[i] = YMM()
+			id := fmt.Sprintf("m%d_%d", j, i)
+			TESTQ(lanes, lanes)
+			JNZ(LabelRef("part_" + id))
+			VMOVUPS(Mem{Base: p}, x[i])
+			JMP(LabelRef("loaded_" + id))
+			Label("part_" + id)
+			mask := YMM()
 			VMOVUPS(Mem{Base: lanes}, mask)
-			cols = Load(Param("cols"), GP64())
-		}
-		// A^T M down the columns of the tile, one column j at a time.
-		for j := 0; j < 6; j++ {
-			p := GP64()
-			LEAQ(Mem{Base: m, Disp: 0}, p)
-			for range j {
-				ADDQ(plane, p)
-			}
-			var x [6]VecVirtual
-			for i := range x {
-				x[i] = YMM()
-				if masked {
-					VMASKMOVPS(Mem{Base: p}, mask, x[i])
-				} else {
-					VMOVUPS(Mem{Base: p}, x[i])
-				}
-				if i < 5 {
-					ADDQ(plane6, p)
-				}
-			}
-			a := at6AVX2(x, two, four, eight)
-			for i, v := range a {
-				VMOVUPS(v, buf.Offset(32*(6*i+j)))
+			VMASKMOVPS(Mem{Base: p}, mask, x[i])
+			Label("loaded_" + id)
+			if i < 5 {
+				ADDQ(plane6, p)
 			}
 		}
-		// Then along each row, the four phases interleaved back into 32
-		// output columns.
-		rows := Load(Param("rows"), GP64())
-		yr := GP64()
-		MOVQ(y, yr)
-		res := Load(Param("res"), GP64())
-		for i := 0; i < 4; i++ {
-			if i > 0 {
-				CMPQ(rows, U8(uint8(i)))
-				JBE(LabelRef(label("rowsdone", masked)))
-			}
-			var x [6]VecVirtual
-			for j := range x {
-				x[j] = YMM()
-				VMOVUPS(buf.Offset(32*(6*i+j)), x[j])
-			}
-			o := at6AVX2(x, two, four, eight)
-			for p := range o {
-				VPERMPS(o[p], order, o[p])
-			}
-			out := transpose4(o[0], o[1], o[2], o[3])
-			bias := Load(Param("bias"), GP64())
+		for i, v := range at6AVX2(x, two, four, eight) {
+			VMOVUPS(v, buf.Offset(32*(6*i+j)))
+		}
+		if j < 5 {
+			ADDQ(plane, m)
+		}
+	}
+	// Then along each row, the four phases interleaved back into blocks
+	// of 8 output columns, each stored where the plan says.
+	y := Load(Param("y"), GP64())
+	res := Load(Param("res"), GP64())
+	bias := Load(Param("bias"), GP64())
+	relu := Load(Param("relu"), GP64())
+	offs, midx, kinds := GP64(), GP64(), GP64()
+	MOVQ(plan, offs)
+	LEAQ(Mem{Base: plan, Disp: 8 * outBlocks}, midx)
+	LEAQ(Mem{Base: plan, Disp: 12 * outBlocks}, kinds)
+	for i := 0; i < 4; i++ {
+		var x [6]VecVirtual
+		for j := range x {
+			x[j] = YMM()
+			VMOVUPS(buf.Offset(32*(6*i+j)), x[j])
+		}
+		o := at6AVX2(x, two, four, eight)
+		for q := range o {
+			VPERMPS(o[q], order, o[q])
+		}
+		out := transpose4(o[0], o[1], o[2], o[3])
+		for q, v := range out {
+			at := 4*i + q
+			id := fmt.Sprintf("%d_%d", i, q)
+			kind, off := GP32(), GP64()
+			MOVBLZX(Mem{Base: kinds, Disp: at}, kind)
+			TESTL(kind, kind)
+			JZ(LabelRef("done_" + id))
+			MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
 			b := YMM()
 			VBROADCASTSS(Mem{Base: bias}, b)
-			for _, v := range out {
-				VADDPS(b, v, v)
-			}
-			// colMask is the mask of the q-th 8 columns of the masked group.
-			colMask := func(q int) VecVirtual {
-				cm := YMM()
-				VMOVUPS(Mem{Base: cols, Disp: 32 * q}, cm)
-				return cm
-			}
-			hasRes := Load(Param("res"), GP64())
-			TESTQ(hasRes, hasRes)
-			JZ(LabelRef(label("nores", masked) + string(rune('0'+i))))
-			for q, v := range out {
-				t := YMM()
-				if masked {
-					VMASKMOVPS(Mem{Base: res, Disp: 32 * q}, colMask(q), t)
-				} else {
-					VMOVUPS(Mem{Base: res, Disp: 32 * q}, t)
-				}
-				VADDPS(t, v, v)
-			}
-			Label(label("nores", masked) + string(rune('0'+i)))
-			relu := Load(Param("relu"), GP64())
+			VADDPS(b, v, v)
+			CMPL(kind, U8(1))
+			JNE(LabelRef("part_" + id))
+			// A whole block.
+			TESTQ(res, res)
+			JZ(LabelRef("wnores_" + id))
+			VADDPS(Mem{Base: res, Index: off, Scale: 1}, v, v)
+			Label("wnores_" + id)
 			TESTQ(relu, relu)
-			JZ(LabelRef(label("norelu", masked) + string(rune('0'+i))))
+			JZ(LabelRef("wnorelu_" + id))
 			z := YMM()
 			VXORPS(z, z, z)
-			for _, v := range out {
-				// The tile is the source a NaN comes from, as in Go's max.
-				VMAXPS(v, z, v)
-			}
-			Label(label("norelu", masked) + string(rune('0'+i)))
-			for q, v := range out {
-				if masked {
-					VMASKMOVPS(v, colMask(q), Mem{Base: yr, Disp: 32 * q})
-				} else {
-					VMOVUPS(v, Mem{Base: yr, Disp: 32 * q})
-				}
-			}
-			if i < 3 {
-				ADDQ(ldy, yr)
-				ADDQ(ldy, res)
-			}
+			VMAXPS(v, z, v) // the tile is the source a NaN comes from, as in Go's max
+			Label("wnorelu_" + id)
+			VMOVUPS(v, Mem{Base: y, Index: off, Scale: 1})
+			JMP(LabelRef("done_" + id))
+			// A block under its mask.
+			Label("part_" + id)
+			mi := GP64()
+			MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
+			mask := YMM()
+			VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, mask)
+			TESTQ(res, res)
+			JZ(LabelRef("pnores_" + id))
+			t := YMM()
+			VMASKMOVPS(Mem{Base: res, Index: off, Scale: 1}, mask, t)
+			VADDPS(t, v, v)
+			Label("pnores_" + id)
+			TESTQ(relu, relu)
+			JZ(LabelRef("pnorelu_" + id))
+			z2 := YMM()
+			VXORPS(z2, z2, z2)
+			VMAXPS(v, z2, v)
+			Label("pnorelu_" + id)
+			VMASKMOVPS(v, mask, Mem{Base: y, Index: off, Scale: 1})
+			Label("done_" + id)
 		}
-		Label(label("rowsdone", masked))
 	}
-	TESTQ(n, n)
-	JZ(LabelRef("tail"))
-	Label("group")
-	group(false)
-	ADDQ(U8(32), m)
-	ADDQ(U8(128), y)
-	// res moved on a row a row; back to the first, then on 32 columns.
-	res := Load(Param("res"), GP64())
+	// The next channel.
+	ys := Load(Param("yStride"), GP64())
+	SHLQ(U8(2), ys)
+	y = Load(Param("y"), GP64())
+	ADDQ(ys, y)
+	Store(y, Param("y"))
+	res = Load(Param("res"), GP64())
 	TESTQ(res, res)
-	JZ(LabelRef("nextgroup"))
-	ADDQ(U8(128), res)
+	JZ(LabelRef("nextm"))
+	ADDQ(ys, res)
 	Store(res, Param("res"))
-	Label("nextgroup")
-	DECQ(n)
-	JNZ(LabelRef("group"))
-	Label("tail")
-	lanes := Load(Param("lanes"), GP64())
-	TESTQ(lanes, lanes)
-	JZ(LabelRef("done"))
-	group(true)
-	Label("done")
+	Label("nextm")
+	ms := Load(Param("mStride"), GP64())
+	SHLQ(U8(2), ms)
+	m = Load(Param("m"), GP64())
+	ADDQ(ms, m)
+	Store(m, Param("m"))
+	bs := Load(Param("biasStep"), GP64())
+	bias = Load(Param("bias"), GP64())
+	LEAQ(Mem{Base: bias, Index: bs, Scale: 4}, bias)
+	Store(bias, Param("bias"))
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
 	VZEROUPPER()
 	RET()
 }
