@@ -496,6 +496,14 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mc, kc, mr0 int)
 					transposePack12AVX512(&panel[0], &a[(ic+ir)*lda+pc], lda, done/16)
 				}
 			}
+			if useAVX2 && mr0 == avx2Rows {
+				// Steps of 8 while the 8-value stores stay inside the panel.
+				done = (kc - 1) / 8 * 8
+				if done > 0 {
+					_ = a[(ic+ir+mr-1)*lda+pc+done-1]
+					interleaveRowsAVX2(&panel[0], mr0, &a[(ic+ir)*lda+pc], lda, mr, done/8)
+				}
+			}
 			for i := 0; i < mr; i++ {
 				row := a[(ic+ir+i)*lda+pc+done : (ic+ir+i)*lda+pc+kc]
 				for p, v := range row {
@@ -548,6 +556,14 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kc, nc, nr0 int)
 				done = kc &^ 15
 				if done > 0 {
 					transposePackAVX512(&panel[0], &b[(jc+jr)*ldb+pc], ldb, done/16)
+				}
+			}
+			if useAVX2 && nr0 == 16 {
+				done = kc &^ 7
+				if done > 0 {
+					_ = b[(jc+jr+15)*ldb+pc+done-1]
+					interleaveRowsAVX2(&panel[0], 16, &b[(jc+jr)*ldb+pc], ldb, 8, done/8)
+					interleaveRowsAVX2(&panel[8], 16, &b[(jc+jr+8)*ldb+pc], ldb, 8, done/8)
 				}
 			}
 			for j := 0; j < nr0; j++ {

@@ -273,3 +273,7 @@ func bnApplyAVX2(rows, n int, x, y, res *float32, mask *uint16, coef *[4]float32
 func bnGradApplyAVX2(rows, n int, dy, x *float32, mask *uint16, dx, dres *float32, coef *[8]float32, flags int) {
 	panic("nn: the batch-norm kernels are not in this build")
 }
+
+func interleaveRowsAVX2(dst *float32, ldd int, src *float32, lds, rows, blocks int) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

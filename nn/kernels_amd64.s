@@ -20355,6 +20355,125 @@ next:
 	VZEROUPPER
 	RET
 
+// func interleaveRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, blocks int)
+// Requires: AVX
+TEXT ·interleaveRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  ldd+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lds+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  blocks+40(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+block:
+	MOVQ    DX, R8
+	VXORPS  Y0, Y0, Y0
+	CMPQ    SI, $0x00
+	JBE     skip0
+	VMOVUPS (R8), Y0
+
+skip0:
+	ADDQ    BX, R8
+	VXORPS  Y1, Y1, Y1
+	CMPQ    SI, $0x01
+	JBE     skip1
+	VMOVUPS (R8), Y1
+
+skip1:
+	ADDQ    BX, R8
+	VXORPS  Y2, Y2, Y2
+	CMPQ    SI, $0x02
+	JBE     skip2
+	VMOVUPS (R8), Y2
+
+skip2:
+	ADDQ    BX, R8
+	VXORPS  Y3, Y3, Y3
+	CMPQ    SI, $0x03
+	JBE     skip3
+	VMOVUPS (R8), Y3
+
+skip3:
+	ADDQ    BX, R8
+	VXORPS  Y4, Y4, Y4
+	CMPQ    SI, $0x04
+	JBE     skip4
+	VMOVUPS (R8), Y4
+
+skip4:
+	ADDQ    BX, R8
+	VXORPS  Y5, Y5, Y5
+	CMPQ    SI, $0x05
+	JBE     skip5
+	VMOVUPS (R8), Y5
+
+skip5:
+	ADDQ    BX, R8
+	VXORPS  Y6, Y6, Y6
+	CMPQ    SI, $0x06
+	JBE     skip6
+	VMOVUPS (R8), Y6
+
+skip6:
+	ADDQ    BX, R8
+	VXORPS  Y7, Y7, Y7
+	CMPQ    SI, $0x07
+	JBE     skip7
+	VMOVUPS (R8), Y7
+
+skip7:
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x20, Y3, Y1, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x20, Y5, Y8, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x20, Y4, Y0, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VMOVUPS    Y2, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VMOVUPS    Y1, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y5, Y8, Y1
+	VMOVUPS    Y1, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y0, (AX)
+	ADDQ       CX, AX
+	ADDQ       $0x20, DX
+	DECQ       DI
+	JNZ        block
+
+done:
+	VZEROUPPER
+	RET
+
 // func bnSumAVX512(rows int, n int, x *float32, shift *float64, acc *[16]float64)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·bnSumAVX512(SB), NOSPLIT, $0-40

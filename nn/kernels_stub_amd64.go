@@ -643,6 +643,15 @@ func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // row-major B does.
 func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
 
+// interleaveRowsAVX2 writes, for each step p of k in blocks blocks of 8,
+// dst[p*ldd + r] = src[r*lds + p] for r < 8, reading rows r < rows of src
+// and taking the others as 0. Each step's 8 values are one store, so with
+// ldd under 8 a step writes over the next step's first values (which that
+// step then writes).
+//
+//go:noescape
+func interleaveRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, blocks int)
+
 // bnSumAVX512 adds, lane by lane, x[i]-shift[r] to acc[r][0:8] and
 // (x[i]-shift[r])^2 to acc[r][8:16] over row r, x[r*n:(r+1)*n], for each of
 // rows rows (acc and shift arrays of rows), in float64; n is a multiple

@@ -56,6 +56,7 @@ func main() {
 		}
 		kernelAVX2(avx2Rows, true, strided)
 	}
+	interleaveAVX2()
 	bnSum()
 	bnGradSum()
 	bnApply()
