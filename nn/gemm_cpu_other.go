@@ -277,3 +277,7 @@ func bnGradApplyAVX2(rows, n int, dy, x *float32, mask *uint16, dx, dres *float3
 func interleaveRowsAVX2(dst *float32, ldd int, src *float32, lds, rows, blocks int) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
+
+func winoF2DyAVX2(dy *float32, ldy, rows int, u *float32, plane, groups int, lanes, cols *int32) {
+	panic("nn: the AVX2 transforms are not in this build")
+}

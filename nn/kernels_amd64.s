@@ -27989,6 +27989,217 @@ done:
 	VZEROUPPER
 	RET
 
+// func winoF2DyAVX2(dy *float32, ldy int, rows int, u *float32, plane int, groups int, lanes *int32, cols *int32)
+// Requires: AVX, AVX2
+TEXT ·winoF2DyAVX2(SB), NOSPLIT, $0-64
+	MOVQ         dy+0(FP), AX
+	MOVQ         ldy+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         u+24(FP), DX
+	MOVQ         plane+32(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         groups+40(FP), SI
+	MOVL         $0x00000000, DI
+	VMOVD        DI, X0
+	MOVL         $0x00000001, DI
+	VPINSRD      $0x01, DI, X0, X0
+	MOVL         $0x00000004, DI
+	VPINSRD      $0x02, DI, X0, X0
+	MOVL         $0x00000005, DI
+	VPINSRD      $0x03, DI, X0, X0
+	MOVL         $0x00000002, DI
+	VMOVD        DI, X1
+	MOVL         $0x00000003, DI
+	VPINSRD      $0x01, DI, X1, X1
+	MOVL         $0x00000006, DI
+	VPINSRD      $0x02, DI, X1, X1
+	MOVL         $0x00000007, DI
+	VPINSRD      $0x03, DI, X1, X1
+	VINSERTF128  $0x01, X1, Y0, Y0
+	MOVL         $0x3f000000, DI
+	VMOVD        DI, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x80000000, DI
+	VMOVD        DI, X2
+	VBROADCASTSS X2, Y2
+	LEAQ         (BX)(BX*2), DI
+	TESTQ        SI, SI
+	JZ           tail
+
+group:
+	MOVQ    rows+16(FP), R8
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VMOVUPS (AX), Y3
+	VMOVUPS 32(AX), Y4
+	VSHUFPS $0x88, Y4, Y3, Y5
+	VPERMPS Y5, Y0, Y5
+	VSHUFPS $0xdd, Y4, Y3, Y3
+	VPERMPS Y3, Y0, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y6, Y6, Y6
+	CMPQ    R8, $0x01
+	JBE     onerow_w
+	VMOVUPS (AX)(CX*1), Y4
+	VMOVUPS 32(AX)(CX*1), Y6
+
+onerow_w:
+	VSHUFPS $0x88, Y6, Y4, Y7
+	VPERMPS Y7, Y0, Y7
+	VSHUFPS $0xdd, Y6, Y4, Y4
+	VPERMPS Y4, Y0, Y4
+	VMOVAPS Y5, Y6
+	VADDPS  Y7, Y5, Y8
+	VMULPS  Y1, Y8, Y8
+	VSUBPS  Y7, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VXORPS  Y2, Y7, Y7
+	VMOVAPS Y3, Y9
+	VADDPS  Y4, Y3, Y10
+	VMULPS  Y1, Y10, Y10
+	VSUBPS  Y4, Y3, Y3
+	VMULPS  Y1, Y3, Y3
+	VXORPS  Y2, Y4, Y4
+	MOVQ    DX, R8
+	VMOVAPS Y6, Y11
+	VADDPS  Y9, Y6, Y12
+	VMULPS  Y1, Y12, Y12
+	VSUBPS  Y9, Y6, Y6
+	VMULPS  Y1, Y6, Y6
+	VXORPS  Y2, Y9, Y9
+	VMOVUPS Y11, (R8)
+	VMOVUPS Y12, (R8)(BX*1)
+	VMOVUPS Y6, (R8)(BX*2)
+	VMOVUPS Y9, (R8)(DI*1)
+	LEAQ    (R8)(BX*4), R8
+	VMOVAPS Y8, Y6
+	VADDPS  Y10, Y8, Y9
+	VMULPS  Y1, Y9, Y9
+	VSUBPS  Y10, Y8, Y8
+	VMULPS  Y1, Y8, Y8
+	VXORPS  Y2, Y10, Y10
+	VMOVUPS Y6, (R8)
+	VMOVUPS Y9, (R8)(BX*1)
+	VMOVUPS Y8, (R8)(BX*2)
+	VMOVUPS Y10, (R8)(DI*1)
+	LEAQ    (R8)(BX*4), R8
+	VMOVAPS Y5, Y6
+	VADDPS  Y3, Y5, Y8
+	VMULPS  Y1, Y8, Y8
+	VSUBPS  Y3, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VXORPS  Y2, Y3, Y3
+	VMOVUPS Y6, (R8)
+	VMOVUPS Y8, (R8)(BX*1)
+	VMOVUPS Y5, (R8)(BX*2)
+	VMOVUPS Y3, (R8)(DI*1)
+	LEAQ    (R8)(BX*4), R8
+	VMOVAPS Y7, Y3
+	VADDPS  Y4, Y7, Y5
+	VMULPS  Y1, Y5, Y5
+	VSUBPS  Y4, Y7, Y6
+	VMULPS  Y1, Y6, Y6
+	VXORPS  Y2, Y4, Y4
+	VMOVUPS Y3, (R8)
+	VMOVUPS Y5, (R8)(BX*1)
+	VMOVUPS Y6, (R8)(BX*2)
+	VMOVUPS Y4, (R8)(DI*1)
+	ADDQ    $0x40, AX
+	ADDQ    $0x20, DX
+	DECQ    SI
+	JNZ     group
+
+tail:
+	MOVQ       lanes+48(FP), SI
+	TESTQ      SI, SI
+	JZ         done
+	MOVQ       cols+56(FP), SI
+	VMOVUPS    (SI), Y3
+	VMOVUPS    32(SI), Y4
+	MOVQ       lanes+48(FP), SI
+	VMOVUPS    (SI), Y5
+	MOVQ       rows+16(FP), SI
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VMASKMOVPS (AX), Y3, Y6
+	VMASKMOVPS 32(AX), Y4, Y7
+	VSHUFPS    $0x88, Y7, Y6, Y8
+	VPERMPS    Y8, Y0, Y8
+	VSHUFPS    $0xdd, Y7, Y6, Y6
+	VPERMPS    Y6, Y0, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y9, Y9, Y9
+	CMPQ       SI, $0x01
+	JBE        onerow_m
+	VMASKMOVPS (AX)(CX*1), Y3, Y7
+	VMASKMOVPS 32(AX)(CX*1), Y4, Y9
+
+onerow_m:
+	VSHUFPS    $0x88, Y9, Y7, Y3
+	VPERMPS    Y3, Y0, Y3
+	VSHUFPS    $0xdd, Y9, Y7, Y4
+	VPERMPS    Y4, Y0, Y0
+	VMOVAPS    Y8, Y4
+	VADDPS     Y3, Y8, Y7
+	VMULPS     Y1, Y7, Y7
+	VSUBPS     Y3, Y8, Y8
+	VMULPS     Y1, Y8, Y8
+	VXORPS     Y2, Y3, Y3
+	VMOVAPS    Y6, Y9
+	VADDPS     Y0, Y6, Y10
+	VMULPS     Y1, Y10, Y10
+	VSUBPS     Y0, Y6, Y6
+	VMULPS     Y1, Y6, Y6
+	VXORPS     Y2, Y0, Y0
+	MOVQ       DX, AX
+	VMOVAPS    Y4, Y11
+	VADDPS     Y9, Y4, Y12
+	VMULPS     Y1, Y12, Y12
+	VSUBPS     Y9, Y4, Y4
+	VMULPS     Y1, Y4, Y4
+	VXORPS     Y2, Y9, Y9
+	VMASKMOVPS Y11, Y5, (AX)
+	VMASKMOVPS Y12, Y5, (AX)(BX*1)
+	VMASKMOVPS Y4, Y5, (AX)(BX*2)
+	VMASKMOVPS Y9, Y5, (AX)(DI*1)
+	LEAQ       (AX)(BX*4), AX
+	VMOVAPS    Y7, Y4
+	VADDPS     Y10, Y7, Y9
+	VMULPS     Y1, Y9, Y9
+	VSUBPS     Y10, Y7, Y7
+	VMULPS     Y1, Y7, Y7
+	VXORPS     Y2, Y10, Y10
+	VMASKMOVPS Y4, Y5, (AX)
+	VMASKMOVPS Y9, Y5, (AX)(BX*1)
+	VMASKMOVPS Y7, Y5, (AX)(BX*2)
+	VMASKMOVPS Y10, Y5, (AX)(DI*1)
+	LEAQ       (AX)(BX*4), AX
+	VMOVAPS    Y8, Y4
+	VADDPS     Y6, Y8, Y7
+	VMULPS     Y1, Y7, Y7
+	VSUBPS     Y6, Y8, Y8
+	VMULPS     Y1, Y8, Y8
+	VXORPS     Y2, Y6, Y6
+	VMASKMOVPS Y4, Y5, (AX)
+	VMASKMOVPS Y7, Y5, (AX)(BX*1)
+	VMASKMOVPS Y8, Y5, (AX)(BX*2)
+	VMASKMOVPS Y6, Y5, (AX)(DI*1)
+	LEAQ       (AX)(BX*4), AX
+	VMOVAPS    Y3, Y4
+	VADDPS     Y0, Y3, Y6
+	VMULPS     Y1, Y6, Y6
+	VSUBPS     Y0, Y3, Y3
+	VMULPS     Y1, Y3, Y3
+	VXORPS     Y2, Y0, Y0
+	VMASKMOVPS Y4, Y5, (AX)
+	VMASKMOVPS Y6, Y5, (AX)(BX*1)
+	VMASKMOVPS Y3, Y5, (AX)(BX*2)
+	VMASKMOVPS Y0, Y5, (AX)(DI*1)
+
+done:
+	VZEROUPPER
+	RET
+
 // func wino4InputG1AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·wino4InputG1AVX512(SB), $1920-72

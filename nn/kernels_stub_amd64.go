@@ -817,6 +817,15 @@ func winoF2InAVX2(src *float32, stride int, v *float32, plane int, groups int, l
 //go:noescape
 func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 
+// winoF2DyAVX2 writes the transforms of the 2x2 tiles of one tile row of
+// dy (rows rows, 1 or 2, ldy floats apart), 8 tiles a group: element e of
+// tile t goes to u[e*plane + t]. The first groups groups are whole; lanes,
+// if not nil, enables (sign bits) the tiles of one more group, and cols
+// its 16 columns of dy.
+//
+//go:noescape
+func winoF2DyAVX2(dy *float32, ldy int, rows int, u *float32, plane int, groups int, lanes *int32, cols *int32)
+
 // wino4InputG1AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 1 group(s) of tile rows (see wino4Plan). Load
 // k of input row r reads plan.off[r][k] bytes past x under lane mask

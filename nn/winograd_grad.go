@@ -108,6 +108,10 @@ func (t *winoDotTask) run(_ *Workspace, e0, e1 int) {
 // (ty, tx) goes to column col0 + (ty-ty0)*tw + tx of the 16 matrices U_e
 // (K x ld, plane floats apart in u). Past an odd OH or OW, dy reads as 0.
 func winoDy(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
+	if !useWinoAsm && useWinoAVX2 {
+		winoDyAVX2(u, ld, plane, col0, dy, ty0, ty1, d)
+		return
+	}
 	if !useWinoAsm {
 		winoDyGo(u, ld, plane, col0, dy, ty0, ty1, d)
 		return
@@ -342,6 +346,30 @@ func winoWeightOut4(dw, m []float32, n int) {
 				o := gCols(a[0], a[1], a[2], a[3], a[4], a[5])
 				out[3*r], out[3*r+1], out[3*r+2] = float32(o[0]), float32(o[1]), float32(o[2])
 			}
+		}
+	}
+}
+
+// winoDyAVX2 is winoDy by the AVX2 kernel, a call per tile row and
+// output channel.
+func winoDyAVX2(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
+	_, tw := d.tiles()
+	ohw := d.OH * d.OW
+	// The whole groups: 8 tiles and 16 columns inside dy; at most one
+	// more group, under masks.
+	full := min(tw/8, d.OW/16)
+	rest := tw - 8*full
+	var lanes, cols *int32
+	if rest > 0 {
+		lanes = &avx2Masks[16-rest]
+		cols = &avx2Masks[16-min(16, d.OW-16*full)]
+	}
+	_ = u[(d.K-1)*ld+col0+(ty1-ty0)*tw-1+15*plane]
+	for k := range d.K {
+		for ty := ty0; ty < ty1; ty++ {
+			at := k*ohw + 2*ty*d.OW
+			_ = dy[at+min(2, d.OH-2*ty)*d.OW-1]
+			winoF2DyAVX2(&dy[at], d.OW, min(2, d.OH-2*ty), &u[k*ld+col0+(ty-ty0)*tw], plane, full, lanes, cols)
 		}
 	}
 }

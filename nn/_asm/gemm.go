@@ -74,6 +74,7 @@ func main() {
 	winoOutputS2AVX2()
 	winoInputF2AVX2()
 	winoOutputF2AVX2()
+	winoDyF2AVX2()
 	for _, g := range []int{1, 2, 4, 8} {
 		wino4Input(g)
 		wino4Output(g)

@@ -822,3 +822,129 @@ func bt4AVX2(x [4]VecVirtual) [4]VecVirtual {
 	VSUBPS(x[3], x[1], o[3])
 	return o
 }
+
+// winoDyF2AVX2 emits F(2x2, 3x3)'s AVX2 transform of dy for the weight
+// gradient (nn's winoDyGo) for one tile row of one output channel: 2x2
+// tiles of dy, 8 a group, taken apart into even and odd columns as the
+// input transform's are; G down the columns first, then along the rows.
+func winoDyF2AVX2() {
+	TEXT("winoF2DyAVX2", NOSPLIT, "func(dy *float32, ldy, rows int, u *float32, plane, groups int, lanes, cols *int32)")
+	Pragma("noescape")
+	Doc("winoF2DyAVX2 writes the transforms of the 2x2 tiles of one tile row of",
+		"dy (rows rows, 1 or 2, ldy floats apart), 8 tiles a group: element e of",
+		"tile t goes to u[e*plane + t]. The first groups groups are whole; lanes,",
+		"if not nil, enables (sign bits) the tiles of one more group, and cols",
+		"its 16 columns of dy.")
+	dy := Load(Param("dy"), GP64())
+	ldy := Load(Param("ldy"), GP64())
+	SHLQ(U8(2), ldy)
+	u := Load(Param("u"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	n := Load(Param("groups"), GP64())
+	order := laneTable([]int32{0, 1, 4, 5, 2, 3, 6, 7})
+	bcast := func(bits uint32) VecVirtual {
+		t, x, y := GP32(), XMM(), YMM()
+		MOVL(U32(bits), t)
+		VMOVD(t, x)
+		VBROADCASTSS(x, y)
+		return y
+	}
+	half, sign := bcast(0x3f000000), bcast(0x80000000) // 0.5, and the sign bit that negates as Go's -x does
+	plane3 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
+	group := func(masked bool) {
+		var cm [2]VecVirtual
+		var mask VecVirtual
+		if masked {
+			cols := Load(Param("cols"), GP64())
+			for h := range cm {
+				cm[h] = YMM()
+				VMOVUPS(Mem{Base: cols, Disp: 32 * h}, cm[h])
+			}
+			lanes := Load(Param("lanes"), GP64())
+			mask = YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+		}
+		// g[a][j]: row a of the tiles, column j (even, odd).
+		var g [2][2]VecVirtual
+		rows := Load(Param("rows"), GP64())
+		for a := 0; a < 2; a++ {
+			var blk [2]VecVirtual
+			for h := range blk {
+				blk[h] = YMM()
+				VXORPS(blk[h], blk[h], blk[h])
+			}
+			if a == 1 {
+				CMPQ(rows, U8(1))
+				JBE(LabelRef(label("onerow", masked)))
+			}
+			for h := range blk {
+				m := Mem{Base: dy, Disp: 32 * h}
+				if a == 1 {
+					m = Mem{Base: dy, Index: ldy, Scale: 1, Disp: 32 * h}
+				}
+				if masked {
+					VMASKMOVPS(m, cm[h], blk[h])
+				} else {
+					VMOVUPS(m, blk[h])
+				}
+			}
+			if a == 1 {
+				Label(label("onerow", masked))
+			}
+			for j, imm := range []uint8{0x88, 0xdd} {
+				t := YMM()
+				VSHUFPS(U8(imm), blk[1], blk[0], t)
+				g[a][j] = YMM()
+				VPERMPS(t, order, g[a][j])
+			}
+		}
+		// G down the columns: t[i][j] = g0, (g0+g1)*0.5, (g0-g1)*0.5, -g1.
+		gt := func(g0, g1 VecVirtual) [4]VecVirtual {
+			var o [4]VecVirtual
+			for i := range o {
+				o[i] = YMM()
+			}
+			VMOVAPS(g0, o[0])
+			VADDPS(g1, g0, o[1])
+			VMULPS(half, o[1], o[1])
+			VSUBPS(g1, g0, o[2])
+			VMULPS(half, o[2], o[2])
+			VXORPS(sign, g1, o[3])
+			return o
+		}
+		c0, c1 := gt(g[0][0], g[1][0]), gt(g[0][1], g[1][1])
+		out := GP64()
+		MOVQ(u, out)
+		for i := 0; i < 4; i++ {
+			for k, o := range gt(c0[i], c1[i]) {
+				m := []Mem{{Base: out}, {Base: out, Index: plane, Scale: 1}, {Base: out, Index: plane, Scale: 2}, {Base: out, Index: plane3, Scale: 1}}[k]
+				if masked {
+					VMASKMOVPS(o, mask, m)
+				} else {
+					VMOVUPS(o, m)
+				}
+			}
+			if i < 3 {
+				LEAQ(Mem{Base: out, Index: plane, Scale: 4}, out)
+			}
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("group")
+	group(false)
+	ADDQ(U8(64), dy)
+	ADDQ(U8(32), u)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("tail")
+	lanes := Load(Param("lanes"), GP64())
+	TESTQ(lanes, lanes)
+	JZ(LabelRef("done"))
+	group(true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
