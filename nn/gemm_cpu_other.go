@@ -247,7 +247,7 @@ func winoF2OutAVX2(y, m *float32, plane, ldy, rows, groups int, lanes, cols *int
 	panic("nn: the AVX2 transforms are not in this build")
 }
 
-func winoF2InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+func winoF2InAVX2(x *float32, chans, xStride int, v *float32, vStride, plane int, plan *winoF2InPlan, masks *[81][8]int32, lanes *int32) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
 

@@ -27358,331 +27358,567 @@ done:
 	VZEROUPPER
 	RET
 
-// func winoF2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+// func winoF2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoF2InPlan, masks *[81][8]int32, lanes *int32)
 // Requires: AVX, AVX2
-TEXT ·winoF2InAVX2(SB), $384-48
-	MOVQ        src+0(FP), AX
-	MOVQ        stride+8(FP), CX
-	SHLQ        $0x02, CX
-	MOVQ        v+16(FP), DX
-	MOVQ        plane+24(FP), BX
-	SHLQ        $0x02, BX
-	MOVQ        groups+32(FP), SI
-	MOVQ        lanes+40(FP), DI
-	MOVL        $0x00000000, R8
-	VMOVD       R8, X0
-	MOVL        $0x00000001, R8
-	VPINSRD     $0x01, R8, X0, X0
-	MOVL        $0x00000004, R8
-	VPINSRD     $0x02, R8, X0, X0
-	MOVL        $0x00000005, R8
-	VPINSRD     $0x03, R8, X0, X0
-	MOVL        $0x00000002, R8
-	VMOVD       R8, X1
-	MOVL        $0x00000003, R8
-	VPINSRD     $0x01, R8, X1, X1
-	MOVL        $0x00000006, R8
-	VPINSRD     $0x02, R8, X1, X1
-	MOVL        $0x00000007, R8
-	VPINSRD     $0x03, R8, X1, X1
+TEXT ·winoF2InAVX2(SB), $512-72
+	MOVQ        plan+48(FP), AX
+	MOVQ        masks+56(FP), CX
+	MOVL        $0x00000000, DX
+	VMOVD       DX, X0
+	MOVL        $0x00000001, DX
+	VPINSRD     $0x01, DX, X0, X0
+	MOVL        $0x00000004, DX
+	VPINSRD     $0x02, DX, X0, X0
+	MOVL        $0x00000005, DX
+	VPINSRD     $0x03, DX, X0, X0
+	MOVL        $0x00000002, DX
+	VMOVD       DX, X1
+	MOVL        $0x00000003, DX
+	VPINSRD     $0x01, DX, X1, X1
+	MOVL        $0x00000006, DX
+	VPINSRD     $0x02, DX, X1, X1
+	MOVL        $0x00000007, DX
+	VPINSRD     $0x03, DX, X1, X1
 	VINSERTF128 $0x01, X1, Y0, Y0
-	MOVL        $0x00000001, R8
-	VMOVD       R8, X1
-	MOVL        $0x00000002, R8
-	VPINSRD     $0x01, R8, X1, X1
-	MOVL        $0x00000003, R8
-	VPINSRD     $0x02, R8, X1, X1
-	MOVL        $0x00000004, R8
-	VPINSRD     $0x03, R8, X1, X1
-	MOVL        $0x00000005, R8
-	VMOVD       R8, X2
-	MOVL        $0x00000006, R8
-	VPINSRD     $0x01, R8, X2, X2
-	MOVL        $0x00000007, R8
-	VPINSRD     $0x02, R8, X2, X2
-	MOVL        $0x00000007, R8
-	VPINSRD     $0x03, R8, X2, X2
-	VINSERTF128 $0x01, X2, Y1, Y1
-	LEAQ        (BX)(BX*2), R8
-	TESTQ       SI, SI
-	JZ          tail
+	MOVQ        chans+8(FP), DX
 
-group:
-	MOVQ         AX, R9
-	VMOVUPS      (R9), Y2
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y3
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y5
-	VSUBPS       Y4, Y2, Y2
-	VADDPS       Y4, Y3, Y6
-	VSUBPS       Y3, Y4, Y4
-	VSUBPS       Y5, Y3, Y3
-	VMOVUPS      Y2, (SP)
-	VMOVUPS      Y6, 96(SP)
-	VMOVUPS      Y4, 192(SP)
-	VMOVUPS      Y3, 288(SP)
-	MOVQ         AX, R9
-	VMOVUPS      32(R9), Y2
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y3
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      32(R9), Y5
-	VSUBPS       Y4, Y2, Y2
-	VADDPS       Y4, Y3, Y6
-	VSUBPS       Y3, Y4, Y4
-	VSUBPS       Y5, Y3, Y3
-	VMOVUPS      Y2, 32(SP)
-	VMOVUPS      Y6, 128(SP)
-	VMOVUPS      Y4, 224(SP)
-	VMOVUPS      Y3, 320(SP)
-	MOVQ         AX, R9
-	VMOVUPS      64(R9), Y2
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y3
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y4
-	ADDQ         CX, R9
-	VMOVUPS      64(R9), Y5
-	VSUBPS       Y4, Y2, Y2
-	VADDPS       Y4, Y3, Y6
-	VSUBPS       Y3, Y4, Y4
-	VSUBPS       Y5, Y3, Y3
-	VMOVUPS      Y2, 64(SP)
-	VMOVUPS      Y6, 160(SP)
-	VMOVUPS      Y4, 256(SP)
-	VMOVUPS      Y3, 352(SP)
-	MOVQ         DX, R9
-	VMOVUPS      (SP), Y2
-	VMOVUPS      32(SP), Y3
-	VSHUFPS      $0x88, Y3, Y2, Y4
-	VPERMPS      Y4, Y0, Y4
-	VSHUFPS      $0xdd, Y3, Y2, Y2
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y3
-	VBROADCASTSS 64(SP), Y5
-	VBLENDPS     $0x80, Y5, Y3, Y3
-	VPERMPS      Y2, Y1, Y5
-	VBROADCASTSS 68(SP), Y6
-	VBLENDPS     $0x80, Y6, Y5, Y5
-	VSUBPS       Y3, Y4, Y4
-	VADDPS       Y3, Y2, Y6
-	VSUBPS       Y2, Y3, Y3
-	VSUBPS       Y5, Y2, Y2
-	VMOVUPS      Y4, (R9)
-	VMOVUPS      Y6, (R9)(BX*1)
-	VMOVUPS      Y3, (R9)(BX*2)
-	VMOVUPS      Y2, (R9)(R8*1)
-	LEAQ         (R9)(BX*4), R9
-	VMOVUPS      96(SP), Y2
-	VMOVUPS      128(SP), Y3
-	VSHUFPS      $0x88, Y3, Y2, Y4
-	VPERMPS      Y4, Y0, Y4
-	VSHUFPS      $0xdd, Y3, Y2, Y2
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y3
-	VBROADCASTSS 160(SP), Y5
-	VBLENDPS     $0x80, Y5, Y3, Y3
-	VPERMPS      Y2, Y1, Y5
-	VBROADCASTSS 164(SP), Y6
-	VBLENDPS     $0x80, Y6, Y5, Y5
-	VSUBPS       Y3, Y4, Y4
-	VADDPS       Y3, Y2, Y6
-	VSUBPS       Y2, Y3, Y3
-	VSUBPS       Y5, Y2, Y2
-	VMOVUPS      Y4, (R9)
-	VMOVUPS      Y6, (R9)(BX*1)
-	VMOVUPS      Y3, (R9)(BX*2)
-	VMOVUPS      Y2, (R9)(R8*1)
-	LEAQ         (R9)(BX*4), R9
-	VMOVUPS      192(SP), Y2
-	VMOVUPS      224(SP), Y3
-	VSHUFPS      $0x88, Y3, Y2, Y4
-	VPERMPS      Y4, Y0, Y4
-	VSHUFPS      $0xdd, Y3, Y2, Y2
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y3
-	VBROADCASTSS 256(SP), Y5
-	VBLENDPS     $0x80, Y5, Y3, Y3
-	VPERMPS      Y2, Y1, Y5
-	VBROADCASTSS 260(SP), Y6
-	VBLENDPS     $0x80, Y6, Y5, Y5
-	VSUBPS       Y3, Y4, Y4
-	VADDPS       Y3, Y2, Y6
-	VSUBPS       Y2, Y3, Y3
-	VSUBPS       Y5, Y2, Y2
-	VMOVUPS      Y4, (R9)
-	VMOVUPS      Y6, (R9)(BX*1)
-	VMOVUPS      Y3, (R9)(BX*2)
-	VMOVUPS      Y2, (R9)(R8*1)
-	LEAQ         (R9)(BX*4), R9
-	VMOVUPS      288(SP), Y2
-	VMOVUPS      320(SP), Y3
-	VSHUFPS      $0x88, Y3, Y2, Y4
-	VPERMPS      Y4, Y0, Y4
-	VSHUFPS      $0xdd, Y3, Y2, Y2
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y3
-	VBROADCASTSS 352(SP), Y5
-	VBLENDPS     $0x80, Y5, Y3, Y3
-	VPERMPS      Y2, Y1, Y5
-	VBROADCASTSS 356(SP), Y6
-	VBLENDPS     $0x80, Y6, Y5, Y5
-	VSUBPS       Y3, Y4, Y4
-	VADDPS       Y3, Y2, Y6
-	VSUBPS       Y2, Y3, Y3
-	VSUBPS       Y5, Y2, Y2
-	VMOVUPS      Y4, (R9)
-	VMOVUPS      Y6, (R9)(BX*1)
-	VMOVUPS      Y3, (R9)(BX*2)
-	VMOVUPS      Y2, (R9)(R8*1)
-	ADDQ         $0x40, AX
-	ADDQ         $0x20, DX
-	DECQ         SI
-	JNZ          group
+chan:
+	MOVQ    x+0(FP), BX
+	MOVQ    AX, SI
+	LEAQ    128(AX), DI
+	LEAQ    192(AX), R8
+	MOVBLZX (R8), R9
+	MOVQ    (SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_0_0
+	VMOVUPS (BX)(R10*1), Y1
+	JMP     loaded_f2_0_0
 
-tail:
-	TESTQ        DI, DI
-	JZ           done
-	VMOVUPS      (DI), Y2
-	MOVQ         AX, SI
-	VMOVUPS      (SI), Y3
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y4
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      (SI), Y6
-	VSUBPS       Y5, Y3, Y3
-	VADDPS       Y5, Y4, Y7
-	VSUBPS       Y4, Y5, Y5
-	VSUBPS       Y6, Y4, Y4
-	VMOVUPS      Y3, (SP)
-	VMOVUPS      Y7, 96(SP)
-	VMOVUPS      Y5, 192(SP)
-	VMOVUPS      Y4, 288(SP)
-	MOVQ         AX, SI
-	VMOVUPS      32(SI), Y3
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y4
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      32(SI), Y6
-	VSUBPS       Y5, Y3, Y3
-	VADDPS       Y5, Y4, Y7
-	VSUBPS       Y4, Y5, Y5
-	VSUBPS       Y6, Y4, Y4
-	VMOVUPS      Y3, 32(SP)
-	VMOVUPS      Y7, 128(SP)
-	VMOVUPS      Y5, 224(SP)
-	VMOVUPS      Y4, 320(SP)
-	MOVQ         AX, SI
-	VMOVUPS      64(SI), Y3
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y4
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y5
-	ADDQ         CX, SI
-	VMOVUPS      64(SI), Y6
-	VSUBPS       Y5, Y3, Y3
-	VADDPS       Y5, Y4, Y7
-	VSUBPS       Y4, Y5, Y5
-	VSUBPS       Y6, Y4, Y4
-	VMOVUPS      Y3, 64(SP)
-	VMOVUPS      Y7, 160(SP)
-	VMOVUPS      Y5, 256(SP)
-	VMOVUPS      Y4, 352(SP)
-	MOVQ         DX, AX
-	VMOVUPS      (SP), Y3
-	VMOVUPS      32(SP), Y4
-	VSHUFPS      $0x88, Y4, Y3, Y5
-	VPERMPS      Y5, Y0, Y5
-	VSHUFPS      $0xdd, Y4, Y3, Y3
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y4
-	VBROADCASTSS 64(SP), Y6
-	VBLENDPS     $0x80, Y6, Y4, Y4
-	VPERMPS      Y3, Y1, Y6
-	VBROADCASTSS 68(SP), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y4, Y5, Y5
-	VADDPS       Y4, Y3, Y7
-	VSUBPS       Y3, Y4, Y4
-	VSUBPS       Y6, Y3, Y3
-	VMASKMOVPS   Y5, Y2, (AX)
-	VMASKMOVPS   Y7, Y2, (AX)(BX*1)
-	VMASKMOVPS   Y4, Y2, (AX)(BX*2)
-	VMASKMOVPS   Y3, Y2, (AX)(R8*1)
-	LEAQ         (AX)(BX*4), AX
-	VMOVUPS      96(SP), Y3
-	VMOVUPS      128(SP), Y4
-	VSHUFPS      $0x88, Y4, Y3, Y5
-	VPERMPS      Y5, Y0, Y5
-	VSHUFPS      $0xdd, Y4, Y3, Y3
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y4
-	VBROADCASTSS 160(SP), Y6
-	VBLENDPS     $0x80, Y6, Y4, Y4
-	VPERMPS      Y3, Y1, Y6
-	VBROADCASTSS 164(SP), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y4, Y5, Y5
-	VADDPS       Y4, Y3, Y7
-	VSUBPS       Y3, Y4, Y4
-	VSUBPS       Y6, Y3, Y3
-	VMASKMOVPS   Y5, Y2, (AX)
-	VMASKMOVPS   Y7, Y2, (AX)(BX*1)
-	VMASKMOVPS   Y4, Y2, (AX)(BX*2)
-	VMASKMOVPS   Y3, Y2, (AX)(R8*1)
-	LEAQ         (AX)(BX*4), AX
-	VMOVUPS      192(SP), Y3
-	VMOVUPS      224(SP), Y4
-	VSHUFPS      $0x88, Y4, Y3, Y5
-	VPERMPS      Y5, Y0, Y5
-	VSHUFPS      $0xdd, Y4, Y3, Y3
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y4
-	VBROADCASTSS 256(SP), Y6
-	VBLENDPS     $0x80, Y6, Y4, Y4
-	VPERMPS      Y3, Y1, Y6
-	VBROADCASTSS 260(SP), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y4, Y5, Y5
-	VADDPS       Y4, Y3, Y7
-	VSUBPS       Y3, Y4, Y4
-	VSUBPS       Y6, Y3, Y3
-	VMASKMOVPS   Y5, Y2, (AX)
-	VMASKMOVPS   Y7, Y2, (AX)(BX*1)
-	VMASKMOVPS   Y4, Y2, (AX)(BX*2)
-	VMASKMOVPS   Y3, Y2, (AX)(R8*1)
-	LEAQ         (AX)(BX*4), AX
-	VMOVUPS      288(SP), Y3
-	VMOVUPS      320(SP), Y4
-	VSHUFPS      $0x88, Y4, Y3, Y5
-	VPERMPS      Y5, Y0, Y5
-	VSHUFPS      $0xdd, Y4, Y3, Y3
-	VPERMPS      Y3, Y0, Y0
-	VPERMPS      Y5, Y1, Y3
-	VBROADCASTSS 352(SP), Y4
-	VBLENDPS     $0x80, Y4, Y3, Y3
-	VPERMPS      Y0, Y1, Y1
-	VBROADCASTSS 356(SP), Y4
-	VBLENDPS     $0x80, Y4, Y1, Y1
-	VSUBPS       Y3, Y5, Y4
-	VADDPS       Y3, Y0, Y5
-	VSUBPS       Y0, Y3, Y3
-	VSUBPS       Y1, Y0, Y0
-	VMASKMOVPS   Y4, Y2, (AX)
-	VMASKMOVPS   Y5, Y2, (AX)(BX*1)
-	VMASKMOVPS   Y3, Y2, (AX)(BX*2)
-	VMASKMOVPS   Y0, Y2, (AX)(R8*1)
+notwhole_f2_0_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
-done:
+loaded_f2_0_0:
+	MOVBLZX 4(R8), R9
+	MOVQ    32(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_1_0
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_f2_1_0
+
+notwhole_f2_1_0:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_0
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_f2_1_0:
+	MOVBLZX 8(R8), R9
+	MOVQ    64(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_2_0
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_f2_2_0
+
+notwhole_f2_2_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_f2_2_0:
+	MOVBLZX 12(R8), R9
+	MOVQ    96(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_3_0
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_f2_3_0
+
+notwhole_f2_3_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_f2_3_0
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_f2_3_0:
+	VSUBPS  Y3, Y1, Y1
+	VADDPS  Y3, Y2, Y5
+	VSUBPS  Y2, Y3, Y3
+	VSUBPS  Y4, Y2, Y2
+	VMOVUPS Y1, (SP)
+	VMOVUPS Y5, 128(SP)
+	VMOVUPS Y3, 256(SP)
+	VMOVUPS Y2, 384(SP)
+	MOVBLZX 1(R8), R9
+	MOVQ    8(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_0_1
+	VMOVUPS (BX)(R10*1), Y1
+	JMP     loaded_f2_0_1
+
+notwhole_f2_0_1:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_f2_0_1:
+	MOVBLZX 5(R8), R9
+	MOVQ    40(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_1_1
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_f2_1_1
+
+notwhole_f2_1_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_1
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_f2_1_1:
+	MOVBLZX 9(R8), R9
+	MOVQ    72(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_2_1
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_f2_2_1
+
+notwhole_f2_2_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_f2_2_1:
+	MOVBLZX 13(R8), R9
+	MOVQ    104(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_3_1
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_f2_3_1
+
+notwhole_f2_3_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_f2_3_1
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_f2_3_1:
+	VSUBPS  Y3, Y1, Y1
+	VADDPS  Y3, Y2, Y5
+	VSUBPS  Y2, Y3, Y3
+	VSUBPS  Y4, Y2, Y2
+	VMOVUPS Y1, 32(SP)
+	VMOVUPS Y5, 160(SP)
+	VMOVUPS Y3, 288(SP)
+	VMOVUPS Y2, 416(SP)
+	MOVBLZX 2(R8), R9
+	MOVQ    16(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_0_2
+	VMOVUPS (BX)(R10*1), Y1
+	JMP     loaded_f2_0_2
+
+notwhole_f2_0_2:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_f2_0_2:
+	MOVBLZX 6(R8), R9
+	MOVQ    48(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_1_2
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_f2_1_2
+
+notwhole_f2_1_2:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_2
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_f2_1_2:
+	MOVBLZX 10(R8), R9
+	MOVQ    80(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_2_2
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_f2_2_2
+
+notwhole_f2_2_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_f2_2_2:
+	MOVBLZX 14(R8), R9
+	MOVQ    112(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_3_2
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_f2_3_2
+
+notwhole_f2_3_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_f2_3_2
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_f2_3_2:
+	VSUBPS  Y3, Y1, Y1
+	VADDPS  Y3, Y2, Y5
+	VSUBPS  Y2, Y3, Y3
+	VSUBPS  Y4, Y2, Y2
+	VMOVUPS Y1, 64(SP)
+	VMOVUPS Y5, 192(SP)
+	VMOVUPS Y3, 320(SP)
+	VMOVUPS Y2, 448(SP)
+	MOVBLZX 3(R8), R9
+	MOVQ    24(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_0_3
+	VMOVUPS (BX)(R10*1), Y1
+	JMP     loaded_f2_0_3
+
+notwhole_f2_0_3:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_f2_0_3:
+	MOVBLZX 7(R8), R9
+	MOVQ    56(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_1_3
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_f2_1_3
+
+notwhole_f2_1_3:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_3
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_f2_1_3:
+	MOVBLZX 11(R8), R9
+	MOVQ    88(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_f2_2_3
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_f2_2_3
+
+notwhole_f2_2_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_f2_2_3:
+	MOVBLZX 15(R8), R8
+	MOVQ    120(SI), SI
+	CMPL    R8, $0x01
+	JNE     notwhole_f2_3_3
+	VMOVUPS (BX)(SI*1), Y4
+	JMP     loaded_f2_3_3
+
+notwhole_f2_3_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R8, R8
+	JZ         loaded_f2_3_3
+	MOVLQSX    60(DI), DI
+	VMOVUPS    (CX)(DI*1), Y4
+	VMASKMOVPS (BX)(SI*1), Y4, Y4
+
+loaded_f2_3_3:
+	VSUBPS  Y3, Y1, Y1
+	VADDPS  Y3, Y2, Y5
+	VSUBPS  Y2, Y3, Y3
+	VSUBPS  Y4, Y2, Y2
+	VMOVUPS Y1, 96(SP)
+	VMOVUPS Y5, 224(SP)
+	VMOVUPS Y3, 352(SP)
+	VMOVUPS Y2, 480(SP)
+	MOVQ    v+24(FP), BX
+	MOVQ    plane+40(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	MOVQ    lanes+64(FP), R8
+	VMOVUPS (SP), Y1
+	VMOVUPS 32(SP), Y2
+	VSHUFPS $0x88, Y2, Y1, Y3
+	VPERMPS Y3, Y0, Y3
+	VSHUFPS $0xdd, Y2, Y1, Y1
+	VPERMPS Y1, Y0, Y1
+	VMOVUPS 64(SP), Y2
+	VMOVUPS 96(SP), Y4
+	VSHUFPS $0x88, Y4, Y2, Y5
+	VPERMPS Y5, Y0, Y5
+	VSHUFPS $0xdd, Y4, Y2, Y2
+	VPERMPS Y2, Y0, Y2
+	VSUBPS  Y5, Y3, Y3
+	VADDPS  Y5, Y1, Y4
+	VSUBPS  Y1, Y5, Y5
+	VSUBPS  Y2, Y1, Y1
+	TESTQ   R8, R8
+	JNZ     part_f2_0_0
+	VMOVUPS Y3, (BX)
+	JMP     stored_f2_0_0
+
+part_f2_0_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+
+stored_f2_0_0:
+	TESTQ   R8, R8
+	JNZ     part_f2_0_1
+	VMOVUPS Y4, (BX)(SI*1)
+	JMP     stored_f2_0_1
+
+part_f2_0_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+
+stored_f2_0_1:
+	TESTQ   R8, R8
+	JNZ     part_f2_0_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_f2_0_2
+
+part_f2_0_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+
+stored_f2_0_2:
+	TESTQ   R8, R8
+	JNZ     part_f2_0_3
+	VMOVUPS Y1, (BX)(DI*1)
+	JMP     stored_f2_0_3
+
+part_f2_0_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+
+stored_f2_0_3:
+	LEAQ    (BX)(SI*4), BX
+	VMOVUPS 128(SP), Y1
+	VMOVUPS 160(SP), Y2
+	VSHUFPS $0x88, Y2, Y1, Y3
+	VPERMPS Y3, Y0, Y3
+	VSHUFPS $0xdd, Y2, Y1, Y1
+	VPERMPS Y1, Y0, Y1
+	VMOVUPS 192(SP), Y2
+	VMOVUPS 224(SP), Y4
+	VSHUFPS $0x88, Y4, Y2, Y5
+	VPERMPS Y5, Y0, Y5
+	VSHUFPS $0xdd, Y4, Y2, Y2
+	VPERMPS Y2, Y0, Y2
+	VSUBPS  Y5, Y3, Y3
+	VADDPS  Y5, Y1, Y4
+	VSUBPS  Y1, Y5, Y5
+	VSUBPS  Y2, Y1, Y1
+	TESTQ   R8, R8
+	JNZ     part_f2_1_0
+	VMOVUPS Y3, (BX)
+	JMP     stored_f2_1_0
+
+part_f2_1_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+
+stored_f2_1_0:
+	TESTQ   R8, R8
+	JNZ     part_f2_1_1
+	VMOVUPS Y4, (BX)(SI*1)
+	JMP     stored_f2_1_1
+
+part_f2_1_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+
+stored_f2_1_1:
+	TESTQ   R8, R8
+	JNZ     part_f2_1_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_f2_1_2
+
+part_f2_1_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+
+stored_f2_1_2:
+	TESTQ   R8, R8
+	JNZ     part_f2_1_3
+	VMOVUPS Y1, (BX)(DI*1)
+	JMP     stored_f2_1_3
+
+part_f2_1_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+
+stored_f2_1_3:
+	LEAQ    (BX)(SI*4), BX
+	VMOVUPS 256(SP), Y1
+	VMOVUPS 288(SP), Y2
+	VSHUFPS $0x88, Y2, Y1, Y3
+	VPERMPS Y3, Y0, Y3
+	VSHUFPS $0xdd, Y2, Y1, Y1
+	VPERMPS Y1, Y0, Y1
+	VMOVUPS 320(SP), Y2
+	VMOVUPS 352(SP), Y4
+	VSHUFPS $0x88, Y4, Y2, Y5
+	VPERMPS Y5, Y0, Y5
+	VSHUFPS $0xdd, Y4, Y2, Y2
+	VPERMPS Y2, Y0, Y2
+	VSUBPS  Y5, Y3, Y3
+	VADDPS  Y5, Y1, Y4
+	VSUBPS  Y1, Y5, Y5
+	VSUBPS  Y2, Y1, Y1
+	TESTQ   R8, R8
+	JNZ     part_f2_2_0
+	VMOVUPS Y3, (BX)
+	JMP     stored_f2_2_0
+
+part_f2_2_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+
+stored_f2_2_0:
+	TESTQ   R8, R8
+	JNZ     part_f2_2_1
+	VMOVUPS Y4, (BX)(SI*1)
+	JMP     stored_f2_2_1
+
+part_f2_2_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+
+stored_f2_2_1:
+	TESTQ   R8, R8
+	JNZ     part_f2_2_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_f2_2_2
+
+part_f2_2_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+
+stored_f2_2_2:
+	TESTQ   R8, R8
+	JNZ     part_f2_2_3
+	VMOVUPS Y1, (BX)(DI*1)
+	JMP     stored_f2_2_3
+
+part_f2_2_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+
+stored_f2_2_3:
+	LEAQ    (BX)(SI*4), BX
+	VMOVUPS 384(SP), Y1
+	VMOVUPS 416(SP), Y2
+	VSHUFPS $0x88, Y2, Y1, Y3
+	VPERMPS Y3, Y0, Y3
+	VSHUFPS $0xdd, Y2, Y1, Y1
+	VPERMPS Y1, Y0, Y1
+	VMOVUPS 448(SP), Y2
+	VMOVUPS 480(SP), Y4
+	VSHUFPS $0x88, Y4, Y2, Y5
+	VPERMPS Y5, Y0, Y5
+	VSHUFPS $0xdd, Y4, Y2, Y2
+	VPERMPS Y2, Y0, Y2
+	VSUBPS  Y5, Y3, Y3
+	VADDPS  Y5, Y1, Y4
+	VSUBPS  Y1, Y5, Y5
+	VSUBPS  Y2, Y1, Y1
+	TESTQ   R8, R8
+	JNZ     part_f2_3_0
+	VMOVUPS Y3, (BX)
+	JMP     stored_f2_3_0
+
+part_f2_3_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+
+stored_f2_3_0:
+	TESTQ   R8, R8
+	JNZ     part_f2_3_1
+	VMOVUPS Y4, (BX)(SI*1)
+	JMP     stored_f2_3_1
+
+part_f2_3_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+
+stored_f2_3_1:
+	TESTQ   R8, R8
+	JNZ     part_f2_3_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_f2_3_2
+
+part_f2_3_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+
+stored_f2_3_2:
+	TESTQ   R8, R8
+	JNZ     part_f2_3_3
+	VMOVUPS Y1, (BX)(DI*1)
+	JMP     stored_f2_3_3
+
+part_f2_3_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+
+stored_f2_3_3:
+	MOVQ xStride+16(FP), BX
+	SHLQ $0x02, BX
+	MOVQ x+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, x+0(FP)
+	MOVQ vStride+32(FP), BX
+	SHLQ $0x02, BX
+	MOVQ v+24(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, v+24(FP)
+	DECQ DX
+	JNZ  chan
 	VZEROUPPER
 	RET
 

@@ -796,15 +796,14 @@ func winoS2InAVX2(src *float32, stride int, v *float32, plane int, groups int, l
 //go:noescape
 func winoS2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 
-// winoF2InAVX2 writes V = B^T d B for the 4x4 input tiles of one tile row
-// of one channel of F(2x2, 3x3), 8 tiles a group: tile t's window is the
-// 4 rows of src (stride floats apart) from column 2t on, which must hold
-// 8 floats past the last group's 16. Element e of tile t goes to
-// v[e*plane + t]. The first groups groups are whole; lanes, if not nil,
-// enables (sign bits) the tiles of one more group.
+// winoF2InAVX2 writes V = B^T d B for a planned group of 8 4x4 input tiles
+// of F(2x2, 3x3) (see winoF2InPlan) of chans channels xStride floats
+// apart in x: element e of lane l of channel c goes to v[e*plane +
+// c*vStride + l], all 8 lanes or, if lanes is not nil, those it enables
+// (sign bits).
 //
 //go:noescape
-func winoF2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+func winoF2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoF2InPlan, masks *[81][8]int32, lanes *int32)
 
 // winoF2OutAVX2 writes the 2x2 output tiles A^T M A of one tile row of
 // one output channel of F(2x2, 3x3), 8 tiles a group: element

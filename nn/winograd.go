@@ -755,7 +755,7 @@ func (l winoLayout) stores(col, n int) (lo, hi uint16, off int) {
 // Outside the image the input reads as 0 (the padding).
 func winoInput(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
-		winoInputStrips(v, l.row, plane, col0, x, ty0, ty1, d)
+		winoInputF2AVX2(v, l.row, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {

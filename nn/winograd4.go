@@ -458,13 +458,13 @@ func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, rel
 // the Go transforms' bits.
 var useWinoAVX2 = haveAVX2 && !haveAVX512
 
-// winoStripGroups is the most groups of 8 tiles the AVX2 input transforms
-// of F(2x2, 3x3) and the stride-2 Winograd take from one strip; wider tile
-// rows go in several.
+// winoStripGroups is the most groups of 8 tiles the stride-2 Winograd's
+// AVX2 input transform takes from one strip; wider tile rows go in
+// several.
 const winoStripGroups = 16
 
-// winoStripCols is a strip's row: the groups' columns (32 each at most)
-// and the 8 past them that the last group reads.
+// winoStripCols is a strip's row: the groups' 32 columns each and the 8
+// past them that the last group reads.
 const winoStripCols = 32*winoStripGroups + 8
 
 // winoInput4AVX2 is winoInput4 by the AVX2 kernel, into a plain V with
@@ -473,7 +473,7 @@ const winoStripCols = 32*winoStripGroups + 8
 // nets' 16x16 and 8x8) share a group, so that their lanes are full.
 func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
 	var plan wino4InPlan
-	for g := range wino4AVX2Groups(d, imgs, ty0, ty1) {
+	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
 		plan = wino4InPlan{}
 		for q, t := range g.blocks() {
 			if t.ok {
@@ -524,6 +524,40 @@ func planBlock(at, c, w int) (off int64, mask int32, kind uint8) {
 	return int64(4 * at), int32(32 * (9*lo + hi)), 2
 }
 
+// winoInputF2AVX2 is winoInput for F(2x2, 3x3) by the AVX2 kernel, into a
+// plain V with rows ld floats apart: a call for each group of 8 tiles
+// (tile rows of 4 tiles two a group), over all the channels.
+func winoInputF2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	var plan winoF2InPlan
+	for g := range wino4AVX2Groups(d, 1, ty0, ty1, 4) {
+		plan = winoF2InPlan{}
+		for q, t := range g.blocks() {
+			if !t.ok {
+				continue
+			}
+			for r := range 4 {
+				if yy := 2*t.ty - d.Pad + r; yy >= 0 && yy < d.H {
+					for s, c := range []int{2*t.tx - d.Pad, 2*t.tx - d.Pad + 2} {
+						at := 4*r + 2*s + q
+						plan.off[at], plan.mask[at], plan.kind[at] = planBlock(yy*d.W+c, c, d.W)
+					}
+				}
+			}
+		}
+		_ = v[col0+g.col+15*plane+(d.C-1)*ld+g.n-1]
+		winoF2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
+	}
+}
+
+// winoF2InPlan plans a group of winoF2InAVX2 as wino4InPlan does one of
+// wino4InAVX2: for input row r of its two blocks q (lanes 4q to 4q+3), at
+// 4r+q, and the same block 2 columns on, at 4r+2+q.
+type winoF2InPlan struct {
+	off  [16]int64
+	mask [16]int32
+	kind [16]uint8
+}
+
 // avx2LaneMasks[9*lo+hi] enables lanes [lo, hi) of 8 (sign bits).
 var avx2LaneMasks = func() (t [81][8]int32) {
 	for lo := range 9 {
@@ -536,14 +570,15 @@ var avx2LaneMasks = func() (t [81][8]int32) {
 	return t
 }()
 
-// wino4Group is a group of the F(4x4, 3x3) AVX2 kernels: n tiles (n <= 8)
-// of a pass from its column col. Its lanes are the tiles from tx0 on of
-// the pass's tile row row (a pass counts its tile rows image after image,
-// from tile row ty0 of each), or with multi, whole tile rows of tw tiles
-// from row on.
+// wino4Group is a group of the planned AVX2 kernels (F(4x4, 3x3)'s
+// transforms, F(2x2, 3x3)'s input one): n tiles (n <= 8) of a pass from
+// its column col. Its lanes are the tiles from tx0 on of the pass's tile
+// row row (a pass counts its tile rows image after image, from tile row
+// ty0 of each), or with multi, whole tile rows of tw tiles from row on.
+// A block is per lanes, the tiles of 8 columns of a row.
 type wino4Group struct {
-	col, n, row, tx0, tw, ty0, ty1 int
-	multi                          bool
+	col, n, row, tx0, tw, ty0, ty1, per int
+	multi                               bool
 }
 
 // wino4Tile is the tile of a lane: image, tile row and column.
@@ -552,12 +587,12 @@ type wino4Tile struct {
 	ok          bool
 }
 
-// blocks yields the first tile of each of the group's four blocks.
+// blocks yields the first tile of each of the group's blocks.
 func (g wino4Group) blocks() iter.Seq2[int, wino4Tile] {
 	return func(yield func(int, wino4Tile) bool) {
-		for q := range 4 {
+		for q := range 8 / g.per {
 			t := wino4Tile{}
-			if l := 2 * q; l < g.n {
+			if l := g.per * q; l < g.n {
 				row, tx := g.row, g.tx0+l
 				if g.multi {
 					row, tx = g.row+l/g.tw, l%g.tw
@@ -581,16 +616,16 @@ func (g wino4Group) lanes() *int32 {
 }
 
 // wino4AVX2Groups yields the groups of a pass's tile rows [ty0, ty1) of
-// imgs images: 8/tw tile rows a group where tw is 2 or 4, else groups of
-// 8 tiles along each tile row, the last one partial.
-func wino4AVX2Groups(d ConvDims, imgs, ty0, ty1 int) iter.Seq[wino4Group] {
+// imgs images, per tiles a block: 8/tw tile rows a group where tw is at
+// least per and divides 8, else groups of 8 tiles along each tile row,
+// the last one partial.
+func wino4AVX2Groups(d ConvDims, imgs, ty0, ty1, per int) iter.Seq[wino4Group] {
 	_, tw := d.tiles()
 	rows := imgs * (ty1 - ty0)
 	return func(yield func(wino4Group) bool) {
-		if tw == 2 || tw == 4 {
-			per := 8 / tw
-			for r := 0; r < rows; r += per {
-				g := wino4Group{col: r * tw, n: min(per, rows-r) * tw, row: r, tw: tw, ty0: ty0, ty1: ty1, multi: true}
+		if tw >= per && tw < 8 && 8%tw == 0 {
+			for r := 0; r < rows; r += 8 / tw {
+				g := wino4Group{col: r * tw, n: min(8/tw, rows-r) * tw, row: r, tw: tw, ty0: ty0, ty1: ty1, per: per, multi: true}
 				if !yield(g) {
 					return
 				}
@@ -599,7 +634,7 @@ func wino4AVX2Groups(d ConvDims, imgs, ty0, ty1 int) iter.Seq[wino4Group] {
 		}
 		for r := range rows {
 			for tx0 := 0; tx0 < tw; tx0 += 8 {
-				g := wino4Group{col: r*tw + tx0, n: min(8, tw-tx0), row: r, tx0: tx0, tw: tw, ty0: ty0, ty1: ty1}
+				g := wino4Group{col: r*tw + tx0, n: min(8, tw-tx0), row: r, tx0: tx0, tw: tw, ty0: ty0, ty1: ty1, per: per}
 				if !yield(g) {
 					return
 				}
@@ -608,17 +643,14 @@ func wino4AVX2Groups(d ConvDims, imgs, ty0, ty1 int) iter.Seq[wino4Group] {
 	}
 }
 
-// winoInputStrips is an AVX2 input transform (F(2x2, 3x3) or the
-// stride-2 Winograd, as d's lowering says) of one image's tile rows
+// winoInputStrips is the stride-2 Winograd's AVX2 input transform of one
+// image's tile rows
 // [ty0, ty1), as winoInput lays them out, into a plain V with rows ld
 // floats apart. Each tile row's input rows are first copied into a strip
 // with the padding as zeros, so that the kernels' loads need no masks.
 func winoInputStrips(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
-	step, side := d.winoM()*d.Stride, d.winoM()+2
-	if d.Stride == 2 {
-		side = 5
-	}
+	const step, side = 4, 5
 	ne, hw := d.winoN(), d.H*d.W
 	var strip [5 * winoStripCols]float32
 	for c := range d.C {
@@ -644,11 +676,7 @@ func winoInputStrips(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int
 				}
 				_ = v[col+t0+(ne-1)*plane+n-1]
 				// Direct calls: through a func value, strip would escape.
-				if d.Lowering == LowerWinogradS2 {
-					winoS2InAVX2(&strip[0], winoStripCols, &v[col+t0], plane, n/8, lanes)
-				} else {
-					winoF2InAVX2(&strip[0], winoStripCols, &v[col+t0], plane, n/8, lanes)
-				}
+				winoS2InAVX2(&strip[0], winoStripCols, &v[col+t0], plane, n/8, lanes)
 			}
 		}
 	}
@@ -699,7 +727,7 @@ func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bo
 	}
 	_ = y[imgs*out-1]
 	var plan wino4OutPlan
-	for g := range wino4AVX2Groups(d, imgs, ty0, ty1) {
+	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
 		plan = wino4OutPlan{}
 		for q, t := range g.blocks() {
 			if !t.ok {

@@ -700,111 +700,90 @@ func winoOutputF2AVX2() {
 	})
 }
 
-// winoInputF2AVX2 emits F(2x2, 3x3)'s AVX2 input transform of one tile row
-// of one channel: 4x4 windows at stride 2, so 8 tiles are 16 + 2 columns,
-// taken apart into even and odd ones by in-half shuffles and a permute.
-// As the Go transform does, B^T goes down the columns first.
+// winoInputF2AVX2 emits F(2x2, 3x3)'s AVX2 input transform of a planned
+// group, as wino4InputAVX2 takes F(4x4, 3x3)'s: 4x4 windows at stride 2,
+// so a block of 8 columns is four neighbouring tiles of one tile row, a
+// group two blocks, and columns 2 and 3 of each tile come from a second
+// load of each block 2 columns on. The even and odd columns come apart
+// by in-half shuffles and a permute. As the Go transform does, B^T goes
+// down the columns first.
 func winoInputF2AVX2() {
-	TEXT("winoF2InAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds B^T d
+	TEXT("winoF2InAVX2", 0, "func(x *float32, chans, xStride int, v *float32, vStride, plane int, plan *winoF2InPlan, masks *[81][8]int32, lanes *int32)") // not NOSPLIT: its frame holds B^T d
 	Pragma("noescape")
-	Doc("winoF2InAVX2 writes V = B^T d B for the 4x4 input tiles of one tile row",
-		"of one channel of F(2x2, 3x3), 8 tiles a group: tile t's window is the",
-		"4 rows of src (stride floats apart) from column 2t on, which must hold",
-		"8 floats past the last group's 16. Element e of tile t goes to",
-		"v[e*plane + t]. The first groups groups are whole; lanes, if not nil,",
-		"enables (sign bits) the tiles of one more group.")
-	buf := AllocLocal(4 * 3 * 32) // B^T d: 4 rows of 3 blocks of 8 columns
-	src := Load(Param("src"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride)
+	Doc("winoF2InAVX2 writes V = B^T d B for a planned group of 8 4x4 input tiles",
+		"of F(2x2, 3x3) (see winoF2InPlan) of chans channels xStride floats",
+		"apart in x: element e of lane l of channel c goes to v[e*plane +",
+		"c*vStride + l], all 8 lanes or, if lanes is not nil, those it enables",
+		"(sign bits).")
+	buf := AllocLocal(4 * 4 * 32) // B^T d: 4 rows of 4 blocks
+	plan := Load(Param("plan"), GP64())
+	table := Load(Param("masks"), GP64())
+	order := laneTable([]int32{0, 1, 4, 5, 2, 3, 6, 7}) // 0 1 4 5 2 3 6 7 back to lane order
+	chans := Load(Param("chans"), GP64())
+	Label("chan")
+	x := Load(Param("x"), GP64())
+	offs, midx, kinds := GP64(), GP64(), GP64()
+	MOVQ(plan, offs)
+	LEAQ(Mem{Base: plan, Disp: 8 * 16}, midx)
+	LEAQ(Mem{Base: plan, Disp: 12 * 16}, kinds)
+	for b := 0; b < 4; b++ {
+		var r [4]VecVirtual
+		for i := range r {
+			r[i] = YMM()
+			blockLoad(x, kinds, offs, midx, table, 4*i+b, r[i], fmt.Sprintf("f2_%d_%d", i, b))
+		}
+		for k, o := range bt4AVX2(r) {
+			VMOVUPS(o, buf.Offset(32*(4*k+b)))
+		}
+	}
 	v := Load(Param("v"), GP64())
 	plane := Load(Param("plane"), GP64())
 	SHLQ(U8(2), plane)
-	n := Load(Param("groups"), GP64())
-	lanes := Load(Param("lanes"), GP64())
-	order := laneTable([]int32{0, 1, 4, 5, 2, 3, 6, 7}) // 0 1 4 5 2 3 6 7 back to lane order
-	rot := laneTable([]int32{1, 2, 3, 4, 5, 6, 7, 7})
 	plane3 := GP64()
 	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
-	group := func(masked bool) {
-		var mask VecVirtual
-		if masked {
-			mask = YMM()
-			VMOVUPS(Mem{Base: lanes}, mask)
-		}
-		// B^T d down the rows, on 3 blocks of 8 columns.
-		row := GP64()
-		for q := 0; q < 3; q++ {
-			var x [4]VecVirtual
-			MOVQ(src, row)
-			for r := range x {
-				x[r] = YMM()
-				VMOVUPS(Mem{Base: row, Disp: 32 * q}, x[r])
-				if r < 3 {
-					ADDQ(stride, row)
-				}
-			}
-			for k, o := range bt4AVX2(x) {
-				VMOVUPS(o, buf.Offset(32*(3*k+q)))
-			}
-		}
-		// Then along each row, on the even and odd columns.
-		out := GP64()
-		MOVQ(v, out)
-		for i := 0; i < 4; i++ {
+	lanes := Load(Param("lanes"), GP64())
+	for i := 0; i < 4; i++ {
+		var x [4]VecVirtual
+		for s := 0; s < 2; s++ { // the blocks, then the ones 2 columns on
 			a, b := YMM(), YMM()
-			VMOVUPS(buf.Offset(32*(3*i)), a)
-			VMOVUPS(buf.Offset(32*(3*i+1)), b)
-			var x [4]VecVirtual
+			VMOVUPS(buf.Offset(32*(4*i+2*s)), a)
+			VMOVUPS(buf.Offset(32*(4*i+2*s+1)), b)
 			for p, imm := range []uint8{0x88, 0xdd} {
 				t := YMM()
 				VSHUFPS(U8(imm), b, a, t)
-				x[p] = YMM()
-				VPERMPS(t, order, x[p])
-			}
-			// Columns 2 and 3 are the next tile's 0 and 1; the last
-			// tile's are the floats past the 16.
-			for p := 0; p < 2; p++ {
-				r, c := YMM(), YMM()
-				VPERMPS(x[p], rot, r)
-				VBROADCASTSS(buf.Offset(32*(3*i+2)+4*p), c)
-				x[2+p] = YMM()
-				VBLENDPS(U8(0x80), c, r, x[2+p])
-			}
-			for k, o := range bt4AVX2(x) {
-				m := Mem{Base: out}
-				switch k {
-				case 1:
-					m = Mem{Base: out, Index: plane, Scale: 1}
-				case 2:
-					m = Mem{Base: out, Index: plane, Scale: 2}
-				case 3:
-					m = Mem{Base: out, Index: plane3, Scale: 1}
-				}
-				if masked {
-					VMASKMOVPS(o, mask, m)
-				} else {
-					VMOVUPS(o, m)
-				}
-			}
-			if i < 3 {
-				LEAQ(Mem{Base: out, Index: plane, Scale: 4}, out)
+				x[2*s+p] = YMM()
+				VPERMPS(t, order, x[2*s+p])
 			}
 		}
+		for k, o := range bt4AVX2(x) {
+			m := []Mem{{Base: v}, {Base: v, Index: plane, Scale: 1}, {Base: v, Index: plane, Scale: 2}, {Base: v, Index: plane3, Scale: 1}}[k]
+			id := fmt.Sprintf("f2_%d_%d", i, k)
+			TESTQ(lanes, lanes)
+			JNZ(LabelRef("part_" + id))
+			VMOVUPS(o, m)
+			JMP(LabelRef("stored_" + id))
+			Label("part_" + id)
+			mask := YMM()
+			VMOVUPS(Mem{Base: lanes}, mask)
+			VMASKMOVPS(o, mask, m)
+			Label("stored_" + id)
+		}
+		if i < 3 {
+			LEAQ(Mem{Base: v, Index: plane, Scale: 4}, v)
+		}
 	}
-	TESTQ(n, n)
-	JZ(LabelRef("tail"))
-	Label("group")
-	group(false)
-	ADDQ(U8(64), src)
-	ADDQ(U8(32), v)
-	DECQ(n)
-	JNZ(LabelRef("group"))
-	Label("tail")
-	TESTQ(lanes, lanes)
-	JZ(LabelRef("done"))
-	group(true)
-	Label("done")
+	xs := Load(Param("xStride"), GP64())
+	SHLQ(U8(2), xs)
+	x = Load(Param("x"), GP64())
+	ADDQ(xs, x)
+	Store(x, Param("x"))
+	vs := Load(Param("vStride"), GP64())
+	SHLQ(U8(2), vs)
+	v = Load(Param("v"), GP64())
+	ADDQ(vs, v)
+	Store(v, Param("v"))
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
 	VZEROUPPER()
 	RET()
 }
