@@ -350,15 +350,15 @@ func TestMaxPoolSeparable(t *testing.T) {
 	}
 }
 
-// TestMaxPoolAsm checks the AVX-512 pooling kernels against the Go loops
-// bit for bit (NaNs, ties of +0 and -0, and -Inf inputs included) over
-// rows of 1 to 70 columns, windows of 1 to 3, strides 1 and 2, and
-// resnet's pooling with its planes split among goroutines.
+// TestMaxPoolAsm checks the pooling kernels (AVX-512, else AVX2) against
+// the Go loops bit for bit (NaNs, ties of +0 and -0, and -Inf inputs
+// included) over rows of 1 to 70 columns, windows of 1 to 3, strides 1
+// and 2, and resnet's pooling with its planes split among goroutines.
 func TestMaxPoolAsm(t *testing.T) {
-	if !haveAVX512 {
-		t.Skip("no AVX-512 kernels in this build")
+	if !haveAVX512 && !haveAVX2 {
+		t.Skip("no pooling kernels in assembly in this build")
 	}
-	defer func() { useShiftAsm = haveAVX512 }()
+	defer func() { useShiftAsm, usePoolAVX2 = haveAVX512, haveAVX2 && !haveAVX512 }()
 	r := rand.New(rand.NewPCG(4, 1))
 	special := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.Inf(1))}
 	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
@@ -378,7 +378,7 @@ func TestMaxPoolAsm(t *testing.T) {
 					}
 					var got [2][]float32
 					for i, asm := range []bool{false, true} {
-						useShiftAsm = asm
+						useShiftAsm, usePoolAVX2 = asm && haveAVX512, asm && haveAVX2 && !haveAVX512
 						got[i] = randSlice(r, batch*d.C*d.OH*d.OW)
 						MaxPool(nil, got[i], x, batch, d)
 					}

@@ -281,3 +281,11 @@ func interleaveRowsAVX2(dst *float32, ldd int, src *float32, lds, rows, blocks i
 func winoF2DyAVX2(dy *float32, ldy, rows int, u *float32, plane, groups int, lanes, cols *int32) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
+
+func maxRowsAVX2(dst, src *float32, chunks, rows, stride int, last *int32) {
+	panic("nn: the AVX2 pooling kernels are not in this build")
+}
+
+func maxPool3s2AVX2(dst, cols *float32, chunks int, last *int32) {
+	panic("nn: the AVX2 pooling kernels are not in this build")
+}

@@ -55173,3 +55173,112 @@ full:
 	JNZ       chunk
 	VZEROUPPER
 	RET
+
+// func maxRowsAVX2(dst *float32, src *float32, chunks int, rows int, stride int, last *int32)
+// Requires: AVX
+TEXT ·maxRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ chunks+16(FP), DX
+	MOVQ rows+24(FP), BX
+	MOVQ stride+32(FP), SI
+	MOVQ last+40(FP), DI
+	SHLQ $0x02, SI
+
+chunk:
+	CMPQ  DX, $0x01
+	JNE   whole
+	TESTQ DI, DI
+	JNZ   part
+
+whole:
+	VMOVUPS (CX), Y0
+	MOVQ    CX, R8
+	MOVQ    BX, R9
+	DECQ    R9
+	JZ      store_w
+
+row_w:
+	ADDQ      SI, R8
+	VMOVUPS   (R8), Y1
+	VMAXPS    Y0, Y1, Y0
+	VCMPPS    $0x03, Y1, Y1, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	DECQ      R9
+	JNZ       row_w
+
+store_w:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	DECQ    DX
+	JNZ     chunk
+	JMP     done
+
+part:
+	VMOVUPS    (DI), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	MOVQ       CX, R8
+	MOVQ       BX, R9
+	DECQ       R9
+	JZ         store_m
+
+row_m:
+	ADDQ       SI, R8
+	VMASKMOVPS (R8), Y0, Y2
+	VMAXPS     Y1, Y2, Y1
+	VCMPPS     $0x03, Y2, Y2, Y3
+	VBLENDVPS  Y3, Y2, Y1, Y1
+	DECQ       R9
+	JNZ        row_m
+
+store_m:
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPool3s2AVX2(dst *float32, cols *float32, chunks int, last *int32)
+// Requires: AVX, AVX2
+TEXT ·maxPool3s2AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ cols+8(FP), CX
+	MOVQ chunks+16(FP), DX
+	MOVQ last+24(FP), BX
+
+chunk:
+	VMOVUPS    (CX), Y0
+	VMOVUPS    32(CX), Y1
+	VMOVUPS    8(CX), Y2
+	VMOVUPS    40(CX), Y3
+	VSHUFPS    $0x88, Y1, Y0, Y4
+	VPERMPD    $0xd8, Y4, Y4
+	VSHUFPS    $0xdd, Y1, Y0, Y0
+	VPERMPD    $0xd8, Y0, Y0
+	VSHUFPS    $0x88, Y3, Y2, Y1
+	VPERMPD    $0xd8, Y1, Y1
+	VMAXPS     Y4, Y0, Y4
+	VCMPPS     $0x03, Y0, Y0, Y2
+	VBLENDVPS  Y2, Y0, Y4, Y4
+	VMAXPS     Y4, Y1, Y4
+	VCMPPS     $0x03, Y1, Y1, Y2
+	VBLENDVPS  Y2, Y1, Y4, Y4
+	CMPQ       DX, $0x01
+	JNE        whole
+	TESTQ      BX, BX
+	JZ         whole
+	VMOVUPS    (BX), Y0
+	VMASKMOVPS Y4, Y0, (AX)
+	JMP        done
+
+whole:
+	VMOVUPS Y4, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x40, CX
+	DECQ    DX
+	JNZ     chunk
+
+done:
+	VZEROUPPER
+	RET

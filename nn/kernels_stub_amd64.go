@@ -1194,3 +1194,19 @@ func maxRowsAVX512(dst *float32, src *float32, chunks int, rows int, stride int,
 //
 //go:noescape
 func maxPool3s2AVX512(dst *float32, cols *float32, chunks int, last int, idx *[32]int32)
+
+// maxRowsAVX2 writes dst[i] = the nanMax of src[r*stride+i] over r in
+// [0, rows) (rows >= 1), in that order, for chunks x 8 values; if last is
+// not nil, the last chunk's lanes are those it enables (sign bits).
+//
+//go:noescape
+func maxRowsAVX2(dst *float32, src *float32, chunks int, rows int, stride int, last *int32)
+
+// maxPool3s2AVX2 writes dst[o] = nanMax(nanMax(cols[2o], cols[2o+1]),
+// cols[2o+2]) for chunks x 8 outputs, the last chunk's lanes those last
+// enables (sign bits) if it is not nil: a 3-wide stride-2 window along a
+// row whose padding cols holds as -Inf. It reads cols up to 16*chunks+18
+// floats.
+//
+//go:noescape
+func maxPool3s2AVX2(dst *float32, cols *float32, chunks int, last *int32)

@@ -372,6 +372,10 @@ func maxPoolPlanes(y, x []float32, p0, p1 int, d PoolDims) {
 // maxPoolRow is the widest input row maxPoolSeparable keeps on the stack.
 const maxPoolRow = 512
 
+// usePoolAVX2 selects the AVX2 max-pooling kernels where the AVX-512
+// ones cannot run; tests turn it off to compare them with the Go loops.
+var usePoolAVX2 = haveAVX2 && !haveAVX512
+
 // nanMax is max that lets a NaN through, as argmaxWindow picks a NaN.
 func nanMax(a, b float32) float32 {
 	if b > a || b != b {
@@ -383,7 +387,7 @@ func nanMax(a, b float32) float32 {
 // maxPoolSeparable is MaxPool as a max down each column of a window's
 // rows, then along the row: a few compares per input value instead of
 // KH x KW calls' worth per output. With AVX-512 the max down the rows
-// runs 16 columns at a time, and a 3-wide stride-2 window (resnet's) also
+// runs 16 columns at a time (with AVX2, 8), and a 3-wide stride-2 window (resnet's) also
 // along the row, reading the row's columns from a buffer whose padding
 // holds -Inf, which no value loses to and which leaves every max as the
 // Go loop's.
@@ -392,6 +396,19 @@ func maxPoolSeparable(y, x []float32, p0, p1 int, d PoolDims) {
 	cols := buf[:d.W]
 	rowAsm := useShiftAsm && d.W >= 1
 	pool3s2 := useShiftAsm && d.KW == 3 && d.Stride == 2 && 32*((d.OW+15)/16)+34 <= len(buf)
+	// The AVX2 kernels take 8 lanes a chunk.
+	avx2 := !useShiftAsm && usePoolAVX2
+	if avx2 {
+		rowAsm = d.W >= 1
+		pool3s2 = d.KW == 3 && d.Stride == 2 && 16*((d.OW+7)/8)+18 <= len(buf)
+	}
+	var last8, outLast8 *int32
+	if d.W%8 != 0 {
+		last8 = &avx2Masks[16-d.W%8]
+	}
+	if d.OW%8 != 0 {
+		outLast8 = &avx2Masks[16-d.OW%8]
+	}
 	if pool3s2 {
 		for i := range buf {
 			buf[i] = float32(math.Inf(-1))
@@ -405,9 +422,12 @@ func maxPoolSeparable(y, x []float32, p0, p1 int, d PoolDims) {
 		out := y[p*d.OH*d.OW : (p+1)*d.OH*d.OW]
 		for oh := 0; oh < d.OH; oh++ {
 			r0, r1 := max(0, oh*d.Stride-d.Pad), min(d.H, oh*d.Stride-d.Pad+d.KH)
-			if rowAsm {
+			switch {
+			case rowAsm && avx2:
+				maxRowsAVX2(&cols[0], &plane[r0*d.W], (d.W+7)/8, r1-r0, d.W, last8)
+			case rowAsm:
 				maxRowsAVX512(&cols[0], &plane[r0*d.W], chunks, r1-r0, d.W, int(last))
-			} else {
+			default:
 				copy(cols, plane[r0*d.W:(r0+1)*d.W])
 				for r := r0 + 1; r < r1; r++ {
 					for i, v := range plane[r*d.W : (r+1)*d.W] {
@@ -416,6 +436,10 @@ func maxPoolSeparable(y, x []float32, p0, p1 int, d PoolDims) {
 				}
 			}
 			row := out[oh*d.OW : (oh+1)*d.OW]
+			if pool3s2 && avx2 {
+				maxPool3s2AVX2(&row[0], &buf[0], (d.OW+7)/8, outLast8)
+				continue
+			}
 			if pool3s2 {
 				maxPool3s2AVX512(&row[0], &buf[0], outChunks, int(outLast), &winoPerms[16][0])
 				continue

@@ -101,6 +101,8 @@ func main() {
 	winoWeightsKernel(4)
 	maxRows()
 	maxPool3s2()
+	maxRowsAVX2()
+	maxPool3s2AVX2()
 	Generate()
 }
 
