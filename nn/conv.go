@@ -391,6 +391,10 @@ func convImageGroups(ws *Workspace, y, x, w []float32, pa *PackedA, epi *Epilogu
 // row kernels: rows of at most 16 chunks, kernels at most 8 wide.
 func (d ConvDims) rowKernels() bool { return useShiftAsm && d.OW <= 16*16 && d.KW <= 8 }
 
+// useIm2colAVX2 selects the AVX2 gather of a stride-2 tap's row where the
+// AVX-512 row kernels cannot run; tests turn it off to compare.
+var useIm2colAVX2 = haveAVX2 && !haveAVX512
+
 // im2col lays out one image so that row (c, kh, kw) holds the input value
 // each output position sees through that kernel tap (0 in the padding).
 func im2col(col, x []float32, d ConvDims) {
@@ -424,13 +428,22 @@ func im2col(col, x []float32, d ConvDims) {
 						clear(dst[hi:])
 						continue
 					}
-					for ow := range dst {
-						iw := ow*d.Stride - d.Pad + kw
-						if iw < 0 || iw >= d.W {
-							dst[ow] = 0
-						} else {
-							dst[ow] = src[iw]
+					// The valid taps [lo, hi): iw = ow*Stride - Pad + kw in [0, W).
+					lo := min(d.OW, max(0, (d.Pad-kw+d.Stride-1)/d.Stride))
+					hi := max(lo, min(d.OW, (d.W+d.Pad-kw+d.Stride-1)/d.Stride))
+					clear(dst[:lo])
+					clear(dst[hi:])
+					ow := lo
+					if d.Stride == 2 && useIm2colAVX2 {
+						// Whole chunks of 8 whose 16 floats lie in the row.
+						s0 := 2*lo - d.Pad + kw
+						if n := min((hi-lo)/8, (d.W-s0)/16); n > 0 {
+							evensAVX2(&dst[lo], &src[s0], n)
+							ow += 8 * n
 						}
+					}
+					for ; ow < hi; ow++ {
+						dst[ow] = src[ow*d.Stride-d.Pad+kw]
 					}
 				}
 			}

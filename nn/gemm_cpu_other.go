@@ -289,3 +289,7 @@ func maxRowsAVX2(dst, src *float32, chunks, rows, stride int, last *int32) {
 func maxPool3s2AVX2(dst, cols *float32, chunks int, last *int32) {
 	panic("nn: the AVX2 pooling kernels are not in this build")
 }
+
+func evensAVX2(dst, src *float32, chunks int) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

@@ -55282,3 +55282,27 @@ whole:
 done:
 	VZEROUPPER
 	RET
+
+// func evensAVX2(dst *float32, src *float32, chunks int)
+// Requires: AVX, AVX2
+TEXT ·evensAVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  chunks+16(FP), DX
+	TESTQ DX, DX
+	JZ    done
+
+chunk:
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x40, CX
+	DECQ    DX
+	JNZ     chunk
+
+done:
+	VZEROUPPER
+	RET

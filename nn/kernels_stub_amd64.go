@@ -1210,3 +1210,9 @@ func maxRowsAVX2(dst *float32, src *float32, chunks int, rows int, stride int, l
 //
 //go:noescape
 func maxPool3s2AVX2(dst *float32, cols *float32, chunks int, last *int32)
+
+// evensAVX2 writes dst[i] = src[2i] for chunks x 8 values, reading
+// src[0:16*chunks].
+//
+//go:noescape
+func evensAVX2(dst *float32, src *float32, chunks int)

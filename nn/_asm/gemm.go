@@ -103,6 +103,7 @@ func main() {
 	maxPool3s2()
 	maxRowsAVX2()
 	maxPool3s2AVX2()
+	evensAVX2()
 	Generate()
 }
 

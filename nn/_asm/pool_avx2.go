@@ -133,3 +133,30 @@ func maxPool3s2AVX2() {
 	VZEROUPPER()
 	RET()
 }
+
+// evensAVX2 emits evensAVX2, im2col's gather of a stride-2 tap's row.
+func evensAVX2() {
+	TEXT("evensAVX2", NOSPLIT, "func(dst, src *float32, chunks int)")
+	Pragma("noescape")
+	Doc("evensAVX2 writes dst[i] = src[2i] for chunks x 8 values, reading",
+		"src[0:16*chunks].")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("chunks"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("chunk")
+	a, b := YMM(), YMM()
+	VMOVUPS(Mem{Base: src}, a)
+	VMOVUPS(Mem{Base: src, Disp: 32}, b)
+	VSHUFPS(U8(0x88), b, a, a)
+	VPERMPD(U8(0xd8), a, a)
+	VMOVUPS(a, Mem{Base: dst})
+	ADDQ(U8(32), dst)
+	ADDQ(U8(64), src)
+	DECQ(n)
+	JNZ(LabelRef("chunk"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
