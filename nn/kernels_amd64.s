@@ -26472,9 +26472,12 @@ done_3_3:
 	MOVQ  y+0(FP), SI
 	ADDQ  BX, SI
 	MOVQ  SI, y+0(FP)
-	MOVQ  res+88(FP), SI
-	TESTQ SI, SI
+	MOVQ  res+88(FP), BX
+	TESTQ BX, BX
 	JZ    nextm
+	MOVQ  yStride+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  res+88(FP), SI
 	ADDQ  BX, SI
 	MOVQ  SI, res+88(FP)
 

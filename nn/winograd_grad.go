@@ -355,15 +355,7 @@ func winoWeightOut4(dw, m []float32, n int) {
 func winoDyAVX2(u []float32, ld, plane, col0 int, dy []float32, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
 	ohw := d.OH * d.OW
-	// The whole groups: 8 tiles and 16 columns inside dy; at most one
-	// more group, under masks.
-	full := min(tw/8, d.OW/16)
-	rest := tw - 8*full
-	var lanes, cols *int32
-	if rest > 0 {
-		lanes = &avx2Masks[16-rest]
-		cols = &avx2Masks[16-min(16, d.OW-16*full)]
-	}
+	full, lanes, cols := groups2(tw, d.OW)
 	_ = u[(d.K-1)*ld+col0+(ty1-ty0)*tw-1+15*plane]
 	for k := range d.K {
 		for ty := ty0; ty < ty1; ty++ {

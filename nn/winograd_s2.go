@@ -139,15 +139,7 @@ func winoOutputS2Go(y, m []float32, ld, plane, col0 int, bias, res []float32, re
 func winoOutput2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, relu bool, ty0, ty1 int, d ConvDims) {
 	_, tw := d.tiles()
 	ohw := d.OH * d.OW
-	// The whole groups: 8 tiles and 16 columns inside the output; at
-	// most one more group, under masks.
-	full := min(tw/8, d.OW/16)
-	rest := tw - 8*full
-	var lanes, cols *int32
-	if rest > 0 {
-		lanes = &avx2Masks[16-rest]
-		cols = &avx2Masks[16-min(16, d.OW-16*full)]
-	}
+	full, lanes, cols := groups2(tw, d.OW)
 	r := 0
 	if relu {
 		r = 1
@@ -172,4 +164,17 @@ func winoOutput2AVX2(y, m []float32, ld, plane, col0 int, bias, res []float32, r
 			}
 		}
 	}
+}
+
+// groups2 splits a tile row of tw 2x2 tiles, over ow columns, into the
+// AVX2 kernels' groups: full whole groups (8 tiles and 16 columns inside
+// the map), then, if lanes is not nil, one more whose tiles lanes enables
+// and its columns cols (sign bits).
+func groups2(tw, ow int) (full int, lanes, cols *int32) {
+	full = min(tw/8, ow/16)
+	if rest := tw - 8*full; rest > 0 {
+		lanes = &avx2Masks[16-rest]
+		cols = &avx2Masks[16-min(16, ow-16*full)]
+	}
+	return full, lanes, cols
 }

@@ -162,6 +162,30 @@ func blockLoad(base, kinds, offs, midx, table Register, at int, dst VecVirtual, 
 	Label("loaded_" + id)
 }
 
+// laneStore stores o at m: whole, or under the lane mask at lanes if
+// lanes is not nil. Its labels end in id.
+func laneStore(o VecVirtual, m Mem, lanes Register, id string) {
+	TESTQ(lanes, lanes)
+	JNZ(LabelRef("part_" + id))
+	VMOVUPS(o, m)
+	JMP(LabelRef("stored_" + id))
+	Label("part_" + id)
+	mask := YMM()
+	VMOVUPS(Mem{Base: lanes}, mask)
+	VMASKMOVPS(o, mask, m)
+	Label("stored_" + id)
+}
+
+// advanceParam moves the pointer parameter p on by the parameter stride
+// (floats), for the next channel.
+func advanceParam(p, stride string) {
+	s := Load(Param(stride), GP64())
+	SHLQ(U8(2), s)
+	r := Load(Param(p), GP64())
+	ADDQ(s, r)
+	Store(r, Param(p))
+}
+
 // The plans' layouts (nn's wino4InPlan and wino4OutPlan): offsets, then
 // mask offsets, then kinds.
 const (
@@ -229,32 +253,15 @@ func wino4InputAVX2() {
 		bt6AVX2(x, two, four, func(k int, o VecVirtual) {
 			m := []Mem{{Base: v}, {Base: v, Index: plane, Scale: 1}, {Base: v, Index: plane, Scale: 2},
 				{Base: out3}, {Base: out3, Index: plane, Scale: 1}, {Base: out3, Index: plane, Scale: 2}}[k]
-			id := fmt.Sprintf("%d_%d", i, k)
-			TESTQ(lanes, lanes)
-			JNZ(LabelRef("part_" + id))
-			VMOVUPS(o, m)
-			JMP(LabelRef("stored_" + id))
-			Label("part_" + id)
-			mask := YMM()
-			VMOVUPS(Mem{Base: lanes}, mask)
-			VMASKMOVPS(o, mask, m)
-			Label("stored_" + id)
+			laneStore(o, m, lanes, fmt.Sprintf("%d_%d", i, k))
 		})
 		if i < 5 {
 			LEAQ(Mem{Base: v, Index: plane3, Scale: 2}, v)
 		}
 	}
 	// The next channel.
-	xs := Load(Param("xStride"), GP64())
-	SHLQ(U8(2), xs)
-	x = Load(Param("x"), GP64())
-	ADDQ(xs, x)
-	Store(x, Param("x"))
-	vs := Load(Param("vStride"), GP64())
-	SHLQ(U8(2), vs)
-	v = Load(Param("v"), GP64())
-	ADDQ(vs, v)
-	Store(v, Param("v"))
+	advanceParam("x", "xStride")
+	advanceParam("v", "vStride")
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
 	VZEROUPPER()
@@ -383,22 +390,13 @@ func wino4OutputAVX2() {
 		}
 	}
 	// The next channel.
-	ys := Load(Param("yStride"), GP64())
-	SHLQ(U8(2), ys)
-	y = Load(Param("y"), GP64())
-	ADDQ(ys, y)
-	Store(y, Param("y"))
+	advanceParam("y", "yStride")
 	res = Load(Param("res"), GP64())
 	TESTQ(res, res)
 	JZ(LabelRef("nextm"))
-	ADDQ(ys, res)
-	Store(res, Param("res"))
+	advanceParam("res", "yStride")
 	Label("nextm")
-	ms := Load(Param("mStride"), GP64())
-	SHLQ(U8(2), ms)
-	m = Load(Param("m"), GP64())
-	ADDQ(ms, m)
-	Store(m, Param("m"))
+	advanceParam("m", "mStride")
 	bs := Load(Param("biasStep"), GP64())
 	bias = Load(Param("bias"), GP64())
 	LEAQ(Mem{Base: bias, Index: bs, Scale: 4}, bias)
@@ -757,31 +755,14 @@ func winoInputF2AVX2() {
 		}
 		for k, o := range bt4AVX2(x) {
 			m := []Mem{{Base: v}, {Base: v, Index: plane, Scale: 1}, {Base: v, Index: plane, Scale: 2}, {Base: v, Index: plane3, Scale: 1}}[k]
-			id := fmt.Sprintf("f2_%d_%d", i, k)
-			TESTQ(lanes, lanes)
-			JNZ(LabelRef("part_" + id))
-			VMOVUPS(o, m)
-			JMP(LabelRef("stored_" + id))
-			Label("part_" + id)
-			mask := YMM()
-			VMOVUPS(Mem{Base: lanes}, mask)
-			VMASKMOVPS(o, mask, m)
-			Label("stored_" + id)
+			laneStore(o, m, lanes, fmt.Sprintf("f2_%d_%d", i, k))
 		}
 		if i < 3 {
 			LEAQ(Mem{Base: v, Index: plane, Scale: 4}, v)
 		}
 	}
-	xs := Load(Param("xStride"), GP64())
-	SHLQ(U8(2), xs)
-	x = Load(Param("x"), GP64())
-	ADDQ(xs, x)
-	Store(x, Param("x"))
-	vs := Load(Param("vStride"), GP64())
-	SHLQ(U8(2), vs)
-	v = Load(Param("v"), GP64())
-	ADDQ(vs, v)
-	Store(v, Param("v"))
+	advanceParam("x", "xStride")
+	advanceParam("v", "vStride")
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
 	VZEROUPPER()
