@@ -5,10 +5,10 @@ package nn
 // was measured: on Zen 4 a 1024^3 product on one core runs at 84% of the
 // FMA ceiling with KC 256 and 91% with 512 (fewer passes over C), and the
 // networks are as fast or faster (bench/peak's BenchmarkGemm1024OfPeak,
-// go test -bench . ./bench).
+// go test -bench . ./bench). The AVX2 kernels take avx2KC.
 const (
 	gemmKC = 512
-	gemmMC = 96   // a multiple of every kernel's rows (12, 4)
+	gemmMC = 96   // a multiple of every kernel's rows (12, 6, 4)
 	gemmNC = 4096 // a multiple of every kernel's columns; A is repacked once per NC columns
 )
 
@@ -24,6 +24,22 @@ var (
 
 // avx2Rows is the AVX2 kernels' rows (nn/_asm's avx2Rows).
 const avx2Rows = 6
+
+// avx2KC is the AVX2 kernels' block of K: a panel of B 384 deep is 24 KB,
+// which leaves room in a 32 KB L1 for the panels of A streaming past it
+// (512 fills it). On a Zen 3 core the 1024^3 product ran at 71-82% of the
+// FMA ceiling with 384 against 68-83% with 512, medians 80% and 76% over
+// six interleaved runs (go test -bench Gemm1024OfPeak ./bench/peak).
+const avx2KC = 384
+
+// blockK is the block of K of the kernel in use (a PackedA is packed in
+// blocks of it).
+func blockK() int {
+	if useAVX2 {
+		return avx2KC
+	}
+	return gemmKC
+}
 
 // tileShape is the register tile of the micro-kernel in use.
 func tileShape() (mr, nr int) {
@@ -113,8 +129,9 @@ func (p *PackedA) Pack(a []float32) { p.pack(a, p.k, false) }
 func (p *PackedA) pack(a []float32, lda int, trans bool) {
 	mr, _ := tileShape()
 	rows := (p.m + mr - 1) / mr * mr
-	for pc := 0; pc < p.k; pc += gemmKC {
-		kc := min(gemmKC, p.k-pc)
+	kb := blockK()
+	for pc := 0; pc < p.k; pc += kb {
+		kc := min(kb, p.k-pc)
 		for ic := 0; ic < p.m; ic += gemmMC {
 			mc := min(gemmMC, p.m-ic)
 			packA(p.data[pc*rows+ic*kc:], trans, a, lda, ic, pc, mc, kc, mr)
@@ -217,6 +234,7 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 		}
 	}
 	mr0, nr0 := tileShape()
+	kb := blockK()
 	var idx [2][16]int32 // gemmColumns' offsets down a tile: i*ldc and i*LdR
 	if useAVX512 {
 		for i := range mr0 {
@@ -228,8 +246,8 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 	}
 	for jc := 0; jc < n; jc += gemmNC {
 		nc := min(gemmNC, n-jc)
-		for pc := 0; pc < k; pc += gemmKC {
-			kc := min(gemmKC, k-pc)
+		for pc := 0; pc < k; pc += kb {
+			kc := min(kb, k-pc)
 			// The first panel of K stores (beta 0) instead of accumulating,
 			// so C is never cleared first; the last applies the epilogue.
 			store, last := pc == 0 && beta == 0, pc+kc >= k
