@@ -408,6 +408,10 @@ func im2col(col, x []float32, d ConvDims) {
 		for kh := 0; kh < d.KH; kh++ {
 			for kw := 0; kw < d.KW; kw++ {
 				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				// The valid taps [lo, hi): iw = ow*Stride - Pad + kw in
+				// [0, W), the same for every output row.
+				lo := min(d.OW, max(0, (d.Pad-kw+d.Stride-1)/d.Stride))
+				hi := max(lo, min(d.OW, (d.W+d.Pad-kw+d.Stride-1)/d.Stride))
 				for oh := 0; oh < d.OH; oh++ {
 					ih := oh*d.Stride - d.Pad + kh
 					dst := row[oh*d.OW : (oh+1)*d.OW]
@@ -416,23 +420,15 @@ func im2col(col, x []float32, d ConvDims) {
 						continue
 					}
 					src := plane[ih*d.W : (ih+1)*d.W]
-					if d.Stride == 1 {
-						// The valid taps form one run: copy it, zero the padding.
-						lo, hi := max(0, d.Pad-kw), min(d.OW, d.W+d.Pad-kw)
-						if lo >= hi {
-							clear(dst)
-							continue
-						}
-						clear(dst[:lo])
-						copy(dst[lo:hi], src[lo-d.Pad+kw:hi-d.Pad+kw])
-						clear(dst[hi:])
-						continue
-					}
-					// The valid taps [lo, hi): iw = ow*Stride - Pad + kw in [0, W).
-					lo := min(d.OW, max(0, (d.Pad-kw+d.Stride-1)/d.Stride))
-					hi := max(lo, min(d.OW, (d.W+d.Pad-kw+d.Stride-1)/d.Stride))
 					clear(dst[:lo])
 					clear(dst[hi:])
+					if d.Stride == 1 {
+						// The valid taps form one run.
+						if lo < hi {
+							copy(dst[lo:hi], src[lo-d.Pad+kw:hi-d.Pad+kw])
+						}
+						continue
+					}
 					ow := lo
 					if d.Stride == 2 && useIm2colAVX2 {
 						// Whole chunks of 8 whose 16 floats lie in the row.

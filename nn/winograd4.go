@@ -477,7 +477,7 @@ func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int,
 		plan = wino4InPlan{}
 		for q, t := range g.blocks() {
 			if t.ok {
-				plan.block(q, t.img*d.C*d.H*d.W, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
+				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 6, 4, t.img*d.C*d.H*d.W, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
 			}
 		}
 		_ = v[g.col+35*plane+(d.C-1)*ld+g.n-1]
@@ -496,17 +496,19 @@ type wino4InPlan struct {
 	kind [48]uint8
 }
 
-// block plans block q from the tile window at input row y0 and column c0
-// of the image at x[base:].
-func (p *wino4InPlan) block(q, base, y0, c0 int, d ConvDims) {
-	for r := range 6 {
+// planWindow plans block q of a group of an input kernel, a tile's window
+// of rows rows from input row y0 and column c0 of the image at x[base:]:
+// row r's block at (2r)*half+q of off, mask and kind, and the same block
+// shift columns on (the next tile's first columns) at (2r+1)*half+q.
+func planWindow(off []int64, mask []int32, kind []uint8, half, q, rows, shift, base, y0, c0 int, d ConvDims) {
+	for r := range rows {
 		yy := y0 + r
 		if yy < 0 || yy >= d.H {
 			continue
 		}
-		for s, c := range []int{c0, c0 + 4} {
-			at := 8*r + 4*s + q
-			p.off[at], p.mask[at], p.kind[at] = planBlock(base+yy*d.W+c, c, d.W)
+		for s, c := range []int{c0, c0 + shift} {
+			at := (2*r+s)*half + q
+			off[at], mask[at], kind[at] = planBlock(base+yy*d.W+c, c, d.W)
 		}
 	}
 }
@@ -532,16 +534,8 @@ func winoInputF2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int
 	for g := range wino4AVX2Groups(d, 1, ty0, ty1, 4) {
 		plan = winoF2InPlan{}
 		for q, t := range g.blocks() {
-			if !t.ok {
-				continue
-			}
-			for r := range 4 {
-				if yy := 2*t.ty - d.Pad + r; yy >= 0 && yy < d.H {
-					for s, c := range []int{2*t.tx - d.Pad, 2*t.tx - d.Pad + 2} {
-						at := 4*r + 2*s + q
-						plan.off[at], plan.mask[at], plan.kind[at] = planBlock(yy*d.W+c, c, d.W)
-					}
-				}
+			if t.ok {
+				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 2, q, 4, 2, 0, 2*t.ty-d.Pad, 2*t.tx-d.Pad, d)
 			}
 		}
 		_ = v[col0+g.col+15*plane+(d.C-1)*ld+g.n-1]
@@ -694,15 +688,6 @@ func fillRow(dst, src []float32, from int) {
 	copy(dst[lo:hi], src[from+lo:from+hi])
 	clear(dst[hi:])
 }
-
-// avx2Cols32 holds the output transform's column masks: the 32 int32
-// from 32-n on enable the first n columns (sign bits set).
-var avx2Cols32 = func() (t [64]int32) {
-	for i := range 32 {
-		t[i] = -1
-	}
-	return t
-}()
 
 // zeroBias is the bias of a transform without one.
 var zeroBias float32

@@ -186,6 +186,18 @@ func advanceParam(p, stride string) {
 	Store(r, Param(p))
 }
 
+// nextInputChannel ends a planned input kernel's loop over the channels
+// (label "chan"): x and v move on a channel, and the kernel returns after
+// the last.
+func nextInputChannel(chans Register) {
+	advanceParam("x", "xStride")
+	advanceParam("v", "vStride")
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
+	VZEROUPPER()
+	RET()
+}
+
 // The plans' layouts (nn's wino4InPlan and wino4OutPlan): offsets, then
 // mask offsets, then kinds.
 const (
@@ -259,13 +271,7 @@ func wino4InputAVX2() {
 			LEAQ(Mem{Base: v, Index: plane3, Scale: 2}, v)
 		}
 	}
-	// The next channel.
-	advanceParam("x", "xStride")
-	advanceParam("v", "vStride")
-	DECQ(chans)
-	JNZ(LabelRef("chan"))
-	VZEROUPPER()
-	RET()
+	nextInputChannel(chans)
 }
 
 // wino4OutputAVX2 emits the AVX2 output transform of a planned group.
@@ -761,12 +767,7 @@ func winoInputF2AVX2() {
 			LEAQ(Mem{Base: v, Index: plane, Scale: 4}, v)
 		}
 	}
-	advanceParam("x", "xStride")
-	advanceParam("v", "vStride")
-	DECQ(chans)
-	JNZ(LabelRef("chan"))
-	VZEROUPPER()
-	RET()
+	nextInputChannel(chans)
 }
 
 // bt4AVX2 emits F(2x2, 3x3)'s B^T applied to x: x0 - x2, x1 + x2, x2 - x1,
