@@ -235,7 +235,7 @@ func wino4OutAVX2(y, m *float32, chans, yStride, mStride, plane int, plan *wino4
 	panic("nn: the AVX2 transforms are not in this build")
 }
 
-func winoS2InAVX2(src *float32, stride int, v *float32, plane, groups int, lanes *int32) {
+func winoS2InAVX2(x *float32, chans, xStride int, v *float32, vStride, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32) {
 	panic("nn: the AVX2 transforms are not in this build")
 }
 

@@ -26496,514 +26496,1146 @@ nextm:
 	VZEROUPPER
 	RET
 
-// func winoS2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+// func winoS2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32)
 // Requires: AVX, AVX2
-TEXT ·winoS2InAVX2(SB), $800-48
-	MOVQ        src+0(FP), AX
-	MOVQ        stride+8(FP), CX
-	SHLQ        $0x02, CX
-	MOVQ        v+16(FP), DX
-	MOVQ        plane+24(FP), BX
-	SHLQ        $0x02, BX
-	MOVQ        groups+32(FP), SI
-	MOVQ        lanes+40(FP), DI
-	MOVL        $0x00000000, R8
-	VMOVD       R8, X0
-	MOVL        $0x00000004, R8
-	VPINSRD     $0x01, R8, X0, X0
-	MOVL        $0x00000001, R8
-	VPINSRD     $0x02, R8, X0, X0
-	MOVL        $0x00000005, R8
-	VPINSRD     $0x03, R8, X0, X0
-	MOVL        $0x00000002, R8
-	VMOVD       R8, X1
-	MOVL        $0x00000006, R8
-	VPINSRD     $0x01, R8, X1, X1
-	MOVL        $0x00000003, R8
-	VPINSRD     $0x02, R8, X1, X1
-	MOVL        $0x00000007, R8
-	VPINSRD     $0x03, R8, X1, X1
+TEXT ·winoS2InAVX2(SB), $800-72
+	MOVQ        plan+48(FP), AX
+	MOVQ        masks+56(FP), CX
+	MOVL        $0x00000000, DX
+	VMOVD       DX, X0
+	MOVL        $0x00000004, DX
+	VPINSRD     $0x01, DX, X0, X0
+	MOVL        $0x00000001, DX
+	VPINSRD     $0x02, DX, X0, X0
+	MOVL        $0x00000005, DX
+	VPINSRD     $0x03, DX, X0, X0
+	MOVL        $0x00000002, DX
+	VMOVD       DX, X1
+	MOVL        $0x00000006, DX
+	VPINSRD     $0x01, DX, X1, X1
+	MOVL        $0x00000003, DX
+	VPINSRD     $0x02, DX, X1, X1
+	MOVL        $0x00000007, DX
+	VPINSRD     $0x03, DX, X1, X1
 	VINSERTF128 $0x01, X1, Y0, Y0
-	MOVL        $0x00000001, R8
-	VMOVD       R8, X1
-	MOVL        $0x00000002, R8
-	VPINSRD     $0x01, R8, X1, X1
-	MOVL        $0x00000003, R8
-	VPINSRD     $0x02, R8, X1, X1
-	MOVL        $0x00000004, R8
-	VPINSRD     $0x03, R8, X1, X1
-	MOVL        $0x00000005, R8
-	VMOVD       R8, X2
-	MOVL        $0x00000006, R8
-	VPINSRD     $0x01, R8, X2, X2
-	MOVL        $0x00000007, R8
-	VPINSRD     $0x02, R8, X2, X2
-	MOVL        $0x00000007, R8
-	VPINSRD     $0x03, R8, X2, X2
-	VINSERTF128 $0x01, X2, Y1, Y1
-	LEAQ        (BX)(BX*4), R8
-	TESTQ       SI, SI
-	JZ          tail
+	MOVQ        chans+8(FP), DX
 
-group:
-	MOVQ         AX, R9
-	VMOVUPS      (R9), Y2
-	VMOVUPS      32(R9), Y3
-	VMOVUPS      64(R9), Y4
-	VMOVUPS      96(R9), Y5
-	VUNPCKLPS    Y3, Y2, Y6
-	VUNPCKHPS    Y3, Y2, Y2
-	VUNPCKLPS    Y5, Y4, Y3
-	VUNPCKHPS    Y5, Y4, Y4
-	VSHUFPS      $0x44, Y3, Y6, Y5
-	VSHUFPS      $0xee, Y3, Y6, Y3
-	VSHUFPS      $0x44, Y4, Y2, Y6
-	VSHUFPS      $0xee, Y4, Y2, Y2
-	VPERMPS      Y5, Y0, Y4
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y6
-	VBROADCASTSS 128(R9), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y5, Y4, Y4
-	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y4, (SP)
-	VMOVUPS      Y5, 32(SP)
-	VMOVUPS      Y6, 64(SP)
-	VMOVUPS      Y3, 96(SP)
-	VMOVUPS      Y2, 128(SP)
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y2
-	VMOVUPS      32(R9), Y3
-	VMOVUPS      64(R9), Y4
-	VMOVUPS      96(R9), Y5
-	VUNPCKLPS    Y3, Y2, Y6
-	VUNPCKHPS    Y3, Y2, Y2
-	VUNPCKLPS    Y5, Y4, Y3
-	VUNPCKHPS    Y5, Y4, Y4
-	VSHUFPS      $0x44, Y3, Y6, Y5
-	VSHUFPS      $0xee, Y3, Y6, Y3
-	VSHUFPS      $0x44, Y4, Y2, Y6
-	VSHUFPS      $0xee, Y4, Y2, Y2
-	VPERMPS      Y5, Y0, Y4
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y6
-	VBROADCASTSS 128(R9), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y5, Y4, Y4
-	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y4, 160(SP)
-	VMOVUPS      Y5, 192(SP)
-	VMOVUPS      Y6, 224(SP)
-	VMOVUPS      Y3, 256(SP)
-	VMOVUPS      Y2, 288(SP)
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y2
-	VMOVUPS      32(R9), Y3
-	VMOVUPS      64(R9), Y4
-	VMOVUPS      96(R9), Y5
-	VUNPCKLPS    Y3, Y2, Y6
-	VUNPCKHPS    Y3, Y2, Y2
-	VUNPCKLPS    Y5, Y4, Y3
-	VUNPCKHPS    Y5, Y4, Y4
-	VSHUFPS      $0x44, Y3, Y6, Y5
-	VSHUFPS      $0xee, Y3, Y6, Y3
-	VSHUFPS      $0x44, Y4, Y2, Y6
-	VSHUFPS      $0xee, Y4, Y2, Y2
-	VPERMPS      Y5, Y0, Y4
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y6
-	VBROADCASTSS 128(R9), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y5, Y4, Y4
-	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y4, 320(SP)
-	VMOVUPS      Y5, 352(SP)
-	VMOVUPS      Y6, 384(SP)
-	VMOVUPS      Y3, 416(SP)
-	VMOVUPS      Y2, 448(SP)
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y2
-	VMOVUPS      32(R9), Y3
-	VMOVUPS      64(R9), Y4
-	VMOVUPS      96(R9), Y5
-	VUNPCKLPS    Y3, Y2, Y6
-	VUNPCKHPS    Y3, Y2, Y2
-	VUNPCKLPS    Y5, Y4, Y3
-	VUNPCKHPS    Y5, Y4, Y4
-	VSHUFPS      $0x44, Y3, Y6, Y5
-	VSHUFPS      $0xee, Y3, Y6, Y3
-	VSHUFPS      $0x44, Y4, Y2, Y6
-	VSHUFPS      $0xee, Y4, Y2, Y2
-	VPERMPS      Y5, Y0, Y4
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y6
-	VBROADCASTSS 128(R9), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y5, Y4, Y4
-	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y4, 480(SP)
-	VMOVUPS      Y5, 512(SP)
-	VMOVUPS      Y6, 544(SP)
-	VMOVUPS      Y3, 576(SP)
-	VMOVUPS      Y2, 608(SP)
-	ADDQ         CX, R9
-	VMOVUPS      (R9), Y2
-	VMOVUPS      32(R9), Y3
-	VMOVUPS      64(R9), Y4
-	VMOVUPS      96(R9), Y5
-	VUNPCKLPS    Y3, Y2, Y6
-	VUNPCKHPS    Y3, Y2, Y2
-	VUNPCKLPS    Y5, Y4, Y3
-	VUNPCKHPS    Y5, Y4, Y4
-	VSHUFPS      $0x44, Y3, Y6, Y5
-	VSHUFPS      $0xee, Y3, Y6, Y3
-	VSHUFPS      $0x44, Y4, Y2, Y6
-	VSHUFPS      $0xee, Y4, Y2, Y2
-	VPERMPS      Y5, Y0, Y4
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y2, Y0, Y2
-	VPERMPS      Y4, Y1, Y6
-	VBROADCASTSS 128(R9), Y7
-	VBLENDPS     $0x80, Y7, Y6, Y6
-	VSUBPS       Y5, Y4, Y4
-	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y4, 640(SP)
-	VMOVUPS      Y5, 672(SP)
-	VMOVUPS      Y6, 704(SP)
-	VMOVUPS      Y3, 736(SP)
-	VMOVUPS      Y2, 768(SP)
-	MOVQ         DX, R9
-	VMOVUPS      (SP), Y2
-	VMOVUPS      160(SP), Y3
-	VMOVUPS      320(SP), Y4
-	VMOVUPS      480(SP), Y5
-	VMOVUPS      640(SP), Y6
-	MOVQ         R9, R10
-	VSUBPS       Y4, Y2, Y2
-	VSUBPS       Y4, Y6, Y6
-	VMOVUPS      Y2, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y4, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y6, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y3, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y5, (R10)
-	ADDQ         BX, R9
-	VMOVUPS      32(SP), Y2
-	VMOVUPS      192(SP), Y3
-	VMOVUPS      352(SP), Y4
-	VMOVUPS      512(SP), Y5
-	VMOVUPS      672(SP), Y6
-	MOVQ         R9, R10
-	VSUBPS       Y4, Y2, Y2
-	VSUBPS       Y4, Y6, Y6
-	VMOVUPS      Y2, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y4, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y6, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y3, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y5, (R10)
-	ADDQ         BX, R9
-	VMOVUPS      64(SP), Y2
-	VMOVUPS      224(SP), Y3
-	VMOVUPS      384(SP), Y4
-	VMOVUPS      544(SP), Y5
-	VMOVUPS      704(SP), Y6
-	MOVQ         R9, R10
-	VSUBPS       Y4, Y2, Y2
-	VSUBPS       Y4, Y6, Y6
-	VMOVUPS      Y2, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y4, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y6, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y3, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y5, (R10)
-	ADDQ         BX, R9
-	VMOVUPS      96(SP), Y2
-	VMOVUPS      256(SP), Y3
-	VMOVUPS      416(SP), Y4
-	VMOVUPS      576(SP), Y5
-	VMOVUPS      736(SP), Y6
-	MOVQ         R9, R10
-	VSUBPS       Y4, Y2, Y2
-	VSUBPS       Y4, Y6, Y6
-	VMOVUPS      Y2, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y4, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y6, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y3, (R10)
-	ADDQ         R8, R10
-	VMOVUPS      Y5, (R10)
-	ADDQ         BX, R9
-	VMOVUPS      128(SP), Y2
-	VMOVUPS      288(SP), Y3
-	VMOVUPS      448(SP), Y4
-	VMOVUPS      608(SP), Y5
-	VMOVUPS      768(SP), Y6
-	VSUBPS       Y4, Y2, Y2
-	VSUBPS       Y4, Y6, Y6
-	VMOVUPS      Y2, (R9)
-	ADDQ         R8, R9
-	VMOVUPS      Y4, (R9)
-	ADDQ         R8, R9
-	VMOVUPS      Y6, (R9)
-	ADDQ         R8, R9
-	VMOVUPS      Y3, (R9)
-	ADDQ         R8, R9
-	VMOVUPS      Y5, (R9)
-	ADDQ         $0x80, AX
-	ADDQ         $0x20, DX
-	DECQ         SI
-	JNZ          group
+chan:
+	MOVQ    x+0(FP), BX
+	MOVQ    AX, SI
+	LEAQ    320(AX), DI
+	LEAQ    480(AX), R8
+	MOVBLZX (R8), R9
+	MOVQ    (SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_0_0
+	VMOVUPS (BX)(R10*1), Y1
+	JMP     loaded_s2_0_0
 
-tail:
-	TESTQ        DI, DI
-	JZ           done
-	VMOVUPS      (DI), Y2
-	VMOVUPS      (AX), Y3
-	VMOVUPS      32(AX), Y4
-	VMOVUPS      64(AX), Y5
-	VMOVUPS      96(AX), Y6
-	VUNPCKLPS    Y4, Y3, Y7
-	VUNPCKHPS    Y4, Y3, Y3
-	VUNPCKLPS    Y6, Y5, Y4
-	VUNPCKHPS    Y6, Y5, Y5
-	VSHUFPS      $0x44, Y4, Y7, Y6
-	VSHUFPS      $0xee, Y4, Y7, Y4
-	VSHUFPS      $0x44, Y5, Y3, Y7
-	VSHUFPS      $0xee, Y5, Y3, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y4, Y0, Y4
-	VPERMPS      Y7, Y0, Y6
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y7
-	VBROADCASTSS 128(AX), Y8
-	VBLENDPS     $0x80, Y8, Y7, Y7
-	VSUBPS       Y6, Y5, Y5
-	VSUBPS       Y6, Y7, Y7
-	VMOVUPS      Y5, (SP)
-	VMOVUPS      Y6, 32(SP)
-	VMOVUPS      Y7, 64(SP)
-	VMOVUPS      Y4, 96(SP)
-	VMOVUPS      Y3, 128(SP)
-	ADDQ         CX, AX
-	VMOVUPS      (AX), Y3
-	VMOVUPS      32(AX), Y4
-	VMOVUPS      64(AX), Y5
-	VMOVUPS      96(AX), Y6
-	VUNPCKLPS    Y4, Y3, Y7
-	VUNPCKHPS    Y4, Y3, Y3
-	VUNPCKLPS    Y6, Y5, Y4
-	VUNPCKHPS    Y6, Y5, Y5
-	VSHUFPS      $0x44, Y4, Y7, Y6
-	VSHUFPS      $0xee, Y4, Y7, Y4
-	VSHUFPS      $0x44, Y5, Y3, Y7
-	VSHUFPS      $0xee, Y5, Y3, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y4, Y0, Y4
-	VPERMPS      Y7, Y0, Y6
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y7
-	VBROADCASTSS 128(AX), Y8
-	VBLENDPS     $0x80, Y8, Y7, Y7
-	VSUBPS       Y6, Y5, Y5
-	VSUBPS       Y6, Y7, Y7
-	VMOVUPS      Y5, 160(SP)
-	VMOVUPS      Y6, 192(SP)
-	VMOVUPS      Y7, 224(SP)
-	VMOVUPS      Y4, 256(SP)
-	VMOVUPS      Y3, 288(SP)
-	ADDQ         CX, AX
-	VMOVUPS      (AX), Y3
-	VMOVUPS      32(AX), Y4
-	VMOVUPS      64(AX), Y5
-	VMOVUPS      96(AX), Y6
-	VUNPCKLPS    Y4, Y3, Y7
-	VUNPCKHPS    Y4, Y3, Y3
-	VUNPCKLPS    Y6, Y5, Y4
-	VUNPCKHPS    Y6, Y5, Y5
-	VSHUFPS      $0x44, Y4, Y7, Y6
-	VSHUFPS      $0xee, Y4, Y7, Y4
-	VSHUFPS      $0x44, Y5, Y3, Y7
-	VSHUFPS      $0xee, Y5, Y3, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y4, Y0, Y4
-	VPERMPS      Y7, Y0, Y6
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y7
-	VBROADCASTSS 128(AX), Y8
-	VBLENDPS     $0x80, Y8, Y7, Y7
-	VSUBPS       Y6, Y5, Y5
-	VSUBPS       Y6, Y7, Y7
-	VMOVUPS      Y5, 320(SP)
-	VMOVUPS      Y6, 352(SP)
-	VMOVUPS      Y7, 384(SP)
-	VMOVUPS      Y4, 416(SP)
-	VMOVUPS      Y3, 448(SP)
-	ADDQ         CX, AX
-	VMOVUPS      (AX), Y3
-	VMOVUPS      32(AX), Y4
-	VMOVUPS      64(AX), Y5
-	VMOVUPS      96(AX), Y6
-	VUNPCKLPS    Y4, Y3, Y7
-	VUNPCKHPS    Y4, Y3, Y3
-	VUNPCKLPS    Y6, Y5, Y4
-	VUNPCKHPS    Y6, Y5, Y5
-	VSHUFPS      $0x44, Y4, Y7, Y6
-	VSHUFPS      $0xee, Y4, Y7, Y4
-	VSHUFPS      $0x44, Y5, Y3, Y7
-	VSHUFPS      $0xee, Y5, Y3, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y4, Y0, Y4
-	VPERMPS      Y7, Y0, Y6
-	VPERMPS      Y3, Y0, Y3
-	VPERMPS      Y5, Y1, Y7
-	VBROADCASTSS 128(AX), Y8
-	VBLENDPS     $0x80, Y8, Y7, Y7
-	VSUBPS       Y6, Y5, Y5
-	VSUBPS       Y6, Y7, Y7
-	VMOVUPS      Y5, 480(SP)
-	VMOVUPS      Y6, 512(SP)
-	VMOVUPS      Y7, 544(SP)
-	VMOVUPS      Y4, 576(SP)
-	VMOVUPS      Y3, 608(SP)
-	ADDQ         CX, AX
-	VMOVUPS      (AX), Y3
-	VMOVUPS      32(AX), Y4
-	VMOVUPS      64(AX), Y5
-	VMOVUPS      96(AX), Y6
-	VUNPCKLPS    Y4, Y3, Y7
-	VUNPCKHPS    Y4, Y3, Y3
-	VUNPCKLPS    Y6, Y5, Y4
-	VUNPCKHPS    Y6, Y5, Y5
-	VSHUFPS      $0x44, Y4, Y7, Y6
-	VSHUFPS      $0xee, Y4, Y7, Y4
-	VSHUFPS      $0x44, Y5, Y3, Y7
-	VSHUFPS      $0xee, Y5, Y3, Y3
-	VPERMPS      Y6, Y0, Y5
-	VPERMPS      Y4, Y0, Y4
-	VPERMPS      Y7, Y0, Y6
-	VPERMPS      Y3, Y0, Y0
-	VPERMPS      Y5, Y1, Y1
-	VBROADCASTSS 128(AX), Y3
-	VBLENDPS     $0x80, Y3, Y1, Y1
-	VSUBPS       Y6, Y5, Y3
-	VSUBPS       Y6, Y1, Y1
-	VMOVUPS      Y3, 640(SP)
-	VMOVUPS      Y6, 672(SP)
-	VMOVUPS      Y1, 704(SP)
-	VMOVUPS      Y4, 736(SP)
-	VMOVUPS      Y0, 768(SP)
-	MOVQ         DX, AX
-	VMOVUPS      (SP), Y0
-	VMOVUPS      160(SP), Y1
-	VMOVUPS      320(SP), Y3
-	VMOVUPS      480(SP), Y4
-	VMOVUPS      640(SP), Y5
-	MOVQ         AX, CX
-	VSUBPS       Y3, Y0, Y0
-	VSUBPS       Y3, Y5, Y5
-	VMASKMOVPS   Y0, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y3, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y5, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y1, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y4, Y2, (CX)
-	ADDQ         BX, AX
-	VMOVUPS      32(SP), Y0
-	VMOVUPS      192(SP), Y1
-	VMOVUPS      352(SP), Y3
-	VMOVUPS      512(SP), Y4
-	VMOVUPS      672(SP), Y5
-	MOVQ         AX, CX
-	VSUBPS       Y3, Y0, Y0
-	VSUBPS       Y3, Y5, Y5
-	VMASKMOVPS   Y0, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y3, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y5, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y1, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y4, Y2, (CX)
-	ADDQ         BX, AX
-	VMOVUPS      64(SP), Y0
-	VMOVUPS      224(SP), Y1
-	VMOVUPS      384(SP), Y3
-	VMOVUPS      544(SP), Y4
-	VMOVUPS      704(SP), Y5
-	MOVQ         AX, CX
-	VSUBPS       Y3, Y0, Y0
-	VSUBPS       Y3, Y5, Y5
-	VMASKMOVPS   Y0, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y3, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y5, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y1, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y4, Y2, (CX)
-	ADDQ         BX, AX
-	VMOVUPS      96(SP), Y0
-	VMOVUPS      256(SP), Y1
-	VMOVUPS      416(SP), Y3
-	VMOVUPS      576(SP), Y4
-	VMOVUPS      736(SP), Y5
-	MOVQ         AX, CX
-	VSUBPS       Y3, Y0, Y0
-	VSUBPS       Y3, Y5, Y5
-	VMASKMOVPS   Y0, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y3, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y5, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y1, Y2, (CX)
-	ADDQ         R8, CX
-	VMASKMOVPS   Y4, Y2, (CX)
-	ADDQ         BX, AX
-	VMOVUPS      128(SP), Y0
-	VMOVUPS      288(SP), Y1
-	VMOVUPS      448(SP), Y3
-	VMOVUPS      608(SP), Y4
-	VMOVUPS      768(SP), Y5
-	VSUBPS       Y3, Y0, Y0
-	VSUBPS       Y3, Y5, Y5
-	VMASKMOVPS   Y0, Y2, (AX)
-	ADDQ         R8, AX
-	VMASKMOVPS   Y3, Y2, (AX)
-	ADDQ         R8, AX
-	VMASKMOVPS   Y5, Y2, (AX)
-	ADDQ         R8, AX
-	VMASKMOVPS   Y1, Y2, (AX)
-	ADDQ         R8, AX
-	VMASKMOVPS   Y4, Y2, (AX)
+notwhole_s2_0_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
-done:
+loaded_s2_0_0:
+	MOVBLZX 1(R8), R9
+	MOVQ    8(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_0_1
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_s2_0_1
+
+notwhole_s2_0_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_s2_0_1:
+	MOVBLZX 2(R8), R9
+	MOVQ    16(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_0_2
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_s2_0_2
+
+notwhole_s2_0_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_s2_0_2:
+	MOVBLZX 3(R8), R9
+	MOVQ    24(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_0_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_s2_0_3
+
+notwhole_s2_0_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_s2_0_3:
+	VUNPCKLPS Y2, Y1, Y5
+	VUNPCKHPS Y2, Y1, Y1
+	VUNPCKLPS Y4, Y3, Y2
+	VUNPCKHPS Y4, Y3, Y3
+	VSHUFPS   $0x44, Y2, Y5, Y4
+	VSHUFPS   $0xee, Y2, Y5, Y2
+	VSHUFPS   $0x44, Y3, Y1, Y5
+	VSHUFPS   $0xee, Y3, Y1, Y1
+	VPERMPS   Y4, Y0, Y3
+	VPERMPS   Y2, Y0, Y2
+	VPERMPS   Y5, Y0, Y4
+	VPERMPS   Y1, Y0, Y1
+	MOVBLZX   4(R8), R9
+	MOVQ      32(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2n_0_0
+	VMOVUPS   (BX)(R10*1), Y5
+	JMP       loaded_s2n_0_0
+
+notwhole_s2n_0_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_0
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_s2n_0_0:
+	MOVBLZX 5(R8), R9
+	MOVQ    40(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_0_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_s2n_0_1
+
+notwhole_s2n_0_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_1
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_s2n_0_1:
+	MOVBLZX 6(R8), R9
+	MOVQ    48(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_0_2
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_s2n_0_2
+
+notwhole_s2n_0_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_2
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_s2n_0_2:
+	MOVBLZX 7(R8), R9
+	MOVQ    56(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_0_3
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_s2n_0_3
+
+notwhole_s2n_0_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_3
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_s2n_0_3:
+	VUNPCKLPS Y6, Y5, Y9
+	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y8, Y7, Y6
+	VUNPCKHPS Y8, Y7, Y7
+	VSHUFPS   $0x44, Y6, Y9, Y8
+	VSHUFPS   $0xee, Y6, Y9, Y6
+	VSHUFPS   $0x44, Y7, Y5, Y6
+	VSHUFPS   $0xee, Y7, Y5, Y5
+	VPERMPS   Y8, Y0, Y5
+	VSUBPS    Y4, Y3, Y3
+	VSUBPS    Y4, Y5, Y5
+	VMOVUPS   Y3, (SP)
+	VMOVUPS   Y4, 32(SP)
+	VMOVUPS   Y5, 64(SP)
+	VMOVUPS   Y2, 96(SP)
+	VMOVUPS   Y1, 128(SP)
+	MOVBLZX   8(R8), R9
+	MOVQ      64(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2_1_0
+	VMOVUPS   (BX)(R10*1), Y1
+	JMP       loaded_s2_1_0
+
+notwhole_s2_1_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_1_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_s2_1_0:
+	MOVBLZX 9(R8), R9
+	MOVQ    72(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_1_1
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_s2_1_1
+
+notwhole_s2_1_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_1_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_s2_1_1:
+	MOVBLZX 10(R8), R9
+	MOVQ    80(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_1_2
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_s2_1_2
+
+notwhole_s2_1_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_1_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_s2_1_2:
+	MOVBLZX 11(R8), R9
+	MOVQ    88(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_1_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_s2_1_3
+
+notwhole_s2_1_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_1_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_s2_1_3:
+	VUNPCKLPS Y2, Y1, Y5
+	VUNPCKHPS Y2, Y1, Y1
+	VUNPCKLPS Y4, Y3, Y2
+	VUNPCKHPS Y4, Y3, Y3
+	VSHUFPS   $0x44, Y2, Y5, Y4
+	VSHUFPS   $0xee, Y2, Y5, Y2
+	VSHUFPS   $0x44, Y3, Y1, Y5
+	VSHUFPS   $0xee, Y3, Y1, Y1
+	VPERMPS   Y4, Y0, Y3
+	VPERMPS   Y2, Y0, Y2
+	VPERMPS   Y5, Y0, Y4
+	VPERMPS   Y1, Y0, Y1
+	MOVBLZX   12(R8), R9
+	MOVQ      96(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2n_1_0
+	VMOVUPS   (BX)(R10*1), Y5
+	JMP       loaded_s2n_1_0
+
+notwhole_s2n_1_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_0
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_s2n_1_0:
+	MOVBLZX 13(R8), R9
+	MOVQ    104(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_1_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_s2n_1_1
+
+notwhole_s2n_1_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_1
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_s2n_1_1:
+	MOVBLZX 14(R8), R9
+	MOVQ    112(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_1_2
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_s2n_1_2
+
+notwhole_s2n_1_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_2
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_s2n_1_2:
+	MOVBLZX 15(R8), R9
+	MOVQ    120(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_1_3
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_s2n_1_3
+
+notwhole_s2n_1_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_3
+	MOVLQSX    60(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_s2n_1_3:
+	VUNPCKLPS Y6, Y5, Y9
+	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y8, Y7, Y6
+	VUNPCKHPS Y8, Y7, Y7
+	VSHUFPS   $0x44, Y6, Y9, Y8
+	VSHUFPS   $0xee, Y6, Y9, Y6
+	VSHUFPS   $0x44, Y7, Y5, Y6
+	VSHUFPS   $0xee, Y7, Y5, Y5
+	VPERMPS   Y8, Y0, Y5
+	VSUBPS    Y4, Y3, Y3
+	VSUBPS    Y4, Y5, Y5
+	VMOVUPS   Y3, 160(SP)
+	VMOVUPS   Y4, 192(SP)
+	VMOVUPS   Y5, 224(SP)
+	VMOVUPS   Y2, 256(SP)
+	VMOVUPS   Y1, 288(SP)
+	MOVBLZX   16(R8), R9
+	MOVQ      128(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2_2_0
+	VMOVUPS   (BX)(R10*1), Y1
+	JMP       loaded_s2_2_0
+
+notwhole_s2_2_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_2_0
+	MOVLQSX    64(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_s2_2_0:
+	MOVBLZX 17(R8), R9
+	MOVQ    136(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_2_1
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_s2_2_1
+
+notwhole_s2_2_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_2_1
+	MOVLQSX    68(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_s2_2_1:
+	MOVBLZX 18(R8), R9
+	MOVQ    144(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_2_2
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_s2_2_2
+
+notwhole_s2_2_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_2_2
+	MOVLQSX    72(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_s2_2_2:
+	MOVBLZX 19(R8), R9
+	MOVQ    152(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_2_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_s2_2_3
+
+notwhole_s2_2_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_2_3
+	MOVLQSX    76(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_s2_2_3:
+	VUNPCKLPS Y2, Y1, Y5
+	VUNPCKHPS Y2, Y1, Y1
+	VUNPCKLPS Y4, Y3, Y2
+	VUNPCKHPS Y4, Y3, Y3
+	VSHUFPS   $0x44, Y2, Y5, Y4
+	VSHUFPS   $0xee, Y2, Y5, Y2
+	VSHUFPS   $0x44, Y3, Y1, Y5
+	VSHUFPS   $0xee, Y3, Y1, Y1
+	VPERMPS   Y4, Y0, Y3
+	VPERMPS   Y2, Y0, Y2
+	VPERMPS   Y5, Y0, Y4
+	VPERMPS   Y1, Y0, Y1
+	MOVBLZX   20(R8), R9
+	MOVQ      160(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2n_2_0
+	VMOVUPS   (BX)(R10*1), Y5
+	JMP       loaded_s2n_2_0
+
+notwhole_s2n_2_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_0
+	MOVLQSX    80(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_s2n_2_0:
+	MOVBLZX 21(R8), R9
+	MOVQ    168(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_2_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_s2n_2_1
+
+notwhole_s2n_2_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_1
+	MOVLQSX    84(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_s2n_2_1:
+	MOVBLZX 22(R8), R9
+	MOVQ    176(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_2_2
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_s2n_2_2
+
+notwhole_s2n_2_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_2
+	MOVLQSX    88(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_s2n_2_2:
+	MOVBLZX 23(R8), R9
+	MOVQ    184(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_2_3
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_s2n_2_3
+
+notwhole_s2n_2_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_3
+	MOVLQSX    92(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_s2n_2_3:
+	VUNPCKLPS Y6, Y5, Y9
+	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y8, Y7, Y6
+	VUNPCKHPS Y8, Y7, Y7
+	VSHUFPS   $0x44, Y6, Y9, Y8
+	VSHUFPS   $0xee, Y6, Y9, Y6
+	VSHUFPS   $0x44, Y7, Y5, Y6
+	VSHUFPS   $0xee, Y7, Y5, Y5
+	VPERMPS   Y8, Y0, Y5
+	VSUBPS    Y4, Y3, Y3
+	VSUBPS    Y4, Y5, Y5
+	VMOVUPS   Y3, 320(SP)
+	VMOVUPS   Y4, 352(SP)
+	VMOVUPS   Y5, 384(SP)
+	VMOVUPS   Y2, 416(SP)
+	VMOVUPS   Y1, 448(SP)
+	MOVBLZX   24(R8), R9
+	MOVQ      192(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2_3_0
+	VMOVUPS   (BX)(R10*1), Y1
+	JMP       loaded_s2_3_0
+
+notwhole_s2_3_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_3_0
+	MOVLQSX    96(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_s2_3_0:
+	MOVBLZX 25(R8), R9
+	MOVQ    200(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_3_1
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_s2_3_1
+
+notwhole_s2_3_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_3_1
+	MOVLQSX    100(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_s2_3_1:
+	MOVBLZX 26(R8), R9
+	MOVQ    208(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_3_2
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_s2_3_2
+
+notwhole_s2_3_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_3_2
+	MOVLQSX    104(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_s2_3_2:
+	MOVBLZX 27(R8), R9
+	MOVQ    216(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_3_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_s2_3_3
+
+notwhole_s2_3_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_3_3
+	MOVLQSX    108(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_s2_3_3:
+	VUNPCKLPS Y2, Y1, Y5
+	VUNPCKHPS Y2, Y1, Y1
+	VUNPCKLPS Y4, Y3, Y2
+	VUNPCKHPS Y4, Y3, Y3
+	VSHUFPS   $0x44, Y2, Y5, Y4
+	VSHUFPS   $0xee, Y2, Y5, Y2
+	VSHUFPS   $0x44, Y3, Y1, Y5
+	VSHUFPS   $0xee, Y3, Y1, Y1
+	VPERMPS   Y4, Y0, Y3
+	VPERMPS   Y2, Y0, Y2
+	VPERMPS   Y5, Y0, Y4
+	VPERMPS   Y1, Y0, Y1
+	MOVBLZX   28(R8), R9
+	MOVQ      224(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2n_3_0
+	VMOVUPS   (BX)(R10*1), Y5
+	JMP       loaded_s2n_3_0
+
+notwhole_s2n_3_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_0
+	MOVLQSX    112(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_s2n_3_0:
+	MOVBLZX 29(R8), R9
+	MOVQ    232(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_3_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_s2n_3_1
+
+notwhole_s2n_3_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_1
+	MOVLQSX    116(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_s2n_3_1:
+	MOVBLZX 30(R8), R9
+	MOVQ    240(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_3_2
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_s2n_3_2
+
+notwhole_s2n_3_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_2
+	MOVLQSX    120(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_s2n_3_2:
+	MOVBLZX 31(R8), R9
+	MOVQ    248(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_3_3
+	VMOVUPS (BX)(R10*1), Y8
+	JMP     loaded_s2n_3_3
+
+notwhole_s2n_3_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_3
+	MOVLQSX    124(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+
+loaded_s2n_3_3:
+	VUNPCKLPS Y6, Y5, Y9
+	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y8, Y7, Y6
+	VUNPCKHPS Y8, Y7, Y7
+	VSHUFPS   $0x44, Y6, Y9, Y8
+	VSHUFPS   $0xee, Y6, Y9, Y6
+	VSHUFPS   $0x44, Y7, Y5, Y6
+	VSHUFPS   $0xee, Y7, Y5, Y5
+	VPERMPS   Y8, Y0, Y5
+	VSUBPS    Y4, Y3, Y3
+	VSUBPS    Y4, Y5, Y5
+	VMOVUPS   Y3, 480(SP)
+	VMOVUPS   Y4, 512(SP)
+	VMOVUPS   Y5, 544(SP)
+	VMOVUPS   Y2, 576(SP)
+	VMOVUPS   Y1, 608(SP)
+	MOVBLZX   32(R8), R9
+	MOVQ      256(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2_4_0
+	VMOVUPS   (BX)(R10*1), Y1
+	JMP       loaded_s2_4_0
+
+notwhole_s2_4_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_4_0
+	MOVLQSX    128(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+
+loaded_s2_4_0:
+	MOVBLZX 33(R8), R9
+	MOVQ    264(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_4_1
+	VMOVUPS (BX)(R10*1), Y2
+	JMP     loaded_s2_4_1
+
+notwhole_s2_4_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_4_1
+	MOVLQSX    132(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+
+loaded_s2_4_1:
+	MOVBLZX 34(R8), R9
+	MOVQ    272(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_4_2
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_s2_4_2
+
+notwhole_s2_4_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_4_2
+	MOVLQSX    136(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_s2_4_2:
+	MOVBLZX 35(R8), R9
+	MOVQ    280(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2_4_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_s2_4_3
+
+notwhole_s2_4_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_4_3
+	MOVLQSX    140(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_s2_4_3:
+	VUNPCKLPS Y2, Y1, Y5
+	VUNPCKHPS Y2, Y1, Y1
+	VUNPCKLPS Y4, Y3, Y2
+	VUNPCKHPS Y4, Y3, Y3
+	VSHUFPS   $0x44, Y2, Y5, Y4
+	VSHUFPS   $0xee, Y2, Y5, Y2
+	VSHUFPS   $0x44, Y3, Y1, Y5
+	VSHUFPS   $0xee, Y3, Y1, Y1
+	VPERMPS   Y4, Y0, Y3
+	VPERMPS   Y2, Y0, Y2
+	VPERMPS   Y5, Y0, Y4
+	VPERMPS   Y1, Y0, Y1
+	MOVBLZX   36(R8), R9
+	MOVQ      288(SI), R10
+	CMPL      R9, $0x01
+	JNE       notwhole_s2n_4_0
+	VMOVUPS   (BX)(R10*1), Y5
+	JMP       loaded_s2n_4_0
+
+notwhole_s2n_4_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_4_0
+	MOVLQSX    144(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_s2n_4_0:
+	MOVBLZX 37(R8), R9
+	MOVQ    296(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_4_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_s2n_4_1
+
+notwhole_s2n_4_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_4_1
+	MOVLQSX    148(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_s2n_4_1:
+	MOVBLZX 38(R8), R9
+	MOVQ    304(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_s2n_4_2
+	VMOVUPS (BX)(R10*1), Y7
+	JMP     loaded_s2n_4_2
+
+notwhole_s2n_4_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_4_2
+	MOVLQSX    152(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+
+loaded_s2n_4_2:
+	MOVBLZX 39(R8), R8
+	MOVQ    312(SI), SI
+	CMPL    R8, $0x01
+	JNE     notwhole_s2n_4_3
+	VMOVUPS (BX)(SI*1), Y8
+	JMP     loaded_s2n_4_3
+
+notwhole_s2n_4_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R8, R8
+	JZ         loaded_s2n_4_3
+	MOVLQSX    156(DI), DI
+	VMOVUPS    (CX)(DI*1), Y8
+	VMASKMOVPS (BX)(SI*1), Y8, Y8
+
+loaded_s2n_4_3:
+	VUNPCKLPS Y6, Y5, Y9
+	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y8, Y7, Y6
+	VUNPCKHPS Y8, Y7, Y7
+	VSHUFPS   $0x44, Y6, Y9, Y8
+	VSHUFPS   $0xee, Y6, Y9, Y6
+	VSHUFPS   $0x44, Y7, Y5, Y6
+	VSHUFPS   $0xee, Y7, Y5, Y5
+	VPERMPS   Y8, Y0, Y5
+	VSUBPS    Y4, Y3, Y3
+	VSUBPS    Y4, Y5, Y5
+	VMOVUPS   Y3, 640(SP)
+	VMOVUPS   Y4, 672(SP)
+	VMOVUPS   Y5, 704(SP)
+	VMOVUPS   Y2, 736(SP)
+	VMOVUPS   Y1, 768(SP)
+	MOVQ      v+24(FP), BX
+	MOVQ      plane+40(FP), SI
+	SHLQ      $0x02, SI
+	LEAQ      (SI)(SI*4), DI
+	MOVQ      lanes+64(FP), R8
+	VMOVUPS   (SP), Y1
+	VMOVUPS   160(SP), Y2
+	VMOVUPS   320(SP), Y3
+	VMOVUPS   480(SP), Y4
+	VMOVUPS   640(SP), Y5
+	MOVQ      BX, R9
+	VSUBPS    Y3, Y1, Y1
+	VSUBPS    Y3, Y5, Y5
+	TESTQ     R8, R8
+	JNZ       part_s2_0_0
+	VMOVUPS   Y1, (R9)
+	JMP       stored_s2_0_0
+
+part_s2_0_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+
+stored_s2_0_0:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_0_1
+	VMOVUPS Y3, (R9)
+	JMP     stored_s2_0_1
+
+part_s2_0_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+
+stored_s2_0_1:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_0_2
+	VMOVUPS Y5, (R9)
+	JMP     stored_s2_0_2
+
+part_s2_0_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+
+stored_s2_0_2:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_0_3
+	VMOVUPS Y2, (R9)
+	JMP     stored_s2_0_3
+
+part_s2_0_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+
+stored_s2_0_3:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_0_4
+	VMOVUPS Y4, (R9)
+	JMP     stored_s2_0_4
+
+part_s2_0_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+
+stored_s2_0_4:
+	ADDQ    SI, BX
+	VMOVUPS 32(SP), Y1
+	VMOVUPS 192(SP), Y2
+	VMOVUPS 352(SP), Y3
+	VMOVUPS 512(SP), Y4
+	VMOVUPS 672(SP), Y5
+	MOVQ    BX, R9
+	VSUBPS  Y3, Y1, Y1
+	VSUBPS  Y3, Y5, Y5
+	TESTQ   R8, R8
+	JNZ     part_s2_1_0
+	VMOVUPS Y1, (R9)
+	JMP     stored_s2_1_0
+
+part_s2_1_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+
+stored_s2_1_0:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_1_1
+	VMOVUPS Y3, (R9)
+	JMP     stored_s2_1_1
+
+part_s2_1_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+
+stored_s2_1_1:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_1_2
+	VMOVUPS Y5, (R9)
+	JMP     stored_s2_1_2
+
+part_s2_1_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+
+stored_s2_1_2:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_1_3
+	VMOVUPS Y2, (R9)
+	JMP     stored_s2_1_3
+
+part_s2_1_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+
+stored_s2_1_3:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_1_4
+	VMOVUPS Y4, (R9)
+	JMP     stored_s2_1_4
+
+part_s2_1_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+
+stored_s2_1_4:
+	ADDQ    SI, BX
+	VMOVUPS 64(SP), Y1
+	VMOVUPS 224(SP), Y2
+	VMOVUPS 384(SP), Y3
+	VMOVUPS 544(SP), Y4
+	VMOVUPS 704(SP), Y5
+	MOVQ    BX, R9
+	VSUBPS  Y3, Y1, Y1
+	VSUBPS  Y3, Y5, Y5
+	TESTQ   R8, R8
+	JNZ     part_s2_2_0
+	VMOVUPS Y1, (R9)
+	JMP     stored_s2_2_0
+
+part_s2_2_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+
+stored_s2_2_0:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_2_1
+	VMOVUPS Y3, (R9)
+	JMP     stored_s2_2_1
+
+part_s2_2_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+
+stored_s2_2_1:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_2_2
+	VMOVUPS Y5, (R9)
+	JMP     stored_s2_2_2
+
+part_s2_2_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+
+stored_s2_2_2:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_2_3
+	VMOVUPS Y2, (R9)
+	JMP     stored_s2_2_3
+
+part_s2_2_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+
+stored_s2_2_3:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_2_4
+	VMOVUPS Y4, (R9)
+	JMP     stored_s2_2_4
+
+part_s2_2_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+
+stored_s2_2_4:
+	ADDQ    SI, BX
+	VMOVUPS 96(SP), Y1
+	VMOVUPS 256(SP), Y2
+	VMOVUPS 416(SP), Y3
+	VMOVUPS 576(SP), Y4
+	VMOVUPS 736(SP), Y5
+	MOVQ    BX, R9
+	VSUBPS  Y3, Y1, Y1
+	VSUBPS  Y3, Y5, Y5
+	TESTQ   R8, R8
+	JNZ     part_s2_3_0
+	VMOVUPS Y1, (R9)
+	JMP     stored_s2_3_0
+
+part_s2_3_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+
+stored_s2_3_0:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_3_1
+	VMOVUPS Y3, (R9)
+	JMP     stored_s2_3_1
+
+part_s2_3_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+
+stored_s2_3_1:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_3_2
+	VMOVUPS Y5, (R9)
+	JMP     stored_s2_3_2
+
+part_s2_3_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+
+stored_s2_3_2:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_3_3
+	VMOVUPS Y2, (R9)
+	JMP     stored_s2_3_3
+
+part_s2_3_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+
+stored_s2_3_3:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_3_4
+	VMOVUPS Y4, (R9)
+	JMP     stored_s2_3_4
+
+part_s2_3_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+
+stored_s2_3_4:
+	ADDQ    SI, BX
+	VMOVUPS 128(SP), Y1
+	VMOVUPS 288(SP), Y2
+	VMOVUPS 448(SP), Y3
+	VMOVUPS 608(SP), Y4
+	VMOVUPS 768(SP), Y5
+	MOVQ    BX, R9
+	VSUBPS  Y3, Y1, Y1
+	VSUBPS  Y3, Y5, Y5
+	TESTQ   R8, R8
+	JNZ     part_s2_4_0
+	VMOVUPS Y1, (R9)
+	JMP     stored_s2_4_0
+
+part_s2_4_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+
+stored_s2_4_0:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_4_1
+	VMOVUPS Y3, (R9)
+	JMP     stored_s2_4_1
+
+part_s2_4_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+
+stored_s2_4_1:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_4_2
+	VMOVUPS Y5, (R9)
+	JMP     stored_s2_4_2
+
+part_s2_4_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+
+stored_s2_4_2:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_4_3
+	VMOVUPS Y2, (R9)
+	JMP     stored_s2_4_3
+
+part_s2_4_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+
+stored_s2_4_3:
+	ADDQ    DI, R9
+	TESTQ   R8, R8
+	JNZ     part_s2_4_4
+	VMOVUPS Y4, (R9)
+	JMP     stored_s2_4_4
+
+part_s2_4_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+
+stored_s2_4_4:
+	MOVQ xStride+16(FP), BX
+	SHLQ $0x02, BX
+	MOVQ x+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, x+0(FP)
+	MOVQ vStride+32(FP), BX
+	SHLQ $0x02, BX
+	MOVQ v+24(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, v+24(FP)
+	DECQ DX
+	JNZ  chan
 	VZEROUPPER
 	RET
 

@@ -775,15 +775,14 @@ func wino4InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, pl
 //go:noescape
 func wino4OutAVX2(y *float32, m *float32, chans int, yStride int, mStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)
 
-// winoS2InAVX2 writes V = B^T d B for the 5x5 input tiles of one tile
-// row of one channel of a stride-2 convolution, 8 tiles a group: tile
-// t's window is the 5 rows of src (stride floats apart) from column 4t
-// on, which must hold 8 floats past the last group's 32. Element e of
-// tile t goes to v[e*plane + t]. The first groups groups are whole;
-// lanes, if not nil, enables (sign bits) the tiles of one more group.
+// winoS2InAVX2 writes V = B^T d B for a planned group of 8 5x5 input tiles
+// of a stride-2 convolution (see winoS2InPlan) of chans channels xStride
+// floats apart in x: element e of lane l of channel c goes to v[e*plane +
+// c*vStride + l], all 8 lanes or, if lanes is not nil, those it enables
+// (sign bits).
 //
 //go:noescape
-func winoS2InAVX2(src *float32, stride int, v *float32, plane int, groups int, lanes *int32)
+func winoS2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32)
 
 // winoS2OutAVX2 writes the 2x2 output tiles A^T M A of one tile row of
 // one output channel of a stride-2 convolution, 8 tiles a group: element

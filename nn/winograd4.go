@@ -458,15 +458,6 @@ func winoOutput4Go(y, m []float32, ld, plane, col0 int, bias, res []float32, rel
 // the Go transforms' bits.
 var useWinoAVX2 = haveAVX2 && !haveAVX512
 
-// winoStripGroups is the most groups of 8 tiles the stride-2 Winograd's
-// AVX2 input transform takes from one strip; wider tile rows go in
-// several.
-const winoStripGroups = 16
-
-// winoStripCols is a strip's row: the groups' 32 columns each and the 8
-// past them that the last group reads.
-const winoStripCols = 32*winoStripGroups + 8
-
 // winoInput4AVX2 is winoInput4 by the AVX2 kernel, into a plain V with
 // rows ld floats apart: a call for each group of 8 tiles, over all the
 // channels. Tile rows of 2 or 4 tiles (resnet's 14x14 maps, the CIFAR
@@ -552,6 +543,31 @@ type winoF2InPlan struct {
 	kind [16]uint8
 }
 
+// winoInputS2AVX2 is winoInputS2 by the AVX2 kernel, into a plain V with
+// rows ld floats apart: a call for each group of 8 tiles (tile rows of 2
+// or 4 tiles several a group), over all the channels.
+func winoInputS2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	var plan winoS2InPlan
+	for g := range wino4AVX2Groups(d, 1, ty0, ty1, 2) {
+		plan = winoS2InPlan{}
+		for q, t := range g.blocks() {
+			if t.ok {
+				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 5, 4, 0, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
+			}
+		}
+		_ = v[col0+g.col+24*plane+(d.C-1)*ld+g.n-1]
+		winoS2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
+	}
+}
+
+// winoS2InPlan plans a group of winoS2InAVX2 as wino4InPlan does one of
+// wino4InAVX2, for 5 input rows.
+type winoS2InPlan struct {
+	off  [40]int64
+	mask [40]int32
+	kind [40]uint8
+}
+
 // avx2LaneMasks[9*lo+hi] enables lanes [lo, hi) of 8 (sign bits).
 var avx2LaneMasks = func() (t [81][8]int32) {
 	for lo := range 9 {
@@ -565,7 +581,7 @@ var avx2LaneMasks = func() (t [81][8]int32) {
 }()
 
 // wino4Group is a group of the planned AVX2 kernels (F(4x4, 3x3)'s
-// transforms, F(2x2, 3x3)'s input one): n tiles (n <= 8) of a pass from
+// transforms, the input ones of F(2x2, 3x3) and the stride-2 Winograd): n tiles (n <= 8) of a pass from
 // its column col. Its lanes are the tiles from tx0 on of the pass's tile
 // row row (a pass counts its tile rows image after image, from tile row
 // ty0 of each), or with multi, whole tile rows of tw tiles from row on.
@@ -635,58 +651,6 @@ func wino4AVX2Groups(d ConvDims, imgs, ty0, ty1, per int) iter.Seq[wino4Group] {
 			}
 		}
 	}
-}
-
-// winoInputStrips is the stride-2 Winograd's AVX2 input transform of one
-// image's tile rows
-// [ty0, ty1), as winoInput lays them out, into a plain V with rows ld
-// floats apart. Each tile row's input rows are first copied into a strip
-// with the padding as zeros, so that the kernels' loads need no masks.
-func winoInputStrips(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
-	_, tw := d.tiles()
-	const step, side = 4, 5
-	ne, hw := d.winoN(), d.H*d.W
-	var strip [5 * winoStripCols]float32
-	for c := range d.C {
-		xc := x[c*hw : (c+1)*hw]
-		for ty := ty0; ty < ty1; ty++ {
-			col := c*ld + col0 + (ty-ty0)*tw
-			for t0 := 0; t0 < tw; t0 += 8 * winoStripGroups {
-				n := min(8*winoStripGroups, tw-t0)
-				// The groups' windows and the 8 floats past the last.
-				width := (n+7)/8*8*step + 8
-				from := step*t0 - d.Pad
-				for r := range side {
-					row := strip[r*winoStripCols : r*winoStripCols+width]
-					if yy := step*ty - d.Pad + r; yy >= 0 && yy < d.H {
-						fillRow(row, xc[yy*d.W:(yy+1)*d.W], from)
-					} else {
-						clear(row)
-					}
-				}
-				var lanes *int32
-				if n%8 != 0 {
-					lanes = &avx2Masks[16-n%8]
-				}
-				_ = v[col+t0+(ne-1)*plane+n-1]
-				// Direct calls: through a func value, strip would escape.
-				winoS2InAVX2(&strip[0], winoStripCols, &v[col+t0], plane, n/8, lanes)
-			}
-		}
-	}
-}
-
-// fillRow copies src, a row of the input, into dst from column from of
-// src on (from may be negative), and zeros where src has no column.
-func fillRow(dst, src []float32, from int) {
-	lo, hi := max(0, -from), min(len(dst), len(src)-from)
-	if lo >= hi {
-		clear(dst)
-		return
-	}
-	clear(dst[:lo])
-	copy(dst[lo:hi], src[from+lo:from+hi])
-	clear(dst[hi:])
 }
 
 // zeroBias is the bias of a transform without one.

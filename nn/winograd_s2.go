@@ -56,7 +56,7 @@ func bt5(d0, d1, d2, d3, d4 float32) [5]float32 {
 // image the input reads as 0 (the padding).
 func winoInputS2(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
-		winoInputStrips(v, l.row, plane, col0, x, ty0, ty1, d)
+		winoInputS2AVX2(v, l.row, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {

@@ -476,8 +476,8 @@ func setWinoAsm(on bool) {
 // TestWinogradTransformsAsm checks the assembly transforms of F(2x2, 3x3)
 // (AVX-512) and of the stride-2 Winograd (AVX-512, else AVX2) against the
 // Go ones, bit for bit, over sides 1 to 67 and now and then to 600
-// (chunks of 16 tiles or groups of 8, partial ones, cut last tiles, rows
-// of more than one of AVX2's strips), paddings 0 to 2, tile-row ranges that start
+// (chunks of 16 tiles or groups of 8, partial ones, cut last tiles, tile
+// rows side by side), paddings 0 to 2, tile-row ranges that start
 // and end inside the image, with and without bias, residual and ReLU.
 // The buffers start as the same garbage and are compared whole, so a
 // write outside the tiles is caught too.
@@ -613,7 +613,7 @@ func BenchmarkWeightGradLowering(b *testing.B) {
 // to 140, so that calls take four tile rows of up to 4 tiles, two of up to
 // 8, or 16 tiles of one row (whole, partial, and with the last tile's
 // columns past the window; with AVX2, groups of 8 tiles, whole and
-// partial, and rows of more than one strip),
+// partial, or of tile rows side by side),
 // paddings 0 to 2, tile-row ranges that start and end inside the image
 // (a call's last groups missing), V plain or in packed panels where a
 // store runs over into the next, with and without bias, residual and

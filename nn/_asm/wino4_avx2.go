@@ -421,108 +421,82 @@ func label(s string, masked bool) string {
 	return s + "_w"
 }
 
-// winoInputS2AVX2 emits the AVX2 input transform of the stride-2
-// Winograd (nn's winograd_s2.go) for one tile row of one channel: 5x5
-// windows at stride 4, so a row of 8 tiles is the same 32 + 1 columns,
-// taken apart by phase the same way. As the Go transform does, d B goes
-// along the rows first, then B^T down the columns.
+// winoInputS2AVX2 emits the stride-2 Winograd's AVX2 input transform of
+// a planned group, as wino4InputAVX2 takes F(4x4, 3x3)'s: 5x5 windows at
+// stride 4, so a block of 8 columns is two neighbouring tiles, and column
+// 4 of each tile comes from the second load 4 columns on. As the Go
+// transform does, d B goes along the rows first, then B^T down the
+// columns.
 func winoInputS2AVX2() {
-	TEXT("winoS2InAVX2", 0, "func(src *float32, stride int, v *float32, plane, groups int, lanes *int32)") // not NOSPLIT: its frame holds d B
+	TEXT("winoS2InAVX2", 0, "func(x *float32, chans, xStride int, v *float32, vStride, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32)") // not NOSPLIT: its frame holds d B
 	Pragma("noescape")
-	Doc("winoS2InAVX2 writes V = B^T d B for the 5x5 input tiles of one tile",
-		"row of one channel of a stride-2 convolution, 8 tiles a group: tile",
-		"t's window is the 5 rows of src (stride floats apart) from column 4t",
-		"on, which must hold 8 floats past the last group's 32. Element e of",
-		"tile t goes to v[e*plane + t]. The first groups groups are whole;",
-		"lanes, if not nil, enables (sign bits) the tiles of one more group.")
+	Doc("winoS2InAVX2 writes V = B^T d B for a planned group of 8 5x5 input tiles",
+		"of a stride-2 convolution (see winoS2InPlan) of chans channels xStride",
+		"floats apart in x: element e of lane l of channel c goes to v[e*plane +",
+		"c*vStride + l], all 8 lanes or, if lanes is not nil, those it enables",
+		"(sign bits).")
 	buf := AllocLocal(5 * 5 * 32) // d B: 5 rows of 5 columns
-	src := Load(Param("src"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride)
+	plan := Load(Param("plan"), GP64())
+	table := Load(Param("masks"), GP64())
+	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7}) // 0 2 4 6 1 3 5 7 back to lane order
+	chans := Load(Param("chans"), GP64())
+	Label("chan")
+	x := Load(Param("x"), GP64())
+	offs, midx, kinds := GP64(), GP64(), GP64()
+	MOVQ(plan, offs)
+	LEAQ(Mem{Base: plan, Disp: 8 * 40}, midx)
+	LEAQ(Mem{Base: plan, Disp: 12 * 40}, kinds)
+	// d B along each row: the blocks taken apart by phase.
+	for r := 0; r < 5; r++ {
+		var blk [4]VecVirtual
+		for q := range blk {
+			blk[q] = YMM()
+			blockLoad(x, kinds, offs, midx, table, 8*r+q, blk[q], fmt.Sprintf("s2_%d_%d", r, q))
+		}
+		ph := transpose4(blk[0], blk[1], blk[2], blk[3])
+		var d [5]VecVirtual
+		for p := range ph {
+			d[p] = YMM()
+			VPERMPS(ph[p], order, d[p])
+		}
+		var nb [4]VecVirtual
+		for q := range nb {
+			nb[q] = YMM()
+			blockLoad(x, kinds, offs, midx, table, 8*r+4+q, nb[q], fmt.Sprintf("s2n_%d_%d", r, q))
+		}
+		nx := transpose4(nb[0], nb[1], nb[2], nb[3])
+		d[4] = YMM()
+		VPERMPS(nx[0], order, d[4])
+		for j, o := range bt5AVX2(d) {
+			VMOVUPS(o, buf.Offset(32*(5*r+j)))
+		}
+	}
+	// Then B^T down the columns: element (i, j) at v + (5i+j)*plane.
 	v := Load(Param("v"), GP64())
 	plane := Load(Param("plane"), GP64())
 	SHLQ(U8(2), plane)
-	n := Load(Param("groups"), GP64())
-	lanes := Load(Param("lanes"), GP64())
-	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7})
-	rot := laneTable([]int32{1, 2, 3, 4, 5, 6, 7, 7})
 	plane5 := GP64()
 	LEAQ(Mem{Base: plane, Index: plane, Scale: 4}, plane5)
-	group := func(masked bool) {
-		var mask VecVirtual
-		if masked {
-			mask = YMM()
-			VMOVUPS(Mem{Base: lanes}, mask)
+	lanes := Load(Param("lanes"), GP64())
+	p := GP64()
+	for j := 0; j < 5; j++ {
+		var c [5]VecVirtual
+		for r := range c {
+			c[r] = YMM()
+			VMOVUPS(buf.Offset(32*(5*r+j)), c[r])
 		}
-		row := GP64()
-		MOVQ(src, row)
-		for r := 0; r < 5; r++ {
-			var blk [4]VecVirtual
-			for q := range blk {
-				blk[q] = YMM()
-				VMOVUPS(Mem{Base: row, Disp: 32 * q}, blk[q])
-			}
-			ph := transpose4(blk[0], blk[1], blk[2], blk[3])
-			var x [5]VecVirtual
-			for p := range ph {
-				x[p] = YMM()
-				VPERMPS(ph[p], order, x[p])
-			}
-			// Column 4 is the next tile's column 0; the last tile's is the
-			// float past the 32.
-			rr, b := YMM(), YMM()
-			VPERMPS(x[0], rot, rr)
-			VBROADCASTSS(Mem{Base: row, Disp: 128}, b)
-			x[4] = YMM()
-			VBLENDPS(U8(0x80), b, rr, x[4])
-			for j, o := range bt5AVX2(x) {
-				VMOVUPS(o, buf.Offset(32*(5*r+j)))
-			}
-			if r < 4 {
-				ADDQ(stride, row)
+		MOVQ(v, p)
+		for i, o := range bt5AVX2(c) {
+			laneStore(o, Mem{Base: p}, lanes, fmt.Sprintf("s2_%d_%d", j, i))
+			if i < 4 {
+				ADDQ(plane5, p)
 			}
 		}
-		out := GP64()
-		MOVQ(v, out)
-		for j := 0; j < 5; j++ {
-			var x [5]VecVirtual
-			for r := range x {
-				x[r] = YMM()
-				VMOVUPS(buf.Offset(32*(5*r+j)), x[r])
-			}
-			// Element (i, j) at out + i*5*plane.
-			p := GP64()
-			MOVQ(out, p)
-			for i, o := range bt5AVX2(x) {
-				if masked {
-					VMASKMOVPS(o, mask, Mem{Base: p})
-				} else {
-					VMOVUPS(o, Mem{Base: p})
-				}
-				if i < 4 {
-					ADDQ(plane5, p)
-				}
-			}
-			if j < 4 {
-				ADDQ(plane, out)
-			}
+		if j < 4 {
+			ADDQ(plane, v)
 		}
 	}
-	TESTQ(n, n)
-	JZ(LabelRef("tail"))
-	Label("group")
-	group(false)
-	ADDQ(U8(128), src)
-	ADDQ(U8(32), v)
-	DECQ(n)
-	JNZ(LabelRef("group"))
-	Label("tail")
-	TESTQ(lanes, lanes)
-	JZ(LabelRef("done"))
-	group(true)
-	Label("done")
-	VZEROUPPER()
-	RET()
+	nextInputChannel(chans)
 }
 
 // bt5AVX2 emits the stride-2 B^T applied to x: x0 - x2, x2, x4 - x2, x1,
