@@ -166,9 +166,9 @@ func (t *gradRowsTask) run(_ *Workspace, b0, b1 int) {
 }
 
 // gradDotAsm reports whether gradDot runs a k x c block in assembly:
-// with AVX-512, k and c multiples of 4. Its callers take the GEMM
-// otherwise, faster than gradDot's loops in Go.
-func gradDotAsm(k, c int) bool { return useWinoAsm && k%4 == 0 && c%4 == 0 }
+// with AVX-512 or AVX2, k and c multiples of 4. Its callers take the
+// GEMM otherwise, faster than gradDot's loops in Go.
+func gradDotAsm(k, c int) bool { return (useWinoAsm || useWinoAVX2) && k%4 == 0 && c%4 == 0 }
 
 // gradDot adds to m[i*ldm+j], for i < k and j < c, the dot product of
 // the first n floats of u's row i and v's row j (rows ldu and ldv floats
@@ -176,7 +176,11 @@ func gradDotAsm(k, c int) bool { return useWinoAsm && k%4 == 0 && c%4 == 0 }
 func gradDot(m []float32, ldm int, u []float32, ldu int, v []float32, ldv int, k, c, n int) {
 	if gradDotAsm(k, c) && k > 0 && c > 0 && n > 0 {
 		_, _, _ = u[(k-1)*ldu+n-1], v[(c-1)*ldv+n-1], m[(k-1)*ldm+c-1]
-		gradDotAVX512(k/4, c/4, n/16, &u[0], ldu, &v[0], ldv, &m[0], ldm, uint16(1)<<(n%16)-1)
+		if useWinoAsm {
+			gradDotAVX512(k/4, c/4, n/16, &u[0], ldu, &v[0], ldv, &m[0], ldm, uint16(1)<<(n%16)-1)
+		} else {
+			gradDotAVX2(k/4, c/2, n/8, &u[0], ldu, &v[0], ldv, &m[0], ldm, &avx2Masks[16-n%8])
+		}
 		return
 	}
 	for i := 0; i < k; i++ {

@@ -293,3 +293,11 @@ func maxPool3s2AVX2(dst, cols *float32, chunks int, last *int32) {
 func evensAVX2(dst, src *float32, chunks int) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
+
+func gradDotAVX2(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail *int32) {
+	panic("nn: the AVX2 kernels are not in this build")
+}
+
+func wino4DyAVX2(dy *float32, chans, dyStride int, u *float32, uStride, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

@@ -29071,6 +29071,931 @@ done:
 	VZEROUPPER
 	RET
 
+// func wino4DyAVX2(dy *float32, chans int, dyStride int, u *float32, uStride int, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·wino4DyAVX2(SB), $768-72
+	MOVQ         plan+48(FP), AX
+	MOVQ         masks+56(FP), CX
+	MOVL         $0x40000000, DX
+	VMOVD        DX, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x40800000, DX
+	VMOVD        DX, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x41000000, DX
+	VMOVD        DX, X2
+	VBROADCASTSS X2, Y2
+	MOVL         $0x00000000, DX
+	VMOVD        DX, X3
+	MOVL         $0x00000004, DX
+	VPINSRD      $0x01, DX, X3, X3
+	MOVL         $0x00000001, DX
+	VPINSRD      $0x02, DX, X3, X3
+	MOVL         $0x00000005, DX
+	VPINSRD      $0x03, DX, X3, X3
+	MOVL         $0x00000002, DX
+	VMOVD        DX, X2
+	MOVL         $0x00000006, DX
+	VPINSRD      $0x01, DX, X2, X2
+	MOVL         $0x00000003, DX
+	VPINSRD      $0x02, DX, X2, X2
+	MOVL         $0x00000007, DX
+	VPINSRD      $0x03, DX, X2, X2
+	VINSERTF128  $0x01, X2, Y3, Y2
+	MOVQ         chans+8(FP), DX
+
+chan:
+	MOVQ    dy+0(FP), BX
+	MOVQ    AX, SI
+	LEAQ    128(AX), DI
+	LEAQ    192(AX), R8
+	MOVBLZX (R8), R9
+	MOVQ    (SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_0_0
+	VMOVUPS (BX)(R10*1), Y3
+	JMP     loaded_0_0
+
+notwhole_0_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_0:
+	MOVBLZX 4(R8), R9
+	MOVQ    32(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_0
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_0
+
+notwhole_1_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_0
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_0:
+	MOVBLZX 8(R8), R9
+	MOVQ    64(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_0
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_0
+
+notwhole_2_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_0:
+	MOVBLZX 12(R8), R9
+	MOVQ    96(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_0
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_0
+
+notwhole_3_0:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_0
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_0:
+	VADDPS       Y5, Y3, Y7
+	VADDPS       Y6, Y4, Y8
+	VMOVAPS      Y3, Y9
+	VFMADD231PS  Y5, Y1, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y6, Y1, Y4
+	VMOVUPS      Y3, (SP)
+	VADDPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 128(SP)
+	VSUBPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 256(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y4, Y0, Y3
+	VMOVUPS      Y3, 384(SP)
+	VMOVAPS      Y9, Y3
+	VFNMADD231PS Y4, Y0, Y3
+	VMOVUPS      Y3, 512(SP)
+	VMOVUPS      Y6, 640(SP)
+	MOVBLZX      1(R8), R9
+	MOVQ         8(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_1
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_1
+
+notwhole_0_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_1:
+	MOVBLZX 5(R8), R9
+	MOVQ    40(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_1
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_1
+
+notwhole_1_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_1
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_1:
+	MOVBLZX 9(R8), R9
+	MOVQ    72(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_1
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_1
+
+notwhole_2_1:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_1:
+	MOVBLZX 13(R8), R9
+	MOVQ    104(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_1
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_1
+
+notwhole_3_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_1
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_1:
+	VADDPS       Y5, Y3, Y7
+	VADDPS       Y6, Y4, Y8
+	VMOVAPS      Y3, Y9
+	VFMADD231PS  Y5, Y1, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y6, Y1, Y4
+	VMOVUPS      Y3, 32(SP)
+	VADDPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 160(SP)
+	VSUBPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 288(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y4, Y0, Y3
+	VMOVUPS      Y3, 416(SP)
+	VMOVAPS      Y9, Y3
+	VFNMADD231PS Y4, Y0, Y3
+	VMOVUPS      Y3, 544(SP)
+	VMOVUPS      Y6, 672(SP)
+	MOVBLZX      2(R8), R9
+	MOVQ         16(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_2
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_2
+
+notwhole_0_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_2:
+	MOVBLZX 6(R8), R9
+	MOVQ    48(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_2
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_2
+
+notwhole_1_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_2
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_2:
+	MOVBLZX 10(R8), R9
+	MOVQ    80(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_2
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_2
+
+notwhole_2_2:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_2:
+	MOVBLZX 14(R8), R9
+	MOVQ    112(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_3_2
+	VMOVUPS (BX)(R10*1), Y6
+	JMP     loaded_3_2
+
+notwhole_3_2:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_2
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+
+loaded_3_2:
+	VADDPS       Y5, Y3, Y7
+	VADDPS       Y6, Y4, Y8
+	VMOVAPS      Y3, Y9
+	VFMADD231PS  Y5, Y1, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y6, Y1, Y4
+	VMOVUPS      Y3, 64(SP)
+	VADDPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 192(SP)
+	VSUBPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 320(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y4, Y0, Y3
+	VMOVUPS      Y3, 448(SP)
+	VMOVAPS      Y9, Y3
+	VFNMADD231PS Y4, Y0, Y3
+	VMOVUPS      Y3, 576(SP)
+	VMOVUPS      Y6, 704(SP)
+	MOVBLZX      3(R8), R9
+	MOVQ         24(SI), R10
+	CMPL         R9, $0x01
+	JNE          notwhole_0_3
+	VMOVUPS      (BX)(R10*1), Y3
+	JMP          loaded_0_3
+
+notwhole_0_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+
+loaded_0_3:
+	MOVBLZX 7(R8), R9
+	MOVQ    56(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_1_3
+	VMOVUPS (BX)(R10*1), Y4
+	JMP     loaded_1_3
+
+notwhole_1_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_3
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+
+loaded_1_3:
+	MOVBLZX 11(R8), R9
+	MOVQ    88(SI), R10
+	CMPL    R9, $0x01
+	JNE     notwhole_2_3
+	VMOVUPS (BX)(R10*1), Y5
+	JMP     loaded_2_3
+
+notwhole_2_3:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+
+loaded_2_3:
+	MOVBLZX 15(R8), R8
+	MOVQ    120(SI), SI
+	CMPL    R8, $0x01
+	JNE     notwhole_3_3
+	VMOVUPS (BX)(SI*1), Y6
+	JMP     loaded_3_3
+
+notwhole_3_3:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R8, R8
+	JZ         loaded_3_3
+	MOVLQSX    60(DI), DI
+	VMOVUPS    (CX)(DI*1), Y6
+	VMASKMOVPS (BX)(SI*1), Y6, Y6
+
+loaded_3_3:
+	VADDPS       Y5, Y3, Y7
+	VADDPS       Y6, Y4, Y8
+	VMOVAPS      Y3, Y9
+	VFMADD231PS  Y5, Y1, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y6, Y1, Y4
+	VMOVUPS      Y3, 96(SP)
+	VADDPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 224(SP)
+	VSUBPS       Y8, Y7, Y3
+	VMOVUPS      Y3, 352(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y4, Y0, Y3
+	VMOVUPS      Y3, 480(SP)
+	VMOVAPS      Y9, Y3
+	VFNMADD231PS Y4, Y0, Y3
+	VMOVUPS      Y3, 608(SP)
+	VMOVUPS      Y6, 736(SP)
+	MOVQ         u+24(FP), BX
+	MOVQ         plane+40(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	MOVQ         lanes+64(FP), R8
+	VMOVUPS      (SP), Y3
+	VMOVUPS      32(SP), Y4
+	VMOVUPS      64(SP), Y5
+	VMOVUPS      96(SP), Y6
+	VUNPCKLPS    Y4, Y3, Y7
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y4, Y7, Y6
+	VSHUFPS      $0xee, Y4, Y7, Y4
+	VSHUFPS      $0x44, Y5, Y3, Y7
+	VSHUFPS      $0xee, Y5, Y3, Y3
+	VPERMPS      Y6, Y2, Y5
+	VPERMPS      Y4, Y2, Y4
+	VPERMPS      Y7, Y2, Y6
+	VPERMPS      Y3, Y2, Y3
+	LEAQ         (BX)(DI*1), R9
+	VADDPS       Y6, Y5, Y7
+	VADDPS       Y3, Y4, Y8
+	VMOVAPS      Y5, Y9
+	VFMADD231PS  Y6, Y1, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y3, Y1, Y4
+	TESTQ        R8, R8
+	JNZ          part_0_0
+	VMOVUPS      Y5, (BX)
+	JMP          stored_0_0
+
+part_0_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+
+stored_0_0:
+	VADDPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_0_1
+	VMOVUPS Y5, (BX)(SI*1)
+	JMP     stored_0_1
+
+part_0_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+
+stored_0_1:
+	VSUBPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_0_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_0_2
+
+part_0_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+
+stored_0_2:
+	VMOVAPS     Y9, Y5
+	VFMADD231PS Y4, Y0, Y5
+	TESTQ       R8, R8
+	JNZ         part_0_3
+	VMOVUPS     Y5, (R9)
+	JMP         stored_0_3
+
+part_0_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+
+stored_0_3:
+	VMOVAPS      Y9, Y5
+	VFNMADD231PS Y4, Y0, Y5
+	TESTQ        R8, R8
+	JNZ          part_0_4
+	VMOVUPS      Y5, (R9)(SI*1)
+	JMP          stored_0_4
+
+part_0_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+
+stored_0_4:
+	TESTQ   R8, R8
+	JNZ     part_0_5
+	VMOVUPS Y3, (R9)(SI*2)
+	JMP     stored_0_5
+
+part_0_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_0_5:
+	LEAQ        (BX)(DI*2), BX
+	VMOVUPS     128(SP), Y3
+	VMOVUPS     160(SP), Y4
+	VMOVUPS     192(SP), Y5
+	VMOVUPS     224(SP), Y6
+	VUNPCKLPS   Y4, Y3, Y7
+	VUNPCKHPS   Y4, Y3, Y3
+	VUNPCKLPS   Y6, Y5, Y4
+	VUNPCKHPS   Y6, Y5, Y5
+	VSHUFPS     $0x44, Y4, Y7, Y6
+	VSHUFPS     $0xee, Y4, Y7, Y4
+	VSHUFPS     $0x44, Y5, Y3, Y7
+	VSHUFPS     $0xee, Y5, Y3, Y3
+	VPERMPS     Y6, Y2, Y5
+	VPERMPS     Y4, Y2, Y4
+	VPERMPS     Y7, Y2, Y6
+	VPERMPS     Y3, Y2, Y3
+	LEAQ        (BX)(DI*1), R9
+	VADDPS      Y6, Y5, Y7
+	VADDPS      Y3, Y4, Y8
+	VMOVAPS     Y5, Y9
+	VFMADD231PS Y6, Y1, Y9
+	VMOVAPS     Y4, Y4
+	VFMADD231PS Y3, Y1, Y4
+	TESTQ       R8, R8
+	JNZ         part_1_0
+	VMOVUPS     Y5, (BX)
+	JMP         stored_1_0
+
+part_1_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+
+stored_1_0:
+	VADDPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_1_1
+	VMOVUPS Y5, (BX)(SI*1)
+	JMP     stored_1_1
+
+part_1_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+
+stored_1_1:
+	VSUBPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_1_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_1_2
+
+part_1_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+
+stored_1_2:
+	VMOVAPS     Y9, Y5
+	VFMADD231PS Y4, Y0, Y5
+	TESTQ       R8, R8
+	JNZ         part_1_3
+	VMOVUPS     Y5, (R9)
+	JMP         stored_1_3
+
+part_1_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+
+stored_1_3:
+	VMOVAPS      Y9, Y5
+	VFNMADD231PS Y4, Y0, Y5
+	TESTQ        R8, R8
+	JNZ          part_1_4
+	VMOVUPS      Y5, (R9)(SI*1)
+	JMP          stored_1_4
+
+part_1_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+
+stored_1_4:
+	TESTQ   R8, R8
+	JNZ     part_1_5
+	VMOVUPS Y3, (R9)(SI*2)
+	JMP     stored_1_5
+
+part_1_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_1_5:
+	LEAQ        (BX)(DI*2), BX
+	VMOVUPS     256(SP), Y3
+	VMOVUPS     288(SP), Y4
+	VMOVUPS     320(SP), Y5
+	VMOVUPS     352(SP), Y6
+	VUNPCKLPS   Y4, Y3, Y7
+	VUNPCKHPS   Y4, Y3, Y3
+	VUNPCKLPS   Y6, Y5, Y4
+	VUNPCKHPS   Y6, Y5, Y5
+	VSHUFPS     $0x44, Y4, Y7, Y6
+	VSHUFPS     $0xee, Y4, Y7, Y4
+	VSHUFPS     $0x44, Y5, Y3, Y7
+	VSHUFPS     $0xee, Y5, Y3, Y3
+	VPERMPS     Y6, Y2, Y5
+	VPERMPS     Y4, Y2, Y4
+	VPERMPS     Y7, Y2, Y6
+	VPERMPS     Y3, Y2, Y3
+	LEAQ        (BX)(DI*1), R9
+	VADDPS      Y6, Y5, Y7
+	VADDPS      Y3, Y4, Y8
+	VMOVAPS     Y5, Y9
+	VFMADD231PS Y6, Y1, Y9
+	VMOVAPS     Y4, Y4
+	VFMADD231PS Y3, Y1, Y4
+	TESTQ       R8, R8
+	JNZ         part_2_0
+	VMOVUPS     Y5, (BX)
+	JMP         stored_2_0
+
+part_2_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+
+stored_2_0:
+	VADDPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_2_1
+	VMOVUPS Y5, (BX)(SI*1)
+	JMP     stored_2_1
+
+part_2_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+
+stored_2_1:
+	VSUBPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_2_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_2_2
+
+part_2_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+
+stored_2_2:
+	VMOVAPS     Y9, Y5
+	VFMADD231PS Y4, Y0, Y5
+	TESTQ       R8, R8
+	JNZ         part_2_3
+	VMOVUPS     Y5, (R9)
+	JMP         stored_2_3
+
+part_2_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+
+stored_2_3:
+	VMOVAPS      Y9, Y5
+	VFNMADD231PS Y4, Y0, Y5
+	TESTQ        R8, R8
+	JNZ          part_2_4
+	VMOVUPS      Y5, (R9)(SI*1)
+	JMP          stored_2_4
+
+part_2_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+
+stored_2_4:
+	TESTQ   R8, R8
+	JNZ     part_2_5
+	VMOVUPS Y3, (R9)(SI*2)
+	JMP     stored_2_5
+
+part_2_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_2_5:
+	LEAQ        (BX)(DI*2), BX
+	VMOVUPS     384(SP), Y3
+	VMOVUPS     416(SP), Y4
+	VMOVUPS     448(SP), Y5
+	VMOVUPS     480(SP), Y6
+	VUNPCKLPS   Y4, Y3, Y7
+	VUNPCKHPS   Y4, Y3, Y3
+	VUNPCKLPS   Y6, Y5, Y4
+	VUNPCKHPS   Y6, Y5, Y5
+	VSHUFPS     $0x44, Y4, Y7, Y6
+	VSHUFPS     $0xee, Y4, Y7, Y4
+	VSHUFPS     $0x44, Y5, Y3, Y7
+	VSHUFPS     $0xee, Y5, Y3, Y3
+	VPERMPS     Y6, Y2, Y5
+	VPERMPS     Y4, Y2, Y4
+	VPERMPS     Y7, Y2, Y6
+	VPERMPS     Y3, Y2, Y3
+	LEAQ        (BX)(DI*1), R9
+	VADDPS      Y6, Y5, Y7
+	VADDPS      Y3, Y4, Y8
+	VMOVAPS     Y5, Y9
+	VFMADD231PS Y6, Y1, Y9
+	VMOVAPS     Y4, Y4
+	VFMADD231PS Y3, Y1, Y4
+	TESTQ       R8, R8
+	JNZ         part_3_0
+	VMOVUPS     Y5, (BX)
+	JMP         stored_3_0
+
+part_3_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+
+stored_3_0:
+	VADDPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_3_1
+	VMOVUPS Y5, (BX)(SI*1)
+	JMP     stored_3_1
+
+part_3_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+
+stored_3_1:
+	VSUBPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_3_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_3_2
+
+part_3_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+
+stored_3_2:
+	VMOVAPS     Y9, Y5
+	VFMADD231PS Y4, Y0, Y5
+	TESTQ       R8, R8
+	JNZ         part_3_3
+	VMOVUPS     Y5, (R9)
+	JMP         stored_3_3
+
+part_3_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+
+stored_3_3:
+	VMOVAPS      Y9, Y5
+	VFNMADD231PS Y4, Y0, Y5
+	TESTQ        R8, R8
+	JNZ          part_3_4
+	VMOVUPS      Y5, (R9)(SI*1)
+	JMP          stored_3_4
+
+part_3_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+
+stored_3_4:
+	TESTQ   R8, R8
+	JNZ     part_3_5
+	VMOVUPS Y3, (R9)(SI*2)
+	JMP     stored_3_5
+
+part_3_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_3_5:
+	LEAQ        (BX)(DI*2), BX
+	VMOVUPS     512(SP), Y3
+	VMOVUPS     544(SP), Y4
+	VMOVUPS     576(SP), Y5
+	VMOVUPS     608(SP), Y6
+	VUNPCKLPS   Y4, Y3, Y7
+	VUNPCKHPS   Y4, Y3, Y3
+	VUNPCKLPS   Y6, Y5, Y4
+	VUNPCKHPS   Y6, Y5, Y5
+	VSHUFPS     $0x44, Y4, Y7, Y6
+	VSHUFPS     $0xee, Y4, Y7, Y4
+	VSHUFPS     $0x44, Y5, Y3, Y7
+	VSHUFPS     $0xee, Y5, Y3, Y3
+	VPERMPS     Y6, Y2, Y5
+	VPERMPS     Y4, Y2, Y4
+	VPERMPS     Y7, Y2, Y6
+	VPERMPS     Y3, Y2, Y3
+	LEAQ        (BX)(DI*1), R9
+	VADDPS      Y6, Y5, Y7
+	VADDPS      Y3, Y4, Y8
+	VMOVAPS     Y5, Y9
+	VFMADD231PS Y6, Y1, Y9
+	VMOVAPS     Y4, Y4
+	VFMADD231PS Y3, Y1, Y4
+	TESTQ       R8, R8
+	JNZ         part_4_0
+	VMOVUPS     Y5, (BX)
+	JMP         stored_4_0
+
+part_4_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+
+stored_4_0:
+	VADDPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_4_1
+	VMOVUPS Y5, (BX)(SI*1)
+	JMP     stored_4_1
+
+part_4_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+
+stored_4_1:
+	VSUBPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_4_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_4_2
+
+part_4_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+
+stored_4_2:
+	VMOVAPS     Y9, Y5
+	VFMADD231PS Y4, Y0, Y5
+	TESTQ       R8, R8
+	JNZ         part_4_3
+	VMOVUPS     Y5, (R9)
+	JMP         stored_4_3
+
+part_4_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+
+stored_4_3:
+	VMOVAPS      Y9, Y5
+	VFNMADD231PS Y4, Y0, Y5
+	TESTQ        R8, R8
+	JNZ          part_4_4
+	VMOVUPS      Y5, (R9)(SI*1)
+	JMP          stored_4_4
+
+part_4_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+
+stored_4_4:
+	TESTQ   R8, R8
+	JNZ     part_4_5
+	VMOVUPS Y3, (R9)(SI*2)
+	JMP     stored_4_5
+
+part_4_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_4_5:
+	LEAQ        (BX)(DI*2), BX
+	VMOVUPS     640(SP), Y3
+	VMOVUPS     672(SP), Y4
+	VMOVUPS     704(SP), Y5
+	VMOVUPS     736(SP), Y6
+	VUNPCKLPS   Y4, Y3, Y7
+	VUNPCKHPS   Y4, Y3, Y3
+	VUNPCKLPS   Y6, Y5, Y4
+	VUNPCKHPS   Y6, Y5, Y5
+	VSHUFPS     $0x44, Y4, Y7, Y6
+	VSHUFPS     $0xee, Y4, Y7, Y4
+	VSHUFPS     $0x44, Y5, Y3, Y7
+	VSHUFPS     $0xee, Y5, Y3, Y3
+	VPERMPS     Y6, Y2, Y5
+	VPERMPS     Y4, Y2, Y4
+	VPERMPS     Y7, Y2, Y6
+	VPERMPS     Y3, Y2, Y3
+	LEAQ        (BX)(DI*1), R9
+	VADDPS      Y6, Y5, Y7
+	VADDPS      Y3, Y4, Y8
+	VMOVAPS     Y5, Y9
+	VFMADD231PS Y6, Y1, Y9
+	VMOVAPS     Y4, Y4
+	VFMADD231PS Y3, Y1, Y4
+	TESTQ       R8, R8
+	JNZ         part_5_0
+	VMOVUPS     Y5, (BX)
+	JMP         stored_5_0
+
+part_5_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+
+stored_5_0:
+	VADDPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_5_1
+	VMOVUPS Y5, (BX)(SI*1)
+	JMP     stored_5_1
+
+part_5_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+
+stored_5_1:
+	VSUBPS  Y8, Y7, Y5
+	TESTQ   R8, R8
+	JNZ     part_5_2
+	VMOVUPS Y5, (BX)(SI*2)
+	JMP     stored_5_2
+
+part_5_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+
+stored_5_2:
+	VMOVAPS     Y9, Y5
+	VFMADD231PS Y4, Y0, Y5
+	TESTQ       R8, R8
+	JNZ         part_5_3
+	VMOVUPS     Y5, (R9)
+	JMP         stored_5_3
+
+part_5_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+
+stored_5_3:
+	VMOVAPS      Y9, Y5
+	VFNMADD231PS Y4, Y0, Y5
+	TESTQ        R8, R8
+	JNZ          part_5_4
+	VMOVUPS      Y5, (R9)(SI*1)
+	JMP          stored_5_4
+
+part_5_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+
+stored_5_4:
+	TESTQ   R8, R8
+	JNZ     part_5_5
+	VMOVUPS Y3, (R9)(SI*2)
+	JMP     stored_5_5
+
+part_5_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+
+stored_5_5:
+	MOVQ dyStride+16(FP), BX
+	SHLQ $0x02, BX
+	MOVQ dy+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, dy+0(FP)
+	MOVQ uStride+32(FP), BX
+	SHLQ $0x02, BX
+	MOVQ u+24(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, u+24(FP)
+	DECQ DX
+	JNZ  chan
+	VZEROUPPER
+	RET
+
 // func wino4InputG1AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·wino4InputG1AVX512(SB), $1920-72
@@ -54781,6 +55706,116 @@ reduce:
 	DECQ          R12
 	MOVQ          R12, kb+0(FP)
 	JNZ           kblock
+	VZEROUPPER
+	RET
+
+// func gradDotAVX2(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail *int32)
+// Requires: AVX, FMA3
+TEXT ·gradDotAVX2(SB), NOSPLIT, $0-80
+	MOVQ    ldu+32(FP), AX
+	MOVQ    ldv+48(FP), CX
+	SHLQ    $0x02, AX
+	SHLQ    $0x02, CX
+	LEAQ    (AX)(AX*2), DX
+	MOVQ    tail+72(FP), BX
+	VMOVUPS (BX), Y0
+	MOVQ    u+24(FP), BX
+	MOVQ    m+56(FP), DI
+
+kblock:
+	MOVQ v+40(FP), SI
+	MOVQ cb+8(FP), R8
+
+cblock:
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ   BX, R9
+	MOVQ   SI, R10
+	MOVQ   chunks+16(FP), R11
+	TESTQ  R11, R11
+	JZ     tail
+
+chunk:
+	VMOVUPS     (R10), Y13
+	VMOVUPS     (R10)(CX*1), Y14
+	VMOVUPS     (R9), Y9
+	VMOVUPS     (R9)(AX*1), Y10
+	VMOVUPS     (R9)(AX*2), Y11
+	VMOVUPS     (R9)(DX*1), Y12
+	VFMADD231PS Y9, Y13, Y1
+	VFMADD231PS Y9, Y14, Y2
+	VFMADD231PS Y10, Y13, Y3
+	VFMADD231PS Y10, Y14, Y4
+	VFMADD231PS Y11, Y13, Y5
+	VFMADD231PS Y11, Y14, Y6
+	VFMADD231PS Y12, Y13, Y7
+	VFMADD231PS Y12, Y14, Y8
+	ADDQ        $0x20, R9
+	ADDQ        $0x20, R10
+	DECQ        R11
+	JNZ         chunk
+
+tail:
+	VTESTPS     Y0, Y0
+	JZ          reduce
+	VMASKMOVPS  (R10), Y0, Y13
+	VMASKMOVPS  (R10)(CX*1), Y0, Y14
+	VMASKMOVPS  (R9), Y0, Y9
+	VMASKMOVPS  (R9)(AX*1), Y0, Y10
+	VMASKMOVPS  (R9)(AX*2), Y0, Y11
+	VMASKMOVPS  (R9)(DX*1), Y0, Y12
+	VFMADD231PS Y9, Y13, Y1
+	VFMADD231PS Y9, Y14, Y2
+	VFMADD231PS Y10, Y13, Y3
+	VFMADD231PS Y10, Y14, Y4
+	VFMADD231PS Y11, Y13, Y5
+	VFMADD231PS Y11, Y14, Y6
+	VFMADD231PS Y12, Y13, Y7
+	VFMADD231PS Y12, Y14, Y8
+
+reduce:
+	VHADDPS      Y2, Y1, Y1
+	VHADDPS      Y4, Y3, Y3
+	VHADDPS      Y6, Y5, Y5
+	VHADDPS      Y8, Y7, Y7
+	VHADDPS      Y3, Y1, Y1
+	VHADDPS      Y7, Y5, Y5
+	VPERM2F128   $0x20, Y5, Y1, Y2
+	VPERM2F128   $0x31, Y5, Y1, Y4
+	VADDPS       Y4, Y2, Y6
+	MOVQ         ldm+64(FP), R9
+	SHLQ         $0x02, R9
+	LEAQ         (R9)(R9*2), R10
+	VMOVSD       (DI), X9
+	VMOVHPS      (DI)(R9*1), X9, X9
+	VMOVSD       (DI)(R9*2), X10
+	VMOVHPS      (DI)(R10*1), X10, X10
+	VINSERTF128  $0x01, X10, Y9, Y9
+	VADDPS       Y6, Y9, Y9
+	VEXTRACTF128 $0x01, Y9, X10
+	VMOVLPS      X9, (DI)
+	VMOVHPS      X9, (DI)(R9*1)
+	VMOVLPS      X10, (DI)(R9*2)
+	VMOVHPS      X10, (DI)(R10*1)
+	LEAQ         (SI)(CX*2), SI
+	ADDQ         $0x08, DI
+	DECQ         R8
+	JNZ          cblock
+	LEAQ         (BX)(AX*4), BX
+	MOVQ         m+56(FP), DI
+	SHLQ         $0x02, R9
+	ADDQ         R9, DI
+	MOVQ         DI, m+56(FP)
+	MOVQ         kb+0(FP), R11
+	DECQ         R11
+	MOVQ         R11, kb+0(FP)
+	JNZ          kblock
 	VZEROUPPER
 	RET
 

@@ -824,6 +824,14 @@ func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups 
 //go:noescape
 func winoF2DyAVX2(dy *float32, ldy int, rows int, u *float32, plane int, groups int, lanes *int32, cols *int32)
 
+// wino4DyAVX2 writes U = A g A^T for a planned group of 8 4x4 tiles g of
+// dy (see wino4DyPlan) of chans channels dyStride floats apart: element e
+// of lane l of channel k goes to u[e*plane + k*uStride + l], all 8 lanes
+// or, if lanes is not nil, those it enables (sign bits).
+//
+//go:noescape
+func wino4DyAVX2(dy *float32, chans int, dyStride int, u *float32, uStride int, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32)
+
 // wino4InputG1AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 1 group(s) of tile rows (see wino4Plan). Load
 // k of input row r reads plan.off[r][k] bytes past x under lane mask
@@ -1154,6 +1162,14 @@ func winoDyAVX512(u *float32, dy *float32, chans int, off int, dyStride int, uSt
 //
 //go:noescape
 func gradDotAVX512(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail uint16)
+
+// gradDotAVX2 adds to m[i*ldm+j], for i < 4*kb and j < 2*cb, the sum
+// over t of u[i*ldu+t] * v[j*ldv+t]: t < 8*chunks, then the lanes of the
+// next 8 whose int32 in tail[0:8] has its sign bit set (tail may enable
+// none). kb and cb are at least 1; strides are in floats.
+//
+//go:noescape
+func gradDotAVX2(kb int, cb int, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail *int32)
 
 // dotRowsAVX512 sets y[i], for i < 4*blocks, to the sum over t of
 // w[i*ldw+t] * x[t]: t < 16*chunks, then the lanes of tail (a mask of low

@@ -743,7 +743,7 @@ func TestConvWeightGradDots(t *testing.T) {
 		{convDims(128, 16, 17, 256, 1, 1, 1, 0), 2, true}, // direct, rows shared
 	} {
 		d := s.d // LowerAuto: the 1x1 ones direct, the others im2col
-		if d.dotWeightGrad() != (s.dots && useWinoAsm) {
+		if d.dotWeightGrad() != (s.dots && gradDotAsm(4, 4)) {
 			t.Fatalf("%+v: dotWeightGrad %v", d, d.dotWeightGrad())
 		}
 		x, w := randSlice(r, s.batch*d.C*d.H*d.W), randSlice(r, d.K*d.C*d.KH*d.KW)

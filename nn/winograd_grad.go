@@ -43,7 +43,7 @@ func (d ConvDims) uRows() int { return (d.K + 11) / 12 * 12 }
 // winoWeightGrad overwrites dw with the weight gradient of images [from,
 // to) of the batch, its GEMMs shared among the goroutines if split.
 //
-// With AVX-512 and channel counts that are multiples of 4 it goes by
+// With AVX-512 or AVX2 and channel counts that are multiples of 4 it goes by
 // F(3x3, 4x4) (winoWeightGrad4), its GEMMs gradDot's; else by F(3x3, 2x2)
 // and GEMMs that pack U and V, transposed.
 func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims, split bool) {
@@ -264,6 +264,10 @@ func a6(g0, g1, g2, g3 float32) (o [6]float32) {
 func winoDy4(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_, tw := d.tiles()
+	if !useWinoAsm && useWinoAVX2 {
+		winoDy4AVX2(u, ld, plane, dy, imgs, ty0, ty1, d)
+		return
+	}
 	if !useWinoAsm {
 		for i := range imgs {
 			winoDy4Go(u, ld, plane, i*(ty1-ty0)*tw, dy[i*out:(i+1)*out], ty0, ty1, d)
@@ -289,6 +293,39 @@ func winoDy4(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d Con
 			wino4DyG8AVX512(up, &dy[0], d.K, d.OH*d.OW, ld, plane, &p, perm)
 		}
 	}
+}
+
+// winoDy4AVX2 is winoDy4 by the AVX2 kernel: a call for each group of 8
+// tiles (as winoInput4AVX2 groups them), over all the channels.
+func winoDy4AVX2(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
+	out := d.K * d.OH * d.OW
+	_ = dy[imgs*out-1]
+	var plan wino4DyPlan
+	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
+		plan = wino4DyPlan{}
+		for q, t := range g.blocks() {
+			if !t.ok {
+				continue
+			}
+			for r := range min(4, d.OH-4*t.ty) {
+				at := 4*r + q
+				y, x := 4*t.ty+r, 4*t.tx
+				plan.off[at], plan.mask[at], plan.kind[at] = planBlock(t.img*out+y*d.OW+x, x, d.OW)
+			}
+		}
+		_ = u[g.col+35*plane+(d.K-1)*ld+g.n-1]
+		wino4DyAVX2(&dy[0], d.K, d.OH*d.OW, &u[g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
+	}
+}
+
+// wino4DyPlan plans a group of wino4DyAVX2 as wino4InPlan does one of
+// wino4InAVX2: for row r of its four blocks q (lanes 2q and 2q+1, two
+// tiles whole), at 4r+q, the byte offset from dy, the byte offset of the
+// lane mask and the kind. The kernel reads the fields at fixed offsets.
+type wino4DyPlan struct {
+	off  [16]int64
+	mask [16]int32
+	kind [16]uint8
 }
 
 // winoDy4Go is winoDy4 in Go, one tile at a time, for one image.

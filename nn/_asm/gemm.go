@@ -75,6 +75,7 @@ func main() {
 	winoInputF2AVX2()
 	winoOutputF2AVX2()
 	winoDyF2AVX2()
+	wino4DyAVX2Kernel()
 	for _, g := range []int{1, 2, 4, 8} {
 		wino4Input(g)
 		wino4Output(g)
@@ -96,6 +97,7 @@ func main() {
 	winoOutputS2()
 	winoDy()
 	gradDot()
+	gradDotAVX2()
 	dotRows()
 	winoWeightsKernel(2)
 	winoWeightsKernel(4)

@@ -157,3 +157,137 @@ func chunkLoopEnd(p, q, n, tail Register) {
 	KORTESTW(tail, tail)
 	JZ(LabelRef("reduce"))
 }
+
+// gradDotAVX2 emits gradDotAVX2, gradDotAVX512 for AVX2's 16 YMM
+// registers: a 4 x 2 block of M (8 sums, as many as FMA latency times
+// issue width) with 4 rows of U and 2 of V loaded, 6 loads to 8 FMAs. The
+// 8 sums reduce across their lanes by a tree of horizontal adds that
+// leaves them in one register, M's rows in order.
+func gradDotAVX2() {
+	TEXT("gradDotAVX2", NOSPLIT, "func(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m *float32, ldm int, tail *int32)")
+	Pragma("noescape")
+	Doc("gradDotAVX2 adds to m[i*ldm+j], for i < 4*kb and j < 2*cb, the sum",
+		"over t of u[i*ldu+t] * v[j*ldv+t]: t < 8*chunks, then the lanes of the",
+		"next 8 whose int32 in tail[0:8] has its sign bit set (tail may enable",
+		"none). kb and cb are at least 1; strides are in floats.")
+	ldu, ldv := Load(Param("ldu"), GP64()), Load(Param("ldv"), GP64())
+	SHLQ(U8(2), ldu)
+	SHLQ(U8(2), ldv)
+	ldu3 := GP64()
+	LEAQ(Mem{Base: ldu, Index: ldu, Scale: 2}, ldu3)
+	mask := YMM()
+	tp := Load(Param("tail"), GP64())
+	VMOVUPS(Mem{Base: tp}, mask)
+
+	// acc[2*i+j] sums row i of the block of U times row j of V: the
+	// order in which the reduction leaves the sums, M's row i in floats
+	// 2i and 2i+1.
+	acc := make([]VecVirtual, 8)
+	for i := range acc {
+		acc[i] = YMM()
+	}
+	us, vs := make([]VecVirtual, 4), make([]VecVirtual, 2)
+	for i := range us {
+		us[i] = YMM()
+	}
+	for j := range vs {
+		vs[j] = YMM()
+	}
+	ub, vb, mrow, cbn := GP64(), GP64(), GP64(), GP64()
+	p, q, n := GP64(), GP64(), GP64()
+	Load(Param("u"), ub)
+	Load(Param("m"), mrow)
+	Label("kblock")
+	Load(Param("v"), vb)
+	Load(Param("cb"), cbn)
+	Label("cblock")
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	MOVQ(ub, p)
+	MOVQ(vb, q)
+	fmas := func() {
+		for i := range us {
+			for j := range vs {
+				VFMADD231PS(us[i], vs[j], acc[2*i+j])
+			}
+		}
+	}
+	Load(Param("chunks"), n)
+	TESTQ(n, n)
+	JZ(LabelRef("tail"))
+	Label("chunk")
+	for j := range vs {
+		VMOVUPS(rowAt(q, ldv, nil, j, 0), vs[j])
+	}
+	for i := range us {
+		VMOVUPS(rowAt(p, ldu, ldu3, i, 0), us[i])
+	}
+	fmas()
+	ADDQ(U8(32), p)
+	ADDQ(U8(32), q)
+	DECQ(n)
+	JNZ(LabelRef("chunk"))
+	Label("tail")
+	VTESTPS(mask, mask)
+	JZ(LabelRef("reduce"))
+	for j := range vs {
+		VMASKMOVPS(rowAt(q, ldv, nil, j, 0), mask, vs[j])
+	}
+	for i := range us {
+		VMASKMOVPS(rowAt(p, ldu, ldu3, i, 0), mask, us[i])
+	}
+	fmas()
+
+	// Pairs of sums, then pairs of those: h[k] holds in each 128-bit lane
+	// the sums of that lane's floats of acc[4k:4k+4]; the two lanes add.
+	Label("reduce")
+	VHADDPS(acc[1], acc[0], acc[0])
+	VHADDPS(acc[3], acc[2], acc[2])
+	VHADDPS(acc[5], acc[4], acc[4])
+	VHADDPS(acc[7], acc[6], acc[6])
+	VHADDPS(acc[2], acc[0], acc[0])
+	VHADDPS(acc[6], acc[4], acc[4])
+	VPERM2F128(U8(0x20), acc[4], acc[0], acc[1])
+	VPERM2F128(U8(0x31), acc[4], acc[0], acc[3])
+	s := acc[5]
+	VADDPS(acc[3], acc[1], s)
+
+	// M's 4 rows of 2 floats: rows 0 and 1 in the low 128 bits of s,
+	// rows 2 and 3 in the high.
+	ldm := GP64()
+	Load(Param("ldm"), ldm)
+	SHLQ(U8(2), ldm)
+	ldm3 := GP64()
+	LEAQ(Mem{Base: ldm, Index: ldm, Scale: 2}, ldm3)
+	lo, hi := us[0].AsX(), us[1].AsX()
+	VMOVSD(rowAt(mrow, ldm, ldm3, 0, 0), lo)
+	VMOVHPS(rowAt(mrow, ldm, ldm3, 1, 0), lo, lo)
+	VMOVSD(rowAt(mrow, ldm, ldm3, 2, 0), hi)
+	VMOVHPS(rowAt(mrow, ldm, ldm3, 3, 0), hi, hi)
+	VINSERTF128(U8(1), hi, us[0], us[0])
+	VADDPS(s, us[0], us[0])
+	VEXTRACTF128(U8(1), us[0], hi)
+	VMOVLPS(lo, rowAt(mrow, ldm, ldm3, 0, 0))
+	VMOVHPS(lo, rowAt(mrow, ldm, ldm3, 1, 0))
+	VMOVLPS(hi, rowAt(mrow, ldm, ldm3, 2, 0))
+	VMOVHPS(hi, rowAt(mrow, ldm, ldm3, 3, 0))
+
+	// The next 2 rows of V (2 columns of M).
+	LEAQ(Mem{Base: vb, Index: ldv, Scale: 2}, vb)
+	ADDQ(U8(8), mrow)
+	DECQ(cbn)
+	JNZ(LabelRef("cblock"))
+	// The next 4 rows of U (4 rows of M, from its first column).
+	LEAQ(Mem{Base: ub, Index: ldu, Scale: 4}, ub)
+	Load(Param("m"), mrow)
+	SHLQ(U8(2), ldm)
+	ADDQ(ldm, mrow)
+	Store(mrow, Param("m"))
+	Load(Param("kb"), n)
+	DECQ(n)
+	Store(n, Param("kb"))
+	JNZ(LabelRef("kblock"))
+	VZEROUPPER()
+	RET()
+}

@@ -883,3 +883,106 @@ func winoDyF2AVX2() {
 	VZEROUPPER()
 	RET()
 }
+
+// a6AVX2 emits A applied to g (F(4x4, 3x3)'s A^T transposed), as nn's a6
+// orders it, handing each output to out.
+func a6AVX2(g [4]VecVirtual, two, four VecVirtual, out func(k int, v VecVirtual)) {
+	e1, o1, e2, h := YMM(), YMM(), YMM(), YMM()
+	VADDPS(g[2], g[0], e1)
+	VADDPS(g[3], g[1], o1)
+	VMOVAPS(g[0], e2)
+	VFMADD231PS(g[2], four, e2) // g0 + 4 g2
+	VMOVAPS(g[1], h)
+	VFMADD231PS(g[3], four, h) // g1 + 4 g3
+	out(0, g[0])
+	o := YMM()
+	VADDPS(o1, e1, o)
+	out(1, o)
+	o = YMM()
+	VSUBPS(o1, e1, o)
+	out(2, o)
+	o = YMM()
+	VMOVAPS(e2, o)
+	VFMADD231PS(h, two, o) // e2 + 2 h
+	out(3, o)
+	o = YMM()
+	VMOVAPS(e2, o)
+	VFNMADD231PS(h, two, o) // e2 - 2 h
+	out(4, o)
+	out(5, g[3])
+}
+
+// dyBlocks is the blocks of nn's wino4DyPlan: 4 rows of 4.
+const dyBlocks = 4 * 4
+
+// wino4DyAVX2Kernel emits the AVX2 transform of dy's 4x4 tiles for the
+// weight gradient by F(3x3, 4x4), a planned group of 8 tiles: a tile's 4
+// columns are half a block, so a block is two tiles whole and nothing is
+// loaded twice.
+func wino4DyAVX2Kernel() {
+	TEXT("wino4DyAVX2", 0, "func(dy *float32, chans, dyStride int, u *float32, uStride, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32)") // not NOSPLIT: its frame holds A g
+	Pragma("noescape")
+	Doc("wino4DyAVX2 writes U = A g A^T for a planned group of 8 4x4 tiles g of",
+		"dy (see wino4DyPlan) of chans channels dyStride floats apart: element e",
+		"of lane l of channel k goes to u[e*plane + k*uStride + l], all 8 lanes",
+		"or, if lanes is not nil, those it enables (sign bits).")
+	buf := AllocLocal(6 * 4 * 32) // A g: 6 rows of 4 blocks
+	plan := Load(Param("plan"), GP64())
+	table := Load(Param("masks"), GP64())
+	two, four, _ := avx2Consts()
+	order := laneTable([]int32{0, 4, 1, 5, 2, 6, 3, 7}) // 0 2 4 6 1 3 5 7 back to lane order
+	chans := Load(Param("chans"), GP64())
+	Label("chan")
+	dy := Load(Param("dy"), GP64())
+	offs, midx, kinds := GP64(), GP64(), GP64()
+	MOVQ(plan, offs)
+	LEAQ(Mem{Base: plan, Disp: 8 * dyBlocks}, midx)
+	LEAQ(Mem{Base: plan, Disp: 12 * dyBlocks}, kinds)
+	// A g down the columns, block by block.
+	for b := 0; b < 4; b++ {
+		var r [4]VecVirtual
+		for i := range r {
+			r[i] = YMM()
+			blockLoad(dy, kinds, offs, midx, table, 4*i+b, r[i], fmt.Sprintf("%d_%d", i, b))
+		}
+		a6AVX2(r, two, four, func(k int, o VecVirtual) {
+			VMOVUPS(o, buf.Offset(32*(4*k+b)))
+		})
+	}
+	// Then along each row, the blocks taken apart by phase.
+	u := Load(Param("u"), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	plane3 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
+	lanes := Load(Param("lanes"), GP64())
+	out3 := GP64()
+	for i := 0; i < 6; i++ {
+		var blk [4]VecVirtual
+		for q := range blk {
+			blk[q] = YMM()
+			VMOVUPS(buf.Offset(32*(4*i+q)), blk[q])
+		}
+		ph := transpose4(blk[0], blk[1], blk[2], blk[3])
+		var x [4]VecVirtual
+		for p := range x {
+			x[p] = YMM()
+			VPERMPS(ph[p], order, x[p])
+		}
+		LEAQ(Mem{Base: u, Index: plane3, Scale: 1}, out3)
+		a6AVX2(x, two, four, func(k int, o VecVirtual) {
+			m := []Mem{{Base: u}, {Base: u, Index: plane, Scale: 1}, {Base: u, Index: plane, Scale: 2},
+				{Base: out3}, {Base: out3, Index: plane, Scale: 1}, {Base: out3, Index: plane, Scale: 2}}[k]
+			laneStore(o, m, lanes, fmt.Sprintf("%d_%d", i, k))
+		})
+		if i < 5 {
+			LEAQ(Mem{Base: u, Index: plane3, Scale: 2}, u)
+		}
+	}
+	advanceParam("dy", "dyStride")
+	advanceParam("u", "uStride")
+	DECQ(chans)
+	JNZ(LabelRef("chan"))
+	VZEROUPPER()
+	RET()
+}
