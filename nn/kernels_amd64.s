@@ -29071,7 +29071,7 @@ done:
 	VZEROUPPER
 	RET
 
-// func wino4DyAVX2(dy *float32, chans int, dyStride int, u *float32, uStride int, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32)
+// func wino4DyAVX2(dy *float32, chans int, dyStride int, u *float32, uStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·wino4DyAVX2(SB), $768-72
 	MOVQ         plan+48(FP), AX

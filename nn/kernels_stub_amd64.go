@@ -825,12 +825,12 @@ func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups 
 func winoF2DyAVX2(dy *float32, ldy int, rows int, u *float32, plane int, groups int, lanes *int32, cols *int32)
 
 // wino4DyAVX2 writes U = A g A^T for a planned group of 8 4x4 tiles g of
-// dy (see wino4DyPlan) of chans channels dyStride floats apart: element e
+// dy (see wino4OutPlan) of chans channels dyStride floats apart: element e
 // of lane l of channel k goes to u[e*plane + k*uStride + l], all 8 lanes
 // or, if lanes is not nil, those it enables (sign bits).
 //
 //go:noescape
-func wino4DyAVX2(dy *float32, chans int, dyStride int, u *float32, uStride int, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32)
+func wino4DyAVX2(dy *float32, chans int, dyStride int, u *float32, uStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32)
 
 // wino4InputG1AVX512 writes V = B^T d B for 16 6x6 input tiles of chans
 // channels, laid out as 1 group(s) of tile rows (see wino4Plan). Load

@@ -677,30 +677,35 @@ func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bo
 	_ = y[imgs*out-1]
 	var plan wino4OutPlan
 	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
-		plan = wino4OutPlan{}
-		for q, t := range g.blocks() {
-			if !t.ok {
-				continue
-			}
-			for i := range 4 {
-				if oy := 4*t.ty + i; oy < d.OH {
-					at := 4*i + q
-					plan.off[at], plan.mask[at], plan.kind[at] = planBlock(t.img*out+oy*d.OW+4*t.tx, 4*t.tx, d.OW)
-				}
-			}
-		}
+		plan.fill(g, out, d)
 		_ = m[g.col+35*plane+(d.K-1)*ld+g.n-1]
 		wino4OutAVX2(&y[0], &m[g.col], d.K, ohw, ld, plane, &plan, &avx2LaneMasks, g.lanes(), bp, step, rp, r)
 	}
 }
 
-// wino4OutPlan plans a group of wino4OutAVX2: for output row i of each of
-// its four blocks q (8 columns: lanes 2q and 2q+1), at 4i+q, the byte
-// offset from y (and res), the byte offset of the lane mask in
-// avx2LaneMasks and the kind (0 none, 1 whole, 2 masked). The kernel
-// reads the fields at fixed offsets: keep their order.
+// wino4OutPlan plans a group of wino4OutAVX2 (or of wino4DyAVX2, which
+// reads dy where it would write y): for output row i of each of its four
+// blocks q (8 columns: lanes 2q and 2q+1), at 4i+q, the byte offset from
+// y (and res), the byte offset of the lane mask in avx2LaneMasks and the
+// kind (0 none, 1 whole, 2 masked). The kernels read the fields at fixed
+// offsets: keep their order.
 type wino4OutPlan struct {
 	off  [16]int64
 	mask [16]int32
 	kind [16]uint8
+}
+
+// fill plans group g over the 4x4 tiles of images out floats apart
+// shaped as d's output (y for wino4OutAVX2, dy for wino4DyAVX2).
+func (plan *wino4OutPlan) fill(g wino4Group, out int, d ConvDims) {
+	*plan = wino4OutPlan{}
+	for q, t := range g.blocks() {
+		if !t.ok {
+			continue
+		}
+		for i := range min(4, d.OH-4*t.ty) {
+			at := 4*i + q
+			plan.off[at], plan.mask[at], plan.kind[at] = planBlock(t.img*out+(4*t.ty+i)*d.OW+4*t.tx, 4*t.tx, d.OW)
+		}
+	}
 }

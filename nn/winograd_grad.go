@@ -300,32 +300,12 @@ func winoDy4(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d Con
 func winoDy4AVX2(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_ = dy[imgs*out-1]
-	var plan wino4DyPlan
+	var plan wino4OutPlan // dy is shaped as the output
 	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
-		plan = wino4DyPlan{}
-		for q, t := range g.blocks() {
-			if !t.ok {
-				continue
-			}
-			for r := range min(4, d.OH-4*t.ty) {
-				at := 4*r + q
-				y, x := 4*t.ty+r, 4*t.tx
-				plan.off[at], plan.mask[at], plan.kind[at] = planBlock(t.img*out+y*d.OW+x, x, d.OW)
-			}
-		}
+		plan.fill(g, out, d)
 		_ = u[g.col+35*plane+(d.K-1)*ld+g.n-1]
 		wino4DyAVX2(&dy[0], d.K, d.OH*d.OW, &u[g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
 	}
-}
-
-// wino4DyPlan plans a group of wino4DyAVX2 as wino4InPlan does one of
-// wino4InAVX2: for row r of its four blocks q (lanes 2q and 2q+1, two
-// tiles whole), at 4r+q, the byte offset from dy, the byte offset of the
-// lane mask and the kind. The kernel reads the fields at fixed offsets.
-type wino4DyPlan struct {
-	off  [16]int64
-	mask [16]int32
-	kind [16]uint8
 }
 
 // winoDy4Go is winoDy4 in Go, one tile at a time, for one image.

@@ -162,6 +162,29 @@ func blockLoad(base, kinds, offs, midx, table Register, at int, dst VecVirtual, 
 	Label("loaded_" + id)
 }
 
+// planFields points offs, midx and kinds at a plan's fields: blocks
+// byte offsets (8 bytes each), then their mask offsets (4), then their
+// kinds (1).
+func planFields(plan Register, blocks int) (offs, midx, kinds Register) {
+	offs, midx, kinds = GP64(), GP64(), GP64()
+	MOVQ(plan, offs)
+	LEAQ(Mem{Base: plan, Disp: 8 * blocks}, midx)
+	LEAQ(Mem{Base: plan, Disp: 12 * blocks}, kinds)
+	return offs, midx, kinds
+}
+
+// sixPlanes is plane k (0 to 5) of six, plane bytes apart from base, out3
+// holding base plus three planes.
+func sixPlanes(base, out3, plane Register, k int) Mem {
+	if k >= 3 {
+		base, k = out3, k-3
+	}
+	if k == 0 {
+		return Mem{Base: base}
+	}
+	return Mem{Base: base, Index: plane, Scale: uint8(k)}
+}
+
 // laneStore stores o at m: whole, or under the lane mask at lanes if
 // lanes is not nil. Its labels end in id.
 func laneStore(o VecVirtual, m Mem, lanes Register, id string) {
@@ -221,10 +244,7 @@ func wino4InputAVX2() {
 	chans := Load(Param("chans"), GP64())
 	Label("chan")
 	x := Load(Param("x"), GP64())
-	offs, midx, kinds := GP64(), GP64(), GP64()
-	MOVQ(plan, offs)
-	LEAQ(Mem{Base: plan, Disp: 8 * inBlocks}, midx)
-	LEAQ(Mem{Base: plan, Disp: 12 * inBlocks}, kinds)
+	offs, midx, kinds := planFields(plan, inBlocks)
 	// B^T d down the rows, block by block.
 	for b := 0; b < 8; b++ {
 		var r [6]VecVirtual
@@ -263,8 +283,7 @@ func wino4InputAVX2() {
 		}
 		LEAQ(Mem{Base: v, Index: plane3, Scale: 1}, out3)
 		bt6AVX2(x, two, four, func(k int, o VecVirtual) {
-			m := []Mem{{Base: v}, {Base: v, Index: plane, Scale: 1}, {Base: v, Index: plane, Scale: 2},
-				{Base: out3}, {Base: out3, Index: plane, Scale: 1}, {Base: out3, Index: plane, Scale: 2}}[k]
+			m := sixPlanes(v, out3, plane, k)
 			laneStore(o, m, lanes, fmt.Sprintf("%d_%d", i, k))
 		})
 		if i < 5 {
@@ -332,10 +351,7 @@ func wino4OutputAVX2() {
 	res := Load(Param("res"), GP64())
 	bias := Load(Param("bias"), GP64())
 	relu := Load(Param("relu"), GP64())
-	offs, midx, kinds := GP64(), GP64(), GP64()
-	MOVQ(plan, offs)
-	LEAQ(Mem{Base: plan, Disp: 8 * outBlocks}, midx)
-	LEAQ(Mem{Base: plan, Disp: 12 * outBlocks}, kinds)
+	offs, midx, kinds := planFields(plan, outBlocks)
 	for i := 0; i < 4; i++ {
 		var x [6]VecVirtual
 		for j := range x {
@@ -442,10 +458,7 @@ func winoInputS2AVX2() {
 	chans := Load(Param("chans"), GP64())
 	Label("chan")
 	x := Load(Param("x"), GP64())
-	offs, midx, kinds := GP64(), GP64(), GP64()
-	MOVQ(plan, offs)
-	LEAQ(Mem{Base: plan, Disp: 8 * 40}, midx)
-	LEAQ(Mem{Base: plan, Disp: 12 * 40}, kinds)
+	offs, midx, kinds := planFields(plan, 40)
 	// d B along each row: the blocks taken apart by phase.
 	for r := 0; r < 5; r++ {
 		var blk [4]VecVirtual
@@ -700,10 +713,7 @@ func winoInputF2AVX2() {
 	chans := Load(Param("chans"), GP64())
 	Label("chan")
 	x := Load(Param("x"), GP64())
-	offs, midx, kinds := GP64(), GP64(), GP64()
-	MOVQ(plan, offs)
-	LEAQ(Mem{Base: plan, Disp: 8 * 16}, midx)
-	LEAQ(Mem{Base: plan, Disp: 12 * 16}, kinds)
+	offs, midx, kinds := planFields(plan, 16)
 	for b := 0; b < 4; b++ {
 		var r [4]VecVirtual
 		for i := range r {
@@ -912,18 +922,15 @@ func a6AVX2(g [4]VecVirtual, two, four VecVirtual, out func(k int, v VecVirtual)
 	out(5, g[3])
 }
 
-// dyBlocks is the blocks of nn's wino4DyPlan: 4 rows of 4.
-const dyBlocks = 4 * 4
-
 // wino4DyAVX2Kernel emits the AVX2 transform of dy's 4x4 tiles for the
 // weight gradient by F(3x3, 4x4), a planned group of 8 tiles: a tile's 4
 // columns are half a block, so a block is two tiles whole and nothing is
 // loaded twice.
 func wino4DyAVX2Kernel() {
-	TEXT("wino4DyAVX2", 0, "func(dy *float32, chans, dyStride int, u *float32, uStride, plane int, plan *wino4DyPlan, masks *[81][8]int32, lanes *int32)") // not NOSPLIT: its frame holds A g
+	TEXT("wino4DyAVX2", 0, "func(dy *float32, chans, dyStride int, u *float32, uStride, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32)") // not NOSPLIT: its frame holds A g
 	Pragma("noescape")
 	Doc("wino4DyAVX2 writes U = A g A^T for a planned group of 8 4x4 tiles g of",
-		"dy (see wino4DyPlan) of chans channels dyStride floats apart: element e",
+		"dy (see wino4OutPlan) of chans channels dyStride floats apart: element e",
 		"of lane l of channel k goes to u[e*plane + k*uStride + l], all 8 lanes",
 		"or, if lanes is not nil, those it enables (sign bits).")
 	buf := AllocLocal(6 * 4 * 32) // A g: 6 rows of 4 blocks
@@ -934,10 +941,7 @@ func wino4DyAVX2Kernel() {
 	chans := Load(Param("chans"), GP64())
 	Label("chan")
 	dy := Load(Param("dy"), GP64())
-	offs, midx, kinds := GP64(), GP64(), GP64()
-	MOVQ(plan, offs)
-	LEAQ(Mem{Base: plan, Disp: 8 * dyBlocks}, midx)
-	LEAQ(Mem{Base: plan, Disp: 12 * dyBlocks}, kinds)
+	offs, midx, kinds := planFields(plan, outBlocks) // dy is shaped as the output
 	// A g down the columns, block by block.
 	for b := 0; b < 4; b++ {
 		var r [4]VecVirtual
@@ -971,8 +975,7 @@ func wino4DyAVX2Kernel() {
 		}
 		LEAQ(Mem{Base: u, Index: plane3, Scale: 1}, out3)
 		a6AVX2(x, two, four, func(k int, o VecVirtual) {
-			m := []Mem{{Base: u}, {Base: u, Index: plane, Scale: 1}, {Base: u, Index: plane, Scale: 2},
-				{Base: out3}, {Base: out3, Index: plane, Scale: 1}, {Base: out3, Index: plane, Scale: 2}}[k]
+			m := sixPlanes(u, out3, plane, k)
 			laneStore(o, m, lanes, fmt.Sprintf("%d_%d", i, k))
 		})
 		if i < 5 {
