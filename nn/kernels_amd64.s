@@ -15162,66 +15162,70 @@ kdone:
 	VMOVUPS    (SI), Y2
 	VMOVUPS    32(SI), Y3
 	TESTQ      $0x00000001, BX
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y2, Y4
+	JZ         noacc_m
+	MOVQ       AX, SI
+	VMASKMOVPS (SI), Y2, Y4
 	VADDPS     Y4, Y0, Y0
-	VMASKMOVPS 32(AX), Y3, Y4
+	VMASKMOVPS 32(SI), Y3, Y4
 	VADDPS     Y4, Y1, Y1
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, BX
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 
-nobias_m0:
+nobias_m:
 	TESTQ      $0x00000004, BX
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y2, Y4
+	JZ         nores_m
+	MOVQ       DX, SI
+	VMASKMOVPS (SI), Y2, Y4
 	VADDPS     Y4, Y0, Y0
-	VMASKMOVPS 32(DX), Y3, Y4
+	VMASKMOVPS 32(SI), Y3, Y4
 	VADDPS     Y4, Y1, Y1
 
-nores_m0:
+nores_m:
 	TESTQ  $0x00000008, BX
-	JZ     norelu_m0
+	JZ     norelu_m
 	VXORPS Y4, Y4, Y4
 	VMAXPS Y0, Y4, Y0
 	VMAXPS Y1, Y4, Y1
 
-norelu_m0:
+norelu_m:
 	VMASKMOVPS Y0, Y2, (AX)
 	VMASKMOVPS Y1, Y3, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, BX
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, BX
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 
-nobias_w0:
+nobias_w:
 	TESTQ  $0x00000004, BX
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
+	JZ     nores_w
+	MOVQ   DX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
 
-nores_w0:
+nores_w:
 	TESTQ  $0x00000008, BX
-	JZ     norelu_w0
+	JZ     norelu_w
 	VXORPS Y4, Y4, Y4
 	VMAXPS Y0, Y4, Y0
 	VMAXPS Y1, Y4, Y1
 
-norelu_w0:
+norelu_w:
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 
@@ -15314,130 +15318,102 @@ kdone:
 	VMOVUPS    (R8), Y4
 	VMOVUPS    32(R8), Y5
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y4, Y6
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y4, Y6
 	VADDPS     Y6, Y0, Y0
-	VMASKMOVPS 32(AX), Y5, Y6
+	VMASKMOVPS 32(R8), Y5, Y6
 	VADDPS     Y6, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y4, Y6
+	VADDPS     Y6, Y2, Y2
+	VMASKMOVPS 32(R8), Y5, Y6
+	VADDPS     Y6, Y3, Y3
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y4, Y6
-	VADDPS     Y6, Y0, Y0
-	VMASKMOVPS 32(DX), Y5, Y6
-	VADDPS     Y6, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VMAXPS Y1, Y6, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y4, (AX)
-	VMASKMOVPS Y1, Y5, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y4, Y6
-	VADDPS     Y6, Y2, Y2
-	VMASKMOVPS 32(AX), Y5, Y6
-	VADDPS     Y6, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y6
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
 
-nobias_m1:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y4, Y6
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y4, Y6
+	VADDPS     Y6, Y0, Y0
+	VMASKMOVPS 32(R8), Y5, Y6
+	VADDPS     Y6, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y4, Y6
 	VADDPS     Y6, Y2, Y2
-	VMASKMOVPS 32(DX), Y5, Y6
+	VMASKMOVPS 32(R8), Y5, Y6
 	VADDPS     Y6, Y3, Y3
 
-nores_m1:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
+	JZ     norelu_m
 	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
 	VMAXPS Y2, Y6, Y2
 	VMAXPS Y3, Y6, Y3
 
-norelu_m1:
+norelu_m:
+	VMASKMOVPS Y0, Y4, (AX)
+	VMASKMOVPS Y1, Y5, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y2, Y4, (AX)
 	VMASKMOVPS Y3, Y5, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VMAXPS Y1, Y6, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y6
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
 
-nobias_w1:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
 
-nores_w1:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
+	JZ     norelu_w
 	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
 	VMAXPS Y2, Y6, Y2
 	VMAXPS Y3, Y6, Y3
 
-norelu_w1:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
 
@@ -15547,194 +15523,134 @@ kdone:
 	VMOVUPS    (R8), Y6
 	VMOVUPS    32(R8), Y7
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y6, Y8
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y6, Y8
 	VADDPS     Y8, Y0, Y0
-	VMASKMOVPS 32(AX), Y7, Y8
+	VMASKMOVPS 32(R8), Y7, Y8
 	VADDPS     Y8, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y2, Y2
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y4, Y4
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y5, Y5
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y6, Y8
-	VADDPS     Y8, Y0, Y0
-	VMASKMOVPS 32(DX), Y7, Y8
-	VADDPS     Y8, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VMAXPS Y1, Y8, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y6, (AX)
-	VMASKMOVPS Y1, Y7, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y6, Y8
-	VADDPS     Y8, Y2, Y2
-	VMASKMOVPS 32(AX), Y7, Y8
-	VADDPS     Y8, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y8
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y6, Y8
-	VADDPS     Y8, Y2, Y2
-	VMASKMOVPS 32(DX), Y7, Y8
-	VADDPS     Y8, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y2, Y8, Y2
-	VMAXPS Y3, Y8, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y6, (AX)
-	VMASKMOVPS Y3, Y7, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y6, Y8
-	VADDPS     Y8, Y4, Y4
-	VMASKMOVPS 32(AX), Y7, Y8
-	VADDPS     Y8, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y8
 	VADDPS       Y8, Y4, Y4
 	VADDPS       Y8, Y5, Y5
 
-nobias_m2:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y6, Y8
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y0, Y0
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y2, Y2
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y8
 	VADDPS     Y8, Y4, Y4
-	VMASKMOVPS 32(DX), Y7, Y8
+	VMASKMOVPS 32(R8), Y7, Y8
 	VADDPS     Y8, Y5, Y5
 
-nores_m2:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
+	JZ     norelu_m
 	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
 	VMAXPS Y4, Y8, Y4
 	VMAXPS Y5, Y8, Y5
 
-norelu_m2:
+norelu_m:
+	VMASKMOVPS Y0, Y6, (AX)
+	VMASKMOVPS Y1, Y7, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y6, (AX)
+	VMASKMOVPS Y3, Y7, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y4, Y6, (AX)
 	VMASKMOVPS Y5, Y7, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VMAXPS Y1, Y8, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y8
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y2, Y8, Y2
-	VMAXPS Y3, Y8, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y8
 	VADDPS       Y8, Y4, Y4
 	VADDPS       Y8, Y5, Y5
 
-nobias_w2:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
 
-nores_w2:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
+	JZ     norelu_w
 	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
 	VMAXPS Y4, Y8, Y4
 	VMAXPS Y5, Y8, Y5
 
-norelu_w2:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
 
@@ -15861,258 +15777,166 @@ kdone:
 	VMOVUPS    (R8), Y8
 	VMOVUPS    32(R8), Y9
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y8, Y10
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y8, Y10
 	VADDPS     Y10, Y0, Y0
-	VMASKMOVPS 32(AX), Y9, Y10
+	VMASKMOVPS 32(R8), Y9, Y10
 	VADDPS     Y10, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y2, Y2
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y4, Y4
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y5, Y5
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y6, Y6
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y7, Y7
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y10
 	VADDPS       Y10, Y0, Y0
 	VADDPS       Y10, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y8, Y10
-	VADDPS     Y10, Y0, Y0
-	VMASKMOVPS 32(DX), Y9, Y10
-	VADDPS     Y10, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y0, Y10, Y0
-	VMAXPS Y1, Y10, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y8, (AX)
-	VMASKMOVPS Y1, Y9, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y8, Y10
-	VADDPS     Y10, Y2, Y2
-	VMASKMOVPS 32(AX), Y9, Y10
-	VADDPS     Y10, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y10
 	VADDPS       Y10, Y2, Y2
 	VADDPS       Y10, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y8, Y10
-	VADDPS     Y10, Y2, Y2
-	VMASKMOVPS 32(DX), Y9, Y10
-	VADDPS     Y10, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y2, Y10, Y2
-	VMAXPS Y3, Y10, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y8, (AX)
-	VMASKMOVPS Y3, Y9, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y8, Y10
-	VADDPS     Y10, Y4, Y4
-	VMASKMOVPS 32(AX), Y9, Y10
-	VADDPS     Y10, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y10
 	VADDPS       Y10, Y4, Y4
 	VADDPS       Y10, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y8, Y10
-	VADDPS     Y10, Y4, Y4
-	VMASKMOVPS 32(DX), Y9, Y10
-	VADDPS     Y10, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y4, Y10, Y4
-	VMAXPS Y5, Y10, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y8, (AX)
-	VMASKMOVPS Y5, Y9, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m3
-	VMASKMOVPS (AX), Y8, Y10
-	VADDPS     Y10, Y6, Y6
-	VMASKMOVPS 32(AX), Y9, Y10
-	VADDPS     Y10, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m3
 	VBROADCASTSS 12(CX), Y10
 	VADDPS       Y10, Y6, Y6
 	VADDPS       Y10, Y7, Y7
 
-nobias_m3:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m3
-	VMASKMOVPS (DX), Y8, Y10
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y0, Y0
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y2, Y2
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y4, Y4
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y5, Y5
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y8, Y10
 	VADDPS     Y10, Y6, Y6
-	VMASKMOVPS 32(DX), Y9, Y10
+	VMASKMOVPS 32(R8), Y9, Y10
 	VADDPS     Y10, Y7, Y7
 
-nores_m3:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m3
+	JZ     norelu_m
 	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
 	VMAXPS Y6, Y10, Y6
 	VMAXPS Y7, Y10, Y7
 
-norelu_m3:
+norelu_m:
+	VMASKMOVPS Y0, Y8, (AX)
+	VMASKMOVPS Y1, Y9, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y8, (AX)
+	VMASKMOVPS Y3, Y9, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y8, (AX)
+	VMASKMOVPS Y5, Y9, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y6, Y8, (AX)
 	VMASKMOVPS Y7, Y9, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   BX, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y10
 	VADDPS       Y10, Y0, Y0
 	VADDPS       Y10, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y0, Y10, Y0
-	VMAXPS Y1, Y10, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y10
 	VADDPS       Y10, Y2, Y2
 	VADDPS       Y10, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y2, Y10, Y2
-	VMAXPS Y3, Y10, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y10
 	VADDPS       Y10, Y4, Y4
 	VADDPS       Y10, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y4, Y10, Y4
-	VMAXPS Y5, Y10, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w3
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w3
 	VBROADCASTSS 12(CX), Y10
 	VADDPS       Y10, Y6, Y6
 	VADDPS       Y10, Y7, Y7
 
-nobias_w3:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w3
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   DI, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
 
-nores_w3:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w3
+	JZ     norelu_w
 	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
 	VMAXPS Y6, Y10, Y6
 	VMAXPS Y7, Y10, Y7
 
-norelu_w3:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
 
@@ -16256,322 +16080,198 @@ kdone:
 	VMOVUPS    (R8), Y10
 	VMOVUPS    32(R8), Y11
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y10, Y12
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y10, Y12
 	VADDPS     Y12, Y0, Y0
-	VMASKMOVPS 32(AX), Y11, Y12
+	VMASKMOVPS 32(R8), Y11, Y12
 	VADDPS     Y12, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y2, Y2
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y5, Y5
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y6, Y6
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y7, Y7
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y8, Y8
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y9, Y9
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y12
 	VADDPS       Y12, Y0, Y0
 	VADDPS       Y12, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y0, Y0
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VMAXPS Y1, Y12, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y10, (AX)
-	VMASKMOVPS Y1, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y2, Y2
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y12
 	VADDPS       Y12, Y2, Y2
 	VADDPS       Y12, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y2, Y2
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y2, Y12, Y2
-	VMAXPS Y3, Y12, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y10, (AX)
-	VMASKMOVPS Y3, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y4, Y4
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y12
 	VADDPS       Y12, Y4, Y4
 	VADDPS       Y12, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y4, Y4
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y4, Y12, Y4
-	VMAXPS Y5, Y12, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y10, (AX)
-	VMASKMOVPS Y5, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m3
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y6, Y6
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m3
 	VBROADCASTSS 12(CX), Y12
 	VADDPS       Y12, Y6, Y6
 	VADDPS       Y12, Y7, Y7
-
-nobias_m3:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m3
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y6, Y6
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y7, Y7
-
-nores_m3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m3
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y6, Y12, Y6
-	VMAXPS Y7, Y12, Y7
-
-norelu_m3:
-	VMASKMOVPS Y6, Y10, (AX)
-	VMASKMOVPS Y7, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m4
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y8, Y8
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y9, Y9
-
-noacc_m4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m4
 	VBROADCASTSS 16(CX), Y12
 	VADDPS       Y12, Y8, Y8
 	VADDPS       Y12, Y9, Y9
 
-nobias_m4:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m4
-	VMASKMOVPS (DX), Y10, Y12
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y2, Y2
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y5, Y5
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y6, Y6
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y7, Y7
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
 	VADDPS     Y12, Y8, Y8
-	VMASKMOVPS 32(DX), Y11, Y12
+	VMASKMOVPS 32(R8), Y11, Y12
 	VADDPS     Y12, Y9, Y9
 
-nores_m4:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m4
+	JZ     norelu_m
 	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
-norelu_m4:
+norelu_m:
+	VMASKMOVPS Y0, Y10, (AX)
+	VMASKMOVPS Y1, Y11, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y10, (AX)
+	VMASKMOVPS Y3, Y11, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y10, (AX)
+	VMASKMOVPS Y5, Y11, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y6, Y10, (AX)
+	VMASKMOVPS Y7, Y11, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y8, Y10, (AX)
 	VMASKMOVPS Y9, Y11, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   BX, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   BX, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y12
 	VADDPS       Y12, Y0, Y0
 	VADDPS       Y12, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VMAXPS Y1, Y12, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y12
 	VADDPS       Y12, Y2, Y2
 	VADDPS       Y12, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y2, Y12, Y2
-	VMAXPS Y3, Y12, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y12
 	VADDPS       Y12, Y4, Y4
 	VADDPS       Y12, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y4, Y12, Y4
-	VMAXPS Y5, Y12, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w3
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w3
 	VBROADCASTSS 12(CX), Y12
 	VADDPS       Y12, Y6, Y6
 	VADDPS       Y12, Y7, Y7
-
-nobias_w3:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w3
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-
-nores_w3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w3
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y6, Y12, Y6
-	VMAXPS Y7, Y12, Y7
-
-norelu_w3:
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w4
-	VADDPS  (AX), Y8, Y8
-	VADDPS  32(AX), Y9, Y9
-
-noacc_w4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w4
 	VBROADCASTSS 16(CX), Y12
 	VADDPS       Y12, Y8, Y8
 	VADDPS       Y12, Y9, Y9
 
-nobias_w4:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w4
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   DI, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   DI, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
 
-nores_w4:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w4
+	JZ     norelu_w
 	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
-norelu_w4:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
 
@@ -16732,386 +16432,230 @@ kdone:
 	VMOVUPS    (R8), Y12
 	VMOVUPS    32(R8), Y13
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y12, Y14
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y12, Y14
 	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(AX), Y13, Y14
+	VMASKMOVPS 32(R8), Y13, Y14
 	VADDPS     Y14, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y11, Y11
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y12, (AX)
-	VMASKMOVPS Y1, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y12, (AX)
-	VMASKMOVPS Y3, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y12, (AX)
-	VMASKMOVPS Y5, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m3
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m3
 	VBROADCASTSS 12(CX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_m3:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m3
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-nores_m3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_m3:
-	VMASKMOVPS Y6, Y12, (AX)
-	VMASKMOVPS Y7, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m4
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-noacc_m4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m4
 	VBROADCASTSS 16(CX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_m4:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m4
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-nores_m4:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_m4:
-	VMASKMOVPS Y8, Y12, (AX)
-	VMASKMOVPS Y9, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m5
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y11, Y11
-
-noacc_m5:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m5
 	VBROADCASTSS 20(CX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_m5:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m5
-	VMASKMOVPS (DX), Y12, Y14
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
 	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(DX), Y13, Y14
+	VMASKMOVPS 32(R8), Y13, Y14
 	VADDPS     Y14, Y11, Y11
 
-nores_m5:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m5
+	JZ     norelu_m
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_m5:
+norelu_m:
+	VMASKMOVPS Y0, Y12, (AX)
+	VMASKMOVPS Y1, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y12, (AX)
+	VMASKMOVPS Y3, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y12, (AX)
+	VMASKMOVPS Y5, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y8, Y12, (AX)
+	VMASKMOVPS Y9, Y13, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y10, Y12, (AX)
 	VMASKMOVPS Y11, Y13, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   BX, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   BX, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
+	ADDQ   BX, R8
+	VADDPS (R8), Y10, Y10
+	VADDPS 32(R8), Y11, Y11
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w3
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w3
 	VBROADCASTSS 12(CX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_w3:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w3
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-
-nores_w3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_w3:
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w4
-	VADDPS  (AX), Y8, Y8
-	VADDPS  32(AX), Y9, Y9
-
-noacc_w4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w4
 	VBROADCASTSS 16(CX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_w4:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w4
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
-
-nores_w4:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_w4:
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w5
-	VADDPS  (AX), Y10, Y10
-	VADDPS  32(AX), Y11, Y11
-
-noacc_w5:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w5
 	VBROADCASTSS 20(CX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_w5:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w5
-	VADDPS (DX), Y10, Y10
-	VADDPS 32(DX), Y11, Y11
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   DI, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   DI, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
+	ADDQ   DI, R8
+	VADDPS (R8), Y10, Y10
+	VADDPS 32(R8), Y11, Y11
 
-nores_w5:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w5
+	JZ     norelu_w
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_w5:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 
@@ -17320,391 +16864,245 @@ kdone:
 	VMOVUPS    (R10), Y12
 	VMOVUPS    32(R10), Y13
 	TESTQ      $0x00000001, R8
-	JZ         noacc_m0
-	VMASKMOVPS (DX), Y12, Y14
+	JZ         noacc_m
+	MOVQ       DX, R10
+	VMASKMOVPS (R10), Y12, Y14
 	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(DX), Y13, Y14
+	VMASKMOVPS 32(R10), Y13, Y14
 	VADDPS     Y14, Y1, Y1
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y11, Y11
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, R8
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (BX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m0
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y12, (DX)
-	VMASKMOVPS Y1, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m1
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m1
 	VBROADCASTSS 4(BX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m1
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y12, (DX)
-	VMASKMOVPS Y3, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m2
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m2
 	VBROADCASTSS 8(BX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m2
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y12, (DX)
-	VMASKMOVPS Y5, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m3
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m3
 	VBROADCASTSS 12(BX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_m3:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m3
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-nores_m3:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_m3:
-	VMASKMOVPS Y6, Y12, (DX)
-	VMASKMOVPS Y7, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m4
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-noacc_m4:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m4
 	VBROADCASTSS 16(BX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_m4:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m4
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-nores_m4:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_m4:
-	VMASKMOVPS Y8, Y12, (DX)
-	VMASKMOVPS Y9, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m5
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y11, Y11
-
-noacc_m5:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m5
 	VBROADCASTSS 20(BX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_m5:
+nobias_m:
 	TESTQ      $0x00000004, R8
-	JZ         nores_m5
-	VMASKMOVPS (SI), Y12, Y14
+	JZ         nores_m
+	MOVQ       SI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
 	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(SI), Y13, Y14
+	VMASKMOVPS 32(R10), Y13, Y14
 	VADDPS     Y14, Y11, Y11
 
-nores_m5:
+nores_m:
 	TESTQ  $0x00000008, R8
-	JZ     norelu_m5
+	JZ     norelu_m
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_m5:
+norelu_m:
+	VMASKMOVPS Y0, Y12, (DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y2, Y12, (DX)
+	VMASKMOVPS Y3, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y4, Y12, (DX)
+	VMASKMOVPS Y5, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y6, Y12, (DX)
+	VMASKMOVPS Y7, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y8, Y12, (DX)
+	VMASKMOVPS Y9, Y13, 32(DX)
+	ADDQ       DI, DX
 	VMASKMOVPS Y10, Y12, (DX)
 	VMASKMOVPS Y11, Y13, 32(DX)
 	ADDQ       DI, DX
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
 	ADDQ       R9, SI
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, R8
-	JZ     noacc_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   DX, R10
+	VADDPS (R10), Y0, Y0
+	VADDPS 32(R10), Y1, Y1
+	ADDQ   DI, R10
+	VADDPS (R10), Y2, Y2
+	VADDPS 32(R10), Y3, Y3
+	ADDQ   DI, R10
+	VADDPS (R10), Y4, Y4
+	VADDPS 32(R10), Y5, Y5
+	ADDQ   DI, R10
+	VADDPS (R10), Y6, Y6
+	VADDPS 32(R10), Y7, Y7
+	ADDQ   DI, R10
+	VADDPS (R10), Y8, Y8
+	VADDPS 32(R10), Y9, Y9
+	ADDQ   DI, R10
+	VADDPS (R10), Y10, Y10
+	VADDPS 32(R10), Y11, Y11
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, R8
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (BX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w0
-	VADDPS (SI), Y0, Y0
-	VADDPS 32(SI), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w1
-	VADDPS  (DX), Y2, Y2
-	VADDPS  32(DX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w1
 	VBROADCASTSS 4(BX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w1
-	VADDPS (SI), Y2, Y2
-	VADDPS 32(SI), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w2
-	VADDPS  (DX), Y4, Y4
-	VADDPS  32(DX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w2
 	VBROADCASTSS 8(BX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w2
-	VADDPS (SI), Y4, Y4
-	VADDPS 32(SI), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w3
-	VADDPS  (DX), Y6, Y6
-	VADDPS  32(DX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w3
 	VBROADCASTSS 12(BX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_w3:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w3
-	VADDPS (SI), Y6, Y6
-	VADDPS 32(SI), Y7, Y7
-
-nores_w3:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_w3:
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w4
-	VADDPS  (DX), Y8, Y8
-	VADDPS  32(DX), Y9, Y9
-
-noacc_w4:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w4
 	VBROADCASTSS 16(BX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_w4:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w4
-	VADDPS (SI), Y8, Y8
-	VADDPS 32(SI), Y9, Y9
-
-nores_w4:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_w4:
-	VMOVUPS Y8, (DX)
-	VMOVUPS Y9, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w5
-	VADDPS  (DX), Y10, Y10
-	VADDPS  32(DX), Y11, Y11
-
-noacc_w5:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w5
 	VBROADCASTSS 20(BX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_w5:
+nobias_w:
 	TESTQ  $0x00000004, R8
-	JZ     nores_w5
-	VADDPS (SI), Y10, Y10
-	VADDPS 32(SI), Y11, Y11
+	JZ     nores_w
+	MOVQ   SI, R10
+	VADDPS (R10), Y0, Y0
+	VADDPS 32(R10), Y1, Y1
+	ADDQ   R9, R10
+	VADDPS (R10), Y2, Y2
+	VADDPS 32(R10), Y3, Y3
+	ADDQ   R9, R10
+	VADDPS (R10), Y4, Y4
+	VADDPS 32(R10), Y5, Y5
+	ADDQ   R9, R10
+	VADDPS (R10), Y6, Y6
+	VADDPS 32(R10), Y7, Y7
+	ADDQ   R9, R10
+	VADDPS (R10), Y8, Y8
+	VADDPS 32(R10), Y9, Y9
+	ADDQ   R9, R10
+	VADDPS (R10), Y10, Y10
+	VADDPS 32(R10), Y11, Y11
 
-nores_w5:
+nores_w:
 	TESTQ  $0x00000008, R8
-	JZ     norelu_w5
+	JZ     norelu_w
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_w5:
+norelu_w:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    DI, DX
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	ADDQ    DI, DX
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
 	ADDQ    R9, SI
 
 next:
@@ -17785,66 +17183,70 @@ kdone:
 	VMOVUPS    (SI), Y2
 	VMOVUPS    32(SI), Y3
 	TESTQ      $0x00000001, BX
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y2, Y4
+	JZ         noacc_m
+	MOVQ       AX, SI
+	VMASKMOVPS (SI), Y2, Y4
 	VADDPS     Y4, Y0, Y0
-	VMASKMOVPS 32(AX), Y3, Y4
+	VMASKMOVPS 32(SI), Y3, Y4
 	VADDPS     Y4, Y1, Y1
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, BX
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 
-nobias_m0:
+nobias_m:
 	TESTQ      $0x00000004, BX
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y2, Y4
+	JZ         nores_m
+	MOVQ       DX, SI
+	VMASKMOVPS (SI), Y2, Y4
 	VADDPS     Y4, Y0, Y0
-	VMASKMOVPS 32(DX), Y3, Y4
+	VMASKMOVPS 32(SI), Y3, Y4
 	VADDPS     Y4, Y1, Y1
 
-nores_m0:
+nores_m:
 	TESTQ  $0x00000008, BX
-	JZ     norelu_m0
+	JZ     norelu_m
 	VXORPS Y4, Y4, Y4
 	VMAXPS Y0, Y4, Y0
 	VMAXPS Y1, Y4, Y1
 
-norelu_m0:
+norelu_m:
 	VMASKMOVPS Y0, Y2, (AX)
 	VMASKMOVPS Y1, Y3, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, BX
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, BX
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 
-nobias_w0:
+nobias_w:
 	TESTQ  $0x00000004, BX
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
+	JZ     nores_w
+	MOVQ   DX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
 
-nores_w0:
+nores_w:
 	TESTQ  $0x00000008, BX
-	JZ     norelu_w0
+	JZ     norelu_w
 	VXORPS Y4, Y4, Y4
 	VMAXPS Y0, Y4, Y0
 	VMAXPS Y1, Y4, Y1
 
-norelu_w0:
+norelu_w:
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 
@@ -17940,130 +17342,102 @@ kdone:
 	VMOVUPS    (R8), Y4
 	VMOVUPS    32(R8), Y5
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y4, Y6
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y4, Y6
 	VADDPS     Y6, Y0, Y0
-	VMASKMOVPS 32(AX), Y5, Y6
+	VMASKMOVPS 32(R8), Y5, Y6
 	VADDPS     Y6, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y4, Y6
+	VADDPS     Y6, Y2, Y2
+	VMASKMOVPS 32(R8), Y5, Y6
+	VADDPS     Y6, Y3, Y3
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y4, Y6
-	VADDPS     Y6, Y0, Y0
-	VMASKMOVPS 32(DX), Y5, Y6
-	VADDPS     Y6, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VMAXPS Y1, Y6, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y4, (AX)
-	VMASKMOVPS Y1, Y5, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y4, Y6
-	VADDPS     Y6, Y2, Y2
-	VMASKMOVPS 32(AX), Y5, Y6
-	VADDPS     Y6, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y6
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
 
-nobias_m1:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y4, Y6
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y4, Y6
+	VADDPS     Y6, Y0, Y0
+	VMASKMOVPS 32(R8), Y5, Y6
+	VADDPS     Y6, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y4, Y6
 	VADDPS     Y6, Y2, Y2
-	VMASKMOVPS 32(DX), Y5, Y6
+	VMASKMOVPS 32(R8), Y5, Y6
 	VADDPS     Y6, Y3, Y3
 
-nores_m1:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
+	JZ     norelu_m
 	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
 	VMAXPS Y2, Y6, Y2
 	VMAXPS Y3, Y6, Y3
 
-norelu_m1:
+norelu_m:
+	VMASKMOVPS Y0, Y4, (AX)
+	VMASKMOVPS Y1, Y5, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y2, Y4, (AX)
 	VMASKMOVPS Y3, Y5, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VMAXPS Y1, Y6, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y6
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
 
-nobias_w1:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
 
-nores_w1:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
+	JZ     norelu_w
 	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
 	VMAXPS Y2, Y6, Y2
 	VMAXPS Y3, Y6, Y3
 
-norelu_w1:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
 
@@ -18176,194 +17550,134 @@ kdone:
 	VMOVUPS    (R8), Y6
 	VMOVUPS    32(R8), Y7
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y6, Y8
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y6, Y8
 	VADDPS     Y8, Y0, Y0
-	VMASKMOVPS 32(AX), Y7, Y8
+	VMASKMOVPS 32(R8), Y7, Y8
 	VADDPS     Y8, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y2, Y2
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y4, Y4
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y5, Y5
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y6, Y8
-	VADDPS     Y8, Y0, Y0
-	VMASKMOVPS 32(DX), Y7, Y8
-	VADDPS     Y8, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VMAXPS Y1, Y8, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y6, (AX)
-	VMASKMOVPS Y1, Y7, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y6, Y8
-	VADDPS     Y8, Y2, Y2
-	VMASKMOVPS 32(AX), Y7, Y8
-	VADDPS     Y8, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y8
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y6, Y8
-	VADDPS     Y8, Y2, Y2
-	VMASKMOVPS 32(DX), Y7, Y8
-	VADDPS     Y8, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y2, Y8, Y2
-	VMAXPS Y3, Y8, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y6, (AX)
-	VMASKMOVPS Y3, Y7, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y6, Y8
-	VADDPS     Y8, Y4, Y4
-	VMASKMOVPS 32(AX), Y7, Y8
-	VADDPS     Y8, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y8
 	VADDPS       Y8, Y4, Y4
 	VADDPS       Y8, Y5, Y5
 
-nobias_m2:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y6, Y8
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y0, Y0
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y8, Y2, Y2
+	VMASKMOVPS 32(R8), Y7, Y8
+	VADDPS     Y8, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y8
 	VADDPS     Y8, Y4, Y4
-	VMASKMOVPS 32(DX), Y7, Y8
+	VMASKMOVPS 32(R8), Y7, Y8
 	VADDPS     Y8, Y5, Y5
 
-nores_m2:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
+	JZ     norelu_m
 	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
 	VMAXPS Y4, Y8, Y4
 	VMAXPS Y5, Y8, Y5
 
-norelu_m2:
+norelu_m:
+	VMASKMOVPS Y0, Y6, (AX)
+	VMASKMOVPS Y1, Y7, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y6, (AX)
+	VMASKMOVPS Y3, Y7, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y4, Y6, (AX)
 	VMASKMOVPS Y5, Y7, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VMAXPS Y1, Y8, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y8
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y2, Y8, Y2
-	VMAXPS Y3, Y8, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y8
 	VADDPS       Y8, Y4, Y4
 	VADDPS       Y8, Y5, Y5
 
-nobias_w2:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
 
-nores_w2:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
+	JZ     norelu_w
 	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
 	VMAXPS Y4, Y8, Y4
 	VMAXPS Y5, Y8, Y5
 
-norelu_w2:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
 
@@ -18493,258 +17807,166 @@ kdone:
 	VMOVUPS    (R8), Y8
 	VMOVUPS    32(R8), Y9
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y8, Y10
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y8, Y10
 	VADDPS     Y10, Y0, Y0
-	VMASKMOVPS 32(AX), Y9, Y10
+	VMASKMOVPS 32(R8), Y9, Y10
 	VADDPS     Y10, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y2, Y2
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y4, Y4
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y5, Y5
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y6, Y6
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y7, Y7
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y10
 	VADDPS       Y10, Y0, Y0
 	VADDPS       Y10, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y8, Y10
-	VADDPS     Y10, Y0, Y0
-	VMASKMOVPS 32(DX), Y9, Y10
-	VADDPS     Y10, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y0, Y10, Y0
-	VMAXPS Y1, Y10, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y8, (AX)
-	VMASKMOVPS Y1, Y9, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y8, Y10
-	VADDPS     Y10, Y2, Y2
-	VMASKMOVPS 32(AX), Y9, Y10
-	VADDPS     Y10, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y10
 	VADDPS       Y10, Y2, Y2
 	VADDPS       Y10, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y8, Y10
-	VADDPS     Y10, Y2, Y2
-	VMASKMOVPS 32(DX), Y9, Y10
-	VADDPS     Y10, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y2, Y10, Y2
-	VMAXPS Y3, Y10, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y8, (AX)
-	VMASKMOVPS Y3, Y9, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y8, Y10
-	VADDPS     Y10, Y4, Y4
-	VMASKMOVPS 32(AX), Y9, Y10
-	VADDPS     Y10, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y10
 	VADDPS       Y10, Y4, Y4
 	VADDPS       Y10, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y8, Y10
-	VADDPS     Y10, Y4, Y4
-	VMASKMOVPS 32(DX), Y9, Y10
-	VADDPS     Y10, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y4, Y10, Y4
-	VMAXPS Y5, Y10, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y8, (AX)
-	VMASKMOVPS Y5, Y9, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m3
-	VMASKMOVPS (AX), Y8, Y10
-	VADDPS     Y10, Y6, Y6
-	VMASKMOVPS 32(AX), Y9, Y10
-	VADDPS     Y10, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m3
 	VBROADCASTSS 12(CX), Y10
 	VADDPS       Y10, Y6, Y6
 	VADDPS       Y10, Y7, Y7
 
-nobias_m3:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m3
-	VMASKMOVPS (DX), Y8, Y10
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y0, Y0
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y2, Y2
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y8, Y10
+	VADDPS     Y10, Y4, Y4
+	VMASKMOVPS 32(R8), Y9, Y10
+	VADDPS     Y10, Y5, Y5
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y8, Y10
 	VADDPS     Y10, Y6, Y6
-	VMASKMOVPS 32(DX), Y9, Y10
+	VMASKMOVPS 32(R8), Y9, Y10
 	VADDPS     Y10, Y7, Y7
 
-nores_m3:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m3
+	JZ     norelu_m
 	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
 	VMAXPS Y6, Y10, Y6
 	VMAXPS Y7, Y10, Y7
 
-norelu_m3:
+norelu_m:
+	VMASKMOVPS Y0, Y8, (AX)
+	VMASKMOVPS Y1, Y9, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y8, (AX)
+	VMASKMOVPS Y3, Y9, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y8, (AX)
+	VMASKMOVPS Y5, Y9, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y6, Y8, (AX)
 	VMASKMOVPS Y7, Y9, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   BX, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y10
 	VADDPS       Y10, Y0, Y0
 	VADDPS       Y10, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y0, Y10, Y0
-	VMAXPS Y1, Y10, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y10
 	VADDPS       Y10, Y2, Y2
 	VADDPS       Y10, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y2, Y10, Y2
-	VMAXPS Y3, Y10, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y10
 	VADDPS       Y10, Y4, Y4
 	VADDPS       Y10, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
-	VXORPS Y10, Y10, Y10
-	VMAXPS Y4, Y10, Y4
-	VMAXPS Y5, Y10, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w3
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w3
 	VBROADCASTSS 12(CX), Y10
 	VADDPS       Y10, Y6, Y6
 	VADDPS       Y10, Y7, Y7
 
-nobias_w3:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w3
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   DI, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
 
-nores_w3:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w3
+	JZ     norelu_w
 	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
 	VMAXPS Y6, Y10, Y6
 	VMAXPS Y7, Y10, Y7
 
-norelu_w3:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
 
@@ -18891,322 +18113,198 @@ kdone:
 	VMOVUPS    (R8), Y10
 	VMOVUPS    32(R8), Y11
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y10, Y12
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y10, Y12
 	VADDPS     Y12, Y0, Y0
-	VMASKMOVPS 32(AX), Y11, Y12
+	VMASKMOVPS 32(R8), Y11, Y12
 	VADDPS     Y12, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y2, Y2
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y5, Y5
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y6, Y6
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y7, Y7
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y8, Y8
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y9, Y9
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y12
 	VADDPS       Y12, Y0, Y0
 	VADDPS       Y12, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y0, Y0
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VMAXPS Y1, Y12, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y10, (AX)
-	VMASKMOVPS Y1, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y2, Y2
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y12
 	VADDPS       Y12, Y2, Y2
 	VADDPS       Y12, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y2, Y2
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y2, Y12, Y2
-	VMAXPS Y3, Y12, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y10, (AX)
-	VMASKMOVPS Y3, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y4, Y4
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y12
 	VADDPS       Y12, Y4, Y4
 	VADDPS       Y12, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y4, Y4
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y4, Y12, Y4
-	VMAXPS Y5, Y12, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y10, (AX)
-	VMASKMOVPS Y5, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m3
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y6, Y6
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m3
 	VBROADCASTSS 12(CX), Y12
 	VADDPS       Y12, Y6, Y6
 	VADDPS       Y12, Y7, Y7
-
-nobias_m3:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m3
-	VMASKMOVPS (DX), Y10, Y12
-	VADDPS     Y12, Y6, Y6
-	VMASKMOVPS 32(DX), Y11, Y12
-	VADDPS     Y12, Y7, Y7
-
-nores_m3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m3
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y6, Y12, Y6
-	VMAXPS Y7, Y12, Y7
-
-norelu_m3:
-	VMASKMOVPS Y6, Y10, (AX)
-	VMASKMOVPS Y7, Y11, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m4
-	VMASKMOVPS (AX), Y10, Y12
-	VADDPS     Y12, Y8, Y8
-	VMASKMOVPS 32(AX), Y11, Y12
-	VADDPS     Y12, Y9, Y9
-
-noacc_m4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m4
 	VBROADCASTSS 16(CX), Y12
 	VADDPS       Y12, Y8, Y8
 	VADDPS       Y12, Y9, Y9
 
-nobias_m4:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m4
-	VMASKMOVPS (DX), Y10, Y12
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y2, Y2
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y5, Y5
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
+	VADDPS     Y12, Y6, Y6
+	VMASKMOVPS 32(R8), Y11, Y12
+	VADDPS     Y12, Y7, Y7
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y10, Y12
 	VADDPS     Y12, Y8, Y8
-	VMASKMOVPS 32(DX), Y11, Y12
+	VMASKMOVPS 32(R8), Y11, Y12
 	VADDPS     Y12, Y9, Y9
 
-nores_m4:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m4
+	JZ     norelu_m
 	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
-norelu_m4:
+norelu_m:
+	VMASKMOVPS Y0, Y10, (AX)
+	VMASKMOVPS Y1, Y11, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y10, (AX)
+	VMASKMOVPS Y3, Y11, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y10, (AX)
+	VMASKMOVPS Y5, Y11, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y6, Y10, (AX)
+	VMASKMOVPS Y7, Y11, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y8, Y10, (AX)
 	VMASKMOVPS Y9, Y11, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   BX, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   BX, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y12
 	VADDPS       Y12, Y0, Y0
 	VADDPS       Y12, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VMAXPS Y1, Y12, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y12
 	VADDPS       Y12, Y2, Y2
 	VADDPS       Y12, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y2, Y12, Y2
-	VMAXPS Y3, Y12, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y12
 	VADDPS       Y12, Y4, Y4
 	VADDPS       Y12, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y4, Y12, Y4
-	VMAXPS Y5, Y12, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w3
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w3
 	VBROADCASTSS 12(CX), Y12
 	VADDPS       Y12, Y6, Y6
 	VADDPS       Y12, Y7, Y7
-
-nobias_w3:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w3
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-
-nores_w3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w3
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y6, Y12, Y6
-	VMAXPS Y7, Y12, Y7
-
-norelu_w3:
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w4
-	VADDPS  (AX), Y8, Y8
-	VADDPS  32(AX), Y9, Y9
-
-noacc_w4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w4
 	VBROADCASTSS 16(CX), Y12
 	VADDPS       Y12, Y8, Y8
 	VADDPS       Y12, Y9, Y9
 
-nobias_w4:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w4
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   DI, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   DI, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
 
-nores_w4:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w4
+	JZ     norelu_w
 	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
-norelu_w4:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
 
@@ -19370,386 +18468,230 @@ kdone:
 	VMOVUPS    (R8), Y12
 	VMOVUPS    32(R8), Y13
 	TESTQ      $0x00000001, SI
-	JZ         noacc_m0
-	VMASKMOVPS (AX), Y12, Y14
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y12, Y14
 	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(AX), Y13, Y14
+	VMASKMOVPS 32(R8), Y13, Y14
 	VADDPS     Y14, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y11, Y11
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (CX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m0
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y12, (AX)
-	VMASKMOVPS Y1, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m1
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m1
 	VBROADCASTSS 4(CX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m1
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y12, (AX)
-	VMASKMOVPS Y3, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m2
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m2
 	VBROADCASTSS 8(CX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m2
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y12, (AX)
-	VMASKMOVPS Y5, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m3
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m3
 	VBROADCASTSS 12(CX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_m3:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m3
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-nores_m3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_m3:
-	VMASKMOVPS Y6, Y12, (AX)
-	VMASKMOVPS Y7, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m4
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-noacc_m4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m4
 	VBROADCASTSS 16(CX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_m4:
-	TESTQ      $0x00000004, SI
-	JZ         nores_m4
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-nores_m4:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_m4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_m4:
-	VMASKMOVPS Y8, Y12, (AX)
-	VMASKMOVPS Y9, Y13, 32(AX)
-	ADDQ       BX, AX
-	ADDQ       DI, DX
-	TESTQ      $0x00000001, SI
-	JZ         noacc_m5
-	VMASKMOVPS (AX), Y12, Y14
-	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(AX), Y13, Y14
-	VADDPS     Y14, Y11, Y11
-
-noacc_m5:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_m5
 	VBROADCASTSS 20(CX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_m5:
+nobias_m:
 	TESTQ      $0x00000004, SI
-	JZ         nores_m5
-	VMASKMOVPS (DX), Y12, Y14
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R8), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y12, Y14
 	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(DX), Y13, Y14
+	VMASKMOVPS 32(R8), Y13, Y14
 	VADDPS     Y14, Y11, Y11
 
-nores_m5:
+nores_m:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_m5
+	JZ     norelu_m
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_m5:
+norelu_m:
+	VMASKMOVPS Y0, Y12, (AX)
+	VMASKMOVPS Y1, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y12, (AX)
+	VMASKMOVPS Y3, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y12, (AX)
+	VMASKMOVPS Y5, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y8, Y12, (AX)
+	VMASKMOVPS Y9, Y13, 32(AX)
+	ADDQ       BX, AX
 	VMASKMOVPS Y10, Y12, (AX)
 	VMASKMOVPS Y11, Y13, 32(AX)
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, SI
-	JZ     noacc_w0
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   BX, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   BX, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
+	ADDQ   BX, R8
+	VADDPS (R8), Y10, Y10
+	VADDPS 32(R8), Y11, Y11
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, SI
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (CX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w1
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w1
 	VBROADCASTSS 4(CX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w2
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w2
 	VBROADCASTSS 8(CX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w2
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w3
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w3
 	VBROADCASTSS 12(CX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_w3:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w3
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-
-nores_w3:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_w3:
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w4
-	VADDPS  (AX), Y8, Y8
-	VADDPS  32(AX), Y9, Y9
-
-noacc_w4:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w4
 	VBROADCASTSS 16(CX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_w4:
-	TESTQ  $0x00000004, SI
-	JZ     nores_w4
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
-
-nores_w4:
-	TESTQ  $0x00000008, SI
-	JZ     norelu_w4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_w4:
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ    BX, AX
-	ADDQ    DI, DX
-	TESTQ   $0x00000001, SI
-	JZ      noacc_w5
-	VADDPS  (AX), Y10, Y10
-	VADDPS  32(AX), Y11, Y11
-
-noacc_w5:
-	TESTQ        $0x00000002, SI
-	JZ           nobias_w5
 	VBROADCASTSS 20(CX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_w5:
+nobias_w:
 	TESTQ  $0x00000004, SI
-	JZ     nores_w5
-	VADDPS (DX), Y10, Y10
-	VADDPS 32(DX), Y11, Y11
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ   DI, R8
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ   DI, R8
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
+	ADDQ   DI, R8
+	VADDPS (R8), Y10, Y10
+	VADDPS 32(R8), Y11, Y11
 
-nores_w5:
+nores_w:
 	TESTQ  $0x00000008, SI
-	JZ     norelu_w5
+	JZ     norelu_w
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_w5:
+norelu_w:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    BX, AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	ADDQ    BX, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 
@@ -19961,391 +18903,245 @@ kdone:
 	VMOVUPS    (R10), Y12
 	VMOVUPS    32(R10), Y13
 	TESTQ      $0x00000001, R8
-	JZ         noacc_m0
-	VMASKMOVPS (DX), Y12, Y14
+	JZ         noacc_m
+	MOVQ       DX, R10
+	VMASKMOVPS (R10), Y12, Y14
 	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(DX), Y13, Y14
+	VMASKMOVPS 32(R10), Y13, Y14
 	VADDPS     Y14, Y1, Y1
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y11, Y11
 
-noacc_m0:
+noacc_m:
 	TESTQ        $0x00000002, R8
-	JZ           nobias_m0
+	JZ           nobias_m
 	VBROADCASTSS (BX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_m0:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m0
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y1, Y1
-
-nores_m0:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_m0:
-	VMASKMOVPS Y0, Y12, (DX)
-	VMASKMOVPS Y1, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m1
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-noacc_m1:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m1
 	VBROADCASTSS 4(BX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_m1:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m1
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y2, Y2
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y3, Y3
-
-nores_m1:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_m1:
-	VMASKMOVPS Y2, Y12, (DX)
-	VMASKMOVPS Y3, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m2
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-noacc_m2:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m2
 	VBROADCASTSS 8(BX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_m2:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m2
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y4, Y4
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y5, Y5
-
-nores_m2:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_m2:
-	VMASKMOVPS Y4, Y12, (DX)
-	VMASKMOVPS Y5, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m3
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-noacc_m3:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m3
 	VBROADCASTSS 12(BX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_m3:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m3
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y6, Y6
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y7, Y7
-
-nores_m3:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_m3:
-	VMASKMOVPS Y6, Y12, (DX)
-	VMASKMOVPS Y7, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m4
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-noacc_m4:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m4
 	VBROADCASTSS 16(BX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_m4:
-	TESTQ      $0x00000004, R8
-	JZ         nores_m4
-	VMASKMOVPS (SI), Y12, Y14
-	VADDPS     Y14, Y8, Y8
-	VMASKMOVPS 32(SI), Y13, Y14
-	VADDPS     Y14, Y9, Y9
-
-nores_m4:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_m4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_m4:
-	VMASKMOVPS Y8, Y12, (DX)
-	VMASKMOVPS Y9, Y13, 32(DX)
-	ADDQ       DI, DX
-	ADDQ       R9, SI
-	TESTQ      $0x00000001, R8
-	JZ         noacc_m5
-	VMASKMOVPS (DX), Y12, Y14
-	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS     Y14, Y11, Y11
-
-noacc_m5:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_m5
 	VBROADCASTSS 20(BX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_m5:
+nobias_m:
 	TESTQ      $0x00000004, R8
-	JZ         nores_m5
-	VMASKMOVPS (SI), Y12, Y14
+	JZ         nores_m
+	MOVQ       SI, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(R10), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y12, Y14
 	VADDPS     Y14, Y10, Y10
-	VMASKMOVPS 32(SI), Y13, Y14
+	VMASKMOVPS 32(R10), Y13, Y14
 	VADDPS     Y14, Y11, Y11
 
-nores_m5:
+nores_m:
 	TESTQ  $0x00000008, R8
-	JZ     norelu_m5
+	JZ     norelu_m
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_m5:
+norelu_m:
+	VMASKMOVPS Y0, Y12, (DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y2, Y12, (DX)
+	VMASKMOVPS Y3, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y4, Y12, (DX)
+	VMASKMOVPS Y5, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y6, Y12, (DX)
+	VMASKMOVPS Y7, Y13, 32(DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y8, Y12, (DX)
+	VMASKMOVPS Y9, Y13, 32(DX)
+	ADDQ       DI, DX
 	VMASKMOVPS Y10, Y12, (DX)
 	VMASKMOVPS Y11, Y13, 32(DX)
 	ADDQ       DI, DX
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
 	ADDQ       R9, SI
 	JMP        next
 
 whole:
 	TESTQ  $0x00000001, R8
-	JZ     noacc_w0
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
+	JZ     noacc_w
+	MOVQ   DX, R10
+	VADDPS (R10), Y0, Y0
+	VADDPS 32(R10), Y1, Y1
+	ADDQ   DI, R10
+	VADDPS (R10), Y2, Y2
+	VADDPS 32(R10), Y3, Y3
+	ADDQ   DI, R10
+	VADDPS (R10), Y4, Y4
+	VADDPS 32(R10), Y5, Y5
+	ADDQ   DI, R10
+	VADDPS (R10), Y6, Y6
+	VADDPS 32(R10), Y7, Y7
+	ADDQ   DI, R10
+	VADDPS (R10), Y8, Y8
+	VADDPS 32(R10), Y9, Y9
+	ADDQ   DI, R10
+	VADDPS (R10), Y10, Y10
+	VADDPS 32(R10), Y11, Y11
 
-noacc_w0:
+noacc_w:
 	TESTQ        $0x00000002, R8
-	JZ           nobias_w0
+	JZ           nobias_w
 	VBROADCASTSS (BX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-
-nobias_w0:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w0
-	VADDPS (SI), Y0, Y0
-	VADDPS 32(SI), Y1, Y1
-
-nores_w0:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w0
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y0, Y14, Y0
-	VMAXPS Y1, Y14, Y1
-
-norelu_w0:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w1
-	VADDPS  (DX), Y2, Y2
-	VADDPS  32(DX), Y3, Y3
-
-noacc_w1:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w1
 	VBROADCASTSS 4(BX), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-
-nobias_w1:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w1
-	VADDPS (SI), Y2, Y2
-	VADDPS 32(SI), Y3, Y3
-
-nores_w1:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w1
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y2, Y14, Y2
-	VMAXPS Y3, Y14, Y3
-
-norelu_w1:
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w2
-	VADDPS  (DX), Y4, Y4
-	VADDPS  32(DX), Y5, Y5
-
-noacc_w2:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w2
 	VBROADCASTSS 8(BX), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-
-nobias_w2:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w2
-	VADDPS (SI), Y4, Y4
-	VADDPS 32(SI), Y5, Y5
-
-nores_w2:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w2
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y4, Y14, Y4
-	VMAXPS Y5, Y14, Y5
-
-norelu_w2:
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w3
-	VADDPS  (DX), Y6, Y6
-	VADDPS  32(DX), Y7, Y7
-
-noacc_w3:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w3
 	VBROADCASTSS 12(BX), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-
-nobias_w3:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w3
-	VADDPS (SI), Y6, Y6
-	VADDPS 32(SI), Y7, Y7
-
-nores_w3:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w3
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y6, Y14, Y6
-	VMAXPS Y7, Y14, Y7
-
-norelu_w3:
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w4
-	VADDPS  (DX), Y8, Y8
-	VADDPS  32(DX), Y9, Y9
-
-noacc_w4:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w4
 	VBROADCASTSS 16(BX), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-
-nobias_w4:
-	TESTQ  $0x00000004, R8
-	JZ     nores_w4
-	VADDPS (SI), Y8, Y8
-	VADDPS 32(SI), Y9, Y9
-
-nores_w4:
-	TESTQ  $0x00000008, R8
-	JZ     norelu_w4
-	VXORPS Y14, Y14, Y14
-	VMAXPS Y8, Y14, Y8
-	VMAXPS Y9, Y14, Y9
-
-norelu_w4:
-	VMOVUPS Y8, (DX)
-	VMOVUPS Y9, 32(DX)
-	ADDQ    DI, DX
-	ADDQ    R9, SI
-	TESTQ   $0x00000001, R8
-	JZ      noacc_w5
-	VADDPS  (DX), Y10, Y10
-	VADDPS  32(DX), Y11, Y11
-
-noacc_w5:
-	TESTQ        $0x00000002, R8
-	JZ           nobias_w5
 	VBROADCASTSS 20(BX), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-nobias_w5:
+nobias_w:
 	TESTQ  $0x00000004, R8
-	JZ     nores_w5
-	VADDPS (SI), Y10, Y10
-	VADDPS 32(SI), Y11, Y11
+	JZ     nores_w
+	MOVQ   SI, R10
+	VADDPS (R10), Y0, Y0
+	VADDPS 32(R10), Y1, Y1
+	ADDQ   R9, R10
+	VADDPS (R10), Y2, Y2
+	VADDPS 32(R10), Y3, Y3
+	ADDQ   R9, R10
+	VADDPS (R10), Y4, Y4
+	VADDPS 32(R10), Y5, Y5
+	ADDQ   R9, R10
+	VADDPS (R10), Y6, Y6
+	VADDPS 32(R10), Y7, Y7
+	ADDQ   R9, R10
+	VADDPS (R10), Y8, Y8
+	VADDPS 32(R10), Y9, Y9
+	ADDQ   R9, R10
+	VADDPS (R10), Y10, Y10
+	VADDPS 32(R10), Y11, Y11
 
-nores_w5:
+nores_w:
 	TESTQ  $0x00000008, R8
-	JZ     norelu_w5
+	JZ     norelu_w
 	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
 	VMAXPS Y10, Y14, Y10
 	VMAXPS Y11, Y14, Y11
 
-norelu_w5:
+norelu_w:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    DI, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    DI, DX
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	ADDQ    DI, DX
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
 	ADDQ    R9, SI
 
 next:

@@ -179,10 +179,8 @@ func kernelAVX2(rows int, tiles, strided bool) {
 }
 
 // avx2Epilogue emits the epilogue of a tile's rows, acc two YMM a row,
-// under masks (nil: none) at c and res, moving c and res on a row each
-// (and past the last one with tiles). The flags are the same for every
-// row, so the branches predict perfectly. Its labels end in id and the
-// row's number.
+// under masks (nil: none) at c and res, moving c on a row each (and with
+// tiles, c and res past the tile's last row). Its labels end in id.
 func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t VecVirtual, c, bias, res, ldc, ldr, flags Register) {
 	load := func(m Mem, j int, v VecVirtual) {
 		if masks == nil {
@@ -192,39 +190,48 @@ func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t Ve
 		VMASKMOVPS(m, masks[j], t)
 		VADDPS(t, v, v)
 	}
-	for i := 0; i < rows; i++ {
-		row := acc[2*i : 2*i+2]
-		skip := func(bit uint8, what string) string {
-			l := fmt.Sprintf("%s_%s%d", what, id, i)
-			TESTQ(U32(uint32(bit)), flags)
-			JZ(LabelRef(l))
-			return l
-		}
-		l := skip(flagAccumulate, "noacc")
-		for j, v := range row {
-			load(Mem{Base: c, Disp: 32 * j}, j, v)
-		}
+	// Each step of the epilogue runs over the whole tile, which is in
+	// registers, under one test of its flag: a test a row cost a taken
+	// branch a row and step, as much as a short k loop's multiplies.
+	step := func(bit uint8, what string, body func()) {
+		l := fmt.Sprintf("%s_%s", what, id)
+		TESTQ(U32(uint32(bit)), flags)
+		JZ(LabelRef(l))
+		body()
 		Label(l)
-		l = skip(flagBias, "nobias")
-		VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
-		for _, v := range row {
-			VADDPS(t, v, v)
+	}
+	p := GP64()
+	addRows := func(base, ld Register) {
+		MOVQ(base, p)
+		for i := 0; i < rows; i++ {
+			for j, v := range acc[2*i : 2*i+2] {
+				load(Mem{Base: p, Disp: 32 * j}, j, v)
+			}
+			if i < rows-1 {
+				ADDQ(ld, p)
+			}
 		}
-		Label(l)
-		l = skip(flagResidual, "nores")
-		for j, v := range row {
-			load(Mem{Base: res, Disp: 32 * j}, j, v)
+	}
+	step(flagAccumulate, "noacc", func() { addRows(c, ldc) })
+	step(flagBias, "nobias", func() {
+		for i := 0; i < rows; i++ {
+			VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
+			for _, v := range acc[2*i : 2*i+2] {
+				VADDPS(t, v, v)
+			}
 		}
-		Label(l)
-		l = skip(flagReLU, "norelu")
+	})
+	step(flagResidual, "nores", func() { addRows(res, ldr) })
+	step(flagReLU, "norelu", func() {
 		// The tile is the source operand that a NaN comes from: it
 		// passes, as through Go's max and PyTorch's ReLU.
 		VXORPS(t, t, t)
-		for _, v := range row {
+		for _, v := range acc {
 			VMAXPS(v, t, v)
 		}
-		Label(l)
-		for j, v := range row {
+	})
+	for i := 0; i < rows; i++ {
+		for j, v := range acc[2*i : 2*i+2] {
 			if masks == nil {
 				VMOVUPS(v, Mem{Base: c, Disp: 32 * j})
 			} else {
@@ -233,6 +240,11 @@ func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t Ve
 		}
 		if i < rows-1 || tiles {
 			ADDQ(ldc, c)
+		}
+	}
+	if tiles {
+		// res on to the next tile's rows, as c.
+		for i := 0; i < rows; i++ {
 			ADDQ(ldr, res)
 		}
 	}
