@@ -219,11 +219,17 @@ func TestIm2colKernelsMatchGo(t *testing.T) {
 					x := randSlice(r, d.C*d.H*d.W)
 					n := d.C * d.KH * d.KW * d.OH * d.OW
 					colIn := randSlice(r, n)
+					// col2im adds to what dx holds: values and negative zeros,
+					// which a float that no tap reaches must keep.
+					back0 := randSlice(r, len(x))
+					for i := 0; i < len(back0); i += 3 {
+						back0[i] = float32(math.Copysign(0, -1))
+					}
 					run := func(asm bool) (col, back []float32) {
 						useShiftAsm, useIm2colAVX2 = asm && haveAVX512, asm && haveAVX2 && !haveAVX512
 						col = slices.Repeat([]float32{7}, n) // every value must be written
 						im2col(col, x, d)
-						back = slices.Repeat([]float32{0.5}, len(x))
+						back = slices.Clone(back0)
 						col2im(back, colIn, d)
 						return col, back
 					}
@@ -232,8 +238,30 @@ func TestIm2colKernelsMatchGo(t *testing.T) {
 					if !slices.Equal(ac, gc) {
 						t.Errorf("%+v: im2col differs from the Go loops", d)
 					}
-					if !slices.Equal(ab, gb) {
+					same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+					if !slices.EqualFunc(ab, gb, same) {
 						t.Errorf("%+v: col2im differs from the Go loops", d)
+					}
+					// And the Go loops from the definition, tap by tap in
+					// col2im's order.
+					want := slices.Clone(back0)
+					ohw := d.OH * d.OW
+					for c := range d.C {
+						for kh := range d.KH {
+							for kw := range d.KW {
+								for oh := range d.OH {
+									for ow := range d.OW {
+										ih, iw := oh*stride-pad+kh, ow*stride-pad+kw
+										if ih >= 0 && ih < d.H && iw >= 0 && iw < d.W {
+											want[(c*d.H+ih)*d.W+iw] += colIn[((c*d.KH+kh)*d.KW+kw)*ohw+oh*d.OW+ow]
+										}
+									}
+								}
+							}
+						}
+					}
+					if !slices.EqualFunc(gb, want, same) {
+						t.Errorf("%+v: col2im's Go loops differ from the definition", d)
 					}
 				}
 			}

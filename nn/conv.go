@@ -488,30 +488,35 @@ func col2im(x, col []float32, d ConvDims) {
 	for c := 0; c < d.C; c++ {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
+			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
 			for kw := 0; kw < d.KW; kw++ {
+				// The valid taps [lo, hi) of every output row, as im2col's.
+				lo, hi := tapRange(d.OW, d.W, d.Stride, d.Pad, kw)
+				if lo >= hi {
+					continue
+				}
 				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
-				for oh := 0; oh < d.OH; oh++ {
+				for oh := from; oh < to; oh++ {
 					ih := oh*d.Stride - d.Pad + kh
-					if ih < 0 || ih >= d.H {
-						continue
-					}
-					src := row[oh*d.OW : (oh+1)*d.OW]
-					dst := plane[ih*d.W : (ih+1)*d.W]
+					src := row[oh*d.OW+lo : oh*d.OW+hi]
+					dst := plane[ih*d.W : (ih+1)*d.W][lo*d.Stride-d.Pad+kw:]
 					if d.Stride == 1 {
-						lo, hi := max(0, d.Pad-kw), min(d.OW, d.W+d.Pad-kw)
-						if lo < hi {
-							out := dst[lo-d.Pad+kw : hi-d.Pad+kw]
-							for i, v := range src[lo:hi] {
-								out[i] += v
-							}
+						dst = dst[:len(src)]
+						for i, v := range src {
+							dst[i] += v
 						}
 						continue
 					}
-					for ow, v := range src {
-						iw := ow*d.Stride - d.Pad + kw
-						if iw >= 0 && iw < d.W {
-							dst[iw] += v
+					i := 0
+					if d.Stride == 2 && useIm2colAVX2 {
+						// Whole chunks of 8 whose 16 floats lie in the row.
+						if n := min(len(src)/8, len(dst)/16); n > 0 {
+							addToEvensAVX2(&dst[0], &src[0], n)
+							i = 8 * n
 						}
+					}
+					for ; i < len(src); i++ {
+						dst[i*d.Stride] += src[i]
 					}
 				}
 			}

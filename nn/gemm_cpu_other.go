@@ -301,3 +301,7 @@ func gradDotAVX2(kb, cb, chunks int, u *float32, ldu int, v *float32, ldv int, m
 func wino4DyAVX2(dy *float32, chans, dyStride int, u *float32, uStride, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
+
+func addToEvensAVX2(dst, src *float32, chunks int) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

@@ -55772,3 +55772,33 @@ chunk:
 done:
 	VZEROUPPER
 	RET
+
+// func addToEvensAVX2(dst *float32, src *float32, chunks int)
+// Requires: AVX, AVX2
+TEXT ·addToEvensAVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  chunks+16(FP), DX
+	TESTQ DX, DX
+	JZ    done
+
+chunk:
+	VPERMPD   $0xd8, (CX), Y0
+	VUNPCKLPS Y0, Y0, Y1
+	VUNPCKHPS Y0, Y0, Y0
+	VMOVUPS   (AX), Y2
+	VADDPS    Y2, Y1, Y1
+	VBLENDPS  $0x55, Y1, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	VMOVUPS   32(AX), Y1
+	VADDPS    Y1, Y0, Y0
+	VBLENDPS  $0x55, Y0, Y1, Y1
+	VMOVUPS   Y1, 32(AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x20, CX
+	DECQ      DX
+	JNZ       chunk
+
+done:
+	VZEROUPPER
+	RET

@@ -1231,3 +1231,9 @@ func maxPool3s2AVX2(dst *float32, cols *float32, chunks int, last *int32)
 //
 //go:noescape
 func evensAVX2(dst *float32, src *float32, chunks int)
+
+// addToEvensAVX2 adds src[i] to dst[2i] for chunks x 8 values, reading
+// and writing dst[0:16*chunks] (the odd floats unchanged).
+//
+//go:noescape
+func addToEvensAVX2(dst *float32, src *float32, chunks int)

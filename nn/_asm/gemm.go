@@ -106,6 +106,7 @@ func main() {
 	maxRowsAVX2()
 	maxPool3s2AVX2()
 	evensAVX2()
+	addToEvensAVX2()
 	Generate()
 }
 

@@ -160,3 +160,38 @@ func evensAVX2() {
 	VZEROUPPER()
 	RET()
 }
+
+// addToEvensAVX2 emits addToEvensAVX2, col2im's scatter of a stride-2
+// tap's row, evensAVX2 the other way: each value is added to every
+// second float, and the floats between are blended back as they were
+// (adding zero would turn a -0 into +0).
+func addToEvensAVX2() {
+	TEXT("addToEvensAVX2", NOSPLIT, "func(dst, src *float32, chunks int)")
+	Pragma("noescape")
+	Doc("addToEvensAVX2 adds src[i] to dst[2i] for chunks x 8 values, reading",
+		"and writing dst[0:16*chunks] (the odd floats unchanged).")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("chunks"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("chunk")
+	a, lo, hi := YMM(), YMM(), YMM()
+	VPERMPD(U8(0xd8), Mem{Base: src}, a) // s0 s1 s4 s5 | s2 s3 s6 s7
+	VUNPCKLPS(a, a, lo)                  // s0 s0 s1 s1 | s2 s2 s3 s3
+	VUNPCKHPS(a, a, hi)                  // s4 s4 s5 s5 | s6 s6 s7 s7
+	for j, s := range []VecVirtual{lo, hi} {
+		d := YMM()
+		VMOVUPS(Mem{Base: dst, Disp: 32 * j}, d)
+		VADDPS(d, s, s)
+		VBLENDPS(U8(0x55), s, d, d)
+		VMOVUPS(d, Mem{Base: dst, Disp: 32 * j})
+	}
+	ADDQ(U8(64), dst)
+	ADDQ(U8(32), src)
+	DECQ(n)
+	JNZ(LabelRef("chunk"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
