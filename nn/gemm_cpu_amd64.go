@@ -41,6 +41,12 @@ var avx2Kernels = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags 
 	nil, kernel1x16AVX2, kernel2x16AVX2, kernel3x16AVX2, kernel4x16AVX2, kernel5x16AVX2, kernel6x16AVX2,
 }
 
+// avx2Kernels8[r] is avx2Kernels[r] 8 columns wide, for an edge panel
+// of up to 8 columns.
+var avx2Kernels8 = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int){
+	nil, kernel1x8AVX2, kernel2x8AVX2, kernel3x8AVX2, kernel4x8AVX2, kernel5x8AVX2, kernel6x8AVX2,
+}
+
 // avx2KernelsRowB[r] is avx2Kernels[r] for a B read in place, its rows
 // ldb floats apart.
 var avx2KernelsRowB = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int){

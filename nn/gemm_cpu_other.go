@@ -23,6 +23,12 @@ func kernel12x32TilesRowBAVX512(kc, tiles int, a, b, c *float32, ldc int, mask u
 // avx2Kernels is empty without the assembly too; useAVX2 is never true.
 var avx2Kernels [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)
 
+var avx2Kernels8 [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)
+
+func kernel6x8TilesAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int) {
+	panic("nn: the AVX2 kernels are not in this build")
+}
+
 func kernel6x16TilesAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int) {
 	panic("nn: the AVX2 kernels are not in this build")
 }

@@ -19151,6 +19151,1496 @@ next:
 	VZEROUPPER
 	RET
 
+// func kernel1x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel1x8AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y1
+	VBROADCASTSS (AX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	VMOVUPS      64(DX), Y1
+	VBROADCASTSS 24(AX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	VMOVUPS      128(DX), Y1
+	VBROADCASTSS 48(AX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	VMOVUPS      192(DX), Y1
+	VBROADCASTSS 72(AX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y1
+	VBROADCASTSS (AX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), BX
+	MOVQ       ldr+72(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       mask+40(FP), SI
+	TESTQ      SI, SI
+	JZ         whole
+	VMOVUPS    (SI), Y1
+	TESTQ      $0x00000001, BX
+	JZ         noacc_m
+	MOVQ       AX, SI
+	VMASKMOVPS (SI), Y1, Y2
+	VADDPS     Y2, Y0, Y0
+
+noacc_m:
+	TESTQ        $0x00000002, BX
+	JZ           nobias_m
+	VBROADCASTSS (CX), Y2
+	VADDPS       Y2, Y0, Y0
+
+nobias_m:
+	TESTQ      $0x00000004, BX
+	JZ         nores_m
+	MOVQ       DX, SI
+	VMASKMOVPS (SI), Y1, Y2
+	VADDPS     Y2, Y0, Y0
+
+nores_m:
+	TESTQ  $0x00000008, BX
+	JZ     norelu_m
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y0, Y2, Y0
+
+norelu_m:
+	VMASKMOVPS Y0, Y1, (AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, BX
+	JZ     noacc_w
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+
+noacc_w:
+	TESTQ        $0x00000002, BX
+	JZ           nobias_w
+	VBROADCASTSS (CX), Y2
+	VADDPS       Y2, Y0, Y0
+
+nobias_w:
+	TESTQ  $0x00000004, BX
+	JZ     nores_w
+	MOVQ   DX, SI
+	VADDPS (SI), Y0, Y0
+
+nores_w:
+	TESTQ  $0x00000008, BX
+	JZ     norelu_w
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y0, Y2, Y0
+
+norelu_w:
+	VMOVUPS Y0, (AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel2x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel2x8AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y2
+	VBROADCASTSS (AX), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS 4(AX), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      64(DX), Y2
+	VBROADCASTSS 24(AX), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS 28(AX), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      128(DX), Y2
+	VBROADCASTSS 48(AX), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS 52(AX), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      192(DX), Y2
+	VBROADCASTSS 72(AX), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS 76(AX), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y2
+	VBROADCASTSS (AX), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS 4(AX), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y2
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y2, Y3
+	VADDPS     Y3, Y0, Y0
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y2, Y3
+	VADDPS     Y3, Y1, Y1
+
+noacc_m:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m
+	VBROADCASTSS (CX), Y3
+	VADDPS       Y3, Y0, Y0
+	VBROADCASTSS 4(CX), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias_m:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y2, Y3
+	VADDPS     Y3, Y0, Y0
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y2, Y3
+	VADDPS     Y3, Y1, Y1
+
+nores_m:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y0, Y3, Y0
+	VMAXPS Y1, Y3, Y1
+
+norelu_m:
+	VMASKMOVPS Y0, Y2, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y1, Y2, (AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   BX, R8
+	VADDPS (R8), Y1, Y1
+
+noacc_w:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w
+	VBROADCASTSS (CX), Y3
+	VADDPS       Y3, Y0, Y0
+	VBROADCASTSS 4(CX), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias_w:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   DI, R8
+	VADDPS (R8), Y1, Y1
+
+nores_w:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y0, Y3, Y0
+	VMAXPS Y1, Y3, Y1
+
+norelu_w:
+	VMOVUPS Y0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y1, (AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel3x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel3x8AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y3
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS 4(AX), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS 8(AX), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	VMOVUPS      64(DX), Y3
+	VBROADCASTSS 24(AX), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS 28(AX), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS 32(AX), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	VMOVUPS      128(DX), Y3
+	VBROADCASTSS 48(AX), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS 52(AX), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS 56(AX), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	VMOVUPS      192(DX), Y3
+	VBROADCASTSS 72(AX), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS 76(AX), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS 80(AX), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y3
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS 4(AX), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS 8(AX), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y3
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y3, Y4
+	VADDPS     Y4, Y0, Y0
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y3, Y4
+	VADDPS     Y4, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y3, Y4
+	VADDPS     Y4, Y2, Y2
+
+noacc_m:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m
+	VBROADCASTSS (CX), Y4
+	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS 4(CX), Y4
+	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 8(CX), Y4
+	VADDPS       Y4, Y2, Y2
+
+nobias_m:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y3, Y4
+	VADDPS     Y4, Y0, Y0
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y3, Y4
+	VADDPS     Y4, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y3, Y4
+	VADDPS     Y4, Y2, Y2
+
+nores_m:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+	VMAXPS Y2, Y4, Y2
+
+norelu_m:
+	VMASKMOVPS Y0, Y3, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y1, Y3, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y3, (AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   BX, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+
+noacc_w:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w
+	VBROADCASTSS (CX), Y4
+	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS 4(CX), Y4
+	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 8(CX), Y4
+	VADDPS       Y4, Y2, Y2
+
+nobias_w:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   DI, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+
+nores_w:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+	VMAXPS Y2, Y4, Y2
+
+norelu_w:
+	VMOVUPS Y0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel4x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel4x8AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y4
+	VBROADCASTSS (AX), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 4(AX), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 8(AX), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 12(AX), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	VMOVUPS      64(DX), Y4
+	VBROADCASTSS 24(AX), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 28(AX), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 32(AX), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 36(AX), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	VMOVUPS      128(DX), Y4
+	VBROADCASTSS 48(AX), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 52(AX), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 56(AX), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 60(AX), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	VMOVUPS      192(DX), Y4
+	VBROADCASTSS 72(AX), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 76(AX), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 80(AX), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 84(AX), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y4
+	VBROADCASTSS (AX), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 4(AX), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 8(AX), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 12(AX), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y4
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y0, Y0
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y2, Y2
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y3, Y3
+
+noacc_m:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m
+	VBROADCASTSS (CX), Y5
+	VADDPS       Y5, Y0, Y0
+	VBROADCASTSS 4(CX), Y5
+	VADDPS       Y5, Y1, Y1
+	VBROADCASTSS 8(CX), Y5
+	VADDPS       Y5, Y2, Y2
+	VBROADCASTSS 12(CX), Y5
+	VADDPS       Y5, Y3, Y3
+
+nobias_m:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y0, Y0
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y2, Y2
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y4, Y5
+	VADDPS     Y5, Y3, Y3
+
+nores_m:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m
+	VXORPS Y5, Y5, Y5
+	VMAXPS Y0, Y5, Y0
+	VMAXPS Y1, Y5, Y1
+	VMAXPS Y2, Y5, Y2
+	VMAXPS Y3, Y5, Y3
+
+norelu_m:
+	VMASKMOVPS Y0, Y4, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y1, Y4, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y4, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y3, Y4, (AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   BX, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	ADDQ   BX, R8
+	VADDPS (R8), Y3, Y3
+
+noacc_w:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w
+	VBROADCASTSS (CX), Y5
+	VADDPS       Y5, Y0, Y0
+	VBROADCASTSS 4(CX), Y5
+	VADDPS       Y5, Y1, Y1
+	VBROADCASTSS 8(CX), Y5
+	VADDPS       Y5, Y2, Y2
+	VBROADCASTSS 12(CX), Y5
+	VADDPS       Y5, Y3, Y3
+
+nobias_w:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   DI, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	ADDQ   DI, R8
+	VADDPS (R8), Y3, Y3
+
+nores_w:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w
+	VXORPS Y5, Y5, Y5
+	VMAXPS Y0, Y5, Y0
+	VMAXPS Y1, Y5, Y1
+	VMAXPS Y2, Y5, Y2
+	VMAXPS Y3, Y5, Y3
+
+norelu_w:
+	VMOVUPS Y0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y3, (AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel5x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel5x8AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y5
+	VBROADCASTSS (AX), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS 4(AX), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 8(AX), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS 12(AX), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS 16(AX), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	VMOVUPS      64(DX), Y5
+	VBROADCASTSS 24(AX), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS 28(AX), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 32(AX), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS 36(AX), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS 40(AX), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	VMOVUPS      128(DX), Y5
+	VBROADCASTSS 48(AX), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS 52(AX), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 56(AX), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS 60(AX), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS 64(AX), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	VMOVUPS      192(DX), Y5
+	VBROADCASTSS 72(AX), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS 76(AX), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 80(AX), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS 84(AX), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS 88(AX), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y5
+	VBROADCASTSS (AX), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS 4(AX), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 8(AX), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS 12(AX), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS 16(AX), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y5
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y0, Y0
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y2, Y2
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+noacc_m:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m
+	VBROADCASTSS (CX), Y6
+	VADDPS       Y6, Y0, Y0
+	VBROADCASTSS 4(CX), Y6
+	VADDPS       Y6, Y1, Y1
+	VBROADCASTSS 8(CX), Y6
+	VADDPS       Y6, Y2, Y2
+	VBROADCASTSS 12(CX), Y6
+	VADDPS       Y6, Y3, Y3
+	VBROADCASTSS 16(CX), Y6
+	VADDPS       Y6, Y4, Y4
+
+nobias_m:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y0, Y0
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y2, Y2
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+nores_m:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+	VMAXPS Y4, Y6, Y4
+
+norelu_m:
+	VMASKMOVPS Y0, Y5, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y1, Y5, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y5, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y3, Y5, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y5, (AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   BX, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	ADDQ   BX, R8
+	VADDPS (R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+
+noacc_w:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w
+	VBROADCASTSS (CX), Y6
+	VADDPS       Y6, Y0, Y0
+	VBROADCASTSS 4(CX), Y6
+	VADDPS       Y6, Y1, Y1
+	VBROADCASTSS 8(CX), Y6
+	VADDPS       Y6, Y2, Y2
+	VBROADCASTSS 12(CX), Y6
+	VADDPS       Y6, Y3, Y3
+	VBROADCASTSS 16(CX), Y6
+	VADDPS       Y6, Y4, Y4
+
+nobias_w:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   DI, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	ADDQ   DI, R8
+	VADDPS (R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+
+nores_w:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+	VMAXPS Y4, Y6, Y4
+
+norelu_w:
+	VMOVUPS Y0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y3, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel6x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel6x8AVX2(SB), NOSPLIT, $0-80
+	MOVQ   a+8(FP), AX
+	MOVQ   kc+0(FP), CX
+	MOVQ   b+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	CMPQ   CX, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (DX), Y6
+	VBROADCASTSS (AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 8(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 16(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      64(DX), Y6
+	VBROADCASTSS 24(AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 28(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 32(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 36(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 40(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 44(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      128(DX), Y6
+	VBROADCASTSS 48(AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 52(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 56(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 60(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 64(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 68(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      192(DX), Y6
+	VBROADCASTSS 72(AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 76(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 80(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 84(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 88(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 92(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, DX
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (DX), Y6
+	VBROADCASTSS (AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 8(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 16(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, DX
+	DECQ         CX
+	JNZ          loop1
+
+kdone:
+	MOVQ       c+24(FP), AX
+	MOVQ       bias+56(FP), CX
+	MOVQ       res+64(FP), DX
+	MOVQ       ldc+32(FP), BX
+	SHLQ       $0x02, BX
+	MOVQ       flags+48(FP), SI
+	MOVQ       ldr+72(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       mask+40(FP), R8
+	TESTQ      R8, R8
+	JZ         whole
+	VMOVUPS    (R8), Y6
+	TESTQ      $0x00000001, SI
+	JZ         noacc_m
+	MOVQ       AX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y0, Y0
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y1, Y1
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y2, Y2
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y3, Y3
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y4, Y4
+	ADDQ       BX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y5, Y5
+
+noacc_m:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_m
+	VBROADCASTSS (CX), Y7
+	VADDPS       Y7, Y0, Y0
+	VBROADCASTSS 4(CX), Y7
+	VADDPS       Y7, Y1, Y1
+	VBROADCASTSS 8(CX), Y7
+	VADDPS       Y7, Y2, Y2
+	VBROADCASTSS 12(CX), Y7
+	VADDPS       Y7, Y3, Y3
+	VBROADCASTSS 16(CX), Y7
+	VADDPS       Y7, Y4, Y4
+	VBROADCASTSS 20(CX), Y7
+	VADDPS       Y7, Y5, Y5
+
+nobias_m:
+	TESTQ      $0x00000004, SI
+	JZ         nores_m
+	MOVQ       DX, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y0, Y0
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y1, Y1
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y2, Y2
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y3, Y3
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y4, Y4
+	ADDQ       DI, R8
+	VMASKMOVPS (R8), Y6, Y7
+	VADDPS     Y7, Y5, Y5
+
+nores_m:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_m
+	VXORPS Y7, Y7, Y7
+	VMAXPS Y0, Y7, Y0
+	VMAXPS Y1, Y7, Y1
+	VMAXPS Y2, Y7, Y2
+	VMAXPS Y3, Y7, Y3
+	VMAXPS Y4, Y7, Y4
+	VMAXPS Y5, Y7, Y5
+
+norelu_m:
+	VMASKMOVPS Y0, Y6, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y1, Y6, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y2, Y6, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y3, Y6, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y4, Y6, (AX)
+	ADDQ       BX, AX
+	VMASKMOVPS Y5, Y6, (AX)
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, SI
+	JZ     noacc_w
+	MOVQ   AX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   BX, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   BX, R8
+	VADDPS (R8), Y2, Y2
+	ADDQ   BX, R8
+	VADDPS (R8), Y3, Y3
+	ADDQ   BX, R8
+	VADDPS (R8), Y4, Y4
+	ADDQ   BX, R8
+	VADDPS (R8), Y5, Y5
+
+noacc_w:
+	TESTQ        $0x00000002, SI
+	JZ           nobias_w
+	VBROADCASTSS (CX), Y7
+	VADDPS       Y7, Y0, Y0
+	VBROADCASTSS 4(CX), Y7
+	VADDPS       Y7, Y1, Y1
+	VBROADCASTSS 8(CX), Y7
+	VADDPS       Y7, Y2, Y2
+	VBROADCASTSS 12(CX), Y7
+	VADDPS       Y7, Y3, Y3
+	VBROADCASTSS 16(CX), Y7
+	VADDPS       Y7, Y4, Y4
+	VBROADCASTSS 20(CX), Y7
+	VADDPS       Y7, Y5, Y5
+
+nobias_w:
+	TESTQ  $0x00000004, SI
+	JZ     nores_w
+	MOVQ   DX, R8
+	VADDPS (R8), Y0, Y0
+	ADDQ   DI, R8
+	VADDPS (R8), Y1, Y1
+	ADDQ   DI, R8
+	VADDPS (R8), Y2, Y2
+	ADDQ   DI, R8
+	VADDPS (R8), Y3, Y3
+	ADDQ   DI, R8
+	VADDPS (R8), Y4, Y4
+	ADDQ   DI, R8
+	VADDPS (R8), Y5, Y5
+
+nores_w:
+	TESTQ  $0x00000008, SI
+	JZ     norelu_w
+	VXORPS Y7, Y7, Y7
+	VMAXPS Y0, Y7, Y0
+	VMAXPS Y1, Y7, Y1
+	VMAXPS Y2, Y7, Y2
+	VMAXPS Y3, Y7, Y3
+	VMAXPS Y4, Y7, Y4
+	VMAXPS Y5, Y7, Y5
+
+norelu_w:
+	VMOVUPS Y0, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y3, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y4, (AX)
+	ADDQ    BX, AX
+	VMOVUPS Y5, (AX)
+
+next:
+	VZEROUPPER
+	RET
+
+// func kernel6x8TilesAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·kernel6x8TilesAVX2(SB), NOSPLIT, $0-88
+	MOVQ a+16(FP), AX
+	MOVQ tiles+8(FP), CX
+	MOVQ c+32(FP), DX
+	MOVQ bias+64(FP), BX
+	MOVQ res+72(FP), SI
+
+tile:
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	MOVQ       DX, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	MOVQ       flags+56(FP), DI
+	TESTQ      $0x00000004, DI
+	JZ         nopf
+	MOVQ       ldr+80(FP), R8
+	SHLQ       $0x02, R8
+	MOVQ       SI, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+	ADDQ       R8, DI
+	PREFETCHT1 (DI)
+	PREFETCHT1 31(DI)
+
+nopf:
+	MOVQ   kc+0(FP), DI
+	MOVQ   b+24(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	CMPQ   DI, $0x04
+	JB     tail
+
+loop4:
+	VMOVUPS      (R8), Y6
+	VBROADCASTSS (AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 8(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 16(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      64(R8), Y6
+	VBROADCASTSS 24(AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 28(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 32(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 36(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 40(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 44(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      128(R8), Y6
+	VBROADCASTSS 48(AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 52(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 56(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 60(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 64(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 68(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      192(R8), Y6
+	VBROADCASTSS 72(AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 76(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 80(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 84(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 88(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 92(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, R8
+	SUBQ         $0x04, DI
+	CMPQ         DI, $0x04
+	JAE          loop4
+
+tail:
+	TESTQ DI, DI
+	JZ    kdone
+
+loop1:
+	VMOVUPS      (R8), Y6
+	VBROADCASTSS (AX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(AX), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS 8(AX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(AX), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS 16(AX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(AX), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000018, AX
+	ADDQ         $0x00000040, R8
+	DECQ         DI
+	JNZ          loop1
+
+kdone:
+	MOVQ       ldc+40(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       flags+56(FP), R8
+	MOVQ       ldr+80(FP), R9
+	SHLQ       $0x02, R9
+	MOVQ       mask+48(FP), R10
+	TESTQ      R10, R10
+	JZ         whole
+	VMOVUPS    (R10), Y6
+	TESTQ      $0x00000001, R8
+	JZ         noacc_m
+	MOVQ       DX, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y0, Y0
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y1, Y1
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y2, Y2
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y3, Y3
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y4, Y4
+	ADDQ       DI, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y5, Y5
+
+noacc_m:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_m
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y0, Y0
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VBROADCASTSS 8(BX), Y7
+	VADDPS       Y7, Y2, Y2
+	VBROADCASTSS 12(BX), Y7
+	VADDPS       Y7, Y3, Y3
+	VBROADCASTSS 16(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VBROADCASTSS 20(BX), Y7
+	VADDPS       Y7, Y5, Y5
+
+nobias_m:
+	TESTQ      $0x00000004, R8
+	JZ         nores_m
+	MOVQ       SI, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y0, Y0
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y1, Y1
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y2, Y2
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y3, Y3
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y4, Y4
+	ADDQ       R9, R10
+	VMASKMOVPS (R10), Y6, Y7
+	VADDPS     Y7, Y5, Y5
+
+nores_m:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_m
+	VXORPS Y7, Y7, Y7
+	VMAXPS Y0, Y7, Y0
+	VMAXPS Y1, Y7, Y1
+	VMAXPS Y2, Y7, Y2
+	VMAXPS Y3, Y7, Y3
+	VMAXPS Y4, Y7, Y4
+	VMAXPS Y5, Y7, Y5
+
+norelu_m:
+	VMASKMOVPS Y0, Y6, (DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y1, Y6, (DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y2, Y6, (DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y3, Y6, (DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y4, Y6, (DX)
+	ADDQ       DI, DX
+	VMASKMOVPS Y5, Y6, (DX)
+	ADDQ       DI, DX
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	ADDQ       R9, SI
+	JMP        next
+
+whole:
+	TESTQ  $0x00000001, R8
+	JZ     noacc_w
+	MOVQ   DX, R10
+	VADDPS (R10), Y0, Y0
+	ADDQ   DI, R10
+	VADDPS (R10), Y1, Y1
+	ADDQ   DI, R10
+	VADDPS (R10), Y2, Y2
+	ADDQ   DI, R10
+	VADDPS (R10), Y3, Y3
+	ADDQ   DI, R10
+	VADDPS (R10), Y4, Y4
+	ADDQ   DI, R10
+	VADDPS (R10), Y5, Y5
+
+noacc_w:
+	TESTQ        $0x00000002, R8
+	JZ           nobias_w
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y0, Y0
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VBROADCASTSS 8(BX), Y7
+	VADDPS       Y7, Y2, Y2
+	VBROADCASTSS 12(BX), Y7
+	VADDPS       Y7, Y3, Y3
+	VBROADCASTSS 16(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VBROADCASTSS 20(BX), Y7
+	VADDPS       Y7, Y5, Y5
+
+nobias_w:
+	TESTQ  $0x00000004, R8
+	JZ     nores_w
+	MOVQ   SI, R10
+	VADDPS (R10), Y0, Y0
+	ADDQ   R9, R10
+	VADDPS (R10), Y1, Y1
+	ADDQ   R9, R10
+	VADDPS (R10), Y2, Y2
+	ADDQ   R9, R10
+	VADDPS (R10), Y3, Y3
+	ADDQ   R9, R10
+	VADDPS (R10), Y4, Y4
+	ADDQ   R9, R10
+	VADDPS (R10), Y5, Y5
+
+nores_w:
+	TESTQ  $0x00000008, R8
+	JZ     norelu_w
+	VXORPS Y7, Y7, Y7
+	VMAXPS Y0, Y7, Y0
+	VMAXPS Y1, Y7, Y1
+	VMAXPS Y2, Y7, Y2
+	VMAXPS Y3, Y7, Y3
+	VMAXPS Y4, Y7, Y4
+	VMAXPS Y5, Y7, Y5
+
+norelu_w:
+	VMOVUPS Y0, (DX)
+	ADDQ    DI, DX
+	VMOVUPS Y1, (DX)
+	ADDQ    DI, DX
+	VMOVUPS Y2, (DX)
+	ADDQ    DI, DX
+	VMOVUPS Y3, (DX)
+	ADDQ    DI, DX
+	VMOVUPS Y4, (DX)
+	ADDQ    DI, DX
+	VMOVUPS Y5, (DX)
+	ADDQ    DI, DX
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+	ADDQ    R9, SI
+
+next:
+	ADDQ $0x18, BX
+	DECQ CX
+	JNZ  tile
+	VZEROUPPER
+	RET
+
 // func interleaveRowsAVX2(dst *float32, ldd int, src *float32, lds int, rows int, blocks int)
 // Requires: AVX
 TEXT ·interleaveRowsAVX2(SB), NOSPLIT, $0-48

@@ -502,64 +502,64 @@ func kernel12x16s4TilesAVX512(kc int, tiles int, a *float32, b *float32, c *floa
 // kernel1x16AVX2 stores into (or, with flag 1, adds to) c, a 1x16 tile with
 // rows ldc floats apart, the product of the first 1 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 func kernel1x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel2x16AVX2 stores into (or, with flag 1, adds to) c, a 2x16 tile with
 // rows ldc floats apart, the product of the first 2 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 func kernel2x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel3x16AVX2 stores into (or, with flag 1, adds to) c, a 3x16 tile with
 // rows ldc floats apart, the product of the first 3 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 func kernel3x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel4x16AVX2 stores into (or, with flag 1, adds to) c, a 4x16 tile with
 // rows ldc floats apart, the product of the first 4 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 func kernel4x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel5x16AVX2 stores into (or, with flag 1, adds to) c, a 5x16 tile with
 // rows ldc floats apart, the product of the first 5 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 func kernel5x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel6x16AVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
 // rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 func kernel6x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // kernel6x16TilesAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
 // rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // It does so for tiles tiles down c, each from the next panel of a and
 // the next 6 rows of c, bias and res; tiles must be at least 1.
 func kernel6x16TilesAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
@@ -567,10 +567,10 @@ func kernel6x16TilesAVX2(kc int, tiles int, a *float32, b *float32, c *float32, 
 // kernel1x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 1x16 tile with
 // rows ldc floats apart, the product of the first 1 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
@@ -578,10 +578,10 @@ func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // kernel2x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 2x16 tile with
 // rows ldc floats apart, the product of the first 2 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
@@ -589,10 +589,10 @@ func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // kernel3x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 3x16 tile with
 // rows ldc floats apart, the product of the first 3 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
@@ -600,10 +600,10 @@ func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // kernel4x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 4x16 tile with
 // rows ldc floats apart, the product of the first 4 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
@@ -611,10 +611,10 @@ func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // kernel5x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 5x16 tile with
 // rows ldc floats apart, the product of the first 5 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
@@ -622,10 +622,10 @@ func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // kernel6x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
 // rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
@@ -633,15 +633,80 @@ func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // kernel6x16TilesRowBAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
 // rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
 // panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
-// per step of k), then applies the epilogue the other flags ask for: 2
-// adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.
-// mask is nil for all 16 columns, else 16 int32 whose sign bits enable
-// columns of c and res. kc must be at least 1.
+// per step of k, the first 16 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
 // It does so for tiles tiles down c, each from the next panel of a and
 // the next 6 rows of c, bias and res; tiles must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
 // row-major B does.
 func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+
+// kernel1x8AVX2 stores into (or, with flag 1, adds to) c, a 1x8 tile with
+// rows ldc floats apart, the product of the first 1 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+func kernel1x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel2x8AVX2 stores into (or, with flag 1, adds to) c, a 2x8 tile with
+// rows ldc floats apart, the product of the first 2 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+func kernel2x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel3x8AVX2 stores into (or, with flag 1, adds to) c, a 3x8 tile with
+// rows ldc floats apart, the product of the first 3 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+func kernel3x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel4x8AVX2 stores into (or, with flag 1, adds to) c, a 4x8 tile with
+// rows ldc floats apart, the product of the first 4 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+func kernel4x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel5x8AVX2 stores into (or, with flag 1, adds to) c, a 5x8 tile with
+// rows ldc floats apart, the product of the first 5 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+func kernel5x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel6x8AVX2 stores into (or, with flag 1, adds to) c, a 6x8 tile with
+// rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+func kernel6x8AVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
+
+// kernel6x8TilesAVX2 stores into (or, with flag 1, adds to) c, a 6x8 tile with
+// rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
+// panel a (6 values per step of k) and a packed kc x 16 panel b (16 values
+// per step of k, the first 8 used), then applies the epilogue the other
+// flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats
+// apart), 8 the ReLU. mask is nil for all 8 columns, else 8 int32
+// whose sign bits enable columns of c and res. kc must be at least 1.
+// It does so for tiles tiles down c, each from the next panel of a and
+// the next 6 rows of c, bias and res; tiles must be at least 1.
+func kernel6x8TilesAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int)
 
 // interleaveRowsAVX2 writes, for each step p of k in blocks blocks of 8,
 // dst[p*ldd + r] = src[r*lds + p] for r < 8, reading rows r < rows of src

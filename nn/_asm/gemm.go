@@ -52,10 +52,15 @@ func main() {
 	}
 	for _, strided := range []bool{false, true} {
 		for rows := 1; rows <= avx2Rows; rows++ {
-			kernelAVX2(rows, false, strided)
+			kernelAVX2(rows, avx2Cols, false, strided)
 		}
-		kernelAVX2(avx2Rows, true, strided)
+		kernelAVX2(avx2Rows, avx2Cols, true, strided)
 	}
+	// Edge panels of up to 8 columns (7x7 = 49 is 3 x 16 + 1).
+	for rows := 1; rows <= avx2Rows; rows++ {
+		kernelAVX2(rows, 8, false, false)
+	}
+	kernelAVX2(avx2Rows, 8, true, false)
 	interleaveAVX2()
 	bnSum()
 	bnGradSum()

@@ -31,11 +31,14 @@ const (
 //
 // With strided, B is not packed: its rows (steps of k) lie ldb floats
 // apart, as a row-major B does, and the whole 16 columns are read.
-func kernelAVX2(rows int, tiles, strided bool) {
-	name := fmt.Sprintf("kernel%dx16AVX2", rows)
+//
+// cols is 16, or 8 for an edge panel of up to 8 columns: half the
+// multiplies and one load of B a step, from a packed 16-column panel.
+func kernelAVX2(rows, cols int, tiles, strided bool) {
+	name := fmt.Sprintf("kernel%dx%dAVX2", rows, cols)
 	sig := "func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)"
 	if tiles {
-		name = fmt.Sprintf("kernel%dx16TilesAVX2", rows)
+		name = fmt.Sprintf("kernel%dx%dTilesAVX2", rows, cols)
 		sig = "func(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr int)"
 	}
 	if strided {
@@ -43,13 +46,13 @@ func kernelAVX2(rows int, tiles, strided bool) {
 		sig = strings.Replace(sig, ")", ", ldb int)", 1)
 	}
 	TEXT(name, NOSPLIT, sig)
-	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx16 tile with", name, rows),
+	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile with", name, rows, cols),
 		fmt.Sprintf("rows ldc floats apart, the product of the first %d rows of a packed 6 x kc", rows),
 		"panel a (6 values per step of k) and a packed kc x 16 panel b (16 values",
-		"per step of k), then applies the epilogue the other flags ask for: 2",
-		"adds bias[i] to row i, 4 adds res (rows ldr floats apart), 8 the ReLU.",
-		"mask is nil for all 16 columns, else 16 int32 whose sign bits enable",
-		"columns of c and res. kc must be at least 1."}
+		fmt.Sprintf("per step of k, the first %d used), then applies the epilogue the other", cols),
+		"flags ask for: 2 adds bias[i] to row i, 4 adds res (rows ldr floats",
+		fmt.Sprintf("apart), 8 the ReLU. mask is nil for all %d columns, else %d int32", cols, cols),
+		"whose sign bits enable columns of c and res. kc must be at least 1."}
 	if tiles {
 		doc = append(doc, "It does so for tiles tiles down c, each from the next panel of a and",
 			"the next 6 rows of c, bias and res; tiles must be at least 1.")
@@ -75,23 +78,27 @@ func kernelAVX2(rows int, tiles, strided bool) {
 		p := GP64()
 		ld := Load(Param("ldc"), GP64())
 		SHLQ(U8(2), ld)
-		prefetchRows(c, p, ld, rows, avx2Cols)
+		prefetchRows(c, p, ld, rows, cols)
 		fl := Load(Param("flags"), GP64())
 		TESTQ(U32(flagResidual), fl)
 		JZ(LabelRef("nopf"))
 		ld = Load(Param("ldr"), GP64())
 		SHLQ(U8(2), ld)
-		prefetchRows(res, p, ld, rows, avx2Cols)
+		prefetchRows(res, p, ld, rows, cols)
 		Label("nopf")
 	}
 	kc := Load(Param("kc"), GP64())
 	b := Load(Param("b"), GP64())
-	acc := make([]VecVirtual, 2*rows)
+	w := cols / 8 // YMM a row
+	acc := make([]VecVirtual, w*rows)
 	for i := range acc {
 		acc[i] = YMM()
 		VXORPS(acc[i], acc[i], acc[i])
 	}
-	bv := []VecVirtual{YMM(), YMM()}
+	bv := make([]VecVirtual, w)
+	for j := range bv {
+		bv[j] = YMM()
+	}
 	t := YMM()
 	var ldb, ldb3 Register // B's row stride in bytes, and three times it
 	if strided {
@@ -110,7 +117,7 @@ func kernelAVX2(rows int, tiles, strided bool) {
 		for i := 0; i < rows; i++ {
 			VBROADCASTSS(Mem{Base: a, Disp: 4 * (avx2Rows*u + i)}, t)
 			for j, v := range bv {
-				VFMADD231PS(v, t, acc[2*i+j])
+				VFMADD231PS(v, t, acc[w*i+j])
 			}
 		}
 	}
@@ -182,6 +189,7 @@ func kernelAVX2(rows int, tiles, strided bool) {
 // under masks (nil: none) at c and res, moving c on a row each (and with
 // tiles, c and res past the tile's last row). Its labels end in id.
 func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t VecVirtual, c, bias, res, ldc, ldr, flags Register) {
+	w := len(acc) / rows // YMM a row
 	load := func(m Mem, j int, v VecVirtual) {
 		if masks == nil {
 			VADDPS(m, v, v)
@@ -204,7 +212,7 @@ func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t Ve
 	addRows := func(base, ld Register) {
 		MOVQ(base, p)
 		for i := 0; i < rows; i++ {
-			for j, v := range acc[2*i : 2*i+2] {
+			for j, v := range acc[w*i : w*i+w] {
 				load(Mem{Base: p, Disp: 32 * j}, j, v)
 			}
 			if i < rows-1 {
@@ -216,7 +224,7 @@ func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t Ve
 	step(flagBias, "nobias", func() {
 		for i := 0; i < rows; i++ {
 			VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
-			for _, v := range acc[2*i : 2*i+2] {
+			for _, v := range acc[w*i : w*i+w] {
 				VADDPS(t, v, v)
 			}
 		}
@@ -231,7 +239,7 @@ func avx2Epilogue(id string, rows int, tiles bool, acc, masks []VecVirtual, t Ve
 		}
 	})
 	for i := 0; i < rows; i++ {
-		for j, v := range acc[2*i : 2*i+2] {
+		for j, v := range acc[w*i : w*i+w] {
 			if masks == nil {
 				VMOVUPS(v, Mem{Base: c, Disp: 32 * j})
 			} else {
