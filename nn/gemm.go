@@ -22,8 +22,11 @@ var (
 	useAVX2   = haveAVX2 && !haveAVX512
 )
 
-// avx2Rows is the AVX2 kernels' rows (nn/_asm's avx2Rows).
-const avx2Rows = 6
+// avx2Rows and avx2Cols are the AVX2 kernels' tile (nn/_asm's).
+const (
+	avx2Rows = 6
+	avx2Cols = 16
+)
 
 // avx2KC is the AVX2 kernels' block of K: a panel of B 384 deep is 24 KB,
 // which leaves room in a 32 KB L1 for the panels of A streaming past it
@@ -188,18 +191,22 @@ func gemmRowB(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic, jc
 	}
 }
 
-// gemmRowBAVX2 is gemmRowB for the AVX2 kernels: 16 columns of a
-// row-major B read in place.
-func gemmRowBAVX2(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic, jc int, store, last bool, epi *Epilogue) {
-	_ = b[(kc-1)*ldb+15]
+// gemmRowBAVX2 is gemmRowB for the AVX2 kernels: panels panels of 16
+// columns of a row-major B read in place, side by side, in one call for
+// the whole tiles and one for the edge rows.
+func gemmRowBAVX2(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic, jc, panels int, store, last bool, epi *Epilogue) {
+	w := avx2Cols * panels
+	_, _ = b[(kc-1)*ldb+w-1], c[(ic+mc-1)*ldc+jc+w-1]
+	if last && epi != nil && epi.Residual != nil {
+		_ = epi.Residual[(ic+mc-1)*epi.LdR+jc+w-1]
+	}
 	if tiles := mc / avx2Rows; tiles > 0 {
 		flags, bias, res, ldr := tileEpilogue(store, last, epi, ic, jc)
-		kernel6x16TilesRowBAVX2(kc, tiles, &packed[0], &b[0], &c[ic*ldc+jc], ldc, nil, flags, bias, res, ldr, ldb)
+		kernel6x16TilesRowBAVX2(kc, tiles, &packed[0], &b[0], &c[ic*ldc+jc], ldc, nil, flags, bias, res, ldr, ldb, panels)
 	}
 	if ir := mc / avx2Rows * avx2Rows; ir < mc {
 		flags, bias, res, ldr := tileEpilogue(store, last, epi, ic+ir, jc)
-		_ = c[(ic+mc-1)*ldc+jc+15]
-		avx2KernelsRowB[mc-ir](kc, &packed[ir*kc], &b[0], &c[(ic+ir)*ldc+jc], ldc, nil, flags, bias, res, ldr, ldb)
+		avx2KernelsRowB[mc-ir](kc, &packed[ir*kc], &b[0], &c[(ic+ir)*ldc+jc], ldc, nil, flags, bias, res, ldr, ldb, panels)
 	}
 }
 
@@ -282,11 +289,10 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 					packA(ws.packA, transA, a, lda, ic, pc, mc, kc, mr0)
 					packed = ws.packA
 				}
-				for jr := 0; jr < rowB; jr += nr0 {
-					if useAVX2 {
-						gemmRowBAVX2(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
-						continue
-					}
+				if useAVX2 && rowB > 0 {
+					gemmRowBAVX2(kc, mc, packed, b[pc*ldb+jc:], ldb, c, ldc, ic, jc, rowB/nr0, store, last, epi)
+				}
+				for jr := 0; jr < rowB && !useAVX2; jr += nr0 {
 					gemmRowB(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
 				}
 				for jr := rowB; jr < nc; jr += nr0 {

@@ -49,6 +49,6 @@ var avx2Kernels8 = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags
 
 // avx2KernelsRowB[r] is avx2Kernels[r] for a B read in place, its rows
 // ldb floats apart.
-var avx2KernelsRowB = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int){
+var avx2KernelsRowB = [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb, panels int){
 	nil, kernel1x16RowBAVX2, kernel2x16RowBAVX2, kernel3x16RowBAVX2, kernel4x16RowBAVX2, kernel5x16RowBAVX2, kernel6x16RowBAVX2,
 }

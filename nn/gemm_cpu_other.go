@@ -258,9 +258,9 @@ func winoF2InAVX2(x *float32, chans, xStride int, v *float32, vStride, plane int
 }
 
 // avx2KernelsRowB is empty without the assembly too.
-var avx2KernelsRowB [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int)
+var avx2KernelsRowB [7]func(kc int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb, panels int)
 
-func kernel6x16TilesRowBAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb int) {
+func kernel6x16TilesRowBAVX2(kc, tiles int, a, b, c *float32, ldc int, mask *int32, flags int, bias, res *float32, ldr, ldb, panels int) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
 

@@ -17112,9 +17112,10 @@ next:
 	VZEROUPPER
 	RET
 
-// func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3
-TEXT ·kernel1x16RowBAVX2(SB), NOSPLIT, $0-88
+TEXT ·kernel1x16RowBAVX2(SB), NOSPLIT, $0-96
+panel:
 	MOVQ   a+8(FP), AX
 	MOVQ   kc+0(FP), CX
 	MOVQ   b+16(FP), DX
@@ -17251,12 +17252,26 @@ norelu_w:
 	VMOVUPS Y1, 32(AX)
 
 next:
+	MOVQ b+16(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+16(FP)
+	MOVQ c+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+24(FP)
+	MOVQ res+64(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+64(FP)
+	MOVQ panels+88(FP), AX
+	DECQ AX
+	MOVQ AX, panels+88(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 
-// func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3
-TEXT ·kernel2x16RowBAVX2(SB), NOSPLIT, $0-88
+TEXT ·kernel2x16RowBAVX2(SB), NOSPLIT, $0-96
+panel:
 	MOVQ   a+8(FP), AX
 	MOVQ   kc+0(FP), CX
 	MOVQ   b+16(FP), DX
@@ -17442,12 +17457,26 @@ norelu_w:
 	VMOVUPS Y3, 32(AX)
 
 next:
+	MOVQ b+16(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+16(FP)
+	MOVQ c+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+24(FP)
+	MOVQ res+64(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+64(FP)
+	MOVQ panels+88(FP), AX
+	DECQ AX
+	MOVQ AX, panels+88(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 
-// func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3
-TEXT ·kernel3x16RowBAVX2(SB), NOSPLIT, $0-88
+TEXT ·kernel3x16RowBAVX2(SB), NOSPLIT, $0-96
+panel:
 	MOVQ   a+8(FP), AX
 	MOVQ   kc+0(FP), CX
 	MOVQ   b+16(FP), DX
@@ -17682,12 +17711,26 @@ norelu_w:
 	VMOVUPS Y5, 32(AX)
 
 next:
+	MOVQ b+16(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+16(FP)
+	MOVQ c+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+24(FP)
+	MOVQ res+64(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+64(FP)
+	MOVQ panels+88(FP), AX
+	DECQ AX
+	MOVQ AX, panels+88(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 
-// func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3
-TEXT ·kernel4x16RowBAVX2(SB), NOSPLIT, $0-88
+TEXT ·kernel4x16RowBAVX2(SB), NOSPLIT, $0-96
+panel:
 	MOVQ   a+8(FP), AX
 	MOVQ   kc+0(FP), CX
 	MOVQ   b+16(FP), DX
@@ -17971,12 +18014,26 @@ norelu_w:
 	VMOVUPS Y7, 32(AX)
 
 next:
+	MOVQ b+16(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+16(FP)
+	MOVQ c+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+24(FP)
+	MOVQ res+64(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+64(FP)
+	MOVQ panels+88(FP), AX
+	DECQ AX
+	MOVQ AX, panels+88(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 
-// func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3
-TEXT ·kernel5x16RowBAVX2(SB), NOSPLIT, $0-88
+TEXT ·kernel5x16RowBAVX2(SB), NOSPLIT, $0-96
+panel:
 	MOVQ   a+8(FP), AX
 	MOVQ   kc+0(FP), CX
 	MOVQ   b+16(FP), DX
@@ -18309,12 +18366,26 @@ norelu_w:
 	VMOVUPS Y9, 32(AX)
 
 next:
+	MOVQ b+16(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+16(FP)
+	MOVQ c+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+24(FP)
+	MOVQ res+64(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+64(FP)
+	MOVQ panels+88(FP), AX
+	DECQ AX
+	MOVQ AX, panels+88(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 
-// func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3
-TEXT ·kernel6x16RowBAVX2(SB), NOSPLIT, $0-88
+TEXT ·kernel6x16RowBAVX2(SB), NOSPLIT, $0-96
+panel:
 	MOVQ   a+8(FP), AX
 	MOVQ   kc+0(FP), CX
 	MOVQ   b+16(FP), DX
@@ -18696,12 +18767,26 @@ norelu_w:
 	VMOVUPS Y11, 32(AX)
 
 next:
+	MOVQ b+16(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+16(FP)
+	MOVQ c+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+24(FP)
+	MOVQ res+64(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+64(FP)
+	MOVQ panels+88(FP), AX
+	DECQ AX
+	MOVQ AX, panels+88(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 
-// func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·kernel6x16TilesRowBAVX2(SB), NOSPLIT, $0-96
+TEXT ·kernel6x16TilesRowBAVX2(SB), NOSPLIT, $0-104
+panel:
 	MOVQ a+16(FP), AX
 	MOVQ tiles+8(FP), CX
 	MOVQ c+32(FP), DX
@@ -19148,6 +19233,19 @@ next:
 	ADDQ $0x18, BX
 	DECQ CX
 	JNZ  tile
+	MOVQ b+24(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, b+24(FP)
+	MOVQ c+32(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, c+32(FP)
+	MOVQ res+72(FP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, res+72(FP)
+	MOVQ panels+96(FP), AX
+	DECQ AX
+	MOVQ AX, panels+96(FP)
+	JNZ  panel
 	VZEROUPPER
 	RET
 

@@ -572,8 +572,9 @@ func kernel6x16TilesAVX2(kc int, tiles int, a *float32, b *float32, c *float32, 
 // apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
 // whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel2x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 2x16 tile with
 // rows ldc floats apart, the product of the first 2 rows of a packed 6 x kc
@@ -583,8 +584,9 @@ func kernel1x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
 // whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel3x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 3x16 tile with
 // rows ldc floats apart, the product of the first 3 rows of a packed 6 x kc
@@ -594,8 +596,9 @@ func kernel2x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
 // whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel4x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 4x16 tile with
 // rows ldc floats apart, the product of the first 4 rows of a packed 6 x kc
@@ -605,8 +608,9 @@ func kernel3x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
 // whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel5x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 5x16 tile with
 // rows ldc floats apart, the product of the first 5 rows of a packed 6 x kc
@@ -616,8 +620,9 @@ func kernel4x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
 // whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel6x16RowBAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
 // rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
@@ -627,8 +632,9 @@ func kernel5x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // apart), 8 the ReLU. mask is nil for all 16 columns, else 16 int32
 // whose sign bits enable columns of c and res. kc must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel6x16TilesRowBAVX2 stores into (or, with flag 1, adds to) c, a 6x16 tile with
 // rows ldc floats apart, the product of the first 6 rows of a packed 6 x kc
@@ -640,8 +646,9 @@ func kernel6x16RowBAVX2(kc int, a *float32, b *float32, c *float32, ldc int, mas
 // It does so for tiles tiles down c, each from the next panel of a and
 // the next 6 rows of c, bias and res; tiles must be at least 1.
 // b is not packed: its rows (steps of k) lie ldb floats apart, as a
-// row-major B does.
-func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int)
+// row-major B does. It does so for panels panels of 16 columns side by
+// side, b, c and res moving on 16 columns each; panels must be at least 1.
+func kernel6x16TilesRowBAVX2(kc int, tiles int, a *float32, b *float32, c *float32, ldc int, mask *int32, flags int, bias *float32, res *float32, ldr int, ldb int, panels int)
 
 // kernel1x8AVX2 stores into (or, with flag 1, adds to) c, a 1x8 tile with
 // rows ldc floats apart, the product of the first 1 rows of a packed 6 x kc

@@ -43,7 +43,7 @@ func kernelAVX2(rows, cols int, tiles, strided bool) {
 	}
 	if strided {
 		name = strings.Replace(name, "AVX2", "RowBAVX2", 1)
-		sig = strings.Replace(sig, ")", ", ldb int)", 1)
+		sig = strings.Replace(sig, ")", ", ldb, panels int)", 1)
 	}
 	TEXT(name, NOSPLIT, sig)
 	doc := []string{fmt.Sprintf("%s stores into (or, with flag 1, adds to) c, a %dx%d tile with", name, rows, cols),
@@ -59,9 +59,16 @@ func kernelAVX2(rows, cols int, tiles, strided bool) {
 	}
 	if strided {
 		doc = append(doc, "b is not packed: its rows (steps of k) lie ldb floats apart, as a",
-			"row-major B does.")
+			"row-major B does. It does so for panels panels of 16 columns side by",
+			"side, b, c and res moving on 16 columns each; panels must be at least 1.")
 	}
 	Doc(doc...)
+	if strided {
+		// A panel of 16 columns of B and C a trip: one call takes a
+		// row-major B's whole width, where a call a panel cost as much as
+		// the multiplies of a Winograd pass's 16-channel GEMMs.
+		Label("panel")
+	}
 	a := Load(Param("a"), GP64())
 	var n, c, bias, res Register
 	if tiles {
@@ -180,6 +187,17 @@ func kernelAVX2(rows, cols int, tiles, strided bool) {
 		ADDQ(U8(4*avx2Rows), bias)
 		DECQ(n)
 		JNZ(LabelRef("tile"))
+	}
+	if strided {
+		for _, p := range []string{"b", "c", "res"} {
+			r := Load(Param(p), GP64())
+			ADDQ(U8(4*avx2Cols), r)
+			Store(r, Param(p))
+		}
+		np := Load(Param("panels"), GP64())
+		DECQ(np)
+		Store(np, Param("panels"))
+		JNZ(LabelRef("panel"))
 	}
 	VZEROUPPER()
 	RET()
