@@ -435,10 +435,12 @@ func im2col(col, x []float32, d ConvDims) {
 					}
 					ow := lo
 					if d.Stride == 2 && useIm2colAVX2 {
-						// Whole chunks of 8 whose 16 floats lie in the row.
+						// Whole chunks of 8 whose 16 floats lie in the
+						// plane: the odd floats past the row's end, read and
+						// dropped, are the next row's.
 						s0 := 2*lo - d.Pad + kw
-						if n := min((hi-lo)/8, (d.W-s0)/16); n > 0 {
-							evensAVX2(&dst[lo], &src[s0], n)
+						if n := min((hi-lo)/8, (len(plane)-ih*d.W-s0)/16); n > 0 {
+							evensAVX2(&dst[lo], &plane[ih*d.W+s0], n)
 							ow += 8 * n
 						}
 					}
