@@ -185,6 +185,31 @@ func sixPlanes(base, out3, plane Register, k int) Mem {
 	return Mem{Base: base, Index: plane, Scale: uint8(k)}
 }
 
+// sixPlaneRows emits the second half of a planned kernel whose output is
+// six rows of six planes: row(i) readies row i's inputs and returns its
+// transform, whose outputs k go to planes 6i+k from the pointer
+// parameter dst ("plane" floats apart), under the lane mask of the
+// parameter "lanes".
+func sixPlaneRows(dst string, row func(i int) func(out func(k int, o VecVirtual))) {
+	v := Load(Param(dst), GP64())
+	plane := Load(Param("plane"), GP64())
+	SHLQ(U8(2), plane)
+	plane3 := GP64()
+	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
+	lanes := Load(Param("lanes"), GP64())
+	out3 := GP64()
+	for i := 0; i < 6; i++ {
+		transform := row(i)
+		LEAQ(Mem{Base: v, Index: plane3, Scale: 1}, out3)
+		transform(func(k int, o VecVirtual) {
+			laneStore(o, sixPlanes(v, out3, plane, k), lanes, fmt.Sprintf("%d_%d", i, k))
+		})
+		if i < 5 {
+			LEAQ(Mem{Base: v, Index: plane3, Scale: 2}, v)
+		}
+	}
+}
+
 // laneStore stores o at m: whole, or under the lane mask at lanes if
 // lanes is not nil. Its labels end in id.
 func laneStore(o VecVirtual, m Mem, lanes Register, id string) {
@@ -257,14 +282,7 @@ func wino4InputAVX2() {
 		})
 	}
 	// Then along each row, the blocks taken apart by phase.
-	v := Load(Param("v"), GP64())
-	plane := Load(Param("plane"), GP64())
-	SHLQ(U8(2), plane)
-	plane3 := GP64()
-	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
-	lanes := Load(Param("lanes"), GP64())
-	out3 := GP64()
-	for i := 0; i < 6; i++ {
+	sixPlaneRows("v", func(i int) func(out func(k int, o VecVirtual)) {
 		var blk [8]VecVirtual
 		for q := range blk {
 			blk[q] = YMM()
@@ -281,15 +299,8 @@ func wino4InputAVX2() {
 			x[4+p] = YMM()
 			VPERMPS(nx[p], order, x[4+p])
 		}
-		LEAQ(Mem{Base: v, Index: plane3, Scale: 1}, out3)
-		bt6AVX2(x, two, four, func(k int, o VecVirtual) {
-			m := sixPlanes(v, out3, plane, k)
-			laneStore(o, m, lanes, fmt.Sprintf("%d_%d", i, k))
-		})
-		if i < 5 {
-			LEAQ(Mem{Base: v, Index: plane3, Scale: 2}, v)
-		}
-	}
+		return func(out func(k int, o VecVirtual)) { bt6AVX2(x, two, four, out) }
+	})
 	nextInputChannel(chans)
 }
 
@@ -954,14 +965,7 @@ func wino4DyAVX2Kernel() {
 		})
 	}
 	// Then along each row, the blocks taken apart by phase.
-	u := Load(Param("u"), GP64())
-	plane := Load(Param("plane"), GP64())
-	SHLQ(U8(2), plane)
-	plane3 := GP64()
-	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane3)
-	lanes := Load(Param("lanes"), GP64())
-	out3 := GP64()
-	for i := 0; i < 6; i++ {
+	sixPlaneRows("u", func(i int) func(out func(k int, o VecVirtual)) {
 		var blk [4]VecVirtual
 		for q := range blk {
 			blk[q] = YMM()
@@ -973,15 +977,8 @@ func wino4DyAVX2Kernel() {
 			x[p] = YMM()
 			VPERMPS(ph[p], order, x[p])
 		}
-		LEAQ(Mem{Base: u, Index: plane3, Scale: 1}, out3)
-		a6AVX2(x, two, four, func(k int, o VecVirtual) {
-			m := sixPlanes(u, out3, plane, k)
-			laneStore(o, m, lanes, fmt.Sprintf("%d_%d", i, k))
-		})
-		if i < 5 {
-			LEAQ(Mem{Base: u, Index: plane3, Scale: 2}, u)
-		}
-	}
+		return func(out func(k int, o VecVirtual)) { a6AVX2(x, two, four, out) }
+	})
 	advanceParam("dy", "dyStride")
 	advanceParam("u", "uStride")
 	DECQ(chans)
