@@ -210,13 +210,26 @@ func gemmRowBAVX2(kc, mc int, packed, b []float32, ldb int, c []float32, ldc, ic
 	}
 }
 
-// misalignedRowB reports whether the AVX2 kernels should pack B, though
-// row-major, because its rows are not 32-byte aligned: each step's two
-// loads would then straddle a cache line. The pack pays when many tiles
-// down A share each panel: at 512 and 2048 rows, GEMMs by 49 columns ran
-// 6-18% faster packed; at 64 and 128 rows (a Winograd pass's), 10-30%
-// slower.
-func misalignedRowB(m, ldb int) bool { return useAVX2 && ldb%8 != 0 && m >= 512 }
+// readRowB reports whether the assembly kernels read the whole panels of
+// a row-major B (rows ldb floats apart, m rows of A) in place: packing
+// them cost more than the kernels gain from contiguous panels, except
+//   - where B's rows lie a multiple of 4 KB apart: a panel's rows would
+//     all fall in one set of the cache (the 1024^3 GEMM ran at 91-92% of
+//     the peak read in place, 92-93% packed);
+//   - with AVX2, where the rows are not 32-byte aligned, so that each
+//     step's two loads straddle a cache line, and 512 rows or more share
+//     each panel, so that the pack pays: at 512 and 2048 rows GEMMs by 49
+//     columns ran 6-18% faster packed; at 64 and 128 rows (a Winograd
+//     pass's), 10-30% slower.
+func readRowB(m, ldb int) bool {
+	switch {
+	case !useAVX512 && !useAVX2, ldb%1024 == 0:
+		return false
+	case useAVX2 && ldb%8 != 0 && m >= 512:
+		return false
+	}
+	return true
+}
 
 // gemmSerial is GemmEpilogue on the calling goroutine.
 func gemmSerial(ws *Workspace, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi *Epilogue, pa *PackedA) {
@@ -267,13 +280,9 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 			// so C is never cleared first; the last applies the epilogue.
 			store, last := pc == 0 && beta == 0, pc+kc >= k
 			// A row-major B's whole panels are read in place (rowB
-			// columns): packing them cost more than the kernel gains
-			// from contiguous panels. The rest is packed. Not where B's
-			// rows lie a multiple of 4 KB apart: a panel's rows would all
-			// fall in one set of the cache (the 1024^3 GEMM ran at 91-92%
-			// of the peak read in place, 92-93% packed).
+			// columns) where readRowB says; the rest is packed.
 			rowB := 0
-			if (useAVX512 || useAVX2) && !transB && packedB == nil && ldb%1024 != 0 && !misalignedRowB(m, ldb) {
+			if !transB && packedB == nil && readRowB(m, ldb) {
 				rowB = nc / nr0 * nr0
 			}
 			pb := ws.packB
@@ -289,11 +298,14 @@ func gemmBlocks(ws *Workspace, transA, transB bool, m, n, k int, a []float32, ld
 					packA(ws.packA, transA, a, lda, ic, pc, mc, kc, mr0)
 					packed = ws.packA
 				}
-				if useAVX2 && rowB > 0 {
+				switch {
+				case rowB == 0:
+				case useAVX2:
 					gemmRowBAVX2(kc, mc, packed, b[pc*ldb+jc:], ldb, c, ldc, ic, jc, rowB/nr0, store, last, epi)
-				}
-				for jr := 0; jr < rowB && !useAVX2; jr += nr0 {
-					gemmRowB(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
+				default:
+					for jr := 0; jr < rowB; jr += nr0 {
+						gemmRowB(kc, mc, packed, b[pc*ldb+jc+jr:], ldb, c, ldc, ic, jc+jr, store, last, epi)
+					}
 				}
 				for jr := rowB; jr < nc; jr += nr0 {
 					nr := min(nr0, nc-jr)

@@ -97,7 +97,7 @@ func testGemm(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ws := NewWorkspace(0)
 	// 515 x 49: rows enough that AVX2 packs a B whose rows are not
-	// 32-byte aligned (misalignedRowB), its edge panel 8 columns wide.
+	// 32-byte aligned (readRowB), its edge panel 8 columns wide.
 	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {5, 9, 3}, {17, 33, 65}, {64, 4, 300}, {67, 1030, 259}, {130, 7, 513}, {515, 49, 401}}
 	for _, s := range sizes {
 		m, n, k := s[0], s[1], s[2]
