@@ -185,6 +185,29 @@ func sixPlanes(base, out3, plane Register, k int) Mem {
 	return Mem{Base: base, Index: plane, Scale: uint8(k)}
 }
 
+// rowPhases loads row i of blocks blocks from buf and takes it apart by
+// column phase: 4x4 transposes of each 4 blocks, then the permute order
+// into lane order, phases of them (the first transpose's 4, then the
+// next one's).
+func rowPhases(buf Mem, i, blocks, phases int, order VecVirtual) []VecVirtual {
+	blk := make([]VecVirtual, blocks)
+	for q := range blk {
+		blk[q] = YMM()
+		VMOVUPS(buf.Offset(32*(blocks*i+q)), blk[q])
+	}
+	var ph []VecVirtual
+	for g := 0; g < blocks; g += 4 {
+		t := transpose4(blk[g], blk[g+1], blk[g+2], blk[g+3])
+		ph = append(ph, t[:]...)
+	}
+	x := make([]VecVirtual, phases)
+	for p := range x {
+		x[p] = YMM()
+		VPERMPS(ph[p], order, x[p])
+	}
+	return x
+}
+
 // sixPlaneRows emits the second half of a planned kernel whose output is
 // six rows of six planes: row(i) readies row i's inputs and returns its
 // transform, whose outputs k go to planes 6i+k from the pointer
@@ -283,22 +306,7 @@ func wino4InputAVX2() {
 	}
 	// Then along each row, the blocks taken apart by phase.
 	sixPlaneRows("v", func(i int) func(out func(k int, o VecVirtual)) {
-		var blk [8]VecVirtual
-		for q := range blk {
-			blk[q] = YMM()
-			VMOVUPS(buf.Offset(32*(8*i+q)), blk[q])
-		}
-		ph := transpose4(blk[0], blk[1], blk[2], blk[3])
-		nx := transpose4(blk[4], blk[5], blk[6], blk[7])
-		var x [6]VecVirtual
-		for p := range 4 {
-			x[p] = YMM()
-			VPERMPS(ph[p], order, x[p])
-		}
-		for p := range 2 {
-			x[4+p] = YMM()
-			VPERMPS(nx[p], order, x[4+p])
-		}
+		x := [6]VecVirtual(rowPhases(buf, i, 8, 6, order))
 		return func(out func(k int, o VecVirtual)) { bt6AVX2(x, two, four, out) }
 	})
 	nextInputChannel(chans)
@@ -966,17 +974,7 @@ func wino4DyAVX2Kernel() {
 	}
 	// Then along each row, the blocks taken apart by phase.
 	sixPlaneRows("u", func(i int) func(out func(k int, o VecVirtual)) {
-		var blk [4]VecVirtual
-		for q := range blk {
-			blk[q] = YMM()
-			VMOVUPS(buf.Offset(32*(4*i+q)), blk[q])
-		}
-		ph := transpose4(blk[0], blk[1], blk[2], blk[3])
-		var x [4]VecVirtual
-		for p := range x {
-			x[p] = YMM()
-			VPERMPS(ph[p], order, x[p])
-		}
+		x := [4]VecVirtual(rowPhases(buf, i, 4, 4, order))
 		return func(out func(k int, o VecVirtual)) { a6AVX2(x, two, four, out) }
 	})
 	advanceParam("dy", "dyStride")
