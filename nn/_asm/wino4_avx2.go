@@ -185,6 +185,23 @@ func sixPlanes(base, out3, plane Register, k int) Mem {
 	return Mem{Base: base, Index: plane, Scale: uint8(k)}
 }
 
+// plannedColumns emits the first half of a planned kernel: for each of
+// blocks blocks, its rows rows loaded as the plan says (row i's at
+// i*blocks+b) and transformed down the column by transform, whose
+// outputs k go to row k of buf (blocks blocks a row).
+func plannedColumns(base, kinds, offs, midx, table Register, buf Mem, blocks, rows int, transform func(r []VecVirtual, out func(k int, o VecVirtual))) {
+	for b := 0; b < blocks; b++ {
+		r := make([]VecVirtual, rows)
+		for i := range r {
+			r[i] = YMM()
+			blockLoad(base, kinds, offs, midx, table, blocks*i+b, r[i], fmt.Sprintf("%d_%d", i, b))
+		}
+		transform(r, func(k int, o VecVirtual) {
+			VMOVUPS(o, buf.Offset(32*(blocks*k+b)))
+		})
+	}
+}
+
 // rowPhases loads row i of blocks blocks from buf and takes it apart by
 // column phase: 4x4 transposes of each 4 blocks, then the permute order
 // into lane order, phases of them (the first transpose's 4, then the
@@ -294,16 +311,9 @@ func wino4InputAVX2() {
 	x := Load(Param("x"), GP64())
 	offs, midx, kinds := planFields(plan, inBlocks)
 	// B^T d down the rows, block by block.
-	for b := 0; b < 8; b++ {
-		var r [6]VecVirtual
-		for i := range r {
-			r[i] = YMM()
-			blockLoad(x, kinds, offs, midx, table, 8*i+b, r[i], fmt.Sprintf("%d_%d", i, b))
-		}
-		bt6AVX2(r, two, four, func(k int, o VecVirtual) {
-			VMOVUPS(o, buf.Offset(32*(8*k+b)))
-		})
-	}
+	plannedColumns(x, kinds, offs, midx, table, buf, 8, 6, func(r []VecVirtual, out func(k int, o VecVirtual)) {
+		bt6AVX2([6]VecVirtual(r), two, four, out)
+	})
 	// Then along each row, the blocks taken apart by phase.
 	sixPlaneRows("v", func(i int) func(out func(k int, o VecVirtual)) {
 		x := [6]VecVirtual(rowPhases(buf, i, 8, 6, order))
@@ -962,16 +972,9 @@ func wino4DyAVX2Kernel() {
 	dy := Load(Param("dy"), GP64())
 	offs, midx, kinds := planFields(plan, outBlocks) // dy is shaped as the output
 	// A g down the columns, block by block.
-	for b := 0; b < 4; b++ {
-		var r [4]VecVirtual
-		for i := range r {
-			r[i] = YMM()
-			blockLoad(dy, kinds, offs, midx, table, 4*i+b, r[i], fmt.Sprintf("%d_%d", i, b))
-		}
-		a6AVX2(r, two, four, func(k int, o VecVirtual) {
-			VMOVUPS(o, buf.Offset(32*(4*k+b)))
-		})
-	}
+	plannedColumns(dy, kinds, offs, midx, table, buf, 4, 4, func(r []VecVirtual, out func(k int, o VecVirtual)) {
+		a6AVX2([4]VecVirtual(r), two, four, out)
+	})
 	// Then along each row, the blocks taken apart by phase.
 	sixPlaneRows("u", func(i int) func(out func(k int, o VecVirtual)) {
 		x := [4]VecVirtual(rowPhases(buf, i, 4, 4, order))
