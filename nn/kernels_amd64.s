@@ -23913,15 +23913,6 @@ chan:
 	CMPL    R9, $0x01
 	JNE     notwhole_0_0
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_0_0
-
-notwhole_0_0:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_0:
 	MOVBLZX 8(R8), R9
@@ -23929,15 +23920,6 @@ loaded_0_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_0
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_0
-
-notwhole_1_0:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_0:
 	MOVBLZX 16(R8), R9
@@ -23945,15 +23927,6 @@ loaded_1_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_0
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_0
-
-notwhole_2_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_0
-	MOVLQSX    64(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_0:
 	MOVBLZX 24(R8), R9
@@ -23961,15 +23934,6 @@ loaded_2_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_0
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_0
-
-notwhole_3_0:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_0
-	MOVLQSX    96(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_0:
 	MOVBLZX 32(R8), R9
@@ -23977,15 +23941,6 @@ loaded_3_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_0
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_0
-
-notwhole_4_0:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_0
-	MOVLQSX    128(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_0:
 	MOVBLZX 40(R8), R9
@@ -23993,15 +23948,6 @@ loaded_4_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_0
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_0
-
-notwhole_5_0:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_0
-	MOVLQSX    160(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_0:
 	VMOVAPS      Y7, Y9
@@ -24033,15 +23979,6 @@ loaded_5_0:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_1
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_1
-
-notwhole_0_1:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_1:
 	MOVBLZX 9(R8), R9
@@ -24049,15 +23986,6 @@ loaded_0_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_1
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_1
-
-notwhole_1_1:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_1:
 	MOVBLZX 17(R8), R9
@@ -24065,15 +23993,6 @@ loaded_1_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_1
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_1
-
-notwhole_2_1:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_1
-	MOVLQSX    68(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_1:
 	MOVBLZX 25(R8), R9
@@ -24081,15 +24000,6 @@ loaded_2_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_1
-
-notwhole_3_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_1
-	MOVLQSX    100(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_1:
 	MOVBLZX 33(R8), R9
@@ -24097,15 +24007,6 @@ loaded_3_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_1
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_1
-
-notwhole_4_1:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_1
-	MOVLQSX    132(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_1:
 	MOVBLZX 41(R8), R9
@@ -24113,15 +24014,6 @@ loaded_4_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_1
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_1
-
-notwhole_5_1:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_1
-	MOVLQSX    164(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_1:
 	VMOVAPS      Y7, Y9
@@ -24153,15 +24045,6 @@ loaded_5_1:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_2
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_2
-
-notwhole_0_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_2:
 	MOVBLZX 10(R8), R9
@@ -24169,15 +24052,6 @@ loaded_0_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_2
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_2
-
-notwhole_1_2:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_2:
 	MOVBLZX 18(R8), R9
@@ -24185,15 +24059,6 @@ loaded_1_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_2
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_2
-
-notwhole_2_2:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_2
-	MOVLQSX    72(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_2:
 	MOVBLZX 26(R8), R9
@@ -24201,15 +24066,6 @@ loaded_2_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_2
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_2
-
-notwhole_3_2:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_2
-	MOVLQSX    104(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_2:
 	MOVBLZX 34(R8), R9
@@ -24217,15 +24073,6 @@ loaded_3_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_2
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_2
-
-notwhole_4_2:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_2
-	MOVLQSX    136(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_2:
 	MOVBLZX 42(R8), R9
@@ -24233,15 +24080,6 @@ loaded_4_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_2
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_2
-
-notwhole_5_2:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_2
-	MOVLQSX    168(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_2:
 	VMOVAPS      Y7, Y9
@@ -24273,15 +24111,6 @@ loaded_5_2:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_3
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_3
-
-notwhole_0_3:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_3:
 	MOVBLZX 11(R8), R9
@@ -24289,15 +24118,6 @@ loaded_0_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_3
-
-notwhole_1_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_3:
 	MOVBLZX 19(R8), R9
@@ -24305,15 +24125,6 @@ loaded_1_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_3
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_3
-
-notwhole_2_3:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_3
-	MOVLQSX    76(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_3:
 	MOVBLZX 27(R8), R9
@@ -24321,15 +24132,6 @@ loaded_2_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_3
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_3
-
-notwhole_3_3:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_3
-	MOVLQSX    108(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_3:
 	MOVBLZX 35(R8), R9
@@ -24337,15 +24139,6 @@ loaded_3_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_3
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_3
-
-notwhole_4_3:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_3
-	MOVLQSX    140(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_3:
 	MOVBLZX 43(R8), R9
@@ -24353,15 +24146,6 @@ loaded_4_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_3
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_3
-
-notwhole_5_3:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_3
-	MOVLQSX    172(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_3:
 	VMOVAPS      Y7, Y9
@@ -24393,15 +24177,6 @@ loaded_5_3:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_4
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_4
-
-notwhole_0_4:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_4
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_4:
 	MOVBLZX 12(R8), R9
@@ -24409,15 +24184,6 @@ loaded_0_4:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_4
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_4
-
-notwhole_1_4:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_4
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_4:
 	MOVBLZX 20(R8), R9
@@ -24425,15 +24191,6 @@ loaded_1_4:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_4
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_4
-
-notwhole_2_4:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_4
-	MOVLQSX    80(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_4:
 	MOVBLZX 28(R8), R9
@@ -24441,15 +24198,6 @@ loaded_2_4:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_4
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_4
-
-notwhole_3_4:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_4
-	MOVLQSX    112(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_4:
 	MOVBLZX 36(R8), R9
@@ -24457,15 +24205,6 @@ loaded_3_4:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_4
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_4
-
-notwhole_4_4:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_4
-	MOVLQSX    144(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_4:
 	MOVBLZX 44(R8), R9
@@ -24473,15 +24212,6 @@ loaded_4_4:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_4
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_4
-
-notwhole_5_4:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_4
-	MOVLQSX    176(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_4:
 	VMOVAPS      Y7, Y9
@@ -24513,15 +24243,6 @@ loaded_5_4:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_5
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_5
-
-notwhole_0_5:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_5
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_5:
 	MOVBLZX 13(R8), R9
@@ -24529,15 +24250,6 @@ loaded_0_5:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_5
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_5
-
-notwhole_1_5:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_5
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_5:
 	MOVBLZX 21(R8), R9
@@ -24545,15 +24257,6 @@ loaded_1_5:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_5
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_5
-
-notwhole_2_5:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_5
-	MOVLQSX    84(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_5:
 	MOVBLZX 29(R8), R9
@@ -24561,15 +24264,6 @@ loaded_2_5:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_5
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_5
-
-notwhole_3_5:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_5
-	MOVLQSX    116(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_5:
 	MOVBLZX 37(R8), R9
@@ -24577,15 +24271,6 @@ loaded_3_5:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_5
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_5
-
-notwhole_4_5:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_5
-	MOVLQSX    148(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_5:
 	MOVBLZX 45(R8), R9
@@ -24593,15 +24278,6 @@ loaded_4_5:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_5
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_5
-
-notwhole_5_5:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_5
-	MOVLQSX    180(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_5:
 	VMOVAPS      Y7, Y9
@@ -24633,15 +24309,6 @@ loaded_5_5:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_6
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_6
-
-notwhole_0_6:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_6
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_6:
 	MOVBLZX 14(R8), R9
@@ -24649,15 +24316,6 @@ loaded_0_6:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_6
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_6
-
-notwhole_1_6:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_6
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_6:
 	MOVBLZX 22(R8), R9
@@ -24665,15 +24323,6 @@ loaded_1_6:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_6
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_6
-
-notwhole_2_6:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_6
-	MOVLQSX    88(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_6:
 	MOVBLZX 30(R8), R9
@@ -24681,15 +24330,6 @@ loaded_2_6:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_6
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_6
-
-notwhole_3_6:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_6
-	MOVLQSX    120(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_6:
 	MOVBLZX 38(R8), R9
@@ -24697,15 +24337,6 @@ loaded_3_6:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_6
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_6
-
-notwhole_4_6:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_6
-	MOVLQSX    152(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_6:
 	MOVBLZX 46(R8), R9
@@ -24713,15 +24344,6 @@ loaded_4_6:
 	CMPL    R9, $0x01
 	JNE     notwhole_5_6
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_5_6
-
-notwhole_5_6:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_5_6
-	MOVLQSX    184(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_5_6:
 	VMOVAPS      Y7, Y9
@@ -24753,15 +24375,6 @@ loaded_5_6:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_7
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_7
-
-notwhole_0_7:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_7
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_7:
 	MOVBLZX 15(R8), R9
@@ -24769,15 +24382,6 @@ loaded_0_7:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_7
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_7
-
-notwhole_1_7:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_7
-	MOVLQSX    60(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_7:
 	MOVBLZX 23(R8), R9
@@ -24785,15 +24389,6 @@ loaded_1_7:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_7
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_7
-
-notwhole_2_7:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_7
-	MOVLQSX    92(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_7:
 	MOVBLZX 31(R8), R9
@@ -24801,15 +24396,6 @@ loaded_2_7:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_7
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_7
-
-notwhole_3_7:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_7
-	MOVLQSX    124(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_7:
 	MOVBLZX 39(R8), R9
@@ -24817,15 +24403,6 @@ loaded_3_7:
 	CMPL    R9, $0x01
 	JNE     notwhole_4_7
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_4_7
-
-notwhole_4_7:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_4_7
-	MOVLQSX    156(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_4_7:
 	MOVBLZX 47(R8), R8
@@ -24833,15 +24410,6 @@ loaded_4_7:
 	CMPL    R8, $0x01
 	JNE     notwhole_5_7
 	VMOVUPS (BX)(SI*1), Y8
-	JMP     loaded_5_7
-
-notwhole_5_7:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R8, R8
-	JZ         loaded_5_7
-	MOVLQSX    188(DI), DI
-	VMOVUPS    (CX)(DI*1), Y8
-	VMASKMOVPS (BX)(SI*1), Y8, Y8
 
 loaded_5_7:
 	VMOVAPS      Y7, Y9
@@ -24912,22 +24480,12 @@ loaded_5_7:
 	TESTQ        R8, R8
 	JNZ          part_0_1
 	VMOVUPS      Y11, (BX)(SI*1)
-	JMP          stored_0_1
-
-part_0_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
 
 stored_0_1:
 	VSUBPS  Y10, Y9, Y10
 	TESTQ   R8, R8
 	JNZ     part_0_2
 	VMOVUPS Y10, (BX)(SI*2)
-	JMP     stored_0_2
-
-part_0_2:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
 
 stored_0_2:
 	VSUBPS      Y7, Y9, Y9
@@ -24935,11 +24493,6 @@ stored_0_2:
 	TESTQ       R8, R8
 	JNZ         part_0_0
 	VMOVUPS     Y9, (BX)
-	JMP         stored_0_0
-
-part_0_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
 
 stored_0_0:
 	VSUBPS      Y7, Y8, Y6
@@ -24949,11 +24502,6 @@ stored_0_0:
 	TESTQ       R8, R8
 	JNZ         part_0_3
 	VMOVUPS     Y8, (R9)
-	JMP         stored_0_3
-
-part_0_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
 
 stored_0_3:
 	VMOVAPS      Y6, Y6
@@ -24961,11 +24509,6 @@ stored_0_3:
 	TESTQ        R8, R8
 	JNZ          part_0_4
 	VMOVUPS      Y6, (R9)(SI*1)
-	JMP          stored_0_4
-
-part_0_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
 
 stored_0_4:
 	VMOVAPS      Y5, Y5
@@ -24975,11 +24518,6 @@ stored_0_4:
 	TESTQ        R8, R8
 	JNZ          part_0_5
 	VMOVUPS      Y3, (R9)(SI*2)
-	JMP          stored_0_5
-
-part_0_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_0_5:
 	LEAQ         (BX)(DI*2), BX
@@ -25022,22 +24560,12 @@ stored_0_5:
 	TESTQ        R8, R8
 	JNZ          part_1_1
 	VMOVUPS      Y11, (BX)(SI*1)
-	JMP          stored_1_1
-
-part_1_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
 
 stored_1_1:
 	VSUBPS  Y10, Y9, Y10
 	TESTQ   R8, R8
 	JNZ     part_1_2
 	VMOVUPS Y10, (BX)(SI*2)
-	JMP     stored_1_2
-
-part_1_2:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
 
 stored_1_2:
 	VSUBPS      Y7, Y9, Y9
@@ -25045,11 +24573,6 @@ stored_1_2:
 	TESTQ       R8, R8
 	JNZ         part_1_0
 	VMOVUPS     Y9, (BX)
-	JMP         stored_1_0
-
-part_1_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
 
 stored_1_0:
 	VSUBPS      Y7, Y8, Y6
@@ -25059,11 +24582,6 @@ stored_1_0:
 	TESTQ       R8, R8
 	JNZ         part_1_3
 	VMOVUPS     Y8, (R9)
-	JMP         stored_1_3
-
-part_1_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
 
 stored_1_3:
 	VMOVAPS      Y6, Y6
@@ -25071,11 +24589,6 @@ stored_1_3:
 	TESTQ        R8, R8
 	JNZ          part_1_4
 	VMOVUPS      Y6, (R9)(SI*1)
-	JMP          stored_1_4
-
-part_1_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
 
 stored_1_4:
 	VMOVAPS      Y5, Y5
@@ -25085,11 +24598,6 @@ stored_1_4:
 	TESTQ        R8, R8
 	JNZ          part_1_5
 	VMOVUPS      Y3, (R9)(SI*2)
-	JMP          stored_1_5
-
-part_1_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_1_5:
 	LEAQ         (BX)(DI*2), BX
@@ -25132,22 +24640,12 @@ stored_1_5:
 	TESTQ        R8, R8
 	JNZ          part_2_1
 	VMOVUPS      Y11, (BX)(SI*1)
-	JMP          stored_2_1
-
-part_2_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
 
 stored_2_1:
 	VSUBPS  Y10, Y9, Y10
 	TESTQ   R8, R8
 	JNZ     part_2_2
 	VMOVUPS Y10, (BX)(SI*2)
-	JMP     stored_2_2
-
-part_2_2:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
 
 stored_2_2:
 	VSUBPS      Y7, Y9, Y9
@@ -25155,11 +24653,6 @@ stored_2_2:
 	TESTQ       R8, R8
 	JNZ         part_2_0
 	VMOVUPS     Y9, (BX)
-	JMP         stored_2_0
-
-part_2_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
 
 stored_2_0:
 	VSUBPS      Y7, Y8, Y6
@@ -25169,11 +24662,6 @@ stored_2_0:
 	TESTQ       R8, R8
 	JNZ         part_2_3
 	VMOVUPS     Y8, (R9)
-	JMP         stored_2_3
-
-part_2_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
 
 stored_2_3:
 	VMOVAPS      Y6, Y6
@@ -25181,11 +24669,6 @@ stored_2_3:
 	TESTQ        R8, R8
 	JNZ          part_2_4
 	VMOVUPS      Y6, (R9)(SI*1)
-	JMP          stored_2_4
-
-part_2_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
 
 stored_2_4:
 	VMOVAPS      Y5, Y5
@@ -25195,11 +24678,6 @@ stored_2_4:
 	TESTQ        R8, R8
 	JNZ          part_2_5
 	VMOVUPS      Y3, (R9)(SI*2)
-	JMP          stored_2_5
-
-part_2_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_2_5:
 	LEAQ         (BX)(DI*2), BX
@@ -25242,22 +24720,12 @@ stored_2_5:
 	TESTQ        R8, R8
 	JNZ          part_3_1
 	VMOVUPS      Y11, (BX)(SI*1)
-	JMP          stored_3_1
-
-part_3_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
 
 stored_3_1:
 	VSUBPS  Y10, Y9, Y10
 	TESTQ   R8, R8
 	JNZ     part_3_2
 	VMOVUPS Y10, (BX)(SI*2)
-	JMP     stored_3_2
-
-part_3_2:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
 
 stored_3_2:
 	VSUBPS      Y7, Y9, Y9
@@ -25265,11 +24733,6 @@ stored_3_2:
 	TESTQ       R8, R8
 	JNZ         part_3_0
 	VMOVUPS     Y9, (BX)
-	JMP         stored_3_0
-
-part_3_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
 
 stored_3_0:
 	VSUBPS      Y7, Y8, Y6
@@ -25279,11 +24742,6 @@ stored_3_0:
 	TESTQ       R8, R8
 	JNZ         part_3_3
 	VMOVUPS     Y8, (R9)
-	JMP         stored_3_3
-
-part_3_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
 
 stored_3_3:
 	VMOVAPS      Y6, Y6
@@ -25291,11 +24749,6 @@ stored_3_3:
 	TESTQ        R8, R8
 	JNZ          part_3_4
 	VMOVUPS      Y6, (R9)(SI*1)
-	JMP          stored_3_4
-
-part_3_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
 
 stored_3_4:
 	VMOVAPS      Y5, Y5
@@ -25305,11 +24758,6 @@ stored_3_4:
 	TESTQ        R8, R8
 	JNZ          part_3_5
 	VMOVUPS      Y3, (R9)(SI*2)
-	JMP          stored_3_5
-
-part_3_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_3_5:
 	LEAQ         (BX)(DI*2), BX
@@ -25352,22 +24800,12 @@ stored_3_5:
 	TESTQ        R8, R8
 	JNZ          part_4_1
 	VMOVUPS      Y11, (BX)(SI*1)
-	JMP          stored_4_1
-
-part_4_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
 
 stored_4_1:
 	VSUBPS  Y10, Y9, Y10
 	TESTQ   R8, R8
 	JNZ     part_4_2
 	VMOVUPS Y10, (BX)(SI*2)
-	JMP     stored_4_2
-
-part_4_2:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
 
 stored_4_2:
 	VSUBPS      Y7, Y9, Y9
@@ -25375,11 +24813,6 @@ stored_4_2:
 	TESTQ       R8, R8
 	JNZ         part_4_0
 	VMOVUPS     Y9, (BX)
-	JMP         stored_4_0
-
-part_4_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
 
 stored_4_0:
 	VSUBPS      Y7, Y8, Y6
@@ -25389,11 +24822,6 @@ stored_4_0:
 	TESTQ       R8, R8
 	JNZ         part_4_3
 	VMOVUPS     Y8, (R9)
-	JMP         stored_4_3
-
-part_4_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
 
 stored_4_3:
 	VMOVAPS      Y6, Y6
@@ -25401,11 +24829,6 @@ stored_4_3:
 	TESTQ        R8, R8
 	JNZ          part_4_4
 	VMOVUPS      Y6, (R9)(SI*1)
-	JMP          stored_4_4
-
-part_4_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
 
 stored_4_4:
 	VMOVAPS      Y5, Y5
@@ -25415,11 +24838,6 @@ stored_4_4:
 	TESTQ        R8, R8
 	JNZ          part_4_5
 	VMOVUPS      Y3, (R9)(SI*2)
-	JMP          stored_4_5
-
-part_4_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_4_5:
 	LEAQ         (BX)(DI*2), BX
@@ -25462,22 +24880,12 @@ stored_4_5:
 	TESTQ        R8, R8
 	JNZ          part_5_1
 	VMOVUPS      Y11, (BX)(SI*1)
-	JMP          stored_5_1
-
-part_5_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
 
 stored_5_1:
 	VSUBPS  Y10, Y9, Y10
 	TESTQ   R8, R8
 	JNZ     part_5_2
 	VMOVUPS Y10, (BX)(SI*2)
-	JMP     stored_5_2
-
-part_5_2:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
 
 stored_5_2:
 	VSUBPS      Y7, Y9, Y9
@@ -25485,11 +24893,6 @@ stored_5_2:
 	TESTQ       R8, R8
 	JNZ         part_5_0
 	VMOVUPS     Y9, (BX)
-	JMP         stored_5_0
-
-part_5_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
 
 stored_5_0:
 	VSUBPS      Y7, Y8, Y6
@@ -25499,11 +24902,6 @@ stored_5_0:
 	TESTQ       R8, R8
 	JNZ         part_5_3
 	VMOVUPS     Y8, (R9)
-	JMP         stored_5_3
-
-part_5_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
 
 stored_5_3:
 	VMOVAPS      Y6, Y6
@@ -25511,11 +24909,6 @@ stored_5_3:
 	TESTQ        R8, R8
 	JNZ          part_5_4
 	VMOVUPS      Y6, (R9)(SI*1)
-	JMP          stored_5_4
-
-part_5_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
 
 stored_5_4:
 	VMOVAPS      Y5, Y5
@@ -25525,11 +24918,6 @@ stored_5_4:
 	TESTQ        R8, R8
 	JNZ          part_5_5
 	VMOVUPS      Y3, (R9)(SI*2)
-	JMP          stored_5_5
-
-part_5_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_5_5:
 	MOVQ xStride+16(FP), BX
@@ -25546,6 +24934,618 @@ stored_5_5:
 	JNZ  chan
 	VZEROUPPER
 	RET
+
+notwhole_0_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_0
+
+notwhole_1_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_0
+
+notwhole_2_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_0
+	MOVLQSX    64(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_0
+
+notwhole_3_0:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_0
+	MOVLQSX    96(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_0
+
+notwhole_4_0:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_0
+	MOVLQSX    128(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_0
+
+notwhole_5_0:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_0
+	MOVLQSX    160(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_0
+
+notwhole_0_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_1
+
+notwhole_1_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_1
+
+notwhole_2_1:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_1
+	MOVLQSX    68(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_1
+
+notwhole_3_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_1
+	MOVLQSX    100(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_1
+
+notwhole_4_1:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_1
+	MOVLQSX    132(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_1
+
+notwhole_5_1:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_1
+	MOVLQSX    164(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_1
+
+notwhole_0_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_2
+
+notwhole_1_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_2
+
+notwhole_2_2:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_2
+	MOVLQSX    72(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_2
+
+notwhole_3_2:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_2
+	MOVLQSX    104(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_2
+
+notwhole_4_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_2
+	MOVLQSX    136(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_2
+
+notwhole_5_2:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_2
+	MOVLQSX    168(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_2
+
+notwhole_0_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_3
+
+notwhole_1_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_3
+
+notwhole_2_3:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_3
+	MOVLQSX    76(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_3
+
+notwhole_3_3:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_3
+	MOVLQSX    108(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_3
+
+notwhole_4_3:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_3
+	MOVLQSX    140(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_3
+
+notwhole_5_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_3
+	MOVLQSX    172(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_3
+
+notwhole_0_4:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_4
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_4
+
+notwhole_1_4:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_4
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_4
+
+notwhole_2_4:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_4
+	MOVLQSX    80(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_4
+
+notwhole_3_4:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_4
+	MOVLQSX    112(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_4
+
+notwhole_4_4:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_4
+	MOVLQSX    144(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_4
+
+notwhole_5_4:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_4
+	MOVLQSX    176(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_4
+
+notwhole_0_5:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_5
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_5
+
+notwhole_1_5:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_5
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_5
+
+notwhole_2_5:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_5
+	MOVLQSX    84(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_5
+
+notwhole_3_5:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_5
+	MOVLQSX    116(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_5
+
+notwhole_4_5:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_5
+	MOVLQSX    148(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_5
+
+notwhole_5_5:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_5
+	MOVLQSX    180(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_5
+
+notwhole_0_6:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_6
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_6
+
+notwhole_1_6:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_6
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_6
+
+notwhole_2_6:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_6
+	MOVLQSX    88(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_6
+
+notwhole_3_6:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_6
+	MOVLQSX    120(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_6
+
+notwhole_4_6:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_6
+	MOVLQSX    152(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_6
+
+notwhole_5_6:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_5_6
+	MOVLQSX    184(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_5_6
+
+notwhole_0_7:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_7
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_7
+
+notwhole_1_7:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_7
+	MOVLQSX    60(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_7
+
+notwhole_2_7:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_7
+	MOVLQSX    92(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_7
+
+notwhole_3_7:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_7
+	MOVLQSX    124(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_7
+
+notwhole_4_7:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_4_7
+	MOVLQSX    156(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_4_7
+
+notwhole_5_7:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R8, R8
+	JZ         loaded_5_7
+	MOVLQSX    188(DI), DI
+	VMOVUPS    (CX)(DI*1), Y8
+	VMASKMOVPS (BX)(SI*1), Y8, Y8
+	JMP        loaded_5_7
+
+part_0_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+	JMP        stored_0_1
+
+part_0_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+	JMP        stored_0_2
+
+part_0_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+	JMP        stored_0_0
+
+part_0_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+	JMP        stored_0_3
+
+part_0_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	JMP        stored_0_4
+
+part_0_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_0_5
+
+part_1_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+	JMP        stored_1_1
+
+part_1_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+	JMP        stored_1_2
+
+part_1_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+	JMP        stored_1_0
+
+part_1_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+	JMP        stored_1_3
+
+part_1_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	JMP        stored_1_4
+
+part_1_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_1_5
+
+part_2_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+	JMP        stored_2_1
+
+part_2_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+	JMP        stored_2_2
+
+part_2_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+	JMP        stored_2_0
+
+part_2_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+	JMP        stored_2_3
+
+part_2_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	JMP        stored_2_4
+
+part_2_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_2_5
+
+part_3_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+	JMP        stored_3_1
+
+part_3_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+	JMP        stored_3_2
+
+part_3_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+	JMP        stored_3_0
+
+part_3_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+	JMP        stored_3_3
+
+part_3_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	JMP        stored_3_4
+
+part_3_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_3_5
+
+part_4_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+	JMP        stored_4_1
+
+part_4_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+	JMP        stored_4_2
+
+part_4_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+	JMP        stored_4_0
+
+part_4_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+	JMP        stored_4_3
+
+part_4_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	JMP        stored_4_4
+
+part_4_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_4_5
+
+part_5_1:
+	VMOVUPS    (R8), Y12
+	VMASKMOVPS Y11, Y12, (BX)(SI*1)
+	JMP        stored_5_1
+
+part_5_2:
+	VMOVUPS    (R8), Y11
+	VMASKMOVPS Y10, Y11, (BX)(SI*2)
+	JMP        stored_5_2
+
+part_5_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y9, Y6, (BX)
+	JMP        stored_5_0
+
+part_5_3:
+	VMOVUPS    (R8), Y9
+	VMASKMOVPS Y8, Y9, (R9)
+	JMP        stored_5_3
+
+part_5_4:
+	VMOVUPS    (R8), Y7
+	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	JMP        stored_5_4
+
+part_5_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_5_5
 
 // func wino4OutAVX2(y *float32, m *float32, chans int, yStride int, mStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)
 // Requires: AVX, AVX2, FMA3
@@ -25591,66 +25591,36 @@ chan:
 	TESTQ   DI, DI
 	JNZ     part_m0_0
 	VMOVUPS (R8), Y4
-	JMP     loaded_m0_0
-
-part_m0_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
 
 loaded_m0_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_1
 	VMOVUPS (R8), Y5
-	JMP     loaded_m0_1
-
-part_m0_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
 
 loaded_m0_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_2
 	VMOVUPS (R8), Y6
-	JMP     loaded_m0_2
-
-part_m0_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
 
 loaded_m0_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_3
 	VMOVUPS (R8), Y7
-	JMP     loaded_m0_3
-
-part_m0_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
 
 loaded_m0_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_4
 	VMOVUPS (R8), Y8
-	JMP     loaded_m0_4
-
-part_m0_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
 
 loaded_m0_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_5
 	VMOVUPS (R8), Y9
-	JMP     loaded_m0_5
-
-part_m0_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
 
 loaded_m0_5:
 	VADDPS      Y6, Y5, Y10
@@ -25674,66 +25644,36 @@ loaded_m0_5:
 	TESTQ       DI, DI
 	JNZ         part_m1_0
 	VMOVUPS     (R8), Y4
-	JMP         loaded_m1_0
-
-part_m1_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
 
 loaded_m1_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_1
 	VMOVUPS (R8), Y5
-	JMP     loaded_m1_1
-
-part_m1_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
 
 loaded_m1_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_2
 	VMOVUPS (R8), Y6
-	JMP     loaded_m1_2
-
-part_m1_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
 
 loaded_m1_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_3
 	VMOVUPS (R8), Y7
-	JMP     loaded_m1_3
-
-part_m1_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
 
 loaded_m1_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_4
 	VMOVUPS (R8), Y8
-	JMP     loaded_m1_4
-
-part_m1_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
 
 loaded_m1_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_5
 	VMOVUPS (R8), Y9
-	JMP     loaded_m1_5
-
-part_m1_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
 
 loaded_m1_5:
 	VADDPS      Y6, Y5, Y10
@@ -25757,66 +25697,36 @@ loaded_m1_5:
 	TESTQ       DI, DI
 	JNZ         part_m2_0
 	VMOVUPS     (R8), Y4
-	JMP         loaded_m2_0
-
-part_m2_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
 
 loaded_m2_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_1
 	VMOVUPS (R8), Y5
-	JMP     loaded_m2_1
-
-part_m2_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
 
 loaded_m2_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_2
 	VMOVUPS (R8), Y6
-	JMP     loaded_m2_2
-
-part_m2_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
 
 loaded_m2_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_3
 	VMOVUPS (R8), Y7
-	JMP     loaded_m2_3
-
-part_m2_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
 
 loaded_m2_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_4
 	VMOVUPS (R8), Y8
-	JMP     loaded_m2_4
-
-part_m2_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
 
 loaded_m2_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_5
 	VMOVUPS (R8), Y9
-	JMP     loaded_m2_5
-
-part_m2_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
 
 loaded_m2_5:
 	VADDPS      Y6, Y5, Y10
@@ -25840,66 +25750,36 @@ loaded_m2_5:
 	TESTQ       DI, DI
 	JNZ         part_m3_0
 	VMOVUPS     (R8), Y4
-	JMP         loaded_m3_0
-
-part_m3_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
 
 loaded_m3_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_1
 	VMOVUPS (R8), Y5
-	JMP     loaded_m3_1
-
-part_m3_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
 
 loaded_m3_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_2
 	VMOVUPS (R8), Y6
-	JMP     loaded_m3_2
-
-part_m3_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
 
 loaded_m3_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_3
 	VMOVUPS (R8), Y7
-	JMP     loaded_m3_3
-
-part_m3_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
 
 loaded_m3_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_4
 	VMOVUPS (R8), Y8
-	JMP     loaded_m3_4
-
-part_m3_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
 
 loaded_m3_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_5
 	VMOVUPS (R8), Y9
-	JMP     loaded_m3_5
-
-part_m3_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
 
 loaded_m3_5:
 	VADDPS      Y6, Y5, Y10
@@ -25923,66 +25803,36 @@ loaded_m3_5:
 	TESTQ       DI, DI
 	JNZ         part_m4_0
 	VMOVUPS     (R8), Y4
-	JMP         loaded_m4_0
-
-part_m4_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
 
 loaded_m4_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_1
 	VMOVUPS (R8), Y5
-	JMP     loaded_m4_1
-
-part_m4_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
 
 loaded_m4_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_2
 	VMOVUPS (R8), Y6
-	JMP     loaded_m4_2
-
-part_m4_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
 
 loaded_m4_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_3
 	VMOVUPS (R8), Y7
-	JMP     loaded_m4_3
-
-part_m4_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
 
 loaded_m4_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_4
 	VMOVUPS (R8), Y8
-	JMP     loaded_m4_4
-
-part_m4_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
 
 loaded_m4_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_5
 	VMOVUPS (R8), Y9
-	JMP     loaded_m4_5
-
-part_m4_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
 
 loaded_m4_5:
 	VADDPS      Y6, Y5, Y10
@@ -26006,66 +25856,36 @@ loaded_m4_5:
 	TESTQ       DI, DI
 	JNZ         part_m5_0
 	VMOVUPS     (R8), Y4
-	JMP         loaded_m5_0
-
-part_m5_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
 
 loaded_m5_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_1
 	VMOVUPS (R8), Y5
-	JMP     loaded_m5_1
-
-part_m5_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
 
 loaded_m5_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_2
 	VMOVUPS (R8), Y6
-	JMP     loaded_m5_2
-
-part_m5_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
 
 loaded_m5_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_3
 	VMOVUPS (R8), Y7
-	JMP     loaded_m5_3
-
-part_m5_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
 
 loaded_m5_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_4
 	VMOVUPS (R8), Y8
-	JMP     loaded_m5_4
-
-part_m5_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
 
 loaded_m5_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_5
 	VMOVUPS (R8), Y9
-	JMP     loaded_m5_5
-
-part_m5_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
 
 loaded_m5_5:
 	VADDPS       Y6, Y5, Y10
@@ -26141,24 +25961,6 @@ wnores_0_0:
 
 wnorelu_0_0:
 	VMOVUPS Y8, (BX)(R13*1)
-	JMP     done_0_0
-
-part_0_0:
-	MOVLQSX    (R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_0_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
-
-pnores_0_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
-
-pnorelu_0_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
 
 done_0_0:
 	MOVBLZX      1(R11), R12
@@ -26181,24 +25983,6 @@ wnores_0_1:
 
 wnorelu_0_1:
 	VMOVUPS Y6, (BX)(R13*1)
-	JMP     done_0_1
-
-part_0_1:
-	MOVLQSX    4(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_0_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
-
-pnores_0_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
-
-pnorelu_0_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
 
 done_0_1:
 	MOVBLZX      2(R11), R12
@@ -26221,24 +26005,6 @@ wnores_0_2:
 
 wnorelu_0_2:
 	VMOVUPS Y7, (BX)(R13*1)
-	JMP     done_0_2
-
-part_0_2:
-	MOVLQSX    8(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_0_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
-
-pnores_0_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
-
-pnorelu_0_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
 
 done_0_2:
 	MOVBLZX      3(R11), R12
@@ -26261,24 +26027,6 @@ wnores_0_3:
 
 wnorelu_0_3:
 	VMOVUPS Y4, (BX)(R13*1)
-	JMP     done_0_3
-
-part_0_3:
-	MOVLQSX    12(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_0_3
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
-
-pnores_0_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
-
-pnorelu_0_3:
-	VMASKMOVPS Y4, Y5, (BX)(R13*1)
 
 done_0_3:
 	VMOVUPS      192(SP), Y4
@@ -26331,24 +26079,6 @@ wnores_1_0:
 
 wnorelu_1_0:
 	VMOVUPS Y8, (BX)(R13*1)
-	JMP     done_1_0
-
-part_1_0:
-	MOVLQSX    16(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_1_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
-
-pnores_1_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
-
-pnorelu_1_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
 
 done_1_0:
 	MOVBLZX      5(R11), R12
@@ -26371,24 +26101,6 @@ wnores_1_1:
 
 wnorelu_1_1:
 	VMOVUPS Y6, (BX)(R13*1)
-	JMP     done_1_1
-
-part_1_1:
-	MOVLQSX    20(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_1_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
-
-pnores_1_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
-
-pnorelu_1_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
 
 done_1_1:
 	MOVBLZX      6(R11), R12
@@ -26411,24 +26123,6 @@ wnores_1_2:
 
 wnorelu_1_2:
 	VMOVUPS Y7, (BX)(R13*1)
-	JMP     done_1_2
-
-part_1_2:
-	MOVLQSX    24(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_1_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
-
-pnores_1_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
-
-pnorelu_1_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
 
 done_1_2:
 	MOVBLZX      7(R11), R12
@@ -26451,24 +26145,6 @@ wnores_1_3:
 
 wnorelu_1_3:
 	VMOVUPS Y4, (BX)(R13*1)
-	JMP     done_1_3
-
-part_1_3:
-	MOVLQSX    28(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_1_3
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
-
-pnores_1_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
-
-pnorelu_1_3:
-	VMASKMOVPS Y4, Y5, (BX)(R13*1)
 
 done_1_3:
 	VMOVUPS      384(SP), Y4
@@ -26521,24 +26197,6 @@ wnores_2_0:
 
 wnorelu_2_0:
 	VMOVUPS Y8, (BX)(R13*1)
-	JMP     done_2_0
-
-part_2_0:
-	MOVLQSX    32(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_2_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
-
-pnores_2_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
-
-pnorelu_2_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
 
 done_2_0:
 	MOVBLZX      9(R11), R12
@@ -26561,24 +26219,6 @@ wnores_2_1:
 
 wnorelu_2_1:
 	VMOVUPS Y6, (BX)(R13*1)
-	JMP     done_2_1
-
-part_2_1:
-	MOVLQSX    36(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_2_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
-
-pnores_2_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
-
-pnorelu_2_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
 
 done_2_1:
 	MOVBLZX      10(R11), R12
@@ -26601,24 +26241,6 @@ wnores_2_2:
 
 wnorelu_2_2:
 	VMOVUPS Y7, (BX)(R13*1)
-	JMP     done_2_2
-
-part_2_2:
-	MOVLQSX    40(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_2_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
-
-pnores_2_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
-
-pnorelu_2_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
 
 done_2_2:
 	MOVBLZX      11(R11), R12
@@ -26641,24 +26263,6 @@ wnores_2_3:
 
 wnorelu_2_3:
 	VMOVUPS Y4, (BX)(R13*1)
-	JMP     done_2_3
-
-part_2_3:
-	MOVLQSX    44(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_2_3
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
-
-pnores_2_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
-
-pnorelu_2_3:
-	VMASKMOVPS Y4, Y5, (BX)(R13*1)
 
 done_2_3:
 	VMOVUPS      576(SP), Y4
@@ -26711,24 +26315,6 @@ wnores_3_0:
 
 wnorelu_3_0:
 	VMOVUPS Y8, (BX)(R13*1)
-	JMP     done_3_0
-
-part_3_0:
-	MOVLQSX    48(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_3_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
-
-pnores_3_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
-
-pnorelu_3_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
 
 done_3_0:
 	MOVBLZX      13(R11), R12
@@ -26751,24 +26337,6 @@ wnores_3_1:
 
 wnorelu_3_1:
 	VMOVUPS Y6, (BX)(R13*1)
-	JMP     done_3_1
-
-part_3_1:
-	MOVLQSX    52(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_3_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
-
-pnores_3_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
-
-pnorelu_3_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
 
 done_3_1:
 	MOVBLZX      14(R11), R12
@@ -26791,24 +26359,6 @@ wnores_3_2:
 
 wnorelu_3_2:
 	VMOVUPS Y7, (BX)(R13*1)
-	JMP     done_3_2
-
-part_3_2:
-	MOVLQSX    56(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_3_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
-
-pnores_3_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
-
-pnorelu_3_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
 
 done_3_2:
 	MOVBLZX      15(R11), R11
@@ -26831,24 +26381,6 @@ wnores_3_3:
 
 wnorelu_3_3:
 	VMOVUPS Y4, (BX)(R9*1)
-	JMP     done_3_3
-
-part_3_3:
-	MOVLQSX    60(R10), DI
-	VMOVUPS    (CX)(DI*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_3_3
-	VMASKMOVPS (SI)(R9*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
-
-pnores_3_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
-
-pnorelu_3_3:
-	VMASKMOVPS Y4, Y5, (BX)(R9*1)
 
 done_3_3:
 	MOVQ  yStride+24(FP), BX
@@ -26879,6 +26411,474 @@ nextm:
 	JNZ  chan
 	VZEROUPPER
 	RET
+
+part_m0_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+	JMP        loaded_m0_0
+
+part_m0_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+	JMP        loaded_m0_1
+
+part_m0_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+	JMP        loaded_m0_2
+
+part_m0_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+	JMP        loaded_m0_3
+
+part_m0_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+	JMP        loaded_m0_4
+
+part_m0_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+	JMP        loaded_m0_5
+
+part_m1_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+	JMP        loaded_m1_0
+
+part_m1_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+	JMP        loaded_m1_1
+
+part_m1_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+	JMP        loaded_m1_2
+
+part_m1_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+	JMP        loaded_m1_3
+
+part_m1_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+	JMP        loaded_m1_4
+
+part_m1_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+	JMP        loaded_m1_5
+
+part_m2_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+	JMP        loaded_m2_0
+
+part_m2_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+	JMP        loaded_m2_1
+
+part_m2_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+	JMP        loaded_m2_2
+
+part_m2_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+	JMP        loaded_m2_3
+
+part_m2_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+	JMP        loaded_m2_4
+
+part_m2_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+	JMP        loaded_m2_5
+
+part_m3_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+	JMP        loaded_m3_0
+
+part_m3_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+	JMP        loaded_m3_1
+
+part_m3_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+	JMP        loaded_m3_2
+
+part_m3_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+	JMP        loaded_m3_3
+
+part_m3_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+	JMP        loaded_m3_4
+
+part_m3_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+	JMP        loaded_m3_5
+
+part_m4_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+	JMP        loaded_m4_0
+
+part_m4_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+	JMP        loaded_m4_1
+
+part_m4_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+	JMP        loaded_m4_2
+
+part_m4_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+	JMP        loaded_m4_3
+
+part_m4_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+	JMP        loaded_m4_4
+
+part_m4_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+	JMP        loaded_m4_5
+
+part_m5_0:
+	VMOVUPS    (DI), Y4
+	VMASKMOVPS (R8), Y4, Y4
+	JMP        loaded_m5_0
+
+part_m5_1:
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
+	JMP        loaded_m5_1
+
+part_m5_2:
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
+	JMP        loaded_m5_2
+
+part_m5_3:
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
+	JMP        loaded_m5_3
+
+part_m5_4:
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
+	JMP        loaded_m5_4
+
+part_m5_5:
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
+	JMP        loaded_m5_5
+
+part_0_0:
+	MOVLQSX    (R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_0_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_0_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	JMP        done_0_0
+
+part_0_1:
+	MOVLQSX    4(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_0_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_0_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	JMP        done_0_1
+
+part_0_2:
+	MOVLQSX    8(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_0_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_0_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	JMP        done_0_2
+
+part_0_3:
+	MOVLQSX    12(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_0_3
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_0_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_0_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_0_3:
+	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+	JMP        done_0_3
+
+part_1_0:
+	MOVLQSX    16(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_1_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_1_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	JMP        done_1_0
+
+part_1_1:
+	MOVLQSX    20(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_1_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_1_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	JMP        done_1_1
+
+part_1_2:
+	MOVLQSX    24(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_1_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_1_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	JMP        done_1_2
+
+part_1_3:
+	MOVLQSX    28(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_1_3
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_1_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_1_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_1_3:
+	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+	JMP        done_1_3
+
+part_2_0:
+	MOVLQSX    32(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_2_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_2_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	JMP        done_2_0
+
+part_2_1:
+	MOVLQSX    36(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_2_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_2_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	JMP        done_2_1
+
+part_2_2:
+	MOVLQSX    40(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_2_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_2_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	JMP        done_2_2
+
+part_2_3:
+	MOVLQSX    44(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_2_3
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_2_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_2_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_2_3:
+	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+	JMP        done_2_3
+
+part_3_0:
+	MOVLQSX    48(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_0
+	VMASKMOVPS (SI)(R13*1), Y5, Y9
+	VADDPS     Y9, Y8, Y8
+
+pnores_3_0:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_0
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y8, Y9, Y8
+
+pnorelu_3_0:
+	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	JMP        done_3_0
+
+part_3_1:
+	MOVLQSX    52(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_1
+	VMASKMOVPS (SI)(R13*1), Y5, Y8
+	VADDPS     Y8, Y6, Y6
+
+pnores_3_1:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_1
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y6, Y8, Y6
+
+pnorelu_3_1:
+	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	JMP        done_3_1
+
+part_3_2:
+	MOVLQSX    56(R10), R12
+	VMOVUPS    (CX)(R12*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_2
+	VMASKMOVPS (SI)(R13*1), Y5, Y6
+	VADDPS     Y6, Y7, Y7
+
+pnores_3_2:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_2
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y7, Y6, Y7
+
+pnorelu_3_2:
+	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	JMP        done_3_2
+
+part_3_3:
+	MOVLQSX    60(R10), DI
+	VMOVUPS    (CX)(DI*1), Y5
+	TESTQ      SI, SI
+	JZ         pnores_3_3
+	VMASKMOVPS (SI)(R9*1), Y5, Y6
+	VADDPS     Y6, Y4, Y4
+
+pnores_3_3:
+	TESTQ  R8, R8
+	JZ     pnorelu_3_3
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y4, Y6, Y4
+
+pnorelu_3_3:
+	VMASKMOVPS Y4, Y5, (BX)(R9*1)
+	JMP        done_3_3
 
 // func winoS2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32)
 // Requires: AVX, AVX2
@@ -26914,15 +26914,6 @@ chan:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_0_0
 	VMOVUPS (BX)(R10*1), Y1
-	JMP     loaded_s2_0_0
-
-notwhole_s2_0_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_s2_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_s2_0_0:
 	MOVBLZX 1(R8), R9
@@ -26930,15 +26921,6 @@ loaded_s2_0_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_0_1
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_s2_0_1
-
-notwhole_s2_0_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_s2_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_s2_0_1:
 	MOVBLZX 2(R8), R9
@@ -26946,15 +26928,6 @@ loaded_s2_0_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_0_2
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_s2_0_2
-
-notwhole_s2_0_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_s2_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_s2_0_2:
 	MOVBLZX 3(R8), R9
@@ -26962,15 +26935,6 @@ loaded_s2_0_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_0_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_s2_0_3
-
-notwhole_s2_0_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_s2_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_s2_0_3:
 	VUNPCKLPS Y2, Y1, Y5
@@ -26990,15 +26954,6 @@ loaded_s2_0_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2n_0_0
 	VMOVUPS   (BX)(R10*1), Y5
-	JMP       loaded_s2n_0_0
-
-notwhole_s2n_0_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_s2n_0_0
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_s2n_0_0:
 	MOVBLZX 5(R8), R9
@@ -27006,15 +26961,6 @@ loaded_s2n_0_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_0_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_s2n_0_1
-
-notwhole_s2n_0_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_s2n_0_1
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_s2n_0_1:
 	MOVBLZX 6(R8), R9
@@ -27022,15 +26968,6 @@ loaded_s2n_0_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_0_2
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_s2n_0_2
-
-notwhole_s2n_0_2:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_s2n_0_2
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_s2n_0_2:
 	MOVBLZX 7(R8), R9
@@ -27038,15 +26975,6 @@ loaded_s2n_0_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_0_3
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_s2n_0_3
-
-notwhole_s2n_0_3:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_s2n_0_3
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_s2n_0_3:
 	VUNPCKLPS Y6, Y5, Y9
@@ -27070,15 +26998,6 @@ loaded_s2n_0_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2_1_0
 	VMOVUPS   (BX)(R10*1), Y1
-	JMP       loaded_s2_1_0
-
-notwhole_s2_1_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_s2_1_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_s2_1_0:
 	MOVBLZX 9(R8), R9
@@ -27086,15 +27005,6 @@ loaded_s2_1_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_1_1
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_s2_1_1
-
-notwhole_s2_1_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_s2_1_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_s2_1_1:
 	MOVBLZX 10(R8), R9
@@ -27102,15 +27012,6 @@ loaded_s2_1_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_1_2
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_s2_1_2
-
-notwhole_s2_1_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_s2_1_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_s2_1_2:
 	MOVBLZX 11(R8), R9
@@ -27118,15 +27019,6 @@ loaded_s2_1_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_1_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_s2_1_3
-
-notwhole_s2_1_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_s2_1_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_s2_1_3:
 	VUNPCKLPS Y2, Y1, Y5
@@ -27146,15 +27038,6 @@ loaded_s2_1_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2n_1_0
 	VMOVUPS   (BX)(R10*1), Y5
-	JMP       loaded_s2n_1_0
-
-notwhole_s2n_1_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_s2n_1_0
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_s2n_1_0:
 	MOVBLZX 13(R8), R9
@@ -27162,15 +27045,6 @@ loaded_s2n_1_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_1_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_s2n_1_1
-
-notwhole_s2n_1_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_s2n_1_1
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_s2n_1_1:
 	MOVBLZX 14(R8), R9
@@ -27178,15 +27052,6 @@ loaded_s2n_1_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_1_2
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_s2n_1_2
-
-notwhole_s2n_1_2:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_s2n_1_2
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_s2n_1_2:
 	MOVBLZX 15(R8), R9
@@ -27194,15 +27059,6 @@ loaded_s2n_1_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_1_3
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_s2n_1_3
-
-notwhole_s2n_1_3:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_s2n_1_3
-	MOVLQSX    60(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_s2n_1_3:
 	VUNPCKLPS Y6, Y5, Y9
@@ -27226,15 +27082,6 @@ loaded_s2n_1_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2_2_0
 	VMOVUPS   (BX)(R10*1), Y1
-	JMP       loaded_s2_2_0
-
-notwhole_s2_2_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_s2_2_0
-	MOVLQSX    64(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_s2_2_0:
 	MOVBLZX 17(R8), R9
@@ -27242,15 +27089,6 @@ loaded_s2_2_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_2_1
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_s2_2_1
-
-notwhole_s2_2_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_s2_2_1
-	MOVLQSX    68(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_s2_2_1:
 	MOVBLZX 18(R8), R9
@@ -27258,15 +27096,6 @@ loaded_s2_2_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_2_2
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_s2_2_2
-
-notwhole_s2_2_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_s2_2_2
-	MOVLQSX    72(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_s2_2_2:
 	MOVBLZX 19(R8), R9
@@ -27274,15 +27103,6 @@ loaded_s2_2_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_2_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_s2_2_3
-
-notwhole_s2_2_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_s2_2_3
-	MOVLQSX    76(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_s2_2_3:
 	VUNPCKLPS Y2, Y1, Y5
@@ -27302,15 +27122,6 @@ loaded_s2_2_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2n_2_0
 	VMOVUPS   (BX)(R10*1), Y5
-	JMP       loaded_s2n_2_0
-
-notwhole_s2n_2_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_s2n_2_0
-	MOVLQSX    80(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_s2n_2_0:
 	MOVBLZX 21(R8), R9
@@ -27318,15 +27129,6 @@ loaded_s2n_2_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_2_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_s2n_2_1
-
-notwhole_s2n_2_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_s2n_2_1
-	MOVLQSX    84(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_s2n_2_1:
 	MOVBLZX 22(R8), R9
@@ -27334,15 +27136,6 @@ loaded_s2n_2_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_2_2
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_s2n_2_2
-
-notwhole_s2n_2_2:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_s2n_2_2
-	MOVLQSX    88(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_s2n_2_2:
 	MOVBLZX 23(R8), R9
@@ -27350,15 +27143,6 @@ loaded_s2n_2_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_2_3
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_s2n_2_3
-
-notwhole_s2n_2_3:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_s2n_2_3
-	MOVLQSX    92(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_s2n_2_3:
 	VUNPCKLPS Y6, Y5, Y9
@@ -27382,15 +27166,6 @@ loaded_s2n_2_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2_3_0
 	VMOVUPS   (BX)(R10*1), Y1
-	JMP       loaded_s2_3_0
-
-notwhole_s2_3_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_s2_3_0
-	MOVLQSX    96(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_s2_3_0:
 	MOVBLZX 25(R8), R9
@@ -27398,15 +27173,6 @@ loaded_s2_3_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_3_1
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_s2_3_1
-
-notwhole_s2_3_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_s2_3_1
-	MOVLQSX    100(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_s2_3_1:
 	MOVBLZX 26(R8), R9
@@ -27414,15 +27180,6 @@ loaded_s2_3_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_3_2
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_s2_3_2
-
-notwhole_s2_3_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_s2_3_2
-	MOVLQSX    104(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_s2_3_2:
 	MOVBLZX 27(R8), R9
@@ -27430,15 +27187,6 @@ loaded_s2_3_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_3_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_s2_3_3
-
-notwhole_s2_3_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_s2_3_3
-	MOVLQSX    108(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_s2_3_3:
 	VUNPCKLPS Y2, Y1, Y5
@@ -27458,15 +27206,6 @@ loaded_s2_3_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2n_3_0
 	VMOVUPS   (BX)(R10*1), Y5
-	JMP       loaded_s2n_3_0
-
-notwhole_s2n_3_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_s2n_3_0
-	MOVLQSX    112(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_s2n_3_0:
 	MOVBLZX 29(R8), R9
@@ -27474,15 +27213,6 @@ loaded_s2n_3_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_3_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_s2n_3_1
-
-notwhole_s2n_3_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_s2n_3_1
-	MOVLQSX    116(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_s2n_3_1:
 	MOVBLZX 30(R8), R9
@@ -27490,15 +27220,6 @@ loaded_s2n_3_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_3_2
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_s2n_3_2
-
-notwhole_s2n_3_2:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_s2n_3_2
-	MOVLQSX    120(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_s2n_3_2:
 	MOVBLZX 31(R8), R9
@@ -27506,15 +27227,6 @@ loaded_s2n_3_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_3_3
 	VMOVUPS (BX)(R10*1), Y8
-	JMP     loaded_s2n_3_3
-
-notwhole_s2n_3_3:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
-	JZ         loaded_s2n_3_3
-	MOVLQSX    124(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
 
 loaded_s2n_3_3:
 	VUNPCKLPS Y6, Y5, Y9
@@ -27538,15 +27250,6 @@ loaded_s2n_3_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2_4_0
 	VMOVUPS   (BX)(R10*1), Y1
-	JMP       loaded_s2_4_0
-
-notwhole_s2_4_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_s2_4_0
-	MOVLQSX    128(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_s2_4_0:
 	MOVBLZX 33(R8), R9
@@ -27554,15 +27257,6 @@ loaded_s2_4_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_4_1
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_s2_4_1
-
-notwhole_s2_4_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_s2_4_1
-	MOVLQSX    132(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_s2_4_1:
 	MOVBLZX 34(R8), R9
@@ -27570,15 +27264,6 @@ loaded_s2_4_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_4_2
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_s2_4_2
-
-notwhole_s2_4_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_s2_4_2
-	MOVLQSX    136(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_s2_4_2:
 	MOVBLZX 35(R8), R9
@@ -27586,15 +27271,6 @@ loaded_s2_4_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2_4_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_s2_4_3
-
-notwhole_s2_4_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_s2_4_3
-	MOVLQSX    140(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_s2_4_3:
 	VUNPCKLPS Y2, Y1, Y5
@@ -27614,15 +27290,6 @@ loaded_s2_4_3:
 	CMPL      R9, $0x01
 	JNE       notwhole_s2n_4_0
 	VMOVUPS   (BX)(R10*1), Y5
-	JMP       loaded_s2n_4_0
-
-notwhole_s2n_4_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_s2n_4_0
-	MOVLQSX    144(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_s2n_4_0:
 	MOVBLZX 37(R8), R9
@@ -27630,15 +27297,6 @@ loaded_s2n_4_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_4_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_s2n_4_1
-
-notwhole_s2n_4_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_s2n_4_1
-	MOVLQSX    148(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_s2n_4_1:
 	MOVBLZX 38(R8), R9
@@ -27646,15 +27304,6 @@ loaded_s2n_4_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_s2n_4_2
 	VMOVUPS (BX)(R10*1), Y7
-	JMP     loaded_s2n_4_2
-
-notwhole_s2n_4_2:
-	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
-	JZ         loaded_s2n_4_2
-	MOVLQSX    152(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
 
 loaded_s2n_4_2:
 	MOVBLZX 39(R8), R8
@@ -27662,15 +27311,6 @@ loaded_s2n_4_2:
 	CMPL    R8, $0x01
 	JNE     notwhole_s2n_4_3
 	VMOVUPS (BX)(SI*1), Y8
-	JMP     loaded_s2n_4_3
-
-notwhole_s2n_4_3:
-	VXORPS     Y8, Y8, Y8
-	TESTL      R8, R8
-	JZ         loaded_s2n_4_3
-	MOVLQSX    156(DI), DI
-	VMOVUPS    (CX)(DI*1), Y8
-	VMASKMOVPS (BX)(SI*1), Y8, Y8
 
 loaded_s2n_4_3:
 	VUNPCKLPS Y6, Y5, Y9
@@ -27705,55 +27345,30 @@ loaded_s2n_4_3:
 	TESTQ     R8, R8
 	JNZ       part_s2_0_0
 	VMOVUPS   Y1, (R9)
-	JMP       stored_s2_0_0
-
-part_s2_0_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y1, Y6, (R9)
 
 stored_s2_0_0:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_0_1
 	VMOVUPS Y3, (R9)
-	JMP     stored_s2_0_1
-
-part_s2_0_1:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y3, Y1, (R9)
 
 stored_s2_0_1:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_0_2
 	VMOVUPS Y5, (R9)
-	JMP     stored_s2_0_2
-
-part_s2_0_2:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y5, Y1, (R9)
 
 stored_s2_0_2:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_0_3
 	VMOVUPS Y2, (R9)
-	JMP     stored_s2_0_3
-
-part_s2_0_3:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y2, Y1, (R9)
 
 stored_s2_0_3:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_0_4
 	VMOVUPS Y4, (R9)
-	JMP     stored_s2_0_4
-
-part_s2_0_4:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y4, Y1, (R9)
 
 stored_s2_0_4:
 	ADDQ    SI, BX
@@ -27768,55 +27383,30 @@ stored_s2_0_4:
 	TESTQ   R8, R8
 	JNZ     part_s2_1_0
 	VMOVUPS Y1, (R9)
-	JMP     stored_s2_1_0
-
-part_s2_1_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y1, Y6, (R9)
 
 stored_s2_1_0:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_1_1
 	VMOVUPS Y3, (R9)
-	JMP     stored_s2_1_1
-
-part_s2_1_1:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y3, Y1, (R9)
 
 stored_s2_1_1:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_1_2
 	VMOVUPS Y5, (R9)
-	JMP     stored_s2_1_2
-
-part_s2_1_2:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y5, Y1, (R9)
 
 stored_s2_1_2:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_1_3
 	VMOVUPS Y2, (R9)
-	JMP     stored_s2_1_3
-
-part_s2_1_3:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y2, Y1, (R9)
 
 stored_s2_1_3:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_1_4
 	VMOVUPS Y4, (R9)
-	JMP     stored_s2_1_4
-
-part_s2_1_4:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y4, Y1, (R9)
 
 stored_s2_1_4:
 	ADDQ    SI, BX
@@ -27831,55 +27421,30 @@ stored_s2_1_4:
 	TESTQ   R8, R8
 	JNZ     part_s2_2_0
 	VMOVUPS Y1, (R9)
-	JMP     stored_s2_2_0
-
-part_s2_2_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y1, Y6, (R9)
 
 stored_s2_2_0:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_2_1
 	VMOVUPS Y3, (R9)
-	JMP     stored_s2_2_1
-
-part_s2_2_1:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y3, Y1, (R9)
 
 stored_s2_2_1:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_2_2
 	VMOVUPS Y5, (R9)
-	JMP     stored_s2_2_2
-
-part_s2_2_2:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y5, Y1, (R9)
 
 stored_s2_2_2:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_2_3
 	VMOVUPS Y2, (R9)
-	JMP     stored_s2_2_3
-
-part_s2_2_3:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y2, Y1, (R9)
 
 stored_s2_2_3:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_2_4
 	VMOVUPS Y4, (R9)
-	JMP     stored_s2_2_4
-
-part_s2_2_4:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y4, Y1, (R9)
 
 stored_s2_2_4:
 	ADDQ    SI, BX
@@ -27894,55 +27459,30 @@ stored_s2_2_4:
 	TESTQ   R8, R8
 	JNZ     part_s2_3_0
 	VMOVUPS Y1, (R9)
-	JMP     stored_s2_3_0
-
-part_s2_3_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y1, Y6, (R9)
 
 stored_s2_3_0:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_3_1
 	VMOVUPS Y3, (R9)
-	JMP     stored_s2_3_1
-
-part_s2_3_1:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y3, Y1, (R9)
 
 stored_s2_3_1:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_3_2
 	VMOVUPS Y5, (R9)
-	JMP     stored_s2_3_2
-
-part_s2_3_2:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y5, Y1, (R9)
 
 stored_s2_3_2:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_3_3
 	VMOVUPS Y2, (R9)
-	JMP     stored_s2_3_3
-
-part_s2_3_3:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y2, Y1, (R9)
 
 stored_s2_3_3:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_3_4
 	VMOVUPS Y4, (R9)
-	JMP     stored_s2_3_4
-
-part_s2_3_4:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y4, Y1, (R9)
 
 stored_s2_3_4:
 	ADDQ    SI, BX
@@ -27957,55 +27497,30 @@ stored_s2_3_4:
 	TESTQ   R8, R8
 	JNZ     part_s2_4_0
 	VMOVUPS Y1, (R9)
-	JMP     stored_s2_4_0
-
-part_s2_4_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y1, Y6, (R9)
 
 stored_s2_4_0:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_4_1
 	VMOVUPS Y3, (R9)
-	JMP     stored_s2_4_1
-
-part_s2_4_1:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y3, Y1, (R9)
 
 stored_s2_4_1:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_4_2
 	VMOVUPS Y5, (R9)
-	JMP     stored_s2_4_2
-
-part_s2_4_2:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y5, Y1, (R9)
 
 stored_s2_4_2:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_4_3
 	VMOVUPS Y2, (R9)
-	JMP     stored_s2_4_3
-
-part_s2_4_3:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y2, Y1, (R9)
 
 stored_s2_4_3:
 	ADDQ    DI, R9
 	TESTQ   R8, R8
 	JNZ     part_s2_4_4
 	VMOVUPS Y4, (R9)
-	JMP     stored_s2_4_4
-
-part_s2_4_4:
-	VMOVUPS    (R8), Y1
-	VMASKMOVPS Y4, Y1, (R9)
 
 stored_s2_4_4:
 	MOVQ xStride+16(FP), BX
@@ -28022,6 +27537,491 @@ stored_s2_4_4:
 	JNZ  chan
 	VZEROUPPER
 	RET
+
+notwhole_s2_0_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_s2_0_0
+
+notwhole_s2_0_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_s2_0_1
+
+notwhole_s2_0_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_s2_0_2
+
+notwhole_s2_0_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_s2_0_3
+
+notwhole_s2n_0_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_0
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_s2n_0_0
+
+notwhole_s2n_0_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_1
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_s2n_0_1
+
+notwhole_s2n_0_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_2
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_s2n_0_2
+
+notwhole_s2n_0_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_0_3
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_s2n_0_3
+
+notwhole_s2_1_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_1_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_s2_1_0
+
+notwhole_s2_1_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_1_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_s2_1_1
+
+notwhole_s2_1_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_1_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_s2_1_2
+
+notwhole_s2_1_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_1_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_s2_1_3
+
+notwhole_s2n_1_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_0
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_s2n_1_0
+
+notwhole_s2n_1_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_1
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_s2n_1_1
+
+notwhole_s2n_1_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_2
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_s2n_1_2
+
+notwhole_s2n_1_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_1_3
+	MOVLQSX    60(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_s2n_1_3
+
+notwhole_s2_2_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_2_0
+	MOVLQSX    64(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_s2_2_0
+
+notwhole_s2_2_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_2_1
+	MOVLQSX    68(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_s2_2_1
+
+notwhole_s2_2_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_2_2
+	MOVLQSX    72(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_s2_2_2
+
+notwhole_s2_2_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_2_3
+	MOVLQSX    76(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_s2_2_3
+
+notwhole_s2n_2_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_0
+	MOVLQSX    80(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_s2n_2_0
+
+notwhole_s2n_2_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_1
+	MOVLQSX    84(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_s2n_2_1
+
+notwhole_s2n_2_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_2
+	MOVLQSX    88(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_s2n_2_2
+
+notwhole_s2n_2_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_2_3
+	MOVLQSX    92(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_s2n_2_3
+
+notwhole_s2_3_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_3_0
+	MOVLQSX    96(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_s2_3_0
+
+notwhole_s2_3_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_3_1
+	MOVLQSX    100(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_s2_3_1
+
+notwhole_s2_3_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_3_2
+	MOVLQSX    104(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_s2_3_2
+
+notwhole_s2_3_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_3_3
+	MOVLQSX    108(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_s2_3_3
+
+notwhole_s2n_3_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_0
+	MOVLQSX    112(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_s2n_3_0
+
+notwhole_s2n_3_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_1
+	MOVLQSX    116(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_s2n_3_1
+
+notwhole_s2n_3_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_2
+	MOVLQSX    120(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_s2n_3_2
+
+notwhole_s2n_3_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R9, R9
+	JZ         loaded_s2n_3_3
+	MOVLQSX    124(DI), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	JMP        loaded_s2n_3_3
+
+notwhole_s2_4_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_s2_4_0
+	MOVLQSX    128(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_s2_4_0
+
+notwhole_s2_4_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_s2_4_1
+	MOVLQSX    132(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_s2_4_1
+
+notwhole_s2_4_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_s2_4_2
+	MOVLQSX    136(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_s2_4_2
+
+notwhole_s2_4_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_s2_4_3
+	MOVLQSX    140(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_s2_4_3
+
+notwhole_s2n_4_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_s2n_4_0
+	MOVLQSX    144(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_s2n_4_0
+
+notwhole_s2n_4_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_s2n_4_1
+	MOVLQSX    148(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_s2n_4_1
+
+notwhole_s2n_4_2:
+	VXORPS     Y7, Y7, Y7
+	TESTL      R9, R9
+	JZ         loaded_s2n_4_2
+	MOVLQSX    152(DI), R9
+	VMOVUPS    (CX)(R9*1), Y7
+	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	JMP        loaded_s2n_4_2
+
+notwhole_s2n_4_3:
+	VXORPS     Y8, Y8, Y8
+	TESTL      R8, R8
+	JZ         loaded_s2n_4_3
+	MOVLQSX    156(DI), DI
+	VMOVUPS    (CX)(DI*1), Y8
+	VMASKMOVPS (BX)(SI*1), Y8, Y8
+	JMP        loaded_s2n_4_3
+
+part_s2_0_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+	JMP        stored_s2_0_0
+
+part_s2_0_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+	JMP        stored_s2_0_1
+
+part_s2_0_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+	JMP        stored_s2_0_2
+
+part_s2_0_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+	JMP        stored_s2_0_3
+
+part_s2_0_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+	JMP        stored_s2_0_4
+
+part_s2_1_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+	JMP        stored_s2_1_0
+
+part_s2_1_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+	JMP        stored_s2_1_1
+
+part_s2_1_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+	JMP        stored_s2_1_2
+
+part_s2_1_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+	JMP        stored_s2_1_3
+
+part_s2_1_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+	JMP        stored_s2_1_4
+
+part_s2_2_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+	JMP        stored_s2_2_0
+
+part_s2_2_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+	JMP        stored_s2_2_1
+
+part_s2_2_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+	JMP        stored_s2_2_2
+
+part_s2_2_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+	JMP        stored_s2_2_3
+
+part_s2_2_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+	JMP        stored_s2_2_4
+
+part_s2_3_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+	JMP        stored_s2_3_0
+
+part_s2_3_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+	JMP        stored_s2_3_1
+
+part_s2_3_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+	JMP        stored_s2_3_2
+
+part_s2_3_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+	JMP        stored_s2_3_3
+
+part_s2_3_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+	JMP        stored_s2_3_4
+
+part_s2_4_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y1, Y6, (R9)
+	JMP        stored_s2_4_0
+
+part_s2_4_1:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y3, Y1, (R9)
+	JMP        stored_s2_4_1
+
+part_s2_4_2:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y5, Y1, (R9)
+	JMP        stored_s2_4_2
+
+part_s2_4_3:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y2, Y1, (R9)
+	JMP        stored_s2_4_3
+
+part_s2_4_4:
+	VMOVUPS    (R8), Y1
+	VMASKMOVPS Y4, Y1, (R9)
+	JMP        stored_s2_4_4
 
 // func winoS2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 // Requires: AVX
@@ -28411,15 +28411,6 @@ chan:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_0_0
 	VMOVUPS (BX)(R10*1), Y1
-	JMP     loaded_f2_0_0
-
-notwhole_f2_0_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_f2_0_0:
 	MOVBLZX 4(R8), R9
@@ -28427,15 +28418,6 @@ loaded_f2_0_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_1_0
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_f2_1_0
-
-notwhole_f2_1_0:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_0
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_f2_1_0:
 	MOVBLZX 8(R8), R9
@@ -28443,15 +28425,6 @@ loaded_f2_1_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_2_0
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_f2_2_0
-
-notwhole_f2_2_0:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_f2_2_0:
 	MOVBLZX 12(R8), R9
@@ -28459,15 +28432,6 @@ loaded_f2_2_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_3_0
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_f2_3_0
-
-notwhole_f2_3_0:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_f2_3_0
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_f2_3_0:
 	VSUBPS  Y3, Y1, Y1
@@ -28483,15 +28447,6 @@ loaded_f2_3_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_0_1
 	VMOVUPS (BX)(R10*1), Y1
-	JMP     loaded_f2_0_1
-
-notwhole_f2_0_1:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_f2_0_1:
 	MOVBLZX 5(R8), R9
@@ -28499,15 +28454,6 @@ loaded_f2_0_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_1_1
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_f2_1_1
-
-notwhole_f2_1_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_1
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_f2_1_1:
 	MOVBLZX 9(R8), R9
@@ -28515,15 +28461,6 @@ loaded_f2_1_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_2_1
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_f2_2_1
-
-notwhole_f2_2_1:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_f2_2_1:
 	MOVBLZX 13(R8), R9
@@ -28531,15 +28468,6 @@ loaded_f2_2_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_3_1
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_f2_3_1
-
-notwhole_f2_3_1:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_f2_3_1
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_f2_3_1:
 	VSUBPS  Y3, Y1, Y1
@@ -28555,15 +28483,6 @@ loaded_f2_3_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_0_2
 	VMOVUPS (BX)(R10*1), Y1
-	JMP     loaded_f2_0_2
-
-notwhole_f2_0_2:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_f2_0_2:
 	MOVBLZX 6(R8), R9
@@ -28571,15 +28490,6 @@ loaded_f2_0_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_1_2
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_f2_1_2
-
-notwhole_f2_1_2:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_2
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_f2_1_2:
 	MOVBLZX 10(R8), R9
@@ -28587,15 +28497,6 @@ loaded_f2_1_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_2_2
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_f2_2_2
-
-notwhole_f2_2_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_f2_2_2:
 	MOVBLZX 14(R8), R9
@@ -28603,15 +28504,6 @@ loaded_f2_2_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_3_2
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_f2_3_2
-
-notwhole_f2_3_2:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_f2_3_2
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_f2_3_2:
 	VSUBPS  Y3, Y1, Y1
@@ -28627,15 +28519,6 @@ loaded_f2_3_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_0_3
 	VMOVUPS (BX)(R10*1), Y1
-	JMP     loaded_f2_0_3
-
-notwhole_f2_0_3:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
 
 loaded_f2_0_3:
 	MOVBLZX 7(R8), R9
@@ -28643,15 +28526,6 @@ loaded_f2_0_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_1_3
 	VMOVUPS (BX)(R10*1), Y2
-	JMP     loaded_f2_1_3
-
-notwhole_f2_1_3:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_3
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
 
 loaded_f2_1_3:
 	MOVBLZX 11(R8), R9
@@ -28659,15 +28533,6 @@ loaded_f2_1_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_f2_2_3
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_f2_2_3
-
-notwhole_f2_2_3:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_f2_2_3:
 	MOVBLZX 15(R8), R8
@@ -28675,15 +28540,6 @@ loaded_f2_2_3:
 	CMPL    R8, $0x01
 	JNE     notwhole_f2_3_3
 	VMOVUPS (BX)(SI*1), Y4
-	JMP     loaded_f2_3_3
-
-notwhole_f2_3_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R8, R8
-	JZ         loaded_f2_3_3
-	MOVLQSX    60(DI), DI
-	VMOVUPS    (CX)(DI*1), Y4
-	VMASKMOVPS (BX)(SI*1), Y4, Y4
 
 loaded_f2_3_3:
 	VSUBPS  Y3, Y1, Y1
@@ -28718,41 +28574,21 @@ loaded_f2_3_3:
 	TESTQ   R8, R8
 	JNZ     part_f2_0_0
 	VMOVUPS Y3, (BX)
-	JMP     stored_f2_0_0
-
-part_f2_0_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
 
 stored_f2_0_0:
 	TESTQ   R8, R8
 	JNZ     part_f2_0_1
 	VMOVUPS Y4, (BX)(SI*1)
-	JMP     stored_f2_0_1
-
-part_f2_0_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
 
 stored_f2_0_1:
 	TESTQ   R8, R8
 	JNZ     part_f2_0_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_f2_0_2
-
-part_f2_0_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
 
 stored_f2_0_2:
 	TESTQ   R8, R8
 	JNZ     part_f2_0_3
 	VMOVUPS Y1, (BX)(DI*1)
-	JMP     stored_f2_0_3
-
-part_f2_0_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
 
 stored_f2_0_3:
 	LEAQ    (BX)(SI*4), BX
@@ -28775,41 +28611,21 @@ stored_f2_0_3:
 	TESTQ   R8, R8
 	JNZ     part_f2_1_0
 	VMOVUPS Y3, (BX)
-	JMP     stored_f2_1_0
-
-part_f2_1_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
 
 stored_f2_1_0:
 	TESTQ   R8, R8
 	JNZ     part_f2_1_1
 	VMOVUPS Y4, (BX)(SI*1)
-	JMP     stored_f2_1_1
-
-part_f2_1_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
 
 stored_f2_1_1:
 	TESTQ   R8, R8
 	JNZ     part_f2_1_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_f2_1_2
-
-part_f2_1_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
 
 stored_f2_1_2:
 	TESTQ   R8, R8
 	JNZ     part_f2_1_3
 	VMOVUPS Y1, (BX)(DI*1)
-	JMP     stored_f2_1_3
-
-part_f2_1_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
 
 stored_f2_1_3:
 	LEAQ    (BX)(SI*4), BX
@@ -28832,41 +28648,21 @@ stored_f2_1_3:
 	TESTQ   R8, R8
 	JNZ     part_f2_2_0
 	VMOVUPS Y3, (BX)
-	JMP     stored_f2_2_0
-
-part_f2_2_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
 
 stored_f2_2_0:
 	TESTQ   R8, R8
 	JNZ     part_f2_2_1
 	VMOVUPS Y4, (BX)(SI*1)
-	JMP     stored_f2_2_1
-
-part_f2_2_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
 
 stored_f2_2_1:
 	TESTQ   R8, R8
 	JNZ     part_f2_2_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_f2_2_2
-
-part_f2_2_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
 
 stored_f2_2_2:
 	TESTQ   R8, R8
 	JNZ     part_f2_2_3
 	VMOVUPS Y1, (BX)(DI*1)
-	JMP     stored_f2_2_3
-
-part_f2_2_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
 
 stored_f2_2_3:
 	LEAQ    (BX)(SI*4), BX
@@ -28889,41 +28685,21 @@ stored_f2_2_3:
 	TESTQ   R8, R8
 	JNZ     part_f2_3_0
 	VMOVUPS Y3, (BX)
-	JMP     stored_f2_3_0
-
-part_f2_3_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
 
 stored_f2_3_0:
 	TESTQ   R8, R8
 	JNZ     part_f2_3_1
 	VMOVUPS Y4, (BX)(SI*1)
-	JMP     stored_f2_3_1
-
-part_f2_3_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
 
 stored_f2_3_1:
 	TESTQ   R8, R8
 	JNZ     part_f2_3_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_f2_3_2
-
-part_f2_3_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
 
 stored_f2_3_2:
 	TESTQ   R8, R8
 	JNZ     part_f2_3_3
 	VMOVUPS Y1, (BX)(DI*1)
-	JMP     stored_f2_3_3
-
-part_f2_3_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
 
 stored_f2_3_3:
 	MOVQ xStride+16(FP), BX
@@ -28940,6 +28716,230 @@ stored_f2_3_3:
 	JNZ  chan
 	VZEROUPPER
 	RET
+
+notwhole_f2_0_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_f2_0_0
+
+notwhole_f2_1_0:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_0
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_f2_1_0
+
+notwhole_f2_2_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_f2_2_0
+
+notwhole_f2_3_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_f2_3_0
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_f2_3_0
+
+notwhole_f2_0_1:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_f2_0_1
+
+notwhole_f2_1_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_1
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_f2_1_1
+
+notwhole_f2_2_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_f2_2_1
+
+notwhole_f2_3_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_f2_3_1
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_f2_3_1
+
+notwhole_f2_0_2:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_f2_0_2
+
+notwhole_f2_1_2:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_2
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_f2_1_2
+
+notwhole_f2_2_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_f2_2_2
+
+notwhole_f2_3_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_f2_3_2
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_f2_3_2
+
+notwhole_f2_0_3:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R9, R9
+	JZ         loaded_f2_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y1
+	VMASKMOVPS (BX)(R10*1), Y1, Y1
+	JMP        loaded_f2_0_3
+
+notwhole_f2_1_3:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R9, R9
+	JZ         loaded_f2_1_3
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y2
+	VMASKMOVPS (BX)(R10*1), Y2, Y2
+	JMP        loaded_f2_1_3
+
+notwhole_f2_2_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_f2_2_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_f2_2_3
+
+notwhole_f2_3_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R8, R8
+	JZ         loaded_f2_3_3
+	MOVLQSX    60(DI), DI
+	VMOVUPS    (CX)(DI*1), Y4
+	VMASKMOVPS (BX)(SI*1), Y4, Y4
+	JMP        loaded_f2_3_3
+
+part_f2_0_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+	JMP        stored_f2_0_0
+
+part_f2_0_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	JMP        stored_f2_0_1
+
+part_f2_0_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	JMP        stored_f2_0_2
+
+part_f2_0_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	JMP        stored_f2_0_3
+
+part_f2_1_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+	JMP        stored_f2_1_0
+
+part_f2_1_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	JMP        stored_f2_1_1
+
+part_f2_1_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	JMP        stored_f2_1_2
+
+part_f2_1_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	JMP        stored_f2_1_3
+
+part_f2_2_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+	JMP        stored_f2_2_0
+
+part_f2_2_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	JMP        stored_f2_2_1
+
+part_f2_2_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	JMP        stored_f2_2_2
+
+part_f2_2_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	JMP        stored_f2_2_3
+
+part_f2_3_0:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y3, Y2, (BX)
+	JMP        stored_f2_3_0
+
+part_f2_3_1:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	JMP        stored_f2_3_1
+
+part_f2_3_2:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	JMP        stored_f2_3_2
+
+part_f2_3_3:
+	VMOVUPS    (R8), Y2
+	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	JMP        stored_f2_3_3
 
 // func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 // Requires: AVX
@@ -29498,15 +29498,6 @@ chan:
 	CMPL    R9, $0x01
 	JNE     notwhole_0_0
 	VMOVUPS (BX)(R10*1), Y3
-	JMP     loaded_0_0
-
-notwhole_0_0:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_0:
 	MOVBLZX 4(R8), R9
@@ -29514,15 +29505,6 @@ loaded_0_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_0
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_0
-
-notwhole_1_0:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_0
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_0:
 	MOVBLZX 8(R8), R9
@@ -29530,15 +29512,6 @@ loaded_1_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_0
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_0
-
-notwhole_2_0:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_0:
 	MOVBLZX 12(R8), R9
@@ -29546,15 +29519,6 @@ loaded_2_0:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_0
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_0
-
-notwhole_3_0:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_0
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_0:
 	VADDPS       Y5, Y3, Y7
@@ -29580,15 +29544,6 @@ loaded_3_0:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_1
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_1
-
-notwhole_0_1:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_1:
 	MOVBLZX 5(R8), R9
@@ -29596,15 +29551,6 @@ loaded_0_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_1
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_1
-
-notwhole_1_1:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_1
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_1:
 	MOVBLZX 9(R8), R9
@@ -29612,15 +29558,6 @@ loaded_1_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_1
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_1
-
-notwhole_2_1:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_1:
 	MOVBLZX 13(R8), R9
@@ -29628,15 +29565,6 @@ loaded_2_1:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_1
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_1
-
-notwhole_3_1:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_1
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_1:
 	VADDPS       Y5, Y3, Y7
@@ -29662,15 +29590,6 @@ loaded_3_1:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_2
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_2
-
-notwhole_0_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_2:
 	MOVBLZX 6(R8), R9
@@ -29678,15 +29597,6 @@ loaded_0_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_2
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_2
-
-notwhole_1_2:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_2
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_2:
 	MOVBLZX 10(R8), R9
@@ -29694,15 +29604,6 @@ loaded_1_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_2
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_2
-
-notwhole_2_2:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_2:
 	MOVBLZX 14(R8), R9
@@ -29710,15 +29611,6 @@ loaded_2_2:
 	CMPL    R9, $0x01
 	JNE     notwhole_3_2
 	VMOVUPS (BX)(R10*1), Y6
-	JMP     loaded_3_2
-
-notwhole_3_2:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
-	JZ         loaded_3_2
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
 
 loaded_3_2:
 	VADDPS       Y5, Y3, Y7
@@ -29744,15 +29636,6 @@ loaded_3_2:
 	CMPL         R9, $0x01
 	JNE          notwhole_0_3
 	VMOVUPS      (BX)(R10*1), Y3
-	JMP          loaded_0_3
-
-notwhole_0_3:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
 
 loaded_0_3:
 	MOVBLZX 7(R8), R9
@@ -29760,15 +29643,6 @@ loaded_0_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_1_3
 	VMOVUPS (BX)(R10*1), Y4
-	JMP     loaded_1_3
-
-notwhole_1_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_1_3
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
 
 loaded_1_3:
 	MOVBLZX 11(R8), R9
@@ -29776,15 +29650,6 @@ loaded_1_3:
 	CMPL    R9, $0x01
 	JNE     notwhole_2_3
 	VMOVUPS (BX)(R10*1), Y5
-	JMP     loaded_2_3
-
-notwhole_2_3:
-	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
-	JZ         loaded_2_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
 
 loaded_2_3:
 	MOVBLZX 15(R8), R8
@@ -29792,15 +29657,6 @@ loaded_2_3:
 	CMPL    R8, $0x01
 	JNE     notwhole_3_3
 	VMOVUPS (BX)(SI*1), Y6
-	JMP     loaded_3_3
-
-notwhole_3_3:
-	VXORPS     Y6, Y6, Y6
-	TESTL      R8, R8
-	JZ         loaded_3_3
-	MOVLQSX    60(DI), DI
-	VMOVUPS    (CX)(DI*1), Y6
-	VMASKMOVPS (BX)(SI*1), Y6, Y6
 
 loaded_3_3:
 	VADDPS       Y5, Y3, Y7
@@ -29852,33 +29708,18 @@ loaded_3_3:
 	TESTQ        R8, R8
 	JNZ          part_0_0
 	VMOVUPS      Y5, (BX)
-	JMP          stored_0_0
-
-part_0_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
 
 stored_0_0:
 	VADDPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_0_1
 	VMOVUPS Y5, (BX)(SI*1)
-	JMP     stored_0_1
-
-part_0_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
 
 stored_0_1:
 	VSUBPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_0_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_0_2
-
-part_0_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
 
 stored_0_2:
 	VMOVAPS     Y9, Y5
@@ -29886,11 +29727,6 @@ stored_0_2:
 	TESTQ       R8, R8
 	JNZ         part_0_3
 	VMOVUPS     Y5, (R9)
-	JMP         stored_0_3
-
-part_0_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
 
 stored_0_3:
 	VMOVAPS      Y9, Y5
@@ -29898,21 +29734,11 @@ stored_0_3:
 	TESTQ        R8, R8
 	JNZ          part_0_4
 	VMOVUPS      Y5, (R9)(SI*1)
-	JMP          stored_0_4
-
-part_0_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
 
 stored_0_4:
 	TESTQ   R8, R8
 	JNZ     part_0_5
 	VMOVUPS Y3, (R9)(SI*2)
-	JMP     stored_0_5
-
-part_0_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_0_5:
 	LEAQ        (BX)(DI*2), BX
@@ -29942,33 +29768,18 @@ stored_0_5:
 	TESTQ       R8, R8
 	JNZ         part_1_0
 	VMOVUPS     Y5, (BX)
-	JMP         stored_1_0
-
-part_1_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
 
 stored_1_0:
 	VADDPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_1_1
 	VMOVUPS Y5, (BX)(SI*1)
-	JMP     stored_1_1
-
-part_1_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
 
 stored_1_1:
 	VSUBPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_1_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_1_2
-
-part_1_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
 
 stored_1_2:
 	VMOVAPS     Y9, Y5
@@ -29976,11 +29787,6 @@ stored_1_2:
 	TESTQ       R8, R8
 	JNZ         part_1_3
 	VMOVUPS     Y5, (R9)
-	JMP         stored_1_3
-
-part_1_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
 
 stored_1_3:
 	VMOVAPS      Y9, Y5
@@ -29988,21 +29794,11 @@ stored_1_3:
 	TESTQ        R8, R8
 	JNZ          part_1_4
 	VMOVUPS      Y5, (R9)(SI*1)
-	JMP          stored_1_4
-
-part_1_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
 
 stored_1_4:
 	TESTQ   R8, R8
 	JNZ     part_1_5
 	VMOVUPS Y3, (R9)(SI*2)
-	JMP     stored_1_5
-
-part_1_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_1_5:
 	LEAQ        (BX)(DI*2), BX
@@ -30032,33 +29828,18 @@ stored_1_5:
 	TESTQ       R8, R8
 	JNZ         part_2_0
 	VMOVUPS     Y5, (BX)
-	JMP         stored_2_0
-
-part_2_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
 
 stored_2_0:
 	VADDPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_2_1
 	VMOVUPS Y5, (BX)(SI*1)
-	JMP     stored_2_1
-
-part_2_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
 
 stored_2_1:
 	VSUBPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_2_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_2_2
-
-part_2_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
 
 stored_2_2:
 	VMOVAPS     Y9, Y5
@@ -30066,11 +29847,6 @@ stored_2_2:
 	TESTQ       R8, R8
 	JNZ         part_2_3
 	VMOVUPS     Y5, (R9)
-	JMP         stored_2_3
-
-part_2_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
 
 stored_2_3:
 	VMOVAPS      Y9, Y5
@@ -30078,21 +29854,11 @@ stored_2_3:
 	TESTQ        R8, R8
 	JNZ          part_2_4
 	VMOVUPS      Y5, (R9)(SI*1)
-	JMP          stored_2_4
-
-part_2_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
 
 stored_2_4:
 	TESTQ   R8, R8
 	JNZ     part_2_5
 	VMOVUPS Y3, (R9)(SI*2)
-	JMP     stored_2_5
-
-part_2_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_2_5:
 	LEAQ        (BX)(DI*2), BX
@@ -30122,33 +29888,18 @@ stored_2_5:
 	TESTQ       R8, R8
 	JNZ         part_3_0
 	VMOVUPS     Y5, (BX)
-	JMP         stored_3_0
-
-part_3_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
 
 stored_3_0:
 	VADDPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_3_1
 	VMOVUPS Y5, (BX)(SI*1)
-	JMP     stored_3_1
-
-part_3_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
 
 stored_3_1:
 	VSUBPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_3_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_3_2
-
-part_3_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
 
 stored_3_2:
 	VMOVAPS     Y9, Y5
@@ -30156,11 +29907,6 @@ stored_3_2:
 	TESTQ       R8, R8
 	JNZ         part_3_3
 	VMOVUPS     Y5, (R9)
-	JMP         stored_3_3
-
-part_3_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
 
 stored_3_3:
 	VMOVAPS      Y9, Y5
@@ -30168,21 +29914,11 @@ stored_3_3:
 	TESTQ        R8, R8
 	JNZ          part_3_4
 	VMOVUPS      Y5, (R9)(SI*1)
-	JMP          stored_3_4
-
-part_3_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
 
 stored_3_4:
 	TESTQ   R8, R8
 	JNZ     part_3_5
 	VMOVUPS Y3, (R9)(SI*2)
-	JMP     stored_3_5
-
-part_3_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_3_5:
 	LEAQ        (BX)(DI*2), BX
@@ -30212,33 +29948,18 @@ stored_3_5:
 	TESTQ       R8, R8
 	JNZ         part_4_0
 	VMOVUPS     Y5, (BX)
-	JMP         stored_4_0
-
-part_4_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
 
 stored_4_0:
 	VADDPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_4_1
 	VMOVUPS Y5, (BX)(SI*1)
-	JMP     stored_4_1
-
-part_4_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
 
 stored_4_1:
 	VSUBPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_4_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_4_2
-
-part_4_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
 
 stored_4_2:
 	VMOVAPS     Y9, Y5
@@ -30246,11 +29967,6 @@ stored_4_2:
 	TESTQ       R8, R8
 	JNZ         part_4_3
 	VMOVUPS     Y5, (R9)
-	JMP         stored_4_3
-
-part_4_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
 
 stored_4_3:
 	VMOVAPS      Y9, Y5
@@ -30258,21 +29974,11 @@ stored_4_3:
 	TESTQ        R8, R8
 	JNZ          part_4_4
 	VMOVUPS      Y5, (R9)(SI*1)
-	JMP          stored_4_4
-
-part_4_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
 
 stored_4_4:
 	TESTQ   R8, R8
 	JNZ     part_4_5
 	VMOVUPS Y3, (R9)(SI*2)
-	JMP     stored_4_5
-
-part_4_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_4_5:
 	LEAQ        (BX)(DI*2), BX
@@ -30302,33 +30008,18 @@ stored_4_5:
 	TESTQ       R8, R8
 	JNZ         part_5_0
 	VMOVUPS     Y5, (BX)
-	JMP         stored_5_0
-
-part_5_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
 
 stored_5_0:
 	VADDPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_5_1
 	VMOVUPS Y5, (BX)(SI*1)
-	JMP     stored_5_1
-
-part_5_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
 
 stored_5_1:
 	VSUBPS  Y8, Y7, Y5
 	TESTQ   R8, R8
 	JNZ     part_5_2
 	VMOVUPS Y5, (BX)(SI*2)
-	JMP     stored_5_2
-
-part_5_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
 
 stored_5_2:
 	VMOVAPS     Y9, Y5
@@ -30336,11 +30027,6 @@ stored_5_2:
 	TESTQ       R8, R8
 	JNZ         part_5_3
 	VMOVUPS     Y5, (R9)
-	JMP         stored_5_3
-
-part_5_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
 
 stored_5_3:
 	VMOVAPS      Y9, Y5
@@ -30348,21 +30034,11 @@ stored_5_3:
 	TESTQ        R8, R8
 	JNZ          part_5_4
 	VMOVUPS      Y5, (R9)(SI*1)
-	JMP          stored_5_4
-
-part_5_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
 
 stored_5_4:
 	TESTQ   R8, R8
 	JNZ     part_5_5
 	VMOVUPS Y3, (R9)(SI*2)
-	JMP     stored_5_5
-
-part_5_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
 
 stored_5_5:
 	MOVQ dyStride+16(FP), BX
@@ -30379,6 +30055,330 @@ stored_5_5:
 	JNZ  chan
 	VZEROUPPER
 	RET
+
+notwhole_0_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_0
+	MOVLQSX    (DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_0
+
+notwhole_1_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_0
+	MOVLQSX    16(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_0
+
+notwhole_2_0:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_0
+	MOVLQSX    32(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_0
+
+notwhole_3_0:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_0
+	MOVLQSX    48(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_0
+
+notwhole_0_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_1
+	MOVLQSX    4(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_1
+
+notwhole_1_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_1
+	MOVLQSX    20(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_1
+
+notwhole_2_1:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_1
+	MOVLQSX    36(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_1
+
+notwhole_3_1:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_1
+	MOVLQSX    52(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_1
+
+notwhole_0_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_2
+	MOVLQSX    8(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_2
+
+notwhole_1_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_2
+	MOVLQSX    24(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_2
+
+notwhole_2_2:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_2
+	MOVLQSX    40(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_2
+
+notwhole_3_2:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R9, R9
+	JZ         loaded_3_2
+	MOVLQSX    56(DI), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	JMP        loaded_3_2
+
+notwhole_0_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R9, R9
+	JZ         loaded_0_3
+	MOVLQSX    12(DI), R9
+	VMOVUPS    (CX)(R9*1), Y3
+	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	JMP        loaded_0_3
+
+notwhole_1_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R9, R9
+	JZ         loaded_1_3
+	MOVLQSX    28(DI), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	JMP        loaded_1_3
+
+notwhole_2_3:
+	VXORPS     Y5, Y5, Y5
+	TESTL      R9, R9
+	JZ         loaded_2_3
+	MOVLQSX    44(DI), R9
+	VMOVUPS    (CX)(R9*1), Y5
+	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	JMP        loaded_2_3
+
+notwhole_3_3:
+	VXORPS     Y6, Y6, Y6
+	TESTL      R8, R8
+	JZ         loaded_3_3
+	MOVLQSX    60(DI), DI
+	VMOVUPS    (CX)(DI*1), Y6
+	VMASKMOVPS (BX)(SI*1), Y6, Y6
+	JMP        loaded_3_3
+
+part_0_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+	JMP        stored_0_0
+
+part_0_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+	JMP        stored_0_1
+
+part_0_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+	JMP        stored_0_2
+
+part_0_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+	JMP        stored_0_3
+
+part_0_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+	JMP        stored_0_4
+
+part_0_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_0_5
+
+part_1_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+	JMP        stored_1_0
+
+part_1_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+	JMP        stored_1_1
+
+part_1_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+	JMP        stored_1_2
+
+part_1_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+	JMP        stored_1_3
+
+part_1_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+	JMP        stored_1_4
+
+part_1_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_1_5
+
+part_2_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+	JMP        stored_2_0
+
+part_2_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+	JMP        stored_2_1
+
+part_2_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+	JMP        stored_2_2
+
+part_2_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+	JMP        stored_2_3
+
+part_2_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+	JMP        stored_2_4
+
+part_2_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_2_5
+
+part_3_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+	JMP        stored_3_0
+
+part_3_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+	JMP        stored_3_1
+
+part_3_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+	JMP        stored_3_2
+
+part_3_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+	JMP        stored_3_3
+
+part_3_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+	JMP        stored_3_4
+
+part_3_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_3_5
+
+part_4_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+	JMP        stored_4_0
+
+part_4_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+	JMP        stored_4_1
+
+part_4_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+	JMP        stored_4_2
+
+part_4_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+	JMP        stored_4_3
+
+part_4_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+	JMP        stored_4_4
+
+part_4_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_4_5
+
+part_5_0:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)
+	JMP        stored_5_0
+
+part_5_1:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*1)
+	JMP        stored_5_1
+
+part_5_2:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (BX)(SI*2)
+	JMP        stored_5_2
+
+part_5_3:
+	VMOVUPS    (R8), Y6
+	VMASKMOVPS Y5, Y6, (R9)
+	JMP        stored_5_3
+
+part_5_4:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y5, Y4, (R9)(SI*1)
+	JMP        stored_5_4
+
+part_5_5:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)(SI*2)
+	JMP        stored_5_5
 
 // func wino4InputG1AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
 // Requires: AVX, AVX512DQ, AVX512F

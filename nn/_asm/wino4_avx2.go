@@ -141,25 +141,56 @@ func at6AVX2(m [6]VecVirtual, two, four, eight VecVirtual) [4]VecVirtual {
 // each block 4 columns on (the neighbouring tiles' columns 0 and 1, and
 // past a tile row's last tile its own), taken apart the same way.
 
+// cold holds the rarely taken paths of the kernel being emitted: emitCold
+// places them after its RET, so that the common path runs straight on,
+// with no taken jump around them (the planned kernels have one such path
+// for each of their 36 to 48 loads and stores).
+var cold []func()
+
+// emitCold emits the cold paths gathered since the last call.
+func emitCold() {
+	for _, f := range cold {
+		f()
+	}
+	cold = nil
+}
+
+// ret ends a kernel: VZEROUPPER, RET, then its cold paths.
+func ret() {
+	VZEROUPPER()
+	RET()
+	emitCold()
+}
+
 // blockLoad emits the load of a planned block into dst: its kind at
-// kinds, its offset at offs, its mask at table + the offset at midx.
+// kinds, its offset at offs, its mask at table + the offset at midx. A
+// whole block is loaded in line; the others on a cold path.
 func blockLoad(base, kinds, offs, midx, table Register, at int, dst VecVirtual, id string) {
-	kind, off, mi := GP32(), GP64(), GP64()
+	kind, off := GP32(), GP64()
 	MOVBLZX(Mem{Base: kinds, Disp: at}, kind)
 	MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
 	CMPL(kind, U8(1))
 	JNE(LabelRef("notwhole_" + id))
 	VMOVUPS(Mem{Base: base, Index: off, Scale: 1}, dst)
-	JMP(LabelRef("loaded_" + id))
-	Label("notwhole_" + id)
-	VXORPS(dst, dst, dst)
-	TESTL(kind, kind)
-	JZ(LabelRef("loaded_" + id))
-	MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
-	m := YMM()
-	VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, m)
-	VMASKMOVPS(Mem{Base: base, Index: off, Scale: 1}, m, dst)
 	Label("loaded_" + id)
+	cold = append(cold, func() {
+		Label("notwhole_" + id)
+		VXORPS(dst, dst, dst)
+		TESTL(kind, kind)
+		JZ(LabelRef("loaded_" + id))
+		maskedLoad(Mem{Base: base, Index: off, Scale: 1}, table, Mem{Base: midx, Disp: 4 * at}, dst)
+		JMP(LabelRef("loaded_" + id))
+	})
+}
+
+// maskedLoad loads src into dst under the mask at table plus the int32
+// byte offset at mi.
+func maskedLoad(src Mem, table Register, mi Mem, dst VecVirtual) {
+	i := GP64()
+	MOVLQSX(mi, i)
+	m := YMM()
+	VMOVUPS(Mem{Base: table, Index: i, Scale: 1}, m)
+	VMASKMOVPS(src, m, dst)
 }
 
 // planFields points offs, midx and kinds at a plan's fields: blocks
@@ -251,17 +282,35 @@ func sixPlaneRows(dst string, row func(i int) func(out func(k int, o VecVirtual)
 }
 
 // laneStore stores o at m: whole, or under the lane mask at lanes if
-// lanes is not nil. Its labels end in id.
+// lanes is not nil (on a cold path). Its labels end in id.
 func laneStore(o VecVirtual, m Mem, lanes Register, id string) {
 	TESTQ(lanes, lanes)
 	JNZ(LabelRef("part_" + id))
 	VMOVUPS(o, m)
-	JMP(LabelRef("stored_" + id))
-	Label("part_" + id)
-	mask := YMM()
-	VMOVUPS(Mem{Base: lanes}, mask)
-	VMASKMOVPS(o, mask, m)
 	Label("stored_" + id)
+	cold = append(cold, func() {
+		Label("part_" + id)
+		mask := YMM()
+		VMOVUPS(Mem{Base: lanes}, mask)
+		VMASKMOVPS(o, mask, m)
+		JMP(LabelRef("stored_" + id))
+	})
+}
+
+// laneLoad loads m into dst: whole, or under the lane mask at lanes if
+// lanes is not nil (on a cold path). Its labels end in id.
+func laneLoad(m Mem, dst VecVirtual, lanes Register, id string) {
+	TESTQ(lanes, lanes)
+	JNZ(LabelRef("part_" + id))
+	VMOVUPS(m, dst)
+	Label("loaded_" + id)
+	cold = append(cold, func() {
+		Label("part_" + id)
+		mask := YMM()
+		VMOVUPS(Mem{Base: lanes}, mask)
+		VMASKMOVPS(m, mask, dst)
+		JMP(LabelRef("loaded_" + id))
+	})
 }
 
 // advanceParam moves the pointer parameter p on by the parameter stride
@@ -282,8 +331,7 @@ func nextInputChannel(chans Register) {
 	advanceParam("v", "vStride")
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
-	VZEROUPPER()
-	RET()
+	ret()
 }
 
 // The plans' layouts (nn's wino4InPlan and wino4OutPlan): offsets, then
@@ -353,16 +401,7 @@ func wino4OutputAVX2() {
 		var x [6]VecVirtual
 		for i := range x {
 			x[i] = YMM()
-			id := fmt.Sprintf("m%d_%d", j, i)
-			TESTQ(lanes, lanes)
-			JNZ(LabelRef("part_" + id))
-			VMOVUPS(Mem{Base: p}, x[i])
-			JMP(LabelRef("loaded_" + id))
-			Label("part_" + id)
-			mask := YMM()
-			VMOVUPS(Mem{Base: lanes}, mask)
-			VMASKMOVPS(Mem{Base: p}, mask, x[i])
-			Label("loaded_" + id)
+			laneLoad(Mem{Base: p}, x[i], lanes, fmt.Sprintf("m%d_%d", j, i))
 			if i < 5 {
 				ADDQ(plane6, p)
 			}
@@ -417,27 +456,31 @@ func wino4OutputAVX2() {
 			VMAXPS(v, z, v) // the tile is the source a NaN comes from, as in Go's max
 			Label("wnorelu_" + id)
 			VMOVUPS(v, Mem{Base: y, Index: off, Scale: 1})
-			JMP(LabelRef("done_" + id))
-			// A block under its mask.
-			Label("part_" + id)
-			mi := GP64()
-			MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
-			mask := YMM()
-			VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, mask)
-			TESTQ(res, res)
-			JZ(LabelRef("pnores_" + id))
-			t := YMM()
-			VMASKMOVPS(Mem{Base: res, Index: off, Scale: 1}, mask, t)
-			VADDPS(t, v, v)
-			Label("pnores_" + id)
-			TESTQ(relu, relu)
-			JZ(LabelRef("pnorelu_" + id))
-			z2 := YMM()
-			VXORPS(z2, z2, z2)
-			VMAXPS(v, z2, v)
-			Label("pnorelu_" + id)
-			VMASKMOVPS(v, mask, Mem{Base: y, Index: off, Scale: 1})
 			Label("done_" + id)
+			// A block under its mask, on a cold path (res is reassigned
+			// below, so the path takes this one).
+			res := res
+			cold = append(cold, func() {
+				Label("part_" + id)
+				mi := GP64()
+				MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
+				mask := YMM()
+				VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, mask)
+				TESTQ(res, res)
+				JZ(LabelRef("pnores_" + id))
+				t := YMM()
+				VMASKMOVPS(Mem{Base: res, Index: off, Scale: 1}, mask, t)
+				VADDPS(t, v, v)
+				Label("pnores_" + id)
+				TESTQ(relu, relu)
+				JZ(LabelRef("pnorelu_" + id))
+				z2 := YMM()
+				VXORPS(z2, z2, z2)
+				VMAXPS(v, z2, v)
+				Label("pnorelu_" + id)
+				VMASKMOVPS(v, mask, Mem{Base: y, Index: off, Scale: 1})
+				JMP(LabelRef("done_" + id))
+			})
 		}
 	}
 	// The next channel.
@@ -454,8 +497,7 @@ func wino4OutputAVX2() {
 	Store(bias, Param("bias"))
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
-	VZEROUPPER()
-	RET()
+	ret()
 }
 
 // label names a label of the whole or the masked group.
@@ -692,8 +734,7 @@ func winoOut2AVX2(name, what string, n int, at func(x []VecVirtual) (VecVirtual,
 	JZ(LabelRef("done"))
 	group(true)
 	Label("done")
-	VZEROUPPER()
-	RET()
+	ret()
 }
 
 // winoOutputS2AVX2 emits the stride-2 Winograd's output transform.
@@ -919,8 +960,7 @@ func winoDyF2AVX2() {
 	JZ(LabelRef("done"))
 	group(true)
 	Label("done")
-	VZEROUPPER()
-	RET()
+	ret()
 }
 
 // a6AVX2 emits A applied to g (F(4x4, 3x3)'s A^T transposed), as nn's a6
@@ -984,6 +1024,5 @@ func wino4DyAVX2Kernel() {
 	advanceParam("u", "uStride")
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
-	VZEROUPPER()
-	RET()
+	ret()
 }
