@@ -74,6 +74,7 @@ type Workspace struct {
 	callPack     PackedA                 // one call's weights, packed (callA)
 	callConv     PackedConv              // callPack as a convolution's
 	winoPhase    winoPhaseTask           // the phase of a Winograd conv being shared (winoPhases)
+	packTask     packTask                // the Winograd weights being transformed (packShared)
 	Col          []float32               // im2col / col2im scratch, at least the largest conv's need
 }
 

@@ -19,13 +19,13 @@ import "iter"
 // the transforms below give the same bits whether or not a multiply and an
 // add are fused: the Go and the assembly transforms agree exactly.
 
-// winoWeights4 writes U = G g G^T of each of the n 3x3 filters of w to
-// u[e*n+i] for element e (of 36) of filter i, computed in float64 and
-// rounded once. G's rows come in pairs that share their sums (g0 + g2,
+// winoWeights4 writes U = G g G^T of filters [from, to) of the n 3x3
+// filters of w to u[e*n+i] for element e (of 36) of filter i, computed in
+// float64 and rounded once. G's rows come in pairs that share their sums (g0 + g2,
 // then g1 added or taken away), which take 10 operations a column where
 // the plain product takes 18: training transforms its weights on every
 // step, and 64 x 64 filters took 0.58 ms by the plain product.
-func winoWeights4(u, w []float32, n int) {
+func winoWeights4(u, w []float32, n, from, to int) {
 	// gRows is G applied to one column (or row) of three values.
 	// Multiplies by the reciprocals, not divisions, which take several
 	// times as long: their float64 rounding is far below float32's.
@@ -42,8 +42,8 @@ func winoWeights4(u, w []float32, n int) {
 	// run: U's 36 matrices lie n floats apart, and a value at a time into
 	// each, when n is a power of two, thrashed the cache sets they share.
 	var buf [36][16]float32
-	for i0 := 0; i0 < n; i0 += 16 {
-		m := min(16, n-i0)
+	for i0 := from; i0 < to; i0 += 16 {
+		m := min(16, to-i0)
 		for j := range m {
 			g := w[9*(i0+j) : 9*(i0+j)+9 : 9*(i0+j)+9]
 			// G g down the columns, then (G g) G^T along each row.

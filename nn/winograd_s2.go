@@ -25,12 +25,12 @@ func (d ConvDims) WinogradS2OK() bool {
 	return d.KH == 3 && d.KW == 3 && d.Stride == 2 && d.Pad <= 2
 }
 
-// winoWeightsS2 writes U = G g G^T of each of the n 3x3 filters of w to
-// u[e*n+i] for element e (of 25) of filter i, computed in float64 and
-// rounded once, as winoWeights does.
-func winoWeightsS2(u, w []float32, n int) {
+// winoWeightsS2 writes U = G g G^T of filters [from, to) of the n 3x3
+// filters of w to u[e*n+i] for element e (of 25) of filter i, computed in
+// float64 and rounded once, as winoWeights does.
+func winoWeightsS2(u, w []float32, n, from, to int) {
 	gRows := func(g0, g1, g2 float64) [5]float64 { return [5]float64{g0, g0 + g2, g2, g1, g1} }
-	for i := range n {
+	for i := from; i < to; i++ {
 		g := w[9*i : 9*i+9 : 9*i+9]
 		f := func(j int) float64 { return float64(g[j]) }
 		// G g down the columns, then (G g) G^T along each row.

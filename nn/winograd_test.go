@@ -333,7 +333,7 @@ func TestWinogradWeights4(t *testing.T) {
 	const n = 5
 	g := randSlice(r, 9*n)
 	u := make([]float32, 36*n)
-	winoWeights4(u, g, n)
+	winoWeights4(u, g, n, 0, n)
 	for f := range n {
 		for i := range 6 {
 			for j := range 6 {
@@ -356,7 +356,7 @@ func TestWinogradWeights(t *testing.T) {
 	g := randSlice(r, 9)
 	G := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
 	u := make([]float32, 16)
-	winoWeights(u, g, 1)
+	winoWeights(u, g, 1, 0, 1)
 	for i := range 4 {
 		for j := range 4 {
 			var want float64
@@ -901,6 +901,39 @@ func TestWinogradPackDirect(t *testing.T) {
 							}
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestPackSharedMatchesSerial checks that training's weight transform,
+// shared among goroutines, writes the bits one goroutine does: U, the
+// flipped weights and every element's panels, for each Winograd lowering,
+// forward and flipped, over a filter count no share divides evenly.
+func TestPackSharedMatchesSerial(t *testing.T) {
+	defer SetThreads(SetThreads(2))
+	r := rand.New(rand.NewPCG(4, 7))
+	for _, low := range []ConvLowering{LowerWinograd, LowerWinograd4, LowerWinogradS2} {
+		for _, flip := range []bool{false, true} {
+			d := ConvDims{C: 19, H: 9, W: 9, K: 17, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 9, OW: 9, Lowering: low}
+			if low == LowerWinogradS2 {
+				d.Stride, d.OH, d.OW = 2, 5, 5
+			}
+			if d.K*d.C < minSharedPack {
+				t.Fatalf("%d filters: too few to share", d.K*d.C)
+			}
+			w := randSlice(r, d.K*d.C*9)
+			serial, shared := NewPackedConv(d), NewPackedConv(d)
+			serial.pack(w, flip)
+			shared.packShared(NewWorkspace(0), w, flip)
+			name := fmt.Sprintf("%v flip=%v", low, flip)
+			if !slices.Equal(serial.u, shared.u) || !slices.Equal(serial.flip, shared.flip) {
+				t.Errorf("%s: U or the flipped weights differ", name)
+			}
+			for e := range serial.wino {
+				if !slices.Equal(serial.wino[e].data, shared.wino[e].data) {
+					t.Errorf("%s: element %d's panels differ", name, e)
 				}
 			}
 		}
