@@ -311,3 +311,11 @@ func wino4DyAVX2(dy *float32, chans, dyStride int, u *float32, uStride, plane in
 func addToEvensAVX2(dst, src *float32, chunks int) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
+
+func winoWeightsF2AVX2(dst *float32, dstStride int, w *float32, wStep, n int, idx *[9][16]int32, masks *[8]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}
+
+func winoWeightsF4AVX2(dst *float32, dstStride int, w *float32, wStep, n int, idx *[9][16]int32, masks *[8]int32) {
+	panic("nn: the Winograd kernels are not in this build")
+}

@@ -1266,6 +1266,24 @@ func winoWeightsF2AVX512(dst *float32, dstStride int, w *float32, wStep int, n i
 //go:noescape
 func winoWeightsF4AVX512(dst *float32, dstStride int, w *float32, wStep int, n int, idx *[9][16]int32, lanes uint16)
 
+// winoWeightsF2AVX2 writes U = G g G^T of F(2x2, 3x3) for n columns of a
+// 6-row panel: the 3x3 filter g of lane l (a row) and column c has its tap
+// t at w[c*wStep + idx[t][l]], read where masks[l] is -1 (lanes 6 and 7
+// never are). Element e of column c's 6 rows goes to dst[e*dstStride +
+// 6c:], rows not read as 0.
+//
+//go:noescape
+func winoWeightsF2AVX2(dst *float32, dstStride int, w *float32, wStep int, n int, idx *[9][16]int32, masks *[8]int32)
+
+// winoWeightsF4AVX2 writes U = G g G^T of F(4x4, 3x3) for n columns of a
+// 6-row panel: the 3x3 filter g of lane l (a row) and column c has its tap
+// t at w[c*wStep + idx[t][l]], read where masks[l] is -1 (lanes 6 and 7
+// never are). Element e of column c's 6 rows goes to dst[e*dstStride +
+// 6c:], rows not read as 0.
+//
+//go:noescape
+func winoWeightsF4AVX2(dst *float32, dstStride int, w *float32, wStep int, n int, idx *[9][16]int32, masks *[8]int32)
+
 // maxRowsAVX512 writes dst[i] = the nanMax of src[r*stride+i] over r in
 // [0, rows) (rows >= 1), in that order, for chunks x 16 values; the last
 // chunk's lanes are masked by last.

@@ -294,12 +294,15 @@ func (p *PackedConv) packElems(from, to int) {
 	}
 }
 
-// packDirect is pack by the AVX-512 transforms, which write U_e straight
-// into the 12-row panels that PackedA.Pack would make of it, bit for bit,
-// in a tenth of the time; it reports whether it ran. p.u is then left
-// unwritten: the kernels that use these panels never read it.
+// packDirect is pack by the assembly transforms, which write U_e straight
+// into the panels that PackedA.Pack would make of it (12 rows with
+// AVX-512, 6 with AVX2), bit for bit, in a tenth of the time or less; it
+// reports whether it ran. p.u is then left unwritten: the kernels that use
+// these panels never read it.
 func (p *PackedConv) packDirect(w []float32, flip bool) bool {
-	if mr, _ := tileShape(); !useWinoAsm || mr != 12 || p.d.Lowering == LowerWinogradS2 {
+	mr, _ := tileShape()
+	avx512 := useWinoAsm && mr == 12
+	if !avx512 && !(useWinoAVX2 && mr == avx2Rows) || p.d.Lowering == LowerWinogradS2 {
 		return false
 	}
 	d := p.d
@@ -320,27 +323,43 @@ func (p *PackedConv) packDirect(w []float32, flip bool) bool {
 			}
 		}
 	}
-	rows := (d.K + 11) / 12 * 12
+	rows := (d.K + mr - 1) / mr * mr
+	kb := blockK()
 	slab := p.wino[0].data[:cap(p.wino[0].data)]
 	_ = w[d.K*d.C*9-1]
-	for pc := 0; pc < d.C; pc += gemmKC {
-		kc := min(gemmKC, d.C-pc)
-		for k0 := 0; k0 < d.K; k0 += 12 {
+	var masks [8]int32 // the AVX2 kernels' lanes
+	for pc := 0; pc < d.C; pc += kb {
+		kc := min(kb, d.C-pc)
+		for k0 := 0; k0 < d.K; k0 += mr {
 			first := (k0*d.C + pc) * 9
 			if flip {
 				first = (pc*d.K + k0) * 9
 			}
-			lanes := uint16(1)<<min(12, d.K-k0) - 1
+			lanes := min(mr, d.K-k0)
+			dst := &slab[pc*rows+k0*kc]
 			// Direct calls: through a func value, idx would escape.
-			if d.winoM() == 4 {
-				winoWeightsF4AVX512(&slab[pc*rows+k0*kc], d.uStride(), &w[first], step, kc, &idx, lanes)
-			} else {
-				winoWeightsF2AVX512(&slab[pc*rows+k0*kc], d.uStride(), &w[first], step, kc, &idx, lanes)
+			switch {
+			case avx512 && d.winoM() == 4:
+				winoWeightsF4AVX512(dst, d.uStride(), &w[first], step, kc, &idx, uint16(1)<<lanes-1)
+			case avx512:
+				winoWeightsF2AVX512(dst, d.uStride(), &w[first], step, kc, &idx, uint16(1)<<lanes-1)
+			default:
+				for l := range masks {
+					masks[l] = 0
+					if l < lanes {
+						masks[l] = -1
+					}
+				}
+				if d.winoM() == 4 {
+					winoWeightsF4AVX2(dst, d.uStride(), &w[first], step, kc, &idx, &masks)
+				} else {
+					winoWeightsF2AVX2(dst, d.uStride(), &w[first], step, kc, &idx, &masks)
+				}
 			}
 		}
 	}
 	for e := range p.wino {
-		p.wino[e].mr = 12
+		p.wino[e].mr = mr
 	}
 	return true
 }

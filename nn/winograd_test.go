@@ -861,18 +861,25 @@ func TestWinoGradDot(t *testing.T) {
 	}
 }
 
-// TestWinogradPackDirect checks the AVX-512 weight transforms, which
-// write the packed panels directly, against nn's Go transforms and
-// PackedA.Pack, bit for bit: both lowerings, forward and flipped (the
-// input gradient's) weights, row counts with and without an edge panel,
-// and input channels past one block of gemmKC.
+// TestWinogradPackDirect checks the assembly weight transforms (AVX-512's
+// or AVX2's), which write the packed panels directly, against nn's Go
+// transforms and PackedA.Pack, bit for bit: both lowerings, forward and
+// flipped (the input gradient's) weights, row counts with and without an
+// edge panel, and input channels past one block of K.
 func TestWinogradPackDirect(t *testing.T) {
-	if mr, _ := tileShape(); !haveAVX512 || mr != 12 {
-		t.Skip("no AVX-512 kernels in this build")
+	mr, _ := tileShape()
+	flag := &useWinoAsm // the kernels packDirect runs on this CPU
+	switch {
+	case haveAVX512 && mr == 12:
+	case haveAVX2 && !haveAVX512 && mr == avx2Rows:
+		flag = &useWinoAVX2
+	default:
+		t.Skip("no assembly weight transforms in this build")
 	}
-	defer func() { useWinoAsm = haveAVX512 }()
+	defer func(on bool) { *flag = on }(*flag)
+	kb := blockK()
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, s := range []struct{ k, c int }{{1, 1}, {3, 5}, {12, 7}, {16, 16}, {13, 29}, {64, 64}, {25, 2 * gemmKC}, {5, gemmKC + 3}} {
+	for _, s := range []struct{ k, c int }{{1, 1}, {3, 5}, {12, 7}, {16, 16}, {13, 29}, {64, 64}, {25, 2 * kb}, {5, kb + 3}, {7, 3}, {11, kb - 1}} {
 		for _, low := range []ConvLowering{LowerWinograd, LowerWinograd4} {
 			for _, flip := range []bool{false, true} {
 				d := ConvDims{C: s.c, H: 8, W: 8, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 8, OW: 8, Lowering: low}
@@ -880,20 +887,20 @@ func TestWinogradPackDirect(t *testing.T) {
 				w[r.IntN(len(w))] = float32(math.Inf(1))
 				var p [2]*PackedConv
 				for i, asm := range []bool{false, true} {
-					useWinoAsm = asm
+					*flag = asm
 					p[i] = NewPackedConv(d)
 					p[i].pack(w, flip)
 				}
-				rows := (d.K + 11) / 12 * 12
+				rows := (d.K + mr - 1) / mr * mr
 				for e := range p[0].wino {
 					if p[1].wino[e].mr != p[0].wino[e].mr {
 						t.Fatalf("%+v flip %v: element %d packed for %d rows, want %d", d, flip, e, p[1].wino[e].mr, p[0].wino[e].mr)
 					}
-					for pc := 0; pc < d.C; pc += gemmKC {
-						kc := min(gemmKC, d.C-pc)
+					for pc := 0; pc < d.C; pc += kb {
+						kc := min(kb, d.C-pc)
 						for k := range d.K {
 							for c := pc; c < pc+kc; c++ {
-								at := pc*rows + k/12*12*kc + (c-pc)*12 + k%12
+								at := pc*rows + k/mr*mr*kc + (c-pc)*mr + k%mr
 								got, want := p[1].wino[e].data[at], p[0].wino[e].data[at]
 								if math.Float32bits(got) != math.Float32bits(want) && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
 									t.Fatalf("%+v flip %v: element %d of filter (%d, %d) is %g, want %g", d, flip, e, k, c, got, want)
@@ -913,6 +920,9 @@ func TestWinogradPackDirect(t *testing.T) {
 // forward and flipped, over a filter count no share divides evenly.
 func TestPackSharedMatchesSerial(t *testing.T) {
 	defer SetThreads(SetThreads(2))
+	// The Go transforms: packDirect would take F(2x2) and F(4x4).
+	defer func(asm, avx2 bool) { useWinoAsm, useWinoAVX2 = asm, avx2 }(useWinoAsm, useWinoAVX2)
+	useWinoAsm, useWinoAVX2 = false, false
 	r := rand.New(rand.NewPCG(4, 7))
 	for _, low := range []ConvLowering{LowerWinograd, LowerWinograd4, LowerWinogradS2} {
 		for _, flip := range []bool{false, true} {

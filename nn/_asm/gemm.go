@@ -106,6 +106,8 @@ func main() {
 	dotRows()
 	winoWeightsKernel(2)
 	winoWeightsKernel(4)
+	winoWeightsKernelAVX2(2)
+	winoWeightsKernelAVX2(4)
 	maxRows()
 	maxPool3s2()
 	maxRowsAVX2()
