@@ -319,3 +319,7 @@ func winoWeightsF2AVX2(dst *float32, dstStride int, w *float32, wStep, n int, id
 func winoWeightsF4AVX2(dst *float32, dstStride int, w *float32, wStep, n int, idx *[9][16]int32, masks *[8]int32) {
 	panic("nn: the Winograd kernels are not in this build")
 }
+
+func im2colS2AVX2(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

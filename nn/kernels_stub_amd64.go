@@ -1327,3 +1327,12 @@ func evensAVX2(dst *float32, src *float32, chunks int)
 //
 //go:noescape
 func addToEvensAVX2(dst *float32, src *float32, chunks int)
+
+// im2colS2AVX2 writes dst[r*dstStride + 8c + i] = src[r*srcStride + 16c +
+// off + 2i] for rows r, chunks c and lanes i < 8: of the window
+// src[r*srcStride + 16c + off:][:16], lane j is read if bit j of masks[c]
+// is set, else taken as 0, and lane i is stored if bit 16+i is. Strides
+// are in floats.
+//
+//go:noescape
+func im2colS2AVX2(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)

@@ -114,6 +114,7 @@ func main() {
 	maxPool3s2AVX2()
 	evensAVX2()
 	addToEvensAVX2()
+	im2colS2AVX2()
 	Generate()
 }
 
