@@ -502,6 +502,51 @@ func im2colS2(col, x []float32, d ConvDims) {
 	}
 }
 
+// col2imS2 is col2im of a stride-2 convolution by col2imS2AVX2, a call
+// for each tap over its valid rows and columns, in col2im's order.
+func col2imS2(x, col []float32, d ConvDims) {
+	ohw := d.OH * d.OW
+	// For each kw, per chunk of its valid outputs [lo, hi): the floats of
+	// its 16-float window that it adds to or that lie between (those
+	// inside the row), then (from bit 16) its valid outputs.
+	var masks [8][16]uint32
+	var lo, hi, chunks [8]int
+	for kw := range d.KW {
+		lo[kw], hi[kw] = tapRange(d.OW, d.W, d.Stride, d.Pad, kw)
+		n := hi[kw] - lo[kw]
+		chunks[kw] = (n + 7) / 8
+		start := 2*lo[kw] - d.Pad + kw
+		for c := range chunks[kw] {
+			valid := min(8, n-8*c)
+			var m uint32
+			for j := range min(16, 2*valid, d.W-start-16*c) {
+				m |= 1 << j
+			}
+			m |= (1<<valid - 1) << 16
+			masks[kw][c] = m
+		}
+	}
+	for c := 0; c < d.C; c++ {
+		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for kh := 0; kh < d.KH; kh++ {
+			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
+			if from >= to {
+				continue
+			}
+			for kw := 0; kw < d.KW; kw++ {
+				if lo[kw] >= hi[kw] {
+					continue
+				}
+				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				src := row[from*d.OW+lo[kw] : (to-1)*d.OW+hi[kw]]
+				dst := plane[(2*from-d.Pad+kh)*d.W+2*lo[kw]-d.Pad+kw:]
+				_ = dst[2*(to-from-1)*d.W+2*(hi[kw]-lo[kw])-2] // the last float added to
+				col2imS2AVX2(&dst[0], &src[0], to-from, chunks[kw], 2*d.W, d.OW, &masks[kw])
+			}
+		}
+	}
+}
+
 // minSharedIm2col is the columns (floats) below which one goroutine
 // gathers them faster than two can be started on it.
 const minSharedIm2col = 1 << 16
@@ -534,6 +579,10 @@ func col2im(x, col []float32, d ConvDims) {
 	ohw := d.OH * d.OW
 	if d.rowKernels() {
 		col2imRows(x, col, d)
+		return
+	}
+	if d.Stride == 2 && useIm2colAVX2 && d.OW <= 8*16 && d.KW <= 8 {
+		col2imS2(x, col, d)
 		return
 	}
 	for c := 0; c < d.C; c++ {

@@ -323,3 +323,7 @@ func winoWeightsF4AVX2(dst *float32, dstStride int, w *float32, wStep, n int, id
 func im2colS2AVX2(dst, src *float32, rows, chunks, dstStride, srcStride, off int, masks *[16]uint32) {
 	panic("nn: the AVX2 kernels are not in this build")
 }
+
+func col2imS2AVX2(dst, src *float32, rows, chunks, dstStride, srcStride int, masks *[16]uint32) {
+	panic("nn: the AVX2 kernels are not in this build")
+}

@@ -58384,12 +58384,12 @@ done:
 // func im2colS2AVX2(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
 // Requires: AVX, AVX2
 TEXT ·im2colS2AVX2(SB), NOSPLIT, $0-64
-	MOVQ        dst+0(FP), AX
-	MOVQ        src+8(FP), CX
-	MOVQ        off+48(FP), DX
-	LEAQ        (CX)(DX*4), CX
-	MOVQ        dstStride+32(FP), DX
-	MOVQ        srcStride+40(FP), BX
+	MOVQ        src+8(FP), AX
+	MOVQ        off+48(FP), CX
+	LEAQ        (AX)(CX*4), AX
+	MOVQ        dst+0(FP), CX
+	MOVQ        srcStride+40(FP), DX
+	MOVQ        dstStride+32(FP), BX
 	SHLQ        $0x02, DX
 	SHLQ        $0x02, BX
 	MOVQ        masks+56(FP), SI
@@ -58432,39 +58432,140 @@ chunk:
 	VPBROADCASTD X3, Y3
 	VPAND        Y0, Y3, Y3
 	VPCMPEQD     Y0, Y3, Y3
-	MOVQ         CX, R8
-	MOVQ         AX, R10
+	MOVQ         AX, R9
+	MOVQ         CX, R10
 	MOVQ         rows+16(FP), R11
-	ANDL         $0x000000ff, R9
-	CMPL         R9, $0x000000ff
+	CMPL         R8, $0x00ffffff
 	JNE          part
 
 whole:
-	VMASKMOVPS (R8), Y1, Y3
-	VMASKMOVPS 32(R8), Y2, Y4
-	VSHUFPS    $0x88, Y4, Y3, Y3
-	VPERMPD    $0xd8, Y3, Y3
-	VMOVUPS    Y3, (R10)
-	ADDQ       BX, R8
-	ADDQ       DX, R10
-	DECQ       R11
-	JNZ        whole
-	JMP        next
+	VMOVUPS (R9), Y1
+	VMOVUPS 32(R9), Y2
+	VSHUFPS $0x88, Y2, Y1, Y1
+	VPERMPD $0xd8, Y1, Y1
+	VMOVUPS Y1, (R10)
+	ADDQ    DX, R9
+	ADDQ    BX, R10
+	DECQ    R11
+	JNZ     whole
+	JMP     next
 
 part:
-	VMASKMOVPS (R8), Y1, Y4
-	VMASKMOVPS 32(R8), Y2, Y5
+	VMASKMOVPS (R9), Y1, Y4
+	VMASKMOVPS 32(R9), Y2, Y5
 	VSHUFPS    $0x88, Y5, Y4, Y4
 	VPERMPD    $0xd8, Y4, Y4
 	VMASKMOVPS Y4, Y3, (R10)
-	ADDQ       BX, R8
-	ADDQ       DX, R10
+	ADDQ       DX, R9
+	ADDQ       BX, R10
 	DECQ       R11
 	JNZ        part
 
 next:
-	ADDQ $0x40, CX
-	ADDQ $0x20, AX
+	ADDQ $0x40, AX
+	ADDQ $0x20, CX
+	ADDQ $0x04, SI
+	DECQ DI
+	JNZ  chunk
+
+done:
+	VZEROUPPER
+	RET
+
+// func col2imS2AVX2(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, masks *[16]uint32)
+// Requires: AVX, AVX2
+TEXT ·col2imS2AVX2(SB), NOSPLIT, $0-56
+	MOVQ        dst+0(FP), AX
+	MOVQ        src+8(FP), CX
+	MOVQ        dstStride+32(FP), DX
+	MOVQ        srcStride+40(FP), BX
+	SHLQ        $0x02, DX
+	SHLQ        $0x02, BX
+	MOVQ        masks+48(FP), SI
+	MOVQ        chunks+24(FP), DI
+	MOVL        $0x00000001, R8
+	VMOVD       R8, X0
+	MOVL        $0x00000002, R8
+	VPINSRD     $0x01, R8, X0, X0
+	MOVL        $0x00000004, R8
+	VPINSRD     $0x02, R8, X0, X0
+	MOVL        $0x00000008, R8
+	VPINSRD     $0x03, R8, X0, X0
+	MOVL        $0x00000010, R8
+	VMOVD       R8, X1
+	MOVL        $0x00000020, R8
+	VPINSRD     $0x01, R8, X1, X1
+	MOVL        $0x00000040, R8
+	VPINSRD     $0x02, R8, X1, X1
+	MOVL        $0x00000080, R8
+	VPINSRD     $0x03, R8, X1, X1
+	VINSERTF128 $0x01, X1, Y0, Y0
+	TESTQ       DI, DI
+	JZ          done
+
+chunk:
+	MOVL         (SI), R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        Y0, Y1, Y1
+	VPCMPEQD     Y0, Y1, Y1
+	MOVL         R8, R9
+	SHRL         $0x08, R9
+	VMOVD        R9, X2
+	VPBROADCASTD X2, Y2
+	VPAND        Y0, Y2, Y2
+	VPCMPEQD     Y0, Y2, Y2
+	MOVL         R8, R9
+	SHRL         $0x10, R9
+	VMOVD        R9, X3
+	VPBROADCASTD X3, Y3
+	VPAND        Y0, Y3, Y3
+	VPCMPEQD     Y0, Y3, Y3
+	MOVQ         AX, R9
+	MOVQ         CX, R10
+	MOVQ         rows+16(FP), R11
+	CMPL         R8, $0x00ffffff
+	JNE          part
+
+whole:
+	VPERMPD   $0xd8, (R10), Y1
+	VUNPCKLPS Y1, Y1, Y2
+	VUNPCKHPS Y1, Y1, Y1
+	VMOVUPS   (R9), Y3
+	VADDPS    Y3, Y2, Y2
+	VBLENDPS  $0x55, Y2, Y3, Y3
+	VMOVUPS   Y3, (R9)
+	VMOVUPS   32(R9), Y2
+	VADDPS    Y2, Y1, Y1
+	VBLENDPS  $0x55, Y1, Y2, Y2
+	VMOVUPS   Y2, 32(R9)
+	ADDQ      DX, R9
+	ADDQ      BX, R10
+	DECQ      R11
+	JNZ       whole
+	JMP       next
+
+part:
+	VMASKMOVPS (R10), Y3, Y4
+	VPERMPD    $0xd8, Y4, Y4
+	VUNPCKLPS  Y4, Y4, Y5
+	VUNPCKHPS  Y4, Y4, Y4
+	VMASKMOVPS (R9), Y1, Y6
+	VADDPS     Y6, Y5, Y5
+	VBLENDPS   $0x55, Y5, Y6, Y6
+	VMASKMOVPS Y6, Y1, (R9)
+	VMASKMOVPS 32(R9), Y2, Y5
+	VADDPS     Y5, Y4, Y4
+	VBLENDPS   $0x55, Y4, Y5, Y5
+	VMASKMOVPS Y5, Y2, 32(R9)
+	ADDQ       DX, R9
+	ADDQ       BX, R10
+	DECQ       R11
+	JNZ        part
+
+next:
+	ADDQ $0x40, AX
+	ADDQ $0x20, CX
 	ADDQ $0x04, SI
 	DECQ DI
 	JNZ  chunk

@@ -1336,3 +1336,12 @@ func addToEvensAVX2(dst *float32, src *float32, chunks int)
 //
 //go:noescape
 func im2colS2AVX2(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, off int, masks *[16]uint32)
+
+// col2imS2AVX2 adds src[r*srcStride + 8c + i] to dst[r*dstStride + 16c +
+// 2i] for rows r, chunks c and lanes i < 8, leaving the odd floats as
+// they were: of the window dst[r*dstStride + 16c:][:16], lane j is read
+// and written if bit j of masks[c] is set, and lane i of src is read
+// (else taken as 0) if bit 16+i is. Strides are in floats.
+//
+//go:noescape
+func col2imS2AVX2(dst *float32, src *float32, rows int, chunks int, dstStride int, srcStride int, masks *[16]uint32)

@@ -115,6 +115,7 @@ func main() {
 	evensAVX2()
 	addToEvensAVX2()
 	im2colS2AVX2()
+	col2imS2AVX2()
 	Generate()
 }
 

@@ -39,58 +39,139 @@ func im2colS2AVX2() {
 		"src[r*srcStride + 16c + off:][:16], lane j is read if bit j of masks[c]",
 		"is set, else taken as 0, and lane i is stored if bit 16+i is. Strides",
 		"are in floats.")
-	dst0 := Load(Param("dst"), GP64())
-	src0 := Load(Param("src"), GP64())
+	src := Load(Param("src"), GP64())
 	off := Load(Param("off"), GP64())
-	LEAQ(Mem{Base: src0, Index: off, Scale: 4}, src0)
-	ds := Load(Param("dstStride"), GP64())
-	ss := Load(Param("srcStride"), GP64())
-	SHLQ(U8(2), ds)
-	SHLQ(U8(2), ss)
+	LEAQ(Mem{Base: src, Index: off, Scale: 4}, src)
+	s2Chunks(src, true, func(p, q Register, m s2Masks, whole bool) {
+		a, b := YMM(), YMM()
+		if whole {
+			VMOVUPS(Mem{Base: p}, a)
+			VMOVUPS(Mem{Base: p, Disp: 32}, b)
+		} else {
+			VMASKMOVPS(Mem{Base: p}, m.lo, a)
+			VMASKMOVPS(Mem{Base: p, Disp: 32}, m.hi, b)
+		}
+		VSHUFPS(U8(0x88), b, a, a)
+		VPERMPD(U8(0xd8), a, a)
+		if whole {
+			VMOVUPS(a, Mem{Base: q})
+		} else {
+			VMASKMOVPS(a, m.eight, Mem{Base: q})
+		}
+	})
+}
+
+// col2imS2AVX2 emits col2imS2AVX2, im2colS2AVX2 the other way for
+// col2im: each chunk's 8 values added to every second float of a
+// 16-float window of the row, as addToEvensAVX2 does, the window read
+// and written under a mask at the row's ends.
+func col2imS2AVX2() {
+	TEXT("col2imS2AVX2", NOSPLIT, "func(dst, src *float32, rows, chunks, dstStride, srcStride int, masks *[16]uint32)")
+	Pragma("noescape")
+	Doc("col2imS2AVX2 adds src[r*srcStride + 8c + i] to dst[r*dstStride + 16c +",
+		"2i] for rows r, chunks c and lanes i < 8, leaving the odd floats as",
+		"they were: of the window dst[r*dstStride + 16c:][:16], lane j is read",
+		"and written if bit j of masks[c] is set, and lane i of src is read",
+		"(else taken as 0) if bit 16+i is. Strides are in floats.")
+	dst := Load(Param("dst"), GP64())
+	s2Chunks(dst, false, func(q, p Register, m s2Masks, whole bool) {
+		a, lo, hi := YMM(), YMM(), YMM()
+		if whole {
+			VPERMPD(U8(0xd8), Mem{Base: q}, a) // s0 s1 s4 s5 | s2 s3 s6 s7
+		} else {
+			VMASKMOVPS(Mem{Base: q}, m.eight, a)
+			VPERMPD(U8(0xd8), a, a)
+		}
+		VUNPCKLPS(a, a, lo) // s0 s0 s1 s1 | s2 s2 s3 s3
+		VUNPCKHPS(a, a, hi) // s4 s4 s5 s5 | s6 s6 s7 s7
+		for j, s := range []VecVirtual{lo, hi} {
+			d, mask := YMM(), m.lo
+			if j == 1 {
+				mask = m.hi
+			}
+			at := Mem{Base: p, Disp: 32 * j}
+			if whole {
+				VMOVUPS(at, d)
+			} else {
+				VMASKMOVPS(at, mask, d)
+			}
+			VADDPS(d, s, s)
+			VBLENDPS(U8(0x55), s, d, d)
+			if whole {
+				VMOVUPS(d, at)
+			} else {
+				VMASKMOVPS(d, mask, at)
+			}
+		}
+	})
+}
+
+// s2Masks are a chunk's lane masks: the 16-float window's two halves and
+// the 8 values' lanes.
+type s2Masks struct{ lo, hi, eight VecVirtual }
+
+// s2Chunks emits the loops of the stride-2 row kernels: chunk by chunk of
+// the parameter "chunks", each the parameter "rows" rows long. win points
+// into the 16-float windows, on the src side if winIsSrc (im2col), else
+// on the dst side (col2im); the other parameter points at the 8 values.
+// Each side moves its stride (a parameter, in floats) a row. row emits a
+// row of a chunk from its src and dst pointers, whole if all the chunk's
+// mask bits (the parameter "masks", 24 a chunk) are set.
+func s2Chunks(win Register, winIsSrc bool, row func(src, dst Register, m s2Masks, whole bool)) {
+	val, ws, vs := GP64(), GP64(), GP64()
+	if winIsSrc {
+		Load(Param("dst"), val)
+		Load(Param("srcStride"), ws)
+		Load(Param("dstStride"), vs)
+	} else {
+		Load(Param("src"), val)
+		Load(Param("dstStride"), ws)
+		Load(Param("srcStride"), vs)
+	}
+	SHLQ(U8(2), ws)
+	SHLQ(U8(2), vs)
 	masks := Load(Param("masks"), GP64())
 	chunks := Load(Param("chunks"), GP64())
 	lanes := bitLanes()
-	mlo, mhi, mst := YMM(), YMM(), YMM()
+	m := s2Masks{YMM(), YMM(), YMM()}
 	bits, t := GP32(), GP32()
-	p, q, n := GP64(), GP64(), GP64()
+	p, q, n := GP64(), GP64(), GP64() // the window's and the values' pointers
 	TESTQ(chunks, chunks)
 	JZ(LabelRef("done"))
 	Label("chunk")
 	MOVL(Mem{Base: masks}, bits)
-	laneMask(bits, lanes, mlo)
+	laneMask(bits, lanes, m.lo)
 	MOVL(bits, t)
 	SHRL(U8(8), t)
-	laneMask(t, lanes, mhi)
+	laneMask(t, lanes, m.hi)
 	MOVL(bits, t)
 	SHRL(U8(16), t)
-	laneMask(t, lanes, mst)
-	MOVQ(src0, p)
-	MOVQ(dst0, q)
+	laneMask(t, lanes, m.eight)
+	MOVQ(win, p)
+	MOVQ(val, q)
 	Load(Param("rows"), n)
-	row := func(store func(a VecVirtual)) {
-		a, b := YMM(), YMM()
-		VMASKMOVPS(Mem{Base: p}, mlo, a)
-		VMASKMOVPS(Mem{Base: p, Disp: 32}, mhi, b)
-		VSHUFPS(U8(0x88), b, a, a)
-		VPERMPD(U8(0xd8), a, a)
-		store(a)
-		ADDQ(ss, p)
-		ADDQ(ds, q)
+	loop := func(whole bool) {
+		if winIsSrc {
+			row(p, q, m, whole)
+		} else {
+			row(q, p, m, whole)
+		}
+		ADDQ(ws, p)
+		ADDQ(vs, q)
 		DECQ(n)
 	}
-	ANDL(U32(0xff), t)
-	CMPL(t, U32(0xff))
+	CMPL(bits, U32(0xffffff))
 	JNE(LabelRef("part"))
 	Label("whole")
-	row(func(a VecVirtual) { VMOVUPS(a, Mem{Base: q}) })
+	loop(true)
 	JNZ(LabelRef("whole"))
 	JMP(LabelRef("next"))
 	Label("part")
-	row(func(a VecVirtual) { VMASKMOVPS(a, mst, Mem{Base: q}) })
+	loop(false)
 	JNZ(LabelRef("part"))
 	Label("next")
-	ADDQ(U8(64), src0)
-	ADDQ(U8(32), dst0)
+	ADDQ(U8(64), win)
+	ADDQ(U8(32), val)
 	ADDQ(U8(4), masks)
 	DECQ(chunks)
 	JNZ(LabelRef("chunk"))
