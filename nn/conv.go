@@ -361,7 +361,7 @@ func conv2DBackwardImages(ws *Workspace, dx []float32, dxw GradWrite, dw, db, dy
 // (resnet50's 9 MB of 3x3 at 7x7) for 49 columns.
 func (d ConvDims) imagesPerGEMM(n, colFloats int) int {
 	ohw := d.OH * d.OW
-	if d.direct() || ohw >= 256 || !d.rowKernels() {
+	if d.direct() || ohw >= 256 || !d.rowRanges() {
 		return 1
 	}
 	g := min(n, 512/ohw, colFloats/((d.C*d.KH*d.KW+d.K)*ohw))
@@ -395,6 +395,18 @@ func convImageGroups(ws *Workspace, y, x, w []float32, pa *PackedA, epi *Epilogu
 // row kernels: rows of at most 16 chunks, kernels at most 8 wide.
 func (d ConvDims) rowKernels() bool { return useShiftAsm && d.OW <= 16*16 && d.KW <= 8 }
 
+// s2Kernels reports whether im2col and col2im of d run on the AVX2
+// stride-2 kernels instead: rows of at most 16 chunks of 8, kernels at
+// most 8 wide.
+func (d ConvDims) s2Kernels() bool {
+	return !d.rowKernels() && d.Stride == 2 && useIm2colAVX2 && d.OW <= 8*16 && d.KW <= 8
+}
+
+// rowRanges reports whether im2colRowRange gathers d's columns for a
+// range of output rows, so that a GEMM can take a block of rows or
+// several images.
+func (d ConvDims) rowRanges() bool { return d.rowKernels() || d.s2Kernels() }
+
 // useIm2colAVX2 selects the AVX2 gather of a stride-2 tap's row where the
 // AVX-512 row kernels cannot run; tests turn it off to compare.
 var useIm2colAVX2 = haveAVX2 && !haveAVX512
@@ -407,8 +419,8 @@ func im2col(col, x []float32, d ConvDims) {
 		im2colRows(col, x, d)
 		return
 	}
-	if d.Stride == 2 && useIm2colAVX2 && d.OW <= 8*16 && d.KW <= 8 {
-		im2colS2(col, x, d)
+	if d.s2Kernels() {
+		im2colS2(col, x, d, 0, d.OH, ohw)
 		return
 	}
 	for c := 0; c < d.C; c++ {
@@ -457,12 +469,12 @@ func im2col(col, x []float32, d ConvDims) {
 	}
 }
 
-// im2colS2 is im2col of a stride-2 convolution by im2colS2AVX2: a call
-// for each tap over its valid rows, the rows above and below cleared. A
-// call per tap row cost as much as the copying: ResNet-20's stride-2
-// convs spent 9% of a training step in im2col and col2im.
-func im2colS2(col, x []float32, d ConvDims) {
-	ohw, chunks := d.OH*d.OW, (d.OW+7)/8
+// im2colS2 is im2colRowRange by im2colS2AVX2: a call for each tap over
+// its valid rows, the rows above and below cleared. A call per tap row
+// cost as much as the copying: ResNet-20's stride-2 convs spent 9% of a
+// training step in im2col and col2im.
+func im2colS2(col, x []float32, d ConvDims, oh0, oh1, ld int) {
+	ohw, chunks := (oh1-oh0)*d.OW, (d.OW+7)/8
 	// For each kw, per chunk: the lanes of its 16-float window inside the
 	// row, then (from bit 16) its outputs inside the row.
 	var masks [8][16]uint32
@@ -486,17 +498,18 @@ func im2colS2(col, x []float32, d ConvDims) {
 		plane := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kh := 0; kh < d.KH; kh++ {
 			from, to := tapRange(d.OH, d.H, d.Stride, d.Pad, kh)
+			from, to = min(max(from, oh0), oh1), max(min(to, oh1), oh0)
 			for kw := 0; kw < d.KW; kw++ {
-				row := col[((c*d.KH+kh)*d.KW+kw)*ohw:][:ohw]
+				row := col[((c*d.KH+kh)*d.KW+kw)*ld:][:ohw]
 				if lo, hi := tapRange(d.OW, d.W, d.Stride, d.Pad, kw); from >= to || lo >= hi {
 					clear(row)
 					continue
 				}
-				clear(row[:from*d.OW])
-				clear(row[to*d.OW:])
+				clear(row[:(from-oh0)*d.OW])
+				clear(row[(to-oh0)*d.OW:])
 				src := plane[(2*from-d.Pad+kh)*d.W:]
 				_ = src[2*(to-from-1)*d.W+d.W-1] // the last row the kernel reads
-				im2colS2AVX2(&row[from*d.OW], &src[0], to-from, chunks, d.OW, 2*d.W, kw-d.Pad, &masks[kw])
+				im2colS2AVX2(&row[(from-oh0)*d.OW], &src[0], to-from, chunks, d.OW, 2*d.W, kw-d.Pad, &masks[kw])
 			}
 		}
 	}
@@ -581,7 +594,7 @@ func col2im(x, col []float32, d ConvDims) {
 		col2imRows(x, col, d)
 		return
 	}
-	if d.Stride == 2 && useIm2colAVX2 && d.OW <= 8*16 && d.KW <= 8 {
+	if d.s2Kernels() {
 		col2imS2(x, col, d)
 		return
 	}
@@ -717,6 +730,10 @@ func im2colRows(col, x []float32, d ConvDims) {
 // im2colRowRange is im2colRows for output rows [oh0, oh1) only: col holds
 // their (oh1-oh0)*OW columns, in rows ld floats apart.
 func im2colRowRange(col, x []float32, d ConvDims, oh0, oh1, ld int) {
+	if d.s2Kernels() {
+		im2colS2(col, x, d, oh0, oh1, ld)
+		return
+	}
 	ohw := (oh1 - oh0) * d.OW
 	var t tapMasks
 	t.init(d)
@@ -834,12 +851,12 @@ const im2colBlockFloats = 1 << 17
 
 // im2colBlockRows is the output rows a block of im2col's columns takes,
 // or OH where the image is taken whole: a convolution lowered direct or
-// packed by im2colPacked, or one the row kernels do not take, and one
+// packed by im2colPacked, or one im2colRowRange does not take, and one
 // whose weights, multiplied once a block, would cost more traffic than
 // the columns' round trip to memory saves (blocks x K against OH x OW:
 // resnet50's stride-2 3x3 convs of 256 channels at 14x14).
 func (d ConvDims) im2colBlockRows() int {
-	if d.direct() || d.packsDirect() || !d.rowKernels() {
+	if d.direct() || d.packsDirect() || !d.rowRanges() {
 		return d.OH
 	}
 	rows := max(1, min(d.OH, im2colBlockFloats/(d.C*d.KH*d.KW*d.OW)))
