@@ -23950,30 +23950,26 @@ loaded_4_0:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_0:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 256(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 512(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, (SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 768(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1024(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1280(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1280(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, (SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 256(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 512(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 768(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1024(SP)
 	MOVBLZX      1(R8), R9
 	MOVQ         8(SI), R10
 	CMPL         R9, $0x01
@@ -24016,30 +24012,26 @@ loaded_4_1:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_1:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 288(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 544(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 32(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 800(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1056(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1312(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1312(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 32(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 288(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 544(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 800(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1056(SP)
 	MOVBLZX      2(R8), R9
 	MOVQ         16(SI), R10
 	CMPL         R9, $0x01
@@ -24082,30 +24074,26 @@ loaded_4_2:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_2:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 320(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 576(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 64(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 832(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1088(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1344(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1344(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 64(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 320(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 576(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 832(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1088(SP)
 	MOVBLZX      3(R8), R9
 	MOVQ         24(SI), R10
 	CMPL         R9, $0x01
@@ -24148,30 +24136,26 @@ loaded_4_3:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_3:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 352(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 608(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 96(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 864(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1120(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1376(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1376(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 96(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 352(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 608(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 864(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1120(SP)
 	MOVBLZX      4(R8), R9
 	MOVQ         32(SI), R10
 	CMPL         R9, $0x01
@@ -24214,30 +24198,26 @@ loaded_4_4:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_4:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 384(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 640(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 128(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 896(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1152(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1408(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1408(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 128(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 384(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 640(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 896(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1152(SP)
 	MOVBLZX      5(R8), R9
 	MOVQ         40(SI), R10
 	CMPL         R9, $0x01
@@ -24280,30 +24260,26 @@ loaded_4_5:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_5:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 416(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 672(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 160(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 928(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1184(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1440(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1440(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 160(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 416(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 672(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 928(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1184(SP)
 	MOVBLZX      6(R8), R9
 	MOVQ         48(SI), R10
 	CMPL         R9, $0x01
@@ -24346,30 +24322,26 @@ loaded_4_6:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_5_6:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 448(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 704(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 192(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 960(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1216(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1472(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1472(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 192(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 448(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 704(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 960(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1216(SP)
 	MOVBLZX      7(R8), R9
 	MOVQ         56(SI), R10
 	CMPL         R9, $0x01
@@ -24412,30 +24384,26 @@ loaded_4_7:
 	VMOVUPS (BX)(SI*1), Y8
 
 loaded_5_7:
-	VMOVAPS      Y7, Y9
-	VFNMADD231PS Y5, Y1, Y9
-	VMOVAPS      Y6, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	VMOVUPS      Y11, 480(SP)
-	VSUBPS       Y10, Y9, Y10
-	VMOVUPS      Y10, 736(SP)
-	VSUBPS       Y5, Y9, Y9
-	VFMADD231PS  Y3, Y1, Y9
-	VMOVUPS      Y9, 224(SP)
-	VSUBPS       Y5, Y7, Y3
-	VSUBPS       Y4, Y6, Y5
-	VMOVAPS      Y3, Y7
-	VFMADD231PS  Y5, Y0, Y7
-	VMOVUPS      Y7, 992(SP)
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS Y5, Y0, Y3
-	VMOVUPS      Y3, 1248(SP)
-	VMOVAPS      Y8, Y3
-	VFNMADD231PS Y6, Y1, Y3
-	VSUBPS       Y6, Y3, Y3
-	VFMADD231PS  Y4, Y1, Y3
-	VMOVUPS      Y3, 1504(SP)
+	VSUBPS       Y5, Y7, Y9
+	VSUBPS       Y4, Y6, Y10
+	VFNMADD231PS Y6, Y1, Y8
+	VSUBPS       Y6, Y8, Y8
+	VFMADD231PS  Y4, Y1, Y8
+	VMOVUPS      Y8, 1504(SP)
+	VFNMADD231PS Y5, Y1, Y7
+	VSUBPS       Y5, Y7, Y5
+	VFMADD231PS  Y3, Y1, Y5
+	VMOVUPS      Y5, 224(SP)
+	VFNMADD231PS Y4, Y1, Y6
+	VADDPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 480(SP)
+	VSUBPS       Y6, Y7, Y3
+	VMOVUPS      Y3, 736(SP)
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  Y10, Y0, Y3
+	VMOVUPS      Y3, 992(SP)
+	VFNMADD231PS Y10, Y0, Y9
+	VMOVUPS      Y9, 1248(SP)
 	MOVQ         v+24(FP), BX
 	MOVQ         plane+40(FP), SI
 	SHLQ         $0x02, SI
@@ -24458,68 +24426,60 @@ loaded_5_7:
 	VSHUFPS      $0x44, Y5, Y3, Y11
 	VSHUFPS      $0xee, Y5, Y3, Y3
 	VUNPCKLPS    Y8, Y7, Y5
-	VUNPCKHPS    Y8, Y7, Y7
-	VUNPCKLPS    Y10, Y9, Y8
-	VUNPCKHPS    Y10, Y9, Y9
-	VSHUFPS      $0x44, Y8, Y5, Y10
-	VSHUFPS      $0xee, Y8, Y5, Y5
-	VSHUFPS      $0x44, Y9, Y7, Y8
-	VSHUFPS      $0xee, Y9, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y7
+	VSHUFPS      $0x44, Y7, Y5, Y8
+	VSHUFPS      $0xee, Y7, Y5, Y5
 	VPERMPS      Y6, Y2, Y6
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y11, Y2, Y7
 	VPERMPS      Y3, Y2, Y3
-	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
 	LEAQ         (BX)(DI*1), R9
-	VMOVAPS      Y8, Y9
-	VFNMADD231PS Y7, Y1, Y9
-	VMOVAPS      Y3, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	TESTQ        R8, R8
-	JNZ          part_0_1
-	VMOVUPS      Y11, (BX)(SI*1)
-
-stored_0_1:
-	VSUBPS  Y10, Y9, Y10
-	TESTQ   R8, R8
-	JNZ     part_0_2
-	VMOVUPS Y10, (BX)(SI*2)
-
-stored_0_2:
-	VSUBPS      Y7, Y9, Y9
-	VFMADD231PS Y6, Y1, Y9
-	TESTQ       R8, R8
-	JNZ         part_0_0
-	VMOVUPS     Y9, (BX)
-
-stored_0_0:
-	VSUBPS      Y7, Y8, Y6
-	VSUBPS      Y4, Y3, Y7
-	VMOVAPS     Y6, Y8
-	VFMADD231PS Y7, Y0, Y8
-	TESTQ       R8, R8
-	JNZ         part_0_3
-	VMOVUPS     Y8, (R9)
-
-stored_0_3:
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	TESTQ        R8, R8
-	JNZ          part_0_4
-	VMOVUPS      Y6, (R9)(SI*1)
-
-stored_0_4:
-	VMOVAPS      Y5, Y5
+	VSUBPS       Y7, Y8, Y9
+	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
-	VSUBPS       Y3, Y5, Y3
-	VFMADD231PS  Y4, Y1, Y3
+	VSUBPS       Y3, Y5, Y5
+	VFMADD231PS  Y4, Y1, Y5
 	TESTQ        R8, R8
 	JNZ          part_0_5
-	VMOVUPS      Y3, (R9)(SI*2)
+	VMOVUPS      Y5, (R9)(SI*2)
 
 stored_0_5:
+	VFNMADD231PS Y7, Y1, Y8
+	VSUBPS       Y7, Y8, Y5
+	VFMADD231PS  Y6, Y1, Y5
+	TESTQ        R8, R8
+	JNZ          part_0_0
+	VMOVUPS      Y5, (BX)
+
+stored_0_0:
+	VFNMADD231PS Y4, Y1, Y3
+	VADDPS       Y3, Y8, Y4
+	TESTQ        R8, R8
+	JNZ          part_0_1
+	VMOVUPS      Y4, (BX)(SI*1)
+
+stored_0_1:
+	VSUBPS  Y3, Y8, Y3
+	TESTQ   R8, R8
+	JNZ     part_0_2
+	VMOVUPS Y3, (BX)(SI*2)
+
+stored_0_2:
+	VMOVAPS     Y9, Y3
+	VFMADD231PS Y10, Y0, Y3
+	TESTQ       R8, R8
+	JNZ         part_0_3
+	VMOVUPS     Y3, (R9)
+
+stored_0_3:
+	VFNMADD231PS Y10, Y0, Y9
+	TESTQ        R8, R8
+	JNZ          part_0_4
+	VMOVUPS      Y9, (R9)(SI*1)
+
+stored_0_4:
 	LEAQ         (BX)(DI*2), BX
 	VMOVUPS      256(SP), Y3
 	VMOVUPS      288(SP), Y4
@@ -24538,68 +24498,60 @@ stored_0_5:
 	VSHUFPS      $0x44, Y5, Y3, Y11
 	VSHUFPS      $0xee, Y5, Y3, Y3
 	VUNPCKLPS    Y8, Y7, Y5
-	VUNPCKHPS    Y8, Y7, Y7
-	VUNPCKLPS    Y10, Y9, Y8
-	VUNPCKHPS    Y10, Y9, Y9
-	VSHUFPS      $0x44, Y8, Y5, Y10
-	VSHUFPS      $0xee, Y8, Y5, Y5
-	VSHUFPS      $0x44, Y9, Y7, Y8
-	VSHUFPS      $0xee, Y9, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y7
+	VSHUFPS      $0x44, Y7, Y5, Y8
+	VSHUFPS      $0xee, Y7, Y5, Y5
 	VPERMPS      Y6, Y2, Y6
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y11, Y2, Y7
 	VPERMPS      Y3, Y2, Y3
-	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
 	LEAQ         (BX)(DI*1), R9
-	VMOVAPS      Y8, Y9
-	VFNMADD231PS Y7, Y1, Y9
-	VMOVAPS      Y3, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	TESTQ        R8, R8
-	JNZ          part_1_1
-	VMOVUPS      Y11, (BX)(SI*1)
-
-stored_1_1:
-	VSUBPS  Y10, Y9, Y10
-	TESTQ   R8, R8
-	JNZ     part_1_2
-	VMOVUPS Y10, (BX)(SI*2)
-
-stored_1_2:
-	VSUBPS      Y7, Y9, Y9
-	VFMADD231PS Y6, Y1, Y9
-	TESTQ       R8, R8
-	JNZ         part_1_0
-	VMOVUPS     Y9, (BX)
-
-stored_1_0:
-	VSUBPS      Y7, Y8, Y6
-	VSUBPS      Y4, Y3, Y7
-	VMOVAPS     Y6, Y8
-	VFMADD231PS Y7, Y0, Y8
-	TESTQ       R8, R8
-	JNZ         part_1_3
-	VMOVUPS     Y8, (R9)
-
-stored_1_3:
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	TESTQ        R8, R8
-	JNZ          part_1_4
-	VMOVUPS      Y6, (R9)(SI*1)
-
-stored_1_4:
-	VMOVAPS      Y5, Y5
+	VSUBPS       Y7, Y8, Y9
+	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
-	VSUBPS       Y3, Y5, Y3
-	VFMADD231PS  Y4, Y1, Y3
+	VSUBPS       Y3, Y5, Y5
+	VFMADD231PS  Y4, Y1, Y5
 	TESTQ        R8, R8
 	JNZ          part_1_5
-	VMOVUPS      Y3, (R9)(SI*2)
+	VMOVUPS      Y5, (R9)(SI*2)
 
 stored_1_5:
+	VFNMADD231PS Y7, Y1, Y8
+	VSUBPS       Y7, Y8, Y5
+	VFMADD231PS  Y6, Y1, Y5
+	TESTQ        R8, R8
+	JNZ          part_1_0
+	VMOVUPS      Y5, (BX)
+
+stored_1_0:
+	VFNMADD231PS Y4, Y1, Y3
+	VADDPS       Y3, Y8, Y4
+	TESTQ        R8, R8
+	JNZ          part_1_1
+	VMOVUPS      Y4, (BX)(SI*1)
+
+stored_1_1:
+	VSUBPS  Y3, Y8, Y3
+	TESTQ   R8, R8
+	JNZ     part_1_2
+	VMOVUPS Y3, (BX)(SI*2)
+
+stored_1_2:
+	VMOVAPS     Y9, Y3
+	VFMADD231PS Y10, Y0, Y3
+	TESTQ       R8, R8
+	JNZ         part_1_3
+	VMOVUPS     Y3, (R9)
+
+stored_1_3:
+	VFNMADD231PS Y10, Y0, Y9
+	TESTQ        R8, R8
+	JNZ          part_1_4
+	VMOVUPS      Y9, (R9)(SI*1)
+
+stored_1_4:
 	LEAQ         (BX)(DI*2), BX
 	VMOVUPS      512(SP), Y3
 	VMOVUPS      544(SP), Y4
@@ -24618,68 +24570,60 @@ stored_1_5:
 	VSHUFPS      $0x44, Y5, Y3, Y11
 	VSHUFPS      $0xee, Y5, Y3, Y3
 	VUNPCKLPS    Y8, Y7, Y5
-	VUNPCKHPS    Y8, Y7, Y7
-	VUNPCKLPS    Y10, Y9, Y8
-	VUNPCKHPS    Y10, Y9, Y9
-	VSHUFPS      $0x44, Y8, Y5, Y10
-	VSHUFPS      $0xee, Y8, Y5, Y5
-	VSHUFPS      $0x44, Y9, Y7, Y8
-	VSHUFPS      $0xee, Y9, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y7
+	VSHUFPS      $0x44, Y7, Y5, Y8
+	VSHUFPS      $0xee, Y7, Y5, Y5
 	VPERMPS      Y6, Y2, Y6
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y11, Y2, Y7
 	VPERMPS      Y3, Y2, Y3
-	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
 	LEAQ         (BX)(DI*1), R9
-	VMOVAPS      Y8, Y9
-	VFNMADD231PS Y7, Y1, Y9
-	VMOVAPS      Y3, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	TESTQ        R8, R8
-	JNZ          part_2_1
-	VMOVUPS      Y11, (BX)(SI*1)
-
-stored_2_1:
-	VSUBPS  Y10, Y9, Y10
-	TESTQ   R8, R8
-	JNZ     part_2_2
-	VMOVUPS Y10, (BX)(SI*2)
-
-stored_2_2:
-	VSUBPS      Y7, Y9, Y9
-	VFMADD231PS Y6, Y1, Y9
-	TESTQ       R8, R8
-	JNZ         part_2_0
-	VMOVUPS     Y9, (BX)
-
-stored_2_0:
-	VSUBPS      Y7, Y8, Y6
-	VSUBPS      Y4, Y3, Y7
-	VMOVAPS     Y6, Y8
-	VFMADD231PS Y7, Y0, Y8
-	TESTQ       R8, R8
-	JNZ         part_2_3
-	VMOVUPS     Y8, (R9)
-
-stored_2_3:
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	TESTQ        R8, R8
-	JNZ          part_2_4
-	VMOVUPS      Y6, (R9)(SI*1)
-
-stored_2_4:
-	VMOVAPS      Y5, Y5
+	VSUBPS       Y7, Y8, Y9
+	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
-	VSUBPS       Y3, Y5, Y3
-	VFMADD231PS  Y4, Y1, Y3
+	VSUBPS       Y3, Y5, Y5
+	VFMADD231PS  Y4, Y1, Y5
 	TESTQ        R8, R8
 	JNZ          part_2_5
-	VMOVUPS      Y3, (R9)(SI*2)
+	VMOVUPS      Y5, (R9)(SI*2)
 
 stored_2_5:
+	VFNMADD231PS Y7, Y1, Y8
+	VSUBPS       Y7, Y8, Y5
+	VFMADD231PS  Y6, Y1, Y5
+	TESTQ        R8, R8
+	JNZ          part_2_0
+	VMOVUPS      Y5, (BX)
+
+stored_2_0:
+	VFNMADD231PS Y4, Y1, Y3
+	VADDPS       Y3, Y8, Y4
+	TESTQ        R8, R8
+	JNZ          part_2_1
+	VMOVUPS      Y4, (BX)(SI*1)
+
+stored_2_1:
+	VSUBPS  Y3, Y8, Y3
+	TESTQ   R8, R8
+	JNZ     part_2_2
+	VMOVUPS Y3, (BX)(SI*2)
+
+stored_2_2:
+	VMOVAPS     Y9, Y3
+	VFMADD231PS Y10, Y0, Y3
+	TESTQ       R8, R8
+	JNZ         part_2_3
+	VMOVUPS     Y3, (R9)
+
+stored_2_3:
+	VFNMADD231PS Y10, Y0, Y9
+	TESTQ        R8, R8
+	JNZ          part_2_4
+	VMOVUPS      Y9, (R9)(SI*1)
+
+stored_2_4:
 	LEAQ         (BX)(DI*2), BX
 	VMOVUPS      768(SP), Y3
 	VMOVUPS      800(SP), Y4
@@ -24698,68 +24642,60 @@ stored_2_5:
 	VSHUFPS      $0x44, Y5, Y3, Y11
 	VSHUFPS      $0xee, Y5, Y3, Y3
 	VUNPCKLPS    Y8, Y7, Y5
-	VUNPCKHPS    Y8, Y7, Y7
-	VUNPCKLPS    Y10, Y9, Y8
-	VUNPCKHPS    Y10, Y9, Y9
-	VSHUFPS      $0x44, Y8, Y5, Y10
-	VSHUFPS      $0xee, Y8, Y5, Y5
-	VSHUFPS      $0x44, Y9, Y7, Y8
-	VSHUFPS      $0xee, Y9, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y7
+	VSHUFPS      $0x44, Y7, Y5, Y8
+	VSHUFPS      $0xee, Y7, Y5, Y5
 	VPERMPS      Y6, Y2, Y6
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y11, Y2, Y7
 	VPERMPS      Y3, Y2, Y3
-	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
 	LEAQ         (BX)(DI*1), R9
-	VMOVAPS      Y8, Y9
-	VFNMADD231PS Y7, Y1, Y9
-	VMOVAPS      Y3, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	TESTQ        R8, R8
-	JNZ          part_3_1
-	VMOVUPS      Y11, (BX)(SI*1)
-
-stored_3_1:
-	VSUBPS  Y10, Y9, Y10
-	TESTQ   R8, R8
-	JNZ     part_3_2
-	VMOVUPS Y10, (BX)(SI*2)
-
-stored_3_2:
-	VSUBPS      Y7, Y9, Y9
-	VFMADD231PS Y6, Y1, Y9
-	TESTQ       R8, R8
-	JNZ         part_3_0
-	VMOVUPS     Y9, (BX)
-
-stored_3_0:
-	VSUBPS      Y7, Y8, Y6
-	VSUBPS      Y4, Y3, Y7
-	VMOVAPS     Y6, Y8
-	VFMADD231PS Y7, Y0, Y8
-	TESTQ       R8, R8
-	JNZ         part_3_3
-	VMOVUPS     Y8, (R9)
-
-stored_3_3:
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	TESTQ        R8, R8
-	JNZ          part_3_4
-	VMOVUPS      Y6, (R9)(SI*1)
-
-stored_3_4:
-	VMOVAPS      Y5, Y5
+	VSUBPS       Y7, Y8, Y9
+	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
-	VSUBPS       Y3, Y5, Y3
-	VFMADD231PS  Y4, Y1, Y3
+	VSUBPS       Y3, Y5, Y5
+	VFMADD231PS  Y4, Y1, Y5
 	TESTQ        R8, R8
 	JNZ          part_3_5
-	VMOVUPS      Y3, (R9)(SI*2)
+	VMOVUPS      Y5, (R9)(SI*2)
 
 stored_3_5:
+	VFNMADD231PS Y7, Y1, Y8
+	VSUBPS       Y7, Y8, Y5
+	VFMADD231PS  Y6, Y1, Y5
+	TESTQ        R8, R8
+	JNZ          part_3_0
+	VMOVUPS      Y5, (BX)
+
+stored_3_0:
+	VFNMADD231PS Y4, Y1, Y3
+	VADDPS       Y3, Y8, Y4
+	TESTQ        R8, R8
+	JNZ          part_3_1
+	VMOVUPS      Y4, (BX)(SI*1)
+
+stored_3_1:
+	VSUBPS  Y3, Y8, Y3
+	TESTQ   R8, R8
+	JNZ     part_3_2
+	VMOVUPS Y3, (BX)(SI*2)
+
+stored_3_2:
+	VMOVAPS     Y9, Y3
+	VFMADD231PS Y10, Y0, Y3
+	TESTQ       R8, R8
+	JNZ         part_3_3
+	VMOVUPS     Y3, (R9)
+
+stored_3_3:
+	VFNMADD231PS Y10, Y0, Y9
+	TESTQ        R8, R8
+	JNZ          part_3_4
+	VMOVUPS      Y9, (R9)(SI*1)
+
+stored_3_4:
 	LEAQ         (BX)(DI*2), BX
 	VMOVUPS      1024(SP), Y3
 	VMOVUPS      1056(SP), Y4
@@ -24778,68 +24714,60 @@ stored_3_5:
 	VSHUFPS      $0x44, Y5, Y3, Y11
 	VSHUFPS      $0xee, Y5, Y3, Y3
 	VUNPCKLPS    Y8, Y7, Y5
-	VUNPCKHPS    Y8, Y7, Y7
-	VUNPCKLPS    Y10, Y9, Y8
-	VUNPCKHPS    Y10, Y9, Y9
-	VSHUFPS      $0x44, Y8, Y5, Y10
-	VSHUFPS      $0xee, Y8, Y5, Y5
-	VSHUFPS      $0x44, Y9, Y7, Y8
-	VSHUFPS      $0xee, Y9, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y7
+	VSHUFPS      $0x44, Y7, Y5, Y8
+	VSHUFPS      $0xee, Y7, Y5, Y5
 	VPERMPS      Y6, Y2, Y6
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y11, Y2, Y7
 	VPERMPS      Y3, Y2, Y3
-	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
 	LEAQ         (BX)(DI*1), R9
-	VMOVAPS      Y8, Y9
-	VFNMADD231PS Y7, Y1, Y9
-	VMOVAPS      Y3, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	TESTQ        R8, R8
-	JNZ          part_4_1
-	VMOVUPS      Y11, (BX)(SI*1)
-
-stored_4_1:
-	VSUBPS  Y10, Y9, Y10
-	TESTQ   R8, R8
-	JNZ     part_4_2
-	VMOVUPS Y10, (BX)(SI*2)
-
-stored_4_2:
-	VSUBPS      Y7, Y9, Y9
-	VFMADD231PS Y6, Y1, Y9
-	TESTQ       R8, R8
-	JNZ         part_4_0
-	VMOVUPS     Y9, (BX)
-
-stored_4_0:
-	VSUBPS      Y7, Y8, Y6
-	VSUBPS      Y4, Y3, Y7
-	VMOVAPS     Y6, Y8
-	VFMADD231PS Y7, Y0, Y8
-	TESTQ       R8, R8
-	JNZ         part_4_3
-	VMOVUPS     Y8, (R9)
-
-stored_4_3:
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	TESTQ        R8, R8
-	JNZ          part_4_4
-	VMOVUPS      Y6, (R9)(SI*1)
-
-stored_4_4:
-	VMOVAPS      Y5, Y5
+	VSUBPS       Y7, Y8, Y9
+	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
-	VSUBPS       Y3, Y5, Y3
-	VFMADD231PS  Y4, Y1, Y3
+	VSUBPS       Y3, Y5, Y5
+	VFMADD231PS  Y4, Y1, Y5
 	TESTQ        R8, R8
 	JNZ          part_4_5
-	VMOVUPS      Y3, (R9)(SI*2)
+	VMOVUPS      Y5, (R9)(SI*2)
 
 stored_4_5:
+	VFNMADD231PS Y7, Y1, Y8
+	VSUBPS       Y7, Y8, Y5
+	VFMADD231PS  Y6, Y1, Y5
+	TESTQ        R8, R8
+	JNZ          part_4_0
+	VMOVUPS      Y5, (BX)
+
+stored_4_0:
+	VFNMADD231PS Y4, Y1, Y3
+	VADDPS       Y3, Y8, Y4
+	TESTQ        R8, R8
+	JNZ          part_4_1
+	VMOVUPS      Y4, (BX)(SI*1)
+
+stored_4_1:
+	VSUBPS  Y3, Y8, Y3
+	TESTQ   R8, R8
+	JNZ     part_4_2
+	VMOVUPS Y3, (BX)(SI*2)
+
+stored_4_2:
+	VMOVAPS     Y9, Y3
+	VFMADD231PS Y10, Y0, Y3
+	TESTQ       R8, R8
+	JNZ         part_4_3
+	VMOVUPS     Y3, (R9)
+
+stored_4_3:
+	VFNMADD231PS Y10, Y0, Y9
+	TESTQ        R8, R8
+	JNZ          part_4_4
+	VMOVUPS      Y9, (R9)(SI*1)
+
+stored_4_4:
 	LEAQ         (BX)(DI*2), BX
 	VMOVUPS      1280(SP), Y3
 	VMOVUPS      1312(SP), Y4
@@ -24858,68 +24786,60 @@ stored_4_5:
 	VSHUFPS      $0x44, Y5, Y3, Y11
 	VSHUFPS      $0xee, Y5, Y3, Y3
 	VUNPCKLPS    Y8, Y7, Y5
-	VUNPCKHPS    Y8, Y7, Y7
-	VUNPCKLPS    Y10, Y9, Y8
-	VUNPCKHPS    Y10, Y9, Y9
-	VSHUFPS      $0x44, Y8, Y5, Y10
-	VSHUFPS      $0xee, Y8, Y5, Y5
-	VSHUFPS      $0x44, Y9, Y7, Y8
-	VSHUFPS      $0xee, Y9, Y7, Y7
+	VUNPCKLPS    Y10, Y9, Y7
+	VSHUFPS      $0x44, Y7, Y5, Y8
+	VSHUFPS      $0xee, Y7, Y5, Y5
 	VPERMPS      Y6, Y2, Y6
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y11, Y2, Y7
 	VPERMPS      Y3, Y2, Y3
-	VPERMPS      Y10, Y2, Y8
+	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
 	LEAQ         (BX)(DI*1), R9
-	VMOVAPS      Y8, Y9
-	VFNMADD231PS Y7, Y1, Y9
-	VMOVAPS      Y3, Y10
-	VFNMADD231PS Y4, Y1, Y10
-	VADDPS       Y10, Y9, Y11
-	TESTQ        R8, R8
-	JNZ          part_5_1
-	VMOVUPS      Y11, (BX)(SI*1)
-
-stored_5_1:
-	VSUBPS  Y10, Y9, Y10
-	TESTQ   R8, R8
-	JNZ     part_5_2
-	VMOVUPS Y10, (BX)(SI*2)
-
-stored_5_2:
-	VSUBPS      Y7, Y9, Y9
-	VFMADD231PS Y6, Y1, Y9
-	TESTQ       R8, R8
-	JNZ         part_5_0
-	VMOVUPS     Y9, (BX)
-
-stored_5_0:
-	VSUBPS      Y7, Y8, Y6
-	VSUBPS      Y4, Y3, Y7
-	VMOVAPS     Y6, Y8
-	VFMADD231PS Y7, Y0, Y8
-	TESTQ       R8, R8
-	JNZ         part_5_3
-	VMOVUPS     Y8, (R9)
-
-stored_5_3:
-	VMOVAPS      Y6, Y6
-	VFNMADD231PS Y7, Y0, Y6
-	TESTQ        R8, R8
-	JNZ          part_5_4
-	VMOVUPS      Y6, (R9)(SI*1)
-
-stored_5_4:
-	VMOVAPS      Y5, Y5
+	VSUBPS       Y7, Y8, Y9
+	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
-	VSUBPS       Y3, Y5, Y3
-	VFMADD231PS  Y4, Y1, Y3
+	VSUBPS       Y3, Y5, Y5
+	VFMADD231PS  Y4, Y1, Y5
 	TESTQ        R8, R8
 	JNZ          part_5_5
-	VMOVUPS      Y3, (R9)(SI*2)
+	VMOVUPS      Y5, (R9)(SI*2)
 
 stored_5_5:
+	VFNMADD231PS Y7, Y1, Y8
+	VSUBPS       Y7, Y8, Y5
+	VFMADD231PS  Y6, Y1, Y5
+	TESTQ        R8, R8
+	JNZ          part_5_0
+	VMOVUPS      Y5, (BX)
+
+stored_5_0:
+	VFNMADD231PS Y4, Y1, Y3
+	VADDPS       Y3, Y8, Y4
+	TESTQ        R8, R8
+	JNZ          part_5_1
+	VMOVUPS      Y4, (BX)(SI*1)
+
+stored_5_1:
+	VSUBPS  Y3, Y8, Y3
+	TESTQ   R8, R8
+	JNZ     part_5_2
+	VMOVUPS Y3, (BX)(SI*2)
+
+stored_5_2:
+	VMOVAPS     Y9, Y3
+	VFMADD231PS Y10, Y0, Y3
+	TESTQ       R8, R8
+	JNZ         part_5_3
+	VMOVUPS     Y3, (R9)
+
+stored_5_3:
+	VFNMADD231PS Y10, Y0, Y9
+	TESTQ        R8, R8
+	JNZ          part_5_4
+	VMOVUPS      Y9, (R9)(SI*1)
+
+stored_5_4:
 	MOVQ xStride+16(FP), BX
 	SHLQ $0x02, BX
 	MOVQ x+0(FP), SI
@@ -25367,185 +25287,185 @@ notwhole_5_7:
 	VMASKMOVPS (BX)(SI*1), Y8, Y8
 	JMP        loaded_5_7
 
-part_0_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
-	JMP        stored_0_1
-
-part_0_2:
+part_0_5:
 	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
-	JMP        stored_0_2
+	VMASKMOVPS Y5, Y11, (R9)(SI*2)
+	JMP        stored_0_5
 
 part_0_0:
 	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
+	VMASKMOVPS Y5, Y6, (BX)
 	JMP        stored_0_0
 
+part_0_1:
+	VMOVUPS    (R8), Y5
+	VMASKMOVPS Y4, Y5, (BX)(SI*1)
+	JMP        stored_0_1
+
+part_0_2:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (BX)(SI*2)
+	JMP        stored_0_2
+
 part_0_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)
 	JMP        stored_0_3
 
 part_0_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	VMOVUPS    (R8), Y3
+	VMASKMOVPS Y9, Y3, (R9)(SI*1)
 	JMP        stored_0_4
 
-part_0_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_0_5
-
-part_1_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
-	JMP        stored_1_1
-
-part_1_2:
+part_1_5:
 	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
-	JMP        stored_1_2
+	VMASKMOVPS Y5, Y11, (R9)(SI*2)
+	JMP        stored_1_5
 
 part_1_0:
 	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
+	VMASKMOVPS Y5, Y6, (BX)
 	JMP        stored_1_0
 
+part_1_1:
+	VMOVUPS    (R8), Y5
+	VMASKMOVPS Y4, Y5, (BX)(SI*1)
+	JMP        stored_1_1
+
+part_1_2:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (BX)(SI*2)
+	JMP        stored_1_2
+
 part_1_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)
 	JMP        stored_1_3
 
 part_1_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	VMOVUPS    (R8), Y3
+	VMASKMOVPS Y9, Y3, (R9)(SI*1)
 	JMP        stored_1_4
 
-part_1_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_1_5
-
-part_2_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
-	JMP        stored_2_1
-
-part_2_2:
+part_2_5:
 	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
-	JMP        stored_2_2
+	VMASKMOVPS Y5, Y11, (R9)(SI*2)
+	JMP        stored_2_5
 
 part_2_0:
 	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
+	VMASKMOVPS Y5, Y6, (BX)
 	JMP        stored_2_0
 
+part_2_1:
+	VMOVUPS    (R8), Y5
+	VMASKMOVPS Y4, Y5, (BX)(SI*1)
+	JMP        stored_2_1
+
+part_2_2:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (BX)(SI*2)
+	JMP        stored_2_2
+
 part_2_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)
 	JMP        stored_2_3
 
 part_2_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	VMOVUPS    (R8), Y3
+	VMASKMOVPS Y9, Y3, (R9)(SI*1)
 	JMP        stored_2_4
 
-part_2_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_2_5
-
-part_3_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
-	JMP        stored_3_1
-
-part_3_2:
+part_3_5:
 	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
-	JMP        stored_3_2
+	VMASKMOVPS Y5, Y11, (R9)(SI*2)
+	JMP        stored_3_5
 
 part_3_0:
 	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
+	VMASKMOVPS Y5, Y6, (BX)
 	JMP        stored_3_0
 
+part_3_1:
+	VMOVUPS    (R8), Y5
+	VMASKMOVPS Y4, Y5, (BX)(SI*1)
+	JMP        stored_3_1
+
+part_3_2:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (BX)(SI*2)
+	JMP        stored_3_2
+
 part_3_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)
 	JMP        stored_3_3
 
 part_3_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	VMOVUPS    (R8), Y3
+	VMASKMOVPS Y9, Y3, (R9)(SI*1)
 	JMP        stored_3_4
 
-part_3_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_3_5
-
-part_4_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
-	JMP        stored_4_1
-
-part_4_2:
+part_4_5:
 	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
-	JMP        stored_4_2
+	VMASKMOVPS Y5, Y11, (R9)(SI*2)
+	JMP        stored_4_5
 
 part_4_0:
 	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
+	VMASKMOVPS Y5, Y6, (BX)
 	JMP        stored_4_0
 
+part_4_1:
+	VMOVUPS    (R8), Y5
+	VMASKMOVPS Y4, Y5, (BX)(SI*1)
+	JMP        stored_4_1
+
+part_4_2:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (BX)(SI*2)
+	JMP        stored_4_2
+
 part_4_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)
 	JMP        stored_4_3
 
 part_4_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	VMOVUPS    (R8), Y3
+	VMASKMOVPS Y9, Y3, (R9)(SI*1)
 	JMP        stored_4_4
 
-part_4_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_4_5
-
-part_5_1:
-	VMOVUPS    (R8), Y12
-	VMASKMOVPS Y11, Y12, (BX)(SI*1)
-	JMP        stored_5_1
-
-part_5_2:
+part_5_5:
 	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y10, Y11, (BX)(SI*2)
-	JMP        stored_5_2
+	VMASKMOVPS Y5, Y11, (R9)(SI*2)
+	JMP        stored_5_5
 
 part_5_0:
 	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y9, Y6, (BX)
+	VMASKMOVPS Y5, Y6, (BX)
 	JMP        stored_5_0
 
+part_5_1:
+	VMOVUPS    (R8), Y5
+	VMASKMOVPS Y4, Y5, (BX)(SI*1)
+	JMP        stored_5_1
+
+part_5_2:
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (BX)(SI*2)
+	JMP        stored_5_2
+
 part_5_3:
-	VMOVUPS    (R8), Y9
-	VMASKMOVPS Y8, Y9, (R9)
+	VMOVUPS    (R8), Y4
+	VMASKMOVPS Y3, Y4, (R9)
 	JMP        stored_5_3
 
 part_5_4:
-	VMOVUPS    (R8), Y7
-	VMASKMOVPS Y6, Y7, (R9)(SI*1)
+	VMOVUPS    (R8), Y3
+	VMASKMOVPS Y9, Y3, (R9)(SI*1)
 	JMP        stored_5_4
-
-part_5_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_5_5
 
 // func wino4OutAVX2(y *float32, m *float32, chans int, yStride int, mStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)
 // Requires: AVX, AVX2, FMA3
@@ -26977,15 +26897,10 @@ loaded_s2n_0_2:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_s2n_0_3:
-	VUNPCKLPS Y6, Y5, Y9
-	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y6, Y5, Y5
 	VUNPCKLPS Y8, Y7, Y6
-	VUNPCKHPS Y8, Y7, Y7
-	VSHUFPS   $0x44, Y6, Y9, Y8
-	VSHUFPS   $0xee, Y6, Y9, Y6
-	VSHUFPS   $0x44, Y7, Y5, Y6
-	VSHUFPS   $0xee, Y7, Y5, Y5
-	VPERMPS   Y8, Y0, Y5
+	VSHUFPS   $0x44, Y6, Y5, Y5
+	VPERMPS   Y5, Y0, Y5
 	VSUBPS    Y4, Y3, Y3
 	VSUBPS    Y4, Y5, Y5
 	VMOVUPS   Y3, (SP)
@@ -27061,15 +26976,10 @@ loaded_s2n_1_2:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_s2n_1_3:
-	VUNPCKLPS Y6, Y5, Y9
-	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y6, Y5, Y5
 	VUNPCKLPS Y8, Y7, Y6
-	VUNPCKHPS Y8, Y7, Y7
-	VSHUFPS   $0x44, Y6, Y9, Y8
-	VSHUFPS   $0xee, Y6, Y9, Y6
-	VSHUFPS   $0x44, Y7, Y5, Y6
-	VSHUFPS   $0xee, Y7, Y5, Y5
-	VPERMPS   Y8, Y0, Y5
+	VSHUFPS   $0x44, Y6, Y5, Y5
+	VPERMPS   Y5, Y0, Y5
 	VSUBPS    Y4, Y3, Y3
 	VSUBPS    Y4, Y5, Y5
 	VMOVUPS   Y3, 160(SP)
@@ -27145,15 +27055,10 @@ loaded_s2n_2_2:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_s2n_2_3:
-	VUNPCKLPS Y6, Y5, Y9
-	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y6, Y5, Y5
 	VUNPCKLPS Y8, Y7, Y6
-	VUNPCKHPS Y8, Y7, Y7
-	VSHUFPS   $0x44, Y6, Y9, Y8
-	VSHUFPS   $0xee, Y6, Y9, Y6
-	VSHUFPS   $0x44, Y7, Y5, Y6
-	VSHUFPS   $0xee, Y7, Y5, Y5
-	VPERMPS   Y8, Y0, Y5
+	VSHUFPS   $0x44, Y6, Y5, Y5
+	VPERMPS   Y5, Y0, Y5
 	VSUBPS    Y4, Y3, Y3
 	VSUBPS    Y4, Y5, Y5
 	VMOVUPS   Y3, 320(SP)
@@ -27229,15 +27134,10 @@ loaded_s2n_3_2:
 	VMOVUPS (BX)(R10*1), Y8
 
 loaded_s2n_3_3:
-	VUNPCKLPS Y6, Y5, Y9
-	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y6, Y5, Y5
 	VUNPCKLPS Y8, Y7, Y6
-	VUNPCKHPS Y8, Y7, Y7
-	VSHUFPS   $0x44, Y6, Y9, Y8
-	VSHUFPS   $0xee, Y6, Y9, Y6
-	VSHUFPS   $0x44, Y7, Y5, Y6
-	VSHUFPS   $0xee, Y7, Y5, Y5
-	VPERMPS   Y8, Y0, Y5
+	VSHUFPS   $0x44, Y6, Y5, Y5
+	VPERMPS   Y5, Y0, Y5
 	VSUBPS    Y4, Y3, Y3
 	VSUBPS    Y4, Y5, Y5
 	VMOVUPS   Y3, 480(SP)
@@ -27313,15 +27213,10 @@ loaded_s2n_4_2:
 	VMOVUPS (BX)(SI*1), Y8
 
 loaded_s2n_4_3:
-	VUNPCKLPS Y6, Y5, Y9
-	VUNPCKHPS Y6, Y5, Y5
+	VUNPCKLPS Y6, Y5, Y5
 	VUNPCKLPS Y8, Y7, Y6
-	VUNPCKHPS Y8, Y7, Y7
-	VSHUFPS   $0x44, Y6, Y9, Y8
-	VSHUFPS   $0xee, Y6, Y9, Y6
-	VSHUFPS   $0x44, Y7, Y5, Y6
-	VSHUFPS   $0xee, Y7, Y5, Y5
-	VPERMPS   Y8, Y0, Y5
+	VSHUFPS   $0x44, Y6, Y5, Y5
+	VPERMPS   Y5, Y0, Y5
 	VSUBPS    Y4, Y3, Y3
 	VSUBPS    Y4, Y5, Y5
 	VMOVUPS   Y3, 640(SP)

@@ -54,58 +54,64 @@ func laneTable(idx []int32) VecVirtual {
 // transpose4 transposes the 4x4 blocks of a, b, c, d within each 128-bit
 // half: out[p] takes element p of each half of a, b, c and d.
 func transpose4(a, b, c, d VecVirtual) [4]VecVirtual {
+	return [4]VecVirtual(transposeN(a, b, c, d, 4))
+}
+
+// transposeN is transpose4 for its first n outputs only (the others are
+// not computed).
+func transposeN(a, b, c, d VecVirtual, n int) []VecVirtual {
 	t0, t1, t2, t3 := YMM(), YMM(), YMM(), YMM()
 	VUNPCKLPS(b, a, t0) // a0 b0 a1 b1
-	VUNPCKHPS(b, a, t1) // a2 b2 a3 b3
+	if n > 2 {
+		VUNPCKHPS(b, a, t1) // a2 b2 a3 b3
+	}
 	VUNPCKLPS(d, c, t2) // c0 d0 c1 d1
-	VUNPCKHPS(d, c, t3) // c2 d2 c3 d3
-	var o [4]VecVirtual
+	if n > 2 {
+		VUNPCKHPS(d, c, t3) // c2 d2 c3 d3
+	}
+	o := make([]VecVirtual, n)
 	for i := range o {
 		o[i] = YMM()
 	}
-	VSHUFPS(U8(0x44), t2, t0, o[0])
-	VSHUFPS(U8(0xee), t2, t0, o[1])
-	VSHUFPS(U8(0x44), t3, t1, o[2])
-	VSHUFPS(U8(0xee), t3, t1, o[3])
+	imm := []uint8{0x44, 0xee, 0x44, 0xee}
+	src := [][2]VecVirtual{{t2, t0}, {t2, t0}, {t3, t1}, {t3, t1}}
+	for i := range o {
+		VSHUFPS(U8(imm[i]), src[i][0], src[i][1], o[i])
+	}
 	return o
 }
 
 // bt6AVX2 emits B^T applied to x, as nn's bt6 orders it, handing each
-// output to out as soon as it is made so that few registers are live.
+// output to out as soon as it is made so that few registers are live. It
+// writes over x's registers once it is done with them (the callers' are
+// loads and permutes of their own), which spares all but one copy.
 func bt6AVX2(x [6]VecVirtual, two, four VecVirtual, out func(k int, v VecVirtual)) {
-	s, t := YMM(), YMM()
-	VMOVAPS(x[4], s)
-	VFNMADD231PS(x[2], four, s) // x4 - 4 x2
-	VMOVAPS(x[3], t)
-	VFNMADD231PS(x[1], four, t) // x3 - 4 x1
+	u, v := YMM(), YMM()
+	VSUBPS(x[2], x[4], u) // x4 - x2
+	VSUBPS(x[1], x[3], v) // x3 - x1
+	VFNMADD231PS(x[3], four, x[5]) // w = x5 - 4 x3
 	o := YMM()
-	VADDPS(t, s, o)
-	out(1, o)
+	VSUBPS(x[3], x[5], o)
+	VFMADD231PS(x[1], four, o) // (w - x3) + 4 x1
+	out(5, o)
+	VFNMADD231PS(x[2], four, x[4]) // s = x4 - 4 x2
 	o = YMM()
-	VSUBPS(t, s, o)
-	out(2, o)
-	o = YMM()
-	VSUBPS(x[2], s, o)
+	VSUBPS(x[2], x[4], o)
 	VFMADD231PS(x[0], four, o) // (s - x2) + 4 x0
 	out(0, o)
-	u, v := YMM(), YMM()
-	VSUBPS(x[2], x[4], u)
-	VSUBPS(x[1], x[3], v)
+	VFNMADD231PS(x[1], four, x[3]) // t = x3 - 4 x1
+	o = YMM()
+	VADDPS(x[3], x[4], o)
+	out(1, o) // s + t
+	o = YMM()
+	VSUBPS(x[3], x[4], o)
+	out(2, o) // s - t
 	o = YMM()
 	VMOVAPS(u, o)
 	VFMADD231PS(v, two, o) // u + 2 v
 	out(3, o)
-	o = YMM()
-	VMOVAPS(u, o)
-	VFNMADD231PS(v, two, o) // u - 2 v
-	out(4, o)
-	w := YMM()
-	VMOVAPS(x[5], w)
-	VFNMADD231PS(x[3], four, w) // x5 - 4 x3
-	o = YMM()
-	VSUBPS(x[3], w, o)
-	VFMADD231PS(x[1], four, o) // (w - x3) + 4 x1
-	out(5, o)
+	VFNMADD231PS(v, two, u) // u - 2 v
+	out(4, u)
 }
 
 // at6AVX2 emits A^T applied to m, as nn's at6 orders it.
@@ -245,8 +251,7 @@ func rowPhases(buf Mem, i, blocks, phases int, order VecVirtual) []VecVirtual {
 	}
 	var ph []VecVirtual
 	for g := 0; g < blocks; g += 4 {
-		t := transpose4(blk[g], blk[g+1], blk[g+2], blk[g+3])
-		ph = append(ph, t[:]...)
+		ph = append(ph, transposeN(blk[g], blk[g+1], blk[g+2], blk[g+3], min(4, phases-g))...)
 	}
 	x := make([]VecVirtual, phases)
 	for p := range x {
@@ -548,7 +553,7 @@ func winoInputS2AVX2() {
 			nb[q] = YMM()
 			blockLoad(x, kinds, offs, midx, table, 8*r+4+q, nb[q], fmt.Sprintf("s2n_%d_%d", r, q))
 		}
-		nx := transpose4(nb[0], nb[1], nb[2], nb[3])
+		nx := transposeN(nb[0], nb[1], nb[2], nb[3], 1)
 		d[4] = YMM()
 		VPERMPS(nx[0], order, d[4])
 		for j, o := range bt5AVX2(d) {
