@@ -351,16 +351,16 @@ func TestLinearOps(t *testing.T) {
 
 // TestLinear checks Linear against float64 sums on odd sizes, on both of
 // its paths (dot products up to dotBatch() images, the GEMM above), the
-// dot products by dotRowsAVX512 (where the machine has it: rows in
-// blocks of 4, the last few in Go, rows shorter than, equal to and past a
-// 16-float chunk) and by the Go loops, on one goroutine and shared among
+// dot products in assembly (where the machine has it: dotRowsAVX512, or
+// gradDotAVX2 over pairs of images; rows in blocks of 4, the last few in
+// Go, rows shorter than, equal to and past a chunk) and by the Go loops, on one goroutine and shared among
 // two, allocating nothing.
 func TestLinear(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	defer SetThreads(SetThreads(1))
-	defer func() { useDotRowsAsm = haveAVX512 }()
+	defer func(on bool) { useDotRowsAsm = on }(useDotRowsAsm)
 	asm := []bool{false}
-	if haveAVX512 {
+	if haveAVX512 || haveAVX2 {
 		asm = append(asm, true)
 	}
 	for _, sz := range [][2]int{{1, 1}, {7, 3}, {5, 9}, {16, 8}, {17, 4}, {67, 13}, {2048, 37}, {300, 301}} {
