@@ -87,8 +87,8 @@ func transposeN(a, b, c, d VecVirtual, n int) []VecVirtual {
 // loads and permutes of their own), which spares all but one copy.
 func bt6AVX2(x [6]VecVirtual, two, four VecVirtual, out func(k int, v VecVirtual)) {
 	u, v := YMM(), YMM()
-	VSUBPS(x[2], x[4], u) // x4 - x2
-	VSUBPS(x[1], x[3], v) // x3 - x1
+	VSUBPS(x[2], x[4], u)          // x4 - x2
+	VSUBPS(x[1], x[3], v)          // x3 - x1
 	VFNMADD231PS(x[3], four, x[5]) // w = x5 - 4 x3
 	o := YMM()
 	VSUBPS(x[3], x[5], o)
