@@ -25498,6 +25498,7 @@ TEXT ·wino4OutAVX2(SB), $768-104
 	MOVL         $0x00000007, DX
 	VPINSRD      $0x03, DX, X4, X4
 	VINSERTF128  $0x01, X4, Y3, Y3
+	VXORPS       Y4, Y4, Y4
 	MOVQ         chans+16(FP), DX
 
 chan:
@@ -25510,320 +25511,320 @@ chan:
 	MOVQ    BX, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_0
-	VMOVUPS (R8), Y4
+	VMOVUPS (R8), Y5
 
 loaded_m0_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_1
-	VMOVUPS (R8), Y5
+	VMOVUPS (R8), Y6
 
 loaded_m0_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_2
-	VMOVUPS (R8), Y6
+	VMOVUPS (R8), Y7
 
 loaded_m0_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_3
-	VMOVUPS (R8), Y7
+	VMOVUPS (R8), Y8
 
 loaded_m0_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_4
-	VMOVUPS (R8), Y8
+	VMOVUPS (R8), Y9
 
 loaded_m0_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m0_5
-	VMOVUPS (R8), Y9
+	VMOVUPS (R8), Y10
 
 loaded_m0_5:
-	VADDPS      Y6, Y5, Y10
-	VSUBPS      Y6, Y5, Y5
-	VADDPS      Y8, Y7, Y6
-	VSUBPS      Y8, Y7, Y7
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y6, Y4, Y4
-	VMOVAPS     Y5, Y8
-	VFMADD231PS Y7, Y0, Y8
-	VMOVAPS     Y10, Y10
-	VFMADD231PS Y6, Y1, Y10
-	VADDPS      Y5, Y9, Y5
-	VFMADD231PS Y7, Y2, Y5
-	VMOVUPS     Y4, (SP)
-	VMOVUPS     Y8, 192(SP)
-	VMOVUPS     Y10, 384(SP)
-	VMOVUPS     Y5, 576(SP)
+	VADDPS      Y7, Y6, Y11
+	VSUBPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y7
+	VSUBPS      Y9, Y8, Y8
+	VADDPS      Y11, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VMOVAPS     Y6, Y9
+	VFMADD231PS Y8, Y0, Y9
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y7, Y1, Y11
+	VADDPS      Y6, Y10, Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y5, (SP)
+	VMOVUPS     Y9, 192(SP)
+	VMOVUPS     Y11, 384(SP)
+	VMOVUPS     Y6, 576(SP)
 	ADDQ        SI, BX
 	MOVQ        BX, R8
 	TESTQ       DI, DI
 	JNZ         part_m1_0
-	VMOVUPS     (R8), Y4
+	VMOVUPS     (R8), Y5
 
 loaded_m1_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_1
-	VMOVUPS (R8), Y5
+	VMOVUPS (R8), Y6
 
 loaded_m1_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_2
-	VMOVUPS (R8), Y6
+	VMOVUPS (R8), Y7
 
 loaded_m1_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_3
-	VMOVUPS (R8), Y7
+	VMOVUPS (R8), Y8
 
 loaded_m1_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_4
-	VMOVUPS (R8), Y8
+	VMOVUPS (R8), Y9
 
 loaded_m1_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m1_5
-	VMOVUPS (R8), Y9
+	VMOVUPS (R8), Y10
 
 loaded_m1_5:
-	VADDPS      Y6, Y5, Y10
-	VSUBPS      Y6, Y5, Y5
-	VADDPS      Y8, Y7, Y6
-	VSUBPS      Y8, Y7, Y7
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y6, Y4, Y4
-	VMOVAPS     Y5, Y8
-	VFMADD231PS Y7, Y0, Y8
-	VMOVAPS     Y10, Y10
-	VFMADD231PS Y6, Y1, Y10
-	VADDPS      Y5, Y9, Y5
-	VFMADD231PS Y7, Y2, Y5
-	VMOVUPS     Y4, 32(SP)
-	VMOVUPS     Y8, 224(SP)
-	VMOVUPS     Y10, 416(SP)
-	VMOVUPS     Y5, 608(SP)
+	VADDPS      Y7, Y6, Y11
+	VSUBPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y7
+	VSUBPS      Y9, Y8, Y8
+	VADDPS      Y11, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VMOVAPS     Y6, Y9
+	VFMADD231PS Y8, Y0, Y9
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y7, Y1, Y11
+	VADDPS      Y6, Y10, Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y5, 32(SP)
+	VMOVUPS     Y9, 224(SP)
+	VMOVUPS     Y11, 416(SP)
+	VMOVUPS     Y6, 608(SP)
 	ADDQ        SI, BX
 	MOVQ        BX, R8
 	TESTQ       DI, DI
 	JNZ         part_m2_0
-	VMOVUPS     (R8), Y4
+	VMOVUPS     (R8), Y5
 
 loaded_m2_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_1
-	VMOVUPS (R8), Y5
+	VMOVUPS (R8), Y6
 
 loaded_m2_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_2
-	VMOVUPS (R8), Y6
+	VMOVUPS (R8), Y7
 
 loaded_m2_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_3
-	VMOVUPS (R8), Y7
+	VMOVUPS (R8), Y8
 
 loaded_m2_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_4
-	VMOVUPS (R8), Y8
+	VMOVUPS (R8), Y9
 
 loaded_m2_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m2_5
-	VMOVUPS (R8), Y9
+	VMOVUPS (R8), Y10
 
 loaded_m2_5:
-	VADDPS      Y6, Y5, Y10
-	VSUBPS      Y6, Y5, Y5
-	VADDPS      Y8, Y7, Y6
-	VSUBPS      Y8, Y7, Y7
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y6, Y4, Y4
-	VMOVAPS     Y5, Y8
-	VFMADD231PS Y7, Y0, Y8
-	VMOVAPS     Y10, Y10
-	VFMADD231PS Y6, Y1, Y10
-	VADDPS      Y5, Y9, Y5
-	VFMADD231PS Y7, Y2, Y5
-	VMOVUPS     Y4, 64(SP)
-	VMOVUPS     Y8, 256(SP)
-	VMOVUPS     Y10, 448(SP)
-	VMOVUPS     Y5, 640(SP)
+	VADDPS      Y7, Y6, Y11
+	VSUBPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y7
+	VSUBPS      Y9, Y8, Y8
+	VADDPS      Y11, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VMOVAPS     Y6, Y9
+	VFMADD231PS Y8, Y0, Y9
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y7, Y1, Y11
+	VADDPS      Y6, Y10, Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y5, 64(SP)
+	VMOVUPS     Y9, 256(SP)
+	VMOVUPS     Y11, 448(SP)
+	VMOVUPS     Y6, 640(SP)
 	ADDQ        SI, BX
 	MOVQ        BX, R8
 	TESTQ       DI, DI
 	JNZ         part_m3_0
-	VMOVUPS     (R8), Y4
+	VMOVUPS     (R8), Y5
 
 loaded_m3_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_1
-	VMOVUPS (R8), Y5
+	VMOVUPS (R8), Y6
 
 loaded_m3_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_2
-	VMOVUPS (R8), Y6
+	VMOVUPS (R8), Y7
 
 loaded_m3_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_3
-	VMOVUPS (R8), Y7
+	VMOVUPS (R8), Y8
 
 loaded_m3_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_4
-	VMOVUPS (R8), Y8
+	VMOVUPS (R8), Y9
 
 loaded_m3_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m3_5
-	VMOVUPS (R8), Y9
+	VMOVUPS (R8), Y10
 
 loaded_m3_5:
-	VADDPS      Y6, Y5, Y10
-	VSUBPS      Y6, Y5, Y5
-	VADDPS      Y8, Y7, Y6
-	VSUBPS      Y8, Y7, Y7
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y6, Y4, Y4
-	VMOVAPS     Y5, Y8
-	VFMADD231PS Y7, Y0, Y8
-	VMOVAPS     Y10, Y10
-	VFMADD231PS Y6, Y1, Y10
-	VADDPS      Y5, Y9, Y5
-	VFMADD231PS Y7, Y2, Y5
-	VMOVUPS     Y4, 96(SP)
-	VMOVUPS     Y8, 288(SP)
-	VMOVUPS     Y10, 480(SP)
-	VMOVUPS     Y5, 672(SP)
+	VADDPS      Y7, Y6, Y11
+	VSUBPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y7
+	VSUBPS      Y9, Y8, Y8
+	VADDPS      Y11, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VMOVAPS     Y6, Y9
+	VFMADD231PS Y8, Y0, Y9
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y7, Y1, Y11
+	VADDPS      Y6, Y10, Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y5, 96(SP)
+	VMOVUPS     Y9, 288(SP)
+	VMOVUPS     Y11, 480(SP)
+	VMOVUPS     Y6, 672(SP)
 	ADDQ        SI, BX
 	MOVQ        BX, R8
 	TESTQ       DI, DI
 	JNZ         part_m4_0
-	VMOVUPS     (R8), Y4
+	VMOVUPS     (R8), Y5
 
 loaded_m4_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_1
-	VMOVUPS (R8), Y5
+	VMOVUPS (R8), Y6
 
 loaded_m4_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_2
-	VMOVUPS (R8), Y6
+	VMOVUPS (R8), Y7
 
 loaded_m4_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_3
-	VMOVUPS (R8), Y7
+	VMOVUPS (R8), Y8
 
 loaded_m4_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_4
-	VMOVUPS (R8), Y8
+	VMOVUPS (R8), Y9
 
 loaded_m4_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m4_5
-	VMOVUPS (R8), Y9
+	VMOVUPS (R8), Y10
 
 loaded_m4_5:
-	VADDPS      Y6, Y5, Y10
-	VSUBPS      Y6, Y5, Y5
-	VADDPS      Y8, Y7, Y6
-	VSUBPS      Y8, Y7, Y7
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y6, Y4, Y4
-	VMOVAPS     Y5, Y8
-	VFMADD231PS Y7, Y0, Y8
-	VMOVAPS     Y10, Y10
-	VFMADD231PS Y6, Y1, Y10
-	VADDPS      Y5, Y9, Y5
-	VFMADD231PS Y7, Y2, Y5
-	VMOVUPS     Y4, 128(SP)
-	VMOVUPS     Y8, 320(SP)
-	VMOVUPS     Y10, 512(SP)
-	VMOVUPS     Y5, 704(SP)
+	VADDPS      Y7, Y6, Y11
+	VSUBPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y7
+	VSUBPS      Y9, Y8, Y8
+	VADDPS      Y11, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VMOVAPS     Y6, Y9
+	VFMADD231PS Y8, Y0, Y9
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y7, Y1, Y11
+	VADDPS      Y6, Y10, Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y5, 128(SP)
+	VMOVUPS     Y9, 320(SP)
+	VMOVUPS     Y11, 512(SP)
+	VMOVUPS     Y6, 704(SP)
 	ADDQ        SI, BX
 	MOVQ        BX, R8
 	TESTQ       DI, DI
 	JNZ         part_m5_0
-	VMOVUPS     (R8), Y4
+	VMOVUPS     (R8), Y5
 
 loaded_m5_0:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_1
-	VMOVUPS (R8), Y5
+	VMOVUPS (R8), Y6
 
 loaded_m5_1:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_2
-	VMOVUPS (R8), Y6
+	VMOVUPS (R8), Y7
 
 loaded_m5_2:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_3
-	VMOVUPS (R8), Y7
+	VMOVUPS (R8), Y8
 
 loaded_m5_3:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_4
-	VMOVUPS (R8), Y8
+	VMOVUPS (R8), Y9
 
 loaded_m5_4:
 	ADDQ    R9, R8
 	TESTQ   DI, DI
 	JNZ     part_m5_5
-	VMOVUPS (R8), Y9
+	VMOVUPS (R8), Y10
 
 loaded_m5_5:
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VMOVUPS      Y4, 160(SP)
-	VMOVUPS      Y8, 352(SP)
-	VMOVUPS      Y10, 544(SP)
-	VMOVUPS      Y5, 736(SP)
+	VADDPS       Y7, Y6, Y11
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y8, Y7
+	VSUBPS       Y9, Y8, Y8
+	VADDPS       Y11, Y5, Y5
+	VADDPS       Y7, Y5, Y5
+	VMOVAPS      Y6, Y9
+	VFMADD231PS  Y8, Y0, Y9
+	VMOVAPS      Y11, Y11
+	VFMADD231PS  Y7, Y1, Y11
+	VADDPS       Y6, Y10, Y6
+	VFMADD231PS  Y8, Y2, Y6
+	VMOVUPS      Y5, 160(SP)
+	VMOVUPS      Y9, 352(SP)
+	VMOVUPS      Y11, 544(SP)
+	VMOVUPS      Y6, 736(SP)
 	MOVQ         y+0(FP), BX
 	MOVQ         res+88(FP), SI
 	MOVQ         bias+72(FP), DI
@@ -25831,476 +25832,413 @@ loaded_m5_5:
 	MOVQ         AX, R9
 	LEAQ         128(AX), R10
 	LEAQ         192(AX), R11
-	VMOVUPS      (SP), Y4
-	VMOVUPS      32(SP), Y5
-	VMOVUPS      64(SP), Y6
-	VMOVUPS      96(SP), Y7
-	VMOVUPS      128(SP), Y8
-	VMOVUPS      160(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVBLZX      (R11), R12
-	TESTL        R12, R12
-	JZ           done_0_0
-	MOVQ         (R9), R13
 	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y8, Y8
-	CMPL         R12, $0x01
-	JNE          part_0_0
+	VMOVUPS      (SP), Y6
+	VMOVUPS      32(SP), Y7
+	VMOVUPS      64(SP), Y8
+	VMOVUPS      96(SP), Y9
+	VMOVUPS      128(SP), Y10
+	VMOVUPS      160(SP), Y11
+	VADDPS       Y8, Y7, Y12
+	VSUBPS       Y8, Y7, Y7
+	VADDPS       Y10, Y9, Y8
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VMOVAPS      Y7, Y10
+	VFMADD231PS  Y9, Y0, Y10
+	VMOVAPS      Y12, Y12
+	VFMADD231PS  Y8, Y1, Y12
+	VADDPS       Y7, Y11, Y7
+	VFMADD231PS  Y9, Y2, Y7
+	VPERMPS      Y6, Y3, Y6
+	VPERMPS      Y10, Y3, Y10
+	VPERMPS      Y12, Y3, Y12
+	VPERMPS      Y7, Y3, Y7
+	VUNPCKLPS    Y10, Y6, Y8
+	VUNPCKHPS    Y10, Y6, Y6
+	VUNPCKLPS    Y7, Y12, Y9
+	VUNPCKHPS    Y7, Y12, Y7
+	VSHUFPS      $0x44, Y9, Y8, Y10
+	VSHUFPS      $0xee, Y9, Y8, Y8
+	VSHUFPS      $0x44, Y7, Y6, Y9
+	VSHUFPS      $0xee, Y7, Y6, Y6
+	MOVBLZX      (R11), DI
+	MOVQ         (R9), R12
+	VADDPS       Y5, Y10, Y10
+	CMPL         DI, $0x01
+	JNE          other_0_0
 	TESTQ        SI, SI
 	JZ           wnores_0_0
-	VADDPS       (SI)(R13*1), Y8, Y8
+	VADDPS       (SI)(R12*1), Y10, Y10
 
 wnores_0_0:
 	TESTQ  R8, R8
 	JZ     wnorelu_0_0
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
+	VMAXPS Y10, Y4, Y10
 
 wnorelu_0_0:
-	VMOVUPS Y8, (BX)(R13*1)
+	VMOVUPS Y10, (BX)(R12*1)
 
 done_0_0:
-	MOVBLZX      1(R11), R12
-	TESTL        R12, R12
-	JZ           done_0_1
-	MOVQ         8(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y6, Y6
-	CMPL         R12, $0x01
-	JNE          part_0_1
-	TESTQ        SI, SI
-	JZ           wnores_0_1
-	VADDPS       (SI)(R13*1), Y6, Y6
+	MOVBLZX 1(R11), DI
+	MOVQ    8(R9), R12
+	VADDPS  Y5, Y8, Y8
+	CMPL    DI, $0x01
+	JNE     other_0_1
+	TESTQ   SI, SI
+	JZ      wnores_0_1
+	VADDPS  (SI)(R12*1), Y8, Y8
 
 wnores_0_1:
 	TESTQ  R8, R8
 	JZ     wnorelu_0_1
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y6, Y5, Y6
+	VMAXPS Y8, Y4, Y8
 
 wnorelu_0_1:
-	VMOVUPS Y6, (BX)(R13*1)
+	VMOVUPS Y8, (BX)(R12*1)
 
 done_0_1:
-	MOVBLZX      2(R11), R12
-	TESTL        R12, R12
-	JZ           done_0_2
-	MOVQ         16(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y7, Y7
-	CMPL         R12, $0x01
-	JNE          part_0_2
-	TESTQ        SI, SI
-	JZ           wnores_0_2
-	VADDPS       (SI)(R13*1), Y7, Y7
+	MOVBLZX 2(R11), DI
+	MOVQ    16(R9), R12
+	VADDPS  Y5, Y9, Y9
+	CMPL    DI, $0x01
+	JNE     other_0_2
+	TESTQ   SI, SI
+	JZ      wnores_0_2
+	VADDPS  (SI)(R12*1), Y9, Y9
 
 wnores_0_2:
 	TESTQ  R8, R8
 	JZ     wnorelu_0_2
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y7, Y5, Y7
+	VMAXPS Y9, Y4, Y9
 
 wnorelu_0_2:
-	VMOVUPS Y7, (BX)(R13*1)
+	VMOVUPS Y9, (BX)(R12*1)
 
 done_0_2:
-	MOVBLZX      3(R11), R12
-	TESTL        R12, R12
-	JZ           done_0_3
-	MOVQ         24(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y4, Y4
-	CMPL         R12, $0x01
-	JNE          part_0_3
-	TESTQ        SI, SI
-	JZ           wnores_0_3
-	VADDPS       (SI)(R13*1), Y4, Y4
+	MOVBLZX 3(R11), DI
+	MOVQ    24(R9), R12
+	VADDPS  Y5, Y6, Y6
+	CMPL    DI, $0x01
+	JNE     other_0_3
+	TESTQ   SI, SI
+	JZ      wnores_0_3
+	VADDPS  (SI)(R12*1), Y6, Y6
 
 wnores_0_3:
 	TESTQ  R8, R8
 	JZ     wnorelu_0_3
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y4, Y5, Y4
+	VMAXPS Y6, Y4, Y6
 
 wnorelu_0_3:
-	VMOVUPS Y4, (BX)(R13*1)
+	VMOVUPS Y6, (BX)(R12*1)
 
 done_0_3:
-	VMOVUPS      192(SP), Y4
-	VMOVUPS      224(SP), Y5
-	VMOVUPS      256(SP), Y6
-	VMOVUPS      288(SP), Y7
-	VMOVUPS      320(SP), Y8
-	VMOVUPS      352(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVBLZX      4(R11), R12
-	TESTL        R12, R12
-	JZ           done_1_0
-	MOVQ         32(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y8, Y8
-	CMPL         R12, $0x01
-	JNE          part_1_0
-	TESTQ        SI, SI
-	JZ           wnores_1_0
-	VADDPS       (SI)(R13*1), Y8, Y8
+	VMOVUPS     192(SP), Y6
+	VMOVUPS     224(SP), Y7
+	VMOVUPS     256(SP), Y8
+	VMOVUPS     288(SP), Y9
+	VMOVUPS     320(SP), Y10
+	VMOVUPS     352(SP), Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VPERMPS     Y6, Y3, Y6
+	VPERMPS     Y10, Y3, Y10
+	VPERMPS     Y12, Y3, Y12
+	VPERMPS     Y7, Y3, Y7
+	VUNPCKLPS   Y10, Y6, Y8
+	VUNPCKHPS   Y10, Y6, Y6
+	VUNPCKLPS   Y7, Y12, Y9
+	VUNPCKHPS   Y7, Y12, Y7
+	VSHUFPS     $0x44, Y9, Y8, Y10
+	VSHUFPS     $0xee, Y9, Y8, Y8
+	VSHUFPS     $0x44, Y7, Y6, Y9
+	VSHUFPS     $0xee, Y7, Y6, Y6
+	MOVBLZX     4(R11), DI
+	MOVQ        32(R9), R12
+	VADDPS      Y5, Y10, Y10
+	CMPL        DI, $0x01
+	JNE         other_1_0
+	TESTQ       SI, SI
+	JZ          wnores_1_0
+	VADDPS      (SI)(R12*1), Y10, Y10
 
 wnores_1_0:
 	TESTQ  R8, R8
 	JZ     wnorelu_1_0
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
+	VMAXPS Y10, Y4, Y10
 
 wnorelu_1_0:
-	VMOVUPS Y8, (BX)(R13*1)
+	VMOVUPS Y10, (BX)(R12*1)
 
 done_1_0:
-	MOVBLZX      5(R11), R12
-	TESTL        R12, R12
-	JZ           done_1_1
-	MOVQ         40(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y6, Y6
-	CMPL         R12, $0x01
-	JNE          part_1_1
-	TESTQ        SI, SI
-	JZ           wnores_1_1
-	VADDPS       (SI)(R13*1), Y6, Y6
+	MOVBLZX 5(R11), DI
+	MOVQ    40(R9), R12
+	VADDPS  Y5, Y8, Y8
+	CMPL    DI, $0x01
+	JNE     other_1_1
+	TESTQ   SI, SI
+	JZ      wnores_1_1
+	VADDPS  (SI)(R12*1), Y8, Y8
 
 wnores_1_1:
 	TESTQ  R8, R8
 	JZ     wnorelu_1_1
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y6, Y5, Y6
+	VMAXPS Y8, Y4, Y8
 
 wnorelu_1_1:
-	VMOVUPS Y6, (BX)(R13*1)
+	VMOVUPS Y8, (BX)(R12*1)
 
 done_1_1:
-	MOVBLZX      6(R11), R12
-	TESTL        R12, R12
-	JZ           done_1_2
-	MOVQ         48(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y7, Y7
-	CMPL         R12, $0x01
-	JNE          part_1_2
-	TESTQ        SI, SI
-	JZ           wnores_1_2
-	VADDPS       (SI)(R13*1), Y7, Y7
+	MOVBLZX 6(R11), DI
+	MOVQ    48(R9), R12
+	VADDPS  Y5, Y9, Y9
+	CMPL    DI, $0x01
+	JNE     other_1_2
+	TESTQ   SI, SI
+	JZ      wnores_1_2
+	VADDPS  (SI)(R12*1), Y9, Y9
 
 wnores_1_2:
 	TESTQ  R8, R8
 	JZ     wnorelu_1_2
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y7, Y5, Y7
+	VMAXPS Y9, Y4, Y9
 
 wnorelu_1_2:
-	VMOVUPS Y7, (BX)(R13*1)
+	VMOVUPS Y9, (BX)(R12*1)
 
 done_1_2:
-	MOVBLZX      7(R11), R12
-	TESTL        R12, R12
-	JZ           done_1_3
-	MOVQ         56(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y4, Y4
-	CMPL         R12, $0x01
-	JNE          part_1_3
-	TESTQ        SI, SI
-	JZ           wnores_1_3
-	VADDPS       (SI)(R13*1), Y4, Y4
+	MOVBLZX 7(R11), DI
+	MOVQ    56(R9), R12
+	VADDPS  Y5, Y6, Y6
+	CMPL    DI, $0x01
+	JNE     other_1_3
+	TESTQ   SI, SI
+	JZ      wnores_1_3
+	VADDPS  (SI)(R12*1), Y6, Y6
 
 wnores_1_3:
 	TESTQ  R8, R8
 	JZ     wnorelu_1_3
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y4, Y5, Y4
+	VMAXPS Y6, Y4, Y6
 
 wnorelu_1_3:
-	VMOVUPS Y4, (BX)(R13*1)
+	VMOVUPS Y6, (BX)(R12*1)
 
 done_1_3:
-	VMOVUPS      384(SP), Y4
-	VMOVUPS      416(SP), Y5
-	VMOVUPS      448(SP), Y6
-	VMOVUPS      480(SP), Y7
-	VMOVUPS      512(SP), Y8
-	VMOVUPS      544(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVBLZX      8(R11), R12
-	TESTL        R12, R12
-	JZ           done_2_0
-	MOVQ         64(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y8, Y8
-	CMPL         R12, $0x01
-	JNE          part_2_0
-	TESTQ        SI, SI
-	JZ           wnores_2_0
-	VADDPS       (SI)(R13*1), Y8, Y8
+	VMOVUPS     384(SP), Y6
+	VMOVUPS     416(SP), Y7
+	VMOVUPS     448(SP), Y8
+	VMOVUPS     480(SP), Y9
+	VMOVUPS     512(SP), Y10
+	VMOVUPS     544(SP), Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VPERMPS     Y6, Y3, Y6
+	VPERMPS     Y10, Y3, Y10
+	VPERMPS     Y12, Y3, Y12
+	VPERMPS     Y7, Y3, Y7
+	VUNPCKLPS   Y10, Y6, Y8
+	VUNPCKHPS   Y10, Y6, Y6
+	VUNPCKLPS   Y7, Y12, Y9
+	VUNPCKHPS   Y7, Y12, Y7
+	VSHUFPS     $0x44, Y9, Y8, Y10
+	VSHUFPS     $0xee, Y9, Y8, Y8
+	VSHUFPS     $0x44, Y7, Y6, Y9
+	VSHUFPS     $0xee, Y7, Y6, Y6
+	MOVBLZX     8(R11), DI
+	MOVQ        64(R9), R12
+	VADDPS      Y5, Y10, Y10
+	CMPL        DI, $0x01
+	JNE         other_2_0
+	TESTQ       SI, SI
+	JZ          wnores_2_0
+	VADDPS      (SI)(R12*1), Y10, Y10
 
 wnores_2_0:
 	TESTQ  R8, R8
 	JZ     wnorelu_2_0
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
+	VMAXPS Y10, Y4, Y10
 
 wnorelu_2_0:
-	VMOVUPS Y8, (BX)(R13*1)
+	VMOVUPS Y10, (BX)(R12*1)
 
 done_2_0:
-	MOVBLZX      9(R11), R12
-	TESTL        R12, R12
-	JZ           done_2_1
-	MOVQ         72(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y6, Y6
-	CMPL         R12, $0x01
-	JNE          part_2_1
-	TESTQ        SI, SI
-	JZ           wnores_2_1
-	VADDPS       (SI)(R13*1), Y6, Y6
+	MOVBLZX 9(R11), DI
+	MOVQ    72(R9), R12
+	VADDPS  Y5, Y8, Y8
+	CMPL    DI, $0x01
+	JNE     other_2_1
+	TESTQ   SI, SI
+	JZ      wnores_2_1
+	VADDPS  (SI)(R12*1), Y8, Y8
 
 wnores_2_1:
 	TESTQ  R8, R8
 	JZ     wnorelu_2_1
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y6, Y5, Y6
+	VMAXPS Y8, Y4, Y8
 
 wnorelu_2_1:
-	VMOVUPS Y6, (BX)(R13*1)
+	VMOVUPS Y8, (BX)(R12*1)
 
 done_2_1:
-	MOVBLZX      10(R11), R12
-	TESTL        R12, R12
-	JZ           done_2_2
-	MOVQ         80(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y7, Y7
-	CMPL         R12, $0x01
-	JNE          part_2_2
-	TESTQ        SI, SI
-	JZ           wnores_2_2
-	VADDPS       (SI)(R13*1), Y7, Y7
+	MOVBLZX 10(R11), DI
+	MOVQ    80(R9), R12
+	VADDPS  Y5, Y9, Y9
+	CMPL    DI, $0x01
+	JNE     other_2_2
+	TESTQ   SI, SI
+	JZ      wnores_2_2
+	VADDPS  (SI)(R12*1), Y9, Y9
 
 wnores_2_2:
 	TESTQ  R8, R8
 	JZ     wnorelu_2_2
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y7, Y5, Y7
+	VMAXPS Y9, Y4, Y9
 
 wnorelu_2_2:
-	VMOVUPS Y7, (BX)(R13*1)
+	VMOVUPS Y9, (BX)(R12*1)
 
 done_2_2:
-	MOVBLZX      11(R11), R12
-	TESTL        R12, R12
-	JZ           done_2_3
-	MOVQ         88(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y4, Y4
-	CMPL         R12, $0x01
-	JNE          part_2_3
-	TESTQ        SI, SI
-	JZ           wnores_2_3
-	VADDPS       (SI)(R13*1), Y4, Y4
+	MOVBLZX 11(R11), DI
+	MOVQ    88(R9), R12
+	VADDPS  Y5, Y6, Y6
+	CMPL    DI, $0x01
+	JNE     other_2_3
+	TESTQ   SI, SI
+	JZ      wnores_2_3
+	VADDPS  (SI)(R12*1), Y6, Y6
 
 wnores_2_3:
 	TESTQ  R8, R8
 	JZ     wnorelu_2_3
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y4, Y5, Y4
+	VMAXPS Y6, Y4, Y6
 
 wnorelu_2_3:
-	VMOVUPS Y4, (BX)(R13*1)
+	VMOVUPS Y6, (BX)(R12*1)
 
 done_2_3:
-	VMOVUPS      576(SP), Y4
-	VMOVUPS      608(SP), Y5
-	VMOVUPS      640(SP), Y6
-	VMOVUPS      672(SP), Y7
-	VMOVUPS      704(SP), Y8
-	VMOVUPS      736(SP), Y9
-	VADDPS       Y6, Y5, Y10
-	VSUBPS       Y6, Y5, Y5
-	VADDPS       Y8, Y7, Y6
-	VSUBPS       Y8, Y7, Y7
-	VADDPS       Y10, Y4, Y4
-	VADDPS       Y6, Y4, Y4
-	VMOVAPS      Y5, Y8
-	VFMADD231PS  Y7, Y0, Y8
-	VMOVAPS      Y10, Y10
-	VFMADD231PS  Y6, Y1, Y10
-	VADDPS       Y5, Y9, Y5
-	VFMADD231PS  Y7, Y2, Y5
-	VPERMPS      Y4, Y3, Y4
-	VPERMPS      Y8, Y3, Y8
-	VPERMPS      Y10, Y3, Y10
-	VPERMPS      Y5, Y3, Y5
-	VUNPCKLPS    Y8, Y4, Y6
-	VUNPCKHPS    Y8, Y4, Y4
-	VUNPCKLPS    Y5, Y10, Y7
-	VUNPCKHPS    Y5, Y10, Y5
-	VSHUFPS      $0x44, Y7, Y6, Y8
-	VSHUFPS      $0xee, Y7, Y6, Y6
-	VSHUFPS      $0x44, Y5, Y4, Y7
-	VSHUFPS      $0xee, Y5, Y4, Y4
-	MOVBLZX      12(R11), R12
-	TESTL        R12, R12
-	JZ           done_3_0
-	MOVQ         96(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y8, Y8
-	CMPL         R12, $0x01
-	JNE          part_3_0
-	TESTQ        SI, SI
-	JZ           wnores_3_0
-	VADDPS       (SI)(R13*1), Y8, Y8
+	VMOVUPS     576(SP), Y6
+	VMOVUPS     608(SP), Y7
+	VMOVUPS     640(SP), Y8
+	VMOVUPS     672(SP), Y9
+	VMOVUPS     704(SP), Y10
+	VMOVUPS     736(SP), Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VPERMPS     Y6, Y3, Y6
+	VPERMPS     Y10, Y3, Y10
+	VPERMPS     Y12, Y3, Y12
+	VPERMPS     Y7, Y3, Y7
+	VUNPCKLPS   Y10, Y6, Y8
+	VUNPCKHPS   Y10, Y6, Y6
+	VUNPCKLPS   Y7, Y12, Y9
+	VUNPCKHPS   Y7, Y12, Y7
+	VSHUFPS     $0x44, Y9, Y8, Y10
+	VSHUFPS     $0xee, Y9, Y8, Y8
+	VSHUFPS     $0x44, Y7, Y6, Y9
+	VSHUFPS     $0xee, Y7, Y6, Y6
+	MOVBLZX     12(R11), DI
+	MOVQ        96(R9), R12
+	VADDPS      Y5, Y10, Y10
+	CMPL        DI, $0x01
+	JNE         other_3_0
+	TESTQ       SI, SI
+	JZ          wnores_3_0
+	VADDPS      (SI)(R12*1), Y10, Y10
 
 wnores_3_0:
 	TESTQ  R8, R8
 	JZ     wnorelu_3_0
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y8, Y5, Y8
+	VMAXPS Y10, Y4, Y10
 
 wnorelu_3_0:
-	VMOVUPS Y8, (BX)(R13*1)
+	VMOVUPS Y10, (BX)(R12*1)
 
 done_3_0:
-	MOVBLZX      13(R11), R12
-	TESTL        R12, R12
-	JZ           done_3_1
-	MOVQ         104(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y6, Y6
-	CMPL         R12, $0x01
-	JNE          part_3_1
-	TESTQ        SI, SI
-	JZ           wnores_3_1
-	VADDPS       (SI)(R13*1), Y6, Y6
+	MOVBLZX 13(R11), DI
+	MOVQ    104(R9), R12
+	VADDPS  Y5, Y8, Y8
+	CMPL    DI, $0x01
+	JNE     other_3_1
+	TESTQ   SI, SI
+	JZ      wnores_3_1
+	VADDPS  (SI)(R12*1), Y8, Y8
 
 wnores_3_1:
 	TESTQ  R8, R8
 	JZ     wnorelu_3_1
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y6, Y5, Y6
+	VMAXPS Y8, Y4, Y8
 
 wnorelu_3_1:
-	VMOVUPS Y6, (BX)(R13*1)
+	VMOVUPS Y8, (BX)(R12*1)
 
 done_3_1:
-	MOVBLZX      14(R11), R12
-	TESTL        R12, R12
-	JZ           done_3_2
-	MOVQ         112(R9), R13
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y7, Y7
-	CMPL         R12, $0x01
-	JNE          part_3_2
-	TESTQ        SI, SI
-	JZ           wnores_3_2
-	VADDPS       (SI)(R13*1), Y7, Y7
+	MOVBLZX 14(R11), DI
+	MOVQ    112(R9), R12
+	VADDPS  Y5, Y9, Y9
+	CMPL    DI, $0x01
+	JNE     other_3_2
+	TESTQ   SI, SI
+	JZ      wnores_3_2
+	VADDPS  (SI)(R12*1), Y9, Y9
 
 wnores_3_2:
 	TESTQ  R8, R8
 	JZ     wnorelu_3_2
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y7, Y5, Y7
+	VMAXPS Y9, Y4, Y9
 
 wnorelu_3_2:
-	VMOVUPS Y7, (BX)(R13*1)
+	VMOVUPS Y9, (BX)(R12*1)
 
 done_3_2:
-	MOVBLZX      15(R11), R11
-	TESTL        R11, R11
-	JZ           done_3_3
-	MOVQ         120(R9), R9
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y5, Y4, Y4
-	CMPL         R11, $0x01
-	JNE          part_3_3
-	TESTQ        SI, SI
-	JZ           wnores_3_3
-	VADDPS       (SI)(R9*1), Y4, Y4
+	MOVBLZX 15(R11), DI
+	MOVQ    120(R9), R9
+	VADDPS  Y5, Y6, Y6
+	CMPL    DI, $0x01
+	JNE     other_3_3
+	TESTQ   SI, SI
+	JZ      wnores_3_3
+	VADDPS  (SI)(R9*1), Y6, Y6
 
 wnores_3_3:
 	TESTQ  R8, R8
 	JZ     wnorelu_3_3
-	VXORPS Y5, Y5, Y5
-	VMAXPS Y4, Y5, Y4
+	VMAXPS Y6, Y4, Y6
 
 wnorelu_3_3:
-	VMOVUPS Y4, (BX)(R9*1)
+	VMOVUPS Y6, (BX)(R9*1)
 
 done_3_3:
 	MOVQ  yStride+24(FP), BX
@@ -26333,471 +26271,487 @@ nextm:
 	RET
 
 part_m0_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
 	JMP        loaded_m0_0
 
 part_m0_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
 	JMP        loaded_m0_1
 
 part_m0_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
 	JMP        loaded_m0_2
 
 part_m0_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
 	JMP        loaded_m0_3
 
 part_m0_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
 	JMP        loaded_m0_4
 
 part_m0_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
+	VMOVUPS    (DI), Y10
+	VMASKMOVPS (R8), Y10, Y10
 	JMP        loaded_m0_5
 
 part_m1_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
 	JMP        loaded_m1_0
 
 part_m1_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
 	JMP        loaded_m1_1
 
 part_m1_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
 	JMP        loaded_m1_2
 
 part_m1_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
 	JMP        loaded_m1_3
 
 part_m1_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
 	JMP        loaded_m1_4
 
 part_m1_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
+	VMOVUPS    (DI), Y10
+	VMASKMOVPS (R8), Y10, Y10
 	JMP        loaded_m1_5
 
 part_m2_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
 	JMP        loaded_m2_0
 
 part_m2_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
 	JMP        loaded_m2_1
 
 part_m2_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
 	JMP        loaded_m2_2
 
 part_m2_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
 	JMP        loaded_m2_3
 
 part_m2_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
 	JMP        loaded_m2_4
 
 part_m2_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
+	VMOVUPS    (DI), Y10
+	VMASKMOVPS (R8), Y10, Y10
 	JMP        loaded_m2_5
 
 part_m3_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
 	JMP        loaded_m3_0
 
 part_m3_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
 	JMP        loaded_m3_1
 
 part_m3_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
 	JMP        loaded_m3_2
 
 part_m3_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
 	JMP        loaded_m3_3
 
 part_m3_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
 	JMP        loaded_m3_4
 
 part_m3_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
+	VMOVUPS    (DI), Y10
+	VMASKMOVPS (R8), Y10, Y10
 	JMP        loaded_m3_5
 
 part_m4_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
 	JMP        loaded_m4_0
 
 part_m4_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
 	JMP        loaded_m4_1
 
 part_m4_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
 	JMP        loaded_m4_2
 
 part_m4_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
 	JMP        loaded_m4_3
 
 part_m4_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
 	JMP        loaded_m4_4
 
 part_m4_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
+	VMOVUPS    (DI), Y10
+	VMASKMOVPS (R8), Y10, Y10
 	JMP        loaded_m4_5
 
 part_m5_0:
-	VMOVUPS    (DI), Y4
-	VMASKMOVPS (R8), Y4, Y4
+	VMOVUPS    (DI), Y5
+	VMASKMOVPS (R8), Y5, Y5
 	JMP        loaded_m5_0
 
 part_m5_1:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
+	VMOVUPS    (DI), Y6
+	VMASKMOVPS (R8), Y6, Y6
 	JMP        loaded_m5_1
 
 part_m5_2:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
+	VMOVUPS    (DI), Y7
+	VMASKMOVPS (R8), Y7, Y7
 	JMP        loaded_m5_2
 
 part_m5_3:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
+	VMOVUPS    (DI), Y8
+	VMASKMOVPS (R8), Y8, Y8
 	JMP        loaded_m5_3
 
 part_m5_4:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
+	VMOVUPS    (DI), Y9
+	VMASKMOVPS (R8), Y9, Y9
 	JMP        loaded_m5_4
 
 part_m5_5:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
+	VMOVUPS    (DI), Y10
+	VMASKMOVPS (R8), Y10, Y10
 	JMP        loaded_m5_5
 
-part_0_0:
-	MOVLQSX    (R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_0_0:
+	TESTL      DI, DI
+	JZ         done_0_0
+	MOVLQSX    (R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_0_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
+	VMASKMOVPS (SI)(R12*1), Y7, Y11
+	VADDPS     Y11, Y10, Y10
 
 pnores_0_0:
 	TESTQ  R8, R8
 	JZ     pnorelu_0_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
+	VMAXPS Y10, Y4, Y10
 
 pnorelu_0_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	VMASKMOVPS Y10, Y7, (BX)(R12*1)
 	JMP        done_0_0
 
-part_0_1:
-	MOVLQSX    4(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_0_1:
+	TESTL      DI, DI
+	JZ         done_0_1
+	MOVLQSX    4(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_0_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
+	VMASKMOVPS (SI)(R12*1), Y7, Y10
+	VADDPS     Y10, Y8, Y8
 
 pnores_0_1:
 	TESTQ  R8, R8
 	JZ     pnorelu_0_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
+	VMAXPS Y8, Y4, Y8
 
 pnorelu_0_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	VMASKMOVPS Y8, Y7, (BX)(R12*1)
 	JMP        done_0_1
 
-part_0_2:
-	MOVLQSX    8(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_0_2:
+	TESTL      DI, DI
+	JZ         done_0_2
+	MOVLQSX    8(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_0_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y9, Y9
 
 pnores_0_2:
 	TESTQ  R8, R8
 	JZ     pnorelu_0_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
+	VMAXPS Y9, Y4, Y9
 
 pnorelu_0_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	VMASKMOVPS Y9, Y7, (BX)(R12*1)
 	JMP        done_0_2
 
-part_0_3:
-	MOVLQSX    12(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_0_3:
+	TESTL      DI, DI
+	JZ         done_0_3
+	MOVLQSX    12(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_0_3
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y6, Y6
 
 pnores_0_3:
 	TESTQ  R8, R8
 	JZ     pnorelu_0_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
+	VMAXPS Y6, Y4, Y6
 
 pnorelu_0_3:
-	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+	VMASKMOVPS Y6, Y7, (BX)(R12*1)
 	JMP        done_0_3
 
-part_1_0:
-	MOVLQSX    16(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_1_0:
+	TESTL      DI, DI
+	JZ         done_1_0
+	MOVLQSX    16(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_1_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
+	VMASKMOVPS (SI)(R12*1), Y7, Y11
+	VADDPS     Y11, Y10, Y10
 
 pnores_1_0:
 	TESTQ  R8, R8
 	JZ     pnorelu_1_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
+	VMAXPS Y10, Y4, Y10
 
 pnorelu_1_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	VMASKMOVPS Y10, Y7, (BX)(R12*1)
 	JMP        done_1_0
 
-part_1_1:
-	MOVLQSX    20(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_1_1:
+	TESTL      DI, DI
+	JZ         done_1_1
+	MOVLQSX    20(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_1_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
+	VMASKMOVPS (SI)(R12*1), Y7, Y10
+	VADDPS     Y10, Y8, Y8
 
 pnores_1_1:
 	TESTQ  R8, R8
 	JZ     pnorelu_1_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
+	VMAXPS Y8, Y4, Y8
 
 pnorelu_1_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	VMASKMOVPS Y8, Y7, (BX)(R12*1)
 	JMP        done_1_1
 
-part_1_2:
-	MOVLQSX    24(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_1_2:
+	TESTL      DI, DI
+	JZ         done_1_2
+	MOVLQSX    24(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_1_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y9, Y9
 
 pnores_1_2:
 	TESTQ  R8, R8
 	JZ     pnorelu_1_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
+	VMAXPS Y9, Y4, Y9
 
 pnorelu_1_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	VMASKMOVPS Y9, Y7, (BX)(R12*1)
 	JMP        done_1_2
 
-part_1_3:
-	MOVLQSX    28(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_1_3:
+	TESTL      DI, DI
+	JZ         done_1_3
+	MOVLQSX    28(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_1_3
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y6, Y6
 
 pnores_1_3:
 	TESTQ  R8, R8
 	JZ     pnorelu_1_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
+	VMAXPS Y6, Y4, Y6
 
 pnorelu_1_3:
-	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+	VMASKMOVPS Y6, Y7, (BX)(R12*1)
 	JMP        done_1_3
 
-part_2_0:
-	MOVLQSX    32(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_2_0:
+	TESTL      DI, DI
+	JZ         done_2_0
+	MOVLQSX    32(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_2_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
+	VMASKMOVPS (SI)(R12*1), Y7, Y11
+	VADDPS     Y11, Y10, Y10
 
 pnores_2_0:
 	TESTQ  R8, R8
 	JZ     pnorelu_2_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
+	VMAXPS Y10, Y4, Y10
 
 pnorelu_2_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	VMASKMOVPS Y10, Y7, (BX)(R12*1)
 	JMP        done_2_0
 
-part_2_1:
-	MOVLQSX    36(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_2_1:
+	TESTL      DI, DI
+	JZ         done_2_1
+	MOVLQSX    36(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_2_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
+	VMASKMOVPS (SI)(R12*1), Y7, Y10
+	VADDPS     Y10, Y8, Y8
 
 pnores_2_1:
 	TESTQ  R8, R8
 	JZ     pnorelu_2_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
+	VMAXPS Y8, Y4, Y8
 
 pnorelu_2_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	VMASKMOVPS Y8, Y7, (BX)(R12*1)
 	JMP        done_2_1
 
-part_2_2:
-	MOVLQSX    40(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_2_2:
+	TESTL      DI, DI
+	JZ         done_2_2
+	MOVLQSX    40(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_2_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y9, Y9
 
 pnores_2_2:
 	TESTQ  R8, R8
 	JZ     pnorelu_2_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
+	VMAXPS Y9, Y4, Y9
 
 pnorelu_2_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	VMASKMOVPS Y9, Y7, (BX)(R12*1)
 	JMP        done_2_2
 
-part_2_3:
-	MOVLQSX    44(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_2_3:
+	TESTL      DI, DI
+	JZ         done_2_3
+	MOVLQSX    44(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_2_3
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y6, Y6
 
 pnores_2_3:
 	TESTQ  R8, R8
 	JZ     pnorelu_2_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
+	VMAXPS Y6, Y4, Y6
 
 pnorelu_2_3:
-	VMASKMOVPS Y4, Y5, (BX)(R13*1)
+	VMASKMOVPS Y6, Y7, (BX)(R12*1)
 	JMP        done_2_3
 
-part_3_0:
-	MOVLQSX    48(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_3_0:
+	TESTL      DI, DI
+	JZ         done_3_0
+	MOVLQSX    48(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_3_0
-	VMASKMOVPS (SI)(R13*1), Y5, Y9
-	VADDPS     Y9, Y8, Y8
+	VMASKMOVPS (SI)(R12*1), Y7, Y11
+	VADDPS     Y11, Y10, Y10
 
 pnores_3_0:
 	TESTQ  R8, R8
 	JZ     pnorelu_3_0
-	VXORPS Y9, Y9, Y9
-	VMAXPS Y8, Y9, Y8
+	VMAXPS Y10, Y4, Y10
 
 pnorelu_3_0:
-	VMASKMOVPS Y8, Y5, (BX)(R13*1)
+	VMASKMOVPS Y10, Y7, (BX)(R12*1)
 	JMP        done_3_0
 
-part_3_1:
-	MOVLQSX    52(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_3_1:
+	TESTL      DI, DI
+	JZ         done_3_1
+	MOVLQSX    52(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_3_1
-	VMASKMOVPS (SI)(R13*1), Y5, Y8
-	VADDPS     Y8, Y6, Y6
+	VMASKMOVPS (SI)(R12*1), Y7, Y10
+	VADDPS     Y10, Y8, Y8
 
 pnores_3_1:
 	TESTQ  R8, R8
 	JZ     pnorelu_3_1
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y6, Y8, Y6
+	VMAXPS Y8, Y4, Y8
 
 pnorelu_3_1:
-	VMASKMOVPS Y6, Y5, (BX)(R13*1)
+	VMASKMOVPS Y8, Y7, (BX)(R12*1)
 	JMP        done_3_1
 
-part_3_2:
-	MOVLQSX    56(R10), R12
-	VMOVUPS    (CX)(R12*1), Y5
+other_3_2:
+	TESTL      DI, DI
+	JZ         done_3_2
+	MOVLQSX    56(R10), DI
+	VMOVUPS    (CX)(DI*1), Y7
 	TESTQ      SI, SI
 	JZ         pnores_3_2
-	VMASKMOVPS (SI)(R13*1), Y5, Y6
-	VADDPS     Y6, Y7, Y7
+	VMASKMOVPS (SI)(R12*1), Y7, Y8
+	VADDPS     Y8, Y9, Y9
 
 pnores_3_2:
 	TESTQ  R8, R8
 	JZ     pnorelu_3_2
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y7, Y6, Y7
+	VMAXPS Y9, Y4, Y9
 
 pnorelu_3_2:
-	VMASKMOVPS Y7, Y5, (BX)(R13*1)
+	VMASKMOVPS Y9, Y7, (BX)(R12*1)
 	JMP        done_3_2
 
-part_3_3:
+other_3_3:
+	TESTL      DI, DI
+	JZ         done_3_3
 	MOVLQSX    60(R10), DI
 	VMOVUPS    (CX)(DI*1), Y5
 	TESTQ      SI, SI
 	JZ         pnores_3_3
-	VMASKMOVPS (SI)(R9*1), Y5, Y6
-	VADDPS     Y6, Y4, Y4
+	VMASKMOVPS (SI)(R9*1), Y5, Y7
+	VADDPS     Y7, Y6, Y6
 
 pnores_3_3:
 	TESTQ  R8, R8
 	JZ     pnorelu_3_3
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y4, Y6, Y4
+	VMAXPS Y6, Y4, Y6
 
 pnorelu_3_3:
-	VMASKMOVPS Y4, Y5, (BX)(R9*1)
+	VMASKMOVPS Y6, Y5, (BX)(R9*1)
 	JMP        done_3_3
 
 // func winoS2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32)

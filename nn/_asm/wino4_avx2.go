@@ -390,6 +390,8 @@ func wino4OutputAVX2() {
 	table := Load(Param("masks"), GP64())
 	two, four, eight := avx2Consts()
 	order := laneTable([]int32{0, 2, 4, 6, 1, 3, 5, 7}) // lane order to 0 2 4 6 1 3 5 7
+	zero := YMM()
+	VXORPS(zero, zero, zero) // the ReLU's
 	chans := Load(Param("chans"), GP64())
 	Label("chan")
 	// A^T M down the columns of the tiles, one column j at a time.
@@ -425,6 +427,8 @@ func wino4OutputAVX2() {
 	bias := Load(Param("bias"), GP64())
 	relu := Load(Param("relu"), GP64())
 	offs, midx, kinds := planFields(plan, outBlocks)
+	b := YMM()
+	VBROADCASTSS(Mem{Base: bias}, b) // the channel's bias
 	for i := 0; i < 4; i++ {
 		var x [6]VecVirtual
 		for j := range x {
@@ -441,14 +445,10 @@ func wino4OutputAVX2() {
 			id := fmt.Sprintf("%d_%d", i, q)
 			kind, off := GP32(), GP64()
 			MOVBLZX(Mem{Base: kinds, Disp: at}, kind)
-			TESTL(kind, kind)
-			JZ(LabelRef("done_" + id))
 			MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
-			b := YMM()
-			VBROADCASTSS(Mem{Base: bias}, b)
 			VADDPS(b, v, v)
 			CMPL(kind, U8(1))
-			JNE(LabelRef("part_" + id))
+			JNE(LabelRef("other_" + id))
 			// A whole block.
 			TESTQ(res, res)
 			JZ(LabelRef("wnores_" + id))
@@ -456,17 +456,18 @@ func wino4OutputAVX2() {
 			Label("wnores_" + id)
 			TESTQ(relu, relu)
 			JZ(LabelRef("wnorelu_" + id))
-			z := YMM()
-			VXORPS(z, z, z)
-			VMAXPS(v, z, v) // the tile is the source a NaN comes from, as in Go's max
+			VMAXPS(v, zero, v) // the tile is the source a NaN comes from, as in Go's max
 			Label("wnorelu_" + id)
 			VMOVUPS(v, Mem{Base: y, Index: off, Scale: 1})
 			Label("done_" + id)
-			// A block under its mask, on a cold path (res is reassigned
-			// below, so the path takes this one).
+			// Nothing to store (kind 0), or a block under its mask, on a
+			// cold path (res is reassigned below, so the path takes this
+			// one).
 			res := res
 			cold = append(cold, func() {
-				Label("part_" + id)
+				Label("other_" + id)
+				TESTL(kind, kind)
+				JZ(LabelRef("done_" + id))
 				mi := GP64()
 				MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
 				mask := YMM()
@@ -479,9 +480,7 @@ func wino4OutputAVX2() {
 				Label("pnores_" + id)
 				TESTQ(relu, relu)
 				JZ(LabelRef("pnorelu_" + id))
-				z2 := YMM()
-				VXORPS(z2, z2, z2)
-				VMAXPS(v, z2, v)
+				VMAXPS(v, zero, v)
 				Label("pnorelu_" + id)
 				VMASKMOVPS(v, mask, Mem{Base: y, Index: off, Scale: 1})
 				JMP(LabelRef("done_" + id))
