@@ -289,32 +289,39 @@ func sixPlaneRows(dst string, row func(i int) func(out func(k int, o VecVirtual)
 // laneStore stores o at m: whole, or under the lane mask at lanes if
 // lanes is not nil (on a cold path). Its labels end in id.
 func laneStore(o VecVirtual, m Mem, lanes Register, id string) {
-	TESTQ(lanes, lanes)
-	JNZ(LabelRef("part_" + id))
-	VMOVUPS(o, m)
-	Label("stored_" + id)
-	cold = append(cold, func() {
-		Label("part_" + id)
-		mask := YMM()
-		VMOVUPS(Mem{Base: lanes}, mask)
-		VMASKMOVPS(o, mask, m)
-		JMP(LabelRef("stored_" + id))
-	})
+	laneMove(func(mask VecVirtual) {
+		if mask == nil {
+			VMOVUPS(o, m)
+		} else {
+			VMASKMOVPS(o, mask, m)
+		}
+	}, lanes, "stored_", id)
 }
 
-// laneLoad loads m into dst: whole, or under the lane mask at lanes if
-// lanes is not nil (on a cold path). Its labels end in id.
+// laneLoad loads m into dst as laneStore stores.
 func laneLoad(m Mem, dst VecVirtual, lanes Register, id string) {
+	laneMove(func(mask VecVirtual) {
+		if mask == nil {
+			VMOVUPS(m, dst)
+		} else {
+			VMASKMOVPS(m, mask, dst)
+		}
+	}, lanes, "loaded_", id)
+}
+
+// laneMove emits move(nil) if lanes is nil, else, on a cold path,
+// move(the mask at lanes); done names the label after them.
+func laneMove(move func(mask VecVirtual), lanes Register, done, id string) {
 	TESTQ(lanes, lanes)
 	JNZ(LabelRef("part_" + id))
-	VMOVUPS(m, dst)
-	Label("loaded_" + id)
+	move(nil)
+	Label(done + id)
 	cold = append(cold, func() {
 		Label("part_" + id)
 		mask := YMM()
 		VMOVUPS(Mem{Base: lanes}, mask)
-		VMASKMOVPS(m, mask, dst)
-		JMP(LabelRef("loaded_" + id))
+		move(mask)
+		JMP(LabelRef(done + id))
 	})
 }
 

@@ -29,12 +29,7 @@ func winoWeightsKernel(m int) {
 		"12-row panel: the 3x3 filter g of lane l (a row) and column c has its tap",
 		"t at w[c*wStep + idx[t][l]]. Element e of column c's 12 rows goes to",
 		"dst[e*dstStride + 12c:], rows past lanes (a mask) as 0.")
-	dst := Load(Param("dst"), GP64())
-	dstStride := Load(Param("dstStride"), GP64())
-	w := Load(Param("w"), GP64())
-	wStep := Load(Param("wStep"), GP64())
-	n := Load(Param("n"), GP64())
-	idx := Load(Param("idx"), GP64())
+	dst, dstStride, w, wStep, n, idx := weightParams()
 	lanes := Load(Param("lanes"), GP32())
 	SHLQ(U8(2), dstStride)
 	SHLQ(U8(2), wStep)
@@ -105,6 +100,12 @@ func winoWeightsKernel(m int) {
 	RET()
 }
 
+// weightParams loads the weight kernels' common parameters.
+func weightParams() (dst, dstStride, w, wStep, n, idx Register) {
+	return Load(Param("dst"), GP64()), Load(Param("dstStride"), GP64()), Load(Param("w"), GP64()),
+		Load(Param("wStep"), GP64()), Load(Param("n"), GP64()), Load(Param("idx"), GP64())
+}
+
 // gRowsEmitter returns the emitter of G applied to three values of
 // F(mxm, 3x3), as nn's Go does it: vec allocates a register and konst
 // gives a constant's operand (register or memory). It makes each constant
@@ -160,12 +161,7 @@ func winoWeightsKernelAVX2(m int) {
 		"6c:], rows not read as 0.")
 	consts := AllocLocal(5 * 32)
 	cols := AllocLocal(3 * 6 * 32) // G g: column j's output r at 6j + r
-	dst := Load(Param("dst"), GP64())
-	dstStride := Load(Param("dstStride"), GP64())
-	w := Load(Param("w"), GP64())
-	wStep := Load(Param("wStep"), GP64())
-	n := Load(Param("n"), GP64())
-	idx := Load(Param("idx"), GP64())
+	dst, dstStride, w, wStep, n, idx := weightParams()
 	masks := Load(Param("masks"), GP64())
 	SHLQ(U8(2), dstStride)
 	SHLQ(U8(2), wStep)
