@@ -492,14 +492,20 @@ type wino4InPlan struct {
 // row r's block at (2r)*half+q of off, mask and kind, and the same block
 // shift columns on (the next tile's first columns) at (2r+1)*half+q.
 func planWindow(off []int64, mask []int32, kind []uint8, half, q, rows, shift, base, y0, c0 int, d ConvDims) {
-	for r := range rows {
-		yy := y0 + r
-		if yy < 0 || yy >= d.H {
-			continue
-		}
-		for s, c := range []int{c0, c0 + shift} {
+	// A block's mask and kind are its columns': the same in every row.
+	var m [2]int32
+	var k [2]uint8
+	for s, c := range [2]int{c0, c0 + shift} {
+		_, m[s], k[s] = planBlock(0, c, d.W)
+	}
+	for r := max(0, -y0); r < min(rows, d.H-y0); r++ {
+		row := base + (y0+r)*d.W
+		for s, c := range [2]int{c0, c0 + shift} {
 			at := (2*r+s)*half + q
-			off[at], mask[at], kind[at] = planBlock(base+yy*d.W+c, c, d.W)
+			if k[s] != 0 {
+				off[at] = int64(4 * (row + c))
+			}
+			mask[at], kind[at] = m[s], k[s]
 		}
 	}
 }
