@@ -209,8 +209,14 @@ func (d ConvDims) wideFor(batch int) ConvDims {
 func (p *PackedConv) pack(w []float32, flip bool) { p.packShared(nil, w, flip) }
 
 // minSharedPack is the filters below which one goroutine transforms a
-// Winograd conv's weights faster than two can be started on them.
-const minSharedPack = 256
+// Winograd conv's weights faster than two can be started on them; the
+// assembly transforms are ten times faster, so minSharedDirect for them
+// (on AVX2, 64x64 F(4x4, 3x3) filters: 140 -> 78-91 us shared; 32x32:
+// 23 us either way).
+const (
+	minSharedPack   = 256
+	minSharedDirect = 2048
+)
 
 // packShared is pack with the work shared among the goroutines if ws is
 // not nil: training transforms every Winograd conv's weights, forward and
@@ -221,16 +227,26 @@ func (p *PackedConv) packShared(ws *Workspace, w []float32, flip bool) {
 		p.gemm.Pack(w)
 		return
 	}
-	if p.packDirect(w, flip) {
-		return
-	}
-	if flip && p.flip == nil {
-		p.flip = make([]float32, len(w))
-	}
 	kc := p.d.K * p.d.C
 	nt := 1
 	if ws != nil && kc >= minSharedPack {
 		nt = threadCount()
+	}
+	if panels := p.directPanels(); panels > 0 {
+		if nt = min(nt, panels); nt < 2 || kc < minSharedDirect {
+			p.packDirect(w, flip, 0, panels)
+		} else {
+			ws.packTask = packTask{p: p, w: w, flip: flip, direct: true}
+			shareRange(ws, &ws.packTask, panels, nt)
+		}
+		mr, _ := tileShape()
+		for e := range p.wino {
+			p.wino[e].mr = mr
+		}
+		return
+	}
+	if flip && p.flip == nil {
+		p.flip = make([]float32, len(w))
 	}
 	if nt < 2 {
 		p.transform(w, flip, 0, kc)
@@ -244,18 +260,22 @@ func (p *PackedConv) packShared(ws *Workspace, w []float32, flip bool) {
 }
 
 // packTask is packShared's work: the transform of filters [from, to),
-// then (elems) the packing of elements [from, to) of U.
+// then (elems) the packing of elements [from, to) of U; or (direct) the
+// assembly transforms of panels [from, to).
 type packTask struct {
-	p     *PackedConv
-	w     []float32
-	flip  bool
-	elems bool
+	p             *PackedConv
+	w             []float32
+	flip          bool
+	elems, direct bool
 }
 
 func (t *packTask) run(_ *Workspace, from, to int) {
-	if t.elems {
+	switch {
+	case t.direct:
+		t.p.packDirect(t.w, t.flip, from, to)
+	case t.elems:
 		t.p.packElems(from, to)
-	} else {
+	default:
 		t.p.transform(t.w, t.flip, from, to)
 	}
 }
@@ -294,17 +314,26 @@ func (p *PackedConv) packElems(from, to int) {
 	}
 }
 
-// packDirect is pack by the assembly transforms, which write U_e straight
-// into the panels that PackedA.Pack would make of it (12 rows with
-// AVX-512, 6 with AVX2), bit for bit, in a tenth of the time or less; it
-// reports whether it ran. p.u is then left unwritten: the kernels that use
-// these panels never read it.
-func (p *PackedConv) packDirect(w []float32, flip bool) bool {
+// directPanels is the row panels (of the kernel's tile rows) that
+// packDirect writes for p, or 0 where the assembly transforms do not take
+// it.
+func (p *PackedConv) directPanels() int {
+	mr, _ := tileShape()
+	if !(useWinoAsm && mr == 12) && !(useWinoAVX2 && mr == avx2Rows) || p.d.Lowering == LowerWinogradS2 {
+		return 0
+	}
+	return (p.d.K + mr - 1) / mr
+}
+
+// packDirect is pack by the assembly transforms for row panels [from, to)
+// of directPanels: they write U_e straight into the panels that
+// PackedA.Pack would make of it (12 rows with AVX-512, 6 with AVX2), bit
+// for bit, in a tenth of the time or less. p.u is left unwritten: the
+// kernels that use these panels never read it. The caller sets the
+// panels' mr once all are written.
+func (p *PackedConv) packDirect(w []float32, flip bool, from, to int) {
 	mr, _ := tileShape()
 	avx512 := useWinoAsm && mr == 12
-	if !avx512 && !(useWinoAVX2 && mr == avx2Rows) || p.d.Lowering == LowerWinogradS2 {
-		return false
-	}
 	d := p.d
 	// Tap t of filter (k0+l, c) lies at w[c*step + idx[t][l]] from the
 	// panel's first filter.
@@ -330,7 +359,7 @@ func (p *PackedConv) packDirect(w []float32, flip bool) bool {
 	var masks [8]int32 // the AVX2 kernels' lanes
 	for pc := 0; pc < d.C; pc += kb {
 		kc := min(kb, d.C-pc)
-		for k0 := 0; k0 < d.K; k0 += mr {
+		for k0 := from * mr; k0 < min(d.K, to*mr); k0 += mr {
 			first := (k0*d.C + pc) * 9
 			if flip {
 				first = (pc*d.K + k0) * 9
@@ -358,10 +387,6 @@ func (p *PackedConv) packDirect(w []float32, flip bool) bool {
 			}
 		}
 	}
-	for e := range p.wino {
-		p.wino[e].mr = mr
-	}
-	return true
 }
 
 // uStride is the floats between the packings of U_e and U_e+1: a packed

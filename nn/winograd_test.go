@@ -917,33 +917,46 @@ func TestWinogradPackDirect(t *testing.T) {
 // TestPackSharedMatchesSerial checks that training's weight transform,
 // shared among goroutines, writes the bits one goroutine does: U, the
 // flipped weights and every element's panels, for each Winograd lowering,
-// forward and flipped, over a filter count no share divides evenly.
+// forward and flipped, over a filter count no share divides evenly, by
+// the Go transforms and by the assembly ones where the CPU has them
+// (panels shared among the goroutines instead).
 func TestPackSharedMatchesSerial(t *testing.T) {
 	defer SetThreads(SetThreads(2))
-	// The Go transforms: packDirect would take F(2x2) and F(4x4).
 	defer func(asm, avx2 bool) { useWinoAsm, useWinoAVX2 = asm, avx2 }(useWinoAsm, useWinoAVX2)
-	useWinoAsm, useWinoAVX2 = false, false
 	r := rand.New(rand.NewPCG(4, 7))
-	for _, low := range []ConvLowering{LowerWinograd, LowerWinograd4, LowerWinogradS2} {
-		for _, flip := range []bool{false, true} {
-			d := ConvDims{C: 19, H: 9, W: 9, K: 17, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 9, OW: 9, Lowering: low}
-			if low == LowerWinogradS2 {
-				d.Stride, d.OH, d.OW = 2, 5, 5
-			}
-			if d.K*d.C < minSharedPack {
-				t.Fatalf("%d filters: too few to share", d.K*d.C)
-			}
-			w := randSlice(r, d.K*d.C*9)
-			serial, shared := NewPackedConv(d), NewPackedConv(d)
-			serial.pack(w, flip)
-			shared.packShared(NewWorkspace(0), w, flip)
-			name := fmt.Sprintf("%v flip=%v", low, flip)
-			if !slices.Equal(serial.u, shared.u) || !slices.Equal(serial.flip, shared.flip) {
-				t.Errorf("%s: U or the flipped weights differ", name)
-			}
-			for e := range serial.wino {
-				if !slices.Equal(serial.wino[e].data, shared.wino[e].data) {
-					t.Errorf("%s: element %d's panels differ", name, e)
+	for _, asm := range []bool{false, true} {
+		useWinoAsm, useWinoAVX2 = asm && haveAVX512, asm && haveAVX2 && !haveAVX512
+		if asm && !useWinoAsm && !useWinoAVX2 {
+			continue // no assembly transforms on this machine or build
+		}
+		for _, low := range []ConvLowering{LowerWinograd, LowerWinograd4, LowerWinogradS2} {
+			for _, flip := range []bool{false, true} {
+				d := ConvDims{C: 19, H: 9, W: 9, K: 17, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: 9, OW: 9, Lowering: low}
+				if asm {
+					d.C = 127 // past minSharedDirect
+				}
+				if low == LowerWinogradS2 {
+					d.Stride, d.OH, d.OW = 2, 5, 5
+				}
+				need := minSharedPack
+				if asm {
+					need = minSharedDirect
+				}
+				if d.K*d.C < need {
+					t.Fatalf("%d filters: too few to share", d.K*d.C)
+				}
+				w := randSlice(r, d.K*d.C*9)
+				serial, shared := NewPackedConv(d), NewPackedConv(d)
+				serial.pack(w, flip)
+				shared.packShared(NewWorkspace(0), w, flip)
+				name := fmt.Sprintf("%v flip=%v asm=%v", low, flip, asm)
+				if !slices.Equal(serial.u, shared.u) || !slices.Equal(serial.flip, shared.flip) {
+					t.Errorf("%s: U or the flipped weights differ", name)
+				}
+				for e := range serial.wino {
+					if serial.wino[e].mr != shared.wino[e].mr || !slices.Equal(serial.wino[e].data, shared.wino[e].data) {
+						t.Errorf("%s: element %d's panels differ", name, e)
+					}
 				}
 			}
 		}
