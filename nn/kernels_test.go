@@ -353,8 +353,8 @@ func TestLinearOps(t *testing.T) {
 // its paths (dot products up to dotBatch() images, the GEMM above), the
 // dot products in assembly (where the machine has it: dotRowsAVX512, or
 // gradDotAVX2 over pairs of images; rows in blocks of 4, the last few in
-// Go, rows shorter than, equal to and past a chunk) and by the Go loops, on one goroutine and shared among
-// two, allocating nothing.
+// Go, rows shorter than, equal to and past a chunk) and by the Go loops,
+// on one goroutine and shared among two, allocating nothing.
 func TestLinear(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	defer SetThreads(SetThreads(1))
