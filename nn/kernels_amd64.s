@@ -23901,55 +23901,28 @@ TEXT ·wino4InAVX2(SB), $1536-72
 	MOVL         $0x00000007, DX
 	VPINSRD      $0x03, DX, X2, X2
 	VINSERTF128  $0x01, X2, Y3, Y2
-	MOVQ         chans+8(FP), DX
+	MOVQ         696(AX), DX
+	LEAQ         (DX)(DX*2), BX
+	MOVQ         chans+8(FP), SI
 
 chan:
-	MOVQ    x+0(FP), BX
-	MOVQ    AX, SI
-	LEAQ    384(AX), DI
-	LEAQ    576(AX), R8
-	MOVBLZX (R8), R9
-	MOVQ    (SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_0_0
-	VMOVUPS (BX)(R10*1), Y3
+	MOVQ    x+0(FP), DI
+	MOVQ    AX, R8
+	LEAQ    384(AX), R9
+	LEAQ    576(AX), R10
+	CMPB    688(R8), $0x00
+	JEQ     partcol_0
+	MOVQ    624(R8), R11
+	ADDQ    DI, R11
+	LEAQ    (R11)(BX*1), R12
+	VMOVUPS (R11), Y3
+	VMOVUPS (R11)(DX*1), Y4
+	VMOVUPS (R11)(DX*2), Y5
+	VMOVUPS (R12), Y6
+	VMOVUPS (R12)(DX*1), Y7
+	VMOVUPS (R12)(DX*2), Y8
 
-loaded_0_0:
-	MOVBLZX 8(R8), R9
-	MOVQ    64(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_0
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_0:
-	MOVBLZX 16(R8), R9
-	MOVQ    128(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_0
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_0:
-	MOVBLZX 24(R8), R9
-	MOVQ    192(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_0
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_0:
-	MOVBLZX 32(R8), R9
-	MOVQ    256(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_0
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_0:
-	MOVBLZX 40(R8), R9
-	MOVQ    320(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_0
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_0:
+colloaded_0:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -23970,48 +23943,19 @@ loaded_5_0:
 	VMOVUPS      Y3, 768(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1024(SP)
-	MOVBLZX      1(R8), R9
-	MOVQ         8(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_1
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         689(R8), $0x00
+	JEQ          partcol_1
+	MOVQ         632(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(DX*1), Y7
+	VMOVUPS      (R12)(DX*2), Y8
 
-loaded_0_1:
-	MOVBLZX 9(R8), R9
-	MOVQ    72(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_1
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_1:
-	MOVBLZX 17(R8), R9
-	MOVQ    136(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_1
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_1:
-	MOVBLZX 25(R8), R9
-	MOVQ    200(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_1
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_1:
-	MOVBLZX 33(R8), R9
-	MOVQ    264(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_1
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_1:
-	MOVBLZX 41(R8), R9
-	MOVQ    328(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_1
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_1:
+colloaded_1:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24032,48 +23976,19 @@ loaded_5_1:
 	VMOVUPS      Y3, 800(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1056(SP)
-	MOVBLZX      2(R8), R9
-	MOVQ         16(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_2
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         690(R8), $0x00
+	JEQ          partcol_2
+	MOVQ         640(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(DX*1), Y7
+	VMOVUPS      (R12)(DX*2), Y8
 
-loaded_0_2:
-	MOVBLZX 10(R8), R9
-	MOVQ    80(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_2
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_2:
-	MOVBLZX 18(R8), R9
-	MOVQ    144(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_2
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_2:
-	MOVBLZX 26(R8), R9
-	MOVQ    208(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_2
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_2:
-	MOVBLZX 34(R8), R9
-	MOVQ    272(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_2
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_2:
-	MOVBLZX 42(R8), R9
-	MOVQ    336(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_2
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_2:
+colloaded_2:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24094,48 +24009,19 @@ loaded_5_2:
 	VMOVUPS      Y3, 832(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1088(SP)
-	MOVBLZX      3(R8), R9
-	MOVQ         24(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_3
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         691(R8), $0x00
+	JEQ          partcol_3
+	MOVQ         648(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(DX*1), Y7
+	VMOVUPS      (R12)(DX*2), Y8
 
-loaded_0_3:
-	MOVBLZX 11(R8), R9
-	MOVQ    88(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_3
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_3:
-	MOVBLZX 19(R8), R9
-	MOVQ    152(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_3
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_3:
-	MOVBLZX 27(R8), R9
-	MOVQ    216(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_3
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_3:
-	MOVBLZX 35(R8), R9
-	MOVQ    280(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_3
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_3:
-	MOVBLZX 43(R8), R9
-	MOVQ    344(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_3
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_3:
+colloaded_3:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24156,48 +24042,19 @@ loaded_5_3:
 	VMOVUPS      Y3, 864(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1120(SP)
-	MOVBLZX      4(R8), R9
-	MOVQ         32(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_4
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         692(R8), $0x00
+	JEQ          partcol_4
+	MOVQ         656(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(DX*1), Y7
+	VMOVUPS      (R12)(DX*2), Y8
 
-loaded_0_4:
-	MOVBLZX 12(R8), R9
-	MOVQ    96(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_4
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_4:
-	MOVBLZX 20(R8), R9
-	MOVQ    160(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_4
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_4:
-	MOVBLZX 28(R8), R9
-	MOVQ    224(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_4
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_4:
-	MOVBLZX 36(R8), R9
-	MOVQ    288(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_4
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_4:
-	MOVBLZX 44(R8), R9
-	MOVQ    352(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_4
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_4:
+colloaded_4:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24218,48 +24075,19 @@ loaded_5_4:
 	VMOVUPS      Y3, 896(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1152(SP)
-	MOVBLZX      5(R8), R9
-	MOVQ         40(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_5
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         693(R8), $0x00
+	JEQ          partcol_5
+	MOVQ         664(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(DX*1), Y7
+	VMOVUPS      (R12)(DX*2), Y8
 
-loaded_0_5:
-	MOVBLZX 13(R8), R9
-	MOVQ    104(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_5
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_5:
-	MOVBLZX 21(R8), R9
-	MOVQ    168(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_5
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_5:
-	MOVBLZX 29(R8), R9
-	MOVQ    232(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_5
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_5:
-	MOVBLZX 37(R8), R9
-	MOVQ    296(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_5
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_5:
-	MOVBLZX 45(R8), R9
-	MOVQ    360(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_5
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_5:
+colloaded_5:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24280,48 +24108,19 @@ loaded_5_5:
 	VMOVUPS      Y3, 928(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1184(SP)
-	MOVBLZX      6(R8), R9
-	MOVQ         48(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_6
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         694(R8), $0x00
+	JEQ          partcol_6
+	MOVQ         672(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(DX*1), Y7
+	VMOVUPS      (R12)(DX*2), Y8
 
-loaded_0_6:
-	MOVBLZX 14(R8), R9
-	MOVQ    112(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_6
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_6:
-	MOVBLZX 22(R8), R9
-	MOVQ    176(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_6
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_6:
-	MOVBLZX 30(R8), R9
-	MOVQ    240(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_6
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_6:
-	MOVBLZX 38(R8), R9
-	MOVQ    304(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_6
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_6:
-	MOVBLZX 46(R8), R9
-	MOVQ    368(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_5_6
-	VMOVUPS (BX)(R10*1), Y8
-
-loaded_5_6:
+colloaded_6:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24342,48 +24141,19 @@ loaded_5_6:
 	VMOVUPS      Y3, 960(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1216(SP)
-	MOVBLZX      7(R8), R9
-	MOVQ         56(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_7
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         695(R8), $0x00
+	JEQ          partcol_7
+	MOVQ         680(R8), R8
+	ADDQ         DI, R8
+	LEAQ         (R8)(BX*1), DI
+	VMOVUPS      (R8), Y3
+	VMOVUPS      (R8)(DX*1), Y4
+	VMOVUPS      (R8)(DX*2), Y5
+	VMOVUPS      (DI), Y6
+	VMOVUPS      (DI)(DX*1), Y7
+	VMOVUPS      (DI)(DX*2), Y8
 
-loaded_0_7:
-	MOVBLZX 15(R8), R9
-	MOVQ    120(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_7
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_7:
-	MOVBLZX 23(R8), R9
-	MOVQ    184(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_7
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_7:
-	MOVBLZX 31(R8), R9
-	MOVQ    248(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_7
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_7:
-	MOVBLZX 39(R8), R9
-	MOVQ    312(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_4_7
-	VMOVUPS (BX)(R10*1), Y7
-
-loaded_4_7:
-	MOVBLZX 47(R8), R8
-	MOVQ    376(SI), SI
-	CMPL    R8, $0x01
-	JNE     notwhole_5_7
-	VMOVUPS (BX)(SI*1), Y8
-
-loaded_5_7:
+colloaded_7:
 	VSUBPS       Y5, Y7, Y9
 	VSUBPS       Y4, Y6, Y10
 	VFNMADD231PS Y6, Y1, Y8
@@ -24404,11 +24174,11 @@ loaded_5_7:
 	VMOVUPS      Y3, 992(SP)
 	VFNMADD231PS Y10, Y0, Y9
 	VMOVUPS      Y9, 1248(SP)
-	MOVQ         v+24(FP), BX
-	MOVQ         plane+40(FP), SI
-	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         lanes+64(FP), R8
+	MOVQ         v+24(FP), DI
+	MOVQ         plane+40(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	MOVQ         lanes+64(FP), R10
 	VMOVUPS      (SP), Y3
 	VMOVUPS      32(SP), Y4
 	VMOVUPS      64(SP), Y5
@@ -24435,52 +24205,52 @@ loaded_5_7:
 	VPERMPS      Y3, Y2, Y3
 	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VSUBPS       Y7, Y8, Y9
 	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
 	VSUBPS       Y3, Y5, Y5
 	VFMADD231PS  Y4, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_0_5
-	VMOVUPS      Y5, (R9)(SI*2)
+	VMOVUPS      Y5, (R11)(R8*2)
 
 stored_0_5:
 	VFNMADD231PS Y7, Y1, Y8
 	VSUBPS       Y7, Y8, Y5
 	VFMADD231PS  Y6, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_0_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_0_0:
 	VFNMADD231PS Y4, Y1, Y3
 	VADDPS       Y3, Y8, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_0_1
-	VMOVUPS      Y4, (BX)(SI*1)
+	VMOVUPS      Y4, (DI)(R8*1)
 
 stored_0_1:
 	VSUBPS  Y3, Y8, Y3
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_0_2
-	VMOVUPS Y3, (BX)(SI*2)
+	VMOVUPS Y3, (DI)(R8*2)
 
 stored_0_2:
 	VMOVAPS     Y9, Y3
 	VFMADD231PS Y10, Y0, Y3
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_0_3
-	VMOVUPS     Y3, (R9)
+	VMOVUPS     Y3, (R11)
 
 stored_0_3:
 	VFNMADD231PS Y10, Y0, Y9
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_0_4
-	VMOVUPS      Y9, (R9)(SI*1)
+	VMOVUPS      Y9, (R11)(R8*1)
 
 stored_0_4:
-	LEAQ         (BX)(DI*2), BX
+	LEAQ         (DI)(R9*2), DI
 	VMOVUPS      256(SP), Y3
 	VMOVUPS      288(SP), Y4
 	VMOVUPS      320(SP), Y5
@@ -24507,52 +24277,52 @@ stored_0_4:
 	VPERMPS      Y3, Y2, Y3
 	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VSUBPS       Y7, Y8, Y9
 	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
 	VSUBPS       Y3, Y5, Y5
 	VFMADD231PS  Y4, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_1_5
-	VMOVUPS      Y5, (R9)(SI*2)
+	VMOVUPS      Y5, (R11)(R8*2)
 
 stored_1_5:
 	VFNMADD231PS Y7, Y1, Y8
 	VSUBPS       Y7, Y8, Y5
 	VFMADD231PS  Y6, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_1_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_1_0:
 	VFNMADD231PS Y4, Y1, Y3
 	VADDPS       Y3, Y8, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_1_1
-	VMOVUPS      Y4, (BX)(SI*1)
+	VMOVUPS      Y4, (DI)(R8*1)
 
 stored_1_1:
 	VSUBPS  Y3, Y8, Y3
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_1_2
-	VMOVUPS Y3, (BX)(SI*2)
+	VMOVUPS Y3, (DI)(R8*2)
 
 stored_1_2:
 	VMOVAPS     Y9, Y3
 	VFMADD231PS Y10, Y0, Y3
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_1_3
-	VMOVUPS     Y3, (R9)
+	VMOVUPS     Y3, (R11)
 
 stored_1_3:
 	VFNMADD231PS Y10, Y0, Y9
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_1_4
-	VMOVUPS      Y9, (R9)(SI*1)
+	VMOVUPS      Y9, (R11)(R8*1)
 
 stored_1_4:
-	LEAQ         (BX)(DI*2), BX
+	LEAQ         (DI)(R9*2), DI
 	VMOVUPS      512(SP), Y3
 	VMOVUPS      544(SP), Y4
 	VMOVUPS      576(SP), Y5
@@ -24579,52 +24349,52 @@ stored_1_4:
 	VPERMPS      Y3, Y2, Y3
 	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VSUBPS       Y7, Y8, Y9
 	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
 	VSUBPS       Y3, Y5, Y5
 	VFMADD231PS  Y4, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_2_5
-	VMOVUPS      Y5, (R9)(SI*2)
+	VMOVUPS      Y5, (R11)(R8*2)
 
 stored_2_5:
 	VFNMADD231PS Y7, Y1, Y8
 	VSUBPS       Y7, Y8, Y5
 	VFMADD231PS  Y6, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_2_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_2_0:
 	VFNMADD231PS Y4, Y1, Y3
 	VADDPS       Y3, Y8, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_2_1
-	VMOVUPS      Y4, (BX)(SI*1)
+	VMOVUPS      Y4, (DI)(R8*1)
 
 stored_2_1:
 	VSUBPS  Y3, Y8, Y3
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_2_2
-	VMOVUPS Y3, (BX)(SI*2)
+	VMOVUPS Y3, (DI)(R8*2)
 
 stored_2_2:
 	VMOVAPS     Y9, Y3
 	VFMADD231PS Y10, Y0, Y3
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_2_3
-	VMOVUPS     Y3, (R9)
+	VMOVUPS     Y3, (R11)
 
 stored_2_3:
 	VFNMADD231PS Y10, Y0, Y9
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_2_4
-	VMOVUPS      Y9, (R9)(SI*1)
+	VMOVUPS      Y9, (R11)(R8*1)
 
 stored_2_4:
-	LEAQ         (BX)(DI*2), BX
+	LEAQ         (DI)(R9*2), DI
 	VMOVUPS      768(SP), Y3
 	VMOVUPS      800(SP), Y4
 	VMOVUPS      832(SP), Y5
@@ -24651,52 +24421,52 @@ stored_2_4:
 	VPERMPS      Y3, Y2, Y3
 	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VSUBPS       Y7, Y8, Y9
 	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
 	VSUBPS       Y3, Y5, Y5
 	VFMADD231PS  Y4, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_3_5
-	VMOVUPS      Y5, (R9)(SI*2)
+	VMOVUPS      Y5, (R11)(R8*2)
 
 stored_3_5:
 	VFNMADD231PS Y7, Y1, Y8
 	VSUBPS       Y7, Y8, Y5
 	VFMADD231PS  Y6, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_3_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_3_0:
 	VFNMADD231PS Y4, Y1, Y3
 	VADDPS       Y3, Y8, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_3_1
-	VMOVUPS      Y4, (BX)(SI*1)
+	VMOVUPS      Y4, (DI)(R8*1)
 
 stored_3_1:
 	VSUBPS  Y3, Y8, Y3
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_3_2
-	VMOVUPS Y3, (BX)(SI*2)
+	VMOVUPS Y3, (DI)(R8*2)
 
 stored_3_2:
 	VMOVAPS     Y9, Y3
 	VFMADD231PS Y10, Y0, Y3
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_3_3
-	VMOVUPS     Y3, (R9)
+	VMOVUPS     Y3, (R11)
 
 stored_3_3:
 	VFNMADD231PS Y10, Y0, Y9
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_3_4
-	VMOVUPS      Y9, (R9)(SI*1)
+	VMOVUPS      Y9, (R11)(R8*1)
 
 stored_3_4:
-	LEAQ         (BX)(DI*2), BX
+	LEAQ         (DI)(R9*2), DI
 	VMOVUPS      1024(SP), Y3
 	VMOVUPS      1056(SP), Y4
 	VMOVUPS      1088(SP), Y5
@@ -24723,52 +24493,52 @@ stored_3_4:
 	VPERMPS      Y3, Y2, Y3
 	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VSUBPS       Y7, Y8, Y9
 	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
 	VSUBPS       Y3, Y5, Y5
 	VFMADD231PS  Y4, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_4_5
-	VMOVUPS      Y5, (R9)(SI*2)
+	VMOVUPS      Y5, (R11)(R8*2)
 
 stored_4_5:
 	VFNMADD231PS Y7, Y1, Y8
 	VSUBPS       Y7, Y8, Y5
 	VFMADD231PS  Y6, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_4_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_4_0:
 	VFNMADD231PS Y4, Y1, Y3
 	VADDPS       Y3, Y8, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_4_1
-	VMOVUPS      Y4, (BX)(SI*1)
+	VMOVUPS      Y4, (DI)(R8*1)
 
 stored_4_1:
 	VSUBPS  Y3, Y8, Y3
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_4_2
-	VMOVUPS Y3, (BX)(SI*2)
+	VMOVUPS Y3, (DI)(R8*2)
 
 stored_4_2:
 	VMOVAPS     Y9, Y3
 	VFMADD231PS Y10, Y0, Y3
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_4_3
-	VMOVUPS     Y3, (R9)
+	VMOVUPS     Y3, (R11)
 
 stored_4_3:
 	VFNMADD231PS Y10, Y0, Y9
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_4_4
-	VMOVUPS      Y9, (R9)(SI*1)
+	VMOVUPS      Y9, (R11)(R8*1)
 
 stored_4_4:
-	LEAQ         (BX)(DI*2), BX
+	LEAQ         (DI)(R9*2), DI
 	VMOVUPS      1280(SP), Y3
 	VMOVUPS      1312(SP), Y4
 	VMOVUPS      1344(SP), Y5
@@ -24795,677 +24565,1037 @@ stored_4_4:
 	VPERMPS      Y3, Y2, Y3
 	VPERMPS      Y8, Y2, Y8
 	VPERMPS      Y5, Y2, Y5
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VSUBPS       Y7, Y8, Y9
 	VSUBPS       Y4, Y3, Y10
 	VFNMADD231PS Y3, Y1, Y5
 	VSUBPS       Y3, Y5, Y5
 	VFMADD231PS  Y4, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_5_5
-	VMOVUPS      Y5, (R9)(SI*2)
+	VMOVUPS      Y5, (R11)(R8*2)
 
 stored_5_5:
 	VFNMADD231PS Y7, Y1, Y8
 	VSUBPS       Y7, Y8, Y5
 	VFMADD231PS  Y6, Y1, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_5_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_5_0:
 	VFNMADD231PS Y4, Y1, Y3
 	VADDPS       Y3, Y8, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_5_1
-	VMOVUPS      Y4, (BX)(SI*1)
+	VMOVUPS      Y4, (DI)(R8*1)
 
 stored_5_1:
 	VSUBPS  Y3, Y8, Y3
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_5_2
-	VMOVUPS Y3, (BX)(SI*2)
+	VMOVUPS Y3, (DI)(R8*2)
 
 stored_5_2:
 	VMOVAPS     Y9, Y3
 	VFMADD231PS Y10, Y0, Y3
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_5_3
-	VMOVUPS     Y3, (R9)
+	VMOVUPS     Y3, (R11)
 
 stored_5_3:
 	VFNMADD231PS Y10, Y0, Y9
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_5_4
-	VMOVUPS      Y9, (R9)(SI*1)
+	VMOVUPS      Y9, (R11)(R8*1)
 
 stored_5_4:
-	MOVQ xStride+16(FP), BX
-	SHLQ $0x02, BX
-	MOVQ x+0(FP), SI
-	ADDQ BX, SI
-	MOVQ SI, x+0(FP)
-	MOVQ vStride+32(FP), BX
-	SHLQ $0x02, BX
-	MOVQ v+24(FP), SI
-	ADDQ BX, SI
-	MOVQ SI, v+24(FP)
-	DECQ DX
+	MOVQ xStride+16(FP), DI
+	SHLQ $0x02, DI
+	MOVQ x+0(FP), R8
+	ADDQ DI, R8
+	MOVQ R8, x+0(FP)
+	MOVQ vStride+32(FP), DI
+	SHLQ $0x02, DI
+	MOVQ v+24(FP), R8
+	ADDQ DI, R8
+	MOVQ R8, v+24(FP)
+	DECQ SI
 	JNZ  chan
 	VZEROUPPER
 	RET
 
+partcol_0:
+	MOVBLZX (R10), R11
+	MOVQ    (R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_0
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_0:
+	MOVBLZX 8(R10), R11
+	MOVQ    64(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_0
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_0:
+	MOVBLZX 16(R10), R11
+	MOVQ    128(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_0
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_0:
+	MOVBLZX 24(R10), R11
+	MOVQ    192(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_0
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_0:
+	MOVBLZX 32(R10), R11
+	MOVQ    256(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_0
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_0:
+	MOVBLZX 40(R10), R11
+	MOVQ    320(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_0
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_0:
+	JMP colloaded_0
+
+partcol_1:
+	MOVBLZX 1(R10), R11
+	MOVQ    8(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_1
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_1:
+	MOVBLZX 9(R10), R11
+	MOVQ    72(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_1
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_1:
+	MOVBLZX 17(R10), R11
+	MOVQ    136(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_1
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_1:
+	MOVBLZX 25(R10), R11
+	MOVQ    200(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_1
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_1:
+	MOVBLZX 33(R10), R11
+	MOVQ    264(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_1
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_1:
+	MOVBLZX 41(R10), R11
+	MOVQ    328(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_1
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_1:
+	JMP colloaded_1
+
+partcol_2:
+	MOVBLZX 2(R10), R11
+	MOVQ    16(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_2
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_2:
+	MOVBLZX 10(R10), R11
+	MOVQ    80(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_2
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_2:
+	MOVBLZX 18(R10), R11
+	MOVQ    144(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_2
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_2:
+	MOVBLZX 26(R10), R11
+	MOVQ    208(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_2
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_2:
+	MOVBLZX 34(R10), R11
+	MOVQ    272(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_2
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_2:
+	MOVBLZX 42(R10), R11
+	MOVQ    336(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_2
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_2:
+	JMP colloaded_2
+
+partcol_3:
+	MOVBLZX 3(R10), R11
+	MOVQ    24(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_3
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_3:
+	MOVBLZX 11(R10), R11
+	MOVQ    88(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_3
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_3:
+	MOVBLZX 19(R10), R11
+	MOVQ    152(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_3
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_3:
+	MOVBLZX 27(R10), R11
+	MOVQ    216(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_3
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_3:
+	MOVBLZX 35(R10), R11
+	MOVQ    280(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_3
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_3:
+	MOVBLZX 43(R10), R11
+	MOVQ    344(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_3
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_3:
+	JMP colloaded_3
+
+partcol_4:
+	MOVBLZX 4(R10), R11
+	MOVQ    32(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_4
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_4:
+	MOVBLZX 12(R10), R11
+	MOVQ    96(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_4
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_4:
+	MOVBLZX 20(R10), R11
+	MOVQ    160(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_4
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_4:
+	MOVBLZX 28(R10), R11
+	MOVQ    224(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_4
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_4:
+	MOVBLZX 36(R10), R11
+	MOVQ    288(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_4
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_4:
+	MOVBLZX 44(R10), R11
+	MOVQ    352(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_4
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_4:
+	JMP colloaded_4
+
+partcol_5:
+	MOVBLZX 5(R10), R11
+	MOVQ    40(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_5
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_5:
+	MOVBLZX 13(R10), R11
+	MOVQ    104(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_5
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_5:
+	MOVBLZX 21(R10), R11
+	MOVQ    168(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_5
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_5:
+	MOVBLZX 29(R10), R11
+	MOVQ    232(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_5
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_5:
+	MOVBLZX 37(R10), R11
+	MOVQ    296(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_5
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_5:
+	MOVBLZX 45(R10), R11
+	MOVQ    360(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_5
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_5:
+	JMP colloaded_5
+
+partcol_6:
+	MOVBLZX 6(R10), R11
+	MOVQ    48(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_6
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_6:
+	MOVBLZX 14(R10), R11
+	MOVQ    112(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_6
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_6:
+	MOVBLZX 22(R10), R11
+	MOVQ    176(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_6
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_6:
+	MOVBLZX 30(R10), R11
+	MOVQ    240(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_6
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_6:
+	MOVBLZX 38(R10), R11
+	MOVQ    304(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_6
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_6:
+	MOVBLZX 46(R10), R11
+	MOVQ    368(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_5_6
+	VMOVUPS (DI)(R12*1), Y8
+
+loaded_5_6:
+	JMP colloaded_6
+
+partcol_7:
+	MOVBLZX 7(R10), R11
+	MOVQ    56(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_7
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_7:
+	MOVBLZX 15(R10), R11
+	MOVQ    120(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_7
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_7:
+	MOVBLZX 23(R10), R11
+	MOVQ    184(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_7
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_7:
+	MOVBLZX 31(R10), R11
+	MOVQ    248(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_7
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_7:
+	MOVBLZX 39(R10), R11
+	MOVQ    312(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_4_7
+	VMOVUPS (DI)(R12*1), Y7
+
+loaded_4_7:
+	MOVBLZX 47(R10), R10
+	MOVQ    376(R8), R8
+	CMPL    R10, $0x01
+	JNE     notwhole_5_7
+	VMOVUPS (DI)(R8*1), Y8
+
+loaded_5_7:
+	JMP colloaded_7
+
+part_0_5:
+	VMOVUPS    (R10), Y11
+	VMASKMOVPS Y5, Y11, (R11)(R8*2)
+	JMP        stored_0_5
+
+part_0_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_0_0
+
+part_0_1:
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS Y4, Y5, (DI)(R8*1)
+	JMP        stored_0_1
+
+part_0_2:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (DI)(R8*2)
+	JMP        stored_0_2
+
+part_0_3:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)
+	JMP        stored_0_3
+
+part_0_4:
+	VMOVUPS    (R10), Y3
+	VMASKMOVPS Y9, Y3, (R11)(R8*1)
+	JMP        stored_0_4
+
+part_1_5:
+	VMOVUPS    (R10), Y11
+	VMASKMOVPS Y5, Y11, (R11)(R8*2)
+	JMP        stored_1_5
+
+part_1_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_1_0
+
+part_1_1:
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS Y4, Y5, (DI)(R8*1)
+	JMP        stored_1_1
+
+part_1_2:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (DI)(R8*2)
+	JMP        stored_1_2
+
+part_1_3:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)
+	JMP        stored_1_3
+
+part_1_4:
+	VMOVUPS    (R10), Y3
+	VMASKMOVPS Y9, Y3, (R11)(R8*1)
+	JMP        stored_1_4
+
+part_2_5:
+	VMOVUPS    (R10), Y11
+	VMASKMOVPS Y5, Y11, (R11)(R8*2)
+	JMP        stored_2_5
+
+part_2_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_2_0
+
+part_2_1:
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS Y4, Y5, (DI)(R8*1)
+	JMP        stored_2_1
+
+part_2_2:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (DI)(R8*2)
+	JMP        stored_2_2
+
+part_2_3:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)
+	JMP        stored_2_3
+
+part_2_4:
+	VMOVUPS    (R10), Y3
+	VMASKMOVPS Y9, Y3, (R11)(R8*1)
+	JMP        stored_2_4
+
+part_3_5:
+	VMOVUPS    (R10), Y11
+	VMASKMOVPS Y5, Y11, (R11)(R8*2)
+	JMP        stored_3_5
+
+part_3_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_3_0
+
+part_3_1:
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS Y4, Y5, (DI)(R8*1)
+	JMP        stored_3_1
+
+part_3_2:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (DI)(R8*2)
+	JMP        stored_3_2
+
+part_3_3:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)
+	JMP        stored_3_3
+
+part_3_4:
+	VMOVUPS    (R10), Y3
+	VMASKMOVPS Y9, Y3, (R11)(R8*1)
+	JMP        stored_3_4
+
+part_4_5:
+	VMOVUPS    (R10), Y11
+	VMASKMOVPS Y5, Y11, (R11)(R8*2)
+	JMP        stored_4_5
+
+part_4_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_4_0
+
+part_4_1:
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS Y4, Y5, (DI)(R8*1)
+	JMP        stored_4_1
+
+part_4_2:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (DI)(R8*2)
+	JMP        stored_4_2
+
+part_4_3:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)
+	JMP        stored_4_3
+
+part_4_4:
+	VMOVUPS    (R10), Y3
+	VMASKMOVPS Y9, Y3, (R11)(R8*1)
+	JMP        stored_4_4
+
+part_5_5:
+	VMOVUPS    (R10), Y11
+	VMASKMOVPS Y5, Y11, (R11)(R8*2)
+	JMP        stored_5_5
+
+part_5_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_5_0
+
+part_5_1:
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS Y4, Y5, (DI)(R8*1)
+	JMP        stored_5_1
+
+part_5_2:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (DI)(R8*2)
+	JMP        stored_5_2
+
+part_5_3:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)
+	JMP        stored_5_3
+
+part_5_4:
+	VMOVUPS    (R10), Y3
+	VMASKMOVPS Y9, Y3, (R11)(R8*1)
+	JMP        stored_5_4
+
 notwhole_0_0:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    (R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_0
 
 notwhole_1_0:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    32(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_0
 
 notwhole_2_0:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_0
-	MOVLQSX    64(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    64(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_0
 
 notwhole_3_0:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_0
-	MOVLQSX    96(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    96(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_0
 
 notwhole_4_0:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_0
-	MOVLQSX    128(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    128(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_0
 
 notwhole_5_0:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_0
-	MOVLQSX    160(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    160(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_0
 
 notwhole_0_1:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    4(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_1
 
 notwhole_1_1:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    36(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_1
 
 notwhole_2_1:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_1
-	MOVLQSX    68(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    68(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_1
 
 notwhole_3_1:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_1
-	MOVLQSX    100(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    100(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_1
 
 notwhole_4_1:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_1
-	MOVLQSX    132(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    132(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_1
 
 notwhole_5_1:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_1
-	MOVLQSX    164(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    164(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_1
 
 notwhole_0_2:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    8(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_2
 
 notwhole_1_2:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    40(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_2
 
 notwhole_2_2:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_2
-	MOVLQSX    72(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    72(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_2
 
 notwhole_3_2:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_2
-	MOVLQSX    104(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    104(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_2
 
 notwhole_4_2:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_2
-	MOVLQSX    136(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    136(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_2
 
 notwhole_5_2:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_2
-	MOVLQSX    168(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    168(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_2
 
 notwhole_0_3:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    12(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_3
 
 notwhole_1_3:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    44(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_3
 
 notwhole_2_3:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_3
-	MOVLQSX    76(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    76(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_3
 
 notwhole_3_3:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_3
-	MOVLQSX    108(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    108(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_3
 
 notwhole_4_3:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_3
-	MOVLQSX    140(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    140(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_3
 
 notwhole_5_3:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_3
-	MOVLQSX    172(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    172(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_3
 
 notwhole_0_4:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_4
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    16(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_4
 
 notwhole_1_4:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_4
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    48(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_4
 
 notwhole_2_4:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_4
-	MOVLQSX    80(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    80(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_4
 
 notwhole_3_4:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_4
-	MOVLQSX    112(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    112(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_4
 
 notwhole_4_4:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_4
-	MOVLQSX    144(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    144(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_4
 
 notwhole_5_4:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_4
-	MOVLQSX    176(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    176(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_4
 
 notwhole_0_5:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_5
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    20(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_5
 
 notwhole_1_5:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_5
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    52(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_5
 
 notwhole_2_5:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_5
-	MOVLQSX    84(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    84(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_5
 
 notwhole_3_5:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_5
-	MOVLQSX    116(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    116(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_5
 
 notwhole_4_5:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_5
-	MOVLQSX    148(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    148(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_5
 
 notwhole_5_5:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_5
-	MOVLQSX    180(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    180(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_5
 
 notwhole_0_6:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_6
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    24(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_6
 
 notwhole_1_6:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_6
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    56(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_6
 
 notwhole_2_6:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_6
-	MOVLQSX    88(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    88(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_6
 
 notwhole_3_6:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_6
-	MOVLQSX    120(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    120(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_6
 
 notwhole_4_6:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_6
-	MOVLQSX    152(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    152(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_6
 
 notwhole_5_6:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_5_6
-	MOVLQSX    184(DI), R9
-	VMOVUPS    (CX)(R9*1), Y8
-	VMASKMOVPS (BX)(R10*1), Y8, Y8
+	MOVLQSX    184(R9), R11
+	VMOVUPS    (CX)(R11*1), Y8
+	VMASKMOVPS (DI)(R12*1), Y8, Y8
 	JMP        loaded_5_6
 
 notwhole_0_7:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_7
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    28(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_7
 
 notwhole_1_7:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_7
-	MOVLQSX    60(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    60(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_7
 
 notwhole_2_7:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_7
-	MOVLQSX    92(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    92(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_7
 
 notwhole_3_7:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_7
-	MOVLQSX    124(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    124(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_7
 
 notwhole_4_7:
 	VXORPS     Y7, Y7, Y7
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_4_7
-	MOVLQSX    156(DI), R9
-	VMOVUPS    (CX)(R9*1), Y7
-	VMASKMOVPS (BX)(R10*1), Y7, Y7
+	MOVLQSX    156(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (DI)(R12*1), Y7, Y7
 	JMP        loaded_4_7
 
 notwhole_5_7:
 	VXORPS     Y8, Y8, Y8
-	TESTL      R8, R8
+	TESTL      R10, R10
 	JZ         loaded_5_7
-	MOVLQSX    188(DI), DI
-	VMOVUPS    (CX)(DI*1), Y8
-	VMASKMOVPS (BX)(SI*1), Y8, Y8
+	MOVLQSX    188(R9), R9
+	VMOVUPS    (CX)(R9*1), Y8
+	VMASKMOVPS (DI)(R8*1), Y8, Y8
 	JMP        loaded_5_7
-
-part_0_5:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y5, Y11, (R9)(SI*2)
-	JMP        stored_0_5
-
-part_0_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_0_0
-
-part_0_1:
-	VMOVUPS    (R8), Y5
-	VMASKMOVPS Y4, Y5, (BX)(SI*1)
-	JMP        stored_0_1
-
-part_0_2:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (BX)(SI*2)
-	JMP        stored_0_2
-
-part_0_3:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)
-	JMP        stored_0_3
-
-part_0_4:
-	VMOVUPS    (R8), Y3
-	VMASKMOVPS Y9, Y3, (R9)(SI*1)
-	JMP        stored_0_4
-
-part_1_5:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y5, Y11, (R9)(SI*2)
-	JMP        stored_1_5
-
-part_1_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_1_0
-
-part_1_1:
-	VMOVUPS    (R8), Y5
-	VMASKMOVPS Y4, Y5, (BX)(SI*1)
-	JMP        stored_1_1
-
-part_1_2:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (BX)(SI*2)
-	JMP        stored_1_2
-
-part_1_3:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)
-	JMP        stored_1_3
-
-part_1_4:
-	VMOVUPS    (R8), Y3
-	VMASKMOVPS Y9, Y3, (R9)(SI*1)
-	JMP        stored_1_4
-
-part_2_5:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y5, Y11, (R9)(SI*2)
-	JMP        stored_2_5
-
-part_2_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_2_0
-
-part_2_1:
-	VMOVUPS    (R8), Y5
-	VMASKMOVPS Y4, Y5, (BX)(SI*1)
-	JMP        stored_2_1
-
-part_2_2:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (BX)(SI*2)
-	JMP        stored_2_2
-
-part_2_3:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)
-	JMP        stored_2_3
-
-part_2_4:
-	VMOVUPS    (R8), Y3
-	VMASKMOVPS Y9, Y3, (R9)(SI*1)
-	JMP        stored_2_4
-
-part_3_5:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y5, Y11, (R9)(SI*2)
-	JMP        stored_3_5
-
-part_3_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_3_0
-
-part_3_1:
-	VMOVUPS    (R8), Y5
-	VMASKMOVPS Y4, Y5, (BX)(SI*1)
-	JMP        stored_3_1
-
-part_3_2:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (BX)(SI*2)
-	JMP        stored_3_2
-
-part_3_3:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)
-	JMP        stored_3_3
-
-part_3_4:
-	VMOVUPS    (R8), Y3
-	VMASKMOVPS Y9, Y3, (R9)(SI*1)
-	JMP        stored_3_4
-
-part_4_5:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y5, Y11, (R9)(SI*2)
-	JMP        stored_4_5
-
-part_4_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_4_0
-
-part_4_1:
-	VMOVUPS    (R8), Y5
-	VMASKMOVPS Y4, Y5, (BX)(SI*1)
-	JMP        stored_4_1
-
-part_4_2:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (BX)(SI*2)
-	JMP        stored_4_2
-
-part_4_3:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)
-	JMP        stored_4_3
-
-part_4_4:
-	VMOVUPS    (R8), Y3
-	VMASKMOVPS Y9, Y3, (R9)(SI*1)
-	JMP        stored_4_4
-
-part_5_5:
-	VMOVUPS    (R8), Y11
-	VMASKMOVPS Y5, Y11, (R9)(SI*2)
-	JMP        stored_5_5
-
-part_5_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_5_0
-
-part_5_1:
-	VMOVUPS    (R8), Y5
-	VMASKMOVPS Y4, Y5, (BX)(SI*1)
-	JMP        stored_5_1
-
-part_5_2:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (BX)(SI*2)
-	JMP        stored_5_2
-
-part_5_3:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)
-	JMP        stored_5_3
-
-part_5_4:
-	VMOVUPS    (R8), Y3
-	VMASKMOVPS Y9, Y3, (R9)(SI*1)
-	JMP        stored_5_4
 
 // func wino4OutAVX2(y *float32, m *float32, chans int, yStride int, mStride int, plane int, plan *wino4OutPlan, masks *[81][8]int32, lanes *int32, bias *float32, biasStep int, res *float32, relu int)
 // Requires: AVX, AVX2, FMA3

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // winoLowerings are the two Winograd lowerings, and how far each may stray
@@ -707,6 +708,16 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWino4InPlanLayout pins the offsets at which wino4InAVX2 reads its
+// plan's fields (the generator's inWholeCol and what follows it).
+func TestWino4InPlanLayout(t *testing.T) {
+	var p wino4InPlan
+	got := [...]uintptr{unsafe.Offsetof(p.mask), unsafe.Offsetof(p.kind), unsafe.Offsetof(p.col), unsafe.Offsetof(p.whole), unsafe.Offsetof(p.row)}
+	if want := [...]uintptr{384, 576, 624, 688, 696}; got != want {
+		t.Fatalf("wino4InPlan's fields at %v, the kernel reads them at %v", got, want)
 	}
 }
 
