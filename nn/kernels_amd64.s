@@ -25629,51 +25629,37 @@ TEXT ·wino4OutAVX2(SB), $768-104
 	VPINSRD      $0x03, DX, X4, X4
 	VINSERTF128  $0x01, X4, Y3, Y3
 	VXORPS       Y4, Y4, Y4
-	MOVQ         chans+16(FP), DX
+	MOVQ         relu+96(FP), DX
+	TESTQ        DX, DX
+	JNZ          floored
+	MOVL         $0xff800000, DX
+	VMOVD        DX, X4
+	VBROADCASTSS X4, Y4
+
+floored:
+	MOVQ chans+16(FP), DX
 
 chan:
-	MOVQ    m+8(FP), BX
-	MOVQ    plane+40(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    lanes+64(FP), DI
-	LEAQ    (SI)(SI*2), R9
-	SHLQ    $0x01, R9
-	MOVQ    BX, R8
-	TESTQ   DI, DI
-	JNZ     part_m0_0
-	VMOVUPS (R8), Y5
-
-loaded_m0_0:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m0_1
-	VMOVUPS (R8), Y6
-
-loaded_m0_1:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m0_2
-	VMOVUPS (R8), Y7
-
-loaded_m0_2:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m0_3
-	VMOVUPS (R8), Y8
-
-loaded_m0_3:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m0_4
-	VMOVUPS (R8), Y9
-
-loaded_m0_4:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m0_5
-	VMOVUPS (R8), Y10
-
-loaded_m0_5:
+	MOVQ        m+8(FP), BX
+	MOVQ        plane+40(FP), SI
+	SHLQ        $0x02, SI
+	MOVQ        lanes+64(FP), DI
+	LEAQ        (SI)(SI*2), R8
+	SHLQ        $0x01, R8
+	TESTQ       DI, DI
+	JNZ         partcols
+	MOVQ        BX, DI
+	VMOVUPS     (DI), Y5
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y6
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y7
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y8
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y9
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y10
 	VADDPS      Y7, Y6, Y11
 	VSUBPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y7
@@ -25691,42 +25677,18 @@ loaded_m0_5:
 	VMOVUPS     Y11, 384(SP)
 	VMOVUPS     Y6, 576(SP)
 	ADDQ        SI, BX
-	MOVQ        BX, R8
-	TESTQ       DI, DI
-	JNZ         part_m1_0
-	VMOVUPS     (R8), Y5
-
-loaded_m1_0:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m1_1
-	VMOVUPS (R8), Y6
-
-loaded_m1_1:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m1_2
-	VMOVUPS (R8), Y7
-
-loaded_m1_2:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m1_3
-	VMOVUPS (R8), Y8
-
-loaded_m1_3:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m1_4
-	VMOVUPS (R8), Y9
-
-loaded_m1_4:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m1_5
-	VMOVUPS (R8), Y10
-
-loaded_m1_5:
+	MOVQ        BX, DI
+	VMOVUPS     (DI), Y5
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y6
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y7
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y8
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y9
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y10
 	VADDPS      Y7, Y6, Y11
 	VSUBPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y7
@@ -25744,42 +25706,18 @@ loaded_m1_5:
 	VMOVUPS     Y11, 416(SP)
 	VMOVUPS     Y6, 608(SP)
 	ADDQ        SI, BX
-	MOVQ        BX, R8
-	TESTQ       DI, DI
-	JNZ         part_m2_0
-	VMOVUPS     (R8), Y5
-
-loaded_m2_0:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m2_1
-	VMOVUPS (R8), Y6
-
-loaded_m2_1:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m2_2
-	VMOVUPS (R8), Y7
-
-loaded_m2_2:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m2_3
-	VMOVUPS (R8), Y8
-
-loaded_m2_3:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m2_4
-	VMOVUPS (R8), Y9
-
-loaded_m2_4:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m2_5
-	VMOVUPS (R8), Y10
-
-loaded_m2_5:
+	MOVQ        BX, DI
+	VMOVUPS     (DI), Y5
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y6
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y7
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y8
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y9
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y10
 	VADDPS      Y7, Y6, Y11
 	VSUBPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y7
@@ -25797,42 +25735,18 @@ loaded_m2_5:
 	VMOVUPS     Y11, 448(SP)
 	VMOVUPS     Y6, 640(SP)
 	ADDQ        SI, BX
-	MOVQ        BX, R8
-	TESTQ       DI, DI
-	JNZ         part_m3_0
-	VMOVUPS     (R8), Y5
-
-loaded_m3_0:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m3_1
-	VMOVUPS (R8), Y6
-
-loaded_m3_1:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m3_2
-	VMOVUPS (R8), Y7
-
-loaded_m3_2:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m3_3
-	VMOVUPS (R8), Y8
-
-loaded_m3_3:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m3_4
-	VMOVUPS (R8), Y9
-
-loaded_m3_4:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m3_5
-	VMOVUPS (R8), Y10
-
-loaded_m3_5:
+	MOVQ        BX, DI
+	VMOVUPS     (DI), Y5
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y6
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y7
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y8
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y9
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y10
 	VADDPS      Y7, Y6, Y11
 	VSUBPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y7
@@ -25850,42 +25764,18 @@ loaded_m3_5:
 	VMOVUPS     Y11, 480(SP)
 	VMOVUPS     Y6, 672(SP)
 	ADDQ        SI, BX
-	MOVQ        BX, R8
-	TESTQ       DI, DI
-	JNZ         part_m4_0
-	VMOVUPS     (R8), Y5
-
-loaded_m4_0:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m4_1
-	VMOVUPS (R8), Y6
-
-loaded_m4_1:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m4_2
-	VMOVUPS (R8), Y7
-
-loaded_m4_2:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m4_3
-	VMOVUPS (R8), Y8
-
-loaded_m4_3:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m4_4
-	VMOVUPS (R8), Y9
-
-loaded_m4_4:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m4_5
-	VMOVUPS (R8), Y10
-
-loaded_m4_5:
+	MOVQ        BX, DI
+	VMOVUPS     (DI), Y5
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y6
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y7
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y8
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y9
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y10
 	VADDPS      Y7, Y6, Y11
 	VSUBPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y7
@@ -25903,65 +25793,42 @@ loaded_m4_5:
 	VMOVUPS     Y11, 512(SP)
 	VMOVUPS     Y6, 704(SP)
 	ADDQ        SI, BX
-	MOVQ        BX, R8
-	TESTQ       DI, DI
-	JNZ         part_m5_0
-	VMOVUPS     (R8), Y5
+	MOVQ        BX, DI
+	VMOVUPS     (DI), Y5
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y6
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y7
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y8
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y9
+	ADDQ        R8, DI
+	VMOVUPS     (DI), Y10
+	VADDPS      Y7, Y6, Y11
+	VSUBPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y7
+	VSUBPS      Y9, Y8, Y8
+	VADDPS      Y11, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VMOVAPS     Y6, Y9
+	VFMADD231PS Y8, Y0, Y9
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y7, Y1, Y11
+	VADDPS      Y6, Y10, Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y5, 160(SP)
+	VMOVUPS     Y9, 352(SP)
+	VMOVUPS     Y11, 544(SP)
+	VMOVUPS     Y6, 736(SP)
 
-loaded_m5_0:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m5_1
-	VMOVUPS (R8), Y6
-
-loaded_m5_1:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m5_2
-	VMOVUPS (R8), Y7
-
-loaded_m5_2:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m5_3
-	VMOVUPS (R8), Y8
-
-loaded_m5_3:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m5_4
-	VMOVUPS (R8), Y9
-
-loaded_m5_4:
-	ADDQ    R9, R8
-	TESTQ   DI, DI
-	JNZ     part_m5_5
-	VMOVUPS (R8), Y10
-
-loaded_m5_5:
-	VADDPS       Y7, Y6, Y11
-	VSUBPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y7
-	VSUBPS       Y9, Y8, Y8
-	VADDPS       Y11, Y5, Y5
-	VADDPS       Y7, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFMADD231PS  Y8, Y0, Y9
-	VMOVAPS      Y11, Y11
-	VFMADD231PS  Y7, Y1, Y11
-	VADDPS       Y6, Y10, Y6
-	VFMADD231PS  Y8, Y2, Y6
-	VMOVUPS      Y5, 160(SP)
-	VMOVUPS      Y9, 352(SP)
-	VMOVUPS      Y11, 544(SP)
-	VMOVUPS      Y6, 736(SP)
+rows:
 	MOVQ         y+0(FP), BX
 	MOVQ         res+88(FP), SI
 	MOVQ         bias+72(FP), DI
-	MOVQ         relu+96(FP), R8
-	MOVQ         AX, R9
-	LEAQ         128(AX), R10
-	LEAQ         192(AX), R11
+	MOVQ         AX, R8
+	LEAQ         128(AX), R9
+	LEAQ         192(AX), R10
 	VBROADCASTSS (DI), Y5
 	VMOVUPS      (SP), Y6
 	VMOVUPS      32(SP), Y7
@@ -25993,78 +25860,76 @@ loaded_m5_5:
 	VSHUFPS      $0xee, Y9, Y8, Y8
 	VSHUFPS      $0x44, Y7, Y6, Y9
 	VSHUFPS      $0xee, Y7, Y6, Y6
-	MOVBLZX      (R11), DI
-	MOVQ         (R9), R12
 	VADDPS       Y5, Y10, Y10
-	CMPL         DI, $0x01
-	JNE          other_0_0
+	VADDPS       Y5, Y8, Y8
+	VADDPS       Y5, Y9, Y9
+	VADDPS       Y5, Y6, Y6
 	TESTQ        SI, SI
-	JZ           wnores_0_0
-	VADDPS       (SI)(R12*1), Y10, Y10
+	JZ           nores_0
+	CMPB         (R10), $0x01
+	JNE          other_0_0_true
+	MOVQ         (R8), DI
+	VADDPS       (SI)(DI*1), Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMOVUPS      Y10, (BX)(DI*1)
 
-wnores_0_0:
-	TESTQ  R8, R8
-	JZ     wnorelu_0_0
-	VMAXPS Y10, Y4, Y10
+done_0_0_true:
+	CMPB    1(R10), $0x01
+	JNE     other_0_1_true
+	MOVQ    8(R8), DI
+	VADDPS  (SI)(DI*1), Y8, Y8
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnorelu_0_0:
-	VMOVUPS Y10, (BX)(R12*1)
+done_0_1_true:
+	CMPB    2(R10), $0x01
+	JNE     other_0_2_true
+	MOVQ    16(R8), DI
+	VADDPS  (SI)(DI*1), Y9, Y9
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-done_0_0:
-	MOVBLZX 1(R11), DI
-	MOVQ    8(R9), R12
-	VADDPS  Y5, Y8, Y8
-	CMPL    DI, $0x01
-	JNE     other_0_1
-	TESTQ   SI, SI
-	JZ      wnores_0_1
-	VADDPS  (SI)(R12*1), Y8, Y8
+done_0_2_true:
+	CMPB    3(R10), $0x01
+	JNE     other_0_3_true
+	MOVQ    24(R8), DI
+	VADDPS  (SI)(DI*1), Y6, Y6
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-wnores_0_1:
-	TESTQ  R8, R8
-	JZ     wnorelu_0_1
-	VMAXPS Y8, Y4, Y8
+done_0_3_true:
+	JMP stored_0
 
-wnorelu_0_1:
-	VMOVUPS Y8, (BX)(R12*1)
+nores_0:
+	CMPB    (R10), $0x01
+	JNE     other_0_0_false
+	MOVQ    (R8), DI
+	VMAXPS  Y10, Y4, Y10
+	VMOVUPS Y10, (BX)(DI*1)
 
-done_0_1:
-	MOVBLZX 2(R11), DI
-	MOVQ    16(R9), R12
-	VADDPS  Y5, Y9, Y9
-	CMPL    DI, $0x01
-	JNE     other_0_2
-	TESTQ   SI, SI
-	JZ      wnores_0_2
-	VADDPS  (SI)(R12*1), Y9, Y9
+done_0_0_false:
+	CMPB    1(R10), $0x01
+	JNE     other_0_1_false
+	MOVQ    8(R8), DI
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnores_0_2:
-	TESTQ  R8, R8
-	JZ     wnorelu_0_2
-	VMAXPS Y9, Y4, Y9
+done_0_1_false:
+	CMPB    2(R10), $0x01
+	JNE     other_0_2_false
+	MOVQ    16(R8), DI
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-wnorelu_0_2:
-	VMOVUPS Y9, (BX)(R12*1)
+done_0_2_false:
+	CMPB    3(R10), $0x01
+	JNE     other_0_3_false
+	MOVQ    24(R8), DI
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-done_0_2:
-	MOVBLZX 3(R11), DI
-	MOVQ    24(R9), R12
-	VADDPS  Y5, Y6, Y6
-	CMPL    DI, $0x01
-	JNE     other_0_3
-	TESTQ   SI, SI
-	JZ      wnores_0_3
-	VADDPS  (SI)(R12*1), Y6, Y6
-
-wnores_0_3:
-	TESTQ  R8, R8
-	JZ     wnorelu_0_3
-	VMAXPS Y6, Y4, Y6
-
-wnorelu_0_3:
-	VMOVUPS Y6, (BX)(R12*1)
-
-done_0_3:
+done_0_3_false:
+stored_0:
 	VMOVUPS     192(SP), Y6
 	VMOVUPS     224(SP), Y7
 	VMOVUPS     256(SP), Y8
@@ -26095,78 +25960,76 @@ done_0_3:
 	VSHUFPS     $0xee, Y9, Y8, Y8
 	VSHUFPS     $0x44, Y7, Y6, Y9
 	VSHUFPS     $0xee, Y7, Y6, Y6
-	MOVBLZX     4(R11), DI
-	MOVQ        32(R9), R12
 	VADDPS      Y5, Y10, Y10
-	CMPL        DI, $0x01
-	JNE         other_1_0
+	VADDPS      Y5, Y8, Y8
+	VADDPS      Y5, Y9, Y9
+	VADDPS      Y5, Y6, Y6
 	TESTQ       SI, SI
-	JZ          wnores_1_0
-	VADDPS      (SI)(R12*1), Y10, Y10
+	JZ          nores_1
+	CMPB        4(R10), $0x01
+	JNE         other_1_0_true
+	MOVQ        32(R8), DI
+	VADDPS      (SI)(DI*1), Y10, Y10
+	VMAXPS      Y10, Y4, Y10
+	VMOVUPS     Y10, (BX)(DI*1)
 
-wnores_1_0:
-	TESTQ  R8, R8
-	JZ     wnorelu_1_0
-	VMAXPS Y10, Y4, Y10
+done_1_0_true:
+	CMPB    5(R10), $0x01
+	JNE     other_1_1_true
+	MOVQ    40(R8), DI
+	VADDPS  (SI)(DI*1), Y8, Y8
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnorelu_1_0:
-	VMOVUPS Y10, (BX)(R12*1)
+done_1_1_true:
+	CMPB    6(R10), $0x01
+	JNE     other_1_2_true
+	MOVQ    48(R8), DI
+	VADDPS  (SI)(DI*1), Y9, Y9
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-done_1_0:
-	MOVBLZX 5(R11), DI
-	MOVQ    40(R9), R12
-	VADDPS  Y5, Y8, Y8
-	CMPL    DI, $0x01
-	JNE     other_1_1
-	TESTQ   SI, SI
-	JZ      wnores_1_1
-	VADDPS  (SI)(R12*1), Y8, Y8
+done_1_2_true:
+	CMPB    7(R10), $0x01
+	JNE     other_1_3_true
+	MOVQ    56(R8), DI
+	VADDPS  (SI)(DI*1), Y6, Y6
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-wnores_1_1:
-	TESTQ  R8, R8
-	JZ     wnorelu_1_1
-	VMAXPS Y8, Y4, Y8
+done_1_3_true:
+	JMP stored_1
 
-wnorelu_1_1:
-	VMOVUPS Y8, (BX)(R12*1)
+nores_1:
+	CMPB    4(R10), $0x01
+	JNE     other_1_0_false
+	MOVQ    32(R8), DI
+	VMAXPS  Y10, Y4, Y10
+	VMOVUPS Y10, (BX)(DI*1)
 
-done_1_1:
-	MOVBLZX 6(R11), DI
-	MOVQ    48(R9), R12
-	VADDPS  Y5, Y9, Y9
-	CMPL    DI, $0x01
-	JNE     other_1_2
-	TESTQ   SI, SI
-	JZ      wnores_1_2
-	VADDPS  (SI)(R12*1), Y9, Y9
+done_1_0_false:
+	CMPB    5(R10), $0x01
+	JNE     other_1_1_false
+	MOVQ    40(R8), DI
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnores_1_2:
-	TESTQ  R8, R8
-	JZ     wnorelu_1_2
-	VMAXPS Y9, Y4, Y9
+done_1_1_false:
+	CMPB    6(R10), $0x01
+	JNE     other_1_2_false
+	MOVQ    48(R8), DI
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-wnorelu_1_2:
-	VMOVUPS Y9, (BX)(R12*1)
+done_1_2_false:
+	CMPB    7(R10), $0x01
+	JNE     other_1_3_false
+	MOVQ    56(R8), DI
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-done_1_2:
-	MOVBLZX 7(R11), DI
-	MOVQ    56(R9), R12
-	VADDPS  Y5, Y6, Y6
-	CMPL    DI, $0x01
-	JNE     other_1_3
-	TESTQ   SI, SI
-	JZ      wnores_1_3
-	VADDPS  (SI)(R12*1), Y6, Y6
-
-wnores_1_3:
-	TESTQ  R8, R8
-	JZ     wnorelu_1_3
-	VMAXPS Y6, Y4, Y6
-
-wnorelu_1_3:
-	VMOVUPS Y6, (BX)(R12*1)
-
-done_1_3:
+done_1_3_false:
+stored_1:
 	VMOVUPS     384(SP), Y6
 	VMOVUPS     416(SP), Y7
 	VMOVUPS     448(SP), Y8
@@ -26197,78 +26060,76 @@ done_1_3:
 	VSHUFPS     $0xee, Y9, Y8, Y8
 	VSHUFPS     $0x44, Y7, Y6, Y9
 	VSHUFPS     $0xee, Y7, Y6, Y6
-	MOVBLZX     8(R11), DI
-	MOVQ        64(R9), R12
 	VADDPS      Y5, Y10, Y10
-	CMPL        DI, $0x01
-	JNE         other_2_0
+	VADDPS      Y5, Y8, Y8
+	VADDPS      Y5, Y9, Y9
+	VADDPS      Y5, Y6, Y6
 	TESTQ       SI, SI
-	JZ          wnores_2_0
-	VADDPS      (SI)(R12*1), Y10, Y10
+	JZ          nores_2
+	CMPB        8(R10), $0x01
+	JNE         other_2_0_true
+	MOVQ        64(R8), DI
+	VADDPS      (SI)(DI*1), Y10, Y10
+	VMAXPS      Y10, Y4, Y10
+	VMOVUPS     Y10, (BX)(DI*1)
 
-wnores_2_0:
-	TESTQ  R8, R8
-	JZ     wnorelu_2_0
-	VMAXPS Y10, Y4, Y10
+done_2_0_true:
+	CMPB    9(R10), $0x01
+	JNE     other_2_1_true
+	MOVQ    72(R8), DI
+	VADDPS  (SI)(DI*1), Y8, Y8
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnorelu_2_0:
-	VMOVUPS Y10, (BX)(R12*1)
+done_2_1_true:
+	CMPB    10(R10), $0x01
+	JNE     other_2_2_true
+	MOVQ    80(R8), DI
+	VADDPS  (SI)(DI*1), Y9, Y9
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-done_2_0:
-	MOVBLZX 9(R11), DI
-	MOVQ    72(R9), R12
-	VADDPS  Y5, Y8, Y8
-	CMPL    DI, $0x01
-	JNE     other_2_1
-	TESTQ   SI, SI
-	JZ      wnores_2_1
-	VADDPS  (SI)(R12*1), Y8, Y8
+done_2_2_true:
+	CMPB    11(R10), $0x01
+	JNE     other_2_3_true
+	MOVQ    88(R8), DI
+	VADDPS  (SI)(DI*1), Y6, Y6
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-wnores_2_1:
-	TESTQ  R8, R8
-	JZ     wnorelu_2_1
-	VMAXPS Y8, Y4, Y8
+done_2_3_true:
+	JMP stored_2
 
-wnorelu_2_1:
-	VMOVUPS Y8, (BX)(R12*1)
+nores_2:
+	CMPB    8(R10), $0x01
+	JNE     other_2_0_false
+	MOVQ    64(R8), DI
+	VMAXPS  Y10, Y4, Y10
+	VMOVUPS Y10, (BX)(DI*1)
 
-done_2_1:
-	MOVBLZX 10(R11), DI
-	MOVQ    80(R9), R12
-	VADDPS  Y5, Y9, Y9
-	CMPL    DI, $0x01
-	JNE     other_2_2
-	TESTQ   SI, SI
-	JZ      wnores_2_2
-	VADDPS  (SI)(R12*1), Y9, Y9
+done_2_0_false:
+	CMPB    9(R10), $0x01
+	JNE     other_2_1_false
+	MOVQ    72(R8), DI
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnores_2_2:
-	TESTQ  R8, R8
-	JZ     wnorelu_2_2
-	VMAXPS Y9, Y4, Y9
+done_2_1_false:
+	CMPB    10(R10), $0x01
+	JNE     other_2_2_false
+	MOVQ    80(R8), DI
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-wnorelu_2_2:
-	VMOVUPS Y9, (BX)(R12*1)
+done_2_2_false:
+	CMPB    11(R10), $0x01
+	JNE     other_2_3_false
+	MOVQ    88(R8), DI
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-done_2_2:
-	MOVBLZX 11(R11), DI
-	MOVQ    88(R9), R12
-	VADDPS  Y5, Y6, Y6
-	CMPL    DI, $0x01
-	JNE     other_2_3
-	TESTQ   SI, SI
-	JZ      wnores_2_3
-	VADDPS  (SI)(R12*1), Y6, Y6
-
-wnores_2_3:
-	TESTQ  R8, R8
-	JZ     wnorelu_2_3
-	VMAXPS Y6, Y4, Y6
-
-wnorelu_2_3:
-	VMOVUPS Y6, (BX)(R12*1)
-
-done_2_3:
+done_2_3_false:
+stored_2:
 	VMOVUPS     576(SP), Y6
 	VMOVUPS     608(SP), Y7
 	VMOVUPS     640(SP), Y8
@@ -26299,78 +26160,76 @@ done_2_3:
 	VSHUFPS     $0xee, Y9, Y8, Y8
 	VSHUFPS     $0x44, Y7, Y6, Y9
 	VSHUFPS     $0xee, Y7, Y6, Y6
-	MOVBLZX     12(R11), DI
-	MOVQ        96(R9), R12
 	VADDPS      Y5, Y10, Y10
-	CMPL        DI, $0x01
-	JNE         other_3_0
+	VADDPS      Y5, Y8, Y8
+	VADDPS      Y5, Y9, Y9
+	VADDPS      Y5, Y6, Y6
 	TESTQ       SI, SI
-	JZ          wnores_3_0
-	VADDPS      (SI)(R12*1), Y10, Y10
+	JZ          nores_3
+	CMPB        12(R10), $0x01
+	JNE         other_3_0_true
+	MOVQ        96(R8), DI
+	VADDPS      (SI)(DI*1), Y10, Y10
+	VMAXPS      Y10, Y4, Y10
+	VMOVUPS     Y10, (BX)(DI*1)
 
-wnores_3_0:
-	TESTQ  R8, R8
-	JZ     wnorelu_3_0
-	VMAXPS Y10, Y4, Y10
+done_3_0_true:
+	CMPB    13(R10), $0x01
+	JNE     other_3_1_true
+	MOVQ    104(R8), DI
+	VADDPS  (SI)(DI*1), Y8, Y8
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(DI*1)
 
-wnorelu_3_0:
-	VMOVUPS Y10, (BX)(R12*1)
+done_3_1_true:
+	CMPB    14(R10), $0x01
+	JNE     other_3_2_true
+	MOVQ    112(R8), DI
+	VADDPS  (SI)(DI*1), Y9, Y9
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(DI*1)
 
-done_3_0:
-	MOVBLZX 13(R11), DI
-	MOVQ    104(R9), R12
-	VADDPS  Y5, Y8, Y8
-	CMPL    DI, $0x01
-	JNE     other_3_1
-	TESTQ   SI, SI
-	JZ      wnores_3_1
-	VADDPS  (SI)(R12*1), Y8, Y8
+done_3_2_true:
+	CMPB    15(R10), $0x01
+	JNE     other_3_3_true
+	MOVQ    120(R8), DI
+	VADDPS  (SI)(DI*1), Y6, Y6
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(DI*1)
 
-wnores_3_1:
-	TESTQ  R8, R8
-	JZ     wnorelu_3_1
-	VMAXPS Y8, Y4, Y8
+done_3_3_true:
+	JMP stored_3
 
-wnorelu_3_1:
-	VMOVUPS Y8, (BX)(R12*1)
+nores_3:
+	CMPB    12(R10), $0x01
+	JNE     other_3_0_false
+	MOVQ    96(R8), SI
+	VMAXPS  Y10, Y4, Y10
+	VMOVUPS Y10, (BX)(SI*1)
 
-done_3_1:
-	MOVBLZX 14(R11), DI
-	MOVQ    112(R9), R12
-	VADDPS  Y5, Y9, Y9
-	CMPL    DI, $0x01
-	JNE     other_3_2
-	TESTQ   SI, SI
-	JZ      wnores_3_2
-	VADDPS  (SI)(R12*1), Y9, Y9
+done_3_0_false:
+	CMPB    13(R10), $0x01
+	JNE     other_3_1_false
+	MOVQ    104(R8), SI
+	VMAXPS  Y8, Y4, Y8
+	VMOVUPS Y8, (BX)(SI*1)
 
-wnores_3_2:
-	TESTQ  R8, R8
-	JZ     wnorelu_3_2
-	VMAXPS Y9, Y4, Y9
+done_3_1_false:
+	CMPB    14(R10), $0x01
+	JNE     other_3_2_false
+	MOVQ    112(R8), SI
+	VMAXPS  Y9, Y4, Y9
+	VMOVUPS Y9, (BX)(SI*1)
 
-wnorelu_3_2:
-	VMOVUPS Y9, (BX)(R12*1)
+done_3_2_false:
+	CMPB    15(R10), $0x01
+	JNE     other_3_3_false
+	MOVQ    120(R8), SI
+	VMAXPS  Y6, Y4, Y6
+	VMOVUPS Y6, (BX)(SI*1)
 
-done_3_2:
-	MOVBLZX 15(R11), DI
-	MOVQ    120(R9), R9
-	VADDPS  Y5, Y6, Y6
-	CMPL    DI, $0x01
-	JNE     other_3_3
-	TESTQ   SI, SI
-	JZ      wnores_3_3
-	VADDPS  (SI)(R9*1), Y6, Y6
-
-wnores_3_3:
-	TESTQ  R8, R8
-	JZ     wnorelu_3_3
-	VMAXPS Y6, Y4, Y6
-
-wnorelu_3_3:
-	VMOVUPS Y6, (BX)(R9*1)
-
-done_3_3:
+done_3_3_false:
+stored_3:
 	MOVQ  yStride+24(FP), BX
 	SHLQ  $0x02, BX
 	MOVQ  y+0(FP), SI
@@ -26400,489 +26259,534 @@ nextm:
 	VZEROUPPER
 	RET
 
-part_m0_0:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
-	JMP        loaded_m0_0
+partcols:
+	VMOVUPS     (DI), Y5
+	MOVQ        BX, DI
+	VMASKMOVPS  (DI), Y5, Y6
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y7
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y8
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y9
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y10
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VMOVUPS     Y6, (SP)
+	VMOVUPS     Y10, 192(SP)
+	VMOVUPS     Y12, 384(SP)
+	VMOVUPS     Y7, 576(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, DI
+	VMASKMOVPS  (DI), Y5, Y6
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y7
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y8
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y9
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y10
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VMOVUPS     Y6, 32(SP)
+	VMOVUPS     Y10, 224(SP)
+	VMOVUPS     Y12, 416(SP)
+	VMOVUPS     Y7, 608(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, DI
+	VMASKMOVPS  (DI), Y5, Y6
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y7
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y8
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y9
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y10
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VMOVUPS     Y6, 64(SP)
+	VMOVUPS     Y10, 256(SP)
+	VMOVUPS     Y12, 448(SP)
+	VMOVUPS     Y7, 640(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, DI
+	VMASKMOVPS  (DI), Y5, Y6
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y7
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y8
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y9
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y10
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VMOVUPS     Y6, 96(SP)
+	VMOVUPS     Y10, 288(SP)
+	VMOVUPS     Y12, 480(SP)
+	VMOVUPS     Y7, 672(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, DI
+	VMASKMOVPS  (DI), Y5, Y6
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y7
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y8
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y9
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y10
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y11
+	VADDPS      Y8, Y7, Y12
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y12, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y12, Y12
+	VFMADD231PS Y8, Y1, Y12
+	VADDPS      Y7, Y11, Y7
+	VFMADD231PS Y9, Y2, Y7
+	VMOVUPS     Y6, 128(SP)
+	VMOVUPS     Y10, 320(SP)
+	VMOVUPS     Y12, 512(SP)
+	VMOVUPS     Y7, 704(SP)
+	ADDQ        SI, BX
+	MOVQ        BX, DI
+	VMASKMOVPS  (DI), Y5, Y6
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y7
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y8
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y9
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y10
+	ADDQ        R8, DI
+	VMASKMOVPS  (DI), Y5, Y5
+	VADDPS      Y8, Y7, Y11
+	VSUBPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y8
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y11, Y6, Y6
+	VADDPS      Y8, Y6, Y6
+	VMOVAPS     Y7, Y10
+	VFMADD231PS Y9, Y0, Y10
+	VMOVAPS     Y11, Y11
+	VFMADD231PS Y8, Y1, Y11
+	VADDPS      Y7, Y5, Y5
+	VFMADD231PS Y9, Y2, Y5
+	VMOVUPS     Y6, 160(SP)
+	VMOVUPS     Y10, 352(SP)
+	VMOVUPS     Y11, 544(SP)
+	VMOVUPS     Y5, 736(SP)
+	JMP         rows
 
-part_m0_1:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
-	JMP        loaded_m0_1
-
-part_m0_2:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
-	JMP        loaded_m0_2
-
-part_m0_3:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
-	JMP        loaded_m0_3
-
-part_m0_4:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
-	JMP        loaded_m0_4
-
-part_m0_5:
-	VMOVUPS    (DI), Y10
-	VMASKMOVPS (R8), Y10, Y10
-	JMP        loaded_m0_5
-
-part_m1_0:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
-	JMP        loaded_m1_0
-
-part_m1_1:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
-	JMP        loaded_m1_1
-
-part_m1_2:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
-	JMP        loaded_m1_2
-
-part_m1_3:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
-	JMP        loaded_m1_3
-
-part_m1_4:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
-	JMP        loaded_m1_4
-
-part_m1_5:
-	VMOVUPS    (DI), Y10
-	VMASKMOVPS (R8), Y10, Y10
-	JMP        loaded_m1_5
-
-part_m2_0:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
-	JMP        loaded_m2_0
-
-part_m2_1:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
-	JMP        loaded_m2_1
-
-part_m2_2:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
-	JMP        loaded_m2_2
-
-part_m2_3:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
-	JMP        loaded_m2_3
-
-part_m2_4:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
-	JMP        loaded_m2_4
-
-part_m2_5:
-	VMOVUPS    (DI), Y10
-	VMASKMOVPS (R8), Y10, Y10
-	JMP        loaded_m2_5
-
-part_m3_0:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
-	JMP        loaded_m3_0
-
-part_m3_1:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
-	JMP        loaded_m3_1
-
-part_m3_2:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
-	JMP        loaded_m3_2
-
-part_m3_3:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
-	JMP        loaded_m3_3
-
-part_m3_4:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
-	JMP        loaded_m3_4
-
-part_m3_5:
-	VMOVUPS    (DI), Y10
-	VMASKMOVPS (R8), Y10, Y10
-	JMP        loaded_m3_5
-
-part_m4_0:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
-	JMP        loaded_m4_0
-
-part_m4_1:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
-	JMP        loaded_m4_1
-
-part_m4_2:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
-	JMP        loaded_m4_2
-
-part_m4_3:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
-	JMP        loaded_m4_3
-
-part_m4_4:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
-	JMP        loaded_m4_4
-
-part_m4_5:
-	VMOVUPS    (DI), Y10
-	VMASKMOVPS (R8), Y10, Y10
-	JMP        loaded_m4_5
-
-part_m5_0:
-	VMOVUPS    (DI), Y5
-	VMASKMOVPS (R8), Y5, Y5
-	JMP        loaded_m5_0
-
-part_m5_1:
-	VMOVUPS    (DI), Y6
-	VMASKMOVPS (R8), Y6, Y6
-	JMP        loaded_m5_1
-
-part_m5_2:
-	VMOVUPS    (DI), Y7
-	VMASKMOVPS (R8), Y7, Y7
-	JMP        loaded_m5_2
-
-part_m5_3:
-	VMOVUPS    (DI), Y8
-	VMASKMOVPS (R8), Y8, Y8
-	JMP        loaded_m5_3
-
-part_m5_4:
-	VMOVUPS    (DI), Y9
-	VMASKMOVPS (R8), Y9, Y9
-	JMP        loaded_m5_4
-
-part_m5_5:
-	VMOVUPS    (DI), Y10
-	VMASKMOVPS (R8), Y10, Y10
-	JMP        loaded_m5_5
-
-other_0_0:
-	TESTL      DI, DI
-	JZ         done_0_0
-	MOVLQSX    (R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_0_0
-	VMASKMOVPS (SI)(R12*1), Y7, Y11
+other_0_0_true:
+	CMPB       (R10), $0x00
+	JEQ        done_0_0_true
+	MOVQ       (R8), DI
+	MOVLQSX    (R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y11
 	VADDPS     Y11, Y10, Y10
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y7, (BX)(DI*1)
+	JMP        done_0_0_true
 
-pnores_0_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_0
-	VMAXPS Y10, Y4, Y10
-
-pnorelu_0_0:
-	VMASKMOVPS Y10, Y7, (BX)(R12*1)
-	JMP        done_0_0
-
-other_0_1:
-	TESTL      DI, DI
-	JZ         done_0_1
-	MOVLQSX    4(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_0_1
-	VMASKMOVPS (SI)(R12*1), Y7, Y10
+other_0_1_true:
+	CMPB       1(R10), $0x00
+	JEQ        done_0_1_true
+	MOVQ       8(R8), DI
+	MOVLQSX    4(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y10
 	VADDPS     Y10, Y8, Y8
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y7, (BX)(DI*1)
+	JMP        done_0_1_true
 
-pnores_0_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_1
-	VMAXPS Y8, Y4, Y8
-
-pnorelu_0_1:
-	VMASKMOVPS Y8, Y7, (BX)(R12*1)
-	JMP        done_0_1
-
-other_0_2:
-	TESTL      DI, DI
-	JZ         done_0_2
-	MOVLQSX    8(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_0_2
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
+other_0_2_true:
+	CMPB       2(R10), $0x00
+	JEQ        done_0_2_true
+	MOVQ       16(R8), DI
+	MOVLQSX    8(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y8
 	VADDPS     Y8, Y9, Y9
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y7, (BX)(DI*1)
+	JMP        done_0_2_true
 
-pnores_0_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_2
-	VMAXPS Y9, Y4, Y9
-
-pnorelu_0_2:
-	VMASKMOVPS Y9, Y7, (BX)(R12*1)
-	JMP        done_0_2
-
-other_0_3:
-	TESTL      DI, DI
-	JZ         done_0_3
-	MOVLQSX    12(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_0_3
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
+other_0_3_true:
+	CMPB       3(R10), $0x00
+	JEQ        done_0_3_true
+	MOVQ       24(R8), DI
+	MOVLQSX    12(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y8
 	VADDPS     Y8, Y6, Y6
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y7, (BX)(DI*1)
+	JMP        done_0_3_true
 
-pnores_0_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_0_3
-	VMAXPS Y6, Y4, Y6
+other_0_0_false:
+	CMPB       (R10), $0x00
+	JEQ        done_0_0_false
+	MOVQ       (R8), DI
+	MOVLQSX    (R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y7, (BX)(DI*1)
+	JMP        done_0_0_false
 
-pnorelu_0_3:
-	VMASKMOVPS Y6, Y7, (BX)(R12*1)
-	JMP        done_0_3
+other_0_1_false:
+	CMPB       1(R10), $0x00
+	JEQ        done_0_1_false
+	MOVQ       8(R8), DI
+	MOVLQSX    4(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y7, (BX)(DI*1)
+	JMP        done_0_1_false
 
-other_1_0:
-	TESTL      DI, DI
-	JZ         done_1_0
-	MOVLQSX    16(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_1_0
-	VMASKMOVPS (SI)(R12*1), Y7, Y11
+other_0_2_false:
+	CMPB       2(R10), $0x00
+	JEQ        done_0_2_false
+	MOVQ       16(R8), DI
+	MOVLQSX    8(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y7, (BX)(DI*1)
+	JMP        done_0_2_false
+
+other_0_3_false:
+	CMPB       3(R10), $0x00
+	JEQ        done_0_3_false
+	MOVQ       24(R8), DI
+	MOVLQSX    12(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y7, (BX)(DI*1)
+	JMP        done_0_3_false
+
+other_1_0_true:
+	CMPB       4(R10), $0x00
+	JEQ        done_1_0_true
+	MOVQ       32(R8), DI
+	MOVLQSX    16(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y11
 	VADDPS     Y11, Y10, Y10
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y7, (BX)(DI*1)
+	JMP        done_1_0_true
 
-pnores_1_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_0
-	VMAXPS Y10, Y4, Y10
-
-pnorelu_1_0:
-	VMASKMOVPS Y10, Y7, (BX)(R12*1)
-	JMP        done_1_0
-
-other_1_1:
-	TESTL      DI, DI
-	JZ         done_1_1
-	MOVLQSX    20(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_1_1
-	VMASKMOVPS (SI)(R12*1), Y7, Y10
+other_1_1_true:
+	CMPB       5(R10), $0x00
+	JEQ        done_1_1_true
+	MOVQ       40(R8), DI
+	MOVLQSX    20(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y10
 	VADDPS     Y10, Y8, Y8
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y7, (BX)(DI*1)
+	JMP        done_1_1_true
 
-pnores_1_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_1
-	VMAXPS Y8, Y4, Y8
-
-pnorelu_1_1:
-	VMASKMOVPS Y8, Y7, (BX)(R12*1)
-	JMP        done_1_1
-
-other_1_2:
-	TESTL      DI, DI
-	JZ         done_1_2
-	MOVLQSX    24(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_1_2
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
+other_1_2_true:
+	CMPB       6(R10), $0x00
+	JEQ        done_1_2_true
+	MOVQ       48(R8), DI
+	MOVLQSX    24(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y8
 	VADDPS     Y8, Y9, Y9
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y7, (BX)(DI*1)
+	JMP        done_1_2_true
 
-pnores_1_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_2
-	VMAXPS Y9, Y4, Y9
-
-pnorelu_1_2:
-	VMASKMOVPS Y9, Y7, (BX)(R12*1)
-	JMP        done_1_2
-
-other_1_3:
-	TESTL      DI, DI
-	JZ         done_1_3
-	MOVLQSX    28(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_1_3
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
+other_1_3_true:
+	CMPB       7(R10), $0x00
+	JEQ        done_1_3_true
+	MOVQ       56(R8), DI
+	MOVLQSX    28(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y8
 	VADDPS     Y8, Y6, Y6
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y7, (BX)(DI*1)
+	JMP        done_1_3_true
 
-pnores_1_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_1_3
-	VMAXPS Y6, Y4, Y6
+other_1_0_false:
+	CMPB       4(R10), $0x00
+	JEQ        done_1_0_false
+	MOVQ       32(R8), DI
+	MOVLQSX    16(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y7, (BX)(DI*1)
+	JMP        done_1_0_false
 
-pnorelu_1_3:
-	VMASKMOVPS Y6, Y7, (BX)(R12*1)
-	JMP        done_1_3
+other_1_1_false:
+	CMPB       5(R10), $0x00
+	JEQ        done_1_1_false
+	MOVQ       40(R8), DI
+	MOVLQSX    20(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y7, (BX)(DI*1)
+	JMP        done_1_1_false
 
-other_2_0:
-	TESTL      DI, DI
-	JZ         done_2_0
-	MOVLQSX    32(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_2_0
-	VMASKMOVPS (SI)(R12*1), Y7, Y11
+other_1_2_false:
+	CMPB       6(R10), $0x00
+	JEQ        done_1_2_false
+	MOVQ       48(R8), DI
+	MOVLQSX    24(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y7, (BX)(DI*1)
+	JMP        done_1_2_false
+
+other_1_3_false:
+	CMPB       7(R10), $0x00
+	JEQ        done_1_3_false
+	MOVQ       56(R8), DI
+	MOVLQSX    28(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y7, (BX)(DI*1)
+	JMP        done_1_3_false
+
+other_2_0_true:
+	CMPB       8(R10), $0x00
+	JEQ        done_2_0_true
+	MOVQ       64(R8), DI
+	MOVLQSX    32(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y11
 	VADDPS     Y11, Y10, Y10
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y7, (BX)(DI*1)
+	JMP        done_2_0_true
 
-pnores_2_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_0
-	VMAXPS Y10, Y4, Y10
-
-pnorelu_2_0:
-	VMASKMOVPS Y10, Y7, (BX)(R12*1)
-	JMP        done_2_0
-
-other_2_1:
-	TESTL      DI, DI
-	JZ         done_2_1
-	MOVLQSX    36(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_2_1
-	VMASKMOVPS (SI)(R12*1), Y7, Y10
+other_2_1_true:
+	CMPB       9(R10), $0x00
+	JEQ        done_2_1_true
+	MOVQ       72(R8), DI
+	MOVLQSX    36(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y10
 	VADDPS     Y10, Y8, Y8
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y7, (BX)(DI*1)
+	JMP        done_2_1_true
 
-pnores_2_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_1
-	VMAXPS Y8, Y4, Y8
-
-pnorelu_2_1:
-	VMASKMOVPS Y8, Y7, (BX)(R12*1)
-	JMP        done_2_1
-
-other_2_2:
-	TESTL      DI, DI
-	JZ         done_2_2
-	MOVLQSX    40(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_2_2
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
+other_2_2_true:
+	CMPB       10(R10), $0x00
+	JEQ        done_2_2_true
+	MOVQ       80(R8), DI
+	MOVLQSX    40(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y8
 	VADDPS     Y8, Y9, Y9
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y7, (BX)(DI*1)
+	JMP        done_2_2_true
 
-pnores_2_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_2
-	VMAXPS Y9, Y4, Y9
-
-pnorelu_2_2:
-	VMASKMOVPS Y9, Y7, (BX)(R12*1)
-	JMP        done_2_2
-
-other_2_3:
-	TESTL      DI, DI
-	JZ         done_2_3
-	MOVLQSX    44(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_2_3
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
+other_2_3_true:
+	CMPB       11(R10), $0x00
+	JEQ        done_2_3_true
+	MOVQ       88(R8), DI
+	MOVLQSX    44(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMASKMOVPS (SI)(DI*1), Y7, Y8
 	VADDPS     Y8, Y6, Y6
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y7, (BX)(DI*1)
+	JMP        done_2_3_true
 
-pnores_2_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_2_3
-	VMAXPS Y6, Y4, Y6
+other_2_0_false:
+	CMPB       8(R10), $0x00
+	JEQ        done_2_0_false
+	MOVQ       64(R8), DI
+	MOVLQSX    32(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y7, (BX)(DI*1)
+	JMP        done_2_0_false
 
-pnorelu_2_3:
-	VMASKMOVPS Y6, Y7, (BX)(R12*1)
-	JMP        done_2_3
+other_2_1_false:
+	CMPB       9(R10), $0x00
+	JEQ        done_2_1_false
+	MOVQ       72(R8), DI
+	MOVLQSX    36(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y7, (BX)(DI*1)
+	JMP        done_2_1_false
 
-other_3_0:
-	TESTL      DI, DI
-	JZ         done_3_0
-	MOVLQSX    48(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_3_0
-	VMASKMOVPS (SI)(R12*1), Y7, Y11
-	VADDPS     Y11, Y10, Y10
+other_2_2_false:
+	CMPB       10(R10), $0x00
+	JEQ        done_2_2_false
+	MOVQ       80(R8), DI
+	MOVLQSX    40(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y7, (BX)(DI*1)
+	JMP        done_2_2_false
 
-pnores_3_0:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_0
-	VMAXPS Y10, Y4, Y10
+other_2_3_false:
+	CMPB       11(R10), $0x00
+	JEQ        done_2_3_false
+	MOVQ       88(R8), DI
+	MOVLQSX    44(R9), R11
+	VMOVUPS    (CX)(R11*1), Y7
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y7, (BX)(DI*1)
+	JMP        done_2_3_false
 
-pnorelu_3_0:
-	VMASKMOVPS Y10, Y7, (BX)(R12*1)
-	JMP        done_3_0
+other_3_0_true:
+	CMPB       12(R10), $0x00
+	JEQ        done_3_0_true
+	MOVQ       96(R8), DI
+	MOVLQSX    48(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (SI)(DI*1), Y5, Y7
+	VADDPS     Y7, Y10, Y10
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y5, (BX)(DI*1)
+	JMP        done_3_0_true
 
-other_3_1:
-	TESTL      DI, DI
-	JZ         done_3_1
-	MOVLQSX    52(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_3_1
-	VMASKMOVPS (SI)(R12*1), Y7, Y10
-	VADDPS     Y10, Y8, Y8
+other_3_1_true:
+	CMPB       13(R10), $0x00
+	JEQ        done_3_1_true
+	MOVQ       104(R8), DI
+	MOVLQSX    52(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (SI)(DI*1), Y5, Y7
+	VADDPS     Y7, Y8, Y8
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y5, (BX)(DI*1)
+	JMP        done_3_1_true
 
-pnores_3_1:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_1
-	VMAXPS Y8, Y4, Y8
+other_3_2_true:
+	CMPB       14(R10), $0x00
+	JEQ        done_3_2_true
+	MOVQ       112(R8), DI
+	MOVLQSX    56(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (SI)(DI*1), Y5, Y7
+	VADDPS     Y7, Y9, Y9
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y5, (BX)(DI*1)
+	JMP        done_3_2_true
 
-pnorelu_3_1:
-	VMASKMOVPS Y8, Y7, (BX)(R12*1)
-	JMP        done_3_1
-
-other_3_2:
-	TESTL      DI, DI
-	JZ         done_3_2
-	MOVLQSX    56(R10), DI
-	VMOVUPS    (CX)(DI*1), Y7
-	TESTQ      SI, SI
-	JZ         pnores_3_2
-	VMASKMOVPS (SI)(R12*1), Y7, Y8
-	VADDPS     Y8, Y9, Y9
-
-pnores_3_2:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_2
-	VMAXPS Y9, Y4, Y9
-
-pnorelu_3_2:
-	VMASKMOVPS Y9, Y7, (BX)(R12*1)
-	JMP        done_3_2
-
-other_3_3:
-	TESTL      DI, DI
-	JZ         done_3_3
-	MOVLQSX    60(R10), DI
-	VMOVUPS    (CX)(DI*1), Y5
-	TESTQ      SI, SI
-	JZ         pnores_3_3
-	VMASKMOVPS (SI)(R9*1), Y5, Y7
+other_3_3_true:
+	CMPB       15(R10), $0x00
+	JEQ        done_3_3_true
+	MOVQ       120(R8), DI
+	MOVLQSX    60(R9), R8
+	VMOVUPS    (CX)(R8*1), Y5
+	VMASKMOVPS (SI)(DI*1), Y5, Y7
 	VADDPS     Y7, Y6, Y6
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y5, (BX)(DI*1)
+	JMP        done_3_3_true
 
-pnores_3_3:
-	TESTQ  R8, R8
-	JZ     pnorelu_3_3
-	VMAXPS Y6, Y4, Y6
+other_3_0_false:
+	CMPB       12(R10), $0x00
+	JEQ        done_3_0_false
+	MOVQ       96(R8), SI
+	MOVLQSX    48(R9), DI
+	VMOVUPS    (CX)(DI*1), Y5
+	VMAXPS     Y10, Y4, Y10
+	VMASKMOVPS Y10, Y5, (BX)(SI*1)
+	JMP        done_3_0_false
 
-pnorelu_3_3:
-	VMASKMOVPS Y6, Y5, (BX)(R9*1)
-	JMP        done_3_3
+other_3_1_false:
+	CMPB       13(R10), $0x00
+	JEQ        done_3_1_false
+	MOVQ       104(R8), SI
+	MOVLQSX    52(R9), DI
+	VMOVUPS    (CX)(DI*1), Y5
+	VMAXPS     Y8, Y4, Y8
+	VMASKMOVPS Y8, Y5, (BX)(SI*1)
+	JMP        done_3_1_false
+
+other_3_2_false:
+	CMPB       14(R10), $0x00
+	JEQ        done_3_2_false
+	MOVQ       112(R8), SI
+	MOVLQSX    56(R9), DI
+	VMOVUPS    (CX)(DI*1), Y5
+	VMAXPS     Y9, Y4, Y9
+	VMASKMOVPS Y9, Y5, (BX)(SI*1)
+	JMP        done_3_2_false
+
+other_3_3_false:
+	CMPB       15(R10), $0x00
+	JEQ        done_3_3_false
+	MOVQ       120(R8), SI
+	MOVLQSX    60(R9), DI
+	VMOVUPS    (CX)(DI*1), Y5
+	VMAXPS     Y6, Y4, Y6
+	VMASKMOVPS Y6, Y5, (BX)(SI*1)
+	JMP        done_3_3_false
 
 // func winoS2InAVX2(x *float32, chans int, xStride int, v *float32, vStride int, plane int, plan *winoS2InPlan, masks *[81][8]int32, lanes *int32)
 // Requires: AVX, AVX2

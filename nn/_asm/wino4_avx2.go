@@ -443,11 +443,24 @@ func wino4OutputAVX2() {
 	table := Load(Param("masks"), GP64())
 	two, four, eight := avx2Consts()
 	order := laneTable([]int32{0, 2, 4, 6, 1, 3, 5, 7}) // lane order to 0 2 4 6 1 3 5 7
-	zero := YMM()
-	VXORPS(zero, zero, zero) // the ReLU's
+	// Every value goes through max(floor, v): the ReLU's 0, or -Inf,
+	// which leaves every v as it is (a NaN too, being the source taken),
+	// so that no block tests relu.
+	floor := YMM()
+	VXORPS(floor, floor, floor)
+	relu := Load(Param("relu"), GP64())
+	TESTQ(relu, relu)
+	JNZ(LabelRef("floored"))
+	ninf, xninf := GP32(), XMM()
+	MOVL(U32(0xff800000), ninf)
+	VMOVD(ninf, xninf)
+	VBROADCASTSS(xninf, floor)
+	Label("floored")
 	chans := Load(Param("chans"), GP64())
 	Label("chan")
-	// A^T M down the columns of the tiles, one column j at a time.
+	// A^T M down the columns of the tiles, one column j at a time: the
+	// loads of a whole group in line, those under the lane mask on a
+	// cold path of their own, so that no load tests the mask.
 	m := Load(Param("m"), GP64())
 	plane := Load(Param("plane"), GP64())
 	SHLQ(U8(2), plane)
@@ -456,29 +469,47 @@ func wino4OutputAVX2() {
 	plane6 := GP64()
 	LEAQ(Mem{Base: plane, Index: plane, Scale: 2}, plane6)
 	SHLQ(U8(1), plane6)
-	for j := 0; j < 6; j++ {
-		MOVQ(m, p)
-		var x [6]VecVirtual
-		for i := range x {
-			x[i] = YMM()
-			laneLoad(Mem{Base: p}, x[i], lanes, fmt.Sprintf("m%d_%d", j, i))
-			if i < 5 {
-				ADDQ(plane6, p)
+	columns := func(mask VecVirtual) {
+		m := m // the cold path's own walk
+		for j := 0; j < 6; j++ {
+			MOVQ(m, p)
+			var x [6]VecVirtual
+			for i := range x {
+				x[i] = YMM()
+				if mask == nil {
+					VMOVUPS(Mem{Base: p}, x[i])
+				} else {
+					VMASKMOVPS(Mem{Base: p}, mask, x[i])
+				}
+				if i < 5 {
+					ADDQ(plane6, p)
+				}
+			}
+			for i, v := range at6AVX2(x, two, four, eight) {
+				VMOVUPS(v, buf.Offset(32*(6*i+j)))
+			}
+			if j < 5 {
+				ADDQ(plane, m)
 			}
 		}
-		for i, v := range at6AVX2(x, two, four, eight) {
-			VMOVUPS(v, buf.Offset(32*(6*i+j)))
-		}
-		if j < 5 {
-			ADDQ(plane, m)
-		}
 	}
+	TESTQ(lanes, lanes)
+	JNZ(LabelRef("partcols"))
+	columns(nil)
+	Label("rows")
+	cold = append(cold, func() {
+		Label("partcols")
+		mask := YMM()
+		VMOVUPS(Mem{Base: lanes}, mask)
+		columns(mask)
+		JMP(LabelRef("rows"))
+	})
 	// Then along each row, the four phases interleaved back into blocks
-	// of 8 output columns, each stored where the plan says.
+	// of 8 output columns, each stored where the plan says: with res or
+	// without, tested once a row.
 	y := Load(Param("y"), GP64())
 	res := Load(Param("res"), GP64())
 	bias := Load(Param("bias"), GP64())
-	relu := Load(Param("relu"), GP64())
 	offs, midx, kinds := planFields(plan, outBlocks)
 	b := YMM()
 	VBROADCASTSS(Mem{Base: bias}, b) // the channel's bias
@@ -493,52 +524,16 @@ func wino4OutputAVX2() {
 			VPERMPS(o[q], order, o[q])
 		}
 		out := transpose4(o[0], o[1], o[2], o[3])
-		for q, v := range out {
-			at := 4*i + q
-			id := fmt.Sprintf("%d_%d", i, q)
-			kind, off := GP32(), GP64()
-			MOVBLZX(Mem{Base: kinds, Disp: at}, kind)
-			MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
+		for _, v := range out {
 			VADDPS(b, v, v)
-			CMPL(kind, U8(1))
-			JNE(LabelRef("other_" + id))
-			// A whole block.
-			TESTQ(res, res)
-			JZ(LabelRef("wnores_" + id))
-			VADDPS(Mem{Base: res, Index: off, Scale: 1}, v, v)
-			Label("wnores_" + id)
-			TESTQ(relu, relu)
-			JZ(LabelRef("wnorelu_" + id))
-			VMAXPS(v, zero, v) // the tile is the source a NaN comes from, as in Go's max
-			Label("wnorelu_" + id)
-			VMOVUPS(v, Mem{Base: y, Index: off, Scale: 1})
-			Label("done_" + id)
-			// Nothing to store (kind 0), or a block under its mask, on a
-			// cold path (res is reassigned below, so the path takes this
-			// one).
-			res := res
-			cold = append(cold, func() {
-				Label("other_" + id)
-				TESTL(kind, kind)
-				JZ(LabelRef("done_" + id))
-				mi := GP64()
-				MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
-				mask := YMM()
-				VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, mask)
-				TESTQ(res, res)
-				JZ(LabelRef("pnores_" + id))
-				t := YMM()
-				VMASKMOVPS(Mem{Base: res, Index: off, Scale: 1}, mask, t)
-				VADDPS(t, v, v)
-				Label("pnores_" + id)
-				TESTQ(relu, relu)
-				JZ(LabelRef("pnorelu_" + id))
-				VMAXPS(v, zero, v)
-				Label("pnorelu_" + id)
-				VMASKMOVPS(v, mask, Mem{Base: y, Index: off, Scale: 1})
-				JMP(LabelRef("done_" + id))
-			})
 		}
+		TESTQ(res, res)
+		JZ(LabelRef(fmt.Sprintf("nores_%d", i)))
+		storeOutRow(i, out, y, res, offs, midx, kinds, table, floor)
+		JMP(LabelRef(fmt.Sprintf("stored_%d", i)))
+		Label(fmt.Sprintf("nores_%d", i))
+		storeOutRow(i, out, y, nil, offs, midx, kinds, table, floor)
+		Label(fmt.Sprintf("stored_%d", i))
 	}
 	// The next channel.
 	advanceParam("y", "yStride")
@@ -555,6 +550,45 @@ func wino4OutputAVX2() {
 	DECQ(chans)
 	JNZ(LabelRef("chan"))
 	ret()
+}
+
+// storeOutRow stores row i's four blocks of an output transform, biased,
+// where the plan says (4i+q for block q): plus res, if not nil, then
+// max(floor, v). A whole block in line, the others on a cold path.
+func storeOutRow(i int, out [4]VecVirtual, y, res, offs, midx, kinds, table Register, floor VecVirtual) {
+	for q, v := range out {
+		at := 4*i + q
+		id := fmt.Sprintf("%d_%d_%v", i, q, res != nil)
+		off := GP64()
+		CMPB(Mem{Base: kinds, Disp: at}, U8(1))
+		JNE(LabelRef("other_" + id))
+		MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
+		if res != nil {
+			VADDPS(Mem{Base: res, Index: off, Scale: 1}, v, v)
+		}
+		VMAXPS(v, floor, v) // the tile is the source a NaN comes from, as in Go's max
+		VMOVUPS(v, Mem{Base: y, Index: off, Scale: 1})
+		Label("done_" + id)
+		// Nothing to store (kind 0), or a block under its mask.
+		cold = append(cold, func() {
+			Label("other_" + id)
+			CMPB(Mem{Base: kinds, Disp: at}, U8(0))
+			JEQ(LabelRef("done_" + id))
+			off, mi := GP64(), GP64()
+			MOVQ(Mem{Base: offs, Disp: 8 * at}, off)
+			MOVLQSX(Mem{Base: midx, Disp: 4 * at}, mi)
+			mask := YMM()
+			VMOVUPS(Mem{Base: table, Index: mi, Scale: 1}, mask)
+			if res != nil {
+				t := YMM()
+				VMASKMOVPS(Mem{Base: res, Index: off, Scale: 1}, mask, t)
+				VADDPS(t, v, v)
+			}
+			VMAXPS(v, floor, v)
+			VMASKMOVPS(v, mask, Mem{Base: y, Index: off, Scale: 1})
+			JMP(LabelRef("done_" + id))
+		})
+	}
 }
 
 // label names a label of the whole or the masked group.
