@@ -28282,41 +28282,26 @@ TEXT ·winoF2InAVX2(SB), $512-72
 	MOVL        $0x00000007, DX
 	VPINSRD     $0x03, DX, X1, X1
 	VINSERTF128 $0x01, X1, Y0, Y0
-	MOVQ        chans+8(FP), DX
+	MOVQ        248(AX), DX
+	LEAQ        (DX)(DX*2), BX
+	MOVQ        chans+8(FP), SI
 
 chan:
-	MOVQ    x+0(FP), BX
-	MOVQ    AX, SI
-	LEAQ    128(AX), DI
-	LEAQ    192(AX), R8
-	MOVBLZX (R8), R9
-	MOVQ    (SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_0_0
-	VMOVUPS (BX)(R10*1), Y1
+	MOVQ    x+0(FP), DI
+	MOVQ    AX, R8
+	LEAQ    128(AX), R9
+	LEAQ    192(AX), R10
+	CMPB    240(R8), $0x00
+	JEQ     partcol_0
+	MOVQ    208(R8), R11
+	ADDQ    DI, R11
+	LEAQ    (R11)(BX*1), R12
+	VMOVUPS (R11), Y1
+	VMOVUPS (R11)(DX*1), Y2
+	VMOVUPS (R11)(DX*2), Y3
+	VMOVUPS (R12), Y4
 
-loaded_f2_0_0:
-	MOVBLZX 4(R8), R9
-	MOVQ    32(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_1_0
-	VMOVUPS (BX)(R10*1), Y2
-
-loaded_f2_1_0:
-	MOVBLZX 8(R8), R9
-	MOVQ    64(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_2_0
-	VMOVUPS (BX)(R10*1), Y3
-
-loaded_f2_2_0:
-	MOVBLZX 12(R8), R9
-	MOVQ    96(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_3_0
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_f2_3_0:
+colloaded_0:
 	VSUBPS  Y3, Y1, Y1
 	VADDPS  Y3, Y2, Y5
 	VSUBPS  Y2, Y3, Y3
@@ -28325,34 +28310,17 @@ loaded_f2_3_0:
 	VMOVUPS Y5, 128(SP)
 	VMOVUPS Y3, 256(SP)
 	VMOVUPS Y2, 384(SP)
-	MOVBLZX 1(R8), R9
-	MOVQ    8(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_0_1
-	VMOVUPS (BX)(R10*1), Y1
+	CMPB    241(R8), $0x00
+	JEQ     partcol_1
+	MOVQ    216(R8), R11
+	ADDQ    DI, R11
+	LEAQ    (R11)(BX*1), R12
+	VMOVUPS (R11), Y1
+	VMOVUPS (R11)(DX*1), Y2
+	VMOVUPS (R11)(DX*2), Y3
+	VMOVUPS (R12), Y4
 
-loaded_f2_0_1:
-	MOVBLZX 5(R8), R9
-	MOVQ    40(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_1_1
-	VMOVUPS (BX)(R10*1), Y2
-
-loaded_f2_1_1:
-	MOVBLZX 9(R8), R9
-	MOVQ    72(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_2_1
-	VMOVUPS (BX)(R10*1), Y3
-
-loaded_f2_2_1:
-	MOVBLZX 13(R8), R9
-	MOVQ    104(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_3_1
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_f2_3_1:
+colloaded_1:
 	VSUBPS  Y3, Y1, Y1
 	VADDPS  Y3, Y2, Y5
 	VSUBPS  Y2, Y3, Y3
@@ -28361,34 +28329,17 @@ loaded_f2_3_1:
 	VMOVUPS Y5, 160(SP)
 	VMOVUPS Y3, 288(SP)
 	VMOVUPS Y2, 416(SP)
-	MOVBLZX 2(R8), R9
-	MOVQ    16(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_0_2
-	VMOVUPS (BX)(R10*1), Y1
+	CMPB    242(R8), $0x00
+	JEQ     partcol_2
+	MOVQ    224(R8), R11
+	ADDQ    DI, R11
+	LEAQ    (R11)(BX*1), R12
+	VMOVUPS (R11), Y1
+	VMOVUPS (R11)(DX*1), Y2
+	VMOVUPS (R11)(DX*2), Y3
+	VMOVUPS (R12), Y4
 
-loaded_f2_0_2:
-	MOVBLZX 6(R8), R9
-	MOVQ    48(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_1_2
-	VMOVUPS (BX)(R10*1), Y2
-
-loaded_f2_1_2:
-	MOVBLZX 10(R8), R9
-	MOVQ    80(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_2_2
-	VMOVUPS (BX)(R10*1), Y3
-
-loaded_f2_2_2:
-	MOVBLZX 14(R8), R9
-	MOVQ    112(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_3_2
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_f2_3_2:
+colloaded_2:
 	VSUBPS  Y3, Y1, Y1
 	VADDPS  Y3, Y2, Y5
 	VSUBPS  Y2, Y3, Y3
@@ -28397,34 +28348,17 @@ loaded_f2_3_2:
 	VMOVUPS Y5, 192(SP)
 	VMOVUPS Y3, 320(SP)
 	VMOVUPS Y2, 448(SP)
-	MOVBLZX 3(R8), R9
-	MOVQ    24(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_0_3
-	VMOVUPS (BX)(R10*1), Y1
+	CMPB    243(R8), $0x00
+	JEQ     partcol_3
+	MOVQ    232(R8), R8
+	ADDQ    DI, R8
+	LEAQ    (R8)(BX*1), DI
+	VMOVUPS (R8), Y1
+	VMOVUPS (R8)(DX*1), Y2
+	VMOVUPS (R8)(DX*2), Y3
+	VMOVUPS (DI), Y4
 
-loaded_f2_0_3:
-	MOVBLZX 7(R8), R9
-	MOVQ    56(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_1_3
-	VMOVUPS (BX)(R10*1), Y2
-
-loaded_f2_1_3:
-	MOVBLZX 11(R8), R9
-	MOVQ    88(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_f2_2_3
-	VMOVUPS (BX)(R10*1), Y3
-
-loaded_f2_2_3:
-	MOVBLZX 15(R8), R8
-	MOVQ    120(SI), SI
-	CMPL    R8, $0x01
-	JNE     notwhole_f2_3_3
-	VMOVUPS (BX)(SI*1), Y4
-
-loaded_f2_3_3:
+colloaded_3:
 	VSUBPS  Y3, Y1, Y1
 	VADDPS  Y3, Y2, Y5
 	VSUBPS  Y2, Y3, Y3
@@ -28433,11 +28367,11 @@ loaded_f2_3_3:
 	VMOVUPS Y5, 224(SP)
 	VMOVUPS Y3, 352(SP)
 	VMOVUPS Y2, 480(SP)
-	MOVQ    v+24(FP), BX
-	MOVQ    plane+40(FP), SI
-	SHLQ    $0x02, SI
-	LEAQ    (SI)(SI*2), DI
-	MOVQ    lanes+64(FP), R8
+	MOVQ    v+24(FP), DI
+	MOVQ    plane+40(FP), R8
+	SHLQ    $0x02, R8
+	LEAQ    (R8)(R8*2), R9
+	MOVQ    lanes+64(FP), R10
 	VMOVUPS (SP), Y1
 	VMOVUPS 32(SP), Y2
 	VSHUFPS $0x88, Y2, Y1, Y3
@@ -28454,27 +28388,27 @@ loaded_f2_3_3:
 	VADDPS  Y5, Y1, Y4
 	VSUBPS  Y1, Y5, Y5
 	VSUBPS  Y2, Y1, Y1
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_0_0
-	VMOVUPS Y3, (BX)
+	VMOVUPS Y3, (DI)
 
 stored_f2_0_0:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_0_1
-	VMOVUPS Y4, (BX)(SI*1)
+	VMOVUPS Y4, (DI)(R8*1)
 
 stored_f2_0_1:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_0_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_f2_0_2:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_0_3
-	VMOVUPS Y1, (BX)(DI*1)
+	VMOVUPS Y1, (DI)(R9*1)
 
 stored_f2_0_3:
-	LEAQ    (BX)(SI*4), BX
+	LEAQ    (DI)(R8*4), DI
 	VMOVUPS 128(SP), Y1
 	VMOVUPS 160(SP), Y2
 	VSHUFPS $0x88, Y2, Y1, Y3
@@ -28491,27 +28425,27 @@ stored_f2_0_3:
 	VADDPS  Y5, Y1, Y4
 	VSUBPS  Y1, Y5, Y5
 	VSUBPS  Y2, Y1, Y1
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_1_0
-	VMOVUPS Y3, (BX)
+	VMOVUPS Y3, (DI)
 
 stored_f2_1_0:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_1_1
-	VMOVUPS Y4, (BX)(SI*1)
+	VMOVUPS Y4, (DI)(R8*1)
 
 stored_f2_1_1:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_1_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_f2_1_2:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_1_3
-	VMOVUPS Y1, (BX)(DI*1)
+	VMOVUPS Y1, (DI)(R9*1)
 
 stored_f2_1_3:
-	LEAQ    (BX)(SI*4), BX
+	LEAQ    (DI)(R8*4), DI
 	VMOVUPS 256(SP), Y1
 	VMOVUPS 288(SP), Y2
 	VSHUFPS $0x88, Y2, Y1, Y3
@@ -28528,27 +28462,27 @@ stored_f2_1_3:
 	VADDPS  Y5, Y1, Y4
 	VSUBPS  Y1, Y5, Y5
 	VSUBPS  Y2, Y1, Y1
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_2_0
-	VMOVUPS Y3, (BX)
+	VMOVUPS Y3, (DI)
 
 stored_f2_2_0:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_2_1
-	VMOVUPS Y4, (BX)(SI*1)
+	VMOVUPS Y4, (DI)(R8*1)
 
 stored_f2_2_1:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_2_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_f2_2_2:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_2_3
-	VMOVUPS Y1, (BX)(DI*1)
+	VMOVUPS Y1, (DI)(R9*1)
 
 stored_f2_2_3:
-	LEAQ    (BX)(SI*4), BX
+	LEAQ    (DI)(R8*4), DI
 	VMOVUPS 384(SP), Y1
 	VMOVUPS 416(SP), Y2
 	VSHUFPS $0x88, Y2, Y1, Y3
@@ -28565,264 +28499,388 @@ stored_f2_2_3:
 	VADDPS  Y5, Y1, Y4
 	VSUBPS  Y1, Y5, Y5
 	VSUBPS  Y2, Y1, Y1
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_3_0
-	VMOVUPS Y3, (BX)
+	VMOVUPS Y3, (DI)
 
 stored_f2_3_0:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_3_1
-	VMOVUPS Y4, (BX)(SI*1)
+	VMOVUPS Y4, (DI)(R8*1)
 
 stored_f2_3_1:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_3_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_f2_3_2:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_f2_3_3
-	VMOVUPS Y1, (BX)(DI*1)
+	VMOVUPS Y1, (DI)(R9*1)
 
 stored_f2_3_3:
-	MOVQ xStride+16(FP), BX
-	SHLQ $0x02, BX
-	MOVQ x+0(FP), SI
-	ADDQ BX, SI
-	MOVQ SI, x+0(FP)
-	MOVQ vStride+32(FP), BX
-	SHLQ $0x02, BX
-	MOVQ v+24(FP), SI
-	ADDQ BX, SI
-	MOVQ SI, v+24(FP)
-	DECQ DX
+	MOVQ xStride+16(FP), DI
+	SHLQ $0x02, DI
+	MOVQ x+0(FP), R8
+	ADDQ DI, R8
+	MOVQ R8, x+0(FP)
+	MOVQ vStride+32(FP), DI
+	SHLQ $0x02, DI
+	MOVQ v+24(FP), R8
+	ADDQ DI, R8
+	MOVQ R8, v+24(FP)
+	DECQ SI
 	JNZ  chan
 	VZEROUPPER
 	RET
 
-notwhole_f2_0_0:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
-	JMP        loaded_f2_0_0
+partcol_0:
+	MOVBLZX (R10), R11
+	MOVQ    (R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_0
+	VMOVUPS (DI)(R12*1), Y1
 
-notwhole_f2_1_0:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_0
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
-	JMP        loaded_f2_1_0
+loaded_0_0:
+	MOVBLZX 4(R10), R11
+	MOVQ    32(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_0
+	VMOVUPS (DI)(R12*1), Y2
 
-notwhole_f2_2_0:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
-	JMP        loaded_f2_2_0
+loaded_1_0:
+	MOVBLZX 8(R10), R11
+	MOVQ    64(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_0
+	VMOVUPS (DI)(R12*1), Y3
 
-notwhole_f2_3_0:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_f2_3_0
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
-	JMP        loaded_f2_3_0
+loaded_2_0:
+	MOVBLZX 12(R10), R11
+	MOVQ    96(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_0
+	VMOVUPS (DI)(R12*1), Y4
 
-notwhole_f2_0_1:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
-	JMP        loaded_f2_0_1
+loaded_3_0:
+	JMP colloaded_0
 
-notwhole_f2_1_1:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_1
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
-	JMP        loaded_f2_1_1
+partcol_1:
+	MOVBLZX 1(R10), R11
+	MOVQ    8(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_1
+	VMOVUPS (DI)(R12*1), Y1
 
-notwhole_f2_2_1:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
-	JMP        loaded_f2_2_1
+loaded_0_1:
+	MOVBLZX 5(R10), R11
+	MOVQ    40(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_1
+	VMOVUPS (DI)(R12*1), Y2
 
-notwhole_f2_3_1:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_f2_3_1
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
-	JMP        loaded_f2_3_1
+loaded_1_1:
+	MOVBLZX 9(R10), R11
+	MOVQ    72(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_1
+	VMOVUPS (DI)(R12*1), Y3
 
-notwhole_f2_0_2:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
-	JMP        loaded_f2_0_2
+loaded_2_1:
+	MOVBLZX 13(R10), R11
+	MOVQ    104(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_1
+	VMOVUPS (DI)(R12*1), Y4
 
-notwhole_f2_1_2:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_2
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
-	JMP        loaded_f2_1_2
+loaded_3_1:
+	JMP colloaded_1
 
-notwhole_f2_2_2:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
-	JMP        loaded_f2_2_2
+partcol_2:
+	MOVBLZX 2(R10), R11
+	MOVQ    16(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_2
+	VMOVUPS (DI)(R12*1), Y1
 
-notwhole_f2_3_2:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
-	JZ         loaded_f2_3_2
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
-	JMP        loaded_f2_3_2
+loaded_0_2:
+	MOVBLZX 6(R10), R11
+	MOVQ    48(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_2
+	VMOVUPS (DI)(R12*1), Y2
 
-notwhole_f2_0_3:
-	VXORPS     Y1, Y1, Y1
-	TESTL      R9, R9
-	JZ         loaded_f2_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y1
-	VMASKMOVPS (BX)(R10*1), Y1, Y1
-	JMP        loaded_f2_0_3
+loaded_1_2:
+	MOVBLZX 10(R10), R11
+	MOVQ    80(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_2
+	VMOVUPS (DI)(R12*1), Y3
 
-notwhole_f2_1_3:
-	VXORPS     Y2, Y2, Y2
-	TESTL      R9, R9
-	JZ         loaded_f2_1_3
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y2
-	VMASKMOVPS (BX)(R10*1), Y2, Y2
-	JMP        loaded_f2_1_3
+loaded_2_2:
+	MOVBLZX 14(R10), R11
+	MOVQ    112(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_2
+	VMOVUPS (DI)(R12*1), Y4
 
-notwhole_f2_2_3:
-	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
-	JZ         loaded_f2_2_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
-	JMP        loaded_f2_2_3
+loaded_3_2:
+	JMP colloaded_2
 
-notwhole_f2_3_3:
-	VXORPS     Y4, Y4, Y4
-	TESTL      R8, R8
-	JZ         loaded_f2_3_3
-	MOVLQSX    60(DI), DI
-	VMOVUPS    (CX)(DI*1), Y4
-	VMASKMOVPS (BX)(SI*1), Y4, Y4
-	JMP        loaded_f2_3_3
+partcol_3:
+	MOVBLZX 3(R10), R11
+	MOVQ    24(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_3
+	VMOVUPS (DI)(R12*1), Y1
+
+loaded_0_3:
+	MOVBLZX 7(R10), R11
+	MOVQ    56(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_3
+	VMOVUPS (DI)(R12*1), Y2
+
+loaded_1_3:
+	MOVBLZX 11(R10), R11
+	MOVQ    88(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_3
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_2_3:
+	MOVBLZX 15(R10), R10
+	MOVQ    120(R8), R8
+	CMPL    R10, $0x01
+	JNE     notwhole_3_3
+	VMOVUPS (DI)(R8*1), Y4
+
+loaded_3_3:
+	JMP colloaded_3
 
 part_f2_0_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y3, Y2, (DI)
 	JMP        stored_f2_0_0
 
 part_f2_0_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y4, Y2, (DI)(R8*1)
 	JMP        stored_f2_0_1
 
 part_f2_0_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y5, Y2, (DI)(R8*2)
 	JMP        stored_f2_0_2
 
 part_f2_0_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y1, Y2, (DI)(R9*1)
 	JMP        stored_f2_0_3
 
 part_f2_1_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y3, Y2, (DI)
 	JMP        stored_f2_1_0
 
 part_f2_1_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y4, Y2, (DI)(R8*1)
 	JMP        stored_f2_1_1
 
 part_f2_1_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y5, Y2, (DI)(R8*2)
 	JMP        stored_f2_1_2
 
 part_f2_1_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y1, Y2, (DI)(R9*1)
 	JMP        stored_f2_1_3
 
 part_f2_2_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y3, Y2, (DI)
 	JMP        stored_f2_2_0
 
 part_f2_2_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y4, Y2, (DI)(R8*1)
 	JMP        stored_f2_2_1
 
 part_f2_2_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y5, Y2, (DI)(R8*2)
 	JMP        stored_f2_2_2
 
 part_f2_2_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y1, Y2, (DI)(R9*1)
 	JMP        stored_f2_2_3
 
 part_f2_3_0:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y3, Y2, (BX)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y3, Y2, (DI)
 	JMP        stored_f2_3_0
 
 part_f2_3_1:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y4, Y2, (BX)(SI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y4, Y2, (DI)(R8*1)
 	JMP        stored_f2_3_1
 
 part_f2_3_2:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y5, Y2, (BX)(SI*2)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y5, Y2, (DI)(R8*2)
 	JMP        stored_f2_3_2
 
 part_f2_3_3:
-	VMOVUPS    (R8), Y2
-	VMASKMOVPS Y1, Y2, (BX)(DI*1)
+	VMOVUPS    (R10), Y2
+	VMASKMOVPS Y1, Y2, (DI)(R9*1)
 	JMP        stored_f2_3_3
+
+notwhole_0_0:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R11, R11
+	JZ         loaded_0_0
+	MOVLQSX    (R9), R11
+	VMOVUPS    (CX)(R11*1), Y1
+	VMASKMOVPS (DI)(R12*1), Y1, Y1
+	JMP        loaded_0_0
+
+notwhole_1_0:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R11, R11
+	JZ         loaded_1_0
+	MOVLQSX    16(R9), R11
+	VMOVUPS    (CX)(R11*1), Y2
+	VMASKMOVPS (DI)(R12*1), Y2, Y2
+	JMP        loaded_1_0
+
+notwhole_2_0:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R11, R11
+	JZ         loaded_2_0
+	MOVLQSX    32(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
+	JMP        loaded_2_0
+
+notwhole_3_0:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R11, R11
+	JZ         loaded_3_0
+	MOVLQSX    48(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
+	JMP        loaded_3_0
+
+notwhole_0_1:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R11, R11
+	JZ         loaded_0_1
+	MOVLQSX    4(R9), R11
+	VMOVUPS    (CX)(R11*1), Y1
+	VMASKMOVPS (DI)(R12*1), Y1, Y1
+	JMP        loaded_0_1
+
+notwhole_1_1:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R11, R11
+	JZ         loaded_1_1
+	MOVLQSX    20(R9), R11
+	VMOVUPS    (CX)(R11*1), Y2
+	VMASKMOVPS (DI)(R12*1), Y2, Y2
+	JMP        loaded_1_1
+
+notwhole_2_1:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R11, R11
+	JZ         loaded_2_1
+	MOVLQSX    36(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
+	JMP        loaded_2_1
+
+notwhole_3_1:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R11, R11
+	JZ         loaded_3_1
+	MOVLQSX    52(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
+	JMP        loaded_3_1
+
+notwhole_0_2:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R11, R11
+	JZ         loaded_0_2
+	MOVLQSX    8(R9), R11
+	VMOVUPS    (CX)(R11*1), Y1
+	VMASKMOVPS (DI)(R12*1), Y1, Y1
+	JMP        loaded_0_2
+
+notwhole_1_2:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R11, R11
+	JZ         loaded_1_2
+	MOVLQSX    24(R9), R11
+	VMOVUPS    (CX)(R11*1), Y2
+	VMASKMOVPS (DI)(R12*1), Y2, Y2
+	JMP        loaded_1_2
+
+notwhole_2_2:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R11, R11
+	JZ         loaded_2_2
+	MOVLQSX    40(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
+	JMP        loaded_2_2
+
+notwhole_3_2:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R11, R11
+	JZ         loaded_3_2
+	MOVLQSX    56(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
+	JMP        loaded_3_2
+
+notwhole_0_3:
+	VXORPS     Y1, Y1, Y1
+	TESTL      R11, R11
+	JZ         loaded_0_3
+	MOVLQSX    12(R9), R11
+	VMOVUPS    (CX)(R11*1), Y1
+	VMASKMOVPS (DI)(R12*1), Y1, Y1
+	JMP        loaded_0_3
+
+notwhole_1_3:
+	VXORPS     Y2, Y2, Y2
+	TESTL      R11, R11
+	JZ         loaded_1_3
+	MOVLQSX    28(R9), R11
+	VMOVUPS    (CX)(R11*1), Y2
+	VMASKMOVPS (DI)(R12*1), Y2, Y2
+	JMP        loaded_1_3
+
+notwhole_2_3:
+	VXORPS     Y3, Y3, Y3
+	TESTL      R11, R11
+	JZ         loaded_2_3
+	MOVLQSX    44(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
+	JMP        loaded_2_3
+
+notwhole_3_3:
+	VXORPS     Y4, Y4, Y4
+	TESTL      R10, R10
+	JZ         loaded_3_3
+	MOVLQSX    60(R9), R9
+	VMOVUPS    (CX)(R9*1), Y4
+	VMASKMOVPS (DI)(R8*1), Y4, Y4
+	JMP        loaded_3_3
 
 // func winoF2OutAVX2(y *float32, m *float32, plane int, ldy int, rows int, groups int, lanes *int32, cols *int32, bias *float32, res *float32, relu int)
 // Requires: AVX
@@ -29369,41 +29427,26 @@ TEXT ·wino4DyAVX2(SB), $768-72
 	MOVL         $0x00000007, DX
 	VPINSRD      $0x03, DX, X2, X2
 	VINSERTF128  $0x01, X2, Y3, Y2
-	MOVQ         chans+8(FP), DX
+	MOVQ         248(AX), DX
+	LEAQ         (DX)(DX*2), BX
+	MOVQ         chans+8(FP), SI
 
 chan:
-	MOVQ    dy+0(FP), BX
-	MOVQ    AX, SI
-	LEAQ    128(AX), DI
-	LEAQ    192(AX), R8
-	MOVBLZX (R8), R9
-	MOVQ    (SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_0_0
-	VMOVUPS (BX)(R10*1), Y3
+	MOVQ    dy+0(FP), DI
+	MOVQ    AX, R8
+	LEAQ    128(AX), R9
+	LEAQ    192(AX), R10
+	CMPB    240(R8), $0x00
+	JEQ     partcol_0
+	MOVQ    208(R8), R11
+	ADDQ    DI, R11
+	LEAQ    (R11)(BX*1), R12
+	VMOVUPS (R11), Y3
+	VMOVUPS (R11)(DX*1), Y4
+	VMOVUPS (R11)(DX*2), Y5
+	VMOVUPS (R12), Y6
 
-loaded_0_0:
-	MOVBLZX 4(R8), R9
-	MOVQ    32(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_0
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_0:
-	MOVBLZX 8(R8), R9
-	MOVQ    64(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_0
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_0:
-	MOVBLZX 12(R8), R9
-	MOVQ    96(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_0
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_0:
+colloaded_0:
 	VADDPS       Y5, Y3, Y7
 	VADDPS       Y6, Y4, Y8
 	VMOVAPS      Y3, Y9
@@ -29422,34 +29465,17 @@ loaded_3_0:
 	VFNMADD231PS Y4, Y0, Y3
 	VMOVUPS      Y3, 512(SP)
 	VMOVUPS      Y6, 640(SP)
-	MOVBLZX      1(R8), R9
-	MOVQ         8(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_1
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         241(R8), $0x00
+	JEQ          partcol_1
+	MOVQ         216(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
 
-loaded_0_1:
-	MOVBLZX 5(R8), R9
-	MOVQ    40(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_1
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_1:
-	MOVBLZX 9(R8), R9
-	MOVQ    72(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_1
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_1:
-	MOVBLZX 13(R8), R9
-	MOVQ    104(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_1
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_1:
+colloaded_1:
 	VADDPS       Y5, Y3, Y7
 	VADDPS       Y6, Y4, Y8
 	VMOVAPS      Y3, Y9
@@ -29468,34 +29494,17 @@ loaded_3_1:
 	VFNMADD231PS Y4, Y0, Y3
 	VMOVUPS      Y3, 544(SP)
 	VMOVUPS      Y6, 672(SP)
-	MOVBLZX      2(R8), R9
-	MOVQ         16(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_2
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         242(R8), $0x00
+	JEQ          partcol_2
+	MOVQ         224(R8), R11
+	ADDQ         DI, R11
+	LEAQ         (R11)(BX*1), R12
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11)(DX*1), Y4
+	VMOVUPS      (R11)(DX*2), Y5
+	VMOVUPS      (R12), Y6
 
-loaded_0_2:
-	MOVBLZX 6(R8), R9
-	MOVQ    48(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_2
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_2:
-	MOVBLZX 10(R8), R9
-	MOVQ    80(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_2
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_2:
-	MOVBLZX 14(R8), R9
-	MOVQ    112(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_3_2
-	VMOVUPS (BX)(R10*1), Y6
-
-loaded_3_2:
+colloaded_2:
 	VADDPS       Y5, Y3, Y7
 	VADDPS       Y6, Y4, Y8
 	VMOVAPS      Y3, Y9
@@ -29514,34 +29523,17 @@ loaded_3_2:
 	VFNMADD231PS Y4, Y0, Y3
 	VMOVUPS      Y3, 576(SP)
 	VMOVUPS      Y6, 704(SP)
-	MOVBLZX      3(R8), R9
-	MOVQ         24(SI), R10
-	CMPL         R9, $0x01
-	JNE          notwhole_0_3
-	VMOVUPS      (BX)(R10*1), Y3
+	CMPB         243(R8), $0x00
+	JEQ          partcol_3
+	MOVQ         232(R8), R8
+	ADDQ         DI, R8
+	LEAQ         (R8)(BX*1), DI
+	VMOVUPS      (R8), Y3
+	VMOVUPS      (R8)(DX*1), Y4
+	VMOVUPS      (R8)(DX*2), Y5
+	VMOVUPS      (DI), Y6
 
-loaded_0_3:
-	MOVBLZX 7(R8), R9
-	MOVQ    56(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_1_3
-	VMOVUPS (BX)(R10*1), Y4
-
-loaded_1_3:
-	MOVBLZX 11(R8), R9
-	MOVQ    88(SI), R10
-	CMPL    R9, $0x01
-	JNE     notwhole_2_3
-	VMOVUPS (BX)(R10*1), Y5
-
-loaded_2_3:
-	MOVBLZX 15(R8), R8
-	MOVQ    120(SI), SI
-	CMPL    R8, $0x01
-	JNE     notwhole_3_3
-	VMOVUPS (BX)(SI*1), Y6
-
-loaded_3_3:
+colloaded_3:
 	VADDPS       Y5, Y3, Y7
 	VADDPS       Y6, Y4, Y8
 	VMOVAPS      Y3, Y9
@@ -29560,11 +29552,11 @@ loaded_3_3:
 	VFNMADD231PS Y4, Y0, Y3
 	VMOVUPS      Y3, 608(SP)
 	VMOVUPS      Y6, 736(SP)
-	MOVQ         u+24(FP), BX
-	MOVQ         plane+40(FP), SI
-	SHLQ         $0x02, SI
-	LEAQ         (SI)(SI*2), DI
-	MOVQ         lanes+64(FP), R8
+	MOVQ         u+24(FP), DI
+	MOVQ         plane+40(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	MOVQ         lanes+64(FP), R10
 	VMOVUPS      (SP), Y3
 	VMOVUPS      32(SP), Y4
 	VMOVUPS      64(SP), Y5
@@ -29581,50 +29573,50 @@ loaded_3_3:
 	VPERMPS      Y4, Y2, Y4
 	VPERMPS      Y7, Y2, Y6
 	VPERMPS      Y3, Y2, Y3
-	LEAQ         (BX)(DI*1), R9
+	LEAQ         (DI)(R9*1), R11
 	VADDPS       Y6, Y5, Y7
 	VADDPS       Y3, Y4, Y8
 	VMOVAPS      Y5, Y9
 	VFMADD231PS  Y6, Y1, Y9
 	VMOVAPS      Y4, Y4
 	VFMADD231PS  Y3, Y1, Y4
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_0_0
-	VMOVUPS      Y5, (BX)
+	VMOVUPS      Y5, (DI)
 
 stored_0_0:
 	VADDPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_0_1
-	VMOVUPS Y5, (BX)(SI*1)
+	VMOVUPS Y5, (DI)(R8*1)
 
 stored_0_1:
 	VSUBPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_0_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_0_2:
 	VMOVAPS     Y9, Y5
 	VFMADD231PS Y4, Y0, Y5
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_0_3
-	VMOVUPS     Y5, (R9)
+	VMOVUPS     Y5, (R11)
 
 stored_0_3:
 	VMOVAPS      Y9, Y5
 	VFNMADD231PS Y4, Y0, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_0_4
-	VMOVUPS      Y5, (R9)(SI*1)
+	VMOVUPS      Y5, (R11)(R8*1)
 
 stored_0_4:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_0_5
-	VMOVUPS Y3, (R9)(SI*2)
+	VMOVUPS Y3, (R11)(R8*2)
 
 stored_0_5:
-	LEAQ        (BX)(DI*2), BX
+	LEAQ        (DI)(R9*2), DI
 	VMOVUPS     128(SP), Y3
 	VMOVUPS     160(SP), Y4
 	VMOVUPS     192(SP), Y5
@@ -29641,50 +29633,50 @@ stored_0_5:
 	VPERMPS     Y4, Y2, Y4
 	VPERMPS     Y7, Y2, Y6
 	VPERMPS     Y3, Y2, Y3
-	LEAQ        (BX)(DI*1), R9
+	LEAQ        (DI)(R9*1), R11
 	VADDPS      Y6, Y5, Y7
 	VADDPS      Y3, Y4, Y8
 	VMOVAPS     Y5, Y9
 	VFMADD231PS Y6, Y1, Y9
 	VMOVAPS     Y4, Y4
 	VFMADD231PS Y3, Y1, Y4
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_1_0
-	VMOVUPS     Y5, (BX)
+	VMOVUPS     Y5, (DI)
 
 stored_1_0:
 	VADDPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_1_1
-	VMOVUPS Y5, (BX)(SI*1)
+	VMOVUPS Y5, (DI)(R8*1)
 
 stored_1_1:
 	VSUBPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_1_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_1_2:
 	VMOVAPS     Y9, Y5
 	VFMADD231PS Y4, Y0, Y5
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_1_3
-	VMOVUPS     Y5, (R9)
+	VMOVUPS     Y5, (R11)
 
 stored_1_3:
 	VMOVAPS      Y9, Y5
 	VFNMADD231PS Y4, Y0, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_1_4
-	VMOVUPS      Y5, (R9)(SI*1)
+	VMOVUPS      Y5, (R11)(R8*1)
 
 stored_1_4:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_1_5
-	VMOVUPS Y3, (R9)(SI*2)
+	VMOVUPS Y3, (R11)(R8*2)
 
 stored_1_5:
-	LEAQ        (BX)(DI*2), BX
+	LEAQ        (DI)(R9*2), DI
 	VMOVUPS     256(SP), Y3
 	VMOVUPS     288(SP), Y4
 	VMOVUPS     320(SP), Y5
@@ -29701,50 +29693,50 @@ stored_1_5:
 	VPERMPS     Y4, Y2, Y4
 	VPERMPS     Y7, Y2, Y6
 	VPERMPS     Y3, Y2, Y3
-	LEAQ        (BX)(DI*1), R9
+	LEAQ        (DI)(R9*1), R11
 	VADDPS      Y6, Y5, Y7
 	VADDPS      Y3, Y4, Y8
 	VMOVAPS     Y5, Y9
 	VFMADD231PS Y6, Y1, Y9
 	VMOVAPS     Y4, Y4
 	VFMADD231PS Y3, Y1, Y4
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_2_0
-	VMOVUPS     Y5, (BX)
+	VMOVUPS     Y5, (DI)
 
 stored_2_0:
 	VADDPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_2_1
-	VMOVUPS Y5, (BX)(SI*1)
+	VMOVUPS Y5, (DI)(R8*1)
 
 stored_2_1:
 	VSUBPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_2_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_2_2:
 	VMOVAPS     Y9, Y5
 	VFMADD231PS Y4, Y0, Y5
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_2_3
-	VMOVUPS     Y5, (R9)
+	VMOVUPS     Y5, (R11)
 
 stored_2_3:
 	VMOVAPS      Y9, Y5
 	VFNMADD231PS Y4, Y0, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_2_4
-	VMOVUPS      Y5, (R9)(SI*1)
+	VMOVUPS      Y5, (R11)(R8*1)
 
 stored_2_4:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_2_5
-	VMOVUPS Y3, (R9)(SI*2)
+	VMOVUPS Y3, (R11)(R8*2)
 
 stored_2_5:
-	LEAQ        (BX)(DI*2), BX
+	LEAQ        (DI)(R9*2), DI
 	VMOVUPS     384(SP), Y3
 	VMOVUPS     416(SP), Y4
 	VMOVUPS     448(SP), Y5
@@ -29761,50 +29753,50 @@ stored_2_5:
 	VPERMPS     Y4, Y2, Y4
 	VPERMPS     Y7, Y2, Y6
 	VPERMPS     Y3, Y2, Y3
-	LEAQ        (BX)(DI*1), R9
+	LEAQ        (DI)(R9*1), R11
 	VADDPS      Y6, Y5, Y7
 	VADDPS      Y3, Y4, Y8
 	VMOVAPS     Y5, Y9
 	VFMADD231PS Y6, Y1, Y9
 	VMOVAPS     Y4, Y4
 	VFMADD231PS Y3, Y1, Y4
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_3_0
-	VMOVUPS     Y5, (BX)
+	VMOVUPS     Y5, (DI)
 
 stored_3_0:
 	VADDPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_3_1
-	VMOVUPS Y5, (BX)(SI*1)
+	VMOVUPS Y5, (DI)(R8*1)
 
 stored_3_1:
 	VSUBPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_3_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_3_2:
 	VMOVAPS     Y9, Y5
 	VFMADD231PS Y4, Y0, Y5
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_3_3
-	VMOVUPS     Y5, (R9)
+	VMOVUPS     Y5, (R11)
 
 stored_3_3:
 	VMOVAPS      Y9, Y5
 	VFNMADD231PS Y4, Y0, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_3_4
-	VMOVUPS      Y5, (R9)(SI*1)
+	VMOVUPS      Y5, (R11)(R8*1)
 
 stored_3_4:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_3_5
-	VMOVUPS Y3, (R9)(SI*2)
+	VMOVUPS Y3, (R11)(R8*2)
 
 stored_3_5:
-	LEAQ        (BX)(DI*2), BX
+	LEAQ        (DI)(R9*2), DI
 	VMOVUPS     512(SP), Y3
 	VMOVUPS     544(SP), Y4
 	VMOVUPS     576(SP), Y5
@@ -29821,50 +29813,50 @@ stored_3_5:
 	VPERMPS     Y4, Y2, Y4
 	VPERMPS     Y7, Y2, Y6
 	VPERMPS     Y3, Y2, Y3
-	LEAQ        (BX)(DI*1), R9
+	LEAQ        (DI)(R9*1), R11
 	VADDPS      Y6, Y5, Y7
 	VADDPS      Y3, Y4, Y8
 	VMOVAPS     Y5, Y9
 	VFMADD231PS Y6, Y1, Y9
 	VMOVAPS     Y4, Y4
 	VFMADD231PS Y3, Y1, Y4
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_4_0
-	VMOVUPS     Y5, (BX)
+	VMOVUPS     Y5, (DI)
 
 stored_4_0:
 	VADDPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_4_1
-	VMOVUPS Y5, (BX)(SI*1)
+	VMOVUPS Y5, (DI)(R8*1)
 
 stored_4_1:
 	VSUBPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_4_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_4_2:
 	VMOVAPS     Y9, Y5
 	VFMADD231PS Y4, Y0, Y5
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_4_3
-	VMOVUPS     Y5, (R9)
+	VMOVUPS     Y5, (R11)
 
 stored_4_3:
 	VMOVAPS      Y9, Y5
 	VFNMADD231PS Y4, Y0, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_4_4
-	VMOVUPS      Y5, (R9)(SI*1)
+	VMOVUPS      Y5, (R11)(R8*1)
 
 stored_4_4:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_4_5
-	VMOVUPS Y3, (R9)(SI*2)
+	VMOVUPS Y3, (R11)(R8*2)
 
 stored_4_5:
-	LEAQ        (BX)(DI*2), BX
+	LEAQ        (DI)(R9*2), DI
 	VMOVUPS     640(SP), Y3
 	VMOVUPS     672(SP), Y4
 	VMOVUPS     704(SP), Y5
@@ -29881,387 +29873,511 @@ stored_4_5:
 	VPERMPS     Y4, Y2, Y4
 	VPERMPS     Y7, Y2, Y6
 	VPERMPS     Y3, Y2, Y3
-	LEAQ        (BX)(DI*1), R9
+	LEAQ        (DI)(R9*1), R11
 	VADDPS      Y6, Y5, Y7
 	VADDPS      Y3, Y4, Y8
 	VMOVAPS     Y5, Y9
 	VFMADD231PS Y6, Y1, Y9
 	VMOVAPS     Y4, Y4
 	VFMADD231PS Y3, Y1, Y4
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_5_0
-	VMOVUPS     Y5, (BX)
+	VMOVUPS     Y5, (DI)
 
 stored_5_0:
 	VADDPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_5_1
-	VMOVUPS Y5, (BX)(SI*1)
+	VMOVUPS Y5, (DI)(R8*1)
 
 stored_5_1:
 	VSUBPS  Y8, Y7, Y5
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_5_2
-	VMOVUPS Y5, (BX)(SI*2)
+	VMOVUPS Y5, (DI)(R8*2)
 
 stored_5_2:
 	VMOVAPS     Y9, Y5
 	VFMADD231PS Y4, Y0, Y5
-	TESTQ       R8, R8
+	TESTQ       R10, R10
 	JNZ         part_5_3
-	VMOVUPS     Y5, (R9)
+	VMOVUPS     Y5, (R11)
 
 stored_5_3:
 	VMOVAPS      Y9, Y5
 	VFNMADD231PS Y4, Y0, Y5
-	TESTQ        R8, R8
+	TESTQ        R10, R10
 	JNZ          part_5_4
-	VMOVUPS      Y5, (R9)(SI*1)
+	VMOVUPS      Y5, (R11)(R8*1)
 
 stored_5_4:
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JNZ     part_5_5
-	VMOVUPS Y3, (R9)(SI*2)
+	VMOVUPS Y3, (R11)(R8*2)
 
 stored_5_5:
-	MOVQ dyStride+16(FP), BX
-	SHLQ $0x02, BX
-	MOVQ dy+0(FP), SI
-	ADDQ BX, SI
-	MOVQ SI, dy+0(FP)
-	MOVQ uStride+32(FP), BX
-	SHLQ $0x02, BX
-	MOVQ u+24(FP), SI
-	ADDQ BX, SI
-	MOVQ SI, u+24(FP)
-	DECQ DX
+	MOVQ dyStride+16(FP), DI
+	SHLQ $0x02, DI
+	MOVQ dy+0(FP), R8
+	ADDQ DI, R8
+	MOVQ R8, dy+0(FP)
+	MOVQ uStride+32(FP), DI
+	SHLQ $0x02, DI
+	MOVQ u+24(FP), R8
+	ADDQ DI, R8
+	MOVQ R8, u+24(FP)
+	DECQ SI
 	JNZ  chan
 	VZEROUPPER
 	RET
 
+partcol_0:
+	MOVBLZX (R10), R11
+	MOVQ    (R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_0
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_0:
+	MOVBLZX 4(R10), R11
+	MOVQ    32(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_0
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_0:
+	MOVBLZX 8(R10), R11
+	MOVQ    64(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_0
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_0:
+	MOVBLZX 12(R10), R11
+	MOVQ    96(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_0
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_0:
+	JMP colloaded_0
+
+partcol_1:
+	MOVBLZX 1(R10), R11
+	MOVQ    8(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_1
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_1:
+	MOVBLZX 5(R10), R11
+	MOVQ    40(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_1
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_1:
+	MOVBLZX 9(R10), R11
+	MOVQ    72(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_1
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_1:
+	MOVBLZX 13(R10), R11
+	MOVQ    104(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_1
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_1:
+	JMP colloaded_1
+
+partcol_2:
+	MOVBLZX 2(R10), R11
+	MOVQ    16(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_2
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_2:
+	MOVBLZX 6(R10), R11
+	MOVQ    48(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_2
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_2:
+	MOVBLZX 10(R10), R11
+	MOVQ    80(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_2
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_2:
+	MOVBLZX 14(R10), R11
+	MOVQ    112(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_3_2
+	VMOVUPS (DI)(R12*1), Y6
+
+loaded_3_2:
+	JMP colloaded_2
+
+partcol_3:
+	MOVBLZX 3(R10), R11
+	MOVQ    24(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_0_3
+	VMOVUPS (DI)(R12*1), Y3
+
+loaded_0_3:
+	MOVBLZX 7(R10), R11
+	MOVQ    56(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_1_3
+	VMOVUPS (DI)(R12*1), Y4
+
+loaded_1_3:
+	MOVBLZX 11(R10), R11
+	MOVQ    88(R8), R12
+	CMPL    R11, $0x01
+	JNE     notwhole_2_3
+	VMOVUPS (DI)(R12*1), Y5
+
+loaded_2_3:
+	MOVBLZX 15(R10), R10
+	MOVQ    120(R8), R8
+	CMPL    R10, $0x01
+	JNE     notwhole_3_3
+	VMOVUPS (DI)(R8*1), Y6
+
+loaded_3_3:
+	JMP colloaded_3
+
+part_0_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_0_0
+
+part_0_1:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*1)
+	JMP        stored_0_1
+
+part_0_2:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*2)
+	JMP        stored_0_2
+
+part_0_3:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (R11)
+	JMP        stored_0_3
+
+part_0_4:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y5, Y4, (R11)(R8*1)
+	JMP        stored_0_4
+
+part_0_5:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)(R8*2)
+	JMP        stored_0_5
+
+part_1_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_1_0
+
+part_1_1:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*1)
+	JMP        stored_1_1
+
+part_1_2:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*2)
+	JMP        stored_1_2
+
+part_1_3:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (R11)
+	JMP        stored_1_3
+
+part_1_4:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y5, Y4, (R11)(R8*1)
+	JMP        stored_1_4
+
+part_1_5:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)(R8*2)
+	JMP        stored_1_5
+
+part_2_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_2_0
+
+part_2_1:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*1)
+	JMP        stored_2_1
+
+part_2_2:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*2)
+	JMP        stored_2_2
+
+part_2_3:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (R11)
+	JMP        stored_2_3
+
+part_2_4:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y5, Y4, (R11)(R8*1)
+	JMP        stored_2_4
+
+part_2_5:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)(R8*2)
+	JMP        stored_2_5
+
+part_3_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_3_0
+
+part_3_1:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*1)
+	JMP        stored_3_1
+
+part_3_2:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*2)
+	JMP        stored_3_2
+
+part_3_3:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (R11)
+	JMP        stored_3_3
+
+part_3_4:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y5, Y4, (R11)(R8*1)
+	JMP        stored_3_4
+
+part_3_5:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)(R8*2)
+	JMP        stored_3_5
+
+part_4_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_4_0
+
+part_4_1:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*1)
+	JMP        stored_4_1
+
+part_4_2:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*2)
+	JMP        stored_4_2
+
+part_4_3:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (R11)
+	JMP        stored_4_3
+
+part_4_4:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y5, Y4, (R11)(R8*1)
+	JMP        stored_4_4
+
+part_4_5:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)(R8*2)
+	JMP        stored_4_5
+
+part_5_0:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)
+	JMP        stored_5_0
+
+part_5_1:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*1)
+	JMP        stored_5_1
+
+part_5_2:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (DI)(R8*2)
+	JMP        stored_5_2
+
+part_5_3:
+	VMOVUPS    (R10), Y6
+	VMASKMOVPS Y5, Y6, (R11)
+	JMP        stored_5_3
+
+part_5_4:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y5, Y4, (R11)(R8*1)
+	JMP        stored_5_4
+
+part_5_5:
+	VMOVUPS    (R10), Y4
+	VMASKMOVPS Y3, Y4, (R11)(R8*2)
+	JMP        stored_5_5
+
 notwhole_0_0:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_0
-	MOVLQSX    (DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    (R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_0
 
 notwhole_1_0:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_0
-	MOVLQSX    16(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    16(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_0
 
 notwhole_2_0:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_0
-	MOVLQSX    32(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    32(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_0
 
 notwhole_3_0:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_0
-	MOVLQSX    48(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    48(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_0
 
 notwhole_0_1:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_1
-	MOVLQSX    4(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    4(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_1
 
 notwhole_1_1:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_1
-	MOVLQSX    20(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    20(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_1
 
 notwhole_2_1:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_1
-	MOVLQSX    36(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    36(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_1
 
 notwhole_3_1:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_1
-	MOVLQSX    52(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    52(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_1
 
 notwhole_0_2:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_2
-	MOVLQSX    8(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    8(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_2
 
 notwhole_1_2:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_2
-	MOVLQSX    24(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    24(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_2
 
 notwhole_2_2:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_2
-	MOVLQSX    40(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    40(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_2
 
 notwhole_3_2:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_3_2
-	MOVLQSX    56(DI), R9
-	VMOVUPS    (CX)(R9*1), Y6
-	VMASKMOVPS (BX)(R10*1), Y6, Y6
+	MOVLQSX    56(R9), R11
+	VMOVUPS    (CX)(R11*1), Y6
+	VMASKMOVPS (DI)(R12*1), Y6, Y6
 	JMP        loaded_3_2
 
 notwhole_0_3:
 	VXORPS     Y3, Y3, Y3
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_0_3
-	MOVLQSX    12(DI), R9
-	VMOVUPS    (CX)(R9*1), Y3
-	VMASKMOVPS (BX)(R10*1), Y3, Y3
+	MOVLQSX    12(R9), R11
+	VMOVUPS    (CX)(R11*1), Y3
+	VMASKMOVPS (DI)(R12*1), Y3, Y3
 	JMP        loaded_0_3
 
 notwhole_1_3:
 	VXORPS     Y4, Y4, Y4
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_1_3
-	MOVLQSX    28(DI), R9
-	VMOVUPS    (CX)(R9*1), Y4
-	VMASKMOVPS (BX)(R10*1), Y4, Y4
+	MOVLQSX    28(R9), R11
+	VMOVUPS    (CX)(R11*1), Y4
+	VMASKMOVPS (DI)(R12*1), Y4, Y4
 	JMP        loaded_1_3
 
 notwhole_2_3:
 	VXORPS     Y5, Y5, Y5
-	TESTL      R9, R9
+	TESTL      R11, R11
 	JZ         loaded_2_3
-	MOVLQSX    44(DI), R9
-	VMOVUPS    (CX)(R9*1), Y5
-	VMASKMOVPS (BX)(R10*1), Y5, Y5
+	MOVLQSX    44(R9), R11
+	VMOVUPS    (CX)(R11*1), Y5
+	VMASKMOVPS (DI)(R12*1), Y5, Y5
 	JMP        loaded_2_3
 
 notwhole_3_3:
 	VXORPS     Y6, Y6, Y6
-	TESTL      R8, R8
+	TESTL      R10, R10
 	JZ         loaded_3_3
-	MOVLQSX    60(DI), DI
-	VMOVUPS    (CX)(DI*1), Y6
-	VMASKMOVPS (BX)(SI*1), Y6, Y6
+	MOVLQSX    60(R9), R9
+	VMOVUPS    (CX)(R9*1), Y6
+	VMASKMOVPS (DI)(R8*1), Y6, Y6
 	JMP        loaded_3_3
-
-part_0_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_0_0
-
-part_0_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
-	JMP        stored_0_1
-
-part_0_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
-	JMP        stored_0_2
-
-part_0_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
-	JMP        stored_0_3
-
-part_0_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
-	JMP        stored_0_4
-
-part_0_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_0_5
-
-part_1_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_1_0
-
-part_1_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
-	JMP        stored_1_1
-
-part_1_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
-	JMP        stored_1_2
-
-part_1_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
-	JMP        stored_1_3
-
-part_1_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
-	JMP        stored_1_4
-
-part_1_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_1_5
-
-part_2_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_2_0
-
-part_2_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
-	JMP        stored_2_1
-
-part_2_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
-	JMP        stored_2_2
-
-part_2_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
-	JMP        stored_2_3
-
-part_2_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
-	JMP        stored_2_4
-
-part_2_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_2_5
-
-part_3_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_3_0
-
-part_3_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
-	JMP        stored_3_1
-
-part_3_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
-	JMP        stored_3_2
-
-part_3_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
-	JMP        stored_3_3
-
-part_3_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
-	JMP        stored_3_4
-
-part_3_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_3_5
-
-part_4_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_4_0
-
-part_4_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
-	JMP        stored_4_1
-
-part_4_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
-	JMP        stored_4_2
-
-part_4_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
-	JMP        stored_4_3
-
-part_4_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
-	JMP        stored_4_4
-
-part_4_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_4_5
-
-part_5_0:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)
-	JMP        stored_5_0
-
-part_5_1:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*1)
-	JMP        stored_5_1
-
-part_5_2:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (BX)(SI*2)
-	JMP        stored_5_2
-
-part_5_3:
-	VMOVUPS    (R8), Y6
-	VMASKMOVPS Y5, Y6, (R9)
-	JMP        stored_5_3
-
-part_5_4:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y5, Y4, (R9)(SI*1)
-	JMP        stored_5_4
-
-part_5_5:
-	VMOVUPS    (R8), Y4
-	VMASKMOVPS Y3, Y4, (R9)(SI*2)
-	JMP        stored_5_5
 
 // func wino4InputG1AVX512(v *float32, x *float32, chans int, xStride int, vStride int, plane int, plan *wino4Plan, idx *[8][16]int32, splitOff int)
 // Requires: AVX, AVX512DQ, AVX512F

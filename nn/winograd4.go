@@ -471,7 +471,7 @@ func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int,
 				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 6, 4, t.img*d.C*d.H*d.W, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
 			}
 		}
-		plan.wholeColumns(d.W)
+		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, d.W)
 		_ = v[g.col+35*plane+(d.C-1)*ld+g.n-1]
 		wino4InAVX2(&x[0], d.C, d.H*d.W, &v[g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
 	}
@@ -480,12 +480,9 @@ func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int,
 // wino4InPlan plans a group of wino4InAVX2: for input row r of each of
 // its four blocks q (lanes 2q and 2q+1), at 8r+q, and the same block 4
 // columns on, at 8r+4+q, the byte offset from x, the byte offset of the
-// lane mask in avx2LaneMasks and the kind (0 none, 1 whole, 2 masked).
-// Then, for each column b of blocks (b at 8r+b) whose 6 rows are all
-// whole, whole[b] is 1 and col[b] is its first row's offset: the kernel
-// loads such a column row bytes at a time and tests no block of it,
-// which took a fifth of its instructions. The kernel reads the fields at
-// fixed offsets: keep their order.
+// lane mask in avx2LaneMasks and the kind (0 none, 1 whole, 2 masked);
+// then its columns of whole blocks (markWholeColumns). The kernel reads
+// the fields at fixed offsets: keep their order.
 type wino4InPlan struct {
 	off   [48]int64
 	mask  [48]int32
@@ -495,15 +492,21 @@ type wino4InPlan struct {
 	row   int64
 }
 
-// wholeColumns fills in p's columns of whole blocks, of rows of an input
-// w floats wide, once its blocks are planned.
-func (p *wino4InPlan) wholeColumns(w int) {
-	p.row = int64(4 * w)
-	for b := range p.col {
-		p.whole[b], p.col[b] = 1, p.off[b]
-		for r := range 6 {
-			if p.kind[8*r+b] != 1 {
-				p.whole[b] = 0
+// markWholeColumns fills in the columns of a plan whose blocks are
+// planned, for a kernel that loads its blocks down columns of len(col)
+// blocks a row (block b of row r at r*len(col)+b): where all of column
+// b's blocks are whole, whole[b] is 1 and col[b] is its first row's
+// offset, and the kernel loads the column by the row stride (rows w
+// floats apart, *row bytes), testing none of its blocks. In the F(4x4,
+// 3x3) input transform the blocks' tests had taken a fifth of its
+// instructions.
+func markWholeColumns(off []int64, kind []uint8, col []int64, whole []uint8, row *int64, w int) {
+	*row = int64(4 * w)
+	for b := range col {
+		whole[b], col[b] = 1, off[b]
+		for at := b; at < len(kind); at += len(col) {
+			if kind[at] != 1 {
+				whole[b] = 0
 			}
 		}
 	}
@@ -557,6 +560,7 @@ func winoInputF2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int
 				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 2, q, 4, 2, 0, 2*t.ty-d.Pad, 2*t.tx-d.Pad, d)
 			}
 		}
+		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, d.W)
 		_ = v[col0+g.col+15*plane+(d.C-1)*ld+g.n-1]
 		winoF2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &plan, &avx2LaneMasks, g.lanes())
 	}
@@ -566,9 +570,12 @@ func winoInputF2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int
 // wino4InAVX2: for input row r of its two blocks q (lanes 4q to 4q+3), at
 // 4r+q, and the same block 2 columns on, at 4r+2+q.
 type winoF2InPlan struct {
-	off  [16]int64
-	mask [16]int32
-	kind [16]uint8
+	off   [16]int64
+	mask  [16]int32
+	kind  [16]uint8
+	col   [4]int64
+	whole [4]uint8
+	row   int64
 }
 
 // winoInputS2AVX2 is winoInputS2 by the AVX2 kernel, into a plain V with
@@ -718,9 +725,12 @@ func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bo
 // kind (0 none, 1 whole, 2 masked). The kernels read the fields at fixed
 // offsets: keep their order.
 type wino4OutPlan struct {
-	off  [16]int64
-	mask [16]int32
-	kind [16]uint8
+	off   [16]int64
+	mask  [16]int32
+	kind  [16]uint8
+	col   [4]int64 // wino4DyAVX2's columns (markWholeColumns)
+	whole [4]uint8
+	row   int64
 }
 
 // fill plans group g over the 4x4 tiles of images out floats apart
@@ -736,4 +746,5 @@ func (plan *wino4OutPlan) fill(g wino4Group, out int, d ConvDims) {
 			plan.off[at], plan.mask[at], plan.kind[at] = planBlock(t.img*out+(4*t.ty+i)*d.OW+4*t.tx, 4*t.tx, d.OW)
 		}
 	}
+	markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, d.OW)
 }

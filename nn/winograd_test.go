@@ -712,13 +712,23 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 	}
 }
 
-// TestWino4InPlanLayout pins the offsets at which wino4InAVX2 reads its
-// plan's fields (the generator's inWholeCol and what follows it).
-func TestWino4InPlanLayout(t *testing.T) {
-	var p wino4InPlan
-	got := [...]uintptr{unsafe.Offsetof(p.mask), unsafe.Offsetof(p.kind), unsafe.Offsetof(p.col), unsafe.Offsetof(p.whole), unsafe.Offsetof(p.row)}
-	if want := [...]uintptr{384, 576, 624, 688, 696}; got != want {
-		t.Fatalf("wino4InPlan's fields at %v, the kernel reads them at %v", got, want)
+// TestPlanLayouts pins the offsets at which the AVX2 transforms read
+// their plans' fields (the generator's wholeColumns and planFields).
+func TestPlanLayouts(t *testing.T) {
+	var in wino4InPlan
+	var f2 winoF2InPlan
+	var out wino4OutPlan
+	for _, c := range []struct {
+		name      string
+		got, want [5]uintptr
+	}{
+		{"wino4InPlan", [5]uintptr{unsafe.Offsetof(in.mask), unsafe.Offsetof(in.kind), unsafe.Offsetof(in.col), unsafe.Offsetof(in.whole), unsafe.Offsetof(in.row)}, [5]uintptr{384, 576, 624, 688, 696}},
+		{"winoF2InPlan", [5]uintptr{unsafe.Offsetof(f2.mask), unsafe.Offsetof(f2.kind), unsafe.Offsetof(f2.col), unsafe.Offsetof(f2.whole), unsafe.Offsetof(f2.row)}, [5]uintptr{128, 192, 208, 240, 248}},
+		{"wino4OutPlan", [5]uintptr{unsafe.Offsetof(out.mask), unsafe.Offsetof(out.kind), unsafe.Offsetof(out.col), unsafe.Offsetof(out.whole), unsafe.Offsetof(out.row)}, [5]uintptr{128, 192, 208, 240, 248}},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s's fields at %v, the kernels read them at %v", c.name, c.got, c.want)
+		}
 	}
 }
 
