@@ -525,9 +525,9 @@ func TestWinogradTransformsAsm(t *testing.T) {
 			setWinoAsm(asm)
 			v[i] = append([]float32(nil), v0...)
 			if s2 {
-				winoInputS2(v[i], l, plane, col0, x, ty0, ty1, d)
+				winoInputS2(nil, v[i], l, plane, col0, x, ty0, ty1, d)
 			} else {
-				winoInput(v[i], l, plane, col0, x, ty0, ty1, d)
+				winoInput(nil, v[i], l, plane, col0, x, ty0, ty1, d)
 			}
 		}
 		if !slices.Equal(v[0], v[1]) {
@@ -657,7 +657,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		for i, asm := range []bool{false, true} {
 			setWinoAsm(asm)
 			v[i] = append([]float32(nil), v0...)
-			winoInput4(v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
+			winoInput4(nil, v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
 		}
 		if !slices.EqualFunc(v[0], v[1], same) {
 			for i := range v[0] {
@@ -675,7 +675,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		for i, asm := range []bool{false, true} {
 			setWinoAsm(asm)
 			u[i] = append([]float32(nil), u0...)
-			winoDy4(u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
+			winoDy4(nil, u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
 		}
 		for i := range u[0] {
 			if !same(u[0][i], u[1][i]) {
@@ -701,12 +701,82 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 			for i, asm := range []bool{false, true} {
 				setWinoAsm(asm)
 				y[i] = append([]float32(nil), y0...)
-				winoOutput4(y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
+				winoOutput4(nil, y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
 			}
 			for i := range y[0] {
 				if !same(y[0][i], y[1][i]) {
 					t.Fatalf("%+v %d images, tile rows [%d,%d) bias %v residual %v relu %v: output transforms differ at %d: %g, want %g", d, imgs, ty0, ty1, bias != nil, res != nil, relu, i, y[1][i], y[0][i])
 				}
+			}
+		}
+	}
+}
+
+// TestAVX2PlansCached checks the AVX2 transforms with a workspace's
+// cache of plans against the Go transforms, bit for bit: passes of
+// several shapes in turn through one cache, each twice (the second from
+// the cache, with no allocation), so that a pass finding another
+// shape's plans would be caught.
+func TestAVX2PlansCached(t *testing.T) {
+	if !useWinoAVX2 {
+		t.Skip("the AVX2 transforms do not run on this machine")
+	}
+	defer setWinoAsm(true)
+	r := rand.New(rand.NewPCG(31, 32))
+	var ps avx2Plans
+	for _, s := range []struct{ c, k, hw, imgs, ty0, ty1 int }{
+		{16, 16, 32, 2, 0, 8}, {32, 32, 16, 8, 0, 4}, {64, 64, 8, 32, 0, 2}, {5, 7, 13, 3, 1, 3},
+		{16, 16, 32, 1, 2, 5}, {16, 16, 32, 1, 3, 5}, {16, 16, 32, 2, 0, 8}, {5, 7, 13, 3, 0, 4}, {3, 9, 30, 1, 0, 8},
+	} {
+		d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: LowerWinograd4}
+		_, tw := d.tiles()
+		cols := s.imgs * (s.ty1 - s.ty0) * tw
+		plane := max(d.C, d.K)*cols + 5
+		x := randSlice(r, s.imgs*d.C*d.H*d.W)
+		m := randSlice(r, 36*plane)
+		y0 := randSlice(r, s.imgs*d.K*d.OH*d.OW)
+		var want, got [3][]float32
+		run := func(out *[3][]float32, p *avx2Plans) {
+			out[0] = make([]float32, 36*plane)
+			winoInput4(p, out[0], plainLayout(cols), plane, x, s.imgs, s.ty0, s.ty1, d)
+			out[1] = append([]float32(nil), y0...)
+			winoOutput4(p, out[1], m, cols, plane, nil, nil, true, s.imgs, s.ty0, s.ty1, d)
+			out[2] = make([]float32, 36*plane)
+			winoDy4(p, out[2], cols, plane, y0, s.imgs, s.ty0, s.ty1, d)
+		}
+		setWinoAsm(false)
+		run(&want, nil)
+		setWinoAsm(true)
+		for pass := range 2 {
+			run(&got, &ps)
+			for i, what := range []string{"input", "output", "dy"} {
+				if !slices.Equal(got[i], want[i]) {
+					t.Fatalf("%+v, call %d: the %s transform with cached plans differs", s, pass, what)
+				}
+			}
+		}
+		if n := testing.AllocsPerRun(2, func() {
+			winoInput4(&ps, got[0], plainLayout(cols), plane, x, s.imgs, s.ty0, s.ty1, d)
+			winoOutput4(&ps, got[1], m, cols, plane, nil, nil, true, s.imgs, s.ty0, s.ty1, d)
+			winoDy4(&ps, got[2], cols, plane, y0, s.imgs, s.ty0, s.ty1, d)
+		}); n != 0 {
+			t.Errorf("%+v: %v allocations a call with the plans cached", s, n)
+		}
+		// F(2x2, 3x3)'s input transform, an image a call.
+		d2 := d
+		d2.Lowering = LowerWinograd
+		_, tw2 := d2.tiles()
+		th2 := (d2.OH + 1) / 2
+		ld := tw2 * th2
+		vf := make([]float32, 16*(d.C*ld+3))
+		vc := make([]float32, len(vf))
+		setWinoAsm(false)
+		winoInput(nil, vf, plainLayout(ld), d.C*ld+3, 0, x[:d.C*d.H*d.W], s.ty0, th2, d2)
+		setWinoAsm(true)
+		for range 2 {
+			winoInput(&ps, vc, plainLayout(ld), d.C*ld+3, 0, x[:d.C*d.H*d.W], s.ty0, th2, d2)
+			if !slices.Equal(vc, vf) {
+				t.Fatalf("%+v: F(2x2, 3x3)'s input transform with cached plans differs", s)
 			}
 		}
 	}
@@ -753,15 +823,16 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
 			per := th * tw
 			calls := float64(cols) / 16 * float64(d.C)
+			var plans avx2Plans // as a workspace keeps them
 			name := fmt.Sprintf("c%d-%dx%d/%s", s.c, s.hw, s.hw, wl.low)
 			b.Run(name+"/input", func(b *testing.B) {
 				for b.Loop() {
 					if wl.low == LowerWinograd4 {
-						winoInput4(v, l, pv, x, imgs, 0, th, d)
+						winoInput4(&plans, v, l, pv, x, imgs, 0, th, d)
 						continue
 					}
 					for i := range imgs {
-						winoInput(v, l, pv, i*per, x[i*in:(i+1)*in], 0, th, d)
+						winoInput(&plans, v, l, pv, i*per, x[i*in:(i+1)*in], 0, th, d)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
@@ -769,7 +840,7 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			b.Run(name+"/output", func(b *testing.B) {
 				for b.Loop() {
 					if wl.low == LowerWinograd4 {
-						winoOutput4(y, m, cols, pm, bias, nil, true, imgs, 0, th, d)
+						winoOutput4(&plans, y, m, cols, pm, bias, nil, true, imgs, 0, th, d)
 						continue
 					}
 					for i := range imgs {
@@ -784,7 +855,7 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			// The weight gradient's transform of dy, into U laid out as M.
 			b.Run(name+"/dy", func(b *testing.B) {
 				for b.Loop() {
-					winoDy4(m, cols, pm, y, imgs, 0, th, d)
+					winoDy4(&plans, m, cols, pm, y, imgs, 0, th, d)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
 			})
