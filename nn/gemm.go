@@ -75,7 +75,6 @@ type Workspace struct {
 	callConv     PackedConv              // callPack as a convolution's
 	winoPhase    winoPhaseTask           // the phase of a Winograd conv being shared (winoPhases)
 	packTask     packTask                // the Winograd weights being transformed (packShared)
-	plans        avx2Plans               // the AVX2 transforms' plans, per pass shape
 	Col          []float32               // im2col / col2im scratch, at least the largest conv's need
 }
 

@@ -1,18 +1,32 @@
 package nn
 
+import "sync"
+
 // avx2Plans keeps the plans of the AVX2 transforms' groups (wino4InPlan
 // and the like), a slice of them a pass: a pass's plans depend only on
 // its shape, not on which images it takes, so that a layer's passes, and
 // every later call of it, share one planning. Planning each pass afresh
 // had taken a third of the F(4x4, 3x3) input transform's time at 16
-// channels, a ninth at 64. A workspace keeps its own (its goroutine's),
-// made on first use: no call after the first allocates.
+// channels, a ninth at 64. The goroutines share one (plans): which of
+// them takes which pass varies from call to call, and with a cache each
+// a call could still meet a shape of pass it had not planned, and
+// allocate. Plans are never changed once made, so they are read outside
+// the lock.
 type avx2Plans struct {
+	mu  sync.Mutex
 	in  map[passKey][]wino4InPlan
 	out map[passKey][]wino4OutPlan
 	f2  map[passKey][]winoF2InPlan
 	s2  map[passKey][]winoS2InPlan
 }
+
+// plans is the AVX2 transforms' cache of plans.
+var plans avx2Plans
+
+// maxPlannedPasses bounds each of avx2Plans' maps: one past it is
+// emptied first. A network has some tens of pass shapes; only a program
+// that runs thousands of different convolutions would come near it.
+const maxPlannedPasses = 4096
 
 // passKey is the shape of a pass of transforms: tile rows [ty0, ty1) of
 // imgs images of a conv d.
@@ -21,28 +35,44 @@ type passKey struct {
 	imgs, ty0, ty1 int
 }
 
+// newPassKey is the key of a pass. One image's plans do not depend on
+// its channel counts, which only step from image to image: the shares of
+// a pass split by channels (winoPhases), each of a different count, have
+// one key.
+func newPassKey(d ConvDims, imgs, ty0, ty1 int) passKey {
+	if imgs == 1 {
+		d.C, d.K = 0, 0
+	}
+	return passKey{d, imgs, ty0, ty1}
+}
+
 // cachedPlans returns the plans of the pass k, a plan a group of
 // wino4AVX2Groups(k.d, k.imgs, k.ty0, k.ty1, per), each filled in by
-// plan: from cache if it has them, else made, and kept there if cache is
-// not nil.
-func cachedPlans[P any](cache *map[passKey][]P, k passKey, per int, plan func(p *P, g wino4Group)) []P {
-	if cache != nil {
-		if ps, ok := (*cache)[k]; ok {
-			return ps
+// plan: from cache (one of ps's maps) if it has them, else made, and kept
+// there. A nil ps keeps nothing.
+func cachedPlans[P any](ps *avx2Plans, cache *map[passKey][]P, k passKey, per int, plan func(p *P, g wino4Group)) []P {
+	if ps != nil {
+		ps.mu.Lock()
+		s, ok := (*cache)[k]
+		ps.mu.Unlock()
+		if ok {
+			return s
 		}
 	}
-	var ps []P
+	var s []P
 	for g := range wino4AVX2Groups(k.d, k.imgs, k.ty0, k.ty1, per) {
-		ps = append(ps, *new(P))
-		plan(&ps[len(ps)-1], g)
+		s = append(s, *new(P))
+		plan(&s[len(s)-1], g)
 	}
-	if cache != nil {
-		if *cache == nil {
+	if ps != nil {
+		ps.mu.Lock()
+		if *cache == nil || len(*cache) >= maxPlannedPasses {
 			*cache = map[passKey][]P{}
 		}
-		(*cache)[k] = ps
+		(*cache)[k] = s
+		ps.mu.Unlock()
 	}
-	return ps
+	return s
 }
 
 // inPlans returns the plans of winoInput4AVX2's pass, from ps if not nil.
@@ -51,7 +81,9 @@ func (ps *avx2Plans) inPlans(d ConvDims, imgs, ty0, ty1 int) []wino4InPlan {
 	if ps != nil {
 		cache = &ps.in
 	}
-	return cachedPlans(cache, passKey{d, imgs, ty0, ty1}, 2, func(plan *wino4InPlan, g wino4Group) {
+	k := newPassKey(d, imgs, ty0, ty1)
+	return cachedPlans(ps, cache, k, 2, func(plan *wino4InPlan, g wino4Group) {
+		d := k.d
 		for q, t := range g.blocks() {
 			if t.ok {
 				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 6, 4, t.img*d.C*d.H*d.W, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
@@ -68,8 +100,9 @@ func (ps *avx2Plans) outPlans(d ConvDims, imgs, ty0, ty1 int) []wino4OutPlan {
 	if ps != nil {
 		cache = &ps.out
 	}
-	return cachedPlans(cache, passKey{d, imgs, ty0, ty1}, 2, func(plan *wino4OutPlan, g wino4Group) {
-		plan.fill(g, d.K*d.OH*d.OW, d)
+	k := newPassKey(d, imgs, ty0, ty1)
+	return cachedPlans(ps, cache, k, 2, func(plan *wino4OutPlan, g wino4Group) {
+		plan.fill(g, k.d.K*k.d.OH*k.d.OW, k.d)
 	})
 }
 
@@ -80,7 +113,9 @@ func (ps *avx2Plans) f2Plans(d ConvDims, ty0, ty1 int) []winoF2InPlan {
 	if ps != nil {
 		cache = &ps.f2
 	}
-	return cachedPlans(cache, passKey{d, 1, ty0, ty1}, 4, func(plan *winoF2InPlan, g wino4Group) {
+	k := newPassKey(d, 1, ty0, ty1)
+	return cachedPlans(ps, cache, k, 4, func(plan *winoF2InPlan, g wino4Group) {
+		d := k.d
 		for q, t := range g.blocks() {
 			if t.ok {
 				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 2, q, 4, 2, 0, 2*t.ty-d.Pad, 2*t.tx-d.Pad, d)
@@ -97,7 +132,9 @@ func (ps *avx2Plans) s2Plans(d ConvDims, ty0, ty1 int) []winoS2InPlan {
 	if ps != nil {
 		cache = &ps.s2
 	}
-	return cachedPlans(cache, passKey{d, 1, ty0, ty1}, 2, func(plan *winoS2InPlan, g wino4Group) {
+	k := newPassKey(d, 1, ty0, ty1)
+	return cachedPlans(ps, cache, k, 2, func(plan *winoS2InPlan, g wino4Group) {
+		d := k.d
 		for q, t := range g.blocks() {
 			if t.ok {
 				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 5, 4, 0, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)

@@ -75,7 +75,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 			v := ws.Col[16*kc : 16*(kc+pv)]
 			u := ws.Col[16*(kc+pv) : 16*(kc+pv+pu)]
 			for i := range imgs {
-				winoInput(&ws.plans, v, plainLayout(cols), pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+				winoInput(&plans, v, plainLayout(cols), pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 				winoDy(u, cols, pu, i*per, dy[(n+i)*out:(n+i+1)*out], ty0, ty1, d)
 			}
 			for e := range 16 {
@@ -231,8 +231,8 @@ func winoWeightGrad4(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDim
 			pv, pu := d.C*cols+winoSkew, d.K*cols+winoSkew
 			v := ws.Col[36*kc : 36*(kc+pv)]
 			u := ws.Col[36*(kc+pv) : 36*(kc+pv+pu)]
-			winoInput4(&ws.plans, v, plainLayout(cols), pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
-			winoDy4(&ws.plans, u, cols, pu, dy[n*out:(n+imgs)*out], imgs, ty0, ty1, d)
+			winoInput4(&plans, v, plainLayout(cols), pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
+			winoDy4(&plans, u, cols, pu, dy[n*out:(n+imgs)*out], imgs, ty0, ty1, d)
 			t := winoDotTask{m: m, u: u, v: v, pu: pu, pv: pv, cols: cols, k: d.K, c: d.C}
 			if nt := threadCount(); split && nt > 1 {
 				ws.winoDot = t
