@@ -712,8 +712,8 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 	}
 }
 
-// TestAVX2PlansCached checks the AVX2 transforms with a workspace's
-// cache of plans against the Go transforms, bit for bit: passes of
+// TestAVX2PlansCached checks the AVX2 transforms with a cache of plans
+// against the Go transforms, bit for bit: passes of
 // several shapes in turn through one cache, each twice (the second from
 // the cache, with no allocation), so that a pass finding another
 // shape's plans would be caught.
@@ -727,6 +727,7 @@ func TestAVX2PlansCached(t *testing.T) {
 	for _, s := range []struct{ c, k, hw, imgs, ty0, ty1 int }{
 		{16, 16, 32, 2, 0, 8}, {32, 32, 16, 8, 0, 4}, {64, 64, 8, 32, 0, 2}, {5, 7, 13, 3, 1, 3},
 		{16, 16, 32, 1, 2, 5}, {16, 16, 32, 1, 3, 5}, {16, 16, 32, 2, 0, 8}, {5, 7, 13, 3, 0, 4}, {3, 9, 30, 1, 0, 8},
+		{8, 24, 32, 1, 2, 5}, {5, 7, 32, 2, 0, 8}, // one image's key without its channels; two images' with them
 	} {
 		d := ConvDims{C: s.c, H: s.hw, W: s.hw, K: s.k, KH: 3, KW: 3, Stride: 1, Pad: 1, OH: s.hw, OW: s.hw, Lowering: LowerWinograd4}
 		_, tw := d.tiles()
