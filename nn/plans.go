@@ -83,13 +83,8 @@ func (ps *avx2Plans) inPlans(d ConvDims, imgs, ty0, ty1 int) []wino4InPlan {
 	}
 	k := newPassKey(d, imgs, ty0, ty1)
 	return cachedPlans(ps, cache, k, 2, func(plan *wino4InPlan, g wino4Group) {
-		d := k.d
-		for q, t := range g.blocks() {
-			if t.ok {
-				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 6, 4, t.img*d.C*d.H*d.W, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
-			}
-		}
-		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, d.W)
+		planWindows(plan.off[:], plan.mask[:], plan.kind[:], g, 4, 6, 4, k.d)
+		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, k.d.W)
 	})
 }
 
@@ -115,13 +110,8 @@ func (ps *avx2Plans) f2Plans(d ConvDims, ty0, ty1 int) []winoF2InPlan {
 	}
 	k := newPassKey(d, 1, ty0, ty1)
 	return cachedPlans(ps, cache, k, 4, func(plan *winoF2InPlan, g wino4Group) {
-		d := k.d
-		for q, t := range g.blocks() {
-			if t.ok {
-				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 2, q, 4, 2, 0, 2*t.ty-d.Pad, 2*t.tx-d.Pad, d)
-			}
-		}
-		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, d.W)
+		planWindows(plan.off[:], plan.mask[:], plan.kind[:], g, 2, 4, 2, k.d)
+		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, k.d.W)
 	})
 }
 
@@ -134,11 +124,18 @@ func (ps *avx2Plans) s2Plans(d ConvDims, ty0, ty1 int) []winoS2InPlan {
 	}
 	k := newPassKey(d, 1, ty0, ty1)
 	return cachedPlans(ps, cache, k, 2, func(plan *winoS2InPlan, g wino4Group) {
-		d := k.d
-		for q, t := range g.blocks() {
-			if t.ok {
-				planWindow(plan.off[:], plan.mask[:], plan.kind[:], 4, q, 5, 4, 0, 4*t.ty-d.Pad, 4*t.tx-d.Pad, d)
-			}
-		}
+		planWindows(plan.off[:], plan.mask[:], plan.kind[:], g, 4, 5, 4, k.d)
 	})
+}
+
+// planWindows plans group g's windows by planWindow: each rows rows from
+// input row shift*ty - pad and column shift*tx - pad of its tile's image
+// (tiles shift apart), its blocks half apart in the plan, the second
+// shift columns on.
+func planWindows(off []int64, mask []int32, kind []uint8, g wino4Group, half, rows, shift int, d ConvDims) {
+	for q, t := range g.blocks() {
+		if t.ok {
+			planWindow(off, mask, kind, half, q, rows, shift, t.img*d.C*d.H*d.W, shift*t.ty-d.Pad, shift*t.tx-d.Pad, d)
+		}
+	}
 }
