@@ -48,82 +48,59 @@ func newPassKey(d ConvDims, imgs, ty0, ty1 int) passKey {
 
 // cachedPlans returns the plans of the pass k, a plan a group of
 // wino4AVX2Groups(k.d, k.imgs, k.ty0, k.ty1, per), each filled in by
-// plan: from cache (one of ps's maps) if it has them, else made, and kept
-// there. A nil ps keeps nothing.
+// plan: from cache (one of ps's maps) if it has them, else made and kept
+// there.
 func cachedPlans[P any](ps *avx2Plans, cache *map[passKey][]P, k passKey, per int, plan func(p *P, g wino4Group)) []P {
-	if ps != nil {
-		ps.mu.Lock()
-		s, ok := (*cache)[k]
-		ps.mu.Unlock()
-		if ok {
-			return s
-		}
+	ps.mu.Lock()
+	s, ok := (*cache)[k]
+	ps.mu.Unlock()
+	if ok {
+		return s
 	}
-	var s []P
 	for g := range wino4AVX2Groups(k.d, k.imgs, k.ty0, k.ty1, per) {
 		s = append(s, *new(P))
 		plan(&s[len(s)-1], g)
 	}
-	if ps != nil {
-		ps.mu.Lock()
-		if *cache == nil || len(*cache) >= maxPlannedPasses {
-			*cache = map[passKey][]P{}
-		}
-		(*cache)[k] = s
-		ps.mu.Unlock()
+	ps.mu.Lock()
+	if *cache == nil || len(*cache) >= maxPlannedPasses {
+		*cache = map[passKey][]P{}
 	}
+	(*cache)[k] = s
+	ps.mu.Unlock()
 	return s
 }
 
-// inPlans returns the plans of winoInput4AVX2's pass, from ps if not nil.
+// inPlans returns the plans of winoInput4AVX2's pass.
 func (ps *avx2Plans) inPlans(d ConvDims, imgs, ty0, ty1 int) []wino4InPlan {
-	var cache *map[passKey][]wino4InPlan
-	if ps != nil {
-		cache = &ps.in
-	}
 	k := newPassKey(d, imgs, ty0, ty1)
-	return cachedPlans(ps, cache, k, 2, func(plan *wino4InPlan, g wino4Group) {
+	return cachedPlans(ps, &ps.in, k, 2, func(plan *wino4InPlan, g wino4Group) {
 		planWindows(plan.off[:], plan.mask[:], plan.kind[:], g, 4, 6, 4, k.d)
 		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, k.d.W)
 	})
 }
 
 // outPlans returns the plans of winoOutput4AVX2's pass (and winoDy4AVX2's,
-// dy being shaped as the output), from ps if not nil.
+// dy being shaped as the output).
 func (ps *avx2Plans) outPlans(d ConvDims, imgs, ty0, ty1 int) []wino4OutPlan {
-	var cache *map[passKey][]wino4OutPlan
-	if ps != nil {
-		cache = &ps.out
-	}
 	k := newPassKey(d, imgs, ty0, ty1)
-	return cachedPlans(ps, cache, k, 2, func(plan *wino4OutPlan, g wino4Group) {
+	return cachedPlans(ps, &ps.out, k, 2, func(plan *wino4OutPlan, g wino4Group) {
 		plan.fill(g, k.d.K*k.d.OH*k.d.OW, k.d)
 	})
 }
 
-// f2Plans returns the plans of winoInputF2AVX2's pass (one image), from ps
-// if not nil.
+// f2Plans returns the plans of winoInputF2AVX2's pass (one image).
 func (ps *avx2Plans) f2Plans(d ConvDims, ty0, ty1 int) []winoF2InPlan {
-	var cache *map[passKey][]winoF2InPlan
-	if ps != nil {
-		cache = &ps.f2
-	}
 	k := newPassKey(d, 1, ty0, ty1)
-	return cachedPlans(ps, cache, k, 4, func(plan *winoF2InPlan, g wino4Group) {
+	return cachedPlans(ps, &ps.f2, k, 4, func(plan *winoF2InPlan, g wino4Group) {
 		planWindows(plan.off[:], plan.mask[:], plan.kind[:], g, 2, 4, 2, k.d)
 		markWholeColumns(plan.off[:], plan.kind[:], plan.col[:], plan.whole[:], &plan.row, k.d.W)
 	})
 }
 
-// s2Plans returns the plans of winoInputS2AVX2's pass (one image), from ps
-// if not nil.
+// s2Plans returns the plans of winoInputS2AVX2's pass (one image).
 func (ps *avx2Plans) s2Plans(d ConvDims, ty0, ty1 int) []winoS2InPlan {
-	var cache *map[passKey][]winoS2InPlan
-	if ps != nil {
-		cache = &ps.s2
-	}
 	k := newPassKey(d, 1, ty0, ty1)
-	return cachedPlans(ps, cache, k, 2, func(plan *winoS2InPlan, g wino4Group) {
+	return cachedPlans(ps, &ps.s2, k, 2, func(plan *winoS2InPlan, g wino4Group) {
 		planWindows(plan.off[:], plan.mask[:], plan.kind[:], g, 4, 5, 4, k.d)
 	})
 }

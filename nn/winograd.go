@@ -519,7 +519,7 @@ func (w *winoPhaseTask) run(ws *Workspace, from, to int) {
 	case 0:
 		sub := d
 		sub.C = to - from
-		p.input(&plans, p.v[from*p.l.row:], t.x[from*d.H*d.W:], sub)
+		p.input(p.v[from*p.l.row:], t.x[from*d.H*d.W:], sub)
 	case 1:
 		p.gemms(ws, t.packed, from, to, d)
 	default:
@@ -533,7 +533,7 @@ func (w *winoPhaseTask) run(ws *Workspace, from, to int) {
 		if res != nil {
 			res = res[from*ohw : to*ohw]
 		}
-		p.output(&plans, t.y[from*ohw:to*ohw], p.m[from*p.cols:], bias, res, t.relu, sub)
+		p.output(t.y[from*ohw:to*ohw], p.m[from*p.cols:], bias, res, t.relu, sub)
 	}
 }
 
@@ -647,13 +647,13 @@ func conv2DWinograd(ws *Workspace, y, x []float32, p *PackedConv, bias, residual
 func winoPass(ws *Workspace, y, x []float32, p *PackedConv, bias, residual []float32, relu bool, n, imgs, ty0, ty1 int, d ConvDims) {
 	in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
 	pass := newWinoPass(ws, imgs, ty0, ty1, d, true)
-	pass.input(&plans, pass.v, x[n*in:(n+imgs)*in], d)
+	pass.input(pass.v, x[n*in:(n+imgs)*in], d)
 	pass.gemms(ws, p, 0, d.winoN(), d)
 	var res []float32
 	if residual != nil {
 		res = residual[n*out : (n+imgs)*out]
 	}
-	pass.output(&plans, y[n*out:(n+imgs)*out], pass.m, bias, res, relu, d)
+	pass.output(y[n*out:(n+imgs)*out], pass.m, bias, res, relu, d)
 }
 
 // winoPassLayout is where a pass of a Winograd conv keeps V and M in the
@@ -700,19 +700,19 @@ func newWinoPass(ws *Workspace, imgs, ty0, ty1 int, d ConvDims, overlap bool) wi
 }
 
 // input transforms the pass's tiles of x (its images, d.C channels) into
-// v, V's first channel, with the AVX2 plans of ps.
-func (w *winoPassLayout) input(ps *avx2Plans, v, x []float32, d ConvDims) {
+// v, V's first channel.
+func (w *winoPassLayout) input(v, x []float32, d ConvDims) {
 	in := d.C * d.H * d.W
 	switch {
 	case d.winoM() == 4:
-		winoInput4(ps, v, w.l, w.pv, x, w.imgs, w.ty0, w.ty1, d)
+		winoInput4(v, w.l, w.pv, x, w.imgs, w.ty0, w.ty1, d)
 	case d.Lowering == LowerWinogradS2:
 		for i := range w.imgs {
-			winoInputS2(ps, v, w.l, w.pv, i*w.per, x[i*in:(i+1)*in], w.ty0, w.ty1, d)
+			winoInputS2(v, w.l, w.pv, i*w.per, x[i*in:(i+1)*in], w.ty0, w.ty1, d)
 		}
 	default:
 		for i := range w.imgs {
-			winoInput(ps, v, w.l, w.pv, i*w.per, x[i*in:(i+1)*in], w.ty0, w.ty1, d)
+			winoInput(v, w.l, w.pv, i*w.per, x[i*in:(i+1)*in], w.ty0, w.ty1, d)
 		}
 	}
 }
@@ -734,11 +734,10 @@ func (w *winoPassLayout) gemms(ws *Workspace, p *PackedConv, e0, e1 int, d ConvD
 }
 
 // output writes the pass's output tiles of d.K channels from m (M's first
-// channel) into y (its images), with the epilogue and the AVX2 plans of
-// ps.
-func (w *winoPassLayout) output(ps *avx2Plans, y, m, bias, res []float32, relu bool, d ConvDims) {
+// channel) into y (its images), with the epilogue.
+func (w *winoPassLayout) output(y, m, bias, res []float32, relu bool, d ConvDims) {
 	if d.winoM() == 4 {
-		winoOutput4(ps, y, m, w.cols, w.pm, bias, res, relu, w.imgs, w.ty0, w.ty1, d)
+		winoOutput4(y, m, w.cols, w.pm, bias, res, relu, w.imgs, w.ty0, w.ty1, d)
 		return
 	}
 	out := d.K * d.OH * d.OW
@@ -851,9 +850,9 @@ func (l winoLayout) stores(col, n int) (lo, hi uint16, off int) {
 // rows [ty0, ty1): tile (ty, tx) goes to column col0 + (ty-ty0)*tw + tx of
 // the 16 matrices V_e (C x cols, laid out by l, plane floats apart in v).
 // Outside the image the input reads as 0 (the padding).
-func winoInput(ps *avx2Plans, v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+func winoInput(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
-		winoInputF2AVX2(ps, v, l.row, plane, col0, x, ty0, ty1, d)
+		winoInputF2AVX2(v, l.row, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {

@@ -92,11 +92,11 @@ func at6(m0, m1, m2, m3, m4, m5 float32) (o [4]float32) {
 // x, 36 matrices V_e, the tiles in columns from 0 in order. A call of the
 // kernel may take tile rows of two images, so that small images too fill
 // its lanes.
-func winoInput4(ps *avx2Plans, v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
+func winoInput4(v []float32, l winoLayout, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
 	in := d.C * d.H * d.W
 	_, tw := d.tiles()
 	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
-		winoInput4AVX2(ps, v, l.row, plane, x, imgs, ty0, ty1, d)
+		winoInput4AVX2(v, l.row, plane, x, imgs, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {
@@ -372,11 +372,11 @@ func winoInput4Go(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, 
 // winoOutput4 is winoOutput for F(4x4, 3x3) over a whole pass, as
 // winoInput4 lays it out: the 4x4 output tiles A^T M A from the 36
 // matrices M_e, into the imgs images of y (and res, laid out like y).
-func winoOutput4(ps *avx2Plans, y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
+func winoOutput4(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_, tw := d.tiles()
 	if !useWinoAsm && useWinoAVX2 {
-		winoOutput4AVX2(ps, y, m, ld, plane, bias, res, relu, imgs, ty0, ty1, d)
+		winoOutput4AVX2(y, m, ld, plane, bias, res, relu, imgs, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {
@@ -462,12 +462,12 @@ var useWinoAVX2 = haveAVX2 && !haveAVX512
 // rows ld floats apart: a call for each group of 8 tiles, over all the
 // channels. Tile rows of 2 or 4 tiles (resnet's 14x14 maps, the CIFAR
 // nets' 16x16 and 8x8) share a group, so that their lanes are full.
-func winoInput4AVX2(ps *avx2Plans, v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
-	plans := ps.inPlans(d, imgs, ty0, ty1)
+func winoInput4AVX2(v []float32, ld, plane int, x []float32, imgs, ty0, ty1 int, d ConvDims) {
+	ps := plans.inPlans(d, imgs, ty0, ty1)
 	i := 0
 	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
 		_ = v[g.col+35*plane+(d.C-1)*ld+g.n-1]
-		wino4InAVX2(&x[0], d.C, d.H*d.W, &v[g.col], ld, plane, &plans[i], &avx2LaneMasks, g.lanes())
+		wino4InAVX2(&x[0], d.C, d.H*d.W, &v[g.col], ld, plane, &ps[i], &avx2LaneMasks, g.lanes())
 		i++
 	}
 }
@@ -546,12 +546,12 @@ func planBlock(at, c, w int) (off int64, mask int32, kind uint8) {
 // winoInputF2AVX2 is winoInput for F(2x2, 3x3) by the AVX2 kernel, into a
 // plain V with rows ld floats apart: a call for each group of 8 tiles
 // (tile rows of 4 tiles two a group), over all the channels.
-func winoInputF2AVX2(ps *avx2Plans, v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
-	plans := ps.f2Plans(d, ty0, ty1)
+func winoInputF2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	ps := plans.f2Plans(d, ty0, ty1)
 	i := 0
 	for g := range wino4AVX2Groups(d, 1, ty0, ty1, 4) {
 		_ = v[col0+g.col+15*plane+(d.C-1)*ld+g.n-1]
-		winoF2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &plans[i], &avx2LaneMasks, g.lanes())
+		winoF2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &ps[i], &avx2LaneMasks, g.lanes())
 		i++
 	}
 }
@@ -571,12 +571,12 @@ type winoF2InPlan struct {
 // winoInputS2AVX2 is winoInputS2 by the AVX2 kernel, into a plain V with
 // rows ld floats apart: a call for each group of 8 tiles (tile rows of 2
 // or 4 tiles several a group), over all the channels.
-func winoInputS2AVX2(ps *avx2Plans, v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
-	plans := ps.s2Plans(d, ty0, ty1)
+func winoInputS2AVX2(v []float32, ld, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+	ps := plans.s2Plans(d, ty0, ty1)
 	i := 0
 	for g := range wino4AVX2Groups(d, 1, ty0, ty1, 2) {
 		_ = v[col0+g.col+24*plane+(d.C-1)*ld+g.n-1]
-		winoS2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &plans[i], &avx2LaneMasks, g.lanes())
+		winoS2InAVX2(&x[0], d.C, d.H*d.W, &v[col0+g.col], ld, plane, &ps[i], &avx2LaneMasks, g.lanes())
 		i++
 	}
 }
@@ -680,7 +680,7 @@ var zeroBias float32
 // winoOutput4AVX2 is winoOutput4 by the AVX2 kernel: a call for each
 // group of 8 tiles (as winoInput4AVX2 groups them), over all the output
 // channels.
-func winoOutput4AVX2(ps *avx2Plans, y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
+func winoOutput4AVX2(y, m []float32, ld, plane int, bias, res []float32, relu bool, imgs, ty0, ty1 int, d ConvDims) {
 	ohw := d.OH * d.OW
 	out := d.K * ohw
 	bp, step := &zeroBias, 0
@@ -696,11 +696,11 @@ func winoOutput4AVX2(ps *avx2Plans, y, m []float32, ld, plane int, bias, res []f
 		r = 1
 	}
 	_ = y[imgs*out-1]
-	plans := ps.outPlans(d, imgs, ty0, ty1)
+	ps := plans.outPlans(d, imgs, ty0, ty1)
 	i := 0
 	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
 		_ = m[g.col+35*plane+(d.K-1)*ld+g.n-1]
-		wino4OutAVX2(&y[0], &m[g.col], d.K, ohw, ld, plane, &plans[i], &avx2LaneMasks, g.lanes(), bp, step, rp, r)
+		wino4OutAVX2(&y[0], &m[g.col], d.K, ohw, ld, plane, &ps[i], &avx2LaneMasks, g.lanes(), bp, step, rp, r)
 		i++
 	}
 }

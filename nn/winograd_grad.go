@@ -75,7 +75,7 @@ func winoWeightGrad(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDims
 			v := ws.Col[16*kc : 16*(kc+pv)]
 			u := ws.Col[16*(kc+pv) : 16*(kc+pv+pu)]
 			for i := range imgs {
-				winoInput(&plans, v, plainLayout(cols), pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
+				winoInput(v, plainLayout(cols), pv, i*per, x[(n+i)*in:(n+i+1)*in], ty0, ty1, d)
 				winoDy(u, cols, pu, i*per, dy[(n+i)*out:(n+i+1)*out], ty0, ty1, d)
 			}
 			for e := range 16 {
@@ -231,8 +231,8 @@ func winoWeightGrad4(ws *Workspace, dw, dy, x []float32, from, to int, d ConvDim
 			pv, pu := d.C*cols+winoSkew, d.K*cols+winoSkew
 			v := ws.Col[36*kc : 36*(kc+pv)]
 			u := ws.Col[36*(kc+pv) : 36*(kc+pv+pu)]
-			winoInput4(&plans, v, plainLayout(cols), pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
-			winoDy4(&plans, u, cols, pu, dy[n*out:(n+imgs)*out], imgs, ty0, ty1, d)
+			winoInput4(v, plainLayout(cols), pv, x[n*in:(n+imgs)*in], imgs, ty0, ty1, d)
+			winoDy4(u, cols, pu, dy[n*out:(n+imgs)*out], imgs, ty0, ty1, d)
 			t := winoDotTask{m: m, u: u, v: v, pu: pu, pv: pv, cols: cols, k: d.K, c: d.C}
 			if nt := threadCount(); split && nt > 1 {
 				ws.winoDot = t
@@ -261,11 +261,11 @@ func a6(g0, g1, g2, g3 float32) (o [6]float32) {
 // of the imgs images of dy (K x OH x OW each), 36 matrices U_e (K x ld,
 // plane floats apart in u), the tiles in columns from 0 in order, as
 // winoInput4 lays out V. Past OH or OW, dy reads as 0.
-func winoDy4(ps *avx2Plans, u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
+func winoDy4(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_, tw := d.tiles()
 	if !useWinoAsm && useWinoAVX2 {
-		winoDy4AVX2(ps, u, ld, plane, dy, imgs, ty0, ty1, d)
+		winoDy4AVX2(u, ld, plane, dy, imgs, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {
@@ -297,14 +297,14 @@ func winoDy4(ps *avx2Plans, u []float32, ld, plane int, dy []float32, imgs, ty0,
 
 // winoDy4AVX2 is winoDy4 by the AVX2 kernel: a call for each group of 8
 // tiles (as winoInput4AVX2 groups them), over all the channels.
-func winoDy4AVX2(ps *avx2Plans, u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
+func winoDy4AVX2(u []float32, ld, plane int, dy []float32, imgs, ty0, ty1 int, d ConvDims) {
 	out := d.K * d.OH * d.OW
 	_ = dy[imgs*out-1]
-	plans := ps.outPlans(d, imgs, ty0, ty1) // dy is shaped as the output
+	ps := plans.outPlans(d, imgs, ty0, ty1) // dy is shaped as the output
 	i := 0
 	for g := range wino4AVX2Groups(d, imgs, ty0, ty1, 2) {
 		_ = u[g.col+35*plane+(d.K-1)*ld+g.n-1]
-		wino4DyAVX2(&dy[0], d.K, d.OH*d.OW, &u[g.col], ld, plane, &plans[i], &avx2LaneMasks, g.lanes())
+		wino4DyAVX2(&dy[0], d.K, d.OH*d.OW, &u[g.col], ld, plane, &ps[i], &avx2LaneMasks, g.lanes())
 		i++
 	}
 }

@@ -54,9 +54,9 @@ func bt5(d0, d1, d2, d3, d4 float32) [5]float32 {
 // 4tx - Pad, goes to column col0 + (ty-ty0)*tw + tx of the 25 matrices
 // V_e (C x cols, laid out by l, plane floats apart in v). Outside the
 // image the input reads as 0 (the padding).
-func winoInputS2(ps *avx2Plans, v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
+func winoInputS2(v []float32, l winoLayout, plane, col0 int, x []float32, ty0, ty1 int, d ConvDims) {
 	if !useWinoAsm && useWinoAVX2 && l.width == plainLayout(0).width {
-		winoInputS2AVX2(ps, v, l.row, plane, col0, x, ty0, ty1, d)
+		winoInputS2AVX2(v, l.row, plane, col0, x, ty0, ty1, d)
 		return
 	}
 	if !useWinoAsm {

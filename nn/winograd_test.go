@@ -525,9 +525,9 @@ func TestWinogradTransformsAsm(t *testing.T) {
 			setWinoAsm(asm)
 			v[i] = append([]float32(nil), v0...)
 			if s2 {
-				winoInputS2(nil, v[i], l, plane, col0, x, ty0, ty1, d)
+				winoInputS2(v[i], l, plane, col0, x, ty0, ty1, d)
 			} else {
-				winoInput(nil, v[i], l, plane, col0, x, ty0, ty1, d)
+				winoInput(v[i], l, plane, col0, x, ty0, ty1, d)
 			}
 		}
 		if !slices.Equal(v[0], v[1]) {
@@ -657,7 +657,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		for i, asm := range []bool{false, true} {
 			setWinoAsm(asm)
 			v[i] = append([]float32(nil), v0...)
-			winoInput4(nil, v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
+			winoInput4(v[i][guard:guard+36*plane], l, plane, x, imgs, ty0, ty1, d)
 		}
 		if !slices.EqualFunc(v[0], v[1], same) {
 			for i := range v[0] {
@@ -675,7 +675,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 		for i, asm := range []bool{false, true} {
 			setWinoAsm(asm)
 			u[i] = append([]float32(nil), u0...)
-			winoDy4(nil, u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
+			winoDy4(u[i][guard:guard+36*uplane], ld, uplane, dy, imgs, ty0, ty1, d)
 		}
 		for i := range u[0] {
 			if !same(u[0][i], u[1][i]) {
@@ -701,7 +701,7 @@ func TestWinograd4TransformsAsm(t *testing.T) {
 			for i, asm := range []bool{false, true} {
 				setWinoAsm(asm)
 				y[i] = append([]float32(nil), y0...)
-				winoOutput4(nil, y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
+				winoOutput4(y[i][guard:guard+size], m, ld, mplane, bias, res, relu, imgs, ty0, ty1, d)
 			}
 			for i := range y[0] {
 				if !same(y[0][i], y[1][i]) {
@@ -723,7 +723,9 @@ func TestAVX2PlansCached(t *testing.T) {
 	}
 	defer setWinoAsm(true)
 	r := rand.New(rand.NewPCG(31, 32))
-	var ps avx2Plans
+	plans.mu.Lock()
+	plans.in, plans.out, plans.f2, plans.s2 = nil, nil, nil, nil // every shape's first pass plans
+	plans.mu.Unlock()
 	for _, s := range []struct{ c, k, hw, imgs, ty0, ty1 int }{
 		{16, 16, 32, 2, 0, 8}, {32, 32, 16, 8, 0, 4}, {64, 64, 8, 32, 0, 2}, {5, 7, 13, 3, 1, 3},
 		{16, 16, 32, 1, 2, 5}, {16, 16, 32, 1, 3, 5}, {16, 16, 32, 2, 0, 8}, {5, 7, 13, 3, 0, 4}, {3, 9, 30, 1, 0, 8},
@@ -737,19 +739,19 @@ func TestAVX2PlansCached(t *testing.T) {
 		m := randSlice(r, 36*plane)
 		y0 := randSlice(r, s.imgs*d.K*d.OH*d.OW)
 		var want, got [3][]float32
-		run := func(out *[3][]float32, p *avx2Plans) {
+		run := func(out *[3][]float32) {
 			out[0] = make([]float32, 36*plane)
-			winoInput4(p, out[0], plainLayout(cols), plane, x, s.imgs, s.ty0, s.ty1, d)
+			winoInput4(out[0], plainLayout(cols), plane, x, s.imgs, s.ty0, s.ty1, d)
 			out[1] = append([]float32(nil), y0...)
-			winoOutput4(p, out[1], m, cols, plane, nil, nil, true, s.imgs, s.ty0, s.ty1, d)
+			winoOutput4(out[1], m, cols, plane, nil, nil, true, s.imgs, s.ty0, s.ty1, d)
 			out[2] = make([]float32, 36*plane)
-			winoDy4(p, out[2], cols, plane, y0, s.imgs, s.ty0, s.ty1, d)
+			winoDy4(out[2], cols, plane, y0, s.imgs, s.ty0, s.ty1, d)
 		}
 		setWinoAsm(false)
-		run(&want, nil)
+		run(&want)
 		setWinoAsm(true)
 		for pass := range 2 {
-			run(&got, &ps)
+			run(&got)
 			for i, what := range []string{"input", "output", "dy"} {
 				if !slices.Equal(got[i], want[i]) {
 					t.Fatalf("%+v, call %d: the %s transform with cached plans differs", s, pass, what)
@@ -757,9 +759,9 @@ func TestAVX2PlansCached(t *testing.T) {
 			}
 		}
 		if n := testing.AllocsPerRun(2, func() {
-			winoInput4(&ps, got[0], plainLayout(cols), plane, x, s.imgs, s.ty0, s.ty1, d)
-			winoOutput4(&ps, got[1], m, cols, plane, nil, nil, true, s.imgs, s.ty0, s.ty1, d)
-			winoDy4(&ps, got[2], cols, plane, y0, s.imgs, s.ty0, s.ty1, d)
+			winoInput4(got[0], plainLayout(cols), plane, x, s.imgs, s.ty0, s.ty1, d)
+			winoOutput4(got[1], m, cols, plane, nil, nil, true, s.imgs, s.ty0, s.ty1, d)
+			winoDy4(got[2], cols, plane, y0, s.imgs, s.ty0, s.ty1, d)
 		}); n != 0 {
 			t.Errorf("%+v: %v allocations a call with the plans cached", s, n)
 		}
@@ -772,10 +774,10 @@ func TestAVX2PlansCached(t *testing.T) {
 		vf := make([]float32, 16*(d.C*ld+3))
 		vc := make([]float32, len(vf))
 		setWinoAsm(false)
-		winoInput(nil, vf, plainLayout(ld), d.C*ld+3, 0, x[:d.C*d.H*d.W], s.ty0, th2, d2)
+		winoInput(vf, plainLayout(ld), d.C*ld+3, 0, x[:d.C*d.H*d.W], s.ty0, th2, d2)
 		setWinoAsm(true)
 		for range 2 {
-			winoInput(&ps, vc, plainLayout(ld), d.C*ld+3, 0, x[:d.C*d.H*d.W], s.ty0, th2, d2)
+			winoInput(vc, plainLayout(ld), d.C*ld+3, 0, x[:d.C*d.H*d.W], s.ty0, th2, d2)
 			if !slices.Equal(vc, vf) {
 				t.Fatalf("%+v: F(2x2, 3x3)'s input transform with cached plans differs", s)
 			}
@@ -824,16 +826,15 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			in, out := d.C*d.H*d.W, d.K*d.OH*d.OW
 			per := th * tw
 			calls := float64(cols) / 16 * float64(d.C)
-			var plans avx2Plans // as a workspace keeps them
 			name := fmt.Sprintf("c%d-%dx%d/%s", s.c, s.hw, s.hw, wl.low)
 			b.Run(name+"/input", func(b *testing.B) {
 				for b.Loop() {
 					if wl.low == LowerWinograd4 {
-						winoInput4(&plans, v, l, pv, x, imgs, 0, th, d)
+						winoInput4(v, l, pv, x, imgs, 0, th, d)
 						continue
 					}
 					for i := range imgs {
-						winoInput(&plans, v, l, pv, i*per, x[i*in:(i+1)*in], 0, th, d)
+						winoInput(v, l, pv, i*per, x[i*in:(i+1)*in], 0, th, d)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
@@ -841,7 +842,7 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			b.Run(name+"/output", func(b *testing.B) {
 				for b.Loop() {
 					if wl.low == LowerWinograd4 {
-						winoOutput4(&plans, y, m, cols, pm, bias, nil, true, imgs, 0, th, d)
+						winoOutput4(y, m, cols, pm, bias, nil, true, imgs, 0, th, d)
 						continue
 					}
 					for i := range imgs {
@@ -856,7 +857,7 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			// The weight gradient's transform of dy, into U laid out as M.
 			b.Run(name+"/dy", func(b *testing.B) {
 				for b.Loop() {
-					winoDy4(&plans, m, cols, pm, y, imgs, 0, th, d)
+					winoDy4(m, cols, pm, y, imgs, 0, th, d)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/16tiles/chan")
 			})
